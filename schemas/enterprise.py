@@ -1,0 +1,93 @@
+"""Enterprise identities: the Unified Social Credit Code and GB/T 2260 division codes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, Field
+
+from schemas.domain import Grade, SizeClass, Tier
+
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+NATIONAL_DIVISION = "000000"
+
+
+def uscc_check_character(first17: str) -> str:
+    """Return the GB 32100-2015 check character for the first 17 characters of a USCC."""
+    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS, strict=True))
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def validate_uscc(code: str) -> str:
+    """Return the code if it is a valid USCC; raise ValueError naming the position otherwise."""
+    if not isinstance(code, str):
+        raise ValueError("USCC must be a string")
+    if len(code) != 18:
+        raise ValueError(f"USCC must have 18 characters, got {len(code)}")
+    for position, char in enumerate(code, start=1):
+        if char not in USCC_ALPHABET:
+            raise ValueError(
+                f"USCC character {char!r} at position {position} is not allowed "
+                f"(allowed: digits and {USCC_ALPHABET[10:]})"
+            )
+    if not code[2:8].isdigit():
+        raise ValueError(f"USCC positions 3-8 must be a 6-digit division code, got {code[2:8]!r}")
+    expected = uscc_check_character(code[:17])
+    if code[17] != expected:
+        raise ValueError(
+            f"USCC check character at position 18 is {code[17]!r}, expected {expected!r}"
+        )
+    return code
+
+
+def validate_division_code(code: str) -> str:
+    """Return the code if it is a well-formed GB/T 2260 division code; raise ValueError otherwise."""
+    if not isinstance(code, str) or len(code) != 6 or not code.isdigit():
+        raise ValueError(f"division code must be 6 digits, got {code!r}")
+    if code == NATIONAL_DIVISION:
+        return code
+    if code[:2] == "00":
+        raise ValueError(f"division code {code!r} has no province (first two digits 00)")
+    if code[2:4] == "00" and code[4:] != "00":
+        raise ValueError(f"division code {code!r} names a county without a city (digits 3-4 are 00)")
+    return code
+
+
+def division_tier(code: str) -> Tier:
+    """Return the tier a division code names: province, city or county."""
+    if code == NATIONAL_DIVISION:
+        return Tier.NATIONAL
+    if code[2:] == "0000":
+        return Tier.PROVINCIAL
+    if code[4:] == "00":
+        return Tier.MUNICIPAL
+    return Tier.COUNTY
+
+
+def division_for_tier(code: str, tier: Tier) -> str:
+    """Return the division code that governs ``code`` at ``tier`` (county -> city -> province)."""
+    if tier is Tier.NATIONAL:
+        return NATIONAL_DIVISION
+    if tier is Tier.PROVINCIAL:
+        return code[:2] + "0000"
+    if tier is Tier.MUNICIPAL:
+        return code[:4] + "00"
+    return code
+
+
+Uscc = Annotated[str, AfterValidator(validate_uscc)]
+DivisionCode = Annotated[str, AfterValidator(validate_division_code)]
+
+
+class Enterprise(BaseModel):
+    """The enterprise asking for help. ``contact_*`` fields are PII."""
+
+    uscc: Uscc = Field(description="Unified Social Credit Code (GB 32100-2015)")
+    name: str = Field(min_length=1, max_length=200)
+    division_code: DivisionCode = Field(description="GB/T 2260 code of the registering county")
+    size_class: SizeClass = SizeClass.SMALL
+    grade: Grade = Grade.NONE
+    contact_name: str | None = Field(default=None, max_length=100)
+    contact_phone: str | None = Field(default=None, max_length=40)
+    contact_email: str | None = Field(default=None, max_length=200)

@@ -1,0 +1,234 @@
+"""Workflow messages: actions, their results, transition records and snapshots."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+
+from schemas.domain import Category, ClockKind, Grade, Priority, SlaStatus, State, Tier
+from schemas.policy import PinnedPolicy
+from schemas.request import Actor, RequestInput
+
+
+class ActionKind(StrEnum):
+    """Every action a caseworker, the enterprise or a system can take on a request."""
+
+    ACKNOWLEDGE = "acknowledge"
+    START = "start"
+    REQUEST_INFO = "request_info"
+    PROVIDE_INFO = "provide_info"
+    RESOLVE = "resolve"
+    REOPEN = "reopen"
+    ESCALATE = "escalate"
+    HAND_BACK = "hand_back"
+    REASSIGN = "reassign"
+    REJECT = "reject"
+    COMMENT = "comment"
+    WITHDRAW = "withdraw"
+    RATE = "rate"
+    EXTERNAL_STATUS = "external_status"
+
+
+# Actions that need a non-empty ``text`` (the reason, question, answer or resolution).
+TEXT_REQUIRED = {
+    ActionKind.REQUEST_INFO: "the question for the enterprise",
+    ActionKind.PROVIDE_INFO: "the information provided",
+    ActionKind.RESOLVE: "the resolution",
+    ActionKind.REOPEN: "the reason for reopening",
+    ActionKind.ESCALATE: "the reason for escalating",
+    ActionKind.HAND_BACK: "the reason for handing back",
+    ActionKind.REASSIGN: "the reason for reassigning",
+    ActionKind.REJECT: "the reason for rejecting",
+    ActionKind.COMMENT: "the comment",
+    ActionKind.EXTERNAL_STATUS: "the status note",
+}
+
+
+class ActionRequest(BaseModel):
+    """One action on a request; ``action_id`` makes it idempotent."""
+
+    action_id: str = Field(min_length=1, max_length=200)
+    kind: ActionKind
+    actor: Actor
+    text: str | None = Field(default=None, max_length=10_000)
+    institution_id: str | None = Field(default=None, max_length=64, description="For reassign")
+    rating: int | None = Field(default=None, ge=1, le=5, description="For rate")
+
+    @model_validator(mode="after")
+    def _check_fields(self) -> ActionRequest:
+        if self.kind in TEXT_REQUIRED and not (self.text and self.text.strip()):
+            raise ValueError(f"text is required for {self.kind.value}: {TEXT_REQUIRED[self.kind]}")
+        if self.kind is ActionKind.REASSIGN and not self.institution_id:
+            raise ValueError("institution_id is required for reassign")
+        if self.kind is ActionKind.RATE and self.rating is None:
+            raise ValueError("rating (1-5) is required for rate")
+        return self
+
+
+class EventType(StrEnum):
+    """Lifecycle events; each becomes ``org.tierflow.request.<value>`` on Kafka."""
+
+    SUBMITTED = "submitted"
+    ASSIGNED = "assigned"
+    ACKNOWLEDGED = "acknowledged"
+    STARTED = "started"
+    INFO_REQUESTED = "info_requested"
+    INFO_PROVIDED = "info_provided"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+    ESCALATED = "escalated"
+    HANDED_BACK = "handed_back"
+    REASSIGNED = "reassigned"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    COMMENTED = "commented"
+    RATED = "rated"
+    EXTERNAL_STATUS = "external_status"
+    CLOSED = "closed"
+    SLA_WARNING = "sla_warning"
+    SLA_BREACHED = "sla_breached"
+    SUPERVISOR_ALERT = "supervisor_alert"
+
+
+class Institution(BaseModel):
+    """A public service institution as the directory names it."""
+
+    id: str
+    name: str
+    tier: Tier
+    division_code: str
+
+
+class SlaClock(BaseModel):
+    """One business-time clock (response or resolution) at one tier."""
+
+    kind: ClockKind
+    tier: Tier
+    target_seconds: int
+    consumed_seconds: int = 0  # business seconds used before ``running_since``
+    running_since: datetime | None = None  # None: paused or stopped
+    started_at: datetime
+    stopped_at: datetime | None = None
+    deadline: datetime | None = None  # absolute instant while running
+    warnings_sent: list[float] = Field(default_factory=list)
+    breached: bool = False
+
+    @property
+    def status(self) -> SlaStatus:
+        if self.breached:
+            return SlaStatus.BREACHED
+        if self.stopped_at is not None:
+            return SlaStatus.STOPPED
+        if self.running_since is None:
+            return SlaStatus.PAUSED
+        return SlaStatus.WARNING if self.warnings_sent else SlaStatus.ON_TRACK
+
+
+class TierHold(BaseModel):
+    """Who held the request at a tier, for how long, and whether its SLA was kept."""
+
+    tier: Tier
+    institution_id: str
+    since: datetime
+    until: datetime | None = None
+    response_breached: bool = False
+    resolution_breached: bool = False
+    paused_seconds: int = 0  # business seconds spent awaiting the enterprise
+    left_by: str | None = None  # escalated / handed_back / reassigned / resolved / ...
+
+
+class RequestSummary(BaseModel):
+    """The current state of one request, as the read model stores it."""
+
+    request_id: str
+    state: State
+    tier: Tier
+    institution_id: str | None
+    category: Category
+    priority: Priority
+    grade: Grade
+    division_code: str
+    enterprise_uscc: str
+    enterprise_name: str
+    subject: str
+    policy_version: str
+    sla_status: SlaStatus
+    response_due_at: datetime | None = None
+    resolution_due_at: datetime | None = None
+    submitted_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    escalation_count: int = 0
+
+
+class TransitionRecord(BaseModel):
+    """One lifecycle step; ``event_id`` (``<request id>:<sequence>``) is unique and stable."""
+
+    event_id: str
+    request_id: str
+    sequence: int
+    event_type: EventType
+    occurred_at: datetime
+    actor: Actor
+    action_id: str | None = None
+    from_state: State | None = None
+    to_state: State
+    from_tier: Tier | None = None
+    to_tier: Tier
+    institution_id: str | None = None
+    reason: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    policy_version: str
+    summary: RequestSummary
+    request: RequestInput | None = Field(default=None, description="Only on the submitted event")
+
+
+class ActionResult(BaseModel):
+    """The answer to an action: the state after it and the events it produced."""
+
+    action_id: str
+    kind: ActionKind
+    state: State
+    tier: Tier
+    institution_id: str | None
+    event_ids: list[str]
+    duplicate: bool = False
+
+
+class TimelineEntry(BaseModel):
+    sequence: int
+    event_type: EventType
+    occurred_at: datetime
+    actor_id: str
+    from_state: State | None
+    to_state: State
+    tier: Tier
+    institution_id: str | None
+    reason: str | None = None
+
+
+class WorkflowState(BaseModel):
+    """Everything a workflow carries across continue-as-new."""
+
+    request: RequestInput
+    policy: PinnedPolicy | None = None
+    state: State = State.SUBMITTED
+    tier: Tier = Tier.COUNTY
+    institution: Institution | None = None
+    sequence: int = 0
+    clocks: list[SlaClock] = Field(default_factory=list)
+    holds: list[TierHold] = Field(default_factory=list)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    results: dict[str, ActionResult] = Field(default_factory=dict)  # by action id
+    submitted_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    close_due_at: datetime | None = None
+    reopen_window_consumed: int = 0
+    escalation_count: int = 0
+    rating: int | None = None
+    supervisor_alerted: list[str] = Field(default_factory=list)  # clock keys already alerted

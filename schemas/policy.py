@@ -1,0 +1,41 @@
+"""SLA policy and business-calendar data, pinned into each workflow at submission."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, Field
+
+from schemas.domain import Tier
+
+
+class CalendarData(BaseModel):
+    """Everything business-time arithmetic needs, frozen so replays give the same deadlines."""
+
+    version: str
+    utc_offset_minutes: int = 480  # Asia/Shanghai has had no DST since 1991
+    working_periods: list[tuple[str, str]] = Field(
+        default_factory=lambda: [("09:00", "12:00"), ("13:30", "17:30")]
+    )
+    weekend_days: list[int] = Field(default_factory=lambda: [5, 6])  # Monday is 0
+    holidays: list[date] = Field(default_factory=list)  # days off on otherwise working days
+    workdays: list[date] = Field(default_factory=list)  # make-up working days on weekends
+    first_year: int
+    last_year: int
+
+
+class SlaTarget(BaseModel):
+    """Business-time targets at one tier."""
+
+    response_seconds: int = Field(gt=0)
+    resolution_seconds: int = Field(gt=0)
+
+
+class PinnedPolicy(BaseModel):
+    """The slice of the SLA policy that applies to one request, as it was at submission."""
+
+    version: str
+    targets: dict[Tier, SlaTarget]
+    warning_thresholds: list[float] = Field(default_factory=lambda: [0.5, 0.8])
+    reopen_window_seconds: int = Field(gt=0, description="Business seconds after resolution")
+    calendar: CalendarData

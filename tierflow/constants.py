@@ -1,0 +1,32 @@
+"""Names shared by processes: task queues, Kafka topics, search attributes."""
+
+from __future__ import annotations
+
+TASK_QUEUE = "tierflow-requests"
+WORKFLOW_ID_PREFIX = "request-"
+
+# Kafka topics: name -> partitions.
+COMMANDS_TOPIC = "tierflow.commands.v1"
+EVENTS_TOPIC = "tierflow.events.v1"
+DEAD_LETTER_TOPIC = "tierflow.commands.dlq.v1"
+TOPICS: dict[str, int] = {COMMANDS_TOPIC: 6, EVENTS_TOPIC: 6, DEAD_LETTER_TOPIC: 1}
+INGRESS_GROUP = "tierflow-ingress"
+
+# Temporal custom search attributes (no PII): name -> type as the CLI names it.
+SA_STATE = "TierflowState"
+SA_TIER = "TierflowTier"
+SA_INSTITUTION = "TierflowInstitution"
+SA_CATEGORY = "TierflowCategory"
+SA_NEXT_DEADLINE = "TierflowNextDeadline"
+SEARCH_ATTRIBUTES: dict[str, str] = {
+    SA_STATE: "Keyword",
+    SA_TIER: "Keyword",
+    SA_INSTITUTION: "Keyword",
+    SA_CATEGORY: "Keyword",
+    SA_NEXT_DEADLINE: "Datetime",
+}
+
+
+def workflow_id(request_id: str) -> str:
+    """Return the Temporal workflow id of a request (ids carry no PII)."""
+    return f"{WORKFLOW_ID_PREFIX}{request_id}"

@@ -1,0 +1,54 @@
+"""One settings object for every tierflow process (env prefix ``TIERFLOW_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Addresses, ports and paths; embedded defaults run the whole stack on one machine."""
+
+    model_config = SettingsConfigDict(env_prefix="TIERFLOW_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default=Path(".tierflow"), description="State folder of the local stack")
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_port: int = 8233
+    task_queue: str = "tierflow-requests"
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_controller_port: int = 9093
+    kafka_heap: str = "384m"
+
+    database_url: str = ""  # empty: SQLite file under ``home``
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    worker_metrics_port: int = 9464
+    worker_sdk_metrics_port: int = 9465
+    ingress_metrics_port: int = 9466
+
+    policy_file: Path | None = None  # None: the packaged SLA policy
+    directory_file: Path | None = None  # None: the packaged institution directory
+
+    @property
+    def resolved_database_url(self) -> str:
+        """Return the configured database URL, or the default SQLite file under ``home``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'tierflow.db').resolve()}"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once from the environment."""
+    return Settings()
