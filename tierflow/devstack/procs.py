@@ -1,0 +1,191 @@
+"""Start, find and stop the background processes of the local stack (pidfiles, logs, ports)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class StackError(RuntimeError):
+    """A component could not be started or checked; the message says what to do."""
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Return True if something accepts TCP connections on host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def pid_on_port(port: int) -> int | None:
+    """Return the pid listening on a local TCP port, found through /proc, or None."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            local, state, inode = parts[1], parts[3], parts[9]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                inodes.add(inode)
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    return int(proc.name)
+        except OSError:
+            continue
+    return None
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_port_free(port: int, component: str) -> None:
+    """Raise StackError naming the owner if ``port`` is already taken."""
+    if port_in_use(port):
+        owner = pid_on_port(port)
+        who = f"pid {owner}" if owner else "another process"
+        raise StackError(f"port {port} needed by {component} is in use by {who}")
+
+
+def wait_until(
+    check: Callable[[], bool], timeout: float, what: str, log: Path | None = None,
+    alive: Callable[[], bool] | None = None,
+) -> None:
+    """Poll ``check`` until it is true; raise StackError saying what and where to look."""
+    deadline = time.monotonic() + timeout
+    hint = f"; see {log}" if log else ""
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - a failing probe just means "not ready yet"
+            pass
+        if alive is not None and not alive():
+            raise StackError(f"{what} exited before it became ready{hint}")
+        time.sleep(0.25)
+    raise StackError(f"{what} did not become ready in {timeout:.0f} s{hint}")
+
+
+@dataclass
+class ManagedProcess:
+    """A detached child with a pidfile and a log file under the stack's home folder."""
+
+    name: str
+    argv: list[str]
+    home: Path
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+
+    @property
+    def pidfile(self) -> Path:
+        return self.home / "run" / f"{self.name}.pid"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "logs" / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        """Return the pid of the running process, or None (a stale pidfile is removed)."""
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        if _alive(pid):
+            return pid
+        self.pidfile.unlink(missing_ok=True)
+        return None
+
+    def is_running(self) -> bool:
+        return self.pid() is not None
+
+    def start(self) -> int:
+        """Start the process unless it already runs; return its pid."""
+        existing = self.pid()
+        if existing is not None:
+            return existing
+        self.pidfile.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            proc = subprocess.Popen(
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.cwd,
+                env={**os.environ, **self.env},
+                start_new_session=True,
+            )
+        self.pidfile.write_text(str(proc.pid))
+        self._child = proc  # keep a handle so a fast exit is reaped, not left as a zombie
+        return proc.pid
+
+    def stop(self, timeout: float = 20.0) -> bool:
+        """Stop with SIGTERM, then SIGKILL after ``timeout``; return True if it was running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.1)
+        if _alive(pid):
+            _signal_group(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.05)
+        self.pidfile.unlink(missing_ok=True)
+        return True
+
+    def kill(self) -> None:
+        """Kill -9 the process group at once (for fault-injection tests)."""
+        pid = self.pid()
+        if pid is not None:
+            _signal_group(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.05)
+            self.pidfile.unlink(missing_ok=True)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        os.kill(pid, sig)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)  # reap our own exited children
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
