@@ -1,0 +1,262 @@
+"""The versioned SLA policy file (``tierflow/data/sla_policy.toml``) and pinning it per request.
+
+Policies are data: targets per priority in business hours, overridden per category and scaled
+per tier and per grade. ``PolicyFile.pin`` resolves them for one request into seconds at every
+tier, with the business calendar embedded, so the workflow never reads the file or a library.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import datetime
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from schemas.domain import TIER_ORDER, Category, Grade, Priority, Tier
+from schemas.policy import CalendarData, PinnedPolicy, SlaTarget
+from tierflow.calendar_data import build_calendar
+from workflows.business_time import parse_working_periods
+
+PACKAGED_POLICY = "sla_policy.toml"
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be read or does not validate; the message names the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TargetHours(_Strict):
+    """Default targets for one priority, in business hours."""
+
+    response_hours: float = Field(gt=0)
+    resolution_hours: float = Field(gt=0)
+
+
+class TargetOverride(_Strict):
+    """A category's override of one priority's targets; unset fields keep the default."""
+
+    response_hours: float | None = Field(default=None, gt=0)
+    resolution_hours: float | None = Field(default=None, gt=0)
+
+
+class Factors(_Strict):
+    """Multipliers on the targets (below 1 is stricter, above 1 more lenient)."""
+
+    response_factor: float = Field(default=1.0, gt=0)
+    resolution_factor: float = Field(default=1.0, gt=0)
+
+
+class Targets(_Strict):
+    priority: dict[Priority, TargetHours]
+    category: dict[Category, dict[Priority, TargetOverride]] = Field(default_factory=dict)
+    tier: dict[Tier, Factors] = Field(default_factory=dict)
+    grade: dict[Grade, Factors] = Field(default_factory=dict)
+
+    @field_validator("priority")
+    @classmethod
+    def _all_priorities(cls, value: dict[Priority, TargetHours]) -> dict[Priority, TargetHours]:
+        missing = [p.value for p in Priority if p not in value]
+        if missing:
+            raise ValueError(f"missing priorities: {', '.join(missing)}")
+        return value
+
+    def hours(self, category: Category, priority: Priority) -> TargetHours:
+        """Return the priority default with the category's override applied."""
+        default = self.priority[priority]
+        override = self.category.get(category, {}).get(priority, TargetOverride())
+        return TargetHours(
+            response_hours=override.response_hours or default.response_hours,
+            resolution_hours=override.resolution_hours or default.resolution_hours,
+        )
+
+    @model_validator(mode="after")
+    def _response_before_resolution(self) -> Targets:
+        if set(self.priority) != set(Priority):
+            return self  # already reported by the field validator
+        for category in Category:
+            for priority in Priority:
+                hours = self.hours(category, priority)
+                if hours.response_hours > hours.resolution_hours:
+                    where = (
+                        f"category.{category.value}.{priority.value}"
+                        if priority in self.category.get(category, {})
+                        else f"priority.{priority.value}"
+                    )
+                    raise ValueError(
+                        f"{where}: response_hours ({hours.response_hours:g}) must not exceed "
+                        f"resolution_hours ({hours.resolution_hours:g})"
+                    )
+        return self
+
+
+class CalendarSettings(_Strict):
+    utc_offset_minutes: int = Field(default=480, ge=-720, le=840)
+    working_periods: list[tuple[str, str]] = Field(min_length=1)
+    horizon_years: int = Field(default=2, ge=0, le=10)
+
+    @field_validator("working_periods")
+    @classmethod
+    def _periods(cls, value: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        parse_working_periods(value)
+        return value
+
+
+class PolicyFile(_Strict):
+    """The whole SLA policy file, validated."""
+
+    version: str = Field(min_length=1)
+    warning_thresholds: list[float] = Field(min_length=1)
+    reopen_window_business_days: float = Field(gt=0)
+    calendar: CalendarSettings
+    targets: Targets
+
+    @field_validator("warning_thresholds")
+    @classmethod
+    def _thresholds(cls, value: list[float]) -> list[float]:
+        if any(not 0 < t < 1 for t in value):
+            raise ValueError("each threshold must be between 0 and 1 (exclusive)")
+        if any(a >= b for a, b in zip(value, value[1:], strict=False)):
+            raise ValueError("thresholds must be strictly increasing")
+        return value
+
+    def pin(
+        self, category: Category, priority: Priority, grade: Grade, submitted_at: datetime
+    ) -> PinnedPolicy:
+        """Resolve the targets for one request at every tier, with its calendar embedded."""
+        hours = self.targets.hours(category, priority)
+        grade_factors = self.targets.grade.get(grade, Factors())
+        targets: dict[Tier, SlaTarget] = {}
+        for tier in TIER_ORDER:
+            tier_factors = self.targets.tier.get(tier, Factors())
+            targets[tier] = SlaTarget(
+                response_seconds=_seconds(
+                    hours.response_hours,
+                    tier_factors.response_factor * grade_factors.response_factor,
+                ),
+                resolution_seconds=_seconds(
+                    hours.resolution_hours,
+                    tier_factors.resolution_factor * grade_factors.resolution_factor,
+                ),
+            )
+        calendar = self.calendar_for(submitted_at.year)
+        return PinnedPolicy(
+            version=self.version,
+            targets=targets,
+            warning_thresholds=list(self.warning_thresholds),
+            reopen_window_seconds=_seconds(
+                self.reopen_window_business_days, _business_day_hours(self.calendar)
+            ),
+            calendar=calendar,
+        )
+
+    def calendar_for(self, year: int) -> CalendarData:
+        """Return a private copy of the calendar covering ``year`` and the horizon after it."""
+        cal = self.calendar
+        cached = _cached_calendar(
+            year,
+            year + cal.horizon_years,
+            tuple(cal.working_periods),
+            cal.utc_offset_minutes,
+        )
+        return cached.model_copy(deep=True)
+
+
+def _seconds(hours: float, factor: float) -> int:
+    """Return whole business seconds (at least one) for hours scaled by a factor."""
+    return max(1, round(hours * factor * 3600))
+
+
+def _business_day_hours(cal: CalendarSettings) -> float:
+    periods = parse_working_periods(cal.working_periods)
+    return sum(end - start for start, end in periods) / 3_600_000_000
+
+
+@lru_cache(maxsize=32)
+def _cached_calendar(
+    first_year: int,
+    last_year: int,
+    working_periods: tuple[tuple[str, str], ...],
+    utc_offset_minutes: int,
+) -> CalendarData:
+    """Build a calendar once per year range (the holidays library is slow to expand)."""
+    return build_calendar(
+        first_year, last_year, working_periods, utc_offset_minutes=utc_offset_minutes
+    )
+
+
+def _reason(error: dict[str, Any]) -> str:
+    """Turn one pydantic error into a short reason."""
+    kind, ctx = error["type"], error.get("ctx", {})
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a known field"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        symbol = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<"}.get(kind, "<=")
+        bound = next(iter(ctx.values()))
+        shown = f"{bound:g}" if isinstance(bound, float) else str(bound)
+        return f"must be {symbol} {shown}"
+    if kind == "enum":
+        return f"must be one of {ctx.get('expected', '')}, got {error['input']!r}"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    message: str = error["msg"]
+    return message[:1].lower() + message[1:]
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    """Render a pydantic location as a dotted path (``[key]`` markers dropped)."""
+    parts: list[str] = []
+    for item in loc:
+        if item == "[key]":
+            continue
+        parts.append(f"[{item}]" if isinstance(item, int) else str(item))
+    return ".".join(parts).replace(".[", "[")
+
+
+def _describe(error: dict[str, Any]) -> str:
+    """Return ``path: reason`` for one pydantic error.
+
+    A model validator can only fail at its model's location, so it names the sub-field in its
+    message (``"priority.high: ..."``); that prefix is moved into the path here.
+    """
+    path, reason = _path(error["loc"]), _reason(error)
+    if error["type"] == "value_error" and (match := _SUBPATH.match(reason)):
+        path, reason = ".".join(p for p in (path, match[1]) if p), match[2]
+    return f"{path or '(top level)'}: {reason}"
+
+
+_SUBPATH = re.compile(r"^([A-Za-z_][\w.]*): (.*)$", re.DOTALL)
+
+
+def parse_policy(text: str, source: str = PACKAGED_POLICY) -> PolicyFile:
+    """Parse and validate policy TOML; raise PolicyError listing each field and reason."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{source}: invalid TOML: {exc}") from None
+    try:
+        return PolicyFile.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{source}: {_describe(dict(err))}" for err in exc.errors()]
+        raise PolicyError("\n".join(lines)) from None
+
+
+def load_policy_file(path: Path | None = None) -> PolicyFile:
+    """Load the policy from ``path``, or the packaged ``tierflow/data/sla_policy.toml``."""
+    if path is None:
+        text = resources.files("tierflow.data").joinpath(PACKAGED_POLICY).read_text("utf-8")
+        return parse_policy(text, PACKAGED_POLICY)
+    try:
+        text = Path(path).read_text("utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read policy file: {exc.strerror or exc}") from None
+    return parse_policy(text, Path(path).name)
