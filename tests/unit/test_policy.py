@@ -1,0 +1,235 @@
+"""The packaged SLA policy file, pinning it per request, and errors for bad files."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from importlib import resources
+from itertools import product
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import ActivityEnvironment
+
+from activities.policy import PolicyActivities, PolicyRequest
+from schemas.domain import Category, Grade, Priority, Tier
+from schemas.policy import PinnedPolicy
+from tierflow.policy import PolicyError, PolicyFile, load_policy_file
+
+HOUR = 3600
+SUBMITTED = datetime(2025, 9, 26, 17, 0, tzinfo=timezone(timedelta(hours=8)))
+PACKAGED_TEXT = resources.files("tierflow.data").joinpath("sla_policy.toml").read_text("utf-8")
+
+
+@pytest.fixture(scope="module")
+def policy() -> PolicyFile:
+    return load_policy_file()
+
+
+def test_packaged_file_loads(policy) -> None:
+    assert policy.version == "2026.1"
+    assert policy.warning_thresholds == [0.5, 0.8]
+    assert policy.reopen_window_business_days == 5
+    assert policy.calendar.working_periods == [("09:00", "12:00"), ("13:30", "17:30")]
+    assert set(policy.targets.priority) == set(Priority)
+
+
+def test_pin_defaults_tier_and_grade(policy) -> None:
+    pinned = policy.pin(Category.OTHER, Priority.NORMAL, Grade.NONE, SUBMITTED)
+    assert pinned.version == "2026.1"
+    assert pinned.targets[Tier.COUNTY].response_seconds == 8 * HOUR
+    assert pinned.targets[Tier.COUNTY].resolution_seconds == 40 * HOUR
+    assert pinned.targets[Tier.PROVINCIAL].resolution_seconds == 50 * HOUR
+    assert pinned.targets[Tier.NATIONAL].resolution_seconds == 60 * HOUR
+    assert pinned.targets[Tier.NATIONAL].response_seconds == 8 * HOUR
+    assert pinned.reopen_window_seconds == 5 * 7 * HOUR
+    assert pinned.warning_thresholds == [0.5, 0.8]
+
+    giant = policy.pin(Category.OTHER, Priority.URGENT, Grade.LITTLE_GIANT, SUBMITTED)
+    assert giant.targets[Tier.COUNTY].response_seconds == 1.5 * HOUR
+    assert giant.targets[Tier.COUNTY].resolution_seconds == 12 * HOUR
+    assert giant.targets[Tier.NATIONAL].resolution_seconds == 18 * HOUR
+
+
+def test_pin_category_overrides(policy) -> None:
+    financing = policy.pin(Category.FINANCING, Priority.URGENT, Grade.NONE, SUBMITTED)
+    assert financing.targets[Tier.COUNTY].response_seconds == 2 * HOUR  # default kept
+    assert financing.targets[Tier.COUNTY].resolution_seconds == 24 * HOUR
+    consult = policy.pin(Category.POLICY_CONSULTATION, Priority.NORMAL, Grade.NONE, SUBMITTED)
+    assert consult.targets[Tier.MUNICIPAL].response_seconds == 4 * HOUR
+    assert consult.targets[Tier.MUNICIPAL].resolution_seconds == 16 * HOUR
+
+
+def test_pin_every_combination(policy) -> None:
+    for category, priority, grade in product(Category, Priority, Grade):
+        pinned = policy.pin(category, priority, grade, SUBMITTED)
+        assert set(pinned.targets) == set(Tier)
+        baseline = policy.pin(category, priority, Grade.NONE, SUBMITTED)
+        county = pinned.targets[Tier.COUNTY]
+        assert 0 < county.response_seconds <= county.resolution_seconds
+        for lower, upper in zip(list(Tier)[:-1], list(Tier)[1:], strict=True):
+            assert (
+                pinned.targets[lower].resolution_seconds <= pinned.targets[upper].resolution_seconds
+            )
+        for tier in Tier:
+            assert pinned.targets[tier].resolution_seconds <= (
+                baseline.targets[tier].resolution_seconds
+            ), (category, priority, grade, tier)
+        assert pinned.calendar == baseline.calendar
+
+
+def test_pinned_calendar_covers_submission_year_and_two_more(policy) -> None:
+    pinned = policy.pin(Category.TALENT, Priority.HIGH, Grade.NONE, SUBMITTED)
+    cal = pinned.calendar
+    assert (cal.first_year, cal.last_year) == (2025, 2027)
+    assert cal.version == "cn-holidays-0.109-2025-2027"
+    assert date(2025, 9, 28) in cal.workdays and date(2025, 10, 11) in cal.workdays
+    assert date(2025, 10, 8) in cal.holidays
+    assert cal.utc_offset_minutes == 480
+    # Each pin gets its own copy: changing one cannot leak into the cache.
+    cal.holidays.clear()
+    again = policy.pin(Category.TALENT, Priority.HIGH, Grade.NONE, SUBMITTED)
+    assert date(2025, 10, 8) in again.calendar.holidays
+    later = policy.pin(Category.TALENT, Priority.HIGH, Grade.NONE, datetime(2026, 3, 1, tzinfo=UTC))
+    assert (later.calendar.first_year, later.calendar.last_year) == (2026, 2028)
+
+
+def test_pinned_policy_survives_the_data_converter(policy) -> None:
+    pinned = policy.pin(Category.CERTIFICATION, Priority.LOW, Grade.SPECIALIZED_NEW, SUBMITTED)
+    converter = pydantic_data_converter.payload_converter
+    [payload] = converter.to_payloads([pinned])
+    [back] = converter.from_payloads([payload], [PinnedPolicy])
+    assert back == pinned
+
+
+def test_load_policy_activity(policy) -> None:
+    activities = PolicyActivities(policy)
+    request = PolicyRequest(
+        category=Category.DIGITAL_TRANSFORMATION,
+        priority=Priority.HIGH,
+        grade=Grade.LITTLE_GIANT,
+        submitted_at=SUBMITTED,
+    )
+    pinned = ActivityEnvironment().run(activities.load_policy, request)
+    assert pinned == policy.pin(
+        Category.DIGITAL_TRANSFORMATION, Priority.HIGH, Grade.LITTLE_GIANT, SUBMITTED
+    )
+    assert pinned.targets[Tier.COUNTY].response_seconds == 3 * HOUR
+
+
+def test_policy_request_needs_an_aware_time() -> None:
+    with pytest.raises(ValidationError, match="submitted_at"):
+        PolicyRequest(category="talent", priority="low", submitted_at=datetime(2025, 1, 2))
+
+
+# --- bad files --------------------------------------------------------------------------------
+
+
+def _load_edited(tmp_path: Path, old: str, new: str) -> PolicyFile:
+    assert old in PACKAGED_TEXT, old
+    path = tmp_path / "sla_policy.toml"
+    path.write_text(PACKAGED_TEXT.replace(old, new, 1), "utf-8")
+    return load_policy_file(path)
+
+
+BAD_EDITS = [
+    (
+        "[targets.priority.high]\nresponse_hours = 4",
+        "[targets.priority.high]\nresponse_hours = 0",
+        "sla_policy.toml: targets.priority.high.response_hours: must be > 0",
+    ),
+    (
+        "[targets.priority.low]",
+        "[targets.priority.lowest]",
+        "sla_policy.toml: targets.priority.lowest: must be one of 'low', 'normal', 'high' or "
+        "'urgent', got 'lowest'",
+    ),
+    (
+        "[targets.category.financing.urgent]",
+        "[targets.category.fintech.urgent]",
+        "sla_policy.toml: targets.category.fintech: must be one of",
+    ),
+    (
+        "[targets.grade.little_giant]\nresponse_factor = 0.75",
+        "[targets.grade.little_giant]\nresponse_factr = 0.75",
+        "sla_policy.toml: targets.grade.little_giant.response_factr: is not a known field",
+    ),
+    (
+        'version = "2026.1"',
+        "",
+        "sla_policy.toml: version: is required",
+    ),
+    (
+        "[0.5, 0.8]",
+        "[0.8, 0.5]",
+        "sla_policy.toml: warning_thresholds: thresholds must be strictly increasing",
+    ),
+    (
+        "[0.5, 0.8]",
+        "[0.5, 1.2]",
+        "sla_policy.toml: warning_thresholds: each threshold must be between 0 and 1",
+    ),
+    (
+        '["13:30", "17:30"]',
+        '["13:30", "25:00"]',
+        "sla_policy.toml: calendar.working_periods: period 1 ('13:30', '25:00'): '25:00' is not "
+        "a time of day",
+    ),
+    (
+        '["13:30", "17:30"]',
+        '["11:30", "17:30"]',
+        "sla_policy.toml: calendar.working_periods: period 1 ('11:30', '17:30'): must start after",
+    ),
+    (
+        "[targets.category.financing.urgent]\nresolution_hours = 24",
+        "[targets.category.financing.urgent]\nresponse_hours = 30",
+        "sla_policy.toml: targets.category.financing.urgent: response_hours (30) must not exceed "
+        "resolution_hours (16)",
+    ),
+    (
+        "[targets.priority.low]\nresponse_hours = 16\nresolution_hours = 80\n",
+        "",
+        "sla_policy.toml: targets.priority: missing priorities: low",
+    ),
+    (
+        "horizon_years = 2",
+        "horizon_years = -1",
+        "sla_policy.toml: calendar.horizon_years: must be >= 0",
+    ),
+    (
+        "reopen_window_business_days = 5",
+        'reopen_window_business_days = "five"',
+        "sla_policy.toml: reopen_window_business_days: input should be a valid number",
+    ),
+    (
+        'version = "2026.1"',
+        'version = "2026.1',
+        "sla_policy.toml: invalid TOML: ",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "message"), BAD_EDITS)
+def test_bad_files_name_field_and_reason(tmp_path: Path, old: str, new: str, message: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        _load_edited(tmp_path, old, new)
+    assert message in str(caught.value)
+
+
+def test_several_errors_are_reported_together(tmp_path: Path) -> None:
+    text = PACKAGED_TEXT.replace("response_hours = 2", "response_hours = -2").replace(
+        "resolution_hours = 80", "resolution_hours = 0"
+    )
+    path = tmp_path / "custom.toml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(PolicyError) as caught:
+        load_policy_file(path)
+    lines = str(caught.value).splitlines()
+    assert "custom.toml: targets.priority.urgent.response_hours: must be > 0" in lines
+    assert "custom.toml: targets.priority.low.resolution_hours: must be > 0" in lines
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="nope.toml: cannot read policy file"):
+        load_policy_file(tmp_path / "nope.toml")
