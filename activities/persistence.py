@@ -1,0 +1,22 @@
+"""Activity that writes a lifecycle transition to the read model and audit trail."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from temporalio import activity
+
+from schemas.lifecycle import TransitionRecord
+from tierflow.db.projection import apply_transition
+
+
+class PersistenceActivities:
+    """Holds the database engine so a worker opens its pool once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @activity.defn(name="persist_transition")
+    def persist_transition(self, record: TransitionRecord) -> bool:
+        """Record the transition once; return True only for the call that wrote it."""
+        with self.engine.begin() as conn:
+            return apply_transition(conn, record)

@@ -1,0 +1,66 @@
+"""Alembic environment: SQLModel metadata, batch mode on SQLite, URL from code or Settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import tierflow.db.models  # noqa: F401 - registers the tables on SQLModel.metadata
+from tierflow.db.engine import make_engine
+from tierflow.db.types import UtcDateTime
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+
+def _url() -> str:
+    url = config.attributes.get("database_url")
+    if url:
+        return str(url)
+    from tierflow.settings import Settings
+
+    return Settings().resolved_database_url
+
+
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Render our UtcDateTime as a plain timezone-aware DateTime in migration files."""
+    if type_ == "type" and isinstance(obj, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    if type_ == "type" and type(obj).__module__.startswith("sqlmodel"):
+        autogen_context.imports.add("import sqlmodel")
+    return False
+
+
+def _configure(**kwargs: Any) -> None:
+    context.configure(
+        target_metadata=target_metadata,
+        render_item=render_item,
+        compare_type=True,
+        **kwargs,
+    )
+
+
+def run_offline() -> None:
+    url = _url()
+    _configure(url=url, literal_binds=True, render_as_batch=url.startswith("sqlite"))
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_online() -> None:
+    engine = make_engine(_url())
+    try:
+        with engine.connect() as connection:
+            _configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
+
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    run_online()

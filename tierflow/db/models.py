@@ -1,0 +1,202 @@
+"""The read model and audit trail: SQLModel tables written only by activities.
+
+Each entity follows the family ``XBase`` (shared fields), ``X(table=True)``, ``XPublic``
+(what the API returns). Enumerations are stored as short strings, not native enums, so a new
+state or category needs no schema migration. There are no foreign keys on purpose: the
+projection accepts records in any order, and the audit rows must outlive any request row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, String, Text
+from sqlmodel import Field, SQLModel
+
+from schemas.domain import Category, Grade, Priority, Role, SlaStatus, State, Tier
+from schemas.lifecycle import EventType
+from tierflow.db.types import UtcDateTime
+
+ENUM = String(32)
+
+
+# --------------------------------------------------------------------------- service_request
+class ServiceRequestBase(SQLModel):
+    request_id: str = Field(primary_key=True, sa_type=String(64))
+    state: State = Field(sa_type=ENUM)
+    tier: Tier = Field(sa_type=ENUM)
+    institution_id: str | None = Field(default=None, sa_type=String(64))
+    category: Category = Field(sa_type=ENUM)
+    priority: Priority = Field(sa_type=ENUM)
+    grade: Grade = Field(sa_type=ENUM)
+    division_code: str = Field(sa_type=String(6))
+    enterprise_uscc: str = Field(sa_type=String(18), index=True)
+    enterprise_name: str = Field(sa_type=String(200))
+    contact_name: str | None = Field(default=None, sa_type=String(100))
+    contact_phone: str | None = Field(default=None, sa_type=String(40))
+    contact_email: str | None = Field(default=None, sa_type=String(200))
+    subject: str = Field(sa_type=String(200))
+    description: str = Field(default="", sa_type=Text)
+    channel: str = Field(default="portal", sa_type=String(40))
+    policy_version: str = Field(sa_type=String(64))
+    sla_status: SlaStatus = Field(sa_type=ENUM)
+    response_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    resolution_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    submitted_at: datetime = Field(sa_type=UtcDateTime)
+    updated_at: datetime = Field(sa_type=UtcDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    escalation_count: int = 0
+    last_sequence: int = 0
+
+
+class ServiceRequest(ServiceRequestBase, table=True):
+    """One row per request: the latest summary the workflow reported."""
+
+    __tablename__ = "service_request"
+    __table_args__ = (
+        Index("ix_service_request_queue", "institution_id", "state", "resolution_due_at"),
+        Index("ix_service_request_tier_state", "tier", "state"),
+        Index("ix_service_request_category_submitted", "category", "submitted_at"),
+    )
+
+
+class ServiceRequestPublic(ServiceRequestBase):
+    """A request as the API shows it (contact fields are PII: filter before exposing)."""
+
+
+# --------------------------------------------------------------------------- transition
+class TransitionBase(SQLModel):
+    event_id: str = Field(primary_key=True, sa_type=String(200))
+    request_id: str = Field(sa_type=String(64))
+    sequence: int
+    event_type: EventType = Field(sa_type=ENUM)
+    occurred_at: datetime = Field(sa_type=UtcDateTime)
+    actor_id: str = Field(sa_type=String(100))
+    actor_role: Role = Field(sa_type=ENUM)
+    actor_institution_id: str | None = Field(default=None, sa_type=String(64))
+    action_id: str | None = Field(default=None, sa_type=String(200))
+    from_state: State | None = Field(default=None, sa_type=ENUM)
+    to_state: State = Field(sa_type=ENUM)
+    from_tier: Tier | None = Field(default=None, sa_type=ENUM)
+    to_tier: Tier = Field(sa_type=ENUM)
+    institution_id: str | None = Field(default=None, sa_type=String(64))
+    reason: str | None = Field(default=None, sa_type=Text)
+    policy_version: str = Field(sa_type=String(64))
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class Transition(TransitionBase, table=True):
+    """The audit trail: one immutable row per lifecycle event, keyed by its event id."""
+
+    __tablename__ = "transition"
+    __table_args__ = (Index("ix_transition_request_sequence", "request_id", "sequence"),)
+    recorded_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class TransitionPublic(TransitionBase):
+    recorded_at: datetime
+
+
+# --------------------------------------------------------------------------- tier_hold
+class TierHoldBase(SQLModel):
+    request_id: str = Field(sa_type=String(64))
+    tier: Tier = Field(sa_type=ENUM)
+    institution_id: str = Field(sa_type=String(64))
+    since: datetime = Field(sa_type=UtcDateTime)
+    until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    response_breached: bool = False
+    resolution_breached: bool = False
+    paused_seconds: int = 0
+    left_by: str | None = Field(default=None, sa_type=ENUM)
+
+
+class TierHoldRow(TierHoldBase, table=True):
+    """A stay of a request at one institution: who held it, how long, SLA kept or not."""
+
+    __tablename__ = "tier_hold"
+    __table_args__ = (Index("ix_tier_hold_request_since", "request_id", "since"),)
+    id: int | None = Field(default=None, primary_key=True)
+    opened_by: str = Field(sa_type=String(200), unique=True)  # event id that opened it
+
+
+class TierHoldPublic(TierHoldBase):
+    id: int
+
+
+# --------------------------------------------------------------------------- comment, rating
+class CommentBase(SQLModel):
+    request_id: str = Field(sa_type=String(64), index=True)
+    author_id: str = Field(sa_type=String(100))
+    author_role: Role = Field(sa_type=ENUM)
+    institution_id: str | None = Field(default=None, sa_type=String(64))
+    body: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class Comment(CommentBase, table=True):
+    __tablename__ = "comment"
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(sa_type=String(200), unique=True)
+
+
+class CommentPublic(CommentBase):
+    id: int
+
+
+class RatingBase(SQLModel):
+    request_id: str = Field(sa_type=String(64), index=True)
+    rating: int
+    comment: str | None = Field(default=None, sa_type=Text)
+    rated_by: str = Field(sa_type=String(100))
+    institution_id: str | None = Field(default=None, sa_type=String(64))
+    tier: Tier = Field(sa_type=ENUM)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class Rating(RatingBase, table=True):
+    """The enterprise's satisfaction rating of the institution that resolved its request."""
+
+    __tablename__ = "rating"
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(sa_type=String(200), unique=True)
+
+
+class RatingPublic(RatingBase):
+    id: int
+
+
+# --------------------------------------------------------------------------- institution
+class InstitutionBase(SQLModel):
+    id: str = Field(primary_key=True, sa_type=String(64))
+    name: str = Field(sa_type=String(200))
+    tier: Tier = Field(sa_type=ENUM)
+    division_code: str = Field(sa_type=String(6))
+    categories: list[str] = Field(default_factory=list, sa_type=JSON)  # empty: all categories
+    contact: str | None = Field(default=None, sa_type=String(200))
+
+
+class InstitutionRow(InstitutionBase, table=True):
+    """The directory as stored for joins and reports (``tierflow db seed`` fills it)."""
+
+    __tablename__ = "institution"
+    __table_args__ = (Index("ix_institution_tier_division", "tier", "division_code"),)
+
+
+class InstitutionCreate(InstitutionBase):
+    pass
+
+
+class InstitutionPublic(InstitutionBase):
+    pass
+
+
+# --------------------------------------------------------------------------- sla_policy_version
+class SlaPolicyVersion(SQLModel, table=True):
+    """Every SLA policy version a worker loaded, kept so old deadlines stay explainable."""
+
+    __tablename__ = "sla_policy_version"
+    version: str = Field(primary_key=True, sa_type=String(64))
+    loaded_at: datetime = Field(sa_type=UtcDateTime)
+    content: str = Field(sa_type=Text)

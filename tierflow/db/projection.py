@@ -1,0 +1,212 @@
+"""Apply one TransitionRecord to the read model, exactly once per event id.
+
+The transition row is inserted first with ``ON CONFLICT DO NOTHING``; only when that insert
+wrote a row do the other tables change. Everything runs in the caller's transaction, so a
+retry after a crash either sees the committed event (and does nothing) or redoes it all.
+Records of one request must be applied in sequence order (the workflow's outbox does that);
+the request summary itself is guarded by ``last_sequence`` and never goes backwards.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Connection, Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from schemas.lifecycle import EventType, TransitionRecord
+from tierflow.db.models import Comment, Rating, ServiceRequest, TierHoldRow, Transition
+
+# Events that move the request to an institution: the old stay ends, a new one begins.
+OPENS_HOLD = {
+    EventType.ASSIGNED,
+    EventType.ESCALATED,
+    EventType.HANDED_BACK,
+    EventType.REASSIGNED,
+    EventType.REOPENED,
+}
+# Events that end the current stay without a new one.
+CLOSES_HOLD = {EventType.RESOLVED, EventType.REJECTED, EventType.WITHDRAWN, EventType.CLOSED}
+
+SUMMARY_COLUMNS = (
+    "state tier institution_id category priority grade division_code enterprise_uscc "
+    "enterprise_name subject policy_version sla_status response_due_at resolution_due_at "
+    "submitted_at updated_at resolved_at closed_at escalation_count last_sequence"
+).split()
+
+_service_request: Table = ServiceRequest.__table__  # type: ignore[assignment]
+_transition: Table = Transition.__table__  # type: ignore[assignment]
+_tier_hold: Table = TierHoldRow.__table__  # type: ignore[assignment]
+_comment: Table = Comment.__table__  # type: ignore[assignment]
+_rating: Table = Rating.__table__  # type: ignore[assignment]
+
+
+def apply_transition(conn: Connection, record: TransitionRecord) -> bool:
+    """Project ``record``; return True if this call recorded it, False if it was known."""
+    if not _insert_transition(conn, record):
+        return False
+    _upsert_request(conn, record)
+    _update_holds(conn, record)
+    if record.event_type is EventType.COMMENTED:
+        _insert_comment(conn, record)
+    elif record.event_type is EventType.RATED:
+        _insert_rating(conn, record)
+    return True
+
+
+def _insert(conn: Connection, table: Table) -> Any:
+    """Return the dialect's INSERT that supports ON CONFLICT (SQLite and PostgreSQL)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    """Replace enum members by their values so every driver stores the same strings."""
+    return {k: v.value if isinstance(v, Enum) else v for k, v in values.items()}
+
+
+def _insert_transition(conn: Connection, record: TransitionRecord) -> bool:
+    values = _plain(
+        {
+            "event_id": record.event_id,
+            "request_id": record.request_id,
+            "sequence": record.sequence,
+            "event_type": record.event_type,
+            "occurred_at": record.occurred_at,
+            "actor_id": record.actor.id,
+            "actor_role": record.actor.role,
+            "actor_institution_id": record.actor.institution_id,
+            "action_id": record.action_id,
+            "from_state": record.from_state,
+            "to_state": record.to_state,
+            "from_tier": record.from_tier,
+            "to_tier": record.to_tier,
+            "institution_id": record.institution_id,
+            "reason": record.reason,
+            "policy_version": record.policy_version,
+            "details": record.model_dump(mode="json")["details"],
+            "recorded_at": datetime.now(UTC),
+        }
+    )
+    stmt = _insert(conn, _transition).values(**values)
+    result = conn.execute(stmt.on_conflict_do_nothing(index_elements=["event_id"]))
+    return result.rowcount == 1
+
+
+def _upsert_request(conn: Connection, record: TransitionRecord) -> None:
+    summary = record.summary.model_dump()
+    summary["last_sequence"] = record.sequence
+    values = _plain({k: summary[k] for k in SUMMARY_COLUMNS})
+    values["request_id"] = record.request_id
+    if record.request is not None:
+        req, ent = record.request, record.request.enterprise
+        values |= {
+            "contact_name": ent.contact_name,
+            "contact_phone": ent.contact_phone,
+            "contact_email": ent.contact_email,
+            "description": req.description,
+            "channel": req.channel,
+        }
+    ins = _insert(conn, _service_request).values(**values)
+    conn.execute(
+        ins.on_conflict_do_update(
+            index_elements=["request_id"],
+            set_={k: ins.excluded[k] for k in SUMMARY_COLUMNS},
+            where=_service_request.c.last_sequence < ins.excluded.last_sequence,
+        )
+    )
+    if record.request is not None:  # the submission's own fields, whatever order they arrive in
+        extra = {k: values[k] for k in ("contact_name", "contact_phone", "contact_email")}
+        extra |= {"description": values["description"], "channel": values["channel"]}
+        conn.execute(
+            update(_service_request)
+            .where(_service_request.c.request_id == record.request_id)
+            .values(**extra)
+        )
+
+
+def _open_hold_id(conn: Connection, request_id: str) -> int | None:
+    query = (
+        select(_tier_hold.c.id)
+        .where(_tier_hold.c.request_id == request_id, _tier_hold.c.until.is_(None))
+        .order_by(_tier_hold.c.since.desc(), _tier_hold.c.id.desc())
+        .limit(1)
+    )
+    return conn.execute(query).scalar_one_or_none()
+
+
+def _close_holds(conn: Connection, record: TransitionRecord) -> None:
+    conn.execute(
+        update(_tier_hold)
+        .where(_tier_hold.c.request_id == record.request_id, _tier_hold.c.until.is_(None))
+        .values(until=record.occurred_at, left_by=record.event_type.value)
+    )
+
+
+def _update_holds(conn: Connection, record: TransitionRecord) -> None:
+    event = record.event_type
+    if event in OPENS_HOLD:
+        _close_holds(conn, record)
+        conn.execute(
+            _tier_hold.insert().values(
+                request_id=record.request_id,
+                tier=record.to_tier.value,
+                institution_id=record.institution_id or record.summary.institution_id or "",
+                since=record.occurred_at,
+                opened_by=record.event_id,
+                response_breached=False,
+                resolution_breached=False,
+                paused_seconds=0,
+            )
+        )
+    elif event in CLOSES_HOLD:
+        _close_holds(conn, record)
+    elif event is EventType.SLA_BREACHED:
+        hold_id = _open_hold_id(conn, record.request_id)
+        clock = record.details.get("clock")
+        flag = "response_breached" if clock == "response" else "resolution_breached"
+        if hold_id is not None:
+            conn.execute(update(_tier_hold).where(_tier_hold.c.id == hold_id).values({flag: True}))
+    elif event is EventType.INFO_PROVIDED:
+        paused = int(record.details.get("paused_seconds", 0) or 0)
+        hold_id = _open_hold_id(conn, record.request_id)
+        if paused and hold_id is not None:
+            conn.execute(
+                update(_tier_hold)
+                .where(_tier_hold.c.id == hold_id)
+                .values(paused_seconds=_tier_hold.c.paused_seconds + paused)
+            )
+
+
+def _insert_comment(conn: Connection, record: TransitionRecord) -> None:
+    conn.execute(
+        _comment.insert().values(
+            event_id=record.event_id,
+            request_id=record.request_id,
+            author_id=record.actor.id,
+            author_role=record.actor.role.value,
+            institution_id=record.actor.institution_id or record.institution_id,
+            body=record.reason or "",
+            created_at=record.occurred_at,
+        )
+    )
+
+
+def _insert_rating(conn: Connection, record: TransitionRecord) -> None:
+    value = record.details.get("rating")
+    if not isinstance(value, int) or not 1 <= value <= 5:
+        raise ValueError(f"rated event {record.event_id}: details.rating must be 1-5, got {value!r}")
+    conn.execute(
+        _rating.insert().values(
+            event_id=record.event_id,
+            request_id=record.request_id,
+            rating=value,
+            comment=record.reason,
+            rated_by=record.actor.id,
+            institution_id=record.institution_id,
+            tier=record.to_tier.value,
+            created_at=record.occurred_at,
+        )
+    )
