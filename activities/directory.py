@@ -1,0 +1,31 @@
+"""Activity that finds the institution serving a request at one tier."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from temporalio import activity
+
+from schemas.domain import Category, Tier
+from schemas.enterprise import DivisionCode
+from schemas.lifecycle import Institution
+from tierflow.directory import Directory
+
+
+class RouteRequest(BaseModel):
+    """Where the enterprise is registered, what it asks about, and the tier to look at."""
+
+    division_code: DivisionCode
+    category: Category
+    tier: Tier
+
+
+class DirectoryActivities:
+    """Holds the loaded directory so a worker parses it once."""
+
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+
+    @activity.defn(name="resolve_institution")
+    def resolve_institution(self, req: RouteRequest) -> Institution | None:
+        """Return the institution for the request at ``req.tier``, or None if there is none."""
+        return self.directory.route(req.division_code, req.category, req.tier)

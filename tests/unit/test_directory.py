@@ -1,0 +1,108 @@
+"""The packaged directory routes every county up the tiers to the right institutions."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from activities.directory import DirectoryActivities, RouteRequest
+from schemas.domain import Category, Tier
+from tierflow.directory import Directory, DirectoryError
+
+DIRECTORY = Directory.load()
+
+# Written out by hand so the test does not repeat the routing logic.
+CITY_GENERAL = {
+    "330100": "zj-330100-sme",
+    "330200": "zj-330200-sme",
+    "330300": "zj-330300-sme",
+    "320500": "js-320500-sme",
+}
+PROVINCE_GENERAL = {"330000": "zj-330000-sme", "320000": "js-320000-sme"}
+SPECIALISED = {
+    (Tier.COUNTY, "330110", Category.FINANCING): "zj-330110-fin",
+    (Tier.MUNICIPAL, "330100", Category.DIGITAL_TRANSFORMATION): "zj-330100-digital",
+    (Tier.MUNICIPAL, "330200", Category.TALENT): "zj-330200-talent",
+    (Tier.MUNICIPAL, "330300", Category.OVERSEAS_EXPANSION): "zj-330300-intl",
+    (Tier.PROVINCIAL, "330000", Category.FINANCING): "zj-330000-fin",
+    (Tier.PROVINCIAL, "330000", Category.TECHNOLOGY_TRANSFER): "zj-330000-tech",
+    (Tier.NATIONAL, "000000", Category.CERTIFICATION): "cn-000000-cert",
+    (Tier.NATIONAL, "000000", Category.OVERSEAS_EXPANSION): "cn-000000-intl",
+}
+NO_COUNTY_OFFICE = {"330127", "320581"}
+
+
+def expected(county: str, category: Category, tier: Tier) -> str | None:
+    division = {
+        Tier.COUNTY: county,
+        Tier.MUNICIPAL: county[:4] + "00",
+        Tier.PROVINCIAL: county[:2] + "0000",
+        Tier.NATIONAL: "000000",
+    }[tier]
+    if (tier, division, category) in SPECIALISED:
+        return SPECIALISED[(tier, division, category)]
+    if tier is Tier.COUNTY:
+        if county in NO_COUNTY_OFFICE:
+            return None
+        return f"{'zj' if county.startswith('33') else 'js'}-{county}-sme"
+    if tier is Tier.MUNICIPAL:
+        return CITY_GENERAL[division]
+    if tier is Tier.PROVINCIAL:
+        return PROVINCE_GENERAL[division]
+    return "cn-000000-sme"
+
+
+COUNTIES = [d.code for d in DIRECTORY.counties()]
+
+
+def test_demo_directory_covers_a_whole_province_network() -> None:
+    assert len(COUNTIES) >= 20
+    assert {"330102", "330105", "330106", "330110", "330122", "330127"} <= set(COUNTIES)
+    for entry in DIRECTORY.entries:
+        assert DIRECTORY.division_name(entry.division_code), entry.id
+
+
+@pytest.mark.parametrize("county", COUNTIES)
+def test_every_county_routes_up_every_tier_for_every_category(county: str) -> None:
+    for category in Category:
+        for tier in Tier:
+            found = DIRECTORY.route(county, category, tier)
+            want = expected(county, category, tier)
+            got = found.id if found else None
+            assert got == want, f"{county} {category.value} at {tier.value}: {got} != {want}"
+            if found is not None:
+                assert found.tier is tier
+                assert county.startswith(found.division_code.rstrip("0")) or tier is Tier.NATIONAL
+
+
+def test_institutions_at_lists_general_and_specialised() -> None:
+    ids = {i.id for i in DIRECTORY.institutions_at(Tier.PROVINCIAL, "330000")}
+    assert ids == {"zj-330000-sme", "zj-330000-fin", "zj-330000-tech"}
+    assert DIRECTORY.institutions_at(Tier.COUNTY, "330127") == []
+
+
+def test_tier_must_match_division_code() -> None:
+    text = """{"version": "t", "institutions": [
+        {"id": "x", "name": "X", "tier": "county", "division_code": "330100"}]}"""
+    with pytest.raises(DirectoryError, match=r"institutions\.0.*names a municipal division"):
+        Directory.parse(text, "bad.json")
+
+
+def test_duplicate_ids_and_bad_codes_are_refused() -> None:
+    entry = '{"id": "x", "name": "X", "tier": "national", "division_code": "000000"}'
+    with pytest.raises(DirectoryError, match="'x' appears more than once"):
+        Directory.parse(f'{{"version": "t", "institutions": [{entry}, {entry}]}}')
+    bad = '{"version": "t", "institutions": [{"id": "y", "name": "Y", "tier": "county", '
+    bad += '"division_code": "33010"}]}'
+    with pytest.raises(DirectoryError, match="division_code.*6 digits"):
+        Directory.parse(bad)
+
+
+def test_resolve_institution_activity() -> None:
+    env = ActivityEnvironment()
+    acts = DirectoryActivities(DIRECTORY)
+    req = RouteRequest(division_code="330106", category=Category.FINANCING, tier=Tier.PROVINCIAL)
+    found = env.run(acts.resolve_institution, req)
+    assert found is not None and found.id == "zj-330000-fin"
+    none = RouteRequest(division_code="330127", category=Category.TALENT, tier=Tier.COUNTY)
+    assert env.run(acts.resolve_institution, none) is None
