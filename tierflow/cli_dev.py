@@ -2,6 +2,133 @@
 
 from __future__ import annotations
 
+import time
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from tierflow.devstack.stack import LocalStack
 
 app = typer.Typer(help="Start, stop and inspect the local stack.", no_args_is_help=True)
+console = Console()
+
+
+def _stack() -> LocalStack:
+    from tierflow.devstack.stack import LocalStack
+    from tierflow.settings import Settings
+
+    return LocalStack(Settings(), echo=console.print)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    console.print(f"[red]error:[/red] {exc}")
+    return typer.Exit(code=1)
+
+
+@app.command()
+def up(
+    demo: int = typer.Option(0, "--demo", min=0, help="Submit N demo requests through Kafka."),
+    processes: bool = typer.Option(
+        True, "--processes/--no-processes", help="Also start worker, ingress and api."
+    ),
+) -> None:
+    """Start Temporal, Kafka, the database and the processes (what is not running yet)."""
+    from tierflow.devstack.procs import StackError
+
+    stack = _stack()
+    try:
+        stack.up(demo=demo, with_processes=processes)
+    except (StackError, ImportError) as exc:
+        raise _fail(exc) from exc
+    console.print(f"Temporal UI:     {stack.temporal.ui_url}")
+    console.print(f"Temporal:        {stack.temporal.address}")
+    console.print(f"Kafka bootstrap: {stack.kafka_bootstrap}")
+    if processes:
+        console.print(f"API:             {stack.api_url}  (docs {stack.api_url}/docs)")
+
+
+@app.command()
+def down() -> None:
+    """Stop everything (SIGTERM, then SIGKILL); data stays."""
+    stopped = _stack().down()
+    if not stopped:
+        console.print("nothing was running")
+
+
+@app.command()
+def status() -> None:
+    """Show each component; exit 1 if any is unhealthy."""
+    rows = _stack().status()
+    table = Table(title="tierflow local stack")
+    for column in ("component", "pid", "health", "address", "log / detail"):
+        table.add_column(column)
+    for row in rows:
+        health = "[green]ok[/green]" if row.healthy else "[red]down[/red]"
+        extra = row.detail or (str(row.log) if row.log else "")
+        table.add_row(row.name, str(row.pid or "-"), health, row.address, extra)
+    console.print(table)
+    if not all(row.healthy for row in rows):
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def logs(
+    name: str = typer.Argument(..., help="temporal, kafka, worker, ingress or api"),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
+    lines: int = typer.Option(50, "--lines", "-n", min=0, help="How many last lines to show."),
+) -> None:
+    """Print a component's log (the file under <home>/logs)."""
+    from tierflow.settings import Settings
+
+    path = Settings().home.resolve() / "logs" / f"{name}.log"
+    if not path.exists():
+        known = sorted(p.stem for p in path.parent.glob("*.log"))
+        raise _fail(FileNotFoundError(f"no log {path}; logs present: {known or 'none'}"))
+    _print_tail(path, lines)
+    if follow:
+        _follow(path)
+
+
+def _print_tail(path: Path, lines: int) -> None:
+    with path.open(errors="replace") as fh:
+        for line in deque(fh, maxlen=lines):
+            typer.echo(line, nl=False)
+
+
+def _follow(path: Path) -> None:
+    with path.open(errors="replace") as fh:
+        fh.seek(0, 2)
+        try:
+            while True:
+                line = fh.readline()
+                if line:
+                    typer.echo(line, nl=False)
+                else:
+                    time.sleep(0.25)
+        except KeyboardInterrupt:
+            return
+
+
+@app.command()
+def reset(
+    name: str = typer.Argument(..., help="temporal, kafka, db or all"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a stopped component's data."""
+    from tierflow.devstack.procs import StackError
+
+    if not yes:
+        typer.confirm(f"Delete all {name} data of the local stack?", abort=True)
+    try:
+        removed = _stack().reset(name)
+    except StackError as exc:
+        raise _fail(exc) from exc
+    for path in removed:
+        console.print(f"removed {path}")
+    if not removed:
+        console.print(f"{name}: no data to remove")

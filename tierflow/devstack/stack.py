@@ -1,0 +1,440 @@
+"""The whole local stack: Temporal dev server, Kafka, the database and the three processes."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from tierflow import constants
+from tierflow.devstack.procs import (
+    ManagedProcess,
+    StackError,
+    pid_on_port,
+    port_in_use,
+    wait_until,
+)
+from tierflow.devstack.temporal import TemporalDevServer, find_temporal_cli
+from tierflow.settings import Settings
+
+PROCESS_NAMES = ("worker", "ingress", "api")
+COMPONENTS = ("temporal", "kafka", "db", *PROCESS_NAMES)
+RESETTABLE = ("temporal", "kafka", "db", "all")
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    """One row of ``tierflow dev status``."""
+
+    name: str
+    pid: int | None
+    healthy: bool
+    address: str
+    log: Path | None = None
+    detail: str = ""
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None
+
+
+def split_host_port(address: str, default_port: int) -> tuple[str, int]:
+    """Return (host, port) of the first entry of ``host:port[,host:port...]``."""
+    first = address.split(",")[0].strip()
+    host, _, port = first.rpartition(":")
+    if not host:
+        return first or "127.0.0.1", default_port
+    return host, int(port)
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    """Return True if GET ``url`` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - local URL
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Return TIERFLOW_* variables that make a child process see the same settings."""
+    env: dict[str, str] = {"PYTHONUNBUFFERED": "1"}
+    for name, value in settings.model_dump().items():
+        if value is None or value == "":
+            continue
+        if isinstance(value, Path):
+            value = value.resolve()
+        env[f"TIERFLOW_{name.upper()}"] = str(value)
+    env["TIERFLOW_HOME"] = str(settings.home.resolve())
+    env["TIERFLOW_DATABASE_URL"] = settings.resolved_database_url
+    return env
+
+
+def check_java(min_major: int = 17, env: Mapping[str, str] | None = None) -> str:
+    """Return the ``java`` path if it is ``min_major``+; else raise StackError saying what to do."""
+    env = os.environ if env is None else env
+    java_home = env.get("JAVA_HOME", "")
+    candidate = Path(java_home) / "bin" / "java" if java_home else None
+    if candidate is None or not candidate.exists():
+        found = shutil.which("java", path=env.get("PATH", ""))
+        candidate = Path(found) if found else None
+    if candidate is None:
+        raise StackError(
+            f"Java {min_major}+ is required by the Kafka broker but no `java` was found "
+            f"(JAVA_HOME={java_home or 'unset'}, searched PATH); install a JRE {min_major}+ "
+            "(e.g. apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
+        )
+    try:
+        out = subprocess.run(
+            [str(candidate), "-version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except OSError as exc:
+        raise StackError(f"Java at {candidate} cannot run: {exc}") from exc
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if match is None:
+        raise StackError(f"Java at {candidate}: cannot read the version from `java -version`")
+    major = int(match.group(1))
+    if major == 1 and match.group(2):  # "1.8.0_392" style
+        major = int(match.group(2))
+    if major < min_major:
+        raise StackError(
+            f"Java {min_major}+ is required by the Kafka broker; {candidate} is Java {major}"
+        )
+    return str(candidate)
+
+
+def publish_submit_commands(bootstrap: str, requests: list[Any]) -> int:
+    """Publish one submit command per RequestInput, keyed by request id; return the count."""
+    from tierflow.kafka_io import make_producer
+
+    producer = make_producer(bootstrap)
+    try:
+        for request in requests:
+            producer.send(
+                constants.COMMANDS_TOPIC,
+                key=request.request_id,
+                value=_submit_event(request),
+            )
+        producer.flush()
+    finally:
+        producer.close()
+    return len(requests)
+
+
+def _submit_event(request: Any) -> Any:
+    """Return the CloudEvent for submitting ``request`` (built by schemas.events)."""
+    raise NotImplementedError  # filled in once schemas/events.py lands
+
+
+@dataclass(frozen=True)
+class AppProcess:
+    """A tierflow console process and where it answers /healthz."""
+
+    process: ManagedProcess
+    host: str
+    port: int
+
+    @property
+    def name(self) -> str:
+        return self.process.name
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def health_url(self) -> str:
+        return f"{self.url}/healthz"
+
+    def healthy(self) -> bool:
+        return self.process.is_running() and http_ok(self.health_url)
+
+
+class LocalStack:
+    """Start, stop, inspect and reset the local stack; all state lives under ``settings.home``."""
+
+    def __init__(self, settings: Settings, echo: Callable[[str], None] | None = None) -> None:
+        self.settings = settings
+        self.home = settings.home.resolve()
+        self.echo = echo or (lambda _msg: None)
+        _, temporal_port = split_host_port(settings.temporal_address, 7233)
+        self.temporal = TemporalDevServer(
+            self.home,
+            port=temporal_port,
+            ui_port=settings.temporal_ui_port,
+            namespace=settings.temporal_namespace,
+        )
+        env = settings_env(settings)
+        ports = {
+            "worker": ("127.0.0.1", settings.worker_metrics_port),
+            "ingress": ("127.0.0.1", settings.ingress_metrics_port),
+            "api": (settings.api_host, settings.api_port),
+        }
+        self.apps = {
+            name: AppProcess(
+                ManagedProcess(name, [sys.executable, "-m", "tierflow.cli", name], self.home, env),
+                host,
+                port,
+            )
+            for name, (host, port) in ports.items()
+        }
+
+    # -- components -------------------------------------------------------------------------
+
+    @property
+    def kafka_port(self) -> int:
+        return split_host_port(self.settings.kafka_bootstrap_servers, 9092)[1]
+
+    @cached_property
+    def kafka(self) -> Any:
+        """The Kafka broker (imported late: the module may be absent in a partial checkout)."""
+        from tierflow.devstack.kafka import KafkaBroker
+
+        return KafkaBroker(
+            self.home,
+            port=self.kafka_port,
+            controller_port=self.settings.kafka_controller_port,
+            heap=self.settings.kafka_heap,
+        )
+
+    @property
+    def database_url(self) -> str:
+        return self.settings.resolved_database_url
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """Return the SQLite file of the read model, or None for a server database."""
+        prefix = "sqlite:///"
+        url = self.database_url
+        return Path(url[len(prefix) :]) if url.startswith(prefix) else None
+
+    @property
+    def api_url(self) -> str:
+        return self.apps["api"].url
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.settings.kafka_bootstrap_servers
+
+    # -- checks -----------------------------------------------------------------------------
+
+    def preflight(self, with_processes: bool = True) -> None:
+        """Raise one StackError listing every missing tool and taken port; check before starting."""
+        problems: list[str] = []
+        try:
+            find_temporal_cli()
+        except StackError as exc:
+            problems.append(str(exc))
+        kafka_running = self._kafka_running()
+        if not kafka_running:
+            try:
+                check_java()
+            except StackError as exc:
+                problems.append(str(exc))
+        wanted: list[tuple[int, str]] = []
+        if not self.temporal.is_running():
+            wanted += [(self.temporal.port, "temporal"), (self.temporal.ui_port, "temporal UI")]
+        if not kafka_running:
+            wanted += [(self.kafka_port, "kafka"), (self.settings.kafka_controller_port, "kafka")]
+        if with_processes:
+            wanted += [(a.port, a.name) for a in self.apps.values() if not a.process.is_running()]
+        for port, component in wanted:
+            if port_in_use(port):
+                owner = pid_on_port(port)
+                who = f"pid {owner}" if owner else "another process"
+                problems.append(f"port {port} needed by {component} is in use by {who}")
+        if problems:
+            raise StackError("local stack cannot start:\n  - " + "\n  - ".join(problems))
+
+    def _kafka_running(self) -> bool:
+        try:
+            return bool(self.kafka.is_running())
+        except ImportError:
+            return False
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def up(self, demo: int = 0, with_processes: bool = True, timeout: float = 90) -> list[str]:
+        """Start what is not running, in dependency order, then submit ``demo`` requests."""
+        messages: list[str] = []
+
+        def say(msg: str) -> None:
+            messages.append(msg)
+            self.echo(msg)
+
+        self.preflight(with_processes)
+        self.home.mkdir(parents=True, exist_ok=True)
+
+        pid = self.temporal.pid()
+        if pid is not None:
+            self.temporal.start(timeout=timeout)
+            say(f"temporal already running (pid {pid})")
+        else:
+            pid = self.temporal.start(timeout=timeout)
+            say(f"temporal started (pid {pid}) at {self.temporal.address}")
+
+        if self.kafka.is_running():
+            say(f"kafka already running at {self.kafka.bootstrap}")
+        else:
+            self.kafka.start(timeout=timeout)
+            say(f"kafka started at {self.kafka.bootstrap}")
+        self.kafka.ensure_topics(constants.TOPICS)
+
+        from tierflow.db.engine import upgrade
+
+        upgrade(self.database_url)
+        say(f"database migrated ({self._db_label()})")
+
+        if with_processes:
+            for app in self.apps.values():
+                say(self._start_app(app, timeout))
+        if demo:
+            say(f"submitted {self.submit_demo(demo)} demo requests to {constants.COMMANDS_TOPIC}")
+        return messages
+
+    def _start_app(self, app: AppProcess, timeout: float) -> str:
+        pid = app.process.pid()
+        if pid is not None and app.healthy():
+            return f"{app.name} already running (pid {pid})"
+        pid = app.process.start()
+        wait_until(
+            lambda: http_ok(app.health_url),
+            timeout,
+            f"{app.name} (pid {pid}, {app.health_url})",
+            log=app.process.log_path,
+            alive=app.process.is_running,
+        )
+        return f"{app.name} started (pid {pid}) at {app.url}"
+
+    def down(self, timeout: float = 20.0) -> list[str]:
+        """Stop everything in reverse order (SIGTERM, SIGKILL after ``timeout``); keep data."""
+        stopped: list[str] = []
+        for app in reversed(list(self.apps.values())):
+            if app.process.stop(timeout):
+                stopped.append(app.name)
+        try:
+            if self.kafka.is_running():
+                self.kafka.stop()
+                stopped.append("kafka")
+        except ImportError:
+            pass
+        if self.temporal.stop(timeout):
+            stopped.append("temporal")
+        for name in stopped:
+            self.echo(f"{name} stopped")
+        return stopped
+
+    def submit_demo(self, n: int) -> int:
+        """Publish ``n`` demo submit commands to the commands topic; return how many were sent."""
+        from tierflow.demo import demo_requests
+
+        return publish_submit_commands(self.kafka_bootstrap, demo_requests(n))
+
+    # -- inspection -------------------------------------------------------------------------
+
+    def status(self) -> list[ComponentStatus]:
+        """Return one row per component; nothing is started."""
+        rows = [
+            ComponentStatus(
+                "temporal",
+                self.temporal.pid(),
+                self.temporal.healthy(),
+                f"{self.temporal.address} (UI {self.temporal.ui_url})",
+                self.temporal.log_path,
+            ),
+            self._kafka_status(),
+            self._db_status(),
+        ]
+        for app in self.apps.values():
+            pid = app.process.pid()
+            healthy = pid is not None and http_ok(app.health_url)
+            rows.append(ComponentStatus(app.name, pid, healthy, app.url, app.process.log_path))
+        return rows
+
+    def _kafka_status(self) -> ComponentStatus:
+        log = self.home / "logs" / "kafka.log"
+        try:
+            broker = self.kafka
+        except ImportError as exc:
+            return ComponentStatus("kafka", None, False, self.kafka_bootstrap, log, str(exc))
+        process = getattr(broker, "process", None)
+        pid = process.pid() if process is not None else None
+        running = bool(broker.is_running())
+        healthy = running and bool(broker.healthy())
+        log = getattr(process, "log_path", log)
+        return ComponentStatus("kafka", pid, healthy, broker.bootstrap, log)
+
+    def _db_label(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.database_url).render_as_string(hide_password=True)
+
+    def _db_status(self) -> ComponentStatus:
+        """The database is healthy when it answers and carries a migration revision."""
+        label = self._db_label()
+        path = self.sqlite_path
+        if path is not None and not path.exists():
+            return ComponentStatus("db", None, False, label, detail="not created yet")
+        try:
+            from tierflow.db.engine import current_revision
+
+            revision = current_revision(self.database_url)
+        except Exception as exc:  # noqa: BLE001 - report, do not crash the status table
+            return ComponentStatus("db", None, False, label, detail=f"{type(exc).__name__}: {exc}")
+        if revision is None:
+            return ComponentStatus("db", None, False, label, detail="not migrated")
+        return ComponentStatus("db", None, True, label, detail=f"revision {revision}")
+
+    # -- data -------------------------------------------------------------------------------
+
+    def reset(self, component: str) -> list[Path]:
+        """Delete a stopped component's data (``temporal``, ``kafka``, ``db`` or ``all``)."""
+        if component not in RESETTABLE:
+            raise StackError(f"reset: unknown component {component!r}; use one of {RESETTABLE}")
+        names = ("temporal", "kafka", "db") if component == "all" else (component,)
+        running = [row.name for row in self.status() if row.running]
+        blockers = {
+            "temporal": {"temporal"},
+            "kafka": {"kafka"},
+            "db": set(PROCESS_NAMES),
+        }
+        busy = sorted({r for n in names for r in running if r in blockers[n]})
+        if busy:
+            raise StackError(f"reset {component}: stop {', '.join(busy)} first (tierflow dev down)")
+        removed: list[Path] = []
+        for name in names:
+            removed += self._delete_data(name)
+        return removed
+
+    def _delete_data(self, name: str) -> list[Path]:
+        if name == "temporal":
+            targets = [self.temporal.db_path.parent]
+        elif name == "kafka":
+            targets = [Path(getattr(self.kafka, "data_dir", self.home / "kafka"))]
+        else:
+            path = self.sqlite_path
+            if path is None:
+                raise StackError(
+                    f"reset db: {self._db_label()} is not the local SQLite file; "
+                    "drop that database yourself"
+                )
+            targets = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+        removed = []
+        for target in targets:
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+            else:
+                continue
+            removed.append(target)
+        return removed
