@@ -2,6 +2,81 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 app = typer.Typer(help="Database schema and demo data.", no_args_is_help=True)
+
+
+def _url() -> str:
+    from tierflow.settings import Settings
+
+    return Settings().resolved_database_url
+
+
+@app.command()
+def upgrade(revision: str = typer.Argument("head", help="Target revision")) -> None:
+    """Migrate the database up to REVISION (default: the newest)."""
+    from tierflow.db.engine import current_revision
+    from tierflow.db.engine import upgrade as run_upgrade
+
+    url = _url()
+    run_upgrade(url, revision)
+    typer.echo(f"database at revision {current_revision(url)}")
+
+
+@app.command()
+def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'base'")) -> None:
+    """Migrate the database down to REVISION ('base' drops every table)."""
+    from tierflow.db.engine import current_revision
+    from tierflow.db.engine import downgrade as run_downgrade
+
+    url = _url()
+    run_downgrade(url, revision)
+    typer.echo(f"database at revision {current_revision(url) or 'base'}")
+
+
+@app.command()
+def current() -> None:
+    """Print the revision the database is at."""
+    from tierflow.db.engine import current_revision
+
+    typer.echo(current_revision(_url()) or "base (not migrated)")
+
+
+@app.command()
+def seed(
+    directory: Path | None = typer.Option(None, help="Directory JSON (default: settings)"),
+    migrate: bool = typer.Option(True, help="Run migrations up to head first"),
+) -> None:
+    """Load the institution directory and the SLA policy version into the database."""
+    from tierflow.db.engine import make_engine
+    from tierflow.db.engine import upgrade as run_upgrade
+    from tierflow.db.seed import seed_directory, seed_policy
+    from tierflow.directory import Directory
+    from tierflow.settings import Settings
+
+    settings = Settings()
+    url = settings.resolved_database_url
+    if migrate:
+        run_upgrade(url)
+    engine = make_engine(url)
+    try:
+        count = seed_directory(engine, Directory.load(directory or settings.directory_file))
+        version, new = seed_policy(engine, settings.policy_file)
+    finally:
+        engine.dispose()
+    typer.echo(f"{count} institutions written; policy {version} {'stored' if new else 'known'}")
+
+
+@app.command()
+def demo(
+    n: int = typer.Argument(10, min=0, help="How many requests"),
+    seed: int = typer.Option(0, help="Random seed (same seed, same requests)"),
+) -> None:
+    """Print N demo RequestInputs as JSON lines (pipe them into a submit command)."""
+    from tierflow.demo import demo_requests
+
+    for request in demo_requests(n, seed):
+        typer.echo(request.model_dump_json(exclude_none=True))

@@ -197,7 +197,9 @@ def _insert_comment(conn: Connection, record: TransitionRecord) -> None:
 def _insert_rating(conn: Connection, record: TransitionRecord) -> None:
     value = record.details.get("rating")
     if not isinstance(value, int) or not 1 <= value <= 5:
-        raise ValueError(f"rated event {record.event_id}: details.rating must be 1-5, got {value!r}")
+        raise ValueError(
+            f"rated event {record.event_id}: details.rating must be 1-5, got {value!r}"
+        )
     conn.execute(
         _rating.insert().values(
             event_id=record.event_id,

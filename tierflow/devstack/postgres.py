@@ -55,7 +55,9 @@ class PostgresServer:
             settings += ["-c", "full_page_writes=off"]
         argv = [str(self.bin_dir / "postgres"), "-D", str(self.data_dir)]
         argv += ["-k", str(self.socket_dir), "-p", str(self.port), "-h", "127.0.0.1", *settings]
-        self.process = ManagedProcess(name="postgres", argv=self._as_server_user(argv), home=self.home)
+        self.process = ManagedProcess(
+            name="postgres", argv=self._as_server_user(argv), home=self.home
+        )
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, timeout: float = 60.0) -> None:

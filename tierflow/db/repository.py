@@ -1,0 +1,127 @@
+"""Reads of the read model (queues, timelines, gauges) and the directory/policy seed writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from schemas.domain import Category, State, Tier
+from tierflow.db.models import (
+    Comment,
+    InstitutionCreate,
+    InstitutionRow,
+    Rating,
+    ServiceRequest,
+    SlaPolicyVersion,
+    TierHoldRow,
+    Transition,
+)
+
+OPEN_STATES = [s.value for s in State if not s.is_terminal and s is not State.RESOLVED]
+
+
+def get_request(session: Session, request_id: str) -> ServiceRequest | None:
+    return session.get(ServiceRequest, request_id)
+
+
+def institution_queue(
+    session: Session, institution_id: str, limit: int = 100, offset: int = 0
+) -> list[ServiceRequest]:
+    """Return an institution's open requests, the nearest resolution deadline first."""
+    query = (
+        select(ServiceRequest)
+        .where(ServiceRequest.institution_id == institution_id)
+        .where(col(ServiceRequest.state).in_(OPEN_STATES))
+        .order_by(col(ServiceRequest.resolution_due_at).asc().nulls_last())
+        .order_by(col(ServiceRequest.submitted_at))
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(session.exec(query).all())
+
+
+def search_requests(
+    session: Session,
+    *,
+    tier: Tier | None = None,
+    state: State | None = None,
+    category: Category | None = None,
+    institution_id: str | None = None,
+    division_prefix: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[ServiceRequest]:
+    """Return requests matching every given filter, newest submission first."""
+    query = select(ServiceRequest)
+    if tier is not None:
+        query = query.where(ServiceRequest.tier == tier.value)
+    if state is not None:
+        query = query.where(ServiceRequest.state == state.value)
+    if category is not None:
+        query = query.where(ServiceRequest.category == category.value)
+    if institution_id is not None:
+        query = query.where(ServiceRequest.institution_id == institution_id)
+    if division_prefix:
+        query = query.where(col(ServiceRequest.division_code).startswith(division_prefix))
+    query = query.order_by(col(ServiceRequest.submitted_at).desc()).offset(offset).limit(limit)
+    return list(session.exec(query).all())
+
+
+def transitions(session: Session, request_id: str) -> list[Transition]:
+    """Return the audit trail of one request in sequence order."""
+    query = select(Transition).where(Transition.request_id == request_id)
+    return list(session.exec(query.order_by(col(Transition.sequence))).all())
+
+
+def tier_holds(session: Session, request_id: str) -> list[TierHoldRow]:
+    query = select(TierHoldRow).where(TierHoldRow.request_id == request_id)
+    return list(session.exec(query.order_by(col(TierHoldRow.since), col(TierHoldRow.id))).all())
+
+
+def comments(session: Session, request_id: str) -> list[Comment]:
+    query = select(Comment).where(Comment.request_id == request_id)
+    return list(session.exec(query.order_by(col(Comment.created_at), col(Comment.id))).all())
+
+
+def ratings(session: Session, request_id: str) -> list[Rating]:
+    query = select(Rating).where(Rating.request_id == request_id)
+    return list(session.exec(query.order_by(col(Rating.created_at), col(Rating.id))).all())
+
+
+def open_requests_by_tier(session: Session) -> dict[Tier, int]:
+    """Return how many requests are open per tier (for a gauge computed at scrape time)."""
+    query = (
+        select(ServiceRequest.tier, func.count())
+        .where(col(ServiceRequest.state).in_(OPEN_STATES))
+        .group_by(ServiceRequest.tier)
+    )
+    counts = dict.fromkeys(Tier, 0)
+    for tier, count in session.exec(query).all():
+        counts[Tier(tier)] = int(count)
+    return counts
+
+
+def upsert_institutions(session: Session, institutions: Iterable[InstitutionCreate]) -> int:
+    """Insert or update institutions by id; return how many were written. Caller commits."""
+    written = 0
+    for item in institutions:
+        data = item.model_dump(mode="json")
+        row = session.get(InstitutionRow, item.id)
+        if row is None:
+            session.add(InstitutionRow.model_validate(data))
+        else:
+            row.sqlmodel_update(data)
+            session.add(row)
+        written += 1
+    return written
+
+
+def record_policy_version(session: Session, version: str, content: str) -> bool:
+    """Store a policy version the first time it is seen; return True if it was new."""
+    if session.get(SlaPolicyVersion, version) is not None:
+        return False
+    session.add(SlaPolicyVersion(version=version, loaded_at=datetime.now(UTC), content=content))
+    return True
