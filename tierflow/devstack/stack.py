@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
-import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -77,39 +74,6 @@ def settings_env(settings: Settings) -> dict[str, str]:
     env["TIERFLOW_HOME"] = str(settings.home.resolve())
     env["TIERFLOW_DATABASE_URL"] = settings.resolved_database_url
     return env
-
-
-def check_java(min_major: int = 17, env: Mapping[str, str] | None = None) -> str:
-    """Return the ``java`` path if it is ``min_major``+; else raise StackError saying what to do."""
-    env = os.environ if env is None else env
-    java_home = env.get("JAVA_HOME", "")
-    candidate = Path(java_home) / "bin" / "java" if java_home else None
-    if candidate is None or not candidate.exists():
-        found = shutil.which("java", path=env.get("PATH", ""))
-        candidate = Path(found) if found else None
-    if candidate is None:
-        raise StackError(
-            f"Java {min_major}+ is required by the Kafka broker but no `java` was found "
-            f"(JAVA_HOME={java_home or 'unset'}, searched PATH); install a JRE {min_major}+ "
-            "(e.g. apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
-        )
-    try:
-        out = subprocess.run(
-            [str(candidate), "-version"], capture_output=True, text=True, timeout=30, check=False
-        )
-    except OSError as exc:
-        raise StackError(f"Java at {candidate} cannot run: {exc}") from exc
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
-    if match is None:
-        raise StackError(f"Java at {candidate}: cannot read the version from `java -version`")
-    major = int(match.group(1))
-    if major == 1 and match.group(2):  # "1.8.0_392" style
-        major = int(match.group(2))
-    if major < min_major:
-        raise StackError(
-            f"Java {min_major}+ is required by the Kafka broker; {candidate} is Java {major}"
-        )
-    return str(candidate)
 
 
 def publish_submit_commands(bootstrap: str, requests: list[Any]) -> int:
@@ -237,8 +201,10 @@ class LocalStack:
         kafka_running = self._kafka_running()
         if not kafka_running:
             try:
-                check_java()
-            except StackError as exc:
+                from tierflow.devstack.kafka import check_java
+
+                check_java()  # the broker's own check: the same `java` it will run
+            except (StackError, ImportError) as exc:
                 problems.append(str(exc))
         wanted: list[tuple[int, str]] = []
         if not self.temporal.is_running():
@@ -419,7 +385,7 @@ class LocalStack:
         if name == "temporal":
             targets = [self.temporal.db_path.parent]
         elif name == "kafka":
-            targets = [Path(getattr(self.kafka, "data_dir", self.home / "kafka"))]
+            targets = [self.kafka.kafka_dir]  # data, config and cluster id together
         else:
             path = self.sqlite_path
             if path is None:

@@ -1,0 +1,187 @@
+"""Process supervision (real child processes and sockets) and the /metrics + /healthz server."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, Counter
+
+from tierflow.devstack.procs import (
+    ManagedProcess,
+    StackError,
+    ensure_port_free,
+    free_port,
+    pid_on_port,
+    port_in_use,
+    wait_until,
+)
+from tierflow.health import serve_metrics_and_health
+
+SLEEPER = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"]
+STUBBORN = [
+    sys.executable,
+    "-c",
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "print('ready', flush=True); time.sleep(60)",
+]
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    """A socket of this test process listening on a free port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    yield sock
+    sock.close()
+
+
+def _proc(tmp_path: Path, argv: list[str], name: str = "sleeper") -> ManagedProcess:
+    return ManagedProcess(name=name, argv=argv, home=tmp_path)
+
+
+def test_start_is_idempotent_and_stop_removes_pidfile(tmp_path: Path) -> None:
+    proc = _proc(tmp_path, SLEEPER)
+    pid = proc.start()
+    try:
+        assert proc.start() == pid
+        assert proc.pidfile.read_text() == str(pid)
+        wait_until(lambda: "up" in proc.log_path.read_text(), 10, "sleeper output")
+    finally:
+        assert proc.stop(timeout=5) is True
+    assert not proc.is_running()
+    assert not proc.pidfile.exists()
+    assert proc.stop() is False
+
+
+def test_stale_pidfile_is_ignored_and_removed(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    proc = _proc(tmp_path, SLEEPER)
+    proc.pidfile.parent.mkdir(parents=True)
+    proc.pidfile.write_text(done.stdout.strip())
+    assert proc.pid() is None
+    assert not proc.pidfile.exists()
+    pid = proc.start()
+    try:
+        assert pid != int(done.stdout)
+        assert proc.is_running()
+    finally:
+        proc.stop(timeout=5)
+
+
+def test_stop_escalates_to_sigkill(tmp_path: Path) -> None:
+    proc = _proc(tmp_path, STUBBORN, name="stubborn")
+    proc.start()
+    wait_until(lambda: "ready" in proc.log_path.read_text(), 10, "stubborn ready")
+    started = time.monotonic()
+    assert proc.stop(timeout=0.5) is True
+    assert time.monotonic() - started < 5
+    assert not proc.is_running()
+
+
+def test_kill_stops_at_once(tmp_path: Path) -> None:
+    proc = _proc(tmp_path, STUBBORN, name="stubborn")
+    pid = proc.start()
+    proc.kill()
+    assert proc.pid() is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_pid_on_port_names_the_listener(listener: socket.socket) -> None:
+    port = listener.getsockname()[1]
+    assert port_in_use(port)
+    assert pid_on_port(port) == os.getpid()
+    assert pid_on_port(free_port()) is None
+
+
+def test_ensure_port_free_names_component_and_pid(listener: socket.socket) -> None:
+    port = listener.getsockname()[1]
+    with pytest.raises(StackError) as err:
+        ensure_port_free(port, "kafka")
+    assert str(err.value) == f"port {port} needed by kafka is in use by pid {os.getpid()}"
+    ensure_port_free(free_port(), "kafka")
+
+
+def test_wait_until_reports_what_and_log(tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    with pytest.raises(StackError, match=r"thing did not become ready in 0 s; see .*x\.log"):
+        wait_until(lambda: False, 0.3, "thing", log=log)
+    with pytest.raises(StackError, match="thing exited before it became ready"):
+        wait_until(lambda: False, 10, "thing", alive=lambda: False)
+    calls = iter([RuntimeError("not yet"), True])
+
+    def flaky() -> bool:
+        value = next(calls)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    wait_until(flaky, 5, "flaky")
+
+
+def _get(url: str) -> tuple[int, str, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, resp.headers["Content-Type"], resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers["Content-Type"], exc.read().decode()
+
+
+def test_health_server_serves_metrics_and_readiness() -> None:
+    registry = CollectorRegistry()
+    handled = Counter("tierflow_test_handled", "Handled things", registry=registry)
+    handled.inc(3)
+    state = {"ready": False}
+    server = serve_metrics_and_health(0, registry, lambda: state["ready"])
+    try:
+        code, ctype, body = _get(f"{server.url}/metrics")
+        assert code == 200 and ctype.startswith("text/plain")
+        assert "tierflow_test_handled_total 3.0" in body
+
+        code, _, body = _get(f"{server.url}/healthz")
+        assert (code, json.loads(body)) == (503, {"status": "starting"})
+        state["ready"] = True
+        code, ctype, body = _get(f"{server.url}/healthz")
+        assert (code, ctype, json.loads(body)) == (200, "application/json", {"status": "ok"})
+
+        assert _get(f"{server.url}/nope")[0] == 404
+    finally:
+        server.close()
+    assert not port_in_use(server.port)
+
+
+def test_health_server_reports_a_failing_check_as_503() -> None:
+    def broken() -> bool:
+        raise ConnectionError("temporal unreachable")
+
+    server = serve_metrics_and_health(0, CollectorRegistry(), broken)
+    try:
+        code, _, body = _get(f"{server.url}/healthz")
+    finally:
+        server.close()
+    assert code == 503
+    assert json.loads(body) == {
+        "status": "error",
+        "error": "ConnectionError: temporal unreachable",
+    }
+
+
+def test_health_server_port_taken_raises(listener: socket.socket) -> None:
+    with pytest.raises(OSError):
+        serve_metrics_and_health(listener.getsockname()[1], CollectorRegistry(), lambda: True)
