@@ -1,0 +1,209 @@
+"""CloudEvents 1.0 envelopes for Kafka: lifecycle events out, commands in (pure, no Kafka).
+
+Types: commands ``org.tierflow.request.<command>.v1`` (``submit`` or an ActionKind value),
+events ``org.tierflow.request.<EventType value>.v1``. Structured mode (JSON envelope in the
+value) and binary mode (``ce_*`` headers, data in the value) are both accepted for commands.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from schemas.domain import Role
+from schemas.lifecycle import ActionKind, ActionRequest, EventType, TransitionRecord
+from schemas.request import REQUEST_ID_PATTERN, Actor, RequestInput
+
+MAX_COMMAND_BYTES = 256 * 1024
+TYPE_PREFIX = "org.tierflow.request."
+SUBMIT = "submit"
+COMMANDS: frozenset[str] = frozenset({SUBMIT, *(kind.value for kind in ActionKind)})
+TRANSITION_SCHEMA = "urn:tierflow:schema:TransitionRecord:v1"
+PII_CONTACT_FIELDS = {"contact_name", "contact_phone", "contact_email"}
+_TYPE_RE = re.compile(r"^org\.tierflow\.request\.([a-z_]+)\.v1$")
+_CE_ATTRIBUTES = ("id", "source", "type", "time", "subject", "dataschema")
+
+
+class CloudEvent(BaseModel):
+    """A CloudEvents 1.0 event in structured JSON mode; extension attributes are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(min_length=1, max_length=200)
+    source: str = Field(min_length=1, max_length=500)
+    type: str = Field(min_length=1, max_length=200)
+    time: datetime | None = None
+    subject: str | None = Field(default=None, max_length=200)
+    datacontenttype: str = Field(
+        default="application/json", pattern=r"^application/([\w.-]+\+)?json"
+    )
+    dataschema: str | None = Field(default=None, max_length=500)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    def to_json_bytes(self) -> bytes:
+        """Serialise as a structured-mode message value."""
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+class CommandError(ValueError):
+    """A command that can never succeed; ``reason_code`` goes into the DLQ header."""
+
+    def __init__(self, reason_code: str, message: str) -> None:
+        super().__init__(f"{reason_code}: {message}")
+        self.reason_code = reason_code
+        self.message = message
+
+
+class ParsedCommand(BaseModel):
+    """A validated command: exactly one of ``submit`` and ``action`` is set."""
+
+    event: CloudEvent
+    command: str
+    request_id: str
+    submit: RequestInput | None = None
+    action: ActionRequest | None = None
+
+
+def command_type(command: str) -> str:
+    """Return the CloudEvents type of a command (``submit`` or an ActionKind value)."""
+    if command not in COMMANDS:
+        raise ValueError(f"unknown command {command!r}; known: {', '.join(sorted(COMMANDS))}")
+    return f"{TYPE_PREFIX}{command}.v1"
+
+
+def event_type_name(event_type: EventType) -> str:
+    """Return the CloudEvents type of a lifecycle event."""
+    return f"{TYPE_PREFIX}{event_type.value}.v1"
+
+
+def command_event(
+    command: str,
+    data: dict[str, Any],
+    source: str,
+    subject: str | None = None,
+    event_id: str | None = None,
+) -> CloudEvent:
+    """Build a command CloudEvent (a fresh id and the current time unless given)."""
+    return CloudEvent(
+        id=event_id or str(uuid.uuid4()),
+        source=source,
+        type=command_type(command),
+        time=datetime.now(UTC),
+        subject=subject,
+        data=data,
+    )
+
+
+def event_from_transition(record: TransitionRecord, source: str = "/tierflow/worker") -> CloudEvent:
+    """Wrap a transition as a lifecycle event, leaving out the enterprise contact PII."""
+    exclude: Any = {"request": {"enterprise": PII_CONTACT_FIELDS}} if record.request else None
+    return CloudEvent(
+        id=record.event_id,
+        source=source,
+        type=event_type_name(record.event_type),
+        time=record.occurred_at,
+        subject=record.request_id,
+        dataschema=TRANSITION_SCHEMA,
+        data=record.model_dump(mode="json", exclude=exclude),
+    )
+
+
+def parse_command(raw: bytes, headers: list[tuple[str, bytes]]) -> ParsedCommand:
+    """Validate a command message in structured or binary mode; raise CommandError if bad."""
+    if len(raw) > MAX_COMMAND_BYTES:
+        raise CommandError("oversize", f"message has {len(raw)} bytes, limit {MAX_COMMAND_BYTES}")
+    ce_headers = _ce_headers(headers)
+    body = _load_json(raw)
+    if "specversion" in ce_headers:
+        envelope: Any = {**ce_headers, "data": body}
+    elif isinstance(body, dict) and "specversion" in body:
+        envelope = body
+    else:
+        raise CommandError(
+            "not_cloudevent", "no specversion in the JSON value nor a ce_specversion header"
+        )
+    try:
+        event = CloudEvent.model_validate(envelope)
+    except ValidationError as exc:
+        raise CommandError("not_cloudevent", _describe(exc)) from None
+    match = _TYPE_RE.match(event.type)
+    if match is None or match.group(1) not in COMMANDS:
+        raise CommandError(
+            "unknown_type",
+            f"type {event.type!r} is not a command; expected {TYPE_PREFIX}<command>.v1 with "
+            f"<command> one of {', '.join(sorted(COMMANDS))}",
+        )
+    command = match.group(1)
+    if command == SUBMIT:
+        return _parse_submit(event)
+    return _parse_action(event, ActionKind(command))
+
+
+def _parse_submit(event: CloudEvent) -> ParsedCommand:
+    try:
+        request = RequestInput.model_validate(event.data)
+    except ValidationError as exc:
+        raise _schema_error(exc, "data") from None
+    if event.subject and event.subject != request.request_id:
+        raise CommandError(
+            "schema_invalid",
+            f"subject: {event.subject!r} differs from data.request_id {request.request_id!r}",
+        )
+    return ParsedCommand(event=event, command=SUBMIT, request_id=request.request_id, submit=request)
+
+
+def _parse_action(event: CloudEvent, kind: ActionKind) -> ParsedCommand:
+    data = dict(event.data)
+    request_id = data.pop("request_id", None) or event.subject
+    if not isinstance(request_id, str) or not re.match(REQUEST_ID_PATTERN, request_id):
+        raise CommandError(
+            "schema_invalid",
+            f"data.request_id: required (or the subject) and must match {REQUEST_ID_PATTERN}, "
+            f"got {request_id!r}",
+        )
+    data.setdefault("actor", Actor(id=event.source[:100], role=Role.SYSTEM).model_dump())
+    try:
+        action = ActionRequest.model_validate({**data, "action_id": event.id, "kind": kind})
+    except ValidationError as exc:
+        raise _schema_error(exc, "data") from None
+    return ParsedCommand(event=event, command=kind.value, request_id=request_id, action=action)
+
+
+def _ce_headers(headers: list[tuple[str, bytes]]) -> dict[str, Any]:
+    """Return binary-mode attributes from ``ce_*`` headers (UTF-8 values)."""
+    attrs: dict[str, Any] = {}
+    for key, value in headers or []:
+        name = key.lower()
+        if name.startswith("ce_") and value is not None:
+            try:
+                attrs[name[3:]] = value.decode() if isinstance(value, bytes) else str(value)
+            except UnicodeDecodeError:
+                raise CommandError("not_cloudevent", f"header {key}: not UTF-8") from None
+    return attrs
+
+
+def _load_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CommandError("not_json", f"message value is not JSON: {exc}") from None
+
+
+def _describe(exc: ValidationError, prefix: str = "") -> str:
+    """Name each failing field path and pydantic's reason, e.g. ``data.subject: ...``."""
+    parts = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
+        parts.append(f"{path or '<root>'}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def _schema_error(exc: ValidationError, prefix: str) -> CommandError:
+    uscc = any(tuple(err["loc"][:2]) == ("enterprise", "uscc") for err in exc.errors())
+    return CommandError("invalid_uscc" if uscc else "schema_invalid", _describe(exc, prefix))

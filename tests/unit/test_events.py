@@ -1,0 +1,238 @@
+"""CloudEvents envelope: lifecycle events out, command parsing in (structured and binary)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from schemas.domain import Category, Grade, Priority, Role, SlaStatus, State, Tier
+from schemas.enterprise import uscc_check_character
+from schemas.events import (
+    COMMANDS,
+    MAX_COMMAND_BYTES,
+    CloudEvent,
+    CommandError,
+    command_event,
+    command_type,
+    event_from_transition,
+    parse_command,
+)
+from schemas.lifecycle import ActionKind, EventType, RequestSummary, TransitionRecord
+from schemas.request import Actor, RequestInput
+
+USCC = "91110105MA01B2C3D" + uscc_check_character("91110105MA01B2C3D")
+NOW = datetime(2025, 9, 29, 2, 30, tzinfo=UTC)
+
+
+def submit_data(request_id: str = "req-1", uscc: str = USCC) -> dict[str, Any]:
+    return {
+        "request_id": request_id,
+        "enterprise": {
+            "uscc": uscc,
+            "name": "Chaoyang Precision Tools Co.",
+            "division_code": "110105",
+            "contact_name": "Li Wei",
+            "contact_phone": "+86 10 5555 0100",
+            "contact_email": "li.wei@example.cn",
+        },
+        "category": "financing",
+        "subject": "Bridge loan for export orders",
+    }
+
+
+def transition(with_request: bool) -> TransitionRecord:
+    summary = RequestSummary(
+        request_id="req-1",
+        state=State.SUBMITTED,
+        tier=Tier.COUNTY,
+        institution_id=None,
+        category=Category.FINANCING,
+        priority=Priority.NORMAL,
+        grade=Grade.NONE,
+        division_code="110105",
+        enterprise_uscc=USCC,
+        enterprise_name="Chaoyang Precision Tools Co.",
+        subject="Bridge loan for export orders",
+        policy_version="2025.1",
+        sla_status=SlaStatus.ON_TRACK,
+        submitted_at=NOW,
+        updated_at=NOW,
+    )
+    return TransitionRecord(
+        event_id="req-1:1",
+        request_id="req-1",
+        sequence=1,
+        event_type=EventType.SUBMITTED,
+        occurred_at=NOW,
+        actor=Actor(id="enterprise-portal", role=Role.SYSTEM),
+        to_state=State.SUBMITTED,
+        to_tier=Tier.COUNTY,
+        policy_version="2025.1",
+        summary=summary,
+        request=RequestInput.model_validate(submit_data()) if with_request else None,
+    )
+
+
+def structured(command: str, data: dict[str, Any], **attrs: Any) -> bytes:
+    return command_event(command, data, source="/tests/portal", **attrs).to_json_bytes()
+
+
+def reason_of(raw: bytes, headers: list[tuple[str, bytes]] | None = None) -> CommandError:
+    with pytest.raises(CommandError) as info:
+        parse_command(raw, headers or [])
+    return info.value
+
+
+def test_event_from_transition_round_trips_and_drops_contact_pii() -> None:
+    record = transition(with_request=True)
+    event = event_from_transition(record)
+    raw = event.to_json_bytes()
+
+    assert event.id == "req-1:1"
+    assert event.type == "org.tierflow.request.submitted.v1"
+    assert event.subject == "req-1"
+    assert event.source == "/tierflow/worker"
+    for pii in (b"Li Wei", b"5555", b"li.wei@example.cn", b"contact_"):
+        assert pii not in raw
+    back = CloudEvent.model_validate_json(raw)
+    assert back == event
+    assert back.time == NOW
+    assert back.data["request"]["enterprise"]["uscc"] == USCC
+    # The rest of the record survives intact.
+    again = TransitionRecord.model_validate(back.data)
+    assert again.model_dump(exclude={"request"}) == record.model_dump(exclude={"request"})
+
+
+def test_event_without_request_payload() -> None:
+    event = event_from_transition(transition(with_request=False), source="/tests")
+    assert event.data["request"] is None
+    assert event.data["summary"]["enterprise_uscc"] == USCC
+    assert json.loads(event.to_json_bytes())["specversion"] == "1.0"
+
+
+def test_command_types_cover_submit_and_every_action() -> None:
+    assert COMMANDS == {"submit", *(k.value for k in ActionKind)}
+    assert command_type("hand_back") == "org.tierflow.request.hand_back.v1"
+    with pytest.raises(ValueError, match="unknown command 'explode'"):
+        command_type("explode")
+
+
+def test_parse_structured_submit() -> None:
+    parsed = parse_command(structured("submit", submit_data(), subject="req-1"), [])
+    assert parsed.command == "submit"
+    assert parsed.request_id == "req-1"
+    assert parsed.submit is not None and parsed.action is None
+    assert parsed.submit.enterprise.contact_name == "Li Wei"  # PII is fine on the way in
+
+
+def test_parse_structured_action_takes_id_and_actor() -> None:
+    actor = {"id": "portal-user-7", "role": "enterprise"}
+    data = {"request_id": "req-9", "actor": actor, "text": "Our 2024 audit report"}
+    raw = structured("provide_info", data, event_id="cmd-42")
+    parsed = parse_command(raw, [])
+    assert parsed.request_id == "req-9"
+    assert parsed.action is not None
+    assert parsed.action.action_id == "cmd-42"
+    assert parsed.action.kind is ActionKind.PROVIDE_INFO
+    assert parsed.action.actor == Actor(id="portal-user-7", role=Role.ENTERPRISE)
+
+
+def test_action_actor_defaults_to_source_and_request_id_to_subject() -> None:
+    raw = structured("withdraw", {}, subject="req-3")
+    parsed = parse_command(raw, [])
+    assert parsed.request_id == "req-3"
+    assert parsed.action is not None
+    assert parsed.action.actor == Actor(id="/tests/portal", role=Role.SYSTEM)
+
+
+def test_parse_binary_mode() -> None:
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", b"cmd-7"),
+        ("ce_source", b"/crm"),
+        ("ce_type", b"org.tierflow.request.external_status.v1"),
+        ("ce_time", b"2025-09-29T02:30:00Z"),
+        ("ce_subject", b"req-5"),
+        ("content-type", b"application/json"),
+    ]
+    raw = json.dumps({"text": "Loan approved by the partner bank"}).encode()
+    parsed = parse_command(raw, headers)
+    assert parsed.event.id == "cmd-7"
+    assert parsed.event.time == NOW
+    assert parsed.request_id == "req-5"
+    assert parsed.action is not None
+    assert parsed.action.kind is ActionKind.EXTERNAL_STATUS
+    assert parsed.action.actor.id == "/crm"
+
+
+def test_binary_mode_submit() -> None:
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", b"s-1"),
+        ("ce_source", b"/portal"),
+        ("ce_type", b"org.tierflow.request.submit.v1"),
+    ]
+    parsed = parse_command(json.dumps(submit_data("req-b")).encode(), headers)
+    assert parsed.submit is not None and parsed.request_id == "req-b"
+
+
+def test_not_json() -> None:
+    err = reason_of(b"\xff{not json")
+    assert err.reason_code == "not_json"
+
+
+def test_not_cloudevent() -> None:
+    assert reason_of(json.dumps({"hello": 1}).encode()).reason_code == "not_cloudevent"
+    assert reason_of(b"[1, 2]").reason_code == "not_cloudevent"
+    envelope = {"specversion": "1.0", "source": "/x", "type": command_type("withdraw")}
+    err = reason_of(json.dumps(envelope).encode())
+    assert err.reason_code == "not_cloudevent"
+    assert "id: Field required" in err.message
+    wrong_version = {**envelope, "id": "1", "specversion": "0.3"}
+    assert reason_of(json.dumps(wrong_version).encode()).reason_code == "not_cloudevent"
+
+
+def test_unknown_type() -> None:
+    envelope = {"specversion": "1.0", "id": "1", "source": "/x", "type": "com.example.order.v1"}
+    err = reason_of(json.dumps(envelope).encode())
+    assert err.reason_code == "unknown_type"
+    assert "com.example.order.v1" in err.message
+    envelope["type"] = "org.tierflow.request.explode.v1"
+    assert reason_of(json.dumps(envelope).encode()).reason_code == "unknown_type"
+
+
+def test_schema_invalid_names_field_and_reason() -> None:
+    data = submit_data()
+    data["category"] = "astrology"
+    err = reason_of(structured("submit", data))
+    assert err.reason_code == "schema_invalid"
+    assert err.message.startswith("data.category: Input should be")
+
+    err = reason_of(structured("resolve", {"request_id": "req-1"}))
+    assert err.reason_code == "schema_invalid"
+    assert "text is required for resolve" in err.message
+
+    err = reason_of(structured("withdraw", {}))
+    assert err.reason_code == "schema_invalid"
+    assert err.message.startswith("data.request_id: required")
+
+    err = reason_of(structured("submit", submit_data("req-1"), subject="req-2"))
+    assert err.reason_code == "schema_invalid" and "subject" in err.message
+
+
+def test_invalid_uscc() -> None:
+    bad = USCC[:17] + ("0" if USCC[17] != "0" else "1")
+    err = reason_of(structured("submit", submit_data(uscc=bad)))
+    assert err.reason_code == "invalid_uscc"
+    assert err.message.startswith("data.enterprise.uscc: Value error, USCC check character")
+
+
+def test_oversize() -> None:
+    data = submit_data()
+    data["description"] = "x" * MAX_COMMAND_BYTES
+    err = reason_of(structured("submit", data))
+    assert err.reason_code == "oversize"
+    assert str(MAX_COMMAND_BYTES) in err.message
