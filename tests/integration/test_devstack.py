@@ -8,11 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kafka import KafkaConsumer
 from temporalio.client import Client, WorkflowExecutionStatus
 from typer.testing import CliRunner
 
+from schemas.events import ParsedCommand, parse_command
 from tierflow import constants
 from tierflow.cli import app as cli_app
+from tierflow.demo import demo_requests
 from tierflow.devstack.procs import StackError, free_port
 from tierflow.devstack.stack import COMPONENTS, LocalStack
 from tierflow.devstack.temporal import TemporalDevServer, run_async
@@ -142,6 +145,24 @@ def test_status_of_a_stopped_stack_reports_every_component_down(tmp_path: Path) 
     assert "temporal" in result.output and "down" in result.output
 
 
+def _read_commands(bootstrap: str, n: int) -> list[ParsedCommand]:
+    """Read the first ``n`` messages of the commands topic and parse them as the ingress does."""
+    consumer = KafkaConsumer(
+        constants.COMMANDS_TOPIC,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=15_000,
+    )
+    try:
+        messages = [m for _, m in zip(range(n), consumer, strict=False)]
+    finally:
+        consumer.close()
+    parsed = [parse_command(m.value, list(m.headers or [])) for m in messages]
+    assert [m.key.decode() for m in messages] == [p.request_id for p in parsed]
+    return parsed
+
+
 def test_up_is_idempotent_and_down_stops_in_reverse(tmp_path: Path) -> None:
     """Temporal + Kafka + database, without the three processes (they have their own tests)."""
     messages: list[str] = []
@@ -150,9 +171,15 @@ def test_up_is_idempotent_and_down_stops_in_reverse(tmp_path: Path) -> None:
         first = stack.up(with_processes=False)
         assert [m.split()[0] for m in first] == ["temporal", "kafka", "database"]
         assert "started" in first[0] and "started" in first[1]
-        again = stack.up(with_processes=False)
+        again = stack.up(demo=3, with_processes=False)
         assert again[0].startswith("temporal already running (pid ")
         assert again[1].startswith("kafka already running at ")
+        assert again[-1] == f"submitted 3 demo requests to {constants.COMMANDS_TOPIC}"
+        commands = _read_commands(stack.kafka_bootstrap, 3)
+        assert sorted(c.request_id for c in commands) == sorted(
+            r.request_id for r in demo_requests(3)
+        )
+        assert all(c.command == "submit" and c.submit is not None for c in commands)
         healthy = {row.name: row.healthy for row in stack.status()}
         assert healthy == {
             "temporal": True,

@@ -77,26 +77,34 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 def publish_submit_commands(bootstrap: str, requests: list[Any]) -> int:
-    """Publish one submit command per RequestInput, keyed by request id; return the count."""
-    from tierflow.kafka_io import make_producer
+    """Publish one structured-mode submit CloudEvent per RequestInput, keyed by request id.
 
-    producer = make_producer(bootstrap)
+    The event id derives from the request id, so a repeated ``up --demo`` is deduplicated
+    downstream instead of creating twins.
+    """
+    from kafka import KafkaProducer
+
+    from schemas.events import SUBMIT, command_event
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", client_id="tierflow-dev-up")
     try:
         for request in requests:
+            event = command_event(
+                SUBMIT,
+                request.model_dump(mode="json"),
+                source="/tierflow/devstack",
+                subject=request.request_id,
+                event_id=f"demo-submit-{request.request_id}",
+            )
             producer.send(
                 constants.COMMANDS_TOPIC,
-                key=request.request_id,
-                value=_submit_event(request),
+                key=request.request_id.encode(),
+                value=event.to_json_bytes(),
             )
-        producer.flush()
+        producer.flush(timeout=30)
     finally:
-        producer.close()
+        producer.close(timeout=10)
     return len(requests)
-
-
-def _submit_event(request: Any) -> Any:
-    """Return the CloudEvent for submitting ``request`` (built by schemas.events)."""
-    raise NotImplementedError  # filled in once schemas/events.py lands
 
 
 @dataclass(frozen=True)
