@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +17,8 @@ from schemas.events import ParsedCommand, parse_command
 from tierflow import constants
 from tierflow.cli import app as cli_app
 from tierflow.demo import demo_requests
-from tierflow.devstack.procs import StackError, free_port
-from tierflow.devstack.stack import COMPONENTS, LocalStack
+from tierflow.devstack.procs import ManagedProcess, StackError, free_port
+from tierflow.devstack.stack import COMPONENTS, AppProcess, LocalStack
 from tierflow.devstack.temporal import TemporalDevServer, run_async
 from tierflow.settings import Settings
 
@@ -197,3 +198,37 @@ def test_up_is_idempotent_and_down_stops_in_reverse(tmp_path: Path) -> None:
     assert messages[-2:] == ["kafka stopped", "temporal stopped"]
     assert not any(row.running for row in stack.status())
     assert (tmp_path / "tierflow.db").exists()  # data stays
+
+
+HEALTHY_CHILD = """
+import time
+from prometheus_client import CollectorRegistry
+from tierflow.health import serve_metrics_and_health
+serve_metrics_and_health({port}, CollectorRegistry(), lambda: True)
+time.sleep(120)
+"""
+
+
+def test_start_app_waits_for_healthz_and_reports_a_crash_with_its_log(tmp_path: Path) -> None:
+    stack = LocalStack(_settings(tmp_path))
+    port = free_port()
+    good = AppProcess(
+        ManagedProcess("worker", [sys.executable, "-c", HEALTHY_CHILD.format(port=port)], tmp_path),
+        "127.0.0.1",
+        port,
+    )
+    try:
+        started = stack.start_app(good, timeout=30)
+        assert started == f"worker started (pid {good.process.pid()}) at http://127.0.0.1:{port}"
+        assert stack.start_app(good).startswith("worker already running (pid ")
+        assert good.healthy()
+    finally:
+        good.process.stop(timeout=5)
+
+    crash = [sys.executable, "-c", "raise SystemExit('cannot reach temporal')"]
+    bad = AppProcess(ManagedProcess("ingress", crash, tmp_path), "127.0.0.1", free_port())
+    with pytest.raises(StackError) as err:
+        stack.start_app(bad, timeout=30)
+    log = tmp_path / "logs" / "ingress.log"
+    assert str(err.value).endswith(f"exited before it became ready; see {log}")
+    assert "cannot reach temporal" in log.read_text()

@@ -270,12 +270,13 @@ class LocalStack:
 
         if with_processes:
             for app in self.apps.values():
-                say(self._start_app(app, timeout))
+                say(self.start_app(app, timeout))
         if demo:
             say(f"submitted {self.submit_demo(demo)} demo requests to {constants.COMMANDS_TOPIC}")
         return messages
 
-    def _start_app(self, app: AppProcess, timeout: float) -> str:
+    def start_app(self, app: AppProcess, timeout: float = 60) -> str:
+        """Start one process unless it is healthy already; wait for its /healthz."""
         pid = app.process.pid()
         if pid is not None and app.healthy():
             return f"{app.name} already running (pid {pid})"
