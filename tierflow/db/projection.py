@@ -91,8 +91,11 @@ def _insert_transition(conn: Connection, record: TransitionRecord) -> bool:
         }
     )
     stmt = _insert(conn, _transition).values(**values)
-    result = conn.execute(stmt.on_conflict_do_nothing(index_elements=["event_id"]))
-    return result.rowcount == 1
+    stmt = stmt.on_conflict_do_nothing(index_elements=["event_id"]).returning(
+        _transition.c.event_id
+    )
+    # RETURNING, not rowcount: psycopg reports no rowcount for this statement.
+    return conn.execute(stmt).scalar_one_or_none() is not None
 
 
 def _upsert_request(conn: Connection, record: TransitionRecord) -> None:

@@ -1,0 +1,172 @@
+"""persist_transition on real SQLite and PostgreSQL: exactly-once effects per event id."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+from temporalio.testing import ActivityEnvironment
+
+from activities.persistence import PersistenceActivities
+from schemas.domain import State, Tier
+from schemas.lifecycle import EventType
+from tests.utils.factories import RecordFactory, make_request
+from tierflow.db import repository
+from tierflow.db.models import Comment, Rating, ServiceRequest, TierHoldRow, Transition
+
+
+def count(engine: Engine, model: type) -> int:
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(model)).one()
+
+
+def test_same_transition_twice_is_recorded_once(db_engine: Engine) -> None:
+    acts = PersistenceActivities(db_engine)
+    record = RecordFactory().submitted()
+    env = ActivityEnvironment()
+    assert env.run(acts.persist_transition, record) is True
+    assert env.run(acts.persist_transition, record) is False
+    assert count(db_engine, Transition) == 1
+    assert count(db_engine, ServiceRequest) == 1
+
+
+def test_lifecycle_builds_request_holds_comments_and_ratings(db_engine: Engine) -> None:
+    acts = PersistenceActivities(db_engine)
+    f = RecordFactory(make_request("req-life-1"))
+    records = [
+        f.submitted(),
+        f.assigned("zj-330106-sme", Tier.COUNTY),
+        f.breached("response"),
+        f.escalated("zj-330100-sme", Tier.MUNICIPAL),
+        f.commented("已联系合作银行，等待授信审批"),
+        f.resolved(),
+        f.rated(4, "响应及时"),
+        f.closed(),
+    ]
+    assert [acts.persist_transition(r) for r in records] == [True] * len(records)
+    assert [acts.persist_transition(r) for r in records] == [False] * len(records)
+
+    with Session(db_engine) as s:
+        row = repository.get_request(s, "req-life-1")
+        assert row is not None
+        assert (row.state, row.tier, row.institution_id) == ("closed", "municipal", "zj-330100-sme")
+        assert row.escalation_count == 1 and row.last_sequence == len(records)
+        assert row.contact_name == "王芳" and row.description == "需要500万元流动资金贷款"
+        assert row.enterprise_uscc == f.request.enterprise.uscc
+        assert row.submitted_at == records[0].occurred_at
+        assert (
+            row.closed_at == records[-1].occurred_at and row.resolved_at == records[5].occurred_at
+        )
+        assert row.resolution_due_at is None
+
+        trail = repository.transitions(s, "req-life-1")
+        assert [t.event_type for t in trail] == [r.event_type.value for r in records]
+        assert trail[2].details == {"clock": "response"}
+        assert trail[4].actor_role == "caseworker" and trail[4].actor_institution_id
+
+        county, city = repository.tier_holds(s, "req-life-1")
+        assert (county.tier, county.institution_id) == ("county", "zj-330106-sme")
+        assert county.response_breached and not county.resolution_breached
+        assert county.since == records[1].occurred_at and county.until == records[3].occurred_at
+        assert county.left_by == EventType.ESCALATED.value
+        assert (city.tier, city.institution_id, city.response_breached) == (
+            "municipal",
+            "zj-330100-sme",
+            False,
+        )
+        assert city.until == records[5].occurred_at and city.left_by == "resolved"
+
+        (comment,) = repository.comments(s, "req-life-1")
+        assert comment.body == "已联系合作银行，等待授信审批"
+        assert comment.institution_id == "zj-330100-sme" and comment.author_role == "caseworker"
+        (rating,) = repository.ratings(s, "req-life-1")
+        assert (rating.rating, rating.comment, rating.institution_id) == (
+            4,
+            "响应及时",
+            "zj-330100-sme",
+        )
+    assert count(db_engine, TierHoldRow) == 2
+    assert count(db_engine, Comment) == 1 and count(db_engine, Rating) == 1
+
+
+def test_a_late_older_record_does_not_roll_the_summary_back(db_engine: Engine) -> None:
+    acts = PersistenceActivities(db_engine)
+    f = RecordFactory()
+    submitted, assigned, acknowledged = (
+        f.submitted(),
+        f.assigned("zj-330106-sme"),
+        f.emit(EventType.ACKNOWLEDGED, State.ACKNOWLEDGED),
+    )
+    for record in (assigned, acknowledged, submitted):
+        assert acts.persist_transition(record)
+    with Session(db_engine) as s:
+        row = repository.get_request(s, f.request.request_id)
+        assert row is not None
+        assert (row.state, row.last_sequence) == ("acknowledged", 3)
+        assert row.contact_email == "wang@example.com"  # the submission's fields still arrive
+        assert len(repository.transitions(s, f.request.request_id)) == 3
+
+
+def test_timestamps_come_back_as_the_same_instant_in_utc(db_engine: Engine) -> None:
+    shanghai = ZoneInfo("Asia/Shanghai")
+    f = RecordFactory()
+    f.now = f.now.astimezone(shanghai)
+    PersistenceActivities(db_engine).persist_transition(f.submitted())
+    with Session(db_engine) as s:
+        (trail,) = repository.transitions(s, f.request.request_id)
+        assert trail.occurred_at == f.now and trail.occurred_at.utcoffset() == timedelta(0)
+
+
+def test_concurrent_duplicates_from_threads_leave_one_row(db_engine: Engine) -> None:
+    acts = PersistenceActivities(db_engine)
+    f = RecordFactory()
+    submitted, assigned = f.submitted(), f.assigned("zj-330106-sme")
+    threads_per_record = 6
+    barrier = threading.Barrier(threads_per_record * 2)
+    results: list[tuple[int, bool]] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def persist(record_index: int) -> None:
+        record = (submitted, assigned)[record_index]
+        try:
+            barrier.wait(timeout=30)
+            won = acts.persist_transition(record)
+            with lock:
+                results.append((record_index, won))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=persist, args=(i % 2,)) for i in range(2 * threads_per_record)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert sorted(i for i, won in results if won) == [0, 1]  # each event counted exactly once
+    assert count(db_engine, Transition) == 2
+    assert count(db_engine, TierHoldRow) == 1
+    with Session(db_engine) as s:
+        row = repository.get_request(s, f.request.request_id)
+        assert row is not None and row.state == "assigned" and row.last_sequence == 2
+
+
+def test_queue_orders_by_resolution_deadline_and_counts_open_per_tier(db_engine: Engine) -> None:
+    acts = PersistenceActivities(db_engine)
+    later, sooner = RecordFactory(), RecordFactory()
+    later.now += timedelta(hours=2)  # its deadline is later
+    for f in (later, sooner):
+        acts.persist_transition(f.submitted())
+        acts.persist_transition(f.assigned("zj-330106-sme"))
+    with Session(db_engine) as s:
+        queue = repository.institution_queue(s, "zj-330106-sme")
+        assert [r.request_id for r in queue] == [
+            sooner.request.request_id,
+            later.request.request_id,
+        ]
+        assert repository.open_requests_by_tier(s)[Tier.COUNTY] == 2

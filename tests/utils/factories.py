@@ -1,0 +1,171 @@
+"""Factories for requests and the TransitionRecords a workflow would emit for them."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemas.domain import Category, Grade, Priority, Role, SlaStatus, State, Tier
+from schemas.enterprise import Enterprise
+from schemas.lifecycle import EventType, RequestSummary, TransitionRecord
+from schemas.request import SYSTEM_ACTOR, Actor, RequestInput
+from tierflow.demo import make_uscc
+
+T0 = datetime(2025, 10, 9, 1, 30, tzinfo=UTC)  # a Thursday, 09:30 in Shanghai
+
+
+def make_request(
+    request_id: str | None = None,
+    *,
+    division_code: str = "330106",
+    category: Category = Category.FINANCING,
+    priority: Priority = Priority.NORMAL,
+    grade: Grade = Grade.INNOVATIVE,
+) -> RequestInput:
+    """Return a valid request from an enterprise registered in ``division_code``."""
+    rid = request_id or f"req-{uuid.uuid4().hex[:12]}"
+    enterprise = Enterprise(
+        uscc=make_uscc(division_code, random.Random(rid)),
+        name="杭州启明智能科技有限公司",
+        division_code=division_code,
+        grade=grade,
+        contact_name="王芳",
+        contact_phone="13800000000",
+        contact_email="wang@example.com",
+    )
+    return RequestInput(
+        request_id=rid,
+        enterprise=enterprise,
+        category=category,
+        priority=priority,
+        subject="申请科技型中小企业信用贷款对接",
+        description="需要500万元流动资金贷款",
+        channel="portal",
+    )
+
+
+class RecordFactory:
+    """Emit the records of one request step by step, like the workflow's outbox does."""
+
+    def __init__(self, request: RequestInput | None = None, start: datetime = T0) -> None:
+        self.request = request or make_request()
+        self.now = start
+        self.sequence = 0
+        self.state: State | None = None
+        self.tier = Tier.COUNTY
+        self.institution_id: str | None = None
+        self.escalations = 0
+        self.resolved_at: datetime | None = None
+        self.closed_at: datetime | None = None
+        self.policy_version = "test-1"
+
+    def emit(
+        self,
+        event: EventType,
+        to_state: State | None = None,
+        *,
+        actor: Actor = SYSTEM_ACTOR,
+        tier: Tier | None = None,
+        institution_id: str | None = None,
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
+        after: timedelta = timedelta(minutes=10),
+    ) -> TransitionRecord:
+        """Advance time by ``after`` and return the next record."""
+        self.now += after if self.sequence else timedelta(0)
+        self.sequence += 1
+        from_state, from_tier = self.state, self.tier
+        self.state = to_state or self.state or State.SUBMITTED
+        self.tier = tier or self.tier
+        self.institution_id = institution_id or self.institution_id
+        if event is EventType.ESCALATED:
+            self.escalations += 1
+        if self.state is State.RESOLVED:
+            self.resolved_at = self.resolved_at or self.now
+        if self.state is State.CLOSED:
+            self.closed_at = self.now
+        req = self.request
+        running = self.state not in (State.RESOLVED, State.CLOSED, State.REJECTED, State.WITHDRAWN)
+        summary = RequestSummary(
+            request_id=req.request_id,
+            state=self.state,
+            tier=self.tier,
+            institution_id=self.institution_id,
+            category=req.category,
+            priority=req.priority,
+            grade=req.enterprise.grade,
+            division_code=req.enterprise.division_code,
+            enterprise_uscc=req.enterprise.uscc,
+            enterprise_name=req.enterprise.name,
+            subject=req.subject,
+            policy_version=self.policy_version,
+            sla_status=SlaStatus.ON_TRACK if running else SlaStatus.STOPPED,
+            resolution_due_at=self.now + timedelta(days=3) if running else None,
+            submitted_at=T0,
+            updated_at=self.now,
+            resolved_at=self.resolved_at,
+            closed_at=self.closed_at,
+            escalation_count=self.escalations,
+        )
+        return TransitionRecord(
+            event_id=f"{req.request_id}:{self.sequence}",
+            request_id=req.request_id,
+            sequence=self.sequence,
+            event_type=event,
+            occurred_at=self.now,
+            actor=actor,
+            from_state=from_state if event is not EventType.SUBMITTED else None,
+            to_state=self.state,
+            from_tier=from_tier,
+            to_tier=self.tier,
+            institution_id=self.institution_id,
+            reason=reason,
+            details=details or {},
+            policy_version=self.policy_version,
+            summary=summary,
+            request=req if event is EventType.SUBMITTED else None,
+        )
+
+    # ------------------------------------------------------------------ common steps
+    def submitted(self) -> TransitionRecord:
+        return self.emit(EventType.SUBMITTED, State.SUBMITTED, actor=self.request.submitted_by)
+
+    def assigned(self, institution_id: str, tier: Tier = Tier.COUNTY) -> TransitionRecord:
+        return self.emit(
+            EventType.ASSIGNED, State.ASSIGNED, tier=tier, institution_id=institution_id
+        )
+
+    def breached(self, clock: str = "response") -> TransitionRecord:
+        return self.emit(EventType.SLA_BREACHED, details={"clock": clock})
+
+    def escalated(
+        self, institution_id: str, tier: Tier, reason: str = "sla_breach:response"
+    ) -> TransitionRecord:
+        return self.emit(
+            EventType.ESCALATED,
+            State.ASSIGNED,
+            tier=tier,
+            institution_id=institution_id,
+            reason=reason,
+        )
+
+    def commented(self, text: str, author: Actor | None = None) -> TransitionRecord:
+        actor = author or caseworker(self.institution_id or "")
+        return self.emit(EventType.COMMENTED, actor=actor, reason=text)
+
+    def resolved(self, text: str = "已对接合作银行并获批授信") -> TransitionRecord:
+        actor = caseworker(self.institution_id or "")
+        return self.emit(EventType.RESOLVED, State.RESOLVED, actor=actor, reason=text)
+
+    def rated(self, rating: int, text: str | None = None) -> TransitionRecord:
+        actor = Actor(id="enterprise-user", role=Role.ENTERPRISE)
+        return self.emit(EventType.RATED, actor=actor, reason=text, details={"rating": rating})
+
+    def closed(self) -> TransitionRecord:
+        return self.emit(EventType.CLOSED, State.CLOSED, reason="reopen window elapsed")
+
+
+def caseworker(institution_id: str, name: str = "cw-1") -> Actor:
+    return Actor(id=name, role=Role.CASEWORKER, institution_id=institution_id)
