@@ -153,8 +153,8 @@ class Directory:
         entries = self.entries_at(tier, division_for_tier(division_code, tier))
         specialised = [e for e in entries if not e.is_general and category in e.categories]
         general = [e for e in entries if e.is_general]
-        chosen = (specialised or general or [None])[0]
-        return chosen.institution() if chosen else None
+        chosen = specialised or general
+        return chosen[0].institution() if chosen else None
 
     def entries_at(self, tier: Tier, division_code: str) -> list[DirectoryEntry]:
         return list(self._at.get((tier, division_code), []))

@@ -6,7 +6,9 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.directory import DirectoryActivities, RouteRequest
-from schemas.domain import Category, Tier
+from schemas.domain import Category, Grade, Priority, Tier
+from schemas.enterprise import validate_uscc
+from tierflow.demo import demo_requests
 from tierflow.directory import Directory, DirectoryError
 
 DIRECTORY = Directory.load()
@@ -106,3 +108,18 @@ def test_resolve_institution_activity() -> None:
     assert found is not None and found.id == "zj-330000-fin"
     none = RouteRequest(division_code="330127", category=Category.TALENT, tier=Tier.COUNTY)
     assert env.run(acts.resolve_institution, none) is None
+
+
+def test_demo_requests_are_valid_varied_and_reproducible() -> None:
+    requests = demo_requests(200, seed=7)
+    assert requests == demo_requests(200, seed=7)
+    assert requests != demo_requests(200, seed=8)
+    assert len({r.request_id for r in requests}) == 200
+    for r in requests:
+        assert validate_uscc(r.enterprise.uscc) == r.enterprise.uscc
+        assert r.enterprise.uscc[2:8] == r.enterprise.division_code
+        assert r.enterprise.division_code in COUNTIES
+        assert r.enterprise.name.endswith("有限公司")
+    assert {r.category for r in requests} == set(Category)
+    assert {r.priority for r in requests} == set(Priority)
+    assert {r.enterprise.grade for r in requests} == set(Grade)

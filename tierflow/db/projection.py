@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import SQLModel
 
 from schemas.lifecycle import EventType, TransitionRecord
 from tierflow.db.models import Comment, Rating, ServiceRequest, TierHoldRow, Transition
@@ -36,11 +37,12 @@ SUMMARY_COLUMNS = (
     "submitted_at updated_at resolved_at closed_at escalation_count last_sequence"
 ).split()
 
-_service_request: Table = ServiceRequest.__table__  # type: ignore[assignment]
-_transition: Table = Transition.__table__  # type: ignore[assignment]
-_tier_hold: Table = TierHoldRow.__table__  # type: ignore[assignment]
-_comment: Table = Comment.__table__  # type: ignore[assignment]
-_rating: Table = Rating.__table__  # type: ignore[assignment]
+_tables = SQLModel.metadata.tables
+_service_request: Table = _tables[ServiceRequest.__tablename__]
+_transition: Table = _tables[Transition.__tablename__]
+_tier_hold: Table = _tables[TierHoldRow.__tablename__]
+_comment: Table = _tables[Comment.__tablename__]
+_rating: Table = _tables[Rating.__tablename__]
 
 
 def apply_transition(conn: Connection, record: TransitionRecord) -> bool:
