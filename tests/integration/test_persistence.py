@@ -11,11 +11,21 @@ from sqlmodel import Session, select
 from temporalio.testing import ActivityEnvironment
 
 from activities.persistence import PersistenceActivities
-from schemas.domain import State, Tier
+from schemas.domain import Category, State, Tier
 from schemas.lifecycle import EventType
 from tests.utils.factories import RecordFactory, make_request
 from tierflow.db import repository
-from tierflow.db.models import Comment, Rating, ServiceRequest, TierHoldRow, Transition
+from tierflow.db.models import (
+    Comment,
+    InstitutionRow,
+    Rating,
+    ServiceRequest,
+    SlaPolicyVersion,
+    TierHoldRow,
+    Transition,
+)
+from tierflow.db.seed import seed_directory, seed_policy
+from tierflow.directory import Directory
 
 
 def count(engine: Engine, model: type) -> int:
@@ -170,3 +180,22 @@ def test_queue_orders_by_resolution_deadline_and_counts_open_per_tier(db_engine:
             later.request.request_id,
         ]
         assert repository.open_requests_by_tier(s)[Tier.COUNTY] == 2
+
+
+def test_seeded_directory_routes_like_the_file(db_engine: Engine) -> None:
+    packaged = Directory.load()
+    assert seed_directory(db_engine, packaged) == len(packaged.entries)
+    assert seed_directory(db_engine, packaged) == len(packaged.entries)  # upsert, no duplicates
+    version, new = seed_policy(db_engine)
+    assert new and not seed_policy(db_engine)[1]
+    stored = Directory.from_db(db_engine)
+    assert len(stored.entries) == len(packaged.entries) == count(db_engine, InstitutionRow)
+    for county in packaged.counties():
+        for category in Category:
+            for tier in Tier:
+                assert stored.route(county.code, category, tier) == packaged.route(
+                    county.code, category, tier
+                )
+    with Session(db_engine) as s:
+        policy = s.get(SlaPolicyVersion, version)
+        assert policy is not None and version in policy.content

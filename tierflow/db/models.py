@@ -1,9 +1,9 @@
 """The read model and audit trail: SQLModel tables written only by activities.
 
 Each entity follows the family ``XBase`` (shared fields), ``X(table=True)``, ``XPublic``
-(what the API returns). Enumerations are stored as short strings, not native enums, so a new
-state or category needs no schema migration. There are no foreign keys on purpose: the
-projection accepts records in any order, and the audit rows must outlive any request row.
+(what the API returns). Enumerations are stored as short strings (``EnumText``), not native
+enums, so a new state or category needs no schema migration. There are no foreign keys on
+purpose: the projection accepts records in any order, and audit rows outlive request rows.
 """
 
 from __future__ import annotations
@@ -16,20 +16,18 @@ from sqlmodel import Field, SQLModel
 
 from schemas.domain import Category, Grade, Priority, Role, SlaStatus, State, Tier
 from schemas.lifecycle import EventType
-from tierflow.db.types import UtcDateTime
-
-ENUM = String(32)
+from tierflow.db.types import EnumText, UtcDateTime
 
 
 # --------------------------------------------------------------------------- service_request
 class ServiceRequestBase(SQLModel):
     request_id: str = Field(primary_key=True, sa_type=String(64))
-    state: State = Field(sa_type=ENUM)
-    tier: Tier = Field(sa_type=ENUM)
+    state: State = Field(sa_type=EnumText(State))
+    tier: Tier = Field(sa_type=EnumText(Tier))
     institution_id: str | None = Field(default=None, sa_type=String(64))
-    category: Category = Field(sa_type=ENUM)
-    priority: Priority = Field(sa_type=ENUM)
-    grade: Grade = Field(sa_type=ENUM)
+    category: Category = Field(sa_type=EnumText(Category))
+    priority: Priority = Field(sa_type=EnumText(Priority))
+    grade: Grade = Field(sa_type=EnumText(Grade))
     division_code: str = Field(sa_type=String(6))
     enterprise_uscc: str = Field(sa_type=String(18), index=True)
     enterprise_name: str = Field(sa_type=String(200))
@@ -40,7 +38,7 @@ class ServiceRequestBase(SQLModel):
     description: str = Field(default="", sa_type=Text)
     channel: str = Field(default="portal", sa_type=String(40))
     policy_version: str = Field(sa_type=String(64))
-    sla_status: SlaStatus = Field(sa_type=ENUM)
+    sla_status: SlaStatus = Field(sa_type=EnumText(SlaStatus))
     response_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     resolution_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     submitted_at: datetime = Field(sa_type=UtcDateTime)
@@ -71,16 +69,16 @@ class TransitionBase(SQLModel):
     event_id: str = Field(primary_key=True, sa_type=String(200))
     request_id: str = Field(sa_type=String(64))
     sequence: int
-    event_type: EventType = Field(sa_type=ENUM)
+    event_type: EventType = Field(sa_type=EnumText(EventType))
     occurred_at: datetime = Field(sa_type=UtcDateTime)
     actor_id: str = Field(sa_type=String(100))
-    actor_role: Role = Field(sa_type=ENUM)
+    actor_role: Role = Field(sa_type=EnumText(Role))
     actor_institution_id: str | None = Field(default=None, sa_type=String(64))
     action_id: str | None = Field(default=None, sa_type=String(200))
-    from_state: State | None = Field(default=None, sa_type=ENUM)
-    to_state: State = Field(sa_type=ENUM)
-    from_tier: Tier | None = Field(default=None, sa_type=ENUM)
-    to_tier: Tier = Field(sa_type=ENUM)
+    from_state: State | None = Field(default=None, sa_type=EnumText(State))
+    to_state: State = Field(sa_type=EnumText(State))
+    from_tier: Tier | None = Field(default=None, sa_type=EnumText(Tier))
+    to_tier: Tier = Field(sa_type=EnumText(Tier))
     institution_id: str | None = Field(default=None, sa_type=String(64))
     reason: str | None = Field(default=None, sa_type=Text)
     policy_version: str = Field(sa_type=String(64))
@@ -102,14 +100,14 @@ class TransitionPublic(TransitionBase):
 # --------------------------------------------------------------------------- tier_hold
 class TierHoldBase(SQLModel):
     request_id: str = Field(sa_type=String(64))
-    tier: Tier = Field(sa_type=ENUM)
+    tier: Tier = Field(sa_type=EnumText(Tier))
     institution_id: str = Field(sa_type=String(64))
     since: datetime = Field(sa_type=UtcDateTime)
     until: datetime | None = Field(default=None, sa_type=UtcDateTime)
     response_breached: bool = False
     resolution_breached: bool = False
     paused_seconds: int = 0
-    left_by: str | None = Field(default=None, sa_type=ENUM)
+    left_by: str | None = Field(default=None, sa_type=String(32))
 
 
 class TierHoldRow(TierHoldBase, table=True):
@@ -129,7 +127,7 @@ class TierHoldPublic(TierHoldBase):
 class CommentBase(SQLModel):
     request_id: str = Field(sa_type=String(64), index=True)
     author_id: str = Field(sa_type=String(100))
-    author_role: Role = Field(sa_type=ENUM)
+    author_role: Role = Field(sa_type=EnumText(Role))
     institution_id: str | None = Field(default=None, sa_type=String(64))
     body: str = Field(sa_type=Text)
     created_at: datetime = Field(sa_type=UtcDateTime)
@@ -151,7 +149,7 @@ class RatingBase(SQLModel):
     comment: str | None = Field(default=None, sa_type=Text)
     rated_by: str = Field(sa_type=String(100))
     institution_id: str | None = Field(default=None, sa_type=String(64))
-    tier: Tier = Field(sa_type=ENUM)
+    tier: Tier = Field(sa_type=EnumText(Tier))
     created_at: datetime = Field(sa_type=UtcDateTime)
 
 
@@ -171,7 +169,7 @@ class RatingPublic(RatingBase):
 class InstitutionBase(SQLModel):
     id: str = Field(primary_key=True, sa_type=String(64))
     name: str = Field(sa_type=String(200))
-    tier: Tier = Field(sa_type=ENUM)
+    tier: Tier = Field(sa_type=EnumText(Tier))
     division_code: str = Field(sa_type=String(6))
     categories: list[str] = Field(default_factory=list, sa_type=JSON)  # empty: all categories
     contact: str | None = Field(default=None, sa_type=String(200))

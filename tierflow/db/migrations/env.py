@@ -9,7 +9,7 @@ from sqlmodel import SQLModel
 
 import tierflow.db.models  # noqa: F401 - registers the tables on SQLModel.metadata
 from tierflow.db.engine import make_engine
-from tierflow.db.types import UtcDateTime
+from tierflow.db.types import EnumText, UtcDateTime
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -25,9 +25,11 @@ def _url() -> str:
 
 
 def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
-    """Render our UtcDateTime as a plain timezone-aware DateTime in migration files."""
+    """Render our column types as the plain SQLAlchemy types they store."""
     if type_ == "type" and isinstance(obj, UtcDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, EnumText):
+        return f"sa.String(length={obj.impl.length})"
     if type_ == "type" and type(obj).__module__.startswith("sqlmodel"):
         autogen_context.imports.add("import sqlmodel")
     return False
