@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -10,6 +11,7 @@ from sqlmodel import SQLModel
 
 import tierflow.db.models  # noqa: F401 - registers the tables
 from tierflow.db.engine import alembic_config, current_revision, downgrade, make_engine, upgrade
+from tierflow.devstack.postgres import PostgresServer
 
 TABLES = {
     "service_request",
@@ -80,3 +82,13 @@ def test_indexes_exist_for_the_queue_and_the_audit_trail(db_url: str) -> None:
         assert transition_indexes["ix_transition_request_sequence"] == ["request_id", "sequence"]
     finally:
         engine.dispose()
+
+
+def test_postgres_server_is_reusable_and_checks_names(postgres_server: PostgresServer) -> None:
+    postgres_server.start()  # already running: returns once it accepts logins
+    assert postgres_server.process.is_running()
+    with pytest.raises(ValueError, match="database name 'Bad-Name'"):
+        postgres_server.create_database("Bad-Name")
+    url = postgres_server.create_database("t_reused")
+    assert url == postgres_server.create_database("t_reused")  # dropped and created again
+    assert tables(url) == set()
