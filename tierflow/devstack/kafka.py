@@ -322,7 +322,7 @@ class KafkaBroker:
             return message
         for i, line in enumerate(lines):
             if FATAL_LINE in line:
-                cause = lines[i + 1].strip() if i + 1 < len(lines) else line
+                cause = (lines[i + 1] if i + 1 < len(lines) else line).strip().rstrip(".")
                 if str(self.data_dir) in cause or "meta.properties" in cause:
                     return str(self._corrupt(cause))
                 return f"{message}; the broker said: {cause}"

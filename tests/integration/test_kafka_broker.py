@@ -1,0 +1,252 @@
+"""The local Kafka broker and tierflow's Kafka plumbing, against a real broker."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from schemas.domain import Category, Grade, Priority, Role, SlaStatus, State, Tier
+from schemas.events import CloudEvent
+from schemas.lifecycle import EventType, RequestSummary, TransitionRecord
+from schemas.request import Actor
+from tierflow import kafka_io
+from tierflow.devstack.kafka import KafkaBroker, read_properties
+from tierflow.devstack.procs import StackError, free_port
+from tierflow.kafka_io import make_consumer, make_producer, publish_event, send_to_dlq
+
+NOW = datetime(2025, 9, 29, 2, 30, tzinfo=UTC)
+
+
+def record(request_id: str, sequence: int) -> TransitionRecord:
+    summary = RequestSummary(
+        request_id=request_id,
+        state=State.ASSIGNED,
+        tier=Tier.COUNTY,
+        institution_id="inst-110105-fin",
+        category=Category.FINANCING,
+        priority=Priority.NORMAL,
+        grade=Grade.NONE,
+        division_code="110105",
+        enterprise_uscc="91110105MA01B2C3D0",
+        enterprise_name="Chaoyang Precision Tools Co.",
+        subject="Bridge loan",
+        policy_version="2025.1",
+        sla_status=SlaStatus.ON_TRACK,
+        submitted_at=NOW,
+        updated_at=NOW,
+    )
+    return TransitionRecord(
+        event_id=f"{request_id}:{sequence}",
+        request_id=request_id,
+        sequence=sequence,
+        event_type=EventType.ASSIGNED,
+        occurred_at=NOW,
+        actor=Actor(id="tierflow", role=Role.SYSTEM),
+        from_state=State.SUBMITTED,
+        to_state=State.ASSIGNED,
+        to_tier=Tier.COUNTY,
+        institution_id="inst-110105-fin",
+        policy_version="2025.1",
+        summary=summary,
+    )
+
+
+def drain(consumer: KafkaConsumer, want: int, timeout: float = 30) -> list:
+    """Poll until ``want`` records arrived (or fail after ``timeout`` seconds)."""
+    got: list = []
+    deadline = time.monotonic() + timeout
+    while len(got) < want and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            got.extend(records)
+    assert len(got) >= want, f"got {len(got)} of {want} records in {timeout} s"
+    return got
+
+
+def read_all(bootstrap: str, topic: str, want: int) -> list:
+    """Read a topic from the beginning without a consumer group."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        consumer.seek_to_beginning()
+        return drain(consumer, want)
+    finally:
+        consumer.close()
+
+
+def test_publish_consume_commit_and_dead_letter(
+    kafka_broker: KafkaBroker, unique_topic: Callable[..., str]
+) -> None:
+    events, dlq = unique_topic("events", partitions=3), unique_topic("dlq")
+    producer = make_producer(kafka_broker.bootstrap)
+    try:
+        sent = [publish_event(producer, events, record("req-a", n)) for n in (1, 2, 3)]
+        publish_event(producer, events, record("req-b", 1))
+
+        group = f"g-{events}"
+        consumer = make_consumer(kafka_broker.bootstrap, group, [events])
+        got = drain(consumer, 4)
+        by_request = [m for m in got if m.key == b"req-a"]
+        assert len({m.partition for m in by_request}) == 1  # one request, one partition
+        assert [CloudEvent.model_validate_json(m.value).id for m in by_request] == [
+            e.id for e in sent
+        ]
+        first = by_request[0]
+        assert kafka_io.header(first, "ce_id") == "req-a:1"
+        assert kafka_io.header(first, "ce_type") == "org.tierflow.request.assigned.v1"
+        consumer.commit()
+        consumer.close()
+
+        # The same group sees only what came after its commit.
+        publish_event(producer, events, record("req-c", 1))
+        again = make_consumer(kafka_broker.bootstrap, group, [events])
+        later = drain(again, 1)
+        assert [m.key for m in later] == [b"req-c"]
+        again.close()
+
+        send_to_dlq(producer, dlq, first, "schema_invalid", "data.subject: too long", attempts=3)
+    finally:
+        producer.close()
+
+    [parked] = read_all(kafka_broker.bootstrap, dlq, 1)
+    assert parked.value == first.value  # byte for byte
+    assert parked.key == b"req-a"
+    assert kafka_io.header(parked, kafka_io.DLQ_REASON) == "schema_invalid"
+    assert kafka_io.header(parked, kafka_io.DLQ_MESSAGE) == "data.subject: too long"
+    assert kafka_io.header(parked, kafka_io.DLQ_TOPIC) == events
+    assert kafka_io.header(parked, kafka_io.DLQ_PARTITION) == str(first.partition)
+    assert kafka_io.header(parked, kafka_io.DLQ_OFFSET) == str(first.offset)
+    assert kafka_io.header(parked, kafka_io.DLQ_ATTEMPTS) == "3"
+    assert kafka_io.header(parked, "ce_id") == "req-a:1"  # original headers travel along
+
+
+def test_ensure_topics_is_idempotent(kafka_broker: KafkaBroker) -> None:
+    pid = kafka_broker.process.pid()
+    kafka_broker.start()  # already running: returns at once, same process
+    assert kafka_broker.process.pid() == pid
+
+    name = f"ensure.{os.urandom(4).hex()}"
+    kafka_broker.ensure_topics({name: 4})
+    kafka_broker.ensure_topics({name: 4, f"{name}.b": 2})
+    admin = KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap)
+    try:
+        described = {t["name"]: t for t in admin.describe_topics([name, f"{name}.b"])}
+    finally:
+        admin.close()
+    assert len(described[name]["partitions"]) == 4
+    assert len(described[f"{name}.b"]["partitions"]) == 2
+
+
+def test_restart_and_kill_keep_data(kafka_broker: KafkaBroker, unique_topic: Callable) -> None:
+    topic = unique_topic("durable")
+    cluster_id = kafka_broker.cluster_id_path.read_text().strip()
+
+    def send(request_id: str) -> None:
+        producer = make_producer(kafka_broker.bootstrap)
+        try:
+            publish_event(producer, topic, record(request_id, 1))
+        finally:
+            producer.close()
+
+    send("before-stop")
+    kafka_broker.stop()
+    assert not kafka_broker.is_running() and not kafka_broker.healthy()
+    kafka_broker.start()
+    send("before-kill")
+    kafka_broker.kill()
+    assert not kafka_broker.is_running()
+    kafka_broker.start()
+
+    keys = [m.key for m in read_all(kafka_broker.bootstrap, topic, 2)]
+    assert keys == [b"before-stop", b"before-kill"]
+    meta = read_properties(kafka_broker.data_dir / "meta.properties")
+    assert meta["cluster.id"] == cluster_id
+    assert "Kafka Server started" in kafka_broker.log_path.read_text()
+
+
+def test_corrupt_meta_properties_is_named_with_the_fix(tmp_path: Path) -> None:
+    broker = KafkaBroker(home=tmp_path, port=free_port(), controller_port=free_port())
+    broker.data_dir.mkdir(parents=True)
+    (broker.data_dir / "meta.properties").write_text("\x00\x13garbage")
+    with pytest.raises(StackError) as info:
+        broker.start()
+    message = str(info.value)
+    assert str(broker.data_dir) in message
+    assert "tierflow dev reset kafka" in message
+    assert not broker.is_running()
+
+
+def test_cluster_id_mismatch_is_refused(tmp_path: Path) -> None:
+    broker = KafkaBroker(home=tmp_path, port=free_port(), controller_port=free_port())
+    broker.data_dir.mkdir(parents=True)
+    meta = "version=1\nnode.id=1\ncluster.id=AAAAAAAAAAAAAAAAAAAAAA\ndirectory.id=x\n"
+    (broker.data_dir / "meta.properties").write_text(meta)
+    broker.cluster_id_path.write_text("BBBBBBBBBBBBBBBBBBBBBB\n")
+    with pytest.raises(StackError, match="cluster id AAAAAAAAAAAAAAAAAAAAAA differs"):
+        broker.start()
+
+
+def test_broker_refusing_its_data_dir_is_reported(tmp_path: Path) -> None:
+    """A meta.properties only Kafka itself rejects: the broker exits and we quote why."""
+    broker = KafkaBroker(home=tmp_path, port=free_port(), controller_port=free_port())
+    broker.data_dir.mkdir(parents=True)
+    meta = "version=7\nnode.id=1\ncluster.id=AAAAAAAAAAAAAAAAAAAAAA\ndirectory.id=x\n"
+    (broker.data_dir / "meta.properties").write_text(meta)
+    with pytest.raises(StackError) as info:
+        broker.start(timeout=60)
+    message = str(info.value)
+    assert "meta.properties" in message and "tierflow dev reset kafka" in message
+    assert not broker.is_running()
+
+
+def test_taken_port_names_the_pid(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        broker = KafkaBroker(home=tmp_path, port=port, controller_port=free_port())
+        with pytest.raises(StackError, match=f"port {port} .* in use by pid {os.getpid()}"):
+            broker.start()
+    assert not broker.is_running()
+
+
+def test_cli_publish_and_tail(kafka_broker: KafkaBroker, unique_topic: Callable, tmp_path: Path):
+    topic = unique_topic("cli")
+    command = tmp_path / "withdraw.json"
+    command.write_text(
+        '{"type": "org.tierflow.request.withdraw.v1", "source": "/tests", "subject": "req-w"}'
+    )
+    env = {**os.environ, "TIERFLOW_KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap}
+    cli = [sys.executable, "-m", "tierflow.cli", "events"]
+    sent = subprocess.run(
+        [*cli, "publish", str(command), "--topic", topic], env=env, capture_output=True, text=True
+    )
+    assert sent.returncode == 0, sent.stderr
+    assert f"to {topic}[0]@0" in sent.stdout
+
+    shown = subprocess.run(
+        [*cli, "tail", "--topic", topic, "--from-beginning", "--max", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "withdraw.v1 subject=req-w" in shown.stdout
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"type": "org.tierflow.request.resolve.v1", "source": "/t", "subject": "r"}')
+    refused = subprocess.run(
+        [*cli, "publish", str(bad), "--topic", topic], env=env, capture_output=True, text=True
+    )
+    assert refused.returncode == 2
+    assert "schema_invalid" in refused.stderr and "text is required" in refused.stderr

@@ -1,0 +1,109 @@
+"""Kafka plumbing: producers, consumers, lifecycle-event publishing and the dead-letter queue.
+
+Delivery is at-least-once: producers wait for every send (acks=all, idempotent), consumers
+commit by hand after the work is done, and consumers of events dedupe by CloudEvents id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.consumer.fetcher import ConsumerRecord
+
+from schemas.events import CloudEvent, event_from_transition
+from schemas.lifecycle import TransitionRecord
+
+SEND_TIMEOUT = 30.0  # seconds to wait for the broker's ack of one send
+DLQ_REASON = "tierflow_dlq_reason"
+DLQ_MESSAGE = "tierflow_dlq_message"
+DLQ_TOPIC = "tierflow_dlq_original_topic"
+DLQ_PARTITION = "tierflow_dlq_original_partition"
+DLQ_OFFSET = "tierflow_dlq_original_offset"
+DLQ_ATTEMPTS = "tierflow_dlq_attempts"
+_MAX_HEADER_TEXT = 4000
+
+
+def make_producer(bootstrap: str, **overrides: Any) -> KafkaProducer:
+    """Return a producer that waits for all in-sync replicas and never duplicates on retry."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "client_id": "tierflow-producer",
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 5,
+        "max_block_ms": 30_000,
+        **overrides,
+    }
+    return KafkaProducer(**config)
+
+
+def make_consumer(bootstrap: str, group: str, topics: list[str], **overrides: Any) -> KafkaConsumer:
+    """Return a group consumer that starts from the beginning and commits only when told."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "group_id": group,
+        "client_id": f"tierflow-{group}",
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        **overrides,
+    }
+    consumer = KafkaConsumer(**config)
+    consumer.subscribe(topics)
+    return consumer
+
+
+def publish_event(
+    producer: KafkaProducer,
+    topic: str,
+    record: TransitionRecord,
+    source: str = "/tierflow/worker",
+) -> CloudEvent:
+    """Publish one transition as a CloudEvent keyed by request id; raise if the broker refuses."""
+    event = event_from_transition(record, source=source)
+    headers = [
+        ("ce_id", event.id.encode()),
+        ("ce_type", event.type.encode()),
+        ("content-type", b"application/cloudevents+json"),
+    ]
+    future = producer.send(
+        topic, value=event.to_json_bytes(), key=record.request_id.encode(), headers=headers
+    )
+    future.get(timeout=SEND_TIMEOUT)
+    return event
+
+
+def publish_cloudevent(producer: KafkaProducer, topic: str, event: CloudEvent) -> None:
+    """Publish any CloudEvent in structured mode, keyed by its subject; raise on failure."""
+    key = event.subject.encode() if event.subject else None
+    headers = [("content-type", b"application/cloudevents+json")]
+    future = producer.send(topic, value=event.to_json_bytes(), key=key, headers=headers)
+    future.get(timeout=SEND_TIMEOUT)
+
+
+def send_to_dlq(
+    producer: KafkaProducer,
+    dlq_topic: str,
+    msg: ConsumerRecord,
+    reason_code: str,
+    message: str,
+    attempts: int,
+) -> None:
+    """Park a message on the DLQ byte for byte, with why, where from and how often it was tried."""
+    dlq_headers = [
+        (DLQ_REASON, reason_code.encode()),
+        (DLQ_MESSAGE, message[:_MAX_HEADER_TEXT].encode()),
+        (DLQ_TOPIC, msg.topic.encode()),
+        (DLQ_PARTITION, str(msg.partition).encode()),
+        (DLQ_OFFSET, str(msg.offset).encode()),
+        (DLQ_ATTEMPTS, str(attempts).encode()),
+    ]
+    original = [(k, v) for k, v in (msg.headers or []) if not k.startswith("tierflow_dlq_")]
+    future = producer.send(dlq_topic, value=msg.value, key=msg.key, headers=original + dlq_headers)
+    future.get(timeout=SEND_TIMEOUT)
+
+
+def header(msg: ConsumerRecord, name: str) -> str | None:
+    """Return the last value of a header as text, or None."""
+    values = [v for k, v in (msg.headers or []) if k == name]
+    return values[-1].decode(errors="replace") if values and values[-1] is not None else None
