@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from schemas.events import CloudEvent
 from schemas.lifecycle import EventType, RequestSummary, TransitionRecord
 from schemas.request import Actor
 from tierflow import kafka_io
-from tierflow.devstack.kafka import KafkaBroker, read_properties
+from tierflow.devstack.kafka import KafkaBroker, read_properties, resolve_kafka_jars
 from tierflow.devstack.procs import StackError, free_port
 from tierflow.kafka_io import make_consumer, make_producer, publish_event, send_to_dlq
 
@@ -250,3 +251,19 @@ def test_cli_publish_and_tail(kafka_broker: KafkaBroker, unique_topic: Callable,
     )
     assert refused.returncode == 2
     assert "schema_invalid" in refused.stderr and "text is required" in refused.stderr
+
+
+def test_missing_java_or_maven_is_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """With only the real java on PATH, then with nothing: each missing tool is named."""
+    java = shutil.which("java")
+    assert java is not None
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    monkeypatch.setenv("PATH", str(bare))
+    with pytest.raises(StackError, match="Java 17\\+ not found: install openjdk-17-jre-headless"):
+        resolve_kafka_jars(tmp_path / "cache")
+
+    (bare / "java").symlink_to(java)
+    with pytest.raises(StackError, match="Maven \\(mvn\\) not found"):
+        resolve_kafka_jars(tmp_path / "cache")
+    assert not (tmp_path / "cache" / ".resolved").exists()

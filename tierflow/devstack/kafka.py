@@ -32,6 +32,7 @@ FATAL_LINE = "Exiting Kafka due to fatal exception"
 
 LOG4J2 = """\
 status = warn
+shutdownHook = disable
 appender.out.type = Console
 appender.out.name = STDOUT
 appender.out.layout.type = PatternLayout
