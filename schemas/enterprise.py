@@ -42,7 +42,7 @@ def validate_uscc(code: str) -> str:
 
 
 def validate_division_code(code: str) -> str:
-    """Return the code if it is a well-formed GB/T 2260 division code; raise ValueError otherwise."""
+    """Return the code if it is a well-formed GB/T 2260 division code, else raise ValueError."""
     if not isinstance(code, str) or len(code) != 6 or not code.isdigit():
         raise ValueError(f"division code must be 6 digits, got {code!r}")
     if code == NATIONAL_DIVISION:
@@ -50,7 +50,9 @@ def validate_division_code(code: str) -> str:
     if code[:2] == "00":
         raise ValueError(f"division code {code!r} has no province (first two digits 00)")
     if code[2:4] == "00" and code[4:] != "00":
-        raise ValueError(f"division code {code!r} names a county without a city (digits 3-4 are 00)")
+        raise ValueError(
+            f"division code {code!r} names a county without a city (digits 3-4 are 00)"
+        )
     return code
 
 

@@ -231,4 +231,20 @@ class WorkflowState(BaseModel):
     reopen_window_consumed: int = 0
     escalation_count: int = 0
     rating: int | None = None
-    supervisor_alerted: list[str] = Field(default_factory=list)  # clock keys already alerted
+    clocks_since: datetime | None = None  # when the current tier's clocks started
+    paused_at: datetime | None = None  # when the request began awaiting the enterprise
+    search_attributes: bool = Field(
+        default=True, description="Upsert search attributes (off on servers without them)"
+    )
+
+
+class RequestView(BaseModel):
+    """Everything a caseworker sees of one request: the answer of the ``view`` query."""
+
+    summary: RequestSummary
+    clocks: list[SlaClock]
+    holds: list[TierHold]
+    timeline: list[TimelineEntry]
+    allowed_actions: list[ActionKind]
+    rating: int | None = None
+    close_due_at: datetime | None = None

@@ -67,7 +67,10 @@ def ensure_port_free(port: int, component: str) -> None:
 
 
 def wait_until(
-    check: Callable[[], bool], timeout: float, what: str, log: Path | None = None,
+    check: Callable[[], bool],
+    timeout: float,
+    what: str,
+    log: Path | None = None,
     alive: Callable[[], bool] | None = None,
 ) -> None:
     """Poll ``check`` until it is true; raise StackError saying what and where to look."""

@@ -1,0 +1,116 @@
+"""Which action is allowed in which state, by whom, and where it leads. Pure functions."""
+
+from __future__ import annotations
+
+from schemas.domain import Role, State, Tier
+from schemas.lifecycle import ActionKind, ActionRequest, EventType
+
+OPEN_STATES = frozenset(
+    {State.ASSIGNED, State.ACKNOWLEDGED, State.IN_PROGRESS, State.AWAITING_ENTERPRISE}
+)
+HELD_STATES = frozenset({State.ASSIGNED, State.ACKNOWLEDGED, State.IN_PROGRESS})
+NOT_TERMINAL = frozenset(set(State) - {State.CLOSED, State.WITHDRAWN, State.REJECTED})
+
+# action -> (states it is allowed from, state it leads to; None keeps the state)
+TRANSITIONS: dict[ActionKind, tuple[frozenset[State], State | None]] = {
+    ActionKind.ACKNOWLEDGE: (frozenset({State.ASSIGNED}), State.ACKNOWLEDGED),
+    ActionKind.START: (frozenset({State.ACKNOWLEDGED}), State.IN_PROGRESS),
+    ActionKind.REQUEST_INFO: (
+        frozenset({State.ACKNOWLEDGED, State.IN_PROGRESS}),
+        State.AWAITING_ENTERPRISE,
+    ),
+    ActionKind.PROVIDE_INFO: (OPEN_STATES, None),  # resumes from awaiting_enterprise
+    ActionKind.RESOLVE: (frozenset({State.ACKNOWLEDGED, State.IN_PROGRESS}), State.RESOLVED),
+    ActionKind.REOPEN: (frozenset({State.RESOLVED}), State.IN_PROGRESS),
+    ActionKind.ESCALATE: (HELD_STATES, State.ASSIGNED),
+    ActionKind.HAND_BACK: (HELD_STATES, State.ASSIGNED),
+    ActionKind.REASSIGN: (HELD_STATES, State.ASSIGNED),
+    ActionKind.REJECT: (HELD_STATES, State.REJECTED),
+    ActionKind.COMMENT: (NOT_TERMINAL, None),
+    ActionKind.WITHDRAW: (OPEN_STATES, State.WITHDRAWN),
+    ActionKind.RATE: (frozenset({State.RESOLVED}), None),
+    ActionKind.EXTERNAL_STATUS: (NOT_TERMINAL, None),
+}
+
+EVENT_OF_ACTION: dict[ActionKind, EventType] = {
+    ActionKind.ACKNOWLEDGE: EventType.ACKNOWLEDGED,
+    ActionKind.START: EventType.STARTED,
+    ActionKind.REQUEST_INFO: EventType.INFO_REQUESTED,
+    ActionKind.PROVIDE_INFO: EventType.INFO_PROVIDED,
+    ActionKind.RESOLVE: EventType.RESOLVED,
+    ActionKind.REOPEN: EventType.REOPENED,
+    ActionKind.ESCALATE: EventType.ESCALATED,
+    ActionKind.HAND_BACK: EventType.HANDED_BACK,
+    ActionKind.REASSIGN: EventType.REASSIGNED,
+    ActionKind.REJECT: EventType.REJECTED,
+    ActionKind.COMMENT: EventType.COMMENTED,
+    ActionKind.WITHDRAW: EventType.WITHDRAWN,
+    ActionKind.RATE: EventType.RATED,
+    ActionKind.EXTERNAL_STATUS: EventType.EXTERNAL_STATUS,
+}
+
+ENTERPRISE_ACTIONS = frozenset(
+    {ActionKind.PROVIDE_INFO, ActionKind.WITHDRAW, ActionKind.RATE, ActionKind.COMMENT}
+)
+STAFF_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM})
+
+
+def forbidden_reason(action: ActionRequest, institution_id: str | None) -> str | None:
+    """Return why the actor may not take this action on a request held by ``institution_id``."""
+    role = action.actor.role
+    if role is Role.ENTERPRISE:
+        if action.kind not in ENTERPRISE_ACTIONS:
+            return f"an enterprise may not {action.kind.value} a request"
+        return None
+    if role is Role.CASEWORKER and action.kind not in ENTERPRISE_ACTIONS - {ActionKind.COMMENT}:
+        if action.actor.institution_id != institution_id:
+            return (
+                f"caseworker {action.actor.id} belongs to institution "
+                f"{action.actor.institution_id}, the request is held by {institution_id}"
+            )
+    return None
+
+
+def transition_refusal(
+    action: ActionRequest, state: State, tier: Tier, institution_id: str | None, rated: bool
+) -> str | None:
+    """Return why the action is not allowed in this state, or None if it is."""
+    allowed_from, _ = TRANSITIONS[action.kind]
+    if state not in allowed_from:
+        allowed = ", ".join(sorted(s.value for s in allowed_from))
+        return (
+            f"cannot {action.kind.value} a request in state {state.value} (allowed in: {allowed})"
+        )
+    if action.kind is ActionKind.ESCALATE and tier.next_up() is None:
+        return "cannot escalate: the request is already at the national tier"
+    if action.kind is ActionKind.HAND_BACK and tier.next_down() is None:
+        return "cannot hand back: the request is already at the county tier"
+    if action.kind is ActionKind.REASSIGN and action.institution_id == institution_id:
+        return f"cannot reassign: the request is already held by {institution_id}"
+    if action.kind is ActionKind.RATE and rated:
+        return "cannot rate: the request has already been rated"
+    return None
+
+
+def target_state(action: ActionRequest, state: State) -> State:
+    """Return the state the action leads to from ``state``."""
+    _, to_state = TRANSITIONS[action.kind]
+    if action.kind is ActionKind.PROVIDE_INFO and state is State.AWAITING_ENTERPRISE:
+        return State.IN_PROGRESS
+    return to_state if to_state is not None else state
+
+
+def allowed_actions(state: State, tier: Tier, rated: bool) -> list[ActionKind]:
+    """Return the actions the state allows (ignoring who asks), for consoles and APIs."""
+    result = []
+    for kind, (allowed_from, _) in TRANSITIONS.items():
+        if state not in allowed_from:
+            continue
+        if kind is ActionKind.ESCALATE and tier.next_up() is None:
+            continue
+        if kind is ActionKind.HAND_BACK and tier.next_down() is None:
+            continue
+        if kind is ActionKind.RATE and rated:
+            continue
+        result.append(kind)
+    return result

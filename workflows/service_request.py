@@ -1,0 +1,596 @@
+"""ServiceRequestWorkflow: one enterprise service request from submission to closure."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from schemas.domain import ClockKind, SlaStatus, State, Tier
+    from schemas.enterprise import division_for_tier
+    from schemas.lifecycle import (
+        ActionKind,
+        ActionRequest,
+        ActionResult,
+        EventType,
+        Institution,
+        RequestSummary,
+        RequestView,
+        SlaClock,
+        TierHold,
+        TimelineEntry,
+        TransitionRecord,
+        WorkflowState,
+    )
+    from schemas.policy import PinnedPolicy
+    from schemas.request import SYSTEM_ACTOR, Actor
+    from tierflow import constants
+    from workflows import clocks, rules
+    from workflows.business_time import add_business_seconds, business_seconds_between
+
+ACTIVITY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
+)
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+IDLE_WAIT = timedelta(days=30)  # longest sleep when nothing is due; keeps every wait timed
+
+SA_STATE = SearchAttributeKey.for_keyword(constants.SA_STATE)
+SA_TIER = SearchAttributeKey.for_keyword(constants.SA_TIER)
+SA_INSTITUTION = SearchAttributeKey.for_keyword(constants.SA_INSTITUTION)
+SA_CATEGORY = SearchAttributeKey.for_keyword(constants.SA_CATEGORY)
+SA_NEXT_DEADLINE = SearchAttributeKey.for_datetime(constants.SA_NEXT_DEADLINE)
+
+
+class InvalidTransition(ApplicationError):
+    """Raised when an action does not fit the request's state."""
+
+
+@workflow.defn(name="ServiceRequest")
+class ServiceRequestWorkflow:
+    """The lifecycle of one request: routing, SLA clocks, escalation, closure.
+
+    Update ``act(ActionRequest) -> ActionResult``: every caseworker, enterprise and system
+    action (validated before it enters history; a repeated ``action_id`` returns the first
+    answer). Query ``view() -> RequestView``: state, clocks, tier holds, timeline.
+    """
+
+    @workflow.init
+    def __init__(self, state: WorkflowState) -> None:
+        self.s = state
+        self._outbox: list[TransitionRecord] = []
+        self._persisted = state.sequence
+        self._lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ run loop
+    @workflow.run
+    async def run(self, state: WorkflowState) -> RequestSummary:
+        if self.s.policy is None:
+            await self._admit()
+        while not self.s.state.is_terminal:
+            await self._drain_outbox()
+            if workflow.info().is_continue_as_new_suggested():
+                await self._settle()
+                workflow.continue_as_new(self.s)
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self._outbox) or self.s.state.is_terminal,
+                    timeout=self._time_to_next_due(),
+                    timeout_summary="next SLA deadline",
+                )
+            except TimeoutError:
+                pass
+            async with self._lock:
+                await self._fire_due()
+        await self._settle()
+        return self._summary()
+
+    async def _settle(self) -> None:
+        """Drain the outbox until every handler has finished (they wait on persistence)."""
+        while True:
+            await self._drain_outbox()
+            if workflow.all_handlers_finished() and not self._outbox:
+                return
+            await workflow.wait_condition(
+                lambda: bool(self._outbox) or workflow.all_handlers_finished()
+            )
+
+    async def _admit(self) -> None:
+        """Pin the SLA policy, record the submission and route to the first tier."""
+        now = workflow.now()
+        req = self.s.request
+        self.s.submitted_at = req.submitted_at or now
+        self.s.policy = await workflow.execute_activity(
+            "load_policy",
+            {
+                "category": req.category,
+                "priority": req.priority,
+                "grade": req.enterprise.grade,
+                "submitted_at": self.s.submitted_at,
+            },
+            result_type=PinnedPolicy,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        self._emit(EventType.SUBMITTED, req.submitted_by, to_state=State.SUBMITTED)
+        async with self._lock:
+            found = await self._route(Tier.COUNTY, upward=True)
+            if found is None:
+                self._finish_unroutable()
+                return
+            tier, institution = found
+            self._assign(tier, institution, EventType.ASSIGNED, SYSTEM_ACTOR, None, None)
+
+    # ------------------------------------------------------------------ update
+    @workflow.update
+    async def act(self, action: ActionRequest) -> ActionResult:
+        if action.action_id in self.s.results:
+            return self.s.results[action.action_id].model_copy(update={"duplicate": True})
+        await workflow.wait_condition(lambda: self.s.state is not State.SUBMITTED)
+        async with self._lock:
+            if action.action_id in self.s.results:
+                return self.s.results[action.action_id].model_copy(update={"duplicate": True})
+            self._check(action)
+            first = self.s.sequence + 1
+            await self._apply(action)
+            result = ActionResult(
+                action_id=action.action_id,
+                kind=action.kind,
+                state=self.s.state,
+                tier=self.s.tier,
+                institution_id=self._institution_id,
+                event_ids=[self._event_id(n) for n in range(first, self.s.sequence + 1)],
+            )
+            self.s.results[action.action_id] = result
+        last = self.s.sequence
+        await workflow.wait_condition(lambda: self._persisted >= last)
+        return result
+
+    @act.validator
+    def _validate_act(self, action: ActionRequest) -> None:
+        if action.action_id in self.s.results or self.s.state is State.SUBMITTED:
+            return
+        self._check(action)
+
+    def _check(self, action: ActionRequest) -> None:
+        """Raise a non-retryable ApplicationError if the action is not allowed now."""
+        forbidden = rules.forbidden_reason(action, self._institution_id)
+        if forbidden:
+            raise ApplicationError(forbidden, type="Forbidden", non_retryable=True)
+        refusal = rules.transition_refusal(
+            action, self.s.state, self.s.tier, self._institution_id, self.s.rating is not None
+        )
+        if refusal:
+            raise ApplicationError(refusal, type="InvalidTransition", non_retryable=True)
+
+    @workflow.query
+    def view(self) -> RequestView:
+        return RequestView(
+            summary=self._summary(),
+            clocks=self.s.clocks,
+            holds=self.s.holds,
+            timeline=self.s.timeline,
+            allowed_actions=rules.allowed_actions(
+                self.s.state, self.s.tier, self.s.rating is not None
+            ),
+            rating=self.s.rating,
+            close_due_at=self.s.close_due_at,
+        )
+
+    # ------------------------------------------------------------------ actions
+    async def _apply(self, action: ActionRequest) -> None:
+        kind, actor, now = action.kind, action.actor, workflow.now()
+        event = rules.EVENT_OF_ACTION[kind]
+        to_state = rules.target_state(action, self.s.state)
+        cal = self._policy.calendar
+        if kind is ActionKind.ESCALATE:
+            await self._escalate(actor, action.text, action.action_id)
+            return
+        if kind is ActionKind.HAND_BACK:
+            await self._hand_back(actor, action.text or "", action.action_id)
+            return
+        if kind is ActionKind.REASSIGN:
+            assert action.institution_id is not None
+            institution = Institution(
+                id=action.institution_id,
+                name=action.institution_id,
+                tier=self.s.tier,
+                division_code=self._division(self.s.tier),
+            )
+            self._move(
+                tier=self.s.tier,
+                institution=institution,
+                event=EventType.REASSIGNED,
+                actor=actor,
+                reason=action.text,
+                action_id=action.action_id,
+                fresh=False,
+            )
+            return
+        if kind is ActionKind.ACKNOWLEDGE:
+            self._stop_clock(ClockKind.RESPONSE, now)
+        elif kind is ActionKind.REQUEST_INFO:
+            self.s.paused_at = now
+            for clock in self._current_clocks():
+                clocks.pause(clock, now, cal)
+        elif kind is ActionKind.PROVIDE_INFO and self.s.state is State.AWAITING_ENTERPRISE:
+            self._resume_clocks(now)
+        elif kind is ActionKind.RESOLVE:
+            for clock in self._current_clocks():
+                clocks.stop(clock, now, cal)
+            self.s.resolved_at = now
+            self.s.close_due_at = self._close_due(now)
+            self._close_hold(now, "resolved")
+        elif kind is ActionKind.REOPEN:
+            self.s.resolved_at = None
+            self.s.close_due_at = None
+            target = self._policy.targets[self.s.tier].resolution_seconds
+            self.s.clocks.append(
+                clocks.start_clock(ClockKind.RESOLUTION, self.s.tier, target, now, cal)
+            )
+            self.s.clocks_since = now
+            self._open_hold(self.s.tier, self._institution_id or "", now)
+        elif kind in (ActionKind.REJECT, ActionKind.WITHDRAW):
+            for clock in self._current_clocks():
+                clocks.stop(clock, now, cal)
+            self._close_hold(now, event.value)
+        elif kind is ActionKind.RATE:
+            self.s.rating = action.rating
+        details = {"rating": action.rating} if kind is ActionKind.RATE else {}
+        self._emit(
+            event,
+            actor,
+            to_state=to_state,
+            reason=action.text,
+            action_id=action.action_id,
+            details=details,
+        )
+
+    async def _escalate(self, actor: Actor, reason: str | None, action_id: str | None) -> None:
+        """Move the request to the next tier up with fresh clocks, or alert at the top."""
+        next_tier = self.s.tier.next_up()
+        found = await self._route(next_tier, upward=True) if next_tier else None
+        if found is None:
+            self._emit(EventType.SUPERVISOR_ALERT, actor, to_state=self.s.state, reason=reason)
+            return
+        tier, institution = found
+        self.s.escalation_count += 1
+        self._assign(tier, institution, EventType.ESCALATED, actor, reason, action_id)
+
+    async def _hand_back(self, actor: Actor, reason: str, action_id: str) -> None:
+        """Move the request one tier down (skipping tiers without an institution)."""
+        lower = self.s.tier.next_down()
+        found = await self._route(lower, upward=False) if lower else None
+        if found is None:
+            raise ApplicationError(
+                "cannot hand back: no institution below this tier serves the request",
+                type="InvalidTransition",
+                non_retryable=True,
+            )
+        tier, institution = found
+        self._assign(tier, institution, EventType.HANDED_BACK, actor, reason, action_id)
+
+    # ------------------------------------------------------------------ timers
+    def _time_to_next_due(self) -> timedelta:
+        due = self._next_due()
+        if due is None:
+            return IDLE_WAIT
+        wait = due - workflow.now()
+        return max(wait, timedelta(milliseconds=1))
+
+    def _next_due(self) -> datetime | None:
+        if self.s.policy is None:
+            return None
+        if self.s.state is State.RESOLVED:
+            return self.s.close_due_at
+        thresholds, cal = self._policy.warning_thresholds, self._policy.calendar
+        dues = [d for c in self._current_clocks() if (d := clocks.next_due(c, thresholds, cal))]
+        return min(dues) if dues else None
+
+    async def _fire_due(self) -> None:
+        """Send warnings, escalate breaches and auto-close whatever is due by now."""
+        now = workflow.now()
+        if self.s.state is State.RESOLVED:
+            if self.s.close_due_at is not None and self.s.close_due_at <= now:
+                self.s.closed_at = now
+                self._emit(
+                    EventType.CLOSED,
+                    SYSTEM_ACTOR,
+                    to_state=State.CLOSED,
+                    reason="reopen window elapsed",
+                )
+            return
+        cal = self._policy.calendar
+        for clock in self._current_clocks():
+            for threshold in self._policy.warning_thresholds:
+                at = clocks.warning_at(clock, threshold, cal)
+                if at is not None and at <= now:
+                    clock.warnings_sent.append(threshold)
+                    self._emit(
+                        EventType.SLA_WARNING,
+                        SYSTEM_ACTOR,
+                        to_state=self.s.state,
+                        details={
+                            "clock": clock.kind.value,
+                            "threshold": threshold,
+                            "deadline": _iso(clock.deadline),
+                        },
+                    )
+            if clocks.is_running(clock) and clock.deadline is not None and clock.deadline <= now:
+                clock.breached = True
+                clocks.stop(clock, now, cal)
+                self._mark_hold_breach(clock.kind)
+                self._emit(
+                    EventType.SLA_BREACHED,
+                    SYSTEM_ACTOR,
+                    to_state=self.s.state,
+                    details={"clock": clock.kind.value, "deadline": _iso(clock.deadline)},
+                )
+                await self._escalate(SYSTEM_ACTOR, f"sla_breach:{clock.kind.value}", None)
+                return
+
+    # ------------------------------------------------------------------ helpers
+    async def _route(self, tier: Tier, upward: bool) -> tuple[Tier, Institution] | None:
+        """Find the institution for the request at ``tier``, moving on past empty tiers."""
+        current: Tier | None = tier
+        while current is not None:
+            institution = await workflow.execute_activity(
+                "resolve_institution",
+                {
+                    "division_code": self._division(current),
+                    "category": self.s.request.category,
+                    "tier": current,
+                },
+                result_type=Institution | None,  # type: ignore[arg-type]
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+            )
+            if institution is not None:
+                return current, institution
+            current = current.next_up() if upward else current.next_down()
+        return None
+
+    def _assign(
+        self,
+        tier: Tier,
+        institution: Institution,
+        event: EventType,
+        actor: Actor,
+        reason: str | None,
+        action_id: str | None,
+    ) -> None:
+        self._move(
+            tier=tier,
+            institution=institution,
+            event=event,
+            actor=actor,
+            reason=reason,
+            action_id=action_id,
+            fresh=True,
+        )
+
+    def _move(
+        self,
+        *,
+        tier: Tier,
+        institution: Institution,
+        event: EventType,
+        actor: Actor,
+        reason: str | None,
+        action_id: str | None,
+        fresh: bool,
+    ) -> None:
+        """Hand the request to ``institution`` at ``tier``; fresh clocks unless same tier."""
+        now = workflow.now()
+        from_tier = self.s.tier if self.s.institution else None
+        self._close_hold(now, event.value)
+        if fresh:
+            for clock in self._current_clocks():
+                clocks.stop(clock, now, self._policy.calendar)
+            self.s.clocks.extend(clocks.start_clocks(self._policy, tier, now))
+            self.s.clocks_since = now
+        self.s.tier = tier
+        self.s.institution = institution
+        self._open_hold(tier, institution.id, now)
+        self._emit(
+            event,
+            actor,
+            to_state=State.ASSIGNED,
+            from_tier=from_tier,
+            reason=reason,
+            action_id=action_id,
+            details={"institution_name": institution.name},
+        )
+
+    def _finish_unroutable(self) -> None:
+        code = self.s.request.enterprise.division_code
+        self._emit(
+            EventType.REJECTED,
+            SYSTEM_ACTOR,
+            to_state=State.REJECTED,
+            reason=f"no institution serves division {code} for "
+            f"{self.s.request.category.value} at any tier",
+        )
+
+    def _stop_clock(self, kind: ClockKind, now: datetime) -> None:
+        for clock in self._current_clocks():
+            if clock.kind is kind:
+                clocks.stop(clock, now, self._policy.calendar)
+
+    def _resume_clocks(self, now: datetime) -> None:
+        cal = self._policy.calendar
+        if self.s.paused_at is not None and self.s.holds:
+            self.s.holds[-1].paused_seconds += business_seconds_between(self.s.paused_at, now, cal)
+        self.s.paused_at = None
+        for clock in self._current_clocks():
+            clocks.resume(clock, now, cal)
+
+    def _tier_clocks(self) -> list[SlaClock]:
+        """Return the clocks of the current stay at this tier, stopped ones included."""
+        since = self.s.clocks_since
+        return [
+            c
+            for c in self.s.clocks
+            if c.tier is self.s.tier and (since is None or c.started_at >= since)
+        ]
+
+    def _current_clocks(self) -> list[SlaClock]:
+        """Return the clocks of this tier that still run or are paused."""
+        return [c for c in self._tier_clocks() if c.stopped_at is None]
+
+    def _open_hold(self, tier: Tier, institution_id: str, now: datetime) -> None:
+        self.s.holds.append(TierHold(tier=tier, institution_id=institution_id, since=now))
+
+    def _close_hold(self, now: datetime, left_by: str) -> None:
+        if self.s.holds and self.s.holds[-1].until is None:
+            self.s.holds[-1].until = now
+            self.s.holds[-1].left_by = left_by
+
+    def _mark_hold_breach(self, kind: ClockKind) -> None:
+        if self.s.holds:
+            hold = self.s.holds[-1]
+            if kind is ClockKind.RESPONSE:
+                hold.response_breached = True
+            else:
+                hold.resolution_breached = True
+
+    def _close_due(self, now: datetime) -> datetime:
+        return add_business_seconds(now, self._policy.reopen_window_seconds, self._policy.calendar)
+
+    def _division(self, tier: Tier) -> str:
+        return division_for_tier(self.s.request.enterprise.division_code, tier)
+
+    @property
+    def _policy(self) -> PinnedPolicy:
+        assert self.s.policy is not None
+        return self.s.policy
+
+    @property
+    def _institution_id(self) -> str | None:
+        return self.s.institution.id if self.s.institution else None
+
+    def _event_id(self, sequence: int) -> str:
+        return f"{self.s.request.request_id}:{sequence}"
+
+    def _emit(
+        self,
+        event: EventType,
+        actor: Actor,
+        *,
+        to_state: State,
+        from_tier: Tier | None = None,
+        reason: str | None = None,
+        action_id: str | None = None,
+        details: dict | None = None,
+    ) -> None:
+        """Record one transition: state change, timeline entry and an outbox record."""
+        now = workflow.now()
+        from_state = self.s.state if event is not EventType.SUBMITTED else None
+        self.s.state = to_state
+        if to_state is State.CLOSED:
+            self.s.closed_at = now
+        self.s.sequence += 1
+        seq = self.s.sequence
+        self.s.timeline.append(
+            TimelineEntry(
+                sequence=seq,
+                event_type=event,
+                occurred_at=now,
+                actor_id=actor.id,
+                from_state=from_state,
+                to_state=to_state,
+                tier=self.s.tier,
+                institution_id=self._institution_id,
+                reason=reason,
+            )
+        )
+        self._outbox.append(
+            TransitionRecord(
+                event_id=self._event_id(seq),
+                request_id=self.s.request.request_id,
+                sequence=seq,
+                event_type=event,
+                occurred_at=now,
+                actor=actor,
+                action_id=action_id,
+                from_state=from_state,
+                to_state=to_state,
+                from_tier=from_tier if from_tier is not None else self.s.tier,
+                to_tier=self.s.tier,
+                institution_id=self._institution_id,
+                reason=reason,
+                details=details or {},
+                policy_version=self._policy.version,
+                summary=self._summary(),
+                request=self.s.request if event is EventType.SUBMITTED else None,
+            )
+        )
+
+    def _summary(self) -> RequestSummary:
+        req = self.s.request
+        tier_clocks = self._tier_clocks()
+        due = {c.kind: c.deadline for c in tier_clocks if clocks.is_running(c)}
+        status = clocks.worst_status(tier_clocks) if tier_clocks else SlaStatus.STOPPED
+        return RequestSummary(
+            request_id=req.request_id,
+            state=self.s.state,
+            tier=self.s.tier,
+            institution_id=self._institution_id,
+            category=req.category,
+            priority=req.priority,
+            grade=req.enterprise.grade,
+            division_code=req.enterprise.division_code,
+            enterprise_uscc=req.enterprise.uscc,
+            enterprise_name=req.enterprise.name,
+            subject=req.subject,
+            policy_version=self.s.policy.version if self.s.policy else "",
+            sla_status=status,
+            response_due_at=due.get(ClockKind.RESPONSE),
+            resolution_due_at=due.get(ClockKind.RESOLUTION),
+            submitted_at=self.s.submitted_at or workflow.now(),
+            updated_at=workflow.now(),
+            resolved_at=self.s.resolved_at,
+            closed_at=self.s.closed_at,
+            escalation_count=self.s.escalation_count,
+        )
+
+    # ------------------------------------------------------------------ outbox
+    async def _drain_outbox(self) -> None:
+        """Persist, then publish, each record in order; retries until both succeed."""
+        while self._outbox:
+            record = self._outbox[0]
+            await workflow.execute_activity(
+                "persist_transition",
+                record,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+                result_type=bool,
+            )
+            self._persisted = record.sequence
+            await workflow.execute_activity(
+                "publish_event",
+                record,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+            )
+            self._outbox.pop(0)
+            if self.s.search_attributes:
+                self._upsert_search_attributes()
+
+    def _upsert_search_attributes(self) -> None:
+        due = self._next_due()
+        pairs: list[SearchAttributePair] = [
+            SA_STATE.value_set(self.s.state.value),
+            SA_TIER.value_set(self.s.tier.value),
+            SA_INSTITUTION.value_set(self._institution_id or ""),
+            SA_CATEGORY.value_set(self.s.request.category.value),
+        ]
+        pairs.append(SA_NEXT_DEADLINE.value_set(due) if due else SA_NEXT_DEADLINE.value_unset())
+        workflow.upsert_search_attributes(pairs)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
