@@ -7,16 +7,21 @@ from temporalio import activity
 
 from schemas.lifecycle import TransitionRecord
 from tierflow.db.projection import apply_transition
+from tierflow.metrics import WorkerMetrics
 
 
 class PersistenceActivities:
     """Holds the database engine so a worker opens its pool once."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, metrics: WorkerMetrics | None = None) -> None:
         self.engine = engine
+        self.metrics = metrics
 
     @activity.defn(name="persist_transition")
     def persist_transition(self, record: TransitionRecord) -> bool:
         """Record the transition once; return True only for the call that wrote it."""
         with self.engine.begin() as conn:
-            return apply_transition(conn, record)
+            first = apply_transition(conn, record)
+        if first and self.metrics is not None:
+            self.metrics.observe_first_write(record)  # retries and replays count once
+        return first

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.temporal",
     "tests.fixtures.kafka",
     "tests.fixtures.database",
+    "tests.fixtures.stack",
 ]

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tierflow.constants import TASK_QUEUE
+
 
 class Settings(BaseSettings):
     """Addresses, ports and paths; embedded defaults run the whole stack on one machine."""
@@ -19,7 +21,7 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_ui_port: int = 8233
-    task_queue: str = "tierflow-requests"
+    task_queue: str = TASK_QUEUE
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_controller_port: int = 9093

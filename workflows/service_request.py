@@ -210,15 +210,17 @@ class ServiceRequestWorkflow:
                 fresh=False,
             )
             return
+        details: dict[str, int | None] = {}
         if kind is ActionKind.ACKNOWLEDGE:
-            self._stop_clock(ClockKind.RESPONSE, now)
+            details["response_business_seconds"] = self._stop_clock(ClockKind.RESPONSE, now)
         elif kind is ActionKind.REQUEST_INFO:
             self.s.paused_at = now
             for clock in self._current_clocks():
                 clocks.pause(clock, now, cal)
         elif kind is ActionKind.PROVIDE_INFO and self.s.state is State.AWAITING_ENTERPRISE:
-            self._resume_clocks(now)
+            details["paused_seconds"] = self._resume_clocks(now)
         elif kind is ActionKind.RESOLVE:
+            details["resolution_business_seconds"] = self._stop_clock(ClockKind.RESOLUTION, now)
             for clock in self._current_clocks():
                 clocks.stop(clock, now, cal)
             self.s.resolved_at = now
@@ -239,7 +241,7 @@ class ServiceRequestWorkflow:
             self._close_hold(now, event.value)
         elif kind is ActionKind.RATE:
             self.s.rating = action.rating
-        details = {"rating": action.rating} if kind is ActionKind.RATE else {}
+            details["rating"] = action.rating
         self._emit(
             event,
             actor,
@@ -415,18 +417,26 @@ class ServiceRequestWorkflow:
             f"{self.s.request.category.value} at any tier",
         )
 
-    def _stop_clock(self, kind: ClockKind, now: datetime) -> None:
+    def _stop_clock(self, kind: ClockKind, now: datetime) -> int | None:
+        """Stop this tier's clock of ``kind``; return the business seconds it used."""
         for clock in self._current_clocks():
             if clock.kind is kind:
                 clocks.stop(clock, now, self._policy.calendar)
+                return clock.consumed_seconds
+        return None
 
-    def _resume_clocks(self, now: datetime) -> None:
+    def _resume_clocks(self, now: datetime) -> int:
+        """Resume paused clocks; return the business seconds the pause lasted."""
         cal = self._policy.calendar
-        if self.s.paused_at is not None and self.s.holds:
-            self.s.holds[-1].paused_seconds += business_seconds_between(self.s.paused_at, now, cal)
+        paused = 0
+        if self.s.paused_at is not None:
+            paused = business_seconds_between(self.s.paused_at, now, cal)
+            if self.s.holds:
+                self.s.holds[-1].paused_seconds += paused
         self.s.paused_at = None
         for clock in self._current_clocks():
             clocks.resume(clock, now, cal)
+        return paused
 
     def _tier_clocks(self) -> list[SlaClock]:
         """Return the clocks of the current stay at this tier, stopped ones included."""

@@ -1,0 +1,91 @@
+"""Helpers for tests on the session stack: start requests, act, read Kafka, poll the DB."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from kafka import KafkaConsumer, TopicPartition
+from prometheus_client import CollectorRegistry
+from temporalio.client import WorkflowHandle
+
+from schemas.lifecycle import ActionKind, ActionRequest, ActionResult, RequestView, WorkflowState
+from schemas.request import Actor, RequestInput
+from tierflow import constants
+from tierflow.constants import workflow_id
+from workflows.service_request import ServiceRequestWorkflow
+
+T = TypeVar("T")
+
+
+async def start_request(stack: Any, req: RequestInput) -> WorkflowHandle:
+    """Start a request workflow on the stack's worker and wait until it is assigned."""
+    handle = await stack.client.start_workflow(
+        ServiceRequestWorkflow.run,
+        WorkflowState(request=req),
+        id=workflow_id(req.request_id),
+        task_queue=stack.task_queue,
+    )
+    await eventually(lambda: _assigned(handle), what=f"{req.request_id} assigned")
+    return handle
+
+
+async def _assigned(handle: WorkflowHandle) -> bool:
+    view: RequestView = await handle.query(ServiceRequestWorkflow.view)
+    return view.summary.state.value != "submitted"
+
+
+async def act(handle: WorkflowHandle, kind: ActionKind, actor: Actor, **kw: Any) -> ActionResult:
+    request = ActionRequest(action_id=f"a-{uuid.uuid4().hex}", kind=kind, actor=actor, **kw)
+    return await handle.execute_update(ServiceRequestWorkflow.act, request, id=request.action_id)
+
+
+async def eventually(
+    probe: Callable[[], Any], timeout: float = 30.0, what: str = "condition"
+) -> Any:
+    """Poll ``probe`` (sync or async) until it returns a truthy value; return that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout} s")
+        await asyncio.sleep(0.2)
+
+
+def read_events(
+    bootstrap: str,
+    request_id: str,
+    topic: str = constants.EVENTS_TOPIC,
+    timeout: float = 15.0,
+    expect: int = 1,
+) -> list[dict]:
+    """Read the whole events topic and return the CloudEvents whose subject is request_id."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        consumer.topics()  # loads metadata; partitions_for_topic is empty before it
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        assert parts, f"topic {topic} has no partitions"
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        found: list[dict] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(found) < expect:
+            for batch in consumer.poll(timeout_ms=500).values():
+                found += [json.loads(m.value) for m in batch if m.key == request_id.encode()]
+        return found
+    finally:
+        consumer.close()
+
+
+def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    """Return a metric sample's value (0 if absent)."""
+    value = registry.get_sample_value(name, labels)
+    return value or 0.0

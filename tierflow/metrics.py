@@ -1,0 +1,183 @@
+"""Business and plumbing metrics, on a registry the caller owns (tests use a fresh one).
+
+Counters that follow lifecycle events are bumped only when ``persist_transition`` wrote the
+event for the first time, so activity retries and workflow replays never count twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine
+
+from schemas.lifecycle import EventType, TransitionRecord
+
+BUSINESS_SECONDS_BUCKETS = (
+    900,
+    1800,
+    3600,
+    7200,
+    4 * 3600,
+    8 * 3600,
+    16 * 3600,
+    24 * 3600,
+    40 * 3600,
+    80 * 3600,
+    160 * 3600,
+)
+OUTCOMES = {
+    EventType.SUBMITTED: "submitted",
+    EventType.RESOLVED: "resolved",
+    EventType.CLOSED: "closed",
+    EventType.WITHDRAWN: "withdrawn",
+    EventType.REJECTED: "rejected",
+}
+
+
+class WorkerMetrics:
+    """Metrics the worker derives from lifecycle transitions and its own plumbing."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.transitions = Counter(
+            "tierflow_transitions_total",
+            "Lifecycle events recorded (first write only)",
+            ["event_type", "tier"],
+            registry=registry,
+        )
+        self.requests = Counter(
+            "tierflow_requests_total",
+            "Requests by outcome (submitted, resolved, closed, ...)",
+            ["outcome", "category", "priority", "tier"],
+            registry=registry,
+        )
+        self.escalations = Counter(
+            "tierflow_escalations_total",
+            "Escalations between tiers",
+            ["from_tier", "to_tier", "reason"],
+            registry=registry,
+        )
+        self.sla_warnings = Counter(
+            "tierflow_sla_warnings_total",
+            "SLA warnings before breach",
+            ["clock", "tier"],
+            registry=registry,
+        )
+        self.sla_breaches = Counter(
+            "tierflow_sla_breaches_total",
+            "SLA breaches",
+            ["clock", "tier"],
+            registry=registry,
+        )
+        self.supervisor_alerts = Counter(
+            "tierflow_supervisor_alerts_total",
+            "Breaches at the top tier raised to supervisors",
+            registry=registry,
+        )
+        self.ratings = Histogram(
+            "tierflow_satisfaction_rating",
+            "Satisfaction ratings (1-5)",
+            ["category"],
+            buckets=(1, 2, 3, 4, 5),
+            registry=registry,
+        )
+        self.response_time = Histogram(
+            "tierflow_time_to_first_response_business_seconds",
+            "Business seconds from assignment at a tier to acknowledgement",
+            ["category", "tier"],
+            buckets=BUSINESS_SECONDS_BUCKETS,
+            registry=registry,
+        )
+        self.resolution_time = Histogram(
+            "tierflow_time_to_resolution_business_seconds",
+            "Business seconds of resolution clock used at the resolving tier",
+            ["category", "tier"],
+            buckets=BUSINESS_SECONDS_BUCKETS,
+            registry=registry,
+        )
+        self.events_published = Counter(
+            "tierflow_events_published_total",
+            "Lifecycle events sent to Kafka (incl. retries)",
+            ["event_type"],
+            registry=registry,
+        )
+        self.publish_errors = Counter(
+            "tierflow_event_publish_errors_total",
+            "Failed attempts to publish an event",
+            registry=registry,
+        )
+
+    def observe_first_write(self, record: TransitionRecord) -> None:
+        """Count one lifecycle event; call only when its event id was written the first time."""
+        tier = record.to_tier.value
+        category = record.summary.category.value
+        self.transitions.labels(record.event_type.value, tier).inc()
+        outcome = OUTCOMES.get(record.event_type)
+        if outcome:
+            self.requests.labels(outcome, category, record.summary.priority.value, tier).inc()
+        details = record.details
+        if record.event_type is EventType.ESCALATED and record.from_tier is not None:
+            reason = "breach" if (record.reason or "").startswith("sla_breach") else "manual"
+            self.escalations.labels(record.from_tier.value, tier, reason).inc()
+        elif record.event_type is EventType.SLA_WARNING:
+            self.sla_warnings.labels(str(details.get("clock", "")), tier).inc()
+        elif record.event_type is EventType.SLA_BREACHED:
+            self.sla_breaches.labels(str(details.get("clock", "")), tier).inc()
+        elif record.event_type is EventType.SUPERVISOR_ALERT:
+            self.supervisor_alerts.inc()
+        elif record.event_type is EventType.RATED and details.get("rating") is not None:
+            self.ratings.labels(category).observe(float(details["rating"]))
+        if "response_business_seconds" in details:
+            self.response_time.labels(category, tier).observe(details["response_business_seconds"])
+        if "resolution_business_seconds" in details:
+            self.resolution_time.labels(category, tier).observe(
+                details["resolution_business_seconds"]
+            )
+
+
+class ReadModelCollector(Collector):
+    """Gauges computed from the read model at scrape time: open and paused requests."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        open_requests = GaugeMetricFamily(
+            "tierflow_open_requests", "Open requests by tier and state", labels=["tier", "state"]
+        )
+        paused = GaugeMetricFamily(
+            "tierflow_paused_requests",
+            "Requests awaiting the enterprise (SLA clock paused)",
+            labels=["tier"],
+        )
+        try:
+            counts = open_counts(self.engine)
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the DB blinked
+            return
+        paused_by_tier: dict[str, float] = {}
+        for (tier, state), count in counts.items():
+            open_requests.add_metric([tier, state], count)
+            if state == "awaiting_enterprise":
+                paused_by_tier[tier] = paused_by_tier.get(tier, 0) + count
+        for tier, count in paused_by_tier.items():
+            paused.add_metric([tier], count)
+        yield open_requests
+        yield paused
+
+
+def open_counts(engine: Engine) -> dict[tuple[str, str], int]:
+    """Return open requests per (tier, state) from the read model."""
+    from sqlmodel import Session, col, func, select
+
+    from tierflow.db.models import ServiceRequest
+    from workflows.rules import OPEN_STATES
+
+    query = (
+        select(ServiceRequest.tier, ServiceRequest.state, func.count())
+        .where(col(ServiceRequest.state).in_(list(OPEN_STATES)))
+        .group_by(ServiceRequest.tier, ServiceRequest.state)
+    )
+    with Session(engine) as session:
+        return {(str(t), str(s)): int(n) for t, s, n in session.exec(query).all()}

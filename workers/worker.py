@@ -1,0 +1,103 @@
+"""``tierflow worker``: the Temporal worker for request workflows and their activities."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+from kafka import KafkaProducer
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import Worker
+
+from activities.directory import DirectoryActivities
+from activities.events import EventActivities
+from activities.persistence import PersistenceActivities
+from activities.policy import PolicyActivities
+from tierflow import constants
+from tierflow.db.engine import make_engine
+from tierflow.directory import Directory
+from tierflow.health import serve_metrics_and_health
+from tierflow.metrics import ReadModelCollector, WorkerMetrics
+from tierflow.policy import load_policy_file
+from tierflow.settings import Settings, get_settings
+from workers.runtime import configure_logging, connect_kafka, connect_temporal, log
+from workflows.service_request import ServiceRequestWorkflow
+
+
+@dataclass
+class WorkerParts:
+    """What a worker is built from; tests build one against their own servers."""
+
+    client: Client
+    engine: Engine
+    producer: KafkaProducer
+    metrics: WorkerMetrics
+    task_queue: str = constants.TASK_QUEUE
+    events_topic: str = constants.EVENTS_TOPIC
+    settings: Settings | None = None
+
+
+def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
+    """Return a Worker with the lifecycle workflow and the real activities."""
+    settings = parts.settings or get_settings()
+    persistence = PersistenceActivities(parts.engine, parts.metrics)
+    events = EventActivities(parts.producer, parts.events_topic, parts.metrics)
+    policy = PolicyActivities(load_policy_file(settings.policy_file))
+    directory = DirectoryActivities(Directory.load(settings.directory_file))
+    return Worker(
+        parts.client,
+        task_queue=parts.task_queue,
+        workflows=[ServiceRequestWorkflow],
+        activities=[
+            persistence.persist_transition,
+            events.publish_event,
+            policy.load_policy,
+            directory.resolve_institution,
+        ],
+        activity_executor=executor,
+        max_concurrent_activities=32,
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def run(settings: Settings) -> None:
+    """Connect to everything, serve /metrics and /healthz, and poll until SIGTERM."""
+    configure_logging()
+    runtime = Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=f"127.0.0.1:{settings.worker_sdk_metrics_port}")
+        )
+    )
+    registry = CollectorRegistry()
+    metrics = WorkerMetrics(registry)
+    ready = False
+    health = serve_metrics_and_health(settings.worker_metrics_port, registry, lambda: ready)
+    client = await connect_temporal(settings.temporal_address, settings.temporal_namespace, runtime)
+    engine = make_engine(settings.resolved_database_url)
+    registry.register(ReadModelCollector(engine))
+    producer = await asyncio.to_thread(connect_kafka, settings.kafka_bootstrap_servers)
+    parts = WorkerParts(client, engine, producer, metrics, settings.task_queue, settings=settings)
+    with ThreadPoolExecutor(max_workers=32) as executor:
+        worker = build_worker(parts, executor)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        async with worker:
+            ready = True
+            log.info("worker polling task queue %s", settings.task_queue)
+            await stop.wait()
+            ready = False
+            log.info("worker shutting down")
+    producer.close(timeout=5)
+    health.close()
+
+
+def main() -> None:
+    asyncio.run(run(get_settings()))
