@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from tierflow import cli_db, cli_dev, cli_events
+from tierflow import cli_bench, cli_client, cli_db, cli_dev, cli_events
 
 app = typer.Typer(help="tierflow: durable service-request lifecycles", no_args_is_help=True)
 app.add_typer(cli_dev.app, name="dev")
 app.add_typer(cli_db.app, name="db")
 app.add_typer(cli_events.app, name="events")
+app.add_typer(cli_bench.app, name="bench")
+cli_client.register(app)
 
 
 @app.command()
