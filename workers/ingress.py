@@ -1,0 +1,478 @@
+"""``tierflow ingress``: the Kafka command consumer that drives request workflows.
+
+At-least-once, in order per partition: a message's offset is committed only after its
+Temporal call succeeded (or it was a duplicate) or it was parked on the dead-letter topic.
+Transient failures retry the same message with capped exponential backoff while the
+consumer keeps its group membership (paused keep-alive polls), so nothing is skipped.
+
+Kafka's client is synchronous: every consumer/producer call runs on one dedicated thread,
+so the event loop (and a Temporal worker sharing it in tests) never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.structs import OffsetAndMetadata
+from prometheus_client import CollectorRegistry
+from temporalio.client import Client
+
+from schemas.events import CommandError, ParsedCommand
+from tierflow import constants
+from tierflow.kafka_io import make_producer, send_to_dlq
+from workers.ingress_decode import UNKNOWN_REQUEST, command_label, decode
+from workers.ingress_metrics import IngressMetrics
+from workers.ingress_temporal import Outcome, Verdict, apply_command
+
+log = logging.getLogger("tierflow.ingress")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Capped exponential backoff, and the budget for "workflow not found yet"."""
+
+    initial: float = 0.2
+    maximum: float = 10.0
+    multiplier: float = 2.0
+    not_found_seconds: float = 60.0  # then the action is dead-lettered as unknown_request
+    not_found_attempts: int = 30
+
+    def delay(self, attempt: int) -> float:
+        return min(self.maximum, self.initial * self.multiplier ** max(0, attempt - 1))
+
+
+@dataclass
+class IngressStats:
+    """Per-instance tallies (the Prometheus counters are per registry)."""
+
+    applied: int = 0
+    duplicate: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+    abandoned: int = 0  # left uncommitted at shutdown/rebalance: redelivered to the next owner
+
+    @property
+    def committed(self) -> int:
+        return self.applied + self.duplicate + self.dead_lettered
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, owner: Ingress) -> None:
+        self.owner = owner
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        if revoked:
+            self.owner._rebalanced = True
+            log.info("partitions revoked: %s", sorted(tp.partition for tp in revoked))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        log.info("partitions assigned: %s", sorted(tp.partition for tp in assigned))
+
+
+class Ingress:
+    """Consume commands, make one idempotent Temporal call each, commit in order.
+
+    Use ``await run(stop_event)`` for a long-running consumer, or ``start()``,
+    ``run_once()`` ... ``close()`` to drive it step by step.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        bootstrap: str,
+        task_queue: str = constants.TASK_QUEUE,
+        commands_topic: str = constants.COMMANDS_TOPIC,
+        dlq_topic: str = constants.DEAD_LETTER_TOPIC,
+        group_id: str = constants.INGRESS_GROUP,
+        registry: CollectorRegistry | None = None,
+        *,
+        backoff: Backoff | None = None,
+        rpc_timeout: timedelta = timedelta(seconds=30),
+        shutdown_grace: float = 10.0,
+        poll_timeout: float = 1.0,
+        max_records: int = 50,
+        producer: KafkaProducer | None = None,
+        consumer_config: dict[str, Any] | None = None,
+    ) -> None:
+        self.client = client
+        self.bootstrap = bootstrap
+        self.task_queue = task_queue
+        self.commands_topic = commands_topic
+        self.dlq_topic = dlq_topic
+        self.group_id = group_id
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.metrics = IngressMetrics(self.registry)
+        self.backoff = backoff or Backoff()
+        self.rpc_timeout = rpc_timeout
+        self.shutdown_grace = shutdown_grace
+        self.poll_timeout = poll_timeout
+        self.max_records = max_records
+        self.stats = IngressStats()
+        self._producer = producer
+        self._own_producer = producer is None
+        self._consumer_config = consumer_config or {}
+        self._consumer: KafkaConsumer | None = None
+        self._kafka_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingress-kafka")
+        self._rebalanced = False
+        self._lag_labels: set[str] = set()
+        self._last_keepalive = 0.0
+
+    @property
+    def ready(self) -> bool:
+        """True once the consumer is subscribed (for /healthz)."""
+        return self._consumer is not None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Create the producer (unless given) and the subscribed group consumer."""
+        if self._consumer is not None:
+            return
+        if self._producer is None:
+            self._producer = await self._kafka(make_producer, self.bootstrap)
+        self._consumer = await self._kafka(self._make_consumer)
+        log.info(
+            "ingress consuming %s as group %s -> task queue %s",
+            self.commands_topic,
+            self.group_id,
+            self.task_queue,
+        )
+
+    def _make_consumer(self) -> KafkaConsumer:
+        config: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap,
+            "group_id": self.group_id,
+            "client_id": f"tierflow-{self.group_id}",
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "max_poll_records": self.max_records,
+            **self._consumer_config,
+        }
+        consumer = KafkaConsumer(**config)
+        consumer.subscribe([self.commands_topic], listener=_Listener(self))
+        return consumer
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set, then finish the in-flight message and close."""
+        await self.start()
+        try:
+            while not stop.is_set():
+                try:
+                    await self.run_once(stop)
+                except Exception:  # noqa: BLE001 - a broker hiccup must not end the consumer
+                    log.exception("ingress loop error; retrying in 1 s")
+                    await _sleep_or_stop(1.0, stop)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Leave the group (uncommitted messages go to the next owner) and release clients."""
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await self._kafka(consumer.close, False)
+        if self._producer is not None and self._own_producer:
+            producer, self._producer = self._producer, None
+            await self._kafka(producer.close, 5)
+        self._kafka_thread.shutdown(wait=False)
+        log.info("ingress stopped: %s", self.stats)
+
+    async def run_once(self, stop: asyncio.Event | None = None) -> int:
+        """Poll one batch and handle it in order; return how many messages were committed."""
+        await self.start()
+        consumer = self._consumer
+        assert consumer is not None
+        batch: dict[TopicPartition, list[ConsumerRecord]] = await self._kafka(
+            consumer.poll, int(self.poll_timeout * 1000)
+        )
+        self._rebalanced = False
+        await self._kafka(self._update_lag)
+        done = 0
+        for records in batch.values():
+            for msg in records:
+                if not await self._handle(msg, stop):
+                    return done  # abandoned: the rest of the batch is refetched later
+                done += 1
+                if self._rebalanced:
+                    return done  # positions were reset to committed offsets: refetch
+        return done
+
+    # ------------------------------------------------------------------ one message
+    async def _handle(self, msg: ConsumerRecord, stop: asyncio.Event | None) -> bool:
+        """Process one message to a committable end; False if it must stay uncommitted."""
+        try:
+            cmd = decode(msg.value, msg.headers, msg.key)
+        except CommandError as exc:
+            label = command_label(msg.value, msg.headers)
+            if not await self._dead_letter(msg, label, exc.reason_code, exc.message, 1, stop):
+                return False
+            return await self._commit(msg)
+        answer = await self._apply_with_retries(msg, cmd, stop)
+        if answer is None:
+            return False
+        outcome, attempts = answer
+        if outcome.verdict is Verdict.DEAD_LETTER:
+            if not await self._dead_letter(
+                msg, cmd.command, outcome.reason, outcome.message, attempts, stop
+            ):
+                return False
+        else:
+            self.metrics.commands.labels(cmd.command, outcome.verdict.value).inc()
+            self.metrics.latency.observe(_latency(msg, cmd))
+            if outcome.verdict is Verdict.APPLIED:
+                self.stats.applied += 1
+            else:
+                self.stats.duplicate += 1
+        return await self._commit(msg)
+
+    async def _apply_with_retries(
+        self, msg: ConsumerRecord, cmd: ParsedCommand, stop: asyncio.Event | None
+    ) -> tuple[Outcome, int] | None:
+        """Call Temporal until the answer is final (with the attempt count); None if stopped."""
+        attempt, not_found_since, not_found_tries = 0, 0.0, 0
+        while True:
+            attempt += 1
+            outcome = await self._call(cmd, stop)
+            if outcome is None:
+                return None
+            if outcome.verdict is Verdict.NOT_FOUND:
+                not_found_tries += 1
+                not_found_since = not_found_since or time.monotonic()
+                waited = time.monotonic() - not_found_since
+                if (
+                    waited >= self.backoff.not_found_seconds
+                    or not_found_tries >= self.backoff.not_found_attempts
+                ):
+                    message = (
+                        f"no workflow for request {cmd.request_id} after {not_found_tries} "
+                        f"attempts in {waited:.0f} s"
+                    )
+                    return Outcome(Verdict.DEAD_LETTER, UNKNOWN_REQUEST, message), attempt
+            elif outcome.verdict is not Verdict.RETRY:
+                return outcome, attempt
+            self.stats.retries += 1
+            self.metrics.retries.inc()
+            delay = self.backoff.delay(attempt)
+            log.info(
+                "retrying %s %s for %s in %.1f s (attempt %d): %s",
+                cmd.command,
+                cmd.event.id,
+                cmd.request_id,
+                delay,
+                attempt,
+                outcome.message,
+            )
+            if not await self._wait_keeping_partition(delay, msg, stop):
+                return None
+
+    async def _call(self, cmd: ParsedCommand, stop: asyncio.Event | None) -> Outcome | None:
+        """Run the Temporal call; on stop give it ``shutdown_grace`` seconds, then abandon."""
+        task = asyncio.ensure_future(
+            apply_command(self.client, cmd, self.task_queue, self.rpc_timeout)
+        )
+        if stop is None:
+            return await task
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done():
+                await asyncio.wait({task}, timeout=self.shutdown_grace)
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                return None
+            return task.result()
+        finally:
+            stopper.cancel()
+
+    async def _dead_letter(
+        self,
+        msg: ConsumerRecord,
+        label: str,
+        reason: str,
+        message: str,
+        attempts: int,
+        stop: asyncio.Event | None,
+    ) -> bool:
+        """Park the message on the DLQ (retrying the send); False if stopped first."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._kafka(
+                    send_to_dlq, self._producer, self.dlq_topic, msg, reason, message, attempts
+                )
+                break
+            except Exception as exc:  # noqa: BLE001 - the DLQ send is retried like Temporal
+                self.stats.retries += 1
+                self.metrics.retries.inc()
+                log.warning("DLQ send failed (attempt %d): %s", attempt, exc)
+                if not await self._wait_keeping_partition(self.backoff.delay(attempt), msg, stop):
+                    return False
+        self.stats.dead_lettered += 1
+        self.metrics.commands.labels(label, "dead_lettered").inc()
+        self.metrics.dead_letters.labels(reason).inc()
+        log.warning(
+            "dead-lettered %s[%d]@%d type=%s reason=%s: %s",
+            msg.topic,
+            msg.partition,
+            msg.offset,
+            label,
+            reason,
+            message[:300],
+        )
+        return True
+
+    async def _commit(self, msg: ConsumerRecord) -> bool:
+        """Commit past ``msg``; False if the group took the partition away meanwhile."""
+        tp = TopicPartition(msg.topic, msg.partition)
+
+        def commit() -> None:
+            assert self._consumer is not None
+            self._consumer.commit({tp: OffsetAndMetadata(msg.offset + 1, "", -1)})
+            if self._rebalanced and tp in self._consumer.assignment():
+                self._consumer.seek(tp, msg.offset + 1)  # reassigned: skip what we just did
+
+        try:
+            await self._kafka(commit)
+        except Exception as exc:  # noqa: BLE001 - e.g. CommitFailedError after a rebalance
+            self.stats.abandoned += 1
+            self._rebalanced = True
+            log.warning("commit of %s@%d failed, will be redelivered: %s", tp, msg.offset, exc)
+            return False
+        return True
+
+    # ------------------------------------------------------------------ waiting
+    async def _wait_keeping_partition(
+        self, delay: float, msg: ConsumerRecord, stop: asyncio.Event | None
+    ) -> bool:
+        """Sleep ``delay`` s with keep-alive polls; False if stopped or the partition left."""
+        deadline = time.monotonic() + delay
+        tp = TopicPartition(msg.topic, msg.partition)
+        while True:
+            left = deadline - time.monotonic()
+            if stop is not None and stop.is_set():
+                self.stats.abandoned += 1
+                return False
+            if time.monotonic() - self._last_keepalive > 2.0:
+                owned = await self._kafka(self._keepalive, tp)
+                if not owned:
+                    self.stats.abandoned += 1
+                    log.info("partition %s moved to another consumer; leaving the message", tp)
+                    return False
+            if left <= 0:
+                return True
+            await _sleep_or_stop(min(left, 0.5), stop)
+
+    def _keepalive(self, tp: TopicPartition) -> bool:
+        """Poll with every partition paused (heartbeats, rebalances); return if ``tp`` is ours."""
+        consumer = self._consumer
+        assert consumer is not None
+        self._last_keepalive = time.monotonic()
+        consumer.pause(*consumer.assignment())
+        try:
+            stray = consumer.poll(timeout_ms=0)
+            for part, records in stray.items():  # a new assignment may return records
+                consumer.seek(part, records[0].offset)
+        finally:
+            consumer.resume(*consumer.assignment())
+        return tp in consumer.assignment()
+
+    def _update_lag(self) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        assigned = list(consumer.assignment())
+        try:
+            missing = [tp for tp in assigned if consumer.highwater(tp) is None]
+            ends = consumer.end_offsets(missing) if missing else {}
+            labels = set()
+            for tp in assigned:
+                end = consumer.highwater(tp)
+                end = ends.get(tp) if end is None else end
+                position = consumer.position(tp)
+                if end is None or position is None:
+                    continue
+                label = str(tp.partition)
+                self.metrics.lag.labels(label).set(max(0, end - position))
+                labels.add(label)
+            for gone in self._lag_labels - labels:
+                self.metrics.lag.remove(gone)
+            self._lag_labels = labels
+        except Exception as exc:  # noqa: BLE001 - lag is best effort
+            log.debug("lag update failed: %s", exc)
+
+    async def _kafka(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a Kafka client call on the ingress's Kafka thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._kafka_thread, fn, *args)
+
+
+def _latency(msg: ConsumerRecord, cmd: ParsedCommand) -> float:
+    """Seconds from the CloudEvent ``time`` (or the Kafka timestamp) until now."""
+    now = datetime.now(UTC).timestamp()
+    sent = cmd.event.time
+    if sent is not None:
+        start = sent.timestamp() if sent.tzinfo else sent.replace(tzinfo=UTC).timestamp()
+    else:
+        start = (msg.timestamp or 0) / 1000 or now
+    return max(0.0, now - start)
+
+
+async def _sleep_or_stop(seconds: float, stop: asyncio.Event | None) -> None:
+    if stop is None:
+        await asyncio.sleep(seconds)
+        return
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+# ---------------------------------------------------------------------- process
+async def serve(settings: Any = None) -> None:
+    """Run the ingress process: wait for Temporal and Kafka, serve /metrics, stop on signals."""
+    from tierflow.health import serve_metrics_and_health
+    from tierflow.settings import get_settings
+    from workers.runtime import configure_logging, connect_kafka, connect_temporal
+
+    settings = settings or get_settings()
+    configure_logging()
+    registry = CollectorRegistry()
+    holder: dict[str, Ingress] = {}
+    health = serve_metrics_and_health(
+        settings.ingress_metrics_port, registry, lambda: "i" in holder and holder["i"].ready
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
+        producer = await asyncio.to_thread(connect_kafka, settings.kafka_bootstrap_servers)
+        ingress = Ingress(
+            client,
+            settings.kafka_bootstrap_servers,
+            task_queue=settings.task_queue,
+            registry=registry,
+            producer=producer,
+        )
+        holder["i"] = ingress
+        await ingress.run(stop)
+        producer.close(timeout=5)
+    finally:
+        health.close()
+
+
+def main() -> None:
+    asyncio.run(serve())

@@ -1,0 +1,124 @@
+"""One Temporal call per command, and what its answer means for the Kafka offset.
+
+Every call is idempotent, so a redelivered message is harmless: a submit starts the workflow
+with ``USE_EXISTING`` (and refuses to start a second run of a closed one), and an action is
+an Update whose id is the CloudEvent id (the workflow also dedupes by ``action_id``).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from schemas.events import ParsedCommand
+from schemas.lifecycle import ActionResult, WorkflowState
+from tierflow.constants import workflow_id
+from workers.ingress_decode import REJECTED, WORKFLOW_CLOSED
+from workflows.service_request import ServiceRequestWorkflow
+
+# RPC errors that say "the input can never work", not "try again later".
+PERMANENT_RPC = frozenset({RPCStatusCode.INVALID_ARGUMENT})
+
+
+class Verdict(enum.Enum):
+    """What the ingress does with the offset after a call."""
+
+    APPLIED = "applied"  # commit
+    DUPLICATE = "duplicate"  # commit: the effect already existed
+    DEAD_LETTER = "dead_lettered"  # park on the DLQ, then commit
+    RETRY = "retry"  # transient: retry the same message, keep the partition's order
+    NOT_FOUND = "not_found"  # no workflow yet: retry within a bounded budget
+
+
+@dataclass(frozen=True)
+class Outcome:
+    verdict: Verdict
+    reason: str = ""
+    message: str = ""
+
+
+async def apply_command(
+    client: Client, cmd: ParsedCommand, task_queue: str, rpc_timeout: timedelta
+) -> Outcome:
+    """Make the command's Temporal call and classify its answer; never raises."""
+    try:
+        if cmd.submit is not None:
+            return await _submit(client, cmd, task_queue, rpc_timeout)
+        return await _act(client, cmd, rpc_timeout)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
+        return Outcome(Verdict.DEAD_LETTER, REJECTED, f"{kind}: {_message(cause)}")
+    except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
+        return Outcome(Verdict.RETRY, message=f"update call timed out: {exc}")
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND and cmd.action is not None:
+            return await _not_found(client, cmd, exc)
+        if exc.status in PERMANENT_RPC:
+            return Outcome(Verdict.DEAD_LETTER, REJECTED, f"Temporal refused: {exc.message}")
+        return Outcome(Verdict.RETRY, message=f"RPC {exc.status.name}: {exc.message}")
+    except Exception as exc:  # noqa: BLE001 - unknown failures are retried, never dropped
+        return Outcome(Verdict.RETRY, message=f"{type(exc).__name__}: {exc}")
+
+
+async def _submit(
+    client: Client, cmd: ParsedCommand, task_queue: str, rpc_timeout: timedelta
+) -> Outcome:
+    assert cmd.submit is not None
+    try:
+        handle = await client.start_workflow(
+            ServiceRequestWorkflow.run,
+            WorkflowState(request=cmd.submit),
+            id=workflow_id(cmd.request_id),
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # a submit redelivered after the request closed must not start it again
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            rpc_timeout=rpc_timeout,
+        )
+    except WorkflowAlreadyStartedError:
+        return Outcome(Verdict.DUPLICATE, message="workflow already ran to completion")
+    response = getattr(handle, "_start_workflow_response", None)
+    started = getattr(response, "started", True)
+    return Outcome(Verdict.APPLIED if started else Verdict.DUPLICATE)
+
+
+async def _act(client: Client, cmd: ParsedCommand, rpc_timeout: timedelta) -> Outcome:
+    assert cmd.action is not None
+    handle = client.get_workflow_handle(workflow_id(cmd.request_id))
+    result: ActionResult = await handle.execute_update(
+        ServiceRequestWorkflow.act, cmd.action, id=cmd.event.id, rpc_timeout=rpc_timeout
+    )
+    return Outcome(Verdict.DUPLICATE if result.duplicate else Verdict.APPLIED)
+
+
+async def _not_found(client: Client, cmd: ParsedCommand, exc: RPCError) -> Outcome:
+    """Tell "no workflow yet" (retry, bounded) from "workflow completed" (dead letter)."""
+    try:
+        desc = await client.get_workflow_handle(workflow_id(cmd.request_id)).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return Outcome(Verdict.NOT_FOUND, message=f"no workflow for {cmd.request_id}")
+        return Outcome(Verdict.RETRY, message=f"describe failed: {err.message}")
+    if desc.status is not None and desc.status != WorkflowExecutionStatus.RUNNING:
+        return Outcome(
+            Verdict.DEAD_LETTER,
+            WORKFLOW_CLOSED,
+            f"request {cmd.request_id} is closed (workflow {desc.status.name.lower()})",
+        )
+    return Outcome(Verdict.RETRY, message=f"update not found while running: {exc.message}")
+
+
+def _message(exc: BaseException) -> str:
+    return exc.message if isinstance(exc, ApplicationError) else str(exc)
