@@ -156,7 +156,7 @@ class ReadModelCollector(Collector):
             counts = open_counts(self.engine)
         except Exception:  # noqa: BLE001 - a scrape must not fail because the DB blinked
             return
-        paused_by_tier: dict[str, float] = {}
+        paused_by_tier: dict[str, int] = {}
         for (tier, state), count in counts.items():
             open_requests.add_metric([tier, state], count)
             if state == "awaiting_enterprise":

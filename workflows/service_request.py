@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -592,7 +592,7 @@ class ServiceRequestWorkflow:
 
     def _upsert_search_attributes(self) -> None:
         due = self._next_due()
-        pairs: list[SearchAttributePair] = [
+        pairs: list[SearchAttributeUpdate] = [
             SA_STATE.value_set(self.s.state.value),
             SA_TIER.value_set(self.s.tier.value),
             SA_INSTITUTION.value_set(self._institution_id or ""),

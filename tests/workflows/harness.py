@@ -15,7 +15,7 @@ from temporalio import activity
 from schemas.domain import Category, Priority, Role, Tier
 from schemas.enterprise import Enterprise, division_for_tier, uscc_check_character
 from schemas.lifecycle import ActionKind, ActionRequest, Institution, TransitionRecord
-from schemas.policy import PinnedPolicy, SlaTarget
+from schemas.policy import CalendarData, PinnedPolicy, SlaTarget
 from schemas.request import Actor, RequestInput
 from tierflow.calendar_data import build_calendar
 
@@ -23,8 +23,20 @@ HOUR = 3600
 COUNTY = "330106"  # Xihu District, Hangzhou
 
 
+ALWAYS_OPEN = CalendarData(
+    version="always-open",
+    working_periods=[("00:00", "24:00")],
+    weekend_days=[],
+    first_year=2025,
+    last_year=2030,
+)
+
+
 def make_policy(
-    response_hours: float = 4, resolution_hours: float = 16, reopen_hours: float = 37.5
+    response_hours: float = 4,
+    resolution_hours: float = 16,
+    reopen_hours: float = 37.5,
+    calendar: CalendarData | None = None,
 ) -> PinnedPolicy:
     """Return a policy with the same targets at every tier (easy to reason about in tests)."""
     target = SlaTarget(
@@ -35,7 +47,7 @@ def make_policy(
         targets=dict.fromkeys(Tier, target),
         warning_thresholds=[0.5, 0.8],
         reopen_window_seconds=int(reopen_hours * HOUR),
-        calendar=build_calendar(2025, 2027),
+        calendar=calendar or build_calendar(2025, 2027),
     )
 
 

@@ -1,0 +1,198 @@
+"""Lifecycle cases the time-skipping server cannot run, on the real dev server.
+
+Continue-as-new, search attributes and a timer racing an update. The calendar here is
+"always open" so that real seconds are business seconds. Each finished history is replayed
+at once; with TIERFLOW_RECORD_HISTORIES=1 it is also saved under histories/ for the
+replay suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest_asyncio
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer, Worker
+
+from schemas.domain import State, Tier
+from schemas.lifecycle import ActionKind, RequestView, WorkflowState
+from tests.workflows.harness import (
+    ALWAYS_OPEN,
+    ENTERPRISE,
+    StandIns,
+    action,
+    caseworker,
+    make_policy,
+    make_request,
+)
+from tierflow.constants import workflow_id
+from workflows.service_request import ServiceRequestWorkflow
+
+HISTORIES = Path(__file__).with_name("histories")
+SECOND = 1 / 3600
+
+
+@pytest_asyncio.fixture
+async def dev_worker(
+    temporal_client: Client, task_queue: str
+) -> AsyncIterator[tuple[Client, str, StandIns]]:
+    stand_ins = StandIns(policy=make_policy(4 * SECOND, 8 * SECOND, 2 * SECOND, ALWAYS_OPEN))
+    async with Worker(
+        temporal_client,
+        task_queue=task_queue,
+        workflows=[ServiceRequestWorkflow],
+        activities=stand_ins.activities,
+    ):
+        yield temporal_client, task_queue, stand_ins
+
+
+async def start(client: Client, queue: str, request_id: str | None = None) -> WorkflowHandle:
+    req = make_request(request_id)
+    await client.start_workflow(
+        ServiceRequestWorkflow.run,
+        WorkflowState(request=req),
+        id=workflow_id(req.request_id),
+        task_queue=queue,
+    )
+    handle = client.get_workflow_handle_for(  # no run id: follows continue-as-new
+        ServiceRequestWorkflow.run, workflow_id(req.request_id)
+    )
+    for _ in range(100):
+        view: RequestView = await handle.query(ServiceRequestWorkflow.view)
+        if view.summary.state is not State.SUBMITTED:
+            return handle
+        await asyncio.sleep(0.1)
+    raise AssertionError("request never left submitted")
+
+
+async def replay_and_maybe_record(client: Client, handle: WorkflowHandle, name: str) -> None:
+    """Replay every run of the workflow; optionally keep the histories for the replay suite."""
+    async for execution in client.list_workflows(f'WorkflowId = "{handle.id}"'):
+        history = await client.get_workflow_handle(
+            handle.id, run_id=execution.run_id
+        ).fetch_history()
+        await Replayer(
+            workflows=[ServiceRequestWorkflow], data_converter=pydantic_data_converter
+        ).replay_workflow(history)
+        if os.environ.get("TIERFLOW_RECORD_HISTORIES"):
+            HISTORIES.mkdir(exist_ok=True)
+            path = HISTORIES / f"{name}-{execution.run_id[:8]}.json"
+            path.write_text(history.to_json())
+
+
+async def test_continue_as_new_carries_state_and_idempotency(dev_worker) -> None:
+    client, queue, stand_ins = dev_worker
+    handle = await start(client, queue)
+    first_run = (await handle.describe()).run_id
+    cw = caseworker((await handle.query(ServiceRequestWorkflow.view)).summary.institution_id)
+    ack = action(ActionKind.ACKNOWLEDGE, cw)
+    await handle.execute_update(ServiceRequestWorkflow.act, ack, id=ack.action_id)
+    for n in range(12):  # each comment adds ~10 history events; the server suggests at 60
+        note = action(ActionKind.COMMENT, cw, text=f"note {n}")
+        await handle.execute_update(ServiceRequestWorkflow.act, note, id=note.action_id)
+    # the workflow continues as new at its first idle moment after the server suggests it
+    for _ in range(50):
+        if (await handle.describe()).run_id != first_run:
+            break
+        await asyncio.sleep(0.1)
+    assert (await handle.describe()).run_id != first_run, "expected a continue-as-new"
+    view: RequestView = await handle.query(ServiceRequestWorkflow.view)
+    assert view.summary.state is State.ACKNOWLEDGED
+    assert len([e for e in view.timeline if e.event_type.value == "commented"]) == 12
+    # the acknowledge from the first run is still known: a redelivery changes nothing
+    again = await handle.execute_update(ServiceRequestWorkflow.act, ack, id=f"re-{ack.action_id}")
+    assert again.duplicate
+    events = stand_ins.events(view.summary.request_id)
+    assert events.count("acknowledged") == 1 and events.count("commented") == 12
+    sequences = [r.sequence for r in stand_ins.persisted if r.request_id == view.summary.request_id]
+    assert sequences == list(range(1, len(sequences) + 1))  # no gap, no repeat across runs
+    await replay_and_maybe_record(client, handle, "continue-as-new")
+
+
+async def test_search_attributes_follow_the_request(dev_worker) -> None:
+    client, queue, _ = dev_worker
+    handle = await start(client, queue)
+    view: RequestView = await handle.query(ServiceRequestWorkflow.view)
+    institution = view.summary.institution_id
+    query = (
+        f'WorkflowId = "{handle.id}" AND TierflowState = "assigned" '
+        f'AND TierflowInstitution = "{institution}" AND TierflowTier = "county"'
+    )
+    for _ in range(100):
+        found = [w.id async for w in client.list_workflows(query)]
+        if found:
+            break
+        await asyncio.sleep(0.2)
+    assert found == [handle.id]
+    await client.get_workflow_handle(handle.id).terminate("test done")
+
+
+async def test_breach_escalation_and_pause_on_real_time(dev_worker) -> None:
+    client, queue, stand_ins = dev_worker
+    handle = await start(client, queue)
+    view: RequestView = await handle.query(ServiceRequestWorkflow.view)
+    request_id = view.summary.request_id
+    for _ in range(100):  # 4 s response target at the county, then escalation
+        if stand_ins.of_type(request_id, "escalated"):
+            break
+        await asyncio.sleep(0.2)
+    escalated = stand_ins.of_type(request_id, "escalated")[0]
+    assert escalated.to_tier is Tier.MUNICIPAL and escalated.reason == "sla_breach:response"
+    assert [w.details["threshold"] for w in stand_ins.of_type(request_id, "sla_warning")][:2] == [
+        0.5,
+        0.8,
+    ]
+    municipal = caseworker(escalated.institution_id)
+    for kind, kw in (
+        (ActionKind.ACKNOWLEDGE, {}),
+        (ActionKind.REQUEST_INFO, {"text": "send the audit"}),
+    ):
+        a = action(kind, municipal, **kw)
+        await handle.execute_update(ServiceRequestWorkflow.act, a, id=a.action_id)
+    await asyncio.sleep(10)  # longer than the resolution target: paused clocks do not breach
+    assert not [
+        b
+        for b in stand_ins.of_type(request_id, "sla_breached")
+        if b.details["clock"] == "resolution"
+    ]
+    a = action(ActionKind.PROVIDE_INFO, ENTERPRISE, text="attached")
+    await handle.execute_update(ServiceRequestWorkflow.act, a, id=a.action_id)
+    a = action(ActionKind.RESOLVE, municipal, text="solved")
+    await handle.execute_update(ServiceRequestWorkflow.act, a, id=a.action_id)
+    result = await handle.result()  # closes after the 2 s reopen window
+    assert result.state is State.CLOSED
+    await replay_and_maybe_record(client, handle, "breach-pause-close")
+
+
+async def test_action_racing_a_breach_has_one_consistent_outcome(dev_worker) -> None:
+    client, queue, stand_ins = dev_worker
+    handle = await start(client, queue)
+    view: RequestView = await handle.query(ServiceRequestWorkflow.view)
+    request_id = view.summary.request_id
+    county = caseworker(view.summary.institution_id)
+    await asyncio.sleep(3.9)  # the 4 s response deadline is about to fire
+    ack = action(ActionKind.ACKNOWLEDGE, county)
+    try:
+        result = await handle.execute_update(ServiceRequestWorkflow.act, ack, id=ack.action_id)
+        outcome = "acknowledged"
+        assert result.tier is Tier.COUNTY
+    except WorkflowUpdateFailedError as err:
+        outcome = "refused"
+        assert err.cause.type == "Forbidden"  # the request moved to the municipal tier first
+    await asyncio.sleep(1)
+    events = stand_ins.events(request_id)
+    if outcome == "acknowledged":
+        assert "acknowledged" in events and events.index("acknowledged") < (
+            events.index("escalated") if "escalated" in events else len(events)
+        )
+    else:
+        assert "escalated" in events and "acknowledged" not in events
+    await client.get_workflow_handle(handle.id).terminate("test done")
+
+
+def test_histories_folder_exists() -> None:
+    assert HISTORIES.is_dir()

@@ -1,0 +1,32 @@
+"""Replay every recorded history with today's workflow code: changes must stay deterministic.
+
+Record new ones with ``TIERFLOW_RECORD_HISTORIES=1 pytest tests/workflows/test_dev_server.py``
+and keep the old ones: they stand for workflows still running in production.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows.service_request import ServiceRequestWorkflow
+
+HISTORIES = sorted(Path(__file__).with_name("histories").glob("*.json"))
+
+
+def test_there_are_recorded_histories() -> None:
+    assert len(HISTORIES) >= 3
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_recorded_history_replays(path: Path) -> None:
+    workflow_id = f"replay-{path.stem}"
+    history = WorkflowHistory.from_json(workflow_id, json.loads(path.read_text()))
+    replayer = Replayer(workflows=[ServiceRequestWorkflow], data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+    assert result.replay_failure is None
