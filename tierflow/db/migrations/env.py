@@ -7,6 +7,7 @@ from typing import Any
 from alembic import context
 from sqlmodel import SQLModel
 
+import tierflow.db.auth_models  # noqa: F401 - registers the API auth tables
 import tierflow.db.models  # noqa: F401 - registers the tables on SQLModel.metadata
 from tierflow.db.engine import make_engine
 from tierflow.db.types import EnumText, UtcDateTime

@@ -1,0 +1,154 @@
+"""Shared state of one API app and its dependencies: bearer auth, rate limits, scope."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy import Engine
+from temporalio.client import Client
+
+from tierflow.auth_store import Principal, authenticate
+from tierflow.settings import Settings
+
+
+@dataclass(frozen=True)
+class ApiLimits:
+    """Per-token rate limits (token buckets) and the request body size limit."""
+
+    submit_per_second: float = 2.0
+    submit_burst: int = 20
+    actions_per_second: float = 5.0
+    actions_burst: int = 50
+    max_body_bytes: int = 256 * 1024
+
+
+class RateLimiter:
+    """An in-memory token bucket per key; ``take`` returns the wait in seconds when empty."""
+
+    def __init__(self, per_second: float, burst: int) -> None:
+        self.per_second = per_second
+        self.burst = burst
+        self._buckets: dict[object, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: object) -> float | None:
+        """Take one token for ``key``; return None if granted, else seconds until the next."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.per_second)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                return None
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / self.per_second if self.per_second > 0 else 3600.0
+
+
+class ApiMetrics:
+    """HTTP metrics of the API on the app's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "tierflow_api_requests_total",
+            "API requests by route template, method and status code",
+            ["route", "method", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "tierflow_api_request_seconds",
+            "API request latency by route template",
+            ["route", "method"],
+            registry=registry,
+        )
+        self.actions = Counter(
+            "tierflow_api_actions_total",
+            "Actions sent to workflows by kind and outcome",
+            ["kind", "outcome"],
+            registry=registry,
+        )
+
+
+@dataclass
+class ApiContext:
+    """Everything the routes need; ``client`` may connect later, in the app's lifespan."""
+
+    settings: Settings
+    client: Client | None
+    engine: Engine
+    registry: CollectorRegistry
+    metrics: ApiMetrics
+    limits: ApiLimits
+    submit_limiter: RateLimiter = field(init=False)
+    action_limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.submit_limiter = RateLimiter(self.limits.submit_per_second, self.limits.submit_burst)
+        self.action_limiter = RateLimiter(self.limits.actions_per_second, self.limits.actions_burst)
+
+    @property
+    def temporal(self) -> Client:
+        if self.client is None:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Temporal not connected yet")
+        return self.client
+
+
+def get_ctx(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[ApiContext, Depends(get_ctx)]
+_bearer = HTTPBearer(auto_error=False, description="API token issued by `tierflow tokens issue`")
+
+
+def get_principal(
+    ctx: Ctx,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """Resolve the bearer token to a principal, or answer 401."""
+    if creds is None or creds.scheme.lower() != "bearer":
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing bearer token (Authorization: Bearer tf_...)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    principal = authenticate(ctx.engine, creds.credentials)
+    if principal is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "unknown or revoked token",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def _limit(limiter: RateLimiter, principal: Principal, what: str) -> None:
+    wait = limiter.take(principal.token_id)
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"rate limit for {what} exceeded; retry in {wait:.1f} s",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+
+
+def submit_rate(ctx: Ctx, principal: CurrentPrincipal) -> Principal:
+    """Authenticate and take a token from the caller's submit bucket."""
+    _limit(ctx.submit_limiter, principal, "submit")
+    return principal
+
+
+def action_rate(ctx: Ctx, principal: CurrentPrincipal) -> Principal:
+    """Authenticate and take a token from the caller's action bucket."""
+    _limit(ctx.action_limiter, principal, "actions")
+    return principal

@@ -1,0 +1,56 @@
+"""Error answers: 422 bodies that name each field and its reason, without echoing input."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+LOCATIONS = {"body", "query", "path", "header", "cookie"}
+
+
+def field_name(loc: Sequence[Any]) -> str:
+    """Return ``enterprise.uscc`` for ``("body", "enterprise", "uscc")``."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in LOCATIONS and len(parts) > 1:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def describe(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Return FastAPI-shaped error items plus ``field``, leaving the caller's input out."""
+    return [
+        {
+            "loc": list(err.get("loc", ())),
+            "msg": str(err.get("msg", "")),
+            "type": str(err.get("type", "value_error")),
+            "field": field_name(err.get("loc", ())),
+        }
+        for err in errors
+    ]
+
+
+def field_error(loc: tuple[str, ...], reason: str) -> HTTPException:
+    """Return a 422 for one field."""
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        describe([{"loc": loc, "msg": reason, "type": "value_error"}]),
+    )
+
+
+def validation_http_error(exc: ValidationError, prefix: tuple[str, ...]) -> HTTPException:
+    """Return a 422 for a model built inside a route."""
+    errors = [{**e, "loc": (*prefix, *e["loc"])} for e in exc.errors()]
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, describe(errors))
+
+
+async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        content={"detail": describe(exc.errors())},
+    )

@@ -1,0 +1,128 @@
+"""Bodies the API accepts and returns (besides the shared schemas it reuses)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from schemas.domain import Category, Grade, Priority, SlaStatus, State, Tier
+from schemas.lifecycle import ActionKind, RequestView
+
+
+class ErrorOut(BaseModel):
+    """An error: ``detail`` says what was wrong and why."""
+
+    detail: str
+
+
+class SubmitAccepted(BaseModel):
+    request_id: str
+    workflow_id: str
+    status: str = Field(description="accepted: the workflow runs (new, or already running)")
+
+
+class ActionBody(BaseModel):
+    """The few fields a caseworker sends with an action; the actor comes from the token."""
+
+    text: str | None = Field(default=None, max_length=10_000)
+    institution_id: str | None = Field(default=None, max_length=64, description="For reassign")
+    rating: int | None = Field(default=None, ge=1, le=5, description="For rate")
+
+
+class RequestItem(BaseModel):
+    """A request in a queue: the read model row without the enterprise's contact fields."""
+
+    request_id: str
+    state: State
+    tier: Tier
+    institution_id: str | None
+    category: Category
+    priority: Priority
+    grade: Grade
+    division_code: str
+    enterprise_uscc: str
+    enterprise_name: str
+    subject: str
+    sla_status: SlaStatus
+    response_due_at: datetime | None
+    resolution_due_at: datetime | None
+    next_due_at: datetime | None = Field(description="The nearest running SLA deadline")
+    submitted_at: datetime
+    updated_at: datetime
+    escalation_count: int
+
+
+class RequestRow(RequestItem):
+    """One request in full, for callers allowed to see it (contact fields included)."""
+
+    contact_name: str | None
+    contact_phone: str | None
+    contact_email: str | None
+    description: str
+    channel: str
+    policy_version: str
+    resolved_at: datetime | None
+    closed_at: datetime | None
+
+
+class QueuePage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[RequestItem]
+
+
+class RequestDetail(BaseModel):
+    """The read model row and the workflow's live view (either may be missing briefly)."""
+
+    request_id: str
+    request: RequestRow | None
+    view: RequestView | None
+    allowed_actions: list[ActionKind] = Field(
+        description="Actions the state allows and the caller's role permits"
+    )
+
+
+class CountRow(BaseModel):
+    tier: Tier
+    state: State
+    category: Category
+    count: int
+
+
+class SummaryReport(BaseModel):
+    total: int
+    by_tier: dict[str, int]
+    by_state: dict[str, int]
+    by_category: dict[str, int]
+    rows: list[CountRow]
+
+
+class SlaRow(BaseModel):
+    institution_id: str
+    tier: Tier
+    holds: int
+    response_breached: int
+    resolution_breached: int
+    attainment: float = Field(description="Share of holds with no breach (0..1)")
+
+
+class SlaReport(BaseModel):
+    since: datetime
+    until: datetime
+    rows: list[SlaRow]
+
+
+class EscalationRow(BaseModel):
+    from_tier: Tier | None
+    to_tier: Tier
+    cause: str = Field(description="sla_breach or manual")
+    count: int
+
+
+class EscalationReport(BaseModel):
+    since: datetime
+    until: datetime
+    total: int
+    rows: list[EscalationRow]

@@ -1,0 +1,1 @@
+"""Routers of the versioned API (mounted under /api/v1)."""

@@ -1,0 +1,170 @@
+"""API users and tokens: create users, issue tokens (shown once), resolve a bearer token.
+
+Only the SHA-256 digest of a token is stored. Supervisors' tier and division are derived
+from their institution in the directory when the user is created, so scope checks need no
+directory at request time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from schemas.domain import Role, Tier
+from schemas.lifecycle import ActionKind
+from schemas.request import Actor
+from tierflow.db.auth_models import ApiToken, ApiUser
+from tierflow.directory import Directory
+
+TOKEN_PREFIX = "tf_"
+USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
+# What a system client can be granted: submit, read (requests and reports), or an action kind.
+SYSTEM_GRANTS = frozenset({"submit", "read", "reports", *(k.value for k in ActionKind)})
+INSTITUTION_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR})
+
+
+class AuthStoreError(ValueError):
+    """A user or token operation that cannot be done; the message says which field and why."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of one API request."""
+
+    user_id: str
+    role: Role
+    institution_id: str | None = None
+    tier: Tier | None = None
+    division_code: str | None = None
+    grants: frozenset[str] = field(default_factory=frozenset)
+    token_id: int = 0
+
+    @property
+    def actor(self) -> Actor:
+        """Return the actor recorded in the workflow and the audit trail."""
+        return Actor(id=self.user_id, role=self.role, institution_id=self.institution_id)
+
+
+def hash_token(token: str) -> str:
+    """Return the hex SHA-256 digest under which a token is stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    """Return a fresh random token (``tf_`` + 43 URL-safe characters)."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def create_user(
+    engine: Engine,
+    user_id: str,
+    role: Role,
+    institution_id: str | None = None,
+    grants: list[str] | None = None,
+    directory: Directory | None = None,
+) -> ApiUser:
+    """Create a user; caseworkers and supervisors need an institution of the directory."""
+    if not USER_ID_PATTERN.match(user_id):
+        raise AuthStoreError(
+            f"name: {user_id!r} must be 1-100 letters, digits or _.@- (starting alphanumeric)"
+        )
+    if role is Role.ENTERPRISE:
+        raise AuthStoreError("role: enterprises act through a system client, not a user")
+    tier = division = None
+    if role in INSTITUTION_ROLES:
+        if not institution_id:
+            raise AuthStoreError(f"institution: required for role {role.value}")
+        entry = (directory or Directory.load()).get(institution_id)
+        if entry is None:
+            raise AuthStoreError(f"institution: {institution_id!r} is not in the directory")
+        tier, division = entry.tier, entry.division_code
+    elif institution_id:
+        raise AuthStoreError(f"institution: only caseworkers and supervisors have one, not {role}")
+    grants = sorted(set(grants or []))
+    if grants and role is not Role.SYSTEM:
+        raise AuthStoreError("grant: only system clients have grants")
+    unknown = sorted(set(grants) - SYSTEM_GRANTS)
+    if unknown:
+        raise AuthStoreError(
+            f"grant: unknown {', '.join(unknown)} (allowed: {', '.join(sorted(SYSTEM_GRANTS))})"
+        )
+    user = ApiUser(
+        id=user_id,
+        role=role,
+        institution_id=institution_id,
+        tier=tier,
+        division_code=division,
+        grants=grants,
+        created_at=datetime.now(UTC),
+    )
+    with Session(engine) as session:
+        if session.get(ApiUser, user_id) is not None:
+            raise AuthStoreError(f"name: user {user_id!r} already exists")
+        session.add(user)
+        session.commit()
+        session.refresh(user)
+    return user
+
+
+def issue_token(engine: Engine, user_id: str) -> str:
+    """Create a token for ``user_id`` and return it; it is never stored in plain text."""
+    token = new_token()
+    with Session(engine) as session:
+        if session.get(ApiUser, user_id) is None:
+            raise AuthStoreError(f"user: {user_id!r} does not exist (create it with users add)")
+        session.add(
+            ApiToken(
+                token_hash=hash_token(token),
+                display_prefix=token[: len(TOKEN_PREFIX) + 6],
+                user_id=user_id,
+                created_at=datetime.now(UTC),
+            )
+        )
+        session.commit()
+    return token
+
+
+def revoke_tokens(engine: Engine, user_id: str) -> int:
+    """Revoke every live token of a user; return how many were revoked."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at == None)  # noqa: E711
+        ).all()
+        for row in rows:
+            row.revoked_at = datetime.now(UTC)
+            session.add(row)
+        session.commit()
+        return len(rows)
+
+
+def list_users(engine: Engine) -> list[ApiUser]:
+    with Session(engine) as session:
+        return list(session.exec(select(ApiUser).order_by(ApiUser.id)).all())
+
+
+def authenticate(engine: Engine, token: str) -> Principal | None:
+    """Return the principal a live token belongs to, or None for unknown or revoked tokens."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    with Session(engine) as session:
+        row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
+        if row is None or row.revoked_at is not None:
+            return None
+        user = session.get(ApiUser, row.user_id)
+        if user is None or user.disabled:
+            return None
+        return Principal(
+            user_id=user.id,
+            role=user.role,
+            institution_id=user.institution_id,
+            tier=user.tier,
+            division_code=user.division_code,
+            grants=frozenset(user.grants),
+            token_id=row.id or 0,
+        )

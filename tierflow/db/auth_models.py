@@ -1,0 +1,48 @@
+"""API users and their hashed tokens: who may call the HTTP API and what they may see.
+
+A token is shown once when issued; only its SHA-256 digest is stored, so a leaked database
+does not leak usable credentials.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, String
+from sqlmodel import Field, SQLModel
+
+from schemas.domain import Role, Tier
+from tierflow.db.types import EnumText, UtcDateTime
+
+
+class ApiUserBase(SQLModel):
+    id: str = Field(primary_key=True, sa_type=String(100))  # the user name, also the actor id
+    role: Role = Field(sa_type=EnumText(Role))
+    institution_id: str | None = Field(default=None, sa_type=String(64))
+    tier: Tier | None = Field(default=None, sa_type=EnumText(Tier))  # the institution's tier
+    division_code: str | None = Field(default=None, sa_type=String(6))  # institution division
+    grants: list[str] = Field(default_factory=list, sa_type=JSON)  # system clients only
+    disabled: bool = False
+
+
+class ApiUser(ApiUserBase, table=True):
+    """A caseworker, supervisor, admin or system client of the API."""
+
+    __tablename__ = "api_user"
+    created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class ApiUserPublic(ApiUserBase):
+    created_at: datetime
+
+
+class ApiToken(SQLModel, table=True):
+    """One bearer token of a user, stored as its SHA-256 digest."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_type=String(64), unique=True)
+    display_prefix: str = Field(sa_type=String(16))  # e.g. "tf_ab12cd": enough to tell apart
+    user_id: str = Field(sa_type=String(100), index=True)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
