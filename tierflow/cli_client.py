@@ -1,9 +1,340 @@
-"""Caseworker commands that talk to the HTTP API (login, queue, show, actions, submit)."""
+"""Caseworker commands that talk to the HTTP API (login, queue, show, act, submit),
+and the admin commands that create users and tokens directly in the database."""
 
 from __future__ import annotations
 
+import json
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
 import typer
+from rich.console import Console
+from rich.table import Table
+
+API = "/api/v1"
+SLA_STYLE = {"breached": "bold red", "warning": "yellow", "paused": "cyan", "on_track": "green"}
+console = Console()
+users_app = typer.Typer(help="API users (admin; talks to the database).", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens (admin; talks to the database).", no_args_is_help=True)
+
+
+# --------------------------------------------------------------------------- credentials
+def credentials_path() -> Path:
+    """Return $TIERFLOW_HOME/credentials.json, else ~/.config/tierflow/credentials.json."""
+    home = os.environ.get("TIERFLOW_HOME")
+    base = Path(home) if home else Path.home() / ".config" / "tierflow"
+    return base / "credentials.json"
+
+
+def load_credentials() -> tuple[str, str]:
+    path = credentials_path()
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        return str(data["url"]), str(data["token"])
+    except (OSError, ValueError, KeyError):
+        _fail(f"not logged in ({path} missing): run `tierflow login --url URL --token TOKEN`")
+
+
+def _client() -> httpx.Client:
+    url, token = load_credentials()
+    return httpx.Client(
+        base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
+
+
+def _call(method: str, path: str, **kwargs: Any) -> Any:
+    """Send one API request; print the server's reason and exit 1 on an error status."""
+    with _client() as client:
+        try:
+            response = client.request(method, API + path, **kwargs)
+        except httpx.HTTPError as exc:
+            _fail(f"cannot reach the API: {exc}")
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        if isinstance(detail, list):
+            detail = "; ".join(f"{d.get('field', '?')}: {d.get('msg', '')}" for d in detail)
+        _fail(f"HTTP {response.status_code}: {detail}")
+    return response.json()
+
+
+def _fail(message: str) -> Any:
+    typer.echo(message, err=True)
+    raise typer.Exit(1)
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+# --------------------------------------------------------------------------- caseworker commands
+def login(
+    url: str = typer.Option(..., help="API base URL, e.g. http://127.0.0.1:8000"),
+    token: str = typer.Option(
+        ..., help="Token from `tierflow tokens issue`", prompt=True, hide_input=True
+    ),
+) -> None:
+    """Check the token against the API and store it for later commands."""
+    try:
+        response = httpx.get(
+            url.rstrip("/") + API + "/requests",
+            params={"limit": 1},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach {url}: {exc}")
+    if response.status_code == 401:
+        _fail("the API refused the token (unknown or revoked)")
+    path = credentials_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"url": url, "token": token}), "utf-8")
+    path.chmod(0o600)
+    typer.echo(f"logged in to {url}; credentials in {path}")
+
+
+def queue(
+    institution: str | None = typer.Option(None, help="Only this institution"),
+    tier: str | None = typer.Option(None, help="county, municipal, provincial or national"),
+    state: str | None = typer.Option(None, help="Only this state"),
+    category: str | None = typer.Option(None),
+    priority: str | None = typer.Option(None),
+    sla_status: str | None = typer.Option(None, help="on_track, warning, breached, paused"),
+    limit: int = typer.Option(50, min=1, max=500),
+    offset: int = typer.Option(0, min=0),
+    as_json: bool = typer.Option(False, "--json", help="Print the API answer as JSON"),
+) -> None:
+    """Show your queue, most at-risk first, with SLA countdowns."""
+    params = {
+        k: v
+        for k, v in {
+            "institution": institution,
+            "tier": tier,
+            "state": state,
+            "category": category,
+            "priority": priority,
+            "sla_status": sla_status,
+            "limit": limit,
+            "offset": offset,
+        }.items()
+        if v is not None
+    }
+    page = _call("GET", "/requests", params=params)
+    if as_json:
+        _print_json(page)
+        return
+    table = Table(title=f"Queue: {len(page['items'])} of {page['total']}")
+    for column in ("request", "state", "tier", "institution", "category", "priority", "SLA", "due"):
+        table.add_column(column)
+    for item in page["items"]:
+        sla = item["sla_status"]
+        table.add_row(
+            item["request_id"],
+            item["state"],
+            item["tier"],
+            item["institution_id"] or "-",
+            item["category"],
+            item["priority"],
+            f"[{SLA_STYLE.get(sla, '')}]{sla}[/]",
+            countdown(item["next_due_at"]),
+        )
+    console.print(table)
+
+
+def show(
+    request_id: str = typer.Argument(..., help="Request id"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show one request: state, clocks and timeline."""
+    detail = _call("GET", f"/requests/{request_id}")
+    if as_json:
+        _print_json(detail)
+        return
+    view, row = detail.get("view"), detail.get("request")
+    summary = (view or {}).get("summary") or row or {}
+    console.print(
+        f"[bold]{request_id}[/] {summary.get('state')} at {summary.get('tier')} "
+        f"({summary.get('institution_id')}) - {summary.get('subject', '')}"
+    )
+    for clock in (view or {}).get("clocks", []):
+        due = countdown(clock.get("deadline")) if clock.get("running_since") else "-"
+        console.print(f"  clock {clock['kind']} @{clock['tier']}: due {due}")
+    table = Table(title="Timeline")
+    for column in ("#", "when", "event", "actor", "state", "tier", "reason"):
+        table.add_column(column)
+    for entry in (view or {}).get("timeline", []):
+        table.add_row(
+            str(entry["sequence"]),
+            entry["occurred_at"][:19],
+            entry["event_type"],
+            entry["actor_id"],
+            entry["to_state"],
+            entry["tier"],
+            entry.get("reason") or "",
+        )
+    console.print(table)
+    console.print("allowed: " + (", ".join(detail.get("allowed_actions", [])) or "none"))
+
+
+def act(
+    request_id: str = typer.Argument(...),
+    kind: str = typer.Argument(..., help="acknowledge, start, request_info, resolve, ..."),
+    text: str | None = typer.Option(None, help="Reason, question, resolution or comment"),
+    institution: str | None = typer.Option(None, help="Target institution (reassign)"),
+    key: str | None = typer.Option(None, help="Idempotency key (default: a new one)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Take an action on a request."""
+    body = {k: v for k, v in {"text": text, "institution_id": institution}.items() if v}
+    headers = {"Idempotency-Key": key or f"cli-{uuid.uuid4().hex}"}
+    result = _call("POST", f"/requests/{request_id}/actions/{kind}", json=body, headers=headers)
+    if as_json:
+        _print_json(result)
+        return
+    dup = " (repeated key: first answer)" if result.get("duplicate") else ""
+    typer.echo(
+        f"{kind}: {request_id} is {result['state']} at {result['tier']} "
+        f"({result['institution_id']}){dup}"
+    )
+
+
+def submit(
+    file: Path | None = typer.Option(None, "--file", exists=True, help="RequestInput JSON"),
+    request_id: str | None = typer.Option(None, help="Default: a new id"),
+    uscc: str | None = typer.Option(None),
+    name: str | None = typer.Option(None, help="Enterprise name"),
+    division: str | None = typer.Option(None, help="Enterprise division code"),
+    category: str = typer.Option("other"),
+    priority: str = typer.Option("normal"),
+    subject: str | None = typer.Option(None),
+    description: str = typer.Option(""),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Submit a request from a JSON file or from flags."""
+    if file is not None:
+        body = json.loads(file.read_text("utf-8"))
+    else:
+        missing = [
+            n
+            for n, v in (
+                ("uscc", uscc),
+                ("name", name),
+                ("division", division),
+                ("subject", subject),
+            )
+            if not v
+        ]
+        if missing:
+            _fail(f"missing --{', --'.join(missing)} (or use --file)")
+        body = {
+            "request_id": request_id or f"req-{uuid.uuid4().hex[:12]}",
+            "enterprise": {"uscc": uscc, "name": name, "division_code": division},
+            "category": category,
+            "priority": priority,
+            "subject": subject,
+            "description": description,
+        }
+    result = _call("POST", "/requests", json=body)
+    if as_json:
+        _print_json(result)
+    else:
+        typer.echo(f"submitted {result['request_id']}")
+
+
+def countdown(due: str | None, now: datetime | None = None) -> str:
+    """Return e.g. 'in 3h 20m' or 'overdue 1d 2h' for an ISO deadline."""
+    if not due:
+        return "-"
+    delta = datetime.fromisoformat(due).astimezone(UTC) - (now or datetime.now(UTC))
+    seconds = int(abs(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    text = f"{days}d {hours}h" if days else f"{hours}h {rest // 60}m"
+    return f"in {text}" if delta.total_seconds() >= 0 else f"overdue {text}"
+
+
+# --------------------------------------------------------------------------- admin commands
+def _engine() -> Any:
+    from tierflow.db.engine import make_engine
+    from tierflow.settings import Settings
+
+    return make_engine(Settings().resolved_database_url)
+
+
+@users_app.command("add")
+def users_add(
+    name: str = typer.Argument(..., help="User name (also the actor id in the audit trail)"),
+    role: str = typer.Option(..., help="caseworker, supervisor, admin or system"),
+    institution: str | None = typer.Option(None, help="Institution id (caseworker, supervisor)"),
+    grant: list[str] = typer.Option([], help="System clients: submit, read, reports or a kind"),
+) -> None:
+    """Create an API user; supervisors' tier and region come from their institution."""
+    from schemas.domain import Role
+    from tierflow.auth_store import AuthStoreError, create_user
+    from tierflow.directory import Directory
+    from tierflow.settings import Settings
+
+    try:
+        role_value = Role(role)
+    except ValueError:
+        _fail(f"role: {role!r} is not one of caseworker, supervisor, admin, system")
+    try:
+        user = create_user(
+            _engine(),
+            name,
+            role_value,
+            institution,
+            grant,
+            Directory.load(Settings().directory_file),
+        )
+    except AuthStoreError as exc:
+        _fail(str(exc))
+    where = f" at {user.institution_id} ({user.tier}, {user.division_code})" if user.tier else ""
+    typer.echo(f"user {user.id} ({user.role}){where} created")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List API users."""
+    from tierflow.auth_store import list_users
+
+    for user in list_users(_engine()):
+        grants = f" grants={','.join(user.grants)}" if user.grants else ""
+        typer.echo(f"{user.id}\t{user.role}\t{user.institution_id or '-'}{grants}")
+
+
+@tokens_app.command("issue")
+def tokens_issue(user: str = typer.Argument(..., help="User name")) -> None:
+    """Issue a token for USER and print it once (only its hash is stored)."""
+    from tierflow.auth_store import AuthStoreError, issue_token
+
+    try:
+        token = issue_token(_engine(), user)
+    except AuthStoreError as exc:
+        _fail(str(exc))
+    typer.echo(token)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(user: str = typer.Argument(..., help="User name")) -> None:
+    """Revoke every token of USER."""
+    from tierflow.auth_store import revoke_tokens
+
+    typer.echo(f"revoked {revoke_tokens(_engine(), user)} token(s) of {user}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add the caseworker commands to the root ``tierflow`` app."""
+    """Add the caseworker and admin commands to the root ``tierflow`` app."""
+    app.command()(login)
+    app.command()(queue)
+    app.command()(show)
+    app.command()(act)
+    app.command()(submit)
+    app.add_typer(users_app, name="users")
+    app.add_typer(tokens_app, name="tokens")
