@@ -265,3 +265,47 @@ async def test_friday_evening_before_a_holiday_gets_business_deadline(ts_worker,
     # 4 business hours: Tuesday 09:00-12:00, then 13:30-14:30.
     expected = datetime.fromisoformat(f"2027-04-06T14:30:00{CST}")
     assert clocks[ClockKind.RESPONSE].deadline == expected
+
+
+async def test_hand_back_and_reassign_keep_per_tier_records(ts_worker, stand_ins) -> None:
+    env, queue = ts_worker
+    req = make_request()
+    handle = await submit(env, queue, req)
+    county = (await view(handle)).summary.institution_id
+    up = await act(handle, action(ActionKind.ESCALATE, caseworker(county), text="Needs the city"))
+    assert up.tier is Tier.MUNICIPAL
+    city = caseworker(up.institution_id)
+    moved = await act(
+        handle,
+        action(
+            ActionKind.REASSIGN, city, institution_id="municipal-other", text="Their financing desk"
+        ),
+    )
+    assert moved.tier is Tier.MUNICIPAL and moved.institution_id == "municipal-other"
+    back = await act(
+        handle,
+        action(ActionKind.HAND_BACK, caseworker("municipal-other"), text="County can handle it"),
+    )
+    assert back.tier is Tier.COUNTY and back.institution_id == county
+    holds = (await view(handle)).holds
+    assert [(h.tier, h.institution_id, h.left_by) for h in holds] == [
+        (Tier.COUNTY, county, "escalated"),
+        (Tier.MUNICIPAL, up.institution_id, "reassigned"),
+        (Tier.MUNICIPAL, "municipal-other", "handed_back"),
+        (Tier.COUNTY, county, None),
+    ]
+    note = await act(
+        handle,
+        action(
+            ActionKind.EXTERNAL_STATUS,
+            ENTERPRISE.model_copy(update={"role": "system"}),
+            text="Bank visit booked",
+        ),
+    )
+    assert note.state is State.ASSIGNED
+    assert stand_ins.events(req.request_id)[-4:] == [
+        "escalated",
+        "reassigned",
+        "handed_back",
+        "external_status",
+    ]
