@@ -63,6 +63,9 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     return box["result"]
 
 
+WAL_PRAGMAS = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
+
+
 class TemporalDevServer:
     """``temporal server start-dev`` with a file store in ``home/temporal`` and our attributes."""
 
@@ -78,6 +81,7 @@ class TemporalDevServer:
         search_attributes: Mapping[str, str] | None = None,
         headless: bool = False,
         host: str = "127.0.0.1",
+        sqlite_pragmas: bool = True,
     ) -> None:
         self.home = Path(home).resolve()
         self.port = port
@@ -95,6 +99,7 @@ class TemporalDevServer:
             )
         self.headless = headless
         self.host = host
+        self.sqlite_pragmas = sqlite_pragmas  # False: the dev server's default journal
         self.process = ManagedProcess(name="temporal", argv=[], home=self.home)
 
     @property
@@ -120,8 +125,7 @@ class TemporalDevServer:
             "server",
             "start-dev",
             "--db-filename", str(self.db_path),
-            "--sqlite-pragma", "journal_mode=wal",
-            "--sqlite-pragma", "synchronous=normal",
+            *(WAL_PRAGMAS if self.sqlite_pragmas else []),
             "--ip", self.host,
             "--port", str(self.port),
             "--namespace", self.namespace,
