@@ -2,8 +2,9 @@
 
 At-least-once, in order per partition: a message's offset is committed only after its
 Temporal call succeeded (or it was a duplicate) or it was parked on the dead-letter topic.
-Transient failures retry the same message with capped exponential backoff while the
-consumer keeps its group membership (paused keep-alive polls), so nothing is skipped.
+Transient failures retry the same message with capped exponential backoff; its partition
+stays paused meanwhile while the consumer keeps polling (group membership, other
+partitions), so nothing is skipped and one stuck request never blocks the others' partitions.
 
 Kafka's client is synchronous: every consumer/producer call runs on one dedicated thread,
 so the event loop (and a Temporal worker sharing it in tests) never blocks.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +26,7 @@ from typing import Any, TypeVar
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry
 from temporalio.client import Client
@@ -69,13 +72,13 @@ class IngressStats:
 
 
 class _Listener(ConsumerRebalanceListener):
+    """Commit what is done before partitions move; newer messages are redelivered."""
+
     def __init__(self, owner: Ingress) -> None:
         self.owner = owner
 
     def on_partitions_revoked(self, revoked: Any) -> None:
-        if revoked:
-            self.owner._rebalanced = True
-            log.info("partitions revoked: %s", sorted(tp.partition for tp in revoked))
+        self.owner._on_revoked(revoked)
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("partitions assigned: %s", sorted(tp.partition for tp in assigned))
@@ -84,8 +87,10 @@ class _Listener(ConsumerRebalanceListener):
 class Ingress:
     """Consume commands, make one idempotent Temporal call each, commit in order.
 
-    Use ``await run(stop_event)`` for a long-running consumer, or ``start()``,
-    ``run_once()`` ... ``close()`` to drive it step by step.
+    Partitions are worked on concurrently (one task each, the partition paused meanwhile),
+    messages within a partition strictly one after another; a request's commands share a
+    partition (keyed by request id), so they apply in the order they were published.
+    Use ``await run(stop_event)``, or ``start()``, ``run_once()`` ... ``close()`` in steps.
     """
 
     def __init__(
@@ -125,9 +130,13 @@ class Ingress:
         self._consumer_config = consumer_config or {}
         self._consumer: KafkaConsumer | None = None
         self._kafka_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingress-kafka")
-        self._rebalanced = False
+        self._send_threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ingress-dlq")
+        self._busy: dict[TopicPartition, asyncio.Task[None]] = {}
+        self._done: dict[TopicPartition, int] = {}  # next offset to commit, per partition
+        self._lock = threading.Lock()
+        self._generation = 0  # bumped on every revocation; older work is not committed
         self._lag_labels: set[str] = set()
-        self._last_keepalive = 0.0
+        self._stopping = False
 
     @property
     def ready(self) -> bool:
@@ -164,12 +173,12 @@ class Ingress:
         return consumer
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until ``stop`` is set, then finish the in-flight message and close."""
+        """Consume until ``stop`` is set; then finish in-flight messages, commit and close."""
         await self.start()
         try:
             while not stop.is_set():
                 try:
-                    await self.run_once(stop)
+                    await self.run_once(stop, wait=False)
                 except Exception:  # noqa: BLE001 - a broker hiccup must not end the consumer
                     log.exception("ingress loop error; retrying in 1 s")
                     await _sleep_or_stop(1.0, stop)
@@ -177,68 +186,217 @@ class Ingress:
             await self.close()
 
     async def close(self) -> None:
-        """Leave the group (uncommitted messages go to the next owner) and release clients."""
-        consumer, self._consumer = self._consumer, None
+        """Let in-flight work finish, commit it, leave the group and release the clients.
+
+        Messages not finished are left uncommitted: the next owner of their partition gets
+        them again (every call is idempotent).
+        """
+        self._stopping = True
+        if self._busy:
+            await asyncio.wait(list(self._busy.values()), timeout=self.shutdown_grace + 5)
+            for task in list(self._busy.values()):
+                task.cancel()
+            await asyncio.gather(*self._busy.values(), return_exceptions=True)
+        consumer = self._consumer
         if consumer is not None:
+            await self._kafka(self._commit_done)
+            self._consumer = None
             await self._kafka(consumer.close, False)
         if self._producer is not None and self._own_producer:
             producer, self._producer = self._producer, None
             await self._kafka(producer.close, 5)
         self._kafka_thread.shutdown(wait=False)
+        self._send_threads.shutdown(wait=False)
         log.info("ingress stopped: %s", self.stats)
 
-    async def run_once(self, stop: asyncio.Event | None = None) -> int:
-        """Poll one batch and handle it in order; return how many messages were committed."""
+    async def run_once(self, stop: asyncio.Event | None = None, wait: bool = True) -> int:
+        """Commit finished work, poll, and start a task per partition that got messages.
+
+        With ``wait`` the call returns only when those tasks are done (and committed).
+        Returns how many messages reached a committable end during the call.
+        """
         await self.start()
+        before = self.stats.committed
+        await self._kafka(self._commit_done)
+        if self._busy and not wait:
+            # every partition we hold may be busy: wait a little for one to free up
+            await asyncio.wait(
+                list(self._busy.values()), timeout=0.2, return_when=asyncio.FIRST_COMPLETED
+            )
+        timeout = 0.05 if self._busy else self.poll_timeout
+        batch = await self._kafka(self._poll, timeout)
+        generation = self._generation
+        started = []
+        for tp, records in batch.items():
+            task = asyncio.create_task(self._work_partition(tp, records, generation, stop))
+            self._busy[tp] = task
+            started.append(task)
+        if wait and started:
+            await asyncio.gather(*started)
+            await self._kafka(self._commit_done)
+        return self.stats.committed - before
+
+    # ------------------------------------------------------------------ kafka thread
+    def _poll(self, timeout: float) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """Poll (busy partitions paused) and pause every partition that got records."""
         consumer = self._consumer
         assert consumer is not None
-        batch: dict[TopicPartition, list[ConsumerRecord]] = await self._kafka(
-            consumer.poll, int(self.poll_timeout * 1000)
-        )
-        self._rebalanced = False
-        await self._kafka(self._update_lag)
-        done = 0
-        for records in batch.values():
-            for msg in records:
-                if not await self._handle(msg, stop):
-                    return done  # abandoned: the rest of the batch is refetched later
-                done += 1
-                if self._rebalanced:
-                    return done  # positions were reset to committed offsets: refetch
-        return done
+        busy = set(self._busy)
+        assigned = consumer.assignment()
+        if busy & assigned:
+            consumer.pause(*(busy & assigned))
+        batch = consumer.poll(timeout_ms=int(timeout * 1000))
+        fresh = {}
+        for tp, records in batch.items():
+            if not records:
+                continue
+            if tp in self._busy:
+                # reassigned while an older task still works on it: fetch again later
+                consumer.seek(tp, records[0].offset)
+                consumer.pause(tp)
+                continue
+            consumer.pause(tp)
+            fresh[tp] = records
+        self._update_lag()
+        return fresh
+
+    def _release(self, tp: TopicPartition, resume_at: int | None, generation: int) -> None:
+        """Let the consumer fetch ``tp`` again, from ``resume_at`` if work was left over."""
+        consumer = self._consumer
+        if consumer is None or tp not in consumer.assignment():
+            return
+        if resume_at is not None and generation == self._generation:
+            consumer.seek(tp, resume_at)
+        consumer.resume(tp)
+
+    def _commit_done(self) -> None:
+        """Commit the next offset of every partition with finished work (in order)."""
+        consumer = self._consumer
+        with self._lock:
+            done = dict(self._done)
+        if not done or consumer is None:
+            return
+        try:
+            consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in done.items()})
+        except CommitFailedError as exc:  # the group moved on: these will be redelivered
+            log.warning("commit failed (rebalance), messages will be redelivered: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - transient: kept and retried next round
+            log.warning("commit failed, retrying: %s", exc)
+            return
+        with self._lock:
+            for tp, offset in done.items():
+                if self._done.get(tp) == offset:
+                    del self._done[tp]
+
+    def _on_revoked(self, revoked: Any) -> None:
+        """Commit finished work, then make all older in-flight work uncommittable."""
+        self._commit_done()
+        with self._lock:
+            self._done.clear()
+            self._generation += 1
+        if revoked:
+            log.info("partitions revoked: %s", sorted(tp.partition for tp in revoked))
+
+    def _update_lag(self) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        assigned = list(consumer.assignment())
+        try:
+            missing = [tp for tp in assigned if consumer.highwater(tp) is None]
+            ends = consumer.end_offsets(missing) if missing else {}
+            labels = set()
+            for tp in assigned:
+                end = consumer.highwater(tp)
+                end = ends.get(tp) if end is None else end
+                position = consumer.position(tp)
+                if end is None or position is None:
+                    continue
+                label = str(tp.partition)
+                self.metrics.lag.labels(label).set(max(0, end - position))
+                labels.add(label)
+            for gone in self._lag_labels - labels:
+                self.metrics.lag.remove(gone)
+            self._lag_labels = labels
+        except Exception as exc:  # noqa: BLE001 - lag is best effort
+            log.debug("lag update failed: %s", exc)
+
+    # ------------------------------------------------------------------ one partition
+    async def _work_partition(
+        self,
+        tp: TopicPartition,
+        records: list[ConsumerRecord],
+        generation: int,
+        stop: asyncio.Event | None,
+    ) -> None:
+        """Handle a partition's records strictly in order; stop at the first left undone."""
+        index = 0
+        try:
+            while index < len(records):
+                if self._halted(stop, generation):
+                    break
+                if not await self._handle(records[index], stop, generation):
+                    break
+                index += 1
+        except Exception:  # noqa: BLE001 - never lose the partition to a bug: redeliver
+            log.exception("unexpected error on %s@%d", tp, records[index].offset)
+        finally:
+            left = len(records) - index
+            self.stats.abandoned += left
+            self._busy.pop(tp, None)
+            if not self._stopping and self._consumer is not None:
+                resume_at = records[index].offset if left else None
+                await self._kafka(self._release, tp, resume_at, generation)
+
+    def _halted(self, stop: asyncio.Event | None, generation: int) -> bool:
+        return (stop is not None and stop.is_set()) or generation != self._generation
+
+    def _finish(self, msg: ConsumerRecord, generation: int) -> bool:
+        """Mark ``msg`` done (its offset + 1 is committed next round) unless it moved away."""
+        with self._lock:
+            if generation != self._generation:
+                return False
+            self._done[TopicPartition(msg.topic, msg.partition)] = msg.offset + 1
+        return True
 
     # ------------------------------------------------------------------ one message
-    async def _handle(self, msg: ConsumerRecord, stop: asyncio.Event | None) -> bool:
+    async def _handle(
+        self, msg: ConsumerRecord, stop: asyncio.Event | None, generation: int
+    ) -> bool:
         """Process one message to a committable end; False if it must stay uncommitted."""
         try:
             cmd = decode(msg.value, msg.headers, msg.key)
         except CommandError as exc:
             label = command_label(msg.value, msg.headers)
-            if not await self._dead_letter(msg, label, exc.reason_code, exc.message, 1, stop):
+            if not await self._dead_letter(
+                msg, label, exc.reason_code, exc.message, 1, stop, generation
+            ):
                 return False
-            return await self._commit(msg)
-        answer = await self._apply_with_retries(msg, cmd, stop)
+            return self._finish(msg, generation)
+        answer = await self._apply_with_retries(cmd, stop, generation)
         if answer is None:
             return False
         outcome, attempts = answer
         if outcome.verdict is Verdict.DEAD_LETTER:
             if not await self._dead_letter(
-                msg, cmd.command, outcome.reason, outcome.message, attempts, stop
+                msg, cmd.command, outcome.reason, outcome.message, attempts, stop, generation
             ):
                 return False
+            return self._finish(msg, generation)
+        if not self._finish(msg, generation):
+            return False
+        self.metrics.commands.labels(cmd.command, outcome.verdict.value).inc()
+        self.metrics.latency.observe(_latency(msg, cmd))
+        if outcome.verdict is Verdict.APPLIED:
+            self.stats.applied += 1
         else:
-            self.metrics.commands.labels(cmd.command, outcome.verdict.value).inc()
-            self.metrics.latency.observe(_latency(msg, cmd))
-            if outcome.verdict is Verdict.APPLIED:
-                self.stats.applied += 1
-            else:
-                self.stats.duplicate += 1
-        return await self._commit(msg)
+            self.stats.duplicate += 1
+        return True
 
     async def _apply_with_retries(
-        self, msg: ConsumerRecord, cmd: ParsedCommand, stop: asyncio.Event | None
+        self, cmd: ParsedCommand, stop: asyncio.Event | None, generation: int
     ) -> tuple[Outcome, int] | None:
-        """Call Temporal until the answer is final (with the attempt count); None if stopped."""
+        """Call Temporal until the answer is final (with the attempt count); None if halted."""
         attempt, not_found_since, not_found_tries = 0, 0.0, 0
         while True:
             attempt += 1
@@ -272,7 +430,8 @@ class Ingress:
                 attempt,
                 outcome.message,
             )
-            if not await self._wait_keeping_partition(delay, msg, stop):
+            await _sleep_or_stop(delay, stop)
+            if self._halted(stop, generation):
                 return None
 
     async def _call(self, cmd: ParsedCommand, stop: asyncio.Event | None) -> Outcome | None:
@@ -303,21 +462,31 @@ class Ingress:
         message: str,
         attempts: int,
         stop: asyncio.Event | None,
+        generation: int,
     ) -> bool:
-        """Park the message on the DLQ (retrying the send); False if stopped first."""
+        """Park the message on the DLQ (retrying the send); False if halted first."""
+        loop = asyncio.get_running_loop()
         attempt = 0
         while True:
             attempt += 1
             try:
-                await self._kafka(
-                    send_to_dlq, self._producer, self.dlq_topic, msg, reason, message, attempts
+                await loop.run_in_executor(
+                    self._send_threads,
+                    send_to_dlq,
+                    self._producer,
+                    self.dlq_topic,
+                    msg,
+                    reason,
+                    message,
+                    attempts,
                 )
                 break
             except Exception as exc:  # noqa: BLE001 - the DLQ send is retried like Temporal
                 self.stats.retries += 1
                 self.metrics.retries.inc()
                 log.warning("DLQ send failed (attempt %d): %s", attempt, exc)
-                if not await self._wait_keeping_partition(self.backoff.delay(attempt), msg, stop):
+                await _sleep_or_stop(self.backoff.delay(attempt), stop)
+                if self._halted(stop, generation):
                     return False
         self.stats.dead_lettered += 1
         self.metrics.commands.labels(label, "dead_lettered").inc()
@@ -333,87 +502,8 @@ class Ingress:
         )
         return True
 
-    async def _commit(self, msg: ConsumerRecord) -> bool:
-        """Commit past ``msg``; False if the group took the partition away meanwhile."""
-        tp = TopicPartition(msg.topic, msg.partition)
-
-        def commit() -> None:
-            assert self._consumer is not None
-            self._consumer.commit({tp: OffsetAndMetadata(msg.offset + 1, "", -1)})
-            if self._rebalanced and tp in self._consumer.assignment():
-                self._consumer.seek(tp, msg.offset + 1)  # reassigned: skip what we just did
-
-        try:
-            await self._kafka(commit)
-        except Exception as exc:  # noqa: BLE001 - e.g. CommitFailedError after a rebalance
-            self.stats.abandoned += 1
-            self._rebalanced = True
-            log.warning("commit of %s@%d failed, will be redelivered: %s", tp, msg.offset, exc)
-            return False
-        return True
-
-    # ------------------------------------------------------------------ waiting
-    async def _wait_keeping_partition(
-        self, delay: float, msg: ConsumerRecord, stop: asyncio.Event | None
-    ) -> bool:
-        """Sleep ``delay`` s with keep-alive polls; False if stopped or the partition left."""
-        deadline = time.monotonic() + delay
-        tp = TopicPartition(msg.topic, msg.partition)
-        while True:
-            left = deadline - time.monotonic()
-            if stop is not None and stop.is_set():
-                self.stats.abandoned += 1
-                return False
-            if time.monotonic() - self._last_keepalive > 2.0:
-                owned = await self._kafka(self._keepalive, tp)
-                if not owned:
-                    self.stats.abandoned += 1
-                    log.info("partition %s moved to another consumer; leaving the message", tp)
-                    return False
-            if left <= 0:
-                return True
-            await _sleep_or_stop(min(left, 0.5), stop)
-
-    def _keepalive(self, tp: TopicPartition) -> bool:
-        """Poll with every partition paused (heartbeats, rebalances); return if ``tp`` is ours."""
-        consumer = self._consumer
-        assert consumer is not None
-        self._last_keepalive = time.monotonic()
-        consumer.pause(*consumer.assignment())
-        try:
-            stray = consumer.poll(timeout_ms=0)
-            for part, records in stray.items():  # a new assignment may return records
-                consumer.seek(part, records[0].offset)
-        finally:
-            consumer.resume(*consumer.assignment())
-        return tp in consumer.assignment()
-
-    def _update_lag(self) -> None:
-        consumer = self._consumer
-        if consumer is None:
-            return
-        assigned = list(consumer.assignment())
-        try:
-            missing = [tp for tp in assigned if consumer.highwater(tp) is None]
-            ends = consumer.end_offsets(missing) if missing else {}
-            labels = set()
-            for tp in assigned:
-                end = consumer.highwater(tp)
-                end = ends.get(tp) if end is None else end
-                position = consumer.position(tp)
-                if end is None or position is None:
-                    continue
-                label = str(tp.partition)
-                self.metrics.lag.labels(label).set(max(0, end - position))
-                labels.add(label)
-            for gone in self._lag_labels - labels:
-                self.metrics.lag.remove(gone)
-            self._lag_labels = labels
-        except Exception as exc:  # noqa: BLE001 - lag is best effort
-            log.debug("lag update failed: %s", exc)
-
     async def _kafka(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a Kafka client call on the ingress's Kafka thread."""
+        """Run a consumer call on the ingress's one Kafka thread (the client is not thread-safe)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._kafka_thread, fn, *args)
 
