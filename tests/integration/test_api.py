@@ -1,0 +1,288 @@
+"""The HTTP API on the real stack: every caseworker action, error codes, idempotency, reports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest_asyncio
+from sqlmodel import Session
+
+from api.app import create_app
+from api.deps import ApiLimits
+from schemas.domain import Priority
+from tests.utils.api_helpers import Users, asgi_client, make_users, request_body
+from tests.utils.factories import make_request
+from tests.utils.stack_helpers import eventually
+from tierflow.db import repository
+
+V1 = "/api/v1"
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    users: Users
+
+    async def post(self, path: str, who: str, **kw: Any) -> httpx.Response:
+        return await self.client.post(
+            V1 + path, headers={**self.users.auth(who), **kw.pop("headers", {})}, **kw
+        )
+
+    async def get(self, path: str, who: str, **kw: Any) -> httpx.Response:
+        return await self.client.get(V1 + path, headers=self.users.auth(who), **kw)
+
+    async def act(self, rid: str, kind: str, who: str, **body: Any) -> httpx.Response:
+        headers = {"Idempotency-Key": body.pop("key")} if "key" in body else {}
+        return await self.post(f"/requests/{rid}/actions/{kind}", who, json=body, headers=headers)
+
+    async def submit(self, req: Any, who: str = "admin") -> str:
+        """Submit through the API and wait until the request is assigned and projected."""
+        r = await self.post("/requests", who, json=request_body(req))
+        assert r.status_code == 202, r.text
+        rid = r.json()["request_id"]
+
+        async def assigned() -> bool:
+            d = await self.get(f"/requests/{rid}", "admin")
+            return (
+                d.status_code == 200
+                and d.json()["request"] is not None
+                and (d.json()["view"]["summary"]["state"] == "assigned")
+            )
+
+        await eventually(assigned, what=f"{rid} assigned")
+        return rid
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def api(stack) -> AsyncIterator[Api]:
+    app = create_app(stack.settings, stack.client, stack.engine)
+    async with asgi_client(app) as client:
+        yield Api(client, make_users(stack.engine))
+
+
+async def test_caseworker_lifecycle_through_http(api: Api, stack) -> None:
+    rid = await api.submit(make_request(), who="sys_portal")
+    steps = [
+        ("cw_own", "acknowledge", {}, "acknowledged"),
+        ("cw_own", "start", {}, "in_progress"),
+        ("cw_own", "comment", {"text": "visited the factory"}, "in_progress"),
+        ("cw_own", "request_info", {"text": "send the audited accounts"}, "awaiting_enterprise"),
+        ("sys_portal", "provide_info", {"text": "accounts attached"}, "in_progress"),
+        ("cw_own", "resolve", {"text": "matched with a bank loan"}, "resolved"),
+        ("cw_own", "reopen", {"text": "the bank withdrew"}, "in_progress"),
+        ("cw_own", "resolve", {"text": "second bank approved"}, "resolved"),
+    ]
+    for who, kind, body, state in steps:
+        r = await api.act(rid, kind, who, **body)
+        assert r.status_code == 200, (kind, r.text)
+        assert r.json()["state"] == state and r.json()["kind"] == kind
+
+    detail = (await api.get(f"/requests/{rid}", "cw_own")).json()
+    events = [e["event_type"] for e in detail["view"]["timeline"]]
+    assert events[-3:] == ["resolved", "reopened", "resolved"]
+    assert detail["request"]["state"] == "resolved"
+    assert "reopen" in detail["allowed_actions"] and "rate" not in detail["allowed_actions"]
+
+    # the actor comes from the token and lands in the audit trail
+    with Session(stack.engine) as session:
+        audit = repository.transitions(session, rid)
+    assert audit[0].actor_id == api.users.ids["sys_portal"]
+    ack = next(t for t in audit if t.event_type.value == "acknowledged")
+    assert (ack.actor_id, ack.actor_role.value, ack.actor_institution_id) == (
+        api.users.ids["cw_own"],
+        "caseworker",
+        "zj-330106-sme",
+    )
+
+
+async def test_escalate_hand_back_reassign_reject_follow_scope(api: Api) -> None:
+    rid = await api.submit(make_request())
+    r = await api.act(rid, "escalate", "cw_own", text="needs the city fund")
+    assert r.status_code == 200 and r.json()["tier"] == "municipal", r.text
+    assert r.json()["institution_id"] == "zj-330100-sme"
+    # the county caseworker no longer holds it; the city caseworker and supervisor do
+    assert (await api.get(f"/requests/{rid}", "cw_own")).status_code == 404
+    assert (await api.get(f"/requests/{rid}", "cw_city")).status_code == 200
+    assert (await api.get(f"/requests/{rid}", "sup_city")).status_code == 200
+
+    r = await api.act(rid, "hand_back", "cw_city", text="county can handle it")
+    assert r.status_code == 200 and r.json()["tier"] == "county", r.text
+    r = await api.act(
+        rid, "reassign", "sup_city", text="neighbour county", institution_id="zj-330105-sme"
+    )
+    assert r.status_code == 200 and r.json()["institution_id"] == "zj-330105-sme", r.text
+    assert (await api.get(f"/requests/{rid}", "cw_own")).status_code == 404
+    r = await api.act(rid, "reject", "cw_other", text="out of scope")
+    assert r.status_code == 200 and r.json()["state"] == "rejected", r.text
+    # nothing more can happen to a finished request
+    r = await api.act(rid, "comment", "cw_other", text="late note")
+    assert r.status_code == 409, r.text
+
+    report = (await api.get("/reports/escalations", "admin")).json()
+    assert report["total"] >= 1
+    assert any(
+        row["from_tier"] == "county" and row["to_tier"] == "municipal" and row["cause"] == "manual"
+        for row in report["rows"]
+    )
+
+
+async def test_error_codes(api: Api, stack) -> None:
+    rid = await api.submit(make_request())
+    # 409: the action does not fit the state, with the workflow's reason
+    r = await api.act(rid, "start", "cw_own")
+    assert r.status_code == 409 and "cannot start a request in state assigned" in r.json()["detail"]
+    # 422: bad input names the field and the reason
+    body = request_body(make_request())
+    body["enterprise"]["uscc"] = body["enterprise"]["uscc"][:-1] + (
+        "0" if body["enterprise"]["uscc"][-1] != "0" else "1"
+    )
+    r = await api.post("/requests", "admin", json=body)
+    assert r.status_code == 422
+    err = r.json()["detail"][0]
+    assert err["field"] == "enterprise.uscc" and "check character" in err["msg"]
+    r = await api.act(rid, "acknowledge", "cw_own")
+    assert r.status_code == 200
+    r = await api.act(rid, "resolve", "cw_own")
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "text"
+    r = await api.act(rid, "fly", "cw_own")
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "kind"
+    # 404: unknown ids, and requests out of scope look the same
+    r = await api.get("/requests/no-such-request", "admin")
+    assert r.status_code == 404
+    r = await api.act("no-such-request", "comment", "admin", text="x")
+    assert r.status_code == 404
+    assert (await api.act(rid, "comment", "cw_other", text="x")).status_code == 404
+    # 403: a kind the role lacks; a system client without the grant
+    r = await api.act(rid, "reassign", "cw_own", text="x", institution_id="zj-330105-sme")
+    assert r.status_code == 403 and "caseworker may not reassign" in r.json()["detail"]
+    assert (await api.act(rid, "resolve", "sys_portal", text="x")).status_code == 403
+    assert (
+        await api.post("/requests", "sys_none", json=request_body(make_request()))
+    ).status_code == 403
+    # 401: no token, or a wrong one
+    assert (await api.client.get(V1 + "/requests")).status_code == 401
+    r = await api.client.get(V1 + "/requests", headers={"Authorization": "Bearer tf_wrong"})
+    assert r.status_code == 401
+    # 413: body over the limit (declared and streamed)
+    big = {"text": "x" * 300_000}
+    r = await api.act(rid, "comment", "cw_own", **big)
+    assert r.status_code == 413
+
+    async def chunks() -> Any:
+        for _ in range(40):
+            yield b"x" * 10_000
+
+    r = await api.client.post(
+        V1 + f"/requests/{rid}/actions/comment",
+        headers={**api.users.auth("cw_own"), "Content-Type": "application/json"},
+        content=chunks(),
+    )
+    assert r.status_code == 413
+    # 429: a tiny bucket per token, with Retry-After
+    tight = create_app(
+        stack.settings,
+        stack.client,
+        stack.engine,
+        limits=ApiLimits(actions_per_second=0.01, actions_burst=2),
+    )
+    async with asgi_client(tight) as client:
+        codes = []
+        for _ in range(3):
+            resp = await client.post(
+                V1 + f"/requests/{rid}/actions/comment",
+                headers=api.users.auth("cw_own"),
+                json={"text": "rate"},
+            )
+            codes.append(resp.status_code)
+        assert codes == [200, 200, 429]
+        assert int(resp.headers["Retry-After"]) >= 1
+        # another token has its own bucket
+        resp = await client.post(
+            V1 + f"/requests/{rid}/actions/comment",
+            headers=api.users.auth("admin"),
+            json={"text": "x"},
+        )
+        assert resp.status_code == 200
+
+
+async def test_idempotency_key_returns_the_first_answer(api: Api) -> None:
+    rid = await api.submit(make_request())
+    first = await api.act(rid, "comment", "cw_own", text="once", key="key-comment-1")
+    again = await api.act(rid, "comment", "cw_own", text="once", key="key-comment-1")
+    assert first.status_code == again.status_code == 200
+    # Temporal dedupes the Update by id: the very same answer comes back
+    assert first.json() == again.json()
+    assert first.json()["action_id"] == "key-comment-1" and len(first.json()["event_ids"]) == 1
+    timeline = (await api.get(f"/requests/{rid}", "cw_own")).json()["view"]["timeline"]
+    assert [e["event_type"] for e in timeline].count("commented") == 1
+
+
+async def test_queue_is_ordered_by_sla_risk_filtered_and_paged(api: Api) -> None:
+    ids = {}
+    for priority in (Priority.LOW, Priority.URGENT, Priority.NORMAL):
+        ids[priority] = await api.submit(make_request(division_code="330108", priority=priority))
+    r = await api.get("/requests", "admin", params={"institution": "zj-330108-sme", "limit": 500})
+    page = r.json()
+    assert r.status_code == 200 and page["total"] >= 3
+    got = [i["request_id"] for i in page["items"]]
+    assert set(ids.values()) <= set(got)
+    # breached first, then nearest deadline first
+    keys = [(i["sla_status"] != "breached", i["next_due_at"]) for i in page["items"]]
+    assert keys == sorted(keys)
+    mine = [rid for rid in got if rid in ids.values()]
+    assert mine[0] == ids[Priority.URGENT] and mine[-1] == ids[Priority.LOW]
+    # filters and paging
+    urgent = (
+        await api.get(
+            "/requests", "admin", params={"institution": "zj-330108-sme", "priority": "urgent"}
+        )
+    ).json()
+    assert ids[Priority.URGENT] in [i["request_id"] for i in urgent["items"]]
+    assert all(i["priority"] == "urgent" for i in urgent["items"])
+    second = (
+        await api.get(
+            "/requests", "admin", params={"institution": "zj-330108-sme", "limit": 1, "offset": 1}
+        )
+    ).json()
+    assert (
+        second["total"] == page["total"] and [i["request_id"] for i in second["items"]] == got[1:2]
+    )
+    # a caseworker of another institution sees none of them, whatever the filter says
+    other = (await api.get("/requests", "cw_own", params={"institution": "zj-330108-sme"})).json()
+    assert other["total"] == 0 and other["items"] == []
+    assert "contact_phone" not in page["items"][0]
+
+
+async def test_reports(api: Api) -> None:
+    await api.submit(make_request())
+    summary = (await api.get("/reports/summary", "admin")).json()
+    assert summary["total"] >= 1 and summary["by_tier"].get("county", 0) >= 1
+    assert sum(summary["by_state"].values()) == summary["total"]
+    scoped = (await api.get("/reports/summary", "sup_other")).json()
+    assert scoped["total"] < summary["total"]  # nothing from Hangzhou in Ningbo's region
+    assert (await api.get("/reports/summary", "cw_own")).status_code == 403
+    sla = (await api.get("/reports/sla", "sup_prov")).json()
+    row = next(r for r in sla["rows"] if r["institution_id"] == "zj-330106-sme")
+    assert row["holds"] >= 1 and 0.0 <= row["attainment"] <= 1.0
+    r = await api.get(
+        "/reports/sla",
+        "admin",
+        params={"since": "2030-01-02T00:00:00Z", "until": "2030-01-01T00:00:00Z"},
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "since"
+
+
+async def test_health_metrics_and_openapi_need_no_token(api: Api) -> None:
+    r = await api.client.get("/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok", "temporal": "ok", "database": "ok"}
+    await api.client.get(V1 + "/requests", headers=api.users.auth("admin"))
+    metrics = (await api.client.get("/metrics")).text
+    assert (
+        'tierflow_api_requests_total{method="GET",route="/api/v1/requests",status="200"}' in metrics
+    )
+    doc = (await api.client.get("/openapi.json")).json()
+    assert "/api/v1/requests/{request_id}/actions/{kind}" in doc["paths"]
+    assert (await api.client.get("/docs")).status_code == 200
