@@ -10,7 +10,7 @@ from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUp
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from schemas.domain import ClockKind, SlaStatus, State, Tier
+    from schemas.domain import ClockKind, State, Tier
     from schemas.enterprise import division_for_tier
     from schemas.lifecycle import (
         ActionKind,
@@ -21,15 +21,13 @@ with workflow.unsafe.imports_passed_through():
         RequestSummary,
         RequestView,
         SlaClock,
-        TierHold,
-        TimelineEntry,
         TransitionRecord,
         WorkflowState,
     )
     from schemas.policy import PinnedPolicy
     from schemas.request import SYSTEM_ACTOR, Actor
     from tierflow import constants
-    from workflows import clocks, rules
+    from workflows import clocks, records, rules
     from workflows.business_time import add_business_seconds, business_seconds_between
 
 ACTIVITY_RETRY = RetryPolicy(
@@ -225,7 +223,7 @@ class ServiceRequestWorkflow:
                 clocks.stop(clock, now, cal)
             self.s.resolved_at = now
             self.s.close_due_at = self._close_due(now)
-            self._close_hold(now, "resolved")
+            records.close_hold(self.s, now, "resolved")
         elif kind is ActionKind.REOPEN:
             self.s.resolved_at = None
             self.s.close_due_at = None
@@ -234,11 +232,11 @@ class ServiceRequestWorkflow:
                 clocks.start_clock(ClockKind.RESOLUTION, self.s.tier, target, now, cal)
             )
             self.s.clocks_since = now
-            self._open_hold(self.s.tier, self._institution_id or "", now)
+            records.open_hold(self.s, self.s.tier, self._institution_id or "", now)
         elif kind in (ActionKind.REJECT, ActionKind.WITHDRAW):
             for clock in self._current_clocks():
                 clocks.stop(clock, now, cal)
-            self._close_hold(now, event.value)
+            records.close_hold(self.s, now, event.value)
         elif kind is ActionKind.RATE:
             self.s.rating = action.rating
             details["rating"] = action.rating
@@ -324,7 +322,7 @@ class ServiceRequestWorkflow:
             if clocks.is_running(clock) and clock.deadline is not None and clock.deadline <= now:
                 clock.breached = True
                 clocks.stop(clock, now, cal)
-                self._mark_hold_breach(clock.kind)
+                records.mark_hold_breach(self.s, clock.kind)
                 self._emit(
                     EventType.SLA_BREACHED,
                     SYSTEM_ACTOR,
@@ -388,7 +386,7 @@ class ServiceRequestWorkflow:
         """Hand the request to ``institution`` at ``tier``; fresh clocks unless same tier."""
         now = workflow.now()
         from_tier = self.s.tier if self.s.institution else None
-        self._close_hold(now, event.value)
+        records.close_hold(self.s, now, event.value)
         if fresh:
             for clock in self._current_clocks():
                 clocks.stop(clock, now, self._policy.calendar)
@@ -396,7 +394,7 @@ class ServiceRequestWorkflow:
             self.s.clocks_since = now
         self.s.tier = tier
         self.s.institution = institution
-        self._open_hold(tier, institution.id, now)
+        records.open_hold(self.s, tier, institution.id, now)
         self._emit(
             event,
             actor,
@@ -438,34 +436,8 @@ class ServiceRequestWorkflow:
             clocks.resume(clock, now, cal)
         return paused
 
-    def _tier_clocks(self) -> list[SlaClock]:
-        """Return the clocks of the current stay at this tier, stopped ones included."""
-        since = self.s.clocks_since
-        return [
-            c
-            for c in self.s.clocks
-            if c.tier is self.s.tier and (since is None or c.started_at >= since)
-        ]
-
     def _current_clocks(self) -> list[SlaClock]:
-        """Return the clocks of this tier that still run or are paused."""
-        return [c for c in self._tier_clocks() if c.stopped_at is None]
-
-    def _open_hold(self, tier: Tier, institution_id: str, now: datetime) -> None:
-        self.s.holds.append(TierHold(tier=tier, institution_id=institution_id, since=now))
-
-    def _close_hold(self, now: datetime, left_by: str) -> None:
-        if self.s.holds and self.s.holds[-1].until is None:
-            self.s.holds[-1].until = now
-            self.s.holds[-1].left_by = left_by
-
-    def _mark_hold_breach(self, kind: ClockKind) -> None:
-        if self.s.holds:
-            hold = self.s.holds[-1]
-            if kind is ClockKind.RESPONSE:
-                hold.response_breached = True
-            else:
-                hold.resolution_breached = True
+        return records.current_clocks(self.s)
 
     def _close_due(self, now: datetime) -> datetime:
         return add_business_seconds(now, self._policy.reopen_window_seconds, self._policy.calendar)
@@ -497,75 +469,22 @@ class ServiceRequestWorkflow:
         details: dict | None = None,
     ) -> None:
         """Record one transition: state change, timeline entry and an outbox record."""
-        now = workflow.now()
-        from_state = self.s.state if event is not EventType.SUBMITTED else None
-        self.s.state = to_state
-        if to_state is State.CLOSED:
-            self.s.closed_at = now
-        self.s.sequence += 1
-        seq = self.s.sequence
-        self.s.timeline.append(
-            TimelineEntry(
-                sequence=seq,
-                event_type=event,
-                occurred_at=now,
-                actor_id=actor.id,
-                from_state=from_state,
-                to_state=to_state,
-                tier=self.s.tier,
-                institution_id=self._institution_id,
-                reason=reason,
-            )
-        )
         self._outbox.append(
-            TransitionRecord(
-                event_id=self._event_id(seq),
-                request_id=self.s.request.request_id,
-                sequence=seq,
-                event_type=event,
-                occurred_at=now,
-                actor=actor,
-                action_id=action_id,
-                from_state=from_state,
+            records.record_transition(
+                self.s,
+                event,
+                actor,
+                workflow.now(),
                 to_state=to_state,
-                from_tier=from_tier if from_tier is not None else self.s.tier,
-                to_tier=self.s.tier,
-                institution_id=self._institution_id,
+                from_tier=from_tier,
                 reason=reason,
+                action_id=action_id,
                 details=details or {},
-                policy_version=self._policy.version,
-                summary=self._summary(),
-                request=self.s.request if event is EventType.SUBMITTED else None,
             )
         )
 
     def _summary(self) -> RequestSummary:
-        req = self.s.request
-        tier_clocks = self._tier_clocks()
-        due = {c.kind: c.deadline for c in tier_clocks if clocks.is_running(c)}
-        status = clocks.worst_status(tier_clocks) if tier_clocks else SlaStatus.STOPPED
-        return RequestSummary(
-            request_id=req.request_id,
-            state=self.s.state,
-            tier=self.s.tier,
-            institution_id=self._institution_id,
-            category=req.category,
-            priority=req.priority,
-            grade=req.enterprise.grade,
-            division_code=req.enterprise.division_code,
-            enterprise_uscc=req.enterprise.uscc,
-            enterprise_name=req.enterprise.name,
-            subject=req.subject,
-            policy_version=self.s.policy.version if self.s.policy else "",
-            sla_status=status,
-            response_due_at=due.get(ClockKind.RESPONSE),
-            resolution_due_at=due.get(ClockKind.RESOLUTION),
-            submitted_at=self.s.submitted_at or workflow.now(),
-            updated_at=workflow.now(),
-            resolved_at=self.s.resolved_at,
-            closed_at=self.s.closed_at,
-            escalation_count=self.s.escalation_count,
-        )
+        return records.summary(self.s, workflow.now())
 
     # ------------------------------------------------------------------ outbox
     async def _drain_outbox(self) -> None:
