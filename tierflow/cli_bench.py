@@ -1,9 +1,103 @@
-"""`tierflow bench`: benchmarks measured as ratios against bare baselines."""
+"""`tierflow bench`: benchmarks measured as ratios against bare baselines.
+
+Each command starts its own servers on free ports in a temporary home (unless addresses are
+given), prints a table and writes JSON to ``docs/benchmarks/<name>.json`` (or ``--out``).
+"""
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 app = typer.Typer(
     help="Benchmarks measured as ratios against bare baselines.", no_args_is_help=True
 )
+
+Quick = Annotated[bool, typer.Option("--quick", help="Tiny sizes (seconds), for CI.")]
+Out = Annotated[Path | None, typer.Option("--out", help="JSON path [docs/benchmarks/NAME.json].")]
+TemporalAddr = Annotated[
+    str | None, typer.Option("--temporal-address", help="Use this Temporal, start none.")
+]
+KafkaAddr = Annotated[str | None, typer.Option("--kafka", help="Use this Kafka bootstrap.")]
+DbUrl = Annotated[
+    str | None, typer.Option("--database-url", help="Persistence DB URL (default: SQLite).")
+]
+Postgres = Annotated[
+    bool, typer.Option("--postgres", help="Start PostgreSQL for persistence instead of SQLite.")
+]
+Wal = Annotated[
+    bool,
+    typer.Option(
+        "--sqlite-wal/--no-sqlite-wal",
+        help="Dev server store with --sqlite-pragma journal_mode=wal (default) or without.",
+    ),
+]
+Concurrency = Annotated[int | None, typer.Option("--concurrency", help="Requests in flight.")]
+
+
+def _options(**kw: Any) -> Any:
+    from tierflow.bench.common import StackOptions
+
+    return StackOptions(
+        temporal_address=kw.get("temporal_address"),
+        kafka=kw.get("kafka"),
+        database_url=kw.get("database_url"),
+        postgres=kw.get("postgres", False),
+        sqlite_wal=kw.get("sqlite_wal", True),
+        need_kafka=kw.get("need_kafka", True),
+    )
+
+
+def _run(
+    name: str,
+    opts: Any,
+    quick: bool,
+    out: Path | None,
+    body: Callable[[Any], Coroutine[Any, Any, dict[str, Any]]],
+) -> None:
+    """Start the stack, run the scenario, print its table and write its JSON."""
+    from tierflow.bench.common import BenchStack, print_table, write_results
+
+    with BenchStack(opts, name) as stack:
+        section = asyncio.run(body(stack))
+        backend = stack.backend()
+    path = write_results(name, out, {"quick": quick, "backend": backend, **section})
+    rows: dict[str, Any] = {}
+    for key, value in section["results"].items():
+        if isinstance(value, dict):
+            rows.update({f"{key}.{k}": v for k, v in value.items() if k in ("p50", "p95", "p99")})
+        elif not isinstance(value, list):
+            rows[key] = value
+    for key, rec in section.get("targets", {}).items():
+        rows[f"target {key}"] = (
+            f"{rec['value']} ({rec['target']}: {'met' if rec['met'] else 'MISSED'})"
+        )
+    rows["backend"] = backend["temporal"]
+    print_table(f"tierflow bench {name}", rows)
+    typer.echo(f"results written to {path}")
+
+
+@app.command()
+def lifecycle(
+    quick: Quick = False,
+    out: Out = None,
+    count: Annotated[int | None, typer.Option("--count", help="Lifecycles per side.")] = None,
+    concurrency: Concurrency = None,
+    temporal_address: TemporalAddr = None,
+    kafka: KafkaAddr = None,
+    database_url: DbUrl = None,
+    postgres: Postgres = False,
+    sqlite_wal: Wal = True,
+) -> None:
+    """Full lifecycles per second vs a bare workflow with the same activities (target >= 0.8)."""
+    from tierflow.bench.lifecycle import LifecycleParams, run_lifecycle
+
+    params = LifecycleParams(
+        count=count or (8 if quick else 300), concurrency=concurrency or (8 if quick else 50)
+    )
+    opts = _options(**locals())
+    _run("lifecycle", opts, quick, out, lambda stack: run_lifecycle(stack, params))

@@ -1,0 +1,1 @@
+"""`tierflow bench` scenarios: one module per scenario plus the shared harness."""

@@ -1,0 +1,70 @@
+"""Bare baselines: workflows that only schedule no-op activities, timers and updates.
+
+They mirror the shape of a request lifecycle (activities before the first update, per update
+and after a timer) so the ratio isolates what the project's workflow and activities cost.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from temporalio import activity, workflow
+
+NOOP_TIMEOUT = timedelta(seconds=30)
+
+
+@activity.defn(name="bench_noop")
+def noop() -> None:
+    """Do nothing: the cost of one activity round trip."""
+
+
+@activity.defn(name="bench_stamp")
+def stamp() -> float:
+    """Return the wall clock when the activity ran (for timer lag)."""
+    return time.time()
+
+
+async def _noops(n: int) -> None:
+    for _ in range(n):
+        await workflow.execute_activity(noop, start_to_close_timeout=NOOP_TIMEOUT)
+
+
+@workflow.defn(name="BenchBare")
+class BareWorkflow:
+    """``phases[0]`` activities, then one update per middle phase, a timer, the last phase."""
+
+    def __init__(self) -> None:
+        self.updates = 0
+        self.phases: list[int] = []
+
+    @workflow.run
+    async def run(self, phases: list[int], timer_seconds: float) -> int:
+        self.phases = phases
+        await _noops(phases[0])
+        middle = len(phases) - 2
+        await workflow.wait_condition(lambda: self.updates >= middle)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if timer_seconds > 0:
+            await workflow.sleep(timer_seconds)
+        await _noops(phases[-1])
+        return sum(phases)
+
+    @workflow.update
+    async def step(self) -> int:
+        await workflow.wait_condition(lambda: bool(self.phases))
+        self.updates += 1
+        await _noops(self.phases[self.updates])
+        return self.updates
+
+
+@workflow.defn(name="BenchBareTimer")
+class BareTimerWorkflow:
+    """Sleep until an absolute deadline, then run one activity; return its wall clock."""
+
+    @workflow.run
+    async def run(self, deadline: datetime) -> float:
+        wait = deadline - workflow.now()
+        if wait > timedelta(0):
+            await workflow.sleep(wait)
+        return await workflow.execute_activity(stamp, start_to_close_timeout=NOOP_TIMEOUT)

@@ -1,0 +1,437 @@
+"""Shared harness of the benchmarks: servers on free ports, the in-process worker, results.
+
+Every scenario starts its own Temporal dev server, Kafka broker and (when asked) PostgreSQL
+through the project's launchers in a temporary home, unless addresses are given, and writes
+one JSON file with the command, machine, backend, parameters, results and targets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import tomllib
+import uuid
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+from schemas.policy import CalendarData
+from schemas.request import RequestInput
+from tierflow import constants
+from tierflow.settings import Settings
+
+console = Console(stderr=True)
+RESULTS_DIR = Path("docs/benchmarks")
+
+
+# --------------------------------------------------------------------------- statistics
+def percentile(values: Iterable[float], q: float) -> float:
+    """Return the q-th percentile (0-100) by nearest rank; 0.0 for no values."""
+    data = sorted(values)
+    if not data:
+        return 0.0
+    rank = max(1, min(len(data), round(q / 100 * len(data) + 0.5)))
+    return float(data[rank - 1])
+
+
+def summarize(values: Iterable[float]) -> dict[str, float]:
+    """Return count, mean, p50, p95, p99 and max of a sample (seconds stay seconds)."""
+    data = list(values)
+    return {
+        "count": len(data),
+        "mean": statistics.fmean(data) if data else 0.0,
+        "p50": percentile(data, 50),
+        "p95": percentile(data, 95),
+        "p99": percentile(data, 99),
+        "max": max(data) if data else 0.0,
+    }
+
+
+def target(value: float, limit: float, kind: str) -> dict[str, Any]:
+    """Return a target record: ``kind`` is ">=" or "<="."""
+    met = value >= limit if kind == ">=" else value <= limit
+    return {"value": round(value, 4), "target": f"{kind} {limit:g}", "met": met}
+
+
+# --------------------------------------------------------------------------- machine, output
+def machine_info() -> dict[str, Any]:
+    """Return nproc, RAM and CPU model of this machine (from /proc where available)."""
+    model, mem_kb = platform.processor() or "unknown", 0
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "ram_mb": mem_kb // 1024,
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """Return (VmRSS, VmHWM) of a process in MB, read from /proc/<pid>/status."""
+    found: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            found[key] = int(rest.split()[0]) / 1024
+    return found.get("VmRSS", 0.0), found.get("VmHWM", 0.0)
+
+
+def write_results(name: str, out: Path | None, payload: dict[str, Any]) -> Path:
+    """Write the scenario's JSON (command, date, machine first) and return its path."""
+    path = out or RESULTS_DIR / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "scenario": name,
+        "command": "tierflow bench " + " ".join(sys.argv[sys.argv.index(name) :])
+        if name in sys.argv
+        else f"tierflow bench {name}",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        **payload,
+    }
+    path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    return path
+
+
+def print_table(title: str, rows: Mapping[str, Any]) -> None:
+    """Print a two-column rich table of metric -> value."""
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in rows.items():
+        shown = f"{value:,.4g}" if isinstance(value, float) else str(value)
+        table.add_row(key, shown)
+    Console().print(table)
+
+
+@contextmanager
+def progress(total: int, what: str, quiet: bool = False) -> Iterator[Any]:
+    """Yield an ``advance(n=1)`` callable driving a rich progress bar on stderr."""
+    if quiet or total <= 0:
+        yield lambda n=1: None
+        return
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task(what, total=total)
+        yield lambda n=1: bar.advance(task, n)
+
+
+# --------------------------------------------------------------------------- policy
+def write_policy(
+    path: Path,
+    *,
+    reopen_seconds: float = 1.0,
+    response_seconds: float | None = None,
+    warning_thresholds: list[float] | None = None,
+) -> Path:
+    """Write a copy of the packaged policy with a tiny reopen window (and short targets).
+
+    The calendar is made 24 h a day; weekends and holidays still come from the holidays
+    library, which ``always_open_calendar`` switches off inside the bench process.
+    """
+    text = resources.files("tierflow.data").joinpath("sla_policy.toml").read_text("utf-8")
+    data = tomllib.loads(text)
+    data["version"] = f"bench-{uuid.uuid4().hex[:6]}"
+    data["calendar"]["working_periods"] = [["00:00", "24:00"]]
+    data["reopen_window_business_days"] = reopen_seconds / 86_400
+    if warning_thresholds is not None:
+        data["warning_thresholds"] = warning_thresholds
+    if response_seconds is not None:
+        hours = response_seconds / 3600
+        for prio in data["targets"]["priority"].values():
+            prio["response_hours"], prio["resolution_hours"] = hours, 1000
+        data["targets"]["category"] = {}
+        data["targets"]["grade"] = {}
+        # only the first tier's response clock fires: later tiers get very long targets
+        far = {"response_factor": 1000.0, "resolution_factor": 1.0}
+        data["targets"]["tier"] = dict.fromkeys(("municipal", "provincial", "national"), far)
+    path.write_text(_toml(data))
+    return path
+
+
+def _toml(data: Mapping[str, Any], prefix: str = "") -> str:
+    """Serialise nested tables of scalars and lists (all the policy file needs)."""
+    scalars = [f"{k} = {json.dumps(v)}" for k, v in data.items() if not isinstance(v, Mapping)]
+    out = ([f"[{prefix}]"] if prefix and scalars else []) + scalars
+    text = "\n".join(out) + ("\n\n" if out else "")
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            text += _toml(value, f"{prefix}.{key}" if prefix else key)
+    return text
+
+
+@contextmanager
+def always_open_calendar() -> Iterator[None]:
+    """Make workers built meanwhile pin a calendar open 24/7 with no weekends or holidays.
+
+    The policy file cannot express this (weekends come from the holidays library), and a bench
+    that runs on a Saturday must not wait for Monday. Only ``load_policy`` is affected.
+    """
+    from tierflow.policy import PolicyFile, load_policy_file
+
+    class AlwaysOpen(PolicyFile):
+        def calendar_for(self, year: int) -> CalendarData:
+            return CalendarData(
+                version="bench-always-open",
+                utc_offset_minutes=self.calendar.utc_offset_minutes,
+                working_periods=[("00:00", "24:00")],
+                weekend_days=[],
+                first_year=year,
+                last_year=year + self.calendar.horizon_years,
+            )
+
+    def load(path: Path | None = None) -> PolicyFile:
+        return AlwaysOpen.model_validate(load_policy_file(path).model_dump())
+
+    with mock.patch("workers.worker.load_policy_file", load):
+        yield
+
+
+# --------------------------------------------------------------------------- requests
+def bench_requests(n: int, prefix: str, seed: int = 7) -> list[RequestInput]:
+    """Return ``n`` valid, routable demo requests with ids unique to this run."""
+    from tierflow.demo import demo_requests
+
+    return [
+        r.model_copy(update={"request_id": f"{prefix}-{i:06d}"})
+        for i, r in enumerate(demo_requests(n, seed=seed))
+    ]
+
+
+def run_id() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+# --------------------------------------------------------------------------- servers
+@dataclass
+class StackOptions:
+    """Which servers to start, or which running ones to use."""
+
+    temporal_address: str | None = None
+    kafka: str | None = None
+    database_url: str | None = None
+    postgres: bool = False  # start a PostgreSQL server for persistence
+    sqlite_wal: bool = True  # dev server's --sqlite-pragma journal_mode=wal
+    need_kafka: bool = True
+    dynamic_config: dict[str, object] = field(default_factory=dict)
+
+
+class BenchStack:
+    """Servers for one scenario in a temporary home; ``stop`` ends only what it started."""
+
+    def __init__(self, opts: StackOptions, name: str) -> None:
+        self.opts = opts
+        self.home = Path(tempfile.mkdtemp(prefix=f"tierflow-bench-{name}-"))
+        self.home.chmod(0o755)  # PostgreSQL runs as its own user when we are root
+        self.task_queue = f"bench-{name}-{run_id()}"
+        self.temporal: Any = None
+        self.kafka: Any = None
+        self.postgres: Any = None
+        self.temporal_address = opts.temporal_address or ""
+        self.bootstrap = opts.kafka or ""
+        self.database_url = opts.database_url or ""
+        self.policy_file: Path | None = None
+
+    def start(self) -> BenchStack:
+        from tierflow.devstack.procs import free_port
+
+        if not self.temporal_address:
+            from tierflow.devstack.temporal import TemporalDevServer
+
+            self.temporal = TemporalDevServer(
+                self.home,
+                port=free_port(),
+                headless=True,
+                sqlite_pragmas=self.opts.sqlite_wal,
+                dynamic_config=self.opts.dynamic_config,
+            )
+            console.log(f"starting Temporal dev server on {self.temporal.address}")
+            self.temporal.start(timeout=90)
+            self.temporal_address = self.temporal.address
+        if self.opts.need_kafka and not self.bootstrap:
+            from tierflow.devstack.kafka import KafkaBroker
+
+            self.kafka = KafkaBroker(home=self.home, port=free_port(), controller_port=free_port())
+            console.log(f"starting Kafka broker on {self.kafka.bootstrap}")
+            self.kafka.start(timeout=180)
+            self.kafka.ensure_topics(constants.TOPICS)
+            self.bootstrap = self.kafka.bootstrap
+        if self.opts.postgres and not self.database_url:
+            self.database_url = self.start_postgres("tierflow_bench")
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.home / 'tierflow.db'}"
+        return self
+
+    def start_postgres(self, database: str) -> str:
+        """Start a PostgreSQL server in the home (once) and return a fresh database's URL."""
+        from tierflow.devstack.postgres import PostgresServer
+        from tierflow.devstack.procs import free_port
+
+        if self.postgres is None:
+            self.postgres = PostgresServer(self.home, free_port())
+            console.log(f"starting PostgreSQL on port {self.postgres.port}")
+            self.postgres.start()
+        return self.postgres.create_database(database)
+
+    def stop(self) -> None:
+        for server in (self.postgres, self.kafka, self.temporal):
+            if server is not None:
+                try:
+                    server.stop()
+                except Exception as exc:  # noqa: BLE001 - keep stopping the others
+                    console.log(f"stopping {type(server).__name__} failed: {exc}")
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def settings(self, **overrides: Any) -> Settings:
+        from tierflow.devstack.procs import free_port
+
+        values: dict[str, Any] = {
+            "home": self.home,
+            "temporal_address": self.temporal_address,
+            "kafka_bootstrap_servers": self.bootstrap or "127.0.0.1:9",
+            "task_queue": self.task_queue,
+            "database_url": self.database_url,
+            "policy_file": self.policy_file,
+            "worker_metrics_port": free_port(),
+            "worker_sdk_metrics_port": free_port(),
+        }
+        return Settings(**(values | overrides))
+
+    def backend(self) -> dict[str, Any]:
+        """Describe the stores: what a reader needs to compare runs."""
+        persistence = self.database_url.split(":", 1)[0]
+        if self.temporal is not None:
+            store = "dev server SQLite file " + (
+                "with --sqlite-pragma journal_mode=wal, synchronous=normal"
+                if self.opts.sqlite_wal
+                else "with the default journal (no pragmas)"
+            )
+        else:
+            store = f"external Temporal at {self.temporal_address}"
+        return {
+            "temporal": store,
+            "temporal_address": self.temporal_address,
+            "kafka": "local KRaft broker (started)" if self.kafka else (self.bootstrap or None),
+            "persistence": "postgresql" if persistence.startswith("postgresql") else persistence,
+        }
+
+    def __enter__(self) -> BenchStack:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+async def connect(stack: BenchStack) -> Any:
+    """Return a client of the stack's Temporal with the project's data converter."""
+    from workers.runtime import connect_temporal
+
+    return await connect_temporal(stack.temporal_address, "default", wait=30)
+
+
+@asynccontextmanager
+async def project_worker(
+    stack: BenchStack, client: Any, task_queue: str | None = None, always_open: bool = True
+) -> AsyncIterator[Any]:
+    """Run the project's worker (real activities) in this process while the block runs."""
+    from prometheus_client import CollectorRegistry
+
+    from tierflow.db.engine import make_engine
+    from tierflow.kafka_io import make_producer
+    from tierflow.metrics import WorkerMetrics
+    from workers.worker import WorkerParts, build_worker
+
+    settings = stack.settings(task_queue=task_queue or stack.task_queue)
+    engine = make_engine(settings.resolved_database_url)
+    producer = make_producer(stack.bootstrap)
+    metrics = WorkerMetrics(CollectorRegistry())
+    parts = WorkerParts(client, engine, producer, metrics, settings.task_queue, settings=settings)
+    with ThreadPoolExecutor(max_workers=32) as executor:
+        if always_open:
+            with always_open_calendar():
+                worker = build_worker(parts, executor)
+        else:
+            worker = build_worker(parts, executor)
+        async with worker:
+            try:
+                yield worker
+            finally:
+                pass
+    producer.close(timeout=5)
+    engine.dispose()
+
+
+@asynccontextmanager
+async def bare_worker(client: Any, task_queue: str) -> AsyncIterator[Any]:
+    """Run the bare baseline worker (no-op activities) in this process."""
+    from temporalio.worker import Worker
+
+    from tierflow.bench.bare import BareTimerWorkflow, BareWorkflow, noop, stamp
+
+    with ThreadPoolExecutor(max_workers=32) as executor:
+        worker = Worker(
+            client,
+            task_queue=task_queue,
+            workflows=[BareWorkflow, BareTimerWorkflow],
+            activities=[noop, stamp],
+            activity_executor=executor,
+            max_concurrent_activities=32,
+        )
+        async with worker:
+            yield worker
+
+
+async def gather_limited(coros: Iterable[Any], limit: int, advance: Any = None) -> list[Any]:
+    """Await coroutines with at most ``limit`` in flight; return results in order."""
+    sem = asyncio.Semaphore(limit)
+
+    async def one(coro: Any) -> Any:
+        async with sem:
+            result = await coro
+        if advance is not None:
+            advance()
+        return result
+
+    return await asyncio.gather(*(one(c) for c in coros))
+
+
+def clock() -> float:
+    return time.perf_counter()

@@ -1,0 +1,170 @@
+"""Scenario ``lifecycle``: full request lifecycles per second vs a bare no-op workflow.
+
+A lifecycle is submit -> assigned -> acknowledge -> resolve -> auto-close after a 1 s reopen
+window. The bare baseline runs the same number of no-op activities in the same phases
+(counted from a recorded lifecycle history), the same two updates and the same timer.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType as HistoryEvent
+
+from schemas.domain import Role
+from schemas.lifecycle import ActionKind, ActionRequest, WorkflowState
+from schemas.request import Actor, RequestInput
+from tierflow.bench.common import (
+    BenchStack,
+    bare_worker,
+    bench_requests,
+    connect,
+    console,
+    gather_limited,
+    progress,
+    project_worker,
+    run_id,
+    summarize,
+    target,
+    write_policy,
+)
+from tierflow.constants import workflow_id
+
+SUPERVISOR = Actor(id="bench-supervisor", role=Role.SUPERVISOR)
+REOPEN_SECONDS = 1.0
+TARGET_RATIO = 0.8
+
+
+@dataclass
+class LifecycleParams:
+    count: int = 300
+    concurrency: int = 50
+
+
+def _action(kind: ActionKind, text: str | None = None) -> ActionRequest:
+    return ActionRequest(action_id=f"b-{uuid.uuid4().hex}", kind=kind, actor=SUPERVISOR, text=text)
+
+
+async def project_lifecycle(client: Any, task_queue: str, req: RequestInput) -> float:
+    """Drive one request to closure through the real workflow; return its seconds."""
+    from workflows.service_request import ServiceRequestWorkflow
+
+    began = time.perf_counter()
+    handle = await client.start_workflow(
+        ServiceRequestWorkflow.run,
+        WorkflowState(request=req),
+        id=workflow_id(req.request_id),
+        task_queue=task_queue,
+    )
+    for action in (
+        _action(ActionKind.ACKNOWLEDGE),
+        _action(ActionKind.RESOLVE, "benchmark resolution"),
+    ):  # the update waits in the workflow until the request is assigned
+        await handle.execute_update(ServiceRequestWorkflow.act, action, id=action.action_id)
+    summary = await handle.result()
+    if summary.state.value != "closed":
+        raise RuntimeError(f"{req.request_id} ended {summary.state.value}, expected closed")
+    return time.perf_counter() - began
+
+
+async def bare_lifecycle(client: Any, task_queue: str, wid: str, phases: list[int]) -> float:
+    """Run the bare workflow with the same phases, updates and timer; return its seconds."""
+    from tierflow.bench.bare import BareWorkflow
+
+    began = time.perf_counter()
+    handle = await client.start_workflow(
+        BareWorkflow.run, args=[phases, REOPEN_SECONDS], id=wid, task_queue=task_queue
+    )
+    for _ in range(len(phases) - 2):
+        await handle.execute_update(BareWorkflow.step)
+    await handle.result()
+    return time.perf_counter() - began
+
+
+async def history_shape(client: Any, wid: str) -> tuple[int, list[int]]:
+    """Return (events, activities per phase) of a finished lifecycle's history.
+
+    Phases are split at each accepted update and at the fired timer, so the bare workflow
+    can schedule its no-ops at the same points.
+    """
+    history = await client.get_workflow_handle(wid).fetch_history()
+    phases = [0]
+    for event in history.events:
+        kind = event.event_type
+        if kind in (
+            HistoryEvent.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+            HistoryEvent.EVENT_TYPE_TIMER_FIRED,
+        ):
+            phases.append(0)
+        elif kind == HistoryEvent.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            phases[-1] += 1
+    # fold any extra timers (none expected) into the last phase
+    while len(phases) > 4:
+        phases[-2] += phases.pop()
+    return len(history.events), phases
+
+
+async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str, Any]:
+    """Measure both sides in one run and return the results section."""
+    stack.policy_file = write_policy(stack.home / "policy.toml", reopen_seconds=REOPEN_SECONDS)
+    from tierflow.db.engine import upgrade
+
+    upgrade(stack.database_url)
+    client = await connect(stack)
+    rid = run_id()
+    bare_queue = f"{stack.task_queue}-bare"
+    async with project_worker(stack, client), bare_worker(client, bare_queue):
+        warm = bench_requests(1 if params.count < 20 else 3, f"lcw-{rid}")
+        for req in warm:  # warm up and record the shape of one history
+            await project_lifecycle(client, stack.task_queue, req)
+        shapes = [await history_shape(client, workflow_id(r.request_id)) for r in warm]
+        events, phases = shapes[0]
+        await bare_lifecycle(client, bare_queue, f"bare-warm-{rid}", phases)
+
+        reqs = bench_requests(params.count, f"lc-{rid}")
+        with progress(params.count, "project lifecycles") as advance:
+            began = time.perf_counter()
+            durations = await gather_limited(
+                (project_lifecycle(client, stack.task_queue, r) for r in reqs),
+                params.concurrency,
+                advance,
+            )
+            project_wall = time.perf_counter() - began
+        with progress(params.count, "bare lifecycles") as advance:
+            began = time.perf_counter()
+            bare_durations = await gather_limited(
+                (
+                    bare_lifecycle(client, bare_queue, f"bare-{rid}-{i}", phases)
+                    for i in range(params.count)
+                ),
+                params.concurrency,
+                advance,
+            )
+            bare_wall = time.perf_counter() - began
+        sample = [
+            (await history_shape(client, workflow_id(r.request_id)))[0]
+            for r in reqs[: min(20, len(reqs))]
+        ]
+    project_rate = params.count / project_wall
+    bare_rate = params.count / bare_wall
+    ratio = project_rate / bare_rate
+    console.log(f"lifecycle: project {project_rate:.2f}/s, bare {bare_rate:.2f}/s")
+    return {
+        "params": {**params.__dict__, "reopen_window_seconds": REOPEN_SECONDS},
+        "results": {
+            "project_completed_per_s": project_rate,
+            "bare_completed_per_s": bare_rate,
+            "ratio": ratio,
+            "project_wall_s": project_wall,
+            "bare_wall_s": bare_wall,
+            "history_events_per_lifecycle": sum(sample) / len(sample) if sample else events,
+            "activities_per_lifecycle": sum(phases),
+            "activity_phases": phases,
+            "project_lifecycle_s": summarize(durations),
+            "bare_lifecycle_s": summarize(bare_durations),
+        },
+        "targets": {"ratio": target(ratio, TARGET_RATIO, ">=")},
+    }
