@@ -46,11 +46,8 @@ class Api:
 
         async def assigned() -> bool:
             d = await self.get(f"/requests/{rid}", "admin")
-            return (
-                d.status_code == 200
-                and d.json()["request"] is not None
-                and (d.json()["view"]["summary"]["state"] == "assigned")
-            )
+            row = d.json().get("request") if d.status_code == 200 else None
+            return row is not None and row["state"] == "assigned"  # projected, not only queried
 
         await eventually(assigned, what=f"{rid} assigned")
         return rid
