@@ -1,0 +1,464 @@
+"""Deployment artefacts stay valid and true to the code: rules, dashboards, compose, k8s.
+
+promtool (Debian's ``prometheus`` package) checks and unit-tests the rules; the YAML and JSON
+files are parsed and cross-checked against the metric names the processes really export, the
+Settings fields, the Kafka topics and the Temporal search attributes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry
+
+from tierflow import constants
+from tierflow.devstack.kafka import kafka_version
+from tierflow.devstack.prometheus import render_config
+from tierflow.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+RULES = sorted((DEPLOY / "prometheus" / "rules").glob("*.yml"))
+RULE_TESTS = sorted((DEPLOY / "prometheus" / "tests").glob("*.yml"))
+DASHBOARDS = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
+COMPOSE = DEPLOY / "compose" / "docker-compose.yml"
+K8S = sorted((DEPLOY / "k8s").glob("*.yaml"))
+RUNBOOKS = ROOT / "docs" / "runbooks.md"
+
+# Temporal SDK (core) metric names, read from a worker's PrometheusConfig endpoint (SDK 1.35).
+TEMPORAL_SDK_METRICS = {
+    "temporal_long_request",
+    "temporal_long_request_latency_bucket",
+    "temporal_num_pollers",
+    "temporal_request",
+    "temporal_request_latency_bucket",
+    "temporal_sticky_cache_size",
+    "temporal_worker_start",
+    "temporal_worker_task_slots_available",
+    "temporal_worker_task_slots_used",
+    "temporal_workflow_completed",
+    "temporal_workflow_endtoend_latency_bucket",
+    "temporal_workflow_task_execution_latency_bucket",
+    "temporal_workflow_task_queue_poll_succeed",
+    "temporal_workflow_task_schedule_to_start_latency_bucket",
+}
+# Settings the manifests already set, requested from the settings owner (bind /metrics and
+# /healthz on all interfaces inside containers); remove once Settings has the field.
+PENDING_SETTINGS = {"metrics_host"}
+SEVERITIES = {"critical", "warning", "info"}
+
+
+# ---------------------------------------------------------------------------- promtool
+def promtool(*args: str, cwd: Path = ROOT) -> str:
+    """Run promtool; fail (never skip) with its output, or with how to install it."""
+    binary = shutil.which("promtool")
+    if binary is None:
+        pytest.fail(
+            "promtool not found on PATH: install Debian's Prometheus package with "
+            "`apt-get install -y prometheus` (then `service prometheus stop` if it started)"
+        )
+    done = subprocess.run(
+        [binary, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+    output = done.stdout + done.stderr
+    if done.returncode != 0:
+        pytest.fail(f"promtool {' '.join(args)} failed ({done.returncode}):\n{output}")
+    return output
+
+
+def test_rule_files_pass_promtool_check() -> None:
+    assert RULES, "no rule files under deploy/prometheus/rules"
+    output = promtool("check", "rules", *map(str, RULES))
+    assert "SUCCESS" in output
+
+
+def test_rule_unit_tests_pass() -> None:
+    assert RULE_TESTS, "no promtool rule tests under deploy/prometheus/tests"
+    promtool("test", "rules", *map(str, RULE_TESTS))
+
+
+def test_local_scrape_config_is_valid_and_loads_the_rules() -> None:
+    output = promtool("check", "config", str(DEPLOY / "prometheus" / "prometheus.yml"))
+    assert f"{len(RULES)} rule files found" in output
+
+
+def test_compose_scrape_config_is_valid_where_compose_mounts_the_rules(tmp_path: Path) -> None:
+    # compose mounts the config and deploy/prometheus/rules side by side in /etc/prometheus
+    shutil.copy(DEPLOY / "compose" / "prometheus.yml", tmp_path / "prometheus.yml")
+    (tmp_path / "rules").symlink_to(DEPLOY / "prometheus" / "rules")
+    output = promtool("check", "config", str(tmp_path / "prometheus.yml"))
+    assert f"{len(RULES)} rule files found" in output
+
+
+def test_launcher_renders_a_valid_config(tmp_path: Path) -> None:
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        render_config(
+            {"tierflow-worker": ["127.0.0.1:9464"]},
+            scrape_interval="1s",
+            evaluation_interval="1s",
+        )
+    )
+    output = promtool("check", "config", str(config))
+    assert "1 rule files found" in output
+
+
+# ---------------------------------------------------------------------------- rules
+def load_rules() -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = []
+    for path in RULES:
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            rules += group["rules"]
+    return rules
+
+
+def runbook_anchors() -> set[str]:
+    """Return GitHub-style anchors of the runbook headings."""
+    anchors = set()
+    for line in RUNBOOKS.read_text().splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^a-z0-9 _-]", "", title).replace(" ", "-"))
+    return anchors
+
+
+def test_every_alert_has_severity_annotations_and_a_runbook_section() -> None:
+    alerts = [r for r in load_rules() if "alert" in r]
+    assert len(alerts) >= 7
+    anchors = runbook_anchors()
+    problems = []
+    for rule in alerts:
+        name = rule["alert"]
+        if rule.get("labels", {}).get("severity") not in SEVERITIES:
+            problems.append(f"{name}: labels.severity must be one of {sorted(SEVERITIES)}")
+        notes = rule.get("annotations", {})
+        for key in ("summary", "description", "runbook_url"):
+            if not notes.get(key):
+                problems.append(f"{name}: annotations.{key} is missing")
+        url = notes.get("runbook_url", "")
+        page, _, anchor = url.partition("#")
+        if page != "docs/runbooks.md" or anchor not in anchors:
+            problems.append(f"{name}: runbook_url {url!r} has no section in docs/runbooks.md")
+        if anchor != name.lower():
+            problems.append(f"{name}: runbook anchor should be {name.lower()!r}")
+    assert problems == []
+
+
+def test_brief_alerts_exist() -> None:
+    names = {r["alert"] for r in load_rules() if "alert" in r}
+    assert {
+        "TierflowSlaBreaches",
+        "TierflowSlaBreachRateHigh",
+        "TierflowSupervisorAlert",
+        "TierflowNationalRequestsStuck",
+        "TierflowDeadLettersGrowing",
+        "TierflowConsumerLagHigh",
+        "TierflowNoWorkerPolling",
+        "TierflowWorkerDown",
+        "TierflowApiErrorRate",
+    } <= names
+
+
+# ---------------------------------------------------------------------------- metric names
+@pytest.fixture(scope="module")
+def known_metrics(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    """Names the processes export (from their real metric classes), plus recordings and SDK."""
+    from api.deps import ApiMetrics
+    from tierflow.db.engine import make_engine, upgrade
+    from tierflow.metrics import ReadModelCollector, WorkerMetrics
+    from workers.ingress_metrics import IngressMetrics
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('names') / 'names.db'}"
+    upgrade(url)
+    registry = CollectorRegistry()
+    WorkerMetrics(registry)
+    IngressMetrics(registry)
+    ApiMetrics(registry)
+    engine = make_engine(url)
+    registry.register(ReadModelCollector(engine))
+    names = {"up"} | TEMPORAL_SDK_METRICS
+    for family in registry.collect():
+        names.add(family.name)
+        names |= {f"{family.name}{suffix}" for suffix in ("_total", "_bucket", "_sum", "_count")}
+    engine.dispose()
+    assert "tierflow_open_requests" in names, "the read-model gauges did not collect"
+    names |= {r["record"] for r in load_rules() if "record" in r}
+    return names
+
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACES = re.compile(r"\{[^}]*\}")
+_RANGES = re.compile(r"\[[^\]]*\]")
+_LABEL_LISTS = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+_IDENT = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
+
+
+def metric_names(expr: str) -> set[str]:
+    """Return the metric names a PromQL expression refers to (ours, the SDK's and ``up``)."""
+    bare = _LABEL_LISTS.sub(" ", _RANGES.sub(" ", _BRACES.sub(" ", _STRINGS.sub(" ", expr))))
+    found = set()
+    for token in _IDENT.findall(bare):
+        if token.startswith(("tierflow_", "temporal_")) or ":" in token or token == "up":
+            found.add(token)
+    return found
+
+
+def test_metric_names_parser() -> None:
+    expr = 'sum by (tier) (increase(tierflow_x_total{a="b:c"}[5m])) / t:y:z or up{job="j"}'
+    assert metric_names(expr) == {"tierflow_x_total", "t:y:z", "up"}
+
+
+def test_rules_refer_to_exported_metrics(known_metrics: set[str]) -> None:
+    unknown = {
+        (r.get("alert") or r.get("record"), name)
+        for r in load_rules()
+        for name in metric_names(r["expr"])
+        if name not in known_metrics
+    }
+    assert unknown == set()
+
+
+# ---------------------------------------------------------------------------- grafana
+def panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for panel in dashboard["panels"]:
+        yield panel
+        yield from panel.get("panels", [])
+
+
+def datasource_uid() -> str:
+    path = DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml"
+    sources = yaml.safe_load(path.read_text())["datasources"]
+    assert len(sources) == 1 and sources[0]["type"] == "prometheus"
+    return str(sources[0]["uid"])
+
+
+def test_dashboards_query_known_metrics_through_the_provisioned_datasource(
+    known_metrics: set[str],
+) -> None:
+    assert DASHBOARDS, "no dashboards under deploy/grafana/dashboards"
+    uid = datasource_uid()
+    for path in DASHBOARDS:
+        dashboard = json.loads(path.read_text())
+        assert dashboard.get("uid") and dashboard.get("title"), f"{path.name}: uid and title"
+        ids = [p["id"] for p in panels(dashboard)]
+        assert len(ids) == len(set(ids)), f"{path.name}: panel ids must be unique"
+        problems = []
+        for panel in panels(dashboard):
+            if panel["type"] == "row":
+                continue
+            where = f"{path.name} panel {panel.get('title')!r}"
+            if panel.get("datasource", {}).get("uid") != uid:
+                problems.append(f"{where}: datasource uid must be {uid!r}")
+            if not panel.get("targets"):
+                problems.append(f"{where}: has no targets")
+            for target in panel.get("targets", []):
+                names = metric_names(target.get("expr", ""))
+                if not names:
+                    problems.append(f"{where}: target {target.get('refId')} has no metric")
+                problems += [f"{where}: unknown metric {n}" for n in names - known_metrics]
+        assert problems == []
+
+
+def test_dashboard_covers_the_sla_views() -> None:
+    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "tierflow-sla.json").read_text())
+    exprs = " ".join(t["expr"] for p in panels(dashboard) for t in p.get("targets", []))
+    for needed in (
+        "tier:tierflow_sla_attainment:ratio1h",  # SLA attainment per tier
+        "tier:tierflow_open_requests:sum",  # queue depth per tier
+        "tierflow:escalations:rate5m",  # escalation flow
+        "route:tierflow_api_request_seconds:p95_5m",  # latency
+        "tierflow:api_5xx:ratio5m",  # errors
+    ):
+        assert needed in exprs
+
+
+# ---------------------------------------------------------------------------- compose
+def settings_field(env_name: str) -> str:
+    assert env_name.startswith("TIERFLOW_"), env_name
+    return env_name.removeprefix("TIERFLOW_").lower()
+
+
+def check_settings_env(env: dict[str, Any], where: str) -> list[str]:
+    fields = set(Settings.model_fields) | PENDING_SETTINGS
+    return [
+        f"{where}: {key} is not a Settings field"
+        for key in env
+        if key.startswith("TIERFLOW_") and settings_field(key) not in fields
+    ]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return dict(yaml.safe_load(COMPOSE.read_text()))
+
+
+def test_compose_runs_the_whole_stack(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert {"postgres", "temporal", "kafka", "prometheus", "grafana"} <= set(services)
+    for name in ("worker", "ingress", "api"):
+        service = services[name]
+        assert service["command"] == [name]
+        build = service["build"]
+        context = (COMPOSE.parent / build["context"]).resolve()
+        assert context == ROOT
+        assert (context / build["dockerfile"]).is_file()
+        for dep, cond in service["depends_on"].items():
+            assert dep in services, f"{name} depends on unknown service {dep}"
+            assert cond["condition"] in {"service_started", "service_healthy"} or dep in {
+                "migrate",
+                "temporal-setup",
+                "kafka-setup",
+            }
+    assert services["temporal"]["environment"]["DB"] == "postgres12"
+    assert services["temporal"]["environment"]["POSTGRES_SEEDS"] == "postgres"
+
+
+def test_compose_files_and_settings_exist(compose: dict[str, Any]) -> None:
+    problems = []
+    for name, service in compose["services"].items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if source.startswith((".", "/")) and not (COMPOSE.parent / source).exists():
+                problems.append(f"{name}: volume source {source} does not exist")
+        problems += check_settings_env(service.get("environment", {}), name)
+    assert problems == []
+
+
+def test_compose_kafka_matches_the_project(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["kafka"]["image"] == f"apache/kafka:{kafka_version()}"
+    script = " ".join(services["kafka-setup"]["command"])
+    topics = {
+        name: int(parts) for name, parts in re.findall(r"(tierflow\.[\w.]+):(\d+)", script)
+    }
+    assert topics == constants.TOPICS
+
+
+def test_compose_registers_the_search_attributes(compose: dict[str, Any]) -> None:
+    script = " ".join(compose["services"]["temporal-setup"]["command"])
+    found = dict(re.findall(r"(Tierflow\w+)=(\w+)", script))
+    assert found == constants.SEARCH_ATTRIBUTES
+
+
+def test_compose_prometheus_scrapes_each_process_on_its_settings_port(
+    compose: dict[str, Any],
+) -> None:
+    config = yaml.safe_load((DEPLOY / "compose" / "prometheus.yml").read_text())
+    targets = {
+        job["job_name"]: target
+        for job in config["scrape_configs"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    }
+    defaults = Settings()
+    assert targets["tierflow-worker"] == f"worker:{defaults.worker_metrics_port}"
+    assert targets["tierflow-worker-sdk"] == f"worker:{defaults.worker_sdk_metrics_port}"
+    assert targets["tierflow-ingress"] == f"ingress:{defaults.ingress_metrics_port}"
+    assert targets["tierflow-api"] == f"api:{defaults.api_port}"
+    for job in ("tierflow-worker", "tierflow-worker-sdk", "tierflow-ingress", "tierflow-api"):
+        assert targets[job].split(":")[0] in compose["services"]
+
+
+def test_dockerfile_copies_existing_sources() -> None:
+    text = (DEPLOY / "docker" / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["tierflow"]' in text
+    for source in re.findall(r"^COPY (?!--from)(.+) \S+$", text, flags=re.MULTILINE):
+        for item in source.split():
+            assert (ROOT / item).exists(), f"Dockerfile copies missing {item}"
+
+
+# ---------------------------------------------------------------------------- kubernetes
+@pytest.fixture(scope="module")
+def k8s_docs() -> list[tuple[str, dict[str, Any]]]:
+    docs = []
+    for path in K8S:
+        docs += [(path.name, d) for d in yaml.safe_load_all(path.read_text()) if d]
+    return docs
+
+
+def test_every_k8s_document_is_named(k8s_docs: list[tuple[str, dict[str, Any]]]) -> None:
+    assert k8s_docs
+    for where, doc in k8s_docs:
+        assert doc.get("apiVersion"), f"{where}: apiVersion is missing"
+        assert doc.get("kind"), f"{where}: kind is missing"
+        assert doc.get("metadata", {}).get("name"), f"{where} {doc.get('kind')}: metadata.name"
+
+
+def deployments(docs: list[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for _, d in docs if d["kind"] == "Deployment"}
+
+
+def test_deployments_have_probes_limits_and_scrape_annotations(
+    k8s_docs: list[tuple[str, dict[str, Any]]],
+) -> None:
+    found = deployments(k8s_docs)
+    assert set(found) == {"tierflow-worker", "tierflow-ingress", "tierflow-api"}
+    problems = []
+    for name, dep in found.items():
+        template = dep["spec"]["template"]
+        selector = dep["spec"]["selector"]["matchLabels"]
+        if not selector.items() <= template["metadata"]["labels"].items():
+            problems.append(f"{name}: selector does not match the pod labels")
+        notes = template["metadata"].get("annotations", {})
+        for container in template["spec"]["containers"]:
+            where = f"{name}/{container['name']}"
+            if container.get("args") != [name.removeprefix("tierflow-")]:
+                problems.append(f"{where}: args should run `tierflow {container['name']}`")
+            ports = {p["containerPort"] for p in container.get("ports", [])}
+            for probe in ("readinessProbe", "livenessProbe"):
+                get = container.get(probe, {}).get("httpGet", {})
+                if get.get("path") != "/healthz" or get.get("port") not in ports:
+                    problems.append(f"{where}: {probe} must GET /healthz on a container port")
+            limits = container.get("resources", {}).get("limits", {})
+            requests = container.get("resources", {}).get("requests", {})
+            if not {"cpu", "memory"} <= set(limits) or not {"cpu", "memory"} <= set(requests):
+                problems.append(f"{where}: resources need cpu and memory requests and limits")
+            probe_port = container.get("readinessProbe", {}).get("httpGet", {}).get("port")
+            if notes.get("prometheus.io/scrape") != "true" or notes.get(
+                "prometheus.io/port"
+            ) != str(probe_port):
+                problems.append(f"{where}: scrape annotations must point at the metrics port")
+            refs = [e["configMapRef"]["name"] for e in container.get("envFrom", [])]
+            if refs != ["tierflow-config"]:
+                problems.append(f"{where}: envFrom must use the tierflow-config ConfigMap")
+    assert problems == []
+
+
+def test_services_and_pdbs_select_deployments(
+    k8s_docs: list[tuple[str, dict[str, Any]]],
+) -> None:
+    pod_labels = [
+        d["spec"]["template"]["metadata"]["labels"] for d in deployments(k8s_docs).values()
+    ]
+
+    def selects(selector: dict[str, str]) -> bool:
+        return any(selector.items() <= labels.items() for labels in pod_labels)
+
+    pdbs = [d for _, d in k8s_docs if d["kind"] == "PodDisruptionBudget"]
+    assert {p["metadata"]["name"] for p in pdbs} == set(deployments(k8s_docs))
+    for _, doc in k8s_docs:
+        if doc["kind"] == "Service":
+            assert selects(doc["spec"]["selector"]), doc["metadata"]["name"]
+        if doc["kind"] == "PodDisruptionBudget":
+            assert selects(doc["spec"]["selector"]["matchLabels"]), doc["metadata"]["name"]
+
+
+def test_configmap_sets_only_settings_fields(k8s_docs: list[tuple[str, dict[str, Any]]]) -> None:
+    maps = [d for _, d in k8s_docs if d["kind"] == "ConfigMap"]
+    assert [m["metadata"]["name"] for m in maps] == ["tierflow-config"]
+    assert check_settings_env(maps[0]["data"], "tierflow-config") == []
+    assert all(isinstance(v, str) for v in maps[0]["data"].values()), "ConfigMap values: strings"
+
+
+def test_kustomization_lists_every_manifest() -> None:
+    kustomization = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
+    listed = set(kustomization["resources"])
+    assert listed == {p.name for p in K8S} - {"kustomization.yaml"}
