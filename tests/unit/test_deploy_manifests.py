@@ -336,9 +336,7 @@ def test_compose_kafka_matches_the_project(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert services["kafka"]["image"] == f"apache/kafka:{kafka_version()}"
     script = " ".join(services["kafka-setup"]["command"])
-    topics = {
-        name: int(parts) for name, parts in re.findall(r"(tierflow\.[\w.]+):(\d+)", script)
-    }
+    topics = {name: int(parts) for name, parts in re.findall(r"(tierflow\.[\w.]+):(\d+)", script)}
     assert topics == constants.TOPICS
 
 
