@@ -1,0 +1,456 @@
+"""The caseworker web console (``/console``): server-rendered pages over the API's functions.
+
+Every read and write goes through the API's own route functions (``list_requests``,
+``get_request``, ``submit_request``, ``take_action``) and rate limits, so the console
+enforces exactly the API's RBAC, object scope, validation and Temporal Update semantics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import allowed_kinds, can, in_scope, region_prefix
+from api.console import forms, views
+from api.console.overview import overview_rows, totals_by_tier
+from api.console.session import (
+    PRE_COOKIE,
+    SESSION_COOKIE,
+    SESSION_MAX_AGE,
+    check_csrf,
+    clear_cookie,
+    csrf_for,
+    principal_or_none,
+    safe_next,
+    session_token,
+    set_cookie,
+    sign_in_redirect,
+)
+from api.deps import ApiContext, Ctx, action_rate, submit_rate
+from api.lookup import query_view
+from api.models import RequestDetail
+from api.routes.actions import IDEMPOTENCY_KEY, take_action
+from api.routes.requests import get_request, list_requests, submit_request
+from schemas.domain import Category, Grade, Priority, SizeClass, SlaStatus, State, Tier
+from schemas.lifecycle import TEXT_REQUIRED, ActionKind
+from tierflow.auth_store import Principal
+from tierflow.constants import workflow_id
+
+HERE = Path(__file__).parent
+STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
+ASSIGN_WAIT_SECONDS = 10.0
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+# Actions whose form asks for more than a click, with the label of the text field.
+TEXT_LABELS = {kind: reason.capitalize() for kind, reason in TEXT_REQUIRED.items()}
+DANGEROUS = {ActionKind.REJECT, ActionKind.ESCALATE, ActionKind.HAND_BACK}
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals.update(
+    badge=views.badge,
+    human=views.human,
+    when=views.when,
+    iso=views.iso,
+    remaining=views.remaining,
+    duration=views.duration,
+)
+E = TypeVar("E", bound=StrEnum)
+
+
+def console_user(request: Request, ctx: Ctx) -> Principal:
+    """Return the signed-in principal, or send the browser to the sign-in page."""
+    principal = principal_or_none(ctx, session_token(request))
+    if principal is None:
+        raise sign_in_redirect(request)
+    return principal
+
+
+User = Annotated[Principal, Depends(console_user)]
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    user: Principal | None = None,
+) -> Response:
+    """Render a page with the session's CSRF token and the console's security headers."""
+    token = session_token(request)
+    base = {
+        "user": user,
+        "csrf": csrf_for(request, token) if token and user else "",
+        "can_report": user is not None and can(user, "reports"),
+        "can_submit": user is not None and can(user, "submit"),
+        "now": datetime.now(UTC),
+    }
+    response = templates.TemplateResponse(request, name, {**base, **context}, status_code)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def error_page(request: Request, user: Principal | None, exc: HTTPException) -> Response:
+    message, _ = forms.detail_errors(exc.detail)
+    context = {"status": exc.status_code, "message": message}
+    return render(request, "error.html", context, exc.status_code, user)
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status.HTTP_303_SEE_OTHER, headers=SECURITY_HEADERS)
+
+
+def _enum(kind: type[E], value: str | None) -> E | None:
+    """Parse a filter value; empty or unknown means 'any'."""
+    try:
+        return kind(value) if value else None
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------- sign in / out
+@router.get("/login")
+def login_form(request: Request, ctx: Ctx, next: str = "") -> Response:  # noqa: A002
+    """Show the sign-in form; a signed-in caller goes straight to the queue."""
+    if principal_or_none(ctx, session_token(request)) is not None:
+        return redirect(safe_next(next))
+    return _login_page(request, next, "", 200)
+
+
+def _login_page(request: Request, next_url: str, error: str, status_code: int) -> Response:
+    pre = request.cookies.get(PRE_COOKIE) or uuid.uuid4().hex
+    context = {"next": safe_next(next_url), "error": error, "login_csrf": csrf_for(request, pre)}
+    response = render(request, "login.html", context, status_code)
+    set_cookie(request, response, PRE_COOKIE, pre, 3600)
+    return response
+
+
+@router.post("/login")
+async def login(request: Request, ctx: Ctx) -> Response:
+    """Check the token with the API's bearer check and keep it in the session cookie."""
+    form = await request.form()
+    if refused := _csrf_refused(request, form, None, request.cookies.get(PRE_COOKIE)):
+        return refused
+    token = _str(form.get("token")).strip()
+    next_url = _str(form.get("next"))
+    principal = await run_in_threadpool(principal_or_none, ctx, token)
+    if principal is None:
+        reason = "token: required" if not token else "token: unknown or revoked token"
+        return _login_page(request, next_url, reason, status.HTTP_401_UNAUTHORIZED)
+    response = redirect(safe_next(next_url))
+    set_cookie(request, response, SESSION_COOKIE, token, SESSION_MAX_AGE)
+    clear_cookie(response, PRE_COOKIE)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    form = await request.form()
+    if refused := _csrf_refused(request, form, None, session_token(request)):
+        return refused
+    response = redirect("/console/login")
+    clear_cookie(response, SESSION_COOKIE)
+    return response
+
+
+def _csrf_refused(
+    request: Request, form: Any, user: Principal | None, bound_to: str | None
+) -> Response | None:
+    """Return the 403 page when the form's CSRF token does not fit the session, else None."""
+    try:
+        check_csrf(request, bound_to, _str(form.get("csrf_token")))
+    except HTTPException as exc:
+        return error_page(request, user, exc)
+    return None
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+# --------------------------------------------------------------------------- queue
+@router.get("")
+@router.get("/")
+def queue(
+    request: Request,
+    ctx: Ctx,
+    user: User,
+    state: str = "",
+    category: str = "",
+    priority: str = "",
+    sla_status: str = "",
+    include_closed: bool = False,
+    institution: str = "",
+    tier: str = "",
+    done: str = "",
+    moved: str = "",
+    submitted: str = "",
+) -> Response:
+    """The caller's queue from the API's ``list_requests``: breached first, then nearest due."""
+    filters = {
+        "state": _enum(State, state),
+        "category": _enum(Category, category),
+        "priority": _enum(Priority, priority),
+        "sla_status": _enum(SlaStatus, sla_status),
+    }
+    scope = {"institution": institution[:64] or None, "tier": _enum(Tier, tier)}
+    try:
+        page = list_requests(
+            ctx, user, include_closed=include_closed, limit=200, **filters, **scope
+        )
+    except HTTPException as exc:
+        return error_page(request, user, exc)
+    context = {
+        "page": page,
+        "filters": {k: (v.value if v else "") for k, v in filters.items()},
+        "include_closed": include_closed,
+        "scope": {k: (str(v) if v else "") for k, v in scope.items()},
+        "options": {
+            "state": list(State),
+            "category": list(Category),
+            "priority": list(Priority),
+            "sla_status": list(SlaStatus),
+        },
+        "done": _done(done),
+        "moved": _request_id(moved),
+        "submitted": _request_id(submitted),
+    }
+    return render(request, "queue.html", context, user=user)
+
+
+@router.get("/overview")
+def overview(request: Request, ctx: Ctx, user: User) -> Response:
+    """Supervisors and admins: open requests per tier and institution with SLA counts."""
+    if not can(user, "reports"):
+        exc = HTTPException(403, f"{user.role.value} {user.user_id} may not see the overview")
+        return error_page(request, user, exc)
+    rows = overview_rows(ctx.engine, user)
+    context = {
+        "rows": rows,
+        "tiers": totals_by_tier(rows),
+        "region": region_prefix(user) if user.tier else "",
+    }
+    return render(request, "overview.html", context, user=user)
+
+
+# --------------------------------------------------------------------------- case page
+@router.get("/requests/{request_id}")
+async def case_page(
+    request: Request, request_id: str, ctx: Ctx, user: User, done: str = ""
+) -> Response:
+    """One request: details, SLA clock bar, audit timeline and forms for allowed actions."""
+    try:
+        detail = await get_request(request_id[:64], ctx, user)
+    except HTTPException as exc:
+        return error_page(request, user, exc)
+    return _case(request, ctx, user, detail, done=_done(done))
+
+
+def _done(value: str) -> str:
+    """Return a known 'what just happened' code (an action kind or submit), else ''."""
+    return value if value == "submit" or _enum(ActionKind, value) else ""
+
+
+def _request_id(value: str) -> str:
+    return value if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}", value) else ""
+
+
+def _case(
+    request: Request,
+    ctx: ApiContext,
+    user: Principal,
+    detail: RequestDetail,
+    *,
+    done: str = "",
+    failed: ActionKind | None = None,
+    error: str = "",
+    field_errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    now = datetime.now(UTC)
+    view = detail.view
+    actions = [
+        {
+            "kind": kind,
+            "text_label": TEXT_LABELS.get(kind),
+            "dangerous": kind in DANGEROUS,
+            "key": f"console-{uuid.uuid4().hex}",
+        }
+        for kind in detail.allowed_actions
+    ]
+    context = {
+        "detail": detail,
+        "row": detail.request,
+        "view": view,
+        "summary": view.summary if view else detail.request,
+        "bars": views.clock_bars(view, now) if view else [],
+        "bar_width": views.BAR_WIDTH,
+        "actions": actions,
+        "role_kinds": allowed_kinds(user),
+        "temporal_url": views.temporal_ui_url(ctx.settings, workflow_id(detail.request_id)),
+        "workflow_id": workflow_id(detail.request_id),
+        "done": done,
+        "failed": failed,
+        "error": error,
+        "field_errors": field_errors or {},
+        "values": values or {},
+    }
+    return render(request, "case.html", context, status_code, user)
+
+
+@router.post("/requests/{request_id}/actions/{kind}")
+async def post_action(
+    request: Request, request_id: str, kind: str, ctx: Ctx, user: User
+) -> Response:
+    """Take an action through the API's ``take_action`` (the same Temporal Update)."""
+    form = await request.form()
+    if refused := _csrf_refused(request, form, user, session_token(request)):
+        return refused
+    action = _enum(ActionKind, kind)
+    if action is None:
+        return error_page(request, user, HTTPException(404, f"kind: unknown action {kind!r}"))
+    key = _str(form.get("idempotency_key"))
+    values = {n: _str(form.get(n)) for n in ("text", "institution_id", "rating")}
+    body, errors = forms.parse_action_body(form)
+    try:
+        if not re.fullmatch(IDEMPOTENCY_KEY, key):
+            errors["idempotency_key"] = "must be 1-128 letters, digits or _.:- (reload the page)"
+        if errors:
+            raise HTTPException(422, [{"field": f, "msg": m} for f, m in errors.items()])
+        action_rate(ctx, user)
+        result = await take_action(request_id, action, ctx, user, body, key)
+    except HTTPException as exc:
+        return await _refused(request, ctx, user, request_id, action, exc, values)
+    if in_scope(user, result.tier, result.institution_id, await _division(ctx, request_id)):
+        return redirect(f"/console/requests/{request_id}?done={action.value}")
+    return redirect("/console/?" + urlencode({"done": action.value, "moved": request_id}))
+
+
+async def _division(ctx: ApiContext, request_id: str) -> str:
+    view = await query_view(ctx, request_id)
+    return view.summary.division_code if view else ""
+
+
+async def _refused(
+    request: Request,
+    ctx: ApiContext,
+    user: Principal,
+    request_id: str,
+    action: ActionKind,
+    exc: HTTPException,
+    values: dict[str, str],
+) -> Response:
+    """Show the case again with the refusal (403/409/422/429 text) next to the action."""
+    message, fields = forms.detail_errors(exc.detail)
+    try:
+        detail = await get_request(request_id[:64], ctx, user)
+    except HTTPException as lookup:
+        return error_page(request, user, lookup if exc.status_code < 400 else exc)
+    return _case(
+        request,
+        ctx,
+        user,
+        detail,
+        failed=action,
+        error=message,
+        field_errors=fields,
+        values=values,
+        status_code=exc.status_code,
+    )
+
+
+# --------------------------------------------------------------------------- walk-in submit
+def _submit_context(values: dict[str, str], errors: dict[str, str], error: str) -> dict:
+    return {
+        "values": values,
+        "errors": errors,
+        "error": error,
+        "options": {
+            "category": list(Category),
+            "priority": list(Priority),
+            "size_class": list(SizeClass),
+            "grade": list(Grade),
+        },
+    }
+
+
+@router.get("/submit")
+def submit_form(request: Request, user: User) -> Response:
+    values = {"priority": Priority.NORMAL.value, "enterprise.size_class": "small"}
+    values["request_id"] = forms.new_walk_in_id()
+    return render(request, "submit.html", _submit_context(values, {}, ""), user=user)
+
+
+@router.post("/submit")
+async def submit(request: Request, ctx: Ctx, user: User) -> Response:
+    """Submit a walk-in request through the API's ``submit_request`` (same validation)."""
+    form = await request.form()
+    if refused := _csrf_refused(request, form, user, session_token(request)):
+        return refused
+    values, req, errors = forms.parse_walk_in(form)
+    try:
+        if req is None:
+            raise HTTPException(422, [{"field": f, "msg": m} for f, m in errors.items()])
+        submit_rate(ctx, user)
+        accepted = await submit_request(req, ctx, user)
+    except HTTPException as exc:
+        message, fields = forms.detail_errors(exc.detail)
+        if exc.status_code == 409:
+            fields = {"request_id": message}
+        summary = f"{len(fields)} field(s) need attention" if fields else message
+        context = _submit_context(values, fields, summary)
+        return render(request, "submit.html", context, exc.status_code, user)
+    rid = accepted.request_id
+    division = await _assigned_division(ctx, rid)
+    view = await query_view(ctx, rid)
+    if view is not None and in_scope(
+        user, view.summary.tier, view.summary.institution_id, division
+    ):
+        return redirect(f"/console/requests/{rid}?done=submit")
+    return redirect("/console/?" + urlencode({"submitted": rid}))
+
+
+async def _assigned_division(ctx: ApiContext, request_id: str) -> str:
+    """Wait (briefly) until the new request is routed; return its division code."""
+    deadline = time.monotonic() + ASSIGN_WAIT_SECONDS
+    while True:
+        view = await query_view(ctx, request_id)
+        if view is not None and view.summary.state is not State.SUBMITTED:
+            return view.summary.division_code
+        if time.monotonic() > deadline:
+            return view.summary.division_code if view else ""
+        await asyncio.sleep(0.2)
+
+
+# --------------------------------------------------------------------------- static files
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    """Serve the console's own CSS and script (no CDN, no build step)."""
+    if name not in STATIC_FILES:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no static file {name!r}")
+    return FileResponse(
+        HERE / "static" / name,
+        media_type=STATIC_FILES[name],
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
