@@ -49,6 +49,7 @@ def _options(**kw: Any) -> Any:
         postgres=kw.get("postgres", False),
         sqlite_wal=kw.get("sqlite_wal", True),
         need_kafka=kw.get("need_kafka", True),
+        need_temporal=kw.get("need_temporal", True),
     )
 
 
@@ -101,3 +102,75 @@ def lifecycle(
     )
     opts = _options(**locals())
     _run("lifecycle", opts, quick, out, lambda stack: run_lifecycle(stack, params))
+
+
+@app.command()
+def timers(
+    quick: Quick = False,
+    out: Out = None,
+    count: Annotated[int | None, typer.Option("--count", help="Open requests.")] = None,
+    response_seconds: Annotated[
+        float | None, typer.Option("--response-seconds", help="Response target (s).")
+    ] = None,
+    concurrency: Concurrency = None,
+    temporal_address: TemporalAddr = None,
+    kafka: KafkaAddr = None,
+    database_url: DbUrl = None,
+    postgres: Postgres = False,
+    sqlite_wal: Wal = True,
+) -> None:
+    """p95 lag from SLA deadline to escalation with M open requests (target <= 1 s)."""
+    from tierflow.bench.timers import TimerParams, run_timers
+
+    params = TimerParams(
+        count=count or (50 if quick else 5000),
+        response_seconds=response_seconds or (8.0 if quick else 240.0),
+        concurrency=concurrency or (25 if quick else 100),
+    )
+    opts = _options(**locals())
+    _run("timers", opts, quick, out, lambda stack: run_timers(stack, params))
+
+
+@app.command()
+def scale(
+    quick: Quick = False,
+    out: Out = None,
+    count: Annotated[int | None, typer.Option("--count", help="Open requests.")] = None,
+    probes: Annotated[int | None, typer.Option("--probes", help="Timed actions per case.")] = None,
+    concurrency: Concurrency = None,
+    temporal_address: TemporalAddr = None,
+    kafka: KafkaAddr = None,
+    database_url: DbUrl = None,
+    postgres: Postgres = False,
+    sqlite_wal: Wal = True,
+) -> None:
+    """Worker RSS with N open requests; action latency in cache vs evicted."""
+    from tierflow.bench.scale import ScaleParams, run_scale
+
+    params = ScaleParams(
+        count=count or (40 if quick else 10_000),
+        probes=probes or (5 if quick else 100),
+        concurrency=concurrency or (20 if quick else 100),
+    )
+    opts = _options(**locals())
+    _run("scale", opts, quick, out, lambda stack: run_scale(stack, params))
+
+
+@app.command()
+def queue(
+    quick: Quick = False,
+    out: Out = None,
+    rows: Annotated[int | None, typer.Option("--rows", help="Synthetic requests.")] = None,
+    queries: Annotated[int | None, typer.Option("--queries", help="Timed queries.")] = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="PostgreSQL URL (default: start one).")
+    ] = None,
+) -> None:
+    """Caseworker queue query p99 over many requests in PostgreSQL (target <= 50 ms)."""
+    from tierflow.bench.queue import QueueParams, run_queue
+
+    params = QueueParams(
+        rows=rows or (2000 if quick else 100_000), queries=queries or (200 if quick else 2000)
+    )
+    opts = _options(database_url=database_url, need_kafka=False, need_temporal=False)
+    _run("queue", opts, quick, out, lambda stack: run_queue(stack, params))

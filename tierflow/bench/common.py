@@ -247,6 +247,7 @@ class StackOptions:
     postgres: bool = False  # start a PostgreSQL server for persistence
     sqlite_wal: bool = True  # dev server's --sqlite-pragma journal_mode=wal
     need_kafka: bool = True
+    need_temporal: bool = True
     dynamic_config: dict[str, object] = field(default_factory=dict)
 
 
@@ -269,7 +270,7 @@ class BenchStack:
     def start(self) -> BenchStack:
         from tierflow.devstack.procs import free_port
 
-        if not self.temporal_address:
+        if self.opts.need_temporal and not self.temporal_address:
             from tierflow.devstack.temporal import TemporalDevServer
 
             self.temporal = TemporalDevServer(
@@ -334,7 +335,9 @@ class BenchStack:
     def backend(self) -> dict[str, Any]:
         """Describe the stores: what a reader needs to compare runs."""
         persistence = self.database_url.split(":", 1)[0]
-        if self.temporal is not None:
+        if not self.temporal_address:
+            store = "none (no Temporal needed)"
+        elif self.temporal is not None:
             store = "dev server SQLite file " + (
                 "with --sqlite-pragma journal_mode=wal, synchronous=normal"
                 if self.opts.sqlite_wal
