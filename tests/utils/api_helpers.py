@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import uvicorn
 from sqlalchemy import Engine
 
 from schemas.domain import Role
 from tierflow.auth_store import create_user, issue_token
+from tierflow.devstack.procs import free_port
 
 # key -> (role, institution, grants). The default request (division 330106, financing) is
 # held by zj-330106-sme; zj-330100 is its city, zj-330000 its province; 330105 and 330200
@@ -56,3 +62,23 @@ def asgi_client(app: Any) -> httpx.AsyncClient:
 
 def request_body(req: Any) -> dict[str, Any]:
     return req.model_dump(mode="json", exclude={"submitted_by", "submitted_at"})
+
+
+@contextmanager
+def serve_in_thread(app: Any) -> Iterator[str]:
+    """Run ``app`` under a real uvicorn on a free port in a thread; yield its base URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"api-{port}", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"uvicorn on port {port} did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)

@@ -1,0 +1,147 @@
+"""The caseworker CLI drives a whole lifecycle over real HTTP against a uvicorn server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from api.app import create_app
+from tests.utils.api_helpers import request_body, serve_in_thread
+from tests.utils.factories import make_request
+from tests.utils.stack_helpers import eventually
+from tierflow.cli import app as cli_app
+from tierflow.cli_client import countdown, credentials_path
+
+
+@pytest.fixture(scope="module")
+def api_url(stack) -> Iterator[str]:
+    # client=None: the server connects to Temporal in its own thread's event loop
+    with serve_in_thread(create_app(stack.settings, None, stack.engine)) as url:
+        yield url
+
+
+@pytest.fixture
+def cli_env(stack, tmp_path: Path) -> dict[str, str]:
+    return {
+        "TIERFLOW_HOME": str(tmp_path / "home"),
+        "TIERFLOW_DATABASE_URL": stack.settings.resolved_database_url,
+        "COLUMNS": "200",
+    }
+
+
+async def run(env: dict[str, str], *args: str) -> Result:
+    """Invoke the CLI in a thread so the session loop (and the stack's worker) keeps running."""
+    runner = CliRunner()
+    return await asyncio.to_thread(runner.invoke, cli_app, list(args), env=env)
+
+
+def ok(result: Result) -> str:
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+async def test_cli_full_lifecycle(api_url: str, cli_env: dict[str, str], tmp_path: Path) -> None:
+    name = f"cli-cw-{uuid.uuid4().hex[:6]}"
+    out = ok(
+        await run(
+            cli_env, "users", "add", name, "--role", "caseworker", "--institution", "zj-330106-sme"
+        )
+    )
+    assert "zj-330106-sme (county, 330106)" in out
+    token = ok(await run(cli_env, "tokens", "issue", name)).strip().splitlines()[-1]
+    assert token.startswith("tf_")
+    bad = await run(
+        cli_env, "users", "add", "x-" + name, "--role", "supervisor", "--institution", "nowhere"
+    )
+    assert bad.exit_code == 1 and "institution: 'nowhere' is not in the directory" in bad.output
+
+    ok(await run(cli_env, "login", "--url", api_url, "--token", token))
+    stored = json.loads((Path(cli_env["TIERFLOW_HOME"]) / "credentials.json").read_text())
+    assert stored == {"url": api_url, "token": token}
+
+    req = make_request()
+    file = tmp_path / "req.json"
+    file.write_text(json.dumps(request_body(req)))
+    submitted = json.loads(ok(await run(cli_env, "submit", "--file", str(file), "--json")))
+    rid = submitted["request_id"]
+    assert rid == req.request_id
+
+    async def queued() -> bool:
+        page = json.loads(ok(await run(cli_env, "queue", "--json", "--limit", "500")))
+        return rid in [i["request_id"] for i in page["items"]]
+
+    await eventually(queued, what=f"{rid} in the caseworker's queue")
+    table = ok(await run(cli_env, "queue"))
+    assert rid in table and "on_track" in table and "in " in table
+
+    for kind, extra, state in [
+        ("acknowledge", [], "acknowledged"),
+        ("start", [], "in_progress"),
+        ("comment", ["--text", "called the CFO"], "in_progress"),
+        ("resolve", ["--text", "loan approved"], "resolved"),
+    ]:
+        result = json.loads(ok(await run(cli_env, "act", rid, kind, *extra, "--json")))
+        assert result["state"] == state
+    refused = await run(cli_env, "act", rid, "start")
+    assert refused.exit_code == 1 and "HTTP 409" in refused.output
+    missing = await run(cli_env, "act", rid, "reopen")
+    assert missing.exit_code == 1 and "HTTP 422" in missing.output and "text:" in missing.output
+
+    detail = json.loads(ok(await run(cli_env, "show", rid, "--json")))
+    events = [e["event_type"] for e in detail["view"]["timeline"]]
+    assert events == [
+        "submitted",
+        "assigned",
+        "acknowledged",
+        "started",
+        "commented",
+        "resolved",
+    ]
+    assert detail["view"]["timeline"][2]["actor_id"] == name
+    shown = ok(await run(cli_env, "show", rid))
+    assert "resolved" in shown and "called the CFO" in shown and "allowed: " in shown
+
+    # the installed console script works the same way (a real process)
+    proc = await asyncio.to_thread(
+        subprocess.run,
+        [str(Path(sys.executable).parent / "tierflow"), "queue", "--json", "--state", "resolved"],
+        env={**os.environ, **cli_env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert rid in [i["request_id"] for i in json.loads(proc.stdout)["items"]]
+
+
+async def test_cli_without_login_or_with_a_bad_token(api_url: str, cli_env: dict[str, str]) -> None:
+    result = await run(cli_env, "queue")
+    assert result.exit_code == 1 and "not logged in" in result.output
+    result = await run(cli_env, "login", "--url", api_url, "--token", "tf_not-a-token")
+    assert result.exit_code == 1 and "refused the token" in result.output
+
+
+def test_credentials_path_follows_tierflow_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIERFLOW_HOME", "/srv/tf")
+    assert credentials_path() == Path("/srv/tf/credentials.json")
+    monkeypatch.delenv("TIERFLOW_HOME")
+    assert credentials_path() == Path.home() / ".config" / "tierflow" / "credentials.json"
+
+
+def test_countdown_formats() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2025, 10, 9, 12, 0, tzinfo=UTC)
+    assert countdown("2025-10-09T15:20:00+00:00", now) == "in 3h 20m"
+    assert countdown("2025-10-08T10:00:00+00:00", now) == "overdue 1d 2h"
+    assert countdown(None, now) == "-"
