@@ -1,0 +1,159 @@
+"""Kill -9 the worker and the ingress processes mid-run: nothing lost, nothing doubled.
+
+Lifecycles arrive as Kafka commands (submit, acknowledge, start, resolve); the policy's
+reopen window is three seconds, so every request ends closed. Targets are long: no SLA timer
+fires, so each request's events are exactly known.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from schemas.lifecycle import ActionKind
+from tests.chaos.audit import check_audit, record_figures
+from tests.chaos.commands import action, interleave, lifecycle, new_request, submit
+from tests.chaos.fast_policy import Targets
+from tests.chaos.harness import ChaosStack
+from tests.chaos.scale import Sizes, sizes
+
+TARGETS = Targets(response=4 * 3600, resolution=8 * 3600, reopen_window=3)
+pytestmark = pytest.mark.timeout(sizes().test_timeout)
+
+LIFECYCLE_TYPES = ["submitted", "assigned", "acknowledged", "started", "resolved", "closed"]
+EVENT_OF = {
+    "acknowledge": "acknowledged",
+    "start": "started",
+    "comment": "commented",
+    "resolve": "resolved",
+}
+
+
+def _types_in_order(stack: ChaosStack, request_ids: set[str]) -> dict[str, list[str]]:
+    rows = sorted(stack.transitions(request_ids), key=lambda r: (r.request_id, r.sequence))
+    out: dict[str, list[str]] = {rid: [] for rid in request_ids}
+    for row in rows:
+        out[row.request_id].append(str(row.event_type))
+    return out
+
+
+def test_worker_kill9_repeatedly_loses_no_event(
+    chaos_stack: ChaosStack, chaos_sizes: Sizes
+) -> None:
+    stack, n, kills = chaos_stack, chaos_sizes.kill_lifecycles, chaos_sizes.worker_kills
+    before = stack.ingress_metrics()
+    requests = [new_request("wk") for _ in range(n)]
+    ids = {r.request_id for r in requests}
+    per_request = [lifecycle(r) for r in requests]
+    actions = [m.event_id for msgs in per_request for m in msgs[1:]]
+    sent = stack.publish(interleave(per_request))
+
+    killed: list[int] = []
+    progress: list[int] = []
+    start = time.monotonic()
+    for k in range(kills):
+        time.sleep(max(0.0, start + (k + 1) * chaos_sizes.kill_interval - time.monotonic()))
+        progress.append(sum(1 for r in stack.states(ids).values() if r.state == "closed"))
+        killed.append(stack.kill_app("worker"))
+        time.sleep(1.0)
+        stack.start_app("worker")
+    assert len(set(killed)) == kills, f"each kill hit a fresh worker process: {killed}"
+    assert progress[0] < n, "the first kill came after every lifecycle had finished"
+
+    stack.wait_states(
+        ids, lambda r: r.state == "closed", chaos_sizes.settle_timeout, "all lifecycles closed"
+    )
+    elapsed = time.monotonic() - start
+    report = check_audit(stack, ids, applied_actions=actions)
+    wrong = {rid: t for rid, t in _types_in_order(stack, ids).items() if t != LIFECYCLE_TYPES}
+    assert not wrong, f"{len(wrong)} requests with other events: {list(wrong.items())[:3]}"
+    after = stack.ingress_metrics()
+    dead = after.get("commands.dead_lettered", 0) - before.get("commands.dead_lettered", 0)
+    assert dead == 0, f"{dead} commands dead-lettered while the worker was down: {after}"
+    record_figures(
+        "worker_kill9",
+        {
+            "scale": chaos_sizes.scale,
+            "lifecycles": n,
+            "commands_sent": len(sent),
+            "kills": kills,
+            "closed_at_each_kill": progress,
+            "seconds": round(elapsed, 1),
+            "audit": report,
+            "ingress_retries": after.get("retries", 0) - before.get("retries", 0),
+        },
+    )
+
+
+def test_ingress_kill9_mid_burst_redelivers_without_double_effect(
+    chaos_stack: ChaosStack, chaos_sizes: Sizes
+) -> None:
+    stack, n, kills = chaos_stack, chaos_sizes.ingress_requests, chaos_sizes.ingress_kills
+    requests = [new_request("ik") for _ in range(n)]
+    ids = {r.request_id for r in requests}
+    stack.publish([submit(r) for r in requests])
+    stack.wait_states(ids, lambda r: r.state == "assigned", 120, "submitted requests assigned")
+
+    kinds = [
+        ActionKind.ACKNOWLEDGE,
+        ActionKind.COMMENT,
+        ActionKind.START,
+        ActionKind.COMMENT,
+        ActionKind.RESOLVE,
+    ]
+    per_request = [
+        [
+            action(r.request_id, kind, f"{r.request_id}/b{i}-{kind.value}")
+            for i, kind in enumerate(kinds)
+        ]
+        for r in requests
+    ]
+    burst = [m.event_id for msgs in per_request for m in msgs]
+    expected = {
+        m.event_id: EVENT_OF[m.event_id.rsplit("-", 1)[1]] for msgs in per_request for m in msgs
+    }
+    stack.publish(interleave(per_request))
+
+    def applied() -> int:
+        return sum(1 for r in stack.transitions(ids) if r.action_id in expected)
+
+    seen: list[dict] = []
+    at_kill: list[int] = []
+    for k in range(kills):
+        goal = len(burst) * (k + 1) // (kills + 2)
+        deadline = time.monotonic() + 120
+        while applied() < goal and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen.append(stack.ingress_metrics())
+        stack.kill_app("ingress")
+        at_kill.append(applied())
+        time.sleep(1.0)
+        stack.start_app("ingress")
+    assert at_kill[0] < len(burst), "the first kill came after the whole burst was applied"
+
+    stack.wait_states(
+        ids, lambda r: r.state == "closed", chaos_sizes.settle_timeout, "burst requests closed"
+    )
+    report = check_audit(stack, ids, applied_actions=burst)
+    rows = [r for r in stack.transitions(ids) if r.action_id in expected]
+    mismatched = [
+        (r.action_id, str(r.event_type)) for r in rows if str(r.event_type) != expected[r.action_id]
+    ]
+    assert not mismatched, f"action results changed: {mismatched[:5]}"
+    final = stack.ingress_metrics()
+    seen.append(final)
+    dead = sum(m.get("commands.dead_lettered", 0) for m in seen)
+    assert dead == 0, f"redelivered commands were dead-lettered: {seen}"
+    record_figures(
+        "ingress_kill9",
+        {
+            "scale": chaos_sizes.scale,
+            "requests": n,
+            "burst_commands": len(burst),
+            "kills": kills,
+            "applied_at_each_kill": at_kill,
+            "duplicates_seen_by_ingress": sum(m.get("commands.duplicate", 0) for m in seen),
+            "audit": report,
+        },
+    )
