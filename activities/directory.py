@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
 from temporalio import activity
 
-from schemas.domain import Category, Tier
-from schemas.enterprise import DivisionCode
-from schemas.lifecycle import Institution
+from schemas.lifecycle import Institution, RouteRequest
 from tierflow.directory import Directory
-
-
-class RouteRequest(BaseModel):
-    """Where the enterprise is registered, what it asks about, and the tier to look at."""
-
-    division_code: DivisionCode
-    category: Category
-    tier: Tier
 
 
 class DirectoryActivities:

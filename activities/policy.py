@@ -8,21 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel
 from temporalio import activity
 
-from schemas.domain import Category, Grade, Priority
-from schemas.policy import PinnedPolicy
+from schemas.policy import PinnedPolicy, PolicyRequest
 from tierflow.policy import PolicyFile
-
-
-class PolicyRequest(BaseModel):
-    """What decides a request's SLA: its category, priority, grade and submission time."""
-
-    category: Category
-    priority: Priority
-    grade: Grade = Grade.NONE
-    submitted_at: AwareDatetime
 
 
 class PolicyActivities:

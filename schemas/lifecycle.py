@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from schemas.domain import Category, ClockKind, Grade, Priority, SlaStatus, State, Tier
+from schemas.enterprise import DivisionCode
 from schemas.policy import PinnedPolicy
 from schemas.request import Actor, RequestInput
 
@@ -91,6 +92,14 @@ class EventType(StrEnum):
     SLA_WARNING = "sla_warning"
     SLA_BREACHED = "sla_breached"
     SUPERVISOR_ALERT = "supervisor_alert"
+
+
+class RouteRequest(BaseModel):
+    """Input of ``resolve_institution``: where the enterprise is, what it asks, which tier."""
+
+    division_code: DivisionCode
+    category: Category
+    tier: Tier
 
 
 class Institution(BaseModel):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
-from schemas.domain import Tier
+from schemas.domain import Category, Grade, Priority, Tier
 
 
 class CalendarData(BaseModel):
@@ -39,3 +39,12 @@ class PinnedPolicy(BaseModel):
     warning_thresholds: list[float] = Field(default_factory=lambda: [0.5, 0.8])
     reopen_window_seconds: int = Field(gt=0, description="Business seconds after resolution")
     calendar: CalendarData
+
+
+class PolicyRequest(BaseModel):
+    """Input of ``load_policy``: what decides a request's SLA."""
+
+    category: Category
+    priority: Priority
+    grade: Grade = Grade.NONE
+    submitted_at: AwareDatetime

@@ -13,6 +13,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
+from schemas.domain import ClockKind, Tier
 from schemas.lifecycle import EventType, TransitionRecord
 
 BUSINESS_SECONDS_BUCKETS = (
@@ -108,6 +109,18 @@ class WorkerMetrics:
             "Failed attempts to publish an event",
             registry=registry,
         )
+        self._start_at_zero()
+
+    def _start_at_zero(self) -> None:
+        """Create the SLA series at 0 so ``increase()`` sees the first breach after a restart."""
+        for tier in Tier:
+            for clock in ClockKind:
+                self.sla_warnings.labels(clock.value, tier.value)
+                self.sla_breaches.labels(clock.value, tier.value)
+            upper = tier.next_up()
+            if upper is not None:
+                for reason in ("breach", "manual"):
+                    self.escalations.labels(tier.value, upper.value, reason)
 
     def observe_first_write(self, record: TransitionRecord) -> None:
         """Count one lifecycle event; call only when its event id was written the first time."""

@@ -101,6 +101,19 @@ class CalendarSettings(_Strict):
     utc_offset_minutes: int = Field(default=480, ge=-720, le=840)
     working_periods: list[tuple[str, str]] = Field(min_length=1)
     horizon_years: int = Field(default=2, ge=0, le=10)
+    public_holidays: bool = Field(
+        default=True, description="false: no holiday data, e.g. for a round-the-clock desk"
+    )
+    weekend_days: list[int] = Field(
+        default_factory=lambda: [5, 6], description="Days off each week (Monday is 0)"
+    )
+
+    @field_validator("weekend_days")
+    @classmethod
+    def _weekend(cls, value: list[int]) -> list[int]:
+        if any(not 0 <= d <= 6 for d in value) or len(set(value)) == 7:
+            raise ValueError("must be weekdays 0-6 (Monday is 0) leaving at least one working day")
+        return value
 
     @field_validator("working_periods")
     @classmethod
@@ -160,6 +173,15 @@ class PolicyFile(_Strict):
     def calendar_for(self, year: int) -> CalendarData:
         """Return a private copy of the calendar covering ``year`` and the horizon after it."""
         cal = self.calendar
+        if not cal.public_holidays:
+            return CalendarData(
+                version=f"plain-{year}-{year + cal.horizon_years}",
+                utc_offset_minutes=cal.utc_offset_minutes,
+                working_periods=list(cal.working_periods),
+                weekend_days=list(cal.weekend_days),
+                first_year=year,
+                last_year=year + cal.horizon_years,
+            )
         cached = _cached_calendar(
             year,
             year + cal.horizon_years,

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
 
     database_url: str = ""  # empty: SQLite file under ``home``
 
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Bind address of /metrics and /healthz (0.0.0.0 in pods)"
+    )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     worker_metrics_port: int = 9464

@@ -541,7 +541,10 @@ async def serve(settings: Any = None) -> None:
     registry = CollectorRegistry()
     holder: dict[str, Ingress] = {}
     health = serve_metrics_and_health(
-        settings.ingress_metrics_port, registry, lambda: "i" in holder and holder["i"].ready
+        settings.ingress_metrics_port,
+        registry,
+        lambda: "i" in holder and holder["i"].ready,
+        host=settings.metrics_host,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

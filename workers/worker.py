@@ -71,13 +71,17 @@ async def run(settings: Settings) -> None:
     configure_logging()
     runtime = Runtime(
         telemetry=TelemetryConfig(
-            metrics=PrometheusConfig(bind_address=f"127.0.0.1:{settings.worker_sdk_metrics_port}")
+            metrics=PrometheusConfig(
+                bind_address=f"{settings.metrics_host}:{settings.worker_sdk_metrics_port}"
+            )
         )
     )
     registry = CollectorRegistry()
     metrics = WorkerMetrics(registry)
     ready = False
-    health = serve_metrics_and_health(settings.worker_metrics_port, registry, lambda: ready)
+    health = serve_metrics_and_health(
+        settings.worker_metrics_port, registry, lambda: ready, host=settings.metrics_host
+    )
     client = await connect_temporal(settings.temporal_address, settings.temporal_namespace, runtime)
     engine = make_engine(settings.resolved_database_url)
     registry.register(ReadModelCollector(engine))

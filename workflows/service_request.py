@@ -20,11 +20,12 @@ with workflow.unsafe.imports_passed_through():
         Institution,
         RequestSummary,
         RequestView,
+        RouteRequest,
         SlaClock,
         TransitionRecord,
         WorkflowState,
     )
-    from schemas.policy import PinnedPolicy
+    from schemas.policy import PinnedPolicy, PolicyRequest
     from schemas.request import SYSTEM_ACTOR, Actor
     from tierflow import constants
     from workflows import clocks, records, rules
@@ -103,12 +104,12 @@ class ServiceRequestWorkflow:
         self.s.submitted_at = req.submitted_at or now
         self.s.policy = await workflow.execute_activity(
             "load_policy",
-            {
-                "category": req.category,
-                "priority": req.priority,
-                "grade": req.enterprise.grade,
-                "submitted_at": self.s.submitted_at,
-            },
+            PolicyRequest(
+                category=req.category,
+                priority=req.priority,
+                grade=req.enterprise.grade,
+                submitted_at=self.s.submitted_at,
+            ),
             result_type=PinnedPolicy,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
@@ -339,11 +340,11 @@ class ServiceRequestWorkflow:
         while current is not None:
             institution = await workflow.execute_activity(
                 "resolve_institution",
-                {
-                    "division_code": self._division(current),
-                    "category": self.s.request.category,
-                    "tier": current,
-                },
+                RouteRequest(
+                    division_code=self._division(current),
+                    category=self.s.request.category,
+                    tier=current,
+                ),
                 result_type=Institution | None,  # type: ignore[arg-type]
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=ACTIVITY_RETRY,

@@ -39,7 +39,7 @@ async def test_lifecycle_persists_publishes_and_counts(stack) -> None:
         ]
 
     # Kafka has the same events as CloudEvents, in order, keyed by request id
-    events = read_events(stack.bootstrap, req.request_id, expect=6)
+    events = read_events(stack.bootstrap, req.request_id, expect=6, timeout=45)
     assert [e["id"] for e in events] == [f"{req.request_id}:{n}" for n in range(1, 7)]
     assert events[0]["type"] == "org.tierflow.request.submitted.v1"
     assert "contact_phone" not in str(events[0]["data"])  # PII stays off the bus

@@ -52,7 +52,6 @@ TEMPORAL_SDK_METRICS = {
 }
 # Settings the manifests already set, requested from the settings owner (bind /metrics and
 # /healthz on all interfaces inside containers); remove once Settings has the field.
-PENDING_SETTINGS = {"metrics_host"}
 SEVERITIES = {"critical", "warning", "info"}
 
 
@@ -287,7 +286,7 @@ def settings_field(env_name: str) -> str:
 
 
 def check_settings_env(env: dict[str, Any], where: str) -> list[str]:
-    fields = set(Settings.model_fields) | PENDING_SETTINGS
+    fields = set(Settings.model_fields)
     return [
         f"{where}: {key} is not a Settings field"
         for key in env

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.directory import DirectoryActivities, RouteRequest
+from activities.directory import DirectoryActivities
 from schemas.domain import Category, Grade, Priority, Tier
 from schemas.enterprise import validate_uscc
+from schemas.lifecycle import RouteRequest
 from tierflow.demo import demo_requests
 from tierflow.directory import Directory, DirectoryError
 

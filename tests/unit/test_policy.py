@@ -12,9 +12,9 @@ from pydantic import ValidationError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import ActivityEnvironment
 
-from activities.policy import PolicyActivities, PolicyRequest
+from activities.policy import PolicyActivities
 from schemas.domain import Category, Grade, Priority, Tier
-from schemas.policy import PinnedPolicy
+from schemas.policy import PinnedPolicy, PolicyRequest
 from tierflow.policy import PolicyError, PolicyFile, load_policy_file
 
 HOUR = 3600
@@ -233,3 +233,35 @@ def test_several_errors_are_reported_together(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="nope.toml: cannot read policy file"):
         load_policy_file(tmp_path / "nope.toml")
+
+
+def test_round_the_clock_calendar_without_public_holidays() -> None:
+    from datetime import datetime, timedelta
+
+    from tierflow.policy import parse_policy
+    from workflows.business_time import add_business_seconds
+
+    packaged = (Path(__file__).parents[2] / "tierflow/data/sla_policy.toml").read_text()
+    text = packaged.replace(
+        "[calendar]",
+        "[calendar]\npublic_holidays = false\nweekend_days = []",
+        1,
+    )
+    text = text.replace(
+        'working_periods = [["09:00", "12:00"], ["13:30", "17:30"]]',
+        'working_periods = [["00:00", "24:00"]]',
+    )
+    policy = parse_policy(text, "round-the-clock.toml")
+    saturday = datetime.fromisoformat("2026-11-28T03:00:00+08:00")
+    pinned = policy.pin(Category.FINANCING, Priority.NORMAL, Grade.NONE, saturday)
+    assert pinned.calendar.holidays == [] and pinned.calendar.weekend_days == []
+    assert add_business_seconds(saturday, 30, pinned.calendar) == saturday + timedelta(seconds=30)
+
+
+def test_weekend_days_are_validated() -> None:
+    from tierflow.policy import parse_policy
+
+    packaged = (Path(__file__).parents[2] / "tierflow/data/sla_policy.toml").read_text()
+    bad = packaged.replace("[calendar]", "[calendar]\nweekend_days = [7]", 1)
+    with pytest.raises(PolicyError, match="calendar.weekend_days"):
+        parse_policy(bad, "bad.toml")

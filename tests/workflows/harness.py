@@ -14,8 +14,14 @@ from temporalio import activity
 
 from schemas.domain import Category, Priority, Role, Tier
 from schemas.enterprise import Enterprise, division_for_tier, uscc_check_character
-from schemas.lifecycle import ActionKind, ActionRequest, Institution, TransitionRecord
-from schemas.policy import CalendarData, PinnedPolicy, SlaTarget
+from schemas.lifecycle import (
+    ActionKind,
+    ActionRequest,
+    Institution,
+    RouteRequest,
+    TransitionRecord,
+)
+from schemas.policy import CalendarData, PinnedPolicy, PolicyRequest, SlaTarget
 from schemas.request import Actor, RequestInput
 from tierflow.calendar_data import build_calendar
 
@@ -96,15 +102,15 @@ class StandIns:
     published: list[TransitionRecord] = field(default_factory=list)
 
     @activity.defn(name="load_policy")
-    async def load_policy(self, req: dict) -> PinnedPolicy:
+    async def load_policy(self, req: PolicyRequest) -> PinnedPolicy:
         return self.policy
 
     @activity.defn(name="resolve_institution")
-    async def resolve_institution(self, req: dict) -> Institution | None:
-        tier = Tier(req["tier"])
+    async def resolve_institution(self, req: RouteRequest) -> Institution | None:
+        tier = req.tier
         if tier in self.tiers_without_institution:
             return None
-        code = division_for_tier(req["division_code"], tier)
+        code = division_for_tier(req.division_code, tier)
         return Institution(
             id=f"{tier.value}-{code}",
             name=f"{tier.value} centre {code}",
