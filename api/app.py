@@ -5,20 +5,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from api.console.routes import router as console_router
 from api.deps import ApiContext, ApiLimits, ApiMetrics
 from api.errors import on_validation_error
 from api.middleware import BodyLimit, HttpMetrics
-from api.routes import actions, health, reports, requests
+from api.routes import API_PREFIX, actions, health, reports, requests
 from tierflow.settings import Settings
 from workers.runtime import connect_temporal
 
-API_PREFIX = "/api/v1"
+__all__ = ["API_PREFIX", "create_app"]
 
 
 def create_app(
@@ -51,12 +52,9 @@ def create_app(
     )
     app.state.ctx = ctx
     app.add_exception_handler(RequestValidationError, on_validation_error)
-    v1 = APIRouter(prefix=API_PREFIX)
-    v1.include_router(requests.router)
-    v1.include_router(actions.router)
-    v1.include_router(reports.router)
-    app.include_router(v1)
-    app.include_router(health.router)
+    routers = (requests.router, actions.router, reports.router, health.router, console_router)
+    for router in routers:
+        app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=ctx.limits.max_body_bytes)
     app.add_middleware(HttpMetrics, metrics=ctx.metrics)
     return app

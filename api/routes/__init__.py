@@ -1,1 +1,3 @@
-"""Routers of the versioned API (mounted under /api/v1)."""
+"""Routers of the versioned API; each carries the full prefix so metrics see the path."""
+
+API_PREFIX = "/api/v1"

@@ -16,12 +16,13 @@ from api.deps import Ctx, action_rate
 from api.errors import field_error, validation_http_error
 from api.lookup import find_in_scope
 from api.models import ActionBody, ErrorOut
+from api.routes import API_PREFIX
 from schemas.lifecycle import TEXT_REQUIRED, ActionKind, ActionRequest, ActionResult
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 from workflows.service_request import ServiceRequestWorkflow
 
-router = APIRouter(prefix="/requests", tags=["actions"])
+router = APIRouter(prefix=f"{API_PREFIX}/requests", tags=["actions"])
 IDEMPOTENCY_KEY = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing or unknown token"},

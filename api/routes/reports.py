@@ -22,11 +22,12 @@ from api.models import (
     SlaRow,
     SummaryReport,
 )
+from api.routes import API_PREFIX
 from schemas.lifecycle import EventType
 from tierflow.auth_store import Principal
 from tierflow.db.models import ServiceRequest, TierHoldRow, Transition
 
-router = APIRouter(prefix="/reports", tags=["reports"])
+router = APIRouter(prefix=f"{API_PREFIX}/reports", tags=["reports"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing or unknown token"},
     403: {"model": ErrorOut, "description": "The caller may not see reports"},

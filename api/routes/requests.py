@@ -15,6 +15,7 @@ from api.auth import allowed_kinds, can, scope_conditions
 from api.deps import Ctx, CurrentPrincipal, submit_rate
 from api.lookup import find_in_scope, to_row
 from api.models import ErrorOut, QueuePage, RequestDetail, RequestItem, SubmitAccepted
+from api.routes import API_PREFIX
 from schemas.domain import Category, Priority, SlaStatus, State, Tier
 from schemas.lifecycle import WorkflowState
 from schemas.request import RequestInput
@@ -23,7 +24,7 @@ from tierflow.constants import workflow_id
 from tierflow.db.models import ServiceRequest
 from workflows.service_request import ServiceRequestWorkflow
 
-router = APIRouter(prefix="/requests", tags=["requests"])
+router = APIRouter(prefix=f"{API_PREFIX}/requests", tags=["requests"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing or unknown token"},
     403: {"model": ErrorOut, "description": "The caller's role may not do this"},
