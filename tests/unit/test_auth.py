@@ -1,0 +1,154 @@
+"""Tokens, users, scope rules and the rate limiter, without servers (SQLite in tmp_path)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine
+from sqlmodel import Session, SQLModel, select
+
+import tierflow.db.auth_models  # noqa: F401 - registers the auth tables
+import tierflow.db.models  # noqa: F401 - registers the read model tables
+from api.auth import action_refusal, allowed_kinds, can, in_scope, region_prefix
+from api.deps import RateLimiter
+from api.errors import field_name
+from schemas.domain import Role, Tier
+from schemas.lifecycle import ActionKind
+from tierflow.auth_store import (
+    AuthStoreError,
+    Principal,
+    authenticate,
+    create_user,
+    hash_token,
+    issue_token,
+    new_token,
+    revoke_tokens,
+)
+from tierflow.db.auth_models import ApiToken
+from tierflow.db.engine import make_engine, upgrade
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    url = f"sqlite:///{tmp_path / 'auth.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def test_migration_builds_the_auth_tables_as_modelled(engine: Engine) -> None:
+    with engine.connect() as conn:
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata
+        )
+    assert [d for d in diff if "api_" in str(d)] == []
+
+
+def test_tokens_are_random_prefixed_and_stored_only_hashed(engine: Engine) -> None:
+    assert new_token().startswith("tf_") and new_token() != new_token()
+    assert hash_token("tf_x") == hash_token("tf_x") and len(hash_token("tf_x")) == 64
+    create_user(engine, "ana", Role.ADMIN)
+    token = issue_token(engine, "ana")
+    with Session(engine) as session:
+        row = session.exec(select(ApiToken)).one()
+    assert row.token_hash == hash_token(token) and token not in row.model_dump_json()
+    assert row.display_prefix == token[:9]
+    principal = authenticate(engine, token)
+    assert principal is not None and principal.user_id == "ana" and principal.role is Role.ADMIN
+    assert authenticate(engine, token + "x") is None
+    assert authenticate(engine, "not-ours") is None
+    assert revoke_tokens(engine, "ana") == 1
+    assert authenticate(engine, token) is None
+
+
+def test_supervisor_tier_and_region_come_from_the_directory(engine: Engine) -> None:
+    user = create_user(engine, "sup", Role.SUPERVISOR, "zj-330100-sme")
+    assert (user.tier, user.division_code) == (Tier.MUNICIPAL, "330100")
+    principal = authenticate(engine, issue_token(engine, "sup"))
+    assert principal is not None and region_prefix(principal) == "3301"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("bad name!", Role.ADMIN, None, None), "name:"),
+        (("cw", Role.CASEWORKER, None, None), "institution: required for role caseworker"),
+        (("cw", Role.CASEWORKER, "nowhere", None), "'nowhere' is not in the directory"),
+        (("adm", Role.ADMIN, "zj-330100-sme", None), "institution: only caseworkers"),
+        (("cw", Role.CASEWORKER, "zj-330106-sme", ["submit"]), "only system clients"),
+        (("sys", Role.SYSTEM, None, ["fly"]), "grant: unknown fly"),
+        (("ent", Role.ENTERPRISE, None, None), "role:"),
+    ],
+)
+def test_bad_users_are_refused_naming_the_field(engine: Engine, args: tuple, message: str) -> None:
+    with pytest.raises(AuthStoreError, match=message):
+        create_user(engine, *args)
+
+
+def test_duplicate_users_and_tokens_for_unknown_users_are_refused(engine: Engine) -> None:
+    create_user(engine, "ana", Role.ADMIN)
+    with pytest.raises(AuthStoreError, match="already exists"):
+        create_user(engine, "ana", Role.ADMIN)
+    with pytest.raises(AuthStoreError, match="does not exist"):
+        issue_token(engine, "bob")
+
+
+CW = Principal("cw", Role.CASEWORKER, "zj-330106-sme", Tier.COUNTY, "330106")
+SUP_CITY = Principal("sc", Role.SUPERVISOR, "zj-330100-sme", Tier.MUNICIPAL, "330100")
+SUP_PROV = Principal("sp", Role.SUPERVISOR, "zj-330000-sme", Tier.PROVINCIAL, "330000")
+ADMIN = Principal("ad", Role.ADMIN)
+PORTAL = Principal("portal", Role.SYSTEM, grants=frozenset({"submit", "comment"}))
+
+
+@pytest.mark.parametrize(
+    ("principal", "tier", "institution", "division", "visible"),
+    [
+        (CW, Tier.COUNTY, "zj-330106-sme", "330106", True),
+        (CW, Tier.COUNTY, "zj-330105-sme", "330105", False),
+        (CW, Tier.MUNICIPAL, "zj-330100-sme", "330106", False),  # escalated away
+        (SUP_CITY, Tier.COUNTY, "zj-330105-sme", "330105", True),  # same city
+        (SUP_CITY, Tier.MUNICIPAL, "zj-330100-sme", "330106", True),  # own tier
+        (SUP_CITY, Tier.PROVINCIAL, "zj-330000-sme", "330106", False),  # above their tier
+        (SUP_CITY, Tier.COUNTY, "zj-330203-sme", "330203", False),  # other city
+        (SUP_PROV, Tier.COUNTY, "zj-330203-sme", "330203", True),
+        (SUP_PROV, Tier.COUNTY, "js-320505-sme", "320505", False),  # other province
+        (ADMIN, Tier.NATIONAL, "cn-000000-sme", "320505", True),
+        (PORTAL, Tier.COUNTY, "js-320505-sme", "320505", True),
+    ],
+)
+def test_scope(
+    principal: Principal, tier: Tier, institution: str, division: str, visible: bool
+) -> None:
+    assert in_scope(principal, tier, institution, division) is visible
+
+
+def test_role_permissions() -> None:
+    assert ActionKind.REASSIGN not in allowed_kinds(CW)
+    assert ActionKind.REASSIGN in allowed_kinds(SUP_CITY)
+    assert allowed_kinds(ADMIN) == frozenset(ActionKind)
+    assert allowed_kinds(PORTAL) == {ActionKind.COMMENT}
+    assert action_refusal(CW, ActionKind.WITHDRAW) == "role caseworker may not withdraw a request"
+    assert "no grant for resolve" in (action_refusal(PORTAL, ActionKind.RESOLVE) or "")
+    assert can(PORTAL, "submit") and not can(PORTAL, "read") and not can(PORTAL, "reports")
+    assert can(CW, "read") and not can(CW, "reports") and can(SUP_CITY, "reports")
+
+
+def test_rate_limiter_refills_per_key() -> None:
+    limiter = RateLimiter(per_second=20.0, burst=2)
+    assert limiter.take("a") is None and limiter.take("a") is None
+    wait = limiter.take("a")
+    assert wait is not None and 0 < wait <= 0.05
+    assert limiter.take("b") is None  # buckets are per key
+    time.sleep(0.06)
+    assert limiter.take("a") is None
+
+
+def test_field_names_drop_the_location() -> None:
+    assert field_name(("body", "enterprise", "uscc")) == "enterprise.uscc"
+    assert field_name(("query", "limit")) == "limit"
+    assert field_name(()) == "body"
