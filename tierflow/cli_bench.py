@@ -67,12 +67,7 @@ def _run(
         section = asyncio.run(body(stack))
         backend = stack.backend()
     path = write_results(name, out, {"quick": quick, "backend": backend, **section})
-    rows: dict[str, Any] = {}
-    for key, value in section["results"].items():
-        if isinstance(value, dict):
-            rows.update({f"{key}.{k}": v for k, v in value.items() if k in ("p50", "p95", "p99")})
-        elif not isinstance(value, list):
-            rows[key] = value
+    rows = _flatten(section["results"])
     for key, rec in section.get("targets", {}).items():
         rows[f"target {key}"] = (
             f"{rec['value']} ({rec['target']}: {'met' if rec['met'] else 'MISSED'})"
@@ -80,6 +75,21 @@ def _run(
     rows["backend"] = backend["temporal"]
     print_table(f"tierflow bench {name}", rows)
     typer.echo(f"results written to {path}")
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Return table rows: scalars, and p50/p95/p99 of nested samples."""
+    rows: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            if "p95" in value:
+                rows.update({f"{name}.{k}": value[k] for k in ("p50", "p95", "p99")})
+            else:
+                rows.update(_flatten(value, f"{name}."))
+        elif not isinstance(value, list):
+            rows[name] = value
+    return rows
 
 
 @app.command()
@@ -174,3 +184,28 @@ def queue(
     )
     opts = _options(database_url=database_url, need_kafka=False, need_temporal=False)
     _run("queue", opts, quick, out, lambda stack: run_queue(stack, params))
+
+
+@app.command()
+def ingress(
+    quick: Quick = False,
+    out: Out = None,
+    rate: Annotated[float, typer.Option("--rate", help="Fixed offered load (msg/s).")] = 50.0,
+    seconds: Annotated[float | None, typer.Option("--seconds", help="Fixed-load length.")] = None,
+    burst: Annotated[int | None, typer.Option("--burst", help="Saturation burst size.")] = None,
+    temporal_address: TemporalAddr = None,
+    kafka: KafkaAddr = None,
+    database_url: DbUrl = None,
+    postgres: Postgres = False,
+    sqlite_wal: Wal = True,
+) -> None:
+    """Kafka command -> workflow started: p50/p95/p99 at 50/s and at saturation vs bare."""
+    from tierflow.bench.ingress import IngressParams, run_ingress
+
+    params = IngressParams(
+        rate=rate,
+        seconds=seconds or (2.0 if quick else 30.0),
+        burst=burst or (40 if quick else 1000),
+    )
+    opts = _options(**locals())
+    _run("ingress", opts, quick, out, lambda stack: run_ingress(stack, params))

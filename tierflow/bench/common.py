@@ -422,7 +422,9 @@ async def bare_worker(client: Any, task_queue: str) -> AsyncIterator[Any]:
             yield worker
 
 
-async def gather_limited(coros: Iterable[Any], limit: int, advance: Any = None) -> list[Any]:
+async def gather_limited(
+    coros: Iterable[Any], limit: int, advance: Any = None, return_exceptions: bool = False
+) -> list[Any]:
     """Await coroutines with at most ``limit`` in flight; return results in order."""
     sem = asyncio.Semaphore(limit)
 
@@ -433,7 +435,7 @@ async def gather_limited(coros: Iterable[Any], limit: int, advance: Any = None) 
             advance()
         return result
 
-    return await asyncio.gather(*(one(c) for c in coros))
+    return await asyncio.gather(*(one(c) for c in coros), return_exceptions=return_exceptions)
 
 
 def clock() -> float:

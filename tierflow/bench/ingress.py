@@ -1,0 +1,275 @@
+"""Scenario ``ingress``: Kafka command -> workflow started, through ``workers.ingress.Ingress``.
+
+Submit commands are produced at a fixed offered load and then as one burst (saturation).
+Latency is the workflow's start time on the server minus the wall clock just before the
+produce call. The bare baseline consumes the same messages from its own topic with a plain
+poll -> ``start_workflow`` (all records of a batch at once) -> commit loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.events import SUBMIT, command_event
+from tierflow.bench.common import (
+    BenchStack,
+    bare_worker,
+    bench_requests,
+    connect,
+    console,
+    gather_limited,
+    progress,
+    project_worker,
+    run_id,
+    summarize,
+)
+from tierflow.constants import workflow_id
+from tierflow.kafka_io import make_consumer, make_producer
+
+PARTITIONS = 6
+SOURCE = "/tierflow/bench"
+
+
+@dataclass
+class IngressParams:
+    rate: float = 50.0
+    seconds: float = 30.0
+    burst: int = 1000
+
+
+def ensure_topics(bootstrap: str, names: list[str]) -> None:
+    """Create the run's topics (works for a broker this bench did not start)."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="tierflow-bench")
+    try:
+        admin.create_topics([NewTopic(n, PARTITIONS, 1) for n in names])
+        admin.wait_for_topics(names, timeout_ms=30_000)
+    finally:
+        admin.close()
+
+
+async def produce(
+    producer: Any, topic: str, payloads: list[tuple[str, bytes]], rate: float
+) -> dict[str, float]:
+    """Send (key, value) pairs at ``rate`` per second (0: as fast as possible)."""
+    sent: dict[str, float] = {}
+    began = time.monotonic()
+    for i, (key, value) in enumerate(payloads):
+        if rate > 0:
+            wait = began + i / rate - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        sent[key] = time.time()
+        producer.send(topic, key=key.encode(), value=value)
+    await asyncio.to_thread(producer.flush, 30)
+    return sent
+
+
+def submit_payloads(prefix: str, n: int) -> list[tuple[str, bytes]]:
+    out = []
+    for req in bench_requests(n, prefix):
+        event = command_event(SUBMIT, req.model_dump(mode="json"), SOURCE, subject=req.request_id)
+        out.append((req.request_id, event.to_json_bytes()))
+    return out
+
+
+async def start_times(client: Any, ids: list[str]) -> dict[str, float]:
+    """Return each workflow's start time (server clock, epoch seconds)."""
+
+    async def one(wid: str) -> tuple[str, float]:
+        desc = await client.get_workflow_handle(wid).describe()
+        return wid, desc.start_time.timestamp()
+
+    found = await gather_limited((one(w) for w in ids), 20, return_exceptions=True)
+    return dict(f for f in found if isinstance(f, tuple))
+
+
+async def _wait_count(probe: Any, count: int, stall: float, what: str) -> int:
+    """Wait until ``probe()`` reaches ``count`` or stops moving for ``stall`` s; return it."""
+    done, moved = 0, time.monotonic()
+    with progress(count, what) as advance:
+        while done < count and time.monotonic() - moved < stall:
+            now = probe()
+            if now > done:
+                advance(now - done)
+                done, moved = now, time.monotonic()
+            await asyncio.sleep(0.2)
+    if done < count:
+        console.log(f"{what}: stalled at {done} of {count} for {stall:.0f} s")
+    return done
+
+
+async def bare_loop(
+    client: Any,
+    bootstrap: str,
+    topic: str,
+    task_queue: str,
+    stop: asyncio.Event,
+    counter: list[int],
+) -> None:
+    """Poll a batch, start one bare workflow per record concurrently, commit; repeat."""
+    from tierflow.bench.bare import BareWorkflow
+
+    consumer = await asyncio.to_thread(
+        make_consumer,
+        bootstrap,
+        f"bench-bare-{uuid.uuid4().hex[:6]}",
+        [topic],
+        max_poll_records=500,
+    )
+    try:
+        while not stop.is_set():
+            batch = await asyncio.to_thread(consumer.poll, 200)
+            records = [m for msgs in batch.values() for m in msgs]
+            if not records:
+                continue
+
+            async def start(msg: Any) -> None:
+                subject = json.loads(msg.value)["subject"]
+                await client.start_workflow(
+                    BareWorkflow.run,
+                    args=[[0, 0], 0.0],
+                    id=f"bare-{subject}",
+                    task_queue=task_queue,
+                )
+
+            await asyncio.gather(*(start(m) for m in records))
+            await asyncio.to_thread(consumer.commit)
+            counter[0] += len(records)
+    finally:
+        await asyncio.to_thread(consumer.close)
+
+
+def _latencies(sent: dict[str, float], started: dict[str, float], wid: Any) -> list[float]:
+    return [started[wid(k)] - t for k, t in sent.items() if wid(k) in started]
+
+
+async def _phase(
+    client: Any,
+    producer: Any,
+    topic: str,
+    payloads: list[tuple[str, bytes]],
+    rate: float,
+    count_now: Any,
+    wid: Any,
+) -> dict[str, Any]:
+    before = count_now()
+    sent = await produce(producer, topic, payloads, rate)
+    await _wait_count(
+        lambda: count_now() - before, len(payloads), 120 + len(payloads) / 5, f"started ({topic})"
+    )
+    started = await start_times(client, [wid(k) for k in sent])
+    lat = _latencies(sent, started, wid)
+    span = max(started.values()) - min(sent.values()) if started else 0.0
+    return {
+        "latency_s": summarize(lat),
+        "started": len(started),
+        "not_started": len(payloads) - len(started),
+        "throughput_per_s": len(started) / span if span > 0 else 0.0,
+        "messages": len(payloads),
+    }
+
+
+async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any]:
+    """Fixed load and burst through Ingress, then the same through the bare loop."""
+    from prometheus_client import CollectorRegistry
+
+    from tierflow.db.engine import upgrade
+    from workers.ingress import Ingress
+
+    upgrade(stack.database_url)
+    rid = run_id()
+    topics = {n: f"bench.{n}.{rid}" for n in ("commands", "dlq", "bare")}
+    await asyncio.to_thread(ensure_topics, stack.bootstrap, list(topics.values()))
+    client = await connect(stack)
+    producer = make_producer(stack.bootstrap)
+    fixed_n = max(1, int(params.rate * params.seconds))
+    bare_queue = f"{stack.task_queue}-bare"
+    results: dict[str, Any] = {}
+    async with project_worker(stack, client, always_open=False), bare_worker(client, bare_queue):
+        ingress = Ingress(
+            client,
+            stack.bootstrap,
+            task_queue=stack.task_queue,
+            commands_topic=topics["commands"],
+            dlq_topic=topics["dlq"],
+            group_id=f"bench-{rid}",
+            registry=CollectorRegistry(),
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(ingress.run(stop))
+        try:
+            project_wid = workflow_id
+            results["ingress_fixed"] = await _phase(
+                client,
+                producer,
+                topics["commands"],
+                submit_payloads(f"if-{rid}", fixed_n),
+                params.rate,
+                lambda: ingress.stats.committed,
+                project_wid,
+            )
+            results["ingress_saturation"] = await _phase(
+                client,
+                producer,
+                topics["commands"],
+                submit_payloads(f"is-{rid}", params.burst),
+                0,
+                lambda: ingress.stats.committed,
+                project_wid,
+            )
+        finally:
+            stop.set()
+            await asyncio.gather(task, return_exceptions=True)
+        console.log(f"ingress: {ingress.stats}")
+        counter = [0]
+        bstop = asyncio.Event()
+        btask = asyncio.create_task(
+            bare_loop(client, stack.bootstrap, topics["bare"], bare_queue, bstop, counter)
+        )
+        try:
+            bare_wid = lambda k: f"bare-{k}"  # noqa: E731
+            results["bare_fixed"] = await _phase(
+                client,
+                producer,
+                topics["bare"],
+                submit_payloads(f"bf-{rid}", fixed_n),
+                params.rate,
+                lambda: counter[0],
+                bare_wid,
+            )
+            results["bare_saturation"] = await _phase(
+                client,
+                producer,
+                topics["bare"],
+                submit_payloads(f"bs-{rid}", params.burst),
+                0,
+                lambda: counter[0],
+                bare_wid,
+            )
+        finally:
+            bstop.set()
+            await asyncio.gather(btask, return_exceptions=True)
+    producer.close(timeout=5)
+    fixed_ratio = (
+        results["bare_fixed"]["latency_s"]["p95"] / results["ingress_fixed"]["latency_s"]["p95"]
+    )
+    sat_ratio = (
+        results["ingress_saturation"]["throughput_per_s"]
+        / results["bare_saturation"]["throughput_per_s"]
+    )
+    results["p95_ratio_bare_over_ingress_fixed"] = fixed_ratio
+    results["saturation_throughput_ratio"] = sat_ratio
+    results["ingress_stats"] = ingress.stats.__dict__
+    return {
+        "params": {**params.__dict__, "partitions": PARTITIONS, "fixed_messages": fixed_n},
+        "results": results,
+        "targets": {},
+    }
