@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import uuid
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tierflow.devstack.procs import (
@@ -129,6 +129,10 @@ class KafkaBroker:
     controller_port: int = 9093
     heap: str = "384m"
     jars_dir: Path | None = None  # None: resolve_kafka_jars() default cache
+    # Extra listeners named by their security protocol (e.g. {"SASL_SSL": 9094}) and extra
+    # server.properties lines (their SSL/SASL settings); both empty by default.
+    extra_listeners: dict[str, int] = field(default_factory=dict)
+    extra_properties: dict[str, str] = field(default_factory=dict)
 
     @property
     def kafka_dir(self) -> Path:
@@ -178,6 +182,8 @@ class KafkaBroker:
             return
         ensure_port_free(self.port, "the Kafka broker")
         ensure_port_free(self.controller_port, "the Kafka controller")
+        for name, port in self.extra_listeners.items():
+            ensure_port_free(port, f"the Kafka {name} listener")
         jars = self.jars_dir or resolve_kafka_jars()
         java = check_java()
         self._write_config()
@@ -207,8 +213,10 @@ class KafkaBroker:
 
     def _wait_ports_released(self) -> None:
         # The JVM's leader thread turns zombie before its other threads close the sockets.
+        ports = [self.port, self.controller_port, *self.extra_listeners.values()]
+
         def released() -> bool:
-            return not (port_in_use(self.port) or port_in_use(self.controller_port))
+            return not any(port_in_use(p) for p in ports)
 
         wait_until(released, 15, f"Kafka ports {self.port}/{self.controller_port} to close")
 
@@ -359,4 +367,9 @@ def server_properties(broker: KafkaBroker) -> str:
         "num.network.threads": "2",
         "num.io.threads": "2",
     }
+    for name, port in broker.extra_listeners.items():
+        settings["listeners"] += f",{name}://127.0.0.1:{port}"
+        settings["advertised.listeners"] += f",{name}://127.0.0.1:{port}"
+        settings["listener.security.protocol.map"] += f",{name}:{name}"
+    settings.update(broker.extra_properties)
     return "".join(f"{k}={v}\n" for k, v in settings.items())

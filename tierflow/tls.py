@@ -1,0 +1,101 @@
+"""Transport security from settings: kafka-python SSL/SASL kwargs and Temporal's TLSConfig.
+
+Defaults (nothing configured) keep today's plaintext connections, so a local stack needs no
+certificates. Settings are read with ``getattr`` so this works on any settings object.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from temporalio.service import TLSConfig
+
+KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+class TlsConfigError(ValueError):
+    """A transport-security setting is missing, unknown or unreadable."""
+
+
+def _text(settings: Any, name: str) -> str:
+    value = getattr(settings, name, None)
+    if value is None:
+        return ""
+    if hasattr(value, "get_secret_value"):  # pydantic SecretStr
+        value = value.get_secret_value()
+    return str(value).strip()
+
+
+def _existing_file(settings: Any, name: str) -> str:
+    path = _text(settings, name)
+    if path and not Path(path).is_file():
+        raise TlsConfigError(f"{name}: file {path} does not exist")
+    return path
+
+
+def kafka_security_kwargs(settings: Any) -> dict[str, Any]:
+    """Return the kafka-python kwargs for the configured protocol ({} for PLAINTEXT)."""
+    protocol = (_text(settings, "kafka_security_protocol") or "PLAINTEXT").upper()
+    if protocol not in KAFKA_PROTOCOLS:
+        raise TlsConfigError(
+            f"kafka_security_protocol: {protocol!r} is not one of {', '.join(KAFKA_PROTOCOLS)}"
+        )
+    if protocol == "PLAINTEXT":
+        return {}
+    kwargs: dict[str, Any] = {"security_protocol": protocol}
+    if protocol.endswith("SSL"):
+        for field, kwarg in (
+            ("kafka_ssl_cafile", "ssl_cafile"),
+            ("kafka_ssl_certfile", "ssl_certfile"),
+            ("kafka_ssl_keyfile", "ssl_keyfile"),
+        ):
+            path = _existing_file(settings, field)
+            if path:
+                kwargs[kwarg] = path
+        if ("ssl_certfile" in kwargs) != ("ssl_keyfile" in kwargs):
+            raise TlsConfigError(
+                "kafka_ssl_certfile and kafka_ssl_keyfile: set both for client certificates"
+            )
+    if protocol.startswith("SASL"):
+        kwargs.update(_sasl_kwargs(settings))
+    return kwargs
+
+
+def _sasl_kwargs(settings: Any) -> dict[str, Any]:
+    mechanism = (_text(settings, "kafka_sasl_mechanism") or "PLAIN").upper()
+    if mechanism not in SASL_MECHANISMS:
+        raise TlsConfigError(
+            f"kafka_sasl_mechanism: {mechanism!r} is not one of {', '.join(SASL_MECHANISMS)}"
+        )
+    username = _text(settings, "kafka_sasl_username")
+    password = _text(settings, "kafka_sasl_password")
+    if not username or not password:
+        missing = "kafka_sasl_username" if not username else "kafka_sasl_password"
+        raise TlsConfigError(f"{missing}: required when kafka_security_protocol is SASL_*")
+    return {
+        "sasl_mechanism": mechanism,
+        "sasl_plain_username": username,
+        "sasl_plain_password": password,
+    }
+
+
+def _read(settings: Any, name: str) -> bytes | None:
+    path = _existing_file(settings, name)
+    return Path(path).read_bytes() if path else None
+
+
+def temporal_tls(settings: Any) -> TLSConfig | bool:
+    """Return ``Client.connect(tls=...)``: a TLSConfig if any temporal_tls_* is set, else False."""
+    ca = _read(settings, "temporal_tls_ca")
+    cert = _read(settings, "temporal_tls_cert")
+    key = _read(settings, "temporal_tls_key")
+    server_name = _text(settings, "temporal_tls_server_name") or None
+    if (cert is None) != (key is None):
+        raise TlsConfigError("temporal_tls_cert and temporal_tls_key: set both for mTLS")
+    if ca is None and cert is None and server_name is None:
+        return False
+    return TLSConfig(
+        server_root_ca_cert=ca, client_cert=cert, client_private_key=key, domain=server_name
+    )
