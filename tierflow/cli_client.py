@@ -141,7 +141,7 @@ def queue(
             item["institution_id"] or "-",
             item["category"],
             item["priority"],
-            f"[{SLA_STYLE.get(sla, '')}]{sla}[/]",
+            f"[{SLA_STYLE[sla]}]{sla}[/]" if sla in SLA_STYLE else sla,
             countdown(item["next_due_at"]),
         )
     console.print(table)
