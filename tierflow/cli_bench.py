@@ -7,6 +7,8 @@ given), prints a table and writes JSON to ``docs/benchmarks/<name>.json`` (or ``
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,6 +18,27 @@ import typer
 app = typer.Typer(
     help="Benchmarks measured as ratios against bare baselines.", no_args_is_help=True
 )
+
+BYTECODE = {"cache": True}
+
+
+@app.callback()
+def _bench(
+    bytecode_cache: Annotated[
+        bool,
+        typer.Option(
+            "--bytecode-cache/--no-bytecode-cache",
+            help="Let Python write .pyc files even if PYTHONDONTWRITEBYTECODE is set: the "
+            "workflow sandbox re-imports the workflow module for every new or evicted run.",
+        ),
+    ] = True,
+) -> None:
+    """Benchmarks measured as ratios against bare baselines."""
+    BYTECODE["cache"] = bytecode_cache
+    if bytecode_cache:
+        sys.dont_write_bytecode = False
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # the scale worker process too
+
 
 Quick = Annotated[bool, typer.Option("--quick", help="Tiny sizes (seconds), for CI.")]
 Out = Annotated[Path | None, typer.Option("--out", help="JSON path [docs/benchmarks/NAME.json].")]
@@ -65,7 +88,7 @@ def _run(
 
     with BenchStack(opts, name) as stack:
         section = asyncio.run(body(stack))
-        backend = stack.backend()
+        backend = stack.backend() | {"python_bytecode_cache": not sys.dont_write_bytecode}
     path = write_results(name, out, {"quick": quick, "backend": backend, **section})
     rows = _flatten(section["results"])
     for key, rec in section.get("targets", {}).items():

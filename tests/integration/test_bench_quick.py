@@ -1,0 +1,104 @@
+"""Every ``tierflow bench`` scenario runs with ``--quick`` against real servers and writes JSON.
+
+The servers are started once (Temporal through its launcher, Kafka and PostgreSQL from the
+session fixtures) and passed to each scenario, so each run takes seconds. The assertions are
+on the shape of the results and on positive rates, not on the performance targets.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from tierflow.cli import app
+from tierflow.devstack.kafka import KafkaBroker
+from tierflow.devstack.postgres import PostgresServer
+from tierflow.devstack.procs import free_port
+from tierflow.devstack.temporal import TemporalDevServer
+
+
+@pytest.fixture(scope="module")
+def bench_temporal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemporalDevServer]:
+    """A dev server of our own: the session one suggests continue-as-new after 60 events."""
+    server = TemporalDevServer(
+        tmp_path_factory.mktemp("bench-temporal"), free_port(), headless=True
+    )
+    server.start(timeout=60)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def run_bench(args: list[str], out: Path) -> dict[str, Any]:
+    result = CliRunner().invoke(app, ["bench", *args, "--quick", "--out", str(out)])
+    assert result.exit_code == 0, f"{args[0]} failed:\n{result.output}\n{result.exception!r}"
+    assert f"tierflow bench {args[0]}" in result.output  # the table was printed
+    doc = json.loads(out.read_text())
+    for key in ("scenario", "command", "date", "machine", "backend", "params", "results"):
+        assert key in doc, f"{args[0]}: missing {key}"
+    assert doc["scenario"] == args[0] and doc["quick"] is True
+    assert doc["machine"]["nproc"] >= 1 and doc["machine"]["ram_mb"] > 0
+    return doc
+
+
+@pytest.fixture
+def servers(bench_temporal: TemporalDevServer, kafka_broker: KafkaBroker) -> list[str]:
+    return ["--temporal-address", bench_temporal.address, "--kafka", kafka_broker.bootstrap]
+
+
+def test_lifecycle_quick(servers: list[str], tmp_path: Path) -> None:
+    doc = run_bench(
+        ["lifecycle", *servers, "--count", "3", "--concurrency", "3"], tmp_path / "l.json"
+    )
+    res = doc["results"]
+    assert res["project_completed_per_s"] > 0 and res["bare_completed_per_s"] > 0
+    assert res["ratio"] == pytest.approx(
+        res["project_completed_per_s"] / res["bare_completed_per_s"]
+    )
+    assert res["activities_per_lifecycle"] >= 8  # routing, policy, persist+publish per event
+    assert res["history_events_per_lifecycle"] > res["activities_per_lifecycle"]
+    assert doc["targets"]["ratio"]["target"] == ">= 0.8"
+    assert "journal_mode=wal" in doc["backend"]["temporal"]
+
+
+def test_timers_quick(servers: list[str], tmp_path: Path) -> None:
+    args = ["timers", *servers, "--count", "8", "--response-seconds", "4"]
+    res = run_bench(args, tmp_path / "t.json")["results"]
+    assert res["escalated"] == res["breaching_at_county"] > 0
+    lag = res["escalation_event_lag_s"]
+    assert lag["count"] == res["escalated"] and lag["p95"] >= lag["p50"] >= 0
+    assert res["bare_timer_activity_lag_s"]["count"] == res["escalated"]
+
+
+def test_scale_quick(servers: list[str], tmp_path: Path) -> None:
+    args = ["scale", *servers, "--count", "8", "--probes", "2"]
+    res = run_bench(args, tmp_path / "s.json")["results"]
+    assert res["open_requests"] == 8 and res["opened_per_s"] > 0
+    assert res["rss_open_mb"] > res["rss_idle_mb"] > 20  # a real Python worker process
+    assert res["action_in_cache_s"]["count"] == 2 and res["action_evicted_s"]["p95"] > 0
+
+
+def test_queue_quick(postgres_server: PostgresServer, tmp_path: Path) -> None:
+    url = postgres_server.create_database("bench_queue_quick")
+    args = ["queue", "--database-url", url, "--rows", "1000", "--queries", "50"]
+    doc = run_bench(args, tmp_path / "q.json")
+    res = doc["results"]
+    assert res["rows"] == 1000 and res["orm_query_s"]["count"] == 50
+    assert res["orm_query_s"]["p99"] > 0 and res["raw_sql_query_s"]["p99"] > 0
+    assert any("service_request" in line for line in res["plan_largest_queue"])
+    assert doc["backend"]["persistence"] == "postgresql"
+
+
+def test_ingress_quick(servers: list[str], tmp_path: Path) -> None:
+    args = ["ingress", *servers, "--seconds", "0.4", "--burst", "10"]
+    res = run_bench(args, tmp_path / "i.json")["results"]
+    for phase in ("ingress_fixed", "ingress_saturation", "bare_fixed", "bare_saturation"):
+        assert res[phase]["not_started"] == 0, phase
+        assert res[phase]["throughput_per_s"] > 0 and res[phase]["latency_s"]["p50"] > 0
+    assert res["ingress_stats"]["applied"] == 30 and res["ingress_stats"]["dead_lettered"] == 0
