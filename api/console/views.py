@@ -23,7 +23,7 @@ SLA_BADGES: dict[SlaStatus, tuple[str, str, str]] = {
     SlaStatus.ON_TRACK: ("On track", "✓", "ok"),
     SlaStatus.WARNING: ("Warning", "⚠", "warning"),
     SlaStatus.BREACHED: ("Breached", "✖", "breached"),
-    SlaStatus.PAUSED: ("Paused", "⏸", "paused"),
+    SlaStatus.PAUSED: ("Paused", "‖", "paused"),
     SlaStatus.STOPPED: ("Stopped", "■", "stopped"),
 }
 

@@ -1,0 +1,196 @@
+"""Fixtures of the console's browser tests: a fast-SLA worker, the real app under uvicorn,
+and Debian's Chromium driven by Playwright.
+
+The worker runs the real workflow and activities on its own task queue with a policy on a
+round-the-clock calendar: urgent requests breach their county response clock within seconds
+(and escalate to a city tier with long targets), high ones warn after ten seconds, the rest
+stay on track. The app under test submits to that queue (``Settings.task_queue``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import tomllib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import pytest_asyncio
+import uvicorn
+from playwright.async_api import Browser, async_playwright
+from prometheus_client import CollectorRegistry
+from temporalio.worker import Worker
+
+from activities.directory import DirectoryActivities
+from activities.events import EventActivities
+from activities.persistence import PersistenceActivities
+from activities.policy import PolicyActivities
+from api.app import create_app
+from api.console import router as console_router
+from schemas.policy import CalendarData
+from tests.utils.api_helpers import Users, make_users
+from tierflow import constants
+from tierflow.devstack.procs import free_port
+from tierflow.directory import Directory
+from tierflow.kafka_io import make_producer
+from tierflow.metrics import WorkerMetrics
+from tierflow.policy import PolicyFile
+from workflows.service_request import ServiceRequestWorkflow
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+URGENT_RESPONSE_SECONDS = 4
+HIGH_RESPONSE_SECONDS = 1000  # warns after 1 % (10 s), breaches long after the tests
+E2E_POLICY = f"""
+version = "e2e-console-1"
+warning_thresholds = [0.01]
+reopen_window_business_days = 1
+
+[calendar]
+utc_offset_minutes = 480
+working_periods = [["00:00", "24:00"]]
+horizon_years = 0
+
+[targets.priority.urgent]
+response_hours = {URGENT_RESPONSE_SECONDS / 3600}
+resolution_hours = 1
+[targets.priority.high]
+response_hours = {HIGH_RESPONSE_SECONDS / 3600}
+resolution_hours = 40
+[targets.priority.normal]
+response_hours = 8
+resolution_hours = 40
+[targets.priority.low]
+response_hours = 8
+resolution_hours = 40
+
+# one breach at the county is enough: above it the clocks are long
+[targets.tier.municipal]
+response_factor = 3600
+resolution_factor = 40
+[targets.tier.provincial]
+response_factor = 3600
+resolution_factor = 40
+"""
+
+
+class RoundTheClockPolicy(PolicyFile):
+    """Every second is a business second: no weekends, holidays or make-up days."""
+
+    def calendar_for(self, year: int) -> CalendarData:
+        cal = super().calendar_for(year)
+        return cal.model_copy(update={"weekend_days": [], "holidays": [], "workdays": []})
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def fast_queue(stack) -> AsyncIterator[str]:
+    """Run the real workflow and activities with the e2e policy; yield the task queue."""
+    policy = RoundTheClockPolicy.model_validate(tomllib.loads(E2E_POLICY))
+    metrics = WorkerMetrics(CollectorRegistry())
+    producer = make_producer(stack.bootstrap)
+    task_queue = f"e2e-console-{uuid.uuid4().hex[:8]}"
+    persistence = PersistenceActivities(stack.engine, metrics)
+    events = EventActivities(producer, constants.EVENTS_TOPIC, metrics)
+    directory = DirectoryActivities(Directory.load(stack.settings.directory_file))
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        worker = Worker(
+            stack.client,
+            task_queue=task_queue,
+            workflows=[ServiceRequestWorkflow],
+            activities=[
+                persistence.persist_transition,
+                events.publish_event,
+                PolicyActivities(policy).load_policy,
+                directory.resolve_institution,
+            ],
+            activity_executor=executor,
+            graceful_shutdown_timeout=timedelta(seconds=5),
+        )
+        run = asyncio.create_task(worker.run())
+        try:
+            yield task_queue
+        finally:
+            await worker.shutdown()
+            await asyncio.gather(run, return_exceptions=True)
+            producer.close(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def on_fast_queue(stack, fast_queue: str) -> SimpleNamespace:
+    """What ``start_request`` needs to start workflows on the fast worker."""
+    return SimpleNamespace(client=stack.client, task_queue=fast_queue)
+
+
+class AppServer:
+    """The real API app (with the console) under uvicorn in a background thread."""
+
+    def __init__(self, app: object, port: int) -> None:
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", access_log=False
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="console-uvicorn", daemon=True)
+        self.url = f"http://127.0.0.1:{port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"console app did not start on {self.url} within {timeout} s")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+@dataclass
+class Console:
+    url: str
+    users: Users
+    settings: object
+
+
+@pytest.fixture(scope="module")
+def console(stack, fast_queue: str) -> Iterator[Console]:
+    """Serve ``create_app`` (Temporal connected in its own lifespan) plus the console router."""
+    settings = stack.settings.model_copy(update={"task_queue": fast_queue})
+    app = create_app(settings, None, stack.engine)
+    if not any(getattr(r, "path", "").startswith("/console") for r in app.routes):
+        app.include_router(console_router)  # until create_app includes it itself
+    server = AppServer(app, free_port())
+    server.start()
+    try:
+        yield Console(server.url, make_users(stack.engine), settings)
+    finally:
+        server.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright (no downloaded browser)."""
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()

@@ -1,0 +1,284 @@
+"""The caseworker console end to end: real app, real stack, headless Chromium.
+
+Walk-in submit (with an inline USCC error), acknowledge, a stale form refused inline (409),
+request information, resolve; the queue's live countdowns and filters; an SLA breach that
+escalates and shows up for the city supervisor; the basic action without JavaScript; CSRF,
+cookie flags and object scope. Screenshots land in docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import quote
+
+from playwright.async_api import Browser, BrowserContext, Page, expect
+from sqlmodel import Session
+
+from schemas.domain import Priority, Role, SlaStatus
+from schemas.lifecycle import ActionKind
+from schemas.request import Actor
+from tests.e2e.conftest import Console
+from tests.utils.factories import make_request
+from tests.utils.stack_helpers import act, eventually, start_request
+from tierflow.constants import workflow_id
+from tierflow.db.models import ServiceRequest
+from tierflow.demo import make_uscc
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+VIEWPORT = {"width": 1360, "height": 900}
+PORTAL = Actor(id="enterprise-portal", role=Role.SYSTEM)
+
+
+async def signed_in(browser: Browser, console: Console, who: str, **kw: object) -> Page:
+    """Open a fresh browser context and sign in through the form with ``who``'s token."""
+    context: BrowserContext = await browser.new_context(viewport=VIEWPORT, **kw)  # type: ignore[arg-type]
+    page = await context.new_page()
+    await page.goto(f"{console.url}/console/")
+    await expect(page).to_have_url(re.compile(r"/console/login\?next="))
+    await page.get_by_label("API token").fill(console.users.tokens[who])
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page).to_have_url(f"{console.url}/console/")
+    return page
+
+
+async def fill_walk_in(page: Page, uscc: str, subject: str, priority: str = "normal") -> None:
+    await page.get_by_label("Unified Social Credit Code").fill(uscc)
+    await page.get_by_label("Registered name").fill("杭州启明智能科技有限公司")
+    await page.get_by_label("Division code").fill("330106")
+    await page.get_by_label("Category").select_option("financing")
+    await page.get_by_label("Priority").select_option(priority)
+    await page.get_by_label("Subject").fill(subject)
+    await page.get_by_label("Contact name").fill("王芳")
+
+
+def read_row(stack, rid: str) -> ServiceRequest | None:
+    with Session(stack.engine) as session:
+        return session.get(ServiceRequest, rid)
+
+
+async def submit_walk_in(page: Page, console: Console, subject: str, priority: str) -> str:
+    """Submit a valid walk-in request through the form; return its request id."""
+    await page.goto(f"{console.url}/console/submit")
+    rid = await page.get_by_label("Request id").input_value()
+    await fill_walk_in(page, make_uscc("330106", random.Random(rid)), subject, priority)
+    await page.get_by_role("button", name="Submit request").click()
+    await page.wait_for_url(re.compile(r"/console/(requests/|\?submitted=)"))
+    return rid
+
+
+async def take(page: Page, kind: str, text: str | None = None) -> None:
+    """Fill and submit one action form on the case page; wait for the page it leads to."""
+    if text is not None:
+        await page.locator(f"summary#act-{kind}").click()  # a <details>: no script needed
+        await page.locator(f"#t-{kind}").fill(text)
+    async with page.expect_navigation():
+        await page.locator(f"button[data-action='{kind}']").click()
+
+
+async def test_walk_in_acknowledge_request_info_resolve(
+    browser: Browser, console: Console, stack, on_fast_queue: SimpleNamespace
+) -> None:
+    # other work in the same queue: one that warns within seconds, one comfortably on track
+    high = make_request(priority=Priority.HIGH)
+    await start_request(on_fast_queue, high)
+    await start_request(on_fast_queue, make_request(priority=Priority.LOW))
+    page = await signed_in(browser, console, "cw_own")
+    context = page.context
+
+    # the session cookie: HttpOnly, SameSite=Strict, scoped to the console
+    cookie = next(c for c in await context.cookies() if c["name"] == "tf_console")
+    assert (cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (True, "Strict", "/console")
+
+    # a bad USCC check character is shown inline, next to the field; other input is kept
+    await page.goto(f"{console.url}/console/submit")
+    rid = await page.get_by_label("Request id").input_value()
+    good = make_uscc("330106", random.Random(rid))
+    bad = good[:17] + ("X" if good[17] != "X" else "Y")
+    await fill_walk_in(page, bad, "流动资金贷款对接")
+    async with page.expect_navigation() as nav:
+        await page.get_by_role("button", name="Submit request").click()
+    assert (await nav.value).status == 422
+    uscc = page.get_by_label("Unified Social Credit Code")
+    await expect(uscc).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#e-enterprise-uscc")).to_have_text(
+        f"✖ USCC check character at position 18 is '{bad[17]}', expected '{good[17]}'"
+    )
+    await expect(page.get_by_label("Subject")).to_have_value("流动资金贷款对接")
+
+    # fixed, it is accepted, routed to the caseworker's institution, and opens the case
+    await uscc.fill(good)
+    await page.get_by_role("button", name="Submit request").click()
+    await expect(page).to_have_url(f"{console.url}/console/requests/{rid}?done=submit")
+    await expect(page.locator(".case-meta .state")).to_have_text("State: assigned")
+    link = page.get_by_role("link", name=re.compile("in the Temporal UI"))
+    host = console.settings.temporal_address.rsplit(":", 1)[0]
+    await expect(link).to_have_attribute(
+        "href",
+        f"http://{host}:{console.settings.temporal_ui_port}/namespaces/"
+        f"{console.settings.temporal_namespace}/workflows/{quote(workflow_id(rid), safe='')}",
+    )
+
+    # the same case open in a second tab goes stale once the first acknowledges it
+    stale = await context.new_page()
+    await stale.goto(page.url)
+    await take(page, "acknowledge")
+    await expect(page.locator(".case-meta .state")).to_have_text("State: acknowledged")
+    await expect(page.locator("#act-acknowledge")).to_have_count(0)  # no longer allowed
+    async with stale.expect_navigation() as nav:
+        await stale.locator("button[data-action='acknowledge']").click()
+    assert (await nav.value).status == 409
+    await expect(stale.locator("#action-error")).to_contain_text(
+        "Acknowledge refused: cannot acknowledge a request in state acknowledged"
+    )
+    await expect(stale.locator("#act-acknowledge")).to_have_count(0)  # the fresh page
+    await stale.close()
+
+    # request information: the clocks pause
+    await take(page, "request_info", "请提供近三年经审计的财务报表")
+    await expect(page.locator(".case-meta .state")).to_have_text("State: awaiting enterprise")
+    await expect(page.locator(".case-meta .badge")).to_have_text("‖ Paused")
+
+    # the queue: paused and warning rows say so in text; countdowns tick; filters work
+    await eventually(
+        lambda: (r := read_row(stack, high.request_id)) and r.sla_status is SlaStatus.WARNING,
+        what="the high-priority request in warning",
+    )
+    await page.goto(f"{console.url}/console/")
+    mine = page.locator("tr", has=page.locator(f"a[href='/console/requests/{rid}']"))
+    await expect(mine.locator(".badge")).to_have_text("‖ Paused")
+    await expect(mine.locator(".countdown")).to_have_text("clock paused")
+    warning = page.locator("tr.row-warning").first
+    await expect(warning.locator(".badge")).to_have_text("⚠ Warning")
+    ticking = warning.locator("time[data-due]")
+    first = await ticking.inner_text()
+    assert first.startswith("due in ")
+    await expect(ticking).not_to_have_text(first, timeout=3000)  # the script updates it
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+    await page.get_by_label("SLA status").select_option("paused")
+    await page.get_by_role("button", name="Apply filters").click()
+    await expect(page).to_have_url(re.compile(r"sla_status=paused"))
+    await expect(mine).to_have_count(1)
+    await expect(page.locator("tr.row-warning")).to_have_count(0)
+
+    # the enterprise answers through the portal; the caseworker resolves
+    await act(
+        stack.client.get_workflow_handle(workflow_id(rid)),
+        ActionKind.PROVIDE_INFO,
+        PORTAL,
+        text="已上传审计报告",
+    )
+    await page.goto(f"{console.url}/console/requests/{rid}")
+    await expect(page.locator(".case-meta .state")).to_have_text("State: in progress")
+    await take(page, "resolve", "已对接杭州银行科技支行，授信500万元")
+    await expect(page.locator(".case-meta .state")).to_have_text("State: resolved")
+    events = page.locator(".timeline .ev-type")
+    await expect(events.first).to_have_text("resolved")
+    for event in ("info provided", "info requested", "acknowledged", "assigned", "submitted"):
+        await expect(page.locator(".timeline .ev-type", has_text=event)).to_have_count(1)
+    await expect(page.locator(".bar-notes")).to_contain_text("paused (awaiting the enterprise)")
+    row = read_row(stack, rid)
+    assert row is not None and row.channel == "walk-in" and row.state.value == "resolved"
+
+    # a form without the session's CSRF token is refused, and nothing happens
+    forged = await context.request.post(
+        f"{console.url}/console/requests/{rid}/actions/reopen",
+        form={"csrf_token": "0" * 64, "idempotency_key": "forged-1", "text": "x"},
+    )
+    assert forged.status == 403 and "csrf_token" in await forged.text()
+    assert read_row(stack, rid).state.value == "resolved"  # type: ignore[union-attr]
+
+    # another county's caseworker cannot see it (the API's object scope: 404)
+    other = await signed_in(browser, console, "cw_other")
+    response = await other.goto(f"{console.url}/console/requests/{rid}")
+    assert response is not None and response.status == 404
+    await expect(other.get_by_role("alert")).to_contain_text(f"request '{rid}' not found")
+    await other.context.close()
+
+    # signing out ends the session
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page).to_have_url(f"{console.url}/console/login")
+    await page.goto(f"{console.url}/console/")
+    await expect(page).to_have_url(re.compile(r"/console/login"))
+    await context.close()
+
+
+async def test_acknowledge_works_without_javascript(
+    browser: Browser, console: Console, on_fast_queue: SimpleNamespace
+) -> None:
+    req = make_request()
+    await start_request(on_fast_queue, req)
+    rid = req.request_id
+    page = await signed_in(browser, console, "cw_own", java_script_enabled=False)
+    await page.goto(f"{console.url}/console/")
+    row = page.locator("tr", has=page.locator(f"a[href$='{rid}']"))
+    countdown = row.locator("time[data-due]")
+    static = await countdown.inner_text()
+    assert re.fullmatch(r"due in \d+ h \d\d min", static), static  # rendered by the server
+    await row.get_by_role("link").click()
+    await take(page, "acknowledge")
+    await expect(page.locator(".case-meta .state")).to_have_text("State: acknowledged")
+    await expect(page.locator("#done")).to_have_text("✓ Acknowledge done.")
+    await page.context.close()
+
+
+async def test_sla_breach_escalates_and_the_supervisor_sees_it(
+    browser: Browser, console: Console, stack
+) -> None:
+    caseworker = await signed_in(browser, console, "cw_own")
+    rid = await submit_walk_in(caseworker, console, "出口认证紧急咨询", "urgent")
+    await caseworker.context.close()
+
+    supervisor = await signed_in(browser, console, "sup_city")
+    case_url = f"{console.url}/console/requests/{rid}"
+
+    async def escalated() -> bool:
+        await supervisor.goto(case_url)
+        return await supervisor.locator(".timeline .ev-escalated").count() > 0
+
+    await eventually(escalated, timeout=30, what="the breach escalation on the case page")
+    await expect(supervisor.locator(".ev-escalated .ev-reason")).to_have_text("sla_breach:response")
+    await expect(supervisor.locator(".timeline .ev-sla_breached .ev-type")).to_have_text(
+        "✖ sla breached"
+    )
+    await expect(supervisor.locator(".case-meta")).to_contain_text("Tier: municipal")
+    county_bar = supervisor.locator(".bar-row", has_text="County")
+    await expect(county_bar.locator("rect.seg-breached")).to_have_count(1)
+    await expect(county_bar.locator(".bar-notes")).to_contain_text("SLA breached at")
+    await expect(county_bar.locator(".bar-notes")).to_contain_text("left by escalated")
+
+    # the supervisor works it at the city tier: the city bar shows a pause
+    await take(supervisor, "acknowledge")
+    await take(supervisor, "request_info", "请补充出口目的国认证要求")
+    await act(
+        stack.client.get_workflow_handle(workflow_id(rid)),
+        ActionKind.PROVIDE_INFO,
+        PORTAL,
+        text="目的国为德国，需CE认证",
+    )
+    await take(supervisor, "comment", "已联系省级认证服务机构")
+    city_bar = supervisor.locator(".bar-row", has_text="Municipal")
+    await expect(city_bar.locator("rect.seg-paused")).to_have_count(1)
+    await expect(supervisor.locator(".case-meta .state")).to_have_text("State: in progress")
+    await supervisor.screenshot(path=str(SCREENSHOTS / "case.png"), full_page=True)
+
+    # the region's queue and overview show the escalation
+    await supervisor.goto(f"{console.url}/console/")
+    row = supervisor.locator("tr", has=supervisor.locator(f"a[href='/console/requests/{rid}']"))
+    await expect(row.locator(".tag")).to_have_text("↑ escalated ×1")
+    await supervisor.get_by_role("link", name="Overview").click()
+    city = supervisor.locator("table.overview tr", has_text="zj-330100-sme")
+    await expect(city).to_have_count(1)
+    escalated_in = await city.locator("td").last.inner_text()
+    assert int(escalated_in) >= 1
+    await supervisor.screenshot(path=str(SCREENSHOTS / "overview.png"), full_page=True)
+
+    # a caseworker may not open the overview
+    caseworker = await signed_in(browser, console, "cw_city")
+    response = await caseworker.goto(f"{console.url}/console/overview")
+    assert response is not None and response.status == 403
+    await caseworker.context.close()
+    await supervisor.context.close()
