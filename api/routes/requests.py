@@ -100,7 +100,7 @@ def list_requests(
     if state is None and not include_closed:
         conditions.append(col(ServiceRequest.state).not_in(TERMINAL))
     next_due = func.coalesce(ServiceRequest.response_due_at, ServiceRequest.resolution_due_at)
-    breached_first = case((ServiceRequest.sla_status == SlaStatus.BREACHED, 0), else_=1)
+    breached_first = case((col(ServiceRequest.sla_status) == SlaStatus.BREACHED, 0), else_=1)
     with Session(ctx.engine) as session:
         total = session.exec(select(func.count()).select_from(ServiceRequest).where(*conditions))
         rows = session.exec(
