@@ -31,8 +31,9 @@ def _key(rng: random.Random) -> bytes:
     return f"junk-{rng.randrange(10**9)}".encode()
 
 
-def _envelope(rid: str, command: str, data: dict, **attrs: object) -> dict:
-    event = command_event(command, data, source=SOURCE, subject=rid).model_dump(mode="json")
+def _envelope(rid: str, command: str, payload: dict, **attrs: object) -> dict:
+    """A structured-mode envelope as a dict; ``attrs`` overwrite attributes (even ``data``)."""
+    event = command_event(command, payload, source=SOURCE, subject=rid).model_dump(mode="json")
     event.update(attrs)
     return event
 

@@ -313,6 +313,16 @@ class ChaosStack:
         out["commands.total"] = sum(v for k, v in out.items() if k.startswith("commands."))
         return out
 
+    def ingress_lag(self) -> dict[str, float]:
+        """Consumer lag per commands partition, as the ingress reports it."""
+        body = httpx.get(f"{self.ingress.url}/metrics", timeout=5).text
+        return {
+            s.labels["partition"]: s.value
+            for family in text_string_to_metric_families(body)
+            for s in family.samples
+            if s.name == "tierflow_ingress_consumer_lag"
+        }
+
     def ingress_healthy(self) -> bool:
         return http_ok(self.ingress.health_url, timeout=3)
 

@@ -38,6 +38,49 @@ def _types_in_order(stack: ChaosStack, request_ids: set[str]) -> dict[str, list[
     return out
 
 
+BACKLOG = 150  # commands waiting in one partition: more than the ingress polls at once (50)
+
+
+def test_ingress_drains_a_backlog_in_one_partition(chaos_stack: ChaosStack) -> None:
+    """A backlog in one partition must drain completely, while other partitions stay busy.
+
+    The ingress pauses a partition while it works on the records polled from it. When the
+    fetched batch holds more records than one poll returns, the client parks the rest; if
+    they are never handed out again the partition stalls silently (no error, no retry).
+    """
+    stack = chaos_stack
+    busy = new_request("bl")
+    others = [new_request("blo") for _ in range(6)]
+    stack.publish([submit(busy)] + [submit(r) for r in others])
+    ids = {busy.request_id} | {r.request_id for r in others}
+    stack.wait_states(ids, lambda r: r.state == "assigned", 120, "backlog requests assigned")
+    rid = busy.request_id
+    comments = [action(rid, ActionKind.COMMENT, f"{rid}/c{i}") for i in range(BACKLOG)]
+    chatter = [
+        action(r.request_id, ActionKind.COMMENT, f"{r.request_id}/c{i}")
+        for i in range(10)
+        for r in others
+    ]
+    stack.publish(comments + chatter)
+    wanted = {m.event_id for m in comments + chatter}
+    seen: set[str] = set()
+    deadline = time.monotonic() + 90
+    try:
+        while time.monotonic() < deadline and not wanted <= seen:
+            seen = {r.action_id for r in stack.transitions(ids) if r.action_id}
+            time.sleep(1)
+        stuck = sorted(wanted - seen)
+        assert not stuck, (
+            f"{len(stuck)} of {len(wanted)} commands never applied, e.g. {stuck[:3]}; "
+            f"ingress lag per partition: {stack.ingress_lag()}"
+        )
+        check_audit(stack, ids, applied_actions=wanted)
+    finally:
+        if not wanted <= seen:  # unstick the partition for the next tests
+            stack.kill_app("ingress")
+            stack.start_app("ingress")
+
+
 def test_worker_kill9_repeatedly_loses_no_event(
     chaos_stack: ChaosStack, chaos_sizes: Sizes
 ) -> None:
