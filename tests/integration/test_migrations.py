@@ -9,6 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
+import tierflow.db.auth_models  # noqa: F401 - registers the tables
 import tierflow.db.models  # noqa: F401 - registers the tables
 from tierflow.db.engine import alembic_config, current_revision, downgrade, make_engine, upgrade
 from tierflow.devstack.postgres import PostgresServer
@@ -21,6 +22,8 @@ TABLES = {
     "rating",
     "institution",
     "sla_policy_version",
+    "api_user",
+    "api_token",
 }
 
 
