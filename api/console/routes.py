@@ -39,7 +39,7 @@ from api.console.session import (
     sign_in_redirect,
 )
 from api.deps import ApiContext, Ctx, action_rate, submit_rate
-from api.lookup import query_view
+from api.lookup import not_found, query_view
 from api.models import RequestDetail
 from api.routes.actions import IDEMPOTENCY_KEY, take_action
 from api.routes.requests import get_request, list_requests, submit_request
@@ -51,6 +51,7 @@ from tierflow.constants import workflow_id
 HERE = Path(__file__).parent
 STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
 ASSIGN_WAIT_SECONDS = 10.0
+MAX_REQUEST_ID = 64  # the API's path limit (and RequestInput's id pattern)
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -260,10 +261,17 @@ async def case_page(
 ) -> Response:
     """One request: details, SLA clock bar, audit timeline and forms for allowed actions."""
     try:
-        detail = await get_request(request_id[:64], ctx, user)
+        detail = await get_request(_known_length(request_id), ctx, user)
     except HTTPException as exc:
         return error_page(request, user, exc)
     return _case(request, ctx, user, detail, done=_done(done))
+
+
+def _known_length(request_id: str) -> str:
+    """Answer 404 for ids longer than any request id (the API's path limit)."""
+    if len(request_id) > MAX_REQUEST_ID:
+        raise not_found(request_id[:MAX_REQUEST_ID] + "…")
+    return request_id
 
 
 def _done(value: str) -> str:
@@ -334,6 +342,7 @@ async def post_action(
     values = {n: _str(form.get(n)) for n in ("text", "institution_id", "rating")}
     body, errors = forms.parse_action_body(form)
     try:
+        _known_length(request_id)
         if not re.fullmatch(IDEMPOTENCY_KEY, key):
             errors["idempotency_key"] = "must be 1-128 letters, digits or _.:- (reload the page)"
         if errors:
@@ -364,7 +373,7 @@ async def _refused(
     """Show the case again with the refusal (403/409/422/429 text) next to the action."""
     message, fields = forms.detail_errors(exc.detail)
     try:
-        detail = await get_request(request_id[:64], ctx, user)
+        detail = await get_request(_known_length(request_id), ctx, user)
     except HTTPException as lookup:
         return error_page(request, user, lookup if exc.status_code < 400 else exc)
     return _case(

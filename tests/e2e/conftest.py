@@ -33,7 +33,6 @@ from activities.events import EventActivities
 from activities.persistence import PersistenceActivities
 from activities.policy import PolicyActivities
 from api.app import create_app
-from api.console import router as console_router
 from schemas.policy import CalendarData
 from tests.utils.api_helpers import Users, make_users
 from tierflow import constants
@@ -170,11 +169,9 @@ class Console:
 
 @pytest.fixture(scope="module")
 def console(stack, fast_queue: str) -> Iterator[Console]:
-    """Serve ``create_app`` (Temporal connected in its own lifespan) plus the console router."""
+    """Serve ``create_app`` (console included; Temporal connected in its own lifespan)."""
     settings = stack.settings.model_copy(update={"task_queue": fast_queue})
     app = create_app(settings, None, stack.engine)
-    if not any(getattr(r, "path", "").startswith("/console") for r in app.routes):
-        app.include_router(console_router)  # until create_app includes it itself
     server = AppServer(app, free_port())
     server.start()
     try:

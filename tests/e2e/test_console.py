@@ -8,6 +8,7 @@ cookie flags and object scope. Screenshots land in docs/screenshots/.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 from pathlib import Path
@@ -83,8 +84,8 @@ async def test_walk_in_acknowledge_request_info_resolve(
 ) -> None:
     # other work in the same queue: one that warns within seconds, one comfortably on track
     high = make_request(priority=Priority.HIGH)
-    await start_request(on_fast_queue, high)
-    await start_request(on_fast_queue, make_request(priority=Priority.LOW))
+    others = [high, make_request(priority=Priority.LOW)]
+    await asyncio.gather(*(start_request(on_fast_queue, r) for r in others))
     page = await signed_in(browser, console, "cw_own")
     context = page.context
 
@@ -214,12 +215,21 @@ async def test_acknowledge_works_without_javascript(
     rid = req.request_id
     page = await signed_in(browser, console, "cw_own", java_script_enabled=False)
     await page.goto(f"{console.url}/console/")
+    # keyboard first: the skip link is the first stop and moves focus to the main landmark
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="Skip to main content")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(f"{console.url}/console/#main")
     row = page.locator("tr", has=page.locator(f"a[href$='{rid}']"))
     countdown = row.locator("time[data-due]")
     static = await countdown.inner_text()
     assert re.fullmatch(r"due in \d+ h \d\d min", static), static  # rendered by the server
-    await row.get_by_role("link").click()
-    await take(page, "acknowledge")
+    await row.get_by_role("link").focus()
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(f"{console.url}/console/requests/{rid}")
+    await page.locator("button[data-action='acknowledge']").focus()
+    async with page.expect_navigation():
+        await page.keyboard.press("Enter")
     await expect(page.locator(".case-meta .state")).to_have_text("State: acknowledged")
     await expect(page.locator("#done")).to_have_text("✓ Acknowledge done.")
     await page.context.close()
