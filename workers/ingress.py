@@ -2,9 +2,10 @@
 
 At-least-once, in order per partition: a message's offset is committed only after its
 Temporal call succeeded (or it was a duplicate) or it was parked on the dead-letter topic.
-Transient failures retry the same message with capped exponential backoff; its partition
-stays paused meanwhile while the consumer keeps polling (group membership, other
-partitions), so nothing is skipped and one stuck request never blocks the others' partitions.
+Each polled batch is handled with one task per partition (messages of a partition strictly
+in order), then committed; transient failures retry the same message with capped
+exponential backoff, so nothing is skipped. Heartbeats run on kafka-python's own thread;
+``max_poll_interval_ms`` is raised so a long Temporal outage does not cost the membership.
 
 Kafka's client is synchronous: every consumer/producer call runs on one dedicated thread,
 so the event loop (and a Temporal worker sharing it in tests) never blocks.
@@ -87,9 +88,9 @@ class _Listener(ConsumerRebalanceListener):
 class Ingress:
     """Consume commands, make one idempotent Temporal call each, commit in order.
 
-    Partitions are worked on concurrently (one task each, the partition paused meanwhile),
-    messages within a partition strictly one after another; a request's commands share a
-    partition (keyed by request id), so they apply in the order they were published.
+    Partitions of a batch are worked on concurrently (one task each), messages within a
+    partition strictly one after another; a request's commands share a partition (keyed
+    by request id), so they apply in the order they were published.
     Use ``await run(stop_event)``, or ``start()``, ``run_once()`` ... ``close()`` in steps.
     """
 
@@ -131,12 +132,10 @@ class Ingress:
         self._consumer: KafkaConsumer | None = None
         self._kafka_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingress-kafka")
         self._send_threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ingress-dlq")
-        self._busy: dict[TopicPartition, asyncio.Task[None]] = {}
         self._done: dict[TopicPartition, int] = {}  # next offset to commit, per partition
         self._lock = threading.Lock()
         self._generation = 0  # bumped on every revocation; older work is not committed
         self._lag_labels: set[str] = set()
-        self._stopping = False
 
     @property
     def ready(self) -> bool:
@@ -166,9 +165,25 @@ class Ingress:
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
             "max_poll_records": self.max_records,
+            # a batch may wait out a Temporal outage before the next poll
+            "max_poll_interval_ms": 30 * 60 * 1000,
+            # kafka-python 3.0's incremental fetch sessions can stop returning a partition's
+            # records after a rebalance (dpkp/kafka-python#3131, #2575); full fetches are
+            # cheap at our volumes.
+            "enable_incremental_fetch_sessions": False,
             **self._consumer_config,
         }
         consumer = KafkaConsumer(**config)
+        # Load the topic's metadata before joining: a first join without it assigns nothing
+        # and forces an immediate rejoin, which kafka-python 3.0 can leave hanging.
+        deadline = time.monotonic() + 30
+        while not consumer.partitions_for_topic(self.commands_topic):
+            if time.monotonic() > deadline:
+                log.warning(
+                    "topic %s has no partitions yet; subscribing anyway", self.commands_topic
+                )
+                break
+            time.sleep(0.2)
         consumer.subscribe([self.commands_topic], listener=_Listener(self))
         return consumer
 
@@ -178,7 +193,7 @@ class Ingress:
         try:
             while not stop.is_set():
                 try:
-                    await self.run_once(stop, wait=False)
+                    await self.run_once(stop)
                 except Exception:  # noqa: BLE001 - a broker hiccup must not end the consumer
                     log.exception("ingress loop error; retrying in 1 s")
                     await _sleep_or_stop(1.0, stop)
@@ -191,12 +206,6 @@ class Ingress:
         Messages not finished are left uncommitted: the next owner of their partition gets
         them again (every call is idempotent).
         """
-        self._stopping = True
-        if self._busy:
-            await asyncio.wait(list(self._busy.values()), timeout=self.shutdown_grace + 5)
-            for task in list(self._busy.values()):
-                task.cancel()
-            await asyncio.gather(*self._busy.values(), return_exceptions=True)
         consumer = self._consumer
         if consumer is not None:
             await self._kafka(self._commit_done)
@@ -209,65 +218,33 @@ class Ingress:
         self._send_threads.shutdown(wait=False)
         log.info("ingress stopped: %s", self.stats)
 
-    async def run_once(self, stop: asyncio.Event | None = None, wait: bool = True) -> int:
-        """Commit finished work, poll, and start a task per partition that got messages.
+    async def run_once(self, stop: asyncio.Event | None = None) -> int:
+        """Poll one batch, handle it (partitions concurrently, each in order), commit it.
 
-        With ``wait`` the call returns only when those tasks are done (and committed).
-        Returns how many messages reached a committable end during the call.
+        Returns how many messages reached a committable end. Nothing is polled while a
+        batch is in flight, so no rebalance can move a partition under a running message.
         """
         await self.start()
         before = self.stats.committed
-        await self._kafka(self._commit_done)
-        if self._busy and not wait:
-            # every partition we hold may be busy: wait a little for one to free up
-            await asyncio.wait(
-                list(self._busy.values()), timeout=0.2, return_when=asyncio.FIRST_COMPLETED
-            )
-        timeout = 0.05 if self._busy else self.poll_timeout
-        batch = await self._kafka(self._poll, timeout)
+        batch = await self._kafka(self._poll, self.poll_timeout)
         generation = self._generation
-        started = []
-        for tp, records in batch.items():
-            task = asyncio.create_task(self._work_partition(tp, records, generation, stop))
-            self._busy[tp] = task
-            started.append(task)
-        if wait and started:
-            await asyncio.gather(*started)
-            await self._kafka(self._commit_done)
+        tasks = [
+            asyncio.create_task(self._work_partition(tp, records, generation, stop))
+            for tp, records in batch.items()
+            if records
+        ]
+        if tasks:
+            await asyncio.gather(*tasks)
+        await self._kafka(self._commit_done)
         return self.stats.committed - before
 
     # ------------------------------------------------------------------ kafka thread
     def _poll(self, timeout: float) -> dict[TopicPartition, list[ConsumerRecord]]:
-        """Poll (busy partitions paused) and pause every partition that got records."""
         consumer = self._consumer
         assert consumer is not None
-        busy = set(self._busy)
-        assigned = consumer.assignment()
-        if busy & assigned:
-            consumer.pause(*(busy & assigned))
         batch = consumer.poll(timeout_ms=int(timeout * 1000))
-        fresh = {}
-        for tp, records in batch.items():
-            if not records:
-                continue
-            if tp in self._busy:
-                # reassigned while an older task still works on it: fetch again later
-                consumer.seek(tp, records[0].offset)
-                consumer.pause(tp)
-                continue
-            consumer.pause(tp)
-            fresh[tp] = records
         self._update_lag()
-        return fresh
-
-    def _release(self, tp: TopicPartition, resume_at: int | None, generation: int) -> None:
-        """Let the consumer fetch ``tp`` again, from ``resume_at`` if work was left over."""
-        consumer = self._consumer
-        if consumer is None or tp not in consumer.assignment():
-            return
-        if resume_at is not None and generation == self._generation:
-            consumer.seek(tp, resume_at)
-        consumer.resume(tp)
+        return batch
 
     def _commit_done(self) -> None:
         """Commit the next offset of every partition with finished work (in order)."""
@@ -289,8 +266,10 @@ class Ingress:
                     del self._done[tp]
 
     def _on_revoked(self, revoked: Any) -> None:
-        """Commit finished work, then make all older in-flight work uncommittable."""
-        self._commit_done()
+        """Runs on kafka-python's IO thread: must not block (no commit here).
+
+        Work finished but not yet committed is dropped and redelivered to the next owner.
+        """
         with self._lock:
             self._done.clear()
             self._generation += 1
@@ -340,13 +319,11 @@ class Ingress:
                 index += 1
         except Exception:  # noqa: BLE001 - never lose the partition to a bug: redeliver
             log.exception("unexpected error on %s@%d", tp, records[index].offset)
-        finally:
-            left = len(records) - index
-            self.stats.abandoned += left
-            self._busy.pop(tp, None)
-            if not self._stopping and self._consumer is not None:
-                resume_at = records[index].offset if left else None
-                await self._kafka(self._release, tp, resume_at, generation)
+        left = len(records) - index
+        if left and self._consumer is not None and not self._halted(stop, generation):
+            # a bug left work undone: fetch this partition again from the first undone one
+            await self._kafka(self._consumer.seek, tp, records[index].offset)
+        self.stats.abandoned += left
 
     def _halted(self, stop: asyncio.Event | None, generation: int) -> bool:
         return (stop is not None and stop.is_set()) or generation != self._generation

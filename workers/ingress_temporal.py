@@ -14,6 +14,7 @@ from datetime import timedelta
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
+    WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -97,10 +98,30 @@ async def _submit(
 async def _act(client: Client, cmd: ParsedCommand, rpc_timeout: timedelta) -> Outcome:
     assert cmd.action is not None
     handle = client.get_workflow_handle(workflow_id(cmd.request_id))
+    if await _already_done(handle, cmd.event.id, rpc_timeout):
+        return Outcome(Verdict.DUPLICATE)
     result: ActionResult = await handle.execute_update(
         ServiceRequestWorkflow.act, cmd.action, id=cmd.event.id, rpc_timeout=rpc_timeout
     )
     return Outcome(Verdict.DUPLICATE if result.duplicate else Verdict.APPLIED)
+
+
+async def _already_done(handle: WorkflowHandle, update_id: str, rpc_timeout: timedelta) -> bool:
+    """True if an Update with this id already completed in the current run.
+
+    The server answers a repeated Update id with the first result, which cannot be told
+    from a fresh one; asking first lets the metrics count redeliveries as duplicates.
+    A failed earlier attempt re-raises its WorkflowUpdateFailedError (dead-lettered again).
+    """
+    try:
+        await handle.get_update_handle(update_id, result_type=ActionResult).result(
+            rpc_timeout=rpc_timeout
+        )
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
 
 
 async def _not_found(client: Client, cmd: ParsedCommand, exc: RPCError) -> Outcome:

@@ -1,0 +1,400 @@
+"""The Kafka command ingress against the real broker, dev server and worker of the stack.
+
+Each test runs its own Ingress (a task on the session loop, next to the stack's worker) with
+a fresh consumer group and fresh command/DLQ topics, so tests never see each other's messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from sqlmodel import Session
+from temporalio.client import WorkflowExecutionStatus
+
+from schemas.domain import Role, State
+from schemas.events import SUBMIT, command_event
+from schemas.lifecycle import ActionKind
+from schemas.request import Actor
+from tests.utils.factories import make_request
+from tests.utils.stack_helpers import act, eventually, read_events, sample, start_request
+from tierflow.constants import workflow_id
+from tierflow.db import repository
+from tierflow.kafka_io import (
+    DLQ_MESSAGE,
+    DLQ_OFFSET,
+    DLQ_PARTITION,
+    DLQ_REASON,
+    DLQ_TOPIC,
+    header,
+    make_producer,
+)
+from workers.ingress import Backoff, Ingress
+from workflows.service_request import ServiceRequestWorkflow
+
+SOURCE = "/tests/ingress"
+FAST = Backoff(initial=0.1, maximum=1.0, not_found_seconds=3.0)
+
+
+def _ingress(stack: Any, commands: str, dlq: str, group: str | None = None, **kw: Any) -> Ingress:
+    return Ingress(
+        stack.client,
+        stack.bootstrap,
+        task_queue=stack.task_queue,
+        commands_topic=commands,
+        dlq_topic=dlq,
+        group_id=group or f"ingress-test-{uuid.uuid4().hex[:8]}",
+        backoff=kw.pop("backoff", FAST),
+        poll_timeout=0.2,
+        **kw,
+    )
+
+
+@asynccontextmanager
+async def running(ingress: Ingress) -> AsyncIterator[Ingress]:
+    """Run the ingress as a task on this loop; stop it (gracefully) on exit."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(ingress.run(stop))
+    try:
+        yield ingress
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+def _value(command: str, data: dict, event_id: str | None = None, subject: str | None = None):
+    return command_event(command, data, source=SOURCE, subject=subject, event_id=event_id)
+
+
+def _send(producer: Any, topic: str, value: bytes, key: str | None, **kw: Any) -> Any:
+    """Publish one message and return its RecordMetadata (partition, offset)."""
+    future = producer.send(topic, value=value, key=key.encode() if key else None, **kw)
+    return future.get(timeout=30)
+
+
+def _read_topic(bootstrap: str, topic: str, expect: int, timeout: float = 20.0) -> list:
+    """Return every message of a (fresh) topic, waiting until ``expect`` arrived."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        consumer.topics()
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        found: list[ConsumerRecord] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(found) < expect:
+            for batch in consumer.poll(timeout_ms=300).values():
+                found += batch
+        return sorted(found, key=lambda m: (m.partition, m.offset))
+    finally:
+        consumer.close()
+
+
+async def _committed(ingress: Ingress, n: int, timeout: float = 40.0) -> None:
+    await eventually(
+        lambda: ingress.stats.committed >= n, timeout=timeout, what=f"{n} commands committed"
+    )
+
+
+async def test_duplicates_and_redelivery_have_no_second_effect(stack, unique_topic) -> None:
+    commands, dlq = unique_topic("dup-commands", partitions=3), unique_topic("dup-dlq")
+    req = make_request()
+    rid = req.request_id
+    producer = make_producer(stack.bootstrap)
+    try:
+        data = req.model_dump(mode="json")
+        ack = _value("acknowledge", {"request_id": rid}, subject=rid).to_json_bytes()
+        _send(producer, commands, _value(SUBMIT, data, subject=rid).to_json_bytes(), rid)
+        _send(producer, commands, _value(SUBMIT, data, subject=rid).to_json_bytes(), rid)
+        _send(producer, commands, ack, rid)
+        _send(producer, commands, ack, rid)  # the same CloudEvent id again
+    finally:
+        producer.close(timeout=5)
+
+    first = _ingress(stack, commands, dlq)
+    async with running(first):
+        await _committed(first, 4)
+    assert (first.stats.applied, first.stats.duplicate, first.stats.dead_lettered) == (2, 2, 0)
+    assert (
+        sample(first.registry, "tierflow_ingress_commands_total", type=SUBMIT, outcome="duplicate")
+        == 1
+    )
+    handle = stack.client.get_workflow_handle(workflow_id(rid))
+    run_id = (await handle.describe()).run_id
+
+    # every message redelivered (a new group reads the topic from the start): all no-ops
+    again = _ingress(stack, commands, dlq)
+    async with running(again):
+        await _committed(again, 4)
+    assert (again.stats.applied, again.stats.duplicate, again.stats.dead_lettered) == (0, 4, 0)
+
+    assert (await handle.describe()).run_id == run_id
+    view = await handle.query(ServiceRequestWorkflow.view)
+    assert view.summary.state is State.ACKNOWLEDGED
+    with Session(stack.engine) as session:
+        audit = [t.event_id for t in repository.transitions(session, rid)]
+    assert audit == [f"{rid}:{n}" for n in (1, 2, 3)]
+    events = await asyncio.to_thread(read_events, stack.bootstrap, rid, timeout=3.0, expect=10)
+    assert sorted({e["id"] for e in events}) == [f"{rid}:{n}" for n in (1, 2, 3)]
+
+
+async def test_poison_messages_go_to_the_dlq_and_the_consumer_continues(
+    stack, unique_topic
+) -> None:
+    commands, dlq = unique_topic("poison-commands"), unique_topic("poison-dlq")
+    live = make_request()
+    handle = await start_request(stack, live)
+    closed = make_request()
+    closed_handle = await start_request(stack, closed)
+    await act(closed_handle, ActionKind.WITHDRAW, Actor(id="ent", role=Role.ENTERPRISE))
+    await eventually(
+        lambda: _status_is(closed_handle, WorkflowExecutionStatus.COMPLETED), what="closed"
+    )
+
+    bad_uscc = make_request().model_dump(mode="json")
+    bad_uscc["enterprise"]["uscc"] = "91330106MA2XXXXXX0"
+    incomplete = make_request().model_dump(mode="json")
+    del incomplete["category"]
+    ghost = f"ghost-{uuid.uuid4().hex[:8]}"
+    enterprise = {"id": "ent-1", "role": Role.ENTERPRISE.value}
+    cases: list[tuple[str, bytes, str | None]] = [
+        ("not_json", b"{not json", None),
+        ("not_cloudevent", b'{"hello": "world"}', None),
+        (
+            "unknown_type",
+            _value(SUBMIT, {})
+            .model_copy(update={"type": "org.tierflow.request.fly.v1"})
+            .to_json_bytes(),
+            None,
+        ),
+        (
+            "schema_invalid",
+            _value(SUBMIT, incomplete).to_json_bytes(),
+            incomplete["request_id"],
+        ),
+        ("invalid_uscc", _value(SUBMIT, bad_uscc).to_json_bytes(), bad_uscc["request_id"]),
+        ("oversize", b"{" + b" " * (300 * 1024) + b"}", None),
+        (
+            "rejected",
+            _value("start", {"request_id": live.request_id}).to_json_bytes(),
+            live.request_id,
+        ),
+        (
+            "rejected",
+            _value(
+                "acknowledge", {"request_id": live.request_id, "actor": enterprise}
+            ).to_json_bytes(),
+            live.request_id,
+        ),
+        (
+            "workflow_closed",
+            _value("comment", {"request_id": closed.request_id, "text": "hello?"}).to_json_bytes(),
+            closed.request_id,
+        ),
+        ("unknown_request", _value("acknowledge", {"request_id": ghost}).to_json_bytes(), ghost),
+    ]
+    good = _value("comment", {"request_id": live.request_id, "text": "still here"})
+    producer = make_producer(stack.bootstrap, max_request_size=2 * 1024 * 1024)
+    try:
+        sent = [_send(producer, commands, value, key) for _, value, key in cases]
+        _send(producer, commands, good.to_json_bytes(), live.request_id)
+    finally:
+        producer.close(timeout=5)
+
+    ingress = _ingress(stack, commands, dlq)
+    async with running(ingress):
+        await _committed(ingress, len(cases) + 1)
+    assert ingress.stats.dead_lettered == len(cases)
+    assert ingress.stats.applied == 1  # the good message after all the poison
+
+    parked = await asyncio.to_thread(_read_topic, stack.bootstrap, dlq, len(cases))
+    assert [header(m, DLQ_REASON) for m in parked] == [reason for reason, _, _ in cases]
+    for msg, meta, (_, value, _) in zip(parked, sent, cases, strict=True):
+        assert msg.value == value  # byte for byte
+        assert header(msg, DLQ_TOPIC) == commands
+        assert header(msg, DLQ_PARTITION) == str(meta.partition)
+        assert header(msg, DLQ_OFFSET) == str(meta.offset)
+    messages = [header(m, DLQ_MESSAGE) or "" for m in parked]
+    assert "InvalidTransition" in messages[6] and "cannot start" in messages[6]
+    assert "Forbidden" in messages[7] and "enterprise may not acknowledge" in messages[7]
+    assert "uscc" in messages[4]
+    for reason in {r for r, _, _ in cases}:
+        expected = sum(1 for r, _, _ in cases if r == reason)
+        got = sample(ingress.registry, "tierflow_ingress_dead_letters_total", reason=reason)
+        assert got == expected, reason
+    view = await handle.query(ServiceRequestWorkflow.view)
+    assert view.summary.state is State.ASSIGNED  # refused actions changed nothing
+    assert [t.event_type.value for t in view.timeline][-1] == "commented"
+
+
+async def _status_is(handle: Any, status: WorkflowExecutionStatus) -> bool:
+    return (await handle.describe()).status == status
+
+
+async def test_action_before_its_workflow_exists_is_retried_then_applied(
+    stack, unique_topic
+) -> None:
+    """The submit reaches Temporal by another path (API, another ingress) a second later."""
+    commands, dlq = unique_topic("early-commands"), unique_topic("early-dlq")
+    req = make_request()
+    rid = req.request_id
+    other = _ingress(stack, unique_topic("early-submits"), dlq)  # e.g. another region's feed
+    ingress = _ingress(stack, commands, dlq, backoff=Backoff(initial=0.2, maximum=1.0))
+    producer = make_producer(stack.bootstrap)
+    try:
+        async with running(ingress), running(other):
+            ack = _value("acknowledge", {"request_id": rid}, subject=rid)
+            _send(producer, commands, ack.to_json_bytes(), rid)
+            await eventually(lambda: ingress.stats.retries >= 1, what="the action retried")
+            await asyncio.sleep(1.0)
+            submit = _value(SUBMIT, req.model_dump(mode="json"), subject=rid)
+            _send(producer, other.commands_topic, submit.to_json_bytes(), rid)
+            await _committed(ingress, 1)
+            await _committed(other, 1)
+    finally:
+        producer.close(timeout=5)
+    assert (ingress.stats.applied, ingress.stats.dead_lettered) == (1, 0)
+    assert other.stats.applied == 1
+    assert sample(ingress.registry, "tierflow_ingress_retries_total") >= 2
+    view = await stack.client.get_workflow_handle(workflow_id(rid)).query(
+        ServiceRequestWorkflow.view
+    )
+    assert view.summary.state is State.ACKNOWLEDGED
+
+
+async def test_restart_mid_stream_processes_every_command_once(stack, unique_topic) -> None:
+    commands, dlq = unique_topic("restart-commands", partitions=3), unique_topic("restart-dlq")
+    requests = [make_request() for _ in range(5)]
+    values: list[tuple[bytes, str | None]] = []
+    for req in requests:
+        rid = req.request_id
+        values.append(
+            (_value(SUBMIT, req.model_dump(mode="json"), subject=rid).to_json_bytes(), rid)
+        )
+        values.append((_value("acknowledge", {"request_id": rid}).to_json_bytes(), rid))
+        values.append(
+            (_value("comment", {"request_id": rid, "text": "noted"}).to_json_bytes(), rid)
+        )
+        values.append((b"garbage " + rid.encode(), rid))
+    producer = make_producer(stack.bootstrap)
+    try:
+        for value, key in values:
+            _send(producer, commands, value, key)
+    finally:
+        producer.close(timeout=5)
+
+    group = f"restart-{uuid.uuid4().hex[:8]}"
+    first = _ingress(stack, commands, dlq, group=group, max_records=2)
+    async with running(first):
+        await _committed(first, 4)
+    second = _ingress(stack, commands, dlq, group=group)
+    async with running(second):
+        await eventually(
+            lambda: first.stats.committed + second.stats.committed >= len(values),
+            timeout=40,
+            what="every command handled",
+        )
+        await asyncio.sleep(0.5)  # nothing more arrives
+    handled = first.stats.committed + second.stats.committed
+    assert first.stats.committed < len(values) and second.stats.committed > 0
+    assert handled == len(values)
+    dead = first.stats.dead_lettered + second.stats.dead_lettered
+    assert dead == len(requests)  # the garbage, nothing else
+    parked = await asyncio.to_thread(_read_topic, stack.bootstrap, dlq, dead)
+    assert len(parked) == dead
+    for req in requests:
+        view = await stack.client.get_workflow_handle(workflow_id(req.request_id)).query(
+            ServiceRequestWorkflow.view
+        )
+        assert view.summary.state is State.ACKNOWLEDGED
+        assert [t.event_type.value for t in view.timeline].count("commented") == 1
+
+
+# --------------------------------------------------------------------- property, real broker
+_garbage = st.one_of(
+    st.binary(max_size=200),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+        max_leaves=10,
+    ).map(lambda v: json.dumps(v).encode()),
+    st.builds(
+        lambda t, d: json.dumps(
+            {"specversion": "1.0", "id": "x", "source": "/fuzz", "type": t, "data": d}
+        ).encode(),
+        st.sampled_from(["org.tierflow.request.submit.v1", "org.tierflow.request.rate.v1", "x"]),
+        st.dictionaries(st.text(max_size=8), st.integers() | st.text(max_size=8), max_size=3),
+    ),
+)
+
+
+async def test_random_garbage_and_good_commands_all_accounted_for(stack, unique_topic) -> None:
+    commands, dlq = unique_topic("fuzz-commands", partitions=2), unique_topic("fuzz-dlq")
+    live = make_request()
+    await start_request(stack, live)
+    ingress = _ingress(stack, commands, dlq)
+    loop = asyncio.get_running_loop()
+    producer = make_producer(stack.bootstrap)
+    sent_total = {"n": 0, "good": 0}
+
+    @settings(
+        max_examples=4,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
+    @given(
+        st.lists(
+            st.one_of(_garbage.map(lambda v: ("bad", v)), st.just(("good", b""))),
+            min_size=1,
+            max_size=12,
+        )
+    )
+    def check(batch: list[tuple[str, bytes]]) -> None:
+        before = (ingress.stats.committed, ingress.stats.dead_lettered)
+        good = 0
+        for kind, value in batch:
+            if kind == "good":
+                good += 1
+                text = f"note {random.random()}"
+                value = _value("comment", {"request_id": live.request_id, "text": text})
+                _send(producer, commands, value.to_json_bytes(), live.request_id)
+            else:
+                _send(producer, commands, value, None)
+        sent_total["n"] += len(batch)
+        sent_total["good"] += good
+        _wait_sync(lambda: ingress.stats.committed - before[0] >= len(batch), 30.0)
+        processed = ingress.stats.committed - before[0]
+        dead = ingress.stats.dead_lettered - before[1]
+        assert processed == len(batch)
+        assert processed - dead == good  # every good one applied, every bad one parked
+
+    try:
+        async with running(ingress):
+            await asyncio.to_thread(check)
+    finally:
+        producer.close(timeout=5)
+    assert loop.is_running()
+    parked = await asyncio.to_thread(
+        _read_topic, stack.bootstrap, dlq, ingress.stats.dead_lettered, 10.0
+    )
+    assert len(parked) == ingress.stats.dead_lettered == sent_total["n"] - sent_total["good"]
+    assert ingress.stats.applied == sent_total["good"]
+
+
+def _wait_sync(probe: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not probe():
+        if time.monotonic() > deadline:
+            raise AssertionError("ingress did not catch up")
+        time.sleep(0.05)
