@@ -151,33 +151,45 @@ class ChaosStack:
     def publish_retrying(self, messages: list[Message], deadline: float) -> tuple[list[Sent], int]:
         """Send one by one, retrying each until the broker acks it (it may be down).
 
+        Like a careful client, a failed send drops the producer and builds a new one (a
+        producer created while the broker is away may never recover its connection).
         Returns the acknowledged sends and how many attempts failed meanwhile. A failed
         attempt may still have been written: the copy is a harmless duplicate (same id).
         """
-        producer = make_producer(
-            self.bootstrap, client_id="tierflow-chaos-retrying", max_block_ms=3000
-        )
-        sent, failures = [], 0
+        sent: list[Sent] = []
+        failures = 0
+        producer: KafkaProducer | None = None
         try:
             for message in messages:
                 while True:
                     try:
+                        if producer is None:
+                            producer = make_producer(
+                                self.bootstrap,
+                                client_id="tierflow-chaos-retrying",
+                                max_block_ms=3000,
+                                request_timeout_ms=5000,
+                            )
                         future = producer.send(
                             constants.COMMANDS_TOPIC,
                             key=message.key,
                             value=message.value,
                             headers=message.headers,
                         )
-                        meta = future.get(timeout=5)
+                        meta = future.get(timeout=10)
                         sent.append(Sent(message, meta.partition, meta.offset))
                         break
                     except Exception:  # noqa: BLE001 - broker down: try again until deadline
                         failures += 1
+                        if producer is not None:
+                            producer.close(timeout=1)
+                            producer = None
                         if time.monotonic() > deadline:
                             raise
                         time.sleep(0.5)
         finally:
-            producer.close(timeout=5)
+            if producer is not None:
+                producer.close(timeout=5)
         return sent, failures
 
     def read_topic(self, topic: str, timeout: float = 60) -> list[ConsumerRecord]:

@@ -80,7 +80,7 @@ def dlq_by_origin(stack: ChaosStack) -> dict[tuple[int, int], str]:
     """DLQ records by (original partition, original offset) -> reason code."""
     out = {}
     for record in stack.read_topic(constants.DEAD_LETTER_TOPIC):
-        headers = {k: (v or b"").decode() for k, v in record.headers or []}
+        headers = {k: (v or b"").decode(errors="replace") for k, v in record.headers or []}
         if headers.get(DLQ_TOPIC) != constants.COMMANDS_TOPIC:
             continue
         origin = (int(headers[DLQ_PARTITION]), int(headers[DLQ_OFFSET]))
