@@ -7,9 +7,10 @@ their tier and below, exactly as the API's queue and reports do.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, case, func
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine, case, func, select
+from sqlmodel import Session, col
 
 from api.auth import scope_conditions
 from schemas.domain import TIER_ORDER, SlaStatus, State, Tier
@@ -23,7 +24,6 @@ TERMINAL = [s.value for s in State if s.is_terminal]
 class OverviewRow:
     tier: Tier
     institution_id: str | None
-    division_code: str
     open: int
     breached: int
     warning: int
@@ -31,8 +31,9 @@ class OverviewRow:
     escalated: int
 
 
-def _count_if(condition: object) -> object:
-    return func.sum(case((condition, 1), else_=0))  # type: ignore[arg-type]
+def _count_if(condition: Any) -> Any:
+    """Count the rows of a group that meet ``condition``."""
+    return func.sum(case((condition, 1), else_=0))
 
 
 def overview_rows(engine: Engine, principal: Principal) -> list[OverviewRow]:
@@ -40,9 +41,8 @@ def overview_rows(engine: Engine, principal: Principal) -> list[OverviewRow]:
     status = ServiceRequest.sla_status
     query = (
         select(
-            ServiceRequest.tier,
-            ServiceRequest.institution_id,
-            func.min(ServiceRequest.division_code),
+            col(ServiceRequest.tier),
+            col(ServiceRequest.institution_id),
             func.count(),
             _count_if(status == SlaStatus.BREACHED),
             _count_if(status == SlaStatus.WARNING),
@@ -51,12 +51,12 @@ def overview_rows(engine: Engine, principal: Principal) -> list[OverviewRow]:
         )
         .where(*scope_conditions(principal))
         .where(col(ServiceRequest.state).not_in(TERMINAL))
-        .group_by(ServiceRequest.tier, ServiceRequest.institution_id)
+        .group_by(col(ServiceRequest.tier), col(ServiceRequest.institution_id))
     )
     with Session(engine) as session:
         rows = [
-            OverviewRow(tier, inst, div, int(n), int(b or 0), int(w or 0), int(p or 0), int(e or 0))
-            for tier, inst, div, n, b, w, p, e in session.exec(query).all()
+            OverviewRow(tier, inst, int(n), int(b or 0), int(w or 0), int(p or 0), int(e or 0))
+            for tier, inst, n, b, w, p, e in session.execute(query).all()
         ]
     return sorted(rows, key=lambda r: (-TIER_ORDER.index(r.tier), r.institution_id or ""))
 
@@ -65,7 +65,7 @@ def totals_by_tier(rows: list[OverviewRow]) -> list[OverviewRow]:
     """Sum the rows per tier (institution None), highest tier first."""
     out: dict[Tier, OverviewRow] = {}
     for r in rows:
-        t = out.setdefault(r.tier, OverviewRow(r.tier, None, "", 0, 0, 0, 0, 0))
+        t = out.setdefault(r.tier, OverviewRow(r.tier, None, 0, 0, 0, 0, 0))
         t.open += r.open
         t.breached += r.breached
         t.warning += r.warning

@@ -208,24 +208,34 @@ def queue(
     submitted: str = "",
 ) -> Response:
     """The caller's queue from the API's ``list_requests``: breached first, then nearest due."""
-    filters = {
-        "state": _enum(State, state),
-        "category": _enum(Category, category),
-        "priority": _enum(Priority, priority),
-        "sla_status": _enum(SlaStatus, sla_status),
-    }
-    scope = {"institution": institution[:64] or None, "tier": _enum(Tier, tier)}
+    parsed = (
+        _enum(State, state),
+        _enum(Category, category),
+        _enum(Priority, priority),
+        _enum(SlaStatus, sla_status),
+    )
+    held_by, at_tier = institution[:64] or None, _enum(Tier, tier)
     try:
         page = list_requests(
-            ctx, user, include_closed=include_closed, limit=200, **filters, **scope
+            ctx,
+            user,
+            institution=held_by,
+            tier=at_tier,
+            state=parsed[0],
+            category=parsed[1],
+            priority=parsed[2],
+            sla_status=parsed[3],
+            include_closed=include_closed,
+            limit=200,
         )
     except HTTPException as exc:
         return error_page(request, user, exc)
+    names = ("state", "category", "priority", "sla_status")
     context = {
         "page": page,
-        "filters": {k: (v.value if v else "") for k, v in filters.items()},
+        "filters": {n: (v.value if v else "") for n, v in zip(names, parsed, strict=True)},
         "include_closed": include_closed,
-        "scope": {k: (str(v) if v else "") for k, v in scope.items()},
+        "scope": {"institution": held_by or "", "tier": at_tier.value if at_tier else ""},
         "options": {
             "state": list(State),
             "category": list(Category),

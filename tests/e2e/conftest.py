@@ -24,6 +24,7 @@ from types import SimpleNamespace
 import pytest
 import pytest_asyncio
 import uvicorn
+from fastapi import FastAPI
 from playwright.async_api import Browser, async_playwright
 from prometheus_client import CollectorRegistry
 from temporalio.worker import Worker
@@ -34,6 +35,7 @@ from activities.persistence import PersistenceActivities
 from activities.policy import PolicyActivities
 from api.app import create_app
 from schemas.policy import CalendarData
+from tests.fixtures.stack import Stack
 from tests.utils.api_helpers import Users, make_users
 from tierflow import constants
 from tierflow.devstack.procs import free_port
@@ -41,6 +43,7 @@ from tierflow.directory import Directory
 from tierflow.kafka_io import make_producer
 from tierflow.metrics import WorkerMetrics
 from tierflow.policy import PolicyFile
+from tierflow.settings import Settings
 from workflows.service_request import ServiceRequestWorkflow
 
 CHROMIUM = "/usr/bin/chromium"
@@ -98,7 +101,7 @@ class RoundTheClockPolicy(PolicyFile):
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def fast_queue(stack) -> AsyncIterator[str]:
+async def fast_queue(stack: Stack) -> AsyncIterator[str]:
     """Run the real workflow and activities with the e2e policy; yield the task queue."""
     policy = RoundTheClockPolicy.model_validate(tomllib.loads(E2E_POLICY))
     metrics = WorkerMetrics(CollectorRegistry())
@@ -131,7 +134,7 @@ async def fast_queue(stack) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="module")
-def on_fast_queue(stack, fast_queue: str) -> SimpleNamespace:
+def on_fast_queue(stack: Stack, fast_queue: str) -> SimpleNamespace:
     """What ``start_request`` needs to start workflows on the fast worker."""
     return SimpleNamespace(client=stack.client, task_queue=fast_queue)
 
@@ -139,7 +142,7 @@ def on_fast_queue(stack, fast_queue: str) -> SimpleNamespace:
 class AppServer:
     """The real API app (with the console) under uvicorn in a background thread."""
 
-    def __init__(self, app: object, port: int) -> None:
+    def __init__(self, app: FastAPI, port: int) -> None:
         config = uvicorn.Config(
             app, host="127.0.0.1", port=port, log_level="warning", access_log=False
         )
@@ -164,11 +167,11 @@ class AppServer:
 class Console:
     url: str
     users: Users
-    settings: object
+    settings: Settings
 
 
 @pytest.fixture(scope="module")
-def console(stack, fast_queue: str) -> Iterator[Console]:
+def console(stack: Stack, fast_queue: str) -> Iterator[Console]:
     """Serve ``create_app`` (console included; Temporal connected in its own lifespan)."""
     settings = stack.settings.model_copy(update={"task_queue": fast_queue})
     app = create_app(settings, None, stack.engine)

@@ -22,6 +22,7 @@ from schemas.domain import Priority, Role, SlaStatus
 from schemas.lifecycle import ActionKind
 from schemas.request import Actor
 from tests.e2e.conftest import Console
+from tests.fixtures.stack import Stack
 from tests.utils.factories import make_request
 from tests.utils.stack_helpers import act, eventually, start_request
 from tierflow.constants import workflow_id
@@ -55,7 +56,7 @@ async def fill_walk_in(page: Page, uscc: str, subject: str, priority: str = "nor
     await page.get_by_label("Contact name").fill("王芳")
 
 
-def read_row(stack, rid: str) -> ServiceRequest | None:
+def read_row(stack: Stack, rid: str) -> ServiceRequest | None:
     with Session(stack.engine) as session:
         return session.get(ServiceRequest, rid)
 
@@ -80,7 +81,7 @@ async def take(page: Page, kind: str, text: str | None = None) -> None:
 
 
 async def test_walk_in_acknowledge_request_info_resolve(
-    browser: Browser, console: Console, stack, on_fast_queue: SimpleNamespace
+    browser: Browser, console: Console, stack: Stack, on_fast_queue: SimpleNamespace
 ) -> None:
     # other work in the same queue: one that warns within seconds, one comfortably on track
     high = make_request(priority=Priority.HIGH)
@@ -236,7 +237,7 @@ async def test_acknowledge_works_without_javascript(
 
 
 async def test_sla_breach_escalates_and_the_supervisor_sees_it(
-    browser: Browser, console: Console, stack
+    browser: Browser, console: Console, stack: Stack
 ) -> None:
     caseworker = await signed_in(browser, console, "cw_own")
     rid = await submit_walk_in(caseworker, console, "出口认证紧急咨询", "urgent")
