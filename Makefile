@@ -27,11 +27,13 @@ down: $(STAMP)
 status: $(STAMP)
 	$(BIN)/tierflow dev status
 
-## Debian packages the tests start for real: PostgreSQL and Prometheus (promtool).
+## Debian packages the tests use for real: PostgreSQL, Prometheus (promtool), Chromium (console).
 system-deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	fc-list 2>/dev/null | grep -qi wenquanyi || missing="$$missing fonts-wqy-microhei"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
