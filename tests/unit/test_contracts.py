@@ -1,0 +1,122 @@
+"""The checked-in JSON Schemas and AsyncAPI doc are current, consistent and truthful."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from typer.testing import CliRunner
+
+from schemas.events import SUBMIT, command_event, event_from_transition, parse_command
+from schemas.lifecycle import ActionKind
+from tests.utils.factories import RecordFactory, make_request
+from tierflow import contracts
+from tierflow.cli import app
+
+SCHEMAS = contracts.SCHEMA_DIR
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def _schema(name: str) -> dict:
+    return _load(SCHEMAS / f"{name}.v1.json")
+
+
+def _validator(schema: dict) -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def test_checked_in_files_are_current() -> None:
+    stale = contracts.stale()
+    assert not stale, f"run `tierflow events schemas`: stale {[str(p) for p in stale]}"
+
+
+def test_cli_check_passes_and_detects_drift(tmp_path, monkeypatch) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["events", "schemas", "--check"]).exit_code == 0
+    monkeypatch.setattr(contracts, "SCHEMA_DIR", tmp_path / "json")
+    monkeypatch.setattr(contracts, "ASYNCAPI_PATH", tmp_path / "asyncapi.json")
+    result = runner.invoke(app, ["events", "schemas", "--check"])
+    assert result.exit_code == 1 and "stale" in result.output
+    assert runner.invoke(app, ["events", "schemas"]).exit_code == 0
+    assert (tmp_path / "json" / "command.submit.v1.json").exists()
+    assert runner.invoke(app, ["events", "schemas", "--check"]).exit_code == 0
+
+
+def test_every_schema_is_valid_json_schema_and_covers_every_command() -> None:
+    names = {p.name.removesuffix(".v1.json") for p in SCHEMAS.glob("*.v1.json")}
+    expected = {f"command.{SUBMIT}", *(f"command.{k.value}" for k in ActionKind)}
+    assert expected | {"cloudevent", "event.lifecycle"} == names
+    for name in names:
+        _validator(_schema(name))
+
+
+def test_asyncapi_structure_and_references() -> None:
+    doc = _load(contracts.ASYNCAPI_PATH)
+    assert doc["asyncapi"] == "3.0.0"
+    components = doc["components"]["messages"]
+
+    def resolve(ref: str) -> dict:
+        assert ref.startswith("#/"), ref
+        node = doc
+        for part in ref[2:].split("/"):
+            node = node[part]
+        return node
+
+    addresses = {c["address"] for c in doc["channels"].values()}
+    assert addresses == {"tierflow.commands.v1", "tierflow.events.v1", "tierflow.commands.dlq.v1"}
+    for channel in doc["channels"].values():
+        for message in channel["messages"].values():
+            assert resolve(message["$ref"]) in components.values()
+    for operation in doc["operations"].values():
+        assert operation["action"] in ("send", "receive")
+        assert resolve(operation["channel"]["$ref"]) in doc["channels"].values()
+    for message in components.values():
+        payload_ref = message["payload"].get("$ref")
+        if payload_ref:
+            assert (contracts.ASYNCAPI_PATH.parent / payload_ref).exists(), payload_ref
+        assert message["bindings"]["kafka"]["key"]["type"] == "string"
+    reasons = components["DeadLetter"]["headers"]["properties"]["tierflow_dlq_reason"]["enum"]
+    assert {"not_json", "rejected", "unknown_request", "workflow_closed"} <= set(reasons)
+
+
+def test_examples_validate_and_are_accepted_by_the_ingress() -> None:
+    doc = _load(contracts.ASYNCAPI_PATH)
+    checked = 0
+    for message in doc["components"]["messages"].values():
+        for example in message.get("examples", []):
+            schema = _load(contracts.ASYNCAPI_PATH.parent / message["payload"]["$ref"])
+            _validator(schema).validate(example["payload"])
+            parse_command(json.dumps(example["payload"]).encode(), [])  # the ingress agrees
+            checked += 1
+    assert checked >= 2
+
+
+@pytest.mark.parametrize("kind", list(ActionKind))
+def test_action_schemas_match_what_the_ingress_accepts(kind: ActionKind) -> None:
+    data = {"request_id": "req-1", "text": "because", "institution_id": "inst-1", "rating": 4}
+    event = command_event(kind.value, data, source="/tests").model_dump(mode="json")
+    _validator(_schema(f"command.{kind.value}")).validate(event)
+    parse_command(json.dumps(event).encode(), [])
+    if kind.value in {"resolve", "reassign", "rate"}:
+        del event["data"]["text"], event["data"]["institution_id"], event["data"]["rating"]
+        with pytest.raises(jsonschema.ValidationError):
+            _validator(_schema(f"command.{kind.value}")).validate(event)
+
+
+def test_real_lifecycle_events_validate_and_carry_no_pii() -> None:
+    records = RecordFactory(make_request())
+    validator = _validator(_schema("event.lifecycle"))
+    for record in (records.submitted(), records.assigned("inst-330106-fin"), records.resolved()):
+        event = json.loads(event_from_transition(record).to_json_bytes())
+        validator.validate(event)
+    enterprise = _schema("event.lifecycle")["$defs"]["Enterprise"]["properties"]
+    assert not {"contact_name", "contact_phone", "contact_email"} & set(enterprise)
+    submit = command_event(SUBMIT, make_request().model_dump(mode="json"), source="/t")
+    _validator(_schema(f"command.{SUBMIT}")).validate(submit.model_dump(mode="json"))

@@ -1,0 +1,379 @@
+"""Generated contracts of the Kafka interface: JSON Schemas per message and an AsyncAPI 3.0 doc.
+
+The Pydantic models are the source of truth; ``tierflow events schemas`` writes
+``schemas/json/<name>.v1.json`` and ``schemas/asyncapi.json`` from them, and ``--check``
+(also a unit test) fails when the checked-in files are stale.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, create_model
+
+from schemas.events import (
+    PII_CONTACT_FIELDS,
+    SUBMIT,
+    TRANSITION_SCHEMA,
+    TYPE_PREFIX,
+    CloudEvent,
+    command_type,
+)
+from schemas.lifecycle import TEXT_REQUIRED, ActionKind, EventType, TransitionRecord
+from schemas.request import REQUEST_ID_PATTERN, Actor, RequestInput
+from tierflow import constants
+from tierflow.kafka_io import (
+    DLQ_ATTEMPTS,
+    DLQ_MESSAGE,
+    DLQ_OFFSET,
+    DLQ_PARTITION,
+    DLQ_REASON,
+    DLQ_TOPIC,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_DIR = ROOT / "schemas" / "json"
+ASYNCAPI_PATH = ROOT / "schemas" / "asyncapi.json"
+ID_BASE = "urn:tierflow:schema:"
+DLQ_REASONS = (
+    "not_json",
+    "not_cloudevent",
+    "unknown_type",
+    "schema_invalid",
+    "invalid_uscc",
+    "oversize",
+    "rejected",
+    "unknown_request",
+    "workflow_closed",
+)
+EXAMPLE_REQUEST_ID = "req-2025-000123"
+
+
+def action_data_model(kind: ActionKind) -> type[BaseModel]:
+    """The ``data`` of an action command: ActionRequest minus action_id/kind, plus request_id.
+
+    ``action_id`` is the CloudEvent id and ``kind`` comes from the type; ``actor`` defaults
+    to a system actor named after the CloudEvent source.
+    """
+    text_needed = kind in TEXT_REQUIRED
+    fields: dict[str, Any] = {
+        "request_id": (
+            str | None,
+            Field(
+                default=None,
+                pattern=REQUEST_ID_PATTERN,
+                description="The request acted on (or give it as the CloudEvent subject)",
+            ),
+        ),
+        "actor": (Actor | None, Field(default=None, description="Default: system actor")),
+        "text": (
+            str if text_needed else str | None,
+            Field(
+                ... if text_needed else None,
+                min_length=1 if text_needed else None,
+                max_length=10_000,
+                description=TEXT_REQUIRED.get(kind, "Optional note"),
+            ),
+        ),
+    }
+    if kind is ActionKind.REASSIGN:
+        fields["institution_id"] = (str, Field(max_length=64, description="Target institution"))
+    if kind is ActionKind.RATE:
+        fields["rating"] = (int, Field(ge=1, le=5, description="Satisfaction, 1-5"))
+    name = "".join(part.title() for part in kind.value.split("_")) + "Command"
+    return create_model(name, __doc__=f"Data of the {kind.value} command.", **fields)
+
+
+def _envelope(
+    name: str, title: str, type_schema: dict, data_schema: dict, extra: dict | None = None
+) -> dict:
+    """A CloudEvent envelope schema whose ``data`` is ``data_schema`` (its $defs hoisted)."""
+    envelope = CloudEvent.model_json_schema()
+    data = copy.deepcopy(data_schema)
+    defs = data.pop("$defs", {})
+    data.pop("title", None)
+    props = envelope["properties"]
+    props["type"] = type_schema
+    props["data"] = data
+    if extra:
+        props.update(extra)
+    envelope["required"] = sorted({*envelope.get("required", []), "data", "specversion"})
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{ID_BASE}{name}:v1",
+        "title": title,
+        **{k: v for k, v in envelope.items() if k not in ("title", "$defs")},
+    }
+    if defs:
+        schema["$defs"] = defs
+    return schema
+
+
+def _without_pii(schema: dict) -> dict:
+    """Drop the enterprise contact fields from a schema (they never leave the worker)."""
+    enterprise = schema.get("$defs", {}).get("Enterprise")
+    if enterprise:
+        for field in PII_CONTACT_FIELDS:
+            enterprise["properties"].pop(field, None)
+        if "required" in enterprise:
+            enterprise["required"] = [
+                f for f in enterprise["required"] if f not in PII_CONTACT_FIELDS
+            ]
+    return schema
+
+
+def json_schemas() -> dict[str, dict]:
+    """Every message schema by file stem: commands, the lifecycle event, the bare envelope."""
+    schemas: dict[str, dict] = {}
+    envelope = CloudEvent.model_json_schema()
+    schemas["cloudevent"] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{ID_BASE}cloudevent:v1",
+        **envelope,
+    }
+    schemas[f"command.{SUBMIT}"] = _envelope(
+        f"command.{SUBMIT}",
+        "Submit command",
+        {"const": command_type(SUBMIT), "type": "string"},
+        RequestInput.model_json_schema(),
+    )
+    for kind in ActionKind:
+        schemas[f"command.{kind.value}"] = _envelope(
+            f"command.{kind.value}",
+            f"{kind.value} command",
+            {"const": command_type(kind.value), "type": "string"},
+            action_data_model(kind).model_json_schema(),
+        )
+    event_types = [f"{TYPE_PREFIX}{t.value}.v1" for t in EventType]
+    schemas["event.lifecycle"] = _without_pii(
+        _envelope(
+            "event.lifecycle",
+            "Lifecycle event (TransitionRecord, without enterprise contact PII)",
+            {"enum": event_types, "type": "string"},
+            TransitionRecord.model_json_schema(),
+            {"dataschema": {"const": TRANSITION_SCHEMA, "type": "string"}},
+        )
+    )
+    return schemas
+
+
+def _examples() -> dict[str, dict]:
+    """One realistic payload per message kind (validated against its schema in tests)."""
+    import random
+
+    from tierflow.demo import make_uscc  # local: demo data is not needed to import this module
+
+    enterprise = {
+        "uscc": make_uscc("330106", random.Random(1)),
+        "name": "Hangzhou Qiming Intelligent Technology Co., Ltd.",
+        "division_code": "330106",
+        "grade": "innovative",
+        "contact_name": "Wang Fang",
+        "contact_phone": "13800000000",
+        "contact_email": "wang@example.com",
+    }
+    submit = {
+        "specversion": "1.0",
+        "id": "6f1c2f1e-8d0e-4a53-9d87-0c1a2b3c4d5e",
+        "source": "/portal",
+        "type": command_type(SUBMIT),
+        "time": "2025-10-09T01:30:00Z",
+        "subject": EXAMPLE_REQUEST_ID,
+        "datacontenttype": "application/json",
+        "data": {
+            "request_id": EXAMPLE_REQUEST_ID,
+            "enterprise": enterprise,
+            "category": "financing",
+            "priority": "normal",
+            "subject": "Credit loan matching for a technology SME",
+        },
+    }
+    resolve = {
+        **submit,
+        "id": "0b7e0f8a-3c1d-4a3e-a8f5-1f2e3d4c5b6a",
+        "type": command_type(ActionKind.RESOLVE.value),
+        "source": "/caseworker-console",
+        "data": {
+            "request_id": EXAMPLE_REQUEST_ID,
+            "actor": {"id": "cw-1", "role": "caseworker", "institution_id": "inst-330106-fin"},
+            "text": "Matched with a partner bank; credit line approved",
+        },
+    }
+    return {"submit": submit, "resolve": resolve}
+
+
+def _headers(names: dict[str, str], required: list[str] | None = None) -> dict:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {n: {"type": "string", "description": d} for n, d in names.items()},
+    }
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def asyncapi() -> dict:
+    """The AsyncAPI 3.0 document of the three topics (payloads refer to schemas/json/*)."""
+    examples = _examples()
+    ce_headers = {
+        "content-type": "application/cloudevents+json (structured mode)",
+        "ce_specversion": "Binary mode: CloudEvents attributes as ce_* headers, data as value",
+        "ce_id": "Binary mode: event id",
+        "ce_type": "Binary mode: event type",
+        "ce_source": "Binary mode: event source",
+        "ce_time": "Binary mode: event time",
+        "ce_subject": "Binary mode: request id",
+    }
+    messages: dict[str, Any] = {}
+    command_refs = []
+    for kind in [SUBMIT, *(k.value for k in ActionKind)]:
+        name = f"{kind}Command"
+        message: dict[str, Any] = {
+            "name": name,
+            "title": f"{kind} command",
+            "contentType": "application/cloudevents+json",
+            "headers": _headers(ce_headers),
+            "payload": {"$ref": f"json/command.{kind}.v1.json"},
+            "correlationId": {"location": "$message.payload#/id"},
+        }
+        if kind in examples:
+            message["examples"] = [
+                {"name": f"{kind}-example", "payload": examples[kind]},
+            ]
+        messages[name] = message
+        command_refs.append({"$ref": f"#/components/messages/{name}"})
+    messages["LifecycleEvent"] = {
+        "name": "LifecycleEvent",
+        "title": "Lifecycle event",
+        "contentType": "application/cloudevents+json",
+        "headers": _headers(
+            {
+                "ce_id": "Event id <request id>:<sequence>",
+                "ce_type": "org.tierflow.request.<event type>.v1",
+                "content-type": "application/cloudevents+json",
+            },
+            ["ce_id", "ce_type"],
+        ),
+        "payload": {"$ref": "json/event.lifecycle.v1.json"},
+    }
+    dlq_headers = _headers(
+        {
+            DLQ_REASON: "Reason code: " + ", ".join(DLQ_REASONS),
+            DLQ_MESSAGE: "Human-readable cause (the workflow's refusal for 'rejected')",
+            DLQ_TOPIC: "Topic the message came from",
+            DLQ_PARTITION: "Its partition",
+            DLQ_OFFSET: "Its offset",
+            DLQ_ATTEMPTS: "How many times it was tried",
+        },
+        [DLQ_REASON, DLQ_MESSAGE, DLQ_TOPIC, DLQ_PARTITION, DLQ_OFFSET, DLQ_ATTEMPTS],
+    )
+    dlq_headers["properties"][DLQ_REASON]["enum"] = list(DLQ_REASONS)
+    messages["DeadLetter"] = {
+        "name": "DeadLetter",
+        "title": "Dead-lettered command (value and key byte for byte)",
+        "headers": dlq_headers,
+        "payload": {"description": "The original message value, unchanged (may not be JSON)"},
+    }
+    key = {"type": "string", "pattern": REQUEST_ID_PATTERN, "description": "Request id"}
+    bindings = {"kafka": {"key": key, "bindingVersion": "0.5.0"}}
+    for msg in messages.values():
+        msg["bindings"] = bindings
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "tierflow Kafka interface",
+            "version": "1.0.0",
+            "description": (
+                "Commands in, lifecycle events out, dead letters aside. Every message is "
+                "keyed by request id so one request's messages stay ordered in one partition; "
+                "delivery is at-least-once and consumers dedupe by CloudEvents id."
+            ),
+        },
+        "defaultContentType": "application/cloudevents+json",
+        "channels": {
+            "commands": {
+                "address": constants.COMMANDS_TOPIC,
+                "description": "Commands for request workflows (consumer group "
+                f"{constants.INGRESS_GROUP})",
+                "messages": {m["$ref"].rsplit("/", 1)[-1]: m for m in command_refs},
+            },
+            "events": {
+                "address": constants.EVENTS_TOPIC,
+                "description": "Lifecycle events, one per transition, in sequence per request",
+                "messages": {"LifecycleEvent": {"$ref": "#/components/messages/LifecycleEvent"}},
+            },
+            "deadLetters": {
+                "address": constants.DEAD_LETTER_TOPIC,
+                "description": "Commands that can never apply, with the reason in headers",
+                "messages": {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}},
+            },
+        },
+        "operations": {
+            "sendCommand": {
+                "action": "send",
+                "summary": "Other systems submit requests and act on them",
+                "channel": {"$ref": "#/channels/commands"},
+            },
+            "receiveCommand": {
+                "action": "receive",
+                "summary": "tierflow ingress applies a command to its workflow",
+                "channel": {"$ref": "#/channels/commands"},
+            },
+            "publishEvent": {
+                "action": "send",
+                "summary": "tierflow worker publishes each transition",
+                "channel": {"$ref": "#/channels/events"},
+            },
+            "receiveEvent": {
+                "action": "receive",
+                "summary": "Other systems follow requests",
+                "channel": {"$ref": "#/channels/events"},
+            },
+            "deadLetter": {
+                "action": "send",
+                "summary": "tierflow ingress parks a poison command",
+                "channel": {"$ref": "#/channels/deadLetters"},
+            },
+        },
+        "components": {"messages": messages},
+    }
+
+
+def render() -> dict[Path, str]:
+    """Every generated file (path -> text), deterministic."""
+    files = {
+        SCHEMA_DIR / f"{name}.v1.json": _dump(schema) for name, schema in json_schemas().items()
+    }
+    files[ASYNCAPI_PATH] = _dump(asyncapi())
+    return files
+
+
+def write() -> list[Path]:
+    """Write the generated files and remove stale schema files; return what changed."""
+    changed = []
+    SCHEMA_DIR.mkdir(parents=True, exist_ok=True)
+    files = render()
+    for path, text in files.items():
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+            changed.append(path)
+    for stale in SCHEMA_DIR.glob("*.v1.json"):
+        if stale not in files:
+            stale.unlink()
+            changed.append(stale)
+    return changed
+
+
+def stale() -> list[Path]:
+    """Files that differ from what the models generate (missing, changed or extra)."""
+    files = render()
+    out = [p for p, text in files.items() if not p.exists() or p.read_text() != text]
+    out += [p for p in SCHEMA_DIR.glob("*.v1.json") if p not in files]
+    return out
+
+
+def _dump(doc: dict) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
