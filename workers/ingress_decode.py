@@ -46,7 +46,8 @@ def decode(
     if value is None:
         raise CommandError("not_json", "message has no value (tombstone)")
     try:
-        parsed = parse_command(bytes(value), list(headers or []))
+        pairs = [(k, v) for k, v in headers or [] if v is not None]
+        parsed = parse_command(bytes(value), pairs)
     except CommandError:
         raise
     except RecursionError:
