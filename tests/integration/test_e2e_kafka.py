@@ -1,4 +1,4 @@
-"""End to end through Kafka: command in -> workflow -> events out, DB row, metrics.
+"""End to end through Kafka: command in -> workflow on the dev server -> events, DB row, metrics.
 
 The ingress runs as a task on the session loop (next to the stack's real worker) with its
 own consumer group and fresh command/DLQ topics; events come from the real events topic.
