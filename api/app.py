@@ -40,7 +40,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if ctx.client is None:
             ctx.client = await connect_temporal(
-                settings.temporal_address, settings.temporal_namespace
+                settings.temporal_address, settings.temporal_namespace, settings=settings
             )
         yield
 

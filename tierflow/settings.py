@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tierflow.constants import TASK_QUEUE
@@ -37,6 +37,27 @@ class Settings(BaseSettings):
     worker_metrics_port: int = 9464
     worker_sdk_metrics_port: int = 9465
     ingress_metrics_port: int = 9466
+
+    payload_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="AES-GCM keys for Temporal payloads, comma-separated keyid:base64key; "
+        "the first encrypts, all decrypt; empty: payloads are not encrypted",
+    )
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+    )
+    kafka_ssl_cafile: str = Field(default="", description="PEM CA that signed the broker cert")
+    kafka_ssl_certfile: str = Field(default="", description="PEM client certificate")
+    kafka_ssl_keyfile: str = Field(default="", description="PEM client private key")
+    kafka_sasl_mechanism: str = Field(
+        default="PLAIN", description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
+    )
+    kafka_sasl_username: str = Field(default="", description="SASL user")
+    kafka_sasl_password: SecretStr = Field(default=SecretStr(""), description="SASL password")
+    temporal_tls_ca: str = Field(default="", description="PEM CA of the Temporal frontend")
+    temporal_tls_cert: str = Field(default="", description="PEM client certificate (mTLS)")
+    temporal_tls_key: str = Field(default="", description="PEM client private key (mTLS)")
+    temporal_tls_server_name: str = Field(default="", description="TLS server name to verify")
 
     policy_file: Path | None = None  # None: the packaged SLA policy
     directory_file: Path | None = None  # None: the packaged institution directory

@@ -14,7 +14,9 @@ from workers.runtime import configure_logging, connect_temporal, log
 
 async def serve(settings: Settings) -> None:
     """Wait for Temporal, then serve the API until SIGINT/SIGTERM."""
-    client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
+    client = await connect_temporal(
+        settings.temporal_address, settings.temporal_namespace, settings=settings
+    )
     engine = make_engine(settings.resolved_database_url)
     app = create_app(settings, client, engine)
     config = uvicorn.Config(

@@ -511,6 +511,7 @@ async def serve(settings: Any = None) -> None:
     """Run the ingress process: wait for Temporal and Kafka, serve /metrics, stop on signals."""
     from tierflow.health import serve_metrics_and_health
     from tierflow.settings import get_settings
+    from tierflow.tls import kafka_security_kwargs
     from workers.runtime import configure_logging, connect_kafka, connect_temporal
 
     settings = settings or get_settings()
@@ -528,14 +529,19 @@ async def serve(settings: Any = None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
-        producer = await asyncio.to_thread(connect_kafka, settings.kafka_bootstrap_servers)
+        client = await connect_temporal(
+            settings.temporal_address, settings.temporal_namespace, settings=settings
+        )
+        producer = await asyncio.to_thread(
+            lambda: connect_kafka(settings.kafka_bootstrap_servers, settings=settings)
+        )
         ingress = Ingress(
             client,
             settings.kafka_bootstrap_servers,
             task_queue=settings.task_queue,
             registry=registry,
             producer=producer,
+            consumer_config=kafka_security_kwargs(settings),
         )
         holder["i"] = ingress
         await ingress.run(stop)

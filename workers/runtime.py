@@ -8,10 +8,12 @@ import time
 
 from kafka import KafkaProducer
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 
+from tierflow.codec import data_converter
 from tierflow.kafka_io import make_producer
+from tierflow.settings import Settings, get_settings
+from tierflow.tls import kafka_security_kwargs, temporal_tls
 
 log = logging.getLogger("tierflow")
 STARTUP_WAIT_SECONDS = 120.0
@@ -22,15 +24,24 @@ async def connect_temporal(
     namespace: str,
     runtime: Runtime | None = None,
     wait: float = STARTUP_WAIT_SECONDS,
+    *,
+    settings: Settings | None = None,
 ) -> Client:
-    """Connect to Temporal, retrying for ``wait`` seconds and saying what we wait for."""
+    """Connect to Temporal, retrying for ``wait`` seconds and saying what we wait for.
+
+    The payload codec and TLS come from ``settings``; bad configuration fails at once.
+    """
+    settings = settings or get_settings()
+    converter = data_converter(settings)
+    tls = temporal_tls(settings)
     deadline = time.monotonic() + wait
     while True:
         try:
             return await Client.connect(
                 address,
                 namespace=namespace,
-                data_converter=pydantic_data_converter,
+                data_converter=converter,
+                tls=tls,
                 runtime=runtime,
             )
         except Exception as exc:  # noqa: BLE001 - retried until the deadline, then re-raised
@@ -42,12 +53,15 @@ async def connect_temporal(
             await asyncio.sleep(2)
 
 
-def connect_kafka(bootstrap: str, wait: float = STARTUP_WAIT_SECONDS) -> KafkaProducer:
+def connect_kafka(
+    bootstrap: str, wait: float = STARTUP_WAIT_SECONDS, *, settings: Settings | None = None
+) -> KafkaProducer:
     """Create a producer, retrying for ``wait`` seconds while the broker is unreachable."""
+    security = kafka_security_kwargs(settings or get_settings())
     deadline = time.monotonic() + wait
     while True:
         try:
-            return make_producer(bootstrap)
+            return make_producer(bootstrap, **security)
         except Exception as exc:  # noqa: BLE001 - retried until the deadline, then re-raised
             if time.monotonic() > deadline:
                 raise RuntimeError(

@@ -82,10 +82,14 @@ async def run(settings: Settings) -> None:
     health = serve_metrics_and_health(
         settings.worker_metrics_port, registry, lambda: ready, host=settings.metrics_host
     )
-    client = await connect_temporal(settings.temporal_address, settings.temporal_namespace, runtime)
+    client = await connect_temporal(
+        settings.temporal_address, settings.temporal_namespace, runtime, settings=settings
+    )
     engine = make_engine(settings.resolved_database_url)
     registry.register(ReadModelCollector(engine))
-    producer = await asyncio.to_thread(connect_kafka, settings.kafka_bootstrap_servers)
+    producer = await asyncio.to_thread(
+        lambda: connect_kafka(settings.kafka_bootstrap_servers, settings=settings)
+    )
     parts = WorkerParts(client, engine, producer, metrics, settings.task_queue, settings=settings)
     with ThreadPoolExecutor(max_workers=32) as executor:
         worker = build_worker(parts, executor)
