@@ -282,3 +282,33 @@ def test_duplicated_shuffled_commands_reach_the_oracles_final_state(
 
 def route_tier(index: int) -> str:
     return ("county", "municipal", "provincial", "national")[index]
+
+
+def test_action_refused_before_assignment_applies_when_redelivered_later(
+    chaos_stack: ChaosStack,
+) -> None:
+    """A command refused for its timing must be judged afresh when it is delivered again.
+
+    ``resolve`` published right after ``submit`` reaches the workflow while it is still
+    ``submitted``: it must be refused (dead-lettered) and leave no trace, so the same command
+    delivered again after ``acknowledge`` resolves the request (what the oracle assumes and
+    what happens when the first copy arrives once the request is ``assigned``).
+    """
+    stack = chaos_stack
+    requests = [new_request("early") for _ in range(5)]
+    messages: list[Message] = []
+    for req in requests:
+        rid = req.request_id
+        resolve = action(rid, ActionKind.RESOLVE, f"{rid}/resolve")
+        messages += [submit(req), resolve, action(rid, ActionKind.ACKNOWLEDGE, f"{rid}/ack")]
+        messages.append(resolve)  # the same command again (same CloudEvents id)
+    before = stack.ingress_metrics()
+    sent = stack.publish(messages)
+    wait_counted(stack, before["commands.total"], len(sent), 120)
+    states = stack.states({r.request_id for r in requests})
+    got = {rid: str(row.state) for rid, row in states.items()}
+    stuck = {rid: state for rid, state in got.items() if state != "resolved"}
+    assert not stuck, (
+        f"{len(stuck)} of {len(requests)} requests did not resolve on the redelivered command "
+        f"(the refusal before assignment stuck to its update id): {stuck}"
+    )
