@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     temporal_tls_key: str = Field(default="", description="PEM client private key (mTLS)")
     temporal_tls_server_name: str = Field(default="", description="TLS server name to verify")
 
+    ingress_not_found_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a command for a request not started yet is retried before it "
+        "is dead-lettered as unknown_request (its partition waits meanwhile)",
+    )
+
     policy_file: Path | None = None  # None: the packaged SLA policy
     directory_file: Path | None = None  # None: the packaged institution directory
 

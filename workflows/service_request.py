@@ -150,7 +150,14 @@ class ServiceRequestWorkflow:
 
     @act.validator
     def _validate_act(self, action: ActionRequest) -> None:
-        if action.action_id in self.s.results or self.s.state is State.SUBMITTED:
+        if action.action_id in self.s.results:
+            return
+        if self.s.state is State.SUBMITTED:
+            # Not routed yet: refuse now what could not apply even once assigned, so the
+            # refusal is not recorded as this update's answer (a later redelivery can apply).
+            refusal = rules.transition_refusal(action, State.ASSIGNED, Tier.COUNTY, None, False)
+            if refusal:
+                raise ApplicationError(refusal, type="InvalidTransition", non_retryable=True)
             return
         self._check(action)
 

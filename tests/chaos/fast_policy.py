@@ -1,10 +1,7 @@
 """An SLA policy file whose timers fire within seconds, for the worker subprocess to load.
 
-The policy file can say "working all day" (``00:00``-``24:00``) but not "no weekends, no
-holidays": the calendar always comes from China's holiday table. So the file's UTC offset is
-chosen at test time such that the local date is a working day for the whole run (shifting the
-offset moves "today" across the date line). Without such an offset (Saturday noon to Sunday
-10:00 UTC, Golden Week ...) :func:`pick_utc_offset` raises and says why.
+The calendar is round the clock (``00:00``-``24:00``, no weekends, no public holidays), so
+business seconds are wall-clock seconds; :func:`pick_utc_offset` therefore finds offset 0.
 """
 
 from __future__ import annotations
@@ -56,6 +53,8 @@ def policy_text(targets: Targets, utc_offset_minutes: int) -> str:
         "[calendar]\n"
         f"utc_offset_minutes = {utc_offset_minutes}\n"
         'working_periods = [["00:00", "24:00"]]\n'
+        "public_holidays = false\n"
+        "weekend_days = []\n"
         "horizon_years = 0\n\n" + "\n".join(blocks)
     )
 

@@ -45,6 +45,7 @@ def chaos_settings(home: Path, policy_file: Path) -> Settings:
         worker_sdk_metrics_port=free_port(),
         ingress_metrics_port=free_port(),
         policy_file=policy_file,
+        ingress_not_found_seconds=10.0,
     )
 
 

@@ -12,6 +12,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from tierflow import constants
 from tierflow.devstack.procs import (
     ManagedProcess,
@@ -70,6 +72,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
             continue
         if isinstance(value, Path):
             value = value.resolve()
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+            if not value:
+                continue
         env[f"TIERFLOW_{name.upper()}"] = str(value)
     env["TIERFLOW_HOME"] = str(settings.home.resolve())
     env["TIERFLOW_DATABASE_URL"] = settings.resolved_database_url
