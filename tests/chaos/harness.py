@@ -34,16 +34,21 @@ from tierflow.settings import Settings
 
 def chaos_settings(home: Path, policy_file: Path) -> Settings:
     """Settings for a stack of its own: every port free, state under ``home``."""
+    ports: list[int] = []
+    while len(ports) < 8:  # free_port may hand out the same port twice in a row
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
     return Settings(
         home=home,
-        temporal_address=f"127.0.0.1:{free_port()}",
-        temporal_ui_port=free_port(),
-        kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
-        kafka_controller_port=free_port(),
-        api_port=free_port(),
-        worker_metrics_port=free_port(),
-        worker_sdk_metrics_port=free_port(),
-        ingress_metrics_port=free_port(),
+        temporal_address=f"127.0.0.1:{ports[0]}",
+        temporal_ui_port=ports[1],
+        kafka_bootstrap_servers=f"127.0.0.1:{ports[2]}",
+        kafka_controller_port=ports[3],
+        api_port=ports[4],
+        worker_metrics_port=ports[5],
+        worker_sdk_metrics_port=ports[6],
+        ingress_metrics_port=ports[7],
         policy_file=policy_file,
         ingress_not_found_seconds=10.0,
     )
