@@ -291,6 +291,8 @@ class BenchStack:
             self.kafka.start(timeout=180)
             self.kafka.ensure_topics(constants.TOPICS)
             self.bootstrap = self.kafka.bootstrap
+        elif self.opts.need_kafka:
+            ensure_topics(self.bootstrap, constants.TOPICS)  # a given broker may lack them
         if self.opts.postgres and not self.database_url:
             self.database_url = self.start_postgres("tierflow_bench")
         if not self.database_url:
@@ -361,6 +363,21 @@ class BenchStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def ensure_topics(bootstrap: str, topics: Mapping[str, int]) -> None:
+    """Create missing topics on any broker (auto-creation is off on ours)."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="tierflow-bench")
+    try:
+        missing = [NewTopic(t, n, 1) for t, n in topics.items() if t not in admin.list_topics()]
+        if missing:
+            admin.create_topics(missing)
+        admin.wait_for_topics(list(topics), timeout_ms=30_000)
+    finally:
+        admin.close()
 
 
 async def connect(stack: BenchStack) -> Any:
