@@ -8,7 +8,6 @@ for path in sorted(HERE.glob("*.json")):
     doc = json.loads(path.read_text())
     print(f"### {doc['scenario']}\n\n`{doc['command']}` ({doc['date']}, quick={doc['quick']})\n")
     for name, rec in doc.get("targets", {}).items():
-        print(
-            f"- target {name}: {rec['value']} ({rec['target']}) -> {'met' if rec['met'] else 'MISSED'}"
-        )
+        verdict = "met" if rec["met"] else "MISSED"
+        print(f"- target {name}: {rec['value']} ({rec['target']}) -> {verdict}")
     print()
