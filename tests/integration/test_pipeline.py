@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlmodel import Session
 
 from schemas.domain import Role, State
@@ -39,8 +41,11 @@ async def test_lifecycle_persists_publishes_and_counts(stack) -> None:
         ]
 
     # Kafka has the same events as CloudEvents, in order, keyed by request id
-    events = read_events(stack.bootstrap, req.request_id, expect=6, timeout=45)
-    assert [e["id"] for e in events] == [f"{req.request_id}:{n}" for n in range(1, 7)]
+    # in a thread: the worker shares this event loop and must keep running meanwhile
+    events = await asyncio.to_thread(read_events, stack.bootstrap, req.request_id, expect=6)
+    assert [e["id"] for e in events] == [f"{req.request_id}:{n}" for n in range(1, 7)], [
+        e["type"] for e in events
+    ]
     assert events[0]["type"] == "org.tierflow.request.submitted.v1"
     assert "contact_phone" not in str(events[0]["data"])  # PII stays off the bus
 

@@ -64,10 +64,25 @@ def read_events(
     bootstrap: str,
     request_id: str,
     topic: str = constants.EVENTS_TOPIC,
-    timeout: float = 15.0,
+    timeout: float = 30.0,
     expect: int = 1,
 ) -> list[dict]:
-    """Read the whole events topic and return the CloudEvents whose subject is request_id."""
+    """Return the CloudEvents whose key is request_id, reading the topic from the start.
+
+    Reads again with a fresh consumer until ``expect`` events are there or time runs out
+    (publishing follows persistence, so the newest event may still be on its way).
+    """
+    deadline = time.monotonic() + timeout
+    found: list[dict] = []
+    while time.monotonic() < deadline:
+        found = _read_once(bootstrap, request_id, topic)
+        if len(found) >= expect:
+            break
+        time.sleep(0.5)
+    return found
+
+
+def _read_once(bootstrap: str, request_id: str, topic: str) -> list[dict]:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
         consumer.topics()  # loads metadata; partitions_for_topic is empty before it
@@ -75,9 +90,9 @@ def read_events(
         assert parts, f"topic {topic} has no partitions"
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
+        ends = consumer.end_offsets(parts)
         found: list[dict] = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and len(found) < expect:
+        while any(consumer.position(tp) < ends[tp] for tp in parts):
             for batch in consumer.poll(timeout_ms=500).values():
                 found += [json.loads(m.value) for m in batch if m.key == request_id.encode()]
         return found
