@@ -196,6 +196,12 @@ class TransitionRecord(BaseModel):
     request: RequestInput | None = Field(default=None, description="Only on the submitted event")
 
 
+class TransitionBatch(BaseModel):
+    """Outbox records handed to one ``record_transitions`` call, in sequence order."""
+
+    records: list[TransitionRecord] = Field(min_length=1)
+
+
 class ActionResult(BaseModel):
     """The answer to an action: the state after it and the events it produced."""
 

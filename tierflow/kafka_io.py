@@ -60,17 +60,33 @@ def publish_event(
     source: str = "/tierflow/worker",
 ) -> CloudEvent:
     """Publish one transition as a CloudEvent keyed by request id; raise if the broker refuses."""
-    event = event_from_transition(record, source=source)
-    headers = [
-        ("ce_id", event.id.encode()),
-        ("ce_type", event.type.encode()),
-        ("content-type", b"application/cloudevents+json"),
-    ]
-    future = producer.send(
-        topic, value=event.to_json_bytes(), key=record.request_id.encode(), headers=headers
-    )
-    future.get(timeout=SEND_TIMEOUT)
-    return event
+    return publish_events(producer, topic, [record], source)[0]
+
+
+def publish_events(
+    producer: KafkaProducer,
+    topic: str,
+    records: list[TransitionRecord],
+    source: str = "/tierflow/worker",
+) -> list[CloudEvent]:
+    """Send every transition, then wait for all acks (the idempotent producer keeps order)."""
+    events, futures = [], []
+    for record in records:
+        event = event_from_transition(record, source=source)
+        headers = [
+            ("ce_id", event.id.encode()),
+            ("ce_type", event.type.encode()),
+            ("content-type", b"application/cloudevents+json"),
+        ]
+        futures.append(
+            producer.send(
+                topic, value=event.to_json_bytes(), key=record.request_id.encode(), headers=headers
+            )
+        )
+        events.append(event)
+    for future in futures:
+        future.get(timeout=SEND_TIMEOUT)
+    return events
 
 
 def publish_cloudevent(producer: KafkaProducer, topic: str, event: CloudEvent) -> None:

@@ -66,6 +66,26 @@ class Settings(BaseSettings):
         "is dead-lettered as unknown_request (its partition waits meanwhile)",
     )
 
+    worker_max_cached_workflows: int = Field(
+        default=1000,
+        ge=0,
+        description="Open requests a worker keeps in memory (sticky cache); an action on one "
+        "evicted from it replays its history first. Memory grows ~250 KB per cached request",
+    )
+    worker_max_concurrent_activities: int = Field(
+        default=32, ge=1, description="Activities (DB writes, Kafka sends) a worker runs at once"
+    )
+    worker_max_concurrent_workflow_tasks: int = Field(
+        default=100, ge=2, description="Workflow tasks a worker processes at once"
+    )
+
+    ingress_max_in_flight: int = Field(
+        default=32,
+        ge=1,
+        description="Temporal calls the ingress makes at once (one request's commands are "
+        "always applied one after another, in order)",
+    )
+
     policy_file: Path | None = None  # None: the packaged SLA policy
     directory_file: Path | None = None  # None: the packaged institution directory
 

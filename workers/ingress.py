@@ -1,11 +1,12 @@
 """``tierflow ingress``: the Kafka command consumer that drives request workflows.
 
-At-least-once, in order per partition: a message's offset is committed only after its
-Temporal call succeeded (or it was a duplicate) or it was parked on the dead-letter topic.
-Each polled batch is handled with one task per partition (messages of a partition strictly
-in order), then committed; transient failures retry the same message with capped
-exponential backoff, so nothing is skipped. Heartbeats run on kafka-python's own thread;
-``max_poll_interval_ms`` is raised so a long Temporal outage does not cost the membership.
+At-least-once, in order per request: a message's offset is committed only after its
+Temporal call succeeded (or it was a duplicate) or it was parked on the dead-letter topic,
+and so was every message before it in the partition. Each polled batch is handled with one
+lane per key (request id), each lane strictly in order, then committed; transient failures
+retry the same message with capped exponential backoff, so nothing is skipped. Heartbeats
+run on kafka-python's own thread; ``max_poll_interval_ms`` is raised so a long Temporal
+outage does not cost the membership.
 
 Kafka's client is synchronous: every consumer/producer call runs on one dedicated thread,
 so the event loop (and a Temporal worker sharing it in tests) never blocks.
@@ -88,9 +89,10 @@ class _Listener(ConsumerRebalanceListener):
 class Ingress:
     """Consume commands, make one idempotent Temporal call each, commit in order.
 
-    Partitions of a batch are worked on concurrently (one task each), messages within a
-    partition strictly one after another; a request's commands share a partition (keyed
-    by request id), so they apply in the order they were published.
+    Partitions of a batch are worked on concurrently, and within a partition each key
+    (request id) is a lane of its own: a request's commands apply strictly one after another,
+    in the order they were published, while other requests go ahead (``max_in_flight``
+    Temporal calls at most).
     Use ``await run(stop_event)``, or ``start()``, ``run_once()`` ... ``close()`` in steps.
     """
 
@@ -109,6 +111,7 @@ class Ingress:
         shutdown_grace: float = 10.0,
         poll_timeout: float = 1.0,
         max_records: int = 50,
+        max_in_flight: int = 32,
         producer: KafkaProducer | None = None,
         consumer_config: dict[str, Any] | None = None,
     ) -> None:
@@ -125,6 +128,7 @@ class Ingress:
         self.shutdown_grace = shutdown_grace
         self.poll_timeout = poll_timeout
         self.max_records = max_records
+        self._slots = asyncio.Semaphore(max_in_flight)  # Temporal calls in flight at once
         self.stats = IngressStats()
         self._producer = producer
         self._own_producer = producer is None
@@ -309,33 +313,56 @@ class Ingress:
         generation: int,
         stop: asyncio.Event | None,
     ) -> None:
-        """Handle a partition's records strictly in order; stop at the first left undone."""
-        index = 0
-        try:
-            while index < len(records):
+        """Handle a partition's records: one lane per key (request id), each strictly in order.
+
+        A request's commands share a key, so they apply in the order they were published,
+        while other requests in the partition go ahead meanwhile. The commit only moves past
+        a contiguous run of finished records; anything after the first unfinished one is
+        redelivered and answered as a duplicate.
+        """
+        lanes: dict[bytes | None, list[ConsumerRecord]] = {}
+        for msg in records:
+            lanes.setdefault(msg.key, []).append(msg)
+        finished: set[int] = set()
+
+        async def lane(msgs: list[ConsumerRecord]) -> None:
+            for msg in msgs:
                 if self._halted(stop, generation):
-                    break
-                if not await self._handle(records[index], stop, generation):
-                    break
-                index += 1
-        except Exception:  # noqa: BLE001 - never lose the partition to a bug: redeliver
-            log.exception("unexpected error on %s@%d", tp, records[index].offset)
-        left = len(records) - index
+                    return
+                try:
+                    async with self._slots:
+                        handled = await self._handle(msg, stop, generation)
+                except Exception:  # noqa: BLE001 - never lose the partition to a bug: redeliver
+                    log.exception("unexpected error on %s@%d", tp, msg.offset)
+                    return
+                if not handled:
+                    return
+                finished.add(msg.offset)
+
+        await asyncio.gather(*(lane(msgs) for msgs in lanes.values()))
+        done = 0
+        while done < len(records) and records[done].offset in finished:
+            done += 1
+        if done:
+            self._mark_done(tp, records[done - 1].offset + 1, generation)
+        left = len(records) - done
         if left and self._consumer is not None and not self._halted(stop, generation):
-            # a bug left work undone: fetch this partition again from the first undone one
-            await self._kafka(self._consumer.seek, tp, records[index].offset)
+            # work was left undone: fetch this partition again from the first undone record
+            await self._kafka(self._consumer.seek, tp, records[done].offset)
         self.stats.abandoned += left
 
     def _halted(self, stop: asyncio.Event | None, generation: int) -> bool:
         return (stop is not None and stop.is_set()) or generation != self._generation
 
     def _finish(self, msg: ConsumerRecord, generation: int) -> bool:
-        """Mark ``msg`` done (its offset + 1 is committed next round) unless it moved away."""
+        """True unless ``msg``'s partition moved to another consumer meanwhile."""
+        return generation == self._generation
+
+    def _mark_done(self, tp: TopicPartition, next_offset: int, generation: int) -> None:
+        """Commit up to ``next_offset`` next round, unless the partition moved away."""
         with self._lock:
-            if generation != self._generation:
-                return False
-            self._done[TopicPartition(msg.topic, msg.partition)] = msg.offset + 1
-        return True
+            if generation == self._generation:
+                self._done[tp] = next_offset
 
     # ------------------------------------------------------------------ one message
     async def _handle(
@@ -544,6 +571,7 @@ async def serve(settings: Any = None) -> None:
             producer=producer,
             consumer_config=kafka_security_kwargs(settings),
             backoff=Backoff(not_found_seconds=settings.ingress_not_found_seconds),
+            max_in_flight=settings.ingress_max_in_flight,
         )
         holder["i"] = ingress
         await ingress.run(stop)

@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 
 from activities.directory import DirectoryActivities
 from activities.events import EventActivities
+from activities.outbox import OutboxActivities
 from activities.persistence import PersistenceActivities
 from activities.policy import PolicyActivities
 from tierflow import constants
@@ -48,6 +49,7 @@ def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
     settings = parts.settings or get_settings()
     persistence = PersistenceActivities(parts.engine, parts.metrics)
     events = EventActivities(parts.producer, parts.events_topic, parts.metrics)
+    outbox = OutboxActivities(parts.engine, parts.producer, parts.events_topic, parts.metrics)
     policy = PolicyActivities(load_policy_file(settings.policy_file))
     directory = DirectoryActivities(Directory.load(settings.directory_file))
     return Worker(
@@ -55,13 +57,16 @@ def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
         task_queue=parts.task_queue,
         workflows=[ServiceRequestWorkflow],
         activities=[
-            persistence.persist_transition,
+            outbox.record_transitions,
+            persistence.persist_transition,  # runs started before the batched outbox
             events.publish_event,
             policy.load_policy,
             directory.resolve_institution,
         ],
         activity_executor=executor,
-        max_concurrent_activities=32,
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
@@ -91,7 +96,7 @@ async def run(settings: Settings) -> None:
         lambda: connect_kafka(settings.kafka_bootstrap_servers, settings=settings)
     )
     parts = WorkerParts(client, engine, producer, metrics, settings.task_queue, settings=settings)
-    with ThreadPoolExecutor(max_workers=32) as executor:
+    with ThreadPoolExecutor(max_workers=settings.worker_max_concurrent_activities) as executor:
         worker = build_worker(parts, executor)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

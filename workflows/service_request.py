@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
@@ -22,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         RequestView,
         RouteRequest,
         SlaClock,
+        TransitionBatch,
         TransitionRecord,
         WorkflowState,
     )
@@ -36,6 +38,10 @@ ACTIVITY_RETRY = RetryPolicy(
 )
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 IDLE_WAIT = timedelta(days=30)  # longest sleep when nothing is due; keeps every wait timed
+OUTBOX_BATCH = 50  # records per record_transitions call; keeps payloads far below 2 MB
+# Runs started before this patch persist and publish each record as two activities and route
+# with normal activities; their histories replay on that path (tests/workflows/histories).
+BATCHED_OUTBOX = "batched-outbox"
 
 SA_STATE = SearchAttributeKey.for_keyword(constants.SA_STATE)
 SA_TIER = SearchAttributeKey.for_keyword(constants.SA_TIER)
@@ -74,6 +80,11 @@ class ServiceRequestWorkflow:
             if workflow.info().is_continue_as_new_suggested():
                 await self._settle()
                 workflow.continue_as_new(self.s)
+            if self._batched and self._overdue():
+                async with self._lock:  # a deadline passed while draining: no timer round trip
+                    await self._fire_due()
+                if self._outbox:
+                    continue
             try:
                 await workflow.wait_condition(
                     lambda: bool(self._outbox) or self.s.state.is_terminal,
@@ -102,7 +113,7 @@ class ServiceRequestWorkflow:
         now = workflow.now()
         req = self.s.request
         self.s.submitted_at = req.submitted_at or now
-        self.s.policy = await workflow.execute_activity(
+        self.s.policy = await self._lookup(
             "load_policy",
             PolicyRequest(
                 category=req.category,
@@ -111,8 +122,6 @@ class ServiceRequestWorkflow:
                 submitted_at=self.s.submitted_at,
             ),
             result_type=PinnedPolicy,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
         )
         self._emit(EventType.SUBMITTED, req.submitted_by, to_state=State.SUBMITTED)
         async with self._lock:
@@ -289,6 +298,10 @@ class ServiceRequestWorkflow:
         wait = due - workflow.now()
         return max(wait, timedelta(milliseconds=1))
 
+    def _overdue(self) -> bool:
+        due = self._next_due()
+        return due is not None and due <= workflow.now()
+
     def _next_due(self) -> datetime | None:
         if self.s.policy is None:
             return None
@@ -345,7 +358,7 @@ class ServiceRequestWorkflow:
         """Find the institution for the request at ``tier``, moving on past empty tiers."""
         current: Tier | None = tier
         while current is not None:
-            institution = await workflow.execute_activity(
+            institution = await self._lookup(
                 "resolve_institution",
                 RouteRequest(
                     division_code=self._division(current),
@@ -353,8 +366,6 @@ class ServiceRequestWorkflow:
                     tier=current,
                 ),
                 result_type=Institution | None,  # type: ignore[arg-type]
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
             )
             if institution is not None:
                 return current, institution
@@ -459,6 +470,29 @@ class ServiceRequestWorkflow:
         return self.s.policy
 
     @property
+    def _batched(self) -> bool:
+        """True unless this run began before the batched outbox (memoized per run)."""
+        return workflow.patched(BATCHED_OUTBOX)
+
+    async def _lookup(self, activity: str, arg: object, result_type: type) -> Any:
+        """Run a read-only lookup: a local activity (no server round trip) on the new path."""
+        if self._batched:
+            return await workflow.execute_local_activity(
+                activity,
+                arg,
+                result_type=result_type,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+            )
+        return await workflow.execute_activity(
+            activity,
+            arg,
+            result_type=result_type,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+
+    @property
     def _institution_id(self) -> str | None:
         return self.s.institution.id if self.s.institution else None
 
@@ -496,7 +530,26 @@ class ServiceRequestWorkflow:
 
     # ------------------------------------------------------------------ outbox
     async def _drain_outbox(self) -> None:
-        """Persist, then publish, each record in order; retries until both succeed."""
+        """Persist, then publish, the records in order; retries until both succeed."""
+        if not self._batched:
+            await self._drain_outbox_per_record()
+            return
+        while self._outbox:
+            batch = self._outbox[:OUTBOX_BATCH]
+            await workflow.execute_activity(
+                "record_transitions",
+                TransitionBatch(records=batch),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+                result_type=int,
+            )
+            del self._outbox[: len(batch)]
+            self._persisted = batch[-1].sequence
+            if self.s.search_attributes:
+                self._upsert_search_attributes()
+
+    async def _drain_outbox_per_record(self) -> None:
+        """The path of runs started before the batched outbox: two activities per record."""
         while self._outbox:
             record = self._outbox[0]
             await workflow.execute_activity(

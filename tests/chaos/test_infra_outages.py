@@ -169,7 +169,7 @@ def test_database_locked_transitions_retry_and_nothing_is_lost(
     assert held >= chaos_sizes.db_lock_seconds - 0.5
     assert not frozen, f"{len(frozen)} requests written while the database was locked"
     failures = stack.log_lines("worker", "database is locked") - locked_before
-    assert failures > 0, "persist_transition never failed: the lock did not bite"
+    assert failures > 0, "record_transitions never failed: the lock did not bite"
 
     stack.wait_states(
         ids, lambda r: r.state == "closed", chaos_sizes.settle_timeout, "lifecycles closed"

@@ -9,15 +9,10 @@ stay on track. The app under test submits to that queue (``Settings.task_queue``
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
-import tomllib
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -27,24 +22,14 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.async_api import Browser, async_playwright
 from prometheus_client import CollectorRegistry
-from temporalio.worker import Worker
 
-from activities.directory import DirectoryActivities
-from activities.events import EventActivities
-from activities.persistence import PersistenceActivities
-from activities.policy import PolicyActivities
 from api.app import create_app
-from schemas.policy import CalendarData
 from tests.fixtures.stack import Stack
 from tests.utils.api_helpers import Users, make_users
-from tierflow import constants
+from tests.utils.policy_worker import policy_worker
 from tierflow.devstack.procs import free_port
-from tierflow.directory import Directory
-from tierflow.kafka_io import make_producer
 from tierflow.metrics import WorkerMetrics
-from tierflow.policy import PolicyFile
 from tierflow.settings import Settings
-from workflows.service_request import ServiceRequestWorkflow
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -67,6 +52,8 @@ reopen_window_business_days = 1
 [calendar]
 utc_offset_minutes = 480
 working_periods = [["00:00", "24:00"]]
+public_holidays = false
+weekend_days = []
 horizon_years = 0
 
 [targets.priority.urgent]
@@ -92,45 +79,12 @@ resolution_factor = 40
 """
 
 
-class RoundTheClockPolicy(PolicyFile):
-    """Every second is a business second: no weekends, holidays or make-up days."""
-
-    def calendar_for(self, year: int) -> CalendarData:
-        cal = super().calendar_for(year)
-        return cal.model_copy(update={"weekend_days": [], "holidays": [], "workdays": []})
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def fast_queue(stack: Stack) -> AsyncIterator[str]:
-    """Run the real workflow and activities with the e2e policy; yield the task queue."""
-    policy = RoundTheClockPolicy.model_validate(tomllib.loads(E2E_POLICY))
+    """Run the real worker with the e2e policy; yield the task queue."""
     metrics = WorkerMetrics(CollectorRegistry())
-    producer = make_producer(stack.bootstrap)
-    task_queue = f"e2e-console-{uuid.uuid4().hex[:8]}"
-    persistence = PersistenceActivities(stack.engine, metrics)
-    events = EventActivities(producer, constants.EVENTS_TOPIC, metrics)
-    directory = DirectoryActivities(Directory.load(stack.settings.directory_file))
-    with ThreadPoolExecutor(max_workers=8) as executor:
-        worker = Worker(
-            stack.client,
-            task_queue=task_queue,
-            workflows=[ServiceRequestWorkflow],
-            activities=[
-                persistence.persist_transition,
-                events.publish_event,
-                PolicyActivities(policy).load_policy,
-                directory.resolve_institution,
-            ],
-            activity_executor=executor,
-            graceful_shutdown_timeout=timedelta(seconds=5),
-        )
-        run = asyncio.create_task(worker.run())
-        try:
-            yield task_queue
-        finally:
-            await worker.shutdown()
-            await asyncio.gather(run, return_exceptions=True)
-            producer.close(timeout=5)
+    async with policy_worker(stack, E2E_POLICY, metrics, "e2e-console") as task_queue:
+        yield task_queue
 
 
 @pytest.fixture(scope="module")

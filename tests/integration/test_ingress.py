@@ -218,6 +218,8 @@ async def test_poison_messages_go_to_the_dlq_and_the_consumer_continues(
     assert ingress.stats.applied == 1  # the good message after all the poison
 
     parked = await asyncio.to_thread(_read_topic, stack.bootstrap, dlq, len(cases))
+    # requests are worked on concurrently: match each parked message by its original offset
+    parked.sort(key=lambda m: int(header(m, DLQ_OFFSET) or -1))
     assert [header(m, DLQ_REASON) for m in parked] == [reason for reason, _, _ in cases]
     for msg, meta, (_, value, _) in zip(parked, sent, cases, strict=True):
         assert msg.value == value  # byte for byte
@@ -398,3 +400,43 @@ def _wait_sync(probe: Callable[[], bool], timeout: float) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("ingress did not catch up")
         time.sleep(0.05)
+
+
+async def test_a_waiting_request_does_not_hold_up_others_in_its_partition(
+    stack, unique_topic
+) -> None:
+    """One partition: request A's action waits for its workflow; B and C go ahead, in order."""
+    commands, dlq = unique_topic("lane-commands"), unique_topic("lane-dlq")
+    waiting, *others = [make_request() for _ in range(3)]
+    ingress = _ingress(stack, commands, dlq, backoff=Backoff(initial=0.2, maximum=0.5))
+    producer = make_producer(stack.bootstrap)
+    rid = waiting.request_id
+    try:
+        async with running(ingress):
+            ack = _value("acknowledge", {"request_id": rid}, subject=rid)
+            _send(producer, commands, ack.to_json_bytes(), rid)
+            for req in others:  # submit, acknowledge, comment: order matters per request
+                r = req.request_id
+                for value in (
+                    _value(SUBMIT, req.model_dump(mode="json"), subject=r),
+                    _value("acknowledge", {"request_id": r}, subject=r),
+                    _value("comment", {"request_id": r, "text": "lane check"}, subject=r),
+                ):
+                    _send(producer, commands, value.to_json_bytes(), r)
+            await eventually(lambda: ingress.stats.applied >= 6, timeout=40, what="B and C applied")
+            assert ingress.stats.applied == 6 and ingress.stats.retries >= 1  # A still waits
+            await start_request(stack, waiting)  # A's workflow appears (e.g. via the API)
+            await _committed(ingress, 7)
+    finally:
+        producer.close(timeout=5)
+    assert (ingress.stats.applied, ingress.stats.dead_lettered) == (7, 0)
+    for req in others:
+        view = await stack.client.get_workflow_handle(workflow_id(req.request_id)).query(
+            ServiceRequestWorkflow.view
+        )
+        kinds = [entry.event_type.value for entry in view.timeline]
+        assert kinds.index("acknowledged") < kinds.index("commented"), kinds
+    view = await stack.client.get_workflow_handle(workflow_id(rid)).query(
+        ServiceRequestWorkflow.view
+    )
+    assert view.summary.state is State.ACKNOWLEDGED

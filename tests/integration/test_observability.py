@@ -8,13 +8,8 @@ package) scrapes that worker's registry every second and evaluates the project's
 
 from __future__ import annotations
 
-import asyncio
-import tomllib
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,27 +19,18 @@ import pytest_asyncio
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import Session
-from temporalio.worker import Worker
 
-from activities.directory import DirectoryActivities
-from activities.events import EventActivities
-from activities.persistence import PersistenceActivities
-from activities.policy import PolicyActivities
 from schemas.domain import ClockKind, Role, Tier
 from schemas.lifecycle import ActionKind, EventType
-from schemas.policy import CalendarData
 from schemas.request import Actor
 from tests.utils.factories import make_request
+from tests.utils.policy_worker import policy_worker
 from tests.utils.stack_helpers import act, eventually, sample, start_request
-from tierflow import constants
 from tierflow.db import repository
 from tierflow.devstack.procs import free_port
 from tierflow.devstack.prometheus import RULES_FILE, PrometheusServer
-from tierflow.directory import Directory
 from tierflow.health import HealthServer, serve_metrics_and_health
-from tierflow.kafka_io import make_producer
 from tierflow.metrics import ReadModelCollector, WorkerMetrics
-from tierflow.policy import PolicyFile
 from workflows.service_request import ServiceRequestWorkflow
 
 RESPONSE_SECONDS = 3
@@ -57,6 +43,8 @@ reopen_window_business_days = 1
 [calendar]
 utc_offset_minutes = 0
 working_periods = [["00:00", "24:00"]]
+public_holidays = false
+weekend_days = []
 horizon_years = 0
 
 [targets.priority.urgent]
@@ -72,14 +60,6 @@ resolution_hours = {RESOLUTION_SECONDS / 3600}
 response_hours = {RESPONSE_SECONDS / 3600}
 resolution_hours = {RESOLUTION_SECONDS / 3600}
 """
-
-
-class RoundTheClockPolicy(PolicyFile):
-    """The fast policy on a calendar without weekends or holidays: every second is business."""
-
-    def calendar_for(self, year: int) -> CalendarData:
-        cal = super().calendar_for(year)
-        return cal.model_copy(update={"weekend_days": [], "holidays": [], "workdays": []})
 
 
 def zero_fill(metrics: WorkerMetrics) -> None:
@@ -102,39 +82,16 @@ class FastWorker:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def fast_worker(stack) -> AsyncIterator[FastWorker]:
-    policy = RoundTheClockPolicy.model_validate(tomllib.loads(FAST_POLICY))
     registry = CollectorRegistry()
     metrics = WorkerMetrics(registry)
     zero_fill(metrics)
     registry.register(ReadModelCollector(stack.engine))
     health = serve_metrics_and_health(0, registry, lambda: True)
-    producer = make_producer(stack.bootstrap)
-    task_queue = f"fast-sla-{uuid.uuid4().hex[:8]}"
-    persistence = PersistenceActivities(stack.engine, metrics)
-    events = EventActivities(producer, constants.EVENTS_TOPIC, metrics)
-    directory = DirectoryActivities(Directory.load(stack.settings.directory_file))
-    with ThreadPoolExecutor(max_workers=8) as executor:
-        worker = Worker(
-            stack.client,
-            task_queue=task_queue,
-            workflows=[ServiceRequestWorkflow],
-            activities=[
-                persistence.persist_transition,
-                events.publish_event,
-                PolicyActivities(policy).load_policy,
-                directory.resolve_institution,
-            ],
-            activity_executor=executor,
-            graceful_shutdown_timeout=timedelta(seconds=5),
-        )
-        run = asyncio.create_task(worker.run())
-        try:
+    try:
+        async with policy_worker(stack, FAST_POLICY, metrics, "fast-sla") as task_queue:
             yield FastWorker(task_queue, registry, metrics, health)
-        finally:
-            await worker.shutdown()
-            await asyncio.gather(run, return_exceptions=True)
-            producer.close(timeout=5)
-            health.close()
+    finally:
+        health.close()
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from schemas.lifecycle import (
     ActionRequest,
     Institution,
     RouteRequest,
+    TransitionBatch,
     TransitionRecord,
 )
 from schemas.policy import CalendarData, PinnedPolicy, PolicyRequest, SlaTarget
@@ -129,6 +130,12 @@ class StandIns:
     async def publish_event(self, record: TransitionRecord) -> None:
         self.published.append(record)
 
+    @activity.defn(name="record_transitions")
+    async def record_transitions(self, batch: TransitionBatch) -> int:
+        first = [r for r in batch.records if await self.persist_transition(r)]
+        self.published.extend(batch.records)
+        return len(first)
+
     @property
     def activities(self) -> list:
         return [
@@ -136,6 +143,7 @@ class StandIns:
             self.resolve_institution,
             self.persist_transition,
             self.publish_event,
+            self.record_transitions,
         ]
 
     def events(self, request_id: str) -> list[str]:

@@ -25,36 +25,45 @@ def stamp() -> float:
     return time.time()
 
 
-async def _noops(n: int) -> None:
+async def _noops(n: int, local: int = 0) -> None:
+    for _ in range(local):
+        await workflow.execute_local_activity(noop, start_to_close_timeout=NOOP_TIMEOUT)
     for _ in range(n):
         await workflow.execute_activity(noop, start_to_close_timeout=NOOP_TIMEOUT)
 
 
 @workflow.defn(name="BenchBare")
 class BareWorkflow:
-    """``phases[0]`` activities, then one update per middle phase, a timer, the last phase."""
+    """``phases[0]`` activities, then one update per middle phase, a timer, the last phase.
+
+    ``local_phases`` (same length) adds that many local no-op activities to each phase.
+    """
 
     def __init__(self) -> None:
         self.updates = 0
         self.phases: list[int] = []
+        self.local: list[int] = []
 
     @workflow.run
-    async def run(self, phases: list[int], timer_seconds: float) -> int:
+    async def run(
+        self, phases: list[int], timer_seconds: float, local_phases: list[int] | None = None
+    ) -> int:
+        self.local = local_phases or [0] * len(phases)
         self.phases = phases
-        await _noops(phases[0])
+        await _noops(phases[0], self.local[0])
         middle = len(phases) - 2
         await workflow.wait_condition(lambda: self.updates >= middle)
         await workflow.wait_condition(workflow.all_handlers_finished)
         if timer_seconds > 0:
             await workflow.sleep(timer_seconds)
-        await _noops(phases[-1])
-        return sum(phases)
+        await _noops(phases[-1], self.local[-1])
+        return sum(phases) + sum(self.local)
 
     @workflow.update
     async def step(self) -> int:
         await workflow.wait_condition(lambda: bool(self.phases))
         self.updates += 1
-        await _noops(self.phases[self.updates])
+        await _noops(self.phases[self.updates], self.local[self.updates])
         return self.updates
 
 

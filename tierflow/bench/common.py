@@ -26,13 +26,11 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from schemas.policy import CalendarData
 from schemas.request import RequestInput
 from tierflow import constants
 from tierflow.settings import Settings
@@ -160,13 +158,15 @@ def write_policy(
 ) -> Path:
     """Write a copy of the packaged policy with a tiny reopen window (and short targets).
 
-    The calendar is made 24 h a day; weekends and holidays still come from the holidays
-    library, which ``always_open_calendar`` switches off inside the bench process.
+    The calendar is open round the clock (no weekends, no public holidays), so a bench that
+    runs on a Saturday does not wait for Monday.
     """
     text = resources.files("tierflow.data").joinpath("sla_policy.toml").read_text("utf-8")
     data = tomllib.loads(text)
     data["version"] = f"bench-{uuid.uuid4().hex[:6]}"
     data["calendar"]["working_periods"] = [["00:00", "24:00"]]
+    data["calendar"]["public_holidays"] = False
+    data["calendar"]["weekend_days"] = []
     data["reopen_window_business_days"] = reopen_seconds / 86_400
     if warning_thresholds is not None:
         data["warning_thresholds"] = warning_thresholds
@@ -192,33 +192,6 @@ def _toml(data: Mapping[str, Any], prefix: str = "") -> str:
         if isinstance(value, Mapping):
             text += _toml(value, f"{prefix}.{key}" if prefix else key)
     return text
-
-
-@contextmanager
-def always_open_calendar() -> Iterator[None]:
-    """Make workers built meanwhile pin a calendar open 24/7 with no weekends or holidays.
-
-    The policy file cannot express this (weekends come from the holidays library), and a bench
-    that runs on a Saturday must not wait for Monday. Only ``load_policy`` is affected.
-    """
-    from tierflow.policy import PolicyFile, load_policy_file
-
-    class AlwaysOpen(PolicyFile):
-        def calendar_for(self, year: int) -> CalendarData:
-            return CalendarData(
-                version="bench-always-open",
-                utc_offset_minutes=self.calendar.utc_offset_minutes,
-                working_periods=[("00:00", "24:00")],
-                weekend_days=[],
-                first_year=year,
-                last_year=year + self.calendar.horizon_years,
-            )
-
-    def load(path: Path | None = None) -> PolicyFile:
-        return AlwaysOpen.model_validate(load_policy_file(path).model_dump())
-
-    with mock.patch("workers.worker.load_policy_file", load):
-        yield
 
 
 # --------------------------------------------------------------------------- requests
@@ -389,7 +362,7 @@ async def connect(stack: BenchStack) -> Any:
 
 @asynccontextmanager
 async def project_worker(
-    stack: BenchStack, client: Any, task_queue: str | None = None, always_open: bool = True
+    stack: BenchStack, client: Any, task_queue: str | None = None
 ) -> AsyncIterator[Any]:
     """Run the project's worker (real activities) in this process while the block runs."""
     from prometheus_client import CollectorRegistry
@@ -405,11 +378,7 @@ async def project_worker(
     metrics = WorkerMetrics(CollectorRegistry())
     parts = WorkerParts(client, engine, producer, metrics, settings.task_queue, settings=settings)
     with ThreadPoolExecutor(max_workers=32) as executor:
-        if always_open:
-            with always_open_calendar():
-                worker = build_worker(parts, executor)
-        else:
-            worker = build_worker(parts, executor)
+        worker = build_worker(parts, executor)
         async with worker:
             try:
                 yield worker

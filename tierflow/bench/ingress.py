@@ -193,7 +193,7 @@ async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any
     fixed_n = max(1, int(params.rate * params.seconds))
     bare_queue = f"{stack.task_queue}-bare"
     results: dict[str, Any] = {}
-    async with project_worker(stack, client, always_open=False), bare_worker(client, bare_queue):
+    async with project_worker(stack, client), bare_worker(client, bare_queue):
         ingress = Ingress(
             client,
             stack.bootstrap,

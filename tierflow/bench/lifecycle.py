@@ -36,6 +36,7 @@ from tierflow.constants import workflow_id
 SUPERVISOR = Actor(id="bench-supervisor", role=Role.SUPERVISOR)
 REOPEN_SECONDS = 1.0
 TARGET_RATIO = 0.8
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
 
 
 @dataclass
@@ -70,13 +71,18 @@ async def project_lifecycle(client: Any, task_queue: str, req: RequestInput) -> 
     return time.perf_counter() - began
 
 
-async def bare_lifecycle(client: Any, task_queue: str, wid: str, phases: list[int]) -> float:
+async def bare_lifecycle(
+    client: Any, task_queue: str, wid: str, phases: list[int], local_phases: list[int]
+) -> float:
     """Run the bare workflow with the same phases, updates and timer; return its seconds."""
     from tierflow.bench.bare import BareWorkflow
 
     began = time.perf_counter()
     handle = await client.start_workflow(
-        BareWorkflow.run, args=[phases, REOPEN_SECONDS], id=wid, task_queue=task_queue
+        BareWorkflow.run,
+        args=[phases, REOPEN_SECONDS, local_phases],
+        id=wid,
+        task_queue=task_queue,
     )
     for _ in range(len(phases) - 2):
         await handle.execute_update(BareWorkflow.step)
@@ -84,14 +90,14 @@ async def bare_lifecycle(client: Any, task_queue: str, wid: str, phases: list[in
     return time.perf_counter() - began
 
 
-async def history_shape(client: Any, wid: str) -> tuple[int, list[int]]:
-    """Return (events, activities per phase) of a finished lifecycle's history.
+async def history_shape(client: Any, wid: str) -> tuple[int, list[int], list[int]]:
+    """Return (events, activities per phase, local activities per phase) of a lifecycle.
 
     Phases are split at each accepted update and at the fired timer, so the bare workflow
-    can schedule its no-ops at the same points.
+    can schedule its no-ops (and local no-ops) at the same points.
     """
     history = await client.get_workflow_handle(wid).fetch_history()
-    phases = [0]
+    phases, local = [0], [0]
     for event in history.events:
         kind = event.event_type
         if kind in (
@@ -99,12 +105,19 @@ async def history_shape(client: Any, wid: str) -> tuple[int, list[int]]:
             HistoryEvent.EVENT_TYPE_TIMER_FIRED,
         ):
             phases.append(0)
+            local.append(0)
         elif kind == HistoryEvent.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             phases[-1] += 1
+        elif (
+            kind == HistoryEvent.EVENT_TYPE_MARKER_RECORDED
+            and event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
+        ):
+            local[-1] += 1
     # fold any extra timers (none expected) into the last phase
     while len(phases) > 4:
         phases[-2] += phases.pop()
-    return len(history.events), phases
+        local[-2] += local.pop()
+    return len(history.events), phases, local
 
 
 async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str, Any]:
@@ -121,8 +134,8 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
         for req in warm:  # warm up and record the shape of one history
             await project_lifecycle(client, stack.task_queue, req)
         shapes = [await history_shape(client, workflow_id(r.request_id)) for r in warm]
-        events, phases = shapes[0]
-        await bare_lifecycle(client, bare_queue, f"bare-warm-{rid}", phases)
+        events, phases, local_phases = shapes[0]
+        await bare_lifecycle(client, bare_queue, f"bare-warm-{rid}", phases, local_phases)
 
         reqs = bench_requests(params.count, f"lc-{rid}")
         with progress(params.count, "project lifecycles") as advance:
@@ -137,7 +150,7 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
             began = time.perf_counter()
             bare_durations = await gather_limited(
                 (
-                    bare_lifecycle(client, bare_queue, f"bare-{rid}-{i}", phases)
+                    bare_lifecycle(client, bare_queue, f"bare-{rid}-{i}", phases, local_phases)
                     for i in range(params.count)
                 ),
                 params.concurrency,
@@ -162,7 +175,9 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
             "bare_wall_s": bare_wall,
             "history_events_per_lifecycle": sum(sample) / len(sample) if sample else events,
             "activities_per_lifecycle": sum(phases),
+            "local_activities_per_lifecycle": sum(local_phases),
             "activity_phases": phases,
+            "local_activity_phases": local_phases,
             "project_lifecycle_s": summarize(durations),
             "bare_lifecycle_s": summarize(bare_durations),
         },
