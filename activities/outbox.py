@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from schemas.lifecycle import TransitionBatch
+from tierflow.db.engine import begin_write
 from tierflow.db.projection import apply_transition
 from tierflow.kafka_io import publish_events
 from tierflow.metrics import WorkerMetrics
@@ -32,7 +33,7 @@ class OutboxActivities:
     @activity.defn(name="record_transitions")
     def record_transitions(self, batch: TransitionBatch) -> int:
         """Persist the batch in one transaction, then publish it; return how many were new."""
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             first = [record for record in batch.records if apply_transition(conn, record)]
         for record in first:  # counted after the commit, so retries and replays count once
             self.metrics.observe_first_write(record)

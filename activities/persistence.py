@@ -6,6 +6,7 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from schemas.lifecycle import TransitionRecord
+from tierflow.db.engine import begin_write
 from tierflow.db.projection import apply_transition
 from tierflow.metrics import WorkerMetrics
 
@@ -20,7 +21,7 @@ class PersistenceActivities:
     @activity.defn(name="persist_transition")
     def persist_transition(self, record: TransitionRecord) -> bool:
         """Record the transition once; return True only for the call that wrote it."""
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             first = apply_transition(conn, record)
         if first and self.metrics is not None:
             self.metrics.observe_first_write(record)  # retries and replays count once

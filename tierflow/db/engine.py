@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -40,6 +44,26 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+_write_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_write_locks_guard = threading.Lock()
+
+
+@contextmanager
+def begin_write(engine: Engine) -> Iterator[Connection]:
+    """``engine.begin()`` for a write transaction, one at a time per process on SQLite.
+
+    SQLite has a single writer anyway; queueing threads on a lock is far faster than letting
+    them collide and back off in SQLite's busy handler (sleeps of up to 100 ms each). Other
+    processes still wait through ``busy_timeout``. PostgreSQL writes run concurrently.
+    """
+    lock: Any = nullcontext()
+    if engine.dialect.name == "sqlite":
+        with _write_locks_guard:
+            lock = _write_locks.setdefault(engine, threading.Lock())
+    with lock, engine.begin() as conn:
+        yield conn
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
