@@ -15,6 +15,10 @@ class DirectoryActivities:
         self.directory = directory
 
     @activity.defn(name="resolve_institution")
-    def resolve_institution(self, req: RouteRequest) -> Institution | None:
-        """Return the institution for the request at ``req.tier``, or None if there is none."""
+    async def resolve_institution(self, req: RouteRequest) -> Institution | None:
+        """Return the institution for the request at ``req.tier``, or None if there is none.
+
+        A dictionary lookup: it runs on the worker's event loop (as a local activity) so an
+        escalation never waits for a thread-pool slot held by database writes.
+        """
         return self.directory.route(req.division_code, req.category, req.tier)

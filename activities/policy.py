@@ -21,7 +21,11 @@ class PolicyActivities:
         self.policy = policy
 
     @activity.defn(name="load_policy")
-    def load_policy(self, req: PolicyRequest) -> PinnedPolicy:
-        """Return the policy slice and calendar that apply to the request."""
+    async def load_policy(self, req: PolicyRequest) -> PinnedPolicy:
+        """Return the policy slice and calendar that apply to the request.
+
+        In memory and cached per year, so it runs on the worker's event loop (as a local
+        activity) instead of queueing in the thread pool behind database writes.
+        """
         submitted_at: datetime = req.submitted_at
         return self.policy.pin(req.category, req.priority, req.grade, submitted_at)
