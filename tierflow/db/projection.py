@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Table, select, update
@@ -100,6 +101,21 @@ def _insert_transition(conn: Connection, record: TransitionRecord) -> bool:
     return conn.execute(stmt).scalar_one_or_none() is not None
 
 
+@lru_cache(maxsize=4)
+def _request_upsert(dialect_name: str) -> Any:
+    """The read model's upsert, built once per dialect (building ``excluded`` is costly).
+
+    A newer summary (higher ``last_sequence``) wins, whatever order the writes arrive in.
+    """
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    ins = dialect.insert(_service_request)
+    return ins.on_conflict_do_update(
+        index_elements=["request_id"],
+        set_={k: ins.excluded[k] for k in SUMMARY_COLUMNS},
+        where=_service_request.c.last_sequence < ins.excluded.last_sequence,
+    )
+
+
 def _upsert_request(conn: Connection, record: TransitionRecord) -> None:
     summary = record.summary.model_dump()
     summary["last_sequence"] = record.sequence
@@ -114,14 +130,7 @@ def _upsert_request(conn: Connection, record: TransitionRecord) -> None:
             "description": req.description,
             "channel": req.channel,
         }
-    ins = _insert(conn, _service_request).values(**values)
-    conn.execute(
-        ins.on_conflict_do_update(
-            index_elements=["request_id"],
-            set_={k: ins.excluded[k] for k in SUMMARY_COLUMNS},
-            where=_service_request.c.last_sequence < ins.excluded.last_sequence,
-        )
-    )
+    conn.execute(_request_upsert(conn.dialect.name), values)
     if record.request is not None:  # the submission's own fields, whatever order they arrive in
         extra = {k: values[k] for k in ("contact_name", "contact_phone", "contact_email")}
         extra |= {"description": values["description"], "channel": values["channel"]}
