@@ -325,6 +325,7 @@ class BenchStack:
             "temporal_address": self.temporal_address,
             "kafka": "local KRaft broker (started)" if self.kafka else (self.bootstrap or None),
             "persistence": "postgresql" if persistence.startswith("postgresql") else persistence,
+            "worker_max_cached_workflows": self.settings().worker_max_cached_workflows,
         }
 
     def __enter__(self) -> BenchStack:
