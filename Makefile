@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   ?= 5
 
-.PHONY: up down status test lint system-deps clean
+.PHONY: up down status test test-temporal-mtls lint system-deps clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ lint: $(STAMP)
 ## Lint, types, then the whole suite against real Temporal, Kafka, PostgreSQL and Prometheus.
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest
+
+## Temporal mTLS against a real server configured for it (builds deploy/temporal-tls with Go once;
+## 8-25 min cold on 2 cores, cached in ~/.cache/tierflow), kept out of `make test` for that cost.
+test-temporal-mtls: $(STAMP)
+	$(BIN)/pytest -m go_build tests/integration/test_temporal_mtls_server.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
