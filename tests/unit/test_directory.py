@@ -101,14 +101,14 @@ def test_duplicate_ids_and_bad_codes_are_refused() -> None:
         Directory.parse(bad)
 
 
-def test_resolve_institution_activity() -> None:
+async def test_resolve_institution_activity() -> None:
     env = ActivityEnvironment()
     acts = DirectoryActivities(DIRECTORY)
     req = RouteRequest(division_code="330106", category=Category.FINANCING, tier=Tier.PROVINCIAL)
-    found = env.run(acts.resolve_institution, req)
+    found = await env.run(acts.resolve_institution, req)
     assert found is not None and found.id == "zj-330000-fin"
     none = RouteRequest(division_code="330127", category=Category.TALENT, tier=Tier.COUNTY)
-    assert env.run(acts.resolve_institution, none) is None
+    assert await env.run(acts.resolve_institution, none) is None
 
 
 def test_demo_requests_are_valid_varied_and_reproducible() -> None:

@@ -103,7 +103,7 @@ def test_pinned_policy_survives_the_data_converter(policy) -> None:
     assert back == pinned
 
 
-def test_load_policy_activity(policy) -> None:
+async def test_load_policy_activity(policy) -> None:
     activities = PolicyActivities(policy)
     request = PolicyRequest(
         category=Category.DIGITAL_TRANSFORMATION,
@@ -111,7 +111,7 @@ def test_load_policy_activity(policy) -> None:
         grade=Grade.LITTLE_GIANT,
         submitted_at=SUBMITTED,
     )
-    pinned = ActivityEnvironment().run(activities.load_policy, request)
+    pinned = await ActivityEnvironment().run(activities.load_policy, request)
     assert pinned == policy.pin(
         Category.DIGITAL_TRANSFORMATION, Priority.HIGH, Grade.LITTLE_GIANT, SUBMITTED
     )
