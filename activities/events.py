@@ -6,7 +6,7 @@ from kafka import KafkaProducer
 from temporalio import activity
 
 from schemas.lifecycle import TransitionRecord
-from tierflow.kafka_io import publish_event
+from tierflow.kafka_io import publish_events
 from tierflow.metrics import WorkerMetrics
 
 
@@ -21,9 +21,14 @@ class EventActivities:
     @activity.defn(name="publish_event")
     def publish_event(self, record: TransitionRecord) -> None:
         """Send the event keyed by request id; consumers dedupe by its CloudEvents id."""
+        self.publish([record])
+
+    def publish(self, records: list[TransitionRecord]) -> None:
+        """Send every event, then wait for all acks; count errors and sent events."""
         try:
-            publish_event(self.producer, self.topic, record)
+            publish_events(self.producer, self.topic, records)
         except Exception:
             self.metrics.publish_errors.inc()
             raise
-        self.metrics.events_published.labels(record.event_type.value).inc()
+        for record in records:
+            self.metrics.events_published.labels(record.event_type.value).inc()

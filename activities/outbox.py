@@ -12,36 +12,24 @@ from kafka import KafkaProducer
 from sqlalchemy import Engine
 from temporalio import activity
 
+from activities.events import EventActivities
+from activities.persistence import PersistenceActivities
 from schemas.lifecycle import TransitionBatch
-from tierflow.db.engine import begin_write
-from tierflow.db.projection import apply_transition
-from tierflow.kafka_io import publish_events
 from tierflow.metrics import WorkerMetrics
 
 
 class OutboxActivities:
-    """Holds the engine and the producer so a worker opens each once."""
+    """Persistence then publishing, as the per-record activities do them, for a whole batch."""
 
     def __init__(
         self, engine: Engine, producer: KafkaProducer, topic: str, metrics: WorkerMetrics
     ) -> None:
-        self.engine = engine
-        self.producer = producer
-        self.topic = topic
-        self.metrics = metrics
+        self.persistence = PersistenceActivities(engine, metrics)
+        self.events = EventActivities(producer, topic, metrics)
 
     @activity.defn(name="record_transitions")
     def record_transitions(self, batch: TransitionBatch) -> int:
         """Persist the batch in one transaction, then publish it; return how many were new."""
-        with begin_write(self.engine) as conn:
-            first = [record for record in batch.records if apply_transition(conn, record)]
-        for record in first:  # counted after the commit, so retries and replays count once
-            self.metrics.observe_first_write(record)
-        try:
-            publish_events(self.producer, self.topic, batch.records)
-        except Exception:
-            self.metrics.publish_errors.inc()
-            raise
-        for record in batch.records:
-            self.metrics.events_published.labels(record.event_type.value).inc()
-        return len(first)
+        first = self.persistence.persist(batch.records)
+        self.events.publish(batch.records)
+        return first

@@ -21,8 +21,13 @@ class PersistenceActivities:
     @activity.defn(name="persist_transition")
     def persist_transition(self, record: TransitionRecord) -> bool:
         """Record the transition once; return True only for the call that wrote it."""
+        return self.persist([record]) == 1
+
+    def persist(self, records: list[TransitionRecord]) -> int:
+        """Write the records in one transaction; return how many were new."""
         with begin_write(self.engine) as conn:
-            first = apply_transition(conn, record)
-        if first and self.metrics is not None:
-            self.metrics.observe_first_write(record)  # retries and replays count once
-        return first
+            first = [record for record in records if apply_transition(conn, record)]
+        if self.metrics is not None:
+            for record in first:  # counted after the commit: retries and replays count once
+                self.metrics.observe_first_write(record)
+        return len(first)

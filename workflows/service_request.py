@@ -476,15 +476,8 @@ class ServiceRequestWorkflow:
 
     async def _lookup(self, activity: str, arg: object, result_type: type) -> Any:
         """Run a read-only lookup: a local activity (no server round trip) on the new path."""
-        if self._batched:
-            return await workflow.execute_local_activity(
-                activity,
-                arg,
-                result_type=result_type,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
-            )
-        return await workflow.execute_activity(
+        run: Any = workflow.execute_local_activity if self._batched else workflow.execute_activity
+        return await run(
             activity,
             arg,
             result_type=result_type,
