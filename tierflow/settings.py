@@ -80,10 +80,16 @@ class Settings(BaseSettings):
     )
 
     ingress_max_in_flight: int = Field(
-        default=32,
+        default=128,
         ge=1,
         description="Temporal calls the ingress makes at once (one request's commands are "
         "always applied one after another, in order)",
+    )
+    ingress_max_poll_records: int = Field(
+        default=500,
+        ge=1,
+        description="Commands the ingress fetches per poll; a batch is worked on, then "
+        "committed, so bigger batches amortise the wait for the slowest call in each",
     )
 
     policy_file: Path | None = None  # None: the packaged SLA policy

@@ -110,8 +110,8 @@ class Ingress:
         rpc_timeout: timedelta = timedelta(seconds=30),
         shutdown_grace: float = 10.0,
         poll_timeout: float = 1.0,
-        max_records: int = 50,
-        max_in_flight: int = 32,
+        max_records: int = 500,
+        max_in_flight: int = 128,
         producer: KafkaProducer | None = None,
         consumer_config: dict[str, Any] | None = None,
     ) -> None:
@@ -572,6 +572,7 @@ async def serve(settings: Any = None) -> None:
             consumer_config=kafka_security_kwargs(settings),
             backoff=Backoff(not_found_seconds=settings.ingress_not_found_seconds),
             max_in_flight=settings.ingress_max_in_flight,
+            max_records=settings.ingress_max_poll_records,
         )
         holder["i"] = ingress
         await ingress.run(stop)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from tierflow.bench.ingress import WARMUP
 from tierflow.cli import app
 from tierflow.devstack.kafka import KafkaBroker
 from tierflow.devstack.postgres import PostgresServer
@@ -105,4 +106,7 @@ def test_ingress_quick(servers: list[str], tmp_path: Path) -> None:
     for phase in ("ingress_fixed", "ingress_saturation", "bare_fixed", "bare_saturation"):
         assert res[phase]["not_started"] == 0, phase
         assert res[phase]["throughput_per_s"] > 0 and res[phase]["latency_s"]["p50"] > 0
-    assert res["ingress_stats"]["applied"] == 30 and res["ingress_stats"]["dead_lettered"] == 0
+    assert res["direct_start_fixed"]["started"] == 20  # the floor: same rate, no Kafka
+    # every message through the ingress applied once: untimed warm-up, fixed load, burst
+    assert res["ingress_stats"]["applied"] == WARMUP + 20 + 10
+    assert res["ingress_stats"]["dead_lettered"] == 0

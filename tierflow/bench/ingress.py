@@ -1,11 +1,15 @@
 """Scenario ``ingress``: Kafka command -> workflow started, through ``workers.ingress.Ingress``.
 
-Submit commands are produced at a fixed offered load and then as one burst (saturation).
+Submit commands are produced at a fixed offered load and then as one burst (saturation), each
+side after a short untimed warm-up (group join, first connections).
 Latency is the workflow's start time on the server minus the wall clock just before the
 produce call. The bare baseline consumes the same messages from its own topic with a plain
 poll -> ``start_workflow`` (all records of a batch at once) -> commit loop that starts the same
-request workflow on the same worker, without the ingress's validation, ordering, retries and
-dead-lettering: the ratio is what the ingress itself costs.
+request workflow, without the ingress's validation, ordering, retries and dead-lettering: the
+ratio is what the ingress itself costs. Both run workflows on one ``tierflow worker`` process of
+its own, as deployed, so the worker's Python does not share the ingress's interpreter lock.
+A third baseline starts the same workflows at the same rate straight from the client (no Kafka):
+the latency floor the server sets.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ from tierflow.bench.common import (
     console,
     gather_limited,
     progress,
-    project_worker,
     run_id,
+    start_worker_process,
     summarize,
     target,
 )
@@ -36,6 +40,7 @@ from tierflow.kafka_io import make_consumer, make_producer
 PARTITIONS = 6
 TARGET_P99_S = 0.1  # at the fixed offered load
 TARGET_RATIO = 0.8  # saturation throughput, ingress / bare loop
+WARMUP = 20  # untimed messages first: the consumer joins its group and connects
 SOURCE = "/tierflow/bench"
 
 
@@ -153,6 +158,41 @@ async def bare_loop(
         await asyncio.to_thread(consumer.close)
 
 
+async def direct_starts(
+    client: Any, task_queue: str, prefix: str, n: int, rate: float
+) -> dict[str, Any]:
+    """Start request workflows straight from the client at ``rate``: no Kafka at all.
+
+    The floor under both consumers: what one start costs on this server while the worker
+    runs the workflows already started.
+    """
+    from schemas.lifecycle import WorkflowState
+    from workflows.service_request import ServiceRequestWorkflow
+
+    sent: dict[str, float] = {}
+    began = time.monotonic()
+
+    async def one(i: int, req: Any) -> None:
+        wait = began + i / rate - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        sent[req.request_id] = time.time()
+        await client.start_workflow(
+            ServiceRequestWorkflow.run,
+            WorkflowState(request=req),
+            id=workflow_id(req.request_id),
+            task_queue=task_queue,
+        )
+
+    await asyncio.gather(*(one(i, r) for i, r in enumerate(bench_requests(n, prefix))))
+    started = await start_times(client, [workflow_id(k) for k in sent])
+    return {
+        "latency_s": summarize(_latencies(sent, started, workflow_id)),
+        "started": len(started),
+        "messages": n,
+    }
+
+
 def _latencies(sent: dict[str, float], started: dict[str, float], wid: Any) -> list[float]:
     return [started[wid(k)] - t for k, t in sent.items() if wid(k) in started]
 
@@ -198,7 +238,8 @@ async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any
     producer = make_producer(stack.bootstrap)
     fixed_n = max(1, int(params.rate * params.seconds))
     results: dict[str, Any] = {}
-    async with project_worker(stack, client):
+    worker = start_worker_process(stack)  # as deployed: the worker is not in the ingress process
+    try:
         ingress = Ingress(
             client,
             stack.bootstrap,
@@ -212,6 +253,15 @@ async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any
         task = asyncio.create_task(ingress.run(stop))
         try:
             project_wid = workflow_id
+            results["ingress_warmup"] = await _phase(
+                client,
+                producer,
+                topics["commands"],
+                submit_payloads(f"iw-{rid}", WARMUP),
+                params.rate,
+                lambda: ingress.stats.committed,
+                project_wid,
+            )
             results["ingress_fixed"] = await _phase(
                 client,
                 producer,
@@ -241,6 +291,15 @@ async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any
         )
         try:
             bare_wid = lambda k: f"bare-{k}"  # noqa: E731
+            results["bare_warmup"] = await _phase(
+                client,
+                producer,
+                topics["bare"],
+                submit_payloads(f"bw-{rid}", WARMUP),
+                params.rate,
+                lambda: counter[0],
+                bare_wid,
+            )
             results["bare_fixed"] = await _phase(
                 client,
                 producer,
@@ -262,6 +321,11 @@ async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any
         finally:
             bstop.set()
             await asyncio.gather(btask, return_exceptions=True)
+        results["direct_start_fixed"] = await direct_starts(
+            client, stack.task_queue, f"ds-{rid}", fixed_n, params.rate
+        )
+    finally:
+        worker.stop(timeout=20)
     producer.close(timeout=5)
     fixed_ratio = (
         results["bare_fixed"]["latency_s"]["p95"] / results["ingress_fixed"]["latency_s"]["p95"]
@@ -275,7 +339,13 @@ async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any
     results["ingress_stats"] = ingress.stats.__dict__
     fixed_p99 = results["ingress_fixed"]["latency_s"]["p99"]
     return {
-        "params": {**params.__dict__, "partitions": PARTITIONS, "fixed_messages": fixed_n},
+        "params": {
+            **params.__dict__,
+            "partitions": PARTITIONS,
+            "fixed_messages": fixed_n,
+            "worker": "separate process: python -m tierflow.cli worker",
+            "ingress": "in the bench process (workers.ingress.Ingress), as is the bare loop",
+        },
         "results": results,
         "targets": {
             "fixed_load_p99_s": target(fixed_p99, TARGET_P99_S, "<="),

@@ -9,9 +9,7 @@ once N exceeds the cache, 1000 workflows by default), which the worker must repl
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +28,7 @@ from tierflow.bench.common import (
     progress,
     rss_mb,
     run_id,
+    start_worker_process,
     summarize,
     target,
 )
@@ -46,38 +45,6 @@ class ScaleParams:
     count: int = 10_000
     probes: int = 100
     concurrency: int = 100
-
-
-def start_worker_process(stack: BenchStack) -> Any:
-    """Start ``tierflow worker`` against the stack's servers; return its ManagedProcess."""
-    from tierflow.devstack.procs import ManagedProcess, wait_until
-
-    settings = stack.settings()
-    env = {
-        "TIERFLOW_HOME": str(stack.home),
-        "TIERFLOW_TEMPORAL_ADDRESS": settings.temporal_address,
-        "TIERFLOW_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "TIERFLOW_TASK_QUEUE": settings.task_queue,
-        "TIERFLOW_DATABASE_URL": settings.database_url,
-        "TIERFLOW_WORKER_METRICS_PORT": str(settings.worker_metrics_port),
-        "TIERFLOW_WORKER_SDK_METRICS_PORT": str(settings.worker_sdk_metrics_port),
-    }
-    proc = ManagedProcess(
-        name="bench-worker",
-        argv=[sys.executable, "-m", "tierflow.cli", "worker"],
-        home=stack.home,
-        env=env,
-        cwd=stack.home,  # no stray .env from the caller's folder
-    )
-    proc.start()
-    url = f"http://127.0.0.1:{settings.worker_metrics_port}/healthz"
-
-    def ready() -> bool:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return bool(resp.status == 200)
-
-    wait_until(ready, 120, "tierflow worker /healthz", log=proc.log_path, alive=proc.is_running)
-    return proc
 
 
 def _assigned(engine: Engine, prefix: str) -> int:
