@@ -223,6 +223,31 @@ async def _phase(
     }
 
 
+async def _phases(
+    client: Any,
+    producer: Any,
+    topic: str,
+    side: str,
+    rid: str,
+    params: IngressParams,
+    fixed_n: int,
+    count_now: Any,
+    wid: Any,
+) -> dict[str, Any]:
+    """Untimed warm-up, then the fixed offered load, then the burst, through one consumer."""
+    results = {}
+    for phase, n, rate in (
+        ("warmup", WARMUP, params.rate),
+        ("fixed", fixed_n, params.rate),
+        ("saturation", params.burst, 0.0),
+    ):
+        payloads = submit_payloads(f"{side[0]}{phase[0]}-{rid}", n)
+        results[f"{side}_{phase}"] = await _phase(
+            client, producer, topic, payloads, rate, count_now, wid
+        )
+    return results
+
+
 async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any]:
     """Fixed load and burst through Ingress, then the same through the bare loop."""
     from prometheus_client import CollectorRegistry
@@ -252,33 +277,16 @@ async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any
         stop = asyncio.Event()
         task = asyncio.create_task(ingress.run(stop))
         try:
-            project_wid = workflow_id
-            results["ingress_warmup"] = await _phase(
+            results |= await _phases(
                 client,
                 producer,
                 topics["commands"],
-                submit_payloads(f"iw-{rid}", WARMUP),
-                params.rate,
+                "ingress",
+                rid,
+                params,
+                fixed_n,
                 lambda: ingress.stats.committed,
-                project_wid,
-            )
-            results["ingress_fixed"] = await _phase(
-                client,
-                producer,
-                topics["commands"],
-                submit_payloads(f"if-{rid}", fixed_n),
-                params.rate,
-                lambda: ingress.stats.committed,
-                project_wid,
-            )
-            results["ingress_saturation"] = await _phase(
-                client,
-                producer,
-                topics["commands"],
-                submit_payloads(f"is-{rid}", params.burst),
-                0,
-                lambda: ingress.stats.committed,
-                project_wid,
+                workflow_id,
             )
         finally:
             stop.set()
@@ -290,33 +298,16 @@ async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any
             bare_loop(client, stack.bootstrap, topics["bare"], stack.task_queue, bstop, counter)
         )
         try:
-            bare_wid = lambda k: f"bare-{k}"  # noqa: E731
-            results["bare_warmup"] = await _phase(
+            results |= await _phases(
                 client,
                 producer,
                 topics["bare"],
-                submit_payloads(f"bw-{rid}", WARMUP),
-                params.rate,
+                "bare",
+                rid,
+                params,
+                fixed_n,
                 lambda: counter[0],
-                bare_wid,
-            )
-            results["bare_fixed"] = await _phase(
-                client,
-                producer,
-                topics["bare"],
-                submit_payloads(f"bf-{rid}", fixed_n),
-                params.rate,
-                lambda: counter[0],
-                bare_wid,
-            )
-            results["bare_saturation"] = await _phase(
-                client,
-                producer,
-                topics["bare"],
-                submit_payloads(f"bs-{rid}", params.burst),
-                0,
-                lambda: counter[0],
-                bare_wid,
+                lambda k: f"bare-{k}",
             )
         finally:
             bstop.set()
