@@ -390,6 +390,22 @@ async def project_worker(
     engine.dispose()
 
 
+async def start_request(
+    client: Any, req: RequestInput, task_queue: str, wid: str | None = None
+) -> Any:
+    """Start the request workflow for ``req`` (id from its request id unless given)."""
+    from schemas.lifecycle import WorkflowState
+    from tierflow.constants import workflow_id
+    from workflows.service_request import ServiceRequestWorkflow
+
+    return await client.start_workflow(
+        ServiceRequestWorkflow.run,
+        WorkflowState(request=req),
+        id=wid or workflow_id(req.request_id),
+        task_queue=task_queue,
+    )
+
+
 def start_worker_process(stack: BenchStack) -> Any:
     """Start ``tierflow worker`` against the stack's servers; return its ManagedProcess.
 

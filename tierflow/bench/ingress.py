@@ -30,6 +30,7 @@ from tierflow.bench.common import (
     gather_limited,
     progress,
     run_id,
+    start_request,
     start_worker_process,
     summarize,
     target,
@@ -124,9 +125,7 @@ async def bare_loop(
     counter: list[int],
 ) -> None:
     """Poll a batch, start one request workflow per record concurrently, commit; repeat."""
-    from schemas.lifecycle import WorkflowState
     from schemas.request import RequestInput
-    from workflows.service_request import ServiceRequestWorkflow
 
     consumer = await asyncio.to_thread(
         make_consumer,
@@ -144,12 +143,8 @@ async def bare_loop(
 
             async def start(msg: Any) -> None:
                 event = json.loads(msg.value)
-                await client.start_workflow(
-                    ServiceRequestWorkflow.run,
-                    WorkflowState(request=RequestInput.model_validate(event["data"])),
-                    id=f"bare-{event['subject']}",
-                    task_queue=task_queue,
-                )
+                req = RequestInput.model_validate(event["data"])
+                await start_request(client, req, task_queue, f"bare-{event['subject']}")
 
             await asyncio.gather(*(start(m) for m in records))
             await asyncio.to_thread(consumer.commit)
@@ -166,8 +161,6 @@ async def direct_starts(
     The floor under both consumers: what one start costs on this server while the worker
     runs the workflows already started.
     """
-    from schemas.lifecycle import WorkflowState
-    from workflows.service_request import ServiceRequestWorkflow
 
     sent: dict[str, float] = {}
     began = time.monotonic()
@@ -177,12 +170,7 @@ async def direct_starts(
         if wait > 0:
             await asyncio.sleep(wait)
         sent[req.request_id] = time.time()
-        await client.start_workflow(
-            ServiceRequestWorkflow.run,
-            WorkflowState(request=req),
-            id=workflow_id(req.request_id),
-            task_queue=task_queue,
-        )
+        await start_request(client, req, task_queue)
 
     await asyncio.gather(*(one(i, r) for i, r in enumerate(bench_requests(n, prefix))))
     started = await start_times(client, [workflow_id(k) for k in sent])

@@ -15,7 +15,7 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType as HistoryEvent
 
 from schemas.domain import Role
-from schemas.lifecycle import ActionKind, ActionRequest, WorkflowState
+from schemas.lifecycle import ActionKind, ActionRequest
 from schemas.request import Actor, RequestInput
 from tierflow.bench.common import (
     BenchStack,
@@ -27,6 +27,7 @@ from tierflow.bench.common import (
     progress,
     project_worker,
     run_id,
+    start_request,
     summarize,
     target,
     write_policy,
@@ -54,12 +55,7 @@ async def project_lifecycle(client: Any, task_queue: str, req: RequestInput) -> 
     from workflows.service_request import ServiceRequestWorkflow
 
     began = time.perf_counter()
-    handle = await client.start_workflow(
-        ServiceRequestWorkflow.run,
-        WorkflowState(request=req),
-        id=workflow_id(req.request_id),
-        task_queue=task_queue,
-    )
+    handle = await start_request(client, req, task_queue)
     for action in (
         _action(ActionKind.ACKNOWLEDGE),
         _action(ActionKind.RESOLVE, "benchmark resolution"),

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from schemas.domain import Role
-from schemas.lifecycle import ActionKind, ActionRequest, WorkflowState
+from schemas.lifecycle import ActionKind, ActionRequest
 from schemas.request import Actor
 from tierflow.bench.common import (
     BenchStack,
@@ -28,6 +28,7 @@ from tierflow.bench.common import (
     progress,
     rss_mb,
     run_id,
+    start_request,
     start_worker_process,
     summarize,
     target,
@@ -79,7 +80,6 @@ async def _time_actions(client: Any, request_ids: list[str]) -> list[float]:
 async def run_scale(stack: BenchStack, params: ScaleParams) -> dict[str, Any]:
     """Open N requests on a separate worker process; measure its RSS and action latency."""
     from tierflow.db.engine import make_engine, upgrade
-    from workflows.service_request import ServiceRequestWorkflow
 
     upgrade(stack.database_url)
     engine = make_engine(stack.database_url)
@@ -103,12 +103,7 @@ async def run_scale(stack: BenchStack, params: ScaleParams) -> dict[str, Any]:
         sampler = asyncio.create_task(sample())
 
         async def start(req: Any) -> None:
-            await client.start_workflow(
-                ServiceRequestWorkflow.run,
-                WorkflowState(request=req),
-                id=workflow_id(req.request_id),
-                task_queue=stack.task_queue,
-            )
+            await start_request(client, req, stack.task_queue)
 
         began = time.perf_counter()
         with progress(params.count, "opening requests") as advance:

@@ -19,7 +19,6 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from schemas.lifecycle import WorkflowState
 from tierflow.bench.common import (
     BenchStack,
     bare_worker,
@@ -30,11 +29,11 @@ from tierflow.bench.common import (
     progress,
     project_worker,
     run_id,
+    start_request,
     summarize,
     target,
     write_policy,
 )
-from tierflow.constants import workflow_id
 
 TARGET_P95_S = 1.0
 ESCALATION_EVENTS = ("escalated", "supervisor_alert")
@@ -132,7 +131,6 @@ async def _wait_for(engine: Engine, prefix: str, count: int, timeout: float) -> 
 async def run_timers(stack: BenchStack, params: TimerParams) -> dict[str, Any]:
     """Open M requests, wait for every breach to escalate, then run the bare baseline."""
     from tierflow.db.engine import make_engine, upgrade
-    from workflows.service_request import ServiceRequestWorkflow
 
     stack.policy_file = write_policy(
         stack.home / "policy.toml",
@@ -148,12 +146,7 @@ async def run_timers(stack: BenchStack, params: TimerParams) -> dict[str, Any]:
     async with project_worker(stack, client), bare_worker(client, bare_queue):
 
         async def start(req: Any) -> None:
-            await client.start_workflow(
-                ServiceRequestWorkflow.run,
-                WorkflowState(request=req),
-                id=workflow_id(req.request_id),
-                task_queue=stack.task_queue,
-            )
+            await start_request(client, req, stack.task_queue)
 
         began = time.perf_counter()
         with progress(params.count, "opening requests") as advance:
