@@ -141,9 +141,17 @@ def lifecycle(
 def timers(
     quick: Quick = False,
     out: Out = None,
-    count: Annotated[int | None, typer.Option("--count", help="Open requests.")] = None,
+    count: Annotated[
+        int | None, typer.Option("--count", help="Open requests, probes included.")
+    ] = None,
+    probes: Annotated[
+        int | None, typer.Option("--probes", help="Requests whose response clocks fire.")
+    ] = None,
+    probe_rate: Annotated[
+        float | None, typer.Option("--probe-rate", help="Probes opened (deadlines due) per s.")
+    ] = None,
     response_seconds: Annotated[
-        float | None, typer.Option("--response-seconds", help="Response target (s).")
+        float | None, typer.Option("--response-seconds", help="Probes' response target (s).")
     ] = None,
     concurrency: Concurrency = None,
     temporal_address: TemporalAddr = None,
@@ -157,9 +165,16 @@ def timers(
 
     params = TimerParams(
         count=count or (50 if quick else 5000),
-        response_seconds=response_seconds or (8.0 if quick else 240.0),
+        probes=probes or (20 if quick else 1000),
+        probe_rate=probe_rate or (10.0 if quick else 4.0),
+        response_seconds=response_seconds or (8.0 if quick else 60.0),
         concurrency=concurrency or (25 if quick else 100),
     )
+    if params.probes > params.count:
+        raise typer.BadParameter(
+            f"--probes ({params.probes}) must not exceed --count ({params.count})",
+            param_hint="--probes",
+        )
     opts = _options(**locals())
     _run("timers", opts, quick, out, lambda stack: run_timers(stack, params))
 

@@ -19,7 +19,7 @@ import time
 import tomllib
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -102,6 +102,40 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return found.get("VmRSS", 0.0), found.get("VmHWM", 0.0)
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds a process has used so far, from /proc (0 if unknown)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds each process spends between ``start`` and ``stop``.
+
+    Names the bench process (worker and client threads), and the Temporal server and
+    Kafka broker when this run started them. Where a ratio is missed, this says which
+    process the extra time went to.
+    """
+
+    def __init__(self, stack: BenchStack) -> None:
+        self.pids: dict[str, int | None] = {"bench_process": os.getpid()}
+        for name, server in (("temporal_server", stack.temporal), ("kafka_broker", stack.kafka)):
+            if server is not None:
+                self.pids[name] = server.pid()
+        self.began: dict[str, float] = {}
+
+    def start(self) -> None:
+        self.began = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def stop(self, per: int) -> dict[str, float]:
+        """Return the CPU milliseconds per unit of work (``per`` units) for each process."""
+        return {
+            name: 1000 * (cpu_seconds(pid) - self.began[name]) / max(per, 1)
+            for name, pid in self.pids.items()
+        }
+
+
 def write_results(name: str, out: Path | None, payload: dict[str, Any]) -> Path:
     """Write the scenario's JSON (command, date, machine first) and return its path."""
     path = out or RESULTS_DIR / f"{name}.json"
@@ -156,11 +190,13 @@ def write_policy(
     reopen_seconds: float = 1.0,
     response_seconds: float | None = None,
     warning_thresholds: list[float] | None = None,
+    idle_priority: str | None = None,
 ) -> Path:
     """Write a copy of the packaged policy with a tiny reopen window (and short targets).
 
     The calendar is open round the clock (no weekends, no public holidays), so a bench that
-    runs on a Saturday does not wait for Monday.
+    runs on a Saturday does not wait for Monday. With ``response_seconds``, requests of
+    ``idle_priority`` get a far response target instead: they stay open without firing.
     """
     text = resources.files("tierflow.data").joinpath("sla_policy.toml").read_text("utf-8")
     data = tomllib.loads(text)
@@ -173,8 +209,9 @@ def write_policy(
         data["warning_thresholds"] = warning_thresholds
     if response_seconds is not None:
         hours = response_seconds / 3600
-        for prio in data["targets"]["priority"].values():
-            prio["response_hours"], prio["resolution_hours"] = hours, 1000
+        for name, prio in data["targets"]["priority"].items():
+            prio["response_hours"] = 1000 if name == idle_priority else hours
+            prio["resolution_hours"] = 1000
         data["targets"]["category"] = {}
         data["targets"]["grade"] = {}
         # only the first tier's response clock fires: later tiers get very long targets
@@ -477,6 +514,24 @@ async def gather_limited(
         return result
 
     return await asyncio.gather(*(one(c) for c in coros), return_exceptions=return_exceptions)
+
+
+async def paced(coros: Iterable[Awaitable[Any]], rate: float, advance: Any = None) -> list[Any]:
+    """Start one coroutine every ``1 / rate`` seconds, not waiting for the last; return results.
+
+    A fixed offered load, as opposed to ``gather_limited``'s fixed concurrency.
+    """
+    began = time.monotonic()
+    tasks: list[asyncio.Future[Any]] = []
+    for i, coro in enumerate(coros):
+        wait = began + i / rate - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        task = asyncio.ensure_future(coro)
+        if advance is not None:
+            task.add_done_callback(lambda _t: advance())
+        tasks.append(task)
+    return await asyncio.gather(*tasks)
 
 
 def clock() -> float:

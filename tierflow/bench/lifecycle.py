@@ -19,6 +19,7 @@ from schemas.lifecycle import ActionKind, ActionRequest
 from schemas.request import Actor, RequestInput
 from tierflow.bench.common import (
     BenchStack,
+    CpuMeter,
     bare_worker,
     bench_requests,
     connect,
@@ -134,7 +135,9 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
         await bare_lifecycle(client, bare_queue, f"bare-warm-{rid}", phases, local_phases)
 
         reqs = bench_requests(params.count, f"lc-{rid}")
+        cpu = CpuMeter(stack)
         with progress(params.count, "project lifecycles") as advance:
+            cpu.start()
             began = time.perf_counter()
             durations = await gather_limited(
                 (project_lifecycle(client, stack.task_queue, r) for r in reqs),
@@ -142,7 +145,9 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
                 advance,
             )
             project_wall = time.perf_counter() - began
+            project_cpu = cpu.stop(params.count)
         with progress(params.count, "bare lifecycles") as advance:
+            cpu.start()
             began = time.perf_counter()
             bare_durations = await gather_limited(
                 (
@@ -153,6 +158,7 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
                 advance,
             )
             bare_wall = time.perf_counter() - began
+            bare_cpu = cpu.stop(params.count)
         sample = [
             (await history_shape(client, workflow_id(r.request_id)))[0]
             for r in reqs[: min(20, len(reqs))]
@@ -174,6 +180,8 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
             "local_activities_per_lifecycle": sum(local_phases),
             "activity_phases": phases,
             "local_activity_phases": local_phases,
+            "project_cpu_ms_per_lifecycle": project_cpu,
+            "bare_cpu_ms_per_lifecycle": bare_cpu,
             "project_lifecycle_s": summarize(durations),
             "bare_lifecycle_s": summarize(bare_durations),
         },

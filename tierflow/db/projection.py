@@ -14,7 +14,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 
@@ -59,12 +59,6 @@ def apply_transition(conn: Connection, record: TransitionRecord) -> bool:
     return True
 
 
-def _insert(conn: Connection, table: Table) -> Any:
-    """Return the dialect's INSERT that supports ON CONFLICT (SQLite and PostgreSQL)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
     """Replace enum members by their values so every driver stores the same strings."""
     return {k: v.value if isinstance(v, Enum) else v for k, v in values.items()}
@@ -93,12 +87,21 @@ def _insert_transition(conn: Connection, record: TransitionRecord) -> bool:
             "recorded_at": datetime.now(UTC),
         }
     )
-    stmt = _insert(conn, _transition).values(**values)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["event_id"]).returning(
-        _transition.c.event_id
-    )
     # RETURNING, not rowcount: psycopg reports no rowcount for this statement.
-    return conn.execute(stmt).scalar_one_or_none() is not None
+    inserted = conn.execute(_transition_insert(conn.dialect.name), values).scalar_one_or_none()
+    return inserted is not None
+
+
+@lru_cache(maxsize=4)
+def _transition_insert(dialect_name: str) -> Any:
+    """The audit trail's insert, built once per dialect; a known event id inserts nothing.
+
+    Statements built per call cost more than executing them (a profile of the lifecycle
+    bench put half of ``persist`` in building and cache-keying this one).
+    """
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    ins = dialect.insert(_transition).on_conflict_do_nothing(index_elements=["event_id"])
+    return ins.returning(_transition.c.event_id)
 
 
 @lru_cache(maxsize=4)
@@ -151,11 +154,23 @@ def _open_hold_id(conn: Connection, request_id: str) -> int | None:
     return conn.execute(query).scalar_one_or_none()
 
 
+# Built once: the parameters are bound per call.
+_CLOSE_HOLDS = (
+    update(_tier_hold)
+    .where(_tier_hold.c.request_id == bindparam("b_request_id"), _tier_hold.c.until.is_(None))
+    .values(until=bindparam("b_until"), left_by=bindparam("b_left_by"))
+)
+_OPEN_HOLD = _tier_hold.insert()
+
+
 def _close_holds(conn: Connection, record: TransitionRecord) -> None:
     conn.execute(
-        update(_tier_hold)
-        .where(_tier_hold.c.request_id == record.request_id, _tier_hold.c.until.is_(None))
-        .values(until=record.occurred_at, left_by=record.event_type.value)
+        _CLOSE_HOLDS,
+        {
+            "b_request_id": record.request_id,
+            "b_until": record.occurred_at,
+            "b_left_by": record.event_type.value,
+        },
     )
 
 
@@ -164,16 +179,17 @@ def _update_holds(conn: Connection, record: TransitionRecord) -> None:
     if event in OPENS_HOLD:
         _close_holds(conn, record)
         conn.execute(
-            _tier_hold.insert().values(
-                request_id=record.request_id,
-                tier=record.to_tier.value,
-                institution_id=record.institution_id or record.summary.institution_id or "",
-                since=record.occurred_at,
-                opened_by=record.event_id,
-                response_breached=False,
-                resolution_breached=False,
-                paused_seconds=0,
-            )
+            _OPEN_HOLD,
+            {
+                "request_id": record.request_id,
+                "tier": record.to_tier.value,
+                "institution_id": record.institution_id or record.summary.institution_id or "",
+                "since": record.occurred_at,
+                "opened_by": record.event_id,
+                "response_breached": False,
+                "resolution_breached": False,
+                "paused_seconds": 0,
+            },
         )
     elif event in CLOSES_HOLD:
         _close_holds(conn, record)

@@ -162,6 +162,9 @@ class KafkaBroker:
     def log_path(self) -> Path:
         return self.process.log_path
 
+    def pid(self) -> int | None:
+        return self.process.pid()
+
     def is_running(self) -> bool:
         return self.process.is_running()
 
