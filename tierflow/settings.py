@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tierflow.constants import TASK_QUEUE
+from tierflow.constants import INGRESS_MAX_IN_FLIGHT, INGRESS_MAX_POLL_RECORDS, TASK_QUEUE
 
 
 class Settings(BaseSettings):
@@ -80,13 +80,13 @@ class Settings(BaseSettings):
     )
 
     ingress_max_in_flight: int = Field(
-        default=128,
+        default=INGRESS_MAX_IN_FLIGHT,
         ge=1,
         description="Temporal calls the ingress makes at once (one request's commands are "
         "always applied one after another, in order)",
     )
     ingress_max_poll_records: int = Field(
-        default=500,
+        default=INGRESS_MAX_POLL_RECORDS,
         ge=1,
         description="Commands the ingress fetches per poll; a batch is worked on, then "
         "committed, so bigger batches amortise the wait for the slowest call in each",

@@ -110,8 +110,8 @@ class Ingress:
         rpc_timeout: timedelta = timedelta(seconds=30),
         shutdown_grace: float = 10.0,
         poll_timeout: float = 1.0,
-        max_records: int = 500,
-        max_in_flight: int = 128,
+        max_records: int = constants.INGRESS_MAX_POLL_RECORDS,
+        max_in_flight: int = constants.INGRESS_MAX_IN_FLIGHT,
         producer: KafkaProducer | None = None,
         consumer_config: dict[str, Any] | None = None,
     ) -> None:
