@@ -178,7 +178,7 @@ async def run_timers(stack: BenchStack, params: TimerParams) -> dict[str, Any]:
         began = time.perf_counter()
         with progress(len(background), "opening background requests") as advance:
             await gather_limited((start(r) for r in background), params.concurrency, advance)
-            await _wait_assigned(engine, f"tm-{rid}-b", len(background))
+            held, _ = await _wait_assigned(engine, f"tm-{rid}-b", len(background))
         background_s = time.perf_counter() - began
         console.log(f"timers: {len(background)} background requests open in {background_s:.1f} s")
 
@@ -200,7 +200,7 @@ async def run_timers(stack: BenchStack, params: TimerParams) -> dict[str, Any]:
     return {
         "params": {**params.__dict__, "warning_thresholds": [0.5], "calendar": "always open"},
         "results": {
-            "open_requests": len(background) + assigned,
+            "open_requests": held + assigned,
             "background_open_s": background_s,
             "probes_open_s": probes_s,
             "probes_breaching_at_county": expected,
