@@ -28,6 +28,7 @@ from tierflow.bench.common import (
     connect,
     console,
     gather_limited,
+    paced,
     progress,
     run_id,
     start_request,
@@ -163,16 +164,12 @@ async def direct_starts(
     """
 
     sent: dict[str, float] = {}
-    began = time.monotonic()
 
-    async def one(i: int, req: Any) -> None:
-        wait = began + i / rate - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
+    async def one(req: Any) -> None:
         sent[req.request_id] = time.time()
         await start_request(client, req, task_queue)
 
-    await asyncio.gather(*(one(i, r) for i, r in enumerate(bench_requests(n, prefix))))
+    await paced((one(r) for r in bench_requests(n, prefix)), rate)
     started = await start_times(client, [workflow_id(k) for k in sent])
     return {
         "latency_s": summarize(_latencies(sent, started, workflow_id)),
