@@ -12,9 +12,11 @@ DEAD_LETTER_TOPIC = "tierflow.commands.dlq.v1"
 TOPICS: dict[str, int] = {COMMANDS_TOPIC: 6, EVENTS_TOPIC: 6, DEAD_LETTER_TOPIC: 1}
 INGRESS_GROUP = "tierflow-ingress"
 # Ingress defaults (settings and the Ingress class share them): commands fetched per poll,
-# and Temporal calls at once. The ingress bench chose them (docs/benchmarks).
+# Temporal calls at once, and commands fetched but unfinished before polling pauses.
+# The ingress bench chose them (docs/benchmarks).
 INGRESS_MAX_POLL_RECORDS = 500
 INGRESS_MAX_IN_FLIGHT = 128
+INGRESS_MAX_PENDING = 1000
 
 # Temporal custom search attributes (no PII): name -> type as the CLI names it.
 SA_STATE = "TierflowState"

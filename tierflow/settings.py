@@ -8,7 +8,12 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tierflow.constants import INGRESS_MAX_IN_FLIGHT, INGRESS_MAX_POLL_RECORDS, TASK_QUEUE
+from tierflow.constants import (
+    INGRESS_MAX_IN_FLIGHT,
+    INGRESS_MAX_PENDING,
+    INGRESS_MAX_POLL_RECORDS,
+    TASK_QUEUE,
+)
 
 
 class Settings(BaseSettings):
@@ -63,7 +68,7 @@ class Settings(BaseSettings):
         default=60.0,
         gt=0,
         description="How long a command for a request not started yet is retried before it "
-        "is dead-lettered as unknown_request (its partition waits meanwhile)",
+        "is dead-lettered as unknown_request (its partition's commit position waits meanwhile)",
     )
 
     worker_max_cached_workflows: int = Field(
@@ -88,8 +93,13 @@ class Settings(BaseSettings):
     ingress_max_poll_records: int = Field(
         default=INGRESS_MAX_POLL_RECORDS,
         ge=1,
-        description="Commands the ingress fetches per poll; a batch is worked on, then "
-        "committed, so bigger batches amortise the wait for the slowest call in each",
+        description="Commands the ingress fetches per poll at most",
+    )
+    ingress_max_pending: int = Field(
+        default=INGRESS_MAX_PENDING,
+        ge=1,
+        description="Commands fetched but not finished before the ingress stops polling "
+        "(bounds memory while, say, a command waits for its request's workflow)",
     )
 
     policy_file: Path | None = None  # None: the packaged SLA policy

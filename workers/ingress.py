@@ -2,11 +2,11 @@
 
 At-least-once, in order per request: a message's offset is committed only after its
 Temporal call succeeded (or it was a duplicate) or it was parked on the dead-letter topic,
-and so was every message before it in the partition. Each polled batch is handled with one
-lane per key (request id), each lane strictly in order, then committed; transient failures
-retry the same message with capped exponential backoff, so nothing is skipped. Heartbeats
-run on kafka-python's own thread; ``max_poll_interval_ms`` is raised so a long Temporal
-outage does not cost the membership.
+and so was every message before it in the partition. Messages are worked on as they arrive,
+one lane per key (request id), each lane strictly in order, while polling goes on (up to
+``max_pending`` messages unfinished); transient failures retry the same message with capped
+exponential backoff, so nothing is skipped. Heartbeats run on kafka-python's own thread;
+``max_poll_interval_ms`` is raised so a long Temporal outage does not cost the membership.
 
 Kafka's client is synchronous: every consumer/producer call runs on one dedicated thread,
 so the event loop (and a Temporal worker sharing it in tests) never blocks.
@@ -15,6 +15,7 @@ so the event loop (and a Temporal worker sharing it in tests) never blocks.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import threading
@@ -38,9 +39,11 @@ from tierflow import constants
 from tierflow.kafka_io import make_producer, send_to_dlq
 from workers.ingress_decode import UNKNOWN_REQUEST, command_label, decode
 from workers.ingress_metrics import IngressMetrics
+from workers.ingress_offsets import OffsetTracker
 from workers.ingress_temporal import Outcome, Verdict, apply_command
 
 log = logging.getLogger("tierflow.ingress")
+REBALANCE_POLL_SECONDS = 5.0  # one poll's length while the group rebalances
 T = TypeVar("T")
 
 
@@ -67,6 +70,7 @@ class IngressStats:
     dead_lettered: int = 0
     retries: int = 0
     abandoned: int = 0  # left uncommitted at shutdown/rebalance: redelivered to the next owner
+    rebuilds: int = 0  # consumers replaced after a rebalance that never completed
 
     @property
     def committed(self) -> int:
@@ -83,16 +87,18 @@ class _Listener(ConsumerRebalanceListener):
         self.owner._on_revoked(revoked)
 
     def on_partitions_assigned(self, assigned: Any) -> None:
+        self.owner._on_assigned(assigned)
         log.info("partitions assigned: %s", sorted(tp.partition for tp in assigned))
 
 
 class Ingress:
     """Consume commands, make one idempotent Temporal call each, commit in order.
 
-    Partitions of a batch are worked on concurrently, and within a partition each key
-    (request id) is a lane of its own: a request's commands apply strictly one after another,
-    in the order they were published, while other requests go ahead (``max_in_flight``
-    Temporal calls at most).
+    Each key (request id) is a lane of its own: a request's commands apply strictly one
+    after another, in the order they were published, while other requests go ahead
+    (``max_in_flight`` Temporal calls at most). Polling does not wait for a batch to finish,
+    so one slow request (say, waiting for its workflow to exist) holds up only its own lane
+    and the commit position behind it, until ``max_pending`` messages are unfinished.
     Use ``await run(stop_event)``, or ``start()``, ``run_once()`` ... ``close()`` in steps.
     """
 
@@ -109,9 +115,11 @@ class Ingress:
         backoff: Backoff | None = None,
         rpc_timeout: timedelta = timedelta(seconds=30),
         shutdown_grace: float = 10.0,
+        rejoin_timeout: float = 30.0,
         poll_timeout: float = 1.0,
         max_records: int = constants.INGRESS_MAX_POLL_RECORDS,
         max_in_flight: int = constants.INGRESS_MAX_IN_FLIGHT,
+        max_pending: int = constants.INGRESS_MAX_PENDING,
         producer: KafkaProducer | None = None,
         consumer_config: dict[str, Any] | None = None,
     ) -> None:
@@ -126,9 +134,18 @@ class Ingress:
         self.backoff = backoff or Backoff()
         self.rpc_timeout = rpc_timeout
         self.shutdown_grace = shutdown_grace
+        self.rejoin_timeout = rejoin_timeout  # revoked and not reassigned: rebuild the consumer
+        self._revoked_at: float | None = None  # monotonic time of a revocation not yet followed
+        # by an assignment
         self.poll_timeout = poll_timeout
         self.max_records = max_records
         self._slots = asyncio.Semaphore(max_in_flight)  # Temporal calls in flight at once
+        self.max_pending = max_pending  # polled but unfinished messages before polling pauses
+        self._tasks: set[asyncio.Task[None]] = set()  # one per unfinished message
+        self._lanes: dict[bytes | None, asyncio.Task[None]] = {}  # last message of each key
+        self._trackers: dict[TopicPartition, OffsetTracker] = {}
+        self._room = asyncio.Event()  # set when a message finishes
+        self._abandon = asyncio.Event()  # set when shutdown's grace is over
         self.stats = IngressStats()
         self._producer = producer
         self._own_producer = producer is None
@@ -139,6 +156,12 @@ class Ingress:
         self._done: dict[TopicPartition, int] = {}  # next offset to commit, per partition
         self._lock = threading.Lock()
         self._generation = 0  # bumped on every revocation; older work is not committed
+        self._unfinished: dict[TopicPartition, int] = {}  # revoked with work in flight
+        self._uncommitted: dict[TopicPartition, int] = {}  # revoked with a commit pending
+        self._settled_in = -1  # the generation whose coming rebalance we already waited for
+        # offsets handled but not committed yet: a redelivery (after a rebalance) skips them
+        self._handled: dict[TopicPartition, set[int]] = {}
+        self._handed_back: dict[TopicPartition, int] = {}  # ... and assigned again: refetch
         self._lag_labels: set[str] = set()
 
     @property
@@ -197,7 +220,7 @@ class Ingress:
         try:
             while not stop.is_set():
                 try:
-                    await self.run_once(stop)
+                    await self.run_once()
                 except Exception:  # noqa: BLE001 - a broker hiccup must not end the consumer
                     log.exception("ingress loop error; retrying in 1 s")
                     await _sleep_or_stop(1.0, stop)
@@ -210,6 +233,11 @@ class Ingress:
         Messages not finished are left uncommitted: the next owner of their partition gets
         them again (every call is idempotent).
         """
+        if self._tasks:  # polling has stopped: finish what was fetched, within the grace
+            _, late = await asyncio.wait(set(self._tasks), timeout=self.shutdown_grace)
+            if late:
+                self._abandon.set()  # the rest is left uncommitted and redelivered
+                await asyncio.gather(*late, return_exceptions=True)
         consumer = self._consumer
         if consumer is not None:
             await self._kafka(self._commit_done)
@@ -222,25 +250,178 @@ class Ingress:
         self._send_threads.shutdown(wait=False)
         log.info("ingress stopped: %s", self.stats)
 
-    async def run_once(self, stop: asyncio.Event | None = None) -> int:
-        """Poll one batch, handle it (partitions concurrently, each in order), commit it.
+    async def run_once(self) -> int:
+        """Poll once, start work on what arrived, commit what has finished in order.
 
-        Returns how many messages reached a committable end. Nothing is polled while a
-        batch is in flight, so no rebalance can move a partition under a running message.
+        Returns how many messages reached a committable end meanwhile. While
+        ``max_pending`` messages are unfinished it waits for one to finish instead of
+        polling; a rebalance meanwhile only makes unfinished work redelivered (idempotent).
         """
         await self.start()
+        await self._rebuild_if_stuck()
         before = self.stats.committed
-        batch = await self._kafka(self._poll, self.poll_timeout)
-        generation = self._generation
-        tasks = [
-            asyncio.create_task(self._work_partition(tp, records, generation, stop))
-            for tp, records in batch.items()
-            if records
-        ]
-        if tasks:
-            await asyncio.gather(*tasks)
+        if len(self._tasks) >= self.max_pending:
+            self._room.clear()
+            try:
+                await asyncio.wait_for(self._room.wait(), timeout=self.poll_timeout)
+            except TimeoutError:
+                pass
+        else:
+            rebalancing = self._revoked_at is not None or await self._kafka(self._rejoin_pending)
+            unsettled = bool(self._tasks) and self._settled_in != self._generation
+            if unsettled and rebalancing and self._revoked_at is None:
+                await self._settle_before_rebalance()
+                self._settled_in = self._generation  # once: a rejoin takes several polls
+            if rebalancing:
+                # stay inside poll until the join completes: kafka-python 3.0.12 drops a
+                # join that finishes between two polls and joins again, sometimes for good
+                timeout = max(self.poll_timeout, REBALANCE_POLL_SECONDS)
+            elif self._tasks:  # short polls, so finished work is committed promptly
+                timeout = min(self.poll_timeout, 0.1)
+            else:
+                timeout = self.poll_timeout
+            batch = await self._kafka(self._poll, timeout)
+            generation = self._generation
+            for tp, records in batch.items():
+                for msg in records:
+                    self._dispatch(tp, msg, generation, self._abandon)
         await self._kafka(self._commit_done)
         return self.stats.committed - before
+
+    async def _rebuild_if_stuck(self) -> None:
+        """Replace a consumer that was revoked and never reassigned within ``rejoin_timeout``.
+
+        kafka-python 3.0.12 can stop short of finishing a rebalance (seen as the group
+        leader while another member joined with a topic it had no metadata for: it looked
+        for the coordinator for good and never rejoined). A fresh consumer joins afresh and
+        starts from the committed offsets; unfinished work was already dropped at the
+        revocation and is fetched again.
+        """
+        revoked_at = self._revoked_at
+        if revoked_at is None or time.monotonic() - revoked_at < self.rejoin_timeout:
+            return
+        log.warning(
+            "no partitions assigned %.0f s after a revocation; rebuilding the consumer",
+            time.monotonic() - revoked_at,
+        )
+        self.stats.rebuilds += 1
+        old, self._consumer = self._consumer, None
+        self._revoked_at = None
+        if old is not None:
+            try:
+                await self._kafka(functools.partial(old.close, False, timeout_ms=5000))
+            except Exception as exc:  # noqa: BLE001 - the old client is dropped either way
+                log.warning("closing the stuck consumer failed: %s", exc)
+        with self._lock:
+            self._unfinished, self._uncommitted, self._handed_back = {}, {}, {}
+        self._consumer = await self._kafka(self._make_consumer)
+
+    async def _settle_before_rebalance(self) -> None:
+        """Finish (within the grace) and commit the work in flight before the group rebalances.
+
+        The next poll revokes partitions; work finished and committed by then is neither
+        redelivered nor done twice. What is still running after the grace is refetched.
+        """
+        await asyncio.wait(set(self._tasks), timeout=self.shutdown_grace)
+        await self._kafka(self._commit_done)
+
+    def _rejoin_pending(self) -> bool:
+        """True when the next poll will rebalance (kafka-python 3.0's coordinator knows)."""
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        try:
+            return bool(coordinator is not None and coordinator.need_rejoin())
+        except Exception:  # noqa: BLE001 - an unknown client version: just poll
+            return False
+
+    def _dispatch(
+        self, tp: TopicPartition, msg: ConsumerRecord, generation: int, stop: asyncio.Event | None
+    ) -> None:
+        """Queue ``msg`` behind the last message with its key."""
+        tracker = self._trackers.setdefault(tp, OffsetTracker())
+        if not tracker.add(msg.offset):
+            return  # fetched before a rewind: the seek brings it again, in order
+        before = self._lanes.get(msg.key)
+        task = asyncio.create_task(
+            self._lane_step(before, tp, msg, tracker, tracker.epoch, generation, stop)
+        )
+        self._lanes[msg.key] = task
+        self._tasks.add(task)
+        task.add_done_callback(functools.partial(self._forget, msg.key))
+
+    def _forget(self, key: bytes | None, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._lanes.get(key) is task:
+            del self._lanes[key]
+        self._room.set()
+
+    async def _lane_step(
+        self,
+        before: asyncio.Task[None] | None,
+        tp: TopicPartition,
+        msg: ConsumerRecord,
+        tracker: OffsetTracker,
+        epoch: int,
+        generation: int,
+        stop: asyncio.Event | None,
+    ) -> None:
+        """Handle ``msg`` once the key's previous message is through; then mark it done."""
+        if before is not None:
+            await asyncio.wait({before})
+        if self._halted(stop, generation) or tracker.epoch != epoch:
+            self.stats.abandoned += 1  # fetched again by whoever owns the partition next
+            return
+        with self._lock:
+            again = msg.offset in self._handled.get(tp, ())
+        if again:  # a redelivery of work done before a rebalance: do not do it twice
+            self._finished(tp, msg.offset, tracker, epoch, generation)
+            return
+        try:
+            async with self._slots:
+                handled = await self._handle(msg, stop, generation)
+        except Exception:  # noqa: BLE001 - never lose the partition to a bug: redeliver
+            log.exception("unexpected error on %s@%d", tp, msg.offset)
+            await self._rewind(tp, msg.offset, tracker, epoch, generation, stop)
+            self.stats.abandoned += 1
+            return
+        if not handled:
+            self.stats.abandoned += 1
+            return
+        with self._lock:
+            self._handled.setdefault(tp, set()).add(msg.offset)
+        self._finished(tp, msg.offset, tracker, epoch, generation)
+
+    def _finished(
+        self, tp: TopicPartition, offset: int, tracker: OffsetTracker, epoch: int, generation: int
+    ) -> None:
+        """Move the partition's commit position if ``offset`` closes a gap."""
+        if tracker.epoch == epoch:
+            position = tracker.finish(offset)
+            if position is not None:
+                self._mark_done(tp, position, generation)
+
+    async def _rewind(
+        self,
+        tp: TopicPartition,
+        offset: int,
+        tracker: OffsetTracker,
+        epoch: int,
+        generation: int,
+        stop: asyncio.Event | None,
+    ) -> None:
+        """Fetch the partition again from its first unfinished offset (``offset`` or before).
+
+        Later work of the partition still running finishes, but does not count; the
+        redelivered copies are answered as duplicates.
+        """
+        if tracker.epoch != epoch or self._halted(stop, generation):
+            return
+        position = tracker.rewind()
+        if position is None or self._consumer is None:
+            return
+        try:
+            await self._kafka(self._consumer.seek, tp, position)
+        except Exception as exc:  # noqa: BLE001 - revoked meanwhile: the next owner refetches
+            log.warning("could not rewind %s to %d (failed at %d): %s", tp, position, offset, exc)
 
     # ------------------------------------------------------------------ kafka thread
     def _poll(self, timeout: float) -> dict[TopicPartition, list[ConsumerRecord]]:
@@ -248,8 +429,26 @@ class Ingress:
         assert consumer is not None
         _unstick_parked_partitions(consumer)
         batch = consumer.poll(timeout_ms=int(timeout * 1000))
+        with self._lock:
+            handed_back, self._handed_back = self._handed_back, {}
+        if handed_back:
+            self._refetch_unfinished(consumer, handed_back)
+            batch = {tp: records for tp, records in batch.items() if tp not in handed_back}
         self._update_lag()
         return batch
+
+    def _refetch_unfinished(self, consumer: KafkaConsumer, offsets: dict[Any, int]) -> None:
+        """Fetch partitions a rebalance handed straight back from their first unfinished offset.
+
+        kafka-python keeps the fetch position of a partition that stays assigned across a
+        rebalance, but the work in flight when it was revoked no longer counts: without this
+        seek those messages would be skipped, and a later commit would move past them.
+        """
+        for tp, offset in offsets.items():
+            try:
+                consumer.seek(tp, offset)
+            except Exception as exc:  # noqa: BLE001 - the next owner starts from the commit
+                log.warning("could not refetch %s from %d: %s", tp, offset, exc)
 
     def _commit_done(self) -> None:
         """Commit the next offset of every partition with finished work (in order)."""
@@ -269,31 +468,58 @@ class Ingress:
             for tp, offset in done.items():
                 if self._done.get(tp) == offset:
                     del self._done[tp]
+                handled = self._handled.get(tp)
+                if handled:
+                    self._handled[tp] = {o for o in handled if o >= offset}
 
     def _on_revoked(self, revoked: Any) -> None:
         """Runs on kafka-python's IO thread: must not block (no commit here).
 
-        Work finished but not yet committed is dropped and redelivered to the next owner.
+        Work finished but not yet committed is committed if the partition comes straight
+        back, and otherwise redelivered to its next owner (and answered as a duplicate).
         """
         with self._lock:
-            self._done.clear()
+            pending, self._done = self._done, {}
             self._generation += 1
+            self._revoked_at = time.monotonic()
+            for tp in revoked:  # unfinished work: refetch it if the partition comes back
+                tracker = self._trackers.get(tp)
+                first = tracker.first_open if tracker is not None else None
+                if first is not None:
+                    self._unfinished[tp] = first
+                elif tp in pending:  # all finished: commit it if the partition comes back
+                    self._uncommitted[tp] = pending[tp]
+            self._trackers = {}
         if revoked:
             log.info("partitions revoked: %s", sorted(tp.partition for tp in revoked))
 
+    def _on_assigned(self, assigned: Any) -> None:
+        """Runs on kafka-python's IO thread: the next ``_poll`` refetches unfinished work."""
+        with self._lock:
+            self._revoked_at = None
+            for tp in assigned:
+                if tp in self._unfinished:
+                    self._handed_back[tp] = self._unfinished[tp]
+                elif tp in self._uncommitted:
+                    self._done[tp] = self._uncommitted[tp]
+            self._unfinished, self._uncommitted = {}, {}
+            for tp in set(self._handled) - set(assigned):  # another member owns it now
+                del self._handled[tp]
+
     def _update_lag(self) -> None:
+        """Set the lag gauge from what the client already knows: no network call here.
+
+        ``end_offsets`` and ``position`` may block on the group coordinator, and during a
+        rebalance that wait would hold up the very poll that completes it. The high-water
+        mark arrives with every fetch response, so a partition's lag shows after its first.
+        """
         consumer = self._consumer
         if consumer is None:
             return
-        assigned = list(consumer.assignment())
         try:
-            missing = [tp for tp in assigned if consumer.highwater(tp) is None]
-            ends = consumer.end_offsets(missing) if missing else {}
             labels = set()
-            for tp in assigned:
-                end = consumer.highwater(tp)
-                end = ends.get(tp) if end is None else end
-                position = consumer.position(tp)
+            for tp in consumer.assignment():
+                end, position = consumer.highwater(tp), _known_position(consumer, tp)
                 if end is None or position is None:
                     continue
                 label = str(tp.partition)
@@ -305,58 +531,8 @@ class Ingress:
         except Exception as exc:  # noqa: BLE001 - lag is best effort
             log.debug("lag update failed: %s", exc)
 
-    # ------------------------------------------------------------------ one partition
-    async def _work_partition(
-        self,
-        tp: TopicPartition,
-        records: list[ConsumerRecord],
-        generation: int,
-        stop: asyncio.Event | None,
-    ) -> None:
-        """Handle a partition's records: one lane per key (request id), each strictly in order.
-
-        A request's commands share a key, so they apply in the order they were published,
-        while other requests in the partition go ahead meanwhile. The commit only moves past
-        a contiguous run of finished records; anything after the first unfinished one is
-        redelivered and answered as a duplicate.
-        """
-        lanes: dict[bytes | None, list[ConsumerRecord]] = {}
-        for msg in records:
-            lanes.setdefault(msg.key, []).append(msg)
-        finished: set[int] = set()
-
-        async def lane(msgs: list[ConsumerRecord]) -> None:
-            for msg in msgs:
-                if self._halted(stop, generation):
-                    return
-                try:
-                    async with self._slots:
-                        handled = await self._handle(msg, stop, generation)
-                except Exception:  # noqa: BLE001 - never lose the partition to a bug: redeliver
-                    log.exception("unexpected error on %s@%d", tp, msg.offset)
-                    return
-                if not handled:
-                    return
-                finished.add(msg.offset)
-
-        await asyncio.gather(*(lane(msgs) for msgs in lanes.values()))
-        done = 0
-        while done < len(records) and records[done].offset in finished:
-            done += 1
-        if done:
-            self._mark_done(tp, records[done - 1].offset + 1, generation)
-        left = len(records) - done
-        if left and self._consumer is not None and not self._halted(stop, generation):
-            # work was left undone: fetch this partition again from the first undone record
-            await self._kafka(self._consumer.seek, tp, records[done].offset)
-        self.stats.abandoned += left
-
     def _halted(self, stop: asyncio.Event | None, generation: int) -> bool:
         return (stop is not None and stop.is_set()) or generation != self._generation
-
-    def _finish(self, msg: ConsumerRecord, generation: int) -> bool:
-        """True unless ``msg``'s partition moved to another consumer meanwhile."""
-        return generation == self._generation
 
     def _mark_done(self, tp: TopicPartition, next_offset: int, generation: int) -> None:
         """Commit up to ``next_offset`` next round, unless the partition moved away."""
@@ -373,23 +549,17 @@ class Ingress:
             cmd = decode(msg.value, msg.headers, msg.key)
         except CommandError as exc:
             label = command_label(msg.value, msg.headers)
-            if not await self._dead_letter(
+            return await self._dead_letter(
                 msg, label, exc.reason_code, exc.message, 1, stop, generation
-            ):
-                return False
-            return self._finish(msg, generation)
+            )
         answer = await self._apply_with_retries(cmd, stop, generation)
         if answer is None:
             return False
         outcome, attempts = answer
         if outcome.verdict is Verdict.DEAD_LETTER:
-            if not await self._dead_letter(
+            return await self._dead_letter(
                 msg, cmd.command, outcome.reason, outcome.message, attempts, stop, generation
-            ):
-                return False
-            return self._finish(msg, generation)
-        if not self._finish(msg, generation):
-            return False
+            )
         self.metrics.commands.labels(cmd.command, outcome.verdict.value).inc()
         self.metrics.latency.observe(_latency(msg, cmd))
         if outcome.verdict is Verdict.APPLIED:
@@ -573,6 +743,7 @@ async def serve(settings: Any = None) -> None:
             backoff=Backoff(not_found_seconds=settings.ingress_not_found_seconds),
             max_in_flight=settings.ingress_max_in_flight,
             max_records=settings.ingress_max_poll_records,
+            max_pending=settings.ingress_max_pending,
         )
         holder["i"] = ingress
         await ingress.run(stop)
@@ -597,3 +768,16 @@ def _unstick_parked_partitions(consumer: Any) -> None:
     slot = getattr(fetcher, "_next_partition_records", None)
     if fetcher is not None and slot is not None and not slot:
         fetcher._next_partition_records = None
+
+
+def _known_position(consumer: Any, tp: TopicPartition) -> int | None:
+    """The partition's fetch position if the client holds one, without asking the broker.
+
+    ``KafkaConsumer.position`` would first refresh committed offsets over the network;
+    kafka-python has no public non-blocking accessor, so this reads its subscription state.
+    """
+    state = getattr(consumer, "_subscription", None)
+    if state is None or not state.has_valid_position(tp):
+        return None
+    position = state.position(tp)
+    return getattr(position, "offset", position)
