@@ -421,6 +421,13 @@ async def test_random_garbage_and_good_commands_all_accounted_for(stack, unique_
     assert ingress.stats.applied == sent_total["good"]
 
 
+async def _ack_waiting_for_its_workflow(ingress: Ingress, producer: Any, rid: str) -> None:
+    """Send an acknowledge for a request not started yet; return once the ingress retries it."""
+    ack = _value("acknowledge", {"request_id": rid}, subject=rid)
+    _send(producer, ingress.commands_topic, ack.to_json_bytes(), rid)
+    await eventually(lambda: ingress.stats.retries >= 1, what="the ack waiting")
+
+
 def _wait_sync(probe: Callable[[], bool], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not probe():
@@ -444,9 +451,7 @@ async def test_a_waiting_request_does_not_hold_up_others_in_its_partition(
     rid = waiting.request_id
     try:
         async with running(ingress):
-            ack = _value("acknowledge", {"request_id": rid}, subject=rid)
-            _send(producer, commands, ack.to_json_bytes(), rid)
-            await eventually(lambda: ingress.stats.retries >= 1, what="A waiting")
+            await _ack_waiting_for_its_workflow(ingress, producer, rid)
             for req in others:  # submit, acknowledge, comment: order matters per request
                 r = req.request_id
                 for value in (
@@ -484,20 +489,12 @@ async def test_a_rebalance_mid_flight_redelivers_the_unfinished_work(stack, uniq
     commands, dlq = unique_topic("rebalance-commands"), unique_topic("rebalance-dlq")
     group = f"rebalance-{uuid.uuid4().hex[:8]}"
     waiting, later = make_request(), make_request()
-    ingress = _ingress(
-        stack,
-        commands,
-        dlq,
-        group=group,
-        backoff=Backoff(initial=0.2, maximum=0.5),
-    )
+    ingress = _ingress(stack, commands, dlq, group=group, backoff=Backoff(initial=0.2, maximum=0.5))
     producer = make_producer(stack.bootstrap)
     rid = waiting.request_id
     try:
         async with running(ingress):
-            ack = _value("acknowledge", {"request_id": rid}, subject=rid)
-            _send(producer, commands, ack.to_json_bytes(), rid)
-            await eventually(lambda: ingress.stats.retries >= 1, what="the ack waiting")
+            await _ack_waiting_for_its_workflow(ingress, producer, rid)
             # another member joins the group (for another topic): the group rebalances and
             # the ingress gets its partition straight back
             other = await asyncio.to_thread(
