@@ -53,6 +53,20 @@ def make_consumer(bootstrap: str, group: str, topics: list[str], **overrides: An
     return consumer
 
 
+def coordinator_unknown(consumer: KafkaConsumer) -> bool:
+    """True while a group consumer does not know its group coordinator.
+
+    kafka-python 3.0.12 can stay in that state for good after a connection hiccup with
+    auto-commit off (compare dpkp/kafka-python#2695); long-running consumers replace
+    themselves when it lasts. It reads the client's private coordinator: False if absent.
+    """
+    coordinator = getattr(consumer, "_coordinator", None)
+    try:
+        return bool(coordinator is not None and coordinator.coordinator_unknown())
+    except Exception:  # noqa: BLE001 - another client version: assume it is known
+        return False
+
+
 def publish_event(
     producer: KafkaProducer,
     topic: str,

@@ -36,7 +36,7 @@ from temporalio.client import Client
 
 from schemas.events import CommandError, ParsedCommand
 from tierflow import constants
-from tierflow.kafka_io import make_producer, send_to_dlq
+from tierflow.kafka_io import coordinator_unknown, make_producer, send_to_dlq
 from workers.ingress_decode import UNKNOWN_REQUEST, command_label, decode
 from workers.ingress_metrics import IngressMetrics
 from workers.ingress_offsets import OffsetTracker
@@ -135,8 +135,10 @@ class Ingress:
         self.rpc_timeout = rpc_timeout
         self.shutdown_grace = shutdown_grace
         self.rejoin_timeout = rejoin_timeout  # revoked and not reassigned: rebuild the consumer
-        self._revoked_at: float | None = None  # monotonic time of a revocation not yet followed
-        # by an assignment
+        # monotonic times: since the consumer was created or revoked and not (re)assigned, and
+        # since it lost its group coordinator; either lasting rejoin_timeout rebuilds it
+        self._revoked_at: float | None = None
+        self._coordinator_lost_at: float | None = None
         self.poll_timeout = poll_timeout
         self.max_records = max_records
         self._slots = asyncio.Semaphore(max_in_flight)  # Temporal calls in flight at once
@@ -177,6 +179,7 @@ class Ingress:
         if self._producer is None:
             self._producer = await self._kafka(make_producer, self.bootstrap)
         self._consumer = await self._kafka(self._make_consumer)
+        self._revoked_at = time.monotonic()  # not assigned yet
         log.info(
             "ingress consuming %s as group %s -> task queue %s",
             self.commands_topic,
@@ -289,7 +292,7 @@ class Ingress:
         return self.stats.committed - before
 
     async def _rebuild_if_stuck(self) -> None:
-        """Replace a consumer that was revoked and never reassigned within ``rejoin_timeout``.
+        """Replace a consumer left unassigned or without a coordinator for ``rejoin_timeout``.
 
         kafka-python 3.0.12 can stop short of finishing a rebalance (seen as the group
         leader while another member joined with a topic it had no metadata for: it looked
@@ -297,16 +300,17 @@ class Ingress:
         starts from the committed offsets; unfinished work was already dropped at the
         revocation and is fetched again.
         """
-        revoked_at = self._revoked_at
-        if revoked_at is None or time.monotonic() - revoked_at < self.rejoin_timeout:
+        now = time.monotonic()
+        since = [t for t in (self._revoked_at, self._coordinator_lost_at) if t is not None]
+        if not since or now - min(since) < self.rejoin_timeout:
             return
         log.warning(
-            "no partitions assigned %.0f s after a revocation; rebuilding the consumer",
-            time.monotonic() - revoked_at,
+            "no partitions assigned or no group coordinator for %.0f s; rebuilding the consumer",
+            now - min(since),
         )
         self.stats.rebuilds += 1
         old, self._consumer = self._consumer, None
-        self._revoked_at = None
+        self._coordinator_lost_at = None
         if old is not None:
             try:
                 await self._kafka(functools.partial(old.close, False, timeout_ms=5000))
@@ -315,6 +319,7 @@ class Ingress:
         with self._lock:
             self._unfinished, self._uncommitted, self._handed_back = {}, {}, {}
         self._consumer = await self._kafka(self._make_consumer)
+        self._revoked_at = time.monotonic()  # not assigned yet
 
     async def _settle_before_rebalance(self) -> None:
         """Finish (within the grace) and commit the work in flight before the group rebalances.
@@ -322,12 +327,28 @@ class Ingress:
         The next poll revokes partitions; work finished and committed by then is neither
         redelivered nor done twice. What is still running after the grace is refetched.
         """
+        began, running = time.monotonic(), len(self._tasks)
         await asyncio.wait(set(self._tasks), timeout=self.shutdown_grace)
         await self._kafka(self._commit_done)
+        log.info(
+            "group rebalancing: waited %.2f s for %d commands in flight (%d still running)",
+            time.monotonic() - began,
+            running,
+            len(self._tasks),
+        )
 
     def _rejoin_pending(self) -> bool:
-        """True when the next poll will rebalance (kafka-python 3.0's coordinator knows)."""
-        coordinator = getattr(self._consumer, "_coordinator", None)
+        """True when the next poll will rebalance (kafka-python 3.0's coordinator knows).
+
+        Also notes since when the group coordinator has been unknown (see
+        ``_rebuild_if_stuck``).
+        """
+        consumer = self._consumer
+        if consumer is not None and coordinator_unknown(consumer):
+            self._coordinator_lost_at = self._coordinator_lost_at or time.monotonic()
+        else:
+            self._coordinator_lost_at = None
+        coordinator = getattr(consumer, "_coordinator", None)
         try:
             return bool(coordinator is not None and coordinator.need_rejoin())
         except Exception:  # noqa: BLE001 - an unknown client version: just poll
