@@ -6,6 +6,8 @@ commit by hand after the work is done, and consumers of events dedupe by CloudEv
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
@@ -14,6 +16,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from schemas.events import CloudEvent, event_from_transition
 from schemas.lifecycle import TransitionRecord
 
+log = logging.getLogger("tierflow.kafka")
 SEND_TIMEOUT = 30.0  # seconds to wait for the broker's ack of one send
 DLQ_REASON = "tierflow_dlq_reason"
 DLQ_MESSAGE = "tierflow_dlq_message"
@@ -49,22 +52,25 @@ def make_consumer(bootstrap: str, group: str, topics: list[str], **overrides: An
         **overrides,
     }
     consumer = KafkaConsumer(**config)
+    load_topic_metadata(consumer, topics)
     consumer.subscribe(topics)
     return consumer
 
 
-def coordinator_unknown(consumer: KafkaConsumer) -> bool:
-    """True while a group consumer does not know its group coordinator.
+def load_topic_metadata(consumer: KafkaConsumer, topics: list[str], timeout: float = 30.0) -> None:
+    """Wait until the client knows the topics' partitions, so its first group join assigns them.
 
-    kafka-python 3.0.12 can stay in that state for good after a connection hiccup with
-    auto-commit off (compare dpkp/kafka-python#2695); long-running consumers replace
-    themselves when it lasts. It reads the client's private coordinator: False if absent.
+    A first join without them assigns nothing and forces an immediate rejoin, which
+    kafka-python 3.0.12 can leave hanging for good (seen in the ingress and the bench's
+    bare loop). A topic still unknown after ``timeout`` is logged and subscribed anyway.
     """
-    coordinator = getattr(consumer, "_coordinator", None)
-    try:
-        return bool(coordinator is not None and coordinator.coordinator_unknown())
-    except Exception:  # noqa: BLE001 - another client version: assume it is known
-        return False
+    deadline = time.monotonic() + timeout
+    for topic in topics:
+        while not consumer.partitions_for_topic(topic):
+            if time.monotonic() > deadline:
+                log.warning("topic %s has no partitions yet; subscribing anyway", topic)
+                break
+            time.sleep(0.2)
 
 
 def publish_event(

@@ -36,7 +36,7 @@ from temporalio.client import Client
 
 from schemas.events import CommandError, ParsedCommand
 from tierflow import constants
-from tierflow.kafka_io import coordinator_unknown, make_producer, send_to_dlq
+from tierflow.kafka_io import load_topic_metadata, make_producer, send_to_dlq
 from workers.ingress_decode import UNKNOWN_REQUEST, command_label, decode
 from workers.ingress_metrics import IngressMetrics
 from workers.ingress_offsets import OffsetTracker
@@ -135,10 +135,9 @@ class Ingress:
         self.rpc_timeout = rpc_timeout
         self.shutdown_grace = shutdown_grace
         self.rejoin_timeout = rejoin_timeout  # revoked and not reassigned: rebuild the consumer
-        # monotonic times: since the consumer was created or revoked and not (re)assigned, and
-        # since it lost its group coordinator; either lasting rejoin_timeout rebuilds it
+        # monotonic time since the consumer was created or revoked and not (re)assigned:
+        # lasting rejoin_timeout, the consumer is rebuilt
         self._revoked_at: float | None = None
-        self._coordinator_lost_at: float | None = None
         self.poll_timeout = poll_timeout
         self.max_records = max_records
         self._slots = asyncio.Semaphore(max_in_flight)  # Temporal calls in flight at once
@@ -204,16 +203,7 @@ class Ingress:
             **self._consumer_config,
         }
         consumer = KafkaConsumer(**config)
-        # Load the topic's metadata before joining: a first join without it assigns nothing
-        # and forces an immediate rejoin, which kafka-python 3.0 can leave hanging.
-        deadline = time.monotonic() + 30
-        while not consumer.partitions_for_topic(self.commands_topic):
-            if time.monotonic() > deadline:
-                log.warning(
-                    "topic %s has no partitions yet; subscribing anyway", self.commands_topic
-                )
-                break
-            time.sleep(0.2)
+        load_topic_metadata(consumer, [self.commands_topic])
         consumer.subscribe([self.commands_topic], listener=_Listener(self))
         return consumer
 
@@ -276,8 +266,9 @@ class Ingress:
                 await self._settle_before_rebalance()
                 self._settled_in = self._generation  # once: a rejoin takes several polls
             if rebalancing:
-                # stay inside poll until the join completes: kafka-python 3.0.12 drops a
-                # join that finishes between two polls and joins again, sometimes for good
+                # stay inside poll until the join completes: with short polls meanwhile,
+                # kafka-python 3.0.12 sometimes never finished the rejoin (its coordinator
+                # stayed unknown); _rebuild_if_stuck is the safety net
                 timeout = max(self.poll_timeout, REBALANCE_POLL_SECONDS)
             elif self._tasks:  # short polls, so finished work is committed promptly
                 timeout = min(self.poll_timeout, 0.1)
@@ -292,7 +283,7 @@ class Ingress:
         return self.stats.committed - before
 
     async def _rebuild_if_stuck(self) -> None:
-        """Replace a consumer left unassigned or without a coordinator for ``rejoin_timeout``.
+        """Replace a consumer left without an assignment for ``rejoin_timeout``.
 
         kafka-python 3.0.12 can stop short of finishing a rebalance (seen as the group
         leader while another member joined with a topic it had no metadata for: it looked
@@ -300,17 +291,15 @@ class Ingress:
         starts from the committed offsets; unfinished work was already dropped at the
         revocation and is fetched again.
         """
-        now = time.monotonic()
-        since = [t for t in (self._revoked_at, self._coordinator_lost_at) if t is not None]
-        if not since or now - min(since) < self.rejoin_timeout:
+        revoked_at = self._revoked_at
+        if revoked_at is None or time.monotonic() - revoked_at < self.rejoin_timeout:
             return
         log.warning(
-            "no partitions assigned or no group coordinator for %.0f s; rebuilding the consumer",
-            now - min(since),
+            "no partitions assigned for %.0f s; rebuilding the consumer",
+            time.monotonic() - revoked_at,
         )
         self.stats.rebuilds += 1
         old, self._consumer = self._consumer, None
-        self._coordinator_lost_at = None
         if old is not None:
             try:
                 await self._kafka(functools.partial(old.close, False, timeout_ms=5000))
@@ -338,17 +327,8 @@ class Ingress:
         )
 
     def _rejoin_pending(self) -> bool:
-        """True when the next poll will rebalance (kafka-python 3.0's coordinator knows).
-
-        Also notes since when the group coordinator has been unknown (see
-        ``_rebuild_if_stuck``).
-        """
-        consumer = self._consumer
-        if consumer is not None and coordinator_unknown(consumer):
-            self._coordinator_lost_at = self._coordinator_lost_at or time.monotonic()
-        else:
-            self._coordinator_lost_at = None
-        coordinator = getattr(consumer, "_coordinator", None)
+        """True when the next poll will rebalance (kafka-python 3.0's coordinator knows)."""
+        coordinator = getattr(self._consumer, "_coordinator", None)
         try:
             return bool(coordinator is not None and coordinator.need_rejoin())
         except Exception:  # noqa: BLE001 - an unknown client version: just poll

@@ -37,7 +37,6 @@ from tierflow.kafka_io import (
     DLQ_PARTITION,
     DLQ_REASON,
     DLQ_TOPIC,
-    coordinator_unknown,
     header,
     make_consumer,
     make_producer,
@@ -570,22 +569,3 @@ async def test_a_consumer_stuck_after_a_revocation_is_rebuilt(stack, unique_topi
     finally:
         producer.close(timeout=5)
     assert (ingress.stats.applied, ingress.stats.rebuilds) == (1, 1)
-
-
-async def test_coordinator_unknown_reads_the_real_client(stack, unique_topic) -> None:
-    """The stall detector sees "no coordinator" before the first join and "known" after it."""
-    group = f"coordinator-{uuid.uuid4().hex[:8]}"
-    consumer = await asyncio.to_thread(
-        make_consumer, stack.bootstrap, group, [unique_topic("coordinator")]
-    )
-    try:
-        assert coordinator_unknown(consumer)  # not looked up before the first poll
-
-        def joined() -> bool:
-            consumer.poll(200)
-            return bool(consumer.assignment())
-
-        await asyncio.to_thread(_wait_sync, joined, 30.0)
-        assert not coordinator_unknown(consumer)
-    finally:
-        await asyncio.to_thread(consumer.close)

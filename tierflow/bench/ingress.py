@@ -37,14 +37,13 @@ from tierflow.bench.common import (
     target,
 )
 from tierflow.constants import workflow_id
-from tierflow.kafka_io import coordinator_unknown, make_consumer, make_producer
+from tierflow.kafka_io import make_consumer, make_producer
 
 PARTITIONS = 6
 TARGET_P99_S = 0.1  # at the fixed offered load
 TARGET_RATIO = 0.8  # saturation throughput, ingress / bare loop
 WARMUP = 20  # untimed messages first: the consumer joins its group and connects
 SOURCE = "/tierflow/bench"
-BARE_REJOIN_SECONDS = 15.0  # no group coordinator this long: replace the bare consumer
 
 
 @dataclass
@@ -126,30 +125,18 @@ async def bare_loop(
     stop: asyncio.Event,
     counter: list[int],
 ) -> None:
-    """Poll a batch, start one request workflow per record concurrently, commit; repeat.
-
-    Like the ingress, it replaces a consumer that lost its group coordinator for good
-    (a kafka-python 3.0.12 hang, ``coordinator_unknown``).
-    """
+    """Poll a batch, start one request workflow per record concurrently, commit; repeat."""
     from schemas.request import RequestInput
 
-    group = f"bench-bare-{uuid.uuid4().hex[:6]}"
-
-    def new_consumer() -> Any:
-        return make_consumer(bootstrap, group, [topic], max_poll_records=500)
-
-    consumer = await asyncio.to_thread(new_consumer)
-    lost_since: float | None = None
+    consumer = await asyncio.to_thread(
+        make_consumer,
+        bootstrap,
+        f"bench-bare-{uuid.uuid4().hex[:6]}",
+        [topic],
+        max_poll_records=500,
+    )
     try:
         while not stop.is_set():
-            if await asyncio.to_thread(coordinator_unknown, consumer):
-                lost_since = lost_since or time.monotonic()
-                if time.monotonic() - lost_since > BARE_REJOIN_SECONDS:
-                    console.log("bare loop: no group coordinator; replacing the consumer")
-                    await asyncio.to_thread(consumer.close, False, 5000)
-                    consumer, lost_since = await asyncio.to_thread(new_consumer), None
-            else:
-                lost_since = None
             batch = await asyncio.to_thread(consumer.poll, 200)
             records = [m for msgs in batch.values() for m in msgs]
             if not records:
