@@ -70,7 +70,7 @@ class IngressStats:
     dead_lettered: int = 0
     retries: int = 0
     abandoned: int = 0  # left uncommitted at shutdown/rebalance: redelivered to the next owner
-    rebuilds: int = 0  # consumers replaced after a rebalance that never completed
+    rebuilds: int = 0  # consumers replaced after going rejoin_timeout without an assignment
 
     @property
     def committed(self) -> int:
@@ -134,10 +134,11 @@ class Ingress:
         self.backoff = backoff or Backoff()
         self.rpc_timeout = rpc_timeout
         self.shutdown_grace = shutdown_grace
-        self.rejoin_timeout = rejoin_timeout  # revoked and not reassigned: rebuild the consumer
+        self.rejoin_timeout = rejoin_timeout
         # monotonic time since the consumer was created or revoked and not (re)assigned:
         # lasting rejoin_timeout, the consumer is rebuilt
         self._revoked_at: float | None = None
+        self._rejoin_next = False  # the coordinator wanted a rejoin at the last commit
         self.poll_timeout = poll_timeout
         self.max_records = max_records
         self._slots = asyncio.Semaphore(max_in_flight)  # Temporal calls in flight at once
@@ -260,7 +261,7 @@ class Ingress:
             except TimeoutError:
                 pass
         else:
-            rebalancing = self._revoked_at is not None or await self._kafka(self._rejoin_pending)
+            rebalancing = self._revoked_at is not None or self._rejoin_next
             unsettled = bool(self._tasks) and self._settled_in != self._generation
             if unsettled and rebalancing and self._revoked_at is None:
                 await self._settle_before_rebalance()
@@ -279,8 +280,13 @@ class Ingress:
             for tp, records in batch.items():
                 for msg in records:
                     self._dispatch(tp, msg, generation, self._abandon)
-        await self._kafka(self._commit_done)
+        self._rejoin_next = await self._kafka(self._commit_and_check)
         return self.stats.committed - before
+
+    def _commit_and_check(self) -> bool:
+        """Commit finished work; True if the next poll will rebalance (one Kafka-thread hop)."""
+        self._commit_done()
+        return self._rejoin_pending()
 
     async def _rebuild_if_stuck(self) -> None:
         """Replace a consumer left without an assignment for ``rejoin_timeout``.
