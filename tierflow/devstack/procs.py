@@ -191,4 +191,12 @@ def _alive(pid: int) -> bool:
         state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
     except OSError:
         return False
-    return state != "Z"
+    if state == "Z":
+        # It died between the first waitpid and now: reap it if it is our child, so the
+        # pid is really gone once we say so.
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        return False
+    return True
