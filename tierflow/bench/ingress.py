@@ -102,11 +102,24 @@ async def start_times(client: Any, ids: list[str]) -> dict[str, float]:
     return dict(f for f in found if isinstance(f, tuple))
 
 
-async def _wait_count(probe: Any, count: int, stall: float, what: str) -> int:
-    """Wait until ``probe()`` reaches ``count`` or stops moving for ``stall`` s; return it."""
+class ConsumerStopped(RuntimeError):
+    """The consumer under test ended while a phase still waited for it."""
+
+
+async def _wait_count(
+    probe: Any, count: int, stall: float, what: str, consumer: asyncio.Task[Any]
+) -> int:
+    """Wait until ``probe()`` reaches ``count`` or stops moving for ``stall`` s; return it.
+
+    Raises at once if ``consumer`` (the loop that moves ``probe``) ends: its error, not a
+    stall minutes later, is what the run has to report.
+    """
     done, moved = 0, time.monotonic()
     with progress(count, what) as advance:
         while done < count and time.monotonic() - moved < stall:
+            if consumer.done():
+                consumer.result()  # re-raises the consumer's own error
+                raise ConsumerStopped(f"{what}: the consumer stopped at {done} of {count}")
             now = probe()
             if now > done:
                 advance(now - done)
@@ -126,6 +139,9 @@ async def bare_loop(
     counter: list[int],
 ) -> None:
     """Poll a batch, start one request workflow per record concurrently, commit; repeat."""
+    from kafka.errors import CommitFailedError
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
     from schemas.request import RequestInput
 
     consumer = await asyncio.to_thread(
@@ -145,10 +161,17 @@ async def bare_loop(
             async def start(msg: Any) -> None:
                 event = json.loads(msg.value)
                 req = RequestInput.model_validate(event["data"])
-                await start_request(client, req, task_queue, f"bare-{event['subject']}")
+                try:
+                    await start_request(client, req, task_queue, f"bare-{event['subject']}")
+                except WorkflowAlreadyStartedError:
+                    pass  # a redelivery after a failed commit: started before
 
             await asyncio.gather(*(start(m) for m in records))
-            await asyncio.to_thread(consumer.commit)
+            try:
+                await asyncio.to_thread(consumer.commit)
+            except CommitFailedError as err:  # the group rebalanced: the batch comes again
+                console.log(f"bare loop: commit failed, batch will be redelivered: {err}")
+                continue
             counter[0] += len(records)
     finally:
         await asyncio.to_thread(consumer.close)
@@ -190,11 +213,16 @@ async def _phase(
     rate: float,
     count_now: Any,
     wid: Any,
+    consumer: asyncio.Task[Any],
 ) -> dict[str, Any]:
     before = count_now()
     sent = await produce(producer, topic, payloads, rate)
     await _wait_count(
-        lambda: count_now() - before, len(payloads), 120 + len(payloads) / 5, f"started ({topic})"
+        lambda: count_now() - before,
+        len(payloads),
+        120 + len(payloads) / 5,
+        f"started ({topic})",
+        consumer,
     )
     started = await start_times(client, [wid(k) for k in sent])
     lat = _latencies(sent, started, wid)
@@ -218,6 +246,7 @@ async def _phases(
     fixed_n: int,
     count_now: Any,
     wid: Any,
+    consumer: asyncio.Task[Any],
 ) -> dict[str, Any]:
     """Untimed warm-up, then the fixed offered load, then the burst, through one consumer."""
     results = {}
@@ -228,7 +257,7 @@ async def _phases(
     ):
         payloads = submit_payloads(f"{side[0]}{phase[0]}-{rid}", n)
         results[f"{side}_{phase}"] = await _phase(
-            client, producer, topic, payloads, rate, count_now, wid
+            client, producer, topic, payloads, rate, count_now, wid, consumer
         )
     return results
 
@@ -272,6 +301,7 @@ async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any
                 fixed_n,
                 lambda: ingress.stats.committed,
                 workflow_id,
+                task,
             )
         finally:
             stop.set()
@@ -293,6 +323,7 @@ async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any
                 fixed_n,
                 lambda: counter[0],
                 lambda k: f"bare-{k}",
+                btask,
             )
         finally:
             bstop.set()
