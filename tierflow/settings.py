@@ -9,6 +9,9 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tierflow.constants import (
+    COMMANDS_TOPIC,
+    DEAD_LETTER_TOPIC,
+    INGRESS_GROUP,
     INGRESS_MAX_IN_FLIGHT,
     INGRESS_MAX_PENDING,
     INGRESS_MAX_POLL_RECORDS,
@@ -64,6 +67,15 @@ class Settings(BaseSettings):
     temporal_tls_key: str = Field(default="", description="PEM client private key (mTLS)")
     temporal_tls_server_name: str = Field(default="", description="TLS server name to verify")
 
+    commands_topic: str = Field(
+        default=COMMANDS_TOPIC, description="Topic the ingress consumes commands from"
+    )
+    dead_letter_topic: str = Field(
+        default=DEAD_LETTER_TOPIC, description="Topic the ingress parks rejected commands on"
+    )
+    ingress_group: str = Field(
+        default=INGRESS_GROUP, description="Kafka consumer group of the ingress processes"
+    )
     ingress_not_found_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -448,35 +448,45 @@ def start_worker_process(stack: BenchStack) -> Any:
 
     A worker of its own (as deployed) has its own GIL: the bench process then only drives load.
     """
+    settings = stack.settings()
+    env = {
+        "TIERFLOW_WORKER_METRICS_PORT": str(settings.worker_metrics_port),
+        "TIERFLOW_WORKER_SDK_METRICS_PORT": str(settings.worker_sdk_metrics_port),
+    }
+    return start_tierflow_process(stack, settings, "worker", env, settings.worker_metrics_port)
+
+
+def start_tierflow_process(
+    stack: BenchStack, settings: Settings, command: str, env: dict[str, str], health_port: int
+) -> Any:
+    """Start ``tierflow <command>`` on the stack's servers; return it once /healthz answers."""
     from tierflow.devstack.procs import ManagedProcess, wait_until
 
-    settings = stack.settings()
     env = {
         "TIERFLOW_HOME": str(stack.home),
         "TIERFLOW_TEMPORAL_ADDRESS": settings.temporal_address,
         "TIERFLOW_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "TIERFLOW_TASK_QUEUE": settings.task_queue,
         "TIERFLOW_DATABASE_URL": settings.database_url,
-        "TIERFLOW_WORKER_METRICS_PORT": str(settings.worker_metrics_port),
-        "TIERFLOW_WORKER_SDK_METRICS_PORT": str(settings.worker_sdk_metrics_port),
+        **env,
     }
     if settings.policy_file is not None:
         env["TIERFLOW_POLICY_FILE"] = str(settings.policy_file)
     proc = ManagedProcess(
-        name="bench-worker",
-        argv=[sys.executable, "-m", "tierflow.cli", "worker"],
+        name=f"bench-{command}",
+        argv=[sys.executable, "-m", "tierflow.cli", command],
         home=stack.home,
         env=env,
         cwd=stack.home,  # no stray .env from the caller's folder
     )
     proc.start()
-    url = f"http://127.0.0.1:{settings.worker_metrics_port}/healthz"
+    url = f"http://127.0.0.1:{health_port}/healthz"
 
     def ready() -> bool:
         with urllib.request.urlopen(url, timeout=2) as resp:
             return bool(resp.status == 200)
 
-    wait_until(ready, 120, "tierflow worker /healthz", log=proc.log_path, alive=proc.is_running)
+    wait_until(ready, 120, f"tierflow {command} /healthz", log=proc.log_path, alive=proc.is_running)
     return proc
 
 

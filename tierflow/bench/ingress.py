@@ -1,13 +1,16 @@
-"""Scenario ``ingress``: Kafka command -> workflow started, through ``workers.ingress.Ingress``.
+"""Scenario ``ingress``: Kafka command -> workflow started, through ``tierflow ingress``.
 
 Submit commands are produced at a fixed offered load and then as one burst (saturation), each
 side after a short untimed warm-up (group join, first connections).
 Latency is the workflow's start time on the server minus the wall clock just before the
-produce call. The bare baseline consumes the same messages from its own topic with a plain
-poll -> ``start_workflow`` (all records of a batch at once) -> commit loop that starts the same
-request workflow, without the ingress's validation, ordering, retries and dead-lettering: the
-ratio is what the ingress itself costs. Both run workflows on one ``tierflow worker`` process of
-its own, as deployed, so the worker's Python does not share the ingress's interpreter lock.
+produce call. The ingress runs as deployed, a process of its own (run-specific topics and
+group through its settings), followed through its /metrics. The bare baseline consumes the
+same messages from its own topic with a plain poll -> ``start_workflow`` (all records of a
+batch at once) -> commit loop (``tierflow.bench.bare_consumer``, a process of its own too)
+that starts the same request workflow, without the ingress's validation, ordering, retries
+and dead-lettering: the ratio is what the ingress itself costs. Neither consumer shares the
+bench producer's interpreter lock. Both run workflows on one ``tierflow worker`` process, as
+deployed.
 A third baseline starts the same workflows at the same rate straight from the client (no Kafka):
 the latency floor the server sets.
 """
@@ -17,8 +20,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.request
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from schemas.events import SUBMIT, command_event
@@ -32,6 +38,7 @@ from tierflow.bench.common import (
     progress,
     run_id,
     start_request,
+    start_tierflow_process,
     start_worker_process,
     summarize,
     target,
@@ -137,8 +144,12 @@ async def bare_loop(
     task_queue: str,
     stop: asyncio.Event,
     counter: list[int],
+    report: Callable[[int], None] | None = None,
 ) -> None:
-    """Poll a batch, start one request workflow per record concurrently, commit; repeat."""
+    """Poll a batch, start one request workflow per record concurrently, commit; repeat.
+
+    ``report`` gets the committed count once subscribed and after every commit.
+    """
     from kafka.errors import CommitFailedError
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -151,6 +162,8 @@ async def bare_loop(
         [topic],
         max_poll_records=500,
     )
+    if report is not None:
+        report(counter[0])
     try:
         while not stop.is_set():
             batch = await asyncio.to_thread(consumer.poll, 200)
@@ -173,6 +186,8 @@ async def bare_loop(
                 console.log(f"bare loop: commit failed, batch will be redelivered: {err}")
                 continue
             counter[0] += len(records)
+            if report is not None:
+                report(counter[0])
     finally:
         await asyncio.to_thread(consumer.close)
 
@@ -262,12 +277,108 @@ async def _phases(
     return results
 
 
-async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any]:
-    """Fixed load and burst through Ingress, then the same through the bare loop."""
-    from prometheus_client import CollectorRegistry
+@dataclass
+class FollowedProcess:
+    """A consumer under test in a process of its own, and the counts it reported last."""
 
+    proc: Any
+    read: Callable[[], dict[str, int]]  # blocking: called in a thread
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def handled(self) -> int:
+        return sum(self.counts.get(k, 0) for k in ("applied", "duplicate", "dead_lettered"))
+
+
+def start_ingress_process(
+    stack: BenchStack, commands: str, dlq: str, group: str
+) -> FollowedProcess:
+    """Run the ingress as deployed: its own interpreter, configured through the environment."""
+    from tierflow.devstack.procs import free_port
+
+    settings = stack.settings(ingress_metrics_port=free_port())
+    env = {
+        "TIERFLOW_COMMANDS_TOPIC": commands,
+        "TIERFLOW_DEAD_LETTER_TOPIC": dlq,
+        "TIERFLOW_INGRESS_GROUP": group,
+        "TIERFLOW_INGRESS_METRICS_PORT": str(settings.ingress_metrics_port),
+    }
+    port = settings.ingress_metrics_port
+    proc = start_tierflow_process(stack, settings, "ingress", env, port)
+    url = f"http://127.0.0.1:{port}/metrics"
+    return FollowedProcess(proc, lambda: ingress_counts(url))
+
+
+def start_bare_process(stack: BenchStack, topic: str) -> FollowedProcess:
+    """Run the bare loop (``tierflow.bench.bare_consumer``) in its own interpreter too."""
+    import sys
+
+    from tierflow.devstack.procs import ManagedProcess, wait_until
+
+    count_file = stack.home / f"bare-{uuid.uuid4().hex[:6]}.count"
+    proc = ManagedProcess(
+        name="bench-bare-consumer",
+        argv=[
+            sys.executable,
+            "-m",
+            "tierflow.bench.bare_consumer",
+            "--bootstrap",
+            stack.bootstrap,
+            "--topic",
+            topic,
+            "--temporal-address",
+            stack.temporal_address,
+            "--task-queue",
+            stack.task_queue,
+            "--count-file",
+            str(count_file),
+        ],
+        home=stack.home,
+        cwd=stack.home,
+    )
+    proc.start()
+    wait_until(
+        count_file.exists, 120, "bare consumer subscribed", log=proc.log_path, alive=proc.is_running
+    )
+    return FollowedProcess(proc, lambda: {"applied": _read_count(count_file)})
+
+
+def _read_count(path: Path) -> int:
+    return int(path.read_text() or 0)
+
+
+def ingress_counts(metrics_url: str) -> dict[str, int]:
+    """Commands handled by outcome, and retries, from the ingress's /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(metrics_url, timeout=5) as resp:
+        text = resp.read().decode()
+    counts: dict[str, int] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "tierflow_ingress_commands_total":
+                outcome = sample.labels["outcome"]
+                counts[outcome] = counts.get(outcome, 0) + int(sample.value)
+            elif sample.name == "tierflow_ingress_retries_total":
+                counts["retries"] = int(sample.value)
+    return counts
+
+
+async def follow(consumer: FollowedProcess, stop: asyncio.Event) -> None:
+    """Keep ``consumer.counts`` fresh until ``stop``; raise if the process exits meanwhile."""
+    while not stop.is_set():
+        if not consumer.proc.is_running():
+            raise ConsumerStopped(f"{consumer.proc.name} exited; see {consumer.proc.log_path}")
+        consumer.counts = await asyncio.to_thread(consumer.read)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=0.2)
+        except TimeoutError:
+            pass
+
+
+async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any]:
+    """Fixed load and burst through the ingress process, then the same through the bare loop."""
     from tierflow.db.engine import upgrade
-    from workers.ingress import Ingress
 
     upgrade(stack.database_url)
     rid = run_id()
@@ -279,17 +390,11 @@ async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any
     results: dict[str, Any] = {}
     worker = start_worker_process(stack)  # as deployed: the worker is not in the ingress process
     try:
-        ingress = Ingress(
-            client,
-            stack.bootstrap,
-            task_queue=stack.task_queue,
-            commands_topic=topics["commands"],
-            dlq_topic=topics["dlq"],
-            group_id=f"bench-{rid}",
-            registry=CollectorRegistry(),
+        ingress = await asyncio.to_thread(
+            start_ingress_process, stack, topics["commands"], topics["dlq"], f"bench-{rid}"
         )
         stop = asyncio.Event()
-        task = asyncio.create_task(ingress.run(stop))
+        task = asyncio.create_task(follow(ingress, stop))
         try:
             results |= await _phases(
                 client,
@@ -299,19 +404,18 @@ async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any
                 rid,
                 params,
                 fixed_n,
-                lambda: ingress.stats.committed,
+                lambda: ingress.handled,
                 workflow_id,
                 task,
             )
         finally:
             stop.set()
             await asyncio.gather(task, return_exceptions=True)
-        console.log(f"ingress: {ingress.stats}")
-        counter = [0]
+            await asyncio.to_thread(ingress.proc.stop, 20)
+        console.log(f"ingress: {ingress.counts}")
+        bare = await asyncio.to_thread(start_bare_process, stack, topics["bare"])
         bstop = asyncio.Event()
-        btask = asyncio.create_task(
-            bare_loop(client, stack.bootstrap, topics["bare"], stack.task_queue, bstop, counter)
-        )
+        btask = asyncio.create_task(follow(bare, bstop))
         try:
             results |= await _phases(
                 client,
@@ -321,13 +425,14 @@ async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any
                 rid,
                 params,
                 fixed_n,
-                lambda: counter[0],
+                lambda: bare.handled,
                 lambda k: f"bare-{k}",
                 btask,
             )
         finally:
             bstop.set()
             await asyncio.gather(btask, return_exceptions=True)
+            await asyncio.to_thread(bare.proc.stop, 20)
         results["direct_start_fixed"] = await direct_starts(
             client, stack.task_queue, f"ds-{rid}", fixed_n, params.rate
         )
@@ -343,7 +448,7 @@ async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any
     )
     results["p95_ratio_bare_over_ingress_fixed"] = fixed_ratio
     results["saturation_throughput_ratio"] = sat_ratio
-    results["ingress_stats"] = ingress.stats.__dict__
+    results["ingress_commands"] = ingress.counts
     fixed_p99 = results["ingress_fixed"]["latency_s"]["p99"]
     return {
         "params": {
@@ -351,7 +456,8 @@ async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any
             "partitions": PARTITIONS,
             "fixed_messages": fixed_n,
             "worker": "separate process: python -m tierflow.cli worker",
-            "ingress": "in the bench process (workers.ingress.Ingress), as is the bare loop",
+            "ingress": "separate process: python -m tierflow.cli ingress",
+            "bare_loop": "separate process: python -m tierflow.bench.bare_consumer",
         },
         "results": results,
         "targets": {
