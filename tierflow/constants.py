@@ -15,7 +15,7 @@ INGRESS_GROUP = "tierflow-ingress"
 # Temporal calls at once, and commands fetched but unfinished before polling pauses.
 # The ingress bench chose them (docs/benchmarks).
 INGRESS_MAX_POLL_RECORDS = 500
-INGRESS_MAX_IN_FLIGHT = 128
+INGRESS_MAX_IN_FLIGHT = 512  # a start can take seconds to be answered on a busy server
 INGRESS_MAX_PENDING = 1000
 
 # Temporal custom search attributes (no PII): name -> type as the CLI names it.

@@ -202,15 +202,19 @@ async def direct_starts(
     """
 
     sent: dict[str, float] = {}
+    calls: list[float] = []
 
     async def one(req: Any) -> None:
         sent[req.request_id] = time.time()
         await start_request(client, req, task_queue)
+        calls.append(time.time() - sent[req.request_id])
 
     await paced((one(r) for r in bench_requests(n, prefix)), rate)
     started = await start_times(client, [workflow_id(k) for k in sent])
     return {
         "latency_s": summarize(_latencies(sent, started, workflow_id)),
+        # until the server answered: its start time is set before the start is stored
+        "call_s": summarize(calls),
         "started": len(started),
         "messages": n,
     }
