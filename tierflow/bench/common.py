@@ -106,34 +106,78 @@ def cpu_seconds(pid: int | None) -> float:
     """User + system CPU seconds a process has used so far, from /proc (0 if unknown)."""
     if pid is None:
         return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    fields = _stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int | None) -> float:
+    """CPU seconds of a process and its live descendants, with the children they reaped.
+
+    PostgreSQL works in one process per connection, and a server may run under a wrapper
+    (``runuser``): the top process alone would show almost nothing. A descendant that has
+    exited counts through its parent's "children" times once reaped.
+    """
+    if pid is None:
+        return 0.0
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stats[int(entry.name)] = _stat_fields(int(entry.name))
+            except OSError:
+                continue  # exited meanwhile
+    children: dict[int, list[int]] = {}
+    for child, fields in stats.items():
+        children.setdefault(int(fields[1]), []).append(child)
+    ticks, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        own = stats.get(current)
+        if own is not None:
+            ticks += sum(int(f) for f in own[11:15])  # utime stime cutime cstime
+        todo += children.get(current, [])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name: [state, ppid, ...]; index 11 is utime."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
 
 
 class CpuMeter:
     """CPU seconds each process spends between ``start`` and ``stop``.
 
-    Names the bench process (worker and client threads), and the Temporal server and
-    Kafka broker when this run started them. Where a ratio is missed, this says which
-    process the extra time went to.
+    Names the bench process (worker and client threads), and the Temporal server, Kafka
+    broker and PostgreSQL server (with its per-connection processes) when this run started
+    them. Where a ratio is missed, this says which process the extra time went to.
     """
 
     def __init__(self, stack: BenchStack) -> None:
         self.pids: dict[str, int | None] = {"bench_process": os.getpid()}
-        for name, server in (("temporal_server", stack.temporal), ("kafka_broker", stack.kafka)):
+        servers = (
+            ("temporal_server", stack.temporal),
+            ("kafka_broker", stack.kafka),
+            ("postgresql", stack.postgres),
+        )
+        for name, server in servers:
             if server is not None:
-                self.pids[name] = server.pid()
+                self.pids[name] = server.process.pid()
         self.began: dict[str, float] = {}
 
     def start(self) -> None:
-        self.began = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.began = {name: self._cpu(name, pid) for name, pid in self.pids.items()}
 
     def stop(self, per: int) -> dict[str, float]:
         """Return the CPU milliseconds per unit of work (``per`` units) for each process."""
         return {
-            name: 1000 * (cpu_seconds(pid) - self.began[name]) / max(per, 1)
+            name: 1000 * (self._cpu(name, pid) - self.began[name]) / max(per, 1)
             for name, pid in self.pids.items()
         }
+
+    @staticmethod
+    def _cpu(name: str, pid: int | None) -> float:
+        # the bench process's own threads only: its reaped children are not this run's work
+        return cpu_seconds(pid) if name == "bench_process" else tree_cpu_seconds(pid)
 
 
 def write_results(name: str, out: Path | None, payload: dict[str, Any]) -> Path:
