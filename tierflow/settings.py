@@ -110,8 +110,9 @@ class Settings(BaseSettings):
     ingress_max_pending: int = Field(
         default=INGRESS_MAX_PENDING,
         ge=1,
-        description="Commands fetched but not finished before the ingress stops polling "
-        "(bounds memory while, say, a command waits for its request's workflow)",
+        description="Commands fetched but not finished before the ingress stops fetching "
+        "(bounds memory while, say, a command waits for its request's workflow); it keeps "
+        "polling with its partitions paused, so its group can still rebalance",
     )
 
     policy_file: Path | None = None  # None: the packaged SLA policy

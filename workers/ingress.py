@@ -146,7 +146,7 @@ class Ingress:
         self._tasks: set[asyncio.Task[None]] = set()  # one per unfinished message
         self._lanes: dict[bytes | None, asyncio.Task[None]] = {}  # last message of each key
         self._trackers: dict[TopicPartition, OffsetTracker] = {}
-        self._room = asyncio.Event()  # set when a message finishes
+        self._paused = False  # partitions paused while max_pending are unfinished
         self._abandon = asyncio.Event()  # set when shutdown's grace is over
         self.stats = IngressStats()
         self._producer = producer
@@ -248,38 +248,37 @@ class Ingress:
         """Poll once, start work on what arrived, commit what has finished in order.
 
         Returns how many messages reached a committable end meanwhile. While
-        ``max_pending`` messages are unfinished it waits for one to finish instead of
-        polling; a rebalance meanwhile only makes unfinished work redelivered (idempotent).
+        ``max_pending`` messages are unfinished it polls with its partitions paused: nothing
+        more is fetched, but the group's heartbeats and rebalances go on (a new member gets
+        its partitions; unfinished work of a revoked partition is redelivered, idempotent).
         """
         await self.start()
         await self._rebuild_if_stuck()
         before = self.stats.committed
-        if len(self._tasks) >= self.max_pending:
-            self._room.clear()
-            try:
-                await asyncio.wait_for(self._room.wait(), timeout=self.poll_timeout)
-            except TimeoutError:
-                pass
-        else:
-            rebalancing = self._revoked_at is not None or self._rejoin_next
+        rebalancing = self._revoked_at is not None or self._rejoin_next
+        full = len(self._tasks) >= self.max_pending
+        if not full:
+            if self._paused:
+                await self._kafka(self._resume)
             unsettled = bool(self._tasks) and self._settled_in != self._generation
             if unsettled and rebalancing and self._revoked_at is None:
                 await self._settle_before_rebalance()
                 self._settled_in = self._generation  # once: a rejoin takes several polls
-            if rebalancing:
-                # stay inside poll until the join completes: with short polls meanwhile,
-                # kafka-python 3.0.12 sometimes never finished the rejoin (its coordinator
-                # stayed unknown); _rebuild_if_stuck is the safety net
-                timeout = max(self.poll_timeout, REBALANCE_POLL_SECONDS)
-            elif self._tasks:  # short polls, so finished work is committed promptly
-                timeout = min(self.poll_timeout, 0.1)
-            else:
-                timeout = self.poll_timeout
-            batch = await self._kafka(self._poll, timeout)
-            generation = self._generation
-            for tp, records in batch.items():
-                for msg in records:
-                    self._dispatch(tp, msg, generation, self._abandon)
+        if rebalancing:
+            # stay inside poll until the join completes: with short polls meanwhile,
+            # kafka-python 3.0.12 sometimes never finished the rejoin (its coordinator
+            # stayed unknown); _rebuild_if_stuck is the safety net
+            timeout = max(self.poll_timeout, REBALANCE_POLL_SECONDS)
+        elif self._tasks:  # short polls: finished work is committed (and room seen) promptly
+            timeout = min(self.poll_timeout, 0.1)
+        else:
+            timeout = self.poll_timeout
+        # full: partitions assigned during this poll may still bring a few records
+        batch = await self._kafka(self._poll_paused if full else self._poll, timeout)
+        generation = self._generation
+        for tp, records in batch.items():
+            for msg in records:
+                self._dispatch(tp, msg, generation, self._abandon)
         self._rejoin_next = await self._kafka(self._commit_and_check)
         return self.stats.committed - before
 
@@ -359,7 +358,6 @@ class Ingress:
         self._tasks.discard(task)
         if self._lanes.get(key) is task:
             del self._lanes[key]
-        self._room.set()
 
     async def _lane_step(
         self,
@@ -443,6 +441,24 @@ class Ingress:
             batch = {tp: records for tp, records in batch.items() if tp not in handed_back}
         self._update_lag()
         return batch
+
+    def _poll_paused(self, timeout: float) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """Poll with every assigned partition paused: membership lives on, nothing is fetched.
+
+        kafka-python keeps records it had fetched for a paused partition and hands them out
+        after ``resume``, so pausing loses nothing.
+        """
+        consumer = self._consumer
+        assert consumer is not None
+        consumer.pause(*consumer.assignment())
+        self._paused = True
+        return self._poll(timeout)
+
+    def _resume(self) -> None:
+        consumer = self._consumer
+        if consumer is not None:
+            consumer.resume(*consumer.paused())
+        self._paused = False
 
     def _refetch_unfinished(self, consumer: KafkaConsumer, offsets: dict[Any, int]) -> None:
         """Fetch partitions a rebalance handed straight back from their first unfinished offset.

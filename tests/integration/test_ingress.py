@@ -569,3 +569,41 @@ async def test_a_consumer_stuck_after_a_revocation_is_rebuilt(stack, unique_topi
     finally:
         producer.close(timeout=5)
     assert (ingress.stats.applied, ingress.stats.rebuilds) == (1, 1)
+
+
+async def test_a_full_ingress_keeps_polling_so_its_group_can_rebalance(stack, unique_topic) -> None:
+    """With ``max_pending`` commands unfinished, the ingress fetches nothing more but still
+    polls: a second instance joining the group gets its partitions, instead of the whole
+    group waiting for the full one to finish (or for ``max_poll_interval_ms``)."""
+    commands, dlq = unique_topic("full-commands", partitions=2), unique_topic("full-dlq")
+    group = f"full-{uuid.uuid4().hex[:8]}"
+    waiting = make_request()
+    patient = Backoff(initial=0.2, maximum=0.5, not_found_seconds=120.0, not_found_attempts=1000)
+    first = _ingress(stack, commands, dlq, group=group, max_pending=1, backoff=patient)
+    second = _ingress(stack, commands, dlq, group=group)
+    producer = make_producer(stack.bootstrap)
+    submits = [make_request() for _ in range(4)]
+    try:
+        async with running(first):
+            await _ack_waiting_for_its_workflow(first, producer, waiting.request_id)
+            async with running(second):
+                for i, req in enumerate(submits):  # two for each partition
+                    rid = req.request_id
+                    value = _value(SUBMIT, req.model_dump(mode="json"), subject=rid)
+                    _send(producer, commands, value.to_json_bytes(), rid, partition=i % 2)
+                # the second instance owns a partition and applies its submits meanwhile
+                await eventually(
+                    lambda: second.stats.applied >= 2, timeout=40, what="second instance working"
+                )
+                await start_request(stack, waiting)  # the ack can apply now; the rest follows
+                await eventually(
+                    lambda: first.stats.applied + second.stats.applied >= len(submits) + 1,
+                    timeout=40,
+                    what="every command applied",
+                )
+    finally:
+        producer.close(timeout=5)
+    assert first.stats.dead_lettered + second.stats.dead_lettered == 0
+    for req in [waiting, *submits]:
+        desc = await stack.client.get_workflow_handle(workflow_id(req.request_id)).describe()
+        assert desc.status == WorkflowExecutionStatus.RUNNING
