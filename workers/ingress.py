@@ -146,7 +146,6 @@ class Ingress:
         self._tasks: set[asyncio.Task[None]] = set()  # one per unfinished message
         self._lanes: dict[bytes | None, asyncio.Task[None]] = {}  # last message of each key
         self._trackers: dict[TopicPartition, OffsetTracker] = {}
-        self._paused = False  # partitions paused while max_pending are unfinished
         self._abandon = asyncio.Event()  # set when shutdown's grace is over
         self.stats = IngressStats()
         self._producer = producer
@@ -258,8 +257,6 @@ class Ingress:
         rebalancing = self._revoked_at is not None or self._rejoin_next
         full = len(self._tasks) >= self.max_pending
         if not full:
-            if self._paused:
-                await self._kafka(self._resume)
             unsettled = bool(self._tasks) and self._settled_in != self._generation
             if unsettled and rebalancing and self._revoked_at is None:
                 await self._settle_before_rebalance()
@@ -273,8 +270,7 @@ class Ingress:
             timeout = min(self.poll_timeout, 0.1)
         else:
             timeout = self.poll_timeout
-        # full: partitions assigned during this poll may still bring a few records
-        batch = await self._kafka(self._poll_paused if full else self._poll, timeout)
+        batch = await self._kafka(self._poll, timeout, full)
         generation = self._generation
         for tp, records in batch.items():
             for msg in records:
@@ -429,9 +425,20 @@ class Ingress:
             log.warning("could not rewind %s to %d (failed at %d): %s", tp, position, offset, exc)
 
     # ------------------------------------------------------------------ kafka thread
-    def _poll(self, timeout: float) -> dict[TopicPartition, list[ConsumerRecord]]:
+    def _poll(self, timeout: float, full: bool) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """Poll; while ``full``, with every assigned partition paused.
+
+        Paused, the group's heartbeats and rebalances go on but nothing is fetched
+        (partitions assigned during the poll may still bring a few records). kafka-python
+        keeps records it had fetched for a paused partition and hands them out after
+        ``resume``, so pausing loses nothing.
+        """
         consumer = self._consumer
         assert consumer is not None
+        if full:
+            consumer.pause(*consumer.assignment())
+        else:
+            consumer.resume(*consumer.paused())
         _unstick_parked_partitions(consumer)
         batch = consumer.poll(timeout_ms=int(timeout * 1000))
         with self._lock:
@@ -441,24 +448,6 @@ class Ingress:
             batch = {tp: records for tp, records in batch.items() if tp not in handed_back}
         self._update_lag()
         return batch
-
-    def _poll_paused(self, timeout: float) -> dict[TopicPartition, list[ConsumerRecord]]:
-        """Poll with every assigned partition paused: membership lives on, nothing is fetched.
-
-        kafka-python keeps records it had fetched for a paused partition and hands them out
-        after ``resume``, so pausing loses nothing.
-        """
-        consumer = self._consumer
-        assert consumer is not None
-        consumer.pause(*consumer.assignment())
-        self._paused = True
-        return self._poll(timeout)
-
-    def _resume(self) -> None:
-        consumer = self._consumer
-        if consumer is not None:
-            consumer.resume(*consumer.paused())
-        self._paused = False
 
     def _refetch_unfinished(self, consumer: KafkaConsumer, offsets: dict[Any, int]) -> None:
         """Fetch partitions a rebalance handed straight back from their first unfinished offset.

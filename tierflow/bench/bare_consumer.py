@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
+import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def write_count(path: Path, count: int) -> None:
@@ -21,8 +25,62 @@ def write_count(path: Path, count: int) -> None:
     os.replace(tmp, path)
 
 
+async def bare_loop(
+    client: Any,
+    bootstrap: str,
+    topic: str,
+    task_queue: str,
+    stop: asyncio.Event,
+    report: Callable[[int], None],
+) -> None:
+    """Poll a batch, start one request workflow per record concurrently, commit; repeat.
+
+    ``report`` gets the committed count once subscribed and after every commit.
+    """
+    from kafka.errors import CommitFailedError
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    from schemas.request import RequestInput
+    from tierflow.bench.common import console, start_request
+    from tierflow.kafka_io import make_consumer
+
+    consumer = await asyncio.to_thread(
+        make_consumer,
+        bootstrap,
+        f"bench-bare-{uuid.uuid4().hex[:6]}",
+        [topic],
+        max_poll_records=500,
+    )
+    committed = 0
+    report(committed)
+    try:
+        while not stop.is_set():
+            batch = await asyncio.to_thread(consumer.poll, 200)
+            records = [m for msgs in batch.values() for m in msgs]
+            if not records:
+                continue
+
+            async def start(msg: Any) -> None:
+                event = json.loads(msg.value)
+                req = RequestInput.model_validate(event["data"])
+                try:
+                    await start_request(client, req, task_queue, f"bare-{event['subject']}")
+                except WorkflowAlreadyStartedError:
+                    pass  # a redelivery after a failed commit: started before
+
+            await asyncio.gather(*(start(m) for m in records))
+            try:
+                await asyncio.to_thread(consumer.commit)
+            except CommitFailedError as err:  # the group rebalanced: the batch comes again
+                console.log(f"bare loop: commit failed, batch will be redelivered: {err}")
+                continue
+            committed += len(records)
+            report(committed)
+    finally:
+        await asyncio.to_thread(consumer.close)
+
+
 async def serve(args: argparse.Namespace) -> None:
-    from tierflow.bench.ingress import bare_loop
     from workers.runtime import connect_temporal
 
     client = await connect_temporal(args.temporal_address, "default", wait=30)
@@ -37,7 +95,6 @@ async def serve(args: argparse.Namespace) -> None:
         args.topic,
         args.task_queue,
         stop,
-        [0],
         report=lambda n: write_count(path, n),
     )
 

@@ -8,6 +8,7 @@ one JSON file with the command, machine, backend, parameters, results and target
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import platform
@@ -19,7 +20,7 @@ import time
 import tomllib
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -153,7 +154,10 @@ class CpuMeter:
     """
 
     def __init__(self, stack: BenchStack) -> None:
-        self.pids: dict[str, int | None] = {"bench_process": os.getpid()}
+        # the bench process's own threads only: its reaped children are not this run's work
+        self.readers: dict[str, Callable[[], float]] = {
+            "bench_process": functools.partial(cpu_seconds, os.getpid())
+        }
         servers = (
             ("temporal_server", stack.temporal),
             ("kafka_broker", stack.kafka),
@@ -161,23 +165,18 @@ class CpuMeter:
         )
         for name, server in servers:
             if server is not None:
-                self.pids[name] = server.process.pid()
+                self.readers[name] = functools.partial(tree_cpu_seconds, server.process.pid())
         self.began: dict[str, float] = {}
 
     def start(self) -> None:
-        self.began = {name: self._cpu(name, pid) for name, pid in self.pids.items()}
+        self.began = {name: read() for name, read in self.readers.items()}
 
     def stop(self, per: int) -> dict[str, float]:
         """Return the CPU milliseconds per unit of work (``per`` units) for each process."""
         return {
-            name: 1000 * (self._cpu(name, pid) - self.began[name]) / max(per, 1)
-            for name, pid in self.pids.items()
+            name: 1000 * (read() - self.began[name]) / max(per, 1)
+            for name, read in self.readers.items()
         }
-
-    @staticmethod
-    def _cpu(name: str, pid: int | None) -> float:
-        # the bench process's own threads only: its reaped children are not this run's work
-        return cpu_seconds(pid) if name == "bench_process" else tree_cpu_seconds(pid)
 
 
 def write_results(name: str, out: Path | None, payload: dict[str, Any]) -> Path:

@@ -18,7 +18,6 @@ the latency floor the server sets.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import urllib.request
 import uuid
@@ -44,7 +43,7 @@ from tierflow.bench.common import (
     target,
 )
 from tierflow.constants import workflow_id
-from tierflow.kafka_io import make_consumer, make_producer
+from tierflow.kafka_io import make_producer
 
 PARTITIONS = 6
 TARGET_P99_S = 0.1  # at the fixed offered load
@@ -135,61 +134,6 @@ async def _wait_count(
     if done < count:
         console.log(f"{what}: stalled at {done} of {count} for {stall:.0f} s")
     return done
-
-
-async def bare_loop(
-    client: Any,
-    bootstrap: str,
-    topic: str,
-    task_queue: str,
-    stop: asyncio.Event,
-    counter: list[int],
-    report: Callable[[int], None] | None = None,
-) -> None:
-    """Poll a batch, start one request workflow per record concurrently, commit; repeat.
-
-    ``report`` gets the committed count once subscribed and after every commit.
-    """
-    from kafka.errors import CommitFailedError
-    from temporalio.exceptions import WorkflowAlreadyStartedError
-
-    from schemas.request import RequestInput
-
-    consumer = await asyncio.to_thread(
-        make_consumer,
-        bootstrap,
-        f"bench-bare-{uuid.uuid4().hex[:6]}",
-        [topic],
-        max_poll_records=500,
-    )
-    if report is not None:
-        report(counter[0])
-    try:
-        while not stop.is_set():
-            batch = await asyncio.to_thread(consumer.poll, 200)
-            records = [m for msgs in batch.values() for m in msgs]
-            if not records:
-                continue
-
-            async def start(msg: Any) -> None:
-                event = json.loads(msg.value)
-                req = RequestInput.model_validate(event["data"])
-                try:
-                    await start_request(client, req, task_queue, f"bare-{event['subject']}")
-                except WorkflowAlreadyStartedError:
-                    pass  # a redelivery after a failed commit: started before
-
-            await asyncio.gather(*(start(m) for m in records))
-            try:
-                await asyncio.to_thread(consumer.commit)
-            except CommitFailedError as err:  # the group rebalanced: the batch comes again
-                console.log(f"bare loop: commit failed, batch will be redelivered: {err}")
-                continue
-            counter[0] += len(records)
-            if report is not None:
-                report(counter[0])
-    finally:
-        await asyncio.to_thread(consumer.close)
 
 
 async def direct_starts(
