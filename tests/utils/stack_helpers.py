@@ -17,6 +17,7 @@ from schemas.lifecycle import ActionKind, ActionRequest, ActionResult, RequestVi
 from schemas.request import Actor, RequestInput
 from tierflow import constants
 from tierflow.constants import workflow_id
+from tests.utils.eventually import eventually
 from workflows.service_request import ServiceRequestWorkflow
 
 T = TypeVar("T")
@@ -42,22 +43,6 @@ async def _assigned(handle: WorkflowHandle) -> bool:
 async def act(handle: WorkflowHandle, kind: ActionKind, actor: Actor, **kw: Any) -> ActionResult:
     request = ActionRequest(action_id=f"a-{uuid.uuid4().hex}", kind=kind, actor=actor, **kw)
     return await handle.execute_update(ServiceRequestWorkflow.act, request, id=request.action_id)
-
-
-async def eventually(
-    probe: Callable[[], Any], timeout: float = 30.0, what: str = "condition"
-) -> Any:
-    """Poll ``probe`` (sync or async) until it returns a truthy value; return that value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout} s")
-        await asyncio.sleep(0.2)
 
 
 def read_events(
