@@ -32,7 +32,9 @@ async def eventually(
         delay = min(0.5, delay * 2)
 
 
-def eventually_sync(probe: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+def eventually_sync(
+    probe: Callable[[], Any], timeout: float = 30.0, what: str = "condition"
+) -> Any:
     """Blocking form of :func:`eventually`, for tests and fixtures without an event loop."""
     deadline = time.monotonic() + timeout
     delay = POLL_SECONDS

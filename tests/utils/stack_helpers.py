@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, TopicPartition
@@ -15,9 +13,9 @@ from temporalio.client import WorkflowHandle
 
 from schemas.lifecycle import ActionKind, ActionRequest, ActionResult, RequestView, WorkflowState
 from schemas.request import Actor, RequestInput
+from tests.utils.eventually import eventually
 from tierflow import constants
 from tierflow.constants import workflow_id
-from tests.utils.eventually import eventually
 from workflows.service_request import ServiceRequestWorkflow
 
 T = TypeVar("T")
