@@ -17,7 +17,7 @@ from api.errors import on_validation_error
 from api.middleware import BodyLimit, HttpMetrics
 from api.routes import API_PREFIX, actions, health, reports, requests
 from tierflow.settings import Settings
-from workers.runtime import connect_temporal
+from tierflow.temporal_client import connect_temporal
 
 __all__ = ["API_PREFIX", "create_app"]
 

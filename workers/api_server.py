@@ -9,7 +9,8 @@ import uvicorn
 from api.app import create_app
 from tierflow.db.engine import make_engine
 from tierflow.settings import Settings, get_settings
-from workers.runtime import configure_logging, connect_temporal, log
+from tierflow.temporal_client import connect_temporal
+from workers.runtime import configure_logging, log
 
 
 async def serve(settings: Settings) -> None:

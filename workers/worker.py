@@ -24,10 +24,12 @@ from tierflow import constants
 from tierflow.db.engine import make_engine
 from tierflow.directory import Directory
 from tierflow.health import serve_metrics_and_health
+from tierflow.kafka_connect import connect_kafka
 from tierflow.metrics import ReadModelCollector, WorkerMetrics
 from tierflow.policy import load_policy_file
 from tierflow.settings import Settings, get_settings
-from workers.runtime import configure_logging, connect_kafka, connect_temporal, log
+from tierflow.temporal_client import connect_temporal
+from workers.runtime import configure_logging, log
 from workflows.service_request import ServiceRequestWorkflow
 
 

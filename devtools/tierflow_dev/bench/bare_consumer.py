@@ -41,8 +41,8 @@ async def bare_loop(
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
     from schemas.request import RequestInput
-    from tierflow.bench.common import console, start_request
     from tierflow.kafka_io import make_consumer
+    from tierflow_dev.bench.common import console, start_request
 
     consumer = await asyncio.to_thread(
         make_consumer,
@@ -81,7 +81,7 @@ async def bare_loop(
 
 
 async def serve(args: argparse.Namespace) -> None:
-    from workers.runtime import connect_temporal
+    from tierflow.temporal_client import connect_temporal
 
     client = await connect_temporal(args.temporal_address, "default", wait=30)
     stop = asyncio.Event()

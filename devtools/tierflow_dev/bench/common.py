@@ -278,7 +278,7 @@ def _toml(data: Mapping[str, Any], prefix: str = "") -> str:
 # --------------------------------------------------------------------------- requests
 def bench_requests(n: int, prefix: str, seed: int = 7) -> list[RequestInput]:
     """Return ``n`` valid, routable demo requests with ids unique to this run."""
-    from tierflow.demo import demo_requests
+    from tierflow_dev.demo import demo_requests
 
     return [
         r.model_copy(update={"request_id": f"{prefix}-{i:06d}"})
@@ -322,10 +322,10 @@ class BenchStack:
         self.policy_file: Path | None = None
 
     def start(self) -> BenchStack:
-        from tierflow.devstack.procs import free_port
+        from tierflow_dev.devstack.procs import free_port
 
         if self.opts.need_temporal and not self.temporal_address:
-            from tierflow.devstack.temporal import TemporalDevServer
+            from tierflow_dev.devstack.temporal import TemporalDevServer
 
             self.temporal = TemporalDevServer(
                 self.home,
@@ -338,7 +338,7 @@ class BenchStack:
             self.temporal.start(timeout=90)
             self.temporal_address = self.temporal.address
         if self.opts.need_kafka and not self.bootstrap:
-            from tierflow.devstack.kafka import KafkaBroker
+            from tierflow_dev.devstack.kafka import KafkaBroker
 
             self.kafka = KafkaBroker(home=self.home, port=free_port(), controller_port=free_port())
             console.log(f"starting Kafka broker on {self.kafka.bootstrap}")
@@ -355,8 +355,8 @@ class BenchStack:
 
     def start_postgres(self, database: str) -> str:
         """Start a PostgreSQL server in the home (once) and return a fresh database's URL."""
-        from tierflow.devstack.postgres import PostgresServer
-        from tierflow.devstack.procs import free_port
+        from tierflow_dev.devstack.postgres import PostgresServer
+        from tierflow_dev.devstack.procs import free_port
 
         if self.postgres is None:
             self.postgres = PostgresServer(self.home, free_port())
@@ -374,7 +374,7 @@ class BenchStack:
         shutil.rmtree(self.home, ignore_errors=True)
 
     def settings(self, **overrides: Any) -> Settings:
-        from tierflow.devstack.procs import free_port
+        from tierflow_dev.devstack.procs import free_port
 
         values: dict[str, Any] = {
             "home": self.home,
@@ -437,7 +437,7 @@ def ensure_topics(bootstrap: str, topics: Mapping[str, int]) -> None:
 
 async def connect(stack: BenchStack) -> Any:
     """Return a client of the stack's Temporal with the project's data converter."""
-    from workers.runtime import connect_temporal
+    from tierflow.temporal_client import connect_temporal
 
     return await connect_temporal(stack.temporal_address, "default", wait=30)
 
@@ -503,7 +503,7 @@ def start_tierflow_process(
     stack: BenchStack, settings: Settings, command: str, env: dict[str, str], health_port: int
 ) -> Any:
     """Start ``tierflow <command>`` on the stack's servers; return it once /healthz answers."""
-    from tierflow.devstack.procs import ManagedProcess, wait_until
+    from tierflow_dev.devstack.procs import ManagedProcess, wait_until
 
     env = {
         "TIERFLOW_HOME": str(stack.home),
@@ -538,7 +538,7 @@ async def bare_worker(client: Any, task_queue: str) -> AsyncIterator[Any]:
     """Run the bare baseline worker (no-op activities) in this process."""
     from temporalio.worker import Worker
 
-    from tierflow.bench.bare import BareTimerWorkflow, BareWorkflow, noop, stamp
+    from tierflow_dev.bench.bare import BareTimerWorkflow, BareWorkflow, noop, stamp
 
     with ThreadPoolExecutor(max_workers=32) as executor:
         worker = Worker(
