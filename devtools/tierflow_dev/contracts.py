@@ -33,10 +33,10 @@ from tierflow.kafka_io import (
     DLQ_REASON,
     DLQ_TOPIC,
 )
+from tierflow_dev.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-SCHEMA_DIR = ROOT / "schemas" / "json"
-ASYNCAPI_PATH = ROOT / "schemas" / "asyncapi.json"
+SCHEMA_DIR = REPO_ROOT / "schemas" / "json"
+ASYNCAPI_PATH = REPO_ROOT / "schemas" / "asyncapi.json"
 ID_BASE = "urn:tierflow:schema:"
 DLQ_REASONS = (
     "not_json",
@@ -164,7 +164,7 @@ def _examples() -> dict[str, dict]:
     """One realistic payload per message kind (validated against its schema in tests)."""
     import random
 
-    from tierflow.demo import make_uscc  # local: demo data is not needed to import this module
+    from tierflow_dev.demo import make_uscc  # local: demo data is not needed to import this module
 
     enterprise = {
         "uscc": make_uscc("330106", random.Random(1)),

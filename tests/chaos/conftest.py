@@ -22,7 +22,7 @@ import pytest
 from tests.chaos.fast_policy import Targets, write_policy
 from tests.chaos.harness import ChaosStack, chaos_settings
 from tests.chaos.scale import Sizes, sizes
-from tierflow.devstack.stack import LocalStack
+from tierflow_dev.devstack.stack import LocalStack
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """A dedicated local stack per chaos module: real processes we can kill, stop and lock.
 
-``ChaosStack`` wraps :class:`tierflow.devstack.stack.LocalStack` in a temporary home on free
+``ChaosStack`` wraps :class:`tierflow_dev.devstack.stack.LocalStack` in a temporary home on free
 ports: the Temporal dev server (SQLite file store), the Kafka broker, the migrated SQLite read
 model, and ``tierflow worker`` / ``tierflow ingress`` as separate processes with pidfiles.
 It adds what the tests read back: Kafka topics, the read model and the ingress /metrics.
@@ -26,10 +26,10 @@ from sqlalchemy import Engine, text
 
 from tierflow import constants
 from tierflow.db.engine import make_engine, upgrade
-from tierflow.devstack.procs import free_port, wait_until
-from tierflow.devstack.stack import AppProcess, LocalStack, http_ok
 from tierflow.kafka_io import make_producer
 from tierflow.settings import Settings
+from tierflow_dev.devstack.procs import free_port, wait_until
+from tierflow_dev.devstack.stack import AppProcess, LocalStack, http_ok
 
 
 def chaos_settings(home: Path, policy_file: Path) -> Settings:

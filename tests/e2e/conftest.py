@@ -27,9 +27,9 @@ from api.app import create_app
 from tests.fixtures.stack import Stack
 from tests.utils.api_helpers import Users, make_users
 from tests.utils.policy_worker import policy_worker
-from tierflow.devstack.procs import free_port
 from tierflow.metrics import WorkerMetrics
 from tierflow.settings import Settings
+from tierflow_dev.devstack.procs import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

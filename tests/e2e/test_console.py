@@ -27,7 +27,7 @@ from tests.utils.factories import make_request
 from tests.utils.stack_helpers import act, eventually, start_request
 from tierflow.constants import workflow_id
 from tierflow.db.models import ServiceRequest
-from tierflow.demo import make_uscc
+from tierflow_dev.demo import make_uscc
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 VIEWPORT = {"width": 1360, "height": 900}

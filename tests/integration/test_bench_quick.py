@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tierflow.bench.ingress import WARMUP
 from tierflow.cli import app
-from tierflow.devstack.kafka import KafkaBroker
-from tierflow.devstack.postgres import PostgresServer
-from tierflow.devstack.procs import free_port
-from tierflow.devstack.temporal import TemporalDevServer
+from tierflow_dev.bench.ingress import WARMUP
+from tierflow_dev.devstack.kafka import KafkaBroker
+from tierflow_dev.devstack.postgres import PostgresServer
+from tierflow_dev.devstack.procs import free_port
+from tierflow_dev.devstack.temporal import TemporalDevServer
 
 
 @pytest.fixture(scope="module")

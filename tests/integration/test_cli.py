@@ -20,7 +20,7 @@ from tests.utils.api_helpers import request_body, serve_in_thread
 from tests.utils.factories import make_request
 from tests.utils.stack_helpers import eventually
 from tierflow.cli import app as cli_app
-from tierflow.cli_client import countdown, credentials_path
+from tierflow.cli.client import countdown, credentials_path
 
 
 @pytest.fixture(scope="module")

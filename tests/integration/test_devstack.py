@@ -16,11 +16,11 @@ from typer.testing import CliRunner
 from schemas.events import ParsedCommand, parse_command
 from tierflow import constants
 from tierflow.cli import app as cli_app
-from tierflow.demo import demo_requests
-from tierflow.devstack.procs import ManagedProcess, StackError, free_port
-from tierflow.devstack.stack import COMPONENTS, AppProcess, LocalStack
-from tierflow.devstack.temporal import TemporalDevServer, run_async
 from tierflow.settings import Settings
+from tierflow_dev.demo import demo_requests
+from tierflow_dev.devstack.procs import ManagedProcess, StackError, free_port
+from tierflow_dev.devstack.stack import COMPONENTS, AppProcess, LocalStack
+from tierflow_dev.devstack.temporal import TemporalDevServer, run_async
 
 
 def _settings(home: Path, **overrides: object) -> Settings:

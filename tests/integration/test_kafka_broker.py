@@ -20,9 +20,9 @@ from schemas.events import CloudEvent
 from schemas.lifecycle import EventType, RequestSummary, TransitionRecord
 from schemas.request import Actor
 from tierflow import kafka_io
-from tierflow.devstack.kafka import KafkaBroker, read_properties, resolve_kafka_jars
-from tierflow.devstack.procs import StackError, free_port
 from tierflow.kafka_io import make_consumer, make_producer, publish_event, send_to_dlq
+from tierflow_dev.devstack.kafka import KafkaBroker, read_properties, resolve_kafka_jars
+from tierflow_dev.devstack.procs import StackError, free_port
 
 NOW = datetime(2025, 9, 29, 2, 30, tzinfo=UTC)
 

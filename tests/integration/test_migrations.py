@@ -12,7 +12,7 @@ from sqlmodel import SQLModel
 import tierflow.db.auth_models  # noqa: F401 - registers the tables
 import tierflow.db.models  # noqa: F401 - registers the tables
 from tierflow.db.engine import alembic_config, current_revision, downgrade, make_engine, upgrade
-from tierflow.devstack.postgres import PostgresServer
+from tierflow_dev.devstack.postgres import PostgresServer
 
 TABLES = {
     "service_request",

@@ -27,10 +27,10 @@ from tests.utils.factories import make_request
 from tests.utils.policy_worker import policy_worker
 from tests.utils.stack_helpers import act, eventually, sample, start_request
 from tierflow.db import repository
-from tierflow.devstack.procs import free_port
-from tierflow.devstack.prometheus import RULES_FILE, PrometheusServer
 from tierflow.health import HealthServer, serve_metrics_and_health
 from tierflow.metrics import ReadModelCollector, WorkerMetrics
+from tierflow_dev.devstack.procs import free_port
+from tierflow_dev.devstack.prometheus import RULES_FILE, PrometheusServer
 from workflows.service_request import ServiceRequestWorkflow
 
 RESPONSE_SECONDS = 3

@@ -23,9 +23,9 @@ from tests.integration.test_kafka_broker import read_all
 from tests.utils.factories import RecordFactory, make_request
 from tests.utils.stack_helpers import sample
 from tierflow.db.models import ServiceRequest, Transition
-from tierflow.devstack.kafka import KafkaBroker
 from tierflow.kafka_io import make_producer
 from tierflow.metrics import WorkerMetrics
+from tierflow_dev.devstack.kafka import KafkaBroker
 
 
 def batch_of_lifecycle() -> TransitionBatch:

@@ -33,12 +33,12 @@ from tierflow import constants
 from tierflow.codec import ENCODING, data_converter, generate_key
 from tierflow.db import repository
 from tierflow.db.engine import make_engine, upgrade
-from tierflow.devstack.kafka import KafkaBroker
-from tierflow.devstack.procs import free_port
-from tierflow.devstack.temporal import TemporalDevServer
 from tierflow.kafka_io import make_producer
 from tierflow.metrics import WorkerMetrics
 from tierflow.settings import Settings
+from tierflow_dev.devstack.kafka import KafkaBroker
+from tierflow_dev.devstack.procs import free_port
+from tierflow_dev.devstack.temporal import TemporalDevServer
 from workers.worker import WorkerParts, build_worker
 from workflows.service_request import ServiceRequestWorkflow
 

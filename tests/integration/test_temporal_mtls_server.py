@@ -20,8 +20,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from tests.integration.test_tls import Pki, make_pki, temporal_settings
-from tierflow.devstack.temporal_tls import TemporalTlsServer, build_binary
 from tierflow.tls import temporal_tls
+from tierflow_dev.devstack.temporal_tls import TemporalTlsServer, build_binary
 
 pytestmark = pytest.mark.go_build  # `make test-temporal-mtls`: the Go build is too slow for CI
 

@@ -34,11 +34,11 @@ from kafka.errors import KafkaError
 from temporalio.client import Client
 
 from tests.fixtures.kafka import free_port_pair, unique_topic_name
-from tierflow.devstack.kafka import KafkaBroker
-from tierflow.devstack.procs import free_port
-from tierflow.devstack.temporal import TemporalDevServer
 from tierflow.kafka_io import make_producer
 from tierflow.tls import TlsConfigError, kafka_security_kwargs, temporal_tls
+from tierflow_dev.devstack.kafka import KafkaBroker
+from tierflow_dev.devstack.procs import free_port
+from tierflow_dev.devstack.temporal import TemporalDevServer
 
 KAFKA_USER, KAFKA_PASSWORD = "tierflow", f"pw-{uuid.uuid4().hex}"
 SCRAM_USER, SCRAM_PASSWORD = "tierflow-scram", f"scram-{uuid.uuid4().hex}"

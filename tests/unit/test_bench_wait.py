@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tierflow.bench.ingress import ConsumerStopped, _wait_count
+from tierflow_dev.bench.ingress import ConsumerStopped, _wait_count
 
 
 async def _crash() -> None:

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from schemas.events import SUBMIT, command_event, event_from_transition, parse_command
 from schemas.lifecycle import ActionKind
 from tests.utils.factories import RecordFactory, make_request
-from tierflow import contracts
 from tierflow.cli import app
+from tierflow_dev import contracts
 
 SCHEMAS = contracts.SCHEMA_DIR
 

@@ -20,9 +20,9 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from tierflow import constants
-from tierflow.devstack.kafka import kafka_version
-from tierflow.devstack.prometheus import render_config
 from tierflow.settings import Settings
+from tierflow_dev.devstack.kafka import kafka_version
+from tierflow_dev.devstack.prometheus import render_config
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

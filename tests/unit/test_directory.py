@@ -9,8 +9,8 @@ from activities.directory import DirectoryActivities
 from schemas.domain import Category, Grade, Priority, Tier
 from schemas.enterprise import validate_uscc
 from schemas.lifecycle import RouteRequest
-from tierflow.demo import demo_requests
 from tierflow.directory import Directory, DirectoryError
+from tierflow_dev.demo import demo_requests
 
 DIRECTORY = Directory.load()
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from tierflow.devstack.procs import (
+from tierflow.health import serve_metrics_and_health
+from tierflow_dev.devstack.procs import (
     ManagedProcess,
     StackError,
     ensure_port_free,
@@ -25,7 +26,6 @@ from tierflow.devstack.procs import (
     port_in_use,
     wait_until,
 )
-from tierflow.health import serve_metrics_and_health
 
 SLEEPER = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"]
 STUBBORN = [

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from schemas.domain import Role
 from tierflow.auth_store import create_user, issue_token
-from tierflow.devstack.procs import free_port
+from tierflow_dev.devstack.procs import free_port
 
 # key -> (role, institution, grants). The default request (division 330106, financing) is
 # held by zj-330106-sme; zj-330100 is its city, zj-330000 its province; 330105 and 330200

@@ -11,7 +11,7 @@ from schemas.domain import Category, Grade, Priority, Role, SlaStatus, State, Ti
 from schemas.enterprise import Enterprise
 from schemas.lifecycle import EventType, RequestSummary, TransitionRecord
 from schemas.request import SYSTEM_ACTOR, Actor, RequestInput
-from tierflow.demo import make_uscc
+from tierflow_dev.demo import make_uscc
 
 T0 = datetime(2025, 10, 9, 1, 30, tzinfo=UTC)  # a Thursday, 09:30 in Shanghai
 

@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from tests.workflows.harness import StandIns
-from tierflow.devstack.temporal import find_executable
+from tierflow_dev.devstack.temporal import find_executable
 from workflows.service_request import ServiceRequestWorkflow
 
 

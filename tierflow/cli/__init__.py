@@ -1,41 +1,22 @@
-"""The ``tierflow`` command: local stack, processes, database, events, benchmarks."""
+"""The ``tierflow`` command: processes, database, events and the caseworker client.
+
+Developer tooling (``tierflow dev``, ``tierflow bench``, ...) lives in its own distribution
+and joins through the ``tierflow.cli`` entry points (see ``tierflow.cli.plugins``), so the
+production image runs this command without it.
+"""
 
 from __future__ import annotations
 
 import typer
 
-from tierflow import cli_bench, cli_client, cli_db, cli_dev, cli_events
+from tierflow.cli import client, db, events, plugins, processes
 
 app = typer.Typer(help="tierflow: durable service-request lifecycles", no_args_is_help=True)
-app.add_typer(cli_dev.app, name="dev")
-app.add_typer(cli_db.app, name="db")
-app.add_typer(cli_events.app, name="events")
-app.add_typer(cli_bench.app, name="bench")
-cli_client.register(app)
-
-
-@app.command()
-def worker() -> None:
-    """Run the Temporal worker (workflows and activities)."""
-    from workers.worker import main
-
-    main()
-
-
-@app.command()
-def ingress() -> None:
-    """Run the Kafka command consumer that drives workflows."""
-    from workers.ingress import main
-
-    main()
-
-
-@app.command()
-def api() -> None:
-    """Run the HTTP API and caseworker console."""
-    from workers.api_server import main
-
-    main()
+app.add_typer(db.app, name="db")
+app.add_typer(events.app, name="events")
+processes.register(app)
+client.register(app)
+plugins.load(app, {"db": db.app, "events": events.app})
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`tierflow db`: Database schema and demo data."""
+"""`tierflow db`: Database schema and reference data (``db demo`` comes with the dev tooling)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Database schema and demo data.", no_args_is_help=True)
+app = typer.Typer(help="Database schema and reference data.", no_args_is_help=True)
 
 
 def _url() -> str:
@@ -68,15 +68,3 @@ def seed(
     finally:
         engine.dispose()
     typer.echo(f"{count} institutions written; policy {version} {'stored' if new else 'known'}")
-
-
-@app.command()
-def demo(
-    n: int = typer.Argument(10, min=0, help="How many requests"),
-    seed: int = typer.Option(0, help="Random seed (same seed, same requests)"),
-) -> None:
-    """Print N demo RequestInputs as JSON lines (pipe them into a submit command)."""
-    from tierflow.demo import demo_requests
-
-    for request in demo_requests(n, seed):
-        typer.echo(request.model_dump_json(exclude_none=True))

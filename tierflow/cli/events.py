@@ -152,25 +152,3 @@ def _describe(msg: Any) -> str:
     if isinstance(data, dict) and "to_state" in data:
         line += f" {data.get('from_state') or '-'}->{data['to_state']} tier={data.get('to_tier')}"
     return line
-
-
-@app.command()
-def schemas(
-    check: bool = typer.Option(False, "--check", help="Exit 1 if the checked-in files are stale"),
-) -> None:
-    """Write the JSON Schemas (schemas/json/) and AsyncAPI doc (schemas/asyncapi.json)."""
-    from tierflow import contracts
-
-    if check:
-        stale = contracts.stale()
-        for path in stale:
-            typer.echo(f"stale: {path}")
-        if stale:
-            typer.secho("run `tierflow events schemas` and commit the result", fg="red", err=True)
-            raise typer.Exit(1)
-        typer.echo("schemas are current")
-        return
-    changed = contracts.write()
-    typer.echo(f"wrote {len(changed)} changed file(s)" if changed else "schemas are current")
-    for path in changed:
-        typer.echo(f"  {path}")

@@ -6,7 +6,7 @@ Latency is the workflow's start time on the server minus the wall clock just bef
 produce call. The ingress runs as deployed, a process of its own (run-specific topics and
 group through its settings), followed through its /metrics. The bare baseline consumes the
 same messages from its own topic with a plain poll -> ``start_workflow`` (all records of a
-batch at once) -> commit loop (``tierflow.bench.bare_consumer``, a process of its own too)
+batch at once) -> commit loop (``tierflow_dev.bench.bare_consumer``, a process of its own too)
 that starts the same request workflow, without the ingress's validation, ordering, retries
 and dead-lettering: the ratio is what the ingress itself costs. Neither consumer shares the
 bench producer's interpreter lock. Both run workflows on one ``tierflow worker`` process, as
@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from schemas.events import SUBMIT, command_event
-from tierflow.bench.common import (
+from tierflow.constants import workflow_id
+from tierflow.kafka_io import make_producer
+from tierflow_dev.bench.common import (
     BenchStack,
     bench_requests,
     connect,
@@ -42,8 +44,6 @@ from tierflow.bench.common import (
     summarize,
     target,
 )
-from tierflow.constants import workflow_id
-from tierflow.kafka_io import make_producer
 
 PARTITIONS = 6
 TARGET_P99_S = 0.1  # at the fixed offered load
@@ -242,7 +242,7 @@ def start_ingress_process(
     stack: BenchStack, commands: str, dlq: str, group: str
 ) -> FollowedProcess:
     """Run the ingress as deployed: its own interpreter, configured through the environment."""
-    from tierflow.devstack.procs import free_port
+    from tierflow_dev.devstack.procs import free_port
 
     settings = stack.settings(ingress_metrics_port=free_port())
     env = {
@@ -258,10 +258,10 @@ def start_ingress_process(
 
 
 def start_bare_process(stack: BenchStack, topic: str) -> FollowedProcess:
-    """Run the bare loop (``tierflow.bench.bare_consumer``) in its own interpreter too."""
+    """Run the bare loop (``tierflow_dev.bench.bare_consumer``) in its own interpreter too."""
     import sys
 
-    from tierflow.devstack.procs import ManagedProcess, wait_until
+    from tierflow_dev.devstack.procs import ManagedProcess, wait_until
 
     count_file = stack.home / f"bare-{uuid.uuid4().hex[:6]}.count"
     proc = ManagedProcess(
@@ -269,7 +269,7 @@ def start_bare_process(stack: BenchStack, topic: str) -> FollowedProcess:
         argv=[
             sys.executable,
             "-m",
-            "tierflow.bench.bare_consumer",
+            "tierflow_dev.bench.bare_consumer",
             "--bootstrap",
             stack.bootstrap,
             "--topic",
@@ -405,7 +405,7 @@ async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any
             "fixed_messages": fixed_n,
             "worker": "separate process: python -m tierflow.cli worker",
             "ingress": "separate process: python -m tierflow.cli ingress",
-            "bare_loop": "separate process: python -m tierflow.bench.bare_consumer",
+            "bare_loop": "separate process: python -m tierflow_dev.bench.bare_consumer",
         },
         "results": results,
         "targets": {

@@ -17,7 +17,8 @@ from temporalio.api.enums.v1 import EventType as HistoryEvent
 from schemas.domain import Role
 from schemas.lifecycle import ActionKind, ActionRequest
 from schemas.request import Actor, RequestInput
-from tierflow.bench.common import (
+from tierflow.constants import workflow_id
+from tierflow_dev.bench.common import (
     BenchStack,
     CpuMeter,
     bare_worker,
@@ -33,7 +34,6 @@ from tierflow.bench.common import (
     target,
     write_policy,
 )
-from tierflow.constants import workflow_id
 
 SUPERVISOR = Actor(id="bench-supervisor", role=Role.SUPERVISOR)
 REOPEN_SECONDS = 1.0
@@ -72,7 +72,7 @@ async def bare_lifecycle(
     client: Any, task_queue: str, wid: str, phases: list[int], local_phases: list[int]
 ) -> float:
     """Run the bare workflow with the same phases, updates and timer; return its seconds."""
-    from tierflow.bench.bare import BareWorkflow
+    from tierflow_dev.bench.bare import BareWorkflow
 
     began = time.perf_counter()
     handle = await client.start_workflow(

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.domain import Category
-from tierflow.bench.common import BenchStack, console, progress, summarize, target
+from tierflow_dev.bench.common import BenchStack, console, progress, summarize, target
 
 TARGET_P99_S = 0.05
 STATES = [

@@ -19,7 +19,8 @@ from sqlalchemy import Engine, text
 from schemas.domain import Role
 from schemas.lifecycle import ActionKind, ActionRequest
 from schemas.request import Actor
-from tierflow.bench.common import (
+from tierflow.constants import workflow_id
+from tierflow_dev.bench.common import (
     BenchStack,
     bench_requests,
     connect,
@@ -33,7 +34,6 @@ from tierflow.bench.common import (
     summarize,
     target,
 )
-from tierflow.constants import workflow_id
 
 WORKER_CACHE = 1000  # temporalio Worker default max_cached_workflows (build_worker keeps it)
 TARGET_RSS_MB = 800.0

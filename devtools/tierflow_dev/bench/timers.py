@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from schemas.domain import Priority
-from tierflow.bench.common import (
+from tierflow_dev.bench.common import (
     BenchStack,
     bare_worker,
     bench_requests,
@@ -239,7 +239,7 @@ async def _bare_timers(
     client: Any, queue: str, rid: str, holders: int, deadlines: list[datetime], lead: timedelta
 ) -> list[float]:
     """Hold ``holders`` sleeping workflows, fire one per deadline (same spread); return lags."""
-    from tierflow.bench.bare import BareTimerWorkflow
+    from tierflow_dev.bench.bare import BareTimerWorkflow
 
     far = datetime.now(UTC) + timedelta(days=1)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -63,7 +63,7 @@ Concurrency = Annotated[int | None, typer.Option("--concurrency", help="Requests
 
 
 def _options(**kw: Any) -> Any:
-    from tierflow.bench.common import StackOptions
+    from tierflow_dev.bench.common import StackOptions
 
     return StackOptions(
         temporal_address=kw.get("temporal_address"),
@@ -84,7 +84,7 @@ def _run(
     body: Callable[[Any], Coroutine[Any, Any, dict[str, Any]]],
 ) -> None:
     """Start the stack, run the scenario, print its table and write its JSON."""
-    from tierflow.bench.common import BenchStack, print_table, write_results
+    from tierflow_dev.bench.common import BenchStack, print_table, write_results
 
     with BenchStack(opts, name) as stack:
         section = asyncio.run(body(stack))
@@ -128,7 +128,7 @@ def lifecycle(
     sqlite_wal: Wal = True,
 ) -> None:
     """Full lifecycles per second vs a bare workflow with the same activities (target >= 0.8)."""
-    from tierflow.bench.lifecycle import LifecycleParams, run_lifecycle
+    from tierflow_dev.bench.lifecycle import LifecycleParams, run_lifecycle
 
     params = LifecycleParams(
         count=count or (8 if quick else 300), concurrency=concurrency or (8 if quick else 50)
@@ -161,7 +161,7 @@ def timers(
     sqlite_wal: Wal = True,
 ) -> None:
     """p95 lag from SLA deadline to escalation with M open requests (target <= 1 s)."""
-    from tierflow.bench.timers import TimerParams, run_timers
+    from tierflow_dev.bench.timers import TimerParams, run_timers
 
     params = TimerParams(
         count=count or (50 if quick else 5000),
@@ -193,7 +193,7 @@ def scale(
     sqlite_wal: Wal = True,
 ) -> None:
     """Worker RSS with N open requests; action latency in cache vs evicted."""
-    from tierflow.bench.scale import ScaleParams, run_scale
+    from tierflow_dev.bench.scale import ScaleParams, run_scale
 
     params = ScaleParams(
         count=count or (40 if quick else 10_000),
@@ -215,7 +215,7 @@ def queue(
     ] = None,
 ) -> None:
     """Caseworker queue query p99 over many requests in PostgreSQL (target <= 50 ms)."""
-    from tierflow.bench.queue import QueueParams, run_queue
+    from tierflow_dev.bench.queue import QueueParams, run_queue
 
     params = QueueParams(
         rows=rows or (2000 if quick else 100_000), queries=queries or (200 if quick else 2000)
@@ -238,7 +238,7 @@ def ingress(
     sqlite_wal: Wal = True,
 ) -> None:
     """Kafka command -> workflow started: p50/p95/p99 at 50/s and at saturation vs bare."""
-    from tierflow.bench.ingress import IngressParams, run_ingress
+    from tierflow_dev.bench.ingress import IngressParams, run_ingress
 
     params = IngressParams(
         rate=rate,
@@ -247,3 +247,8 @@ def ingress(
     )
     opts = _options(**locals())
     _run("ingress", opts, quick, out, lambda stack: run_ingress(stack, params))
+
+
+def register(root: typer.Typer, groups: Mapping[str, typer.Typer]) -> None:
+    """Add `tierflow bench` to the root command."""
+    root.add_typer(app, name="bench")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,15 +13,15 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from tierflow.devstack.stack import LocalStack
+    from tierflow_dev.devstack.stack import LocalStack
 
 app = typer.Typer(help="Start, stop and inspect the local stack.", no_args_is_help=True)
 console = Console()
 
 
 def _stack() -> LocalStack:
-    from tierflow.devstack.stack import LocalStack
     from tierflow.settings import Settings
+    from tierflow_dev.devstack.stack import LocalStack
 
     return LocalStack(Settings(), echo=console.print)
 
@@ -38,7 +39,7 @@ def up(
     ),
 ) -> None:
     """Start Temporal, Kafka, the database and the processes (what is not running yet)."""
-    from tierflow.devstack.procs import StackError
+    from tierflow_dev.devstack.procs import StackError
 
     stack = _stack()
     try:
@@ -120,7 +121,7 @@ def reset(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete a stopped component's data."""
-    from tierflow.devstack.procs import StackError
+    from tierflow_dev.devstack.procs import StackError
 
     if not yes:
         typer.confirm(f"Delete all {name} data of the local stack?", abort=True)
@@ -132,3 +133,8 @@ def reset(
         console.print(f"removed {path}")
     if not removed:
         console.print(f"{name}: no data to remove")
+
+
+def register(root: typer.Typer, groups: Mapping[str, typer.Typer]) -> None:
+    """Add `tierflow dev` to the root command."""
+    root.add_typer(app, name="dev")

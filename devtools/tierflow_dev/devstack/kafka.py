@@ -16,16 +16,16 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tierflow.devstack.procs import (
+from tierflow_dev.devstack.procs import (
     ManagedProcess,
     StackError,
     ensure_port_free,
     port_in_use,
     wait_until,
 )
+from tierflow_dev.paths import DEPLOY_DIR
 
-DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy" / "kafka"
-POM = DEPLOY_DIR / "pom.xml"
+POM = DEPLOY_DIR / "kafka" / "pom.xml"
 MARKER = ".resolved"
 NODE_ID = 1
 FATAL_LINE = "Exiting Kafka due to fatal exception"

@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tierflow.devstack.procs import ManagedProcess, StackError, ensure_port_free, wait_until
+from tierflow_dev.devstack.procs import ManagedProcess, StackError, ensure_port_free, wait_until
 
 SERVER_USER = "postgres"
 SUPERUSER = "postgres"

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tierflow.devstack.procs import ManagedProcess, StackError, ensure_port_free, wait_until
+from tierflow_dev.devstack.procs import ManagedProcess, StackError, ensure_port_free, wait_until
+from tierflow_dev.paths import DEPLOY_DIR
 
-DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
-RULES_FILE = DEPLOY_DIR / "rules" / "tierflow.rules.yml"
+RULES_FILE = DEPLOY_DIR / "prometheus" / "rules" / "tierflow.rules.yml"
 INSTALL_HINT = "install Debian's package: apt-get install -y prometheus"
 
 

@@ -15,15 +15,15 @@ from typing import Any
 from pydantic import SecretStr
 
 from tierflow import constants
-from tierflow.devstack.procs import (
+from tierflow.settings import Settings
+from tierflow_dev.devstack.procs import (
     ManagedProcess,
     StackError,
     pid_on_port,
     port_in_use,
     wait_until,
 )
-from tierflow.devstack.temporal import TemporalDevServer, find_temporal_cli
-from tierflow.settings import Settings
+from tierflow_dev.devstack.temporal import TemporalDevServer, find_temporal_cli
 
 PROCESS_NAMES = ("worker", "ingress", "api")
 COMPONENTS = ("temporal", "kafka", "db", *PROCESS_NAMES)
@@ -175,7 +175,7 @@ class LocalStack:
     @cached_property
     def kafka(self) -> Any:
         """The Kafka broker (imported late: the module may be absent in a partial checkout)."""
-        from tierflow.devstack.kafka import KafkaBroker
+        from tierflow_dev.devstack.kafka import KafkaBroker
 
         return KafkaBroker(
             self.home,
@@ -215,7 +215,7 @@ class LocalStack:
         kafka_running = self._kafka_running()
         if not kafka_running:
             try:
-                from tierflow.devstack.kafka import check_java
+                from tierflow_dev.devstack.kafka import check_java
 
                 check_java()  # the broker's own check: the same `java` it will run
             except (StackError, ImportError) as exc:
@@ -316,7 +316,7 @@ class LocalStack:
 
     def submit_demo(self, n: int) -> int:
         """Publish ``n`` demo submit commands to the commands topic; return how many were sent."""
-        from tierflow.demo import demo_requests
+        from tierflow_dev.demo import demo_requests
 
         return publish_submit_commands(self.kafka_bootstrap, demo_requests(n))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tierflow import constants
-from tierflow.devstack.procs import ManagedProcess, StackError, ensure_port_free, wait_until
+from tierflow_dev.devstack.procs import ManagedProcess, StackError, ensure_port_free, wait_until
 
 T = TypeVar("T")
 

@@ -18,16 +18,17 @@ from typing import Any
 
 from temporalio.service import TLSConfig
 
-from tierflow.devstack.procs import (
+from tierflow_dev.devstack.procs import (
     ManagedProcess,
     StackError,
     ensure_port_free,
     free_port,
     wait_until,
 )
-from tierflow.devstack.temporal import run_async
+from tierflow_dev.devstack.temporal import run_async
+from tierflow_dev.paths import DEPLOY_DIR
 
-SOURCE_DIR = Path(__file__).resolve().parents[2] / "deploy" / "temporal-tls"
+SOURCE_DIR = DEPLOY_DIR / "temporal-tls"
 SOURCE_FILES = ("go.mod", "go.sum", "main.go")
 READY_LINE = b"temporal-tls: serving"
 # -s -w: no symbol tables, a third smaller binary and a faster link; -trimpath: no local paths.

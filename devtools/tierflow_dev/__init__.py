@@ -1,0 +1,1 @@
+"""Developer tooling of tierflow, kept out of the runtime wheel and the production image."""

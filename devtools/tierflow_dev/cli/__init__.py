@@ -1,0 +1,1 @@
+"""Command groups the dev tooling adds to ``tierflow`` (found through entry points)."""

@@ -1,0 +1,5 @@
+"""``python -m tierflow.cli``: how the local stack and benchmarks start the processes."""
+
+from tierflow.cli import app
+
+app(prog_name="tierflow")
