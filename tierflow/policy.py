@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from schemas.domain import TIER_ORDER, Category, Grade, Priority, Tier
 from schemas.policy import CalendarData, PinnedPolicy, SlaTarget
+from schemas.working_periods import parse_working_periods
 from tierflow.calendar_data import build_calendar
-from workflows.business_time import parse_working_periods
 
 PACKAGED_POLICY = "sla_policy.toml"
 

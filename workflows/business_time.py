@@ -12,15 +12,15 @@ Arithmetic is done in whole microseconds so the two functions agree exactly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING
 
+from schemas.working_periods import US_PER_SECOND, parse_working_periods
+
 if TYPE_CHECKING:
     from schemas.policy import CalendarData
 
-US_PER_SECOND = 1_000_000
 US_PER_DAY = 86_400 * US_PER_SECOND
 ONE_DAY = timedelta(days=1)
 ONE_WEEK = timedelta(days=7)
@@ -59,38 +59,6 @@ class _Calendar:
         if day > self.last_day:
             return 1 << 40
         return max(0, (self.first_day - day).days // 7)
-
-
-def _parse_hhmm(text: str) -> int:
-    """Return microseconds since midnight for an ``HH:MM`` string ("24:00" allowed)."""
-    hours, sep, minutes = text.partition(":")
-    if not (sep and hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
-        raise ValueError(f"{text!r} is not HH:MM")
-    value = int(hours) * 60 + int(minutes)
-    if int(minutes) >= 60 or value > 24 * 60:
-        raise ValueError(f"{text!r} is not a time of day between 00:00 and 24:00")
-    return value * 60 * US_PER_SECOND
-
-
-def parse_working_periods(periods: Sequence[Sequence[str]]) -> tuple[tuple[int, int], ...]:
-    """Return periods as microseconds since midnight; raise ValueError naming the bad period."""
-    parsed: list[tuple[int, int]] = []
-    for index, period in enumerate(periods):
-        try:
-            start_text, end_text = period
-            start, end = _parse_hhmm(start_text), _parse_hhmm(end_text)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"period {index} {tuple(period)!r}: {exc}") from None
-        if end <= start:
-            raise ValueError(f"period {index} {tuple(period)!r}: end must be after start")
-        if parsed and start < parsed[-1][1]:
-            raise ValueError(
-                f"period {index} {tuple(period)!r}: must start after the previous period ends"
-            )
-        parsed.append((start, end))
-    if not parsed:
-        raise ValueError("at least one working period is required")
-    return tuple(parsed)
 
 
 def _prepare(cal: CalendarData) -> _Calendar:
