@@ -13,29 +13,10 @@ from sqlmodel import col
 
 from schemas.domain import TIER_ORDER, Role, Tier
 from schemas.lifecycle import ActionKind
+from schemas.permissions import REPORT_ROLES, ROLE_ACTIONS, STAFF_ROLES
 from tierflow.auth_store import Principal
 from tierflow.db.models import ServiceRequest
 
-CASEWORKER_ACTIONS = frozenset(
-    {
-        ActionKind.ACKNOWLEDGE,
-        ActionKind.START,
-        ActionKind.REQUEST_INFO,
-        ActionKind.RESOLVE,
-        ActionKind.REOPEN,
-        ActionKind.ESCALATE,
-        ActionKind.HAND_BACK,
-        ActionKind.REJECT,
-        ActionKind.COMMENT,
-    }
-)
-SUPERVISOR_ACTIONS = CASEWORKER_ACTIONS | {ActionKind.REASSIGN}
-ROLE_ACTIONS: dict[Role, frozenset[ActionKind]] = {
-    Role.CASEWORKER: CASEWORKER_ACTIONS,
-    Role.SUPERVISOR: SUPERVISOR_ACTIONS,
-    Role.ADMIN: frozenset(ActionKind),
-}
-STAFF = frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.ADMIN})
 REGION_DIGITS = {Tier.NATIONAL: 0, Tier.PROVINCIAL: 2, Tier.MUNICIPAL: 4, Tier.COUNTY: 6}
 
 
@@ -43,7 +24,9 @@ def allowed_kinds(p: Principal) -> frozenset[ActionKind]:
     """Return the action kinds the principal's role (or grants) allow."""
     if p.role is Role.SYSTEM:
         return frozenset(k for k in ActionKind if k.value in p.grants)
-    return ROLE_ACTIONS.get(p.role, frozenset())
+    if p.role not in STAFF_ROLES:
+        return frozenset()  # enterprises act through system clients, never as API users
+    return ROLE_ACTIONS[p.role]
 
 
 def action_refusal(p: Principal, kind: ActionKind) -> str | None:
@@ -60,8 +43,8 @@ def can(p: Principal, grant: str) -> bool:
     if p.role is Role.SYSTEM:
         return grant in p.grants
     if grant == "reports":
-        return p.role in (Role.SUPERVISOR, Role.ADMIN)
-    return p.role in STAFF
+        return p.role in REPORT_ROLES
+    return p.role in STAFF_ROLES
 
 
 def region_prefix(p: Principal) -> str:

@@ -17,15 +17,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from schemas.domain import Role, Tier
-from schemas.lifecycle import ActionKind
+from schemas.permissions import SYSTEM_GRANTS
 from schemas.request import Actor
 from tierflow.db.auth_models import ApiToken, ApiUser
 from tierflow.directory import Directory
 
 TOKEN_PREFIX = "tf_"
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
-# What a system client can be granted: submit, read (requests and reports), or an action kind.
-SYSTEM_GRANTS = frozenset({"submit", "read", "reports", *(k.value for k in ActionKind)})
 INSTITUTION_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR})
 
 

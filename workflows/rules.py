@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from schemas.domain import Role, State, Tier
 from schemas.lifecycle import ActionKind, ActionRequest, EventType
+from schemas.permissions import ENTERPRISE_ACTIONS, ROLE_ACTIONS
 
 OPEN_STATES = frozenset(
     {State.ASSIGNED, State.ACKNOWLEDGED, State.IN_PROGRESS, State.AWAITING_ENTERPRISE}
@@ -49,17 +50,12 @@ EVENT_OF_ACTION: dict[ActionKind, EventType] = {
     ActionKind.EXTERNAL_STATUS: EventType.EXTERNAL_STATUS,
 }
 
-ENTERPRISE_ACTIONS = frozenset(
-    {ActionKind.PROVIDE_INFO, ActionKind.WITHDRAW, ActionKind.RATE, ActionKind.COMMENT}
-)
-STAFF_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM})
-
 
 def forbidden_reason(action: ActionRequest, institution_id: str | None) -> str | None:
     """Return why the actor may not take this action on a request held by ``institution_id``."""
     role = action.actor.role
     if role is Role.ENTERPRISE:
-        if action.kind not in ENTERPRISE_ACTIONS:
+        if action.kind not in ROLE_ACTIONS[Role.ENTERPRISE]:
             return f"an enterprise may not {action.kind.value} a request"
         return None
     if role is Role.CASEWORKER and action.kind not in ENTERPRISE_ACTIONS - {ActionKind.COMMENT}:
