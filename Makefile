@@ -1,6 +1,7 @@
 # The two commands a newcomer needs:  `make up`  (local stack + demo)  and  `make test`.
-# Both install what they need: a virtualenv with the project, the Kafka jars (Maven),
-# and, for the tests, Debian's PostgreSQL and Prometheus (promtool).
+# Both install what they need: a virtualenv with the project and its dev tooling (devtools/,
+# never in the production image), the Kafka jars (Maven), and, for the tests, Debian's
+# PostgreSQL and Prometheus (promtool).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -10,10 +11,10 @@ DEMO   ?= 5
 
 .PHONY: up down status test test-temporal-mtls lint system-deps clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml devtools/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./devtools
 	@touch $(STAMP)
 
 ## Bring up Temporal, Kafka, the database and worker/ingress/api, then submit demo requests.
@@ -43,7 +44,7 @@ system-deps:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy schemas workflows activities workers tierflow api
+	$(BIN)/mypy schemas workflows activities workers tierflow api devtools
 
 ## Lint, types, then the whole suite against real Temporal, Kafka, PostgreSQL and Prometheus.
 test: $(STAMP) system-deps lint

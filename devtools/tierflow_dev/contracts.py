@@ -25,12 +25,13 @@ from schemas.events import (
 from schemas.lifecycle import TEXT_REQUIRED, ActionKind, EventType, TransitionRecord
 from schemas.request import REQUEST_ID_PATTERN, Actor, RequestInput
 from tierflow import constants
-from tierflow.kafka_io import (
+from schemas.dlq import (
     DLQ_ATTEMPTS,
     DLQ_MESSAGE,
     DLQ_OFFSET,
     DLQ_PARTITION,
     DLQ_REASON,
+    DLQ_REASONS,
     DLQ_TOPIC,
 )
 from tierflow_dev.paths import REPO_ROOT
@@ -38,17 +39,6 @@ from tierflow_dev.paths import REPO_ROOT
 SCHEMA_DIR = REPO_ROOT / "schemas" / "json"
 ASYNCAPI_PATH = REPO_ROOT / "schemas" / "asyncapi.json"
 ID_BASE = "urn:tierflow:schema:"
-DLQ_REASONS = (
-    "not_json",
-    "not_cloudevent",
-    "unknown_type",
-    "schema_invalid",
-    "invalid_uscc",
-    "oversize",
-    "rejected",
-    "unknown_request",
-    "workflow_closed",
-)
 EXAMPLE_REQUEST_ID = "req-2025-000123"
 
 

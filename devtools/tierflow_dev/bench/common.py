@@ -20,7 +20,15 @@ import time
 import tomllib
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +37,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import psutil
+import tomli_w
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
@@ -42,24 +52,26 @@ RESULTS_DIR = Path("docs/benchmarks")
 
 
 # --------------------------------------------------------------------------- statistics
-def percentile(values: Iterable[float], q: float) -> float:
-    """Return the q-th percentile (0-100) by nearest rank; 0.0 for no values."""
-    data = sorted(values)
-    if not data:
-        return 0.0
-    rank = max(1, min(len(data), round(q / 100 * len(data) + 0.5)))
-    return float(data[rank - 1])
+def percentiles(data: Sequence[float]) -> list[float]:
+    """Return the 99 cut points p1..p99 (inclusive method: within the sample's range).
+
+    ``statistics.quantiles`` needs two values; one value is every percentile, none gives 0.0.
+    """
+    if len(data) < 2:
+        return [float(data[0]) if data else 0.0] * 99
+    return statistics.quantiles(data, n=100, method="inclusive")
 
 
 def summarize(values: Iterable[float]) -> dict[str, float]:
     """Return count, mean, p50, p95, p99 and max of a sample (seconds stay seconds)."""
     data = list(values)
+    cuts = percentiles(data)
     return {
         "count": len(data),
         "mean": statistics.fmean(data) if data else 0.0,
-        "p50": percentile(data, 50),
-        "p95": percentile(data, 95),
-        "p99": percentile(data, 99),
+        "p50": cuts[49],
+        "p95": cuts[94],
+        "p99": cuts[98],
         "max": max(data) if data else 0.0,
     }
 
@@ -72,43 +84,55 @@ def target(value: float, limit: float, kind: str) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- machine, output
 def machine_info() -> dict[str, Any]:
-    """Return nproc, RAM and CPU model of this machine (from /proc where available)."""
-    model, mem_kb = platform.processor() or "unknown", 0
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_kb = int(line.split()[1])
-    except OSError:
-        pass
+    """Return nproc, RAM and CPU model of this machine."""
     return {
         "nproc": os.cpu_count(),
-        "ram_mb": mem_kb // 1024,
-        "cpu_model": model,
+        "ram_mb": psutil.virtual_memory().total // 2**20,
+        "cpu_model": _cpu_model(),
         "python": platform.python_version(),
         "kernel": platform.release(),
     }
 
 
+def _cpu_model() -> str:
+    """Return the CPU model name (psutil has none; Linux names it in /proc/cpuinfo)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def rss_mb(pid: int) -> tuple[float, float]:
-    """Return (VmRSS, VmHWM) of a process in MB, read from /proc/<pid>/status."""
-    found: dict[str, float] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            found[key] = int(rest.split()[0]) / 1024
-    return found.get("VmRSS", 0.0), found.get("VmHWM", 0.0)
+    """Return (RSS, peak RSS) of a process in MB.
+
+    psutil gives the current RSS; the peak (Linux's VmHWM, which catches spikes between the
+    scale bench's samples) has no psutil counterpart, so it is read where Linux has it.
+    """
+    rss = psutil.Process(pid).memory_info().rss / 2**20
+    return rss, max(rss, _peak_rss_mb(pid))
+
+
+def _peak_rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU seconds a process has used so far, from /proc (0 if unknown)."""
+    """User + system CPU seconds a process has used so far (0 if unknown)."""
     if pid is None:
         return 0.0
-    fields = _stat_fields(pid)
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 def tree_cpu_seconds(pid: int | None) -> float:
@@ -120,29 +144,19 @@ def tree_cpu_seconds(pid: int | None) -> float:
     """
     if pid is None:
         return 0.0
-    stats: dict[int, list[str]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stats[int(entry.name)] = _stat_fields(int(entry.name))
-            except OSError:
-                continue  # exited meanwhile
-    children: dict[int, list[int]] = {}
-    for child, fields in stats.items():
-        children.setdefault(int(fields[1]), []).append(child)
-    ticks, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
-        own = stats.get(current)
-        if own is not None:
-            ticks += sum(int(f) for f in own[11:15])  # utime stime cutime cstime
-        todo += children.get(current, [])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _stat_fields(pid: int) -> list[str]:
-    """/proc/<pid>/stat after the command name: [state, ppid, ...]; index 11 is utime."""
-    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    try:
+        top = psutil.Process(pid)
+        tree = [top, *top.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for proc in tree:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue  # exited meanwhile: its parent counts it once it is reaped
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 class CpuMeter:
@@ -260,19 +274,8 @@ def write_policy(
         # only the first tier's response clock fires: later tiers get very long targets
         far = {"response_factor": 1000.0, "resolution_factor": 1.0}
         data["targets"]["tier"] = dict.fromkeys(("municipal", "provincial", "national"), far)
-    path.write_text(_toml(data))
+    path.write_text(tomli_w.dumps(data))
     return path
-
-
-def _toml(data: Mapping[str, Any], prefix: str = "") -> str:
-    """Serialise nested tables of scalars and lists (all the policy file needs)."""
-    scalars = [f"{k} = {json.dumps(v)}" for k, v in data.items() if not isinstance(v, Mapping)]
-    out = ([f"[{prefix}]"] if prefix and scalars else []) + scalars
-    text = "\n".join(out) + ("\n\n" if out else "")
-    for key, value in data.items():
-        if isinstance(value, Mapping):
-            text += _toml(value, f"{prefix}.{key}" if prefix else key)
-    return text
 
 
 # --------------------------------------------------------------------------- requests

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 
 class StackError(RuntimeError):
     """A component could not be started or checked; the message says what to do."""
@@ -24,31 +26,13 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def pid_on_port(port: int) -> int | None:
-    """Return the pid listening on a local TCP port, found through /proc, or None."""
-    inodes: set[str] = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            parts = line.split()
-            local, state, inode = parts[1], parts[3], parts[9]
-            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
-                inodes.add(inode)
-    if not inodes:
-        return None
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            for fd in (proc / "fd").iterdir():
-                target = os.readlink(fd)
-                if target.startswith("socket:[") and target[8:-1] in inodes:
-                    return int(proc.name)
-        except OSError:
-            continue
-    return None
+    """Return the pid listening on a local TCP port, or None (also when it is not ours to see)."""
+    owners = {
+        conn.pid
+        for conn in psutil.net_connections(kind="tcp")
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port
+    }
+    return min((pid for pid in owners if pid is not None), default=None)
 
 
 def free_port() -> int:
@@ -182,16 +166,12 @@ def _alive(pid: int) -> bool:
     except ChildProcessError:
         pass
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        zombie = psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return False
-    if state == "Z":
+    if zombie:
         # It died between the first waitpid and now: reap it if it is our child, so the
         # pid is really gone once we say so.
         try:
