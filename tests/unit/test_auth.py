@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -138,13 +138,17 @@ def test_role_permissions() -> None:
     assert can(CW, "read") and not can(CW, "reports") and can(SUP_CITY, "reports")
 
 
-def test_rate_limiter_refills_per_key() -> None:
+def test_rate_limiter_refills_per_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]  # the limiter's clock, moved by hand instead of sleeping
+    monkeypatch.setattr("api.deps.time", SimpleNamespace(monotonic=lambda: now[0]))
     limiter = RateLimiter(per_second=20.0, burst=2)
     assert limiter.take("a") is None and limiter.take("a") is None
     wait = limiter.take("a")
-    assert wait is not None and 0 < wait <= 0.05
+    assert wait == pytest.approx(0.05)
     assert limiter.take("b") is None  # buckets are per key
-    time.sleep(0.06)
+    now[0] += 0.049
+    assert limiter.take("a") is not None  # not quite refilled
+    now[0] += 0.002
     assert limiter.take("a") is None
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import time
 import uuid
 from typing import Any, TypeVar
 
@@ -13,7 +13,7 @@ from temporalio.client import WorkflowHandle
 
 from schemas.lifecycle import ActionKind, ActionRequest, ActionResult, RequestView, WorkflowState
 from schemas.request import Actor, RequestInput
-from tests.utils.eventually import eventually
+from tests.utils.eventually import NotReached, eventually, eventually_sync
 from tierflow import constants
 from tierflow.constants import workflow_id
 from workflows.service_request import ServiceRequestWorkflow
@@ -52,16 +52,20 @@ def read_events(
 ) -> list[dict]:
     """Return the CloudEvents whose key is request_id, reading the topic from the start.
 
-    Reads again with a fresh consumer until ``expect`` events are there or time runs out
-    (publishing follows persistence, so the newest event may still be on its way).
+    Reads again with a fresh consumer until ``expect`` events are there or ``timeout`` runs
+    out (publishing follows persistence, so the newest event may still be on its way); then
+    returns what it found.
     """
-    deadline = time.monotonic() + timeout
     found: list[dict] = []
-    while time.monotonic() < deadline:
-        found = _read_once(bootstrap, request_id, topic)
-        if len(found) >= expect:
-            break
-        time.sleep(0.5)
+
+    def enough() -> bool:
+        found[:] = _read_once(bootstrap, request_id, topic)
+        return len(found) >= expect
+
+    # Fewer than ``expect`` after ``timeout`` is an answer, not an error: callers assert on
+    # the ids they got (and some ask for more than can come, to give duplicates a chance).
+    with contextlib.suppress(NotReached):
+        eventually_sync(enough, timeout, f"{expect} events of {request_id}")
     return found
 
 
