@@ -1,9 +1,8 @@
-"""Activity that writes a lifecycle transition to the read model and audit trail."""
+"""The database half of ``record_transitions``: the read model and audit trail."""
 
 from __future__ import annotations
 
 from sqlalchemy import Engine
-from temporalio import activity
 
 from schemas.lifecycle import TransitionRecord
 from tierflow.db.engine import begin_write
@@ -11,17 +10,12 @@ from tierflow.db.projection import apply_transition
 from tierflow.metrics import WorkerMetrics
 
 
-class PersistenceActivities:
+class TransitionWriter:
     """Holds the database engine so a worker opens its pool once."""
 
     def __init__(self, engine: Engine, metrics: WorkerMetrics | None = None) -> None:
         self.engine = engine
         self.metrics = metrics
-
-    @activity.defn(name="persist_transition")
-    def persist_transition(self, record: TransitionRecord) -> bool:
-        """Record the transition once; return True only for the call that wrote it."""
-        return self.persist([record]) == 1
 
     def persist(self, records: list[TransitionRecord]) -> int:
         """Write the records in one transaction; return how many were new."""

@@ -16,9 +16,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.directory import DirectoryActivities
-from activities.events import EventActivities
 from activities.outbox import OutboxActivities
-from activities.persistence import PersistenceActivities
 from activities.policy import PolicyActivities
 from tierflow import constants
 from tierflow.db.engine import make_engine
@@ -49,8 +47,6 @@ class WorkerParts:
 def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
     """Return a Worker with the lifecycle workflow and the real activities."""
     settings = parts.settings or get_settings()
-    persistence = PersistenceActivities(parts.engine, parts.metrics)
-    events = EventActivities(parts.producer, parts.events_topic, parts.metrics)
     outbox = OutboxActivities(parts.engine, parts.producer, parts.events_topic, parts.metrics)
     policy = PolicyActivities(load_policy_file(settings.policy_file))
     directory = DirectoryActivities(Directory.load(settings.directory_file))
@@ -60,8 +56,6 @@ def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
         workflows=[ServiceRequestWorkflow],
         activities=[
             outbox.record_transitions,
-            persistence.persist_transition,  # runs started before the batched outbox
-            events.publish_event,
             policy.load_policy,
             directory.resolve_institution,
         ],

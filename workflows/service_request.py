@@ -39,9 +39,6 @@ ACTIVITY_RETRY = RetryPolicy(
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 IDLE_WAIT = timedelta(days=30)  # longest sleep when nothing is due; keeps every wait timed
 OUTBOX_BATCH = 50  # records per record_transitions call; keeps payloads far below 2 MB
-# Runs started before this patch persist and publish each record as two activities and route
-# with normal activities; their histories replay on that path (tests/workflows/histories).
-BATCHED_OUTBOX = "batched-outbox"
 
 SA_STATE = SearchAttributeKey.for_keyword(constants.SA_STATE)
 SA_TIER = SearchAttributeKey.for_keyword(constants.SA_TIER)
@@ -80,7 +77,7 @@ class ServiceRequestWorkflow:
             if workflow.info().is_continue_as_new_suggested():
                 await self._settle()
                 workflow.continue_as_new(self.s)
-            if self._batched and self._overdue():
+            if self._overdue():
                 async with self._lock:  # a deadline passed while draining: no timer round trip
                     await self._fire_due()
                 if self._outbox:
@@ -469,15 +466,9 @@ class ServiceRequestWorkflow:
         assert self.s.policy is not None
         return self.s.policy
 
-    @property
-    def _batched(self) -> bool:
-        """True unless this run began before the batched outbox (memoized per run)."""
-        return workflow.patched(BATCHED_OUTBOX)
-
     async def _lookup(self, activity: str, arg: object, result_type: type) -> Any:
-        """Run a read-only lookup: a local activity (no server round trip) on the new path."""
-        run: Any = workflow.execute_local_activity if self._batched else workflow.execute_activity
-        return await run(
+        """Run a read-only lookup as a local activity: no server round trip."""
+        return await workflow.execute_local_activity(
             activity,
             arg,
             result_type=result_type,
@@ -524,9 +515,6 @@ class ServiceRequestWorkflow:
     # ------------------------------------------------------------------ outbox
     async def _drain_outbox(self) -> None:
         """Persist, then publish, the records in order; retries until both succeed."""
-        if not self._batched:
-            await self._drain_outbox_per_record()
-            return
         while self._outbox:
             batch = self._outbox[:OUTBOX_BATCH]
             await workflow.execute_activity(
@@ -538,28 +526,6 @@ class ServiceRequestWorkflow:
             )
             del self._outbox[: len(batch)]
             self._persisted = batch[-1].sequence
-            if self.s.search_attributes:
-                self._upsert_search_attributes()
-
-    async def _drain_outbox_per_record(self) -> None:
-        """The path of runs started before the batched outbox: two activities per record."""
-        while self._outbox:
-            record = self._outbox[0]
-            await workflow.execute_activity(
-                "persist_transition",
-                record,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
-                result_type=bool,
-            )
-            self._persisted = record.sequence
-            await workflow.execute_activity(
-                "publish_event",
-                record,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
-            )
-            self._outbox.pop(0)
             if self.s.search_attributes:
                 self._upsert_search_attributes()
 

@@ -1,4 +1,4 @@
-"""persist_transition on real SQLite and PostgreSQL: exactly-once effects per event id."""
+"""The read-model writer on real SQLite and PostgreSQL: exactly-once effects per event id."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
-from temporalio.testing import ActivityEnvironment
 
-from activities.persistence import PersistenceActivities
+from activities.persistence import TransitionWriter
 from schemas.domain import Category, State, Tier
-from schemas.lifecycle import EventType
+from schemas.lifecycle import EventType, TransitionRecord
 from tests.utils.factories import RecordFactory, make_request
 from tierflow.db import repository
 from tierflow.db.models import (
@@ -28,23 +27,27 @@ from tierflow.db.seed import seed_directory, seed_policy
 from tierflow.directory import Directory
 
 
+def persist_one(writer: TransitionWriter, record: TransitionRecord) -> bool:
+    """Write one record; return True only for the call that wrote it."""
+    return writer.persist([record]) == 1
+
+
 def count(engine: Engine, model: type) -> int:
     with Session(engine) as session:
         return session.exec(select(func.count()).select_from(model)).one()
 
 
 def test_same_transition_twice_is_recorded_once(db_engine: Engine) -> None:
-    acts = PersistenceActivities(db_engine)
+    writer = TransitionWriter(db_engine)
     record = RecordFactory().submitted()
-    env = ActivityEnvironment()
-    assert env.run(acts.persist_transition, record) is True
-    assert env.run(acts.persist_transition, record) is False
+    assert persist_one(writer, record) is True
+    assert persist_one(writer, record) is False
     assert count(db_engine, Transition) == 1
     assert count(db_engine, ServiceRequest) == 1
 
 
 def test_lifecycle_builds_request_holds_comments_and_ratings(db_engine: Engine) -> None:
-    acts = PersistenceActivities(db_engine)
+    writer = TransitionWriter(db_engine)
     f = RecordFactory(make_request("req-life-1"))
     records = [
         f.submitted(),
@@ -56,8 +59,9 @@ def test_lifecycle_builds_request_holds_comments_and_ratings(db_engine: Engine) 
         f.rated(4, "响应及时"),
         f.closed(),
     ]
-    assert [acts.persist_transition(r) for r in records] == [True] * len(records)
-    assert [acts.persist_transition(r) for r in records] == [False] * len(records)
+    assert [persist_one(writer, r) for r in records] == [True] * len(records)
+    assert [persist_one(writer, r) for r in records] == [False] * len(records)
+    assert writer.persist(records) == 0  # a retried batch writes nothing either
 
     with Session(db_engine) as s:
         row = repository.get_request(s, "req-life-1")
@@ -103,7 +107,7 @@ def test_lifecycle_builds_request_holds_comments_and_ratings(db_engine: Engine) 
 
 
 def test_a_late_older_record_does_not_roll_the_summary_back(db_engine: Engine) -> None:
-    acts = PersistenceActivities(db_engine)
+    writer = TransitionWriter(db_engine)
     f = RecordFactory()
     submitted, assigned, acknowledged = (
         f.submitted(),
@@ -111,7 +115,7 @@ def test_a_late_older_record_does_not_roll_the_summary_back(db_engine: Engine) -
         f.emit(EventType.ACKNOWLEDGED, State.ACKNOWLEDGED),
     )
     for record in (assigned, acknowledged, submitted):
-        assert acts.persist_transition(record)
+        assert persist_one(writer, record)
     with Session(db_engine) as s:
         row = repository.get_request(s, f.request.request_id)
         assert row is not None
@@ -124,14 +128,14 @@ def test_timestamps_come_back_as_the_same_instant_in_utc(db_engine: Engine) -> N
     shanghai = ZoneInfo("Asia/Shanghai")
     f = RecordFactory()
     f.now = f.now.astimezone(shanghai)
-    PersistenceActivities(db_engine).persist_transition(f.submitted())
+    persist_one(TransitionWriter(db_engine), f.submitted())
     with Session(db_engine) as s:
         (trail,) = repository.transitions(s, f.request.request_id)
         assert trail.occurred_at == f.now and trail.occurred_at.utcoffset() == timedelta(0)
 
 
 def test_concurrent_duplicates_from_threads_leave_one_row(db_engine: Engine) -> None:
-    acts = PersistenceActivities(db_engine)
+    writer = TransitionWriter(db_engine)
     f = RecordFactory()
     submitted, assigned = f.submitted(), f.assigned("zj-330106-sme")
     threads_per_record = 6
@@ -144,7 +148,7 @@ def test_concurrent_duplicates_from_threads_leave_one_row(db_engine: Engine) -> 
         record = (submitted, assigned)[record_index]
         try:
             barrier.wait(timeout=30)
-            won = acts.persist_transition(record)
+            won = persist_one(writer, record)
             with lock:
                 results.append((record_index, won))
         except BaseException as exc:  # noqa: BLE001 - reported below
@@ -167,12 +171,11 @@ def test_concurrent_duplicates_from_threads_leave_one_row(db_engine: Engine) -> 
 
 
 def test_queue_orders_by_resolution_deadline_and_counts_open_per_tier(db_engine: Engine) -> None:
-    acts = PersistenceActivities(db_engine)
+    writer = TransitionWriter(db_engine)
     later, sooner = RecordFactory(), RecordFactory()
     later.now += timedelta(hours=2)  # its deadline is later
     for f in (later, sooner):
-        acts.persist_transition(f.submitted())
-        acts.persist_transition(f.assigned("zj-330106-sme"))
+        writer.persist([f.submitted(), f.assigned("zj-330106-sme")])
     with Session(db_engine) as s:
         queue = repository.institution_queue(s, "zj-330106-sme")
         assert [r.request_id for r in queue] == [

@@ -119,32 +119,17 @@ class StandIns:
             division_code=code,
         )
 
-    @activity.defn(name="persist_transition")
-    async def persist_transition(self, record: TransitionRecord) -> bool:
-        if any(r.event_id == record.event_id for r in self.persisted):
-            return False
-        self.persisted.append(record)
-        return True
-
-    @activity.defn(name="publish_event")
-    async def publish_event(self, record: TransitionRecord) -> None:
-        self.published.append(record)
-
     @activity.defn(name="record_transitions")
     async def record_transitions(self, batch: TransitionBatch) -> int:
-        first = [r for r in batch.records if await self.persist_transition(r)]
+        known = {r.event_id for r in self.persisted}
+        new = [r for r in batch.records if r.event_id not in known]
+        self.persisted.extend(new)
         self.published.extend(batch.records)
-        return len(first)
+        return len(new)
 
     @property
     def activities(self) -> list:
-        return [
-            self.load_policy,
-            self.resolve_institution,
-            self.persist_transition,
-            self.publish_event,
-            self.record_transitions,
-        ]
+        return [self.load_policy, self.resolve_institution, self.record_transitions]
 
     def events(self, request_id: str) -> list[str]:
         return [r.event_type.value for r in self.persisted if r.request_id == request_id]

@@ -20,6 +20,7 @@ from temporalio.worker import Replayer, Worker
 
 from schemas.domain import State, Tier
 from schemas.lifecycle import ActionKind, RequestView, WorkflowState
+from tests.utils.eventually import eventually
 from tests.workflows.harness import (
     ALWAYS_OPEN,
     ENTERPRISE,
@@ -61,12 +62,13 @@ async def start(client: Client, queue: str, request_id: str | None = None) -> Wo
     handle = client.get_workflow_handle_for(  # no run id: follows continue-as-new
         ServiceRequestWorkflow.run, workflow_id(req.request_id)
     )
-    for _ in range(100):
+
+    async def routed() -> bool:
         view: RequestView = await handle.query(ServiceRequestWorkflow.view)
-        if view.summary.state is not State.SUBMITTED:
-            return handle
-        await asyncio.sleep(0.1)
-    raise AssertionError("request never left submitted")
+        return view.summary.state is not State.SUBMITTED
+
+    await eventually(routed, timeout=10, what="request left submitted")
+    return handle
 
 
 async def replay_and_maybe_record(client: Client, handle: WorkflowHandle, name: str) -> None:
@@ -80,7 +82,8 @@ async def replay_and_maybe_record(client: Client, handle: WorkflowHandle, name: 
         ).replay_workflow(history)
         if os.environ.get("TIERFLOW_RECORD_HISTORIES"):
             HISTORIES.mkdir(exist_ok=True)
-            path = HISTORIES / f"{name}-{execution.run_id[:8]}.json"
+            # the whole run id: ids are time-ordered, so prefixes of one workflow's runs collide
+            path = HISTORIES / f"{name}-{execution.run_id}.json"
             path.write_text(history.to_json())
 
 
@@ -95,11 +98,11 @@ async def test_continue_as_new_carries_state_and_idempotency(dev_worker) -> None
         note = action(ActionKind.COMMENT, cw, text=f"note {n}")
         await handle.execute_update(ServiceRequestWorkflow.act, note, id=note.action_id)
     # the workflow continues as new at its first idle moment after the server suggests it
-    for _ in range(50):
-        if (await handle.describe()).run_id != first_run:
-            break
-        await asyncio.sleep(0.1)
-    assert (await handle.describe()).run_id != first_run, "expected a continue-as-new"
+
+    async def continued() -> bool:
+        return (await handle.describe()).run_id != first_run
+
+    await eventually(continued, timeout=5, what="a continue-as-new")
     view: RequestView = await handle.query(ServiceRequestWorkflow.view)
     assert view.summary.state is State.ACKNOWLEDGED
     assert len([e for e in view.timeline if e.event_type.value == "commented"]) == 12
@@ -122,12 +125,11 @@ async def test_search_attributes_follow_the_request(dev_worker) -> None:
         f'WorkflowId = "{handle.id}" AND TierflowState = "assigned" '
         f'AND TierflowInstitution = "{institution}" AND TierflowTier = "county"'
     )
-    for _ in range(100):
-        found = [w.id async for w in client.list_workflows(query)]
-        if found:
-            break
-        await asyncio.sleep(0.2)
-    assert found == [handle.id]
+
+    async def found() -> list[str]:
+        return [w.id async for w in client.list_workflows(query)]
+
+    assert await eventually(found, timeout=20, what="the workflow in a search") == [handle.id]
     await client.get_workflow_handle(handle.id).terminate("test done")
 
 
@@ -136,11 +138,10 @@ async def test_breach_escalation_and_pause_on_real_time(dev_worker) -> None:
     handle = await start(client, queue)
     view: RequestView = await handle.query(ServiceRequestWorkflow.view)
     request_id = view.summary.request_id
-    for _ in range(100):  # 4 s response target at the county, then escalation
-        if stand_ins.of_type(request_id, "escalated"):
-            break
-        await asyncio.sleep(0.2)
-    escalated = stand_ins.of_type(request_id, "escalated")[0]
+    escalations = await eventually(  # 4 s response target at the county, then escalation
+        lambda: stand_ins.of_type(request_id, "escalated"), timeout=20, what="an escalation"
+    )
+    escalated = escalations[0]
     assert escalated.to_tier is Tier.MUNICIPAL and escalated.reason == "sla_breach:response"
     assert [w.details["threshold"] for w in stand_ins.of_type(request_id, "sla_warning")][:2] == [
         0.5,
@@ -183,14 +184,16 @@ async def test_action_racing_a_breach_has_one_consistent_outcome(dev_worker) -> 
     except WorkflowUpdateFailedError as err:
         outcome = "refused"
         assert err.cause.type == "Forbidden"  # the request moved to the municipal tier first
-    await asyncio.sleep(1)
-    events = stand_ins.events(request_id)
-    if outcome == "acknowledged":
+    if outcome == "acknowledged":  # persisted before the update answered
+        events = stand_ins.events(request_id)
         assert "acknowledged" in events and events.index("acknowledged") < (
             events.index("escalated") if "escalated" in events else len(events)
         )
-    else:
-        assert "escalated" in events and "acknowledged" not in events
+    else:  # the escalation that refused it is persisted by the next drain
+        await eventually(
+            lambda: "escalated" in stand_ins.events(request_id), timeout=10, what="escalation"
+        )
+        assert "acknowledged" not in stand_ins.events(request_id)
     await client.get_workflow_handle(handle.id).terminate("test done")
 
 
