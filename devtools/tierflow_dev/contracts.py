@@ -14,6 +14,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field, create_model
 
+from schemas.dlq import (
+    DLQ_ATTEMPTS,
+    DLQ_MESSAGE,
+    DLQ_OFFSET,
+    DLQ_PARTITION,
+    DLQ_REASON,
+    DLQ_REASONS,
+    DLQ_TOPIC,
+)
 from schemas.events import (
     PII_CONTACT_FIELDS,
     SUBMIT,
@@ -25,15 +34,6 @@ from schemas.events import (
 from schemas.lifecycle import TEXT_REQUIRED, ActionKind, EventType, TransitionRecord
 from schemas.request import REQUEST_ID_PATTERN, Actor, RequestInput
 from tierflow import constants
-from schemas.dlq import (
-    DLQ_ATTEMPTS,
-    DLQ_MESSAGE,
-    DLQ_OFFSET,
-    DLQ_PARTITION,
-    DLQ_REASON,
-    DLQ_REASONS,
-    DLQ_TOPIC,
-)
 from tierflow_dev.paths import REPO_ROOT
 
 SCHEMA_DIR = REPO_ROOT / "schemas" / "json"
