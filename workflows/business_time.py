@@ -121,46 +121,46 @@ def add_business_seconds(start: datetime, seconds: int, cal: CalendarData) -> da
     """Return the earliest UTC instant at which ``seconds`` of business time have elapsed."""
     if seconds < 0:
         raise ValueError(f"seconds must be >= 0, got {seconds}")
-    c = _prepare(cal)
-    day, position = _local(start, c.tz, "start")
+    prepared = _prepare(cal)
+    day, position = _local(start, prepared.tz, "start")
     if seconds == 0:
         return start.astimezone(UTC)
     remaining = seconds * US_PER_SECOND
     while True:
-        if c.is_working_day(day):
-            if position == 0 and remaining > c.day_us:
-                remaining -= c.day_us
+        if prepared.is_working_day(day):
+            if position == 0 and remaining > prepared.day_us:
+                remaining -= prepared.day_us
             else:
-                for period_start, period_end in c.periods:
+                for period_start, period_end in prepared.periods:
                     if position >= period_end:
                         continue
                     begin = max(position, period_start)
                     if remaining <= period_end - begin:
-                        return _instant(day, begin + remaining, c.tz)
+                        return _instant(day, begin + remaining, prepared.tz)
                     remaining -= period_end - begin
         day, position = day + ONE_DAY, 0
-        if day.weekday() == 0 and remaining > c.week_us:
-            weeks = min((remaining - 1) // c.week_us, c.plain_weeks_ahead(day))
+        if day.weekday() == 0 and remaining > prepared.week_us:
+            weeks = min((remaining - 1) // prepared.week_us, prepared.plain_weeks_ahead(day))
             day += weeks * ONE_WEEK
-            remaining -= weeks * c.week_us
+            remaining -= weeks * prepared.week_us
 
 
 def business_seconds_between(start: datetime, end: datetime, cal: CalendarData) -> int:
     """Return the whole business seconds in [start, end); 0 if ``end`` is not after ``start``."""
-    c = _prepare(cal)
-    day, position = _local(start, c.tz, "start")
-    end_day, end_position = _local(end, c.tz, "end")
+    prepared = _prepare(cal)
+    day, position = _local(start, prepared.tz, "start")
+    end_day, end_position = _local(end, prepared.tz, "end")
     if end <= start:
         return 0
     total = 0
     while day < end_day:
-        if c.is_working_day(day):
-            total += _overlap(c.periods, position, US_PER_DAY)
+        if prepared.is_working_day(day):
+            total += _overlap(prepared.periods, position, US_PER_DAY)
         day, position = day + ONE_DAY, 0
         if day.weekday() == 0:
-            weeks = min((end_day - day).days // 7, c.plain_weeks_ahead(day))
+            weeks = min((end_day - day).days // 7, prepared.plain_weeks_ahead(day))
             day += weeks * ONE_WEEK
-            total += weeks * c.week_us
-    if c.is_working_day(day):
-        total += _overlap(c.periods, position, end_position)
+            total += weeks * prepared.week_us
+    if prepared.is_working_day(day):
+        total += _overlap(prepared.periods, position, end_position)
     return total // US_PER_SECOND

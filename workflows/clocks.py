@@ -88,7 +88,9 @@ def next_due(clock: SlaClock, thresholds: list[float], cal: CalendarData) -> dat
     """Return the earliest pending warning or breach instant of the clock."""
     if not is_running(clock) or clock.breached:
         return None
-    candidates = [w for t in thresholds if (w := warning_at(clock, t, cal)) is not None]
+    candidates = [
+        at for threshold in thresholds if (at := warning_at(clock, threshold, cal)) is not None
+    ]
     if clock.deadline is not None:
         candidates.append(clock.deadline)
     return min(candidates) if candidates else None
@@ -96,7 +98,7 @@ def next_due(clock: SlaClock, thresholds: list[float], cal: CalendarData) -> dat
 
 def worst_status(clocks: list[SlaClock]) -> SlaStatus:
     """Return the status that matters most among a tier's clocks, for queues and search."""
-    statuses = {c.status for c in clocks}
+    statuses = {clock.status for clock in clocks}
     for status in (SlaStatus.BREACHED, SlaStatus.PAUSED, SlaStatus.WARNING, SlaStatus.ON_TRACK):
         if status in statuses:
             return status

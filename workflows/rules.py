@@ -73,7 +73,7 @@ def transition_refusal(
     """Return why the action is not allowed in this state, or None if it is."""
     allowed_from, _ = TRANSITIONS[action.kind]
     if state not in allowed_from:
-        allowed = ", ".join(sorted(s.value for s in allowed_from))
+        allowed = ", ".join(sorted(option.value for option in allowed_from))
         return (
             f"cannot {action.kind.value} a request in state {state.value} (allowed in: {allowed})"
         )

@@ -62,7 +62,7 @@ class ServiceRequestWorkflow:
 
     @workflow.init
     def __init__(self, state: WorkflowState) -> None:
-        self.s = state
+        self.case = state  # the request as this workflow knows it; carried across continue-as-new
         self._outbox: list[TransitionRecord] = []
         self._persisted = state.sequence
         self._lock = asyncio.Lock()
@@ -70,13 +70,13 @@ class ServiceRequestWorkflow:
     # ------------------------------------------------------------------ run loop
     @workflow.run
     async def run(self, state: WorkflowState) -> RequestSummary:
-        if self.s.policy is None:
+        if self.case.policy is None:
             await self._admit()
-        while not self.s.state.is_terminal:
+        while not self.case.state.is_terminal:
             await self._drain_outbox()
             if workflow.info().is_continue_as_new_suggested():
                 await self._settle()
-                workflow.continue_as_new(self.s)
+                workflow.continue_as_new(self.case)
             if self._overdue():
                 async with self._lock:  # a deadline passed while draining: no timer round trip
                     await self._fire_due()
@@ -84,7 +84,7 @@ class ServiceRequestWorkflow:
                     continue
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self._outbox) or self.s.state.is_terminal,
+                    lambda: bool(self._outbox) or self.case.state.is_terminal,
                     timeout=self._time_to_next_due(),
                     timeout_summary="next SLA deadline",
                 )
@@ -108,15 +108,15 @@ class ServiceRequestWorkflow:
     async def _admit(self) -> None:
         """Pin the SLA policy, record the submission and route to the first tier."""
         now = workflow.now()
-        req = self.s.request
-        self.s.submitted_at = req.submitted_at or now
-        self.s.policy = await self._lookup(
+        req = self.case.request
+        self.case.submitted_at = req.submitted_at or now
+        self.case.policy = await self._lookup(
             "load_policy",
             PolicyRequest(
                 category=req.category,
                 priority=req.priority,
                 grade=req.enterprise.grade,
-                submitted_at=self.s.submitted_at,
+                submitted_at=self.case.submitted_at,
             ),
             result_type=PinnedPolicy,
         )
@@ -132,33 +132,33 @@ class ServiceRequestWorkflow:
     # ------------------------------------------------------------------ update
     @workflow.update
     async def act(self, action: ActionRequest) -> ActionResult:
-        if action.action_id in self.s.results:
-            return self.s.results[action.action_id].model_copy(update={"duplicate": True})
-        await workflow.wait_condition(lambda: self.s.state is not State.SUBMITTED)
+        if action.action_id in self.case.results:
+            return self.case.results[action.action_id].model_copy(update={"duplicate": True})
+        await workflow.wait_condition(lambda: self.case.state is not State.SUBMITTED)
         async with self._lock:
-            if action.action_id in self.s.results:
-                return self.s.results[action.action_id].model_copy(update={"duplicate": True})
+            if action.action_id in self.case.results:
+                return self.case.results[action.action_id].model_copy(update={"duplicate": True})
             self._check(action)
-            first = self.s.sequence + 1
+            first = self.case.sequence + 1
             await self._apply(action)
             result = ActionResult(
                 action_id=action.action_id,
                 kind=action.kind,
-                state=self.s.state,
-                tier=self.s.tier,
+                state=self.case.state,
+                tier=self.case.tier,
                 institution_id=self._institution_id,
-                event_ids=[self._event_id(n) for n in range(first, self.s.sequence + 1)],
+                event_ids=[self._event_id(seq) for seq in range(first, self.case.sequence + 1)],
             )
-            self.s.results[action.action_id] = result
-        last = self.s.sequence
+            self.case.results[action.action_id] = result
+        last = self.case.sequence
         await workflow.wait_condition(lambda: self._persisted >= last)
         return result
 
     @act.validator
     def _validate_act(self, action: ActionRequest) -> None:
-        if action.action_id in self.s.results:
+        if action.action_id in self.case.results:
             return
-        if self.s.state is State.SUBMITTED:
+        if self.case.state is State.SUBMITTED:
             # Not routed yet: refuse now what could not apply even once assigned, so the
             # refusal is not recorded as this update's answer (a later redelivery can apply).
             refusal = rules.transition_refusal(action, State.ASSIGNED, Tier.COUNTY, None, False)
@@ -173,7 +173,11 @@ class ServiceRequestWorkflow:
         if forbidden:
             raise ApplicationError(forbidden, type="Forbidden", non_retryable=True)
         refusal = rules.transition_refusal(
-            action, self.s.state, self.s.tier, self._institution_id, self.s.rating is not None
+            action,
+            self.case.state,
+            self.case.tier,
+            self._institution_id,
+            self.case.rating is not None,
         )
         if refusal:
             raise ApplicationError(refusal, type="InvalidTransition", non_retryable=True)
@@ -182,21 +186,21 @@ class ServiceRequestWorkflow:
     def view(self) -> RequestView:
         return RequestView(
             summary=self._summary(),
-            clocks=self.s.clocks,
-            holds=self.s.holds,
-            timeline=self.s.timeline,
+            clocks=self.case.clocks,
+            holds=self.case.holds,
+            timeline=self.case.timeline,
             allowed_actions=rules.allowed_actions(
-                self.s.state, self.s.tier, self.s.rating is not None
+                self.case.state, self.case.tier, self.case.rating is not None
             ),
-            rating=self.s.rating,
-            close_due_at=self.s.close_due_at,
+            rating=self.case.rating,
+            close_due_at=self.case.close_due_at,
         )
 
     # ------------------------------------------------------------------ actions
     async def _apply(self, action: ActionRequest) -> None:
         kind, actor, now = action.kind, action.actor, workflow.now()
         event = rules.EVENT_OF_ACTION[kind]
-        to_state = rules.target_state(action, self.s.state)
+        to_state = rules.target_state(action, self.case.state)
         cal = self._policy.calendar
         if kind is ActionKind.ESCALATE:
             await self._escalate(actor, action.text, action.action_id)
@@ -209,11 +213,11 @@ class ServiceRequestWorkflow:
             institution = Institution(
                 id=action.institution_id,
                 name=action.institution_id,
-                tier=self.s.tier,
-                division_code=self._division(self.s.tier),
+                tier=self.case.tier,
+                division_code=self._division(self.case.tier),
             )
             self._move(
-                tier=self.s.tier,
+                tier=self.case.tier,
                 institution=institution,
                 event=EventType.REASSIGNED,
                 actor=actor,
@@ -226,33 +230,33 @@ class ServiceRequestWorkflow:
         if kind is ActionKind.ACKNOWLEDGE:
             details["response_business_seconds"] = self._stop_clock(ClockKind.RESPONSE, now)
         elif kind is ActionKind.REQUEST_INFO:
-            self.s.paused_at = now
+            self.case.paused_at = now
             for clock in self._current_clocks():
                 clocks.pause(clock, now, cal)
-        elif kind is ActionKind.PROVIDE_INFO and self.s.state is State.AWAITING_ENTERPRISE:
+        elif kind is ActionKind.PROVIDE_INFO and self.case.state is State.AWAITING_ENTERPRISE:
             details["paused_seconds"] = self._resume_clocks(now)
         elif kind is ActionKind.RESOLVE:
             details["resolution_business_seconds"] = self._stop_clock(ClockKind.RESOLUTION, now)
             for clock in self._current_clocks():
                 clocks.stop(clock, now, cal)
-            self.s.resolved_at = now
-            self.s.close_due_at = self._close_due(now)
-            records.close_hold(self.s, now, "resolved")
+            self.case.resolved_at = now
+            self.case.close_due_at = self._close_due(now)
+            records.close_hold(self.case, now, "resolved")
         elif kind is ActionKind.REOPEN:
-            self.s.resolved_at = None
-            self.s.close_due_at = None
-            target = self._policy.targets[self.s.tier].resolution_seconds
-            self.s.clocks.append(
-                clocks.start_clock(ClockKind.RESOLUTION, self.s.tier, target, now, cal)
+            self.case.resolved_at = None
+            self.case.close_due_at = None
+            target = self._policy.targets[self.case.tier].resolution_seconds
+            self.case.clocks.append(
+                clocks.start_clock(ClockKind.RESOLUTION, self.case.tier, target, now, cal)
             )
-            self.s.clocks_since = now
-            records.open_hold(self.s, self.s.tier, self._institution_id or "", now)
+            self.case.clocks_since = now
+            records.open_hold(self.case, self.case.tier, self._institution_id or "", now)
         elif kind in (ActionKind.REJECT, ActionKind.WITHDRAW):
             for clock in self._current_clocks():
                 clocks.stop(clock, now, cal)
-            records.close_hold(self.s, now, event.value)
+            records.close_hold(self.case, now, event.value)
         elif kind is ActionKind.RATE:
-            self.s.rating = action.rating
+            self.case.rating = action.rating
             details["rating"] = action.rating
         self._emit(
             event,
@@ -265,18 +269,18 @@ class ServiceRequestWorkflow:
 
     async def _escalate(self, actor: Actor, reason: str | None, action_id: str | None) -> None:
         """Move the request to the next tier up with fresh clocks, or alert at the top."""
-        next_tier = self.s.tier.next_up()
+        next_tier = self.case.tier.next_up()
         found = await self._route(next_tier, upward=True) if next_tier else None
         if found is None:
-            self._emit(EventType.SUPERVISOR_ALERT, actor, to_state=self.s.state, reason=reason)
+            self._emit(EventType.SUPERVISOR_ALERT, actor, to_state=self.case.state, reason=reason)
             return
         tier, institution = found
-        self.s.escalation_count += 1
+        self.case.escalation_count += 1
         self._assign(tier, institution, EventType.ESCALATED, actor, reason, action_id)
 
     async def _hand_back(self, actor: Actor, reason: str, action_id: str) -> None:
         """Move the request one tier down (skipping tiers without an institution)."""
-        lower = self.s.tier.next_down()
+        lower = self.case.tier.next_down()
         found = await self._route(lower, upward=False) if lower else None
         if found is None:
             raise ApplicationError(
@@ -300,20 +304,24 @@ class ServiceRequestWorkflow:
         return due is not None and due <= workflow.now()
 
     def _next_due(self) -> datetime | None:
-        if self.s.policy is None:
+        if self.case.policy is None:
             return None
-        if self.s.state is State.RESOLVED:
-            return self.s.close_due_at
+        if self.case.state is State.RESOLVED:
+            return self.case.close_due_at
         thresholds, cal = self._policy.warning_thresholds, self._policy.calendar
-        dues = [d for c in self._current_clocks() if (d := clocks.next_due(c, thresholds, cal))]
+        dues = [
+            due
+            for clock in self._current_clocks()
+            if (due := clocks.next_due(clock, thresholds, cal))
+        ]
         return min(dues) if dues else None
 
     async def _fire_due(self) -> None:
         """Send warnings, escalate breaches and auto-close whatever is due by now."""
         now = workflow.now()
-        if self.s.state is State.RESOLVED:
-            if self.s.close_due_at is not None and self.s.close_due_at <= now:
-                self.s.closed_at = now
+        if self.case.state is State.RESOLVED:
+            if self.case.close_due_at is not None and self.case.close_due_at <= now:
+                self.case.closed_at = now
                 self._emit(
                     EventType.CLOSED,
                     SYSTEM_ACTOR,
@@ -330,7 +338,7 @@ class ServiceRequestWorkflow:
                     self._emit(
                         EventType.SLA_WARNING,
                         SYSTEM_ACTOR,
-                        to_state=self.s.state,
+                        to_state=self.case.state,
                         details={
                             "clock": clock.kind.value,
                             "threshold": threshold,
@@ -340,11 +348,11 @@ class ServiceRequestWorkflow:
             if clocks.is_running(clock) and clock.deadline is not None and clock.deadline <= now:
                 clock.breached = True
                 clocks.stop(clock, now, cal)
-                records.mark_hold_breach(self.s, clock.kind)
+                records.mark_hold_breach(self.case, clock.kind)
                 self._emit(
                     EventType.SLA_BREACHED,
                     SYSTEM_ACTOR,
-                    to_state=self.s.state,
+                    to_state=self.case.state,
                     details={"clock": clock.kind.value, "deadline": _iso(clock.deadline)},
                 )
                 await self._escalate(SYSTEM_ACTOR, f"sla_breach:{clock.kind.value}", None)
@@ -359,7 +367,7 @@ class ServiceRequestWorkflow:
                 "resolve_institution",
                 RouteRequest(
                     division_code=self._division(current),
-                    category=self.s.request.category,
+                    category=self.case.request.category,
                     tier=current,
                 ),
                 result_type=Institution | None,  # type: ignore[arg-type]
@@ -401,16 +409,16 @@ class ServiceRequestWorkflow:
     ) -> None:
         """Hand the request to ``institution`` at ``tier``; fresh clocks unless same tier."""
         now = workflow.now()
-        from_tier = self.s.tier if self.s.institution else None
-        records.close_hold(self.s, now, event.value)
+        from_tier = self.case.tier if self.case.institution else None
+        records.close_hold(self.case, now, event.value)
         if fresh:
             for clock in self._current_clocks():
                 clocks.stop(clock, now, self._policy.calendar)
-            self.s.clocks.extend(clocks.start_clocks(self._policy, tier, now))
-            self.s.clocks_since = now
-        self.s.tier = tier
-        self.s.institution = institution
-        records.open_hold(self.s, tier, institution.id, now)
+            self.case.clocks.extend(clocks.start_clocks(self._policy, tier, now))
+            self.case.clocks_since = now
+        self.case.tier = tier
+        self.case.institution = institution
+        records.open_hold(self.case, tier, institution.id, now)
         self._emit(
             event,
             actor,
@@ -422,13 +430,13 @@ class ServiceRequestWorkflow:
         )
 
     def _finish_unroutable(self) -> None:
-        code = self.s.request.enterprise.division_code
+        code = self.case.request.enterprise.division_code
         self._emit(
             EventType.REJECTED,
             SYSTEM_ACTOR,
             to_state=State.REJECTED,
             reason=f"no institution serves division {code} for "
-            f"{self.s.request.category.value} at any tier",
+            f"{self.case.request.category.value} at any tier",
         )
 
     def _stop_clock(self, kind: ClockKind, now: datetime) -> int | None:
@@ -443,28 +451,28 @@ class ServiceRequestWorkflow:
         """Resume paused clocks; return the business seconds the pause lasted."""
         cal = self._policy.calendar
         paused = 0
-        if self.s.paused_at is not None:
-            paused = business_seconds_between(self.s.paused_at, now, cal)
-            if self.s.holds:
-                self.s.holds[-1].paused_seconds += paused
-        self.s.paused_at = None
+        if self.case.paused_at is not None:
+            paused = business_seconds_between(self.case.paused_at, now, cal)
+            if self.case.holds:
+                self.case.holds[-1].paused_seconds += paused
+        self.case.paused_at = None
         for clock in self._current_clocks():
             clocks.resume(clock, now, cal)
         return paused
 
     def _current_clocks(self) -> list[SlaClock]:
-        return records.current_clocks(self.s)
+        return records.current_clocks(self.case)
 
     def _close_due(self, now: datetime) -> datetime:
         return add_business_seconds(now, self._policy.reopen_window_seconds, self._policy.calendar)
 
     def _division(self, tier: Tier) -> str:
-        return division_for_tier(self.s.request.enterprise.division_code, tier)
+        return division_for_tier(self.case.request.enterprise.division_code, tier)
 
     @property
     def _policy(self) -> PinnedPolicy:
-        assert self.s.policy is not None
-        return self.s.policy
+        assert self.case.policy is not None
+        return self.case.policy
 
     async def _lookup(self, activity: str, arg: object, result_type: type) -> Any:
         """Run a read-only lookup as a local activity: no server round trip."""
@@ -478,10 +486,10 @@ class ServiceRequestWorkflow:
 
     @property
     def _institution_id(self) -> str | None:
-        return self.s.institution.id if self.s.institution else None
+        return self.case.institution.id if self.case.institution else None
 
     def _event_id(self, sequence: int) -> str:
-        return f"{self.s.request.request_id}:{sequence}"
+        return f"{self.case.request.request_id}:{sequence}"
 
     def _emit(
         self,
@@ -497,7 +505,7 @@ class ServiceRequestWorkflow:
         """Record one transition: state change, timeline entry and an outbox record."""
         self._outbox.append(
             records.record_transition(
-                self.s,
+                self.case,
                 event,
                 actor,
                 workflow.now(),
@@ -510,7 +518,7 @@ class ServiceRequestWorkflow:
         )
 
     def _summary(self) -> RequestSummary:
-        return records.summary(self.s, workflow.now())
+        return records.summary(self.case, workflow.now())
 
     # ------------------------------------------------------------------ outbox
     async def _drain_outbox(self) -> None:
@@ -526,16 +534,16 @@ class ServiceRequestWorkflow:
             )
             del self._outbox[: len(batch)]
             self._persisted = batch[-1].sequence
-            if self.s.search_attributes:
+            if self.case.search_attributes:
                 self._upsert_search_attributes()
 
     def _upsert_search_attributes(self) -> None:
         due = self._next_due()
         pairs: list[SearchAttributeUpdate] = [
-            SA_STATE.value_set(self.s.state.value),
-            SA_TIER.value_set(self.s.tier.value),
+            SA_STATE.value_set(self.case.state.value),
+            SA_TIER.value_set(self.case.tier.value),
             SA_INSTITUTION.value_set(self._institution_id or ""),
-            SA_CATEGORY.value_set(self.s.request.category.value),
+            SA_CATEGORY.value_set(self.case.request.category.value),
         ]
         pairs.append(SA_NEXT_DEADLINE.value_set(due) if due else SA_NEXT_DEADLINE.value_unset())
         workflow.upsert_search_attributes(pairs)
