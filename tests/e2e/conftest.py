@@ -10,7 +10,6 @@ stay on track. The app under test submits to that queue (``Settings.task_queue``
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from prometheus_client import CollectorRegistry
 from api.app import create_app
 from tests.fixtures.stack import Stack
 from tests.utils.api_helpers import Users, make_users
+from tests.utils.eventually import eventually_sync
 from tests.utils.policy_worker import policy_worker
 from tierflow.metrics import WorkerMetrics
 from tierflow.settings import Settings
@@ -106,11 +106,15 @@ class AppServer:
 
     def start(self, timeout: float = 30.0) -> None:
         self.thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"console app did not start on {self.url} within {timeout} s")
-            time.sleep(0.05)
+
+        def started() -> bool:
+            if self.server.started:
+                return True
+            if not self.thread.is_alive():
+                raise RuntimeError(f"console app on {self.url} stopped before it started")
+            return False
+
+        eventually_sync(started, timeout, f"console app started on {self.url}")
 
     def stop(self) -> None:
         self.server.should_exit = True

@@ -4,26 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import pytest
 
 from tierflow_dev.bench.ingress import ConsumerStopped, _wait_count
 
 
-async def _crash() -> None:
-    await asyncio.sleep(0.05)
+def _counting(value: int, waiting: asyncio.Event) -> Callable[[], int]:
+    """A count probe that tells the consumer the wait is under way."""
+
+    def probe() -> int:
+        waiting.set()
+        return value
+
+    return probe
+
+
+async def _crash(waiting: asyncio.Event) -> None:
+    await waiting.wait()  # dies once the wait is under way, not before it began
     raise ValueError("commit refused")
 
 
-async def _finish() -> None:
-    await asyncio.sleep(0.05)
+async def _finish(waiting: asyncio.Event) -> None:
+    await waiting.wait()
 
 
 def test_a_crashed_consumer_fails_the_wait_with_its_own_error() -> None:
     async def scenario() -> None:
-        consumer = asyncio.create_task(_crash())
+        waiting = asyncio.Event()
+        consumer = asyncio.create_task(_crash(waiting))
         with pytest.raises(ValueError, match="commit refused"):
-            await _wait_count(lambda: 0, 5, stall=60, what="started", consumer=consumer)
+            await _wait_count(_counting(0, waiting), 5, stall=60, what="started", consumer=consumer)
 
     began = time.monotonic()
     asyncio.run(scenario())
@@ -32,16 +44,17 @@ def test_a_crashed_consumer_fails_the_wait_with_its_own_error() -> None:
 
 def test_a_consumer_that_ends_early_is_reported_with_the_count_reached() -> None:
     async def scenario() -> None:
-        consumer = asyncio.create_task(_finish())
+        waiting = asyncio.Event()
+        consumer = asyncio.create_task(_finish(waiting))
         with pytest.raises(ConsumerStopped, match="stopped at 2 of 5"):
-            await _wait_count(lambda: 2, 5, stall=60, what="started", consumer=consumer)
+            await _wait_count(_counting(2, waiting), 5, stall=60, what="started", consumer=consumer)
 
     asyncio.run(scenario())
 
 
 def test_the_wait_returns_the_count_while_the_consumer_runs() -> None:
     async def scenario() -> int:
-        consumer = asyncio.create_task(asyncio.sleep(30))
+        consumer = asyncio.create_task(asyncio.Event().wait())  # runs until cancelled
         try:
             return await _wait_count(lambda: 5, 5, stall=60, what="started", consumer=consumer)
         finally:

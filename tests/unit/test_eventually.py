@@ -39,3 +39,20 @@ def test_an_assertion_inside_the_probe_is_not_a_timeout() -> None:
     with pytest.raises(AssertionError, match="no partitions") as err:
         eventually_sync(probe)
     assert not isinstance(err.value, NotReached)
+
+
+def test_ignored_errors_mean_not_yet_and_the_last_one_is_reported() -> None:
+    calls = count(1)
+
+    def probe() -> bool:
+        if next(calls) < 3:
+            raise ConnectionError("restarting")
+        return True
+
+    assert eventually_sync(probe, interval=0, ignoring=(ConnectionError,)) is True
+
+    def never() -> bool:
+        raise ConnectionError("still down")
+
+    with pytest.raises(NotReached, match="last error: ConnectionError"):
+        eventually_sync(never, 0, "up", ignoring=(ConnectionError,))

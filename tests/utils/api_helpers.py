@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from schemas.domain import Role
+from tests.utils.eventually import eventually_sync
 from tierflow.auth_store import create_user, issue_token
 from tierflow_dev.devstack.procs import free_port
 
@@ -73,11 +73,15 @@ def serve_in_thread(app: Any) -> Iterator[str]:
     thread = threading.Thread(target=server.run, name=f"api-{port}", daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 60
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn on port {port} did not start")
-            time.sleep(0.05)
+
+        def started() -> bool:
+            if server.started:
+                return True
+            if not thread.is_alive():
+                raise RuntimeError(f"uvicorn on port {port} stopped before it started")
+            return False
+
+        eventually_sync(started, 60, f"uvicorn started on port {port}")
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
