@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -23,32 +21,14 @@ with workflow.unsafe.imports_passed_through():
         RequestView,
         RouteRequest,
         SlaClock,
-        TransitionBatch,
-        TransitionRecord,
         WorkflowState,
     )
     from schemas.policy import PinnedPolicy, PolicyRequest
     from schemas.request import SYSTEM_ACTOR, Actor
-    from tierflow import constants
-    from workflows import clocks, records, rules
-    from workflows.business_time import add_business_seconds, business_seconds_between
+    from workflows import clocks, records, rules, sla, views
+    from workflows.activity_calls import Outbox, lookup
 
-ACTIVITY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
-)
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
 IDLE_WAIT = timedelta(days=30)  # longest sleep when nothing is due; keeps every wait timed
-OUTBOX_BATCH = 50  # records per record_transitions call; keeps payloads far below 2 MB
-
-SA_STATE = SearchAttributeKey.for_keyword(constants.SA_STATE)
-SA_TIER = SearchAttributeKey.for_keyword(constants.SA_TIER)
-SA_INSTITUTION = SearchAttributeKey.for_keyword(constants.SA_INSTITUTION)
-SA_CATEGORY = SearchAttributeKey.for_keyword(constants.SA_CATEGORY)
-SA_NEXT_DEADLINE = SearchAttributeKey.for_datetime(constants.SA_NEXT_DEADLINE)
-
-
-class InvalidTransition(ApplicationError):
-    """Raised when an action does not fit the request's state."""
 
 
 @workflow.defn(name="ServiceRequest")
@@ -63,8 +43,7 @@ class ServiceRequestWorkflow:
     @workflow.init
     def __init__(self, state: WorkflowState) -> None:
         self.case = state  # the request as this workflow knows it; carried across continue-as-new
-        self._outbox: list[TransitionRecord] = []
-        self._persisted = state.sequence
+        self._outbox = Outbox(persisted=state.sequence)
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ run loop
@@ -110,7 +89,7 @@ class ServiceRequestWorkflow:
         now = workflow.now()
         req = self.case.request
         self.case.submitted_at = req.submitted_at or now
-        self.case.policy = await self._lookup(
+        self.case.policy = await lookup(
             "load_policy",
             PolicyRequest(
                 category=req.category,
@@ -151,7 +130,7 @@ class ServiceRequestWorkflow:
             )
             self.case.results[action.action_id] = result
         last = self.case.sequence
-        await workflow.wait_condition(lambda: self._persisted >= last)
+        await workflow.wait_condition(lambda: self._outbox.persisted >= last)
         return result
 
     @act.validator
@@ -184,17 +163,7 @@ class ServiceRequestWorkflow:
 
     @workflow.query
     def view(self) -> RequestView:
-        return RequestView(
-            summary=self._summary(),
-            clocks=self.case.clocks,
-            holds=self.case.holds,
-            timeline=self.case.timeline,
-            allowed_actions=rules.allowed_actions(
-                self.case.state, self.case.tier, self.case.rating is not None
-            ),
-            rating=self.case.rating,
-            close_due_at=self.case.close_due_at,
-        )
+        return views.request_view(self.case, workflow.now())
 
     # ------------------------------------------------------------------ actions
     async def _apply(self, action: ActionRequest) -> None:
@@ -228,19 +197,23 @@ class ServiceRequestWorkflow:
             return
         details: dict[str, int | None] = {}
         if kind is ActionKind.ACKNOWLEDGE:
-            details["response_business_seconds"] = self._stop_clock(ClockKind.RESPONSE, now)
+            details["response_business_seconds"] = sla.stop_clock(
+                self.case, ClockKind.RESPONSE, now
+            )
         elif kind is ActionKind.REQUEST_INFO:
             self.case.paused_at = now
             for clock in self._current_clocks():
                 clocks.pause(clock, now, cal)
         elif kind is ActionKind.PROVIDE_INFO and self.case.state is State.AWAITING_ENTERPRISE:
-            details["paused_seconds"] = self._resume_clocks(now)
+            details["paused_seconds"] = sla.resume_clocks(self.case, now)
         elif kind is ActionKind.RESOLVE:
-            details["resolution_business_seconds"] = self._stop_clock(ClockKind.RESOLUTION, now)
+            details["resolution_business_seconds"] = sla.stop_clock(
+                self.case, ClockKind.RESOLUTION, now
+            )
             for clock in self._current_clocks():
                 clocks.stop(clock, now, cal)
             self.case.resolved_at = now
-            self.case.close_due_at = self._close_due(now)
+            self.case.close_due_at = sla.close_due(self.case, now)
             records.close_hold(self.case, now, "resolved")
         elif kind is ActionKind.REOPEN:
             self.case.resolved_at = None
@@ -293,28 +266,15 @@ class ServiceRequestWorkflow:
 
     # ------------------------------------------------------------------ timers
     def _time_to_next_due(self) -> timedelta:
-        due = self._next_due()
+        due = sla.next_due(self.case)
         if due is None:
             return IDLE_WAIT
         wait = due - workflow.now()
         return max(wait, timedelta(milliseconds=1))
 
     def _overdue(self) -> bool:
-        due = self._next_due()
+        due = sla.next_due(self.case)
         return due is not None and due <= workflow.now()
-
-    def _next_due(self) -> datetime | None:
-        if self.case.policy is None:
-            return None
-        if self.case.state is State.RESOLVED:
-            return self.case.close_due_at
-        thresholds, cal = self._policy.warning_thresholds, self._policy.calendar
-        dues = [
-            due
-            for clock in self._current_clocks()
-            if (due := clocks.next_due(clock, thresholds, cal))
-        ]
-        return min(dues) if dues else None
 
     async def _fire_due(self) -> None:
         """Send warnings, escalate breaches and auto-close whatever is due by now."""
@@ -363,7 +323,7 @@ class ServiceRequestWorkflow:
         """Find the institution for the request at ``tier``, moving on past empty tiers."""
         current: Tier | None = tier
         while current is not None:
-            institution = await self._lookup(
+            institution = await lookup(
                 "resolve_institution",
                 RouteRequest(
                     division_code=self._division(current),
@@ -439,32 +399,8 @@ class ServiceRequestWorkflow:
             f"{self.case.request.category.value} at any tier",
         )
 
-    def _stop_clock(self, kind: ClockKind, now: datetime) -> int | None:
-        """Stop this tier's clock of ``kind``; return the business seconds it used."""
-        for clock in self._current_clocks():
-            if clock.kind is kind:
-                clocks.stop(clock, now, self._policy.calendar)
-                return clock.consumed_seconds
-        return None
-
-    def _resume_clocks(self, now: datetime) -> int:
-        """Resume paused clocks; return the business seconds the pause lasted."""
-        cal = self._policy.calendar
-        paused = 0
-        if self.case.paused_at is not None:
-            paused = business_seconds_between(self.case.paused_at, now, cal)
-            if self.case.holds:
-                self.case.holds[-1].paused_seconds += paused
-        self.case.paused_at = None
-        for clock in self._current_clocks():
-            clocks.resume(clock, now, cal)
-        return paused
-
     def _current_clocks(self) -> list[SlaClock]:
         return records.current_clocks(self.case)
-
-    def _close_due(self, now: datetime) -> datetime:
-        return add_business_seconds(now, self._policy.reopen_window_seconds, self._policy.calendar)
 
     def _division(self, tier: Tier) -> str:
         return division_for_tier(self.case.request.enterprise.division_code, tier)
@@ -473,16 +409,6 @@ class ServiceRequestWorkflow:
     def _policy(self) -> PinnedPolicy:
         assert self.case.policy is not None
         return self.case.policy
-
-    async def _lookup(self, activity: str, arg: object, result_type: type) -> Any:
-        """Run a read-only lookup as a local activity: no server round trip."""
-        return await workflow.execute_local_activity(
-            activity,
-            arg,
-            result_type=result_type,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
-        )
 
     @property
     def _institution_id(self) -> str | None:
@@ -523,30 +449,13 @@ class ServiceRequestWorkflow:
     # ------------------------------------------------------------------ outbox
     async def _drain_outbox(self) -> None:
         """Persist, then publish, the records in order; retries until both succeed."""
-        while self._outbox:
-            batch = self._outbox[:OUTBOX_BATCH]
-            await workflow.execute_activity(
-                "record_transitions",
-                TransitionBatch(records=batch),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
-                result_type=int,
-            )
-            del self._outbox[: len(batch)]
-            self._persisted = batch[-1].sequence
-            if self.case.search_attributes:
-                self._upsert_search_attributes()
+        await self._outbox.drain(after_batch=self._upsert_search_attributes)
 
     def _upsert_search_attributes(self) -> None:
-        due = self._next_due()
-        pairs: list[SearchAttributeUpdate] = [
-            SA_STATE.value_set(self.case.state.value),
-            SA_TIER.value_set(self.case.tier.value),
-            SA_INSTITUTION.value_set(self._institution_id or ""),
-            SA_CATEGORY.value_set(self.case.request.category.value),
-        ]
-        pairs.append(SA_NEXT_DEADLINE.value_set(due) if due else SA_NEXT_DEADLINE.value_unset())
-        workflow.upsert_search_attributes(pairs)
+        if self.case.search_attributes:
+            workflow.upsert_search_attributes(
+                views.search_attributes(self.case, sla.next_due(self.case))
+            )
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -1,0 +1,61 @@
+"""The SLA clocks of a request as a whole: what falls due next, stopping, resuming. Pure.
+
+``workflows/clocks.py`` handles one clock; these functions work on the clocks of the tier
+that holds the request, inside ``case`` (the workflow's ``WorkflowState``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from schemas.domain import ClockKind, State
+from schemas.lifecycle import WorkflowState
+from workflows import clocks, records
+from workflows.business_time import add_business_seconds, business_seconds_between
+
+
+def next_due(case: WorkflowState) -> datetime | None:
+    """Return the next warning, breach or auto-close instant, or None if nothing is pending."""
+    policy = case.policy
+    if policy is None:
+        return None
+    if case.state is State.RESOLVED:
+        return case.close_due_at
+    thresholds, cal = policy.warning_thresholds, policy.calendar
+    dues = [
+        due
+        for clock in records.current_clocks(case)
+        if (due := clocks.next_due(clock, thresholds, cal))
+    ]
+    return min(dues) if dues else None
+
+
+def stop_clock(case: WorkflowState, kind: ClockKind, now: datetime) -> int | None:
+    """Stop this tier's clock of ``kind``; return the business seconds it used."""
+    assert case.policy is not None
+    for clock in records.current_clocks(case):
+        if clock.kind is kind:
+            clocks.stop(clock, now, case.policy.calendar)
+            return clock.consumed_seconds
+    return None
+
+
+def resume_clocks(case: WorkflowState, now: datetime) -> int:
+    """Resume paused clocks; return the business seconds the pause lasted."""
+    assert case.policy is not None
+    cal = case.policy.calendar
+    paused = 0
+    if case.paused_at is not None:
+        paused = business_seconds_between(case.paused_at, now, cal)
+        if case.holds:
+            case.holds[-1].paused_seconds += paused
+    case.paused_at = None
+    for clock in records.current_clocks(case):
+        clocks.resume(clock, now, cal)
+    return paused
+
+
+def close_due(case: WorkflowState, now: datetime) -> datetime:
+    """Return when a request resolved at ``now`` closes itself (end of the reopen window)."""
+    assert case.policy is not None
+    return add_business_seconds(now, case.policy.reopen_window_seconds, case.policy.calendar)

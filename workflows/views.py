@@ -1,0 +1,43 @@
+"""What the outside sees of a request: the ``view`` query's answer and search attributes. Pure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+
+from schemas.lifecycle import RequestView, WorkflowState
+from tierflow import constants
+from workflows import records, rules
+
+SA_STATE = SearchAttributeKey.for_keyword(constants.SA_STATE)
+SA_TIER = SearchAttributeKey.for_keyword(constants.SA_TIER)
+SA_INSTITUTION = SearchAttributeKey.for_keyword(constants.SA_INSTITUTION)
+SA_CATEGORY = SearchAttributeKey.for_keyword(constants.SA_CATEGORY)
+SA_NEXT_DEADLINE = SearchAttributeKey.for_datetime(constants.SA_NEXT_DEADLINE)
+
+
+def request_view(case: WorkflowState, now: datetime) -> RequestView:
+    """Return state, clocks, tier holds, timeline and the actions the state allows."""
+    return RequestView(
+        summary=records.summary(case, now),
+        clocks=case.clocks,
+        holds=case.holds,
+        timeline=case.timeline,
+        allowed_actions=rules.allowed_actions(case.state, case.tier, case.rating is not None),
+        rating=case.rating,
+        close_due_at=case.close_due_at,
+    )
+
+
+def search_attributes(
+    case: WorkflowState, next_due: datetime | None
+) -> list[SearchAttributeUpdate]:
+    """Return the search attributes of the request (no personal data: ids and codes only)."""
+    return [
+        SA_STATE.value_set(case.state.value),
+        SA_TIER.value_set(case.tier.value),
+        SA_INSTITUTION.value_set(case.institution.id if case.institution else ""),
+        SA_CATEGORY.value_set(case.request.category.value),
+        SA_NEXT_DEADLINE.value_set(next_due) if next_due else SA_NEXT_DEADLINE.value_unset(),
+    ]
