@@ -1,5 +1,4 @@
-"""Caseworker commands that talk to the HTTP API (login, queue, show, act, submit),
-and the admin commands that create users and tokens directly in the database."""
+"""Caseworker commands that talk to the HTTP API: login, queue, show, act, submit."""
 
 from __future__ import annotations
 
@@ -18,8 +17,6 @@ from rich.table import Table
 API = "/api/v1"
 SLA_STYLE = {"breached": "bold red", "warning": "yellow", "paused": "cyan", "on_track": "green"}
 console = Console()
-users_app = typer.Typer(help="API users (admin; talks to the database).", no_args_is_help=True)
-tokens_app = typer.Typer(help="API tokens (admin; talks to the database).", no_args_is_help=True)
 
 
 # --------------------------------------------------------------------------- credentials
@@ -259,82 +256,10 @@ def countdown(due: str | None, now: datetime | None = None) -> str:
     return f"in {text}" if delta.total_seconds() >= 0 else f"overdue {text}"
 
 
-# --------------------------------------------------------------------------- admin commands
-def _engine() -> Any:
-    from tierflow.db.engine import make_engine
-    from tierflow.settings import Settings
-
-    return make_engine(Settings().resolved_database_url)
-
-
-@users_app.command("add")
-def users_add(
-    name: str = typer.Argument(..., help="User name (also the actor id in the audit trail)"),
-    role: str = typer.Option(..., help="caseworker, supervisor, admin or system"),
-    institution: str | None = typer.Option(None, help="Institution id (caseworker, supervisor)"),
-    grant: list[str] = typer.Option([], help="System clients: submit, read, reports or a kind"),
-) -> None:
-    """Create an API user; supervisors' tier and region come from their institution."""
-    from schemas.domain import Role
-    from tierflow.auth_store import AuthStoreError, create_user
-    from tierflow.directory import Directory
-    from tierflow.settings import Settings
-
-    try:
-        role_value = Role(role)
-    except ValueError:
-        _fail(f"role: {role!r} is not one of caseworker, supervisor, admin, system")
-    try:
-        user = create_user(
-            _engine(),
-            name,
-            role_value,
-            institution,
-            grant,
-            Directory.load(Settings().directory_file),
-        )
-    except AuthStoreError as exc:
-        _fail(str(exc))
-    where = f" at {user.institution_id} ({user.tier}, {user.division_code})" if user.tier else ""
-    typer.echo(f"user {user.id} ({user.role}){where} created")
-
-
-@users_app.command("list")
-def users_list() -> None:
-    """List API users."""
-    from tierflow.auth_store import list_users
-
-    for user in list_users(_engine()):
-        grants = f" grants={','.join(user.grants)}" if user.grants else ""
-        typer.echo(f"{user.id}\t{user.role}\t{user.institution_id or '-'}{grants}")
-
-
-@tokens_app.command("issue")
-def tokens_issue(user: str = typer.Argument(..., help="User name")) -> None:
-    """Issue a token for USER and print it once (only its hash is stored)."""
-    from tierflow.auth_store import AuthStoreError, issue_token
-
-    try:
-        token = issue_token(_engine(), user)
-    except AuthStoreError as exc:
-        _fail(str(exc))
-    typer.echo(token)
-
-
-@tokens_app.command("revoke")
-def tokens_revoke(user: str = typer.Argument(..., help="User name")) -> None:
-    """Revoke every token of USER."""
-    from tierflow.auth_store import revoke_tokens
-
-    typer.echo(f"revoked {revoke_tokens(_engine(), user)} token(s) of {user}")
-
-
 def register(app: typer.Typer) -> None:
-    """Add the caseworker and admin commands to the root ``tierflow`` app."""
+    """Add the caseworker commands to the root ``tierflow`` app."""
     app.command()(login)
     app.command()(queue)
     app.command()(show)
     app.command()(act)
     app.command()(submit)
-    app.add_typer(users_app, name="users")
-    app.add_typer(tokens_app, name="tokens")
