@@ -18,7 +18,3 @@ processes.register(app)
 client.register(app)
 admin.register(app)
 plugins.load(app, {"db": db.app, "events": events.app})
-
-
-if __name__ == "__main__":
-    app()
