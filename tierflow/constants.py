@@ -17,6 +17,7 @@ INGRESS_GROUP = "tierflow-ingress"
 INGRESS_MAX_POLL_RECORDS = 500
 INGRESS_MAX_IN_FLIGHT = 512  # a start can take seconds to be answered on a busy server
 INGRESS_MAX_PENDING = 1000
+INGRESS_STALL_SECONDS = 300.0  # records waiting this long behind a still commit: degraded
 
 # Temporal custom search attributes (no PII): name -> type as the CLI names it.
 SA_STATE = "TierflowState"

@@ -1,90 +1,94 @@
-"""/metrics and /healthz on one small HTTP thread, shared by the worker and ingress processes."""
+"""/metrics and /healthz of the worker and ingress processes, on prometheus_client's server.
+
+``/metrics`` is prometheus_client's own WSGI app (content negotiation for OpenMetrics, gzip);
+``/healthz`` answers from a check the process gives: a bool, or an object with ``status``
+(``"ok"`` answers 200, anything else 503) and optional per-part details. A check that raises
+answers 503 ``{"status": "error"}``; the exception goes to the log, never to the caller.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, is_dataclass
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
+
+log = logging.getLogger("tierflow.health")
+Check = Callable[[], Any]
 
 
-class HealthServer(ThreadingHTTPServer):
-    """The HTTP server behind ``serve_metrics_and_health``; ``close()`` stops its thread."""
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep scrapes and probes out of the process log."""
 
-    daemon_threads = True
-    allow_reuse_address = True
 
-    def __init__(
-        self, address: tuple[str, int], registry: CollectorRegistry, ready: Callable[[], bool]
-    ) -> None:
-        super().__init__(address, _Handler)
-        self.registry = registry
-        self.ready = ready
-        self.thread: threading.Thread | None = None
+class HealthServer:
+    """A running /metrics + /healthz server; ``close()`` stops it and frees the port."""
+
+    def __init__(self, host: str, port: int, registry: CollectorRegistry, check: Check) -> None:
+        metrics = make_wsgi_app(registry)
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            path = environ.get("PATH_INFO", "")
+            if path == "/metrics":
+                return metrics(environ, start_response)
+            if path == "/healthz":
+                code, body = _health(check)
+            else:
+                code, body = 404, {"error": "not found"}
+            status = {200: "200 OK", 404: "404 Not Found", 503: "503 Service Unavailable"}[code]
+            payload = json.dumps(body, ensure_ascii=False).encode()
+            start_response(status, [("Content-Type", "application/json")])
+            return [payload]
+
+        self._server = make_server(
+            host, port, app, server_class=ThreadingWSGIServer, handler_class=_QuietHandler
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"health-{self.port}", daemon=True
+        )
+        self._thread.start()
 
     @property
     def port(self) -> int:
-        return int(self.server_address[1])
+        return int(self._server.server_address[1])
 
     @property
     def url(self) -> str:
-        host = self.server_address[0]
+        host = self._server.server_address[0]
         return f"http://{host.decode() if isinstance(host, bytes) else host}:{self.port}"
 
     def close(self) -> None:
         """Stop serving and release the port."""
-        self.shutdown()
-        self.server_close()
-        if self.thread is not None:
-            self.thread.join(timeout=5)
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: HealthServer
-
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if path == "/metrics":
-            self._send(200, generate_latest(self.server.registry), CONTENT_TYPE_LATEST)
-        elif path == "/healthz":
-            self._healthz()
-        else:
-            self._send(404, b'{"error":"not found"}', "application/json")
-
-    def _healthz(self) -> None:
-        try:
-            ok = bool(self.server.ready())
-            body = {"status": "ok" if ok else "starting"}
-        except Exception as exc:  # noqa: BLE001 - a failing readiness check is "not ready"
-            ok, body = False, {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
-        self._send(200 if ok else 503, json.dumps(body).encode(), "application/json")
-
-    def _send(self, code: int, body: bytes, content_type: str) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Keep scrapes and probes out of the process log."""
+def _health(check: Check) -> tuple[int, dict[str, Any]]:
+    try:
+        result = check()
+    except Exception:  # noqa: BLE001 - a failing check is "not ready"; details go to the log
+        log.exception("health check failed")
+        return 503, {"status": "error"}
+    if isinstance(result, bool):
+        return (200, {"status": "ok"}) if result else (503, {"status": "starting"})
+    body = asdict(result) if is_dataclass(result) and not isinstance(result, type) else result
+    body = {k: v for k, v in dict(body).items() if v or k == "status"}
+    return (200 if body.get("status") == "ok" else 503), body
 
 
 def serve_metrics_and_health(
-    port: int,
-    registry: CollectorRegistry,
-    ready: Callable[[], bool],
-    host: str = "127.0.0.1",
+    port: int, registry: CollectorRegistry, check: Check, host: str = "127.0.0.1"
 ) -> HealthServer:
-    """Serve /metrics for ``registry`` and /healthz (200 when ``ready()``, else 503) in a thread.
+    """Serve /metrics for ``registry`` and /healthz from ``check()`` in a thread.
 
-    ``port=0`` picks a free port (read it from ``server.port``). Call ``server.close()`` to stop.
+    ``port=0`` picks a free port (read it from ``server.port``).
     """
-    server = HealthServer((host, port), registry, ready)
-    server.thread = threading.Thread(
-        target=server.serve_forever, name=f"health-{server.port}", daemon=True
-    )
-    server.thread.start()
-    return server
+    return HealthServer(host, port, registry, check)

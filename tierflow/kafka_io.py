@@ -1,4 +1,4 @@
-"""Kafka plumbing: producers, consumers, lifecycle-event publishing and the dead-letter queue.
+"""Kafka plumbing: producers, consumers and lifecycle-event publishing.
 
 Delivery is at-least-once: producers wait for every send (acks=all, idempotent), consumers
 commit by hand after the work is done, and consumers of events dedupe by CloudEvents id.
@@ -18,13 +18,6 @@ from schemas.lifecycle import TransitionRecord
 
 log = logging.getLogger("tierflow.kafka")
 SEND_TIMEOUT = 30.0  # seconds to wait for the broker's ack of one send
-DLQ_REASON = "tierflow_dlq_reason"
-DLQ_MESSAGE = "tierflow_dlq_message"
-DLQ_TOPIC = "tierflow_dlq_original_topic"
-DLQ_PARTITION = "tierflow_dlq_original_partition"
-DLQ_OFFSET = "tierflow_dlq_original_offset"
-DLQ_ATTEMPTS = "tierflow_dlq_attempts"
-_MAX_HEADER_TEXT = 4000
 
 
 def make_producer(bootstrap: str, **overrides: Any) -> KafkaProducer:
@@ -114,28 +107,6 @@ def publish_cloudevent(producer: KafkaProducer, topic: str, event: CloudEvent) -
     key = event.subject.encode() if event.subject else None
     headers = [("content-type", b"application/cloudevents+json")]
     future = producer.send(topic, value=event.to_json_bytes(), key=key, headers=headers)
-    future.get(timeout=SEND_TIMEOUT)
-
-
-def send_to_dlq(
-    producer: KafkaProducer,
-    dlq_topic: str,
-    msg: ConsumerRecord,
-    reason_code: str,
-    message: str,
-    attempts: int,
-) -> None:
-    """Park a message on the DLQ byte for byte, with why, where from and how often it was tried."""
-    dlq_headers = [
-        (DLQ_REASON, reason_code.encode()),
-        (DLQ_MESSAGE, message[:_MAX_HEADER_TEXT].encode()),
-        (DLQ_TOPIC, msg.topic.encode()),
-        (DLQ_PARTITION, str(msg.partition).encode()),
-        (DLQ_OFFSET, str(msg.offset).encode()),
-        (DLQ_ATTEMPTS, str(attempts).encode()),
-    ]
-    original = [(k, v) for k, v in (msg.headers or []) if not k.startswith("tierflow_dlq_")]
-    future = producer.send(dlq_topic, value=msg.value, key=msg.key, headers=original + dlq_headers)
     future.get(timeout=SEND_TIMEOUT)
 
 

@@ -15,6 +15,7 @@ from tierflow.constants import (
     INGRESS_MAX_IN_FLIGHT,
     INGRESS_MAX_PENDING,
     INGRESS_MAX_POLL_RECORDS,
+    INGRESS_STALL_SECONDS,
     TASK_QUEUE,
 )
 
@@ -113,6 +114,12 @@ class Settings(BaseSettings):
         description="Commands fetched but not finished before the ingress stops fetching "
         "(bounds memory while, say, a command waits for its request's workflow); it keeps "
         "polling with its partitions paused, so its group can still rebalance",
+    )
+    ingress_stall_seconds: float = Field(
+        default=INGRESS_STALL_SECONDS,
+        gt=0,
+        description="/healthz of the ingress reports degraded when a partition has records "
+        "waiting but its committed offset has not moved for this long",
     )
 
     policy_file: Path | None = None  # None: the packaged SLA policy

@@ -15,14 +15,16 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
+from schemas import dlq
 from schemas.domain import Category, Grade, Priority, Role, SlaStatus, State, Tier
 from schemas.events import CloudEvent
 from schemas.lifecycle import EventType, RequestSummary, TransitionRecord
 from schemas.request import Actor
 from tierflow import kafka_io
-from tierflow.kafka_io import make_consumer, make_producer, publish_event, send_to_dlq
+from tierflow.kafka_io import make_consumer, make_producer, publish_event
 from tierflow_dev.devstack.kafka import KafkaBroker, read_properties, resolve_kafka_jars
 from tierflow_dev.devstack.procs import StackError, free_port
+from workers.ingress import dead_letter
 
 NOW = datetime(2025, 9, 29, 2, 30, tzinfo=UTC)
 
@@ -87,7 +89,7 @@ def read_all(bootstrap: str, topic: str, want: int) -> list:
 def test_publish_consume_commit_and_dead_letter(
     kafka_broker: KafkaBroker, unique_topic: Callable[..., str]
 ) -> None:
-    events, dlq = unique_topic("events", partitions=3), unique_topic("dlq")
+    events, dlq_topic = unique_topic("events", partitions=3), unique_topic("dlq")
     producer = make_producer(kafka_broker.bootstrap)
     try:
         sent = [publish_event(producer, events, record("req-a", n)) for n in (1, 2, 3)]
@@ -114,19 +116,20 @@ def test_publish_consume_commit_and_dead_letter(
         assert [m.key for m in later] == [b"req-c"]
         again.close()
 
-        send_to_dlq(producer, dlq, first, "schema_invalid", "data.subject: too long", attempts=3)
+        why = dead_letter.DeadLetter("schema_invalid", "data.subject: too long", attempts=3)
+        assert dead_letter.send(producer, dlq_topic, first, why)
     finally:
         producer.close()
 
-    [parked] = read_all(kafka_broker.bootstrap, dlq, 1)
+    [parked] = read_all(kafka_broker.bootstrap, dlq_topic, 1)
     assert parked.value == first.value  # byte for byte
     assert parked.key == b"req-a"
-    assert kafka_io.header(parked, kafka_io.DLQ_REASON) == "schema_invalid"
-    assert kafka_io.header(parked, kafka_io.DLQ_MESSAGE) == "data.subject: too long"
-    assert kafka_io.header(parked, kafka_io.DLQ_TOPIC) == events
-    assert kafka_io.header(parked, kafka_io.DLQ_PARTITION) == str(first.partition)
-    assert kafka_io.header(parked, kafka_io.DLQ_OFFSET) == str(first.offset)
-    assert kafka_io.header(parked, kafka_io.DLQ_ATTEMPTS) == "3"
+    assert kafka_io.header(parked, dlq.DLQ_REASON) == "schema_invalid"
+    assert kafka_io.header(parked, dlq.DLQ_MESSAGE) == "data.subject: too long"
+    assert kafka_io.header(parked, dlq.DLQ_TOPIC) == events
+    assert kafka_io.header(parked, dlq.DLQ_PARTITION) == str(first.partition)
+    assert kafka_io.header(parked, dlq.DLQ_OFFSET) == str(first.offset)
+    assert kafka_io.header(parked, dlq.DLQ_ATTEMPTS) == "3"
     assert kafka_io.header(parked, "ce_id") == "req-a:1"  # original headers travel along
 
 

@@ -173,7 +173,7 @@ def known_metrics(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     from api.deps import ApiMetrics
     from tierflow.db.engine import make_engine, upgrade
     from tierflow.metrics import ReadModelCollector, WorkerMetrics
-    from workers.ingress_metrics import IngressMetrics
+    from workers.ingress.metrics import IngressMetrics
 
     url = f"sqlite:///{tmp_path_factory.mktemp('names') / 'names.db'}"
     upgrade(url)

@@ -8,9 +8,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas.dlq import DECODE_REASONS
 from schemas.events import COMMANDS, CommandError, ParsedCommand, command_event
 from tests.utils.factories import make_request
-from workers.ingress_decode import DECODE_REASONS, decode
+from workers.ingress.decode import decode
 
 GOOD_SUBMIT = command_event(
     "submit", make_request("req-fuzz-1").model_dump(mode="json"), source="/fuzz"

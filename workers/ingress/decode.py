@@ -11,24 +11,10 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from schemas.dlq import DeadLetterReason as Reason
 from schemas.events import COMMANDS, TYPE_PREFIX, CommandError, ParsedCommand, parse_command
 
 log = logging.getLogger("tierflow.ingress")
-
-# Reasons the decoder gives (schemas.events.CommandError.reason_code) ...
-DECODE_REASONS = (
-    "not_json",
-    "not_cloudevent",
-    "unknown_type",
-    "schema_invalid",
-    "invalid_uscc",
-    "oversize",
-)
-# ... and the ones only Temporal can give.
-REJECTED = "rejected"  # the workflow's update validator refused (InvalidTransition, Forbidden)
-UNKNOWN_REQUEST = "unknown_request"  # no workflow for the request id after the wait budget
-WORKFLOW_CLOSED = "workflow_closed"  # an action on a request whose workflow has completed
-DLQ_REASONS = (*DECODE_REASONS, REJECTED, UNKNOWN_REQUEST, WORKFLOW_CLOSED)
 
 
 def decode(
@@ -44,22 +30,22 @@ def decode(
     ordered).
     """
     if value is None:
-        raise CommandError("not_json", "message has no value (tombstone)")
+        raise CommandError(Reason.NOT_JSON, "message has no value (tombstone)")
     try:
         pairs = [(k, v) for k, v in headers or [] if v is not None]
         parsed = parse_command(bytes(value), pairs)
     except CommandError:
         raise
     except RecursionError:
-        raise CommandError("not_json", "message value is JSON nested too deeply") from None
+        raise CommandError(Reason.NOT_JSON, "message value is JSON nested too deeply") from None
     except Exception as exc:  # noqa: BLE001 - any other failure means the input is unusable
         log.warning("decoder failed unexpectedly: %s: %s", type(exc).__name__, exc)
-        raise CommandError("schema_invalid", f"{type(exc).__name__}: {exc}") from None
+        raise CommandError(Reason.SCHEMA_INVALID, f"{type(exc).__name__}: {exc}") from None
     if key is not None:
         text = _text(key)
         if text != parsed.request_id:
             raise CommandError(
-                "schema_invalid",
+                Reason.SCHEMA_INVALID,
                 f"key: {text!r} differs from the request id {parsed.request_id!r} "
                 "(commands must be keyed by request id)",
             )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
 
 class IngressMetrics:
-    """Commands by type and outcome, dead letters by reason, latency, lag and retries."""
+    """Commands by type and outcome, dead letters by reason, latency, lag, stalls, retries."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.commands = Counter(
@@ -23,6 +25,12 @@ class IngressMetrics:
             ["reason"],
             registry=registry,
         )
+        self.dead_letter_failures = Counter(
+            "tierflow_ingress_dead_letter_failures_total",
+            "Records the dead-letter topic refused for good, even as a minimal copy "
+            "(logged with their topic, partition and offset, then passed)",
+            registry=registry,
+        )
         self.latency = Histogram(
             "tierflow_ingress_latency_seconds",
             "CloudEvent time (or Kafka timestamp) until the Temporal call returned",
@@ -31,7 +39,13 @@ class IngressMetrics:
         )
         self.lag = Gauge(
             "tierflow_ingress_consumer_lag",
-            "End offset minus position, per assigned commands partition",
+            "Records after the group's committed offset, per assigned commands partition",
+            ["partition"],
+            registry=registry,
+        )
+        self.stalled = Gauge(
+            "tierflow_ingress_partition_stalled_seconds",
+            "How long records have waited while the partition's committed offset stood still",
             ["partition"],
             registry=registry,
         )
@@ -40,3 +54,19 @@ class IngressMetrics:
             "Transient failures retried (Temporal unreachable, workflow not found yet, timeouts)",
             registry=registry,
         )
+
+
+@dataclass
+class IngressStats:
+    """Per-instance tallies (the Prometheus counters are per registry)."""
+
+    applied: int = 0
+    duplicate: int = 0
+    dead_lettered: int = 0
+    retries: int = 0  # transient failures retried
+    abandoned: int = 0  # left unfinished at shutdown or revocation: redelivered
+    rebuilds: int = 0  # consumers replaced after a join that never finished
+
+    @property
+    def committed(self) -> int:
+        return self.applied + self.duplicate + self.dead_lettered

@@ -1,61 +1,83 @@
-"""Which offset of a partition may be committed while its messages finish out of order.
+"""How far one partition is done: the offset to commit while records finish out of order.
 
-The ingress works on many messages of a partition at once (one lane per request), so they
+The ingress works on many records of a partition at once (one lane per request), so they
 finish in any order. Kafka commits one number per partition, meaning "everything before this
-is done"; ``OffsetTracker`` turns the finished set into that number.
+is done". ``PartitionProgress`` turns the set of records taken on into that number. Offsets
+need not be consecutive: compaction and retention leave gaps, and a gap is simply never
+taken on, so it never holds the position back.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import time
+from collections.abc import Callable
 
 
-class OffsetTracker:
-    """Offsets handed out in fetch order; ``finish`` returns the next offset to commit."""
+class PartitionProgress:
+    """Records taken on, in fetch order; ``position`` is the next offset safe to commit.
 
-    def __init__(self) -> None:
-        self._open: deque[int] = deque()  # dispatched, in order, up to the first unfinished
-        self._finished: set[int] = set()
-        self.epoch = 0  # bumped on rewind: work of an older epoch no longer counts
-        self._resume_at: int | None = None  # after a rewind: skip records until this one
+    Also remembers what was committed and when the position last moved, for the lag metric
+    and the stall check of ``/healthz``. One object per assignment: when the partition is
+    revoked the object is dropped, and work still finishing on it changes nothing.
+    """
 
-    def add(self, offset: int) -> bool:
-        """Take ``offset`` on; False for a record fetched before a rewind took effect."""
-        if self._resume_at is not None:
-            if offset != self._resume_at:
-                return False
-            self._resume_at = None
-        self._open.append(offset)
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._open: set[int] = set()  # taken on, not finished
+        self._next: int | None = None  # one past the highest offset taken on
+        self.committed: int | None = None  # the last position committed to the group
+        self.highwater: int | None = None  # the partition's end offset, as last fetched
+        self.moved_at = clock()  # when the position last moved (or tracking began)
+        self.revoked = False
+
+    def take(self, offset: int) -> bool:
+        """Take a fetched record on; False if it was taken on already (a refetch)."""
+        if self._next is not None and offset < self._next:
+            return False
+        if self._next is None and self.committed is None:
+            self.committed = offset  # where this assignment started
+        self._open.add(offset)
+        self._next = offset + 1
         return True
 
-    def finish(self, offset: int) -> int | None:
-        """Mark ``offset`` done; return the new commit position, or None if it did not move."""
-        self._finished.add(offset)
-        last = None
-        while self._open and self._open[0] in self._finished:
-            last = self._open.popleft()
-            self._finished.discard(last)
-        return None if last is None else last + 1
+    def finish(self, offset: int) -> None:
+        """Mark a record taken on as done."""
+        if offset in self._open:
+            self._open.discard(offset)
+            self.moved_at = self._clock()
 
     @property
-    def first_open(self) -> int | None:
-        """The first offset taken on and not finished (where a refetch must start)."""
-        return self._open[0] if self._open else None
+    def position(self) -> int | None:
+        """The offset to commit: the first unfinished record, or one past the last taken on."""
+        if self._open:
+            return min(self._open)
+        return self._next
 
-    def rewind(self) -> int | None:
-        """Forget the unfinished work; return the offset to fetch the partition again from.
-
-        That is the first unfinished offset, so nothing before a failed record is committed
-        while it may still be running; None if nothing is open.
-        """
-        offset = self.first_open
-        if offset is None:
-            return None
-        self._open.clear()
-        self._finished.clear()
-        self.epoch += 1
-        self._resume_at = offset
-        return offset
-
-    def __len__(self) -> int:
+    @property
+    def unfinished(self) -> int:
         return len(self._open)
+
+    def set_highwater(self, highwater: int) -> None:
+        """Note the partition's end offset; records arriving on an idle partition start the
+        stall clock afresh."""
+        if not self.lag:
+            self.moved_at = self._clock()
+        self.highwater = highwater
+
+    def mark_committed(self, position: int) -> None:
+        if self.committed is None or position > self.committed:
+            self.committed = position
+            self.moved_at = self._clock()
+
+    @property
+    def lag(self) -> int | None:
+        """Records on the partition after its committed position (None until both are known)."""
+        if self.highwater is None or self.committed is None:
+            return None
+        return max(0, self.highwater - self.committed)
+
+    def stalled_for(self) -> float:
+        """Seconds records have waited while the committed position stood still (0 if none)."""
+        if not self.lag:
+            return 0.0
+        return max(0.0, self._clock() - self.moved_at)

@@ -22,10 +22,10 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from schemas.dlq import DeadLetterReason as Reason
 from schemas.events import ParsedCommand
 from schemas.lifecycle import ActionResult, WorkflowState
 from tierflow.constants import workflow_id
-from workers.ingress_decode import REJECTED, WORKFLOW_CLOSED
 from workflows.service_request import ServiceRequestWorkflow
 
 # RPC errors that say "the input can never work", not "try again later".
@@ -60,14 +60,14 @@ async def apply_command(
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
-        return Outcome(Verdict.DEAD_LETTER, REJECTED, f"{kind}: {_message(cause)}")
+        return Outcome(Verdict.DEAD_LETTER, Reason.REJECTED, f"{kind}: {_message(cause)}")
     except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
         return Outcome(Verdict.RETRY, message=f"update call timed out: {exc}")
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND and cmd.action is not None:
             return await _not_found(client, cmd, exc)
         if exc.status in PERMANENT_RPC:
-            return Outcome(Verdict.DEAD_LETTER, REJECTED, f"Temporal refused: {exc.message}")
+            return Outcome(Verdict.DEAD_LETTER, Reason.REJECTED, f"Temporal refused: {exc.message}")
         return Outcome(Verdict.RETRY, message=f"RPC {exc.status.name}: {exc.message}")
     except Exception as exc:  # noqa: BLE001 - unknown failures are retried, never dropped
         return Outcome(Verdict.RETRY, message=f"{type(exc).__name__}: {exc}")
@@ -135,7 +135,7 @@ async def _not_found(client: Client, cmd: ParsedCommand, exc: RPCError) -> Outco
     if desc.status is not None and desc.status != WorkflowExecutionStatus.RUNNING:
         return Outcome(
             Verdict.DEAD_LETTER,
-            WORKFLOW_CLOSED,
+            Reason.WORKFLOW_CLOSED,
             f"request {cmd.request_id} is closed (workflow {desc.status.name.lower()})",
         )
     return Outcome(Verdict.RETRY, message=f"update not found while running: {exc.message}")

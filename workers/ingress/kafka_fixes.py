@@ -1,0 +1,68 @@
+"""Workarounds for kafka-python 3.0.12 bugs, all in one place (the client is pinned to it).
+
+Each one names the bug and the test that reproduces it; drop it when that test shows the
+pinned client no longer has the bug.
+
+1. Parked partitions never fetched again (``unstick_parked_partitions``). The fetcher hands
+   records it parked (for a paused partition, or beyond ``max_poll_records``) back only when
+   its in-line slot is ``None``; after a poll that drained the slot it holds an empty object
+   instead, so those partitions are not read again. Reproduced by
+   ``tests/integration/test_kafka_fixes.py::test_the_pinned_client_loses_parked_partitions``.
+2. Incremental fetch sessions can stop returning a partition's records after a rebalance
+   (dpkp/kafka-python#3131, #2575): ``CONSUMER_CONFIG`` turns them off; full fetches are
+   cheap at command volumes.
+3. A group join that never completes (the coordinator stays unknown for good, seen when
+   another member joined with a topic this one had no metadata for): ``JoinWatch`` tells
+   the ingress to replace a consumer left without a completed join for a while. Loading
+   topic metadata before the first join (``tierflow.kafka_io.load_topic_metadata``) makes
+   it rare.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kafka import KafkaConsumer
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+
+CONSUMER_CONFIG: dict[str, Any] = {"enable_incremental_fetch_sessions": False}
+
+
+def unstick_parked_partitions(consumer: KafkaConsumer) -> None:
+    """Reset the fetcher's drained in-line slot so parked partitions are fetched again."""
+    fetcher = getattr(consumer, "_fetcher", None)
+    slot = getattr(fetcher, "_next_partition_records", None)
+    if fetcher is not None and slot is not None and not slot:
+        fetcher._next_partition_records = None
+
+
+class JoinWatch(ConsumerRebalanceListener):
+    """Rebalance listener that knows how long the consumer has been without a finished join.
+
+    kafka-python calls it on its own network thread, so it only stamps times (under a lock).
+    A member with no partitions (more members than partitions) still completes its joins,
+    so it is never mistaken for a stuck one.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._waiting_since: float | None = clock()  # a new consumer has not joined yet
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        with self._lock:
+            if self._waiting_since is None:
+                self._waiting_since = self._clock()
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        with self._lock:
+            self._waiting_since = None
+
+    def stuck_for(self) -> float:
+        """Seconds since a join began without finishing (0 when joined)."""
+        with self._lock:
+            since = self._waiting_since
+        return 0.0 if since is None else self._clock() - since

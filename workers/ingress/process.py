@@ -1,0 +1,67 @@
+"""``tierflow ingress``: the ingress as a process with /metrics and /healthz; signals stop it."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from prometheus_client import CollectorRegistry
+
+from tierflow.health import serve_metrics_and_health
+from tierflow.kafka_connect import connect_kafka
+from tierflow.settings import Settings, get_settings
+from tierflow.temporal_client import connect_temporal
+from tierflow.tls import kafka_security_kwargs
+from workers.ingress.commands import Backoff
+from workers.ingress.consumer import Health, Ingress
+from workers.runtime import configure_logging
+
+
+async def serve(settings: Settings | None = None) -> None:
+    """Wait for Temporal and Kafka, then consume until SIGTERM or SIGINT."""
+    settings = settings or get_settings()
+    configure_logging()
+    registry = CollectorRegistry()
+    running: list[Ingress] = []
+    health = serve_metrics_and_health(
+        settings.ingress_metrics_port,
+        registry,
+        lambda: running[0].health() if running else Health("starting"),
+        host=settings.metrics_host,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        client = await connect_temporal(
+            settings.temporal_address, settings.temporal_namespace, settings=settings
+        )
+        producer = await asyncio.to_thread(
+            lambda: connect_kafka(settings.kafka_bootstrap_servers, settings=settings)
+        )
+        ingress = Ingress(
+            client,
+            settings.kafka_bootstrap_servers,
+            task_queue=settings.task_queue,
+            commands_topic=settings.commands_topic,
+            dlq_topic=settings.dead_letter_topic,
+            group_id=settings.ingress_group,
+            registry=registry,
+            producer=producer,
+            consumer_config=kafka_security_kwargs(settings),
+            backoff=Backoff(not_found_seconds=settings.ingress_not_found_seconds),
+            max_in_flight=settings.ingress_max_in_flight,
+            max_records=settings.ingress_max_poll_records,
+            max_pending=settings.ingress_max_pending,
+            stall_seconds=settings.ingress_stall_seconds,
+        )
+        running.append(ingress)
+        await ingress.run(stop)
+        producer.close(timeout=5)
+    finally:
+        health.close()
+
+
+def main() -> None:
+    asyncio.run(serve())
