@@ -1,0 +1,84 @@
+"""The DLQ copy of a record any producer may legally write: always sendable, never silent."""
+
+from __future__ import annotations
+
+import hashlib
+
+from kafka.consumer.fetcher import ConsumerRecord
+
+from schemas import dlq
+from workers.ingress.dead_letter import MAX_COPY_BYTES, DeadLetter, copy_of
+
+WHY = DeadLetter("not_json", "message has no value (tombstone)", attempts=2)
+
+
+def record(key: bytes | None, value: bytes | None, headers: list | None = None) -> ConsumerRecord:
+    return ConsumerRecord(
+        topic="commands",
+        partition=3,
+        leader_epoch=-1,
+        offset=41,
+        timestamp=0,
+        timestamp_type=0,
+        key=key,
+        value=value,
+        headers=headers or [],
+        checksum=None,
+        serialized_key_size=-1,
+        serialized_value_size=-1,
+        serialized_header_size=-1,
+    )
+
+
+def headers_of(copy: tuple) -> dict[str, bytes]:
+    return dict(copy[2])
+
+
+def test_original_bytes_and_headers_travel_with_why_and_where() -> None:
+    key, value, headers = copy_of(record(b"req-1", b"{bad", [("ce_id", b"x")]), WHY)
+    assert (key, value) == (b"req-1", b"{bad")
+    found = dict(headers)
+    assert found["ce_id"] == b"x"
+    assert found[dlq.DLQ_REASON] == b"not_json"
+    assert (found[dlq.DLQ_TOPIC], found[dlq.DLQ_PARTITION], found[dlq.DLQ_OFFSET]) == (
+        b"commands",
+        b"3",
+        b"41",
+    )
+    assert found[dlq.DLQ_ATTEMPTS] == b"2"
+
+
+def test_no_key_and_no_value_becomes_an_empty_value_marked_null() -> None:
+    key, value, headers = copy_of(record(None, None), WHY)
+    assert (key, value) == (None, b"")
+    assert dict(headers)[dlq.DLQ_VALUE_NULL] == b"1"
+
+
+def test_headers_without_a_value_are_sent_empty_and_named() -> None:
+    copy = copy_of(record(None, b"x", [("a", None), ("b", b"1"), ("c", None)]), WHY)
+    found = headers_of(copy)
+    assert (found["a"], found["b"], found["c"]) == (b"", b"1", b"")
+    assert found[dlq.DLQ_NULL_HEADERS] == b"a,c"
+
+
+def test_a_value_too_large_to_copy_is_replaced_by_its_size_and_digest() -> None:
+    big = b"y" * (MAX_COPY_BYTES + 1)
+    key, value, headers = copy_of(record(b"k", big, [("ce_id", b"1")]), WHY)
+    found = dict(headers)
+    assert value == b"" and key == b"k"
+    assert found[dlq.DLQ_VALUE_SIZE] == str(len(big)).encode()
+    assert found[dlq.DLQ_VALUE_SHA256] == hashlib.sha256(big).hexdigest().encode()
+    assert found["ce_id"] == b"1"  # small headers still travel
+
+
+def test_the_minimal_copy_keeps_only_size_digest_and_reasons() -> None:
+    copy = copy_of(record(b"k", b"abc", [("h", b"v")]), WHY, minimal=True)
+    found = headers_of(copy)
+    assert copy[1] == b"" and "h" not in found
+    assert found[dlq.DLQ_HEADERS_DROPPED] == b"1"
+    assert found[dlq.DLQ_VALUE_SHA256] == hashlib.sha256(b"abc").hexdigest().encode()
+
+
+def test_our_own_headers_are_written_afresh_when_a_parked_record_is_parked_again() -> None:
+    copy = copy_of(record(None, b"x", [(dlq.DLQ_REASON, b"old")]), WHY)
+    assert [v for k, v in copy[2] if k == dlq.DLQ_REASON] == [b"not_json"]
