@@ -23,10 +23,11 @@ from playwright.async_api import Browser, async_playwright
 from prometheus_client import CollectorRegistry
 
 from api.app import create_app
+from schemas.domain import Priority, Tier
 from tests.fixtures.stack import Stack
 from tests.utils.api_helpers import Users, make_users
 from tests.utils.eventually import eventually_sync
-from tests.utils.policy_worker import policy_worker
+from tests.utils.fast_policy import DAY_SECONDS, Targets, policy_worker
 from tierflow.metrics import WorkerMetrics
 from tierflow.settings import Settings
 from tierflow_dev.devstack.procs import free_port
@@ -44,46 +45,28 @@ CHROMIUM_ARGS = [
 ]
 URGENT_RESPONSE_SECONDS = 4
 HIGH_RESPONSE_SECONDS = 1000  # warns after 1 % (10 s), breaches long after the tests
-E2E_POLICY = f"""
-version = "e2e-console-1"
-warning_thresholds = [0.01]
-reopen_window_business_days = 1
-
-[calendar]
-utc_offset_minutes = 480
-working_periods = [["00:00", "24:00"]]
-public_holidays = false
-weekend_days = []
-horizon_years = 0
-
-[targets.priority.urgent]
-response_hours = {URGENT_RESPONSE_SECONDS / 3600}
-resolution_hours = 1
-[targets.priority.high]
-response_hours = {HIGH_RESPONSE_SECONDS / 3600}
-resolution_hours = 40
-[targets.priority.normal]
-response_hours = 8
-resolution_hours = 40
-[targets.priority.low]
-response_hours = 8
-resolution_hours = 40
-
-# one breach at the county is enough: above it the clocks are long
-[targets.tier.municipal]
-response_factor = 3600
-resolution_factor = 40
-[targets.tier.provincial]
-response_factor = 3600
-resolution_factor = 40
-"""
+HOURS = 3600
+E2E_TARGETS = Targets(
+    response=8 * HOURS,
+    resolution=40 * HOURS,
+    by_priority={
+        Priority.URGENT: (URGENT_RESPONSE_SECONDS, 1 * HOURS),
+        Priority.HIGH: (HIGH_RESPONSE_SECONDS, 40 * HOURS),
+    },
+    # one breach at the county is enough: above it the clocks are long
+    tier_factors={Tier.MUNICIPAL: (3600, 40), Tier.PROVINCIAL: (3600, 40)},
+    warning_thresholds=(0.01,),
+    reopen_window=DAY_SECONDS,
+    utc_offset_minutes=480,
+    version="e2e-console-1",
+)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def fast_queue(stack: Stack) -> AsyncIterator[str]:
     """Run the real worker with the e2e policy; yield the task queue."""
     metrics = WorkerMetrics(CollectorRegistry())
-    async with policy_worker(stack, E2E_POLICY, metrics, "e2e-console") as task_queue:
+    async with policy_worker(stack, E2E_TARGETS, metrics, "e2e-console") as task_queue:
         yield task_queue
 
 

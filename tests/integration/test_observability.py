@@ -24,7 +24,7 @@ from schemas.domain import ClockKind, Role, Tier
 from schemas.lifecycle import ActionKind, EventType
 from schemas.request import Actor
 from tests.utils.factories import make_request
-from tests.utils.policy_worker import policy_worker
+from tests.utils.fast_policy import DAY_SECONDS, Targets, policy_worker
 from tests.utils.stack_helpers import act, eventually, sample, start_request
 from tierflow.db import repository
 from tierflow.health import HealthServer, serve_metrics_and_health
@@ -35,31 +35,9 @@ from workflows.service_request import ServiceRequestWorkflow
 
 RESPONSE_SECONDS = 3
 RESOLUTION_SECONDS = 5
-FAST_POLICY = f"""
-version = "test-fast-1"
-warning_thresholds = [0.5]
-reopen_window_business_days = 1
-
-[calendar]
-utc_offset_minutes = 0
-working_periods = [["00:00", "24:00"]]
-public_holidays = false
-weekend_days = []
-horizon_years = 0
-
-[targets.priority.urgent]
-response_hours = {RESPONSE_SECONDS / 3600}
-resolution_hours = {RESOLUTION_SECONDS / 3600}
-[targets.priority.high]
-response_hours = {RESPONSE_SECONDS / 3600}
-resolution_hours = {RESOLUTION_SECONDS / 3600}
-[targets.priority.normal]
-response_hours = {RESPONSE_SECONDS / 3600}
-resolution_hours = {RESOLUTION_SECONDS / 3600}
-[targets.priority.low]
-response_hours = {RESPONSE_SECONDS / 3600}
-resolution_hours = {RESOLUTION_SECONDS / 3600}
-"""
+FAST_TARGETS = Targets(
+    response=RESPONSE_SECONDS, resolution=RESOLUTION_SECONDS, reopen_window=DAY_SECONDS
+)
 
 
 def zero_fill(metrics: WorkerMetrics) -> None:
@@ -88,7 +66,7 @@ async def fast_worker(stack) -> AsyncIterator[FastWorker]:
     registry.register(ReadModelCollector(stack.engine))
     health = serve_metrics_and_health(0, registry, lambda: True)
     try:
-        async with policy_worker(stack, FAST_POLICY, metrics, "fast-sla") as task_queue:
+        async with policy_worker(stack, FAST_TARGETS, metrics, "fast-sla") as task_queue:
             yield FastWorker(task_queue, registry, metrics, health)
     finally:
         health.close()

@@ -1,4 +1,5 @@
-"""Factories for requests and the TransitionRecords a workflow would emit for them."""
+"""The test factories: requests, actors, actions, pinned policies, and the TransitionRecords
+a workflow would emit for a request."""
 
 from __future__ import annotations
 
@@ -9,11 +10,29 @@ from typing import Any
 
 from schemas.domain import Category, Grade, Priority, Role, SlaStatus, State, Tier
 from schemas.enterprise import Enterprise
-from schemas.lifecycle import EventType, RequestSummary, TransitionRecord
+from schemas.lifecycle import (
+    ActionKind,
+    ActionRequest,
+    EventType,
+    RequestSummary,
+    TransitionRecord,
+)
+from schemas.policy import CalendarData, PinnedPolicy, SlaTarget
 from schemas.request import SYSTEM_ACTOR, Actor, RequestInput
+from tierflow.calendar_data import build_calendar
 from tierflow_dev.demo import make_uscc
 
 T0 = datetime(2025, 10, 9, 1, 30, tzinfo=UTC)  # a Thursday, 09:30 in Shanghai
+HOUR = 3600
+ENTERPRISE = Actor(id="ent-portal", role=Role.ENTERPRISE)
+# every second a business second, so real seconds on the dev server are business seconds
+ALWAYS_OPEN = CalendarData(
+    version="always-open",
+    working_periods=[("00:00", "24:00")],
+    weekend_days=[],
+    first_year=2025,
+    last_year=2030,
+)
 
 
 def make_request(
@@ -167,5 +186,32 @@ class RecordFactory:
         return self.emit(EventType.CLOSED, State.CLOSED, reason="reopen window elapsed")
 
 
-def caseworker(institution_id: str, name: str = "cw-1") -> Actor:
-    return Actor(id=name, role=Role.CASEWORKER, institution_id=institution_id)
+def caseworker(institution_id: str, name: str | None = None) -> Actor:
+    """Return a caseworker of ``institution_id`` (named after it unless ``name`` is given)."""
+    return Actor(
+        id=name or f"cw-{institution_id}", role=Role.CASEWORKER, institution_id=institution_id
+    )
+
+
+def action(kind: ActionKind, actor: Actor, **fields: Any) -> ActionRequest:
+    """Return an action with a fresh action id."""
+    return ActionRequest(action_id=f"a-{uuid.uuid4().hex[:12]}", kind=kind, actor=actor, **fields)
+
+
+def make_policy(
+    response_hours: float = 4,
+    resolution_hours: float = 16,
+    reopen_hours: float = 37.5,
+    calendar: CalendarData | None = None,
+) -> PinnedPolicy:
+    """Return a pinned policy with the same targets at every tier (easy to reason about)."""
+    target = SlaTarget(
+        response_seconds=int(response_hours * HOUR), resolution_seconds=int(resolution_hours * HOUR)
+    )
+    return PinnedPolicy(
+        version="test-1",
+        targets=dict.fromkeys(Tier, target),
+        warning_thresholds=[0.5, 0.8],
+        reopen_window_seconds=int(reopen_hours * HOUR),
+        calendar=calendar or build_calendar(2025, 2027),
+    )

@@ -21,15 +21,15 @@ from temporalio.worker import Replayer, Worker
 from schemas.domain import State, Tier
 from schemas.lifecycle import ActionKind, RequestView, WorkflowState
 from tests.utils.eventually import eventually
-from tests.workflows.harness import (
+from tests.utils.factories import (
     ALWAYS_OPEN,
     ENTERPRISE,
-    StandIns,
     action,
     caseworker,
     make_policy,
     make_request,
 )
+from tests.workflows.harness import StandIns
 from tierflow.constants import workflow_id
 from workflows.service_request import ServiceRequestWorkflow
 

@@ -12,13 +12,9 @@ from temporalio.testing import WorkflowEnvironment
 from schemas.domain import ClockKind, State, Tier
 from schemas.lifecycle import ActionKind, ActionRequest, RequestView, WorkflowState
 from schemas.request import RequestInput
-from tests.workflows.harness import (
-    ENTERPRISE,
-    StandIns,
-    action,
-    caseworker,
-    make_request,
-)
+from tests.utils.eventually import eventually
+from tests.utils.factories import ENTERPRISE, action, caseworker, make_request
+from tests.workflows.harness import StandIns
 from tierflow.constants import workflow_id
 from workflows.business_time import add_business_seconds, business_seconds_between
 from workflows.service_request import ServiceRequestWorkflow
@@ -42,14 +38,11 @@ async def view(handle: WorkflowHandle) -> RequestView:
 
 
 async def wait_for_state(handle: WorkflowHandle, states: set[State]) -> RequestView:
-    for _ in range(200):
+    async def reached() -> RequestView | None:
         current = await view(handle)
-        if current.summary.state in states:
-            return current
-        import asyncio
+        return current if current.summary.state in states else None
 
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"state never reached {states}; last {current.summary.state}")
+    return await eventually(reached, timeout=10, what=f"a state in {sorted(states)}")
 
 
 async def act(handle: WorkflowHandle, request: ActionRequest):
