@@ -106,7 +106,7 @@ class ServiceRequestWorkflow:
                 self._finish_unroutable()
                 return
             tier, institution = found
-            self._assign(tier, institution, EventType.ASSIGNED, SYSTEM_ACTOR, None, None)
+            self._move(tier, institution, EventType.ASSIGNED, SYSTEM_ACTOR, None, None)
 
     # ------------------------------------------------------------------ update
     @workflow.update
@@ -249,7 +249,7 @@ class ServiceRequestWorkflow:
             return
         tier, institution = found
         self.case.escalation_count += 1
-        self._assign(tier, institution, EventType.ESCALATED, actor, reason, action_id)
+        self._move(tier, institution, EventType.ESCALATED, actor, reason, action_id)
 
     async def _hand_back(self, actor: Actor, reason: str, action_id: str) -> None:
         """Move the request one tier down (skipping tiers without an institution)."""
@@ -262,7 +262,7 @@ class ServiceRequestWorkflow:
                 non_retryable=True,
             )
         tier, institution = found
-        self._assign(tier, institution, EventType.HANDED_BACK, actor, reason, action_id)
+        self._move(tier, institution, EventType.HANDED_BACK, actor, reason, action_id)
 
     # ------------------------------------------------------------------ timers
     def _time_to_next_due(self) -> timedelta:
@@ -337,37 +337,18 @@ class ServiceRequestWorkflow:
             current = current.next_up() if upward else current.next_down()
         return None
 
-    def _assign(
-        self,
-        tier: Tier,
-        institution: Institution,
-        event: EventType,
-        actor: Actor,
-        reason: str | None,
-        action_id: str | None,
-    ) -> None:
-        self._move(
-            tier=tier,
-            institution=institution,
-            event=event,
-            actor=actor,
-            reason=reason,
-            action_id=action_id,
-            fresh=True,
-        )
-
     def _move(
         self,
-        *,
         tier: Tier,
         institution: Institution,
         event: EventType,
         actor: Actor,
         reason: str | None,
         action_id: str | None,
-        fresh: bool,
+        *,
+        fresh: bool = True,
     ) -> None:
-        """Hand the request to ``institution`` at ``tier``; fresh clocks unless same tier."""
+        """Hand the request to ``institution`` at ``tier``; fresh clocks unless ``fresh`` is off."""
         now = workflow.now()
         from_tier = self.case.tier if self.case.institution else None
         records.close_hold(self.case, now, event.value)
