@@ -7,7 +7,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from schemas.domain import Category, Grade, Priority, Role, SlaStatus, State, Ti
 from schemas.events import CloudEvent
 from schemas.lifecycle import EventType, RequestSummary, TransitionRecord
 from schemas.request import Actor
+from tests.utils.eventually import eventually_sync
 from tierflow import kafka_io
 from tierflow.kafka_io import make_consumer, make_producer, publish_event
 from tierflow_dev.devstack.kafka import KafkaBroker, read_properties, resolve_kafka_jars
@@ -66,11 +66,13 @@ def record(request_id: str, sequence: int) -> TransitionRecord:
 def drain(consumer: KafkaConsumer, want: int, timeout: float = 30) -> list:
     """Poll until ``want`` records arrived (or fail after ``timeout`` seconds)."""
     got: list = []
-    deadline = time.monotonic() + timeout
-    while len(got) < want and time.monotonic() < deadline:
-        for records in consumer.poll(timeout_ms=500).values():
+
+    def enough() -> bool:
+        for records in consumer.poll(timeout_ms=500).values():  # poll itself waits
             got.extend(records)
-    assert len(got) >= want, f"got {len(got)} of {want} records in {timeout} s"
+        return len(got) >= want
+
+    eventually_sync(enough, timeout, f"{want} records", detail=lambda: len(got), interval=0)
     return got
 
 
