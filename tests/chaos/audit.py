@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.chaos.harness import ChaosStack
+from tests.utils.eventually import eventually_sync
 
 FIGURES_ENV = "TIERFLOW_CHAOS_FIGURES"
 
@@ -95,12 +95,19 @@ def _events_until_complete(
     stack: ChaosStack, ids: set[str], audit_ids: set[str], timeout: float
 ) -> list[dict]:
     """Read the events topic until it holds every audit event id (publish follows persist)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        events = stack.events(ids)
-        if audit_ids <= {e["id"] for e in events} or time.monotonic() > deadline:
-            return events
-        time.sleep(2)
+    events: list[dict] = []
+
+    def complete() -> bool:
+        events[:] = stack.events(ids)
+        return audit_ids <= {e["id"] for e in events}
+
+    def missing() -> str:
+        absent = sorted(audit_ids - {e["id"] for e in events})
+        return f"{len(absent)} events not on Kafka: {absent[:5]}"
+
+    # each probe reads the whole topic: pause up to 2 s between reads
+    eventually_sync(complete, timeout, "every audit event on Kafka", detail=missing, max_interval=2)
+    return events
 
 
 def record_figures(test: str, figures: dict[str, Any]) -> None:

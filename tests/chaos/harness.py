@@ -23,12 +23,15 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
+from tenacity import Retrying, wait_fixed
 
+from tests.utils.eventually import eventually_sync
 from tierflow import constants
 from tierflow.db.engine import make_engine, upgrade
 from tierflow.kafka_io import make_producer
 from tierflow.settings import Settings
-from tierflow_dev.devstack.procs import free_port, wait_until
+from tierflow_dev.devstack.procs import free_port
 from tierflow_dev.devstack.stack import AppProcess, LocalStack, http_ok
 
 
@@ -127,7 +130,7 @@ class ChaosStack:
             temporal.kill()
         else:
             temporal.stop(timeout=20)
-        time.sleep(down_for)
+        time.sleep(down_for)  # the outage itself: the server stays down this long
         temporal.start(timeout=120)
         return time.monotonic()
 
@@ -165,34 +168,39 @@ class ChaosStack:
         sent: list[Sent] = []
         failures = 0
         producer: KafkaProducer | None = None
+
+        def send(message: Message) -> Sent:
+            nonlocal failures, producer
+            try:
+                if producer is None:
+                    producer = make_producer(
+                        self.bootstrap,
+                        client_id="tierflow-chaos-retrying",
+                        max_block_ms=3000,
+                        request_timeout_ms=5000,
+                    )
+                meta = producer.send(
+                    constants.COMMANDS_TOPIC,
+                    key=message.key,
+                    value=message.value,
+                    headers=message.headers,
+                ).get(timeout=10)
+            except Exception:
+                failures += 1
+                if producer is not None:
+                    producer.close(timeout=1)
+                    producer = None
+                raise
+            return Sent(message, meta.partition, meta.offset)
+
+        retrying = Retrying(  # broker down: try again every half second until the deadline
+            wait=wait_fixed(0.5),
+            stop=lambda _state: time.monotonic() > deadline,
+            reraise=True,
+        )
         try:
             for message in messages:
-                while True:
-                    try:
-                        if producer is None:
-                            producer = make_producer(
-                                self.bootstrap,
-                                client_id="tierflow-chaos-retrying",
-                                max_block_ms=3000,
-                                request_timeout_ms=5000,
-                            )
-                        future = producer.send(
-                            constants.COMMANDS_TOPIC,
-                            key=message.key,
-                            value=message.value,
-                            headers=message.headers,
-                        )
-                        meta = future.get(timeout=10)
-                        sent.append(Sent(message, meta.partition, meta.offset))
-                        break
-                    except Exception:  # noqa: BLE001 - broker down: try again until deadline
-                        failures += 1
-                        if producer is not None:
-                            producer.close(timeout=1)
-                            producer = None
-                        if time.monotonic() > deadline:
-                            raise
-                        time.sleep(0.5)
+                sent.append(retrying(send, message))
         finally:
             if producer is not None:
                 producer.close(timeout=5)
@@ -214,12 +222,21 @@ class ChaosStack:
             consumer.seek_to_beginning(*parts)
             ends = consumer.end_offsets(parts)
             records: list[ConsumerRecord] = []
-            deadline = time.monotonic() + timeout
-            while any(consumer.position(tp) < ends[tp] for tp in parts):
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"could not read {topic} to its end in {timeout} s")
-                for batch in consumer.poll(timeout_ms=500).values():
-                    records += batch
+
+            def at_end() -> bool:
+                if all(consumer.position(tp) >= ends[tp] for tp in parts):
+                    return True
+                for batch in consumer.poll(timeout_ms=500).values():  # poll itself waits
+                    records.extend(batch)
+                return False
+
+            eventually_sync(
+                at_end,
+                timeout,
+                f"{topic} read to its end",
+                detail=lambda: f"{len(records)} records",
+                interval=0,
+            )
             return records
         finally:
             consumer.close()
@@ -275,12 +292,13 @@ class ChaosStack:
             last = self.states(ids)
             return len(last) == len(ids) and all(done(row) for row in last.values())
 
-        try:
-            wait_until(check, timeout, what)
-        except Exception as exc:
-            pending = sorted(r for r in ids if r not in last or not done(last[r]))
-            shown = [(r, last[r].state if r in last else None) for r in pending[:10]]
-            raise AssertionError(f"{what}: {len(pending)} of {len(ids)} not done: {shown}") from exc
+        def pending() -> str:
+            waiting = sorted(r for r in ids if r not in last or not done(last[r]))
+            shown = [(r, last[r].state if r in last else None) for r in waiting[:10]]
+            return f"{len(waiting)} of {len(ids)} not done: {shown}"
+
+        # a read that meets the worker's write lock is "not yet", as a reader would retry
+        eventually_sync(check, timeout, what, detail=pending, ignoring=(OperationalError,))
         return last
 
     @contextmanager
@@ -295,7 +313,7 @@ class ChaosStack:
                 try:
                     conn.execute("BEGIN EXCLUSIVE")
                     ready.set()
-                    time.sleep(seconds)
+                    time.sleep(seconds)  # the scenario: hold the lock this long
                     conn.execute("ROLLBACK")
                 finally:
                     conn.close()

@@ -17,6 +17,7 @@ from tests.chaos.commands import action, interleave, lifecycle, new_request, sub
 from tests.chaos.fast_policy import Targets
 from tests.chaos.harness import ChaosStack
 from tests.chaos.scale import Sizes, sizes
+from tests.utils.eventually import eventually_sync
 
 TARGETS = Targets(response=4 * 3600, resolution=8 * 3600, reopen_window=3)
 pytestmark = pytest.mark.timeout(sizes().test_timeout)
@@ -64,16 +65,20 @@ def test_ingress_drains_a_backlog_in_one_partition(chaos_stack: ChaosStack) -> N
     stack.publish(comments + chatter)
     wanted = {m.event_id for m in comments + chatter}
     seen: set[str] = set()
-    deadline = time.monotonic() + 90
-    try:
-        while time.monotonic() < deadline and not wanted <= seen:
-            seen = {r.action_id for r in stack.transitions(ids) if r.action_id}
-            time.sleep(1)
-        stuck = sorted(wanted - seen)
-        assert not stuck, (
-            f"{len(stuck)} of {len(wanted)} commands never applied, e.g. {stuck[:3]}; "
+
+    def all_applied() -> bool:
+        seen.update(r.action_id for r in stack.transitions(ids) if r.action_id)
+        return wanted <= seen
+
+    def stuck() -> str:
+        missing = sorted(wanted - seen)
+        return (
+            f"{len(missing)} of {len(wanted)} commands never applied, e.g. {missing[:3]}; "
             f"ingress lag per partition: {stack.ingress_lag()}"
         )
+
+    try:
+        eventually_sync(all_applied, 90, "backlog applied", detail=stuck)
         check_audit(stack, ids, applied_actions=wanted)
     finally:
         if not wanted <= seen:  # unstick the partition for the next tests
@@ -96,10 +101,11 @@ def test_worker_kill9_repeatedly_loses_no_event(
     progress: list[int] = []
     start = time.monotonic()
     for k in range(kills):
+        # pacing: a kill every kill_interval seconds, whatever the progress (awaits nothing)
         time.sleep(max(0.0, start + (k + 1) * chaos_sizes.kill_interval - time.monotonic()))
         progress.append(sum(1 for r in stack.states(ids).values() if r.state == "closed"))
         killed.append(stack.kill_app("worker"))
-        time.sleep(1.0)
+        time.sleep(1.0)  # the outage: the worker stays dead a second before it restarts
         stack.start_app("worker")
     assert len(set(killed)) == kills, f"each kill hit a fresh worker process: {killed}"
     assert progress[0] < n, "the first kill came after every lifecycle had finished"
@@ -165,13 +171,18 @@ def test_ingress_kill9_mid_burst_redelivers_without_double_effect(
     at_kill: list[int] = []
     for k in range(kills):
         goal = len(burst) * (k + 1) // (kills + 2)
-        deadline = time.monotonic() + 120
-        while applied() < goal and time.monotonic() < deadline:
-            time.sleep(0.05)
+        # polled every 50 ms so the kill lands close to the milestone, mid-burst
+        eventually_sync(
+            lambda goal=goal: applied() >= goal,
+            120,
+            f"{goal} burst commands applied before kill {k + 1}",
+            detail=applied,
+            max_interval=0.05,
+        )
         seen.append(stack.ingress_metrics())
         stack.kill_app("ingress")
         at_kill.append(applied())
-        time.sleep(1.0)
+        time.sleep(1.0)  # the outage: the ingress stays dead a second before it restarts
         stack.start_app("ingress")
     assert at_kill[0] < len(burst), "the first kill came after the whole burst was applied"
 
