@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
+from tests.utils.eventually import eventually_sync
 from tierflow.health import serve_metrics_and_health
 from tierflow_dev.devstack.procs import (
     ManagedProcess,
@@ -56,7 +57,12 @@ def test_start_is_idempotent_and_stop_removes_pidfile(tmp_path: Path) -> None:
     try:
         assert proc.start() == pid
         assert proc.pidfile.read_text() == str(pid)
-        wait_until(lambda: "up" in proc.log_path.read_text(), 10, "sleeper output")
+        eventually_sync(
+            lambda: "up" in proc.log_path.read_text(),
+            10,
+            "sleeper output",
+            ignoring=(FileNotFoundError,),
+        )
     finally:
         assert proc.stop(timeout=5) is True
     assert not proc.is_running()
@@ -87,7 +93,12 @@ def test_stale_pidfile_is_ignored_and_removed(tmp_path: Path) -> None:
 def test_stop_escalates_to_sigkill(tmp_path: Path) -> None:
     proc = _proc(tmp_path, STUBBORN, name="stubborn")
     proc.start()
-    wait_until(lambda: "ready" in proc.log_path.read_text(), 10, "stubborn ready")
+    eventually_sync(
+        lambda: "ready" in proc.log_path.read_text(),
+        10,
+        "stubborn ready",
+        ignoring=(FileNotFoundError,),
+    )
     started = time.monotonic()
     assert proc.stop(timeout=0.5) is True
     assert time.monotonic() - started < 5
