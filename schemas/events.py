@@ -13,6 +13,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from cloudevents.core.bindings.kafka import CE_PREFIX, KafkaMessage, from_kafka, to_structured
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent as SpecCloudEvent
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.domain import Role
@@ -26,7 +29,7 @@ COMMANDS: frozenset[str] = frozenset({SUBMIT, *(kind.value for kind in ActionKin
 TRANSITION_SCHEMA = "urn:tierflow:schema:TransitionRecord:v1"
 PII_CONTACT_FIELDS = {"contact_name", "contact_phone", "contact_email"}
 _TYPE_RE = re.compile(r"^org\.tierflow\.request\.([a-z_]+)\.v1$")
-_CE_ATTRIBUTES = ("id", "source", "type", "time", "subject", "dataschema")
+_JSON = JSONFormat()
 
 
 class CloudEvent(BaseModel):
@@ -48,7 +51,14 @@ class CloudEvent(BaseModel):
 
     def to_json_bytes(self) -> bytes:
         """Serialise as a structured-mode message value."""
-        return self.model_dump_json(exclude_none=True).encode()
+        return self.to_kafka().value
+
+    def to_kafka(self) -> KafkaMessage:
+        """A structured-mode Kafka message by the CloudEvents Kafka binding, keyed by subject."""
+        attributes = self.model_dump(exclude_none=True, exclude={"data"})
+        data = self.model_dump(mode="json", include={"data"})["data"]
+        event = SpecCloudEvent(attributes=attributes, data=data)
+        return to_structured(event, _JSON, key_mapper=lambda _: self.subject)
 
 
 class CommandError(ValueError):
@@ -118,16 +128,7 @@ def parse_command(raw: bytes, headers: list[tuple[str, bytes]]) -> ParsedCommand
     """Validate a command message in structured or binary mode; raise CommandError if bad."""
     if len(raw) > MAX_COMMAND_BYTES:
         raise CommandError("oversize", f"message has {len(raw)} bytes, limit {MAX_COMMAND_BYTES}")
-    ce_headers = _ce_headers(headers)
-    body = _load_json(raw)
-    if "specversion" in ce_headers:
-        envelope: Any = {**ce_headers, "data": body}
-    elif isinstance(body, dict) and "specversion" in body:
-        envelope = body
-    else:
-        raise CommandError(
-            "not_cloudevent", "no specversion in the JSON value nor a ce_specversion header"
-        )
+    envelope = _envelope(raw, headers)
     try:
         event = CloudEvent.model_validate(envelope)
     except ValidationError as exc:
@@ -175,24 +176,48 @@ def _parse_action(event: CloudEvent, kind: ActionKind) -> ParsedCommand:
     return ParsedCommand(event=event, command=kind.value, request_id=request_id, action=action)
 
 
-def _ce_headers(headers: list[tuple[str, bytes]]) -> dict[str, Any]:
-    """Return binary-mode attributes from ``ce_*`` headers (UTF-8 values)."""
-    attrs: dict[str, Any] = {}
-    for key, value in headers or []:
-        name = key.lower()
-        if name.startswith("ce_") and value is not None:
-            try:
-                attrs[name[3:]] = value.decode() if isinstance(value, bytes) else str(value)
-            except UnicodeDecodeError:
-                raise CommandError("not_cloudevent", f"header {key}: not UTF-8") from None
-    return attrs
+class _Envelope:
+    """What the CloudEvents Kafka binding read, unvalidated: ``CloudEvent`` validates it.
+
+    The binding's own event classes would refuse a bad envelope with messages that do not
+    name the field the way every other refusal does, so it hands its reading to this.
+    """
+
+    def __init__(self, attributes: dict[str, Any], data: Any) -> None:
+        self.attributes, self.data = attributes, data
 
 
-def _load_json(raw: bytes) -> Any:
+def _envelope(raw: bytes, headers: list[tuple[str, bytes]]) -> dict[str, Any]:
+    """Read the envelope with the CloudEvents Kafka binding (binary mode if ``ce_*`` headers)."""
+    present = {k: v for k, v in headers or [] if v is not None}
+    binary = any(k.lower().startswith(CE_PREFIX) for k in present)
+    if not raw:
+        raise CommandError("not_json", "message value is empty")
+    message = KafkaMessage(headers=present, key=None, value=raw)
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
+        read: Any = from_kafka(message, _JSON, event_factory=_Envelope)  # type: ignore[arg-type]
+    except UnicodeDecodeError as exc:
+        if binary:
+            raise CommandError("not_cloudevent", f"a ce_ header is not UTF-8: {exc}") from None
+        raise CommandError("not_json", f"message value is not UTF-8: {exc}") from None
+    except json.JSONDecodeError as exc:
         raise CommandError("not_json", f"message value is not JSON: {exc}") from None
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise CommandError("not_cloudevent", f"{type(exc).__name__}: {exc}") from None
+    attributes = dict(read.attributes)
+    if "specversion" not in attributes:
+        raise CommandError(
+            "not_cloudevent", "no specversion in the JSON value nor a ce_specversion header"
+        )
+    data = read.data
+    if binary and not isinstance(data, dict):
+        try:
+            json.loads(raw)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise CommandError("not_json", f"message value is not JSON: {exc}") from None
+    if read.data is not None:
+        attributes["data"] = data
+    return attributes
 
 
 def _describe(exc: ValidationError, prefix: str = "") -> str:

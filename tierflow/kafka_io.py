@@ -82,20 +82,15 @@ def publish_events(
     records: list[TransitionRecord],
     source: str = "/tierflow/worker",
 ) -> list[CloudEvent]:
-    """Send every transition, then wait for all acks (the idempotent producer keeps order)."""
+    """Send every transition, then wait for all acks (the idempotent producer keeps order).
+
+    Structured mode with no ``ce_*`` headers, as the binding has it: a consumer that sees
+    ``ce_*`` headers reads the message as binary mode.
+    """
     events, futures = [], []
     for record in records:
         event = event_from_transition(record, source=source)
-        headers = [
-            ("ce_id", event.id.encode()),
-            ("ce_type", event.type.encode()),
-            ("content-type", b"application/cloudevents+json"),
-        ]
-        futures.append(
-            producer.send(
-                topic, value=event.to_json_bytes(), key=record.request_id.encode(), headers=headers
-            )
-        )
+        futures.append(_send(producer, topic, event))
         events.append(event)
     for future in futures:
         future.get(timeout=SEND_TIMEOUT)
@@ -104,10 +99,14 @@ def publish_events(
 
 def publish_cloudevent(producer: KafkaProducer, topic: str, event: CloudEvent) -> None:
     """Publish any CloudEvent in structured mode, keyed by its subject; raise on failure."""
-    key = event.subject.encode() if event.subject else None
-    headers = [("content-type", b"application/cloudevents+json")]
-    future = producer.send(topic, value=event.to_json_bytes(), key=key, headers=headers)
-    future.get(timeout=SEND_TIMEOUT)
+    _send(producer, topic, event).get(timeout=SEND_TIMEOUT)
+
+
+def _send(producer: KafkaProducer, topic: str, event: CloudEvent) -> Any:
+    """Send ``event`` as the CloudEvents Kafka binding's structured-mode message."""
+    message = event.to_kafka()
+    key = message.key.encode() if isinstance(message.key, str) else message.key
+    return producer.send(topic, value=message.value, key=key, headers=list(message.headers.items()))
 
 
 def header(msg: ConsumerRecord, name: str) -> str | None:

@@ -240,12 +240,8 @@ def asyncapi() -> dict:
         "title": "Lifecycle event",
         "contentType": "application/cloudevents+json",
         "headers": _headers(
-            {
-                "ce_id": "Event id <request id>:<sequence>",
-                "ce_type": "org.tierflow.request.<event type>.v1",
-                "content-type": "application/cloudevents+json",
-            },
-            ["ce_id", "ce_type"],
+            {"content-type": "application/cloudevents+json (structured mode, no ce_* headers)"},
+            ["content-type"],
         ),
         "payload": {"$ref": "json/event.lifecycle.v1.json"},
     }
