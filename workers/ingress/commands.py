@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio.client import Client
+from tenacity import AsyncRetrying, RetryCallState, retry_if_result, wait_exponential
 
 from schemas.dlq import DeadLetterReason
 from schemas.events import ParsedCommand
@@ -65,42 +66,61 @@ class CommandRunner:
         self, cmd: ParsedCommand, stop: asyncio.Event, halted: Callable[[], bool]
     ) -> tuple[Outcome, int] | None:
         """Return the final outcome and the attempts it took; None if ``halted()`` first."""
-        attempt, not_found_tries, not_found_since = 0, 0, 0.0
-        while True:
-            attempt += 1
-            async with self._slots:
-                outcome = await apply_command(self.client, cmd, self.task_queue, self.rpc_timeout)
-            if outcome.verdict is Verdict.NOT_FOUND:
-                not_found_tries += 1
-                not_found_since = not_found_since or time.monotonic()
-                waited = time.monotonic() - not_found_since
-                if (
-                    waited >= self.backoff.not_found_seconds
-                    or not_found_tries >= self.backoff.not_found_attempts
-                ):
-                    message = (
-                        f"no workflow for request {cmd.request_id} after {not_found_tries} "
-                        f"attempts in {waited:.0f} s"
-                    )
-                    dead = Outcome(Verdict.DEAD_LETTER, DeadLetterReason.UNKNOWN_REQUEST, message)
-                    return dead, attempt
-            elif outcome.verdict is not Verdict.RETRY:
-                return outcome, attempt
+        first_not_found: list[float] = []  # when the workflow was first found missing
+
+        def out_of_budget(state: RetryCallState) -> bool:
+            outcome: Outcome = state.outcome.result()  # type: ignore[union-attr]
+            if outcome.verdict is not Verdict.NOT_FOUND:
+                return False
+            first_not_found[:] = first_not_found or [time.monotonic()]
+            return (
+                time.monotonic() - first_not_found[0] >= self.backoff.not_found_seconds
+                or state.attempt_number >= self.backoff.not_found_attempts
+            )
+
+        def log_retry(state: RetryCallState) -> None:
             self.stats.retries += 1
             self.metrics.retries.inc()
-            delay = self.backoff.delay(attempt)
+            outcome: Outcome = state.outcome.result()  # type: ignore[union-attr]
             log.info(
                 "retrying %s %s for %s in %.1f s (attempt %d): %s",
                 cmd.command,
                 cmd.event.id,
                 cmd.request_id,
-                delay,
-                attempt,
+                state.upcoming_sleep,
+                state.attempt_number,
                 outcome.message,
             )
-            await sleep_unless_stopped(delay, stop)
-            if halted():
-                return None
+
+        retrying = AsyncRetrying(
+            retry=retry_if_result(lambda o: o.verdict in (Verdict.RETRY, Verdict.NOT_FOUND)),
+            wait=wait_exponential(
+                multiplier=self.backoff.initial,
+                exp_base=self.backoff.multiplier,
+                max=self.backoff.maximum,
+            ),
+            stop=lambda state: halted() or out_of_budget(state),
+            sleep=lambda seconds: sleep_unless_stopped(seconds, stop),
+            before_sleep=log_retry,
+            retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
+        )
+        outcome: Outcome = await retrying(self._call, cmd, halted)
+        attempts = retrying.statistics.get("attempt_number", 1)
+        if outcome.verdict in (Verdict.RETRY, Verdict.NOT_FOUND) and halted():
+            return None
+        if outcome.verdict is Verdict.NOT_FOUND:
+            message = (
+                f"no workflow for request {cmd.request_id} after {attempts} attempts in "
+                f"{time.monotonic() - first_not_found[0]:.0f} s"
+            )
+            return Outcome(Verdict.DEAD_LETTER, DeadLetterReason.UNKNOWN_REQUEST, message), attempts
+        return outcome, attempts
+
+    async def _call(self, cmd: ParsedCommand, halted: Callable[[], bool]) -> Outcome:
+        if halted():  # woken from a backoff by a stop: no call, the retry loop ends
+            return Outcome(Verdict.RETRY, message="halted")
+        async with self._slots:
+            return await apply_command(self.client, cmd, self.task_queue, self.rpc_timeout)
 
 
 async def sleep_unless_stopped(seconds: float, stop: asyncio.Event) -> None:

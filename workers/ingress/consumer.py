@@ -114,6 +114,7 @@ class Ingress:
         self._own_producer = producer is None
         self._consumer_config = consumer_config or {}
         self._consumer: KafkaConsumer | None = None
+        self._dead_letters: dead_letter.DeadLetterQueue | None = None
         self.join_watch = kafka_fixes.JoinWatch()
         self._progress: dict[TopicPartition, PartitionProgress] = {}
         self._lanes = Lanes()
@@ -164,6 +165,14 @@ class Ingress:
             return
         if self._producer is None:
             self._producer = await self._kafka(make_producer, self.bootstrap)
+        self._dead_letters = dead_letter.DeadLetterQueue(
+            self._producer,
+            self.dlq_topic,
+            self.backoff,
+            self.metrics,
+            self.stats,
+            self._send_threads,
+        )
         self._consumer = await self._kafka(self._new_consumer)
         log.info("ingress consuming %s as group %s", self.commands_topic, self.group_id)
 
@@ -233,16 +242,20 @@ class Ingress:
     ) -> None:
         """Bring one record to a committable end; retried until it gets there or is halted."""
         attempt = 0
-        while not self._halted(progress):
-            attempt += 1
-            try:
-                if await self._handle(progress, record, cmd):
-                    progress.finish(record.offset)
-                    return
-                break
-            except Exception:  # noqa: BLE001 - never skip a record for a bug: try it again
-                log.exception("unexpected error on %s@%d", record.partition, record.offset)
-                await sleep_unless_stopped(self.backoff.delay(attempt), self._stop)
+        try:
+            while not self._halted(progress):
+                attempt += 1
+                try:
+                    if await self._handle(progress, record, cmd):
+                        progress.finish(record.offset)
+                        return
+                    break
+                except Exception:  # noqa: BLE001 - never skip a record for a bug: try it again
+                    log.exception("unexpected error on %s@%d", record.partition, record.offset)
+                    await sleep_unless_stopped(self.backoff.delay(attempt), self._stop)
+        except asyncio.CancelledError:
+            self.stats.abandoned += 1  # cancelled at shutdown: redelivered to the next owner
+            raise
         self.stats.abandoned += 1
 
     async def _handle(
@@ -269,58 +282,12 @@ class Ingress:
         return True
 
     async def _park(
-        self,
-        progress: PartitionProgress,
-        record: Any,
-        why: dead_letter.DeadLetter,
-        label: str,
+        self, progress: PartitionProgress, record: Any, why: dead_letter.DeadLetter, label: str
     ) -> bool:
-        """Send the record's copy to the DLQ, retrying transient failures; False if halted."""
-        loop = asyncio.get_running_loop()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                await loop.run_in_executor(
-                    self._send_threads,
-                    dead_letter.send,
-                    self._producer,
-                    self.dlq_topic,
-                    record,
-                    why,
-                )
-                break
-            except dead_letter.PERMANENT_ERRORS as exc:
-                self.metrics.dead_letter_failures.inc()
-                log.error(
-                    "the DLQ refused even a minimal copy of %s[%d]@%d (%s: %s); passing it",
-                    record.topic,
-                    record.partition,
-                    record.offset,
-                    type(exc).__name__,
-                    exc,
-                )
-                break
-            except Exception as exc:  # noqa: BLE001 - broker unreachable: retried like Temporal
-                self.stats.retries += 1
-                self.metrics.retries.inc()
-                log.warning("DLQ send failed (attempt %d): %s", attempt, exc)
-                await sleep_unless_stopped(self.backoff.delay(attempt), self._stop)
-                if self._halted(progress):
-                    return False
-        self.stats.dead_lettered += 1
-        self.metrics.commands.labels(label, "dead_lettered").inc()
-        self.metrics.dead_letters.labels(str(why.reason)).inc()
-        log.warning(
-            "dead-lettered %s[%d]@%d type=%s reason=%s: %s",
-            record.topic,
-            record.partition,
-            record.offset,
-            label,
-            why.reason,
-            why.message[:300],
+        assert self._dead_letters is not None
+        return await self._dead_letters.park(
+            record, why, label, self._stop, lambda: self._halted(progress)
         )
-        return True
 
     def _halted(self, progress: PartitionProgress) -> bool:
         return self._stop.is_set() or progress.revoked

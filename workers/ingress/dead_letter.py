@@ -8,7 +8,11 @@ operator can still find the original by its topic, partition and offset.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from kafka import KafkaProducer
@@ -21,8 +25,13 @@ from kafka.errors import (
     TopicAuthorizationFailedError,
     UnsupportedVersionError,
 )
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential
 
 from schemas import dlq
+from workers.ingress.commands import Backoff, sleep_unless_stopped
+from workers.ingress.metrics import IngressMetrics, IngressStats
+
+log = logging.getLogger("tierflow.ingress")
 
 SEND_TIMEOUT = 30.0  # seconds to wait for the broker's ack
 MAX_COPY_BYTES = 900_000  # below the default 1 MiB of a producer request and a topic
@@ -116,3 +125,79 @@ def _send(
     producer: KafkaProducer, topic: str, key: bytes | None, value: bytes, headers: Headers
 ) -> None:
     producer.send(topic, key=key, value=value, headers=headers).get(timeout=SEND_TIMEOUT)
+
+
+class DeadLetterQueue:
+    """Parks records on the dead-letter topic, retrying what a retry can cure."""
+
+    def __init__(
+        self,
+        producer: KafkaProducer,
+        topic: str,
+        backoff: Backoff,
+        metrics: IngressMetrics,
+        stats: IngressStats,
+        executor: Executor,
+    ) -> None:
+        self.producer, self.topic, self.backoff = producer, topic, backoff
+        self.metrics, self.stats, self.executor = metrics, stats, executor
+
+    async def park(
+        self,
+        record: ConsumerRecord,
+        why: DeadLetter,
+        label: str,
+        stop: asyncio.Event,
+        halted: Callable[[], bool],
+    ) -> bool:
+        """Park ``record``; False if ``halted()`` while the broker was unreachable."""
+        loop = asyncio.get_running_loop()
+
+        def count_retry(state: RetryCallState) -> None:
+            self.stats.retries += 1
+            self.metrics.retries.inc()
+            log.warning("DLQ send failed (attempt %d): %s", state.attempt_number, state.outcome)
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(lambda exc: not isinstance(exc, PERMANENT_ERRORS)),
+            wait=wait_exponential(
+                multiplier=self.backoff.initial,
+                exp_base=self.backoff.multiplier,
+                max=self.backoff.maximum,
+            ),
+            stop=lambda _: halted(),
+            sleep=lambda seconds: sleep_unless_stopped(seconds, stop),
+            before_sleep=count_retry,
+            reraise=True,
+        )
+        try:
+            await retrying(
+                loop.run_in_executor, self.executor, send, self.producer, self.topic, record, why
+            )
+        except PERMANENT_ERRORS as exc:
+            self.metrics.dead_letter_failures.inc()
+            log.error(
+                "the DLQ refused even a minimal copy of %s[%d]@%d (%s: %s); passing it",
+                record.topic,
+                record.partition,
+                record.offset,
+                type(exc).__name__,
+                exc,
+            )
+        except Exception:  # noqa: BLE001 - still failing when halted: redelivered later
+            if halted():
+                return False
+            raise
+        self.stats.dead_lettered += 1
+        self.metrics.commands.labels(label, "dead_lettered").inc()
+        self.metrics.dead_letters.labels(str(why.reason)).inc()
+        log.warning(
+            "dead-lettered %s[%d]@%d type=%s reason=%s: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            label,
+            why.reason,
+            why.message[:300],
+        )
+        return True
