@@ -12,10 +12,11 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from api.console.routes import router as console_router
-from api.deps import ApiContext, ApiLimits, ApiMetrics
+from api.deps import ApiContext, ApiLimits
 from api.errors import on_validation_error
 from api.middleware import BodyLimit, HttpMetrics
 from api.routes import API_PREFIX, actions, health, reports, requests
+from tierflow.metrics import ApiMetrics
 from tierflow.settings import Settings
 from tierflow.temporal_client import connect_temporal
 

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import math
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage
+from limits.strategies import SlidingWindowCounterRateLimiter
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from temporalio.client import Client
 
 from tierflow.auth_store import Principal, authenticate
+from tierflow.metrics import ApiMetrics
 from tierflow.settings import Settings
 
 
 @dataclass(frozen=True)
 class ApiLimits:
-    """Per-token rate limits (token buckets) and the request body size limit."""
+    """Per-token rate limits (a rate and the burst allowed) and the request body size limit."""
 
     submit_per_second: float = 2.0
     submit_burst: int = 20
@@ -30,49 +33,25 @@ class ApiLimits:
 
 
 class RateLimiter:
-    """An in-memory token bucket per key; ``take`` returns the wait in seconds when empty."""
+    """Per-key rate limits on ``limits``' sliding window counter in memory.
+
+    ``burst`` hits are allowed per ``burst / per_second`` seconds (at least one second), so
+    the long-run rate is ``per_second`` as with the token bucket this replaces. The memory
+    storage drops a key once its windows expire, so many short-lived tokens cannot grow it.
+    """
 
     def __init__(self, per_second: float, burst: int) -> None:
-        self.per_second = per_second
-        self.burst = burst
-        self._buckets: dict[object, tuple[float, float]] = {}
-        self._lock = threading.Lock()
+        window = max(1, math.ceil(burst / per_second)) if per_second > 0 else 3600
+        self.item = RateLimitItemPerSecond(burst, window)
+        self.storage = MemoryStorage()
+        self._limiter = SlidingWindowCounterRateLimiter(self.storage)
 
     def take(self, key: object) -> float | None:
-        """Take one token for ``key``; return None if granted, else seconds until the next."""
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - last) * self.per_second)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
-                return None
-            self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / self.per_second if self.per_second > 0 else 3600.0
-
-
-class ApiMetrics:
-    """HTTP metrics of the API on the app's registry."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.requests = Counter(
-            "tierflow_api_requests_total",
-            "API requests by route template, method and status code",
-            ["route", "method", "status"],
-            registry=registry,
-        )
-        self.latency = Histogram(
-            "tierflow_api_request_seconds",
-            "API request latency by route template",
-            ["route", "method"],
-            registry=registry,
-        )
-        self.actions = Counter(
-            "tierflow_api_actions_total",
-            "Actions sent to workflows by kind and outcome",
-            ["kind", "outcome"],
-            registry=registry,
-        )
+        """Count one hit for ``key``; return None if allowed, else seconds until one is."""
+        if self._limiter.hit(self.item, str(key)):
+            return None
+        reset_at = self._limiter.get_window_stats(self.item, str(key)).reset_time
+        return max(0.0, reset_at - time.time())
 
 
 @dataclass
@@ -135,10 +114,11 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 def _limit(limiter: RateLimiter, principal: Principal, what: str) -> None:
     wait = limiter.take(principal.token_id)
     if wait is not None:
+        retry_after = max(1, math.ceil(wait))  # whole seconds, as the header wants
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            f"rate limit for {what} exceeded; retry in {wait:.1f} s",
-            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            f"rate limit for {what} exceeded; retry in {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
         )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import HTTPException, status
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import ApiMetrics
+from tierflow.metrics import ApiMetrics
 
 
 class BodyTooLarge(HTTPException):

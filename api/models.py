@@ -6,8 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from schemas.domain import Category, Grade, Priority, SlaStatus, State, Tier
-from schemas.lifecycle import ActionKind, RequestView
+from schemas.domain import Category, State, Tier
+from schemas.lifecycle import ActionKind, RequestSummary, RequestView
 
 
 class ErrorOut(BaseModel):
@@ -30,27 +30,10 @@ class ActionBody(BaseModel):
     rating: int | None = Field(default=None, ge=1, le=5, description="For rate")
 
 
-class RequestItem(BaseModel):
-    """A request in a queue: the read model row without the enterprise's contact fields."""
+class RequestItem(RequestSummary):
+    """A request in a queue: its summary (``schemas.lifecycle``) and its nearest deadline."""
 
-    request_id: str
-    state: State
-    tier: Tier
-    institution_id: str | None
-    category: Category
-    priority: Priority
-    grade: Grade
-    division_code: str
-    enterprise_uscc: str
-    enterprise_name: str
-    subject: str
-    sla_status: SlaStatus
-    response_due_at: datetime | None
-    resolution_due_at: datetime | None
     next_due_at: datetime | None = Field(description="The nearest running SLA deadline")
-    submitted_at: datetime
-    updated_at: datetime
-    escalation_count: int
 
 
 class RequestRow(RequestItem):
@@ -61,9 +44,6 @@ class RequestRow(RequestItem):
     contact_email: str | None
     description: str
     channel: str
-    policy_version: str
-    resolved_at: datetime | None
-    closed_at: datetime | None
 
 
 class QueuePage(BaseModel):

@@ -150,6 +150,30 @@ class WorkerMetrics:
             )
 
 
+class ApiMetrics:
+    """HTTP metrics of the API on the app's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "tierflow_api_requests_total",
+            "API requests by route template, method and status code",
+            ["route", "method", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "tierflow_api_request_seconds",
+            "API request latency by route template",
+            ["route", "method"],
+            registry=registry,
+        )
+        self.actions = Counter(
+            "tierflow_api_actions_total",
+            "Actions sent to workflows by kind and outcome",
+            ["kind", "outcome"],
+            registry=registry,
+        )
+
+
 class ReadModelCollector(Collector):
     """Gauges computed from the read model at scrape time: open and paused requests."""
 

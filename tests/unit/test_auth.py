@@ -18,6 +18,7 @@ from api.deps import RateLimiter
 from api.errors import field_name
 from schemas.domain import Role, Tier
 from schemas.lifecycle import ActionKind
+from tests.utils.eventually import eventually_sync
 from tierflow.auth_store import (
     AuthStoreError,
     Principal,
@@ -138,18 +139,39 @@ def test_role_permissions() -> None:
     assert can(CW, "read") and not can(CW, "reports") and can(SUP_CITY, "reports")
 
 
-def test_rate_limiter_refills_per_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    now = [1000.0]  # the limiter's clock, moved by hand instead of sleeping
-    monkeypatch.setattr("api.deps.time", SimpleNamespace(monotonic=lambda: now[0]))
-    limiter = RateLimiter(per_second=20.0, burst=2)
+def test_rate_limiter_refills_per_key_and_forgets_idle_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]  # the clock of limits' storage and strategies, moved by hand
+    clock = SimpleNamespace(time=lambda: now[0])
+    for module in ("limits.storage.memory", "limits.strategies", "api.deps"):
+        monkeypatch.setattr(f"{module}.time", clock)
+    limiter = RateLimiter(per_second=2.0, burst=2)  # 2 hits per 1 s sliding window
     assert limiter.take("a") is None and limiter.take("a") is None
-    wait = limiter.take("a")
-    assert wait == pytest.approx(0.05)
-    assert limiter.take("b") is None  # buckets are per key
-    now[0] += 0.049
-    assert limiter.take("a") is not None  # not quite refilled
-    now[0] += 0.002
+    now[0] += 0.3
+    assert limiter.take("a") == pytest.approx(0.7)  # refused until the window moves on
+    assert limiter.take("b") is None  # limits are per key
+    now[0] += 0.9  # the sliding window has let go of a share of the first window's hits
     assert limiter.take("a") is None
+    assert any("/a/" in key for key in limiter.storage.expirations)
+    now[0] += 5  # past both windows of "a" and "b": the storage's sweep drops their keys
+
+    def idle_keys_gone() -> bool:
+        limiter.take("c")  # a hit schedules the storage's sweep (a 10 ms timer thread)
+        return not [k for k in limiter.storage.expirations if "/a/" in k or "/b/" in k]
+
+    eventually_sync(
+        idle_keys_gone,
+        timeout=10,
+        what="idle keys evicted",
+        detail=lambda: sorted(limiter.storage.expirations),
+    )
+
+
+def test_rate_limiter_window_keeps_the_long_run_rate() -> None:
+    assert RateLimiter(per_second=2.0, burst=20).item.get_expiry() == 10
+    assert RateLimiter(per_second=0.01, burst=2).item.get_expiry() == 200
+    assert RateLimiter(per_second=20.0, burst=2).item.get_expiry() == 1  # at least a second
 
 
 def test_field_names_drop_the_location() -> None:
