@@ -1,6 +1,6 @@
 """Chaos-only fixtures: one dedicated stack per test module, sized by TIERFLOW_CHAOS_SCALE.
 
-A module sets ``TARGETS`` (a :class:`tests.chaos.fast_policy.Targets`) for its policy file;
+A module sets ``TARGETS`` (a :class:`tests.utils.fast_policy.Targets`) for its policy file;
 the module-scoped ``chaos_stack`` starts Temporal, Kafka, SQLite, ``tierflow worker`` and
 ``tierflow ingress`` in a temporary home on free ports and tears them all down afterwards.
 
@@ -14,14 +14,13 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.chaos.fast_policy import Targets, write_policy
 from tests.chaos.harness import ChaosStack, chaos_settings
 from tests.chaos.scale import Sizes, sizes
+from tests.utils.fast_policy import Targets, write_policy
 from tierflow_dev.devstack.stack import LocalStack
 
 
@@ -31,14 +30,13 @@ def chaos_sizes() -> Sizes:
 
 
 @pytest.fixture(scope="module")
-def chaos_stack(request: pytest.FixtureRequest, chaos_sizes: Sizes) -> Iterator[ChaosStack]:
+def chaos_stack(request: pytest.FixtureRequest) -> Iterator[ChaosStack]:
     module = request.module
     targets: Targets = getattr(module, "TARGETS", Targets())
     name = module.__name__.rsplit(".", 1)[-1]
     home = Path(tempfile.mkdtemp(prefix=f"tierflow-chaos-{name}-"))
     failed_before = request.session.testsfailed
-    horizon = timedelta(seconds=4 * chaos_sizes.test_timeout)
-    policy = write_policy(home / "chaos-policy.toml", targets, horizon)
+    policy = write_policy(home / "chaos-policy.toml", targets)
     stack = ChaosStack(LocalStack(chaos_settings(home / "stack", policy), echo=print))
     try:
         stack.start()

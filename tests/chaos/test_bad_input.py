@@ -26,10 +26,10 @@ from schemas.lifecycle import ActionKind
 from tests.chaos import bad_input
 from tests.chaos.audit import check_audit, record_figures
 from tests.chaos.commands import action, new_request, submit
-from tests.chaos.fast_policy import Targets
 from tests.chaos.harness import ChaosStack, Message
 from tests.chaos.scale import Sizes, sizes
 from tests.utils.eventually import eventually_sync
+from tests.utils.fast_policy import Targets
 from tests.utils.oracle import Command, Outcome, deliveries, predict, random_walk
 from tierflow import constants
 from tierflow.directory import Directory
@@ -38,8 +38,6 @@ from tierflow.kafka_io import DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC
 TARGETS = Targets(
     response=24 * 3600,
     resolution=48 * 3600,
-    urgent_response=24 * 3600,
-    urgent_resolution=48 * 3600,
     reopen_window=24 * 3600,
 )
 pytestmark = pytest.mark.timeout(sizes().test_timeout)

@@ -16,9 +16,9 @@ import pytest
 from schemas.domain import Priority
 from tests.chaos.audit import check_audit, record_figures
 from tests.chaos.commands import interleave, lifecycle, new_request, submit
-from tests.chaos.fast_policy import Targets
 from tests.chaos.harness import ChaosStack, Message
 from tests.chaos.scale import Sizes, sizes
+from tests.utils.fast_policy import Targets
 
 SIZES = sizes()
 RESTART_BUDGET = 12  # seconds one Temporal restart may take on a busy CI box
@@ -26,8 +26,7 @@ URGENT_RESPONSE = 20 + RESTART_BUDGET * SIZES.temporal_restarts
 TARGETS = Targets(
     response=4 * 3600,
     resolution=8 * 3600,
-    urgent_response=URGENT_RESPONSE,
-    urgent_resolution=8 * 3600,
+    by_priority={Priority.URGENT: (URGENT_RESPONSE, 8 * 3600)},
     reopen_window=3,
 )
 pytestmark = pytest.mark.timeout(SIZES.test_timeout)

@@ -14,10 +14,10 @@ import pytest
 from schemas.lifecycle import ActionKind
 from tests.chaos.audit import check_audit, record_figures
 from tests.chaos.commands import action, interleave, lifecycle, new_request, submit
-from tests.chaos.fast_policy import Targets
 from tests.chaos.harness import ChaosStack
 from tests.chaos.scale import Sizes, sizes
 from tests.utils.eventually import eventually_sync
+from tests.utils.fast_policy import Targets
 
 TARGETS = Targets(response=4 * 3600, resolution=8 * 3600, reopen_window=3)
 pytestmark = pytest.mark.timeout(sizes().test_timeout)
