@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from fastapi import HTTPException, status
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -53,8 +54,6 @@ async def find_in_scope(
     ctx: ApiContext, principal: Principal, request_id: str
 ) -> tuple[ServiceRequest | None, RequestView | None]:
     """Return (row, view) of a request the caller may see; 404 if unknown or out of scope."""
-    from starlette.concurrency import run_in_threadpool
-
     row = await run_in_threadpool(read_row, ctx, request_id)
     view = await query_view(ctx, request_id)
     summary = view.summary if view is not None else row

@@ -78,6 +78,12 @@ class State(StrEnum):
         return self in (State.CLOSED, State.WITHDRAWN, State.REJECTED)
 
 
+# Held by an institution and not yet resolved: what queues, gauges and withdrawals count as open.
+OPEN_STATES = frozenset(
+    {State.ASSIGNED, State.ACKNOWLEDGED, State.IN_PROGRESS, State.AWAITING_ENTERPRISE}
+)
+
+
 class Role(StrEnum):
     CASEWORKER = "caseworker"
     SUPERVISOR = "supervisor"

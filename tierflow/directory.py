@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlmodel import Session, select
 
 from schemas.domain import Category, Tier
 from schemas.enterprise import DivisionCode, division_for_tier, division_tier
 from schemas.lifecycle import Institution
+from tierflow.db.models import InstitutionRow
 
 PACKAGED_DIRECTORY = "directory.json"
 
@@ -135,10 +137,6 @@ class Directory:
     @classmethod
     def from_db(cls, engine: Any) -> Directory:
         """Load the directory from the ``institution`` table (as ``tierflow db seed`` left it)."""
-        from sqlmodel import Session, select
-
-        from tierflow.db.models import InstitutionRow
-
         with Session(engine) as session:
             rows = session.exec(select(InstitutionRow).order_by(InstitutionRow.id)).all()
             entries = [

@@ -12,9 +12,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
+from sqlmodel import Session, col, func, select
 
-from schemas.domain import ClockKind, Tier
+from schemas.domain import OPEN_STATES, ClockKind, Tier
 from schemas.lifecycle import EventType, TransitionRecord
+from tierflow.db.models import ServiceRequest
 
 BUSINESS_SECONDS_BUCKETS = (
     900,
@@ -206,11 +208,6 @@ class ReadModelCollector(Collector):
 
 def open_counts(engine: Engine) -> dict[tuple[str, str], int]:
     """Return open requests per (tier, state) from the read model."""
-    from sqlmodel import Session, col, func, select
-
-    from tierflow.db.models import ServiceRequest
-    from workflows.rules import OPEN_STATES
-
     query = (
         select(ServiceRequest.tier, ServiceRequest.state, func.count())
         .where(col(ServiceRequest.state).in_(list(OPEN_STATES)))

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from schemas.domain import Role, State, Tier
+from schemas.domain import OPEN_STATES, Role, State, Tier
 from schemas.lifecycle import ActionKind, ActionRequest, EventType
 from schemas.permissions import ENTERPRISE_ACTIONS, ROLE_ACTIONS
 
-OPEN_STATES = frozenset(
-    {State.ASSIGNED, State.ACKNOWLEDGED, State.IN_PROGRESS, State.AWAITING_ENTERPRISE}
-)
 HELD_STATES = frozenset({State.ASSIGNED, State.ACKNOWLEDGED, State.IN_PROGRESS})
 NOT_TERMINAL = frozenset(set(State) - {State.CLOSED, State.WITHDRAWN, State.REJECTED})
 

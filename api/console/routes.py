@@ -1,15 +1,14 @@
-"""The caseworker web console (``/console``): server-rendered pages over the API's functions.
+"""The caseworker web console (``/console``): server-rendered pages over the API's services.
 
-Every read and write goes through the API's own route functions (``list_requests``,
-``get_request``, ``submit_request``, ``take_action``) and rate limits, so the console
-enforces exactly the API's RBAC, object scope, validation and Temporal Update semantics.
+Every read and write goes through the service layer the HTTP routes use (``api.service``:
+``list_requests``, ``get_request``, ``submit_request``, ``take_action``) and the same rate
+limits, so the console enforces exactly the API's RBAC, object scope, validation and
+Temporal Update semantics.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -21,6 +20,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
+from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_fixed
 
 from api.auth import allowed_kinds, can, in_scope, region_prefix
 from api.console import forms, views
@@ -41,10 +41,10 @@ from api.console.session import (
 from api.deps import ApiContext, Ctx, action_rate, submit_rate
 from api.lookup import not_found, query_view
 from api.models import RequestDetail
-from api.routes.actions import IDEMPOTENCY_KEY, take_action
-from api.routes.requests import get_request, list_requests, submit_request
+from api.service.actions import IDEMPOTENCY_KEY, take_action
+from api.service.requests import QueueFilter, get_request, list_requests, submit_request
 from schemas.domain import Category, Grade, Priority, SizeClass, SlaStatus, State, Tier
-from schemas.lifecycle import TEXT_REQUIRED, ActionKind
+from schemas.lifecycle import TEXT_REQUIRED, ActionKind, RequestView
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 
@@ -207,7 +207,7 @@ def queue(
     moved: str = "",
     submitted: str = "",
 ) -> Response:
-    """The caller's queue from the API's ``list_requests``: breached first, then nearest due."""
+    """The caller's queue from the service's ``list_requests``: breached first, then nearest due."""
     parsed = (
         _enum(State, state),
         _enum(Category, category),
@@ -216,18 +216,8 @@ def queue(
     )
     held_by, at_tier = institution[:64] or None, _enum(Tier, tier)
     try:
-        page = list_requests(
-            ctx,
-            user,
-            institution=held_by,
-            tier=at_tier,
-            state=parsed[0],
-            category=parsed[1],
-            priority=parsed[2],
-            sla_status=parsed[3],
-            include_closed=include_closed,
-            limit=200,
-        )
+        where = QueueFilter(held_by, at_tier, *parsed, include_closed=include_closed)
+        page = list_requests(ctx, user, where, limit=200)
     except HTTPException as exc:
         return error_page(request, user, exc)
     names = ("state", "category", "priority", "sla_status")
@@ -271,7 +261,7 @@ async def case_page(
 ) -> Response:
     """One request: details, SLA clock bar, audit timeline and forms for allowed actions."""
     try:
-        detail = await get_request(_known_length(request_id), ctx, user)
+        detail = await get_request(ctx, user, _known_length(request_id))
     except HTTPException as exc:
         return error_page(request, user, exc)
     return _case(request, ctx, user, detail, done=_done(done))
@@ -341,7 +331,7 @@ def _case(
 async def post_action(
     request: Request, request_id: str, kind: str, ctx: Ctx, user: User
 ) -> Response:
-    """Take an action through the API's ``take_action`` (the same Temporal Update)."""
+    """Take an action through the service's ``take_action`` (the same Temporal Update)."""
     form = await request.form()
     if refused := _csrf_refused(request, form, user, session_token(request)):
         return refused
@@ -358,7 +348,7 @@ async def post_action(
         if errors:
             raise HTTPException(422, [{"field": f, "msg": m} for f, m in errors.items()])
         action_rate(ctx, user)
-        result = await take_action(request_id, action, ctx, user, body, key)
+        result = await take_action(ctx, user, request_id, action, body, key)
     except HTTPException as exc:
         return await _refused(request, ctx, user, request_id, action, exc, values)
     if in_scope(user, result.tier, result.institution_id, await _division(ctx, request_id)):
@@ -383,7 +373,7 @@ async def _refused(
     """Show the case again with the refusal (403/409/422/429 text) next to the action."""
     message, fields = forms.detail_errors(exc.detail)
     try:
-        detail = await get_request(_known_length(request_id), ctx, user)
+        detail = await get_request(ctx, user, _known_length(request_id))
     except HTTPException as lookup:
         return error_page(request, user, lookup if exc.status_code < 400 else exc)
     return _case(
@@ -423,7 +413,7 @@ def submit_form(request: Request, user: User) -> Response:
 
 @router.post("/submit")
 async def submit(request: Request, ctx: Ctx, user: User) -> Response:
-    """Submit a walk-in request through the API's ``submit_request`` (same validation)."""
+    """Submit a walk-in request through the service's ``submit_request`` (same validation)."""
     form = await request.form()
     if refused := _csrf_refused(request, form, user, session_token(request)):
         return refused
@@ -432,7 +422,7 @@ async def submit(request: Request, ctx: Ctx, user: User) -> Response:
         if req is None:
             raise HTTPException(422, [{"field": f, "msg": m} for f, m in errors.items()])
         submit_rate(ctx, user)
-        accepted = await submit_request(req, ctx, user)
+        accepted = await submit_request(ctx, user, req)
     except HTTPException as exc:
         message, fields = forms.detail_errors(exc.detail)
         if exc.status_code == 409:
@@ -452,14 +442,14 @@ async def submit(request: Request, ctx: Ctx, user: User) -> Response:
 
 async def _assigned_division(ctx: ApiContext, request_id: str) -> str:
     """Wait (briefly) until the new request is routed; return its division code."""
-    deadline = time.monotonic() + ASSIGN_WAIT_SECONDS
-    while True:
-        view = await query_view(ctx, request_id)
-        if view is not None and view.summary.state is not State.SUBMITTED:
-            return view.summary.division_code
-        if time.monotonic() > deadline:
-            return view.summary.division_code if view else ""
-        await asyncio.sleep(0.2)
+    routing = AsyncRetrying(
+        retry=retry_if_result(lambda v: v is None or v.summary.state is State.SUBMITTED),
+        stop=stop_after_delay(ASSIGN_WAIT_SECONDS),
+        wait=wait_fixed(0.2),
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+    )
+    view: RequestView | None = await routing(query_view, ctx, request_id)
+    return view.summary.division_code if view else ""
 
 
 # --------------------------------------------------------------------------- static files

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, status
-from pydantic import ValidationError
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from fastapi import APIRouter, Body, Depends, Header, Path
 
-from api.auth import action_refusal
 from api.deps import Ctx, action_rate
-from api.errors import field_error, validation_http_error
-from api.lookup import find_in_scope
 from api.models import ActionBody, ErrorOut
 from api.routes import API_PREFIX
-from schemas.lifecycle import TEXT_REQUIRED, ActionKind, ActionRequest, ActionResult
+from api.service import actions as service
+from schemas.lifecycle import ActionKind, ActionResult
 from tierflow.auth_store import Principal
-from tierflow.constants import workflow_id
-from workflows.service_request import ServiceRequestWorkflow
 
 router = APIRouter(prefix=f"{API_PREFIX}/requests", tags=["actions"])
-IDEMPOTENCY_KEY = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing or unknown token"},
     403: {"model": ErrorOut, "description": "The caller may not take this kind of action"},
@@ -48,64 +38,10 @@ async def take_action(
         str | None,
         Header(
             alias="Idempotency-Key",
-            pattern=IDEMPOTENCY_KEY,
+            pattern=service.IDEMPOTENCY_KEY,
             description="Becomes the action id: a repeated key returns the first answer",
         ),
     ] = None,
 ) -> ActionResult:
     """Take an action as the caller (actor from the token) and answer with its result."""
-    refusal = action_refusal(principal, kind)
-    if refusal:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
-    await find_in_scope(ctx, principal, request_id)
-    body = body or ActionBody()
-    _check_body(kind, body)
-    try:
-        action = ActionRequest(
-            action_id=idempotency_key or f"api-{uuid.uuid4().hex}",
-            kind=kind,
-            actor=principal.actor,
-            text=body.text,
-            institution_id=body.institution_id,
-            rating=body.rating,
-        )
-    except ValidationError as exc:
-        raise validation_http_error(exc, ("body",)) from None
-    handle = ctx.temporal.get_workflow_handle(workflow_id(request_id))
-    try:
-        result = await handle.execute_update(
-            ServiceRequestWorkflow.act, action, id=action.action_id
-        )
-    except WorkflowUpdateFailedError as exc:
-        ctx.metrics.actions.labels(kind.value, "refused").inc()
-        raise _refusal(exc) from None
-    except RPCError as exc:
-        if exc.status is RPCStatusCode.NOT_FOUND:
-            ctx.metrics.actions.labels(kind.value, "finished").inc()
-            raise HTTPException(
-                status.HTTP_409_CONFLICT,
-                f"request {request_id!r} has finished; no more actions are possible",
-            ) from None
-        raise
-    ctx.metrics.actions.labels(kind.value, "duplicate" if result.duplicate else "ok").inc()
-    return result
-
-
-def _check_body(kind: ActionKind, body: ActionBody) -> None:
-    """Answer 422 naming the field when an action lacks what it needs."""
-    if kind in TEXT_REQUIRED and not (body.text and body.text.strip()):
-        raise field_error(("body", "text"), f"required for {kind.value}: {TEXT_REQUIRED[kind]}")
-    if kind is ActionKind.REASSIGN and not body.institution_id:
-        raise field_error(("body", "institution_id"), "required for reassign")
-    if kind is ActionKind.RATE and body.rating is None:
-        raise field_error(("body", "rating"), "required for rate (1-5)")
-
-
-def _refusal(exc: WorkflowUpdateFailedError) -> HTTPException:
-    """Map the workflow's refusal to 403 (Forbidden) or 409 (InvalidTransition)."""
-    cause = exc.cause
-    if isinstance(cause, ApplicationError):
-        if cause.type == "Forbidden":
-            return HTTPException(status.HTTP_403_FORBIDDEN, cause.message)
-        return HTTPException(status.HTTP_409_CONFLICT, cause.message)
-    return HTTPException(status.HTTP_409_CONFLICT, str(cause or exc))
+    return await service.take_action(ctx, principal, request_id, kind, body, idempotency_key)
