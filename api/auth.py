@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import HTTPException, status
 from sqlmodel import col
 
 from schemas.domain import TIER_ORDER, Role, Tier
@@ -45,6 +46,14 @@ def can(p: Principal, grant: str) -> bool:
     if grant == "reports":
         return p.role in REPORT_ROLES
     return p.role in STAFF_ROLES
+
+
+def require(p: Principal, grant: str, doing: str = "") -> None:
+    """Answer 403 unless the principal holds ``grant``; ``doing`` words the refusal."""
+    if not can(p, grant):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"{p.role.value} {p.user_id} may not {doing or grant}"
+        )
 
 
 def region_prefix(p: Principal) -> str:

@@ -78,6 +78,7 @@ class State(StrEnum):
         return self in (State.CLOSED, State.WITHDRAWN, State.REJECTED)
 
 
+TERMINAL_STATES = frozenset(s for s in State if s.is_terminal)
 # Held by an institution and not yet resolved: what queues, gauges and withdrawals count as open.
 OPEN_STATES = frozenset(
     {State.ASSIGNED, State.ACKNOWLEDGED, State.IN_PROGRESS, State.AWAITING_ENTERPRISE}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from schemas.domain import OPEN_STATES, Role, State, Tier
+from schemas.domain import OPEN_STATES, TERMINAL_STATES, Role, State, Tier
 from schemas.lifecycle import ActionKind, ActionRequest, EventType
 from schemas.permissions import ENTERPRISE_ACTIONS, ROLE_ACTIONS
 
 HELD_STATES = frozenset({State.ASSIGNED, State.ACKNOWLEDGED, State.IN_PROGRESS})
-NOT_TERMINAL = frozenset(set(State) - {State.CLOSED, State.WITHDRAWN, State.REJECTED})
+NOT_TERMINAL = frozenset(set(State) - TERMINAL_STATES)
 
 # action -> (states it is allowed from, state it leads to; None keeps the state)
 TRANSITIONS: dict[ActionKind, tuple[frozenset[State], State | None]] = {

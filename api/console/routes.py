@@ -24,7 +24,6 @@ from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_fixe
 
 from api.auth import allowed_kinds, can, in_scope, region_prefix
 from api.console import forms, views
-from api.console.overview import overview_rows, totals_by_tier
 from api.console.session import (
     PRE_COOKIE,
     SESSION_COOKIE,
@@ -42,6 +41,7 @@ from api.deps import ApiContext, Ctx, action_rate, submit_rate
 from api.lookup import not_found, query_view
 from api.models import RequestDetail
 from api.service.actions import IDEMPOTENCY_KEY, take_action
+from api.service.overview import overview_rows, totals_by_tier
 from api.service.requests import QueueFilter, get_request, list_requests, submit_request
 from schemas.domain import Category, Grade, Priority, SizeClass, SlaStatus, State, Tier
 from schemas.lifecycle import TEXT_REQUIRED, ActionKind, RequestView

@@ -2,86 +2,29 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from fastapi import APIRouter, Query
 
-from api.auth import can, scope_conditions
 from api.deps import Ctx, CurrentPrincipal
-from api.errors import field_error
-from api.models import (
-    CountRow,
-    ErrorOut,
-    EscalationReport,
-    EscalationRow,
-    SlaReport,
-    SlaRow,
-    SummaryReport,
-)
+from api.models import ErrorOut, EscalationReport, SlaReport, SummaryReport
 from api.routes import API_PREFIX
-from schemas.lifecycle import EventType
-from tierflow.auth_store import Principal
-from tierflow.db.models import ServiceRequest, TierHoldRow, Transition
+from api.service import reports as service
 
 router = APIRouter(prefix=f"{API_PREFIX}/reports", tags=["reports"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing or unknown token"},
     403: {"model": ErrorOut, "description": "The caller may not see reports"},
 }
-DEFAULT_PERIOD = timedelta(days=30)
 Since = Annotated[datetime | None, Query(description="Start (default: 30 days before until)")]
 Until = Annotated[datetime | None, Query(description="End (default: now)")]
-
-
-def _allowed(principal: Principal) -> None:
-    if not can(principal, "reports"):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            f"{principal.role.value} {principal.user_id} may not see reports",
-        )
-
-
-def _period(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
-    end = _aware(until) if until else datetime.now(UTC)
-    start = _aware(since) if since else end - DEFAULT_PERIOD
-    if start > end:
-        raise field_error(("query", "since"), "must not be after until")
-    return start, end
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @router.get("/summary", response_model=SummaryReport, responses=ERRORS)
 def summary(ctx: Ctx, principal: CurrentPrincipal) -> SummaryReport:
     """Count the requests in scope by tier, state and category."""
-    _allowed(principal)
-    query = (
-        select(ServiceRequest.tier, ServiceRequest.state, ServiceRequest.category, func.count())
-        .where(*scope_conditions(principal))
-        .group_by(ServiceRequest.tier, ServiceRequest.state, ServiceRequest.category)
-    )
-    with Session(ctx.engine) as session:
-        rows = [
-            CountRow(tier=t, state=s, category=c, count=int(n))
-            for t, s, c, n in session.exec(query).all()
-        ]
-    by: dict[str, Counter[str]] = {"tier": Counter(), "state": Counter(), "category": Counter()}
-    for row in rows:
-        for name in by:
-            by[name][str(getattr(row, name).value)] += row.count
-    return SummaryReport(
-        total=sum(r.count for r in rows),
-        by_tier=dict(by["tier"]),
-        by_state=dict(by["state"]),
-        by_category=dict(by["category"]),
-        rows=rows,
-    )
+    return service.summary_report(ctx, principal)
 
 
 @router.get("/sla", response_model=SlaReport, responses=ERRORS)
@@ -89,34 +32,7 @@ def sla(
     ctx: Ctx, principal: CurrentPrincipal, since: Since = None, until: Until = None
 ) -> SlaReport:
     """Return SLA attainment per institution and tier for holds begun in the period."""
-    _allowed(principal)
-    start, end = _period(since, until)
-    query = (
-        select(TierHoldRow)
-        .join(ServiceRequest, col(ServiceRequest.request_id) == col(TierHoldRow.request_id))
-        .where(*scope_conditions(principal))
-        .where(col(TierHoldRow.since) >= start, col(TierHoldRow.since) <= end)
-    )
-    stats: dict[tuple[str, Any], list[int]] = {}
-    with Session(ctx.engine) as session:
-        for hold in session.exec(query).all():
-            entry = stats.setdefault((hold.institution_id, hold.tier), [0, 0, 0, 0])
-            entry[0] += 1
-            entry[1] += int(hold.response_breached)
-            entry[2] += int(hold.resolution_breached)
-            entry[3] += int(hold.response_breached or hold.resolution_breached)
-    rows = [
-        SlaRow(
-            institution_id=inst,
-            tier=tier,
-            holds=n,
-            response_breached=resp,
-            resolution_breached=res,
-            attainment=round((n - breached) / n, 4) if n else 1.0,
-        )
-        for (inst, tier), (n, resp, res, breached) in sorted(stats.items())
-    ]
-    return SlaReport(since=start, until=end, rows=rows)
+    return service.sla_report(ctx, principal, since, until)
 
 
 @router.get("/escalations", response_model=EscalationReport, responses=ERRORS)
@@ -124,22 +40,4 @@ def escalations(
     ctx: Ctx, principal: CurrentPrincipal, since: Since = None, until: Until = None
 ) -> EscalationReport:
     """Count escalations in the period by tiers and cause (SLA breach or manual)."""
-    _allowed(principal)
-    start, end = _period(since, until)
-    query = (
-        select(Transition.from_tier, Transition.to_tier, Transition.reason)
-        .join(ServiceRequest, col(ServiceRequest.request_id) == col(Transition.request_id))
-        .where(*scope_conditions(principal))
-        .where(Transition.event_type == EventType.ESCALATED)
-        .where(col(Transition.occurred_at) >= start, col(Transition.occurred_at) <= end)
-    )
-    counts: Counter[tuple[Any, Any, str]] = Counter()
-    with Session(ctx.engine) as session:
-        for from_tier, to_tier, reason in session.exec(query).all():
-            cause = "sla_breach" if (reason or "").startswith("sla_breach") else "manual"
-            counts[(from_tier, to_tier, cause)] += 1
-    rows = [
-        EscalationRow(from_tier=f, to_tier=t, cause=c, count=n)
-        for (f, t, c), n in sorted(counts.items(), key=lambda kv: str(kv[0]))
-    ]
-    return EscalationReport(since=start, until=end, total=sum(counts.values()), rows=rows)
+    return service.escalation_report(ctx, principal, since, until)

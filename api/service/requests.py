@@ -12,19 +12,17 @@ from temporalio.client import WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.auth import allowed_kinds, can, scope_conditions
+from api.auth import allowed_kinds, require, scope_conditions
 from api.deps import ApiContext
 from api.lookup import find_in_scope, to_row
 from api.models import QueuePage, RequestDetail, RequestItem, SubmitAccepted
-from schemas.domain import Category, Priority, SlaStatus, State, Tier
+from schemas.domain import TERMINAL_STATES, Category, Priority, SlaStatus, State, Tier
 from schemas.lifecycle import WorkflowState
 from schemas.request import RequestInput
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 from tierflow.db.models import ServiceRequest
 from workflows.service_request import ServiceRequestWorkflow
-
-TERMINAL = [s.value for s in State if s.is_terminal]
 
 
 @dataclass(frozen=True)
@@ -38,14 +36,6 @@ class QueueFilter:
     priority: Priority | None = None
     sla_status: SlaStatus | None = None
     include_closed: bool = False
-
-
-def require(principal: Principal, grant: str) -> None:
-    """Answer 403 unless the principal may ``submit``, ``read`` or see ``reports``."""
-    if not can(principal, grant):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"{principal.role.value} {principal.user_id} may not {grant}"
-        )
 
 
 async def submit_request(
@@ -88,7 +78,7 @@ def list_requests(
     ]
     conditions += [column == value for column, value in filters if value is not None]
     if where.state is None and not where.include_closed:
-        conditions.append(col(ServiceRequest.state).not_in(TERMINAL))
+        conditions.append(col(ServiceRequest.state).not_in(sorted(TERMINAL_STATES)))
     next_due = func.coalesce(ServiceRequest.response_due_at, ServiceRequest.resolution_due_at)
     breached_first = case((col(ServiceRequest.sla_status) == SlaStatus.BREACHED, 0), else_=1)
     with Session(ctx.engine) as session:

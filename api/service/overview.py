@@ -13,11 +13,9 @@ from sqlalchemy import Engine, case, func, select
 from sqlmodel import Session, col
 
 from api.auth import scope_conditions
-from schemas.domain import TIER_ORDER, SlaStatus, State, Tier
+from schemas.domain import TERMINAL_STATES, TIER_ORDER, SlaStatus, Tier
 from tierflow.auth_store import Principal
 from tierflow.db.models import ServiceRequest
-
-TERMINAL = [s.value for s in State if s.is_terminal]
 
 
 @dataclass
@@ -50,7 +48,7 @@ def overview_rows(engine: Engine, principal: Principal) -> list[OverviewRow]:
             _count_if(col(ServiceRequest.escalation_count) > 0),
         )
         .where(*scope_conditions(principal))
-        .where(col(ServiceRequest.state).not_in(TERMINAL))
+        .where(col(ServiceRequest.state).not_in(sorted(TERMINAL_STATES)))
         .group_by(col(ServiceRequest.tier), col(ServiceRequest.institution_id))
     )
     with Session(engine) as session:
