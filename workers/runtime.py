@@ -1,18 +1,11 @@
 """Process concerns shared by the commands: logging setup.
 
-``connect_temporal`` and ``connect_kafka`` live in the library (``tierflow.temporal_client``,
-``tierflow.kafka_connect``); they are re-exported here only until ``workers/ingress.py``
-imports them from there.
+Connections live in the library: ``tierflow.temporal_client`` and ``tierflow.kafka_connect``.
 """
 
 from __future__ import annotations
 
 import logging
-
-from tierflow.kafka_connect import connect_kafka
-from tierflow.temporal_client import connect_temporal
-
-__all__ = ["configure_logging", "connect_kafka", "connect_temporal", "log"]
 
 log = logging.getLogger("tierflow")
 
