@@ -11,6 +11,7 @@ import tierflow.db.auth_models  # noqa: F401 - registers the API auth tables
 import tierflow.db.models  # noqa: F401 - registers the tables on SQLModel.metadata
 from tierflow.db.engine import make_engine
 from tierflow.db.types import EnumText, UtcDateTime
+from tierflow.settings import Settings
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -20,8 +21,6 @@ def _url() -> str:
     url = config.attributes.get("database_url")
     if url:
         return str(url)
-    from tierflow.settings import Settings
-
     return Settings().resolved_database_url
 
 
