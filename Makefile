@@ -8,14 +8,34 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   ?= 5
+# Dependencies come only from the locks (exact versions with hashes), made by `make lock`:
+# requirements/dev.lock for .venv (runtime + `dev` extra + devtools/ + setuptools + uv),
+# requirements/runtime.lock for the image (the runtime at the same versions).
+LOCK         := requirements/dev.lock
+RUNTIME_LOCK := requirements/runtime.lock
+LOCK_TARGET  := --python-version 3.11 --python-platform x86_64-unknown-linux-gnu
+LOCK_FLAGS   := --generate-hashes $(LOCK_TARGET) --custom-compile-command 'make lock' --quiet \
+                $(if $(UPGRADE),--upgrade)
 
-.PHONY: up down status test test-temporal-mtls lint system-deps clean
+.PHONY: install up down status test test-temporal-mtls lint lock system-deps clean
 
-$(STAMP): pyproject.toml devtools/pyproject.toml
+## The locked dependencies (hash-checked), then both distributions editable without their deps.
+## setuptools comes from the lock too, so the editable builds run without build isolation.
+install: $(STAMP)
+
+$(STAMP): pyproject.toml devtools/pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./devtools
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . -e ./devtools
 	@touch $(STAMP)
+
+## Re-resolve both locks after editing dependencies in pyproject.toml or devtools/pyproject.toml;
+## versions already locked stay unless they must move. `make lock UPGRADE=1`: newest allowed.
+lock: $(STAMP)
+	$(BIN)/uv pip compile requirements/dev.in $(LOCK_FLAGS) \
+	  --no-emit-package tierflow --no-emit-package tierflow-dev -o $(LOCK)
+	$(BIN)/uv pip compile requirements/runtime.in -c $(LOCK) $(LOCK_FLAGS) \
+	  --no-emit-package tierflow -o $(RUNTIME_LOCK)
 
 ## Bring up Temporal, Kafka, the database and worker/ingress/api, then submit demo requests.
 up: $(STAMP)
