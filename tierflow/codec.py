@@ -30,6 +30,8 @@ NONCE_BYTES = 12
 KEY_BYTES = 32  # generate_key() makes AES-256 keys
 VALID_KEY_BYTES = (16, 24, 32)
 SETTING = "payload_keys"
+# Rotation phase 1: keys every process can read but none writes yet (see docs/security.md).
+DECRYPT_ONLY_SETTING = "payload_decrypt_only_keys"
 
 
 class KeyConfigError(ValueError):
@@ -45,21 +47,21 @@ def generate_key() -> str:
     return base64.b64encode(os.urandom(KEY_BYTES)).decode()
 
 
-def _decode_key(key_id: str, text: str) -> bytes:
+def _decode_key(key_id: str, text: str, setting: str = SETTING) -> bytes:
     text = text.strip()
     altchars = b"-_" if ("-" in text or "_" in text) else None  # URL-safe base64 too
     try:
         key = base64.b64decode(text, altchars=altchars, validate=True)
     except (binascii.Error, ValueError):
-        raise KeyConfigError(f"{SETTING}: key {key_id!r} is not valid base64") from None
+        raise KeyConfigError(f"{setting}: key {key_id!r} is not valid base64") from None
     if len(key) not in VALID_KEY_BYTES:
         raise KeyConfigError(
-            f"{SETTING}: key {key_id!r} has {len(key)} bytes; AES-GCM needs 16, 24 or 32"
+            f"{setting}: key {key_id!r} has {len(key)} bytes; AES-GCM needs 16, 24 or 32"
         )
     return key
 
 
-def parse_keys(text: str) -> list[tuple[str, bytes]]:
+def parse_keys(text: str, setting: str = SETTING) -> list[tuple[str, bytes]]:
     """Parse ``id1:base64key,id2:base64key``; the first key encrypts, all of them decrypt."""
     keys: list[tuple[str, bytes]] = []
     for n, item in enumerate(p.strip() for p in text.split(",")):
@@ -68,22 +70,38 @@ def parse_keys(text: str) -> list[tuple[str, bytes]]:
         key_id, sep, encoded = item.partition(":")
         key_id = key_id.strip()
         if not sep or not key_id or not encoded.strip():
-            raise KeyConfigError(f"{SETTING}: entry {n + 1} is not 'keyid:base64key'")
+            raise KeyConfigError(f"{setting}: entry {n + 1} is not 'keyid:base64key'")
         if any(key_id == k for k, _ in keys):
-            raise KeyConfigError(f"{SETTING}: key id {key_id!r} appears twice")
-        keys.append((key_id, _decode_key(key_id, encoded)))
+            raise KeyConfigError(f"{setting}: key id {key_id!r} appears twice")
+        keys.append((key_id, _decode_key(key_id, encoded, setting)))
     return keys
 
 
 class AesGcmCodec(PayloadCodec):
-    """Encrypt with the first key; decrypt with whichever key id a payload names."""
+    """Encrypt with the first key; decrypt with whichever key id a payload names.
 
-    def __init__(self, keys: Sequence[tuple[str, bytes]]) -> None:
-        if not keys:
+    ``decrypt_only`` keys are read but never written: rotation's first phase. With no
+    encrypting key at all, payloads are written in clear (switching encryption on is a
+    rotation from no key) and encrypted ones are still read.
+    """
+
+    def __init__(
+        self,
+        keys: Sequence[tuple[str, bytes]],
+        decrypt_only: Sequence[tuple[str, bytes]] = (),
+    ) -> None:
+        if not keys and not decrypt_only:
             raise KeyConfigError(f"{SETTING}: at least one key is needed")
-        self.active_key_id = keys[0][0]
-        self._ciphers = {key_id: AESGCM(key) for key_id, key in keys}
-        if len(self._ciphers) != len(keys):
+        self.active_key_id: str | None = keys[0][0] if keys else None
+        both = sorted({k for k, _ in keys} & {k for k, _ in decrypt_only})
+        if both:
+            raise KeyConfigError(
+                f"{SETTING} and {DECRYPT_ONLY_SETTING}: key id {both[0]!r} is in both; a key "
+                f"is decrypt-only (phase 1) or promoted (phase 2), so list it in one of them"
+            )
+        self.decrypt_only_key_ids = [k for k, _ in decrypt_only]
+        self._ciphers = {key_id: AESGCM(key) for key_id, key in [*keys, *decrypt_only]}
+        if len(self._ciphers) != len(keys) + len(decrypt_only):
             raise KeyConfigError(f"{SETTING}: key ids must be unique")
 
     @property
@@ -91,7 +109,9 @@ class AesGcmCodec(PayloadCodec):
         return list(self._ciphers)
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        """Encrypt each whole payload (metadata included) under the active key."""
+        """Encrypt each whole payload (metadata included) under the active key, if any."""
+        if self.active_key_id is None:
+            return list(payloads)
         return [self.encrypt(p) for p in payloads]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
@@ -100,6 +120,8 @@ class AesGcmCodec(PayloadCodec):
 
     def encrypt(self, payload: Payload) -> Payload:
         key_id = self.active_key_id
+        if key_id is None:
+            raise KeyConfigError(f"{SETTING}: no key to encrypt with (only decrypt-only keys)")
         nonce = os.urandom(NONCE_BYTES)
         # The key id is authenticated data: relabelling a payload with another key id fails.
         sealed = self._ciphers[key_id].encrypt(nonce, payload.SerializeToString(), key_id.encode())
@@ -113,8 +135,10 @@ class AesGcmCodec(PayloadCodec):
         cipher = self._ciphers.get(key_id)
         if cipher is None:
             raise PayloadDecryptionError(
-                f"payload encrypted with key id {key_id!r}, which is not in {SETTING} "
-                f"(configured: {', '.join(self.key_ids)}); add that key to decrypt it"
+                f"payload encrypted with key id {key_id!r}, which is not in {SETTING} or "
+                f"{DECRYPT_ONLY_SETTING} (configured: {', '.join(self.key_ids) or 'none'}); "
+                "add that key to decrypt it (a key must reach every process decrypt-only "
+                "before any process encrypts with it)"
             )
         nonce, sealed = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
         try:
@@ -127,13 +151,20 @@ class AesGcmCodec(PayloadCodec):
         return Payload.FromString(plain)
 
 
-def codec_from_settings(settings: Any) -> AesGcmCodec | None:
-    """Return the codec for ``settings.payload_keys``, or None when no key is configured."""
-    text = getattr(settings, SETTING, "") or ""
+def _setting_text(settings: Any, name: str) -> str:
+    text = getattr(settings, name, "") or ""
     if hasattr(text, "get_secret_value"):
         text = text.get_secret_value()
-    keys = parse_keys(text)
-    return AesGcmCodec(keys) if keys else None
+    return str(text)
+
+
+def codec_from_settings(settings: Any) -> AesGcmCodec | None:
+    """Return the codec for payload_keys plus payload_decrypt_only_keys; None if neither is set."""
+    keys = parse_keys(_setting_text(settings, SETTING))
+    decrypt_only = parse_keys(
+        _setting_text(settings, DECRYPT_ONLY_SETTING), setting=DECRYPT_ONLY_SETTING
+    )
+    return AesGcmCodec(keys, decrypt_only) if keys or decrypt_only else None
 
 
 def encrypting_converter(codec: AesGcmCodec) -> DataConverter:

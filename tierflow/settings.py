@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         description="AES-GCM keys for Temporal payloads, comma-separated keyid:base64key; "
         "the first encrypts, all decrypt; empty: payloads are not encrypted",
     )
+    payload_decrypt_only_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="AES-GCM keys (same format) that decrypt but never encrypt: phase 1 of a "
+        "key rotation, before the key is promoted into payload_keys",
+    )
     kafka_security_protocol: str = Field(
         default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
     )

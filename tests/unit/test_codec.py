@@ -1,4 +1,4 @@
-"""AES-GCM payload codec: round trip, tamper detection, key rotation, clear errors."""
+"""AES-GCM payload codec: round trip, tamper detection, two-phase key rotation, clear errors."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from tierflow.codec import (
     generate_key,
     parse_keys,
 )
+from tierflow.settings import Settings
 
 SECRET = "13912345678"
 
@@ -159,3 +160,57 @@ def test_errors_never_show_key_material() -> None:
     with pytest.raises(KeyConfigError) as err:
         parse_keys(f"k1:{key}")
     assert key not in str(err.value)
+
+
+# ------------------------------------------------------------------ two-phase rotation
+def phased(keys: str, decrypt_only: str = "") -> SimpleNamespace:
+    return SimpleNamespace(payload_keys=keys, payload_decrypt_only_keys=decrypt_only)
+
+
+async def test_decrypt_only_key_reads_but_never_writes() -> None:
+    old, new = key_pair("2024-01"), key_pair("2025-06")
+    phase1 = data_converter(phased(old, decrypt_only=new))
+    promoted = data_converter(phased(new, decrypt_only=old))
+    _, written = await encode_request(phase1)
+    assert written[0].metadata[KEY_ID_METADATA] == b"2024-01"  # still writes under the old key
+    state, from_promoted = await encode_request(promoted)
+    [back] = await phase1.decode(from_promoted, [WorkflowState])  # reads the new key's payloads
+    assert back == state
+    [_] = await promoted.decode(written, [WorkflowState])
+
+
+async def test_decrypt_only_keys_alone_write_in_clear_and_read_encrypted() -> None:
+    key = key_pair("first")
+    switching_on = data_converter(phased("", decrypt_only=key))
+    _, plain = await encode_request(switching_on)
+    assert plain[0].metadata["encoding"] != ENCODING  # phase 1 of turning encryption on
+    state, sealed = await encode_request(data_converter(phased(key)))
+    [back] = await switching_on.decode(sealed, [WorkflowState])
+    assert back == state
+
+
+def test_a_key_in_both_lists_is_refused() -> None:
+    key = key_pair("2025-06")
+    with pytest.raises(KeyConfigError, match="key id '2025-06' is in both"):
+        data_converter(phased(key, decrypt_only=key))
+
+
+def test_bad_decrypt_only_entries_name_their_setting() -> None:
+    with pytest.raises(KeyConfigError) as err:
+        data_converter(phased(key_pair("k1"), decrypt_only="k2:!!!"))
+    assert str(err.value) == "payload_decrypt_only_keys: key 'k2' is not valid base64"
+
+
+async def test_missing_key_error_says_how_to_roll_it_out() -> None:
+    _, payloads = await encode_request(data_converter(phased(key_pair("2025-06"))))
+    reader = data_converter(phased(key_pair("2024-01")))
+    with pytest.raises(PayloadDecryptionError, match="decrypt-only before any process encrypts"):
+        await reader.decode(payloads, [WorkflowState])
+
+
+def test_settings_read_the_decrypt_only_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = key_pair("2025-06")
+    monkeypatch.setenv("TIERFLOW_PAYLOAD_DECRYPT_ONLY_KEYS", key)
+    codec = data_converter(Settings(_env_file=None)).payload_codec
+    assert isinstance(codec, AesGcmCodec)
+    assert codec.active_key_id is None and codec.decrypt_only_key_ids == ["2025-06"]
