@@ -12,31 +12,26 @@ from typing import Any
 from fastapi import HTTPException, status
 from sqlmodel import col
 
-from schemas.domain import TIER_ORDER, Role, Tier
+from schemas import permissions
+from schemas.domain import Role, Tier
 from schemas.lifecycle import ActionKind
-from schemas.permissions import REPORT_ROLES, ROLE_ACTIONS, STAFF_ROLES
+from schemas.permissions import REPORT_ROLES, STAFF_ROLES
 from tierflow.auth_store import Principal
 from tierflow.db.models import ServiceRequest
-
-REGION_DIGITS = {Tier.NATIONAL: 0, Tier.PROVINCIAL: 2, Tier.MUNICIPAL: 4, Tier.COUNTY: 6}
 
 
 def allowed_kinds(p: Principal) -> frozenset[ActionKind]:
     """Return the action kinds the principal's role (or grants) allow."""
-    if p.role is Role.SYSTEM:
-        return frozenset(k for k in ActionKind if k.value in p.grants)
-    if p.role not in STAFF_ROLES:
+    if p.role not in STAFF_ROLES and p.role is not Role.SYSTEM:
         return frozenset()  # enterprises act through system clients, never as API users
-    return ROLE_ACTIONS[p.role]
+    return permissions.actor_kinds(p.actor)
 
 
 def action_refusal(p: Principal, kind: ActionKind) -> str | None:
     """Return why the principal may never take ``kind`` (a 403), or None."""
     if kind in allowed_kinds(p):
         return None
-    if p.role is Role.SYSTEM:
-        return f"system client {p.user_id} has no grant for {kind.value}"
-    return f"role {p.role.value} may not {kind.value} a request"
+    return permissions.kind_refusal(p.actor, kind) or f"{p.role.value} may not {kind.value}"
 
 
 def can(p: Principal, grant: str) -> bool:
@@ -58,22 +53,15 @@ def require(p: Principal, grant: str, doing: str = "") -> None:
 
 def region_prefix(p: Principal) -> str:
     """Return the division-code prefix of a supervisor's region ('' for national)."""
-    if p.tier is None or p.division_code is None:
-        return "\x00"  # matches nothing: a supervisor without an institution sees nothing
-    return p.division_code[: REGION_DIGITS[p.tier]]
-
-
-def tiers_at_or_below(tier: Tier | None) -> list[Tier]:
-    return [] if tier is None else TIER_ORDER[: tier.rank + 1]
+    prefix = permissions.region_prefix(p.tier, p.division_code)
+    return "\x00" if prefix is None else prefix  # no institution: matches nothing
 
 
 def in_scope(p: Principal, tier: Tier, institution_id: str | None, division_code: str) -> bool:
     """Return whether a request held at (tier, institution) from ``division_code`` is visible."""
-    if p.role is Role.CASEWORKER:
-        return institution_id is not None and institution_id == p.institution_id
-    if p.role is Role.SUPERVISOR:
-        return division_code.startswith(region_prefix(p)) and tier in tiers_at_or_below(p.tier)
-    return p.role in (Role.ADMIN, Role.SYSTEM)
+    if p.role is Role.ENTERPRISE:
+        return False
+    return permissions.in_scope(p.actor, tier, institution_id, division_code)
 
 
 def scope_conditions(p: Principal) -> list[Any]:
@@ -81,7 +69,7 @@ def scope_conditions(p: Principal) -> list[Any]:
     if p.role is Role.CASEWORKER:
         return [ServiceRequest.institution_id == (p.institution_id or "\x00")]
     if p.role is Role.SUPERVISOR:
-        tiers = [t.value for t in tiers_at_or_below(p.tier)]
+        tiers = [t.value for t in permissions.tiers_at_or_below(p.tier)]
         return [
             col(ServiceRequest.division_code).startswith(region_prefix(p)),
             col(ServiceRequest.tier).in_(tiers),

@@ -3,21 +3,44 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from schemas.domain import Category, Priority, Role
+from schemas.domain import Category, Priority, Role, Tier
+from schemas.edge import (
+    ATTACHMENT_NAME_BYTES,
+    DESCRIPTION_BYTES,
+    MEDIA_TYPE_BYTES,
+    SHORT_BYTES,
+    SUBJECT_BYTES,
+    URL_BYTES,
+    check_submitted_at,
+    edge_rule,
+    limit,
+    text_rule,
+)
 from schemas.enterprise import Enterprise
 
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
 
 class Actor(BaseModel):
-    """Whoever performs an action: a caseworker, a system client, the enterprise, the engine."""
+    """Whoever performs an action: a caseworker, a system client, the enterprise, the engine.
+
+    The edge that authenticated the caller fills this in (an API token's user, a console
+    session, a Kafka system client); the workflow checks it against ``schemas.permissions``.
+    ``tier``/``division_code`` are a supervisor's scope, ``grants`` a system client's
+    commands, ``via`` the system client that acted on this person's behalf.
+    """
 
     id: str = Field(min_length=1, max_length=100)
     role: Role
     institution_id: str | None = Field(default=None, max_length=64)
+    tier: Tier | None = None
+    division_code: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
+    grants: list[str] = Field(default_factory=list, max_length=64)
+    via: str | None = Field(default=None, max_length=100)
 
 
 SYSTEM_ACTOR = Actor(id="tierflow", role=Role.SYSTEM)
@@ -26,10 +49,12 @@ SYSTEM_ACTOR = Actor(id="tierflow", role=Role.SYSTEM)
 class Attachment(BaseModel):
     """Metadata of a document the enterprise attached; the content lives elsewhere."""
 
-    name: str = Field(min_length=1, max_length=255)
-    media_type: str = Field(default="application/octet-stream", max_length=100)
+    name: Annotated[str, limit(ATTACHMENT_NAME_BYTES, 1), text_rule(ATTACHMENT_NAME_BYTES)]
+    media_type: Annotated[str, limit(MEDIA_TYPE_BYTES), text_rule(MEDIA_TYPE_BYTES)] = (
+        "application/octet-stream"
+    )
     size_bytes: int = Field(default=0, ge=0)
-    url: str | None = Field(default=None, max_length=1000)
+    url: Annotated[str | None, limit(URL_BYTES), text_rule(URL_BYTES)] = None
 
 
 class RequestInput(BaseModel):
@@ -39,13 +64,16 @@ class RequestInput(BaseModel):
     enterprise: Enterprise
     category: Category
     priority: Priority = Priority.NORMAL
-    subject: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=10_000)
+    subject: Annotated[str, limit(SUBJECT_BYTES, 1), text_rule(SUBJECT_BYTES)]
+    description: Annotated[str, limit(DESCRIPTION_BYTES), text_rule(DESCRIPTION_BYTES)] = ""
     attachments: list[Attachment] = Field(default_factory=list, max_length=50)
-    channel: str = Field(default="portal", max_length=40)
+    channel: Annotated[str, limit(SHORT_BYTES), text_rule(SHORT_BYTES)] = "portal"
     submitted_by: Actor = Field(
         default_factory=lambda: Actor(id="enterprise-portal", role=Role.SYSTEM)
     )
-    submitted_at: datetime | None = Field(
-        default=None, description="When the enterprise submitted; the workflow start if unset"
+    submitted_at: Annotated[datetime | None, edge_rule(check_submitted_at)] = Field(
+        default=None,
+        description="When the enterprise submitted, with a time zone; not before the first "
+        "SLA policy nor after now (5 minutes' skew). Shown only: SLA clocks and the calendar "
+        "follow the workflow's own clock. The workflow start if unset",
     )

@@ -46,7 +46,14 @@ class Principal:
     @property
     def actor(self) -> Actor:
         """Return the actor recorded in the workflow and the audit trail."""
-        return Actor(id=self.user_id, role=self.role, institution_id=self.institution_id)
+        return Actor(
+            id=self.user_id,
+            role=self.role,
+            institution_id=self.institution_id,
+            tier=self.tier if self.role is Role.SUPERVISOR else None,
+            division_code=self.division_code if self.role is Role.SUPERVISOR else None,
+            grants=sorted(self.grants) if self.role is Role.SYSTEM else [],
+        )
 
 
 def hash_token(token: str) -> str:

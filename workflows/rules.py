@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from schemas.domain import OPEN_STATES, TERMINAL_STATES, Role, State, Tier
+from schemas.domain import OPEN_STATES, TERMINAL_STATES, State, Tier
 from schemas.lifecycle import ActionKind, ActionRequest, EventType
-from schemas.permissions import ENTERPRISE_ACTIONS, ROLE_ACTIONS
+from schemas.permissions import action_refusal
 
 HELD_STATES = frozenset({State.ASSIGNED, State.ACKNOWLEDGED, State.IN_PROGRESS})
 NOT_TERMINAL = frozenset(set(State) - TERMINAL_STATES)
@@ -28,6 +28,9 @@ TRANSITIONS: dict[ActionKind, tuple[frozenset[State], State | None]] = {
     ActionKind.WITHDRAW: (OPEN_STATES, State.WITHDRAWN),
     ActionKind.RATE: (frozenset({State.RESOLVED}), None),
     ActionKind.EXTERNAL_STATUS: (NOT_TERMINAL, None),
+    # only while a step waits for an operator (the workflow checks that), in any state
+    ActionKind.OPERATOR_RETRY: (frozenset(State), None),
+    ActionKind.OPERATOR_RESOLVE: (frozenset(State), None),
 }
 
 EVENT_OF_ACTION: dict[ActionKind, EventType] = {
@@ -45,23 +48,16 @@ EVENT_OF_ACTION: dict[ActionKind, EventType] = {
     ActionKind.WITHDRAW: EventType.WITHDRAWN,
     ActionKind.RATE: EventType.RATED,
     ActionKind.EXTERNAL_STATUS: EventType.EXTERNAL_STATUS,
+    ActionKind.OPERATOR_RETRY: EventType.OPERATOR_RETRIED,
+    ActionKind.OPERATOR_RESOLVE: EventType.OPERATOR_RESOLVED,
 }
 
 
-def forbidden_reason(action: ActionRequest, institution_id: str | None) -> str | None:
-    """Return why the actor may not take this action on a request held by ``institution_id``."""
-    role = action.actor.role
-    if role is Role.ENTERPRISE:
-        if action.kind not in ROLE_ACTIONS[Role.ENTERPRISE]:
-            return f"an enterprise may not {action.kind.value} a request"
-        return None
-    if role is Role.CASEWORKER and action.kind not in ENTERPRISE_ACTIONS - {ActionKind.COMMENT}:
-        if action.actor.institution_id != institution_id:
-            return (
-                f"caseworker {action.actor.id} belongs to institution "
-                f"{action.actor.institution_id}, the request is held by {institution_id}"
-            )
-    return None
+def forbidden_reason(
+    action: ActionRequest, tier: Tier, institution_id: str | None, division_code: str
+) -> str | None:
+    """Why the actor may not take this action on the request: role, grants and scope."""
+    return action_refusal(action.actor, action.kind, tier, institution_id, division_code)
 
 
 def transition_refusal(

@@ -193,6 +193,22 @@ def caseworker(institution_id: str, name: str | None = None) -> Actor:
     )
 
 
+def supervisor(tier: Tier, division_code: str, institution_id: str | None = None) -> Actor:
+    """Return a supervisor of the region of ``division_code`` at ``tier``."""
+    return Actor(
+        id=f"sup-{tier.value}-{division_code}",
+        role=Role.SUPERVISOR,
+        institution_id=institution_id,
+        tier=tier,
+        division_code=division_code,
+    )
+
+
+def system_client(name: str, *grants: str) -> Actor:
+    """Return a system client holding ``grants``."""
+    return Actor(id=name, role=Role.SYSTEM, grants=list(grants))
+
+
 def action(kind: ActionKind, actor: Actor, **fields: Any) -> ActionRequest:
     """Return an action with a fresh action id."""
     return ActionRequest(action_id=f"a-{uuid.uuid4().hex[:12]}", kind=kind, actor=actor, **fields)

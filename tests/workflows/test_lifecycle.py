@@ -13,7 +13,14 @@ from schemas.domain import ClockKind, State, Tier
 from schemas.lifecycle import ActionKind, ActionRequest, RequestView, WorkflowState
 from schemas.request import RequestInput
 from tests.utils.eventually import eventually
-from tests.utils.factories import ENTERPRISE, action, caseworker, make_request
+from tests.utils.factories import (
+    ENTERPRISE,
+    action,
+    caseworker,
+    make_request,
+    supervisor,
+    system_client,
+)
 from tests.workflows.harness import StandIns
 from tierflow.constants import workflow_id
 from workflows.business_time import add_business_seconds, business_seconds_between
@@ -182,7 +189,7 @@ async def test_reopen_inside_window_then_auto_close(ts_worker, stand_ins) -> Non
         handle,
         action(
             ActionKind.REOPEN,
-            ENTERPRISE.model_copy(update={"role": "system"}),
+            system_client("crm", "reopen"),
             text="The bank withdrew",
         ),
     )
@@ -267,7 +274,7 @@ async def test_hand_back_and_reassign_keep_per_tier_records(ts_worker, stand_ins
     county = (await view(handle)).summary.institution_id
     up = await act(handle, action(ActionKind.ESCALATE, caseworker(county), text="Needs the city"))
     assert up.tier is Tier.MUNICIPAL
-    city = caseworker(up.institution_id)
+    city = supervisor(Tier.MUNICIPAL, req.enterprise.division_code, up.institution_id)
     moved = await act(
         handle,
         action(
@@ -291,7 +298,7 @@ async def test_hand_back_and_reassign_keep_per_tier_records(ts_worker, stand_ins
         handle,
         action(
             ActionKind.EXTERNAL_STATUS,
-            ENTERPRISE.model_copy(update={"role": "system"}),
+            system_client("crm", "external_status"),
             text="Bank visit booked",
         ),
     )
