@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
+from schemas.divisions import check_known_division
 from schemas.domain import Grade, SizeClass, Tier
+from schemas.edge import (
+    CONTACT_NAME_BYTES,
+    NAME_BYTES,
+    SHORT_BYTES,
+    edge_rule,
+    limit,
+    text_rule,
+)
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -41,9 +51,17 @@ def validate_uscc(code: str) -> str:
     return code
 
 
+def normalise_uscc(value: Any) -> Any:
+    """Upper-case a USCC before the check (lower-case letters are the same code)."""
+    return value.upper() if isinstance(value, str) else value
+
+
 def validate_division_code(code: str) -> str:
     """Return the code if it is a well-formed GB/T 2260 division code, else raise ValueError."""
-    if not isinstance(code, str) or len(code) != 6 or not code.isdigit():
+    # [0-9], not \d or isdigit(): full-width digits such as "３３０１０６" are not a code
+    if isinstance(code, str) and len(code) == 6 and code.isdigit() and not code.isascii():
+        raise ValueError(f"division code must use ASCII digits 0-9, got {code!r}")
+    if not isinstance(code, str) or re.fullmatch(r"[0-9]{6}", code) is None:
         raise ValueError(f"division code must be 6 digits, got {code!r}")
     if code == NATIONAL_DIVISION:
         return code
@@ -78,18 +96,26 @@ def division_for_tier(code: str, tier: Tier) -> str:
     return code
 
 
-Uscc = Annotated[str, AfterValidator(validate_uscc)]
+Uscc = Annotated[str, BeforeValidator(normalise_uscc), AfterValidator(validate_uscc)]
 DivisionCode = Annotated[str, AfterValidator(validate_division_code)]
+# An enterprise's division: well formed, and present in the division data (edge rule).
+KnownDivisionCode = Annotated[DivisionCode, edge_rule(check_known_division)]
 
 
 class Enterprise(BaseModel):
     """The enterprise asking for help. ``contact_*`` fields are PII."""
 
-    uscc: Uscc = Field(description="Unified Social Credit Code (GB 32100-2015)")
-    name: str = Field(min_length=1, max_length=200)
-    division_code: DivisionCode = Field(description="GB/T 2260 code of the registering county")
+    uscc: Uscc = Field(
+        description="Unified Social Credit Code (GB 32100-2015); lower case is upper-cased"
+    )
+    name: Annotated[str, limit(NAME_BYTES, 1), text_rule(NAME_BYTES)]
+    division_code: KnownDivisionCode = Field(
+        description="GB/T 2260 code of the registering county; must be in the division data"
+    )
     size_class: SizeClass = SizeClass.SMALL
     grade: Grade = Grade.NONE
-    contact_name: str | None = Field(default=None, max_length=100)
-    contact_phone: str | None = Field(default=None, max_length=40)
-    contact_email: str | None = Field(default=None, max_length=200)
+    contact_name: Annotated[
+        str | None, limit(CONTACT_NAME_BYTES), text_rule(CONTACT_NAME_BYTES)
+    ] = None
+    contact_phone: Annotated[str | None, limit(SHORT_BYTES), text_rule(SHORT_BYTES)] = None
+    contact_email: Annotated[str | None, limit(NAME_BYTES), text_rule(NAME_BYTES)] = None

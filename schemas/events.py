@@ -11,14 +11,15 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from cloudevents.core.bindings.kafka import CE_PREFIX, KafkaMessage, from_kafka, to_structured
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent as SpecCloudEvent
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.domain import Role
+from schemas.edge import ACTION_ID_PATTERN, check_aware
 from schemas.lifecycle import ActionKind, ActionRequest, EventType, TransitionRecord
 from schemas.request import REQUEST_ID_PATTERN, Actor, RequestInput
 
@@ -38,10 +39,10 @@ class CloudEvent(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     specversion: Literal["1.0"] = "1.0"
-    id: str = Field(min_length=1, max_length=200)
+    id: str = Field(pattern=ACTION_ID_PATTERN)  # printable ASCII: it reaches logs
     source: str = Field(min_length=1, max_length=500)
     type: str = Field(min_length=1, max_length=200)
-    time: datetime | None = None
+    time: Annotated[datetime | None, AfterValidator(check_aware)] = None
     subject: str | None = Field(default=None, max_length=200)
     datacontenttype: str = Field(
         default="application/json", pattern=r"^application/([\w.-]+\+)?json"
@@ -78,6 +79,9 @@ class ParsedCommand(BaseModel):
     request_id: str
     submit: RequestInput | None = None
     action: ActionRequest | None = None
+    # the person the command says it acts for (``data.actor`` / ``data.submitted_by``): a claim
+    # the ingress accepts only from a system client granted to act for that role
+    claimed_actor: Actor | None = None
 
 
 def command_type(command: str) -> str:
@@ -133,7 +137,7 @@ def parse_command(raw: bytes, headers: list[tuple[str, bytes]]) -> ParsedCommand
         event = CloudEvent.model_validate(envelope)
     except ValidationError as exc:
         raise CommandError("not_cloudevent", _describe(exc)) from None
-    match = _TYPE_RE.match(event.type)
+    match = _TYPE_RE.fullmatch(event.type)  # a whole-string match: no trailing newline
     if match is None or match.group(1) not in COMMANDS:
         raise CommandError(
             "unknown_type",
@@ -156,24 +160,39 @@ def _parse_submit(event: CloudEvent) -> ParsedCommand:
             "schema_invalid",
             f"subject: {event.subject!r} differs from data.request_id {request.request_id!r}",
         )
-    return ParsedCommand(event=event, command=SUBMIT, request_id=request.request_id, submit=request)
+    claimed = request.submitted_by if "submitted_by" in event.data else None
+    return ParsedCommand(
+        event=event,
+        command=SUBMIT,
+        request_id=request.request_id,
+        submit=request,
+        claimed_actor=claimed,
+    )
 
 
 def _parse_action(event: CloudEvent, kind: ActionKind) -> ParsedCommand:
     data = dict(event.data)
     request_id = data.pop("request_id", None) or event.subject
-    if not isinstance(request_id, str) or not re.match(REQUEST_ID_PATTERN, request_id):
+    if not isinstance(request_id, str) or not re.fullmatch(REQUEST_ID_PATTERN, request_id):
         raise CommandError(
             "schema_invalid",
             f"data.request_id: required (or the subject) and must match {REQUEST_ID_PATTERN}, "
             f"got {request_id!r}",
         )
+    claimed = "actor" in data
+    # until the ingress names the system client, the source stands in as the actor
     data.setdefault("actor", Actor(id=event.source[:100], role=Role.SYSTEM).model_dump())
     try:
         action = ActionRequest.model_validate({**data, "action_id": event.id, "kind": kind})
     except ValidationError as exc:
         raise _schema_error(exc, "data") from None
-    return ParsedCommand(event=event, command=kind.value, request_id=request_id, action=action)
+    return ParsedCommand(
+        event=event,
+        command=kind.value,
+        request_id=request_id,
+        action=action,
+        claimed_actor=action.actor if claimed else None,
+    )
 
 
 class _Envelope:

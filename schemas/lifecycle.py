@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ModelWrapValidatorHandler, model_validator
 
 from schemas.domain import Category, ClockKind, Grade, Priority, SlaStatus, State, Tier
+from schemas.edge import (
+    ACTION_ID_PATTERN,
+    ACTION_TEXT_BYTES,
+    INSTITUTION_ID_PATTERN,
+    limit,
+    stored,
+    text_rule,
+)
 from schemas.enterprise import DivisionCode
 from schemas.policy import PinnedPolicy
 from schemas.request import Actor, RequestInput
@@ -31,7 +39,12 @@ class ActionKind(StrEnum):
     WITHDRAW = "withdraw"
     RATE = "rate"
     EXTERNAL_STATUS = "external_status"
+    OPERATOR_RETRY = "operator_retry"  # admin: redo the step that failed permanently
+    OPERATOR_RESOLVE = "operator_resolve"  # admin: settle it without that step
 
+
+# What an operator (admin) does for a request whose step failed permanently.
+OPERATOR_ACTIONS = frozenset({ActionKind.OPERATOR_RETRY, ActionKind.OPERATOR_RESOLVE})
 
 # Actions that need a non-empty ``text`` (the reason, question, answer or resolution).
 TEXT_REQUIRED = {
@@ -45,17 +58,22 @@ TEXT_REQUIRED = {
     ActionKind.REJECT: "the reason for rejecting",
     ActionKind.COMMENT: "the comment",
     ActionKind.EXTERNAL_STATUS: "the status note",
+    ActionKind.OPERATOR_RESOLVE: "what the operator did instead of the failed step",
 }
 
 
 class ActionRequest(BaseModel):
     """One action on a request; ``action_id`` makes it idempotent."""
 
-    action_id: str = Field(min_length=1, max_length=200)
+    action_id: str = Field(
+        pattern=ACTION_ID_PATTERN, description="Printable ASCII without spaces, 1-200"
+    )
     kind: ActionKind
     actor: Actor
-    text: str | None = Field(default=None, max_length=10_000)
-    institution_id: str | None = Field(default=None, max_length=64, description="For reassign")
+    text: Annotated[str | None, limit(ACTION_TEXT_BYTES), text_rule(ACTION_TEXT_BYTES)] = None
+    institution_id: str | None = Field(
+        default=None, pattern=INSTITUTION_ID_PATTERN, description="For reassign"
+    )
     rating: int | None = Field(default=None, ge=1, le=5, description="For rate")
 
     @model_validator(mode="after")
@@ -92,6 +110,9 @@ class EventType(StrEnum):
     SLA_WARNING = "sla_warning"
     SLA_BREACHED = "sla_breached"
     SUPERVISOR_ALERT = "supervisor_alert"
+    OPERATOR_NEEDED = "operator_needed"  # a step failed permanently; details name it
+    OPERATOR_RETRIED = "operator_retried"
+    OPERATOR_RESOLVED = "operator_resolved"
 
 
 class RouteRequest(BaseModel):
@@ -172,6 +193,7 @@ class RequestSummary(BaseModel):
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     escalation_count: int = 0
+    needs_operator: bool = False  # a step failed permanently and waits for an operator
 
 
 class TransitionRecord(BaseModel):
@@ -194,6 +216,15 @@ class TransitionRecord(BaseModel):
     policy_version: str
     summary: RequestSummary
     request: RequestInput | None = Field(default=None, description="Only on the submitted event")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _read_stored(
+        cls, data: Any, handler: ModelWrapValidatorHandler[TransitionRecord]
+    ) -> TransitionRecord:
+        """A record is what the workflow stored: the edge rules judged its input already."""
+        with stored():
+            return handler(data)
 
 
 class TransitionBatch(BaseModel):
@@ -226,6 +257,19 @@ class TimelineEntry(BaseModel):
     reason: str | None = None
 
 
+class OperatorHold(BaseModel):
+    """A step that failed permanently (non-retryable) and waits for an operator."""
+
+    step: str  # the activity: load_policy, resolve_institution or record_transitions
+    error_type: str
+    message: str
+    since: datetime
+    redo: str  # what operator_retry redoes: admit, escalate or record
+    reason: str | None = None  # the escalation's reason, to redo it
+    event_ids: list[str] = Field(default_factory=list)  # records of a failed record call
+    retry_requested: bool = False
+
+
 class WorkflowState(BaseModel):
     """Everything a workflow carries across continue-as-new."""
 
@@ -238,7 +282,8 @@ class WorkflowState(BaseModel):
     clocks: list[SlaClock] = Field(default_factory=list)
     holds: list[TierHold] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
-    results: dict[str, ActionResult] = Field(default_factory=dict)  # by action id
+    # by action id, oldest first; the last ``workflows.records.MAX_ACTION_IDS`` are kept
+    results: dict[str, ActionResult] = Field(default_factory=dict)
     submitted_at: datetime | None = None
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
@@ -246,11 +291,26 @@ class WorkflowState(BaseModel):
     reopen_window_consumed: int = 0
     escalation_count: int = 0
     rating: int | None = None
+    rating_due_at: datetime | None = None  # after an automatic close: end of the rating window
     clocks_since: datetime | None = None  # when the current tier's clocks started
     paused_at: datetime | None = None  # when the request began awaiting the enterprise
     search_attributes: bool = Field(
         default=True, description="Upsert search attributes (off on servers without them)"
     )
+    operator: OperatorHold | None = None  # set while a permanently failed step waits
+    timeline_truncated: int = 0  # older timeline entries dropped (the read model keeps all)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _read_stored(
+        cls, data: Any, handler: ModelWrapValidatorHandler[WorkflowState]
+    ) -> WorkflowState:
+        """Decode what the workflow carries leniently: the edge rules judged it on the way in.
+
+        A request accepted under older rules must keep decoding, or it would wedge on replay.
+        """
+        with stored():
+            return handler(data)
 
 
 class RequestView(BaseModel):
@@ -263,3 +323,10 @@ class RequestView(BaseModel):
     allowed_actions: list[ActionKind]
     rating: int | None = None
     close_due_at: datetime | None = None
+    rating_due_at: datetime | None = Field(
+        default=None, description="Closed automatically: a rating is taken until then"
+    )
+    operator: OperatorHold | None = None
+    timeline_truncated: int = Field(
+        default=0, description="Older entries left out; the audit trail has the full timeline"
+    )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 from pydantic import AwareDatetime, BaseModel, Field
 
 from schemas.domain import Category, Grade, Priority, Tier
+
+# The first SLA policy, 2026.1, took effect at the start of 2026 in Asia/Shanghai: no request
+# can have been submitted under a policy before it (``submitted_at`` is refused before this).
+FIRST_POLICY_VERSION = "2026.1"
+FIRST_POLICY_EFFECTIVE = datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=8)))
 
 
 class CalendarData(BaseModel):

@@ -168,10 +168,10 @@ def test_division_for_tier_results_are_valid_codes(code: str) -> None:
 
 
 def test_enterprise_model_reports_the_field() -> None:
-    enterprise = Enterprise(uscc=VALID, name="Acme", division_code="110108", grade="little_giant")
+    enterprise = Enterprise(uscc=VALID, name="Acme", division_code="330106", grade="little_giant")
     assert enterprise.grade is Grade.LITTLE_GIANT
     with pytest.raises(ValidationError) as caught:
-        Enterprise(uscc=VALID[:17] + "#", name="Acme", division_code="110108")
+        Enterprise(uscc=VALID[:17] + "#", name="Acme", division_code="330106")
     [error] = caught.value.errors()
     assert error["loc"] == ("uscc",)
     assert "position 18" in error["msg"]

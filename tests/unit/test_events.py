@@ -33,7 +33,7 @@ def submit_data(request_id: str = "req-1", uscc: str = USCC) -> dict[str, Any]:
         "enterprise": {
             "uscc": uscc,
             "name": "Chaoyang Precision Tools Co.",
-            "division_code": "110105",
+            "division_code": "330105",
             "contact_name": "Li Wei",
             "contact_phone": "+86 10 5555 0100",
             "contact_email": "li.wei@example.cn",

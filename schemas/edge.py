@@ -1,0 +1,138 @@
+"""Edge rules for what callers send: free text, ids and timestamps (shared by API and Kafka).
+
+Both edges validate with the models in ``schemas/``, so every rule lives here once:
+
+- free text is bounded by UTF-8 **bytes** (a workflow's state is bytes; a Chinese character
+  takes 3), and refuses C0 control characters (NUL and the rest of U+0000-U+001F, and DEL)
+  except tab, newline and carriage return;
+- ids are matched as a whole string (no trailing newline slips through to logs);
+- timestamps must carry a UTC offset.
+
+These are *edge* rules. A request or record the workflow stored earlier is read back inside
+:func:`stored`, which skips them: data accepted under older rules must keep decoding, or a
+running request would wedge on replay.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import AfterValidator, Field
+
+from schemas.policy import FIRST_POLICY_EFFECTIVE, FIRST_POLICY_VERSION
+
+# C0 controls except tab (09), newline (0A) and carriage return (0D), plus DEL (7F).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_STORED: ContextVar[bool] = ContextVar("tierflow_stored", default=False)
+
+# Byte limits: three times the character limits of 0.1.0 (a CJK character is 3 UTF-8 bytes),
+# so a text in Chinese keeps the length it had, and an ASCII text may be longer.
+SUBJECT_BYTES = 600  # was 200 characters
+DESCRIPTION_BYTES = 30_000  # was 10,000 characters
+ACTION_TEXT_BYTES = 30_000  # was 10,000 characters
+NAME_BYTES = 600  # enterprise name, contact e-mail (were 200 characters)
+CONTACT_NAME_BYTES = 300  # was 100 characters
+SHORT_BYTES = 120  # contact phone, channel (were 40 characters)
+ATTACHMENT_NAME_BYTES = 765  # was 255 characters
+MEDIA_TYPE_BYTES = 300  # was 100 characters
+URL_BYTES = 3_000  # was 1,000 characters
+
+# Ids a caller chooses: printable ASCII, no spaces, matched as a whole string.
+ACTION_ID_PATTERN = r"^[!-~]{1,200}$"
+INSTITUTION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+
+
+@contextmanager
+def stored() -> Iterator[None]:
+    """Read data the workflow stored itself: edge rules are skipped inside this block."""
+    token = _STORED.set(True)
+    try:
+        yield
+    finally:
+        _STORED.reset(token)
+
+
+def is_stored() -> bool:
+    """Return True while stored data is being read back (see :func:`stored`)."""
+    return _STORED.get()
+
+
+def edge_rule(check: Callable[[Any], Any]) -> AfterValidator:
+    """Wrap ``check`` so that it runs on what callers send, not on stored data."""
+
+    def run(value: Any) -> Any:
+        return value if _STORED.get() else check(value)
+
+    return AfterValidator(run)
+
+
+def check_text(value: str | None, max_bytes: int) -> str | None:
+    """Return ``value`` if it is at most ``max_bytes`` of UTF-8 without control characters."""
+    if value is None:
+        return None
+    bad = _CONTROL.search(value)
+    if bad:
+        raise ValueError(
+            f"control character U+{ord(bad.group()):04X} at position {bad.start() + 1} is not "
+            "allowed (only tab, newline and carriage return are)"
+        )
+    size = len(value.encode("utf-8", errors="surrogatepass"))
+    if size > max_bytes:
+        raise ValueError(f"text is {size} bytes in UTF-8, limit {max_bytes}")
+    return value
+
+
+def full_match(pattern: str, value: str) -> bool:
+    """Return True if ``value`` matches ``pattern`` as a whole (a trailing newline does not)."""
+    return re.fullmatch(pattern, value) is not None
+
+
+def text_rule(max_bytes: int) -> AfterValidator:
+    """The edge rule of a free-text field: no control characters, at most ``max_bytes``."""
+    return edge_rule(lambda v: check_text(v, max_bytes))
+
+
+def limit(max_bytes: int, min_length: int = 0) -> Any:
+    """The schema side of a byte limit (characters never outnumber bytes)."""
+    return Field(
+        min_length=min_length,
+        max_length=max_bytes,
+        json_schema_extra={"maxUtf8Bytes": max_bytes},
+    )
+
+
+def check_aware(value: datetime | None) -> datetime | None:
+    """Return ``value`` if it has a UTC offset; a bare local time means nothing here."""
+    if value is not None and value.utcoffset() is None:
+        raise ValueError("must include a time zone (e.g. 2026-03-02T09:30:00+08:00 or ...Z)")
+    return value
+
+
+# Clock skew tolerated between a caller and us for ``submitted_at``.
+SUBMITTED_AT_SKEW = timedelta(minutes=5)
+
+
+def check_submitted_at(value: datetime | None) -> datetime | None:
+    """Return ``value`` if it has a time zone and lies between the first policy and now + skew.
+
+    Nothing can have been submitted before the first SLA policy took effect, nor (beyond a
+    small clock skew) in the future. The workflow never pins its calendar from this time.
+    """
+    if value is None:
+        return None
+    check_aware(value)
+    if value < FIRST_POLICY_EFFECTIVE:
+        raise ValueError(
+            f"is before {FIRST_POLICY_EFFECTIVE.isoformat()}, when the first SLA policy "
+            f"({FIRST_POLICY_VERSION}) took effect"
+        )
+    latest = datetime.now(UTC) + SUBMITTED_AT_SKEW
+    if value > latest:
+        minutes = int(SUBMITTED_AT_SKEW.total_seconds() // 60)
+        raise ValueError(f"is in the future (more than {minutes} minutes after now)")
+    return value
