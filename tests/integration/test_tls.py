@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from click.testing import Result
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -32,8 +33,10 @@ from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import UserScramCredentialUpsertion
 from kafka.errors import KafkaError
 from temporalio.client import Client
+from typer.testing import CliRunner
 
 from tests.fixtures.kafka import free_port_pair, unique_topic_name
+from tierflow.cli import app as cli_app
 from tierflow.kafka_io import make_producer
 from tierflow.tls import TlsConfigError, kafka_security_kwargs, temporal_tls
 from tierflow_dev.devstack.kafka import KafkaBroker
@@ -389,3 +392,42 @@ def test_temporal_tls_from_settings(pki: Pki) -> None:
     assert config.domain == "localhost"
     with pytest.raises(TlsConfigError, match="temporal_tls_cert and temporal_tls_key"):
         temporal_tls(temporal_settings(pki, temporal_tls_key=None))
+
+
+# ------------------------------------------------------------------ `tierflow events` over SASL_SSL
+def events_cli(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(cli_app, ["events", *args], env=env)
+
+
+def test_events_cli_publishes_and_tails_over_sasl_ssl(
+    secure_broker: SecureBroker, pki: Pki, tmp_path: Path
+) -> None:
+    topic = unique_topic_name("cli-sasl")
+    secure_broker.broker.ensure_topics({topic: 1})
+    env = {
+        "TIERFLOW_KAFKA_BOOTSTRAP_SERVERS": secure_broker.sasl_bootstrap,
+        "TIERFLOW_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "TIERFLOW_KAFKA_SSL_CAFILE": str(pki.ca),
+        "TIERFLOW_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "TIERFLOW_KAFKA_SASL_USERNAME": SCRAM_USER,
+        "TIERFLOW_KAFKA_SASL_PASSWORD": SCRAM_PASSWORD,
+    }
+    command = tmp_path / "command.json"
+    marker = f"cli-{uuid.uuid4().hex}"
+    command.write_text(f'{{"type": "x.v1", "source": "/test", "subject": "{marker}"}}')
+    sent = events_cli(env, "publish", str(command), "--topic", topic, "--no-validate")
+    assert sent.exit_code == 0, sent.output
+    assert f"to {topic}[0]@0" in sent.output
+    read = events_cli(env, "tail", "--topic", topic, "--from-beginning", "--max", "1", "--json")
+    assert read.exit_code == 0, read.output
+    assert marker in read.output
+    # the same commands without the security settings cannot reach the SASL_SSL listener
+    plain = {"TIERFLOW_KAFKA_BOOTSTRAP_SERVERS": secure_broker.sasl_bootstrap}
+    refused = events_cli(plain, "tail", "--topic", topic, "--max", "1")
+    assert refused.exit_code == 1
+    assert "not reachable at" in refused.output and "over PLAINTEXT" in refused.output
+    no_password = {**env, "TIERFLOW_KAFKA_SASL_PASSWORD": ""}
+    unknown = events_cli(no_password, "publish", str(command), "--no-validate")
+    assert unknown.exit_code == 2
+    assert "kafka_sasl_password: required" in unknown.output
+    assert SCRAM_PASSWORD not in read.output + refused.output + unknown.output

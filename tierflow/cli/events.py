@@ -33,13 +33,16 @@ def tail(
 
     from tierflow.settings import Settings
 
-    bootstrap = Settings().kafka_bootstrap_servers
-    with _reachable(bootstrap):
+    settings = Settings()
+    bootstrap = settings.kafka_bootstrap_servers
+    security = _security(settings)
+    with _reachable(bootstrap, security):
         consumer = KafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=None,
             enable_auto_commit=False,
             bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+            **security,
         )
     try:
         if topic not in consumer.topics():
@@ -103,9 +106,11 @@ def publish(
             raise typer.Exit(2) from None
         key = parsed.request_id
     event_id = envelope["id"]
-    bootstrap = Settings().kafka_bootstrap_servers
-    with _reachable(bootstrap):
-        producer = make_producer(bootstrap, bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS)
+    settings = Settings()
+    bootstrap = settings.kafka_bootstrap_servers
+    security = _security(settings)
+    with _reachable(bootstrap, security):
+        producer = make_producer(bootstrap, bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS, **security)
     try:
         headers = [("content-type", b"application/cloudevents+json")]
         future = producer.send(
@@ -119,17 +124,34 @@ def publish(
     )
 
 
+def _security(settings: Any) -> dict[str, Any]:
+    """Return the Kafka TLS/SASL kwargs every client here uses; a bad setting exits with 2."""
+    from tierflow.tls import TlsConfigError, kafka_security_kwargs
+
+    try:
+        return kafka_security_kwargs(settings)
+    except TlsConfigError as exc:
+        typer.secho(f"Kafka security settings: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
 @contextmanager
-def _reachable(bootstrap: str) -> Iterator[None]:
+def _reachable(bootstrap: str, security: dict[str, Any]) -> Iterator[None]:
     """Turn "no broker" into one clear line and exit code 1."""
     from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 
     try:
         yield
     except (KafkaTimeoutError, KafkaConnectionError):
+        protocol = security.get("security_protocol", "PLAINTEXT")
+        hint = (
+            "start the local stack with `tierflow dev up`"
+            if protocol == "PLAINTEXT"
+            else "check TIERFLOW_KAFKA_SECURITY_PROTOCOL, the CA and the SASL credentials"
+        )
         typer.secho(
-            f"Kafka is not reachable at {bootstrap} (TIERFLOW_KAFKA_BOOTSTRAP_SERVERS): "
-            "start the local stack with `tierflow dev up`",
+            f"Kafka is not reachable at {bootstrap} over {protocol} "
+            f"(TIERFLOW_KAFKA_BOOTSTRAP_SERVERS): {hint}",
             fg="red",
             err=True,
         )
