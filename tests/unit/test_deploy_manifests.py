@@ -18,9 +18,12 @@ from typing import Any
 import pytest
 import yaml
 from prometheus_client import CollectorRegistry
+from temporalio.service import TLSConfig
 
 from tierflow import constants
+from tierflow.codec import AesGcmCodec, data_converter, generate_key
 from tierflow.settings import Settings
+from tierflow.tls import SASL_MECHANISMS, kafka_security_kwargs, temporal_tls
 from tierflow_dev.devstack.kafka import kafka_version
 from tierflow_dev.devstack.prometheus import render_config
 
@@ -459,3 +462,142 @@ def test_kustomization_lists_every_manifest() -> None:
     kustomization = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
     listed = set(kustomization["resources"])
     assert listed == {p.name for p in K8S} - {"kustomization.yaml"}
+
+
+# ---------------------------------------------------------------------------- k8s: secure defaults
+# What each Deployment must wire from Secrets, and the files each mounted Secret must hold
+# (the keys deploy/k8s/README.md tells operators to create).
+SECRET_ENV = {
+    "TIERFLOW_DATABASE_URL",
+    "TIERFLOW_PAYLOAD_KEYS",
+    "TIERFLOW_PAYLOAD_DECRYPT_ONLY_KEYS",
+}
+KAFKA_SECRET_ENV = {"TIERFLOW_KAFKA_SASL_USERNAME", "TIERFLOW_KAFKA_SASL_PASSWORD"}
+KAFKA_PROCESSES = {"tierflow-worker", "tierflow-ingress"}  # the api does not use Kafka
+SECRET_FILES = {
+    "tierflow-temporal-tls": {"tls.crt", "tls.key", "ca.crt"},
+    "tierflow-kafka-ca": {"ca.crt"},
+}
+TEMPORAL_FILES = (
+    "TIERFLOW_TEMPORAL_TLS_CA",
+    "TIERFLOW_TEMPORAL_TLS_CERT",
+    "TIERFLOW_TEMPORAL_TLS_KEY",
+)
+KAFKA_FILES = ("TIERFLOW_KAFKA_SSL_CAFILE",)
+
+
+def k8s_config(docs: list[tuple[str, dict[str, Any]]]) -> dict[str, str]:
+    [data] = [d["data"] for _, d in docs if d["kind"] == "ConfigMap"]
+    return dict(data)
+
+
+def test_k8s_configmap_turns_security_on_and_holds_no_secret(
+    k8s_docs: list[tuple[str, dict[str, Any]]],
+) -> None:
+    data = k8s_config(k8s_docs)
+    assert data["TIERFLOW_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert data["TIERFLOW_KAFKA_SASL_MECHANISM"] in SASL_MECHANISMS
+    for name in (*TEMPORAL_FILES, *KAFKA_FILES):
+        assert data.get(name, "").startswith("/etc/tierflow/"), f"{name} must be a mounted file"
+    assert data["TIERFLOW_TEMPORAL_TLS_SERVER_NAME"]
+    leaked = (SECRET_ENV | KAFKA_SECRET_ENV) & set(data)
+    assert leaked == set(), "secrets come from Secrets, never from the ConfigMap"
+
+
+def _secret_ref(container: dict[str, Any], name: str) -> dict[str, Any] | None:
+    for entry in container.get("env", []):
+        if entry["name"] == name:
+            return entry.get("valueFrom", {}).get("secretKeyRef")
+    return None
+
+
+def test_k8s_deployments_take_keys_and_credentials_from_secrets(
+    k8s_docs: list[tuple[str, dict[str, Any]]],
+) -> None:
+    problems = []
+    for name, dep in deployments(k8s_docs).items():
+        for container in dep["spec"]["template"]["spec"]["containers"]:
+            needed = SECRET_ENV | (KAFKA_SECRET_ENV if name in KAFKA_PROCESSES else set())
+            for var in sorted(needed):
+                ref = _secret_ref(container, var)
+                if ref is None:
+                    problems.append(f"{name}: {var} must come from a secretKeyRef")
+                elif ref.get("optional") and var != "TIERFLOW_PAYLOAD_DECRYPT_ONLY_KEYS":
+                    problems.append(f"{name}: {var} must not be optional (fail closed)")
+            literal = {e["name"] for e in container.get("env", []) if "value" in e}
+            problems += [
+                f"{name}: {v} set in clear" for v in literal & (SECRET_ENV | KAFKA_SECRET_ENV)
+            ]
+    assert problems == []
+
+
+def _settings_of(
+    data: dict[str, str], container: dict[str, Any], volumes: dict[str, Any], root: Path
+) -> tuple[Settings, list[str]]:
+    """Build the Settings a pod would read: ConfigMap, Secret refs (fake values), mounted files."""
+    env = dict(data)
+    for entry in container.get("env", []):
+        ref = entry.get("valueFrom", {}).get("secretKeyRef")
+        if entry["name"] == "TIERFLOW_PAYLOAD_KEYS":
+            env[entry["name"]] = f"k8s-test:{generate_key()}"
+        elif ref is not None and not ref.get("optional"):
+            env[entry["name"]] = f"from-secret-{ref['name']}-{ref['key']}"
+        elif "value" in entry:
+            env[entry["name"]] = entry["value"]
+    unmounted = []
+    mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+    for name in (*TEMPORAL_FILES, *KAFKA_FILES):
+        folder, _, file = env[name].rpartition("/")
+        source = volumes.get(mounts.get(folder, ""), {}).get("secret", {}).get("secretName")
+        if file not in SECRET_FILES.get(source, set()):
+            unmounted.append(name)
+            env[name] = str(root / "not-mounted" / file)
+            continue
+        local = root / folder.lstrip("/") / file
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_bytes(b"-----BEGIN CERTIFICATE-----\n")
+        env[name] = str(local)
+    fields = {settings_field(k): v for k, v in env.items() if k.startswith("TIERFLOW_")}
+    return Settings(_env_file=None, **fields), unmounted
+
+
+def test_k8s_pods_encrypt_payloads_and_connect_over_tls(
+    k8s_docs: list[tuple[str, dict[str, Any]]], tmp_path: Path
+) -> None:
+    """The manifests, read as Settings, give the codec, Temporal mTLS and Kafka SASL_SSL."""
+    data = k8s_config(k8s_docs)
+    for name, dep in deployments(k8s_docs).items():
+        pod = dep["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        for container in pod["containers"]:
+            settings, unmounted = _settings_of(data, container, volumes, tmp_path / name)
+            codec = data_converter(settings).payload_codec
+            assert isinstance(codec, AesGcmCodec) and codec.active_key_id == "k8s-test", name
+            tls = temporal_tls(settings)
+            assert isinstance(tls, TLSConfig), f"{name}: Temporal without TLS"
+            assert tls.client_cert and tls.client_private_key and tls.server_root_ca_cert, name
+            assert tls.domain == data["TIERFLOW_TEMPORAL_TLS_SERVER_NAME"]
+            if name in KAFKA_PROCESSES:
+                assert unmounted == [], f"{name}: {unmounted} not mounted from their Secret"
+                kafka = kafka_security_kwargs(settings)
+                assert kafka["security_protocol"] == "SASL_SSL", name
+                assert kafka["ssl_cafile"].endswith("ca.crt")
+                assert kafka["sasl_plain_password"].startswith("from-secret-tierflow-kafka-sasl")
+            else:
+                assert unmounted == list(KAFKA_FILES), f"{name}: mounts only what it uses"
+
+
+def test_k8s_readme_names_every_secret_the_manifests_use(
+    k8s_docs: list[tuple[str, dict[str, Any]]],
+) -> None:
+    used = set(SECRET_FILES)
+    for _, dep in k8s_docs:
+        if dep["kind"] in {"Deployment", "Job"}:
+            for container in dep["spec"]["template"]["spec"]["containers"]:
+                used |= {
+                    e["valueFrom"]["secretKeyRef"]["name"]
+                    for e in container.get("env", [])
+                    if "secretKeyRef" in e.get("valueFrom", {})
+                }
+    readme = (DEPLOY / "k8s" / "README.md").read_text()
+    assert {s for s in used if f"`{s}`" not in readme} == set()
