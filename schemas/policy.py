@@ -43,6 +43,12 @@ class PinnedPolicy(BaseModel):
     targets: dict[Tier, SlaTarget]
     warning_thresholds: list[float] = Field(default_factory=lambda: [0.5, 0.8])
     reopen_window_seconds: int = Field(gt=0, description="Business seconds after resolution")
+    rating_window_seconds: int = Field(
+        default=0,
+        ge=0,
+        description="Business seconds after an automatic close during which the enterprise "
+        "may still rate; 0 (policies pinned before this field) closes without waiting",
+    )
     calendar: CalendarData
 
 
@@ -52,4 +58,7 @@ class PolicyRequest(BaseModel):
     category: Category
     priority: Priority
     grade: Grade = Grade.NONE
-    submitted_at: AwareDatetime
+    submitted_at: AwareDatetime = Field(
+        description="The workflow's clock at admission (it picks the calendar's years); never "
+        "the time a client sent. The name is kept: recorded histories carry it"
+    )

@@ -128,6 +128,11 @@ class PolicyFile(_Strict):
     version: str = Field(min_length=1)
     warning_thresholds: list[float] = Field(min_length=1)
     reopen_window_business_days: float = Field(gt=0)
+    rating_window_business_days: float = Field(
+        default=15,
+        ge=0,
+        description="After an automatic close, a rating is taken for this long (0: none)",
+    )
     calendar: CalendarSettings
     targets: Targets
 
@@ -166,6 +171,11 @@ class PolicyFile(_Strict):
             warning_thresholds=list(self.warning_thresholds),
             reopen_window_seconds=_seconds(
                 self.reopen_window_business_days, _business_day_hours(self.calendar)
+            ),
+            rating_window_seconds=(
+                _seconds(self.rating_window_business_days, _business_day_hours(self.calendar))
+                if self.rating_window_business_days
+                else 0
             ),
             calendar=calendar,
         )

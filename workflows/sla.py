@@ -59,3 +59,12 @@ def close_due(case: WorkflowState, now: datetime) -> datetime:
     """Return when a request resolved at ``now`` closes itself (end of the reopen window)."""
     assert case.policy is not None
     return add_business_seconds(now, case.policy.reopen_window_seconds, case.policy.calendar)
+
+
+def rating_due(case: WorkflowState, now: datetime) -> datetime | None:
+    """Return until when a request closed at ``now`` takes a rating (None: no window)."""
+    assert case.policy is not None
+    window = case.policy.rating_window_seconds
+    if not window or case.rating is not None:
+        return None
+    return add_business_seconds(now, window, case.policy.calendar)

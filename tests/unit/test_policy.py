@@ -15,7 +15,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.policy import PolicyActivities
 from schemas.domain import Category, Grade, Priority, Tier
 from schemas.policy import PinnedPolicy, PolicyRequest
-from tierflow.policy import PolicyError, PolicyFile, load_policy_file
+from tierflow.policy import PolicyError, PolicyFile, load_policy_file, parse_policy
 
 HOUR = 3600
 SUBMITTED = datetime(2025, 9, 26, 17, 0, tzinfo=timezone(timedelta(hours=8)))
@@ -28,7 +28,7 @@ def policy() -> PolicyFile:
 
 
 def test_packaged_file_loads(policy) -> None:
-    assert policy.version == "2026.1"
+    assert policy.version == "2026.2"
     assert policy.warning_thresholds == [0.5, 0.8]
     assert policy.reopen_window_business_days == 5
     assert policy.calendar.working_periods == [("09:00", "12:00"), ("13:30", "17:30")]
@@ -37,7 +37,7 @@ def test_packaged_file_loads(policy) -> None:
 
 def test_pin_defaults_tier_and_grade(policy) -> None:
     pinned = policy.pin(Category.OTHER, Priority.NORMAL, Grade.NONE, SUBMITTED)
-    assert pinned.version == "2026.1"
+    assert pinned.version == "2026.2"
     assert pinned.targets[Tier.COUNTY].response_seconds == 8 * HOUR
     assert pinned.targets[Tier.COUNTY].resolution_seconds == 40 * HOUR
     assert pinned.targets[Tier.PROVINCIAL].resolution_seconds == 50 * HOUR
@@ -50,6 +50,20 @@ def test_pin_defaults_tier_and_grade(policy) -> None:
     assert giant.targets[Tier.COUNTY].response_seconds == 1.5 * HOUR
     assert giant.targets[Tier.COUNTY].resolution_seconds == 12 * HOUR
     assert giant.targets[Tier.NATIONAL].resolution_seconds == 18 * HOUR
+    assert pinned.rating_window_seconds == 15 * 7 * HOUR  # 15 business days of 7 hours
+
+
+def test_the_rating_window_is_configurable_and_zero_turns_it_off() -> None:
+    text = PACKAGED_TEXT.replace(
+        "rating_window_business_days = 15", "rating_window_business_days = 0"
+    )
+    assert text != PACKAGED_TEXT
+    pinned = parse_policy(text).pin(Category.OTHER, Priority.NORMAL, Grade.NONE, SUBMITTED)
+    assert pinned.rating_window_seconds == 0
+    unset = PACKAGED_TEXT.replace("rating_window_business_days = 15\n", "")
+    assert parse_policy(unset).rating_window_business_days == 15  # the default
+    with pytest.raises(PolicyError, match="rating_window_business_days: must be >= 0"):
+        parse_policy(PACKAGED_TEXT.replace("days = 15", "days = -1"))
 
 
 def test_pin_category_overrides(policy) -> None:
@@ -156,7 +170,7 @@ BAD_EDITS = [
         "sla_policy.toml: targets.grade.little_giant.response_factr: is not a known field",
     ),
     (
-        'version = "2026.1"',
+        'version = "2026.2"',
         "",
         "sla_policy.toml: version: is required",
     ),
@@ -203,8 +217,8 @@ BAD_EDITS = [
         "sla_policy.toml: reopen_window_business_days: input should be a valid number",
     ),
     (
-        'version = "2026.1"',
-        'version = "2026.1',
+        'version = "2026.2"',
+        'version = "2026.2',
         "sla_policy.toml: invalid TOML: ",
     ),
 ]

@@ -44,6 +44,7 @@ class Targets:
     tier_factors: Mapping[Tier, tuple[float, float]] = field(default_factory=dict)
     warning_thresholds: tuple[float, ...] = (0.5,)
     reopen_window: float = 3
+    rating_window: float = 0  # after an automatic close; 0: the workflow ends at the close
     utc_offset_minutes: int = 0
     version: str = "fast-1"
 
@@ -67,6 +68,7 @@ def policy_text(targets: Targets) -> str:
         "version": targets.version,
         "warning_thresholds": list(targets.warning_thresholds),
         "reopen_window_business_days": targets.reopen_window / DAY_SECONDS,
+        "rating_window_business_days": targets.rating_window / DAY_SECONDS,
         "calendar": {
             "utc_offset_minutes": targets.utc_offset_minutes,
             "working_periods": [["00:00", "24:00"]],
