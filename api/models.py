@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from schemas.domain import Category, State, Tier
+from schemas.edge import ACTION_TEXT_BYTES, INSTITUTION_ID_PATTERN, limit, text_rule
 from schemas.lifecycle import ActionKind, RequestSummary, RequestView
 
 
@@ -25,8 +27,11 @@ class SubmitAccepted(BaseModel):
 class ActionBody(BaseModel):
     """The few fields a caseworker sends with an action; the actor comes from the token."""
 
-    text: str | None = Field(default=None, max_length=10_000)
-    institution_id: str | None = Field(default=None, max_length=64, description="For reassign")
+    # the rules of schemas.lifecycle.ActionRequest (schemas/edge.py): the API and Kafka agree
+    text: Annotated[str | None, limit(ACTION_TEXT_BYTES), text_rule(ACTION_TEXT_BYTES)] = None
+    institution_id: str | None = Field(
+        default=None, pattern=INSTITUTION_ID_PATTERN, description="For reassign"
+    )
     rating: int | None = Field(default=None, ge=1, le=5, description="For rate")
 
 

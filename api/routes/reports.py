@@ -6,19 +6,30 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import AfterValidator
 
 from api.deps import Ctx, CurrentPrincipal
 from api.models import ErrorOut, EscalationReport, SlaReport, SummaryReport
 from api.routes import API_PREFIX
 from api.service import reports as service
+from schemas.edge import check_aware
 
 router = APIRouter(prefix=f"{API_PREFIX}/reports", tags=["reports"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing or unknown token"},
     403: {"model": ErrorOut, "description": "The caller may not see reports"},
 }
-Since = Annotated[datetime | None, Query(description="Start (default: 30 days before until)")]
-Until = Annotated[datetime | None, Query(description="End (default: now)")]
+# A time without a zone is refused (422 naming it), as everywhere a caller sends one.
+Since = Annotated[
+    datetime | None,
+    Query(description="Start, with a time zone (default: 30 days before until)"),
+    AfterValidator(check_aware),
+]
+Until = Annotated[
+    datetime | None,
+    Query(description="End, with a time zone (default: now)"),
+    AfterValidator(check_aware),
+]
 
 
 @router.get("/summary", response_model=SummaryReport, responses=ERRORS)

@@ -88,6 +88,28 @@ async def test_an_action_with_a_nul_is_refused_by_the_api(api, stack) -> None:
         headers=users.auth("admin"),
     )
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "text", r.text
+    r = await client.post(
+        f"{V1}/requests/{rid}/actions/comment",
+        json={"text": "评" * 10_001},  # 30,003 bytes
+        headers=users.auth("admin"),
+    )
+    assert r.status_code == 422 and "limit 30000" in r.json()["detail"][0]["msg"], r.text
+    r = await client.post(
+        f"{V1}/requests/{rid}/actions/reassign",
+        json={"text": "move", "institution_id": "zj-330105-sme\n"},
+        headers=users.auth("admin"),
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "institution_id", r.text
+
+
+async def test_report_periods_need_a_time_zone(api) -> None:
+    client, users = api
+    naive = {"since": "2026-11-01T00:00:00", "until": "2026-11-30T00:00:00+08:00"}
+    r = await client.get(V1 + "/reports/sla", params=naive, headers=users.auth("admin"))
+    assert r.status_code == 422 and [e["field"] for e in r.json()["detail"]] == ["since"]
+    aware = {"since": "2026-11-01T00:00:00Z", "until": "2026-11-30T00:00:00+08:00"}
+    r = await client.get(V1 + "/reports/sla", params=aware, headers=users.auth("admin"))
+    assert r.status_code == 200, r.text
 
 
 async def test_the_ingress_dead_letters_bad_input_naming_the_field(stack, unique_topic) -> None:
