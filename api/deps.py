@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from limits import RateLimitItemPerSecond
-from limits.storage import MemoryStorage
-from limits.strategies import SlidingWindowCounterRateLimiter
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from temporalio.client import Client
 
 from tierflow.auth_store import Principal, authenticate
 from tierflow.metrics import ApiMetrics
+from tierflow.rate_limit import RateLimiter
 from tierflow.settings import Settings
 
 
@@ -30,28 +27,6 @@ class ApiLimits:
     actions_per_second: float = 5.0
     actions_burst: int = 50
     max_body_bytes: int = 256 * 1024
-
-
-class RateLimiter:
-    """Per-key rate limits on ``limits``' sliding window counter in memory.
-
-    ``burst`` hits are allowed per ``burst / per_second`` seconds (at least one second), so
-    the long-run rate is ``per_second`` as with the token bucket this replaces. The memory
-    storage drops a key once its windows expire, so many short-lived tokens cannot grow it.
-    """
-
-    def __init__(self, per_second: float, burst: int) -> None:
-        window = max(1, math.ceil(burst / per_second)) if per_second > 0 else 3600
-        self.item = RateLimitItemPerSecond(burst, window)
-        self.storage = MemoryStorage()
-        self._limiter = SlidingWindowCounterRateLimiter(self.storage)
-
-    def take(self, key: object) -> float | None:
-        """Count one hit for ``key``; return None if allowed, else seconds until one is."""
-        if self._limiter.hit(self.item, str(key)):
-            return None
-        reset_at = self._limiter.get_window_stats(self.item, str(key)).reset_time
-        return max(0.0, reset_at - time.time())
 
 
 @dataclass

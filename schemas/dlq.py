@@ -19,10 +19,13 @@ class DeadLetterReason(enum.StrEnum):
     SCHEMA_INVALID = "schema_invalid"
     INVALID_USCC = "invalid_uscc"
     OVERSIZE = "oversize"
+    # who sent it may not do this
+    FORBIDDEN = "forbidden"  # no such system client, no grant, a person it may not act for
     # only Temporal can tell
     REJECTED = "rejected"  # the workflow's update validator refused the action
     UNKNOWN_REQUEST = "unknown_request"  # no workflow for the request id within the wait budget
     WORKFLOW_CLOSED = "workflow_closed"  # an action on a request whose workflow has completed
+    CONFLICT = "conflict"  # a submit reusing a request id with different content
 
 
 DECODE_REASONS: tuple[DeadLetterReason, ...] = (

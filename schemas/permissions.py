@@ -7,8 +7,9 @@ System clients hold explicit grants instead of a role row.
 
 from __future__ import annotations
 
-from schemas.domain import Role
-from schemas.lifecycle import ActionKind
+from schemas.domain import TIER_ORDER, Role, Tier
+from schemas.lifecycle import OPERATOR_ACTIONS, ActionKind
+from schemas.request import Actor
 
 CASEWORKER_ACTIONS = frozenset(
     {
@@ -38,4 +39,77 @@ ROLE_ACTIONS: dict[Role, frozenset[ActionKind]] = {
 STAFF_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.ADMIN})
 REPORT_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 # What a system client can be granted: submit, read (requests and reports), or an action kind.
-SYSTEM_GRANTS = frozenset({"submit", "read", "reports", *(k.value for k in ActionKind)})
+# Operator actions (retry or resolve a permanently failed step) are for admins only.
+SYSTEM_GRANTS = frozenset(
+    {"submit", "read", "reports", *(k.value for k in ActionKind if k not in OPERATOR_ACTIONS)}
+)
+
+# A supervisor's region: the first digits of their institution's division code, by tier.
+REGION_DIGITS = {Tier.NATIONAL: 0, Tier.PROVINCIAL: 2, Tier.MUNICIPAL: 4, Tier.COUNTY: 6}
+
+
+def actor_kinds(actor: Actor) -> frozenset[ActionKind]:
+    """The action kinds the actor's role allows, or a system client's grants."""
+    if actor.role is Role.SYSTEM:
+        return frozenset(kind for kind in ActionKind if kind.value in actor.grants)
+    return ROLE_ACTIONS.get(actor.role, frozenset())
+
+
+def kind_refusal(actor: Actor, kind: ActionKind) -> str | None:
+    """Why the actor may never take ``kind``, whatever the request; None if it may."""
+    if kind in actor_kinds(actor):
+        return None
+    if actor.role is Role.SYSTEM:
+        return f"system client {actor.id} has no grant for {kind.value}"
+    return f"role {actor.role.value} may not {kind.value} a request"
+
+
+def region_prefix(tier: Tier | None, division_code: str | None) -> str | None:
+    """The division-code prefix of a supervisor's region ('' for national; None: no region)."""
+    if tier is None or division_code is None:
+        return None
+    return division_code[: REGION_DIGITS[tier]]
+
+
+def tiers_at_or_below(tier: Tier | None) -> list[Tier]:
+    return [] if tier is None else TIER_ORDER[: tier.rank + 1]
+
+
+def in_scope(actor: Actor, tier: Tier, institution_id: str | None, division_code: str) -> bool:
+    """Whether a request held at (tier, institution) from ``division_code`` is the actor's.
+
+    Caseworkers: requests their institution holds. Supervisors: requests from their region
+    at their tier or below. Admins, system clients (limited by grants) and enterprises
+    (acting through a system client that vouches for them): any request.
+    """
+    if actor.role is Role.CASEWORKER:
+        return institution_id is not None and institution_id == actor.institution_id
+    if actor.role is Role.SUPERVISOR:
+        prefix = region_prefix(actor.tier, actor.division_code)
+        return (
+            prefix is not None
+            and division_code.startswith(prefix)
+            and tier in tiers_at_or_below(actor.tier)
+        )
+    return actor.role in (Role.ADMIN, Role.SYSTEM, Role.ENTERPRISE)
+
+
+def action_refusal(
+    actor: Actor, kind: ActionKind, tier: Tier, institution_id: str | None, division_code: str
+) -> str | None:
+    """Why the actor may not take ``kind`` on this request (role, grants, scope); None if ok."""
+    refused = kind_refusal(actor, kind)
+    if refused:
+        return refused
+    if in_scope(actor, tier, institution_id, division_code):
+        return None
+    if actor.role is Role.CASEWORKER:
+        return (
+            f"caseworker {actor.id} belongs to institution {actor.institution_id}, "
+            f"the request is held by {institution_id}"
+        )
+    return (
+        f"supervisor {actor.id} oversees {actor.tier.value if actor.tier else 'no'} tier "
+        f"region {actor.division_code}; the request is at the {tier.value} tier from "
+        f"{division_code}"
+    )

@@ -127,6 +127,11 @@ class Settings(BaseSettings):
         "waiting but its committed offset has not moved for this long",
     )
 
+    system_clients_file: Path | None = Field(
+        default=None,
+        description="The systems allowed to send commands on Kafka, their grants and rates "
+        "(TOML); empty: the packaged local-stack set",
+    )
     policy_file: Path | None = None  # None: the packaged SLA policy
     directory_file: Path | None = None  # None: the packaged institution directory
 

@@ -13,10 +13,9 @@ from schemas.domain import Priority
 from schemas.events import SUBMIT, command_event
 from schemas.lifecycle import TEXT_REQUIRED, ActionKind
 from schemas.request import RequestInput
-from tests.chaos.harness import Message
+from tests.chaos.harness import SOURCE, Message
 from tests.utils.factories import make_request
 
-SOURCE = "/tests/chaos"
 LIFECYCLE = (ActionKind.ACKNOWLEDGE, ActionKind.START, ActionKind.RESOLVE)
 
 

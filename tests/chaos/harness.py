@@ -27,12 +27,15 @@ from sqlalchemy.exc import OperationalError
 from tenacity import Retrying, wait_fixed
 
 from tests.utils.eventually import eventually_sync
+from tests.utils.system_clients import write_trusted_clients
 from tierflow import constants
 from tierflow.db.engine import make_engine, upgrade
 from tierflow.kafka_io import make_producer
 from tierflow.settings import Settings
 from tierflow_dev.devstack.procs import free_port
 from tierflow_dev.devstack.stack import AppProcess, LocalStack, http_ok
+
+SOURCE = "/tests/chaos"  # the CloudEvents source of every command the chaos tests publish
 
 
 def chaos_settings(home: Path, policy_file: Path) -> Settings:
@@ -54,6 +57,7 @@ def chaos_settings(home: Path, policy_file: Path) -> Settings:
         ingress_metrics_port=ports[7],
         policy_file=policy_file,
         ingress_not_found_seconds=10.0,
+        system_clients_file=write_trusted_clients(home / "system_clients.toml", SOURCE),
     )
 
 

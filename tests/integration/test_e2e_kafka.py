@@ -18,6 +18,7 @@ from schemas.domain import Role, State
 from schemas.events import SUBMIT, command_event
 from tests.utils.factories import make_request
 from tests.utils.stack_helpers import eventually, read_events
+from tests.utils.system_clients import trusted_clients
 from tierflow.db import repository
 from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_io import make_producer
@@ -50,6 +51,7 @@ async def test_kafka_command_drives_the_lifecycle(stack, unique_topic) -> None:
         dlq_topic=dlq,
         group_id=f"e2e-{uuid.uuid4().hex[:8]}",
         registry=registry,
+        clients=trusted_clients(SOURCE),
     )
     health = serve_metrics_and_health(0, registry, lambda: ingress.ready)
     stop = asyncio.Event()

@@ -31,6 +31,7 @@ from schemas.request import Actor
 from tests.utils.eventually import eventually, eventually_sync
 from tests.utils.factories import make_request
 from tests.utils.stack_helpers import act, read_events, sample, start_request
+from tests.utils.system_clients import trusted_clients
 from tierflow.constants import workflow_id
 from tierflow.db import repository
 from tierflow.kafka_io import header, make_consumer, make_producer
@@ -51,6 +52,7 @@ def _ingress(stack: Any, commands: str, dlq: str, group: str | None = None, **kw
         group_id=group or f"ingress-test-{uuid.uuid4().hex[:8]}",
         backoff=kw.pop("backoff", FAST),
         poll_timeout=0.2,
+        clients=trusted_clients(SOURCE),
         rejoin_timeout=kw.pop("rejoin_timeout", 10.0),  # well inside the waits below
         **kw,
     )
@@ -200,7 +202,7 @@ async def test_poison_messages_go_to_the_dlq_and_the_consumer_continues(
             live.request_id,
         ),
         (
-            "rejected",
+            "forbidden",  # the workflow's permission check: enterprises may not acknowledge
             _value(
                 "acknowledge", {"request_id": live.request_id, "actor": enterprise}
             ).to_json_bytes(),

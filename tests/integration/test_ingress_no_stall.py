@@ -24,6 +24,7 @@ from tests.utils.eventually import eventually
 from tests.utils.factories import make_request
 from tests.utils.raw_producer import RawRecord, create_topic, produce_raw
 from tests.utils.stack_helpers import sample
+from tests.utils.system_clients import trusted_clients
 from tierflow.constants import workflow_id
 from tierflow.kafka_io import header, make_producer
 from workers.ingress import Backoff, Ingress
@@ -41,6 +42,7 @@ def _ingress(stack: Any, commands: str, dlq_topic: str, **kw: Any) -> Ingress:
         dlq_topic=dlq_topic,
         group_id=f"no-stall-{uuid.uuid4().hex[:8]}",
         poll_timeout=0.2,
+        clients=trusted_clients(SOURCE),
         shutdown_grace=kw.pop("shutdown_grace", 5.0),
         **kw,
     )

@@ -14,7 +14,6 @@ from sqlmodel import Session, SQLModel, select
 import tierflow.db.auth_models  # noqa: F401 - registers the auth tables
 import tierflow.db.models  # noqa: F401 - registers the read model tables
 from api.auth import action_refusal, allowed_kinds, can, in_scope, region_prefix
-from api.deps import RateLimiter
 from api.errors import field_name
 from schemas.domain import Role, Tier
 from schemas.lifecycle import ActionKind
@@ -31,6 +30,7 @@ from tierflow.auth_store import (
 )
 from tierflow.db.auth_models import ApiToken
 from tierflow.db.engine import make_engine, upgrade
+from tierflow.rate_limit import RateLimiter
 
 
 @pytest.fixture
@@ -144,7 +144,7 @@ def test_rate_limiter_refills_per_key_and_forgets_idle_keys(
 ) -> None:
     now = [1000.0]  # the clock of limits' storage and strategies, moved by hand
     clock = SimpleNamespace(time=lambda: now[0])
-    for module in ("limits.storage.memory", "limits.strategies", "api.deps"):
+    for module in ("limits.storage.memory", "limits.strategies", "tierflow.rate_limit"):
         monkeypatch.setattr(f"{module}.time", clock)
     limiter = RateLimiter(per_second=2.0, burst=2)  # 2 hits per 1 s sliding window
     assert limiter.take("a") is None and limiter.take("a") is None

@@ -74,6 +74,8 @@ class TransitionBase(SQLModel):
     actor_id: str = Field(sa_type=String(100))
     actor_role: Role = Field(sa_type=EnumText(Role))
     actor_institution_id: str | None = Field(default=None, sa_type=String(64))
+    # the system client that acted for the person named above (None: they acted themselves)
+    actor_via: str | None = Field(default=None, sa_type=String(100))
     action_id: str | None = Field(default=None, sa_type=String(200))
     from_state: State | None = Field(default=None, sa_type=EnumText(State))
     to_state: State = Field(sa_type=EnumText(State))

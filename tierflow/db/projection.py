@@ -75,6 +75,7 @@ def _insert_transition(conn: Connection, record: TransitionRecord) -> bool:
             "actor_id": record.actor.id,
             "actor_role": record.actor.role,
             "actor_institution_id": record.actor.institution_id,
+            "actor_via": record.actor.via,
             "action_id": record.action_id,
             "from_state": record.from_state,
             "to_state": record.to_state,

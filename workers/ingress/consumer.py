@@ -28,7 +28,9 @@ from temporalio.client import Client
 from schemas.events import CommandError, ParsedCommand
 from tierflow import constants
 from tierflow.kafka_io import load_topic_metadata, make_producer
-from workers.ingress import dead_letter, kafka_fixes
+from tierflow.rate_limit import RateLimiter
+from tierflow.system_clients import SystemClient, SystemClients, load_system_clients
+from workers.ingress import dead_letter, identity, kafka_fixes
 from workers.ingress.commands import Backoff, CommandRunner, sleep_unless_stopped
 from workers.ingress.decode import command_label, decode
 from workers.ingress.lanes import Lanes
@@ -86,6 +88,7 @@ class Ingress:
         stall_seconds: float = constants.INGRESS_STALL_SECONDS,
         producer: KafkaProducer | None = None,
         consumer_config: dict[str, Any] | None = None,
+        clients: SystemClients | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.commands_topic = commands_topic
@@ -110,6 +113,9 @@ class Ingress:
         self.max_records = max_records
         self.max_pending = max_pending
         self.stall_seconds = stall_seconds
+        self.clients = clients if clients is not None else load_system_clients()
+        self.topics = [commands_topic, *self.clients.topics]
+        self._rates: dict[str, RateLimiter] = {}
         self._producer = producer
         self._own_producer = producer is None
         self._consumer_config = consumer_config or {}
@@ -174,7 +180,7 @@ class Ingress:
             self._send_threads,
         )
         self._consumer = await self._kafka(self._new_consumer)
-        log.info("ingress consuming %s as group %s", self.commands_topic, self.group_id)
+        log.info("ingress consuming %s as group %s", ", ".join(self.topics), self.group_id)
 
     def _new_consumer(self) -> KafkaConsumer:
         consumer = KafkaConsumer(
@@ -188,9 +194,9 @@ class Ingress:
             max_poll_interval_ms=30 * 60 * 1000,
             **{**kafka_fixes.CONSUMER_CONFIG, **self._consumer_config},
         )
-        load_topic_metadata(consumer, [self.commands_topic])
+        load_topic_metadata(consumer, self.topics)
         self.join_watch = kafka_fixes.JoinWatch()
-        consumer.subscribe([self.commands_topic], listener=self.join_watch)
+        consumer.subscribe(self.topics, listener=self.join_watch)
         return consumer
 
     async def _replace_consumer(self) -> None:
@@ -230,15 +236,21 @@ class Ingress:
         """Put the record on its request's lane (undecodable records on a lane of their own)."""
         key: Hashable
         cmd: ParsedCommand | CommandError
+        client: SystemClient | None = None
         try:
             cmd = decode(record.value, record.headers, record.key)
+            client = identity.authorize(cmd, tp.topic, self.clients)
             key = cmd.request_id
         except CommandError as exc:
             cmd, key = exc, (tp, record.offset)
-        self._lanes.add(key, lambda: self._settle(progress, record, cmd))
+        self._lanes.add(key, lambda: self._settle(progress, record, cmd, client))
 
     async def _settle(
-        self, progress: PartitionProgress, record: Any, cmd: ParsedCommand | CommandError
+        self,
+        progress: PartitionProgress,
+        record: Any,
+        cmd: ParsedCommand | CommandError,
+        client: SystemClient | None,
     ) -> None:
         """Bring one record to a committable end; retried until it gets there or is halted."""
         attempt = 0
@@ -246,6 +258,8 @@ class Ingress:
             while not self._halted(progress):
                 attempt += 1
                 try:
+                    if client is not None and not await self._admit(client, progress):
+                        break
                     if await self._handle(progress, record, cmd):
                         progress.finish(record.offset)
                         return
@@ -257,6 +271,21 @@ class Ingress:
             self.stats.abandoned += 1  # cancelled at shutdown: redelivered to the next owner
             raise
         self.stats.abandoned += 1
+
+    async def _admit(self, client: SystemClient, progress: PartitionProgress) -> bool:
+        """Wait until the client's rate allows one more command; False if halted first.
+
+        The wait holds the request's lane but no Temporal-call slot.
+        """
+        limiter = self._rates.get(client.id)
+        if limiter is None:
+            limiter = self._rates[client.id] = RateLimiter(client.rate_per_second, client.burst)
+        while (wait := limiter.take(client.id)) is not None:
+            self.metrics.rate_limited.labels(client.id).inc()
+            await sleep_unless_stopped(max(wait, 0.01), self._stop)
+            if self._halted(progress):
+                return False
+        return True
 
     async def _handle(
         self, progress: PartitionProgress, record: Any, cmd: ParsedCommand | CommandError

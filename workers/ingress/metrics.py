@@ -49,6 +49,12 @@ class IngressMetrics:
             ["partition"],
             registry=registry,
         )
+        self.rate_limited = Counter(
+            "tierflow_ingress_rate_limited_total",
+            "Commands held back because their system client was over its rate",
+            ["client"],
+            registry=registry,
+        )
         self.retries = Counter(
             "tierflow_ingress_retries_total",
             "Transient failures retried (Temporal unreachable, workflow not found yet, timeouts)",

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_connect import connect_kafka
 from tierflow.settings import Settings, get_settings
+from tierflow.system_clients import load_system_clients
 from tierflow.temporal_client import connect_temporal
 from tierflow.tls import kafka_security_kwargs
 from workers.ingress.commands import Backoff
@@ -55,6 +56,7 @@ async def serve(settings: Settings | None = None) -> None:
             max_records=settings.ingress_max_poll_records,
             max_pending=settings.ingress_max_pending,
             stall_seconds=settings.ingress_stall_seconds,
+            clients=load_system_clients(settings.system_clients_file),
         )
         running.append(ingress)
         await ingress.run(stop)

@@ -60,7 +60,8 @@ async def apply_command(
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
-        return Outcome(Verdict.DEAD_LETTER, Reason.REJECTED, f"{kind}: {_message(cause)}")
+        reason = Reason.FORBIDDEN if kind == "Forbidden" else Reason.REJECTED
+        return Outcome(Verdict.DEAD_LETTER, reason, f"{kind}: {_message(cause)}")
     except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
         return Outcome(Verdict.RETRY, message=f"update call timed out: {exc}")
     except RPCError as exc:

@@ -50,6 +50,16 @@ TARGET_P99_S = 0.1  # at the fixed offered load
 TARGET_RATIO = 0.8  # saturation throughput, ingress / bare loop
 WARMUP = 20  # untimed messages first: the consumer joins its group and connects
 SOURCE = "/tierflow/bench"
+# the bench's producer as a system client: submits only, at any rate the bench sends
+BENCH_CLIENTS = f"""
+[[client]]
+id = "tierflow-bench"
+name = "tierflow bench"
+sources = ["{SOURCE}"]
+grants = ["submit"]
+rate_per_second = 1000000
+burst = 1000000
+"""
 
 
 @dataclass
@@ -245,7 +255,10 @@ def start_ingress_process(
     from tierflow_dev.devstack.procs import free_port
 
     settings = stack.settings(ingress_metrics_port=free_port())
+    clients = settings.home / "bench_system_clients.toml"
+    clients.write_text(BENCH_CLIENTS, "utf-8")
     env = {
+        "TIERFLOW_SYSTEM_CLIENTS_FILE": str(clients),
         "TIERFLOW_COMMANDS_TOPIC": commands,
         "TIERFLOW_DEAD_LETTER_TOPIC": dlq,
         "TIERFLOW_INGRESS_GROUP": group,

@@ -1,0 +1,254 @@
+"""Who a Kafka command acts as: the configured system client, never what the record claims.
+
+On the real broker, dev server and worker: forged actors change nothing and are
+dead-lettered as ``forbidden``; a client acts for a person only with a delegation grant, and
+then both are recorded; a client over its rate is slowed, not dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from sqlmodel import Session
+
+from schemas import dlq
+from schemas.domain import Role, Tier
+from schemas.events import SUBMIT, command_event
+from tests.utils.eventually import eventually
+from tests.utils.factories import make_request
+from tests.utils.stack_helpers import sample, start_request
+from tierflow.constants import workflow_id
+from tierflow.db import repository
+from tierflow.kafka_io import header, make_producer
+from tierflow.system_clients import SystemClient, SystemClients
+from workers.ingress import Ingress
+from workflows.service_request import ServiceRequestWorkflow
+
+PORTAL = SystemClient(
+    id="portal",
+    name="portal",
+    sources=["/portal-test"],
+    grants=["submit", "comment", "provide_info"],
+    act_for=[Role.ENTERPRISE],
+)
+DESK = SystemClient(  # a supervision desk system allowed to relay supervisors' actions
+    id="desk",
+    name="supervision desk",
+    sources=["/desk-test"],
+    grants=["comment", "escalate"],
+    act_for=[Role.SUPERVISOR],
+)
+SLOW = SystemClient(
+    id="slow",
+    name="slow feed",
+    sources=["/slow-test"],
+    grants=["comment"],
+    rate_per_second=4,
+    burst=2,
+)
+CLIENTS = SystemClients([PORTAL, DESK, SLOW])
+
+
+@asynccontextmanager
+async def running(stack: Any, commands: str, dlq_topic: str) -> AsyncIterator[Ingress]:
+    ingress = Ingress(
+        stack.client,
+        stack.bootstrap,
+        task_queue=stack.task_queue,
+        commands_topic=commands,
+        dlq_topic=dlq_topic,
+        group_id=f"identity-{uuid.uuid4().hex[:8]}",
+        poll_timeout=0.2,
+        clients=CLIENTS,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(ingress.run(stop))
+    try:
+        yield ingress
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+def _parked(bootstrap: str, topic: str) -> dict[str, tuple[str, str]]:
+    """Dead letters by CloudEvent id -> (reason, message)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        end = consumer.end_offsets([tp])[tp]
+        found: dict[str, tuple[str, str]] = {}
+        while consumer.position(tp) < end:
+            for batch in consumer.poll(timeout_ms=500).values():
+                for m in batch:
+                    event_id = json.loads(m.value)["id"]
+                    found[event_id] = (
+                        header(m, dlq.DLQ_REASON) or "",
+                        header(m, dlq.DLQ_MESSAGE) or "",
+                    )
+        return found
+    finally:
+        consumer.close()
+
+
+async def test_forged_actors_change_nothing_and_are_dead_lettered_as_forbidden(
+    stack, unique_topic
+) -> None:
+    commands, dlq_topic = unique_topic("identity-commands"), unique_topic("identity-dlq")
+    req = make_request(division_code="330106")  # Hangzhou, Zhejiang
+    await start_request(stack, req)
+    rid = req.request_id
+    handle = stack.client.get_workflow_handle(workflow_id(rid))
+    before = await handle.query(ServiceRequestWorkflow.view)
+    jiangsu_supervisor = {
+        "id": "sup-js",
+        "role": "supervisor",
+        "tier": "provincial",
+        "division_code": "320000",
+    }
+    forged = {
+        # any source may write the shared topic: an unknown one is nobody
+        "unknown-source": command_event(
+            "comment", {"request_id": rid, "text": "hi"}, "/somewhere", subject=rid
+        ),
+        # the portal may act for enterprises only: not as an admin ...
+        "admin-claim": command_event(
+            "comment",
+            {"request_id": rid, "text": "x", "actor": {"id": "root", "role": "admin"}},
+            "/portal-test",
+            subject=rid,
+        ),
+        # ... and it holds no grant to escalate, whoever it names
+        "no-grant": command_event(
+            "escalate",
+            {"request_id": rid, "text": "up", "actor": {"id": "e", "role": "enterprise"}},
+            "/portal-test",
+            subject=rid,
+        ),
+        # the desk may relay supervisors, but this one oversees another province
+        "out-of-region": command_event(
+            "escalate",
+            {"request_id": rid, "text": "up", "actor": jiangsu_supervisor},
+            "/desk-test",
+            subject=rid,
+        ),
+    }
+    producer = make_producer(stack.bootstrap)
+    try:
+        for event in forged.values():
+            producer.send(commands, key=rid.encode(), value=event.to_json_bytes())
+        producer.flush(30)
+        async with running(stack, commands, dlq_topic) as ingress:
+            await eventually(
+                lambda: ingress.stats.dead_lettered >= len(forged), what="all dead-lettered"
+            )
+    finally:
+        producer.close(timeout=5)
+    parked = await asyncio.to_thread(_parked, stack.bootstrap, dlq_topic)
+    reasons = {name: parked[event.id][0] for name, event in forged.items()}
+    assert reasons == dict.fromkeys(forged, "forbidden")
+    assert "not a configured system client" in parked[forged["unknown-source"].id][1]
+    assert "may not act for a admin" in parked[forged["admin-claim"].id][1]
+    assert "no grant for escalate" in parked[forged["no-grant"].id][1]
+    assert "oversees provincial tier region 320000" in parked[forged["out-of-region"].id][1]
+    after = await handle.query(ServiceRequestWorkflow.view)
+    assert after.timeline == before.timeline  # nothing happened
+    assert after.summary.tier is Tier.COUNTY
+
+
+async def test_a_client_acts_for_a_person_only_with_a_grant_and_both_are_recorded(
+    stack, unique_topic
+) -> None:
+    commands, dlq_topic = unique_topic("delegation-commands"), unique_topic("delegation-dlq")
+    req = make_request(division_code="330106")
+    rid = req.request_id
+    zhejiang_supervisor = {
+        "id": "sup-zj",
+        "role": "supervisor",
+        "tier": "provincial",
+        "division_code": "330000",
+    }
+    sent = [
+        command_event(SUBMIT, req.model_dump(mode="json"), "/portal-test", subject=rid),
+        command_event(
+            "comment",
+            {
+                "request_id": rid,
+                "text": "我们补充了材料",
+                "actor": {"id": "e-1", "role": "enterprise"},
+            },
+            "/portal-test",
+            subject=rid,
+        ),
+        command_event(
+            "escalate",
+            {"request_id": rid, "text": "省级统筹", "actor": zhejiang_supervisor},
+            "/desk-test",
+            subject=rid,
+        ),
+        command_event("comment", {"request_id": rid, "text": "from the portal"}, "/portal-test"),
+    ]
+    producer = make_producer(stack.bootstrap)
+    try:
+        for event in sent:
+            producer.send(commands, key=rid.encode(), value=event.to_json_bytes())
+        producer.flush(30)
+        async with running(stack, commands, dlq_topic) as ingress:
+            await eventually(lambda: ingress.stats.applied >= len(sent), what="all applied")
+    finally:
+        producer.close(timeout=5)
+    assert ingress.stats.dead_lettered == 0
+    view = await stack.client.get_workflow_handle(workflow_id(rid)).query(
+        ServiceRequestWorkflow.view
+    )
+    assert view.summary.tier is Tier.MUNICIPAL
+
+    def audit() -> list[Any]:
+        with Session(stack.engine) as session:
+            return [
+                (t.event_type.value, t.actor_id, t.actor_role, t.actor_via)
+                for t in repository.transitions(session, rid)
+                if t.action_id or t.event_type.value == "submitted"
+            ]
+
+    rows = await eventually(lambda: len(audit()) >= 4 and audit(), what="audit trail")
+    assert rows == [
+        ("submitted", "portal", Role.SYSTEM, None),  # the submit's claimed submitter is not used
+        ("commented", "e-1", Role.ENTERPRISE, "portal"),
+        ("escalated", "sup-zj", Role.SUPERVISOR, "desk"),
+        ("commented", "portal", Role.SYSTEM, None),
+    ]
+
+
+async def test_a_client_over_its_rate_is_slowed_not_dropped(stack, unique_topic) -> None:
+    commands, dlq_topic = unique_topic("rate-commands"), unique_topic("rate-dlq")
+    req = make_request()
+    await start_request(stack, req)
+    rid = req.request_id
+    producer = make_producer(stack.bootstrap)
+    try:
+        for n in range(6):
+            event = command_event("comment", {"request_id": rid, "text": f"#{n}"}, "/slow-test")
+            producer.send(commands, key=rid.encode(), value=event.to_json_bytes())
+        producer.flush(30)
+        async with running(stack, commands, dlq_topic) as ingress:
+            await eventually(lambda: ingress.stats.applied >= 6, what="all six applied")
+    finally:
+        producer.close(timeout=5)
+    assert sample(ingress.registry, "tierflow_ingress_rate_limited_total", client="slow") >= 1
+    await eventually(lambda: _comment_count(stack, rid) >= 6, what="comments in the read model")
+    with Session(stack.engine) as session:
+        comments = [c.body for c in repository.comments(session, rid)]
+    assert comments == [f"#{n}" for n in range(6)]  # in order, none lost
+
+
+def _comment_count(stack: Any, rid: str) -> int:
+    with Session(stack.engine) as session:
+        return len(repository.comments(session, rid))

@@ -1,0 +1,50 @@
+"""Who sent a command: the configured system client, never the record's own claim.
+
+The client is the one whose own topic the record came on (Kafka ACLs let only its principal
+write there) or, on the shared commands topic, the one named by the CloudEvents ``source``.
+The command must be one of its grants. A command naming a person (``data.actor`` or
+``data.submitted_by``) is taken as that person's only if the client may act for the role,
+and is then recorded as the person's via the client; otherwise (no person named, or a
+system actor named) the client itself acts.
+"""
+
+from __future__ import annotations
+
+from schemas.dlq import DeadLetterReason
+from schemas.domain import Role
+from schemas.events import CommandError, ParsedCommand
+from schemas.request import Actor
+from tierflow.system_clients import SystemClient, SystemClients
+
+
+def authorize(cmd: ParsedCommand, topic: str, clients: SystemClients) -> SystemClient:
+    """Set the command's actor from its system client; raise CommandError(forbidden) if none.
+
+    Returns the client (for its rate limit).
+    """
+    client = clients.by_topic(topic) or clients.by_source(cmd.event.source)
+    if client is None:
+        raise CommandError(
+            DeadLetterReason.FORBIDDEN,
+            f"source: {cmd.event.source!r} is not a configured system client",
+        )
+    if cmd.command not in client.grants:
+        raise CommandError(
+            DeadLetterReason.FORBIDDEN,
+            f"type: system client {client.id} has no grant for {cmd.command}",
+        )
+    actor = Actor(id=client.id, role=Role.SYSTEM, grants=list(client.grants))
+    claimed = cmd.claimed_actor
+    if claimed is not None and claimed.role is not Role.SYSTEM:  # a system claim: the client
+        field = "data.submitted_by" if cmd.submit is not None else "data.actor"
+        if claimed.role not in client.act_for:
+            raise CommandError(
+                DeadLetterReason.FORBIDDEN,
+                f"{field}.role: system client {client.id} may not act for a {claimed.role.value}",
+            )
+        actor = claimed.model_copy(update={"via": client.id, "grants": []})
+    if cmd.action is not None:
+        cmd.action = cmd.action.model_copy(update={"actor": actor})
+    if cmd.submit is not None:
+        cmd.submit = cmd.submit.model_copy(update={"submitted_by": actor})
+    return client
