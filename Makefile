@@ -27,11 +27,17 @@ $(STAMP): pyproject.toml devtools/pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . -e ./devtools
+	@$(BIN)/python -m pip check >/dev/null || { $(BIN)/python -m pip check; \
+	  echo "$(LOCK) does not give what the pyproject.toml files ask for: run 'make lock'"; exit 1; }
 	@touch $(STAMP)
+
+$(BIN)/uv:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
 
 ## Re-resolve both locks after editing dependencies in pyproject.toml or devtools/pyproject.toml;
 ## versions already locked stay unless they must move. `make lock UPGRADE=1`: newest allowed.
-lock: $(STAMP)
+lock: | $(BIN)/uv
 	$(BIN)/uv pip compile requirements/dev.in $(LOCK_FLAGS) \
 	  --no-emit-package tierflow --no-emit-package tierflow-dev -o $(LOCK)
 	$(BIN)/uv pip compile requirements/runtime.in -c $(LOCK) $(LOCK_FLAGS) \
