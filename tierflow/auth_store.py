@@ -75,7 +75,7 @@ def create_user(
     directory: Directory | None = None,
 ) -> ApiUser:
     """Create a user; caseworkers and supervisors need an institution of the directory."""
-    if not USER_ID_PATTERN.match(user_id):
+    if not USER_ID_PATTERN.fullmatch(user_id):  # "ana\n" would match with match()
         raise AuthStoreError(
             f"name: {user_id!r} must be 1-100 letters, digits or _.@- (starting alphanumeric)"
         )

@@ -15,10 +15,13 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.divisions import DIVISIONS
+from schemas.domain import Role
 from schemas.events import SUBMIT, CommandError, command_event, parse_command
 from schemas.lifecycle import ActionKind, ActionRequest, WorkflowState
 from schemas.request import RequestInput
 from tests.utils.factories import make_request
+from tierflow.auth_store import AuthStoreError, create_user
+from tierflow.db.engine import make_engine, upgrade
 from tierflow.directory import Directory
 
 NOW = datetime.now(UTC)
@@ -166,3 +169,15 @@ def test_the_division_data_covers_the_packaged_directory() -> None:
     directory = Directory.load()
     assert {d.code: d.name for d in directory.divisions} == DIVISIONS
     assert {e.division_code for e in directory.entries} <= set(DIVISIONS)
+
+
+def test_a_user_name_with_a_trailing_newline_is_refused(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'auth.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with pytest.raises(AuthStoreError, match="name: 'ana\\\\n' must be"):
+            create_user(engine, "ana\n", Role.ADMIN)
+        assert create_user(engine, "ana", Role.ADMIN).id == "ana"
+    finally:
+        engine.dispose()
