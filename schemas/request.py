@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from typing import Annotated
 
@@ -59,6 +61,13 @@ class Attachment(BaseModel):
 
 class RequestInput(BaseModel):
     """A new service request: the input of one ServiceRequestWorkflow."""
+
+    def content_digest(self) -> str:
+        """SHA-256 of what was asked, without who relayed it or when: a redelivered or retried
+        submit has the same digest, a different request reusing the id does not."""
+        content = self.model_dump(mode="json", exclude={"submitted_by", "submitted_at"})
+        canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
     request_id: str = Field(pattern=REQUEST_ID_PATTERN)
     enterprise: Enterprise

@@ -34,6 +34,10 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
 }
 
 
+WORKFLOW_TYPE = "ServiceRequest"  # the request workflow's registered name
+SUBMISSION_MEMO = "submission_sha256"  # memo key: digest of what was submitted
+
+
 def workflow_id(request_id: str) -> str:
     """Return the Temporal workflow id of a request (ids carry no PII)."""
     return f"{WORKFLOW_ID_PREFIX}{request_id}"

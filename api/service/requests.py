@@ -8,21 +8,18 @@ from typing import Any
 from fastapi import HTTPException, status
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
-from temporalio.client import WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.auth import allowed_kinds, require, scope_conditions
 from api.deps import ApiContext
 from api.lookup import find_in_scope, to_row
 from api.models import QueuePage, RequestDetail, RequestItem, SubmitAccepted
 from schemas.domain import TERMINAL_STATES, Category, Priority, SlaStatus, State, Tier
-from schemas.lifecycle import WorkflowState
 from schemas.request import RequestInput
+from tierflow import submission
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 from tierflow.db.models import ServiceRequest
-from workflows.service_request import ServiceRequestWorkflow
+from tierflow.submission import RequestFinished, SubmitConflict
 
 
 @dataclass(frozen=True)
@@ -44,22 +41,15 @@ async def submit_request(
     """Start the request's workflow (an already running one with that id is kept)."""
     require(principal, "submit")
     request = body.model_copy(update={"submitted_by": principal.actor})
-    wf_id = workflow_id(request.request_id)
     try:
-        handle: WorkflowHandle = await ctx.temporal.start_workflow(
-            ServiceRequestWorkflow.run,
-            WorkflowState(request=request),
-            id=wf_id,
-            task_queue=ctx.settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-    except WorkflowAlreadyStartedError:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"request_id: {request.request_id!r} belongs to a request that has already finished",
-        ) from None
-    return SubmitAccepted(request_id=request.request_id, workflow_id=handle.id, status="accepted")
+        await submission.submit_request(ctx.temporal, request, ctx.settings.task_queue)
+    except (RequestFinished, SubmitConflict) as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return SubmitAccepted(
+        request_id=request.request_id,
+        workflow_id=workflow_id(request.request_id),
+        status="accepted",
+    )
 
 
 def list_requests(

@@ -327,3 +327,14 @@ async def test_openapi_contract_with_schemathesis(stack, api: Api) -> None:
     with serve_in_thread(app) as url:
         seen = await asyncio.to_thread(_fuzz_openapi, url, api.users.tokens["admin"], 30)
     assert len(seen) == 7, seen
+
+
+async def test_a_submit_reusing_a_request_id_with_other_content_is_a_conflict(api: Api) -> None:
+    req = make_request()
+    rid = await api.submit(req)
+    again = await api.post("/requests", "admin", json=request_body(req))
+    assert again.status_code == 202  # a retry of the same submit: the same request
+    other = request_body(req.model_copy(update={"subject": "Something else entirely"}))
+    r = await api.post("/requests", "admin", json=other)
+    assert r.status_code == 409
+    assert r.json()["detail"] == f"request_id: {rid!r} was submitted before with different content"

@@ -252,3 +252,37 @@ async def test_a_client_over_its_rate_is_slowed_not_dropped(stack, unique_topic)
 def _comment_count(stack: Any, rid: str) -> int:
     with Session(stack.engine) as session:
         return len(repository.comments(session, rid))
+
+
+async def test_a_submit_reusing_a_request_id_with_other_content_is_dead_lettered_as_conflict(
+    stack, unique_topic
+) -> None:
+    commands, dlq_topic = unique_topic("conflict-commands"), unique_topic("conflict-dlq")
+    req = make_request()
+    rid = req.request_id
+    other = req.model_copy(update={"subject": "A different request under the same id"})
+    sent = [
+        command_event(SUBMIT, req.model_dump(mode="json"), "/portal-test", subject=rid),
+        command_event(SUBMIT, req.model_dump(mode="json"), "/portal-test", subject=rid),
+        command_event(SUBMIT, other.model_dump(mode="json"), "/portal-test", subject=rid),
+    ]
+    producer = make_producer(stack.bootstrap)
+    try:
+        for event in sent:
+            producer.send(commands, key=rid.encode(), value=event.to_json_bytes())
+        producer.flush(30)
+        async with running(stack, commands, dlq_topic) as ingress:
+            await eventually(lambda: ingress.stats.committed >= len(sent), what="all handled")
+    finally:
+        producer.close(timeout=5)
+    stats = ingress.stats
+    assert (stats.applied, stats.duplicate, stats.dead_lettered) == (1, 1, 1)
+    parked = await asyncio.to_thread(_parked, stack.bootstrap, dlq_topic)
+    assert parked[sent[2].id] == (
+        "conflict",
+        f"request_id: {rid!r} was submitted before with different content",
+    )
+    view = await stack.client.get_workflow_handle(workflow_id(rid)).query(
+        ServiceRequestWorkflow.view
+    )
+    assert view.summary.subject == req.subject

@@ -18,14 +18,14 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.dlq import DeadLetterReason as Reason
 from schemas.events import ParsedCommand
-from schemas.lifecycle import ActionResult, WorkflowState
+from schemas.lifecycle import ActionResult
 from tierflow.constants import workflow_id
+from tierflow.submission import RequestFinished, SubmitConflict, Submitted, submit_request
 from workflows.service_request import ServiceRequestWorkflow
 
 # RPC errors that say "the input can never work", not "try again later".
@@ -79,21 +79,12 @@ async def _submit(
 ) -> Outcome:
     assert cmd.submit is not None
     try:
-        handle = await client.start_workflow(
-            ServiceRequestWorkflow.run,
-            WorkflowState(request=cmd.submit),
-            id=workflow_id(cmd.request_id),
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            # a submit redelivered after the request closed must not start it again
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            rpc_timeout=rpc_timeout,
-        )
-    except WorkflowAlreadyStartedError:
+        submitted = await submit_request(client, cmd.submit, task_queue, rpc_timeout)
+    except RequestFinished:
         return Outcome(Verdict.DUPLICATE, message="workflow already ran to completion")
-    response = getattr(handle, "_start_workflow_response", None)
-    started = getattr(response, "started", True)
-    return Outcome(Verdict.APPLIED if started else Verdict.DUPLICATE)
+    except SubmitConflict as exc:
+        return Outcome(Verdict.DEAD_LETTER, Reason.CONFLICT, str(exc))
+    return Outcome(Verdict.APPLIED if submitted is Submitted.STARTED else Verdict.DUPLICATE)
 
 
 async def _act(client: Client, cmd: ParsedCommand, rpc_timeout: timedelta) -> Outcome:
