@@ -40,6 +40,7 @@ SOURCE = "/tests/chaos"  # the CloudEvents source of every command the chaos tes
 
 def chaos_settings(home: Path, policy_file: Path) -> Settings:
     """Settings for a stack of its own: every port free, state under ``home``."""
+    home.mkdir(parents=True, exist_ok=True)  # the system clients file is written into it
     ports: list[int] = []
     while len(ports) < 8:  # free_port may hand out the same port twice in a row
         port = free_port()

@@ -18,6 +18,7 @@ from tests.chaos.audit import check_audit, record_figures
 from tests.chaos.commands import interleave, lifecycle, new_request, submit
 from tests.chaos.harness import ChaosStack, Message
 from tests.chaos.scale import Sizes, sizes
+from tests.utils.eventually import eventually_sync
 from tests.utils.fast_policy import Targets
 
 SIZES = sizes()
@@ -56,8 +57,14 @@ def test_kafka_broker_down_loses_no_command_or_event(
     ids, per_request, actions = _lifecycles("kd", chaos_sizes.kafka_lifecycles)
     messages = interleave(per_request)
     half = len(messages) // 2
+    counted_before = stack.ingress_metrics()["commands.total"]
     first = stack.publish(messages[:half])
-    time.sleep(1.0)
+    # the broker goes away while the ingress is working through the first half
+    eventually_sync(
+        lambda: stack.ingress_metrics()["commands.total"] > counted_before,
+        60,
+        "ingress consuming the first half",
+    )
 
     stopped_at = time.monotonic()
     stack.local.kafka.stop()
@@ -69,7 +76,7 @@ def test_kafka_broker_down_loses_no_command_or_event(
 
     publisher = threading.Thread(target=publish_rest, name="chaos-late-publisher")
     publisher.start()
-    time.sleep(chaos_sizes.kafka_outage)
+    time.sleep(chaos_sizes.kafka_outage)  # the outage itself: the broker stays down this long
     down_for = time.monotonic() - stopped_at
     stack.local.kafka.start(timeout=180)
     publisher.join(timeout=240)
@@ -108,7 +115,7 @@ def test_temporal_restarts_resume_requests_and_fire_sla_timers(
 
     restarts = []
     for k in range(chaos_sizes.temporal_restarts):
-        time.sleep(1.0)
+        time.sleep(1.0)  # pacing: the stack runs a second between restarts (awaits nothing)
         began = time.monotonic()
         stack.restart_temporal(kill=k % 2 == 1)
         restarts.append(round(time.monotonic() - began, 1))
