@@ -198,8 +198,9 @@ def unknown_request() -> Message:
 def good_lifecycle(req: RequestInput) -> list[Message]:
     """A good request with refused actions mixed in; the good ones end it resolved.
 
-    Refused (``rejected``): resolve before acknowledge, acknowledge twice (new id), an
-    enterprise acknowledging, rate before resolution, start after resolution.
+    Refused (``rejected``): resolve before acknowledge, acknowledge twice (new id), rate
+    before resolution, start after resolution. Refused for the role (``forbidden``): an
+    enterprise acknowledging.
     """
     rid = req.request_id
     enterprise = {"id": f"ent-{rid}", "role": "enterprise"}
@@ -213,7 +214,7 @@ def good_lifecycle(req: RequestInput) -> list[Message]:
         submit(req),
         act(1, ActionKind.RESOLVE, refused),
         act(2, ActionKind.RATE, refused),
-        act(3, ActionKind.ACKNOWLEDGE, refused, actor=enterprise),
+        act(3, ActionKind.ACKNOWLEDGE, _dead("forbidden"), actor=enterprise),
         act(4, ActionKind.ACKNOWLEDGE),
         act(5, ActionKind.ACKNOWLEDGE, refused),
         act(6, ActionKind.START),
