@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from activities.failures import is_permanent, permanent_failure
 from schemas.lifecycle import Institution, RouteRequest
 from tierflow.directory import Directory
 
@@ -21,4 +22,9 @@ class DirectoryActivities:
         A dictionary lookup: it runs on the worker's event loop (as a local activity) so an
         escalation never waits for a thread-pool slot held by database writes.
         """
-        return self.directory.route(req.division_code, req.category, req.tier)
+        try:
+            return self.directory.route(req.division_code, req.category, req.tier)
+        except Exception as exc:
+            if is_permanent(exc):  # e.g. a division the directory cannot map to this tier
+                raise permanent_failure("resolve_institution", exc) from exc
+            raise

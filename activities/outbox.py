@@ -3,7 +3,8 @@
 One call per outbox drain: the workflow waits for one activity round trip (and one workflow
 task) however many records a step produced. A retry repeats both halves; the database write
 is idempotent by event id and consumers dedupe events by CloudEvents id, so the effect is
-at-least-once without duplicate rows.
+at-least-once without duplicate rows. Transient failures retry; a record the database or the
+broker will never accept fails non-retryable (``activities.failures``), naming its event id.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from activities.events import EventPublisher
+from activities.failures import is_permanent, permanent_failure
 from activities.persistence import TransitionWriter
 from schemas.lifecycle import TransitionBatch
 from tierflow.metrics import WorkerMetrics
@@ -30,6 +32,11 @@ class OutboxActivities:
     @activity.defn(name="record_transitions")
     def record_transitions(self, batch: TransitionBatch) -> int:
         """Persist the batch in one transaction, then publish it; return how many were new."""
-        new = self.writer.persist(batch.records)
-        self.publisher.publish(batch.records)
+        new = self.writer.persist(batch.records)  # permanent errors raise non-retryable
+        try:
+            self.publisher.publish(batch.records)
+        except Exception as exc:
+            if is_permanent(exc):  # e.g. larger than the broker accepts: no retry can pass
+                raise permanent_failure("record_transitions", exc) from exc
+            raise
         return new

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from activities.failures import is_permanent, permanent_failure
 from schemas.lifecycle import TransitionRecord
 from tierflow.db.engine import begin_write
 from tierflow.db.projection import apply_transition
@@ -19,8 +20,16 @@ class TransitionWriter:
 
     def persist(self, records: list[TransitionRecord]) -> int:
         """Write the records in one transaction; return how many were new."""
+        first = []
         with begin_write(self.engine) as conn:
-            first = [record for record in records if apply_transition(conn, record)]
+            for record in records:
+                try:
+                    if apply_transition(conn, record):
+                        first.append(record)
+                except Exception as exc:
+                    if is_permanent(exc):  # rolls the batch back; names the record at fault
+                        raise permanent_failure("record_transitions", exc, record.event_id) from exc
+                    raise
         if self.metrics is not None:
             for record in first:  # counted after the commit: retries and replays count once
                 self.metrics.observe_first_write(record)

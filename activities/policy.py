@@ -10,6 +10,7 @@ from datetime import datetime
 
 from temporalio import activity
 
+from activities.failures import is_permanent, permanent_failure
 from schemas.policy import PinnedPolicy, PolicyRequest
 from tierflow.policy import PolicyFile
 
@@ -28,4 +29,9 @@ class PolicyActivities:
         activity) instead of queueing in the thread pool behind database writes.
         """
         submitted_at: datetime = req.submitted_at
-        return self.policy.pin(req.category, req.priority, req.grade, submitted_at)
+        try:
+            return self.policy.pin(req.category, req.priority, req.grade, submitted_at)
+        except Exception as exc:
+            if is_permanent(exc):  # a policy or calendar that fails validation stays failing
+                raise permanent_failure("load_policy", exc) from exc
+            raise

@@ -62,6 +62,17 @@ TEXT_REQUIRED = {
 }
 
 
+class EscalationReason(StrEnum):
+    """Why a request went up a tier: reports and metrics count these, never the free text."""
+
+    SLA_BREACH = "sla_breach"  # the engine's own: a response or resolution deadline passed
+    BEYOND_REMIT = "beyond_remit"  # 超出本级职权: outside what this tier may decide
+    NEEDS_COORDINATION = "needs_coordination"  # 需上级协调: several units or regions involved
+    COMPLEX_CASE = "complex_case"  # 疑难复杂: needs expertise this tier lacks
+    ENTERPRISE_REQUEST = "enterprise_request"  # 企业要求: the enterprise asked for it
+    OTHER = "other"  # 其他: see the text
+
+
 class ActionRequest(BaseModel):
     """One action on a request; ``action_id`` makes it idempotent."""
 
@@ -75,6 +86,9 @@ class ActionRequest(BaseModel):
         default=None, pattern=INSTITUTION_ID_PATTERN, description="For reassign"
     )
     rating: int | None = Field(default=None, ge=1, le=5, description="For rate")
+    reason_code: EscalationReason | None = Field(
+        default=None, description="For escalate: why, as a code (other if unset); text says more"
+    )
 
     @model_validator(mode="after")
     def _check_fields(self) -> ActionRequest:
@@ -84,6 +98,10 @@ class ActionRequest(BaseModel):
             raise ValueError("institution_id is required for reassign")
         if self.kind is ActionKind.RATE and self.rating is None:
             raise ValueError("rating (1-5) is required for rate")
+        if self.reason_code is EscalationReason.SLA_BREACH:
+            raise ValueError(
+                "reason_code sla_breach is the engine's own; a person escalates for another reason"
+            )
         return self
 
 
@@ -266,6 +284,7 @@ class OperatorHold(BaseModel):
     since: datetime
     redo: str  # what operator_retry redoes: admit, escalate or record
     reason: str | None = None  # the escalation's reason, to redo it
+    reason_code: str | None = None  # ... and its EscalationReason
     event_ids: list[str] = Field(default_factory=list)  # records of a failed record call
     retry_requested: bool = False
 

@@ -21,6 +21,37 @@ from schemas.lifecycle import (
 from schemas.request import Actor
 from workflows import clocks
 
+# Bounds on what the workflow keeps (its state is one payload, limit 2 MB; the query answer
+# travels in one gRPC message, limit 4 MiB). The read model keeps everything.
+MAX_TIMELINE = 100  # newest timeline entries kept; ``timeline_truncated`` counts the rest
+MAX_TIMELINE_TEXT = 500  # characters of an entry's reason kept (the audit trail has it all)
+MAX_HOLDS = 50  # newest tier holds kept
+MAX_CLOCKS = 40  # newest SLA clocks kept (the current tier's are always the newest)
+MAX_ACTION_IDS = 1000  # newest action ids remembered to answer a repeated action_id
+
+
+def forget_old_results(case: WorkflowState) -> None:
+    """Keep the answers of the newest MAX_ACTION_IDS action ids (``results`` is oldest first).
+
+    An action id older than that is no longer recognised as a repeat; callers redeliver within
+    minutes (Kafka redelivery, client retries), far inside a thousand actions on one request.
+    """
+    extra = len(case.results) - MAX_ACTION_IDS
+    for action_id in list(case.results)[: max(extra, 0)]:
+        del case.results[action_id]
+
+
+def bound_state(case: WorkflowState) -> None:
+    """Drop the oldest timeline entries, holds and clocks beyond their bounds."""
+    extra = len(case.timeline) - MAX_TIMELINE
+    if extra > 0:
+        del case.timeline[:extra]
+        case.timeline_truncated += extra
+    if len(case.holds) > MAX_HOLDS:
+        del case.holds[: len(case.holds) - MAX_HOLDS]
+    if len(case.clocks) > MAX_CLOCKS:
+        del case.clocks[: len(case.clocks) - MAX_CLOCKS]
+
 
 def tier_clocks(case: WorkflowState) -> list[SlaClock]:
     """Return the clocks of the current stay at this tier, stopped ones included."""
@@ -81,6 +112,7 @@ def summary(case: WorkflowState, now: datetime) -> RequestSummary:
         resolved_at=case.resolved_at,
         closed_at=case.closed_at,
         escalation_count=case.escalation_count,
+        needs_operator=case.operator is not None,
     )
 
 
@@ -113,9 +145,10 @@ def record_transition(
             to_state=to_state,
             tier=case.tier,
             institution_id=institution_id,
-            reason=reason,
+            reason=reason[:MAX_TIMELINE_TEXT] if reason else reason,
         )
     )
+    bound_state(case)
     return TransitionRecord(
         event_id=f"{case.request.request_id}:{case.sequence}",
         request_id=case.request.request_id,

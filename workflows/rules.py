@@ -26,7 +26,8 @@ TRANSITIONS: dict[ActionKind, tuple[frozenset[State], State | None]] = {
     ActionKind.REJECT: (HELD_STATES, State.REJECTED),
     ActionKind.COMMENT: (NOT_TERMINAL, None),
     ActionKind.WITHDRAW: (OPEN_STATES, State.WITHDRAWN),
-    ActionKind.RATE: (frozenset({State.RESOLVED}), None),
+    # closed: only within the rating window after an automatic close (the workflow checks)
+    ActionKind.RATE: (frozenset({State.RESOLVED, State.CLOSED}), None),
     ActionKind.EXTERNAL_STATUS: (NOT_TERMINAL, None),
     # only while a step waits for an operator (the workflow checks that), in any state
     ActionKind.OPERATOR_RETRY: (frozenset(State), None),

@@ -9,14 +9,17 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from schemas.domain import ClockKind, State, Tier
+    from schemas.domain import ClockKind, Role, State, Tier
     from schemas.enterprise import division_for_tier
     from schemas.lifecycle import (
+        OPERATOR_ACTIONS,
         ActionKind,
         ActionRequest,
         ActionResult,
+        EscalationReason,
         EventType,
         Institution,
+        OperatorHold,
         RequestSummary,
         RequestView,
         RouteRequest,
@@ -26,9 +29,11 @@ with workflow.unsafe.imports_passed_through():
     from schemas.policy import PinnedPolicy, PolicyRequest
     from schemas.request import SYSTEM_ACTOR, Actor
     from workflows import clocks, records, rules, sla, views
-    from workflows.activity_calls import Outbox, lookup
+    from workflows.activity_calls import Outbox, StepFailed, lookup
 
 IDLE_WAIT = timedelta(days=30)  # longest sleep when nothing is due; keeps every wait timed
+# An action handled after a deadline passed (e.g. after a worker outage) first records the breach.
+LATE_ACTION_PATCH = "breach-before-late-action"
 
 
 @workflow.defn(name="ServiceRequest")
@@ -38,6 +43,9 @@ class ServiceRequestWorkflow:
     Update ``act(ActionRequest) -> ActionResult``: every caseworker, enterprise and system
     action (validated before it enters history; a repeated ``action_id`` returns the first
     answer). Query ``view() -> RequestView``: state, clocks, tier holds, timeline.
+    A step whose activity fails permanently holds the request for an operator (``operator``,
+    ``operator_needed``); SLA clocks keep firing; an admin's operator_retry / operator_resolve
+    ends the hold.
     """
 
     @workflow.init
@@ -49,13 +57,16 @@ class ServiceRequestWorkflow:
     # ------------------------------------------------------------------ run loop
     @workflow.run
     async def run(self, state: WorkflowState) -> RequestSummary:
-        if self.case.policy is None:
+        if self.case.policy is None and self.case.operator is None:
             await self._admit()
         while not self.case.state.is_terminal:
             await self._drain_outbox()
-            if workflow.info().is_continue_as_new_suggested():
+            if workflow.info().is_continue_as_new_suggested() and not self._outbox.blocked:
                 await self._settle()
                 workflow.continue_as_new(self.case)
+            if self._retry_requested():
+                await self._redo()
+                continue
             if self._overdue():
                 async with self._lock:  # a deadline passed while draining: no timer round trip
                     await self._fire_due()
@@ -63,7 +74,9 @@ class ServiceRequestWorkflow:
                     continue
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self._outbox) or self.case.state.is_terminal,
+                    lambda: (
+                        self._outbox.ready or self.case.state.is_terminal or self._retry_requested()
+                    ),
                     timeout=self._time_to_next_due(),
                     timeout_summary="next SLA deadline",
                 )
@@ -71,52 +84,116 @@ class ServiceRequestWorkflow:
                 pass
             async with self._lock:
                 await self._fire_due()
+        await self._rating_window()
         await self._settle()
         return self._summary()
 
+    async def _rating_window(self) -> None:
+        """After an automatic close, stay open until the enterprise rates or the window ends.
+
+        Only policies pinned with a rating window set ``rating_due_at``; older requests end at
+        the close as they did, so their histories replay unchanged.
+        """
+        while self._rating_open():
+            await self._drain_outbox()
+            due = self.case.rating_due_at
+            assert due is not None
+            try:
+                await workflow.wait_condition(
+                    lambda: self._outbox.ready or self.case.rating is not None,
+                    timeout=max(due - workflow.now(), timedelta(milliseconds=1)),
+                    timeout_summary="rating window",
+                )
+            except TimeoutError:
+                pass
+
+    def _rating_open(self) -> bool:
+        """Whether a closed request still takes a rating now."""
+        due = self.case.rating_due_at
+        return (
+            self.case.state is State.CLOSED
+            and self.case.rating is None
+            and due is not None
+            and workflow.now() < due
+        )
+
     async def _settle(self) -> None:
-        """Drain the outbox until every handler has finished (they wait on persistence)."""
+        """Drain the outbox until every handler has finished (they wait on persistence).
+
+        A blocked outbox waits here for an operator: its records are not carried across
+        continue-as-new.
+        """
         while True:
             await self._drain_outbox()
             if workflow.all_handlers_finished() and not self._outbox:
                 return
             await workflow.wait_condition(
-                lambda: bool(self._outbox) or workflow.all_handlers_finished()
+                lambda: (
+                    self._outbox.ready or (workflow.all_handlers_finished() and not self._outbox)
+                )
             )
 
     async def _admit(self) -> None:
         """Pin the SLA policy, record the submission and route to the first tier."""
         now = workflow.now()
         req = self.case.request
-        self.case.submitted_at = req.submitted_at or now
-        self.case.policy = await lookup(
-            "load_policy",
-            PolicyRequest(
-                category=req.category,
-                priority=req.priority,
-                grade=req.enterprise.grade,
-                submitted_at=self.case.submitted_at,
-            ),
-            result_type=PinnedPolicy,
-        )
-        self._emit(EventType.SUBMITTED, req.submitted_by, to_state=State.SUBMITTED)
+        failed: StepFailed | None = None
+        try:
+            if self.case.policy is None:  # an operator's retry after routing failed skips it
+                await self._pin_policy(now)
+        except StepFailed as exc:
+            failed = exc
+        if self.case.sequence == 0:
+            self._emit(EventType.SUBMITTED, req.submitted_by, to_state=State.SUBMITTED)
+        if failed is not None:
+            self._hold(failed, redo="admit")
+            return
         async with self._lock:
-            found = await self._route(Tier.COUNTY, upward=True)
+            try:
+                found = await self._route(Tier.COUNTY, upward=True)
+            except StepFailed as exc:
+                self._hold(exc, redo="admit")
+                return
             if found is None:
                 self._finish_unroutable()
                 return
             tier, institution = found
             self._move(tier, institution, EventType.ASSIGNED, SYSTEM_ACTOR, None, None)
 
+    async def _pin_policy(self, now: datetime) -> None:
+        """Pin the SLA policy and calendar of the request (load_policy)."""
+        req = self.case.request
+        claimed = req.submitted_at
+        # Shown as the client sent it (the edge bounds it); a time without a zone, accepted
+        # before the edge refused those, means nothing: the workflow start instead.
+        self.case.submitted_at = claimed if claimed and claimed.utcoffset() is not None else now
+        self.case.policy = await lookup(
+            "load_policy",
+            PolicyRequest(
+                category=req.category,
+                priority=req.priority,
+                grade=req.enterprise.grade,
+                # The workflow's own clock picks the calendar's years, never the client's
+                # time. Replay reuses the recorded result, so no patch is needed.
+                submitted_at=now,
+            ),
+            result_type=PinnedPolicy,
+        )
+
     # ------------------------------------------------------------------ update
     @workflow.update
     async def act(self, action: ActionRequest) -> ActionResult:
         if action.action_id in self.case.results:
             return self.case.results[action.action_id].model_copy(update={"duplicate": True})
-        await workflow.wait_condition(lambda: self.case.state is not State.SUBMITTED)
+        await workflow.wait_condition(
+            lambda: self.case.state is not State.SUBMITTED or self.case.operator is not None
+        )
         async with self._lock:
             if action.action_id in self.case.results:
                 return self.case.results[action.action_id].model_copy(update={"duplicate": True})
+            if self._overdue() and workflow.patched(LATE_ACTION_PATCH):
+                await self._fire_overdue()  # the breach and its escalation come first
+            self._check_operator(action)
             self._check(action)
             first = self.case.sequence + 1
             await self._apply(action)
@@ -129,14 +206,18 @@ class ServiceRequestWorkflow:
                 event_ids=[self._event_id(seq) for seq in range(first, self.case.sequence + 1)],
             )
             self.case.results[action.action_id] = result
+            records.forget_old_results(self.case)
         last = self.case.sequence
-        await workflow.wait_condition(lambda: self._outbox.persisted >= last)
+        await workflow.wait_condition(
+            lambda: self._outbox.persisted >= last or self._outbox.blocked is not None
+        )
         return result
 
     @act.validator
     def _validate_act(self, action: ActionRequest) -> None:
         if action.action_id in self.case.results:
             return
+        self._check_operator(action)
         if self.case.state is State.SUBMITTED:
             # Not routed yet: refuse now what could not apply even once assigned, so the
             # refusal is not recorded as this update's answer (a later redelivery can apply).
@@ -148,7 +229,12 @@ class ServiceRequestWorkflow:
 
     def _check(self, action: ActionRequest) -> None:
         """Raise a non-retryable ApplicationError if the action is not allowed now."""
-        forbidden = rules.forbidden_reason(action, self._institution_id)
+        forbidden = rules.forbidden_reason(
+            action,
+            self.case.tier,
+            self._institution_id,
+            self.case.request.enterprise.division_code,
+        )
         if forbidden:
             raise ApplicationError(forbidden, type="Forbidden", non_retryable=True)
         refusal = rules.transition_refusal(
@@ -160,6 +246,37 @@ class ServiceRequestWorkflow:
         )
         if refusal:
             raise ApplicationError(refusal, type="InvalidTransition", non_retryable=True)
+        if action.kind is ActionKind.RATE and self.case.state is State.CLOSED:
+            if not self._rating_open():
+                due = self.case.rating_due_at
+                raise ApplicationError(
+                    "cannot rate: the rating window after the close "
+                    + (f"ended at {due.isoformat()}" if due else "is not open"),
+                    type="InvalidTransition",
+                    non_retryable=True,
+                )
+
+    def _check_operator(self, action: ActionRequest) -> None:
+        """Operator actions need an admin and a waiting step; other actions wait for them."""
+        hold = self.case.operator
+        if action.kind in OPERATOR_ACTIONS:
+            if action.actor.role is not Role.ADMIN:
+                raise ApplicationError(
+                    f"only an admin may {action.kind.value}", type="Forbidden", non_retryable=True
+                )
+            if hold is None or hold.retry_requested:
+                why = "nothing waits for an operator" if hold is None else "a retry is under way"
+                raise ApplicationError(
+                    f"cannot {action.kind.value}: {why}",
+                    type="InvalidTransition",
+                    non_retryable=True,
+                )
+        elif hold is not None:
+            raise ApplicationError(
+                f"the request waits for an operator: {hold.step} failed ({hold.message})",
+                type="NeedsOperator",
+                non_retryable=True,
+            )
 
     @workflow.query
     def view(self) -> RequestView:
@@ -168,11 +285,15 @@ class ServiceRequestWorkflow:
     # ------------------------------------------------------------------ actions
     async def _apply(self, action: ActionRequest) -> None:
         kind, actor, now = action.kind, action.actor, workflow.now()
+        if kind in OPERATOR_ACTIONS:
+            self._operator_action(action)
+            return
         event = rules.EVENT_OF_ACTION[kind]
         to_state = rules.target_state(action, self.case.state)
         cal = self._policy.calendar
         if kind is ActionKind.ESCALATE:
-            await self._escalate(actor, action.text, action.action_id)
+            code = action.reason_code or EscalationReason.OTHER
+            await self._escalate(actor, action.text, action.action_id, code)
             return
         if kind is ActionKind.HAND_BACK:
             await self._hand_back(actor, action.text or "", action.action_id)
@@ -240,21 +361,49 @@ class ServiceRequestWorkflow:
             details=details,
         )
 
-    async def _escalate(self, actor: Actor, reason: str | None, action_id: str | None) -> None:
-        """Move the request to the next tier up with fresh clocks, or alert at the top."""
+    async def _escalate(
+        self,
+        actor: Actor,
+        reason: str | None,
+        action_id: str | None,
+        code: EscalationReason,
+        clock: ClockKind | None = None,
+    ) -> None:
+        """Move the request to the next tier up with fresh clocks, or alert at the top.
+
+        ``code`` (and for a breach, ``clock``) go into the record's details, which reports
+        and metrics read; ``reason`` is the free text.
+        """
         next_tier = self.case.tier.next_up()
-        found = await self._route(next_tier, upward=True) if next_tier else None
+        try:
+            found = await self._route(next_tier, upward=True) if next_tier else None
+        except StepFailed as failed:  # the request stays at this tier; its clocks keep running
+            self._hold(failed, redo="escalate", reason=reason, code=code)
+            return
         if found is None:
             self._emit(EventType.SUPERVISOR_ALERT, actor, to_state=self.case.state, reason=reason)
             return
         tier, institution = found
         self.case.escalation_count += 1
-        self._move(tier, institution, EventType.ESCALATED, actor, reason, action_id)
+        cause = "sla_breach" if code is EscalationReason.SLA_BREACH else "manual"
+        details = {"cause": cause, "reason_code": code.value}
+        if clock is not None:
+            details["clock"] = clock.value
+        self._move(
+            tier, institution, EventType.ESCALATED, actor, reason, action_id, details=details
+        )
 
     async def _hand_back(self, actor: Actor, reason: str, action_id: str) -> None:
         """Move the request one tier down (skipping tiers without an institution)."""
         lower = self.case.tier.next_down()
-        found = await self._route(lower, upward=False) if lower else None
+        try:
+            found = await self._route(lower, upward=False) if lower else None
+        except StepFailed as failed:  # the caller's action fails; the request stays as it was
+            raise ApplicationError(
+                f"cannot hand back: {failed.failure.message}",
+                type="RoutingFailed",
+                non_retryable=True,
+            ) from None
         if found is None:
             raise ApplicationError(
                 "cannot hand back: no institution below this tier serves the request",
@@ -278,15 +427,23 @@ class ServiceRequestWorkflow:
 
     async def _fire_due(self) -> None:
         """Send warnings, escalate breaches and auto-close whatever is due by now."""
+        if self.case.policy is None:  # admission waits for an operator: no clocks yet
+            return
         now = workflow.now()
         if self.case.state is State.RESOLVED:
             if self.case.close_due_at is not None and self.case.close_due_at <= now:
                 self.case.closed_at = now
+                self.case.rating_due_at = sla.rating_due(self.case, now)
                 self._emit(
                     EventType.CLOSED,
                     SYSTEM_ACTOR,
                     to_state=State.CLOSED,
                     reason="reopen window elapsed",
+                    details=(
+                        {"rating_due_at": _iso(self.case.rating_due_at)}
+                        if self.case.rating_due_at
+                        else None
+                    ),
                 )
             return
         cal = self._policy.calendar
@@ -315,8 +472,97 @@ class ServiceRequestWorkflow:
                     to_state=self.case.state,
                     details={"clock": clock.kind.value, "deadline": _iso(clock.deadline)},
                 )
-                await self._escalate(SYSTEM_ACTOR, f"sla_breach:{clock.kind.value}", None)
+                await self._escalate(
+                    SYSTEM_ACTOR,
+                    f"sla_breach:{clock.kind.value}",
+                    None,
+                    EscalationReason.SLA_BREACH,
+                    clock.kind,
+                )
                 return
+
+    async def _fire_overdue(self) -> None:
+        """Fire everything already due, one breach (and escalation) at a time."""
+        for _ in range(2 * len(Tier) + 2):
+            if not self._overdue():
+                return
+            await self._fire_due()
+
+    # ------------------------------------------------------------------ operator
+    def _hold(
+        self,
+        failed: StepFailed,
+        redo: str,
+        reason: str | None = None,
+        code: EscalationReason | None = None,
+    ) -> None:
+        """Record a permanently failed step and wait for an operator; clocks keep running."""
+        if self.case.operator is not None:
+            return  # already waiting: one operator_needed per hold
+        error_type = failed.failure.type or "ApplicationError"
+        self.case.operator = OperatorHold(
+            step=failed.step,
+            error_type=error_type,
+            message=failed.failure.message[:500],
+            since=workflow.now(),
+            redo=redo,
+            reason=reason,
+            reason_code=code.value if code else None,
+            event_ids=failed.event_ids,
+        )
+        self._emit(
+            EventType.OPERATOR_NEEDED,
+            SYSTEM_ACTOR,
+            to_state=self.case.state,
+            reason=failed.failure.message[:500],
+            details={"step": failed.step, "error_type": error_type, "event_ids": failed.event_ids},
+        )
+
+    def _retry_requested(self) -> bool:
+        return self.case.operator is not None and self.case.operator.retry_requested
+
+    def _operator_action(self, action: ActionRequest) -> None:
+        """Retry the failed step (the run loop redoes lookups) or settle it without the step."""
+        hold = self.case.operator
+        assert hold is not None
+        blocked = self._outbox.blocked
+        if action.kind is ActionKind.OPERATOR_RESOLVE and blocked is not None:
+            self._outbox.withhold(blocked.event_ids, f"withheld by operator: {hold.error_type}")
+        self._outbox.blocked = None
+        if action.kind is ActionKind.OPERATOR_RETRY and hold.redo != "record":
+            hold.retry_requested = True
+        else:
+            self.case.operator = None
+        event = rules.EVENT_OF_ACTION[action.kind]
+        details = {"step": hold.step, "error_type": hold.error_type}
+        self._emit(
+            event,
+            action.actor,
+            to_state=self.case.state,
+            reason=action.text,
+            action_id=action.action_id,
+            details=details,
+        )
+        if action.kind is ActionKind.OPERATOR_RESOLVE and hold.redo == "admit":
+            self._emit(  # never admitted (no policy or no institution): it ends here
+                EventType.REJECTED,
+                action.actor,
+                to_state=State.REJECTED,
+                reason=action.text,
+                action_id=action.action_id,
+            )
+
+    async def _redo(self) -> None:
+        """Run again the step an operator asked to retry; a new permanent failure holds again."""
+        hold = self.case.operator
+        assert hold is not None
+        self.case.operator = None
+        if hold.redo == "admit":
+            await self._admit()
+            return
+        async with self._lock:
+            code = EscalationReason(hold.reason_code or EscalationReason.OTHER)
+            await self._escalate(SYSTEM_ACTOR, hold.reason, None, code)
 
     # ------------------------------------------------------------------ helpers
     async def _route(self, tier: Tier, upward: bool) -> tuple[Tier, Institution] | None:
@@ -347,6 +593,7 @@ class ServiceRequestWorkflow:
         action_id: str | None,
         *,
         fresh: bool = True,
+        details: dict[str, str] | None = None,
     ) -> None:
         """Hand the request to ``institution`` at ``tier``; fresh clocks unless ``fresh`` is off."""
         now = workflow.now()
@@ -367,7 +614,7 @@ class ServiceRequestWorkflow:
             from_tier=from_tier,
             reason=reason,
             action_id=action_id,
-            details={"institution_name": institution.name},
+            details={"institution_name": institution.name, **(details or {})},
         )
 
     def _finish_unroutable(self) -> None:
@@ -429,8 +676,20 @@ class ServiceRequestWorkflow:
 
     # ------------------------------------------------------------------ outbox
     async def _drain_outbox(self) -> None:
-        """Persist, then publish, the records in order; retries until both succeed."""
+        """Persist, then publish, the records in order; retries until both succeed.
+
+        A permanent failure blocks the outbox and holds the request for an operator; the
+        operator_needed record goes out alone, ahead of the records it waits behind.
+        """
         await self._outbox.drain(after_batch=self._upsert_search_attributes)
+        failed = self._outbox.blocked
+        if failed is not None and self.case.operator is None:
+            async with self._lock:
+                if self.case.operator is not None:
+                    return
+                self._hold(failed, redo="record")
+                needed = self._outbox.pending[-1]
+            await self._outbox.send_alone(needed)
 
     def _upsert_search_attributes(self) -> None:
         if self.case.search_attributes:

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
-from schemas.lifecycle import RequestView, WorkflowState
+from schemas.domain import State
+from schemas.lifecycle import OPERATOR_ACTIONS, ActionKind, RequestView, WorkflowState
 from tierflow import constants
 from workflows import records, rules
 
@@ -18,16 +19,34 @@ SA_NEXT_DEADLINE = SearchAttributeKey.for_datetime(constants.SA_NEXT_DEADLINE)
 
 
 def request_view(case: WorkflowState, now: datetime) -> RequestView:
-    """Return state, clocks, tier holds, timeline and the actions the state allows."""
+    """Return state, clocks, tier holds, timeline and the actions the state allows.
+
+    While a step waits for an operator, only the operator actions are allowed.
+    """
     return RequestView(
         summary=records.summary(case, now),
         clocks=case.clocks,
         holds=case.holds,
         timeline=case.timeline,
-        allowed_actions=rules.allowed_actions(case.state, case.tier, case.rating is not None),
+        allowed_actions=[
+            kind
+            for kind in rules.allowed_actions(case.state, case.tier, case.rating is not None)
+            if (kind in OPERATOR_ACTIONS) is (case.operator is not None)
+            and (kind is not ActionKind.RATE or _rating_allowed(case, now))
+        ],
         rating=case.rating,
         close_due_at=case.close_due_at,
+        rating_due_at=case.rating_due_at,
+        operator=case.operator,
+        timeline_truncated=case.timeline_truncated,
     )
+
+
+def _rating_allowed(case: WorkflowState, now: datetime) -> bool:
+    """A closed request takes a rating only inside its rating window."""
+    if case.state is not State.CLOSED:
+        return True
+    return case.rating_due_at is not None and now < case.rating_due_at
 
 
 def search_attributes(

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from temporalio import activity
 
+from activities.failures import permanent_failure
 from schemas.domain import Tier
 from schemas.enterprise import division_for_tier
 from schemas.lifecycle import Institution, RouteRequest, TransitionBatch, TransitionRecord
@@ -25,14 +26,23 @@ class StandIns:
     tiers_without_institution: set[Tier] = field(default_factory=set)
     persisted: list[TransitionRecord] = field(default_factory=list)
     published: list[TransitionRecord] = field(default_factory=list)
+    batches: list[TransitionBatch] = field(default_factory=list)
+    # permanent (non-retryable) failures, raised as the real activities raise them
+    policy_fails: bool = False
+    route_fails_at: set[Tier] = field(default_factory=set)
+    poison_text: str | None = None  # record_transitions refuses a batch with this reason
 
     @activity.defn(name="load_policy")
     async def load_policy(self, req: PolicyRequest) -> PinnedPolicy:
+        if self.policy_fails:
+            raise permanent_failure("load_policy", ValueError("targets.normal: must be > 0"))
         return self.policy
 
     @activity.defn(name="resolve_institution")
     async def resolve_institution(self, req: RouteRequest) -> Institution | None:
         tier = req.tier
+        if tier in self.route_fails_at:
+            raise permanent_failure("resolve_institution", KeyError(f"{tier.value} entry missing"))
         if tier in self.tiers_without_institution:
             return None
         code = division_for_tier(req.division_code, tier)
@@ -45,6 +55,11 @@ class StandIns:
 
     @activity.defn(name="record_transitions")
     async def record_transitions(self, batch: TransitionBatch) -> int:
+        self.batches.append(batch)
+        for record in batch.records:
+            if self.poison_text is not None and record.reason == self.poison_text:
+                error = ValueError("value too long for type character varying(100)")
+                raise permanent_failure("record_transitions", error, record.event_id)
         known = {r.event_id for r in self.persisted}
         new = [r for r in batch.records if r.event_id not in known]
         self.persisted.extend(new)

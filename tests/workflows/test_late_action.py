@@ -1,0 +1,75 @@
+"""An action handled after its deadline passed cannot erase the breach (dev server).
+
+The worker is down when the response deadline passes (an outage); the timer and the
+caseworker's acknowledgement then reach the workflow in one task. The breach must be recorded
+and escalated first. The time-skipping server hangs on a timer and an update in one task
+(sdk-java #2606), so this runs on the dev server with an always-open calendar.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.worker import Worker
+
+from schemas.domain import Tier
+from schemas.lifecycle import ActionKind, RequestView
+from tests.utils.eventually import eventually
+from tests.utils.factories import ALWAYS_OPEN, action, caseworker, make_policy
+from tests.workflows.harness import StandIns
+from tests.workflows.test_dev_server import SECOND, replay_and_maybe_record, start
+from workflows.service_request import ServiceRequestWorkflow
+
+
+async def test_acknowledgement_after_an_outage_leaves_the_breach(
+    temporal_client: Client, task_queue: str
+) -> None:
+    stand_ins = StandIns(policy=make_policy(3 * SECOND, 600 * SECOND, 2 * SECOND, ALWAYS_OPEN))
+    stand_ins.policy.warning_thresholds = []  # the deadline is the only timer due
+
+    def worker() -> Worker:
+        return Worker(
+            temporal_client,
+            task_queue=task_queue,
+            workflows=[ServiceRequestWorkflow],
+            activities=stand_ins.activities,
+        )
+
+    async with worker():
+        handle = await start(temporal_client, task_queue)
+        view: RequestView = await handle.query(ServiceRequestWorkflow.view)
+        request_id = view.summary.request_id
+        await eventually(
+            lambda: "assigned" in stand_ins.events(request_id), timeout=10, what="assigned"
+        )
+    due = view.summary.response_due_at
+    assert due is not None
+    # the outage lasts past the deadline: real time has to pass on the dev server
+    await asyncio.sleep(max((due - datetime.now(UTC)).total_seconds(), 0) + 1)
+    ack = action(ActionKind.ACKNOWLEDGE, caseworker(view.summary.institution_id))
+    late = asyncio.create_task(
+        handle.execute_update(ServiceRequestWorkflow.act, ack, id=ack.action_id)
+    )
+    async with worker():
+        try:
+            await late
+            outcome = "acknowledged"
+        except WorkflowUpdateFailedError as err:
+            outcome = err.cause.type  # the request moved on: the county may no longer act
+        events = await eventually(
+            lambda: (
+                stand_ins.events(request_id)
+                if "escalated" in stand_ins.events(request_id)
+                else None
+            ),
+            timeout=10,
+            what="the escalation",
+        )
+        assert events[2:4] == ["sla_breached", "escalated"]  # before anything the action did
+        assert outcome == "Forbidden" and "acknowledged" not in events
+        after: RequestView = await handle.query(ServiceRequestWorkflow.view)
+        assert after.summary.tier is Tier.MUNICIPAL and after.holds[0].response_breached
+        await temporal_client.get_workflow_handle(handle.id).terminate("test done")
+        await replay_and_maybe_record(temporal_client, handle, "late-action")
