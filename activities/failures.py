@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from kafka.errors import KafkaError, MessageSizeTooLargeError
 from pydantic import ValidationError
-from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError, StatementError
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from temporalio.exceptions import ApplicationError
 
 # Errors of the data itself: the same input fails the same way on every try.
@@ -23,8 +23,7 @@ PERMANENT = (
     TypeError,
     IntegrityError,
     DataError,
-    ProgrammingError,
-)
+)  # not ProgrammingError: a table or column missing until migrations run is worth retrying
 MAX_MESSAGE = 500  # characters of the error kept in the failure and the audit trail
 
 
@@ -33,7 +32,7 @@ def is_permanent(exc: BaseException) -> bool:
     if isinstance(exc, KafkaError):
         return isinstance(exc, MessageSizeTooLargeError)  # the others pass once Kafka is back
     if isinstance(exc, StatementError) and not isinstance(exc, PERMANENT):
-        return False  # OperationalError, InterfaceError: locks, disconnects
+        return False  # OperationalError, ProgrammingError, ...: locks, disconnects, migrations
     return isinstance(exc, PERMANENT)
 
 
