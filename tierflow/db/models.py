@@ -46,6 +46,7 @@ class ServiceRequestBase(SQLModel):
     resolved_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     escalation_count: int = 0
+    needs_operator: bool = False  # a step failed permanently; an operator must act
     last_sequence: int = 0
 
 

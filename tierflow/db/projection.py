@@ -35,7 +35,7 @@ CLOSES_HOLD = {EventType.RESOLVED, EventType.REJECTED, EventType.WITHDRAWN, Even
 SUMMARY_COLUMNS = (
     "state tier institution_id category priority grade division_code enterprise_uscc "
     "enterprise_name subject policy_version sla_status response_due_at resolution_due_at "
-    "submitted_at updated_at resolved_at closed_at escalation_count last_sequence"
+    "submitted_at updated_at resolved_at closed_at escalation_count needs_operator last_sequence"
 ).split()
 
 _tables = SQLModel.metadata.tables
