@@ -7,6 +7,7 @@ event for the first time, so activity retries and workflow replays never count t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -14,7 +15,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
-from schemas.domain import OPEN_STATES, ClockKind, Tier
+from schemas.domain import OPEN_STATES, TERMINAL_STATES, ClockKind, Tier
 from schemas.lifecycle import EventType, TransitionRecord
 from tierflow.db.models import ServiceRequest
 
@@ -31,6 +32,8 @@ BUSINESS_SECONDS_BUCKETS = (
     80 * 3600,
     160 * 3600,
 )
+# The activities whose permanent failure holds a request for an operator.
+OPERATOR_STEPS = ("load_policy", "resolve_institution", "record_transitions")
 OUTCOMES = {
     EventType.SUBMITTED: "submitted",
     EventType.RESOLVED: "resolved",
@@ -58,8 +61,8 @@ class WorkerMetrics:
         )
         self.escalations = Counter(
             "tierflow_escalations_total",
-            "Escalations between tiers",
-            ["from_tier", "to_tier", "reason"],
+            "Escalations between tiers, by cause (breach/manual) and reason code",
+            ["from_tier", "to_tier", "reason", "code"],
             registry=registry,
         )
         self.sla_warnings = Counter(
@@ -77,6 +80,12 @@ class WorkerMetrics:
         self.supervisor_alerts = Counter(
             "tierflow_supervisor_alerts_total",
             "Breaches at the top tier raised to supervisors",
+            registry=registry,
+        )
+        self.operator_holds = Counter(
+            "tierflow_operator_holds_total",
+            "Steps that failed permanently and put a request on hold for an operator",
+            ["step"],
             registry=registry,
         )
         self.ratings = Histogram(
@@ -115,14 +124,16 @@ class WorkerMetrics:
 
     def _start_at_zero(self) -> None:
         """Create the SLA series at 0 so ``increase()`` sees the first breach after a restart."""
+        for step in OPERATOR_STEPS:
+            self.operator_holds.labels(step)
         for tier in Tier:
             for clock in ClockKind:
                 self.sla_warnings.labels(clock.value, tier.value)
                 self.sla_breaches.labels(clock.value, tier.value)
             upper = tier.next_up()
             if upper is not None:
-                for reason in ("breach", "manual"):
-                    self.escalations.labels(tier.value, upper.value, reason)
+                self.escalations.labels(tier.value, upper.value, "breach", "sla_breach")
+                self.escalations.labels(tier.value, upper.value, "manual", "other")
 
     def observe_first_write(self, record: TransitionRecord) -> None:
         """Count one lifecycle event; call only when its event id was written the first time."""
@@ -134,14 +145,17 @@ class WorkerMetrics:
             self.requests.labels(outcome, category, record.summary.priority.value, tier).inc()
         details = record.details
         if record.event_type is EventType.ESCALATED and record.from_tier is not None:
-            reason = "breach" if (record.reason or "").startswith("sla_breach") else "manual"
-            self.escalations.labels(record.from_tier.value, tier, reason).inc()
+            cause = "breach" if details.get("cause") == "sla_breach" else "manual"
+            code = str(details.get("reason_code", "other"))
+            self.escalations.labels(record.from_tier.value, tier, cause, code).inc()
         elif record.event_type is EventType.SLA_WARNING:
             self.sla_warnings.labels(str(details.get("clock", "")), tier).inc()
         elif record.event_type is EventType.SLA_BREACHED:
             self.sla_breaches.labels(str(details.get("clock", "")), tier).inc()
         elif record.event_type is EventType.SUPERVISOR_ALERT:
             self.supervisor_alerts.inc()
+        elif record.event_type is EventType.OPERATOR_NEEDED:
+            self.operator_holds.labels(str(details.get("step", ""))).inc()
         elif record.event_type is EventType.RATED and details.get("rating") is not None:
             self.ratings.labels(category).observe(float(details["rating"]))
         if "response_business_seconds" in details:
@@ -177,7 +191,8 @@ class ApiMetrics:
 
 
 class ReadModelCollector(Collector):
-    """Gauges computed from the read model at scrape time: open and paused requests."""
+    """Gauges computed from the read model at scrape time: open, paused, on-hold and idle
+    requests."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -191,10 +206,27 @@ class ReadModelCollector(Collector):
             "Requests awaiting the enterprise (SLA clock paused)",
             labels=["tier"],
         )
+        on_hold = GaugeMetricFamily(
+            "tierflow_requests_needing_operator",
+            "Requests whose step failed permanently and wait for an operator",
+            labels=["tier"],
+        )
+        idle = GaugeMetricFamily(
+            "tierflow_oldest_idle_request_seconds",
+            "Seconds since the last transition of the longest-idle unfinished request, by state",
+            labels=["state"],
+        )
         try:
             counts = open_counts(self.engine)
+            holds = operator_counts(self.engine)
+            oldest = last_transitions(self.engine)
         except Exception:  # noqa: BLE001 - a scrape must not fail because the DB blinked
             return
+        for tier, count in holds.items():
+            on_hold.add_metric([tier], count)
+        now = datetime.now(UTC)
+        for state, last in oldest.items():
+            idle.add_metric([state], max((now - last).total_seconds(), 0.0))
         paused_by_tier: dict[str, int] = {}
         for (tier, state), count in counts.items():
             open_requests.add_metric([tier, state], count)
@@ -204,6 +236,8 @@ class ReadModelCollector(Collector):
             paused.add_metric([tier], count)
         yield open_requests
         yield paused
+        yield on_hold
+        yield idle
 
 
 def open_counts(engine: Engine) -> dict[tuple[str, str], int]:
@@ -215,3 +249,33 @@ def open_counts(engine: Engine) -> dict[tuple[str, str], int]:
     )
     with Session(engine) as session:
         return {(str(t), str(s)): int(n) for t, s, n in session.exec(query).all()}
+
+
+def operator_counts(engine: Engine) -> dict[str, int]:
+    """Return the requests waiting for an operator per tier."""
+    query = (
+        select(ServiceRequest.tier, func.count())
+        .where(col(ServiceRequest.needs_operator).is_(True))
+        .group_by(ServiceRequest.tier)
+    )
+    with Session(engine) as session:
+        return {str(t): int(n) for t, n in session.exec(query).all()}
+
+
+def last_transitions(engine: Engine) -> dict[str, datetime]:
+    """Return, per unfinished state, the oldest last-transition time (``updated_at``)."""
+    query = (
+        select(ServiceRequest.state, func.min(ServiceRequest.updated_at))
+        .where(col(ServiceRequest.state).not_in(list(TERMINAL_STATES)))
+        .group_by(ServiceRequest.state)
+    )
+    with Session(engine) as session:
+        rows = session.exec(query).all()
+    return {str(s): _aware(t) for s, t in rows if t is not None}
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite gives the aggregate back as naive UTC text: make it aware."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
