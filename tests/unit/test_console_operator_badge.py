@@ -1,0 +1,75 @@
+"""The console shows a request waiting for an operator: a badge in the queue and on the case
+page, the failed step and its error, and a note when the timeline is shortened."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from api.console.routes import templates
+from api.models import QueuePage, RequestItem
+from schemas.domain import Role, State, Tier
+from schemas.lifecycle import Institution, OperatorHold, WorkflowState
+from tests.utils.factories import make_policy, make_request
+from tierflow.auth_store import Principal
+from workflows import views
+
+NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+BADGE = "待运维处理 / Needs operator"
+
+
+def held_case() -> WorkflowState:
+    """A request whose escalation failed permanently, with a long shortened timeline."""
+    case = WorkflowState(request=make_request("req-held"), policy=make_policy())
+    case.state, case.tier = State.ASSIGNED, Tier.COUNTY
+    case.institution = Institution(
+        id="county-330106", name="county centre", tier=Tier.COUNTY, division_code="330106"
+    )
+    case.submitted_at = NOW - timedelta(days=1)
+    case.operator = OperatorHold(
+        step="resolve_institution",
+        error_type="Permanent.KeyError",
+        message="resolve_institution: KeyError: 'municipal entry missing'",
+        since=NOW - timedelta(hours=2),
+        redo="escalate",
+    )
+    case.timeline_truncated = 900
+    return case
+
+
+def render(name: str, **context: object) -> str:
+    user = Principal(user_id="ops", role=Role.ADMIN)
+    base = {"user": user, "csrf": "", "can_report": True, "can_submit": True, "now": NOW}
+    return templates.env.get_template(name).render(**base, **context)
+
+
+def test_queue_marks_requests_waiting_for_an_operator() -> None:
+    view = views.request_view(held_case(), NOW)
+    item = RequestItem(**view.summary.model_dump(), next_due_at=None)
+    calm = item.model_copy(update={"request_id": "req-calm", "needs_operator": False})
+    page = QueuePage(total=2, limit=50, offset=0, items=[item, calm])
+    options: dict[str, list[str]] = {"state": [], "category": [], "priority": [], "sla_status": []}
+    html = render("queue.html", page=page, filters={}, scope={}, options=options)
+    assert view.summary.needs_operator
+    assert html.count(BADGE) == 1
+
+
+def test_case_page_names_the_failed_step_and_the_shortened_timeline() -> None:
+    view = views.request_view(held_case(), NOW)
+    html = render(
+        "case.html",
+        detail={"request_id": "req-held", "allowed_actions": view.allowed_actions},
+        row=None,
+        view=view,
+        summary=view.summary,
+        bars=[],
+        bar_width=600,
+        actions=[],
+        role_kinds=[],
+        temporal_url="http://temporal/",
+        workflow_id="request-req-held",
+        field_errors={},
+        values={},
+    )
+    assert BADGE in html
+    assert "municipal entry missing" in html and "resolve_institution" in html
+    assert "更早的 900 条在审计记录中" in html
