@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from schemas.domain import Category, State, Tier
 from schemas.edge import ACTION_TEXT_BYTES, INSTITUTION_ID_PATTERN, limit, text_rule
-from schemas.lifecycle import ActionKind, RequestSummary, RequestView
+from schemas.lifecycle import ActionKind, EscalationReason, RequestSummary, RequestView
 
 
 class ErrorOut(BaseModel):
@@ -33,6 +33,9 @@ class ActionBody(BaseModel):
         default=None, pattern=INSTITUTION_ID_PATTERN, description="For reassign"
     )
     rating: int | None = Field(default=None, ge=1, le=5, description="For rate")
+    reason_code: EscalationReason | None = Field(
+        default=None, description="For escalate: why, as a code (other if unset)"
+    )
 
 
 class RequestItem(RequestSummary):
@@ -103,6 +106,7 @@ class EscalationRow(BaseModel):
     from_tier: Tier | None
     to_tier: Tier
     cause: str = Field(description="sla_breach or manual")
+    reason_code: str = Field(description="EscalationReason: sla_breach, beyond_remit, ...")
     count: int
 
 

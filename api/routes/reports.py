@@ -50,5 +50,5 @@ def sla(
 def escalations(
     ctx: Ctx, principal: CurrentPrincipal, since: Since = None, until: Until = None
 ) -> EscalationReport:
-    """Count escalations in the period by tiers and cause (SLA breach or manual)."""
+    """Count escalations in the period by tiers, cause (SLA breach or manual) and reason code."""
     return service.escalation_report(ctx, principal, since, until)

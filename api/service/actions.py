@@ -46,6 +46,7 @@ async def take_action(
             text=body.text,
             institution_id=body.institution_id,
             rating=body.rating,
+            reason_code=body.reason_code,
         )
     except ValidationError as exc:
         raise validation_http_error(exc, ("body",)) from None

@@ -102,23 +102,24 @@ def sla_report(
 def escalation_report(
     ctx: ApiContext, principal: Principal, since: datetime | None, until: datetime | None
 ) -> EscalationReport:
-    """Count escalations in the period by tiers and cause (SLA breach or manual)."""
+    """Count escalations in the period by tiers, cause (SLA breach or manual) and reason code."""
     require(principal, "reports", "see reports")
     start, end = _period(since, until)
     query = (
-        select(Transition.from_tier, Transition.to_tier, Transition.reason)
+        select(Transition.from_tier, Transition.to_tier, Transition.details)
         .join(ServiceRequest, col(ServiceRequest.request_id) == col(Transition.request_id))
         .where(*scope_conditions(principal))
         .where(Transition.event_type == EventType.ESCALATED)
         .where(col(Transition.occurred_at) >= start, col(Transition.occurred_at) <= end)
     )
-    counts: Counter[tuple[Any, Any, str]] = Counter()
+    counts: Counter[tuple[Any, Any, str, str]] = Counter()
     with Session(ctx.engine) as session:
-        for from_tier, to_tier, reason in session.exec(query).all():
-            cause = "sla_breach" if (reason or "").startswith("sla_breach") else "manual"
-            counts[(from_tier, to_tier, cause)] += 1
+        for from_tier, to_tier, details in session.exec(query).all():
+            details = details or {}
+            cause = "sla_breach" if details.get("cause") == "sla_breach" else "manual"
+            counts[(from_tier, to_tier, cause, str(details.get("reason_code", "other")))] += 1
     rows = [
-        EscalationRow(from_tier=f, to_tier=t, cause=c, count=n)
-        for (f, t, c), n in sorted(counts.items(), key=lambda kv: str(kv[0]))
+        EscalationRow(from_tier=f, to_tier=t, cause=c, reason_code=code, count=n)
+        for (f, t, c, code), n in sorted(counts.items(), key=lambda kv: str(kv[0]))
     ]
     return EscalationReport(since=start, until=end, total=sum(counts.values()), rows=rows)

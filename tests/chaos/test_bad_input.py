@@ -20,6 +20,7 @@ from contextlib import contextmanager
 
 import pytest
 
+from schemas.dlq import DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC
 from schemas.domain import Category, Tier
 from schemas.enterprise import division_for_tier
 from schemas.lifecycle import ActionKind
@@ -33,7 +34,6 @@ from tests.utils.fast_policy import Targets
 from tests.utils.oracle import Command, Outcome, deliveries, predict, random_walk
 from tierflow import constants
 from tierflow.directory import Directory
-from tierflow.kafka_io import DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC
 
 TARGETS = Targets(
     response=24 * 3600,

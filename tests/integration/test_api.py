@@ -265,7 +265,16 @@ async def test_queue_is_ordered_by_sla_risk_filtered_and_paged(api: Api) -> None
 
 
 async def test_reports(api: Api) -> None:
-    await api.submit(make_request())
+    rid = await api.submit(make_request())
+    r = await api.act(
+        rid, "escalate", "cw_own", text="需市级协调", reason_code="needs_coordination"
+    )
+    assert r.status_code == 200, r.text
+    escalations = (await api.get("/reports/escalations", "admin")).json()
+    codes = {(row["cause"], row["reason_code"]) for row in escalations["rows"]}
+    assert ("manual", "needs_coordination") in codes  # classified by code, not by text
+    r = await api.act(rid, "escalate", "admin", text="x", reason_code="sla_breach")
+    assert r.status_code == 422  # the engine's own code
     summary = (await api.get("/reports/summary", "admin")).json()
     assert summary["total"] >= 1 and summary["by_tier"].get("county", 0) >= 1
     assert sum(summary["by_state"].values()) == summary["total"]
