@@ -6,10 +6,13 @@ Time-skipping server; the stand-in activities fail the way the real ones do (a n
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 from schemas.domain import Role, State, Tier
 from schemas.lifecycle import ActionKind, RequestView, WorkflowState
@@ -17,6 +20,7 @@ from schemas.request import Actor
 from tests.utils.eventually import eventually
 from tests.utils.factories import action, caseworker, make_request
 from tests.workflows.harness import StandIns
+from tests.workflows.test_dev_server import HISTORIES
 from tests.workflows.test_lifecycle import act, submit, view
 from tierflow.constants import workflow_id
 from workflows.service_request import ServiceRequestWorkflow
@@ -37,6 +41,17 @@ async def held(handle: WorkflowHandle) -> RequestView:
         return current if current.operator is not None else None
 
     return await eventually(waiting, timeout=10, what="an operator hold")
+
+
+async def replay_and_maybe_record(handle: WorkflowHandle, name: str) -> None:
+    """Replay the run with today's code; with TIERFLOW_RECORD_HISTORIES=1 keep it."""
+    history = await handle.fetch_history()
+    await Replayer(
+        workflows=[ServiceRequestWorkflow], data_converter=pydantic_data_converter
+    ).replay_workflow(history)
+    if os.environ.get("TIERFLOW_RECORD_HISTORIES"):
+        run_id = (await handle.describe()).run_id
+        (HISTORIES / f"{name}-{run_id}.json").write_text(history.to_json())
 
 
 async def test_escalation_that_fails_permanently_waits_for_an_operator(
@@ -80,6 +95,7 @@ async def test_escalation_that_fails_permanently_waits_for_an_operator(
     assert await refused(handle, ActionKind.OPERATOR_RESOLVE, ADMIN, text="x") == (
         "InvalidTransition"
     )
+    await replay_and_maybe_record(handle, "operator-retry-escalation")
 
 
 async def test_policy_that_fails_validation_holds_admission_until_retried(
@@ -174,3 +190,4 @@ async def test_record_the_database_refuses_blocks_the_outbox_until_resolved(
     assert not (await view(handle)).summary.needs_operator
     sequences = [r.sequence for r in stand_ins.persisted if r.request_id == req.request_id]
     assert sorted(sequences) == list(range(1, len(sequences) + 1))  # nothing lost
+    await replay_and_maybe_record(handle, "operator-resolve-record")
