@@ -1,0 +1,56 @@
+"""The workflow's own memory is bounded whatever callers do (pure record helpers)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from schemas.domain import ClockKind, State, Tier
+from schemas.lifecycle import ActionKind, ActionResult, EventType, WorkflowState
+from tests.utils.factories import T0, caseworker, make_policy, make_request
+from workflows import clocks, records
+
+
+def test_only_the_newest_action_ids_are_remembered() -> None:
+    case = WorkflowState(request=make_request())
+    for n in range(records.MAX_ACTION_IDS + 5):
+        case.results[f"a-{n}"] = ActionResult(
+            action_id=f"a-{n}",
+            kind=ActionKind.COMMENT,
+            state=State.ASSIGNED,
+            tier=Tier.COUNTY,
+            institution_id=None,
+            event_ids=[],
+        )
+        records.forget_old_results(case)
+    assert len(case.results) == records.MAX_ACTION_IDS
+    assert "a-4" not in case.results and "a-5" in case.results  # the horizon: oldest go first
+    restored = WorkflowState.model_validate_json(case.model_dump_json())  # continue-as-new
+    assert list(restored.results) == list(case.results)  # order survives, so does the horizon
+
+
+def test_timeline_holds_and_clocks_keep_their_newest_entries() -> None:
+    case = WorkflowState(request=make_request(), policy=make_policy())
+    cw = caseworker("county-330106")
+    long_text = "很长的评论" * 1000
+    for n in range(records.MAX_TIMELINE + 30):
+        now = T0 + timedelta(minutes=n)
+        records.open_hold(case, Tier.COUNTY, "county-330106", now)
+        case.clocks.extend(clocks.start_clocks(case.policy, Tier.COUNTY, now))  # type: ignore[arg-type]
+        records.record_transition(
+            case,
+            EventType.COMMENTED,
+            cw,
+            now,
+            to_state=State.ASSIGNED,
+            from_tier=None,
+            reason=long_text,
+            action_id=None,
+            details={},
+        )
+    assert len(case.timeline) == records.MAX_TIMELINE
+    assert case.timeline_truncated == 30 and case.timeline[0].sequence == 31
+    assert all(len(e.reason or "") == records.MAX_TIMELINE_TEXT for e in case.timeline)
+    assert len(case.holds) == records.MAX_HOLDS and len(case.clocks) == records.MAX_CLOCKS
+    newest = case.clocks[-2:]  # the current tier's clocks are never dropped
+    assert [c.kind for c in newest] == [ClockKind.RESPONSE, ClockKind.RESOLUTION]
+    assert newest[0].started_at == T0 + timedelta(minutes=records.MAX_TIMELINE + 29)
