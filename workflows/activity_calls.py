@@ -23,6 +23,8 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 OUTBOX_BATCH = 50  # records per record_transitions call at most
 # JSON bytes per call at most (one record may exceed it alone): far below the 2 MB payload limit
 OUTBOX_BATCH_BYTES = 256 * 1024
+# Runs from before batches were sized by bytes replay their larger batches unchanged.
+BATCH_BYTES_PATCH = "outbox-batch-bytes"
 
 
 class StepFailed(Exception):
@@ -109,6 +111,10 @@ class Outbox:
         """
         while self.pending and self.blocked is None:
             batch = next_batch(self.pending)
+            if len(batch) < len(self.pending[:OUTBOX_BATCH]) and not workflow.patched(
+                BATCH_BYTES_PATCH
+            ):
+                batch = self.pending[:OUTBOX_BATCH]  # recorded before the byte limit
             try:
                 await workflow.execute_activity(
                     "record_transitions",

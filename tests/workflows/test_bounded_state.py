@@ -21,7 +21,7 @@ from schemas.domain import State
 from schemas.lifecycle import ActionKind, ActionRequest, RequestView
 from tests.utils.factories import ALWAYS_OPEN, action, caseworker, make_policy
 from tests.workflows.harness import StandIns
-from tests.workflows.test_dev_server import SECOND, start
+from tests.workflows.test_dev_server import SECOND, replay_and_maybe_record, start
 from workflows.activity_calls import OUTBOX_BATCH_BYTES
 from workflows.records import MAX_TIMELINE
 from workflows.service_request import ServiceRequestWorkflow
@@ -111,3 +111,4 @@ async def test_a_thousand_largest_comments_keep_the_state_bounded(slow_clock_wor
         if len(batch.records) > 1
     ]
     assert sizes and max(sizes) <= OUTBOX_BATCH_BYTES
+    await replay_and_maybe_record(client, handle, "bounded-state")  # every run replays
