@@ -70,6 +70,7 @@ def test_retried_writes_count_once(stack) -> None:
             from_tier="county",
             to_tier="municipal",
             reason="breach",
+            code="sla_breach",
         )
         == 1
     )
@@ -113,6 +114,7 @@ async def test_replaying_a_finished_workflow_counts_nothing(stack) -> None:
             from_tier="county",
             to_tier="municipal",
             reason="manual",
+            code="other",
         )
         >= 1
     )

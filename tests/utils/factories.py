@@ -162,12 +162,17 @@ class RecordFactory:
     def escalated(
         self, institution_id: str, tier: Tier, reason: str = "sla_breach:response"
     ) -> TransitionRecord:
+        breach = reason.startswith("sla_breach")  # the details the workflow records
         return self.emit(
             EventType.ESCALATED,
             State.ASSIGNED,
             tier=tier,
             institution_id=institution_id,
             reason=reason,
+            details={
+                "cause": "sla_breach" if breach else "manual",
+                "reason_code": "sla_breach" if breach else "other",
+            },
         )
 
     def commented(self, text: str, author: Actor | None = None) -> TransitionRecord:
