@@ -130,9 +130,9 @@ def record_transition(
 ) -> TransitionRecord:
     """Apply the state change, add a timeline entry and return the transition record."""
     from_state = case.state if event is not EventType.SUBMITTED else None
-    case.state = to_state
-    if to_state is State.CLOSED:
+    if to_state is State.CLOSED and case.state is not State.CLOSED:  # a rating after keeps it
         case.closed_at = now
+    case.state = to_state
     case.sequence += 1
     institution_id = case.institution.id if case.institution else None
     case.timeline.append(

@@ -54,7 +54,7 @@ async def test_a_rating_is_taken_after_the_automatic_close(ts_worker, stand_ins)
     assert rated.state is State.CLOSED
 
     summary = await handle.result()  # rated: the workflow ends without waiting for the window
-    assert summary.state is State.CLOSED
+    assert summary.state is State.CLOSED and summary.closed_at == closed_at  # still the close
     assert stand_ins.events(req.request_id)[-2:] == ["closed", "rated"]
     [record] = stand_ins.of_type(req.request_id, "rated")
     assert record.details["rating"] == 4 and record.to_state is State.CLOSED
