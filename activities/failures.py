@@ -46,7 +46,11 @@ def describe(exc: BaseException) -> str:
 
 
 def permanent_failure(step: str, exc: BaseException, *details: object) -> ApplicationError:
-    """Return the non-retryable failure of ``step`` the workflow turns into an operator hold."""
+    """Return the non-retryable failure of ``step`` the workflow turns into an operator hold.
+
+    Raise it ``from None``: a chained cause would travel into the workflow's history with its
+    full text (a database error's statement parameters may hold contact details).
+    """
     return ApplicationError(
         f"{step}: {type(exc).__name__}: {describe(exc)}",
         *details,

@@ -37,6 +37,6 @@ class OutboxActivities:
             self.publisher.publish(batch.records)
         except Exception as exc:
             if is_permanent(exc):  # e.g. larger than the broker accepts: no retry can pass
-                raise permanent_failure("record_transitions", exc) from exc
+                raise permanent_failure("record_transitions", exc) from None
             raise
         return new

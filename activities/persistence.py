@@ -28,7 +28,9 @@ class TransitionWriter:
                         first.append(record)
                 except Exception as exc:
                     if is_permanent(exc):  # rolls the batch back; names the record at fault
-                        raise permanent_failure("record_transitions", exc, record.event_id) from exc
+                        raise permanent_failure(
+                            "record_transitions", exc, record.event_id
+                        ) from None
                     raise
         if self.metrics is not None:
             for record in first:  # counted after the commit: retries and replays count once

@@ -33,5 +33,5 @@ class PolicyActivities:
             return self.policy.pin(req.category, req.priority, req.grade, submitted_at)
         except Exception as exc:
             if is_permanent(exc):  # a policy or calendar that fails validation stays failing
-                raise permanent_failure("load_policy", exc) from exc
+                raise permanent_failure("load_policy", exc) from None
             raise

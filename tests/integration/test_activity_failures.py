@@ -55,6 +55,7 @@ def test_a_record_the_database_refuses_is_permanent_and_named(
     assert err.value.non_retryable and err.value.type == "Permanent.ValueError"
     assert err.value.details == (bad.event_id,)  # the workflow withholds this one record
     assert "details.rating must be 1-5" in err.value.message
+    assert err.value.__cause__ is None  # nothing unfiltered travels into the history
     with Session(db_engine) as session:  # the batch rolled back as one transaction
         assert session.exec(select(func.count()).select_from(Transition)).one() == 0
 
