@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities.failures import is_permanent, permanent_failure
-from schemas.lifecycle import Institution, RouteRequest
+from schemas.lifecycle import Institution, RouteRequest, TargetAnswer, TargetCheck
 from tierflow.directory import Directory
 
 
@@ -28,3 +28,8 @@ class DirectoryActivities:
             if is_permanent(exc):  # e.g. a division the directory cannot map to this tier
                 raise permanent_failure("resolve_institution", exc) from exc
             raise
+
+    @activity.defn(name="check_target")
+    async def check_target(self, check: TargetCheck) -> TargetAnswer:
+        """Answer whether the request may be handed to an institution a caller named."""
+        return self.directory.check_target(check)

@@ -141,6 +141,22 @@ class RouteRequest(BaseModel):
     tier: Tier
 
 
+class TargetCheck(BaseModel):
+    """Input of ``check_target``: may the request be handed to ``institution_id``?"""
+
+    institution_id: str
+    tier: Tier  # the tier the request is at (a reassignment stays at its tier)
+    category: Category
+    region_prefix: str  # the actor's region: the target's division must start with it
+
+
+class TargetAnswer(BaseModel):
+    """The institution if it qualifies, otherwise why not (naming the field)."""
+
+    institution: Institution | None = None
+    refusal: str | None = None
+
+
 class Institution(BaseModel):
     """A public service institution as the directory names it."""
 

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from schemas.domain import Category, Tier
 from schemas.enterprise import DivisionCode, division_for_tier, division_tier
-from schemas.lifecycle import Institution
+from schemas.lifecycle import Institution, TargetAnswer, TargetCheck
 from tierflow.db.models import InstitutionRow
 
 PACKAGED_DIRECTORY = "directory.json"
@@ -163,6 +163,26 @@ class Directory:
 
     def get(self, institution_id: str) -> DirectoryEntry | None:
         return self._by_id.get(institution_id)
+
+    def check_target(self, check: TargetCheck) -> TargetAnswer:
+        """Whether a request may be handed to ``check.institution_id`` (a reassignment)."""
+        entry = self.get(check.institution_id)
+        name = f"institution_id: {check.institution_id}"
+        if entry is None:
+            return TargetAnswer(refusal=f"{name} is not in the directory")
+        if entry.tier is not check.tier:
+            return TargetAnswer(
+                refusal=f"{name} is a {entry.tier.value} institution; the request is at the "
+                f"{check.tier.value} tier"
+            )
+        if not entry.is_general and check.category not in entry.categories:
+            return TargetAnswer(refusal=f"{name} does not serve {check.category.value}")
+        if not entry.division_code.startswith(check.region_prefix):
+            return TargetAnswer(
+                refusal=f"{name} ({entry.division_code}) lies outside your region "
+                f"{check.region_prefix or 'national'}"
+            )
+        return TargetAnswer(institution=entry.institution())
 
     def division_name(self, code: str) -> str | None:
         return next((d.name for d in self.divisions if d.code == code), None)

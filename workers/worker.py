@@ -58,6 +58,7 @@ def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
             outbox.record_transitions,
             policy.load_policy,
             directory.resolve_institution,
+            directory.check_target,
         ],
         activity_executor=executor,
         max_cached_workflows=settings.worker_max_cached_workflows,

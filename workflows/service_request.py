@@ -9,6 +9,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from schemas import permissions
     from schemas.domain import ClockKind, Role, State, Tier
     from schemas.enterprise import division_for_tier
     from schemas.lifecycle import (
@@ -24,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
         RequestView,
         RouteRequest,
         SlaClock,
+        TargetAnswer,
+        TargetCheck,
         WorkflowState,
     )
     from schemas.policy import PinnedPolicy, PolicyRequest
@@ -34,6 +37,8 @@ with workflow.unsafe.imports_passed_through():
 IDLE_WAIT = timedelta(days=30)  # longest sleep when nothing is due; keeps every wait timed
 # An action handled after a deadline passed (e.g. after a worker outage) first records the breach.
 LATE_ACTION_PATCH = "breach-before-late-action"
+# A reassignment's target is checked against the directory (runs before it took the id as given).
+REASSIGN_TARGET_PATCH = "reassign-target-check"
 
 
 @workflow.defn(name="ServiceRequest")
@@ -300,12 +305,7 @@ class ServiceRequestWorkflow:
             return
         if kind is ActionKind.REASSIGN:
             assert action.institution_id is not None
-            institution = Institution(
-                id=action.institution_id,
-                name=action.institution_id,
-                tier=self.case.tier,
-                division_code=self._division(self.case.tier),
-            )
+            institution = await self._reassign_target(action)
             self._move(
                 tier=self.case.tier,
                 institution=institution,
@@ -360,6 +360,42 @@ class ServiceRequestWorkflow:
             action_id=action.action_id,
             details=details,
         )
+
+    async def _reassign_target(self, action: ActionRequest) -> Institution:
+        """The institution a reassignment names, checked against the directory.
+
+        It must exist, be at the request's tier, serve its category and lie in the actor's
+        region; otherwise the update fails (InvalidTarget) and nothing changes. Runs started
+        before the check (``REASSIGN_TARGET_PATCH``) took the id as given.
+        """
+        assert action.institution_id is not None
+        if not workflow.patched(REASSIGN_TARGET_PATCH):
+            return Institution(
+                id=action.institution_id,
+                name=action.institution_id,
+                tier=self.case.tier,
+                division_code=self._division(self.case.tier),
+            )
+        actor = action.actor
+        prefix = (
+            permissions.region_prefix(actor.tier, actor.division_code) or ""
+            if actor.role is Role.SUPERVISOR
+            else ""
+        )
+        check = TargetCheck(
+            institution_id=action.institution_id,
+            tier=self.case.tier,
+            category=self.case.request.category,
+            region_prefix=prefix,
+        )
+        answer: TargetAnswer = await lookup("check_target", check, TargetAnswer)
+        if answer.institution is None:
+            raise ApplicationError(
+                answer.refusal or "institution_id: not a valid target",
+                type="InvalidTarget",
+                non_retryable=True,
+            )
+        return answer.institution
 
     async def _escalate(
         self,

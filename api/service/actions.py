@@ -81,10 +81,12 @@ def _check_body(kind: ActionKind, body: ActionBody) -> None:
 
 
 def _refusal(exc: WorkflowUpdateFailedError) -> HTTPException:
-    """Map the workflow's refusal to 403 (Forbidden) or 409 (InvalidTransition)."""
+    """Map the workflow's refusal to 403 (Forbidden), 422 (InvalidTarget) or 409 (the rest)."""
     cause = exc.cause
     if isinstance(cause, ApplicationError):
         if cause.type == "Forbidden":
             return HTTPException(status.HTTP_403_FORBIDDEN, cause.message)
+        if cause.type == "InvalidTarget":  # the directory refused the named institution
+            return field_error(("body", "institution_id"), cause.message)
         return HTTPException(status.HTTP_409_CONFLICT, cause.message)
     return HTTPException(status.HTTP_409_CONFLICT, str(cause or exc))

@@ -112,6 +112,15 @@ async def test_escalate_hand_back_reassign_reject_follow_scope(api: Api) -> None
 
     r = await api.act(rid, "hand_back", "cw_city", text="county can handle it")
     assert r.status_code == 200 and r.json()["tier"] == "county", r.text
+    # the directory is the judge of a reassignment's target (422 naming the field)
+    for target, why in [
+        ("zj-999999-sme", "is not in the directory"),
+        ("zj-330100-sme", "is a municipal institution; the request is at the county tier"),
+        ("js-320505-sme", "lies outside your region 3301"),
+    ]:
+        r = await api.act(rid, "reassign", "sup_city", text="x", institution_id=target)
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["field"] == "institution_id" and why in r.text
     r = await api.act(
         rid, "reassign", "sup_city", text="neighbour county", institution_id="zj-330105-sme"
     )

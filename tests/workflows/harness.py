@@ -13,9 +13,17 @@ from temporalio import activity
 from activities.failures import permanent_failure
 from schemas.domain import Tier
 from schemas.enterprise import division_for_tier
-from schemas.lifecycle import Institution, RouteRequest, TransitionBatch, TransitionRecord
+from schemas.lifecycle import (
+    Institution,
+    RouteRequest,
+    TargetAnswer,
+    TargetCheck,
+    TransitionBatch,
+    TransitionRecord,
+)
 from schemas.policy import PinnedPolicy, PolicyRequest
 from tests.utils.factories import make_policy
+from tierflow.directory import Directory, DirectoryEntry
 
 
 @dataclass
@@ -31,6 +39,8 @@ class StandIns:
     policy_fails: bool = False
     route_fails_at: set[Tier] = field(default_factory=set)
     poison_text: str | None = None  # record_transitions refuses a batch with this reason
+    # institutions a reassignment may name, beside the ones resolve_institution hands out
+    extra_institutions: list[Institution] = field(default_factory=list)
 
     @activity.defn(name="load_policy")
     async def load_policy(self, req: PolicyRequest) -> PinnedPolicy:
@@ -53,6 +63,26 @@ class StandIns:
             division_code=code,
         )
 
+    @activity.defn(name="check_target")
+    async def check_target(self, check: TargetCheck) -> TargetAnswer:
+        """The real directory's check over the stand-in directory's institutions."""
+        known = {i.id: i for i in self.extra_institutions}
+        code = check.institution_id.split("-", 1)[-1]
+        for tier in Tier:  # the ids resolve_institution hands out: <tier>-<division code>
+            exists = code.isdigit() and len(code) == 6 and division_for_tier(code, tier) == code
+            if exists and check.institution_id == f"{tier.value}-{code}":
+                known[check.institution_id] = Institution(
+                    id=check.institution_id,
+                    name=check.institution_id,
+                    tier=tier,
+                    division_code=code,
+                )
+        entries = [
+            DirectoryEntry(id=i.id, name=i.name, tier=i.tier, division_code=i.division_code)
+            for i in known.values()
+        ]
+        return Directory(entries).check_target(check)
+
     @activity.defn(name="record_transitions")
     async def record_transitions(self, batch: TransitionBatch) -> int:
         self.batches.append(batch)
@@ -68,7 +98,12 @@ class StandIns:
 
     @property
     def activities(self) -> list:
-        return [self.load_policy, self.resolve_institution, self.record_transitions]
+        return [
+            self.load_policy,
+            self.resolve_institution,
+            self.check_target,
+            self.record_transitions,
+        ]
 
     def events(self, request_id: str) -> list[str]:
         return [r.event_type.value for r in self.persisted if r.request_id == request_id]

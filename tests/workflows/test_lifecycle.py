@@ -10,7 +10,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from schemas.domain import ClockKind, State, Tier
-from schemas.lifecycle import ActionKind, ActionRequest, RequestView, WorkflowState
+from schemas.lifecycle import ActionKind, ActionRequest, Institution, RequestView, WorkflowState
 from schemas.request import RequestInput
 from tests.utils.eventually import eventually
 from tests.utils.factories import (
@@ -275,6 +275,25 @@ async def test_hand_back_and_reassign_keep_per_tier_records(ts_worker, stand_ins
     up = await act(handle, action(ActionKind.ESCALATE, caseworker(county), text="Needs the city"))
     assert up.tier is Tier.MUNICIPAL
     city = supervisor(Tier.MUNICIPAL, req.enterprise.division_code, up.institution_id)
+    other = Institution(
+        id="municipal-other",
+        name="市中小企业服务中心二部",
+        tier=Tier.MUNICIPAL,
+        division_code="330100",
+    )
+    stand_ins.extra_institutions.append(other)
+    for target, why in [
+        ("municipal-ghost", "institution_id: municipal-ghost is not in the directory"),
+        ("county-330106", "is a county institution; the request is at the municipal tier"),
+    ]:
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await act(handle, action(ActionKind.REASSIGN, city, institution_id=target, text="x"))
+        assert why in str(refused.value.cause)
+    far = Institution(id="municipal-far", name="far", tier=Tier.MUNICIPAL, division_code="330200")
+    stand_ins.extra_institutions.append(far)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await act(handle, action(ActionKind.REASSIGN, city, institution_id=far.id, text="x"))
+    assert "lies outside your region 3301" in str(refused.value.cause)
     moved = await act(
         handle,
         action(
