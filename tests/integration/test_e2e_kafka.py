@@ -7,7 +7,6 @@ own consumer group and fresh command/DLQ topics; events come from the real event
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 import httpx
@@ -17,12 +16,11 @@ from sqlmodel import Session
 from schemas.domain import Role, State
 from schemas.events import SUBMIT, command_event
 from tests.utils.factories import make_request
+from tests.utils.ingress_helpers import make_ingress
 from tests.utils.stack_helpers import eventually, read_events
-from tests.utils.system_clients import trusted_clients
 from tierflow.db import repository
 from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_io import make_producer
-from workers.ingress import Ingress
 
 SOURCE = "/tests/e2e"
 
@@ -43,16 +41,7 @@ async def _events(stack: Any, request_id: str, expect: int) -> list[dict]:
 async def test_kafka_command_drives_the_lifecycle(stack, unique_topic) -> None:
     commands, dlq = unique_topic("e2e-commands", partitions=3), unique_topic("e2e-dlq")
     registry = CollectorRegistry()
-    ingress = Ingress(
-        stack.client,
-        stack.bootstrap,
-        task_queue=stack.task_queue,
-        commands_topic=commands,
-        dlq_topic=dlq,
-        group_id=f"e2e-{uuid.uuid4().hex[:8]}",
-        registry=registry,
-        clients=trusted_clients(SOURCE),
-    )
+    ingress = make_ingress(stack, commands, dlq, source=SOURCE, registry=registry)
     health = serve_metrics_and_health(0, registry, lambda: ingress.ready)
     stop = asyncio.Event()
     running = asyncio.create_task(ingress.run(stop))

@@ -12,8 +12,6 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -30,8 +28,8 @@ from schemas.lifecycle import ActionKind
 from schemas.request import Actor
 from tests.utils.eventually import eventually, eventually_sync
 from tests.utils.factories import make_request
+from tests.utils.ingress_helpers import make_ingress, running
 from tests.utils.stack_helpers import act, read_events, sample, start_request
-from tests.utils.system_clients import trusted_clients
 from tierflow.constants import workflow_id
 from tierflow.db import repository
 from tierflow.kafka_io import header, make_consumer, make_producer
@@ -43,31 +41,9 @@ FAST = Backoff(initial=0.1, maximum=1.0, not_found_seconds=3.0)
 
 
 def _ingress(stack: Any, commands: str, dlq: str, group: str | None = None, **kw: Any) -> Ingress:
-    return Ingress(
-        stack.client,
-        stack.bootstrap,
-        task_queue=stack.task_queue,
-        commands_topic=commands,
-        dlq_topic=dlq,
-        group_id=group or f"ingress-test-{uuid.uuid4().hex[:8]}",
-        backoff=kw.pop("backoff", FAST),
-        poll_timeout=0.2,
-        clients=trusted_clients(SOURCE),
-        rejoin_timeout=kw.pop("rejoin_timeout", 10.0),  # well inside the waits below
-        **kw,
-    )
-
-
-@asynccontextmanager
-async def running(ingress: Ingress) -> AsyncIterator[Ingress]:
-    """Run the ingress as a task on this loop; stop it (gracefully) on exit."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(ingress.run(stop))
-    try:
-        yield ingress
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
+    kw.setdefault("backoff", FAST)
+    kw.setdefault("rejoin_timeout", 10.0)  # well inside the waits below
+    return make_ingress(stack, commands, dlq, source=SOURCE, group=group, **kw)
 
 
 def _value(command: str, data: dict, event_id: str | None = None, subject: str | None = None):

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -22,9 +20,9 @@ from schemas.domain import State
 from schemas.events import SUBMIT, command_event
 from tests.utils.eventually import eventually
 from tests.utils.factories import make_request
+from tests.utils.ingress_helpers import make_ingress, read_partition, running
 from tests.utils.raw_producer import RawRecord, create_topic, produce_raw
 from tests.utils.stack_helpers import sample
-from tests.utils.system_clients import trusted_clients
 from tierflow.constants import workflow_id
 from tierflow.kafka_io import header, make_producer
 from workers.ingress import Backoff, Ingress
@@ -34,50 +32,13 @@ SOURCE = "/tests/ingress-no-stall"
 
 
 def _ingress(stack: Any, commands: str, dlq_topic: str, **kw: Any) -> Ingress:
-    return Ingress(
-        stack.client,
-        stack.bootstrap,
-        task_queue=stack.task_queue,
-        commands_topic=commands,
-        dlq_topic=dlq_topic,
-        group_id=f"no-stall-{uuid.uuid4().hex[:8]}",
-        poll_timeout=0.2,
-        clients=trusted_clients(SOURCE),
-        shutdown_grace=kw.pop("shutdown_grace", 5.0),
-        **kw,
-    )
-
-
-@asynccontextmanager
-async def running(ingress: Ingress) -> AsyncIterator[Ingress]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(ingress.run(stop))
-    try:
-        yield ingress
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=60)
+    kw.setdefault("shutdown_grace", 5.0)
+    return make_ingress(stack, commands, dlq_topic, source=SOURCE, **kw)
 
 
 def _submit(req: Any) -> bytes:
     rid = req.request_id
     return command_event(SUBMIT, req.model_dump(mode="json"), SOURCE, subject=rid).to_json_bytes()
-
-
-def _read_all(bootstrap: str, topic: str) -> list[Any]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        consumer.seek_to_beginning(tp)
-        end = consumer.end_offsets([tp])[tp]
-        found: list[Any] = []
-        while consumer.position(tp) < end:
-            for batch in consumer.poll(timeout_ms=500).values():
-                found += batch
-        return found
-    finally:
-        consumer.close()
 
 
 def _committed(bootstrap: str, group: str, topic: str) -> tuple[int | None, int]:
@@ -128,7 +89,7 @@ async def test_poison_records_are_parked_and_the_partition_moves_on(stack, uniqu
         assert view.summary.state is not State.SUBMITTED
 
     parked = sorted(
-        await asyncio.to_thread(_read_all, stack.bootstrap, dlq_topic),
+        await asyncio.to_thread(read_partition, stack.bootstrap, dlq_topic),
         key=lambda m: int(header(m, dlq.DLQ_OFFSET) or -1),
     )
     assert [header(m, dlq.DLQ_REASON) for m in parked] == [reason for reason, _ in poison]

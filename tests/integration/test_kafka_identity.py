@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
 from sqlmodel import Session
 
 from schemas import dlq
@@ -22,6 +20,7 @@ from schemas.domain import Role, Tier
 from schemas.events import SUBMIT, command_event
 from tests.utils.eventually import eventually
 from tests.utils.factories import make_request
+from tests.utils.ingress_helpers import make_ingress, read_partition, running
 from tests.utils.stack_helpers import sample, start_request
 from tierflow.constants import workflow_id
 from tierflow.db import repository
@@ -56,46 +55,20 @@ CLIENTS = SystemClients([PORTAL, DESK, SLOW])
 
 
 @asynccontextmanager
-async def running(stack: Any, commands: str, dlq_topic: str) -> AsyncIterator[Ingress]:
-    ingress = Ingress(
-        stack.client,
-        stack.bootstrap,
-        task_queue=stack.task_queue,
-        commands_topic=commands,
-        dlq_topic=dlq_topic,
-        group_id=f"identity-{uuid.uuid4().hex[:8]}",
-        poll_timeout=0.2,
-        clients=CLIENTS,
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(ingress.run(stop))
-    try:
+async def ingress_on(stack: Any, commands: str, dlq_topic: str) -> AsyncIterator[Ingress]:
+    async with running(make_ingress(stack, commands, dlq_topic, clients=CLIENTS)) as ingress:
         yield ingress
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
 
 
 def _parked(bootstrap: str, topic: str) -> dict[str, tuple[str, str]]:
     """Dead letters by CloudEvent id -> (reason, message)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        consumer.seek_to_beginning(tp)
-        end = consumer.end_offsets([tp])[tp]
-        found: dict[str, tuple[str, str]] = {}
-        while consumer.position(tp) < end:
-            for batch in consumer.poll(timeout_ms=500).values():
-                for m in batch:
-                    event_id = json.loads(m.value)["id"]
-                    found[event_id] = (
-                        header(m, dlq.DLQ_REASON) or "",
-                        header(m, dlq.DLQ_MESSAGE) or "",
-                    )
-        return found
-    finally:
-        consumer.close()
+    return {
+        json.loads(m.value)["id"]: (
+            header(m, dlq.DLQ_REASON) or "",
+            header(m, dlq.DLQ_MESSAGE) or "",
+        )
+        for m in read_partition(bootstrap, topic)
+    }
 
 
 async def test_forged_actors_change_nothing_and_are_dead_lettered_as_forbidden(
@@ -145,7 +118,7 @@ async def test_forged_actors_change_nothing_and_are_dead_lettered_as_forbidden(
         for event in forged.values():
             producer.send(commands, key=rid.encode(), value=event.to_json_bytes())
         producer.flush(30)
-        async with running(stack, commands, dlq_topic) as ingress:
+        async with ingress_on(stack, commands, dlq_topic) as ingress:
             await eventually(
                 lambda: ingress.stats.dead_lettered >= len(forged), what="all dead-lettered"
             )
@@ -200,7 +173,7 @@ async def test_a_client_acts_for_a_person_only_with_a_grant_and_both_are_recorde
         for event in sent:
             producer.send(commands, key=rid.encode(), value=event.to_json_bytes())
         producer.flush(30)
-        async with running(stack, commands, dlq_topic) as ingress:
+        async with ingress_on(stack, commands, dlq_topic) as ingress:
             await eventually(lambda: ingress.stats.applied >= len(sent), what="all applied")
     finally:
         producer.close(timeout=5)
@@ -238,7 +211,7 @@ async def test_a_client_over_its_rate_is_slowed_not_dropped(stack, unique_topic)
             event = command_event("comment", {"request_id": rid, "text": f"#{n}"}, "/slow-test")
             producer.send(commands, key=rid.encode(), value=event.to_json_bytes())
         producer.flush(30)
-        async with running(stack, commands, dlq_topic) as ingress:
+        async with ingress_on(stack, commands, dlq_topic) as ingress:
             await eventually(lambda: ingress.stats.applied >= 6, what="all six applied")
     finally:
         producer.close(timeout=5)
@@ -271,7 +244,7 @@ async def test_a_submit_reusing_a_request_id_with_other_content_is_dead_lettered
         for event in sent:
             producer.send(commands, key=rid.encode(), value=event.to_json_bytes())
         producer.flush(30)
-        async with running(stack, commands, dlq_topic) as ingress:
+        async with ingress_on(stack, commands, dlq_topic) as ingress:
             await eventually(lambda: ingress.stats.committed >= len(sent), what="all handled")
     finally:
         producer.close(timeout=5)
