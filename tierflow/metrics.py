@@ -1,6 +1,6 @@
 """Business and plumbing metrics, on a registry the caller owns (tests use a fresh one).
 
-Counters that follow lifecycle events are bumped only when ``persist_transition`` wrote the
+Counters that follow lifecycle events are bumped only when ``record_transitions`` wrote the
 event for the first time, so activity retries and workflow replays never count twice.
 """
 
