@@ -9,11 +9,12 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
 
 from api.console.routes import router as console_router
 from api.deps import ApiContext, ApiLimits
-from api.errors import on_validation_error
+from api.errors import on_database_error, on_validation_error
 from api.middleware import BodyLimit, HttpMetrics
 from api.routes import API_PREFIX, actions, health, reports, requests
 from tierflow.metrics import ApiMetrics
@@ -53,6 +54,7 @@ def create_app(
     )
     app.state.ctx = ctx
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(SQLAlchemyError, on_database_error)
     routers = (requests.router, actions.router, reports.router, health.router, console_router)
     for router in routers:
         app.include_router(router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,6 +10,9 @@ from fastapi import HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+log = logging.getLogger("tierflow.api")
 
 LOCATIONS = {"body", "query", "path", "header", "cookie"}
 
@@ -53,4 +57,16 @@ async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse
     return JSONResponse(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         content={"detail": describe(exc.errors())},
+    )
+
+
+async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    """Answer 503 naming only the error type: its text may quote the statement's values."""
+    assert isinstance(exc, SQLAlchemyError)
+    name = type(exc).__name__
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    log.error("database error %s on %s %s", name, request.method, route)
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"detail": f"database error ({name}); retry later or see the API's log"},
     )

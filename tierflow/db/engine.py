@@ -33,8 +33,13 @@ def normalize_url(url: str) -> str:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Return an engine; SQLite gets WAL and a busy timeout so threads and processes share it."""
+    """Return an engine; SQLite gets WAL and a busy timeout so threads and processes share it.
+
+    Statement parameters are left out of error messages (``hide_parameters``): a failed
+    insert would otherwise put contact details or comment text into logs and failures.
+    """
     url = normalize_url(url)
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
