@@ -23,6 +23,7 @@ from temporalio.service import TLSConfig
 from tierflow import constants
 from tierflow.codec import AesGcmCodec, data_converter, generate_key
 from tierflow.settings import Settings
+from tierflow.system_clients import parse_system_clients
 from tierflow.tls import SASL_MECHANISMS, kafka_security_kwargs, temporal_tls
 from tierflow_dev.devstack.kafka import kafka_version
 from tierflow_dev.devstack.prometheus import render_config
@@ -453,9 +454,30 @@ def test_services_and_pdbs_select_deployments(
 
 def test_configmap_sets_only_settings_fields(k8s_docs: list[tuple[str, dict[str, Any]]]) -> None:
     maps = [d for _, d in k8s_docs if d["kind"] == "ConfigMap"]
-    assert [m["metadata"]["name"] for m in maps] == ["tierflow-config"]
+    assert [m["metadata"]["name"] for m in maps] == ["tierflow-config", "tierflow-system-clients"]
     assert check_settings_env(maps[0]["data"], "tierflow-config") == []
     assert all(isinstance(v, str) for v in maps[0]["data"].values()), "ConfigMap values: strings"
+
+
+def test_k8s_ingress_reads_a_valid_system_clients_file_from_its_configmap(
+    k8s_docs: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """Who may send commands is configured, not the local stack's packaged set."""
+    [clients] = [d for _, d in k8s_docs if d["metadata"].get("name") == "tierflow-system-clients"]
+    parsed = parse_system_clients(clients["data"]["system_clients.toml"], "k8s")
+    assert parsed.clients and all(c.topic for c in parsed.clients), "own topics under SASL"
+    pod = deployments(k8s_docs)["tierflow-ingress"]["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    path = Path(env["TIERFLOW_SYSTEM_CLIENTS_FILE"])
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    [volume] = [
+        n
+        for n, v in volumes.items()
+        if v.get("configMap", {}).get("name") == clients["metadata"]["name"]
+    ]
+    assert str(path.parent) == mounts[volume] and path.name == "system_clients.toml"
 
 
 def test_kustomization_lists_every_manifest() -> None:
@@ -487,7 +509,11 @@ KAFKA_FILES = ("TIERFLOW_KAFKA_SSL_CAFILE",)
 
 
 def k8s_config(docs: list[tuple[str, dict[str, Any]]]) -> dict[str, str]:
-    [data] = [d["data"] for _, d in docs if d["kind"] == "ConfigMap"]
+    [data] = [
+        d["data"]
+        for _, d in docs
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "tierflow-config"
+    ]
     return dict(data)
 
 
