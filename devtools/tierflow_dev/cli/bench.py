@@ -7,6 +7,8 @@ given), prints a table and writes JSON to ``docs/benchmarks/<name>.json`` (or ``
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import os
 import sys
 from collections.abc import Callable, Coroutine, Mapping
@@ -62,6 +64,19 @@ Wal = Annotated[
 Concurrency = Annotated[int | None, typer.Option("--concurrency", help="Requests in flight.")]
 
 
+# The options every scenario that starts a stack takes, in the order `--help` lists them.
+_STACK_OPTIONS = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+    for name, annotation, default in (
+        ("temporal_address", TemporalAddr, None),
+        ("kafka", KafkaAddr, None),
+        ("database_url", DbUrl, None),
+        ("postgres", Postgres, False),
+        ("sqlite_wal", Wal, True),
+    )
+]
+
+
 def _options(**kw: Any) -> Any:
     from tierflow_dev.bench.common import StackOptions
 
@@ -74,6 +89,25 @@ def _options(**kw: Any) -> Any:
         need_kafka=kw.get("need_kafka", True),
         need_temporal=kw.get("need_temporal", True),
     )
+
+
+def _stack_command(body: Callable[..., None]) -> Callable[..., None]:
+    """Register `body` as a command that also takes the stack options, given to it as `opts`.
+
+    The options are appended to `body`'s own in the signature Typer reads, so each is
+    declared once here rather than in every scenario.
+    """
+    signature = inspect.signature(body, eval_str=True)
+    own = [param for param in signature.parameters.values() if param.name != "opts"]
+
+    @functools.wraps(body)
+    def command(**kwargs: Any) -> None:
+        stack = {param.name: kwargs.pop(param.name) for param in _STACK_OPTIONS}
+        body(opts=_options(**stack), **kwargs)
+
+    command.__signature__ = signature.replace(parameters=[*own, *_STACK_OPTIONS])  # type: ignore[attr-defined]
+    app.command()(command)
+    return command
 
 
 def _run(
@@ -115,17 +149,14 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return rows
 
 
-@app.command()
+@_stack_command
 def lifecycle(
     quick: Quick = False,
     out: Out = None,
     count: Annotated[int | None, typer.Option("--count", help="Lifecycles per side.")] = None,
     concurrency: Concurrency = None,
-    temporal_address: TemporalAddr = None,
-    kafka: KafkaAddr = None,
-    database_url: DbUrl = None,
-    postgres: Postgres = False,
-    sqlite_wal: Wal = True,
+    *,
+    opts: Any,
 ) -> None:
     """Full lifecycles per second vs a bare workflow with the same activities (target >= 0.8)."""
     from tierflow_dev.bench.lifecycle import LifecycleParams, run_lifecycle
@@ -133,11 +164,10 @@ def lifecycle(
     params = LifecycleParams(
         count=count or (8 if quick else 300), concurrency=concurrency or (8 if quick else 50)
     )
-    opts = _options(**locals())
     _run("lifecycle", opts, quick, out, lambda stack: run_lifecycle(stack, params))
 
 
-@app.command()
+@_stack_command
 def timers(
     quick: Quick = False,
     out: Out = None,
@@ -154,11 +184,8 @@ def timers(
         float | None, typer.Option("--response-seconds", help="Probes' response target (s).")
     ] = None,
     concurrency: Concurrency = None,
-    temporal_address: TemporalAddr = None,
-    kafka: KafkaAddr = None,
-    database_url: DbUrl = None,
-    postgres: Postgres = False,
-    sqlite_wal: Wal = True,
+    *,
+    opts: Any,
 ) -> None:
     """p95 lag from SLA deadline to escalation with M open requests (target <= 1 s)."""
     from tierflow_dev.bench.timers import TimerParams, run_timers
@@ -175,22 +202,18 @@ def timers(
             f"--probes ({params.probes}) must not exceed --count ({params.count})",
             param_hint="--probes",
         )
-    opts = _options(**locals())
     _run("timers", opts, quick, out, lambda stack: run_timers(stack, params))
 
 
-@app.command()
+@_stack_command
 def scale(
     quick: Quick = False,
     out: Out = None,
     count: Annotated[int | None, typer.Option("--count", help="Open requests.")] = None,
     probes: Annotated[int | None, typer.Option("--probes", help="Timed actions per case.")] = None,
     concurrency: Concurrency = None,
-    temporal_address: TemporalAddr = None,
-    kafka: KafkaAddr = None,
-    database_url: DbUrl = None,
-    postgres: Postgres = False,
-    sqlite_wal: Wal = True,
+    *,
+    opts: Any,
 ) -> None:
     """Worker RSS with N open requests; action latency in cache vs evicted."""
     from tierflow_dev.bench.scale import ScaleParams, run_scale
@@ -200,7 +223,6 @@ def scale(
         probes=probes or (5 if quick else 100),
         concurrency=concurrency or (20 if quick else 100),
     )
-    opts = _options(**locals())
     _run("scale", opts, quick, out, lambda stack: run_scale(stack, params))
 
 
@@ -224,18 +246,15 @@ def queue(
     _run("queue", opts, quick, out, lambda stack: run_queue(stack, params))
 
 
-@app.command()
+@_stack_command
 def ingress(
     quick: Quick = False,
     out: Out = None,
     rate: Annotated[float, typer.Option("--rate", help="Fixed offered load (msg/s).")] = 50.0,
     seconds: Annotated[float | None, typer.Option("--seconds", help="Fixed-load length.")] = None,
     burst: Annotated[int | None, typer.Option("--burst", help="Saturation burst size.")] = None,
-    temporal_address: TemporalAddr = None,
-    kafka: KafkaAddr = None,
-    database_url: DbUrl = None,
-    postgres: Postgres = False,
-    sqlite_wal: Wal = True,
+    *,
+    opts: Any,
 ) -> None:
     """Kafka command -> workflow started: p50/p95/p99 at 50/s and at saturation vs bare."""
     from tierflow_dev.bench.ingress import IngressParams, run_ingress
@@ -245,7 +264,6 @@ def ingress(
         seconds=seconds or (2.0 if quick else 30.0),
         burst=burst or (40 if quick else 1000),
     )
-    opts = _options(**locals())
     _run("ingress", opts, quick, out, lambda stack: run_ingress(stack, params))
 
 
