@@ -6,14 +6,19 @@ from temporalio import activity
 
 from activities.failures import is_permanent, permanent_failure
 from schemas.lifecycle import Institution, RouteRequest, TargetAnswer, TargetCheck
-from tierflow.directory import Directory
+from tierflow.directory import Directory, DirectoryWatch
 
 
 class DirectoryActivities:
-    """Holds the loaded directory so a worker parses it once."""
+    """Holds the directory so a worker parses it once (a watch reloads it when its file changes)."""
 
-    def __init__(self, directory: Directory) -> None:
-        self.directory = directory
+    def __init__(self, directory: Directory | DirectoryWatch) -> None:
+        self._source = directory
+
+    @property
+    def directory(self) -> Directory:
+        src = self._source
+        return src.current() if isinstance(src, DirectoryWatch) else src
 
     @activity.defn(name="resolve_institution")
     async def resolve_institution(self, req: RouteRequest) -> Institution | None:

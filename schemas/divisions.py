@@ -1,53 +1,66 @@
 """The GB/T 2260 division codes tierflow knows, and whether a code is one of them.
 
-Today this is the part of GB/T 2260 the institution directory covers (Zhejiang and Jiangsu
-and the national code): the same divisions as ``tierflow/data/directory.json``, checked by
-``tests/unit/test_edge_inputs.py``. A request from any other division is refused at the
-edge until the national list replaces this one. Pure data, no file access: the workflow
-sandbox imports it.
+Every province-, prefecture- and county-level division of the mainland, and 000000 for the
+national tier, read once at import from ``tierflow/data/divisions.json`` (generated from a
+maintained package by ``tierflow directory update-divisions``; its ``source`` header says which
+package, version and date). Retired codes (``division_successors.json``, hand-kept) are still
+accepted, because older USCCs carry them, and route as their successor. The workflow imports
+this module passed through the sandbox, so the file is read outside any workflow.
 """
 
 from __future__ import annotations
 
-# code -> name (GB/T 2260)
-DIVISIONS: dict[str, str] = {
-    "000000": "中华人民共和国",
-    "330000": "浙江省",
-    "330100": "杭州市",
-    "330102": "上城区",
-    "330105": "拱墅区",
-    "330106": "西湖区",
-    "330108": "滨江区",
-    "330109": "萧山区",
-    "330110": "余杭区",
-    "330122": "桐庐县",
-    "330127": "淳安县",
-    "330200": "宁波市",
-    "330203": "海曙区",
-    "330205": "江北区",
-    "330206": "北仑区",
-    "330212": "鄞州区",
-    "330226": "宁海县",
-    "330282": "慈溪市",
-    "330300": "温州市",
-    "330302": "鹿城区",
-    "330303": "龙湾区",
-    "330324": "永嘉县",
-    "330381": "瑞安市",
-    "330382": "乐清市",
-    "320000": "江苏省",
-    "320500": "苏州市",
-    "320505": "虎丘区",
-    "320506": "吴中区",
-    "320581": "常熟市",
+import json
+from importlib import resources
+from typing import Any, NamedTuple
+
+DATA_PACKAGE = "tierflow.data"
+DIVISIONS_FILE = "divisions.json"
+SUCCESSORS_FILE = "division_successors.json"
+
+
+class DivisionInfo(NamedTuple):
+    code: str
+    name: str
+    level: str  # a Tier value: national, provincial, municipal, county
+    parent: str | None
+    kind: str  # the source's type: 市辖区, 县, 县级市, 地级市, 自治州, ...
+
+
+def _read(name: str) -> Any:
+    return json.loads(resources.files(DATA_PACKAGE).joinpath(name).read_text("utf-8"))
+
+
+_DOC = _read(DIVISIONS_FILE)
+SOURCE: dict[str, str] = dict(_DOC["source"])
+DIVISION_INFO: dict[str, DivisionInfo] = {
+    r["code"]: DivisionInfo(r["code"], r["name"], r["level"], r["parent"], r.get("type", ""))
+    for r in _DOC["divisions"]
 }
+# code -> name (GB/T 2260), current codes only
+DIVISIONS: dict[str, str] = {code: info.name for code, info in DIVISION_INFO.items()}
+# retired code -> current code; only successors that are themselves current are kept
+SUCCESSORS: dict[str, str] = {
+    s["code"]: s["successor"]
+    for s in _read(SUCCESSORS_FILE)["successors"]
+    if s["successor"] in DIVISIONS and s["code"] not in DIVISIONS
+}
+RETIRED_NAMES: dict[str, str] = {
+    s["code"]: s["name"] for s in _read(SUCCESSORS_FILE)["successors"] if s["code"] in SUCCESSORS
+}
+del _DOC
+
+
+def current_code(code: str) -> str:
+    """Return the code that routes for ``code``: its successor if it was retired, else itself."""
+    return SUCCESSORS.get(code, code)
 
 
 def check_known_division(code: str) -> str:
-    """Return ``code`` if it is in the division data; raise ValueError saying what is known."""
-    if code not in DIVISIONS:
+    """Return ``code`` if it is a current or retired division; raise ValueError otherwise."""
+    if code not in DIVISIONS and code not in SUCCESSORS:
         raise ValueError(
-            f"division code {code!r} is not in the division data (GB/T 2260 codes of "
-            "Zhejiang and Jiangsu, and 000000)"
+            f"division code {code!r} is not in the division data (GB/T 2260, mainland, "
+            f"{SOURCE.get('package', '?')} {SOURCE.get('version', '?')}; and 000000)"
         )
     return code

@@ -2,13 +2,18 @@
 
 Routing up the tiers is computed from the enterprise's division code (county -> city ->
 province -> national); at each tier an institution specialised in the category wins over a
-general one (``categories`` empty). The packaged ``tierflow/data/directory.json`` is the demo
-network; ``tierflow db seed`` copies it into the ``institution`` table.
+general one (``categories`` empty). The packaged ``tierflow/data/directory.json`` holds the
+named institutions (national and provincial centres, Zhejiang and Jiangsu); ``covering`` adds one
+``generated`` general institution for every other division of ``schemas.divisions``, so every
+county routes at all four tiers. ``tierflow db seed`` copies the result into the ``institution``
+table.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 from collections import defaultdict
 from importlib import resources
 from pathlib import Path
@@ -17,12 +22,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlmodel import Session, select
 
+from schemas.divisions import DIVISION_INFO, current_code
 from schemas.domain import Category, Tier
 from schemas.enterprise import DivisionCode, division_for_tier, division_tier
 from schemas.lifecycle import Institution, TargetAnswer, TargetCheck
 from tierflow.db.models import InstitutionRow
 
+log = logging.getLogger(__name__)
+
 PACKAGED_DIRECTORY = "directory.json"
+GENERATED_PREFIX = "gen-"  # ids of generated entries; reserved, so the DB keeps the flag
+GENERATED_SUFFIX = "中小企业服务机构（系统生成）"
 
 
 class DirectoryError(ValueError):
@@ -40,6 +50,7 @@ class DirectoryEntry(BaseModel):
     division_code: DivisionCode
     categories: tuple[Category, ...] = ()
     contact: str | None = Field(default=None, max_length=200)
+    generated: bool = False  # a placeholder per division until real data is imported
 
     @model_validator(mode="after")
     def _tier_matches_division(self) -> DirectoryEntry:
@@ -71,15 +82,68 @@ class Division(BaseModel):
     name: str = Field(min_length=1)
 
 
+class ImportRecord(BaseModel):
+    """One ``tierflow directory import``: which version, when, from which file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str
+    at: str
+    source: str
+    institutions: int
+
+
 class DirectoryFile(BaseModel):
-    """The JSON document: a version, the divisions it covers and the institutions."""
+    """The JSON document: a version, the institutions and the imports that made it."""
 
     model_config = ConfigDict(extra="forbid")
 
     version: str = Field(min_length=1)
     note: str = ""
-    divisions: list[Division] = Field(default_factory=list)
+    divisions: list[Division] = Field(default_factory=list)  # unused: see schemas.divisions
     institutions: list[DirectoryEntry]
+    imports: list[ImportRecord] = Field(default_factory=list)
+
+
+def national_divisions() -> list[Division]:
+    """Return every division of the GB/T 2260 data (schemas.divisions), national first."""
+    return [Division(code=i.code, name=i.name) for i in DIVISION_INFO.values()]
+
+
+def full_name(code: str) -> str:
+    """Return a division's name with its city (and province where the city is not a real one)."""
+    info = DIVISION_INFO[code]
+    if info.level != Tier.COUNTY.value or info.parent is None:
+        if info.code[2:] != "0000" and info.name == DIVISION_INFO[code[:2] + "0000"].name:
+            return f"{info.name}市级"  # 110100 北京市 under 110000 北京市
+        return info.name
+    city = DIVISION_INFO[info.parent]
+    outer = DIVISION_INFO[code[:2] + "0000"] if city.kind == "省直辖" else city
+    return outer.name.removesuffix("直辖县级行政区划") + info.name
+
+
+def generated_entry(code: str) -> DirectoryEntry:
+    """Return the placeholder general institution of one division."""
+    # built without validation: ~3,200 of them at every load, from already-checked data
+    return DirectoryEntry.model_construct(
+        id=f"{GENERATED_PREFIX}{code}",
+        name=f"{full_name(code)}{GENERATED_SUFFIX}",
+        tier=division_tier(code),
+        division_code=code,
+        categories=(),
+        contact=None,
+        generated=True,
+    )
+
+
+def unknown_division(entry: DirectoryEntry) -> str | None:
+    """Say why an entry's division is not one of the current division data, or None."""
+    code = entry.division_code
+    if code in DIVISION_INFO:
+        return None
+    if current_code(code) != code:
+        return f"division_code {code} is retired; use its successor {current_code(code)}"
+    return f"division_code {code} is not a division of the GB/T 2260 data"
 
 
 class Directory:
@@ -99,6 +163,7 @@ class Directory:
         self.entries = list(entries)
         self.divisions = list(divisions or [])
         self.version = version
+        self._imports: list[ImportRecord] = []
         self._by_id = {e.id: e for e in entries}
         self._at: dict[tuple[Tier, str], list[DirectoryEntry]] = defaultdict(list)
         for entry in entries:
@@ -120,7 +185,30 @@ class Directory:
                 for err in exc.errors()
             ]
             raise DirectoryError("\n".join(lines)) from None
-        return cls(doc.institutions, doc.divisions, doc.version)
+        for i, entry in enumerate(doc.institutions):
+            problem = unknown_division(entry)
+            if problem is None and entry.id.startswith(GENERATED_PREFIX):
+                problem = f"id {entry.id!r}: ids starting {GENERATED_PREFIX!r} are reserved"
+            if problem:
+                raise DirectoryError(f"{source}: institutions.{i} ({entry.id}): {problem}")
+        found = cls.covering(doc.institutions, doc.version)
+        found._imports = list(doc.imports)
+        return found
+
+    @classmethod
+    def covering(cls, entries: list[DirectoryEntry], version: str = "") -> Directory:
+        """Return a directory of ``entries`` plus a generated entry for every uncovered division.
+
+        A division is covered when it has a general institution (one serving every category).
+        """
+        named = [e for e in entries if not e.generated]  # generated ones are made afresh
+        general = {(e.tier, e.division_code) for e in named if e.is_general}
+        filled = [
+            generated_entry(code)
+            for code, info in DIVISION_INFO.items()
+            if (Tier(info.level), code) not in general
+        ]
+        return cls(named + filled, national_divisions(), version)
 
     @classmethod
     def load(cls, path: Path | None = None) -> Directory:
@@ -140,15 +228,18 @@ class Directory:
         with Session(engine) as session:
             rows = session.exec(select(InstitutionRow).order_by(InstitutionRow.id)).all()
             entries = [
-                DirectoryEntry.model_validate(row.model_dump(), from_attributes=True)
+                DirectoryEntry.model_validate(
+                    {**row.model_dump(), "generated": row.id.startswith(GENERATED_PREFIX)}
+                )
                 for row in rows
             ]
-        return cls(entries, version="db")
+        return cls.covering(entries, version="db")
 
     # ------------------------------------------------------------------ queries
     def route(self, division_code: str, category: Category, tier: Tier) -> Institution | None:
         """Return who serves ``category`` for ``division_code`` at ``tier``, or None."""
-        entries = self.entries_at(tier, division_for_tier(division_code, tier))
+        code = current_code(division_code)  # a retired code routes as its successor
+        entries = self.entries_at(tier, division_for_tier(code, tier))
         specialised = [e for e in entries if not e.is_general and category in e.categories]
         general = [e for e in entries if e.is_general]
         chosen = specialised or general
@@ -185,8 +276,62 @@ class Directory:
         return TargetAnswer(institution=entry.institution())
 
     def division_name(self, code: str) -> str | None:
-        return next((d.name for d in self.divisions if d.code == code), None)
+        info = DIVISION_INFO.get(code)
+        return info.name if info is not None else None
+
+    def imports_log(self) -> list[ImportRecord]:
+        """Return the imports recorded in the file this directory was loaded from."""
+        return list(self._imports)
+
+    def generated(self) -> list[DirectoryEntry]:
+        """Return the placeholder entries (divisions that still need a real institution)."""
+        return [e for e in self.entries if e.generated]
 
     def counties(self) -> list[Division]:
         """Return the county divisions the directory covers (where requests come from)."""
         return [d for d in self.divisions if division_tier(d.code) is Tier.COUNTY]
+
+
+class DirectoryWatch:
+    """The directory file a worker routes with, reloaded when the file changes.
+
+    ``tierflow directory import`` replaces the file atomically; the next routing call sees the
+    new version, so new requests and later escalations use it without a restart. Routing already
+    done stays in each workflow's history and state. A file that no longer validates is
+    reported and the previous directory is kept.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._stamp = self._stat()
+        self._directory = Directory.load(path)
+        self.error: str | None = None
+
+    def _stat(self) -> tuple[int, int] | None:
+        if self.path is None:
+            return None
+        st = os.stat(self.path)
+        return (st.st_mtime_ns, st.st_size)
+
+    def current(self) -> Directory:
+        """Return the directory, reloading it first if the file changed since the last call."""
+        try:
+            stamp = self._stat()
+        except OSError as exc:
+            self.error = f"{self.path}: {exc.strerror or exc}"
+            return self._directory
+        if stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                self._directory = Directory.load(self.path)
+                self.error = None
+                log.info("directory %s reloaded: version %s", self.path, self._directory.version)
+            except DirectoryError as exc:
+                self.error = str(exc)
+                log.error(
+                    "directory %s not reloaded, keeping %s: %s",
+                    self.path,
+                    self._directory.version,
+                    exc,
+                )
+        return self._directory

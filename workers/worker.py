@@ -20,7 +20,7 @@ from activities.outbox import OutboxActivities
 from activities.policy import PolicyActivities
 from tierflow import constants
 from tierflow.db.engine import make_engine
-from tierflow.directory import Directory
+from tierflow.directory import DirectoryWatch
 from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_connect import connect_kafka
 from tierflow.metrics import ReadModelCollector, WorkerMetrics
@@ -49,7 +49,7 @@ def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
     settings = parts.settings or get_settings()
     outbox = OutboxActivities(parts.engine, parts.producer, parts.events_topic, parts.metrics)
     policy = PolicyActivities(load_policy_file(settings.policy_file))
-    directory = DirectoryActivities(Directory.load(settings.directory_file))
+    directory = DirectoryActivities(DirectoryWatch(settings.directory_file))
     return Worker(
         parts.client,
         task_queue=parts.task_queue,

@@ -1,4 +1,8 @@
-"""Realistic demo service requests for the packaged directory's counties.
+"""Realistic demo service requests from counties all over the mainland.
+
+Half come from counties with a named county institution (the Zhejiang and Jiangsu demo
+network, where the demo caseworkers sit); the rest from a province picked uniformly, then one
+of its counties, so traffic spreads over every province rather than the largest ones.
 
 Everything derives from one seeded ``random.Random``, so ``demo_requests(n, seed)`` returns the
 same requests every time: useful for load tests, the console demo and test data.
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 import random
 
+from schemas.divisions import DIVISION_INFO
 from schemas.domain import Category, Grade, Priority, SizeClass
 from schemas.enterprise import USCC_ALPHABET, Enterprise, uscc_check_character
 from schemas.request import RequestInput
@@ -77,16 +82,40 @@ def demo_requests(n: int, seed: int = 0, directory: Directory | None = None) -> 
         raise ValueError(f"n must be zero or more, got {n}")
     rng = random.Random(seed)
     directory = directory or Directory.load()
-    counties = directory.counties()
+    counties = [d.code for d in directory.counties()]
     if not counties:
         raise ValueError("the directory lists no county divisions to place enterprises in")
-    return [
-        _one(i, seed, rng, directory, counties[rng.randrange(len(counties))].code) for i in range(n)
-    ]
+    named = (
+        sorted({e.division_code for e in directory.entries if not e.generated} & set(counties))
+        or counties
+    )
+    by_province: dict[str, list[str]] = {}
+    for code in counties:
+        by_province.setdefault(code[:2], []).append(code)
+    provinces = sorted(by_province)
+
+    def pick() -> str:
+        if rng.random() < 0.5:
+            return named[rng.randrange(len(named))]
+        within = by_province[provinces[rng.randrange(len(provinces))]]
+        return within[rng.randrange(len(within))]
+
+    return [_one(i, seed, rng, directory, pick()) for i in range(n)]
+
+
+def _place(county: str) -> str:
+    """Return the short place name an enterprise name starts with (city, or province)."""
+    info = DIVISION_INFO.get(county)
+    city = DIVISION_INFO.get(info.parent or "") if info else None
+    if city is None:
+        return ""
+    if city.kind == "省直辖":  # municipalities and counties directly under a province
+        city = DIVISION_INFO[county[:2] + "0000"]
+    return city.name.removesuffix("市")
 
 
 def _one(i: int, seed: int, rng: random.Random, directory: Directory, county: str) -> RequestInput:
-    city = (directory.division_name(county[:4] + "00") or "").removesuffix("市")
+    city = _place(county)
     category = rng.choices(list(Category), _WEIGHTS_CATEGORY)[0]
     grade = rng.choices(list(Grade), _WEIGHTS_GRADE)[0]
     name = f"{city}{rng.choice(_BRANDS)}{rng.choice(_TRADES)}有限公司"

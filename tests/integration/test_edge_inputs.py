@@ -34,7 +34,7 @@ def _cases() -> list[tuple[str, dict[str, Any]]]:
         ("submitted_at", "submitted_at", "2026-06-01T09:30:00"),  # no time zone
         ("submitted_at", "submitted_at", later),
         ("enterprise.division_code", "division_code", "３３０１０６"),
-        ("enterprise.division_code", "division_code", "110105"),  # not in the division data
+        ("enterprise.division_code", "division_code", "110199"),  # not in the division data
         ("enterprise.name", "name", "启明\x1b科技"),
     ]
     cases = []
@@ -74,6 +74,11 @@ async def test_the_api_refuses_bad_input_naming_the_field(api, stack) -> None:
     good["enterprise"]["uscc"] = good["enterprise"]["uscc"].lower()  # normalised, accepted
     r = await client.post(V1 + "/requests", json=good, headers=users.auth("admin"))
     assert r.status_code == 202, r.text
+    for county in ("440106", "510104"):  # Guangdong and Sichuan: in the national division data
+        body = request_body(make_request())
+        body["enterprise"]["division_code"] = county
+        r = await client.post(V1 + "/requests", json=body, headers=users.auth("admin"))
+        assert r.status_code == 202, (county, r.text)
 
 
 async def test_an_action_with_a_nul_is_refused_by_the_api(api, stack) -> None:

@@ -32,6 +32,7 @@ SPECIALISED = {
     (Tier.NATIONAL, "000000", Category.CERTIFICATION): "cn-000000-cert",
     (Tier.NATIONAL, "000000", Category.OVERSEAS_EXPANSION): "cn-000000-intl",
 }
+# No named county office: a generated placeholder serves there (and the city above it is real).
 NO_COUNTY_OFFICE = {"330127", "320581"}
 
 
@@ -46,7 +47,7 @@ def expected(county: str, category: Category, tier: Tier) -> str | None:
         return SPECIALISED[(tier, division, category)]
     if tier is Tier.COUNTY:
         if county in NO_COUNTY_OFFICE:
-            return None
+            return f"gen-{county}"
         return f"{'zj' if county.startswith('33') else 'js'}-{county}-sme"
     if tier is Tier.MUNICIPAL:
         return CITY_GENERAL[division]
@@ -55,7 +56,11 @@ def expected(county: str, category: Category, tier: Tier) -> str | None:
     return "cn-000000-sme"
 
 
-COUNTIES = [d.code for d in DIRECTORY.counties()]
+# The demo network: the counties of the four cities with named institutions.
+COUNTIES = sorted(
+    {e.division_code for e in DIRECTORY.entries if e.tier is Tier.COUNTY and not e.generated}
+    | NO_COUNTY_OFFICE
+)
 
 
 def test_demo_directory_covers_a_whole_province_network() -> None:
@@ -81,7 +86,7 @@ def test_every_county_routes_up_every_tier_for_every_category(county: str) -> No
 def test_institutions_at_lists_general_and_specialised() -> None:
     ids = {i.id for i in DIRECTORY.institutions_at(Tier.PROVINCIAL, "330000")}
     assert ids == {"zj-330000-sme", "zj-330000-fin", "zj-330000-tech"}
-    assert DIRECTORY.institutions_at(Tier.COUNTY, "330127") == []
+    assert [i.id for i in DIRECTORY.institutions_at(Tier.COUNTY, "330127")] == ["gen-330127"]
 
 
 def test_tier_must_match_division_code() -> None:
@@ -108,7 +113,9 @@ async def test_resolve_institution_activity() -> None:
     found = await env.run(acts.resolve_institution, req)
     assert found is not None and found.id == "zj-330000-fin"
     none = RouteRequest(division_code="330127", category=Category.TALENT, tier=Tier.COUNTY)
-    assert await env.run(acts.resolve_institution, none) is None
+    assert (await env.run(acts.resolve_institution, none)).id == "gen-330127"  # type: ignore[union-attr]
+    empty = DirectoryActivities(Directory([]))
+    assert await env.run(empty.resolve_institution, none) is None
 
 
 def test_demo_requests_are_valid_varied_and_reproducible() -> None:
@@ -119,8 +126,12 @@ def test_demo_requests_are_valid_varied_and_reproducible() -> None:
     for r in requests:
         assert validate_uscc(r.enterprise.uscc) == r.enterprise.uscc
         assert r.enterprise.uscc[2:8] == r.enterprise.division_code
-        assert r.enterprise.division_code in COUNTIES
+        assert r.enterprise.division_code in {d.code for d in DIRECTORY.counties()}
         assert r.enterprise.name.endswith("有限公司")
     assert {r.category for r in requests} == set(Category)
     assert {r.priority for r in requests} == set(Priority)
     assert {r.enterprise.grade for r in requests} == set(Grade)
+    provinces = {r.enterprise.division_code[:2] for r in requests}
+    assert {"33", "44", "51"} <= provinces and len(provinces) >= 20  # several provinces
+    in_network = sum(r.enterprise.division_code in COUNTIES for r in requests)
+    assert 60 <= in_network <= 140  # about half where the demo caseworkers sit

@@ -60,7 +60,8 @@ BAD_SUBMITS: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("submitted_at", {"submitted_at": "2025-12-31T15:59:59Z"}, "first SLA policy (2026.1)"),
     ("enterprise.division_code", {"enterprise": {"division_code": "３３０１０６"}}, "ASCII"),
-    ("enterprise.division_code", {"enterprise": {"division_code": "110105"}}, "division data"),
+    ("enterprise.division_code", {"enterprise": {"division_code": "110199"}}, "division data"),
+    ("enterprise.division_code", {"enterprise": {"division_code": "990101"}}, "division data"),
     ("request_id", {"request_id": "req-1\n"}, "pattern"),
 ]
 
@@ -87,6 +88,14 @@ def test_what_the_rules_still_accept() -> None:
     assert RequestInput.model_validate(skew).submitted_at is not None
     ascii_long = submit_data(description="x" * 30_000)  # bytes, not characters, are bounded
     assert len(RequestInput.model_validate(ascii_long).description) == 30_000
+
+
+@pytest.mark.parametrize("county", ["440106", "510104", "659001", "330103"])
+def test_a_county_anywhere_on_the_mainland_is_accepted(county: str) -> None:
+    """Guangzhou, Chengdu, a county-level city under Xinjiang, a retired Hangzhou code."""
+    data = submit_data(enterprise={"division_code": county})
+    parsed = parse_command(command_event(SUBMIT, data, "/t").to_json_bytes(), [])
+    assert parsed.submit is not None and parsed.submit.enterprise.division_code == county
 
 
 def test_a_lower_case_uscc_is_upper_cased_before_the_check() -> None:
@@ -156,7 +165,7 @@ def test_stored_state_still_decodes_what_older_rules_accepted() -> None:
     state = WorkflowState(request=make_request()).model_dump(mode="json")
     state["request"]["subject"] = "old\x00subject"
     state["request"]["submitted_at"] = "2024-05-01T10:00:00"
-    state["request"]["enterprise"]["division_code"] = "110105"
+    state["request"]["enterprise"]["division_code"] = "110199"
     decoded = WorkflowState.model_validate_json(json.dumps(state))
     assert decoded.request.subject == "old\x00subject"
     with pytest.raises(ValidationError) as caught:  # while the edge refuses each of them
