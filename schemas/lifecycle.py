@@ -18,7 +18,7 @@ from schemas.edge import (
     text_rule,
 )
 from schemas.enterprise import DivisionCode
-from schemas.policy import PinnedPolicy
+from schemas.policy import CalendarData, PinnedPolicy
 from schemas.request import Actor, RequestInput
 
 
@@ -131,6 +131,7 @@ class EventType(StrEnum):
     OPERATOR_NEEDED = "operator_needed"  # a step failed permanently; details name it
     OPERATOR_RETRIED = "operator_retried"
     OPERATOR_RESOLVED = "operator_resolved"
+    CALENDAR_UPDATED = "calendar_updated"  # an operator published a newer business calendar
 
 
 class RouteRequest(BaseModel):
@@ -348,6 +349,13 @@ class WorkflowState(BaseModel):
             return handler(data)
 
 
+class CalendarUpdate(BaseModel):
+    """Input of the ``publish_calendar`` update: a newer business calendar for a request."""
+
+    calendar: CalendarData
+    actor: Actor
+
+
 class RequestView(BaseModel):
     """Everything a caseworker sees of one request: the answer of the ``view`` query."""
 
@@ -364,4 +372,9 @@ class RequestView(BaseModel):
     operator: OperatorHold | None = None
     timeline_truncated: int = Field(
         default=0, description="Older entries left out; the audit trail has the full timeline"
+    )
+    calendar_version: str | None = Field(default=None, description="The pinned calendar")
+    calendar_estimated_years: list[int] = Field(
+        default_factory=list,
+        description="Years of the pinned calendar whose days off were not published yet",
     )

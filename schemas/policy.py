@@ -27,6 +27,13 @@ class CalendarData(BaseModel):
     workdays: list[date] = Field(default_factory=list)  # make-up working days on weekends
     first_year: int
     last_year: int
+    # years whose days off the State Council had not published yet when this was built: they
+    # hold the fixed-date holidays only, without the official arrangement and make-up days
+    estimated_years: list[int] = Field(default_factory=list)
+
+    def covers(self, other: CalendarData) -> bool:
+        """Whether this calendar spans every year ``other`` does."""
+        return self.first_year <= other.first_year and self.last_year >= other.last_year
 
 
 class SlaTarget(BaseModel):

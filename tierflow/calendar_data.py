@@ -40,6 +40,9 @@ def build_calendar(
         elif day.weekday() not in weekend and not working:
             days_off.append(day)
         day += timedelta(days=1)
+    # The official arrangement always moves some working days onto weekends; a year without
+    # any has only the fixed-date holidays the library computes: an estimate until published.
+    arranged = {day.year for day in workdays}
     return CalendarData(
         version=f"{version_prefix}-holidays-{holidays.__version__}-{first_year}-{last_year}",
         utc_offset_minutes=utc_offset_minutes,
@@ -49,4 +52,5 @@ def build_calendar(
         workdays=workdays,
         first_year=first_year,
         last_year=last_year,
+        estimated_years=[year for year in years if year not in arranged],
     )

@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
         ActionKind,
         ActionRequest,
         ActionResult,
+        CalendarUpdate,
         EscalationReason,
         EventType,
         Institution,
@@ -47,7 +48,9 @@ class ServiceRequestWorkflow:
 
     Update ``act(ActionRequest) -> ActionResult``: every caseworker, enterprise and system
     action (validated before it enters history; a repeated ``action_id`` returns the first
-    answer). Query ``view() -> RequestView``: state, clocks, tier holds, timeline.
+    answer). Update ``publish_calendar(CalendarUpdate) -> str``: an admin hands over a newer
+    business calendar; running clocks are re-timed on it. Query ``view() -> RequestView``:
+    state, clocks, tier holds, timeline.
     A step whose activity fails permanently holds the request for an operator (``operator``,
     ``operator_needed``); SLA clocks keep firing; an admin's operator_retry / operator_resolve
     ends the hold.
@@ -280,6 +283,63 @@ class ServiceRequestWorkflow:
             raise ApplicationError(
                 f"the request waits for an operator: {hold.step} failed ({hold.message})",
                 type="NeedsOperator",
+                non_retryable=True,
+            )
+
+    @workflow.update
+    async def publish_calendar(self, update: CalendarUpdate) -> str:
+        """Take a newer business calendar (an operator published the days off of a year).
+
+        Running clocks keep the business time they have used; their remaining time is counted
+        on the new calendar from now, so deadlines move to its days off. Recorded as a
+        ``calendar_updated`` event. Returns the calendar version in force.
+        """
+        async with self._lock:
+            policy = self._policy
+            old = policy.calendar
+            if update.calendar.version != old.version:
+                now = workflow.now()
+                running = [c for c in self._current_clocks() if clocks.is_running(c)]
+                for clock in running:
+                    clocks.pause(clock, now, old)
+                policy.calendar = update.calendar
+                for clock in running:
+                    clocks.resume(clock, now, update.calendar)
+                self._emit(
+                    EventType.CALENDAR_UPDATED,
+                    update.actor,
+                    to_state=self.case.state,
+                    reason=f"calendar {old.version} -> {update.calendar.version}",
+                    details={
+                        "from_version": old.version,
+                        "to_version": update.calendar.version,
+                        "estimated_years": update.calendar.estimated_years,
+                    },
+                )
+        last = self.case.sequence
+        await workflow.wait_condition(
+            lambda: self._outbox.persisted >= last or self._outbox.blocked is not None
+        )
+        return self._policy.calendar.version
+
+    @publish_calendar.validator
+    def _validate_calendar(self, update: CalendarUpdate) -> None:
+        if update.actor.role is not Role.ADMIN:
+            raise ApplicationError(
+                f"role {update.actor.role.value} may not publish a calendar",
+                type="Forbidden",
+                non_retryable=True,
+            )
+        pinned = self.case.policy.calendar if self.case.policy else None
+        if pinned is None or self.case.state.is_terminal:
+            raise ApplicationError(
+                "the request has no running calendar", type="InvalidTransition", non_retryable=True
+            )
+        if not update.calendar.covers(pinned):
+            raise ApplicationError(
+                f"calendar: covers {update.calendar.first_year}-{update.calendar.last_year}, "
+                f"the request needs {pinned.first_year}-{pinned.last_year}",
+                type="InvalidCalendar",
                 non_retryable=True,
             )
 

@@ -39,6 +39,8 @@ def request_view(case: WorkflowState, now: datetime) -> RequestView:
         rating_due_at=case.rating_due_at,
         operator=case.operator,
         timeline_truncated=case.timeline_truncated,
+        calendar_version=case.policy.calendar.version if case.policy else None,
+        calendar_estimated_years=case.policy.calendar.estimated_years if case.policy else [],
     )
 
 

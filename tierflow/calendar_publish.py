@@ -1,0 +1,73 @@
+"""Hand a newer business calendar to running requests (``tierflow calendar publish``).
+
+Calendars are pinned at submission. When the State Council publishes a year's days off, an
+operator builds the calendar again from the upgraded ``holidays`` data and publishes it: each
+running request takes it through its ``publish_calendar`` update, under its own lock (a safe
+point between two actions), and records a ``calendar_updated`` event. The update id is the
+calendar version, so publishing again is answered, not applied twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from schemas.lifecycle import CalendarUpdate
+from schemas.policy import CalendarData
+from schemas.request import Actor
+from tierflow.constants import WORKFLOW_TYPE, workflow_id
+
+
+@dataclass
+class PublishReport:
+    """Which requests took the calendar, and which refused it (workflow id -> why)."""
+
+    updated: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+async def running_requests(client: Client, task_queue: str) -> list[str]:
+    """Workflow ids of the requests running on ``task_queue``."""
+    query = (
+        f"WorkflowType = '{WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' "
+        f"AND TaskQueue = '{task_queue}'"
+    )
+    return [wf.id async for wf in client.list_workflows(query)]
+
+
+async def publish_calendar(
+    client: Client,
+    calendar: CalendarData,
+    actor: Actor,
+    workflow_ids: list[str],
+    rpc_timeout: timedelta = timedelta(seconds=30),
+) -> PublishReport:
+    """Send ``calendar`` to each workflow; a refusal is reported, never raised."""
+    report = PublishReport()
+    update = CalendarUpdate(calendar=calendar, actor=actor)
+    for wf_id in workflow_ids:
+        handle = client.get_workflow_handle(wf_id)
+        try:
+            await handle.execute_update(
+                "publish_calendar",
+                update,
+                id=f"calendar-{calendar.version}",
+                result_type=str,
+                rpc_timeout=rpc_timeout,
+            )
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            report.refused[wf_id] = getattr(cause, "message", None) or str(cause or exc)
+            continue
+        except RPCError as exc:  # e.g. it finished meanwhile
+            report.refused[wf_id] = exc.message
+            continue
+        report.updated.append(wf_id)
+    return report
+
+
+def request_workflow_ids(request_ids: list[str]) -> list[str]:
+    return [workflow_id(rid) for rid in request_ids]
