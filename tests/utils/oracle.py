@@ -33,44 +33,27 @@ from enum import StrEnum
 TIERS = ("county", "municipal", "provincial", "national")
 TERMINAL = frozenset({"withdrawn", "rejected", "closed"})
 
+# Moves open to a request at a tier in any working state.
+_AT_A_TIER = {
+    "escalate": "tier+1",
+    "hand_back": "tier-1",
+    "reassign": "move",
+    "reject": "rejected",
+    "comment": "=",
+    "withdraw": "withdrawn",
+    "external_status": "=",
+}
+_IN_PROGRESS = {
+    "request_info": "awaiting_enterprise",
+    "provide_info": "=",
+    "resolve": "resolved",
+    **_AT_A_TIER,
+}
 # state -> {action: next state}; "=" keeps the state, "tier+1"/"tier-1"/"move" reassign.
 LIFECYCLE: dict[str, dict[str, str]] = {
-    "assigned": {
-        "acknowledge": "acknowledged",
-        "provide_info": "=",
-        "escalate": "tier+1",
-        "hand_back": "tier-1",
-        "reassign": "move",
-        "reject": "rejected",
-        "comment": "=",
-        "withdraw": "withdrawn",
-        "external_status": "=",
-    },
-    "acknowledged": {
-        "start": "in_progress",
-        "request_info": "awaiting_enterprise",
-        "provide_info": "=",
-        "resolve": "resolved",
-        "escalate": "tier+1",
-        "hand_back": "tier-1",
-        "reassign": "move",
-        "reject": "rejected",
-        "comment": "=",
-        "withdraw": "withdrawn",
-        "external_status": "=",
-    },
-    "in_progress": {
-        "request_info": "awaiting_enterprise",
-        "provide_info": "=",
-        "resolve": "resolved",
-        "escalate": "tier+1",
-        "hand_back": "tier-1",
-        "reassign": "move",
-        "reject": "rejected",
-        "comment": "=",
-        "withdraw": "withdrawn",
-        "external_status": "=",
-    },
+    "assigned": {"acknowledge": "acknowledged", "provide_info": "=", **_AT_A_TIER},
+    "acknowledged": {"start": "in_progress", **_IN_PROGRESS},
+    "in_progress": _IN_PROGRESS,
     "awaiting_enterprise": {
         "provide_info": "in_progress",
         "comment": "=",
