@@ -156,3 +156,27 @@ def test_a_worker_picks_up_a_new_import_without_restart(tmp_path: Path) -> None:
     assert found is not None and found.id == "gd-440106-sme"
     target.write_text("{not json", encoding="utf-8")  # a broken file keeps the last good one
     assert watch.current().version == "v2" and watch.error is not None
+
+
+def test_the_cli_exports_lists_and_imports(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tierflow.cli import app
+
+    runner = CliRunner()
+    csv_file, target = tmp_path / "d.csv", tmp_path / "directory.json"
+    assert runner.invoke(app, ["directory", "export", "--out", str(csv_file)]).exit_code == 0
+    done = runner.invoke(
+        app, ["directory", "import", str(csv_file), "--to", str(target), "--version", "2026.12"]
+    )
+    assert done.exit_code == 0, done.output
+    assert "version 2026.12: 64 institutions imported" in done.output
+    listed = runner.invoke(
+        app, ["directory", "list", "--directory", str(target), "--generated", "--prefix", "5101"]
+    )
+    assert listed.exit_code == 0 and "gen-510104\tcounty\t510104\t*\t成都市锦江区" in listed.output
+    assert "zj-" not in listed.output
+    csv_file.write_text(HEADER + NATIONAL + "x,X,county,990101,\n", encoding="utf-8")
+    bad = runner.invoke(app, ["directory", "import", str(csv_file), "--to", str(target)])
+    assert bad.exit_code == 1 and "division_code 990101 is not a division" in bad.output
+    assert Directory.load(target).version == "2026.12"  # the refused file changed nothing
