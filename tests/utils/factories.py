@@ -25,6 +25,8 @@ from tierflow_dev.demo import make_uscc
 T0 = datetime(2025, 10, 9, 1, 30, tzinfo=UTC)  # a Thursday, 09:30 in Shanghai
 HOUR = 3600
 ENTERPRISE = Actor(id="ent-portal", role=Role.ENTERPRISE)
+# The events of a request a caseworker acknowledges, starts, comments on and resolves.
+WORKED_AND_RESOLVED = ["submitted", "assigned", "acknowledged", "started", "commented", "resolved"]
 # every second a business second, so real seconds on the dev server are business seconds
 ALWAYS_OPEN = CalendarData(
     version="always-open",

@@ -15,14 +15,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from schemas.domain import Role, State, Tier
-from schemas.lifecycle import ActionKind, RequestView, WorkflowState
+from schemas.lifecycle import ActionKind, RequestView
 from schemas.request import Actor
 from tests.utils.eventually import eventually
 from tests.utils.factories import action, caseworker, make_request
 from tests.workflows.harness import StandIns
 from tests.workflows.test_dev_server import HISTORIES
-from tests.workflows.test_lifecycle import act, submit, view
-from tierflow.constants import workflow_id
+from tests.workflows.test_lifecycle import act, start, submit, view
 from workflows.service_request import ServiceRequestWorkflow
 
 ADMIN = Actor(id="ops-admin", role=Role.ADMIN)
@@ -104,12 +103,7 @@ async def test_policy_that_fails_validation_holds_admission_until_retried(
     env, queue = ts_worker
     stand_ins.policy_fails = True
     req = make_request()
-    handle = await env.client.start_workflow(
-        ServiceRequestWorkflow.run,
-        WorkflowState(request=req, search_attributes=False),
-        id=workflow_id(req.request_id),
-        task_queue=queue,
-    )
+    handle = await start(env, queue, req)
     state = await held(handle)
     assert state.summary.state is State.SUBMITTED and state.operator.step == "load_policy"
     assert stand_ins.events(req.request_id) == ["submitted", "operator_needed"]
@@ -138,12 +132,7 @@ async def test_operator_resolve_rejects_a_request_that_cannot_be_admitted(
     env, queue = ts_worker
     stand_ins.policy_fails = True
     req = make_request()
-    handle = await env.client.start_workflow(
-        ServiceRequestWorkflow.run,
-        WorkflowState(request=req, search_attributes=False),
-        id=workflow_id(req.request_id),
-        task_queue=queue,
-    )
+    handle = await start(env, queue, req)
     await held(handle)
     text = "政策配置错误，已电话联系企业重新提交 / policy broken, enterprise asked to resubmit"
     result = await act(handle, action(ActionKind.OPERATOR_RESOLVE, ADMIN, text=text))

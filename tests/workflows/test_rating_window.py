@@ -23,14 +23,20 @@ from workflows.business_time import business_seconds_between
 WINDOW = 15 * 7 * HOUR  # 15 business days of 7 hours
 
 
-async def _closed(env: WorkflowEnvironment, queue: str, stand_ins: StandIns):
-    """Submit, resolve and let the reopen window pass; return the handle once closed."""
-    stand_ins.policy = stand_ins.policy.model_copy(update={"rating_window_seconds": WINDOW})
+async def _resolved(env: WorkflowEnvironment, queue: str, stand_ins: StandIns, window: int):
+    """Submit under a policy with this rating window, acknowledge and resolve."""
+    stand_ins.policy = stand_ins.policy.model_copy(update={"rating_window_seconds": window})
     req = make_request()
     handle = await submit(env, queue, req)
     cw = caseworker((await view(handle)).summary.institution_id or "")
     await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
     await act(handle, action(ActionKind.RESOLVE, cw, text="matched with a bank"))
+    return req, handle
+
+
+async def _closed(env: WorkflowEnvironment, queue: str, stand_ins: StandIns):
+    """Resolve and let the reopen window pass; return the handle once closed."""
+    req, handle = await _resolved(env, queue, stand_ins, WINDOW)
     close_due = (await view(handle)).close_due_at
     assert close_due is not None
     await sleep_until(env, close_due)
@@ -75,12 +81,7 @@ async def test_the_window_ends_and_the_workflow_completes(ts_worker, stand_ins) 
 
 async def test_rated_before_the_close_ends_at_the_close(ts_worker, stand_ins) -> None:
     env, queue = ts_worker
-    stand_ins.policy = stand_ins.policy.model_copy(update={"rating_window_seconds": WINDOW})
-    req = make_request()
-    handle = await submit(env, queue, req)
-    cw = caseworker((await view(handle)).summary.institution_id or "")
-    await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
-    await act(handle, action(ActionKind.RESOLVE, cw, text="done"))
+    _, handle = await _resolved(env, queue, stand_ins, WINDOW)
     await act(handle, action(ActionKind.RATE, ENTERPRISE, rating=5))
     close_due = (await view(handle)).close_due_at
     summary = await handle.result()
@@ -93,11 +94,7 @@ async def test_without_a_window_the_workflow_ends_at_the_close(ts_worker, stand_
     """Policies pinned before the rating window existed: no rating after the close."""
     env, queue = ts_worker
     assert stand_ins.policy.rating_window_seconds == 0
-    req = make_request()
-    handle = await submit(env, queue, req)
-    cw = caseworker((await view(handle)).summary.institution_id or "")
-    await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
-    await act(handle, action(ActionKind.RESOLVE, cw, text="done"))
+    _, handle = await _resolved(env, queue, stand_ins, 0)
     close_due = (await view(handle)).close_due_at
     summary = await handle.result()
     assert close_due and summary.closed_at
