@@ -20,11 +20,11 @@ from schemas.domain import Role, Tier
 from schemas.events import SUBMIT, command_event
 from tests.utils.eventually import eventually
 from tests.utils.factories import make_request
-from tests.utils.ingress_helpers import make_ingress, read_partition, running
+from tests.utils.ingress_helpers import make_ingress, read_partition, running, send_commands
 from tests.utils.stack_helpers import sample, start_request
 from tierflow.constants import workflow_id
 from tierflow.db import repository
-from tierflow.kafka_io import header, make_producer
+from tierflow.kafka_io import header
 from tierflow.system_clients import SystemClient, SystemClients
 from workers.ingress import Ingress
 from workflows.service_request import ServiceRequestWorkflow
@@ -113,17 +113,11 @@ async def test_forged_actors_change_nothing_and_are_dead_lettered_as_forbidden(
             subject=rid,
         ),
     }
-    producer = make_producer(stack.bootstrap)
-    try:
-        for event in forged.values():
-            producer.send(commands, key=rid.encode(), value=event.to_json_bytes())
-        producer.flush(30)
-        async with ingress_on(stack, commands, dlq_topic) as ingress:
-            await eventually(
-                lambda: ingress.stats.dead_lettered >= len(forged), what="all dead-lettered"
-            )
-    finally:
-        producer.close(timeout=5)
+    send_commands(stack.bootstrap, commands, rid, forged.values())
+    async with ingress_on(stack, commands, dlq_topic) as ingress:
+        await eventually(
+            lambda: ingress.stats.dead_lettered >= len(forged), what="all dead-lettered"
+        )
     parked = await asyncio.to_thread(_parked, stack.bootstrap, dlq_topic)
     reasons = {name: parked[event.id][0] for name, event in forged.items()}
     assert reasons == dict.fromkeys(forged, "forbidden")
@@ -168,15 +162,9 @@ async def test_a_client_acts_for_a_person_only_with_a_grant_and_both_are_recorde
         ),
         command_event("comment", {"request_id": rid, "text": "from the portal"}, "/portal-test"),
     ]
-    producer = make_producer(stack.bootstrap)
-    try:
-        for event in sent:
-            producer.send(commands, key=rid.encode(), value=event.to_json_bytes())
-        producer.flush(30)
-        async with ingress_on(stack, commands, dlq_topic) as ingress:
-            await eventually(lambda: ingress.stats.applied >= len(sent), what="all applied")
-    finally:
-        producer.close(timeout=5)
+    send_commands(stack.bootstrap, commands, rid, sent)
+    async with ingress_on(stack, commands, dlq_topic) as ingress:
+        await eventually(lambda: ingress.stats.applied >= len(sent), what="all applied")
     assert ingress.stats.dead_lettered == 0
     view = await stack.client.get_workflow_handle(workflow_id(rid)).query(
         ServiceRequestWorkflow.view
@@ -205,16 +193,13 @@ async def test_a_client_over_its_rate_is_slowed_not_dropped(stack, unique_topic)
     req = make_request()
     await start_request(stack, req)
     rid = req.request_id
-    producer = make_producer(stack.bootstrap)
-    try:
-        for n in range(6):
-            event = command_event("comment", {"request_id": rid, "text": f"#{n}"}, "/slow-test")
-            producer.send(commands, key=rid.encode(), value=event.to_json_bytes())
-        producer.flush(30)
-        async with ingress_on(stack, commands, dlq_topic) as ingress:
-            await eventually(lambda: ingress.stats.applied >= 6, what="all six applied")
-    finally:
-        producer.close(timeout=5)
+    sent = [
+        command_event("comment", {"request_id": rid, "text": f"#{n}"}, "/slow-test")
+        for n in range(6)
+    ]
+    send_commands(stack.bootstrap, commands, rid, sent)
+    async with ingress_on(stack, commands, dlq_topic) as ingress:
+        await eventually(lambda: ingress.stats.applied >= 6, what="all six applied")
     assert sample(ingress.registry, "tierflow_ingress_rate_limited_total", client="slow") >= 1
     await eventually(lambda: _comment_count(stack, rid) >= 6, what="comments in the read model")
     with Session(stack.engine) as session:
@@ -239,15 +224,9 @@ async def test_a_submit_reusing_a_request_id_with_other_content_is_dead_lettered
         command_event(SUBMIT, req.model_dump(mode="json"), "/portal-test", subject=rid),
         command_event(SUBMIT, other.model_dump(mode="json"), "/portal-test", subject=rid),
     ]
-    producer = make_producer(stack.bootstrap)
-    try:
-        for event in sent:
-            producer.send(commands, key=rid.encode(), value=event.to_json_bytes())
-        producer.flush(30)
-        async with ingress_on(stack, commands, dlq_topic) as ingress:
-            await eventually(lambda: ingress.stats.committed >= len(sent), what="all handled")
-    finally:
-        producer.close(timeout=5)
+    send_commands(stack.bootstrap, commands, rid, sent)
+    async with ingress_on(stack, commands, dlq_topic) as ingress:
+        await eventually(lambda: ingress.stats.committed >= len(sent), what="all handled")
     stats = ingress.stats
     assert (stats.applied, stats.duplicate, stats.dead_lettered) == (1, 1, 1)
     parked = await asyncio.to_thread(_parked, stack.bootstrap, dlq_topic)

@@ -1,16 +1,17 @@
-"""Run an Ingress on the session stack inside a test, and read a topic's records back."""
+"""Run an Ingress on the session stack inside a test, write its commands, read a topic back."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
 from tests.utils.system_clients import trusted_clients
+from tierflow.kafka_io import make_producer
 from tierflow.system_clients import SystemClients
 from workers.ingress import Ingress
 
@@ -49,6 +50,17 @@ async def running(ingress: Ingress) -> AsyncIterator[Ingress]:
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=60)
+
+
+def send_commands(bootstrap: str, topic: str, key: str, events: Iterable[Any]) -> None:
+    """Write command events (CloudEvents) to ``topic`` under one key, and flush them."""
+    producer = make_producer(bootstrap)
+    try:
+        for event in events:
+            producer.send(topic, key=key.encode(), value=event.to_json_bytes())
+        producer.flush(30)
+    finally:
+        producer.close(timeout=5)
 
 
 def read_partition(bootstrap: str, topic: str, partition: int = 0) -> list[Any]:
