@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
@@ -27,6 +27,7 @@ from sqlalchemy.exc import OperationalError
 from tenacity import Retrying, wait_fixed
 
 from tests.utils.eventually import eventually_sync
+from tests.utils.stack_helpers import assign_whole_topic
 from tests.utils.system_clients import write_trusted_clients
 from tierflow import constants
 from tierflow.db.engine import make_engine, upgrade
@@ -220,16 +221,11 @@ class ChaosStack:
             fetch_max_bytes=16 * 1024 * 1024,
         )
         try:
-            consumer.topics()
-            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-            assert parts, f"topic {topic} has no partitions"
-            consumer.assign(parts)
-            consumer.seek_to_beginning(*parts)
-            ends = consumer.end_offsets(parts)
+            ends = assign_whole_topic(consumer, topic)
             records: list[ConsumerRecord] = []
 
             def at_end() -> bool:
-                if all(consumer.position(tp) >= ends[tp] for tp in parts):
+                if all(consumer.position(tp) >= end for tp, end in ends.items()):
                     return True
                 for batch in consumer.poll(timeout_ms=500).values():  # poll itself waits
                     records.extend(batch)

@@ -69,17 +69,22 @@ def read_events(
     return found
 
 
+def assign_whole_topic(consumer: KafkaConsumer, topic: str) -> dict[TopicPartition, int]:
+    """Assign every partition of ``topic`` from its start; return their end offsets now."""
+    consumer.topics()  # loads metadata; partitions_for_topic is empty before it
+    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+    assert parts, f"topic {topic} has no partitions"
+    consumer.assign(parts)
+    consumer.seek_to_beginning(*parts)
+    return consumer.end_offsets(parts)
+
+
 def _read_once(bootstrap: str, request_id: str, topic: str) -> list[dict]:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
-        consumer.topics()  # loads metadata; partitions_for_topic is empty before it
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-        assert parts, f"topic {topic} has no partitions"
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        ends = consumer.end_offsets(parts)
+        ends = assign_whole_topic(consumer, topic)
         found: list[dict] = []
-        while any(consumer.position(tp) < ends[tp] for tp in parts):
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
             for batch in consumer.poll(timeout_ms=500).values():
                 found += [json.loads(m.value) for m in batch if m.key == request_id.encode()]
         return found
