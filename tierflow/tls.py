@@ -6,6 +6,7 @@ certificates. Settings are read with ``getattr`` so this works on any settings o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +36,17 @@ def _existing_file(settings: Any, name: str) -> str:
     return path
 
 
+def _choice(settings: Any, name: str, default: str, allowed: Sequence[str]) -> str:
+    """Return the setting upper-cased (``default`` if unset); it must be one of ``allowed``."""
+    value = (_text(settings, name) or default).upper()
+    if value not in allowed:
+        raise TlsConfigError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
 def kafka_security_kwargs(settings: Any) -> dict[str, Any]:
     """Return the kafka-python kwargs for the configured protocol ({} for PLAINTEXT)."""
-    protocol = (_text(settings, "kafka_security_protocol") or "PLAINTEXT").upper()
-    if protocol not in KAFKA_PROTOCOLS:
-        raise TlsConfigError(
-            f"kafka_security_protocol: {protocol!r} is not one of {', '.join(KAFKA_PROTOCOLS)}"
-        )
+    protocol = _choice(settings, "kafka_security_protocol", "PLAINTEXT", KAFKA_PROTOCOLS)
     if protocol == "PLAINTEXT":
         return {}
     kwargs: dict[str, Any] = {"security_protocol": protocol}
@@ -64,11 +69,7 @@ def kafka_security_kwargs(settings: Any) -> dict[str, Any]:
 
 
 def _sasl_kwargs(settings: Any) -> dict[str, Any]:
-    mechanism = (_text(settings, "kafka_sasl_mechanism") or "PLAIN").upper()
-    if mechanism not in SASL_MECHANISMS:
-        raise TlsConfigError(
-            f"kafka_sasl_mechanism: {mechanism!r} is not one of {', '.join(SASL_MECHANISMS)}"
-        )
+    mechanism = _choice(settings, "kafka_sasl_mechanism", "PLAIN", SASL_MECHANISMS)
     username = _text(settings, "kafka_sasl_username")
     password = _text(settings, "kafka_sasl_password")
     if not username or not password:
