@@ -40,6 +40,14 @@ SCHEMA_DIR = REPO_ROOT / "schemas" / "json"
 ASYNCAPI_PATH = REPO_ROOT / "schemas" / "asyncapi.json"
 ID_BASE = "urn:tierflow:schema:"
 EXAMPLE_REQUEST_ID = "req-2025-000123"
+# The AsyncAPI operations: name, action, channel, summary.
+OPERATIONS = (
+    ("sendCommand", "send", "commands", "Other systems submit requests and act on them"),
+    ("receiveCommand", "receive", "commands", "tierflow ingress applies a command to its workflow"),
+    ("publishEvent", "send", "events", "tierflow worker publishes each transition"),
+    ("receiveEvent", "receive", "events", "Other systems follow requests"),
+    ("deadLetter", "send", "deadLetters", "tierflow ingress parks a poison command"),
+)
 
 
 def action_data_model(kind: ActionKind) -> type[BaseModel]:
@@ -298,31 +306,12 @@ def asyncapi() -> dict:
             },
         },
         "operations": {
-            "sendCommand": {
-                "action": "send",
-                "summary": "Other systems submit requests and act on them",
-                "channel": {"$ref": "#/channels/commands"},
-            },
-            "receiveCommand": {
-                "action": "receive",
-                "summary": "tierflow ingress applies a command to its workflow",
-                "channel": {"$ref": "#/channels/commands"},
-            },
-            "publishEvent": {
-                "action": "send",
-                "summary": "tierflow worker publishes each transition",
-                "channel": {"$ref": "#/channels/events"},
-            },
-            "receiveEvent": {
-                "action": "receive",
-                "summary": "Other systems follow requests",
-                "channel": {"$ref": "#/channels/events"},
-            },
-            "deadLetter": {
-                "action": "send",
-                "summary": "tierflow ingress parks a poison command",
-                "channel": {"$ref": "#/channels/deadLetters"},
-            },
+            name: {
+                "action": action,
+                "summary": summary,
+                "channel": {"$ref": f"#/channels/{channel}"},
+            }
+            for name, action, channel, summary in OPERATIONS
         },
         "components": {"messages": messages},
     }
