@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -13,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
 
 from api.console.routes import router as console_router
-from api.deps import ApiContext, ApiLimits
+from api.deps import ApiContext, ApiLimits, utc_now
 from api.errors import on_database_error, on_validation_error
 from api.middleware import BodyLimit, HttpMetrics
 from api.routes import API_PREFIX, actions, health, reports, requests
@@ -31,11 +32,18 @@ def create_app(
     *,
     registry: CollectorRegistry | None = None,
     limits: ApiLimits | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """Build the app; with ``client=None`` it connects to Temporal in its own lifespan."""
     registry = registry if registry is not None else CollectorRegistry()
     ctx = ApiContext(
-        settings, client, engine, registry, ApiMetrics(registry), limits or ApiLimits()
+        settings,
+        client,
+        engine,
+        registry,
+        ApiMetrics(registry),
+        limits or ApiLimits(),
+        clock or utc_now,
     )
 
     @asynccontextmanager

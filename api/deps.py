@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -12,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from tierflow.auth_store import Principal, authenticate
+from tierflow.auth_store import Principal, TokenRefused, resolve_token
 from tierflow.metrics import ApiMetrics
 from tierflow.rate_limit import RateLimiter
 from tierflow.settings import Settings
@@ -29,9 +31,16 @@ class ApiLimits:
     max_body_bytes: int = 256 * 1024
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class ApiContext:
-    """Everything the routes need; ``client`` may connect later, in the app's lifespan."""
+    """Everything the routes need; ``client`` may connect later, in the app's lifespan.
+
+    ``clock`` decides token and session expiry, so tests move time instead of sleeping.
+    """
 
     settings: Settings
     client: Client | None
@@ -39,6 +48,7 @@ class ApiContext:
     registry: CollectorRegistry
     metrics: ApiMetrics
     limits: ApiLimits
+    clock: Callable[[], datetime] = utc_now
     submit_limiter: RateLimiter = field(init=False)
     action_limiter: RateLimiter = field(init=False)
 
@@ -73,14 +83,14 @@ def get_principal(
             "missing bearer token (Authorization: Bearer tf_...)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    principal = authenticate(ctx.engine, creds.credentials)
-    if principal is None:
+    try:
+        return resolve_token(ctx.engine, creds.credentials, ctx.clock())
+    except TokenRefused as refused:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "unknown or revoked token",
+            str(refused),
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )
-    return principal
+        ) from None
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

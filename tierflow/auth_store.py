@@ -1,8 +1,9 @@
 """API users and tokens: create users, issue tokens (shown once), resolve a bearer token.
 
-Only the SHA-256 digest of a token is stored. Supervisors' tier and division are derived
-from their institution in the directory when the user is created, so scope checks need no
-directory at request time.
+Only the SHA-256 digest of a token is stored. Every token expires (90 days unless asked
+otherwise) and can be revoked on its own. Supervisors' tier and division are derived from their
+institution in the directory when the user is created, so scope checks need no directory at
+request time.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from schemas.domain import Role, Tier
 from schemas.permissions import SYSTEM_GRANTS
@@ -23,12 +24,19 @@ from tierflow.db.auth_models import ApiToken, ApiUser
 from tierflow.directory import Directory
 
 TOKEN_PREFIX = "tf_"
+DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
+MAX_TOKEN_LIFETIME = timedelta(days=3 * 365)
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # at most one write per token and minute
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
 INSTITUTION_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR})
 
 
 class AuthStoreError(ValueError):
     """A user or token operation that cannot be done; the message says which field and why."""
+
+
+class TokenRefused(Exception):
+    """A bearer token that does not authenticate; the message says why (unknown, expired...)."""
 
 
 @dataclass(frozen=True)
@@ -117,9 +125,19 @@ def create_user(
     return user
 
 
-def issue_token(engine: Engine, user_id: str) -> str:
+def issue_token(
+    engine: Engine,
+    user_id: str,
+    expires_in: timedelta = DEFAULT_TOKEN_LIFETIME,
+    now: datetime | None = None,
+) -> str:
     """Create a token for ``user_id`` and return it; it is never stored in plain text."""
+    if not timedelta(0) < expires_in <= MAX_TOKEN_LIFETIME:
+        raise AuthStoreError(
+            f"expires-in: must be more than 0 and at most {MAX_TOKEN_LIFETIME.days} days"
+        )
     token = new_token()
+    now = now or datetime.now(UTC)
     with Session(engine) as session:
         if session.get(ApiUser, user_id) is None:
             raise AuthStoreError(f"user: {user_id!r} does not exist (create it with users add)")
@@ -128,11 +146,35 @@ def issue_token(engine: Engine, user_id: str) -> str:
                 token_hash=hash_token(token),
                 display_prefix=token[: len(TOKEN_PREFIX) + 6],
                 user_id=user_id,
-                created_at=datetime.now(UTC),
+                created_at=now,
+                expires_at=now + expires_in,
             )
         )
         session.commit()
     return token
+
+
+def list_tokens(engine: Engine, user_id: str) -> list[ApiToken]:
+    """Return a user's tokens (digests, dates, never the token), oldest first."""
+    with Session(engine) as session:
+        if session.get(ApiUser, user_id) is None:
+            raise AuthStoreError(f"user: {user_id!r} does not exist")
+        query = select(ApiToken).where(ApiToken.user_id == user_id).order_by(col(ApiToken.id))
+        return list(session.exec(query).all())
+
+
+def revoke_token(engine: Engine, token_id: int, now: datetime | None = None) -> ApiToken:
+    """Revoke one token by its id (``tokens list`` shows it); return its row."""
+    with Session(engine) as session:
+        row = session.get(ApiToken, token_id)
+        if row is None:
+            raise AuthStoreError(f"token: no token with id {token_id}")
+        if row.revoked_at is None:
+            row.revoked_at = now or datetime.now(UTC)
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+        return row
 
 
 def revoke_tokens(engine: Engine, user_id: str) -> int:
@@ -153,23 +195,56 @@ def list_users(engine: Engine) -> list[ApiUser]:
         return list(session.exec(select(ApiUser).order_by(ApiUser.id)).all())
 
 
-def authenticate(engine: Engine, token: str) -> Principal | None:
-    """Return the principal a live token belongs to, or None for unknown or revoked tokens."""
-    if not token.startswith(TOKEN_PREFIX):
+def authenticate(engine: Engine, token: str, now: datetime | None = None) -> Principal | None:
+    """Return the principal a live token belongs to, or None (unknown, expired, revoked)."""
+    try:
+        return resolve_token(engine, token, now)
+    except TokenRefused:
         return None
+
+
+def resolve_token(engine: Engine, token: str, now: datetime | None = None) -> Principal:
+    """Return the principal of a live token and note its use; raise ``TokenRefused`` why not."""
+    if not token.startswith(TOKEN_PREFIX):
+        raise TokenRefused("unknown token")
     with Session(engine) as session:
         row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
-        if row is None or row.revoked_at is not None:
-            return None
-        user = session.get(ApiUser, row.user_id)
-        if user is None or user.disabled:
-            return None
-        return Principal(
-            user_id=user.id,
-            role=user.role,
-            institution_id=user.institution_id,
-            tier=user.tier,
-            division_code=user.division_code,
-            grants=frozenset(user.grants),
-            token_id=row.id or 0,
+        return _principal(session, row, now or datetime.now(UTC))
+
+
+def principal_of_token_id(engine: Engine, token_id: int, now: datetime | None = None) -> Principal:
+    """Return the principal of the live token ``token_id`` (a console session's token)."""
+    with Session(engine) as session:
+        return _principal(session, session.get(ApiToken, token_id), now or datetime.now(UTC))
+
+
+def _principal(session: Session, row: ApiToken | None, now: datetime) -> Principal:
+    if row is None:
+        raise TokenRefused("unknown token")
+    if row.revoked_at is not None:
+        raise TokenRefused(f"token {row.display_prefix}… was revoked at {_iso(row.revoked_at)}")
+    if now >= row.expires_at:
+        raise TokenRefused(
+            f"token {row.display_prefix}… expired at {_iso(row.expires_at)}; ask for a new one"
         )
+    user = session.get(ApiUser, row.user_id)
+    if user is None or user.disabled:
+        raise TokenRefused(f"user of token {row.display_prefix}… is disabled")
+    principal = Principal(
+        user_id=user.id,
+        role=user.role,
+        institution_id=user.institution_id,
+        tier=user.tier,
+        division_code=user.division_code,
+        grants=frozenset(user.grants),
+        token_id=row.id or 0,
+    )
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        row.last_used_at = now
+        session.add(row)
+        session.commit()
+    return principal
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -127,6 +127,23 @@ class Settings(BaseSettings):
         "waiting but its committed offset has not moved for this long",
     )
 
+    csrf_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="Key of the console's CSRF tokens; every API replica behind one address "
+        "needs the same one. Empty: a random key per process (one replica only)",
+    )
+    console_secure_cookies: bool = Field(
+        default=False,
+        description="Mark console cookies Secure even when the request arrived over HTTP (TLS "
+        "ends at a proxy); HTTPS requests get Secure cookies anyway",
+    )
+    console_session_idle_minutes: float = Field(
+        default=30, gt=0, description="A console session ends after this long without a page"
+    )
+    console_session_max_hours: float = Field(
+        default=12, gt=0, description="A console session ends this long after sign-in"
+    )
+
     system_clients_file: Path | None = Field(
         default=None,
         description="The systems allowed to send commands on Kafka, their grants and rates "

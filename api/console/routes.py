@@ -27,15 +27,15 @@ from api.console import forms, views
 from api.console.session import (
     PRE_COOKIE,
     SESSION_COOKIE,
-    SESSION_MAX_AGE,
     check_csrf,
     clear_cookie,
     csrf_for,
-    principal_or_none,
     safe_next,
+    session_principal,
     session_token,
     set_cookie,
     sign_in_redirect,
+    token_principal,
 )
 from api.deps import ApiContext, Ctx, action_rate, submit_rate
 from api.lookup import not_found, query_view
@@ -43,6 +43,7 @@ from api.models import RequestDetail
 from api.service.actions import IDEMPOTENCY_KEY, take_action
 from api.service.overview import overview_rows, totals_by_tier
 from api.service.requests import QueueFilter, get_request, list_requests, submit_request
+from api.service.sessions import SessionPolicy, close_session, open_session
 from schemas.domain import Category, Grade, Priority, SizeClass, SlaStatus, State, Tier
 from schemas.lifecycle import TEXT_REQUIRED, ActionKind, RequestView
 from tierflow.auth_store import Principal
@@ -81,7 +82,7 @@ E = TypeVar("E", bound=StrEnum)
 
 def console_user(request: Request, ctx: Ctx) -> Principal:
     """Return the signed-in principal, or send the browser to the sign-in page."""
-    principal = principal_or_none(ctx, session_token(request))
+    principal = session_principal(ctx, session_token(request))
     if principal is None:
         raise sign_in_redirect(request)
     return principal
@@ -133,14 +134,21 @@ def _enum(kind: type[E], value: str | None) -> E | None:
 @router.get("/login")
 def login_form(request: Request, ctx: Ctx, next: str = "") -> Response:  # noqa: A002
     """Show the sign-in form; a signed-in caller goes straight to the queue."""
-    if principal_or_none(ctx, session_token(request)) is not None:
+    if session_principal(ctx, session_token(request)) is not None:
         return redirect(safe_next(next))
     return _login_page(request, next, "", 200)
 
 
 def _login_page(request: Request, next_url: str, error: str, status_code: int) -> Response:
     pre = request.cookies.get(PRE_COOKIE) or uuid.uuid4().hex
-    context = {"next": safe_next(next_url), "error": error, "login_csrf": csrf_for(request, pre)}
+    settings = request.app.state.ctx.settings
+    context = {
+        "next": safe_next(next_url),
+        "error": error,
+        "login_csrf": csrf_for(request, pre),
+        "idle_minutes": f"{settings.console_session_idle_minutes:g}",
+        "max_hours": f"{settings.console_session_max_hours:g}",
+    }
     response = render(request, "login.html", context, status_code)
     set_cookie(request, response, PRE_COOKIE, pre, 3600)
     return response
@@ -148,27 +156,35 @@ def _login_page(request: Request, next_url: str, error: str, status_code: int) -
 
 @router.post("/login")
 async def login(request: Request, ctx: Ctx) -> Response:
-    """Check the token with the API's bearer check and keep it in the session cookie."""
+    """Check the token with the API's bearer check and open a session; the cookie gets its id."""
     form = await request.form()
     if refused := _csrf_refused(request, form, None, request.cookies.get(PRE_COOKIE)):
         return refused
     token = _str(form.get("token")).strip()
     next_url = _str(form.get("next"))
-    principal = await run_in_threadpool(principal_or_none, ctx, token)
-    if principal is None:
-        reason = "token: required" if not token else "token: unknown or revoked token"
+    if not token:
+        reason = "token: 必填 / required"
         return _login_page(request, next_url, reason, status.HTTP_401_UNAUTHORIZED)
+    principal = await run_in_threadpool(token_principal, ctx, token)
+    if isinstance(principal, str):
+        return _login_page(request, next_url, f"token: {principal}", status.HTTP_401_UNAUTHORIZED)
+    policy = SessionPolicy.from_settings(ctx.settings)
+    session_id = await run_in_threadpool(open_session, ctx.engine, principal, ctx.clock(), policy)
     response = redirect(safe_next(next_url))
-    set_cookie(request, response, SESSION_COOKIE, token, SESSION_MAX_AGE)
+    max_age = int(policy.absolute.total_seconds())
+    set_cookie(request, response, SESSION_COOKIE, session_id, max_age)
     clear_cookie(response, PRE_COOKIE)
     return response
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
+async def logout(request: Request, ctx: Ctx) -> Response:
+    """End the session server-side (a copy of the cookie stops working too) and clear it."""
     form = await request.form()
-    if refused := _csrf_refused(request, form, None, session_token(request)):
+    session_id = session_token(request)
+    if refused := _csrf_refused(request, form, None, session_id):
         return refused
+    await run_in_threadpool(close_session, ctx.engine, session_id or "", ctx.clock())
     response = redirect("/console/login")
     clear_cookie(response, SESSION_COOKIE)
     return response

@@ -1,8 +1,9 @@
-"""Console sessions: the API token in an HttpOnly cookie, and CSRF tokens bound to it.
+"""Console cookies: a server-side session's random id, and CSRF tokens bound to it.
 
-The cookie holds the caller's API token, so every page resolves it with the API's own
-``get_principal`` (revocation takes effect at once). CSRF tokens are an HMAC of the session
-cookie under a secret kept on the app, so a form from another site cannot be replayed.
+Signing in with an API token opens a session (``api.service.sessions``); the cookie holds only
+the session's id, never the token. CSRF tokens are an HMAC of the session id under
+``TIERFLOW_CSRF_SECRET``, so every API replica with that secret accepts the others' forms and a
+form from another site cannot be replayed.
 """
 
 from __future__ import annotations
@@ -13,20 +14,22 @@ import secrets
 from urllib.parse import quote
 
 from fastapi import HTTPException, Request, Response, status
-from fastapi.security import HTTPAuthorizationCredentials
 
-from api.deps import ApiContext, get_principal
-from tierflow.auth_store import Principal
+from api.deps import ApiContext
+from api.service.sessions import SessionPolicy, resume_session
+from tierflow.auth_store import Principal, TokenRefused, resolve_token
 
 SESSION_COOKIE = "tf_console"
 PRE_COOKIE = "tf_console_pre"  # binds the sign-in form's CSRF token before a session exists
 COOKIE_PATH = "/console"
-SESSION_MAX_AGE = 12 * 3600
 
 
 def _secret(request: Request) -> bytes:
-    """Return the app's CSRF secret, made on first use (one per API process)."""
+    """Return the CSRF secret from settings; without one, a random one for this process."""
     state = request.app.state
+    configured = state.ctx.settings.csrf_secret.get_secret_value()
+    if configured:
+        return bytes(configured, "utf-8")
     secret: bytes | None = getattr(state, "console_secret", None)
     if secret is None:
         secret = secrets.token_bytes(32)
@@ -53,17 +56,25 @@ def check_csrf(request: Request, bound_to: str | None, submitted: str | None) ->
 
 
 def session_token(request: Request) -> str | None:
+    """Return the session id from the cookie (not an API token)."""
     return request.cookies.get(SESSION_COOKIE) or None
 
 
-def principal_or_none(ctx: ApiContext, token: str | None) -> Principal | None:
-    """Resolve a token with the API's bearer check; None when missing, unknown or revoked."""
-    if not token:
+def session_principal(ctx: ApiContext, session_id: str | None) -> Principal | None:
+    """Return the principal of a live session; None when missing, ended or revoked."""
+    if not session_id:
         return None
+    return resume_session(
+        ctx.engine, session_id, ctx.clock(), SessionPolicy.from_settings(ctx.settings)
+    )
+
+
+def token_principal(ctx: ApiContext, token: str) -> Principal | str:
+    """Check a token with the API's bearer check; return the principal or why it is refused."""
     try:
-        return get_principal(ctx, HTTPAuthorizationCredentials(scheme="Bearer", credentials=token))
-    except HTTPException:
-        return None
+        return resolve_token(ctx.engine, token, ctx.clock())
+    except TokenRefused as refused:
+        return str(refused)
 
 
 def sign_in_redirect(request: Request) -> HTTPException:
@@ -79,7 +90,12 @@ def sign_in_redirect(request: Request) -> HTTPException:
 
 
 def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
-    """Set an HttpOnly, SameSite=Strict cookie scoped to the console (Secure over HTTPS)."""
+    """Set an HttpOnly, SameSite=Strict cookie scoped to the console.
+
+    Secure over HTTPS (behind a proxy, run uvicorn with ``--forwarded-allow-ips`` so its
+    ``X-Forwarded-Proto`` counts) or always with ``TIERFLOW_CONSOLE_SECURE_COOKIES``.
+    """
+    secure = request.url.scheme == "https" or request.app.state.ctx.settings.console_secure_cookies
     response.set_cookie(
         name,
         value,
@@ -87,7 +103,7 @@ def set_cookie(request: Request, response: Response, name: str, value: str, max_
         path=COOKIE_PATH,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=secure,
     )
 
 

@@ -31,7 +31,7 @@ from tierflow_dev.demo import make_uscc
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 VIEWPORT = {"width": 1360, "height": 900}
-PORTAL = Actor(id="enterprise-portal", role=Role.SYSTEM)
+PORTAL = Actor(id="enterprise-portal", role=Role.SYSTEM, grants=["provide_info"])
 
 
 async def signed_in(browser: Browser, console: Console, who: str, **kw: object) -> Page:
@@ -93,6 +93,7 @@ async def test_walk_in_acknowledge_request_info_resolve(
     # the session cookie: HttpOnly, SameSite=Strict, scoped to the console
     cookie = next(c for c in await context.cookies() if c["name"] == "tf_console")
     assert (cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (True, "Strict", "/console")
+    assert cookie["value"] != console.users.tokens["cw_own"]  # a session id, not the token
 
     # a bad USCC check character is shown inline, next to the field; other input is kept
     await page.goto(f"{console.url}/console/submit")

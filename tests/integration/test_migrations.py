@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
-from sqlmodel import SQLModel
+from sqlalchemy import bindparam, inspect, text
+from sqlmodel import Session, SQLModel, select
 
 import tierflow.db.auth_models  # noqa: F401 - registers the tables
 import tierflow.db.models  # noqa: F401 - registers the tables
+from schemas.domain import Role
+from tierflow.db.auth_models import ApiToken, ApiUser
 from tierflow.db.engine import alembic_config, current_revision, downgrade, make_engine, upgrade
+from tierflow.db.types import UtcDateTime
 from tierflow_dev.devstack.postgres import PostgresServer
 
 TABLES = {
@@ -24,6 +29,7 @@ TABLES = {
     "sla_policy_version",
     "api_user",
     "api_token",
+    "console_session",
 }
 
 
@@ -60,6 +66,35 @@ def test_upgrade_builds_the_model_schema_and_round_trips(empty_db_url: str) -> N
 
     upgrade(empty_db_url, "head")
     assert schema_diff(empty_db_url) == []
+
+
+def test_tokens_issued_before_expiry_existed_expire_90_days_after_the_upgrade(
+    empty_db_url: str,
+) -> None:
+    upgrade(empty_db_url, "0004_needs_operator")
+    engine = make_engine(empty_db_url)
+    created = datetime(2026, 11, 1, tzinfo=UTC)
+    try:
+        with Session(engine) as session:
+            session.add(ApiUser(id="ana", role=Role.ADMIN, created_at=created))
+            session.commit()
+        with engine.begin() as conn:  # the token table as 0002 built it
+            conn.execute(
+                text(
+                    "INSERT INTO api_token (token_hash, display_prefix, user_id, created_at)"
+                    " VALUES ('ab', 'tf_abcdef', 'ana', :created)"
+                ).bindparams(bindparam("created", type_=UtcDateTime)),
+                {"created": created},
+            )
+        before = datetime.now(UTC)
+        upgrade(empty_db_url)
+        with Session(engine) as session:
+            row = session.exec(select(ApiToken)).one()
+    finally:
+        engine.dispose()
+    assert before + timedelta(days=90) <= row.expires_at
+    assert row.expires_at <= datetime.now(UTC) + timedelta(days=90)
+    assert row.last_used_at is None and row.revoked_at is None
 
 
 def test_indexes_exist_for_the_queue_and_the_audit_trail(db_url: str) -> None:

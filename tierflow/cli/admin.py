@@ -5,6 +5,8 @@ Admin commands for whoever runs the deployment; caseworkers use the API commands
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 import typer
@@ -73,21 +75,77 @@ def users_list() -> None:
         typer.echo(f"{user.id}\t{user.role}\t{user.institution_id or '-'}{grants}")
 
 
+DURATION = re.compile(r"^([1-9][0-9]{0,4})([dh])$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """Return the lifetime ``30d`` or ``12h`` stands for; raise ``typer.BadParameter``."""
+    match = DURATION.fullmatch(text.strip())
+    if match is None:
+        raise typer.BadParameter(f"{text!r}: use days or hours, e.g. 30d or 12h")
+    amount, unit = int(match[1]), match[2]
+    return timedelta(days=amount) if unit == "d" else timedelta(hours=amount)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%MZ") if moment else "-"
+
+
 @tokens_app.command("issue")
-def tokens_issue(user: str = typer.Argument(..., help="User name")) -> None:
+def tokens_issue(
+    user: str = typer.Argument(..., help="User name"),
+    expires_in: str = typer.Option(
+        "90d", "--expires-in", help="Lifetime, in days or hours: 30d, 12h (at most 1095d)"
+    ),
+) -> None:
     """Issue a token for USER and print it once (only its hash is stored)."""
     from tierflow.auth_store import AuthStoreError, issue_token
 
+    lifetime = parse_duration(expires_in)
     try:
-        token = issue_token(_engine(), user)
+        token = issue_token(_engine(), user, lifetime)
     except AuthStoreError as exc:
         _fail(str(exc))
-    typer.echo(token)
+    expires = datetime.now(UTC) + lifetime
+    typer.echo(f"expires {_when(expires)}; see tierflow tokens list {user}", err=True)
+    typer.echo(token)  # the last line, alone on stdout: scripts capture it
+
+
+@tokens_app.command("list")
+def tokens_list(user: str = typer.Argument(..., help="User name")) -> None:
+    """List USER's tokens: id, prefix, created, expires, last used, status (never the token)."""
+    from tierflow.auth_store import AuthStoreError, list_tokens
+
+    try:
+        rows = list_tokens(_engine(), user)
+    except AuthStoreError as exc:
+        _fail(str(exc))
+    now = datetime.now(UTC)
+    typer.echo("id\tprefix\tcreated\texpires\tlast_used\tstatus")
+    for row in rows:
+        state = "revoked" if row.revoked_at else "expired" if now >= row.expires_at else "live"
+        typer.echo(
+            f"{row.id}\t{row.display_prefix}\t{_when(row.created_at)}\t{_when(row.expires_at)}"
+            f"\t{_when(row.last_used_at)}\t{state}"
+        )
 
 
 @tokens_app.command("revoke")
-def tokens_revoke(user: str = typer.Argument(..., help="User name")) -> None:
-    """Revoke every token of USER."""
-    from tierflow.auth_store import revoke_tokens
+def tokens_revoke(
+    token_id: int | None = typer.Argument(None, help="Token id (tierflow tokens list USER)"),
+    all_of: str | None = typer.Option(None, "--all-of", help="Revoke every token of this user"),
+) -> None:
+    """Revoke one token by its id, or every token of a user with --all-of USER."""
+    from tierflow.auth_store import AuthStoreError, revoke_token, revoke_tokens
 
-    typer.echo(f"revoked {revoke_tokens(_engine(), user)} token(s) of {user}")
+    if (token_id is None) == (all_of is None):
+        _fail("give a TOKEN_ID or --all-of USER (one of them)")
+    if all_of is not None:
+        typer.echo(f"revoked {revoke_tokens(_engine(), all_of)} token(s) of {all_of}")
+        return
+    assert token_id is not None
+    try:
+        row = revoke_token(_engine(), token_id)
+    except AuthStoreError as exc:
+        _fail(str(exc))
+    typer.echo(f"token {row.id} ({row.display_prefix}…) of {row.user_id} revoked")

@@ -45,4 +45,23 @@ class ApiToken(SQLModel, table=True):
     display_prefix: str = Field(sa_type=String(16))  # e.g. "tf_ab12cd": enough to tell apart
     user_id: str = Field(sa_type=String(100), index=True)
     created_at: datetime = Field(sa_type=UtcDateTime)
+    expires_at: datetime = Field(sa_type=UtcDateTime)  # refused from then on (401, "expired")
+    last_used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # to the minute
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class ConsoleSession(SQLModel, table=True):
+    """One signed-in browser: the cookie holds a random id, only its SHA-256 digest is here.
+
+    A session is not the API token: it ends on its own (idle or absolute expiry), on sign-out,
+    and with the token it was opened with (revoked or expired).
+    """
+
+    __tablename__ = "console_session"
+    id_hash: str = Field(primary_key=True, sa_type=String(64))
+    user_id: str = Field(sa_type=String(100), index=True)
+    token_id: int  # the API token signed in with
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    last_seen_at: datetime = Field(sa_type=UtcDateTime)
+    expires_at: datetime = Field(sa_type=UtcDateTime)  # absolute end, whatever the activity
     revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

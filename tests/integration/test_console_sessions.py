@@ -1,0 +1,203 @@
+"""Console sessions on the real app and database: server-side, short-lived, revoked on sign-out.
+
+The cookie holds a random session id (never the API token); the database holds its digest,
+user, token and times. Time comes from the app's injected clock, so expiry needs no sleeping.
+The CSRF secret comes from settings, so two replicas with one secret accept each other's forms.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from api.app import create_app
+from tests.utils.api_helpers import Users, asgi_client, make_users
+from tierflow.auth_store import hash_token, revoke_tokens
+from tierflow.db.auth_models import ConsoleSession
+from tierflow.db.engine import make_engine
+from tierflow.settings import Settings
+
+CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
+START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    """The apps' clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Console:
+    engine: Engine
+    users: Users
+    clock: Clock
+    url: str
+
+    def app(self, **settings: object) -> object:
+        base = Settings(database_url=self.url, **settings)  # type: ignore[arg-type]
+        return create_app(base, None, self.engine, clock=self.clock)
+
+
+@pytest.fixture
+def console(sqlite_url: str) -> Iterator[Console]:
+    engine = make_engine(sqlite_url)
+    try:
+        yield Console(engine, make_users(engine), Clock(), sqlite_url)
+    finally:
+        engine.dispose()
+
+
+async def sign_in(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    """Fill the sign-in form as a browser does; return the answer to the POST."""
+    page = await client.get("/console/login")
+    match = CSRF.search(page.text)
+    assert match, page.text
+    form = {"csrf_token": match[1], "token": token, "next": "/console/"}
+    return await client.post("/console/login", data=form)
+
+
+async def page_csrf(client: httpx.AsyncClient) -> str:
+    page = await client.get("/console/")
+    assert page.status_code == 200, page.text
+    match = CSRF.search(page.text)
+    assert match
+    return match[1]
+
+
+def rows(engine: Engine) -> list[ConsoleSession]:
+    with Session(engine) as session:
+        return list(session.exec(select(ConsoleSession)).all())
+
+
+async def test_the_cookie_holds_an_opaque_session_id_and_the_database_its_digest(
+    console: Console,
+) -> None:
+    token = console.users.tokens["cw_own"]
+    async with asgi_client(console.app()) as client:
+        signed = await sign_in(client, token)
+        assert signed.status_code == 303 and signed.headers["location"] == "/console/"
+        cookie = signed.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/console" in cookie
+        assert "Secure" not in cookie  # plain HTTP, no setting
+        session_id = client.cookies["tf_console"]
+        assert token not in cookie and session_id != token and len(session_id) >= 43
+        assert (await client.get("/console/")).status_code == 200
+
+    [row] = rows(console.engine)
+    assert row.id_hash == hash_token(session_id) and session_id not in row.model_dump_json()
+    assert row.user_id == console.users.ids["cw_own"]
+    assert (row.created_at, row.last_seen_at) == (START, START)
+    assert row.expires_at == START + timedelta(hours=12) and row.revoked_at is None
+
+
+async def test_secure_cookies_behind_a_tls_proxy(console: Console) -> None:
+    # TLS ends at the proxy: the request arrives over HTTP, the setting marks cookies Secure
+    async with asgi_client(console.app(console_secure_cookies=True)) as client:
+        page = await client.get("/console/login")
+    assert (
+        "tf_console_pre=" in page.headers["set-cookie"] and "Secure" in page.headers["set-cookie"]
+    )
+    # a request whose scheme is https (uvicorn trusting the proxy's X-Forwarded-Proto)
+    https = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=console.app()), base_url="https://api"
+    )
+    async with https as client:
+        signed = await sign_in(client, console.users.tokens["cw_own"])
+    assert signed.status_code == 303
+    assert (
+        "tf_console=" in signed.headers["set-cookie"] and "Secure" in signed.headers["set-cookie"]
+    )
+
+
+async def test_sign_out_revokes_the_session_server_side(console: Console) -> None:
+    async with asgi_client(console.app()) as client:
+        await sign_in(client, console.users.tokens["cw_own"])
+        session_id = client.cookies["tf_console"]
+        stolen = httpx.Cookies(client.cookies)
+        out = await client.post("/console/logout", data={"csrf_token": await page_csrf(client)})
+        assert out.status_code == 303 and out.headers["location"] == "/console/login"
+    [row] = rows(console.engine)
+    assert row.revoked_at == START
+    # a copy of the cookie taken before signing out no longer opens anything
+    async with asgi_client(console.app()) as thief:
+        thief.cookies = stolen
+        assert thief.cookies["tf_console"] == session_id
+        r = await thief.get("/console/")
+    assert r.status_code == 303 and r.headers["location"].startswith("/console/login?next=")
+
+
+@pytest.mark.parametrize(
+    ("settings", "step", "steps", "alive"),
+    [
+        ({}, timedelta(minutes=29), 3, True),  # pages within the idle time keep it going
+        ({}, timedelta(minutes=30), 1, False),  # idle for 30 minutes: over
+        ({"console_session_idle_minutes": 5}, timedelta(minutes=5), 1, False),
+        ({}, timedelta(minutes=20), 36, False),  # busy, but 12 h after sign-in: over
+        ({"console_session_max_hours": 1}, timedelta(minutes=20), 3, False),
+    ],
+)
+async def test_sessions_end_when_idle_and_at_their_absolute_expiry(
+    console: Console, settings: dict[str, float], step: timedelta, steps: int, alive: bool
+) -> None:
+    async with asgi_client(console.app(**settings)) as client:
+        await sign_in(client, console.users.tokens["cw_own"])
+        answers = []
+        for _ in range(steps):
+            console.clock.now += step
+            answers.append((await client.get("/console/")).status_code)
+    assert answers[:-1] == [200] * (steps - 1)
+    assert answers[-1] == (200 if alive else 303)
+
+
+async def test_revoking_the_token_ends_its_sessions(console: Console) -> None:
+    async with asgi_client(console.app()) as client:
+        await sign_in(client, console.users.tokens["cw_own"])
+        assert (await client.get("/console/")).status_code == 200
+        revoke_tokens(console.engine, console.users.ids["cw_own"])
+        assert (await client.get("/console/")).status_code == 303
+
+
+async def test_sign_in_says_why_a_token_is_refused(console: Console) -> None:
+    revoke_tokens(console.engine, console.users.ids["cw_other"])
+    async with asgi_client(console.app()) as client:
+        refused = await sign_in(client, console.users.tokens["cw_other"])
+        unknown = await sign_in(client, "tf_nothing")
+    assert refused.status_code == 401
+    assert re.search(
+        r"token: token tf_[\w-]{6}… was revoked at \d{4}-\d\d-\d\dT[\d:]{8}Z", refused.text
+    )
+    assert unknown.status_code == 401 and "token: unknown token" in unknown.text
+    assert rows(console.engine) == []
+
+
+@pytest.mark.parametrize(("secret_b", "accepted"), [("shared-secret-1", True), ("other", False)])
+async def test_two_replicas_share_the_csrf_secret_from_settings(
+    console: Console, secret_b: str, accepted: bool
+) -> None:
+    replica_a = console.app(csrf_secret=SecretStr("shared-secret-1"))
+    replica_b = console.app(csrf_secret=SecretStr(secret_b))
+    async with asgi_client(replica_a) as a:
+        await sign_in(a, console.users.tokens["cw_own"])
+        csrf = await page_csrf(a)  # the form as replica A rendered it
+        cookies = httpx.Cookies(a.cookies)
+    async with asgi_client(replica_b) as b:  # the load balancer sends the POST to B
+        b.cookies = cookies
+        out = await b.post("/console/logout", data={"csrf_token": csrf})
+    if accepted:
+        assert out.status_code == 303 and rows(console.engine)[0].revoked_at is not None
+    else:
+        assert out.status_code == 403 and "csrf_token" in out.text
+        assert rows(console.engine)[0].revoked_at is None
