@@ -17,13 +17,15 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session, select
+from temporalio.client import Client
 
 from api.app import create_app
-from tests.utils.api_helpers import Users, asgi_client, make_users
+from tests.utils.api_helpers import Users, asgi_client, make_users, serve_in_thread
 from tierflow.auth_store import hash_token, revoke_tokens
 from tierflow.db.auth_models import ConsoleSession
 from tierflow.db.engine import make_engine
 from tierflow.settings import Settings
+from tierflow_dev.devstack.procs import free_port
 
 CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -120,6 +122,18 @@ async def test_secure_cookies_behind_a_tls_proxy(console: Console) -> None:
     assert (
         "tf_console=" in signed.headers["set-cookie"] and "Secure" in signed.headers["set-cookie"]
     )
+
+
+async def test_secure_cookies_when_a_trusted_proxy_says_https(console: Console) -> None:
+    """Under real uvicorn, X-Forwarded-Proto counts from trusted proxies (127.0.0.1 here)."""
+    lazy = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True)  # never used
+    app = create_app(Settings(database_url=console.url), lazy, console.engine)
+    with serve_in_thread(app) as url:
+        async with httpx.AsyncClient(base_url=url) as client:
+            plain = await client.get("/console/login")
+            proxied = await client.get("/console/login", headers={"X-Forwarded-Proto": "https"})
+    assert "Secure" not in plain.headers["set-cookie"]
+    assert "Secure" in proxied.headers["set-cookie"]
 
 
 async def test_sign_out_revokes_the_session_server_side(console: Console) -> None:
