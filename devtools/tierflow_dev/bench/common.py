@@ -293,6 +293,16 @@ def run_id() -> str:
     return uuid.uuid4().hex[:8]
 
 
+def count_rows(engine: Any, table: str, prefix: str, condition: str) -> int:
+    """Return the rows of ``table`` about requests whose id starts with ``prefix`` that also
+    meet ``condition`` (SQL)."""
+    from sqlalchemy import text
+
+    query = text(f"SELECT count(*) FROM {table} WHERE request_id LIKE :p AND {condition}")
+    with engine.connect() as conn:
+        return int(conn.execute(query, {"p": f"{prefix}%"}).scalar_one())
+
+
 # --------------------------------------------------------------------------- servers
 @dataclass
 class StackOptions:

@@ -209,30 +209,46 @@ async def _phase(
     }
 
 
-async def _phases(
-    client: Any,
-    producer: Any,
-    topic: str,
-    side: str,
-    rid: str,
-    params: IngressParams,
-    fixed_n: int,
-    count_now: Any,
-    wid: Any,
-    consumer: asyncio.Task[Any],
-) -> dict[str, Any]:
-    """Untimed warm-up, then the fixed offered load, then the burst, through one consumer."""
-    results = {}
-    for phase, n, rate in (
-        ("warmup", WARMUP, params.rate),
-        ("fixed", fixed_n, params.rate),
-        ("saturation", params.burst, 0.0),
-    ):
-        payloads = submit_payloads(f"{side[0]}{phase[0]}-{rid}", n)
-        results[f"{side}_{phase}"] = await _phase(
-            client, producer, topic, payloads, rate, count_now, wid, consumer
-        )
-    return results
+@dataclass
+class _Load:
+    """What every phase of one run shares: the client, the producer, the run id, the sizes."""
+
+    client: Any
+    producer: Any
+    rid: str
+    params: IngressParams
+    fixed_n: int
+
+    async def through(
+        self, consumer: FollowedProcess, topic: str, side: str, wid: Any
+    ) -> dict[str, Any]:
+        """Untimed warm-up, then the fixed offered load, then the burst, through one consumer
+        process, followed meanwhile and stopped after."""
+        stop = asyncio.Event()
+        task = asyncio.create_task(follow(consumer, stop))
+        results = {}
+        try:
+            for phase, n, rate in (
+                ("warmup", WARMUP, self.params.rate),
+                ("fixed", self.fixed_n, self.params.rate),
+                ("saturation", self.params.burst, 0.0),
+            ):
+                payloads = submit_payloads(f"{side[0]}{phase[0]}-{self.rid}", n)
+                results[f"{side}_{phase}"] = await _phase(
+                    self.client,
+                    self.producer,
+                    topic,
+                    payloads,
+                    rate,
+                    lambda: consumer.handled,
+                    wid,
+                    task,
+                )
+        finally:
+            stop.set()
+            await asyncio.gather(task, return_exceptions=True)
+            await asyncio.to_thread(consumer.proc.stop, 20)
+        return results
 
 
 @dataclass
@@ -348,52 +364,17 @@ async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any
     client = await connect(stack)
     producer = make_producer(stack.bootstrap)
     fixed_n = max(1, int(params.rate * params.seconds))
+    load = _Load(client, producer, rid, params, fixed_n)
     results: dict[str, Any] = {}
     worker = start_worker_process(stack)  # as deployed: the worker is not in the ingress process
     try:
         ingress = await asyncio.to_thread(
             start_ingress_process, stack, topics["commands"], topics["dlq"], f"bench-{rid}"
         )
-        stop = asyncio.Event()
-        task = asyncio.create_task(follow(ingress, stop))
-        try:
-            results |= await _phases(
-                client,
-                producer,
-                topics["commands"],
-                "ingress",
-                rid,
-                params,
-                fixed_n,
-                lambda: ingress.handled,
-                workflow_id,
-                task,
-            )
-        finally:
-            stop.set()
-            await asyncio.gather(task, return_exceptions=True)
-            await asyncio.to_thread(ingress.proc.stop, 20)
+        results |= await load.through(ingress, topics["commands"], "ingress", workflow_id)
         console.log(f"ingress: {ingress.counts}")
         bare = await asyncio.to_thread(start_bare_process, stack, topics["bare"])
-        bstop = asyncio.Event()
-        btask = asyncio.create_task(follow(bare, bstop))
-        try:
-            results |= await _phases(
-                client,
-                producer,
-                topics["bare"],
-                "bare",
-                rid,
-                params,
-                fixed_n,
-                lambda: bare.handled,
-                lambda k: f"bare-{k}",
-                btask,
-            )
-        finally:
-            bstop.set()
-            await asyncio.gather(btask, return_exceptions=True)
-            await asyncio.to_thread(bare.proc.stop, 20)
+        results |= await load.through(bare, topics["bare"], "bare", lambda k: f"bare-{k}")
         results["direct_start_fixed"] = await direct_starts(
             client, stack.task_queue, f"ds-{rid}", fixed_n, params.rate
         )

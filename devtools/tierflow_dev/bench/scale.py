@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from schemas.domain import Role
 from schemas.lifecycle import ActionKind, ActionRequest
@@ -25,6 +25,7 @@ from tierflow_dev.bench.common import (
     bench_requests,
     connect,
     console,
+    count_rows,
     gather_limited,
     progress,
     rss_mb,
@@ -49,16 +50,7 @@ class ScaleParams:
 
 
 def _assigned(engine: Engine, prefix: str) -> int:
-    with engine.connect() as conn:
-        return int(
-            conn.execute(
-                text(
-                    "SELECT count(*) FROM service_request WHERE request_id LIKE :p "
-                    "AND institution_id IS NOT NULL"
-                ),
-                {"p": f"{prefix}%"},
-            ).scalar_one()
-        )
+    return count_rows(engine, "service_request", prefix, "institution_id IS NOT NULL")
 
 
 async def _time_actions(client: Any, request_ids: list[str]) -> list[float]:

@@ -31,6 +31,7 @@ from tierflow_dev.bench.common import (
     bench_requests,
     connect,
     console,
+    count_rows,
     gather_limited,
     paced,
     progress,
@@ -61,16 +62,9 @@ def _aware(value: Any) -> datetime:
 
 
 def _escalations(engine: Engine, prefix: str) -> int:
-    with engine.connect() as conn:
-        return int(
-            conn.execute(
-                text(
-                    "SELECT count(*) FROM transition WHERE request_id LIKE :p "
-                    "AND event_type IN ('escalated', 'supervisor_alert')"
-                ),
-                {"p": f"{prefix}%"},
-            ).scalar_one()
-        )
+    return count_rows(
+        engine, "transition", prefix, "event_type IN ('escalated', 'supervisor_alert')"
+    )
 
 
 def _assigned(engine: Engine, prefix: str) -> tuple[int, int]:
