@@ -16,11 +16,10 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from schemas import dlq
-from schemas.domain import Category, Grade, Priority, Role, SlaStatus, State, Tier
 from schemas.events import CloudEvent
-from schemas.lifecycle import EventType, RequestSummary, TransitionRecord
-from schemas.request import Actor
+from schemas.lifecycle import TransitionRecord
 from tests.utils.eventually import eventually_sync
+from tests.utils.factories import RecordFactory, make_request
 from tierflow import kafka_io
 from tierflow.kafka_io import make_consumer, make_producer, publish_event
 from tierflow_dev.devstack.kafka import KafkaBroker, read_properties, resolve_kafka_jars
@@ -31,37 +30,10 @@ NOW = datetime(2025, 9, 29, 2, 30, tzinfo=UTC)
 
 
 def record(request_id: str, sequence: int) -> TransitionRecord:
-    summary = RequestSummary(
-        request_id=request_id,
-        state=State.ASSIGNED,
-        tier=Tier.COUNTY,
-        institution_id="inst-110105-fin",
-        category=Category.FINANCING,
-        priority=Priority.NORMAL,
-        grade=Grade.NONE,
-        division_code="110105",
-        enterprise_uscc="91110105MA01B2C3D0",
-        enterprise_name="Chaoyang Precision Tools Co.",
-        subject="Bridge loan",
-        policy_version="2025.1",
-        sla_status=SlaStatus.ON_TRACK,
-        submitted_at=NOW,
-        updated_at=NOW,
-    )
-    return TransitionRecord(
-        event_id=f"{request_id}:{sequence}",
-        request_id=request_id,
-        sequence=sequence,
-        event_type=EventType.ASSIGNED,
-        occurred_at=NOW,
-        actor=Actor(id="tierflow", role=Role.SYSTEM),
-        from_state=State.SUBMITTED,
-        to_state=State.ASSIGNED,
-        to_tier=Tier.COUNTY,
-        institution_id="inst-110105-fin",
-        policy_version="2025.1",
-        summary=summary,
-    )
+    """The request's record number ``sequence``: an assignment."""
+    factory = RecordFactory(make_request(request_id), start=NOW)
+    factory.sequence = sequence - 1
+    return factory.assigned("inst-110105-fin")
 
 
 def drain(consumer: KafkaConsumer, want: int, timeout: float = 30) -> list:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from schemas.domain import Category, Grade, Priority, Role, SlaStatus, State, Tier
+from schemas.domain import Role
 from schemas.enterprise import uscc_check_character
 from schemas.events import (
     COMMANDS,
@@ -20,8 +20,9 @@ from schemas.events import (
     event_from_transition,
     parse_command,
 )
-from schemas.lifecycle import ActionKind, EventType, RequestSummary, TransitionRecord
+from schemas.lifecycle import ActionKind, TransitionRecord
 from schemas.request import Actor, RequestInput
+from tests.utils.factories import RecordFactory
 
 USCC = "91110105MA01B2C3D" + uscc_check_character("91110105MA01B2C3D")
 NOW = datetime(2025, 9, 29, 2, 30, tzinfo=UTC)
@@ -44,36 +45,9 @@ def submit_data(request_id: str = "req-1", uscc: str = USCC) -> dict[str, Any]:
 
 
 def transition(with_request: bool) -> TransitionRecord:
-    summary = RequestSummary(
-        request_id="req-1",
-        state=State.SUBMITTED,
-        tier=Tier.COUNTY,
-        institution_id=None,
-        category=Category.FINANCING,
-        priority=Priority.NORMAL,
-        grade=Grade.NONE,
-        division_code="110105",
-        enterprise_uscc=USCC,
-        enterprise_name="Chaoyang Precision Tools Co.",
-        subject="Bridge loan for export orders",
-        policy_version="2025.1",
-        sla_status=SlaStatus.ON_TRACK,
-        submitted_at=NOW,
-        updated_at=NOW,
-    )
-    return TransitionRecord(
-        event_id="req-1:1",
-        request_id="req-1",
-        sequence=1,
-        event_type=EventType.SUBMITTED,
-        occurred_at=NOW,
-        actor=Actor(id="enterprise-portal", role=Role.SYSTEM),
-        to_state=State.SUBMITTED,
-        to_tier=Tier.COUNTY,
-        policy_version="2025.1",
-        summary=summary,
-        request=RequestInput.model_validate(submit_data()) if with_request else None,
-    )
+    """The submitted record of ``submit_data()``'s request, with or without the request."""
+    record = RecordFactory(RequestInput.model_validate(submit_data()), start=NOW).submitted()
+    return record if with_request else record.model_copy(update={"request": None})
 
 
 def structured(command: str, data: dict[str, Any], **attrs: Any) -> bytes:
