@@ -16,7 +16,7 @@ from temporalio.worker import Replayer
 
 from schemas.domain import Role, State, Tier
 from schemas.lifecycle import ActionKind, RequestView
-from schemas.request import Actor
+from schemas.request import Actor, RequestInput
 from tests.utils.eventually import eventually
 from tests.utils.factories import action, caseworker, make_request
 from tests.workflows.harness import StandIns
@@ -97,14 +97,21 @@ async def test_escalation_that_fails_permanently_waits_for_an_operator(
     await replay_and_maybe_record(handle, "operator-retry-escalation")
 
 
-async def test_policy_that_fails_validation_holds_admission_until_retried(
+async def held_at_admission(
     ts_worker, stand_ins: StandIns
-) -> None:
+) -> tuple[RequestInput, WorkflowHandle, RequestView]:
+    """Start a request whose policy fails validation; return it once held for an operator."""
     env, queue = ts_worker
     stand_ins.policy_fails = True
     req = make_request()
     handle = await start(env, queue, req)
-    state = await held(handle)
+    return req, handle, await held(handle)
+
+
+async def test_policy_that_fails_validation_holds_admission_until_retried(
+    ts_worker, stand_ins: StandIns
+) -> None:
+    req, handle, state = await held_at_admission(ts_worker, stand_ins)
     assert state.summary.state is State.SUBMITTED and state.operator.step == "load_policy"
     assert stand_ins.events(req.request_id) == ["submitted", "operator_needed"]
 
@@ -129,11 +136,7 @@ async def test_policy_that_fails_validation_holds_admission_until_retried(
 async def test_operator_resolve_rejects_a_request_that_cannot_be_admitted(
     ts_worker, stand_ins: StandIns
 ) -> None:
-    env, queue = ts_worker
-    stand_ins.policy_fails = True
-    req = make_request()
-    handle = await start(env, queue, req)
-    await held(handle)
+    req, handle, _ = await held_at_admission(ts_worker, stand_ins)
     text = "政策配置错误，已电话联系企业重新提交 / policy broken, enterprise asked to resubmit"
     result = await act(handle, action(ActionKind.OPERATOR_RESOLVE, ADMIN, text=text))
     assert result.state is State.REJECTED
