@@ -21,7 +21,7 @@ from temporalio.client import Client
 
 from api.app import create_app
 from tests.utils.api_helpers import Users, asgi_client, make_users, serve_in_thread
-from tierflow.auth_store import hash_token, revoke_tokens
+from tierflow.auth_store import hash_token, issue_token, revoke_tokens
 from tierflow.db.auth_models import ConsoleSession
 from tierflow.db.engine import make_engine
 from tierflow.settings import Settings
@@ -181,6 +181,16 @@ async def test_revoking_the_token_ends_its_sessions(console: Console) -> None:
         await sign_in(client, console.users.tokens["cw_own"])
         assert (await client.get("/console/")).status_code == 200
         revoke_tokens(console.engine, console.users.ids["cw_own"])
+        assert (await client.get("/console/")).status_code == 303
+
+
+async def test_a_session_ends_with_its_token_expiry(console: Console) -> None:
+    token = issue_token(console.engine, console.users.ids["cw_own"], timedelta(hours=1), START)
+    async with asgi_client(console.app(console_session_idle_minutes=120)) as client:
+        await sign_in(client, token)
+        console.clock.now += timedelta(minutes=59)
+        assert (await client.get("/console/")).status_code == 200
+        console.clock.now += timedelta(minutes=1)
         assert (await client.get("/console/")).status_code == 303
 
 
