@@ -627,3 +627,13 @@ def test_k8s_readme_names_every_secret_the_manifests_use(
                 }
     readme = (DEPLOY / "k8s" / "README.md").read_text()
     assert {s for s in used if f"`{s}`" not in readme} == set()
+
+
+def test_k8s_api_replicas_share_the_console_csrf_secret_from_a_secret(
+    k8s_docs: list[tuple[str, dict[str, Any]]],
+) -> None:
+    pod = deployments(k8s_docs)["tierflow-api"]["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    [csrf] = [e for e in container["env"] if e["name"] == "TIERFLOW_CSRF_SECRET"]
+    assert csrf["valueFrom"]["secretKeyRef"]["name"] == "tierflow-console"
+    assert "TIERFLOW_CSRF_SECRET" not in k8s_config(k8s_docs)
