@@ -230,6 +230,22 @@ class RequestSummary(BaseModel):
     escalation_count: int = 0
     needs_operator: bool = False  # a step failed permanently and waits for an operator
 
+    @classmethod
+    def of_request(cls, req: RequestInput, **status: Any) -> RequestSummary:
+        """Return the summary of ``req``: the fields its submission fixes, and ``status``
+        (state, tier, clocks, times) as it stands now."""
+        return cls(
+            request_id=req.request_id,
+            category=req.category,
+            priority=req.priority,
+            grade=req.enterprise.grade,
+            division_code=req.enterprise.division_code,
+            enterprise_uscc=req.enterprise.uscc,
+            enterprise_name=req.enterprise.name,
+            subject=req.subject,
+            **status,
+        )
+
 
 class TransitionRecord(BaseModel):
     """One lifecycle step; ``event_id`` (``<request id>:<sequence>``) is unique and stable."""

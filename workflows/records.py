@@ -91,18 +91,11 @@ def summary(case: WorkflowState, now: datetime) -> RequestSummary:
     req = case.request
     held = tier_clocks(case)
     due = {clock.kind: clock.deadline for clock in held if clocks.is_running(clock)}
-    return RequestSummary(
-        request_id=req.request_id,
+    return RequestSummary.of_request(
+        req,
         state=case.state,
         tier=case.tier,
         institution_id=case.institution.id if case.institution else None,
-        category=req.category,
-        priority=req.priority,
-        grade=req.enterprise.grade,
-        division_code=req.enterprise.division_code,
-        enterprise_uscc=req.enterprise.uscc,
-        enterprise_name=req.enterprise.name,
-        subject=req.subject,
         policy_version=case.policy.version if case.policy else "",
         sla_status=clocks.worst_status(held) if held else SlaStatus.STOPPED,
         response_due_at=due.get(ClockKind.RESPONSE),

@@ -109,18 +109,11 @@ class RecordFactory:
             self.closed_at = self.now
         req = self.request
         running = self.state not in (State.RESOLVED, State.CLOSED, State.REJECTED, State.WITHDRAWN)
-        summary = RequestSummary(
-            request_id=req.request_id,
+        summary = RequestSummary.of_request(
+            req,
             state=self.state,
             tier=self.tier,
             institution_id=self.institution_id,
-            category=req.category,
-            priority=req.priority,
-            grade=req.enterprise.grade,
-            division_code=req.enterprise.division_code,
-            enterprise_uscc=req.enterprise.uscc,
-            enterprise_name=req.enterprise.name,
-            subject=req.subject,
             policy_version=self.policy_version,
             sla_status=SlaStatus.ON_TRACK if running else SlaStatus.STOPPED,
             resolution_due_at=self.now + timedelta(days=3) if running else None,
