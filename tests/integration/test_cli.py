@@ -122,6 +122,7 @@ async def test_cli_without_login_or_with_a_bad_token(api_url: str, cli_env: dict
     assert result.exit_code == 1 and "not logged in" in result.output
     result = await run(cli_env, "login", "--url", api_url, "--token", "tf_not-a-token")
     assert result.exit_code == 1 and "refused the token" in result.output
+    assert "unknown" in result.output  # the API's own reason, not a guess
 
 
 def test_credentials_path_follows_tierflow_home(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -88,7 +88,11 @@ def login(
     except httpx.HTTPError as exc:
         _fail(f"cannot reach {url}: {exc}")
     if response.status_code == 401:
-        _fail("the API refused the token (unknown or revoked)")
+        try:
+            why = str(response.json().get("detail") or "")
+        except ValueError:
+            why = ""
+        _fail(f"the API refused the token: {why or 'unknown, revoked or expired'}")
     path = credentials_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"url": url, "token": token}), "utf-8")
