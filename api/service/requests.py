@@ -14,10 +14,12 @@ from api.deps import ApiContext
 from api.lookup import find_in_scope, to_row
 from api.models import QueuePage, RequestDetail, RequestItem, SubmitAccepted
 from schemas.domain import TERMINAL_STATES, Category, Priority, SlaStatus, State, Tier
+from schemas.lifecycle import TimelineEntry
 from schemas.request import RequestInput
 from tierflow import submission
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
+from tierflow.db import repository
 from tierflow.db.models import ServiceRequest
 from tierflow.submission import RequestFinished, SubmitConflict
 
@@ -90,14 +92,31 @@ def list_requests(
 
 
 async def get_request(ctx: ApiContext, principal: Principal, request_id: str) -> RequestDetail:
-    """Return the read model row and the workflow's view (timeline, clocks, holds)."""
+    """Return the read model row, the full audit timeline and the workflow's live view."""
     require(principal, "read")
     row, view = await find_in_scope(ctx, principal, request_id)
     permitted = allowed_kinds(principal)
     allowed = [k for k in (view.allowed_actions if view else []) if k in permitted]
+    with Session(ctx.engine) as session:
+        trail = repository.transitions(session, request_id)
+    timeline = [
+        TimelineEntry(
+            sequence=t.sequence,
+            event_type=t.event_type,
+            occurred_at=t.occurred_at,
+            actor_id=t.actor_id,
+            from_state=t.from_state,
+            to_state=t.to_state,
+            tier=t.to_tier,
+            institution_id=t.institution_id,
+            reason=t.reason,
+        )
+        for t in trail
+    ]
     return RequestDetail(
         request_id=request_id,
         request=to_row(row) if row is not None else None,
         view=view,
         allowed_actions=allowed,
+        timeline=timeline,
     )

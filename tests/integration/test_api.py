@@ -84,6 +84,8 @@ async def test_caseworker_lifecycle_through_http(api: Api, stack) -> None:
 
     detail = (await api.get(f"/requests/{rid}", "cw_own")).json()
     events = [e["event_type"] for e in detail["view"]["timeline"]]
+    audit = [e["event_type"] for e in detail["timeline"]]  # the read model's full timeline
+    assert audit[: len(events)] == events[: len(audit)] and audit[0] == "submitted"
     assert events[-3:] == ["resolved", "reopened", "resolved"]
     assert detail["request"]["state"] == "resolved"
     assert "reopen" in detail["allowed_actions"] and "rate" not in detail["allowed_actions"]
