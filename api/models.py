@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from schemas.domain import Category, State, Tier
-from schemas.edge import ACTION_TEXT_BYTES, INSTITUTION_ID_PATTERN, limit, text_rule
-from schemas.lifecycle import ActionKind, EscalationReason, RequestSummary, RequestView
+from schemas.lifecycle import (
+    ActionKind,
+    ActionText,
+    Rating,
+    ReasonCode,
+    ReassignTarget,
+    RequestSummary,
+    RequestView,
+    TimelineEntry,
+)
 
 
 class ErrorOut(BaseModel):
@@ -27,15 +34,11 @@ class SubmitAccepted(BaseModel):
 class ActionBody(BaseModel):
     """The few fields a caseworker sends with an action; the actor comes from the token."""
 
-    # the rules of schemas.lifecycle.ActionRequest (schemas/edge.py): the API and Kafka agree
-    text: Annotated[str | None, limit(ACTION_TEXT_BYTES), text_rule(ACTION_TEXT_BYTES)] = None
-    institution_id: str | None = Field(
-        default=None, pattern=INSTITUTION_ID_PATTERN, description="For reassign"
-    )
-    rating: int | None = Field(default=None, ge=1, le=5, description="For rate")
-    reason_code: EscalationReason | None = Field(
-        default=None, description="For escalate: why, as a code (other if unset)"
-    )
+    # the types of schemas.lifecycle.ActionRequest: the API and Kafka agree
+    text: ActionText = None
+    institution_id: ReassignTarget = None
+    rating: Rating = None
+    reason_code: ReasonCode = None
 
 
 class RequestItem(RequestSummary):
@@ -69,6 +72,10 @@ class RequestDetail(BaseModel):
     view: RequestView | None
     allowed_actions: list[ActionKind] = Field(
         description="Actions the state allows and the caller's role permits"
+    )
+    timeline: list[TimelineEntry] = Field(
+        default_factory=list,
+        description="The full audit timeline from the read model (the view keeps the newest)",
     )
 
 

@@ -73,6 +73,19 @@ class EscalationReason(StrEnum):
     OTHER = "other"  # 其他: see the text
 
 
+# What an action carries besides its id, kind and actor: one set of rules for the API's
+# action body and the Kafka command (the bounds live in schemas/edge.py).
+ActionText = Annotated[str | None, limit(ACTION_TEXT_BYTES), text_rule(ACTION_TEXT_BYTES)]
+ReassignTarget = Annotated[
+    str | None, Field(pattern=INSTITUTION_ID_PATTERN, description="For reassign")
+]
+Rating = Annotated[int | None, Field(ge=1, le=5, description="For rate")]
+ReasonCode = Annotated[
+    EscalationReason | None,
+    Field(description="For escalate: why, as a code (other if unset); text says more"),
+]
+
+
 class ActionRequest(BaseModel):
     """One action on a request; ``action_id`` makes it idempotent."""
 
@@ -81,14 +94,10 @@ class ActionRequest(BaseModel):
     )
     kind: ActionKind
     actor: Actor
-    text: Annotated[str | None, limit(ACTION_TEXT_BYTES), text_rule(ACTION_TEXT_BYTES)] = None
-    institution_id: str | None = Field(
-        default=None, pattern=INSTITUTION_ID_PATTERN, description="For reassign"
-    )
-    rating: int | None = Field(default=None, ge=1, le=5, description="For rate")
-    reason_code: EscalationReason | None = Field(
-        default=None, description="For escalate: why, as a code (other if unset); text says more"
-    )
+    text: ActionText = None
+    institution_id: ReassignTarget = None
+    rating: Rating = None
+    reason_code: ReasonCode = None
 
     @model_validator(mode="after")
     def _check_fields(self) -> ActionRequest:
