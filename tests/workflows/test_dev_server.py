@@ -71,6 +71,12 @@ async def start(client: Client, queue: str, request_id: str | None = None) -> Wo
     return handle
 
 
+async def started(client: Client, queue: str) -> tuple[WorkflowHandle, RequestView]:
+    """Start a request; return its handle and its view once routed."""
+    handle = await start(client, queue)
+    return handle, await handle.query(ServiceRequestWorkflow.view)
+
+
 async def replay_and_maybe_record(client: Client, handle: WorkflowHandle, name: str) -> None:
     """Replay every run of the workflow; optionally keep the histories for the replay suite."""
     async for execution in client.list_workflows(f'WorkflowId = "{handle.id}"'):
@@ -118,8 +124,7 @@ async def test_continue_as_new_carries_state_and_idempotency(dev_worker) -> None
 
 async def test_search_attributes_follow_the_request(dev_worker) -> None:
     client, queue, _ = dev_worker
-    handle = await start(client, queue)
-    view: RequestView = await handle.query(ServiceRequestWorkflow.view)
+    handle, view = await started(client, queue)
     institution = view.summary.institution_id
     query = (
         f'WorkflowId = "{handle.id}" AND TierflowState = "assigned" '
@@ -135,8 +140,7 @@ async def test_search_attributes_follow_the_request(dev_worker) -> None:
 
 async def test_breach_escalation_and_pause_on_real_time(dev_worker) -> None:
     client, queue, stand_ins = dev_worker
-    handle = await start(client, queue)
-    view: RequestView = await handle.query(ServiceRequestWorkflow.view)
+    handle, view = await started(client, queue)
     request_id = view.summary.request_id
     escalations = await eventually(  # 4 s response target at the county, then escalation
         lambda: stand_ins.of_type(request_id, "escalated"), timeout=20, what="an escalation"
@@ -171,8 +175,7 @@ async def test_breach_escalation_and_pause_on_real_time(dev_worker) -> None:
 
 async def test_action_racing_a_breach_has_one_consistent_outcome(dev_worker) -> None:
     client, queue, stand_ins = dev_worker
-    handle = await start(client, queue)
-    view: RequestView = await handle.query(ServiceRequestWorkflow.view)
+    handle, view = await started(client, queue)
     request_id = view.summary.request_id
     county = caseworker(view.summary.institution_id)
     await asyncio.sleep(3.9)  # the 4 s response deadline is about to fire
