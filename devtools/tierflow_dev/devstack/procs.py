@@ -151,6 +151,22 @@ class ManagedProcess:
             self.pidfile.unlink(missing_ok=True)
 
 
+class ServerProcess:
+    """A server that runs as a ManagedProcess and answers at ``host:port``."""
+
+    host: str
+    port: int
+    process: ManagedProcess
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.process.log_path
+
+
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     try:
         os.killpg(pid, sig)

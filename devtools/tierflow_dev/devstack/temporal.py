@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tierflow import constants
-from tierflow_dev.devstack.procs import ManagedProcess, StackError, ensure_port_free, wait_until
+from tierflow_dev.devstack.procs import (
+    ManagedProcess,
+    ServerProcess,
+    StackError,
+    ensure_port_free,
+    wait_until,
+)
 
 T = TypeVar("T")
 
@@ -66,7 +72,7 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 WAL_PRAGMAS = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
 
 
-class TemporalDevServer:
+class TemporalDevServer(ServerProcess):
     """``temporal server start-dev`` with a file store in ``home/temporal`` and our attributes."""
 
     def __init__(
@@ -107,16 +113,8 @@ class TemporalDevServer:
         return self.home / "temporal" / "temporal.db"
 
     @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    @property
     def ui_url(self) -> str:
         return f"http://{self.host}:{self.ui_port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.process.log_path
 
     def argv(self) -> list[str]:
         """Return the full command line of the dev server."""

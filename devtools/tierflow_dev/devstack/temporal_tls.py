@@ -20,6 +20,7 @@ from temporalio.service import TLSConfig
 
 from tierflow_dev.devstack.procs import (
     ManagedProcess,
+    ServerProcess,
     StackError,
     ensure_port_free,
     free_port,
@@ -93,7 +94,7 @@ def build_binary(source_dir: Path = SOURCE_DIR, timeout: float = 1800) -> Path:
     return target
 
 
-class TemporalTlsServer:
+class TemporalTlsServer(ServerProcess):
     """The mTLS Temporal server as a background process with its log under ``home/logs``.
 
     ``client_tls`` (a TLSConfig with a client certificate the server trusts) makes
@@ -124,14 +125,6 @@ class TemporalTlsServer:
         self.binary = binary
         self.process = ManagedProcess(name="temporal-tls", argv=[], home=self.home)
         self._log_offset = 0
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.process.log_path
 
     def argv(self, binary: Path) -> list[str]:
         """Return the command line of the server."""
