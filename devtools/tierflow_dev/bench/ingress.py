@@ -69,6 +69,10 @@ class IngressParams:
     burst: int = 1000
 
 
+# tierflow bench ingress --quick: seconds, for CI
+QUICK = IngressParams(seconds=2.0, burst=40)
+
+
 def ensure_topics(bootstrap: str, names: list[str]) -> None:
     """Create the run's topics (works for a broker this bench did not start)."""
     from kafka import KafkaAdminClient

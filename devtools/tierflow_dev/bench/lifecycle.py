@@ -47,6 +47,10 @@ class LifecycleParams:
     concurrency: int = 50
 
 
+# tierflow bench lifecycle --quick: seconds, for CI
+QUICK = LifecycleParams(count=8, concurrency=8)
+
+
 def _action(kind: ActionKind, text: str | None = None) -> ActionRequest:
     return ActionRequest(action_id=f"b-{uuid.uuid4().hex}", kind=kind, actor=SUPERVISOR, text=text)
 

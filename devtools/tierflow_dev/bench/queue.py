@@ -60,6 +60,10 @@ class QueueParams:
     limit: int = 50
 
 
+# tierflow bench queue --quick: seconds, for CI
+QUICK = QueueParams(rows=2000, queries=200)
+
+
 def institution_ids(n: int) -> list[str]:
     return [f"inst-{i:04d}" for i in range(n)]
 

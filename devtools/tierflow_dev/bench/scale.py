@@ -49,6 +49,10 @@ class ScaleParams:
     concurrency: int = 100
 
 
+# tierflow bench scale --quick: seconds, for CI
+QUICK = ScaleParams(count=40, probes=5, concurrency=20)
+
+
 def _assigned(engine: Engine, prefix: str) -> int:
     return count_rows(engine, "service_request", prefix, "institution_id IS NOT NULL")
 

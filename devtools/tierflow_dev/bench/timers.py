@@ -56,6 +56,10 @@ class TimerParams:
     concurrency: int = 100  # background requests opened at once
 
 
+# tierflow bench timers --quick: seconds, for CI
+QUICK = TimerParams(count=50, probes=20, probe_rate=10.0, response_seconds=8.0, concurrency=25)
+
+
 def _aware(value: Any) -> datetime:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

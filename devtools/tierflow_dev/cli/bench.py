@@ -12,16 +12,21 @@ import inspect
 import os
 import sys
 from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 app = typer.Typer(
     help="Benchmarks measured as ratios against bare baselines.", no_args_is_help=True
 )
 
 BYTECODE = {"cache": True}
+_Params = TypeVar("_Params", bound="DataclassInstance")
 
 
 @app.callback()
@@ -110,6 +115,12 @@ def _stack_command(body: Callable[..., None]) -> Callable[..., None]:
     return command
 
 
+def _sized(sizes: _Params, **given: float | None) -> _Params:
+    """Return the scenario's sizes (its defaults, or its ``QUICK`` ones) with each size the
+    command line gave instead (unset or 0: keep the default)."""
+    return replace(sizes, **{name: value for name, value in given.items() if value})
+
+
 def _run(
     name: str,
     opts: Any,
@@ -153,17 +164,15 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def lifecycle(
     quick: Quick = False,
     out: Out = None,
-    count: Annotated[int | None, typer.Option("--count", help="Lifecycles per side.")] = None,
+    count: Annotated[int | None, typer.Option(help="Lifecycles per side.")] = None,
     concurrency: Concurrency = None,
     *,
     opts: Any,
 ) -> None:
     """Full lifecycles per second vs a bare workflow with the same activities (target >= 0.8)."""
-    from tierflow_dev.bench.lifecycle import LifecycleParams, run_lifecycle
+    from tierflow_dev.bench.lifecycle import QUICK, LifecycleParams, run_lifecycle
 
-    params = LifecycleParams(
-        count=count or (8 if quick else 300), concurrency=concurrency or (8 if quick else 50)
-    )
+    params = _sized(QUICK if quick else LifecycleParams(), count=count, concurrency=concurrency)
     _run("lifecycle", opts, quick, out, lambda stack: run_lifecycle(stack, params))
 
 
@@ -171,31 +180,28 @@ def lifecycle(
 def timers(
     quick: Quick = False,
     out: Out = None,
-    count: Annotated[
-        int | None, typer.Option("--count", help="Open requests, probes included.")
-    ] = None,
-    probes: Annotated[
-        int | None, typer.Option("--probes", help="Requests whose response clocks fire.")
-    ] = None,
+    count: Annotated[int | None, typer.Option(help="Open requests, probes included.")] = None,
+    probes: Annotated[int | None, typer.Option(help="Requests whose response clocks fire.")] = None,
     probe_rate: Annotated[
-        float | None, typer.Option("--probe-rate", help="Probes opened (deadlines due) per s.")
+        float | None, typer.Option(help="Probes opened (deadlines due) per s.")
     ] = None,
     response_seconds: Annotated[
-        float | None, typer.Option("--response-seconds", help="Probes' response target (s).")
+        float | None, typer.Option(help="Probes' response target (s).")
     ] = None,
     concurrency: Concurrency = None,
     *,
     opts: Any,
 ) -> None:
     """p95 lag from SLA deadline to escalation with M open requests (target <= 1 s)."""
-    from tierflow_dev.bench.timers import TimerParams, run_timers
+    from tierflow_dev.bench.timers import QUICK, TimerParams, run_timers
 
-    params = TimerParams(
-        count=count or (50 if quick else 5000),
-        probes=probes or (20 if quick else 1000),
-        probe_rate=probe_rate or (10.0 if quick else 4.0),
-        response_seconds=response_seconds or (8.0 if quick else 60.0),
-        concurrency=concurrency or (25 if quick else 100),
+    params = _sized(
+        QUICK if quick else TimerParams(),
+        count=count,
+        probes=probes,
+        probe_rate=probe_rate,
+        response_seconds=response_seconds,
+        concurrency=concurrency,
     )
     if params.probes > params.count:
         raise typer.BadParameter(
@@ -209,20 +215,17 @@ def timers(
 def scale(
     quick: Quick = False,
     out: Out = None,
-    count: Annotated[int | None, typer.Option("--count", help="Open requests.")] = None,
-    probes: Annotated[int | None, typer.Option("--probes", help="Timed actions per case.")] = None,
+    count: Annotated[int | None, typer.Option(help="Open requests.")] = None,
+    probes: Annotated[int | None, typer.Option(help="Timed actions per case.")] = None,
     concurrency: Concurrency = None,
     *,
     opts: Any,
 ) -> None:
     """Worker RSS with N open requests; action latency in cache vs evicted."""
-    from tierflow_dev.bench.scale import ScaleParams, run_scale
+    from tierflow_dev.bench.scale import QUICK, ScaleParams, run_scale
 
-    params = ScaleParams(
-        count=count or (40 if quick else 10_000),
-        probes=probes or (5 if quick else 100),
-        concurrency=concurrency or (20 if quick else 100),
-    )
+    sizes = QUICK if quick else ScaleParams()
+    params = _sized(sizes, count=count, probes=probes, concurrency=concurrency)
     _run("scale", opts, quick, out, lambda stack: run_scale(stack, params))
 
 
@@ -230,18 +233,16 @@ def scale(
 def queue(
     quick: Quick = False,
     out: Out = None,
-    rows: Annotated[int | None, typer.Option("--rows", help="Synthetic requests.")] = None,
-    queries: Annotated[int | None, typer.Option("--queries", help="Timed queries.")] = None,
+    rows: Annotated[int | None, typer.Option(help="Synthetic requests.")] = None,
+    queries: Annotated[int | None, typer.Option(help="Timed queries.")] = None,
     database_url: Annotated[
-        str | None, typer.Option("--database-url", help="PostgreSQL URL (default: start one).")
+        str | None, typer.Option(help="PostgreSQL URL (default: start one).")
     ] = None,
 ) -> None:
     """Caseworker queue query p99 over many requests in PostgreSQL (target <= 50 ms)."""
-    from tierflow_dev.bench.queue import QueueParams, run_queue
+    from tierflow_dev.bench.queue import QUICK, QueueParams, run_queue
 
-    params = QueueParams(
-        rows=rows or (2000 if quick else 100_000), queries=queries or (200 if quick else 2000)
-    )
+    params = _sized(QUICK if quick else QueueParams(), rows=rows, queries=queries)
     opts = _options(database_url=database_url, need_kafka=False, need_temporal=False)
     _run("queue", opts, quick, out, lambda stack: run_queue(stack, params))
 
@@ -250,20 +251,17 @@ def queue(
 def ingress(
     quick: Quick = False,
     out: Out = None,
-    rate: Annotated[float, typer.Option("--rate", help="Fixed offered load (msg/s).")] = 50.0,
-    seconds: Annotated[float | None, typer.Option("--seconds", help="Fixed-load length.")] = None,
-    burst: Annotated[int | None, typer.Option("--burst", help="Saturation burst size.")] = None,
+    rate: Annotated[float, typer.Option(help="Fixed offered load (msg/s).")] = 50.0,
+    seconds: Annotated[float | None, typer.Option(help="Fixed-load length.")] = None,
+    burst: Annotated[int | None, typer.Option(help="Saturation burst size.")] = None,
     *,
     opts: Any,
 ) -> None:
     """Kafka command -> workflow started: p50/p95/p99 at 50/s and at saturation vs bare."""
-    from tierflow_dev.bench.ingress import IngressParams, run_ingress
+    from tierflow_dev.bench.ingress import QUICK, IngressParams, run_ingress
 
-    params = IngressParams(
-        rate=rate,
-        seconds=seconds or (2.0 if quick else 30.0),
-        burst=burst or (40 if quick else 1000),
-    )
+    sizes = replace(QUICK if quick else IngressParams(), rate=rate)  # --rate always applies
+    params = _sized(sizes, seconds=seconds, burst=burst)
     _run("ingress", opts, quick, out, lambda stack: run_ingress(stack, params))
 
 
