@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -30,26 +30,23 @@ async def _finish(waiting: asyncio.Event) -> None:
     await waiting.wait()
 
 
-def test_a_crashed_consumer_fails_the_wait_with_its_own_error() -> None:
-    async def scenario() -> None:
-        waiting = asyncio.Event()
-        consumer = asyncio.create_task(_crash(waiting))
-        with pytest.raises(ValueError, match="commit refused"):
-            await _wait_count(_counting(0, waiting), 5, stall=60, what="started", consumer=consumer)
+async def _wait_beside(consumer: Callable[[asyncio.Event], Awaitable[None]], count: int) -> int:
+    """Wait for 5 with a probe stuck at ``count``, beside ``consumer`` (told once it began)."""
+    waiting = asyncio.Event()
+    task = asyncio.create_task(consumer(waiting))
+    return await _wait_count(_counting(count, waiting), 5, stall=60, what="started", consumer=task)
 
+
+def test_a_crashed_consumer_fails_the_wait_with_its_own_error() -> None:
     began = time.monotonic()
-    asyncio.run(scenario())
+    with pytest.raises(ValueError, match="commit refused"):
+        asyncio.run(_wait_beside(_crash, 0))
     assert time.monotonic() - began < 5  # not the 60 s stall
 
 
 def test_a_consumer_that_ends_early_is_reported_with_the_count_reached() -> None:
-    async def scenario() -> None:
-        waiting = asyncio.Event()
-        consumer = asyncio.create_task(_finish(waiting))
-        with pytest.raises(ConsumerStopped, match="stopped at 2 of 5"):
-            await _wait_count(_counting(2, waiting), 5, stall=60, what="started", consumer=consumer)
-
-    asyncio.run(scenario())
+    with pytest.raises(ConsumerStopped, match="stopped at 2 of 5"):
+        asyncio.run(_wait_beside(_finish, 2))
 
 
 def test_the_wait_returns_the_count_while_the_consumer_runs() -> None:

@@ -54,6 +54,16 @@ def structured(command: str, data: dict[str, Any], **attrs: Any) -> bytes:
     return command_event(command, data, source="/tests/portal", **attrs).to_json_bytes()
 
 
+def binary_headers(command: str, event_id: str, source: str) -> list[tuple[str, bytes]]:
+    """The required ``ce_`` headers of a binary-mode command."""
+    return [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", event_id.encode()),
+        ("ce_source", source.encode()),
+        ("ce_type", command_type(command).encode()),
+    ]
+
+
 def reason_of(raw: bytes, headers: list[tuple[str, bytes]] | None = None) -> CommandError:
     with pytest.raises(CommandError) as info:
         parse_command(raw, headers or [])
@@ -124,10 +134,7 @@ def test_action_actor_defaults_to_source_and_request_id_to_subject() -> None:
 
 def test_parse_binary_mode() -> None:
     headers = [
-        ("ce_specversion", b"1.0"),
-        ("ce_id", b"cmd-7"),
-        ("ce_source", b"/crm"),
-        ("ce_type", b"org.tierflow.request.external_status.v1"),
+        *binary_headers("external_status", "cmd-7", "/crm"),
         ("ce_time", b"2025-09-29T02:30:00Z"),
         ("ce_subject", b"req-5"),
         ("content-type", b"application/json"),
@@ -143,12 +150,7 @@ def test_parse_binary_mode() -> None:
 
 
 def test_binary_mode_submit() -> None:
-    headers = [
-        ("ce_specversion", b"1.0"),
-        ("ce_id", b"s-1"),
-        ("ce_source", b"/portal"),
-        ("ce_type", b"org.tierflow.request.submit.v1"),
-    ]
+    headers = binary_headers("submit", "s-1", "/portal")
     parsed = parse_command(json.dumps(submit_data("req-b")).encode(), headers)
     assert parsed.submit is not None and parsed.request_id == "req-b"
 
