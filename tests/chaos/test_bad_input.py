@@ -201,6 +201,26 @@ def route_ids() -> list[str]:
     return out
 
 
+def reassign_peers(route: list[str]) -> dict[int, list[str]]:
+    """Per tier, named institutions a reassignment of a financing request may name.
+
+    The workflow asks the directory: the target must exist at the request's tier and serve
+    its category (a system client has no region), so the oracle draws from the same list.
+    """
+    directory = Directory.load()
+    peers: dict[int, list[str]] = {}
+    for index, tier in enumerate((Tier.COUNTY, Tier.MUNICIPAL, Tier.PROVINCIAL, Tier.NATIONAL)):
+        named = [
+            e.id
+            for e in directory.entries
+            if e.tier is tier
+            and not e.generated
+            and (e.is_general or Category.FINANCING in e.categories)
+        ]
+        peers[index] = sorted({route[index], *sorted(named)[:3]})
+    return peers
+
+
 def to_message(rid: str, cmd: Command) -> Message:
     extra = {"institution_id": cmd.institution_id} if cmd.institution_id else {}
     return action(rid, ActionKind(cmd.kind), cmd.action_id, **extra)
@@ -210,14 +230,15 @@ def test_duplicated_shuffled_commands_reach_the_oracles_final_state(
     chaos_stack: ChaosStack, chaos_sizes: Sizes
 ) -> None:
     stack, rng, route = chaos_stack, random.Random(7), route_ids()
+    peers = reassign_peers(route)
     requests = [new_request("dup") for _ in range(chaos_sizes.shuffle_requests)]
     plans = {}
     streams: list[list[Message]] = []
     for req in requests:
         rid = req.request_id
-        walk = random_walk(rng, rid, route, rng.randint(3, 12), noise=0.15)
+        walk = random_walk(rng, rid, route, rng.randint(3, 12), noise=0.15, peers=peers)
         delivered = deliveries(rng, walk)
-        model, outcomes = predict(route, delivered)
+        model, outcomes = predict(route, delivered, peers)
         first = submit(req)
         stream = [first] + [to_message(rid, c) for c in delivered]
         for _ in range(rng.randint(0, 2)):  # the submit is redelivered too

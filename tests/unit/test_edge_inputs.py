@@ -55,7 +55,7 @@ BAD_SUBMITS: list[tuple[str, dict[str, Any], str]] = [
     ("submitted_at", {"submitted_at": "2026-03-02T09:30:00"}, "must include a time zone"),
     (
         "submitted_at",
-        {"submitted_at": (NOW + timedelta(minutes=10)).isoformat()},
+        {"submitted_at": (NOW + timedelta(days=1)).isoformat()},
         "is in the future",
     ),
     ("submitted_at", {"submitted_at": "2025-12-31T15:59:59Z"}, "first SLA policy (2026.1)"),

@@ -26,7 +26,7 @@ Delivery model (what the oracle assumes about the pipeline):
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -97,6 +97,9 @@ class RequestModel:
     rated: bool = False
     applied: list[str] = field(default_factory=list)
     events: int = 2  # submitted, assigned
+    # institutions a reassignment may name, per tier index (the directory's judgement);
+    # None: any institution other than the current one
+    peers: Mapping[int, Sequence[str]] | None = None
 
     def __post_init__(self) -> None:
         self.institution = self.institution or self.route[0]
@@ -111,7 +114,10 @@ class RequestModel:
         if move == "tier-1":
             return self.tier > 0
         if move == "move":
-            return cmd.institution_id is not None and cmd.institution_id != self.institution
+            target = cmd.institution_id
+            if target is None or target == self.institution:
+                return False
+            return self.peers is None or target in self.peers.get(self.tier, ())
         if cmd.kind == "rate":
             return not self.rated
         return True
@@ -146,19 +152,25 @@ class RequestModel:
 
 
 def random_walk(
-    rng: random.Random, request_id: str, route: Sequence[str], length: int, noise: float = 0.0
+    rng: random.Random,
+    request_id: str,
+    route: Sequence[str],
+    length: int,
+    noise: float = 0.0,
+    peers: Mapping[int, Sequence[str]] | None = None,
 ) -> list[Command]:
     """A random command sequence for one request: valid steps, plus refused ones by ``noise``.
 
     Valid steps are drawn from the actions the model accepts at that point; a refused step is
     an action the model does not accept then (a later copy may still apply).
     """
-    model = RequestModel(route=route)
+    model = RequestModel(route=route, peers=peers)
     out: list[Command] = []
     for step in range(length):
         if model.state in TERMINAL:
             break
-        candidates = [_command(request_id, step, kind, rng) for kind in ALL_ACTIONS]
+        targets = list((peers or {}).get(model.tier, ())) + ["chaos-inst-unknown"]
+        candidates = [_command(request_id, step, kind, rng, targets) for kind in ALL_ACTIONS]
         fitting = model.fitting(candidates)
         terminal = [c for c in fitting if LIFECYCLE[model.state][c.kind] in TERMINAL]
         if terminal and rng.random() < 0.85:  # end early rarely, so walks get long
@@ -173,8 +185,10 @@ def random_walk(
     return out
 
 
-def _command(request_id: str, step: int, kind: str, rng: random.Random) -> Command:
-    target = f"chaos-inst-{rng.randrange(3)}" if kind == "reassign" else None
+def _command(
+    request_id: str, step: int, kind: str, rng: random.Random, targets: Sequence[str]
+) -> Command:
+    target = rng.choice(targets) if kind == "reassign" else None
     return Command(f"{request_id}/s{step}-{kind}", kind, target)
 
 
@@ -187,7 +201,11 @@ def deliveries(rng: random.Random, commands: Sequence[Command], most: int = 3) -
     return out
 
 
-def predict(route: Sequence[str], delivered: Sequence[Command]) -> tuple[RequestModel, list]:
+def predict(
+    route: Sequence[str],
+    delivered: Sequence[Command],
+    peers: Mapping[int, Sequence[str]] | None = None,
+) -> tuple[RequestModel, list]:
     """Run the deliveries through a fresh model; return it and each delivery's outcome."""
-    model = RequestModel(route=route)
+    model = RequestModel(route=route, peers=peers)
     return model, [model.deliver(c) for c in delivered]

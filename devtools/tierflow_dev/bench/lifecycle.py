@@ -14,7 +14,7 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType as HistoryEvent
 
-from schemas.domain import Role
+from schemas.domain import Role, Tier
 from schemas.lifecycle import ActionKind, ActionRequest
 from schemas.request import Actor, RequestInput
 from tierflow.constants import workflow_id
@@ -35,7 +35,10 @@ from tierflow_dev.bench.common import (
     write_policy,
 )
 
-SUPERVISOR = Actor(id="bench-supervisor", role=Role.SUPERVISOR)
+# a national supervisor: every request is in its scope (the workflow checks scope)
+SUPERVISOR = Actor(
+    id="bench-supervisor", role=Role.SUPERVISOR, tier=Tier.NATIONAL, division_code="000000"
+)
 REOPEN_SECONDS = 1.0
 TARGET_RATIO = 0.8
 LOCAL_ACTIVITY_MARKER = "core_local_activity"

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from schemas.domain import Role
+from schemas.domain import Role, Tier
 from schemas.lifecycle import ActionKind, ActionRequest
 from schemas.request import Actor
 from tierflow.constants import workflow_id
@@ -39,7 +39,10 @@ from tierflow_dev.bench.common import (
 WORKER_CACHE = 1000  # temporalio Worker default max_cached_workflows (build_worker keeps it)
 TARGET_RSS_MB = 800.0
 TARGET_EVICTED_P95_S = 0.2
-SUPERVISOR = Actor(id="bench-supervisor", role=Role.SUPERVISOR)
+# a national supervisor: every request is in its scope (the workflow checks scope)
+SUPERVISOR = Actor(
+    id="bench-supervisor", role=Role.SUPERVISOR, tier=Tier.NATIONAL, division_code="000000"
+)
 
 
 @dataclass
