@@ -262,6 +262,8 @@ def write_policy(
     data["calendar"]["public_holidays"] = False
     data["calendar"]["weekend_days"] = []
     data["reopen_window_business_days"] = reopen_seconds / 86_400
+    # no rating window: a lifecycle ends at its automatic close, as the bare baseline does
+    data["rating_window_business_days"] = 0
     if warning_thresholds is not None:
         data["warning_thresholds"] = warning_thresholds
     if response_seconds is not None:
