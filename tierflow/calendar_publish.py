@@ -18,7 +18,7 @@ from temporalio.service import RPCError
 from schemas.lifecycle import CalendarUpdate
 from schemas.policy import CalendarData
 from schemas.request import Actor
-from tierflow.constants import WORKFLOW_TYPE, workflow_id
+from tierflow.constants import WORKFLOW_TYPE
 
 
 @dataclass
@@ -67,7 +67,3 @@ async def publish_calendar(
             continue
         report.updated.append(wf_id)
     return report
-
-
-def request_workflow_ids(request_ids: list[str]) -> list[str]:
-    return [workflow_id(rid) for rid in request_ids]

@@ -20,7 +20,8 @@ from tests.utils.eventually import eventually
 from tests.utils.factories import make_request
 from tests.utils.stack_helpers import start_request
 from tierflow.calendar_data import build_calendar
-from tierflow.calendar_publish import publish_calendar, request_workflow_ids
+from tierflow.calendar_publish import publish_calendar
+from tierflow.constants import workflow_id
 from tierflow.db import repository
 from workflows.service_request import ServiceRequestWorkflow
 
@@ -50,7 +51,7 @@ async def test_a_published_calendar_moves_running_deadlines_and_is_recorded(stac
             "estimated_years": [now_year + 2],
         }
     )
-    ids = request_workflow_ids([req.request_id])
+    ids = [workflow_id(req.request_id)]
     refused = await publish_calendar(stack.client, newer, Actor(id="cw", role=Role.CASEWORKER), ids)
     assert refused.updated == [] and "may not publish a calendar" in refused.refused[ids[0]]
     short = newer.model_copy(update={"first_year": now_year + 1})

@@ -66,15 +66,16 @@ class CommandRunner:
         self, cmd: ParsedCommand, stop: asyncio.Event, halted: Callable[[], bool]
     ) -> tuple[Outcome, int] | None:
         """Return the final outcome and the attempts it took; None if ``halted()`` first."""
-        first_not_found: list[float] = []  # when the workflow was first found missing
+        first_not_found = 0.0  # when the workflow was first found missing
 
         def out_of_budget(state: RetryCallState) -> bool:
+            nonlocal first_not_found
             outcome: Outcome = state.outcome.result()  # type: ignore[union-attr]
             if outcome.verdict is not Verdict.NOT_FOUND:
                 return False
-            first_not_found[:] = first_not_found or [time.monotonic()]
+            first_not_found = first_not_found or time.monotonic()
             return (
-                time.monotonic() - first_not_found[0] >= self.backoff.not_found_seconds
+                time.monotonic() - first_not_found >= self.backoff.not_found_seconds
                 or state.attempt_number >= self.backoff.not_found_attempts
             )
 
@@ -111,7 +112,7 @@ class CommandRunner:
         if outcome.verdict is Verdict.NOT_FOUND:
             message = (
                 f"no workflow for request {cmd.request_id} after {attempts} attempts in "
-                f"{time.monotonic() - first_not_found[0]:.0f} s"
+                f"{time.monotonic() - first_not_found:.0f} s"
             )
             return Outcome(Verdict.DEAD_LETTER, DeadLetterReason.UNKNOWN_REQUEST, message), attempts
         return outcome, attempts

@@ -43,7 +43,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from schemas.request import RequestInput
+from schemas.domain import Role, Tier
+from schemas.request import Actor, RequestInput
 from tierflow import constants
 from tierflow.settings import Settings
 
@@ -604,3 +605,10 @@ async def paced(coros: Iterable[Awaitable[Any]], rate: float, advance: Any = Non
 
 def clock() -> float:
     return time.perf_counter()
+
+
+# The bench acts as a national supervisor: every request is in its scope (the workflow checks
+# scope), so the lifecycle and scale scenarios can take any caseworker action.
+SUPERVISOR = Actor(
+    id="bench-supervisor", role=Role.SUPERVISOR, tier=Tier.NATIONAL, division_code="000000"
+)

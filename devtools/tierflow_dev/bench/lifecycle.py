@@ -14,11 +14,11 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType as HistoryEvent
 
-from schemas.domain import Role, Tier
 from schemas.lifecycle import ActionKind, ActionRequest
-from schemas.request import Actor, RequestInput
+from schemas.request import RequestInput
 from tierflow.constants import workflow_id
 from tierflow_dev.bench.common import (
+    SUPERVISOR,
     BenchStack,
     CpuMeter,
     bare_worker,
@@ -35,10 +35,6 @@ from tierflow_dev.bench.common import (
     write_policy,
 )
 
-# a national supervisor: every request is in its scope (the workflow checks scope)
-SUPERVISOR = Actor(
-    id="bench-supervisor", role=Role.SUPERVISOR, tier=Tier.NATIONAL, division_code="000000"
-)
 REOPEN_SECONDS = 1.0
 TARGET_RATIO = 0.8
 LOCAL_ACTIVITY_MARKER = "core_local_activity"

@@ -16,11 +16,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from schemas.domain import Role, Tier
 from schemas.lifecycle import ActionKind, ActionRequest
-from schemas.request import Actor
 from tierflow.constants import workflow_id
 from tierflow_dev.bench.common import (
+    SUPERVISOR,
     BenchStack,
     bench_requests,
     connect,
@@ -39,10 +38,6 @@ from tierflow_dev.bench.common import (
 WORKER_CACHE = 1000  # temporalio Worker default max_cached_workflows (build_worker keeps it)
 TARGET_RSS_MB = 800.0
 TARGET_EVICTED_P95_S = 0.2
-# a national supervisor: every request is in its scope (the workflow checks scope)
-SUPERVISOR = Actor(
-    id="bench-supervisor", role=Role.SUPERVISOR, tier=Tier.NATIONAL, division_code="000000"
-)
 
 
 @dataclass
