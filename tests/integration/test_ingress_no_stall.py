@@ -113,7 +113,9 @@ async def test_waiting_commands_hold_no_slot_while_other_requests_apply(
     """600 actions wait for requests that do not exist; other requests go ahead meanwhile.
 
     With 16 Temporal calls at most, a waiting command that held its slot while it sleeps
-    would stop every other request; here each holds one only for its call.
+    would stop every other request (and 600 could not all have retried within the minute);
+    here each holds one only for its call, and retries leave a quarter of the slots to
+    first attempts, so the other requests never queue behind the crowd.
     """
     commands, dlq_topic = unique_topic("waiting-commands"), unique_topic("waiting-dlq")
     patient = Backoff(initial=5.0, maximum=30.0, not_found_seconds=600, not_found_attempts=100)
@@ -153,6 +155,7 @@ async def test_waiting_commands_hold_no_slot_while_other_requests_apply(
                 lambda: ingress.stats.applied >= len(movers),
                 timeout=20,
                 what="the other requests applied while 600 wait",
+                detail=lambda: ingress.stats,
             )
             # the waiting commands hold the partition's commit: lag shows it, /healthz too
             health = await eventually(

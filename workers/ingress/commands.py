@@ -3,7 +3,9 @@
 Transient failures are retried with capped exponential backoff; an action for a request
 whose workflow does not exist yet is retried within a bounded budget, then dead-lettered.
 A command holds a Temporal-call slot only while its call runs, never while it waits, so
-any number of waiting commands cannot hold up the other requests.
+any number of waiting commands cannot hold up the other requests. Retries may take at most
+three quarters of the slots: a command's first attempt never queues behind a crowd of
+retries for requests that do not exist yet.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class CommandRunner:
         self.backoff = backoff
         self.rpc_timeout = rpc_timeout
         self._slots = asyncio.Semaphore(max_in_flight)
+        self._retry_slots = asyncio.Semaphore(max(1, max_in_flight - max_in_flight // 4))
 
     async def run(
         self, cmd: ParsedCommand, stop: asyncio.Event, halted: Callable[[], bool]
@@ -105,7 +108,14 @@ class CommandRunner:
             before_sleep=log_retry,
             retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
         )
-        outcome: Outcome = await retrying(self._call, cmd, halted)
+        calls = 0
+
+        async def call() -> Outcome:
+            nonlocal calls
+            calls += 1
+            return await self._call(cmd, halted, retry=calls > 1)
+
+        outcome: Outcome = await retrying(call)
         attempts = retrying.statistics.get("attempt_number", 1)
         if outcome.verdict in (Verdict.RETRY, Verdict.NOT_FOUND) and halted():
             return None
@@ -117,9 +127,12 @@ class CommandRunner:
             return Outcome(Verdict.DEAD_LETTER, DeadLetterReason.UNKNOWN_REQUEST, message), attempts
         return outcome, attempts
 
-    async def _call(self, cmd: ParsedCommand, halted: Callable[[], bool]) -> Outcome:
+    async def _call(self, cmd: ParsedCommand, halted: Callable[[], bool], *, retry: bool) -> Outcome:
         if halted():  # woken from a backoff by a stop: no call, the retry loop ends
             return Outcome(Verdict.RETRY, message="halted")
+        if retry:
+            async with self._retry_slots, self._slots:
+                return await apply_command(self.client, cmd, self.task_queue, self.rpc_timeout)
         async with self._slots:
             return await apply_command(self.client, cmd, self.task_queue, self.rpc_timeout)
 
