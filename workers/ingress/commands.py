@@ -127,7 +127,9 @@ class CommandRunner:
             return Outcome(Verdict.DEAD_LETTER, DeadLetterReason.UNKNOWN_REQUEST, message), attempts
         return outcome, attempts
 
-    async def _call(self, cmd: ParsedCommand, halted: Callable[[], bool], *, retry: bool) -> Outcome:
+    async def _call(
+        self, cmd: ParsedCommand, halted: Callable[[], bool], *, retry: bool
+    ) -> Outcome:
         if halted():  # woken from a backoff by a stop: no call, the retry loop ends
             return Outcome(Verdict.RETRY, message="halted")
         if retry:
