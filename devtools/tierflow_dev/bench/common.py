@@ -328,7 +328,8 @@ class BenchStack:
         self.opts = opts
         self.home = Path(tempfile.mkdtemp(prefix=f"tierflow-bench-{name}-"))
         self.home.chmod(0o755)  # PostgreSQL runs as its own user when we are root
-        self.task_queue = f"bench-{name}-{run_id()}"
+        self.run_id = run_id()  # scenarios prefix their request ids with it
+        self.task_queue = f"bench-{name}-{self.run_id}"
         self.temporal: Any = None
         self.kafka: Any = None
         self.postgres: Any = None
@@ -336,6 +337,10 @@ class BenchStack:
         self.bootstrap = opts.kafka or ""
         self.database_url = opts.database_url or ""
         self.policy_file: Path | None = None
+
+    def use_policy(self, **overrides: Any) -> None:
+        """Write the bench policy (``write_policy`` with ``overrides``) for this stack's worker."""
+        self.policy_file = write_policy(self.home / "policy.toml", **overrides)
 
     def start(self) -> BenchStack:
         from tierflow_dev.devstack.procs import free_port
@@ -567,6 +572,21 @@ async def bare_worker(client: Any, task_queue: str) -> AsyncIterator[Any]:
         )
         async with worker:
             yield worker
+
+
+@asynccontextmanager
+async def side_by_side(stack: BenchStack) -> AsyncIterator[tuple[Any, str]]:
+    """Migrate, connect, run the project's and the bare baseline's workers in this process.
+
+    Yield the client and the bare baseline's task queue (beside the stack's).
+    """
+    from tierflow.db.engine import upgrade
+
+    upgrade(stack.database_url)
+    client = await connect(stack)
+    bare_queue = f"{stack.task_queue}-bare"
+    async with project_worker(stack, client), bare_worker(client, bare_queue):
+        yield client, bare_queue
 
 
 async def gather_limited(

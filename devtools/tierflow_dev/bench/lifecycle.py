@@ -21,18 +21,14 @@ from tierflow_dev.bench.common import (
     SUPERVISOR,
     BenchStack,
     CpuMeter,
-    bare_worker,
     bench_requests,
-    connect,
     console,
     gather_limited,
     progress,
-    project_worker,
-    run_id,
+    side_by_side,
     start_request,
     summarize,
     target,
-    write_policy,
 )
 
 REOPEN_SECONDS = 1.0
@@ -122,14 +118,9 @@ async def history_shape(client: Any, wid: str) -> tuple[int, list[int], list[int
 
 async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str, Any]:
     """Measure both sides in one run and return the results section."""
-    stack.policy_file = write_policy(stack.home / "policy.toml", reopen_seconds=REOPEN_SECONDS)
-    from tierflow.db.engine import upgrade
-
-    upgrade(stack.database_url)
-    client = await connect(stack)
-    rid = run_id()
-    bare_queue = f"{stack.task_queue}-bare"
-    async with project_worker(stack, client), bare_worker(client, bare_queue):
+    stack.use_policy(reopen_seconds=REOPEN_SECONDS)
+    rid = stack.run_id
+    async with side_by_side(stack) as (client, bare_queue):
         warm = bench_requests(1 if params.count < 20 else 3, f"lcw-{rid}")
         for req in warm:  # warm up and record the shape of one history
             await project_lifecycle(client, stack.task_queue, req)

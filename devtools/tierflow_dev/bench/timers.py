@@ -27,20 +27,16 @@ from sqlalchemy import Engine, text
 from schemas.domain import Priority
 from tierflow_dev.bench.common import (
     BenchStack,
-    bare_worker,
     bench_requests,
-    connect,
     console,
     count_rows,
     gather_limited,
     paced,
     progress,
-    project_worker,
-    run_id,
+    side_by_side,
     start_request,
     summarize,
     target,
-    write_policy,
 )
 
 TARGET_P95_S = 1.0
@@ -147,18 +143,15 @@ async def _wait_assigned(engine: Engine, prefix: str, count: int) -> tuple[int, 
 
 async def run_timers(stack: BenchStack, params: TimerParams) -> dict[str, Any]:
     """Hold ``count`` requests open, let the probes' clocks fire, then run the bare baseline."""
-    from tierflow.db.engine import make_engine, upgrade
+    from tierflow.db.engine import make_engine
 
-    stack.policy_file = write_policy(
-        stack.home / "policy.toml",
+    stack.use_policy(
         response_seconds=params.response_seconds,
         warning_thresholds=[0.5],
         idle_priority=Priority.LOW.value,
     )
-    upgrade(stack.database_url)
     engine = make_engine(stack.database_url)
-    client = await connect(stack)
-    rid = run_id()
+    rid = stack.run_id
     background = [
         r.model_copy(update={"priority": Priority.LOW})
         for r in bench_requests(params.count - params.probes, f"tm-{rid}-b")
@@ -167,8 +160,7 @@ async def run_timers(stack: BenchStack, params: TimerParams) -> dict[str, Any]:
         r.model_copy(update={"priority": Priority.URGENT})
         for r in bench_requests(params.probes, f"tm-{rid}-p", seed=11)
     ]
-    bare_queue = f"{stack.task_queue}-bare"
-    async with project_worker(stack, client), bare_worker(client, bare_queue):
+    async with side_by_side(stack) as (client, bare_queue):
 
         async def start(req: Any) -> None:
             await start_request(client, req, stack.task_queue)
