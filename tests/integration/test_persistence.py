@@ -13,16 +13,7 @@ from activities.persistence import TransitionWriter
 from schemas.domain import Category, State, Tier
 from schemas.lifecycle import EventType, TransitionRecord
 from tests.utils.factories import RecordFactory, make_request
-from tierflow.db import repository
-from tierflow.db.models import (
-    Comment,
-    InstitutionRow,
-    Rating,
-    ServiceRequest,
-    SlaPolicyVersion,
-    TierHoldRow,
-    Transition,
-)
+from tierflow.db import models, repository
 from tierflow.db.seed import seed_directory, seed_policy
 from tierflow.directory import Directory
 
@@ -42,8 +33,8 @@ def test_same_transition_twice_is_recorded_once(db_engine: Engine) -> None:
     record = RecordFactory().submitted()
     assert persist_one(writer, record) is True
     assert persist_one(writer, record) is False
-    assert count(db_engine, Transition) == 1
-    assert count(db_engine, ServiceRequest) == 1
+    assert count(db_engine, models.Transition) == 1
+    assert count(db_engine, models.ServiceRequest) == 1
 
 
 def test_lifecycle_builds_request_holds_comments_and_ratings(db_engine: Engine) -> None:
@@ -102,8 +93,8 @@ def test_lifecycle_builds_request_holds_comments_and_ratings(db_engine: Engine) 
             "响应及时",
             "zj-330100-sme",
         )
-    assert count(db_engine, TierHoldRow) == 2
-    assert count(db_engine, Comment) == 1 and count(db_engine, Rating) == 1
+    assert count(db_engine, models.TierHoldRow) == 2
+    assert count(db_engine, models.Comment) == 1 and count(db_engine, models.Rating) == 1
 
 
 def test_a_late_older_record_does_not_roll_the_summary_back(db_engine: Engine) -> None:
@@ -163,8 +154,8 @@ def test_concurrent_duplicates_from_threads_leave_one_row(db_engine: Engine) -> 
         t.join(timeout=60)
     assert errors == []
     assert sorted(i for i, won in results if won) == [0, 1]  # each event counted exactly once
-    assert count(db_engine, Transition) == 2
-    assert count(db_engine, TierHoldRow) == 1
+    assert count(db_engine, models.Transition) == 2
+    assert count(db_engine, models.TierHoldRow) == 1
     with Session(db_engine) as s:
         row = repository.get_request(s, f.request.request_id)
         assert row is not None and row.state == "assigned" and row.last_sequence == 2
@@ -192,7 +183,7 @@ def test_seeded_directory_routes_like_the_file(db_engine: Engine) -> None:
     version, new = seed_policy(db_engine)
     assert new and not seed_policy(db_engine)[1]
     stored = Directory.from_db(db_engine)
-    assert len(stored.entries) == len(packaged.entries) == count(db_engine, InstitutionRow)
+    assert len(stored.entries) == len(packaged.entries) == count(db_engine, models.InstitutionRow)
     for county in packaged.counties():
         for category in Category:
             for tier in Tier:
@@ -200,5 +191,5 @@ def test_seeded_directory_routes_like_the_file(db_engine: Engine) -> None:
                     county.code, category, tier
                 )
     with Session(db_engine) as s:
-        policy = s.get(SlaPolicyVersion, version)
+        policy = s.get(models.SlaPolicyVersion, version)
         assert policy is not None and version in policy.content
