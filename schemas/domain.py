@@ -96,6 +96,7 @@ class Role(StrEnum):
 class ClockKind(StrEnum):
     RESPONSE = "response"
     RESOLUTION = "resolution"
+    SIGN_FOR = "sign_for"  # 签收: the holding unit confirms it has taken the request
 
 
 class SlaStatus(StrEnum):

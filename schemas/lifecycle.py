@@ -25,6 +25,7 @@ from schemas.request import Actor, RequestInput
 class ActionKind(StrEnum):
     """Every action a caseworker, the enterprise or a system can take on a request."""
 
+    SIGN_FOR = "sign_for"  # 签收: the holding unit takes the request it was dispatched
     ACKNOWLEDGE = "acknowledge"
     START = "start"
     REQUEST_INFO = "request_info"
@@ -119,6 +120,7 @@ class EventType(StrEnum):
 
     SUBMITTED = "submitted"
     ASSIGNED = "assigned"
+    SIGNED_FOR = "signed_for"  # 签收; details: sign_for_business_seconds (None: no clock)
     ACKNOWLEDGED = "acknowledged"
     STARTED = "started"
     INFO_REQUESTED = "info_requested"
@@ -137,6 +139,7 @@ class EventType(StrEnum):
     SLA_WARNING = "sla_warning"
     SLA_BREACHED = "sla_breached"
     SUPERVISOR_ALERT = "supervisor_alert"
+    REMINDED = "reminded"  # 催办: a late unit is reminded (details: clock, deadline)
     OPERATOR_NEEDED = "operator_needed"  # a step failed permanently; details name it
     OPERATOR_RETRIED = "operator_retried"
     OPERATOR_RESOLVED = "operator_resolved"
@@ -212,6 +215,8 @@ class TierHold(BaseModel):
     resolution_breached: bool = False
     paused_seconds: int = 0  # business seconds spent awaiting the enterprise
     left_by: str | None = None  # escalated / handed_back / reassigned / resolved / ...
+    signed_for_at: datetime | None = None  # 签收 by the holding unit
+    sign_for_breached: bool = False
 
 
 class RequestSummary(BaseModel):
@@ -238,6 +243,8 @@ class RequestSummary(BaseModel):
     closed_at: datetime | None = None
     escalation_count: int = 0
     needs_operator: bool = False  # a step failed permanently and waits for an operator
+    sign_for_due_at: datetime | None = None  # while the holding unit has not signed for it
+    signed_for_at: datetime | None = None  # when the holding unit signed for it
 
     @classmethod
     def of_request(cls, req: RequestInput, **status: Any) -> RequestSummary:

@@ -13,6 +13,7 @@ from schemas.request import Actor
 
 CASEWORKER_ACTIONS = frozenset(
     {
+        ActionKind.SIGN_FOR,
         ActionKind.ACKNOWLEDGE,
         ActionKind.START,
         ActionKind.REQUEST_INFO,

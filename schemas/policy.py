@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -43,6 +44,20 @@ class SlaTarget(BaseModel):
     resolution_seconds: int = Field(gt=0)
 
 
+class SignForBreach(StrEnum):
+    """What a missed sign-for deadline does."""
+
+    REMIND = "remind"  # 催办: the unit is reminded; the request stays where it is
+    ESCALATE = "escalate"  # re-dispatched to the tier above
+
+
+class BreachAction(StrEnum):
+    """What a missed response or resolution deadline does."""
+
+    ESCALATE = "escalate"  # the request moves up a tier with fresh clocks
+    SUPERVISE_IN_PLACE = "supervise_in_place"  # it stays with its unit; supervisors are alerted
+
+
 class PinnedPolicy(BaseModel):
     """The slice of the SLA policy that applies to one request, as it was at submission."""
 
@@ -56,6 +71,17 @@ class PinnedPolicy(BaseModel):
         description="Business seconds after an automatic close during which the enterprise "
         "may still rate; 0 (policies pinned before this field) closes without waiting",
     )
+    sign_for_seconds: int | None = Field(
+        default=None,
+        gt=0,
+        description="Business seconds the holding unit has to sign for the request after each "
+        "dispatch; None (policies pinned before sign-for) runs no sign-for clock",
+    )
+    sign_for_breach: SignForBreach = SignForBreach.REMIND
+    response_from_sign_for: bool = Field(
+        default=False, description="The response clock starts at sign-for, not at dispatch"
+    )
+    breach_action: BreachAction = BreachAction.ESCALATE
     calendar: CalendarData
 
 

@@ -13,12 +13,12 @@ from datetime import datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.domain import TIER_ORDER, Category, Grade, Priority, Tier
-from schemas.policy import CalendarData, PinnedPolicy, SlaTarget
+from schemas.policy import BreachAction, CalendarData, PinnedPolicy, SignForBreach, SlaTarget
 from schemas.working_periods import parse_working_periods
 from tierflow.calendar_data import build_calendar
 
@@ -97,6 +97,52 @@ class Targets(_Strict):
         return self
 
 
+def _default_sign_for_hours() -> dict[Priority, float]:
+    # Tianjin 12345: 15 minutes at risk to life or property, 30 for utilities, else 1 working day
+    return {Priority.URGENT: 0.25, Priority.HIGH: 0.5, Priority.NORMAL: 7, Priority.LOW: 7}
+
+
+class CategoryWorkOrders(_Strict):
+    """A category's own sign-for deadlines (priorities it leaves out keep the default)."""
+
+    sign_for_hours: dict[Priority, float] = Field(default_factory=dict)
+
+    @field_validator("sign_for_hours")
+    @classmethod
+    def _positive(cls, value: dict[Priority, float]) -> dict[Priority, float]:
+        return _positive_hours(value)
+
+
+class WorkOrders(_Strict):
+    """The work-order rules (签收 and what a missed deadline does); defaults from 12345 rules."""
+
+    sign_for_hours: dict[Priority, float] = Field(default_factory=_default_sign_for_hours)
+    category: dict[Category, CategoryWorkOrders] = Field(default_factory=dict)
+    sign_for_breach: SignForBreach = SignForBreach.REMIND
+    response_clock_from: Literal["dispatch", "sign_for"] = "dispatch"
+    breach_action: BreachAction = BreachAction.ESCALATE
+
+    @field_validator("sign_for_hours")
+    @classmethod
+    def _every_priority(cls, value: dict[Priority, float]) -> dict[Priority, float]:
+        missing = [p.value for p in Priority if p not in value]
+        if missing:
+            raise ValueError(f"missing priorities: {', '.join(missing)}")
+        return _positive_hours(value)
+
+    def sign_for(self, category: Category, priority: Priority) -> float:
+        """Business hours to sign for a request of this category and priority."""
+        own = self.category.get(category, CategoryWorkOrders()).sign_for_hours
+        return own.get(priority, self.sign_for_hours[priority])
+
+
+def _positive_hours(value: dict[Priority, float]) -> dict[Priority, float]:
+    bad = [p.value for p, hours in value.items() if not hours > 0]
+    if bad:
+        raise ValueError(f"hours must be greater than 0 ({', '.join(bad)})")
+    return value
+
+
 class CalendarSettings(_Strict):
     utc_offset_minutes: int = Field(default=480, ge=-720, le=840)
     working_periods: list[tuple[str, str]] = Field(min_length=1)
@@ -135,6 +181,7 @@ class PolicyFile(_Strict):
     )
     calendar: CalendarSettings
     targets: Targets
+    work_orders: WorkOrders = Field(default_factory=WorkOrders)
 
     @field_validator("warning_thresholds")
     @classmethod
@@ -165,6 +212,7 @@ class PolicyFile(_Strict):
                 ),
             )
         calendar = self.calendar_for(submitted_at.year)
+        rules = self.work_orders
         return PinnedPolicy(
             version=self.version,
             targets=targets,
@@ -178,6 +226,10 @@ class PolicyFile(_Strict):
                 else 0
             ),
             calendar=calendar,
+            sign_for_seconds=_seconds(rules.sign_for(category, priority), 1.0),
+            sign_for_breach=rules.sign_for_breach,
+            response_from_sign_for=rules.response_clock_from == "sign_for",
+            breach_action=rules.breach_action,
         )
 
     def calendar_for(self, year: int) -> CalendarData:

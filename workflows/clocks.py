@@ -11,13 +11,20 @@ from schemas.policy import CalendarData, PinnedPolicy
 from workflows.business_time import add_business_seconds, business_seconds_between
 
 
-def start_clocks(policy: PinnedPolicy, tier: Tier, now: datetime) -> list[SlaClock]:
-    """Return a fresh response and resolution clock for ``tier``."""
+def start_clocks(
+    policy: PinnedPolicy, tier: Tier, now: datetime, *, response: bool = True
+) -> list[SlaClock]:
+    """Return a fresh resolution clock for ``tier``, after a response clock unless told not to
+    (a policy whose response clock starts at sign-for)."""
     target = policy.targets[tier]
-    return [
-        start_clock(ClockKind.RESPONSE, tier, target.response_seconds, now, policy.calendar),
-        start_clock(ClockKind.RESOLUTION, tier, target.resolution_seconds, now, policy.calendar),
+    started = [
+        start_clock(ClockKind.RESOLUTION, tier, target.resolution_seconds, now, policy.calendar)
     ]
+    if response:
+        started.insert(
+            0, start_clock(ClockKind.RESPONSE, tier, target.response_seconds, now, policy.calendar)
+        )
+    return started
 
 
 def start_clock(

@@ -82,8 +82,15 @@ def mark_hold_breach(case: WorkflowState, kind: ClockKind) -> None:
     if case.holds:
         if kind is ClockKind.RESPONSE:
             case.holds[-1].response_breached = True
+        elif kind is ClockKind.SIGN_FOR:
+            case.holds[-1].sign_for_breached = True
         else:
             case.holds[-1].resolution_breached = True
+
+
+def signed_for_at(case: WorkflowState) -> datetime | None:
+    """When the institution holding the request signed for it (None: not yet)."""
+    return case.holds[-1].signed_for_at if case.holds else None
 
 
 def summary(case: WorkflowState, now: datetime) -> RequestSummary:
@@ -106,6 +113,8 @@ def summary(case: WorkflowState, now: datetime) -> RequestSummary:
         closed_at=case.closed_at,
         escalation_count=case.escalation_count,
         needs_operator=case.operator is not None,
+        sign_for_due_at=due.get(ClockKind.SIGN_FOR),
+        signed_for_at=signed_for_at(case),
     )
 
 

@@ -11,6 +11,7 @@ NOT_TERMINAL = frozenset(set(State) - TERMINAL_STATES)
 
 # action -> (states it is allowed from, state it leads to; None keeps the state)
 TRANSITIONS: dict[ActionKind, tuple[frozenset[State], State | None]] = {
+    ActionKind.SIGN_FOR: (frozenset({State.ASSIGNED}), None),  # once per holder: the workflow
     ActionKind.ACKNOWLEDGE: (frozenset({State.ASSIGNED}), State.ACKNOWLEDGED),
     ActionKind.START: (frozenset({State.ACKNOWLEDGED}), State.IN_PROGRESS),
     ActionKind.REQUEST_INFO: (
@@ -35,6 +36,7 @@ TRANSITIONS: dict[ActionKind, tuple[frozenset[State], State | None]] = {
 }
 
 EVENT_OF_ACTION: dict[ActionKind, EventType] = {
+    ActionKind.SIGN_FOR: EventType.SIGNED_FOR,
     ActionKind.ACKNOWLEDGE: EventType.ACKNOWLEDGED,
     ActionKind.START: EventType.STARTED,
     ActionKind.REQUEST_INFO: EventType.INFO_REQUESTED,

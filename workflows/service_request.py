@@ -30,10 +30,11 @@ with workflow.unsafe.imports_passed_through():
         TargetCheck,
         WorkflowState,
     )
-    from schemas.policy import PinnedPolicy, PolicyRequest
+    from schemas.policy import BreachAction, PinnedPolicy, PolicyRequest, SignForBreach
     from schemas.request import SYSTEM_ACTOR, Actor
     from workflows import clocks, records, rules, sla, views
     from workflows.activity_calls import Outbox, StepFailed, lookup
+    from workflows.business_time import business_seconds_between
 
 IDLE_WAIT = timedelta(days=30)  # longest sleep when nothing is due; keeps every wait timed
 # An action handled after a deadline passed (e.g. after a worker outage) first records the breach.
@@ -254,6 +255,13 @@ class ServiceRequestWorkflow:
         )
         if refusal:
             raise ApplicationError(refusal, type="InvalidTransition", non_retryable=True)
+        signed = records.signed_for_at(self.case)
+        if action.kind is ActionKind.SIGN_FOR and signed is not None:
+            raise ApplicationError(
+                f"cannot sign for: {self._institution_id} signed for it at {signed.isoformat()}",
+                type="InvalidTransition",
+                non_retryable=True,
+            )
         if action.kind is ActionKind.RATE and self.case.state is State.CLOSED:
             if not self._rating_open():
                 due = self.case.rating_due_at
@@ -376,8 +384,13 @@ class ServiceRequestWorkflow:
                 fresh=False,
             )
             return
+        if kind is ActionKind.SIGN_FOR:
+            self._sign_for(actor, action.action_id)
+            return
         details: dict[str, int | None] = {}
         if kind is ActionKind.ACKNOWLEDGE:
+            if self._awaits_sign_for():  # answering the enterprise takes the request too
+                self._sign_for(actor, action.action_id)
             details["response_business_seconds"] = sla.stop_clock(
                 self.case, ClockKind.RESPONSE, now
             )
@@ -419,6 +432,34 @@ class ServiceRequestWorkflow:
             reason=action.text,
             action_id=action.action_id,
             details=details,
+        )
+
+    def _awaits_sign_for(self) -> bool:
+        """Whether the holding unit still has to sign for the request under its policy."""
+        return self._policy.sign_for_seconds is not None and (
+            records.signed_for_at(self.case) is None
+        )
+
+    def _sign_for(self, actor: Actor, action_id: str | None) -> None:
+        """签收: the holding unit takes the request; its response clock may start now."""
+        now, policy, hold = workflow.now(), self._policy, self.case.holds[-1]
+        sla.stop_clock(self.case, ClockKind.SIGN_FOR, now)
+        hold.signed_for_at = now
+        waited = None
+        if policy.sign_for_seconds is not None:
+            waited = business_seconds_between(hold.since, now, policy.calendar)
+        started = {clock.kind for clock in records.tier_clocks(self.case)}
+        if policy.response_from_sign_for and ClockKind.RESPONSE not in started:
+            target = policy.targets[self.case.tier].response_seconds
+            self.case.clocks.append(
+                clocks.start_clock(ClockKind.RESPONSE, self.case.tier, target, now, policy.calendar)
+            )
+        self._emit(
+            EventType.SIGNED_FOR,
+            actor,
+            to_state=self.case.state,
+            action_id=action_id,
+            details={"sign_for_business_seconds": waited},
         )
 
     async def _reassign_target(self, action: ActionRequest) -> Institution:
@@ -568,14 +609,39 @@ class ServiceRequestWorkflow:
                     to_state=self.case.state,
                     details={"clock": clock.kind.value, "deadline": _iso(clock.deadline)},
                 )
-                await self._escalate(
-                    SYSTEM_ACTOR,
-                    f"sla_breach:{clock.kind.value}",
-                    None,
-                    EscalationReason.SLA_BREACH,
-                    clock.kind,
-                )
+                await self._after_breach(clock)
                 return
+
+    async def _after_breach(self, clock: SlaClock) -> None:
+        """Do what the pinned policy says a missed deadline does: escalate, remind, alert."""
+        policy = self._policy
+        details = {"clock": clock.kind.value, "deadline": _iso(clock.deadline)}
+        if clock.kind is ClockKind.SIGN_FOR and policy.sign_for_breach is SignForBreach.REMIND:
+            self._emit(
+                EventType.REMINDED,
+                SYSTEM_ACTOR,
+                to_state=self.case.state,
+                reason="sign-for deadline missed",
+                details=details,
+            )
+            return
+        in_place = policy.breach_action is BreachAction.SUPERVISE_IN_PLACE
+        if clock.kind is not ClockKind.SIGN_FOR and in_place:
+            self._emit(
+                EventType.SUPERVISOR_ALERT,
+                SYSTEM_ACTOR,
+                to_state=self.case.state,
+                reason=f"sla_breach:{clock.kind.value}",
+                details={**details, "cause": "sla_breach", "mode": policy.breach_action.value},
+            )
+            return
+        await self._escalate(
+            SYSTEM_ACTOR,
+            f"sla_breach:{clock.kind.value}",
+            None,
+            EscalationReason.SLA_BREACH,
+            clock.kind,
+        )
 
     async def _fire_overdue(self) -> None:
         """Fire everything already due, one breach (and escalation) at a time."""
@@ -694,12 +760,20 @@ class ServiceRequestWorkflow:
         """Hand the request to ``institution`` at ``tier``; fresh clocks unless ``fresh`` is off."""
         now = workflow.now()
         from_tier = self.case.tier if self.case.institution else None
+        policy, cal = self._policy, self._policy.calendar
         records.close_hold(self.case, now, event.value)
         if fresh:
             for clock in self._current_clocks():
-                clocks.stop(clock, now, self._policy.calendar)
-            self.case.clocks.extend(clocks.start_clocks(self._policy, tier, now))
+                clocks.stop(clock, now, cal)
+            self.case.clocks.extend(
+                clocks.start_clocks(policy, tier, now, response=not policy.response_from_sign_for)
+            )
             self.case.clocks_since = now
+        if policy.sign_for_seconds is not None:  # 派单: each new holder signs for it
+            sla.stop_clock(self.case, ClockKind.SIGN_FOR, now)
+            self.case.clocks.append(
+                clocks.start_clock(ClockKind.SIGN_FOR, tier, policy.sign_for_seconds, now, cal)
+            )
         self.case.tier = tier
         self.case.institution = institution
         records.open_hold(self.case, tier, institution.id, now)

@@ -33,6 +33,7 @@ def request_view(case: WorkflowState, now: datetime) -> RequestView:
             for kind in rules.allowed_actions(case.state, case.tier, case.rating is not None)
             if (kind in OPERATOR_ACTIONS) is (case.operator is not None)
             and (kind is not ActionKind.RATE or _rating_allowed(case, now))
+            and (kind is not ActionKind.SIGN_FOR or records.signed_for_at(case) is None)
         ],
         rating=case.rating,
         close_due_at=case.close_due_at,

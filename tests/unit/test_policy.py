@@ -14,7 +14,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.policy import PolicyActivities
 from schemas.domain import Category, Grade, Priority, Tier
-from schemas.policy import PinnedPolicy, PolicyRequest
+from schemas.policy import BreachAction, PinnedPolicy, PolicyRequest, SignForBreach
 from tierflow.policy import PolicyError, PolicyFile, load_policy_file, parse_policy
 
 HOUR = 3600
@@ -28,7 +28,7 @@ def policy() -> PolicyFile:
 
 
 def test_packaged_file_loads(policy) -> None:
-    assert policy.version == "2026.2"
+    assert policy.version == "2026.3"
     assert policy.warning_thresholds == [0.5, 0.8]
     assert policy.reopen_window_business_days == 5
     assert policy.calendar.working_periods == [("09:00", "12:00"), ("13:30", "17:30")]
@@ -37,7 +37,7 @@ def test_packaged_file_loads(policy) -> None:
 
 def test_pin_defaults_tier_and_grade(policy) -> None:
     pinned = policy.pin(Category.OTHER, Priority.NORMAL, Grade.NONE, SUBMITTED)
-    assert pinned.version == "2026.2"
+    assert pinned.version == "2026.3"
     assert pinned.targets[Tier.COUNTY].response_seconds == 8 * HOUR
     assert pinned.targets[Tier.COUNTY].resolution_seconds == 40 * HOUR
     assert pinned.targets[Tier.PROVINCIAL].resolution_seconds == 50 * HOUR
@@ -51,6 +51,27 @@ def test_pin_defaults_tier_and_grade(policy) -> None:
     assert giant.targets[Tier.COUNTY].resolution_seconds == 12 * HOUR
     assert giant.targets[Tier.NATIONAL].resolution_seconds == 18 * HOUR
     assert pinned.rating_window_seconds == 15 * 7 * HOUR  # 15 business days of 7 hours
+
+
+def test_work_order_rules_are_pinned_per_priority_and_category(policy) -> None:
+    urgent = policy.pin(Category.OTHER, Priority.URGENT, Grade.NONE, SUBMITTED)
+    normal = policy.pin(Category.OTHER, Priority.NORMAL, Grade.NONE, SUBMITTED)
+    assert (urgent.sign_for_seconds, normal.sign_for_seconds) == (15 * 60, 7 * HOUR)
+    assert normal.sign_for_breach is SignForBreach.REMIND
+    assert normal.breach_action is BreachAction.ESCALATE and not normal.response_from_sign_for
+
+    text = PACKAGED_TEXT.replace(
+        "# [work_orders.category.financing]\n# sign_for_hours = { normal = 3.5 }",
+        "[work_orders.category.financing]\nsign_for_hours = { normal = 3.5 }",
+    ).replace('response_clock_from = "dispatch"', 'response_clock_from = "sign_for"')
+    edited = parse_policy(text)
+    financing = edited.pin(Category.FINANCING, Priority.NORMAL, Grade.NONE, SUBMITTED)
+    assert financing.sign_for_seconds == 3.5 * HOUR and financing.response_from_sign_for
+    # the category's other priorities keep the defaults
+    assert (
+        edited.pin(Category.FINANCING, Priority.URGENT, Grade.NONE, SUBMITTED).sign_for_seconds
+        == 15 * 60
+    )
 
 
 def test_the_rating_window_is_configurable_and_zero_turns_it_off() -> None:
@@ -170,7 +191,7 @@ BAD_EDITS = [
         "sla_policy.toml: targets.grade.little_giant.response_factr: is not a known field",
     ),
     (
-        'version = "2026.2"',
+        'version = "2026.3"',
         "",
         "sla_policy.toml: version: is required",
     ),
@@ -217,9 +238,29 @@ BAD_EDITS = [
         "sla_policy.toml: reopen_window_business_days: input should be a valid number",
     ),
     (
-        'version = "2026.2"',
-        'version = "2026.2',
+        'version = "2026.3"',
+        'version = "2026.3',
         "sla_policy.toml: invalid TOML: ",
+    ),
+    (
+        "normal = 7, low = 7 }",
+        "normal = 7 }",
+        "sla_policy.toml: work_orders.sign_for_hours: missing priorities: low",
+    ),
+    (
+        "urgent = 0.25,",
+        "urgent = 0,",
+        "sla_policy.toml: work_orders.sign_for_hours: hours must be greater than 0 (urgent)",
+    ),
+    (
+        'sign_for_breach = "remind"',
+        'sign_for_breach = "ignore"',
+        "sla_policy.toml: work_orders.sign_for_breach: must be one of",
+    ),
+    (
+        'breach_action = "escalate"',
+        'breach_action = "shrug"',
+        "sla_policy.toml: work_orders.breach_action: must be one of",
     ),
 ]
 
