@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from api.auth import require, scope_conditions
 from api.deps import ApiContext
@@ -25,9 +26,14 @@ from tierflow.auth_store import Principal
 from tierflow.db.models import ServiceRequest, TierHoldRow, Transition
 
 DEFAULT_PERIOD = timedelta(days=30)
+Q = TypeVar("Q", Select[*tuple[Any, ...]], SelectOfScalar[Any])
 
 
-def _period(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+def _period(
+    principal: Principal, since: datetime | None, until: datetime | None
+) -> tuple[datetime, datetime]:
+    """Check the caller may see reports; return the period (by default the last 30 days)."""
+    require(principal, "reports", "see reports")
     end = _aware(until) if until else datetime.now(UTC)
     start = _aware(since) if since else end - DEFAULT_PERIOD
     if start > end:
@@ -37,6 +43,18 @@ def _period(since: datetime | None, until: datetime | None) -> tuple[datetime, d
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _in_scope(
+    query: Q, principal: Principal, request_id: Any, moment: Any, period: tuple[datetime, datetime]
+) -> Q:
+    """Keep the rows of requests in the caller's scope whose ``moment`` falls in ``period``."""
+    start, end = period
+    return (
+        query.join(ServiceRequest, col(ServiceRequest.request_id) == col(request_id))
+        .where(*scope_conditions(principal))
+        .where(col(moment) >= start, col(moment) <= end)
+    )
 
 
 def summary_report(ctx: ApiContext, principal: Principal) -> SummaryReport:
@@ -69,13 +87,9 @@ def sla_report(
     ctx: ApiContext, principal: Principal, since: datetime | None, until: datetime | None
 ) -> SlaReport:
     """Return SLA attainment per institution and tier for holds begun in the period."""
-    require(principal, "reports", "see reports")
-    start, end = _period(since, until)
-    query = (
-        select(TierHoldRow)
-        .join(ServiceRequest, col(ServiceRequest.request_id) == col(TierHoldRow.request_id))
-        .where(*scope_conditions(principal))
-        .where(col(TierHoldRow.since) >= start, col(TierHoldRow.since) <= end)
+    start, end = _period(principal, since, until)
+    query = _in_scope(
+        select(TierHoldRow), principal, TierHoldRow.request_id, TierHoldRow.since, (start, end)
     )
     stats: dict[tuple[str, Any], list[int]] = {}
     with Session(ctx.engine) as session:
@@ -103,15 +117,14 @@ def escalation_report(
     ctx: ApiContext, principal: Principal, since: datetime | None, until: datetime | None
 ) -> EscalationReport:
     """Count escalations in the period by tiers, cause (SLA breach or manual) and reason code."""
-    require(principal, "reports", "see reports")
-    start, end = _period(since, until)
-    query = (
-        select(Transition.from_tier, Transition.to_tier, Transition.details)
-        .join(ServiceRequest, col(ServiceRequest.request_id) == col(Transition.request_id))
-        .where(*scope_conditions(principal))
-        .where(Transition.event_type == EventType.ESCALATED)
-        .where(col(Transition.occurred_at) >= start, col(Transition.occurred_at) <= end)
-    )
+    start, end = _period(principal, since, until)
+    query = _in_scope(
+        select(Transition.from_tier, Transition.to_tier, Transition.details),
+        principal,
+        Transition.request_id,
+        Transition.occurred_at,
+        (start, end),
+    ).where(Transition.event_type == EventType.ESCALATED)
     counts: Counter[tuple[Any, Any, str, str]] = Counter()
     with Session(ctx.engine) as session:
         for from_tier, to_tier, details in session.exec(query).all():
