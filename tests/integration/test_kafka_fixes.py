@@ -1,16 +1,21 @@
-"""The kafka-python bugs that ``workers/ingress/kafka_fixes.py`` works around, reproduced.
+"""The kafka-python bugs that ``workers/ingress/kafka_fixes.py`` works around.
 
-Each test first shows the pinned client still has the bug (when one fails there, the
-client was fixed: drop the workaround), then that the workaround cures it.
+A reproduced bug (1) first shows the pinned client still has it (when that test fails, the
+client was fixed: drop the workaround), then that the workaround cures it. A defensive one
+(2, 3) is tested for the guarantee it protects, or through its seam with an injected clock.
 """
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
+import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from tests.utils.eventually import eventually_sync
 from tierflow.kafka_io import make_producer
-from workers.ingress.kafka_fixes import unstick_parked_partitions
+from workers.ingress.kafka_fixes import CONSUMER_CONFIG, JoinWatch, unstick_parked_partitions
 
 
 def _park_then_resume(bootstrap: str, topic: str) -> tuple[KafkaConsumer, TopicPartition]:
@@ -64,3 +69,111 @@ def test_unsticking_the_slot_brings_parked_partitions_back(kafka_broker, unique_
     finally:
         consumer.close()
     assert [m.value for m in got] == [b"p0-%d" % n for n in range(1, 10)]
+
+
+# ---------------------------------------------------------------- 2. incremental fetch sessions
+def _member(bootstrap: str, topic: str, group: str, config: dict[str, Any]) -> KafkaConsumer:
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **config,
+    )
+    consumer.subscribe([topic], listener=JoinWatch())  # a listener, as the ingress has one
+    return consumer
+
+
+@pytest.mark.parametrize(
+    "config",
+    [CONSUMER_CONFIG, {}],
+    ids=["full fetches (the workaround)", "incremental sessions (the client's default)"],
+)
+def test_every_partition_flows_again_after_a_member_joins_and_leaves(
+    kafka_broker, unique_topic, config
+) -> None:
+    """dpkp/kafka-python#3131: after a rebalance a listener's partitions could stop flowing.
+
+    The client's default passing too says the pinned client has the upstream fix (#3132,
+    3.0.9): the workaround is defensive.
+    """
+    topic, group = unique_topic("flow", partitions=4), f"flow-{uuid.uuid4().hex[:8]}"
+    partitions = {TopicPartition(topic, p) for p in range(4)}
+    producer = make_producer(kafka_broker.bootstrap)
+    first = _member(kafka_broker.bootstrap, topic, group, config)
+    second: KafkaConsumer | None = None
+    seen: set[tuple[int, bytes]] = set()
+
+    def send_round(name: bytes) -> None:
+        for p in range(4):
+            producer.send(topic, value=name, partition=p)
+        producer.flush(30)
+
+    def received(name: bytes) -> bool:
+        for tp, records in first.poll(timeout_ms=100).items():
+            seen.update((tp.partition, r.value) for r in records)
+        return all((p, name) in seen for p in range(4))
+
+    try:
+        send_round(b"before")
+        eventually_sync(lambda: received(b"before"), what="the first round", interval=0)
+        second = _member(kafka_broker.bootstrap, topic, group, config)
+
+        def shared() -> bool:
+            first.poll(timeout_ms=100)
+            second.poll(timeout_ms=100)
+            return bool(first.assignment()) and bool(second.assignment())
+
+        eventually_sync(shared, what="the partitions shared by two members", interval=0)
+        second.close()
+        eventually_sync(
+            lambda: first.poll(timeout_ms=100) is not None and first.assignment() == partitions,
+            what="every partition back with the first member",
+            interval=0,
+        )
+        send_round(b"after")
+        eventually_sync(
+            lambda: received(b"after"),
+            timeout=20,
+            what="the second round from every partition",
+            detail=lambda: sorted(p for p, v in seen if v == b"after"),
+            interval=0,
+        )
+    finally:
+        producer.close(timeout=5)
+        first.close()
+        if second is not None:
+            second.close()
+
+
+# ---------------------------------------------------------------- 3. a join that never finishes
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_join_watch_counts_from_creation_until_the_first_assignment() -> None:
+    clock = _Clock()
+    watch = JoinWatch(clock)
+    clock.now += 45
+    assert watch.stuck_for() == 45  # a consumer that never joined is replaced after the timeout
+    watch.on_partitions_assigned(set())  # no partitions for this member: still a finished join
+    clock.now += 600
+    assert watch.stuck_for() == 0
+
+
+def test_join_watch_counts_from_the_first_revocation_of_a_rebalance() -> None:
+    clock = _Clock()
+    watch = JoinWatch(clock)
+    watch.on_partitions_assigned({TopicPartition("t", 0)})
+    clock.now += 10
+    watch.on_partitions_revoked({TopicPartition("t", 0)})
+    clock.now += 20
+    watch.on_partitions_revoked(set())  # a second revocation does not restart the count
+    clock.now += 5
+    assert watch.stuck_for() == 25
+    watch.on_partitions_assigned({TopicPartition("t", 0)})
+    assert watch.stuck_for() == 0

@@ -1,21 +1,26 @@
 """Workarounds for kafka-python 3.0.12 bugs, all in one place (the client is pinned to it).
 
-Each one names the bug and the test that reproduces it; drop it when that test shows the
-pinned client no longer has the bug.
+Each names its bug and its test in ``tests/integration/test_kafka_fixes.py``. A reproduced
+one is dropped when its test shows the pinned client no longer has the bug; a defensive one
+(not reproduced here) when the upstream fix has been trusted long enough.
 
-1. Parked partitions never fetched again (``unstick_parked_partitions``). The fetcher hands
-   records it parked (for a paused partition, or beyond ``max_poll_records``) back only when
-   its in-line slot is ``None``; after a poll that drained the slot it holds an empty object
-   instead, so those partitions are not read again. Reproduced by
-   ``tests/integration/test_kafka_fixes.py::test_the_pinned_client_loses_parked_partitions``.
-2. Incremental fetch sessions can stop returning a partition's records after a rebalance
-   (dpkp/kafka-python#3131, #2575): ``CONSUMER_CONFIG`` turns them off; full fetches are
-   cheap at command volumes.
-3. A group join that never completes (the coordinator stays unknown for good, seen when
-   another member joined with a topic this one had no metadata for): ``JoinWatch`` tells
-   the ingress to replace a consumer left without a completed join for a while. Loading
-   topic metadata before the first join (``tierflow.kafka_io.load_topic_metadata``) makes
-   it rare.
+1. Reproduced. Parked partitions never fetched again (``unstick_parked_partitions``). The
+   fetcher hands records it parked (for a paused partition, or beyond ``max_poll_records``)
+   back only when its in-line slot is ``None``; after a poll that drained the slot it holds
+   an empty object instead, so those partitions are not read again
+   (``test_the_pinned_client_loses_parked_partitions``).
+2. Defensive. Incremental fetch sessions could stop returning a partition's records after a
+   rebalance (dpkp/kafka-python#3131, fixed in 3.0.9 by #3132; also #2575, reported on 2.1.3):
+   ``CONSUMER_CONFIG`` turns them off; full fetches are cheap at command volumes.
+   ``test_every_partition_flows_again_after_a_member_joins_and_leaves`` runs the rebalance
+   with and without the workaround; both pass on the pinned client.
+3. Defensive. A group join that never completes (the coordinator stays unknown for good,
+   seen when another member joined with a topic this one had no metadata for; not
+   reproduced on demand): ``JoinWatch`` tells the ingress to replace a consumer left without
+   a completed join for a while (``test_join_watch_*`` with an injected clock;
+   ``test_a_consumer_stuck_after_a_revocation_is_rebuilt`` in ``test_ingress.py``). Loading
+   topic metadata before the first join (``tierflow.kafka_io.load_topic_metadata``) makes it
+   rare.
 """
 
 from __future__ import annotations
