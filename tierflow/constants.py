@@ -9,8 +9,15 @@ WORKFLOW_ID_PREFIX = "request-"
 COMMANDS_TOPIC = "tierflow.commands.v1"
 EVENTS_TOPIC = "tierflow.events.v1"
 DEAD_LETTER_TOPIC = "tierflow.commands.dlq.v1"
-TOPICS: dict[str, int] = {COMMANDS_TOPIC: 6, EVENTS_TOPIC: 6, DEAD_LETTER_TOPIC: 1}
+NOTIFIER_DEAD_LETTER_TOPIC = "tierflow.notifier.dlq.v1"  # events the notifier cannot read
+TOPICS: dict[str, int] = {
+    COMMANDS_TOPIC: 6,
+    EVENTS_TOPIC: 6,
+    DEAD_LETTER_TOPIC: 1,
+    NOTIFIER_DEAD_LETTER_TOPIC: 1,
+}
 INGRESS_GROUP = "tierflow-ingress"
+NOTIFIER_GROUP = "tierflow-notifier"
 # Ingress defaults (settings and the Ingress class share them): commands fetched per poll,
 # Temporal calls at once, and commands fetched but unfinished before polling pauses.
 # The ingress bench chose them (docs/benchmarks).

@@ -11,11 +11,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from tierflow.constants import (
     COMMANDS_TOPIC,
     DEAD_LETTER_TOPIC,
+    EVENTS_TOPIC,
     INGRESS_GROUP,
     INGRESS_MAX_IN_FLIGHT,
     INGRESS_MAX_PENDING,
     INGRESS_MAX_POLL_RECORDS,
     INGRESS_STALL_SECONDS,
+    NOTIFIER_DEAD_LETTER_TOPIC,
+    NOTIFIER_GROUP,
     TASK_QUEUE,
 )
 
@@ -149,6 +152,62 @@ class Settings(BaseSettings):
         description="The systems allowed to send commands on Kafka, their grants and rates "
         "(TOML); empty: the packaged local-stack set",
     )
+    notifier_events_topic: str = Field(
+        default=EVENTS_TOPIC, description="Lifecycle events topic the notifier consumes"
+    )
+    notifier_dead_letter_topic: str = Field(
+        default=NOTIFIER_DEAD_LETTER_TOPIC,
+        description="Topic the notifier parks lifecycle events it cannot read",
+    )
+    notifier_group: str = Field(
+        default=NOTIFIER_GROUP, description="Kafka consumer group of the notifier processes"
+    )
+    notifier_metrics_port: int = 9467
+    notifier_rules_file: Path | None = Field(
+        default=None,
+        description="Who hears about which events, by which channels; webhook endpoints and "
+        "the SMS gateway (TOML); empty: the packaged rules",
+    )
+    notifier_retry_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How long a message to a failing endpoint is retried before it is "
+        "dead-lettered (status dead)",
+    )
+    notifier_backoff_initial_seconds: float = Field(
+        default=5.0, gt=0, description="First pause after a failed send; doubles each time"
+    )
+    notifier_backoff_max_seconds: float = Field(
+        default=300.0, gt=0, description="Longest pause between two sends of one message"
+    )
+    notifier_breaker_failures: int = Field(
+        default=5, ge=1, description="Failures in a row that open an endpoint's circuit breaker"
+    )
+    notifier_breaker_cooldown_seconds: float = Field(
+        default=60.0, gt=0, description="How long an open breaker keeps sends to it waiting"
+    )
+    notifier_digest_minutes: float = Field(
+        default=60.0, gt=0, description="A digest mail gathers a user's messages this long"
+    )
+    notifier_working_hours_only: bool = Field(
+        default=True,
+        description="Hold mail and SMS that are not urgent until working hours on the business "
+        "calendar (false: send at once, as the local stack does)",
+    )
+    notifier_console_url: str = Field(
+        default="http://127.0.0.1:8000/console",
+        description="Base of the console links in messages to staff",
+    )
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP server of outgoing mail")
+    smtp_port: int = Field(default=2525, ge=1, le=65535)
+    smtp_starttls: bool = Field(default=False, description="Upgrade to TLS with STARTTLS")
+    smtp_username: str = Field(default="", description="SMTP AUTH user (empty: no AUTH)")
+    smtp_password: SecretStr = Field(default=SecretStr(""), description="SMTP AUTH password")
+    smtp_from: str = Field(
+        default="tierflow <noreply@tierflow.localhost>", description="From: of every mail"
+    )
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+
     policy_file: Path | None = None  # None: the packaged SLA policy
     directory_file: Path | None = None  # None: the packaged institution directory
 

@@ -30,6 +30,8 @@ TABLES = {
     "api_user",
     "api_token",
     "console_session",
+    "notification",
+    "notification_preference",
 }
 
 

@@ -1,4 +1,4 @@
-"""`tierflow worker | ingress | api`: the three long-running processes (the image's CMD)."""
+"""`tierflow worker | ingress | notifier | api`: the long-running processes (the image's CMD)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ def register(app: typer.Typer) -> None:
     """Add the process commands to the root command."""
     app.command()(worker)
     app.command()(ingress)
+    app.command()(notifier)
     app.command()(api)
 
 
@@ -22,6 +23,13 @@ def worker() -> None:
 def ingress() -> None:
     """Run the Kafka command consumer that drives workflows."""
     from workers.ingress import main
+
+    main()
+
+
+def notifier() -> None:
+    """Run the notifier: lifecycle events become inbox entries, mails, webhooks and SMS."""
+    from workers.notifier.process import main
 
     main()
 

@@ -9,6 +9,7 @@ from sqlmodel import SQLModel
 
 import tierflow.db.auth_models  # noqa: F401 - registers the API auth tables
 import tierflow.db.models  # noqa: F401 - registers the tables on SQLModel.metadata
+import tierflow.db.notification_models  # noqa: F401 - registers the notifier's tables
 from tierflow.db.engine import make_engine
 from tierflow.db.types import EnumText, UtcDateTime
 from tierflow.settings import Settings

@@ -1,0 +1,169 @@
+"""A warning, a breach and an escalation reach the right people by the right channels, once.
+
+Real components: the session Kafka broker, a real SMTP server (aiosmtpd), a migrated SQLite
+read model, and ``tierflow notifier`` itself (in a thread here; as a process in the kill test).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.utils.eventually import eventually
+from tests.utils.notifier_helpers import (
+    add_people,
+    all_sent,
+    metric_value,
+    metrics_text,
+    notifier_settings,
+    notifier_thread,
+    project,
+    publish,
+    rows,
+    warning_breach_escalation,
+)
+from tierflow.db.engine import make_engine
+from tierflow.db.notification_models import DeliveryStatus
+from tierflow_dev.devstack.kafka import KafkaBroker
+from tierflow_dev.devstack.smtp_sink import SmtpSink
+
+# (channel, recipient, rule) of the five events, by the packaged rules
+EXPECTED = {
+    ("email", "enterprise:{rid}", "request_received"),
+    ("inbox", "user:cw-county", "assigned"),
+    ("email", "user:cw-county", "assigned"),
+    ("inbox", "user:cw-county", "sla_warning"),
+    ("email", "user:cw-county", "sla_warning"),
+    ("inbox", "user:lead-county", "sla_warning"),
+    ("inbox", "user:cw-county", "sla_breached"),
+    ("email", "user:cw-county", "sla_breached"),
+    ("inbox", "user:lead-county", "sla_breached"),
+    ("email", "user:lead-county", "sla_breached"),
+    ("inbox", "user:lead-city", "sla_breached"),  # supervisors of the tier above
+    ("inbox", "user:cw-city", "escalated"),
+    ("email", "user:cw-city", "escalated"),
+    ("inbox", "user:lead-city", "escalated"),
+    ("email", "user:lead-city", "escalated"),
+}
+MAILS = {
+    ("wang@example.com", "您的服务请求已受理"),
+    ("cw-county@staff.example.org", "【待办】"),
+    ("cw-county@staff.example.org", "【预警】"),
+    ("cw-county@staff.example.org", "【超时】"),
+    ("lead-county@staff.example.org", "【超时】"),
+    ("cw-city@staff.example.org", "【升级】"),
+    ("lead-city@staff.example.org", "【升级】"),
+}
+
+
+@pytest.fixture
+def engine(sqlite_url: str) -> Iterator[Engine]:
+    engine = make_engine(sqlite_url)
+    add_people(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    with SmtpSink() as sink:
+        yield sink
+
+
+def mail_key(to: str, subject: str) -> tuple[str, str]:
+    prefix = next(p for _, p in MAILS if subject.startswith(p))
+    return to, prefix
+
+
+async def test_each_person_hears_once_by_the_channels_of_the_rules(
+    engine: Engine,
+    sqlite_url: str,
+    smtp: SmtpSink,
+    kafka_broker: KafkaBroker,
+    unique_topic: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    topic, dlq = unique_topic("events", partitions=3), unique_topic("dlq")
+    records = warning_breach_escalation()
+    rid = records[0].request_id
+    project(engine, records)
+    settings = notifier_settings(tmp_path, sqlite_url, kafka_broker.bootstrap, topic, dlq, smtp)
+    with notifier_thread(settings):
+        publish(kafka_broker.bootstrap, topic, records)
+        found = await eventually(
+            lambda: all_sent(engine, len(EXPECTED)),
+            timeout=60,
+            what="every notification recorded and sent",
+            detail=lambda: [(r.channel, r.recipient, r.rule, r.status) for r in rows(engine)],
+        )
+        assert {(r.channel.value, r.recipient, r.rule) for r in found} == {
+            (c, who.format(rid=rid), rule) for c, who, rule in EXPECTED
+        }
+        assert {r.status for r in found} == {DeliveryStatus.SENT}
+        mails = await eventually(lambda: smtp.snapshot() if len(smtp.snapshot()) >= 7 else None)
+        assert Counter(mail_key(m.rcpt_tos[0], m.message["Subject"]) for m in mails) == Counter(
+            MAILS
+        )
+
+        # the same five events again (a redelivery): nothing new is recorded or sent
+        publish(kafka_broker.bootstrap, topic, records)
+        await eventually(
+            lambda: (
+                metric_value(
+                    metrics_text(settings), "tierflow_notifier_events_total", outcome="duplicate"
+                )
+                >= 5
+            ),
+            timeout=60,
+            what="the redelivered events read",
+        )
+        assert len(rows(engine)) == len(EXPECTED)
+        assert all(r.status is DeliveryStatus.SENT for r in rows(engine))
+        assert len(smtp.snapshot()) == 7
+        text = metrics_text(settings)
+        assert metric_value(text, "tierflow_notifications_sent_total", channel="email") == 7
+        assert metric_value(text, "tierflow_notifications_sent_total", channel="inbox") == 8
+
+
+async def test_a_mail_carries_its_headers_and_the_rendered_body(
+    engine: Engine,
+    sqlite_url: str,
+    smtp: SmtpSink,
+    kafka_broker: KafkaBroker,
+    unique_topic: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    topic, dlq = unique_topic("events"), unique_topic("dlq")
+    records = warning_breach_escalation()[:4]
+    project(engine, records)
+    settings = notifier_settings(tmp_path, sqlite_url, kafka_broker.bootstrap, topic, dlq, smtp)
+    with notifier_thread(settings):
+        publish(kafka_broker.bootstrap, topic, records)
+        mails = await eventually(
+            lambda: [
+                m
+                for m in smtp.snapshot()
+                if "【超时】" in m.message["Subject"]
+                and m.rcpt_tos == ("cw-county@staff.example.org",)
+            ]
+        )
+    mail = mails[0]
+    row = next(
+        r for r in rows(engine, rule="sla_breached", channel="email", recipient="user:cw-county")
+    )
+    assert mail.message["From"] == settings.smtp_from
+    assert mail.message["To"] == "cw-county@staff.example.org"
+    assert mail.message["Subject"] == f"【超时】服务请求 {records[0].request_id} 已超过响应时限"
+    assert mail.message["Message-ID"] == f"<notification-{row.id}@tierflow.localhost>"
+    assert mail.message["Content-Language"] == "zh-CN"
+    assert mail.message["Auto-Submitted"] == "auto-generated"
+    assert mail.message.get_content_charset() == "utf-8"
+    assert "服务请求「申请科技型中小企业信用贷款对接」已超过响应时限" in mail.body
+    assert f"http://127.0.0.1:8000/console/requests/{records[0].request_id}" in mail.body
+    assert mail.mail_from == "noreply@tierflow.localhost"

@@ -1,0 +1,119 @@
+"""Who a rule's audience is for one event: users from the API's user table, or the enterprise.
+
+People are API users (caseworkers and supervisors) with their notification preferences; the
+enterprise is the contact on file for the request. Only whether an address exists is read
+here: addresses are looked up again when a message is sent, and never stored with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from schemas.domain import Role, Tier
+from schemas.enterprise import division_for_tier
+from schemas.lifecycle import TransitionRecord
+from tierflow.db.auth_models import ApiUser
+from tierflow.db.models import ServiceRequest
+from tierflow.db.notification_models import Channel, NotificationPreference
+from workers.notifier.rules import Audience
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One addressee and the channels that can reach them now."""
+
+    key: str  # user:<id> or enterprise:<request id>
+    user_id: str | None
+    locale: str
+    channels: frozenset[Channel]
+    digest: bool = False
+
+
+def user_key(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
+def enterprise_key(request_id: str) -> str:
+    return f"enterprise:{request_id}"
+
+
+def recipients(
+    engine: Engine, audience: Audience, record: TransitionRecord, default_locale: str
+) -> list[Recipient]:
+    """Return the recipients of ``audience`` for the request ``record`` is about."""
+    if audience is Audience.ENTERPRISE:
+        return _enterprise(engine, record.request_id, default_locale)
+    users = _users(engine, audience, record)
+    return _with_preferences(engine, users, default_locale)
+
+
+def _users(engine: Engine, audience: Audience, record: TransitionRecord) -> list[ApiUser]:
+    institution = record.institution_id or record.summary.institution_id
+    tier = record.summary.tier
+    query = select(ApiUser).where(col(ApiUser.disabled).is_(False))
+    if audience is Audience.CASEWORKERS:
+        if institution is None:
+            return []
+        query = query.where(ApiUser.role == Role.CASEWORKER, ApiUser.institution_id == institution)
+    elif audience is Audience.INSTITUTION_LEAD:
+        if institution is None:
+            return []
+        query = query.where(ApiUser.role == Role.SUPERVISOR, ApiUser.institution_id == institution)
+    else:
+        target: Tier | None = tier.next_up() if audience is Audience.SUPERVISORS_ABOVE else tier
+        if target is None:
+            return []
+        region = division_for_tier(record.summary.division_code, target)
+        query = query.where(
+            ApiUser.role == Role.SUPERVISOR,
+            ApiUser.tier == target,
+            ApiUser.division_code == region,
+        )
+    with Session(engine) as session:
+        return list(session.exec(query.order_by(col(ApiUser.id))).all())
+
+
+def _with_preferences(engine: Engine, users: list[ApiUser], default_locale: str) -> list[Recipient]:
+    if not users:
+        return []
+    ids = [u.id for u in users]
+    with Session(engine) as session:
+        rows = session.exec(
+            select(NotificationPreference).where(col(NotificationPreference.user_id).in_(ids))
+        ).all()
+    prefs = {p.user_id: p for p in rows}
+    found = []
+    for user in users:
+        pref = prefs.get(user.id)
+        if pref is None:
+            found.append(
+                Recipient(user_key(user.id), user.id, default_locale, frozenset({Channel.INBOX}))
+            )
+            continue
+        channels = set()
+        if pref.inbox:
+            channels.add(Channel.INBOX)
+        if pref.email_enabled and pref.email:
+            channels.add(Channel.EMAIL)
+        if pref.sms_enabled and pref.phone:
+            channels.add(Channel.SMS)
+        found.append(
+            Recipient(user_key(user.id), user.id, pref.locale, frozenset(channels), pref.digest)
+        )
+    return found
+
+
+def _enterprise(engine: Engine, request_id: str, locale: str) -> list[Recipient]:
+    with Session(engine) as session:
+        row = session.get(ServiceRequest, request_id)
+    if row is None:
+        return []
+    channels = set()
+    if row.contact_email:
+        channels.add(Channel.EMAIL)
+    if row.contact_phone:
+        channels.add(Channel.SMS)
+    return [Recipient(enterprise_key(request_id), None, locale, frozenset(channels))]

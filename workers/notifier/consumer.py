@@ -1,0 +1,225 @@
+"""The event consumer: read lifecycle events, record their notifications, commit what is done.
+
+A partition's offset is committed only past records whose notifications are recorded (or
+that were parked on the dead-letter topic), so a crash redelivers and the unique key turns the
+redelivery into nothing. A record that can never be read goes to the dead-letter topic with a
+reason, and the partition moves on; a database outage is waited out (the record is retried,
+not skipped). kafka-python is not thread-safe: the whole loop runs on one thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import CommitFailedError
+from kafka.structs import OffsetAndMetadata
+from pydantic import ValidationError
+
+from schemas import dlq
+from schemas.events import TYPE_PREFIX, CloudEvent
+from schemas.lifecycle import EventType, TransitionRecord
+from tierflow.kafka_io import load_topic_metadata
+from workers.ingress import kafka_fixes
+from workers.ingress.dead_letter import DeadLetter
+from workers.ingress.dead_letter import send as park
+from workers.notifier.metrics import NotifierMetrics
+from workers.notifier.planner import Planner, record_rows
+
+log = logging.getLogger("tierflow.notifier")
+_TYPE_RE = re.compile(r"^org\.tierflow\.request\.([a-z_]+)\.v1$")
+EVENT_TYPES = frozenset(t.value for t in EventType)
+
+
+class Unreadable(ValueError):
+    """A record that is not a lifecycle event we can read; ``reason`` is a DLQ reason code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason, self.message = reason, message
+
+
+def read_event(value: bytes | None) -> tuple[CloudEvent, TransitionRecord]:
+    """Parse a structured-mode lifecycle event; raise Unreadable naming what is wrong."""
+    if not value:
+        raise Unreadable(dlq.DeadLetterReason.NOT_JSON, "message value is empty")
+    try:
+        raw = json.loads(value)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Unreadable(dlq.DeadLetterReason.NOT_JSON, f"value is not JSON: {exc}") from None
+    try:
+        event = CloudEvent.model_validate(raw)
+    except ValidationError as exc:
+        raise Unreadable(dlq.DeadLetterReason.NOT_CLOUDEVENT, _describe(exc)) from None
+    match = _TYPE_RE.fullmatch(event.type)
+    if match is None or match.group(1) not in EVENT_TYPES:
+        raise Unreadable(
+            dlq.DeadLetterReason.UNKNOWN_TYPE,
+            f"type {event.type!r} is not {TYPE_PREFIX}<event>.v1 with a known event",
+        )
+    try:
+        record = TransitionRecord.model_validate(event.data)
+    except ValidationError as exc:
+        raise Unreadable(dlq.DeadLetterReason.SCHEMA_INVALID, _describe(exc, "data")) from None
+    if record.event_id != event.id:
+        raise Unreadable(
+            dlq.DeadLetterReason.SCHEMA_INVALID,
+            f"data.event_id {record.event_id!r} differs from the CloudEvents id {event.id!r}",
+        )
+    return event, record
+
+
+def _describe(exc: ValidationError, prefix: str = "") -> str:
+    """Field paths and reasons only: pydantic's input values could carry anything."""
+    parts = []
+    for err in exc.errors(include_input=False):
+        path = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
+        parts.append(f"{path or '<root>'}: {err['msg']}")
+    return "; ".join(parts)[:2000]
+
+
+@dataclass
+class ConsumerStats:
+    events: int = 0
+    dead_lettered: int = 0
+    rows: int = 0
+
+
+class EventConsumer:
+    """Consume the lifecycle events topic as one member of the notifier's group."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        group_id: str,
+        dlq_topic: str,
+        planner: Planner,
+        producer: KafkaProducer,
+        metrics: NotifierMetrics,
+        *,
+        consumer_config: dict[str, Any] | None = None,
+        max_records: int = 100,
+        retry_pause: float = 1.0,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        self.bootstrap, self.topic, self.group_id, self.dlq_topic = (
+            bootstrap,
+            topic,
+            group_id,
+            dlq_topic,
+        )
+        self.planner, self.producer, self.metrics = planner, producer, metrics
+        self.consumer_config = consumer_config or {}
+        self.max_records, self.retry_pause = max_records, retry_pause
+        self.on_batch = on_batch
+        self.stats = ConsumerStats()
+        self.consumer: KafkaConsumer | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.consumer is not None
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until ``stop`` is set, then commit what is done and leave the group."""
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group_id,
+            client_id=f"tierflow-{self.group_id}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.max_records,
+            **{**kafka_fixes.CONSUMER_CONFIG, **self.consumer_config},
+        )
+        load_topic_metadata(consumer, [self.topic])
+        consumer.subscribe([self.topic])
+        self.consumer = consumer
+        log.info("notifier consuming %s as group %s", self.topic, self.group_id)
+        try:
+            while not stop.is_set():
+                try:
+                    self.run_once(consumer, stop)
+                except Exception:  # noqa: BLE001 - a broker hiccup must not end the consumer
+                    log.exception("notifier loop error; retrying")
+                    stop.wait(self.retry_pause)
+        finally:
+            consumer.close(autocommit=False)
+
+    def run_once(self, consumer: KafkaConsumer, stop: threading.Event) -> None:
+        """Poll once; handle each record in order; commit each partition past what is done."""
+        kafka_fixes.unstick_parked_partitions(consumer)
+        polled = consumer.poll(timeout_ms=1000)
+        done: dict[TopicPartition, int] = {}
+        for tp, records in polled.items():
+            for record in records:
+                if not self._handle(record, stop):
+                    break  # stopping: the rest is redelivered
+                done[tp] = record.offset + 1
+            if stop.is_set():
+                break
+        if done:
+            self._commit(consumer, done)
+            if self.on_batch is not None:
+                self.on_batch(sum(len(r) for r in polled.values()))
+
+    def _handle(self, record: ConsumerRecord, stop: threading.Event) -> bool:
+        """Bring one record to a committable end; False if stopped before that."""
+        try:
+            event, transition = read_event(record.value)
+        except Unreadable as exc:
+            return self._park(record, exc, stop)
+        while not stop.is_set():
+            try:
+                rows = self.planner.plan(event, transition)
+                new = record_rows(self.planner.engine, rows)
+            except Exception as exc:  # noqa: BLE001 - the database may be down: wait, never skip
+                log.warning(
+                    "event %s not recorded yet (%s); retrying", event.id, type(exc).__name__
+                )
+                stop.wait(self.retry_pause)
+                continue
+            self._count(rows, new)
+            return True
+        return False
+
+    def _count(self, rows: list[dict[str, Any]], new: int) -> None:
+        self.stats.events += 1
+        self.stats.rows += new
+        outcome = "nothing_to_send" if not rows else ("planned" if new else "duplicate")
+        self.metrics.events.labels(outcome).inc()
+        if new == len(rows):  # a first reading: count what it recorded
+            for row in rows:
+                self.metrics.planned.labels(row["channel"]).inc()
+                if row["status"] == "sent":  # the inbox: delivered by being written
+                    self.metrics.sent.labels(row["channel"]).inc()
+
+    def _park(self, record: ConsumerRecord, exc: Unreadable, stop: threading.Event) -> bool:
+        while not stop.is_set():
+            try:
+                park(self.producer, self.dlq_topic, record, DeadLetter(exc.reason, exc.message))
+            except Exception as err:  # noqa: BLE001 - broker trouble: try again, never skip
+                log.warning("dead-letter send failed (%s); retrying", type(err).__name__)
+                stop.wait(self.retry_pause)
+                continue
+            self.stats.dead_lettered += 1
+            self.metrics.events.labels("dead_lettered").inc()
+            self.metrics.event_dead_letters.labels(exc.reason).inc()
+            log.warning(
+                "dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset,
+                exc.reason,
+            )  # fmt: skip
+            return True
+        return False
+
+    def _commit(self, consumer: KafkaConsumer, done: dict[TopicPartition, int]) -> None:
+        try:
+            consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in done.items()})
+        except CommitFailedError as exc:  # rebalanced: the next owner redelivers, harmlessly
+            log.warning("commit refused (rebalance); records will be redelivered: %s", exc)

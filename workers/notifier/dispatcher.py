@@ -1,0 +1,303 @@
+"""Send what is due: claim pending rows, deliver each by its channel, record the outcome.
+
+Several notifier processes may run: a row is claimed with a lease before it is sent, so only
+one sends it. A failure is retried with backoff (a couple of quick attempts with tenacity,
+then rescheduled in the database, doubling each time) until ``retry_seconds`` after the
+first attempt; then the row is dead-lettered (status ``dead``, the error kept). An endpoint
+that keeps failing opens its circuit breaker, and rows for it wait out the cooldown.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from jinja2 import Environment, StrictUndefined
+from sqlalchemy import Engine, or_, update
+from sqlmodel import Session, col, select
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from tierflow.db.engine import begin_write
+from tierflow.db.models import ServiceRequest
+from tierflow.db.notification_models import (
+    Channel,
+    DeliveryStatus,
+    Notification,
+    NotificationPreference,
+)
+from workers.notifier.breaker import Breakers
+from workers.notifier.channels import Permanent, SendError, Transient, email
+from workers.notifier.channels.http import post, webhook_id
+from workers.notifier.digest import digest_mail
+from workers.notifier.metrics import NotifierMetrics
+from workers.notifier.rules import Rules
+
+log = logging.getLogger("tierflow.notifier")
+LEASE = timedelta(minutes=2)
+_table = Notification.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long and how often a failing message is tried again."""
+
+    retry_seconds: float = 3600.0
+    initial: float = 5.0
+    maximum: float = 300.0
+    quick_attempts: int = 2  # within one claim, before rescheduling
+
+    def delay(self, attempts: int) -> float:
+        return float(min(self.maximum, self.initial * 2 ** max(0, attempts - 1)))
+
+
+class Dispatcher:
+    """Deliver due notifications; ``run(stop)`` loops until the event is set."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        rules: Rules,
+        smtp: email.SmtpConfig,
+        metrics: NotifierMetrics,
+        *,
+        retry: RetryPolicy | None = None,
+        breakers: Breakers | None = None,
+        digest_seconds: float = 3600.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        batch: int = 50,
+    ) -> None:
+        self.engine, self.rules, self.smtp, self.metrics = engine, rules, smtp, metrics
+        self.retry = retry or RetryPolicy()
+        self.breakers = breakers or Breakers(5, 60.0)
+        self.digest_seconds = digest_seconds
+        self.clock = clock
+        self.batch = batch
+        self.http = httpx.Client()
+        self._sms = Environment(undefined=StrictUndefined, autoescape=False)
+
+    def run(self, stop: threading.Event, interval: float = 0.5) -> None:
+        """Deliver until ``stop`` is set; an unexpected error is logged and the loop goes on."""
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # noqa: BLE001 - a database hiccup must not end the sender
+                log.exception("dispatcher round failed; trying again")
+                busy = 0
+            if not busy:
+                stop.wait(interval)
+        self.http.close()
+
+    def run_once(self) -> int:
+        """Deliver every row due now (one batch) and the digests due; return how many."""
+        now = self.clock()
+        rows = self._claim(now)
+        for row in rows:
+            self._deliver(row)
+        return len(rows) + self._digests(now)
+
+    # ------------------------------------------------------------------ claiming
+    def _claim(
+        self, now: datetime, digest: bool = False, user_id: str | None = None
+    ) -> list[Notification]:
+        """Lease up to ``batch`` due rows; rows another process holds are left alone."""
+        query = (
+            select(Notification.id)
+            .where(
+                Notification.status == DeliveryStatus.PENDING,
+                col(Notification.not_before) <= now,
+                col(Notification.digest).is_(digest),
+                or_(
+                    col(Notification.claimed_until).is_(None), col(Notification.claimed_until) < now
+                ),
+            )
+            .order_by(col(Notification.id))
+            .limit(self.batch)
+        )
+        if user_id is not None:
+            query = query.where(Notification.user_id == user_id)
+        with Session(self.engine) as session:
+            ids = list(session.exec(query).all())
+        claimed: list[int | None] = []
+        with begin_write(self.engine) as conn:
+            for row_id in ids:
+                result = conn.execute(
+                    update(_table)
+                    .where(
+                        _table.c.id == row_id,
+                        _table.c.status == DeliveryStatus.PENDING.value,
+                        or_(_table.c.claimed_until.is_(None), _table.c.claimed_until < now),
+                    )
+                    .values(claimed_until=now + LEASE)
+                )
+                if result.rowcount == 1:
+                    claimed.append(row_id)
+        if not claimed:
+            return []
+        with Session(self.engine) as session:
+            found = session.exec(select(Notification).where(col(Notification.id).in_(claimed)))
+            return sorted(found.all(), key=lambda r: r.id or 0)
+
+    # ------------------------------------------------------------------ one row
+    def _deliver(self, row: Notification) -> None:
+        channel = Channel(row.channel)
+        endpoint = self._endpoint(row)
+        if self.breakers.is_open(endpoint):
+            self._reschedule(row, self.breakers.wait_for(endpoint), "circuit breaker open")
+            return
+        try:
+            self._with_quick_retries(lambda: self._send(row))
+        except Permanent as exc:
+            self.breakers.succeeded(endpoint)  # the endpoint answered: it is up
+            self.metrics.failed.labels(channel.value).inc()
+            self._give_up(row, str(exc))
+            return
+        except SendError as exc:
+            self.breakers.failed(endpoint)
+            self.metrics.failed.labels(channel.value).inc()
+            self._reschedule(row, self.retry.delay(row.attempts + 1), str(exc), attempted=True)
+            return
+        except _NoAddress as exc:
+            self._finish(row, DeliveryStatus.SKIPPED, str(exc))
+            return
+        self.breakers.succeeded(endpoint)
+        self.metrics.sent.labels(channel.value).inc()
+        self._finish(row, DeliveryStatus.SENT, None)
+
+    def _with_quick_retries(self, send: Callable[[], None]) -> None:
+        Retrying(
+            stop=stop_after_attempt(self.retry.quick_attempts),
+            wait=wait_exponential(multiplier=0.2, max=1.0),
+            retry=retry_if_exception_type(Transient),
+            reraise=True,
+        )(send)
+
+    def _endpoint(self, row: Notification) -> str:
+        if row.channel == Channel.WEBHOOK:
+            return row.recipient
+        return "smtp" if row.channel == Channel.EMAIL else "sms"
+
+    def _send(self, row: Notification) -> None:
+        assert row.id is not None
+        channel = Channel(row.channel)
+        if channel is Channel.EMAIL:
+            to = self._address(row, "email")
+            email.send(self.smtp, email.for_notification(self.smtp, row, to))
+        elif channel is Channel.WEBHOOK:
+            name = row.recipient.removeprefix("webhook:")
+            hook = next((w for w in self.rules.webhook if w.name == name), None)
+            if hook is None:
+                raise Permanent(f"webhook {name} is no longer configured")
+            post(self.http, name, hook.url, row.body.encode(), webhook_id(row.id),
+                 hook.secret(), hook.timeout_seconds)  # fmt: skip
+        elif channel is Channel.SMS:
+            gateway = self.rules.sms
+            if gateway is None:
+                raise Permanent("no SMS gateway is configured")
+            phone = self._address(row, "phone")
+            body = self._sms.from_string(gateway.body_template).render(
+                phone=phone, text=row.subject
+            )
+            post(self.http, "sms", gateway.url, body.encode(), webhook_id(row.id),
+                 gateway.secret(), gateway.timeout_seconds, gateway.content_type)  # fmt: skip
+
+    def _address(self, row: Notification, kind: str) -> str:
+        """The address at send time: a user's preference or the enterprise's contact."""
+        with Session(self.engine) as session:
+            if row.recipient.startswith("enterprise:"):
+                request = session.get(ServiceRequest, row.request_id)
+                value = (
+                    None
+                    if request is None
+                    else (request.contact_email if kind == "email" else request.contact_phone)
+                )
+            else:
+                pref = session.get(NotificationPreference, row.user_id or "")
+                value = None if pref is None else (pref.email if kind == "email" else pref.phone)
+        if not value:
+            raise _NoAddress(f"no {kind} on file")
+        return value
+
+    # ------------------------------------------------------------------ outcomes
+    def _finish(self, row: Notification, status: DeliveryStatus, error: str | None) -> None:
+        now = self.clock()
+        values: dict[str, object] = {"status": status.value, "claimed_until": None}
+        values["last_error"] = error
+        if status is DeliveryStatus.SENT:
+            values["sent_at"] = now
+            values["attempts"] = row.attempts + 1
+            values["first_attempt_at"] = row.first_attempt_at or now
+        with begin_write(self.engine) as conn:
+            conn.execute(update(_table).where(_table.c.id == row.id).values(**values))
+
+    def _give_up(self, row: Notification, error: str) -> None:
+        self.metrics.dead.labels(row.channel).inc()
+        log.warning("notification %s dead-lettered: %s", row.id, error[:300])
+        self._finish(row, DeliveryStatus.DEAD, error[:500])
+
+    def _reschedule(
+        self, row: Notification, delay: float, error: str, attempted: bool = False
+    ) -> None:
+        now = self.clock()
+        first = row.first_attempt_at or now
+        if (now - first).total_seconds() >= self.retry.retry_seconds:
+            self._give_up(row, f"still failing after {self.retry.retry_seconds:.0f} s: {error}")
+            return
+        self.metrics.retried.labels(row.channel).inc()
+        with begin_write(self.engine) as conn:
+            conn.execute(
+                update(_table)
+                .where(_table.c.id == row.id)
+                .values(
+                    not_before=now + timedelta(seconds=delay),
+                    claimed_until=None,
+                    attempts=row.attempts + (1 if attempted else 0),
+                    first_attempt_at=first,
+                    last_error=error[:500],
+                )
+            )
+
+    # ------------------------------------------------------------------ digests
+    def _digests(self, now: datetime) -> int:
+        """Send one mail per user whose oldest held message has waited a digest period."""
+        cutoff = now - timedelta(seconds=self.digest_seconds)
+        with Session(self.engine) as session:
+            users = session.exec(
+                select(Notification.user_id)
+                .where(
+                    Notification.status == DeliveryStatus.PENDING,
+                    col(Notification.digest).is_(True),
+                    col(Notification.not_before) <= now,
+                    col(Notification.created_at) <= cutoff,
+                )
+                .distinct()
+            ).all()
+        done = 0
+        for user_id in users:
+            rows = self._claim(now, digest=True, user_id=user_id)
+            if not rows:
+                continue
+            try:
+                to = self._address(rows[0], "email")
+                email.send(self.smtp, digest_mail(self.smtp, to, rows))
+            except _NoAddress as exc:
+                for row in rows:
+                    self._finish(row, DeliveryStatus.SKIPPED, str(exc))
+                continue
+            except SendError as exc:
+                self.metrics.failed.labels(Channel.EMAIL.value).inc()
+                for row in rows:
+                    self._reschedule(row, self.retry.delay(row.attempts + 1), str(exc), True)
+                continue
+            self.metrics.sent.labels(Channel.EMAIL.value).inc()
+            for row in rows:
+                self._finish(row, DeliveryStatus.SENT, None)
+            done += len(rows)
+        return done
+
+
+class _NoAddress(Exception):
+    """The recipient has no address for this channel (any more)."""

@@ -1,0 +1,57 @@
+"""Prometheus metrics of the notifier, on a registry the caller owns.
+
+Labels are channels, rules, reasons and outcomes: never a recipient or an address.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter
+
+
+class NotifierMetrics:
+    """Events read, messages planned, sent, failed, retried and dead-lettered, by channel."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.events = Counter(
+            "tierflow_notifier_events_total",
+            "Lifecycle events read, by outcome (planned, nothing_to_send, duplicate, "
+            "dead_lettered)",
+            ["outcome"],
+            registry=registry,
+        )
+        self.event_dead_letters = Counter(
+            "tierflow_notifier_dead_letters_total",
+            "Lifecycle events the notifier could not read, parked on its dead-letter topic",
+            ["reason"],
+            registry=registry,
+        )
+        self.planned = Counter(
+            "tierflow_notifications_planned_total",
+            "Messages recorded for sending (first write of event, channel and recipient only)",
+            ["channel"],
+            registry=registry,
+        )
+        self.sent = Counter(
+            "tierflow_notifications_sent_total",
+            "Messages delivered (inbox: written; others: accepted by the server or endpoint)",
+            ["channel"],
+            registry=registry,
+        )
+        self.failed = Counter(
+            "tierflow_notifications_failed_total",
+            "Send attempts that failed (each is retried later unless dead-lettered)",
+            ["channel"],
+            registry=registry,
+        )
+        self.retried = Counter(
+            "tierflow_notifications_retried_total",
+            "Messages put back for another attempt after a failure or an open breaker",
+            ["channel"],
+            registry=registry,
+        )
+        self.dead = Counter(
+            "tierflow_notifications_dead_total",
+            "Messages given up (endpoint down for the whole retry period, or refused for good)",
+            ["channel"],
+            registry=registry,
+        )

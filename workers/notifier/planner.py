@@ -1,0 +1,164 @@
+"""Turn one lifecycle event into notification rows, and record them once.
+
+The rows are the outbox of the notifier: the consumer records them (a redelivered event finds
+its rows and adds none, by the unique key event id × channel × recipient) and commits its
+offset; the dispatcher sends what is due. Inbox rows are delivered by being written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import SQLModel
+
+from schemas.events import CloudEvent
+from schemas.lifecycle import TransitionRecord
+from tierflow.db.engine import begin_write
+from tierflow.db.notification_models import Channel, DeliveryStatus, Notification
+from workers.notifier.audience import recipients
+from workers.notifier.rules import Rule, Rules
+from workers.notifier.schedule import BusinessHours
+from workers.notifier.templates import Templates
+
+# Channels that reach a person's phone or mailbox: held for working hours unless urgent.
+INTRUSIVE = frozenset({Channel.EMAIL, Channel.SMS})
+_table = SQLModel.metadata.tables[Notification.__tablename__]
+
+
+class Planner:
+    """Rules, templates and the calendar: what each event means for whom."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        rules: Rules,
+        templates: Templates,
+        console_url: str,
+        hours: BusinessHours | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine, self.rules, self.templates = engine, rules, templates
+        self.console_url = console_url.rstrip("/")
+        self.hours = hours or BusinessHours()
+        self.clock = clock
+
+    def plan(self, event: CloudEvent, record: TransitionRecord) -> list[dict[str, Any]]:
+        """Return the rows ``record`` calls for (not yet written)."""
+        now = self.clock()
+        rows: list[dict[str, Any]] = []
+        for rule in self.rules.for_event(record.event_type):
+            if not _applies(rule, record):
+                continue
+            rows += self._for_rule(rule, record, now)
+        for hook in self.rules.webhooks_for(record.event_type):
+            payload = {
+                "type": event.type,
+                "timestamp": record.occurred_at.isoformat(),
+                "data": {"id": event.id, "subject": event.subject, **event.data},
+            }
+            body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+            rows.append(
+                self._row(
+                    record,
+                    Channel.WEBHOOK,
+                    f"webhook:{hook.name}",
+                    None,
+                    hook.name,
+                    "en",
+                    True,
+                    False,
+                    event.type,
+                    body,
+                    now,
+                    now,
+                )
+            )
+        return rows
+
+    def _for_rule(
+        self, rule: Rule, record: TransitionRecord, now: datetime
+    ) -> list[dict[str, Any]]:
+        link = f"{self.console_url}/requests/{record.request_id}"
+        rows = []
+        for send in rule.send:
+            for person in recipients(self.engine, send.audience, record, self.rules.default_locale):
+                text = self.templates.render(rule.template, person.locale, record, link)
+                for channel in send.channels:
+                    if channel not in person.channels:
+                        continue
+                    urgent = rule.urgent or channel not in INTRUSIVE
+                    due = self.hours.deliver_at(now, urgent=urgent)
+                    digest = person.digest and channel is Channel.EMAIL and not rule.urgent
+                    rows.append(
+                        self._row(
+                            record,
+                            channel,
+                            person.key,
+                            person.user_id,
+                            rule.name,
+                            person.locale,
+                            rule.urgent,
+                            digest,
+                            text.subject,
+                            text.body,
+                            now,
+                            due,
+                        )
+                    )
+        return rows
+
+    @staticmethod
+    def _row(
+        record: TransitionRecord, channel: Channel, recipient: str, user_id: str | None,
+        rule: str, locale: str, urgent: bool, digest: bool, subject: str, body: str,
+        now: datetime, due: datetime,
+    ) -> dict[str, Any]:  # fmt: skip
+        inbox = channel is Channel.INBOX
+        return {
+            "event_id": record.event_id,
+            "channel": channel.value,
+            "recipient": recipient,
+            "user_id": user_id,
+            "request_id": record.request_id,
+            "event_type": record.event_type.value,
+            "rule": rule,
+            "locale": locale,
+            "urgent": urgent,
+            "digest": digest,
+            "subject": subject[:300],
+            "body": body,
+            "status": (DeliveryStatus.SENT if inbox else DeliveryStatus.PENDING).value,
+            "created_at": now,
+            "not_before": due,
+            "sent_at": now if inbox else None,
+            "attempts": 0,
+        }
+
+
+def _applies(rule: Rule, record: TransitionRecord) -> bool:
+    if rule.only_if_rating_below is None:
+        return True
+    rating = record.details.get("rating")
+    return isinstance(rating, int) and rating < rule.only_if_rating_below
+
+
+def record_rows(engine: Engine, rows: list[dict[str, Any]]) -> int:
+    """Insert ``rows`` in one transaction, skipping any already there; return how many were new."""
+    if not rows:
+        return 0
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(_table)
+        .on_conflict_do_nothing(index_elements=["event_id", "channel", "recipient"])
+        .returning(_table.c.id)
+    )
+    new = 0
+    with begin_write(engine) as conn:
+        for row in rows:
+            new += conn.execute(stmt, row).scalar_one_or_none() is not None
+    return new

@@ -1,0 +1,142 @@
+"""``tierflow notifier``: the consumer and the dispatcher as one process; signals stop it.
+
+It serves /metrics and /healthz (``TIERFLOW_NOTIFIER_METRICS_PORT``), waits for Kafka at
+start, and refuses to start with a rules file that does not validate.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from types import FrameType
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+
+from tierflow.db.engine import make_engine
+from tierflow.health import serve_metrics_and_health
+from tierflow.kafka_connect import connect_kafka
+from tierflow.settings import Settings, get_settings
+from tierflow.tls import kafka_security_kwargs
+from workers.notifier.breaker import Breakers
+from workers.notifier.channels.email import SmtpConfig
+from workers.notifier.consumer import EventConsumer
+from workers.notifier.dispatcher import Dispatcher, RetryPolicy
+from workers.notifier.metrics import NotifierMetrics
+from workers.notifier.planner import Planner
+from workers.notifier.rules import LOCALES, Rules, load_rules
+from workers.notifier.schedule import BusinessHours
+from workers.notifier.templates import Templates
+from workers.runtime import configure_logging
+
+log = logging.getLogger("tierflow.notifier")
+
+
+@dataclass
+class Health:
+    status: str
+
+
+def smtp_config(settings: Settings) -> SmtpConfig:
+    return SmtpConfig(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_from,
+        starttls=settings.smtp_starttls,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value(),
+        timeout=settings.smtp_timeout_seconds,
+    )
+
+
+def load_checked_rules(settings: Settings, templates: Templates) -> Rules:
+    """Load the rules and check every template they name exists in every locale."""
+    rules = load_rules(settings.notifier_rules_file)
+    for rule in rules.rule:
+        templates.check(rule.template, LOCALES)
+    return rules
+
+
+def build_dispatcher(
+    settings: Settings, engine: Engine, rules: Rules, metrics: NotifierMetrics
+) -> Dispatcher:
+    return Dispatcher(
+        engine,
+        rules,
+        smtp_config(settings),
+        metrics,
+        retry=RetryPolicy(
+            retry_seconds=settings.notifier_retry_seconds,
+            initial=settings.notifier_backoff_initial_seconds,
+            maximum=settings.notifier_backoff_max_seconds,
+        ),
+        breakers=Breakers(
+            settings.notifier_breaker_failures, settings.notifier_breaker_cooldown_seconds
+        ),
+        digest_seconds=settings.notifier_digest_minutes * 60,
+    )
+
+
+def serve(settings: Settings | None = None, stop: threading.Event | None = None) -> None:
+    """Run until SIGTERM/SIGINT (or ``stop``): consume events on this thread, send on another."""
+    settings = settings or get_settings()
+    configure_logging()
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+
+        def on_signal(_sig: int, _frame: FrameType | None) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    templates = Templates()
+    rules = load_checked_rules(settings, templates)
+    registry = CollectorRegistry()
+    metrics = NotifierMetrics(registry)
+    running: list[EventConsumer] = []
+    health = serve_metrics_and_health(
+        settings.notifier_metrics_port,
+        registry,
+        lambda: Health("ok" if running and running[0].ready else "starting"),
+        host=settings.metrics_host,
+    )
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        producer = connect_kafka(settings.kafka_bootstrap_servers, settings=settings)
+        hours = BusinessHours(enabled=settings.notifier_working_hours_only)
+        planner = Planner(engine, rules, templates, settings.notifier_console_url, hours)
+        consumer = EventConsumer(
+            settings.kafka_bootstrap_servers,
+            settings.notifier_events_topic,
+            settings.notifier_group,
+            settings.notifier_dead_letter_topic,
+            planner,
+            producer,
+            metrics,
+            consumer_config=kafka_security_kwargs(settings),
+        )
+        running.append(consumer)
+        dispatcher = build_dispatcher(settings, engine, rules, metrics)
+        sender = threading.Thread(target=dispatcher.run, args=(stop,), name="notifier-send")
+        sender.start()
+        log.info(
+            "notifier rules %s: %d rules, %d webhooks",
+            rules.version,
+            len(rules.rule),
+            len(rules.webhook),
+        )
+        try:
+            consumer.run(stop)
+        finally:
+            stop.set()
+            sender.join(timeout=30)
+            producer.close(timeout=5)
+    finally:
+        health.close()
+        engine.dispose()
+
+
+def main() -> None:
+    serve()

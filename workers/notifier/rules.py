@@ -1,0 +1,206 @@
+"""Notification rules: which lifecycle events reach whom, by which channels (validated TOML).
+
+The packaged ``data/rules.toml`` is the default; ``TIERFLOW_NOTIFIER_RULES_FILE`` replaces it.
+A file that does not validate stops the notifier at start with every problem named by its
+path in the file (``rule[2].send[0].channels: ...``). Secrets are never in the file: a webhook
+endpoint or the SMS gateway names the environment variable that holds its secret.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from schemas.lifecycle import EventType
+from tierflow.db.notification_models import Channel
+from tierflow.webhook_signature import secret_key
+
+LOCALES = ("zh-CN", "en")
+NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
+
+
+class Audience(StrEnum):
+    """Who a rule addresses, relative to the request the event is about."""
+
+    CASEWORKERS = "caseworkers"  # caseworkers of the institution holding the request
+    INSTITUTION_LEAD = "institution_lead"  # supervisors of that institution
+    SUPERVISORS_ABOVE = "supervisors_above"  # supervisors of the tier above, for its region
+    TIER_SUPERVISORS = "tier_supervisors"  # supervisors of the holding tier, for its region
+    ENTERPRISE = "enterprise"  # the enterprise's contact on file
+
+
+PERSON_CHANNELS = frozenset({Channel.INBOX, Channel.EMAIL, Channel.SMS})
+ENTERPRISE_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS})
+
+
+class RulesError(ValueError):
+    """A rules file that cannot be used; the message names every problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Send(_Strict):
+    """One audience of a rule and the channels it is reached by."""
+
+    audience: Audience
+    channels: Annotated[list[Channel], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _channels_fit(self) -> Send:
+        allowed = ENTERPRISE_CHANNELS if self.audience is Audience.ENTERPRISE else PERSON_CHANNELS
+        wrong = [c.value for c in self.channels if c not in allowed]
+        if wrong:
+            raise ValueError(
+                f"channels {wrong} cannot reach {self.audience.value} "
+                f"(allowed: {sorted(c.value for c in allowed)})"
+            )
+        return self
+
+
+class Rule(_Strict):
+    """Events of these types become messages from ``template`` to each audience."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    events: Annotated[list[EventType], Field(min_length=1)]
+    template: str = Field(pattern=NAME_PATTERN)
+    urgent: bool = False  # sent at once, even outside working hours
+    only_if_rating_below: int | None = Field(default=None, ge=2, le=5)  # rated events only
+    send: Annotated[list[Send], Field(min_length=1)]
+
+
+class Endpoint(_Strict):
+    """An HTTP endpoint we POST to, signed by the Standard Webhooks scheme when it has a secret."""
+
+    url: str = Field(pattern=r"^https?://\S+$")
+    secret_env: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    def secret(self) -> str | None:
+        """Return the secret from the environment (checked at load)."""
+        return os.environ.get(self.secret_env) if self.secret_env else None
+
+
+class Webhook(Endpoint):
+    """Another system that receives these lifecycle events."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    events: Annotated[list[EventType], Field(min_length=1)]
+
+
+class SmsGateway(Endpoint):
+    """An HTTP SMS gateway: ``body_template`` (Jinja, JSON) renders ``phone`` and ``text``."""
+
+    body_template: str = Field(min_length=1, max_length=4000)
+    content_type: str = "application/json"
+
+
+class Rules(_Strict):
+    """The whole rules file."""
+
+    version: str = Field(min_length=1, max_length=64)
+    default_locale: str = "zh-CN"
+    rule: list[Rule] = Field(default_factory=list)
+    webhook: list[Webhook] = Field(default_factory=list)
+    sms: SmsGateway | None = None
+
+    @field_validator("default_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in LOCALES:
+            raise ValueError(f"unknown locale {value!r}; known: {', '.join(LOCALES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rules:
+        for kind, names in (
+            ("rule", [r.name for r in self.rule]),
+            ("webhook", [w.name for w in self.webhook]),
+        ):
+            doubles = sorted({n for n in names if names.count(n) > 1})
+            if doubles:
+                raise ValueError(f"{kind} names must be unique, repeated: {doubles}")
+        uses_sms = any(Channel.SMS in s.channels for r in self.rule for s in r.send)
+        if uses_sms and self.sms is None:
+            raise ValueError("a rule sends SMS but there is no [sms] gateway")
+        for rule in self.rule:
+            if rule.only_if_rating_below is not None and rule.events != [EventType.RATED]:
+                raise ValueError(f"rule {rule.name}: only_if_rating_below needs events = ['rated']")
+        return self
+
+    def for_event(self, event_type: EventType) -> list[Rule]:
+        return [r for r in self.rule if event_type in r.events]
+
+    def webhooks_for(self, event_type: EventType) -> list[Webhook]:
+        return [w for w in self.webhook if event_type in w.events]
+
+
+def _check_secrets(rules: Rules) -> list[str]:
+    """Name every endpoint whose secret variable is unset or not a valid secret."""
+    problems = []
+    endpoints: list[tuple[str, Endpoint]] = [
+        (f"webhook[{i}]", w) for i, w in enumerate(rules.webhook)
+    ]
+    if rules.sms is not None:
+        endpoints.append(("sms", rules.sms))
+    for where, endpoint in endpoints:
+        if endpoint.secret_env is None:
+            continue
+        value = os.environ.get(endpoint.secret_env)
+        if not value:
+            problems.append(
+                f"{where}.secret_env: environment variable {endpoint.secret_env} is unset"
+            )
+            continue
+        try:
+            secret_key(value)
+        except ValueError as exc:
+            problems.append(f"{where}.secret_env: {endpoint.secret_env}: {exc}")
+    return problems
+
+
+def parse_rules(text: str, source: str = "rules") -> Rules:
+    """Validate the TOML text of a rules file; raise RulesError naming each problem."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"{source}: not TOML: {exc}") from None
+    try:
+        rules = Rules.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"{'.'.join(_path(err['loc'])) or '<root>'}: {err['msg']}" for err in exc.errors()]
+        raise RulesError(f"{source}: " + "; ".join(lines)) from None
+    problems = _check_secrets(rules)
+    if problems:
+        raise RulesError(f"{source}: " + "; ".join(problems))
+    return rules
+
+
+def _path(loc: tuple[int | str, ...]) -> list[str]:
+    """Turn pydantic's ``('rule', 2, 'send', 0)`` into ``['rule[2]', 'send[0]']``."""
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int) and parts:
+            parts[-1] += f"[{item}]"
+        else:
+            parts.append(str(item))
+    return parts
+
+
+def load_rules(path: Path | None = None) -> Rules:
+    """Load the rules file at ``path``, or the packaged default."""
+    if path is None:
+        text = resources.files("workers.notifier").joinpath("data/rules.toml").read_text("utf-8")
+        return parse_rules(text, "packaged rules.toml")
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise RulesError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_rules(text, str(path))

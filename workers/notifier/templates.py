@@ -1,0 +1,70 @@
+"""Render a rule's template for one event in one locale (Jinja2, packaged files).
+
+Each template file has a ``subject`` block and a ``body`` block; ``templates/zh-CN`` is the
+default, ``templates/en`` the English one. Templates see the transition (``r``), its request
+summary (``s``) and a console ``link``, never the enterprise's contact details.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound
+
+from schemas.lifecycle import TransitionRecord
+
+CHINA = timezone(timedelta(hours=8))
+CLOCKS_ZH = {"response": "响应", "resolution": "办结"}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+
+
+def _local(value: Any) -> str:
+    """Show a time in China's time zone (ISO text or datetime); '-' when there is none."""
+    if not value:
+        return "-"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return str(moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"))
+
+
+class Templates:
+    """The packaged templates, loaded once; ``render`` raises KeyError for an unknown name."""
+
+    def __init__(self) -> None:
+        self.env = Environment(
+            loader=PackageLoader("workers.notifier", "templates"),
+            undefined=StrictUndefined,
+            autoescape=False,  # plain-text mail and SMS; the console escapes when it shows them
+            keep_trailing_newline=False,
+        )
+        self.env.filters["local"] = _local
+
+    def check(self, name: str, locales: tuple[str, ...]) -> None:
+        """Raise KeyError unless ``name`` exists in every locale (checked at start)."""
+        for locale in locales:
+            try:
+                self.env.get_template(f"{locale}/{name}.j2")
+            except TemplateNotFound:
+                raise KeyError(f"template {locale}/{name}.j2 does not exist") from None
+
+    def render(self, name: str, locale: str, record: TransitionRecord, link: str) -> Rendered:
+        """Return subject and body of ``name`` in ``locale`` for ``record``."""
+        template = self.env.get_template(f"{locale}/{name}.j2")
+        r = record.model_dump(mode="json", exclude={"request"})
+        context = template.new_context(
+            {
+                "r": r,
+                "s": r["summary"],
+                "link": link,
+                "clock_zh": CLOCKS_ZH.get(str(r["details"].get("clock")), ""),
+            }
+        )
+        subject = "".join(template.blocks["subject"](context)).strip()
+        body = "".join(template.blocks["body"](context)).strip() + "\n"
+        return Rendered(" ".join(subject.split())[:300], body)
