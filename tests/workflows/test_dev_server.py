@@ -8,17 +8,17 @@ replay suite.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 import pytest_asyncio
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 
-from schemas.domain import State, Tier
+from schemas.domain import ClockKind, SlaStatus, State, Tier
 from schemas.lifecycle import ActionKind, RequestView, WorkflowState
 from tests.utils.eventually import eventually
 from tests.utils.factories import (
@@ -158,45 +158,57 @@ async def test_breach_escalation_and_pause_on_real_time(dev_worker) -> None:
     ):
         a = action(kind, municipal, **kw)
         await handle.execute_update(ServiceRequestWorkflow.act, a, id=a.action_id)
-    await asyncio.sleep(10)  # longer than the resolution target: paused clocks do not breach
-    assert not [
-        b
-        for b in stand_ins.of_type(request_id, "sla_breached")
-        if b.details["clock"] == "resolution"
-    ]
+    # the resolution clock stops: no deadline is armed while the enterprise is asked (that it
+    # then cannot breach however long it waits: test_lifecycle's time-skipping pause test)
+    paused: RequestView = await handle.query(ServiceRequestWorkflow.view)
+    resolution = next(
+        c for c in paused.clocks if c.kind is ClockKind.RESOLUTION and c.tier is paused.summary.tier
+    )
+    assert paused.summary.state is State.AWAITING_ENTERPRISE
+    assert resolution.running_since is None and resolution.deadline is None
     a = action(ActionKind.PROVIDE_INFO, ENTERPRISE, text="attached")
     await handle.execute_update(ServiceRequestWorkflow.act, a, id=a.action_id)
     a = action(ActionKind.RESOLVE, municipal, text="solved")
     await handle.execute_update(ServiceRequestWorkflow.act, a, id=a.action_id)
     result = await handle.result()  # closes after the 2 s reopen window
     assert result.state is State.CLOSED
+    breaches = stand_ins.of_type(request_id, "sla_breached")
+    assert "resolution" not in [b.details["clock"] for b in breaches]
     await replay_and_maybe_record(client, handle, "breach-pause-close")
 
 
-async def test_action_racing_a_breach_has_one_consistent_outcome(dev_worker) -> None:
+async def test_an_action_before_the_breach_stops_the_response_clock(dev_worker) -> None:
+    """An action and a breach, in either order, leave history and the audit trail agreeing.
+
+    Before the deadline here, after it in the next test; both in one workflow task (the
+    timer fired while the worker was down) in test_late_action.
+    """
     client, queue, stand_ins = dev_worker
     handle, view = await started(client, queue)
     request_id = view.summary.request_id
-    county = caseworker(view.summary.institution_id)
-    await asyncio.sleep(3.9)  # the 4 s response deadline is about to fire
-    ack = action(ActionKind.ACKNOWLEDGE, county)
-    try:
-        result = await handle.execute_update(ServiceRequestWorkflow.act, ack, id=ack.action_id)
-        outcome = "acknowledged"
-        assert result.tier is Tier.COUNTY
-    except WorkflowUpdateFailedError as err:
-        outcome = "refused"
-        assert err.cause.type == "Forbidden"  # the request moved to the municipal tier first
-    if outcome == "acknowledged":  # persisted before the update answered
-        events = stand_ins.events(request_id)
-        assert "acknowledged" in events and events.index("acknowledged") < (
-            events.index("escalated") if "escalated" in events else len(events)
-        )
-    else:  # the escalation that refused it is persisted by the next drain
-        await eventually(
-            lambda: "escalated" in stand_ins.events(request_id), timeout=10, what="escalation"
-        )
-        assert "acknowledged" not in stand_ins.events(request_id)
+    ack = action(ActionKind.ACKNOWLEDGE, caseworker(view.summary.institution_id))
+    result = await handle.execute_update(ServiceRequestWorkflow.act, ack, id=ack.action_id)
+    assert result.tier is Tier.COUNTY
+    events = stand_ins.events(request_id)  # persisted before the update answered
+    assert "acknowledged" in events and "escalated" not in events
+    after: RequestView = await handle.query(ServiceRequestWorkflow.view)
+    response = next(c for c in after.clocks if c.kind is ClockKind.RESPONSE)
+    assert response.status is SlaStatus.STOPPED  # no breach can follow
+    await client.get_workflow_handle(handle.id).terminate("test done")
+
+
+async def test_an_action_after_the_breach_is_refused_at_the_old_tier(dev_worker) -> None:
+    client, queue, stand_ins = dev_worker
+    handle, view = await started(client, queue)
+    request_id = view.summary.request_id
+    await eventually(  # the 4 s response deadline at the county
+        lambda: "escalated" in stand_ins.events(request_id), timeout=20, what="the escalation"
+    )
+    ack = action(ActionKind.ACKNOWLEDGE, caseworker(view.summary.institution_id))
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(ServiceRequestWorkflow.act, ack, id=ack.action_id)
+    assert refused.value.cause.type == "Forbidden"  # the request is at the municipal tier
+    assert "acknowledged" not in stand_ins.events(request_id)
     await client.get_workflow_handle(handle.id).terminate("test done")
 
 
