@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from tests.utils.clock import ManualClock
 from tests.utils.eventually import eventually_sync
 from tierflow.kafka_io import make_producer
 from workers.ingress.kafka_fixes import CONSUMER_CONFIG, JoinWatch, unstick_parked_partitions
@@ -147,16 +148,8 @@ def test_every_partition_flows_again_after_a_member_joins_and_leaves(
 
 
 # ---------------------------------------------------------------- 3. a join that never finishes
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_join_watch_counts_from_creation_until_the_first_assignment() -> None:
-    clock = _Clock()
+    clock = ManualClock()
     watch = JoinWatch(clock)
     clock.now += 45
     assert watch.stuck_for() == 45  # a consumer that never joined is replaced after the timeout
@@ -166,7 +159,7 @@ def test_join_watch_counts_from_creation_until_the_first_assignment() -> None:
 
 
 def test_join_watch_counts_from_the_first_revocation_of_a_rebalance() -> None:
-    clock = _Clock()
+    clock = ManualClock()
     watch = JoinWatch(clock)
     watch.on_partitions_assigned({TopicPartition("t", 0)})
     clock.now += 10

@@ -5,15 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.utils.clock import ManualClock
 from workers.ingress.progress import PartitionProgress
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_the_position_stays_at_the_first_unfinished_record() -> None:
@@ -64,7 +57,7 @@ def test_the_position_is_always_the_smallest_unfinished_offset(offsets, rnd) -> 
 
 
 def test_lag_counts_from_the_committed_offset_and_a_stall_from_the_last_move() -> None:
-    clock = Clock()
+    clock = ManualClock()
     progress = PartitionProgress(clock)
     assert progress.lag is None
     progress.take(0)
@@ -78,7 +71,7 @@ def test_lag_counts_from_the_committed_offset_and_a_stall_from_the_last_move() -
 
 
 def test_an_idle_partition_that_gets_records_starts_its_stall_clock_then() -> None:
-    clock = Clock()
+    clock = ManualClock()
     progress = PartitionProgress(clock)
     progress.take(0)
     progress.finish(0)
