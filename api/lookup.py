@@ -33,7 +33,10 @@ def read_row(ctx: ApiContext, request_id: str) -> ServiceRequest | None:
 
 def to_row(row: ServiceRequest) -> RequestRow:
     return RequestRow.model_validate(
-        {**row.model_dump(), "next_due_at": row.response_due_at or row.resolution_due_at}
+        {
+            **row.model_dump(),
+            "next_due_at": row.sign_for_due_at or row.response_due_at or row.resolution_due_at,
+        }
     )
 
 

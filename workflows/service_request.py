@@ -390,7 +390,7 @@ class ServiceRequestWorkflow:
         details: dict[str, int | None] = {}
         if kind is ActionKind.ACKNOWLEDGE:
             if self._awaits_sign_for():  # answering the enterprise takes the request too
-                self._sign_for(actor, action.action_id)
+                self._sign_for(actor, None, along_with=kind)
             details["response_business_seconds"] = sla.stop_clock(
                 self.case, ClockKind.RESPONSE, now
             )
@@ -440,8 +440,14 @@ class ServiceRequestWorkflow:
             records.signed_for_at(self.case) is None
         )
 
-    def _sign_for(self, actor: Actor, action_id: str | None) -> None:
-        """签收: the holding unit takes the request; its response clock may start now."""
+    def _sign_for(
+        self, actor: Actor, action_id: str | None, along_with: ActionKind | None = None
+    ) -> None:
+        """签收: the holding unit takes the request; its response clock may start now.
+
+        Signed for ``along_with`` another action, the record carries no action id of its own:
+        each action id names one audit record.
+        """
         now, policy, hold = workflow.now(), self._policy, self.case.holds[-1]
         sla.stop_clock(self.case, ClockKind.SIGN_FOR, now)
         hold.signed_for_at = now
@@ -459,7 +465,10 @@ class ServiceRequestWorkflow:
             actor,
             to_state=self.case.state,
             action_id=action_id,
-            details={"sign_for_business_seconds": waited},
+            details={
+                "sign_for_business_seconds": waited,
+                **({"along_with": along_with.value} if along_with else {}),
+            },
         )
 
     async def _reassign_target(self, action: ActionRequest) -> Institution:

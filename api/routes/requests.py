@@ -47,12 +47,16 @@ def list_requests(
     include_closed: Annotated[
         bool, Query(description="Include closed, withdrawn and rejected requests")
     ] = False,
+    signed_for: Annotated[
+        bool | None,
+        Query(description="false: only requests their holder has not signed for yet (待签收)"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> QueuePage:
     """Return the caller's queue: breached first, then the nearest SLA deadline first."""
     where = service.QueueFilter(
-        institution, tier, state, category, priority, sla_status, include_closed
+        institution, tier, state, category, priority, sla_status, include_closed, signed_for
     )
     return service.list_requests(ctx, principal, where, limit, offset)
 

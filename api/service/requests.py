@@ -35,6 +35,7 @@ class QueueFilter:
     priority: Priority | None = None
     sla_status: SlaStatus | None = None
     include_closed: bool = False
+    signed_for: bool | None = None  # False: awaiting sign-for (待签收)
 
 
 async def submit_request(
@@ -69,9 +70,16 @@ def list_requests(
         (ServiceRequest.sla_status, where.sla_status),
     ]
     conditions += [column == value for column, value in filters if value is not None]
+    if where.signed_for is not None:
+        signed = col(ServiceRequest.signed_for_at)
+        conditions.append(signed.is_not(None) if where.signed_for else signed.is_(None))
     if where.state is None and not where.include_closed:
         conditions.append(col(ServiceRequest.state).not_in(sorted(TERMINAL_STATES)))
-    next_due = func.coalesce(ServiceRequest.response_due_at, ServiceRequest.resolution_due_at)
+    next_due = func.coalesce(
+        ServiceRequest.sign_for_due_at,
+        ServiceRequest.response_due_at,
+        ServiceRequest.resolution_due_at,
+    )
     breached_first = case((col(ServiceRequest.sla_status) == SlaStatus.BREACHED, 0), else_=1)
     with Session(ctx.engine) as session:
         total = session.exec(select(func.count()).select_from(ServiceRequest).where(*conditions))

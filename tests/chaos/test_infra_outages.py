@@ -31,7 +31,15 @@ TARGETS = Targets(
     reopen_window=3,
 )
 pytestmark = pytest.mark.timeout(SIZES.test_timeout)
-LIFECYCLE_TYPES = ["submitted", "assigned", "acknowledged", "started", "resolved", "closed"]
+LIFECYCLE_TYPES = [
+    "submitted",
+    "assigned",
+    "signed_for",  # acknowledging signs for it first
+    "acknowledged",
+    "started",
+    "resolved",
+    "closed",
+]
 
 
 def _lifecycles(prefix: str, n: int) -> tuple[set[str], list[list[Message]], list[str]]:

@@ -22,7 +22,15 @@ from tests.utils.fast_policy import Targets
 TARGETS = Targets(response=4 * 3600, resolution=8 * 3600, reopen_window=3)
 pytestmark = pytest.mark.timeout(sizes().test_timeout)
 
-LIFECYCLE_TYPES = ["submitted", "assigned", "acknowledged", "started", "resolved", "closed"]
+LIFECYCLE_TYPES = [
+    "submitted",
+    "assigned",
+    "signed_for",  # acknowledging signs for it first
+    "acknowledged",
+    "started",
+    "resolved",
+    "closed",
+]
 EVENT_OF = {
     "acknowledge": "acknowledged",
     "start": "started",

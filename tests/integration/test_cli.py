@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from tests.utils.api_helpers import request_body, serve_in_thread
-from tests.utils.factories import WORKED_AND_RESOLVED, make_request
+from tests.utils.factories import SIGNED_WORKED_AND_RESOLVED, make_request
 from tests.utils.stack_helpers import eventually
 from tierflow.cli import app as cli_app
 from tierflow.cli.client import countdown, credentials_path
@@ -85,6 +85,7 @@ async def test_cli_full_lifecycle(api_url: str, cli_env: dict[str, str], tmp_pat
     assert rid in table and "on_track" in table and "in " in table
 
     for kind, extra, state in [
+        ("sign_for", [], "assigned"),
         ("acknowledge", [], "acknowledged"),
         ("start", [], "in_progress"),
         ("comment", ["--text", "called the CFO"], "in_progress"),
@@ -99,7 +100,7 @@ async def test_cli_full_lifecycle(api_url: str, cli_env: dict[str, str], tmp_pat
 
     detail = json.loads(ok(await run(cli_env, "show", rid, "--json")))
     events = [e["event_type"] for e in detail["view"]["timeline"]]
-    assert events == WORKED_AND_RESOLVED
+    assert events == SIGNED_WORKED_AND_RESOLVED
     assert detail["view"]["timeline"][2]["actor_id"] == name
     shown = ok(await run(cli_env, "show", rid))
     assert "resolved" in shown and "called the CFO" in shown and "allowed: " in shown

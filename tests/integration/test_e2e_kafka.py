@@ -90,14 +90,15 @@ async def test_kafka_command_drives_the_lifecycle(stack, unique_topic) -> None:
             {"request_id": rid, "actor": actor, "text": "Matched with a bank loan"},
             rid,
         )
-        events = await _events(stack, rid, expect=4)
+        events = await _events(stack, rid, expect=5)
         assert [e["type"].split(".")[-2] for e in events] == [
             "submitted",
             "assigned",
+            "signed_for",  # acknowledging signs for it first
             "acknowledged",
             "resolved",
         ]
-        assert [e["id"] for e in events] == [f"{rid}:{n}" for n in range(1, 5)]
+        assert [e["id"] for e in events] == [f"{rid}:{n}" for n in range(1, 6)]
 
         def resolved() -> bool:
             with Session(stack.engine) as session:

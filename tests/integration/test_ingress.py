@@ -131,9 +131,10 @@ async def test_duplicates_and_redelivery_have_no_second_effect(stack, unique_top
     assert view.summary.state is State.ACKNOWLEDGED
     with Session(stack.engine) as session:
         audit = [t.event_id for t in repository.transitions(session, rid)]
-    assert audit == [f"{rid}:{n}" for n in (1, 2, 3)]
+    # submitted, assigned, then signed_for and acknowledged (acknowledging signs for it)
+    assert audit == [f"{rid}:{n}" for n in (1, 2, 3, 4)]
     events = await asyncio.to_thread(read_events, stack.bootstrap, rid, timeout=3.0, expect=10)
-    assert sorted({e["id"] for e in events}) == [f"{rid}:{n}" for n in (1, 2, 3)]
+    assert sorted({e["id"] for e in events}) == [f"{rid}:{n}" for n in (1, 2, 3, 4)]
 
 
 async def test_poison_messages_go_to_the_dlq_and_the_consumer_continues(

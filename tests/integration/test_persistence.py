@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from activities.persistence import TransitionWriter
 from schemas.domain import Category, State, Tier
 from schemas.lifecycle import EventType, TransitionRecord
-from tests.utils.factories import RecordFactory, make_request
+from tests.utils.factories import RecordFactory, caseworker, make_request
 from tierflow.db import models, repository
 from tierflow.db.seed import seed_directory, seed_policy
 from tierflow.directory import Directory
@@ -95,6 +95,27 @@ def test_lifecycle_builds_request_holds_comments_and_ratings(db_engine: Engine) 
         )
     assert count(db_engine, models.TierHoldRow) == 2
     assert count(db_engine, models.Comment) == 1 and count(db_engine, models.Rating) == 1
+
+
+def test_sign_for_is_kept_per_hold_and_on_the_request(db_engine: Engine) -> None:
+    writer = TransitionWriter(db_engine)
+    f = RecordFactory(make_request("req-sign-1"))
+    submitted, assigned = f.submitted(), f.assigned("zj-330106-sme", Tier.COUNTY)
+    late = f.breached("sign_for")
+    signed = f.emit(
+        EventType.SIGNED_FOR,
+        actor=caseworker("zj-330106-sme"),
+        details={"sign_for_business_seconds": 30_000},
+    )
+    signed.summary.signed_for_at = signed.occurred_at
+    assert writer.persist([submitted, assigned, late, signed]) == 4
+
+    with Session(db_engine) as s:
+        row = repository.get_request(s, "req-sign-1")
+        assert row is not None and row.signed_for_at == signed.occurred_at
+        (hold,) = repository.tier_holds(s, "req-sign-1")
+        assert hold.signed_for_at == signed.occurred_at and hold.sign_for_breached
+        assert not (hold.response_breached or hold.resolution_breached)
 
 
 def test_a_late_older_record_does_not_roll_the_summary_back(db_engine: Engine) -> None:

@@ -27,6 +27,8 @@ HOUR = 3600
 ENTERPRISE = Actor(id="ent-portal", role=Role.ENTERPRISE)
 # The events of a request a caseworker acknowledges, starts, comments on and resolves.
 WORKED_AND_RESOLVED = ["submitted", "assigned", "acknowledged", "started", "commented", "resolved"]
+# the same under a policy with a sign-for clock (the packaged one): the unit signs for it first
+SIGNED_WORKED_AND_RESOLVED = [*WORKED_AND_RESOLVED[:2], "signed_for", *WORKED_AND_RESOLVED[2:]]
 # every second a business second, so real seconds on the dev server are business seconds
 ALWAYS_OPEN = CalendarData(
     version="always-open",

@@ -51,7 +51,12 @@ _IN_PROGRESS = {
 }
 # state -> {action: next state}; "=" keeps the state, "tier+1"/"tier-1"/"move" reassign.
 LIFECYCLE: dict[str, dict[str, str]] = {
-    "assigned": {"acknowledge": "acknowledged", "provide_info": "=", **_AT_A_TIER},
+    "assigned": {
+        "sign_for": "=",  # once per holder
+        "acknowledge": "acknowledged",
+        "provide_info": "=",
+        **_AT_A_TIER,
+    },
     "acknowledged": {"start": "in_progress", **_IN_PROGRESS},
     "in_progress": _IN_PROGRESS,
     "awaiting_enterprise": {
@@ -97,6 +102,10 @@ class RequestModel:
     rated: bool = False
     applied: list[str] = field(default_factory=list)
     events: int = 2  # submitted, assigned
+    # the policy runs a sign-for clock (the packaged one does): acknowledging a request its
+    # holder has not signed for records signed_for first
+    sign_for: bool = True
+    signed: bool = False  # the current holder signed for it
     # institutions a reassignment may name, per tier index (the directory's judgement);
     # None: any institution other than the current one
     peers: Mapping[int, Sequence[str]] | None = None
@@ -120,6 +129,8 @@ class RequestModel:
             return self.peers is None or target in self.peers.get(self.tier, ())
         if cmd.kind == "rate":
             return not self.rated
+        if cmd.kind == "sign_for":
+            return not self.signed
         return True
 
     def deliver(self, cmd: Command) -> Outcome:
@@ -131,6 +142,12 @@ class RequestModel:
         if not self.fits(cmd):
             return Outcome.REFUSED
         move = LIFECYCLE[self.state][cmd.kind]
+        if self.sign_for and not self.signed and cmd.kind == "acknowledge":
+            self.events += 1  # signed_for first
+        if cmd.kind in ("sign_for", "acknowledge"):
+            self.signed = True
+        if move in ("tier+1", "tier-1", "move"):
+            self.signed = False  # the new holder signs for it
         if move == "tier+1" or move == "tier-1":
             self.tier += 1 if move == "tier+1" else -1
             self.institution = self.route[self.tier]

@@ -90,4 +90,8 @@ async def test_the_workflow_input_keeps_decoding_with_a_time_zone_less_submitted
     started = await env.get_current_time()
     assert state.summary.submitted_at.tzinfo is not None  # the workflow start, not a bare time
     assert abs(state.summary.submitted_at - started) < timedelta(minutes=1)
-    assert [c.deadline is not None for c in state.clocks] == [True, True]
+    assert [(c.kind.value, c.deadline is not None) for c in state.clocks] == [
+        ("response", True),
+        ("resolution", True),
+        ("sign_for", True),
+    ]

@@ -162,6 +162,10 @@ async def test_acknowledging_signs_for_the_request_first(ts_worker, stand_ins) -
         "acknowledged",
     ]
     assert answer.event_ids == [f"{req.request_id}:3", f"{req.request_id}:4"]
+    (signed,) = records(stand_ins, req, "signed_for")
+    # one audit record per action id: the sign-for rides along with the acknowledgement
+    assert signed.action_id is None and signed.details["along_with"] == "acknowledge"
+    assert signed.actor.id == cw.id
 
 
 async def test_the_response_clock_can_start_at_sign_for(ts_worker, stand_ins) -> None:

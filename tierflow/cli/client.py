@@ -185,7 +185,9 @@ def show(
 
 def act(
     request_id: str = typer.Argument(...),
-    kind: str = typer.Argument(..., help="acknowledge, start, request_info, resolve, ..."),
+    kind: str = typer.Argument(
+        ..., help="sign_for, acknowledge, start, request_info, resolve, ..."
+    ),
     text: str | None = typer.Option(None, help="Reason, question, resolution or comment"),
     institution: str | None = typer.Option(None, help="Target institution (reassign)"),
     key: str | None = typer.Option(None, help="Idempotency key (default: a new one)"),

@@ -47,6 +47,8 @@ class ServiceRequestBase(SQLModel):
     closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     escalation_count: int = 0
     needs_operator: bool = False  # a step failed permanently; an operator must act
+    sign_for_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    signed_for_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # 签收
     last_sequence: int = 0
 
 
@@ -111,6 +113,8 @@ class TierHoldBase(SQLModel):
     resolution_breached: bool = False
     paused_seconds: int = 0
     left_by: str | None = Field(default=None, sa_type=String(32))
+    signed_for_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # 签收
+    sign_for_breached: bool = False
 
 
 class TierHoldRow(TierHoldBase, table=True):

@@ -30,12 +30,15 @@ OPENS_HOLD = {
     EventType.REOPENED,
 }
 # Events that end the current stay without a new one.
+# the tier hold's flag for a breached clock (the resolution clock's by default)
+BREACH_FLAGS = {"response": "response_breached", "sign_for": "sign_for_breached"}
 CLOSES_HOLD = {EventType.RESOLVED, EventType.REJECTED, EventType.WITHDRAWN, EventType.CLOSED}
 
 SUMMARY_COLUMNS = (
     "state tier institution_id category priority grade division_code enterprise_uscc "
     "enterprise_name subject policy_version sla_status response_due_at resolution_due_at "
-    "submitted_at updated_at resolved_at closed_at escalation_count needs_operator last_sequence"
+    "submitted_at updated_at resolved_at closed_at escalation_count needs_operator "
+    "sign_for_due_at signed_for_at last_sequence"
 ).split()
 
 _tables = SQLModel.metadata.tables
@@ -190,6 +193,7 @@ def _update_holds(conn: Connection, record: TransitionRecord) -> None:
                 "response_breached": False,
                 "resolution_breached": False,
                 "paused_seconds": 0,
+                "sign_for_breached": False,
             },
         )
     elif event in CLOSES_HOLD:
@@ -197,9 +201,17 @@ def _update_holds(conn: Connection, record: TransitionRecord) -> None:
     elif event is EventType.SLA_BREACHED:
         hold_id = _open_hold_id(conn, record.request_id)
         clock = record.details.get("clock")
-        flag = "response_breached" if clock == "response" else "resolution_breached"
+        flag = BREACH_FLAGS.get(str(clock), "resolution_breached")
         if hold_id is not None:
             conn.execute(update(_tier_hold).where(_tier_hold.c.id == hold_id).values({flag: True}))
+    elif event is EventType.SIGNED_FOR:
+        hold_id = _open_hold_id(conn, record.request_id)
+        if hold_id is not None:
+            conn.execute(
+                update(_tier_hold)
+                .where(_tier_hold.c.id == hold_id)
+                .values(signed_for_at=record.occurred_at)
+            )
     elif event is EventType.INFO_PROVIDED:
         paused = int(record.details.get("paused_seconds", 0) or 0)
         hold_id = _open_hold_id(conn, record.request_id)
