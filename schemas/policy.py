@@ -83,6 +83,15 @@ class PinnedPolicy(BaseModel):
     )
     breach_action: BreachAction = BreachAction.ESCALATE
     calendar: CalendarData
+    grade_declared: Grade | None = Field(
+        default=None, description="The grade the submitter declared (None: pinned before it)"
+    )
+    grade_applied: Grade | None = Field(
+        default=None,
+        description="The grade the targets were scaled by: the one the enterprise grade "
+        "registry held on the submission date (None: pinned before the registry, when the "
+        "declared grade was used)",
+    )
 
 
 class PolicyRequest(BaseModel):
@@ -94,4 +103,9 @@ class PolicyRequest(BaseModel):
     submitted_at: AwareDatetime = Field(
         description="The workflow's clock at admission (it picks the calendar's years); never "
         "the time a client sent. The name is kept: recorded histories carry it"
+    )
+    uscc: str | None = Field(
+        default=None,
+        description="The enterprise's USCC, looked up in the grade registry (None: recorded "
+        "before the registry; no grade is confirmed then)",
     )
