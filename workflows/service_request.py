@@ -182,6 +182,7 @@ class ServiceRequestWorkflow:
                 category=req.category,
                 priority=req.priority,
                 grade=req.enterprise.grade,
+                uscc=req.enterprise.uscc,
                 # The workflow's own clock picks the calendar's years, never the client's
                 # time. Replay reuses the recorded result, so no patch is needed.
                 submitted_at=now,
