@@ -410,3 +410,8 @@ class RequestView(BaseModel):
         default_factory=list,
         description="Years of the pinned calendar whose days off were not published yet",
     )
+    grade_applied: Grade | None = Field(
+        default=None,
+        description="The grade the SLA targets were scaled by, as the grade registry confirmed "
+        "it at submission (summary.grade is the declared one); None: pinned before the registry",
+    )
