@@ -1,37 +1,49 @@
 """Activity that pins the SLA policy and business calendar for one request.
 
 The workflow calls it once at submission; its result, stored in history, is what keeps
-deadlines stable when the policy file or the holidays library changes later.
+deadlines stable when the policy file, the holidays library or the grade registry changes later.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
 
 from temporalio import activity
 
 from activities.failures import is_permanent, permanent_failure
+from schemas.domain import Grade
 from schemas.policy import PinnedPolicy, PolicyRequest
+from tierflow.grades import GradeRegistry, local_day
 from tierflow.policy import PolicyFile
 
 
 class PolicyActivities:
-    """Holds the loaded policy file so a worker parses it once."""
+    """Holds the loaded policy file (parsed once per worker) and the grade registry."""
 
-    def __init__(self, policy: PolicyFile) -> None:
+    def __init__(self, policy: PolicyFile, grades: GradeRegistry | None = None) -> None:
         self.policy = policy
+        self.grades = grades  # None: no registry, so no declared grade is confirmed
+
+    async def applied_grade(self, req: PolicyRequest) -> Grade:
+        """Return the grade the registry holds for the enterprise on the submission day."""
+        if self.grades is None:
+            return Grade.NONE
+        day = local_day(req.submitted_at)
+        return await asyncio.to_thread(self.grades.grade_on, req.uscc, day)
 
     @activity.defn(name="load_policy")
     async def load_policy(self, req: PolicyRequest) -> PinnedPolicy:
         """Return the policy slice and calendar that apply to the request.
 
-        In memory and cached per year, so it runs on the worker's event loop (as a local
-        activity) instead of queueing in the thread pool behind database writes.
+        The targets are scaled by the grade the registry confirms on the submission day, not
+        the declared one (both are recorded). Runs as a local activity: the policy is in memory
+        and cached per year, and the one registry read goes to a thread.
         """
-        submitted_at: datetime = req.submitted_at
         try:
-            return self.policy.pin(req.category, req.priority, req.grade, submitted_at)
+            applied = await self.applied_grade(req)
+            pinned = self.policy.pin(req.category, req.priority, applied, req.submitted_at)
         except Exception as exc:
             if is_permanent(exc):  # a policy or calendar that fails validation stays failing
                 raise permanent_failure("load_policy", exc) from None
             raise
+        return pinned.model_copy(update={"grade_declared": req.grade, "grade_applied": applied})

@@ -21,6 +21,7 @@ from activities.policy import PolicyActivities
 from tierflow import constants
 from tierflow.db.engine import make_engine
 from tierflow.directory import DirectoryWatch
+from tierflow.grades import GradeRegistry
 from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_connect import connect_kafka
 from tierflow.metrics import ReadModelCollector, WorkerMetrics
@@ -48,7 +49,7 @@ def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
     """Return a Worker with the lifecycle workflow and the real activities."""
     settings = parts.settings or get_settings()
     outbox = OutboxActivities(parts.engine, parts.producer, parts.events_topic, parts.metrics)
-    policy = PolicyActivities(load_policy_file(settings.policy_file))
+    policy = PolicyActivities(load_policy_file(settings.policy_file), GradeRegistry(parts.engine))
     directory = DirectoryActivities(DirectoryWatch(settings.directory_file))
     return Worker(
         parts.client,

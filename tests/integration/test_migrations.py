@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, inspect, text
 from sqlmodel import Session, SQLModel, select
 
 import tierflow.db.auth_models  # noqa: F401 - registers the tables
+import tierflow.db.grade_models  # noqa: F401 - registers the tables
 import tierflow.db.models  # noqa: F401 - registers the tables
 from schemas.domain import Role
 from tierflow.db.auth_models import ApiToken, ApiUser
@@ -32,6 +33,7 @@ TABLES = {
     "console_session",
     "notification",
     "notification_preference",
+    "enterprise_grade",
 }
 
 

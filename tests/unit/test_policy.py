@@ -139,6 +139,8 @@ def test_pinned_policy_survives_the_data_converter(policy) -> None:
 
 
 async def test_load_policy_activity(policy) -> None:
+    # no grade registry: the declared grade is recorded, not applied (tests/integration/
+    # test_grades.py runs the activity on a registry that confirms it)
     activities = PolicyActivities(policy)
     request = PolicyRequest(
         category=Category.DIGITAL_TRANSFORMATION,
@@ -148,9 +150,9 @@ async def test_load_policy_activity(policy) -> None:
     )
     pinned = await ActivityEnvironment().run(activities.load_policy, request)
     assert pinned == policy.pin(
-        Category.DIGITAL_TRANSFORMATION, Priority.HIGH, Grade.LITTLE_GIANT, SUBMITTED
-    )
-    assert pinned.targets[Tier.COUNTY].response_seconds == 3 * HOUR
+        Category.DIGITAL_TRANSFORMATION, Priority.HIGH, Grade.NONE, SUBMITTED
+    ).model_copy(update={"grade_declared": Grade.LITTLE_GIANT, "grade_applied": Grade.NONE})
+    assert pinned.targets[Tier.COUNTY].response_seconds == 4 * HOUR
 
 
 def test_policy_request_needs_an_aware_time() -> None:

@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import typer
 
-from tierflow.cli import admin, calendar, client, db, directory, events, plugins, processes
+from tierflow.cli import (
+    admin,
+    calendar,
+    client,
+    db,
+    directory,
+    events,
+    grades,
+    plugins,
+    processes,
+)
 
 app = typer.Typer(help="tierflow: durable service-request lifecycles", no_args_is_help=True)
 app.add_typer(db.app, name="db")
 app.add_typer(events.app, name="events")
 app.add_typer(directory.app, name="directory")
 app.add_typer(calendar.app, name="calendar")
+app.add_typer(grades.app, name="grades")
 processes.register(app)
 client.register(app)
 admin.register(app)

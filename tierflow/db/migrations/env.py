@@ -8,6 +8,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import tierflow.db.auth_models  # noqa: F401 - registers the API auth tables
+import tierflow.db.grade_models  # noqa: F401 - registers the grade registry
 import tierflow.db.models  # noqa: F401 - registers the tables on SQLModel.metadata
 import tierflow.db.notification_models  # noqa: F401 - registers the notifier's tables
 from tierflow.db.engine import make_engine

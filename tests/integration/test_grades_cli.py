@@ -1,0 +1,81 @@
+"""`tierflow grades` on a real database: import a published list, withdraw, export, show."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from pathlib import Path
+
+from click.testing import Result
+from typer.testing import CliRunner
+
+from tierflow.cli import app as cli_app
+from tierflow_dev.demo import make_uscc
+
+GIANT = make_uscc("330106", random.Random("giant"))
+SMALL = make_uscc("320581", random.Random("small"))
+LIST = (
+    "统一社会信用代码,企业名称,等级,级别,认定单位,认定日期,有效期至\n"
+    f"{GIANT},杭州启明智能科技有限公司,专精特新“小巨人”企业,国家级,工业和信息化部,2025-07-01,2028-06-30\n"
+    f"{SMALL},常熟精工机械有限公司,创新型中小企业,省级,江苏省工业和信息化厅,2025-03-01,2028-02-29\n"
+)
+
+
+def run(url: str, *args: str) -> Result:
+    env = {"TIERFLOW_DATABASE_URL": url, "COLUMNS": "200"}
+    return CliRunner().invoke(cli_app, list(args), env=env)
+
+
+def test_import_withdraw_export_and_show(db_url: str, tmp_path: Path) -> None:
+    published = tmp_path / "2025年第七批专精特新小巨人企业名单.csv"
+    published.write_bytes(LIST.encode("gb18030"))  # as Excel saves it on a Chinese desktop
+    result = run(db_url, "grades", "import", str(published))
+    assert result.exit_code == 0, result.output
+    assert "2 added, 0 updated" in result.output
+    assert "0 added, 2 updated" in run(db_url, "grades", "import", str(published)).output
+
+    result = run(db_url, "grades", "show", GIANT, "--on", "2026-03-02")
+    assert "grade applied on 2026-03-02: little_giant" in result.output
+
+    result = run(
+        db_url, "grades", "withdraw", GIANT, "--reason", "复核不合格", "--on", "2026-03-01"
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{GIANT}: little_giant (national) withdrawn from 2026-03-01" in result.output
+    assert (
+        "grade applied on 2026-03-02: none"
+        in run(db_url, "grades", "show", GIANT, "--on", "2026-03-02").output
+    )
+
+    out = tmp_path / "registry.csv"
+    assert run(db_url, "grades", "export", "--out", str(out)).exit_code == 0
+    raw = out.read_bytes()
+    assert raw.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    found = sorted((r["uscc"], r["grade"], r["withdrawn_on"], r["withdrawal_reason"]) for r in rows)
+    assert found == sorted(
+        [(SMALL, "innovative", "", ""), (GIANT, "little_giant", "2026-03-01", "复核不合格")]
+    )
+    # the export imports again unchanged
+    assert "0 added, 2 updated" in run(db_url, "grades", "import", str(out)).output
+
+
+def test_a_bad_list_is_refused_whole_with_each_line_named(db_url: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(LIST + f"{GIANT[:17]}0,某公司,巨人,国家级,工业和信息化部,2025-07-01,\n", "utf-8")
+    result = run(db_url, "grades", "import", str(bad))
+    assert result.exit_code == 1
+    assert "not imported, 2 problem(s)" in result.output
+    assert "line 4: uscc: USCC check character at position 18" in result.output
+    assert "line 4: grade: unknown grade '巨人'" in result.output
+    assert "grade applied on" in run(db_url, "grades", "show", GIANT).output
+    assert "little_giant" not in run(db_url, "grades", "show", GIANT).output
+
+
+def test_withdraw_refuses_a_bad_uscc_and_an_unknown_enterprise(db_url: str) -> None:
+    result = run(db_url, "grades", "withdraw", GIANT[:17] + "0", "--reason", "x")
+    assert result.exit_code == 1 and "uscc: USCC check character" in result.output
+    result = run(db_url, "grades", "withdraw", SMALL, "--reason", "x", "--on", "2026-03-01")
+    assert result.exit_code == 1
+    assert f"{SMALL} holds no recognition valid on 2026-03-01" in result.output

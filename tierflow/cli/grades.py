@@ -1,0 +1,148 @@
+"""`tierflow grades`: the enterprise grade registry (operators; talks to the database).
+
+Import the published lists of 创新型中小企业, 专精特新中小企业 and 专精特新“小巨人”企业, record
+withdrawals (撤销), export the registry and show one enterprise. Only a recognition the
+registry holds on the submission day shortens a request's SLA targets.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+
+app = typer.Typer(
+    help="Enterprise grade registry / 企业梯度培育名单 (operators; talks to the database).",
+    no_args_is_help=True,
+)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(1)
+
+
+def _engine() -> Any:
+    from tierflow.db.engine import make_engine
+    from tierflow.settings import Settings
+
+    return make_engine(Settings().resolved_database_url)
+
+
+def _uscc(value: str) -> str:
+    from schemas.enterprise import validate_uscc
+
+    try:
+        return validate_uscc(value.strip().upper())
+    except ValueError as exc:
+        _fail(f"uscc: {exc}")
+
+
+@app.command("import")
+def import_list(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV list (UTF-8 or GBK)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check the file, write nothing"),
+) -> None:
+    """Import a published grade list; every bad line is named, and nothing is written then."""
+    from sqlmodel import Session
+
+    from tierflow import grades, grades_csv
+    from tierflow.csv_text import decode
+
+    try:
+        rows = grades_csv.parse(decode(file.read_bytes()))
+    except grades_csv.GradeListError as exc:
+        _fail(f"{file}: not imported, {len(exc.problems)} problem(s):\n{exc}")
+    except UnicodeDecodeError:
+        _fail(f"{file}: not imported: neither UTF-8 nor GB18030 text")
+    if dry_run:
+        typer.echo(f"{file}: {len(rows)} recognition(s), all valid (dry run: nothing written)")
+        return
+    with Session(_engine()) as session:
+        added, updated = grades.upsert(session, rows, source=file.name)
+        session.commit()
+    typer.echo(f"{file}: {added} added, {updated} updated")
+
+
+@app.command("withdraw")
+def withdraw(
+    uscc: str = typer.Argument(..., help="The enterprise's USCC"),
+    reason: str = typer.Option(..., "--reason", help="Why (e.g. 复核不合格, the notice's number)"),
+    on: str | None = typer.Option(None, "--on", help="Day it stops holding [today, Shanghai]"),
+    grade: str | None = typer.Option(None, help="Only this grade [every grade held that day]"),
+) -> None:
+    """Record a withdrawal (撤销): the recognitions valid that day stop holding from it."""
+    from sqlmodel import Session
+
+    from schemas.domain import Grade
+    from tierflow import grades
+
+    code = _uscc(uscc)
+    try:
+        day = date.fromisoformat(on) if on else grades.local_day(datetime.now(grades.SHANGHAI))
+    except ValueError:
+        _fail(f"on: {on!r} is not a date (YYYY-MM-DD)")
+    try:
+        only = Grade(grade) if grade else None
+    except ValueError:
+        _fail(f"grade: unknown grade {grade!r} (innovative, specialized_new, little_giant)")
+    with Session(_engine()) as session:
+        try:
+            rows = grades.withdraw(session, code, reason, day, only)
+        except grades.GradeError as exc:
+            _fail(str(exc))
+        session.commit()
+        for row in rows:
+            typer.echo(f"{code}: {row.grade.value} ({row.level.value}) withdrawn from {day}")
+
+
+@app.command("export")
+def export(
+    out: Path | None = typer.Option(None, "--out", help="Write here [standard output]"),
+) -> None:
+    """Export the whole registry as CSV (UTF-8 with BOM: Excel opens it correctly)."""
+    from sqlmodel import Session, col, select
+
+    from tierflow import grades_csv
+    from tierflow.db.grade_models import EnterpriseGrade
+
+    with Session(_engine()) as session:
+        order = (col(EnterpriseGrade.uscc), col(EnterpriseGrade.granted_on))
+        text = grades_csv.export(session.exec(select(EnterpriseGrade).order_by(*order)).all())
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, "utf-8")
+        typer.echo(f"wrote {out}", err=True)
+
+
+@app.command("show")
+def show(
+    uscc: str = typer.Argument(..., help="The enterprise's USCC"),
+    on: str | None = typer.Option(None, "--on", help="Which grade holds on this day [today]"),
+) -> None:
+    """Show an enterprise's recognitions and the grade its requests get on a day."""
+    from sqlmodel import Session
+
+    from tierflow import grades
+
+    code = _uscc(uscc)
+    try:
+        day = date.fromisoformat(on) if on else grades.local_day(datetime.now(grades.SHANGHAI))
+    except ValueError:
+        _fail(f"on: {on!r} is not a date (YYYY-MM-DD)")
+    with Session(_engine()) as session:
+        rows = grades.recognitions(session, code)
+        held = grades.highest(grades.recognitions(session, code, day))
+    for r in rows:
+        end = (
+            f"withdrawn {r.withdrawn_on} ({r.withdrawal_reason})"
+            if r.withdrawn_on
+            else (f"valid until {r.valid_until}" if r.valid_until else "no end date")
+        )
+        typer.echo(
+            f"{r.grade.value:16} {r.level.value:10} {r.recognised_by}: {r.granted_on}, {end}"
+        )
+    typer.echo(f"grade applied on {day}: {held.value}")

@@ -1,0 +1,56 @@
+"""The enterprise grade registry: recognitions on the specialized-new ladder, keyed by USCC.
+
+One row per recognition as a published list states it (an enterprise, a grade, a level, the
+recognising body, the day granted and the last day it holds). An enterprise climbs the ladder
+(创新型中小企业 -> 专精特新中小企业 -> 专精特新“小巨人”企业), so it may hold several rows; a
+recognition leaves the ladder when it lapses after ``valid_until`` or is withdrawn (撤销).
+``load_policy`` reads this table: only a recognition valid on the submission date shortens SLAs.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from schemas.domain import Grade
+from tierflow.db.types import EnumText, UtcDateTime
+
+
+class GradeLevel(StrEnum):
+    """Who recognised the grade: a province's department (省级) or the ministry (国家级)."""
+
+    PROVINCIAL = "provincial"
+    NATIONAL = "national"
+
+
+class EnterpriseGradeBase(SQLModel):
+    uscc: str = Field(sa_type=String(18))
+    enterprise_name: str | None = Field(default=None, sa_type=String(200))
+    grade: Grade = Field(sa_type=EnumText(Grade))
+    level: GradeLevel = Field(sa_type=EnumText(GradeLevel))
+    recognised_by: str = Field(sa_type=String(200))
+    granted_on: date
+    valid_until: date | None = None  # the last day it holds (有效期至); None: no end published
+    withdrawn_on: date | None = None  # from this day it no longer holds (撤销)
+    withdrawal_reason: str | None = Field(default=None, sa_type=Text)
+
+
+class EnterpriseGrade(EnterpriseGradeBase, table=True):
+    """One recognition; a list imported twice updates the same rows (uscc, grade, level, day)."""
+
+    __tablename__ = "enterprise_grade"
+    __table_args__ = (
+        UniqueConstraint("uscc", "grade", "level", "granted_on", name="uq_enterprise_grade"),
+        Index("ix_enterprise_grade_uscc", "uscc"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    source: str | None = Field(default=None, sa_type=String(200))  # the imported file's name
+    imported_at: datetime = Field(sa_type=UtcDateTime)
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # when recorded
+
+
+class EnterpriseGradePublic(EnterpriseGradeBase):
+    id: int

@@ -1,0 +1,113 @@
+"""The enterprise grade registry: which grade an enterprise really holds on a given day.
+
+Operators import the published lists (``tierflow grades import``, see ``grades_csv``) and
+record withdrawals; ``load_policy`` asks :meth:`GradeRegistry.grade_on` at submission, so a
+declared grade the registry does not confirm is kept on record but never shortens an SLA.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, or_
+from sqlmodel import Session, col, select
+
+from schemas.domain import Grade
+from tierflow.db.grade_models import EnterpriseGrade, EnterpriseGradeBase
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+LADDER = [Grade.NONE, Grade.INNOVATIVE, Grade.SPECIALIZED_NEW, Grade.LITTLE_GIANT]
+
+
+class GradeError(ValueError):
+    """A withdrawal or import the registry cannot take (the message says why)."""
+
+
+def local_day(moment: datetime) -> date:
+    """Return the calendar day of ``moment`` in Asia/Shanghai (the day lists are dated in)."""
+    return moment.astimezone(SHANGHAI).date()
+
+
+def valid_on(day: date) -> list[Any]:
+    """Return SQL conditions: the recognition holds on ``day``."""
+    return [
+        col(EnterpriseGrade.granted_on) <= day,
+        or_(col(EnterpriseGrade.valid_until).is_(None), col(EnterpriseGrade.valid_until) >= day),
+        or_(col(EnterpriseGrade.withdrawn_on).is_(None), col(EnterpriseGrade.withdrawn_on) > day),
+    ]
+
+
+def recognitions(session: Session, uscc: str, day: date | None = None) -> list[EnterpriseGrade]:
+    """Return the enterprise's recognitions (only those valid on ``day`` if given)."""
+    query = select(EnterpriseGrade).where(EnterpriseGrade.uscc == uscc)
+    if day is not None:
+        query = query.where(*valid_on(day))
+    order = (col(EnterpriseGrade.granted_on), col(EnterpriseGrade.id))
+    return list(session.exec(query.order_by(*order)).all())
+
+
+def highest(rows: Iterable[EnterpriseGradeBase]) -> Grade:
+    """Return the highest grade on the ladder among ``rows`` (none if there are none)."""
+    return max((row.grade for row in rows), key=LADDER.index, default=Grade.NONE)
+
+
+def upsert(session: Session, rows: Iterable[EnterpriseGradeBase], source: str) -> tuple[int, int]:
+    """Insert or update recognitions by (uscc, grade, level, granted_on); caller commits.
+
+    A withdrawal already recorded stays unless the row brings one of its own: the published
+    list of grants does not undo a withdrawal. Returns (added, updated).
+    """
+    added = updated = 0
+    now = datetime.now(UTC)
+    for row in rows:
+        found = session.exec(
+            select(EnterpriseGrade).where(
+                EnterpriseGrade.uscc == row.uscc,
+                EnterpriseGrade.grade == row.grade,
+                EnterpriseGrade.level == row.level,
+                EnterpriseGrade.granted_on == row.granted_on,
+            )
+        ).first()
+        data = row.model_dump(exclude_none=found is not None)
+        if found is None:
+            session.add(EnterpriseGrade(**data, source=source, imported_at=now))
+            added += 1
+            continue
+        found.sqlmodel_update(data | {"source": source, "imported_at": now})
+        session.add(found)
+        updated += 1
+    return added, updated
+
+
+def withdraw(
+    session: Session, uscc: str, reason: str, on: date, grade: Grade | None = None
+) -> list[EnterpriseGrade]:
+    """Withdraw the enterprise's recognitions valid on ``on`` (one grade or all); caller commits."""
+    if not reason.strip():
+        raise GradeError("reason: a withdrawal needs a reason")
+    rows = [r for r in recognitions(session, uscc, on) if grade is None or r.grade == grade]
+    if not rows:
+        which = f"{grade.value} recognition" if grade else "recognition"
+        raise GradeError(f"{uscc} holds no {which} valid on {on.isoformat()}")
+    now = datetime.now(UTC)
+    for row in rows:
+        row.withdrawn_on, row.withdrawal_reason, row.withdrawn_at = on, reason.strip(), now
+        session.add(row)
+    return rows
+
+
+class GradeRegistry:
+    """The registry as ``load_policy`` reads it: built once per worker on its engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def grade_on(self, uscc: str | None, day: date) -> Grade:
+        """Return the highest grade the enterprise holds on ``day`` (none if unconfirmed)."""
+        if not uscc:
+            return Grade.NONE
+        with Session(self.engine) as session:
+            return highest(recognitions(session, uscc.upper(), day))
