@@ -6,15 +6,17 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from schemas.domain import Category, State, Tier
+from schemas.domain import Category, Grade, State, Tier
 from schemas.lifecycle import (
     ActionKind,
     ActionText,
+    ExtensionDays,
     Rating,
     ReasonCode,
     ReassignTarget,
     RequestSummary,
     RequestView,
+    ReturnCode,
     TimelineEntry,
 )
 
@@ -39,6 +41,8 @@ class ActionBody(BaseModel):
     institution_id: ReassignTarget = None
     rating: Rating = None
     reason_code: ReasonCode = None
+    return_reason: ReturnCode = None
+    extension_days: ExtensionDays = None
 
 
 class RequestItem(RequestSummary):
@@ -76,6 +80,14 @@ class RequestDetail(BaseModel):
     timeline: list[TimelineEntry] = Field(
         default_factory=list,
         description="The full audit timeline from the read model (the view keeps the newest)",
+    )
+    grade_declared: Grade | None = Field(
+        default=None, description="The specialized-new grade the submitter declared"
+    )
+    grade_applied: Grade | None = Field(
+        default=None,
+        description="The grade the SLA targets were scaled by: the one the grade registry held "
+        "on the submission day (None: unknown yet, or pinned before the registry)",
     )
 
 

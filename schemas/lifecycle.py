@@ -40,6 +40,12 @@ class ActionKind(StrEnum):
     WITHDRAW = "withdraw"
     RATE = "rate"
     EXTERNAL_STATUS = "external_status"
+    RETURN = "return"  # 退单: the holder says the request is not its business
+    APPROVE_RETURN = "approve_return"  # the dispatcher re-routes it (institution_id)
+    REFUSE_RETURN = "refuse_return"  # ... or sends it back to the unit
+    REQUEST_EXTENSION = "request_extension"  # 延期申请: more working days to resolve
+    APPROVE_EXTENSION = "approve_extension"
+    REFUSE_EXTENSION = "refuse_extension"
     OPERATOR_RETRY = "operator_retry"  # admin: redo the step that failed permanently
     OPERATOR_RESOLVE = "operator_resolve"  # admin: settle it without that step
 
@@ -60,6 +66,19 @@ TEXT_REQUIRED = {
     ActionKind.COMMENT: "the comment",
     ActionKind.EXTERNAL_STATUS: "the status note",
     ActionKind.OPERATOR_RESOLVE: "what the operator did instead of the failed step",
+    ActionKind.RETURN: "why the request is not this unit's business",
+    ActionKind.REFUSE_RETURN: "why the unit keeps the request",
+    ActionKind.REQUEST_EXTENSION: "why more time is needed",
+    ActionKind.REFUSE_EXTENSION: "why no more time is given",
+}
+
+# Actions that need another field: (field, what it holds).
+FIELD_REQUIRED = {
+    ActionKind.REASSIGN: ("institution_id", "the institution that takes the request over"),
+    ActionKind.APPROVE_RETURN: ("institution_id", "the institution the request goes to"),
+    ActionKind.RATE: ("rating", "1-5"),
+    ActionKind.RETURN: ("return_reason", "why, as a code"),
+    ActionKind.REQUEST_EXTENSION: ("extension_days", "the working days asked for"),
 }
 
 
@@ -74,6 +93,15 @@ class EscalationReason(StrEnum):
     OTHER = "other"  # 其他: see the text
 
 
+class ReturnReason(StrEnum):
+    """Why a unit returns a request to the dispatcher (退单): reports count these codes."""
+
+    NOT_OUR_REMIT = "not_our_remit"  # 非本单位职责
+    OUTSIDE_REGION = "outside_region"  # 非本辖区
+    DUPLICATE = "duplicate"  # 重复工单
+    OTHER = "other"  # 其他: see the text
+
+
 # What an action carries besides its id, kind and actor: one set of rules for the API's
 # action body and the Kafka command (the bounds live in schemas/edge.py).
 ActionText = Annotated[str | None, limit(ACTION_TEXT_BYTES), text_rule(ACTION_TEXT_BYTES)]
@@ -84,6 +112,12 @@ Rating = Annotated[int | None, Field(ge=1, le=5, description="For rate")]
 ReasonCode = Annotated[
     EscalationReason | None,
     Field(description="For escalate: why, as a code (other if unset); text says more"),
+]
+ReturnCode = Annotated[
+    ReturnReason | None, Field(description="For return: why, as a code; text says more")
+]
+ExtensionDays = Annotated[
+    int | None, Field(ge=1, le=30, description="For request_extension: working days asked for")
 ]
 
 
@@ -99,20 +133,30 @@ class ActionRequest(BaseModel):
     institution_id: ReassignTarget = None
     rating: Rating = None
     reason_code: ReasonCode = None
+    return_reason: ReturnCode = None
+    extension_days: ExtensionDays = None
 
     @model_validator(mode="after")
     def _check_fields(self) -> ActionRequest:
-        if self.kind in TEXT_REQUIRED and not (self.text and self.text.strip()):
-            raise ValueError(f"text is required for {self.kind.value}: {TEXT_REQUIRED[self.kind]}")
-        if self.kind is ActionKind.REASSIGN and not self.institution_id:
-            raise ValueError("institution_id is required for reassign")
-        if self.kind is ActionKind.RATE and self.rating is None:
-            raise ValueError("rating (1-5) is required for rate")
+        missing = missing_field(self.kind, self)
+        if missing:
+            raise ValueError(missing)
         if self.reason_code is EscalationReason.SLA_BREACH:
             raise ValueError(
                 "reason_code sla_breach is the engine's own; a person escalates for another reason"
             )
         return self
+
+
+def missing_field(kind: ActionKind, body: BaseModel) -> str | None:
+    """Why ``body`` lacks what ``kind`` needs (text or another field), naming the field."""
+    if kind in TEXT_REQUIRED and not ((text := getattr(body, "text", None)) and text.strip()):
+        return f"text is required for {kind.value}: {TEXT_REQUIRED[kind]}"
+    if kind in FIELD_REQUIRED:
+        name, what = FIELD_REQUIRED[kind]
+        if getattr(body, name, None) in (None, ""):
+            return f"{name} is required for {kind.value}: {what}"
+    return None
 
 
 class EventType(StrEnum):
@@ -140,6 +184,12 @@ class EventType(StrEnum):
     SLA_BREACHED = "sla_breached"
     SUPERVISOR_ALERT = "supervisor_alert"
     REMINDED = "reminded"  # 催办: a late unit is reminded (details: clock, deadline)
+    RETURN_REQUESTED = "return_requested"  # 退单 (details: return_reason)
+    RETURN_APPROVED = "return_approved"  # re-routed; the returning unit is not charged
+    RETURN_REFUSED = "return_refused"
+    EXTENSION_REQUESTED = "extension_requested"  # 延期申请 (details: days)
+    EXTENSION_APPROVED = "extension_approved"  # details: days, resolution_due_at
+    EXTENSION_REFUSED = "extension_refused"
     OPERATOR_NEEDED = "operator_needed"  # a step failed permanently; details name it
     OPERATOR_RETRIED = "operator_retried"
     OPERATOR_RESOLVED = "operator_resolved"
@@ -192,6 +242,7 @@ class SlaClock(BaseModel):
     deadline: datetime | None = None  # absolute instant while running
     warnings_sent: list[float] = Field(default_factory=list)
     breached: bool = False
+    extended_seconds: int = 0  # business seconds added by approved extensions (延期)
 
     @property
     def status(self) -> SlaStatus:
@@ -217,6 +268,28 @@ class TierHold(BaseModel):
     left_by: str | None = None  # escalated / handed_back / reassigned / resolved / ...
     signed_for_at: datetime | None = None  # 签收 by the holding unit
     sign_for_breached: bool = False
+    returned: bool = False  # 退单 approved: its time is charged to routing, not to the unit
+
+
+class Application(BaseModel):
+    """A unit's 退单 (return) or 延期 (extension) application and the decision on it."""
+
+    kind: ActionKind  # return or request_extension
+    tier: Tier
+    institution_id: str
+    asked_by: str
+    asked_at: datetime
+    text: str
+    return_reason: ReturnReason | None = None
+    days: int | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    approved: bool | None = None  # None while pending, or when the request moved on first
+    decision_text: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.decided_at is None
 
 
 class RequestSummary(BaseModel):
@@ -367,6 +440,7 @@ class WorkflowState(BaseModel):
     )
     operator: OperatorHold | None = None  # set while a permanently failed step waits
     timeline_truncated: int = 0  # older timeline entries dropped (the read model keeps all)
+    applications: list[Application] = Field(default_factory=list)  # returns and extensions
 
     @model_validator(mode="wrap")
     @classmethod
@@ -414,4 +488,7 @@ class RequestView(BaseModel):
         default=None,
         description="The grade the SLA targets were scaled by, as the grade registry confirmed "
         "it at submission (summary.grade is the declared one); None: pinned before the registry",
+    )
+    applications: list[Application] = Field(
+        default_factory=list, description="Returns (退单) and extensions (延期), newest last"
     )

@@ -23,9 +23,18 @@ CASEWORKER_ACTIONS = frozenset(
         ActionKind.HAND_BACK,
         ActionKind.REJECT,
         ActionKind.COMMENT,
+        ActionKind.RETURN,
+        ActionKind.REQUEST_EXTENSION,
     }
 )
-SUPERVISOR_ACTIONS = CASEWORKER_ACTIONS | {ActionKind.REASSIGN}
+# Supervisors also dispatch: reassign, and decide returns and extensions of the tiers below.
+SUPERVISOR_ACTIONS = CASEWORKER_ACTIONS | {
+    ActionKind.REASSIGN,
+    ActionKind.APPROVE_RETURN,
+    ActionKind.REFUSE_RETURN,
+    ActionKind.APPROVE_EXTENSION,
+    ActionKind.REFUSE_EXTENSION,
+}
 ENTERPRISE_ACTIONS = frozenset(
     {ActionKind.PROVIDE_INFO, ActionKind.WITHDRAW, ActionKind.RATE, ActionKind.COMMENT}
 )

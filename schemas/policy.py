@@ -82,6 +82,16 @@ class PinnedPolicy(BaseModel):
         default=False, description="The response clock starts at sign-for, not at dispatch"
     )
     breach_action: BreachAction = BreachAction.ESCALATE
+    return_window_seconds: int | None = Field(
+        default=None,
+        gt=0,
+        description="Business seconds after dispatch within which the holder may return the "
+        "request (退单); None (policies pinned before returns): any time while it holds it",
+    )
+    extension_max_days: int = Field(
+        default=10, ge=0, description="Working days all approved extensions (延期) add at most"
+    )
+    extension_max_count: int = Field(default=2, ge=0, description="Approved extensions at most")
     calendar: CalendarData
     grade_declared: Grade | None = Field(
         default=None, description="The grade the submitter declared (None: pinned before it)"

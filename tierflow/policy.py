@@ -121,6 +121,10 @@ class WorkOrders(_Strict):
     sign_for_breach: SignForBreach = SignForBreach.REMIND
     response_clock_from: Literal["dispatch", "sign_for"] = "dispatch"
     breach_action: BreachAction = BreachAction.ESCALATE
+    # Shandong 12345: a return within 2 working days; extensions of 10 working days at most
+    return_window_business_days: float = Field(default=2, gt=0)
+    extension_max_business_days: int = Field(default=10, ge=0)
+    extension_max_count: int = Field(default=2, ge=0)
 
     @field_validator("sign_for_hours")
     @classmethod
@@ -230,6 +234,11 @@ class PolicyFile(_Strict):
             sign_for_breach=rules.sign_for_breach,
             response_from_sign_for=rules.response_clock_from == "sign_for",
             breach_action=rules.breach_action,
+            return_window_seconds=_seconds(
+                rules.return_window_business_days, _business_day_hours(self.calendar)
+            ),
+            extension_max_days=rules.extension_max_business_days,
+            extension_max_count=rules.extension_max_count,
         )
 
     def calendar_for(self, year: int) -> CalendarData:

@@ -30,6 +30,13 @@ TRANSITIONS: dict[ActionKind, tuple[frozenset[State], State | None]] = {
     # closed: only within the rating window after an automatic close (the workflow checks)
     ActionKind.RATE: (frozenset({State.RESOLVED, State.CLOSED}), None),
     ActionKind.EXTERNAL_STATUS: (NOT_TERMINAL, None),
+    # one open application of each kind at a time, decided by a tier above: the workflow checks
+    ActionKind.RETURN: (HELD_STATES, None),
+    ActionKind.APPROVE_RETURN: (HELD_STATES, State.ASSIGNED),
+    ActionKind.REFUSE_RETURN: (HELD_STATES, None),
+    ActionKind.REQUEST_EXTENSION: (OPEN_STATES, None),
+    ActionKind.APPROVE_EXTENSION: (OPEN_STATES, None),
+    ActionKind.REFUSE_EXTENSION: (OPEN_STATES, None),
     # only while a step waits for an operator (the workflow checks that), in any state
     ActionKind.OPERATOR_RETRY: (frozenset(State), None),
     ActionKind.OPERATOR_RESOLVE: (frozenset(State), None),
@@ -51,6 +58,12 @@ EVENT_OF_ACTION: dict[ActionKind, EventType] = {
     ActionKind.WITHDRAW: EventType.WITHDRAWN,
     ActionKind.RATE: EventType.RATED,
     ActionKind.EXTERNAL_STATUS: EventType.EXTERNAL_STATUS,
+    ActionKind.RETURN: EventType.RETURN_REQUESTED,
+    ActionKind.APPROVE_RETURN: EventType.RETURN_APPROVED,
+    ActionKind.REFUSE_RETURN: EventType.RETURN_REFUSED,
+    ActionKind.REQUEST_EXTENSION: EventType.EXTENSION_REQUESTED,
+    ActionKind.APPROVE_EXTENSION: EventType.EXTENSION_APPROVED,
+    ActionKind.REFUSE_EXTENSION: EventType.EXTENSION_REFUSED,
     ActionKind.OPERATOR_RETRY: EventType.OPERATOR_RETRIED,
     ActionKind.OPERATOR_RESOLVE: EventType.OPERATOR_RESOLVED,
 }

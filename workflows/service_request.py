@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from schemas.policy import BreachAction, PinnedPolicy, PolicyRequest, SignForBreach
     from schemas.request import SYSTEM_ACTOR, Actor
-    from workflows import clocks, records, rules, sla, views
+    from workflows import applications, clocks, records, rules, sla, views
     from workflows.activity_calls import Outbox, StepFailed, lookup
     from workflows.business_time import business_seconds_between
 
@@ -263,6 +263,12 @@ class ServiceRequestWorkflow:
                 type="InvalidTransition",
                 non_retryable=True,
             )
+        decider = applications.decider_refusal(action.actor, action.kind, self.case.tier)
+        if decider:
+            raise ApplicationError(decider, type="Forbidden", non_retryable=True)
+        refused = applications.refusal(self.case, action, workflow.now())
+        if refused:
+            raise ApplicationError(refused, type="InvalidTransition", non_retryable=True)
         if action.kind is ActionKind.RATE and self.case.state is State.CLOSED:
             if not self._rating_open():
                 due = self.case.rating_due_at
@@ -388,6 +394,9 @@ class ServiceRequestWorkflow:
         if kind is ActionKind.SIGN_FOR:
             self._sign_for(actor, action.action_id)
             return
+        if kind in applications.ASKS or kind in applications.NAMES:
+            await self._application(action)
+            return
         details: dict[str, int | None] = {}
         if kind is ActionKind.ACKNOWLEDGE:
             if self._awaits_sign_for():  # answering the enterprise takes the request too
@@ -402,6 +411,7 @@ class ServiceRequestWorkflow:
         elif kind is ActionKind.PROVIDE_INFO and self.case.state is State.AWAITING_ENTERPRISE:
             details["paused_seconds"] = sla.resume_clocks(self.case, now)
         elif kind is ActionKind.RESOLVE:
+            applications.lapse(self.case, now, "resolved")
             details["resolution_business_seconds"] = sla.stop_clock(
                 self.case, ClockKind.RESOLUTION, now
             )
@@ -420,6 +430,7 @@ class ServiceRequestWorkflow:
             self.case.clocks_since = now
             records.open_hold(self.case, self.case.tier, self._institution_id or "", now)
         elif kind in (ActionKind.REJECT, ActionKind.WITHDRAW):
+            applications.lapse(self.case, now, event.value)
             for clock in self._current_clocks():
                 clocks.stop(clock, now, cal)
             records.close_hold(self.case, now, event.value)
@@ -430,6 +441,49 @@ class ServiceRequestWorkflow:
             event,
             actor,
             to_state=to_state,
+            reason=action.text,
+            action_id=action.action_id,
+            details=details,
+        )
+
+    async def _application(self, action: ActionRequest) -> None:
+        """退单 and 延期: a unit applies; a tier above approves or refuses."""
+        kind, actor, now = action.kind, action.actor, workflow.now()
+        event = rules.EVENT_OF_ACTION[kind]
+        if kind is ActionKind.APPROVE_RETURN:  # the directory judges the target first
+            institution = await self._reassign_target(action)
+            app = applications.decide(self.case, action, now)
+            self.case.holds[-1].returned = True  # the time is charged to routing
+            self._move(
+                self.case.tier,
+                institution,
+                event,
+                actor,
+                action.text,
+                action.action_id,
+                details={
+                    "return_reason": app.return_reason or "",
+                    "returned_by": app.institution_id,
+                },
+            )
+            return
+        details: dict[str, str | int | None] = {}
+        if kind in applications.NAMES:
+            app = applications.ask(self.case, action, now)
+        else:
+            app = applications.decide(self.case, action, now)
+            details["asked_by"] = app.asked_by
+        if app.return_reason:
+            details["return_reason"] = app.return_reason.value
+        if app.days:
+            details["days"] = app.days
+        if kind is ActionKind.APPROVE_EXTENSION:
+            assert app.days is not None
+            details["resolution_due_at"] = _iso(applications.extend(self.case, app.days, now))
+        self._emit(
+            event,
+            actor,
+            to_state=self.case.state,
             reason=action.text,
             action_id=action.action_id,
             details=details,
@@ -771,6 +825,7 @@ class ServiceRequestWorkflow:
         now = workflow.now()
         from_tier = self.case.tier if self.case.institution else None
         policy, cal = self._policy, self._policy.calendar
+        applications.lapse(self.case, now, f"the request moved on ({event.value})")
         records.close_hold(self.case, now, event.value)
         if fresh:
             for clock in self._current_clocks():

@@ -9,7 +9,7 @@ from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 from schemas.domain import State
 from schemas.lifecycle import OPERATOR_ACTIONS, ActionKind, RequestView, WorkflowState
 from tierflow import constants
-from workflows import records, rules
+from workflows import applications, records, rules
 
 SA_STATE = SearchAttributeKey.for_keyword(constants.SA_STATE)
 SA_TIER = SearchAttributeKey.for_keyword(constants.SA_TIER)
@@ -34,6 +34,7 @@ def request_view(case: WorkflowState, now: datetime) -> RequestView:
             if (kind in OPERATOR_ACTIONS) is (case.operator is not None)
             and (kind is not ActionKind.RATE or _rating_allowed(case, now))
             and (kind is not ActionKind.SIGN_FOR or records.signed_for_at(case) is None)
+            and applications.offered(case, kind)
         ],
         rating=case.rating,
         close_due_at=case.close_due_at,
@@ -43,6 +44,7 @@ def request_view(case: WorkflowState, now: datetime) -> RequestView:
         calendar_version=case.policy.calendar.version if case.policy else None,
         calendar_estimated_years=case.policy.calendar.estimated_years if case.policy else [],
         grade_applied=case.policy.grade_applied if case.policy else None,
+        applications=case.applications,
     )
 
 

@@ -45,7 +45,7 @@ from api.service.overview import overview_rows, totals_by_tier
 from api.service.requests import QueueFilter, get_request, list_requests, submit_request
 from api.service.sessions import SessionPolicy, close_session, open_session
 from schemas.domain import Category, Grade, Priority, SizeClass, SlaStatus, State, Tier
-from schemas.lifecycle import TEXT_REQUIRED, ActionKind, RequestView
+from schemas.lifecycle import TEXT_REQUIRED, ActionKind, RequestView, ReturnReason
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 
@@ -331,6 +331,7 @@ def _case(
         "bars": views.clock_bars(view, now) if view else [],
         "bar_width": views.BAR_WIDTH,
         "actions": actions,
+        "return_reasons": list(ReturnReason),
         "role_kinds": allowed_kinds(user),
         "temporal_url": views.temporal_ui_url(ctx.settings, workflow_id(detail.request_id)),
         "workflow_id": workflow_id(detail.request_id),
@@ -355,7 +356,10 @@ async def post_action(
     if action is None:
         return error_page(request, user, HTTPException(404, f"kind: unknown action {kind!r}"))
     key = _str(form.get("idempotency_key"))
-    values = {n: _str(form.get(n)) for n in ("text", "institution_id", "rating")}
+    values = {
+        n: _str(form.get(n))
+        for n in ("text", "institution_id", "rating", "return_reason", "extension_days")
+    }
     body, errors = forms.parse_action_body(form)
     try:
         _known_length(request_id)

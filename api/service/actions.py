@@ -15,7 +15,7 @@ from api.deps import ApiContext
 from api.errors import field_error, validation_http_error
 from api.lookup import find_in_scope
 from api.models import ActionBody
-from schemas.lifecycle import TEXT_REQUIRED, ActionKind, ActionRequest, ActionResult
+from schemas.lifecycle import ActionKind, ActionRequest, ActionResult, missing_field
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 from workflows.service_request import ServiceRequestWorkflow
@@ -47,6 +47,8 @@ async def take_action(
             institution_id=body.institution_id,
             rating=body.rating,
             reason_code=body.reason_code,
+            return_reason=body.return_reason,
+            extension_days=body.extension_days,
         )
     except ValidationError as exc:
         raise validation_http_error(exc, ("body",)) from None
@@ -72,12 +74,10 @@ async def take_action(
 
 def _check_body(kind: ActionKind, body: ActionBody) -> None:
     """Answer 422 naming the field when an action lacks what it needs."""
-    if kind in TEXT_REQUIRED and not (body.text and body.text.strip()):
-        raise field_error(("body", "text"), f"required for {kind.value}: {TEXT_REQUIRED[kind]}")
-    if kind is ActionKind.REASSIGN and not body.institution_id:
-        raise field_error(("body", "institution_id"), "required for reassign")
-    if kind is ActionKind.RATE and body.rating is None:
-        raise field_error(("body", "rating"), "required for rate (1-5)")
+    missing = missing_field(kind, body)
+    if missing:
+        name, _, reason = missing.partition(" is ")
+        raise field_error(("body", name), reason)
 
 
 def _refusal(exc: WorkflowUpdateFailedError) -> HTTPException:

@@ -17,6 +17,7 @@ from schemas.domain import Category, ClockKind, Priority, SlaStatus, State, Tier
 from schemas.lifecycle import ActionKind, Institution, TransitionRecord
 from schemas.policy import BreachAction, PinnedPolicy, SignForBreach
 from schemas.request import RequestInput
+from tests.utils.eventually import eventually
 from tests.utils.factories import action, caseworker, make_request, supervisor
 from tests.workflows.harness import StandIns
 from tests.workflows.test_lifecycle import act, sleep_until, submit, view
@@ -41,13 +42,23 @@ async def pinned_submit(
     env: WorkflowEnvironment, queue: str, stand_ins: StandIns, req: RequestInput, **rules: object
 ) -> tuple[WorkflowHandle, PinnedPolicy]:
     stand_ins.policy = pin(await env.get_current_time(), req, **rules)
-    return await submit(env, queue, req), stand_ins.policy
+    handle = await submit(env, queue, req)
+    # the view answers before the outbox has drained: wait for the record too
+    await eventually(lambda: records(stand_ins, req, "assigned"), what="the assigned record")
+    return handle, stand_ins.policy
 
 
 def records(stand_ins: StandIns, req: RequestInput, *types: str) -> list[TransitionRecord]:
     return [
         r for r in stand_ins.persisted if r.request_id == req.request_id and r.event_type in types
     ]
+
+
+async def recorded(stand_ins: StandIns, req: RequestInput, *types: str) -> None:
+    """Wait until a record of each type is persisted (a timer's records follow its firing)."""
+    await eventually(
+        lambda: all(records(stand_ins, req, t) for t in types), what=f"records {types}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -102,6 +113,7 @@ async def test_a_missed_sign_for_warns_then_reminds_the_unit(
     at = assigned.occurred_at
     due = add_business_seconds(at, seconds, policy.calendar)
     await sleep_until(env, add_business_seconds(due, 60, policy.calendar))
+    await recorded(stand_ins, req, "sla_warning", "sla_breached", "reminded")
 
     warnings = [
         r for r in records(stand_ins, req, "sla_warning") if r.details["clock"] == "sign_for"
@@ -135,6 +147,7 @@ async def test_a_missed_sign_for_redispatches_up_a_tier_when_the_policy_says_so(
     (assigned,) = records(stand_ins, req, "assigned")
     due = add_business_seconds(assigned.occurred_at, 15 * MINUTE, policy.calendar)
     await sleep_until(env, add_business_seconds(due, 60, policy.calendar))
+    await recorded(stand_ins, req, "escalated")
 
     (up,) = records(stand_ins, req, "escalated")
     assert near(up.occurred_at, due) and (up.from_tier, up.to_tier) == (Tier.COUNTY, Tier.MUNICIPAL)
@@ -227,6 +240,8 @@ async def test_a_response_breach_follows_the_policy(ts_worker, stand_ins, mode) 
     response = policy.targets[Tier.COUNTY].response_seconds
     due = add_business_seconds(assigned.occurred_at, response, policy.calendar)
     await sleep_until(env, add_business_seconds(due, 60, policy.calendar))
+    follow = "escalated" if mode is BreachAction.ESCALATE else "supervisor_alert"
+    await recorded(stand_ins, req, "sla_breached", follow)
 
     (breach,) = [
         r for r in records(stand_ins, req, "sla_breached") if r.details["clock"] == "response"

@@ -1,0 +1,191 @@
+"""退单 (return) and 延期 (extension) on the real time-skipping server, under the packaged policy.
+
+A unit returns a request it believes is not its business, within two working days; a
+supervisor of a tier above re-routes it (fresh clocks, the time charged to routing) or sends
+it back (clocks as if it was never returned). A unit asks for more working days before its
+resolution deadline; a supervisor of a tier above approves (the deadline moves) or refuses;
+the policy caps the days and the number of extensions.
+"""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+
+from schemas.domain import ClockKind, Tier
+from schemas.lifecycle import ActionKind, Institution, ReturnReason
+from tests.utils.factories import action, caseworker, make_request, supervisor
+from tests.workflows.test_lifecycle import act, sleep_until, view
+from tests.workflows.test_sign_for import near, pinned_submit, recorded, records
+from workflows.business_time import add_business_seconds, business_day_seconds
+
+DIVISION = "330106"
+CITY = supervisor(Tier.MUNICIPAL, DIVISION)
+OTHER_COUNTY = Institution(
+    id="county-other", name="区科技服务中心", tier=Tier.COUNTY, division_code=DIVISION
+)
+
+
+async def refused(handle, request) -> str:
+    with pytest.raises(WorkflowUpdateFailedError) as caught:
+        await act(handle, request)
+    return str(caught.value.cause)
+
+
+def returning(cw, text="企业注册地不在本区", reason=ReturnReason.OUTSIDE_REGION):
+    return action(ActionKind.RETURN, cw, text=text, return_reason=reason)
+
+
+async def test_an_approved_return_reroutes_with_fresh_clocks(ts_worker, stand_ins) -> None:
+    env, queue = ts_worker
+    stand_ins.extra_institutions.append(OTHER_COUNTY)
+    req = make_request(division_code=DIVISION)
+    handle, policy = await pinned_submit(env, queue, stand_ins, req)
+    county = (await view(handle)).summary.institution_id or ""
+    cw = caseworker(county)
+    await act(handle, action(ActionKind.SIGN_FOR, cw))
+    (assigned,) = records(stand_ins, req, "assigned")
+    await sleep_until(env, add_business_seconds(assigned.occurred_at, 3600, policy.calendar))
+    await act(handle, returning(cw))
+    (asked,) = records(stand_ins, req, "return_requested")
+    assert asked.details["return_reason"] == "outside_region"
+    pending = await view(handle)
+    assert ActionKind.RETURN not in pending.allowed_actions  # one open return at a time
+    assert "a return is already waiting" in await refused(handle, returning(cw))
+
+    # a county supervisor is not the dispatcher of the county tier
+    county_boss = supervisor(Tier.COUNTY, DIVISION)
+    approve = action(
+        ActionKind.APPROVE_RETURN, county_boss, institution_id=OTHER_COUNTY.id, text="转科技中心"
+    )
+    assert "a supervisor of a tier above does" in await refused(handle, approve)
+    ghost = action(ActionKind.APPROVE_RETURN, CITY, institution_id="county-ghost")
+    assert "not in the directory" in await refused(handle, ghost)
+
+    moved = await act(
+        handle, action(ActionKind.APPROVE_RETURN, CITY, institution_id=OTHER_COUNTY.id)
+    )
+    assert (moved.tier, moved.institution_id) == (Tier.COUNTY, OTHER_COUNTY.id)
+    (approved,) = records(stand_ins, req, "return_approved")
+    assert approved.details["returned_by"] == county and approved.actor.id == CITY.id
+    state = await view(handle)
+    returned_hold, new_hold = state.holds[-2:]
+    assert returned_hold.returned and returned_hold.left_by == "return_approved"
+    assert new_hold.institution_id == OTHER_COUNTY.id and not new_hold.returned
+    # clocks restart at the new holder, which signs for it anew
+    at = approved.occurred_at
+    response = policy.targets[Tier.COUNTY].response_seconds
+    assert state.summary.response_due_at == add_business_seconds(at, response, policy.calendar)
+    assert state.summary.signed_for_at is None
+    (app,) = state.applications
+    assert (app.approved, app.decided_by, app.asked_by) == (True, CITY.id, cw.id)
+
+
+async def test_a_refused_return_leaves_the_clocks_as_if_never_returned(
+    ts_worker, stand_ins
+) -> None:
+    env, queue = ts_worker
+    req = make_request(division_code=DIVISION)
+    handle, _ = await pinned_submit(env, queue, stand_ins, req)
+    before = await view(handle)
+    cw = caseworker(before.summary.institution_id or "")
+    await act(handle, returning(cw, reason=ReturnReason.NOT_OUR_REMIT))
+    no_text = action(ActionKind.REFUSE_RETURN, CITY, text="本单位职责范围内，请继续办理")
+    await act(handle, no_text)
+    (refusal,) = records(stand_ins, req, "return_refused")
+    assert refusal.details["asked_by"] == cw.id
+    after = await view(handle)
+    assert after.summary.institution_id == before.summary.institution_id
+    assert after.summary.response_due_at == before.summary.response_due_at
+    assert after.summary.resolution_due_at == before.summary.resolution_due_at
+    assert after.applications[-1].approved is False
+    # nothing waits now: a decision without a return is refused
+    assert "no return is waiting" in await refused(
+        handle, action(ActionKind.APPROVE_RETURN, CITY, institution_id="county-other")
+    )
+
+
+async def test_a_return_after_two_working_days_is_refused(ts_worker, stand_ins) -> None:
+    env, queue = ts_worker
+    req = make_request(division_code=DIVISION)
+    handle, policy = await pinned_submit(env, queue, stand_ins, req)
+    cw = caseworker((await view(handle)).summary.institution_id or "")
+    (assigned,) = records(stand_ins, req, "assigned")
+    await act(handle, action(ActionKind.ACKNOWLEDGE, cw))  # keep the response clock quiet
+    window = policy.return_window_seconds or 0
+    assert window == 2 * business_day_seconds(policy.calendar)
+    end = add_business_seconds(assigned.occurred_at, window, policy.calendar)
+    await sleep_until(env, add_business_seconds(end, 60, policy.calendar))
+    assert f"the return window ended at {end.isoformat()}" in await refused(handle, returning(cw))
+
+
+async def test_an_approved_extension_moves_the_resolution_deadline(ts_worker, stand_ins) -> None:
+    env, queue = ts_worker
+    req = make_request(division_code=DIVISION)
+    handle, policy = await pinned_submit(env, queue, stand_ins, req)
+    cw = caseworker((await view(handle)).summary.institution_id or "")
+    await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
+    before = (await view(handle)).summary.resolution_due_at
+    assert before is not None
+    ask = action(ActionKind.REQUEST_EXTENSION, cw, text="需等待银行授信审批", extension_days=3)
+    await act(handle, ask)
+    assert "role caseworker may not approve_extension" in await refused(
+        handle, action(ActionKind.APPROVE_EXTENSION, cw)
+    )
+    await act(handle, action(ActionKind.APPROVE_EXTENSION, CITY, text="同意延期3个工作日"))
+    (approved,) = records(stand_ins, req, "extension_approved")
+    day = business_day_seconds(policy.calendar)
+    state = await view(handle)
+    after = state.summary.resolution_due_at
+    assert after == add_business_seconds(before, 3 * day, policy.calendar)
+    assert (
+        approved.details["days"] == 3 and approved.details["resolution_due_at"] == after.isoformat()
+    )
+    (clock,) = [c for c in state.clocks if c.kind is ClockKind.RESOLUTION]
+    assert clock.extended_seconds == 3 * day
+    assert state.applications[-1].decided_by == CITY.id
+
+    # a refused one changes nothing
+    await act(handle, action(ActionKind.REQUEST_EXTENSION, cw, text="再延", extension_days=2))
+    await act(handle, action(ActionKind.REFUSE_EXTENSION, CITY, text="理由不充分"))
+    assert (await view(handle)).summary.resolution_due_at == after
+    assert len(records(stand_ins, req, "extension_refused")) == 1
+
+
+async def test_extensions_past_the_cap_are_refused(ts_worker, stand_ins) -> None:
+    env, queue = ts_worker
+    req = make_request(division_code=DIVISION)
+    handle, _ = await pinned_submit(env, queue, stand_ins, req)
+    cw = caseworker((await view(handle)).summary.institution_id or "")
+    await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
+    await act(handle, action(ActionKind.REQUEST_EXTENSION, cw, text="一", extension_days=8))
+    await act(handle, action(ActionKind.APPROVE_EXTENSION, CITY))
+    too_long = action(ActionKind.REQUEST_EXTENSION, cw, text="二", extension_days=3)
+    assert "8 already approved, the policy allows 10 in all" in await refused(handle, too_long)
+    await act(handle, action(ActionKind.REQUEST_EXTENSION, cw, text="二", extension_days=2))
+    await act(handle, action(ActionKind.APPROVE_EXTENSION, CITY))
+    third = action(ActionKind.REQUEST_EXTENSION, cw, text="三", extension_days=1)
+    assert "2 already approved, the policy allows 2" in await refused(handle, third)
+
+
+async def test_an_extension_is_asked_for_before_the_deadline(ts_worker, stand_ins) -> None:
+    env, queue = ts_worker
+    req = make_request(division_code=DIVISION)
+    handle, policy = await pinned_submit(env, queue, stand_ins, req)
+    cw = caseworker((await view(handle)).summary.institution_id or "")
+    await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
+    due = (await view(handle)).summary.resolution_due_at
+    assert due is not None
+    await act(handle, action(ActionKind.REQUEST_EXTENSION, cw, text="等待", extension_days=2))
+    # nobody decides in time: the deadline passes and the request escalates
+    await sleep_until(env, add_business_seconds(due, 60, policy.calendar))
+    await recorded(stand_ins, req, "escalated")
+    up = records(stand_ins, req, "escalated")
+    assert up and near(up[0].occurred_at, due)
+    state = await view(handle)
+    assert state.summary.tier is Tier.MUNICIPAL
+    lapsed = state.applications[-1]
+    assert lapsed.approved is None and lapsed.decided_at is not None  # lapsed undecided
+    assert "moved on" in (lapsed.decision_text or "")
+    late = action(ActionKind.APPROVE_EXTENSION, supervisor(Tier.PROVINCIAL, DIVISION))
+    assert "no extension is waiting" in await refused(handle, late)

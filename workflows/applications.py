@@ -1,0 +1,187 @@
+"""退单 (returns) and 延期 (extensions): who may ask and decide, when, and the clock change. Pure.
+
+A unit applies; a supervisor of a tier above (the dispatcher), or an admin, decides. One
+application of each kind is open at a time; when the request moves on first (an escalation,
+say), the open ones lapse undecided.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from schemas.domain import ClockKind, Role, Tier
+from schemas.lifecycle import ActionKind, ActionRequest, Application, SlaClock, WorkflowState
+from schemas.request import Actor
+from workflows import clocks, records
+from workflows.business_time import (
+    add_business_seconds,
+    business_day_seconds,
+    business_seconds_between,
+)
+
+MAX_APPLICATIONS = 50  # newest kept in the workflow's state; the audit trail keeps every one
+
+ASKS = {
+    ActionKind.APPROVE_RETURN: ActionKind.RETURN,
+    ActionKind.REFUSE_RETURN: ActionKind.RETURN,
+    ActionKind.APPROVE_EXTENSION: ActionKind.REQUEST_EXTENSION,
+    ActionKind.REFUSE_EXTENSION: ActionKind.REQUEST_EXTENSION,
+}
+APPROVALS = frozenset({ActionKind.APPROVE_RETURN, ActionKind.APPROVE_EXTENSION})
+NAMES = {ActionKind.RETURN: "return", ActionKind.REQUEST_EXTENSION: "extension"}
+
+
+def pending(case: WorkflowState, kind: ActionKind) -> Application | None:
+    """The open application of ``kind`` (return or request_extension), if any."""
+    for app in reversed(case.applications):
+        if app.kind is kind and app.pending:
+            return app
+    return None
+
+
+def refusal(case: WorkflowState, action: ActionRequest, now: datetime) -> str | None:
+    """Why this return, extension or decision cannot be taken now; None if it can."""
+    kind = action.kind
+    if kind is ActionKind.RETURN:
+        return _return_refusal(case, now)
+    if kind is ActionKind.REQUEST_EXTENSION:
+        assert action.extension_days is not None
+        return _extension_refusal(case, action.extension_days, now)
+    asked = ASKS.get(kind)
+    if asked is None:
+        return None
+    app = pending(case, asked)
+    if app is None:
+        return f"cannot {kind.value}: no {NAMES[asked]} is waiting for a decision"
+    holder = case.institution.id if case.institution else None
+    if kind is ActionKind.APPROVE_RETURN and action.institution_id == holder:
+        return f"cannot approve the return: name an institution other than {holder}"
+    if kind is ActionKind.APPROVE_EXTENSION:
+        assert app.days is not None
+        return _extension_refusal(case, app.days, now, deciding=True)
+    return None
+
+
+def ask(case: WorkflowState, action: ActionRequest, now: datetime) -> Application:
+    """Record a unit's application."""
+    app = Application(
+        kind=action.kind,
+        tier=case.tier,
+        institution_id=case.institution.id if case.institution else "",
+        asked_by=action.actor.id,
+        asked_at=now,
+        text=action.text or "",
+        return_reason=action.return_reason,
+        days=action.extension_days,
+    )
+    case.applications.append(app)
+    del case.applications[:-MAX_APPLICATIONS]
+    return app
+
+
+def decide(case: WorkflowState, action: ActionRequest, now: datetime) -> Application:
+    """Record the decision on the open application the action answers."""
+    app = pending(case, ASKS[action.kind])
+    assert app is not None
+    app.decided_by = action.actor.id
+    app.decided_at = now
+    app.approved = action.kind in APPROVALS
+    app.decision_text = action.text
+    return app
+
+
+def lapse(case: WorkflowState, now: datetime, why: str) -> None:
+    """The request moved on: open applications lapse undecided."""
+    for app in case.applications:
+        if app.pending:
+            app.decided_at, app.decision_text = now, why
+
+
+def extend(case: WorkflowState, days: int, now: datetime) -> datetime | None:
+    """Add ``days`` working days to this tier's resolution clock; return its new deadline."""
+    assert case.policy is not None
+    cal = case.policy.calendar
+    clock = _resolution_clock(case)
+    assert clock is not None
+    extra = days * business_day_seconds(cal)
+    clock.target_seconds += extra
+    clock.extended_seconds += extra
+    if clocks.is_running(clock):
+        assert clock.running_since is not None
+        remaining = clock.target_seconds - clock.consumed_seconds
+        clock.deadline = add_business_seconds(clock.running_since, remaining, cal)
+    return clock.deadline
+
+
+def approved_extensions(case: WorkflowState) -> list[Application]:
+    return [a for a in case.applications if a.kind is ActionKind.REQUEST_EXTENSION and a.approved]
+
+
+def _return_refusal(case: WorkflowState, now: datetime) -> str | None:
+    assert case.policy is not None
+    if pending(case, ActionKind.RETURN):
+        return "cannot return: a return is already waiting for the dispatcher's decision"
+    window = case.policy.return_window_seconds
+    if window is not None and case.holds:
+        since = case.holds[-1].since
+        if business_seconds_between(since, now, case.policy.calendar) > window:
+            until = add_business_seconds(since, window, case.policy.calendar)
+            return f"cannot return: the return window ended at {until.isoformat()}"
+    return None
+
+
+def _extension_refusal(
+    case: WorkflowState, days: int, now: datetime, *, deciding: bool = False
+) -> str | None:
+    assert case.policy is not None
+    policy, verb = case.policy, "approve" if deciding else "ask for"
+    if not deciding and pending(case, ActionKind.REQUEST_EXTENSION):
+        return "cannot ask for an extension: one is already waiting for a decision"
+    clock = _resolution_clock(case)
+    if clock is None or clock.breached or clock.stopped_at is not None:
+        return f"cannot {verb} an extension: the resolution clock is not running"
+    if clock.deadline is not None and clock.deadline <= now:
+        return f"cannot {verb} an extension: the deadline passed at {clock.deadline.isoformat()}"
+    granted = approved_extensions(case)
+    if len(granted) >= policy.extension_max_count:
+        return (
+            f"cannot {verb} an extension: {len(granted)} already approved, "
+            f"the policy allows {policy.extension_max_count}"
+        )
+    used = sum(a.days or 0 for a in granted)
+    if used + days > policy.extension_max_days:
+        return (
+            f"cannot {verb} an extension of {days} working days: {used} already approved, "
+            f"the policy allows {policy.extension_max_days} in all"
+        )
+    return None
+
+
+def _resolution_clock(case: WorkflowState) -> SlaClock | None:
+    """This tier's newest resolution clock (a reopen starts another)."""
+    for clock in reversed(records.tier_clocks(case)):
+        if clock.kind is ClockKind.RESOLUTION:
+            return clock
+    return None
+
+
+def offered(case: WorkflowState, kind: ActionKind) -> bool:
+    """Whether ``kind`` fits the open applications (the console offers only these)."""
+    if kind in NAMES:
+        return pending(case, kind) is None
+    asked = ASKS.get(kind)
+    return asked is None or pending(case, asked) is not None
+
+
+def decider_refusal(actor: Actor, kind: ActionKind, tier: Tier) -> str | None:
+    """A supervisor of a tier above the request's decides (the national one at the top)."""
+    if kind not in ASKS or actor.role is Role.ADMIN:
+        return None
+    if actor.role is Role.SUPERVISOR and actor.tier is not None:
+        if actor.tier.rank > tier.rank or actor.tier is tier is Tier.NATIONAL:
+            return None
+        return (
+            f"cannot {kind.value}: a {actor.tier.value} supervisor does not decide for the "
+            f"{tier.value} tier; a supervisor of a tier above does"
+        )
+    return f"cannot {kind.value}: only a supervisor of a tier above {tier.value} decides"
