@@ -114,7 +114,9 @@ class Dispatcher:
                     col(Notification.claimed_until).is_(None), col(Notification.claimed_until) < now
                 ),
             )
-            .order_by(col(Notification.id))
+            # least tried first: rows held back by an open breaker are not starved by the
+            # ones that probe it
+            .order_by(col(Notification.attempts), col(Notification.not_before))
             .limit(self.batch)
         )
         if user_id is not None:
@@ -139,7 +141,7 @@ class Dispatcher:
             return []
         with Session(self.engine) as session:
             found = session.exec(select(Notification).where(col(Notification.id).in_(claimed)))
-            return sorted(found.all(), key=lambda r: r.id or 0)
+            return sorted(found.all(), key=lambda r: claimed.index(r.id))
 
     # ------------------------------------------------------------------ one row
     def _deliver(self, row: Notification) -> None:

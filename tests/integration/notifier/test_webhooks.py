@@ -1,0 +1,209 @@
+"""Webhooks: every delivery verifies, no webhook-id twice, a receiver that was down gets all.
+
+A real HTTP receiver (tests/utils/webhook_receiver.py) checks each Standard Webhooks
+signature with the helper we give receivers. Backoff and breaker durations are set short so
+an outage of seconds stands for one of minutes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.utils.eventually import eventually
+from tests.utils.notifier_helpers import (
+    metric_value,
+    metrics_text,
+    notifier_settings,
+    notifier_thread,
+    project,
+    publish,
+    rows,
+    warning_breach_escalation,
+)
+from tests.utils.webhook_receiver import WebhookReceiver
+from tierflow.db.engine import make_engine
+from tierflow.db.notification_models import DeliveryStatus
+from tierflow.webhook_signature import new_secret
+from tierflow_dev.devstack.kafka import KafkaBroker
+from tierflow_dev.devstack.smtp_sink import SmtpSink
+
+SECRET_ENV = "TIERFLOW_TEST_WEBHOOK_SECRET"
+FAST = {
+    "notifier_backoff_initial_seconds": 0.2,
+    "notifier_backoff_max_seconds": 1.0,
+    "notifier_breaker_failures": 3,
+    "notifier_breaker_cooldown_seconds": 0.5,
+}
+
+
+def rules_file(folder: Path, url: str) -> Path:
+    path = folder / "rules.toml"
+    path.write_text(
+        'version = "webhook-test"\n'
+        "[[webhook]]\n"
+        'name = "crm"\n'
+        f'url = "{url}"\n'
+        f'secret_env = "{SECRET_ENV}"\n'
+        'events = ["sla_warning", "sla_breached", "escalated"]\n'
+        "timeout_seconds = 2\n"
+    )
+    return path
+
+
+@pytest.fixture
+def secret(monkeypatch: pytest.MonkeyPatch) -> str:
+    value = new_secret()
+    monkeypatch.setenv(SECRET_ENV, value)
+    return value
+
+
+@pytest.fixture
+def engine(sqlite_url: str) -> Iterator[Engine]:
+    engine = make_engine(sqlite_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def three_requests(engine: Engine) -> list:
+    records = [r for _ in range(3) for r in warning_breach_escalation()]
+    project(engine, records)
+    return records
+
+
+def delivered(receiver: WebhookReceiver, engine: Engine, expected: int) -> bool:
+    done = [r for r in rows(engine) if r.status is DeliveryStatus.SENT]
+    return len(receiver.ids()) >= expected and len(done) == expected
+
+
+async def test_a_receiver_verifies_every_delivery_and_sees_no_id_twice(
+    engine: Engine,
+    sqlite_url: str,
+    secret: str,
+    kafka_broker: KafkaBroker,
+    unique_topic: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    receiver = WebhookReceiver(secret).start()
+    topic, dlq = unique_topic("events", partitions=3), unique_topic("dlq")
+    records = three_requests(engine)
+    with SmtpSink() as smtp:
+        settings = notifier_settings(
+            tmp_path, sqlite_url, kafka_broker.bootstrap, topic, dlq, smtp,
+            notifier_rules_file=rules_file(tmp_path, receiver.url), **FAST,
+        )  # fmt: skip
+        try:
+            with notifier_thread(settings):
+                publish(kafka_broker.bootstrap, topic, records)
+                await eventually(lambda: delivered(receiver, engine, 9), timeout=60)
+                publish(kafka_broker.bootstrap, topic, records)  # redelivered: nothing new
+                await eventually(
+                    lambda: (
+                        metric_value(
+                            metrics_text(settings),
+                            "tierflow_notifier_events_total",
+                            outcome="duplicate",
+                        )
+                        >= 9
+                    )  # fmt: skip
+                )
+        finally:
+            receiver.stop()
+    ids = receiver.ids()
+    assert receiver.refused == []
+    assert len(ids) == len(set(ids)) == 9
+    payloads = [payload for _, payload in receiver.deliveries]
+    assert {p["type"] for p in payloads} == {
+        "org.tierflow.request.sla_warning.v1",
+        "org.tierflow.request.sla_breached.v1",
+        "org.tierflow.request.escalated.v1",
+    }
+    assert {p["data"]["id"] for p in payloads} == {
+        r.event_id
+        for r in records
+        if r.event_type.value in ("sla_warning", "sla_breached", "escalated")
+    }
+
+
+async def test_a_receiver_down_for_a_while_gets_everything_afterwards(
+    engine: Engine,
+    sqlite_url: str,
+    secret: str,
+    kafka_broker: KafkaBroker,
+    unique_topic: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    receiver = WebhookReceiver(secret)  # not started: connections are refused
+    topic, dlq = unique_topic("events", partitions=3), unique_topic("dlq")
+    records = three_requests(engine)
+    with SmtpSink() as smtp:
+        settings = notifier_settings(
+            tmp_path, sqlite_url, kafka_broker.bootstrap, topic, dlq, smtp,
+            notifier_rules_file=rules_file(tmp_path, receiver.url), **FAST,
+        )  # fmt: skip
+        with notifier_thread(settings):
+            publish(kafka_broker.bootstrap, topic, records)
+            # the outage: failures, retries with backoff, then the breaker holds sends back
+            await eventually(
+                lambda: all(r.attempts >= 2 for r in rows(engine)) and len(rows(engine)) == 9,
+                timeout=60,
+                what="every delivery tried at least twice while the receiver is down",
+                detail=lambda: [
+                    (r.id, r.attempts, r.status, r.not_before, r.last_error) for r in rows(engine)
+                ],
+            )
+            text = metrics_text(settings)
+            assert metric_value(text, "tierflow_notifications_failed_total", channel="webhook") >= 9
+            assert (
+                metric_value(text, "tierflow_notifications_retried_total", channel="webhook") >= 9
+            )
+            assert {r.status for r in rows(engine)} == {DeliveryStatus.PENDING}
+            receiver.start()
+            try:
+                await eventually(lambda: delivered(receiver, engine, 9), timeout=60)
+            finally:
+                receiver.stop()
+    ids = receiver.ids()
+    assert receiver.refused == []
+    assert len(ids) == len(set(ids)) == 9
+
+
+async def test_an_endpoint_that_stays_down_gets_a_dead_letter_record(
+    engine: Engine,
+    sqlite_url: str,
+    secret: str,
+    kafka_broker: KafkaBroker,
+    unique_topic: Callable[..., str],
+    tmp_path: Path,
+) -> None:
+    receiver = WebhookReceiver(secret)  # never started
+    topic, dlq = unique_topic("events"), unique_topic("dlq")
+    records = warning_breach_escalation()
+    project(engine, records)
+    with SmtpSink() as smtp:
+        settings = notifier_settings(
+            tmp_path, sqlite_url, kafka_broker.bootstrap, topic, dlq, smtp,
+            notifier_rules_file=rules_file(tmp_path, receiver.url),
+            notifier_retry_seconds=1.0, **FAST,
+        )  # fmt: skip
+        with notifier_thread(settings):
+            publish(kafka_broker.bootstrap, topic, records)
+            dead = await eventually(
+                lambda: (
+                    [r for r in rows(engine) if r.status is DeliveryStatus.DEAD] == rows(engine)
+                    and len(rows(engine)) == 3
+                    and rows(engine)
+                ),
+                timeout=60,
+                what="three webhook deliveries dead-lettered",
+            )
+            text = metrics_text(settings)
+    errors = [r.last_error or "" for r in dead]
+    assert all(e.startswith("still failing after 1 s: ") for e in errors), errors
+    assert any(e.endswith("crm: ConnectError") for e in errors), errors
+    assert metric_value(text, "tierflow_notifications_dead_total", channel="webhook") == 3
