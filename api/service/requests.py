@@ -127,4 +127,6 @@ async def get_request(ctx: ApiContext, principal: Principal, request_id: str) ->
         view=view,
         allowed_actions=allowed,
         timeline=timeline,
+        grade_declared=view.summary.grade if view else (row.grade if row else None),
+        grade_applied=view.grade_applied if view else None,
     )
