@@ -41,6 +41,7 @@ SHORT_BYTES = 120  # contact phone, channel (were 40 characters)
 ATTACHMENT_NAME_BYTES = 765  # was 255 characters
 MEDIA_TYPE_BYTES = 300  # was 100 characters
 URL_BYTES = 3_000  # was 1,000 characters
+SEARCH_BYTES = 300  # a search box: 100 Chinese characters
 
 # Ids a caller chooses: printable ASCII, no spaces, matched as a whole string.
 ACTION_ID_PATTERN = r"^[!-~]{1,200}$"

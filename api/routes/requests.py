@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from api.deps import Ctx, CurrentPrincipal, submit_rate
 from api.models import ErrorOut, QueuePage, RequestDetail, SubmitAccepted
 from api.routes import API_PREFIX
 from api.service import requests as service
 from schemas.domain import Category, Priority, SlaStatus, State, Tier
+from schemas.edge import SEARCH_BYTES
 from schemas.request import RequestInput
 from tierflow.auth_store import Principal
 
@@ -19,6 +20,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing or unknown token"},
     403: {"model": ErrorOut, "description": "The caller's role may not do this"},
 }
+CSV_MAX_ROWS = 10_000  # rows in one CSV export at most (page with offset for more)
 
 
 @router.post(
@@ -34,10 +36,7 @@ async def submit_request(
     return await service.submit_request(ctx, principal, body)
 
 
-@router.get("", response_model=QueuePage, responses=ERRORS)
-def list_requests(
-    ctx: Ctx,
-    principal: CurrentPrincipal,
+def queue_filter(
     institution: Annotated[str | None, Query(max_length=64)] = None,
     tier: Tier | None = None,
     state: State | None = None,
@@ -51,14 +50,65 @@ def list_requests(
         bool | None,
         Query(description="false: only requests their holder has not signed for yet (待签收)"),
     ] = None,
+    search: Annotated[
+        str | None,
+        Query(
+            max_length=SEARCH_BYTES,
+            description="Enterprise name or subject contains it (Chinese substring), or the "
+            "USCC or request id starts with it; % and _ are plain characters. At most "
+            f"{SEARCH_BYTES} bytes of UTF-8",
+        ),
+    ] = None,
+) -> service.QueueFilter:
+    """The filters a listing and its CSV export share."""
+    return service.QueueFilter(
+        institution, tier, state, category, priority, sla_status, include_closed, signed_for, search
+    )
+
+
+Filter = Annotated[service.QueueFilter, Depends(queue_filter)]
+Sort = Annotated[
+    service.QueueSort,
+    Query(description="risk: breached first, then nearest deadline; newest/oldest: by submission"),
+]
+
+
+@router.get("", response_model=QueuePage, responses=ERRORS)
+def list_requests(
+    ctx: Ctx,
+    principal: CurrentPrincipal,
+    where: Filter,
+    sort: Sort = service.QueueSort.RISK,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> QueuePage:
-    """Return the caller's queue: breached first, then the nearest SLA deadline first."""
-    where = service.QueueFilter(
-        institution, tier, state, category, priority, sla_status, include_closed, signed_for
+    """Return the caller's requests that match: by SLA risk (the queue's order) or date."""
+    return service.list_requests(ctx, principal, where, limit, offset, sort)
+
+
+@router.get(
+    ".csv",
+    response_class=Response,
+    responses={**ERRORS, 200: {"content": {"text/csv": {}}, "description": "UTF-8 with BOM"}},
+)
+def export_requests(
+    ctx: Ctx,
+    principal: CurrentPrincipal,
+    where: Filter,
+    sort: Sort = service.QueueSort.RISK,
+    limit: Annotated[int, Query(ge=1, le=CSV_MAX_ROWS)] = CSV_MAX_ROWS,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Response:
+    """Return the same listing as CSV (no contact details); X-Total-Count gives all matches."""
+    page = service.list_requests(ctx, principal, where, limit, offset, sort)
+    return Response(
+        service.requests_csv(page.items),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="requests.csv"',
+            "X-Total-Count": str(page.total),
+        },
     )
-    return service.list_requests(ctx, principal, where, limit, offset)
 
 
 @router.get(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from fastapi import HTTPException, status
@@ -14,13 +16,17 @@ from api.deps import ApiContext
 from api.lookup import find_in_scope, to_row
 from api.models import QueuePage, RequestDetail, RequestItem, SubmitAccepted
 from schemas.domain import TERMINAL_STATES, Category, Priority, SlaStatus, State, Tier
+from schemas.edge import SEARCH_BYTES, check_text
 from schemas.lifecycle import TimelineEntry
 from schemas.request import RequestInput
 from tierflow import submission
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
+from tierflow.csv_text import to_csv
 from tierflow.db import repository
 from tierflow.db.models import ServiceRequest
+from tierflow.db.search import search_condition
+from tierflow.grades import SHANGHAI
 from tierflow.submission import RequestFinished, SubmitConflict
 
 
@@ -36,6 +42,15 @@ class QueueFilter:
     sla_status: SlaStatus | None = None
     include_closed: bool = False
     signed_for: bool | None = None  # False: awaiting sign-for (待签收)
+    search: str | None = None  # enterprise name or subject contains it; USCC or id starts so
+
+
+class QueueSort(StrEnum):
+    """How a listing is ordered."""
+
+    RISK = "risk"  # breached first, then the nearest deadline (the queue's order)
+    NEWEST = "newest"  # submitted, newest first
+    OLDEST = "oldest"  # submitted, oldest first
 
 
 async def submit_request(
@@ -55,10 +70,8 @@ async def submit_request(
     )
 
 
-def list_requests(
-    ctx: ApiContext, principal: Principal, where: QueueFilter, limit: int = 50, offset: int = 0
-) -> QueuePage:
-    """Return the caller's queue: breached first, then the nearest SLA deadline first."""
+def _conditions(principal: Principal, where: QueueFilter) -> list[Any]:
+    """Return the SQL conditions of a listing: the caller's scope and the filter."""
     require(principal, "read")
     conditions = scope_conditions(principal)
     filters: list[tuple[Any, Any]] = [
@@ -75,28 +88,87 @@ def list_requests(
         conditions.append(signed.is_not(None) if where.signed_for else signed.is_(None))
     if where.state is None and not where.include_closed:
         conditions.append(col(ServiceRequest.state).not_in(sorted(TERMINAL_STATES)))
+    search = (where.search or "").strip()
+    if search:
+        try:
+            check_text(search, SEARCH_BYTES)
+        except ValueError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"search: {exc}") from None
+        conditions.append(search_condition(search))
+    return conditions
+
+
+def _order(sort: QueueSort) -> list[Any]:
+    submitted, request_id = col(ServiceRequest.submitted_at), col(ServiceRequest.request_id)
+    if sort is QueueSort.NEWEST:
+        return [submitted.desc(), request_id.desc()]
+    if sort is QueueSort.OLDEST:
+        return [submitted, request_id]
     next_due = func.coalesce(
         ServiceRequest.sign_for_due_at,
         ServiceRequest.response_due_at,
         ServiceRequest.resolution_due_at,
     )
     breached_first = case((col(ServiceRequest.sla_status) == SlaStatus.BREACHED, 0), else_=1)
+    return [breached_first, next_due.asc().nulls_last(), submitted, request_id]
+
+
+def list_requests(
+    ctx: ApiContext,
+    principal: Principal,
+    where: QueueFilter,
+    limit: int = 50,
+    offset: int = 0,
+    sort: QueueSort = QueueSort.RISK,
+) -> QueuePage:
+    """Return the caller's requests that match: by SLA risk (breached, then nearest due) or date."""
+    conditions = _conditions(principal, where)
     with Session(ctx.engine) as session:
         total = session.exec(select(func.count()).select_from(ServiceRequest).where(*conditions))
         rows = session.exec(
             select(ServiceRequest)
             .where(*conditions)
-            .order_by(
-                breached_first,
-                next_due.asc().nulls_last(),
-                col(ServiceRequest.submitted_at),
-                col(ServiceRequest.request_id),
-            )
+            .order_by(*_order(sort))
             .offset(offset)
             .limit(limit)
         ).all()
         items = [RequestItem.model_validate(to_row(r).model_dump()) for r in rows]
         return QueuePage(total=int(total.one()), limit=limit, offset=offset, items=items)
+
+
+# The CSV export: the queue's fields (never contact details), times in Asia/Shanghai.
+CSV_COLUMNS = (
+    "request_id",
+    "submitted_at",
+    "enterprise_name",
+    "enterprise_uscc",
+    "division_code",
+    "subject",
+    "category",
+    "priority",
+    "grade",
+    "state",
+    "tier",
+    "institution_id",
+    "sla_status",
+    "next_due_at",
+    "signed_for_at",
+    "resolved_at",
+    "closed_at",
+    "escalation_count",
+)
+
+
+def requests_csv(items: list[RequestItem]) -> str:
+    """Return the listed requests as CSV for spreadsheets (UTF-8 with BOM, local times)."""
+
+    def value(item: RequestItem, name: str) -> object:
+        found = getattr(item, name)
+        if isinstance(found, datetime):
+            return found.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        return found.value if isinstance(found, StrEnum) else found
+
+    return to_csv(CSV_COLUMNS, ([value(i, n) for n in CSV_COLUMNS] for i in items))
 
 
 async def get_request(ctx: ApiContext, principal: Principal, request_id: str) -> RequestDetail:

@@ -17,6 +17,7 @@ import tierflow.db.models  # noqa: F401 - registers the tables
 from schemas.domain import Role
 from tierflow.db.auth_models import ApiToken, ApiUser
 from tierflow.db.engine import alembic_config, current_revision, downgrade, make_engine, upgrade
+from tierflow.db.search import include_object
 from tierflow.db.types import UtcDateTime
 from tierflow_dev.devstack.postgres import PostgresServer
 
@@ -41,7 +42,8 @@ def schema_diff(url: str) -> list[object]:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            opts = {"compare_type": True, "include_object": include_object}
+            context = MigrationContext.configure(conn, opts=opts)
             return list(compare_metadata(context, SQLModel.metadata))
     finally:
         engine.dispose()

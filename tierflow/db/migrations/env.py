@@ -12,6 +12,7 @@ import tierflow.db.grade_models  # noqa: F401 - registers the grade registry
 import tierflow.db.models  # noqa: F401 - registers the tables on SQLModel.metadata
 import tierflow.db.notification_models  # noqa: F401 - registers the notifier's tables
 from tierflow.db.engine import make_engine
+from tierflow.db.search import include_object
 from tierflow.db.types import EnumText, UtcDateTime
 from tierflow.settings import Settings
 
@@ -42,6 +43,7 @@ def _configure(**kwargs: Any) -> None:
         target_metadata=target_metadata,
         render_item=render_item,
         compare_type=True,
+        include_object=include_object,
         **kwargs,
     )
 

@@ -1,0 +1,186 @@
+"""Search of the queue and of all requests in scope, its sorts and its CSV export, over HTTP on
+SQLite and PostgreSQL; on PostgreSQL the pg_trgm indexes serve a Chinese substring."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import Engine, text
+from sqlmodel import Session
+
+from api.app import create_app
+from schemas.domain import Category, Grade, Priority, SlaStatus, State, Tier
+from tests.utils.api_helpers import Users, asgi_client, make_users
+from tierflow.db.engine import make_engine, upgrade
+from tierflow.db.models import ServiceRequest
+from tierflow.settings import Settings
+from tierflow_dev.demo import make_uscc
+from tierflow_dev.devstack.postgres import PostgresServer
+
+T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+HELD = "zj-330106-sme"  # cw_own's institution
+ROWS: list[dict[str, Any]] = [
+    {"rid": "s-1", "name": "杭州启明智能科技有限公司", "subject": "申请科技型中小企业信用贷款对接"},
+    {
+        "rid": "s-2",
+        "name": "杭州西溪精密机械有限公司",
+        "subject": "数字化改造诊断",
+        "sla": "breached",
+    },
+    {"rid": "s-3", "name": "宁波港湾物流有限公司", "subject": "出海合规咨询：启明计划", "due": 2},
+    {"rid": "s-4", "name": "100%_纯净水厂", "subject": "融资", "category": "certification"},
+    {"rid": "s-5", "name": '=HYPERLINK("http://x")', "subject": "+cmd", "state": "closed"},
+    {
+        "rid": "s-6",
+        "name": "杭州启明智能科技有限公司",
+        "subject": "另一机构的请求",
+        "held": "zj-330105-sme",
+    },
+]
+
+
+def row(n: int, spec: dict[str, Any]) -> ServiceRequest:
+    submitted = T0 + timedelta(hours=n)
+    return ServiceRequest(
+        request_id=spec["rid"],
+        state=State(spec.get("state", "assigned")),
+        tier=Tier.COUNTY,
+        institution_id=spec.get("held", HELD),
+        category=Category(spec.get("category", "financing")),
+        priority=Priority.NORMAL,
+        grade=Grade.NONE,
+        division_code="330106",
+        enterprise_uscc=make_uscc("330106", random.Random(spec["rid"])),
+        enterprise_name=spec["name"],
+        contact_name="王芳",
+        contact_phone="13800000000",
+        contact_email="wang@example.com",
+        subject=spec["subject"],
+        policy_version="test-1",
+        sla_status=SlaStatus(spec.get("sla", "on_track")),
+        resolution_due_at=submitted + timedelta(hours=spec.get("due", 48)),
+        submitted_at=submitted,
+        updated_at=submitted,
+    )
+
+
+class Api:
+    def __init__(self, client: Any, users: Users, engine: Engine) -> None:
+        self.client, self.users, self.engine = client, users, engine
+
+    async def ids(self, who: str = "admin", **params: Any) -> list[str]:
+        r = await self.client.get("/api/v1/requests", params=params, headers=self.users.auth(who))
+        assert r.status_code == 200, r.text
+        return [i["request_id"] for i in r.json()["items"]]
+
+    async def get(self, path: str, who: str = "admin", **params: Any) -> Any:
+        return await self.client.get(path, params=params, headers=self.users.auth(who))
+
+
+@pytest_asyncio.fixture
+async def api(db_url: str) -> AsyncIterator[Api]:
+    engine = make_engine(db_url)
+    with Session(engine) as session:
+        session.add_all(row(n, spec) for n, spec in enumerate(ROWS))
+        session.commit()
+    try:
+        async with asgi_client(create_app(Settings(database_url=db_url), None, engine)) as client:
+            yield Api(client, make_users(engine), engine)
+    finally:
+        engine.dispose()
+
+
+async def test_search_by_name_subject_uscc_and_id_within_scope(api: Api) -> None:
+    assert await api.ids(search="启明") == ["s-3", "s-1", "s-6"]  # risk order, both fields
+    assert await api.ids("cw_own", search="启明") == ["s-3", "s-1"]  # s-6 is held elsewhere
+    assert await api.ids(search="西溪精密") == ["s-2"]
+    uscc = make_uscc("330106", random.Random("s-2"))
+    assert await api.ids(search=uscc) == ["s-2"]
+    assert await api.ids(search=uscc[:14].lower()) == ["s-2"]  # a USCC prefix, any case
+    assert await api.ids(search="s-4") == ["s-4"]
+    assert await api.ids(search="  ") == await api.ids()  # blank: no search
+    # combined with the filters, and closed requests only when asked
+    assert await api.ids(search="启明", category="certification") == []
+    assert await api.ids(search="HYPERLINK") == []
+    assert await api.ids(search="HYPERLINK", include_closed="true") == ["s-5"]
+
+
+async def test_like_wildcards_in_the_search_are_plain_characters(api: Api) -> None:
+    assert await api.ids(search="%") == ["s-4"]
+    assert await api.ids(search="0%_") == ["s-4"]
+    assert await api.ids(search="_") == ["s-4"]
+    assert await api.ids(search="启明%公司") == []
+
+
+async def test_sort_by_risk_or_date_and_page(api: Api) -> None:
+    assert await api.ids(search="杭州") == ["s-2", "s-1", "s-6"]  # breached first
+    assert await api.ids(search="杭州", sort="newest") == ["s-6", "s-2", "s-1"]
+    assert await api.ids(search="杭州", sort="oldest") == ["s-1", "s-2", "s-6"]
+    r = await api.get("/api/v1/requests", search="杭州", sort="oldest", limit=1, offset=1)
+    assert (r.json()["total"], [i["request_id"] for i in r.json()["items"]]) == (3, ["s-2"])
+
+
+async def test_bad_searches_are_refused_with_the_reason(api: Api) -> None:
+    r = await api.get("/api/v1/requests", search="启" * 101)
+    assert r.status_code == 422 and "search" in r.text
+    r = await api.get("/api/v1/requests", search="启明\x00")
+    assert r.status_code == 422 and "control character U+0000" in r.text
+    r = await api.get("/api/v1/requests", sort="popular")
+    assert r.status_code == 422
+
+
+async def test_csv_export_of_the_result_for_excel_without_contacts(api: Api) -> None:
+    r = await api.get(
+        "/api/v1/requests.csv", "cw_own", search="启明", include_closed="true", sort="oldest"
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/csv")
+    assert r.headers["x-total-count"] == "2"
+    assert r.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert [x["request_id"] for x in rows] == ["s-1", "s-3"]
+    assert rows[0]["enterprise_name"] == "杭州启明智能科技有限公司"
+    assert rows[0]["submitted_at"] == "2026-03-02 10:00"  # Asia/Shanghai
+    assert not any("contact" in column for column in rows[0])
+    assert "13800000000" not in r.text and "王芳" not in r.text
+    # a cell a spreadsheet would run as a formula is quoted
+    r = await api.get("/api/v1/requests.csv", search="HYPERLINK", include_closed="true")
+    [formula] = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert formula["enterprise_name"].startswith("'=") and formula["subject"] == "'+cmd"
+    assert (await api.get("/api/v1/requests.csv", limit=10_001)).status_code == 422
+    assert (await api.client.get("/api/v1/requests.csv")).status_code == 401
+
+
+@pytest.mark.postgres
+def test_trigram_indexes_serve_a_chinese_substring(postgres_server: PostgresServer) -> None:
+    url = postgres_server.create_database(f"t_{uuid.uuid4().hex[:16]}", ctype="C.UTF-8")
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            session.add_all(row(n, {**ROWS[n % 4], "rid": f"p-{n}"}) for n in range(400))
+            session.commit()
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE service_request"))
+            conn.execute(text("SET LOCAL enable_seqscan = off"))
+            plan = "\n".join(
+                conn.execute(
+                    text(
+                        "EXPLAIN SELECT request_id FROM service_request "
+                        "WHERE enterprise_name ILIKE '%西溪精密%' OR subject ILIKE '%西溪精密%'"
+                    )
+                ).scalars()
+            )
+            trigrams = conn.execute(text("SELECT show_trgm('西溪精密')")).scalar()
+    finally:
+        engine.dispose()
+    assert "ix_service_request_name_trgm" in plan and "ix_service_request_subject_trgm" in plan
+    assert trigrams  # LC_CTYPE C.UTF-8: Chinese characters make trigrams
