@@ -31,7 +31,15 @@ from schemas.events import (
     CloudEvent,
     command_type,
 )
-from schemas.lifecycle import TEXT_REQUIRED, ActionKind, EventType, TransitionRecord
+from schemas.lifecycle import (
+    FIELD_REQUIRED,
+    TEXT_REQUIRED,
+    ActionKind,
+    EscalationReason,
+    EventType,
+    ReturnReason,
+    TransitionRecord,
+)
 from schemas.request import REQUEST_ID_PATTERN, Actor, RequestInput
 from tierflow import constants
 from tierflow_dev.paths import REPO_ROOT
@@ -48,6 +56,15 @@ OPERATIONS = (
     ("receiveEvent", "receive", "events", "Other systems follow requests"),
     ("deadLetter", "send", "deadLetters", "tierflow ingress parks a poison command"),
 )
+
+
+# The type and bounds of each field an action may require (ActionRequest has the same).
+REQUIRED_FIELD_TYPES: dict[str, tuple[Any, dict[str, Any]]] = {
+    "institution_id": (str, {"max_length": 64}),
+    "rating": (int, {"ge": 1, "le": 5}),
+    "return_reason": (ReturnReason, {}),
+    "extension_days": (int, {"ge": 1, "le": 30}),
+}
 
 
 def action_data_model(kind: ActionKind) -> type[BaseModel]:
@@ -77,10 +94,15 @@ def action_data_model(kind: ActionKind) -> type[BaseModel]:
             ),
         ),
     }
-    if kind is ActionKind.REASSIGN:
-        fields["institution_id"] = (str, Field(max_length=64, description="Target institution"))
-    if kind is ActionKind.RATE:
-        fields["rating"] = (int, Field(ge=1, le=5, description="Satisfaction, 1-5"))
+    if kind in FIELD_REQUIRED:
+        field, what = FIELD_REQUIRED[kind]
+        kind_of, bounds = REQUIRED_FIELD_TYPES[field]
+        fields[field] = (kind_of, Field(description=what, **bounds))
+    if kind is ActionKind.ESCALATE:
+        fields["reason_code"] = (
+            EscalationReason | None,
+            Field(default=None, description="Why, as a code (other if unset)"),
+        )
     name = "".join(part.title() for part in kind.value.split("_")) + "Command"
     return create_model(name, __doc__=f"Data of the {kind.value} command.", **fields)
 
