@@ -114,3 +114,14 @@ def test_ingress_quick(servers: list[str], tmp_path: Path) -> None:
     # every message through the ingress applied once: untimed warm-up, fixed load, burst
     assert res["ingress_commands"]["applied"] == WARMUP + 20 + 10
     assert res["ingress_commands"].get("dead_lettered", 0) == 0
+
+
+def test_search_quick(postgres_server: PostgresServer, tmp_path: Path) -> None:
+    url = postgres_server.create_database("bench_search_quick", ctype="C.UTF-8")
+    args = ["search", "--database-url", url, "--rows", "1000", "--queries", "60"]
+    doc = run_bench(args, tmp_path / "s.json")
+    res = doc["results"]
+    assert res["rows"] == 1000 and res["search_s"]["count"] == 60
+    assert res["search_s"]["p99"] > 0 and res["matches_max"] > 0
+    assert "request_id" in res["search_s_by_kind"]
+    assert all(any("service_request" in line for line in plan) for plan in res["plans"].values())

@@ -247,6 +247,24 @@ def queue(
     _run("queue", opts, quick, out, lambda stack: run_queue(stack, params))
 
 
+@app.command()
+def search(
+    quick: Quick = False,
+    out: Out = None,
+    rows: Annotated[int | None, typer.Option(help="Synthetic requests.")] = None,
+    queries: Annotated[int | None, typer.Option(help="Timed searches.")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="PostgreSQL URL (default: start one, LC_CTYPE C.UTF-8).")
+    ] = None,
+) -> None:
+    """Queue search p99 over many requests in PostgreSQL (target <= 100 ms)."""
+    from tierflow_dev.bench.search import QUICK, SearchParams, run_search
+
+    params = _sized(QUICK if quick else SearchParams(), rows=rows, queries=queries)
+    opts = _options(database_url=database_url, need_kafka=False, need_temporal=False)
+    _run("search", opts, quick, out, lambda stack: run_search(stack, params))
+
+
 @_stack_command
 def ingress(
     quick: Quick = False,
