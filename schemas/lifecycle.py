@@ -190,6 +190,7 @@ class EventType(StrEnum):
     EXTENSION_REQUESTED = "extension_requested"  # 延期申请 (details: days)
     EXTENSION_APPROVED = "extension_approved"  # details: days, resolution_due_at
     EXTENSION_REFUSED = "extension_refused"
+    ENTERPRISE_WAIT_EXPIRED = "enterprise_wait_expired"  # no reply in time: handling resumes
     OPERATOR_NEEDED = "operator_needed"  # a step failed permanently; details name it
     OPERATOR_RETRIED = "operator_retried"
     OPERATOR_RESOLVED = "operator_resolved"
@@ -491,4 +492,7 @@ class RequestView(BaseModel):
     )
     applications: list[Application] = Field(
         default_factory=list, description="Returns (退单) and extensions (延期), newest last"
+    )
+    enterprise_reply_due_at: datetime | None = Field(
+        default=None, description="Awaiting the enterprise: when the longest wait ends"
     )

@@ -58,6 +58,13 @@ class BreachAction(StrEnum):
     SUPERVISE_IN_PLACE = "supervise_in_place"  # it stays with its unit; supervisors are alerted
 
 
+class WaitExpiry(StrEnum):
+    """What happens when the enterprise has not replied within the longest wait."""
+
+    CLOSE = "close"  # closed as "no reply from the enterprise"; the enterprise is told
+    RESUME = "resume"  # back to handling: the clocks run again
+
+
 class PinnedPolicy(BaseModel):
     """The slice of the SLA policy that applies to one request, as it was at submission."""
 
@@ -92,6 +99,13 @@ class PinnedPolicy(BaseModel):
         default=10, ge=0, description="Working days all approved extensions (延期) add at most"
     )
     extension_max_count: int = Field(default=2, ge=0, description="Approved extensions at most")
+    enterprise_wait_max_seconds: int | None = Field(
+        default=None,
+        gt=0,
+        description="Business seconds a request waits for the enterprise's reply at most; "
+        "None (policies pinned before this field): no limit",
+    )
+    enterprise_wait_expiry: WaitExpiry = WaitExpiry.CLOSE
     calendar: CalendarData
     grade_declared: Grade | None = Field(
         default=None, description="The grade the submitter declared (None: pinned before it)"

@@ -18,7 +18,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.domain import TIER_ORDER, Category, Grade, Priority, Tier
-from schemas.policy import BreachAction, CalendarData, PinnedPolicy, SignForBreach, SlaTarget
+from schemas.policy import (
+    BreachAction,
+    CalendarData,
+    PinnedPolicy,
+    SignForBreach,
+    SlaTarget,
+    WaitExpiry,
+)
 from schemas.working_periods import parse_working_periods
 from tierflow.calendar_data import build_calendar
 
@@ -125,6 +132,8 @@ class WorkOrders(_Strict):
     return_window_business_days: float = Field(default=2, gt=0)
     extension_max_business_days: int = Field(default=10, ge=0)
     extension_max_count: int = Field(default=2, ge=0)
+    enterprise_wait_max_business_days: float = Field(default=10, gt=0)
+    enterprise_wait_expiry: WaitExpiry = WaitExpiry.CLOSE
 
     @field_validator("sign_for_hours")
     @classmethod
@@ -239,6 +248,10 @@ class PolicyFile(_Strict):
             ),
             extension_max_days=rules.extension_max_business_days,
             extension_max_count=rules.extension_max_count,
+            enterprise_wait_max_seconds=_seconds(
+                rules.enterprise_wait_max_business_days, _business_day_hours(self.calendar)
+            ),
+            enterprise_wait_expiry=rules.enterprise_wait_expiry,
         )
 
     def calendar_for(self, year: int) -> CalendarData:

@@ -30,7 +30,13 @@ with workflow.unsafe.imports_passed_through():
         TargetCheck,
         WorkflowState,
     )
-    from schemas.policy import BreachAction, PinnedPolicy, PolicyRequest, SignForBreach
+    from schemas.policy import (
+        BreachAction,
+        PinnedPolicy,
+        PolicyRequest,
+        SignForBreach,
+        WaitExpiry,
+    )
     from schemas.request import SYSTEM_ACTOR, Actor
     from workflows import applications, clocks, records, rules, sla, views
     from workflows.activity_calls import Outbox, StepFailed, lookup
@@ -647,6 +653,10 @@ class ServiceRequestWorkflow:
                     ),
                 )
             return
+        wait_ends = sla.enterprise_wait_ends(self.case)
+        if wait_ends is not None and wait_ends <= now:
+            self._enterprise_wait_expired(now)
+            return
         cal = self._policy.calendar
         for clock in self._current_clocks():
             for threshold in self._policy.warning_thresholds:
@@ -705,6 +715,32 @@ class ServiceRequestWorkflow:
             None,
             EscalationReason.SLA_BREACH,
             clock.kind,
+        )
+
+    def _enterprise_wait_expired(self, now: datetime) -> None:
+        """The enterprise did not reply within the policy's longest wait: close or resume."""
+        waited = {"waited_business_seconds": self._policy.enterprise_wait_max_seconds}
+        if self._policy.enterprise_wait_expiry is WaitExpiry.RESUME:
+            waited["paused_seconds"] = sla.resume_clocks(self.case, now)
+            self._emit(
+                EventType.ENTERPRISE_WAIT_EXPIRED,
+                SYSTEM_ACTOR,
+                to_state=State.IN_PROGRESS,
+                reason="no reply from the enterprise: handling resumes",
+                details=waited,
+            )
+            return
+        for clock in self._current_clocks():
+            clocks.stop(clock, now, self._policy.calendar)
+        self.case.paused_at = None
+        applications.lapse(self.case, now, "closed: no reply from the enterprise")
+        records.close_hold(self.case, now, EventType.CLOSED.value)
+        self._emit(
+            EventType.CLOSED,
+            SYSTEM_ACTOR,
+            to_state=State.CLOSED,
+            reason="no reply from the enterprise",
+            details={"cause": "no_reply", **waited},
         )
 
     async def _fire_overdue(self) -> None:

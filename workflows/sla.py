@@ -27,7 +27,19 @@ def next_due(case: WorkflowState) -> datetime | None:
         for clock in records.current_clocks(case)
         if (due := clocks.next_due(clock, thresholds, cal))
     ]
+    if (wait_ends := enterprise_wait_ends(case)) is not None:
+        dues.append(wait_ends)
     return min(dues) if dues else None
+
+
+def enterprise_wait_ends(case: WorkflowState) -> datetime | None:
+    """When waiting for the enterprise's reply ends under the policy (None: no limit)."""
+    policy = case.policy
+    if policy is None or case.state is not State.AWAITING_ENTERPRISE or case.paused_at is None:
+        return None
+    if policy.enterprise_wait_max_seconds is None:
+        return None
+    return add_business_seconds(case.paused_at, policy.enterprise_wait_max_seconds, policy.calendar)
 
 
 def stop_clock(case: WorkflowState, kind: ClockKind, now: datetime) -> int | None:

@@ -9,7 +9,7 @@ from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 from schemas.domain import State
 from schemas.lifecycle import OPERATOR_ACTIONS, ActionKind, RequestView, WorkflowState
 from tierflow import constants
-from workflows import applications, records, rules
+from workflows import applications, records, rules, sla
 
 SA_STATE = SearchAttributeKey.for_keyword(constants.SA_STATE)
 SA_TIER = SearchAttributeKey.for_keyword(constants.SA_TIER)
@@ -45,6 +45,7 @@ def request_view(case: WorkflowState, now: datetime) -> RequestView:
         calendar_estimated_years=case.policy.calendar.estimated_years if case.policy else [],
         grade_applied=case.policy.grade_applied if case.policy else None,
         applications=case.applications,
+        enterprise_reply_due_at=sla.enterprise_wait_ends(case),
     )
 
 

@@ -14,7 +14,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.policy import PolicyActivities
 from schemas.domain import Category, Grade, Priority, Tier
-from schemas.policy import BreachAction, PinnedPolicy, PolicyRequest, SignForBreach
+from schemas.policy import BreachAction, PinnedPolicy, PolicyRequest, SignForBreach, WaitExpiry
 from tierflow.policy import PolicyError, PolicyFile, load_policy_file, parse_policy
 
 HOUR = 3600
@@ -59,6 +59,10 @@ def test_work_order_rules_are_pinned_per_priority_and_category(policy) -> None:
     assert (urgent.sign_for_seconds, normal.sign_for_seconds) == (15 * 60, 7 * HOUR)
     assert normal.sign_for_breach is SignForBreach.REMIND
     assert normal.breach_action is BreachAction.ESCALATE and not normal.response_from_sign_for
+    assert normal.return_window_seconds == 2 * 7 * HOUR  # 2 working days of 7 hours
+    assert (normal.extension_max_days, normal.extension_max_count) == (10, 2)
+    assert normal.enterprise_wait_max_seconds == 10 * 7 * HOUR
+    assert normal.enterprise_wait_expiry is WaitExpiry.CLOSE
 
     text = PACKAGED_TEXT.replace(
         "# [work_orders.category.financing]\n# sign_for_hours = { normal = 3.5 }",
