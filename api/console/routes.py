@@ -42,14 +42,23 @@ from api.lookup import not_found, query_view
 from api.models import RequestDetail
 from api.service.actions import IDEMPOTENCY_KEY, take_action
 from api.service.overview import overview_rows, totals_by_tier
-from api.service.requests import QueueFilter, get_request, list_requests, submit_request
+from api.service.requests import (
+    QueueFilter,
+    QueueSort,
+    get_request,
+    list_requests,
+    requests_csv,
+    submit_request,
+)
 from api.service.sessions import SessionPolicy, close_session, open_session
 from schemas.domain import Category, Grade, Priority, SizeClass, SlaStatus, State, Tier
+from schemas.edge import SEARCH_BYTES
 from schemas.lifecycle import TEXT_REQUIRED, ActionKind, RequestView, ReturnReason
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 
 HERE = Path(__file__).parent
+CSV_ROWS = 10_000  # rows of the queue page's CSV export at most
 STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
 ASSIGN_WAIT_SECONDS = 10.0
 MAX_REQUEST_ID = 64  # the API's path limit (and RequestInput's id pattern)
@@ -222,8 +231,13 @@ def queue(
     done: str = "",
     moved: str = "",
     submitted: str = "",
+    q: str = "",
+    sort: str = "",
 ) -> Response:
-    """The caller's queue from the service's ``list_requests``: breached first, then nearest due."""
+    """The caller's queue from the service's ``list_requests``: breached first, then nearest due.
+
+    ``q`` searches it (enterprise name, subject, USCC, request id); ``sort`` orders by date.
+    """
     parsed = (
         _enum(State, state),
         _enum(Category, category),
@@ -231,11 +245,16 @@ def queue(
         _enum(SlaStatus, sla_status),
     )
     held_by, at_tier = institution[:64] or None, _enum(Tier, tier)
+    order = _enum(QueueSort, sort) or QueueSort.RISK
+    search = q.strip()[:SEARCH_BYTES]
     try:
-        where = QueueFilter(held_by, at_tier, *parsed, include_closed=include_closed)
-        page = list_requests(ctx, user, where, limit=200)
+        where = QueueFilter(
+            held_by, at_tier, *parsed, include_closed=include_closed, search=search or None
+        )
+        page = list_requests(ctx, user, where, limit=200, sort=order)
     except HTTPException as exc:
         return error_page(request, user, exc)
+    shown = {n: v for n, v in request.query_params.items() if n not in ("done", "moved")}
     names = ("state", "category", "priority", "sla_status")
     context = {
         "page": page,
@@ -251,8 +270,54 @@ def queue(
         "done": _done(done),
         "moved": _request_id(moved),
         "submitted": _request_id(submitted),
+        "search": search,
+        "sort": order.value,
+        "sorts": list(QueueSort),
+        "csv_url": "/console/requests.csv?" + urlencode({**shown, "q": search}),
     }
     return render(request, "queue.html", context, user=user)
+
+
+@router.get("/requests.csv")
+def queue_csv(
+    request: Request,
+    ctx: Ctx,
+    user: User,
+    state: str = "",
+    category: str = "",
+    priority: str = "",
+    sla_status: str = "",
+    include_closed: bool = False,
+    institution: str = "",
+    tier: str = "",
+    q: str = "",
+    sort: str = "",
+) -> Response:
+    """The queue page's listing as CSV for Excel (UTF-8 with BOM, no contact details)."""
+    where = QueueFilter(
+        institution[:64] or None,
+        _enum(Tier, tier),
+        _enum(State, state),
+        _enum(Category, category),
+        _enum(Priority, priority),
+        _enum(SlaStatus, sla_status),
+        include_closed=include_closed,
+        search=q.strip()[:SEARCH_BYTES] or None,
+    )
+    try:
+        page = list_requests(
+            ctx, user, where, CSV_ROWS, sort=_enum(QueueSort, sort) or QueueSort.RISK
+        )
+    except HTTPException as exc:
+        return error_page(request, user, exc)
+    return Response(
+        requests_csv(page.items),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="requests.csv"',
+            "X-Total-Count": str(page.total),
+        },
+    )
 
 
 @router.get("/overview")

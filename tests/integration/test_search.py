@@ -184,3 +184,24 @@ def test_trigram_indexes_serve_a_chinese_substring(postgres_server: PostgresServ
         engine.dispose()
     assert "ix_service_request_name_trgm" in plan and "ix_service_request_subject_trgm" in plan
     assert trigrams  # LC_CTYPE C.UTF-8: Chinese characters make trigrams
+
+
+async def test_console_queue_searches_and_exports(api: Api) -> None:
+    from tests.integration.test_console_sessions import sign_in
+
+    assert (await sign_in(api.client, api.users.tokens["cw_own"])).status_code == 303
+    page = await api.client.get("/console/", params={"q": "启明", "sort": "oldest"})
+    assert page.status_code == 200, page.text
+    assert 'name="q" value="启明"' in page.text and "s-1" in page.text and "s-3" in page.text
+    assert "s-2" not in page.text and "s-6" not in page.text
+    assert page.text.index("s-1") < page.text.index("s-3")  # oldest first
+    assert "/console/requests.csv?" in page.text
+    none = await api.client.get("/console/", params={"q": "没有这家企业"})
+    assert "没有找到匹配“没有这家企业”的请求" in none.text
+    export = await api.client.get("/console/requests.csv", params={"q": "启明"})
+    assert export.status_code == 200 and export.content.startswith(b"\xef\xbb\xbf")
+    lines = export.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("request_id,") and [x.split(",")[0] for x in lines[1:]] == [
+        "s-3",
+        "s-1",
+    ]
