@@ -10,14 +10,15 @@ from schemas.domain import Category, Grade, State, Tier
 from schemas.lifecycle import (
     ActionKind,
     ActionText,
-    ExtensionDays,
     Rating,
     ReasonCode,
     ReassignTarget,
     RequestSummary,
     RequestView,
     ReturnCode,
+    SuspendCode,
     TimelineEntry,
+    WorkingDays,
 )
 
 
@@ -42,7 +43,8 @@ class ActionBody(BaseModel):
     rating: Rating = None
     reason_code: ReasonCode = None
     return_reason: ReturnCode = None
-    extension_days: ExtensionDays = None
+    days: WorkingDays = None
+    suspend_reason: SuspendCode = None
 
 
 class RequestItem(RequestSummary):

@@ -68,6 +68,7 @@ class State(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     IN_PROGRESS = "in_progress"
     AWAITING_ENTERPRISE = "awaiting_enterprise"
+    SUSPENDED = "suspended"  # 挂起 with a supervisor's approval: the clocks stand still
     RESOLVED = "resolved"
     CLOSED = "closed"
     WITHDRAWN = "withdrawn"
@@ -81,7 +82,13 @@ class State(StrEnum):
 TERMINAL_STATES = frozenset(s for s in State if s.is_terminal)
 # Held by an institution and not yet resolved: what queues, gauges and withdrawals count as open.
 OPEN_STATES = frozenset(
-    {State.ASSIGNED, State.ACKNOWLEDGED, State.IN_PROGRESS, State.AWAITING_ENTERPRISE}
+    {
+        State.ASSIGNED,
+        State.ACKNOWLEDGED,
+        State.IN_PROGRESS,
+        State.AWAITING_ENTERPRISE,
+        State.SUSPENDED,
+    }
 )
 
 

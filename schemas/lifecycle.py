@@ -46,6 +46,10 @@ class ActionKind(StrEnum):
     REQUEST_EXTENSION = "request_extension"  # 延期申请: more working days to resolve
     APPROVE_EXTENSION = "approve_extension"
     REFUSE_EXTENSION = "refuse_extension"
+    SUSPEND = "suspend"  # 挂起申请: stop the clocks for a third party or a procedure
+    APPROVE_SUSPENSION = "approve_suspension"
+    REFUSE_SUSPENSION = "refuse_suspension"
+    RESUME = "resume"  # end a suspension before its days are up
     OPERATOR_RETRY = "operator_retry"  # admin: redo the step that failed permanently
     OPERATOR_RESOLVE = "operator_resolve"  # admin: settle it without that step
 
@@ -70,15 +74,18 @@ TEXT_REQUIRED = {
     ActionKind.REFUSE_RETURN: "why the unit keeps the request",
     ActionKind.REQUEST_EXTENSION: "why more time is needed",
     ActionKind.REFUSE_EXTENSION: "why no more time is given",
+    ActionKind.SUSPEND: "what the request waits for",
+    ActionKind.REFUSE_SUSPENSION: "why handling goes on",
 }
 
-# Actions that need another field: (field, what it holds).
-FIELD_REQUIRED = {
-    ActionKind.REASSIGN: ("institution_id", "the institution that takes the request over"),
-    ActionKind.APPROVE_RETURN: ("institution_id", "the institution the request goes to"),
-    ActionKind.RATE: ("rating", "1-5"),
-    ActionKind.RETURN: ("return_reason", "why, as a code"),
-    ActionKind.REQUEST_EXTENSION: ("extension_days", "the working days asked for"),
+# Actions that need other fields: (field, what it holds) each.
+FIELD_REQUIRED: dict[ActionKind, tuple[tuple[str, str], ...]] = {
+    ActionKind.REASSIGN: (("institution_id", "the institution that takes the request over"),),
+    ActionKind.APPROVE_RETURN: (("institution_id", "the institution the request goes to"),),
+    ActionKind.RATE: (("rating", "1-5"),),
+    ActionKind.RETURN: (("return_reason", "why, as a code"),),
+    ActionKind.REQUEST_EXTENSION: (("days", "the working days asked for"),),
+    ActionKind.SUSPEND: (("suspend_reason", "why, as a code"), ("days", "working days at most")),
 }
 
 
@@ -102,6 +109,15 @@ class ReturnReason(StrEnum):
     OTHER = "other"  # 其他: see the text
 
 
+class SuspendReason(StrEnum):
+    """Why handling stops for a while (挂起), beside waiting for the enterprise."""
+
+    THIRD_PARTY = "third_party"  # 等待第三方意见或材料
+    LEGAL_PROCEDURE = "legal_procedure"  # 法定程序（鉴定、公示、听证）
+    FORCE_MAJEURE = "force_majeure"  # 不可抗力
+    OTHER = "other"  # 其他: see the text
+
+
 # What an action carries besides its id, kind and actor: one set of rules for the API's
 # action body and the Kafka command (the bounds live in schemas/edge.py).
 ActionText = Annotated[str | None, limit(ACTION_TEXT_BYTES), text_rule(ACTION_TEXT_BYTES)]
@@ -116,8 +132,12 @@ ReasonCode = Annotated[
 ReturnCode = Annotated[
     ReturnReason | None, Field(description="For return: why, as a code; text says more")
 ]
-ExtensionDays = Annotated[
-    int | None, Field(ge=1, le=30, description="For request_extension: working days asked for")
+WorkingDays = Annotated[
+    int | None,
+    Field(ge=1, le=60, description="For request_extension and suspend: working days asked for"),
+]
+SuspendCode = Annotated[
+    SuspendReason | None, Field(description="For suspend: why, as a code; text says more")
 ]
 
 
@@ -134,7 +154,8 @@ class ActionRequest(BaseModel):
     rating: Rating = None
     reason_code: ReasonCode = None
     return_reason: ReturnCode = None
-    extension_days: ExtensionDays = None
+    days: WorkingDays = None
+    suspend_reason: SuspendCode = None
 
     @model_validator(mode="after")
     def _check_fields(self) -> ActionRequest:
@@ -152,8 +173,7 @@ def missing_field(kind: ActionKind, body: BaseModel) -> str | None:
     """Why ``body`` lacks what ``kind`` needs (text or another field), naming the field."""
     if kind in TEXT_REQUIRED and not ((text := getattr(body, "text", None)) and text.strip()):
         return f"text is required for {kind.value}: {TEXT_REQUIRED[kind]}"
-    if kind in FIELD_REQUIRED:
-        name, what = FIELD_REQUIRED[kind]
+    for name, what in FIELD_REQUIRED.get(kind, ()):
         if getattr(body, name, None) in (None, ""):
             return f"{name} is required for {kind.value}: {what}"
     return None
@@ -191,6 +211,10 @@ class EventType(StrEnum):
     EXTENSION_APPROVED = "extension_approved"  # details: days, resolution_due_at
     EXTENSION_REFUSED = "extension_refused"
     ENTERPRISE_WAIT_EXPIRED = "enterprise_wait_expired"  # no reply in time: handling resumes
+    SUSPENSION_REQUESTED = "suspension_requested"  # 挂起申请 (details: suspend_reason, days)
+    SUSPENSION_APPROVED = "suspension_approved"  # details: days, suspended_until
+    SUSPENSION_REFUSED = "suspension_refused"
+    RESUMED = "resumed"  # a suspension ended (details: cause resumed or suspension_ended)
     OPERATOR_NEEDED = "operator_needed"  # a step failed permanently; details name it
     OPERATOR_RETRIED = "operator_retried"
     OPERATOR_RESOLVED = "operator_resolved"
@@ -282,6 +306,7 @@ class Application(BaseModel):
     asked_at: datetime
     text: str
     return_reason: ReturnReason | None = None
+    suspend_reason: SuspendReason | None = None
     days: int | None = None
     decided_by: str | None = None
     decided_at: datetime | None = None
@@ -441,7 +466,8 @@ class WorkflowState(BaseModel):
     )
     operator: OperatorHold | None = None  # set while a permanently failed step waits
     timeline_truncated: int = 0  # older timeline entries dropped (the read model keeps all)
-    applications: list[Application] = Field(default_factory=list)  # returns and extensions
+    applications: list[Application] = Field(default_factory=list)  # returns, extensions, ...
+    suspended_until: datetime | None = None  # an approved suspension ends then at the latest
 
     @model_validator(mode="wrap")
     @classmethod
@@ -495,4 +521,7 @@ class RequestView(BaseModel):
     )
     enterprise_reply_due_at: datetime | None = Field(
         default=None, description="Awaiting the enterprise: when the longest wait ends"
+    )
+    suspended_until: datetime | None = Field(
+        default=None, description="Suspended: when handling resumes at the latest"
     )

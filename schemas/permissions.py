@@ -25,6 +25,8 @@ CASEWORKER_ACTIONS = frozenset(
         ActionKind.COMMENT,
         ActionKind.RETURN,
         ActionKind.REQUEST_EXTENSION,
+        ActionKind.SUSPEND,
+        ActionKind.RESUME,
     }
 )
 # Supervisors also dispatch: reassign, and decide returns and extensions of the tiers below.
@@ -34,6 +36,8 @@ SUPERVISOR_ACTIONS = CASEWORKER_ACTIONS | {
     ActionKind.REFUSE_RETURN,
     ActionKind.APPROVE_EXTENSION,
     ActionKind.REFUSE_EXTENSION,
+    ActionKind.APPROVE_SUSPENSION,
+    ActionKind.REFUSE_SUSPENSION,
 }
 ENTERPRISE_ACTIONS = frozenset(
     {ActionKind.PROVIDE_INFO, ActionKind.WITHDRAW, ActionKind.RATE, ActionKind.COMMENT}

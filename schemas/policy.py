@@ -106,6 +106,9 @@ class PinnedPolicy(BaseModel):
         "None (policies pinned before this field): no limit",
     )
     enterprise_wait_expiry: WaitExpiry = WaitExpiry.CLOSE
+    suspension_max_days: int = Field(
+        default=30, ge=0, description="Working days one approved suspension (挂起) lasts at most"
+    )
     calendar: CalendarData
     grade_declared: Grade | None = Field(
         default=None, description="The grade the submitter declared (None: pinned before it)"

@@ -134,6 +134,7 @@ class WorkOrders(_Strict):
     extension_max_count: int = Field(default=2, ge=0)
     enterprise_wait_max_business_days: float = Field(default=10, gt=0)
     enterprise_wait_expiry: WaitExpiry = WaitExpiry.CLOSE
+    suspension_max_business_days: int = Field(default=30, ge=0)
 
     @field_validator("sign_for_hours")
     @classmethod
@@ -252,6 +253,7 @@ class PolicyFile(_Strict):
                 rules.enterprise_wait_max_business_days, _business_day_hours(self.calendar)
             ),
             enterprise_wait_expiry=rules.enterprise_wait_expiry,
+            suspension_max_days=rules.suspension_max_business_days,
         )
 
     def calendar_for(self, year: int) -> CalendarData:

@@ -1,4 +1,4 @@
-"""退单 (returns) and 延期 (extensions): who may ask and decide, when, and the clock change. Pure.
+"""退单, 延期, 挂起 applications: who may ask and decide, when, and the clock changes. Pure.
 
 A unit applies; a supervisor of a tier above (the dispatcher), or an admin, decides. One
 application of each kind is open at a time; when the request moves on first (an escalation,
@@ -26,9 +26,17 @@ ASKS = {
     ActionKind.REFUSE_RETURN: ActionKind.RETURN,
     ActionKind.APPROVE_EXTENSION: ActionKind.REQUEST_EXTENSION,
     ActionKind.REFUSE_EXTENSION: ActionKind.REQUEST_EXTENSION,
+    ActionKind.APPROVE_SUSPENSION: ActionKind.SUSPEND,
+    ActionKind.REFUSE_SUSPENSION: ActionKind.SUSPEND,
 }
-APPROVALS = frozenset({ActionKind.APPROVE_RETURN, ActionKind.APPROVE_EXTENSION})
-NAMES = {ActionKind.RETURN: "return", ActionKind.REQUEST_EXTENSION: "extension"}
+APPROVALS = frozenset(
+    {ActionKind.APPROVE_RETURN, ActionKind.APPROVE_EXTENSION, ActionKind.APPROVE_SUSPENSION}
+)
+NAMES = {
+    ActionKind.RETURN: "return",
+    ActionKind.REQUEST_EXTENSION: "extension",
+    ActionKind.SUSPEND: "suspension",
+}
 
 
 def pending(case: WorkflowState, kind: ActionKind) -> Application | None:
@@ -45,8 +53,11 @@ def refusal(case: WorkflowState, action: ActionRequest, now: datetime) -> str | 
     if kind is ActionKind.RETURN:
         return _return_refusal(case, now)
     if kind is ActionKind.REQUEST_EXTENSION:
-        assert action.extension_days is not None
-        return _extension_refusal(case, action.extension_days, now)
+        assert action.days is not None
+        return _extension_refusal(case, action.days, now)
+    if kind is ActionKind.SUSPEND:
+        assert action.days is not None
+        return _suspension_refusal(case, action.days)
     asked = ASKS.get(kind)
     if asked is None:
         return None
@@ -72,7 +83,8 @@ def ask(case: WorkflowState, action: ActionRequest, now: datetime) -> Applicatio
         asked_at=now,
         text=action.text or "",
         return_reason=action.return_reason,
-        days=action.extension_days,
+        suspend_reason=action.suspend_reason,
+        days=action.days,
     )
     case.applications.append(app)
     del case.applications[:-MAX_APPLICATIONS]
@@ -127,6 +139,27 @@ def _return_refusal(case: WorkflowState, now: datetime) -> str | None:
         if business_seconds_between(since, now, case.policy.calendar) > window:
             until = add_business_seconds(since, window, case.policy.calendar)
             return f"cannot return: the return window ended at {until.isoformat()}"
+    return None
+
+
+def suspend(case: WorkflowState, days: int, now: datetime) -> datetime:
+    """Stop the clocks for at most ``days`` working days; return when handling resumes."""
+    assert case.policy is not None
+    cal = case.policy.calendar
+    case.paused_at = now
+    for clock in records.current_clocks(case):
+        clocks.pause(clock, now, cal)
+    case.suspended_until = add_business_seconds(now, days * business_day_seconds(cal), cal)
+    return case.suspended_until
+
+
+def _suspension_refusal(case: WorkflowState, days: int) -> str | None:
+    assert case.policy is not None
+    if pending(case, ActionKind.SUSPEND):
+        return "cannot suspend: a suspension is already waiting for a decision"
+    most = case.policy.suspension_max_days
+    if days > most:
+        return f"cannot suspend for {days} working days: the policy allows {most} at most"
     return None
 
 

@@ -7,6 +7,7 @@ from schemas.lifecycle import ActionKind, ActionRequest, EventType
 from schemas.permissions import action_refusal
 
 HELD_STATES = frozenset({State.ASSIGNED, State.ACKNOWLEDGED, State.IN_PROGRESS})
+WORKING_STATES = frozenset({State.ACKNOWLEDGED, State.IN_PROGRESS})
 NOT_TERMINAL = frozenset(set(State) - TERMINAL_STATES)
 
 # action -> (states it is allowed from, state it leads to; None keeps the state)
@@ -37,6 +38,10 @@ TRANSITIONS: dict[ActionKind, tuple[frozenset[State], State | None]] = {
     ActionKind.REQUEST_EXTENSION: (OPEN_STATES, None),
     ActionKind.APPROVE_EXTENSION: (OPEN_STATES, None),
     ActionKind.REFUSE_EXTENSION: (OPEN_STATES, None),
+    ActionKind.SUSPEND: (WORKING_STATES, None),
+    ActionKind.APPROVE_SUSPENSION: (WORKING_STATES, State.SUSPENDED),
+    ActionKind.REFUSE_SUSPENSION: (WORKING_STATES, None),
+    ActionKind.RESUME: (frozenset({State.SUSPENDED}), State.IN_PROGRESS),
     # only while a step waits for an operator (the workflow checks that), in any state
     ActionKind.OPERATOR_RETRY: (frozenset(State), None),
     ActionKind.OPERATOR_RESOLVE: (frozenset(State), None),
@@ -64,6 +69,10 @@ EVENT_OF_ACTION: dict[ActionKind, EventType] = {
     ActionKind.REQUEST_EXTENSION: EventType.EXTENSION_REQUESTED,
     ActionKind.APPROVE_EXTENSION: EventType.EXTENSION_APPROVED,
     ActionKind.REFUSE_EXTENSION: EventType.EXTENSION_REFUSED,
+    ActionKind.SUSPEND: EventType.SUSPENSION_REQUESTED,
+    ActionKind.APPROVE_SUSPENSION: EventType.SUSPENSION_APPROVED,
+    ActionKind.REFUSE_SUSPENSION: EventType.SUSPENSION_REFUSED,
+    ActionKind.RESUME: EventType.RESUMED,
     ActionKind.OPERATOR_RETRY: EventType.OPERATOR_RETRIED,
     ActionKind.OPERATOR_RESOLVE: EventType.OPERATOR_RESOLVED,
 }

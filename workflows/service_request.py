@@ -416,6 +416,9 @@ class ServiceRequestWorkflow:
                 clocks.pause(clock, now, cal)
         elif kind is ActionKind.PROVIDE_INFO and self.case.state is State.AWAITING_ENTERPRISE:
             details["paused_seconds"] = sla.resume_clocks(self.case, now)
+        elif kind is ActionKind.RESUME:
+            details["paused_seconds"] = sla.resume_clocks(self.case, now)
+            self.case.suspended_until = None
         elif kind is ActionKind.RESOLVE:
             applications.lapse(self.case, now, "resolved")
             details["resolution_business_seconds"] = sla.stop_clock(
@@ -481,15 +484,20 @@ class ServiceRequestWorkflow:
             details["asked_by"] = app.asked_by
         if app.return_reason:
             details["return_reason"] = app.return_reason.value
+        if app.suspend_reason:
+            details["suspend_reason"] = app.suspend_reason.value
         if app.days:
             details["days"] = app.days
         if kind is ActionKind.APPROVE_EXTENSION:
             assert app.days is not None
             details["resolution_due_at"] = _iso(applications.extend(self.case, app.days, now))
+        if kind is ActionKind.APPROVE_SUSPENSION:
+            assert app.days is not None
+            details["suspended_until"] = _iso(applications.suspend(self.case, app.days, now))
         self._emit(
             event,
             actor,
-            to_state=self.case.state,
+            to_state=rules.target_state(action, self.case.state),
             reason=action.text,
             action_id=action.action_id,
             details=details,
@@ -656,6 +664,18 @@ class ServiceRequestWorkflow:
         wait_ends = sla.enterprise_wait_ends(self.case)
         if wait_ends is not None and wait_ends <= now:
             self._enterprise_wait_expired(now)
+            return
+        until = sla.suspension_ends(self.case)
+        if until is not None and until <= now:
+            paused = sla.resume_clocks(self.case, now)
+            self.case.suspended_until = None
+            self._emit(
+                EventType.RESUMED,
+                SYSTEM_ACTOR,
+                to_state=State.IN_PROGRESS,
+                reason="the approved suspension ended",
+                details={"cause": "suspension_ended", "paused_seconds": paused},
+            )
             return
         cal = self._policy.calendar
         for clock in self._current_clocks():

@@ -29,7 +29,14 @@ def next_due(case: WorkflowState) -> datetime | None:
     ]
     if (wait_ends := enterprise_wait_ends(case)) is not None:
         dues.append(wait_ends)
+    if (until := suspension_ends(case)) is not None:
+        dues.append(until)
     return min(dues) if dues else None
+
+
+def suspension_ends(case: WorkflowState) -> datetime | None:
+    """When an approved suspension ends at the latest (None: not suspended)."""
+    return case.suspended_until if case.state is State.SUSPENDED else None
 
 
 def enterprise_wait_ends(case: WorkflowState) -> datetime | None:

@@ -46,6 +46,7 @@ def request_view(case: WorkflowState, now: datetime) -> RequestView:
         grade_applied=case.policy.grade_applied if case.policy else None,
         applications=case.applications,
         enterprise_reply_due_at=sla.enterprise_wait_ends(case),
+        suspended_until=sla.suspension_ends(case),
     )
 
 

@@ -53,7 +53,7 @@ from api.service.requests import (
 from api.service.sessions import SessionPolicy, close_session, open_session
 from schemas.domain import Category, Grade, Priority, SizeClass, SlaStatus, State, Tier
 from schemas.edge import SEARCH_BYTES
-from schemas.lifecycle import TEXT_REQUIRED, ActionKind, RequestView, ReturnReason
+from schemas.lifecycle import TEXT_REQUIRED, ActionKind, RequestView, ReturnReason, SuspendReason
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 
@@ -397,6 +397,7 @@ def _case(
         "bar_width": views.BAR_WIDTH,
         "actions": actions,
         "return_reasons": list(ReturnReason),
+        "suspend_reasons": list(SuspendReason),
         "role_kinds": allowed_kinds(user),
         "temporal_url": views.temporal_ui_url(ctx.settings, workflow_id(detail.request_id)),
         "workflow_id": workflow_id(detail.request_id),
@@ -423,7 +424,7 @@ async def post_action(
     key = _str(form.get("idempotency_key"))
     values = {
         n: _str(form.get(n))
-        for n in ("text", "institution_id", "rating", "return_reason", "extension_days")
+        for n in ("text", "institution_id", "rating", "return_reason", "days", "suspend_reason")
     }
     body, errors = forms.parse_action_body(form)
     try:

@@ -48,7 +48,8 @@ async def take_action(
             rating=body.rating,
             reason_code=body.reason_code,
             return_reason=body.return_reason,
-            extension_days=body.extension_days,
+            days=body.days,
+            suspend_reason=body.suspend_reason,
         )
     except ValidationError as exc:
         raise validation_http_error(exc, ("body",)) from None

@@ -38,6 +38,7 @@ from schemas.lifecycle import (
     EscalationReason,
     EventType,
     ReturnReason,
+    SuspendReason,
     TransitionRecord,
 )
 from schemas.request import REQUEST_ID_PATTERN, Actor, RequestInput
@@ -63,7 +64,8 @@ REQUIRED_FIELD_TYPES: dict[str, tuple[Any, dict[str, Any]]] = {
     "institution_id": (str, {"max_length": 64}),
     "rating": (int, {"ge": 1, "le": 5}),
     "return_reason": (ReturnReason, {}),
-    "extension_days": (int, {"ge": 1, "le": 30}),
+    "suspend_reason": (SuspendReason, {}),
+    "days": (int, {"ge": 1, "le": 60}),
 }
 
 
@@ -94,8 +96,7 @@ def action_data_model(kind: ActionKind) -> type[BaseModel]:
             ),
         ),
     }
-    if kind in FIELD_REQUIRED:
-        field, what = FIELD_REQUIRED[kind]
+    for field, what in FIELD_REQUIRED.get(kind, ()):
         kind_of, bounds = REQUIRED_FIELD_TYPES[field]
         fields[field] = (kind_of, Field(description=what, **bounds))
     if kind is ActionKind.ESCALATE:

@@ -127,7 +127,7 @@ async def test_an_approved_extension_moves_the_resolution_deadline(ts_worker, st
     await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
     before = (await view(handle)).summary.resolution_due_at
     assert before is not None
-    ask = action(ActionKind.REQUEST_EXTENSION, cw, text="需等待银行授信审批", extension_days=3)
+    ask = action(ActionKind.REQUEST_EXTENSION, cw, text="需等待银行授信审批", days=3)
     await act(handle, ask)
     assert "role caseworker may not approve_extension" in await refused(
         handle, action(ActionKind.APPROVE_EXTENSION, cw)
@@ -146,7 +146,7 @@ async def test_an_approved_extension_moves_the_resolution_deadline(ts_worker, st
     assert state.applications[-1].decided_by == CITY.id
 
     # a refused one changes nothing
-    await act(handle, action(ActionKind.REQUEST_EXTENSION, cw, text="再延", extension_days=2))
+    await act(handle, action(ActionKind.REQUEST_EXTENSION, cw, text="再延", days=2))
     await act(handle, action(ActionKind.REFUSE_EXTENSION, CITY, text="理由不充分"))
     assert (await view(handle)).summary.resolution_due_at == after
     assert len(records(stand_ins, req, "extension_refused")) == 1
@@ -158,13 +158,13 @@ async def test_extensions_past_the_cap_are_refused(ts_worker, stand_ins) -> None
     handle, _ = await pinned_submit(env, queue, stand_ins, req)
     cw = caseworker((await view(handle)).summary.institution_id or "")
     await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
-    await act(handle, action(ActionKind.REQUEST_EXTENSION, cw, text="一", extension_days=8))
+    await act(handle, action(ActionKind.REQUEST_EXTENSION, cw, text="一", days=8))
     await act(handle, action(ActionKind.APPROVE_EXTENSION, CITY))
-    too_long = action(ActionKind.REQUEST_EXTENSION, cw, text="二", extension_days=3)
+    too_long = action(ActionKind.REQUEST_EXTENSION, cw, text="二", days=3)
     assert "8 already approved, the policy allows 10 in all" in await refused(handle, too_long)
-    await act(handle, action(ActionKind.REQUEST_EXTENSION, cw, text="二", extension_days=2))
+    await act(handle, action(ActionKind.REQUEST_EXTENSION, cw, text="二", days=2))
     await act(handle, action(ActionKind.APPROVE_EXTENSION, CITY))
-    third = action(ActionKind.REQUEST_EXTENSION, cw, text="三", extension_days=1)
+    third = action(ActionKind.REQUEST_EXTENSION, cw, text="三", days=1)
     assert "2 already approved, the policy allows 2" in await refused(handle, third)
 
 
@@ -176,7 +176,7 @@ async def test_an_extension_is_asked_for_before_the_deadline(ts_worker, stand_in
     await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
     due = (await view(handle)).summary.resolution_due_at
     assert due is not None
-    await act(handle, action(ActionKind.REQUEST_EXTENSION, cw, text="等待", extension_days=2))
+    await act(handle, action(ActionKind.REQUEST_EXTENSION, cw, text="等待", days=2))
     # nobody decides in time: the deadline passes and the request escalates
     await sleep_until(env, add_business_seconds(due, 60, policy.calendar))
     await recorded(stand_ins, req, "escalated")
