@@ -13,11 +13,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
 
+from api.console.inbox import router as inbox_router
 from api.console.routes import router as console_router
 from api.deps import ApiContext, ApiLimits, utc_now
 from api.errors import on_database_error, on_validation_error
 from api.middleware import BodyLimit, HttpMetrics
-from api.routes import API_PREFIX, actions, health, reports, requests
+from api.routes import API_PREFIX, actions, health, notifications, reports, requests
 from tierflow.metrics import ApiMetrics
 from tierflow.settings import Settings
 from tierflow.temporal_client import connect_temporal
@@ -63,7 +64,15 @@ def create_app(
     app.state.ctx = ctx
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(SQLAlchemyError, on_database_error)
-    routers = (requests.router, actions.router, reports.router, health.router, console_router)
+    routers = (
+        requests.router,
+        actions.router,
+        reports.router,
+        notifications.router,
+        health.router,
+        console_router,
+        inbox_router,
+    )
     for router in routers:
         app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=ctx.limits.max_body_bytes)

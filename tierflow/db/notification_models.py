@@ -16,6 +16,8 @@ from sqlmodel import Field, SQLModel
 
 from tierflow.db.types import EnumText, UtcDateTime
 
+LOCALES = ("zh-CN", "en")  # of messages and templates; zh-CN is the default
+
 
 class Channel(StrEnum):
     """How a notification reaches its recipient."""

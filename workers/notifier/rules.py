@@ -18,10 +18,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.lifecycle import EventType
-from tierflow.db.notification_models import Channel
+from tierflow.db.notification_models import LOCALES, Channel
 from tierflow.webhook_signature import secret_key
 
-LOCALES = ("zh-CN", "en")
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 
 

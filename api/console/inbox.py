@@ -1,0 +1,101 @@
+"""The console's inbox (通知) and notification preferences (通知设置) pages.
+
+They read and write through ``api.service.notifications``, the service the API routes use.
+The badge in every page's navigation calls ``unread_count(request, user)``, a template global
+this module adds to the console's templates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from api.console.routes import User, error_page, redirect, render, templates
+from api.console.session import check_csrf, session_token
+from api.deps import Ctx
+from api.service import notifications as service
+from tierflow.auth_store import Principal
+from tierflow.db.notification_models import LOCALES
+from tierflow.notification_store import count_unread
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+SWITCHES = ("inbox", "email_enabled", "sms_enabled", "digest")
+
+
+def unread_count(request: Request | None, user: Principal | None) -> int:
+    """The signed-in user's unread inbox entries (0 when nobody is signed in, or rendered
+    outside a request)."""
+    if user is None or not isinstance(request, Request):
+        return 0
+    return count_unread(request.app.state.ctx.engine, user.user_id)
+
+
+templates.env.globals["unread_count"] = unread_count
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _csrf(request: Request, form: Any) -> None:
+    check_csrf(request, session_token(request), _text(form.get("csrf_token")))
+
+
+@router.get("/inbox")
+async def inbox_page(request: Request, ctx: Ctx, user: User, unread: str = "") -> Response:
+    """The user's notifications, newest first; unread ones marked."""
+    page = await service.inbox(ctx, user, unread == "1", 100, 0)
+    context = {"active": "inbox", "page": page, "unread_only": unread == "1"}
+    return render(request, "inbox.html", context, user=user)
+
+
+@router.post("/inbox/read")
+async def mark_read(request: Request, ctx: Ctx, user: User) -> Response:
+    """Mark one entry (``id``) or all of them read, then show the inbox again."""
+    form = await request.form()
+    try:
+        _csrf(request, form)
+        raw = _text(form.get("id"))
+        if raw:
+            if not raw.isdigit():
+                raise HTTPException(422, "id: must be a notification number")
+            await service.mark_one(ctx, user, int(raw))
+        else:
+            await service.mark_all(ctx, user)
+    except HTTPException as exc:
+        return error_page(request, user, exc)
+    return redirect("/console/inbox")
+
+
+@router.get("/preferences")
+async def preferences_page(request: Request, ctx: Ctx, user: User, saved: str = "") -> Response:
+    pref = await service.preferences(ctx, user)
+    context = {"active": "preferences", "pref": pref, "locales": LOCALES, "saved": saved == "1"}
+    return render(request, "preferences.html", context, user=user)
+
+
+@router.post("/preferences")
+async def save_preferences(request: Request, ctx: Ctx, user: User) -> Response:
+    """Save the form (unchecked boxes are off); errors are shown beside their fields."""
+    form = await request.form()
+    try:
+        _csrf(request, form)
+    except HTTPException as exc:
+        return error_page(request, user, exc)
+    values: dict[str, Any] = {name: form.get(name) == "on" for name in SWITCHES}
+    values |= {name: _text(form.get(name)).strip() for name in ("email", "phone", "locale")}
+    try:
+        body = service.PreferenceUpdate.model_validate(values)
+    except ValidationError as exc:
+        errors = {
+            str(e["loc"][0]): str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()
+        }
+        pref = await service.preferences(ctx, user)
+        context = {"active": "preferences", "pref": pref, "locales": LOCALES, "errors": errors,
+                   "values": values}  # fmt: skip
+        return render(request, "preferences.html", context, 422, user)
+    await service.update_preferences(ctx, user, body)
+    return redirect("/console/preferences?saved=1")

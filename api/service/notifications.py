@@ -1,0 +1,129 @@
+"""The caller's inbox and notification preferences (the API routes and the console share it)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import HTTPException, status
+from pydantic import AfterValidator, BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import ApiContext
+from tierflow import notification_store as store
+from tierflow.auth_store import Principal
+from tierflow.db.notification_models import LOCALES, PreferencePublic
+
+EMAIL_RE = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,}$")
+PHONE_RE = re.compile(r"^\+?[0-9]{5,20}$")
+
+
+def _email(value: str | None) -> str | None:
+    if value and not EMAIL_RE.fullmatch(value):
+        raise ValueError("must be an e-mail address such as name@example.org")
+    return value or None
+
+
+def _phone(value: str | None) -> str | None:
+    if value and not PHONE_RE.fullmatch(value):
+        raise ValueError("must be 5-20 digits, optionally after a +")
+    return value or None
+
+
+def _locale(value: str | None) -> str | None:
+    if value is not None and value not in LOCALES:
+        raise ValueError(f"must be one of {', '.join(LOCALES)}")
+    return value
+
+
+class InboxItem(BaseModel):
+    """One in-app notification."""
+
+    id: int
+    request_id: str
+    event_id: str
+    event_type: str
+    rule: str
+    urgent: bool
+    subject: str
+    body: str
+    created_at: datetime
+    read_at: datetime | None
+
+
+class InboxPage(BaseModel):
+    items: list[InboxItem]
+    unread: int = Field(description="Unread entries in the whole inbox (the badge)")
+
+
+class UnreadCount(BaseModel):
+    unread: int
+
+
+class Marked(BaseModel):
+    marked: int = Field(description="Entries that were unread and are read now")
+
+
+class PreferenceUpdate(BaseModel):
+    """Fields to change; those left out stay as they are. Empty text clears an address."""
+
+    email: Annotated[str | None, Field(max_length=200), AfterValidator(_email)] = None
+    phone: Annotated[str | None, Field(max_length=40), AfterValidator(_phone)] = None
+    locale: Annotated[str | None, AfterValidator(_locale)] = None
+    inbox: bool | None = None
+    email_enabled: bool | None = None
+    sms_enabled: bool | None = None
+    digest: bool | None = Field(default=None, description="One mail per period, not one each")
+
+
+async def inbox(
+    ctx: ApiContext, principal: Principal, unread_only: bool, limit: int, offset: int
+) -> InboxPage:
+    rows = await run_in_threadpool(
+        store.list_inbox,
+        ctx.engine,
+        principal.user_id,
+        unread_only=unread_only,
+        limit=limit,
+        offset=offset,
+    )
+    unread = await run_in_threadpool(store.count_unread, ctx.engine, principal.user_id)
+    items = [InboxItem.model_validate(r, from_attributes=True) for r in rows]
+    return InboxPage(items=items, unread=unread)
+
+
+async def unread(ctx: ApiContext, principal: Principal) -> UnreadCount:
+    return UnreadCount(
+        unread=await run_in_threadpool(store.count_unread, ctx.engine, principal.user_id)
+    )
+
+
+async def mark_one(ctx: ApiContext, principal: Principal, notification_id: int) -> Marked:
+    """Mark one entry read; 404 if it is not in the caller's inbox."""
+    if not await run_in_threadpool(store.owns, ctx.engine, principal.user_id, notification_id):
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"notification {notification_id}: not in your inbox"
+        )
+    marked = await run_in_threadpool(
+        store.mark_read, ctx.engine, principal.user_id, ctx.clock(), [notification_id]
+    )
+    return Marked(marked=marked)
+
+
+async def mark_all(ctx: ApiContext, principal: Principal) -> Marked:
+    marked = await run_in_threadpool(store.mark_read, ctx.engine, principal.user_id, ctx.clock())
+    return Marked(marked=marked)
+
+
+async def preferences(ctx: ApiContext, principal: Principal) -> PreferencePublic:
+    return await run_in_threadpool(store.get_preference, ctx.engine, principal.user_id)
+
+
+async def update_preferences(
+    ctx: ApiContext, principal: Principal, body: PreferenceUpdate
+) -> PreferencePublic:
+    values = body.model_dump(exclude_unset=True)
+    return await run_in_threadpool(
+        store.set_preference, ctx.engine, principal.user_id, values, ctx.clock()
+    )

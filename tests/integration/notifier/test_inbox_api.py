@@ -1,0 +1,160 @@
+"""The inbox and preferences through the API and the console, on the real app and database.
+
+Each caller sees, counts and marks only their own inbox; the console shows the unread badge.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from api.app import create_app
+from tests.utils.api_helpers import Users, asgi_client, make_users
+from tierflow.db.engine import make_engine
+from tierflow.db.notification_models import Channel, DeliveryStatus, Notification
+from tierflow.settings import Settings
+
+CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
+NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def setup(sqlite_url: str) -> Iterator[tuple[Engine, Users, object]]:
+    engine = make_engine(sqlite_url)
+    users = make_users(engine)
+    app = create_app(Settings(database_url=sqlite_url), None, engine, clock=lambda: NOW)
+    try:
+        yield engine, users, app
+    finally:
+        engine.dispose()
+
+
+def add_inbox(engine: Engine, user_id: str, n: int, subject: str) -> list[int]:
+    with Session(engine) as session:
+        rows = [
+            Notification(
+                event_id=f"req-1:{i}",
+                channel=Channel.INBOX,
+                recipient=f"user:{user_id}",
+                user_id=user_id,
+                request_id="req-1",
+                event_type="sla_warning",
+                rule="sla_warning",
+                subject=f"{subject} {i}",
+                body="正文",
+                status=DeliveryStatus.SENT,
+                created_at=NOW,
+                not_before=NOW,
+                sent_at=NOW,
+            )  # fmt: skip
+            for i in range(n)
+        ]
+        session.add_all(rows)
+        session.commit()
+        return [r.id for r in rows if r.id is not None]
+
+
+async def test_each_caller_lists_counts_and_marks_only_their_own_inbox(setup) -> None:  # noqa: ANN001
+    engine, users, app = setup
+    mine = add_inbox(engine, users.ids["cw_own"], 3, "【预警】我的")
+    theirs = add_inbox(engine, users.ids["cw_other"], 1, "【预警】别人的")
+    async with asgi_client(app) as client:
+        auth = users.auth("cw_own")
+        page = (await client.get("/api/v1/notifications", headers=auth)).json()
+        assert [i["id"] for i in page["items"]] == sorted(mine, reverse=True)
+        assert page["unread"] == 3
+        assert (
+            await client.post(f"/api/v1/notifications/{mine[0]}/read", headers=auth)
+        ).json() == {"marked": 1}
+        assert (
+            await client.post(f"/api/v1/notifications/{mine[0]}/read", headers=auth)
+        ).json() == {"marked": 0}
+        refused = await client.post(f"/api/v1/notifications/{theirs[0]}/read", headers=auth)
+        assert refused.status_code == 404
+        assert refused.json()["detail"] == f"notification {theirs[0]}: not in your inbox"
+        count = await client.get("/api/v1/notifications/unread-count", headers=auth)
+        assert count.json() == {"unread": 2}
+        unread = (await client.get("/api/v1/notifications?unread_only=true", headers=auth)).json()
+        assert {i["id"] for i in unread["items"]} == set(mine[1:])
+        assert (await client.post("/api/v1/notifications/read-all", headers=auth)).json() == {
+            "marked": 2
+        }
+        other = await client.get(
+            "/api/v1/notifications/unread-count", headers=users.auth("cw_other")
+        )
+        assert other.json() == {"unread": 1}
+        assert (await client.get("/api/v1/notifications")).status_code == 401
+
+
+async def test_preferences_are_validated_and_kept(setup) -> None:  # noqa: ANN001
+    _, users, app = setup
+    async with asgi_client(app) as client:
+        auth = users.auth("cw_own")
+        first = (await client.get("/api/v1/notifications/preferences", headers=auth)).json()
+        assert first | {"user_id": ""} == {
+            "user_id": "", "email": None, "phone": None, "locale": "zh-CN", "inbox": True,
+            "email_enabled": True, "sms_enabled": False, "digest": False,
+        }  # fmt: skip
+        changed = await client.put(
+            "/api/v1/notifications/preferences",
+            headers=auth,
+            json={"email": "wang.fang@zj-sme.example.cn", "digest": True, "locale": "en"},
+        )
+        assert changed.status_code == 200
+        assert changed.json()["email"] == "wang.fang@zj-sme.example.cn"
+        assert changed.json()["digest"] is True and changed.json()["inbox"] is True
+        bad = await client.put(
+            "/api/v1/notifications/preferences",
+            headers=auth,
+            json={"email": "not an address", "locale": "fr"},
+        )
+        assert bad.status_code == 422
+        fields = {tuple(e["loc"])[-1] for e in bad.json()["detail"]}
+        assert fields == {"email", "locale"}
+
+
+async def test_the_console_shows_the_badge_the_inbox_and_marks_read(setup) -> None:  # noqa: ANN001
+    engine, users, app = setup
+    mine = add_inbox(engine, users.ids["cw_own"], 2, "【超时】服务请求")
+    async with asgi_client(app) as client:
+        login = await client.get("/console/login")
+        csrf = CSRF.search(login.text)[1]  # type: ignore[index]
+        form = {"csrf_token": csrf, "token": users.tokens["cw_own"], "next": "/console/inbox"}
+        assert (await client.post("/console/login", data=form)).status_code == 303
+        page = await client.get("/console/inbox")
+        assert page.status_code == 200
+        assert "通知" in page.text and "【超时】服务请求 1" in page.text
+        assert 'aria-label="2 条未读 / unread">2</span>' in page.text
+        token = CSRF.search(page.text)[1]  # type: ignore[index]
+        done = await client.post(
+            "/console/inbox/read", data={"csrf_token": token, "id": str(mine[1])}
+        )
+        assert done.status_code == 303
+        page = await client.get("/console/inbox")
+        assert 'aria-label="1 条未读 / unread">1</span>' in page.text
+        forged = await client.post("/console/inbox/read", data={"csrf_token": "0" * 64})
+        assert forged.status_code == 403
+        prefs = await client.post(
+            "/console/preferences",
+            data={"csrf_token": token, "email": "bad", "email_enabled": "on", "locale": "zh-CN"},
+        )
+        assert prefs.status_code == 422 and "must be an e-mail address" in prefs.text
+        saved = await client.post(
+            "/console/preferences",
+            data={
+                "csrf_token": token,
+                "email": "cw@zj.example.cn",
+                "email_enabled": "on",
+                "digest": "on",
+                "locale": "zh-CN",
+            },  # fmt: skip
+        )
+        assert saved.status_code == 303
+        api = await client.get("/api/v1/notifications/preferences", headers=users.auth("cw_own"))
+        assert api.json()["email"] == "cw@zj.example.cn" and api.json()["digest"] is True
+        assert api.json()["inbox"] is False  # an unchecked box is off
