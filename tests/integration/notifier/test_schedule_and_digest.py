@@ -1,0 +1,97 @@
+"""Working hours and digests, with an injected clock: the planner holds mail that is not
+urgent until the next working morning, and the dispatcher gathers a digest user's mail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from schemas.events import event_from_transition
+from tests.utils.notifier_helpers import add_people, project, rows, warning_breach_escalation
+from tierflow.db.engine import make_engine
+from tierflow.db.notification_models import DeliveryStatus, NotificationPreference
+from tierflow_dev.devstack.smtp_sink import SmtpSink
+from workers.notifier.channels.email import SmtpConfig
+from workers.notifier.dispatcher import Dispatcher
+from workers.notifier.metrics import NotifierMetrics
+from workers.notifier.planner import Planner, record_rows
+from workers.notifier.rules import load_rules
+from workers.notifier.templates import Templates
+
+HOLIDAY_3AM = datetime(2026, 10, 1, 19, 0, tzinfo=UTC)  # 2 Oct 03:00 Shanghai, National Day
+FIRST_MORNING = datetime(2026, 10, 8, 1, 0, tzinfo=UTC)  # Thursday 8 Oct 09:00 Shanghai
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def engine(sqlite_url: str) -> Iterator[Engine]:
+    engine = make_engine(sqlite_url)
+    add_people(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def plan_all(engine: Engine, clock: Clock) -> None:
+    planner = Planner(engine, load_rules(), Templates(), "http://console", clock=clock)
+    records = warning_breach_escalation()
+    project(engine, records)
+    for record in records:
+        record_rows(engine, planner.plan(event_from_transition(record), record))
+
+
+def test_mail_that_is_not_urgent_waits_for_the_first_working_morning(engine: Engine) -> None:
+    plan_all(engine, Clock(HOLIDAY_3AM))
+    due = {(r.rule, r.channel.value, r.recipient): r.not_before for r in rows(engine)}
+    assert due[("sla_warning", "email", "user:cw-county")] == FIRST_MORNING
+    assert due[("assigned", "email", "user:cw-county")] == FIRST_MORNING
+    assert due[("sla_warning", "inbox", "user:cw-county")] == HOLIDAY_3AM  # the inbox waits not
+    assert due[("sla_breached", "email", "user:cw-county")] == HOLIDAY_3AM  # urgent
+    assert due[("escalated", "email", "user:cw-city")] == HOLIDAY_3AM  # urgent
+
+
+def test_a_digest_user_gets_one_mail_for_the_period(engine: Engine) -> None:
+    with Session(engine) as session:
+        pref = session.get(NotificationPreference, "cw-county")
+        assert pref is not None
+        pref.digest = True
+        session.add(pref)
+        session.commit()
+    start = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # Tuesday 10:00 Shanghai
+    clock = Clock(start)
+    plan_all(engine, clock)
+    held = [r for r in rows(engine) if r.digest]
+    assert {(r.rule, r.recipient) for r in held} == {
+        ("assigned", "user:cw-county"),
+        ("sla_warning", "user:cw-county"),
+    }  # the breach is urgent: it is mailed at once
+    with SmtpSink() as smtp:
+        config = SmtpConfig(smtp.host, smtp.port, "tierflow <noreply@tierflow.localhost>")
+        metrics = NotifierMetrics(CollectorRegistry())
+        dispatcher = Dispatcher(
+            engine, load_rules(), config, metrics, digest_seconds=3600, clock=clock
+        )
+        dispatcher.run_once()
+        to_county = [m for m in smtp.snapshot() if m.rcpt_tos == ("cw-county@staff.example.org",)]
+        assert [m.message["Subject"][:4] for m in to_county] == ["【超时】"]
+        clock.now = start + timedelta(minutes=61)
+        dispatcher.run_once()
+        dispatcher.run_once()  # nothing more: the digest went once
+    digests = [m for m in smtp.snapshot() if m.message["Subject"].startswith("【汇总】")]
+    assert len(digests) == 1
+    assert digests[0].message["Subject"] == "【汇总】2 条服务请求通知"
+    assert "【待办】" in digests[0].body and "【预警】" in digests[0].body
+    assert {r.status for r in rows(engine) if r.digest} == {DeliveryStatus.SENT}
