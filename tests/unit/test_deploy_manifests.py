@@ -178,12 +178,14 @@ def known_metrics(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     from tierflow.db.engine import make_engine, upgrade
     from tierflow.metrics import ReadModelCollector, WorkerMetrics
     from workers.ingress.metrics import IngressMetrics
+    from workers.notifier.metrics import NotifierMetrics
 
     url = f"sqlite:///{tmp_path_factory.mktemp('names') / 'names.db'}"
     upgrade(url)
     registry = CollectorRegistry()
     WorkerMetrics(registry)
     IngressMetrics(registry)
+    NotifierMetrics(registry)
     ApiMetrics(registry)
     engine = make_engine(url)
     registry.register(ReadModelCollector(engine))
