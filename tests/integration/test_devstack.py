@@ -35,6 +35,8 @@ def _settings(home: Path, **overrides: object) -> Settings:
         "api_port": free_port(),
         "worker_metrics_port": free_port(),
         "ingress_metrics_port": free_port(),
+        "notifier_metrics_port": free_port(),
+        "smtp_port": free_port(),
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -188,6 +190,7 @@ def test_up_is_idempotent_and_down_stops_in_reverse(tmp_path: Path) -> None:
             "db": True,
             "worker": False,
             "ingress": False,
+            "notifier": False,
             "api": False,
         }
         with pytest.raises(StackError, match="reset kafka: stop kafka first"):

@@ -35,7 +35,7 @@ def _fail(exc: Exception) -> typer.Exit:
 def up(
     demo: int = typer.Option(0, "--demo", min=0, help="Submit N demo requests through Kafka."),
     processes: bool = typer.Option(
-        True, "--processes/--no-processes", help="Also start worker, ingress and api."
+        True, "--processes/--no-processes", help="Also start worker, ingress, notifier and api."
     ),
 ) -> None:
     """Start Temporal, Kafka, the database and the processes (what is not running yet)."""
@@ -79,7 +79,9 @@ def status() -> None:
 
 @app.command()
 def logs(
-    name: str = typer.Argument(..., help="temporal, kafka, worker, ingress or api"),
+    name: str = typer.Argument(
+        ..., help="temporal, kafka, worker, ingress, notifier, api, or mail (the SMTP sink's mails)"
+    ),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
     lines: int = typer.Option(50, "--lines", "-n", min=0, help="How many last lines to show."),
 ) -> None:

@@ -1,4 +1,4 @@
-"""The whole local stack: Temporal dev server, Kafka, the database and the three processes."""
+"""The whole local stack: Temporal dev server, Kafka, the database and the four processes."""
 
 from __future__ import annotations
 
@@ -25,7 +25,11 @@ from tierflow_dev.devstack.procs import (
 )
 from tierflow_dev.devstack.temporal import TemporalDevServer, find_temporal_cli
 
-PROCESS_NAMES = ("worker", "ingress", "api")
+PROCESS_NAMES = ("worker", "ingress", "notifier", "api")
+# The notifier of the local stack runs with its own SMTP sink (tierflow_dev.devstack.notifier_dev)
+# and mails at once rather than at the next working hours, so the demo shows them going out.
+COMMANDS = {"notifier": ["-m", "tierflow_dev.devstack.notifier_dev"]}
+NOTIFIER_ENV = {"TIERFLOW_NOTIFIER_WORKING_HOURS_ONLY": "false"}
 COMPONENTS = ("temporal", "kafka", "db", *PROCESS_NAMES)
 RESETTABLE = ("temporal", "kafka", "db", "all")
 
@@ -155,11 +159,17 @@ class LocalStack:
         ports = {
             "worker": ("127.0.0.1", settings.worker_metrics_port),
             "ingress": ("127.0.0.1", settings.ingress_metrics_port),
+            "notifier": ("127.0.0.1", settings.notifier_metrics_port),
             "api": (settings.api_host, settings.api_port),
         }
         self.apps = {
             name: AppProcess(
-                ManagedProcess(name, [sys.executable, "-m", "tierflow.cli", name], self.home, env),
+                ManagedProcess(
+                    name,
+                    [sys.executable, *COMMANDS.get(name, ["-m", "tierflow.cli", name])],
+                    self.home,
+                    {**env, **NOTIFIER_ENV} if name == "notifier" else env,
+                ),
                 host,
                 port,
             )
@@ -227,6 +237,8 @@ class LocalStack:
             wanted += [(self.kafka_port, "kafka"), (self.settings.kafka_controller_port, "kafka")]
         if with_processes:
             wanted += [(a.port, a.name) for a in self.apps.values() if not a.process.is_running()]
+            if not self.apps["notifier"].process.is_running():
+                wanted.append((self.settings.smtp_port, "the notifier's SMTP sink"))
         for port, component in wanted:
             if port_in_use(port):
                 owner = pid_on_port(port)
