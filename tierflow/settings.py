@@ -201,6 +201,9 @@ class Settings(BaseSettings):
     smtp_host: str = Field(default="127.0.0.1", description="SMTP server of outgoing mail")
     smtp_port: int = Field(default=2525, ge=1, le=65535)
     smtp_starttls: bool = Field(default=False, description="Upgrade to TLS with STARTTLS")
+    smtp_ca_file: str = Field(
+        default="", description="PEM CA that signed the SMTP server's certificate (empty: system)"
+    )
     smtp_username: str = Field(default="", description="SMTP AUTH user (empty: no AUTH)")
     smtp_password: SecretStr = Field(default=SecretStr(""), description="SMTP AUTH password")
     smtp_from: str = Field(

@@ -45,6 +45,7 @@ def smtp_config(settings: Settings) -> SmtpConfig:
         port=settings.smtp_port,
         sender=settings.smtp_from,
         starttls=settings.smtp_starttls,
+        ca_file=settings.smtp_ca_file,
         username=settings.smtp_username,
         password=settings.smtp_password.get_secret_value(),
         timeout=settings.smtp_timeout_seconds,

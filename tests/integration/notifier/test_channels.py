@@ -1,13 +1,15 @@
-"""SMTP authentication, and SMS through an HTTP gateway (the webhook mechanism + a template)."""
+"""SMTP authentication and STARTTLS, and SMS through an HTTP gateway (the webhook mechanism + a template)."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
+from tests.integration.test_tls import Pki, make_pki
 from tests.utils.eventually import eventually
 from tests.utils.notifier_helpers import (
     add_people,
@@ -96,3 +98,40 @@ async def test_the_enterprise_gets_an_sms_through_the_gateway(
     }
     assert (row.channel.value, row.recipient) == ("sms", f"enterprise:{records[0].request_id}")
     assert "13800000000" not in row.body + row.subject  # the number is read at send time only
+
+
+def server_tls(pki: Pki) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(pki.server_cert, pki.server_key)
+    return context
+
+
+async def test_mail_goes_over_starttls_to_a_server_we_trust_and_not_to_another(
+    sqlite_url: str, kafka_broker: KafkaBroker, unique_topic: Callable[..., str], tmp_path: Path
+) -> None:
+    pki = make_pki(tmp_path)
+    engine = make_engine(sqlite_url)
+    add_people(engine)
+    records = warning_breach_escalation()[:2]  # two mails: received, assigned
+    project(engine, records)
+    topic, dlq = unique_topic("events"), unique_topic("dlq")
+    sink = SmtpSink(tls_context=server_tls(pki), require_starttls=True)
+    with sink:
+        untrusting = notifier_settings(
+            tmp_path, sqlite_url, kafka_broker.bootstrap, topic, dlq, sink,
+            smtp_starttls=True, smtp_ca_file=str(pki.other_ca),
+        )  # fmt: skip
+        with notifier_thread(untrusting):
+            publish(kafka_broker.bootstrap, topic, records)
+            refused = await eventually(
+                lambda: [r for r in rows(engine) if r.last_error and r.attempts >= 1],
+                timeout=60,
+                what="a send refused for the server's certificate",
+            )
+        assert "SSLCertVerificationError" in (refused[0].last_error or "")
+        assert sink.snapshot() == []
+        trusting = untrusting.model_copy(update={"smtp_ca_file": str(pki.ca)})
+        with notifier_thread(trusting):
+            mails = await eventually(lambda: len(sink.snapshot()) == 2 and sink.snapshot())
+    engine.dispose()
+    assert {m.rcpt_tos for m in mails} == {("wang@example.com",), ("cw-county@staff.example.org",)}

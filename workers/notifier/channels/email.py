@@ -24,6 +24,7 @@ class SmtpConfig:
     port: int
     sender: str
     starttls: bool = False
+    ca_file: str = ""  # empty: the system's CAs verify the server's certificate
     username: str = ""
     password: str = ""
     timeout: float = 30.0
@@ -55,7 +56,7 @@ def send(config: SmtpConfig, mail: EmailMessage) -> None:
     try:
         with smtplib.SMTP(config.host, config.port, timeout=config.timeout) as smtp:
             if config.starttls:
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=ssl.create_default_context(cafile=config.ca_file or None))
             if config.username:
                 smtp.login(config.username, config.password)
             smtp.send_message(mail)
