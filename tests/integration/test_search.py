@@ -3,22 +3,26 @@ SQLite and PostgreSQL; on PostgreSQL the pg_trgm indexes serve a Chinese substri
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import random
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from sqlalchemy import Engine, text
 from sqlmodel import Session
+from typer.testing import CliRunner
 
 from api.app import create_app
 from schemas.domain import Category, Grade, Priority, SlaStatus, State, Tier
-from tests.utils.api_helpers import Users, asgi_client, make_users
+from tests.utils.api_helpers import Users, asgi_client, make_users, serve_in_thread
+from tierflow.cli import app as cli_app
 from tierflow.db.engine import make_engine, upgrade
 from tierflow.db.models import ServiceRequest
 from tierflow.settings import Settings
@@ -205,3 +209,28 @@ async def test_console_queue_searches_and_exports(api: Api) -> None:
         "s-3",
         "s-1",
     ]
+
+
+async def test_cli_queue_search_and_csv(api: Api, temporal_dev_server: Any, tmp_path: Path) -> None:
+    # the served app connects to Temporal at start (client None), though a listing never asks it
+    settings = Settings(
+        database_url=api.engine.url.render_as_string(hide_password=False),
+        temporal_address=temporal_dev_server.address,
+    )
+    app = create_app(settings, None, api.engine)
+    env = {"TIERFLOW_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+
+    def cli(*args: str) -> str:
+        result = CliRunner().invoke(cli_app, list(args), env=env)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    with serve_in_thread(app) as url:
+        await asyncio.to_thread(cli, "login", "--url", url, "--token", api.users.tokens["cw_own"])
+        out = await asyncio.to_thread(cli, "queue", "--search", "启明", "--sort", "oldest")
+        assert "s-1" in out and "s-3" in out and "s-2" not in out
+        assert out.index("s-1") < out.index("s-3")
+        saved = tmp_path / "启明.csv"
+        out = await asyncio.to_thread(cli, "queue", "-s", "启明", "--csv", str(saved))
+        assert "2 matching request(s)" in out
+    assert saved.read_bytes().startswith(b"\xef\xbb\xbf")

@@ -100,6 +100,20 @@ def login(
     typer.echo(f"logged in to {url}; credentials in {path}")
 
 
+def _save_csv(params: dict[str, Any], out: Path) -> None:
+    """Download GET /requests.csv with ``params`` into ``out``."""
+    with _client() as client:
+        try:
+            response = client.get(API + "/requests.csv", params=params)
+        except httpx.HTTPError as exc:
+            _fail(f"cannot reach the API: {exc}")
+    if response.status_code >= 400:
+        _fail(f"HTTP {response.status_code}: {response.text[:500]}")
+    out.write_bytes(response.content)
+    total = response.headers.get("X-Total-Count", "?")
+    console.print(f"saved {out} ({total} matching request(s))")
+
+
 def queue(
     institution: str | None = typer.Option(None, help="Only this institution"),
     tier: str | None = typer.Option(None, help="county, municipal, provincial or national"),
@@ -107,11 +121,22 @@ def queue(
     category: str | None = typer.Option(None),
     priority: str | None = typer.Option(None),
     sla_status: str | None = typer.Option(None, help="on_track, warning, breached, paused"),
+    search: str | None = typer.Option(
+        None,
+        "--search",
+        "-s",
+        help="搜索 Enterprise name or subject contains it; USCC or id prefix",
+    ),
+    sort: str | None = typer.Option(None, help="risk (default), newest or oldest"),
+    include_closed: bool = typer.Option(False, "--all", help="Closed requests too"),
     limit: int = typer.Option(50, min=1, max=500),
     offset: int = typer.Option(0, min=0),
     as_json: bool = typer.Option(False, "--json", help="Print the API answer as JSON"),
+    csv_out: Path | None = typer.Option(
+        None, "--csv", help="Save the result as CSV for Excel (up to 10,000 rows, no contacts)"
+    ),
 ) -> None:
-    """Show your queue, most at-risk first, with SLA countdowns."""
+    """Show your queue, most at-risk first, with SLA countdowns; search it, or export it."""
     params = {
         k: v
         for k, v in {
@@ -121,11 +146,17 @@ def queue(
             "category": category,
             "priority": priority,
             "sla_status": sla_status,
+            "search": search,
+            "sort": sort,
+            "include_closed": include_closed or None,
             "limit": limit,
             "offset": offset,
         }.items()
         if v is not None
     }
+    if csv_out is not None:
+        _save_csv(params | {"limit": 10_000}, csv_out)
+        return
     page = _call("GET", "/requests", params=params)
     if as_json:
         _print_json(page)
