@@ -1,4 +1,4 @@
-"""SMTP authentication and STARTTLS, and SMS through an HTTP gateway (the webhook mechanism + a template)."""
+"""SMTP authentication and STARTTLS; SMS through an HTTP gateway (webhooks + a body template)."""
 
 from __future__ import annotations
 
