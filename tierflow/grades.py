@@ -8,8 +8,8 @@ declared grade the registry does not confirm is kept on record but never shorten
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, or_
