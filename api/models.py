@@ -10,6 +10,7 @@ from schemas.domain import Category, Grade, State, Tier
 from schemas.lifecycle import (
     ActionKind,
     ActionText,
+    HandlerId,
     Rating,
     ReasonCode,
     ReassignTarget,
@@ -45,6 +46,7 @@ class ActionBody(BaseModel):
     return_reason: ReturnCode = None
     days: WorkingDays = None
     suspend_reason: SuspendCode = None
+    handler_id: HandlerId = None
 
 
 class RequestItem(RequestSummary):
@@ -136,3 +138,18 @@ class EscalationReport(BaseModel):
     until: datetime
     total: int
     rows: list[EscalationRow]
+
+
+class HandlerLoad(BaseModel):
+    """One handler's open requests in a unit (handler_id None: nobody handles them yet)."""
+
+    handler_id: str | None
+    open: int
+    breached: int
+
+
+class Workload(BaseModel):
+    """Open requests of one institution per handler (承办人), most loaded first."""
+
+    institution_id: str
+    handlers: list[HandlerLoad]

@@ -46,6 +46,7 @@ SEARCH_BYTES = 300  # a search box: 100 Chinese characters
 # Ids a caller chooses: printable ASCII, no spaces, matched as a whole string.
 ACTION_ID_PATTERN = r"^[!-~]{1,200}$"
 INSTITUTION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$"  # a user's name, also its actor id
 
 
 @contextmanager

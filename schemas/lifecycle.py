@@ -13,6 +13,7 @@ from schemas.edge import (
     ACTION_ID_PATTERN,
     ACTION_TEXT_BYTES,
     INSTITUTION_ID_PATTERN,
+    USER_ID_PATTERN,
     limit,
     stored,
     text_rule,
@@ -50,6 +51,9 @@ class ActionKind(StrEnum):
     APPROVE_SUSPENSION = "approve_suspension"
     REFUSE_SUSPENSION = "refuse_suspension"
     RESUME = "resume"  # end a suspension before its days are up
+    CLAIM = "claim"  # 承办: a caseworker of the holding unit takes it as its handler
+    ASSIGN_HANDLER = "assign_handler"  # the unit's lead names the handler (handler_id)
+    TRANSFER = "transfer"  # the handler hands it to a colleague (handler_id)
     OPERATOR_RETRY = "operator_retry"  # admin: redo the step that failed permanently
     OPERATOR_RESOLVE = "operator_resolve"  # admin: settle it without that step
 
@@ -86,6 +90,8 @@ FIELD_REQUIRED: dict[ActionKind, tuple[tuple[str, str], ...]] = {
     ActionKind.RETURN: (("return_reason", "why, as a code"),),
     ActionKind.REQUEST_EXTENSION: (("days", "the working days asked for"),),
     ActionKind.SUSPEND: (("suspend_reason", "why, as a code"), ("days", "working days at most")),
+    ActionKind.ASSIGN_HANDLER: (("handler_id", "the caseworker who handles it"),),
+    ActionKind.TRANSFER: (("handler_id", "the colleague who handles it next"),),
 }
 
 
@@ -136,6 +142,10 @@ WorkingDays = Annotated[
     int | None,
     Field(ge=1, le=60, description="For request_extension and suspend: working days asked for"),
 ]
+HandlerId = Annotated[
+    str | None,
+    Field(pattern=USER_ID_PATTERN, description="For assign_handler and transfer: a caseworker"),
+]
 SuspendCode = Annotated[
     SuspendReason | None, Field(description="For suspend: why, as a code; text says more")
 ]
@@ -156,6 +166,7 @@ class ActionRequest(BaseModel):
     return_reason: ReturnCode = None
     days: WorkingDays = None
     suspend_reason: SuspendCode = None
+    handler_id: HandlerId = None
 
     @model_validator(mode="after")
     def _check_fields(self) -> ActionRequest:
@@ -215,6 +226,7 @@ class EventType(StrEnum):
     SUSPENSION_APPROVED = "suspension_approved"  # details: days, suspended_until
     SUSPENSION_REFUSED = "suspension_refused"
     RESUMED = "resumed"  # a suspension ended (details: cause resumed or suspension_ended)
+    HANDLER_CHANGED = "handler_changed"  # 承办人 (details: handler_id, previous, how)
     OPERATOR_NEEDED = "operator_needed"  # a step failed permanently; details name it
     OPERATOR_RETRIED = "operator_retried"
     OPERATOR_RESOLVED = "operator_resolved"
@@ -236,6 +248,19 @@ class TargetCheck(BaseModel):
     tier: Tier  # the tier the request is at (a reassignment stays at its tier)
     category: Category
     region_prefix: str  # the actor's region: the target's division must start with it
+
+
+class HandlerCheck(BaseModel):
+    """Input of ``check_handler``: may ``handler_id`` handle a request ``institution_id`` holds?"""
+
+    handler_id: str
+    institution_id: str
+
+
+class HandlerAnswer(BaseModel):
+    """Why the named handler may not handle it (naming the field); None if they may."""
+
+    refusal: str | None = None
 
 
 class TargetAnswer(BaseModel):
@@ -294,6 +319,7 @@ class TierHold(BaseModel):
     signed_for_at: datetime | None = None  # 签收 by the holding unit
     sign_for_breached: bool = False
     returned: bool = False  # 退单 approved: its time is charged to routing, not to the unit
+    handler: str | None = None  # 承办人: the caseworker of the unit who handles it
 
 
 class Application(BaseModel):
@@ -344,6 +370,7 @@ class RequestSummary(BaseModel):
     needs_operator: bool = False  # a step failed permanently and waits for an operator
     sign_for_due_at: datetime | None = None  # while the holding unit has not signed for it
     signed_for_at: datetime | None = None  # when the holding unit signed for it
+    handler_id: str | None = None  # 承办人 in the holding unit
 
     @classmethod
     def of_request(cls, req: RequestInput, **status: Any) -> RequestSummary:

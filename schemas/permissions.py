@@ -27,6 +27,8 @@ CASEWORKER_ACTIONS = frozenset(
         ActionKind.REQUEST_EXTENSION,
         ActionKind.SUSPEND,
         ActionKind.RESUME,
+        ActionKind.CLAIM,
+        ActionKind.TRANSFER,
     }
 )
 # Supervisors also dispatch: reassign, and decide returns and extensions of the tiers below.
@@ -38,6 +40,7 @@ SUPERVISOR_ACTIONS = CASEWORKER_ACTIONS | {
     ActionKind.REFUSE_EXTENSION,
     ActionKind.APPROVE_SUSPENSION,
     ActionKind.REFUSE_SUSPENSION,
+    ActionKind.ASSIGN_HANDLER,  # the unit's lead names its handler
 }
 ENTERPRISE_ACTIONS = frozenset(
     {ActionKind.PROVIDE_INFO, ActionKind.WITHDRAW, ActionKind.RATE, ActionKind.COMMENT}

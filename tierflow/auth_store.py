@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from schemas import edge
 from schemas.domain import Role, Tier
 from schemas.permissions import SYSTEM_GRANTS
 from schemas.request import Actor
@@ -27,7 +28,7 @@ TOKEN_PREFIX = "tf_"
 DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
 MAX_TOKEN_LIFETIME = timedelta(days=3 * 365)
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # at most one write per token and minute
-USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
+USER_ID_PATTERN = re.compile(edge.USER_ID_PATTERN)
 INSTITUTION_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR})
 
 

@@ -16,6 +16,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.directory import DirectoryActivities
+from activities.handlers import HandlerActivities
 from activities.outbox import OutboxActivities
 from activities.policy import PolicyActivities
 from tierflow import constants
@@ -51,6 +52,7 @@ def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
     outbox = OutboxActivities(parts.engine, parts.producer, parts.events_topic, parts.metrics)
     policy = PolicyActivities(load_policy_file(settings.policy_file), GradeRegistry(parts.engine))
     directory = DirectoryActivities(DirectoryWatch(settings.directory_file))
+    handlers = HandlerActivities(parts.engine)
     return Worker(
         parts.client,
         task_queue=parts.task_queue,
@@ -60,6 +62,7 @@ def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
             policy.load_policy,
             directory.resolve_institution,
             directory.check_target,
+            handlers.check_handler,
         ],
         activity_executor=executor,
         max_cached_workflows=settings.worker_max_cached_workflows,

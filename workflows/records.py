@@ -115,6 +115,7 @@ def summary(case: WorkflowState, now: datetime) -> RequestSummary:
         needs_operator=case.operator is not None,
         sign_for_due_at=due.get(ClockKind.SIGN_FOR),
         signed_for_at=signed_for_at(case),
+        handler_id=case.holds[-1].handler if case.holds else None,
     )
 
 

@@ -42,6 +42,9 @@ TRANSITIONS: dict[ActionKind, tuple[frozenset[State], State | None]] = {
     ActionKind.APPROVE_SUSPENSION: (WORKING_STATES, State.SUSPENDED),
     ActionKind.REFUSE_SUSPENSION: (WORKING_STATES, None),
     ActionKind.RESUME: (frozenset({State.SUSPENDED}), State.IN_PROGRESS),
+    ActionKind.CLAIM: (OPEN_STATES, None),
+    ActionKind.ASSIGN_HANDLER: (OPEN_STATES, None),
+    ActionKind.TRANSFER: (OPEN_STATES, None),
     # only while a step waits for an operator (the workflow checks that), in any state
     ActionKind.OPERATOR_RETRY: (frozenset(State), None),
     ActionKind.OPERATOR_RESOLVE: (frozenset(State), None),
@@ -73,6 +76,9 @@ EVENT_OF_ACTION: dict[ActionKind, EventType] = {
     ActionKind.APPROVE_SUSPENSION: EventType.SUSPENSION_APPROVED,
     ActionKind.REFUSE_SUSPENSION: EventType.SUSPENSION_REFUSED,
     ActionKind.RESUME: EventType.RESUMED,
+    ActionKind.CLAIM: EventType.HANDLER_CHANGED,
+    ActionKind.ASSIGN_HANDLER: EventType.HANDLER_CHANGED,
+    ActionKind.TRANSFER: EventType.HANDLER_CHANGED,
     ActionKind.OPERATOR_RETRY: EventType.OPERATOR_RETRIED,
     ActionKind.OPERATOR_RESOLVE: EventType.OPERATOR_RESOLVED,
 }

@@ -20,6 +20,8 @@ with workflow.unsafe.imports_passed_through():
         CalendarUpdate,
         EscalationReason,
         EventType,
+        HandlerAnswer,
+        HandlerCheck,
         Institution,
         OperatorHold,
         RequestSummary,
@@ -38,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         WaitExpiry,
     )
     from schemas.request import SYSTEM_ACTOR, Actor
-    from workflows import applications, clocks, records, rules, sla, views
+    from workflows import applications, clocks, handlers, records, rules, sla, views
     from workflows.activity_calls import Outbox, StepFailed, lookup
     from workflows.business_time import business_seconds_between
 
@@ -272,7 +274,9 @@ class ServiceRequestWorkflow:
         decider = applications.decider_refusal(action.actor, action.kind, self.case.tier)
         if decider:
             raise ApplicationError(decider, type="Forbidden", non_retryable=True)
-        refused = applications.refusal(self.case, action, workflow.now())
+        refused = applications.refusal(self.case, action, workflow.now()) or handlers.refusal(
+            self.case, action
+        )
         if refused:
             raise ApplicationError(refused, type="InvalidTransition", non_retryable=True)
         if action.kind is ActionKind.RATE and self.case.state is State.CLOSED:
@@ -403,6 +407,9 @@ class ServiceRequestWorkflow:
         if kind in applications.ASKS or kind in applications.NAMES:
             await self._application(action)
             return
+        if kind in handlers.HANDLER_ACTIONS:
+            await self._change_handler(action)
+            return
         details: dict[str, int | None] = {}
         if kind is ActionKind.ACKNOWLEDGE:
             if self._awaits_sign_for():  # answering the enterprise takes the request too
@@ -503,6 +510,23 @@ class ServiceRequestWorkflow:
             details=details,
         )
 
+    async def _change_handler(self, action: ActionRequest) -> None:
+        """承办人: claim, assign or transfer, once the accounts confirm the new handler."""
+        hold, new = self.case.holds[-1], handlers.new_handler(action)
+        check = HandlerCheck(handler_id=new, institution_id=hold.institution_id)
+        answer: HandlerAnswer = await lookup("check_handler", check, HandlerAnswer)
+        if answer.refusal:
+            raise ApplicationError(answer.refusal, type="InvalidTarget", non_retryable=True)
+        previous, hold.handler = hold.handler, new
+        self._emit(
+            EventType.HANDLER_CHANGED,
+            action.actor,
+            to_state=self.case.state,
+            reason=action.text,
+            action_id=action.action_id,
+            details={"handler_id": new, "previous": previous, "how": action.kind.value},
+        )
+
     def _awaits_sign_for(self) -> bool:
         """Whether the holding unit still has to sign for the request under its policy."""
         return self._policy.sign_for_seconds is not None and (
@@ -520,6 +544,8 @@ class ServiceRequestWorkflow:
         now, policy, hold = workflow.now(), self._policy, self.case.holds[-1]
         sla.stop_clock(self.case, ClockKind.SIGN_FOR, now)
         hold.signed_for_at = now
+        if hold.handler is None and actor.role is Role.CASEWORKER:
+            hold.handler = actor.id  # who signs for it handles it, until someone reassigns it
         waited = None
         if policy.sign_for_seconds is not None:
             waited = business_seconds_between(hold.since, now, policy.calendar)
@@ -536,6 +562,7 @@ class ServiceRequestWorkflow:
             action_id=action_id,
             details={
                 "sign_for_business_seconds": waited,
+                "handler_id": hold.handler,
                 **({"along_with": along_with.value} if along_with else {}),
             },
         )

@@ -73,7 +73,15 @@ def parse_action_body(form: Mapping[str, Any]) -> tuple[ActionBody | None, dict[
     """Return the action's body (text, institution, rating) or the per-field errors."""
     data = {
         name: value
-        for name in ("text", "institution_id", "rating", "return_reason", "days", "suspend_reason")
+        for name in (
+            "text",
+            "institution_id",
+            "rating",
+            "return_reason",
+            "days",
+            "suspend_reason",
+            "handler_id",
+        )
         if (value := str(form.get(name, "")).strip())
     }
     try:

@@ -424,7 +424,15 @@ async def post_action(
     key = _str(form.get("idempotency_key"))
     values = {
         n: _str(form.get(n))
-        for n in ("text", "institution_id", "rating", "return_reason", "days", "suspend_reason")
+        for n in (
+            "text",
+            "institution_id",
+            "rating",
+            "return_reason",
+            "days",
+            "suspend_reason",
+            "handler_id",
+        )
     }
     body, errors = forms.parse_action_body(form)
     try:

@@ -8,11 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import AfterValidator
 
+from api.auth import require
 from api.deps import Ctx, CurrentPrincipal
-from api.models import ErrorOut, EscalationReport, SlaReport, SummaryReport
+from api.models import ErrorOut, EscalationReport, SlaReport, SummaryReport, Workload
 from api.routes import API_PREFIX
 from api.service import reports as service
-from schemas.edge import check_aware
+from api.service import requests as listings
+from schemas.edge import INSTITUTION_ID_PATTERN, check_aware
 
 router = APIRouter(prefix=f"{API_PREFIX}/reports", tags=["reports"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -52,3 +54,14 @@ def escalations(
 ) -> EscalationReport:
     """Count escalations in the period by tiers, cause (SLA breach or manual) and reason code."""
     return service.escalation_report(ctx, principal, since, until)
+
+
+@router.get("/workload", response_model=Workload, responses=ERRORS)
+def workload(
+    ctx: Ctx,
+    principal: CurrentPrincipal,
+    institution: Annotated[str, Query(pattern=INSTITUTION_ID_PATTERN, max_length=64)],
+) -> Workload:
+    """Open requests of one institution per handler (承办人), for the unit's lead."""
+    require(principal, "reports", "see reports")
+    return listings.workload(ctx, principal, institution)

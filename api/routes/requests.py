@@ -11,7 +11,7 @@ from api.models import ErrorOut, QueuePage, RequestDetail, SubmitAccepted
 from api.routes import API_PREFIX
 from api.service import requests as service
 from schemas.domain import Category, Priority, SlaStatus, State, Tier
-from schemas.edge import SEARCH_BYTES
+from schemas.edge import SEARCH_BYTES, USER_ID_PATTERN
 from schemas.request import RequestInput
 from tierflow.auth_store import Principal
 
@@ -59,10 +59,25 @@ def queue_filter(
             f"{SEARCH_BYTES} bytes of UTF-8",
         ),
     ] = None,
+    handler: Annotated[
+        str | None,
+        Query(pattern=USER_ID_PATTERN, description="Handled by this caseworker (承办人)"),
+    ] = None,
+    mine: Annotated[bool, Query(description="Only what the caller handles")] = False,
 ) -> service.QueueFilter:
     """The filters a listing and its CSV export share."""
     return service.QueueFilter(
-        institution, tier, state, category, priority, sla_status, include_closed, signed_for, search
+        institution,
+        tier,
+        state,
+        category,
+        priority,
+        sla_status,
+        include_closed,
+        signed_for,
+        search,
+        handler,
+        mine,
     )
 
 

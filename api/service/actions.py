@@ -50,6 +50,7 @@ async def take_action(
             return_reason=body.return_reason,
             days=body.days,
             suspend_reason=body.suspend_reason,
+            handler_id=body.handler_id,
         )
     except ValidationError as exc:
         raise validation_http_error(exc, ("body",)) from None

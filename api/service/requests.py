@@ -14,7 +14,14 @@ from sqlmodel import Session, col, select
 from api.auth import allowed_kinds, require, scope_conditions
 from api.deps import ApiContext
 from api.lookup import find_in_scope, to_row
-from api.models import QueuePage, RequestDetail, RequestItem, SubmitAccepted
+from api.models import (
+    HandlerLoad,
+    QueuePage,
+    RequestDetail,
+    RequestItem,
+    SubmitAccepted,
+    Workload,
+)
 from schemas.domain import TERMINAL_STATES, Category, Priority, SlaStatus, State, Tier
 from schemas.edge import SEARCH_BYTES, check_text
 from schemas.lifecycle import TimelineEntry
@@ -43,6 +50,8 @@ class QueueFilter:
     include_closed: bool = False
     signed_for: bool | None = None  # False: awaiting sign-for (待签收)
     search: str | None = None  # enterprise name or subject contains it; USCC or id starts so
+    handler: str | None = None  # 承办人: the caseworker handling it in the holding unit
+    mine: bool = False  # only what the caller handles
 
 
 class QueueSort(StrEnum):
@@ -81,6 +90,7 @@ def _conditions(principal: Principal, where: QueueFilter) -> list[Any]:
         (ServiceRequest.category, where.category),
         (ServiceRequest.priority, where.priority),
         (ServiceRequest.sla_status, where.sla_status),
+        (ServiceRequest.handler_id, principal.actor.id if where.mine else where.handler),
     ]
     conditions += [column == value for column, value in filters if value is not None]
     if where.signed_for is not None:
@@ -134,6 +144,30 @@ def list_requests(
         ).all()
         items = [RequestItem.model_validate(to_row(r).model_dump()) for r in rows]
         return QueuePage(total=int(total.one()), limit=limit, offset=offset, items=items)
+
+
+def workload(ctx: ApiContext, principal: Principal, institution_id: str) -> Workload:
+    """Open requests of one institution per handler (None: nobody handles them yet).
+
+    For the unit's lead: a caseworker sees their own institution's, a supervisor those in
+    their scope, as with the queue.
+    """
+    conditions = _conditions(principal, QueueFilter(institution=institution_id))
+    breached = func.sum(case((col(ServiceRequest.sla_status) == SlaStatus.BREACHED, 1), else_=0))
+    with Session(ctx.engine) as session:
+        rows = session.exec(
+            select(ServiceRequest.handler_id, func.count(), breached)
+            .where(*conditions)
+            .group_by(col(ServiceRequest.handler_id))
+            .order_by(func.count().desc(), col(ServiceRequest.handler_id))
+        ).all()
+    return Workload(
+        institution_id=institution_id,
+        handlers=[
+            HandlerLoad(handler_id=handler, open=int(n), breached=int(late or 0))
+            for handler, n, late in rows
+        ],
+    )
 
 
 # The CSV export: the queue's fields (never contact details), times in Asia/Shanghai.

@@ -66,6 +66,7 @@ REQUIRED_FIELD_TYPES: dict[str, tuple[Any, dict[str, Any]]] = {
     "return_reason": (ReturnReason, {}),
     "suspend_reason": (SuspendReason, {}),
     "days": (int, {"ge": 1, "le": 60}),
+    "handler_id": (str, {"max_length": 100}),
 }
 
 

@@ -109,6 +109,7 @@ def test_action_schemas_match_what_the_ingress_accepts(kind: ActionKind) -> None
         "return_reason": "outside_region",
         "days": 3,
         "suspend_reason": "third_party",
+        "handler_id": "cw-1",
     }
     event = command_event(kind.value, data, source="/tests").model_dump(mode="json")
     _validator(_schema(f"command.{kind.value}")).validate(event)

@@ -7,13 +7,17 @@ by activities registered under the same names (integration tests use the real on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from temporalio import activity
 
 from activities.failures import permanent_failure
-from schemas.domain import Tier
+from activities.handlers import refusal as handler_refusal
+from schemas.domain import Role, Tier
 from schemas.enterprise import division_for_tier
 from schemas.lifecycle import (
+    HandlerAnswer,
+    HandlerCheck,
     Institution,
     RouteRequest,
     TargetAnswer,
@@ -23,6 +27,7 @@ from schemas.lifecycle import (
 )
 from schemas.policy import PinnedPolicy, PolicyRequest
 from tests.utils.factories import make_policy
+from tierflow.db.auth_models import ApiUser
 from tierflow.directory import Directory, DirectoryEntry
 
 
@@ -41,6 +46,8 @@ class StandIns:
     poison_text: str | None = None  # record_transitions refuses a batch with this reason
     # institutions a reassignment may name, beside the ones resolve_institution hands out
     extra_institutions: list[Institution] = field(default_factory=list)
+    # caseworker accounts check_handler knows besides cw-<institution>: user id -> institution
+    accounts: dict[str, str] = field(default_factory=dict)
 
     @activity.defn(name="load_policy")
     async def load_policy(self, req: PolicyRequest) -> PinnedPolicy:
@@ -83,6 +90,21 @@ class StandIns:
         ]
         return Directory(entries).check_target(check)
 
+    @activity.defn(name="check_handler")
+    async def check_handler(self, check: HandlerCheck) -> HandlerAnswer:
+        """The real rule over stand-in accounts: ``accounts`` (user -> institution), and
+        ``cw-<institution>`` for the caseworker ``factories.caseworker`` names."""
+        institution = self.accounts.get(check.handler_id, check.handler_id.removeprefix("cw-"))
+        user = None
+        if check.handler_id.startswith("cw-"):
+            user = ApiUser(
+                id=check.handler_id,
+                role=Role.CASEWORKER,
+                institution_id=institution,
+                created_at=datetime.now(UTC),
+            )
+        return HandlerAnswer(refusal=handler_refusal(user, check))
+
     @activity.defn(name="record_transitions")
     async def record_transitions(self, batch: TransitionBatch) -> int:
         self.batches.append(batch)
@@ -102,6 +124,7 @@ class StandIns:
             self.load_policy,
             self.resolve_institution,
             self.check_target,
+            self.check_handler,
             self.record_transitions,
         ]
 

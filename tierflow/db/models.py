@@ -49,6 +49,7 @@ class ServiceRequestBase(SQLModel):
     needs_operator: bool = False  # a step failed permanently; an operator must act
     sign_for_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     signed_for_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # 签收
+    handler_id: str | None = Field(default=None, sa_type=String(100))  # 承办人
     last_sequence: int = 0
 
 
@@ -60,6 +61,7 @@ class ServiceRequest(ServiceRequestBase, table=True):
         Index("ix_service_request_queue", "institution_id", "state", "resolution_due_at"),
         Index("ix_service_request_tier_state", "tier", "state"),
         Index("ix_service_request_category_submitted", "category", "submitted_at"),
+        Index("ix_service_request_handler", "institution_id", "handler_id"),
     )
 
 

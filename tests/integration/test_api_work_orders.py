@@ -1,0 +1,92 @@
+"""Work-order steps through the HTTP API on the real stack (Temporal, Kafka, the database).
+
+签收 and 承办人 (sign-for, claim, transfer, "mine", a unit's workload), 退单 and 延期 with
+their decisions, each taken by the role the work-order practice gives it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+
+from api.app import create_app
+from tests.integration.test_api import Api
+from tests.utils.api_helpers import asgi_client, make_users
+from tests.utils.factories import make_request
+from tests.utils.stack_helpers import eventually
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def api(stack) -> AsyncIterator[Api]:
+    app = create_app(stack.settings, stack.client, stack.engine)
+    async with asgi_client(app) as client:
+        yield Api(client, make_users(stack.engine))
+
+
+async def _mine(api: Api, who: str) -> list[str]:
+    page = await api.get("/requests", who, params={"mine": "true"})
+    assert page.status_code == 200, page.text
+    return [item["request_id"] for item in page.json()["items"]]
+
+
+async def test_sign_for_claims_and_transfer_moves_it_between_queues(api: Api) -> None:
+    rid = await api.submit(make_request(), who="sys_portal")
+    waiting = await api.get("/requests", "cw_own", params={"signed_for": "false"})
+    assert rid in [i["request_id"] for i in waiting.json()["items"]]  # 待签收
+
+    signed = await api.act(rid, "sign_for", "cw_own")
+    assert signed.status_code == 200 and signed.json()["state"] == "assigned", signed.text
+    own, mate = api.users.ids["cw_own"], api.users.ids["cw_mate"]
+
+    async def handled_by(who: str) -> bool:
+        d = await api.get(f"/requests/{rid}", "admin")
+        return d.json()["request"]["handler_id"] == who
+
+    await eventually(lambda: handled_by(own), what="the signer handles it")
+    assert rid in await _mine(api, "cw_own") and rid not in await _mine(api, "cw_mate")
+
+    refused = await api.act(rid, "claim", "cw_mate")
+    assert refused.status_code == 409 and f"{own} handles it" in refused.json()["detail"]
+    missing = await api.act(rid, "transfer", "cw_own")
+    assert missing.status_code == 422 and "handler_id" in missing.text
+    stranger = await api.act(rid, "transfer", "cw_own", handler_id=api.users.ids["cw_other"])
+    assert stranger.status_code == 422, stranger.text
+    assert "works for zj-330105-sme" in stranger.json()["detail"][0]["msg"]
+    moved = await api.act(rid, "transfer", "cw_own", handler_id=mate)
+    assert moved.status_code == 200, moved.text
+    await eventually(lambda: handled_by(mate), what="the colleague handles it")
+    assert rid in await _mine(api, "cw_mate") and rid not in await _mine(api, "cw_own")
+
+    # the unit's lead sees the workload per handler
+    load = await api.get("/reports/workload", "sup_own", params={"institution": "zj-330106-sme"})
+    assert load.status_code == 200, load.text
+    counts = {h["handler_id"]: h["open"] for h in load.json()["handlers"]}
+    assert counts.get(mate, 0) >= 1
+    assert (
+        await api.get("/reports/workload", "cw_own", params={"institution": "x"})
+    ).status_code == 403
+
+
+async def test_return_and_extension_are_decided_by_a_tier_above(api: Api) -> None:
+    rid = await api.submit(make_request(), who="sys_portal")
+    asked = await api.act(
+        rid, "return", "cw_own", text="企业注册地不在本区", return_reason="outside_region"
+    )
+    assert asked.status_code == 200, asked.text
+    county_lead = await api.act(rid, "approve_return", "sup_own", institution_id="zj-330105-sme")
+    assert county_lead.status_code == 403 and "a tier above" in county_lead.json()["detail"]
+    moved = await api.act(rid, "approve_return", "sup_city", institution_id="zj-330105-sme")
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["institution_id"] == "zj-330105-sme"
+
+    await api.act(rid, "acknowledge", "cw_other")
+    no_days = await api.act(rid, "request_extension", "cw_other", text="等待授信")
+    assert no_days.status_code == 422 and "days" in no_days.text
+    ext = await api.act(rid, "request_extension", "cw_other", text="等待授信", days=3)
+    assert ext.status_code == 200, ext.text
+    ok = await api.act(rid, "approve_extension", "sup_city", text="同意")
+    assert ok.status_code == 200, ok.text
+    detail = (await api.get(f"/requests/{rid}", "admin")).json()
+    kinds = [(a["kind"], a["approved"]) for a in detail["view"]["applications"]]
+    assert kinds == [("return", True), ("request_extension", True)]

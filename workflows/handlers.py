@@ -1,0 +1,48 @@
+"""承办人: who inside the holding unit handles the request, and who may change that. Pure.
+
+A caseworker claims an unhandled request (signing for it claims it too); the unit's lead
+(a supervisor) assigns it to anyone of the unit; the handler transfers it to a colleague.
+That the named person is a caseworker of the unit is checked against the user accounts
+(the ``check_handler`` activity) before anything changes.
+"""
+
+from __future__ import annotations
+
+from schemas.domain import Role
+from schemas.lifecycle import ActionKind, ActionRequest, WorkflowState
+
+HANDLER_ACTIONS = frozenset({ActionKind.CLAIM, ActionKind.ASSIGN_HANDLER, ActionKind.TRANSFER})
+
+
+def current(case: WorkflowState) -> str | None:
+    """The caseworker handling the request in the holding unit (None: nobody yet)."""
+    return case.holds[-1].handler if case.holds else None
+
+
+def new_handler(action: ActionRequest) -> str:
+    """Who handles the request after ``action`` (the claimer, or the one it names)."""
+    if action.kind is ActionKind.CLAIM:
+        return action.actor.id
+    assert action.handler_id is not None
+    return action.handler_id
+
+
+def refusal(case: WorkflowState, action: ActionRequest) -> str | None:
+    """Why this claim, assignment or transfer cannot be made now; None if it can."""
+    kind = action.kind
+    if kind not in HANDLER_ACTIONS:
+        return None
+    handler, actor = current(case), action.actor
+    if new_handler(action) == handler:
+        return f"cannot {kind.value}: {handler} already handles it"
+    if kind is ActionKind.CLAIM and handler is not None:
+        return (
+            f"cannot claim: {handler} handles it; the unit's lead assigns it or "
+            f"{handler} transfers it"
+        )
+    if kind is ActionKind.TRANSFER:
+        if handler is None:
+            return "cannot transfer: nobody handles it yet; claim it first"
+        if actor.id != handler and actor.role is Role.CASEWORKER:
+            return f"cannot transfer: {handler} handles it, not {actor.id}"
+    return None
