@@ -22,7 +22,7 @@ async def list_inbox(
     principal: CurrentPrincipal,
     unread_only: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> service.InboxPage:
     """The caller's inbox, newest first, with the unread count."""
     return await service.inbox(ctx, principal, unread_only, limit, offset)
@@ -40,7 +40,7 @@ async def unread_count(ctx: Ctx, principal: CurrentPrincipal) -> service.UnreadC
     responses={**ERRORS, 404: {"model": ErrorOut}},
 )
 async def mark_read(
-    ctx: Ctx, principal: CurrentPrincipal, notification_id: Annotated[int, Path(ge=1)]
+    ctx: Ctx, principal: CurrentPrincipal, notification_id: Annotated[int, Path(ge=1, le=2**62)]
 ) -> service.Marked:
     """Mark one entry of the caller's inbox read (repeating it changes nothing)."""
     return await service.mark_one(ctx, principal, notification_id)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import HTTPException, status
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ApiContext
@@ -65,6 +65,9 @@ class Marked(BaseModel):
     marked: int = Field(description="Entries that were unread and are read now")
 
 
+NOT_NULL = ("locale", "inbox", "email_enabled", "sms_enabled", "digest")
+
+
 class PreferenceUpdate(BaseModel):
     """Fields to change; those left out stay as they are. Empty text clears an address."""
 
@@ -75,6 +78,16 @@ class PreferenceUpdate(BaseModel):
     email_enabled: bool | None = None
     sms_enabled: bool | None = None
     digest: bool | None = Field(default=None, description="One mail per period, not one each")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null_settings(cls, data: Any) -> Any:
+        """Only addresses can be cleared; a setting sent as null is refused, not stored."""
+        if isinstance(data, dict):
+            nulls = sorted(k for k in NOT_NULL if k in data and data[k] is None)
+            if nulls:
+                raise ValueError(f"{', '.join(nulls)}: may not be null (leave out to keep)")
+        return data
 
 
 async def inbox(

@@ -35,8 +35,12 @@ def _period(
     """Check the caller may see reports; return the period (by default the last 30 days)."""
     require(principal, "reports", "see reports")
     end = _aware(until) if until else datetime.now(UTC)
-    start = _aware(since) if since else end - DEFAULT_PERIOD
-    if start > end:
+    try:
+        start = _aware(since) if since else end - DEFAULT_PERIOD
+        after = start > end
+    except OverflowError:  # an instant at the edge of the calendar (year 1)
+        raise field_error(("query", "until"), "out of range: give a later time") from None
+    if after:
         raise field_error(("query", "since"), "must not be after until")
     return start, end
 

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from api.auth import allowed_kinds, require, scope_conditions
 from api.deps import ApiContext
+from api.errors import field_error
 from api.lookup import find_in_scope, to_row
 from api.models import (
     HandlerLoad,
@@ -103,7 +104,7 @@ def _conditions(principal: Principal, where: QueueFilter) -> list[Any]:
         try:
             check_text(search, SEARCH_BYTES)
         except ValueError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"search: {exc}") from None
+            raise field_error(("query", "search"), str(exc)) from None
         conditions.append(search_condition(search))
     return conditions
 

@@ -14,7 +14,7 @@ from schemas.domain import State, Tier
 from schemas.lifecycle import OPERATOR_ACTIONS, TEXT_REQUIRED, ActionKind, ActionRequest
 from schemas.request import SYSTEM_ACTOR
 from tests.utils.oracle import LIFECYCLE, TIERS, Command, RequestModel
-from workflows import applications, rules
+from workflows import applications, handlers, rules
 
 ROUTE = ["inst-county", "inst-municipal", "inst-provincial", "inst-national"]
 TIER_OF = {name: Tier(name) for name in TIERS}
@@ -33,10 +33,11 @@ def _request(kind: ActionKind, institution_id: str | None) -> ActionRequest:
 
 # Operator actions answer a held step, not the state: the workflow allows them only while a
 # step waits for an operator (tests/workflows/test_operator.py), which the oracle never models.
-# Returns and extensions (and their decisions) depend on open applications and the decider's
-# tier, which the oracle does not model either (tests/workflows/test_return_and_extension.py).
-APPLICATIONS = set(applications.ASKS) | set(applications.NAMES)
-KINDS = [kind for kind in ActionKind if kind not in OPERATOR_ACTIONS | APPLICATIONS]
+# Returns, extensions, suspensions (and their decisions) depend on open applications and the
+# decider's tier, handlers on who handles it and the accounts; the oracle models none of that
+# (tests/workflows/test_return_and_extension.py, test_suspension.py, test_handlers.py do).
+UNMODELLED = set(applications.ASKS) | set(applications.NAMES) | handlers.HANDLER_ACTIONS
+KINDS = [kind for kind in ActionKind if kind not in OPERATOR_ACTIONS | UNMODELLED]
 CASES = list(itertools.product(sorted(LIFECYCLE), range(len(TIERS)), KINDS, (False, True)))
 
 

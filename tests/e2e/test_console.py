@@ -162,7 +162,7 @@ async def test_walk_in_acknowledge_request_info_resolve(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
     await page.get_by_label("SLA status").select_option("paused")
-    await page.get_by_role("button", name="Apply filters").click()
+    await page.get_by_role("button", name="搜索 / Search").click()
     await expect(page).to_have_url(re.compile(r"sla_status=paused"))
     await expect(mine).to_have_count(1)
     await expect(page.locator("tr.row-warning")).to_have_count(0)
