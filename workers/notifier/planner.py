@@ -52,7 +52,7 @@ class Planner:
         now = self.clock()
         rows: list[dict[str, Any]] = []
         for rule in self.rules.for_event(record.event_type):
-            if not _applies(rule, record):
+            if not rule.applies(record.details):
                 continue
             rows += self._for_rule(rule, record, now)
         for hook in self.rules.webhooks_for(record.event_type):
@@ -138,13 +138,6 @@ class Planner:
             "sent_at": now if inbox else None,
             "attempts": 0,
         }
-
-
-def _applies(rule: Rule, record: TransitionRecord) -> bool:
-    if rule.only_if_rating_below is None:
-        return True
-    rating = record.details.get("rating")
-    return isinstance(rating, int) and rating < rule.only_if_rating_below
 
 
 def record_rows(engine: Engine, rows: list[dict[str, Any]]) -> int:

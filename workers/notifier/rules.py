@@ -13,7 +13,7 @@ import tomllib
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -72,7 +72,22 @@ class Rule(_Strict):
     template: str = Field(pattern=NAME_PATTERN)
     urgent: bool = False  # sent at once, even outside working hours
     only_if_rating_below: int | None = Field(default=None, ge=2, le=5)  # rated events only
+    # by the event's details.cause (e.g. a close for no reply): only these, or all but these
+    only_if_cause: list[str] = Field(default_factory=list)
+    unless_cause: list[str] = Field(default_factory=list)
     send: Annotated[list[Send], Field(min_length=1)]
+
+    def applies(self, details: dict[str, Any]) -> bool:
+        """Whether an event with these details meets the rule's conditions."""
+        cause = details.get("cause")
+        if self.only_if_cause and cause not in self.only_if_cause:
+            return False
+        if cause in self.unless_cause:
+            return False
+        if self.only_if_rating_below is None:
+            return True
+        rating = details.get("rating")
+        return isinstance(rating, int) and rating < self.only_if_rating_below
 
 
 class Endpoint(_Strict):

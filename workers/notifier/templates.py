@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound
 from schemas.lifecycle import TransitionRecord
 
 CHINA = timezone(timedelta(hours=8))
-CLOCKS_ZH = {"response": "响应", "resolution": "办结"}
+CLOCKS_ZH = {"response": "响应", "resolution": "办结", "sign_for": "签收"}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,89 @@
+"""Work-order events in the packaged rules: who hears of them, and what the message says."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.domain import State, Tier
+from schemas.lifecycle import EventType
+from tests.utils.factories import RecordFactory, caseworker, make_request
+from tierflow.settings import Settings
+from workers.notifier.process import load_checked_rules
+from workers.notifier.templates import Templates
+
+RULES = load_checked_rules(Settings(), Templates())
+TEMPLATES = Templates()
+
+
+def _rules_for(event: EventType, **details: object) -> set[str]:
+    return {r.name for r in RULES.for_event(event) if r.applies(details)}
+
+
+def test_a_close_for_no_reply_tells_the_enterprise_instead_of_asking_for_a_rating() -> None:
+    assert _rules_for(EventType.CLOSED, cause="no_reply") == {"closed_no_reply"}
+    assert _rules_for(EventType.CLOSED, rating_due_at=None) == {"please_rate"}
+
+
+def test_applications_go_to_the_deciders_and_decisions_back_to_the_unit() -> None:
+    for asked in ("return_requested", "extension_requested", "suspension_requested"):
+        assert _rules_for(EventType(asked)) == {"application_requested"}
+    assert _rules_for(EventType.EXTENSION_APPROVED) == {"application_decided", "extension_granted"}
+    assert _rules_for(EventType.REMINDED) == {"reminded"}
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+@pytest.mark.parametrize(
+    ("event", "template", "details", "expected"),
+    [
+        (
+            EventType.REMINDED,
+            "reminded",
+            {"clock": "sign_for", "deadline": "2026-12-02T01:00:00+00:00"},
+            {"zh-CN": "签收时限", "en": "sign_for deadline"},
+        ),
+        (
+            EventType.EXTENSION_REQUESTED,
+            "application_requested",
+            {"days": 3},
+            {"zh-CN": "延期申请", "en": "An extension"},
+        ),
+        (
+            EventType.RETURN_REQUESTED,
+            "application_requested",
+            {"return_reason": "outside_region"},
+            {"zh-CN": "退单申请", "en": "A return"},
+        ),
+        (
+            EventType.SUSPENSION_APPROVED,
+            "application_decided",
+            {"days": 5, "suspended_until": "2026-12-09T01:00:00+00:00"},
+            {"zh-CN": "挂起申请已批准", "en": "suspension of service request"},
+        ),
+        (
+            EventType.EXTENSION_APPROVED,
+            "extension_granted",
+            {"days": 3, "resolution_due_at": "2026-12-10T09:00:00+00:00"},
+            {"zh-CN": "2026-12-10 17:00", "en": "2026-12-10 17:00"},
+        ),
+        (
+            EventType.CLOSED,
+            "closed_no_reply",
+            {"cause": "no_reply"},
+            {"zh-CN": "未收到回复", "en": "no reply"},
+        ),
+    ],
+)
+def test_work_order_messages_render(locale, event, template, details, expected) -> None:
+    f = RecordFactory(make_request())
+    f.submitted()
+    f.assigned("zj-330106-sme", Tier.COUNTY)
+    record = f.emit(
+        event,
+        State.CLOSED if event is EventType.CLOSED else None,
+        actor=caseworker("zj-330106-sme"),
+        reason="等待银行授信审批",
+        details=details,
+    )
+    message = TEMPLATES.render(template, locale, record, "https://console/requests/x")
+    assert expected[locale] in message.subject + message.body
+    assert "王芳" not in message.body and "13800000000" not in message.body  # no contact
