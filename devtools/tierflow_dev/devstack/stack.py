@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sys
 import urllib.error
@@ -291,6 +292,8 @@ class LocalStack:
                 say(self.start_app(app, timeout))
         if demo:
             say(f"submitted {self.submit_demo(demo)} demo requests to {constants.COMMANDS_TOPIC}")
+            if with_processes:
+                say(self.walk_demo(demo))
         return messages
 
     def start_app(self, app: AppProcess, timeout: float = 60) -> str:
@@ -331,6 +334,22 @@ class LocalStack:
         from tierflow_dev.demo import demo_requests
 
         return publish_submit_commands(self.kafka_bootstrap, demo_requests(n))
+
+    def walk_demo(self, n: int) -> str:
+        """Let demo caseworkers and supervisors take work-order steps on the demo requests."""
+        from tierflow.temporal_client import connect_temporal
+        from tierflow_dev.demo import demo_requests
+        from tierflow_dev.demo_desk import walk
+
+        async def run() -> str:
+            client = await connect_temporal(
+                self.temporal.address, self.settings.temporal_namespace, settings=self.settings
+            )
+            taken = await walk(client, [r.request_id for r in demo_requests(n)])
+            steps = ", ".join(f"{kind} {count}" for kind, count in sorted(taken.items()))
+            return f"demo work-order steps taken: {steps or 'none'}"
+
+        return asyncio.run(run())
 
     # -- inspection -------------------------------------------------------------------------
 
