@@ -13,9 +13,10 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from schemas.domain import ClockKind, Tier
-from schemas.lifecycle import ActionKind, Institution, ReturnReason
+from schemas.lifecycle import ActionKind, Institution, ReturnReason, SuspendReason
 from tests.utils.factories import action, caseworker, make_request, supervisor
 from tests.workflows.test_lifecycle import act, sleep_until, view
+from tests.workflows.test_operator import replay_and_maybe_record
 from tests.workflows.test_sign_for import near, pinned_submit, recorded, records
 from workflows.business_time import add_business_seconds, business_day_seconds
 
@@ -189,3 +190,38 @@ async def test_an_extension_is_asked_for_before_the_deadline(ts_worker, stand_in
     assert "moved on" in (lapsed.decision_text or "")
     late = action(ActionKind.APPROVE_EXTENSION, supervisor(Tier.PROVINCIAL, DIVISION))
     assert "no extension is waiting" in await refused(handle, late)
+
+
+async def test_a_whole_work_order_replays(ts_worker, stand_ins) -> None:
+    """Every work-order step in one run, replayed with today's code (and kept as a history)."""
+    env, queue = ts_worker
+    stand_ins.extra_institutions.append(OTHER_COUNTY)
+    req = make_request(division_code=DIVISION)
+    handle, policy = await pinned_submit(env, queue, stand_ins, req)
+    first = caseworker((await view(handle)).summary.institution_id or "")
+    await act(handle, action(ActionKind.SIGN_FOR, first))
+    await act(handle, returning(first))
+    await act(handle, action(ActionKind.APPROVE_RETURN, CITY, institution_id=OTHER_COUNTY.id))
+    cw = caseworker(OTHER_COUNTY.id)
+    await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
+    await act(handle, action(ActionKind.REQUEST_EXTENSION, cw, text="等待", days=2))
+    await act(handle, action(ActionKind.APPROVE_EXTENSION, CITY))
+    await act(
+        handle,
+        action(
+            ActionKind.SUSPEND,
+            cw,
+            text="等待鉴定",
+            suspend_reason=SuspendReason.LEGAL_PROCEDURE,
+            days=1,
+        ),
+    )
+    await act(handle, action(ActionKind.APPROVE_SUSPENSION, CITY))
+    day = business_day_seconds(policy.calendar)
+    await sleep_until(
+        env, add_business_seconds(await env.get_current_time(), 2 * day, policy.calendar)
+    )
+    await recorded(stand_ins, req, "resumed")
+    await act(handle, action(ActionKind.RESOLVE, cw, text="办结"))
+    await handle.result()
+    await replay_and_maybe_record(handle, "work-order")
