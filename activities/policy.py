@@ -41,7 +41,9 @@ class PolicyActivities:
         """
         try:
             applied = await self.applied_grade(req)
-            pinned = self.policy.pin(req.category, req.priority, applied, req.submitted_at)
+            pinned = self.policy.pin(
+                req.category, req.priority, applied, req.submitted_at, req.division_code
+            )
         except Exception as exc:
             if is_permanent(exc):  # a policy or calendar that fails validation stays failing
                 raise permanent_failure("load_policy", exc) from None

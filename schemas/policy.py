@@ -136,3 +136,8 @@ class PolicyRequest(BaseModel):
         description="The enterprise's USCC, looked up in the grade registry (None: recorded "
         "before the registry; no grade is confirmed then)",
     )
+    division_code: str | None = Field(
+        default=None,
+        description="The enterprise's division: its province's work-order rules apply (None: "
+        "recorded before provinces had their own; the national defaults)",
+    )

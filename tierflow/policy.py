@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from schemas.divisions import DIVISION_INFO
 from schemas.domain import TIER_ORDER, Category, Grade, Priority, Tier
 from schemas.policy import (
     BreachAction,
@@ -120,8 +121,32 @@ class CategoryWorkOrders(_Strict):
         return _positive_hours(value)
 
 
+class ProvinceWorkOrders(_Strict):
+    """A province's own work-order rules; what it leaves out keeps the national default."""
+
+    sign_for_hours: dict[Priority, float] = Field(default_factory=dict)
+    sign_for_breach: SignForBreach | None = None
+    response_clock_from: Literal["dispatch", "sign_for"] | None = None
+    breach_action: BreachAction | None = None
+    return_window_business_days: float | None = Field(default=None, gt=0)
+    extension_max_business_days: int | None = Field(default=None, ge=0)
+    extension_max_count: int | None = Field(default=None, ge=0)
+    enterprise_wait_max_business_days: float | None = Field(default=None, gt=0)
+    enterprise_wait_expiry: WaitExpiry | None = None
+    suspension_max_business_days: int | None = Field(default=None, ge=0)
+
+    @field_validator("sign_for_hours")
+    @classmethod
+    def _positive(cls, value: dict[Priority, float]) -> dict[Priority, float]:
+        return _positive_hours(value)
+
+
 class WorkOrders(_Strict):
-    """The work-order rules (签收 and what a missed deadline does); defaults from 12345 rules."""
+    """The work-order rules (签收 and what a missed deadline does); defaults from 12345 rules.
+
+    ``province`` (two-digit code, e.g. "37" for Shandong) overrides any rule for requests from
+    that province; ``category`` then overrides the sign-for hours.
+    """
 
     sign_for_hours: dict[Priority, float] = Field(default_factory=_default_sign_for_hours)
     category: dict[Category, CategoryWorkOrders] = Field(default_factory=dict)
@@ -135,6 +160,26 @@ class WorkOrders(_Strict):
     enterprise_wait_max_business_days: float = Field(default=10, gt=0)
     enterprise_wait_expiry: WaitExpiry = WaitExpiry.CLOSE
     suspension_max_business_days: int = Field(default=30, ge=0)
+    province: dict[str, ProvinceWorkOrders] = Field(default_factory=dict)
+
+    @field_validator("province")
+    @classmethod
+    def _known_provinces(
+        cls, value: dict[str, ProvinceWorkOrders]
+    ) -> dict[str, ProvinceWorkOrders]:
+        unknown = sorted(code for code in value if f"{code}0000" not in DIVISION_INFO)
+        if unknown:
+            raise ValueError(f"unknown province codes {unknown} (two digits, e.g. '37')")
+        return value
+
+    def for_division(self, division_code: str | None) -> WorkOrders:
+        """The rules for a request from ``division_code``: its province's over the defaults."""
+        own = self.province.get((division_code or "")[:2])
+        if own is None:
+            return self
+        changes = own.model_dump(exclude_none=True, exclude={"sign_for_hours"})
+        changes["sign_for_hours"] = {**self.sign_for_hours, **own.sign_for_hours}
+        return self.model_copy(update=changes)
 
     @field_validator("sign_for_hours")
     @classmethod
@@ -207,9 +252,17 @@ class PolicyFile(_Strict):
         return value
 
     def pin(
-        self, category: Category, priority: Priority, grade: Grade, submitted_at: datetime
+        self,
+        category: Category,
+        priority: Priority,
+        grade: Grade,
+        submitted_at: datetime,
+        division_code: str | None = None,
     ) -> PinnedPolicy:
-        """Resolve the targets for one request at every tier, with its calendar embedded."""
+        """Resolve the targets for one request at every tier, with its calendar embedded.
+
+        ``division_code`` (the enterprise's) picks its province's work-order rules.
+        """
         hours = self.targets.hours(category, priority)
         grade_factors = self.targets.grade.get(grade, Factors())
         targets: dict[Tier, SlaTarget] = {}
@@ -226,7 +279,7 @@ class PolicyFile(_Strict):
                 ),
             )
         calendar = self.calendar_for(submitted_at.year)
-        rules = self.work_orders
+        rules = self.work_orders.for_division(division_code)
         return PinnedPolicy(
             version=self.version,
             targets=targets,

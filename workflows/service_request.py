@@ -191,6 +191,7 @@ class ServiceRequestWorkflow:
                 priority=req.priority,
                 grade=req.enterprise.grade,
                 uscc=req.enterprise.uscc,
+                division_code=req.enterprise.division_code,
                 # The workflow's own clock picks the calendar's years, never the client's
                 # time. Replay reuses the recorded result, so no patch is needed.
                 submitted_at=now,

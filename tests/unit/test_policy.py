@@ -78,6 +78,27 @@ def test_work_order_rules_are_pinned_per_priority_and_category(policy) -> None:
     )
 
 
+def test_a_province_overrides_work_order_rules_for_its_requests() -> None:
+    text = PACKAGED_TEXT + (
+        "\n[work_orders.province.37]\n"  # Shandong: a working day to sign for urgent ones
+        "sign_for_hours = { urgent = 7 }\n"
+        'breach_action = "supervise_in_place"\n'
+        "extension_max_business_days = 5\n"
+    )
+    policy = parse_policy(text)
+    jinan = policy.pin(Category.OTHER, Priority.URGENT, Grade.NONE, SUBMITTED, "370102")
+    hangzhou = policy.pin(Category.OTHER, Priority.URGENT, Grade.NONE, SUBMITTED, "330106")
+    assert (jinan.sign_for_seconds, hangzhou.sign_for_seconds) == (7 * HOUR, 15 * 60)
+    assert jinan.breach_action is BreachAction.SUPERVISE_IN_PLACE
+    assert hangzhou.breach_action is BreachAction.ESCALATE
+    assert (jinan.extension_max_days, hangzhou.extension_max_days) == (5, 10)
+    # the province's other priorities keep the national hours
+    normal = policy.pin(Category.OTHER, Priority.NORMAL, Grade.NONE, SUBMITTED, "370102")
+    assert normal.sign_for_seconds == 7 * HOUR
+    with pytest.raises(PolicyError, match=r"work_orders.province: unknown province codes \['99'\]"):
+        parse_policy(PACKAGED_TEXT + "\n[work_orders.province.99]\nextension_max_count = 1\n")
+
+
 def test_the_rating_window_is_configurable_and_zero_turns_it_off() -> None:
     text = PACKAGED_TEXT.replace(
         "rating_window_business_days = 15", "rating_window_business_days = 0"
