@@ -10,14 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import HTTPException, status
-from sqlmodel import col
+from sqlalchemy import or_
+from sqlmodel import col, select
 
 from schemas import permissions
 from schemas.domain import Role, Tier
 from schemas.lifecycle import ActionKind
 from schemas.permissions import REPORT_ROLES, STAFF_ROLES
 from tierflow.auth_store import Principal
-from tierflow.db.models import ServiceRequest
+from tierflow.db.models import RequestPart, ServiceRequest
 
 
 def allowed_kinds(p: Principal) -> frozenset[ActionKind]:
@@ -67,7 +68,14 @@ def in_scope(p: Principal, tier: Tier, institution_id: str | None, division_code
 def scope_conditions(p: Principal) -> list[Any]:
     """Return SQL conditions on ``service_request`` that keep rows in the principal's scope."""
     if p.role is Role.CASEWORKER:
-        return [ServiceRequest.institution_id == (p.institution_id or "\x00")]
+        unit = p.institution_id or "\x00"
+        co_handled = select(RequestPart.request_id).where(RequestPart.institution_id == unit)
+        return [
+            or_(
+                col(ServiceRequest.institution_id) == unit,
+                col(ServiceRequest.request_id).in_(co_handled),  # 协办: a part of it is theirs
+            )
+        ]
     if p.role is Role.SUPERVISOR:
         tiers = [t.value for t in permissions.tiers_at_or_below(p.tier)]
         return [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import HTTPException, status
-from sqlmodel import Session
+from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -13,10 +13,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import in_scope
 from api.deps import ApiContext
 from api.models import RequestRow
+from schemas.domain import Role
 from schemas.lifecycle import RequestView
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
-from tierflow.db.models import ServiceRequest
+from tierflow.db.models import RequestPart, ServiceRequest
 from workflows.service_request import ServiceRequestWorkflow
 
 QUERY_TIMEOUT = timedelta(seconds=10)
@@ -60,8 +61,23 @@ async def find_in_scope(
     row = await run_in_threadpool(read_row, ctx, request_id)
     view = await query_view(ctx, request_id)
     summary = view.summary if view is not None else row
-    if summary is None or not in_scope(
-        principal, summary.tier, summary.institution_id, summary.division_code
-    ):
+    if summary is None:
         raise not_found(request_id)
+    if not in_scope(principal, summary.tier, summary.institution_id, summary.division_code):
+        if not await run_in_threadpool(co_handles, ctx, principal, request_id):
+            raise not_found(request_id)
     return row, view
+
+
+def co_handles(ctx: ApiContext, principal: Principal, request_id: str) -> bool:
+    """Whether the caller's unit co-handles (协办) a part of the request."""
+    if principal.role is not Role.CASEWORKER or principal.institution_id is None:
+        return False
+    with Session(ctx.engine) as session:
+        part = session.exec(
+            select(RequestPart.id).where(
+                RequestPart.request_id == request_id,
+                RequestPart.institution_id == principal.institution_id,
+            )
+        ).first()
+    return part is not None

@@ -54,6 +54,10 @@ class ActionKind(StrEnum):
     CLAIM = "claim"  # 承办: a caseworker of the holding unit takes it as its handler
     ASSIGN_HANDLER = "assign_handler"  # the unit's lead names the handler (handler_id)
     TRANSFER = "transfer"  # the handler hands it to a colleague (handler_id)
+    ADD_CO_HANDLER = "add_co_handler"  # 协办: the lead unit adds a unit for a part (institution_id)
+    SIGN_FOR_PART = "sign_for_part"  # the co-handler takes its part
+    CONCLUDE_PART = "conclude_part"  # ... and concludes it
+    WAIVE_PART = "waive_part"  # a supervisor lets the lead conclude without that part
     OPERATOR_RETRY = "operator_retry"  # admin: redo the step that failed permanently
     OPERATOR_RESOLVE = "operator_resolve"  # admin: settle it without that step
 
@@ -80,6 +84,9 @@ TEXT_REQUIRED = {
     ActionKind.REFUSE_EXTENSION: "why no more time is given",
     ActionKind.SUSPEND: "what the request waits for",
     ActionKind.REFUSE_SUSPENSION: "why handling goes on",
+    ActionKind.ADD_CO_HANDLER: "the part the co-handling unit takes on",
+    ActionKind.CONCLUDE_PART: "what the co-handling unit did",
+    ActionKind.WAIVE_PART: "why the request can conclude without that part",
 }
 
 # Actions that need other fields: (field, what it holds) each.
@@ -92,6 +99,11 @@ FIELD_REQUIRED: dict[ActionKind, tuple[tuple[str, str], ...]] = {
     ActionKind.SUSPEND: (("suspend_reason", "why, as a code"), ("days", "working days at most")),
     ActionKind.ASSIGN_HANDLER: (("handler_id", "the caseworker who handles it"),),
     ActionKind.TRANSFER: (("handler_id", "the colleague who handles it next"),),
+    ActionKind.ADD_CO_HANDLER: (
+        ("institution_id", "the co-handling institution"),
+        ("days", "working days for its part"),
+    ),
+    ActionKind.WAIVE_PART: (("institution_id", "the co-handling institution whose part"),),
 }
 
 
@@ -227,6 +239,10 @@ class EventType(StrEnum):
     SUSPENSION_REFUSED = "suspension_refused"
     RESUMED = "resumed"  # a suspension ended (details: cause resumed or suspension_ended)
     HANDLER_CHANGED = "handler_changed"  # 承办人 (details: handler_id, previous, how)
+    CO_HANDLER_ADDED = "co_handler_added"  # 协办 (details: co_handler, part_due_at)
+    PART_SIGNED_FOR = "part_signed_for"  # details: co_handler
+    PART_CONCLUDED = "part_concluded"  # details: co_handler
+    PART_WAIVED = "part_waived"  # details: co_handler
     OPERATOR_NEEDED = "operator_needed"  # a step failed permanently; details name it
     OPERATOR_RETRIED = "operator_retried"
     OPERATOR_RESOLVED = "operator_resolved"
@@ -246,7 +262,7 @@ class TargetCheck(BaseModel):
 
     institution_id: str
     tier: Tier  # the tier the request is at (a reassignment stays at its tier)
-    category: Category
+    category: Category | None  # None: any (a co-handler serves another part of the request)
     region_prefix: str  # the actor's region: the target's division must start with it
 
 
@@ -322,6 +338,26 @@ class TierHold(BaseModel):
     handler: str | None = None  # 承办人: the caseworker of the unit who handles it
 
 
+class Part(BaseModel):
+    """协办: a co-handling unit's part of the request, with its own deadline."""
+
+    institution_id: str
+    name: str
+    text: str  # what the part is
+    added_by: str
+    added_at: datetime
+    due_at: datetime
+    signed_for_at: datetime | None = None
+    concluded_at: datetime | None = None
+    conclusion: str | None = None
+    waived_by: str | None = None
+    reminded: bool = False  # its deadline passed and the co-handler was reminded
+
+    @property
+    def open(self) -> bool:
+        return self.concluded_at is None and self.waived_by is None
+
+
 class Application(BaseModel):
     """A unit's 退单 (return) or 延期 (extension) application and the decision on it."""
 
@@ -371,6 +407,7 @@ class RequestSummary(BaseModel):
     sign_for_due_at: datetime | None = None  # while the holding unit has not signed for it
     signed_for_at: datetime | None = None  # when the holding unit signed for it
     handler_id: str | None = None  # 承办人 in the holding unit
+    co_handlers: list[str] = Field(default_factory=list)  # 协办 units with an open part
 
     @classmethod
     def of_request(cls, req: RequestInput, **status: Any) -> RequestSummary:
@@ -495,6 +532,7 @@ class WorkflowState(BaseModel):
     timeline_truncated: int = 0  # older timeline entries dropped (the read model keeps all)
     applications: list[Application] = Field(default_factory=list)  # returns, extensions, ...
     suspended_until: datetime | None = None  # an approved suspension ends then at the latest
+    parts: list[Part] = Field(default_factory=list)  # 协办: co-handling units' parts
 
     @model_validator(mode="wrap")
     @classmethod
@@ -552,3 +590,4 @@ class RequestView(BaseModel):
     suspended_until: datetime | None = Field(
         default=None, description="Suspended: when handling resumes at the latest"
     )
+    parts: list[Part] = Field(default_factory=list, description="协办: co-handling units' parts")

@@ -29,6 +29,9 @@ CASEWORKER_ACTIONS = frozenset(
         ActionKind.RESUME,
         ActionKind.CLAIM,
         ActionKind.TRANSFER,
+        ActionKind.ADD_CO_HANDLER,
+        ActionKind.SIGN_FOR_PART,
+        ActionKind.CONCLUDE_PART,
     }
 )
 # Supervisors also dispatch: reassign, and decide returns and extensions of the tiers below.
@@ -41,6 +44,7 @@ SUPERVISOR_ACTIONS = CASEWORKER_ACTIONS | {
     ActionKind.APPROVE_SUSPENSION,
     ActionKind.REFUSE_SUSPENSION,
     ActionKind.ASSIGN_HANDLER,  # the unit's lead names its handler
+    ActionKind.WAIVE_PART,  # conclude without a co-handler's part
 }
 ENTERPRISE_ACTIONS = frozenset(
     {ActionKind.PROVIDE_INFO, ActionKind.WITHDRAW, ActionKind.RATE, ActionKind.COMMENT}

@@ -266,8 +266,9 @@ class Directory:
                 refusal=f"{name} is a {entry.tier.value} institution; the request is at the "
                 f"{check.tier.value} tier"
             )
-        if not entry.is_general and check.category not in entry.categories:
-            return TargetAnswer(refusal=f"{name} does not serve {check.category.value}")
+        category = check.category
+        if category is not None and not entry.is_general and category not in entry.categories:
+            return TargetAnswer(refusal=f"{name} does not serve {category.value}")
         if not entry.division_code.startswith(check.region_prefix):
             return TargetAnswer(
                 refusal=f"{name} ({entry.division_code}) lies outside your region "

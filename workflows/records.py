@@ -116,6 +116,7 @@ def summary(case: WorkflowState, now: datetime) -> RequestSummary:
         sign_for_due_at=due.get(ClockKind.SIGN_FOR),
         signed_for_at=signed_for_at(case),
         handler_id=case.holds[-1].handler if case.holds else None,
+        co_handlers=[p.institution_id for p in case.parts if p.open],
     )
 
 

@@ -45,6 +45,10 @@ TRANSITIONS: dict[ActionKind, tuple[frozenset[State], State | None]] = {
     ActionKind.CLAIM: (OPEN_STATES, None),
     ActionKind.ASSIGN_HANDLER: (OPEN_STATES, None),
     ActionKind.TRANSFER: (OPEN_STATES, None),
+    ActionKind.ADD_CO_HANDLER: (OPEN_STATES, None),
+    ActionKind.SIGN_FOR_PART: (OPEN_STATES, None),
+    ActionKind.CONCLUDE_PART: (OPEN_STATES, None),
+    ActionKind.WAIVE_PART: (OPEN_STATES, None),
     # only while a step waits for an operator (the workflow checks that), in any state
     ActionKind.OPERATOR_RETRY: (frozenset(State), None),
     ActionKind.OPERATOR_RESOLVE: (frozenset(State), None),
@@ -79,6 +83,10 @@ EVENT_OF_ACTION: dict[ActionKind, EventType] = {
     ActionKind.CLAIM: EventType.HANDLER_CHANGED,
     ActionKind.ASSIGN_HANDLER: EventType.HANDLER_CHANGED,
     ActionKind.TRANSFER: EventType.HANDLER_CHANGED,
+    ActionKind.ADD_CO_HANDLER: EventType.CO_HANDLER_ADDED,
+    ActionKind.SIGN_FOR_PART: EventType.PART_SIGNED_FOR,
+    ActionKind.CONCLUDE_PART: EventType.PART_CONCLUDED,
+    ActionKind.WAIVE_PART: EventType.PART_WAIVED,
     ActionKind.OPERATOR_RETRY: EventType.OPERATOR_RETRIED,
     ActionKind.OPERATOR_RESOLVE: EventType.OPERATOR_RESOLVED,
 }

@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         WaitExpiry,
     )
     from schemas.request import SYSTEM_ACTOR, Actor
-    from workflows import applications, clocks, handlers, records, rules, sla, views
+    from workflows import applications, clocks, handlers, parts, records, rules, sla, views
     from workflows.activity_calls import Outbox, StepFailed, lookup
     from workflows.business_time import business_seconds_between
 
@@ -248,12 +248,18 @@ class ServiceRequestWorkflow:
 
     def _check(self, action: ActionRequest) -> None:
         """Raise a non-retryable ApplicationError if the action is not allowed now."""
-        forbidden = rules.forbidden_reason(
-            action,
-            self.case.tier,
-            self._institution_id,
-            self.case.request.enterprise.division_code,
-        )
+        if action.kind in parts.CO_HANDLER_ACTIONS and action.actor.role is Role.CASEWORKER:
+            # a co-handler does not hold the request: its part is its scope
+            forbidden = permissions.kind_refusal(action.actor, action.kind) or (
+                parts.scope_refusal(self.case, action)
+            )
+        else:
+            forbidden = rules.forbidden_reason(
+                action,
+                self.case.tier,
+                self._institution_id,
+                self.case.request.enterprise.division_code,
+            )
         if forbidden:
             raise ApplicationError(forbidden, type="Forbidden", non_retryable=True)
         refusal = rules.transition_refusal(
@@ -275,8 +281,10 @@ class ServiceRequestWorkflow:
         decider = applications.decider_refusal(action.actor, action.kind, self.case.tier)
         if decider:
             raise ApplicationError(decider, type="Forbidden", non_retryable=True)
-        refused = applications.refusal(self.case, action, workflow.now()) or handlers.refusal(
-            self.case, action
+        refused = (
+            applications.refusal(self.case, action, workflow.now())
+            or handlers.refusal(self.case, action)
+            or parts.refusal(self.case, action)
         )
         if refused:
             raise ApplicationError(refused, type="InvalidTransition", non_retryable=True)
@@ -411,6 +419,9 @@ class ServiceRequestWorkflow:
         if kind in handlers.HANDLER_ACTIONS:
             await self._change_handler(action)
             return
+        if kind in parts.PART_ACTIONS:
+            await self._part(action)
+            return
         details: dict[str, int | None] = {}
         if kind is ActionKind.ACKNOWLEDGE:
             if self._awaits_sign_for():  # answering the enterprise takes the request too
@@ -509,6 +520,38 @@ class ServiceRequestWorkflow:
             reason=action.text,
             action_id=action.action_id,
             details=details,
+        )
+
+    async def _part(self, action: ActionRequest) -> None:
+        """协办: add a co-handler (checked against the directory), or settle a part."""
+        now, event = workflow.now(), rules.EVENT_OF_ACTION[action.kind]
+        if action.kind is ActionKind.ADD_CO_HANDLER:
+            assert action.institution_id is not None and self.case.institution is not None
+            holder = self.case.institution
+            around = self.case.tier.next_up() or self.case.tier  # e.g. a county's city
+            check = TargetCheck(
+                institution_id=action.institution_id,
+                tier=self.case.tier,
+                category=None,  # it serves another part of the request
+                region_prefix=permissions.region_prefix(around, holder.division_code) or "",
+            )
+            answer: TargetAnswer = await lookup("check_target", check, TargetAnswer)
+            if answer.institution is None:
+                raise ApplicationError(
+                    answer.refusal or "institution_id: not a valid co-handler",
+                    type="InvalidTarget",
+                    non_retryable=True,
+                )
+            part = parts.add(self.case, action, answer.institution, now)
+        else:
+            part = parts.settle(self.case, action, now)
+        self._emit(
+            event,
+            action.actor,
+            to_state=self.case.state,
+            reason=action.text,
+            action_id=action.action_id,
+            details={"co_handler": part.institution_id, "part_due_at": _iso(part.due_at)},
         )
 
     async def _change_handler(self, action: ActionRequest) -> None:
@@ -693,6 +736,19 @@ class ServiceRequestWorkflow:
         if wait_ends is not None and wait_ends <= now:
             self._enterprise_wait_expired(now)
             return
+        for part in parts.overdue(self.case, now):
+            part.reminded = True
+            self._emit(
+                EventType.REMINDED,
+                SYSTEM_ACTOR,
+                to_state=self.case.state,
+                reason=f"co-handling part of {part.institution_id} is late",
+                details={
+                    "clock": "part",
+                    "co_handler": part.institution_id,
+                    "deadline": _iso(part.due_at),
+                },
+            )
         until = sla.suspension_ends(self.case)
         if until is not None and until <= now:
             paused = sla.resume_clocks(self.case, now)

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from schemas.domain import ClockKind, State
 from schemas.lifecycle import WorkflowState
-from workflows import clocks, records
+from workflows import clocks, parts, records
 from workflows.business_time import add_business_seconds, business_seconds_between
 
 
@@ -31,6 +31,8 @@ def next_due(case: WorkflowState) -> datetime | None:
         dues.append(wait_ends)
     if (until := suspension_ends(case)) is not None:
         dues.append(until)
+    if (part_due := parts.next_due(case)) is not None:
+        dues.append(part_due)
     return min(dues) if dues else None
 
 

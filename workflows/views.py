@@ -47,6 +47,7 @@ def request_view(case: WorkflowState, now: datetime) -> RequestView:
         applications=case.applications,
         enterprise_reply_due_at=sla.enterprise_wait_ends(case),
         suspended_until=sla.suspension_ends(case),
+        parts=case.parts,
     )
 
 

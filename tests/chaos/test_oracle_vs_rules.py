@@ -14,7 +14,7 @@ from schemas.domain import State, Tier
 from schemas.lifecycle import OPERATOR_ACTIONS, TEXT_REQUIRED, ActionKind, ActionRequest
 from schemas.request import SYSTEM_ACTOR
 from tests.utils.oracle import LIFECYCLE, TIERS, Command, RequestModel
-from workflows import applications, handlers, rules
+from workflows import applications, handlers, parts, rules
 
 ROUTE = ["inst-county", "inst-municipal", "inst-provincial", "inst-national"]
 TIER_OF = {name: Tier(name) for name in TIERS}
@@ -36,7 +36,12 @@ def _request(kind: ActionKind, institution_id: str | None) -> ActionRequest:
 # Returns, extensions, suspensions (and their decisions) depend on open applications and the
 # decider's tier, handlers on who handles it and the accounts; the oracle models none of that
 # (tests/workflows/test_return_and_extension.py, test_suspension.py, test_handlers.py do).
-UNMODELLED = set(applications.ASKS) | set(applications.NAMES) | handlers.HANDLER_ACTIONS
+UNMODELLED = (
+    set(applications.ASKS)
+    | set(applications.NAMES)
+    | handlers.HANDLER_ACTIONS
+    | parts.PART_ACTIONS  # co-handling: test_co_handling.py
+)
 KINDS = [kind for kind in ActionKind if kind not in OPERATOR_ACTIONS | UNMODELLED]
 CASES = list(itertools.product(sorted(LIFECYCLE), range(len(TIERS)), KINDS, (False, True)))
 

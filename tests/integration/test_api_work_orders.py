@@ -90,3 +90,37 @@ async def test_return_and_extension_are_decided_by_a_tier_above(api: Api) -> Non
     detail = (await api.get(f"/requests/{rid}", "admin")).json()
     kinds = [(a["kind"], a["approved"]) for a in detail["view"]["applications"]]
     assert kinds == [("return", True), ("request_extension", True)]
+
+
+async def test_a_co_handler_sees_the_request_and_concludes_its_part(api: Api) -> None:
+    rid = await api.submit(make_request(), who="sys_portal")
+    assert rid not in [
+        i["request_id"] for i in (await api.get("/requests", "cw_other")).json()["items"]
+    ]
+    await api.act(rid, "acknowledge", "cw_own")
+    added = await api.act(
+        rid,
+        "add_co_handler",
+        "cw_own",
+        institution_id="zj-330105-sme",
+        text="请协助办理厂房租赁补贴",
+        days=2,
+    )
+    assert added.status_code == 200, added.text
+    far = await api.act(
+        rid, "add_co_handler", "cw_own", institution_id="zj-330203-sme", text="x", days=1
+    )
+    assert far.status_code == 422 and "lies outside your region 3301" in far.text
+
+    async def visible() -> bool:
+        page = await api.get("/requests", "cw_other")
+        return rid in [i["request_id"] for i in page.json()["items"]]
+
+    await eventually(visible, what="the co-handler's queue shows the request")
+    early = await api.act(rid, "resolve", "cw_own", text="办结")
+    assert early.status_code == 409 and "co-handling parts are open" in early.json()["detail"]
+    assert (await api.act(rid, "acknowledge", "cw_other")).status_code == 403  # not its request
+    done = await api.act(rid, "conclude_part", "cw_other", text="补贴已落实")
+    assert done.status_code == 200, done.text
+    resolved = await api.act(rid, "resolve", "cw_own", text="办结")
+    assert resolved.status_code == 200 and resolved.json()["state"] == "resolved"

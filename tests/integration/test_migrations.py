@@ -25,6 +25,7 @@ TABLES = {
     "service_request",
     "transition",
     "tier_hold",
+    "request_part",
     "comment",
     "rating",
     "institution",

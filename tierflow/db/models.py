@@ -132,6 +132,22 @@ class TierHoldPublic(TierHoldBase):
     id: int
 
 
+# --------------------------------------------------------------------------- request_part
+class RequestPart(SQLModel, table=True):
+    """协办: a co-handling unit's part of a request; its unit sees the request in its scope."""
+
+    __tablename__ = "request_part"
+    __table_args__ = (Index("ix_request_part_institution", "institution_id", "request_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(sa_type=String(64))
+    institution_id: str = Field(sa_type=String(64))
+    opened_by: str = Field(sa_type=String(200), unique=True)  # event id that added it
+    added_at: datetime = Field(sa_type=UtcDateTime)
+    due_at: datetime = Field(sa_type=UtcDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    closed_by: str | None = Field(default=None, sa_type=String(32))  # concluded or waived
+
+
 # --------------------------------------------------------------------------- comment, rating
 class CommentBase(SQLModel):
     request_id: str = Field(sa_type=String(64), index=True)

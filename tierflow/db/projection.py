@@ -19,7 +19,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 
 from schemas.lifecycle import EventType, TransitionRecord
-from tierflow.db.models import Comment, Rating, ServiceRequest, TierHoldRow, Transition
+from tierflow.db.models import (
+    Comment,
+    Rating,
+    RequestPart,
+    ServiceRequest,
+    TierHoldRow,
+    Transition,
+)
 
 # Events that move the request to an institution: the old stay ends, a new one begins.
 OPENS_HOLD = {
@@ -28,11 +35,14 @@ OPENS_HOLD = {
     EventType.HANDED_BACK,
     EventType.REASSIGNED,
     EventType.REOPENED,
+    EventType.RETURN_APPROVED,
 }
 # Events that end the current stay without a new one.
+CLOSES_HOLD = {EventType.RESOLVED, EventType.REJECTED, EventType.WITHDRAWN, EventType.CLOSED}
 # the tier hold's flag for a breached clock (the resolution clock's by default)
 BREACH_FLAGS = {"response": "response_breached", "sign_for": "sign_for_breached"}
-CLOSES_HOLD = {EventType.RESOLVED, EventType.REJECTED, EventType.WITHDRAWN, EventType.CLOSED}
+# 协办: events that close a co-handler's part
+CLOSES_PART = {EventType.PART_CONCLUDED, EventType.PART_WAIVED}
 
 SUMMARY_COLUMNS = (
     "state tier institution_id category priority grade division_code enterprise_uscc "
@@ -47,6 +57,7 @@ _transition: Table = _tables[Transition.__tablename__]
 _tier_hold: Table = _tables[TierHoldRow.__tablename__]
 _comment: Table = _tables[Comment.__tablename__]
 _rating: Table = _tables[Rating.__tablename__]
+_part: Table = _tables[RequestPart.__tablename__]
 
 
 def apply_transition(conn: Connection, record: TransitionRecord) -> bool:
@@ -59,7 +70,34 @@ def apply_transition(conn: Connection, record: TransitionRecord) -> bool:
         _insert_comment(conn, record)
     elif record.event_type is EventType.RATED:
         _insert_rating(conn, record)
+    elif record.event_type is EventType.CO_HANDLER_ADDED or record.event_type in CLOSES_PART:
+        _update_parts(conn, record)
     return True
+
+
+def _update_parts(conn: Connection, record: TransitionRecord) -> None:
+    """协办: a co-handler's part opens or closes (its unit then sees the request in scope)."""
+    unit = str(record.details.get("co_handler", ""))
+    if record.event_type is EventType.CO_HANDLER_ADDED:
+        conn.execute(
+            _part.insert().values(
+                request_id=record.request_id,
+                institution_id=unit,
+                opened_by=record.event_id,
+                added_at=record.occurred_at,
+                due_at=datetime.fromisoformat(str(record.details["part_due_at"])),
+            )
+        )
+        return
+    conn.execute(
+        update(_part)
+        .where(
+            _part.c.request_id == record.request_id,
+            _part.c.institution_id == unit,
+            _part.c.closed_at.is_(None),
+        )
+        .values(closed_at=record.occurred_at, closed_by=record.event_type.value)
+    )
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:

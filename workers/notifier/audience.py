@@ -54,7 +54,12 @@ def _users(engine: Engine, audience: Audience, record: TransitionRecord) -> list
     institution = record.institution_id or record.summary.institution_id
     tier = record.summary.tier
     query = select(ApiUser).where(col(ApiUser.disabled).is_(False))
-    if audience is Audience.CASEWORKERS:
+    if audience is Audience.CO_HANDLERS:
+        unit = record.details.get("co_handler")
+        if not unit:
+            return []
+        query = query.where(ApiUser.role == Role.CASEWORKER, ApiUser.institution_id == unit)
+    elif audience is Audience.CASEWORKERS:
         if institution is None:
             return []
         query = query.where(ApiUser.role == Role.CASEWORKER, ApiUser.institution_id == institution)

@@ -32,6 +32,7 @@ class Audience(StrEnum):
     SUPERVISORS_ABOVE = "supervisors_above"  # supervisors of the tier above, for its region
     TIER_SUPERVISORS = "tier_supervisors"  # supervisors of the holding tier, for its region
     ENTERPRISE = "enterprise"  # the enterprise's contact on file
+    CO_HANDLERS = "co_handlers"  # caseworkers of the co-handling unit the event names (协办)
 
 
 PERSON_CHANNELS = frozenset({Channel.INBOX, Channel.EMAIL, Channel.SMS})

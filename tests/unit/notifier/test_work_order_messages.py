@@ -66,6 +66,18 @@ def test_applications_go_to_the_deciders_and_decisions_back_to_the_unit() -> Non
             {"zh-CN": "2026-12-10 17:00", "en": "2026-12-10 17:00"},
         ),
         (
+            EventType.CO_HANDLER_ADDED,
+            "co_handler_added",
+            {"co_handler": "county-talent", "part_due_at": "2026-12-04T09:30:00+00:00"},
+            {"zh-CN": "请签收并于 2026-12-04 17:30 前办结", "en": "by 2026-12-04 17:30"},
+        ),
+        (
+            EventType.PART_WAIVED,
+            "part_settled",
+            {"co_handler": "county-talent", "part_due_at": "2026-12-04T09:30:00+00:00"},
+            {"zh-CN": "已免除", "en": "waived"},
+        ),
+        (
             EventType.CLOSED,
             "closed_no_reply",
             {"cause": "no_reply"},

@@ -1,0 +1,110 @@
+"""协办: co-handling parts on the real time-skipping server, under the packaged policy.
+
+The holding unit (主办) adds a co-handler for a part with its own deadline; the co-handler
+signs for and concludes it; the request cannot be concluded while a part is open unless a
+supervisor waives it; a late part reminds its unit.
+"""
+
+from __future__ import annotations
+
+from schemas.domain import State, Tier
+from schemas.lifecycle import ActionKind, Institution
+from tests.utils.factories import action, caseworker, make_request, supervisor
+from tests.workflows.test_lifecycle import act, sleep_until, view
+from tests.workflows.test_return_and_extension import refused
+from tests.workflows.test_sign_for import near, pinned_submit, recorded, records
+from workflows.business_time import add_business_seconds, business_day_seconds
+
+DIVISION = "330106"
+TALENT = Institution(
+    id="county-talent", name="区人才服务中心", tier=Tier.COUNTY, division_code=DIVISION
+)
+
+
+async def _with_part(env, queue, stand_ins, days: int = 3):
+    stand_ins.extra_institutions.append(TALENT)
+    req = make_request(division_code=DIVISION)
+    handle, policy = await pinned_submit(env, queue, stand_ins, req)
+    lead = caseworker((await view(handle)).summary.institution_id or "")
+    await act(handle, action(ActionKind.ACKNOWLEDGE, lead))
+    add = action(
+        ActionKind.ADD_CO_HANDLER,
+        lead,
+        institution_id=TALENT.id,
+        text="落实高层次人才引进补贴",
+        days=days,
+    )
+    await act(handle, add)
+    return req, handle, policy, lead
+
+
+async def test_the_lead_waits_for_the_part_then_concludes(ts_worker, stand_ins) -> None:
+    env, queue = ts_worker
+    req, handle, policy, lead = await _with_part(env, queue, stand_ins)
+    (added,) = records(stand_ins, req, "co_handler_added")
+    day = business_day_seconds(policy.calendar)
+    due = add_business_seconds(added.occurred_at, 3 * day, policy.calendar)
+    state = await view(handle)
+    assert state.summary.co_handlers == [TALENT.id]
+    (part,) = state.parts
+    assert (part.institution_id, part.due_at, part.name) == (TALENT.id, due, TALENT.name)
+
+    message = await refused(handle, action(ActionKind.RESOLVE, lead, text="办结"))
+    assert f"co-handling parts are open: {TALENT.id}" in message
+
+    talent = caseworker(TALENT.id)
+    # another unit's caseworker has no part here
+    outsider = caseworker("county-330105")
+    assert "which has no open part" in await refused(
+        handle, action(ActionKind.SIGN_FOR_PART, outsider)
+    )
+    await act(handle, action(ActionKind.SIGN_FOR_PART, talent))
+    await act(handle, action(ActionKind.CONCLUDE_PART, talent, text="补贴已申报"))
+    after = await view(handle)
+    assert after.summary.co_handlers == [] and after.parts[0].conclusion == "补贴已申报"
+    done = await act(handle, action(ActionKind.RESOLVE, lead, text="融资与人才事项均已办结"))
+    assert done.state is State.RESOLVED
+    assert [
+        r.event_type.value for r in records(stand_ins, req, "part_signed_for", "part_concluded")
+    ] == [
+        "part_signed_for",
+        "part_concluded",
+    ]
+
+
+async def test_a_supervisor_waives_a_part_and_a_late_part_is_reminded(ts_worker, stand_ins) -> None:
+    env, queue = ts_worker
+    req, handle, policy, lead = await _with_part(env, queue, stand_ins, days=1)
+    (added,) = records(stand_ins, req, "co_handler_added")
+    due = add_business_seconds(
+        added.occurred_at, business_day_seconds(policy.calendar), policy.calendar
+    )
+    await sleep_until(env, add_business_seconds(due, 60, policy.calendar))
+    await recorded(stand_ins, req, "reminded")
+    (late,) = [r for r in records(stand_ins, req, "reminded") if r.details["clock"] == "part"]
+    assert near(late.occurred_at, due) and late.details["co_handler"] == TALENT.id
+
+    assert "role caseworker may not waive_part" in await refused(
+        handle, action(ActionKind.WAIVE_PART, lead, institution_id=TALENT.id, text="x")
+    )
+    boss = supervisor(Tier.COUNTY, DIVISION)
+    await act(
+        handle,
+        action(ActionKind.WAIVE_PART, boss, institution_id=TALENT.id, text="人才事项另案办理"),
+    )
+    assert (await view(handle)).parts[0].waived_by == boss.id
+    done = await act(handle, action(ActionKind.RESOLVE, lead, text="办结"))
+    assert done.state is State.RESOLVED
+
+
+async def test_a_co_handler_must_be_a_unit_of_the_directory(ts_worker, stand_ins) -> None:
+    env, queue = ts_worker
+    req, handle, _, lead = await _with_part(env, queue, stand_ins)
+    again = action(ActionKind.ADD_CO_HANDLER, lead, institution_id=TALENT.id, text="再加", days=1)
+    assert "has an open part already" in await refused(handle, again)
+    ghost = action(ActionKind.ADD_CO_HANDLER, lead, institution_id="county-ghost", text="x", days=1)
+    assert "institution_id: county-ghost is not in the directory" in await refused(handle, ghost)
+    itself = action(
+        ActionKind.ADD_CO_HANDLER, lead, institution_id=lead.institution_id, text="x", days=1
+    )
+    assert "holds the request" in await refused(handle, itself)
