@@ -101,7 +101,13 @@ async def test_signed_for_within_its_urgency_clock(
 
 
 @pytest.mark.parametrize(
-    ("priority", "seconds"), [(Priority.URGENT, 15 * MINUTE), (Priority.LOW, 7 * HOUR)]
+    ("priority", "seconds"),
+    [
+        (Priority.URGENT, 15 * MINUTE),
+        (Priority.HIGH, 30 * MINUTE),
+        (Priority.NORMAL, 7 * HOUR),
+        (Priority.LOW, 7 * HOUR),
+    ],
 )
 async def test_a_missed_sign_for_warns_then_reminds_the_unit(
     ts_worker, stand_ins, priority: Priority, seconds: int
