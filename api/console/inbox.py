@@ -13,7 +13,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.console.routes import User, error_page, redirect, render, templates
+from api.console import language
+from api.console.routes import User, error_page, redirect, render
 from api.console.session import check_csrf, session_token
 from api.deps import Ctx
 from api.service import notifications as service
@@ -33,7 +34,7 @@ def unread_count(request: Request | None, user: Principal | None) -> int:
     return count_unread(request.app.state.ctx.engine, user.user_id)
 
 
-templates.env.globals["unread_count"] = unread_count
+language.add_global("unread_count", unread_count)
 
 
 def _text(value: Any) -> str:

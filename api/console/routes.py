@@ -18,12 +18,12 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_fixed
 
 from api.auth import allowed_kinds, can, in_scope, region_prefix
-from api.console import forms, views
+from api.console import forms, language, views
+from api.console.calendars import calendars
 from api.console.session import (
     PRE_COOKIE,
     SESSION_COOKIE,
@@ -53,9 +53,10 @@ from api.service.requests import (
 from api.service.sessions import SessionPolicy, close_session, open_session
 from schemas.domain import Category, Grade, Priority, SizeClass, SlaStatus, State, Tier
 from schemas.edge import SEARCH_BYTES
-from schemas.lifecycle import TEXT_REQUIRED, ActionKind, RequestView, ReturnReason, SuspendReason
+from schemas.lifecycle import ActionKind, RequestView, ReturnReason, SuspendReason
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
+from tierflow.i18n import LOCALES, N_, translations
 
 HERE = Path(__file__).parent
 CSV_ROWS = 10_000  # rows of the queue page's CSV export at most
@@ -72,21 +73,54 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-# Actions whose form asks for more than a click, with the label of the text field.
-TEXT_LABELS = {kind: reason.capitalize() for kind, reason in TEXT_REQUIRED.items()}
+# Actions whose form asks for more than a click, with the label of the text field (the
+# API's TEXT_REQUIRED, in the caseworker's words).
+TEXT_LABELS = {
+    ActionKind.REQUEST_INFO: N_("Question for the enterprise"),
+    ActionKind.PROVIDE_INFO: N_("Information provided"),
+    ActionKind.RESOLVE: N_("How it was concluded"),
+    ActionKind.REOPEN: N_("Why it is reopened"),
+    ActionKind.ESCALATE: N_("Why it goes to the tier above"),
+    ActionKind.HAND_BACK: N_("Why it goes back down"),
+    ActionKind.REASSIGN: N_("Why it is re-dispatched"),
+    ActionKind.REJECT: N_("Why it is not accepted"),
+    ActionKind.COMMENT: N_("Comment"),
+    ActionKind.EXTERNAL_STATUS: N_("Status note"),
+    ActionKind.OPERATOR_RESOLVE: N_("What the operator did instead of the failed step"),
+    ActionKind.RETURN: N_("Why the request is not this unit's business"),
+    ActionKind.REFUSE_RETURN: N_("Why the unit keeps the request"),
+    ActionKind.REQUEST_EXTENSION: N_("Why more time is needed"),
+    ActionKind.REFUSE_EXTENSION: N_("Why no more time is given"),
+    ActionKind.SUSPEND: N_("What the request waits for"),
+    ActionKind.REFUSE_SUSPENSION: N_("Why handling goes on"),
+    ActionKind.ADD_CO_HANDLER: N_("The part the co-handling unit takes on"),
+    ActionKind.CONCLUDE_PART: N_("What the co-handling unit did"),
+    ActionKind.WAIVE_PART: N_("Why the request can conclude without that part"),
+}
 DANGEROUS = {ActionKind.REJECT, ActionKind.ESCALATE, ActionKind.HAND_BACK}
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals.update(
-    badge=views.badge,
-    human=views.human,
-    when=views.when,
-    iso=views.iso,
-    remaining=views.remaining,
-    duration=views.duration,
-)
 E = TypeVar("E", bound=StrEnum)
+
+
+def page_locale(request: Request, user: Principal | None) -> str:
+    """The language of this request's page (chosen once per request)."""
+    chosen = getattr(request.state, "locale", None)
+    if chosen not in LOCALES:
+        chosen = language.pick(request, user)
+        request.state.locale = chosen
+    return str(chosen)
+
+
+def gettext(request: Request, user: Principal | None) -> Any:
+    """The catalog of this request's page language."""
+    return translations(page_locale(request, user))
+
+
+def page_texts(request: Request, user: Principal | None) -> views.Texts:
+    """Labels and formats in this request's page language."""
+    locale = page_locale(request, user)
+    return views.Texts(locale, translations(locale))
 
 
 def console_user(request: Request, ctx: Ctx) -> Principal:
@@ -109,15 +143,23 @@ def render(
 ) -> Response:
     """Render a page with the session's CSRF token and the console's security headers."""
     token = session_token(request)
+    locale = page_locale(request, user)
+    templates = language.BY_LOCALE[locale]
+    now = datetime.now(UTC)
+    texts = page_texts(request, user)
+    settings = request.app.state.ctx.settings
     base = {
         "user": user,
         "csrf": csrf_for(request, token) if token and user else "",
         "can_report": user is not None and can(user, "reports"),
         "can_submit": user is not None and can(user, "submit"),
-        "now": datetime.now(UTC),
+        "now": now,
+        "clocks": views.Clockwork(texts, now, calendars(settings.policy_file)),
+        "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     }
     response = templates.TemplateResponse(request, name, {**base, **context}, status_code)
     response.headers.update(SECURITY_HEADERS)
+    response.headers["Content-Language"] = locale
     return response
 
 
@@ -172,7 +214,7 @@ async def login(request: Request, ctx: Ctx) -> Response:
     token = _str(form.get("token")).strip()
     next_url = _str(form.get("next"))
     if not token:
-        reason = "token: 必填 / required"
+        reason = gettext(request, None).gettext("Paste your API token.")
         return _login_page(request, next_url, reason, status.HTTP_401_UNAUTHORIZED)
     principal = await run_in_threadpool(token_principal, ctx, token)
     if isinstance(principal, str):
@@ -273,6 +315,7 @@ def queue(
         "search": search,
         "sort": order.value,
         "sorts": list(QueueSort),
+        "tiers": {t.value: t for t in Tier},
         "csv_url": "/console/requests.csv?" + urlencode({**shown, "q": search}),
     }
     return render(request, "queue.html", context, user=user)
@@ -324,7 +367,9 @@ def queue_csv(
 def overview(request: Request, ctx: Ctx, user: User) -> Response:
     """Supervisors and admins: open requests per tier and institution with SLA counts."""
     if not can(user, "reports"):
-        exc = HTTPException(403, f"{user.role.value} {user.user_id} may not see the overview")
+        refusal = gettext(request, user).gettext("%(user)s (%(role)s) may not see the overview")
+        role = page_texts(request, user).label(user.role)
+        exc = HTTPException(403, refusal % {"user": user.user_id, "role": role})
         return error_page(request, user, exc)
     rows = overview_rows(ctx.engine, user)
     context = {
@@ -379,10 +424,15 @@ def _case(
 ) -> Response:
     now = datetime.now(UTC)
     view = detail.view
+    texts = page_texts(request, user)
+    t = texts.t
+    submitted = view.summary.submitted_at if view else None
+    submitted = submitted or (detail.request.submitted_at if detail.request else None)
+    cal = calendars(ctx.settings.policy_file).for_year(submitted.year) if submitted else None
     actions = [
         {
             "kind": kind,
-            "text_label": TEXT_LABELS.get(kind),
+            "text_label": t.gettext(TEXT_LABELS[kind]) if kind in TEXT_LABELS else None,
             "dangerous": kind in DANGEROUS,
             "key": f"console-{uuid.uuid4().hex}",
         }
@@ -393,7 +443,8 @@ def _case(
         "row": detail.request,
         "view": view,
         "summary": view.summary if view else detail.request,
-        "bars": views.clock_bars(view, now) if view else [],
+        "bars": views.clock_bars(view, now, texts, cal) if view else [],
+        "calendar": cal,
         "bar_width": views.BAR_WIDTH,
         "actions": actions,
         "return_reasons": list(ReturnReason),
@@ -438,7 +489,9 @@ async def post_action(
     try:
         _known_length(request_id)
         if not re.fullmatch(IDEMPOTENCY_KEY, key):
-            errors["idempotency_key"] = "must be 1-128 letters, digits or _.:- (reload the page)"
+            errors["idempotency_key"] = gettext(request, user).gettext(
+                "must be 1-128 letters, digits or _.:- (reload the page)"
+            )
         if errors:
             raise HTTPException(422, [{"field": f, "msg": m} for f, m in errors.items()])
         action_rate(ctx, user)
@@ -521,7 +574,10 @@ async def submit(request: Request, ctx: Ctx, user: User) -> Response:
         message, fields = forms.detail_errors(exc.detail)
         if exc.status_code == 409:
             fields = {"request_id": message}
-        summary = f"{len(fields)} field(s) need attention" if fields else message
+        need = gettext(request, user).ngettext(
+            "%(n)d field needs attention", "%(n)d fields need attention", len(fields)
+        )
+        summary = need % {"n": len(fields)} if fields else message
         context = _submit_context(values, fields, summary)
         return render(request, "submit.html", context, exc.status_code, user)
     rid = accepted.request_id
@@ -544,6 +600,18 @@ async def _assigned_division(ctx: ApiContext, request_id: str) -> str:
     )
     view: RequestView | None = await routing(query_view, ctx, request_id)
     return view.summary.division_code if view else ""
+
+
+# --------------------------------------------------------------------------- language switch
+@router.get("/language/{code}")
+def switch_language(request: Request, code: str, next: str = "") -> Response:  # noqa: A002
+    """Show the console in ``code`` (zh-CN or en) in this browser, then go back."""
+    if code not in LOCALES:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no console language {code!r}")
+    response = redirect(safe_next(next))
+    hours = request.app.state.ctx.settings.console_session_max_hours
+    set_cookie(request, response, language.COOKIE, code, int(hours * 3600))
+    return response
 
 
 # --------------------------------------------------------------------------- static files

@@ -1,71 +1,73 @@
-"""What the console's templates show: durations, SLA badges, countdowns and the clock bar.
+"""What the console's templates show: labels, times, SLA badges, countdowns and the clock bar.
 
-Pure functions of the API's models and ``now``, so pages render the same with or without
-JavaScript (the script only refreshes the countdown text from the absolute due instants).
+Pure functions of the API's models, ``now``, a business calendar and a language's catalog, so
+pages render the same with or without JavaScript. Countdowns are business time on the
+request's calendar (``workflows.business_time``): the server renders the text, and the script
+only keeps it current from the business seconds left and the working stretches ahead, both
+written into the element.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from enum import StrEnum
 from urllib.parse import quote
 
-from schemas.domain import SlaStatus, State, Tier
-from schemas.lifecycle import EventType, RequestView, TierHold
-from tierflow.settings import Settings
+from babel.support import NullTranslations
 
-DISPLAY_TZ = timezone(timedelta(hours=8), "UTC+8")  # the network's business calendar zone
+from api.console.calendars import DisplayCalendars
+from schemas.domain import SlaStatus, State, Tier
+from schemas.lifecycle import ActionKind, EventType, RequestView, TierHold
+from schemas.policy import CalendarData
+from schemas.working_periods import parse_working_periods
+from tierflow.i18n import N_, formats, labels
+from tierflow.settings import Settings
+from workflows.business_time import business_day_seconds, business_seconds_between, is_working_day
+
 BAR_WIDTH = 1000.0  # SVG user units of the clock bar
 MIN_SEGMENT = 4.0  # so an instant (a breach that escalated at once) stays visible
+LOOKAHEAD = timedelta(hours=48)  # working stretches handed to the script (a page lives shorter)
 
-# (label, symbol, css class): text and a symbol as well as colour, never colour alone.
-SLA_BADGES: dict[SlaStatus, tuple[str, str, str]] = {
-    SlaStatus.ON_TRACK: ("On track", "✓", "ok"),
-    SlaStatus.WARNING: ("Warning", "⚠", "warning"),
-    SlaStatus.BREACHED: ("Breached", "✖", "breached"),
-    SlaStatus.PAUSED: ("Paused", "‖", "paused"),
-    SlaStatus.STOPPED: ("Stopped", "■", "stopped"),
+ACTION_CODES = frozenset(k.value for k in ActionKind)
+# (symbol, css class): a symbol and text as well as colour, never colour alone.
+SLA_BADGES: dict[SlaStatus, tuple[str, str]] = {
+    SlaStatus.ON_TRACK: ("✓", "ok"),
+    SlaStatus.WARNING: ("⚠", "warning"),
+    SlaStatus.BREACHED: ("✖", "breached"),
+    SlaStatus.PAUSED: ("‖", "paused"),
+    SlaStatus.STOPPED: ("■", "stopped"),
 }
 
 
-def badge(status: SlaStatus) -> tuple[str, str, str]:
-    return SLA_BADGES[status]
+@dataclass(frozen=True)
+class Texts:
+    """One language's catalog plus the helpers the templates call with it."""
+
+    locale: str
+    t: NullTranslations
+
+    def label(self, value: StrEnum | str | None, of: str | None = None) -> str:
+        """The words for ``value``; ``of="action"`` reads a plain string as an action kind."""
+        if of == "action" and isinstance(value, str) and value in ACTION_CODES:
+            value = ActionKind(value)
+        return labels.label(value, self.t)
+
+    def badge(self, status: SlaStatus) -> tuple[str, str, str]:
+        """Return (text, symbol, css class) of an SLA status."""
+        symbol, css = SLA_BADGES[status]
+        return self.label(status), symbol, css
+
+    def when(self, value: datetime | None) -> str:
+        return formats.when(value, self.t)
+
+    def span(self, seconds: float, cal: CalendarData | None) -> str:
+        """A business-time span on ``cal`` (days of 24 h when there is no calendar)."""
+        return formats.span(seconds, day_length(cal), self.t)
 
 
-def human(value: str) -> str:
-    """Return ``in progress`` for ``in_progress``."""
-    return value.replace("_", " ")
-
-
-def duration(seconds: float) -> str:
-    """Return a short duration such as ``2 h 05 min`` or ``42 s``."""
-    s = int(abs(seconds))
-    days, rest = divmod(s, 86_400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{secs} s"
-
-
-def remaining(due: datetime | None, now: datetime) -> str:
-    """Return the static countdown text (what the script replaces every second)."""
-    if due is None:
-        return "no running clock"
-    left = (due - now).total_seconds()
-    return f"due in {duration(left)}" if left >= 0 else f"overdue by {duration(left)}"
-
-
-def when(value: datetime | None) -> str:
-    """Return a time in the network's zone, e.g. ``2025-10-09 09:30:05 UTC+8``."""
-    if value is None:
-        return "—"
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(DISPLAY_TZ).strftime("%Y-%m-%d %H:%M:%S UTC+8")
+def day_length(cal: CalendarData | None) -> int:
+    return business_day_seconds(cal) if cal is not None else 86_400
 
 
 def iso(value: datetime | None) -> str:
@@ -83,6 +85,87 @@ def temporal_ui_url(settings: Settings, wf_id: str) -> str:
     return f"http://{host}:{settings.temporal_ui_port}/namespaces/{ns}/workflows/{wf}"
 
 
+# --------------------------------------------------------------------------- countdowns
+def business_left(due: datetime, now: datetime, cal: CalendarData) -> int:
+    """Business seconds until ``due`` on ``cal``; negative once it has passed."""
+    if due >= now:
+        return business_seconds_between(now, due, cal)
+    return -business_seconds_between(due, now, cal)
+
+
+def working_stretches(start: datetime, cal: CalendarData) -> list[tuple[int, int]]:
+    """The calendar's working stretches in [start, start + LOOKAHEAD) as epoch seconds,
+    touching ones joined (a round-the-clock calendar is one stretch)."""
+    tz = timezone(timedelta(minutes=cal.utc_offset_minutes))
+    periods = parse_working_periods(cal.working_periods)
+    end = start + LOOKAHEAD
+    first: date = start.astimezone(tz).date() - timedelta(days=1)
+    out: list[tuple[int, int]] = []
+    for offset in range(LOOKAHEAD.days + 3):
+        day = first + timedelta(days=offset)
+        if not is_working_day(day, cal):
+            continue
+        midnight = datetime.combine(day, time(0), tzinfo=tz)
+        for begin_us, end_us in periods:
+            a = max(midnight + timedelta(microseconds=begin_us), start)
+            b = min(midnight + timedelta(microseconds=end_us), end)
+            if a >= b:
+                continue
+            a_s, b_s = int(a.timestamp()), int(b.timestamp())
+            if out and out[-1][1] >= a_s:
+                out[-1] = (out[-1][0], b_s)
+            else:
+                out.append((a_s, b_s))
+    return out
+
+
+@dataclass(frozen=True)
+class Countdown:
+    """A deadline as the page shows it: business seconds left at ``now`` and its text."""
+
+    due: datetime
+    left: int
+    text: str
+    title: str
+    day_seconds: int
+    stretches: str  # "a-b,c-d" epoch seconds: when business time runs in the next 48 h
+
+
+class Clockwork:
+    """Countdowns of one page: ``now``, the language, and each request's calendar."""
+
+    def __init__(self, texts: Texts, now: datetime, calendars: DisplayCalendars) -> None:
+        self.texts = texts
+        self.now = now
+        self._calendars = calendars
+        self._stretches: dict[str, str] = {}
+
+    def calendar(self, submitted_at: datetime | None) -> CalendarData | None:
+        if submitted_at is None:
+            return None
+        return self._calendars.for_year(submitted_at.year)
+
+    def countdown(self, due: datetime, submitted_at: datetime | None) -> Countdown:
+        cal = self.calendar(submitted_at)
+        aware = due if due.tzinfo else due.replace(tzinfo=UTC)
+        if cal is None:
+            left, day, stretches = int((aware - self.now).total_seconds()), 86_400, ""
+        else:
+            left, day = business_left(aware, self.now, cal), day_length(cal)
+            if cal.version not in self._stretches:
+                pairs = working_stretches(self.now, cal)
+                self._stretches[cal.version] = ",".join(f"{a}-{b}" for a, b in pairs)
+            stretches = self._stretches[cal.version]
+        t = self.texts.t
+        text = formats.remaining(left, day, t)
+        title = t.gettext("due %(when)s") % {"when": self.texts.when(aware)}
+        return Countdown(aware, left, text, title, day, stretches)
+
+    def span(self, seconds: float, submitted_at: datetime | None) -> str:
+        return self.texts.span(seconds, self.calendar(submitted_at))
+
+
+# --------------------------------------------------------------------------- clock bar
 @dataclass
 class Segment:
     """One stretch of a tier's bar: ``held``, ``paused`` or ``breached`` (x/width in SVG units)."""
@@ -144,13 +227,22 @@ class _Layout:
         return Segment(kind, min(x, BAR_WIDTH - width), width, label)
 
 
-def clock_bars(view: RequestView, now: datetime) -> list[TierBar]:
+HELD = N_("held by %(unit)s from %(since)s to %(until)s")
+PAUSED = N_("paused (awaiting the enterprise) from %(since)s to %(until)s")
+BREACHED = N_("SLA breached at %(when)s")
+PAUSED_FOR = N_("paused for %(span)s of business time")
+LEFT_BY = N_("left by: %(event)s")
+
+
+def clock_bars(
+    view: RequestView, now: datetime, texts: Texts, cal: CalendarData | None
+) -> list[TierBar]:
     """Lay out one bar per tier hold over the request's life, with paused and breached parts."""
     end = view.summary.closed_at or now
     layout = _Layout(view.summary.submitted_at, end)
     pauses = _pauses(view, end)
     breaches = _breaches(view)
-    return [_hold_bar(layout, hold, end, pauses, breaches) for hold in view.holds]
+    return [_hold_bar(layout, hold, end, pauses, breaches, texts, cal) for hold in view.holds]
 
 
 def _hold_bar(
@@ -159,27 +251,32 @@ def _hold_bar(
     end: datetime,
     pauses: list[tuple[datetime, datetime]],
     breaches: list[tuple[datetime, Tier]],
+    texts: Texts,
+    cal: CalendarData | None,
 ) -> TierBar:
     """Return the bar of one hold: held overall, paused inside, breached from the breach on."""
+    t, when = texts.t, texts.when
     until = hold.until or end
     bar = TierBar(hold.tier, hold.institution_id, hold.since, hold.until, hold.left_by)
-    held = f"held by {hold.institution_id} from {when(hold.since)} to " + (
-        when(hold.until) if hold.until else "now"
-    )
+    held = t.gettext(HELD) % {
+        "unit": hold.institution_id,
+        "since": when(hold.since),
+        "until": when(hold.until) if hold.until else t.gettext("now"),
+    }
     bar.segments.append(layout.segment("held", hold.since, until, held))
     for a, b in pauses:
         if b > hold.since and a < until:
             a, b = max(a, hold.since), min(b, until)
-            label = f"paused (awaiting the enterprise) from {when(a)} to {when(b)}"
+            label = t.gettext(PAUSED) % {"since": when(a), "until": when(b)}
             bar.segments.append(layout.segment("paused", a, b, label))
             bar.notes.append(label)
     for at, tier in breaches:
         if tier is hold.tier and hold.since <= at <= until:
-            label = f"SLA breached at {when(at)}"
+            label = t.gettext(BREACHED) % {"when": when(at)}
             bar.segments.append(layout.segment("breached", at, until, label))
             bar.notes.append(label)
     if hold.paused_seconds:
-        bar.notes.append(f"paused for {duration(hold.paused_seconds)} of business time")
+        bar.notes.append(t.gettext(PAUSED_FOR) % {"span": texts.span(hold.paused_seconds, cal)})
     if hold.left_by:
-        bar.notes.append(f"left by {human(hold.left_by)}")
+        bar.notes.append(t.gettext(LEFT_BY) % {"event": texts.label(hold.left_by)})
     return bar

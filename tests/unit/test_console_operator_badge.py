@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from api.console.routes import templates
+from api.console import language
+from api.console.calendars import DisplayCalendars
+from api.console.views import Clockwork
 from api.models import QueuePage, RequestItem
 from schemas.domain import Role, State, Tier
 from schemas.lifecycle import Institution, OperatorHold, WorkflowState
@@ -14,7 +16,7 @@ from tierflow.auth_store import Principal
 from workflows import views
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
-BADGE = "待运维处理 / Needs operator"
+BADGE = "⚙</span> 待运维处理</span>"  # zh-CN, the console's default language
 
 
 def held_case() -> WorkflowState:
@@ -38,8 +40,10 @@ def held_case() -> WorkflowState:
 
 def render(name: str, **context: object) -> str:
     user = Principal(user_id="ops", role=Role.ADMIN)
+    env = language.BY_LOCALE["zh-CN"].env
+    clocks = Clockwork(env.globals["texts"], NOW, DisplayCalendars(None))  # type: ignore[arg-type]
     base = {"user": user, "csrf": "", "can_report": True, "can_submit": True, "now": NOW}
-    return templates.env.get_template(name).render(**base, **context)
+    return env.get_template(name).render(**base, clocks=clocks, here="/console/", **context)
 
 
 def test_queue_marks_requests_waiting_for_an_operator() -> None:

@@ -1,4 +1,9 @@
-"""Caseworker commands that talk to the HTTP API: login, queue, show, act, submit."""
+"""Caseworker commands that talk to the HTTP API: login, queue, show, act, submit.
+
+What they print for people is in the caseworker's language (``TIERFLOW_LANG``, else the
+POSIX locale variables, else zh-CN; see ``tierflow.i18n``); ``--json`` prints the API's
+answer unchanged.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,47 @@ from typing import Any, NoReturn
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from schemas.domain import Category, ClockKind, Priority, SlaStatus, State, Tier
+from schemas.lifecycle import ActionKind, EventType
+from tierflow.i18n import from_environment, translations
+from tierflow.i18n.formats import when
+from tierflow.i18n.labels import label
 
 API = "/api/v1"
 SLA_STYLE = {"breached": "bold red", "warning": "yellow", "paused": "cyan", "on_track": "green"}
 console = Console()
+CODES: dict[str, type] = {
+    "state": State,
+    "tier": Tier,
+    "category": Category,
+    "priority": Priority,
+    "sla": SlaStatus,
+    "action": ActionKind,
+    "event": EventType,
+}
+
+
+def _t() -> Any:
+    """The catalog of the caseworker's language."""
+    return translations(from_environment())
+
+
+def _(message: str) -> str:
+    return str(_t().gettext(message))
+
+
+def words(kind: str, code: str | None) -> str:
+    """What a reader calls an API code (a state, tier, ...); unknown codes stay as they are."""
+    if not code:
+        return "-"
+    try:
+        value = CODES[kind](code)
+    except ValueError:
+        return code
+    return label(value, _t())
 
 
 # --------------------------------------------------------------------------- credentials
@@ -33,7 +74,10 @@ def load_credentials() -> tuple[str, str]:
         data = json.loads(path.read_text("utf-8"))
         return str(data["url"]), str(data["token"])
     except (OSError, ValueError, KeyError):
-        _fail(f"not logged in ({path} missing): run `tierflow login --url URL --token TOKEN`")
+        _fail(
+            _("not logged in (%(path)s missing): run `tierflow login --url URL --token TOKEN`")
+            % {"path": path}
+        )
 
 
 def _client() -> httpx.Client:
@@ -49,7 +93,7 @@ def _call(method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = client.request(method, API + path, **kwargs)
         except httpx.HTTPError as exc:
-            _fail(f"cannot reach the API: {exc}")
+            _fail(_("cannot reach the API: %(error)s") % {"error": exc})
     if response.status_code >= 400:
         try:
             detail = response.json().get("detail", response.text)
@@ -86,18 +130,19 @@ def login(
             timeout=30,
         )
     except httpx.HTTPError as exc:
-        _fail(f"cannot reach {url}: {exc}")
+        _fail(_("cannot reach %(url)s: %(error)s") % {"url": url, "error": exc})
     if response.status_code == 401:
         try:
             why = str(response.json().get("detail") or "")
         except ValueError:
             why = ""
-        _fail(f"the API refused the token: {why or 'unknown, revoked or expired'}")
+        why = why or _("unknown, revoked or expired")
+        _fail(_("the API refused the token: %(why)s") % {"why": why})
     path = credentials_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"url": url, "token": token}), "utf-8")
     path.chmod(0o600)
-    typer.echo(f"logged in to {url}; credentials in {path}")
+    typer.echo(_("logged in to %(url)s; credentials in %(path)s") % {"url": url, "path": path})
 
 
 def _save_csv(params: dict[str, Any], out: Path) -> None:
@@ -106,12 +151,13 @@ def _save_csv(params: dict[str, Any], out: Path) -> None:
         try:
             response = client.get(API + "/requests.csv", params=params)
         except httpx.HTTPError as exc:
-            _fail(f"cannot reach the API: {exc}")
+            _fail(_("cannot reach the API: %(error)s") % {"error": exc})
     if response.status_code >= 400:
         _fail(f"HTTP {response.status_code}: {response.text[:500]}")
     out.write_bytes(response.content)
     total = response.headers.get("X-Total-Count", "?")
-    console.print(f"saved {out} ({total} matching request(s))")
+    saved = _("saved %(file)s (%(total)s matching requests)") % {"file": out, "total": total}
+    console.print(escape(saved))
 
 
 def queue(
@@ -161,19 +207,33 @@ def queue(
     if as_json:
         _print_json(page)
         return
-    table = Table(title=f"Queue: {len(page['items'])} of {page['total']}")
-    for column in ("request", "state", "tier", "institution", "category", "priority", "SLA", "due"):
+    title = _("Queue: %(shown)d of %(total)d") % {
+        "shown": len(page["items"]),
+        "total": page["total"],
+    }
+    table = Table(title=title)
+    for column in (
+        _("Request"),
+        _("State"),
+        _("Tier"),
+        _("Institution"),
+        _("Category"),
+        _("Priority"),
+        _("SLA"),
+        _("Deadline"),
+    ):
         table.add_column(column)
     for item in page["items"]:
         sla = item["sla_status"]
+        shown = escape(words("sla", sla))
         table.add_row(
-            item["request_id"],
-            item["state"],
-            item["tier"],
-            item["institution_id"] or "-",
-            item["category"],
-            item["priority"],
-            f"[{SLA_STYLE[sla]}]{sla}[/]" if sla in SLA_STYLE else sla,
+            escape(item["request_id"]),
+            words("state", item["state"]),
+            words("tier", item["tier"]),
+            escape(item["institution_id"] or "-"),
+            words("category", item["category"]),
+            words("priority", item["priority"]),
+            f"[{SLA_STYLE[sla]}]{shown}[/]" if sla in SLA_STYLE else shown,
             countdown(item["next_due_at"]),
         )
     console.print(table)
@@ -190,28 +250,38 @@ def show(
         return
     view, row = detail.get("view"), detail.get("request")
     summary = (view or {}).get("summary") or row or {}
-    console.print(
-        f"[bold]{request_id}[/] {summary.get('state')} at {summary.get('tier')} "
-        f"({summary.get('institution_id')}) - {summary.get('subject', '')}"
-    )
+    head = _("%(request)s: %(state)s at %(tier)s (%(unit)s) - %(subject)s") % {
+        "request": request_id,
+        "state": words("state", summary.get("state")),
+        "tier": words("tier", summary.get("tier")),
+        "unit": summary.get("institution_id") or "-",
+        "subject": summary.get("subject", ""),
+    }
+    console.print(escape(head))
     for clock in (view or {}).get("clocks", []):
         due = countdown(clock.get("deadline")) if clock.get("running_since") else "-"
-        console.print(f"  clock {clock['kind']} @{clock['tier']}: due {due}")
-    table = Table(title="Timeline")
-    for column in ("#", "when", "event", "actor", "state", "tier", "reason"):
+        line = _("  %(clock)s clock at %(tier)s: %(due)s") % {
+            "clock": label(ClockKind(clock["kind"]), _t()),
+            "tier": words("tier", clock["tier"]),
+            "due": due,
+        }
+        console.print(escape(line))
+    table = Table(title=_("Timeline"))
+    for column in ("#", _("Time"), _("Event"), _("By"), _("State"), _("Tier"), _("Reason")):
         table.add_column(column)
     for entry in (view or {}).get("timeline", []):
         table.add_row(
             str(entry["sequence"]),
-            entry["occurred_at"][:19],
-            entry["event_type"],
-            entry["actor_id"],
-            entry["to_state"],
-            entry["tier"],
-            entry.get("reason") or "",
+            when(datetime.fromisoformat(entry["occurred_at"]), _t()),
+            words("event", entry["event_type"]),
+            escape(entry["actor_id"]),
+            words("state", entry["to_state"]),
+            words("tier", entry["tier"]),
+            escape(entry.get("reason") or ""),
         )
     console.print(table)
-    console.print("allowed: " + (", ".join(detail.get("allowed_actions", [])) or "none"))
+    allowed = [f"{words('action', k)} ({k})" for k in detail.get("allowed_actions", [])]
+    console.print(escape(_("allowed: %(actions)s") % {"actions": ", ".join(allowed) or "-"}))
 
 
 def act(
@@ -231,11 +301,15 @@ def act(
     if as_json:
         _print_json(result)
         return
-    dup = " (repeated key: first answer)" if result.get("duplicate") else ""
-    typer.echo(
-        f"{kind}: {request_id} is {result['state']} at {result['tier']} "
-        f"({result['institution_id']}){dup}"
-    )
+    done = _("%(action)s: %(request)s is %(state)s at %(tier)s (%(unit)s)") % {
+        "action": words("action", kind),
+        "request": request_id,
+        "state": words("state", result["state"]),
+        "tier": words("tier", result["tier"]),
+        "unit": result["institution_id"],
+    }
+    dup = _(" (repeated key: first answer)") if result.get("duplicate") else ""
+    typer.echo(done + dup)
 
 
 def submit(
@@ -265,7 +339,8 @@ def submit(
             if not v
         ]
         if missing:
-            _fail(f"missing --{', --'.join(missing)} (or use --file)")
+            options = "--" + ", --".join(missing)
+            _fail(_("missing %(options)s (or use --file)") % {"options": options})
         body = {
             "request_id": request_id or f"req-{uuid.uuid4().hex[:12]}",
             "enterprise": {"uscc": uscc, "name": name, "division_code": division},
@@ -278,19 +353,24 @@ def submit(
     if as_json:
         _print_json(result)
     else:
-        typer.echo(f"submitted {result['request_id']}")
+        typer.echo(_("submitted %(request)s") % {"request": result["request_id"]})
 
 
 def countdown(due: str | None, now: datetime | None = None) -> str:
-    """Return e.g. 'in 3h 20m' or 'overdue 1d 2h' for an ISO deadline."""
+    """Return the deadline in China's time, e.g. '截止 2026年12月1日 14:06', or
+    '已超时（截止 …）' once it has passed.
+
+    The CLI shows the instant rather than the time left: the business time left depends on
+    the request's calendar, which the console counts on (the API does not return it).
+    """
     if not due:
         return "-"
-    delta = datetime.fromisoformat(due).astimezone(UTC) - (now or datetime.now(UTC))
-    seconds = int(abs(delta.total_seconds()))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    text = f"{days}d {hours}h" if days else f"{hours}h {rest // 60}m"
-    return f"in {text}" if delta.total_seconds() >= 0 else f"overdue {text}"
+    moment = datetime.fromisoformat(due).astimezone(UTC)
+    t = _t()
+    text = when(moment, t)
+    if moment >= (now or datetime.now(UTC)):
+        return str(t.gettext("due %(when)s")) % {"when": text}
+    return str(t.gettext("overdue (due %(when)s)")) % {"when": text}
 
 
 def register(app: typer.Typer) -> None:

@@ -1,30 +1,61 @@
-/* tierflow console: live SLA countdowns. The page works without this script; it only
-   rewrites the text of <time data-due> elements every second from their absolute instants. */
+/* tierflow console: live SLA countdowns in business time. The page works without this script;
+   it only rewrites the text of <time data-due> elements every second. The server wrote into
+   each one the business seconds left when the page was rendered (data-left, at data-at), the
+   calendar's working day (data-day, seconds) and the working stretches of the next 48 hours
+   (data-working, "from-to" epoch seconds): business time passes only inside them. The words
+   come from the page's language (<html data-countdown>). */
 (function () {
   "use strict";
 
-  function part(n, unit) { return n + " " + unit; }
+  var words = {};
 
-  function duration(seconds) {
+  function fill(template, key, value) { return template.split("{" + key + "}").join(String(value)); }
+
+  function span(seconds, day) {
     var s = Math.floor(Math.abs(seconds));
-    var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600);
-    var m = Math.floor((s % 3600) / 60), r = s % 60;
-    var pad = function (x) { return (x < 10 ? "0" : "") + x; };
-    if (d) { return part(d, "d") + " " + part(h, "h"); }
-    if (h) { return part(h, "h") + " " + pad(m) + " min"; }
-    if (m) { return part(m, "min") + " " + pad(r) + " s"; }
-    return part(r, "s");
+    var d = day > 0 ? Math.floor(s / day) : 0;
+    var rest = s - d * day;
+    var h = Math.floor(rest / 3600), m = Math.floor((rest % 3600) / 60), r = rest % 60;
+    if (d) {
+      var parts = [fill(words.day[d === 1 ? 0 : 1], "n", d)];
+      if (h) { parts.push(fill(words.hour, "n", h)); }
+      return parts.join(" ");
+    }
+    if (h) { return fill(words.hour, "n", h) + " " + fill(words.minute, "n", m); }
+    if (m) { return fill(words.minute, "n", m) + " " + fill(words.second, "n", r); }
+    return fill(words.second, "n", r);
+  }
+
+  function stretches(text) {
+    var out = [];
+    (text || "").split(",").forEach(function (pair) {
+      var ab = pair.split("-");
+      if (ab.length === 2) { out.push([Number(ab[0]), Number(ab[1])]); }
+    });
+    return out;
+  }
+
+  /* business seconds in [from, to) (epoch seconds) inside the working stretches */
+  function worked(list, from, to) {
+    var total = 0;
+    for (var i = 0; i < list.length; i++) {
+      var a = Math.max(list[i][0], from), b = Math.min(list[i][1], to);
+      if (b > a) { total += b - a; }
+    }
+    return total;
   }
 
   function tick() {
-    var now = Date.now();
-    var nodes = document.querySelectorAll("time[data-due]");
+    var now = Date.now() / 1000;
+    var nodes = document.querySelectorAll("time[data-due][data-left]");
     for (var i = 0; i < nodes.length; i++) {
       var el = nodes[i];
-      var due = Date.parse(el.getAttribute("data-due"));
-      if (isNaN(due)) { continue; }
-      var left = (due - now) / 1000;
-      var text = left >= 0 ? "due in " + duration(left) : "overdue by " + duration(left);
+      var at = Date.parse(el.getAttribute("data-at")) / 1000;
+      var left = Number(el.getAttribute("data-left"));
+      if (isNaN(at) || isNaN(left)) { continue; }
+      left -= worked(stretches(el.getAttribute("data-working")), at, now);
+      var text = span(left, Number(el.getAttribute("data-day")));
+      text = fill(left >= 0 ? words.left : words.overdue, "span", text);
       if (el.textContent !== text) { el.textContent = text; }
       el.classList.toggle("overdue", left < 0);
       el.classList.toggle("soon", left >= 0 && left < 3600);
@@ -33,6 +64,12 @@
 
   function start() {
     document.documentElement.classList.add("js");
+    try {
+      words = JSON.parse(document.documentElement.getAttribute("data-countdown") || "{}");
+    } catch (e) {
+      return;
+    }
+    if (!words.day || !words.left) { return; }
     tick();
     window.setInterval(tick, 1000);
   }

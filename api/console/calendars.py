@@ -1,0 +1,38 @@
+"""The business calendars the console counts down on.
+
+A request's deadlines were computed by its workflow on the calendar pinned at submission: the
+policy's calendar for the submission year and the horizon after it (``PolicyFile.pin``). The
+console rebuilds that calendar from the same policy file the worker reads
+(``TIERFLOW_POLICY_FILE``, else the packaged one), once per year, so the business time left
+that it shows is counted the way the workflow counts it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from schemas.policy import CalendarData
+from tierflow.policy import PolicyFile, load_policy_file
+
+
+class DisplayCalendars:
+    """Calendars of the policy file at ``path`` by submission year (built once each)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._policy: PolicyFile | None = None
+        self._years: dict[int, CalendarData] = {}
+
+    def for_year(self, year: int) -> CalendarData:
+        if year not in self._years:
+            if self._policy is None:
+                self._policy = load_policy_file(self.path)
+            self._years[year] = self._policy.calendar_for(year)
+        return self._years[year]
+
+
+@lru_cache(maxsize=8)
+def calendars(path: Path | None) -> DisplayCalendars:
+    """The calendars of one policy file, shared by every page."""
+    return DisplayCalendars(path)

@@ -1,0 +1,261 @@
+"""The console and the CLI speak Chinese by default and English on request, from catalogs.
+
+The catalogs hold every message the sources mark (extracted afresh with Babel and compared),
+every code (state, tier, category, action, event, ...) has words in both languages, and every
+page rendered in Chinese shows no English word that is not a name, an id or a code.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from types import SimpleNamespace
+
+import pytest
+
+from api.console import language
+from api.console.calendars import DisplayCalendars
+from api.console.views import Clockwork, Texts, business_left, clock_bars, working_stretches
+from api.models import QueuePage, RequestItem, RequestRow
+from schemas.domain import Category, Priority, Role, SlaStatus, State, Tier
+from schemas.lifecycle import ActionKind, Institution, ReturnReason, SuspendReason, WorkflowState
+from schemas.policy import CalendarData
+from tests.utils.factories import make_policy, make_request
+from tierflow.auth_store import Principal
+from tierflow.i18n import LOCALES, from_accept_language, from_environment, translations
+from tierflow.i18n.catalogs import extract, problems
+from tierflow.i18n.formats import remaining, when
+from tierflow.i18n.labels import BY_ENUM, label
+from workflows import views as workflow_views
+
+NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # a Monday, 11:00 in China
+# Latin words a Chinese page may show: names, standards, ids and units the network writes so.
+LATIN_OK = {
+    "tierflow", "temporal", "api", "csv", "uscc", "gb", "cookie", "utc", "tf", "sms", "mail",
+    "zj", "sme", "req", "held", "request", "ops", "cw", "own", "portal", "example", "com",
+    "wang", "english", "test", "tokens", "issue", "walkin", "http", "www", "console",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def template() -> object:
+    return extract()
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_catalog_holds_every_message_of_the_sources(locale: str, template: object) -> None:
+    assert problems(locale, template) == []  # type: ignore[arg-type]
+
+
+def test_every_code_has_words_in_both_languages() -> None:
+    zh, en = translations("zh-CN"), translations("en")
+    for enum, table in BY_ENUM.items():
+        assert set(table) == set(enum), enum.__name__
+        for member in enum:
+            assert label(member, en) == table[member][1]
+            chinese = label(member, zh)
+            assert chinese != table[member][1] and re.search(r"[\u4e00-\u9fff]", chinese), member
+    assert [label(t, zh) for t in Tier] == ["县级", "市级", "省级", "国家级"]
+    terms = {label(k, zh) for k in ActionKind}
+    assert {"签收", "受理", "退单", "申请延期", "申请挂起", "办结", "回访评价"} <= terms
+    assert label("escalated", zh) == "上报上级"  # a TierHold.left_by code is an event's
+
+
+def test_dates_and_business_durations_read_as_chinese_users_read_them() -> None:
+    zh, en = translations("zh-CN"), translations("en")
+    at = datetime(2026, 12, 1, 6, 6, tzinfo=UTC)
+    assert when(at, zh) == "2026年12月1日 14:06" and when(at, en) == "2026-12-01 14:06"
+    day = 7 * 3600  # the packaged calendar's working day: 09:00-12:00 and 13:30-17:30
+    assert remaining(2 * day + 3 * 3600, day, zh) == "剩余 2 个工作日 3 小时"
+    assert remaining(-(3600 + 60), day, zh) == "已超时 1 小时 1 分"
+    assert remaining(day + 3600, day, en) == "1 working day 1 h left"
+
+
+def test_language_choice_follows_the_header_and_the_environment() -> None:
+    assert from_accept_language("en-US,en;q=0.9,zh-CN;q=0.8") == "en"
+    assert from_accept_language("zh-TW;q=0.5, en;q=0.4") == "zh-CN"
+    assert from_accept_language("fr-FR, de") is None
+    assert from_environment({}) == "zh-CN"
+    assert from_environment({"LANG": "C.UTF-8"}) == "zh-CN"
+    assert from_environment({"LANG": "en_US.UTF-8"}) == "en"
+    assert from_environment({"LANG": "en_US.UTF-8", "TIERFLOW_LANG": "zh-CN"}) == "zh-CN"
+
+
+def test_countdowns_count_business_time_on_the_calendar() -> None:
+    cal = CalendarData(version="plain-2026-2026", first_year=2026, last_year=2026)
+    friday_evening = datetime(2026, 3, 6, 10, 0, tzinfo=UTC)  # 18:00 in China
+    monday_morning = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)  # 10:00: one business hour later
+    assert business_left(monday_morning, friday_evening, cal) == 3600
+    assert business_left(friday_evening, monday_morning, cal) == -3600
+    stretches = working_stretches(friday_evening, cal)
+    assert stretches == []  # nothing works over the weekend's 48 hours
+    monday = working_stretches(monday_morning, cal)
+    assert monday[0] == (int(monday_morning.timestamp()), int(monday_morning.timestamp()) + 7200)
+    texts = Texts("zh-CN", translations("zh-CN"))
+    clocks = Clockwork(texts, friday_evening, DisplayCalendars(None))
+    shown = clocks.countdown(monday_morning, friday_evening)
+    assert shown.text == "剩余 1 小时 0 分" and shown.title == "截止 2026年3月9日 10:00"
+
+
+# --------------------------------------------------------------------------- rendered pages
+class _Text(HTMLParser):
+    """The text a person reads: element text, titles, labels, placeholders, alt texts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        for name, value in attrs:
+            if name in ("title", "aria-label", "placeholder", "alt") and value:
+                self.parts.append(value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def english_words(html: str) -> set[str]:
+    reader = _Text()
+    reader.feed(html)
+    words = set(re.findall(r"[A-Za-z]+", " ".join(reader.parts)))
+    return {w for w in words if w.lower() not in LATIN_OK and not re.fullmatch(r"[A-Z]", w)}
+
+
+def held_case() -> WorkflowState:
+    case = WorkflowState(request=make_request("req-held"), policy=make_policy())
+    case.state, case.tier = State.IN_PROGRESS, Tier.COUNTY
+    case.institution = Institution(
+        id="zj-330106-sme", name="西湖区中小企业服务中心", tier=Tier.COUNTY, division_code="330106"
+    )
+    case.submitted_at = NOW - timedelta(days=1)
+    case.timeline_truncated = 900
+    return case
+
+
+def pages() -> dict[str, dict[str, object]]:
+    """Every console page with the data it shows, as its route renders it."""
+    view = workflow_views.request_view(held_case(), NOW)
+    item = RequestItem(**view.summary.model_dump(), next_due_at=NOW + timedelta(hours=30))
+    late = item.model_copy(
+        update={
+            "request_id": "req-2",
+            "sla_status": SlaStatus.BREACHED,
+            "next_due_at": NOW - timedelta(hours=2),
+            "escalation_count": 1,
+            "needs_operator": True,
+        }
+    )
+    row = RequestRow(
+        **item.model_dump(),
+        contact_name="王芳",
+        contact_phone=None,
+        contact_email=None,
+        description="需要流动资金",
+        channel="portal",
+    )
+    options = {
+        "state": list(State),
+        "category": list(Category),
+        "priority": list(Priority),
+        "sla_status": list(SlaStatus),
+    }
+    kinds = [ActionKind.SIGN_FOR, ActionKind.RETURN, ActionKind.SUSPEND, ActionKind.TRANSFER]
+    actions = [
+        {"kind": k, "text_label": "理由", "dangerous": False, "key": f"k-{k.value}"} for k in kinds
+    ]
+    texts = Texts("zh-CN", translations("zh-CN"))
+    cal = DisplayCalendars(None).for_year(2026)
+    return {
+        "queue.html": {
+            "page": QueuePage(total=2, limit=50, offset=0, items=[item, late]),
+            "filters": {"state": "", "category": "", "priority": "", "sla_status": ""},
+            "include_closed": False,
+            "scope": {"institution": "", "tier": "county"},
+            "tiers": {t.value: t for t in Tier},
+            "options": options,
+            "done": "sign_for",
+            "moved": "",
+            "submitted": "req-3",
+            "search": "",
+            "sort": "risk",
+            "sorts": [type("S", (), {"value": v}) for v in ("risk", "newest", "oldest")],
+            "csv_url": "/console/requests.csv?",
+        },
+        "case.html": {
+            "detail": {"request_id": "req-held", "grade_applied": None},
+            "row": row,
+            "view": view,
+            "summary": view.summary,
+            "bars": clock_bars(view, NOW, texts, cal),
+            "calendar": cal,
+            "bar_width": 1000,
+            "actions": actions,
+            "return_reasons": list(ReturnReason),
+            "suspend_reasons": list(SuspendReason),
+            "temporal_url": "http://temporal/",
+            "workflow_id": "request-req-held",
+            "done": "submit",
+            "failed": ActionKind.RETURN,
+            "error": "理由不足",
+            "field_errors": {},
+            "values": {},
+        },
+        "overview.html": {"rows": [], "tiers": [], "region": "3301"},
+        "inbox.html": {"page": SimpleNamespace(unread=0, items=[]), "unread_only": False},
+        "preferences.html": {
+            "pref": {"inbox": True},
+            "values": {"locale": "zh-CN"},
+            "locales": LOCALES,
+            "saved": True,
+        },
+        "submit.html": {
+            "values": {},
+            "errors": {},
+            "error": "",
+            "options": options | {"size_class": [], "grade": []},
+        },  # fmt: skip
+        "login.html": {
+            "next": "/console/",
+            "error": "",
+            "login_csrf": "x",
+            "idle_minutes": "30",
+            "max_hours": "12",
+        },  # fmt: skip
+        "error.html": {"status": 404, "message": "工单不存在"},
+    }
+
+
+@pytest.mark.parametrize("name", sorted(pages()))
+def test_every_page_in_chinese_shows_no_english_outside_names_and_codes(name: str) -> None:
+    user = Principal(user_id="ops", role=Role.SUPERVISOR, institution_id="zj-330100-sme")
+    html = render("zh-CN", name, user)
+    assert '<html lang="zh-CN"' in html
+    assert english_words(html) == set(), name
+    english = render("en", name, user)
+    assert '<html lang="en"' in english and english_words(english)  # the same page in English
+
+
+def render(locale: str, name: str, user: Principal) -> str:
+    templates = language.BY_LOCALE[locale]
+    texts = templates.env.globals["texts"]
+    base = {
+        "user": user,
+        "csrf": "",
+        "can_report": True,
+        "can_submit": True,
+        "now": NOW,
+        "here": "/console/",
+        "request": None,
+        "clocks": Clockwork(texts, NOW, DisplayCalendars(None)),  # type: ignore[arg-type]
+        "active": "",
+    }
+    return templates.env.get_template(name).render(**base, **pages()[name])

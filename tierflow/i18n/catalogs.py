@@ -1,0 +1,116 @@
+"""Extract the messages of the console and the CLI, and keep the catalogs in step with them.
+
+``python -m tierflow.i18n.catalogs update`` adds new messages to every catalog (keeping the
+translations it has) and drops ones the source no longer uses; translate the new ``zh_CN``
+entries, then ``python -m tierflow.i18n.catalogs check`` (the test suite runs the same check)
+must print nothing. Run both from a checkout: the sources are read from it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.pofile import read_po, write_po
+
+from tierflow.i18n import CATALOG_NAMES, DOMAIN, LOCALES, catalog_path
+
+ROOT = Path(__file__).resolve().parents[2]
+# Where user-visible words are: the console (routes, views, templates), the caseworker CLI,
+# and the labels and formats they share.
+SOURCES: dict[str, list[tuple[str, str]]] = {
+    "api/console": [
+        ("**.py", "python"),
+        ("templates/**.html", "jinja2.ext:babel_extract"),
+    ],
+    "tierflow/cli": [("client.py", "python")],
+    "tierflow/i18n": [("**.py", "python")],
+}
+KEYWORDS = {**DEFAULT_KEYWORDS, "NC_": ((1, "c"), 2)}
+JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
+
+
+def extract() -> Catalog:
+    """Return a fresh template catalog of every message the sources mark."""
+    template = Catalog(domain=DOMAIN, project="tierflow", fuzzy=False)
+    for folder, method_map in SOURCES.items():
+        options = {pattern: JINJA_OPTIONS for pattern, method in method_map if "jinja" in method}
+        for filename, lineno, message, comments, context in extract_from_dir(
+            ROOT / folder, method_map, options, KEYWORDS, strip_comment_tags=True
+        ):
+            template.add(
+                message,
+                None,
+                [(f"{folder}/{filename}", lineno)],
+                auto_comments=comments,
+                context=context,
+            )
+    return template
+
+
+def read(locale: str) -> Catalog:
+    with catalog_path(locale).open("rb") as po:
+        return read_po(po, locale=CATALOG_NAMES[locale], domain=DOMAIN)
+
+
+def _key(message: object) -> tuple[str, str | None]:
+    msgid = message.id  # type: ignore[attr-defined]
+    first = msgid[0] if isinstance(msgid, tuple) else msgid
+    return first, message.context  # type: ignore[attr-defined]
+
+
+def problems(locale: str, template: Catalog | None = None) -> list[str]:
+    """Return what is wrong with ``locale``'s catalog against the sources (empty: nothing)."""
+    template = template or extract()
+    catalog = read(locale)
+    wanted = {_key(m) for m in template if m.id}
+    have = {_key(m): m for m in catalog if m.id}
+    found = [f"{locale}: missing {k[1] + ': ' if k[1] else ''}{k[0]!r}" for k in wanted - set(have)]
+    found += [f"{locale}: unused {k[0]!r}" for k in set(have) - wanted]
+    for key, message in have.items():
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        if locale != "en" and key in wanted and not all(strings):
+            found.append(f"{locale}: untranslated {key[0]!r}")
+        if message.fuzzy:
+            found.append(f"{locale}: fuzzy {key[0]!r}")
+    for message, errors in catalog.check():
+        found += [f"{locale}: {message.id!r}: {error}" for error in errors]
+    return sorted(found)
+
+
+def update() -> None:
+    """Merge the sources' messages into every catalog (translations kept, unused dropped)."""
+    template = extract()
+    for locale in LOCALES:
+        path = catalog_path(locale)
+        if path.exists():
+            catalog = read(locale)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            catalog = Catalog(locale=CATALOG_NAMES[locale], domain=DOMAIN, project="tierflow")
+        catalog.update(template, no_fuzzy_matching=True)
+        catalog.obsolete.clear()
+        catalog.fuzzy = False  # the header: its Plural-Forms must reach the compiled catalog
+        catalog.copyright_holder = "tierflow"
+        with path.open("wb") as po:
+            write_po(po, catalog, width=100, include_lineno=False)
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "check"
+    if command == "update":
+        update()
+        return 0
+    if command == "check":
+        template = extract()
+        found = [p for locale in LOCALES for p in problems(locale, template)]
+        print("\n".join(found)) if found else None
+        return 1 if found else 0
+    print("usage: python -m tierflow.i18n.catalogs [update|check]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
