@@ -20,11 +20,10 @@ from schemas.events import CloudEvent
 from schemas.lifecycle import TransitionRecord
 from tests.utils.eventually import eventually_sync
 from tests.utils.factories import RecordFactory, make_request
-from tierflow import kafka_io
+from tierflow import dead_letter, kafka_io
 from tierflow.kafka_io import make_consumer, make_producer, publish_event
 from tierflow_dev.devstack.kafka import KafkaBroker, read_properties, resolve_kafka_jars
 from tierflow_dev.devstack.procs import StackError, free_port
-from workers.ingress import dead_letter
 
 NOW = datetime(2025, 9, 29, 2, 30, tzinfo=UTC)
 

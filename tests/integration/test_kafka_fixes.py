@@ -1,4 +1,4 @@
-"""The kafka-python bugs that ``workers/ingress/kafka_fixes.py`` works around.
+"""The kafka-python bugs that ``tierflow/kafka_fixes.py`` works around.
 
 A reproduced bug (1) first shows the pinned client still has it (when that test fails, the
 client was fixed: drop the workaround), then that the workaround cures it. A defensive one
@@ -15,8 +15,8 @@ from kafka import KafkaConsumer, TopicPartition
 
 from tests.utils.clock import ManualClock
 from tests.utils.eventually import eventually_sync
+from tierflow.kafka_fixes import CONSUMER_CONFIG, JoinWatch, unstick_parked_partitions
 from tierflow.kafka_io import make_producer
-from workers.ingress.kafka_fixes import CONSUMER_CONFIG, JoinWatch, unstick_parked_partitions
 
 
 def _park_then_resume(bootstrap: str, topic: str) -> tuple[KafkaConsumer, TopicPartition]:

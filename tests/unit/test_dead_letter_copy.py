@@ -7,7 +7,7 @@ import hashlib
 from kafka.consumer.fetcher import ConsumerRecord
 
 from schemas import dlq
-from workers.ingress.dead_letter import MAX_COPY_BYTES, DeadLetter, copy_of
+from tierflow.dead_letter import MAX_COPY_BYTES, DeadLetter, copy_of
 
 WHY = DeadLetter("not_json", "message has no value (tombstone)", attempts=2)
 

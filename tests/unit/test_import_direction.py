@@ -1,4 +1,5 @@
-"""Imports point one way: processes (``workers/``) are leaves, the library never reaches up.
+"""Imports point one way: processes (``workers/``) are leaves, the library never reaches up,
+and no process reaches into another.
 
 Read from the source with ``ast`` (nothing is imported), so a violation names file and line.
 """
@@ -14,6 +15,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = ("api", "tierflow", "schemas", "workflows", "activities")
 COMMANDS = ROOT / "tierflow" / "cli"  # the console commands start the processes
+# workers/ modules every process may import: they belong to no process (logging setup)
+SHARED_BY_PROCESSES = {"runtime"}
 
 
 def _modules(*packages: str) -> Iterator[Path]:
@@ -33,6 +36,8 @@ def _imports(path: Path) -> Iterator[tuple[int, str, bool]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "workers":
+            names = [f"workers.{alias.name}" for alias in node.names]  # from workers import x
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names = [node.module]
         else:
@@ -56,6 +61,26 @@ def test_nothing_outside_the_processes_imports_a_process_module() -> None:
         for line, name, _ in _imports(path)
         if _top(name) == "workers"
     ]
+    assert found == []
+
+
+def _process(module: str) -> str | None:
+    """The process a ``workers.*`` module belongs to: ``workers.ingress.consumer`` -> ingress."""
+    parts = module.split(".")
+    if parts[0] != "workers" or len(parts) < 2 or parts[1] in SHARED_BY_PROCESSES:
+        return None
+    return parts[1]
+
+
+def test_a_process_imports_nothing_of_another_process() -> None:
+    """What two processes share lives in the library (``tierflow/``), not in one of them."""
+    found = []
+    for path in _modules("workers"):
+        own = path.relative_to(ROOT / "workers").parts[0].removesuffix(".py")
+        for line, name, _ in _imports(path):
+            other = _process(name)
+            if other is not None and other != own:
+                found.append(_where(path, line, name))
     assert found == []
 
 

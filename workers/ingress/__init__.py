@@ -2,8 +2,10 @@
 
 ``consumer`` polls and commits, ``lanes`` keeps each request's commands in order,
 ``progress`` turns finished records into commit positions, ``commands`` calls Temporal with
-retries, ``dead_letter`` parks what can never apply, ``kafka_fixes`` holds the client
-workarounds, and ``process`` runs it all as ``tierflow ingress``.
+retries, ``dead_letter`` parks what can never apply (the copy itself is
+``tierflow.dead_letter``; the consumer and the client workarounds are
+``tierflow.kafka_consumer`` and ``tierflow.kafka_fixes``), and ``process`` runs it all as
+``tierflow ingress``.
 """
 
 from workers.ingress.commands import Backoff

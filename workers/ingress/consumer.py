@@ -27,11 +27,15 @@ from temporalio.client import Client
 
 from schemas.events import CommandError, ParsedCommand
 from tierflow import constants
-from tierflow.kafka_io import load_topic_metadata, make_producer
+from tierflow.dead_letter import DeadLetter
+from tierflow.kafka_consumer import group_consumer
+from tierflow.kafka_fixes import JoinWatch, unstick_parked_partitions
+from tierflow.kafka_io import make_producer
 from tierflow.rate_limit import RateLimiter
 from tierflow.system_clients import SystemClient, SystemClients, load_system_clients
-from workers.ingress import dead_letter, identity, kafka_fixes
+from workers.ingress import identity
 from workers.ingress.commands import Backoff, CommandRunner, sleep_unless_stopped
+from workers.ingress.dead_letter import DeadLetterQueue
 from workers.ingress.decode import command_label, decode
 from workers.ingress.lanes import Lanes
 from workers.ingress.metrics import IngressMetrics, IngressStats
@@ -120,8 +124,8 @@ class Ingress:
         self._own_producer = producer is None
         self._consumer_config = consumer_config or {}
         self._consumer: KafkaConsumer | None = None
-        self._dead_letters: dead_letter.DeadLetterQueue | None = None
-        self.join_watch = kafka_fixes.JoinWatch()
+        self._dead_letters: DeadLetterQueue | None = None
+        self.join_watch = JoinWatch()
         self._progress: dict[TopicPartition, PartitionProgress] = {}
         self._lanes = Lanes()
         self._stop = asyncio.Event()
@@ -171,7 +175,7 @@ class Ingress:
             return
         if self._producer is None:
             self._producer = await self._kafka(make_producer, self.bootstrap)
-        self._dead_letters = dead_letter.DeadLetterQueue(
+        self._dead_letters = DeadLetterQueue(
             self._producer,
             self.dlq_topic,
             self.backoff,
@@ -183,24 +187,21 @@ class Ingress:
         log.info("ingress consuming %s as group %s", ", ".join(self.topics), self.group_id)
 
     def _new_consumer(self) -> KafkaConsumer:
-        consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            group_id=self.group_id,
-            client_id=f"tierflow-{self.group_id}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=self.max_records,
+        consumer = group_consumer(
+            self.bootstrap,
+            self.group_id,
+            self.topics,
+            max_records=self.max_records,
+            config=self._consumer_config,
             # a command may wait out a Temporal outage; heartbeats run on their own thread
             max_poll_interval_ms=30 * 60 * 1000,
-            **{**kafka_fixes.CONSUMER_CONFIG, **self._consumer_config},
         )
-        load_topic_metadata(consumer, self.topics)
-        self.join_watch = kafka_fixes.JoinWatch()
+        self.join_watch = JoinWatch()
         consumer.subscribe(self.topics, listener=self.join_watch)
         return consumer
 
     async def _replace_consumer(self) -> None:
-        """Replace a consumer whose group join never finished (kafka_fixes, item 3)."""
+        """Replace a consumer whose group join never finished (tierflow.kafka_fixes, item 3)."""
         log.warning("group join unfinished for %.0f s; replacing the consumer", self.rejoin_timeout)
         self.stats.rebuilds += 1
         old, self._consumer = self._consumer, None
@@ -292,7 +293,7 @@ class Ingress:
     ) -> bool:
         """Decode, call Temporal, or dead-letter; False if halted before the end."""
         if isinstance(cmd, CommandError):
-            why = dead_letter.DeadLetter(cmd.reason_code, cmd.message)
+            why = DeadLetter(cmd.reason_code, cmd.message)
             label = command_label(record.value, record.headers)
             return await self._park(progress, record, why, label)
         answer = await self.runner.run(cmd, self._stop, lambda: self._halted(progress))
@@ -300,7 +301,7 @@ class Ingress:
             return False
         outcome, attempts = answer
         if outcome.verdict is Verdict.DEAD_LETTER:
-            why = dead_letter.DeadLetter(outcome.reason, outcome.message, attempts)
+            why = DeadLetter(outcome.reason, outcome.message, attempts)
             return await self._park(progress, record, why, cmd.command)
         self.metrics.commands.labels(cmd.command, outcome.verdict.value).inc()
         self.metrics.latency.observe(_latency(record, cmd))
@@ -311,7 +312,7 @@ class Ingress:
         return True
 
     async def _park(
-        self, progress: PartitionProgress, record: Any, why: dead_letter.DeadLetter, label: str
+        self, progress: PartitionProgress, record: Any, why: DeadLetter, label: str
     ) -> bool:
         assert self._dead_letters is not None
         return await self._dead_letters.park(
@@ -373,7 +374,7 @@ class Ingress:
             consumer.pause(*consumer.assignment())
         else:
             consumer.resume(*consumer.paused())
-        kafka_fixes.unstick_parked_partitions(consumer)
+        unstick_parked_partitions(consumer)
         records = consumer.poll(timeout_ms=int(timeout * 1000))
         assignment = set(consumer.assignment())
         highwaters = {tp: consumer.highwater(tp) for tp in assignment}

@@ -1,130 +1,26 @@
-"""Park a record on the dead-letter topic as a copy that any broker will take.
+"""Park records on the dead-letter topic from the ingress's event loop, retrying what a retry
+can cure.
 
-Another producer may legally write records we cannot copy byte for byte: no key and no
-value, headers without a value, a value larger than the dead-letter topic accepts. The copy
-keeps the original bytes where they fit, and otherwise their size and SHA-256, so an
-operator can still find the original by its topic, partition and offset.
+The copy itself (any record, made sendable) is ``tierflow.dead_letter``; this module adds the
+ingress's backoff, stop and metrics around it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
 
 from kafka import KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import (
-    InvalidRecordError,
-    InvalidTopicError,
-    MessageSizeTooLargeError,
-    RecordListTooLargeError,
-    TopicAuthorizationFailedError,
-    UnsupportedVersionError,
-)
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential
 
-from schemas import dlq
+from tierflow.dead_letter import PERMANENT_ERRORS, DeadLetter, send
 from workers.ingress.commands import Backoff, sleep_unless_stopped
 from workers.ingress.metrics import IngressMetrics, IngressStats
 
 log = logging.getLogger("tierflow.ingress")
-
-SEND_TIMEOUT = 30.0  # seconds to wait for the broker's ack
-MAX_COPY_BYTES = 900_000  # below the default 1 MiB of a producer request and a topic
-MAX_TEXT = 4000  # of the reason message in its header
-# Errors no retry will cure: the copy must change (or, as a last resort, be given up).
-PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
-    MessageSizeTooLargeError,
-    RecordListTooLargeError,
-    InvalidRecordError,
-    InvalidTopicError,
-    TopicAuthorizationFailedError,
-    UnsupportedVersionError,
-    AssertionError,  # kafka-python's own checks of a record before it is sent
-    TypeError,
-    ValueError,
-)
-
-Headers = list[tuple[str, bytes]]
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """Why a record is parked: reason code, a readable message, and attempts made."""
-
-    reason: str
-    message: str
-    attempts: int = 1
-
-
-def copy_of(record: ConsumerRecord, why: DeadLetter, *, minimal: bool = False) -> tuple:
-    """Return ``(key, value, headers)`` of the copy to park.
-
-    ``minimal`` leaves out the original value and headers (size and digest only): the copy
-    of last resort when the full one was refused for good.
-    """
-    headers: Headers = []
-    null_headers: list[str] = []
-    dropped = 0
-    for name, raw in record.headers or []:
-        if name.startswith(dlq.HEADER_PREFIX):
-            continue  # re-parked: our own headers are written afresh below
-        if raw is None:
-            null_headers.append(name)
-            raw = b""
-        headers.append((name, bytes(raw)))
-    value = record.value
-    extra: Headers = []
-    if value is None:
-        extra.append((dlq.DLQ_VALUE_NULL, b"1"))
-        value = b""
-    size = len(value) + sum(len(k) + len(v) for k, v in headers)
-    if minimal or size > MAX_COPY_BYTES:
-        extra += [
-            (dlq.DLQ_VALUE_SIZE, str(len(value)).encode()),
-            (dlq.DLQ_VALUE_SHA256, hashlib.sha256(value).hexdigest().encode()),
-        ]
-        value = b""
-        if minimal or sum(len(k) + len(v) for k, v in headers) > MAX_COPY_BYTES:
-            dropped, headers = len(headers), []
-            extra.append((dlq.DLQ_HEADERS_DROPPED, str(dropped).encode()))
-    if null_headers and not dropped:
-        extra.append((dlq.DLQ_NULL_HEADERS, ",".join(null_headers)[:MAX_TEXT].encode()))
-    ours: Headers = [
-        (dlq.DLQ_REASON, str(why.reason).encode()),
-        (dlq.DLQ_MESSAGE, why.message[:MAX_TEXT].encode()),
-        (dlq.DLQ_TOPIC, record.topic.encode()),
-        (dlq.DLQ_PARTITION, str(record.partition).encode()),
-        (dlq.DLQ_OFFSET, str(record.offset).encode()),
-        (dlq.DLQ_ATTEMPTS, str(why.attempts).encode()),
-    ]
-    key = record.key if record.key is not None else None
-    return key, value, headers + extra + ours
-
-
-def send(producer: KafkaProducer, topic: str, record: ConsumerRecord, why: DeadLetter) -> bool:
-    """Park ``record`` (blocking); True if the full copy went, False if only the minimal one.
-
-    A permanent refusal of the full copy falls back to the minimal copy; a permanent refusal
-    of that one raises (the caller logs and counts it, and moves on). Transient errors raise
-    for the caller to retry.
-    """
-    try:
-        _send(producer, topic, *copy_of(record, why))
-        return True
-    except PERMANENT_ERRORS:
-        _send(producer, topic, *copy_of(record, why, minimal=True))
-        return False
-
-
-def _send(
-    producer: KafkaProducer, topic: str, key: bytes | None, value: bytes, headers: Headers
-) -> None:
-    producer.send(topic, key=key, value=value, headers=headers).get(timeout=SEND_TIMEOUT)
 
 
 class DeadLetterQueue:

@@ -26,10 +26,10 @@ from pydantic import ValidationError
 from schemas import dlq
 from schemas.events import TYPE_PREFIX, CloudEvent
 from schemas.lifecycle import EventType, TransitionRecord
-from tierflow.kafka_io import load_topic_metadata
-from workers.ingress import kafka_fixes
-from workers.ingress.dead_letter import DeadLetter
-from workers.ingress.dead_letter import send as park
+from tierflow.dead_letter import DeadLetter
+from tierflow.dead_letter import send as park
+from tierflow.kafka_consumer import group_consumer
+from tierflow.kafka_fixes import unstick_parked_partitions
 from workers.notifier.metrics import NotifierMetrics
 from workers.notifier.planner import Planner, record_rows
 
@@ -129,16 +129,13 @@ class EventConsumer:
 
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop`` is set, then commit what is done and leave the group."""
-        consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            group_id=self.group_id,
-            client_id=f"tierflow-{self.group_id}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=self.max_records,
-            **{**kafka_fixes.CONSUMER_CONFIG, **self.consumer_config},
+        consumer = group_consumer(
+            self.bootstrap,
+            self.group_id,
+            [self.topic],
+            max_records=self.max_records,
+            config=self.consumer_config,
         )
-        load_topic_metadata(consumer, [self.topic])
         consumer.subscribe([self.topic])
         self.consumer = consumer
         log.info("notifier consuming %s as group %s", self.topic, self.group_id)
@@ -154,7 +151,7 @@ class EventConsumer:
 
     def run_once(self, consumer: KafkaConsumer, stop: threading.Event) -> None:
         """Poll once; handle each record in order; commit each partition past what is done."""
-        kafka_fixes.unstick_parked_partitions(consumer)
+        unstick_parked_partitions(consumer)
         polled = consumer.poll(timeout_ms=1000)
         done: dict[TopicPartition, int] = {}
         for tp, records in polled.items():
