@@ -36,6 +36,7 @@ def cli_env(stack, tmp_path: Path) -> dict[str, str]:
         "TIERFLOW_HOME": str(tmp_path / "home"),
         "TIERFLOW_DATABASE_URL": stack.settings.resolved_database_url,
         "COLUMNS": "200",
+        "TIERFLOW_LANG": "en",  # the English words below; test_cli_speaks_chinese has zh-CN
     }
 
 
@@ -82,7 +83,9 @@ async def test_cli_full_lifecycle(api_url: str, cli_env: dict[str, str], tmp_pat
 
     await eventually(queued, what=f"{rid} in the caseworker's queue")
     table = ok(await run(cli_env, "queue"))
-    assert rid in table and "on_track" in table and "in " in table
+    assert rid in table and "On track" in table and "due " in table
+    chinese = ok(await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "queue"))
+    assert rid in chinese and "正常" in chinese and "截止 " in chinese and "县级" in chinese
 
     for kind, extra, state in [
         ("sign_for", [], "assigned"),
@@ -103,7 +106,9 @@ async def test_cli_full_lifecycle(api_url: str, cli_env: dict[str, str], tmp_pat
     assert events == SIGNED_WORKED_AND_RESOLVED
     assert detail["view"]["timeline"][2]["actor_id"] == name
     shown = ok(await run(cli_env, "show", rid))
-    assert "resolved" in shown and "called the CFO" in shown and "allowed: " in shown
+    assert "Concluded" in shown and "called the CFO" in shown and "allowed: " in shown
+    shown = ok(await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "show", rid))
+    assert "已办结" in shown and "签收" in shown and "可办理：" in shown
 
     # the installed console script works the same way (a real process)
     proc = await asyncio.to_thread(
@@ -133,10 +138,14 @@ def test_credentials_path_follows_tierflow_home(monkeypatch: pytest.MonkeyPatch)
     assert credentials_path() == Path.home() / ".config" / "tierflow" / "credentials.json"
 
 
-def test_countdown_formats() -> None:
+def test_countdown_formats(monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import UTC, datetime
 
-    now = datetime(2025, 10, 9, 12, 0, tzinfo=UTC)
-    assert countdown("2025-10-09T15:20:00+00:00", now) == "in 3h 20m"
-    assert countdown("2025-10-08T10:00:00+00:00", now) == "overdue 1d 2h"
+    now = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+    monkeypatch.setenv("TIERFLOW_LANG", "zh-CN")
+    assert countdown("2026-12-01T06:06:00+00:00", now) == "截止 2026年12月1日 14:06"
+    assert countdown("2026-12-01T05:00:00+00:00", now) == "已超时（截止 2026年12月1日 13:00）"
+    monkeypatch.setenv("TIERFLOW_LANG", "en")
+    assert countdown("2026-12-01T06:06:00+00:00", now) == "due 2026-12-01 14:06"
+    assert countdown("2025-10-08T10:00:00+00:00", now) == "overdue (due 2025-10-08 18:00)"
     assert countdown(None, now) == "-"

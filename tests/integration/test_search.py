@@ -201,7 +201,7 @@ async def test_console_queue_searches_and_exports(api: Api) -> None:
     assert page.text.index("s-1") < page.text.index("s-3")  # oldest first
     assert "/console/requests.csv?" in page.text
     none = await api.client.get("/console/", params={"q": "没有这家企业"})
-    assert "没有找到匹配“没有这家企业”的请求" in none.text
+    assert "没有找到匹配“没有这家企业”的工单。" in none.text  # zh-CN by default
     export = await api.client.get("/console/requests.csv", params={"q": "启明"})
     assert export.status_code == 200 and export.content.startswith(b"\xef\xbb\xbf")
     lines = export.content.decode("utf-8-sig").splitlines()
