@@ -27,7 +27,7 @@ from schemas.domain import Priority, Tier
 from tests.fixtures.stack import Stack
 from tests.utils.api_helpers import Users, make_users
 from tests.utils.eventually import eventually_sync
-from tests.utils.fast_policy import DAY_SECONDS, Targets, policy_worker
+from tests.utils.fast_policy import DAY_SECONDS, Targets, policy_worker, write_policy
 from tierflow.metrics import WorkerMetrics
 from tierflow.settings import Settings
 from tierflow_dev.devstack.procs import free_port
@@ -112,9 +112,16 @@ class Console:
 
 
 @pytest.fixture(scope="module")
-def console(stack: Stack, fast_queue: str) -> Iterator[Console]:
-    """Serve ``create_app`` (console included; Temporal connected in its own lifespan)."""
-    settings = stack.settings.model_copy(update={"task_queue": fast_queue})
+def console(
+    stack: Stack, fast_queue: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Console]:
+    """Serve ``create_app`` (console included; Temporal connected in its own lifespan).
+
+    The app reads the worker's policy file, as a deployment does: the console counts business
+    time on the calendar the requests were pinned with (here round the clock)."""
+    policy = write_policy(tmp_path_factory.mktemp("policy") / "policy.toml", E2E_TARGETS)
+    update = {"task_queue": fast_queue, "policy_file": policy}
+    settings = stack.settings.model_copy(update=update)
     app = create_app(settings, None, stack.engine)
     server = AppServer(app, free_port())
     server.start()

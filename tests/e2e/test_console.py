@@ -3,7 +3,9 @@
 Walk-in submit (with an inline USCC error), acknowledge, a stale form refused inline (409),
 request information, resolve; the queue's live countdowns and filters; an SLA breach that
 escalates and shows up for the city supervisor; the basic action without JavaScript; CSRF,
-cookie flags and object scope. Screenshots land in docs/screenshots/.
+cookie flags and object scope. The browser asks for Chinese (the default) or English
+(``Accept-Language``); each test checks the words of its language. Screenshots land in
+docs/screenshots/ (``<page>.png`` in Chinese, ``<page>.en.png`` in English).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import quote
 
+import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 from sqlmodel import Session
 
@@ -34,26 +37,82 @@ VIEWPORT = {"width": 1360, "height": 900}
 PORTAL = Actor(id="enterprise-portal", role=Role.SYSTEM, grants=["provide_info"])
 
 
-async def signed_in(browser: Browser, console: Console, who: str, **kw: object) -> Page:
-    """Open a fresh browser context and sign in through the form with ``who``'s token."""
-    context: BrowserContext = await browser.new_context(viewport=VIEWPORT, **kw)  # type: ignore[arg-type]
+# What each language calls the things the tests look for.
+WORDS = {
+    "zh-CN": {
+        "token": "API 令牌",
+        "sign_in": "登录",
+        "sign_out": "退出",
+        "uscc": "统一社会信用代码",
+        "submit": "提交登记",
+        "request_id": "工单编号",
+        "subject": "诉求主题",
+        "state": "状态： ",
+        "tier": "层级： ",
+        "municipal": "市级",
+        "in_progress": "办理中",
+        "breached": "✖ 超时",
+        "breached_at": "超时",
+        "left_by": "离开本级：上报上级",
+        "escalated": "↑ 已上报 ×1",
+        "overview": "总览",
+        "county": "县级",
+    },
+    "en": {
+        "token": "API token",
+        "sign_in": "Sign in",
+        "sign_out": "Sign out",
+        "uscc": "Unified Social Credit Code",
+        "submit": "Submit request",
+        "request_id": "Request id",
+        "subject": "Subject",
+        "state": "State: ",
+        "tier": "Tier: ",
+        "municipal": "Municipal",
+        "in_progress": "In progress",
+        "breached": "✖ SLA breached",
+        "breached_at": "SLA breached at",
+        "left_by": "left by: Escalated",
+        "escalated": "↑ escalated ×1",
+        "overview": "Overview",
+        "county": "County",
+    },
+}
+LOCALE = {"zh-CN": "zh-CN", "en": "en-US"}  # the browser's locale: its Accept-Language
+
+
+def shot(name: str, locale: str) -> str:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return str(SCREENSHOTS / (f"{name}.png" if locale == "zh-CN" else f"{name}.{locale}.png"))
+
+
+async def signed_in(
+    browser: Browser, console: Console, who: str, locale: str = "zh-CN", **kw: object
+) -> Page:
+    """Open a fresh browser context in ``locale`` and sign in through the form."""
+    context: BrowserContext = await browser.new_context(
+        viewport=VIEWPORT,
+        locale=LOCALE[locale],
+        **kw,  # type: ignore[arg-type]
+    )
     page = await context.new_page()
     await page.goto(f"{console.url}/console/")
     await expect(page).to_have_url(re.compile(r"/console/login\?next="))
-    await page.get_by_label("API token").fill(console.users.tokens[who])
-    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("html")).to_have_attribute("lang", locale)
+    await page.get_by_label(WORDS[locale]["token"]).fill(console.users.tokens[who])
+    await page.get_by_role("button", name=WORDS[locale]["sign_in"]).click()
     await expect(page).to_have_url(f"{console.url}/console/")
     return page
 
 
 async def fill_walk_in(page: Page, uscc: str, subject: str, priority: str = "normal") -> None:
-    await page.get_by_label("Unified Social Credit Code").fill(uscc)
-    await page.get_by_label("Registered name").fill("杭州启明智能科技有限公司")
-    await page.get_by_label("Division code").fill("330106")
-    await page.get_by_label("Category").select_option("financing")
-    await page.get_by_label("Priority").select_option(priority)
-    await page.get_by_label("Subject").fill(subject)
-    await page.get_by_label("Contact name").fill("王芳")
+    await page.locator("#f-enterprise-uscc").fill(uscc)
+    await page.locator("#f-enterprise-name").fill("杭州启明智能科技有限公司")
+    await page.locator("#f-enterprise-division_code").fill("330106")
+    await page.locator("#f-category").select_option("financing")
+    await page.locator("#f-priority").select_option(priority)
+    await page.locator("#f-subject").fill(subject)
+    await page.locator("#f-enterprise-contact_name").fill("王芳")
 
 
 def read_row(stack: Stack, rid: str) -> ServiceRequest | None:
@@ -64,9 +123,9 @@ def read_row(stack: Stack, rid: str) -> ServiceRequest | None:
 async def submit_walk_in(page: Page, console: Console, subject: str, priority: str) -> str:
     """Submit a valid walk-in request through the form; return its request id."""
     await page.goto(f"{console.url}/console/submit")
-    rid = await page.get_by_label("Request id").input_value()
+    rid = await page.locator("#f-request_id").input_value()
     await fill_walk_in(page, make_uscc("330106", random.Random(rid)), subject, priority)
-    await page.get_by_role("button", name="Submit request").click()
+    await page.locator("button.primary[type=submit]").click()
     await page.wait_for_url(re.compile(r"/console/(requests/|\?submitted=)"))
     return rid
 
@@ -97,26 +156,28 @@ async def test_walk_in_acknowledge_request_info_resolve(
 
     # a bad USCC check character is shown inline, next to the field; other input is kept
     await page.goto(f"{console.url}/console/submit")
-    rid = await page.get_by_label("Request id").input_value()
+    rid = await page.get_by_label("工单编号").input_value()
     good = make_uscc("330106", random.Random(rid))
     bad = good[:17] + ("X" if good[17] != "X" else "Y")
     await fill_walk_in(page, bad, "流动资金贷款对接")
     async with page.expect_navigation() as nav:
-        await page.get_by_role("button", name="Submit request").click()
+        await page.get_by_role("button", name="提交登记").click()
     assert (await nav.value).status == 422
-    uscc = page.get_by_label("Unified Social Credit Code")
+    await expect(page.locator("#submit-error")).to_have_text("✖ 有 1 项需要修改")
+    uscc = page.get_by_label("统一社会信用代码")
     await expect(uscc).to_have_attribute("aria-invalid", "true")
     await expect(page.locator("#e-enterprise-uscc")).to_have_text(
         f"✖ USCC check character at position 18 is '{bad[17]}', expected '{good[17]}'"
     )
-    await expect(page.get_by_label("Subject")).to_have_value("流动资金贷款对接")
+    await expect(page.get_by_label("诉求主题")).to_have_value("流动资金贷款对接")
 
     # fixed, it is accepted, routed to the caseworker's institution, and opens the case
     await uscc.fill(good)
-    await page.get_by_role("button", name="Submit request").click()
+    await page.get_by_role("button", name="提交登记").click()
     await expect(page).to_have_url(f"{console.url}/console/requests/{rid}?done=submit")
-    await expect(page.locator(".case-meta .state")).to_have_text("State: assigned")
-    link = page.get_by_role("link", name=re.compile("in the Temporal UI"))
+    await expect(page.locator(".case-meta .state")).to_have_text("状态： 已派单待签收")
+    await expect(page.locator(".case-meta .tier")).to_have_text("层级： 县级 (zj-330106-sme)")
+    link = page.get_by_role("link", name=re.compile("在 Temporal 界面中打开"))
     host = console.settings.temporal_address.rsplit(":", 1)[0]
     await expect(link).to_have_attribute(
         "href",
@@ -128,21 +189,22 @@ async def test_walk_in_acknowledge_request_info_resolve(
     stale = await context.new_page()
     await stale.goto(page.url)
     await take(page, "acknowledge")
-    await expect(page.locator(".case-meta .state")).to_have_text("State: acknowledged")
+    await expect(page.locator(".case-meta .state")).to_have_text("状态： 已受理")
+    await expect(page.locator("#done")).to_have_text("✓ 已完成：受理。")
     await expect(page.locator("#act-acknowledge")).to_have_count(0)  # no longer allowed
     async with stale.expect_navigation() as nav:
         await stale.locator("button[data-action='acknowledge']").click()
     assert (await nav.value).status == 409
     await expect(stale.locator("#action-error")).to_contain_text(
-        "Acknowledge refused: cannot acknowledge a request in state acknowledged"
+        "未能受理： cannot acknowledge a request in state acknowledged"
     )
     await expect(stale.locator("#act-acknowledge")).to_have_count(0)  # the fresh page
     await stale.close()
 
     # request information: the clocks pause
     await take(page, "request_info", "请提供近三年经审计的财务报表")
-    await expect(page.locator(".case-meta .state")).to_have_text("State: awaiting enterprise")
-    await expect(page.locator(".case-meta .badge")).to_have_text("‖ Paused")
+    await expect(page.locator(".case-meta .state")).to_have_text("状态： 待企业补充")
+    await expect(page.locator(".case-meta .badge")).to_have_text("‖ 暂停计时")
 
     # the queue: paused and warning rows say so in text; countdowns tick; filters work
     await eventually(
@@ -151,18 +213,20 @@ async def test_walk_in_acknowledge_request_info_resolve(
     )
     await page.goto(f"{console.url}/console/")
     mine = page.locator("tr", has=page.locator(f"a[href='/console/requests/{rid}']"))
-    await expect(mine.locator(".badge")).to_have_text("‖ Paused")
-    await expect(mine.locator(".countdown")).to_have_text("clock paused")
+    await expect(mine.locator(".badge")).to_have_text("‖ 暂停计时")
+    await expect(mine.locator(".countdown")).to_have_text("暂停计时")
+    await expect(mine.locator("td").nth(4)).to_have_text("待企业补充")
+    await expect(mine.locator("td").nth(5)).to_have_text("投融资服务")
     warning = page.locator("tr.row-warning").first
-    await expect(warning.locator(".badge")).to_have_text("⚠ Warning")
+    await expect(warning.locator(".badge")).to_have_text("⚠ 预警")
     ticking = warning.locator("time[data-due]")
     first = await ticking.inner_text()
-    assert first.startswith("due in ")
+    assert re.fullmatch(r"剩余 \d+ 分 \d+ 秒", first), first  # business time, live
     await expect(ticking).not_to_have_text(first, timeout=3000)  # the script updates it
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
-    await page.get_by_label("SLA status").select_option("paused")
-    await page.get_by_role("button", name="搜索 / Search").click()
+    await expect(ticking).to_have_text(re.compile(r"^剩余 \d+ 分 \d+ 秒$"))
+    await page.screenshot(path=shot("queue", "zh-CN"), full_page=True)
+    await page.get_by_label("时限状态").select_option("paused")
+    await page.get_by_role("button", name="搜索", exact=True).click()
     await expect(page).to_have_url(re.compile(r"sla_status=paused"))
     await expect(mine).to_have_count(1)
     await expect(page.locator("tr.row-warning")).to_have_count(0)
@@ -175,14 +239,15 @@ async def test_walk_in_acknowledge_request_info_resolve(
         text="已上传审计报告",
     )
     await page.goto(f"{console.url}/console/requests/{rid}")
-    await expect(page.locator(".case-meta .state")).to_have_text("State: in progress")
+    await expect(page.locator(".case-meta .state")).to_have_text("状态： 办理中")
     await take(page, "resolve", "已对接杭州银行科技支行，授信500万元")
-    await expect(page.locator(".case-meta .state")).to_have_text("State: resolved")
+    await expect(page.locator(".case-meta .state")).to_have_text("状态： 已办结")
     events = page.locator(".timeline .ev-type")
-    await expect(events.first).to_have_text("resolved")
-    for event in ("info provided", "info requested", "acknowledged", "assigned", "submitted"):
-        await expect(page.locator(".timeline .ev-type", has_text=event)).to_have_count(1)
-    await expect(page.locator(".bar-notes")).to_contain_text("paused (awaiting the enterprise)")
+    await expect(events.first).to_have_text("办结")
+    shown = await events.all_inner_texts()
+    for event in ("企业补充材料", "请企业补充材料", "受理", "派单", "提交"):
+        assert shown.count(event) == 1, shown
+    await expect(page.locator(".bar-notes")).to_contain_text("暂停计时（等待企业补充）")
     row = read_row(stack, rid)
     assert row is not None and row.channel == "walk-in" and row.state.value == "resolved"
 
@@ -202,7 +267,7 @@ async def test_walk_in_acknowledge_request_info_resolve(
     await other.context.close()
 
     # signing out ends the session
-    await page.get_by_role("button", name="Sign out").click()
+    await page.get_by_role("button", name="退出").click()
     await expect(page).to_have_url(f"{console.url}/console/login")
     await page.goto(f"{console.url}/console/")
     await expect(page).to_have_url(re.compile(r"/console/login"))
@@ -215,7 +280,7 @@ async def test_acknowledge_works_without_javascript(
     req = make_request()
     await start_request(on_fast_queue, req)
     rid = req.request_id
-    page = await signed_in(browser, console, "cw_own", java_script_enabled=False)
+    page = await signed_in(browser, console, "cw_own", "en", java_script_enabled=False)
     await page.goto(f"{console.url}/console/")
     # keyboard first: the skip link is the first stop and moves focus to the main landmark
     await page.keyboard.press("Tab")
@@ -225,26 +290,28 @@ async def test_acknowledge_works_without_javascript(
     row = page.locator("tr", has=page.locator(f"a[href$='{rid}']"))
     countdown = row.locator("time[data-due]")
     static = await countdown.inner_text()
-    assert re.fullmatch(r"due in \d+ h \d\d min", static), static  # rendered by the server
+    assert re.fullmatch(r"\d+ h \d+ min left", static), static  # rendered by the server
     await row.get_by_role("link").focus()
     await page.keyboard.press("Enter")
     await expect(page).to_have_url(f"{console.url}/console/requests/{rid}")
     await page.locator("button[data-action='acknowledge']").focus()
     async with page.expect_navigation():
         await page.keyboard.press("Enter")
-    await expect(page.locator(".case-meta .state")).to_have_text("State: acknowledged")
-    await expect(page.locator("#done")).to_have_text("✓ Acknowledge done.")
+    await expect(page.locator(".case-meta .state")).to_have_text("State: Accepted")
+    await expect(page.locator("#done")).to_have_text("✓ Accept done.")
     await page.context.close()
 
 
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
 async def test_sla_breach_escalates_and_the_supervisor_sees_it(
-    browser: Browser, console: Console, stack: Stack
+    browser: Browser, console: Console, stack: Stack, locale: str
 ) -> None:
-    caseworker = await signed_in(browser, console, "cw_own")
+    words = WORDS[locale]
+    caseworker = await signed_in(browser, console, "cw_own", locale)
     rid = await submit_walk_in(caseworker, console, "出口认证紧急咨询", "urgent")
     await caseworker.context.close()
 
-    supervisor = await signed_in(browser, console, "sup_city")
+    supervisor = await signed_in(browser, console, "sup_city", locale)
     case_url = f"{console.url}/console/requests/{rid}"
 
     async def escalated() -> bool:
@@ -254,13 +321,16 @@ async def test_sla_breach_escalates_and_the_supervisor_sees_it(
     await eventually(escalated, timeout=30, what="the breach escalation on the case page")
     await expect(supervisor.locator(".ev-escalated .ev-reason")).to_have_text("sla_breach:response")
     await expect(supervisor.locator(".timeline .ev-sla_breached .ev-type")).to_have_text(
-        "✖ sla breached"
+        words["breached"]
     )
-    await expect(supervisor.locator(".case-meta")).to_contain_text("Tier: municipal")
-    county_bar = supervisor.locator(".bar-row", has_text="County")
+    await expect(supervisor.locator(".case-meta")).to_contain_text(
+        words["tier"] + words["municipal"]
+    )
+    county_bar = supervisor.locator(".bar-row.bar-county")
+    await expect(county_bar.locator(".bar-label strong")).to_have_text(words["county"])
     await expect(county_bar.locator("rect.seg-breached")).to_have_count(1)
-    await expect(county_bar.locator(".bar-notes")).to_contain_text("SLA breached at")
-    await expect(county_bar.locator(".bar-notes")).to_contain_text("left by escalated")
+    await expect(county_bar.locator(".bar-notes")).to_contain_text(words["breached_at"])
+    await expect(county_bar.locator(".bar-notes")).to_contain_text(words["left_by"])
 
     # the supervisor works it at the city tier: the city bar shows a pause
     await take(supervisor, "acknowledge")
@@ -272,24 +342,28 @@ async def test_sla_breach_escalates_and_the_supervisor_sees_it(
         text="目的国为德国，需CE认证",
     )
     await take(supervisor, "comment", "已联系省级认证服务机构")
-    city_bar = supervisor.locator(".bar-row", has_text="Municipal")
+    city_bar = supervisor.locator(".bar-row.bar-municipal")
     await expect(city_bar.locator("rect.seg-paused")).to_have_count(1)
-    await expect(supervisor.locator(".case-meta .state")).to_have_text("State: in progress")
-    await supervisor.screenshot(path=str(SCREENSHOTS / "case.png"), full_page=True)
+    await expect(supervisor.locator(".case-meta .state")).to_have_text(
+        words["state"] + words["in_progress"]
+    )
+    await supervisor.screenshot(path=shot("case", locale), full_page=True)
 
     # the region's queue and overview show the escalation
     await supervisor.goto(f"{console.url}/console/")
     row = supervisor.locator("tr", has=supervisor.locator(f"a[href='/console/requests/{rid}']"))
-    await expect(row.locator(".tag")).to_have_text("↑ escalated ×1")
-    await supervisor.get_by_role("link", name="Overview").click()
+    await expect(row.locator(".tag")).to_have_text(words["escalated"])
+    if locale == "en":  # the Chinese queue is shot by the caseworker's test
+        await supervisor.screenshot(path=shot("queue", locale), full_page=True)
+    await supervisor.get_by_role("link", name=words["overview"]).click()
     city = supervisor.locator("table.overview tr", has_text="zj-330100-sme")
     await expect(city).to_have_count(1)
     escalated_in = await city.locator("td").last.inner_text()
     assert int(escalated_in) >= 1
-    await supervisor.screenshot(path=str(SCREENSHOTS / "overview.png"), full_page=True)
+    await supervisor.screenshot(path=shot("overview", locale), full_page=True)
 
     # a caseworker may not open the overview
-    caseworker = await signed_in(browser, console, "cw_city")
+    caseworker = await signed_in(browser, console, "cw_city", locale)
     response = await caseworker.goto(f"{console.url}/console/overview")
     assert response is not None and response.status == 403
     await caseworker.context.close()
