@@ -25,6 +25,9 @@ OUTBOX_BATCH = 50  # records per record_transitions call at most
 OUTBOX_BATCH_BYTES = 256 * 1024
 # Runs from before batches were sized by bytes replay their larger batches unchanged.
 BATCH_BYTES_PATCH = "outbox-batch-bytes"
+# The outbox records as a local activity (one history event instead of an activity's three and
+# the workflow task after them); runs started before replay their activities unchanged.
+LOCAL_OUTBOX_PATCH = "outbox-local-activity"
 
 
 class StepFailed(Exception):
@@ -79,6 +82,25 @@ def next_batch(pending: list[TransitionRecord]) -> list[TransitionRecord]:
     return batch
 
 
+async def record(batch: list[TransitionRecord]) -> int:
+    """Persist, then publish, one batch (``record_transitions``, idempotent by event id)."""
+    if workflow.patched(LOCAL_OUTBOX_PATCH):
+        return await workflow.execute_local_activity(
+            "record_transitions",
+            TransitionBatch(records=batch),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+            result_type=int,
+        )
+    return await workflow.execute_activity(
+        "record_transitions",
+        TransitionBatch(records=batch),
+        start_to_close_timeout=ACTIVITY_TIMEOUT,
+        retry_policy=ACTIVITY_RETRY,
+        result_type=int,
+    )
+
+
 class Outbox:
     """Transition records waiting, in order, to be persisted and then published.
 
@@ -116,14 +138,8 @@ class Outbox:
             ):
                 batch = self.pending[:OUTBOX_BATCH]  # recorded before the byte limit
             try:
-                await workflow.execute_activity(
-                    "record_transitions",
-                    TransitionBatch(records=batch),
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    retry_policy=ACTIVITY_RETRY,
-                    result_type=int,
-                )
-            except ActivityError as err:
+                await record(batch)
+            except (ActivityError, ApplicationError) as err:
                 cause = permanent_cause(err)
                 if cause is None:
                     raise
@@ -135,17 +151,11 @@ class Outbox:
             self.persisted = batch[-1].sequence
             after_batch()
 
-    async def send_alone(self, record: TransitionRecord) -> None:
+    async def send_alone(self, alone: TransitionRecord) -> None:
         """Send one record ahead of a blocked queue (it goes again, deduplicated, later)."""
         try:
-            await workflow.execute_activity(
-                "record_transitions",
-                TransitionBatch(records=[record]),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
-                result_type=int,
-            )
-        except ActivityError as err:
+            await record([alone])
+        except (ActivityError, ApplicationError) as err:
             if permanent_cause(err) is None:
                 raise
 

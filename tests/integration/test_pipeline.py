@@ -35,15 +35,17 @@ async def test_lifecycle_persists_publishes_and_counts(stack) -> None:
         row = repository.get_request(session, req.request_id)
         assert row is not None and row.state is State.RESOLVED
         audit = repository.transitions(session, req.request_id)
-        assert [t.event_id for t in audit] == [f"{req.request_id}:{n}" for n in range(1, 7)]
+        # submitted, assigned, signed_for (acknowledging signs for it), acknowledged, started,
+        # commented, resolved
+        assert [t.event_id for t in audit] == [f"{req.request_id}:{n}" for n in range(1, 8)]
         assert [c.body for c in repository.comments(session, req.request_id)] == [
             "Visited the factory"
         ]
 
     # Kafka has the same events as CloudEvents, in order, keyed by request id
     # in a thread: the worker shares this event loop and must keep running meanwhile
-    events = await asyncio.to_thread(read_events, stack.bootstrap, req.request_id, expect=6)
-    assert [e["id"] for e in events] == [f"{req.request_id}:{n}" for n in range(1, 7)], [
+    events = await asyncio.to_thread(read_events, stack.bootstrap, req.request_id, expect=7)
+    assert [e["id"] for e in events] == [f"{req.request_id}:{n}" for n in range(1, 8)], [
         e["type"] for e in events
     ]
     assert events[0]["type"] == "org.tierflow.request.submitted.v1"
