@@ -58,6 +58,8 @@ class ActionKind(StrEnum):
     SIGN_FOR_PART = "sign_for_part"  # the co-handler takes its part
     CONCLUDE_PART = "conclude_part"  # ... and concludes it
     WAIVE_PART = "waive_part"  # a supervisor lets the lead conclude without that part
+    SUPERVISE = "supervise"  # 督办 by hand: a supervisor asks the unit for a written reply
+    REPLY_SUPERVISION = "reply_supervision"  # the unit's written reply to a supervision
     OPERATOR_RETRY = "operator_retry"  # admin: redo the step that failed permanently
     OPERATOR_RESOLVE = "operator_resolve"  # admin: settle it without that step
 
@@ -87,6 +89,8 @@ TEXT_REQUIRED = {
     ActionKind.ADD_CO_HANDLER: "the part the co-handling unit takes on",
     ActionKind.CONCLUDE_PART: "what the co-handling unit did",
     ActionKind.WAIVE_PART: "why the request can conclude without that part",
+    ActionKind.SUPERVISE: "what the unit must answer for",
+    ActionKind.REPLY_SUPERVISION: "the unit's written reply",
 }
 
 # Actions that need other fields: (field, what it holds) each.
@@ -152,7 +156,12 @@ ReturnCode = Annotated[
 ]
 WorkingDays = Annotated[
     int | None,
-    Field(ge=1, le=60, description="For request_extension and suspend: working days asked for"),
+    Field(
+        ge=1,
+        le=60,
+        description="Working days: asked for (request_extension, suspend), for a part "
+        "(add_co_handler), for the reply (supervise)",
+    ),
 ]
 HandlerId = Annotated[
     str | None,
@@ -243,6 +252,9 @@ class EventType(StrEnum):
     PART_SIGNED_FOR = "part_signed_for"  # details: co_handler
     PART_CONCLUDED = "part_concluded"  # details: co_handler
     PART_WAIVED = "part_waived"  # details: co_handler
+    SUPERVISION_OPENED = "supervision_opened"  # 督办 (details: clock, reply_due_at, cause)
+    SUPERVISION_REPLIED = "supervision_replied"  # the unit's written reply
+    REPRIMANDED = "reprimanded"  # 通报: no written reply by the deadline (counts in 考核)
     OPERATOR_NEEDED = "operator_needed"  # a step failed permanently; details name it
     OPERATOR_RETRIED = "operator_retried"
     OPERATOR_RESOLVED = "operator_resolved"
@@ -356,6 +368,41 @@ class Part(BaseModel):
     @property
     def open(self) -> bool:
         return self.concluded_at is None and self.waived_by is None
+
+
+class Chase(BaseModel):
+    """催办 ladder of one late step (sign_for, response, resolution, part:<unit>)."""
+
+    clock: str
+    late_since: datetime
+    remind_at: datetime
+    reminded_at: datetime | None = None
+    supervise_at: datetime
+    supervised_at: datetime | None = None
+    closed_at: datetime | None = None  # the step was done, or the request moved on
+
+    @property
+    def active(self) -> bool:
+        return self.closed_at is None and self.supervised_at is None
+
+
+class Supervision(BaseModel):
+    """督办: supervision by the tier above, waiting for the unit's written reply."""
+
+    opened_at: datetime
+    opened_by: str
+    reason: str
+    clock: str | None = None  # the late step; None: opened by hand
+    institution_id: str  # the unit supervised
+    reply_due_at: datetime
+    replied_at: datetime | None = None
+    replied_by: str | None = None
+    reply: str | None = None
+    reprimanded_at: datetime | None = None  # 通报: no written reply in time
+
+    @property
+    def awaiting_reply(self) -> bool:
+        return self.replied_at is None and self.reprimanded_at is None
 
 
 class Application(BaseModel):
@@ -533,6 +580,8 @@ class WorkflowState(BaseModel):
     applications: list[Application] = Field(default_factory=list)  # returns, extensions, ...
     suspended_until: datetime | None = None  # an approved suspension ends then at the latest
     parts: list[Part] = Field(default_factory=list)  # 协办: co-handling units' parts
+    chases: list[Chase] = Field(default_factory=list)  # 催办 ladders of late steps
+    supervisions: list[Supervision] = Field(default_factory=list)  # 督办 cases, newest last
 
     @model_validator(mode="wrap")
     @classmethod
@@ -591,3 +640,7 @@ class RequestView(BaseModel):
         default=None, description="Suspended: when handling resumes at the latest"
     )
     parts: list[Part] = Field(default_factory=list, description="协办: co-handling units' parts")
+    chases: list[Chase] = Field(default_factory=list, description="催办 ladders of late steps")
+    supervisions: list[Supervision] = Field(
+        default_factory=list, description="督办 cases and the unit's written replies"
+    )

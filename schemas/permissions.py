@@ -32,6 +32,7 @@ CASEWORKER_ACTIONS = frozenset(
         ActionKind.ADD_CO_HANDLER,
         ActionKind.SIGN_FOR_PART,
         ActionKind.CONCLUDE_PART,
+        ActionKind.REPLY_SUPERVISION,
     }
 )
 # Supervisors also dispatch: reassign, and decide returns and extensions of the tiers below.
@@ -45,6 +46,7 @@ SUPERVISOR_ACTIONS = CASEWORKER_ACTIONS | {
     ActionKind.REFUSE_SUSPENSION,
     ActionKind.ASSIGN_HANDLER,  # the unit's lead names its handler
     ActionKind.WAIVE_PART,  # conclude without a co-handler's part
+    ActionKind.SUPERVISE,  # 督办 by hand
 }
 ENTERPRISE_ACTIONS = frozenset(
     {ActionKind.PROVIDE_INFO, ActionKind.WITHDRAW, ActionKind.RATE, ActionKind.COMMENT}

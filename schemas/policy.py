@@ -109,6 +109,15 @@ class PinnedPolicy(BaseModel):
     suspension_max_days: int = Field(
         default=30, ge=0, description="Working days one approved suspension (挂起) lasts at most"
     )
+    reminder_after_days: int = Field(
+        default=1, ge=0, description="催办: working days after a missed deadline"
+    )
+    supervision_after_days: int = Field(
+        default=5, ge=0, description="督办: working days after the reminder, if still late"
+    )
+    supervision_reply_days: int = Field(
+        default=3, ge=1, description="Working days the unit has to reply to a supervision"
+    )
     calendar: CalendarData
     grade_declared: Grade | None = Field(
         default=None, description="The grade the submitter declared (None: pinned before it)"

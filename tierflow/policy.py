@@ -134,6 +134,9 @@ class ProvinceWorkOrders(_Strict):
     enterprise_wait_max_business_days: float | None = Field(default=None, gt=0)
     enterprise_wait_expiry: WaitExpiry | None = None
     suspension_max_business_days: int | None = Field(default=None, ge=0)
+    reminder_after_business_days: int | None = Field(default=None, ge=0)
+    supervision_after_business_days: int | None = Field(default=None, ge=0)
+    supervision_reply_business_days: int | None = Field(default=None, ge=1)
 
     @field_validator("sign_for_hours")
     @classmethod
@@ -160,6 +163,11 @@ class WorkOrders(_Strict):
     enterprise_wait_max_business_days: float = Field(default=10, gt=0)
     enterprise_wait_expiry: WaitExpiry = WaitExpiry.CLOSE
     suspension_max_business_days: int = Field(default=30, ge=0)
+    # a municipal bureau's rules: a reminder the working day after the deadline, a reprimand
+    # still overdue 5 working days later (here: supervision, then a reprimand without a reply)
+    reminder_after_business_days: int = Field(default=1, ge=0)
+    supervision_after_business_days: int = Field(default=5, ge=0)
+    supervision_reply_business_days: int = Field(default=3, ge=1)
     province: dict[str, ProvinceWorkOrders] = Field(default_factory=dict)
 
     @field_validator("province")
@@ -307,6 +315,9 @@ class PolicyFile(_Strict):
             ),
             enterprise_wait_expiry=rules.enterprise_wait_expiry,
             suspension_max_days=rules.suspension_max_business_days,
+            reminder_after_days=rules.reminder_after_business_days,
+            supervision_after_days=rules.supervision_after_business_days,
+            supervision_reply_days=rules.supervision_reply_business_days,
         )
 
     def calendar_for(self, year: int) -> CalendarData:

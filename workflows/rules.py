@@ -49,6 +49,8 @@ TRANSITIONS: dict[ActionKind, tuple[frozenset[State], State | None]] = {
     ActionKind.SIGN_FOR_PART: (OPEN_STATES, None),
     ActionKind.CONCLUDE_PART: (OPEN_STATES, None),
     ActionKind.WAIVE_PART: (OPEN_STATES, None),
+    ActionKind.SUPERVISE: (OPEN_STATES, None),
+    ActionKind.REPLY_SUPERVISION: (NOT_TERMINAL, None),
     # only while a step waits for an operator (the workflow checks that), in any state
     ActionKind.OPERATOR_RETRY: (frozenset(State), None),
     ActionKind.OPERATOR_RESOLVE: (frozenset(State), None),
@@ -87,6 +89,8 @@ EVENT_OF_ACTION: dict[ActionKind, EventType] = {
     ActionKind.SIGN_FOR_PART: EventType.PART_SIGNED_FOR,
     ActionKind.CONCLUDE_PART: EventType.PART_CONCLUDED,
     ActionKind.WAIVE_PART: EventType.PART_WAIVED,
+    ActionKind.SUPERVISE: EventType.SUPERVISION_OPENED,
+    ActionKind.REPLY_SUPERVISION: EventType.SUPERVISION_REPLIED,
     ActionKind.OPERATOR_RETRY: EventType.OPERATOR_RETRIED,
     ActionKind.OPERATOR_RESOLVE: EventType.OPERATOR_RESOLVED,
 }

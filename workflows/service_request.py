@@ -40,7 +40,17 @@ with workflow.unsafe.imports_passed_through():
         WaitExpiry,
     )
     from schemas.request import SYSTEM_ACTOR, Actor
-    from workflows import applications, clocks, handlers, parts, records, rules, sla, views
+    from workflows import (
+        applications,
+        chasing,
+        clocks,
+        handlers,
+        parts,
+        records,
+        rules,
+        sla,
+        views,
+    )
     from workflows.activity_calls import Outbox, StepFailed, lookup
     from workflows.business_time import business_seconds_between
 
@@ -286,6 +296,11 @@ class ServiceRequestWorkflow:
             or handlers.refusal(self.case, action)
             or parts.refusal(self.case, action)
         )
+        if (
+            action.kind is ActionKind.REPLY_SUPERVISION
+            and chasing.awaiting_reply(self.case) is None
+        ):
+            refused = "cannot reply: no supervision waits for a reply"
         if refused:
             raise ApplicationError(refused, type="InvalidTransition", non_retryable=True)
         if action.kind is ActionKind.RATE and self.case.state is State.CLOSED:
@@ -422,6 +437,9 @@ class ServiceRequestWorkflow:
         if kind in parts.PART_ACTIONS:
             await self._part(action)
             return
+        if kind in (ActionKind.SUPERVISE, ActionKind.REPLY_SUPERVISION):
+            self._supervise(action)
+            return
         details: dict[str, int | None] = {}
         if kind is ActionKind.ACKNOWLEDGE:
             if self._awaits_sign_for():  # answering the enterprise takes the request too
@@ -429,6 +447,7 @@ class ServiceRequestWorkflow:
             details["response_business_seconds"] = sla.stop_clock(
                 self.case, ClockKind.RESPONSE, now
             )
+            chasing.end(self.case, ClockKind.RESPONSE.value, now)
         elif kind is ActionKind.REQUEST_INFO:
             self.case.paused_at = now
             for clock in self._current_clocks():
@@ -440,6 +459,7 @@ class ServiceRequestWorkflow:
             self.case.suspended_until = None
         elif kind is ActionKind.RESOLVE:
             applications.lapse(self.case, now, "resolved")
+            chasing.end(self.case, None, now)
             details["resolution_business_seconds"] = sla.stop_clock(
                 self.case, ClockKind.RESOLUTION, now
             )
@@ -459,6 +479,7 @@ class ServiceRequestWorkflow:
             records.open_hold(self.case, self.case.tier, self._institution_id or "", now)
         elif kind in (ActionKind.REJECT, ActionKind.WITHDRAW):
             applications.lapse(self.case, now, event.value)
+            chasing.end(self.case, None, now)
             for clock in self._current_clocks():
                 clocks.stop(clock, now, cal)
             records.close_hold(self.case, now, event.value)
@@ -522,6 +543,30 @@ class ServiceRequestWorkflow:
             details=details,
         )
 
+    def _supervise(self, action: ActionRequest) -> None:
+        """督办 by hand, or the unit's written reply to the oldest open supervision."""
+        now, event = workflow.now(), rules.EVENT_OF_ACTION[action.kind]
+        if action.kind is ActionKind.SUPERVISE:
+            days = action.days or self._policy.supervision_reply_days
+            supervision = chasing.open_supervision(
+                self.case, action.actor.id, action.text or "", None, now, days
+            )
+            details = {"cause": "manual", "reply_due_at": _iso(supervision.reply_due_at)}
+        else:
+            waiting = chasing.awaiting_reply(self.case)
+            assert waiting is not None
+            waiting.replied_at, waiting.replied_by = now, action.actor.id
+            waiting.reply = action.text
+            details = {"opened_at": _iso(waiting.opened_at), "clock": waiting.clock}
+        self._emit(
+            event,
+            action.actor,
+            to_state=self.case.state,
+            reason=action.text,
+            action_id=action.action_id,
+            details=details,
+        )
+
     async def _part(self, action: ActionRequest) -> None:
         """协办: add a co-handler (checked against the directory), or settle a part."""
         now, event = workflow.now(), rules.EVENT_OF_ACTION[action.kind]
@@ -545,6 +590,8 @@ class ServiceRequestWorkflow:
             part = parts.add(self.case, action, answer.institution, now)
         else:
             part = parts.settle(self.case, action, now)
+            if not part.open:
+                chasing.end(self.case, f"part:{part.institution_id}", now)
         self._emit(
             event,
             action.actor,
@@ -587,6 +634,7 @@ class ServiceRequestWorkflow:
         """
         now, policy, hold = workflow.now(), self._policy, self.case.holds[-1]
         sla.stop_clock(self.case, ClockKind.SIGN_FOR, now)
+        chasing.end(self.case, ClockKind.SIGN_FOR.value, now)
         hold.signed_for_at = now
         if hold.handler is None and actor.role is Role.CASEWORKER:
             hold.handler = actor.id  # who signs for it handles it, until someone reassigns it
@@ -749,6 +797,8 @@ class ServiceRequestWorkflow:
                     "deadline": _iso(part.due_at),
                 },
             )
+            chasing.start(self.case, f"part:{part.institution_id}", now, reminded=True)
+        self._chase(now)
         until = sla.suspension_ends(self.case)
         if until is not None and until <= now:
             paused = sla.resume_clocks(self.case, now)
@@ -802,6 +852,7 @@ class ServiceRequestWorkflow:
                 reason="sign-for deadline missed",
                 details=details,
             )
+            chasing.start(self.case, ClockKind.SIGN_FOR.value, workflow.now(), reminded=True)
             return
         in_place = policy.breach_action is BreachAction.SUPERVISE_IN_PLACE
         if clock.kind is not ClockKind.SIGN_FOR and in_place:
@@ -812,6 +863,7 @@ class ServiceRequestWorkflow:
                 reason=f"sla_breach:{clock.kind.value}",
                 details={**details, "cause": "sla_breach", "mode": policy.breach_action.value},
             )
+            chasing.start(self.case, clock.kind.value, workflow.now(), reminded=False)
             return
         await self._escalate(
             SYSTEM_ACTOR,
@@ -820,6 +872,52 @@ class ServiceRequestWorkflow:
             EscalationReason.SLA_BREACH,
             clock.kind,
         )
+
+    def _chase(self, now: datetime) -> None:
+        """Take the chasing ladder's rungs that are due: reminder, supervision, reprimand."""
+        for chase in chasing.due_reminders(self.case, now):
+            chase.reminded_at = now
+            self._emit(
+                EventType.REMINDED,
+                SYSTEM_ACTOR,
+                to_state=self.case.state,
+                reason=f"{chase.clock} late since {chase.late_since.isoformat()}",
+                details={"clock": chase.clock, "late_since": _iso(chase.late_since)},
+            )
+        for chase in chasing.due_supervisions(self.case, now):
+            chase.supervised_at = now
+            opened = chasing.open_supervision(
+                self.case,
+                SYSTEM_ACTOR.id,
+                f"{chase.clock} late since {chase.late_since.isoformat()}",
+                chase.clock,
+                now,
+                self._policy.supervision_reply_days,
+            )
+            self._emit(
+                EventType.SUPERVISION_OPENED,
+                SYSTEM_ACTOR,
+                to_state=self.case.state,
+                reason=opened.reason,
+                details={
+                    "cause": "chase",
+                    "clock": chase.clock,
+                    "reply_due_at": _iso(opened.reply_due_at),
+                },
+            )
+        for supervision in chasing.due_reprimands(self.case, now):
+            supervision.reprimanded_at = now
+            self._emit(
+                EventType.REPRIMANDED,
+                SYSTEM_ACTOR,
+                to_state=self.case.state,
+                reason="no written reply to the supervision in time",
+                details={
+                    "clock": supervision.clock,
+                    "supervised_institution": supervision.institution_id,
+                    "reply_due_at": _iso(supervision.reply_due_at),
+                },
+            )
 
     def _enterprise_wait_expired(self, now: datetime) -> None:
         """The enterprise did not reply within the policy's longest wait: close or resume."""
@@ -838,6 +936,7 @@ class ServiceRequestWorkflow:
             clocks.stop(clock, now, self._policy.calendar)
         self.case.paused_at = None
         applications.lapse(self.case, now, "closed: no reply from the enterprise")
+        chasing.end(self.case, None, now)
         records.close_hold(self.case, now, EventType.CLOSED.value)
         self._emit(
             EventType.CLOSED,
@@ -966,6 +1065,7 @@ class ServiceRequestWorkflow:
         from_tier = self.case.tier if self.case.institution else None
         policy, cal = self._policy, self._policy.calendar
         applications.lapse(self.case, now, f"the request moved on ({event.value})")
+        chasing.end(self.case, None, now)
         records.close_hold(self.case, now, event.value)
         if fresh:
             for clock in self._current_clocks():

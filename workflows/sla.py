@@ -10,7 +10,7 @@ from datetime import datetime
 
 from schemas.domain import ClockKind, State
 from schemas.lifecycle import WorkflowState
-from workflows import clocks, parts, records
+from workflows import chasing, clocks, parts, records
 from workflows.business_time import add_business_seconds, business_seconds_between
 
 
@@ -33,6 +33,8 @@ def next_due(case: WorkflowState) -> datetime | None:
         dues.append(until)
     if (part_due := parts.next_due(case)) is not None:
         dues.append(part_due)
+    if (rung := chasing.next_due(case)) is not None:
+        dues.append(rung)
     return min(dues) if dues else None
 
 

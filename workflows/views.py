@@ -48,6 +48,8 @@ def request_view(case: WorkflowState, now: datetime) -> RequestView:
         enterprise_reply_due_at=sla.enterprise_wait_ends(case),
         suspended_until=sla.suspension_ends(case),
         parts=case.parts,
+        chases=case.chases,
+        supervisions=case.supervisions,
     )
 
 

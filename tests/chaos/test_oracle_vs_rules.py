@@ -41,6 +41,7 @@ UNMODELLED = (
     | set(applications.NAMES)
     | handlers.HANDLER_ACTIONS
     | parts.PART_ACTIONS  # co-handling: test_co_handling.py
+    | {ActionKind.SUPERVISE, ActionKind.REPLY_SUPERVISION}  # test_chasing.py
 )
 KINDS = [kind for kind in ActionKind if kind not in OPERATOR_ACTIONS | UNMODELLED]
 CASES = list(itertools.product(sorted(LIFECYCLE), range(len(TIERS)), KINDS, (False, True)))

@@ -78,6 +78,18 @@ def test_applications_go_to_the_deciders_and_decisions_back_to_the_unit() -> Non
             {"zh-CN": "已免除", "en": "waived"},
         ),
         (
+            EventType.SUPERVISION_OPENED,
+            "supervision_opened",
+            {"cause": "chase", "clock": "response", "reply_due_at": "2027-01-14T02:00:00+00:00"},
+            {"zh-CN": "2027-01-14 10:00 前书面回复", "en": "by 2027-01-14 10:00"},
+        ),
+        (
+            EventType.REPRIMANDED,
+            "reprimanded",
+            {"supervised_institution": "zj-330106-sme", "reply_due_at": "2027-01-14T02:00:00Z"},
+            {"zh-CN": "已记录通报", "en": "A reprimand is recorded"},
+        ),
+        (
             EventType.CLOSED,
             "closed_no_reply",
             {"cause": "no_reply"},

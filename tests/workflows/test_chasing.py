@@ -1,0 +1,122 @@
+"""催办 → 督办 → 通报 on the real time-skipping server, at exact business-time instants.
+
+The request arrives on Wednesday 30 December 2026 under ``supervise_in_place``; its response
+deadline passes on Thursday 31 December, and the ladder then crosses New Year's Day (a public
+holiday, Friday 1 January 2027) and the weekend: the reminder falls on Monday 4 January.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from schemas.domain import Tier
+from schemas.lifecycle import ActionKind
+from schemas.policy import BreachAction
+from tests.utils.factories import action, caseworker, make_request, supervisor
+from tests.workflows.test_lifecycle import act, sleep_until, view
+from tests.workflows.test_return_and_extension import refused
+from tests.workflows.test_sign_for import near, pinned_submit, recorded, records
+from workflows.business_time import add_business_seconds, business_day_seconds
+
+CST = timezone(timedelta(hours=8))
+WEDNESDAY_MORNING = datetime(2026, 12, 30, 9, 0, tzinfo=CST)
+CITY = supervisor(Tier.MUNICIPAL, "330106")
+
+
+async def _late_response(env, queue, stand_ins):
+    """A request whose unit signed for it but never answered; return the breach instant."""
+    await sleep_until(env, WEDNESDAY_MORNING)
+    req = make_request()
+    handle, policy = await pinned_submit(
+        env, queue, stand_ins, req, breach_action=BreachAction.SUPERVISE_IN_PLACE
+    )
+    cw = caseworker((await view(handle)).summary.institution_id or "")
+    await act(handle, action(ActionKind.SIGN_FOR, cw))
+    (assigned,) = records(stand_ins, req, "assigned")
+    response = policy.targets[Tier.COUNTY].response_seconds
+    due = add_business_seconds(assigned.occurred_at, response, policy.calendar)
+    return req, handle, policy, cw, due
+
+
+def of_clock(stand_ins, req, event: str, clock: str = "response") -> list:
+    """The records of ``event`` about ``clock`` (the resolution clock runs out later too)."""
+    return [r for r in records(stand_ins, req, event) if r.details.get("clock") == clock]
+
+
+def days_after(policy, start: datetime, days: int) -> datetime:
+    cal = policy.calendar
+    return add_business_seconds(start, days * business_day_seconds(cal), cal)
+
+
+async def test_each_rung_at_its_business_time_instant(ts_worker, stand_ins) -> None:
+    env, queue = ts_worker
+    req, handle, policy, cw, due = await _late_response(env, queue, stand_ins)
+    reminder = days_after(policy, due, 1)
+    supervision = days_after(policy, reminder, 5)
+    reprimand = days_after(policy, supervision, 3)
+    assert reminder.astimezone(CST).date() == date(2027, 1, 4)  # past New Year and the weekend
+
+    await sleep_until(env, add_business_seconds(reprimand, 60, policy.calendar))
+    await recorded(stand_ins, req, "supervisor_alert", "reminded", "supervision_opened")
+    await recorded(stand_ins, req, "reprimanded")
+    (alert,) = of_clock(stand_ins, req, "supervisor_alert")
+    (reminded,) = of_clock(stand_ins, req, "reminded")
+    (opened,) = of_clock(stand_ins, req, "supervision_opened")
+    (reprimanded,) = of_clock(stand_ins, req, "reprimanded")
+    assert near(alert.occurred_at, due)
+    assert near(reminded.occurred_at, reminder) and reminded.details["clock"] == "response"
+    assert near(opened.occurred_at, supervision) and opened.details["cause"] == "chase"
+    assert opened.details["reply_due_at"] == days_after(policy, opened.occurred_at, 3).isoformat()
+    assert near(reprimanded.occurred_at, reprimand)
+    state = await view(handle)
+    assert state.summary.tier is Tier.COUNTY  # supervised in place, never escalated
+    case = next(s for s in state.supervisions if s.clock == "response")
+    assert case.reprimanded_at is not None and case.replied_at is None
+
+
+async def test_a_written_reply_in_time_avoids_the_reprimand(ts_worker, stand_ins) -> None:
+    env, queue = ts_worker
+    req, handle, policy, cw, due = await _late_response(env, queue, stand_ins)
+    supervision = days_after(policy, days_after(policy, due, 1), 5)
+    await sleep_until(env, add_business_seconds(supervision, 60, policy.calendar))
+    await recorded(stand_ins, req, "supervision_opened")
+    reply = action(ActionKind.REPLY_SUPERVISION, cw, text="已联系企业，今日内答复")
+    await act(handle, reply)
+    await sleep_until(env, days_after(policy, supervision, 4))
+    assert not of_clock(stand_ins, req, "reprimanded")
+    case = next(s for s in (await view(handle)).supervisions if s.clock == "response")
+    assert case.reply == "已联系企业，今日内答复" and case.replied_by == cw.id
+    assert "no supervision waits for a reply" in await refused(
+        handle, reply.model_copy(update={"action_id": "again"})
+    )
+
+
+async def test_answering_ends_the_chase(ts_worker, stand_ins) -> None:
+    env, queue = ts_worker
+    req, handle, policy, cw, due = await _late_response(env, queue, stand_ins)
+    await sleep_until(env, add_business_seconds(due, 60, policy.calendar))
+    await recorded(stand_ins, req, "supervisor_alert")
+    await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
+    await sleep_until(env, days_after(policy, due, 10))
+    for rung in ("reminded", "supervision_opened", "reprimanded"):
+        assert not of_clock(stand_ins, req, rung)
+    assert (await view(handle)).chases[0].closed_at is not None
+
+
+async def test_a_supervisor_opens_supervision_by_hand(ts_worker, stand_ins) -> None:
+    env, queue = ts_worker
+    req = make_request()
+    handle, policy = await pinned_submit(env, queue, stand_ins, req)
+    cw = caseworker((await view(handle)).summary.institution_id or "")
+    assert "role caseworker may not supervise" in await refused(
+        handle, action(ActionKind.SUPERVISE, cw, text="x")
+    )
+    await act(
+        handle, action(ActionKind.SUPERVISE, CITY, text="企业多次来电，请说明办理进度", days=2)
+    )
+    (opened,) = records(stand_ins, req, "supervision_opened")
+    assert opened.details["cause"] == "manual" and opened.actor.id == CITY.id
+    assert opened.details["reply_due_at"] == days_after(policy, opened.occurred_at, 2).isoformat()
+    await act(handle, action(ActionKind.REPLY_SUPERVISION, cw, text="已于今日答复企业"))
+    (case,) = (await view(handle)).supervisions
+    assert case.opened_by == CITY.id and case.replied_at is not None

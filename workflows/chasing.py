@@ -1,0 +1,95 @@
+"""催办 → 督办 → 通报: the chasing ladder of a late step, in business time. Pure.
+
+When a deadline passes and the request stays with its unit (a missed sign-for under the
+``remind`` policy, a breach under ``supervise_in_place``, a late co-handling part), a chase
+starts: a reminder notice to the unit (at once for a sign-for or a part, the policy's working
+days after the deadline otherwise), supervision by the tier above after more working days (a
+supervision case with a reply deadline), and a reprimand when the unit has not replied in
+writing by then. A chase ends when the late step is done or the request moves on. Supervisors
+also open supervision by hand.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from schemas.lifecycle import Chase, Supervision, WorkflowState
+from workflows.business_time import add_business_seconds, business_day_seconds
+
+MAX_SUPERVISIONS = 20  # newest kept in the workflow's state; the audit trail has them all
+
+
+def _days(case: WorkflowState, start: datetime, days: int) -> datetime:
+    assert case.policy is not None
+    cal = case.policy.calendar
+    return add_business_seconds(start, days * business_day_seconds(cal), cal)
+
+
+def start(case: WorkflowState, clock: str, late_since: datetime, reminded: bool) -> Chase:
+    """Begin chasing ``clock`` (sign_for, response, resolution, part:<unit>) late since then."""
+    assert case.policy is not None
+    policy = case.policy
+    remind_days = 0 if reminded else policy.reminder_after_days
+    reminder_at = _days(case, late_since, remind_days)
+    chase = Chase(
+        clock=clock,
+        late_since=late_since,
+        reminded_at=late_since if reminded else None,
+        remind_at=reminder_at,
+        supervise_at=_days(case, reminder_at, policy.supervision_after_days),
+    )
+    case.chases.append(chase)
+    return chase
+
+
+def end(case: WorkflowState, clock: str | None, now: datetime) -> None:
+    """The late step was done (``clock``), or the request moved on (None): stop chasing."""
+    for chase in case.chases:
+        if chase.active and (clock is None or chase.clock == clock):
+            chase.closed_at = now
+
+
+def open_supervision(
+    case: WorkflowState, opened_by: str, reason: str, clock: str | None, now: datetime, days: int
+) -> Supervision:
+    """督办: a supervision case with a reply deadline of ``days`` working days."""
+    supervision = Supervision(
+        opened_at=now,
+        opened_by=opened_by,
+        reason=reason,
+        clock=clock,
+        institution_id=case.institution.id if case.institution else "",
+        reply_due_at=_days(case, now, days),
+    )
+    case.supervisions.append(supervision)
+    del case.supervisions[:-MAX_SUPERVISIONS]
+    return supervision
+
+
+def awaiting_reply(case: WorkflowState) -> Supervision | None:
+    """The oldest supervision still waiting for the unit's written reply."""
+    return next((s for s in case.supervisions if s.awaiting_reply), None)
+
+
+def next_due(case: WorkflowState) -> datetime | None:
+    """The next rung of any chase, or reply deadline of any supervision."""
+    dues: list[datetime] = []
+    for chase in case.chases:
+        if chase.active:
+            dues.append(chase.remind_at if chase.reminded_at is None else chase.supervise_at)
+    dues += [s.reply_due_at for s in case.supervisions if s.awaiting_reply]
+    return min(dues) if dues else None
+
+
+def due_reminders(case: WorkflowState, now: datetime) -> list[Chase]:
+    return [c for c in case.chases if c.active and c.reminded_at is None and c.remind_at <= now]
+
+
+def due_supervisions(case: WorkflowState, now: datetime) -> list[Chase]:
+    return [
+        c for c in case.chases if c.active and c.reminded_at is not None and c.supervise_at <= now
+    ]
+
+
+def due_reprimands(case: WorkflowState, now: datetime) -> list[Supervision]:
+    return [s for s in case.supervisions if s.awaiting_reply and s.reply_due_at <= now]
