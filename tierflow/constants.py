@@ -25,6 +25,10 @@ INGRESS_MAX_POLL_RECORDS = 500
 INGRESS_MAX_IN_FLIGHT = 512  # a start can take seconds to be answered on a busy server
 INGRESS_MAX_PENDING = 1000
 INGRESS_STALL_SECONDS = 300.0  # records waiting this long behind a still commit: degraded
+# Notifier defaults: events waiting behind a still commit, and messages due but not tried
+# this long, make its /healthz degraded.
+NOTIFIER_STALL_SECONDS = 300.0
+NOTIFIER_SEND_STALL_SECONDS = 300.0
 
 # Temporal custom search attributes (no PII): name -> type as the CLI names it.
 SA_STATE = "TierflowState"

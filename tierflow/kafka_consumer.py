@@ -3,17 +3,35 @@
 The ingress (commands) and the notifier (lifecycle events) read their topics the same way:
 from the earliest record when the group has no offset, committing only what is done, with
 the kafka-python workarounds of ``tierflow.kafka_fixes`` and the topics' metadata loaded
-before the first group join.
+before the first group join. Each poll also reports the assignment and the partitions' end
+offsets, for ``tierflow.partition_progress``. kafka-python is not thread-safe: call these on
+the consumer's one thread.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import CommitFailedError
+from kafka.structs import OffsetAndMetadata
 
-from tierflow.kafka_fixes import CONSUMER_CONFIG
+from tierflow.kafka_fixes import CONSUMER_CONFIG, unstick_parked_partitions
 from tierflow.kafka_io import load_topic_metadata
+
+log = logging.getLogger("tierflow.kafka")
+
+
+@dataclass(frozen=True)
+class Polled:
+    """One poll: the records by partition, the assignment after it, and known end offsets."""
+
+    records: dict[TopicPartition, list[ConsumerRecord]]
+    assignment: set[TopicPartition]
+    highwaters: dict[TopicPartition, int]
 
 
 def group_consumer(
@@ -43,3 +61,24 @@ def group_consumer(
     )
     load_topic_metadata(consumer, topics)
     return consumer
+
+
+def poll(consumer: KafkaConsumer, timeout: float) -> Polled:
+    """Poll once (parked partitions unstuck first); report the assignment and end offsets."""
+    unstick_parked_partitions(consumer)
+    records = consumer.poll(timeout_ms=int(timeout * 1000))
+    assignment = set(consumer.assignment())
+    highwaters = {tp: consumer.highwater(tp) for tp in assignment}
+    return Polled(records, assignment, {tp: hw for tp, hw in highwaters.items() if hw is not None})
+
+
+def commit(consumer: KafkaConsumer, positions: dict[TopicPartition, int]) -> bool:
+    """Commit ``positions``; False (logged) if refused or failed: they are due again later."""
+    try:
+        consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in positions.items()})
+        return True
+    except CommitFailedError as exc:  # the group moved on: the next owner redelivers
+        log.warning("commit refused (rebalance); records will be redelivered: %s", exc)
+    except Exception as exc:  # noqa: BLE001 - transient: committed again next round
+        log.warning("commit failed, retrying next round: %s", exc)
+    return False

@@ -19,6 +19,8 @@ from tierflow.constants import (
     INGRESS_STALL_SECONDS,
     NOTIFIER_DEAD_LETTER_TOPIC,
     NOTIFIER_GROUP,
+    NOTIFIER_SEND_STALL_SECONDS,
+    NOTIFIER_STALL_SECONDS,
     TASK_QUEUE,
 )
 
@@ -193,6 +195,18 @@ class Settings(BaseSettings):
         default=True,
         description="Hold mail and SMS that are not urgent until working hours on the business "
         "calendar (false: send at once, as the local stack does)",
+    )
+    notifier_stall_seconds: float = Field(
+        default=NOTIFIER_STALL_SECONDS,
+        gt=0,
+        description="/healthz of the notifier reports degraded when a partition has events "
+        "waiting but its committed offset has not moved for this long",
+    )
+    notifier_send_stall_seconds: float = Field(
+        default=NOTIFIER_SEND_STALL_SECONDS,
+        gt=0,
+        description="/healthz of the notifier reports degraded when a message has been due "
+        "this long without a send attempt",
     )
     notifier_console_url: str = Field(
         default="http://127.0.0.1:8000/console",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -168,6 +170,18 @@ def metrics_text(settings: Settings) -> str:
     url = f"http://127.0.0.1:{settings.notifier_metrics_port}/metrics"
     with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - local test server
         return str(resp.read().decode())
+
+
+def health(settings: Settings) -> dict[str, Any]:
+    """The notifier's /healthz body (answered 200 when ok, 503 otherwise)."""
+    url = f"http://127.0.0.1:{settings.notifier_metrics_port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - local test server
+            body: dict[str, Any] = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 503, exc.code
+        body = json.loads(exc.read())
+    return body
 
 
 def metric_value(text: str, name: str, **labels: str) -> float:

@@ -1,6 +1,7 @@
 """A real HTTP webhook receiver for tests: verifies every Standard Webhooks signature it gets.
 
-It can be stopped and started again on the same port, as an endpoint that is down for a while.
+It can be stopped and started again on the same port, as an endpoint that is down for a while,
+or hold every request unanswered (``hold``/``release``), as an endpoint that hangs.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ class WebhookReceiver:
         self.deliveries: list[tuple[str, dict[str, Any]]] = []
         self.refused: list[str] = []  # why a delivery failed verification
         self._lock = threading.Lock()
+        self._answering = threading.Event()
+        self._answering.set()
+        self.held = 0  # requests waiting for ``release`` now
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -33,12 +37,25 @@ class WebhookReceiver:
         with self._lock:
             return [msg_id for msg_id, _ in self.deliveries]
 
+    def hold(self) -> None:
+        """Leave every request unanswered until ``release`` (a hanging endpoint)."""
+        self._answering.clear()
+
+    def release(self) -> None:
+        self._answering.set()
+
     def start(self) -> WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                if not receiver._answering.is_set():
+                    with receiver._lock:
+                        receiver.held += 1
+                    receiver._answering.wait(timeout=120)
+                    with receiver._lock:
+                        receiver.held -= 1
                 try:
                     msg_id = verify(receiver.secret, dict(self.headers.items()), body)
                 except WebhookVerificationError as exc:
@@ -62,6 +79,7 @@ class WebhookReceiver:
         return self
 
     def stop(self) -> None:
+        self.release()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

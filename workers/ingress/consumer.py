@@ -14,23 +14,20 @@ import asyncio
 import logging
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import CommitFailedError
-from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry
 from temporalio.client import Client
 
 from schemas.events import CommandError, ParsedCommand
 from tierflow import constants
 from tierflow.dead_letter import DeadLetter
-from tierflow.kafka_consumer import group_consumer
-from tierflow.kafka_fixes import JoinWatch, unstick_parked_partitions
+from tierflow.kafka_consumer import Polled, commit, group_consumer, poll
+from tierflow.kafka_fixes import JoinWatch
 from tierflow.kafka_io import make_producer
+from tierflow.partition_progress import Health, PartitionProgress, Partitions
 from tierflow.rate_limit import RateLimiter
 from tierflow.system_clients import SystemClient, SystemClients, load_system_clients
 from workers.ingress import identity
@@ -39,30 +36,10 @@ from workers.ingress.dead_letter import DeadLetterQueue
 from workers.ingress.decode import command_label, decode
 from workers.ingress.lanes import Lanes
 from workers.ingress.metrics import IngressMetrics, IngressStats
-from workers.ingress.progress import PartitionProgress
 from workers.ingress.temporal_calls import Verdict
 
 log = logging.getLogger("tierflow.ingress")
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Health:
-    """What ``/healthz`` says: ok, starting, or degraded (a partition's commit stands still)."""
-
-    status: str
-    partitions: dict[str, dict[str, float]] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-
-@dataclass(frozen=True)
-class _Polled:
-    records: dict[TopicPartition, list[ConsumerRecord]]
-    assignment: set[TopicPartition]
-    highwaters: dict[TopicPartition, int]
 
 
 class Ingress:
@@ -116,7 +93,8 @@ class Ingress:
         self.poll_timeout = poll_timeout
         self.max_records = max_records
         self.max_pending = max_pending
-        self.stall_seconds = stall_seconds
+        self.partitions = Partitions(stall_seconds)
+        self.metrics.partitions.partitions = self.partitions
         self.clients = clients if clients is not None else load_system_clients()
         self.topics = [commands_topic, *self.clients.topics]
         self._rates: dict[str, RateLimiter] = {}
@@ -126,7 +104,6 @@ class Ingress:
         self._consumer: KafkaConsumer | None = None
         self._dead_letters: DeadLetterQueue | None = None
         self.join_watch = JoinWatch()
-        self._progress: dict[TopicPartition, PartitionProgress] = {}
         self._lanes = Lanes()
         self._stop = asyncio.Event()
         self._kafka_thread = ThreadPoolExecutor(1, thread_name_prefix="ingress-kafka")
@@ -161,14 +138,13 @@ class Ingress:
         full = len(self._lanes) >= self.max_pending
         timeout = min(self.poll_timeout, 0.1) if len(self._lanes) else self.poll_timeout
         polled = await self._kafka(self._poll, timeout, full)
-        self._follow_assignment(polled)
+        self.partitions.follow(polled.assignment, polled.highwaters, polled.records)
         for tp, records in polled.records.items():
-            progress = self._progress.setdefault(tp, PartitionProgress())
+            progress = self.partitions.get(tp)
             for record in records:
                 if progress.take(record.offset):
                     self._queue(tp, progress, record)
         await self._commit()
-        self._observe()
 
     async def _start(self) -> None:
         if self._consumer is not None:
@@ -210,7 +186,7 @@ class Ingress:
                 await self._kafka(old.close, False)
             except Exception as exc:  # noqa: BLE001 - the old client is dropped either way
                 log.warning("closing the stuck consumer failed: %s", exc)
-        self._follow_assignment(_Polled({}, set(), {}))
+        self.partitions.follow(set(), {})
         await self._start()
 
     async def _close(self) -> None:
@@ -323,50 +299,23 @@ class Ingress:
         return self._stop.is_set() or progress.revoked
 
     # ------------------------------------------------------------------ offsets
-    def _follow_assignment(self, polled: _Polled) -> None:
-        """Forget partitions this member no longer owns; note every end offset."""
-        for tp in set(self._progress) - polled.assignment:
-            self._progress.pop(tp).revoked = True
-            self.metrics.lag.remove(str(tp.partition))
-            self.metrics.stalled.remove(str(tp.partition))
-        for tp, highwater in polled.highwaters.items():
-            if tp in self._progress:
-                self._progress[tp].set_highwater(highwater)
-
     async def _commit(self) -> None:
         """Commit every partition's position that moved since its last commit."""
-        due = {
-            tp: p.position
-            for tp, p in self._progress.items()
-            if p.position is not None and (p.committed is None or p.position > p.committed)
-        }
+        due = self.partitions.due()
         if not due or self._consumer is None:
             return
         if await self._kafka(self._commit_now, due):
-            for tp, position in due.items():
-                if tp in self._progress:
-                    self._progress[tp].mark_committed(position)
-
-    def _observe(self) -> None:
-        for tp, progress in self._progress.items():
-            if progress.lag is not None:
-                self.metrics.lag.labels(str(tp.partition)).set(progress.lag)
-            self.metrics.stalled.labels(str(tp.partition)).set(progress.stalled_for())
+            self.partitions.committed(due)
 
     def health(self) -> Health:
         """``ok``; ``starting`` before the consumer exists; ``degraded`` while a partition has
         records waiting but its commit has not moved for ``stall_seconds``."""
         if self._consumer is None:
             return Health("starting")
-        partitions = {
-            str(tp.partition): {"lag": float(p.lag or 0), "stalled_seconds": p.stalled_for()}
-            for tp, p in sorted(self._progress.items())
-        }
-        stalled = any(p["stalled_seconds"] > self.stall_seconds for p in partitions.values())
-        return Health("degraded" if stalled else "ok", partitions)
+        return self.partitions.health()
 
     # ------------------------------------------------------------------ kafka thread
-    def _poll(self, timeout: float, full: bool) -> _Polled:
+    def _poll(self, timeout: float, full: bool) -> Polled:
         """Poll (with every partition paused while ``full``); report assignment and ends."""
         consumer = self._consumer
         assert consumer is not None
@@ -374,26 +323,10 @@ class Ingress:
             consumer.pause(*consumer.assignment())
         else:
             consumer.resume(*consumer.paused())
-        unstick_parked_partitions(consumer)
-        records = consumer.poll(timeout_ms=int(timeout * 1000))
-        assignment = set(consumer.assignment())
-        highwaters = {tp: consumer.highwater(tp) for tp in assignment}
-        return _Polled(
-            records, assignment, {tp: hw for tp, hw in highwaters.items() if hw is not None}
-        )
+        return poll(consumer, timeout)
 
     def _commit_now(self, due: dict[TopicPartition, int]) -> bool:
-        consumer = self._consumer
-        if consumer is None:
-            return False
-        try:
-            consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in due.items()})
-            return True
-        except CommitFailedError as exc:  # the group moved on: the next owner redelivers
-            log.warning("commit refused (rebalance); records will be redelivered: %s", exc)
-        except Exception as exc:  # noqa: BLE001 - transient: committed again next round
-            log.warning("commit failed, retrying next round: %s", exc)
-        return False
+        return self._consumer is not None and commit(self._consumer, due)
 
     async def _kafka(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a client call on the ingress's one Kafka thread."""

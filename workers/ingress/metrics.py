@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from tierflow.partition_progress import PartitionGauges
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
@@ -37,18 +39,7 @@ class IngressMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        self.lag = Gauge(
-            "tierflow_ingress_consumer_lag",
-            "Records after the group's committed offset, per assigned commands partition",
-            ["partition"],
-            registry=registry,
-        )
-        self.stalled = Gauge(
-            "tierflow_ingress_partition_stalled_seconds",
-            "How long records have waited while the partition's committed offset stood still",
-            ["partition"],
-            registry=registry,
-        )
+        self.partitions = PartitionGauges("tierflow_ingress", "commands", registry)
         self.rate_limited = Counter(
             "tierflow_ingress_rate_limited_total",
             "Commands held back because their system client was over its rate",

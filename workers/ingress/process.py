@@ -9,12 +9,13 @@ from prometheus_client import CollectorRegistry
 
 from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_connect import connect_kafka
+from tierflow.partition_progress import Health
 from tierflow.settings import Settings, get_settings
 from tierflow.system_clients import load_system_clients
 from tierflow.temporal_client import connect_temporal
 from tierflow.tls import kafka_security_kwargs
 from workers.ingress.commands import Backoff
-from workers.ingress.consumer import Health, Ingress
+from workers.ingress.consumer import Ingress
 from workers.runtime import configure_logging
 
 

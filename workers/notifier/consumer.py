@@ -2,9 +2,11 @@
 
 A partition's offset is committed only past records whose notifications are recorded (or
 that were parked on the dead-letter topic), so a crash redelivers and the unique key turns the
-redelivery into nothing. A record that can never be read goes to the dead-letter topic with a
-reason, and the partition moves on; a database outage is waited out (the record is retried,
-not skipped). kafka-python is not thread-safe: the whole loop runs on one thread.
+redelivery into nothing; a commit that fails is made again after the next poll. A record that
+can never be read goes to the dead-letter topic with a reason, and the partition moves on; a
+database outage is waited out (the record is retried, not skipped). Lag and stalls per
+partition feed ``/healthz`` and the metrics (``tierflow.partition_progress``). kafka-python is
+not thread-safe: the whole loop runs on one thread.
 """
 
 from __future__ import annotations
@@ -17,19 +19,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import CommitFailedError
-from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
 from schemas import dlq
 from schemas.events import TYPE_PREFIX, CloudEvent
 from schemas.lifecycle import EventType, TransitionRecord
+from tierflow import constants
 from tierflow.dead_letter import DeadLetter
 from tierflow.dead_letter import send as park
-from tierflow.kafka_consumer import group_consumer
-from tierflow.kafka_fixes import unstick_parked_partitions
+from tierflow.kafka_consumer import commit, group_consumer, poll
+from tierflow.partition_progress import Health, Partitions
 from workers.notifier.metrics import NotifierMetrics
 from workers.notifier.planner import Planner, record_rows
 
@@ -108,6 +109,7 @@ class EventConsumer:
         consumer_config: dict[str, Any] | None = None,
         max_records: int = 100,
         retry_pause: float = 1.0,
+        stall_seconds: float = constants.NOTIFIER_STALL_SECONDS,
         on_batch: Callable[[int], None] | None = None,
     ) -> None:
         self.bootstrap, self.topic, self.group_id, self.dlq_topic = (
@@ -122,10 +124,19 @@ class EventConsumer:
         self.on_batch = on_batch
         self.stats = ConsumerStats()
         self.consumer: KafkaConsumer | None = None
+        self.partitions = Partitions(stall_seconds)
+        metrics.partitions.partitions = self.partitions
 
     @property
     def ready(self) -> bool:
         return self.consumer is not None
+
+    def health(self) -> Health:
+        """``starting`` before the consumer exists; ``degraded`` while a partition has events
+        waiting but its committed offset has not moved for ``stall_seconds``; else ``ok``."""
+        if self.consumer is None:
+            return Health("starting")
+        return self.partitions.health()
 
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop`` is set, then commit what is done and leave the group."""
@@ -151,20 +162,25 @@ class EventConsumer:
 
     def run_once(self, consumer: KafkaConsumer, stop: threading.Event) -> None:
         """Poll once; handle each record in order; commit each partition past what is done."""
-        unstick_parked_partitions(consumer)
-        polled = consumer.poll(timeout_ms=1000)
-        done: dict[TopicPartition, int] = {}
-        for tp, records in polled.items():
+        polled = poll(consumer, 1.0)
+        self.partitions.follow(polled.assignment, polled.highwaters, polled.records)
+        handled = 0
+        for tp, records in polled.records.items():
+            progress = self.partitions.get(tp)
             for record in records:
+                if not progress.take(record.offset):
+                    continue  # fetched again after a refused commit: done already
                 if not self._handle(record, stop):
                     break  # stopping: the rest is redelivered
-                done[tp] = record.offset + 1
+                progress.finish(record.offset)
+                handled += 1
             if stop.is_set():
                 break
-        if done:
-            self._commit(consumer, done)
-            if self.on_batch is not None:
-                self.on_batch(sum(len(r) for r in polled.values()))
+        due = self.partitions.due()
+        if due and commit(consumer, due):
+            self.partitions.committed(due)
+        if handled and self.on_batch is not None:
+            self.on_batch(sum(len(r) for r in polled.records.values()))
 
     def _handle(self, record: ConsumerRecord, stop: threading.Event) -> bool:
         """Bring one record to a committable end; False if stopped before that."""
@@ -214,9 +230,3 @@ class EventConsumer:
             )  # fmt: skip
             return True
         return False
-
-    def _commit(self, consumer: KafkaConsumer, done: dict[TopicPartition, int]) -> None:
-        try:
-            consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in done.items()})
-        except CommitFailedError as exc:  # rebalanced: the next owner redelivers, harmlessly
-            log.warning("commit refused (rebalance); records will be redelivered: %s", exc)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -77,6 +78,7 @@ class Dispatcher:
         self.clock = clock
         self.batch = batch
         self.http = httpx.Client()
+        self.progressed_at = time.monotonic()  # last attempt finished, or nothing was due
         self._sms = Environment(undefined=StrictUndefined, autoescape=False)
 
     def run(self, stop: threading.Event, interval: float = 0.5) -> None:
@@ -95,9 +97,16 @@ class Dispatcher:
         """Deliver every row due now (one batch) and the digests due; return how many."""
         now = self.clock()
         rows = self._claim(now)
+        if not rows:
+            self.progressed_at = time.monotonic()
         for row in rows:
             self._deliver(row)
+            self.progressed_at = time.monotonic()
         return len(rows) + self._digests(now)
+
+    def idle_seconds(self) -> float:
+        """Seconds since an attempt last finished or a round found nothing due (``/healthz``)."""
+        return time.monotonic() - self.progressed_at
 
     # ------------------------------------------------------------------ claiming
     def _claim(

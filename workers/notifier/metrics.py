@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter
 
+from tierflow.partition_progress import PartitionGauges
+from workers.notifier.health import BacklogGauges
+
 
 class NotifierMetrics:
-    """Events read, messages planned, sent, failed, retried and dead-lettered, by channel."""
+    """Events read, messages planned, sent, failed, retried and dead-lettered, by channel;
+    the consumer's lag and stalls per partition; the sender's backlog."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.events = Counter(
@@ -55,3 +59,5 @@ class NotifierMetrics:
             ["channel"],
             registry=registry,
         )
+        self.partitions = PartitionGauges("tierflow_notifier", "events", registry)
+        self.backlog = BacklogGauges(registry)

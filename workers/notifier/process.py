@@ -1,7 +1,7 @@
 """``tierflow notifier``: the consumer and the dispatcher as one process; signals stop it.
 
-It serves /metrics and /healthz (``TIERFLOW_NOTIFIER_METRICS_PORT``), waits for Kafka at
-start, and refuses to start with a rules file that does not validate.
+It serves /metrics and /healthz (``TIERFLOW_NOTIFIER_METRICS_PORT``; ``health``), waits for
+Kafka at start, and refuses to start with a rules file that does not validate.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from dataclasses import dataclass
 from types import FrameType
 
 from prometheus_client import CollectorRegistry
@@ -24,6 +23,7 @@ from workers.notifier.breaker import Breakers
 from workers.notifier.channels.email import SmtpConfig
 from workers.notifier.consumer import EventConsumer
 from workers.notifier.dispatcher import Dispatcher, RetryPolicy
+from workers.notifier.health import check
 from workers.notifier.metrics import NotifierMetrics
 from workers.notifier.planner import Planner
 from workers.notifier.rules import LOCALES, Rules, load_rules
@@ -32,11 +32,6 @@ from workers.notifier.templates import Templates
 from workers.runtime import configure_logging
 
 log = logging.getLogger("tierflow.notifier")
-
-
-@dataclass
-class Health:
-    status: str
 
 
 def smtp_config(settings: Settings) -> SmtpConfig:
@@ -96,14 +91,21 @@ def serve(settings: Settings | None = None, stop: threading.Event | None = None)
     rules = load_checked_rules(settings, templates)
     registry = CollectorRegistry()
     metrics = NotifierMetrics(registry)
+    engine = make_engine(settings.resolved_database_url)
+    metrics.backlog.engine = engine
+    dispatcher = build_dispatcher(settings, engine, rules, metrics)
     running: list[EventConsumer] = []
     health = serve_metrics_and_health(
         settings.notifier_metrics_port,
         registry,
-        lambda: Health("ok" if running and running[0].ready else "starting"),
+        lambda: check(
+            running[0].partitions if running and running[0].ready else None,
+            engine,
+            dispatcher.idle_seconds,
+            settings.notifier_send_stall_seconds,
+        ),
         host=settings.metrics_host,
     )
-    engine = make_engine(settings.resolved_database_url)
     try:
         producer = connect_kafka(settings.kafka_bootstrap_servers, settings=settings)
         hours = BusinessHours(enabled=settings.notifier_working_hours_only)
@@ -117,9 +119,9 @@ def serve(settings: Settings | None = None, stop: threading.Event | None = None)
             producer,
             metrics,
             consumer_config=kafka_security_kwargs(settings),
+            stall_seconds=settings.notifier_stall_seconds,
         )
         running.append(consumer)
-        dispatcher = build_dispatcher(settings, engine, rules, metrics)
         sender = threading.Thread(target=dispatcher.run, args=(stop,), name="notifier-send")
         sender.start()
         log.info(

@@ -1,12 +1,15 @@
-"""PartitionProgress: the commit position while records finish out of order, with gaps."""
+"""PartitionProgress: the commit position while records finish out of order, with gaps; a
+consumer's Partitions (what to commit, health) and their gauges."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
+from kafka import TopicPartition
+from prometheus_client import CollectorRegistry
 
 from tests.utils.clock import ManualClock
-from workers.ingress.progress import PartitionProgress
+from tierflow.partition_progress import PartitionGauges, PartitionProgress, Partitions
 
 
 def test_the_position_stays_at_the_first_unfinished_record() -> None:
@@ -82,3 +85,56 @@ def test_an_idle_partition_that_gets_records_starts_its_stall_clock_then() -> No
     progress.set_highwater(5)
     clock.now += 2
     assert progress.stalled_for() == 2
+
+
+def test_partitions_commit_what_moved_and_forget_what_is_revoked() -> None:
+    clock = ManualClock()
+    partitions = Partitions(stall_seconds=60, clock=clock)
+    p0, p1 = TopicPartition("events", 0), TopicPartition("events", 1)
+    partitions.follow({p0, p1}, {}, [p0])
+    for offset in (5, 6):
+        partitions.get(p0).take(offset)
+    partitions.get(p0).finish(5)
+    assert partitions.due() == {p0: 6}  # p1 has nothing taken on: nothing to commit
+    partitions.committed({p0: 6})
+    assert partitions.due() == {}
+    kept = partitions.get(p0)
+    assert set(partitions.report()) == {"0"}  # p1: nothing fetched yet, nothing to say
+    partitions.follow({p1}, {p1: 3}, [p1])
+    assert kept.revoked
+    partitions.committed({p0: 7})  # a late commit of a revoked partition changes nothing
+    assert set(partitions.report()) == {"1"}
+
+
+def test_partitions_are_degraded_while_waiting_records_stand_still() -> None:
+    clock = ManualClock()
+    partitions = Partitions(stall_seconds=60, clock=clock)
+    p0 = TopicPartition("events", 0)
+    partitions.follow({p0}, {p0: 10}, [p0])  # the end is known before the first record is done
+    partitions.get(p0).take(0)  # ...and it never finishes (a database outage)
+    clock.now += 61
+    health = partitions.health()
+    assert (health.status, health.partitions) == (
+        "degraded",
+        {"0": {"lag": 10.0, "stalled_seconds": 61.0}},
+    )
+    partitions.get(p0).finish(0)
+    partitions.committed({p0: 1})
+    assert partitions.health().ok
+
+
+def test_partition_gauges_read_the_partitions_at_scrape_time() -> None:
+    clock = ManualClock()
+    registry = CollectorRegistry()
+    gauges = PartitionGauges("tierflow_test", "events", registry)
+    assert registry.get_sample_value("tierflow_test_consumer_lag", {"partition": "0"}) is None
+    partitions = gauges.partitions = Partitions(stall_seconds=60, clock=clock)
+    p0 = TopicPartition("events", 0)
+    partitions.follow({p0}, {p0: 4}, [p0])
+    partitions.get(p0).take(0)
+    clock.now += 7
+    assert registry.get_sample_value("tierflow_test_consumer_lag", {"partition": "0"}) == 4
+    stalled = registry.get_sample_value(
+        "tierflow_test_partition_stalled_seconds", {"partition": "0"}
+    )
+    assert stalled == 7
