@@ -308,7 +308,7 @@ def compose() -> dict[str, Any]:
 def test_compose_runs_the_whole_stack(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert {"postgres", "temporal", "kafka", "prometheus", "grafana"} <= set(services)
-    for name in ("worker", "ingress", "api"):
+    for name in ("worker", "ingress", "notifier", "api"):
         service = services[name]
         assert service["command"] == [name]
         build = service["build"]
@@ -365,8 +365,15 @@ def test_compose_prometheus_scrapes_each_process_on_its_settings_port(
     assert targets["tierflow-worker"] == f"worker:{defaults.worker_metrics_port}"
     assert targets["tierflow-worker-sdk"] == f"worker:{defaults.worker_sdk_metrics_port}"
     assert targets["tierflow-ingress"] == f"ingress:{defaults.ingress_metrics_port}"
+    assert targets["tierflow-notifier"] == f"notifier:{defaults.notifier_metrics_port}"
     assert targets["tierflow-api"] == f"api:{defaults.api_port}"
-    for job in ("tierflow-worker", "tierflow-worker-sdk", "tierflow-ingress", "tierflow-api"):
+    for job in (
+        "tierflow-worker",
+        "tierflow-worker-sdk",
+        "tierflow-ingress",
+        "tierflow-notifier",
+        "tierflow-api",
+    ):
         assert targets[job].split(":")[0] in compose["services"]
 
 
@@ -403,7 +410,12 @@ def test_deployments_have_probes_limits_and_scrape_annotations(
     k8s_docs: list[tuple[str, dict[str, Any]]],
 ) -> None:
     found = deployments(k8s_docs)
-    assert set(found) == {"tierflow-worker", "tierflow-ingress", "tierflow-api"}
+    assert set(found) == {
+        "tierflow-worker",
+        "tierflow-ingress",
+        "tierflow-notifier",
+        "tierflow-api",
+    }
     problems = []
     for name, dep in found.items():
         template = dep["spec"]["template"]
@@ -455,10 +467,11 @@ def test_services_and_pdbs_select_deployments(
 
 
 def test_configmap_sets_only_settings_fields(k8s_docs: list[tuple[str, dict[str, Any]]]) -> None:
-    maps = [d for _, d in k8s_docs if d["kind"] == "ConfigMap"]
-    assert [m["metadata"]["name"] for m in maps] == ["tierflow-config", "tierflow-system-clients"]
-    assert check_settings_env(maps[0]["data"], "tierflow-config") == []
-    assert all(isinstance(v, str) for v in maps[0]["data"].values()), "ConfigMap values: strings"
+    maps = {d["metadata"]["name"]: d for _, d in k8s_docs if d["kind"] == "ConfigMap"}
+    assert set(maps) == {"tierflow-config", "tierflow-system-clients", "tierflow-notifier-rules"}
+    data = maps["tierflow-config"]["data"]
+    assert check_settings_env(data, "tierflow-config") == []
+    assert all(isinstance(v, str) for v in data.values()), "ConfigMap values: strings"
 
 
 def test_k8s_ingress_reads_a_valid_system_clients_file_from_its_configmap(
@@ -491,17 +504,31 @@ def test_kustomization_lists_every_manifest() -> None:
 # ---------------------------------------------------------------------------- k8s: secure defaults
 # What each Deployment must wire from Secrets, and the files each mounted Secret must hold
 # (the keys deploy/k8s/README.md tells operators to create).
-SECRET_ENV = {
-    "TIERFLOW_DATABASE_URL",
-    "TIERFLOW_PAYLOAD_KEYS",
-    "TIERFLOW_PAYLOAD_DECRYPT_ONLY_KEYS",
-}
+SECRET_ENV = {"TIERFLOW_DATABASE_URL"}
+PAYLOAD_SECRET_ENV = {"TIERFLOW_PAYLOAD_KEYS", "TIERFLOW_PAYLOAD_DECRYPT_ONLY_KEYS"}
 KAFKA_SECRET_ENV = {"TIERFLOW_KAFKA_SASL_USERNAME", "TIERFLOW_KAFKA_SASL_PASSWORD"}
-KAFKA_PROCESSES = {"tierflow-worker", "tierflow-ingress"}  # the api does not use Kafka
+SMTP_SECRET_ENV = {"TIERFLOW_SMTP_USERNAME", "TIERFLOW_SMTP_PASSWORD"}
+ALL_SECRET_ENV = SECRET_ENV | PAYLOAD_SECRET_ENV | KAFKA_SECRET_ENV | SMTP_SECRET_ENV
+# Temporal clients (payloads through the codec, mTLS): the notifier only reads Kafka events
+TEMPORAL_PROCESSES = {"tierflow-worker", "tierflow-ingress", "tierflow-api"}
+KAFKA_PROCESSES = {"tierflow-worker", "tierflow-ingress", "tierflow-notifier"}  # not the api
+SMTP_PROCESSES = {"tierflow-notifier"}
 SECRET_FILES = {
     "tierflow-temporal-tls": {"tls.crt", "tls.key", "ca.crt"},
     "tierflow-kafka-ca": {"ca.crt"},
 }
+
+
+def secret_env_of(process: str) -> set[str]:
+    """The variables a process must take from Secrets."""
+    return (
+        SECRET_ENV
+        | (PAYLOAD_SECRET_ENV if process in TEMPORAL_PROCESSES else set())
+        | (KAFKA_SECRET_ENV if process in KAFKA_PROCESSES else set())
+        | (SMTP_SECRET_ENV if process in SMTP_PROCESSES else set())
+    )
+
+
 TEMPORAL_FILES = (
     "TIERFLOW_TEMPORAL_TLS_CA",
     "TIERFLOW_TEMPORAL_TLS_CERT",
@@ -528,7 +555,7 @@ def test_k8s_configmap_turns_security_on_and_holds_no_secret(
     for name in (*TEMPORAL_FILES, *KAFKA_FILES):
         assert data.get(name, "").startswith("/etc/tierflow/"), f"{name} must be a mounted file"
     assert data["TIERFLOW_TEMPORAL_TLS_SERVER_NAME"]
-    leaked = (SECRET_ENV | KAFKA_SECRET_ENV) & set(data)
+    leaked = ALL_SECRET_ENV & set(data)
     assert leaked == set(), "secrets come from Secrets, never from the ConfigMap"
 
 
@@ -545,17 +572,14 @@ def test_k8s_deployments_take_keys_and_credentials_from_secrets(
     problems = []
     for name, dep in deployments(k8s_docs).items():
         for container in dep["spec"]["template"]["spec"]["containers"]:
-            needed = SECRET_ENV | (KAFKA_SECRET_ENV if name in KAFKA_PROCESSES else set())
-            for var in sorted(needed):
+            for var in sorted(secret_env_of(name)):
                 ref = _secret_ref(container, var)
                 if ref is None:
                     problems.append(f"{name}: {var} must come from a secretKeyRef")
                 elif ref.get("optional") and var != "TIERFLOW_PAYLOAD_DECRYPT_ONLY_KEYS":
                     problems.append(f"{name}: {var} must not be optional (fail closed)")
             literal = {e["name"] for e in container.get("env", []) if "value" in e}
-            problems += [
-                f"{name}: {v} set in clear" for v in literal & (SECRET_ENV | KAFKA_SECRET_ENV)
-            ]
+            problems += [f"{name}: {v} set in clear" for v in literal & ALL_SECRET_ENV]
     assert problems == []
 
 
@@ -592,27 +616,29 @@ def _settings_of(
 def test_k8s_pods_encrypt_payloads_and_connect_over_tls(
     k8s_docs: list[tuple[str, dict[str, Any]]], tmp_path: Path
 ) -> None:
-    """The manifests, read as Settings, give the codec, Temporal mTLS and Kafka SASL_SSL."""
+    """The manifests, read as Settings, give the codec, Temporal mTLS and Kafka SASL_SSL to the
+    processes that use them, and mount nothing else."""
     data = k8s_config(k8s_docs)
     for name, dep in deployments(k8s_docs).items():
         pod = dep["spec"]["template"]["spec"]
         volumes = {v["name"]: v for v in pod.get("volumes", [])}
         for container in pod["containers"]:
             settings, unmounted = _settings_of(data, container, volumes, tmp_path / name)
-            codec = data_converter(settings).payload_codec
-            assert isinstance(codec, AesGcmCodec) and codec.active_key_id == "k8s-test", name
-            tls = temporal_tls(settings)
-            assert isinstance(tls, TLSConfig), f"{name}: Temporal without TLS"
-            assert tls.client_cert and tls.client_private_key and tls.server_root_ca_cert, name
-            assert tls.domain == data["TIERFLOW_TEMPORAL_TLS_SERVER_NAME"]
+            unused = [] if name in TEMPORAL_PROCESSES else list(TEMPORAL_FILES)
+            unused += [] if name in KAFKA_PROCESSES else list(KAFKA_FILES)
+            assert unmounted == unused, f"{name}: mounts what it uses, and only that"
+            if name in TEMPORAL_PROCESSES:
+                codec = data_converter(settings).payload_codec
+                assert isinstance(codec, AesGcmCodec) and codec.active_key_id == "k8s-test", name
+                tls = temporal_tls(settings)
+                assert isinstance(tls, TLSConfig), f"{name}: Temporal without TLS"
+                assert tls.client_cert and tls.client_private_key and tls.server_root_ca_cert
+                assert tls.domain == data["TIERFLOW_TEMPORAL_TLS_SERVER_NAME"]
             if name in KAFKA_PROCESSES:
-                assert unmounted == [], f"{name}: {unmounted} not mounted from their Secret"
                 kafka = kafka_security_kwargs(settings)
                 assert kafka["security_protocol"] == "SASL_SSL", name
                 assert kafka["ssl_cafile"].endswith("ca.crt")
                 assert kafka["sasl_plain_password"].startswith("from-secret-tierflow-kafka-sasl")
-            else:
-                assert unmounted == list(KAFKA_FILES), f"{name}: mounts only what it uses"
 
 
 def test_k8s_readme_names_every_secret_the_manifests_use(
@@ -639,3 +665,40 @@ def test_k8s_api_replicas_share_the_console_csrf_secret_from_a_secret(
     [csrf] = [e for e in container["env"] if e["name"] == "TIERFLOW_CSRF_SECRET"]
     assert csrf["valueFrom"]["secretKeyRef"]["name"] == "tierflow-console"
     assert "TIERFLOW_CSRF_SECRET" not in k8s_config(k8s_docs)
+
+
+def test_k8s_notifier_reads_valid_rules_from_its_configmap_and_mails_over_starttls(
+    k8s_docs: list[tuple[str, dict[str, Any]]], tmp_path: Path
+) -> None:
+    """The rules file the notifier is pointed at is mounted and validates (every template in
+    every language); mail goes by STARTTLS with AUTH from the Secret."""
+    from workers.notifier.process import load_checked_rules, smtp_config
+    from workers.notifier.templates import Templates
+
+    [rules_map] = [d for _, d in k8s_docs if d["metadata"]["name"] == "tierflow-notifier-rules"]
+    pod = deployments(k8s_docs)["tierflow-notifier"]["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    path = Path(env["TIERFLOW_NOTIFIER_RULES_FILE"])
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    [volume] = [
+        v["name"]
+        for v in pod["volumes"]
+        if v.get("configMap", {}).get("name") == rules_map["metadata"]["name"]
+    ]
+    assert str(path.parent) == mounts[volume] and path.name in rules_map["data"]
+    local = tmp_path / path.name
+    local.write_text(rules_map["data"][path.name], "utf-8")
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    settings, _ = _settings_of(k8s_config(k8s_docs), container, volumes, tmp_path / "pod")
+    rules = load_checked_rules(
+        settings.model_copy(update={"notifier_rules_file": local}), Templates()
+    )
+    assert rules.rule, "the deployed rules send nothing"
+    secrets = {e["name"] for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})}
+    hooks = [*rules.webhook, *([rules.sms] if rules.sms else [])]
+    assert {h.secret_env for h in hooks} <= secrets, "webhook and SMS secrets from Secrets"
+    smtp = smtp_config(settings)
+    assert smtp.starttls and smtp.host and smtp.port == 587
+    assert smtp.username == "from-secret-tierflow-smtp-username"
+    assert smtp.password == "from-secret-tierflow-smtp-password"
