@@ -76,7 +76,7 @@ def scope_conditions(p: Principal) -> list[Any]:
                 col(ServiceRequest.request_id).in_(co_handled),  # 协办: a part of it is theirs
             )
         ]
-    if p.role is Role.SUPERVISOR:
+    if p.role in permissions.REGIONAL_ROLES:
         tiers = [t.value for t in permissions.tiers_at_or_below(p.tier)]
         return [
             col(ServiceRequest.division_code).startswith(region_prefix(p)),

@@ -11,6 +11,7 @@ from schemas.lifecycle import (
     ActionKind,
     ActionText,
     HandlerId,
+    OutcomeCode,
     Rating,
     ReasonCode,
     ReassignTarget,
@@ -47,6 +48,7 @@ class ActionBody(BaseModel):
     days: WorkingDays = None
     suspend_reason: SuspendCode = None
     handler_id: HandlerId = None
+    outcome: OutcomeCode = None
 
 
 class RequestItem(RequestSummary):

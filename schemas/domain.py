@@ -95,6 +95,7 @@ OPEN_STATES = frozenset(
 class Role(StrEnum):
     CASEWORKER = "caseworker"
     SUPERVISOR = "supervisor"
+    FOLLOW_UP = "follow_up"  # 回访: the follow-up desk of a tier, for its region
     ADMIN = "admin"
     SYSTEM = "system"
     ENTERPRISE = "enterprise"

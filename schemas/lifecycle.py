@@ -60,6 +60,7 @@ class ActionKind(StrEnum):
     WAIVE_PART = "waive_part"  # a supervisor lets the lead conclude without that part
     SUPERVISE = "supervise"  # 督办 by hand: a supervisor asks the unit for a written reply
     REPLY_SUPERVISION = "reply_supervision"  # the unit's written reply to a supervision
+    FOLLOW_UP = "follow_up"  # 回访: the follow-up desk records what the enterprise said
     OPERATOR_RETRY = "operator_retry"  # admin: redo the step that failed permanently
     OPERATOR_RESOLVE = "operator_resolve"  # admin: settle it without that step
 
@@ -108,6 +109,7 @@ FIELD_REQUIRED: dict[ActionKind, tuple[tuple[str, str], ...]] = {
         ("days", "working days for its part"),
     ),
     ActionKind.WAIVE_PART: (("institution_id", "the co-handling institution whose part"),),
+    ActionKind.FOLLOW_UP: (("outcome", "satisfied, unsatisfied or unreachable"),),
 }
 
 
@@ -129,6 +131,14 @@ class ReturnReason(StrEnum):
     OUTSIDE_REGION = "outside_region"  # 非本辖区
     DUPLICATE = "duplicate"  # 重复工单
     OTHER = "other"  # 其他: see the text
+
+
+class FollowUpOutcome(StrEnum):
+    """What the follow-up desk heard (回访结果)."""
+
+    SATISFIED = "satisfied"  # the matter is solved: the request closes
+    UNSATISFIED = "unsatisfied"  # not solved, the unit's doing: 重办 (redo) at the unit
+    UNREACHABLE = "unreachable"  # nobody answered; after the policy's attempts it closes
 
 
 class SuspendReason(StrEnum):
@@ -167,6 +177,9 @@ HandlerId = Annotated[
     str | None,
     Field(pattern=USER_ID_PATTERN, description="For assign_handler and transfer: a caseworker"),
 ]
+OutcomeCode = Annotated[
+    FollowUpOutcome | None, Field(description="For follow_up: what the enterprise said")
+]
 SuspendCode = Annotated[
     SuspendReason | None, Field(description="For suspend: why, as a code; text says more")
 ]
@@ -188,12 +201,15 @@ class ActionRequest(BaseModel):
     days: WorkingDays = None
     suspend_reason: SuspendCode = None
     handler_id: HandlerId = None
+    outcome: OutcomeCode = None
 
     @model_validator(mode="after")
     def _check_fields(self) -> ActionRequest:
         missing = missing_field(self.kind, self)
         if missing:
             raise ValueError(missing)
+        if self.outcome is FollowUpOutcome.UNSATISFIED and not (self.text and self.text.strip()):
+            raise ValueError("text is required for an unsatisfied follow-up: what is not solved")
         if self.reason_code is EscalationReason.SLA_BREACH:
             raise ValueError(
                 "reason_code sla_breach is the engine's own; a person escalates for another reason"
@@ -255,6 +271,7 @@ class EventType(StrEnum):
     SUPERVISION_OPENED = "supervision_opened"  # 督办 (details: clock, reply_due_at, cause)
     SUPERVISION_REPLIED = "supervision_replied"  # the unit's written reply
     REPRIMANDED = "reprimanded"  # 通报: no written reply by the deadline (counts in 考核)
+    FOLLOWED_UP = "followed_up"  # 回访 (details: outcome, attempt)
     OPERATOR_NEEDED = "operator_needed"  # a step failed permanently; details name it
     OPERATOR_RETRIED = "operator_retried"
     OPERATOR_RESOLVED = "operator_resolved"
@@ -582,6 +599,10 @@ class WorkflowState(BaseModel):
     parts: list[Part] = Field(default_factory=list)  # 协办: co-handling units' parts
     chases: list[Chase] = Field(default_factory=list)  # 催办 ladders of late steps
     supervisions: list[Supervision] = Field(default_factory=list)  # 督办 cases, newest last
+    follow_up_due_at: datetime | None = None  # 回访 falls due then, after a resolution
+    follow_up_attempts: int = 0  # unreachable tries since the resolution
+    followed_up: bool = False  # the follow-up of this resolution is done
+    redo_count: int = 0  # 重办: reopened after an unsatisfied follow-up
 
     @model_validator(mode="wrap")
     @classmethod
@@ -644,3 +665,7 @@ class RequestView(BaseModel):
     supervisions: list[Supervision] = Field(
         default_factory=list, description="督办 cases and the unit's written replies"
     )
+    follow_up_due_at: datetime | None = Field(
+        default=None, description="Resolved: when the follow-up desk calls the enterprise"
+    )
+    redo_count: int = Field(default=0, description="重办: reopened after a follow-up")

@@ -51,15 +51,20 @@ SUPERVISOR_ACTIONS = CASEWORKER_ACTIONS | {
 ENTERPRISE_ACTIONS = frozenset(
     {ActionKind.PROVIDE_INFO, ActionKind.WITHDRAW, ActionKind.RATE, ActionKind.COMMENT}
 )
+# The follow-up desk (回访) asks the enterprise after conclusion; it may record its rating.
+FOLLOW_UP_ACTIONS = frozenset({ActionKind.FOLLOW_UP, ActionKind.RATE, ActionKind.COMMENT})
 ROLE_ACTIONS: dict[Role, frozenset[ActionKind]] = {
     Role.CASEWORKER: CASEWORKER_ACTIONS,
     Role.SUPERVISOR: SUPERVISOR_ACTIONS,
+    Role.FOLLOW_UP: FOLLOW_UP_ACTIONS,
     Role.ADMIN: frozenset(ActionKind),
     Role.ENTERPRISE: ENTERPRISE_ACTIONS,
 }
 
 # Staff users may submit and read requests in their scope; supervisors and admins see reports.
-STAFF_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.ADMIN})
+STAFF_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.FOLLOW_UP, Role.ADMIN})
+# Roles that see their region at their tier and below (their institution names both).
+REGIONAL_ROLES = frozenset({Role.SUPERVISOR, Role.FOLLOW_UP})
 REPORT_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 # What a system client can be granted: submit, read (requests and reports), or an action kind.
 # Operator actions (retry or resolve a permanently failed step) are for admins only.
@@ -107,7 +112,7 @@ def in_scope(actor: Actor, tier: Tier, institution_id: str | None, division_code
     """
     if actor.role is Role.CASEWORKER:
         return institution_id is not None and institution_id == actor.institution_id
-    if actor.role is Role.SUPERVISOR:
+    if actor.role in REGIONAL_ROLES:
         prefix = region_prefix(actor.tier, actor.division_code)
         return (
             prefix is not None
@@ -132,7 +137,7 @@ def action_refusal(
             f"the request is held by {institution_id}"
         )
     return (
-        f"supervisor {actor.id} oversees {actor.tier.value if actor.tier else 'no'} tier "
+        f"{actor.role.value} {actor.id} oversees {actor.tier.value if actor.tier else 'no'} tier "
         f"region {actor.division_code}; the request is at the {tier.value} tier from "
         f"{division_code}"
     )

@@ -118,6 +118,17 @@ class PinnedPolicy(BaseModel):
     supervision_reply_days: int = Field(
         default=3, ge=1, description="Working days the unit has to reply to a supervision"
     )
+    follow_up_after_days: int = Field(
+        default=1, ge=0, description="回访: working days after the resolution"
+    )
+    follow_up_attempts: int = Field(
+        default=3, ge=1, description="Unreachable follow-up calls before the request closes"
+    )
+    bad_rating_needs_follow_up: bool = Field(
+        default=False,
+        description="A rating of 1 or 2 keeps the request open until it is followed up "
+        "(False for policies pinned before this field)",
+    )
     calendar: CalendarData
     grade_declared: Grade | None = Field(
         default=None, description="The grade the submitter declared (None: pinned before it)"

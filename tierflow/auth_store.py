@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from schemas import edge
 from schemas.domain import Role, Tier
-from schemas.permissions import SYSTEM_GRANTS
+from schemas.permissions import REGIONAL_ROLES, SYSTEM_GRANTS
 from schemas.request import Actor
 from tierflow.db.auth_models import ApiToken, ApiUser
 from tierflow.directory import Directory
@@ -29,7 +29,7 @@ DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
 MAX_TOKEN_LIFETIME = timedelta(days=3 * 365)
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # at most one write per token and minute
 USER_ID_PATTERN = re.compile(edge.USER_ID_PATTERN)
-INSTITUTION_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR})
+INSTITUTION_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.FOLLOW_UP})
 
 
 class AuthStoreError(ValueError):
@@ -59,8 +59,8 @@ class Principal:
             id=self.user_id,
             role=self.role,
             institution_id=self.institution_id,
-            tier=self.tier if self.role is Role.SUPERVISOR else None,
-            division_code=self.division_code if self.role is Role.SUPERVISOR else None,
+            tier=self.tier if self.role in REGIONAL_ROLES else None,
+            division_code=self.division_code if self.role in REGIONAL_ROLES else None,
             grants=sorted(self.grants) if self.role is Role.SYSTEM else [],
         )
 

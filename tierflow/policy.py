@@ -137,6 +137,8 @@ class ProvinceWorkOrders(_Strict):
     reminder_after_business_days: int | None = Field(default=None, ge=0)
     supervision_after_business_days: int | None = Field(default=None, ge=0)
     supervision_reply_business_days: int | None = Field(default=None, ge=1)
+    follow_up_after_business_days: int | None = Field(default=None, ge=0)
+    follow_up_attempts: int | None = Field(default=None, ge=1)
 
     @field_validator("sign_for_hours")
     @classmethod
@@ -168,6 +170,8 @@ class WorkOrders(_Strict):
     reminder_after_business_days: int = Field(default=1, ge=0)
     supervision_after_business_days: int = Field(default=5, ge=0)
     supervision_reply_business_days: int = Field(default=3, ge=1)
+    follow_up_after_business_days: int = Field(default=1, ge=0)  # 回访: the day after
+    follow_up_attempts: int = Field(default=3, ge=1)
     province: dict[str, ProvinceWorkOrders] = Field(default_factory=dict)
 
     @field_validator("province")
@@ -318,6 +322,9 @@ class PolicyFile(_Strict):
             reminder_after_days=rules.reminder_after_business_days,
             supervision_after_days=rules.supervision_after_business_days,
             supervision_reply_days=rules.supervision_reply_business_days,
+            follow_up_after_days=rules.follow_up_after_business_days,
+            follow_up_attempts=rules.follow_up_attempts,
+            bad_rating_needs_follow_up=True,
         )
 
     def calendar_for(self, year: int) -> CalendarData:

@@ -51,6 +51,7 @@ TRANSITIONS: dict[ActionKind, tuple[frozenset[State], State | None]] = {
     ActionKind.WAIVE_PART: (OPEN_STATES, None),
     ActionKind.SUPERVISE: (OPEN_STATES, None),
     ActionKind.REPLY_SUPERVISION: (NOT_TERMINAL, None),
+    ActionKind.FOLLOW_UP: (frozenset({State.RESOLVED}), None),
     # only while a step waits for an operator (the workflow checks that), in any state
     ActionKind.OPERATOR_RETRY: (frozenset(State), None),
     ActionKind.OPERATOR_RESOLVE: (frozenset(State), None),
@@ -91,6 +92,7 @@ EVENT_OF_ACTION: dict[ActionKind, EventType] = {
     ActionKind.WAIVE_PART: EventType.PART_WAIVED,
     ActionKind.SUPERVISE: EventType.SUPERVISION_OPENED,
     ActionKind.REPLY_SUPERVISION: EventType.SUPERVISION_REPLIED,
+    ActionKind.FOLLOW_UP: EventType.FOLLOWED_UP,
     ActionKind.OPERATOR_RETRY: EventType.OPERATOR_RETRIED,
     ActionKind.OPERATOR_RESOLVE: EventType.OPERATOR_RESOLVED,
 }

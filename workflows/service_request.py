@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         CalendarUpdate,
         EscalationReason,
         EventType,
+        FollowUpOutcome,
         HandlerAnswer,
         HandlerCheck,
         Institution,
@@ -44,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         applications,
         chasing,
         clocks,
+        follow_up,
         handlers,
         parts,
         records,
@@ -301,6 +303,8 @@ class ServiceRequestWorkflow:
             and chasing.awaiting_reply(self.case) is None
         ):
             refused = "cannot reply: no supervision waits for a reply"
+        if action.kind is ActionKind.FOLLOW_UP and self.case.followed_up:
+            refused = "cannot follow up: this resolution was followed up already"
         if refused:
             raise ApplicationError(refused, type="InvalidTransition", non_retryable=True)
         if action.kind is ActionKind.RATE and self.case.state is State.CLOSED:
@@ -440,6 +444,9 @@ class ServiceRequestWorkflow:
         if kind in (ActionKind.SUPERVISE, ActionKind.REPLY_SUPERVISION):
             self._supervise(action)
             return
+        if kind is ActionKind.FOLLOW_UP:
+            self._follow_up(action)
+            return
         details: dict[str, int | None] = {}
         if kind is ActionKind.ACKNOWLEDGE:
             if self._awaits_sign_for():  # answering the enterprise takes the request too
@@ -467,16 +474,10 @@ class ServiceRequestWorkflow:
                 clocks.stop(clock, now, cal)
             self.case.resolved_at = now
             self.case.close_due_at = sla.close_due(self.case, now)
+            follow_up.after_resolution(self.case, now)
             records.close_hold(self.case, now, "resolved")
         elif kind is ActionKind.REOPEN:
-            self.case.resolved_at = None
-            self.case.close_due_at = None
-            target = self._policy.targets[self.case.tier].resolution_seconds
-            self.case.clocks.append(
-                clocks.start_clock(ClockKind.RESOLUTION, self.case.tier, target, now, cal)
-            )
-            self.case.clocks_since = now
-            records.open_hold(self.case, self.case.tier, self._institution_id or "", now)
+            self._reopen(now)
         elif kind in (ActionKind.REJECT, ActionKind.WITHDRAW):
             applications.lapse(self.case, now, event.value)
             chasing.end(self.case, None, now)
@@ -765,20 +766,9 @@ class ServiceRequestWorkflow:
             return
         now = workflow.now()
         if self.case.state is State.RESOLVED:
-            if self.case.close_due_at is not None and self.case.close_due_at <= now:
-                self.case.closed_at = now
-                self.case.rating_due_at = sla.rating_due(self.case, now)
-                self._emit(
-                    EventType.CLOSED,
-                    SYSTEM_ACTOR,
-                    to_state=State.CLOSED,
-                    reason="reopen window elapsed",
-                    details=(
-                        {"rating_due_at": _iso(self.case.rating_due_at)}
-                        if self.case.rating_due_at
-                        else None
-                    ),
-                )
+            close_due = sla.close_due_now(self.case)
+            if close_due is not None and close_due <= now:
+                self._close(SYSTEM_ACTOR, "reopen window elapsed", None)
             return
         wait_ends = sla.enterprise_wait_ends(self.case)
         if wait_ends is not None and wait_ends <= now:
@@ -872,6 +862,62 @@ class ServiceRequestWorkflow:
             EscalationReason.SLA_BREACH,
             clock.kind,
         )
+
+    def _close(self, actor: Actor, reason: str, action_id: str | None, **details: str) -> None:
+        """Close a resolved request; a rating is taken within the policy's window after."""
+        now = workflow.now()
+        self.case.closed_at = now
+        self.case.rating_due_at = sla.rating_due(self.case, now)
+        if self.case.rating_due_at:
+            details["rating_due_at"] = self.case.rating_due_at.isoformat()
+        self._emit(
+            EventType.CLOSED,
+            actor,
+            to_state=State.CLOSED,
+            reason=reason,
+            action_id=action_id,
+            details=details or None,
+        )
+
+    def _reopen(self, now: datetime) -> None:
+        """Back to handling at the holding unit with a fresh resolution clock."""
+        self.case.resolved_at = None
+        self.case.close_due_at = None
+        follow_up.clear(self.case)
+        target = self._policy.targets[self.case.tier].resolution_seconds
+        self.case.clocks.append(
+            clocks.start_clock(
+                ClockKind.RESOLUTION, self.case.tier, target, now, self._policy.calendar
+            )
+        )
+        self.case.clocks_since = now
+        records.open_hold(self.case, self.case.tier, self._institution_id or "", now)
+
+    def _follow_up(self, action: ActionRequest) -> None:
+        """回访: satisfied closes, unsatisfied reopens at the unit (重办), unreachable retries."""
+        now, outcome = workflow.now(), action.outcome
+        assert outcome is not None
+        attempt = follow_up.record(self.case, outcome)
+        self._emit(
+            EventType.FOLLOWED_UP,
+            action.actor,
+            to_state=State.RESOLVED,
+            reason=action.text,
+            action_id=action.action_id,
+            details={"outcome": outcome.value, "attempt": attempt},
+        )
+        if outcome is FollowUpOutcome.UNSATISFIED:
+            self.case.redo_count += 1
+            self._reopen(now)
+            self._emit(
+                EventType.REOPENED,
+                action.actor,
+                to_state=State.IN_PROGRESS,
+                reason=action.text,
+                details={"cause": "follow_up", "redo": self.case.redo_count},
+            )
+        elif self.case.followed_up:  # satisfied, or unreachable too often
+            self._close(action.actor, f"follow-up: {outcome.value}", None, cause=outcome.value)
 
     def _chase(self, now: datetime) -> None:
         """Take the chasing ladder's rungs that are due: reminder, supervision, reprimand."""

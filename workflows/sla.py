@@ -10,7 +10,7 @@ from datetime import datetime
 
 from schemas.domain import ClockKind, State
 from schemas.lifecycle import WorkflowState
-from workflows import chasing, clocks, parts, records
+from workflows import chasing, clocks, follow_up, parts, records
 from workflows.business_time import add_business_seconds, business_seconds_between
 
 
@@ -20,7 +20,7 @@ def next_due(case: WorkflowState) -> datetime | None:
     if policy is None:
         return None
     if case.state is State.RESOLVED:
-        return case.close_due_at
+        return close_due_now(case)
     thresholds, cal = policy.warning_thresholds, policy.calendar
     dues = [
         due
@@ -36,6 +36,11 @@ def next_due(case: WorkflowState) -> datetime | None:
     if (rung := chasing.next_due(case)) is not None:
         dues.append(rung)
     return min(dues) if dues else None
+
+
+def close_due_now(case: WorkflowState) -> datetime | None:
+    """When a resolved request closes itself; None while a bad rating awaits its follow-up."""
+    return None if follow_up.awaited(case) else case.close_due_at
 
 
 def suspension_ends(case: WorkflowState) -> datetime | None:

@@ -49,6 +49,8 @@ def request_view(case: WorkflowState, now: datetime) -> RequestView:
         suspended_until=sla.suspension_ends(case),
         parts=case.parts,
         chases=case.chases,
+        follow_up_due_at=case.follow_up_due_at if case.state is State.RESOLVED else None,
+        redo_count=case.redo_count,
         supervisions=case.supervisions,
     )
 

@@ -69,21 +69,22 @@ def parse_walk_in(form: Mapping[str, Any]) -> tuple[dict[str, str], RequestInput
         return values, None, field_errors(exc)
 
 
+# The fields of an action form (ActionBody's): text and what some actions need besides.
+ACTION_FIELDS = (
+    "text",
+    "institution_id",
+    "rating",
+    "return_reason",
+    "days",
+    "suspend_reason",
+    "handler_id",
+    "outcome",
+)
+
+
 def parse_action_body(form: Mapping[str, Any]) -> tuple[ActionBody | None, dict[str, str]]:
     """Return the action's body (text, institution, rating) or the per-field errors."""
-    data = {
-        name: value
-        for name in (
-            "text",
-            "institution_id",
-            "rating",
-            "return_reason",
-            "days",
-            "suspend_reason",
-            "handler_id",
-        )
-        if (value := str(form.get(name, "")).strip())
-    }
+    data = {name: value for name in ACTION_FIELDS if (value := str(form.get(name, "")).strip())}
     try:
         return ActionBody.model_validate(data), {}
     except ValidationError as exc:

@@ -53,7 +53,13 @@ from api.service.requests import (
 from api.service.sessions import SessionPolicy, close_session, open_session
 from schemas.domain import Category, Grade, Priority, SizeClass, SlaStatus, State, Tier
 from schemas.edge import SEARCH_BYTES
-from schemas.lifecycle import ActionKind, RequestView, ReturnReason, SuspendReason
+from schemas.lifecycle import (
+    ActionKind,
+    FollowUpOutcome,
+    RequestView,
+    ReturnReason,
+    SuspendReason,
+)
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 from tierflow.i18n import LOCALES, N_, translations
@@ -449,6 +455,7 @@ def _case(
         "actions": actions,
         "return_reasons": list(ReturnReason),
         "suspend_reasons": list(SuspendReason),
+        "follow_up_outcomes": list(FollowUpOutcome),
         "role_kinds": allowed_kinds(user),
         "temporal_url": views.temporal_ui_url(ctx.settings, workflow_id(detail.request_id)),
         "workflow_id": workflow_id(detail.request_id),
@@ -473,18 +480,7 @@ async def post_action(
     if action is None:
         return error_page(request, user, HTTPException(404, f"kind: unknown action {kind!r}"))
     key = _str(form.get("idempotency_key"))
-    values = {
-        n: _str(form.get(n))
-        for n in (
-            "text",
-            "institution_id",
-            "rating",
-            "return_reason",
-            "days",
-            "suspend_reason",
-            "handler_id",
-        )
-    }
+    values = {n: _str(form.get(n)) for n in forms.ACTION_FIELDS}
     body, errors = forms.parse_action_body(form)
     try:
         _known_length(request_id)

@@ -51,6 +51,7 @@ async def take_action(
             days=body.days,
             suspend_reason=body.suspend_reason,
             handler_id=body.handler_id,
+            outcome=body.outcome,
         )
     except ValidationError as exc:
         raise validation_http_error(exc, ("body",)) from None

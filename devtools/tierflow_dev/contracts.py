@@ -37,6 +37,7 @@ from schemas.lifecycle import (
     ActionKind,
     EscalationReason,
     EventType,
+    FollowUpOutcome,
     ReturnReason,
     SuspendReason,
     TransitionRecord,
@@ -67,6 +68,7 @@ REQUIRED_FIELD_TYPES: dict[str, tuple[Any, dict[str, Any]]] = {
     "suspend_reason": (SuspendReason, {}),
     "days": (int, {"ge": 1, "le": 60}),
     "handler_id": (str, {"max_length": 100}),
+    "outcome": (FollowUpOutcome, {}),
 }
 
 

@@ -42,6 +42,7 @@ UNMODELLED = (
     | handlers.HANDLER_ACTIONS
     | parts.PART_ACTIONS  # co-handling: test_co_handling.py
     | {ActionKind.SUPERVISE, ActionKind.REPLY_SUPERVISION}  # test_chasing.py
+    | {ActionKind.FOLLOW_UP}  # test_follow_up.py
 )
 KINDS = [kind for kind in ActionKind if kind not in OPERATOR_ACTIONS | UNMODELLED]
 CASES = list(itertools.product(sorted(LIFECYCLE), range(len(TIERS)), KINDS, (False, True)))

@@ -124,3 +124,17 @@ async def test_a_co_handler_sees_the_request_and_concludes_its_part(api: Api) ->
     assert done.status_code == 200, done.text
     resolved = await api.act(rid, "resolve", "cw_own", text="办结")
     assert resolved.status_code == 200 and resolved.json()["state"] == "resolved"
+
+
+async def test_the_follow_up_desk_closes_or_sends_back(api: Api) -> None:
+    rid = await api.submit(make_request(), who="sys_portal")
+    await api.act(rid, "acknowledge", "cw_own")
+    await api.act(rid, "resolve", "cw_own", text="已对接银行")
+    no_text = await api.act(rid, "follow_up", "desk_city", outcome="unsatisfied")
+    assert no_text.status_code == 422 and "unsatisfied follow-up" in no_text.text
+    assert (await api.act(rid, "follow_up", "cw_own", outcome="satisfied")).status_code == 403
+    redo = await api.act(rid, "follow_up", "desk_city", outcome="unsatisfied", text="未落实")
+    assert redo.status_code == 200 and redo.json()["state"] == "in_progress", redo.text
+    await api.act(rid, "resolve", "cw_own", text="已落实")
+    done = await api.act(rid, "follow_up", "desk_city", outcome="satisfied")
+    assert done.status_code == 200 and done.json()["state"] == "closed", done.text

@@ -110,6 +110,7 @@ def test_action_schemas_match_what_the_ingress_accepts(kind: ActionKind) -> None
         "days": 3,
         "suspend_reason": "third_party",
         "handler_id": "cw-1",
+        "outcome": "satisfied",
     }
     event = command_event(kind.value, data, source="/tests").model_dump(mode="json")
     _validator(_schema(f"command.{kind.value}")).validate(event)

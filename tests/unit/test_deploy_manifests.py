@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -687,6 +688,9 @@ def test_k8s_notifier_reads_valid_rules_from_its_configmap_and_mails_over_startt
         if v.get("configMap", {}).get("name") == rules_map["metadata"]["name"]
     ]
     assert str(path.parent) == mounts[volume] and path.name in rules_map["data"]
+    # the shipped ConfigMap is the packaged rules file, so the two cannot drift apart
+    packaged = resources.files("workers.notifier").joinpath("data/rules.toml").read_text("utf-8")
+    assert rules_map["data"][path.name] == packaged
     local = tmp_path / path.name
     local.write_text(rules_map["data"][path.name], "utf-8")
     volumes = {v["name"]: v for v in pod["volumes"]}

@@ -26,6 +26,7 @@ from schemas.lifecycle import (
     ActionKind,
     EscalationReason,
     EventType,
+    FollowUpOutcome,
     ReturnReason,
     SuspendReason,
 )
@@ -84,6 +85,7 @@ GRADE = {
 ROLE = {
     Role.CASEWORKER: NC_("role", "Caseworker"),
     Role.SUPERVISOR: NC_("role", "Supervisor"),
+    Role.FOLLOW_UP: NC_("role", "Follow-up desk"),
     Role.ADMIN: NC_("role", "Administrator"),
     Role.SYSTEM: NC_("role", "System"),
     Role.ENTERPRISE: NC_("role", "Enterprise"),
@@ -133,6 +135,9 @@ ACTION = {
     ActionKind.SIGN_FOR_PART: NC_("action", "Sign for the part"),
     ActionKind.CONCLUDE_PART: NC_("action", "Conclude the part"),
     ActionKind.WAIVE_PART: NC_("action", "Waive the part"),
+    ActionKind.SUPERVISE: NC_("action", "Open supervision"),
+    ActionKind.REPLY_SUPERVISION: NC_("action", "Reply to the supervision"),
+    ActionKind.FOLLOW_UP: NC_("action", "Record the follow-up"),
     ActionKind.OPERATOR_RETRY: NC_("action", "Retry the failed step"),
     ActionKind.OPERATOR_RESOLVE: NC_("action", "Settle without the failed step"),
 }
@@ -175,6 +180,10 @@ EVENT = {
     EventType.PART_SIGNED_FOR: NC_("event", "Part signed for"),
     EventType.PART_CONCLUDED: NC_("event", "Part concluded"),
     EventType.PART_WAIVED: NC_("event", "Part waived"),
+    EventType.SUPERVISION_OPENED: NC_("event", "Under supervision"),
+    EventType.SUPERVISION_REPLIED: NC_("event", "Supervision replied"),
+    EventType.REPRIMANDED: NC_("event", "Reprimanded"),
+    EventType.FOLLOWED_UP: NC_("event", "Followed up"),
     EventType.OPERATOR_NEEDED: NC_("event", "Needs an operator"),
     EventType.OPERATOR_RETRIED: NC_("event", "Operator retried"),
     EventType.OPERATOR_RESOLVED: NC_("event", "Operator settled"),
@@ -202,6 +211,11 @@ SUSPEND_REASON = {
     SuspendReason.FORCE_MAJEURE: NC_("suspend", "Force majeure"),
     SuspendReason.OTHER: NC_("suspend", "Other (see the text)"),
 }
+FOLLOW_UP_OUTCOME = {
+    FollowUpOutcome.SATISFIED: NC_("follow_up", "Satisfied: solved"),
+    FollowUpOutcome.UNSATISFIED: NC_("follow_up", "Not satisfied: redo at the unit"),
+    FollowUpOutcome.UNREACHABLE: NC_("follow_up", "Could not be reached"),
+}
 BY_ENUM: dict[type[StrEnum], dict] = {
     State: STATE,
     Tier: TIER,
@@ -217,6 +231,7 @@ BY_ENUM: dict[type[StrEnum], dict] = {
     EscalationReason: ESCALATION,
     ReturnReason: RETURN_REASON,
     SuspendReason: SUSPEND_REASON,
+    FollowUpOutcome: FOLLOW_UP_OUTCOME,
 }
 
 

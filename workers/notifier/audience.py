@@ -68,12 +68,14 @@ def _users(engine: Engine, audience: Audience, record: TransitionRecord) -> list
             return []
         query = query.where(ApiUser.role == Role.SUPERVISOR, ApiUser.institution_id == institution)
     else:
-        target: Tier | None = tier.next_up() if audience is Audience.SUPERVISORS_ABOVE else tier
+        above = audience in (Audience.SUPERVISORS_ABOVE, Audience.FOLLOW_UP_DESK)
+        target: Tier | None = (tier.next_up() or tier) if above else tier
         if target is None:
             return []
         region = division_for_tier(record.summary.division_code, target)
+        role = Role.FOLLOW_UP if audience is Audience.FOLLOW_UP_DESK else Role.SUPERVISOR
         query = query.where(
-            ApiUser.role == Role.SUPERVISOR,
+            ApiUser.role == role,
             ApiUser.tier == target,
             ApiUser.division_code == region,
         )

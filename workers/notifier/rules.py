@@ -33,6 +33,7 @@ class Audience(StrEnum):
     TIER_SUPERVISORS = "tier_supervisors"  # supervisors of the holding tier, for its region
     ENTERPRISE = "enterprise"  # the enterprise's contact on file
     CO_HANDLERS = "co_handlers"  # caseworkers of the co-handling unit the event names (协办)
+    FOLLOW_UP_DESK = "follow_up_desk"  # 回访员 of the tier above (the dispatching tier)
 
 
 PERSON_CHANNELS = frozenset({Channel.INBOX, Channel.EMAIL, Channel.SMS})

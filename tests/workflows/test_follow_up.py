@@ -1,0 +1,98 @@
+"""回访: the follow-up desk calls the enterprise after a resolution (real time-skipping server).
+
+Satisfied closes the request, unsatisfied reopens it at the unit as a redo (重办, counted),
+unreachable closes it after the policy's attempts; a bad rating keeps the request open until
+it is followed up.
+"""
+
+from __future__ import annotations
+
+from schemas.domain import Role, State, Tier
+from schemas.lifecycle import ActionKind, FollowUpOutcome
+from schemas.request import Actor
+from tests.utils.factories import ENTERPRISE, action, caseworker, make_request
+from tests.workflows.test_lifecycle import act, sleep_until, view
+from tests.workflows.test_return_and_extension import refused
+from tests.workflows.test_sign_for import pinned_submit, records
+from workflows.business_time import add_business_seconds, business_day_seconds
+
+DESK = Actor(
+    id="desk-330100",
+    role=Role.FOLLOW_UP,
+    institution_id="zj-330100-sme",
+    tier=Tier.MUNICIPAL,
+    division_code="330100",
+)
+
+
+async def _resolved(env, queue, stand_ins):
+    req = make_request()
+    handle, policy = await pinned_submit(env, queue, stand_ins, req)
+    cw = caseworker((await view(handle)).summary.institution_id or "")
+    await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
+    await act(handle, action(ActionKind.RESOLVE, cw, text="已对接银行授信"))
+    return req, handle, policy, cw
+
+
+def call(outcome: FollowUpOutcome, text: str | None = None):
+    return action(ActionKind.FOLLOW_UP, DESK, outcome=outcome, text=text)
+
+
+async def test_a_satisfied_follow_up_closes_the_request(ts_worker, stand_ins) -> None:
+    env, queue = ts_worker
+    req, handle, policy, cw = await _resolved(env, queue, stand_ins)
+    (resolved,) = records(stand_ins, req, "resolved")
+    due = (await view(handle)).follow_up_due_at
+    cal = policy.calendar
+    assert due == add_business_seconds(resolved.occurred_at, business_day_seconds(cal), cal)
+    assert "role caseworker may not follow_up" in await refused(
+        handle, call(FollowUpOutcome.SATISFIED).model_copy(update={"actor": cw})
+    )
+    answer = await act(handle, call(FollowUpOutcome.SATISFIED))
+    assert answer.state is State.CLOSED
+    (closed,) = records(stand_ins, req, "closed")
+    assert closed.details["cause"] == "satisfied" and closed.actor.id == DESK.id
+    # the enterprise may still rate in the rating window after the close
+    assert (await act(handle, action(ActionKind.RATE, ENTERPRISE, rating=5))).state is State.CLOSED
+
+
+async def test_unsatisfied_is_a_redo_at_the_unit(ts_worker, stand_ins) -> None:
+    env, queue = ts_worker
+    req, handle, policy, cw = await _resolved(env, queue, stand_ins)
+    answer = await act(handle, call(FollowUpOutcome.UNSATISFIED, "授信额度未落实"))
+    assert answer.state is State.IN_PROGRESS
+    (reopened,) = records(stand_ins, req, "reopened")
+    assert reopened.details == {"cause": "follow_up", "redo": 1}
+    state = await view(handle)
+    assert state.redo_count == 1 and state.follow_up_due_at is None
+    assert state.summary.resolution_due_at is not None  # a fresh resolution clock
+    # resolved again: a new follow-up falls due
+    await act(handle, action(ActionKind.RESOLVE, cw, text="额度已落实"))
+    assert (await view(handle)).follow_up_due_at is not None
+
+
+async def test_unreachable_three_times_closes_it(ts_worker, stand_ins) -> None:
+    env, queue = ts_worker
+    req, handle, policy, cw = await _resolved(env, queue, stand_ins)
+    for _ in range(2):
+        answer = await act(handle, call(FollowUpOutcome.UNREACHABLE))
+        assert answer.state is State.RESOLVED
+    answer = await act(handle, call(FollowUpOutcome.UNREACHABLE))
+    assert answer.state is State.CLOSED
+    attempts = [r.details["attempt"] for r in records(stand_ins, req, "followed_up")]
+    assert attempts == [1, 2, 3]
+    (closed,) = records(stand_ins, req, "closed")
+    assert closed.details["cause"] == "unreachable"
+
+
+async def test_a_bad_rating_waits_for_its_follow_up(ts_worker, stand_ins) -> None:
+    env, queue = ts_worker
+    req, handle, policy, cw = await _resolved(env, queue, stand_ins)
+    await act(handle, action(ActionKind.RATE, ENTERPRISE, rating=2))
+    close_due = (await view(handle)).close_due_at
+    assert close_due is not None
+    await sleep_until(env, add_business_seconds(close_due, 3600, policy.calendar))
+    assert (await view(handle)).summary.state is State.RESOLVED  # not closed by itself
+    assert not records(stand_ins, req, "closed")
+    answer = await act(handle, call(FollowUpOutcome.SATISFIED, "企业表示已解决"))
+    assert answer.state is State.CLOSED
