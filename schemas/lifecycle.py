@@ -61,6 +61,10 @@ class ActionKind(StrEnum):
     SUPERVISE = "supervise"  # 督办 by hand: a supervisor asks the unit for a written reply
     REPLY_SUPERVISION = "reply_supervision"  # the unit's written reply to a supervision
     FOLLOW_UP = "follow_up"  # 回访: the follow-up desk records what the enterprise said
+    CONCLUDE_RECTIFICATION = "conclude_rectification"  # 整改 of a bad rating, done
+    APPEAL_RATING = "appeal_rating"  # 申诉: the unit finds the rating mistaken or malicious
+    UPHOLD_APPEAL = "uphold_appeal"  # a supervisor agrees: the rating no longer counts
+    REJECT_APPEAL = "reject_appeal"
     OPERATOR_RETRY = "operator_retry"  # admin: redo the step that failed permanently
     OPERATOR_RESOLVE = "operator_resolve"  # admin: settle it without that step
 
@@ -92,6 +96,10 @@ TEXT_REQUIRED = {
     ActionKind.WAIVE_PART: "why the request can conclude without that part",
     ActionKind.SUPERVISE: "what the unit must answer for",
     ActionKind.REPLY_SUPERVISION: "the unit's written reply",
+    ActionKind.CONCLUDE_RECTIFICATION: "what the unit changed",
+    ActionKind.APPEAL_RATING: "why the rating is mistaken or malicious",
+    ActionKind.UPHOLD_APPEAL: "why the rating no longer counts",
+    ActionKind.REJECT_APPEAL: "why the rating stands",
 }
 
 # Actions that need other fields: (field, what it holds) each.
@@ -272,6 +280,11 @@ class EventType(StrEnum):
     SUPERVISION_REPLIED = "supervision_replied"  # the unit's written reply
     REPRIMANDED = "reprimanded"  # 通报: no written reply by the deadline (counts in 考核)
     FOLLOWED_UP = "followed_up"  # 回访 (details: outcome, attempt)
+    RECTIFICATION_OPENED = "rectification_opened"  # 整改 after a bad rating (details: due_at)
+    RECTIFICATION_CONCLUDED = "rectification_concluded"
+    RATING_APPEALED = "rating_appealed"  # 申诉
+    APPEAL_UPHELD = "appeal_upheld"  # the rating no longer counts in the statistics
+    APPEAL_REJECTED = "appeal_rejected"
     OPERATOR_NEEDED = "operator_needed"  # a step failed permanently; details name it
     OPERATOR_RETRIED = "operator_retried"
     OPERATOR_RESOLVED = "operator_resolved"
@@ -420,6 +433,33 @@ class Supervision(BaseModel):
     @property
     def awaiting_reply(self) -> bool:
         return self.replied_at is None and self.reprimanded_at is None
+
+
+class Rectification(BaseModel):
+    """整改 after a bad rating, owned by the unit that concluded the request; and its appeal."""
+
+    institution_id: str
+    rating: int
+    opened_at: datetime
+    due_at: datetime
+    reminded: bool = False  # its deadline passed: chased like any late step
+    concluded_at: datetime | None = None
+    conclusion: str | None = None
+    appeal_until: datetime  # the unit may appeal the rating until then
+    appealed_at: datetime | None = None
+    appeal: str | None = None
+    appeal_upheld: bool | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.concluded_at is None
+
+    @property
+    def appeal_pending(self) -> bool:
+        return self.appealed_at is not None and self.decided_at is None
 
 
 class Application(BaseModel):
@@ -603,6 +643,7 @@ class WorkflowState(BaseModel):
     follow_up_attempts: int = 0  # unreachable tries since the resolution
     followed_up: bool = False  # the follow-up of this resolution is done
     redo_count: int = 0  # 重办: reopened after an unsatisfied follow-up
+    rectification: Rectification | None = None  # 整改 after a bad rating, and its appeal
 
     @model_validator(mode="wrap")
     @classmethod
@@ -669,3 +710,6 @@ class RequestView(BaseModel):
         default=None, description="Resolved: when the follow-up desk calls the enterprise"
     )
     redo_count: int = Field(default=0, description="重办: reopened after a follow-up")
+    rectification: Rectification | None = Field(
+        default=None, description="整改 after a bad rating, and the unit's appeal (申诉)"
+    )

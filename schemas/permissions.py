@@ -33,6 +33,8 @@ CASEWORKER_ACTIONS = frozenset(
         ActionKind.SIGN_FOR_PART,
         ActionKind.CONCLUDE_PART,
         ActionKind.REPLY_SUPERVISION,
+        ActionKind.CONCLUDE_RECTIFICATION,
+        ActionKind.APPEAL_RATING,
     }
 )
 # Supervisors also dispatch: reassign, and decide returns and extensions of the tiers below.
@@ -47,6 +49,8 @@ SUPERVISOR_ACTIONS = CASEWORKER_ACTIONS | {
     ActionKind.ASSIGN_HANDLER,  # the unit's lead names its handler
     ActionKind.WAIVE_PART,  # conclude without a co-handler's part
     ActionKind.SUPERVISE,  # 督办 by hand
+    ActionKind.UPHOLD_APPEAL,  # 申诉 decided
+    ActionKind.REJECT_APPEAL,
 }
 ENTERPRISE_ACTIONS = frozenset(
     {ActionKind.PROVIDE_INFO, ActionKind.WITHDRAW, ActionKind.RATE, ActionKind.COMMENT}

@@ -124,6 +124,15 @@ class PinnedPolicy(BaseModel):
     follow_up_attempts: int = Field(
         default=3, ge=1, description="Unreachable follow-up calls before the request closes"
     )
+    rectification_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="整改: working days the unit has after a rating of 1 or 2 (None: policies "
+        "pinned before rectification)",
+    )
+    appeal_days: int = Field(
+        default=5, ge=0, description="申诉: working days after the rating the unit may appeal"
+    )
     bad_rating_needs_follow_up: bool = Field(
         default=False,
         description="A rating of 1 or 2 keeps the request open until it is followed up "

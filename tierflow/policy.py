@@ -139,6 +139,8 @@ class ProvinceWorkOrders(_Strict):
     supervision_reply_business_days: int | None = Field(default=None, ge=1)
     follow_up_after_business_days: int | None = Field(default=None, ge=0)
     follow_up_attempts: int | None = Field(default=None, ge=1)
+    rectification_business_days: int | None = Field(default=None, ge=1)
+    appeal_business_days: int | None = Field(default=None, ge=0)
 
     @field_validator("sign_for_hours")
     @classmethod
@@ -172,6 +174,9 @@ class WorkOrders(_Strict):
     supervision_reply_business_days: int = Field(default=3, ge=1)
     follow_up_after_business_days: int = Field(default=1, ge=0)  # 回访: the day after
     follow_up_attempts: int = Field(default=3, ge=1)
+    # Sichuan: a bad rating rectified within 15 working days (Dezhou: 5)
+    rectification_business_days: int = Field(default=15, ge=1)
+    appeal_business_days: int = Field(default=5, ge=0)
     province: dict[str, ProvinceWorkOrders] = Field(default_factory=dict)
 
     @field_validator("province")
@@ -325,6 +330,8 @@ class PolicyFile(_Strict):
             follow_up_after_days=rules.follow_up_after_business_days,
             follow_up_attempts=rules.follow_up_attempts,
             bad_rating_needs_follow_up=True,
+            rectification_days=rules.rectification_business_days,
+            appeal_days=rules.appeal_business_days,
         )
 
     def calendar_for(self, year: int) -> CalendarData:

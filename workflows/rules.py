@@ -50,8 +50,13 @@ TRANSITIONS: dict[ActionKind, tuple[frozenset[State], State | None]] = {
     ActionKind.CONCLUDE_PART: (OPEN_STATES, None),
     ActionKind.WAIVE_PART: (OPEN_STATES, None),
     ActionKind.SUPERVISE: (OPEN_STATES, None),
-    ActionKind.REPLY_SUPERVISION: (NOT_TERMINAL, None),
+    ActionKind.REPLY_SUPERVISION: (frozenset(State), None),  # while one waits: even closed
     ActionKind.FOLLOW_UP: (frozenset({State.RESOLVED}), None),
+    # after a bad rating, while the request is resolved or (in its rectification) closed
+    ActionKind.CONCLUDE_RECTIFICATION: (frozenset({State.RESOLVED, State.CLOSED}), None),
+    ActionKind.APPEAL_RATING: (frozenset({State.RESOLVED, State.CLOSED}), None),
+    ActionKind.UPHOLD_APPEAL: (frozenset({State.RESOLVED, State.CLOSED}), None),
+    ActionKind.REJECT_APPEAL: (frozenset({State.RESOLVED, State.CLOSED}), None),
     # only while a step waits for an operator (the workflow checks that), in any state
     ActionKind.OPERATOR_RETRY: (frozenset(State), None),
     ActionKind.OPERATOR_RESOLVE: (frozenset(State), None),
@@ -93,6 +98,10 @@ EVENT_OF_ACTION: dict[ActionKind, EventType] = {
     ActionKind.SUPERVISE: EventType.SUPERVISION_OPENED,
     ActionKind.REPLY_SUPERVISION: EventType.SUPERVISION_REPLIED,
     ActionKind.FOLLOW_UP: EventType.FOLLOWED_UP,
+    ActionKind.CONCLUDE_RECTIFICATION: EventType.RECTIFICATION_CONCLUDED,
+    ActionKind.APPEAL_RATING: EventType.RATING_APPEALED,
+    ActionKind.UPHOLD_APPEAL: EventType.APPEAL_UPHELD,
+    ActionKind.REJECT_APPEAL: EventType.APPEAL_REJECTED,
     ActionKind.OPERATOR_RETRY: EventType.OPERATOR_RETRIED,
     ActionKind.OPERATOR_RESOLVE: EventType.OPERATOR_RESOLVED,
 }

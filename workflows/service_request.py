@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         handlers,
         parts,
         records,
+        rectification,
         rules,
         sla,
         views,
@@ -114,8 +115,28 @@ class ServiceRequestWorkflow:
             async with self._lock:
                 await self._fire_due()
         await self._rating_window()
+        await self._after_close()
         await self._settle()
         return self._summary()
+
+    async def _after_close(self) -> None:
+        """Stay while a bad rating's rectification or appeal, or a supervision, is open.
+
+        Only policies pinned with rectification open one, and only runs that were supervised
+        have a supervision; older requests end as they did.
+        """
+        while self._open_after_close():
+            await self._drain_outbox()
+            try:
+                await workflow.wait_condition(
+                    lambda: self._outbox.ready or not self._open_after_close(),
+                    timeout=self._time_to_next_due(),
+                    timeout_summary="rectification",
+                )
+            except TimeoutError:
+                pass
+            async with self._lock:
+                self._fire_rectification(workflow.now())
 
     async def _rating_window(self) -> None:
         """After an automatic close, stay open until the enterprise rates or the window ends.
@@ -135,6 +156,9 @@ class ServiceRequestWorkflow:
                 )
             except TimeoutError:
                 pass
+
+    def _open_after_close(self) -> bool:
+        return rectification.active(self.case) or chasing.awaiting_reply(self.case) is not None
 
     def _rating_open(self) -> bool:
         """Whether a closed request still takes a rating now."""
@@ -305,6 +329,7 @@ class ServiceRequestWorkflow:
             refused = "cannot reply: no supervision waits for a reply"
         if action.kind is ActionKind.FOLLOW_UP and self.case.followed_up:
             refused = "cannot follow up: this resolution was followed up already"
+        refused = refused or rectification.refusal(self.case, action, workflow.now())
         if refused:
             raise ApplicationError(refused, type="InvalidTransition", non_retryable=True)
         if action.kind is ActionKind.RATE and self.case.state is State.CLOSED:
@@ -447,6 +472,19 @@ class ServiceRequestWorkflow:
         if kind is ActionKind.FOLLOW_UP:
             self._follow_up(action)
             return
+        if kind in rectification.ACTIONS:
+            case = rectification.apply(self.case, action, now)
+            if not case.open:
+                chasing.end(self.case, rectification.CLOCK, now)
+            self._emit(
+                event,
+                actor,
+                to_state=self.case.state,
+                reason=action.text,
+                action_id=action.action_id,
+                details={"rating": case.rating, "rectifying_institution": case.institution_id},
+            )
+            return
         details: dict[str, int | None] = {}
         if kind is ActionKind.ACKNOWLEDGE:
             if self._awaits_sign_for():  # answering the enterprise takes the request too
@@ -487,6 +525,29 @@ class ServiceRequestWorkflow:
         elif kind is ActionKind.RATE:
             self.case.rating = action.rating
             details["rating"] = action.rating
+            assert action.rating is not None
+            opened = rectification.open_for(self.case, action.rating, now)
+            if opened is not None:
+                self._emit(
+                    event,
+                    actor,
+                    to_state=to_state,
+                    action_id=action.action_id,
+                    reason=action.text,
+                    details=details,
+                )
+                self._emit(
+                    EventType.RECTIFICATION_OPENED,
+                    SYSTEM_ACTOR,
+                    to_state=self.case.state,
+                    reason=f"rating {action.rating}",
+                    details={
+                        "rectifying_institution": opened.institution_id,
+                        "due_at": _iso(opened.due_at),
+                        "appeal_until": _iso(opened.appeal_until),
+                    },
+                )
+                return
         self._emit(
             event,
             actor,
@@ -765,6 +826,7 @@ class ServiceRequestWorkflow:
         if self.case.policy is None:  # admission waits for an operator: no clocks yet
             return
         now = workflow.now()
+        self._fire_rectification(now)
         if self.case.state is State.RESOLVED:
             close_due = sla.close_due_now(self.case)
             if close_due is not None and close_due <= now:
@@ -918,6 +980,27 @@ class ServiceRequestWorkflow:
             )
         elif self.case.followed_up:  # satisfied, or unreachable too often
             self._close(action.actor, f"follow-up: {outcome.value}", None, cause=outcome.value)
+
+    def _fire_rectification(self, now: datetime) -> None:
+        """A rectification past its deadline is reminded and chased; chase rungs that are due."""
+        if rectification.overdue(self.case, now):
+            case = self.case.rectification
+            assert case is not None
+            case.reminded = True
+            self._emit(
+                EventType.REMINDED,
+                SYSTEM_ACTOR,
+                to_state=self.case.state,
+                reason="rectification is late",
+                details={
+                    "clock": rectification.CLOCK,
+                    "rectifying_institution": case.institution_id,
+                    "deadline": _iso(case.due_at),
+                },
+            )
+            chasing.start(self.case, rectification.CLOCK, now, reminded=True)
+        if self.case.state.is_terminal or self.case.state is State.RESOLVED:
+            self._chase(now)  # open states take their rungs in _fire_due
 
     def _chase(self, now: datetime) -> None:
         """Take the chasing ladder's rungs that are due: reminder, supervision, reprimand."""

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from schemas.domain import ClockKind, State
 from schemas.lifecycle import WorkflowState
-from workflows import chasing, clocks, follow_up, parts, records
+from workflows import chasing, clocks, follow_up, parts, records, rectification
 from workflows.business_time import add_business_seconds, business_seconds_between
 
 
@@ -19,8 +19,12 @@ def next_due(case: WorkflowState) -> datetime | None:
     policy = case.policy
     if policy is None:
         return None
+    late = [d for d in (rectification.next_due(case), chasing.next_due(case)) if d is not None]
+    if case.state.is_terminal:  # only a bad rating's rectification still runs
+        return min(late) if late else None
     if case.state is State.RESOLVED:
-        return close_due_now(case)
+        dues = [d for d in (close_due_now(case), *late) if d is not None]
+        return min(dues) if dues else None
     thresholds, cal = policy.warning_thresholds, policy.calendar
     dues = [
         due

@@ -51,6 +51,7 @@ def request_view(case: WorkflowState, now: datetime) -> RequestView:
         chases=case.chases,
         follow_up_due_at=case.follow_up_due_at if case.state is State.RESOLVED else None,
         redo_count=case.redo_count,
+        rectification=case.rectification,
         supervisions=case.supervisions,
     )
 

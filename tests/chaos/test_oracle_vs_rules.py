@@ -14,7 +14,7 @@ from schemas.domain import State, Tier
 from schemas.lifecycle import OPERATOR_ACTIONS, TEXT_REQUIRED, ActionKind, ActionRequest
 from schemas.request import SYSTEM_ACTOR
 from tests.utils.oracle import LIFECYCLE, TIERS, Command, RequestModel
-from workflows import applications, handlers, parts, rules
+from workflows import applications, handlers, parts, rectification, rules
 
 ROUTE = ["inst-county", "inst-municipal", "inst-provincial", "inst-national"]
 TIER_OF = {name: Tier(name) for name in TIERS}
@@ -43,6 +43,7 @@ UNMODELLED = (
     | parts.PART_ACTIONS  # co-handling: test_co_handling.py
     | {ActionKind.SUPERVISE, ActionKind.REPLY_SUPERVISION}  # test_chasing.py
     | {ActionKind.FOLLOW_UP}  # test_follow_up.py
+    | rectification.ACTIONS  # test_rectification.py
 )
 KINDS = [kind for kind in ActionKind if kind not in OPERATOR_ACTIONS | UNMODELLED]
 CASES = list(itertools.product(sorted(LIFECYCLE), range(len(TIERS)), KINDS, (False, True)))

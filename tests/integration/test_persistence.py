@@ -118,6 +118,17 @@ def test_sign_for_is_kept_per_hold_and_on_the_request(db_engine: Engine) -> None
         assert not (hold.response_breached or hold.resolution_breached)
 
 
+def test_an_upheld_appeal_keeps_the_rating_but_excludes_it(db_engine: Engine) -> None:
+    writer = TransitionWriter(db_engine)
+    f = RecordFactory(make_request("req-appeal-1"))
+    records = [f.submitted(), f.assigned("zj-330106-sme", Tier.COUNTY), f.resolved(), f.rated(1)]
+    upheld = f.emit(EventType.APPEAL_UPHELD, actor=caseworker("zj-330106-sme"), reason="误评")
+    assert writer.persist([*records, upheld]) == 5
+    with Session(db_engine) as s:
+        (rating,) = repository.ratings(s, "req-appeal-1")
+        assert rating.rating == 1 and rating.excluded
+
+
 def test_a_late_older_record_does_not_roll_the_summary_back(db_engine: Engine) -> None:
     writer = TransitionWriter(db_engine)
     f = RecordFactory()

@@ -176,6 +176,8 @@ class RatingBase(SQLModel):
     institution_id: str | None = Field(default=None, sa_type=String(64))
     tier: Tier = Field(sa_type=EnumText(Tier))
     created_at: datetime = Field(sa_type=UtcDateTime)
+    # 申诉 upheld: the rating no longer counts in satisfaction statistics (kept for the record)
+    excluded: bool = False
 
 
 class Rating(RatingBase, table=True):

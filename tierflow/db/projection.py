@@ -72,6 +72,10 @@ def apply_transition(conn: Connection, record: TransitionRecord) -> bool:
         _insert_rating(conn, record)
     elif record.event_type is EventType.CO_HANDLER_ADDED or record.event_type in CLOSES_PART:
         _update_parts(conn, record)
+    elif record.event_type is EventType.APPEAL_UPHELD:  # the rating no longer counts
+        conn.execute(
+            update(_rating).where(_rating.c.request_id == record.request_id).values(excluded=True)
+        )
     return True
 
 
@@ -291,5 +295,6 @@ def _insert_rating(conn: Connection, record: TransitionRecord) -> None:
             institution_id=record.institution_id,
             tier=record.to_tier.value,
             created_at=record.occurred_at,
+            excluded=False,
         )
     )

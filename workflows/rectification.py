@@ -1,0 +1,102 @@
+"""整改 and 申诉: a bad rating's rectification by the unit, and the unit's appeal. Pure.
+
+A rating of 1 or 2 opens a rectification case owned by the unit that concluded the request,
+due in the policy's working days and chased like any late step when it is not concluded in
+time. The unit may appeal a rating it considers mistaken or malicious within the policy's
+working days; a supervisor decides. An upheld appeal removes the rating from the statistics
+and ends the rectification.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from schemas.lifecycle import ActionKind, ActionRequest, Rectification, WorkflowState
+from workflows.business_time import add_business_seconds, business_day_seconds
+from workflows.follow_up import BAD_RATING
+
+CLOCK = "rectification"
+ACTIONS = frozenset(
+    {
+        ActionKind.CONCLUDE_RECTIFICATION,
+        ActionKind.APPEAL_RATING,
+        ActionKind.UPHOLD_APPEAL,
+        ActionKind.REJECT_APPEAL,
+    }
+)
+
+
+def _days(case: WorkflowState, start: datetime, days: int) -> datetime:
+    assert case.policy is not None
+    cal = case.policy.calendar
+    return add_business_seconds(start, days * business_day_seconds(cal), cal)
+
+
+def open_for(case: WorkflowState, rating: int, now: datetime) -> Rectification | None:
+    """Open the rectification a bad rating calls for (policies that have one)."""
+    policy = case.policy
+    if policy is None or policy.rectification_days is None or rating > BAD_RATING:
+        return None
+    case.rectification = Rectification(
+        institution_id=case.institution.id if case.institution else "",
+        rating=rating,
+        opened_at=now,
+        due_at=_days(case, now, policy.rectification_days),
+        appeal_until=_days(case, now, policy.appeal_days),
+    )
+    return case.rectification
+
+
+def active(case: WorkflowState) -> bool:
+    """A rectification or an appeal still needs someone to act."""
+    r = case.rectification
+    return r is not None and (r.open or r.appeal_pending)
+
+
+def overdue(case: WorkflowState, now: datetime) -> bool:
+    r = case.rectification
+    return r is not None and r.open and not r.reminded and r.due_at <= now
+
+
+def next_due(case: WorkflowState) -> datetime | None:
+    r = case.rectification
+    return r.due_at if r is not None and r.open and not r.reminded else None
+
+
+def refusal(case: WorkflowState, action: ActionRequest, now: datetime) -> str | None:
+    """Why this rectification or appeal step cannot be taken now; None if it can."""
+    kind, r = action.kind, case.rectification
+    if kind not in ACTIONS:
+        return None
+    if r is None:
+        return f"cannot {kind.value}: the request has no rectification (no bad rating)"
+    unit_steps = (ActionKind.CONCLUDE_RECTIFICATION, ActionKind.APPEAL_RATING)
+    if kind in unit_steps and action.actor.institution_id not in (None, r.institution_id):
+        return f"cannot {kind.value}: the rectification belongs to {r.institution_id}"
+    if kind is ActionKind.CONCLUDE_RECTIFICATION and not r.open:
+        return "cannot conclude the rectification: it is closed"
+    if kind is ActionKind.APPEAL_RATING:
+        if r.appealed_at is not None:
+            return "cannot appeal: the rating was appealed already"
+        if now > r.appeal_until:
+            return f"cannot appeal: the appeal window ended at {r.appeal_until.isoformat()}"
+    if kind in (ActionKind.UPHOLD_APPEAL, ActionKind.REJECT_APPEAL) and not r.appeal_pending:
+        return f"cannot {kind.value}: no appeal waits for a decision"
+    return None
+
+
+def apply(case: WorkflowState, action: ActionRequest, now: datetime) -> Rectification:
+    """Record the step on the rectification case."""
+    r = case.rectification
+    assert r is not None
+    kind = action.kind
+    if kind is ActionKind.CONCLUDE_RECTIFICATION:
+        r.concluded_at, r.conclusion = now, action.text
+    elif kind is ActionKind.APPEAL_RATING:
+        r.appealed_at, r.appeal = now, action.text
+    else:
+        r.appeal_upheld = kind is ActionKind.UPHOLD_APPEAL
+        r.decided_by, r.decided_at, r.decision = action.actor.id, now, action.text
+        if r.appeal_upheld and r.open:
+            r.concluded_at, r.conclusion = now, "appeal upheld: the rating no longer counts"
+    return r
