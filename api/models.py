@@ -155,3 +155,30 @@ class Workload(BaseModel):
 
     institution_id: str
     handlers: list[HandlerLoad]
+
+
+class AssessmentRow(BaseModel):
+    """考核 figures of one institution; a rate with nothing to measure is null."""
+
+    institution_id: str
+    tier: Tier | None = None
+    holds: int = Field(description="Stays at the institution that began in the period")
+    sign_for_on_time_rate: float | None = Field(description="签收 in time, of those due")
+    response_rate: float | None = Field(description="响应率: holds answered in time")
+    conclusion_on_time_rate: float | None = Field(description="按时办结率, of those concluded")
+    resolution_rate: float | None = Field(description="解决率: follow-ups that found it solved")
+    satisfaction_rate: float | None = Field(description="满意率: ratings 3-5 (appeals upheld out)")
+    ratings: int
+    returns: int
+    extensions: int
+    reminders: int
+    supervisions: int
+    reprimands: int
+    redos: int
+    rectifications: int
+
+
+class AssessmentReport(BaseModel):
+    since: datetime
+    until: datetime
+    rows: list[AssessmentRow]

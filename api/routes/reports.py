@@ -5,13 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import AfterValidator
 
 from api.auth import require
 from api.deps import Ctx, CurrentPrincipal
-from api.models import ErrorOut, EscalationReport, SlaReport, SummaryReport, Workload
+from api.models import (
+    AssessmentReport,
+    ErrorOut,
+    EscalationReport,
+    SlaReport,
+    SummaryReport,
+    Workload,
+)
 from api.routes import API_PREFIX
+from api.service import assessment as assessing
 from api.service import reports as service
 from api.service import requests as listings
 from schemas.edge import INSTITUTION_ID_PATTERN, check_aware
@@ -65,3 +73,29 @@ def workload(
     """Open requests of one institution per handler (承办人), for the unit's lead."""
     require(principal, "reports", "see reports")
     return listings.workload(ctx, principal, institution)
+
+
+@router.get("/assessment", response_model=AssessmentReport, responses=ERRORS)
+def assessment(
+    ctx: Ctx, principal: CurrentPrincipal, since: Since = None, until: Until = None
+) -> AssessmentReport:
+    """考核: on-time sign-for, response, on-time conclusion, resolution and satisfaction rates
+    and the counts institutions are assessed by, per institution in scope, for the period."""
+    return assessing.assessment(ctx, principal, since, until)
+
+
+@router.get(
+    "/assessment.csv",
+    response_class=Response,
+    responses={**ERRORS, 200: {"content": {"text/csv": {}}, "description": "UTF-8 with BOM"}},
+)
+def assessment_csv(
+    ctx: Ctx, principal: CurrentPrincipal, since: Since = None, until: Until = None
+) -> Response:
+    """The assessment as CSV, one row per institution."""
+    report = assessing.assessment(ctx, principal, since, until)
+    return Response(
+        assessing.assessment_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="assessment.csv"'},
+    )

@@ -29,7 +29,7 @@ DEFAULT_PERIOD = timedelta(days=30)
 Q = TypeVar("Q", Select[*tuple[Any, ...]], SelectOfScalar[Any])
 
 
-def _period(
+def report_period(
     principal: Principal, since: datetime | None, until: datetime | None
 ) -> tuple[datetime, datetime]:
     """Check the caller may see reports; return the period (by default the last 30 days)."""
@@ -49,7 +49,7 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _in_scope(
+def in_period_and_scope(
     query: Q, principal: Principal, request_id: Any, moment: Any, period: tuple[datetime, datetime]
 ) -> Q:
     """Keep the rows of requests in the caller's scope whose ``moment`` falls in ``period``."""
@@ -91,8 +91,8 @@ def sla_report(
     ctx: ApiContext, principal: Principal, since: datetime | None, until: datetime | None
 ) -> SlaReport:
     """Return SLA attainment per institution and tier for holds begun in the period."""
-    start, end = _period(principal, since, until)
-    query = _in_scope(
+    start, end = report_period(principal, since, until)
+    query = in_period_and_scope(
         select(TierHoldRow), principal, TierHoldRow.request_id, TierHoldRow.since, (start, end)
     )
     stats: dict[tuple[str, Any], list[int]] = {}
@@ -121,8 +121,8 @@ def escalation_report(
     ctx: ApiContext, principal: Principal, since: datetime | None, until: datetime | None
 ) -> EscalationReport:
     """Count escalations in the period by tiers, cause (SLA breach or manual) and reason code."""
-    start, end = _period(principal, since, until)
-    query = _in_scope(
+    start, end = report_period(principal, since, until)
+    query = in_period_and_scope(
         select(Transition.from_tier, Transition.to_tier, Transition.details),
         principal,
         Transition.request_id,
