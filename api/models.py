@@ -8,19 +8,11 @@ from pydantic import BaseModel, Field
 
 from schemas.domain import Category, Grade, State, Tier
 from schemas.lifecycle import (
+    ActionFields,
     ActionKind,
-    ActionText,
-    HandlerId,
-    OutcomeCode,
-    Rating,
-    ReasonCode,
-    ReassignTarget,
     RequestSummary,
     RequestView,
-    ReturnCode,
-    SuspendCode,
     TimelineEntry,
-    WorkingDays,
 )
 
 
@@ -36,19 +28,8 @@ class SubmitAccepted(BaseModel):
     status: str = Field(description="accepted: the workflow runs (new, or already running)")
 
 
-class ActionBody(BaseModel):
-    """The few fields a caseworker sends with an action; the actor comes from the token."""
-
-    # the types of schemas.lifecycle.ActionRequest: the API and Kafka agree
-    text: ActionText = None
-    institution_id: ReassignTarget = None
-    rating: Rating = None
-    reason_code: ReasonCode = None
-    return_reason: ReturnCode = None
-    days: WorkingDays = None
-    suspend_reason: SuspendCode = None
-    handler_id: HandlerId = None
-    outcome: OutcomeCode = None
+class ActionBody(ActionFields):
+    """The fields a caseworker sends with an action; the actor comes from the token."""
 
 
 class RequestItem(RequestSummary):

@@ -193,14 +193,10 @@ SuspendCode = Annotated[
 ]
 
 
-class ActionRequest(BaseModel):
-    """One action on a request; ``action_id`` makes it idempotent."""
+class ActionFields(BaseModel):
+    """What an action carries besides its id, kind and actor: the API's action body and the
+    Kafka command's data take these, so both accept the same."""
 
-    action_id: str = Field(
-        pattern=ACTION_ID_PATTERN, description="Printable ASCII without spaces, 1-200"
-    )
-    kind: ActionKind
-    actor: Actor
     text: ActionText = None
     institution_id: ReassignTarget = None
     rating: Rating = None
@@ -210,6 +206,16 @@ class ActionRequest(BaseModel):
     suspend_reason: SuspendCode = None
     handler_id: HandlerId = None
     outcome: OutcomeCode = None
+
+
+class ActionRequest(ActionFields):
+    """One action on a request; ``action_id`` makes it idempotent."""
+
+    action_id: str = Field(
+        pattern=ACTION_ID_PATTERN, description="Printable ASCII without spaces, 1-200"
+    )
+    kind: ActionKind
+    actor: Actor
 
     @model_validator(mode="after")
     def _check_fields(self) -> ActionRequest:

@@ -69,17 +69,8 @@ def parse_walk_in(form: Mapping[str, Any]) -> tuple[dict[str, str], RequestInput
         return values, None, field_errors(exc)
 
 
-# The fields of an action form (ActionBody's): text and what some actions need besides.
-ACTION_FIELDS = (
-    "text",
-    "institution_id",
-    "rating",
-    "return_reason",
-    "days",
-    "suspend_reason",
-    "handler_id",
-    "outcome",
-)
+# The fields of an action form: ActionBody's (text and what some actions need besides).
+ACTION_FIELDS = tuple(ActionBody.model_fields)
 
 
 def parse_action_body(form: Mapping[str, Any]) -> tuple[ActionBody | None, dict[str, str]]:

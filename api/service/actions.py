@@ -43,15 +43,7 @@ async def take_action(
             action_id=idempotency_key or f"api-{uuid.uuid4().hex}",
             kind=kind,
             actor=principal.actor,
-            text=body.text,
-            institution_id=body.institution_id,
-            rating=body.rating,
-            reason_code=body.reason_code,
-            return_reason=body.return_reason,
-            days=body.days,
-            suspend_reason=body.suspend_reason,
-            handler_id=body.handler_id,
-            outcome=body.outcome,
+            **body.model_dump(),
         )
     except ValidationError as exc:
         raise validation_http_error(exc, ("body",)) from None
