@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
 
+from api.console.assessment import router as assessment_router
 from api.console.inbox import router as inbox_router
 from api.console.routes import router as console_router
 from api.deps import ApiContext, ApiLimits, utc_now
@@ -72,6 +73,7 @@ def create_app(
         health.router,
         console_router,
         inbox_router,
+        assessment_router,
     )
     for router in routers:
         app.include_router(router)

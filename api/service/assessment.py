@@ -29,7 +29,7 @@ def assessment(
     start, end = report_period(principal, since, until)
     tallies = figures.tally(ctx.engine, scope_conditions(principal), (start, end))
     rows = [
-        AssessmentRow(institution_id=unit, tier=t.tier, **t.figures())  # type: ignore[arg-type]
+        AssessmentRow(institution_id=unit, tier=t.tier, **t.figures())
         for unit, t in tallies.items()
     ]
     return AssessmentReport(since=start, until=end, rows=rows)

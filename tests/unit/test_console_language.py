@@ -8,25 +8,28 @@ page rendered in Chinese shows no English word that is not a name, an id or a co
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from types import SimpleNamespace
 
 import pytest
 
+from api.console import assessment as assessment_page
 from api.console import language
 from api.console.calendars import DisplayCalendars
 from api.console.views import Clockwork, Texts, business_left, clock_bars, working_stretches
-from api.models import QueuePage, RequestItem, RequestRow
+from api.models import AssessmentRow, QueuePage, RequestItem, RequestRow
 from schemas.domain import Category, Priority, Role, SlaStatus, State, Tier
 from schemas.lifecycle import ActionKind, Institution, ReturnReason, SuspendReason, WorkflowState
 from schemas.policy import CalendarData
 from tests.utils.factories import make_policy, make_request
+from tierflow.assessment import COUNTS, RATES, Mark
 from tierflow.auth_store import Principal
 from tierflow.i18n import LOCALES, from_accept_language, from_environment, translations
 from tierflow.i18n.catalogs import extract, problems
 from tierflow.i18n.formats import remaining, when
-from tierflow.i18n.labels import BY_ENUM, label
+from tierflow.i18n.labels import BY_ENUM, figure_label, figure_outcome, label
 from workflows import views as workflow_views
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # a Monday, 11:00 in China
@@ -210,6 +213,8 @@ def pages() -> dict[str, dict[str, object]]:
             "values": {},
         },
         "overview.html": {"rows": [], "tiers": [], "region": "3301"},
+        "assessment.html": league_table_context(),
+        "assessment_requests.html": behind_context(view.summary),
         "inbox.html": {"page": SimpleNamespace(unread=0, items=[]), "unread_only": False},
         "preferences.html": {
             "pref": {"inbox": True},
@@ -231,6 +236,62 @@ def pages() -> dict[str, dict[str, object]]:
             "max_hours": "12",
         },  # fmt: skip
         "error.html": {"status": 404, "message": "工单不存在"},
+    }
+
+
+def league_table_context() -> dict[str, object]:
+    """The league table with two institutions, one with nothing to measure."""
+    zh = translations("zh-CN")
+    period = assessment_page.Period(date(2026, 2, 1), date(2026, 2, 28))
+    figures = dict.fromkeys(COUNTS, 2) | dict.fromkeys(RATES, 0.95)
+    rows = [
+        AssessmentRow(institution_id="zj-330106-sme", tier=Tier.COUNTY, **figures),
+        AssessmentRow(
+            institution_id="zj-330105-sme",
+            tier=Tier.COUNTY,
+            **dict.fromkeys(COUNTS, 0) | dict.fromkeys(RATES),
+        ),
+    ]
+    return {
+        "period": period,
+        "quick": [
+            (k, p, "/console/assessment?")
+            for k, p in assessment_page.quick_periods(date(2026, 3, 2))
+        ],
+        "rows": rows,
+        "names": {"zj-330106-sme": "西湖区中小企业服务中心"},
+        "sort": "satisfaction_rate",
+        "descending": True,
+        "rates": list(RATES),
+        "counts": list(COUNTS),
+        "figure": lambda name: figure_label(name, zh),
+        "percent": assessment_page.percent,
+        "band": assessment_page.band,
+        "sort_url": lambda name: f"/console/assessment?sort={name}",
+        "behind_url": lambda unit, name: f"/console/assessment/requests?figure={name}",
+        "charts": [(r, assessment_page.chart(rows, r)) for r in RATES],
+        "chart": {"width": 640, "label": 190, "bar": 360, "row": 22, "rows": 2},
+        "csv_url": "/console/assessment.csv?",
+    }
+
+
+def behind_context(summary: object) -> dict[str, object]:
+    zh = translations("zh-CN")
+    mark = Mark("req-held", "zj-330106-sme", Tier.COUNTY, NOW, Counter(ratings=1))
+    return {
+        "period": assessment_page.Period(date(2026, 2, 1), date(2026, 2, 28)),
+        "institution": "zj-330106-sme",
+        "name": "西湖区中小企业服务中心",
+        "figure": "satisfaction_rate",
+        "figure_label": figure_label("satisfaction_rate", zh),
+        "rate": True,
+        "value": "50.0%",
+        "counted": 1,
+        "total": 2,
+        "rows": [(mark, True, summary), (mark, False, None)],
+        "shown": 1,
+        "outcome": lambda counts: figure_outcome("satisfaction_rate", counts, zh),
+        "back_url": "/console/assessment?",
     }
 
 

@@ -255,3 +255,47 @@ def label(value: StrEnum | str | None, translations: NullTranslations) -> str:
         value = EventType(value)
     context, message = BY_ENUM[type(value)][value]
     return str(translations.pgettext(context, message))
+
+
+# 考核 figures (``tierflow.assessment.FIGURES``): (name, what the rate counts, what it misses)
+FIGURE = {
+    "sign_for_on_time_rate": NC_("figure", "On-time sign-for rate"),
+    "response_rate": NC_("figure", "Response rate"),
+    "conclusion_on_time_rate": NC_("figure", "On-time conclusion rate"),
+    "resolution_rate": NC_("figure", "Resolution rate"),
+    "satisfaction_rate": NC_("figure", "Satisfaction rate"),
+    "holds": NC_("figure", "Requests held"),
+    "ratings": NC_("figure", "Ratings"),
+    "returns": NC_("figure", "Returns"),
+    "extensions": NC_("figure", "Extensions"),
+    "reminders": NC_("figure", "Reminders"),
+    "supervisions": NC_("figure", "Supervisions"),
+    "reprimands": NC_("figure", "Reprimands"),
+    "redos": NC_("figure", "Redos"),
+    "rectifications": NC_("figure", "Rectifications"),
+}
+FIGURE_OUTCOME = {
+    "sign_for_on_time_rate": (
+        NC_("figure", "signed for in time"),
+        NC_("figure", "signed for late"),
+    ),
+    "response_rate": (NC_("figure", "answered in time"), NC_("figure", "answered late")),
+    "conclusion_on_time_rate": (
+        NC_("figure", "concluded in time"),
+        NC_("figure", "concluded late"),
+    ),
+    "resolution_rate": (NC_("figure", "solved"), NC_("figure", "not solved")),
+    "satisfaction_rate": (NC_("figure", "satisfied"), NC_("figure", "not satisfied")),
+}
+
+
+def figure_label(name: str, translations: NullTranslations) -> str:
+    """What a reader of ``translations`` calls an assessment figure."""
+    context, message = FIGURE[name]
+    return str(translations.pgettext(context, message))
+
+
+def figure_outcome(name: str, counts: bool, translations: NullTranslations) -> str:
+    """How one row behind a rate went: counted for the rate (in time, solved) or not."""
+    context, message = FIGURE_OUTCOME[name][0 if counts else 1]
+    return str(translations.pgettext(context, message))

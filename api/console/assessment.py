@@ -1,0 +1,295 @@
+"""The console's league table (考核排名) and the requests behind each of its numbers.
+
+For supervisors and admins, in their scope, over the API's assessment service: a period
+picker (days in China time), a table sortable by any figure on the server (links, no script),
+one bar chart per rate over the table's first rows, the CSV export, and for every number the
+rows it was counted from (``api.service.assessment.requests_behind``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+from sqlmodel import Session, col, select
+
+from api.auth import can
+from api.console.routes import User, error_page, gettext, page_texts, render
+from api.deps import ApiContext, Ctx
+from api.models import AssessmentReport, AssessmentRow
+from api.service import assessment as service
+from schemas.edge import INSTITUTION_ID_PATTERN
+from tierflow.assessment import COUNTS, FIGURES, RATES
+from tierflow.auth_store import Principal
+from tierflow.db.models import InstitutionRow
+from tierflow.grades import SHANGHAI
+from tierflow.i18n.labels import figure_label, figure_outcome
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+DEFAULT_DAYS = 30
+DEFAULT_SORT = "satisfaction_rate"
+SORTS = ("institution_id", *FIGURES)
+CHART_ROWS = 15  # bars per chart: the table's first rows in its order
+CHART_WIDTH = 640.0
+CHART_LABEL = 190.0  # SVG units left of the bars for the institution
+CHART_BAR = 360.0  # SVG units of a 100 % bar
+CHART_ROW = 22.0
+BEHIND_ROWS = 1000  # rows of a drill-down page at most
+
+
+@dataclass(frozen=True)
+class Period:
+    """A run of whole days in China time, both ends included."""
+
+    since: date
+    until: date
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.since, time(0), SHANGHAI)
+
+    @property
+    def end(self) -> datetime:
+        return datetime.combine(self.until + timedelta(days=1), time(0), SHANGHAI) - timedelta(
+            microseconds=1
+        )
+
+    def query(self) -> dict[str, str]:
+        return {"since": self.since.isoformat(), "until": self.until.isoformat()}
+
+
+def _day(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def period_of(since: str, until: str, today: date) -> Period:
+    """The period asked for; a missing or unreadable end is today, a start 30 days before it."""
+    end = _day(until) or today
+    start = _day(since) or end - timedelta(days=DEFAULT_DAYS - 1)
+    return Period(min(start, end), max(start, end))
+
+
+def quick_periods(today: date) -> list[tuple[str, Period]]:
+    """The picker's shortcuts: the last 30 days, this month and the month before."""
+    first = today.replace(day=1)
+    previous_end = first - timedelta(days=1)
+    return [
+        ("last30", Period(today - timedelta(days=DEFAULT_DAYS - 1), today)),
+        ("month", Period(first, today)),
+        ("previous", Period(previous_end.replace(day=1), previous_end)),
+    ]
+
+
+def sorted_rows(rows: list[AssessmentRow], sort: str, descending: bool) -> list[AssessmentRow]:
+    """The rows by one figure (institutions with nothing to measure last), then by id."""
+    by_id = sorted(rows, key=lambda r: r.institution_id)
+    if sort == "institution_id":
+        return by_id[::-1] if descending else by_id
+    measured = [r for r in by_id if getattr(r, sort) is not None]
+    measured.sort(key=lambda r: getattr(r, sort), reverse=descending)
+    return measured + [r for r in by_id if getattr(r, sort) is None]
+
+
+@dataclass(frozen=True)
+class ChartBar:
+    institution_id: str
+    text: str  # the value as the table shows it
+    y: float
+    width: float
+    band: str  # good (90 % and more), fair (70 % and more), poor, none
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def band(value: float | None) -> str:
+    if value is None:
+        return "none"
+    return "good" if value >= 0.9 else "fair" if value >= 0.7 else "poor"
+
+
+def chart(rows: list[AssessmentRow], rate: str) -> list[ChartBar]:
+    """One bar per row (the first CHART_ROWS), as long as the rate."""
+    return [
+        ChartBar(
+            row.institution_id,
+            percent(getattr(row, rate)),
+            i * CHART_ROW,
+            (getattr(row, rate) or 0.0) * CHART_BAR,
+            band(getattr(row, rate)),
+        )
+        for i, row in enumerate(rows[:CHART_ROWS])
+    ]
+
+
+def institution_names(ctx: ApiContext, ids: list[str]) -> dict[str, str]:
+    """The directory's names of the institutions (an id the directory lacks has none)."""
+    if not ids:
+        return {}
+    with Session(ctx.engine) as session:
+        query = select(InstitutionRow.id, InstitutionRow.name).where(
+            col(InstitutionRow.id).in_(ids)
+        )
+        return dict(session.exec(query).all())
+
+
+def _refused(request: Request, user: Principal) -> Response | None:
+    if can(user, "reports"):
+        return None
+    refusal = gettext(request, user).gettext("%(user)s (%(role)s) may not see the assessment")
+    role = page_texts(request, user).label(user.role)
+    return error_page(
+        request, user, HTTPException(403, refusal % {"user": user.user_id, "role": role})
+    )
+
+
+def _report(
+    request: Request, ctx: ApiContext, user: Principal, period: Period
+) -> AssessmentReport | Response:
+    try:
+        return service.assessment(ctx, user, period.start, period.end)
+    except HTTPException as exc:
+        return error_page(request, user, exc)
+
+
+@router.get("/assessment")
+def league_table(
+    request: Request,
+    ctx: Ctx,
+    user: User,
+    since: str = "",
+    until: str = "",
+    sort: str = DEFAULT_SORT,
+    order: str = "desc",
+) -> Response:
+    """考核排名: the figures of every institution in scope for the period, ranked."""
+    if refused := _refused(request, user):
+        return refused
+    today = datetime.now(SHANGHAI).date()
+    period = period_of(since, until, today)
+    report = _report(request, ctx, user, period)
+    if isinstance(report, Response):
+        return report
+    sort = sort if sort in SORTS else DEFAULT_SORT
+    descending = order != "asc"
+    rows = sorted_rows(report.rows, sort, descending)
+    t = page_texts(request, user).t
+
+    def sort_url(name: str) -> str:
+        flip = "asc" if name == sort and descending else "desc"
+        if name == "institution_id" and name != sort:
+            flip = "asc"
+        return "/console/assessment?" + urlencode({**period.query(), "sort": name, "order": flip})
+
+    def behind_url(institution: str, figure: str) -> str:
+        query = {**period.query(), "institution": institution, "figure": figure}
+        return "/console/assessment/requests?" + urlencode(query)
+
+    context = {
+        "active": "assessment",
+        "period": period,
+        "quick": [
+            (
+                key,
+                p,
+                "/console/assessment?" + urlencode({**p.query(), "sort": sort, "order": order}),
+            )
+            for key, p in quick_periods(today)
+        ],
+        "rows": rows,
+        "names": institution_names(ctx, [r.institution_id for r in rows]),
+        "sort": sort,
+        "descending": descending,
+        "rates": list(RATES),
+        "counts": list(COUNTS),
+        "figure": lambda name: figure_label(name, t),
+        "percent": percent,
+        "band": band,
+        "sort_url": sort_url,
+        "behind_url": behind_url,
+        "charts": [(rate, chart(rows, rate)) for rate in RATES],
+        "chart": {
+            "width": CHART_WIDTH,
+            "label": CHART_LABEL,
+            "bar": CHART_BAR,
+            "row": CHART_ROW,
+            "rows": min(len(rows), CHART_ROWS),
+        },
+        "csv_url": "/console/assessment.csv?" + urlencode(period.query()),
+    }
+    return render(request, "assessment.html", context, user=user)
+
+
+@router.get("/assessment.csv")
+def league_table_csv(
+    request: Request, ctx: Ctx, user: User, since: str = "", until: str = ""
+) -> Response:
+    """The league table's figures as CSV (the API's assessment.csv) for the period."""
+    if refused := _refused(request, user):
+        return refused
+    report = _report(request, ctx, user, period_of(since, until, datetime.now(SHANGHAI).date()))
+    if isinstance(report, Response):
+        return report
+    return Response(
+        service.assessment_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="assessment.csv"'},
+    )
+
+
+@router.get("/assessment/requests")
+def requests_behind(
+    request: Request,
+    ctx: Ctx,
+    user: User,
+    institution: str = "",
+    figure: str = "",
+    since: str = "",
+    until: str = "",
+) -> Response:
+    """The requests behind one number of the league table: what it was counted from."""
+    if refused := _refused(request, user):
+        return refused
+    t = page_texts(request, user).t
+    if figure not in FIGURES or not _institution_id(institution):
+        message = t.gettext("Choose a number in the league table.")
+        return error_page(request, user, HTTPException(404, message))
+    period = period_of(since, until, datetime.now(SHANGHAI).date())
+    try:
+        found = service.requests_behind(ctx, user, period.start, period.end, institution, figure)
+    except HTTPException as exc:
+        return error_page(request, user, exc)
+    rate = figure in RATES
+    counted = sum(1 for _, counts, _ in found if counts)
+    context: dict[str, Any] = {
+        "active": "assessment",
+        "period": period,
+        "institution": institution,
+        "name": institution_names(ctx, [institution]).get(institution, ""),
+        "figure": figure,
+        "figure_label": figure_label(figure, t),
+        "rate": rate,
+        "value": percent(round(counted / len(found), 4))
+        if rate and found
+        else ("—" if rate else str(len(found))),
+        "counted": counted,
+        "total": len(found),
+        "rows": found[:BEHIND_ROWS],
+        "shown": min(len(found), BEHIND_ROWS),
+        "outcome": lambda counts: figure_outcome(figure, counts, t),
+        "back_url": "/console/assessment?" + urlencode({**period.query(), "sort": figure}),
+    }
+    return render(request, "assessment_requests.html", context, user=user)
+
+
+def _institution_id(value: str) -> bool:
+    return bool(re.fullmatch(INSTITUTION_ID_PATTERN, value)) and len(value) <= 64

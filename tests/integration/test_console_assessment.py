@@ -1,0 +1,127 @@
+"""The console's league table (考核排名) on the real app and database: the figures equal a
+count made while generating the corpus, every column sorts on the server, each number opens
+the rows it was counted from, the CSV export matches, and a caseworker is refused."""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from activities.persistence import TransitionWriter
+from tests.integration.test_assessment import _corpus, _rate
+from tests.integration.test_console_sessions import Console, console, sign_in  # noqa: F401
+from tests.utils.api_helpers import asgi_client
+
+PERIOD = {"since": "2025-10-08", "until": "2025-11-08"}  # the corpus starts on 2025-10-09
+ROW = re.compile(r'<tr id="inst-([^"]+)">(.*?)</tr>', re.S)
+CELL = re.compile(r'data-figure="([a-z_]+)">(?:<a href="([^"]+)">)?([^<]*)')
+BEHIND = re.compile(r"<tbody>(.*?)</tbody>", re.S)
+
+
+def table(page: str) -> list[tuple[str, dict[str, tuple[str, str | None]]]]:
+    """The league table's rows in order: institution, then figure -> (text, drill-down link)."""
+    return [
+        (
+            unit,
+            {
+                name: (text, html.unescape(link) if link else None)
+                for name, link, text in CELL.findall(body)
+            },
+        )
+        for unit, body in ROW.findall(page)
+    ]
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+async def test_league_table_sorts_and_drills_down_to_the_counted_requests(
+    console: Console,  # noqa: F811
+) -> None:
+    records, counts = _corpus(seed=11, n=60)
+    writer = TransitionWriter(console.engine)
+    for rec in records:
+        writer.persist(rec)
+    async with asgi_client(console.app()) as client:
+        assert (await sign_in(client, console.users.tokens["admin"])).status_code == 303
+        page = await client.get("/console/assessment", params={**PERIOD, "sort": "reminders"})
+        assert page.status_code == 200, page.text
+        assert 'href="/console/assessment" aria-current="page"' in page.text  # in the navigation
+        rows = table(page.text)
+        assert [unit for unit, _ in rows] == sorted(
+            counts, key=lambda u: (-counts[u]["reminders"], u)
+        )
+        for unit, cells in rows:
+            c = counts[unit]
+            assert cells["reminders"][0] == str(c["reminders"])
+            assert cells["supervisions"][0] == str(c["supervisions"])
+            assert cells["satisfaction_rate"][0] == percent(_rate(c["satisfied"], c["ratings"]))
+            assert cells["response_rate"][0] == percent(_rate(c["responded_on_time"], c["holds"]))
+        assert page.text.count('<figure class="chart"') == 5
+        assert page.text.count('class="chart-row') == 5 * len(counts)
+
+        ascending = table(
+            (
+                await client.get(
+                    "/console/assessment",
+                    params={**PERIOD, "sort": "satisfaction_rate", "order": "asc"},
+                )
+            ).text
+        )
+        rates = [_rate(counts[u]["satisfied"], counts[u]["ratings"]) or 0.0 for u, _ in ascending]
+        assert rates == sorted(rates)
+
+        for unit, cells in rows:
+            c = counts[unit]
+            for figure, whole, part in (
+                ("satisfaction_rate", "ratings", "satisfied"),
+                ("reminders", "reminders", None),
+                ("resolution_rate", "followed_up", "solved"),
+            ):
+                link = cells[figure][1]
+                assert link is not None and urlsplit(link).path == "/console/assessment/requests"
+                assert parse_qs(urlsplit(link).query)["institution"] == [unit]
+                behind = await client.get(link)
+                assert behind.status_code == 200, behind.text
+                listed = BEHIND.findall(behind.text)[0]
+                assert listed.count('href="/console/requests/') == c[whole], (unit, figure)
+                if part:
+                    assert listed.count("badge-ok") == c[part], (unit, figure)
+
+        csv = await client.get("/console/assessment.csv", params=PERIOD)
+        assert csv.status_code == 200 and csv.text.startswith("\ufeffinstitution_id,tier,holds")
+        assert len(csv.text.strip().splitlines()) == 1 + len(counts)
+
+        unknown = await client.get(
+            "/console/assessment/requests", params={**PERIOD, "institution": "x", "figure": "nope"}
+        )
+        assert unknown.status_code == 404
+
+    async with asgi_client(console.app()) as client:
+        await sign_in(client, console.users.tokens["cw_own"])
+        refused = await client.get("/console/assessment", params=PERIOD)
+        assert refused.status_code == 403
+        menu = await client.get("/console/")
+        assert "/console/assessment" not in menu.text
+
+
+async def test_a_supervisor_sees_only_the_institutions_of_the_region(
+    console: Console,  # noqa: F811
+) -> None:
+    records, counts = _corpus(seed=12, n=30)
+    writer = TransitionWriter(console.engine)
+    for rec in records:
+        writer.persist(rec)
+    async with asgi_client(console.app()) as client:
+        await sign_in(client, console.users.tokens["sup_other"])  # Ningbo: none of the corpus
+        page = await client.get("/console/assessment", params=PERIOD)
+        assert page.status_code == 200 and table(page.text) == []
+        leak: httpx.Response = await client.get(
+            "/console/assessment/requests",
+            params={**PERIOD, "institution": next(iter(counts)), "figure": "holds"},
+        )
+        assert leak.status_code == 200 and 'href="/console/requests/' not in leak.text
