@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -26,14 +26,14 @@ from tierflow.settings import Settings
 UNITS = ["zj-330106-sme", "zj-330105-sme", "zj-330108-sme"]
 
 
-def _corpus(seed: int, n: int) -> tuple[list[Any], dict[str, dict[str, int]]]:
-    """Records of ``n`` requests, and the figures counted while making them."""
+def _corpus(seed: int, n: int, start: datetime = T0) -> tuple[list[Any], dict[str, dict[str, int]]]:
+    """Records of ``n`` requests from ``start`` on, and the figures counted while making them."""
     rng = random.Random(seed)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     records = []
     for i in range(n):
         unit = rng.choice(UNITS)
-        f = RecordFactory(make_request(f"req-assess-{seed}-{i}", division_code=unit[3:9]))
+        f = RecordFactory(make_request(f"req-assess-{seed}-{i}", division_code=unit[3:9]), start)
         rec = [f.submitted(), f.assigned(unit, Tier.COUNTY)]
         c = counts[unit]
         c["holds"] += 1
