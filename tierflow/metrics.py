@@ -6,8 +6,8 @@ event for the first time, so activity retries and workflow replays never count t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -17,6 +17,7 @@ from sqlmodel import Session, col, func, select
 
 from schemas.domain import OPEN_STATES, TERMINAL_STATES, ClockKind, Tier
 from schemas.lifecycle import EventType, TransitionRecord
+from tierflow import assessment
 from tierflow.db.models import ServiceRequest
 
 BUSINESS_SECONDS_BUCKETS = (
@@ -238,6 +239,57 @@ class ReadModelCollector(Collector):
         yield paused
         yield on_hold
         yield idle
+
+
+ASSESSMENT_WINDOW = timedelta(days=30)
+
+
+class AssessmentCollector(Collector):
+    """考核 gauges over a rolling window (30 days to the scrape), per institution, computed
+    from the read model at scrape time as the assessment report computes them.
+
+    Series: the five rates per institution (an institution with nothing to measure has no
+    sample), and the counts that are not zero. Institutions are bounded by the directory."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        window: timedelta = ASSESSMENT_WINDOW,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.window = window
+        self.clock = clock
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        days = f"{self.window.total_seconds() / 86_400:g}"
+        rates = GaugeMetricFamily(
+            "tierflow_assessment_rate",
+            f"考核 rates per institution over the last {days} days (0-1)",
+            labels=["institution", "tier", "rate"],
+        )
+        counts = GaugeMetricFamily(
+            "tierflow_assessment_count",
+            f"考核 counts per institution over the last {days} days",
+            labels=["institution", "tier", "figure"],
+        )
+        end = self.clock()
+        try:
+            tallies = assessment.tally(self.engine, [], (end - self.window, end))
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the DB blinked
+            return
+        for unit, entry in tallies.items():
+            tier = entry.tier.value if entry.tier else ""
+            for name in assessment.RATES:
+                value = entry.figure(name)
+                if value is not None:
+                    rates.add_metric([unit, tier, name], value)
+            for name in assessment.COUNTS:
+                value = entry.figure(name)
+                if value:
+                    counts.add_metric([unit, tier, name], value)
+        yield rates
+        yield counts
 
 
 def open_counts(engine: Engine) -> dict[tuple[str, str], int]:

@@ -25,7 +25,7 @@ from tierflow.directory import DirectoryWatch
 from tierflow.grades import GradeRegistry
 from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_connect import connect_kafka
-from tierflow.metrics import ReadModelCollector, WorkerMetrics
+from tierflow.metrics import AssessmentCollector, ReadModelCollector, WorkerMetrics
 from tierflow.policy import load_policy_file
 from tierflow.settings import Settings, get_settings
 from tierflow.temporal_client import connect_temporal
@@ -93,6 +93,7 @@ async def run(settings: Settings) -> None:
     )
     engine = make_engine(settings.resolved_database_url)
     registry.register(ReadModelCollector(engine))
+    registry.register(AssessmentCollector(engine))
     producer = await asyncio.to_thread(
         lambda: connect_kafka(settings.kafka_bootstrap_servers, settings=settings)
     )

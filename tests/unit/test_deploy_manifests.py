@@ -177,7 +177,7 @@ def known_metrics(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     """Names the processes export (from their real metric classes), plus recordings and SDK."""
     from api.deps import ApiMetrics
     from tierflow.db.engine import make_engine, upgrade
-    from tierflow.metrics import ReadModelCollector, WorkerMetrics
+    from tierflow.metrics import AssessmentCollector, ReadModelCollector, WorkerMetrics
     from workers.ingress.metrics import IngressMetrics
     from workers.notifier.metrics import NotifierMetrics
 
@@ -190,12 +190,14 @@ def known_metrics(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     ApiMetrics(registry)
     engine = make_engine(url)
     registry.register(ReadModelCollector(engine))
+    registry.register(AssessmentCollector(engine))
     names = {"up"} | TEMPORAL_SDK_METRICS
     for family in registry.collect():
         names.add(family.name)
         names |= {f"{family.name}{suffix}" for suffix in ("_total", "_bucket", "_sum", "_count")}
     engine.dispose()
     assert "tierflow_open_requests" in names, "the read-model gauges did not collect"
+    assert "tierflow_assessment_rate" in names, "the assessment gauges did not collect"
     names |= {r["record"] for r in load_rules() if "record" in r}
     return names
 
@@ -284,6 +286,20 @@ def test_dashboard_covers_the_sla_views() -> None:
         "tierflow:api_5xx:ratio5m",  # errors
     ):
         assert needed in exprs
+
+
+def test_assessment_dashboard_shows_the_rates_and_counts() -> None:
+    path = DEPLOY / "grafana" / "dashboards" / "tierflow-assessment.json"
+    dashboard = json.loads(path.read_text())
+    exprs = " ".join(t["expr"] for p in panels(dashboard) for t in p.get("targets", []))
+    for rate in ("satisfaction_rate", "response_rate", "resolution_rate"):  # the published three
+        assert f'tierflow_assessment_rate{{rate="{rate}"' in exprs
+    assert "tierflow_assessment_count" in exprs and 'figure="reprimands"' in exprs
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert "tierflow_assessment_rate" in variables["tier"]["definition"]
+    assert all(
+        'tier=~"$tier"' in t["expr"] for p in panels(dashboard) for t in p.get("targets", [])
+    )
 
 
 # ---------------------------------------------------------------------------- compose

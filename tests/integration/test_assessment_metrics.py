@@ -1,0 +1,42 @@
+"""The 考核 gauges at scrape time: a rolling 30 days, the figures of the assessment report."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+
+from activities.persistence import TransitionWriter
+from tests.integration.test_assessment import _corpus, _rate
+from tierflow.metrics import AssessmentCollector
+
+NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+def test_gauges_hold_the_last_30_days_per_institution(db_engine: Engine) -> None:
+    recent, counts = _corpus(seed=21, n=40, start=NOW - timedelta(days=10))
+    old, _ = _corpus(seed=22, n=15, start=NOW - timedelta(days=45))  # outside the window
+    writer = TransitionWriter(db_engine)
+    for rec in [*recent, *old]:
+        writer.persist(rec)
+    registry = CollectorRegistry()
+    registry.register(AssessmentCollector(db_engine, clock=lambda: NOW))
+
+    def rate(unit: str, name: str) -> float | None:
+        labels = {"institution": unit, "tier": "county", "rate": name}
+        return registry.get_sample_value("tierflow_assessment_rate", labels)
+
+    def count(unit: str, name: str) -> float | None:
+        labels = {"institution": unit, "tier": "county", "figure": name}
+        return registry.get_sample_value("tierflow_assessment_count", labels)
+
+    for unit, c in counts.items():
+        assert rate(unit, "satisfaction_rate") == _rate(c["satisfied"], c["ratings"])
+        assert rate(unit, "response_rate") == _rate(c["responded_on_time"], c["holds"])
+        assert rate(unit, "resolution_rate") == _rate(c["solved"], c["followed_up"])
+        assert count(unit, "holds") == c["holds"]  # the old corpus is out of the window
+        for name in ("reminders", "supervisions", "reprimands", "rectifications"):
+            assert count(unit, name) == (c[name] or None), (unit, name)  # zero: no series
+    units = {s.labels["institution"] for m in registry.collect() for s in m.samples}
+    assert units == set(counts)
