@@ -19,6 +19,7 @@ from tierflow.cli import (
     grades,
     plugins,
     processes,
+    reports,
 )
 
 app = typer.Typer(help="tierflow: durable service-request lifecycles", no_args_is_help=True)
@@ -27,6 +28,7 @@ app.add_typer(events.app, name="events")
 app.add_typer(directory.app, name="directory")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(grades.app, name="grades")
+app.add_typer(reports.app, name="reports")
 processes.register(app)
 client.register(app)
 admin.register(app)

@@ -1,0 +1,72 @@
+"""`tierflow reports monthly` on a real database: the .xlsx read back holds the month's figures,
+one sheet per tier, Chinese headers first, and nothing from the month before or after."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from activities.persistence import TransitionWriter
+from tests.integration.test_assessment import _corpus, _rate
+from tierflow.cli import app as cli_app
+from tierflow.db.engine import make_engine
+
+
+def test_the_monthly_file_holds_the_months_figures(db_url: str, tmp_path: Path) -> None:
+    engine = make_engine(db_url)
+    november, counts = _corpus(seed=31, n=40, start=datetime(2026, 11, 10, 1, 30, tzinfo=UTC))
+    october, _ = _corpus(seed=32, n=10, start=datetime(2026, 10, 20, 1, 30, tzinfo=UTC))
+    writer = TransitionWriter(engine)
+    for rec in [*november, *october]:
+        writer.persist(rec)
+    engine.dispose()
+    out = tmp_path / "考核月报-2026-11.xlsx"
+    env = {"TIERFLOW_DATABASE_URL": db_url}
+    result = CliRunner().invoke(
+        cli_app, ["reports", "monthly", "--month", "2026-11", "--out", str(out)], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{len(counts)} institution(s)" in result.output
+
+    book = load_workbook(out)
+    assert book.sheetnames == ["说明", "县级"]
+    about = {row[0]: row[1] for row in book["说明"].iter_rows(values_only=True)}
+    assert (
+        about["考核月报"] == "2026-11"
+        and about["统计期间（北京时间）"] == "2026-11-01 至 2026-11-30"
+    )
+    rows = list(book["县级"].iter_rows(values_only=True))
+    zh, codes, body = rows[0], rows[1], rows[2:]
+    assert zh[:3] == ("机构编号", "机构名称", "层级") and "满意率" in zh and "响应率" in zh
+    assert codes[0] == "institution_id" and "satisfaction_rate" in codes
+    by_unit = {row[0]: dict(zip(codes, row, strict=True)) for row in body}
+    assert set(by_unit) == set(counts)
+    for unit, c in counts.items():
+        row = by_unit[unit]
+        assert row["tier"] == "县级"
+        assert row["holds"] == c["holds"]  # October's requests left out
+        assert row["satisfaction_rate"] == _rate(c["satisfied"], c["ratings"])
+        assert row["response_rate"] == _rate(c["responded_on_time"], c["holds"])
+        assert row["reminders"] == c["reminders"] and row["reprimands"] == c["reprimands"]
+    rate_cell = book["县级"].cell(row=3, column=codes.index("satisfaction_rate") + 1)
+    assert rate_cell.number_format == "0.0%"
+
+
+def test_a_bad_month_or_file_name_is_refused(db_url: str, tmp_path: Path) -> None:
+    env = {"TIERFLOW_DATABASE_URL": db_url}
+    runner = CliRunner()
+    bad = runner.invoke(
+        cli_app,
+        ["reports", "monthly", "--month", "2026-13", "--out", str(tmp_path / "a.xlsx")],
+        env=env,
+    )
+    assert bad.exit_code == 1 and "not YYYY-MM" in bad.output
+    csv = runner.invoke(
+        cli_app,
+        ["reports", "monthly", "--month", "2026-11", "--out", str(tmp_path / "a.csv")],
+        env=env,
+    )
+    assert csv.exit_code == 1 and "must end in .xlsx" in csv.output

@@ -1,0 +1,98 @@
+"""The monthly 考核 report for institutions' leads: one spreadsheet (.xlsx) per month.
+
+A sheet 说明 (what the file holds and for which days), then one sheet per tier with every
+institution that had something to assess in the month: a Chinese header row, the API's field
+names under it, one row per institution. The figures are ``tierflow.assessment``'s, over the
+calendar month in China time, for the whole network (the lead's own rows are found by id).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from schemas.domain import Tier
+from tierflow import assessment
+from tierflow.db.models import InstitutionRow
+from tierflow.grades import SHANGHAI
+from tierflow.i18n import translations
+from tierflow.i18n.labels import figure_label, label
+
+ID_COLUMNS = (("机构编号", "institution_id"), ("机构名称", "name"), ("层级", "tier"))
+
+
+def month_period(month: str) -> tuple[datetime, datetime]:
+    """The calendar month ``YYYY-MM`` in China time: its first instant and its last."""
+    try:
+        first = date.fromisoformat(f"{month}-01")
+    except ValueError:
+        raise ValueError(f"month: {month!r} is not YYYY-MM") from None
+    following = (first + timedelta(days=32)).replace(day=1)
+    start = datetime.combine(first, time(0), SHANGHAI)
+    return start, datetime.combine(following, time(0), SHANGHAI) - timedelta(microseconds=1)
+
+
+def _names(engine: Engine, ids: list[str]) -> dict[str, str]:
+    with Session(engine) as session:
+        query = select(InstitutionRow.id, InstitutionRow.name).where(
+            col(InstitutionRow.id).in_(ids)
+        )
+        return dict(session.exec(query).all())
+
+
+def write_monthly(engine: Engine, month: str, out: Path, now: datetime | None = None) -> int:
+    """Write the month's report to ``out``; return the number of institutions in it."""
+    start, end = month_period(month)
+    tallies = assessment.tally(engine, [], (start, end))
+    names = _names(engine, list(tallies))
+    zh = translations("zh-CN")
+    book = Workbook()
+    about = book.active
+    assert about is not None
+    about.title = "说明"
+    made = (now or datetime.now(UTC)).astimezone(SHANGHAI)
+    for line in (
+        ("考核月报", f"{month}"),
+        ("统计期间（北京时间）", f"{start:%Y-%m-%d} 至 {end:%Y-%m-%d}"),
+        ("生成时间", f"{made:%Y-%m-%d %H:%M}"),
+        ("机构数", len(tallies)),
+        ("口径", "承办按开始时间、事件按发生时间、评价按作出时间计入本月；申诉成立的评价不计。"),
+        ("比率", "无可统计时为空，不按 100% 计。"),
+    ):
+        about.append(line)
+    about.column_dimensions["A"].width = 22
+    about.column_dimensions["B"].width = 70
+    figures = assessment.FIGURES
+    zh_header = [zh_name for zh_name, _ in ID_COLUMNS] + [figure_label(f, zh) for f in figures]
+    en_header = [code for _, code in ID_COLUMNS] + list(figures)
+    for tier in Tier:
+        rows = [(unit, t) for unit, t in tallies.items() if t.tier is tier]
+        if not rows:
+            continue
+        sheet = book.create_sheet(label(tier, zh))
+        sheet.append(zh_header)
+        sheet.append(en_header)
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for cell in sheet[2]:
+            cell.font = Font(italic=True, color="666666")
+        for unit, entry in rows:
+            values = entry.figures()
+            sheet.append(
+                [unit, names.get(unit, ""), label(tier, zh), *(values[f] for f in figures)]
+            )
+        for index, name in enumerate(figures, start=len(ID_COLUMNS) + 1):
+            if name in assessment.RATES:
+                for (cell,) in sheet.iter_rows(min_row=3, min_col=index, max_col=index):
+                    cell.number_format = "0.0%"
+        sheet.freeze_panes = "D3"
+        sheet.column_dimensions["A"].width = 18
+        sheet.column_dimensions["B"].width = 28
+    out.parent.mkdir(parents=True, exist_ok=True)
+    book.save(out)
+    return len(tallies)
