@@ -91,6 +91,7 @@ async def test_cli_full_lifecycle(api_url: str, cli_env: dict[str, str], tmp_pat
         ("sign_for", [], "assigned"),
         ("acknowledge", [], "acknowledged"),
         ("start", [], "in_progress"),
+        ("request_extension", ["--text", "waiting for the bank", "-f", "days=3"], "in_progress"),
         ("comment", ["--text", "called the CFO"], "in_progress"),
         ("resolve", ["--text", "loan approved"], "resolved"),
     ]:
@@ -100,10 +101,13 @@ async def test_cli_full_lifecycle(api_url: str, cli_env: dict[str, str], tmp_pat
     assert refused.exit_code == 1 and "HTTP 409" in refused.output
     missing = await run(cli_env, "act", rid, "reopen")
     assert missing.exit_code == 1 and "HTTP 422" in missing.output and "text:" in missing.output
+    unknown = await run(cli_env, "act", rid, "comment", "--text", "x", "-f", "nope=1")
+    assert unknown.exit_code == 2 and "return_reason" in unknown.output  # names the fields
 
     detail = json.loads(ok(await run(cli_env, "show", rid, "--json")))
     events = [e["event_type"] for e in detail["view"]["timeline"]]
-    assert events == SIGNED_WORKED_AND_RESOLVED
+    extended = [*SIGNED_WORKED_AND_RESOLVED[:5], "extension_requested"]
+    assert events == [*extended, *SIGNED_WORKED_AND_RESOLVED[5:]]
     assert detail["view"]["timeline"][2]["actor_id"] == name
     shown = ok(await run(cli_env, "show", rid))
     assert "Concluded" in shown and "called the CFO" in shown and "allowed: " in shown

@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from schemas.domain import Category, ClockKind, Priority, SlaStatus, State, Tier
-from schemas.lifecycle import ActionKind, EventType
+from schemas.lifecycle import ActionFields, ActionKind, EventType
 from tierflow.i18n import from_environment, translations
 from tierflow.i18n.formats import when
 from tierflow.i18n.labels import label
@@ -284,18 +284,43 @@ def show(
     console.print(escape(_("allowed: %(actions)s") % {"actions": ", ".join(allowed) or "-"}))
 
 
+# What --field takes: the fields of an action besides --text and --institution.
+OTHER_FIELDS = ", ".join(
+    name for name in ActionFields.model_fields if name not in ("text", "institution_id")
+)
+
+
 def act(
     request_id: str = typer.Argument(...),
     kind: str = typer.Argument(
         ..., help="sign_for, acknowledge, start, request_info, resolve, ..."
     ),
     text: str | None = typer.Option(None, help="Reason, question, resolution or comment"),
-    institution: str | None = typer.Option(None, help="Target institution (reassign)"),
+    institution: str | None = typer.Option(
+        None, help="Institution (reassign, approve_return, add_co_handler, waive_part)"
+    ),
+    field: list[str] = typer.Option(
+        [],
+        "--field",
+        "-f",
+        help=f"Another field of the action as NAME=VALUE, repeatable: {OTHER_FIELDS}",
+    ),
     key: str | None = typer.Option(None, help="Idempotency key (default: a new one)"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Take an action on a request."""
-    body = {k: v for k, v in {"text": text, "institution_id": institution}.items() if v}
+    """Take an action on a request (e.g. act ID return --text ... -f return_reason=duplicate)."""
+    body: dict[str, Any] = {
+        k: v for k, v in {"text": text, "institution_id": institution}.items() if v
+    }
+    for item in field:
+        name, sep, value = item.partition("=")
+        if not sep or name not in ActionFields.model_fields:
+            raise typer.BadParameter(
+                _("%(item)s: give NAME=VALUE with NAME one of %(names)s")
+                % {"item": item, "names": ", ".join(ActionFields.model_fields)},
+                param_hint="--field",
+            )
+        body[name] = value
     headers = {"Idempotency-Key": key or f"cli-{uuid.uuid4().hex}"}
     result = _call("POST", f"/requests/{request_id}/actions/{kind}", json=body, headers=headers)
     if as_json:
