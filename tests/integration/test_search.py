@@ -218,7 +218,7 @@ async def test_cli_queue_search_and_csv(api: Api, temporal_dev_server: Any, tmp_
         temporal_address=temporal_dev_server.address,
     )
     app = create_app(settings, None, api.engine)
-    env = {"TIERFLOW_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+    env = {"TIERFLOW_HOME": str(tmp_path / "home"), "COLUMNS": "200", "TIERFLOW_LANG": "zh-CN"}
 
     def cli(*args: str) -> str:
         result = CliRunner().invoke(cli_app, list(args), env=env)
@@ -232,5 +232,5 @@ async def test_cli_queue_search_and_csv(api: Api, temporal_dev_server: Any, tmp_
         assert out.index("s-1") < out.index("s-3")
         saved = tmp_path / "启明.csv"
         out = await asyncio.to_thread(cli, "queue", "-s", "启明", "--csv", str(saved))
-        assert "2 matching request(s)" in out
+        assert "共 2 件匹配的工单" in out  # the CLI speaks Chinese by default
     assert saved.read_bytes().startswith(b"\xef\xbb\xbf")
