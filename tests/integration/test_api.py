@@ -248,8 +248,11 @@ async def test_queue_is_ordered_by_sla_risk_filtered_and_paged(api: Api) -> None
     assert r.status_code == 200 and page["total"] >= 3
     got = [i["request_id"] for i in page["items"]]
     assert set(ids.values()) <= set(got)
-    # breached first, then nearest deadline first
-    keys = [(i["sla_status"] != "breached", i["next_due_at"]) for i in page["items"]]
+    # breached first, then nearest deadline first; no running deadline (paused) last
+    keys = [
+        (i["sla_status"] != "breached", i["next_due_at"] is None, i["next_due_at"] or "")
+        for i in page["items"]
+    ]
     assert keys == sorted(keys)
     mine = [rid for rid in got if rid in ids.values()]
     assert mine[0] == ids[Priority.URGENT]  # its sign-for deadline is 15 minutes away
