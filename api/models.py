@@ -149,6 +149,9 @@ class AssessmentRow(BaseModel):
     conclusion_on_time_rate: float | None = Field(description="按时办结率, of those concluded")
     resolution_rate: float | None = Field(description="解决率: follow-ups that found it solved")
     satisfaction_rate: float | None = Field(description="满意率: ratings 3-5 (appeals upheld out)")
+    rectification_on_time_rate: float | None = Field(
+        description="整改 concluded in time, of those concluded"
+    )
     ratings: int
     returns: int
     extensions: int

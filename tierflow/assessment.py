@@ -33,6 +33,13 @@ COUNTED = {
     EventType.REPRIMANDED: "reprimands",
     EventType.RECTIFICATION_OPENED: "rectifications",
 }
+# the events ``event_marks`` counts
+MARKED_EVENTS = [
+    *COUNTED,
+    EventType.FOLLOWED_UP,
+    EventType.REOPENED,
+    EventType.RECTIFICATION_CONCLUDED,
+]
 # rate -> (the marks it is measured over, the marks that count for it)
 RATES: dict[str, tuple[str, str]] = {
     "sign_for_on_time_rate": ("sign_for_measured", "sign_for_on_time"),
@@ -40,6 +47,7 @@ RATES: dict[str, tuple[str, str]] = {
     "conclusion_on_time_rate": ("concluded", "concluded_on_time"),
     "resolution_rate": ("followed_up", "solved"),
     "satisfaction_rate": ("ratings", "satisfied"),
+    "rectification_on_time_rate": ("rectifications_concluded", "rectifications_on_time"),
 }
 COUNTS = (
     "holds",
@@ -85,6 +93,9 @@ def event_marks(event: str, details: dict[str, Any] | None) -> Counter[str]:
         marks["solved"] = int(details.get("outcome") == "satisfied")
     elif event == EventType.REOPENED and details.get("cause") == "follow_up":
         marks["redos"] = 1
+    elif event == EventType.RECTIFICATION_CONCLUDED:
+        marks["rectifications_concluded"] = 1
+        marks["rectifications_on_time"] = int(bool(details.get("on_time")))
     return marks
 
 
@@ -144,9 +155,7 @@ def marks(
             Transition.request_id,
             Transition.occurred_at,
             period,
-        ).where(
-            col(Transition.event_type).in_([*COUNTED, EventType.FOLLOWED_UP, EventType.REOPENED])
-        )
+        ).where(col(Transition.event_type).in_(MARKED_EVENTS))
         if institution is not None:
             events = events.where(Transition.institution_id == institution)
         for rid, unit, at, event, details in session.execute(events).all():

@@ -476,13 +476,19 @@ class ServiceRequestWorkflow:
             case = rectification.apply(self.case, action, now)
             if not case.open:
                 chasing.end(self.case, rectification.CLOCK, now)
+            settled: dict[str, object] = {
+                "rating": case.rating,
+                "rectifying_institution": case.institution_id,
+            }
+            if kind is ActionKind.CONCLUDE_RECTIFICATION:
+                settled["on_time"] = now <= case.due_at  # 整改 in time counts in 考核
             self._emit(
                 event,
                 actor,
                 to_state=self.case.state,
                 reason=action.text,
                 action_id=action.action_id,
-                details={"rating": case.rating, "rectifying_institution": case.institution_id},
+                details=settled,
             )
             return
         details: dict[str, int | None] = {}

@@ -75,6 +75,15 @@ def _corpus(seed: int, n: int, start: datetime = T0) -> tuple[list[Any], dict[st
         if rating <= 2:
             rec.append(f.emit(EventType.RECTIFICATION_OPENED, details={"due_at": "x"}))
             c["rectifications"] += 1
+            if rng.random() < 0.7:  # concluded, in time or late
+                on_time = rng.random() < 0.6
+                rec.append(
+                    f.emit(
+                        EventType.RECTIFICATION_CONCLUDED, actor=cw, details={"on_time": on_time}
+                    )
+                )
+                c["rectifications_concluded"] += 1
+                c["rectifications_on_time"] += int(on_time)
         if excluded:
             rec.append(f.emit(EventType.APPEAL_UPHELD, details={"rating": rating}))
         else:
@@ -119,6 +128,9 @@ async def test_the_figures_equal_an_independent_count(db_engine: Engine, tmp_pat
         assert row["conclusion_on_time_rate"] == _rate(c["concluded_on_time"], c["concluded"])
         assert row["resolution_rate"] == _rate(c["solved"], c["followed_up"])
         assert row["satisfaction_rate"] == _rate(c["satisfied"], c["ratings"])
+        assert row["rectification_on_time_rate"] == _rate(
+            c["rectifications_on_time"], c["rectifications_concluded"]
+        )
         for name in ("ratings", "extensions", "reminders", "supervisions", "reprimands"):
             assert row[name] == c[name], (unit, name)
         assert row["rectifications"] == c["rectifications"]

@@ -264,6 +264,7 @@ FIGURE = {
     "conclusion_on_time_rate": NC_("figure", "On-time conclusion rate"),
     "resolution_rate": NC_("figure", "Resolution rate"),
     "satisfaction_rate": NC_("figure", "Satisfaction rate"),
+    "rectification_on_time_rate": NC_("figure", "On-time rectification rate"),
     "holds": NC_("figure", "Requests held"),
     "ratings": NC_("figure", "Ratings"),
     "returns": NC_("figure", "Returns"),
@@ -286,6 +287,10 @@ FIGURE_OUTCOME = {
     ),
     "resolution_rate": (NC_("figure", "solved"), NC_("figure", "not solved")),
     "satisfaction_rate": (NC_("figure", "satisfied"), NC_("figure", "not satisfied")),
+    "rectification_on_time_rate": (
+        NC_("figure", "rectified in time"),
+        NC_("figure", "rectified late"),
+    ),
 }
 
 
