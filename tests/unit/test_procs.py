@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from tests.utils.eventually import eventually_sync
 from tierflow.health import serve_metrics_and_health
+from tierflow.settings import Settings
 from tierflow_dev.devstack.procs import (
     ManagedProcess,
     StackError,
@@ -27,6 +28,7 @@ from tierflow_dev.devstack.procs import (
     port_in_use,
     wait_until,
 )
+from tierflow_dev.devstack.stack import AppProcess, LocalStack
 
 SLEEPER = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"]
 STUBBORN = [
@@ -194,3 +196,30 @@ def test_health_server_reports_a_failing_check_as_503() -> None:
 def test_health_server_port_taken_raises(listener: socket.socket) -> None:
     with pytest.raises(OSError):
         serve_metrics_and_health(listener.getsockname()[1], CollectorRegistry(), lambda: True)
+
+
+FLAKY_SERVER = """
+import http.server, pathlib, sys
+marker, port = pathlib.Path(sys.argv[1]), int(sys.argv[2])
+if not marker.exists():  # the first run fails at once, as a process whose port was taken
+    marker.write_text("failed once")
+    sys.exit(3)
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
+http.server.HTTPServer(("127.0.0.1", port), Health).serve_forever()
+"""
+
+
+def test_an_app_that_exits_before_it_is_ready_is_started_once_more(tmp_path: Path) -> None:
+    port, said = free_port(), []
+    argv = [sys.executable, "-c", FLAKY_SERVER, str(tmp_path / "marker"), str(port)]
+    app = AppProcess(_proc(tmp_path, argv, name="flaky"), "127.0.0.1", port)
+    stack = LocalStack(Settings(home=tmp_path / "home"), echo=said.append)
+    try:
+        assert stack.start_app(app, timeout=30).startswith("flaky started")
+        (notice,) = said
+        assert notice.startswith("flaky (pid ") and notice.endswith("starting it again")
+        assert app.healthy()
+    finally:
+        app.process.stop(5)

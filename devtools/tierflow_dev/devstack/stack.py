@@ -297,18 +297,30 @@ class LocalStack:
         return messages
 
     def start_app(self, app: AppProcess, timeout: float = 60) -> str:
-        """Start one process unless it is healthy already; wait for its /healthz."""
+        """Start one process unless it is healthy already; wait for its /healthz.
+
+        A process that exits before it is ready is started once more (a port another
+        process held for a moment, say); its log keeps both runs' output.
+        """
         pid = app.process.pid()
         if pid is not None and app.healthy():
             return f"{app.name} already running (pid {pid})"
-        pid = app.process.start()
-        wait_until(
-            lambda: http_ok(app.health_url),
-            timeout,
-            f"{app.name} (pid {pid}, {app.health_url})",
-            log=app.process.log_path,
-            alive=app.process.is_running,
-        )
+        for attempt in (1, 2):
+            pid = app.process.start()
+            try:
+                wait_until(
+                    lambda: http_ok(app.health_url),
+                    timeout,
+                    f"{app.name} (pid {pid}, {app.health_url})",
+                    log=app.process.log_path,
+                    alive=app.process.is_running,
+                )
+            except StackError:
+                if attempt == 2 or app.process.is_running():
+                    raise  # it failed twice, or is running but never became ready
+                self.echo(f"{app.name} (pid {pid}) exited before it was ready; starting it again")
+                continue
+            break
         return f"{app.name} started (pid {pid}) at {app.url}"
 
     def down(self, timeout: float = 20.0) -> list[str]:
