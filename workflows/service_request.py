@@ -531,29 +531,6 @@ class ServiceRequestWorkflow:
         elif kind is ActionKind.RATE:
             self.case.rating = action.rating
             details["rating"] = action.rating
-            assert action.rating is not None
-            opened = rectification.open_for(self.case, action.rating, now)
-            if opened is not None:
-                self._emit(
-                    event,
-                    actor,
-                    to_state=to_state,
-                    action_id=action.action_id,
-                    reason=action.text,
-                    details=details,
-                )
-                self._emit(
-                    EventType.RECTIFICATION_OPENED,
-                    SYSTEM_ACTOR,
-                    to_state=self.case.state,
-                    reason=f"rating {action.rating}",
-                    details={
-                        "rectifying_institution": opened.institution_id,
-                        "due_at": _iso(opened.due_at),
-                        "appeal_until": _iso(opened.appeal_until),
-                    },
-                )
-                return
         self._emit(
             event,
             actor,
@@ -562,6 +539,17 @@ class ServiceRequestWorkflow:
             action_id=action.action_id,
             details=details,
         )
+        if kind is ActionKind.RATE:
+            assert action.rating is not None
+            opened = rectification.open_for(self.case, action.rating, now)
+            if opened is not None:  # 整改 after a bad rating
+                self._note(
+                    EventType.RECTIFICATION_OPENED,
+                    f"rating {action.rating}",
+                    rectifying_institution=opened.institution_id,
+                    due_at=_iso(opened.due_at),
+                    appeal_until=_iso(opened.appeal_until),
+                )
 
     async def _application(self, action: ActionRequest) -> None:
         """退单 and 延期: a unit applies; a tier above approves or refuses."""
@@ -844,18 +832,13 @@ class ServiceRequestWorkflow:
             return
         for part in parts.overdue(self.case, now):
             part.reminded = True
-            self._emit(
-                EventType.REMINDED,
-                SYSTEM_ACTOR,
-                to_state=self.case.state,
-                reason=f"co-handling part of {part.institution_id} is late",
-                details={
-                    "clock": "part",
-                    "co_handler": part.institution_id,
-                    "deadline": _iso(part.due_at),
-                },
+            self._remind(
+                f"part:{part.institution_id}",
+                f"co-handling part of {part.institution_id} is late",
+                clock="part",
+                co_handler=part.institution_id,
+                deadline=_iso(part.due_at),
             )
-            chasing.start(self.case, f"part:{part.institution_id}", now, reminded=True)
         self._chase(now)
         until = sla.suspension_ends(self.case)
         if until is not None and until <= now:
@@ -903,23 +886,16 @@ class ServiceRequestWorkflow:
         policy = self._policy
         details = {"clock": clock.kind.value, "deadline": _iso(clock.deadline)}
         if clock.kind is ClockKind.SIGN_FOR and policy.sign_for_breach is SignForBreach.REMIND:
-            self._emit(
-                EventType.REMINDED,
-                SYSTEM_ACTOR,
-                to_state=self.case.state,
-                reason="sign-for deadline missed",
-                details=details,
-            )
-            chasing.start(self.case, ClockKind.SIGN_FOR.value, workflow.now(), reminded=True)
+            self._remind(clock.kind.value, "sign-for deadline missed", **details)
             return
         in_place = policy.breach_action is BreachAction.SUPERVISE_IN_PLACE
         if clock.kind is not ClockKind.SIGN_FOR and in_place:
-            self._emit(
+            self._note(
                 EventType.SUPERVISOR_ALERT,
-                SYSTEM_ACTOR,
-                to_state=self.case.state,
-                reason=f"sla_breach:{clock.kind.value}",
-                details={**details, "cause": "sla_breach", "mode": policy.breach_action.value},
+                f"sla_breach:{clock.kind.value}",
+                **details,
+                cause="sla_breach",
+                mode=policy.breach_action.value,
             )
             chasing.start(self.case, clock.kind.value, workflow.now(), reminded=False)
             return
@@ -993,31 +969,30 @@ class ServiceRequestWorkflow:
             case = self.case.rectification
             assert case is not None
             case.reminded = True
-            self._emit(
-                EventType.REMINDED,
-                SYSTEM_ACTOR,
-                to_state=self.case.state,
-                reason="rectification is late",
-                details={
-                    "clock": rectification.CLOCK,
-                    "rectifying_institution": case.institution_id,
-                    "deadline": _iso(case.due_at),
-                },
+            self._remind(
+                rectification.CLOCK,
+                "rectification is late",
+                clock=rectification.CLOCK,
+                rectifying_institution=case.institution_id,
+                deadline=_iso(case.due_at),
             )
-            chasing.start(self.case, rectification.CLOCK, now, reminded=True)
         if self.case.state.is_terminal or self.case.state is State.RESOLVED:
             self._chase(now)  # open states take their rungs in _fire_due
+
+    def _remind(self, chase: str, reason: str, **details: str | None) -> None:
+        """催办 at once for a late step the unit keeps (``details`` name it), and chase it."""
+        self._note(EventType.REMINDED, reason, **details)
+        chasing.start(self.case, chase, workflow.now(), reminded=True)
 
     def _chase(self, now: datetime) -> None:
         """Take the chasing ladder's rungs that are due: reminder, supervision, reprimand."""
         for chase in chasing.due_reminders(self.case, now):
             chase.reminded_at = now
-            self._emit(
+            self._note(
                 EventType.REMINDED,
-                SYSTEM_ACTOR,
-                to_state=self.case.state,
-                reason=f"{chase.clock} late since {chase.late_since.isoformat()}",
-                details={"clock": chase.clock, "late_since": _iso(chase.late_since)},
+                f"{chase.clock} late since {chase.late_since.isoformat()}",
+                clock=chase.clock,
+                late_since=_iso(chase.late_since),
             )
         for chase in chasing.due_supervisions(self.case, now):
             chase.supervised_at = now
@@ -1029,29 +1004,21 @@ class ServiceRequestWorkflow:
                 now,
                 self._policy.supervision_reply_days,
             )
-            self._emit(
+            self._note(
                 EventType.SUPERVISION_OPENED,
-                SYSTEM_ACTOR,
-                to_state=self.case.state,
-                reason=opened.reason,
-                details={
-                    "cause": "chase",
-                    "clock": chase.clock,
-                    "reply_due_at": _iso(opened.reply_due_at),
-                },
+                opened.reason,
+                cause="chase",
+                clock=chase.clock,
+                reply_due_at=_iso(opened.reply_due_at),
             )
         for supervision in chasing.due_reprimands(self.case, now):
             supervision.reprimanded_at = now
-            self._emit(
+            self._note(
                 EventType.REPRIMANDED,
-                SYSTEM_ACTOR,
-                to_state=self.case.state,
-                reason="no written reply to the supervision in time",
-                details={
-                    "clock": supervision.clock,
-                    "supervised_institution": supervision.institution_id,
-                    "reply_due_at": _iso(supervision.reply_due_at),
-                },
+                "no written reply to the supervision in time",
+                clock=supervision.clock,
+                supervised_institution=supervision.institution_id,
+                reply_due_at=_iso(supervision.reply_due_at),
             )
 
     def _enterprise_wait_expired(self, now: datetime) -> None:
@@ -1254,6 +1221,10 @@ class ServiceRequestWorkflow:
 
     def _event_id(self, sequence: int) -> str:
         return f"{self.case.request.request_id}:{sequence}"
+
+    def _note(self, event: EventType, reason: str, **details: object) -> None:
+        """Record an event of the engine's own that leaves the request's state as it is."""
+        self._emit(event, SYSTEM_ACTOR, to_state=self.case.state, reason=reason, details=details)
 
     def _emit(
         self,
