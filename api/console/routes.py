@@ -263,12 +263,7 @@ def _str(value: Any) -> str:
 
 
 # --------------------------------------------------------------------------- queue
-@router.get("")
-@router.get("/")
-def queue(
-    request: Request,
-    ctx: Ctx,
-    user: User,
+def queue_query(
     state: str = "",
     category: str = "",
     priority: str = "",
@@ -276,39 +271,62 @@ def queue(
     include_closed: bool = False,
     institution: str = "",
     tier: str = "",
+    q: str = "",
+    sort: str = "",
+) -> tuple[QueueFilter, QueueSort]:
+    """The queue page's filters, search and order (unknown values: no filter, by risk)."""
+    where = QueueFilter(
+        institution[:64] or None,
+        _enum(Tier, tier),
+        _enum(State, state),
+        _enum(Category, category),
+        _enum(Priority, priority),
+        _enum(SlaStatus, sla_status),
+        include_closed=include_closed,
+        search=q.strip()[:SEARCH_BYTES] or None,
+    )
+    return where, _enum(QueueSort, sort) or QueueSort.RISK
+
+
+QueueQuery = Annotated[tuple[QueueFilter, QueueSort], Depends(queue_query)]
+
+
+@router.get("")
+@router.get("/")
+def queue(
+    request: Request,
+    ctx: Ctx,
+    user: User,
+    query: QueueQuery,
     done: str = "",
     moved: str = "",
     submitted: str = "",
-    q: str = "",
-    sort: str = "",
 ) -> Response:
     """The caller's queue from the service's ``list_requests``: breached first, then nearest due.
 
     ``q`` searches it (enterprise name, subject, USCC, request id); ``sort`` orders by date.
     """
-    parsed = (
-        _enum(State, state),
-        _enum(Category, category),
-        _enum(Priority, priority),
-        _enum(SlaStatus, sla_status),
-    )
-    held_by, at_tier = institution[:64] or None, _enum(Tier, tier)
-    order = _enum(QueueSort, sort) or QueueSort.RISK
-    search = q.strip()[:SEARCH_BYTES]
+    where, order = query
     try:
-        where = QueueFilter(
-            held_by, at_tier, *parsed, include_closed=include_closed, search=search or None
-        )
         page = list_requests(ctx, user, where, limit=200, sort=order)
     except HTTPException as exc:
         return error_page(request, user, exc)
     shown = {n: v for n, v in request.query_params.items() if n not in ("done", "moved")}
-    names = ("state", "category", "priority", "sla_status")
+    search = where.search or ""
+    filters = {
+        "state": where.state,
+        "category": where.category,
+        "priority": where.priority,
+        "sla_status": where.sla_status,
+    }
     context = {
         "page": page,
-        "filters": {n: (v.value if v else "") for n, v in zip(names, parsed, strict=True)},
-        "include_closed": include_closed,
-        "scope": {"institution": held_by or "", "tier": at_tier.value if at_tier else ""},
+        "filters": {n: (v.value if v else "") for n, v in filters.items()},
+        "include_closed": where.include_closed,
+        "scope": {
+            "institution": where.institution or "",
+            "tier": where.tier.value if where.tier else "",
+        },
         "options": {
             "state": list(State),
             "category": list(Category),
@@ -328,35 +346,11 @@ def queue(
 
 
 @router.get("/requests.csv")
-def queue_csv(
-    request: Request,
-    ctx: Ctx,
-    user: User,
-    state: str = "",
-    category: str = "",
-    priority: str = "",
-    sla_status: str = "",
-    include_closed: bool = False,
-    institution: str = "",
-    tier: str = "",
-    q: str = "",
-    sort: str = "",
-) -> Response:
+def queue_csv(request: Request, ctx: Ctx, user: User, query: QueueQuery) -> Response:
     """The queue page's listing as CSV for Excel (UTF-8 with BOM, no contact details)."""
-    where = QueueFilter(
-        institution[:64] or None,
-        _enum(Tier, tier),
-        _enum(State, state),
-        _enum(Category, category),
-        _enum(Priority, priority),
-        _enum(SlaStatus, sla_status),
-        include_closed=include_closed,
-        search=q.strip()[:SEARCH_BYTES] or None,
-    )
+    where, order = query
     try:
-        page = list_requests(
-            ctx, user, where, CSV_ROWS, sort=_enum(QueueSort, sort) or QueueSort.RISK
-        )
+        page = list_requests(ctx, user, where, CSV_ROWS, sort=order)
     except HTTPException as exc:
         return error_page(request, user, exc)
     return Response(
