@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from schemas.domain import Category, Role
 from tierflow_dev.bench.common import BenchStack, console, progress, summarize, target
+from tierflow_dev.bench.queue import COLUMNS  # the read-model columns both scenarios COPY
 from tierflow_dev.demo import make_uscc
 
 TARGET_P99_S = 0.1
@@ -41,29 +42,6 @@ SUBJECTS = [
     "中小企业服务券申领",
 ]
 STATES = ["assigned", "acknowledged", "in_progress", "resolved", "closed", "closed"]
-COLUMNS = [
-    "request_id",
-    "state",
-    "tier",
-    "institution_id",
-    "category",
-    "priority",
-    "grade",
-    "division_code",
-    "enterprise_uscc",
-    "enterprise_name",
-    "subject",
-    "description",
-    "channel",
-    "policy_version",
-    "sla_status",
-    "response_due_at",
-    "resolution_due_at",
-    "submitted_at",
-    "updated_at",
-    "escalation_count",
-    "last_sequence",
-]
 
 
 @dataclass
