@@ -145,15 +145,20 @@ async def test_waiting_commands_hold_no_slot_while_other_requests_apply(
         for future in futures:
             await asyncio.to_thread(future.get, 30)
         async with running(ingress):
+            # every ghost has had its first attempt (first attempts queue in arrival order)
             await eventually(
-                lambda: ingress.stats.retries >= len(ghosts), timeout=60, what="all 600 waiting"
+                lambda: ingress.stats.retrying == len(ghosts),
+                timeout=120,
+                what="all 600 waiting",
+                detail=lambda: ingress.stats,
             )
+            assert sample(ingress.registry, "tierflow_ingress_commands_retrying") == len(ghosts)
             for req in movers:
                 producer.send(commands, key=req.request_id.encode(), value=_submit(req))
             await asyncio.to_thread(producer.flush, 30)
             await eventually(
                 lambda: ingress.stats.applied >= len(movers),
-                timeout=20,
+                timeout=30,
                 what="the other requests applied while 600 wait",
                 detail=lambda: ingress.stats,
             )
@@ -170,3 +175,5 @@ async def test_waiting_commands_hold_no_slot_while_other_requests_apply(
         producer.close(timeout=5)
     assert (ingress.stats.applied, ingress.stats.dead_lettered) == (len(movers), 0)
     assert ingress.stats.abandoned == len(ghosts)  # still waiting at shutdown: redelivered
+    assert ingress.stats.retrying == 0
+    assert sample(ingress.registry, "tierflow_ingress_commands_retrying") == 0

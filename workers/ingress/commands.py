@@ -70,6 +70,7 @@ class CommandRunner:
     ) -> tuple[Outcome, int] | None:
         """Return the final outcome and the attempts it took; None if ``halted()`` first."""
         first_not_found = 0.0  # when the workflow was first found missing
+        retried = False
 
         def out_of_budget(state: RetryCallState) -> bool:
             nonlocal first_not_found
@@ -83,6 +84,10 @@ class CommandRunner:
             )
 
         def log_retry(state: RetryCallState) -> None:
+            nonlocal retried
+            if not retried:
+                retried = True
+                self._retrying(+1)
             self.stats.retries += 1
             self.metrics.retries.inc()
             outcome: Outcome = state.outcome.result()  # type: ignore[union-attr]
@@ -115,7 +120,11 @@ class CommandRunner:
             calls += 1
             return await self._call(cmd, halted, retry=calls > 1)
 
-        outcome: Outcome = await retrying(call)
+        try:
+            outcome: Outcome = await retrying(call)
+        finally:
+            if retried:
+                self._retrying(-1)
         attempts = retrying.statistics.get("attempt_number", 1)
         if outcome.verdict in (Verdict.RETRY, Verdict.NOT_FOUND) and halted():
             return None
@@ -126,6 +135,10 @@ class CommandRunner:
             )
             return Outcome(Verdict.DEAD_LETTER, DeadLetterReason.UNKNOWN_REQUEST, message), attempts
         return outcome, attempts
+
+    def _retrying(self, change: int) -> None:
+        self.stats.retrying += change
+        self.metrics.retrying.inc(change)
 
     async def _call(
         self, cmd: ParsedCommand, halted: Callable[[], bool], *, retry: bool

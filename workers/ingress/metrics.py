@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from tierflow.partition_progress import PartitionGauges
 
@@ -51,6 +51,12 @@ class IngressMetrics:
             "Transient failures retried (Temporal unreachable, workflow not found yet, timeouts)",
             registry=registry,
         )
+        self.retrying = Gauge(
+            "tierflow_ingress_commands_retrying",
+            "Commands between a first transient failure and their final answer (waiting for "
+            "their request to exist, or for Temporal)",
+            registry=registry,
+        )
 
 
 @dataclass
@@ -61,6 +67,7 @@ class IngressStats:
     duplicate: int = 0
     dead_lettered: int = 0
     retries: int = 0  # transient failures retried
+    retrying: int = 0  # commands retried at least once and not yet answered
     abandoned: int = 0  # left unfinished at shutdown or revocation: redelivered
     rebuilds: int = 0  # consumers replaced after a join that never finished
 
