@@ -482,14 +482,7 @@ class ServiceRequestWorkflow:
             }
             if kind is ActionKind.CONCLUDE_RECTIFICATION:
                 settled["on_time"] = now <= case.due_at  # 整改 in time counts in 考核
-            self._emit(
-                event,
-                actor,
-                to_state=self.case.state,
-                reason=action.text,
-                action_id=action.action_id,
-                details=settled,
-            )
+            self._record_action(action, settled)
             return
         details: dict[str, int | None] = {}
         if kind is ActionKind.ACKNOWLEDGE:
@@ -531,14 +524,7 @@ class ServiceRequestWorkflow:
         elif kind is ActionKind.RATE:
             self.case.rating = action.rating
             details["rating"] = action.rating
-        self._emit(
-            event,
-            actor,
-            to_state=to_state,
-            reason=action.text,
-            action_id=action.action_id,
-            details=details,
-        )
+        self._record_action(action, details, to_state)
         if kind is ActionKind.RATE:
             assert action.rating is not None
             opened = rectification.open_for(self.case, action.rating, now)
@@ -590,18 +576,11 @@ class ServiceRequestWorkflow:
         if kind is ActionKind.APPROVE_SUSPENSION:
             assert app.days is not None
             details["suspended_until"] = _iso(applications.suspend(self.case, app.days, now))
-        self._emit(
-            event,
-            actor,
-            to_state=rules.target_state(action, self.case.state),
-            reason=action.text,
-            action_id=action.action_id,
-            details=details,
-        )
+        self._record_action(action, details, rules.target_state(action, self.case.state))
 
     def _supervise(self, action: ActionRequest) -> None:
         """督办 by hand, or the unit's written reply to the oldest open supervision."""
-        now, event = workflow.now(), rules.EVENT_OF_ACTION[action.kind]
+        now = workflow.now()
         if action.kind is ActionKind.SUPERVISE:
             days = action.days or self._policy.supervision_reply_days
             supervision = chasing.open_supervision(
@@ -614,18 +593,11 @@ class ServiceRequestWorkflow:
             waiting.replied_at, waiting.replied_by = now, action.actor.id
             waiting.reply = action.text
             details = {"opened_at": _iso(waiting.opened_at), "clock": waiting.clock}
-        self._emit(
-            event,
-            action.actor,
-            to_state=self.case.state,
-            reason=action.text,
-            action_id=action.action_id,
-            details=details,
-        )
+        self._record_action(action, details)
 
     async def _part(self, action: ActionRequest) -> None:
         """协办: add a co-handler (checked against the directory), or settle a part."""
-        now, event = workflow.now(), rules.EVENT_OF_ACTION[action.kind]
+        now = workflow.now()
         if action.kind is ActionKind.ADD_CO_HANDLER:
             assert action.institution_id is not None and self.case.institution is not None
             holder = self.case.institution
@@ -648,13 +620,8 @@ class ServiceRequestWorkflow:
             part = parts.settle(self.case, action, now)
             if not part.open:
                 chasing.end(self.case, f"part:{part.institution_id}", now)
-        self._emit(
-            event,
-            action.actor,
-            to_state=self.case.state,
-            reason=action.text,
-            action_id=action.action_id,
-            details={"co_handler": part.institution_id, "part_due_at": _iso(part.due_at)},
+        self._record_action(
+            action, {"co_handler": part.institution_id, "part_due_at": _iso(part.due_at)}
         )
 
     async def _change_handler(self, action: ActionRequest) -> None:
@@ -665,13 +632,8 @@ class ServiceRequestWorkflow:
         if answer.refusal:
             raise ApplicationError(answer.refusal, type="InvalidTarget", non_retryable=True)
         previous, hold.handler = hold.handler, new
-        self._emit(
-            EventType.HANDLER_CHANGED,
-            action.actor,
-            to_state=self.case.state,
-            reason=action.text,
-            action_id=action.action_id,
-            details={"handler_id": new, "previous": previous, "how": action.kind.value},
+        self._record_action(
+            action, {"handler_id": new, "previous": previous, "how": action.kind.value}
         )
 
     def _awaits_sign_for(self) -> bool:
@@ -942,14 +904,7 @@ class ServiceRequestWorkflow:
         now, outcome = workflow.now(), action.outcome
         assert outcome is not None
         attempt = follow_up.record(self.case, outcome)
-        self._emit(
-            EventType.FOLLOWED_UP,
-            action.actor,
-            to_state=State.RESOLVED,
-            reason=action.text,
-            action_id=action.action_id,
-            details={"outcome": outcome.value, "attempt": attempt},
-        )
+        self._record_action(action, {"outcome": outcome.value, "attempt": attempt}, State.RESOLVED)
         if outcome is FollowUpOutcome.UNSATISFIED:
             self.case.redo_count += 1
             self._reopen(now)
@@ -1100,16 +1055,7 @@ class ServiceRequestWorkflow:
             hold.retry_requested = True
         else:
             self.case.operator = None
-        event = rules.EVENT_OF_ACTION[action.kind]
-        details = {"step": hold.step, "error_type": hold.error_type}
-        self._emit(
-            event,
-            action.actor,
-            to_state=self.case.state,
-            reason=action.text,
-            action_id=action.action_id,
-            details=details,
-        )
+        self._record_action(action, {"step": hold.step, "error_type": hold.error_type})
         if action.kind is ActionKind.OPERATOR_RESOLVE and hold.redo == "admit":
             self._emit(  # never admitted (no policy or no institution): it ends here
                 EventType.REJECTED,
@@ -1225,6 +1171,20 @@ class ServiceRequestWorkflow:
     def _note(self, event: EventType, reason: str, **details: object) -> None:
         """Record an event of the engine's own that leaves the request's state as it is."""
         self._emit(event, SYSTEM_ACTOR, to_state=self.case.state, reason=reason, details=details)
+
+    def _record_action(
+        self, action: ActionRequest, details: dict, to_state: State | None = None
+    ) -> None:
+        """Record the event an action stands for, with its actor, text and action id; the
+        request stays in its state unless ``to_state`` names another."""
+        self._emit(
+            rules.EVENT_OF_ACTION[action.kind],
+            action.actor,
+            to_state=self.case.state if to_state is None else to_state,
+            reason=action.text,
+            action_id=action.action_id,
+            details=details,
+        )
 
     def _emit(
         self,
