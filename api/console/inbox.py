@@ -71,11 +71,18 @@ async def mark_read(request: Request, ctx: Ctx, user: User) -> Response:
     return redirect("/console/inbox")
 
 
+async def _preferences(
+    request: Request, ctx: Ctx, user: Principal, status_code: int = 200, **extra: Any
+) -> Response:
+    """The preferences page of ``user``, with what the caller adds (saved, errors)."""
+    pref = await service.preferences(ctx, user)
+    context = {"active": "preferences", "pref": pref, "locales": LOCALES, **extra}
+    return render(request, "preferences.html", context, status_code, user)
+
+
 @router.get("/preferences")
 async def preferences_page(request: Request, ctx: Ctx, user: User, saved: str = "") -> Response:
-    pref = await service.preferences(ctx, user)
-    context = {"active": "preferences", "pref": pref, "locales": LOCALES, "saved": saved == "1"}
-    return render(request, "preferences.html", context, user=user)
+    return await _preferences(request, ctx, user, saved=saved == "1")
 
 
 @router.post("/preferences")
@@ -94,9 +101,6 @@ async def save_preferences(request: Request, ctx: Ctx, user: User) -> Response:
         errors = {
             str(e["loc"][0]): str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()
         }
-        pref = await service.preferences(ctx, user)
-        context = {"active": "preferences", "pref": pref, "locales": LOCALES, "errors": errors,
-                   "values": values}  # fmt: skip
-        return render(request, "preferences.html", context, 422, user)
+        return await _preferences(request, ctx, user, 422, errors=errors, values=values)
     await service.update_preferences(ctx, user, body)
     return redirect("/console/preferences?saved=1")
