@@ -40,6 +40,16 @@ def _uscc(value: str) -> str:
         _fail(f"uscc: {exc}")
 
 
+def _day(on: str | None) -> date:
+    """The day ``--on`` names, or today in Shanghai."""
+    from tierflow import grades
+
+    try:
+        return date.fromisoformat(on) if on else grades.local_day(datetime.now(grades.SHANGHAI))
+    except ValueError:
+        _fail(f"on: {on!r} is not a date (YYYY-MM-DD)")
+
+
 @app.command("import")
 def import_list(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV list (UTF-8 or GBK)"),
@@ -80,10 +90,7 @@ def withdraw(
     from tierflow import grades
 
     code = _uscc(uscc)
-    try:
-        day = date.fromisoformat(on) if on else grades.local_day(datetime.now(grades.SHANGHAI))
-    except ValueError:
-        _fail(f"on: {on!r} is not a date (YYYY-MM-DD)")
+    day = _day(on)
     try:
         only = Grade(grade) if grade else None
     except ValueError:
@@ -129,10 +136,7 @@ def show(
     from tierflow import grades
 
     code = _uscc(uscc)
-    try:
-        day = date.fromisoformat(on) if on else grades.local_day(datetime.now(grades.SHANGHAI))
-    except ValueError:
-        _fail(f"on: {on!r} is not a date (YYYY-MM-DD)")
+    day = _day(on)
     with Session(_engine()) as session:
         rows = grades.recognitions(session, code)
         held = grades.highest(grades.recognitions(session, code, day))
