@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -31,6 +31,7 @@ from schemas.working_periods import parse_working_periods
 from tierflow.calendar_data import build_calendar
 
 PACKAGED_POLICY = "sla_policy.toml"
+V = TypeVar("V")
 
 
 class PolicyError(ValueError):
@@ -71,10 +72,7 @@ class Targets(_Strict):
     @field_validator("priority")
     @classmethod
     def _all_priorities(cls, value: dict[Priority, TargetHours]) -> dict[Priority, TargetHours]:
-        missing = [p.value for p in Priority if p not in value]
-        if missing:
-            raise ValueError(f"missing priorities: {', '.join(missing)}")
-        return value
+        return _with_every_priority(value)
 
     def hours(self, category: Category, priority: Priority) -> TargetHours:
         """Return the priority default with the category's override applied."""
@@ -201,15 +199,20 @@ class WorkOrders(_Strict):
     @field_validator("sign_for_hours")
     @classmethod
     def _every_priority(cls, value: dict[Priority, float]) -> dict[Priority, float]:
-        missing = [p.value for p in Priority if p not in value]
-        if missing:
-            raise ValueError(f"missing priorities: {', '.join(missing)}")
-        return _positive_hours(value)
+        return _positive_hours(_with_every_priority(value))
 
     def sign_for(self, category: Category, priority: Priority) -> float:
         """Business hours to sign for a request of this category and priority."""
         own = self.category.get(category, CategoryWorkOrders()).sign_for_hours
         return own.get(priority, self.sign_for_hours[priority])
+
+
+def _with_every_priority(value: dict[Priority, V]) -> dict[Priority, V]:
+    """``value`` if it has an entry for every priority."""
+    missing = [p.value for p in Priority if p not in value]
+    if missing:
+        raise ValueError(f"missing priorities: {', '.join(missing)}")
+    return value
 
 
 def _positive_hours(value: dict[Priority, float]) -> dict[Priority, float]:
