@@ -84,15 +84,9 @@ def next_batch(pending: list[TransitionRecord]) -> list[TransitionRecord]:
 
 async def record(batch: list[TransitionRecord]) -> int:
     """Persist, then publish, one batch (``record_transitions``, idempotent by event id)."""
-    if workflow.patched(LOCAL_OUTBOX_PATCH):
-        return await workflow.execute_local_activity(
-            "record_transitions",
-            TransitionBatch(records=batch),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
-            result_type=int,
-        )
-    return await workflow.execute_activity(
+    local = workflow.patched(LOCAL_OUTBOX_PATCH)
+    execute = workflow.execute_local_activity if local else workflow.execute_activity
+    return await execute(
         "record_transitions",
         TransitionBatch(records=batch),
         start_to_close_timeout=ACTIVITY_TIMEOUT,
