@@ -5,36 +5,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
+
+from sqlalchemy import Engine
 
 from tests.utils.eventually import eventually
 from tests.utils.ingress_helpers import read_partition
-from tests.utils.notifier_helpers import (
-    add_people,
-    notifier_settings,
-    notifier_thread,
-    project,
-    publish,
-    rows,
-    warning_breach_escalation,
-)
-from tierflow.db.engine import make_engine
+from tests.utils.notifier_helpers import project, rows, warning_breach_escalation
+from tests.utils.notifier_rig import NotifierRig, notifier_thread
 from tierflow.kafka_io import header, make_producer
-from tierflow_dev.devstack.kafka import KafkaBroker
 from tierflow_dev.devstack.smtp_sink import SmtpSink
 
 
 async def test_unreadable_records_are_parked_and_the_rest_is_handled(
-    sqlite_url: str,
-    kafka_broker: KafkaBroker,
-    unique_topic: Callable[..., str],
-    tmp_path: Path,
+    engine: Engine, people: None, smtp: SmtpSink, make_rig: Callable[..., NotifierRig]
 ) -> None:
-    engine = make_engine(sqlite_url)
-    add_people(engine)
-    topic, dlq = unique_topic("events"), unique_topic("dlq")
-    records = warning_breach_escalation()[:3]
-    project(engine, records)
+    rig = make_rig()
+    records = project(engine, warning_breach_escalation()[:3])
     odd_type = {
         "specversion": "1.0",
         "id": "x:1",
@@ -42,27 +28,20 @@ async def test_unreadable_records_are_parked_and_the_rest_is_handled(
         "type": "org.tierflow.request.teleported.v1",
     }
     bad_data = {**odd_type, "type": "org.tierflow.request.assigned.v1", "data": {"event_id": 1}}
-    producer = make_producer(kafka_broker.bootstrap)
+    producer = make_producer(rig.bootstrap)
     for value in (b"not json", json.dumps(odd_type).encode(), json.dumps(bad_data).encode()):
-        producer.send(topic, key=b"k", value=value)
+        producer.send(rig.topic, key=b"k", value=value)
     producer.flush(30)
     producer.close(timeout=5)
-    with SmtpSink() as smtp:
-        settings = notifier_settings(tmp_path, sqlite_url, kafka_broker.bootstrap, topic, dlq, smtp)
-        with notifier_thread(settings):
-            publish(kafka_broker.bootstrap, topic, records)
-            await eventually(lambda: len(rows(engine, rule="sla_warning")) == 3, timeout=60)
-            parked = await eventually(
-                lambda: (
-                    (found := read_partition(kafka_broker.bootstrap, dlq))
-                    and len(found) == 3
-                    and found
-                ),
-                timeout=30,
-            )
-    engine.dispose()
+    with notifier_thread(rig.settings(smtp)):
+        rig.publish(records)
+        await eventually(lambda: len(rows(engine, rule="sla_warning")) == 3, timeout=60)
+        parked = await eventually(
+            lambda: (found := read_partition(rig.bootstrap, rig.dlq)) and len(found) == 3 and found,
+            timeout=30,
+        )
     reasons = [header(r, "tierflow_dlq_reason") for r in parked]
     assert reasons == ["not_json", "unknown_type", "schema_invalid"]
     assert [r.value for r in parked][0] == b"not json"
     assert header(parked[2], "tierflow_dlq_message").startswith("data.event_id: ")
-    assert all(header(r, "tierflow_dlq_original_topic") == topic for r in parked)
+    assert all(header(r, "tierflow_dlq_original_topic") == rig.topic for r in parked)

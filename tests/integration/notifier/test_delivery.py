@@ -7,29 +7,24 @@ read model, and ``tierflow notifier`` itself (in a thread here; as a process in 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Engine
 
 from tests.utils.eventually import eventually
-from tests.utils.notifier_helpers import (
-    add_people,
-    all_sent,
+from tests.utils.notifier_helpers import all_sent, project, rows, warning_breach_escalation
+from tests.utils.notifier_rig import (
+    NotifierRig,
+    duplicate_events,
     metric_value,
     metrics_text,
-    notifier_settings,
     notifier_thread,
-    project,
-    publish,
-    rows,
-    warning_breach_escalation,
 )
-from tierflow.db.engine import make_engine
 from tierflow.db.notification_models import DeliveryStatus
-from tierflow_dev.devstack.kafka import KafkaBroker
 from tierflow_dev.devstack.smtp_sink import SmtpSink
+
+pytestmark = pytest.mark.usefixtures("people")
 
 # (channel, recipient, rule) of the five events, by the packaged rules
 EXPECTED = {
@@ -60,42 +55,21 @@ MAILS = {
 }
 
 
-@pytest.fixture
-def engine(sqlite_url: str) -> Iterator[Engine]:
-    engine = make_engine(sqlite_url)
-    add_people(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    with SmtpSink() as sink:
-        yield sink
-
-
 def mail_key(to: str, subject: str) -> tuple[str, str]:
     prefix = next(p for _, p in MAILS if subject.startswith(p))
     return to, prefix
 
 
 async def test_each_person_hears_once_by_the_channels_of_the_rules(
-    engine: Engine,
-    sqlite_url: str,
-    smtp: SmtpSink,
-    kafka_broker: KafkaBroker,
-    unique_topic: Callable[..., str],
-    tmp_path: Path,
+    engine: Engine, smtp: SmtpSink, make_rig: Callable[..., NotifierRig]
 ) -> None:
-    topic, dlq = unique_topic("events", partitions=3), unique_topic("dlq")
+    rig = make_rig(partitions=3)
     records = warning_breach_escalation()
     rid = records[0].request_id
     project(engine, records)
-    settings = notifier_settings(tmp_path, sqlite_url, kafka_broker.bootstrap, topic, dlq, smtp)
+    settings = rig.settings(smtp)
     with notifier_thread(settings):
-        publish(kafka_broker.bootstrap, topic, records)
+        rig.publish(records)
         found = await eventually(
             lambda: all_sent(engine, len(EXPECTED)),
             timeout=60,
@@ -112,14 +86,9 @@ async def test_each_person_hears_once_by_the_channels_of_the_rules(
         )
 
         # the same five events again (a redelivery): nothing new is recorded or sent
-        publish(kafka_broker.bootstrap, topic, records)
+        rig.publish(records)
         await eventually(
-            lambda: (
-                metric_value(
-                    metrics_text(settings), "tierflow_notifier_events_total", outcome="duplicate"
-                )
-                >= 5
-            ),
+            lambda: duplicate_events(settings) >= 5,
             timeout=60,
             what="the redelivered events read",
         )
@@ -132,19 +101,13 @@ async def test_each_person_hears_once_by_the_channels_of_the_rules(
 
 
 async def test_a_mail_carries_its_headers_and_the_rendered_body(
-    engine: Engine,
-    sqlite_url: str,
-    smtp: SmtpSink,
-    kafka_broker: KafkaBroker,
-    unique_topic: Callable[..., str],
-    tmp_path: Path,
+    engine: Engine, smtp: SmtpSink, make_rig: Callable[..., NotifierRig]
 ) -> None:
-    topic, dlq = unique_topic("events"), unique_topic("dlq")
-    records = warning_breach_escalation()[:4]
-    project(engine, records)
-    settings = notifier_settings(tmp_path, sqlite_url, kafka_broker.bootstrap, topic, dlq, smtp)
+    rig = make_rig()
+    records = project(engine, warning_breach_escalation()[:4])
+    settings = rig.settings(smtp)
     with notifier_thread(settings):
-        publish(kafka_broker.bootstrap, topic, records)
+        rig.publish(records)
         mails = await eventually(
             lambda: [
                 m

@@ -8,80 +8,60 @@ itself: it went to the marked address, so the search would find a leak.
 
 from __future__ import annotations
 
-import signal
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from tests.utils.eventually import eventually
 from tests.utils.factories import RecordFactory, make_request
 from tests.utils.ingress_helpers import read_partition
-from tests.utils.notifier_helpers import (
-    COUNTY,
-    all_sent,
-    metric_value,
-    metrics_text,
-    notifier_settings,
-    project,
-    publish,
-    rows,
-    start_notifier_process,
-)
-from tierflow.db.engine import make_engine
+from tests.utils.notifier_helpers import COUNTY, all_sent, project, rows
+from tests.utils.notifier_rig import NotifierRig, metric_value, metrics_text, notifier_process
 from tierflow.kafka_io import make_producer
-from tierflow_dev.devstack.kafka import KafkaBroker
 from tierflow_dev.devstack.smtp_sink import SmtpSink
 
 
 async def test_no_contact_detail_in_the_notifiers_logs_metrics_rows_or_events(
-    sqlite_url: str, kafka_broker: KafkaBroker, unique_topic: Callable[..., str], tmp_path: Path
+    engine: Engine, smtp: SmtpSink, make_rig: Callable[..., NotifierRig], tmp_path: Path
 ) -> None:
+    rig = make_rig()
     marker = f"PII-CANARY-{uuid.uuid4().hex[:16]}"
     request = make_request()
     request.enterprise.contact_name = f"{marker} name"
     request.enterprise.contact_phone = marker
     request.enterprise.contact_email = f"{marker.lower()}@example.com"
     f = RecordFactory(request)
-    records = [f.submitted(), f.assigned(COUNTY), f.resolved()]  # mails: received, concluded
-    engine = make_engine(sqlite_url)
-    project(engine, records)
-    topic, dlq = unique_topic("events"), unique_topic("dlq")
-    producer = make_producer(kafka_broker.bootstrap)
-    producer.send(topic, value=b"not an event").get(timeout=30)  # something to dead-letter
+    # mails: received, concluded
+    records = project(engine, [f.submitted(), f.assigned(COUNTY), f.resolved()])
+    producer = make_producer(rig.bootstrap)
+    producer.send(rig.topic, value=b"not an event").get(timeout=30)  # something to dead-letter
     producer.close(timeout=5)
     log = tmp_path / "notifier.log"
-    with SmtpSink() as smtp:
-        smtp.refuse = True
-        settings = notifier_settings(
-            tmp_path, sqlite_url, kafka_broker.bootstrap, topic, dlq, smtp,
-            notifier_backoff_initial_seconds=0.2, notifier_backoff_max_seconds=0.5,
-        )  # fmt: skip
-        publish(kafka_broker.bootstrap, topic, records)
-        process = start_notifier_process(settings, log)
-        try:
-            await eventually(
-                lambda: (
-                    metric_value(
-                        metrics_text(settings),
-                        "tierflow_notifications_failed_total",
-                        channel="email",
-                    )
-                    >= 2
-                ),  # fmt: skip
-                timeout=60,
-                ignoring=(OSError,),
-                what="mail to the enterprise refused twice",
-            )
-            smtp.refuse = False
-            await eventually(lambda: all_sent(engine, 2), timeout=60, what="both mails sent")
-            metrics = metrics_text(settings)
-            parked = await eventually(lambda: read_partition(kafka_broker.bootstrap, dlq))
-        finally:
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=60) == 0
-        mails = smtp.snapshot()
+    smtp.refuse = True
+    settings = rig.settings(
+        smtp, notifier_backoff_initial_seconds=0.2, notifier_backoff_max_seconds=0.5
+    )
+    rig.publish(records)
+    with notifier_process(settings, log):
+        await eventually(
+            lambda: (
+                metric_value(
+                    metrics_text(settings), "tierflow_notifications_failed_total", channel="email"
+                )
+                >= 2
+            ),
+            timeout=60,
+            ignoring=(OSError,),
+            what="mail to the enterprise refused twice",
+        )
+        smtp.refuse = False
+        await eventually(lambda: all_sent(engine, 2), timeout=60, what="both mails sent")
+        metrics = metrics_text(settings)
+        parked = await eventually(lambda: read_partition(rig.bootstrap, rig.dlq))
+    mails = smtp.snapshot()
     stored = "".join(f"{r.recipient} {r.subject} {r.body} {r.last_error}" for r in rows(engine))
-    engine.dispose()
 
     # the control: the contact was used, so a leak would carry the marker
     assert [m.rcpt_tos for m in mails] == [(request.enterprise.contact_email,)] * 2

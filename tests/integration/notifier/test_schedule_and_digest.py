@@ -3,7 +3,6 @@ urgent until the next working morning, and the dispatcher gathers a digest user'
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,8 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from schemas.events import event_from_transition
-from tests.utils.notifier_helpers import add_people, project, rows, warning_breach_escalation
-from tierflow.db.engine import make_engine
+from tests.utils.notifier_helpers import project, rows, warning_breach_escalation
 from tierflow.db.notification_models import DeliveryStatus, NotificationPreference
 from tierflow_dev.devstack.smtp_sink import SmtpSink
 from workers.notifier.channels.email import SmtpConfig
@@ -25,6 +23,7 @@ from workers.notifier.templates import Templates
 
 HOLIDAY_3AM = datetime(2026, 10, 1, 19, 0, tzinfo=UTC)  # 2 Oct 03:00 Shanghai, National Day
 FIRST_MORNING = datetime(2026, 10, 8, 1, 0, tzinfo=UTC)  # Thursday 8 Oct 09:00 Shanghai
+pytestmark = pytest.mark.usefixtures("people")
 
 
 class Clock:
@@ -35,20 +34,9 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def engine(sqlite_url: str) -> Iterator[Engine]:
-    engine = make_engine(sqlite_url)
-    add_people(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
 def plan_all(engine: Engine, clock: Clock) -> None:
     planner = Planner(engine, load_rules(), Templates(), "http://console", clock=clock)
-    records = warning_breach_escalation()
-    project(engine, records)
+    records = project(engine, warning_breach_escalation())
     for record in records:
         record_rows(engine, planner.plan(event_from_transition(record), record))
 

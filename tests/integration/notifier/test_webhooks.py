@@ -9,31 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
-import pytest
 from sqlalchemy import Engine
 
 from tests.utils.eventually import eventually
-from tests.utils.notifier_helpers import (
+from tests.utils.notifier_helpers import project, rows, warning_breach_escalation
+from tests.utils.notifier_rig import (
+    NotifierRig,
+    duplicate_events,
     metric_value,
     metrics_text,
-    notifier_settings,
     notifier_thread,
-    project,
-    publish,
-    rows,
-    warning_breach_escalation,
 )
 from tests.utils.webhook_receiver import WebhookReceiver
-from tierflow.db.engine import make_engine
 from tierflow.db.notification_models import DeliveryStatus
-from tierflow.webhook_signature import new_secret
-from tierflow_dev.devstack.kafka import KafkaBroker
 from tierflow_dev.devstack.smtp_sink import SmtpSink
 
-SECRET_ENV = "TIERFLOW_TEST_WEBHOOK_SECRET"
 OUTAGE_SECONDS = 120.0  # the issue's receiver outage
 # a backoff and breaker that keep retrying through the outage and deliver soon after it
 THROUGH_AN_OUTAGE = {
@@ -50,40 +42,8 @@ FAST = {
 }
 
 
-def rules_file(folder: Path, url: str) -> Path:
-    path = folder / "rules.toml"
-    path.write_text(
-        'version = "webhook-test"\n'
-        "[[webhook]]\n"
-        'name = "crm"\n'
-        f'url = "{url}"\n'
-        f'secret_env = "{SECRET_ENV}"\n'
-        'events = ["sla_warning", "sla_breached", "escalated"]\n'
-        "timeout_seconds = 2\n"
-    )
-    return path
-
-
-@pytest.fixture
-def secret(monkeypatch: pytest.MonkeyPatch) -> str:
-    value = new_secret()
-    monkeypatch.setenv(SECRET_ENV, value)
-    return value
-
-
-@pytest.fixture
-def engine(sqlite_url: str) -> Iterator[Engine]:
-    engine = make_engine(sqlite_url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
 def three_requests(engine: Engine) -> list:
-    records = [r for _ in range(3) for r in warning_breach_escalation()]
-    project(engine, records)
-    return records
+    return project(engine, [r for _ in range(3) for r in warning_breach_escalation()])
 
 
 def delivered(receiver: WebhookReceiver, engine: Engine, expected: int) -> bool:
@@ -93,37 +53,22 @@ def delivered(receiver: WebhookReceiver, engine: Engine, expected: int) -> bool:
 
 async def test_a_receiver_verifies_every_delivery_and_sees_no_id_twice(
     engine: Engine,
-    sqlite_url: str,
-    secret: str,
-    kafka_broker: KafkaBroker,
-    unique_topic: Callable[..., str],
-    tmp_path: Path,
+    smtp: SmtpSink,
+    make_rig: Callable[..., NotifierRig],
+    webhook_secret: str,
 ) -> None:
-    receiver = WebhookReceiver(secret).start()
-    topic, dlq = unique_topic("events", partitions=3), unique_topic("dlq")
+    receiver = WebhookReceiver(webhook_secret).start()
+    rig = make_rig(partitions=3)
     records = three_requests(engine)
-    with SmtpSink() as smtp:
-        settings = notifier_settings(
-            tmp_path, sqlite_url, kafka_broker.bootstrap, topic, dlq, smtp,
-            notifier_rules_file=rules_file(tmp_path, receiver.url), **FAST,
-        )  # fmt: skip
-        try:
-            with notifier_thread(settings):
-                publish(kafka_broker.bootstrap, topic, records)
-                await eventually(lambda: delivered(receiver, engine, 9), timeout=60)
-                publish(kafka_broker.bootstrap, topic, records)  # redelivered: nothing new
-                await eventually(
-                    lambda: (
-                        metric_value(
-                            metrics_text(settings),
-                            "tierflow_notifier_events_total",
-                            outcome="duplicate",
-                        )
-                        >= 9
-                    )  # fmt: skip
-                )
-        finally:
-            receiver.stop()
+    settings = rig.webhook_settings(smtp, receiver.url, **FAST)
+    try:
+        with notifier_thread(settings):
+            rig.publish(records)
+            await eventually(lambda: delivered(receiver, engine, 9), timeout=60)
+            rig.publish(records)  # redelivered: nothing new
+            await eventually(lambda: duplicate_events(settings) >= 9)
+    finally:
+        receiver.stop()
     ids = receiver.ids()
     assert receiver.refused == []
     assert len(ids) == len(set(ids)) == 9
@@ -142,42 +87,34 @@ async def test_a_receiver_verifies_every_delivery_and_sees_no_id_twice(
 
 async def test_a_receiver_down_for_two_minutes_gets_everything_afterwards(
     engine: Engine,
-    sqlite_url: str,
-    secret: str,
-    kafka_broker: KafkaBroker,
-    unique_topic: Callable[..., str],
-    tmp_path: Path,
+    smtp: SmtpSink,
+    make_rig: Callable[..., NotifierRig],
+    webhook_secret: str,
 ) -> None:
-    receiver = WebhookReceiver(secret)  # not started: connections are refused
-    topic, dlq = unique_topic("events", partitions=3), unique_topic("dlq")
+    receiver = WebhookReceiver(webhook_secret)  # not started: connections are refused
+    rig = make_rig(partitions=3)
     records = three_requests(engine)
-    with SmtpSink() as smtp:
-        settings = notifier_settings(
-            tmp_path, sqlite_url, kafka_broker.bootstrap, topic, dlq, smtp,
-            notifier_rules_file=rules_file(tmp_path, receiver.url), **THROUGH_AN_OUTAGE,
-        )  # fmt: skip
-        with notifier_thread(settings):
-            publish(kafka_broker.bootstrap, topic, records)
-            began = time.monotonic()
-            # the outage: sends fail, the breaker opens and lets a trial through now and then
-            await eventually(
-                lambda: len(rows(engine)) == 9 and any(r.attempts for r in rows(engine)),
-                timeout=60,
-                what="the deliveries failing while the receiver is down",
-            )
-            # the outage itself: the receiver stays down two minutes in all
-            await asyncio.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - began)))
-            assert {r.status for r in rows(engine)} == {DeliveryStatus.PENDING}  # none given up
-            text = metrics_text(settings)
-            assert metric_value(text, "tierflow_notifications_failed_total", channel="webhook") >= 9
-            assert (
-                metric_value(text, "tierflow_notifications_retried_total", channel="webhook") >= 9
-            )
-            receiver.start()
-            try:
-                await eventually(lambda: delivered(receiver, engine, 9), timeout=60)
-            finally:
-                receiver.stop()
+    settings = rig.webhook_settings(smtp, receiver.url, **THROUGH_AN_OUTAGE)
+    with notifier_thread(settings):
+        rig.publish(records)
+        began = time.monotonic()
+        # the outage: sends fail, the breaker opens and lets a trial through now and then
+        await eventually(
+            lambda: len(rows(engine)) == 9 and any(r.attempts for r in rows(engine)),
+            timeout=60,
+            what="the deliveries failing while the receiver is down",
+        )
+        # the outage itself: the receiver stays down two minutes in all
+        await asyncio.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - began)))
+        assert {r.status for r in rows(engine)} == {DeliveryStatus.PENDING}  # none given up
+        text = metrics_text(settings)
+        assert metric_value(text, "tierflow_notifications_failed_total", channel="webhook") >= 9
+        assert metric_value(text, "tierflow_notifications_retried_total", channel="webhook") >= 9
+        receiver.start()
+        try:
+            await eventually(lambda: delivered(receiver, engine, 9), timeout=60)
+        finally:
+            receiver.stop()
     ids = receiver.ids()
     assert receiver.refused == []
     assert len(ids) == len(set(ids)) == 9
@@ -185,34 +122,26 @@ async def test_a_receiver_down_for_two_minutes_gets_everything_afterwards(
 
 async def test_an_endpoint_that_stays_down_gets_a_dead_letter_record(
     engine: Engine,
-    sqlite_url: str,
-    secret: str,
-    kafka_broker: KafkaBroker,
-    unique_topic: Callable[..., str],
-    tmp_path: Path,
+    smtp: SmtpSink,
+    make_rig: Callable[..., NotifierRig],
+    webhook_secret: str,
 ) -> None:
-    receiver = WebhookReceiver(secret)  # never started
-    topic, dlq = unique_topic("events"), unique_topic("dlq")
-    records = warning_breach_escalation()
-    project(engine, records)
-    with SmtpSink() as smtp:
-        settings = notifier_settings(
-            tmp_path, sqlite_url, kafka_broker.bootstrap, topic, dlq, smtp,
-            notifier_rules_file=rules_file(tmp_path, receiver.url),
-            notifier_retry_seconds=1.0, **FAST,
-        )  # fmt: skip
-        with notifier_thread(settings):
-            publish(kafka_broker.bootstrap, topic, records)
-            dead = await eventually(
-                lambda: (
-                    [r for r in rows(engine) if r.status is DeliveryStatus.DEAD] == rows(engine)
-                    and len(rows(engine)) == 3
-                    and rows(engine)
-                ),
-                timeout=60,
-                what="three webhook deliveries dead-lettered",
-            )
-            text = metrics_text(settings)
+    receiver = WebhookReceiver(webhook_secret)  # never started
+    rig = make_rig()
+    records = project(engine, warning_breach_escalation())
+    settings = rig.webhook_settings(smtp, receiver.url, notifier_retry_seconds=1.0, **FAST)
+    with notifier_thread(settings):
+        rig.publish(records)
+        dead = await eventually(
+            lambda: (
+                [r for r in rows(engine) if r.status is DeliveryStatus.DEAD] == rows(engine)
+                and len(rows(engine)) == 3
+                and rows(engine)
+            ),
+            timeout=60,
+            what="three webhook deliveries dead-lettered",
+        )
+        text = metrics_text(settings)
     errors = [r.last_error or "" for r in dead]
     assert all(e.startswith("still failing after 1 s: ") for e in errors), errors
     assert any(e.endswith("crm: ConnectError") for e in errors), errors
