@@ -9,10 +9,10 @@ from __future__ import annotations
 from schemas.domain import Role, Tier
 from schemas.lifecycle import ActionKind
 from schemas.request import Actor
-from tests.utils.factories import action, caseworker, make_request, supervisor
+from tests.utils.factories import action, caseworker, supervisor
 from tests.workflows.test_lifecycle import act, view
 from tests.workflows.test_return_and_extension import refused
-from tests.workflows.test_sign_for import pinned_submit, records
+from tests.workflows.test_sign_for import dispatch, records
 
 
 def colleague(institution: str, n: int) -> Actor:
@@ -20,10 +20,7 @@ def colleague(institution: str, n: int) -> Actor:
 
 
 async def test_signing_for_makes_the_signer_the_handler(ts_worker, stand_ins) -> None:
-    env, queue = ts_worker
-    req = make_request()
-    handle, _ = await pinned_submit(env, queue, stand_ins, req)
-    county = (await view(handle)).summary.institution_id or ""
+    req, _, handle, _, county = await dispatch(ts_worker, stand_ins)
     await act(handle, action(ActionKind.SIGN_FOR, caseworker(county)))
     (signed,) = records(stand_ins, req, "signed_for")
     assert signed.details["handler_id"] == f"cw-{county}"
@@ -31,10 +28,7 @@ async def test_signing_for_makes_the_signer_the_handler(ts_worker, stand_ins) ->
 
 
 async def test_claim_assign_and_transfer(ts_worker, stand_ins) -> None:
-    env, queue = ts_worker
-    req = make_request()
-    handle, _ = await pinned_submit(env, queue, stand_ins, req)
-    county = (await view(handle)).summary.institution_id or ""
+    req, _, handle, _, county = await dispatch(ts_worker, stand_ins)
     first, second = colleague(county, 1), colleague(county, 2)
     stand_ins.accounts |= {first.id: county, second.id: county}
     await act(handle, action(ActionKind.CLAIM, first))
@@ -73,10 +67,7 @@ async def test_claim_assign_and_transfer(ts_worker, stand_ins) -> None:
 
 
 async def test_a_new_holder_starts_without_a_handler(ts_worker, stand_ins) -> None:
-    env, queue = ts_worker
-    req = make_request()
-    handle, _ = await pinned_submit(env, queue, stand_ins, req)
-    county = (await view(handle)).summary.institution_id or ""
+    _, _, handle, _, county = await dispatch(ts_worker, stand_ins)
     await act(handle, action(ActionKind.CLAIM, caseworker(county)))
     up = await act(handle, action(ActionKind.ESCALATE, caseworker(county), text="需市级协调"))
     assert up.tier is Tier.MUNICIPAL

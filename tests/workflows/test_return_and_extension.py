@@ -17,7 +17,7 @@ from schemas.lifecycle import ActionKind, Institution, ReturnReason, SuspendReas
 from tests.utils.factories import action, caseworker, make_request, supervisor
 from tests.workflows.test_lifecycle import act, sleep_until, view
 from tests.workflows.test_operator import replay_and_maybe_record
-from tests.workflows.test_sign_for import near, pinned_submit, recorded, records
+from tests.workflows.test_sign_for import Dispatched, dispatch, near, recorded, records
 from workflows.business_time import add_business_seconds, business_day_seconds
 
 DIVISION = "330106"
@@ -37,12 +37,21 @@ def returning(cw, text="企业注册地不在本区", reason=ReturnReason.OUTSID
     return action(ActionKind.RETURN, cw, text=text, return_reason=reason)
 
 
+async def dispatch_in_division(ts_worker, stand_ins) -> Dispatched:
+    """A request of an enterprise in DIVISION, dispatched to its county unit."""
+    return await dispatch(ts_worker, stand_ins, make_request(division_code=DIVISION))
+
+
+async def acknowledged(ts_worker, stand_ins) -> Dispatched:
+    """A request of DIVISION, dispatched and acknowledged (the response clock kept quiet)."""
+    dispatched = await dispatch_in_division(ts_worker, stand_ins)
+    await act(dispatched.handle, action(ActionKind.ACKNOWLEDGE, caseworker(dispatched.holder)))
+    return dispatched
+
+
 async def test_an_approved_return_reroutes_with_fresh_clocks(ts_worker, stand_ins) -> None:
-    env, queue = ts_worker
     stand_ins.extra_institutions.append(OTHER_COUNTY)
-    req = make_request(division_code=DIVISION)
-    handle, policy = await pinned_submit(env, queue, stand_ins, req)
-    county = (await view(handle)).summary.institution_id or ""
+    req, env, handle, policy, county = await dispatch_in_division(ts_worker, stand_ins)
     cw = caseworker(county)
     await act(handle, action(ActionKind.SIGN_FOR, cw))
     (assigned,) = records(stand_ins, req, "assigned")
@@ -85,11 +94,9 @@ async def test_an_approved_return_reroutes_with_fresh_clocks(ts_worker, stand_in
 async def test_a_refused_return_leaves_the_clocks_as_if_never_returned(
     ts_worker, stand_ins
 ) -> None:
-    env, queue = ts_worker
-    req = make_request(division_code=DIVISION)
-    handle, _ = await pinned_submit(env, queue, stand_ins, req)
+    req, _, handle, _, county = await dispatch_in_division(ts_worker, stand_ins)
     before = await view(handle)
-    cw = caseworker(before.summary.institution_id or "")
+    cw = caseworker(county)
     await act(handle, returning(cw, reason=ReturnReason.NOT_OUR_REMIT))
     no_text = action(ActionKind.REFUSE_RETURN, CITY, text="本单位职责范围内，请继续办理")
     await act(handle, no_text)
@@ -107,12 +114,9 @@ async def test_a_refused_return_leaves_the_clocks_as_if_never_returned(
 
 
 async def test_a_return_after_two_working_days_is_refused(ts_worker, stand_ins) -> None:
-    env, queue = ts_worker
-    req = make_request(division_code=DIVISION)
-    handle, policy = await pinned_submit(env, queue, stand_ins, req)
-    cw = caseworker((await view(handle)).summary.institution_id or "")
+    req, env, handle, policy, county = await acknowledged(ts_worker, stand_ins)
+    cw = caseworker(county)
     (assigned,) = records(stand_ins, req, "assigned")
-    await act(handle, action(ActionKind.ACKNOWLEDGE, cw))  # keep the response clock quiet
     window = policy.return_window_seconds or 0
     assert window == 2 * business_day_seconds(policy.calendar)
     end = add_business_seconds(assigned.occurred_at, window, policy.calendar)
@@ -121,11 +125,8 @@ async def test_a_return_after_two_working_days_is_refused(ts_worker, stand_ins) 
 
 
 async def test_an_approved_extension_moves_the_resolution_deadline(ts_worker, stand_ins) -> None:
-    env, queue = ts_worker
-    req = make_request(division_code=DIVISION)
-    handle, policy = await pinned_submit(env, queue, stand_ins, req)
-    cw = caseworker((await view(handle)).summary.institution_id or "")
-    await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
+    req, _, handle, policy, county = await acknowledged(ts_worker, stand_ins)
+    cw = caseworker(county)
     before = (await view(handle)).summary.resolution_due_at
     assert before is not None
     ask = action(ActionKind.REQUEST_EXTENSION, cw, text="需等待银行授信审批", days=3)
@@ -154,11 +155,8 @@ async def test_an_approved_extension_moves_the_resolution_deadline(ts_worker, st
 
 
 async def test_extensions_past_the_cap_are_refused(ts_worker, stand_ins) -> None:
-    env, queue = ts_worker
-    req = make_request(division_code=DIVISION)
-    handle, _ = await pinned_submit(env, queue, stand_ins, req)
-    cw = caseworker((await view(handle)).summary.institution_id or "")
-    await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
+    _, _, handle, _, county = await acknowledged(ts_worker, stand_ins)
+    cw = caseworker(county)
     await act(handle, action(ActionKind.REQUEST_EXTENSION, cw, text="一", days=8))
     await act(handle, action(ActionKind.APPROVE_EXTENSION, CITY))
     too_long = action(ActionKind.REQUEST_EXTENSION, cw, text="二", days=3)
@@ -170,11 +168,8 @@ async def test_extensions_past_the_cap_are_refused(ts_worker, stand_ins) -> None
 
 
 async def test_an_extension_is_asked_for_before_the_deadline(ts_worker, stand_ins) -> None:
-    env, queue = ts_worker
-    req = make_request(division_code=DIVISION)
-    handle, policy = await pinned_submit(env, queue, stand_ins, req)
-    cw = caseworker((await view(handle)).summary.institution_id or "")
-    await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
+    req, env, handle, policy, county = await acknowledged(ts_worker, stand_ins)
+    cw = caseworker(county)
     due = (await view(handle)).summary.resolution_due_at
     assert due is not None
     await act(handle, action(ActionKind.REQUEST_EXTENSION, cw, text="等待", days=2))
@@ -194,11 +189,9 @@ async def test_an_extension_is_asked_for_before_the_deadline(ts_worker, stand_in
 
 async def test_a_whole_work_order_replays(ts_worker, stand_ins) -> None:
     """Every work-order step in one run, replayed with today's code (and kept as a history)."""
-    env, queue = ts_worker
     stand_ins.extra_institutions.append(OTHER_COUNTY)
-    req = make_request(division_code=DIVISION)
-    handle, policy = await pinned_submit(env, queue, stand_ins, req)
-    first = caseworker((await view(handle)).summary.institution_id or "")
+    req, env, handle, policy, county = await dispatch_in_division(ts_worker, stand_ins)
+    first = caseworker(county)
     await act(handle, action(ActionKind.SIGN_FOR, first))
     await act(handle, returning(first))
     await act(handle, action(ActionKind.APPROVE_RETURN, CITY, institution_id=OTHER_COUNTY.id))

@@ -8,6 +8,7 @@ otherwise) on the real business calendar, and every instant is checked exactly.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
@@ -48,6 +49,29 @@ async def pinned_submit(
     return handle, stand_ins.policy
 
 
+class Dispatched(NamedTuple):
+    """A request submitted on its pinned policy and dispatched: what a test acts on next."""
+
+    req: RequestInput
+    env: WorkflowEnvironment
+    handle: WorkflowHandle
+    policy: PinnedPolicy
+    holder: str  # the institution it was dispatched to
+
+
+async def dispatch(
+    ts_worker: tuple[WorkflowEnvironment, str],
+    stand_ins: StandIns,
+    req: RequestInput | None = None,
+    **rules: object,
+) -> Dispatched:
+    """``pinned_submit`` on the test's worker (a new request by default), and find its holder."""
+    env, queue = ts_worker
+    req = make_request() if req is None else req
+    handle, policy = await pinned_submit(env, queue, stand_ins, req, **rules)
+    return Dispatched(req, env, handle, policy, (await view(handle)).summary.institution_id or "")
+
+
 def records(stand_ins: StandIns, req: RequestInput, *types: str) -> list[TransitionRecord]:
     return [
         r for r in stand_ins.persisted if r.request_id == req.request_id and r.event_type in types
@@ -61,16 +85,20 @@ async def recorded(stand_ins: StandIns, req: RequestInput, *types: str) -> None:
     )
 
 
+@pytest.fixture
+def talent_request(priority: Priority) -> RequestInput:
+    """A talent request of the test's ``priority``, which its sign-for clock goes by."""
+    return make_request(priority=priority, category=Category.TALENT)
+
+
 @pytest.mark.parametrize(
     ("priority", "seconds"),
     [(Priority.URGENT, 15 * MINUTE), (Priority.HIGH, 30 * MINUTE), (Priority.NORMAL, 7 * HOUR)],
 )
 async def test_signed_for_within_its_urgency_clock(
-    ts_worker, stand_ins, priority: Priority, seconds: int
+    ts_worker, stand_ins, talent_request: RequestInput, seconds: int
 ) -> None:
-    env, queue = ts_worker
-    req = make_request(priority=priority, category=Category.TALENT)
-    handle, policy = await pinned_submit(env, queue, stand_ins, req)
+    req, env, handle, policy, _ = await dispatch(ts_worker, stand_ins, talent_request)
     assert policy.sign_for_seconds == seconds
     (assigned,) = records(stand_ins, req, "assigned")
     due = add_business_seconds(assigned.occurred_at, seconds, policy.calendar)
@@ -110,11 +138,9 @@ async def test_signed_for_within_its_urgency_clock(
     ],
 )
 async def test_a_missed_sign_for_warns_then_reminds_the_unit(
-    ts_worker, stand_ins, priority: Priority, seconds: int
+    ts_worker, stand_ins, talent_request: RequestInput, seconds: int
 ) -> None:
-    env, queue = ts_worker
-    req = make_request(priority=priority, category=Category.TALENT)
-    handle, policy = await pinned_submit(env, queue, stand_ins, req)
+    req, env, handle, policy, _ = await dispatch(ts_worker, stand_ins, talent_request)
     (assigned,) = records(stand_ins, req, "assigned")
     at = assigned.occurred_at
     due = add_business_seconds(at, seconds, policy.calendar)
@@ -168,10 +194,8 @@ async def test_a_missed_sign_for_redispatches_up_a_tier_when_the_policy_says_so(
 
 
 async def test_acknowledging_signs_for_the_request_first(ts_worker, stand_ins) -> None:
-    env, queue = ts_worker
-    req = make_request()
-    handle, _ = await pinned_submit(env, queue, stand_ins, req)
-    cw = caseworker((await view(handle)).summary.institution_id or "")
+    req, _, handle, _, county = await dispatch(ts_worker, stand_ins)
+    cw = caseworker(county)
     answer = await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
     assert answer.state is State.ACKNOWLEDGED
     assert [r.event_type.value for r in stand_ins.persisted] == [
@@ -209,10 +233,7 @@ async def test_the_response_clock_can_start_at_sign_for(ts_worker, stand_ins) ->
 
 
 async def test_a_reassigned_request_waits_for_its_new_holder(ts_worker, stand_ins) -> None:
-    env, queue = ts_worker
-    req = make_request()
-    handle, policy = await pinned_submit(env, queue, stand_ins, req)
-    county = (await view(handle)).summary.institution_id or ""
+    req, _, handle, policy, county = await dispatch(ts_worker, stand_ins)
     await act(handle, action(ActionKind.SIGN_FOR, caseworker(county)))
     other = Institution(
         id="county-other", name="区中小企业服务中心二部", tier=Tier.COUNTY, division_code="330106"
@@ -237,10 +258,7 @@ async def test_a_reassigned_request_waits_for_its_new_holder(ts_worker, stand_in
 
 @pytest.mark.parametrize("mode", [BreachAction.ESCALATE, BreachAction.SUPERVISE_IN_PLACE])
 async def test_a_response_breach_follows_the_policy(ts_worker, stand_ins, mode) -> None:
-    env, queue = ts_worker
-    req = make_request()
-    handle, policy = await pinned_submit(env, queue, stand_ins, req, breach_action=mode)
-    county = (await view(handle)).summary.institution_id or ""
+    req, env, handle, policy, county = await dispatch(ts_worker, stand_ins, breach_action=mode)
     await act(handle, action(ActionKind.SIGN_FOR, caseworker(county)))
     (assigned,) = records(stand_ins, req, "assigned")
     response = policy.targets[Tier.COUNTY].response_seconds
