@@ -139,9 +139,13 @@ class Workload(BaseModel):
 
 
 class AssessmentRow(BaseModel):
-    """考核 figures of one institution; a rate with nothing to measure is null."""
+    """考核 figures of one institution or group; a rate with nothing to measure is null."""
 
-    institution_id: str
+    group: str = Field(
+        description="The institution id, the tier, or the governing division code; "
+        "'unknown' for institutions missing from the directory"
+    )
+    institution_id: str | None = Field(default=None, description="Set when by=institution")
     tier: Tier | None = None
     holds: int = Field(description="Stays at the institution that began in the period")
     sign_for_on_time_rate: float | None = Field(description="签收 in time, of those due")
@@ -165,4 +169,5 @@ class AssessmentRow(BaseModel):
 class AssessmentReport(BaseModel):
     since: datetime
     until: datetime
+    by: str = Field(default="institution", description="institution, tier, province or city")
     rows: list[AssessmentRow]

@@ -4,26 +4,31 @@ Holds begun in the period give the sign-for, response and conclusion rates and t
 lifecycle events in the period give the counts (extensions, reminders, supervisions,
 reprimands, redos, rectifications) and the resolution rate (follow-ups that found the matter
 solved); ratings in the period, less those an upheld appeal excluded, give the satisfaction
-rate (基本满意 and better). Each source row is marked once (``*_marks``), and both the totals
-(``tally``) and the requests behind one figure (``behind``) add up those marks, so a number
-and its drill-down cannot disagree. A rate with nothing to measure is None, not 100 %.
+rate (基本满意 and better). What a source row counts towards is one SQL condition per mark
+(``MARKS``): the totals (``tally``) add them up in the database, and the requests behind one
+figure (``behind``) are the rows that meet the same conditions, so a number and its
+drill-down cannot disagree. A rate with nothing to measure is None, not 100 %.
+
+Figures per institution can be added up by tier or by region (province, city) through the
+directory (``regroup``); an institution missing from the directory falls in ``UNKNOWN``.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import ColumnElement, Engine, and_, case, func, not_, or_, true
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from schemas.domain import Tier
+from schemas.enterprise import division_for_tier
 from schemas.lifecycle import EventType
-from tierflow.db.models import Rating, ServiceRequest, TierHoldRow, Transition
+from tierflow.db.models import InstitutionRow, Rating, ServiceRequest, TierHoldRow, Transition
 
 SATISFIED = 3  # 基本满意 (3), 满意 (4) and 非常满意 (5) count as satisfied
 COUNTED = {
@@ -33,13 +38,6 @@ COUNTED = {
     EventType.REPRIMANDED: "reprimands",
     EventType.RECTIFICATION_OPENED: "rectifications",
 }
-# the events ``event_marks`` counts
-MARKED_EVENTS = [
-    *COUNTED,
-    EventType.FOLLOWED_UP,
-    EventType.REOPENED,
-    EventType.RECTIFICATION_CONCLUDED,
-]
 # rate -> (the marks it is measured over, the marks that count for it)
 RATES: dict[str, tuple[str, str]] = {
     "sign_for_on_time_rate": ("sign_for_measured", "sign_for_on_time"),
@@ -61,7 +59,8 @@ COUNTS = (
     "rectifications",
 )
 FIGURES = (*RATES, *COUNTS)
-SOURCES = {"holds": "hold", "ratings": "rating"}  # the others: holds for rates, events counts
+GROUPINGS = ("institution", "tier", "province", "city")
+UNKNOWN = "unknown"  # the group of an institution the directory does not list
 Period = tuple[datetime, datetime]
 
 
@@ -69,124 +68,125 @@ def rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def hold_marks(hold: TierHoldRow) -> Counter[str]:
-    """What one stay at an institution counts towards."""
-    marks: Counter[str] = Counter(holds=1, responded_on_time=int(not hold.response_breached))
-    if hold.signed_for_at is not None or hold.sign_for_breached:
-        marks["sign_for_measured"] = 1
-        marks["sign_for_on_time"] = int(not hold.sign_for_breached)
-    if hold.left_by == EventType.RESOLVED.value:
-        marks["concluded"] = 1
-        marks["concluded_on_time"] = int(not hold.resolution_breached)
-    marks["returns"] = int(hold.left_by == EventType.RETURN_APPROVED.value)
-    return marks
+def _event(kind: EventType) -> ColumnElement[bool]:
+    return col(Transition.event_type) == kind
 
 
-def event_marks(event: str, details: dict[str, Any] | None) -> Counter[str]:
-    """What one lifecycle event counts towards."""
-    details = details or {}
-    marks: Counter[str] = Counter()
-    if event in COUNTED:
-        marks[COUNTED[EventType(event)]] = 1
-    elif event == EventType.FOLLOWED_UP and details.get("outcome") != "unreachable":
-        marks["followed_up"] = 1
-        marks["solved"] = int(details.get("outcome") == "satisfied")
-    elif event == EventType.REOPENED and details.get("cause") == "follow_up":
-        marks["redos"] = 1
-    elif event == EventType.RECTIFICATION_CONCLUDED:
-        marks["rectifications_concluded"] = 1
-        marks["rectifications_on_time"] = int(bool(details.get("on_time")))
-    return marks
+def _detail(name: str) -> Any:
+    return col(Transition.details)[name]
 
 
-def rating_marks(rating: int) -> Counter[str]:
-    """What one rating (not excluded by an appeal) counts towards."""
-    return Counter(ratings=1, satisfied=int(rating >= SATISFIED))
+_followed_up = _event(EventType.FOLLOWED_UP)
+_signed_for = col(TierHoldRow.signed_for_at).is_not(None)
+_resolved = col(TierHoldRow.left_by) == EventType.RESOLVED.value
 
 
 @dataclass(frozen=True)
-class Mark:
-    """One source row of a figure: the request, when it happened, and what it counts."""
+class Source:
+    """One kind of source row: its columns, which rows count at all, and what each counts."""
 
-    request_id: str
-    institution_id: str
-    tier: Tier | None
-    at: datetime
-    marks: Counter[str]
-
-
-def _scoped(query: Any, conditions: Sequence[Any], request_id: Any, at: Any, period: Period) -> Any:
-    start, end = period
-    return (
-        query.join(ServiceRequest, col(ServiceRequest.request_id) == col(request_id))
-        .where(*conditions)
-        .where(col(at) >= start, col(at) <= end)
-    )
+    name: str
+    table: Any
+    request_id: Any
+    institution_id: Any
+    at: Any
+    counted: Sequence[ColumnElement[bool]]
+    marks: dict[str, ColumnElement[bool]]
+    tier: Any = None
 
 
-def marks(
-    session: Session,
+SOURCES = (
+    Source(
+        "hold",
+        TierHoldRow,
+        TierHoldRow.request_id,
+        TierHoldRow.institution_id,
+        TierHoldRow.since,
+        (),
+        {
+            "holds": true(),
+            "responded_on_time": not_(col(TierHoldRow.response_breached)),
+            "sign_for_measured": or_(_signed_for, col(TierHoldRow.sign_for_breached)),
+            "sign_for_on_time": and_(_signed_for, not_(col(TierHoldRow.sign_for_breached))),
+            "concluded": _resolved,
+            "concluded_on_time": and_(_resolved, not_(col(TierHoldRow.resolution_breached))),
+            "returns": col(TierHoldRow.left_by) == EventType.RETURN_APPROVED.value,
+        },
+        tier=TierHoldRow.tier,
+    ),
+    Source(
+        "event",
+        Transition,
+        Transition.request_id,
+        Transition.institution_id,
+        Transition.occurred_at,
+        (
+            col(Transition.event_type).in_(
+                [
+                    *COUNTED,
+                    EventType.FOLLOWED_UP,
+                    EventType.REOPENED,
+                    EventType.RECTIFICATION_CONCLUDED,
+                ]
+            ),
+        ),
+        {
+            **{name: _event(kind) for kind, name in COUNTED.items()},
+            "followed_up": and_(
+                _followed_up, func.coalesce(_detail("outcome").as_string(), "") != "unreachable"
+            ),
+            "solved": and_(_followed_up, _detail("outcome").as_string() == "satisfied"),
+            "redos": and_(_event(EventType.REOPENED), _detail("cause").as_string() == "follow_up"),
+            "rectifications_concluded": _event(EventType.RECTIFICATION_CONCLUDED),
+            "rectifications_on_time": and_(
+                _event(EventType.RECTIFICATION_CONCLUDED),
+                func.coalesce(_detail("on_time").as_boolean(), False),
+            ),
+        },
+    ),
+    Source(
+        "rating",
+        Rating,
+        Rating.request_id,
+        Rating.institution_id,
+        Rating.created_at,
+        (col(Rating.excluded).is_(False),),
+        {"ratings": true(), "satisfied": col(Rating.rating) >= SATISFIED},
+    ),
+)
+SOURCE_OF_MARK = {mark: source for source in SOURCES for mark in source.marks}
+
+
+def _in_scope(
+    query: Any,
+    source: Source,
     conditions: Sequence[Any],
     period: Period,
-    institution: str | None = None,
-    sources: Sequence[str] = ("hold", "event", "rating"),
-) -> Iterator[Mark]:
-    """Every source row in scope (``conditions`` on the request) and period, marked."""
-    if "hold" in sources:
-        holds = _scoped(
-            select(TierHoldRow), conditions, TierHoldRow.request_id, TierHoldRow.since, period
-        )
-        if institution is not None:
-            holds = holds.where(TierHoldRow.institution_id == institution)
-        for hold in session.exec(holds).all():
-            yield Mark(
-                hold.request_id, hold.institution_id, hold.tier, hold.since, hold_marks(hold)
-            )
-    if "event" in sources:
-        events = _scoped(
-            select_columns(  # five columns: more than sqlmodel's select is typed for
-                col(Transition.request_id),
-                col(Transition.institution_id),
-                col(Transition.occurred_at),
-                col(Transition.event_type),
-                col(Transition.details),
-            ),
-            conditions,
-            Transition.request_id,
-            Transition.occurred_at,
-            period,
-        ).where(col(Transition.event_type).in_(MARKED_EVENTS))
-        if institution is not None:
-            events = events.where(Transition.institution_id == institution)
-        for rid, unit, at, event, details in session.execute(events).all():
-            yield Mark(rid, unit or "", None, at, event_marks(event, details))
-    if "rating" in sources:
-        ratings = _scoped(
-            select(Rating.request_id, Rating.institution_id, Rating.created_at, Rating.rating),
-            conditions,
-            Rating.request_id,
-            Rating.created_at,
-            period,
-        ).where(col(Rating.excluded).is_(False))
-        if institution is not None:
-            ratings = ratings.where(Rating.institution_id == institution)
-        for rid, unit, at, value in session.exec(ratings).all():
-            yield Mark(rid, unit or "", None, at, rating_marks(value))
+    institutions: Collection[str] | None,
+) -> Any:
+    start, end = period
+    if conditions:
+        query = query.join(
+            ServiceRequest, col(ServiceRequest.request_id) == col(source.request_id)
+        ).where(*conditions)
+    query = query.where(*source.counted, col(source.at) >= start, col(source.at) <= end)
+    if institutions is not None:
+        query = query.where(col(source.institution_id).in_(list(institutions)))
+    return query
 
 
 @dataclass
 class Tally:
-    """The marks of one institution added up."""
+    """The marks of one institution (or group of them) added up."""
 
     tier: Tier | None = None
-    marks: Counter[str] | None = None
+    marks: Counter[str] = field(default_factory=Counter)
 
     def figure(self, name: str) -> float | int | None:
-        counts = self.marks or Counter()
         if name in RATES:
             whole, part = RATES[name]
-            return rate(counts[part], counts[whole])
-        return counts[name]
+            return rate(self.marks[part], self.marks[whole])
+        return self.marks[name]
 
     def figures(self) -> dict[str, float | int | None]:
         return {name: self.figure(name) for name in FIGURES}
@@ -194,14 +194,63 @@ class Tally:
 
 def tally(engine: Engine, conditions: Sequence[Any], period: Period) -> dict[str, Tally]:
     """The figures of every institution with something in scope and period, by id."""
-    out: dict[str, Tally] = defaultdict(lambda: Tally(marks=Counter()))
+    out: dict[str, Tally] = defaultdict(Tally)
     with Session(engine) as session:
-        for mark in marks(session, conditions, period):
-            entry = out[mark.institution_id]
-            if mark.tier is not None:
-                entry.tier = mark.tier
-            entry.marks.update(mark.marks)  # type: ignore[union-attr]
+        for source in SOURCES:
+            names = list(source.marks)
+            sums = [func.sum(case((source.marks[n], 1), else_=0)) for n in names]
+            keys = [col(source.institution_id)]
+            if source.tier is not None:
+                keys.append(col(source.tier))
+            query = _in_scope(
+                select_columns(*keys, *sums), source, conditions, period, None
+            ).group_by(*keys)
+            for row in session.execute(query).all():
+                entry = out[row[0] or ""]
+                if source.tier is not None:
+                    entry.tier = row[1]
+                entry.marks.update(dict(zip(names, row[len(keys) :], strict=True)))
     return {unit: entry for unit, entry in sorted(out.items()) if unit}
+
+
+def group_of(by: str, tier: Tier, division_code: str) -> str:
+    """The group an institution falls in: itself, its tier, or the division governing it
+    (an institution above the level keeps its own division: a province is its own city)."""
+    if by == "tier":
+        return tier.value
+    level = {"province": Tier.PROVINCIAL, "city": Tier.MUNICIPAL}[by]
+    above = list(Tier).index(tier) > list(Tier).index(level)
+    return division_code if above else division_for_tier(division_code, level)
+
+
+def _places(engine: Engine, ids: Collection[str] | None = None) -> dict[str, tuple[Tier, str]]:
+    query = select(InstitutionRow.id, InstitutionRow.tier, InstitutionRow.division_code)
+    if ids is not None:
+        query = query.where(col(InstitutionRow.id).in_(list(ids)))
+    with Session(engine) as session:
+        return {unit: (Tier(tier), code) for unit, tier, code in session.exec(query).all()}
+
+
+def regroup(engine: Engine, tallies: dict[str, Tally], by: str) -> dict[str, Tally]:
+    """Add the institutions' figures up by ``by`` (one of ``GROUPINGS``)."""
+    if by == "institution":
+        return tallies
+    places = _places(engine, tallies)
+    out: dict[str, Tally] = defaultdict(Tally)
+    for unit, entry in tallies.items():
+        place = places.get(unit)
+        key = group_of(by, *place) if place else UNKNOWN
+        out[key].marks.update(entry.marks)
+        if by == "tier" and place:
+            out[key].tier = place[0]
+    return dict(sorted(out.items()))
+
+
+def members(engine: Engine, by: str, group: str) -> list[str] | None:
+    """The institutions of one group; None for ``institution`` (the group is the institution)."""
+    if by == "institution":
+        return None
+    return sorted(unit for unit, place in _places(engine).items() if group_of(by, *place) == group)
 
 
 def whole_and_part(figure: str) -> tuple[str, str | None]:
@@ -213,22 +262,37 @@ def whole_and_part(figure: str) -> tuple[str, str | None]:
     return figure, None
 
 
-def _sources(whole: str) -> tuple[str, ...]:
-    if whole in ("holds", "sign_for_measured", "concluded", "returns"):
-        return ("hold",)
-    return ("rating",) if whole == "ratings" else ("event",)
+@dataclass(frozen=True)
+class Mark:
+    """One source row behind a figure: the request, when it happened, whether it counts."""
+
+    request_id: str
+    institution_id: str
+    at: datetime
+    counts: bool | None  # for a rate: on time, solved, satisfied; None for a count
 
 
 def behind(
-    engine: Engine, conditions: Sequence[Any], period: Period, institution: str, figure: str
-) -> list[tuple[Mark, bool | None]]:
-    """The rows behind one institution's figure, oldest first; for a rate, whether each counts
-    for it (on time, solved, satisfied) or only in its measure."""
+    engine: Engine,
+    conditions: Sequence[Any],
+    period: Period,
+    institutions: Collection[str],
+    figure: str,
+) -> list[Mark]:
+    """The rows behind the institutions' figure, oldest first; for a rate, whether each
+    counts for it (on time, solved, satisfied) or only in its measure."""
     whole, part = whole_and_part(figure)
+    source = SOURCE_OF_MARK[whole]
+    counts = case((source.marks[part], True), else_=False) if part else None
+    columns = [col(source.request_id), col(source.institution_id), col(source.at)]
+    query = _in_scope(
+        select_columns(*columns, *([counts] if counts is not None else [])),
+        source,
+        conditions,
+        period,
+        institutions,
+    ).where(source.marks[whole])
     with Session(engine) as session:
-        found = [
-            (m, bool(m.marks[part]) if part else None)
-            for m in marks(session, conditions, period, institution, _sources(whole))
-            if m.marks[whole]
-        ]
-    return sorted(found, key=lambda pair: (pair[0].at, pair[0].request_id))
+        rows = session.execute(query).all()
+    found = [Mark(row[0], row[1] or "", row[2], bool(row[3]) if part else None) for row in rows]
+    return sorted(found, key=lambda m: (m.at, m.request_id))

@@ -20,20 +20,24 @@ from sqlmodel import Session, col, select
 
 from api.auth import can
 from api.console.routes import User, error_page, gettext, page_texts, render
+from api.console.views import Texts
 from api.deps import ApiContext, Ctx
 from api.models import AssessmentReport, AssessmentRow
 from api.service import assessment as service
+from schemas.domain import Tier
 from schemas.edge import INSTITUTION_ID_PATTERN
-from tierflow.assessment import COUNTS, FIGURES, RATES
+from tierflow.assessment import COUNTS, FIGURES, GROUPINGS, RATES, UNKNOWN
 from tierflow.auth_store import Principal
 from tierflow.db.models import InstitutionRow
+from tierflow.directory import DIVISION_INFO, full_name
 from tierflow.grades import SHANGHAI
 from tierflow.i18n.labels import figure_label, figure_outcome
 
 router = APIRouter(prefix="/console", include_in_schema=False)
+TIER_NAMES = {tier.value for tier in Tier}
 DEFAULT_DAYS = 30
 DEFAULT_SORT = "satisfaction_rate"
-SORTS = ("institution_id", *FIGURES)
+SORTS = ("group", *FIGURES)
 CHART_ROWS = 15  # bars per chart: the table's first rows in its order
 CHART_WIDTH = 640.0
 CHART_LABEL = 190.0  # SVG units left of the bars for the institution
@@ -89,9 +93,9 @@ def quick_periods(today: date) -> list[tuple[str, Period]]:
 
 
 def sorted_rows(rows: list[AssessmentRow], sort: str, descending: bool) -> list[AssessmentRow]:
-    """The rows by one figure (institutions with nothing to measure last), then by id."""
-    by_id = sorted(rows, key=lambda r: r.institution_id)
-    if sort == "institution_id":
+    """The rows by one figure (groups with nothing to measure last), then by group."""
+    by_id = sorted(rows, key=lambda r: r.group)
+    if sort == "group":
         return by_id[::-1] if descending else by_id
     measured = [r for r in by_id if getattr(r, sort) is not None]
     measured.sort(key=lambda r: getattr(r, sort), reverse=descending)
@@ -100,7 +104,7 @@ def sorted_rows(rows: list[AssessmentRow], sort: str, descending: bool) -> list[
 
 @dataclass(frozen=True)
 class ChartBar:
-    institution_id: str
+    group: str
     text: str  # the value as the table shows it
     y: float
     width: float
@@ -121,7 +125,7 @@ def chart(rows: list[AssessmentRow], rate: str) -> list[ChartBar]:
     """One bar per row (the first CHART_ROWS), as long as the rate."""
     return [
         ChartBar(
-            row.institution_id,
+            row.group,
             percent(getattr(row, rate)),
             i * CHART_ROW,
             (getattr(row, rate) or 0.0) * CHART_BAR,
@@ -142,6 +146,16 @@ def institution_names(ctx: ApiContext, ids: list[str]) -> dict[str, str]:
         return dict(session.exec(query).all())
 
 
+def group_names(ctx: ApiContext, by: str, groups: list[str], texts: Texts) -> dict[str, str]:
+    """What to call each group: the institution's, tier's or division's name."""
+    if by == "institution":
+        return institution_names(ctx, groups)
+    names = {UNKNOWN: texts.t.gettext("Not in the directory")}
+    if by == "tier":
+        return names | {g: texts.label(Tier(g)) for g in groups if g in TIER_NAMES}
+    return names | {g: full_name(g) for g in groups if g in DIVISION_INFO}
+
+
 def _refused(request: Request, user: Principal) -> Response | None:
     if can(user, "reports"):
         return None
@@ -153,10 +167,10 @@ def _refused(request: Request, user: Principal) -> Response | None:
 
 
 def _report(
-    request: Request, ctx: ApiContext, user: Principal, period: Period
+    request: Request, ctx: ApiContext, user: Principal, period: Period, by: str
 ) -> AssessmentReport | Response:
     try:
-        return service.assessment(ctx, user, period.start, period.end)
+        return service.assessment(ctx, user, period.start, period.end, by)
     except HTTPException as exc:
         return error_page(request, user, exc)
 
@@ -170,29 +184,39 @@ def league_table(
     until: str = "",
     sort: str = DEFAULT_SORT,
     order: str = "desc",
+    by: str = "institution",
 ) -> Response:
-    """考核排名: the figures of every institution in scope for the period, ranked."""
+    """考核排名: the figures of every institution in scope (or added up by tier, province or
+    city) for the period, ranked."""
     if refused := _refused(request, user):
         return refused
     today = datetime.now(SHANGHAI).date()
     period = period_of(since, until, today)
-    report = _report(request, ctx, user, period)
+    by = by if by in GROUPINGS else "institution"
+    report = _report(request, ctx, user, period, by)
     if isinstance(report, Response):
         return report
     sort = sort if sort in SORTS else DEFAULT_SORT
     descending = order != "asc"
     rows = sorted_rows(report.rows, sort, descending)
-    t = page_texts(request, user).t
+    texts = page_texts(request, user)
+    t = texts.t
+    grouping = {"by": by} if by != "institution" else {}
 
     def sort_url(name: str) -> str:
         flip = "asc" if name == sort and descending else "desc"
-        if name == "institution_id" and name != sort:
+        if name == "group" and name != sort:
             flip = "asc"
-        return "/console/assessment?" + urlencode({**period.query(), "sort": name, "order": flip})
+        query = {**period.query(), **grouping, "sort": name, "order": flip}
+        return "/console/assessment?" + urlencode(query)
 
-    def behind_url(institution: str, figure: str) -> str:
-        query = {**period.query(), "institution": institution, "figure": figure}
+    def behind_url(group: str, figure: str) -> str:
+        query = {**period.query(), **grouping, "group": group, "figure": figure}
         return "/console/assessment/requests?" + urlencode(query)
+
+    def grouping_url(name: str) -> str:
+        query = {**period.query(), "sort": sort, "order": order}
+        return "/console/assessment?" + urlencode({**query, "by": name})
 
     context = {
         "active": "assessment",
@@ -201,12 +225,15 @@ def league_table(
             (
                 key,
                 p,
-                "/console/assessment?" + urlencode({**p.query(), "sort": sort, "order": order}),
+                "/console/assessment?"
+                + urlencode({**p.query(), **grouping, "sort": sort, "order": order}),
             )
             for key, p in quick_periods(today)
         ],
         "rows": rows,
-        "names": institution_names(ctx, [r.institution_id for r in rows]),
+        "names": group_names(ctx, by, [r.group for r in rows], texts),
+        "by": by,
+        "groupings": [(name, grouping_url(name)) for name in GROUPINGS],
         "sort": sort,
         "descending": descending,
         "rates": list(RATES),
@@ -224,19 +251,25 @@ def league_table(
             "row": CHART_ROW,
             "rows": min(len(rows), CHART_ROWS),
         },
-        "csv_url": "/console/assessment.csv?" + urlencode(period.query()),
+        "csv_url": "/console/assessment.csv?" + urlencode({**period.query(), **grouping}),
     }
     return render(request, "assessment.html", context, user=user)
 
 
 @router.get("/assessment.csv")
 def league_table_csv(
-    request: Request, ctx: Ctx, user: User, since: str = "", until: str = ""
+    request: Request,
+    ctx: Ctx,
+    user: User,
+    since: str = "",
+    until: str = "",
+    by: str = "institution",
 ) -> Response:
     """The league table's figures as CSV (the API's assessment.csv) for the period."""
     if refused := _refused(request, user):
         return refused
-    report = _report(request, ctx, user, period_of(since, until, datetime.now(SHANGHAI).date()))
+    period = period_of(since, until, datetime.now(SHANGHAI).date())
+    report = _report(request, ctx, user, period, by if by in GROUPINGS else "institution")
     if isinstance(report, Response):
         return report
     return Response(
@@ -251,21 +284,23 @@ def requests_behind(
     request: Request,
     ctx: Ctx,
     user: User,
-    institution: str = "",
+    group: str = "",
     figure: str = "",
     since: str = "",
     until: str = "",
+    by: str = "institution",
 ) -> Response:
     """The requests behind one number of the league table: what it was counted from."""
     if refused := _refused(request, user):
         return refused
-    t = page_texts(request, user).t
-    if figure not in FIGURES or not _institution_id(institution):
+    texts = page_texts(request, user)
+    t = texts.t
+    if figure not in FIGURES or by not in GROUPINGS or not _group(group):
         message = t.gettext("Choose a number in the league table.")
         return error_page(request, user, HTTPException(404, message))
     period = period_of(since, until, datetime.now(SHANGHAI).date())
     try:
-        found = service.requests_behind(ctx, user, period.start, period.end, institution, figure)
+        found = service.requests_behind(ctx, user, period.start, period.end, group, figure, by)
     except HTTPException as exc:
         return error_page(request, user, exc)
     rate = figure in RATES
@@ -273,8 +308,8 @@ def requests_behind(
     context: dict[str, Any] = {
         "active": "assessment",
         "period": period,
-        "institution": institution,
-        "name": institution_names(ctx, [institution]).get(institution, ""),
+        "group": group,
+        "name": group_names(ctx, by, [group], texts).get(group, ""),
         "figure": figure,
         "figure_label": figure_label(figure, t),
         "rate": rate,
@@ -286,10 +321,14 @@ def requests_behind(
         "rows": found[:BEHIND_ROWS],
         "shown": min(len(found), BEHIND_ROWS),
         "outcome": lambda counts: figure_outcome(figure, counts, t),
-        "back_url": "/console/assessment?" + urlencode({**period.query(), "sort": figure}),
+        "back_url": "/console/assessment?"
+        + urlencode(
+            {**period.query(), **({"by": by} if by != "institution" else {}), "sort": figure}
+        ),
     }
     return render(request, "assessment_requests.html", context, user=user)
 
 
-def _institution_id(value: str) -> bool:
+def _group(value: str) -> bool:
+    """An institution id, a tier, a division code or ``unknown``: all fit the id pattern."""
     return bool(re.fullmatch(INSTITUTION_ID_PATTERN, value)) and len(value) <= 64

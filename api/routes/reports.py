@@ -40,6 +40,13 @@ Until = Annotated[
     Query(description="End, with a time zone (default: now)"),
     AfterValidator(check_aware),
 ]
+By = Annotated[
+    str,
+    Query(
+        max_length=16,
+        description="Add the figures up per institution (default), tier, province or city",
+    ),
+]
 
 
 @router.get("/summary", response_model=SummaryReport, responses=ERRORS)
@@ -77,11 +84,16 @@ def workload(
 
 @router.get("/assessment", response_model=AssessmentReport, responses=ERRORS)
 def assessment(
-    ctx: Ctx, principal: CurrentPrincipal, since: Since = None, until: Until = None
+    ctx: Ctx,
+    principal: CurrentPrincipal,
+    since: Since = None,
+    until: Until = None,
+    by: By = "institution",
 ) -> AssessmentReport:
     """考核: on-time sign-for, response, on-time conclusion, resolution and satisfaction rates
-    and the counts institutions are assessed by, per institution in scope, for the period."""
-    return assessing.assessment(ctx, principal, since, until)
+    and the counts institutions are assessed by, per institution in scope (or added up by
+    tier, province or city), for the period."""
+    return assessing.assessment(ctx, principal, since, until, by)
 
 
 @router.get(
@@ -90,10 +102,14 @@ def assessment(
     responses={**ERRORS, 200: {"content": {"text/csv": {}}, "description": "UTF-8 with BOM"}},
 )
 def assessment_csv(
-    ctx: Ctx, principal: CurrentPrincipal, since: Since = None, until: Until = None
+    ctx: Ctx,
+    principal: CurrentPrincipal,
+    since: Since = None,
+    until: Until = None,
+    by: By = "institution",
 ) -> Response:
-    """The assessment as CSV, one row per institution."""
-    report = assessing.assessment(ctx, principal, since, until)
+    """The assessment as CSV, one row per institution or group."""
+    report = assessing.assessment(ctx, principal, since, until, by)
     return Response(
         assessing.assessment_csv(report),
         media_type="text/csv; charset=utf-8",

@@ -23,20 +23,36 @@ from tierflow.db.models import ServiceRequest
 
 
 def assessment(
-    ctx: ApiContext, principal: Principal, since: datetime | None, until: datetime | None
+    ctx: ApiContext,
+    principal: Principal,
+    since: datetime | None,
+    until: datetime | None,
+    by: str = "institution",
 ) -> AssessmentReport:
-    """The assessment figures of every institution in the caller's scope for the period."""
+    """The assessment figures in the caller's scope for the period, per institution or added
+    up by tier, province or city."""
     start, end = report_period(principal, since, until)
+    _check_grouping(by)
     tallies = figures.tally(ctx.engine, scope_conditions(principal), (start, end))
     rows = [
-        AssessmentRow(institution_id=unit, tier=t.tier, **t.figures())
-        for unit, t in tallies.items()
+        AssessmentRow(
+            group=key,
+            institution_id=key if by == "institution" else None,
+            tier=t.tier,
+            **t.figures(),
+        )
+        for key, t in figures.regroup(ctx.engine, tallies, by).items()
     ]
-    return AssessmentReport(since=start, until=end, rows=rows)
+    return AssessmentReport(since=start, until=end, by=by, rows=rows)
+
+
+def _check_grouping(by: str) -> None:
+    if by not in figures.GROUPINGS:
+        raise field_error(("query", "by"), f"must be one of {', '.join(figures.GROUPINGS)}")
 
 
 def assessment_csv(report: AssessmentReport) -> str:
-    """The report as CSV for Excel (UTF-8 with BOM), one row per institution."""
+    """The report as CSV for Excel (UTF-8 with BOM), one row per institution or group."""
     fields = list(AssessmentRow.model_fields)
     rows = [[getattr(row, name) for name in fields] for row in report.rows]
     return to_csv(fields, rows)
@@ -50,18 +66,23 @@ def requests_behind(
     principal: Principal,
     since: datetime | None,
     until: datetime | None,
-    institution: str,
+    group: str,
     figure: str,
+    by: str = "institution",
 ) -> list[BehindRow]:
-    """The rows behind one institution's figure, each with its request's read-model row."""
+    """The rows behind one group's figure, each with its request's read-model row."""
     period = report_period(principal, since, until)
+    _check_grouping(by)
     if figure not in figures.FIGURES:
         raise field_error(("query", "figure"), f"must be one of {', '.join(figures.FIGURES)}")
-    found = figures.behind(ctx.engine, scope_conditions(principal), period, institution, figure)
-    ids = sorted({mark.request_id for mark, _ in found})
+    units = figures.members(ctx.engine, by, group)
+    found = figures.behind(
+        ctx.engine, scope_conditions(principal), period, [group] if units is None else units, figure
+    )
+    ids = sorted({mark.request_id for mark in found})
     with Session(ctx.engine) as session:
         rows = session.exec(select(ServiceRequest).where(col(ServiceRequest.request_id).in_(ids)))
         by_id = {row.request_id: row for row in rows.all()}
         for row in by_id.values():
             session.expunge(row)
-    return [(mark, counts, by_id.get(mark.request_id)) for mark, counts in found]
+    return [(mark, mark.counts, by_id.get(mark.request_id)) for mark in found]

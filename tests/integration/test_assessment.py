@@ -1,18 +1,24 @@
 """考核 figures from the read model, checked against a computation made while generating them.
 
-A seeded corpus of requests at three institutions goes through the real projection into a
-real database (SQLite and PostgreSQL); the report's figures must equal what the generator
-counted itself, for every institution and every figure.
+A seeded corpus of requests goes through the real projection into a real database (SQLite and
+PostgreSQL); the report's figures must equal what the generator counted itself, for every
+institution and every figure, and added up by tier, province and city with the groups this
+module names itself (not the product's grouping). The full check runs on 10,000 requests in
+PostgreSQL.
 """
 
 from __future__ import annotations
 
 import random
+import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from activities.persistence import TransitionWriter
 from api.app import create_app
@@ -20,21 +26,55 @@ from schemas.domain import Role, Tier
 from schemas.lifecycle import EventType
 from tests.utils.api_helpers import asgi_client
 from tests.utils.factories import T0, RecordFactory, caseworker, make_request
+from tierflow import assessment as figures
 from tierflow.auth_store import create_user, issue_token
+from tierflow.db.engine import make_engine, upgrade
+from tierflow.db.models import InstitutionRow
 from tierflow.settings import Settings
 
 UNITS = ["zj-330106-sme", "zj-330105-sme", "zj-330108-sme"]
 
 
-def _corpus(seed: int, n: int, start: datetime = T0) -> tuple[list[Any], dict[str, dict[str, int]]]:
+@dataclass(frozen=True)
+class Unit:
+    """An institution of the wide corpus: where its requests come from and its groups."""
+
+    id: str
+    tier: Tier
+    enterprise_division: str  # a county the requests it holds come from
+    division: str | None  # its own division in the directory; None: not in the directory
+    expected: tuple[str, str, str]  # the groups this test expects: tier, province, city
+
+    @property
+    def groups(self) -> dict[str, str]:
+        return dict(zip(("tier", "province", "city"), self.expected, strict=True))
+
+
+WIDE = [
+    Unit("zj-330106-sme", Tier.COUNTY, "330106", "330106", ("county", "330000", "330100")),
+    Unit("zj-330105-sme", Tier.COUNTY, "330105", "330105", ("county", "330000", "330100")),
+    Unit("js-320102-sme", Tier.COUNTY, "320102", "320102", ("county", "320000", "320100")),
+    Unit("zj-330100-sme", Tier.MUNICIPAL, "330106", "330100", ("municipal", "330000", "330100")),
+    Unit("zj-330000-sme", Tier.PROVINCIAL, "330105", "330000", ("provincial", "330000", "330000")),
+    Unit("cn-000000-sme", Tier.NATIONAL, "320102", "000000", ("national", "000000", "000000")),
+    Unit("zz-unlisted", Tier.COUNTY, "320102", None, ("unknown", "unknown", "unknown")),
+]
+COUNTY_UNITS = [Unit(u, Tier.COUNTY, u[3:9], u[3:9], ("county", "330000", "330100")) for u in UNITS]
+
+
+def _corpus(
+    seed: int, n: int, start: datetime = T0, units: list[Unit] = COUNTY_UNITS
+) -> tuple[list[Any], dict[str, dict[str, int]]]:
     """Records of ``n`` requests from ``start`` on, and the figures counted while making them."""
     rng = random.Random(seed)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     records = []
     for i in range(n):
-        unit = rng.choice(UNITS)
-        f = RecordFactory(make_request(f"req-assess-{seed}-{i}", division_code=unit[3:9]), start)
-        rec = [f.submitted(), f.assigned(unit, Tier.COUNTY)]
+        place = rng.choice(units)
+        unit = place.id
+        request = make_request(f"req-assess-{seed}-{i}", division_code=place.enterprise_division)
+        f = RecordFactory(request, start + timedelta(seconds=i))
+        rec = [f.submitted(), f.assigned(unit, place.tier)]
         c = counts[unit]
         c["holds"] += 1
         cw = caseworker(unit)
@@ -97,28 +137,56 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-async def test_the_figures_equal_an_independent_count(db_engine: Engine, tmp_path) -> None:
-    records, counts = _corpus(seed=7, n=120)
-    writer = TransitionWriter(db_engine)
-    for rec in records:
-        assert writer.persist(rec) == len(rec)
-    create_user(db_engine, "assessor", Role.ADMIN)
-    token = issue_token(db_engine, "assessor")
-    app = create_app(Settings(home=tmp_path), None, db_engine)
-    since, until = T0 - timedelta(days=1), T0 + timedelta(days=30)
+def _added_up(counts: dict[str, dict[str, int]], by: str) -> dict[str, dict[str, int]]:
+    """The generator's counts added up by this module's own groups of the wide units."""
+    groups = {unit.id: unit.groups[by] for unit in WIDE}
+    out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for unit, c in counts.items():
+        for name, value in c.items():
+            out[groups[unit]][name] += value
+    return out
+
+
+def _list_in_directory(engine: Engine, units: list[Unit]) -> None:
+    with Session(engine) as session:
+        for unit in units:
+            if unit.division is not None:
+                session.merge(
+                    InstitutionRow(
+                        id=unit.id, name=unit.id, tier=unit.tier, division_code=unit.division
+                    )
+                )
+        session.commit()
+
+
+def _persist(engine: Engine, records: list[Any], chunk: int = 1) -> None:
+    """Write the records through the real projection, ``chunk`` requests a transaction."""
+    writer = TransitionWriter(engine)
+    for i in range(0, len(records), chunk):
+        batch = [record for rec in records[i : i + chunk] for record in rec]
+        assert writer.persist(batch) == len(batch)
+
+
+PERIOD = {
+    "since": (T0 - timedelta(days=1)).isoformat(),
+    "until": (T0 + timedelta(days=30)).isoformat(),
+}
+
+
+async def _report(engine: Engine, home: Any, by: str | None = None) -> tuple[Any, Any]:
+    """The API's report and its CSV, for an admin, over the corpus' period."""
+    create_user(engine, f"assessor-{by}", Role.ADMIN)
+    headers = {"Authorization": f"Bearer {issue_token(engine, f'assessor-{by}')}"}
+    params = PERIOD | ({"by": by} if by else {})
+    app = create_app(Settings(home=home), None, engine)
     async with asgi_client(app) as client:
-        r = await client.get(
-            "/api/v1/reports/assessment",
-            params={"since": since.isoformat(), "until": until.isoformat()},
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        r = await client.get("/api/v1/reports/assessment", params=params, headers=headers)
         assert r.status_code == 200, r.text
-        csv = await client.get(
-            "/api/v1/reports/assessment.csv",
-            params={"since": since.isoformat(), "until": until.isoformat()},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-    rows = {row["institution_id"]: row for row in r.json()["rows"]}
+        csv = await client.get("/api/v1/reports/assessment.csv", params=params, headers=headers)
+    return r.json(), csv
+
+
+def _assert_rows_equal(rows: dict[str, Any], counts: dict[str, dict[str, int]]) -> None:
     assert set(rows) == set(counts)
     for unit, c in counts.items():
         row = rows[unit]
@@ -134,5 +202,76 @@ async def test_the_figures_equal_an_independent_count(db_engine: Engine, tmp_pat
         for name in ("ratings", "extensions", "reminders", "supervisions", "reprimands"):
             assert row[name] == c[name], (unit, name)
         assert row["rectifications"] == c["rectifications"]
-    assert csv.status_code == 200 and csv.text.startswith("\ufeffinstitution_id,tier,holds")
+
+
+async def test_the_figures_equal_an_independent_count(db_engine: Engine, tmp_path) -> None:
+    records, counts = _corpus(seed=7, n=120)
+    _persist(db_engine, records)
+    report, csv = await _report(db_engine, tmp_path)
+    rows = {row["institution_id"]: row for row in report["rows"]}
+    assert all(row["group"] == unit for unit, row in rows.items())
+    _assert_rows_equal(rows, counts)
+    assert csv.status_code == 200
+    assert csv.text.startswith("\ufeffgroup,institution_id,tier,holds")
     assert len(csv.text.strip().splitlines()) == 1 + len(counts)
+
+
+@pytest.mark.parametrize("by", ["tier", "province", "city"])
+async def test_the_figures_add_up_by_tier_and_region(db_engine: Engine, tmp_path, by: str) -> None:
+    """Every group's figures equal the generator's counts of its institutions added up, and
+    the rows behind a group's number are as many as the number says."""
+    records, counts = _corpus(seed=11, n=150, units=WIDE)
+    _persist(db_engine, records, chunk=50)
+    _list_in_directory(db_engine, WIDE)
+    report, csv = await _report(db_engine, tmp_path, by)
+    assert report["by"] == by
+    rows = {row["group"]: row for row in report["rows"]}
+    assert all(row["institution_id"] is None for row in rows.values())
+    expected = _added_up(counts, by)
+    _assert_rows_equal(rows, expected)
+    assert len(csv.text.strip().splitlines()) == 1 + len(expected)
+    period = (T0 - timedelta(days=1), T0 + timedelta(days=30))
+    for group, c in expected.items():
+        units = figures.members(db_engine, by, group)
+        if group == figures.UNKNOWN:
+            assert units == []  # the directory lists none of them: nothing to drill into
+            continue
+        assert sorted(units or []) == sorted(u.id for u in WIDE if u.groups[by] == group)
+        behind = figures.behind(db_engine, [], period, units or [], "holds")
+        assert len(behind) == c["holds"]
+        satisfied = figures.behind(db_engine, [], period, units or [], "satisfaction_rate")
+        assert (len(satisfied), sum(bool(m.counts) for m in satisfied)) == (
+            c["ratings"],
+            c["satisfied"],
+        )
+
+
+async def test_an_unknown_grouping_is_refused_naming_the_field(db_engine: Engine, tmp_path) -> None:
+    create_user(db_engine, "assessor", Role.ADMIN)
+    headers = {"Authorization": f"Bearer {issue_token(db_engine, 'assessor')}"}
+    app = create_app(Settings(home=tmp_path), None, db_engine)
+    async with asgi_client(app) as client:
+        r = await client.get("/api/v1/reports/assessment", params={"by": "planet"}, headers=headers)
+    assert r.status_code == 422
+    assert "by" in r.text and "province" in r.text
+
+
+@pytest.mark.postgres
+async def test_ten_thousand_requests_in_postgresql(request, tmp_path) -> None:
+    """The whole check at scale: 10,000 requests through the projection into PostgreSQL."""
+    server = request.getfixturevalue("postgres_server")
+    url = server.create_database(f"t_{uuid.uuid4().hex[:16]}")
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        records, counts = _corpus(seed=23, n=10_000, units=WIDE)
+        _persist(engine, records, chunk=200)
+        _list_in_directory(engine, WIDE)
+        report, _ = await _report(engine, tmp_path)
+        _assert_rows_equal({row["group"]: row for row in report["rows"]}, counts)
+        assert sum(row["holds"] for row in report["rows"]) == 10_000
+        for by in ("tier", "province", "city"):
+            report, _ = await _report(engine, tmp_path, by)
+            _assert_rows_equal({row["group"]: row for row in report["rows"]}, _added_up(counts, by))
+    finally:
+        engine.dispose()

@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tierflow.cli import app
+from tierflow_dev.bench.assessment import OTHER_EVENTS
 from tierflow_dev.bench.ingress import WARMUP
 from tierflow_dev.devstack.kafka import KafkaBroker
 from tierflow_dev.devstack.postgres import PostgresServer
@@ -131,3 +132,15 @@ def test_search_quick(postgres_server: PostgresServer, tmp_path: Path) -> None:
     assert res["search_s"]["p99"] > 0 and res["matches_max"] > 0
     assert "request_id" in res["search_s_by_kind"]
     assert all(any("service_request" in line for line in plan) for plan in res["plans"].values())
+
+
+def test_assessment_quick(postgres_server: PostgresServer, tmp_path: Path) -> None:
+    url = postgres_server.create_database("bench_assessment_quick")
+    args = ["assessment", "--database-url", url, "--rows", "500", "--queries", "40"]
+    doc = run_bench(args, tmp_path / "a.json")
+    res = doc["results"]
+    assert res["requests"] == 500 and res["league_table_s"]["count"] == 40
+    assert res["transitions"] > 500 * len(OTHER_EVENTS) and res["league_table_s"]["p99"] > 0
+    shapes = res["league_table_s_by_shape"]
+    assert shapes and all(shape["rows"] > 0 for shape in shapes.values())  # every view sees some
+    assert doc["backend"]["persistence"] == "postgresql"

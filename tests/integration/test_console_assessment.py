@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from activities.persistence import TransitionWriter
-from tests.integration.test_assessment import _corpus, _rate
+from tests.integration.test_assessment import WIDE, _added_up, _corpus, _list_in_directory, _rate
 from tests.integration.test_console_sessions import Console, console, sign_in  # noqa: F401
 from tests.utils.api_helpers import asgi_client
 from tierflow.assessment import RATES
@@ -85,7 +85,7 @@ async def test_league_table_sorts_and_drills_down_to_the_counted_requests(
             ):
                 link = cells[figure][1]
                 assert link is not None and urlsplit(link).path == "/console/assessment/requests"
-                assert parse_qs(urlsplit(link).query)["institution"] == [unit]
+                assert parse_qs(urlsplit(link).query)["group"] == [unit]
                 behind = await client.get(link)
                 assert behind.status_code == 200, behind.text
                 listed = BEHIND.findall(behind.text)[0]
@@ -94,11 +94,13 @@ async def test_league_table_sorts_and_drills_down_to_the_counted_requests(
                     assert listed.count("badge-ok") == c[part], (unit, figure)
 
         csv = await client.get("/console/assessment.csv", params=PERIOD)
-        assert csv.status_code == 200 and csv.text.startswith("\ufeffinstitution_id,tier,holds")
+        assert csv.status_code == 200 and csv.text.startswith(
+            "\ufeffgroup,institution_id,tier,holds"
+        )
         assert len(csv.text.strip().splitlines()) == 1 + len(counts)
 
         unknown = await client.get(
-            "/console/assessment/requests", params={**PERIOD, "institution": "x", "figure": "nope"}
+            "/console/assessment/requests", params={**PERIOD, "group": "x", "figure": "nope"}
         )
         assert unknown.status_code == 404
 
@@ -108,6 +110,37 @@ async def test_league_table_sorts_and_drills_down_to_the_counted_requests(
         assert refused.status_code == 403
         menu = await client.get("/console/")
         assert "/console/assessment" not in menu.text
+
+
+async def test_the_league_table_adds_up_by_province_and_drills_into_one(
+    console: Console,  # noqa: F811
+) -> None:
+    records, counts = _corpus(seed=13, n=80, units=WIDE)
+    writer = TransitionWriter(console.engine)
+    for rec in records:
+        writer.persist(rec)
+    _list_in_directory(console.engine, WIDE)
+    expected = _added_up(counts, "province")
+    async with asgi_client(console.app()) as client:
+        await sign_in(client, console.users.tokens["admin"])
+        page = await client.get(
+            "/console/assessment", params={**PERIOD, "by": "province", "sort": "group"}
+        )
+        assert page.status_code == 200, page.text
+        rows = table(page.text)
+        assert [group for group, _ in rows] == sorted(expected, reverse=True)
+        assert "浙江省" in page.text and "江苏省" in page.text and "名录中无此机构" in page.text
+        assert 'aria-current="true">省</a>' in page.text
+        cells = dict(rows)["330000"]
+        assert cells["holds"][0] == str(expected["330000"]["holds"])
+        link = cells["holds"][1]
+        assert link is not None
+        assert parse_qs(urlsplit(link).query)["by"] == ["province"]
+        behind = await client.get(link)
+        assert behind.status_code == 200
+        listed = BEHIND.search(behind.text)
+        assert listed is not None
+        assert listed.group(1).count('href="/console/requests/') == expected["330000"]["holds"]
 
 
 async def test_a_supervisor_sees_only_the_institutions_of_the_region(
@@ -123,6 +156,6 @@ async def test_a_supervisor_sees_only_the_institutions_of_the_region(
         assert page.status_code == 200 and table(page.text) == []
         leak: httpx.Response = await client.get(
             "/console/assessment/requests",
-            params={**PERIOD, "institution": next(iter(counts)), "figure": "holds"},
+            params={**PERIOD, "group": next(iter(counts)), "figure": "holds"},
         )
         assert leak.status_code == 200 and 'href="/console/requests/' not in leak.text

@@ -8,7 +8,6 @@ page rendered in Chinese shows no English word that is not a name, an id or a co
 from __future__ import annotations
 
 import re
-from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from types import SimpleNamespace
@@ -24,7 +23,7 @@ from schemas.domain import Category, Priority, Role, SlaStatus, State, Tier
 from schemas.lifecycle import ActionKind, Institution, ReturnReason, SuspendReason, WorkflowState
 from schemas.policy import CalendarData
 from tests.utils.factories import make_policy, make_request
-from tierflow.assessment import COUNTS, RATES, Mark
+from tierflow.assessment import COUNTS, GROUPINGS, RATES, Mark
 from tierflow.auth_store import Principal
 from tierflow.i18n import LOCALES, from_accept_language, from_environment, translations
 from tierflow.i18n.catalogs import extract, problems
@@ -214,6 +213,8 @@ def pages() -> dict[str, dict[str, object]]:
         },
         "overview.html": {"rows": [], "tiers": [], "region": "3301"},
         "assessment.html": league_table_context(),
+        "assessment.html?by=province": league_table_context("province"),
+        "assessment.html?by=tier": league_table_context("tier"),
         "assessment_requests.html": behind_context(view.summary),
         "inbox.html": {"page": SimpleNamespace(unread=0, items=[]), "unread_only": False},
         "preferences.html": {
@@ -239,15 +240,28 @@ def pages() -> dict[str, dict[str, object]]:
     }
 
 
-def league_table_context() -> dict[str, object]:
-    """The league table with two institutions, one with nothing to measure."""
+GROUPS = {
+    "institution": (
+        ["zj-330106-sme", "zj-330105-sme"],
+        {"zj-330106-sme": "西湖区中小企业服务中心"},
+    ),
+    "province": (["330000", "unknown"], {"330000": "浙江省", "unknown": "名录中无此机构"}),
+    "tier": (["county", "municipal"], {"county": "县级", "municipal": "市级"}),
+}
+
+
+def league_table_context(by: str = "institution") -> dict[str, object]:
+    """The league table with two rows (institutions or groups), one with nothing to measure."""
     zh = translations("zh-CN")
     period = assessment_page.Period(date(2026, 2, 1), date(2026, 2, 28))
     figures = dict.fromkeys(COUNTS, 2) | dict.fromkeys(RATES, 0.95)
+    (first, second), names = GROUPS[by]
+    unit = (lambda g: g) if by == "institution" else (lambda g: None)
     rows = [
-        AssessmentRow(institution_id="zj-330106-sme", tier=Tier.COUNTY, **figures),
+        AssessmentRow(group=first, institution_id=unit(first), tier=Tier.COUNTY, **figures),
         AssessmentRow(
-            institution_id="zj-330105-sme",
+            group=second,
+            institution_id=unit(second),
             tier=Tier.COUNTY,
             **dict.fromkeys(COUNTS, 0) | dict.fromkeys(RATES),
         ),
@@ -259,7 +273,9 @@ def league_table_context() -> dict[str, object]:
             for k, p in assessment_page.quick_periods(date(2026, 3, 2))
         ],
         "rows": rows,
-        "names": {"zj-330106-sme": "西湖区中小企业服务中心"},
+        "names": names,
+        "by": by,
+        "groupings": [(name, f"/console/assessment?by={name}") for name in GROUPINGS],
         "sort": "satisfaction_rate",
         "descending": True,
         "rates": list(RATES),
@@ -277,10 +293,10 @@ def league_table_context() -> dict[str, object]:
 
 def behind_context(summary: object) -> dict[str, object]:
     zh = translations("zh-CN")
-    mark = Mark("req-held", "zj-330106-sme", Tier.COUNTY, NOW, Counter(ratings=1))
+    mark = Mark("req-held", "zj-330106-sme", NOW, True)
     return {
         "period": assessment_page.Period(date(2026, 2, 1), date(2026, 2, 28)),
-        "institution": "zj-330106-sme",
+        "group": "zj-330106-sme",
         "name": "西湖区中小企业服务中心",
         "figure": "satisfaction_rate",
         "figure_label": figure_label("satisfaction_rate", zh),
@@ -319,4 +335,5 @@ def render(locale: str, name: str, user: Principal) -> str:
         "clocks": Clockwork(texts, NOW, DisplayCalendars(None)),  # type: ignore[arg-type]
         "active": "",
     }
-    return templates.env.get_template(name).render(**base, **pages()[name])
+    template = name.split("?")[0]  # a key may name one of a template's variants
+    return templates.env.get_template(template).render(**base, **pages()[name])

@@ -96,7 +96,10 @@ class Transition(TransitionBase, table=True):
     """The audit trail: one immutable row per lifecycle event, keyed by its event id."""
 
     __tablename__ = "transition"
-    __table_args__ = (Index("ix_transition_request_sequence", "request_id", "sequence"),)
+    __table_args__ = (
+        Index("ix_transition_request_sequence", "request_id", "sequence"),
+        Index("ix_transition_type_occurred", "event_type", "occurred_at"),  # 考核 by period
+    )
     recorded_at: datetime = Field(sa_type=UtcDateTime)
 
 
@@ -123,7 +126,10 @@ class TierHoldRow(TierHoldBase, table=True):
     """A stay of a request at one institution: who held it, how long, SLA kept or not."""
 
     __tablename__ = "tier_hold"
-    __table_args__ = (Index("ix_tier_hold_request_since", "request_id", "since"),)
+    __table_args__ = (
+        Index("ix_tier_hold_request_since", "request_id", "since"),
+        Index("ix_tier_hold_since", "since"),  # 考核 by period
+    )
     id: int | None = Field(default=None, primary_key=True)
     opened_by: str = Field(sa_type=String(200), unique=True)  # event id that opened it
 
@@ -184,6 +190,7 @@ class Rating(RatingBase, table=True):
     """The enterprise's satisfaction rating of the institution that resolved its request."""
 
     __tablename__ = "rating"
+    __table_args__ = (Index("ix_rating_created_at", "created_at"),)  # 考核 by period
     id: int | None = Field(default=None, primary_key=True)
     event_id: str = Field(sa_type=String(200), unique=True)
 

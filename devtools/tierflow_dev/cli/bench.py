@@ -248,6 +248,24 @@ def queue(
 
 
 @app.command()
+def assessment(
+    quick: Quick = False,
+    out: Out = None,
+    rows: Annotated[int | None, typer.Option(help="Synthetic requests.")] = None,
+    queries: Annotated[int | None, typer.Option(help="Timed league tables.")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="PostgreSQL URL (default: start one).")
+    ] = None,
+) -> None:
+    """League-table (考核) query p99 over 10,000 requests in PostgreSQL (target <= 200 ms)."""
+    from tierflow_dev.bench.assessment import QUICK, AssessmentParams, run_assessment
+
+    params = _sized(QUICK if quick else AssessmentParams(), rows=rows, queries=queries)
+    opts = _options(database_url=database_url, need_kafka=False, need_temporal=False)
+    _run("assessment", opts, quick, out, lambda stack: run_assessment(stack, params))
+
+
+@app.command()
 def search(
     quick: Quick = False,
     out: Out = None,
