@@ -28,7 +28,7 @@ from schemas.lifecycle import ActionKind
 from schemas.request import Actor
 from tests.utils.eventually import eventually, eventually_sync
 from tests.utils.factories import make_request
-from tests.utils.ingress_helpers import make_ingress, running
+from tests.utils.ingress_helpers import command_topics, make_ingress, running
 from tests.utils.stack_helpers import act, read_events, sample, start_request
 from tierflow.constants import workflow_id
 from tierflow.db import repository
@@ -91,7 +91,7 @@ def _lags(ingress: Ingress) -> dict[str, float]:
 
 
 async def test_duplicates_and_redelivery_have_no_second_effect(stack, unique_topic) -> None:
-    commands, dlq = unique_topic("dup-commands", partitions=3), unique_topic("dup-dlq")
+    commands, dlq = command_topics(unique_topic, "dup", partitions=3)
     req = make_request()
     rid = req.request_id
     producer = make_producer(stack.bootstrap)
@@ -140,7 +140,7 @@ async def test_duplicates_and_redelivery_have_no_second_effect(stack, unique_top
 async def test_poison_messages_go_to_the_dlq_and_the_consumer_continues(
     stack, unique_topic
 ) -> None:
-    commands, dlq = unique_topic("poison-commands"), unique_topic("poison-dlq")
+    commands, dlq = command_topics(unique_topic, "poison")
     live = make_request()
     handle = await start_request(stack, live)
     closed = make_request()
@@ -236,7 +236,7 @@ async def test_action_before_its_workflow_exists_is_retried_then_applied(
     stack, unique_topic
 ) -> None:
     """The submit reaches Temporal by another path (API, another ingress) a second later."""
-    commands, dlq = unique_topic("early-commands"), unique_topic("early-dlq")
+    commands, dlq = command_topics(unique_topic, "early")
     req = make_request()
     rid = req.request_id
     other = _ingress(stack, unique_topic("early-submits"), dlq)  # e.g. another region's feed
@@ -263,7 +263,7 @@ async def test_action_before_its_workflow_exists_is_retried_then_applied(
 
 
 async def test_restart_mid_stream_processes_every_command_once(stack, unique_topic) -> None:
-    commands, dlq = unique_topic("restart-commands", partitions=3), unique_topic("restart-dlq")
+    commands, dlq = command_topics(unique_topic, "restart", partitions=3)
     requests = [make_request() for _ in range(5)]
     values: list[tuple[bytes, str | None]] = []
     for req in requests:
@@ -340,7 +340,7 @@ _garbage = st.one_of(
 
 
 async def test_random_garbage_and_good_commands_all_accounted_for(stack, unique_topic) -> None:
-    commands, dlq = unique_topic("fuzz-commands", partitions=2), unique_topic("fuzz-dlq")
+    commands, dlq = command_topics(unique_topic, "fuzz", partitions=2)
     live = make_request()
     await start_request(stack, live)
     ingress = _ingress(stack, commands, dlq)
@@ -410,7 +410,7 @@ async def test_a_waiting_request_does_not_hold_up_others_in_its_partition(
     B's and C's commands are sent only once A is already waiting, so they arrive in later
     polls: polling goes on while a message is in flight.
     """
-    commands, dlq = unique_topic("lane-commands"), unique_topic("lane-dlq")
+    commands, dlq = command_topics(unique_topic, "lane")
     waiting, *others = [make_request() for _ in range(3)]
     ingress = _ingress(stack, commands, dlq, backoff=Backoff(initial=0.2, maximum=0.5))
     producer = make_producer(stack.bootstrap)
@@ -451,7 +451,7 @@ async def test_a_rebalance_mid_flight_redelivers_the_unfinished_work(stack, uniq
     The waiting command goes on (kafka-python keeps the position of a partition it keeps),
     the commit stays behind it, and nothing is skipped or applied twice.
     """
-    commands, dlq = unique_topic("rebalance-commands"), unique_topic("rebalance-dlq")
+    commands, dlq = command_topics(unique_topic, "rebalance")
     group = f"rebalance-{uuid.uuid4().hex[:8]}"
     waiting, later = make_request(), make_request()
     ingress = _ingress(stack, commands, dlq, group=group, backoff=Backoff(initial=0.2, maximum=0.5))
@@ -504,7 +504,7 @@ async def test_a_rebalance_mid_flight_redelivers_the_unfinished_work(stack, uniq
 
 async def test_a_consumer_stuck_after_a_revocation_is_rebuilt(stack, unique_topic) -> None:
     """A join that never finishes (kafka-python can stall so): a new consumer takes over."""
-    commands, dlq = unique_topic("rebuild-commands"), unique_topic("rebuild-dlq")
+    commands, dlq = command_topics(unique_topic, "rebuild")
     req = make_request()
     ingress = _ingress(stack, commands, dlq, rejoin_timeout=1.0)
     producer = make_producer(stack.bootstrap)
@@ -537,7 +537,7 @@ async def test_a_full_ingress_keeps_polling_so_its_group_can_rebalance(stack, un
     """With ``max_pending`` commands unfinished, the ingress fetches nothing more but still
     polls: a second instance joining the group gets its partitions, instead of the whole
     group waiting for the full one to finish (or for ``max_poll_interval_ms``)."""
-    commands, dlq = unique_topic("full-commands", partitions=2), unique_topic("full-dlq")
+    commands, dlq = command_topics(unique_topic, "full", partitions=2)
     group = f"full-{uuid.uuid4().hex[:8]}"
     waiting = make_request()
     patient = Backoff(initial=0.2, maximum=0.5, not_found_seconds=120.0, not_found_attempts=1000)

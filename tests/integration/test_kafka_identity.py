@@ -20,7 +20,13 @@ from schemas.domain import Role, Tier
 from schemas.events import SUBMIT, command_event
 from tests.utils.eventually import eventually
 from tests.utils.factories import make_request
-from tests.utils.ingress_helpers import make_ingress, read_partition, running, send_commands
+from tests.utils.ingress_helpers import (
+    command_topics,
+    make_ingress,
+    read_partition,
+    running,
+    send_commands,
+)
 from tests.utils.stack_helpers import sample, start_request
 from tierflow.constants import workflow_id
 from tierflow.db import repository
@@ -74,7 +80,7 @@ def _parked(bootstrap: str, topic: str) -> dict[str, tuple[str, str]]:
 async def test_forged_actors_change_nothing_and_are_dead_lettered_as_forbidden(
     stack, unique_topic
 ) -> None:
-    commands, dlq_topic = unique_topic("identity-commands"), unique_topic("identity-dlq")
+    commands, dlq_topic = command_topics(unique_topic, "identity")
     req = make_request(division_code="330106")  # Hangzhou, Zhejiang
     await start_request(stack, req)
     rid = req.request_id
@@ -133,7 +139,7 @@ async def test_forged_actors_change_nothing_and_are_dead_lettered_as_forbidden(
 async def test_a_client_acts_for_a_person_only_with_a_grant_and_both_are_recorded(
     stack, unique_topic
 ) -> None:
-    commands, dlq_topic = unique_topic("delegation-commands"), unique_topic("delegation-dlq")
+    commands, dlq_topic = command_topics(unique_topic, "delegation")
     req = make_request(division_code="330106")
     rid = req.request_id
     zhejiang_supervisor = {
@@ -189,7 +195,7 @@ async def test_a_client_acts_for_a_person_only_with_a_grant_and_both_are_recorde
 
 
 async def test_a_client_over_its_rate_is_slowed_not_dropped(stack, unique_topic) -> None:
-    commands, dlq_topic = unique_topic("rate-commands"), unique_topic("rate-dlq")
+    commands, dlq_topic = command_topics(unique_topic, "rate")
     req = make_request()
     await start_request(stack, req)
     rid = req.request_id
@@ -215,14 +221,13 @@ def _comment_count(stack: Any, rid: str) -> int:
 async def test_a_submit_reusing_a_request_id_with_other_content_is_dead_lettered_as_conflict(
     stack, unique_topic
 ) -> None:
-    commands, dlq_topic = unique_topic("conflict-commands"), unique_topic("conflict-dlq")
+    commands, dlq_topic = command_topics(unique_topic, "conflict")
     req = make_request()
-    rid = req.request_id
     other = req.model_copy(update={"subject": "A different request under the same id"})
-    sent = [
-        command_event(SUBMIT, req.model_dump(mode="json"), "/portal-test", subject=rid),
-        command_event(SUBMIT, req.model_dump(mode="json"), "/portal-test", subject=rid),
-        command_event(SUBMIT, other.model_dump(mode="json"), "/portal-test", subject=rid),
+    rid = req.request_id
+    sent = [  # the same submit twice, then one with other content under the same id
+        command_event(SUBMIT, r.model_dump(mode="json"), "/portal-test", subject=rid)
+        for r in (req, req, other)
     ]
     send_commands(stack.bootstrap, commands, rid, sent)
     async with ingress_on(stack, commands, dlq_topic) as ingress:

@@ -11,7 +11,7 @@ from api.console.views import Clockwork
 from api.models import QueuePage, RequestItem
 from schemas.domain import Role, State, Tier
 from schemas.lifecycle import Institution, OperatorHold, WorkflowState
-from tests.utils.factories import make_policy, make_request
+from tests.utils.console_cases import county_case
 from tierflow.auth_store import Principal
 from workflows import views
 
@@ -21,12 +21,10 @@ BADGE = "⚙</span> 待运维处理</span>"  # zh-CN, the console's default lang
 
 def held_case() -> WorkflowState:
     """A request whose escalation failed permanently, with a long shortened timeline."""
-    case = WorkflowState(request=make_request("req-held"), policy=make_policy())
-    case.state, case.tier = State.ASSIGNED, Tier.COUNTY
-    case.institution = Institution(
+    county = Institution(
         id="county-330106", name="county centre", tier=Tier.COUNTY, division_code="330106"
     )
-    case.submitted_at = NOW - timedelta(days=1)
+    case = county_case(NOW, State.ASSIGNED, county)
     case.operator = OperatorHold(
         step="resolve_institution",
         error_type="Permanent.KeyError",
@@ -34,7 +32,6 @@ def held_case() -> WorkflowState:
         since=NOW - timedelta(hours=2),
         redo="escalate",
     )
-    case.timeline_truncated = 900
     return case
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -38,6 +38,13 @@ def make_ingress(
         poll_timeout=kw.pop("poll_timeout", 0.2),
         **kw,
     )
+
+
+def command_topics(
+    unique_topic: Callable[..., str], name: str, partitions: int = 1
+) -> tuple[str, str]:
+    """A fresh commands topic and its dead-letter topic, both named after ``name``."""
+    return unique_topic(f"{name}-commands", partitions=partitions), unique_topic(f"{name}-dlq")
 
 
 @asynccontextmanager

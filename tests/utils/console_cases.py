@@ -1,0 +1,18 @@
+"""Requests the console tests render, built as the workflow holds them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from schemas.domain import State, Tier
+from schemas.lifecycle import Institution, WorkflowState
+from tests.utils.factories import make_policy, make_request
+
+
+def county_case(now: datetime, state: State, institution: Institution) -> WorkflowState:
+    """``req-held``, held by a county unit since a day before ``now``; 900 older entries cut."""
+    case = WorkflowState(request=make_request("req-held"), policy=make_policy())
+    case.state, case.tier, case.institution = state, Tier.COUNTY, institution
+    case.submitted_at = now - timedelta(days=1)
+    case.timeline_truncated = 900
+    return case
