@@ -293,10 +293,12 @@ def test_assessment_dashboard_shows_the_rates_and_counts() -> None:
     dashboard = json.loads(path.read_text())
     exprs = " ".join(t["expr"] for p in panels(dashboard) for t in p.get("targets", []))
     for rate in ("satisfaction_rate", "response_rate", "resolution_rate"):  # the published three
-        assert f'tierflow_assessment_rate{{rate="{rate}"' in exprs
-    assert "tierflow_assessment_count" in exprs and 'figure="reprimands"' in exprs
+        assert f'institution:tierflow_assessment_rate:max{{rate="{rate}"' in exprs
+    assert "institution:tierflow_assessment_count:max" in exprs and 'figure="reprimands"' in exprs
+    # the replicas' copies kept once: the raw gauges would count each worker again
+    assert not re.search(r"(?<!:)tierflow_assessment_(rate|count)\{", exprs)
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
-    assert "tierflow_assessment_rate" in variables["tier"]["definition"]
+    assert "institution:tierflow_assessment_rate:max" in variables["tier"]["definition"]
     assert all(
         'tier=~"$tier"' in t["expr"] for p in panels(dashboard) for t in p.get("targets", [])
     )
