@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from activities.persistence import TransitionWriter
-from tests.integration.test_assessment import _corpus, _rate
+from tests.integration.test_assessment import WIDE, _added_up, _corpus, _list_in_directory, _rate
 from tierflow.cli import app as cli_app
 from tierflow.db.engine import make_engine
 
@@ -32,7 +32,7 @@ def test_the_monthly_file_holds_the_months_figures(db_url: str, tmp_path: Path) 
     assert f"{len(counts)} institution(s)" in result.output
 
     book = load_workbook(out)
-    assert book.sheetnames == ["说明", "县级"]
+    assert book.sheetnames == ["说明", "汇总", "县级"]
     about = {row[0]: row[1] for row in book["说明"].iter_rows(values_only=True)}
     assert (
         about["考核月报"] == "2026-11"
@@ -70,3 +70,54 @@ def test_a_bad_month_or_file_name_is_refused(db_url: str, tmp_path: Path) -> Non
         env=env,
     )
     assert csv.exit_code == 1 and "must end in .xlsx" in csv.output
+
+
+def test_a_leads_file_holds_the_institutions_of_the_region(db_url: str, tmp_path: Path) -> None:
+    """--region 330000: Zhejiang's institutions only, with their figures added up per tier."""
+    engine = make_engine(db_url)
+    records, counts = _corpus(
+        seed=33, n=90, start=datetime(2026, 11, 10, 1, 30, tzinfo=UTC), units=WIDE
+    )
+    writer = TransitionWriter(engine)
+    for rec in records:
+        writer.persist(rec)
+    _list_in_directory(engine, WIDE)
+    engine.dispose()
+    zhejiang = {u.id for u in WIDE if u.division is not None and u.division.startswith("33")}
+    out = tmp_path / "考核月报-浙江.xlsx"
+    result = CliRunner().invoke(
+        cli_app,
+        ["reports", "monthly", "--month", "2026-11", "--out", str(out), "--region", "330000"],
+        env={"TIERFLOW_DATABASE_URL": db_url},
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{len(zhejiang & set(counts))} institution(s)" in result.output
+    book = load_workbook(out)
+    about = {row[0]: row[1] for row in book["说明"].iter_rows(values_only=True)}
+    assert about["地区"] == "330000 浙江省"
+    listed = {
+        row[0]
+        for name in book.sheetnames[2:]
+        for row in book[name].iter_rows(min_row=3, values_only=True)
+    }
+    assert listed == zhejiang & set(counts)
+    ours = {unit: c for unit, c in counts.items() if unit in zhejiang}
+    by_tier = _added_up(ours, "tier")
+    totals = list(book["汇总"].iter_rows(values_only=True))
+    codes = totals[1]
+    rows = {row[0]: dict(zip(codes, row, strict=True)) for row in totals[2:]}
+    names = {"county": "县级", "municipal": "市级", "provincial": "省级"}
+    assert set(rows) == {names[t] for t in by_tier}
+    for tier, c in by_tier.items():
+        assert rows[names[tier]]["holds"] == c["holds"]
+        assert rows[names[tier]]["satisfaction_rate"] == _rate(c["satisfied"], c["ratings"])
+
+
+def test_an_unknown_region_is_refused_naming_it(db_url: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli_app,
+        ["reports", "monthly", "--month", "2026-11", "--out", str(tmp_path / "a.xlsx")]
+        + ["--region", "339999"],
+        env={"TIERFLOW_DATABASE_URL": db_url},
+    )
+    assert result.exit_code == 1 and "region:" in result.output and "339999" in result.output

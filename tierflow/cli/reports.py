@@ -15,10 +15,15 @@ app = typer.Typer(
 def monthly(
     month: str = typer.Option(..., "--month", help="The calendar month, YYYY-MM (China time)"),
     out: Path = typer.Option(..., "--out", dir_okay=False, help="The .xlsx file to write"),
+    region: str | None = typer.Option(
+        None,
+        "--region",
+        help="Only the institutions in this division (a province, city or county code)",
+    ),
 ) -> None:
     """Write the month's 考核 figures per institution, one sheet per tier, Chinese headers."""
     from tierflow.db.engine import make_engine
-    from tierflow.monthly_report import month_period, write_monthly
+    from tierflow.monthly_report import check_region, month_period, write_monthly
     from tierflow.settings import Settings
 
     if out.suffix.lower() != ".xlsx":
@@ -26,12 +31,14 @@ def monthly(
         raise typer.Exit(1)
     try:
         month_period(month)
+        if region is not None:
+            check_region(region)
     except ValueError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
     engine = make_engine(Settings().resolved_database_url)
     try:
-        count = write_monthly(engine, month, out)
+        count = write_monthly(engine, month, out, region=region)
     finally:
         engine.dispose()
     typer.echo(f"{out}: {count} institution(s), {month}")
