@@ -291,6 +291,9 @@ class EventType(StrEnum):
     RATING_APPEALED = "rating_appealed"  # 申诉
     APPEAL_UPHELD = "appeal_upheld"  # the rating no longer counts in the statistics
     APPEAL_REJECTED = "appeal_rejected"
+    # 申诉 not decided by its deadline: the deciding supervisors are reminded once (details:
+    # appealed_at, decide_by); a later decision is still taken
+    APPEAL_DECISION_OVERDUE = "appeal_decision_overdue"
     OPERATOR_NEEDED = "operator_needed"  # a step failed permanently; details name it
     OPERATOR_RETRIED = "operator_retried"
     OPERATOR_RESOLVED = "operator_resolved"
@@ -454,6 +457,9 @@ class Rectification(BaseModel):
     appeal_until: datetime  # the unit may appeal the rating until then
     appealed_at: datetime | None = None
     appeal: str | None = None
+    # a supervisor should decide the appeal by then (None: pinned before the deadline)
+    appeal_decide_by: datetime | None = None
+    appeal_overdue_at: datetime | None = None  # when the late decision was reminded (once)
     appeal_upheld: bool | None = None
     decided_by: str | None = None
     decided_at: datetime | None = None

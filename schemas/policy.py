@@ -133,6 +133,12 @@ class PinnedPolicy(BaseModel):
     appeal_days: int = Field(
         default=5, ge=0, description="申诉: working days after the rating the unit may appeal"
     )
+    appeal_decision_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="申诉审核: working days a supervisor has to decide an appeal before the "
+        "appeal_decision_overdue reminder (None: policies pinned before this field, no deadline)",
+    )
     bad_rating_needs_follow_up: bool = Field(
         default=False,
         description="A rating of 1 or 2 keeps the request open until it is followed up "

@@ -139,6 +139,7 @@ class ProvinceWorkOrders(_Strict):
     follow_up_attempts: int | None = Field(default=None, ge=1)
     rectification_business_days: int | None = Field(default=None, ge=1)
     appeal_business_days: int | None = Field(default=None, ge=0)
+    appeal_decision_business_days: int | None = Field(default=None, ge=1)
 
     @field_validator("sign_for_hours")
     @classmethod
@@ -175,6 +176,7 @@ class WorkOrders(_Strict):
     # Sichuan: a bad rating rectified within 15 working days (Dezhou: 5)
     rectification_business_days: int = Field(default=15, ge=1)
     appeal_business_days: int = Field(default=5, ge=0)
+    appeal_decision_business_days: int = Field(default=5, ge=1)  # 申诉审核: decided within
     province: dict[str, ProvinceWorkOrders] = Field(default_factory=dict)
 
     @field_validator("province")
@@ -335,6 +337,7 @@ class PolicyFile(_Strict):
             bad_rating_needs_follow_up=True,
             rectification_days=rules.rectification_business_days,
             appeal_days=rules.appeal_business_days,
+            appeal_decision_days=rules.appeal_decision_business_days,
         )
 
     def calendar_for(self, year: int) -> CalendarData:

@@ -3,8 +3,9 @@
 A rating of 1 or 2 opens a rectification case owned by the unit that concluded the request,
 due in the policy's working days and chased like any late step when it is not concluded in
 time. The unit may appeal a rating it considers mistaken or malicious within the policy's
-working days; a supervisor decides. An upheld appeal removes the rating from the statistics
-and ends the rectification.
+working days; a supervisor decides, within the policy's working days (policies that have the
+deadline): an appeal still undecided then is reminded once, and a later decision is still
+taken. An upheld appeal removes the rating from the statistics and ends the rectification.
 """
 
 from __future__ import annotations
@@ -58,9 +59,32 @@ def overdue(case: WorkflowState, now: datetime) -> bool:
     return r is not None and r.open and not r.reminded and r.due_at <= now
 
 
+def decide_by(case: WorkflowState, appealed_at: datetime) -> datetime | None:
+    """When a supervisor should decide an appeal filed at ``appealed_at`` (None: the pinned
+    policy predates the deadline)."""
+    assert case.policy is not None
+    days = case.policy.appeal_decision_days
+    return None if days is None else _days(case, appealed_at, days)
+
+
+def appeal_due(case: WorkflowState) -> datetime | None:
+    """The decision deadline of a pending appeal not yet reminded (None: nothing to remind)."""
+    r = case.rectification
+    if r is None or not r.appeal_pending or r.appeal_overdue_at is not None:
+        return None
+    return r.appeal_decide_by
+
+
+def appeal_overdue(case: WorkflowState, now: datetime) -> bool:
+    due = appeal_due(case)
+    return due is not None and due <= now
+
+
 def next_due(case: WorkflowState) -> datetime | None:
     r = case.rectification
-    return r.due_at if r is not None and r.open and not r.reminded else None
+    late = r.due_at if r is not None and r.open and not r.reminded else None
+    dues = [d for d in (late, appeal_due(case)) if d is not None]
+    return min(dues) if dues else None
 
 
 def refusal(case: WorkflowState, action: ActionRequest, now: datetime) -> str | None:

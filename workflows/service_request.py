@@ -62,6 +62,9 @@ IDLE_WAIT = timedelta(days=30)  # longest sleep when nothing is due; keeps every
 LATE_ACTION_PATCH = "breach-before-late-action"
 # A reassignment's target is checked against the directory (runs before it took the id as given).
 REASSIGN_TARGET_PATCH = "reassign-target-check"
+# An appeal filed under a policy with appeal_decision_days gets a decision deadline, and a
+# timer that reminds the supervisors when it passes undecided (runs before: no deadline).
+APPEAL_DECISION_PATCH = "appeal-decision-deadline"
 
 
 @workflow.defn(name="ServiceRequest")
@@ -482,6 +485,13 @@ class ServiceRequestWorkflow:
             }
             if kind is ActionKind.CONCLUDE_RECTIFICATION:
                 settled["on_time"] = now <= case.due_at  # 整改 in time counts in 考核
+            if (
+                kind is ActionKind.APPEAL_RATING
+                and self._policy.appeal_decision_days is not None
+                and workflow.patched(APPEAL_DECISION_PATCH)
+            ):
+                case.appeal_decide_by = rectification.decide_by(self.case, now)
+                settled["decide_by"] = _iso(case.appeal_decide_by)
             self._record_action(action, settled)
             return
         details: dict[str, int | None] = {}
@@ -919,7 +929,18 @@ class ServiceRequestWorkflow:
             self._close(action.actor, f"follow-up: {outcome.value}", None, cause=outcome.value)
 
     def _fire_rectification(self, now: datetime) -> None:
-        """A rectification past its deadline is reminded and chased; chase rungs that are due."""
+        """A rectification past its deadline is reminded and chased; an appeal undecided by its
+        deadline is reminded once to the deciding supervisors; chase rungs that are due."""
+        if rectification.appeal_overdue(self.case, now):
+            appealed = self.case.rectification
+            assert appealed is not None
+            appealed.appeal_overdue_at = now
+            self._note(
+                EventType.APPEAL_DECISION_OVERDUE,
+                "the appeal was not decided in time",
+                appealed_at=_iso(appealed.appealed_at),
+                decide_by=_iso(appealed.appeal_decide_by),
+            )
         if rectification.overdue(self.case, now):
             case = self.case.rectification
             assert case is not None

@@ -20,7 +20,7 @@ def next_due(case: WorkflowState) -> datetime | None:
     if policy is None:
         return None
     late = [d for d in (rectification.next_due(case), chasing.next_due(case)) if d is not None]
-    if case.state.is_terminal:  # only a bad rating's rectification still runs
+    if case.state.is_terminal:  # only a bad rating's rectification (and appeal) still runs
         return min(late) if late else None
     if case.state is State.RESOLVED:
         dues = [d for d in (close_due_now(case), *late) if d is not None]
@@ -39,6 +39,8 @@ def next_due(case: WorkflowState) -> datetime | None:
         dues.append(part_due)
     if (rung := chasing.next_due(case)) is not None:
         dues.append(rung)
+    if (appeal := rectification.appeal_due(case)) is not None:  # reopened while appealed
+        dues.append(appeal)
     return min(dues) if dues else None
 
 

@@ -28,7 +28,7 @@ def policy() -> PolicyFile:
 
 
 def test_packaged_file_loads(policy) -> None:
-    assert policy.version == "2026.3"
+    assert policy.version == "2026.4"
     assert policy.warning_thresholds == [0.5, 0.8]
     assert policy.reopen_window_business_days == 5
     assert policy.calendar.working_periods == [("09:00", "12:00"), ("13:30", "17:30")]
@@ -37,7 +37,7 @@ def test_packaged_file_loads(policy) -> None:
 
 def test_pin_defaults_tier_and_grade(policy) -> None:
     pinned = policy.pin(Category.OTHER, Priority.NORMAL, Grade.NONE, SUBMITTED)
-    assert pinned.version == "2026.3"
+    assert pinned.version == "2026.4"
     assert pinned.targets[Tier.COUNTY].response_seconds == 8 * HOUR
     assert pinned.targets[Tier.COUNTY].resolution_seconds == 40 * HOUR
     assert pinned.targets[Tier.PROVINCIAL].resolution_seconds == 50 * HOUR
@@ -97,6 +97,22 @@ def test_a_province_overrides_work_order_rules_for_its_requests() -> None:
     assert normal.sign_for_seconds == 7 * HOUR
     with pytest.raises(PolicyError, match=r"work_orders.province: unknown province codes \['99'\]"):
         parse_policy(PACKAGED_TEXT + "\n[work_orders.province.99]\nextension_max_count = 1\n")
+
+
+def test_the_appeal_decision_deadline_is_pinned_and_overridden_per_province() -> None:
+    text = PACKAGED_TEXT + "\n[work_orders.province.37]\nappeal_decision_business_days = 3\n"
+    policy = parse_policy(text)
+    jinan = policy.pin(Category.OTHER, Priority.NORMAL, Grade.NONE, SUBMITTED, "370102")
+    hangzhou = policy.pin(Category.OTHER, Priority.NORMAL, Grade.NONE, SUBMITTED, "330106")
+    assert (jinan.appeal_decision_days, hangzhou.appeal_decision_days) == (3, 5)
+    # a request pinned before the deadline decodes without one
+    old = hangzhou.model_dump(mode="json")
+    del old["appeal_decision_days"]
+    assert PinnedPolicy.model_validate(old).appeal_decision_days is None
+    with pytest.raises(PolicyError, match="appeal_decision_business_days: must be >= 1"):
+        parse_policy(
+            PACKAGED_TEXT.replace("decision_business_days = 5", "decision_business_days = 0")
+        )
 
 
 def test_the_rating_window_is_configurable_and_zero_turns_it_off() -> None:
@@ -218,7 +234,7 @@ BAD_EDITS = [
         "sla_policy.toml: targets.grade.little_giant.response_factr: is not a known field",
     ),
     (
-        'version = "2026.3"',
+        'version = "2026.4"',
         "",
         "sla_policy.toml: version: is required",
     ),
@@ -265,8 +281,8 @@ BAD_EDITS = [
         "sla_policy.toml: reopen_window_business_days: input should be a valid number",
     ),
     (
-        'version = "2026.3"',
-        'version = "2026.3',
+        'version = "2026.4"',
+        'version = "2026.4',
         "sla_policy.toml: invalid TOML: ",
     ),
     (

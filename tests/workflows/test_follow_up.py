@@ -25,9 +25,10 @@ DESK = Actor(
 )
 
 
-async def _resolved(env, queue, stand_ins):
+async def _resolved(env, queue, stand_ins, **rules: object):
+    """A request concluded by its county unit, on the packaged policy with ``rules`` changed."""
     req = make_request()
-    handle, policy = await pinned_submit(env, queue, stand_ins, req)
+    handle, policy = await pinned_submit(env, queue, stand_ins, req, **rules)
     cw = caseworker((await view(handle)).summary.institution_id or "")
     await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
     await act(handle, action(ActionKind.RESOLVE, cw, text="已对接银行授信"))

@@ -7,20 +7,28 @@ days and chased when late; the unit may appeal within 5 working days; a supervis
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from schemas.domain import State, Tier
 from schemas.lifecycle import ActionKind, FollowUpOutcome
+from schemas.request import SYSTEM_ACTOR
 from tests.utils.factories import ENTERPRISE, action, supervisor
 from tests.workflows.test_follow_up import DESK, _resolved
 from tests.workflows.test_lifecycle import act, sleep_until, view
+from tests.workflows.test_operator import replay_and_maybe_record
 from tests.workflows.test_return_and_extension import refused
 from tests.workflows.test_sign_for import near, recorded, records
 from workflows.business_time import add_business_seconds, business_day_seconds
 
 CITY = supervisor(Tier.MUNICIPAL, "330106")
+CST = timezone(timedelta(hours=8))
+# Friday 2 April 2027, 09:00 in Shanghai; Monday 5 April is the Qingming holiday
+FRIDAY_BEFORE_QINGMING = datetime(2027, 4, 2, 9, 0, tzinfo=CST)
+OVERDUE = "appeal_decision_overdue"
 
 
-async def _badly_rated_and_closed(env, queue, stand_ins, rating: int = 1):
-    req, handle, policy, cw = await _resolved(env, queue, stand_ins)
+async def _badly_rated_and_closed(env, queue, stand_ins, rating: int = 1, **rules: object):
+    req, handle, policy, cw = await _resolved(env, queue, stand_ins, **rules)
     await act(handle, action(ActionKind.RATE, ENTERPRISE, rating=rating))
     (opened,) = records(stand_ins, req, "rectification_opened")
     # the follow-up a bad rating needs closes the request; the rectification goes on
@@ -106,3 +114,92 @@ async def test_a_rejected_appeal_leaves_the_rectification_and_late_appeals_are_r
     assert "the appeal window ended" in await refused(
         handle2, action(ActionKind.APPEAL_RATING, cw2, text="迟到的申诉")
     )
+
+
+async def test_an_appeal_undecided_by_its_deadline_reminds_the_supervisors_once(
+    ts_worker, stand_ins
+) -> None:
+    """Filed on a Friday, the decision falls due 5 working days later, past the weekend and
+    the Qingming holiday: Monday 12 April at the same time of day, when the supervisors are
+    reminded once; a decision after it is still taken."""
+    env, queue = ts_worker
+    await sleep_until(env, FRIDAY_BEFORE_QINGMING)
+    req, handle, policy, cw, _ = await _badly_rated_and_closed(env, queue, stand_ins)
+    assert policy.appeal_decision_days == 5  # the packaged policy's default
+    await act(handle, action(ActionKind.APPEAL_RATING, cw, text="企业误评：评价对象为其他单位"))
+    (appealed,) = records(stand_ins, req, "rating_appealed")
+    assert appealed.occurred_at.astimezone(CST).date() == FRIDAY_BEFORE_QINGMING.date()
+    cal = policy.calendar
+    decide_by = add_business_seconds(appealed.occurred_at, 5 * business_day_seconds(cal), cal)
+    assert decide_by - appealed.occurred_at == timedelta(days=10)  # Mon 12 April, same time
+    assert appealed.details["decide_by"] == decide_by.isoformat()
+    state = await view(handle)
+    assert state.rectification is not None and state.rectification.appeal_decide_by == decide_by
+
+    day = business_day_seconds(cal)
+    await sleep_until(env, add_business_seconds(appealed.occurred_at, 5 * day - 60, cal))
+    assert not records(stand_ins, req, OVERDUE)  # not a minute early
+    await sleep_until(env, add_business_seconds(decide_by, 60, cal))
+    await recorded(stand_ins, req, OVERDUE)
+    (overdue,) = records(stand_ins, req, OVERDUE)
+    assert near(overdue.occurred_at, decide_by)
+    assert overdue.details == {
+        "appealed_at": appealed.occurred_at.isoformat(),
+        "decide_by": decide_by.isoformat(),
+    }
+    assert overdue.actor.id == SYSTEM_ACTOR.id and overdue.to_state is State.CLOSED
+    await sleep_until(env, add_business_seconds(decide_by, 2 * day, cal))
+    state = await view(handle)
+    assert state.rectification is not None
+    assert state.rectification.appeal_overdue_at == overdue.occurred_at
+    assert len(records(stand_ins, req, OVERDUE)) == 1  # once
+
+    # decided late: still taken, and the reminder stays in the trail
+    await act(handle, action(ActionKind.REJECT_APPEAL, CITY, text="评价属实"))
+    await act(handle, action(ActionKind.CONCLUDE_RECTIFICATION, cw, text="整改完成"))
+    await handle.result()
+    events = stand_ins.events(req.request_id)
+    assert events.index(OVERDUE) < events.index("appeal_rejected")
+    assert events.count(OVERDUE) == 1
+    await replay_and_maybe_record(handle, "appeal-decision-overdue")
+
+
+async def test_an_appeal_decided_in_time_reminds_nobody(ts_worker, stand_ins) -> None:
+    env, queue = ts_worker
+    req, handle, policy, cw, _ = await _badly_rated_and_closed(env, queue, stand_ins)
+    await act(handle, action(ActionKind.APPEAL_RATING, cw, text="理由"))
+    (appealed,) = records(stand_ins, req, "rating_appealed")
+    decide_by = (await view(handle)).rectification.appeal_decide_by  # type: ignore[union-attr]
+    assert decide_by is not None
+    cal = policy.calendar
+    last_minute = 5 * business_day_seconds(cal) - 60
+    await sleep_until(env, add_business_seconds(appealed.occurred_at, last_minute, cal))
+    await act(handle, action(ActionKind.REJECT_APPEAL, CITY, text="评价属实"))
+    # the rectification keeps the request running past the appeal's deadline
+    await sleep_until(env, add_business_seconds(decide_by, 3600, cal))
+    assert (await view(handle)).rectification.open  # type: ignore[union-attr]
+    assert not records(stand_ins, req, OVERDUE)
+    await act(handle, action(ActionKind.CONCLUDE_RECTIFICATION, cw, text="整改完成"))
+    await handle.result()
+    assert OVERDUE not in stand_ins.events(req.request_id)
+
+
+async def test_a_request_pinned_before_the_deadline_has_none(ts_worker, stand_ins) -> None:
+    env, queue = ts_worker
+    req, handle, policy, cw, _ = await _badly_rated_and_closed(
+        env, queue, stand_ins, appeal_decision_days=None
+    )
+    await act(handle, action(ActionKind.APPEAL_RATING, cw, text="理由"))
+    (appealed,) = records(stand_ins, req, "rating_appealed")
+    assert "decide_by" not in appealed.details
+    cal = policy.calendar
+    await sleep_until(
+        env, add_business_seconds(appealed.occurred_at, 10 * business_day_seconds(cal), cal)
+    )
+    state = await view(handle)
+    assert state.rectification is not None and state.rectification.appeal_pending
+    assert state.rectification.appeal_decide_by is None
+    assert not records(stand_ins, req, OVERDUE)
+    await act(handle, action(ActionKind.UPHOLD_APPEAL, CITY, text="核实为误评"))
+    await handle.result()
+    assert OVERDUE not in stand_ins.events(req.request_id)

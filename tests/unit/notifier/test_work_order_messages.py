@@ -29,6 +29,9 @@ def test_applications_go_to_the_deciders_and_decisions_back_to_the_unit() -> Non
         assert _rules_for(EventType(asked)) == {"application_requested"}
     assert _rules_for(EventType.EXTENSION_APPROVED) == {"application_decided", "extension_granted"}
     assert _rules_for(EventType.REMINDED) == {"reminded"}
+    assert _rules_for(EventType.APPEAL_DECISION_OVERDUE) == {"appeal_decision_overdue"}
+    (overdue,) = RULES.for_event(EventType.APPEAL_DECISION_OVERDUE)
+    assert [s.audience.value for s in overdue.send] == ["supervisors_above"]  # the deciders
 
 
 COUNTY = "zj-330106-sme"
@@ -47,6 +50,10 @@ DETAILS: dict[EventType, dict[str, object]] = {
     EventType.SUPERVISION_OPENED: {"cause": "chase", "clock": "response", "reply_due_at": REPLY_BY},
     EventType.REPRIMANDED: {"supervised_institution": COUNTY, "reply_due_at": REPLY_BY_Z},
     EventType.CLOSED: {"cause": "no_reply"},
+    EventType.APPEAL_DECISION_OVERDUE: {
+        "appealed_at": "2027-04-02T01:00:00+00:00",
+        "decide_by": "2027-04-12T01:00:00+00:00",
+    },
 }
 # the template of each event's message, and a phrase the message shows in each locale
 PHRASES = [
@@ -70,6 +77,13 @@ PHRASES = [
     (EventType.REPRIMANDED, "reprimanded", "en", "A reprimand is recorded"),
     (EventType.CLOSED, "closed_no_reply", "zh-CN", "未收到回复"),
     (EventType.CLOSED, "closed_no_reply", "en", "no reply"),
+    (
+        EventType.APPEAL_DECISION_OVERDUE,
+        "appeal_decision_overdue",
+        "zh-CN",
+        "应于 2027-04-12 09:00 前审核",
+    ),
+    (EventType.APPEAL_DECISION_OVERDUE, "appeal_decision_overdue", "en", "by 2027-04-12 09:00"),
 ]
 
 
