@@ -22,7 +22,7 @@ from api.models import AssessmentRow, QueuePage, RequestItem, RequestRow
 from schemas.domain import Category, Priority, Role, SlaStatus, State, Tier
 from schemas.lifecycle import ActionKind, Institution, ReturnReason, SuspendReason, WorkflowState
 from schemas.policy import CalendarData
-from tests.utils.factories import make_policy, make_request
+from tests.utils.console_cases import county_case
 from tierflow.assessment import COUNTS, GROUPINGS, RATES, Mark
 from tierflow.auth_store import Principal
 from tierflow.i18n import LOCALES, from_accept_language, from_environment, translations
@@ -133,14 +133,10 @@ def english_words(html: str) -> set[str]:
 
 
 def held_case() -> WorkflowState:
-    case = WorkflowState(request=make_request("req-held"), policy=make_policy())
-    case.state, case.tier = State.IN_PROGRESS, Tier.COUNTY
-    case.institution = Institution(
+    county = Institution(
         id="zj-330106-sme", name="西湖区中小企业服务中心", tier=Tier.COUNTY, division_code="330106"
     )
-    case.submitted_at = NOW - timedelta(days=1)
-    case.timeline_truncated = 900
-    return case
+    return county_case(NOW, State.IN_PROGRESS, county)
 
 
 def pages() -> dict[str, dict[str, object]]:
