@@ -18,6 +18,7 @@ from tests.chaos.audit import check_audit, record_figures
 from tests.chaos.commands import interleave, lifecycle, new_request, submit
 from tests.chaos.harness import ChaosStack, Message
 from tests.chaos.scale import Sizes, sizes
+from tests.utils.chaos_lifecycles import assert_whole_lifecycles
 from tests.utils.eventually import eventually_sync
 from tests.utils.fast_policy import Targets
 
@@ -31,15 +32,6 @@ TARGETS = Targets(
     reopen_window=3,
 )
 pytestmark = pytest.mark.timeout(SIZES.test_timeout)
-LIFECYCLE_TYPES = [
-    "submitted",
-    "assigned",
-    "signed_for",  # acknowledging signs for it first
-    "acknowledged",
-    "started",
-    "resolved",
-    "closed",
-]
 
 
 def _lifecycles(prefix: str, n: int) -> tuple[set[str], list[list[Message]], list[str]]:
@@ -47,15 +39,6 @@ def _lifecycles(prefix: str, n: int) -> tuple[set[str], list[list[Message]], lis
     per_request = [lifecycle(r) for r in requests]
     actions = [m.event_id for msgs in per_request for m in msgs[1:] if m.event_id]
     return {r.request_id for r in requests}, per_request, actions
-
-
-def _check_lifecycle_types(stack: ChaosStack, ids: set[str]) -> None:
-    rows = sorted(stack.transitions(ids), key=lambda r: (r.request_id, r.sequence))
-    types: dict[str, list[str]] = {rid: [] for rid in ids}
-    for row in rows:
-        types[row.request_id].append(str(row.event_type))
-    wrong = {rid: t for rid, t in types.items() if t != LIFECYCLE_TYPES}
-    assert not wrong, f"{len(wrong)} requests with other events: {list(wrong.items())[:3]}"
 
 
 def test_kafka_broker_down_loses_no_command_or_event(
@@ -94,7 +77,7 @@ def test_kafka_broker_down_loses_no_command_or_event(
         ids, lambda r: r.state == "closed", chaos_sizes.settle_timeout, "lifecycles closed"
     )
     report = check_audit(stack, ids, applied_actions=actions)
-    _check_lifecycle_types(stack, ids)
+    assert_whole_lifecycles(stack, ids)
     assert stack.worker.healthy() and stack.ingress.healthy(), "a process died with the broker"
     record_figures(
         "kafka_down",
@@ -134,7 +117,7 @@ def test_temporal_restarts_resume_requests_and_fire_sla_timers(
         ids, lambda r: r.state == "closed", chaos_sizes.settle_timeout, "lifecycles closed"
     )
     report = check_audit(stack, ids, applied_actions=actions)
-    _check_lifecycle_types(stack, ids)
+    assert_whole_lifecycles(stack, ids)
 
     # every unacknowledged urgent request breached and escalated, after the restarts
     stack.wait_states(
@@ -189,7 +172,7 @@ def test_database_locked_transitions_retry_and_nothing_is_lost(
         ids, lambda r: r.state == "closed", chaos_sizes.settle_timeout, "lifecycles closed"
     )
     report = check_audit(stack, ids, applied_actions=actions)
-    _check_lifecycle_types(stack, ids)
+    assert_whole_lifecycles(stack, ids)
     record_figures(
         "database_locked",
         {

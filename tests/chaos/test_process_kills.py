@@ -16,35 +16,19 @@ from tests.chaos.audit import check_audit, record_figures
 from tests.chaos.commands import action, interleave, lifecycle, new_request, submit
 from tests.chaos.harness import ChaosStack
 from tests.chaos.scale import Sizes, sizes
+from tests.utils.chaos_lifecycles import assert_whole_lifecycles
 from tests.utils.eventually import eventually_sync
 from tests.utils.fast_policy import Targets
 
 TARGETS = Targets(response=4 * 3600, resolution=8 * 3600, reopen_window=3)
 pytestmark = pytest.mark.timeout(sizes().test_timeout)
 
-LIFECYCLE_TYPES = [
-    "submitted",
-    "assigned",
-    "signed_for",  # acknowledging signs for it first
-    "acknowledged",
-    "started",
-    "resolved",
-    "closed",
-]
 EVENT_OF = {
     "acknowledge": "acknowledged",
     "start": "started",
     "comment": "commented",
     "resolve": "resolved",
 }
-
-
-def _types_in_order(stack: ChaosStack, request_ids: set[str]) -> dict[str, list[str]]:
-    rows = sorted(stack.transitions(request_ids), key=lambda r: (r.request_id, r.sequence))
-    out: dict[str, list[str]] = {rid: [] for rid in request_ids}
-    for row in rows:
-        out[row.request_id].append(str(row.event_type))
-    return out
 
 
 BACKLOG = 150  # commands waiting in one partition: more than the ingress polls at once (50)
@@ -123,8 +107,7 @@ def test_worker_kill9_repeatedly_loses_no_event(
     )
     elapsed = time.monotonic() - start
     report = check_audit(stack, ids, applied_actions=actions)
-    wrong = {rid: t for rid, t in _types_in_order(stack, ids).items() if t != LIFECYCLE_TYPES}
-    assert not wrong, f"{len(wrong)} requests with other events: {list(wrong.items())[:3]}"
+    assert_whole_lifecycles(stack, ids)
     after = stack.ingress_metrics()
     dead = after.get("commands.dead_lettered", 0) - before.get("commands.dead_lettered", 0)
     assert dead == 0, f"{dead} commands dead-lettered while the worker was down: {after}"
