@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from tests.utils.notifier_helpers import add_people
 from tests.utils.notifier_rig import SECRET_ENV, NotifierRig
+from tests.utils.webhook_receiver import WebhookReceiver
 from tierflow.webhook_signature import new_secret
 from tierflow_dev.devstack.kafka import KafkaBroker
 from tierflow_dev.devstack.smtp_sink import SmtpSink
@@ -43,6 +44,14 @@ def webhook_secret(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
+def receiver(webhook_secret: str, request: pytest.FixtureRequest) -> WebhookReceiver:
+    """A webhook receiver checking signatures with that secret; the test starts it, if at all."""
+    receiver = WebhookReceiver(webhook_secret)
+    request.addfinalizer(receiver.stop)
+    return receiver
+
+
+@pytest.fixture
 def make_rig(
     sqlite_url: str, kafka_broker: KafkaBroker, unique_topic: Callable[..., str], tmp_path: Path
 ) -> Callable[..., NotifierRig]:
@@ -55,3 +64,9 @@ def make_rig(
         )
 
     return make
+
+
+@pytest.fixture
+def rig(make_rig: Callable[..., NotifierRig]) -> NotifierRig:
+    """The test's rig, its events topic of one partition."""
+    return make_rig()

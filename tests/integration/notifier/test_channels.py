@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -19,9 +18,8 @@ from tierflow_dev.devstack.smtp_sink import SmtpSink
 
 
 async def test_mail_goes_through_an_smtp_server_that_requires_auth(
-    engine: Engine, people: None, make_rig: Callable[..., NotifierRig]
+    engine: Engine, people: None, rig: NotifierRig
 ) -> None:
-    rig = make_rig()
     records = project(engine, warning_breach_escalation()[:2])
     with SmtpSink(credentials=("tierflow", "s3cret")) as smtp:
         settings = rig.settings(smtp, smtp_username="tierflow", smtp_password=SecretStr("s3cret"))
@@ -34,11 +32,10 @@ async def test_mail_goes_through_an_smtp_server_that_requires_auth(
 async def test_the_enterprise_gets_an_sms_through_the_gateway(
     engine: Engine,
     smtp: SmtpSink,
-    make_rig: Callable[..., NotifierRig],
-    webhook_secret: str,
+    rig: NotifierRig,
+    receiver: WebhookReceiver,
 ) -> None:
-    rig = make_rig()
-    gateway = WebhookReceiver(webhook_secret).start()
+    gateway = receiver.start()
     rules = rig.home / "rules.toml"
     rules.write_text(
         'version = "sms-test"\n'
@@ -53,13 +50,10 @@ async def test_the_enterprise_gets_an_sms_through_the_gateway(
         'send = [{ audience = "enterprise", channels = ["sms"] }]\n'
     )
     records = project(engine, warning_breach_escalation()[:1])
-    try:
-        with notifier_thread(rig.settings(smtp, notifier_rules_file=rules)):
-            rig.publish(records)
-            await eventually(lambda: gateway.deliveries)
-            await eventually(lambda: rows(engine)[0].status is DeliveryStatus.SENT)
-    finally:
-        gateway.stop()
+    with notifier_thread(rig.settings(smtp, notifier_rules_file=rules)):
+        rig.publish(records)
+        await eventually(lambda: gateway.deliveries)
+        await eventually(lambda: rows(engine)[0].status is DeliveryStatus.SENT)
     row = rows(engine)[0]
     assert gateway.refused == []
     [(msg_id, payload)] = gateway.deliveries
@@ -79,10 +73,9 @@ def server_tls(pki: Pki) -> ssl.SSLContext:
 
 
 async def test_mail_goes_over_starttls_to_a_server_we_trust_and_not_to_another(
-    engine: Engine, people: None, make_rig: Callable[..., NotifierRig], tmp_path: Path
+    engine: Engine, people: None, rig: NotifierRig, tmp_path: Path
 ) -> None:
     pki = make_pki(tmp_path)
-    rig = make_rig()
     # two mails: received, assigned
     records = project(engine, warning_breach_escalation()[:2])
     sink = SmtpSink(tls_context=server_tls(pki), require_starttls=True)

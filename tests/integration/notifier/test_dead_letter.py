@@ -4,7 +4,6 @@ partition moves on to the events behind it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 from sqlalchemy import Engine
 
@@ -17,9 +16,8 @@ from tierflow_dev.devstack.smtp_sink import SmtpSink
 
 
 async def test_unreadable_records_are_parked_and_the_rest_is_handled(
-    engine: Engine, people: None, smtp: SmtpSink, make_rig: Callable[..., NotifierRig]
+    engine: Engine, people: None, smtp: SmtpSink, rig: NotifierRig
 ) -> None:
-    rig = make_rig()
     records = project(engine, warning_breach_escalation()[:3])
     odd_type = {
         "specversion": "1.0",

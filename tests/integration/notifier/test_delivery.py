@@ -101,9 +101,8 @@ async def test_each_person_hears_once_by_the_channels_of_the_rules(
 
 
 async def test_a_mail_carries_its_headers_and_the_rendered_body(
-    engine: Engine, smtp: SmtpSink, make_rig: Callable[..., NotifierRig]
+    engine: Engine, smtp: SmtpSink, rig: NotifierRig
 ) -> None:
-    rig = make_rig()
     records = project(engine, warning_breach_escalation()[:4])
     settings = rig.settings(smtp)
     with notifier_thread(settings):

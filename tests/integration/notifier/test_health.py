@@ -8,7 +8,6 @@ that does not answer); ok again once they flow. Stall times are set to a second.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, make_url
@@ -35,9 +34,8 @@ def _degraded(settings: Any) -> dict[str, Any] | None:
 
 
 async def test_events_held_up_by_the_database_make_the_notifier_degraded_until_they_flow(
-    engine: Engine, people: None, smtp: SmtpSink, make_rig: Callable[..., NotifierRig]
+    engine: Engine, people: None, smtp: SmtpSink, rig: NotifierRig
 ) -> None:
-    rig = make_rig()
     records = project(engine, warning_breach_escalation())
     settings = rig.settings(smtp, notifier_stall_seconds=1.0)
     with notifier_thread(settings):
@@ -77,36 +75,31 @@ async def test_events_held_up_by_the_database_make_the_notifier_degraded_until_t
 async def test_messages_due_behind_a_hanging_endpoint_make_the_sender_degraded(
     engine: Engine,
     smtp: SmtpSink,
-    make_rig: Callable[..., NotifierRig],
-    webhook_secret: str,
+    rig: NotifierRig,
+    receiver: WebhookReceiver,
 ) -> None:
-    rig = make_rig()
-    receiver = WebhookReceiver(webhook_secret).start()
-    receiver.hold()
+    receiver.start().hold()
     records = project(engine, warning_breach_escalation())
-    try:
-        settings = rig.webhook_settings(smtp, receiver.url, notifier_send_stall_seconds=1.0)
-        with notifier_thread(settings):
-            rig.publish(records)
-            body = await eventually(
-                lambda: _degraded(settings),
-                timeout=60,
-                what="sender degraded",
-                ignoring=(OSError,),
-            )
-            assert receiver.held == 1
-            assert body["sender"]["due"] == 3  # warning, breach, escalation
-            assert body["sender"]["idle_seconds"] > 1.0
-            assert metric_value(metrics_text(settings), "tierflow_notifier_due_messages") == 3
-            receiver.release()
-            await eventually(
-                lambda: [r.status for r in rows(engine)] == [DeliveryStatus.SENT] * 3,
-                timeout=60,
-                what="every webhook delivered",
-            )
-            ok = await eventually(
-                lambda: (b := health(settings))["status"] == "ok" and b, what="health ok"
-            )
-            assert ok["sender"]["due"] == 0
-    finally:
-        receiver.stop()
+    settings = rig.webhook_settings(smtp, receiver.url, notifier_send_stall_seconds=1.0)
+    with notifier_thread(settings):
+        rig.publish(records)
+        body = await eventually(
+            lambda: _degraded(settings),
+            timeout=60,
+            what="sender degraded",
+            ignoring=(OSError,),
+        )
+        assert receiver.held == 1
+        assert body["sender"]["due"] == 3  # warning, breach, escalation
+        assert body["sender"]["idle_seconds"] > 1.0
+        assert metric_value(metrics_text(settings), "tierflow_notifier_due_messages") == 3
+        receiver.release()
+        await eventually(
+            lambda: [r.status for r in rows(engine)] == [DeliveryStatus.SENT] * 3,
+            timeout=60,
+            what="every webhook delivered",
+        )
+        ok = await eventually(
+            lambda: (b := health(settings))["status"] == "ok" and b, what="health ok"
+        )
+        assert ok["sender"]["due"] == 0

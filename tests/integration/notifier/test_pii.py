@@ -9,7 +9,6 @@ itself: it went to the marked address, so the search would find a leak.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -24,9 +23,8 @@ from tierflow_dev.devstack.smtp_sink import SmtpSink
 
 
 async def test_no_contact_detail_in_the_notifiers_logs_metrics_rows_or_events(
-    engine: Engine, smtp: SmtpSink, make_rig: Callable[..., NotifierRig], tmp_path: Path
+    engine: Engine, smtp: SmtpSink, rig: NotifierRig, tmp_path: Path
 ) -> None:
-    rig = make_rig()
     marker = f"PII-CANARY-{uuid.uuid4().hex[:16]}"
     request = make_request()
     request.enterprise.contact_name = f"{marker} name"

@@ -55,20 +55,17 @@ async def test_a_receiver_verifies_every_delivery_and_sees_no_id_twice(
     engine: Engine,
     smtp: SmtpSink,
     make_rig: Callable[..., NotifierRig],
-    webhook_secret: str,
+    receiver: WebhookReceiver,
 ) -> None:
-    receiver = WebhookReceiver(webhook_secret).start()
+    receiver.start()
     rig = make_rig(partitions=3)
     records = three_requests(engine)
     settings = rig.webhook_settings(smtp, receiver.url, **FAST)
-    try:
-        with notifier_thread(settings):
-            rig.publish(records)
-            await eventually(lambda: delivered(receiver, engine, 9), timeout=60)
-            rig.publish(records)  # redelivered: nothing new
-            await eventually(lambda: duplicate_events(settings) >= 9)
-    finally:
-        receiver.stop()
+    with notifier_thread(settings):
+        rig.publish(records)
+        await eventually(lambda: delivered(receiver, engine, 9), timeout=60)
+        rig.publish(records)  # redelivered: nothing new
+        await eventually(lambda: duplicate_events(settings) >= 9)
     ids = receiver.ids()
     assert receiver.refused == []
     assert len(ids) == len(set(ids)) == 9
@@ -89,9 +86,8 @@ async def test_a_receiver_down_for_two_minutes_gets_everything_afterwards(
     engine: Engine,
     smtp: SmtpSink,
     make_rig: Callable[..., NotifierRig],
-    webhook_secret: str,
+    receiver: WebhookReceiver,  # not started: connections are refused
 ) -> None:
-    receiver = WebhookReceiver(webhook_secret)  # not started: connections are refused
     rig = make_rig(partitions=3)
     records = three_requests(engine)
     settings = rig.webhook_settings(smtp, receiver.url, **THROUGH_AN_OUTAGE)
@@ -111,10 +107,7 @@ async def test_a_receiver_down_for_two_minutes_gets_everything_afterwards(
         assert metric_value(text, "tierflow_notifications_failed_total", channel="webhook") >= 9
         assert metric_value(text, "tierflow_notifications_retried_total", channel="webhook") >= 9
         receiver.start()
-        try:
-            await eventually(lambda: delivered(receiver, engine, 9), timeout=60)
-        finally:
-            receiver.stop()
+        await eventually(lambda: delivered(receiver, engine, 9), timeout=60)
     ids = receiver.ids()
     assert receiver.refused == []
     assert len(ids) == len(set(ids)) == 9
@@ -123,11 +116,9 @@ async def test_a_receiver_down_for_two_minutes_gets_everything_afterwards(
 async def test_an_endpoint_that_stays_down_gets_a_dead_letter_record(
     engine: Engine,
     smtp: SmtpSink,
-    make_rig: Callable[..., NotifierRig],
-    webhook_secret: str,
+    rig: NotifierRig,
+    receiver: WebhookReceiver,  # never started
 ) -> None:
-    receiver = WebhookReceiver(webhook_secret)  # never started
-    rig = make_rig()
     records = project(engine, warning_breach_escalation())
     settings = rig.webhook_settings(smtp, receiver.url, notifier_retry_seconds=1.0, **FAST)
     with notifier_thread(settings):
