@@ -49,7 +49,12 @@ class RequestRow(RequestItem):
 
 
 class QueuePage(BaseModel):
-    total: int
+    total: int = Field(description="Matching requests; a lower bound when total_exact is false")
+    total_exact: bool = Field(
+        default=True,
+        description="False when counting stopped at the count limit (1,000 matches): "
+        "the listing goes on, only the count is cut short",
+    )
     limit: int
     offset: int
     items: list[RequestItem]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
@@ -22,6 +22,7 @@ from api.auth import can
 from api.console.routes import User, error_page, gettext, page_texts, render
 from api.console.views import Texts
 from api.deps import ApiContext, Ctx
+from api.downloads import csv_attachment
 from api.models import AssessmentReport, AssessmentRow
 from api.service import assessment as service
 from schemas.domain import Tier
@@ -175,24 +176,39 @@ def _report(
         return error_page(request, user, exc)
 
 
+@dataclass
+class LeagueQuery:
+    """What every league-table page is asked for: days in China time and the grouping."""
+
+    since: str = ""
+    until: str = ""
+    by: str = "institution"
+
+    def period(self) -> Period:
+        return period_of(self.since, self.until, datetime.now(SHANGHAI).date())
+
+    def grouping(self) -> str:
+        return self.by if self.by in GROUPINGS else "institution"
+
+
+League = Annotated[LeagueQuery, Depends()]
+
+
 @router.get("/assessment")
 def league_table(
     request: Request,
     ctx: Ctx,
     user: User,
-    since: str = "",
-    until: str = "",
+    query: League,
     sort: str = DEFAULT_SORT,
     order: str = "desc",
-    by: str = "institution",
 ) -> Response:
     """考核排名: the figures of every institution in scope (or added up by tier, province or
     city) for the period, ranked."""
     if refused := _refused(request, user):
         return refused
     today = datetime.now(SHANGHAI).date()
-    period = period_of(since, until, today)
-    by = by if by in GROUPINGS else "institution"
+    period, by = query.period(), query.grouping()
     report = _report(request, ctx, user, period, by)
     if isinstance(report, Response):
         return report
@@ -257,26 +273,14 @@ def league_table(
 
 
 @router.get("/assessment.csv")
-def league_table_csv(
-    request: Request,
-    ctx: Ctx,
-    user: User,
-    since: str = "",
-    until: str = "",
-    by: str = "institution",
-) -> Response:
+def league_table_csv(request: Request, ctx: Ctx, user: User, query: League) -> Response:
     """The league table's figures as CSV (the API's assessment.csv) for the period."""
     if refused := _refused(request, user):
         return refused
-    period = period_of(since, until, datetime.now(SHANGHAI).date())
-    report = _report(request, ctx, user, period, by if by in GROUPINGS else "institution")
+    report = _report(request, ctx, user, query.period(), query.grouping())
     if isinstance(report, Response):
         return report
-    return Response(
-        service.assessment_csv(report),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="assessment.csv"'},
-    )
+    return csv_attachment(service.assessment_csv(report), "assessment.csv")
 
 
 @router.get("/assessment/requests")
@@ -284,21 +288,20 @@ def requests_behind(
     request: Request,
     ctx: Ctx,
     user: User,
+    query: League,
     group: str = "",
     figure: str = "",
-    since: str = "",
-    until: str = "",
-    by: str = "institution",
 ) -> Response:
     """The requests behind one number of the league table: what it was counted from."""
     if refused := _refused(request, user):
         return refused
     texts = page_texts(request, user)
     t = texts.t
+    by = query.by
     if figure not in FIGURES or by not in GROUPINGS or not _group(group):
         message = t.gettext("Choose a number in the league table.")
         return error_page(request, user, HTTPException(404, message))
-    period = period_of(since, until, datetime.now(SHANGHAI).date())
+    period = query.period()
     try:
         found = service.requests_behind(ctx, user, period.start, period.end, group, figure, by)
     except HTTPException as exc:

@@ -350,7 +350,7 @@ def queue_csv(request: Request, ctx: Ctx, user: User, query: QueueQuery) -> Resp
     """The queue page's listing as CSV for Excel (UTF-8 with BOM, no contact details)."""
     where, order = query
     try:
-        page = list_requests(ctx, user, where, CSV_ROWS, sort=order)
+        page = list_requests(ctx, user, where, CSV_ROWS, sort=order, count_limit=None)
     except HTTPException as exc:
         return error_page(request, user, exc)
     return Response(

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import AfterValidator
 
 from api.auth import require
 from api.deps import Ctx, CurrentPrincipal
+from api.downloads import csv_attachment
 from api.models import (
     AssessmentReport,
     ErrorOut,
@@ -82,18 +83,26 @@ def workload(
     return listings.workload(ctx, principal, institution)
 
 
-@router.get("/assessment", response_model=AssessmentReport, responses=ERRORS)
-def assessment(
+def _assessment(
     ctx: Ctx,
     principal: CurrentPrincipal,
     since: Since = None,
     until: Until = None,
     by: By = "institution",
 ) -> AssessmentReport:
+    """The report both assessment routes answer with (FastAPI reads its query parameters)."""
+    return assessing.assessment(ctx, principal, since, until, by)
+
+
+Assessment = Annotated[AssessmentReport, Depends(_assessment)]
+
+
+@router.get("/assessment", response_model=AssessmentReport, responses=ERRORS)
+def assessment(report: Assessment) -> AssessmentReport:
     """考核: on-time sign-for, response, on-time conclusion, resolution and satisfaction rates
     and the counts institutions are assessed by, per institution in scope (or added up by
     tier, province or city), for the period."""
-    return assessing.assessment(ctx, principal, since, until, by)
+    return report
 
 
 @router.get(
@@ -101,17 +110,6 @@ def assessment(
     response_class=Response,
     responses={**ERRORS, 200: {"content": {"text/csv": {}}, "description": "UTF-8 with BOM"}},
 )
-def assessment_csv(
-    ctx: Ctx,
-    principal: CurrentPrincipal,
-    since: Since = None,
-    until: Until = None,
-    by: By = "institution",
-) -> Response:
+def assessment_csv(report: Assessment) -> Response:
     """The assessment as CSV, one row per institution or group."""
-    report = assessing.assessment(ctx, principal, since, until, by)
-    return Response(
-        assessing.assessment_csv(report),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="assessment.csv"'},
-    )
+    return csv_attachment(assessing.assessment_csv(report), "assessment.csv")

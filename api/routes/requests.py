@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from api.deps import Ctx, CurrentPrincipal, submit_rate
+from api.downloads import csv_attachment
 from api.models import ErrorOut, QueuePage, RequestDetail, SubmitAccepted
 from api.routes import API_PREFIX
 from api.service import requests as service
@@ -115,15 +116,8 @@ def export_requests(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
     """Return the same listing as CSV (no contact details); X-Total-Count gives all matches."""
-    page = service.list_requests(ctx, principal, where, limit, offset, sort)
-    return Response(
-        service.requests_csv(page.items),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": 'attachment; filename="requests.csv"',
-            "X-Total-Count": str(page.total),
-        },
-    )
+    page = service.list_requests(ctx, principal, where, limit, offset, sort, count_limit=None)
+    return csv_attachment(service.requests_csv(page.items), "requests.csv", page.total)
 
 
 @router.get(

@@ -80,7 +80,10 @@ async def submit_request(
     )
 
 
-def _conditions(principal: Principal, where: QueueFilter) -> list[Any]:
+COUNT_LIMIT = 1000  # matches counted at most for a page; the listing itself is not cut
+
+
+def _conditions(principal: Principal, where: QueueFilter, dialect: str) -> list[Any]:
     """Return the SQL conditions of a listing: the caller's scope and the filter."""
     require(principal, "read")
     conditions = scope_conditions(principal)
@@ -105,7 +108,7 @@ def _conditions(principal: Principal, where: QueueFilter) -> list[Any]:
             check_text(search, SEARCH_BYTES)
         except ValueError as exc:
             raise field_error(("query", "search"), str(exc)) from None
-        conditions.append(search_condition(search))
+        conditions.append(search_condition(search, dialect))
     return conditions
 
 
@@ -131,11 +134,19 @@ def list_requests(
     limit: int = 50,
     offset: int = 0,
     sort: QueueSort = QueueSort.RISK,
+    count_limit: int | None = COUNT_LIMIT,
 ) -> QueuePage:
-    """Return the caller's requests that match: by SLA risk (breached, then nearest due) or date."""
-    conditions = _conditions(principal, where)
+    """Return the caller's requests that match: by SLA risk (breached, then nearest due) or date.
+
+    Counting stops at ``count_limit`` matches (None: counts them all, as the CSV export does):
+    a frequent search term would otherwise make every page read every match to count it.
+    """
+    conditions = _conditions(principal, where, ctx.engine.dialect.name)
     with Session(ctx.engine) as session:
-        total = session.exec(select(func.count()).select_from(ServiceRequest).where(*conditions))
+        matching = select(col(ServiceRequest.request_id)).where(*conditions)
+        if count_limit is not None:
+            matching = matching.limit(count_limit + 1)
+        counted = session.exec(select(func.count()).select_from(matching.subquery())).one()
         rows = session.exec(
             select(ServiceRequest)
             .where(*conditions)
@@ -144,7 +155,9 @@ def list_requests(
             .limit(limit)
         ).all()
         items = [RequestItem.model_validate(to_row(r).model_dump()) for r in rows]
-        return QueuePage(total=int(total.one()), limit=limit, offset=offset, items=items)
+        exact = count_limit is None or counted <= count_limit
+        total = int(counted) if exact else int(count_limit or 0)
+        return QueuePage(total=total, total_exact=exact, limit=limit, offset=offset, items=items)
 
 
 def workload(ctx: ApiContext, principal: Principal, institution_id: str) -> Workload:
@@ -153,7 +166,9 @@ def workload(ctx: ApiContext, principal: Principal, institution_id: str) -> Work
     For the unit's lead: a caseworker sees their own institution's, a supervisor those in
     their scope, as with the queue.
     """
-    conditions = _conditions(principal, QueueFilter(institution=institution_id))
+    conditions = _conditions(
+        principal, QueueFilter(institution=institution_id), ctx.engine.dialect.name
+    )
     breached = func.sum(case((col(ServiceRequest.sla_status) == SlaStatus.BREACHED, 1), else_=0))
     with Session(ctx.engine) as session:
         rows = session.exec(

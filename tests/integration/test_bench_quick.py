@@ -100,15 +100,23 @@ def test_scale_quick(servers: list[str], tmp_path: Path) -> None:
     assert res["action_in_cache_s"]["count"] == 2 and res["action_evicted_s"]["p95"] > 0
 
 
+def run_database_bench(
+    server: PostgresServer, out: Path, scenario: str, rows: int, queries: int, **db: str
+) -> dict[str, Any]:
+    """Run a read-model scenario on a fresh database of the session's PostgreSQL."""
+    url = server.create_database(f"bench_{scenario}_quick", **db)
+    args = [scenario, "--database-url", url, "--rows", str(rows), "--queries", str(queries)]
+    doc = run_bench(args, out)
+    assert doc["backend"]["persistence"] == "postgresql"
+    return doc
+
+
 def test_queue_quick(postgres_server: PostgresServer, tmp_path: Path) -> None:
-    url = postgres_server.create_database("bench_queue_quick")
-    args = ["queue", "--database-url", url, "--rows", "1000", "--queries", "50"]
-    doc = run_bench(args, tmp_path / "q.json")
+    doc = run_database_bench(postgres_server, tmp_path / "q.json", "queue", 1000, 50)
     res = doc["results"]
     assert res["rows"] == 1000 and res["orm_query_s"]["count"] == 50
     assert res["orm_query_s"]["p99"] > 0 and res["raw_sql_query_s"]["p99"] > 0
     assert any("service_request" in line for line in res["plan_largest_queue"])
-    assert doc["backend"]["persistence"] == "postgresql"
 
 
 def test_ingress_quick(servers: list[str], tmp_path: Path) -> None:
@@ -124,9 +132,9 @@ def test_ingress_quick(servers: list[str], tmp_path: Path) -> None:
 
 
 def test_search_quick(postgres_server: PostgresServer, tmp_path: Path) -> None:
-    url = postgres_server.create_database("bench_search_quick", ctype="C.UTF-8")
-    args = ["search", "--database-url", url, "--rows", "1000", "--queries", "60"]
-    doc = run_bench(args, tmp_path / "s.json")
+    doc = run_database_bench(
+        postgres_server, tmp_path / "s.json", "search", 1000, 60, ctype="C.UTF-8"
+    )
     res = doc["results"]
     assert res["rows"] == 1000 and res["search_s"]["count"] == 60
     assert res["search_s"]["p99"] > 0 and res["matches_max"] > 0
@@ -135,12 +143,9 @@ def test_search_quick(postgres_server: PostgresServer, tmp_path: Path) -> None:
 
 
 def test_assessment_quick(postgres_server: PostgresServer, tmp_path: Path) -> None:
-    url = postgres_server.create_database("bench_assessment_quick")
-    args = ["assessment", "--database-url", url, "--rows", "500", "--queries", "40"]
-    doc = run_bench(args, tmp_path / "a.json")
+    doc = run_database_bench(postgres_server, tmp_path / "a.json", "assessment", 500, 40)
     res = doc["results"]
     assert res["requests"] == 500 and res["league_table_s"]["count"] == 40
     assert res["transitions"] > 500 * len(OTHER_EVENTS) and res["league_table_s"]["p99"] > 0
     shapes = res["league_table_s_by_shape"]
     assert shapes and all(shape["rows"] > 0 for shape in shapes.values())  # every view sees some
-    assert doc["backend"]["persistence"] == "postgresql"

@@ -10,8 +10,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from activities.persistence import TransitionWriter
-from tests.integration.test_assessment import WIDE, _added_up, _corpus, _list_in_directory, _rate
+from tests.integration.test_assessment import (
+    WIDE,
+    _added_up,
+    _corpus,
+    _list_in_directory,
+    _persist,
+    _rate,
+)
 from tests.integration.test_console_sessions import Console, console, sign_in  # noqa: F401
 from tests.utils.api_helpers import asgi_client
 from tierflow.assessment import RATES
@@ -44,9 +50,7 @@ async def test_league_table_sorts_and_drills_down_to_the_counted_requests(
     console: Console,  # noqa: F811
 ) -> None:
     records, counts = _corpus(seed=11, n=60)
-    writer = TransitionWriter(console.engine)
-    for rec in records:
-        writer.persist(rec)
+    _persist(console.engine, records)
     async with asgi_client(console.app()) as client:
         assert (await sign_in(client, console.users.tokens["admin"])).status_code == 303
         page = await client.get("/console/assessment", params={**PERIOD, "sort": "reminders"})
@@ -116,9 +120,7 @@ async def test_the_league_table_adds_up_by_province_and_drills_into_one(
     console: Console,  # noqa: F811
 ) -> None:
     records, counts = _corpus(seed=13, n=80, units=WIDE)
-    writer = TransitionWriter(console.engine)
-    for rec in records:
-        writer.persist(rec)
+    _persist(console.engine, records)
     _list_in_directory(console.engine, WIDE)
     expected = _added_up(counts, "province")
     async with asgi_client(console.app()) as client:
@@ -147,9 +149,7 @@ async def test_a_supervisor_sees_only_the_institutions_of_the_region(
     console: Console,  # noqa: F811
 ) -> None:
     records, counts = _corpus(seed=12, n=30)
-    writer = TransitionWriter(console.engine)
-    for rec in records:
-        writer.persist(rec)
+    _persist(console.engine, records)
     async with asgi_client(console.app()) as client:
         await sign_in(client, console.users.tokens["sup_other"])  # Ningbo: none of the corpus
         page = await client.get("/console/assessment", params=PERIOD)

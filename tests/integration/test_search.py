@@ -1,5 +1,5 @@
 """Search of the queue and of all requests in scope, its sorts and its CSV export, over HTTP on
-SQLite and PostgreSQL; on PostgreSQL the pg_trgm indexes serve a Chinese substring."""
+SQLite and PostgreSQL; on PostgreSQL the trigram and bigram indexes serve Chinese terms."""
 
 from __future__ import annotations
 
@@ -16,15 +16,17 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from sqlalchemy import Engine, text
-from sqlmodel import Session
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from api.app import create_app
+from api.service.requests import COUNT_LIMIT
 from schemas.domain import Category, Grade, Priority, SlaStatus, State, Tier
 from tests.utils.api_helpers import Users, asgi_client, make_users, serve_in_thread
 from tierflow.cli import app as cli_app
 from tierflow.db.engine import make_engine, upgrade
 from tierflow.db.models import ServiceRequest
+from tierflow.db.search import search_condition
 from tierflow.settings import Settings
 from tierflow_dev.demo import make_uscc
 from tierflow_dev.devstack.postgres import PostgresServer
@@ -119,6 +121,7 @@ async def test_search_by_name_subject_uscc_and_id_within_scope(api: Api) -> None
 
 async def test_like_wildcards_in_the_search_are_plain_characters(api: Api) -> None:
     assert await api.ids(search="%") == ["s-4"]
+    assert await api.ids(search="00") == ["s-4"]  # two characters without case
     assert await api.ids(search="0%_") == ["s-4"]
     assert await api.ids(search="_") == ["s-4"]
     assert await api.ids(search="启明%公司") == []
@@ -130,6 +133,33 @@ async def test_sort_by_risk_or_date_and_page(api: Api) -> None:
     assert await api.ids(search="杭州", sort="oldest") == ["s-1", "s-2", "s-6"]
     r = await api.get("/api/v1/requests", search="杭州", sort="oldest", limit=1, offset=1)
     assert (r.json()["total"], [i["request_id"] for i in r.json()["items"]]) == (3, ["s-2"])
+
+
+async def test_counting_stops_at_the_limit_but_the_listing_and_the_csv_do_not(api: Api) -> None:
+    """1,003 matches: the page says "more than 1,000", pages past it still list, the CSV's
+    X-Total-Count is exact; a count under the limit stays exact."""
+    extra = [
+        {"rid": f"m-{n:04d}", "name": "温州瑞丰电子有限公司", "subject": "融资"}
+        for n in range(1003)
+    ]
+    with Session(api.engine) as session:
+        session.add_all(row(n, spec) for n, spec in enumerate(extra))
+        session.commit()
+    page = (await api.get("/api/v1/requests", search="瑞丰", limit=5)).json()
+    assert (page["total"], page["total_exact"], len(page["items"])) == (COUNT_LIMIT, False, 5)
+    late = (await api.get("/api/v1/requests", search="瑞丰", limit=50, offset=1000)).json()
+    assert len(late["items"]) == 3
+    csv_page = await api.get("/api/v1/requests.csv", search="瑞丰")
+    assert csv_page.headers["x-total-count"] == "1003"
+    few = (await api.get("/api/v1/requests", search="启明")).json()
+    assert (few["total"], few["total_exact"]) == (3, True)
+    from tests.integration.test_console_sessions import sign_in
+
+    assert (await sign_in(api.client, api.users.tokens["cw_own"])).status_code == 303
+    console = await api.client.get("/console/", params={"q": "瑞丰"})
+    assert console.status_code == 200 and "超过 1000 件工单" in console.text
+    console = await api.client.get("/console/", params={"q": "启明"})
+    assert "2 件工单" in console.text and "超过" not in console.text
 
 
 async def test_bad_searches_are_refused_with_the_reason(api: Api) -> None:
@@ -164,30 +194,53 @@ async def test_csv_export_of_the_result_for_excel_without_contacts(api: Api) -> 
 
 
 @pytest.mark.postgres
-def test_trigram_indexes_serve_a_chinese_substring(postgres_server: PostgresServer) -> None:
+def test_indexes_serve_chinese_terms_of_two_characters_and_more(
+    postgres_server: PostgresServer,
+) -> None:
+    """The product's own conditions: a 4-character term through the trigram indexes, a
+    2-character one through the bigram indexes, a USCC prefix through its index; answers equal
+    a plain substring check over the rows."""
     url = postgres_server.create_database(f"t_{uuid.uuid4().hex[:16]}", ctype="C.UTF-8")
     upgrade(url)
     engine = make_engine(url)
+    specs = [{**ROWS[n % 4], "rid": f"p-{n}"} for n in range(400)]
     try:
         with Session(engine) as session:
-            session.add_all(row(n, {**ROWS[n % 4], "rid": f"p-{n}"}) for n in range(400))
+            session.add_all(row(n, spec) for n, spec in enumerate(specs))
             session.commit()
         with engine.begin() as conn:
             conn.execute(text("ANALYZE service_request"))
             conn.execute(text("SET LOCAL enable_seqscan = off"))
-            plan = "\n".join(
-                conn.execute(
-                    text(
-                        "EXPLAIN SELECT request_id FROM service_request "
-                        "WHERE enterprise_name ILIKE '%西溪精密%' OR subject ILIKE '%西溪精密%'"
-                    )
-                ).scalars()
-            )
+
+            def plan(term: str) -> str:
+                query = select(ServiceRequest.request_id).where(
+                    search_condition(term, "postgresql")
+                )
+                sql = query.compile(engine, compile_kwargs={"literal_binds": True})
+                return "\n".join(conn.execute(text(f"EXPLAIN {sql}")).scalars())
+
+            four, two = plan("西溪精密"), plan("西溪")
             trigrams = conn.execute(text("SELECT show_trgm('西溪精密')")).scalar()
+            found = {
+                term: set(
+                    conn.execute(
+                        select(ServiceRequest.request_id).where(
+                            search_condition(term, "postgresql")
+                        )
+                    ).scalars()
+                )
+                for term in ("西溪", "启明", "纯净", "00", "西溪精密", "%_")
+            }
     finally:
         engine.dispose()
-    assert "ix_service_request_name_trgm" in plan and "ix_service_request_subject_trgm" in plan
+    assert "ix_service_request_name_trgm" in four and "ix_service_request_subject_trgm" in four
+    assert "ix_service_request_name_bigrams" in two
+    assert "ix_service_request_subject_bigrams" in two
+    assert "request_id" not in two.split("Index Cond")[-1]  # no id prefix for a Chinese term
     assert trigrams  # LC_CTYPE C.UTF-8: Chinese characters make trigrams
+    for term, ids in found.items():
+        expected = {s["rid"] for s in specs if term in s["name"] or term in s["subject"]}
+        assert ids == expected and ids, term
 
 
 async def test_console_queue_searches_and_exports(api: Api) -> None:

@@ -211,6 +211,11 @@ def queue(
         "shown": len(page["items"]),
         "total": page["total"],
     }
+    if not page.get("total_exact", True):
+        title = _("Queue: %(shown)d of more than %(total)d") % {
+            "shown": len(page["items"]),
+            "total": page["total"],
+        }
     table = Table(title=title)
     for column in (
         _("Request"),

@@ -23,7 +23,7 @@ from typing import Any, cast
 from schemas.divisions import DIVISION_INFO
 from schemas.domain import Category, Role, Tier
 from schemas.enterprise import division_for_tier
-from tierflow_dev.bench.common import BenchStack, console, progress, summarize, target
+from tierflow_dev.bench.common import BenchStack, console, copy_in, progress, summarize, target
 from tierflow_dev.bench.queue import COLUMNS  # the read-model columns the scenarios COPY
 
 TARGET_P99_S = 0.2
@@ -66,6 +66,7 @@ HOLD_COLUMNS = [
     "sign_for_breached",
     "opened_by",
 ]
+DIRECTORY_COLUMNS = ["id", "name", "tier", "division_code", "categories"]
 RATING_COLUMNS = [
     "request_id",
     "rating",
@@ -179,37 +180,20 @@ def synthetic(
     return requests, holds, ratings, events
 
 
-def load(url: str, params: AssessmentParams, places: list[Place], data: Any) -> float:
+def load(url: str, places: list[Place], data: Any) -> float:
     """COPY the rows and the directory in and ANALYZE; return seconds taken."""
-    import psycopg
-
     requests, holds, ratings, events = data
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    began = time.perf_counter()
-    tables = [
-        ("service_request", COLUMNS, requests),
-        ("tier_hold", HOLD_COLUMNS, holds),
-        ("rating", RATING_COLUMNS, ratings),
-        ("transition", TRANSITION_COLUMNS, events),
-        (
-            "institution",
-            ["id", "name", "tier", "division_code", "categories"],
-            [(p.id, p.id, p.tier.value, p.division, "[]") for p in places],
-        ),
-    ]
-    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        for table, columns, rows in tables:
-            with (
-                cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
-                progress(len(rows), f"loading {table}") as advance,
-            ):
-                for row in rows:
-                    copy.write_row(row)
-                advance(len(rows))
-        conn.commit()
-        for table, _, _ in tables:
-            cur.execute(f"ANALYZE {table}")
-    return time.perf_counter() - began
+    directory = [(p.id, p.id, p.tier.value, p.division, "[]") for p in places]
+    return copy_in(
+        url,
+        [
+            ("service_request", COLUMNS, requests, len(requests)),
+            ("tier_hold", HOLD_COLUMNS, holds, len(holds)),
+            ("rating", RATING_COLUMNS, ratings, len(ratings)),
+            ("transition", TRANSITION_COLUMNS, events, len(events)),
+            ("institution", DIRECTORY_COLUMNS, directory, len(directory)),
+        ],
+    )
 
 
 def time_queries(url: str, params: AssessmentParams, province: str) -> dict[str, Any]:
@@ -256,17 +240,11 @@ def time_queries(url: str, params: AssessmentParams, province: str) -> dict[str,
 
 async def run_assessment(stack: BenchStack, params: AssessmentParams) -> dict[str, Any]:
     """Load the corpus, time the league tables and return the results section."""
-    from tierflow.db.engine import upgrade
-
-    url = stack.database_url
-    if not url.startswith("postgresql"):
-        url = stack.start_postgres("tierflow_assessment")
-        stack.database_url = url
-    upgrade(url)
+    url = stack.migrated_postgres("tierflow_assessment")
     rng = random.Random(3)
     counties, places = institutions(params, rng)
     data = synthetic(params, counties)
-    load_s = await asyncio.to_thread(load, url, params, places, data)
+    load_s = await asyncio.to_thread(load, url, places, data)
     console.log(f"assessment: {params.rows} requests, {len(data[3])} events in {load_s:.1f} s")
     busiest = division_for_tier(counties[0].division, Tier.PROVINCIAL)  # most requests
     timed = await asyncio.to_thread(time_queries, url, params, busiest)

@@ -83,6 +83,33 @@ def target(value: float, limit: float, kind: str) -> dict[str, Any]:
     return {"value": round(value, 4), "target": f"{kind} {limit:g}", "met": met}
 
 
+# --------------------------------------------------------------------------- loading
+CopyTable = tuple[str, Sequence[str], Iterable[Sequence[Any]], int]  # table, columns, rows, count
+
+
+def copy_in(url: str, tables: Sequence[CopyTable]) -> float:
+    """COPY each table's rows into the PostgreSQL database at ``url`` (a progress bar per
+    table), then ANALYZE them; return the seconds taken."""
+    import psycopg
+
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    began = time.perf_counter()
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        for table, columns, rows, count in tables:
+            with (
+                cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+                progress(count, f"loading {table}") as advance,
+            ):
+                for n, row in enumerate(rows, 1):
+                    copy.write_row(row)
+                    if n % 5000 == 0:
+                        advance(5000)
+        conn.commit()
+        for table, *_ in tables:
+            cur.execute(f"ANALYZE {table}")
+    return time.perf_counter() - began
+
+
 # --------------------------------------------------------------------------- machine, output
 def machine_info() -> dict[str, Any]:
     """Return nproc, RAM and CPU model of this machine."""
@@ -374,7 +401,7 @@ class BenchStack:
             self.database_url = f"sqlite:///{self.home / 'tierflow.db'}"
         return self
 
-    def start_postgres(self, database: str) -> str:
+    def start_postgres(self, database: str, ctype: str | None = None) -> str:
         """Start a PostgreSQL server in the home (once) and return a fresh database's URL."""
         from tierflow_dev.devstack.postgres import PostgresServer
         from tierflow_dev.devstack.procs import free_port
@@ -383,7 +410,19 @@ class BenchStack:
             self.postgres = PostgresServer(self.home, free_port())
             console.log(f"starting PostgreSQL on port {self.postgres.port}")
             self.postgres.start()
-        return self.postgres.create_database(database)
+        if ctype is None:
+            return self.postgres.create_database(database)
+        return self.postgres.create_database(database, ctype=ctype)
+
+    def migrated_postgres(self, database: str, ctype: str | None = None) -> str:
+        """The scenario's database migrated to head: the one given on the command line, or
+        a fresh ``database`` on a server started here."""
+        from tierflow.db.engine import upgrade
+
+        if not self.database_url.startswith("postgresql"):
+            self.database_url = self.start_postgres(database, ctype)
+        upgrade(self.database_url)
+        return self.database_url
 
     def stop(self) -> None:
         for server in (self.postgres, self.kafka, self.temporal):

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.domain import Category
-from tierflow_dev.bench.common import BenchStack, console, progress, summarize, target
+from tierflow_dev.bench.common import BenchStack, console, copy_in, progress, summarize, target
 
 TARGET_P99_S = 0.05
 STATES = [
@@ -108,22 +108,7 @@ def synthetic_rows(params: QueueParams, seed: int = 11) -> Any:
 
 def load_rows(url: str, params: QueueParams) -> float:
     """COPY the synthetic rows in and ANALYZE; return seconds taken."""
-    import psycopg
-
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    began = time.perf_counter()
-    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        with (
-            cur.copy(f"COPY service_request ({', '.join(COLUMNS)}) FROM STDIN") as copy,
-            progress(params.rows, "loading rows") as advance,
-        ):
-            for n, row in enumerate(synthetic_rows(params), 1):
-                copy.write_row(row)
-                if n % 5000 == 0:
-                    advance(5000)
-        conn.commit()
-        cur.execute("ANALYZE service_request")
-    return time.perf_counter() - began
+    return copy_in(url, [("service_request", COLUMNS, synthetic_rows(params), params.rows)])
 
 
 def _compiled_sql(engine: Any, institution: str, limit: int) -> tuple[str, dict[str, Any]]:
@@ -206,13 +191,7 @@ async def run_queue(stack: BenchStack, params: QueueParams) -> dict[str, Any]:
     """Load the rows, time the queries and return the results section."""
     import asyncio
 
-    from tierflow.db.engine import upgrade
-
-    url = stack.database_url
-    if not url.startswith("postgresql"):
-        url = stack.start_postgres("tierflow_queue")
-        stack.database_url = url
-    upgrade(url)
+    url = stack.migrated_postgres("tierflow_queue")
     load_s = await asyncio.to_thread(load_rows, url, params)
     console.log(f"queue: {params.rows} rows loaded in {load_s:.1f} s")
     timed = await asyncio.to_thread(time_queries, url, params)
