@@ -4,7 +4,8 @@ Kafka does not tell a consumer who wrote a record, so a command's actor can neve
 from the record itself. Each system client is configured here: the CloudEvents ``source``
 values that name it on the shared commands topic, or a commands topic of its own (which
 Kafka ACLs let only its SASL principal write, the way to run with Kafka auth on), the
-commands it is granted, the roles of the people it may act for, and its rate. The packaged
+commands it is granted, the roles of the people it may act for and the region they belong
+to, and its rate. The packaged
 ``tierflow/data/system_clients.toml`` is the local stack's; production sets
 ``TIERFLOW_SYSTEM_CLIENTS_FILE``.
 """
@@ -17,8 +18,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from schemas.domain import Role
-from schemas.permissions import SYSTEM_GRANTS
+from schemas.divisions import check_known_division
+from schemas.domain import Role, Tier
+from schemas.enterprise import division_tier
+from schemas.permissions import SYSTEM_GRANTS, region_prefix
 
 PACKAGED_CLIENTS = "system_clients.toml"
 DELEGABLE_ROLES = frozenset({Role.ENTERPRISE, Role.CASEWORKER, Role.SUPERVISOR})
@@ -39,6 +42,10 @@ class SystemClient(BaseModel):
     topic: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,249}$")
     grants: list[str] = Field(default_factory=list)
     act_for: list[Role] = Field(default_factory=list)
+    # the division (a province, city or county code) the people it acts for belong to;
+    # none: anywhere. A supervisor it names must have a region inside it, a caseworker an
+    # institution the directory places inside it.
+    region: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
     rate_per_second: float = Field(default=50.0, gt=0)
     burst: int = Field(default=100, ge=1)
 
@@ -49,6 +56,19 @@ class SystemClient(BaseModel):
         if unknown:
             raise ValueError(f"unknown grant(s) {', '.join(unknown)}")
         return grants
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, region: str | None) -> str | None:
+        return None if region is None else check_known_division(region)
+
+    def acts_within(self, tier: Tier | None, division_code: str | None) -> bool:
+        """Whether a person whose scope is (tier, division) lies inside the client's region."""
+        if self.region is None:
+            return True
+        mine = region_prefix(division_tier(self.region), self.region) or ""
+        theirs = region_prefix(tier, division_code)
+        return theirs is not None and len(theirs) >= len(mine) and theirs.startswith(mine)
 
     @field_validator("act_for")
     @classmethod

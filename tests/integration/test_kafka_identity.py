@@ -49,6 +49,14 @@ DESK = SystemClient(  # a supervision desk system allowed to relay supervisors' 
     grants=["comment", "escalate"],
     act_for=[Role.SUPERVISOR],
 )
+ZJ_DESK = SystemClient(  # Zhejiang's hotline: relays the people of Zhejiang only
+    id="zj-desk",
+    name="Zhejiang hotline",
+    sources=["/zj-desk-test"],
+    grants=["comment", "escalate"],
+    act_for=[Role.SUPERVISOR, Role.CASEWORKER],
+    region="330000",
+)
 SLOW = SystemClient(
     id="slow",
     name="slow feed",
@@ -57,7 +65,7 @@ SLOW = SystemClient(
     rate_per_second=4,
     burst=2,
 )
-CLIENTS = SystemClients([PORTAL, DESK, SLOW])
+CLIENTS = SystemClients([PORTAL, DESK, ZJ_DESK, SLOW])
 
 
 @asynccontextmanager
@@ -92,6 +100,12 @@ async def test_forged_actors_change_nothing_and_are_dead_lettered_as_forbidden(
         "tier": "provincial",
         "division_code": "320000",
     }
+    national_supervisor = {
+        "id": "sup-cn",
+        "role": "supervisor",
+        "tier": "national",
+        "division_code": "000000",
+    }
     forged = {
         # any source may write the shared topic: an unknown one is nobody
         "unknown-source": command_event(
@@ -118,6 +132,24 @@ async def test_forged_actors_change_nothing_and_are_dead_lettered_as_forbidden(
             "/desk-test",
             subject=rid,
         ),
+        # Zhejiang's desk cannot name a national supervisor (whose scope covers the request) ...
+        "national-claim": command_event(
+            "escalate",
+            {"request_id": rid, "text": "up", "actor": national_supervisor},
+            "/zj-desk-test",
+            subject=rid,
+        ),
+        # ... nor a caseworker of a Jiangsu institution
+        "caseworker-elsewhere": command_event(
+            "comment",
+            {
+                "request_id": rid,
+                "text": "x",
+                "actor": {"id": "cw-js", "role": "caseworker", "institution_id": "js-320000-sme"},
+            },
+            "/zj-desk-test",
+            subject=rid,
+        ),
     }
     send_commands(stack.bootstrap, commands, rid, forged.values())
     async with ingress_on(stack, commands, dlq_topic) as ingress:
@@ -131,6 +163,8 @@ async def test_forged_actors_change_nothing_and_are_dead_lettered_as_forbidden(
     assert "may not act for a admin" in parked[forged["admin-claim"].id][1]
     assert "no grant for escalate" in parked[forged["no-grant"].id][1]
     assert "oversees provincial tier region 320000" in parked[forged["out-of-region"].id][1]
+    for name in ("national-claim", "caseworker-elsewhere"):
+        assert "acts only for people in region 330000" in parked[forged[name].id][1]
     after = await handle.query(ServiceRequestWorkflow.view)
     assert after.timeline == before.timeline  # nothing happened
     assert after.summary.tier is Tier.COUNTY
@@ -167,6 +201,13 @@ async def test_a_client_acts_for_a_person_only_with_a_grant_and_both_are_recorde
             subject=rid,
         ),
         command_event("comment", {"request_id": rid, "text": "from the portal"}, "/portal-test"),
+        # Zhejiang's desk relays a supervisor of Zhejiang
+        command_event(
+            "comment",
+            {"request_id": rid, "text": "省里已关注", "actor": zhejiang_supervisor},
+            "/zj-desk-test",
+            subject=rid,
+        ),
     ]
     send_commands(stack.bootstrap, commands, rid, sent)
     async with ingress_on(stack, commands, dlq_topic) as ingress:
@@ -185,12 +226,13 @@ async def test_a_client_acts_for_a_person_only_with_a_grant_and_both_are_recorde
                 if t.action_id or t.event_type.value == "submitted"
             ]
 
-    rows = await eventually(lambda: len(audit()) >= 4 and audit(), what="audit trail")
+    rows = await eventually(lambda: len(audit()) >= 5 and audit(), what="audit trail")
     assert rows == [
         ("submitted", "portal", Role.SYSTEM, None),  # the submit's claimed submitter is not used
         ("commented", "e-1", Role.ENTERPRISE, "portal"),
         ("escalated", "sup-zj", Role.SUPERVISOR, "desk"),
         ("commented", "portal", Role.SYSTEM, None),
+        ("commented", "sup-zj", Role.SUPERVISOR, "zj-desk"),
     ]
 
 

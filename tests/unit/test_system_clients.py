@@ -7,12 +7,17 @@ from pathlib import Path
 import pytest
 
 from schemas.domain import Role
+from schemas.events import CommandError, ParsedCommand, command_event
 from tests.utils.system_clients import write_trusted_clients
 from tierflow.system_clients import (
+    SystemClient,
     SystemClientError,
+    SystemClients,
     load_system_clients,
     parse_system_clients,
 )
+from workers.ingress.decode import decode
+from workers.ingress.identity import authorize
 
 
 def test_the_packaged_clients_are_valid_and_grant_little() -> None:
@@ -64,3 +69,62 @@ def test_a_written_file_loads(tmp_path: Path) -> None:
     assert client is not None and "submit" in client.grants
     with pytest.raises(SystemClientError, match="cannot read"):
         load_system_clients(tmp_path / "missing.toml")
+
+
+def _desk(region: str | None) -> SystemClient:
+    return SystemClient(
+        id="desk",
+        name="desk",
+        sources=["/desk"],
+        grants=["comment"],
+        act_for=[Role.SUPERVISOR, Role.CASEWORKER],
+        region=region,
+    )
+
+
+def _comment_as(person: dict[str, str]) -> ParsedCommand:
+    event = command_event("comment", {"request_id": "r-1", "text": "x", "actor": person}, "/desk")
+    return decode(event.to_json_bytes(), [], b"r-1")
+
+
+PLACES = {"zj-330106-sme": "330106", "zj-330100-sme": "330100", "js-320102-sme": "320102"}
+
+
+@pytest.mark.parametrize(
+    ("region", "person", "allowed"),
+    [
+        (None, {"role": "supervisor", "tier": "national", "division_code": "000000"}, True),
+        ("330000", {"role": "supervisor", "tier": "national", "division_code": "000000"}, False),
+        ("330000", {"role": "supervisor", "tier": "provincial", "division_code": "320000"}, False),
+        ("330000", {"role": "supervisor", "tier": "provincial", "division_code": "330000"}, True),
+        ("330000", {"role": "supervisor", "tier": "municipal", "division_code": "330100"}, True),
+        ("330100", {"role": "supervisor", "tier": "provincial", "division_code": "330000"}, False),
+        ("330000", {"role": "supervisor"}, False),  # no region named: not inside any
+        ("330000", {"role": "caseworker", "institution_id": "zj-330106-sme"}, True),
+        ("330106", {"role": "caseworker", "institution_id": "zj-330100-sme"}, False),
+        ("330000", {"role": "caseworker", "institution_id": "js-320102-sme"}, False),
+        ("330000", {"role": "caseworker", "institution_id": "nowhere"}, False),
+    ],
+)
+def test_a_client_with_a_region_acts_only_for_people_inside_it(
+    region: str | None, person: dict[str, str], allowed: bool
+) -> None:
+    """A regional desk cannot name a national supervisor, one of another province, or a
+    caseworker of an institution the directory places elsewhere (or nowhere)."""
+    cmd = _comment_as({"id": "p-1", **person})
+    clients = SystemClients([_desk(region)])
+    if allowed:
+        authorize(cmd, "tierflow.commands.v1", clients, PLACES.get)
+        assert cmd.action is not None and cmd.action.actor.via == "desk"
+        return
+    with pytest.raises(CommandError) as refused:
+        authorize(cmd, "tierflow.commands.v1", clients, PLACES.get)
+    assert refused.value.reason_code == "forbidden"
+    assert f"acts only for people in region {region}" in refused.value.message
+
+
+def test_a_region_must_be_a_known_division() -> None:
+    with pytest.raises(SystemClientError, match=r"client\[0\].region"):
+        parse_system_clients(
+            '[[client]]\nid = "x"\nname = "x"\nact_for = ["supervisor"]\nregion = "339999"\n'
+        )

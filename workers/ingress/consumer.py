@@ -24,6 +24,7 @@ from temporalio.client import Client
 from schemas.events import CommandError, ParsedCommand
 from tierflow import constants
 from tierflow.dead_letter import DeadLetter
+from tierflow.directory import Directory, DirectoryWatch
 from tierflow.kafka_consumer import Polled, commit, group_consumer, poll
 from tierflow.kafka_fixes import JoinWatch
 from tierflow.kafka_io import make_producer
@@ -70,6 +71,7 @@ class Ingress:
         producer: KafkaProducer | None = None,
         consumer_config: dict[str, Any] | None = None,
         clients: SystemClients | None = None,
+        directory: Callable[[], Directory] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.commands_topic = commands_topic
@@ -97,6 +99,7 @@ class Ingress:
         self.metrics.partitions.partitions = self.partitions
         self.clients = clients if clients is not None else load_system_clients()
         self.topics = [commands_topic, *self.clients.topics]
+        self._directory = directory  # read on the first command that names a caseworker
         self._rates: dict[str, RateLimiter] = {}
         self._producer = producer
         self._own_producer = producer is None
@@ -216,11 +219,18 @@ class Ingress:
         client: SystemClient | None = None
         try:
             cmd = decode(record.value, record.headers, record.key)
-            client = identity.authorize(cmd, tp.topic, self.clients)
+            client = identity.authorize(cmd, tp.topic, self.clients, self._place_of)
             key = cmd.request_id
         except CommandError as exc:
             cmd, key = exc, (tp, record.offset)
         self._lanes.add(key, lambda: self._settle(progress, record, cmd, client))
+
+    def _place_of(self, institution_id: str) -> str | None:
+        """The directory's division code of an institution (None: not in the directory)."""
+        if self._directory is None:
+            self._directory = DirectoryWatch(None).current  # the packaged directory
+        entry = self._directory().get(institution_id)
+        return entry.division_code if entry is not None else None
 
     async def _settle(
         self,

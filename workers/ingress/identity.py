@@ -5,22 +5,32 @@ write there) or, on the shared commands topic, the one named by the CloudEvents 
 The command must be one of its grants. A command naming a person (``data.actor`` or
 ``data.submitted_by``) is taken as that person's only if the client may act for the role,
 and is then recorded as the person's via the client; otherwise (no person named, or a
-system actor named) the client itself acts.
+system actor named) the client itself acts. A client with a region acts only for people
+inside it: a supervisor whose region lies within it, a caseworker of an institution the
+directory places within it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from schemas.dlq import DeadLetterReason
-from schemas.domain import Role
+from schemas.domain import Role, Tier
 from schemas.events import CommandError, ParsedCommand
 from schemas.request import Actor
 from tierflow.system_clients import SystemClient, SystemClients
 
 
-def authorize(cmd: ParsedCommand, topic: str, clients: SystemClients) -> SystemClient:
+def authorize(
+    cmd: ParsedCommand,
+    topic: str,
+    clients: SystemClients,
+    place_of: Callable[[str], str | None] = lambda institution: None,
+) -> SystemClient:
     """Set the command's actor from its system client; raise CommandError(forbidden) if none.
 
-    Returns the client (for its rate limit).
+    ``place_of`` gives an institution's division code from the directory. Returns the client
+    (for its rate limit).
     """
     client = clients.by_topic(topic) or clients.by_source(cmd.event.source)
     if client is None:
@@ -42,9 +52,34 @@ def authorize(cmd: ParsedCommand, topic: str, clients: SystemClients) -> SystemC
                 DeadLetterReason.FORBIDDEN,
                 f"{field}.role: system client {client.id} may not act for a {claimed.role.value}",
             )
+        if not _inside(client, claimed, place_of):
+            raise CommandError(
+                DeadLetterReason.FORBIDDEN,
+                f"{field}: system client {client.id} acts only for people in region "
+                f"{client.region}; {_scope(claimed)} is not",
+            )
         actor = claimed.model_copy(update={"via": client.id, "grants": []})
     if cmd.action is not None:
         cmd.action = cmd.action.model_copy(update={"actor": actor})
     if cmd.submit is not None:
         cmd.submit = cmd.submit.model_copy(update={"submitted_by": actor})
     return client
+
+
+def _inside(client: SystemClient, person: Actor, place_of: Callable[[str], str | None]) -> bool:
+    """Whether the person lies inside the client's region (any person when it has none)."""
+    if client.region is None:
+        return True
+    if person.role is Role.SUPERVISOR:
+        return client.acts_within(person.tier, person.division_code)
+    if person.role is Role.CASEWORKER:
+        division = place_of(person.institution_id) if person.institution_id else None
+        return division is not None and client.acts_within(Tier.COUNTY, division)
+    return True  # an enterprise acts on its own requests wherever it is registered
+
+
+def _scope(person: Actor) -> str:
+    if person.role is Role.CASEWORKER:
+        return f"institution {person.institution_id!r}"
+    tier = person.tier.value if person.tier else "no tier"
+    return f"a {tier} {person.role.value} of {person.division_code or 'no region'}"

@@ -7,6 +7,7 @@ import signal
 
 from prometheus_client import CollectorRegistry
 
+from tierflow.directory import DirectoryWatch
 from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_connect import connect_kafka
 from tierflow.partition_progress import Health
@@ -58,6 +59,7 @@ async def serve(settings: Settings | None = None) -> None:
             max_pending=settings.ingress_max_pending,
             stall_seconds=settings.ingress_stall_seconds,
             clients=load_system_clients(settings.system_clients_file),
+            directory=DirectoryWatch(settings.directory_file).current,
         )
         running.append(ingress)
         await ingress.run(stop)
