@@ -161,7 +161,11 @@ class AssessmentRow(BaseModel):
     rectification_on_time_rate: float | None = Field(
         description="整改 concluded in time, of those concluded"
     )
-    ratings: int
+    intake_satisfaction_rate: float | None = Field(
+        description="受理满意率: intake ratings (受理评价) 3-5, of all intake ratings"
+    )
+    ratings: int = Field(description="Conclusion ratings (办结评价), upheld appeals left out")
+    intake_ratings: int = Field(description="受理评价数: ratings of the intake")
     returns: int
     extensions: int
     reminders: int

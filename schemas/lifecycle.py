@@ -149,6 +149,13 @@ class FollowUpOutcome(StrEnum):
     UNREACHABLE = "unreachable"  # nobody answered; after the policy's attempts it closes
 
 
+class RatingStage(StrEnum):
+    """What a 好差评 rating judges: the intake (受理) or the conclusion (办结)."""
+
+    INTAKE = "intake"  # 受理评价: optional, once, while the request is open
+    CONCLUSION = "conclusion"  # 办结评价: after the conclusion; the satisfaction rate's
+
+
 class SuspendReason(StrEnum):
     """Why handling stops for a while (挂起), beside waiting for the enterprise."""
 
@@ -191,6 +198,13 @@ OutcomeCode = Annotated[
 SuspendCode = Annotated[
     SuspendReason | None, Field(description="For suspend: why, as a code; text says more")
 ]
+StageCode = Annotated[
+    RatingStage,
+    Field(
+        description="For rate: conclusion (办结, the default: once the request is concluded) "
+        "or intake (受理: once, while the request is open)"
+    ),
+]
 
 
 class ActionFields(BaseModel):
@@ -206,6 +220,7 @@ class ActionFields(BaseModel):
     suspend_reason: SuspendCode = None
     handler_id: HandlerId = None
     outcome: OutcomeCode = None
+    stage: StageCode = RatingStage.CONCLUSION
 
 
 class ActionRequest(ActionFields):
@@ -224,6 +239,8 @@ class ActionRequest(ActionFields):
             raise ValueError(missing)
         if self.outcome is FollowUpOutcome.UNSATISFIED and not (self.text and self.text.strip()):
             raise ValueError("text is required for an unsatisfied follow-up: what is not solved")
+        if self.stage is not RatingStage.CONCLUSION and self.kind is not ActionKind.RATE:
+            raise ValueError(f"stage is only for rate, not for {self.kind.value}")
         if self.reason_code is EscalationReason.SLA_BREACH:
             raise ValueError(
                 "reason_code sla_breach is the engine's own; a person escalates for another reason"
@@ -637,7 +654,8 @@ class WorkflowState(BaseModel):
     close_due_at: datetime | None = None
     reopen_window_consumed: int = 0
     escalation_count: int = 0
-    rating: int | None = None
+    rating: int | None = None  # 办结评价: the conclusion's rating
+    intake_rating: int | None = None  # 受理评价: the intake's, while the request was open
     rating_due_at: datetime | None = None  # after an automatic close: end of the rating window
     clocks_since: datetime | None = None  # when the current tier's clocks started
     paused_at: datetime | None = None  # when the request began awaiting the enterprise
@@ -686,6 +704,9 @@ class RequestView(BaseModel):
     timeline: list[TimelineEntry]
     allowed_actions: list[ActionKind]
     rating: int | None = None
+    intake_rating: int | None = Field(
+        default=None, description="受理评价: the enterprise's rating of the intake"
+    )
     close_due_at: datetime | None = None
     rating_due_at: datetime | None = Field(
         default=None, description="Closed automatically: a rating is taken until then"

@@ -3,8 +3,9 @@
 Holds begun in the period give the sign-for, response and conclusion rates and the returns;
 lifecycle events in the period give the counts (extensions, reminders, supervisions,
 reprimands, redos, rectifications) and the resolution rate (follow-ups that found the matter
-solved); ratings in the period, less those an upheld appeal excluded, give the satisfaction
-rate (基本满意 and better). What a source row counts towards is one SQL condition per mark
+solved); conclusion ratings in the period, less those an upheld appeal excluded, give the
+satisfaction rate (基本满意 and better), and intake ratings (受理评价) the intake satisfaction
+rate, apart. What a source row counts towards is one SQL condition per mark
 (``MARKS``): the totals (``tally``) add them up in the database, and the requests behind one
 figure (``behind``) are the rows that meet the same conditions, so a number and its
 drill-down cannot disagree. A rate with nothing to measure is None, not 100 %.
@@ -27,7 +28,7 @@ from sqlmodel import Session, col, select
 
 from schemas.domain import Tier
 from schemas.enterprise import division_for_tier
-from schemas.lifecycle import EventType
+from schemas.lifecycle import EventType, RatingStage
 from tierflow.db.models import InstitutionRow, Rating, ServiceRequest, TierHoldRow, Transition
 
 SATISFIED = 3  # 基本满意 (3), 满意 (4) and 非常满意 (5) count as satisfied
@@ -46,10 +47,12 @@ RATES: dict[str, tuple[str, str]] = {
     "resolution_rate": ("followed_up", "solved"),
     "satisfaction_rate": ("ratings", "satisfied"),
     "rectification_on_time_rate": ("rectifications_concluded", "rectifications_on_time"),
+    "intake_satisfaction_rate": ("intake_ratings", "intake_satisfied"),
 }
 COUNTS = (
     "holds",
     "ratings",
+    "intake_ratings",
     "returns",
     "extensions",
     "reminders",
@@ -77,6 +80,9 @@ def _detail(name: str) -> Any:
 
 
 _followed_up = _event(EventType.FOLLOWED_UP)
+_conclusion_rating = col(Rating.stage) == RatingStage.CONCLUSION
+_intake_rating = col(Rating.stage) == RatingStage.INTAKE
+_satisfied = col(Rating.rating) >= SATISFIED
 _signed_for = col(TierHoldRow.signed_for_at).is_not(None)
 _resolved = col(TierHoldRow.left_by) == EventType.RESOLVED.value
 
@@ -151,7 +157,12 @@ SOURCES = (
         Rating.institution_id,
         Rating.created_at,
         (col(Rating.excluded).is_(False),),
-        {"ratings": true(), "satisfied": col(Rating.rating) >= SATISFIED},
+        {
+            "ratings": _conclusion_rating,
+            "satisfied": and_(_conclusion_rating, _satisfied),
+            "intake_ratings": _intake_rating,
+            "intake_satisfied": and_(_intake_rating, _satisfied),
+        },
     ),
 )
 SOURCE_OF_MARK = {mark: source for source in SOURCES for mark in source.marks}

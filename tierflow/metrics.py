@@ -157,7 +157,11 @@ class WorkerMetrics:
             self.supervisor_alerts.inc()
         elif record.event_type is EventType.OPERATOR_NEEDED:
             self.operator_holds.labels(str(details.get("step", ""))).inc()
-        elif record.event_type is EventType.RATED and details.get("rating") is not None:
+        elif (
+            record.event_type is EventType.RATED
+            and details.get("rating") is not None
+            and details.get("stage") is None  # the conclusion's: 受理评价 counts in 考核 only
+        ):
             self.ratings.labels(category).observe(float(details["rating"]))
         if "response_business_seconds" in details:
             self.response_time.labels(category, tier).observe(details["response_business_seconds"])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from schemas.domain import OPEN_STATES, TERMINAL_STATES, State, Tier
-from schemas.lifecycle import ActionKind, ActionRequest, EventType
+from schemas.lifecycle import ActionKind, ActionRequest, EventType, RatingStage
 from schemas.permissions import action_refusal
 
 HELD_STATES = frozenset({State.ASSIGNED, State.ACKNOWLEDGED, State.IN_PROGRESS})
 WORKING_STATES = frozenset({State.ACKNOWLEDGED, State.IN_PROGRESS})
 NOT_TERMINAL = frozenset(set(State) - TERMINAL_STATES)
+# 受理评价: the intake is rated (stage intake) while the request is open, before its conclusion
+INTAKE_RATING_STATES = OPEN_STATES
 
 # action -> (states it is allowed from, state it leads to; None keeps the state)
 TRANSITIONS: dict[ActionKind, tuple[frozenset[State], State | None]] = {
@@ -28,7 +30,8 @@ TRANSITIONS: dict[ActionKind, tuple[frozenset[State], State | None]] = {
     ActionKind.REJECT: (HELD_STATES, State.REJECTED),
     ActionKind.COMMENT: (NOT_TERMINAL, None),
     ActionKind.WITHDRAW: (OPEN_STATES, State.WITHDRAWN),
-    # closed: only within the rating window after an automatic close (the workflow checks)
+    # closed: only within the rating window after an automatic close (the workflow checks);
+    # the intake's rating (stage intake) goes by INTAKE_RATING_STATES instead
     ActionKind.RATE: (frozenset({State.RESOLVED, State.CLOSED}), None),
     ActionKind.EXTERNAL_STATUS: (NOT_TERMINAL, None),
     # one open application of each kind at a time, decided by a tier above: the workflow checks
@@ -114,11 +117,38 @@ def forbidden_reason(
     return action_refusal(action.actor, action.kind, tier, institution_id, division_code)
 
 
+def rates_intake(action: ActionRequest) -> bool:
+    """Whether the action is the intake's rating (受理评价), not the conclusion's."""
+    return action.kind is ActionKind.RATE and action.stage is RatingStage.INTAKE
+
+
 def transition_refusal(
-    action: ActionRequest, state: State, tier: Tier, institution_id: str | None, rated: bool
+    action: ActionRequest,
+    state: State,
+    tier: Tier,
+    institution_id: str | None,
+    rated: bool,
+    intake_rated: bool = False,
 ) -> str | None:
-    """Return why the action is not allowed in this state, or None if it is."""
+    """Return why the action is not allowed in this state, or None if it is.
+
+    ``rated``: the conclusion was rated; ``intake_rated``: the intake was.
+    """
+    if rates_intake(action):
+        if state not in INTAKE_RATING_STATES:
+            return (
+                f"cannot rate with stage intake: the request is {state.value}; the intake is "
+                "rated while the request is open, before its conclusion"
+            )
+        if intake_rated:
+            return "cannot rate with stage intake: the intake has already been rated"
+        return None
     allowed_from, _ = TRANSITIONS[action.kind]
+    if action.kind is ActionKind.RATE and state in INTAKE_RATING_STATES:
+        return (
+            f"cannot rate the conclusion of a request in state {state.value}: it is not "
+            "concluded yet (rate its intake with stage intake)"
+        )
     if state not in allowed_from:
         allowed = ", ".join(sorted(option.value for option in allowed_from))
         return (
@@ -143,10 +173,18 @@ def target_state(action: ActionRequest, state: State) -> State:
     return to_state if to_state is not None else state
 
 
-def allowed_actions(state: State, tier: Tier, rated: bool) -> list[ActionKind]:
-    """Return the actions the state allows (ignoring who asks), for consoles and APIs."""
-    result = []
+def allowed_actions(
+    state: State, tier: Tier, rated: bool, intake_rated: bool = False
+) -> list[ActionKind]:
+    """Return the actions the state allows (ignoring who asks), for consoles and APIs.
+
+    ``rate`` is offered for the conclusion's rating, or for the intake's while it is open.
+    """
+    result: list[ActionKind] = []
     for kind, (allowed_from, _) in TRANSITIONS.items():
+        if kind is ActionKind.RATE and state in INTAKE_RATING_STATES and not intake_rated:
+            result.append(kind)
+            continue
         if state not in allowed_from:
             continue
         if kind is ActionKind.ESCALATE and tier.next_up() is None:

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         HandlerCheck,
         Institution,
         OperatorHold,
+        RatingStage,
         RequestSummary,
         RequestView,
         RouteRequest,
@@ -307,6 +308,7 @@ class ServiceRequestWorkflow:
             self.case.tier,
             self._institution_id,
             self.case.rating is not None,
+            self.case.intake_rating is not None,
         )
         if refusal:
             raise ApplicationError(refusal, type="InvalidTransition", non_retryable=True)
@@ -494,7 +496,7 @@ class ServiceRequestWorkflow:
                 settled["decide_by"] = _iso(case.appeal_decide_by)
             self._record_action(action, settled)
             return
-        details: dict[str, int | None] = {}
+        details: dict[str, object] = {}
         if kind is ActionKind.ACKNOWLEDGE:
             if self._awaits_sign_for():  # answering the enterprise takes the request too
                 self._sign_for(actor, None, along_with=kind)
@@ -531,11 +533,15 @@ class ServiceRequestWorkflow:
             for clock in self._current_clocks():
                 clocks.stop(clock, now, cal)
             records.close_hold(self.case, now, event.value)
+        elif rules.rates_intake(action):  # 受理评价: counted apart, opens no rectification
+            self.case.intake_rating = action.rating
+            details["rating"] = action.rating
+            details["stage"] = RatingStage.INTAKE.value
         elif kind is ActionKind.RATE:
             self.case.rating = action.rating
             details["rating"] = action.rating
         self._record_action(action, details, to_state)
-        if kind is ActionKind.RATE:
+        if kind is ActionKind.RATE and not rules.rates_intake(action):
             assert action.rating is not None
             opened = rectification.open_for(self.case, action.rating, now)
             if opened is not None:  # 整改 after a bad rating

@@ -30,13 +30,16 @@ def request_view(case: WorkflowState, now: datetime) -> RequestView:
         timeline=case.timeline,
         allowed_actions=[
             kind
-            for kind in rules.allowed_actions(case.state, case.tier, case.rating is not None)
+            for kind in rules.allowed_actions(
+                case.state, case.tier, case.rating is not None, case.intake_rating is not None
+            )
             if (kind in OPERATOR_ACTIONS) is (case.operator is not None)
             and (kind is not ActionKind.RATE or _rating_allowed(case, now))
             and (kind is not ActionKind.SIGN_FOR or records.signed_for_at(case) is None)
             and applications.offered(case, kind)
         ],
         rating=case.rating,
+        intake_rating=case.intake_rating,
         close_due_at=case.close_due_at,
         rating_due_at=case.rating_due_at,
         operator=case.operator,

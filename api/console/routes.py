@@ -51,11 +51,21 @@ from api.service.requests import (
     submit_request,
 )
 from api.service.sessions import SessionPolicy, close_session, open_session
-from schemas.domain import Category, Grade, Priority, SizeClass, SlaStatus, State, Tier
+from schemas.domain import (
+    OPEN_STATES,
+    Category,
+    Grade,
+    Priority,
+    SizeClass,
+    SlaStatus,
+    State,
+    Tier,
+)
 from schemas.edge import SEARCH_BYTES
 from schemas.lifecycle import (
     ActionKind,
     FollowUpOutcome,
+    RatingStage,
     RequestView,
     ReturnReason,
     SuspendReason,
@@ -438,11 +448,12 @@ def _case(
         }
         for kind in detail.allowed_actions
     ]
+    summary = view.summary if view else detail.request
     context = {
         "detail": detail,
         "row": detail.request,
         "view": view,
-        "summary": view.summary if view else detail.request,
+        "summary": summary,
         "bars": views.clock_bars(view, now, texts, cal) if view else [],
         "calendar": cal,
         "bar_width": views.BAR_WIDTH,
@@ -450,6 +461,7 @@ def _case(
         "return_reasons": list(ReturnReason),
         "suspend_reasons": list(SuspendReason),
         "follow_up_outcomes": list(FollowUpOutcome),
+        "rating_stages": rating_stages(summary.state if summary else None),
         "role_kinds": allowed_kinds(user),
         "temporal_url": views.temporal_ui_url(ctx.settings, workflow_id(detail.request_id)),
         "workflow_id": workflow_id(detail.request_id),
@@ -460,6 +472,12 @@ def _case(
         "values": values or {},
     }
     return render(request, "case.html", context, status_code, user)
+
+
+def rating_stages(state: State | None) -> list[RatingStage]:
+    """The stages the case page's rating form offers: while the request is open, the rating
+    is the intake's (受理评价); after its conclusion, the conclusion's (no choice shown)."""
+    return [RatingStage.INTAKE] if state in OPEN_STATES else []
 
 
 @router.post("/requests/{request_id}/actions/{kind}")

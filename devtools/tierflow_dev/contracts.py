@@ -38,6 +38,7 @@ from schemas.lifecycle import (
     EscalationReason,
     EventType,
     FollowUpOutcome,
+    RatingStage,
     ReturnReason,
     SuspendReason,
     TransitionRecord,
@@ -106,6 +107,15 @@ def action_data_model(kind: ActionKind) -> type[BaseModel]:
         fields["reason_code"] = (
             EscalationReason | None,
             Field(default=None, description="Why, as a code (other if unset)"),
+        )
+    if kind is ActionKind.RATE:
+        fields["stage"] = (
+            RatingStage,
+            Field(
+                default=RatingStage.CONCLUSION,
+                description="conclusion (办结, the default) or intake (受理评价: once, while the "
+                "request is open)",
+            ),
         )
     name = "".join(part.title() for part in kind.value.split("_")) + "Command"
     return create_model(name, __doc__=f"Data of the {kind.value} command.", **fields)

@@ -1,20 +1,26 @@
 """Work-order steps through the HTTP API on the real stack (Temporal, Kafka, the database).
 
 签收 and 承办人 (sign-for, claim, transfer, "mine", a unit's workload), 退单 and 延期 with
-their decisions, each taken by the role the work-order practice gives it.
+their decisions, 回访 and 受理评价, each taken by the role the work-order practice gives it.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest_asyncio
+from sqlmodel import Session, col, select
 
 from api.app import create_app
+from schemas.domain import Role
+from schemas.lifecycle import RatingStage
 from tests.integration.test_api import Api
 from tests.utils.api_helpers import asgi_client, make_users
 from tests.utils.factories import make_request
 from tests.utils.stack_helpers import eventually
+from tierflow.auth_store import create_user, issue_token
+from tierflow.db.models import Rating
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -138,3 +144,60 @@ async def test_the_follow_up_desk_closes_or_sends_back(api: Api) -> None:
     await api.act(rid, "resolve", "cw_own", text="已落实")
     done = await api.act(rid, "follow_up", "desk_city", outcome="satisfied")
     assert done.status_code == 200 and done.json()["state"] == "closed", done.text
+
+
+def _portal(api: Api, stack) -> str:
+    """A portal client the enterprise rates through (granted ``rate``); its key in ``api``."""
+    user_id = f"sys_rater-{uuid.uuid4().hex[:6]}"
+    create_user(stack.engine, user_id, Role.SYSTEM, None, ["read", "rate"])
+    api.users.tokens["sys_rater"] = issue_token(stack.engine, user_id)
+    api.users.ids["sys_rater"] = user_id
+    return "sys_rater"
+
+
+def _stages(stack, rid: str) -> list[tuple[str, int]]:
+    with Session(stack.engine) as session:
+        rows = session.exec(
+            select(Rating).where(Rating.request_id == rid).order_by(col(Rating.created_at))
+        ).all()
+    return [(row.stage.value, row.rating) for row in rows]
+
+
+async def test_the_intake_is_rated_once_while_the_request_is_open(api: Api, stack) -> None:
+    """受理评价: accepted once while open, refused a second time and after the close; its
+    field errors name the field. The conclusion is rated apart, as before."""
+    portal = _portal(api, stack)
+    rid = await api.submit(make_request(), who="sys_portal")
+
+    unknown = await api.act(rid, "rate", portal, rating=4, stage="reception")
+    assert unknown.status_code == 422, unknown.text
+    assert [e["field"] for e in unknown.json()["detail"]] == ["stage"]
+    elsewhere = await api.act(rid, "comment", "cw_own", text="已受理", stage="intake")
+    assert elsewhere.status_code == 422 and "stage is only for rate" in elsewhere.text
+    no_rating = await api.act(rid, "rate", portal, stage="intake")
+    assert no_rating.status_code == 422 and "rating" in no_rating.text
+    early = await api.act(rid, "rate", portal, rating=5)  # the conclusion's: not yet
+    assert early.status_code == 409 and "stage intake" in early.json()["detail"]
+
+    rated = await api.act(rid, "rate", portal, rating=2, stage="intake", text="受理较慢")
+    assert rated.status_code == 200 and rated.json()["state"] == "assigned", rated.text
+    again = await api.act(rid, "rate", portal, rating=5, stage="intake")
+    assert again.status_code == 409
+    assert "stage intake: the intake has already been rated" in again.json()["detail"]
+    detail = (await api.get(f"/requests/{rid}", "admin")).json()
+    assert detail["view"]["intake_rating"] == 2 and detail["view"]["rectification"] is None
+    assert _stages(stack, rid) == [(RatingStage.INTAKE.value, 2)]
+
+    await api.act(rid, "acknowledge", "cw_own")
+    await api.act(rid, "resolve", "cw_own", text="已对接银行")
+    done = await api.act(rid, "follow_up", "desk_city", outcome="satisfied")
+    assert done.status_code == 200 and done.json()["state"] == "closed", done.text
+    late = await api.act(rid, "rate", portal, rating=4, stage="intake")
+    assert late.status_code == 409 and "stage intake: the request is closed" in late.text
+    conclusion = await api.act(rid, "rate", portal, rating=5)
+    assert conclusion.status_code == 200, conclusion.text
+
+    async def both() -> bool:
+        return _stages(stack, rid) == [("intake", 2), ("conclusion", 5)]
+
+    await eventually(both, what="the intake's and the conclusion's ratings in the read model")

@@ -67,6 +67,8 @@ def _corpus(
 ) -> tuple[list[Any], dict[str, dict[str, int]]]:
     """Records of ``n`` requests from ``start`` on, and the figures counted while making them."""
     rng = random.Random(seed)
+    # 受理评价 draws from its own generator: the other figures of a seed stay as they were
+    intake = random.Random(f"intake-{seed}")
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     records = []
     for i in range(n):
@@ -82,6 +84,11 @@ def _corpus(
         if late_sign:
             rec.append(f.breached("sign_for"))
         rec.append(f.emit(EventType.SIGNED_FOR, actor=cw))
+        if intake.random() < 0.4:  # some enterprises rate the intake too, while it is open
+            intake_rating = intake.randint(1, 5)
+            rec.append(f.rated(intake_rating, stage="intake"))
+            c["intake_ratings"] += 1
+            c["intake_satisfied"] += int(intake_rating >= 3)
         c["sign_for_measured"] += 1
         c["sign_for_on_time"] += int(not late_sign)
         late_response = rng.random() < 0.25
@@ -199,7 +206,15 @@ def _assert_rows_equal(rows: dict[str, Any], counts: dict[str, dict[str, int]]) 
         assert row["rectification_on_time_rate"] == _rate(
             c["rectifications_on_time"], c["rectifications_concluded"]
         )
-        for name in ("ratings", "extensions", "reminders", "supervisions", "reprimands"):
+        assert row["intake_satisfaction_rate"] == _rate(c["intake_satisfied"], c["intake_ratings"])
+        for name in (
+            "ratings",
+            "intake_ratings",
+            "extensions",
+            "reminders",
+            "supervisions",
+            "reprimands",
+        ):
             assert row[name] == c[name], (unit, name)
         assert row["rectifications"] == c["rectifications"]
 
@@ -243,6 +258,11 @@ async def test_the_figures_add_up_by_tier_and_region(db_engine: Engine, tmp_path
         assert (len(satisfied), sum(bool(m.counts) for m in satisfied)) == (
             c["ratings"],
             c["satisfied"],
+        )
+        at_intake = figures.behind(db_engine, [], period, units or [], "intake_satisfaction_rate")
+        assert (len(at_intake), sum(bool(m.counts) for m in at_intake)) == (
+            c["intake_ratings"],
+            c["intake_satisfied"],
         )
 
 

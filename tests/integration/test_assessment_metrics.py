@@ -33,6 +33,10 @@ def test_gauges_hold_the_last_30_days_per_institution(db_engine: Engine) -> None
 
     for unit, c in counts.items():
         assert rate(unit, "satisfaction_rate") == _rate(c["satisfied"], c["ratings"])
+        assert rate(unit, "intake_satisfaction_rate") == _rate(
+            c["intake_satisfied"], c["intake_ratings"]
+        )
+        assert count(unit, "intake_ratings") == (c["intake_ratings"] or None)
         assert rate(unit, "response_rate") == _rate(c["responded_on_time"], c["holds"])
         assert rate(unit, "resolution_rate") == _rate(c["solved"], c["followed_up"])
         assert count(unit, "holds") == c["holds"]  # the old corpus is out of the window

@@ -104,6 +104,29 @@ def test_tokens_issued_before_expiry_existed_expire_90_days_after_the_upgrade(
     assert row.last_used_at is None and row.revoked_at is None
 
 
+def test_ratings_made_before_intake_ratings_are_the_conclusions(empty_db_url: str) -> None:
+    """rating.stage: every rating stored before 受理评价 existed rated the conclusion."""
+    scripts = ScriptDirectory.from_config(alembic_config(empty_db_url))
+    before = scripts.get_revision("0015_rating_stage").down_revision
+    assert isinstance(before, str)
+    upgrade(empty_db_url, before)
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:  # the rating table as 0012 left it
+            conn.execute(
+                text(
+                    "INSERT INTO rating (event_id, request_id, rating, rated_by, tier,"
+                    " created_at, excluded) VALUES ('r:9', 'r', 4, 'ent', 'county', :at, false)"
+                ).bindparams(bindparam("at", type_=UtcDateTime)),
+                {"at": datetime(2026, 11, 1, tzinfo=UTC)},
+            )
+        upgrade(empty_db_url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT stage FROM rating")).scalar_one() == "conclusion"
+    finally:
+        engine.dispose()
+
+
 def test_indexes_exist_for_the_queue_and_the_audit_trail(db_url: str) -> None:
     engine = make_engine(db_url)
     try:

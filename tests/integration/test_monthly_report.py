@@ -41,6 +41,7 @@ def test_the_monthly_file_holds_the_months_figures(db_url: str, tmp_path: Path) 
     rows = list(book["县级"].iter_rows(values_only=True))
     zh, codes, body = rows[0], rows[1], rows[2:]
     assert zh[:3] == ("机构编号", "机构名称", "层级") and "满意率" in zh and "响应率" in zh
+    assert "受理满意率" in zh and "受理评价数" in zh
     assert codes[0] == "institution_id" and "satisfaction_rate" in codes
     by_unit = {row[0]: dict(zip(codes, row, strict=True)) for row in body}
     assert set(by_unit) == set(counts)
@@ -49,6 +50,8 @@ def test_the_monthly_file_holds_the_months_figures(db_url: str, tmp_path: Path) 
         assert row["tier"] == "县级"
         assert row["holds"] == c["holds"]  # October's requests left out
         assert row["satisfaction_rate"] == _rate(c["satisfied"], c["ratings"])
+        assert row["intake_satisfaction_rate"] == _rate(c["intake_satisfied"], c["intake_ratings"])
+        assert row["intake_ratings"] == c["intake_ratings"]
         assert row["response_rate"] == _rate(c["responded_on_time"], c["holds"])
         assert row["reminders"] == c["reminders"] and row["reprimands"] == c["reprimands"]
     rate_cell = book["县级"].cell(row=3, column=codes.index("satisfaction_rate") + 1)

@@ -180,9 +180,15 @@ class RecordFactory:
         actor = caseworker(self.institution_id or "")
         return self.emit(EventType.RESOLVED, State.RESOLVED, actor=actor, reason=text)
 
-    def rated(self, rating: int, text: str | None = None) -> TransitionRecord:
+    def rated(
+        self, rating: int, text: str | None = None, stage: str | None = None
+    ) -> TransitionRecord:
+        """The enterprise's rating: of the conclusion, or with ``stage="intake"`` the intake's."""
         actor = Actor(id="enterprise-user", role=Role.ENTERPRISE)
-        return self.emit(EventType.RATED, actor=actor, reason=text, details={"rating": rating})
+        details: dict[str, object] = {"rating": rating}
+        if stage is not None:
+            details["stage"] = stage
+        return self.emit(EventType.RATED, actor=actor, reason=text, details=details)
 
     def closed(self) -> TransitionRecord:
         return self.emit(EventType.CLOSED, State.CLOSED, reason="reopen window elapsed")

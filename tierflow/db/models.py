@@ -15,7 +15,7 @@ from sqlalchemy import JSON, Index, String, Text
 from sqlmodel import Field, SQLModel
 
 from schemas.domain import Category, Grade, Priority, Role, SlaStatus, State, Tier
-from schemas.lifecycle import EventType
+from schemas.lifecycle import EventType, RatingStage
 from tierflow.db.types import EnumText, UtcDateTime
 
 
@@ -184,6 +184,8 @@ class RatingBase(SQLModel):
     created_at: datetime = Field(sa_type=UtcDateTime)
     # 申诉 upheld: the rating no longer counts in satisfaction statistics (kept for the record)
     excluded: bool = False
+    # what it rates: "conclusion" (办结, the satisfaction rate's) or "intake" (受理评价)
+    stage: RatingStage = Field(default=RatingStage.CONCLUSION, sa_type=EnumText(RatingStage))
 
 
 class Rating(RatingBase, table=True):
@@ -232,3 +234,18 @@ class SlaPolicyVersion(SQLModel, table=True):
     version: str = Field(primary_key=True, sa_type=String(64))
     loaded_at: datetime = Field(sa_type=UtcDateTime)
     content: str = Field(sa_type=Text)
+
+
+# --------------------------------------------------------------------------- directory_version
+class DirectoryVersion(SQLModel, table=True):
+    """Every institution directory version imported (CLI or console), kept whole so any
+    version stays retrievable (``tierflow.directory_store.load_version``)."""
+
+    __tablename__ = "directory_version"
+    __table_args__ = (Index("ix_directory_version_imported_at", "imported_at"),)
+    version: str = Field(primary_key=True, sa_type=String(64))
+    imported_at: datetime = Field(sa_type=UtcDateTime)
+    imported_by: str = Field(sa_type=String(100))  # a user id, or cli:<os user>
+    source: str = Field(sa_type=String(200))  # the CSV's file name, or what the console did
+    institutions: int  # named institutions (generated placeholders not counted)
+    content: str = Field(sa_type=Text)  # the DirectoryFile JSON, as written to the file

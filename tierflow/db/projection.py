@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 
-from schemas.lifecycle import EventType, TransitionRecord
+from schemas.lifecycle import EventType, RatingStage, TransitionRecord
 from tierflow.db.models import (
     Comment,
     Rating,
@@ -72,9 +72,14 @@ def apply_transition(conn: Connection, record: TransitionRecord) -> bool:
         _insert_rating(conn, record)
     elif record.event_type is EventType.CO_HANDLER_ADDED or record.event_type in CLOSES_PART:
         _update_parts(conn, record)
-    elif record.event_type is EventType.APPEAL_UPHELD:  # the rating no longer counts
+    elif record.event_type is EventType.APPEAL_UPHELD:  # the conclusion's rating stops counting
         conn.execute(
-            update(_rating).where(_rating.c.request_id == record.request_id).values(excluded=True)
+            update(_rating)
+            .where(
+                _rating.c.request_id == record.request_id,
+                _rating.c.stage == RatingStage.CONCLUSION.value,
+            )
+            .values(excluded=True)
         )
     return True
 
@@ -296,5 +301,7 @@ def _insert_rating(conn: Connection, record: TransitionRecord) -> None:
             tier=record.to_tier.value,
             created_at=record.occurred_at,
             excluded=False,
+            # 受理评价 says so; a conclusion's rating carries no stage (recorded before intakes)
+            stage=str(record.details.get("stage") or RatingStage.CONCLUSION.value),
         )
     )

@@ -27,6 +27,7 @@ from schemas.lifecycle import (
     EscalationReason,
     EventType,
     FollowUpOutcome,
+    RatingStage,
     ReturnReason,
     SuspendReason,
 )
@@ -226,6 +227,10 @@ FOLLOW_UP_OUTCOME = {
     FollowUpOutcome.UNSATISFIED: NC_("follow_up", "Not satisfied: redo at the unit"),
     FollowUpOutcome.UNREACHABLE: NC_("follow_up", "Could not be reached"),
 }
+RATING_STAGE = {
+    RatingStage.INTAKE: NC_("rating_stage", "Intake"),
+    RatingStage.CONCLUSION: NC_("rating_stage", "Conclusion"),
+}
 BY_ENUM: dict[type[StrEnum], dict] = {
     State: STATE,
     Tier: TIER,
@@ -242,6 +247,7 @@ BY_ENUM: dict[type[StrEnum], dict] = {
     ReturnReason: RETURN_REASON,
     SuspendReason: SUSPEND_REASON,
     FollowUpOutcome: FOLLOW_UP_OUTCOME,
+    RatingStage: RATING_STAGE,
 }
 
 
@@ -266,8 +272,10 @@ FIGURE = {
     "resolution_rate": NC_("figure", "Resolution rate"),
     "satisfaction_rate": NC_("figure", "Satisfaction rate"),
     "rectification_on_time_rate": NC_("figure", "On-time rectification rate"),
+    "intake_satisfaction_rate": NC_("figure", "Intake satisfaction rate"),
     "holds": NC_("figure", "Requests held"),
     "ratings": NC_("figure", "Ratings"),
+    "intake_ratings": NC_("figure", "Intake ratings"),
     "returns": NC_("figure", "Returns"),
     "extensions": NC_("figure", "Extensions"),
     "reminders": NC_("figure", "Reminders"),
@@ -292,6 +300,7 @@ FIGURE_OUTCOME = {
         NC_("figure", "rectified in time"),
         NC_("figure", "rectified late"),
     ),
+    "intake_satisfaction_rate": (NC_("figure", "satisfied"), NC_("figure", "not satisfied")),
 }
 
 

@@ -50,6 +50,7 @@ DETAILS: dict[EventType, dict[str, object]] = {
     EventType.SUPERVISION_OPENED: {"cause": "chase", "clock": "response", "reply_due_at": REPLY_BY},
     EventType.REPRIMANDED: {"supervised_institution": COUNTY, "reply_due_at": REPLY_BY_Z},
     EventType.CLOSED: {"cause": "no_reply"},
+    EventType.RATED: {"rating": 2, "stage": "intake"},  # 受理评价: the lead hears of a bad one
     EventType.APPEAL_DECISION_OVERDUE: {
         "appealed_at": "2027-04-02T01:00:00+00:00",
         "decide_by": "2027-04-12T01:00:00+00:00",
@@ -84,6 +85,8 @@ PHRASES = [
         "应于 2027-04-12 09:00 前审核",
     ),
     (EventType.APPEAL_DECISION_OVERDUE, "appeal_decision_overdue", "en", "by 2027-04-12 09:00"),
+    (EventType.RATED, "bad_rating", "zh-CN", "的受理评分为 2 分"),
+    (EventType.RATED, "bad_rating", "en", "rated the intake of"),
 ]
 
 
