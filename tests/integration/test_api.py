@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from api.app import create_app
 from api.deps import ApiLimits
-from schemas.domain import Priority
+from schemas.domain import Category, Priority
 from tests.utils.api_helpers import Users, asgi_client, make_users, request_body, serve_in_thread
 from tests.utils.factories import make_request
 from tests.utils.stack_helpers import eventually
@@ -123,6 +123,11 @@ async def test_escalate_hand_back_reassign_reject_follow_scope(api: Api) -> None
         r = await api.act(rid, "reassign", "sup_city", text="x", institution_id=target)
         assert r.status_code == 422, r.text
         assert r.json()["detail"][0]["field"] == "institution_id" and why in r.text
+    # a specialised centre takes only its categories: the financing centre, a talent request
+    talent = await api.submit(make_request(category=Category.TALENT))
+    r = await api.act(talent, "reassign", "sup_city", text="x", institution_id="zj-330110-fin")
+    assert r.status_code == 422 and "zj-330110-fin does not serve talent" in r.text, r.text
+    assert r.json()["detail"][0]["field"] == "institution_id"
     r = await api.act(
         rid, "reassign", "sup_city", text="neighbour county", institution_id="zj-330105-sme"
     )

@@ -235,6 +235,39 @@ async def test_invalid_transitions_are_refused_and_change_nothing(ts_worker, sta
     assert after.timeline == before.timeline and after.summary.state is State.ASSIGNED
 
 
+async def test_the_workflow_refuses_role_scope_and_grant_violations_from_any_caller(
+    ts_worker, stand_ins
+) -> None:
+    """A direct Temporal client bypasses the API and the ingress: the workflow alone refuses
+    an enterprise acknowledging, a system client without the grant, a supervisor below the
+    holding tier or outside its region; the allowed ones go through."""
+    env, queue = ts_worker
+    handle = await submit(env, queue, make_request(division_code="330106"))
+    held = (await view(handle)).summary.institution_id
+    assert held is not None
+    await act(handle, action(ActionKind.ESCALATE, caseworker(held), text="需市级统筹"))
+    before = await view(handle)
+    assert before.summary.tier is Tier.MUNICIPAL
+    refused = {
+        "enterprise acknowledges": action(ActionKind.ACKNOWLEDGE, ENTERPRISE),
+        "client without the grant": action(ActionKind.ACKNOWLEDGE, system_client("crm", "comment")),
+        "county supervisor, municipal request": action(
+            ActionKind.COMMENT, supervisor(Tier.COUNTY, "330106"), text="x"
+        ),
+        "supervisor of another province": action(
+            ActionKind.COMMENT, supervisor(Tier.PROVINCIAL, "320000"), text="x"
+        ),
+    }
+    for name, attempt in refused.items():
+        with pytest.raises(WorkflowUpdateFailedError) as forbidden:
+            await act(handle, attempt)
+        assert forbidden.value.cause.type == "Forbidden", name
+    assert (await view(handle)).timeline == before.timeline  # nothing happened
+    await act(handle, action(ActionKind.COMMENT, supervisor(Tier.MUNICIPAL, "330100"), text="y"))
+    await act(handle, action(ActionKind.COMMENT, system_client("crm", "comment"), text="z"))
+    assert len((await view(handle)).timeline) == len(before.timeline) + 2
+
+
 async def test_duplicate_action_id_returns_first_answer(ts_worker, stand_ins) -> None:
     env, queue = ts_worker
     req = make_request()
