@@ -74,7 +74,10 @@ async def test_league_table_sorts_and_drills_down(
     assert [int(v) for v in await column(page, "reminders")] == most[::-1]
 
     # back to the satisfaction ranking, the figures as counted, and its chart
-    await page.locator("table.league thead a", has_text=words["satisfaction"]).click()
+    # by its sort key: 受理满意率 (intake) also contains the words 满意率
+    satisfaction = page.locator("table.league thead a[href*='sort=satisfaction_rate&']")
+    await expect(satisfaction).to_contain_text(words["satisfaction"])
+    await satisfaction.click()
     await expect(page).to_have_url(re.compile(r"sort=satisfaction_rate&order=desc"))
     first = await page.locator("table.league tbody tr").first.get_attribute("id")
     assert first is not None
