@@ -716,6 +716,11 @@ class RequestView(BaseModel):
         default=0, description="Older entries left out; the audit trail has the full timeline"
     )
     calendar_version: str | None = Field(default=None, description="The pinned calendar")
+    calendar: CalendarData | None = Field(
+        default=None,
+        description="The pinned business calendar itself, so a countdown counts working time "
+        "as the workflow does (including a calendar an operator published later)",
+    )
     calendar_estimated_years: list[int] = Field(
         default_factory=list,
         description="Years of the pinned calendar whose days off were not published yet",

@@ -1,10 +1,11 @@
 """The business calendars the console counts down on.
 
 A request's deadlines were computed by its workflow on the calendar pinned at submission: the
-policy's calendar for the submission year and the horizon after it (``PolicyFile.pin``). The
-console rebuilds that calendar from the same policy file the worker reads
-(``TIERFLOW_POLICY_FILE``, else the packaged one), once per year, so the business time left
-that it shows is counted the way the workflow counts it.
+policy's calendar for the submission year and the horizon after it (``PolicyFile.pin``), or a
+newer one an operator published to it. A request's own page counts on that pinned calendar,
+which the workflow's view carries. Lists, which have only read-model rows, rebuild it from the
+same policy file the worker reads (``TIERFLOW_POLICY_FILE``, else the packaged one), once per
+year: the same calendar unless an operator published a newer one to running requests.
 """
 
 from __future__ import annotations

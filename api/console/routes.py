@@ -438,7 +438,9 @@ def _case(
     t = texts.t
     submitted = view.summary.submitted_at if view else None
     submitted = submitted or (detail.request.submitted_at if detail.request else None)
-    cal = calendars(ctx.settings.policy_file).for_year(submitted.year) if submitted else None
+    cal = view.calendar if view and view.calendar else None  # the request's pinned calendar
+    if cal is None and submitted:  # the read model alone: the policy file's for that year
+        cal = calendars(ctx.settings.policy_file).for_year(submitted.year)
     actions = [
         {
             "kind": kind,
@@ -455,6 +457,9 @@ def _case(
         "view": view,
         "summary": summary,
         "bars": views.clock_bars(view, now, texts, cal) if view else [],
+        "clocks": views.Clockwork(
+            texts, now, calendars(ctx.settings.policy_file), view.calendar if view else None
+        ),
         "calendar": cal,
         "bar_width": views.BAR_WIDTH,
         "actions": actions,

@@ -134,13 +134,22 @@ class Countdown:
 class Clockwork:
     """Countdowns of one page: ``now``, the language, and each request's calendar."""
 
-    def __init__(self, texts: Texts, now: datetime, calendars: DisplayCalendars) -> None:
+    def __init__(
+        self,
+        texts: Texts,
+        now: datetime,
+        calendars: DisplayCalendars,
+        pinned: CalendarData | None = None,
+    ) -> None:
         self.texts = texts
         self.now = now
         self._calendars = calendars
+        self._pinned = pinned  # one request's page: the calendar its workflow pinned
         self._stretches: dict[str, str] = {}
 
     def calendar(self, submitted_at: datetime | None) -> CalendarData | None:
+        if self._pinned is not None:
+            return self._pinned
         if submitted_at is None:
             return None
         return self._calendars.for_year(submitted_at.year)

@@ -43,6 +43,7 @@ async def test_a_published_calendar_moves_running_deadlines_and_is_recorded(stac
 
     # the State Council declares the deadline's day a day off, and the next year published
     policy_calendar = await _pinned_calendar(handle)
+    assert before.calendar == policy_calendar
     day = response.deadline.astimezone(CST).date()
     newer = policy_calendar.model_copy(
         update={
@@ -65,6 +66,7 @@ async def test_a_published_calendar_moves_running_deadlines_and_is_recorded(stac
 
     after = await handle.query(ServiceRequestWorkflow.view)
     assert after.calendar_version == newer.version
+    assert after.calendar == newer  # the view carries it: the console counts down on it
     assert after.calendar_estimated_years == [now_year + 2]
     moved = next(c for c in after.clocks if c.kind is ClockKind.RESPONSE)
     assert moved.deadline is not None and moved.deadline.astimezone(CST).date() > day
