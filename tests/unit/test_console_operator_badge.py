@@ -11,7 +11,7 @@ from api.console.views import Clockwork
 from api.models import QueuePage, RequestItem
 from schemas.domain import Role, State, Tier
 from schemas.lifecycle import Institution, OperatorHold, WorkflowState
-from tests.utils.console_cases import county_case
+from tests.utils.console_cases import case_page_context, county_case
 from tierflow.auth_store import Principal
 from workflows import views
 
@@ -55,22 +55,7 @@ def test_queue_marks_requests_waiting_for_an_operator() -> None:
 
 
 def test_case_page_names_the_failed_step_and_the_shortened_timeline() -> None:
-    view = views.request_view(held_case(), NOW)
-    html = render(
-        "case.html",
-        detail={"request_id": "req-held", "allowed_actions": view.allowed_actions},
-        row=None,
-        view=view,
-        summary=view.summary,
-        bars=[],
-        bar_width=600,
-        actions=[],
-        role_kinds=[],
-        temporal_url="http://temporal/",
-        workflow_id="request-req-held",
-        field_errors={},
-        values={},
-    )
+    html = render("case.html", **case_page_context(held_case(), NOW))
     assert BADGE in html
     assert "municipal entry missing" in html and "resolve_institution" in html
     assert "更早的 900 条在审计记录中" in html

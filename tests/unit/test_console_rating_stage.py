@@ -10,7 +10,7 @@ from api.console.routes import rating_stages
 from schemas.domain import State, Tier
 from schemas.lifecycle import ActionKind, Institution, RatingStage
 from tests.unit.test_console_operator_badge import render
-from tests.utils.console_cases import county_case
+from tests.utils.console_cases import case_page_context, county_case
 from workflows import views
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
@@ -20,25 +20,11 @@ COUNTY = Institution(
 
 
 def case_page(state: State) -> str:
-    view = views.request_view(county_case(NOW, state, COUNTY), NOW)
-    assert ActionKind.RATE in view.allowed_actions
+    case = county_case(NOW, state, COUNTY)
+    assert ActionKind.RATE in views.request_view(case, NOW).allowed_actions
     rate = {"kind": ActionKind.RATE, "text_label": None, "dangerous": False, "key": "k-1"}
-    return render(
-        "case.html",
-        detail={"request_id": "req-held", "allowed_actions": view.allowed_actions},
-        row=None,
-        view=view,
-        summary=view.summary,
-        bars=[],
-        bar_width=600,
-        actions=[rate],
-        rating_stages=rating_stages(view.summary.state),
-        role_kinds=[],
-        temporal_url="http://temporal/",
-        workflow_id="request-req-held",
-        field_errors={},
-        values={},
-    )
+    stages = rating_stages(case.state)
+    return render("case.html", **case_page_context(case, NOW, actions=[rate], rating_stages=stages))
 
 
 @pytest.mark.parametrize("state", [State.ASSIGNED, State.IN_PROGRESS, State.SUSPENDED])

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from schemas.domain import State, Tier
 from schemas.lifecycle import Institution, WorkflowState
 from tests.utils.factories import make_policy, make_request
+from workflows import views
 
 
 def county_case(now: datetime, state: State, institution: Institution) -> WorkflowState:
@@ -16,3 +17,23 @@ def county_case(now: datetime, state: State, institution: Institution) -> Workfl
     case.submitted_at = now - timedelta(days=1)
     case.timeline_truncated = 900
     return case
+
+
+def case_page_context(case: WorkflowState, now: datetime, **extra: object) -> dict[str, object]:
+    """What the case route hands its template for ``case``, with ``extra`` on top."""
+    view = views.request_view(case, now)
+    return {
+        "detail": {"request_id": "req-held", "allowed_actions": view.allowed_actions},
+        "row": None,
+        "view": view,
+        "summary": view.summary,
+        "bars": [],
+        "bar_width": 600,
+        "actions": [],
+        "role_kinds": [],
+        "temporal_url": "http://temporal/",
+        "workflow_id": "request-req-held",
+        "field_errors": {},
+        "values": {},
+        **extra,
+    }
