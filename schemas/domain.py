@@ -96,6 +96,7 @@ class Role(StrEnum):
     CASEWORKER = "caseworker"
     SUPERVISOR = "supervisor"
     FOLLOW_UP = "follow_up"  # 回访: the follow-up desk of a tier, for its region
+    DISPATCHER = "dispatcher"  # 派单: the dispatch desk of a tier, for its region
     ADMIN = "admin"
     SYSTEM = "system"
     ENTERPRISE = "enterprise"

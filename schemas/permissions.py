@@ -57,18 +57,31 @@ ENTERPRISE_ACTIONS = frozenset(
 )
 # The follow-up desk (回访) asks the enterprise after conclusion; it may record its rating.
 FOLLOW_UP_ACTIONS = frozenset({ActionKind.FOLLOW_UP, ActionKind.RATE, ActionKind.COMMENT})
+# The dispatch desk (派单) sends requests to units and decides the returns (退单) they send
+# back, re-dispatching them; supervision, extensions and appeals stay with supervisors.
+DISPATCHER_ACTIONS = frozenset(
+    {
+        ActionKind.REASSIGN,
+        ActionKind.APPROVE_RETURN,
+        ActionKind.REFUSE_RETURN,
+        ActionKind.COMMENT,
+    }
+)
 ROLE_ACTIONS: dict[Role, frozenset[ActionKind]] = {
     Role.CASEWORKER: CASEWORKER_ACTIONS,
     Role.SUPERVISOR: SUPERVISOR_ACTIONS,
     Role.FOLLOW_UP: FOLLOW_UP_ACTIONS,
+    Role.DISPATCHER: DISPATCHER_ACTIONS,
     Role.ADMIN: frozenset(ActionKind),
     Role.ENTERPRISE: ENTERPRISE_ACTIONS,
 }
 
 # Staff users may submit and read requests in their scope; supervisors and admins see reports.
-STAFF_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.FOLLOW_UP, Role.ADMIN})
+STAFF_ROLES = frozenset(
+    {Role.CASEWORKER, Role.SUPERVISOR, Role.FOLLOW_UP, Role.DISPATCHER, Role.ADMIN}
+)
 # Roles that see their region at their tier and below (their institution names both).
-REGIONAL_ROLES = frozenset({Role.SUPERVISOR, Role.FOLLOW_UP})
+REGIONAL_ROLES = frozenset({Role.SUPERVISOR, Role.FOLLOW_UP, Role.DISPATCHER})
 REPORT_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 # What a system client can be granted: submit, read (requests and reports), or an action kind.
 # Operator actions (retry or resolve a permanently failed step) are for admins only.

@@ -29,7 +29,7 @@ DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
 MAX_TOKEN_LIFETIME = timedelta(days=3 * 365)
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # at most one write per token and minute
 USER_ID_PATTERN = re.compile(edge.USER_ID_PATTERN)
-INSTITUTION_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.FOLLOW_UP})
+INSTITUTION_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.FOLLOW_UP, Role.DISPATCHER})
 
 
 class AuthStoreError(ValueError):

@@ -1,8 +1,8 @@
 """退单, 延期, 挂起 applications: who may ask and decide, when, and the clock changes. Pure.
 
-A unit applies; a supervisor of a tier above (the dispatcher), or an admin, decides. One
-application of each kind is open at a time; when the request moves on first (an escalation,
-say), the open ones lapse undecided.
+A unit applies; a supervisor of a tier above (for a return also its dispatch desk, 派单员), or
+an admin, decides. One application of each kind is open at a time; when the request moves on
+first (an escalation, say), the open ones lapse undecided.
 """
 
 from __future__ import annotations
@@ -207,14 +207,15 @@ def offered(case: WorkflowState, kind: ActionKind) -> bool:
 
 
 def decider_refusal(actor: Actor, kind: ActionKind, tier: Tier) -> str | None:
-    """A supervisor of a tier above the request's decides (the national one at the top)."""
+    """A supervisor (for a return also the dispatch desk) of a tier above the request's
+    decides (the national one at the top); the role table says which kinds each may decide."""
     if kind not in ASKS or actor.role is Role.ADMIN:
         return None
-    if actor.role is Role.SUPERVISOR and actor.tier is not None:
+    if actor.role in (Role.SUPERVISOR, Role.DISPATCHER) and actor.tier is not None:
         if actor.tier.rank > tier.rank or actor.tier is tier is Tier.NATIONAL:
             return None
         return (
-            f"cannot {kind.value}: a {actor.tier.value} supervisor does not decide for the "
-            f"{tier.value} tier; a supervisor of a tier above does"
+            f"cannot {kind.value}: a {actor.tier.value} {actor.role.value} does not decide "
+            f"for the {tier.value} tier; a supervisor of a tier above does"
         )
     return f"cannot {kind.value}: only a supervisor of a tier above {tier.value} decides"

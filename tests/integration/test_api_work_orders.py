@@ -74,6 +74,33 @@ async def test_sign_for_claims_and_transfer_moves_it_between_queues(api: Api) ->
     ).status_code == 403
 
 
+async def test_the_dispatch_desk_redispatches_returns_but_does_not_supervise(api: Api) -> None:
+    """派单员 of the city: sees the county's requests, decides a 退单 by sending the request
+    to another unit and reassigns; extensions, supervision and reports stay with supervisors."""
+    rid = await api.submit(make_request(), who="sys_portal")
+    assert (await api.get(f"/requests/{rid}", "disp_city")).status_code == 200
+    asked = await api.act(
+        rid, "return", "cw_own", text="企业注册地不在本区", return_reason="outside_region"
+    )
+    assert asked.status_code == 200, asked.text
+    moved = await api.act(rid, "approve_return", "disp_city", institution_id="zj-330105-sme")
+    assert moved.status_code == 200 and moved.json()["institution_id"] == "zj-330105-sme"
+    back = await api.act(
+        rid, "reassign", "disp_city", text="改派回原单位", institution_id="zj-330106-sme"
+    )
+    assert back.status_code == 200 and back.json()["institution_id"] == "zj-330106-sme"
+    for kind, fields in (
+        ("supervise", {"text": "督办"}),
+        ("acknowledge", {}),
+        ("uphold_appeal", {"text": "x"}),
+    ):
+        refused = await api.act(rid, kind, "disp_city", **fields)
+        assert refused.status_code == 403, (kind, refused.text)
+    assert (await api.get("/reports/assessment", "disp_city")).status_code == 403
+    other_city = await api.submit(make_request(division_code="330203"), who="sys_portal")
+    assert (await api.get(f"/requests/{other_city}", "disp_city")).status_code == 404
+
+
 async def test_return_and_extension_are_decided_by_a_tier_above(api: Api) -> None:
     rid = await api.submit(make_request(), who="sys_portal")
     asked = await api.act(

@@ -87,6 +87,7 @@ ROLE = {
     Role.CASEWORKER: NC_("role", "Caseworker"),
     Role.SUPERVISOR: NC_("role", "Supervisor"),
     Role.FOLLOW_UP: NC_("role", "Follow-up desk"),
+    Role.DISPATCHER: NC_("role", "Dispatch desk"),
     Role.ADMIN: NC_("role", "Administrator"),
     Role.SYSTEM: NC_("role", "System"),
     Role.ENTERPRISE: NC_("role", "Enterprise"),

@@ -32,6 +32,10 @@ class Recipient:
     digest: bool = False
 
 
+# the desks of the tier above that an audience names (the others: its supervisors)
+DESK_ROLES = {Audience.FOLLOW_UP_DESK: Role.FOLLOW_UP, Audience.DISPATCH_DESK: Role.DISPATCHER}
+
+
 def user_key(user_id: str) -> str:
     return f"user:{user_id}"
 
@@ -68,12 +72,12 @@ def _users(engine: Engine, audience: Audience, record: TransitionRecord) -> list
             return []
         query = query.where(ApiUser.role == Role.SUPERVISOR, ApiUser.institution_id == institution)
     else:
-        above = audience in (Audience.SUPERVISORS_ABOVE, Audience.FOLLOW_UP_DESK)
+        above = audience is not Audience.TIER_SUPERVISORS  # the desks and supervisors above
         target: Tier | None = (tier.next_up() or tier) if above else tier
         if target is None:
             return []
         region = division_for_tier(record.summary.division_code, target)
-        role = Role.FOLLOW_UP if audience is Audience.FOLLOW_UP_DESK else Role.SUPERVISOR
+        role = DESK_ROLES.get(audience, Role.SUPERVISOR)
         query = query.where(
             ApiUser.role == role,
             ApiUser.tier == target,

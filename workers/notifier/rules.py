@@ -34,6 +34,7 @@ class Audience(StrEnum):
     ENTERPRISE = "enterprise"  # the enterprise's contact on file
     CO_HANDLERS = "co_handlers"  # caseworkers of the co-handling unit the event names (协办)
     FOLLOW_UP_DESK = "follow_up_desk"  # 回访员 of the tier above (the dispatching tier)
+    DISPATCH_DESK = "dispatch_desk"  # 派单员 of the tier above: returns come back to them
 
 
 PERSON_CHANNELS = frozenset({Channel.INBOX, Channel.EMAIL, Channel.SMS})

@@ -25,8 +25,12 @@ def test_a_close_for_no_reply_tells_the_enterprise_instead_of_asking_for_a_ratin
 
 
 def test_applications_go_to_the_deciders_and_decisions_back_to_the_unit() -> None:
-    for asked in ("return_requested", "extension_requested", "suspension_requested"):
+    for asked in ("extension_requested", "suspension_requested"):
         assert _rules_for(EventType(asked)) == {"application_requested"}
+    # a 退单 also goes to the dispatch desk above, which re-dispatches it
+    assert _rules_for(EventType.RETURN_REQUESTED) == {"application_requested", "return_to_dispatch"}
+    (to_desk,) = [r for r in RULES.for_event(EventType.RETURN_REQUESTED) if r.name.endswith("h")]
+    assert [s.audience.value for s in to_desk.send] == ["dispatch_desk"]
     assert _rules_for(EventType.EXTENSION_APPROVED) == {"application_decided", "extension_granted"}
     assert _rules_for(EventType.REMINDED) == {"reminded"}
     assert _rules_for(EventType.APPEAL_DECISION_OVERDUE) == {"appeal_decision_overdue"}
