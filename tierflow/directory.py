@@ -15,6 +15,7 @@ import json
 import logging
 import os
 from collections import defaultdict
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,15 @@ GENERATED_SUFFIX = "中小企业服务机构（系统生成）"
 
 
 class DirectoryError(ValueError):
-    """A directory that cannot be read or does not validate; the message names the entry."""
+    """A directory that cannot be read or does not validate; the message names the entry.
+
+    ``problems`` lists what a CSV import found, one per row and field (empty otherwise), for
+    callers that show them in another language (the console).
+    """
+
+    def __init__(self, message: str, problems: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
 
 
 class DirectoryEntry(BaseModel):

@@ -5,21 +5,29 @@ One row per institution: ``id,name,tier,division_code,categories,contact,generat
 and reports all problems at once, each with its line number; nothing is written unless the
 whole file is valid. Generated rows (``generated`` true) are skipped on import: placeholders
 are made afresh for whatever division the named institutions leave uncovered.
+
+Each problem is a ``Problem`` (line, field, a ``kind`` code and its parameters) as well as
+English text, so the console can word it in the page's language; ``DirectoryError.problems``
+carries them.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from schemas.divisions import DIVISION_INFO, current_code
 from schemas.domain import Category, Tier
+from schemas.enterprise import division_tier
 from tierflow.directory import (
     GENERATED_PREFIX,
     Directory,
@@ -27,12 +35,31 @@ from tierflow.directory import (
     DirectoryError,
     DirectoryFile,
     ImportRecord,
-    unknown_division,
 )
 
 COLUMNS = ("id", "name", "tier", "division_code", "categories", "contact", "generated")
 REQUIRED = ("id", "name", "tier", "division_code")
 TRUE = {"1", "true", "yes", "是"}
+TIERS = "county, municipal, provincial or national"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an import: where (CSV line, column) and what (``kind``, params).
+
+    ``line`` is None for the file as a whole; ``field`` is a column name, ``header``, ``row``
+    (tier and division code disagree), ``file`` or ``version``. ``text`` is the English
+    wording the CLI prints.
+    """
+
+    line: int | None
+    field: str
+    kind: str
+    text: str
+    params: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.text}" if self.line is not None else self.text
 
 
 def export_csv(entries: Iterable[DirectoryEntry]) -> str:
@@ -48,10 +75,26 @@ def export_csv(entries: Iterable[DirectoryEntry]) -> str:
     return out.getvalue()
 
 
-def _row_entry(row: dict[str, str], line: int) -> tuple[DirectoryEntry | None, list[str]]:
+def _pydantic_problem(line: int, error: dict, row: dict[str, str]) -> Problem:
+    name = ".".join(str(p) for p in error["loc"]) or "row"
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    text = f"{name}: {msg}"
+    if name == "row":  # the model's check: tier and division code disagree
+        code = row["division_code"].strip()
+        params = {"tier": row["tier"].strip(), "code": code, "named": division_tier(code).value}
+        return Problem(line, name, "tier_mismatch", text, params)
+    if name == "division_code":
+        return Problem(line, name, "bad_division_code", text, {"value": str(error["input"])})
+    if error["type"] == "string_too_long":
+        return Problem(line, name, "too_long", text, {"max": str(error["ctx"]["max_length"])})
+    return Problem(line, name, "invalid", text, {"detail": msg})
+
+
+def _row_entry(row: dict[str, str], line: int) -> tuple[DirectoryEntry | None, list[Problem]]:
     problems = [
-        f"line {line}: {name}: missing"
-        + (" (county, municipal, provincial or national)" if name == "tier" else "")
+        Problem(line, name, "missing_tier", f"tier: missing ({TIERS})")
+        if name == "tier"
+        else Problem(line, name, "missing", f"{name}: missing")
         for name in REQUIRED
         if not (row.get(name) or "").strip()
     ]
@@ -61,12 +104,13 @@ def _row_entry(row: dict[str, str], line: int) -> tuple[DirectoryEntry | None, l
     known = {c.value for c in Category}
     bad = [c for c in cats if c not in known]
     if bad:
-        return None, [f"line {line}: categories: unknown {', '.join(bad)} (known: {sorted(known)})"]
+        text = f"categories: unknown {', '.join(bad)} (known: {sorted(known)})"
+        params = {"values": ", ".join(bad), "known": ", ".join(sorted(known))}
+        return None, [Problem(line, "categories", "unknown_category", text, params)]
     tier = row["tier"].strip()
     if tier not in {t.value for t in Tier}:
-        return None, [
-            f"line {line}: tier: {tier!r} is not county, municipal, provincial or national"
-        ]
+        text = f"tier: {tier!r} is not {TIERS}"
+        return None, [Problem(line, "tier", "unknown_tier", text, {"value": tier})]
     try:
         entry = DirectoryEntry(
             id=row["id"].strip(),
@@ -78,13 +122,27 @@ def _row_entry(row: dict[str, str], line: int) -> tuple[DirectoryEntry | None, l
             generated=(row.get("generated") or "").strip().lower() in TRUE,
         )
     except ValidationError as exc:
-        msgs = [
-            f"line {line}: {'.'.join(str(p) for p in e['loc']) or 'row'}: "
-            f"{e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        ]
-        return None, msgs
+        return None, [_pydantic_problem(line, dict(e), row) for e in exc.errors()]
     return entry, []
+
+
+def _division_problem(entry: DirectoryEntry, line: int) -> Problem | None:
+    """Why an entry's division is not one of the current division data, or None."""
+    code = entry.division_code
+    if code in DIVISION_INFO:
+        return None
+    successor = current_code(code)
+    if successor != code:
+        text = f"division_code {code} is retired; use its successor {successor}"
+        params = {"code": code, "successor": successor}
+        return Problem(line, "division_code", "retired_division", text, params)
+    text = f"division_code {code} is not a division of the GB/T 2260 data"
+    return Problem(line, "division_code", "unknown_division", text, {"code": code})
+
+
+def _fail(source: str, problems: list[Problem]) -> DirectoryError:
+    lead = f"{source}: " if source else ""
+    return DirectoryError("\n".join(f"{lead}{p}" for p in problems), problems)
 
 
 def parse_csv(text: str, source: str = "directory.csv") -> tuple[list[DirectoryEntry], int]:
@@ -93,8 +151,11 @@ def parse_csv(text: str, source: str = "directory.csv") -> tuple[list[DirectoryE
     header = reader.fieldnames or []
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise DirectoryError(f"{source}: header: missing column(s) {', '.join(missing)}")
-    problems: list[str] = []
+        columns = ", ".join(missing)
+        text_ = f"header: missing column(s) {columns}"
+        problem = Problem(None, "header", "missing_column", text_, {"columns": columns})
+        raise _fail(source, [problem])
+    problems: list[Problem] = []
     entries: list[DirectoryEntry] = []
     first_line: dict[str, int] = {}
     skipped = 0
@@ -109,30 +170,111 @@ def parse_csv(text: str, source: str = "directory.csv") -> tuple[list[DirectoryE
             continue
         if entry.id.startswith(GENERATED_PREFIX):
             problems.append(
-                f"line {line}: id {entry.id!r}: ids starting {GENERATED_PREFIX!r} "
-                "are reserved for generated entries"
+                Problem(
+                    line,
+                    "id",
+                    "reserved_id",
+                    f"id {entry.id!r}: ids starting {GENERATED_PREFIX!r} "
+                    "are reserved for generated entries",
+                    {"id": entry.id, "prefix": GENERATED_PREFIX},
+                )
             )
             continue
         if entry.id in first_line:
+            first = first_line[entry.id]
             problems.append(
-                f"line {line}: id {entry.id!r} appears more than once (first on line "
-                f"{first_line[entry.id]})"
+                Problem(
+                    line,
+                    "id",
+                    "duplicate_id",
+                    f"id {entry.id!r} appears more than once (first on line {first})",
+                    {"id": entry.id, "first": str(first)},
+                )
             )
             continue
         first_line[entry.id] = line
-        why = unknown_division(entry)
+        why = _division_problem(entry, line)
         if why:
-            problems.append(f"line {line}: {why}")
+            problems.append(why)
             continue
         entries.append(entry)
     if problems:
-        raise DirectoryError("\n".join(f"{source}: {p}" for p in problems))
+        raise _fail(source, problems)
     if not any(e.tier is Tier.NATIONAL and e.is_general for e in entries):
-        raise DirectoryError(
-            f"{source}: no general national institution (tier national, division 000000, "
+        text_ = (
+            "no general national institution (tier national, division 000000, "
             "no categories): the top of every route would be a generated placeholder"
         )
+        raise _fail(source, [Problem(None, "file", "no_national", text_)])
     return entries, skipped
+
+
+@dataclass(frozen=True)
+class PlannedImport:
+    """A validated import, not written yet: the file's new text and what it holds."""
+
+    target: Path
+    version: str
+    source: str
+    at: datetime
+    entries: list[DirectoryEntry]
+    skipped: int
+    body: str  # the DirectoryFile JSON to write
+    previous: str | None  # the file's text before (None: there was no file)
+
+    def directory(self) -> Directory:
+        return Directory.covering(self.entries, self.version)
+
+
+def version_taken(version: str, source: str = "") -> DirectoryError:
+    text = f"version {version!r} was imported before; choose a new version"
+    return _fail(source, [Problem(None, "version", "version_exists", text, {"version": version})])
+
+
+def plan_import(
+    text: str,
+    target: Path,
+    version: str,
+    source: str = "directory.csv",
+    at: datetime | None = None,
+) -> PlannedImport:
+    """Validate CSV text against the directory file at ``target``; return what to write.
+
+    Raise DirectoryError (with ``problems``) when a row is invalid or ``version`` is in the
+    file's import log already.
+    """
+    entries, skipped = parse_csv(text, source)
+    previous: str | None = None
+    imports: list[ImportRecord] = []
+    if target.exists():
+        previous = target.read_text("utf-8")
+        try:
+            imports = DirectoryFile.model_validate_json(previous).imports
+        except ValidationError:
+            imports = []
+    if any(r.version == version for r in imports):
+        raise version_taken(version)
+    at = (at or datetime.now(UTC)).replace(microsecond=0)
+    stamp = at.isoformat(timespec="seconds")
+    imports.append(
+        ImportRecord(version=version, at=stamp, source=source, institutions=len(entries))
+    )
+    doc = DirectoryFile(version=version, institutions=entries, imports=imports)
+    body = doc.model_dump(mode="json", exclude_defaults=True)
+    body["imports"] = [r.model_dump() for r in imports]
+    content = json.dumps(body, ensure_ascii=False, indent=2) + "\n"
+    return PlannedImport(target, version, source, at, entries, skipped, content, previous)
+
+
+def replace_file(target: Path, content: str | None) -> None:
+    """Replace ``target`` atomically with ``content`` (None: remove it), so a worker that
+    reloads it sees the old or the new one."""
+    if content is None:
+        target.unlink(missing_ok=True)
+        return
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(content, encoding="utf-8")
+    os.replace(tmp, target)
 
 
 def import_csv(
@@ -140,23 +282,9 @@ def import_csv(
 ) -> tuple[Directory, int]:
     """Validate CSV text and write it as the directory JSON at ``target``; return it and skips.
 
-    The file is replaced atomically, so a worker that reloads it sees the old or the new one.
+    The file only: ``tierflow.directory_store.import_directory`` also records the version in
+    the database and refreshes the institution table.
     """
-    entries, skipped = parse_csv(text, source)
-    imports: list[ImportRecord] = []
-    if target.exists():
-        try:
-            imports = DirectoryFile.model_validate_json(target.read_text("utf-8")).imports
-        except ValidationError:
-            imports = []
-    if any(r.version == version for r in imports):
-        raise DirectoryError(f"version {version!r} was imported before; choose a new version")
-    at = datetime.now(UTC).isoformat(timespec="seconds")
-    imports.append(ImportRecord(version=version, at=at, source=source, institutions=len(entries)))
-    doc = DirectoryFile(version=version, institutions=entries, imports=imports)
-    body = doc.model_dump(mode="json", exclude_defaults=True)
-    body["imports"] = [r.model_dump() for r in imports]
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(json.dumps(body, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
-    return Directory.covering(entries, version), skipped
+    plan = plan_import(text, target, version, source)
+    replace_file(target, plan.body)
+    return plan.directory(), plan.skipped

@@ -36,6 +36,7 @@ TABLES = {
     "notification",
     "notification_preference",
     "enterprise_grade",
+    "directory_version",
 }
 
 

@@ -5,11 +5,15 @@
 
 from __future__ import annotations
 
+import getpass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 app = typer.Typer(
     help="The institution directory: list, CSV export and import", no_args_is_help=True
@@ -82,6 +86,32 @@ def export(
         typer.echo(f"{out}: directory version {found.version} exported", err=True)
 
 
+def _database() -> Engine:
+    from tierflow.db.engine import make_engine
+    from tierflow.settings import Settings
+
+    return make_engine(Settings().resolved_database_url)
+
+
+def _engine(use_db: bool | None) -> Engine | None:
+    """The read model's engine when a database is configured (``--db``: always; ``--no-db``:
+    never; default: when TIERFLOW_DATABASE_URL is set or the local stack's SQLite file
+    exists)."""
+    from tierflow.settings import Settings
+
+    if use_db is None:
+        settings = Settings()
+        use_db = bool(settings.database_url) or (settings.home / "tierflow.db").exists()
+    return _database() if use_db else None
+
+
+def _operator() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name for this uid
+        return "cli"
+
+
 @app.command("import")
 def import_(
     csv_file: Path = typer.Argument(..., help="CSV as written by `tierflow directory export`"),
@@ -89,10 +119,22 @@ def import_(
     to: Path | None = typer.Option(
         None, help="Directory JSON to replace (default: TIERFLOW_DIRECTORY_FILE)"
     ),
+    use_db: bool | None = typer.Option(
+        None,
+        "--db/--no-db",
+        help="Record the version in the database and refresh its institution table "
+        "(default: when a database is configured)",
+    ),
 ) -> None:
-    """Validate a CSV and make it the directory; workers pick it up on their next routing call."""
+    """Validate a CSV and make it the directory; workers pick it up on their next routing call.
+
+    With a database, the version is recorded in directory_version (who, when, the whole
+    directory) and the institution table refreshed, all or nothing with the file.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
     from tierflow.directory import DirectoryError
-    from tierflow.directory_csv import import_csv
+    from tierflow.directory_store import import_directory
 
     target = _file(to)
     if target is None:
@@ -104,15 +146,59 @@ def import_(
         text = csv_file.read_text("utf-8")
     except OSError as exc:
         _fail(f"{csv_file}: cannot read: {exc.strerror or exc}")
+    except UnicodeDecodeError:
+        _fail(f"{csv_file}: not UTF-8 text (save the sheet as CSV UTF-8)")
     stamp = version or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    engine = _engine(use_db)
     try:
-        found, skipped = import_csv(text, target, stamp, csv_file.name)
+        done = import_directory(
+            text, target, stamp, source=csv_file.name, imported_by=_operator(), engine=engine
+        )
     except DirectoryError as exc:
         _fail(str(exc))
+    except SQLAlchemyError as exc:
+        _fail(
+            f"database: {type(exc).__name__}: {exc.args[0] if exc.args else exc}; nothing was "
+            "imported (run `tierflow db upgrade`, or pass --no-db to write the file only)"
+        )
+    finally:
+        if engine is not None:
+            engine.dispose()
+    found = done.directory
     named = len(found.entries) - len(found.generated())
+    skipped = done.plan.skipped
+    recorded = (
+        f"; recorded in the database by {_operator()}, institution table refreshed "
+        f"({done.changed} rows written, {done.removed} removed)"
+        if done.recorded
+        else "; no database: run `tierflow db seed` to refresh the read model"
+    )
     typer.echo(
         f"{target}: version {stamp}: {named} institutions imported, "
         f"{len(found.generated())} generated placeholders"
         + (f", {skipped} generated rows skipped" if skipped else "")
-        + "; run `tierflow db seed` to refresh the read model"
+        + recorded
     )
+
+
+@app.command("record")
+def record(
+    directory: Path | None = typer.Option(None, help="Directory JSON (default: settings)"),
+) -> None:
+    """Record the current directory version in the database (directory_version) if it is not
+    there yet: the packaged directory, or a file written before versions were recorded."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tierflow.directory import DirectoryError
+    from tierflow.directory_store import record_file
+
+    engine = _database()
+    try:
+        version, new = record_file(engine, _file(directory), _operator())
+    except DirectoryError as exc:
+        _fail(str(exc))
+    except SQLAlchemyError as exc:
+        _fail(f"database: {type(exc).__name__}: {exc.args[0] if exc.args else exc}")
+    finally:
+        engine.dispose()
+    typer.echo(f"directory version {version} {'recorded' if new else 'was recorded before'}")

@@ -1,0 +1,155 @@
+"""Directory versions in the database (SQLite and PostgreSQL): every import is recorded whole
+and loads back; an import is all or nothing across the file, the version table and the
+institution table; ``tierflow directory import`` records into the configured database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from schemas.domain import Category, Tier
+from tierflow.cli import app as cli
+from tierflow.db.models import DirectoryVersion, InstitutionRow
+from tierflow.directory import Directory, DirectoryError
+from tierflow.directory_csv import export_csv
+from tierflow.directory_store import (
+    import_directory,
+    load_version,
+    record_file,
+    version_history,
+)
+
+PACKAGED = Directory.load()
+NAMED = export_csv(e for e in PACKAGED.entries if not e.generated)
+TIANHE = "gd-440106-sme,广州市天河区中小企业服务中心,county,440106,,,0\n"
+
+
+def institution_ids(engine: Engine) -> set[str]:
+    with Session(engine) as session:
+        return set(session.exec(select(InstitutionRow.id)).all())
+
+
+def recorded(engine: Engine) -> list[str]:
+    with Session(engine) as session:
+        return sorted(session.exec(select(DirectoryVersion.version)).all())
+
+
+def test_every_import_is_recorded_and_loads_back(db_engine: Engine, tmp_path: Path) -> None:
+    target = tmp_path / "directory.json"
+    first = import_directory(
+        NAMED, target, "v1", source="a.csv", imported_by="admin-1", engine=db_engine
+    )
+    assert first.recorded and first.changed == len(PACKAGED.entries) and first.removed == 0
+    second = import_directory(
+        NAMED + TIANHE, target, "v2", source="b.csv", imported_by="cli:ops", engine=db_engine
+    )
+    assert (second.changed, second.removed) == (1, 1)  # the office in, its placeholder out
+    assert institution_ids(db_engine) == {e.id for e in second.directory.entries}
+
+    history = version_history(db_engine)
+    assert [(h.version, h.imported_by, h.source) for h in history] == [
+        ("v2", "cli:ops", "b.csv"),
+        ("v1", "admin-1", "a.csv"),
+    ]
+    assert history[0].institutions == history[1].institutions + 1
+    old, new = load_version(db_engine, "v1"), load_version(db_engine, "v2")
+    assert old is not None and new is not None
+    assert load_version(db_engine, "v1") is old  # cached: versions never change
+    assert load_version(db_engine, "nope") is None
+    county = old.route("440106", Category.FINANCING, Tier.COUNTY)
+    assert county is not None and county.id == "gen-440106"  # v1 still routes as it did
+    county = new.route("440106", Category.FINANCING, Tier.COUNTY)
+    assert county is not None and county.id == "gd-440106-sme"
+    assert [r.version for r in new.imports_log()] == ["v1", "v2"]
+
+
+def test_an_invalid_or_repeated_import_changes_nothing(db_engine: Engine, tmp_path: Path) -> None:
+    target = tmp_path / "directory.json"
+    import_directory(NAMED, target, "v1", source="a.csv", imported_by="a", engine=db_engine)
+    before, ids = target.read_bytes(), institution_ids(db_engine)
+    with pytest.raises(DirectoryError) as bad:
+        import_directory(
+            NAMED + "x,X,,330106,\n", target, "v2", source="b", imported_by="a", engine=db_engine
+        )
+    [problem] = bad.value.problems
+    assert (problem.line, problem.field, problem.kind) == (
+        NAMED.count("\n") + 1,
+        "tier",
+        "missing_tier",
+    )
+    # the file's log lost (a new file), the version table still knows v1
+    other = tmp_path / "other.json"
+    with pytest.raises(DirectoryError, match="'v1' was imported before") as again:
+        import_directory(NAMED, other, "v1", source="c", imported_by="a", engine=db_engine)
+    assert again.value.problems[0].kind == "version_exists"
+    assert not other.exists()
+    assert target.read_bytes() == before and institution_ids(db_engine) == ids
+    assert recorded(db_engine) == ["v1"]
+
+
+def test_a_failed_commit_puts_the_previous_file_back(
+    db_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "directory.json"
+    import_directory(NAMED, target, "v1", source="a", imported_by="a", engine=db_engine)
+    before = target.read_bytes()
+
+    def refuse(self: Session) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(Session, "commit", refuse)
+    with pytest.raises(RuntimeError, match="went away"):
+        import_directory(
+            NAMED + TIANHE, target, "v2", source="b", imported_by="a", engine=db_engine
+        )
+    monkeypatch.undo()
+    assert target.read_bytes() == before
+    assert recorded(db_engine) == ["v1"] and "gd-440106-sme" not in institution_ids(db_engine)
+
+
+def test_the_packaged_directory_is_recorded_once(db_engine: Engine) -> None:
+    assert record_file(db_engine, None, "cli:seed") == (PACKAGED.version, True)
+    assert record_file(db_engine, None, "cli:seed") == (PACKAGED.version, False)
+    loaded = load_version(db_engine, PACKAGED.version)
+    assert loaded is not None and len(loaded.entries) == len(PACKAGED.entries)
+
+
+def test_the_cli_import_records_into_the_configured_database(
+    db_url: str, db_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIERFLOW_DATABASE_URL", db_url)
+    monkeypatch.setenv("TIERFLOW_HOME", str(tmp_path / "home"))
+    csv_file, target = tmp_path / "天河.csv", tmp_path / "directory.json"
+    csv_file.write_text(NAMED + TIANHE, encoding="utf-8")
+    runner = CliRunner()
+    done = runner.invoke(
+        cli, ["directory", "import", str(csv_file), "--to", str(target), "--version", "2026.12"]
+    )
+    assert done.exit_code == 0, done.output
+    assert "recorded in the database by cli:" in done.output
+    [row] = version_history(db_engine)
+    assert (row.version, row.source) == ("2026.12", "天河.csv")
+    assert row.imported_by.startswith("cli:")
+    assert "gd-440106-sme" in institution_ids(db_engine)
+    assert "gen-440106" not in institution_ids(db_engine)
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(NAMED + "x,X,county,990101,\n", encoding="utf-8")
+    refused = runner.invoke(cli, ["directory", "import", str(bad), "--to", str(target)])
+    assert refused.exit_code == 1 and "division_code 990101 is not a division" in refused.output
+    assert recorded(db_engine) == ["2026.12"]
+
+    file_only = runner.invoke(
+        cli, ["directory", "import", str(csv_file), "--to", str(target), "--no-db"]
+    )
+    assert file_only.exit_code == 0 and "no database" in file_only.output
+    assert recorded(db_engine) == ["2026.12"]
+    assert Directory.load(target).version != "2026.12"
+
+    listed = runner.invoke(cli, ["directory", "record", "--directory", str(target)])
+    assert listed.exit_code == 0 and "recorded" in listed.output
+    assert len(recorded(db_engine)) == 2

@@ -1,0 +1,298 @@
+"""Every institution directory version in the database, and imports that keep it in step.
+
+An import (``tierflow directory import`` or the console's 机构名录 page) goes through
+``import_directory``: the CSV is validated (``tierflow.directory_csv``), the new version is
+recorded in ``directory_version`` with who imported it, the ``institution`` table is made to
+match the new directory, and the directory file the workers read is replaced, all or nothing.
+``load_version`` returns any recorded version (cached: versions never change), so a request
+can keep routing by the version it started with.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
+from sqlmodel import Session, col, select
+
+from tierflow.db.models import DirectoryVersion, InstitutionRow
+from tierflow.directory import PACKAGED_DIRECTORY, Directory, DirectoryEntry, DirectoryError
+from tierflow.directory_csv import PlannedImport, plan_import, replace_file, version_taken
+
+CACHED_VERSIONS = 8  # parsed versions kept per process (~3,200 entries each)
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One recorded version without its content (the import history)."""
+
+    version: str
+    imported_at: datetime
+    imported_by: str
+    source: str
+    institutions: int
+
+
+# --------------------------------------------------------------------------- the version table
+def record_version(
+    session: Session,
+    content: str,
+    *,
+    imported_by: str,
+    source: str,
+    imported_at: datetime | None = None,
+) -> DirectoryVersion:
+    """Add the directory JSON ``content`` as a new version (caller commits).
+
+    The content is parsed first, so every recorded version loads; raise DirectoryError when
+    it does not validate or its version is recorded already.
+    """
+    directory = Directory.parse(content, "directory_version")
+    if session.get(DirectoryVersion, directory.version) is not None:
+        raise version_taken(directory.version)
+    row = DirectoryVersion(
+        version=directory.version,
+        imported_at=(imported_at or datetime.now(UTC)).replace(microsecond=0),
+        imported_by=imported_by[:100],
+        source=source[:200],
+        institutions=len(directory.entries) - len(directory.generated()),
+        content=content,
+    )
+    session.add(row)
+    return row
+
+
+class _VersionCache:
+    """Parsed versions by (database, version); only found ones (a version may come later)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._found: OrderedDict[tuple[str, str], Directory] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> Directory | None:
+        with self._lock:
+            found = self._found.get(key)
+            if found is not None:
+                self._found.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str], directory: Directory) -> None:
+        with self._lock:
+            self._found[key] = directory
+            self._found.move_to_end(key)
+            while len(self._found) > self.size:
+                self._found.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._found.clear()
+
+
+_CACHE = _VersionCache(CACHED_VERSIONS)
+
+
+def load_version(engine: Engine, version: str) -> Directory | None:
+    """Return the recorded directory ``version`` (with its generated placeholders), or None."""
+    key = (engine.url.render_as_string(hide_password=True), version)
+    cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    with Session(engine) as session:
+        row = session.get(DirectoryVersion, version)
+        content = row.content if row is not None else None
+    if content is None:
+        return None
+    directory = Directory.parse(content, f"directory_version {version}")
+    _CACHE.put(key, directory)
+    return directory
+
+
+def version_history(engine: Engine, limit: int = 100) -> list[VersionInfo]:
+    """The recorded versions, newest import first."""
+    query = (
+        select(DirectoryVersion)
+        .options(defer(DirectoryVersion.content))  # type: ignore[arg-type]
+        .order_by(col(DirectoryVersion.imported_at).desc(), col(DirectoryVersion.version).desc())
+        .limit(limit)
+    )
+    with Session(engine) as session:
+        return [
+            VersionInfo(r.version, r.imported_at, r.imported_by, r.source, r.institutions)
+            for r in session.exec(query).all()
+        ]
+
+
+def is_recorded(engine: Engine, version: str) -> bool:
+    with Session(engine) as session:
+        return session.get(DirectoryVersion, version) is not None
+
+
+def record_file(engine: Engine, path: Path | None, imported_by: str) -> tuple[str, bool]:
+    """Record the directory file (the packaged one when ``path`` is None) unless its version
+    is recorded; return (version, newly recorded). ``tierflow db seed`` calls it, so the
+    version workers start with is retrievable too."""
+    if path is None:
+        text = resources.files("tierflow.data").joinpath(PACKAGED_DIRECTORY).read_text("utf-8")
+        source = PACKAGED_DIRECTORY
+    else:
+        text, source = Path(path).read_text("utf-8"), Path(path).name
+    directory = Directory.parse(text, source)
+    if is_recorded(engine, directory.version):
+        return directory.version, False
+    logged = [r for r in directory.imports_log() if r.version == directory.version]
+    at = datetime.fromisoformat(logged[-1].at) if logged else None
+    with Session(engine) as session:
+        record_version(
+            session,
+            text,
+            imported_by=imported_by,
+            source=logged[-1].source if logged else source,
+            imported_at=at,
+        )
+        try:
+            session.commit()
+        except IntegrityError:  # recorded meanwhile by another seed
+            return directory.version, False
+    return directory.version, True
+
+
+# --------------------------------------------------------------------------- institution table
+def _row_data(entry: DirectoryEntry) -> dict[str, object]:
+    return {
+        "id": entry.id,
+        "name": entry.name,
+        "tier": entry.tier,
+        "division_code": entry.division_code,
+        "categories": [c.value for c in entry.categories],
+        "contact": entry.contact,
+    }
+
+
+def refresh_institutions(session: Session, directory: Directory) -> tuple[int, int]:
+    """Make the ``institution`` table hold exactly ``directory``'s entries (named and
+    generated); return (rows added or changed, rows removed). Caller commits."""
+    rows = {row.id: row for row in session.exec(select(InstitutionRow)).all()}
+    changed = 0
+    for entry in directory.entries:
+        data = _row_data(entry)
+        row = rows.pop(entry.id, None)
+        if row is None:
+            session.add(InstitutionRow.model_validate(data))
+            changed += 1
+        elif any(getattr(row, name) != value for name, value in data.items()):
+            row.sqlmodel_update(data)
+            session.add(row)
+            changed += 1
+    for gone in rows.values():  # left the directory (or a placeholder now covered)
+        session.delete(gone)
+    return changed, len(rows)
+
+
+# --------------------------------------------------------------------------- imports
+@dataclass(frozen=True)
+class ImportResult:
+    """What ``import_directory`` did."""
+
+    plan: PlannedImport
+    directory: Directory
+    recorded: bool  # in directory_version (False: no database given)
+    changed: int  # institution rows added or changed
+    removed: int  # institution rows removed
+
+    @property
+    def version(self) -> str:
+        return self.plan.version
+
+    @property
+    def named(self) -> int:
+        return len(self.plan.entries)
+
+
+@contextmanager
+def _file_lock(target: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside ``target``, so imports on one host go one at a time
+    (each reads the import log the one before it wrote)."""
+    lock = target.with_name(f".{target.name}.lock")
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def import_directory(
+    text: str,
+    target: Path,
+    version: str,
+    *,
+    source: str,
+    imported_by: str,
+    engine: Engine | None,
+    at: datetime | None = None,
+) -> ImportResult:
+    """Validate CSV ``text`` and make it directory ``version``: the file at ``target`` and,
+    with an ``engine``, a ``directory_version`` row and the refreshed ``institution`` table.
+
+    All or nothing: an invalid file or a version imported before (in the file's log or in
+    the table) raises DirectoryError with its ``problems`` and changes nothing; the database
+    transaction commits only after the file is replaced, and a failed commit puts the
+    previous file back.
+    """
+    with _file_lock(target):
+        plan = plan_import(text, target, version, source, at)
+        directory = plan.directory()
+        if engine is None:
+            replace_file(target, plan.body)
+            return ImportResult(plan, directory, False, 0, 0)
+        with Session(engine) as session:
+            record_version(
+                session, plan.body, imported_by=imported_by, source=source, imported_at=plan.at
+            )
+            changed, removed = refresh_institutions(session, directory)
+            try:
+                session.flush()
+            except IntegrityError:  # the same version recorded meanwhile
+                raise version_taken(version) from None
+            replace_file(target, plan.body)
+            try:
+                session.commit()
+            except BaseException:
+                replace_file(target, plan.previous)
+                raise
+    return ImportResult(plan, directory, True, changed, removed)
+
+
+_CURRENT: dict[Path | None, tuple[tuple[int, int] | None, Directory]] = {}
+_CURRENT_LOCK = threading.Lock()
+
+
+def read_current(path: Path | None) -> Directory:
+    """The directory the workers route with now: the file at ``path`` (re-read when it
+    changes, as ``DirectoryWatch`` does) or the packaged one; DirectoryError if unreadable."""
+    stamp: tuple[int, int] | None = None
+    if path is not None:
+        try:
+            st = path.stat()
+        except OSError as exc:
+            raise DirectoryError(f"{path}: cannot read directory: {exc.strerror or exc}") from None
+        stamp = (st.st_mtime_ns, st.st_size)
+    with _CURRENT_LOCK:
+        known = _CURRENT.get(path)
+    if known is not None and known[0] == stamp:
+        return known[1]
+    directory = Directory.load(path)
+    with _CURRENT_LOCK:
+        _CURRENT[path] = (stamp, directory)
+    return directory
