@@ -2,23 +2,56 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
+
 from temporalio import activity
 
 from activities.failures import is_permanent, permanent_failure
 from schemas.lifecycle import Institution, RouteRequest, TargetAnswer, TargetCheck
 from tierflow.directory import Directory, DirectoryWatch
 
+log = logging.getLogger("tierflow.directory")
+
 
 class DirectoryActivities:
-    """Holds the directory so a worker parses it once (a watch reloads it when its file changes)."""
+    """Holds the directory so a worker parses it once (a watch reloads it when its file changes).
 
-    def __init__(self, directory: Directory | DirectoryWatch) -> None:
+    A request routes by the directory version it pinned at submission: ``versions`` finds an
+    earlier one (the database keeps every imported version); a version it cannot find, or
+    none pinned, routes by the current directory.
+    """
+
+    def __init__(
+        self,
+        directory: Directory | DirectoryWatch,
+        versions: Callable[[str], Directory | None] = lambda version: None,
+    ) -> None:
         self._source = directory
+        self._versions = versions
 
     @property
     def directory(self) -> Directory:
         src = self._source
         return src.current() if isinstance(src, DirectoryWatch) else src
+
+    async def pinned(self, version: str | None) -> Directory:
+        """The directory of ``version`` (the current one when it is that, or unknown).
+
+        An earlier version is read and parsed on a thread (once: the store caches it), so the
+        event loop never waits for the database.
+        """
+        current = self.directory
+        if version is None or version == current.version:
+            return current
+        found = await asyncio.to_thread(self._versions, version)
+        if found is None:
+            log.warning(
+                "directory version %s is not recorded; routing by %s", version, current.version
+            )
+            return current
+        return found
 
     @activity.defn(name="resolve_institution")
     async def resolve_institution(self, req: RouteRequest) -> Institution | None:
@@ -28,7 +61,8 @@ class DirectoryActivities:
         escalation never waits for a thread-pool slot held by database writes.
         """
         try:
-            return self.directory.route(req.division_code, req.category, req.tier)
+            directory = await self.pinned(req.directory_version)
+            return directory.route(req.division_code, req.category, req.tier)
         except Exception as exc:
             if is_permanent(exc):  # e.g. a division the directory cannot map to this tier
                 raise permanent_failure("resolve_institution", exc) from exc
@@ -37,4 +71,4 @@ class DirectoryActivities:
     @activity.defn(name="check_target")
     async def check_target(self, check: TargetCheck) -> TargetAnswer:
         """Answer whether the request may be handed to an institution a caller named."""
-        return self.directory.check_target(check)
+        return (await self.pinned(check.directory_version)).check_target(check)

@@ -7,6 +7,7 @@ deadlines stable when the policy file, the holidays library or the grade registr
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from temporalio import activity
 
@@ -20,9 +21,15 @@ from tierflow.policy import PolicyFile
 class PolicyActivities:
     """Holds the loaded policy file (parsed once per worker) and the grade registry."""
 
-    def __init__(self, policy: PolicyFile, grades: GradeRegistry | None = None) -> None:
+    def __init__(
+        self,
+        policy: PolicyFile,
+        grades: GradeRegistry | None = None,
+        directory_version: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self.policy = policy
         self.grades = grades  # None: no registry, so no declared grade is confirmed
+        self.directory_version = directory_version  # the directory new requests pin
 
     async def applied_grade(self, req: PolicyRequest) -> Grade:
         """Return the grade the registry holds for the enterprise on the submission day."""
@@ -48,4 +55,10 @@ class PolicyActivities:
             if is_permanent(exc):  # a policy or calendar that fails validation stays failing
                 raise permanent_failure("load_policy", exc) from None
             raise
-        return pinned.model_copy(update={"grade_declared": req.grade, "grade_applied": applied})
+        return pinned.model_copy(
+            update={
+                "grade_declared": req.grade,
+                "grade_applied": applied,
+                "directory_version": self.directory_version(),
+            }
+        )

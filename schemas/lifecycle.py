@@ -323,6 +323,7 @@ class RouteRequest(BaseModel):
     division_code: DivisionCode
     category: Category
     tier: Tier
+    directory_version: str | None = None  # the request's pinned directory (None: current)
 
 
 class TargetCheck(BaseModel):
@@ -332,6 +333,7 @@ class TargetCheck(BaseModel):
     tier: Tier  # the tier the request is at (a reassignment stays at its tier)
     category: Category | None  # None: any (a co-handler serves another part of the request)
     region_prefix: str  # the actor's region: the target's division must start with it
+    directory_version: str | None = None  # the request's pinned directory (None: current)
 
 
 class HandlerCheck(BaseModel):

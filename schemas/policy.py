@@ -154,6 +154,12 @@ class PinnedPolicy(BaseModel):
         "registry held on the submission date (None: pinned before the registry, when the "
         "declared grade was used)",
     )
+    directory_version: str | None = Field(
+        default=None,
+        description="The institution directory the request routes by, as it was at "
+        "submission, so a later import changes nothing for it (None: pinned before directory "
+        "versions, routed by the current directory)",
+    )
 
 
 class PolicyRequest(BaseModel):

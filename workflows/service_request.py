@@ -623,6 +623,7 @@ class ServiceRequestWorkflow:
                 tier=self.case.tier,
                 category=None,  # it serves another part of the request
                 region_prefix=permissions.region_prefix(around, holder.division_code) or "",
+                directory_version=self._policy.directory_version,
             )
             answer: TargetAnswer = await lookup("check_target", check, TargetAnswer)
             if answer.institution is None:
@@ -711,7 +712,7 @@ class ServiceRequestWorkflow:
         actor = action.actor
         prefix = (
             permissions.region_prefix(actor.tier, actor.division_code) or ""
-            if actor.role is Role.SUPERVISOR
+            if actor.role in permissions.REGIONAL_ROLES  # supervisors and the dispatch desk
             else ""
         )
         check = TargetCheck(
@@ -719,6 +720,7 @@ class ServiceRequestWorkflow:
             tier=self.case.tier,
             category=self.case.request.category,
             region_prefix=prefix,
+            directory_version=self._policy.directory_version,
         )
         answer: TargetAnswer = await lookup("check_target", check, TargetAnswer)
         if answer.institution is None:
@@ -1115,6 +1117,8 @@ class ServiceRequestWorkflow:
                     division_code=self._division(current),
                     category=self.case.request.category,
                     tier=current,
+                    # the directory the request pinned (None: pinned before versions, current)
+                    directory_version=self._policy.directory_version,
                 ),
                 result_type=Institution | None,  # type: ignore[arg-type]
             )

@@ -8,8 +8,8 @@ from temporalio.testing import ActivityEnvironment
 from activities.directory import DirectoryActivities
 from schemas.domain import Category, Grade, Priority, Tier
 from schemas.enterprise import validate_uscc
-from schemas.lifecycle import RouteRequest
-from tierflow.directory import Directory, DirectoryError
+from schemas.lifecycle import RouteRequest, TargetCheck
+from tierflow.directory import Directory, DirectoryEntry, DirectoryError
 from tierflow_dev.demo import demo_requests
 
 DIRECTORY = Directory.load()
@@ -116,6 +116,48 @@ async def test_resolve_institution_activity() -> None:
     assert (await env.run(acts.resolve_institution, none)).id == "gen-330127"  # type: ignore[union-attr]
     empty = DirectoryActivities(Directory([]))
     assert await env.run(empty.resolve_institution, none) is None
+
+
+async def test_a_request_routes_by_the_directory_version_it_pinned() -> None:
+    """Current: 2026.2, whose Hangzhou centre moved; a request pinned 2026.1 still routes
+    to the 2026.1 centre; an unknown or no version routes by the current directory."""
+    entry = DirectoryEntry(id="hz-old", name="旧", tier=Tier.MUNICIPAL, division_code="330100")
+    older = Directory.covering([entry], "2026.1")
+    moved = entry.model_copy(update={"id": "hz-new", "name": "新"})
+    current = Directory.covering([moved], "2026.2")
+    asked: list[str] = []
+
+    def versions(version: str) -> Directory | None:
+        asked.append(version)
+        return older if version == "2026.1" else None
+
+    acts = DirectoryActivities(current, versions=versions)
+    env = ActivityEnvironment()
+
+    async def routed(version: str | None) -> str | None:
+        req = RouteRequest(
+            division_code="330106",
+            category=Category.FINANCING,
+            tier=Tier.MUNICIPAL,
+            directory_version=version,
+        )
+        found = await env.run(acts.resolve_institution, req)
+        return found.id if found else None
+
+    assert await routed("2026.1") == "hz-old"
+    assert await routed("2026.2") == "hz-new" and await routed(None) == "hz-new"
+    assert await routed("2025.9") == "hz-new"  # not recorded: the current one
+    assert asked == ["2026.1", "2025.9"]  # the current version is never looked up
+    check = TargetCheck(
+        institution_id="hz-old",
+        tier=Tier.MUNICIPAL,
+        category=None,
+        region_prefix="33",
+        directory_version="2026.1",
+    )
+    assert (await env.run(acts.check_target, check)).institution is not None
+    stale = check.model_copy(update={"directory_version": None})
+    assert "not in the directory" in ((await env.run(acts.check_target, stale)).refusal or "")
 
 
 def test_demo_requests_are_valid_varied_and_reproducible() -> None:

@@ -182,7 +182,8 @@ def test_pinned_policy_survives_the_data_converter(policy) -> None:
 async def test_load_policy_activity(policy) -> None:
     # no grade registry: the declared grade is recorded, not applied (tests/integration/
     # test_grades.py runs the activity on a registry that confirms it)
-    activities = PolicyActivities(policy)
+    # the request also pins the directory version routing uses from now on
+    activities = PolicyActivities(policy, directory_version=lambda: "dir-2026.1")
     request = PolicyRequest(
         category=Category.DIGITAL_TRANSFORMATION,
         priority=Priority.HIGH,
@@ -192,7 +193,13 @@ async def test_load_policy_activity(policy) -> None:
     pinned = await ActivityEnvironment().run(activities.load_policy, request)
     assert pinned == policy.pin(
         Category.DIGITAL_TRANSFORMATION, Priority.HIGH, Grade.NONE, SUBMITTED
-    ).model_copy(update={"grade_declared": Grade.LITTLE_GIANT, "grade_applied": Grade.NONE})
+    ).model_copy(
+        update={
+            "grade_declared": Grade.LITTLE_GIANT,
+            "grade_applied": Grade.NONE,
+            "directory_version": "dir-2026.1",
+        }
+    )
     assert pinned.targets[Tier.COUNTY].response_seconds == 4 * HOUR
 
 

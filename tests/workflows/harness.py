@@ -48,6 +48,8 @@ class StandIns:
     extra_institutions: list[Institution] = field(default_factory=list)
     # caseworker accounts check_handler knows besides cw-<institution>: user id -> institution
     accounts: dict[str, str] = field(default_factory=dict)
+    # the directory version each routing call and target check named
+    directory_versions: list[str | None] = field(default_factory=list)
 
     @activity.defn(name="load_policy")
     async def load_policy(self, req: PolicyRequest) -> PinnedPolicy:
@@ -57,6 +59,7 @@ class StandIns:
 
     @activity.defn(name="resolve_institution")
     async def resolve_institution(self, req: RouteRequest) -> Institution | None:
+        self.directory_versions.append(req.directory_version)
         tier = req.tier
         if tier in self.route_fails_at:
             raise permanent_failure("resolve_institution", KeyError(f"{tier.value} entry missing"))
@@ -73,6 +76,7 @@ class StandIns:
     @activity.defn(name="check_target")
     async def check_target(self, check: TargetCheck) -> TargetAnswer:
         """The real directory's check over the stand-in directory's institutions."""
+        self.directory_versions.append(check.directory_version)
         known = {i.id: i for i in self.extra_institutions}
         code = check.institution_id.split("-", 1)[-1]
         for tier in Tier:  # the ids resolve_institution hands out: <tier>-<division code>
