@@ -23,6 +23,7 @@ from schemas.permissions import REGIONAL_ROLES, SYSTEM_GRANTS
 from schemas.request import Actor
 from tierflow.db.auth_models import ApiToken, ApiUser
 from tierflow.directory import Directory
+from tierflow.i18n import N_, TranslatableError
 
 TOKEN_PREFIX = "tf_"
 DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
@@ -32,8 +33,9 @@ USER_ID_PATTERN = re.compile(edge.USER_ID_PATTERN)
 INSTITUTION_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.FOLLOW_UP, Role.DISPATCHER})
 
 
-class AuthStoreError(ValueError):
-    """A user or token operation that cannot be done; the message says which field and why."""
+class AuthStoreError(TranslatableError):
+    """A user or token operation that cannot be done; the message says which field and why
+    (English as ``str()``, in the admin's language in the CLI)."""
 
 
 class TokenRefused(Exception):
@@ -86,27 +88,35 @@ def create_user(
     """Create a user; caseworkers and supervisors need an institution of the directory."""
     if not USER_ID_PATTERN.fullmatch(user_id):  # "ana\n" would match with match()
         raise AuthStoreError(
-            f"name: {user_id!r} must be 1-100 letters, digits or _.@- (starting alphanumeric)"
+            N_("name: %(name)r must be 1-100 letters, digits or _.@- (starting alphanumeric)"),
+            name=user_id,
         )
     if role is Role.ENTERPRISE:
-        raise AuthStoreError("role: enterprises act through a system client, not a user")
+        raise AuthStoreError(N_("role: enterprises act through a system client, not a user"))
     tier = division = None
     if role in INSTITUTION_ROLES:
         if not institution_id:
-            raise AuthStoreError(f"institution: required for role {role.value}")
+            raise AuthStoreError(N_("institution: required for role %(role)s"), role=role.value)
         entry = (directory or Directory.load()).get(institution_id)
         if entry is None:
-            raise AuthStoreError(f"institution: {institution_id!r} is not in the directory")
+            raise AuthStoreError(
+                N_("institution: %(unit)r is not in the directory"), unit=institution_id
+            )
         tier, division = entry.tier, entry.division_code
     elif institution_id:
-        raise AuthStoreError(f"institution: only caseworkers and supervisors have one, not {role}")
+        raise AuthStoreError(
+            N_("institution: only caseworkers and supervisors have one, not %(role)s"),
+            role=role.value,
+        )
     grants = sorted(set(grants or []))
     if grants and role is not Role.SYSTEM:
-        raise AuthStoreError("grant: only system clients have grants")
+        raise AuthStoreError(N_("grant: only system clients have grants"))
     unknown = sorted(set(grants) - SYSTEM_GRANTS)
     if unknown:
         raise AuthStoreError(
-            f"grant: unknown {', '.join(unknown)} (allowed: {', '.join(sorted(SYSTEM_GRANTS))})"
+            N_("grant: unknown %(unknown)s (allowed: %(allowed)s)"),
+            unknown=", ".join(unknown),
+            allowed=", ".join(sorted(SYSTEM_GRANTS)),
         )
     user = ApiUser(
         id=user_id,
@@ -119,7 +129,7 @@ def create_user(
     )
     with Session(engine) as session:
         if session.get(ApiUser, user_id) is not None:
-            raise AuthStoreError(f"name: user {user_id!r} already exists")
+            raise AuthStoreError(N_("name: user %(user)r already exists"), user=user_id)
         session.add(user)
         session.commit()
         session.refresh(user)
@@ -135,13 +145,17 @@ def issue_token(
     """Create a token for ``user_id`` and return it; it is never stored in plain text."""
     if not timedelta(0) < expires_in <= MAX_TOKEN_LIFETIME:
         raise AuthStoreError(
-            f"expires-in: must be more than 0 and at most {MAX_TOKEN_LIFETIME.days} days"
+            N_("expires-in: must be more than 0 and at most %(days)d days"),
+            days=MAX_TOKEN_LIFETIME.days,
         )
     token = new_token()
     now = now or datetime.now(UTC)
     with Session(engine) as session:
         if session.get(ApiUser, user_id) is None:
-            raise AuthStoreError(f"user: {user_id!r} does not exist (create it with users add)")
+            raise AuthStoreError(
+                N_("user: %(user)r does not exist (create it with `tierflow users add`)"),
+                user=user_id,
+            )
         session.add(
             ApiToken(
                 token_hash=hash_token(token),
@@ -159,7 +173,7 @@ def list_tokens(engine: Engine, user_id: str) -> list[ApiToken]:
     """Return a user's tokens (digests, dates, never the token), oldest first."""
     with Session(engine) as session:
         if session.get(ApiUser, user_id) is None:
-            raise AuthStoreError(f"user: {user_id!r} does not exist")
+            raise AuthStoreError(N_("user: %(user)r does not exist"), user=user_id)
         query = select(ApiToken).where(ApiToken.user_id == user_id).order_by(col(ApiToken.id))
         return list(session.exec(query).all())
 
@@ -169,7 +183,7 @@ def revoke_token(engine: Engine, token_id: int, now: datetime | None = None) -> 
     with Session(engine) as session:
         row = session.get(ApiToken, token_id)
         if row is None:
-            raise AuthStoreError(f"token: no token with id {token_id}")
+            raise AuthStoreError(N_("token: no token with id %(id)d"), id=token_id)
         if row.revoked_at is None:
             row.revoked_at = now or datetime.now(UTC)
             session.add(row)

@@ -17,13 +17,15 @@ from sqlmodel import Session, col, select
 
 from schemas.domain import Grade
 from tierflow.db.grade_models import EnterpriseGrade, EnterpriseGradeBase
+from tierflow.i18n import N_, TranslatableError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LADDER = [Grade.NONE, Grade.INNOVATIVE, Grade.SPECIALIZED_NEW, Grade.LITTLE_GIANT]
 
 
-class GradeError(ValueError):
-    """A withdrawal or import the registry cannot take (the message says why)."""
+class GradeError(TranslatableError):
+    """A withdrawal or import the registry cannot take (the message says why, in English as
+    ``str()`` and in the operator's language in the CLI)."""
 
 
 def local_day(moment: datetime) -> date:
@@ -87,11 +89,19 @@ def withdraw(
 ) -> list[EnterpriseGrade]:
     """Withdraw the enterprise's recognitions valid on ``on`` (one grade or all); caller commits."""
     if not reason.strip():
-        raise GradeError("reason: a withdrawal needs a reason")
+        raise GradeError(N_("reason: a withdrawal needs a reason"))
     rows = [r for r in recognitions(session, uscc, on) if grade is None or r.grade == grade]
     if not rows:
-        which = f"{grade.value} recognition" if grade else "recognition"
-        raise GradeError(f"{uscc} holds no {which} valid on {on.isoformat()}")
+        if grade is None:
+            raise GradeError(
+                N_("%(uscc)s holds no recognition valid on %(day)s"), uscc=uscc, day=on.isoformat()
+            )
+        raise GradeError(
+            N_("%(uscc)s holds no %(grade)s recognition valid on %(day)s"),
+            uscc=uscc,
+            grade=grade.value,
+            day=on.isoformat(),
+        )
     now = datetime.now(UTC)
     for row in rows:
         row.withdrawn_on, row.withdrawal_reason, row.withdrawn_at = on, reason.strip(), now

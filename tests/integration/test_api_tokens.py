@@ -1,7 +1,8 @@
 """API tokens expire and are revoked one by one: the admin CLI and the real app's answers.
 
 The CLI writes to a real migrated database; the app reads it with an injected clock, so an
-expiry is reached by moving the clock, not by waiting.
+expiry is reached by moving the clock, not by waiting. The CLI speaks Chinese unless asked for
+English (TIERFLOW_LANG=en).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typer.testing import CliRunner
 from api.app import create_app
 from schemas.domain import Role
 from tests.utils.api_helpers import asgi_client
+from tests.utils.language import language_env
 from tierflow.auth_store import create_user, issue_token, list_tokens
 from tierflow.cli import app as cli_app
 from tierflow.db.engine import make_engine
@@ -36,9 +38,9 @@ def engine(sqlite_url: str) -> Iterator[Engine]:
         engine.dispose()
 
 
-def cli(url: str, tmp_path: Path, *args: str) -> tuple[int, str]:
+def cli(url: str, tmp_path: Path, *args: str, locale: str | None = None) -> tuple[int, str]:
     env = {"TIERFLOW_DATABASE_URL": url, "TIERFLOW_HOME": str(tmp_path / "home")}
-    result = CliRunner().invoke(cli_app, list(args), env=env)
+    result = CliRunner().invoke(cli_app, list(args), env=env | language_env(locale))
     return result.exit_code, result.output
 
 
@@ -65,9 +67,10 @@ async def test_the_cli_issues_lists_and_revokes_one_token(
     code, out = cli(sqlite_url, tmp_path, "tokens", "issue", "ana", "--expires-in", "30d")
     assert code == 0, out
     first = out.strip().splitlines()[-1]
-    assert first.startswith("tf_") and re.search(r"expires \d{4}-\d\d-\d\dT\d\d:\d\dZ", out)
-    code, out = cli(sqlite_url, tmp_path, "tokens", "issue", "ana")  # 90 days by default
+    assert first.startswith("tf_") and re.search(r"到期时间 \d{4}-\d\d-\d\dT\d\d:\d\dZ", out)
+    code, out = cli(sqlite_url, tmp_path, "tokens", "issue", "ana", locale="en")  # 90 days
     second = out.strip().splitlines()[-1]
+    assert second.startswith("tf_") and re.search(r"expires \d{4}-\d\d-\d\dT\d\d:\d\dZ", out)
     rows = list_tokens(engine, "ana")
     assert [r.expires_at - r.created_at for r in rows] == [timedelta(days=30), timedelta(days=90)]
 
@@ -76,34 +79,50 @@ async def test_the_cli_issues_lists_and_revokes_one_token(
     code, listing = cli(sqlite_url, tmp_path, "tokens", "list", "ana")
     assert code == 0 and first not in listing and second not in listing  # never the token
     lines = listing.strip().splitlines()
-    assert lines[0] == "id\tprefix\tcreated\texpires\tlast_used\tstatus"
+    assert lines[0] == "编号\t前缀\t创建时间\t到期时间\t最近使用\t状态"
     assert [line.split("\t")[1] for line in lines[1:]] == [first[:9], second[:9]]
     assert lines[1].split("\t")[4] != "-" and lines[2].split("\t")[4] == "-"  # last used
 
     code, out = cli(sqlite_url, tmp_path, "tokens", "revoke", str(rows[0].id))
-    assert code == 0 and f"token {rows[0].id} ({first[:9]}…) of ana revoked" in out
+    assert code == 0 and f"已吊销 ana 的令牌 {rows[0].id}（{first[:9]}…）" in out
     code, body = await get_queue(engine, sqlite_url, first, now)
     assert code == 401 and f"token {first[:9]}… was revoked at" in body
     assert (await get_queue(engine, sqlite_url, second, now))[0] == 200  # the other one lives
     listing = cli(sqlite_url, tmp_path, "tokens", "list", "ana")[1]
-    assert [line.rsplit("\t", 1)[1] for line in listing.strip().splitlines()[1:]] == [
-        "revoked",
-        "live",
-    ]
+    statuses = [line.rsplit("\t", 1)[1] for line in listing.strip().splitlines()[1:]]
+    assert statuses == ["已吊销", "有效"]
+    english = cli(sqlite_url, tmp_path, "tokens", "list", "ana", locale="en")[1].splitlines()
+    assert english[0] == "id\tprefix\tcreated\texpires\tlast used\tstatus"
+    assert [line.rsplit("\t", 1)[1] for line in english[1:]] == ["revoked", "live"]
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "english"),
     [
-        (("tokens", "issue", "ana", "--expires-in", "30"), "use days or hours, e.g. 30d or 12h"),
-        (("tokens", "issue", "ana", "--expires-in", "2000d"), "at most 1095 days"),
-        (("tokens", "revoke", "999"), "token: no token with id 999"),
-        (("tokens", "revoke"), "give a TOKEN_ID or --all-of USER"),
-        (("tokens", "list", "bob"), "user: 'bob' does not exist"),
+        (
+            ("tokens", "issue", "ana", "--expires-in", "30"),
+            "请以天或小时表示，如 30d 或 12h",
+            "use days or hours, e.g. 30d or 12h",
+        ),
+        (
+            ("tokens", "issue", "ana", "--expires-in", "2000d"),
+            "不超过 1095 天",
+            "at most 1095 days",
+        ),
+        (("tokens", "revoke", "999"), "没有编号为 999 的令牌", "token: no token with id 999"),
+        (("tokens", "revoke"), "请给出 TOKEN_ID 或 --all-of USER", "give a TOKEN_ID or --all-of"),
+        (("tokens", "list", "bob"), "用户 'bob' 不存在", "user: 'bob' does not exist"),
     ],
 )
 def test_the_cli_refuses_bad_token_commands(
-    engine: Engine, sqlite_url: str, tmp_path: Path, args: tuple[str, ...], message: str
+    engine: Engine,
+    sqlite_url: str,
+    tmp_path: Path,
+    args: tuple[str, ...],
+    message: str,
+    english: str,
 ) -> None:
     code, out = cli(sqlite_url, tmp_path, *args)
     assert code != 0 and message in out, out
+    code, out = cli(sqlite_url, tmp_path, *args, locale="en")
+    assert code != 0 and english in out, out

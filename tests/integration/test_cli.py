@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from api.app import create_app
 from tests.utils.api_helpers import request_body, serve_in_thread
 from tests.utils.factories import SIGNED_WORKED_AND_RESOLVED, make_request
+from tests.utils.language import language_env
 from tests.utils.stack_helpers import eventually
 from tierflow.cli import app as cli_app
 from tierflow.cli.client import countdown, credentials_path
@@ -53,14 +54,26 @@ def ok(result: Result) -> str:
 
 async def test_cli_full_lifecycle(api_url: str, cli_env: dict[str, str], tmp_path: Path) -> None:
     name = f"cli-cw-{uuid.uuid4().hex[:6]}"
+    chinese_env = cli_env | language_env()  # the admin commands' default language
     out = ok(
         await run(
-            cli_env, "users", "add", name, "--role", "caseworker", "--institution", "zj-330106-sme"
+            chinese_env,
+            "users",
+            "add",
+            name,
+            "--role",
+            "caseworker",
+            "--institution",
+            "zj-330106-sme",
         )
     )
-    assert "zj-330106-sme (county, 330106)" in out
+    assert f"已创建用户 {name}（经办人），所属机构 zj-330106-sme（县级，330106）" in out
     token = ok(await run(cli_env, "tokens", "issue", name)).strip().splitlines()[-1]
     assert token.startswith("tf_")
+    bad = await run(
+        chinese_env, "users", "add", "x-" + name, "--role", "supervisor", "--institution", "nowhere"
+    )
+    assert bad.exit_code == 1 and "机构 'nowhere' 不在机构名录中" in bad.output
     bad = await run(
         cli_env, "users", "add", "x-" + name, "--role", "supervisor", "--institution", "nowhere"
     )

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from activities.persistence import TransitionWriter
 from tests.integration.test_assessment import WIDE, _added_up, _corpus, _list_in_directory, _rate
+from tests.utils.language import language_env
 from tierflow.cli import app as cli_app
 from tierflow.db.engine import make_engine
 
@@ -24,12 +25,12 @@ def test_the_monthly_file_holds_the_months_figures(db_url: str, tmp_path: Path) 
         writer.persist(rec)
     engine.dispose()
     out = tmp_path / "考核月报-2026-11.xlsx"
-    env = {"TIERFLOW_DATABASE_URL": db_url}
+    env = {"TIERFLOW_DATABASE_URL": db_url} | language_env()
     result = CliRunner().invoke(
         cli_app, ["reports", "monthly", "--month", "2026-11", "--out", str(out)], env=env
     )
     assert result.exit_code == 0, result.output
-    assert f"{len(counts)} institution(s)" in result.output
+    assert f"{out}：{len(counts)} 个机构，2026-11" in result.output
 
     book = load_workbook(out)
     assert book.sheetnames == ["说明", "汇总", "县级"]
@@ -59,20 +60,26 @@ def test_the_monthly_file_holds_the_months_figures(db_url: str, tmp_path: Path) 
 
 
 def test_a_bad_month_or_file_name_is_refused(db_url: str, tmp_path: Path) -> None:
-    env = {"TIERFLOW_DATABASE_URL": db_url}
+    env = {"TIERFLOW_DATABASE_URL": db_url} | language_env()
     runner = CliRunner()
     bad = runner.invoke(
         cli_app,
         ["reports", "monthly", "--month", "2026-13", "--out", str(tmp_path / "a.xlsx")],
         env=env,
     )
-    assert bad.exit_code == 1 and "not YYYY-MM" in bad.output
+    assert bad.exit_code == 1 and "未生成：" in bad.output and "not YYYY-MM" in bad.output
     csv = runner.invoke(
         cli_app,
         ["reports", "monthly", "--month", "2026-11", "--out", str(tmp_path / "a.csv")],
         env=env,
     )
-    assert csv.exit_code == 1 and "must end in .xlsx" in csv.output
+    assert csv.exit_code == 1 and "须以 .xlsx 结尾" in csv.output
+    english = runner.invoke(
+        cli_app,
+        ["reports", "monthly", "--month", "2026-11", "--out", str(tmp_path / "a.csv")],
+        env=env | language_env("en"),
+    )
+    assert english.exit_code == 1 and "must end in .xlsx" in english.output
 
 
 def test_a_leads_file_holds_the_institutions_of_the_region(db_url: str, tmp_path: Path) -> None:
@@ -91,10 +98,10 @@ def test_a_leads_file_holds_the_institutions_of_the_region(db_url: str, tmp_path
     result = CliRunner().invoke(
         cli_app,
         ["reports", "monthly", "--month", "2026-11", "--out", str(out), "--region", "330000"],
-        env={"TIERFLOW_DATABASE_URL": db_url},
+        env={"TIERFLOW_DATABASE_URL": db_url} | language_env("en"),
     )
     assert result.exit_code == 0, result.output
-    assert f"{len(zhejiang & set(counts))} institution(s)" in result.output
+    assert f"{len(zhejiang & set(counts))} institutions, 2026-11" in result.output
     book = load_workbook(out)
     about = {row[0]: row[1] for row in book["说明"].iter_rows(values_only=True)}
     assert about["地区"] == "330000 浙江省"

@@ -399,7 +399,8 @@ def test_temporal_tls_from_settings(pki: Pki) -> None:
 
 # ------------------------------------------------------------------ `tierflow events` over SASL_SSL
 def events_cli(env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(cli_app, ["events", *args], env=env)
+    """``tierflow events ...`` in English (the default, Chinese: test_cli_language)."""
+    return CliRunner().invoke(cli_app, ["events", *args], env={"TIERFLOW_LANG": "en", **env})
 
 
 def test_events_cli_publishes_and_tails_over_sasl_ssl(

@@ -37,8 +37,9 @@ def _entry(name: str, value: str) -> EntryPoint:
 
 
 def test_a_plugin_adds_to_core_groups_and_a_broken_one_is_skipped(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("TIERFLOW_LANG", "en")  # the default, Chinese: test_cli_language
     root, db = typer.Typer(), typer.Typer()
     root.add_typer(db, name="db")
     root.command("noop")(lambda: None)

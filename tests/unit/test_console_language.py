@@ -23,6 +23,7 @@ from schemas.domain import Category, Priority, Role, SlaStatus, State, Tier
 from schemas.lifecycle import ActionKind, Institution, ReturnReason, SuspendReason, WorkflowState
 from schemas.policy import CalendarData
 from tests.utils.console_cases import county_case
+from tests.utils.language import english_words as latin_words
 from tierflow.assessment import COUNTS, GROUPINGS, RATES, Mark
 from tierflow.auth_store import Principal
 from tierflow.i18n import LOCALES, from_accept_language, from_environment, translations
@@ -32,12 +33,6 @@ from tierflow.i18n.labels import BY_ENUM, figure_label, figure_outcome, label
 from workflows import views as workflow_views
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # a Monday, 11:00 in China
-# Latin words a Chinese page may show: names, standards, ids and units the network writes so.
-LATIN_OK = {
-    "tierflow", "temporal", "api", "csv", "uscc", "gb", "cookie", "utc", "tf", "sms", "mail",
-    "zj", "sme", "req", "held", "request", "ops", "cw", "own", "portal", "example", "com",
-    "wang", "english", "test", "tokens", "issue", "walkin", "http", "www", "console",
-}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +123,7 @@ class _Text(HTMLParser):
 def english_words(html: str) -> set[str]:
     reader = _Text()
     reader.feed(html)
-    words = set(re.findall(r"[A-Za-z]+", " ".join(reader.parts)))
-    return {w for w in words if w.lower() not in LATIN_OK and not re.fullmatch(r"[A-Z]", w)}
+    return latin_words(" ".join(reader.parts))
 
 
 def held_case() -> WorkflowState:

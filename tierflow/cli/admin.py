@@ -1,15 +1,20 @@
 """`tierflow users` and `tierflow tokens`: API users and tokens, written directly to the database.
 
 Admin commands for whoever runs the deployment; caseworkers use the API commands instead.
+What they print for people is in the admin's language (``tierflow.cli.texts``); a token and
+the tab-separated listings' ids and codes stay as they are.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any
 
 import typer
+
+from schemas.domain import Role, Tier
+from tierflow.cli.texts import _, explain, fail, ngettext, term
 
 users_app = typer.Typer(help="API users (admin; talks to the database).", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens (admin; talks to the database).", no_args_is_help=True)
@@ -19,11 +24,6 @@ def register(app: typer.Typer) -> None:
     """Add the ``users`` and ``tokens`` groups to the root ``tierflow`` app."""
     app.add_typer(users_app, name="users")
     app.add_typer(tokens_app, name="tokens")
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(1)
 
 
 def _engine() -> Any:
@@ -41,7 +41,6 @@ def users_add(
     grant: list[str] = typer.Option([], help="System clients: submit, read, reports or a kind"),
 ) -> None:
     """Create an API user; supervisors' tier and region come from their institution."""
-    from schemas.domain import Role
     from tierflow.auth_store import AuthStoreError, create_user
     from tierflow.directory import Directory
     from tierflow.settings import Settings
@@ -49,7 +48,8 @@ def users_add(
     try:
         role_value = Role(role)
     except ValueError:
-        _fail(f"role: {role!r} is not one of caseworker, supervisor, admin, system")
+        roles = ", ".join(r.value for r in Role)
+        fail(_("role: %(role)r is not one of %(roles)s") % {"role": role, "roles": roles})
     try:
         user = create_user(
             _engine(),
@@ -60,9 +60,14 @@ def users_add(
             Directory.load(Settings().directory_file),
         )
     except AuthStoreError as exc:
-        _fail(str(exc))
-    where = f" at {user.institution_id} ({user.tier}, {user.division_code})" if user.tier else ""
-    typer.echo(f"user {user.id} ({user.role}){where} created")
+        fail(explain(exc))
+    said = {"user": user.id, "role": term(Role(user.role))}
+    if user.tier:
+        where = {"unit": user.institution_id, "tier": term(Tier(user.tier))}
+        done = _("user %(user)s (%(role)s) created at %(unit)s (%(tier)s, %(division)s)")
+        typer.echo(done % (said | where | {"division": user.division_code}))
+    else:
+        typer.echo(_("user %(user)s (%(role)s) created") % said)
 
 
 @users_app.command("list")
@@ -79,10 +84,10 @@ DURATION = re.compile(r"^([1-9][0-9]{0,4})([dh])$")
 
 
 def parse_duration(text: str) -> timedelta:
-    """Return the lifetime ``30d`` or ``12h`` stands for; raise ``typer.BadParameter``."""
+    """Return the lifetime ``30d`` or ``12h`` stands for; exit 2 saying so if it is neither."""
     match = DURATION.fullmatch(text.strip())
     if match is None:
-        raise typer.BadParameter(f"{text!r}: use days or hours, e.g. 30d or 12h")
+        fail(_("--expires-in %(text)r: use days or hours, e.g. 30d or 12h") % {"text": text}, 2)
     amount, unit = int(match[1]), match[2]
     return timedelta(days=amount) if unit == "d" else timedelta(hours=amount)
 
@@ -105,9 +110,10 @@ def tokens_issue(
     try:
         token = issue_token(_engine(), user, lifetime)
     except AuthStoreError as exc:
-        _fail(str(exc))
+        fail(explain(exc))
     expires = datetime.now(UTC) + lifetime
-    typer.echo(f"expires {_when(expires)}; see tierflow tokens list {user}", err=True)
+    said = {"when": _when(expires), "user": user}
+    typer.echo(_("expires %(when)s; see `tierflow tokens list %(user)s`") % said, err=True)
     typer.echo(token)  # the last line, alone on stdout: scripts capture it
 
 
@@ -119,11 +125,14 @@ def tokens_list(user: str = typer.Argument(..., help="User name")) -> None:
     try:
         rows = list_tokens(_engine(), user)
     except AuthStoreError as exc:
-        _fail(str(exc))
+        fail(explain(exc))
     now = datetime.now(UTC)
-    typer.echo("id\tprefix\tcreated\texpires\tlast_used\tstatus")
+    columns = (_("id"), _("prefix"), _("created"), _("expires"), _("last used"), _("status"))
+    typer.echo("\t".join(columns))
     for row in rows:
-        state = "revoked" if row.revoked_at else "expired" if now >= row.expires_at else "live"
+        state = (
+            _("revoked") if row.revoked_at else _("expired") if now >= row.expires_at else _("live")
+        )
         typer.echo(
             f"{row.id}\t{row.display_prefix}\t{_when(row.created_at)}\t{_when(row.expires_at)}"
             f"\t{_when(row.last_used_at)}\t{state}"
@@ -139,13 +148,18 @@ def tokens_revoke(
     from tierflow.auth_store import AuthStoreError, revoke_token, revoke_tokens
 
     if (token_id is None) == (all_of is None):
-        _fail("give a TOKEN_ID or --all-of USER (one of them)")
+        fail(_("give a TOKEN_ID or --all-of USER (one of them)"))
     if all_of is not None:
-        typer.echo(f"revoked {revoke_tokens(_engine(), all_of)} token(s) of {all_of}")
+        count = revoke_tokens(_engine(), all_of)
+        done = ngettext(
+            "revoked %(num)d token of %(user)s", "revoked %(num)d tokens of %(user)s", count
+        )
+        typer.echo(done % {"num": count, "user": all_of})
         return
     assert token_id is not None
     try:
         row = revoke_token(_engine(), token_id)
     except AuthStoreError as exc:
-        _fail(str(exc))
-    typer.echo(f"token {row.id} ({row.display_prefix}…) of {row.user_id} revoked")
+        fail(explain(exc))
+    said = {"id": row.id, "prefix": row.display_prefix, "user": row.user_id}
+    typer.echo(_("token %(id)d (%(prefix)s…) of %(user)s revoked") % said)

@@ -1,4 +1,7 @@
-"""`tierflow calendar`: see which years are estimated, and publish a newer calendar."""
+"""`tierflow calendar`: see which years are estimated, and publish a newer calendar.
+
+What they print is in the operator's language (``tierflow.cli.texts``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import asyncio
 import datetime as dt
 
 import typer
+
+from tierflow.cli.texts import _
 
 app = typer.Typer(help="Business calendars (China's days off and make-up working days).")
 
@@ -19,12 +24,16 @@ def show(
     from tierflow.calendar_data import build_calendar
 
     calendar = build_calendar(first_year, last_year)
-    typer.echo(f"版本 version: {calendar.version}")
+    typer.echo(_("version: %(version)s") % {"version": calendar.version})
     for year in range(first_year, last_year + 1):
         off = sum(1 for d in calendar.holidays if d.year == year)
         work = sum(1 for d in calendar.workdays if d.year == year)
-        mark = "估计 estimated" if year in calendar.estimated_years else "已公布 published"
-        typer.echo(f"{year}: {off} 个休息日 days off, {work} 个调休工作日 make-up days, {mark}")
+        line = (
+            _("%(year)d: %(off)d days off, %(work)d make-up working days, estimated")
+            if year in calendar.estimated_years
+            else _("%(year)d: %(off)d days off, %(work)d make-up working days, published")
+        )
+        typer.echo(line % {"year": year, "off": off, "work": work})
 
 
 @app.command()
@@ -51,10 +60,13 @@ def publish(
         ids = await running_requests(client, settings.task_queue)
         actor = Actor(id=operator, role=Role.ADMIN)
         report = await publish_calendar(client, calendar, actor, ids)
-        typer.echo(
-            f"日历 {calendar.version}: {len(report.updated)} 个在办请求已更新 updated, "
-            f"{len(report.refused)} 个拒绝 refused"
-        )
+        said = {
+            "version": calendar.version,
+            "updated": len(report.updated),
+            "refused": len(report.refused),
+        }
+        done = _("calendar %(version)s: %(updated)d open requests updated, %(refused)d refused")
+        typer.echo(done % said)
         for wf_id, why in sorted(report.refused.items()):
             typer.echo(f"  {wf_id}: {why}", err=True)
 

@@ -1,7 +1,7 @@
 """Caseworker commands that talk to the HTTP API: login, queue, show, act, submit.
 
 What they print for people is in the caseworker's language (``TIERFLOW_LANG``, else the
-POSIX locale variables, else zh-CN; see ``tierflow.i18n``); ``--json`` prints the API's
+POSIX locale variables, else zh-CN; see ``tierflow.cli.texts``); ``--json`` prints the API's
 answer unchanged.
 """
 
@@ -22,7 +22,8 @@ from rich.table import Table
 
 from schemas.domain import Category, ClockKind, Priority, SlaStatus, State, Tier
 from schemas.lifecycle import ActionFields, ActionKind, EventType
-from tierflow.i18n import from_environment, translations
+from tierflow.cli.texts import _
+from tierflow.cli.texts import catalog as _t
 from tierflow.i18n.formats import when
 from tierflow.i18n.labels import label
 
@@ -38,15 +39,6 @@ CODES: dict[str, type] = {
     "action": ActionKind,
     "event": EventType,
 }
-
-
-def _t() -> Any:
-    """The catalog of the caseworker's language."""
-    return translations(from_environment())
-
-
-def _(message: str) -> str:
-    return str(_t().gettext(message))
 
 
 def words(kind: str, code: str | None) -> str:

@@ -1,10 +1,16 @@
-"""`tierflow db`: Database schema and reference data (``db demo`` comes with the dev tooling)."""
+"""`tierflow db`: Database schema and reference data (``db demo`` comes with the dev tooling).
+
+What they print is in the operator's language (``tierflow.cli.texts``); revisions and policy
+versions are shown as they are.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+
+from tierflow.cli.texts import _, ngettext
 
 app = typer.Typer(help="Database schema and reference data.", no_args_is_help=True)
 
@@ -23,7 +29,7 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision")) -> N
 
     url = _url()
     run_upgrade(url, revision)
-    typer.echo(f"database at revision {current_revision(url)}")
+    typer.echo(_("database at revision %(revision)s") % {"revision": current_revision(url)})
 
 
 @app.command()
@@ -34,7 +40,8 @@ def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'bas
 
     url = _url()
     run_downgrade(url, revision)
-    typer.echo(f"database at revision {current_revision(url) or 'base'}")
+    at = current_revision(url) or "base"
+    typer.echo(_("database at revision %(revision)s") % {"revision": at})
 
 
 @app.command()
@@ -42,7 +49,7 @@ def current() -> None:
     """Print the revision the database is at."""
     from tierflow.db.engine import current_revision
 
-    typer.echo(current_revision(_url()) or "base (not migrated)")
+    typer.echo(current_revision(_url()) or _("base (not migrated)"))
 
 
 @app.command()
@@ -67,4 +74,17 @@ def seed(
         version, new = seed_policy(engine, settings.policy_file)
     finally:
         engine.dispose()
-    typer.echo(f"{count} institutions written; policy {version} {'stored' if new else 'known'}")
+    done = (
+        ngettext(
+            "%(num)d institution written; policy %(version)s stored",
+            "%(num)d institutions written; policy %(version)s stored",
+            count,
+        )
+        if new
+        else ngettext(
+            "%(num)d institution written; policy %(version)s already known",
+            "%(num)d institutions written; policy %(version)s already known",
+            count,
+        )
+    )
+    typer.echo(done % {"num": count, "version": version})

@@ -1,4 +1,8 @@
-"""`tierflow events`: Watch lifecycle events and publish commands."""
+"""`tierflow events`: Watch lifecycle events and publish commands.
+
+What they print for people is in the operator's language (``tierflow.cli.texts``); the events
+themselves (``tail --json``, and the codes in ``tail``'s one-line summaries) stay as sent.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import Any
 
 import typer
 
+from tierflow.cli.texts import _, fail
 from tierflow.constants import COMMANDS_TOPIC, EVENTS_TOPIC
 
 BOOTSTRAP_TIMEOUT_MS = 10_000
@@ -46,9 +51,8 @@ def tail(
         )
     try:
         if topic not in consumer.topics():
-            raise typer.BadParameter(
-                f"topic {topic!r} does not exist on {bootstrap}", param_hint="--topic"
-            )
+            missing = _("--topic: topic %(topic)r does not exist on %(bootstrap)s")
+            fail(missing % {"topic": topic, "bootstrap": bootstrap}, 2)
         partitions = [
             TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))
         ]
@@ -90,9 +94,9 @@ def publish(
     try:
         envelope: Any = json.loads(file.read_text())
     except ValueError as exc:
-        raise typer.BadParameter(f"{file} is not JSON: {exc}", param_hint="FILE") from None
+        fail(_("%(file)s is not JSON: %(error)s") % {"file": file, "error": exc}, 2)
     if not isinstance(envelope, dict):
-        raise typer.BadParameter(f"{file} must hold a JSON object", param_hint="FILE")
+        fail(_("%(file)s must hold a JSON object") % {"file": file}, 2)
     envelope.setdefault("specversion", "1.0")
     envelope.setdefault("id", str(uuid.uuid4()))
     envelope.setdefault("time", datetime.now(UTC).isoformat())
@@ -102,8 +106,8 @@ def publish(
         try:
             parsed = parse_command(value, [])
         except CommandError as exc:
-            typer.secho(f"not sent: {exc.reason_code}: {exc.message}", fg="red", err=True)
-            raise typer.Exit(2) from None
+            refused = {"code": exc.reason_code, "reason": exc.message}
+            fail(_("not sent: %(code)s: %(reason)s") % refused, 2)
         key = parsed.request_id
     event_id = envelope["id"]
     settings = Settings()
@@ -119,9 +123,9 @@ def publish(
         meta = future.get(timeout=30)
     finally:
         producer.close()
-    typer.echo(
-        f"published {event_id} ({envelope.get('type')}) to {topic}[{meta.partition}]@{meta.offset}"
-    )
+    where = f"{topic}[{meta.partition}]@{meta.offset}"
+    done = _("published %(id)s (%(type)s) to %(where)s")
+    typer.echo(done % {"id": event_id, "type": envelope.get("type"), "where": where})
 
 
 def _security(settings: Any) -> dict[str, Any]:
@@ -131,8 +135,7 @@ def _security(settings: Any) -> dict[str, Any]:
     try:
         return kafka_security_kwargs(settings)
     except TlsConfigError as exc:
-        typer.secho(f"Kafka security settings: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from None
+        fail(_("Kafka security settings: %(reason)s") % {"reason": exc}, 2)
 
 
 @contextmanager
@@ -145,17 +148,15 @@ def _reachable(bootstrap: str, security: dict[str, Any]) -> Iterator[None]:
     except (KafkaTimeoutError, KafkaConnectionError):
         protocol = security.get("security_protocol", "PLAINTEXT")
         hint = (
-            "start the local stack with `tierflow dev up`"
+            _("start the local stack with `tierflow dev up`")
             if protocol == "PLAINTEXT"
-            else "check TIERFLOW_KAFKA_SECURITY_PROTOCOL, the CA and the SASL credentials"
+            else _("check TIERFLOW_KAFKA_SECURITY_PROTOCOL, the CA and the SASL credentials")
         )
-        typer.secho(
-            f"Kafka is not reachable at {bootstrap} over {protocol} "
-            f"(TIERFLOW_KAFKA_BOOTSTRAP_SERVERS): {hint}",
-            fg="red",
-            err=True,
+        unreachable = _(
+            "Kafka is not reachable at %(bootstrap)s over %(protocol)s "
+            "(TIERFLOW_KAFKA_BOOTSTRAP_SERVERS): %(hint)s"
         )
-        raise typer.Exit(1) from None
+        fail(unreachable % {"bootstrap": bootstrap, "protocol": protocol, "hint": hint})
 
 
 def _describe(msg: Any) -> str:
@@ -166,7 +167,7 @@ def _describe(msg: Any) -> str:
         if not isinstance(event, dict):
             raise ValueError
     except ValueError:
-        return f"{where} <not a JSON object: {len(msg.value)} bytes>"
+        return f"{where} " + _("<not a JSON object: %(size)d bytes>") % {"size": len(msg.value)}
     type_ = event.get("type", "?").removeprefix("org.tierflow.request.")
     subject, event_id = event.get("subject", "-"), event.get("id", "-")
     line = f"{where} {event.get('time', '-')} {type_} subject={subject} id={event_id}"

@@ -3,25 +3,27 @@
 Import the published lists of 创新型中小企业, 专精特新中小企业 and 专精特新“小巨人”企业, record
 withdrawals (撤销), export the registry and show one enterprise. Only a recognition the
 registry holds on the submission day shortens a request's SLA targets.
+
+What they print for people is in the operator's language (``tierflow.cli.texts``); the export
+is the registry's CSV, and ``show`` lists the grade and level codes the options take. A grade
+list's line-by-line problems and a USCC's check stay English: the same checks answer the API.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import typer
+
+from schemas.domain import Grade, Tier
+from tierflow.cli.texts import _, explain, fail, ngettext, term
 
 app = typer.Typer(
     help="Enterprise grade registry / 企业梯度培育名单 (operators; talks to the database).",
     no_args_is_help=True,
 )
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(1)
 
 
 def _engine() -> Any:
@@ -37,7 +39,7 @@ def _uscc(value: str) -> str:
     try:
         return validate_uscc(value.strip().upper())
     except ValueError as exc:
-        _fail(f"uscc: {exc}")
+        fail(_("uscc: %(reason)s") % {"reason": exc})
 
 
 def _day(on: str | None) -> date:
@@ -47,7 +49,7 @@ def _day(on: str | None) -> date:
     try:
         return date.fromisoformat(on) if on else grades.local_day(datetime.now(grades.SHANGHAI))
     except ValueError:
-        _fail(f"on: {on!r} is not a date (YYYY-MM-DD)")
+        fail(_("--on: %(day)r is not a date (YYYY-MM-DD)") % {"day": on})
 
 
 @app.command("import")
@@ -64,16 +66,28 @@ def import_list(
     try:
         rows = grades_csv.parse(decode(file.read_bytes()))
     except grades_csv.GradeListError as exc:
-        _fail(f"{file}: not imported, {len(exc.problems)} problem(s):\n{exc}")
+        count = len(exc.problems)
+        refused = ngettext(
+            "%(file)s: not imported, %(num)d problem:",
+            "%(file)s: not imported, %(num)d problems:",
+            count,
+        )
+        fail(f"{refused % {'file': file, 'num': count}}\n{exc}")
     except UnicodeDecodeError:
-        _fail(f"{file}: not imported: neither UTF-8 nor GB18030 text")
+        fail(_("%(file)s: not imported: neither UTF-8 nor GB18030 text") % {"file": file})
     if dry_run:
-        typer.echo(f"{file}: {len(rows)} recognition(s), all valid (dry run: nothing written)")
+        checked = ngettext(
+            "%(file)s: %(num)d recognition, all valid (dry run: nothing written)",
+            "%(file)s: %(num)d recognitions, all valid (dry run: nothing written)",
+            len(rows),
+        )
+        typer.echo(checked % {"file": file, "num": len(rows)})
         return
     with Session(_engine()) as session:
         added, updated = grades.upsert(session, rows, source=file.name)
         session.commit()
-    typer.echo(f"{file}: {added} added, {updated} updated")
+    done = _("%(file)s: %(added)d added, %(updated)d updated")
+    typer.echo(done % {"file": file, "added": added, "updated": updated})
 
 
 @app.command("withdraw")
@@ -86,7 +100,6 @@ def withdraw(
     """Record a withdrawal (撤销): the recognitions valid that day stop holding from it."""
     from sqlmodel import Session
 
-    from schemas.domain import Grade
     from tierflow import grades
 
     code = _uscc(uscc)
@@ -94,15 +107,18 @@ def withdraw(
     try:
         only = Grade(grade) if grade else None
     except ValueError:
-        _fail(f"grade: unknown grade {grade!r} (innovative, specialized_new, little_giant)")
+        known = ", ".join(g.value for g in Grade if g is not Grade.NONE)
+        fail(_("--grade: unknown grade %(grade)r (%(known)s)") % {"grade": grade, "known": known})
     with Session(_engine()) as session:
         try:
             rows = grades.withdraw(session, code, reason, day, only)
         except grades.GradeError as exc:
-            _fail(str(exc))
+            fail(explain(exc))
         session.commit()
         for row in rows:
-            typer.echo(f"{code}: {row.grade.value} ({row.level.value}) withdrawn from {day}")
+            done = _("%(uscc)s: %(grade)s (%(code)s, %(level)s) withdrawn from %(day)s")
+            said = {"uscc": code, "day": day, "code": row.grade.value}
+            typer.echo(done % (said | {"grade": term(row.grade), "level": _level(row.level)}))
 
 
 @app.command("export")
@@ -122,7 +138,7 @@ def export(
         typer.echo(text, nl=False)
     else:
         out.write_text(text, "utf-8")
-        typer.echo(f"wrote {out}", err=True)
+        typer.echo(_("wrote %(file)s") % {"file": out}, err=True)
 
 
 @app.command("show")
@@ -142,11 +158,22 @@ def show(
         held = grades.highest(grades.recognitions(session, code, day))
     for r in rows:
         end = (
-            f"withdrawn {r.withdrawn_on} ({r.withdrawal_reason})"
+            _("withdrawn %(day)s (%(reason)s)")
+            % {"day": r.withdrawn_on, "reason": r.withdrawal_reason}
             if r.withdrawn_on
-            else (f"valid until {r.valid_until}" if r.valid_until else "no end date")
+            else (
+                _("valid until %(day)s") % {"day": r.valid_until}
+                if r.valid_until
+                else _("no end date")
+            )
         )
         typer.echo(
             f"{r.grade.value:16} {r.level.value:10} {r.recognised_by}: {r.granted_on}, {end}"
         )
-    typer.echo(f"grade applied on {day}: {held.value}")
+    applied = _("grade applied on %(day)s: %(grade)s (%(code)s)")
+    typer.echo(applied % {"day": day, "grade": term(held), "code": held.value})
+
+
+def _level(level: Any) -> str:
+    """What the reader calls who recognised a grade: 省级 or 国家级 (the tiers' words)."""
+    return term(Tier(level.value))

@@ -14,6 +14,8 @@ from typing import Protocol
 
 import typer
 
+from tierflow.cli.texts import _
+
 ENTRY_POINT_GROUP = "tierflow.cli"
 
 
@@ -40,9 +42,13 @@ def load(
             register: Register = entry.load()
             register(root, groups)
         except Exception as exc:  # noqa: BLE001 - any plugin failure is reported, not fatal
+            said = {
+                "name": entry.name,
+                "value": entry.value,
+                "error": f"{type(exc).__name__}: {exc}",
+            }
             typer.secho(
-                f"tierflow: command plugin {entry.name!r} ({entry.value}) not loaded: "
-                f"{type(exc).__name__}: {exc}",
+                _("tierflow: command plugin %(name)r (%(value)s) not loaded: %(error)s") % said,
                 fg="yellow",
                 err=True,
             )

@@ -1,10 +1,15 @@
-"""`tierflow reports`: report files for institutions' leads (operators; talks to the database)."""
+"""`tierflow reports`: report files for institutions' leads (operators; talks to the database).
+
+What they print for people is in the operator's language (``tierflow.cli.texts``).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+
+from tierflow.cli.texts import _, ngettext
 
 app = typer.Typer(
     help="Report files / 报表 (operators; talks to the database).", no_args_is_help=True
@@ -27,18 +32,23 @@ def monthly(
     from tierflow.settings import Settings
 
     if out.suffix.lower() != ".xlsx":
-        typer.echo(f"out: {out} must end in .xlsx", err=True)
+        typer.echo(_("--out: %(file)s must end in .xlsx") % {"file": out}, err=True)
         raise typer.Exit(1)
     try:
         month_period(month)
         if region is not None:
             check_region(region)
     except ValueError as exc:
-        typer.echo(str(exc), err=True)
+        typer.echo(_("not written: %(reason)s") % {"reason": exc}, err=True)
         raise typer.Exit(1) from None
     engine = make_engine(Settings().resolved_database_url)
     try:
         count = write_monthly(engine, month, out, region=region)
     finally:
         engine.dispose()
-    typer.echo(f"{out}: {count} institution(s), {month}")
+    done = ngettext(
+        "%(file)s: %(num)d institution, %(month)s",
+        "%(file)s: %(num)d institutions, %(month)s",
+        count,
+    )
+    typer.echo(done % {"file": out, "num": count, "month": month})

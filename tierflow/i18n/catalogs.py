@@ -18,14 +18,16 @@ from babel.messages.pofile import read_po, write_po
 from tierflow.i18n import CATALOG_NAMES, DOMAIN, LOCALES, catalog_path
 
 ROOT = Path(__file__).resolve().parents[2]
-# Where user-visible words are: the console (routes, views, templates), the caseworker CLI,
-# and the labels and formats they share.
+# Where user-visible words are: the console (routes, views, templates), every CLI command
+# group, the labels and formats they share, and the errors the admin and grade commands print
+# (raised as TranslatableError with N_() messages).
 SOURCES: dict[str, list[tuple[str, str]]] = {
     "api/console": [
         ("**.py", "python"),
         ("templates/**.html", "jinja2.ext:babel_extract"),
     ],
-    "tierflow/cli": [("client.py", "python")],
+    "tierflow": [("auth_store.py", "python"), ("grades.py", "python")],
+    "tierflow/cli": [("**.py", "python")],
     "tierflow/i18n": [("**.py", "python")],
 }
 KEYWORDS = {**DEFAULT_KEYWORDS, "NC_": ((1, "c"), 2)}

@@ -1,0 +1,234 @@
+"""Every command group speaks Chinese by default and English with TIERFLOW_LANG=en.
+
+Each group's main messages for people (confirmations, summaries, table headers, refusals) are
+run through CliRunner on a real SQLite database, in the default language (no language variable
+set at all) and in English. The Chinese output may show no English word but ids, codes, paths
+and machine names; where a refusal ends in a reason from a validator the API or the ingress
+shares (a USCC's check, a grade list's lines, JSON's parser, a month's format), only the
+command's own words before it are checked.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint
+from pathlib import Path
+
+import pytest
+import typer
+from click.testing import Result
+from typer.testing import CliRunner
+
+from schemas.domain import Grade, Role, Tier
+from schemas.permissions import SYSTEM_GRANTS
+from tests.utils.language import cli_english_words, language_env
+from tierflow.cli import app as cli_app
+from tierflow.cli import events, plugins
+from tierflow.db.grade_models import GradeLevel
+from tierflow_dev.demo import make_uscc
+
+LOCALES = [None, "en"]  # None: the default
+# Codes the commands show as they are: what their options take and scripts read.
+CODES = {c.value for enum in (Role, Tier, Grade, GradeLevel) for c in enum} | SYSTEM_GRANTS
+GIANT = make_uscc("330106", random.Random("giant"))
+SMALL = make_uscc("320581", random.Random("small"))
+GRADE_LIST = (
+    "统一社会信用代码,企业名称,等级,级别,认定单位,认定日期,有效期至\n"
+    f"{GIANT},杭州启明智能科技有限公司,专精特新“小巨人”企业,国家级,工业和信息化部,2025-07-01,2028-06-30\n"
+    f"{SMALL},常熟精工机械有限公司,创新型中小企业,省级,江苏省工业和信息化厅,2025-03-01,2028-02-29\n"
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command, its exit code, and a phrase of its output in each language."""
+
+    args: tuple[str, ...]
+    code: int
+    zh: str
+    en: str
+    reason_follows: bool = False  # after the phrase: a shared validator's (English) reason
+
+
+def run(env: dict[str, str | None], args: Iterable[str]) -> Result:
+    return CliRunner().invoke(cli_app, list(args), env=env)
+
+
+def check(locale: str | None, env: dict[str, str | None], steps: list[Step], *names: str):
+    """Run ``steps`` in ``locale``; in Chinese no English word but ``names`` and codes."""
+    for step in steps:
+        result = run(env | language_env(locale), step.args)
+        out = result.output
+        assert result.exit_code == step.code, (step.args, out)
+        if locale == "en":
+            assert step.en in out, (step.args, out)
+            continue
+        assert step.zh in out, (step.args, out)
+        own = out.split(step.zh)[0] + step.zh if step.reason_follows else out
+        assert cli_english_words(own, [*names, *CODES]) == set(), (step.args, out)
+
+
+@pytest.fixture
+def env(sqlite_url: str, tmp_path: Path) -> dict[str, str | None]:
+    return {"TIERFLOW_DATABASE_URL": sqlite_url, "TIERFLOW_HOME": str(tmp_path / "home")}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_db(locale: str | None, env: dict[str, str | None], tmp_path: Path) -> None:
+    empty = {"TIERFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
+    current = Step(("db", "current"), 0, "base（尚未迁移）", "base (not migrated)")
+    check(locale, empty, [current], "base")  # Alembic's name of the empty schema
+    steps = [
+        Step(("db", "upgrade"), 0, "数据库当前版本：", "database at revision "),
+        Step(("db", "seed"), 0, "个机构；已保存时限规则", "institutions written; policy"),
+        Step(("db", "seed", "--no-migrate"), 0, "已存在", "already known"),
+    ]
+    check(locale, env, steps)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_users_and_tokens(locale: str | None, env: dict[str, str | None]) -> None:
+    steps = [
+        Step(
+            ("users", "add", "ana", "--role", "caseworker", "--institution", "zj-330106-sme"),
+            0,
+            "已创建用户 ana（经办人），所属机构 zj-330106-sme（县级，330106）",
+            "user ana (Caseworker) created at zj-330106-sme (County, 330106)",
+        ),
+        Step(("users", "add", "root", "--role", "admin"), 0, "（管理员）", "(Administrator)"),
+        Step(("users", "add", "ana", "--role", "admin"), 1, "用户 'ana' 已存在", "already exists"),
+        Step(("users", "add", "x", "--role", "boss"), 1, "不是", "is not one of"),
+        Step(
+            ("users", "add", "x", "--role", "supervisor", "--institution", "nowhere"),
+            1,
+            "机构 'nowhere' 不在机构名录中",
+            "institution: 'nowhere' is not in the directory",
+        ),
+        Step(("users", "add", "y", "--role", "system", "--grant", "fly"), 1, "未知授权", "grant"),
+        Step(("tokens", "issue", "ana", "--expires-in", "30"), 2, "请以天或小时表示", "use days"),
+        Step(("tokens", "issue", "ana", "--expires-in", "2000d"), 1, "不超过 1095 天", "1095 days"),
+        Step(("tokens", "issue", "ana"), 0, "到期时间 ", "expires "),
+        Step(("tokens", "issue", "bob"), 1, "用户 'bob' 不存在", "user: 'bob' does not exist"),
+        Step(
+            ("tokens", "list", "ana"),
+            0,
+            "编号\t前缀\t创建时间\t到期时间\t最近使用\t状态",
+            "id\tprefix\tcreated\texpires\tlast used\tstatus",
+        ),
+        Step(("tokens", "revoke", "1"), 0, "已吊销 ana 的令牌 1", "token 1 ("),
+        Step(("tokens", "list", "ana"), 0, "\t已吊销", "\trevoked"),
+        Step(("tokens", "revoke", "--all-of", "ana"), 0, "已吊销 ana 的 0 个令牌", "0 tokens"),
+        Step(("tokens", "revoke"), 1, "二者选一", "give a TOKEN_ID or --all-of USER"),
+        Step(("tokens", "revoke", "99"), 1, "没有编号为 99 的令牌", "no token with id 99"),
+        Step(("users", "list"), 0, "ana\tcaseworker\tzj-330106-sme", "ana\tcaseworker"),
+    ]
+    check(locale, env, steps, "ana", "root", "bob", "boss", "nowhere", "fly", "tf")
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_calendar(locale: str | None) -> None:
+    show = ("calendar", "show", "--first-year", "2026", "--last-year", "2027")
+    steps = [Step(show, 0, "2026 年：休息日 ", "2026: ")]
+    check(locale, {}, steps, "cn", "holidays")  # the version: cn-holidays-<release>-<years>
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_grades(locale: str | None, env: dict[str, str | None], tmp_path: Path) -> None:
+    published = tmp_path / "list.csv"
+    published.write_bytes(GRADE_LIST.encode("gb18030"))
+    bad = tmp_path / "bad.csv"
+    bad.write_text(GRADE_LIST + f"{GIANT[:17]}0,某公司,巨人,国家级,工业和信息化部,2025-07-01,\n")
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes(b"\xff\xfe\x00")
+    on = ("--on", "2026-03-01")
+    steps = [
+        Step(("grades", "import", str(published), "--dry-run"), 0, "试运行", "dry run"),
+        Step(("grades", "import", str(published)), 0, "新增 2 条，更新 0 条", "2 added, 0 updated"),
+        Step(("grades", "import", str(bad)), 1, "未导入，共 2 个问题：", "2 problems:", True),
+        Step(("grades", "import", str(latin1)), 1, "未导入", "neither UTF-8 nor GB18030"),
+        Step(
+            ("grades", "show", GIANT, "--on", "2026-03-02"),
+            0,
+            "2026-03-02 适用的等级：专精特新“小巨人”企业（little_giant）",
+            "grade applied on 2026-03-02: Little giant (little_giant)",
+        ),
+        Step(
+            ("grades", "withdraw", GIANT, "--reason", "复核不合格", *on),
+            0,
+            f"{GIANT}：专精特新“小巨人”企业（little_giant，国家级）自 2026-03-01 起撤销",
+            f"{GIANT}: Little giant (little_giant, National) withdrawn from 2026-03-01",
+        ),
+        Step(("grades", "show", GIANT), 0, "撤销（复核不合格）", "withdrawn 2026-03-01"),
+        Step(("grades", "show", SMALL), 0, "有效期至 2028-02-29", "valid until 2028-02-29"),
+        Step(
+            ("grades", "withdraw", GIANT, "--reason", "x", *on),
+            1,
+            f"{GIANT} 在 2026-03-01 没有有效的认定",
+            f"{GIANT} holds no recognition valid on 2026-03-01",
+        ),
+        Step(("grades", "withdraw", SMALL, "--reason", " ", *on), 1, "撤销须写明原因", "reason"),
+        Step(
+            ("grades", "withdraw", SMALL, "--reason", "x", "--grade", "big"), 1, "未知等级", "big"
+        ),
+        Step(("grades", "withdraw", SMALL, "--reason", "x", "--on", "1.3."), 1, "不是日期", "date"),
+        Step(("grades", "show", GIANT[:17] + "0"), 1, "统一社会信用代码有误：", "uscc: ", True),
+        Step(("grades", "export", "--out", str(tmp_path / "r.csv")), 0, "已写入 ", "wrote "),
+    ]
+    check(locale, env, steps, "x", "big")
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_reports(locale: str | None, env: dict[str, str | None], tmp_path: Path) -> None:
+    out = str(tmp_path / "2026-11.xlsx")
+    steps = [
+        Step(("reports", "monthly", "--month", "2026-11", "--out", out), 0, "0 个机构", "0 inst"),
+        Step(("reports", "monthly", "--month", "2026-11", "--out", "r.csv"), 1, "须以", "must"),
+        Step(
+            ("reports", "monthly", "--month", "2026-13", "--out", out), 1, "未生成：", "not ", True
+        ),
+    ]
+    check(locale, env, steps)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_events(locale: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events, "BOOTSTRAP_TIMEOUT_MS", 500)  # no broker: give up soon
+    array, broken, command = tmp_path / "array.json", tmp_path / "broken.json", tmp_path / "c.json"
+    array.write_text("[]")
+    broken.write_text("{")
+    command.write_text('{"type": "org.tierflow.request.withdraw.v1", "subject": "req-w"}')
+    nobody = {"TIERFLOW_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}  # nothing listens there
+    steps = [
+        Step(("events", "publish", str(array)), 2, "须为一个 JSON 对象", "must hold a JSON object"),
+        Step(("events", "publish", str(broken)), 2, "不是 JSON：", "is not JSON: ", True),
+        Step(("events", "publish", str(command)), 2, "未发送：not_cloudevent：", "not sent", True),
+        Step(
+            ("events", "publish", str(command), "--no-validate"),
+            1,
+            "无法通过 PLAINTEXT 连接 127.0.0.1:9 上的 Kafka",
+            "Kafka is not reachable at 127.0.0.1:9 over PLAINTEXT",
+        ),
+    ]
+    check(locale, nobody, steps, "Kafka")
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_plugins(
+    locale: str | None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in language_env(locale).items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    broken = EntryPoint("broken", "tierflow_no_such_module:register", plugins.ENTRY_POINT_GROUP)
+    assert plugins.load(typer.Typer(), {}, [broken]) == []
+    said = capsys.readouterr().err
+    if locale == "en":
+        assert "command plugin 'broken'" in said and "not loaded" in said
+    else:
+        line = said.split("：ModuleNotFoundError")[0]  # the error itself is Python's
+        assert "未能加载命令插件 'broken'" in line
+        assert cli_english_words(line, ["broken", "register"]) == set(), said
