@@ -14,6 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
 
 from api.console.assessment import router as assessment_router
+from api.console.directory import IMPORT_PATH
+from api.console.directory import router as directory_router
 from api.console.inbox import router as inbox_router
 from api.console.routes import router as console_router
 from api.deps import ApiContext, ApiLimits, utc_now
@@ -74,9 +76,11 @@ def create_app(
         console_router,
         inbox_router,
         assessment_router,
+        directory_router,
     )
     for router in routers:
         app.include_router(router)
-    app.add_middleware(BodyLimit, max_bytes=ctx.limits.max_body_bytes)
+    uploads = {IMPORT_PATH: ctx.limits.max_upload_bytes}  # the directory CSV
+    app.add_middleware(BodyLimit, max_bytes=ctx.limits.max_body_bytes, larger=uploads)
     app.add_middleware(HttpMetrics, metrics=ctx.metrics)
     return app

@@ -22,13 +22,15 @@ from tierflow.settings import Settings
 
 @dataclass(frozen=True)
 class ApiLimits:
-    """Per-token rate limits (a rate and the burst allowed) and the request body size limit."""
+    """Per-token rate limits (a rate and the burst allowed) and the request body size limits
+    (``max_upload_bytes``: the console's directory import, a whole national directory)."""
 
     submit_per_second: float = 2.0
     submit_burst: int = 20
     actions_per_second: float = 5.0
     actions_burst: int = 50
     max_body_bytes: int = 256 * 1024
+    max_upload_bytes: int = 8 * 1024 * 1024
 
 
 def utc_now() -> datetime:

@@ -38,16 +38,19 @@ class _HttpMiddleware:
 
 
 class BodyLimit(_HttpMiddleware):
-    """Refuse bodies over ``max_bytes``: early by Content-Length, else while streaming."""
+    """Refuse bodies over ``max_bytes`` (or ``larger[path]`` on those paths): early by
+    Content-Length, else while streaming."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         super().__init__(app)
         self.max_bytes = max_bytes
+        self.larger = dict(larger or {})
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = self.larger.get(scope.get("path", ""), self.max_bytes)
         length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await _send_json(send, 413, {"detail": BodyTooLarge(self.max_bytes).detail})
+        if length is not None and length.isdigit() and int(length) > limit:
+            await _send_json(send, 413, {"detail": BodyTooLarge(limit).detail})
             return
         seen = 0
 
@@ -56,8 +59,8 @@ class BodyLimit(_HttpMiddleware):
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                if seen > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, limited, send)

@@ -1,0 +1,454 @@
+"""The console's institution directory page (机构名录), for admins.
+
+It lists the directory the workers route with (the file ``TIERFLOW_DIRECTORY_FILE``, else the
+packaged one) with filters and pages, shows the current version and the import history
+(``directory_version``), downloads the CSV ``tierflow directory export`` writes, and imports a
+CSV or an edit of one institution through ``tierflow.directory_store.import_directory``: the
+same checks as the CLI, every problem shown with its line and column in the page's language,
+nothing written unless the whole file is valid.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import Response
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from api.auth import can
+from api.console import language
+from api.console.routes import User, error_page, gettext, page_texts, redirect, render
+from api.console.session import check_csrf, session_token
+from api.console.views import Texts
+from api.deps import ApiContext, Ctx
+from api.downloads import csv_attachment
+from schemas.domain import Category, Tier
+from tierflow.auth_store import Principal
+from tierflow.csv_text import BOM, decode
+from tierflow.directory import Directory, DirectoryEntry, DirectoryError, full_name
+from tierflow.directory_csv import Problem, export_csv
+from tierflow.directory_store import (
+    import_directory,
+    is_recorded,
+    read_current,
+    version_history,
+)
+from tierflow.i18n import N_
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+PAGE_SIZE = 50
+HISTORY_ROWS = 50
+IMPORT_PATH = "/console/directory/import"
+VERSION_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}"
+STAMP = "%Y%m%dT%H%M%SZ"
+
+# A problem's column, as the page names it.
+FIELDS = {
+    "id": N_("institution id"),
+    "name": N_("name"),
+    "tier": N_("tier"),
+    "division_code": N_("division code"),
+    "categories": N_("categories"),
+    "contact": N_("contact"),
+    "generated": N_("generated"),
+    "row": N_("tier and division code"),
+    "header": N_("header"),
+    "file": N_("whole file"),
+    "version": N_("version"),
+}
+# What is wrong, by ``Problem.kind``; the values are the problem's params.
+MESSAGES = {
+    "missing_column": N_("the header lacks the column(s) %(columns)s"),
+    "missing": N_("missing: this column is required"),
+    "missing_tier": N_("missing: county, municipal, provincial or national"),
+    "unknown_category": N_("unknown category %(values)s (known: %(known)s)"),
+    "unknown_tier": N_("“%(value)s” is not a tier: county, municipal, provincial or national"),
+    "tier_mismatch": N_("the tier is %(tier)s but division %(code)s is a %(named)s division"),
+    "bad_division_code": N_("“%(value)s” is not a GB/T 2260 division code (6 digits)"),
+    "too_long": N_("longer than %(max)s characters"),
+    "invalid": N_("not valid: %(detail)s"),
+    "reserved_id": N_("id %(id)s starts with %(prefix)s, which is kept for generated entries"),
+    "duplicate_id": N_("id %(id)s appears more than once (first on line %(first)s)"),
+    "retired_division": N_("division %(code)s is retired; use its successor %(successor)s"),
+    "unknown_division": N_("division %(code)s is not in the GB/T 2260 division data"),
+    "no_national": N_(
+        "no general national institution (tier national, division 000000, no categories): "
+        "the top of every route would be a generated placeholder"
+    ),
+    "version_exists": N_("version %(version)s was imported before; choose a new version"),
+}
+
+
+def can_manage_directory(user: Principal | None) -> bool:
+    """Whether the navigation shows 机构名录 (admins only)."""
+    return user is not None and can(user, "directory")
+
+
+language.add_global("can_manage_directory", can_manage_directory)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One problem as the page shows it."""
+
+    line: int | None
+    field: str
+    message: str
+
+
+def shown_problems(problems: list[Problem], texts: Texts) -> list[Shown]:
+    """The problems in the page's language (tiers by their names)."""
+    t = texts.t
+    out = []
+    for p in problems:
+        params = dict(p.params)
+        for name in ("tier", "named"):
+            if params.get(name) in {tier.value for tier in Tier}:
+                params[name] = texts.label(Tier(params[name]))
+        message = t.gettext(MESSAGES[p.kind]) % params if p.kind in MESSAGES else p.text
+        field = t.gettext(FIELDS[p.field]) if p.field in FIELDS else p.field
+        out.append(Shown(p.line, field, message))
+    return out
+
+
+@dataclass
+class Filters:
+    """The list's filters, as the query string gave them (unknown values: no filter)."""
+
+    tier: Tier | None = None
+    prefix: str = ""
+    generated: bool = False
+    q: str = ""
+
+    @classmethod
+    def read(cls, tier: str, prefix: str, generated: str, q: str) -> Filters:
+        chosen = Tier(tier) if tier in {t.value for t in Tier} else None
+        digits = prefix.strip()[:6]
+        return cls(chosen, digits if digits.isdigit() else "", generated == "1", q.strip()[:100])
+
+    def keep(self, entry: DirectoryEntry) -> bool:
+        needle = self.q.casefold()
+        return (
+            (self.tier is None or entry.tier is self.tier)
+            and entry.division_code.startswith(self.prefix)
+            and (not self.generated or entry.generated)
+            and (not needle or needle in entry.name.casefold() or needle in entry.id.casefold())
+        )
+
+    def query(self) -> dict[str, str]:
+        found = {
+            "tier": self.tier.value if self.tier else "",
+            "prefix": self.prefix,
+            "generated": "1" if self.generated else "",
+            "q": self.q,
+        }
+        return {name: value for name, value in found.items() if value}
+
+
+def _refused(request: Request, user: Principal) -> Response | None:
+    if can_manage_directory(user):
+        return None
+    refusal = gettext(request, user).gettext("%(user)s (%(role)s) may not manage the directory")
+    role = page_texts(request, user).label(user.role)
+    exc = HTTPException(403, refusal % {"user": user.user_id, "role": role})
+    return error_page(request, user, exc)
+
+
+def _file(ctx: ApiContext) -> Path | None:
+    path = ctx.settings.directory_file
+    return Path(path) if path is not None else None
+
+
+def _current(ctx: ApiContext) -> tuple[Directory | None, str]:
+    """The directory the workers route with, or None and why it cannot be read."""
+    try:
+        return read_current(_file(ctx)), ""
+    except DirectoryError as exc:
+        return None, str(exc)
+
+
+def _page(
+    request: Request,
+    ctx: ApiContext,
+    user: Principal,
+    filters: Filters,
+    number: int = 1,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    directory, unreadable = _current(ctx)
+    entries = [e for e in directory.entries if filters.keep(e)] if directory else []
+    pages = max(1, -(-len(entries) // PAGE_SIZE))
+    number = min(max(number, 1), pages)
+    start = (number - 1) * PAGE_SIZE
+
+    def page_url(n: int) -> str:
+        return "/console/directory?" + urlencode({**filters.query(), "page": str(n)})
+
+    texts = page_texts(request, user)
+    history = version_history(ctx.engine, HISTORY_ROWS)
+    context = {
+        "active": "directory",
+        "directory": directory,
+        "unreadable": unreadable,
+        "file": _file(ctx),
+        "recorded": directory is not None and is_recorded(ctx.engine, directory.version),
+        "named": len(directory.entries) - len(directory.generated()) if directory else 0,
+        "placeholders": len(directory.generated()) if directory else 0,
+        "rows": entries[start : start + PAGE_SIZE],
+        "total": len(entries),
+        "first": start + 1,
+        "number": number,
+        "pages": pages,
+        "page_url": page_url,
+        "filters": filters,
+        "tiers": list(Tier),
+        "place": full_name,
+        "categories": lambda e: ", ".join(texts.label(c) for c in e.categories),
+        "history": history,
+        "csv_url": "/console/directory.csv",
+        "errors": [],
+        "values": {},
+        **extra,
+    }
+    return render(request, "directory.html", context, status_code, user)
+
+
+@router.get("/directory")
+def directory_page(
+    request: Request,
+    ctx: Ctx,
+    user: User,
+    tier: str = "",
+    prefix: str = "",
+    generated: str = "",
+    q: str = "",
+    page: int = 1,
+    imported: str = "",
+    edited: str = "",
+) -> Response:
+    """机构名录: the institutions with filters and pages, the version and its history."""
+    if refused := _refused(request, user):
+        return refused
+    filters = Filters.read(tier, prefix, generated, q)
+    return _page(
+        request,
+        ctx,
+        user,
+        filters,
+        page,
+        imported=imported if re.fullmatch(VERSION_PATTERN, imported) else "",
+        edited=edited if re.fullmatch(VERSION_PATTERN, edited) else "",
+    )
+
+
+@router.get("/directory.csv")
+def directory_csv(request: Request, ctx: Ctx, user: User, with_generated: bool = False) -> Response:
+    """The directory as ``tierflow directory export`` writes it (with a BOM for Excel)."""
+    if refused := _refused(request, user):
+        return refused
+    directory, unreadable = _current(ctx)
+    if directory is None:
+        return error_page(request, user, HTTPException(503, unreadable))
+    rows = [e for e in directory.entries if with_generated or not e.generated]
+    name = f"directory-{directory.version}.csv"
+    return csv_attachment(BOM + export_csv(rows), name, len(rows))
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _new_version(ctx: ApiContext, wanted: str, taken: set[str], at: datetime) -> str:
+    """The version asked for, else a UTC stamp (with -2, -3 ... if that one was used)."""
+    if wanted:
+        return wanted
+    stamp = at.strftime(STAMP)
+    version, n = stamp, 1
+    while version in taken or is_recorded(ctx.engine, version):
+        n += 1
+        version = f"{stamp}-{n}"
+    return version
+
+
+async def _import(
+    ctx: ApiContext, user: Principal, text: str, wanted: str, source: str
+) -> tuple[str, list[Problem], str]:
+    """Import ``text``; return (version, problems, refusal): problems or a refusal if not."""
+    target = _file(ctx)
+    if target is None:
+        return "", [], "no_file"
+    directory, _ = _current(ctx)
+    taken = {r.version for r in directory.imports_log()} if directory else set()
+    at = ctx.clock()
+    version = _new_version(ctx, wanted, taken, at)
+    try:
+        done = await run_in_threadpool(
+            import_directory,
+            text,
+            target,
+            version,
+            source=source,
+            imported_by=user.user_id,
+            engine=ctx.engine,
+            at=at,
+        )
+    except DirectoryError as exc:
+        return version, exc.problems or [Problem(None, "file", "", str(exc))], ""
+    except (OSError, SQLAlchemyError) as exc:
+        return version, [], f"{type(exc).__name__}: {exc}"
+    return done.version, [], ""
+
+
+def _refusal_text(request: Request, user: Principal, refusal: str) -> str:
+    t = gettext(request, user)
+    if refusal == "no_file":
+        return str(
+            t.gettext(
+                "No directory file is configured (TIERFLOW_DIRECTORY_FILE): the workers read "
+                "the packaged directory, which cannot be changed here. Set the variable for "
+                "the API and the workers to the same file, then import."
+            )
+        )
+    return str(t.gettext("Nothing was imported: %(reason)s") % {"reason": refusal})
+
+
+@router.post("/directory/import")
+async def import_page(request: Request, ctx: Ctx, user: User) -> Response:
+    """Import an uploaded CSV as a new version (the admin recorded as who imported it)."""
+    if refused := _refused(request, user):
+        return refused
+    form = await request.form()
+    try:
+        check_csrf(request, session_token(request), _text(form.get("csrf_token")))
+    except HTTPException as exc:
+        return error_page(request, user, exc)
+    t = gettext(request, user)
+    upload = form.get("file")
+    wanted = _text(form.get("version")).strip()
+    values = {"version": wanted}
+    filters = Filters()
+    if wanted and not re.fullmatch(VERSION_PATTERN, wanted):
+        message = t.gettext("Version: 1-64 letters, digits or _.:- (or leave it empty)")
+        return _page(request, ctx, user, filters, 1, 422, form_error=message, values=values)
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        message = t.gettext("Choose a CSV file to import.")
+        return _page(request, ctx, user, filters, 1, 422, form_error=message, values=values)
+    data = await upload.read()
+    try:
+        text = decode(data)
+    except UnicodeDecodeError:
+        message = t.gettext("The file is not CSV text in UTF-8 or GB18030.")
+        return _page(request, ctx, user, filters, 1, 422, form_error=message, values=values)
+    source = Path(upload.filename).name[:200]
+    version, problems, refusal = await _import(ctx, user, text, wanted, source)
+    if refusal:
+        code = status.HTTP_409_CONFLICT if refusal == "no_file" else 500
+        message = _refusal_text(request, user, refusal)
+        return _page(request, ctx, user, filters, 1, code, form_error=message, values=values)
+    if problems:
+        texts = page_texts(request, user)
+        context = {"errors": shown_problems(problems, texts), "source": source}
+        return _page(request, ctx, user, filters, 1, 422, values=values, **context)
+    return redirect("/console/directory?" + urlencode({"imported": version}))
+
+
+# --------------------------------------------------------------------------- one institution
+def _named_entry(ctx: ApiContext, institution_id: str) -> tuple[Directory, DirectoryEntry] | None:
+    directory, _ = _current(ctx)
+    entry = directory.get(institution_id) if directory else None
+    if directory is None or entry is None or entry.generated:
+        return None
+    return directory, entry
+
+
+def _edit_page(
+    request: Request,
+    user: Principal,
+    entry: DirectoryEntry,
+    values: dict[str, Any],
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    context = {
+        "active": "directory",
+        "entry": entry,
+        "values": values,
+        "options": list(Category),
+        "place": full_name(entry.division_code),
+        "errors": [],
+        **extra,
+    }
+    return render(request, "directory_entry.html", context, status_code, user)
+
+
+def _not_listed(request: Request, user: Principal, institution_id: str) -> Response:
+    message = gettext(request, user).gettext(
+        "%(id)s is not a named institution of the current directory"
+    )
+    return error_page(request, user, HTTPException(404, message % {"id": institution_id[:64]}))
+
+
+@router.get("/directory/institutions/{institution_id}")
+def edit_form(request: Request, ctx: Ctx, user: User, institution_id: str) -> Response:
+    """Edit one named institution's name, categories and contact."""
+    if refused := _refused(request, user):
+        return refused
+    found = _named_entry(ctx, institution_id)
+    if found is None:
+        return _not_listed(request, user, institution_id)
+    _, entry = found
+    values = {
+        "name": entry.name,
+        "categories": [c.value for c in entry.categories],
+        "contact": entry.contact or "",
+    }
+    return _edit_page(request, user, entry, values)
+
+
+@router.post("/directory/institutions/{institution_id}")
+async def save_entry(request: Request, ctx: Ctx, user: User, institution_id: str) -> Response:
+    """Save the edit as a new directory version (the same import as a CSV's)."""
+    if refused := _refused(request, user):
+        return refused
+    form = await request.form()
+    try:
+        check_csrf(request, session_token(request), _text(form.get("csrf_token")))
+    except HTTPException as exc:
+        return error_page(request, user, exc)
+    found = _named_entry(ctx, institution_id)
+    if found is None:
+        return _not_listed(request, user, institution_id)
+    directory, entry = found
+    known = {c.value for c in Category}
+    values: dict[str, Any] = {
+        "name": _text(form.get("name")).strip(),
+        "categories": [c for c in form.getlist("categories") if isinstance(c, str) and c in known],
+        "contact": _text(form.get("contact")).strip(),
+    }
+    changed = entry.model_copy(
+        update={
+            "name": values["name"],
+            "categories": tuple(Category(c) for c in values["categories"]),
+            "contact": values["contact"] or None,
+        }
+    )
+    named = [changed if e.id == entry.id else e for e in directory.entries if not e.generated]
+    source = f"console: {entry.id}"[:200]
+    version, problems, refusal = await _import(ctx, user, export_csv(named), "", source)
+    if refusal:
+        code = status.HTTP_409_CONFLICT if refusal == "no_file" else 500
+        message = _refusal_text(request, user, refusal)
+        return _edit_page(request, user, entry, values, code, form_error=message)
+    if problems:
+        errors = shown_problems(problems, page_texts(request, user))
+        return _edit_page(request, user, entry, values, 422, errors=errors)
+    return redirect("/console/directory?" + urlencode({"edited": version, "q": entry.id}))
