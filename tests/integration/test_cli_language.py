@@ -135,6 +135,35 @@ def test_calendar(locale: str | None) -> None:
 
 
 @pytest.mark.parametrize("locale", LOCALES)
+def test_directory(locale: str | None, env: dict[str, str | None], tmp_path: Path) -> None:
+    exported, target = tmp_path / "directory.csv", tmp_path / "directory.json"
+    bad, latin1 = tmp_path / "bad.csv", tmp_path / "latin1.csv"
+    latin1.write_bytes(b"\xff\xfe\x00")
+    listing = ("directory", "list", "--directory", str(target), "--generated", "--prefix", "5101")
+    steps = [
+        Step(("directory", "export", "--out", str(exported)), 0, "已导出机构名录版本", "exported"),
+        Step(
+            ("directory", "import", str(exported), "--to", str(target), "--version", "v1"),
+            0,
+            "版本 v1：导入 ",
+            "version v1: ",
+        ),
+        Step(("directory", "record", "--directory", str(target)), 0, "此前已记录", "before"),
+        Step(listing, 0, "\t系统生成\n", "\tplaceholder\n"),
+        Step(("directory", "list", "--directory", str(bad)), 1, "无法读取机构名录：", "not ", True),
+        Step(("directory", "import", str(latin1), "--to", str(target)), 1, "不是 UTF-8", "UTF-8"),
+        Step(
+            ("directory", "import", str(exported), "--to", str(target), "--version", "v1"),
+            1,
+            "未导入：",
+            "not imported: ",
+            True,
+        ),
+    ]
+    check(locale, env, steps, "v")
+
+
+@pytest.mark.parametrize("locale", LOCALES)
 def test_grades(locale: str | None, env: dict[str, str | None], tmp_path: Path) -> None:
     published = tmp_path / "list.csv"
     published.write_bytes(GRADE_LIST.encode("gb18030"))

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from schemas.domain import Category, Tier
+from tests.utils.language import language_env
 from tierflow.cli import app as cli
 from tierflow.db.models import DirectoryVersion, InstitutionRow
 from tierflow.directory import Directory, DirectoryError
@@ -125,12 +126,12 @@ def test_the_cli_import_records_into_the_configured_database(
     monkeypatch.setenv("TIERFLOW_HOME", str(tmp_path / "home"))
     csv_file, target = tmp_path / "天河.csv", tmp_path / "directory.json"
     csv_file.write_text(NAMED + TIANHE, encoding="utf-8")
-    runner = CliRunner()
+    runner = CliRunner(env=language_env())  # Chinese, the default; English below
     done = runner.invoke(
         cli, ["directory", "import", str(csv_file), "--to", str(target), "--version", "2026.12"]
     )
     assert done.exit_code == 0, done.output
-    assert "recorded in the database by cli:" in done.output
+    assert "；已由 cli:" in done.output and "记入数据库，机构表已更新" in done.output
     [row] = version_history(db_engine)
     assert (row.version, row.source) == ("2026.12", "天河.csv")
     assert row.imported_by.startswith("cli:")
@@ -140,16 +141,19 @@ def test_the_cli_import_records_into_the_configured_database(
     bad = tmp_path / "bad.csv"
     bad.write_text(NAMED + "x,X,county,990101,\n", encoding="utf-8")
     refused = runner.invoke(cli, ["directory", "import", str(bad), "--to", str(target)])
-    assert refused.exit_code == 1 and "division_code 990101 is not a division" in refused.output
+    assert refused.exit_code == 1 and "未导入：" in refused.output
+    assert "division_code 990101 is not a division" in refused.output  # the check's own words
     assert recorded(db_engine) == ["2026.12"]
 
     file_only = runner.invoke(
-        cli, ["directory", "import", str(csv_file), "--to", str(target), "--no-db"]
+        cli,
+        ["directory", "import", str(csv_file), "--to", str(target), "--no-db"],
+        env=language_env("en"),
     )
     assert file_only.exit_code == 0 and "no database" in file_only.output
     assert recorded(db_engine) == ["2026.12"]
     assert Directory.load(target).version != "2026.12"
 
     listed = runner.invoke(cli, ["directory", "record", "--directory", str(target)])
-    assert listed.exit_code == 0 and "recorded" in listed.output
+    assert listed.exit_code == 0 and "已记录机构名录版本" in listed.output
     assert len(recorded(db_engine)) == 2

@@ -161,22 +161,31 @@ def test_a_worker_picks_up_a_new_import_without_restart(tmp_path: Path) -> None:
 def test_the_cli_exports_lists_and_imports(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
+    from tests.utils.language import language_env
     from tierflow.cli import app
 
-    runner = CliRunner()
+    runner = CliRunner(env=language_env())  # Chinese, the default
     csv_file, target = tmp_path / "d.csv", tmp_path / "directory.json"
     assert runner.invoke(app, ["directory", "export", "--out", str(csv_file)]).exit_code == 0
     done = runner.invoke(
         app, ["directory", "import", str(csv_file), "--to", str(target), "--version", "2026.12"]
     )
     assert done.exit_code == 0, done.output
-    assert "version 2026.12: 64 institutions imported" in done.output
+    assert "版本 2026.12：导入 64 个机构" in done.output
     listed = runner.invoke(
         app, ["directory", "list", "--directory", str(target), "--generated", "--prefix", "5101"]
     )
     assert listed.exit_code == 0 and "gen-510104\tcounty\t510104\t*\t成都市锦江区" in listed.output
+    assert "\t系统生成\n" in listed.output and "其中" in listed.output
     assert "zj-" not in listed.output
+    english = runner.invoke(
+        app,
+        ["directory", "list", "--directory", str(target), "--generated", "--prefix", "5101"],
+        env=language_env("en"),
+    )
+    assert "\tplaceholder\n" in english.output and "generated placeholders" in english.output
     csv_file.write_text(HEADER + NATIONAL + "x,X,county,990101,\n", encoding="utf-8")
     bad = runner.invoke(app, ["directory", "import", str(csv_file), "--to", str(target)])
-    assert bad.exit_code == 1 and "division_code 990101 is not a division" in bad.output
+    assert bad.exit_code == 1 and "未导入：" in bad.output
+    assert "division_code 990101 is not a division" in bad.output
     assert Directory.load(target).version == "2026.12"  # the refused file changed nothing

@@ -1,6 +1,9 @@
 """`tierflow directory`: list, export and import the institution directory (CSV).
 
 ``update-divisions`` (regenerating the GB/T 2260 data) joins this group from the dev tooling.
+What they print for people is in the operator's language (``tierflow.cli.texts``); the
+listing's columns are codes and data and the export is the CSV, as they are. A refused file's
+problems are worded by the directory's checks (English), as the workers log them.
 """
 
 from __future__ import annotations
@@ -8,9 +11,11 @@ from __future__ import annotations
 import getpass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import typer
+
+from tierflow.cli.texts import _, fail
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -18,11 +23,6 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="The institution directory: list, CSV export and import", no_args_is_help=True
 )
-
-
-def _fail(message: str) -> NoReturn:
-    typer.secho(message, fg="red", err=True)
-    raise typer.Exit(1)
 
 
 def _file(path: Path | None) -> Path | None:
@@ -44,7 +44,7 @@ def list_entries(
     try:
         found = Directory.load(_file(directory))
     except DirectoryError as exc:
-        _fail(str(exc))
+        fail(_("directory not loaded: %(reason)s") % {"reason": exc})
     rows = [
         e
         for e in found.entries
@@ -53,15 +53,21 @@ def list_entries(
         and e.division_code.startswith(prefix)
     ]
     for e in rows:
-        mark = "\t生成" if e.generated else ""
+        mark = "\t" + _("placeholder") if e.generated else ""
         cats = ",".join(c.value for c in e.categories) or "*"
         typer.echo(f"{e.id}\t{e.tier.value}\t{e.division_code}\t{cats}\t{e.name}{mark}")
     placeholders = sum(e.generated for e in found.entries)
-    typer.echo(
-        f"# 版本 {found.version}: {len(rows)} 条 / 共 {len(found.entries)} 个机构，"
-        f"其中 {placeholders} 个为系统生成 (generated)",
-        err=True,
+    said = {
+        "version": found.version,
+        "shown": len(rows),
+        "total": len(found.entries),
+        "generated": placeholders,
+    }
+    summary = _(
+        "# version %(version)s: %(shown)d of %(total)d institutions listed; "
+        "%(generated)d of them are generated placeholders"
     )
+    typer.echo(summary % said, err=True)
 
 
 @app.command("export")
@@ -77,13 +83,14 @@ def export(
     try:
         found = Directory.load(_file(directory))
     except DirectoryError as exc:
-        _fail(str(exc))
+        fail(_("directory not loaded: %(reason)s") % {"reason": exc})
     text = export_csv(e for e in found.entries if with_generated or not e.generated)
     if out is None:
         typer.echo(text, nl=False)
     else:
         out.write_text(text, encoding="utf-8")
-        typer.echo(f"{out}: directory version {found.version} exported", err=True)
+        done = _("%(file)s: directory version %(version)s exported")
+        typer.echo(done % {"file": out, "version": found.version}, err=True)
 
 
 def _database() -> Engine:
@@ -138,16 +145,20 @@ def import_(
 
     target = _file(to)
     if target is None:
-        _fail(
-            "no directory file to write: pass --to or set TIERFLOW_DIRECTORY_FILE "
-            "(the file the worker reads; the packaged directory is read-only)"
+        fail(
+            _(
+                "no directory file to write: pass --to or set TIERFLOW_DIRECTORY_FILE "
+                "(the file the worker reads; the packaged directory is read-only)"
+            )
         )
     try:
         text = csv_file.read_text("utf-8")
     except OSError as exc:
-        _fail(f"{csv_file}: cannot read: {exc.strerror or exc}")
+        fail(
+            _("%(file)s: cannot read: %(error)s") % {"file": csv_file, "error": exc.strerror or exc}
+        )
     except UnicodeDecodeError:
-        _fail(f"{csv_file}: not UTF-8 text (save the sheet as CSV UTF-8)")
+        fail(_("%(file)s: not UTF-8 text (save the sheet as CSV UTF-8)") % {"file": csv_file})
     stamp = version or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     engine = _engine(use_db)
     try:
@@ -155,30 +166,49 @@ def import_(
             text, target, stamp, source=csv_file.name, imported_by=_operator(), engine=engine
         )
     except DirectoryError as exc:
-        _fail(str(exc))
+        fail(_("not imported: %(reason)s") % {"reason": exc})
     except SQLAlchemyError as exc:
-        _fail(
-            f"database: {type(exc).__name__}: {exc.args[0] if exc.args else exc}; nothing was "
-            "imported (run `tierflow db upgrade`, or pass --no-db to write the file only)"
+        fail(
+            _(
+                "database: %(error)s; nothing was imported (run `tierflow db upgrade`, or pass "
+                "--no-db to write the file only)"
+            )
+            % {"error": _database_error(exc)}
         )
     finally:
         if engine is not None:
             engine.dispose()
     found = done.directory
-    named = len(found.entries) - len(found.generated())
-    skipped = done.plan.skipped
+    said = {
+        "file": target,
+        "version": stamp,
+        "named": len(found.entries) - len(found.generated()),
+        "generated": len(found.generated()),
+        "skipped": done.plan.skipped,
+        "by": _operator(),
+        "changed": done.changed,
+        "removed": done.removed,
+    }
+    imported = (
+        _(
+            "%(file)s: version %(version)s: %(named)d institutions imported, %(generated)d "
+            "generated placeholders, %(skipped)d generated rows skipped"
+        )
+        if done.plan.skipped
+        else _(
+            "%(file)s: version %(version)s: %(named)d institutions imported, %(generated)d "
+            "generated placeholders"
+        )
+    )
     recorded = (
-        f"; recorded in the database by {_operator()}, institution table refreshed "
-        f"({done.changed} rows written, {done.removed} removed)"
+        _(
+            "; recorded in the database by %(by)s, institution table refreshed "
+            "(%(changed)d rows written, %(removed)d removed)"
+        )
         if done.recorded
-        else "; no database: run `tierflow db seed` to refresh the read model"
+        else _("; no database: run `tierflow db seed` to refresh the read model")
     )
-    typer.echo(
-        f"{target}: version {stamp}: {named} institutions imported, "
-        f"{len(found.generated())} generated placeholders"
-        + (f", {skipped} generated rows skipped" if skipped else "")
-        + recorded
-    )
+    typer.echo((imported + recorded) % said)
 
 
 @app.command("record")
@@ -196,9 +226,19 @@ def record(
     try:
         version, new = record_file(engine, _file(directory), _operator())
     except DirectoryError as exc:
-        _fail(str(exc))
+        fail(_("directory not loaded: %(reason)s") % {"reason": exc})
     except SQLAlchemyError as exc:
-        _fail(f"database: {type(exc).__name__}: {exc.args[0] if exc.args else exc}")
+        fail(_("database: %(error)s") % {"error": _database_error(exc)})
     finally:
         engine.dispose()
-    typer.echo(f"directory version {version} {'recorded' if new else 'was recorded before'}")
+    done = (
+        _("directory version %(version)s recorded")
+        if new
+        else _("directory version %(version)s was recorded before")
+    )
+    typer.echo(done % {"version": version})
+
+
+def _database_error(exc: Exception) -> str:
+    """The database's own words (its driver's, English): the error's type and first line."""
+    return f"{type(exc).__name__}: {exc.args[0] if exc.args else exc}"
