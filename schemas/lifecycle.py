@@ -723,6 +723,9 @@ class RequestView(BaseModel):
         description="The pinned business calendar itself, so a countdown counts working time "
         "as the workflow does (including a calendar an operator published later)",
     )
+    directory_version: str | None = Field(
+        default=None, description="The institution directory the request routes by (pinned)"
+    )
     calendar_estimated_years: list[int] = Field(
         default_factory=list,
         description="Years of the pinned calendar whose days off were not published yet",

@@ -7,6 +7,7 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
@@ -22,6 +23,7 @@ from activities.policy import PolicyActivities
 from tierflow import constants
 from tierflow.db.engine import make_engine
 from tierflow.directory import DirectoryWatch
+from tierflow.directory_store import load_version, record_file
 from tierflow.grades import GradeRegistry
 from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_connect import connect_kafka
@@ -46,12 +48,30 @@ class WorkerParts:
     settings: Settings | None = None
 
 
+def _record_directory(engine: Engine, path: Path | None) -> None:
+    """Record the directory the worker starts with (imports record theirs), so the requests
+    that pin it can still route by it after the next import."""
+    try:
+        version, new = record_file(engine, path, imported_by="worker")
+    except Exception as exc:  # noqa: BLE001 - routing goes on; only the pin may fall back
+        log.warning("directory not recorded; pinned requests may route by a later one: %s", exc)
+        return
+    if new:
+        log.info("directory version %s recorded", version)
+
+
 def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
     """Return a Worker with the lifecycle workflow and the real activities."""
     settings = parts.settings or get_settings()
     outbox = OutboxActivities(parts.engine, parts.producer, parts.events_topic, parts.metrics)
-    policy = PolicyActivities(load_policy_file(settings.policy_file), GradeRegistry(parts.engine))
-    directory = DirectoryActivities(DirectoryWatch(settings.directory_file))
+    watch = DirectoryWatch(settings.directory_file)
+    _record_directory(parts.engine, settings.directory_file)
+    policy = PolicyActivities(
+        load_policy_file(settings.policy_file),
+        GradeRegistry(parts.engine),
+        directory_version=lambda: watch.current().version,
+    )
+    directory = DirectoryActivities(watch, versions=lambda v: load_version(parts.engine, v))
     handlers = HandlerActivities(parts.engine)
     return Worker(
         parts.client,

@@ -46,6 +46,7 @@ def request_view(case: WorkflowState, now: datetime) -> RequestView:
         timeline_truncated=case.timeline_truncated,
         calendar_version=case.policy.calendar.version if case.policy else None,
         calendar=case.policy.calendar if case.policy else None,
+        directory_version=case.policy.directory_version if case.policy else None,
         calendar_estimated_years=case.policy.calendar.estimated_years if case.policy else [],
         grade_applied=case.policy.grade_applied if case.policy else None,
         applications=case.applications,
