@@ -91,10 +91,19 @@ def write_policy(path: Path, targets: Targets) -> Path:
 
 @contextlib.asynccontextmanager
 async def policy_worker(
-    stack: Any, targets: Targets, metrics: WorkerMetrics, queue_prefix: str
+    stack: Any,
+    targets: Targets,
+    metrics: WorkerMetrics,
+    queue_prefix: str,
+    *,
+    task_queue: str | None = None,
 ) -> AsyncIterator[str]:
-    """Run the real worker with a policy of ``targets`` on a task queue of its own; yield it."""
-    task_queue = f"{queue_prefix}-{uuid.uuid4().hex[:8]}"
+    """Run the real worker with a policy of ``targets`` on a task queue of its own; yield it.
+
+    ``task_queue`` names the queue instead, e.g. to start a worker again on the queue of one
+    that stopped (an outage).
+    """
+    task_queue = task_queue or f"{queue_prefix}-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="tierflow-policy-") as folder:
         policy_file = write_policy(Path(folder) / "policy.toml", targets)
         settings = stack.settings.model_copy(

@@ -21,13 +21,18 @@ from workflows.service_request import ServiceRequestWorkflow
 T = TypeVar("T")
 
 
-async def start_request(stack: Any, req: RequestInput) -> WorkflowHandle:
-    """Start a request workflow on the stack's worker and wait until it is assigned."""
+async def start_request(
+    stack: Any, req: RequestInput, task_queue: str | None = None
+) -> WorkflowHandle:
+    """Start a request workflow on the stack's worker (or ``task_queue``'s); wait until routed.
+
+    The handle names no run, so it follows the request across continue-as-new.
+    """
     handle = await stack.client.start_workflow(
         ServiceRequestWorkflow.run,
         WorkflowState(request=req),
         id=workflow_id(req.request_id),
-        task_queue=stack.task_queue,
+        task_queue=task_queue or stack.task_queue,
     )
     await eventually(lambda: _assigned(handle), what=f"{req.request_id} assigned")
     return handle
