@@ -1,0 +1,90 @@
+"""An operator's newer calendar reaches a running request by its ``publish_calendar`` update.
+
+Dev server, stand-in activities, a round-the-clock calendar. The request's resolution clock
+runs for one day; the published calendar makes that day a day off, so the deadline moves a day
+on; the step is recorded once as ``calendar_updated`` (publishing again is answered, not
+recorded again); the request then resolves and closes. The history replays, and with
+TIERFLOW_RECORD_HISTORIES=1 it is kept for the replay suite (calendar-published-<run>.json).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.worker import Worker
+
+from schemas.domain import ClockKind, Role, State
+from schemas.lifecycle import ActionKind, CalendarUpdate, RequestView
+from schemas.request import Actor
+from tests.utils.factories import ALWAYS_OPEN, action, caseworker, make_policy
+from tests.workflows.harness import StandIns
+from tests.workflows.test_dev_server import SECOND, replay_and_maybe_record, started
+from workflows.service_request import ServiceRequestWorkflow
+
+ADMIN = Actor(id="ops-li", role=Role.ADMIN)
+CST = timezone(timedelta(hours=8))  # the calendar's utc_offset_minutes
+
+
+@pytest_asyncio.fixture
+async def day_long_worker(
+    temporal_client: Client, task_queue: str
+) -> AsyncIterator[tuple[Client, str, StandIns]]:
+    """Response 10 minutes, resolution one day, reopen window 2 s, round the clock."""
+    stand_ins = StandIns(policy=make_policy(600 * SECOND, 24, 2 * SECOND, ALWAYS_OPEN))
+    async with Worker(
+        temporal_client,
+        task_queue=task_queue,
+        workflows=[ServiceRequestWorkflow],
+        activities=stand_ins.activities,
+    ):
+        yield temporal_client, task_queue, stand_ins
+
+
+def resolution_deadline(view: RequestView) -> datetime:
+    clock = next(c for c in view.clocks if c.kind is ClockKind.RESOLUTION)
+    assert clock.deadline is not None
+    return clock.deadline
+
+
+async def test_a_published_calendar_moves_the_deadline_is_recorded_and_replays(
+    day_long_worker,
+) -> None:
+    client, queue, stand_ins = day_long_worker
+    handle, view = await started(client, queue)
+    request_id = view.summary.request_id
+    cw = caseworker(view.summary.institution_id or "")
+    ack = action(ActionKind.ACKNOWLEDGE, cw)
+    await handle.execute_update(ServiceRequestWorkflow.act, ack, id=ack.action_id)
+    before: RequestView = await handle.query(ServiceRequestWorkflow.view)
+    due = resolution_deadline(before)
+    day_off = due.astimezone(CST).date()  # one day from now: the State Council declares it off
+    newer = ALWAYS_OPEN.model_copy(
+        update={"version": "always-open-2", "holidays": [day_off], "estimated_years": [2030]}
+    )
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:  # only an admin publishes
+        await handle.execute_update(
+            ServiceRequestWorkflow.publish_calendar, CalendarUpdate(calendar=newer, actor=cw)
+        )
+    assert refused.value.cause.type == "Forbidden"
+    update = CalendarUpdate(calendar=newer, actor=ADMIN)
+    for _ in range(2):  # the second publication is answered, not recorded again
+        version = await handle.execute_update(
+            ServiceRequestWorkflow.publish_calendar, update, id=f"calendar-{newer.version}"
+        )
+        assert version == newer.version
+
+    after: RequestView = await handle.query(ServiceRequestWorkflow.view)
+    assert after.calendar_version == newer.version and after.calendar_estimated_years == [2030]
+    assert resolution_deadline(after) - due >= timedelta(days=1) - timedelta(seconds=5)
+    recorded = stand_ins.of_type(request_id, "calendar_updated")
+    assert [(r.actor.id, r.details["to_version"]) for r in recorded] == [("ops-li", newer.version)]
+
+    resolve = action(ActionKind.RESOLVE, cw, text="已办结")
+    await handle.execute_update(ServiceRequestWorkflow.act, resolve, id=resolve.action_id)
+    assert (await handle.result()).state is State.CLOSED  # the 2 s reopen window, today
+    await replay_and_maybe_record(client, handle, "calendar-published")
