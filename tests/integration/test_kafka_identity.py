@@ -2,7 +2,8 @@
 
 On the real broker, dev server and worker: forged actors change nothing and are
 dead-lettered as ``forbidden``; a client acts for a person only with a delegation grant, and
-then both are recorded; a client over its rate is slowed, not dropped.
+then both are recorded; a client's own topic names it whatever source a record claims; a
+client over its rate is slowed, not dropped.
 """
 
 from __future__ import annotations
@@ -253,6 +254,56 @@ async def test_a_client_over_its_rate_is_slowed_not_dropped(stack, unique_topic)
     with Session(stack.engine) as session:
         comments = [c.body for c in repository.comments(session, rid)]
     assert comments == [f"#{n}" for n in range(6)]  # in order, none lost
+
+
+async def test_a_client_on_its_own_topic_acts_as_itself_whatever_source_it_names(
+    stack, unique_topic
+) -> None:
+    """A client's own topic (which Kafka ACLs let only its principal write) names the client.
+
+    Its commands act as that client even when their CloudEvents ``source`` names another
+    configured client, and the grants are the topic's client's: an escalation the named
+    client could send is refused ``forbidden``.
+    """
+    commands, dlq_topic = command_topics(unique_topic, "own-topic")
+    own = unique_topic("crm-commands")
+    crm = SystemClient(id="crm", name="CRM feed", topic=own, grants=["comment"])
+    clients = SystemClients([*CLIENTS.clients, crm])
+    req = make_request(division_code="330106")
+    await start_request(stack, req)
+    rid = req.request_id
+    posing = {  # both name the supervision desk, which holds comment and escalate
+        "comment": command_event(
+            "comment", {"request_id": rid, "text": "来自CRM"}, "/desk-test", subject=rid
+        ),
+        "escalate": command_event(
+            "escalate", {"request_id": rid, "text": "up"}, "/desk-test", subject=rid
+        ),
+    }
+    send_commands(stack.bootstrap, own, rid, posing.values())
+    ingress = make_ingress(stack, commands, dlq_topic, clients=clients)
+    async with running(ingress):
+        await eventually(lambda: ingress.stats.committed >= len(posing), what="both handled")
+    assert (ingress.stats.applied, ingress.stats.dead_lettered) == (1, 1)
+    parked = await asyncio.to_thread(_parked, stack.bootstrap, dlq_topic)
+    assert parked == {
+        posing["escalate"].id: ("forbidden", "type: system client crm has no grant for escalate")
+    }
+
+    def audit() -> list[Any]:
+        with Session(stack.engine) as session:
+            return [
+                (t.event_type.value, t.actor_id, t.actor_role, t.actor_via, t.action_id)
+                for t in repository.transitions(session, rid)
+                if t.action_id
+            ]
+
+    rows = await eventually(audit, what="the comment in the audit trail")
+    assert rows == [("commented", "crm", Role.SYSTEM, None, posing["comment"].id)]
+    view = await stack.client.get_workflow_handle(workflow_id(rid)).query(
+        ServiceRequestWorkflow.view
+    )
+    assert view.summary.tier is Tier.COUNTY  # the escalation did not happen
 
 
 def _comment_count(stack: Any, rid: str) -> int:
