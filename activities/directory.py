@@ -65,7 +65,7 @@ class DirectoryActivities:
             return directory.route(req.division_code, req.category, req.tier)
         except Exception as exc:
             if is_permanent(exc):  # e.g. a division the directory cannot map to this tier
-                raise permanent_failure("resolve_institution", exc) from exc
+                raise permanent_failure("resolve_institution", exc) from None
             raise
 
     @activity.defn(name="check_target")

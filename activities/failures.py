@@ -14,6 +14,8 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from temporalio.exceptions import ApplicationError
 
+from tierflow.db.errors import describe_db_error
+
 # Errors of the data itself: the same input fails the same way on every try.
 PERMANENT = (
     ValidationError,
@@ -37,11 +39,17 @@ def is_permanent(exc: BaseException) -> bool:
 
 
 def describe(exc: BaseException) -> str:
-    """Return the error without statement parameters (they may hold contact details)."""
-    if isinstance(exc, StatementError) and exc.orig is not None:
-        text = str(exc.orig).splitlines()[0] if str(exc.orig) else type(exc.orig).__name__
+    """Return ``Type: text`` of the error, quoting no value of a database statement.
+
+    A database error is reduced to its types, SQLSTATE and the schema names its driver gives
+    (:func:`tierflow.db.errors.describe_db_error`): its message can quote the value it refused
+    (a comment's text, a contact detail). Other errors keep their first line.
+    """
+    if isinstance(exc, StatementError):
+        text = describe_db_error(exc)
     else:
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        text = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
     return text[:MAX_MESSAGE]
 
 
@@ -49,10 +57,10 @@ def permanent_failure(step: str, exc: BaseException, *details: object) -> Applic
     """Return the non-retryable failure of ``step`` the workflow turns into an operator hold.
 
     Raise it ``from None``: a chained cause would travel into the workflow's history with its
-    full text (a database error's statement parameters may hold contact details).
+    full text (a database error's message may quote the value it refused).
     """
     return ApplicationError(
-        f"{step}: {type(exc).__name__}: {describe(exc)}",
+        f"{step}: {describe(exc)}",
         *details,
         type=f"Permanent.{type(exc).__name__}",
         non_retryable=True,

@@ -33,6 +33,7 @@ from api.downloads import csv_attachment
 from schemas.domain import Category, Tier
 from tierflow.auth_store import Principal
 from tierflow.csv_text import BOM, decode
+from tierflow.db.errors import describe_db_error
 from tierflow.directory import Directory, DirectoryEntry, DirectoryError, full_name
 from tierflow.directory_csv import Problem, export_csv
 from tierflow.directory_store import (
@@ -303,7 +304,9 @@ async def _import(
         )
     except DirectoryError as exc:
         return version, exc.problems or [Problem(None, "file", "", str(exc))], ""
-    except (OSError, SQLAlchemyError) as exc:
+    except SQLAlchemyError as exc:  # its text can quote a value: types and SQLSTATE only
+        return version, [], describe_db_error(exc)
+    except OSError as exc:
         return version, [], f"{type(exc).__name__}: {exc}"
     return done.version, [], ""
 

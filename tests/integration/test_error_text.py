@@ -2,7 +2,10 @@
 
 A database error's text quotes the statement's values (a comment's text, a contact detail), so
 engines hide them; the API answers a database error with its type only, and its ``/healthz``
-(unauthenticated) names a failing check by the error's type, never its text.
+(unauthenticated) names a failing check by the error's type, never its text. PostgreSQL's own
+message can quote the value it refused; a permanent activity failure keeps only the error's
+types, SQLSTATE and the schema names the driver gives, so the value reaches no log, activity
+failure, operator hold or lifecycle event.
 """
 
 from __future__ import annotations
@@ -10,22 +13,38 @@ from __future__ import annotations
 import logging
 import traceback
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, insert, text
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
+from sqlmodel import Session
 from temporalio.client import Client
 
+from activities.failures import describe
 from activities.persistence import TransitionWriter
 from api.app import create_app
 from schemas.domain import Role
+from schemas.lifecycle import ActionKind, RequestView
 from tests.utils.api_helpers import asgi_client, make_users
-from tests.utils.factories import RecordFactory, make_request
-from tierflow.db.engine import make_engine
+from tests.utils.eventually import eventually
+from tests.utils.factories import RecordFactory, caseworker, make_request
+from tests.utils.fast_policy import Targets, policy_worker
+from tests.utils.stack_helpers import act, read_events, start_request
+from tierflow.db import repository
+from tierflow.db.engine import make_engine, upgrade
 from tierflow.db.models import Comment
+from tierflow.metrics import WorkerMetrics
 from tierflow.settings import Settings
+from tierflow_dev.devstack.postgres import PostgresServer
 from tierflow_dev.devstack.procs import free_port
+from workflows.service_request import ServiceRequestWorkflow
+
+# PostgreSQL evaluates this on a comment's text and refuses it quoting the text on the first
+# line of its message: invalid input syntax for type integer: "<text>" (SQLSTATE 22P02)
+QUOTING_CHECK = "ALTER TABLE comment ADD CONSTRAINT comment_body_numeric CHECK (body::integer >= 0)"
 
 
 def canary() -> str:
@@ -57,6 +76,14 @@ def test_an_integrity_error_does_not_quote_the_contact_detail(
     assert "comment" in str(err.value)  # the statement is there, its values are not
     assert marker not in everything_about(err.value)
     assert marker not in caplog.text
+    # a permanent failure names the error by its types, SQLSTATE and the schema's names
+    assert describe(err.value) in (
+        "IntegrityError (SQLITE_CONSTRAINT_UNIQUE)",
+        "IntegrityError: UniqueViolation (SQLSTATE 23505, table comment, "
+        "constraint comment_event_id_key)",
+    )
+    assert "req-dup:7" in str(err.value.orig) or db_engine.dialect.name == "sqlite"
+    assert "req-dup:7" not in describe(err.value)  # PostgreSQL's DETAIL quotes the key
 
 
 def test_a_transient_error_the_worker_raises_as_is_does_not_quote_comment_text(
@@ -114,3 +141,88 @@ async def test_healthz_names_the_failing_check_without_its_text(sqlite_url: str)
     assert body["status"] == "unhealthy" and body["database"] == "ok"
     assert body["temporal"].startswith("error: ") and " " not in body["temporal"][7:]
     assert str(port) not in r.text
+
+
+@pytest.fixture
+def postgres_engine(postgres_server: PostgresServer) -> Iterator[Engine]:
+    """A migrated PostgreSQL database whose comment table refuses text, quoting it."""
+    url = postgres_server.create_database(f"t_{uuid.uuid4().hex[:16]}")
+    upgrade(url)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(QUOTING_CHECK))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_postgresql_error_quoting_a_value_is_described_without_it(
+    postgres_engine: Engine,
+) -> None:
+    marker = canary()
+    row = {
+        "request_id": "req-pg",
+        "author_id": "cw",
+        "author_role": Role.CASEWORKER.value,
+        "body": f"电话 {marker}",
+        "created_at": datetime.now(UTC),
+        "event_id": "req-pg:1",
+    }
+    with pytest.raises(DataError) as refused, postgres_engine.begin() as conn:
+        conn.execute(insert(Comment), row)
+    assert marker in str(refused.value.orig)  # the driver's message quotes it: the hole
+    assert describe(refused.value) == "DataError: InvalidTextRepresentation (SQLSTATE 22P02)"
+
+
+@pytest.mark.postgres
+async def test_a_value_postgresql_quotes_reaches_no_log_failure_hold_or_event(
+    stack,
+    postgres_engine: Engine,
+    unique_topic: Callable[..., str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The real worker on PostgreSQL: a comment the database refuses holds the request."""
+    caplog.set_level(logging.INFO)
+    marker = canary()
+    topic = unique_topic("events")
+    req = make_request()
+    metrics = WorkerMetrics(CollectorRegistry())
+    async with policy_worker(
+        stack, Targets(), metrics, "pg-errors", engine=postgres_engine, events_topic=topic
+    ) as queue:
+        handle = await start_request(stack, req, task_queue=queue)
+        view: RequestView = await handle.query(ServiceRequestWorkflow.view)
+        cw = caseworker(view.summary.institution_id or "")
+        await act(handle, ActionKind.COMMENT, cw, text=f"请回电 {marker}")
+
+        async def held() -> RequestView | None:
+            current: RequestView = await handle.query(ServiceRequestWorkflow.view)
+            return current if current.operator is not None else None
+
+        state = await eventually(held, timeout=30, what="an operator hold")
+        history = await handle.fetch_history()
+        await stack.client.get_workflow_handle(handle.id).terminate("test done")
+    hold = state.operator
+    assert hold is not None and hold.step == "record_transitions"
+    assert hold.error_type == "Permanent.DataError"
+    assert hold.message == (
+        "record_transitions: DataError: InvalidTextRepresentation (SQLSTATE 22P02)"
+    )
+    failures = [  # the local activity's failure, as Temporal recorded it
+        e.marker_recorded_event_attributes.failure.message
+        for e in history.events
+        if e.marker_recorded_event_attributes.HasField("failure")
+    ]
+    assert failures and all("SQLSTATE 22P02" in f for f in failures)
+    # the comment itself is in the history as a payload (base64 in JSON): the text is not
+    assert marker not in history.to_json()
+    with Session(postgres_engine) as session:
+        audit = repository.transitions(session, req.request_id)
+    needed = [t for t in audit if t.event_type.value == "operator_needed"]
+    assert len(needed) == 1 and marker not in f"{needed[0].reason} {needed[0].details}"
+    events = read_events(stack.bootstrap, req.request_id, topic, expect=len(audit))
+    assert events and all(marker not in str(e) for e in events)
+    assert "record_transitions" in caplog.text  # the worker logged the failure ...
+    assert marker not in caplog.text  # ... without the value

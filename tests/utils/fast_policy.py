@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+from sqlalchemy import Engine
 
 from schemas.domain import Priority, Tier
+from tierflow import constants
 from tierflow.kafka_io import make_producer
 from tierflow.metrics import WorkerMetrics
 from tierflow.policy import parse_policy
@@ -97,11 +99,13 @@ async def policy_worker(
     queue_prefix: str,
     *,
     task_queue: str | None = None,
+    engine: Engine | None = None,
+    events_topic: str = constants.EVENTS_TOPIC,
 ) -> AsyncIterator[str]:
     """Run the real worker with a policy of ``targets`` on a task queue of its own; yield it.
 
     ``task_queue`` names the queue instead, e.g. to start a worker again on the queue of one
-    that stopped (an outage).
+    that stopped (an outage); ``engine`` replaces the stack's read model (e.g. PostgreSQL).
     """
     task_queue = task_queue or f"{queue_prefix}-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="tierflow-policy-") as folder:
@@ -111,7 +115,13 @@ async def policy_worker(
         )
         producer = make_producer(stack.bootstrap)
         parts = WorkerParts(
-            stack.client, stack.engine, producer, metrics, task_queue, settings=settings
+            stack.client,
+            engine or stack.engine,
+            producer,
+            metrics,
+            task_queue,
+            events_topic,
+            settings=settings,
         )
         with ThreadPoolExecutor(max_workers=32) as executor:
             worker = build_worker(parts, executor)
