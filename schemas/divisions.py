@@ -14,6 +14,8 @@ import json
 from importlib import resources
 from typing import Any, NamedTuple
 
+from schemas.messages import N_, TranslatableError
+
 DATA_PACKAGE = "tierflow.data"
 DIVISIONS_FILE = "divisions.json"
 SUCCESSORS_FILE = "division_successors.json"
@@ -59,8 +61,13 @@ def current_code(code: str) -> str:
 def check_known_division(code: str) -> str:
     """Return ``code`` if it is a current or retired division; raise ValueError otherwise."""
     if code not in DIVISIONS and code not in SUCCESSORS:
-        raise ValueError(
-            f"division code {code!r} is not in the division data (GB/T 2260, mainland, "
-            f"{SOURCE.get('package', '?')} {SOURCE.get('version', '?')}; and 000000)"
+        raise TranslatableError(
+            N_(
+                "division code %(code)r is not in the division data (GB/T 2260, mainland, "
+                "%(package)s %(version)s; and 000000)"
+            ),
+            code=code,
+            package=SOURCE.get("package", "?"),
+            version=SOURCE.get("version", "?"),
         )
     return code

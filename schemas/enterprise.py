@@ -17,6 +17,7 @@ from schemas.edge import (
     limit,
     text_rule,
 )
+from schemas.messages import N_, TranslatableError
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -30,23 +31,36 @@ def uscc_check_character(first17: str) -> str:
 
 
 def validate_uscc(code: str) -> str:
-    """Return the code if it is a valid USCC; raise ValueError naming the position otherwise."""
+    """Return the code if it is a valid USCC; raise ValueError naming the position otherwise.
+
+    The error is a TranslatableError: English as ``str()`` (the API's answer), in the
+    operator's language in the CLI.
+    """
     if not isinstance(code, str):
-        raise ValueError("USCC must be a string")
+        raise TranslatableError(N_("USCC must be a string"))
     if len(code) != 18:
-        raise ValueError(f"USCC must have 18 characters, got {len(code)}")
+        raise TranslatableError(N_("USCC must have 18 characters, got %(count)d"), count=len(code))
     for position, char in enumerate(code, start=1):
         if char not in USCC_ALPHABET:
-            raise ValueError(
-                f"USCC character {char!r} at position {position} is not allowed "
-                f"(allowed: digits and {USCC_ALPHABET[10:]})"
+            raise TranslatableError(
+                N_(
+                    "USCC character %(char)r at position %(position)d is not allowed "
+                    "(allowed: digits and %(letters)s)"
+                ),
+                char=char,
+                position=position,
+                letters=USCC_ALPHABET[10:],
             )
     if not code[2:8].isdigit():
-        raise ValueError(f"USCC positions 3-8 must be a 6-digit division code, got {code[2:8]!r}")
+        raise TranslatableError(
+            N_("USCC positions 3-8 must be a 6-digit division code, got %(code)r"), code=code[2:8]
+        )
     expected = uscc_check_character(code[:17])
     if code[17] != expected:
-        raise ValueError(
-            f"USCC check character at position 18 is {code[17]!r}, expected {expected!r}"
+        raise TranslatableError(
+            N_("USCC check character at position 18 is %(got)r, expected %(expected)r"),
+            got=code[17],
+            expected=expected,
         )
     return code
 
@@ -57,19 +71,25 @@ def normalise_uscc(value: Any) -> Any:
 
 
 def validate_division_code(code: str) -> str:
-    """Return the code if it is a well-formed GB/T 2260 division code, else raise ValueError."""
+    """Return the code if it is a well-formed GB/T 2260 division code, else raise ValueError
+    (a TranslatableError)."""
     # [0-9], not \d or isdigit(): full-width digits such as "３３０１０６" are not a code
     if isinstance(code, str) and len(code) == 6 and code.isdigit() and not code.isascii():
-        raise ValueError(f"division code must use ASCII digits 0-9, got {code!r}")
+        raise TranslatableError(
+            N_("division code must use ASCII digits 0-9, got %(code)r"), code=code
+        )
     if not isinstance(code, str) or re.fullmatch(r"[0-9]{6}", code) is None:
-        raise ValueError(f"division code must be 6 digits, got {code!r}")
+        raise TranslatableError(N_("division code must be 6 digits, got %(code)r"), code=code)
     if code == NATIONAL_DIVISION:
         return code
     if code[:2] == "00":
-        raise ValueError(f"division code {code!r} has no province (first two digits 00)")
+        raise TranslatableError(
+            N_("division code %(code)r has no province (first two digits 00)"), code=code
+        )
     if code[2:4] == "00" and code[4:] != "00":
-        raise ValueError(
-            f"division code {code!r} names a county without a city (digits 3-4 are 00)"
+        raise TranslatableError(
+            N_("division code %(code)r names a county without a city (digits 3-4 are 00)"),
+            code=code,
         )
     return code
 

@@ -28,6 +28,7 @@ from schemas.domain import Category, Tier
 from schemas.enterprise import DivisionCode, division_for_tier, division_tier
 from schemas.lifecycle import Institution, TargetAnswer, TargetCheck
 from tierflow.db.models import InstitutionRow
+from tierflow.i18n import N_, Said, os_reason
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,12 @@ class DirectoryError(ValueError):
     def __init__(self, message: str, problems: Sequence[Any] = ()) -> None:
         super().__init__(message)
         self.problems = list(problems)
+
+
+def unreadable(path: Path, exc: OSError) -> DirectoryError:
+    """The directory file at ``path`` cannot be read (``exc`` says why)."""
+    cannot = N_("%(path)s: cannot read directory: %(reason)s")
+    return DirectoryError(Said(cannot, path=str(path), reason=os_reason(exc)))
 
 
 class DirectoryEntry(BaseModel):
@@ -145,14 +152,15 @@ def generated_entry(code: str) -> DirectoryEntry:
     )
 
 
-def unknown_division(entry: DirectoryEntry) -> str | None:
+def unknown_division(entry: DirectoryEntry) -> Said | None:
     """Say why an entry's division is not one of the current division data, or None."""
     code = entry.division_code
     if code in DIVISION_INFO:
         return None
     if current_code(code) != code:
-        return f"division_code {code} is retired; use its successor {current_code(code)}"
-    return f"division_code {code} is not a division of the GB/T 2260 data"
+        retired = N_("division_code %(code)s is retired; use its successor %(successor)s")
+        return Said(retired, code=code, successor=current_code(code))
+    return Said(N_("division_code %(code)s is not a division of the GB/T 2260 data"), code=code)
 
 
 class Directory:
@@ -167,7 +175,8 @@ class Directory:
         seen: set[str] = set()
         for entry in entries:
             if entry.id in seen:
-                raise DirectoryError(f"institution id {entry.id!r} appears more than once")
+                twice = N_("institution id %(id)r appears more than once")
+                raise DirectoryError(Said(twice, id=entry.id))
             seen.add(entry.id)
         self.entries = list(entries)
         self.divisions = list(divisions or [])
@@ -185,7 +194,8 @@ class Directory:
         try:
             data: Any = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise DirectoryError(f"{source}: invalid JSON: {exc}") from None
+            invalid = N_("%(source)s: invalid JSON: %(error)s")  # the error: json's (English)
+            raise DirectoryError(Said(invalid, source=source, error=str(exc))) from None
         try:
             doc = DirectoryFile.model_validate(data)
         except ValidationError as exc:
@@ -197,9 +207,13 @@ class Directory:
         for i, entry in enumerate(doc.institutions):
             problem = unknown_division(entry)
             if problem is None and entry.id.startswith(GENERATED_PREFIX):
-                problem = f"id {entry.id!r}: ids starting {GENERATED_PREFIX!r} are reserved"
+                reserved = N_("id %(id)r: ids starting %(prefix)r are reserved")
+                problem = Said(reserved, id=entry.id, prefix=GENERATED_PREFIX)
             if problem:
-                raise DirectoryError(f"{source}: institutions.{i} ({entry.id}): {problem}")
+                where = N_("%(source)s: institutions.%(index)d (%(id)s): %(problem)s")
+                raise DirectoryError(
+                    Said(where, source=source, index=i, id=entry.id, problem=problem)
+                )
         found = cls.covering(doc.institutions, doc.version)
         found._imports = list(doc.imports)
         return found
@@ -228,7 +242,7 @@ class Directory:
         try:
             text = Path(path).read_text("utf-8")
         except OSError as exc:
-            raise DirectoryError(f"{path}: cannot read directory: {exc.strerror or exc}") from None
+            raise unreadable(path, exc) from None
         return cls.parse(text, Path(path).name)
 
     @classmethod

@@ -7,8 +7,8 @@ whole file is valid. Generated rows (``generated`` true) are skipped on import: 
 are made afresh for whatever division the named institutions leave uncovered.
 
 Each problem is a ``Problem`` (line, field, a ``kind`` code and its parameters) as well as
-English text, so the console can word it in the page's language; ``DirectoryError.problems``
-carries them.
+English text; ``DirectoryError.problems`` carries them, and ``worded`` says them in a reader's
+language (FIELDS and MESSAGES: the one home of that wording, for the console's page and the CLI).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from schemas.divisions import DIVISION_INFO, current_code
 from schemas.domain import Category, Tier
 from schemas.enterprise import division_tier
+from schemas.messages import Catalog
 from tierflow.directory import (
     GENERATED_PREFIX,
     Directory,
@@ -36,11 +37,49 @@ from tierflow.directory import (
     DirectoryFile,
     ImportRecord,
 )
+from tierflow.i18n import N_, Said
+from tierflow.i18n.labels import label
 
 COLUMNS = ("id", "name", "tier", "division_code", "categories", "contact", "generated")
 REQUIRED = ("id", "name", "tier", "division_code")
 TRUE = {"1", "true", "yes", "是"}
 TIERS = "county, municipal, provincial or national"
+
+# A problem's column, as people read it.
+FIELDS = {
+    "id": N_("institution id"),
+    "name": N_("name"),
+    "tier": N_("tier"),
+    "division_code": N_("division code"),
+    "categories": N_("categories"),
+    "contact": N_("contact"),
+    "generated": N_("generated"),
+    "row": N_("tier and division code"),
+    "header": N_("header"),
+    "file": N_("whole file"),
+    "version": N_("version"),
+}
+# What is wrong, by ``Problem.kind``; the values are the problem's params.
+MESSAGES = {
+    "missing_column": N_("the header lacks the column(s) %(columns)s"),
+    "missing": N_("missing: this column is required"),
+    "missing_tier": N_("missing: county, municipal, provincial or national"),
+    "unknown_category": N_("unknown category %(values)s (known: %(known)s)"),
+    "unknown_tier": N_("“%(value)s” is not a tier: county, municipal, provincial or national"),
+    "tier_mismatch": N_("the tier is %(tier)s but division %(code)s is a %(named)s division"),
+    "bad_division_code": N_("“%(value)s” is not a GB/T 2260 division code (6 digits)"),
+    "too_long": N_("longer than %(max)s characters"),
+    "invalid": N_("not valid: %(detail)s"),
+    "reserved_id": N_("id %(id)s starts with %(prefix)s, which is kept for generated entries"),
+    "duplicate_id": N_("id %(id)s appears more than once (first on line %(first)s)"),
+    "retired_division": N_("division %(code)s is retired; use its successor %(successor)s"),
+    "unknown_division": N_("division %(code)s is not in the GB/T 2260 division data"),
+    "no_national": N_(
+        "no general national institution (tier national, division 000000, no categories): "
+        "the top of every route would be a generated placeholder"
+    ),
+    "version_exists": N_("version %(version)s was imported before; choose a new version"),
+}
 
 
 @dataclass(frozen=True)
@@ -60,6 +99,36 @@ class Problem:
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.text}" if self.line is not None else self.text
+
+
+def problems_of(exc: DirectoryError) -> list[Problem]:
+    """What a refused import or an unreadable directory found: the CSV's problems, else the
+    error itself as one problem of the whole file (kind ``""``: worded by its message)."""
+    return list(exc.problems) or [Problem(None, "file", "", exc.args[0] if exc.args else "")]
+
+
+def worded(problem: Problem, catalog: Catalog) -> tuple[str, str]:
+    """The problem's column and what is wrong, in ``catalog``'s language (tiers by name)."""
+    params = dict(problem.params)
+    for name in ("tier", "named"):
+        if params.get(name) in {tier.value for tier in Tier}:
+            params[name] = label(Tier(params[name]), catalog)  # type: ignore[arg-type]
+    if problem.kind in MESSAGES:
+        message = str(catalog.gettext(MESSAGES[problem.kind])) % params
+    else:  # not a CSV problem: the error's own message
+        text = problem.text
+        message = text.text(catalog) if isinstance(text, Said) else str(text)
+    field = problem.field
+    return (str(catalog.gettext(FIELDS[field])) if field in FIELDS else field), message
+
+
+def problem_line(problem: Problem, catalog: Catalog) -> str:
+    """One problem on one line, as the CLI prints it: where, which column and what."""
+    field, message = worded(problem, catalog)
+    said = {"line": problem.line, "field": field, "message": message}
+    if problem.line is None:
+        return str(catalog.gettext(N_("%(field)s: %(message)s"))) % said
+    return str(catalog.gettext(N_("line %(line)d, %(field)s: %(message)s"))) % said
 
 
 def export_csv(entries: Iterable[DirectoryEntry]) -> str:

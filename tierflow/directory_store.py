@@ -26,7 +26,7 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from tierflow.db.models import DirectoryVersion, InstitutionRow
-from tierflow.directory import PACKAGED_DIRECTORY, Directory, DirectoryEntry, DirectoryError
+from tierflow.directory import PACKAGED_DIRECTORY, Directory, DirectoryEntry, unreadable
 from tierflow.directory_csv import PlannedImport, plan_import, replace_file, version_taken
 
 CACHED_VERSIONS = 8  # parsed versions kept per process (~3,200 entries each)
@@ -286,7 +286,7 @@ def read_current(path: Path | None) -> Directory:
         try:
             st = path.stat()
         except OSError as exc:
-            raise DirectoryError(f"{path}: cannot read directory: {exc.strerror or exc}") from None
+            raise unreadable(path, exc) from None
         stamp = (st.st_mtime_ns, st.st_size)
     with _CURRENT_LOCK:
         known = _CURRENT.get(path)

@@ -21,6 +21,8 @@ from schemas.domain import Grade
 from schemas.enterprise import validate_uscc
 from tierflow.csv_text import to_csv
 from tierflow.db.grade_models import EnterpriseGrade, EnterpriseGradeBase, GradeLevel
+from tierflow.i18n import N_, Said, TranslatableError
+from tierflow.i18n.labels import NC_
 
 COLUMNS = (
     "uscc",
@@ -60,32 +62,57 @@ LEVEL_NAMES = {
     "national": GradeLevel.NATIONAL,
     "国家级": GradeLevel.NATIONAL,
 }
+# A column as a problem names it: its code in English, the lists' own header in Chinese.
+COLUMN_NAMES = {
+    "uscc": NC_("grade list column", "uscc"),
+    "enterprise_name": NC_("grade list column", "enterprise_name"),
+    "grade": NC_("grade list column", "grade"),
+    "level": NC_("grade list column", "level"),
+    "recognised_by": NC_("grade list column", "recognised_by"),
+    "granted_on": NC_("grade list column", "granted_on"),
+    "valid_until": NC_("grade list column", "valid_until"),
+    "withdrawn_on": NC_("grade list column", "withdrawn_on"),
+    "withdrawal_reason": NC_("grade list column", "withdrawal_reason"),
+}
 _QUOTES = re.compile(r"[\s\"'“”‘’「」]")
 _DATE = re.compile(r"([0-9]{4})[-/]([0-9]{1,2})[-/]([0-9]{1,2})")
 
 
 class GradeListError(ValueError):
-    """The file is not a valid grade list; ``problems`` has one line per problem."""
+    """The file is not a valid grade list; ``problems`` has one line per problem.
 
-    def __init__(self, problems: list[str]) -> None:
+    Each problem is a ``Said``: English as a string (the error's message), in the operator's
+    language through ``text()`` (the CLI).
+    """
+
+    def __init__(self, problems: list[Said]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+def column(name: str) -> str:
+    """A column's name as the problems say it (unknown columns as they are)."""
+    return Said.term(*COLUMN_NAMES[name]) if name in COLUMN_NAMES else name
 
 
 def _date(text: str) -> date:
     match = _DATE.fullmatch(text)
     if match is None:
-        raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)")
+        raise TranslatableError(N_("%(text)r is not a date (YYYY-MM-DD)"), text=text)
     try:
         return date(*(int(part) for part in match.groups()))
-    except ValueError as exc:
-        raise ValueError(f"{text!r} is not a date ({exc})") from None
+    except ValueError:
+        raise TranslatableError(N_("%(text)r is not a date (no such day)"), text=text) from None
 
 
-def _row(row: dict[str, str]) -> tuple[dict[str, object], list[str]]:
+def _row(row: dict[str, str]) -> tuple[dict[str, object], list[Said]]:
     """Return the row's values and its problems as 'field: what is wrong'."""
     values: dict[str, object] = {}
-    problems = [f"{name}: missing" for name in REQUIRED if not row.get(name)]
+    problems = [
+        Said(N_("%(column)s: missing"), column=column(name))
+        for name in REQUIRED
+        if not row.get(name)
+    ]
     named: dict[str, dict[str, Grade] | dict[str, GradeLevel]] = {
         "grade": GRADE_NAMES,
         "level": LEVEL_NAMES,
@@ -100,21 +127,28 @@ def _row(row: dict[str, str]) -> tuple[dict[str, object], list[str]]:
                 key = _QUOTES.sub("", text).lower()
                 if key not in named[name]:
                     allowed = ", ".join(m.value for m in set(named[name].values()))
-                    raise ValueError(f"unknown {name} {text!r} (allowed: {allowed})")
+                    raise TranslatableError(
+                        N_("unknown %(column)s %(text)r (allowed: %(allowed)s)"),
+                        column=column(name),
+                        text=text,
+                        allowed=allowed,
+                    )
                 values[name] = named[name][key]
             elif name in ("granted_on", "valid_until", "withdrawn_on"):
                 values[name] = _date(text)
             else:
                 values[name] = text
         except ValueError as exc:
-            problems.append(f"{name}: {exc}")
+            reason = exc if isinstance(exc, TranslatableError) else str(exc)
+            problems.append(Said(N_("%(column)s: %(reason)s"), column=column(name), reason=reason))
     granted = values.get("granted_on")
     for name in ("valid_until", "withdrawn_on"):
         end = values.get(name)
         if isinstance(granted, date) and isinstance(end, date) and end < granted:
-            problems.append(f"{name}: {end} is before granted_on {granted}")
+            before = N_("%(column)s: %(end)s is before granted_on %(granted)s")
+            problems.append(Said(before, column=column(name), end=end, granted=granted))
     if values.get("withdrawn_on") and not values.get("withdrawal_reason"):
-        problems.append("withdrawal_reason: missing (withdrawn_on is set)")
+        problems.append(Said(N_("withdrawal_reason: missing (withdrawn_on is set)")))
     return values, problems
 
 
@@ -124,8 +158,8 @@ def parse(text: str) -> list[EnterpriseGradeBase]:
     header = [HEADERS_ZH.get(h.strip(), h.strip()) for h in reader.fieldnames or []]
     missing = [c for c in REQUIRED if c not in header]
     unknown = [h for h in header if h not in COLUMNS]
-    problems = [f"line 1: header: column {c!r} missing" for c in missing]
-    problems += [f"line 1: header: unknown column {h!r}" for h in unknown]
+    problems = [Said(N_("line 1: header: column %(column)r missing"), column=c) for c in missing]
+    problems += [Said(N_("line 1: header: unknown column %(column)r"), column=h) for h in unknown]
     if problems:
         raise GradeListError(problems)
     rows: list[EnterpriseGradeBase] = []
@@ -136,17 +170,26 @@ def parse(text: str) -> list[EnterpriseGradeBase]:
         if not any((v or "").strip() for v in cells.values()):
             continue
         values, found = _row({k: (v or "").strip() for k, v in cells.items()})
-        problems += [f"line {line}: {p}" for p in found]
+        problems += [Said(N_("line %(line)d: %(problem)s"), line=line, problem=p) for p in found]
         if found:
             continue
         try:
             item = EnterpriseGradeBase.model_validate(values)
         except ValidationError as exc:
-            problems += [f"line {line}: {e['loc'][0]}: {e['msg']}" for e in exc.errors()]
+            problems += [
+                Said(  # pydantic's own words (English): the cells were checked above
+                    N_("line %(line)d: %(column)s: %(reason)s"),
+                    line=line,
+                    column=column(str(e["loc"][0])),
+                    reason=e["msg"],
+                )
+                for e in exc.errors()
+            ]
             continue
         key = (item.uscc, item.grade, item.level, item.granted_on)
         if key in seen:
-            problems.append(f"line {line}: the same recognition as line {seen[key]}")
+            same = N_("line %(line)d: the same recognition as line %(first)d")
+            problems.append(Said(same, line=line, first=seen[key]))
             continue
         seen[key] = line
         rows.append(item)

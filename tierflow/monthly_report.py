@@ -27,7 +27,7 @@ from tierflow import assessment
 from tierflow.db.models import InstitutionRow
 from tierflow.directory import full_name
 from tierflow.grades import SHANGHAI
-from tierflow.i18n import translations
+from tierflow.i18n import N_, TranslatableError, translations
 from tierflow.i18n.labels import figure_label, label
 
 ID_COLUMNS = (("机构编号", "institution_id"), ("机构名称", "name"), ("层级", "tier"))
@@ -39,7 +39,7 @@ def month_period(month: str) -> tuple[datetime, datetime]:
     try:
         first = date.fromisoformat(f"{month}-01")
     except ValueError:
-        raise ValueError(f"month: {month!r} is not YYYY-MM") from None
+        raise TranslatableError(N_("month: %(month)r is not YYYY-MM"), month=month) from None
     following = (first + timedelta(days=32)).replace(day=1)
     start = datetime.combine(first, time(0), SHANGHAI)
     return start, datetime.combine(following, time(0), SHANGHAI) - timedelta(microseconds=1)
@@ -58,7 +58,8 @@ def check_region(region: str) -> str:
     try:
         return check_known_division(validate_division_code(region))
     except ValueError as exc:
-        raise ValueError(f"region: {exc}") from None
+        reason = exc if isinstance(exc, TranslatableError) else str(exc)
+        raise TranslatableError(N_("region: %(reason)s"), reason=reason) from None
 
 
 def in_region(engine: Engine, region: str) -> set[str]:

@@ -35,14 +35,13 @@ from tierflow.auth_store import Principal
 from tierflow.csv_text import BOM, decode
 from tierflow.db.errors import describe_db_error
 from tierflow.directory import Directory, DirectoryEntry, DirectoryError, full_name
-from tierflow.directory_csv import Problem, export_csv
+from tierflow.directory_csv import Problem, export_csv, problems_of, worded
 from tierflow.directory_store import (
     import_directory,
     is_recorded,
     read_current,
     version_history,
 )
-from tierflow.i18n import N_
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 PAGE_SIZE = 50
@@ -50,42 +49,6 @@ HISTORY_ROWS = 50
 IMPORT_PATH = "/console/directory/import"
 VERSION_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}"
 STAMP = "%Y%m%dT%H%M%SZ"
-
-# A problem's column, as the page names it.
-FIELDS = {
-    "id": N_("institution id"),
-    "name": N_("name"),
-    "tier": N_("tier"),
-    "division_code": N_("division code"),
-    "categories": N_("categories"),
-    "contact": N_("contact"),
-    "generated": N_("generated"),
-    "row": N_("tier and division code"),
-    "header": N_("header"),
-    "file": N_("whole file"),
-    "version": N_("version"),
-}
-# What is wrong, by ``Problem.kind``; the values are the problem's params.
-MESSAGES = {
-    "missing_column": N_("the header lacks the column(s) %(columns)s"),
-    "missing": N_("missing: this column is required"),
-    "missing_tier": N_("missing: county, municipal, provincial or national"),
-    "unknown_category": N_("unknown category %(values)s (known: %(known)s)"),
-    "unknown_tier": N_("“%(value)s” is not a tier: county, municipal, provincial or national"),
-    "tier_mismatch": N_("the tier is %(tier)s but division %(code)s is a %(named)s division"),
-    "bad_division_code": N_("“%(value)s” is not a GB/T 2260 division code (6 digits)"),
-    "too_long": N_("longer than %(max)s characters"),
-    "invalid": N_("not valid: %(detail)s"),
-    "reserved_id": N_("id %(id)s starts with %(prefix)s, which is kept for generated entries"),
-    "duplicate_id": N_("id %(id)s appears more than once (first on line %(first)s)"),
-    "retired_division": N_("division %(code)s is retired; use its successor %(successor)s"),
-    "unknown_division": N_("division %(code)s is not in the GB/T 2260 division data"),
-    "no_national": N_(
-        "no general national institution (tier national, division 000000, no categories): "
-        "the top of every route would be a generated placeholder"
-    ),
-    "version_exists": N_("version %(version)s was imported before; choose a new version"),
-}
 
 
 def can_manage_directory(user: Principal | None) -> bool:
@@ -106,18 +69,8 @@ class Shown:
 
 
 def shown_problems(problems: list[Problem], texts: Texts) -> list[Shown]:
-    """The problems in the page's language (tiers by their names)."""
-    t = texts.t
-    out = []
-    for p in problems:
-        params = dict(p.params)
-        for name in ("tier", "named"):
-            if params.get(name) in {tier.value for tier in Tier}:
-                params[name] = texts.label(Tier(params[name]))
-        message = t.gettext(MESSAGES[p.kind]) % params if p.kind in MESSAGES else p.text
-        field = t.gettext(FIELDS[p.field]) if p.field in FIELDS else p.field
-        out.append(Shown(p.line, field, message))
-    return out
+    """The problems in the page's language (``tierflow.directory_csv.worded``, as the CLI)."""
+    return [Shown(p.line, *worded(p, texts.t)) for p in problems]
 
 
 @dataclass
@@ -303,7 +256,7 @@ async def _import(
             at=at,
         )
     except DirectoryError as exc:
-        return version, exc.problems or [Problem(None, "file", "", str(exc))], ""
+        return version, problems_of(exc), ""
     except SQLAlchemyError as exc:  # its text can quote a value: types and SQLSTATE only
         return version, [], describe_db_error(exc)
     except OSError as exc:

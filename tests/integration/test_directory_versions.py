@@ -142,7 +142,7 @@ def test_the_cli_import_records_into_the_configured_database(
     bad.write_text(NAMED + "x,X,county,990101,\n", encoding="utf-8")
     refused = runner.invoke(cli, ["directory", "import", str(bad), "--to", str(target)])
     assert refused.exit_code == 1 and "未导入：" in refused.output
-    assert "division_code 990101 is not a division" in refused.output  # the check's own words
+    assert "第 66 行，区划代码：区划代码 990101 不在 GB/T 2260 区划数据中" in refused.output
     assert recorded(db_engine) == ["2026.12"]
 
     file_only = runner.invoke(

@@ -77,9 +77,12 @@ def test_a_bad_list_is_refused_whole_with_each_line_named(db_url: str, tmp_path:
     result = run(db_url, "grades", "import", str(bad))
     assert result.exit_code == 1
     assert f"{bad}：未导入，共 2 个问题：" in result.output
-    # each line as the grade list's check words it (the same check as the API's: English)
-    assert "line 4: uscc: USCC check character at position 18" in result.output
-    assert "line 4: grade: unknown grade '巨人'" in result.output
+    # each line as the grade list's check words it, in the operator's language
+    assert "第 4 行：统一社会信用代码：第 18 位校验码为 '0'" in result.output
+    assert "第 4 行：等级：未知等级 '巨人'" in result.output
+    english = run(db_url, "grades", "import", str(bad), locale="en")
+    assert "line 4: uscc: USCC check character at position 18" in english.output
+    assert "line 4: grade: unknown grade '巨人'" in english.output
     assert "适用的等级：无（none）" in run(db_url, "grades", "show", GIANT).output
     assert "little_giant" not in run(db_url, "grades", "show", GIANT).output
 
@@ -87,7 +90,7 @@ def test_a_bad_list_is_refused_whole_with_each_line_named(db_url: str, tmp_path:
 def test_withdraw_refuses_a_bad_uscc_and_an_unknown_enterprise(db_url: str) -> None:
     result = run(db_url, "grades", "withdraw", GIANT[:17] + "0", "--reason", "x")
     assert result.exit_code == 1
-    assert "统一社会信用代码有误：USCC check character" in result.output
+    assert "统一社会信用代码有误：第 18 位校验码为 '0'" in result.output
     result = run(db_url, "grades", "withdraw", SMALL, "--reason", "x", "--on", "2026-03-01")
     assert result.exit_code == 1
     assert f"{SMALL} 在 2026-03-01 没有有效的认定" in result.output

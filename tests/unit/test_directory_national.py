@@ -187,5 +187,5 @@ def test_the_cli_exports_lists_and_imports(tmp_path: Path) -> None:
     csv_file.write_text(HEADER + NATIONAL + "x,X,county,990101,\n", encoding="utf-8")
     bad = runner.invoke(app, ["directory", "import", str(csv_file), "--to", str(target)])
     assert bad.exit_code == 1 and "未导入：" in bad.output
-    assert "division_code 990101 is not a division" in bad.output
+    assert "第 3 行，区划代码：区划代码 990101 不在 GB/T 2260 区划数据中" in bad.output
     assert Directory.load(target).version == "2026.12"  # the refused file changed nothing

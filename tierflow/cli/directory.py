@@ -3,7 +3,8 @@
 ``update-divisions`` (regenerating the GB/T 2260 data) joins this group from the dev tooling.
 What they print for people is in the operator's language (``tierflow.cli.texts``); the
 listing's columns are codes and data and the export is the CSV, as they are. A refused file's
-problems are worded by the directory's checks (English), as the workers log them.
+problems are worded as the console words them (``tierflow.directory_csv.worded``), by line and
+column in the operator's language.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from tierflow.cli.texts import _, fail
+from tierflow.cli.texts import _, catalog, explain, fail, say
+from tierflow.i18n import os_reason
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -44,7 +46,7 @@ def list_entries(
     try:
         found = Directory.load(_file(directory))
     except DirectoryError as exc:
-        fail(_("directory not loaded: %(reason)s") % {"reason": exc})
+        fail(_("directory not loaded: %(reason)s") % {"reason": explain(exc)})
     rows = [
         e
         for e in found.entries
@@ -83,7 +85,7 @@ def export(
     try:
         found = Directory.load(_file(directory))
     except DirectoryError as exc:
-        fail(_("directory not loaded: %(reason)s") % {"reason": exc})
+        fail(_("directory not loaded: %(reason)s") % {"reason": explain(exc)})
     text = export_csv(e for e in found.entries if with_generated or not e.generated)
     if out is None:
         typer.echo(text, nl=False)
@@ -154,9 +156,8 @@ def import_(
     try:
         text = csv_file.read_text("utf-8")
     except OSError as exc:
-        fail(
-            _("%(file)s: cannot read: %(error)s") % {"file": csv_file, "error": exc.strerror or exc}
-        )
+        cannot = _("%(file)s: cannot read: %(error)s")
+        fail(cannot % {"file": csv_file, "error": say(os_reason(exc))})
     except UnicodeDecodeError:
         fail(_("%(file)s: not UTF-8 text (save the sheet as CSV UTF-8)") % {"file": csv_file})
     stamp = version or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -166,7 +167,7 @@ def import_(
             text, target, stamp, source=csv_file.name, imported_by=_operator(), engine=engine
         )
     except DirectoryError as exc:
-        fail(_("not imported: %(reason)s") % {"reason": exc})
+        fail(_("not imported: %(reason)s") % {"reason": _refusal(exc)})
     except SQLAlchemyError as exc:
         fail(
             _(
@@ -226,7 +227,7 @@ def record(
     try:
         version, new = record_file(engine, _file(directory), _operator())
     except DirectoryError as exc:
-        fail(_("directory not loaded: %(reason)s") % {"reason": exc})
+        fail(_("directory not loaded: %(reason)s") % {"reason": explain(exc)})
     except SQLAlchemyError as exc:
         fail(_("database: %(error)s") % {"error": _database_error(exc)})
     finally:
@@ -237,6 +238,17 @@ def record(
         else _("directory version %(version)s was recorded before")
     )
     typer.echo(done % {"version": version})
+
+
+def _refusal(exc: Exception) -> str:
+    """Why an import was refused: each problem of the CSV on its line (line, column, what),
+    else the error's message; in the operator's language."""
+    from tierflow.directory import DirectoryError
+    from tierflow.directory_csv import problem_line
+
+    if isinstance(exc, DirectoryError) and exc.problems:
+        return "\n".join(problem_line(problem, catalog()) for problem in exc.problems)
+    return explain(exc)
 
 
 def _database_error(exc: Exception) -> str:

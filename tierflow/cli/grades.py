@@ -6,7 +6,8 @@ registry holds on the submission day shortens a request's SLA targets.
 
 What they print for people is in the operator's language (``tierflow.cli.texts``); the export
 is the registry's CSV, and ``show`` lists the grade and level codes the options take. A grade
-list's line-by-line problems and a USCC's check stay English: the same checks answer the API.
+list's line-by-line problems and a USCC's check are the shared checks' messages, read in the
+operator's language here (English in the API's answers).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import typer
 
 from schemas.domain import Grade, Tier
-from tierflow.cli.texts import _, explain, fail, ngettext, term
+from tierflow.cli.texts import _, explain, fail, ngettext, say, term
 
 app = typer.Typer(
     help="Enterprise grade registry / 企业梯度培育名单 (operators; talks to the database).",
@@ -39,7 +40,7 @@ def _uscc(value: str) -> str:
     try:
         return validate_uscc(value.strip().upper())
     except ValueError as exc:
-        fail(_("uscc: %(reason)s") % {"reason": exc})
+        fail(_("uscc: %(reason)s") % {"reason": explain(exc)})
 
 
 def _day(on: str | None) -> date:
@@ -72,7 +73,8 @@ def import_list(
             "%(file)s: not imported, %(num)d problems:",
             count,
         )
-        fail(f"{refused % {'file': file, 'num': count}}\n{exc}")
+        lines = "\n".join(say(problem) for problem in exc.problems)
+        fail(f"{refused % {'file': file, 'num': count}}\n{lines}")
     except UnicodeDecodeError:
         fail(_("%(file)s: not imported: neither UTF-8 nor GB18030 text") % {"file": file})
     if dry_run:

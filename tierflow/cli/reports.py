@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from tierflow.cli.texts import _, ngettext
+from tierflow.cli.texts import _, explain, ngettext
 
 app = typer.Typer(
     help="Report files / 报表 (operators; talks to the database).", no_args_is_help=True
@@ -39,7 +39,7 @@ def monthly(
         if region is not None:
             check_region(region)
     except ValueError as exc:
-        typer.echo(_("not written: %(reason)s") % {"reason": exc}, err=True)
+        typer.echo(_("not written: %(reason)s") % {"reason": explain(exc)}, err=True)
         raise typer.Exit(1) from None
     engine = make_engine(Settings().resolved_database_url)
     try:

@@ -18,7 +18,7 @@ from typing import NoReturn
 import typer
 from babel.support import Translations
 
-from tierflow.i18n import TranslatableError, from_environment, translations
+from tierflow.i18n import Said, TranslatableError, from_environment, translations
 from tierflow.i18n.labels import label
 
 
@@ -40,10 +40,21 @@ def term(value: StrEnum) -> str:
     return label(value, catalog())
 
 
-def explain(exc: Exception) -> str:
-    """An error's message: in the reader's language when it is a catalog message, else as
-    raised (a validator shared with the API, whose reasons are English)."""
-    return exc.text(catalog()) if isinstance(exc, TranslatableError) else str(exc)
+def say(message: object) -> str:
+    """A message the shared checks return (``Said``) in the reader's language; anything else
+    as it is."""
+    return message.text(catalog()) if isinstance(message, Said) else str(message)
+
+
+def explain(exc: BaseException) -> str:
+    """An error's message: in the reader's language when it is a catalog message (a
+    ``TranslatableError``, or an error raised with a ``Said``), else as raised (the words of a
+    library or of the system, English)."""
+    if isinstance(exc, TranslatableError):
+        return exc.text(catalog())
+    if len(exc.args) == 1 and isinstance(exc.args[0], Said):
+        return say(exc.args[0])
+    return str(exc)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -21,7 +21,13 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
+from babel.support import Translations
+
+# The messages shared checks raise or return (below tierflow, so they import nothing of it)
+from schemas.messages import N_ as N_
+from schemas.messages import Said as Said
+from schemas.messages import TranslatableError as TranslatableError
+from schemas.messages import os_reason as os_reason
 
 DOMAIN = "tierflow"
 LOCALES = ("zh-CN", "en")  # the console's and CLI's languages; the first is the default
@@ -30,28 +36,6 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 # gettext's folder name of each language (zh-CN -> zh_CN)
 CATALOG_NAMES = {"zh-CN": "zh_CN", "en": "en"}
 _TAG = re.compile(r"^[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*$")
-
-
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "translate later"
-    """Mark ``message`` for extraction without translating it here."""
-    return message
-
-
-class TranslatableError(ValueError):
-    """An error whose message is a catalog entry: ``str()`` reads English (logs, tests, the
-    API), ``text(translations)`` reads in a person's language (the CLI).
-
-    Raise it with the English message marked ``N_()`` and its values as keywords, e.g.
-    ``raise AuthStoreError(N_("user: %(user)r does not exist"), user=name)``.
-    """
-
-    def __init__(self, message: str, **values: object) -> None:
-        self.message, self.values = message, values
-        super().__init__(message % values if values else message)
-
-    def text(self, translations: NullTranslations) -> str:
-        said = str(translations.gettext(self.message))
-        return said % self.values if self.values else said
 
 
 def catalog_path(locale: str) -> Path:

@@ -19,14 +19,27 @@ from tierflow.i18n import CATALOG_NAMES, DOMAIN, LOCALES, catalog_path
 
 ROOT = Path(__file__).resolve().parents[2]
 # Where user-visible words are: the console (routes, views, templates), every CLI command
-# group, the labels and formats they share, and the errors the admin and grade commands print
-# (raised as TranslatableError with N_() messages).
+# group, the labels and formats they share, and the messages of the checks the CLI prints
+# (raised as TranslatableError or returned as Said, with N_() messages): the admin and grade
+# stores, a USCC, a division code, a grade list, a directory and its CSV, a monthly report.
 SOURCES: dict[str, list[tuple[str, str]]] = {
     "api/console": [
         ("**.py", "python"),
         ("templates/**.html", "jinja2.ext:babel_extract"),
     ],
-    "tierflow": [("auth_store.py", "python"), ("grades.py", "python")],
+    "schemas": [
+        ("divisions.py", "python"),
+        ("enterprise.py", "python"),
+        ("messages.py", "python"),
+    ],
+    "tierflow": [
+        ("auth_store.py", "python"),
+        ("directory.py", "python"),
+        ("directory_csv.py", "python"),
+        ("grades.py", "python"),
+        ("grades_csv.py", "python"),
+        ("monthly_report.py", "python"),
+    ],
     "tierflow/cli": [("**.py", "python")],
     "tierflow/i18n": [("**.py", "python")],
 }

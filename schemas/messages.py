@@ -1,0 +1,111 @@
+"""Messages for people, written in English and read in the reader's language later.
+
+The checks the API, the workers and the CLI share (a USCC, a division code, a grade list's
+lines, a directory's rows) cannot translate where they run: they say what is wrong as a catalog
+entry instead, the English msgid marked ``N_()`` and its values. ``str()`` reads English (logs,
+the API's answers, tests); ``text(translations)`` reads in a person's language (the CLI, through
+``tierflow.cli.texts.explain``). ``tierflow.i18n.catalogs`` extracts the msgids; the catalogs and
+Babel stay in ``tierflow.i18n``, and this module imports nothing, because the workflows' sandbox
+imports ``schemas``.
+
+A value may itself be a message (a line's problem holding the USCC check's reason): it is read
+in the same language as the message holding it.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Mapping
+from typing import Protocol
+
+
+class Catalog(Protocol):
+    """What a message needs from a catalog (``babel.support.Translations`` has both)."""
+
+    def gettext(self, message: str) -> object: ...
+
+    def pgettext(self, context: str, message: str) -> object: ...
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "translate later"
+    """Mark ``message`` for extraction without translating it here."""
+    return message
+
+
+def fill(
+    message: str,
+    values: Mapping[str, object],
+    catalog: Catalog | None = None,
+    context: str | None = None,
+) -> str:
+    """``message`` with ``values`` in English (no ``catalog``) or in ``catalog``'s language."""
+    if catalog is not None:
+        said = catalog.pgettext(context, message) if context else catalog.gettext(message)
+        message = str(said)
+        values = {
+            k: v.text(catalog) if isinstance(v, Said | TranslatableError) else v
+            for k, v in values.items()
+        }
+    return message % values if values else message
+
+
+class Said(str):
+    """A message as a string: its English text, which also knows its msgid and values.
+
+    For lists of problems that are strings to everything but the CLI (joined into an error's
+    message, compared in tests), e.g. ``Said(N_("line %(line)d: %(problem)s"), line=4, ...)``.
+    """
+
+    message: str
+    values: Mapping[str, object]
+    context: str | None
+
+    def __new__(cls, message: str, /, **values: object) -> Said:
+        said = super().__new__(cls, fill(message, values))
+        said.message, said.values, said.context = message, values, None
+        return said
+
+    @classmethod
+    def term(cls, context: str, message: str) -> Said:
+        """A word that ``context`` tells apart from the same English elsewhere (a column's name:
+        ``Said.term("grade list column", "level")``), translated with pgettext."""
+        said = cls(message)
+        said.context = context
+        return said
+
+    def text(self, catalog: Catalog) -> str:
+        return fill(self.message, self.values, catalog, self.context)
+
+
+class TranslatableError(ValueError):
+    """An error whose message is a catalog entry: ``str()`` reads English (logs, tests, the
+    API), ``text(translations)`` reads in a person's language (the CLI).
+
+    Raise it with the English message marked ``N_()`` and its values as keywords, e.g.
+    ``raise AuthStoreError(N_("user: %(user)r does not exist"), user=name)``. A ValueError, so
+    pydantic validators may raise it (their error's ``msg`` is the English text).
+    """
+
+    def __init__(self, message: str, **values: object) -> None:
+        self.message, self.values = message, values
+        super().__init__(fill(message, values))
+
+    def text(self, catalog: Catalog) -> str:
+        return fill(self.message, self.values, catalog)
+
+
+# The usual reasons a file cannot be read, in the system's English words (``strerror``).
+OS_REASONS = {
+    errno.ENOENT: N_("No such file or directory"),
+    errno.EACCES: N_("Permission denied"),
+    errno.EISDIR: N_("Is a directory"),
+    errno.ENOTDIR: N_("Not a directory"),
+}
+
+
+def os_reason(exc: OSError) -> str:
+    """Why a file could not be read or written: a ``Said`` for the usual reasons, else the
+    system's words (``strerror``, English)."""
+    if exc.errno in OS_REASONS:
+        return Said(OS_REASONS[exc.errno])
+    return exc.strerror or str(exc)
