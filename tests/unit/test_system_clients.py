@@ -128,3 +128,24 @@ def test_a_region_must_be_a_known_division() -> None:
         parse_system_clients(
             '[[client]]\nid = "x"\nname = "x"\nact_for = ["supervisor"]\nregion = "339999"\n'
         )
+
+
+def test_with_kafka_authentication_only_a_clients_own_topic_names_it() -> None:
+    """A source on the shared topic is anyone's to write: with SASL on it names nobody."""
+    clients = SystemClients(
+        [
+            SystemClient(
+                id="crm", name="crm", topic="tierflow.commands.crm.v1", grants=["comment"]
+            ),
+            SystemClient(id="desk", name="desk", sources=["/desk"], grants=["comment"]),
+        ]
+    )
+    claimed = _comment_as({"id": "sys", "role": "system"})  # sent with source /desk
+    with pytest.raises(CommandError) as refused:
+        authorize(claimed, "tierflow.commands.v1", clients, trust_sources=False)
+    assert refused.value.reason_code == "forbidden"
+    assert "known by its own commands topic" in refused.value.message
+    on_topic = _comment_as({"id": "sys", "role": "system"})
+    assert authorize(on_topic, "tierflow.commands.crm.v1", clients, trust_sources=False).id == "crm"
+    shared = _comment_as({"id": "sys", "role": "system"})
+    assert authorize(shared, "tierflow.commands.v1", clients).id == "desk"  # without SASL

@@ -26,13 +26,23 @@ def authorize(
     topic: str,
     clients: SystemClients,
     place_of: Callable[[str], str | None] = lambda institution: None,
+    trust_sources: bool = True,
 ) -> SystemClient:
     """Set the command's actor from its system client; raise CommandError(forbidden) if none.
 
-    ``place_of`` gives an institution's division code from the directory. Returns the client
-    (for its rate limit).
+    ``place_of`` gives an institution's division code from the directory. With Kafka
+    authentication on (``trust_sources`` off), only a client's own topic names it: the
+    CloudEvents source on the shared topic is anyone's to write. Returns the client (for its
+    rate limit).
     """
-    client = clients.by_topic(topic) or clients.by_source(cmd.event.source)
+    client = clients.by_topic(topic)
+    if client is None and not trust_sources:
+        raise CommandError(
+            DeadLetterReason.FORBIDDEN,
+            f"source: with Kafka authentication on, a system client is known by its own "
+            f"commands topic, not by the source {cmd.event.source!r} on {topic}",
+        )
+    client = client or clients.by_source(cmd.event.source)
     if client is None:
         raise CommandError(
             DeadLetterReason.FORBIDDEN,

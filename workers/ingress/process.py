@@ -60,6 +60,8 @@ async def serve(settings: Settings | None = None) -> None:
             stall_seconds=settings.ingress_stall_seconds,
             clients=load_system_clients(settings.system_clients_file),
             directory=DirectoryWatch(settings.directory_file).current,
+            # with SASL the broker knows who writes: only a client's own topic names it
+            trust_sources=not settings.kafka_security_protocol.startswith("SASL"),
         )
         running.append(ingress)
         await ingress.run(stop)
