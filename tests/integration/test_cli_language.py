@@ -1,5 +1,10 @@
 """Every command group speaks Chinese by default and English with TIERFLOW_LANG=en.
 
+Every help page of tierflow's own commands (``tierflow --help``, each group's and each
+command's) and Typer's usage errors are read in the same language; the dev tooling's commands
+(``tierflow dev``, ``bench``, ``db demo`` ...) keep their English help, and their lines are left
+out of the Chinese check.
+
 Each group's main messages for people (confirmations, summaries, table headers, refusals) are
 run through CliRunner on a real SQLite database, in the default language (no language variable
 set at all) and in English. The Chinese output may show no English word but ids, codes, paths
@@ -19,10 +24,13 @@ from pathlib import Path
 
 import pytest
 import typer
+import typer.core
+import typer.main
 from click.testing import Result
 from typer.testing import CliRunner
 
-from schemas.domain import Category, Grade, Role, Tier
+from schemas.domain import Category, Grade, Priority, Role, SlaStatus, Tier
+from schemas.lifecycle import ActionFields, ActionKind
 from schemas.permissions import SYSTEM_GRANTS
 from tests.utils.language import cli_english_words, language_env
 from tierflow.cli import app as cli_app
@@ -55,7 +63,7 @@ class Step:
 
 
 def run(env: dict[str, str | None], args: Iterable[str]) -> Result:
-    return CliRunner().invoke(cli_app, list(args), env=env)
+    return CliRunner().invoke(cli_app, list(args), env=env, prog_name="tierflow")
 
 
 def check(locale: str | None, env: dict[str, str | None], steps: list[Step], *names: str):
@@ -332,3 +340,103 @@ def test_plugins(
         line = said.split("：ModuleNotFoundError")[0]  # the error itself is Python's
         assert "未能加载命令插件 'broken'" in line
         assert cli_english_words(line, ["broken", "register"]) == set(), said
+
+
+# --------------------------------------------------------------------------- help and usage
+WIDE = {"COLUMNS": "250"}  # one line per option or command: a dev command's line is dropped
+# Words a help page shows as they are: names (of services, programs, formats) and the values
+# options take (sorts, SLA statuses, actions and their fields) besides CODES.
+HELP_NAMES = {
+    "shell", "kafka", "webhook", "excel", "cloudevent", "requestinput", "head", "base",
+    "risk", "newest", "oldest", "on_track", "days", "rating", "outcome", "stage",
+    *(s.value for s in SlaStatus), *(p.value for p in Priority), *(a.value for a in ActionKind),
+    *ActionFields.model_fields,
+}  # fmt: skip
+
+
+def _own(command: typer.core.TyperCommand | typer.core.TyperGroup) -> bool:
+    """Whether ``command`` is tierflow's (not the dev tooling's, which stays English)."""
+    if isinstance(command, typer.core.TyperGroup):
+        return any(_own(sub) for sub in command.commands.values())
+    callback = command.callback
+    return callback is not None and callback.__module__.startswith("tierflow.cli")
+
+
+def pages() -> list[tuple[tuple[str, ...], object]]:
+    """Every help page of tierflow's own commands: (the words before --help, the command)."""
+    found: list[tuple[tuple[str, ...], object]] = []
+
+    def walk(path: tuple[str, ...], command: object) -> None:
+        found.append((path, command))
+        for name, sub in getattr(command, "commands", {}).items():
+            if _own(sub):
+                walk((*path, name), sub)
+
+    walk((), typer.main.get_command(cli_app))
+    return found
+
+
+def shown_words(command: object) -> set[str]:
+    """The names a page of ``command`` shows as they are: its parameters' (a flag's default is
+    its name without dashes: [默认：no-with-generated]) and its commands'."""
+    names = set(getattr(command, "commands", {}))
+    for param in getattr(command, "params", []):
+        names.add(param.name or "")
+        for option in (*param.opts, *param.secondary_opts):
+            names.update(option.lstrip("-").split("-"))
+    return names
+
+
+def without_dev_commands(command: object, text: str) -> str:
+    """The page without the lines listing the dev tooling's commands (English help)."""
+    dev = {n for n, sub in getattr(command, "commands", {}).items() if not _own(sub)}
+    keep = [line for line in text.splitlines() if line.strip("│ ").split(" ")[0] not in dev]
+    return "\n".join(keep)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_help_page(locale: str | None) -> None:
+    for path, command in pages():
+        result = run(WIDE | language_env(locale), [*path, "--help"])
+        out = result.output
+        assert result.exit_code == 0, (path, out)
+        if locale == "en":
+            assert "Usage: tierflow" in out and "Options" in out, (path, out)
+            assert "Show this message and exit." in out, (path, out)
+            first = (getattr(command, "help", None) or "").split("\n")[0]
+            assert first.split(" (")[0] in out, (path, out)
+            continue
+        assert "用法：tierflow" in out and "选项" in out and "显示此帮助并退出。" in out
+        assert ("─ 命令 ─" in out) == isinstance(command, typer.core.TyperGroup), (path, out)
+        names = [*path, *shown_words(command), *CODES, *HELP_NAMES]
+        assert cli_english_words(without_dev_commands(command, out), names) == set(), (path, out)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_usage_errors(locale: str | None) -> None:
+    missing = "no-such-file.json"
+    steps = [
+        Step(("users", "add", "ana"), 2, "缺少选项 '--role'。", "Missing option '--role'."),
+        Step(("users", "add"), 2, "缺少参数 'name'。", "Missing argument 'name'."),
+        Step(("users", "add", "ana", "--rol", "x"), 2, "没有选项 --rol", "No such option: --rol"),
+        Step(("users", "add", "a", "b", "--role", "x"), 2, "多余的参数（b）", "extra argument"),
+        Step(("userz",), 2, "没有命令 'userz'。您要找的是不是 'users'？", "Did you mean 'users'?"),
+        Step(("tokens", "issue", "ana", "--expires-in"), 2, "需要一个值", "requires an argument"),
+        Step(("queue", "--limit", "x"), 2, "'--limit' 的值无效：应为整数", "valid integer"),
+        Step(("queue", "--limit", "0"), 2, "应大于或等于 1", "greater than or equal to 1"),
+        Step(("events", "publish", missing), 2, "的值无效：文件 ", "does not exist."),
+        Step(("act", "r-1", "resolve", "-f", "x"), 2, "--field 的值无效：x：请写成", "NAME=VALUE"),
+    ]
+    for step in steps[:5]:  # the parser's errors name the command (a value's do not)
+        out = run(language_env(locale), step.args).output
+        usage = "Usage: tierflow " if locale == "en" else "用法：tierflow "
+        hint = "for help." if locale == "en" else "查看帮助。"
+        assert usage in out and hint in out, (step.args, out)
+    names = ["ana", "rol", "userz", "name", "file", "x", "b", "a", "role", "field", "such"]
+    names += ["users", "add", "tokens", "issue", "events", "publish", "queue", "act", "resolve"]
+    check(locale, {}, steps, *names, *HELP_NAMES)
+    zh_words = ["错误"] if locale is None else ["Error"]
+    for step in steps[:1]:
+        out = run(language_env(locale), step.args).output
+        assert all(word in out for word in zh_words), out
+        assert locale == "en" or cli_english_words(out, names) == set(), out

@@ -17,8 +17,13 @@ _TOKEN = r"[^\s\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
 # What a CLI line shows for machines: a command in backticks, an option (--out), a metavar or
 # acronym (TOKEN_ID, JSON, PLAINTEXT), and anything shaped like a file, path, id, code, time
 # or address (a token holding a dot, a slash, a colon, an underscore, an @ or a digit: Chinese
-# text has full-width punctuation, so an ASCII one marks a machine's token).
-MACHINE = re.compile(rf"`[^`]*`|--[a-z][a-z-]*|\b[A-Z][A-Z0-9_]+\b|{_TOKEN}*[./:_@0-9]{_TOKEN}*")
+# text has full-width punctuation, so an ASCII one marks a machine's token). On help pages also
+# a value's type as Typer shows it (<str>, <int range>), an argument in the usage line ({name})
+# and a short option (-f).
+MACHINE = re.compile(
+    rf"`[^`]*`|--[a-z][a-z-]*|(?<![\w-])-[a-z]\b|<[a-z][^<>\n]*>|\{{[a-z_]+\}}"
+    rf"|\b[A-Z][A-Z0-9_]+\b|{_TOKEN}*[./:_@0-9]{_TOKEN}*"
+)
 # The variables that choose the CLI's language (tierflow.i18n.from_environment)
 LANGUAGE_VARIABLES = ("TIERFLOW_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 

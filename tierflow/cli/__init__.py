@@ -20,8 +20,10 @@ from tierflow.cli import (
     plugins,
     processes,
     reports,
+    texts,
 )
 
+texts.speak_typer()  # help pages and usage errors in the reader's language (tierflow.cli.texts)
 app = typer.Typer(help="tierflow: durable service-request lifecycles", no_args_is_help=True)
 app.add_typer(db.app, name="db")
 app.add_typer(events.app, name="events")

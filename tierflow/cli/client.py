@@ -109,11 +109,13 @@ def _print_json(data: Any) -> None:
 # --------------------------------------------------------------------------- caseworker commands
 def login(
     url: str = typer.Option(..., help="API base URL, e.g. http://127.0.0.1:8000"),
-    token: str = typer.Option(
-        ..., help="Token from `tierflow tokens issue`", prompt=True, hide_input=True
+    token: str | None = typer.Option(
+        None, help="Token from `tierflow tokens issue` (asked for when not given)"
     ),
 ) -> None:
     """Check the token against the API and store it for later commands."""
+    if token is None:  # asked here, not by Typer: its prompt would say "Token" in English
+        token = str(typer.prompt(_("Token"), hide_input=True))
     try:
         response = httpx.get(
             url.rstrip("/") + API + "/requests",
@@ -163,7 +165,7 @@ def queue(
         None,
         "--search",
         "-s",
-        help="搜索 Enterprise name or subject contains it; USCC or id prefix",
+        help="Search: enterprise name or subject containing it, or a USCC or id prefix",
     ),
     sort: str | None = typer.Option(None, help="risk (default), newest or oldest"),
     include_closed: bool = typer.Option(False, "--all", help="Closed requests too"),

@@ -22,7 +22,7 @@ from schemas.domain import Grade, Tier
 from tierflow.cli.texts import _, explain, fail, ngettext, say, term
 
 app = typer.Typer(
-    help="Enterprise grade registry / 企业梯度培育名单 (operators; talks to the database).",
+    help="Enterprise grade registry (operators; talks to the database).",
     no_args_is_help=True,
 )
 

@@ -11,9 +11,7 @@ import typer
 
 from tierflow.cli.texts import _, explain, ngettext
 
-app = typer.Typer(
-    help="Report files / 报表 (operators; talks to the database).", no_args_is_help=True
-)
+app = typer.Typer(help="Report files (operators; talks to the database).", no_args_is_help=True)
 
 
 @app.command("monthly")

@@ -6,19 +6,30 @@ LC_MESSAGES, LANG) when they name Chinese or English, else zh-CN (``tierflow.i18
 at each call, so a command speaks the language of the environment it runs in. The messages are
 English msgids marked with ``_()`` / ``ngettext()`` and translated in the gettext catalogs.
 
+Help pages and usage errors speak the same language (``speak_typer``, below): the commands'
+and options' help texts (docstrings and ``help=``, English msgids the catalog extraction reads
+from the command tree) and Typer's own words are translated when Typer renders them.
+
 Machine output (``--json``, CSV files, ids, codes, file paths, a token) never goes through
 here: it stays what scripts read.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
+import typer.core
+import typer.rich_utils
 from babel.support import Translations
+from rich.text import Text
+from typer._click import Context, HelpFormatter
 
-from tierflow.i18n import Said, TranslatableError, from_environment, translations
+from tierflow.i18n import N_, Said, TranslatableError, from_environment, translations
 from tierflow.i18n.labels import label
 
 
@@ -61,3 +72,176 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``message`` on stderr and exit with ``code`` (2: the command line was wrong)."""
     typer.secho(message, fg="red", err=True)
     raise typer.Exit(code)
+
+
+# --------------------------------------------------------------------------- Typer's words
+# Typer (0.29) draws help pages and usage errors with its own copy of Click, whose words are
+# plain English f-strings: there is no gettext call to give a catalog to. Every help page,
+# usage error and abort goes through one of three functions of ``typer.rich_utils``, which
+# ``speak_typer`` wraps once, when ``tierflow.cli`` is imported (the only monkeypatching here):
+# each call reads the language of its environment (a test may switch it between two runs of
+# one imported app), translates the page's help texts for the time it is drawn (then puts the
+# English msgids back), the fixed words below, the "Usage:" prefix and the error's message.
+# A fourth wrap lets help text fold anywhere: Chinese has no spaces to wrap at, and Typer's
+# option panels would cut a long line short with an ellipsis.
+
+# rich_utils' fixed words, by the module constant that holds each.
+TYPER_WORDS = {
+    "DEPRECATED_STRING": N_("(deprecated) "),
+    "DEFAULT_STRING": N_("[default: {}]"),
+    "ENVVAR_STRING": N_("[env var: {}]"),
+    "REQUIRED_LONG_STRING": N_("[required]"),
+    "ARGUMENTS_PANEL_TITLE": N_("Arguments"),
+    "OPTIONS_PANEL_TITLE": N_("Options"),
+    "COMMANDS_PANEL_TITLE": N_("Commands"),
+    "ERRORS_PANEL_TITLE": N_("Error"),
+    "ABORTED_TEXT": N_("Aborted."),
+    "RICH_HELP": N_("Try [blue]'{command_path} {help_option}'[/] for help."),
+}
+# The help of the options Typer adds (--help, and the root's shell completion).
+TYPER_HELP = (
+    N_("Show this message and exit."),
+    N_("Install completion for the current shell."),
+    N_("Show completion for the current shell, to copy it or customize the installation."),
+)
+USAGE = N_("Usage: ")
+# Typer's usage errors as it words them, and the catalog message of each. A ``reason`` is
+# itself one of them (a path's check after "Invalid value for ...") or pydantic's words for a
+# value of the wrong type (the last ones); anything else stays as Typer said it.
+USAGE_ERRORS: list[tuple[str, str]] = [
+    (r"Missing option (?P<name>.+)\.", N_("Missing option %(name)s.")),
+    (r"Missing argument (?P<name>.+)\.", N_("Missing argument %(name)s.")),
+    (r"Missing parameter (?P<name>.+)\.", N_("Missing parameter %(name)s.")),
+    (r"Missing command\.", N_("Missing command.")),
+    (
+        r"Invalid value for (?P<name>.+?): (?P<reason>.+)",
+        N_("Invalid value for %(name)s: %(reason)s"),
+    ),
+    (r"Invalid value: (?P<reason>.+)", N_("Invalid value: %(reason)s")),
+    (
+        r"No such option: (?P<name>\S+) \(Possible options: (?P<options>.+)\)",
+        N_("No such option: %(name)s (Possible options: %(options)s)"),
+    ),
+    (r"No such option: (?P<name>\S+)", N_("No such option: %(name)s")),
+    (
+        r"No such command (?P<name>.+?)\. Did you mean (?P<matches>.+)\?",
+        N_("No such command %(name)s. Did you mean %(matches)s?"),
+    ),
+    (r"No such command (?P<name>.+)\.", N_("No such command %(name)s.")),
+    (
+        r"Got unexpected extra argument\(s\) \((?P<extra>.*)\)",
+        N_("Got unexpected extra argument(s) (%(extra)s)"),
+    ),
+    (r"Option (?P<name>.+) requires an argument\.", N_("Option %(name)s requires an argument.")),
+    (
+        r"Option (?P<name>.+) requires (?P<count>[0-9]+) arguments\.",
+        N_("Option %(name)s requires %(count)s arguments."),
+    ),
+    (r"Option (?P<name>.+) does not take a value\.", N_("Option %(name)s does not take a value.")),
+    (r"file (?P<path>.+) does not exist\.", N_("file %(path)s does not exist.")),
+    (r"dir (?P<path>.+) does not exist\.", N_("dir %(path)s does not exist.")),
+    (r"path (?P<path>.+) does not exist\.", N_("path %(path)s does not exist.")),
+    (r"file (?P<path>.+) is a directory\.", N_("file %(path)s is a directory.")),
+    (r"dir (?P<path>.+) is a file\.", N_("dir %(path)s is a file.")),
+    (r"(?:file|dir|path) (?P<path>.+) is not readable\.", N_("%(path)s is not readable.")),
+    (r"(?:file|dir|path) (?P<path>.+) is not writable\.", N_("%(path)s is not writable.")),
+    (
+        r"Input should be a valid integer, unable to parse string as an integer",
+        N_("Input should be a valid integer, unable to parse string as an integer"),
+    ),
+    (
+        r"Input should be a valid number, unable to parse string as a number",
+        N_("Input should be a valid number, unable to parse string as a number"),
+    ),
+    (
+        r"Input should be greater than or equal to (?P<bound>.+)",
+        N_("Input should be greater than or equal to %(bound)s"),
+    ),
+    (
+        r"Input should be less than or equal to (?P<bound>.+)",
+        N_("Input should be less than or equal to %(bound)s"),
+    ),
+]
+_USAGE_ERRORS = [(re.compile(pattern, re.DOTALL), message) for pattern, message in USAGE_ERRORS]
+
+
+def usage_error(text: str) -> str:
+    """Typer's message of a usage error, in the reader's language when it is one it says."""
+    for pattern, message in _USAGE_ERRORS:
+        if (found := pattern.fullmatch(text)) is not None:
+            values = found.groupdict()
+            if "reason" in values:
+                values["reason"] = usage_error(values["reason"])
+            return _(message) % values if values else _(message)
+    return text
+
+
+class UsageFormatter(HelpFormatter):
+    """Typer's help formatter, whose usage line starts with "Usage: " in the reader's words."""
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(prog, args, _(USAGE) if prefix is None else prefix)
+
+
+def _fixed_words(ctx: Context | None) -> None:
+    for name, message in TYPER_WORDS.items():
+        setattr(typer.rich_utils, name, _(message))
+    if ctx is not None:
+        ctx.formatter_class = UsageFormatter
+
+
+@contextmanager
+def _translated_help(obj: Any, ctx: Context) -> Iterator[None]:
+    """The page of ``obj`` with every help text on it in the reader's language, while drawn."""
+    shown: list[Any] = [obj, *obj.get_params(ctx)]
+    if isinstance(obj, typer.core.TyperGroup):
+        shown += [obj.get_command(ctx, name) for name in obj.list_commands(ctx)]
+    english = []
+    for item in shown:
+        for attr in ("help", "short_help"):
+            if isinstance(text := getattr(item, attr, None), str) and text:
+                english.append((item, attr, text))
+                setattr(item, attr, _(text))
+    try:
+        yield
+    finally:
+        for item, attr, text in english:
+            setattr(item, attr, text)
+
+
+def speak_typer() -> None:
+    """Make Typer's help pages, usage errors and aborts speak the reader's language (once)."""
+    rich = typer.rich_utils
+    if getattr(rich, "_tierflow_speaks", False):
+        return
+    format_help: Callable[..., None] = rich.rich_format_help
+    format_error: Callable[[Any], None] = rich.rich_format_error
+    abort_error: Callable[[], None] = rich.rich_abort_error
+    make_text: Callable[..., Any] = rich._make_rich_text
+
+    def rich_format_help(*, obj: Any, ctx: Context, markup_mode: Any) -> None:
+        _fixed_words(ctx)
+        with _translated_help(obj, ctx):
+            format_help(obj=obj, ctx=ctx, markup_mode=markup_mode)
+
+    def rich_format_error(self: Any) -> None:
+        _fixed_words(getattr(self, "ctx", None))
+        said = usage_error(self.format_message())
+        self.format_message = lambda: said
+        format_error(self)
+
+    def rich_abort_error() -> None:
+        _fixed_words(None)
+        abort_error()
+
+    def _make_rich_text(**kwargs: Any) -> Any:
+        made = make_text(**kwargs)
+        if isinstance(made, Text):
+            made.overflow = "fold"
+        return made
+
+    rich.rich_format_help = rich_format_help
+    rich.rich_format_error = rich_format_error
+    rich.rich_abort_error = rich_abort_error
+    rich._make_rich_text = _make_rich_text
+    rich._tierflow_speaks = True  # type: ignore[attr-defined]

@@ -8,8 +8,11 @@ must print nothing. Run both from a checkout: the sources are read from it.
 
 from __future__ import annotations
 
+import inspect
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
@@ -47,8 +50,52 @@ KEYWORDS = {**DEFAULT_KEYWORDS, "NC_": ((1, "c"), 2)}
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
 
 
+def cli_help() -> Iterator[tuple[str, int, str]]:
+    """The help texts of the ``tierflow`` commands (docstrings and ``help=``): (file, line,
+    text) of every command, group, option and argument ``tierflow.cli`` defines.
+
+    They are read from the command tree Typer builds, as ``--help`` shows them (Typer cleans a
+    docstring's indentation), and translated when Typer draws a page (``tierflow.cli.texts``).
+    Commands the dev tooling adds (``tierflow dev``, ``tierflow bench``, ``db demo`` ...) are
+    left out: they stay English. Typer's own words are marked in ``tierflow.cli.texts``.
+    """
+    import typer.core
+    import typer.main
+
+    from tierflow.cli import app
+
+    def where(command: Any) -> tuple[str, int] | None:
+        callback = inspect.unwrap(command.callback) if command.callback else None
+        if callback is None or not callback.__module__.startswith("tierflow.cli"):
+            return None
+        path = Path(inspect.getsourcefile(callback) or "").resolve()
+        return str(path.relative_to(ROOT)), callback.__code__.co_firstlineno
+
+    def walk(command: Any, fallback: tuple[str, int]) -> Iterator[tuple[str, int, str]]:
+        if isinstance(command, typer.core.TyperGroup):
+            found = [list(walk(sub, fallback)) for sub in command.commands.values()]
+            found = [texts for texts in found if texts]
+            if found:  # a group of tierflow's own (not only the dev tooling's) commands
+                file, line = found[0][0][:2] if command is not root else fallback
+                if command.help:
+                    yield file, line, command.help
+                for texts in found:
+                    yield from texts
+            return
+        place = where(command)
+        if place is None:
+            return
+        for text in (command.help, *(p.help for p in command.params)):
+            if text:
+                yield *place, text
+
+    root = typer.main.get_command(app)
+    yield from walk(root, ("tierflow/cli/__init__.py", 1))
+
+
 def extract() -> Catalog:
-    """Return a fresh template catalog of every message the sources mark."""
+    """Return a fresh template catalog of every message the sources mark and of the commands'
+    help texts."""
     template = Catalog(domain=DOMAIN, project="tierflow", fuzzy=False)
     for folder, method_map in SOURCES.items():
         options = {pattern: JINJA_OPTIONS for pattern, method in method_map if "jinja" in method}
@@ -62,6 +109,8 @@ def extract() -> Catalog:
                 auto_comments=comments,
                 context=context,
             )
+    for file, line, text in cli_help():
+        template.add(text, None, [(file, line)])
     return template
 
 
