@@ -21,6 +21,7 @@ from tierflow.i18n import os_reason
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+    from sqlalchemy.exc import SQLAlchemyError
 
 app = typer.Typer(
     help="The institution directory: list, CSV export and import", no_args_is_help=True
@@ -251,6 +252,9 @@ def _refusal(exc: Exception) -> str:
     return explain(exc)
 
 
-def _database_error(exc: Exception) -> str:
-    """The database's own words (its driver's, English): the error's type and first line."""
-    return f"{type(exc).__name__}: {exc.args[0] if exc.args else exc}"
+def _database_error(exc: SQLAlchemyError) -> str:
+    """The error's types, SQLSTATE and the names the driver gives: never its message, whose
+    first line can quote a value (a contact, a comment) on PostgreSQL."""
+    from tierflow.db.errors import describe_db_error
+
+    return describe_db_error(exc)
