@@ -21,7 +21,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from api.auth import can
 from api.console import language
@@ -277,9 +277,8 @@ def _refusal_text(request: Request, user: Principal, refusal: str) -> str:
     return str(t.gettext("Nothing was imported: %(reason)s") % {"reason": refusal})
 
 
-@router.post("/directory/import")
-async def import_page(request: Request, ctx: Ctx, user: User) -> Response:
-    """Import an uploaded CSV as a new version (the admin recorded as who imported it)."""
+async def _admin_form(request: Request, user: Principal) -> FormData | Response:
+    """The posted form of an admin with a valid CSRF token; otherwise the page to answer."""
     if refused := _refused(request, user):
         return refused
     form = await request.form()
@@ -287,6 +286,15 @@ async def import_page(request: Request, ctx: Ctx, user: User) -> Response:
         check_csrf(request, session_token(request), _text(form.get("csrf_token")))
     except HTTPException as exc:
         return error_page(request, user, exc)
+    return form
+
+
+@router.post("/directory/import")
+async def import_page(request: Request, ctx: Ctx, user: User) -> Response:
+    """Import an uploaded CSV as a new version (the admin recorded as who imported it)."""
+    form = await _admin_form(request, user)
+    if isinstance(form, Response):
+        return form
     t = gettext(request, user)
     upload = form.get("file")
     wanted = _text(form.get("version")).strip()
@@ -373,13 +381,9 @@ def edit_form(request: Request, ctx: Ctx, user: User, institution_id: str) -> Re
 @router.post("/directory/institutions/{institution_id}")
 async def save_entry(request: Request, ctx: Ctx, user: User, institution_id: str) -> Response:
     """Save the edit as a new directory version (the same import as a CSV's)."""
-    if refused := _refused(request, user):
-        return refused
-    form = await request.form()
-    try:
-        check_csrf(request, session_token(request), _text(form.get("csrf_token")))
-    except HTTPException as exc:
-        return error_page(request, user, exc)
+    form = await _admin_form(request, user)
+    if isinstance(form, Response):
+        return form
     found = _named_entry(ctx, institution_id)
     if found is None:
         return _not_listed(request, user, institution_id)
