@@ -14,10 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import typer.core
+import typer.main
 from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
+from tierflow.cli import app  # a developer's tool: it reads the commands' help texts
 from tierflow.i18n import CATALOG_NAMES, DOMAIN, LOCALES, catalog_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,10 +62,6 @@ def cli_help() -> Iterator[tuple[str, int, str]]:
     Commands the dev tooling adds (``tierflow dev``, ``tierflow bench``, ``db demo`` ...) are
     left out: they stay English. Typer's own words are marked in ``tierflow.cli.texts``.
     """
-    import typer.core
-    import typer.main
-
-    from tierflow.cli import app
 
     def where(command: Any) -> tuple[str, int] | None:
         callback = inspect.unwrap(command.callback) if command.callback else None
