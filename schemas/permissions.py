@@ -8,6 +8,7 @@ System clients hold explicit grants instead of a role row.
 from __future__ import annotations
 
 from schemas.domain import TIER_ORDER, Role, Tier
+from schemas.enterprise import division_tier
 from schemas.lifecycle import OPERATOR_ACTIONS, ActionKind
 from schemas.request import Actor
 
@@ -114,6 +115,11 @@ def region_prefix(tier: Tier | None, division_code: str | None) -> str | None:
     if tier is None or division_code is None:
         return None
     return division_code[: REGION_DIGITS[tier]]
+
+
+def division_prefix(division_code: str) -> str:
+    """The prefix of the codes inside a division: its province's, city's or county's digits."""
+    return division_code[: REGION_DIGITS[division_tier(division_code)]]
 
 
 def tiers_at_or_below(tier: Tier | None) -> list[Tier]:

@@ -230,8 +230,7 @@ def group_of(by: str, tier: Tier, division_code: str) -> str:
     if by == "tier":
         return tier.value
     level = {"province": Tier.PROVINCIAL, "city": Tier.MUNICIPAL}[by]
-    above = list(Tier).index(tier) > list(Tier).index(level)
-    return division_code if above else division_for_tier(division_code, level)
+    return division_code if tier.rank > level.rank else division_for_tier(division_code, level)
 
 
 def _places(engine: Engine, ids: Collection[str] | None = None) -> dict[str, tuple[Tier, str]]:
@@ -257,10 +256,10 @@ def regroup(engine: Engine, tallies: dict[str, Tally], by: str) -> dict[str, Tal
     return dict(sorted(out.items()))
 
 
-def members(engine: Engine, by: str, group: str) -> list[str] | None:
-    """The institutions of one group; None for ``institution`` (the group is the institution)."""
+def members(engine: Engine, by: str, group: str) -> list[str]:
+    """The institutions of one group (by institution: the institution itself)."""
     if by == "institution":
-        return None
+        return [group]
     return sorted(unit for unit, place in _places(engine).items() if group_of(by, *place) == group)
 
 

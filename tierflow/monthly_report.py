@@ -21,8 +21,8 @@ from sqlmodel import Session, col, select
 
 from schemas.divisions import DIVISION_INFO, check_known_division
 from schemas.domain import Tier
-from schemas.enterprise import division_tier, validate_division_code
-from schemas.permissions import region_prefix
+from schemas.enterprise import validate_division_code
+from schemas.permissions import division_prefix
 from tierflow import assessment
 from tierflow.db.models import InstitutionRow
 from tierflow.directory import full_name
@@ -64,7 +64,7 @@ def check_region(region: str) -> str:
 
 def in_region(engine: Engine, region: str) -> set[str]:
     """The institutions the directory places in ``region`` (a division code) or below it."""
-    prefix = region_prefix(division_tier(region), region) or ""
+    prefix = division_prefix(region)
     with Session(engine) as session:
         query = select(InstitutionRow.id).where(
             col(InstitutionRow.division_code).startswith(prefix)

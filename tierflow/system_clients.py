@@ -20,8 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from schemas.divisions import check_known_division
 from schemas.domain import Role, Tier
-from schemas.enterprise import division_tier
-from schemas.permissions import SYSTEM_GRANTS, region_prefix
+from schemas.permissions import SYSTEM_GRANTS, division_prefix, region_prefix
 
 PACKAGED_CLIENTS = "system_clients.toml"
 DELEGABLE_ROLES = frozenset({Role.ENTERPRISE, Role.CASEWORKER, Role.SUPERVISOR})
@@ -66,7 +65,7 @@ class SystemClient(BaseModel):
         """Whether a person whose scope is (tier, division) lies inside the client's region."""
         if self.region is None:
             return True
-        mine = region_prefix(division_tier(self.region), self.region) or ""
+        mine = division_prefix(self.region)
         theirs = region_prefix(tier, division_code)
         return theirs is not None and len(theirs) >= len(mine) and theirs.startswith(mine)
 

@@ -457,9 +457,7 @@ def _case(
         "view": view,
         "summary": summary,
         "bars": views.clock_bars(view, now, texts, cal) if view else [],
-        "clocks": views.Clockwork(
-            texts, now, calendars(ctx.settings.policy_file), view.calendar if view else None
-        ),
+        "clocks": views.Clockwork(texts, now, calendars(ctx.settings.policy_file), cal),
         "calendar": cal,
         "bar_width": views.BAR_WIDTH,
         "actions": actions,

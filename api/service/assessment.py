@@ -76,9 +76,7 @@ def requests_behind(
     if figure not in figures.FIGURES:
         raise field_error(("query", "figure"), f"must be one of {', '.join(figures.FIGURES)}")
     units = figures.members(ctx.engine, by, group)
-    found = figures.behind(
-        ctx.engine, scope_conditions(principal), period, [group] if units is None else units, figure
-    )
+    found = figures.behind(ctx.engine, scope_conditions(principal), period, units, figure)
     ids = sorted({mark.request_id for mark in found})
     with Session(ctx.engine) as session:
         rows = session.exec(select(ServiceRequest).where(col(ServiceRequest.request_id).in_(ids)))
