@@ -23,7 +23,7 @@ from activities.policy import PolicyActivities
 from tierflow import constants
 from tierflow.db.engine import make_engine
 from tierflow.directory import DirectoryWatch
-from tierflow.directory_store import load_version, record_file
+from tierflow.directory_store import is_recorded, load_version, record_file
 from tierflow.grades import GradeRegistry
 from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_connect import connect_kafka
@@ -48,10 +48,13 @@ class WorkerParts:
     settings: Settings | None = None
 
 
-def _record_directory(engine: Engine, path: Path | None) -> None:
+def _record_directory(engine: Engine, watch: DirectoryWatch, path: Path | None) -> None:
     """Record the directory the worker starts with (imports record theirs), so the requests
-    that pin it can still route by it after the next import."""
+    that pin it can still route by it after the next import. The file is read again only
+    when its version is not recorded yet."""
     try:
+        if is_recorded(engine, watch.current().version):
+            return
         version, new = record_file(engine, path, imported_by="worker")
     except Exception as exc:  # noqa: BLE001 - routing goes on; only the pin may fall back
         log.warning("directory not recorded; pinned requests may route by a later one: %s", exc)
@@ -65,7 +68,7 @@ def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
     settings = parts.settings or get_settings()
     outbox = OutboxActivities(parts.engine, parts.producer, parts.events_topic, parts.metrics)
     watch = DirectoryWatch(settings.directory_file)
-    _record_directory(parts.engine, settings.directory_file)
+    _record_directory(parts.engine, watch, settings.directory_file)
     policy = PolicyActivities(
         load_policy_file(settings.policy_file),
         GradeRegistry(parts.engine),
