@@ -19,6 +19,7 @@ from schemas.lifecycle import CalendarUpdate
 from schemas.policy import CalendarData
 from schemas.request import Actor
 from tierflow.constants import WORKFLOW_TYPE
+from tierflow.updates import execute_update
 
 
 @dataclass
@@ -51,7 +52,8 @@ async def publish_calendar(
     for wf_id in workflow_ids:
         handle = client.get_workflow_handle(wf_id)
         try:
-            await handle.execute_update(
+            await execute_update(
+                handle,
                 "publish_calendar",
                 update,
                 id=f"calendar-{calendar.version}",

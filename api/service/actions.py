@@ -18,6 +18,7 @@ from api.models import ActionBody
 from schemas.lifecycle import ActionKind, ActionRequest, ActionResult, missing_field
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
+from tierflow.updates import execute_update, is_busy
 from workflows.service_request import ServiceRequestWorkflow
 
 IDEMPOTENCY_KEY = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
@@ -49,8 +50,12 @@ async def take_action(
         raise validation_http_error(exc, ("body",)) from None
     handle = ctx.temporal.get_workflow_handle(workflow_id(request_id))
     try:
-        result = await handle.execute_update(
-            ServiceRequestWorkflow.act, action, id=action.action_id
+        result = await execute_update(
+            handle,
+            ServiceRequestWorkflow.act,
+            action,
+            id=action.action_id,
+            result_type=ActionResult,
         )
     except WorkflowUpdateFailedError as exc:
         ctx.metrics.actions.labels(kind.value, "refused").inc()
@@ -61,6 +66,12 @@ async def take_action(
             raise HTTPException(
                 status.HTTP_409_CONFLICT,
                 f"request {request_id!r} has finished; no more actions are possible",
+            ) from None
+        if is_busy(exc):  # still continuing as new after the patience ran out
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"request {request_id!r} is busy; retry with the same Idempotency-Key",
+                headers={"Retry-After": "5"},
             ) from None
         raise
     ctx.metrics.actions.labels(kind.value, "duplicate" if result.duplicate else "ok").inc()

@@ -21,12 +21,14 @@ from schemas.enterprise import division_for_tier
 from schemas.lifecycle import (
     ActionKind,
     ActionRequest,
+    ActionResult,
     RequestView,
     ReturnReason,
     SuspendReason,
 )
 from schemas.request import Actor
 from tierflow.constants import workflow_id
+from tierflow.updates import execute_update
 from workflows.service_request import ServiceRequestWorkflow
 
 # Step: (kind, who: "unit" or "above", fields). Scripts cycle over the demo requests; the
@@ -105,8 +107,12 @@ async def walk(client: Client, request_ids: Iterable[str], timeout: float = 60) 
                 **fields,
             )
             try:
-                await handle.execute_update(
-                    ServiceRequestWorkflow.act, request, id=request.action_id
+                await execute_update(
+                    handle,
+                    ServiceRequestWorkflow.act,
+                    request,
+                    id=request.action_id,
+                    result_type=ActionResult,
                 )
             except WorkflowUpdateFailedError:
                 break  # e.g. the request moved on meanwhile: the rest of its script is moot

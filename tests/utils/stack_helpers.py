@@ -16,6 +16,7 @@ from schemas.request import Actor, RequestInput
 from tests.utils.eventually import NotReached, eventually, eventually_sync
 from tierflow import constants
 from tierflow.constants import workflow_id
+from tierflow.updates import execute_update
 from workflows.service_request import ServiceRequestWorkflow
 
 T = TypeVar("T")
@@ -45,7 +46,9 @@ async def _assigned(handle: WorkflowHandle) -> bool:
 
 async def act(handle: WorkflowHandle, kind: ActionKind, actor: Actor, **kw: Any) -> ActionResult:
     request = ActionRequest(action_id=f"a-{uuid.uuid4().hex}", kind=kind, actor=actor, **kw)
-    return await handle.execute_update(ServiceRequestWorkflow.act, request, id=request.action_id)
+    return await execute_update(
+        handle, ServiceRequestWorkflow.act, request, id=request.action_id, result_type=ActionResult
+    )
 
 
 def read_events(
