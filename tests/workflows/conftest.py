@@ -8,11 +8,9 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from tests.workflows.harness import StandIns
 from tierflow_dev.devstack.temporal import find_executable
-from workflows.service_request import ServiceRequestWorkflow
 
 
 @pytest_asyncio.fixture
@@ -33,12 +31,7 @@ async def ts_worker(stand_ins: StandIns) -> AsyncIterator[tuple[WorkflowEnvironm
     )
     queue = f"wf-{uuid.uuid4().hex[:8]}"
     try:
-        async with Worker(
-            env.client,
-            task_queue=queue,
-            workflows=[ServiceRequestWorkflow],
-            activities=stand_ins.activities,
-        ):
+        async with stand_ins.worker(env.client, queue):
             yield env, queue
     finally:
         await env.shutdown()

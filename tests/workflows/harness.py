@@ -1,15 +1,22 @@
 """Stand-in activities for workflow-layer tests: a fixed policy, a small directory, a recorder.
 
 The workflow runs on a real Temporal server; only the side-effecting activities are replaced,
-by activities registered under the same names (integration tests use the real ones).
+by activities registered under the same names (integration tests use the real ones). A test's
+finished history replays with ``replay_and_keep``, which also saves it for the replay suite.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from temporalio import activity
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer, Worker
 
 from activities.failures import permanent_failure
 from activities.handlers import refusal as handler_refusal
@@ -29,6 +36,9 @@ from schemas.policy import PinnedPolicy, PolicyRequest
 from tests.utils.factories import make_policy
 from tierflow.db.auth_models import ApiUser
 from tierflow.directory import Directory, DirectoryEntry
+from workflows.service_request import ServiceRequestWorkflow
+
+HISTORIES = Path(__file__).with_name("histories")
 
 
 @dataclass
@@ -132,6 +142,16 @@ class StandIns:
             self.record_transitions,
         ]
 
+    def worker(self, client: Client, task_queue: str, **options: Any) -> Worker:
+        """A worker of the lifecycle workflow on ``task_queue`` with these activities."""
+        return Worker(
+            client,
+            task_queue=task_queue,
+            workflows=[ServiceRequestWorkflow],
+            activities=self.activities,
+            **options,
+        )
+
     def events(self, request_id: str) -> list[str]:
         return [r.event_type.value for r in self.persisted if r.request_id == request_id]
 
@@ -141,3 +161,15 @@ class StandIns:
             for r in self.persisted
             if r.request_id == request_id and r.event_type.value == event_type
         ]
+
+
+async def replay_and_keep(history: WorkflowHistory, name: str, run_id: str) -> None:
+    """Replay one run with today's code; with TIERFLOW_RECORD_HISTORIES=1 keep it for the
+    replay suite (the whole run id: ids are time-ordered, so prefixes of one workflow's runs
+    collide)."""
+    await Replayer(
+        workflows=[ServiceRequestWorkflow], data_converter=pydantic_data_converter
+    ).replay_workflow(history)
+    if os.environ.get("TIERFLOW_RECORD_HISTORIES"):
+        HISTORIES.mkdir(exist_ok=True)
+        (HISTORIES / f"{name}-{run_id}.json").write_text(history.to_json())

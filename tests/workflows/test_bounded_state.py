@@ -15,13 +15,12 @@ import pytest_asyncio
 from pydantic import ValidationError
 from temporalio.api.enums.v1 import EventType as HistoryEventType
 from temporalio.client import Client, WorkflowHandle
-from temporalio.worker import Worker
 
 from schemas.domain import State
 from schemas.lifecycle import ActionKind, ActionRequest, RequestView
 from tests.utils.factories import ALWAYS_OPEN, action, caseworker, make_policy
+from tests.workflows.dev_server import SECOND, replay_and_maybe_record, running, start
 from tests.workflows.harness import StandIns
-from tests.workflows.test_dev_server import SECOND, replay_and_maybe_record, start
 from workflows.activity_calls import OUTBOX_BATCH_BYTES
 from workflows.records import MAX_TIMELINE
 from workflows.service_request import ServiceRequestWorkflow
@@ -53,15 +52,9 @@ async def slow_clock_worker(
     temporal_client: Client, task_queue: str
 ) -> AsyncIterator[tuple[Client, str, StandIns]]:
     """Targets far beyond the test (no escalation), a reopen window of 2 s."""
-    stand_ins = StandIns(policy=make_policy(100, 200, 2 * SECOND, ALWAYS_OPEN))
-    async with Worker(
-        temporal_client,
-        task_queue=task_queue,
-        workflows=[ServiceRequestWorkflow],
-        activities=stand_ins.activities,
-        max_concurrent_activities=4,
-    ):
-        yield temporal_client, task_queue, stand_ins
+    policy = make_policy(100, 200, 2 * SECOND, ALWAYS_OPEN)
+    async with running(temporal_client, task_queue, policy, max_concurrent_activities=4) as worker:
+        yield worker
 
 
 async def first_input_bytes(handle: WorkflowHandle) -> int:

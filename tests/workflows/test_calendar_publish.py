@@ -15,14 +15,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import pytest_asyncio
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.worker import Worker
 
 from schemas.domain import ClockKind, Role, State
 from schemas.lifecycle import ActionKind, CalendarUpdate, RequestView
 from schemas.request import Actor
 from tests.utils.factories import ALWAYS_OPEN, action, caseworker, make_policy
+from tests.workflows.dev_server import SECOND, replay_and_maybe_record, running, started
 from tests.workflows.harness import StandIns
-from tests.workflows.test_dev_server import SECOND, replay_and_maybe_record, started
 from workflows.service_request import ServiceRequestWorkflow
 
 ADMIN = Actor(id="ops-li", role=Role.ADMIN)
@@ -34,14 +33,9 @@ async def day_long_worker(
     temporal_client: Client, task_queue: str
 ) -> AsyncIterator[tuple[Client, str, StandIns]]:
     """Response 10 minutes, resolution one day, reopen window 2 s, round the clock."""
-    stand_ins = StandIns(policy=make_policy(600 * SECOND, 24, 2 * SECOND, ALWAYS_OPEN))
-    async with Worker(
-        temporal_client,
-        task_queue=task_queue,
-        workflows=[ServiceRequestWorkflow],
-        activities=stand_ins.activities,
-    ):
-        yield temporal_client, task_queue, stand_ins
+    policy = make_policy(600 * SECOND, 24, 2 * SECOND, ALWAYS_OPEN)
+    async with running(temporal_client, task_queue, policy) as worker:
+        yield worker
 
 
 def resolution_deadline(view: RequestView) -> datetime:

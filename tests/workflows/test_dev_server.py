@@ -8,89 +8,34 @@ replay suite.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer, Worker
+from temporalio.client import Client, WorkflowUpdateFailedError
 
 from schemas.domain import ClockKind, SlaStatus, State, Tier
-from schemas.lifecycle import ActionKind, RequestView, WorkflowState
+from schemas.lifecycle import ActionKind, RequestView
 from tests.utils.eventually import eventually
-from tests.utils.factories import (
-    ALWAYS_OPEN,
-    ENTERPRISE,
-    action,
-    caseworker,
-    make_policy,
-    make_request,
+from tests.utils.factories import ALWAYS_OPEN, ENTERPRISE, action, caseworker, make_policy
+from tests.workflows.dev_server import (
+    SECOND,
+    replay_and_maybe_record,
+    running,
+    start,
+    started,
 )
-from tests.workflows.harness import StandIns
-from tierflow.constants import workflow_id
+from tests.workflows.harness import HISTORIES, StandIns
 from workflows.service_request import ServiceRequestWorkflow
-
-HISTORIES = Path(__file__).with_name("histories")
-SECOND = 1 / 3600
 
 
 @pytest_asyncio.fixture
 async def dev_worker(
     temporal_client: Client, task_queue: str
 ) -> AsyncIterator[tuple[Client, str, StandIns]]:
-    stand_ins = StandIns(policy=make_policy(4 * SECOND, 8 * SECOND, 2 * SECOND, ALWAYS_OPEN))
-    async with Worker(
-        temporal_client,
-        task_queue=task_queue,
-        workflows=[ServiceRequestWorkflow],
-        activities=stand_ins.activities,
-    ):
-        yield temporal_client, task_queue, stand_ins
-
-
-async def start(client: Client, queue: str, request_id: str | None = None) -> WorkflowHandle:
-    req = make_request(request_id)
-    await client.start_workflow(
-        ServiceRequestWorkflow.run,
-        WorkflowState(request=req),
-        id=workflow_id(req.request_id),
-        task_queue=queue,
-    )
-    handle = client.get_workflow_handle_for(  # no run id: follows continue-as-new
-        ServiceRequestWorkflow.run, workflow_id(req.request_id)
-    )
-
-    async def routed() -> bool:
-        view: RequestView = await handle.query(ServiceRequestWorkflow.view)
-        return view.summary.state is not State.SUBMITTED
-
-    await eventually(routed, timeout=10, what="request left submitted")
-    return handle
-
-
-async def started(client: Client, queue: str) -> tuple[WorkflowHandle, RequestView]:
-    """Start a request; return its handle and its view once routed."""
-    handle = await start(client, queue)
-    return handle, await handle.query(ServiceRequestWorkflow.view)
-
-
-async def replay_and_maybe_record(client: Client, handle: WorkflowHandle, name: str) -> None:
-    """Replay every run of the workflow; optionally keep the histories for the replay suite."""
-    async for execution in client.list_workflows(f'WorkflowId = "{handle.id}"'):
-        history = await client.get_workflow_handle(
-            handle.id, run_id=execution.run_id
-        ).fetch_history()
-        await Replayer(
-            workflows=[ServiceRequestWorkflow], data_converter=pydantic_data_converter
-        ).replay_workflow(history)
-        if os.environ.get("TIERFLOW_RECORD_HISTORIES"):
-            HISTORIES.mkdir(exist_ok=True)
-            # the whole run id: ids are time-ordered, so prefixes of one workflow's runs collide
-            path = HISTORIES / f"{name}-{execution.run_id}.json"
-            path.write_text(history.to_json())
+    policy = make_policy(4 * SECOND, 8 * SECOND, 2 * SECOND, ALWAYS_OPEN)
+    async with running(temporal_client, task_queue, policy) as worker:
+        yield worker
 
 
 async def test_continue_as_new_carries_state_and_idempotency(dev_worker) -> None:

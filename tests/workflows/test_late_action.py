@@ -12,14 +12,13 @@ import asyncio
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.worker import Worker
 
 from schemas.domain import Tier
 from schemas.lifecycle import ActionKind, RequestView
 from tests.utils.eventually import eventually
 from tests.utils.factories import ALWAYS_OPEN, action, caseworker, make_policy
+from tests.workflows.dev_server import SECOND, replay_and_maybe_record, start
 from tests.workflows.harness import StandIns
-from tests.workflows.test_dev_server import SECOND, replay_and_maybe_record, start
 from workflows.service_request import ServiceRequestWorkflow
 
 
@@ -29,15 +28,7 @@ async def test_acknowledgement_after_an_outage_leaves_the_breach(
     stand_ins = StandIns(policy=make_policy(3 * SECOND, 600 * SECOND, 2 * SECOND, ALWAYS_OPEN))
     stand_ins.policy.warning_thresholds = []  # the deadline is the only timer due
 
-    def worker() -> Worker:
-        return Worker(
-            temporal_client,
-            task_queue=task_queue,
-            workflows=[ServiceRequestWorkflow],
-            activities=stand_ins.activities,
-        )
-
-    async with worker():
+    async with stand_ins.worker(temporal_client, task_queue):
         handle = await start(temporal_client, task_queue)
         view: RequestView = await handle.query(ServiceRequestWorkflow.view)
         request_id = view.summary.request_id
@@ -55,7 +46,7 @@ async def test_acknowledgement_after_an_outage_leaves_the_breach(
     late = asyncio.create_task(
         handle.execute_update(ServiceRequestWorkflow.act, ack, id=ack.action_id)
     )
-    async with worker():
+    async with stand_ins.worker(temporal_client, task_queue):
         try:
             await late
             outcome = "acknowledged"

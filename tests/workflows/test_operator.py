@@ -6,23 +6,18 @@ Time-skipping server; the stand-in activities fail the way the real ones do (a n
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
 
 from schemas.domain import Role, State, Tier
 from schemas.lifecycle import ActionKind, RequestView
 from schemas.request import Actor, RequestInput
 from tests.utils.eventually import eventually
 from tests.utils.factories import action, caseworker, make_request
-from tests.workflows.harness import StandIns
-from tests.workflows.test_dev_server import HISTORIES
+from tests.workflows.harness import StandIns, replay_and_keep
 from tests.workflows.test_lifecycle import act, start, submit, view
-from workflows.service_request import ServiceRequestWorkflow
 
 ADMIN = Actor(id="ops-admin", role=Role.ADMIN)
 
@@ -45,12 +40,7 @@ async def held(handle: WorkflowHandle) -> RequestView:
 async def replay_and_maybe_record(handle: WorkflowHandle, name: str) -> None:
     """Replay the run with today's code; with TIERFLOW_RECORD_HISTORIES=1 keep it."""
     history = await handle.fetch_history()
-    await Replayer(
-        workflows=[ServiceRequestWorkflow], data_converter=pydantic_data_converter
-    ).replay_workflow(history)
-    if os.environ.get("TIERFLOW_RECORD_HISTORIES"):
-        run_id = (await handle.describe()).run_id
-        (HISTORIES / f"{name}-{run_id}.json").write_text(history.to_json())
+    await replay_and_keep(history, name, (await handle.describe()).run_id)
 
 
 async def test_escalation_that_fails_permanently_waits_for_an_operator(

@@ -1,0 +1,69 @@
+"""Helpers of the workflow tests on the real dev server (session-scoped, see tests/fixtures).
+
+A worker with stand-in activities pinning the test's policy, a started request, and the replay
+of every run of a finished workflow. The calendar is "always open" in these tests, so that
+real seconds are business seconds: ``SECOND`` is one in the hours ``make_policy`` takes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+
+from schemas.domain import State
+from schemas.lifecycle import RequestView, WorkflowState
+from schemas.policy import PinnedPolicy
+from tests.utils.eventually import eventually
+from tests.utils.factories import make_request
+from tests.workflows.harness import StandIns, replay_and_keep
+from tierflow.constants import workflow_id
+from workflows.service_request import ServiceRequestWorkflow
+
+SECOND = 1 / 3600
+
+
+@asynccontextmanager
+async def running(
+    client: Client, task_queue: str, policy: PinnedPolicy, **options: Any
+) -> AsyncIterator[tuple[Client, str, StandIns]]:
+    """Run a worker whose stand-in activities pin ``policy``; yield client, queue, stand-ins."""
+    stand_ins = StandIns(policy=policy)
+    async with stand_ins.worker(client, task_queue, **options):
+        yield client, task_queue, stand_ins
+
+
+async def start(client: Client, queue: str, request_id: str | None = None) -> WorkflowHandle:
+    """Start a request; return its handle once routed (it follows continue-as-new)."""
+    req = make_request(request_id)
+    await client.start_workflow(
+        ServiceRequestWorkflow.run,
+        WorkflowState(request=req),
+        id=workflow_id(req.request_id),
+        task_queue=queue,
+    )
+    handle = client.get_workflow_handle_for(  # no run id: follows continue-as-new
+        ServiceRequestWorkflow.run, workflow_id(req.request_id)
+    )
+
+    async def routed() -> bool:
+        view: RequestView = await handle.query(ServiceRequestWorkflow.view)
+        return view.summary.state is not State.SUBMITTED
+
+    await eventually(routed, timeout=10, what="request left submitted")
+    return handle
+
+
+async def started(client: Client, queue: str) -> tuple[WorkflowHandle, RequestView]:
+    """Start a request; return its handle and its view once routed."""
+    handle = await start(client, queue)
+    return handle, await handle.query(ServiceRequestWorkflow.view)
+
+
+async def replay_and_maybe_record(client: Client, handle: WorkflowHandle, name: str) -> None:
+    """Replay every run of the workflow; optionally keep the histories for the replay suite."""
+    async for execution in client.list_workflows(f'WorkflowId = "{handle.id}"'):
+        run = client.get_workflow_handle(handle.id, run_id=execution.run_id)
+        await replay_and_keep(await run.fetch_history(), name, execution.run_id)
