@@ -105,62 +105,56 @@ TYPER_HELP = (
     N_("Show completion for the current shell, to copy it or customize the installation."),
 )
 USAGE = N_("Usage: ")
-# Typer's usage errors as it words them, and the catalog message of each. A ``reason`` is
-# itself one of them (a path's check after "Invalid value for ...") or pydantic's words for a
-# value of the wrong type (the last ones); anything else stays as Typer said it.
+
+
+def said(message: str) -> tuple[str, str]:
+    """The pattern of Typer's words that ``message`` translates, and ``message``: the same
+    words, with any text where the message has a ``%(name)s``."""
+    words = re.split(r"%\((\w+)\)s", message)  # words, a name, words, ..., words
+    pattern = "".join(f"(?P<{w}>.+?)" if i % 2 else re.escape(w) for i, w in enumerate(words))
+    return pattern, message
+
+
+# Typer's usage errors and the catalog message of each, tried in this order. Most are Typer's
+# own words with any text in place of each ``%(name)s`` (``said``); the others give the pattern
+# of Typer's words. A ``reason`` is itself one of them (a path's check after "Invalid value for
+# ...") or pydantic's words for a value of the wrong type (the last ones); anything else stays
+# as Typer said it.
 USAGE_ERRORS: list[tuple[str, str]] = [
-    (r"Missing option (?P<name>.+)\.", N_("Missing option %(name)s.")),
-    (r"Missing argument (?P<name>.+)\.", N_("Missing argument %(name)s.")),
-    (r"Missing parameter (?P<name>.+)\.", N_("Missing parameter %(name)s.")),
-    (r"Missing command\.", N_("Missing command.")),
-    (
-        r"Invalid value for (?P<name>.+?): (?P<reason>.+)",
-        N_("Invalid value for %(name)s: %(reason)s"),
-    ),
-    (r"Invalid value: (?P<reason>.+)", N_("Invalid value: %(reason)s")),
+    said(N_("Missing option %(name)s.")),
+    said(N_("Missing argument %(name)s.")),
+    said(N_("Missing parameter %(name)s.")),
+    said(N_("Missing command.")),
+    said(N_("Invalid value for %(name)s: %(reason)s")),
+    said(N_("Invalid value: %(reason)s")),
     (
         r"No such option: (?P<name>\S+) \(Possible options: (?P<options>.+)\)",
         N_("No such option: %(name)s (Possible options: %(options)s)"),
     ),
     (r"No such option: (?P<name>\S+)", N_("No such option: %(name)s")),
-    (
-        r"No such command (?P<name>.+?)\. Did you mean (?P<matches>.+)\?",
-        N_("No such command %(name)s. Did you mean %(matches)s?"),
-    ),
-    (r"No such command (?P<name>.+)\.", N_("No such command %(name)s.")),
+    said(N_("No such command %(name)s. Did you mean %(matches)s?")),
+    said(N_("No such command %(name)s.")),
     (
         r"Got unexpected extra argument\(s\) \((?P<extra>.*)\)",
         N_("Got unexpected extra argument(s) (%(extra)s)"),
     ),
-    (r"Option (?P<name>.+) requires an argument\.", N_("Option %(name)s requires an argument.")),
+    said(N_("Option %(name)s requires an argument.")),
     (
         r"Option (?P<name>.+) requires (?P<count>[0-9]+) arguments\.",
         N_("Option %(name)s requires %(count)s arguments."),
     ),
-    (r"Option (?P<name>.+) does not take a value\.", N_("Option %(name)s does not take a value.")),
-    (r"file (?P<path>.+) does not exist\.", N_("file %(path)s does not exist.")),
-    (r"dir (?P<path>.+) does not exist\.", N_("dir %(path)s does not exist.")),
-    (r"path (?P<path>.+) does not exist\.", N_("path %(path)s does not exist.")),
-    (r"file (?P<path>.+) is a directory\.", N_("file %(path)s is a directory.")),
-    (r"dir (?P<path>.+) is a file\.", N_("dir %(path)s is a file.")),
+    said(N_("Option %(name)s does not take a value.")),
+    said(N_("file %(path)s does not exist.")),
+    said(N_("dir %(path)s does not exist.")),
+    said(N_("path %(path)s does not exist.")),
+    said(N_("file %(path)s is a directory.")),
+    said(N_("dir %(path)s is a file.")),
     (r"(?:file|dir|path) (?P<path>.+) is not readable\.", N_("%(path)s is not readable.")),
     (r"(?:file|dir|path) (?P<path>.+) is not writable\.", N_("%(path)s is not writable.")),
-    (
-        r"Input should be a valid integer, unable to parse string as an integer",
-        N_("Input should be a valid integer, unable to parse string as an integer"),
-    ),
-    (
-        r"Input should be a valid number, unable to parse string as a number",
-        N_("Input should be a valid number, unable to parse string as a number"),
-    ),
-    (
-        r"Input should be greater than or equal to (?P<bound>.+)",
-        N_("Input should be greater than or equal to %(bound)s"),
-    ),
-    (
-        r"Input should be less than or equal to (?P<bound>.+)",
-        N_("Input should be less than or equal to %(bound)s"),
-    ),
+    said(N_("Input should be a valid integer, unable to parse string as an integer")),
+    said(N_("Input should be a valid number, unable to parse string as a number")),
+    said(N_("Input should be greater than or equal to %(bound)s")),
+    said(N_("Input should be less than or equal to %(bound)s")),
 ]
 _USAGE_ERRORS = [(re.compile(pattern, re.DOTALL), message) for pattern, message in USAGE_ERRORS]
 
