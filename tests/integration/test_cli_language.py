@@ -16,7 +16,6 @@ parser, the ingress's reasons) are the command's own words before them the only 
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint
@@ -32,23 +31,16 @@ from typer.testing import CliRunner
 from schemas.domain import Category, Grade, Priority, Role, SlaStatus, Tier
 from schemas.lifecycle import ActionFields, ActionKind
 from schemas.permissions import SYSTEM_GRANTS
+from tests.utils.factories import GIANT, GRADE_LIST, SMALL
 from tests.utils.language import cli_english_words, language_env
 from tierflow.cli import app as cli_app
 from tierflow.cli import events, plugins
 from tierflow.db.grade_models import GradeLevel
-from tierflow_dev.demo import make_uscc
 
 LOCALES = [None, "en"]  # None: the default
 # Codes the commands show as they are: what their options take and scripts read.
 CODES = {c.value for enum in (Role, Tier, Grade, GradeLevel, Category) for c in enum}
 CODES |= SYSTEM_GRANTS
-GIANT = make_uscc("330106", random.Random("giant"))
-SMALL = make_uscc("320581", random.Random("small"))
-GRADE_LIST = (
-    "统一社会信用代码,企业名称,等级,级别,认定单位,认定日期,有效期至\n"
-    f"{GIANT},杭州启明智能科技有限公司,专精特新“小巨人”企业,国家级,工业和信息化部,2025-07-01,2028-06-30\n"
-    f"{SMALL},常熟精工机械有限公司,创新型中小企业,省级,江苏省工业和信息化厅,2025-03-01,2028-02-29\n"
-)
 
 
 @dataclass(frozen=True)

@@ -7,23 +7,14 @@ from __future__ import annotations
 
 import csv
 import io
-import random
 from pathlib import Path
 
 from click.testing import Result
 from typer.testing import CliRunner
 
+from tests.utils.factories import GIANT, GRADE_LIST, SMALL
 from tests.utils.language import language_env
 from tierflow.cli import app as cli_app
-from tierflow_dev.demo import make_uscc
-
-GIANT = make_uscc("330106", random.Random("giant"))
-SMALL = make_uscc("320581", random.Random("small"))
-LIST = (
-    "统一社会信用代码,企业名称,等级,级别,认定单位,认定日期,有效期至\n"
-    f"{GIANT},杭州启明智能科技有限公司,专精特新“小巨人”企业,国家级,工业和信息化部,2025-07-01,2028-06-30\n"
-    f"{SMALL},常熟精工机械有限公司,创新型中小企业,省级,江苏省工业和信息化厅,2025-03-01,2028-02-29\n"
-)
 
 
 def run(url: str, *args: str, locale: str | None = None) -> Result:
@@ -33,7 +24,7 @@ def run(url: str, *args: str, locale: str | None = None) -> Result:
 
 def test_import_withdraw_export_and_show(db_url: str, tmp_path: Path) -> None:
     published = tmp_path / "2025年第七批专精特新小巨人企业名单.csv"
-    published.write_bytes(LIST.encode("gb18030"))  # as Excel saves it on a Chinese desktop
+    published.write_bytes(GRADE_LIST.encode("gb18030"))  # as Excel saves it on a Chinese desktop
     result = run(db_url, "grades", "import", str(published))
     assert result.exit_code == 0, result.output
     assert "新增 2 条，更新 0 条" in result.output
@@ -73,7 +64,9 @@ def test_import_withdraw_export_and_show(db_url: str, tmp_path: Path) -> None:
 
 def test_a_bad_list_is_refused_whole_with_each_line_named(db_url: str, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
-    bad.write_text(LIST + f"{GIANT[:17]}0,某公司,巨人,国家级,工业和信息化部,2025-07-01,\n", "utf-8")
+    bad.write_text(
+        GRADE_LIST + f"{GIANT[:17]}0,某公司,巨人,国家级,工业和信息化部,2025-07-01,\n", "utf-8"
+    )
     result = run(db_url, "grades", "import", str(bad))
     assert result.exit_code == 1
     assert f"{bad}：未导入，共 2 个问题：" in result.output

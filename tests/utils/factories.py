@@ -38,6 +38,16 @@ ALWAYS_OPEN = CalendarData(
     last_year=2030,
 )
 
+# A published grade list as the ministry's CSV has it: a little giant in Hangzhou and an
+# innovative SME in Changshu (their USCCs are valid and fixed).
+GIANT = make_uscc("330106", random.Random("giant"))
+SMALL = make_uscc("320581", random.Random("small"))
+GRADE_LIST = (
+    "统一社会信用代码,企业名称,等级,级别,认定单位,认定日期,有效期至\n"
+    f"{GIANT},杭州启明智能科技有限公司,专精特新“小巨人”企业,国家级,工业和信息化部,2025-07-01,2028-06-30\n"
+    f"{SMALL},常熟精工机械有限公司,创新型中小企业,省级,江苏省工业和信息化厅,2025-03-01,2028-02-29\n"
+)
+
 
 def make_request(
     request_id: str | None = None,
