@@ -15,6 +15,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from schemas.lifecycle import TransitionBatch, TransitionRecord
+from workflows.versions import Versions
 
 ACTIVITY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
@@ -82,9 +83,9 @@ def next_batch(pending: list[TransitionRecord]) -> list[TransitionRecord]:
     return batch
 
 
-async def record(batch: list[TransitionRecord]) -> int:
+async def record(batch: list[TransitionRecord], versions: Versions) -> int:
     """Persist, then publish, one batch (``record_transitions``, idempotent by event id)."""
-    local = workflow.patched(LOCAL_OUTBOX_PATCH)
+    local = versions.taken(LOCAL_OUTBOX_PATCH)
     execute = workflow.execute_local_activity if local else workflow.execute_activity
     return await execute(
         "record_transitions",
@@ -103,10 +104,11 @@ class Outbox:
     permanently: nothing more is sent until an operator retries or resolves it.
     """
 
-    def __init__(self, persisted: int) -> None:
+    def __init__(self, persisted: int, versions: Versions) -> None:
         self.pending: list[TransitionRecord] = []
         self.persisted = persisted
         self.blocked: StepFailed | None = None
+        self.versions = versions
 
     def __bool__(self) -> bool:
         return bool(self.pending)
@@ -127,12 +129,12 @@ class Outbox:
         """
         while self.pending and self.blocked is None:
             batch = next_batch(self.pending)
-            if len(batch) < len(self.pending[:OUTBOX_BATCH]) and not workflow.patched(
+            if len(batch) < len(self.pending[:OUTBOX_BATCH]) and not self.versions.taken(
                 BATCH_BYTES_PATCH
             ):
                 batch = self.pending[:OUTBOX_BATCH]  # recorded before the byte limit
             try:
-                await record(batch)
+                await record(batch, self.versions)
             except (ActivityError, ApplicationError) as err:
                 cause = permanent_cause(err)
                 if cause is None:
@@ -148,7 +150,7 @@ class Outbox:
     async def send_alone(self, alone: TransitionRecord) -> None:
         """Send one record ahead of a blocked queue (it goes again, deduplicated, later)."""
         try:
-            await record([alone])
+            await record([alone], self.versions)
         except (ActivityError, ApplicationError) as err:
             if permanent_cause(err) is None:
                 raise

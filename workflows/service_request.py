@@ -6,6 +6,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -57,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.activity_calls import Outbox, StepFailed, lookup
     from workflows.business_time import business_seconds_between
+    from workflows.versions import Versions
 
 IDLE_WAIT = timedelta(days=30)  # longest sleep when nothing is due; keeps every wait timed
 # An action handled after a deadline passed (e.g. after a worker outage) first records the breach.
@@ -85,14 +87,22 @@ class ServiceRequestWorkflow:
     @workflow.init
     def __init__(self, state: WorkflowState) -> None:
         self.case = state  # the request as this workflow knows it; carried across continue-as-new
-        self._outbox = Outbox(persisted=state.sequence)
+        self._versions = Versions()
+        self._outbox = Outbox(persisted=state.sequence, versions=self._versions)
         self._lock = asyncio.Lock()
+        self._upserted: list[SearchAttributeUpdate] | None = None  # a lean run's last upsert
+        self._alarm: asyncio.Task[None] | None = None  # a lean run's timer, kept across waits
+        self._alarm_due: datetime | None = None  # the deadline it is set for (None: idle)
 
     # ------------------------------------------------------------------ run loop
     @workflow.run
     async def run(self, state: WorkflowState) -> RequestSummary:
+        self._versions.start()
         if self.case.policy is None and self.case.operator is None:
             await self._admit()
+            if self._versions.lean:
+                # actions that waited for the routing apply first: one batch records them all
+                await workflow.wait_condition(lambda: True)
         while not self.case.state.is_terminal:
             await self._drain_outbox()
             if workflow.info().is_continue_as_new_suggested() and not self._outbox.blocked:
@@ -106,16 +116,7 @@ class ServiceRequestWorkflow:
                     await self._fire_due()
                 if self._outbox:
                     continue
-            try:
-                await workflow.wait_condition(
-                    lambda: (
-                        self._outbox.ready or self.case.state.is_terminal or self._retry_requested()
-                    ),
-                    timeout=self._time_to_next_due(),
-                    timeout_summary="next SLA deadline",
-                )
-            except TimeoutError:
-                pass
+            await self._wait_for_work()
             async with self._lock:
                 await self._fire_due()
         await self._rating_window()
@@ -250,7 +251,7 @@ class ServiceRequestWorkflow:
         async with self._lock:
             if action.action_id in self.case.results:
                 return self.case.results[action.action_id].model_copy(update={"duplicate": True})
-            if self._overdue() and workflow.patched(LATE_ACTION_PATCH):
+            if self._overdue() and self._versions.taken(LATE_ACTION_PATCH):
                 await self._fire_overdue()  # the breach and its escalation come first
             self._check_operator(action)
             self._check(action)
@@ -490,7 +491,7 @@ class ServiceRequestWorkflow:
             if (
                 kind is ActionKind.APPEAL_RATING
                 and self._policy.appeal_decision_days is not None
-                and workflow.patched(APPEAL_DECISION_PATCH)
+                and self._versions.taken(APPEAL_DECISION_PATCH)
             ):
                 case.appeal_decide_by = rectification.decide_by(self.case, now)
                 settled["decide_by"] = _iso(case.appeal_decide_by)
@@ -702,7 +703,7 @@ class ServiceRequestWorkflow:
         before the check (``REASSIGN_TARGET_PATCH``) took the id as given.
         """
         assert action.institution_id is not None
-        if not workflow.patched(REASSIGN_TARGET_PATCH):
+        if not self._versions.taken(REASSIGN_TARGET_PATCH):
             return Institution(
                 id=action.institution_id,
                 name=action.institution_id,
@@ -784,6 +785,36 @@ class ServiceRequestWorkflow:
         self._move(tier, institution, EventType.HANDED_BACK, actor, reason, action_id)
 
     # ------------------------------------------------------------------ timers
+    def _work_waits(self) -> bool:
+        return self._outbox.ready or self.case.state.is_terminal or self._retry_requested()
+
+    async def _wait_for_work(self) -> None:
+        """Wait until records wait, the request ends, an operator retries, or a deadline.
+
+        A lean run keeps its timer while the next deadline stays where it was (an update
+        that moves no clock costs no timer events); other runs start one per wait.
+        """
+        if not self._versions.lean:
+            try:
+                await workflow.wait_condition(
+                    self._work_waits,
+                    timeout=self._time_to_next_due(),
+                    timeout_summary="next SLA deadline",
+                )
+            except TimeoutError:
+                pass
+            return
+        due = sla.next_due(self.case)
+        if self._alarm is None or self._alarm.done() or self._alarm_due != due:
+            if self._alarm is not None:
+                self._alarm.cancel()
+            self._alarm_due = due
+            self._alarm = asyncio.create_task(
+                workflow.sleep(self._time_to_next_due(), summary="next SLA deadline")
+            )
+        alarm = self._alarm
+        await workflow.wait_condition(lambda: self._work_waits() or alarm.done())
+
     def _time_to_next_due(self) -> timedelta:
         due = sla.next_due(self.case)
         if due is None:
@@ -1264,10 +1295,14 @@ class ServiceRequestWorkflow:
             await self._outbox.send_alone(needed)
 
     def _upsert_search_attributes(self) -> None:
-        if self.case.search_attributes:
-            workflow.upsert_search_attributes(
-                views.search_attributes(self.case, sla.next_due(self.case))
-            )
+        """Upsert the request's search attributes (a lean run: only when they changed)."""
+        if not self.case.search_attributes:
+            return
+        attributes = views.search_attributes(self.case, sla.next_due(self.case))
+        if self._versions.lean and attributes == self._upserted:
+            return
+        workflow.upsert_search_attributes(attributes)
+        self._upserted = attributes
 
 
 def _iso(value: datetime | None) -> str | None:
