@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.kafka",
     "tests.fixtures.database",
     "tests.fixtures.stack",
+    "tests.fixtures.console",
 ]

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from tests.fixtures.console import Console, signed_in
 from tests.integration.test_assessment import (
     WIDE,
     _added_up,
@@ -18,8 +19,6 @@ from tests.integration.test_assessment import (
     _persist,
     _rate,
 )
-from tests.integration.test_console_sessions import Console, console, sign_in  # noqa: F401
-from tests.utils.api_helpers import asgi_client
 from tierflow.assessment import RATES
 
 PERIOD = {"since": "2025-10-08", "until": "2025-11-08"}  # the corpus starts on 2025-10-09
@@ -47,12 +46,11 @@ def percent(value: float | None) -> str:
 
 
 async def test_league_table_sorts_and_drills_down_to_the_counted_requests(
-    console: Console,  # noqa: F811
+    console: Console,
 ) -> None:
     records, counts = _corpus(seed=11, n=60)
     _persist(console.engine, records)
-    async with asgi_client(console.app()) as client:
-        assert (await sign_in(client, console.users.tokens["admin"])).status_code == 303
+    async with signed_in(console, "admin") as client:
         page = await client.get("/console/assessment", params={**PERIOD, "sort": "reminders"})
         assert page.status_code == 200, page.text
         assert 'href="/console/assessment" aria-current="page"' in page.text  # in the navigation
@@ -108,8 +106,7 @@ async def test_league_table_sorts_and_drills_down_to_the_counted_requests(
         )
         assert unknown.status_code == 404
 
-    async with asgi_client(console.app()) as client:
-        await sign_in(client, console.users.tokens["cw_own"])
+    async with signed_in(console, "cw_own") as client:
         refused = await client.get("/console/assessment", params=PERIOD)
         assert refused.status_code == 403
         menu = await client.get("/console/")
@@ -117,14 +114,13 @@ async def test_league_table_sorts_and_drills_down_to_the_counted_requests(
 
 
 async def test_the_league_table_adds_up_by_province_and_drills_into_one(
-    console: Console,  # noqa: F811
+    console: Console,
 ) -> None:
     records, counts = _corpus(seed=13, n=80, units=WIDE)
     _persist(console.engine, records)
     _list_in_directory(console.engine, WIDE)
     expected = _added_up(counts, "province")
-    async with asgi_client(console.app()) as client:
-        await sign_in(client, console.users.tokens["admin"])
+    async with signed_in(console, "admin") as client:
         page = await client.get(
             "/console/assessment", params={**PERIOD, "by": "province", "sort": "group"}
         )
@@ -146,12 +142,11 @@ async def test_the_league_table_adds_up_by_province_and_drills_into_one(
 
 
 async def test_a_supervisor_sees_only_the_institutions_of_the_region(
-    console: Console,  # noqa: F811
+    console: Console,
 ) -> None:
     records, counts = _corpus(seed=12, n=30)
     _persist(console.engine, records)
-    async with asgi_client(console.app()) as client:
-        await sign_in(client, console.users.tokens["sup_other"])  # Ningbo: none of the corpus
+    async with signed_in(console, "sup_other") as client:  # Ningbo: none of the corpus
         page = await client.get("/console/assessment", params=PERIOD)
         assert page.status_code == 200 and table(page.text) == []
         leak: httpx.Response = await client.get(

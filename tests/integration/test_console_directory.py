@@ -18,13 +18,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from schemas.domain import Category, Tier
-from tests.integration.test_console_sessions import (  # noqa: F401
-    Console,
-    console,
-    page_csrf,
-    sign_in,
-)
-from tests.utils.api_helpers import asgi_client
+from tests.fixtures.console import Console, page_csrf, signed_in
 from tierflow.cli import app as cli
 from tierflow.db.models import DirectoryVersion, InstitutionRow
 from tierflow.directory import Directory, DirectoryWatch
@@ -37,7 +31,7 @@ PROBLEM = re.compile(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>
 
 
 @pytest.fixture
-def directory_file(console: Console, tmp_path: Path) -> Path:  # noqa: F811
+def directory_file(console: Console, tmp_path: Path) -> Path:
     """The workers' directory file, a copy of the packaged one, in the institution table as
     ``tierflow db seed`` leaves it."""
     target = tmp_path / "directory.json"
@@ -54,12 +48,12 @@ def named_csv(path: Path) -> str:
     return export_csv(e for e in Directory.load(path).entries if not e.generated)
 
 
-def table(console: Console) -> dict[str, InstitutionRow]:  # noqa: F811
+def table(console: Console) -> dict[str, InstitutionRow]:
     with Session(console.engine) as session:
         return {row.id: row for row in session.exec(select(InstitutionRow)).all()}
 
 
-def versions(console: Console) -> list[DirectoryVersion]:  # noqa: F811
+def versions(console: Console) -> list[DirectoryVersion]:
     with Session(console.engine) as session:
         return list(session.exec(select(DirectoryVersion)).all())
 
@@ -76,15 +70,14 @@ async def upload(
 
 
 async def test_an_admin_imports_a_csv_as_a_new_version(
-    console: Console,  # noqa: F811
+    console: Console,
     directory_file: Path,
 ) -> None:
     watch = DirectoryWatch(directory_file)  # a worker's view of the file
     assert watch.current().version == "2026.1"
     lines = [line for line in named_csv(directory_file).splitlines(True) if DROPPED not in line]
     body = "".join(lines) + NEW_COUNTY
-    async with asgi_client(console.app(directory_file=directory_file)) as client:
-        assert (await sign_in(client, console.users.tokens["admin"])).status_code == 303
+    async with signed_in(console, "admin", directory_file=directory_file) as client:
         before = await client.get("/console/directory")
         assert before.status_code == 200, before.text
         assert 'href="/console/directory" aria-current="page"' in before.text  # navigation
@@ -127,7 +120,7 @@ async def test_an_admin_imports_a_csv_as_a_new_version(
 
 
 async def test_an_invalid_csv_lists_every_problem_and_changes_nothing(
-    console: Console,  # noqa: F811
+    console: Console,
     directory_file: Path,
 ) -> None:
     before_file = directory_file.read_bytes()
@@ -142,8 +135,7 @@ async def test_an_invalid_csv_lists_every_problem_and_changes_nothing(
         n for n, line in enumerate(body.splitlines(), 1) if line.startswith("zj-330106-sme,")
     )
     end = len(body.splitlines())
-    async with asgi_client(console.app(directory_file=directory_file)) as client:
-        await sign_in(client, console.users.tokens["admin"])
+    async with signed_in(console, "admin", directory_file=directory_file) as client:
         refused = await upload(client, body, "bad.csv")
     assert refused.status_code == 422
     problems = [tuple(html.unescape(c) for c in cells) for cells in PROBLEM.findall(refused.text)]
@@ -175,13 +167,12 @@ async def test_an_invalid_csv_lists_every_problem_and_changes_nothing(
     ],
 )
 async def test_each_kind_of_problem_is_worded_in_chinese(
-    console: Console,  # noqa: F811
+    console: Console,
     directory_file: Path,
     rows: str,
     expected: tuple[str, str],
 ) -> None:
-    async with asgi_client(console.app(directory_file=directory_file)) as client:
-        await sign_in(client, console.users.tokens["admin"])
+    async with signed_in(console, "admin", directory_file=directory_file) as client:
         refused = await upload(client, named_csv(directory_file) + rows)
     assert refused.status_code == 422
     [(_, column, message)] = [
@@ -191,11 +182,10 @@ async def test_each_kind_of_problem_is_worded_in_chinese(
 
 
 async def test_a_version_is_imported_once_and_the_default_one_is_the_time(
-    console: Console,  # noqa: F811
+    console: Console,
     directory_file: Path,
 ) -> None:
-    async with asgi_client(console.app(directory_file=directory_file)) as client:
-        await sign_in(client, console.users.tokens["admin"])
+    async with signed_in(console, "admin", directory_file=directory_file) as client:
         assert (await upload(client, named_csv(directory_file), version="v1")).status_code == 303
         again = await upload(client, named_csv(directory_file), version="v1")
         assert again.status_code == 422
@@ -211,9 +201,8 @@ async def test_a_version_is_imported_once_and_the_default_one_is_the_time(
     ]
 
 
-async def test_the_list_filters_and_pages(console: Console, directory_file: Path) -> None:  # noqa: F811
-    async with asgi_client(console.app(directory_file=directory_file)) as client:
-        await sign_in(client, console.users.tokens["admin"])
+async def test_the_list_filters_and_pages(console: Console, directory_file: Path) -> None:
+    async with signed_in(console, "admin", directory_file=directory_file) as client:
         found = await client.get("/console/directory", params={"q": "天河", "prefix": "44"})
         assert found.status_code == 200
         assert re.findall(r'<tr id="inst-([^"]+)">', found.text) == ["gen-440106"]
@@ -237,11 +226,10 @@ async def test_the_list_filters_and_pages(console: Console, directory_file: Path
 
 
 async def test_an_admin_edits_one_institution_as_a_new_version(
-    console: Console,  # noqa: F811
+    console: Console,
     directory_file: Path,
 ) -> None:
-    async with asgi_client(console.app(directory_file=directory_file)) as client:
-        await sign_in(client, console.users.tokens["admin"])
+    async with signed_in(console, "admin", directory_file=directory_file) as client:
         form = await client.get("/console/directory/institutions/zj-330106-sme")
         assert form.status_code == 200 and "西湖区" in form.text
         csrf = await page_csrf(client)
@@ -271,12 +259,11 @@ async def test_an_admin_edits_one_institution_as_a_new_version(
 
 
 async def test_the_download_is_what_the_cli_exports(
-    console: Console,  # noqa: F811
+    console: Console,
     directory_file: Path,
 ) -> None:
     runner = CliRunner()
-    async with asgi_client(console.app(directory_file=directory_file)) as client:
-        await sign_in(client, console.users.tokens["admin"])
+    async with signed_in(console, "admin", directory_file=directory_file) as client:
         for params, flags in (({}, []), ({"with_generated": "1"}, ["--with-generated"])):
             got = await client.get("/console/directory.csv", params=params)
             assert got.status_code == 200
@@ -288,10 +275,9 @@ async def test_the_download_is_what_the_cli_exports(
             assert got.text == "\ufeff" + cli_out.stdout
 
 
-async def test_without_a_directory_file_the_import_is_refused(console: Console) -> None:  # noqa: F811
+async def test_without_a_directory_file_the_import_is_refused(console: Console) -> None:
     packaged = export_csv(e for e in Directory.load().entries if not e.generated)
-    async with asgi_client(console.app()) as client:
-        await sign_in(client, console.users.tokens["admin"])
+    async with signed_in(console, "admin") as client:
         page = await client.get("/console/directory")
         assert page.status_code == 200 and 'data-version="2026.1"' in page.text
         refused = await upload(client, packaged)
@@ -302,13 +288,12 @@ async def test_without_a_directory_file_the_import_is_refused(console: Console) 
 
 @pytest.mark.parametrize("who", ["sup_prov", "cw_own", "desk_city"])
 async def test_only_admins_get_in(
-    console: Console,  # noqa: F811
+    console: Console,
     directory_file: Path,
     who: str,
 ) -> None:
     before = directory_file.read_bytes()
-    async with asgi_client(console.app(directory_file=directory_file)) as client:
-        await sign_in(client, console.users.tokens[who])
+    async with signed_in(console, who, directory_file=directory_file) as client:
         for path in (
             "/console/directory",
             "/console/directory.csv",
@@ -325,11 +310,10 @@ async def test_only_admins_get_in(
 
 
 async def test_the_form_needs_the_sessions_csrf_token(
-    console: Console,  # noqa: F811
+    console: Console,
     directory_file: Path,
 ) -> None:
-    async with asgi_client(console.app(directory_file=directory_file)) as client:
-        await sign_in(client, console.users.tokens["admin"])
+    async with signed_in(console, "admin", directory_file=directory_file) as client:
         forged = await client.post(
             "/console/directory/import",
             data={"csrf_token": "0" * 64},
@@ -339,7 +323,7 @@ async def test_the_form_needs_the_sessions_csrf_token(
 
 
 async def test_a_whole_national_directory_fits_the_upload_limit(
-    console: Console,  # noqa: F811
+    console: Console,
     directory_file: Path,
 ) -> None:
     """Every division with a real office (~3,200 rows, over the API's 256 KB body limit)."""
@@ -352,8 +336,7 @@ async def test_a_whole_national_directory_fits_the_upload_limit(
     ]
     body = export_csv(named + offices)
     assert len(body.encode()) > 256 * 1024
-    async with asgi_client(console.app(directory_file=directory_file)) as client:
-        await sign_in(client, console.users.tokens["admin"])
+    async with signed_in(console, "admin", directory_file=directory_file) as client:
         done = await upload(client, body, version="national")
         elsewhere = await client.post("/console/inbox/read", content=body.encode())
     assert done.status_code == 303, done.text[:2000]

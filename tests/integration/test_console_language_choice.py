@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from sqlmodel import Session
 
 from api.console.language import COOKIE
-from tests.integration.test_console_sessions import Console, console, sign_in  # noqa: F401
+from tests.fixtures.console import Console, sign_in
 from tests.utils.api_helpers import asgi_client
 from tierflow.db.notification_models import NotificationPreference
 
 
-async def test_chinese_by_default_english_by_header_setting_or_switch(console: Console) -> None:  # noqa: F811
+async def test_chinese_by_default_english_by_header_setting_or_switch(console: Console) -> None:
     app = console.app()
     async with asgi_client(app) as client:
         login = await client.get("/console/login")

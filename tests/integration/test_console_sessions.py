@@ -8,9 +8,7 @@ The CSRF secret comes from settings, so two replicas with one secret accept each
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -20,63 +18,12 @@ from sqlmodel import Session, select
 from temporalio.client import Client
 
 from api.app import create_app
-from tests.utils.api_helpers import Users, asgi_client, make_users, serve_in_thread
+from tests.fixtures.console import START, Console, page_csrf, sign_in, signed_in
+from tests.utils.api_helpers import asgi_client, serve_in_thread
 from tierflow.auth_store import hash_token, issue_token, revoke_tokens
 from tierflow.db.auth_models import ConsoleSession
-from tierflow.db.engine import make_engine
 from tierflow.settings import Settings
 from tierflow_dev.devstack.procs import free_port
-
-CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
-START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    """The apps' clock, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@dataclass
-class Console:
-    engine: Engine
-    users: Users
-    clock: Clock
-    url: str
-
-    def app(self, **settings: object) -> object:
-        base = Settings(database_url=self.url, **settings)  # type: ignore[arg-type]
-        return create_app(base, None, self.engine, clock=self.clock)
-
-
-@pytest.fixture
-def console(sqlite_url: str) -> Iterator[Console]:
-    engine = make_engine(sqlite_url)
-    try:
-        yield Console(engine, make_users(engine), Clock(), sqlite_url)
-    finally:
-        engine.dispose()
-
-
-async def sign_in(client: httpx.AsyncClient, token: str) -> httpx.Response:
-    """Fill the sign-in form as a browser does; return the answer to the POST."""
-    page = await client.get("/console/login")
-    match = CSRF.search(page.text)
-    assert match, page.text
-    form = {"csrf_token": match[1], "token": token, "next": "/console/"}
-    return await client.post("/console/login", data=form)
-
-
-async def page_csrf(client: httpx.AsyncClient) -> str:
-    page = await client.get("/console/")
-    assert page.status_code == 200, page.text
-    match = CSRF.search(page.text)
-    assert match
-    return match[1]
 
 
 def rows(engine: Engine) -> list[ConsoleSession]:
@@ -137,8 +84,7 @@ async def test_secure_cookies_when_a_trusted_proxy_says_https(console: Console) 
 
 
 async def test_sign_out_revokes_the_session_server_side(console: Console) -> None:
-    async with asgi_client(console.app()) as client:
-        await sign_in(client, console.users.tokens["cw_own"])
+    async with signed_in(console, "cw_own") as client:
         session_id = client.cookies["tf_console"]
         stolen = httpx.Cookies(client.cookies)
         out = await client.post("/console/logout", data={"csrf_token": await page_csrf(client)})
@@ -166,8 +112,7 @@ async def test_sign_out_revokes_the_session_server_side(console: Console) -> Non
 async def test_sessions_end_when_idle_and_at_their_absolute_expiry(
     console: Console, settings: dict[str, float], step: timedelta, steps: int, alive: bool
 ) -> None:
-    async with asgi_client(console.app(**settings)) as client:
-        await sign_in(client, console.users.tokens["cw_own"])
+    async with signed_in(console, "cw_own", **settings) as client:
         answers = []
         for _ in range(steps):
             console.clock.now += step
@@ -177,8 +122,7 @@ async def test_sessions_end_when_idle_and_at_their_absolute_expiry(
 
 
 async def test_revoking_the_token_ends_its_sessions(console: Console) -> None:
-    async with asgi_client(console.app()) as client:
-        await sign_in(client, console.users.tokens["cw_own"])
+    async with signed_in(console, "cw_own") as client:
         assert (await client.get("/console/")).status_code == 200
         revoke_tokens(console.engine, console.users.ids["cw_own"])
         assert (await client.get("/console/")).status_code == 303

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from api.app import create_app
 from api.service.requests import COUNT_LIMIT
 from schemas.domain import Category, Grade, Priority, SlaStatus, State, Tier
+from tests.fixtures.console import sign_in
 from tests.utils.api_helpers import Users, asgi_client, make_users, serve_in_thread
 from tierflow.cli import app as cli_app
 from tierflow.db.engine import make_engine, upgrade
@@ -153,8 +154,6 @@ async def test_counting_stops_at_the_limit_but_the_listing_and_the_csv_do_not(ap
     assert csv_page.headers["x-total-count"] == "1003"
     few = (await api.get("/api/v1/requests", search="启明")).json()
     assert (few["total"], few["total_exact"]) == (3, True)
-    from tests.integration.test_console_sessions import sign_in
-
     assert (await sign_in(api.client, api.users.tokens["cw_own"])).status_code == 303
     console = await api.client.get("/console/", params={"q": "瑞丰"})
     assert console.status_code == 200 and "超过 1000 件工单" in console.text
@@ -244,8 +243,6 @@ def test_indexes_serve_chinese_terms_of_two_characters_and_more(
 
 
 async def test_console_queue_searches_and_exports(api: Api) -> None:
-    from tests.integration.test_console_sessions import sign_in
-
     assert (await sign_in(api.client, api.users.tokens["cw_own"])).status_code == 303
     page = await api.client.get("/console/", params={"q": "启明", "sort": "oldest"})
     assert page.status_code == 200, page.text
