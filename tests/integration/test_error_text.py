@@ -56,18 +56,23 @@ def everything_about(exc: BaseException) -> str:
     return "".join(traceback.format_exception(exc))
 
 
+def comment_row(request_id: str, sequence: int, body: str) -> dict[str, object]:
+    """Return a caseworker's comment on ``request_id`` as ``insert(Comment)`` takes it."""
+    return {
+        "request_id": request_id,
+        "author_id": "cw",
+        "author_role": Role.CASEWORKER.value,
+        "body": body,
+        "created_at": datetime.now(UTC),
+        "event_id": f"{request_id}:{sequence}",
+    }
+
+
 def test_an_integrity_error_does_not_quote_the_contact_detail(
     db_engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     marker = canary()
-    row = {
-        "request_id": "req-dup",
-        "author_id": "cw",
-        "author_role": Role.CASEWORKER.value,
-        "body": f"call {marker}",
-        "created_at": datetime.now(UTC),
-        "event_id": "req-dup:7",
-    }
+    row = comment_row("req-dup", 7, f"call {marker}")
     with db_engine.begin() as conn:
         conn.execute(insert(Comment), row)
     with pytest.raises(IntegrityError) as err, db_engine.begin() as conn:
@@ -162,14 +167,7 @@ def test_a_postgresql_error_quoting_a_value_is_described_without_it(
     postgres_engine: Engine,
 ) -> None:
     marker = canary()
-    row = {
-        "request_id": "req-pg",
-        "author_id": "cw",
-        "author_role": Role.CASEWORKER.value,
-        "body": f"电话 {marker}",
-        "created_at": datetime.now(UTC),
-        "event_id": "req-pg:1",
-    }
+    row = comment_row("req-pg", 1, f"电话 {marker}")
     with pytest.raises(DataError) as refused, postgres_engine.begin() as conn:
         conn.execute(insert(Comment), row)
     assert marker in str(refused.value.orig)  # the driver's message quotes it: the hole
