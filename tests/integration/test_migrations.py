@@ -8,7 +8,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import bindparam, inspect, text
+from sqlalchemy import Connection, bindparam, inspect, text
 from sqlmodel import Session, SQLModel, select
 
 import tierflow.db.auth_models  # noqa: F401 - registers the tables
@@ -59,6 +59,12 @@ def tables(url: str) -> set[str]:
         engine.dispose()
 
 
+def insert_row(conn: Connection, sql: str, **times: datetime) -> None:
+    """Insert a row as an older revision's table held it; ``times`` bound as stored times."""
+    statement = text(sql).bindparams(*(bindparam(name, type_=UtcDateTime) for name in times))
+    conn.execute(statement, times)
+
+
 def test_upgrade_builds_the_model_schema_and_round_trips(empty_db_url: str) -> None:
     head = ScriptDirectory.from_config(alembic_config(empty_db_url)).get_current_head()
     assert current_revision(empty_db_url) is None
@@ -87,12 +93,11 @@ def test_tokens_issued_before_expiry_existed_expire_90_days_after_the_upgrade(
             session.add(ApiUser(id="ana", role=Role.ADMIN, created_at=created))
             session.commit()
         with engine.begin() as conn:  # the token table as 0002 built it
-            conn.execute(
-                text(
-                    "INSERT INTO api_token (token_hash, display_prefix, user_id, created_at)"
-                    " VALUES ('ab', 'tf_abcdef', 'ana', :created)"
-                ).bindparams(bindparam("created", type_=UtcDateTime)),
-                {"created": created},
+            insert_row(
+                conn,
+                "INSERT INTO api_token (token_hash, display_prefix, user_id, created_at)"
+                " VALUES ('ab', 'tf_abcdef', 'ana', :created)",
+                created=created,
             )
         before = datetime.now(UTC)
         upgrade(empty_db_url)
@@ -114,12 +119,11 @@ def test_ratings_made_before_intake_ratings_are_the_conclusions(empty_db_url: st
     engine = make_engine(empty_db_url)
     try:
         with engine.begin() as conn:  # the rating table as 0012 left it
-            conn.execute(
-                text(
-                    "INSERT INTO rating (event_id, request_id, rating, rated_by, tier,"
-                    " created_at, excluded) VALUES ('r:9', 'r', 4, 'ent', 'county', :at, false)"
-                ).bindparams(bindparam("at", type_=UtcDateTime)),
-                {"at": datetime(2026, 11, 1, tzinfo=UTC)},
+            insert_row(
+                conn,
+                "INSERT INTO rating (event_id, request_id, rating, rated_by, tier,"
+                " created_at, excluded) VALUES ('r:9', 'r', 4, 'ent', 'county', :at, false)",
+                at=datetime(2026, 11, 1, tzinfo=UTC),
             )
         upgrade(empty_db_url)
         with engine.connect() as conn:
