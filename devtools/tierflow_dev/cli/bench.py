@@ -67,6 +67,8 @@ Wal = Annotated[
     ),
 ]
 Concurrency = Annotated[int | None, typer.Option("--concurrency", help="Requests in flight.")]
+Rows = Annotated[int | None, typer.Option(help="Synthetic requests.")]
+PostgresUrl = Annotated[str | None, typer.Option(help="PostgreSQL URL (default: start one).")]
 
 
 # The options every scenario that starts a stack takes, in the order `--help` lists them.
@@ -143,6 +145,18 @@ def _run(
     rows["backend"] = backend["temporal"]
     print_table(f"tierflow bench {name}", rows)
     typer.echo(f"results written to {path}")
+
+
+def _run_on_postgres(
+    name: str,
+    quick: bool,
+    out: Path | None,
+    database_url: str | None,
+    body: Callable[[Any], Coroutine[Any, Any, dict[str, Any]]],
+) -> None:
+    """Run a scenario that needs PostgreSQL only (started unless ``database_url`` is given)."""
+    opts = _options(database_url=database_url, need_kafka=False, need_temporal=False)
+    _run(name, opts, quick, out, body)
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -233,43 +247,39 @@ def scale(
 def queue(
     quick: Quick = False,
     out: Out = None,
-    rows: Annotated[int | None, typer.Option(help="Synthetic requests.")] = None,
+    rows: Rows = None,
     queries: Annotated[int | None, typer.Option(help="Timed queries.")] = None,
-    database_url: Annotated[
-        str | None, typer.Option(help="PostgreSQL URL (default: start one).")
-    ] = None,
+    database_url: PostgresUrl = None,
 ) -> None:
     """Caseworker queue query p99 over many requests in PostgreSQL (target <= 50 ms)."""
     from tierflow_dev.bench.queue import QUICK, QueueParams, run_queue
 
     params = _sized(QUICK if quick else QueueParams(), rows=rows, queries=queries)
-    opts = _options(database_url=database_url, need_kafka=False, need_temporal=False)
-    _run("queue", opts, quick, out, lambda stack: run_queue(stack, params))
+    _run_on_postgres("queue", quick, out, database_url, lambda stack: run_queue(stack, params))
 
 
 @app.command()
 def assessment(
     quick: Quick = False,
     out: Out = None,
-    rows: Annotated[int | None, typer.Option(help="Synthetic requests.")] = None,
+    rows: Rows = None,
     queries: Annotated[int | None, typer.Option(help="Timed league tables.")] = None,
-    database_url: Annotated[
-        str | None, typer.Option(help="PostgreSQL URL (default: start one).")
-    ] = None,
+    database_url: PostgresUrl = None,
 ) -> None:
     """League-table (考核) query p99 over 10,000 requests in PostgreSQL (target <= 200 ms)."""
     from tierflow_dev.bench.assessment import QUICK, AssessmentParams, run_assessment
 
     params = _sized(QUICK if quick else AssessmentParams(), rows=rows, queries=queries)
-    opts = _options(database_url=database_url, need_kafka=False, need_temporal=False)
-    _run("assessment", opts, quick, out, lambda stack: run_assessment(stack, params))
+    _run_on_postgres(
+        "assessment", quick, out, database_url, lambda stack: run_assessment(stack, params)
+    )
 
 
 @app.command()
 def search(
     quick: Quick = False,
     out: Out = None,
-    rows: Annotated[int | None, typer.Option(help="Synthetic requests.")] = None,
+    rows: Rows = None,
     queries: Annotated[int | None, typer.Option(help="Timed searches.")] = None,
     database_url: Annotated[
         str | None, typer.Option(help="PostgreSQL URL (default: start one, LC_CTYPE C.UTF-8).")
@@ -279,8 +289,7 @@ def search(
     from tierflow_dev.bench.search import QUICK, SearchParams, run_search
 
     params = _sized(QUICK if quick else SearchParams(), rows=rows, queries=queries)
-    opts = _options(database_url=database_url, need_kafka=False, need_temporal=False)
-    _run("search", opts, quick, out, lambda stack: run_search(stack, params))
+    _run_on_postgres("search", quick, out, database_url, lambda stack: run_search(stack, params))
 
 
 @_stack_command
