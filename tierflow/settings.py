@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_controller_port: int = 9093
     kafka_heap: str = "384m"
+    kafka_replication_factor: int = Field(
+        default=1, ge=1, description="Replicas of each topic tierflow creates (3 in production)"
+    )
+    kafka_min_insync_replicas: int = Field(
+        default=1, ge=1, description="Replicas an acks=all write must reach (2 in production)"
+    )
 
     database_url: str = ""  # empty: SQLite file under ``home``
 

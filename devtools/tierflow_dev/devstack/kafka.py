@@ -1,7 +1,10 @@
-"""A real single-node KRaft Kafka broker from Maven-resolved jars (no Docker, no release .tgz).
+"""A real KRaft Kafka node from Maven-resolved jars (no Docker, no release .tgz).
 
 See docs/kafka-local.md: Maven copies ``kafka_2.13`` and its runtime dependencies into a
-per-machine cache; the broker runs as a combined broker+controller under the stack's home.
+per-machine cache; each node runs as a combined broker+controller under the stack's home.
+Alone it is the development broker (``--standalone`` quorum, replication 1); with ``voters``
+it is one member of a static quorum (``tierflow_dev.devstack.kafka_cluster``), and the
+internal topics get the production replication (3, min ISR 2).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kafka import KafkaAdminClient
+
 from tierflow_dev.devstack.procs import (
     ManagedProcess,
     StackError,
@@ -28,6 +33,8 @@ from tierflow_dev.paths import DEPLOY_DIR
 POM = DEPLOY_DIR / "kafka" / "pom.xml"
 MARKER = ".resolved"
 NODE_ID = 1
+PRODUCTION_REPLICATION = 3  # replicas of every partition in a cluster (Kafka's own default)
+PRODUCTION_MIN_ISR = 2  # in-sync replicas an acks=all write needs there
 FATAL_LINE = "Exiting Kafka due to fatal exception"
 
 LOG4J2 = """\
@@ -120,9 +127,47 @@ def read_properties(path: Path) -> dict[str, str]:
     return props
 
 
+def replication_for(cluster_size: int) -> tuple[int, int]:
+    """Return (replication factor, min in-sync replicas) for a cluster of this many brokers."""
+    replication = min(PRODUCTION_REPLICATION, cluster_size)
+    return replication, min(PRODUCTION_MIN_ISR, replication)
+
+
+def ensure_topics(
+    bootstrap: str,
+    topics: dict[str, int],
+    replication_factor: int = 1,
+    min_insync_replicas: int = 1,
+) -> None:
+    """Create missing topics (partitions, replicas, min ISR); wait until all have leaders."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="tierflow-devstack")
+    try:
+        missing = {t: n for t, n in topics.items() if t not in set(admin.list_topics())}
+        if missing:
+            replicas = {
+                "replication_factor": replication_factor,
+                "configs": {"min.insync.replicas": str(min_insync_replicas)},
+            }
+            spec = {t: {"num_partitions": n, **replicas} for t, n in missing.items()}
+            result = admin.create_topics(spec, raise_errors=False)
+            for topic in result["topics"]:
+                if topic["error_code"] not in (0, 36):  # 36: created meanwhile by another
+                    raise StackError(
+                        f"cannot create Kafka topic {topic['name']}: {topic['error_message']}"
+                    )
+        admin.wait_for_topics(list(topics), timeout_ms=30_000)
+    finally:
+        admin.close()
+
+
 @dataclass
 class KafkaBroker:
-    """One combined broker+controller KRaft node with its data, config and log under ``home``."""
+    """One combined broker+controller KRaft node with its data, config and log under ``home``.
+
+    Alone (no ``voters``) it forms its own quorum; a cluster's nodes share ``voters`` (node id
+    -> controller port of every member) and ``cluster_id``, and each has its own ``name``
+    (folder, pidfile and log under ``home``) and ports.
+    """
 
     home: Path
     port: int = 9092
@@ -133,10 +178,14 @@ class KafkaBroker:
     # server.properties lines (their SSL/SASL settings); both empty by default.
     extra_listeners: dict[str, int] = field(default_factory=dict)
     extra_properties: dict[str, str] = field(default_factory=dict)
+    node_id: int = NODE_ID
+    name: str = "kafka"
+    voters: dict[int, int] = field(default_factory=dict)
+    cluster_id: str | None = None  # None: the stored one, or a new one at the first format
 
     @property
     def kafka_dir(self) -> Path:
-        return self.home / "kafka"
+        return self.home / self.name
 
     @property
     def data_dir(self) -> Path:
@@ -156,7 +205,7 @@ class KafkaBroker:
 
     @property
     def process(self) -> ManagedProcess:
-        return ManagedProcess(name="kafka", argv=[], home=self.home)
+        return ManagedProcess(name=self.name, argv=[], home=self.home)
 
     @property
     def log_path(self) -> Path:
@@ -179,10 +228,17 @@ class KafkaBroker:
 
     def start(self, timeout: float = 90) -> None:
         """Start the broker unless it already runs; return once it answers metadata requests."""
+        offset = self.launch()
+        self.wait_ready(timeout, offset)
+
+    def launch(self) -> int | None:
+        """Start the process without waiting; return where this start's log begins (None: ran).
+
+        A cluster launches all its nodes first: none answers before a quorum is up.
+        """
         self.home = self.home.resolve()
         if self.is_running():
-            wait_until(self.healthy, timeout, f"Kafka broker at {self.bootstrap}", self.log_path)
-            return
+            return None
         ensure_port_free(self.port, "the Kafka broker")
         ensure_port_free(self.controller_port, "the Kafka controller")
         for name, port in self.extra_listeners.items():
@@ -193,15 +249,22 @@ class KafkaBroker:
         if not self._check_data_dir():
             self._format(java, jars)
         argv = [*self._argv(java, jars, "kafka.Kafka"), str(self.config_path)]
-        proc = ManagedProcess(name="kafka", argv=argv, home=self.home)
+        proc = ManagedProcess(name=self.name, argv=argv, home=self.home)
         proc.log_path.parent.mkdir(parents=True, exist_ok=True)
         offset = proc.log_path.stat().st_size if proc.log_path.exists() else 0
         proc.start()
+        return offset
+
+    def wait_ready(self, timeout: float, offset: int | None = None) -> None:
+        """Wait until the broker answers metadata requests; on failure stop it and say why."""
+        what = f"Kafka broker at {self.bootstrap}"
+        if offset is None:  # it was running already
+            wait_until(self.healthy, timeout, what, self.log_path)
+            return
         try:
-            what = f"Kafka broker at {self.bootstrap}"
-            wait_until(self.healthy, timeout, what, proc.log_path, alive=proc.is_running)
+            wait_until(self.healthy, timeout, what, self.log_path, alive=self.is_running)
         except StackError as exc:
-            proc.stop(timeout=10)
+            self.process.stop(timeout=10)
             raise StackError(self._diagnose(str(exc), offset)) from None
 
     def stop(self, timeout: float = 30) -> None:
@@ -230,28 +293,9 @@ class KafkaBroker:
 
     def ensure_topics(self, topics: dict[str, int]) -> None:
         """Create missing topics with the given partition counts; wait until all have leaders."""
-        from kafka import KafkaAdminClient
-
-        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="tierflow-devstack")
-        try:
-            missing = {t: n for t, n in topics.items() if t not in set(admin.list_topics())}
-            if missing:
-                spec = {
-                    t: {"num_partitions": n, "replication_factor": 1} for t, n in missing.items()
-                }
-                result = admin.create_topics(spec, raise_errors=False)
-                for topic in result["topics"]:
-                    if topic["error_code"] not in (0, 36):  # 36: created meanwhile by another
-                        raise StackError(
-                            f"cannot create Kafka topic {topic['name']}: {topic['error_message']}"
-                        )
-            admin.wait_for_topics(list(topics), timeout_ms=30_000)
-        finally:
-            admin.close()
+        ensure_topics(self.bootstrap, topics)
 
     def _describe_cluster(self) -> dict:
-        from kafka import KafkaAdminClient
-
         admin = KafkaAdminClient(
             bootstrap_servers=self.bootstrap,
             client_id="tierflow-health",
@@ -296,9 +340,9 @@ class KafkaBroker:
                 raise self._corrupt("it has files but no meta.properties")
             return False
         props = read_properties(meta)
-        if props.get("node.id") != str(NODE_ID) or not props.get("cluster.id"):
-            raise self._corrupt(f"{meta} has no valid node.id={NODE_ID} and cluster.id")
-        stored = self._stored_cluster_id()
+        if props.get("node.id") != str(self.node_id) or not props.get("cluster.id"):
+            raise self._corrupt(f"{meta} has no valid node.id={self.node_id} and cluster.id")
+        stored = self.cluster_id or self.stored_cluster_id()
         if stored is None:
             self.cluster_id_path.write_text(props["cluster.id"] + "\n")
         elif stored != props["cluster.id"]:
@@ -308,17 +352,19 @@ class KafkaBroker:
             )
         return True
 
-    def _stored_cluster_id(self) -> str | None:
+    def stored_cluster_id(self) -> str | None:
         try:
             return self.cluster_id_path.read_text().strip() or None
         except OSError:
             return None
 
     def _format(self, java: str, jars: Path) -> None:
-        cluster_id = self._stored_cluster_id() or new_cluster_id()
+        cluster_id = self.cluster_id or self.stored_cluster_id() or new_cluster_id()
         self.cluster_id_path.write_text(cluster_id + "\n")
         argv = self._argv(java, jars, "kafka.tools.StorageTool")
-        argv += ["format", "-t", cluster_id, "-c", str(self.config_path), "--standalone"]
+        argv += ["format", "-t", cluster_id, "-c", str(self.config_path)]
+        if not self.voters:  # a static quorum (controller.quorum.voters) takes no flag
+            argv.append("--standalone")
         done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             tail = "\n".join((done.stdout + done.stderr).splitlines()[-10:])
@@ -343,12 +389,17 @@ class KafkaBroker:
 
 
 def server_properties(broker: KafkaBroker) -> str:
-    """Return server.properties for one combined KRaft node with single-node overrides."""
+    """Return server.properties for one combined KRaft node, replication sized to its cluster."""
     ctl = f"127.0.0.1:{broker.controller_port}"
+    replication, min_isr = (str(n) for n in replication_for(len(broker.voters) or 1))
+    quorum = {"controller.quorum.bootstrap.servers": ctl}
+    if broker.voters:
+        voters = ",".join(f"{n}@127.0.0.1:{port}" for n, port in sorted(broker.voters.items()))
+        quorum = {"controller.quorum.voters": voters}
     settings = {
         "process.roles": "broker,controller",
-        "node.id": str(NODE_ID),
-        "controller.quorum.bootstrap.servers": ctl,
+        "node.id": str(broker.node_id),
+        **quorum,
         "controller.listener.names": "CONTROLLER",
         "listeners": f"PLAINTEXT://{broker.bootstrap},CONTROLLER://{ctl}",
         "advertised.listeners": f"PLAINTEXT://{broker.bootstrap}",
@@ -357,13 +408,15 @@ def server_properties(broker: KafkaBroker) -> str:
         "log.dirs": str(broker.data_dir.resolve()),
         "num.partitions": "1",
         "auto.create.topics.enable": "false",
-        "offsets.topic.replication.factor": "1",
+        "default.replication.factor": replication,
+        "min.insync.replicas": min_isr,
+        "offsets.topic.replication.factor": replication,
         "offsets.topic.num.partitions": "3",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.replication.factor": replication,
+        "transaction.state.log.min.isr": min_isr,
         "transaction.state.log.num.partitions": "3",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": replication,
+        "share.coordinator.state.topic.min.isr": min_isr,
         "share.coordinator.state.topic.num.partitions": "3",
         "group.initial.rebalance.delay.ms": "0",
         "log.cleaner.dedupe.buffer.size": str(4 * 1024 * 1024),

@@ -280,7 +280,7 @@ class LocalStack:
         else:
             self.kafka.start(timeout=timeout)
             say(f"kafka started at {self.kafka.bootstrap}")
-        self.kafka.ensure_topics(constants.TOPICS)
+        self.ensure_topics()
 
         from tierflow.db.engine import upgrade
 
@@ -295,6 +295,14 @@ class LocalStack:
             if with_processes:
                 say(self.walk_demo(demo))
         return messages
+
+    def ensure_topics(self) -> None:
+        """Create tierflow's topics, replicated as the settings say (1 on one broker)."""
+        from tierflow_dev.devstack.kafka import ensure_topics
+
+        settings = self.settings
+        replication = (settings.kafka_replication_factor, settings.kafka_min_insync_replicas)
+        ensure_topics(self.kafka_bootstrap, constants.TOPICS, *replication)
 
     def start_app(self, app: AppProcess, timeout: float = 60) -> str:
         """Start one process unless it is healthy already; wait for its /healthz.
