@@ -19,7 +19,7 @@ from schemas.edge import (
     text_rule,
 )
 from schemas.enterprise import DivisionCode
-from schemas.policy import CalendarData, PinnedPolicy
+from schemas.policy import CalendarData, PinnedPolicy, PolicyRequest
 from schemas.request import Actor, RequestInput
 
 
@@ -363,6 +363,23 @@ class Institution(BaseModel):
     name: str
     tier: Tier
     division_code: str
+
+
+class AdmitRequest(BaseModel):
+    """Input of ``admit_request``: pin the policy, then route at the first tier."""
+
+    policy: PolicyRequest
+    route: RouteRequest  # its directory_version is set to the one the policy pins
+
+
+class Admission(BaseModel):
+    """What ``admit_request`` found: the pinned policy and the first tier's institution."""
+
+    policy: PinnedPolicy
+    institution: Institution | None = None  # None: none at that tier (the workflow goes up)
+    # the routing failed permanently (the policy stands): its failure's type and message
+    route_error_type: str | None = None
+    route_error: str | None = None
 
 
 class SlaClock(BaseModel):

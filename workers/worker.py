@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+from activities.admission import AdmissionActivities
 from activities.directory import DirectoryActivities
 from activities.handlers import HandlerActivities
 from activities.outbox import OutboxActivities
@@ -75,6 +76,7 @@ def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
         directory_version=lambda: watch.current().version,
     )
     directory = DirectoryActivities(watch, versions=lambda v: load_version(parts.engine, v))
+    admission = AdmissionActivities(policy.load_policy, directory.resolve_institution)
     handlers = HandlerActivities(parts.engine)
     return Worker(
         parts.client,
@@ -82,6 +84,7 @@ def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
         workflows=[ServiceRequestWorkflow],
         activities=[
             outbox.record_transitions,
+            admission.admit_request,
             policy.load_policy,
             directory.resolve_institution,
             directory.check_target,

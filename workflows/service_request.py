@@ -18,6 +18,8 @@ with workflow.unsafe.imports_passed_through():
         ActionKind,
         ActionRequest,
         ActionResult,
+        Admission,
+        AdmitRequest,
         CalendarUpdate,
         EscalationReason,
         EventType,
@@ -196,9 +198,10 @@ class ServiceRequestWorkflow:
         now = workflow.now()
         req = self.case.request
         failed: StepFailed | None = None
+        first: Admission | None = None  # a lean run pins and routes the first tier at once
         try:
             if self.case.policy is None:  # an operator's retry after routing failed skips it
-                await self._pin_policy(now)
+                first = await self._pin_policy(now)
         except StepFailed as exc:
             failed = exc
         if self.case.sequence == 0:
@@ -208,7 +211,7 @@ class ServiceRequestWorkflow:
             return
         async with self._lock:
             try:
-                found = await self._route(Tier.COUNTY, upward=True)
+                found = await self._first_route(first)
             except StepFailed as exc:
                 self._hold(exc, redo="admit")
                 return
@@ -218,27 +221,54 @@ class ServiceRequestWorkflow:
             tier, institution = found
             self._move(tier, institution, EventType.ASSIGNED, SYSTEM_ACTOR, None, None)
 
-    async def _pin_policy(self, now: datetime) -> None:
-        """Pin the SLA policy and calendar of the request (load_policy)."""
+    async def _pin_policy(self, now: datetime) -> Admission | None:
+        """Pin the SLA policy and calendar of the request (load_policy).
+
+        A lean run routes the first tier in the same call (admit_request) and returns that.
+        """
         req = self.case.request
         claimed = req.submitted_at
         # Shown as the client sent it (the edge bounds it); a time without a zone, accepted
         # before the edge refused those, means nothing: the workflow start instead.
         self.case.submitted_at = claimed if claimed and claimed.utcoffset() is not None else now
-        self.case.policy = await lookup(
-            "load_policy",
-            PolicyRequest(
-                category=req.category,
-                priority=req.priority,
-                grade=req.enterprise.grade,
-                uscc=req.enterprise.uscc,
-                division_code=req.enterprise.division_code,
-                # The workflow's own clock picks the calendar's years, never the client's
-                # time. Replay reuses the recorded result, so no patch is needed.
-                submitted_at=now,
-            ),
-            result_type=PinnedPolicy,
+        asked = PolicyRequest(
+            category=req.category,
+            priority=req.priority,
+            grade=req.enterprise.grade,
+            uscc=req.enterprise.uscc,
+            division_code=req.enterprise.division_code,
+            # The workflow's own clock picks the calendar's years, never the client's
+            # time. Replay reuses the recorded result, so no patch is needed.
+            submitted_at=now,
         )
+        if not self._versions.lean:
+            self.case.policy = await lookup("load_policy", asked, result_type=PinnedPolicy)
+            return None
+        route = RouteRequest(
+            division_code=self._division(Tier.COUNTY), category=req.category, tier=Tier.COUNTY
+        )
+        try:
+            admission: Admission = await lookup(
+                "admit_request", AdmitRequest(policy=asked, route=route), result_type=Admission
+            )
+        except StepFailed as exc:  # only the policy fails it: the routing answers as data
+            raise StepFailed("load_policy", exc.failure, exc.event_ids) from None
+        self.case.policy = admission.policy
+        return admission
+
+    async def _first_route(self, first: Admission | None) -> tuple[Tier, Institution] | None:
+        """Route from the first tier up; a lean admission has asked the first tier already."""
+        if first is None:
+            return await self._route(Tier.COUNTY, upward=True)
+        if first.route_error is not None:
+            failure = ApplicationError(
+                first.route_error, type=first.route_error_type, non_retryable=True
+            )
+            raise StepFailed("resolve_institution", failure, [])
+        if first.institution is not None:
+            return Tier.COUNTY, first.institution
+        above = Tier.COUNTY.next_up()
+        return await self._route(above, upward=True) if above is not None else None
 
     # ------------------------------------------------------------------ update
     @workflow.update

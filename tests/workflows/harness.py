@@ -18,6 +18,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 
+from activities.admission import AdmissionActivities
 from activities.failures import permanent_failure
 from activities.handlers import refusal as handler_refusal
 from schemas.domain import Role, Tier
@@ -135,6 +136,7 @@ class StandIns:
     @property
     def activities(self) -> list:
         return [
+            AdmissionActivities(self.load_policy, self.resolve_institution).admit_request,
             self.load_policy,
             self.resolve_institution,
             self.check_target,

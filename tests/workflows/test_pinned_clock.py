@@ -16,6 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.admission import AdmissionActivities
 from activities.policy import PolicyActivities
 from schemas.domain import ClockKind
 from tests.utils.factories import make_request
@@ -48,6 +49,9 @@ async def real_policy_worker(
             task_queue=queue,
             workflows=[ServiceRequestWorkflow],
             activities=[
+                AdmissionActivities(
+                    policy.load_policy, stand_ins.resolve_institution
+                ).admit_request,
                 policy.load_policy,
                 stand_ins.resolve_institution,
                 stand_ins.record_transitions,
