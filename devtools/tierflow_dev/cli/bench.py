@@ -183,7 +183,7 @@ def lifecycle(
     *,
     opts: Any,
 ) -> None:
-    """Full lifecycles per second vs a bare workflow with the same activities (target >= 0.8)."""
+    """Full lifecycles per second vs a bare workflow with the same activities (target >= 0.9)."""
     from tierflow_dev.bench.lifecycle import QUICK, LifecycleParams, run_lifecycle
 
     params = _sized(QUICK if quick else LifecycleParams(), count=count, concurrency=concurrency)
