@@ -133,6 +133,9 @@ def test_ingress_quick(servers: list[str], tmp_path: Path) -> None:
         assert res[phase]["not_started"] == 0, phase
         assert res[phase]["throughput_per_s"] > 0 and res[phase]["latency_s"]["p50"] > 0
     assert res["direct_start_fixed"]["started"] == 20  # the floor: same rate, no Kafka
+    # Kafka's own hop: every fixed-load message received, each after it was sent
+    hop = res["kafka_hop_fixed"]
+    assert hop["received"] == hop["messages"] == 20 and hop["latency_s"]["p50"] > 0
     # every message through the ingress applied once: untimed warm-up, fixed load, burst
     assert res["ingress_commands"]["applied"] == WARMUP + 20 + 10
     assert res["ingress_commands"].get("dead_lettered", 0) == 0

@@ -1,8 +1,10 @@
-"""The ingress bench's bare baseline as a process of its own: poll, start, commit, count.
+"""The ingress bench's bare baselines as processes of their own: poll, start, commit, count.
 
-``bench ingress`` runs it like the ingress itself, so neither consumer shares the bench's
-interpreter lock with the producer. It writes how many messages it has committed to
-``count_file`` (0 once its consumer is subscribed) and stops on SIGTERM.
+``bench ingress`` runs them like the ingress itself, so no consumer shares the bench's
+interpreter lock with the producer. Each writes how many messages it has committed to
+``count_file`` (0 once its consumer is subscribed) and stops on SIGTERM. With
+``--received-file`` it only takes Kafka's hop: it writes each record's key and the wall clock
+when its poll returned it, and starts nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import json
 import os
 import signal
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -80,22 +83,61 @@ async def bare_loop(
         await asyncio.to_thread(consumer.close)
 
 
+async def hop_loop(
+    bootstrap: str,
+    topic: str,
+    stop: asyncio.Event,
+    report: Callable[[int], None],
+    received: Path,
+) -> None:
+    """Poll, note when each record arrived (``key<TAB>epoch seconds`` lines), commit; repeat."""
+    from tierflow.kafka_io import make_consumer
+
+    consumer = await asyncio.to_thread(
+        make_consumer, bootstrap, f"bench-hop-{uuid.uuid4().hex[:6]}", [topic]
+    )
+    committed = 0
+    report(committed)
+    try:
+        with received.open("a", encoding="utf-8") as out:
+            while not stop.is_set():
+                batch = await asyncio.to_thread(consumer.poll, 200)
+                now = time.time()
+                records = [m for msgs in batch.values() for m in msgs]
+                if not records:
+                    continue
+                out.writelines(f"{m.key.decode()}\t{now}\n" for m in records)
+                out.flush()
+                await asyncio.to_thread(consumer.commit)
+                committed += len(records)
+                report(committed)
+    finally:
+        await asyncio.to_thread(consumer.close)
+
+
 async def serve(args: argparse.Namespace) -> None:
     from tierflow.temporal_client import connect_temporal
 
-    client = await connect_temporal(args.temporal_address, "default", wait=30)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     path = Path(args.count_file)
+
+    def report(count: int) -> None:
+        write_count(path, count)
+
+    if args.received_file:
+        await hop_loop(args.bootstrap, args.topic, stop, report, Path(args.received_file))
+        return
+    client = await connect_temporal(args.temporal_address, "default", wait=30)
     await bare_loop(
         client,
         args.bootstrap,
         args.topic,
         args.task_queue,
         stop,
-        report=lambda n: write_count(path, n),
+        report=report,
     )
 
 
@@ -103,9 +145,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--topic", required=True)
-    parser.add_argument("--temporal-address", required=True)
-    parser.add_argument("--task-queue", required=True)
+    parser.add_argument("--temporal-address")
+    parser.add_argument("--task-queue")
     parser.add_argument("--count-file", required=True)
+    parser.add_argument("--received-file", help="only take Kafka's hop: arrival times here")
     asyncio.run(serve(parser.parse_args()))
 
 

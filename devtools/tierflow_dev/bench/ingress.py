@@ -12,7 +12,8 @@ and dead-lettering: the ratio is what the ingress itself costs. Neither consumer
 bench producer's interpreter lock. Both run workflows on one ``tierflow worker`` process, as
 deployed.
 A third baseline starts the same workflows at the same rate straight from the client (no Kafka):
-the latency floor the server sets.
+the latency floor the server sets. A fourth takes only Kafka's hop: the same messages at the
+same rate to a consumer process that notes when its poll returned each one and starts nothing.
 """
 
 from __future__ import annotations
@@ -290,15 +291,23 @@ def start_ingress_process(
     return FollowedProcess(proc, lambda: ingress_counts(url))
 
 
-def start_bare_process(stack: BenchStack, topic: str) -> FollowedProcess:
-    """Run the bare loop (``tierflow_dev.bench.bare_consumer``) in its own interpreter too."""
+def start_bare_process(
+    stack: BenchStack, topic: str, received: Path | None = None
+) -> FollowedProcess:
+    """Run the bare loop (``tierflow_dev.bench.bare_consumer``) in its own interpreter too;
+    with ``received``, the loop that only notes when each record arrived."""
     import sys
 
     from tierflow_dev.devstack.procs import ManagedProcess, wait_until
 
     count_file = stack.home / f"bare-{uuid.uuid4().hex[:6]}.count"
+    mode = (
+        ["--received-file", str(received)]
+        if received is not None
+        else ["--temporal-address", stack.temporal_address, "--task-queue", stack.task_queue]
+    )
     proc = ManagedProcess(
-        name="bench-bare-consumer",
+        name="bench-bare-consumer" if received is None else "bench-hop-consumer",
         argv=[
             sys.executable,
             "-m",
@@ -307,12 +316,9 @@ def start_bare_process(stack: BenchStack, topic: str) -> FollowedProcess:
             stack.bootstrap,
             "--topic",
             topic,
-            "--temporal-address",
-            stack.temporal_address,
-            "--task-queue",
-            stack.task_queue,
             "--count-file",
             str(count_file),
+            *mode,
         ],
         home=stack.home,
         cwd=stack.home,
@@ -322,6 +328,29 @@ def start_bare_process(stack: BenchStack, topic: str) -> FollowedProcess:
         count_file.exists, 120, "bare consumer subscribed", log=proc.log_path, alive=proc.is_running
     )
     return FollowedProcess(proc, lambda: {"applied": _read_count(count_file)})
+
+
+async def kafka_hop(load: _Load, stack: BenchStack, topic: str) -> dict[str, Any]:
+    """Kafka's own hop at the fixed offered load: sent until the consumer's poll returned it."""
+    received_file = stack.home / f"hop-{load.rid}.tsv"
+    hop = await asyncio.to_thread(start_bare_process, stack, topic, received_file)
+    stop = asyncio.Event()
+    task = asyncio.create_task(follow(hop, stop))
+    expected = 0
+    try:
+        for phase, n in (("warmup", WARMUP), ("fixed", load.fixed_n)):
+            payloads = submit_payloads(f"h{phase[0]}-{load.rid}", n)
+            sent = await produce(load.producer, topic, payloads, load.params.rate)
+            expected += n
+            await _wait_count(lambda: hop.handled, expected, 60, f"received ({topic})", task)
+    finally:
+        stop.set()
+        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.to_thread(hop.proc.stop, 20)
+    lines = received_file.read_text().splitlines()
+    arrived = {key: float(at) for key, at in (line.split("\t") for line in lines)}
+    hops = [arrived[key] - at for key, at in sent.items() if key in arrived]
+    return {"latency_s": summarize(hops), "received": len(hops), "messages": len(sent)}
 
 
 def _read_count(path: Path) -> int:
@@ -363,7 +392,7 @@ async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any
 
     upgrade(stack.database_url)
     rid = run_id()
-    topics = {n: f"bench.{n}.{rid}" for n in ("commands", "dlq", "bare")}
+    topics = {n: f"bench.{n}.{rid}" for n in ("commands", "dlq", "bare", "hop")}
     await asyncio.to_thread(ensure_topics, stack.bootstrap, list(topics.values()))
     client = await connect(stack)
     producer = make_producer(stack.bootstrap)
@@ -382,6 +411,7 @@ async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any
         results["direct_start_fixed"] = await direct_starts(
             client, stack.task_queue, f"ds-{rid}", fixed_n, params.rate
         )
+        results["kafka_hop_fixed"] = await kafka_hop(load, stack, topics["hop"])
     finally:
         worker.stop(timeout=20)
     producer.close(timeout=5)
@@ -404,6 +434,7 @@ async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any
             "worker": "separate process: python -m tierflow.cli worker",
             "ingress": "separate process: python -m tierflow.cli ingress",
             "bare_loop": "separate process: python -m tierflow_dev.bench.bare_consumer",
+            "kafka_hop": "separate process: ... bare_consumer --received-file (starts nothing)",
         },
         "results": results,
         "targets": {
