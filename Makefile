@@ -17,7 +17,7 @@ LOCK_TARGET  := --python-version 3.11 --python-platform x86_64-unknown-linux-gnu
 LOCK_FLAGS   := --generate-hashes $(LOCK_TARGET) --custom-compile-command 'make lock' --quiet \
                 $(if $(UPGRADE),--upgrade)
 
-.PHONY: install up down status test test-temporal-mtls lint lock system-deps clean
+.PHONY: install up down status test test-temporal-server lint lock system-deps clean
 
 ## The locked dependencies (hash-checked), then both distributions editable without their deps.
 ## setuptools comes from the lock too, so the editable builds run without build isolation.
@@ -76,10 +76,11 @@ lint: $(STAMP)
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest
 
-## Temporal mTLS against a real server configured for it (builds deploy/temporal-tls with Go once;
-## 8-25 min cold on 2 cores, cached in ~/.cache/tierflow), kept out of `make test` for that cost.
-test-temporal-mtls: $(STAMP)
-	$(BIN)/pytest -m go_build tests/integration/test_temporal_mtls_server.py
+## Only the tests on the Temporal server built from deploy/temporal-server (also in `make test`):
+## mTLS, and PostgreSQL as in production. The first Go build on a machine takes 8-25 min on
+## 2 cores; the binary is cached in ~/.cache/tierflow/temporal-server by module checksum.
+test-temporal-server: $(STAMP)
+	$(BIN)/pytest -m go_build tests/integration
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

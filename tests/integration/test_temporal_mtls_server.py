@@ -1,7 +1,8 @@
 """Temporal over mTLS against a real server whose own frontend requires client certificates.
 
-``deploy/temporal-tls`` embeds the Temporal server with ``global.tls.frontend`` set
-(``requireClientAuth``); it is built once with ``go build`` and cached. Clients are made the
+``temporal-server tls-dev`` (``deploy/temporal-server``) embeds the Temporal server with
+``global.tls.frontend`` set (``requireClientAuth``); it is built once with ``go build`` and
+cached. Clients are made the
 way the project makes them: ``Client.connect(tls=temporal_tls(settings))``.
 """
 
@@ -21,9 +22,11 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from tests.integration.test_tls import Pki, make_pki, temporal_settings
 from tierflow.tls import temporal_tls
-from tierflow_dev.devstack.temporal_tls import TemporalTlsServer, build_binary
+from tierflow_dev.devstack.temporal_server import build_binary
+from tierflow_dev.devstack.temporal_tls import TemporalTlsServer
 
-pytestmark = pytest.mark.go_build  # `make test-temporal-mtls`: the Go build is too slow for CI
+# The first module to need the server binary builds it (8-25 min the first time on a machine).
+pytestmark = [pytest.mark.go_build, pytest.mark.timeout(1800)]
 
 NAMESPACE = "tierflow-mtls"
 # How the client sees the server hang up on it; which one depends on timing.

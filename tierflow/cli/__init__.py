@@ -20,6 +20,7 @@ from tierflow.cli import (
     plugins,
     processes,
     reports,
+    temporal,
     texts,
 )
 
@@ -31,6 +32,7 @@ app.add_typer(directory.app, name="directory")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(grades.app, name="grades")
 app.add_typer(reports.app, name="reports")
+app.add_typer(temporal.app, name="temporal")
 processes.register(app)
 client.register(app)
 admin.register(app)

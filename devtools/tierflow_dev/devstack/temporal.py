@@ -13,6 +13,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tierflow import constants
+from tierflow.temporal_setup import (
+    INDEX_TYPES,
+    SearchAttributeClash,
+    register_search_attributes,
+    registered_search_attributes,
+)
 from tierflow_dev.devstack.procs import (
     ManagedProcess,
     ServerProcess,
@@ -22,16 +28,6 @@ from tierflow_dev.devstack.procs import (
 )
 
 T = TypeVar("T")
-
-_INDEX_TYPES = {
-    "Text": "INDEXED_VALUE_TYPE_TEXT",
-    "Keyword": "INDEXED_VALUE_TYPE_KEYWORD",
-    "Int": "INDEXED_VALUE_TYPE_INT",
-    "Double": "INDEXED_VALUE_TYPE_DOUBLE",
-    "Bool": "INDEXED_VALUE_TYPE_BOOL",
-    "Datetime": "INDEXED_VALUE_TYPE_DATETIME",
-    "KeywordList": "INDEXED_VALUE_TYPE_KEYWORD_LIST",
-}
 
 
 def find_executable(name: str) -> Path | None:
@@ -98,10 +94,10 @@ class TemporalDevServer(ServerProcess):
         self.search_attributes = dict(
             constants.SEARCH_ATTRIBUTES if search_attributes is None else search_attributes
         )
-        unknown = sorted(set(self.search_attributes.values()) - set(_INDEX_TYPES))
+        unknown = sorted(set(self.search_attributes.values()) - set(INDEX_TYPES))
         if unknown:
             raise ValueError(
-                f"search_attributes: unknown type(s) {unknown}; use {list(_INDEX_TYPES)}"
+                f"search_attributes: unknown type(s) {unknown}; use {list(INDEX_TYPES)}"
             )
         self.headless = headless
         self.host = host
@@ -208,41 +204,13 @@ class TemporalDevServer(ServerProcess):
 
     async def registered_search_attributes(self) -> dict[str, str]:
         """Return the custom search attributes of the namespace as name -> CLI type name."""
-        from temporalio.api.enums.v1 import IndexedValueType
-        from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
-
-        client = await self._connect()
-        resp = await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace=self.namespace)
-        )
-        names = {v: k for k, v in _INDEX_TYPES.items()}
-        return {
-            key: names.get(IndexedValueType.Name(value), str(value))
-            for key, value in resp.custom_attributes.items()
-        }
+        return await registered_search_attributes(await self._connect(), self.namespace)
 
     async def _ensure_search_attributes(self) -> None:
-        from temporalio.api.enums.v1 import IndexedValueType
-        from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-
-        have = await self.registered_search_attributes()
-        clash = {
-            k: (have[k], v) for k, v in self.search_attributes.items() if k in have and have[k] != v
-        }
-        if clash:
-            raise StackError(
-                f"search attributes registered with another type (have, want): {clash}; "
-                f"run `tierflow dev reset temporal` to start from an empty store"
-            )
-        missing = {k: v for k, v in self.search_attributes.items() if k not in have}
-        if not missing:
-            return
         client = await self._connect()
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace=self.namespace,
-                search_attributes={
-                    k: IndexedValueType.Value(_INDEX_TYPES[v]) for k, v in missing.items()
-                },
-            )
-        )
+        try:
+            await register_search_attributes(client, self.namespace, self.search_attributes)
+        except SearchAttributeClash as exc:
+            raise StackError(
+                f"{exc}; run `tierflow dev reset temporal` to start from an empty store"
+            ) from exc

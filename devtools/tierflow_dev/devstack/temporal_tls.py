@@ -1,17 +1,13 @@
-"""Build and run ``deploy/temporal-tls``: a real Temporal server whose frontend requires mTLS.
+"""Run a real Temporal server whose frontend requires mTLS (``temporal-server tls-dev``).
 
-The dev server CLI has no TLS flags, so a small Go program embeds the Temporal server with
-``global.tls.frontend`` set. It is built once per source version into a cache folder
-(``go build`` needs the Go toolchain) and run as a managed background process.
+The dev server CLI has no TLS flags, so ``deploy/temporal-server`` (the same Go program as
+the production server, built and cached by ``temporal_server.build_binary``) has a
+``tls-dev`` command that embeds the Temporal server with ``global.tls.frontend`` set. It runs
+as a managed background process.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
-import subprocess
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,71 +23,9 @@ from tierflow_dev.devstack.procs import (
     wait_until,
 )
 from tierflow_dev.devstack.temporal import run_async
-from tierflow_dev.paths import DEPLOY_DIR
+from tierflow_dev.devstack.temporal_server import build_binary
 
-SOURCE_DIR = DEPLOY_DIR / "temporal-tls"
-SOURCE_FILES = ("go.mod", "go.sum", "main.go")
 READY_LINE = b"temporal-tls: serving"
-# -s -w: no symbol tables, a third smaller binary and a faster link; -trimpath: no local paths.
-BUILD_FLAGS = ("-trimpath", "-mod=readonly", "-ldflags=-s -w")
-
-
-def find_go() -> Path:
-    """Return the ``go`` command ($TIERFLOW_GO, PATH, /usr/local/go) or raise StackError."""
-    for candidate in (os.environ.get("TIERFLOW_GO"), shutil.which("go"), "/usr/local/go/bin/go"):
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    raise StackError(
-        "go not found: install Go (see deploy/temporal-tls/go.mod for the version) "
-        "or set TIERFLOW_GO to the go binary"
-    )
-
-
-def source_hash(source_dir: Path = SOURCE_DIR) -> str:
-    """Return a short hash of the Go sources; a new hash means a new build."""
-    digest = hashlib.sha256(" ".join(BUILD_FLAGS).encode())
-    for name in SOURCE_FILES:
-        path = source_dir / name
-        if not path.is_file():
-            raise StackError(f"{path} is missing")
-        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
-def cache_dir() -> Path:
-    """Return the folder that holds built binaries ($XDG_CACHE_HOME or ~/.cache)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "tierflow" / "temporal-tls"
-
-
-def build_binary(source_dir: Path = SOURCE_DIR, timeout: float = 1800) -> Path:
-    """Return the built server binary, running ``go build`` only if this source is new."""
-    target = cache_dir() / source_hash(source_dir) / "temporal-tls"
-    if target.is_file():
-        return target
-    go = find_go()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f"temporal-tls.partial-{os.getpid()}")  # parallel builds race safely
-    started = time.monotonic()
-    try:
-        result = subprocess.run(
-            [str(go), "build", *BUILD_FLAGS, "-o", str(partial), "."],
-            cwd=source_dir,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        partial.unlink(missing_ok=True)
-        raise StackError(f"go build of {source_dir} took over {timeout:.0f} s") from exc
-    if result.returncode != 0:
-        partial.unlink(missing_ok=True)
-        tail = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
-        raise StackError(f"go build of {source_dir} failed:\n{tail}")
-    os.replace(partial, target)
-    (target.parent / "build-seconds").write_text(f"{time.monotonic() - started:.1f}\n")
-    return target
 
 
 class TemporalTlsServer(ServerProcess):
@@ -129,7 +63,7 @@ class TemporalTlsServer(ServerProcess):
     def argv(self, binary: Path) -> list[str]:
         """Return the command line of the server."""
         args = [
-            str(binary),
+            str(binary), "tls-dev",
             "--ip", self.host,
             "--port", str(self.port),
             "--namespace", self.namespace,

@@ -1,4 +1,4 @@
-// Command temporal-tls runs a single-process Temporal server whose public frontend
+// The tls-dev subcommand runs a single-process Temporal server whose public frontend
 // requires mutual TLS, for tests of tierflow's Temporal TLS settings.
 //
 // `temporal server start-dev` has no TLS flags, so this embeds the server (same module
@@ -41,26 +41,27 @@ type options struct {
 	cert, key, clientCA             string
 }
 
-func main() {
+// runTLSDev parses the tls-dev flags and serves until SIGINT or SIGTERM.
+func runTLSDev(args []string) error {
 	var o options
-	flag.StringVar(&o.ip, "ip", "127.0.0.1", "IP to bind every service to")
-	flag.IntVar(&o.port, "port", 7233, "gRPC port of the public (mTLS) frontend")
-	flag.IntVar(&o.internalBase, "internal-port-base", 0,
+	flags := flag.NewFlagSet("tls-dev", flag.ExitOnError)
+	flags.StringVar(&o.ip, "ip", "127.0.0.1", "IP to bind every service to")
+	flags.IntVar(&o.port, "port", 7233, "gRPC port of the public (mTLS) frontend")
+	flags.IntVar(&o.internalBase, "internal-port-base", 0,
 		"first of 4 consecutive ports for internal-frontend, history, matching, worker (0: pick free ports)")
-	flag.StringVar(&o.dbFile, "db-filename", "", "SQLite file (created with its schema if missing); empty: in memory")
-	flag.StringVar(&o.namespace, "namespace", "default", "namespace to create at start")
-	flag.StringVar(&o.cert, "tls-cert", "", "PEM server certificate (chain) of the frontend")
-	flag.StringVar(&o.key, "tls-key", "", "PEM private key of --tls-cert")
-	flag.StringVar(&o.clientCA, "tls-client-ca", "", "PEM CA that client certificates must chain to")
-	flag.StringVar(&o.logLevel, "log-level", "warn", "debug, info, warn or error")
-	flag.Parse()
-	if err := run(o); err != nil {
-		fmt.Fprintln(os.Stderr, "temporal-tls:", err)
-		os.Exit(1)
+	flags.StringVar(&o.dbFile, "db-filename", "", "SQLite file (created with its schema if missing); empty: in memory")
+	flags.StringVar(&o.namespace, "namespace", "default", "namespace to create at start")
+	flags.StringVar(&o.cert, "tls-cert", "", "PEM server certificate (chain) of the frontend")
+	flags.StringVar(&o.key, "tls-key", "", "PEM private key of --tls-cert")
+	flags.StringVar(&o.clientCA, "tls-client-ca", "", "PEM CA that client certificates must chain to")
+	flags.StringVar(&o.logLevel, "log-level", "warn", "debug, info, warn or error")
+	if err := flags.Parse(args); err != nil {
+		return err
 	}
+	return serveTLSDev(o)
 }
 
-func run(o options) error {
+func serveTLSDev(o options) error {
 	for name, path := range map[string]string{"--tls-cert": o.cert, "--tls-key": o.key, "--tls-client-ca": o.clientCA} {
 		if path == "" {
 			return fmt.Errorf("%s is required", name)
