@@ -21,6 +21,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import pytest_asyncio
+from click.testing import Result
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from temporalio.api.workflowservice.v1 import GetClusterInfoRequest
@@ -41,6 +42,7 @@ from tierflow.settings import Settings
 from tierflow.temporal_client import connect_temporal
 from tierflow.temporal_setup import (
     SearchAttributeClash,
+    ensure_namespace,
     register_search_attributes,
     registered_search_attributes,
 )
@@ -162,30 +164,53 @@ async def test_search_attributes_registered_through_the_operator_api(
     assert probe not in await registered_search_attributes(client, NAMESPACE)
 
 
+def _cli_env(server: TemporalPostgresServer, home: Path, namespace: str) -> dict[str, str]:
+    return {
+        "TIERFLOW_HOME": str(home),
+        "TIERFLOW_TEMPORAL_ADDRESS": server.address,
+        "TIERFLOW_TEMPORAL_NAMESPACE": namespace,
+        "TIERFLOW_LANG": "zh-CN",  # the operator's default language
+        "COLUMNS": "200",
+    }
+
+
+async def _setup_cli(env: dict[str, str]) -> Result:
+    """Run ``tierflow temporal setup`` in a thread (it runs its own event loop)."""
+    setup = ["temporal", "setup", "--retention-days", "7", "--wait", "60"]
+    return await asyncio.to_thread(CliRunner().invoke, cli_app, setup, env=env)
+
+
 async def test_cli_setup_creates_a_namespace_and_is_idempotent(
     temporal_pg: TemporalPostgresServer, tmp_path: Path
 ) -> None:
     namespace = f"tierflow-cli-{uuid.uuid4().hex[:6]}"
-    env = {
-        "TIERFLOW_HOME": str(tmp_path / "home"),
-        "TIERFLOW_TEMPORAL_ADDRESS": temporal_pg.address,
-        "TIERFLOW_TEMPORAL_NAMESPACE": namespace,
-        "TIERFLOW_LANG": "zh-CN",
-        "COLUMNS": "200",
-    }
-    setup = ["temporal", "setup", "--retention-days", "7", "--wait", "60"]
-    first = await asyncio.to_thread(CliRunner().invoke, cli_app, setup, env=env)
+    env = _cli_env(temporal_pg, tmp_path / "home", namespace)
+    first = await _setup_cli(env)
     assert first.exit_code == 0, first.output
     assert f"已创建命名空间 {namespace}（已结束的工作流保留 7 天）" in first.output
     for name in constants.SEARCH_ATTRIBUTES:
         assert f"已注册搜索属性 {name}" in first.output
-    second = await asyncio.to_thread(CliRunner().invoke, cli_app, setup, env=env)
+    second = await _setup_cli(env)
     assert second.exit_code == 0, second.output
     assert f"命名空间 {namespace} 已存在，保持不变" in second.output
     for name in constants.SEARCH_ATTRIBUTES:
         assert f"搜索属性 {name} 已注册" in second.output
     client = await temporal_pg.connect(namespace)
     assert await registered_search_attributes(client, namespace) == constants.SEARCH_ATTRIBUTES
+
+
+async def test_cli_setup_refuses_a_type_clash_and_registers_nothing(
+    temporal_pg: TemporalPostgresServer, tmp_path: Path
+) -> None:
+    namespace = f"tierflow-clash-{uuid.uuid4().hex[:6]}"
+    client = await temporal_pg.connect(namespace)
+    assert await ensure_namespace(client, namespace)
+    await register_search_attributes(client, namespace, {constants.SA_STATE: "Int"})
+    result = await _setup_cli(_cli_env(temporal_pg, tmp_path / "home", namespace))
+    assert result.exit_code == 1, result.output
+    assert f"命名空间 {namespace} 的搜索属性类型冲突，未注册任何属性" in result.output
+    assert "TierflowState 已注册为 Int 类型；tierflow 需要 Keyword" in result.output
+    assert await registered_search_attributes(client, namespace) == {constants.SA_STATE: "Int"}
 
 
 async def _visible(client: Client, query: str) -> bool:
