@@ -25,8 +25,9 @@ from tierflow.tls import temporal_tls
 from tierflow_dev.devstack.temporal_server import build_binary
 from tierflow_dev.devstack.temporal_tls import TemporalTlsServer
 
-# The first module to need the server binary builds it (8-25 min the first time on a machine).
-pytestmark = [pytest.mark.go_build, pytest.mark.timeout(1800)]
+# The first module to need the server binary builds it (8-25 min the first time on a machine;
+# build_binary gives up after 30 min, before this timeout).
+pytestmark = [pytest.mark.go_build, pytest.mark.timeout(2400)]
 
 NAMESPACE = "tierflow-mtls"
 # How the client sees the server hang up on it; which one depends on timing.

@@ -51,8 +51,9 @@ from tierflow_dev.devstack.postgres import PostgresServer
 from tierflow_dev.devstack.temporal_server import TemporalPostgresServer, build_binary
 from workflows.service_request import ServiceRequestWorkflow
 
-# The first module to need the server binary builds it (8-25 min the first time on a machine).
-pytestmark = [pytest.mark.go_build, pytest.mark.postgres, pytest.mark.timeout(1800)]
+# The first module to need the server binary builds it (8-25 min the first time on a machine;
+# build_binary gives up after 30 min, before this timeout).
+pytestmark = [pytest.mark.go_build, pytest.mark.postgres, pytest.mark.timeout(2400)]
 
 SHARDS = 4
 NAMESPACE = "tierflow-pg"
