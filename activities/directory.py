@@ -10,13 +10,14 @@ from temporalio import activity
 
 from activities.failures import is_permanent, permanent_failure
 from schemas.lifecycle import Institution, RouteRequest, TargetAnswer, TargetCheck
-from tierflow.directory import Directory, DirectoryWatch
+from tierflow.directory import Directory, DirectorySource
 
 log = logging.getLogger("tierflow.directory")
 
 
 class DirectoryActivities:
-    """Holds the directory so a worker parses it once (a watch reloads it when its file changes).
+    """Routes by the directory of a ``DirectorySource`` (a worker's: the newest version recorded
+    in the database, else its directory file), parsed once per version.
 
     A request routes by the directory version it pinned at submission: ``versions`` finds an
     earlier one (the database keeps every imported version); a version it cannot find, or
@@ -25,7 +26,7 @@ class DirectoryActivities:
 
     def __init__(
         self,
-        directory: Directory | DirectoryWatch,
+        directory: DirectorySource,
         versions: Callable[[str], Directory | None] = lambda version: None,
     ) -> None:
         self._source = directory
@@ -33,8 +34,7 @@ class DirectoryActivities:
 
     @property
     def directory(self) -> Directory:
-        src = self._source
-        return src.current() if isinstance(src, DirectoryWatch) else src
+        return self._source.current()
 
     async def pinned(self, version: str | None) -> Directory:
         """The directory of ``version`` (the current one when it is that, or unknown).

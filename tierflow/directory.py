@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlmodel import Session, select
@@ -259,6 +259,10 @@ class Directory:
         return cls.covering(entries, version="db")
 
     # ------------------------------------------------------------------ queries
+    def current(self) -> Directory:
+        """A fixed directory is its own source (``DirectorySource``): it never changes."""
+        return self
+
     def route(self, division_code: str, category: Category, tier: Tier) -> Institution | None:
         """Return who serves ``category`` for ``division_code`` at ``tier``, or None."""
         code = current_code(division_code)  # a retired code routes as its successor
@@ -316,11 +320,21 @@ class Directory:
         return [d for d in self.divisions if division_tier(d.code) is Tier.COUNTY]
 
 
-class DirectoryWatch:
-    """The directory file a worker routes with, reloaded when the file changes.
+class DirectorySource(Protocol):
+    """Where the directory to route new requests with comes from: a fixed ``Directory``, a
+    ``DirectoryWatch`` on a file, or the newest version recorded in the database
+    (``tierflow.directory_source.RecordedDirectory``). ``current`` is called on the worker's
+    event loop, so it never waits for a database."""
 
-    ``tierflow directory import`` replaces the file atomically; the next routing call sees the
-    new version, so new requests and later escalations use it without a restart. Routing already
+    def current(self) -> Directory: ...
+
+
+class DirectoryWatch:
+    """A directory file, reloaded when the file changes: what a worker routes with while the
+    database holds no directory version (``tierflow.directory_source.RecordedDirectory``).
+
+    An import replaces the file atomically; the next call sees the new version, so new
+    requests and later escalations use it without a restart. Routing already
     done stays in each workflow's history and state. A file that no longer validates is
     reported and the previous directory is kept.
     """

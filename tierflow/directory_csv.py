@@ -18,7 +18,7 @@ import dataclasses
 import io
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -282,7 +282,7 @@ def parse_csv(text: str, source: str = "directory.csv") -> tuple[list[DirectoryE
 class PlannedImport:
     """A validated import, not written yet: the file's new text and what it holds."""
 
-    target: Path
+    target: Path | None  # None: recorded in the database only
     version: str
     source: str
     at: datetime
@@ -302,20 +302,22 @@ def version_taken(version: str, source: str = "") -> DirectoryError:
 
 def plan_import(
     text: str,
-    target: Path,
+    target: Path | None,
     version: str,
     source: str = "directory.csv",
     at: datetime | None = None,
+    earlier: Sequence[ImportRecord] = (),
 ) -> PlannedImport:
     """Validate CSV text against the directory file at ``target``; return what to write.
 
-    Raise DirectoryError (with ``problems``) when a row is invalid or ``version`` is in the
-    file's import log already.
+    The new version's import log continues the file's, or ``earlier`` when there is no file
+    (the log of the newest recorded version). Raise DirectoryError (with ``problems``) when a
+    row is invalid or ``version`` is in that log already.
     """
     entries, skipped = parse_csv(text, source)
     previous: str | None = None
-    imports: list[ImportRecord] = []
-    if target.exists():
+    imports: list[ImportRecord] = list(earlier)
+    if target is not None and target.exists():
         previous = target.read_text("utf-8")
         try:
             imports = DirectoryFile.model_validate_json(previous).imports

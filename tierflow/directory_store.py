@@ -1,11 +1,15 @@
 """Every institution directory version in the database, and imports that keep it in step.
 
-An import (``tierflow directory import`` or the console's 机构名录 page) goes through
-``import_directory``: the CSV is validated (``tierflow.directory_csv``), the new version is
-recorded in ``directory_version`` with who imported it, the ``institution`` table is made to
-match the new directory, and the directory file the workers read is replaced, all or nothing.
-``load_version`` returns any recorded version (cached: versions never change), so a request
-can keep routing by the version it started with.
+The database is the authority for the directory new requests route with: the newest version
+recorded in ``directory_version`` (by ``imported_at``, ties by version), which workers pick up
+on their own (``tierflow.directory_source.RecordedDirectory``) and the console and CLI show
+(``current_directory``); while no version is recorded, the directory file (or the packaged
+directory) is. An import (``tierflow directory import`` or the console's 机构名录 page) goes
+through ``import_directory``: the CSV is validated (``tierflow.directory_csv``), the new
+version is recorded with who imported it, the ``institution`` table is made to match it, and,
+where a directory file is configured (a single-host setup), the file is replaced, all or
+nothing. ``load_version`` returns any recorded version (cached: versions never change), so a
+request can keep routing by the version it started with.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import fcntl
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -26,7 +30,13 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from tierflow.db.models import DirectoryVersion, InstitutionRow
-from tierflow.directory import PACKAGED_DIRECTORY, Directory, DirectoryEntry, unreadable
+from tierflow.directory import (
+    PACKAGED_DIRECTORY,
+    Directory,
+    DirectoryEntry,
+    ImportRecord,
+    unreadable,
+)
 from tierflow.directory_csv import PlannedImport, plan_import, replace_file, version_taken
 
 CACHED_VERSIONS = 8  # parsed versions kept per process (~3,200 entries each)
@@ -133,6 +143,17 @@ def version_history(engine: Engine, limit: int = 100) -> list[VersionInfo]:
         ]
 
 
+def newest_version(engine: Engine) -> str | None:
+    """The version recorded last (by ``imported_at``, ties by version), or None if none is."""
+    query = (
+        select(DirectoryVersion.version)
+        .order_by(col(DirectoryVersion.imported_at).desc(), col(DirectoryVersion.version).desc())
+        .limit(1)
+    )
+    with Session(engine) as session:
+        return session.exec(query).first()
+
+
 def is_recorded(engine: Engine, version: str) -> bool:
     with Session(engine) as session:
         return session.get(DirectoryVersion, version) is not None
@@ -232,9 +253,16 @@ def _file_lock(target: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _newest_log(engine: Engine) -> list[ImportRecord]:
+    """The import log of the newest recorded version (what an import without a file continues)."""
+    newest = newest_version(engine)
+    found = load_version(engine, newest) if newest is not None else None
+    return found.imports_log() if found is not None else []
+
+
 def import_directory(
     text: str,
-    target: Path,
+    target: Path | None,
     version: str,
     *,
     source: str,
@@ -242,18 +270,26 @@ def import_directory(
     engine: Engine | None,
     at: datetime | None = None,
 ) -> ImportResult:
-    """Validate CSV ``text`` and make it directory ``version``: the file at ``target`` and,
-    with an ``engine``, a ``directory_version`` row and the refreshed ``institution`` table.
+    """Validate CSV ``text`` and make it directory ``version``: with an ``engine``, a
+    ``directory_version`` row (the newest: workers route new requests by it from their next
+    check) and the refreshed ``institution`` table; with a ``target``, the directory file too.
 
-    All or nothing: an invalid file or a version imported before (in the file's log or in
+    All or nothing: an invalid file or a version imported before (in the import log or in
     the table) raises DirectoryError with its ``problems`` and changes nothing; the database
     transaction commits only after the file is replaced, and a failed commit puts the
     previous file back.
     """
-    with _file_lock(target):
-        plan = plan_import(text, target, version, source, at)
+    if target is None and engine is None:
+        raise ValueError("an import needs a database or a directory file to write")
+    locked: AbstractContextManager[None] = (
+        _file_lock(target) if target is not None else nullcontext()
+    )
+    with locked:
+        earlier = _newest_log(engine) if target is None and engine is not None else []
+        plan = plan_import(text, target, version, source, at, earlier)
         directory = plan.directory()
         if engine is None:
+            assert target is not None
             replace_file(target, plan.body)
             return ImportResult(plan, directory, False, 0, 0)
         with Session(engine) as session:
@@ -265,11 +301,13 @@ def import_directory(
                 session.flush()
             except IntegrityError:  # the same version recorded meanwhile
                 raise version_taken(version) from None
-            replace_file(target, plan.body)
+            if target is not None:
+                replace_file(target, plan.body)
             try:
                 session.commit()
             except BaseException:
-                replace_file(target, plan.previous)
+                if target is not None:
+                    replace_file(target, plan.previous)
                 raise
     return ImportResult(plan, directory, True, changed, removed)
 
@@ -279,8 +317,8 @@ _CURRENT_LOCK = threading.Lock()
 
 
 def read_current(path: Path | None) -> Directory:
-    """The directory the workers route with now: the file at ``path`` (re-read when it
-    changes, as ``DirectoryWatch`` does) or the packaged one; DirectoryError if unreadable."""
+    """The directory file at ``path`` (re-read when it changes, as ``DirectoryWatch`` does)
+    or the packaged one; DirectoryError if unreadable."""
     stamp: tuple[int, int] | None = None
     if path is not None:
         try:
@@ -296,3 +334,11 @@ def read_current(path: Path | None) -> Directory:
     with _CURRENT_LOCK:
         _CURRENT[path] = (stamp, directory)
     return directory
+
+
+def current_directory(engine: Engine | None, path: Path | None) -> Directory:
+    """The directory workers route new requests with now: the newest version recorded in the
+    database, else the file at ``path`` (or the packaged one); DirectoryError if unreadable."""
+    newest = newest_version(engine) if engine is not None else None
+    found = load_version(engine, newest) if engine is not None and newest is not None else None
+    return found if found is not None else read_current(path)

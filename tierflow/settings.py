@@ -233,6 +233,11 @@ class Settings(BaseSettings):
 
     policy_file: Path | None = None  # None: the packaged SLA policy
     directory_file: Path | None = None  # None: the packaged institution directory
+    directory_refresh_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often a worker checks the database for a newer directory version",
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -23,8 +23,9 @@ from activities.outbox import OutboxActivities
 from activities.policy import PolicyActivities
 from tierflow import constants
 from tierflow.db.engine import make_engine
-from tierflow.directory import DirectoryWatch
-from tierflow.directory_store import is_recorded, load_version, record_file
+from tierflow.directory import DirectorySource, DirectoryWatch
+from tierflow.directory_source import RecordedDirectory
+from tierflow.directory_store import is_recorded, load_version, newest_version, record_file
 from tierflow.grades import GradeRegistry
 from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_connect import connect_kafka
@@ -47,14 +48,18 @@ class WorkerParts:
     task_queue: str = constants.TASK_QUEUE
     events_topic: str = constants.EVENTS_TOPIC
     settings: Settings | None = None
+    directory: DirectorySource | None = None  # None: the database's newest, else the file
 
 
 def _record_directory(engine: Engine, watch: DirectoryWatch, path: Path | None) -> None:
     """Record the directory the worker starts with (imports record theirs), so the requests
     that pin it can still route by it after the next import. The file is read again only
-    when its version is not recorded yet."""
+    when its version is not recorded yet; the packaged directory (no file) only goes into an
+    empty table, so it never displaces an import."""
     try:
         if is_recorded(engine, watch.current().version):
+            return
+        if path is None and newest_version(engine) is not None:
             return
         version, new = record_file(engine, path, imported_by="worker")
     except Exception as exc:  # noqa: BLE001 - routing goes on; only the pin may fall back
@@ -70,12 +75,16 @@ def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
     outbox = OutboxActivities(parts.engine, parts.producer, parts.events_topic, parts.metrics)
     watch = DirectoryWatch(settings.directory_file)
     _record_directory(parts.engine, watch, settings.directory_file)
+    current = parts.directory
+    if current is None:
+        interval = settings.directory_refresh_seconds
+        current = RecordedDirectory(parts.engine, watch, interval=interval)
     policy = PolicyActivities(
         load_policy_file(settings.policy_file),
         GradeRegistry(parts.engine),
-        directory_version=lambda: watch.current().version,
+        directory_version=lambda: current.current().version,
     )
-    directory = DirectoryActivities(watch, versions=lambda v: load_version(parts.engine, v))
+    directory = DirectoryActivities(current, versions=lambda v: load_version(parts.engine, v))
     admission = AdmissionActivities(policy.load_policy, directory.resolve_institution)
     handlers = HandlerActivities(parts.engine)
     return Worker(

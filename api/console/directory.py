@@ -1,11 +1,13 @@
 """The console's institution directory page (机构名录), for admins.
 
-It lists the directory the workers route with (the file ``TIERFLOW_DIRECTORY_FILE``, else the
-packaged one) with filters and pages, shows the current version and the import history
-(``directory_version``), downloads the CSV ``tierflow directory export`` writes, and imports a
-CSV or an edit of one institution through ``tierflow.directory_store.import_directory``: the
-same checks as the CLI, every problem shown with its line and column in the page's language,
-nothing written unless the whole file is valid.
+It lists the directory the workers route new requests with (the newest version recorded in
+the database; while none is, the file ``TIERFLOW_DIRECTORY_FILE`` or the packaged one) with
+filters and pages, shows the current version and the import history (``directory_version``),
+downloads the CSV ``tierflow directory export`` writes, and imports a CSV or an edit of one
+institution through ``tierflow.directory_store.import_directory``: the same checks as the CLI,
+every problem shown with its line and column in the page's language, nothing written unless
+the whole file is valid. An import needs no directory file: it is recorded in the database,
+where every worker finds it; a configured file (single-host setups) is replaced too.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ from tierflow.db.errors import describe_db_error
 from tierflow.directory import Directory, DirectoryEntry, DirectoryError, full_name
 from tierflow.directory_csv import Problem, export_csv, problems_of, worded
 from tierflow.directory_store import (
+    ImportResult,
+    current_directory,
     import_directory,
     is_recorded,
-    read_current,
     version_history,
 )
 
@@ -122,9 +125,9 @@ def _file(ctx: ApiContext) -> Path | None:
 
 
 def _current(ctx: ApiContext) -> tuple[Directory | None, str]:
-    """The directory the workers route with, or None and why it cannot be read."""
+    """The directory the workers route new requests with, or None and why it cannot be read."""
     try:
-        return read_current(_file(ctx)), ""
+        return current_directory(ctx.engine, _file(ctx)), ""
     except DirectoryError as exc:
         return None, str(exc)
 
@@ -233,47 +236,42 @@ def _new_version(ctx: ApiContext, wanted: str, taken: set[str], at: datetime) ->
     return version
 
 
-async def _import(
+def _import_now(
     ctx: ApiContext, user: Principal, text: str, wanted: str, source: str
-) -> tuple[str, list[Problem], str]:
-    """Import ``text``; return (version, problems, refusal): problems or a refusal if not."""
-    target = _file(ctx)
-    if target is None:
-        return "", [], "no_file"
+) -> ImportResult:
+    """Choose the version and import ``text`` (into the database; the file too if there is one)."""
     directory, _ = _current(ctx)
     taken = {r.version for r in directory.imports_log()} if directory else set()
     at = ctx.clock()
-    version = _new_version(ctx, wanted, taken, at)
+    return import_directory(
+        text,
+        _file(ctx),
+        _new_version(ctx, wanted, taken, at),
+        source=source,
+        imported_by=user.user_id,
+        engine=ctx.engine,
+        at=at,
+    )
+
+
+async def _import(
+    ctx: ApiContext, user: Principal, text: str, wanted: str, source: str
+) -> tuple[str, list[Problem], str]:
+    """Import ``text`` on a thread; return (version, problems, refusal): problems or a refusal
+    if not imported."""
     try:
-        done = await run_in_threadpool(
-            import_directory,
-            text,
-            target,
-            version,
-            source=source,
-            imported_by=user.user_id,
-            engine=ctx.engine,
-            at=at,
-        )
+        done = await run_in_threadpool(_import_now, ctx, user, text, wanted, source)
     except DirectoryError as exc:
-        return version, problems_of(exc), ""
+        return "", problems_of(exc), ""
     except SQLAlchemyError as exc:  # its text can quote a value: types and SQLSTATE only
-        return version, [], describe_db_error(exc)
+        return "", [], describe_db_error(exc)
     except OSError as exc:
-        return version, [], f"{type(exc).__name__}: {exc}"
+        return "", [], f"{type(exc).__name__}: {exc}"
     return done.version, [], ""
 
 
 def _refusal_text(request: Request, user: Principal, refusal: str) -> str:
     t = gettext(request, user)
-    if refusal == "no_file":
-        return str(
-            t.gettext(
-                "No directory file is configured (TIERFLOW_DIRECTORY_FILE): the workers read "
-                "the packaged directory, which cannot be changed here. Set the variable for "
-                "the API and the workers to the same file, then import."
-            )
-        )
     return str(t.gettext("Nothing was imported: %(reason)s") % {"reason": refusal})
 
 
@@ -315,8 +313,8 @@ async def import_page(request: Request, ctx: Ctx, user: User) -> Response:
     source = Path(upload.filename).name[:200]
     version, problems, refusal = await _import(ctx, user, text, wanted, source)
     if refusal:
-        code = status.HTTP_409_CONFLICT if refusal == "no_file" else 500
         message = _refusal_text(request, user, refusal)
+        code = status.HTTP_500_INTERNAL_SERVER_ERROR
         return _page(request, ctx, user, filters, 1, code, form_error=message, values=values)
     if problems:
         texts = page_texts(request, user)
@@ -405,8 +403,8 @@ async def save_entry(request: Request, ctx: Ctx, user: User, institution_id: str
     source = f"console: {entry.id}"[:200]
     version, problems, refusal = await _import(ctx, user, export_csv(named), "", source)
     if refusal:
-        code = status.HTTP_409_CONFLICT if refusal == "no_file" else 500
         message = _refusal_text(request, user, refusal)
+        code = status.HTTP_500_INTERNAL_SERVER_ERROR
         return _edit_page(request, user, entry, values, code, form_error=message)
     if problems:
         errors = shown_problems(problems, page_texts(request, user))

@@ -102,7 +102,7 @@ async def test_an_admin_imports_the_directory(
     await expect(page.locator(".version")).to_have_text("2026.1")
     await page.screenshot(path=shot("directory-errors", locale))  # the top: the problems
 
-    # the good file: a new version the workers read from their next routing call
+    # the good file: a new version, the newest in the database, which the workers route by
     await page.locator("#d-file").set_input_files(upload("天河.csv", named + OFFICE))  # type: ignore[arg-type]
     await page.locator("#d-version").fill("2026.12")
     await page.get_by_role("button", name=words["import"]).click()

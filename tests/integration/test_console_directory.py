@@ -1,6 +1,7 @@
 """The console's 机构名录 page on the real app and database: an admin imports a CSV (a new
-version in directory_version, the workers' file rewritten, the institution table refreshed,
-the history showing it), an invalid CSV lists every problem by line and column in Chinese and
+version in directory_version, a configured directory file rewritten, the institution table
+refreshed, the history showing it), without a directory file the import is recorded for the
+workers all the same, an invalid CSV lists every problem by line and column in Chinese and
 changes nothing, an edit of one institution is a version too, the CSV download is what
 ``tierflow directory export`` writes, and nobody but an admin gets in."""
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 import shutil
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from tierflow.cli import app as cli
 from tierflow.db.models import DirectoryVersion, InstitutionRow
 from tierflow.directory import Directory, DirectoryWatch
 from tierflow.directory_csv import export_csv
+from tierflow.directory_source import RecordedDirectory
 from tierflow.directory_store import load_version, refresh_institutions
 
 NEW_COUNTY = "gd-440106-sme,广州市天河区中小企业服务中心,county,440106,,020-1,0\n"
@@ -275,15 +278,43 @@ async def test_the_download_is_what_the_cli_exports(
             assert got.text == "\ufeff" + cli_out.stdout
 
 
-async def test_without_a_directory_file_the_import_is_refused(console: Console) -> None:
-    packaged = export_csv(e for e in Directory.load().entries if not e.generated)
+async def test_without_a_directory_file_an_import_is_recorded_for_every_worker(
+    console: Console,
+) -> None:
+    """An API replica with no directory file (the workers run elsewhere): an import and an
+    edit are recorded in the database, the page shows the newest as current, and a worker's
+    source finds it there; each version's import log continues the one before."""
+    packaged = Directory.load()
+    worker = RecordedDirectory(console.engine, packaged, interval=0)  # checked by hand here
+    assert worker.current() is packaged  # nothing recorded yet: the worker's own file
+    body = export_csv(e for e in packaged.entries if not e.generated) + NEW_COUNTY
     async with signed_in(console, "admin") as client:
         page = await client.get("/console/directory")
         assert page.status_code == 200 and 'data-version="2026.1"' in page.text
-        refused = await upload(client, packaged)
-    assert refused.status_code == 409
-    assert "未配置名录文件（TIERFLOW_DIRECTORY_FILE）" in refused.text
-    assert versions(console) == []
+        assert "未记录在数据库中" in page.text
+        done = await upload(client, body, "天河.csv", "2026.12")
+        assert done.status_code == 303, done.text
+        page = await client.get(done.headers["location"])
+        assert "版本 2026.12 已导入" in page.text and 'data-version="2026.12"' in page.text
+        assert "未记录在数据库中" not in page.text
+        assert worker.refresh() and worker.current().version == "2026.12"
+        routed = worker.current().route("440106", Category.FINANCING, Tier.COUNTY)
+        assert routed is not None and routed.id == "gd-440106-sme"
+
+        console.clock.now += timedelta(minutes=5)
+        csrf = await page_csrf(client)
+        saved = await client.post(
+            "/console/directory/institutions/gd-440106-sme",
+            data={"csrf_token": csrf, "name": "天河区中小企业服务中心", "contact": "020-2"},
+        )
+        assert saved.status_code == 303, saved.text
+    edit = "20261201T090500Z"
+    assert sorted(v.version for v in versions(console)) == ["2026.12", edit]
+    assert worker.refresh() and worker.current().version == edit
+    assert [r.version for r in worker.current().imports_log()] == ["2026.12", edit]
+    entry = worker.current().get("gd-440106-sme")
+    assert entry is not None and entry.name == "天河区中小企业服务中心"
+    assert table(console)["gd-440106-sme"].contact == "020-2"
 
 
 @pytest.mark.parametrize("who", ["sup_prov", "cw_own", "desk_city"])

@@ -18,8 +18,10 @@ from tierflow.db.models import DirectoryVersion, InstitutionRow
 from tierflow.directory import Directory, DirectoryError
 from tierflow.directory_csv import export_csv
 from tierflow.directory_store import (
+    current_directory,
     import_directory,
     load_version,
+    newest_version,
     record_file,
     version_history,
 )
@@ -66,6 +68,28 @@ def test_every_import_is_recorded_and_loads_back(db_engine: Engine, tmp_path: Pa
     county = new.route("440106", Category.FINANCING, Tier.COUNTY)
     assert county is not None and county.id == "gd-440106-sme"
     assert [r.version for r in new.imports_log()] == ["v1", "v2"]
+
+
+def test_without_a_file_an_import_is_recorded_only(db_engine: Engine, tmp_path: Path) -> None:
+    """An API or CLI with no directory file: the version is recorded (the newest, which the
+    workers route by), and its import log continues the newest version's."""
+    first = import_directory(
+        NAMED, tmp_path / "directory.json", "v1", source="a", imported_by="a", engine=db_engine
+    )
+    assert first.recorded
+    second = import_directory(
+        NAMED + TIANHE, None, "v2", source="b.csv", imported_by="admin-1", engine=db_engine
+    )
+    assert second.recorded and (second.changed, second.removed) == (1, 1)
+    assert newest_version(db_engine) == "v2"
+    assert current_directory(db_engine, tmp_path / "directory.json").version == "v2"
+    stored = load_version(db_engine, "v2")
+    assert stored is not None and [r.version for r in stored.imports_log()] == ["v1", "v2"]
+    assert Directory.load(tmp_path / "directory.json").version == "v1"  # not this one's file
+    with pytest.raises(DirectoryError, match="'v2' was imported before"):
+        import_directory(NAMED, None, "v2", source="c", imported_by="a", engine=db_engine)
+    with pytest.raises(ValueError, match="needs a database or a directory file"):
+        import_directory(NAMED, None, "v3", source="c", imported_by="a", engine=None)
 
 
 def test_an_invalid_or_repeated_import_changes_nothing(db_engine: Engine, tmp_path: Path) -> None:
@@ -157,3 +181,11 @@ def test_the_cli_import_records_into_the_configured_database(
     listed = runner.invoke(cli, ["directory", "record", "--directory", str(target)])
     assert listed.exit_code == 0 and "已记录机构名录版本" in listed.output
     assert len(recorded(db_engine)) == 2
+
+    # no directory file: recorded in the database only, where the workers find it
+    only_db = runner.invoke(cli, ["directory", "import", str(csv_file), "--version", "2027.1"])
+    assert only_db.exit_code == 0, only_db.output
+    assert only_db.output.startswith("数据库：版本 2027.1：导入 ")
+    assert newest_version(db_engine) == "2027.1" and Directory.load(target).version != "2027.1"
+    nowhere = runner.invoke(cli, ["directory", "import", str(csv_file), "--no-db"])
+    assert nowhere.exit_code == 1 and "无处可导入" in nowhere.output

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 
 from schemas.domain import Priority, Tier
 from tierflow import constants
+from tierflow.directory import DirectorySource
 from tierflow.kafka_io import make_producer
 from tierflow.metrics import WorkerMetrics
 from tierflow.policy import parse_policy
@@ -101,11 +102,13 @@ async def policy_worker(
     task_queue: str | None = None,
     engine: Engine | None = None,
     events_topic: str = constants.EVENTS_TOPIC,
+    directory: DirectorySource | None = None,
 ) -> AsyncIterator[str]:
     """Run the real worker with a policy of ``targets`` on a task queue of its own; yield it.
 
     ``task_queue`` names the queue instead, e.g. to start a worker again on the queue of one
-    that stopped (an outage); ``engine`` replaces the stack's read model (e.g. PostgreSQL).
+    that stopped (an outage); ``engine`` replaces the stack's read model (e.g. PostgreSQL);
+    ``directory`` is the worker's directory source (default: the one ``build_worker`` makes).
     """
     task_queue = task_queue or f"{queue_prefix}-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="tierflow-policy-") as folder:
@@ -122,6 +125,7 @@ async def policy_worker(
             task_queue,
             events_topic,
             settings=settings,
+            directory=directory,
         )
         with ThreadPoolExecutor(max_workers=32) as executor:
             worker = build_worker(parts, executor)

@@ -103,16 +103,15 @@ def _database() -> Engine:
     return make_engine(Settings().resolved_database_url)
 
 
-def _engine(use_db: bool | None) -> Engine | None:
-    """The read model's engine when a database is configured (``--db``: always; ``--no-db``:
-    never; default: when TIERFLOW_DATABASE_URL is set or the local stack's SQLite file
-    exists)."""
+def _with_db(use_db: bool | None) -> bool:
+    """Whether to use the read model's database (``--db``: always; ``--no-db``: never;
+    default: when TIERFLOW_DATABASE_URL is set or the local stack's SQLite file exists)."""
     from tierflow.settings import Settings
 
     if use_db is None:
         settings = Settings()
         use_db = bool(settings.database_url) or (settings.home / "tierflow.db").exists()
-    return _database() if use_db else None
+    return use_db
 
 
 def _operator() -> str:
@@ -127,7 +126,9 @@ def import_(
     csv_file: Path = typer.Argument(..., help="CSV as written by `tierflow directory export`"),
     version: str | None = typer.Option(None, help="Version to record (default: a UTC timestamp)"),
     to: Path | None = typer.Option(
-        None, help="Directory JSON to replace (default: TIERFLOW_DIRECTORY_FILE)"
+        None,
+        help="Directory JSON to replace as well (default: TIERFLOW_DIRECTORY_FILE; "
+        "none: the database only)",
     ),
     use_db: bool | None = typer.Option(
         None,
@@ -136,10 +137,11 @@ def import_(
         "(default: when a database is configured)",
     ),
 ) -> None:
-    """Validate a CSV and make it the directory; workers pick it up on their next routing call.
+    """Validate a CSV and make it the directory; workers pick it up within seconds.
 
     With a database, the version is recorded in directory_version (who, when, the whole
-    directory) and the institution table refreshed, all or nothing with the file.
+    directory), where every worker finds it, and the institution table refreshed; a directory
+    file, where there is one, is replaced too, all or nothing.
     """
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -147,11 +149,12 @@ def import_(
     from tierflow.directory_store import import_directory
 
     target = _file(to)
-    if target is None:
+    with_db = _with_db(use_db)
+    if target is None and not with_db:
         fail(
             _(
-                "no directory file to write: pass --to or set TIERFLOW_DIRECTORY_FILE "
-                "(the file the worker reads; the packaged directory is read-only)"
+                "nothing to import into: no database (set TIERFLOW_DATABASE_URL or pass --db) "
+                "and no directory file (pass --to or set TIERFLOW_DIRECTORY_FILE)"
             )
         )
     try:
@@ -162,7 +165,7 @@ def import_(
     except UnicodeDecodeError:
         fail(_("%(file)s: not UTF-8 text (save the sheet as CSV UTF-8)") % {"file": csv_file})
     stamp = version or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    engine = _engine(use_db)
+    engine = _database() if with_db else None
     try:
         done = import_directory(
             text, target, stamp, source=csv_file.name, imported_by=_operator(), engine=engine
@@ -182,7 +185,7 @@ def import_(
             engine.dispose()
     found = done.directory
     said = {
-        "file": target,
+        "file": target if target is not None else _("database"),
         "version": stamp,
         "named": len(found.entries) - len(found.generated()),
         "generated": len(found.generated()),
@@ -208,7 +211,10 @@ def import_(
             "(%(changed)d rows written, %(removed)d removed)"
         )
         if done.recorded
-        else _("; no database: run `tierflow db seed` to refresh the read model")
+        else _(
+            "; no database: `tierflow directory record` makes it the directory of workers that "
+            "use one, `tierflow db seed` refreshes the read model"
+        )
     )
     typer.echo((imported + recorded) % said)
 

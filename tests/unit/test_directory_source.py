@@ -1,0 +1,111 @@
+"""A worker's directory source on a real SQLite database: the newest recorded version wins,
+the directory file serves while none is recorded, a failing database keeps the last directory
+found and says so, and the background check picks up an import without anyone asking."""
+
+from __future__ import annotations
+
+import gc
+import json
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, text
+from sqlmodel import Session
+
+from schemas.domain import Tier
+from tests.utils.eventually import eventually_sync
+from tierflow.directory import Directory, DirectoryEntry
+from tierflow.directory_source import RecordedDirectory
+from tierflow.directory_store import newest_version, record_version
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+FILE = Directory.covering([], "file-1")  # what the worker's directory file holds
+
+
+def directory_json(version: str) -> str:
+    """A directory of one named office, ``hz-<version>``, as a version's content."""
+    office = DirectoryEntry(
+        id=f"hz-{version}", name="杭州", tier=Tier.MUNICIPAL, division_code="330100"
+    )
+    body = {"version": version, "institutions": [office.model_dump(mode="json")]}
+    return json.dumps(body, ensure_ascii=False)
+
+
+def record(engine: Engine, version: str, at: datetime) -> None:
+    with Session(engine) as session:
+        content = directory_json(version)
+        record_version(session, content, imported_by="t", source="t", imported_at=at)
+        session.commit()
+
+
+class Ticks:
+    """A clock that moves one second a reading."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1
+        return self.now
+
+
+def test_the_file_serves_until_a_version_is_recorded(sqlite_engine: Engine) -> None:
+    source = RecordedDirectory(sqlite_engine, FILE, interval=0)
+    assert source.current() is FILE and not source.failed
+    record(sqlite_engine, "v1", T0)
+    assert source.current() is FILE  # not checked yet: no waiting on the event loop
+    assert source.refresh() and source.current().version == "v1"
+    assert source.current().get("hz-v1") is not None
+
+
+def test_the_newest_import_wins_ties_by_version(sqlite_engine: Engine) -> None:
+    record(sqlite_engine, "b", T0 + timedelta(hours=1))
+    record(sqlite_engine, "a", T0)  # recorded later, imported earlier
+    source = RecordedDirectory(sqlite_engine, FILE, interval=0)
+    assert source.current().version == "b"
+    record(sqlite_engine, "c", T0 + timedelta(hours=1))  # the same second as b
+    source.refresh()
+    assert source.current().version == "c" == newest_version(sqlite_engine)
+    record(sqlite_engine, "d", T0 + timedelta(hours=2))
+    source.refresh()
+    assert source.current().version == "d"
+
+
+def test_a_failing_database_keeps_the_last_directory_and_says_so(sqlite_engine: Engine) -> None:
+    clock = Ticks()
+    record(sqlite_engine, "v1", T0)
+    source = RecordedDirectory(sqlite_engine, FILE, interval=0, clock=clock)
+    found, checked = source.current(), source.checked_at
+    assert found.version == "v1" and checked == 1
+
+    with sqlite_engine.begin() as conn:  # the table gone: every check fails
+        conn.execute(text("ALTER TABLE directory_version RENAME TO directory_version_away"))
+    assert not source.refresh() and not source.refresh()
+    assert source.failed and "OperationalError" in (source.error or "")
+    assert source.current() is found and source.checked_at == checked
+
+    with sqlite_engine.begin() as conn:
+        conn.execute(text("ALTER TABLE directory_version_away RENAME TO directory_version"))
+    record(sqlite_engine, "v2", T0 + timedelta(minutes=1))
+    assert source.refresh() and not source.failed and source.error is None
+    assert source.current().version == "v2" and source.checked_at == 2
+
+
+def test_the_background_check_finds_an_import(sqlite_engine: Engine) -> None:
+    source = RecordedDirectory(sqlite_engine, FILE, interval=0.01)
+    thread = source._thread
+    try:
+        record(sqlite_engine, "v1", T0)
+        eventually_sync(lambda: source.current().version == "v1", 10, "the import found")
+    finally:
+        source.close()
+    assert thread is not None and not thread.is_alive()
+
+
+def test_the_check_stops_with_its_worker(sqlite_engine: Engine) -> None:
+    """Nothing holds the source any more (the worker that built it is gone): its thread ends."""
+    source = RecordedDirectory(sqlite_engine, FILE, interval=0.01)
+    thread = source._thread
+    assert thread is not None and thread.is_alive()
+    del source
+    gc.collect()
+    eventually_sync(lambda: not thread.is_alive(), 10, "the check's thread ended")
