@@ -187,5 +187,10 @@ def test_the_cli_import_records_into_the_configured_database(
     assert only_db.exit_code == 0, only_db.output
     assert only_db.output.startswith("数据库：版本 2027.1：导入 ")
     assert newest_version(db_engine) == "2027.1" and Directory.load(target).version != "2027.1"
+    exported = runner.invoke(cli, ["directory", "export"])  # what the workers route with
+    assert exported.exit_code == 0 and "gd-440106-sme," in exported.stdout
+    listed = runner.invoke(cli, ["directory", "list", "--prefix", "440106"])
+    assert listed.exit_code == 0 and listed.stdout.startswith("gd-440106-sme\t")
+    assert "# 版本 2027.1" in listed.output
     nowhere = runner.invoke(cli, ["directory", "import", str(csv_file), "--no-db"])
     assert nowhere.exit_code == 1 and "无处可导入" in nowhere.output

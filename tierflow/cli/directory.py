@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.exc import SQLAlchemyError
 
+    from tierflow.directory import Directory
+
 app = typer.Typer(
     help="The institution directory: list, CSV export and import", no_args_is_help=True
 )
@@ -34,18 +36,41 @@ def _file(path: Path | None) -> Path | None:
     return path or Settings().directory_file
 
 
+CURRENT_HELP = "Directory JSON (default: the database's newest version, else settings)"
+
+
+def _current(path: Path | None) -> Directory:
+    """The directory JSON at ``path``; else the one workers route new requests with: the
+    newest version in the database (where one is configured), else the settings' file."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tierflow.directory import Directory
+    from tierflow.directory_store import current_directory
+
+    if path is not None:
+        return Directory.load(path)
+    engine = _database() if _with_db(None) else None
+    try:
+        return current_directory(engine, _file(None))
+    except SQLAlchemyError as exc:
+        fail(_("database: %(error)s") % {"error": _database_error(exc)})
+    finally:
+        if engine is not None:
+            engine.dispose()
+
+
 @app.command("list")
 def list_entries(
-    directory: Path | None = typer.Option(None, help="Directory JSON (default: settings)"),
+    directory: Path | None = typer.Option(None, help=CURRENT_HELP),
     generated: bool = typer.Option(False, "--generated", help="Only generated placeholders"),
     tier: str | None = typer.Option(None, help="Only this tier"),
     prefix: str = typer.Option("", help="Only division codes starting with this"),
 ) -> None:
     """List institutions (id, tier, division, name); --generated shows what needs real data."""
-    from tierflow.directory import Directory, DirectoryError
+    from tierflow.directory import DirectoryError
 
     try:
-        found = Directory.load(_file(directory))
+        found = _current(directory)
     except DirectoryError as exc:
         fail(_("directory not loaded: %(reason)s") % {"reason": explain(exc)})
     rows = [
@@ -76,15 +101,15 @@ def list_entries(
 @app.command("export")
 def export(
     out: Path | None = typer.Option(None, help="CSV file to write (default: stdout)"),
-    directory: Path | None = typer.Option(None, help="Directory JSON (default: settings)"),
+    directory: Path | None = typer.Option(None, help=CURRENT_HELP),
     with_generated: bool = typer.Option(False, help="Include generated placeholders"),
 ) -> None:
     """Write the directory as CSV (UTF-8), one institution a row, header first."""
-    from tierflow.directory import Directory, DirectoryError
+    from tierflow.directory import DirectoryError
     from tierflow.directory_csv import export_csv
 
     try:
-        found = Directory.load(_file(directory))
+        found = _current(directory)
     except DirectoryError as exc:
         fail(_("directory not loaded: %(reason)s") % {"reason": explain(exc)})
     text = export_csv(e for e in found.entries if with_generated or not e.generated)
