@@ -326,7 +326,7 @@ def compose() -> dict[str, Any]:
 
 def test_compose_runs_the_whole_stack(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert {"postgres", "temporal", "kafka", "prometheus", "grafana"} <= set(services)
+    assert {"postgres", "temporal", "kafka-1", "prometheus", "grafana"} <= set(services)
     for name in ("worker", "ingress", "notifier", "api"):
         service = services[name]
         assert service["command"] == [name]
@@ -341,8 +341,10 @@ def test_compose_runs_the_whole_stack(compose: dict[str, Any]) -> None:
                 "temporal-setup",
                 "kafka-setup",
             }
-    assert services["temporal"]["environment"]["DB"] == "postgres12"
+    # the server of deploy/temporal-server on compose's PostgreSQL (test_deploy_topology.py
+    # checks the config file and the shards)
     assert services["temporal"]["environment"]["POSTGRES_SEEDS"] == "postgres"
+    assert services["temporal-schema"]["environment"]["SQL_HOST"] == "postgres"
 
 
 def test_compose_files_and_settings_exist(compose: dict[str, Any]) -> None:
@@ -358,27 +360,30 @@ def test_compose_files_and_settings_exist(compose: dict[str, Any]) -> None:
 
 def test_compose_kafka_matches_the_project(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert services["kafka"]["image"] == f"apache/kafka:{kafka_version()}"
+    for name in ("kafka-1", "kafka-2", "kafka-3", "kafka-setup"):
+        assert services[name]["image"] == f"apache/kafka:{kafka_version()}", name
     script = " ".join(services["kafka-setup"]["command"])
     topics = {name: int(parts) for name, parts in re.findall(r"(tierflow\.[\w.]+):(\d+)", script)}
     assert topics == constants.TOPICS
 
 
 def test_compose_registers_the_search_attributes(compose: dict[str, Any]) -> None:
-    script = " ".join(compose["services"]["temporal-setup"]["command"])
-    found = dict(re.findall(r"(Tierflow\w+)=(\w+)", script))
-    assert found == constants.SEARCH_ATTRIBUTES
+    # `tierflow temporal setup` registers tierflow/constants.py SEARCH_ATTRIBUTES itself
+    setup = compose["services"]["temporal-setup"]
+    assert setup["command"] == ["temporal", "setup"]
+    assert setup["image"] == compose["services"]["worker"]["image"]
 
 
 def test_compose_prometheus_scrapes_each_process_on_its_settings_port(
     compose: dict[str, Any],
 ) -> None:
+    # every replica of a service, found through Docker's DNS (type A), on the settings port
     config = yaml.safe_load((DEPLOY / "compose" / "prometheus.yml").read_text())
     targets = {
-        job["job_name"]: target
+        job["job_name"]: f"{name}:{sd['port']}"
         for job in config["scrape_configs"]
-        for static in job["static_configs"]
-        for target in static["targets"]
+        for sd in job.get("dns_sd_configs", [])
+        for name in sd["names"]
     }
     defaults = Settings()
     assert targets["tierflow-worker"] == f"worker:{defaults.worker_metrics_port}"

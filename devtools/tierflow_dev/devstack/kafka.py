@@ -28,13 +28,14 @@ from tierflow_dev.devstack.procs import (
     port_in_use,
     wait_until,
 )
+from tierflow_dev.devstack.topology import KAFKA_MIN_INSYNC_REPLICAS, KAFKA_REPLICATION_FACTOR
 from tierflow_dev.paths import DEPLOY_DIR
 
 POM = DEPLOY_DIR / "kafka" / "pom.xml"
 MARKER = ".resolved"
 NODE_ID = 1
-PRODUCTION_REPLICATION = 3  # replicas of every partition in a cluster (Kafka's own default)
-PRODUCTION_MIN_ISR = 2  # in-sync replicas an acks=all write needs there
+PRODUCTION_REPLICATION = KAFKA_REPLICATION_FACTOR  # replicas of every partition in a cluster
+PRODUCTION_MIN_ISR = KAFKA_MIN_INSYNC_REPLICAS  # in-sync replicas an acks=all write needs there
 FATAL_LINE = "Exiting Kafka due to fatal exception"
 
 LOG4J2 = """\

@@ -28,8 +28,9 @@ from tierflow_dev.devstack.kafka import (
     replication_for,
 )
 from tierflow_dev.devstack.procs import StackError, free_port, wait_until
+from tierflow_dev.devstack.topology import KAFKA_BROKERS
 
-CLUSTER_SIZE = 3
+CLUSTER_SIZE = KAFKA_BROKERS
 
 
 @dataclass(frozen=True)

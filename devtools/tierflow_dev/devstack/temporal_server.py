@@ -45,10 +45,11 @@ from tierflow_dev.devstack.procs import (
     wait_until,
 )
 from tierflow_dev.devstack.temporal import run_async
+from tierflow_dev.devstack.topology import TEMPORAL_CONFIG, TEMPORAL_HISTORY_SHARDS
 from tierflow_dev.paths import DEPLOY_DIR
 
 SOURCE_DIR = DEPLOY_DIR / "temporal-server"
-CONFIG_FILE = SOURCE_DIR / "config" / "postgres.yaml"
+CONFIG_FILE = TEMPORAL_CONFIG
 BINARY_NAME = "temporal-server"
 # -s -w: no symbol tables, a third smaller binary and a faster link; -trimpath: no local paths.
 BUILD_FLAGS = ("-trimpath", "-mod=readonly", "-ldflags=-s -w")
@@ -173,7 +174,7 @@ class TemporalPostgresServer(ServerProcess):
         *,
         port: int | None = None,
         namespace: str = "default",
-        history_shards: int = 4,
+        history_shards: int = TEMPORAL_HISTORY_SHARDS,
         database: str = "temporal",
         visibility_database: str = "temporal_visibility",
         host: str = "127.0.0.1",
