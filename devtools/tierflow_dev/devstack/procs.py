@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import psutil
 
@@ -152,11 +153,16 @@ class ManagedProcess:
 
 
 class ServerProcess:
-    """A server that runs as a ManagedProcess and answers at ``host:port``."""
+    """A server that runs as a ManagedProcess and answers at ``host:port``.
+
+    A subclass starts it (``start`` returns ``running_pid()`` once it answers); stopping,
+    killing and the ``with`` block are the same for every server.
+    """
 
     host: str
     port: int
     process: ManagedProcess
+    stop_timeout = 20.0  # seconds from SIGTERM to SIGKILL
 
     @property
     def address(self) -> str:
@@ -165,6 +171,36 @@ class ServerProcess:
     @property
     def log_path(self) -> Path:
         return self.process.log_path
+
+    def start(self, timeout: float = 60) -> int:
+        raise NotImplementedError
+
+    def is_running(self) -> bool:
+        return self.process.is_running()
+
+    def running_pid(self) -> int:
+        """The pid of the server that just became ready (raise if it exited meanwhile)."""
+        pid = self.process.pid()
+        if pid is None:
+            raise StackError(
+                f"{self.process.name} exited right after it became ready; see {self.log_path}"
+            )
+        return pid
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop with SIGTERM (SIGKILL after ``timeout``); return True if it was running."""
+        return self.process.stop(self.stop_timeout if timeout is None else timeout)
+
+    def kill(self) -> None:
+        """Kill -9 the server (fault injection)."""
+        self.process.kill()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -138,9 +138,6 @@ class TemporalDevServer(ServerProcess):
     def pid(self) -> int | None:
         return self.process.pid()
 
-    def is_running(self) -> bool:
-        return self.process.is_running()
-
     def start(self, timeout: float = 60) -> int:
         """Start the server unless it runs already; wait until it answers; return its pid."""
         if not self.is_running():
@@ -159,18 +156,7 @@ class TemporalDevServer(ServerProcess):
         )
         # A restart on an existing file store ignores --search-attribute: register what is missing.
         run_async(self._ensure_search_attributes())
-        pid = self.pid()
-        if pid is None:
-            raise StackError(f"temporal exited right after it became ready; see {self.log_path}")
-        return pid
-
-    def stop(self, timeout: float = 20.0) -> bool:
-        """Stop with SIGTERM (SIGKILL after ``timeout``); the file store stays."""
-        return self.process.stop(timeout)
-
-    def kill(self) -> None:
-        """Kill -9 the server (fault injection)."""
-        self.process.kill()
+        return self.running_pid()
 
     def healthy(self) -> bool:
         """Return True if the process runs and the frontend answers within a few seconds."""

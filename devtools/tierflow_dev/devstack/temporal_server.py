@@ -167,6 +167,8 @@ class TemporalPostgresServer(ServerProcess):
     several servers can share one PostgreSQL under different names.
     """
 
+    stop_timeout = 30.0  # the databases stay
+
     def __init__(
         self,
         home: Path,
@@ -250,9 +252,6 @@ class TemporalPostgresServer(ServerProcess):
             self.sql_tool(binary, database, "update-schema", "--schema-name", schema)
 
     # ------------------------------------------------------------------ lifecycle
-    def is_running(self) -> bool:
-        return self.process.is_running()
-
     def start(self, timeout: float = 90) -> int:
         """Build if needed, set the schemas up, start, wait until it serves, then create the
         namespace and register the search attributes; return the pid."""
@@ -271,27 +270,7 @@ class TemporalPostgresServer(ServerProcess):
             alive=self.is_running,
         )
         self.registered = run_async(self._prepare_namespace(timeout))
-        pid = self.process.pid()
-        if pid is None:
-            raise StackError(
-                f"temporal-server exited right after it became ready; see {self.log_path}"
-            )
-        return pid
-
-    def stop(self, timeout: float = 30.0) -> bool:
-        """Stop with SIGTERM (SIGKILL after ``timeout``); the databases stay."""
-        return self.process.stop(timeout)
-
-    def kill(self) -> None:
-        """Kill -9 the server (fault injection)."""
-        self.process.kill()
-
-    def __enter__(self) -> TemporalPostgresServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.running_pid()
 
     # ------------------------------------------------------------------ probes
     async def connect(self, namespace: str | None = None) -> Client:

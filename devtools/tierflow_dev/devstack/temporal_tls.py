@@ -17,7 +17,6 @@ from temporalio.service import TLSConfig
 from tierflow_dev.devstack.procs import (
     ManagedProcess,
     ServerProcess,
-    StackError,
     ensure_port_free,
     free_port,
     wait_until,
@@ -75,9 +74,6 @@ class TemporalTlsServer(ServerProcess):
             args += ["--db-filename", str(self.db_filename)]
         return args
 
-    def is_running(self) -> bool:
-        return self.process.is_running()
-
     def start(self, timeout: float = 60) -> int:
         """Build if needed, start, wait until it serves; return the pid."""
         binary = self.binary or build_binary()
@@ -94,23 +90,7 @@ class TemporalTlsServer(ServerProcess):
             log=self.log_path,
             alive=self.is_running,
         )
-        pid = self.process.pid()
-        if pid is None:
-            raise StackError(
-                f"temporal-tls exited right after it became ready; see {self.log_path}"
-            )
-        return pid
-
-    def stop(self, timeout: float = 20.0) -> bool:
-        """Stop with SIGTERM (SIGKILL after ``timeout``); return True if it was running."""
-        return self.process.stop(timeout)
-
-    def __enter__(self) -> TemporalTlsServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.running_pid()
 
     def _ready(self) -> bool:
         with self.log_path.open("rb") as log:
