@@ -64,7 +64,12 @@ async def act(handle: WorkflowHandle, request: ActionRequest):
 
 
 async def sleep_until(env: WorkflowEnvironment, moment: datetime) -> None:
+    """Skip time to ``moment`` or just after: the server's clock counts whole milliseconds,
+    while a time the workflow took after a local activity can carry microseconds."""
     now = await env.get_current_time()
+    spare = moment.microsecond % 1000
+    if spare:
+        moment += timedelta(microseconds=1000 - spare)
     if moment > now:
         await env.sleep(moment - now)
 
