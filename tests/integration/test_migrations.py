@@ -37,6 +37,7 @@ TABLES = {
     "notification_preference",
     "enterprise_grade",
     "directory_version",
+    "whatif_run",
 }
 
 

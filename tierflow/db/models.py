@@ -81,6 +81,11 @@ class TransitionBase(SQLModel):
     actor_institution_id: str | None = Field(default=None, sa_type=String(64))
     # the system client that acted for the person named above (None: they acted themselves)
     actor_via: str | None = Field(default=None, sa_type=String(100))
+    # the scope the actor's permissions were judged by: a supervisor's tier and division, a
+    # system client's grants (None on rows recorded before they were kept)
+    actor_tier: Tier | None = Field(default=None, sa_type=EnumText(Tier))
+    actor_division_code: str | None = Field(default=None, sa_type=String(6))
+    actor_grants: list[str] | None = Field(default=None, sa_type=JSON)
     action_id: str | None = Field(default=None, sa_type=String(200))
     from_state: State | None = Field(default=None, sa_type=EnumText(State))
     to_state: State = Field(sa_type=EnumText(State))
@@ -249,3 +254,23 @@ class DirectoryVersion(SQLModel, table=True):
     source: str = Field(sa_type=String(200))  # the CSV's file name, or what the console did
     institutions: int  # named institutions (generated placeholders not counted)
     content: str = Field(sa_type=Text)  # the DirectoryFile JSON, as written to the file
+
+
+# --------------------------------------------------------------------------- whatif_run
+class WhatIfRun(SQLModel, table=True):
+    """One saved what-if run: who ran which candidate policy over which requests, and the report
+    (``whatif.report.Report`` as JSON)."""
+
+    __tablename__ = "whatif_run"
+    __table_args__ = (Index("ix_whatif_run_created_at", "created_at"),)
+    run_id: str = Field(primary_key=True, sa_type=String(64))
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    run_by: str = Field(sa_type=String(100))  # a user id, or cli:<os user>
+    candidate_version: str = Field(sa_type=String(64))
+    candidate_content: str = Field(sa_type=Text)  # the candidate policy file as given
+    since: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    scope: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    requests: int
+    changed: int
+    report: str = Field(sa_type=Text)
