@@ -16,18 +16,20 @@ from schemas.domain import Grade
 from schemas.policy import PinnedPolicy, PolicyRequest
 from tierflow.grades import GradeRegistry, local_day
 from tierflow.policy import PolicyFile
+from tierflow.policy_source import FixedPolicy, PolicySource
 
 
 class PolicyActivities:
-    """Holds the loaded policy file (parsed once per worker) and the grade registry."""
+    """Holds the policies (one file, or the released ones by date) and the grade registry."""
 
     def __init__(
         self,
-        policy: PolicyFile,
+        policy: PolicyFile | PolicySource,
         grades: GradeRegistry | None = None,
         directory_version: Callable[[], str | None] = lambda: None,
     ) -> None:
-        self.policy = policy
+        # the policy in force at each submission instant (a promotion takes effect by date)
+        self.policies = FixedPolicy(policy) if isinstance(policy, PolicyFile) else policy
         self.grades = grades  # None: no registry, so no declared grade is confirmed
         self.directory_version = directory_version  # the directory new requests pin
 
@@ -42,13 +44,16 @@ class PolicyActivities:
     async def load_policy(self, req: PolicyRequest) -> PinnedPolicy:
         """Return the policy slice and calendar that apply to the request.
 
-        The targets are scaled by the grade the registry confirms on the submission day, not
-        the declared one (both are recorded). Runs as a local activity: the policy is in memory
-        and cached per year, and the one registry read goes to a thread.
+        The policy is the one in force at the submission instant (``req.submitted_at``, the
+        workflow's clock), so a retry pins the same version. The targets are scaled by the
+        grade the registry confirms on the submission day, not the declared one (both are
+        recorded). Runs as a local activity: the policies are in memory and cached per year,
+        and the one registry read goes to a thread.
         """
         try:
             applied = await self.applied_grade(req)
-            pinned = self.policy.pin(
+            policy = self.policies.at(req.submitted_at)
+            pinned = policy.pin(
                 req.category, req.priority, applied, req.submitted_at, req.division_code
             )
         except Exception as exc:

@@ -231,7 +231,12 @@ class Settings(BaseSettings):
     )
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
 
-    policy_file: Path | None = None  # None: the packaged SLA policy
+    policy_file: Path | None = None  # None: the packaged SLA policy (before any release)
+    policy_refresh_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often a worker checks the database for promoted policy releases",
+    )
     directory_file: Path | None = None  # None: the packaged institution directory
     directory_refresh_seconds: float = Field(
         default=5.0,

@@ -34,6 +34,7 @@ from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_connect import connect_kafka
 from tierflow.metrics import AssessmentCollector, ReadModelCollector, WorkerMetrics
 from tierflow.policy import load_policy_file
+from tierflow.policy_source import PolicySource, RecordedPolicy
 from tierflow.settings import Settings, get_settings
 from tierflow.temporal_client import connect_temporal
 from workers.runtime import configure_logging, log
@@ -77,6 +78,7 @@ class WorkerParts:
     events_topic: str = constants.EVENTS_TOPIC
     settings: Settings | None = None
     directory: DirectorySource | None = None  # None: the database's newest, else the file
+    policies: PolicySource | None = None  # None: the releases in the database, else the file
 
 
 def _record_directory(engine: Engine, watch: DirectoryWatch, path: Path | None) -> None:
@@ -107,8 +109,12 @@ def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
     if current is None:
         interval = settings.directory_refresh_seconds
         current = RecordedDirectory(parts.engine, watch, interval=interval)
+    policies = parts.policies
+    if policies is None:
+        fallback = load_policy_file(settings.policy_file)
+        policies = RecordedPolicy(parts.engine, fallback, interval=settings.policy_refresh_seconds)
     policy = PolicyActivities(
-        load_policy_file(settings.policy_file),
+        policies,
         GradeRegistry(parts.engine),
         directory_version=lambda: current.current().version,
     )

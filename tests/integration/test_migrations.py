@@ -38,6 +38,7 @@ TABLES = {
     "enterprise_grade",
     "directory_version",
     "whatif_run",
+    "sla_policy_release",
 }
 
 

@@ -233,12 +233,32 @@ class InstitutionPublic(InstitutionBase):
 
 # --------------------------------------------------------------------------- sla_policy_version
 class SlaPolicyVersion(SQLModel, table=True):
-    """Every SLA policy version a worker loaded, kept so old deadlines stay explainable."""
+    """Every SLA policy version a worker loaded or an admin added as a candidate, kept so old
+    deadlines stay explainable and a candidate can be promoted (``sla_policy_release``)."""
 
     __tablename__ = "sla_policy_version"
     version: str = Field(primary_key=True, sa_type=String(64))
     loaded_at: datetime = Field(sa_type=UtcDateTime)
     content: str = Field(sa_type=Text)
+    # who added it (a user id, or cli:<os user>); None: a worker or ``db seed`` recorded it
+    added_by: str | None = Field(default=None, sa_type=String(100))
+
+
+# --------------------------------------------------------------------------- sla_policy_release
+class SlaPolicyRelease(SQLModel, table=True):
+    """A promotion: policy ``version`` is the one new requests pin from ``in_force_from`` on
+    (until a later release), with who promoted it and the what-if run that justified it. Rows
+    are only added, never changed: they are the audit record of policy changes."""
+
+    __tablename__ = "sla_policy_release"
+    __table_args__ = (Index("ix_sla_policy_release_in_force_from", "in_force_from"),)
+    id: int | None = Field(default=None, primary_key=True)
+    version: str = Field(sa_type=String(64))  # a sla_policy_version.version
+    in_force_from: datetime = Field(sa_type=UtcDateTime)
+    promoted_by: str = Field(sa_type=String(100))  # a user id, or cli:<os user>
+    promoted_at: datetime = Field(sa_type=UtcDateTime)
+    whatif_run_id: str | None = Field(default=None, sa_type=String(64))  # a whatif_run.run_id
+    note: str | None = Field(default=None, sa_type=Text)
 
 
 # --------------------------------------------------------------------------- directory_version

@@ -1,0 +1,163 @@
+"""Policies as versioned data on a real SQLite database: candidates added once, releases only
+forward in time, each refusal naming its field, and the policy in force at any instant."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from tests.utils.fast_policy import Targets, policy_text
+from tierflow.db.models import WhatIfRun
+from tierflow.policy import load_policy_file
+from tierflow.policy_store import (
+    PolicyStoreError,
+    add_policy,
+    load_version,
+    policy_content,
+    policy_in_force,
+    policy_versions,
+    promote,
+    releases,
+)
+
+NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+V1 = policy_text(Targets(response=3600, version="v1"))
+V2 = policy_text(Targets(response=1800, version="v2"))
+PACKAGED = load_policy_file()
+
+
+def refused(field: str, call: object, *args: object, **kwargs: object) -> str:
+    """Call and expect a refusal naming ``field``; return its message."""
+    assert callable(call)
+    with pytest.raises(PolicyStoreError) as caught:
+        call(*args, **kwargs)
+    assert caught.value.field == field, str(caught.value)
+    assert str(caught.value).startswith(f"{field}:"), str(caught.value)
+    return str(caught.value)
+
+
+def save_run(engine: Engine, run_id: str, version: str, content: str) -> None:
+    with Session(engine) as session:
+        session.add(
+            WhatIfRun(
+                run_id=run_id,
+                created_at=NOW,
+                run_by="sup-1",
+                candidate_version=version,
+                candidate_content=content,
+                requests=10,
+                changed=2,
+                report="{}",
+            )
+        )
+        session.commit()
+
+
+def test_a_candidate_is_added_once_and_a_clash_is_refused(sqlite_engine: Engine) -> None:
+    added = add_policy(sqlite_engine, V1, added_by="admin", now=NOW)
+    assert added.version == "v1" and added.new
+    again = add_policy(sqlite_engine, V1.replace("\n", "\n\n"), added_by="other", now=NOW)
+    assert not again.new  # the same policy, written otherwise: nothing changes
+    clash = V2.replace('version = "v2"', 'version = "v1"')
+    assert "v1 is recorded with other content" in refused(
+        "version", add_policy, sqlite_engine, clash, added_by="admin"
+    )
+    assert policy_content(sqlite_engine, "v1") == V1
+    [info] = policy_versions(sqlite_engine)
+    assert (info.version, info.added_by, info.loaded_at) == ("v1", "admin", NOW)
+
+
+def test_a_candidate_must_validate_and_may_not_take_the_files_version(
+    sqlite_engine: Engine,
+) -> None:
+    broken = V1.replace("response_hours = 1.0", "response_hours = -1.0", 1)
+    message = refused("policy", add_policy, sqlite_engine, broken, added_by="admin")
+    assert "response_hours: must be > 0" in message
+    refused("policy", add_policy, sqlite_engine, "version = ", added_by="admin")
+    as_packaged = V1.replace('version = "v1"', f'version = "{PACKAGED.version}"')
+    refused(
+        "version", add_policy, sqlite_engine, as_packaged, added_by="admin", configured=PACKAGED
+    )
+    assert policy_versions(sqlite_engine) == []
+
+
+def test_promotions_move_forward_only_and_name_the_field(sqlite_engine: Engine) -> None:
+    add_policy(sqlite_engine, V1, added_by="admin")
+    add_policy(sqlite_engine, V2, added_by="admin")
+    day = NOW + timedelta(days=1)
+    refused("version", promote, sqlite_engine, "v9", day, promoted_by="admin", now=NOW)
+    refused(
+        "in_force_from",
+        promote,
+        sqlite_engine,
+        "v1",
+        day.replace(tzinfo=None),
+        promoted_by="admin",
+        now=NOW,
+    )
+    past = NOW - timedelta(hours=1)
+    assert "is in the past" in refused(
+        "in_force_from", promote, sqlite_engine, "v1", past, promoted_by="admin", now=NOW
+    )
+    skewed = promote(sqlite_engine, "v1", NOW - timedelta(seconds=30), promoted_by="a", now=NOW)
+    assert skewed.version == "v1"  # a few seconds late: the admin's clock, not a past date
+
+    later = promote(sqlite_engine, "v2", day, promoted_by="admin", note=" 夜间 ", now=NOW)
+    assert (later.version, later.in_force_from, later.promoted_at) == ("v2", day, NOW)
+    assert later.note == "夜间" and later.whatif_run_id is None
+    earlier = day - timedelta(hours=2)
+    assert "v2 is already in force from" in refused(
+        "in_force_from", promote, sqlite_engine, "v1", earlier, promoted_by="admin", now=NOW
+    )
+    refused("in_force_from", promote, sqlite_engine, "v1", day, promoted_by="admin", now=NOW)
+    refused("version", promote, sqlite_engine, "v2", day + timedelta(1), promoted_by="a", now=NOW)
+    back = promote(sqlite_engine, "v1", day + timedelta(days=1), promoted_by="admin", now=NOW)
+    assert [r.id for r in releases(sqlite_engine)] == [skewed.id, later.id, back.id]
+
+
+def test_a_promotion_links_the_whatif_run_that_tried_this_very_policy(
+    sqlite_engine: Engine,
+) -> None:
+    add_policy(sqlite_engine, V2, added_by="admin")
+    at = NOW + timedelta(days=7)
+    save_run(sqlite_engine, "run-other", "v1", V1)
+    save_run(sqlite_engine, "run-edited", "v2", V2.replace("0.5", "0.6"))
+    save_run(sqlite_engine, "run-v2", "v2", V2)
+    args = (sqlite_engine, "v2", at)
+    assert "no what-if run run-9" in refused(
+        "whatif_run_id", promote, *args, promoted_by="a", whatif_run_id="run-9", now=NOW
+    )
+    assert "tried policy v1, not v2" in refused(
+        "whatif_run_id", promote, *args, promoted_by="a", whatif_run_id="run-other", now=NOW
+    )
+    assert "tried other content under v2" in refused(
+        "whatif_run_id", promote, *args, promoted_by="a", whatif_run_id="run-edited", now=NOW
+    )
+    done = promote(*args, promoted_by="admin", whatif_run_id="run-v2", now=NOW)
+    assert done.whatif_run_id == "run-v2"
+    assert releases(sqlite_engine) == [done]
+
+
+def test_the_policy_in_force_is_the_latest_release_at_or_before_the_instant(
+    sqlite_engine: Engine,
+) -> None:
+    add_policy(sqlite_engine, V1, added_by="admin")
+    add_policy(sqlite_engine, V2, added_by="admin")
+    first = NOW + timedelta(days=1)
+    second = datetime(2026, 12, 10, 0, 0, tzinfo=timezone(timedelta(hours=8)))
+    promote(sqlite_engine, "v1", first, promoted_by="admin", now=NOW)
+    promote(sqlite_engine, "v2", second, promoted_by="admin", now=NOW)
+
+    before = policy_in_force(sqlite_engine, NOW)
+    assert before.release is None and before.policy == PACKAGED  # the file, before any release
+    at_first = policy_in_force(sqlite_engine, first)
+    assert at_first.policy.version == "v1" and at_first.release is not None
+    assert policy_in_force(sqlite_engine, second - timedelta(microseconds=1)).policy.version == "v1"
+    in_second = policy_in_force(sqlite_engine, second)
+    assert in_second.policy.version == "v2"
+    assert in_second.release is not None and in_second.release.in_force_from == second
+    assert load_version(sqlite_engine, "v2") is in_second.policy  # parsed once, then cached
+    assert load_version(sqlite_engine, "v3") is None

@@ -1,0 +1,367 @@
+"""SLA policies as versioned data: candidates added, promoted from a date, and the one in force.
+
+An admin adds a candidate policy file (``tierflow policy add``, ``POST /api/v1/policies``): it
+is validated like the worker's file and kept whole in ``sla_policy_version``; a version may be
+added once (the same content again changes nothing, other content under a taken version is
+refused). A promotion (``tierflow policy promote``, ``POST /api/v1/policies/{version}/promote``)
+adds a row of ``sla_policy_release``: from ``in_force_from`` on, new requests pin that version,
+until a later release. Releases only move forward (none in the past, none before one already
+made), so the policy in force at any past instant never changes; the release row, with who
+promoted it and the what-if run that justified it, is the audit record of the change.
+Before the first release the worker's policy file (or the packaged one) is in force.
+
+Errors are ``PolicyStoreError``: ``field`` names the input at fault, the message says why (in
+English as ``str()``, in the reader's language in the CLI).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
+from sqlmodel import Session, col, select
+
+from tierflow.db.models import SlaPolicyRelease, SlaPolicyVersion, WhatIfRun
+from tierflow.i18n import N_, TranslatableError
+from tierflow.policy import PolicyError, PolicyFile, load_policy_file, parse_policy
+
+# how far in the past a release may start: the clocks of the admin's host and the database's
+SKEW = timedelta(minutes=1)
+CACHED_VERSIONS = 16
+PROMOTION_LOCK = 0x7469_6572_706F  # PostgreSQL advisory lock: one promotion at a time
+
+
+class PolicyStoreError(TranslatableError):
+    """A candidate or a promotion refused; ``field`` is the input at fault."""
+
+    def __init__(self, field: str, message: str, **values: object) -> None:
+        self.field = field
+        super().__init__(message, **values)
+
+
+@dataclass(frozen=True)
+class Added:
+    """What ``add_policy`` did: the version, and whether it was new."""
+
+    version: str
+    new: bool
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One recorded policy version without its content."""
+
+    version: str
+    loaded_at: datetime
+    added_by: str | None
+
+
+@dataclass(frozen=True)
+class Release:
+    """One promotion, as recorded."""
+
+    id: int
+    version: str
+    in_force_from: datetime
+    promoted_by: str
+    promoted_at: datetime
+    whatif_run_id: str | None
+    note: str | None
+
+    @classmethod
+    def of(cls, row: SlaPolicyRelease) -> Release:
+        assert row.id is not None
+        return cls(
+            row.id,
+            row.version,
+            row.in_force_from,
+            row.promoted_by,
+            row.promoted_at,
+            row.whatif_run_id,
+            row.note,
+        )
+
+
+@dataclass(frozen=True)
+class InForce:
+    """The policy in force at an instant and the release that made it so (None: the file)."""
+
+    policy: PolicyFile
+    release: Release | None
+
+
+# --------------------------------------------------------------------------- parsed versions
+class _Parsed:
+    """Parsed versions by (database, version): a version's content never changes."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._found: OrderedDict[tuple[str, str], PolicyFile] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> PolicyFile | None:
+        with self._lock:
+            found = self._found.get(key)
+            if found is not None:
+                self._found.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str], policy: PolicyFile) -> None:
+        with self._lock:
+            self._found[key] = policy
+            self._found.move_to_end(key)
+            while len(self._found) > self.size:
+                self._found.popitem(last=False)
+
+
+_PARSED = _Parsed(CACHED_VERSIONS)
+
+
+def load_version(engine: Engine, version: str) -> PolicyFile | None:
+    """Return the recorded policy ``version``, parsed, or None if it is not recorded."""
+    key = (engine.url.render_as_string(hide_password=True), version)
+    cached = _PARSED.get(key)
+    if cached is not None:
+        return cached
+    with Session(engine) as session:
+        row = session.get(SlaPolicyVersion, version)
+        content = row.content if row is not None else None
+    if content is None:
+        return None
+    policy = parse_policy(content, f"sla_policy_version {version}")
+    _PARSED.put(key, policy)
+    return policy
+
+
+# --------------------------------------------------------------------------- candidates
+def add_policy(
+    engine: Engine,
+    content: str,
+    *,
+    added_by: str,
+    source: str = "candidate.toml",
+    configured: PolicyFile | None = None,
+    now: datetime | None = None,
+) -> Added:
+    """Validate the policy TOML ``content`` and record it as a version of its own.
+
+    The same version again with the same policy changes nothing; other content under a version
+    recorded, or under the version of the worker's policy file (``configured``), is refused:
+    requests that pinned that version must stay explainable by it.
+    """
+    try:
+        policy = parse_policy(content, source)
+    except PolicyError as exc:
+        raise PolicyStoreError("policy", N_("policy: %(reason)s"), reason=str(exc)) from None
+    if configured is not None and configured.version == policy.version and configured != policy:
+        raise _clash(policy.version)
+    with Session(engine) as session:
+        known = session.get(SlaPolicyVersion, policy.version)
+        if known is not None:
+            if parse_policy(known.content, policy.version) != policy:
+                raise _clash(policy.version)
+            return Added(policy.version, False)
+        session.add(
+            SlaPolicyVersion(
+                version=policy.version,
+                loaded_at=(now or datetime.now(UTC)).replace(microsecond=0),
+                content=content,
+                added_by=added_by[:100],
+            )
+        )
+        try:
+            session.commit()
+        except IntegrityError:  # the same version added meanwhile: judge against that one
+            session.rollback()
+            return add_policy(
+                engine, content, added_by=added_by, source=source, configured=configured
+            )
+    return Added(policy.version, True)
+
+
+def _clash(version: str) -> PolicyStoreError:
+    return PolicyStoreError(
+        "version",
+        N_("version: %(version)s is recorded with other content; give the candidate a new version"),
+        version=version,
+    )
+
+
+def policy_versions(engine: Engine, limit: int = 100) -> list[VersionInfo]:
+    """The recorded versions, the latest recorded first."""
+    query = (
+        select(SlaPolicyVersion)
+        .options(defer(SlaPolicyVersion.content))  # type: ignore[arg-type]
+        .order_by(col(SlaPolicyVersion.loaded_at).desc(), col(SlaPolicyVersion.version).desc())
+        .limit(limit)
+    )
+    with Session(engine) as session:
+        return [VersionInfo(r.version, r.loaded_at, r.added_by) for r in session.exec(query).all()]
+
+
+def policy_content(engine: Engine, version: str) -> str | None:
+    """The recorded TOML of ``version`` as it was added, or None."""
+    with Session(engine) as session:
+        row = session.get(SlaPolicyVersion, version)
+        return row.content if row is not None else None
+
+
+# --------------------------------------------------------------------------- releases
+def releases(engine: Engine) -> list[Release]:
+    """Every release, the earliest ``in_force_from`` first."""
+    query = select(SlaPolicyRelease).order_by(
+        col(SlaPolicyRelease.in_force_from), col(SlaPolicyRelease.id)
+    )
+    with Session(engine) as session:
+        return [Release.of(row) for row in session.exec(query).all()]
+
+
+def promote(
+    engine: Engine,
+    version: str,
+    in_force_from: datetime,
+    *,
+    promoted_by: str,
+    whatif_run_id: str | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Release:
+    """Make recorded policy ``version`` the one new requests pin from ``in_force_from`` on.
+
+    Refused (``PolicyStoreError`` naming the field): a time without a zone or in the past
+    (beyond ``SKEW``), a version not recorded, a release already made from that instant or
+    a later one, the version already in force by the latest release, a what-if run that is
+    not recorded or tried another policy.
+    """
+    now = now or datetime.now(UTC)
+    if in_force_from.tzinfo is None or in_force_from.utcoffset() is None:
+        raise PolicyStoreError(
+            "in_force_from", N_("in_force_from: give a time zone, e.g. 2027-01-01T00:00+08:00")
+        )
+    if in_force_from < now - SKEW:
+        raise PolicyStoreError(
+            "in_force_from",
+            N_("in_force_from: %(when)s is in the past; a release takes effect from now on"),
+            when=in_force_from.isoformat(),
+        )
+    with Session(engine) as session:
+        if engine.dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PROMOTION_LOCK})
+        recorded = session.get(SlaPolicyVersion, version)
+        if recorded is None:
+            raise PolicyStoreError(
+                "version",
+                N_("version: %(version)s is not recorded; add it first (tierflow policy add)"),
+                version=version,
+            )
+        _check_order(session, version, in_force_from)
+        if whatif_run_id is not None:
+            _check_run(session, whatif_run_id, recorded)
+        row = SlaPolicyRelease(
+            version=version,
+            in_force_from=in_force_from.astimezone(UTC),
+            promoted_by=promoted_by[:100],
+            promoted_at=now.astimezone(UTC),
+            whatif_run_id=whatif_run_id,
+            note=(note or "").strip() or None,
+        )
+        session.add(row)
+        session.commit()
+        session.refresh(row)
+        return Release.of(row)
+
+
+def _check_order(session: Session, version: str, in_force_from: datetime) -> None:
+    """Refuse a release before (or at) the latest one, or one that changes nothing."""
+    query = select(SlaPolicyRelease).order_by(
+        col(SlaPolicyRelease.in_force_from).desc(), col(SlaPolicyRelease.id).desc()
+    )
+    latest = session.exec(query.limit(1)).first()
+    if latest is None:
+        return
+    if latest.in_force_from >= in_force_from:
+        raise PolicyStoreError(
+            "in_force_from",
+            N_(
+                "in_force_from: %(version)s is already in force from %(later)s; a release "
+                "must start after the latest one"
+            ),
+            version=latest.version,
+            later=latest.in_force_from.isoformat(),
+        )
+    if latest.version == version:
+        raise PolicyStoreError(
+            "version",
+            N_("version: %(version)s is already the policy of the latest release"),
+            version=version,
+        )
+
+
+def _check_run(session: Session, run_id: str, recorded: SlaPolicyVersion) -> None:
+    """Refuse a what-if run that is not recorded or did not try this very policy."""
+    run = session.get(WhatIfRun, run_id)
+    if run is None:
+        raise PolicyStoreError(
+            "whatif_run_id", N_("whatif_run_id: no what-if run %(run)s"), run=run_id
+        )
+    try:
+        tried = parse_policy(run.candidate_content, f"whatif_run {run_id}")
+    except PolicyError:
+        tried = None
+    if tried is None or run.candidate_version != recorded.version:
+        raise PolicyStoreError(
+            "whatif_run_id",
+            N_("whatif_run_id: what-if run %(run)s tried policy %(tried)s, not %(version)s"),
+            run=run_id,
+            tried=run.candidate_version,
+            version=recorded.version,
+        )
+    if tried != parse_policy(recorded.content, recorded.version):
+        raise PolicyStoreError(
+            "whatif_run_id",
+            N_("whatif_run_id: what-if run %(run)s tried other content under %(version)s"),
+            run=run_id,
+            version=recorded.version,
+        )
+
+
+# --------------------------------------------------------------------------- in force
+def in_force(timeline: list[tuple[Release, PolicyFile]], at: datetime) -> int | None:
+    """Index of the release in force at ``at`` in ``timeline`` (by ``in_force_from``), or None."""
+    found = None
+    for index, (release, _) in enumerate(timeline):
+        if release.in_force_from > at:
+            break
+        found = index
+    return found
+
+
+def timeline(engine: Engine) -> list[tuple[Release, PolicyFile]]:
+    """Every release with its parsed policy, the earliest first (a version that no longer
+    parses is left out: nothing can pin it)."""
+    found = []
+    for release in releases(engine):
+        try:
+            policy = load_version(engine, release.version)
+        except PolicyError:
+            continue
+        if policy is not None:
+            found.append((release, policy))
+    return found
+
+
+def policy_in_force(engine: Engine, at: datetime, fallback: Path | None = None) -> InForce:
+    """The released policy whose ``in_force_from`` is the latest at or before ``at``; before
+    any release, the policy file at ``fallback`` (or the packaged one)."""
+    releases_now = timeline(engine)
+    index = in_force(releases_now, at)
+    if index is None:
+        return InForce(load_policy_file(fallback), None)
+    release, policy = releases_now[index]
+    return InForce(policy, release)
