@@ -107,6 +107,29 @@ class PostgresServer:
             conn.execute(f'CREATE DATABASE "{name}"{locale}')
         return self.url(name)
 
+    def answers(self) -> bool:
+        """Return True if the server accepts a login and a query now."""
+        import psycopg
+
+        try:
+            with psycopg.connect(self._dsn("postgres"), connect_timeout=2) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error:
+            return False
+        return True
+
+    def ensure_database(self, name: str) -> str:
+        """Create ``name`` unless it exists (its data stays); return its URL."""
+        if not _NAME.match(name):
+            raise ValueError(f"database name {name!r}: use lowercase letters, digits and _")
+        import psycopg
+
+        with psycopg.connect(self._dsn("postgres"), autocommit=True) as conn:
+            found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if found.fetchone() is None:
+                conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
     # ------------------------------------------------------------------ helpers
     def _dsn(self, database: str) -> str:
         return f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname={database}"

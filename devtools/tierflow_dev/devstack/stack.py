@@ -142,6 +142,51 @@ class AppProcess:
         return self.process.is_running() and http_ok(self.health_url)
 
 
+def start_app(app: AppProcess, timeout: float, echo: Callable[[str], None]) -> str:
+    """Start one process unless it is healthy already; wait for its /healthz.
+
+    A process that exits before it is ready is started once more (a port another
+    process held for a moment, say); its log keeps both runs' output.
+    """
+    pid = app.process.pid()
+    if pid is not None and app.healthy():
+        return f"{app.name} already running (pid {pid})"
+    for attempt in (1, 2):
+        pid = app.process.start()
+        try:
+            wait_until(
+                lambda: http_ok(app.health_url),
+                timeout,
+                f"{app.name} (pid {pid}, {app.health_url})",
+                log=app.process.log_path,
+                alive=app.process.is_running,
+            )
+        except StackError:
+            if attempt == 2 or app.process.is_running():
+                raise  # it failed twice, or is running but never became ready
+            echo(f"{app.name} (pid {pid}) exited before it was ready; starting it again")
+            continue
+        break
+    return f"{app.name} started (pid {pid}) at {app.url}"
+
+
+def walk_demo(settings: Settings, temporal_address: str, n: int) -> str:
+    """Let demo caseworkers and supervisors take work-order steps on ``n`` demo requests."""
+    from tierflow.temporal_client import connect_temporal
+    from tierflow_dev.demo import demo_requests
+    from tierflow_dev.demo_desk import walk
+
+    async def run() -> str:
+        client = await connect_temporal(
+            temporal_address, settings.temporal_namespace, settings=settings
+        )
+        taken = await walk(client, [r.request_id for r in demo_requests(n)])
+        steps = ", ".join(f"{kind} {count}" for kind, count in sorted(taken.items()))
+        return f"demo work-order steps taken: {steps or 'none'}"
+
+    return asyncio.run(run())
+
+
 class LocalStack:
     """Start, stop, inspect and reset the local stack; all state lives under ``settings.home``."""
 
@@ -305,31 +350,8 @@ class LocalStack:
         ensure_topics(self.kafka_bootstrap, constants.TOPICS, *replication)
 
     def start_app(self, app: AppProcess, timeout: float = 60) -> str:
-        """Start one process unless it is healthy already; wait for its /healthz.
-
-        A process that exits before it is ready is started once more (a port another
-        process held for a moment, say); its log keeps both runs' output.
-        """
-        pid = app.process.pid()
-        if pid is not None and app.healthy():
-            return f"{app.name} already running (pid {pid})"
-        for attempt in (1, 2):
-            pid = app.process.start()
-            try:
-                wait_until(
-                    lambda: http_ok(app.health_url),
-                    timeout,
-                    f"{app.name} (pid {pid}, {app.health_url})",
-                    log=app.process.log_path,
-                    alive=app.process.is_running,
-                )
-            except StackError:
-                if attempt == 2 or app.process.is_running():
-                    raise  # it failed twice, or is running but never became ready
-                self.echo(f"{app.name} (pid {pid}) exited before it was ready; starting it again")
-                continue
-            break
-        return f"{app.name} started (pid {pid}) at {app.url}"
+        """Start one process unless it is healthy already; wait for its /healthz."""
+        return start_app(app, timeout, self.echo)
 
     def down(self, timeout: float = 20.0) -> list[str]:
         """Stop everything in reverse order (SIGTERM, SIGKILL after ``timeout``); keep data."""
@@ -357,19 +379,7 @@ class LocalStack:
 
     def walk_demo(self, n: int) -> str:
         """Let demo caseworkers and supervisors take work-order steps on the demo requests."""
-        from tierflow.temporal_client import connect_temporal
-        from tierflow_dev.demo import demo_requests
-        from tierflow_dev.demo_desk import walk
-
-        async def run() -> str:
-            client = await connect_temporal(
-                self.temporal.address, self.settings.temporal_namespace, settings=self.settings
-            )
-            taken = await walk(client, [r.request_id for r in demo_requests(n)])
-            steps = ", ".join(f"{kind} {count}" for kind, count in sorted(taken.items()))
-            return f"demo work-order steps taken: {steps or 'none'}"
-
-        return asyncio.run(run())
+        return walk_demo(self.settings, self.temporal.address, n)
 
     # -- inspection -------------------------------------------------------------------------
 

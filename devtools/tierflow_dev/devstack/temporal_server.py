@@ -164,7 +164,9 @@ class TemporalPostgresServer(ServerProcess):
     one process, started from the production config file with its log under ``home/logs``.
 
     ``database`` and ``visibility_database`` are created on ``postgres`` if missing, so
-    several servers can share one PostgreSQL under different names.
+    several servers can share one PostgreSQL under different names. With
+    ``setup_namespace=False`` the start leaves the namespace and the search attributes to the
+    caller (``tierflow temporal setup``, as an operator runs it).
     """
 
     stop_timeout = 30.0  # the databases stay
@@ -183,6 +185,7 @@ class TemporalPostgresServer(ServerProcess):
         search_attributes: dict[str, str] | None = None,
         binary: Path | None = None,
         config_file: Path = CONFIG_FILE,
+        setup_namespace: bool = True,
     ) -> None:
         self.home = Path(home).resolve()
         self.postgres = postgres
@@ -197,6 +200,7 @@ class TemporalPostgresServer(ServerProcess):
         )
         self.binary = binary
         self.config_file = Path(config_file)
+        self.setup_namespace = setup_namespace
         self.metrics_port = free_port()
         # Each service's gRPC and ringpop membership ports; the frontend's gRPC is self.port.
         self.ports = {
@@ -253,8 +257,8 @@ class TemporalPostgresServer(ServerProcess):
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, timeout: float = 90) -> int:
-        """Build if needed, set the schemas up, start, wait until it serves, then create the
-        namespace and register the search attributes; return the pid."""
+        """Build if needed, set the schemas up, start, wait until it serves, then (unless told
+        not to) create the namespace and register the search attributes; return the pid."""
         binary = self.binary or build_binary()
         if not self.is_running():
             for name, port in {**self.ports, "metrics": self.metrics_port}.items():
@@ -269,7 +273,8 @@ class TemporalPostgresServer(ServerProcess):
             log=self.log_path,
             alive=self.is_running,
         )
-        self.registered = run_async(self._prepare_namespace(timeout))
+        if self.setup_namespace:
+            self.registered = run_async(self._prepare_namespace(timeout))
         return self.running_pid()
 
     # ------------------------------------------------------------------ probes
@@ -286,6 +291,15 @@ class TemporalPostgresServer(ServerProcess):
         client = await self.connect()
         info = await client.workflow_service.get_cluster_info(GetClusterInfoRequest())
         return int(info.history_shard_count)
+
+    def healthy(self) -> bool:
+        """Return True if the process runs and the frontend answers a health check."""
+        if not self.is_running():
+            return False
+        try:
+            return self._serving()
+        except Exception:  # noqa: BLE001 - any failure to answer means "not healthy"
+            return False
 
     def _serving(self) -> bool:
         return run_async(self._probe())

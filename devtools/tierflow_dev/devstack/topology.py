@@ -1,7 +1,8 @@
 """The production (cluster) topology's figures, stated once.
 
 The cluster launchers (``kafka_cluster``, ``temporal_server``) take the Kafka and Temporal
-figures from here (no launcher runs the process replicas yet), and
+figures from here, ``cluster_stack`` (``tierflow dev up --topology cluster``) the replicas
+and the probe ports as well, and
 ``deploy/compose/docker-compose.yml`` and ``deploy/k8s`` describe all of them;
 ``tests/unit/test_deploy_topology.py`` reads both files and checks them against this module,
 so the deployment files cannot drift from what the tests run.
