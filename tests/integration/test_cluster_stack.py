@@ -166,7 +166,7 @@ def test_up_starts_every_member_as_the_topology_says(cluster: Cluster) -> None:
         assert min_isr == str(topology.KAFKA_MIN_INSYNC_REPLICAS), topic
         replicas = {len(p.replicas) for p in stack.kafka.partitions(topic).values()}
         assert replicas == {topology.KAFKA_REPLICATION_FACTOR}, topic
-    # Temporal: the shards of the production config; the processes: acks=all, one group
+    # Temporal: the shards of the production config; the processes: replication 3, one group
     assert run_async(stack.temporal.history_shard_count()) == topology.TEMPORAL_HISTORY_SHARDS
     worker_env = stack.members["worker-2"].process.env
     assert worker_env["TIERFLOW_KAFKA_REPLICATION_FACTOR"] == str(topology.KAFKA_REPLICATION_FACTOR)
