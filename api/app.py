@@ -21,7 +21,7 @@ from api.console.routes import router as console_router
 from api.deps import ApiContext, ApiLimits, utc_now
 from api.errors import on_database_error, on_validation_error
 from api.middleware import BodyLimit, HttpMetrics
-from api.routes import API_PREFIX, actions, health, notifications, reports, requests
+from api.routes import API_PREFIX, actions, health, notifications, policies, reports, requests
 from tierflow.metrics import ApiMetrics
 from tierflow.settings import Settings
 from tierflow.temporal_client import connect_temporal
@@ -72,6 +72,7 @@ def create_app(
         actions.router,
         reports.router,
         notifications.router,
+        policies.router,
         health.router,
         console_router,
         inbox_router,

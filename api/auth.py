@@ -37,12 +37,13 @@ def action_refusal(p: Principal, kind: ActionKind) -> str | None:
 
 def can(p: Principal, grant: str) -> bool:
     """Return whether the principal may ``submit``, ``read``, see ``reports`` or manage the
-    ``directory`` (admins only; no system client can be granted it)."""
+    ``directory`` or the SLA ``policies`` (admins only; no system client can be granted
+    them)."""
     if p.role is Role.SYSTEM:
-        return grant in p.grants  # never "directory": not a grant (SYSTEM_GRANTS)
+        return grant in p.grants  # never "directory" or "policies": not grants (SYSTEM_GRANTS)
     if grant == "reports":
         return p.role in REPORT_ROLES
-    if grant == "directory":
+    if grant in ("directory", "policies"):
         return p.role is Role.ADMIN
     return p.role in STAFF_ROLES
 

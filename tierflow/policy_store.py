@@ -16,6 +16,7 @@ English as ``str()``, in the reader's language in the CLI).
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from tierflow.policy import PolicyError, PolicyFile, load_policy_file, parse_pol
 # how far in the past a release may start: the clocks of the admin's host and the database's
 SKEW = timedelta(minutes=1)
 CACHED_VERSIONS = 16
+VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}")
 PROMOTION_LOCK = 0x7469_6572_706F  # PostgreSQL advisory lock: one promotion at a time
 
 
@@ -159,6 +161,12 @@ def add_policy(
         policy = parse_policy(content, source)
     except PolicyError as exc:
         raise PolicyStoreError("policy", N_("policy: %(reason)s"), reason=str(exc)) from None
+    if not VERSION.fullmatch(policy.version):
+        raise PolicyStoreError(
+            "version",
+            N_("version: %(version)r: 1-64 letters, digits or _.:+- (it names the policy)"),
+            version=policy.version,
+        )
     if configured is not None and configured.version == policy.version and configured != policy:
         raise _clash(policy.version)
     with Session(engine) as session:
@@ -244,6 +252,10 @@ def promote(
         raise PolicyStoreError(
             "in_force_from", N_("in_force_from: give a time zone, e.g. 2027-01-01T00:00+08:00")
         )
+    try:
+        in_force_from = in_force_from.astimezone(UTC)
+    except OverflowError:  # an instant at the edge of the calendar
+        raise PolicyStoreError("in_force_from", N_("in_force_from: out of range")) from None
     if in_force_from < now - SKEW:
         raise PolicyStoreError(
             "in_force_from",
@@ -265,7 +277,7 @@ def promote(
             _check_run(session, whatif_run_id, recorded)
         row = SlaPolicyRelease(
             version=version,
-            in_force_from=in_force_from.astimezone(UTC),
+            in_force_from=in_force_from,
             promoted_by=promoted_by[:100],
             promoted_at=now.astimezone(UTC),
             whatif_run_id=whatif_run_id,

@@ -27,6 +27,7 @@ from tierflow.directory import DirectorySource
 from tierflow.kafka_io import make_producer
 from tierflow.metrics import WorkerMetrics
 from tierflow.policy import parse_policy
+from tierflow.policy_source import PolicySource
 from workers.worker import WorkerParts, build_worker
 
 DAY_SECONDS = 86_400  # one business day on the round-the-clock calendar
@@ -103,12 +104,14 @@ async def policy_worker(
     engine: Engine | None = None,
     events_topic: str = constants.EVENTS_TOPIC,
     directory: DirectorySource | None = None,
+    policies: PolicySource | None = None,
 ) -> AsyncIterator[str]:
     """Run the real worker with a policy of ``targets`` on a task queue of its own; yield it.
 
     ``task_queue`` names the queue instead, e.g. to start a worker again on the queue of one
     that stopped (an outage); ``engine`` replaces the stack's read model (e.g. PostgreSQL);
-    ``directory`` is the worker's directory source (default: the one ``build_worker`` makes).
+    ``directory`` is the worker's directory source and ``policies`` its policy source (default:
+    the ones ``build_worker`` makes).
     """
     task_queue = task_queue or f"{queue_prefix}-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="tierflow-policy-") as folder:
@@ -126,6 +129,7 @@ async def policy_worker(
             events_topic,
             settings=settings,
             directory=directory,
+            policies=policies,
         )
         with ThreadPoolExecutor(max_workers=32) as executor:
             worker = build_worker(parts, executor)

@@ -18,6 +18,7 @@ from tierflow.cli import (
     events,
     grades,
     plugins,
+    policy,
     processes,
     reports,
     temporal,
@@ -31,6 +32,7 @@ app.add_typer(events.app, name="events")
 app.add_typer(directory.app, name="directory")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(grades.app, name="grades")
+app.add_typer(policy.app, name="policy")
 app.add_typer(reports.app, name="reports")
 app.add_typer(temporal.app, name="temporal")
 processes.register(app)

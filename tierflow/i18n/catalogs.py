@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # Where user-visible words are: the console (routes, views, templates), every CLI command
 # group, the labels and formats they share, and the messages of the checks the CLI prints
 # (raised as TranslatableError or returned as Said, with N_() messages): the admin and grade
-# stores, a USCC, a division code, a grade list, a directory and its CSV, a monthly report.
+# stores, a USCC, a division code, a grade list, a directory and its CSV, a monthly report,
+# a policy candidate or promotion.
 SOURCES: dict[str, list[tuple[str, str]]] = {
     "api/console": [
         ("**.py", "python"),
@@ -45,6 +46,7 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
         ("grades.py", "python"),
         ("grades_csv.py", "python"),
         ("monthly_report.py", "python"),
+        ("policy_store.py", "python"),
     ],
     "tierflow/cli": [("**.py", "python")],
     "tierflow/i18n": [("**.py", "python")],
