@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -63,6 +65,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.versions import Versions
 
 IDLE_WAIT = timedelta(days=30)  # longest sleep when nothing is due; keeps every wait timed
+# A deadline fired within this of its instant has its events at the deadline (a timer fires a
+# little late); fired later (the engine was down), they occur when it fires, as they always did.
+ON_TIME = timedelta(minutes=1)
+STEPS_AT_ONCE = 4 * len(Tier) + 8  # deadlines one _fire_due takes in turn at most
 # An action handled after a deadline passed (e.g. after a worker outage) first records the breach.
 LATE_ACTION_PATCH = "breach-before-late-action"
 # A reassignment's target is checked against the directory (runs before it took the id as given).
@@ -95,6 +101,7 @@ class ServiceRequestWorkflow:
         self._upserted: list[SearchAttributeUpdate] | None = None  # a lean run's last upsert
         self._alarm: asyncio.Task[None] | None = None  # a lean run's timer, kept across waits
         self._alarm_due: datetime | None = None  # the deadline it is set for (None: idle)
+        self._step_at: datetime | None = None  # the instant the current step reads
 
     # ------------------------------------------------------------------ run loop
     @workflow.run
@@ -143,7 +150,11 @@ class ServiceRequestWorkflow:
             except TimeoutError:
                 pass
             async with self._lock:
-                self._fire_rectification(workflow.now())
+                now = workflow.now()
+                due = sla.next_due(self.case)
+                at = self._when_due(due, now) if due is not None and due <= now else now
+                with self._step(at):
+                    self._fire_rectification(self._now())
 
     async def _rating_window(self) -> None:
         """After an automatic close, stay open until the enterprise rates or the window ends.
@@ -195,31 +206,32 @@ class ServiceRequestWorkflow:
 
     async def _admit(self) -> None:
         """Pin the SLA policy, record the submission and route to the first tier."""
-        now = workflow.now()
-        req = self.case.request
-        failed: StepFailed | None = None
-        first: Admission | None = None  # a lean run pins and routes the first tier at once
-        try:
-            if self.case.policy is None:  # an operator's retry after routing failed skips it
-                first = await self._pin_policy(now)
-        except StepFailed as exc:
-            failed = exc
-        if self.case.sequence == 0:
-            self._emit(EventType.SUBMITTED, req.submitted_by, to_state=State.SUBMITTED)
-        if failed is not None:
-            self._hold(failed, redo="admit")
-            return
-        async with self._lock:
+        with self._step():  # one instant, whatever its local activities take
+            now = self._now()
+            req = self.case.request
+            failed: StepFailed | None = None
+            first: Admission | None = None  # a lean run pins and routes the first tier at once
             try:
-                found = await self._first_route(first)
+                if self.case.policy is None:  # an operator's retry after routing failed skips it
+                    first = await self._pin_policy(now)
             except StepFailed as exc:
-                self._hold(exc, redo="admit")
+                failed = exc
+            if self.case.sequence == 0:
+                self._emit(EventType.SUBMITTED, req.submitted_by, to_state=State.SUBMITTED)
+            if failed is not None:
+                self._hold(failed, redo="admit")
                 return
-            if found is None:
-                self._finish_unroutable()
-                return
-            tier, institution = found
-            self._move(tier, institution, EventType.ASSIGNED, SYSTEM_ACTOR, None, None)
+            async with self._lock:
+                try:
+                    found = await self._first_route(first)
+                except StepFailed as exc:
+                    self._hold(exc, redo="admit")
+                    return
+                if found is None:
+                    self._finish_unroutable()
+                    return
+                tier, institution = found
+                self._move(tier, institution, EventType.ASSIGNED, SYSTEM_ACTOR, None, None)
 
     async def _pin_policy(self, now: datetime) -> Admission | None:
         """Pin the SLA policy and calendar of the request (load_policy).
@@ -278,7 +290,7 @@ class ServiceRequestWorkflow:
         await workflow.wait_condition(
             lambda: self.case.state is not State.SUBMITTED or self.case.operator is not None
         )
-        async with self._lock:
+        async with self._locked():
             if action.action_id in self.case.results:
                 return self.case.results[action.action_id].model_copy(update={"duplicate": True})
             if self._overdue() and self._versions.taken(LATE_ACTION_PATCH):
@@ -408,11 +420,11 @@ class ServiceRequestWorkflow:
         on the new calendar from now, so deadlines move to its days off. Recorded as a
         ``calendar_updated`` event. Returns the calendar version in force.
         """
-        async with self._lock:
+        async with self._locked():
             policy = self._policy
             old = policy.calendar
             if update.calendar.version != old.version:
-                now = workflow.now()
+                now = self._now()
                 running = [c for c in self._current_clocks() if clocks.is_running(c)]
                 for clock in running:
                     clocks.pause(clock, now, old)
@@ -463,7 +475,7 @@ class ServiceRequestWorkflow:
 
     # ------------------------------------------------------------------ actions
     async def _apply(self, action: ActionRequest) -> None:
-        kind, actor, now = action.kind, action.actor, workflow.now()
+        kind, actor, now = action.kind, action.actor, self._now()
         if kind in OPERATOR_ACTIONS:
             self._operator_action(action)
             return
@@ -586,7 +598,7 @@ class ServiceRequestWorkflow:
 
     async def _application(self, action: ActionRequest) -> None:
         """退单 and 延期: a unit applies; a tier above approves or refuses."""
-        kind, actor, now = action.kind, action.actor, workflow.now()
+        kind, actor, now = action.kind, action.actor, self._now()
         event = rules.EVENT_OF_ACTION[kind]
         if kind is ActionKind.APPROVE_RETURN:  # the directory judges the target first
             institution = await self._reassign_target(action)
@@ -627,13 +639,17 @@ class ServiceRequestWorkflow:
 
     def _supervise(self, action: ActionRequest) -> None:
         """督办 by hand, or the unit's written reply to the oldest open supervision."""
-        now = workflow.now()
+        now = self._now()
         if action.kind is ActionKind.SUPERVISE:
             days = action.days or self._policy.supervision_reply_days
             supervision = chasing.open_supervision(
                 self.case, action.actor.id, action.text or "", None, now, days
             )
-            details = {"cause": "manual", "reply_due_at": _iso(supervision.reply_due_at)}
+            details = {
+                "cause": "manual",
+                "reply_due_at": _iso(supervision.reply_due_at),
+                "days": action.days,  # as asked (None: the policy's); a what-if replays it
+            }
         else:
             waiting = chasing.awaiting_reply(self.case)
             assert waiting is not None
@@ -644,7 +660,7 @@ class ServiceRequestWorkflow:
 
     async def _part(self, action: ActionRequest) -> None:
         """协办: add a co-handler (checked against the directory), or settle a part."""
-        now = workflow.now()
+        now = self._now()
         if action.kind is ActionKind.ADD_CO_HANDLER:
             assert action.institution_id is not None and self.case.institution is not None
             holder = self.case.institution
@@ -668,9 +684,13 @@ class ServiceRequestWorkflow:
             part = parts.settle(self.case, action, now)
             if not part.open:
                 chasing.end(self.case, f"part:{part.institution_id}", now)
-        self._record_action(
-            action, {"co_handler": part.institution_id, "part_due_at": _iso(part.due_at)}
-        )
+        details: dict[str, object] = {
+            "co_handler": part.institution_id,
+            "part_due_at": _iso(part.due_at),
+        }
+        if action.kind is ActionKind.ADD_CO_HANDLER:
+            details["days"] = action.days  # as asked: a what-if replays it
+        self._record_action(action, details)
 
     async def _change_handler(self, action: ActionRequest) -> None:
         """承办人: claim, assign or transfer, once the accounts confirm the new handler."""
@@ -698,7 +718,7 @@ class ServiceRequestWorkflow:
         Signed for ``along_with`` another action, the record carries no action id of its own:
         each action id names one audit record.
         """
-        now, policy, hold = workflow.now(), self._policy, self.case.holds[-1]
+        now, policy, hold = self._now(), self._policy, self.case.holds[-1]
         sla.stop_clock(self.case, ClockKind.SIGN_FOR, now)
         chasing.end(self.case, ClockKind.SIGN_FOR.value, now)
         hold.signed_for_at = now
@@ -814,6 +834,36 @@ class ServiceRequestWorkflow:
         tier, institution = found
         self._move(tier, institution, EventType.HANDED_BACK, actor, reason, action_id)
 
+    # ------------------------------------------------------------------ the steady clock
+    def _now(self) -> datetime:
+        """The instant of the step under way (``workflow.now()`` outside a step, and in runs
+        started before the steady clock)."""
+        return self._step_at if self._step_at is not None else workflow.now()
+
+    @contextlib.contextmanager
+    def _step(self, at: datetime | None = None) -> Iterator[None]:
+        """Run one step on one instant (``at``, else now): a local activity's round trip
+        inside it does not move the clock its records and deadlines read."""
+        if not self._versions.steady_clock:
+            yield
+            return
+        outer, self._step_at = self._step_at, at or workflow.now()
+        try:
+            yield
+        finally:
+            self._step_at = outer
+
+    @contextlib.asynccontextmanager
+    async def _locked(self) -> AsyncIterator[None]:
+        """Hold the lock for one step on one instant (taken once the lock is held)."""
+        async with self._lock:
+            with self._step():
+                yield
+
+    def _when_due(self, due: datetime, now: datetime) -> datetime:
+        """The instant a deadline's events occur: the deadline, unless fired late (outage)."""
+        return due if now - due <= ON_TIME else now
+
     # ------------------------------------------------------------------ timers
     def _work_waits(self) -> bool:
         return self._outbox.ready or self.case.state.is_terminal or self._retry_requested()
@@ -857,10 +907,28 @@ class ServiceRequestWorkflow:
         return due is not None and due <= workflow.now()
 
     async def _fire_due(self) -> None:
-        """Send warnings, escalate breaches and auto-close whatever is due by now."""
-        if self.case.policy is None:  # admission waits for an operator: no clocks yet
+        """Send warnings, escalate breaches and auto-close whatever is due by now.
+
+        On the steady clock each deadline is a step of its own, in order, at its instant.
+        """
+        if not self._versions.steady_clock:
+            await self._fire_due_at(workflow.now())
             return
         now = workflow.now()
+        for _ in range(STEPS_AT_ONCE):
+            due = sla.next_due(self.case)
+            if due is None or due > now:
+                return
+            sequence = self.case.sequence
+            with self._step(self._when_due(due, now)):
+                await self._fire_due_at(self._now())
+            if self.case.sequence == sequence and sla.next_due(self.case) == due:
+                return  # nothing it could fire: never loop on it
+
+    async def _fire_due_at(self, now: datetime) -> None:
+        """Fire whatever is due by ``now``."""
+        if self.case.policy is None:  # admission waits for an operator: no clocks yet
+            return
         self._fire_rectification(now)
         if self.case.state is State.RESOLVED:
             close_due = sla.close_due_now(self.case)
@@ -938,7 +1006,7 @@ class ServiceRequestWorkflow:
                 cause="sla_breach",
                 mode=policy.breach_action.value,
             )
-            chasing.start(self.case, clock.kind.value, workflow.now(), reminded=False)
+            chasing.start(self.case, clock.kind.value, self._now(), reminded=False)
             return
         await self._escalate(
             SYSTEM_ACTOR,
@@ -950,7 +1018,7 @@ class ServiceRequestWorkflow:
 
     def _close(self, actor: Actor, reason: str, action_id: str | None, **details: str) -> None:
         """Close a resolved request; a rating is taken within the policy's window after."""
-        now = workflow.now()
+        now = self._now()
         self.case.closed_at = now
         self.case.rating_due_at = sla.rating_due(self.case, now)
         if self.case.rating_due_at:
@@ -980,7 +1048,7 @@ class ServiceRequestWorkflow:
 
     def _follow_up(self, action: ActionRequest) -> None:
         """回访: satisfied closes, unsatisfied reopens at the unit (重办), unreachable retries."""
-        now, outcome = workflow.now(), action.outcome
+        now, outcome = self._now(), action.outcome
         assert outcome is not None
         attempt = follow_up.record(self.case, outcome)
         self._record_action(action, {"outcome": outcome.value, "attempt": attempt}, State.RESOLVED)
@@ -1027,7 +1095,7 @@ class ServiceRequestWorkflow:
     def _remind(self, chase: str, reason: str, **details: str | None) -> None:
         """催办 at once for a late step the unit keeps (``details`` name it), and chase it."""
         self._note(EventType.REMINDED, reason, **details)
-        chasing.start(self.case, chase, workflow.now(), reminded=True)
+        chasing.start(self.case, chase, self._now(), reminded=True)
 
     def _chase(self, now: datetime) -> None:
         """Take the chasing ladder's rungs that are due: reminder, supervision, reprimand."""
@@ -1116,7 +1184,7 @@ class ServiceRequestWorkflow:
             step=failed.step,
             error_type=error_type,
             message=failed.failure.message[:500],
-            since=workflow.now(),
+            since=self._now(),
             redo=redo,
             reason=reason,
             reason_code=code.value if code else None,
@@ -1163,7 +1231,7 @@ class ServiceRequestWorkflow:
         if hold.redo == "admit":
             await self._admit()
             return
-        async with self._lock:
+        async with self._locked():
             code = EscalationReason(hold.reason_code or EscalationReason.OTHER)
             await self._escalate(SYSTEM_ACTOR, hold.reason, None, code)
 
@@ -1201,7 +1269,7 @@ class ServiceRequestWorkflow:
         details: dict[str, str] | None = None,
     ) -> None:
         """Hand the request to ``institution`` at ``tier``; fresh clocks unless ``fresh`` is off."""
-        now = workflow.now()
+        now = self._now()
         from_tier = self.case.tier if self.case.institution else None
         policy, cal = self._policy, self._policy.calendar
         applications.lapse(self.case, now, f"the request moved on ({event.value})")
@@ -1295,7 +1363,7 @@ class ServiceRequestWorkflow:
                 self.case,
                 event,
                 actor,
-                workflow.now(),
+                self._now(),
                 to_state=to_state,
                 from_tier=from_tier,
                 reason=reason,
@@ -1305,7 +1373,7 @@ class ServiceRequestWorkflow:
         )
 
     def _summary(self) -> RequestSummary:
-        return records.summary(self.case, workflow.now())
+        return records.summary(self.case, self._now())
 
     # ------------------------------------------------------------------ outbox
     async def _drain_outbox(self) -> None:
@@ -1317,7 +1385,7 @@ class ServiceRequestWorkflow:
         await self._outbox.drain(after_batch=self._upsert_search_attributes)
         failed = self._outbox.blocked
         if failed is not None and self.case.operator is None:
-            async with self._lock:
+            async with self._locked():
                 if self.case.operator is not None:
                     return
                 self._hold(failed, redo="record")

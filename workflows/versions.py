@@ -1,11 +1,14 @@
 """Which code path a run takes: Temporal patches, and the one that stands for those before it.
 
 Taking a patch costs every run two history events: its marker and Temporal's
-``TemporalChangeVersion`` search attribute. Runs started on this code take LEAN_HISTORY_PATCH
-once, when they start; it stands for every patch before it (they record no other marker) and
-for the lean history: one record batch for the actions that waited for routing, and search
-attributes upserted only when they change. Runs started before replay their own markers and
-history unchanged.
+``TemporalChangeVersion`` search attribute. Runs started on this code take STEADY_CLOCK_PATCH
+once, when they start; it stands for every patch before it (they record no other marker).
+LEAN_HISTORY_PATCH stood for the lean history: one record batch for the actions that waited
+for routing, and search attributes upserted only when they change. STEADY_CLOCK_PATCH keeps
+that and adds the steady clock: each step reads one instant (a local activity's round trip
+does not move it), and a deadline's events occur at the deadline when the engine fires them
+on time, so every instant follows from the actions' instants and the policy alone. Runs
+started before replay their own markers and history unchanged.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 LEAN_HISTORY_PATCH = "lean-history"
+STEADY_CLOCK_PATCH = "lean-history-steady-clock"
 
 
 class Versions:
@@ -20,10 +24,12 @@ class Versions:
 
     def __init__(self) -> None:
         self.lean = False
+        self.steady_clock = False
 
     def start(self) -> None:
         """Called first thing in ``run`` (each run after continue-as-new decides again)."""
-        self.lean = workflow.patched(LEAN_HISTORY_PATCH)
+        self.steady_clock = workflow.patched(STEADY_CLOCK_PATCH)
+        self.lean = self.steady_clock or workflow.patched(LEAN_HISTORY_PATCH)
 
     def taken(self, patch_id: str) -> bool:
         """``workflow.patched(patch_id)``, which a lean run takes without recording it."""

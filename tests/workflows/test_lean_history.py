@@ -19,7 +19,7 @@ from schemas.lifecycle import ActionKind
 from tests.utils.factories import ALWAYS_OPEN, action, caseworker, make_policy
 from tests.workflows.dev_server import SECOND, running, started
 from workflows.service_request import ServiceRequestWorkflow
-from workflows.versions import LEAN_HISTORY_PATCH
+from workflows.versions import STEADY_CLOCK_PATCH
 
 TIMERS = {EventType.EVENT_TYPE_TIMER_STARTED, EventType.EVENT_TYPE_TIMER_CANCELED}
 UPSERT = EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
@@ -79,7 +79,7 @@ async def test_a_comment_costs_no_timer_and_no_upsert_and_one_patch_stands_for_a
         assert (await handle.result()).state is State.CLOSED  # after the 2 s reopen window
 
     history = await events(handle)
-    assert patch_ids(history) == [LEAN_HISTORY_PATCH]
+    assert patch_ids(history) == [STEADY_CLOCK_PATCH]
     attributes = [a for a in upserted(history) if a]
     assert [json.loads(a["TierflowState"]) for a in attributes] == [
         "assigned",
