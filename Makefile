@@ -70,7 +70,7 @@ system-deps:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy schemas workflows activities workers tierflow api devtools
+	$(BIN)/mypy schemas workflows activities workers tierflow api whatif devtools
 
 ## Lint, types, then the whole suite against real Temporal, Kafka, PostgreSQL and Prometheus.
 test: $(STAMP) system-deps lint

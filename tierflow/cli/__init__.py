@@ -23,6 +23,7 @@ from tierflow.cli import (
     reports,
     temporal,
     texts,
+    whatif,
 )
 
 texts.speak_typer()  # help pages and usage errors in the reader's language (tierflow.cli.texts)
@@ -38,4 +39,5 @@ app.add_typer(temporal.app, name="temporal")
 processes.register(app)
 client.register(app)
 admin.register(app)
+whatif.register(app)
 plugins.load(app, {"db": db.app, "events": events.app, "directory": directory.app})

@@ -1,0 +1,190 @@
+"""The what-if replays recorded traffic through the live workflow code.
+
+Generated traffic runs on the time-skipping server with the real activities and the packaged
+policy, recording into a read model. Replaying each request's actions under its own pinned
+policy must reproduce every recorded event; a candidate policy's report must follow from it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tomllib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+import tomli_w
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from schemas.domain import Tier
+from schemas.lifecycle import EventType
+from tests.utils.whatif_traffic import Traffic, generate, recording_worker, settled
+from tierflow.db.engine import make_engine, upgrade
+from tierflow.db.models import Transition
+from tierflow.policy import PACKAGED_POLICY, parse_policy
+from tierflow_dev.devstack.temporal import find_executable
+from whatif.report import changed_csv, groups_csv
+from whatif.run import Candidate, VerifyJob, WhatIfJob, run_verify, run_whatif
+from whatif.trail import Scope
+
+COUNT = 40
+SEED = 2026
+
+
+@dataclass
+class Recording:
+    url: str
+    engine: Engine
+    horizon: datetime
+    traffic: Traffic
+
+
+def packaged_text() -> str:
+    return resources.files("tierflow.data").joinpath(PACKAGED_POLICY).read_text("utf-8")
+
+
+def candidate_text(version: str, factor: float = 1.0) -> str:
+    """The packaged policy renamed, with every tier's targets scaled by ``factor``."""
+    data = tomllib.loads(packaged_text())
+    data["version"] = version
+    tiers = data["targets"].setdefault("tier", {})
+    for tier in Tier:
+        factors = tiers.setdefault(tier.value, {})
+        for name in ("response_factor", "resolution_factor"):
+            factors[name] = factors.get(name, 1.0) * factor
+    text = tomli_w.dumps(data)
+    assert parse_policy(text).version == version
+    return text
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def recording(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Recording]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('whatif') / 'trail.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(find_executable("temporal-test-server")),
+        data_converter=pydantic_data_converter,
+    )
+    try:
+        text = packaged_text()
+        async with recording_worker(env, engine, parse_policy(text), text) as queue:
+            traffic = await generate(env, queue, COUNT, SEED)
+            horizon = await settled(env, engine, traffic)
+        yield Recording(url, engine, horizon, traffic)
+    finally:
+        await env.shutdown()
+        engine.dispose()
+
+
+def test_the_generated_traffic_exercises_breaches_escalations_and_people(
+    recording: Recording,
+) -> None:
+    with Session(recording.engine) as session:
+        types = {row.event_type for row in session.exec(select(Transition))}
+    assert len(recording.traffic.requests) == COUNT
+    assert recording.traffic.applied > COUNT
+    for needed in (EventType.SLA_BREACHED, EventType.ESCALATED, EventType.RESOLVED):
+        assert needed in types
+
+
+def test_replaying_each_request_under_its_own_policy_reproduces_its_trail(
+    recording: Recording,
+) -> None:
+    job = VerifyJob(recording.url, Scope(), recording.horizon, processes=1)
+    found = run_verify(job)
+    assert found.as_dict()["disagreements"] == []
+    assert found.skipped == []
+    assert (found.requests, found.agreed) == (COUNT, COUNT)
+    assert found.max_drift <= timedelta(seconds=1)
+
+
+def test_verify_names_a_request_whose_trail_does_not_follow_from_its_actions(
+    recording: Recording, tmp_path: Path
+) -> None:
+    copy = tmp_path / "tampered.db"
+    with (
+        sqlite3.connect(recording.url.removeprefix("sqlite:///")) as source,
+        sqlite3.connect(copy) as target,
+    ):
+        source.backup(target)  # the file alone would miss what the write-ahead log holds
+    url = f"sqlite:///{copy}"
+    engine = make_engine(url)
+    with Session(engine) as session:
+        breach = session.exec(
+            select(Transition).where(Transition.event_type == EventType.SLA_BREACHED)
+        ).first()
+        assert breach is not None
+        event_id, request_id = breach.event_id, breach.request_id
+        moved = breach.occurred_at + timedelta(hours=1)
+        session.exec(  # type: ignore[call-overload]
+            update(Transition).where(col(Transition.event_id) == event_id).values(occurred_at=moved)
+        )
+        session.commit()
+    engine.dispose()
+    found = run_verify(VerifyJob(url, Scope(), recording.horizon, processes=1))
+    assert [d.request_id for d in found.disagreements] == [request_id]
+    assert "sla_breached" in found.disagreements[0].describe()
+
+
+def test_the_own_policy_as_candidate_changes_nothing(recording: Recording) -> None:
+    job = WhatIfJob(
+        recording.url,
+        Scope(),
+        recording.horizon,
+        processes=2,
+        candidate=Candidate(candidate_text("same-as-packaged")),
+    )
+    report = run_whatif(job).as_dict()
+    assert report["requests"] == COUNT
+    assert report["changed"] == []
+    assert report["before"] == report["after"]
+    assert report["skipped"] == []
+
+
+def test_halved_targets_breach_more_and_list_the_requests_that_change(
+    recording: Recording,
+) -> None:
+    job = WhatIfJob(
+        recording.url,
+        Scope(),
+        recording.horizon,
+        processes=2,
+        candidate=Candidate(candidate_text("halved", 0.5)),
+    )
+    report = run_whatif(job).as_dict()
+    before, after = report["before"], report["after"]
+    assert report["candidate_version"] == "halved"
+    assert after["breaches"] > before["breaches"]
+    assert after["warnings"] >= before["warnings"]
+    assert report["changed"], "halved targets changed no request"
+    for change in report["changed"]:
+        assert change["changed"], change
+        for name in change["changed"]:
+            assert change["before"][name] != change["after"][name]
+    # every group adds up to the totals
+    for dimension, groups in report["groups"].items():
+        total = sum(pair["after"]["breaches"] for pair in groups.values())
+        assert total == after["breaches"], dimension
+    rows = groups_csv(report).splitlines()
+    assert rows[0] == "dimension,group,measure,before,after,change"
+    assert f"total,all,breaches,{before['breaches']},{after['breaches']}," in "\n".join(rows)
+    assert len(changed_csv(report).splitlines()) > 1
+    json.dumps(report)  # the console and tools read it as JSON
+
+
+def test_a_scope_limits_the_requests(recording: Recording) -> None:
+    with Session(recording.engine) as session:
+        first = session.exec(select(Transition).order_by(col(Transition.occurred_at))).first()
+    assert first is not None
+    scope = Scope(since=first.occurred_at, until=first.occurred_at + timedelta(seconds=1))
+    job = VerifyJob(recording.url, scope, recording.horizon, processes=1)
+    assert run_verify(job).requests == 1

@@ -1,0 +1,246 @@
+"""Generated traffic recorded by the real workflow and activities, for the what-if's property.
+
+A worker on the time-skipping server runs the live workflow with the real policy, directory,
+admission and handler activities; its records go to the read model through the real
+projection (no broker: the audit trail is what a what-if reads). People act at random
+instants chosen from a seed: caseworkers of whichever unit holds the request, the enterprise,
+a supervisor of the tier above. Some actions are refused; only applied ones reach the trail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import random
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+from temporalio import activity
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.admission import AdmissionActivities
+from activities.directory import DirectoryActivities
+from activities.handlers import HandlerActivities
+from activities.persistence import TransitionWriter
+from activities.policy import PolicyActivities
+from schemas.domain import Category, Priority, Role, State, Tier
+from schemas.enterprise import division_for_tier
+from schemas.lifecycle import (
+    ActionKind,
+    ActionRequest,
+    EscalationReason,
+    TransitionBatch,
+    WorkflowState,
+)
+from schemas.request import Actor
+from tests.utils.eventually import eventually
+from tests.utils.factories import caseworker, make_request, supervisor
+from tierflow.constants import workflow_id
+from tierflow.db.models import ServiceRequest
+from tierflow.db.repository import record_policy_version
+from tierflow.directory import Directory
+from tierflow.grades import GradeRegistry
+from tierflow.policy import PolicyFile
+from workflows.service_request import ServiceRequestWorkflow
+
+DELAYS = (
+    timedelta(minutes=20),
+    timedelta(hours=2),
+    timedelta(hours=6),
+    timedelta(days=1),
+    timedelta(days=3),
+)
+# the packaged directory's counties in Hangzhou, Shanghai and Suzhou
+DIVISIONS = ("330106", "330110", "310104", "320505")
+
+
+class Recorder:
+    """``record_transitions`` without the broker: the real projection into the read model."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.writer = TransitionWriter(engine)
+
+    @activity.defn(name="record_transitions")
+    async def record_transitions(self, batch: TransitionBatch) -> int:
+        return await asyncio.to_thread(self.writer.persist, batch.records)
+
+
+@contextlib.asynccontextmanager
+async def recording_worker(
+    env: WorkflowEnvironment, engine: Engine, policy: PolicyFile, policy_text: str
+) -> AsyncIterator[str]:
+    """Run the live workflow with real activities recording into ``engine``; yield its queue."""
+    with Session(engine) as session:
+        record_policy_version(session, policy.version, policy_text)
+        session.commit()
+    pinning = PolicyActivities(policy, GradeRegistry(engine))
+    directory = DirectoryActivities(Directory.load())
+    handlers = HandlerActivities(engine)
+    queue = f"whatif-{uuid.uuid4().hex[:8]}"
+    with ThreadPoolExecutor(4) as executor:
+        async with Worker(
+            env.client,
+            task_queue=queue,
+            workflows=[ServiceRequestWorkflow],
+            activities=[
+                AdmissionActivities(
+                    pinning.load_policy, directory.resolve_institution
+                ).admit_request,
+                pinning.load_policy,
+                directory.resolve_institution,
+                directory.check_target,
+                handlers.check_handler,
+                Recorder(engine).record_transitions,
+            ],
+            activity_executor=executor,
+        ):
+            yield queue
+
+
+def _enterprise(handle_id: str) -> Actor:
+    return Actor(id=f"ent-{handle_id}", role=Role.ENTERPRISE)
+
+
+def choose(
+    rng: random.Random, state: State, tier: Tier, holder: str, division: str
+) -> ActionRequest | None:
+    """A person's next action on a request in ``state`` held by ``holder``, or None."""
+    worker = caseworker(holder)
+    above = tier.next_up()
+    boss = supervisor(above, division_for_tier(division, above)) if above else None
+    options: list[tuple[ActionKind, Actor, dict[str, object]]] = []
+    if state is State.ASSIGNED:
+        options = [
+            (ActionKind.ACKNOWLEDGE, worker, {}),
+            (ActionKind.ACKNOWLEDGE, worker, {}),
+            (ActionKind.SIGN_FOR, worker, {}),
+            (ActionKind.COMMENT, worker, {"text": "已电话联系企业"}),
+        ]
+        if above:
+            code = EscalationReason.COMPLEX_CASE
+            options.append(
+                (ActionKind.ESCALATE, worker, {"text": "需上级协调", "reason_code": code})
+            )
+    elif state in (State.ACKNOWLEDGED, State.IN_PROGRESS):
+        options = [
+            (ActionKind.START, worker, {}),
+            (ActionKind.RESOLVE, worker, {"text": "已办结"}),
+            (ActionKind.RESOLVE, worker, {"text": "已办结"}),
+            (ActionKind.REQUEST_INFO, worker, {"text": "请补充近三年财务报表"}),
+            (ActionKind.REQUEST_EXTENSION, worker, {"text": "需现场核查", "days": 2}),
+        ]
+        if boss is not None:
+            options.append((ActionKind.APPROVE_EXTENSION, boss, {"text": "同意延期"}))
+            options.append((ActionKind.SUPERVISE, boss, {"text": "请加快办理"}))
+    elif state is State.AWAITING_ENTERPRISE:
+        options = [(ActionKind.PROVIDE_INFO, _enterprise(holder), {"text": "已上传"})]
+    elif state is State.RESOLVED:
+        options = [
+            (ActionKind.RATE, _enterprise(holder), {"rating": rng.randint(1, 5)}),
+            (ActionKind.REOPEN, worker, {"text": "企业反映问题未解决"}),
+            (ActionKind.COMMENT, worker, {"text": "回访中"}),
+        ]
+    if not options:
+        return None
+    kind, actor, fields = rng.choice(options)
+    return ActionRequest(action_id=f"g-{uuid.uuid4().hex[:12]}", kind=kind, actor=actor, **fields)  # type: ignore[arg-type]
+
+
+@dataclass
+class Traffic:
+    """What a run of generated traffic did."""
+
+    requests: list[str] = field(default_factory=list)
+    applied: int = 0
+    refused: int = 0
+
+
+async def generate(env: WorkflowEnvironment, queue: str, count: int, seed: int) -> Traffic:
+    """Submit ``count`` requests at random instants and act on them until each one ends or
+    has had its last step; time skips between steps (the server fires timers meanwhile)."""
+    rng = random.Random(seed)
+    traffic = Traffic()
+    now = await env.get_current_time()
+    plan: list[tuple[datetime, int, str]] = []  # (when, tie-break, request id or "")
+    handles: dict[str, WorkflowHandle] = {}
+    divisions: dict[str, str] = {}
+    steps: dict[str, int] = {}
+    for index in range(count):
+        request_id = f"wi-{seed}-{index:04d}"
+        plan.append((now + index * timedelta(minutes=rng.randint(1, 90)), index, request_id))
+    heapq.heapify(plan)
+    order = count
+    while plan:
+        at, _, request_id = heapq.heappop(plan)
+        current = await env.get_current_time()
+        if at > current:
+            await env.sleep(at - current)
+        if request_id not in handles:
+            division = rng.choice(DIVISIONS)
+            req = make_request(
+                request_id,
+                division_code=division,
+                category=rng.choice(list(Category)),
+                priority=rng.choice(list(Priority)),
+            )
+            handles[request_id] = await env.client.start_workflow(
+                ServiceRequestWorkflow.run,
+                WorkflowState(request=req, search_attributes=False),
+                id=workflow_id(request_id),
+                task_queue=queue,
+            )
+            divisions[request_id] = division
+            traffic.requests.append(request_id)
+            steps[request_id] = rng.randint(2, 7)
+        else:
+            view = await handles[request_id].query(ServiceRequestWorkflow.view)
+            summary = view.summary
+            chosen = None
+            if summary.institution_id is not None and not summary.state.is_terminal:
+                chosen = choose(
+                    rng, summary.state, summary.tier, summary.institution_id, divisions[request_id]
+                )
+            if chosen is not None:
+                try:
+                    await handles[request_id].execute_update(
+                        ServiceRequestWorkflow.act, chosen, id=chosen.action_id
+                    )
+                    traffic.applied += 1
+                except WorkflowUpdateFailedError:
+                    traffic.refused += 1
+            steps[request_id] -= 1
+            if chosen is None or steps[request_id] <= 0:
+                continue
+        order += 1
+        # people act at odd moments: a step landing on a deadline's very millisecond trips the
+        # time-skipping server ("invalid history builder state"), never a real server
+        jitter = timedelta(seconds=rng.randint(7, 3000), milliseconds=rng.randint(1, 999))
+        heapq.heappush(plan, (at + rng.choice(DELAYS) + jitter, order, request_id))
+    return traffic
+
+
+async def settled(env: WorkflowEnvironment, engine: Engine, traffic: Traffic) -> datetime:
+    """Wait until the read model holds every event each workflow has recorded; return the
+    server's time then (the instant the recording stands for)."""
+
+    async def recorded_all() -> bool:
+        with Session(engine) as session:
+            for request_id in traffic.requests:
+                handle = env.client.get_workflow_handle(workflow_id(request_id))
+                view = await handle.query(ServiceRequestWorkflow.view)
+                expected = len(view.timeline) + view.timeline_truncated
+                row = session.get(ServiceRequest, request_id)
+                if row is None or row.last_sequence != expected:
+                    return False
+        return True
+
+    await eventually(recorded_all, timeout=60, what="every recorded event in the read model")
+    return await env.get_current_time()

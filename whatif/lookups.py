@@ -1,0 +1,137 @@
+"""What the simulated workflow's local activities answer: its policy, routing and checks.
+
+Production answers them from the policy file, the directory and the accounts as they stood;
+a what-if answers them from the audit trail where the trail knows (the institution that held
+the request at each tier, the handlers a unit named) and from the directory where the
+candidate policy takes the request somewhere the recording never went.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from schemas.domain import Grade, Tier
+from schemas.enterprise import division_for_tier
+from schemas.lifecycle import (
+    Admission,
+    AdmitRequest,
+    EventType,
+    HandlerAnswer,
+    HandlerCheck,
+    Institution,
+    RouteRequest,
+    TargetAnswer,
+    TargetCheck,
+)
+from schemas.policy import CalendarData, PinnedPolicy, PolicyRequest
+from tierflow.db.models import Transition
+from tierflow.directory import Directory
+from tierflow.grades import local_day
+from tierflow.policy import PolicyFile
+from whatif.driver import Lookup
+
+# events after which the row's institution holds the request at the row's tier
+ARRIVALS = frozenset(
+    {
+        EventType.ASSIGNED,
+        EventType.ESCALATED,
+        EventType.HANDED_BACK,
+        EventType.REASSIGNED,
+        EventType.RETURN_APPROVED,
+    }
+)
+GradeOn = Callable[[str, date], Grade]
+
+
+class Pinning:
+    """Pins a policy file for one request as ``load_policy`` does, cached per request shape.
+
+    ``calendar`` replaces the file's calendar (a what-if of a calendar change).
+    """
+
+    def __init__(
+        self, policy: PolicyFile, grade_on: GradeOn, calendar: CalendarData | None = None
+    ) -> None:
+        self.policy = policy
+        self.grade_on = grade_on
+        self.calendar = calendar
+        self._pinned: dict[tuple[object, ...], PinnedPolicy] = {}
+
+    @property
+    def version(self) -> str:
+        return self.policy.version
+
+    def pin(self, req: PolicyRequest) -> PinnedPolicy:
+        applied = self.grade_on(req.uscc or "", local_day(req.submitted_at))
+        key = (req.category, req.priority, applied, req.submitted_at.year, req.division_code)
+        pinned = self._pinned.get(key)
+        if pinned is None:
+            pinned = self.policy.pin(
+                req.category, req.priority, applied, req.submitted_at, req.division_code
+            )
+            if self.calendar is not None:
+                pinned = pinned.model_copy(update={"calendar": self.calendar})
+            self._pinned[key] = pinned
+        return pinned.model_copy(update={"grade_declared": req.grade, "grade_applied": applied})
+
+
+@dataclass
+class TrailLookups:
+    """The lookups of one request: recorded answers first, then the directory."""
+
+    pinning: Pinning
+    directory: Directory
+    held_at: dict[Tier, str] = field(default_factory=dict)  # tier -> first recorded holder
+    handlers: set[tuple[str, str]] = field(default_factory=set)  # (handler, institution)
+    pinned: PinnedPolicy | None = None  # what the admission pinned
+
+    @classmethod
+    def of(cls, rows: list[Transition], pinning: Pinning, directory: Directory) -> TrailLookups:
+        found = cls(pinning, directory)
+        for row in rows:
+            if row.event_type in ARRIVALS and row.institution_id is not None:
+                found.held_at.setdefault(row.to_tier, row.institution_id)
+            if row.event_type is EventType.HANDLER_CHANGED and row.institution_id is not None:
+                found.handlers.add((str(row.details.get("handler_id")), row.institution_id))
+        return found
+
+    def route(self, req: RouteRequest) -> Institution | None:
+        held = self.held_at.get(req.tier)
+        if held is None:
+            return self.directory.route(req.division_code, req.category, req.tier)
+        entry = self.directory.get(held)
+        if entry is not None:
+            return entry.institution()
+        code = division_for_tier(req.division_code, req.tier)
+        return Institution(id=held, name=held, tier=req.tier, division_code=code)
+
+    def admit(self, req: AdmitRequest) -> Admission:
+        self.pinned = self.pinning.pin(req.policy)
+        try:
+            return Admission(policy=self.pinned, institution=self.route(req.route))
+        except (KeyError, ValueError) as exc:
+            return Admission(
+                policy=self.pinned, route_error_type="RoutingFailed", route_error=str(exc)
+            )
+
+    def check_target(self, check: TargetCheck) -> TargetAnswer:
+        return self.directory.check_target(check)
+
+    def check_handler(self, check: HandlerCheck) -> HandlerAnswer:
+        if (check.handler_id, check.institution_id) in self.handlers:
+            return HandlerAnswer()
+        return HandlerAnswer(
+            refusal=f"handler_id: {check.handler_id} never handled a request at "
+            f"{check.institution_id} in the recording"
+        )
+
+    def answers(self) -> Mapping[str, Lookup]:
+        """The lookups by activity name, as the driver calls them."""
+        return {
+            "admit_request": (AdmitRequest, self.admit),
+            "resolve_institution": (RouteRequest, self.route),
+            "check_target": (TargetCheck, self.check_target),
+            "check_handler": (HandlerCheck, self.check_handler),
+        }
