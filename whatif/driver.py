@@ -31,14 +31,36 @@ from temporalio.bridge.proto.workflow_activation import (
 )
 from temporalio.bridge.proto.workflow_commands import WorkflowCommand
 from temporalio.common import MetricMeter, Priority, TypedSearchAttributes
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DefaultFailureConverter, PayloadConverter
 from temporalio.worker import UnsandboxedWorkflowRunner, WorkflowInstance, WorkflowInstanceDetails
 
-from schemas.lifecycle import ActionRequest, TransitionBatch, TransitionRecord, WorkflowState
+from schemas.lifecycle import ActionRequest, TransitionRecord, WorkflowState
 from workflows.service_request import ServiceRequestWorkflow
 
 TASK_QUEUE = "whatif"
-CONVERTER = pydantic_data_converter
+
+
+class ByReference(PayloadConverter):
+    """Hands values to the workflow and back as they are: nothing leaves the process, so
+    encoding every record to JSON and back would only cost time. Each run has its own."""
+
+    def __init__(self) -> None:
+        self.values: dict[bytes, Any] = {}
+
+    def to_payloads(self, values: Sequence[Any]) -> list[Payload]:
+        found = []
+        for value in values:
+            key = str(len(self.values)).encode()
+            self.values[key] = value
+            found.append(Payload(metadata={"encoding": b"whatif/reference"}, data=key))
+        return found
+
+    def from_payloads(
+        self, payloads: Sequence[Payload], type_hints: list[type] | None = None
+    ) -> list[Any]:
+        return [self.values[payload.data] for payload in payloads]
+
+
 DEFINITION = workflow._Definition.must_from_class(ServiceRequestWorkflow)
 RUNNER = UnsandboxedWorkflowRunner()
 # A lookup the simulation answers: the activity's input type and the answer for an input.
@@ -72,14 +94,6 @@ class RunResult:
 class _Timer:
     due: datetime
     seq: int
-
-
-def _payload(value: object) -> Payload:
-    return CONVERTER.payload_converter.to_payloads([value])[0]
-
-
-def _decode(payload: Payload, kind: type) -> Any:
-    return CONVERTER.payload_converter.from_payloads([payload], [kind])[0]
 
 
 def _info(workflow_id: str, start: datetime) -> workflow.Info:
@@ -121,6 +135,7 @@ class RequestRun:
         lookups: Mapping[str, Lookup],
         until: datetime,
     ) -> None:
+        self.converter = ByReference()
         self.now = start
         self.until = until
         self.lookups = lookups
@@ -131,8 +146,8 @@ class RequestRun:
         self._update_ids = itertools.count(1)
         workflow_id = f"whatif-{state.request.request_id}"
         details = WorkflowInstanceDetails(
-            payload_converter_factory=lambda: CONVERTER.payload_converter,
-            failure_converter_class=CONVERTER.failure_converter_class,
+            payload_converter_factory=lambda: self.converter,
+            failure_converter_class=DefaultFailureConverter,
             interceptor_classes=[],
             defn=DEFINITION,
             info=_info(workflow_id, start),
@@ -148,7 +163,7 @@ class RequestRun:
         init = InitializeWorkflow(
             workflow_type=DEFINITION.name or "ServiceRequest",
             workflow_id=workflow_id,
-            arguments=[_payload(state)],
+            arguments=self.converter.to_payloads([state]),
             randomness_seed=0,
             first_execution_run_id="whatif",
         )
@@ -196,7 +211,7 @@ class RequestRun:
             id=update_id,
             protocol_instance_id=update_id,
             name="act",
-            input=[_payload(action)],
+            input=self.converter.to_payloads([action]),
             run_validator=True,
         )
         self._activate([WorkflowActivationJob(do_update=job)])
@@ -241,13 +256,14 @@ class RequestRun:
     def _local_activity(self, scheduled: Any) -> WorkflowActivationJob:
         name = scheduled.activity_type
         if name == "record_transitions":
-            batch = _decode(scheduled.arguments[0], TransitionBatch)
+            [batch] = self.converter.from_payloads(scheduled.arguments)
             self.result.records.extend(batch.records)
             answer: object = len(batch.records)
         else:
             kind, answer_for = self.lookups[name]
-            answer = answer_for(_decode(scheduled.arguments[0], kind))
-        resolution = ActivityResolution(completed=Success(result=_payload(answer)))
+            answer = answer_for(*self.converter.from_payloads(scheduled.arguments))
+        [result] = self.converter.to_payloads([answer])
+        resolution = ActivityResolution(completed=Success(result=result))
         return WorkflowActivationJob(
             resolve_activity=ResolveActivity(seq=scheduled.seq, result=resolution, is_local=True)
         )

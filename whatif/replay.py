@@ -30,7 +30,7 @@ def replay(
 ) -> Replayed:
     """Run the recorded actions at their instants under ``pinning``'s policy until ``horizon``."""
     lookups = TrailLookups.of(recorded.rows, pinning, directory)
-    state = WorkflowState(request=recorded.request)
+    state = WorkflowState(request=recorded.request, search_attributes=False)  # none to upsert
     run = run_request(state, recorded.started_at, recorded.actions, lookups.answers(), horizon)
     req = recorded.request
     calendar = lookups.pinned.calendar if lookups.pinned else None

@@ -12,7 +12,7 @@ Arithmetic is done in whole microseconds so the two functions agree exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING
 
@@ -38,6 +38,10 @@ class _Calendar:
     first_day: date
     last_day: date
     day_us: int
+    # add_business_seconds answers by (start, seconds): the workflow asks the same ones often
+    sums: dict[tuple[datetime, int], datetime] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     @property
     def week_us(self) -> int:
@@ -61,7 +65,44 @@ class _Calendar:
         return max(0, (self.first_day - day).days // 7)
 
 
+# Prepared calendars by the calendar object they came from (kept alive here, so its id is not
+# reused), checked against a fingerprint of its content: a handful of calendars serve every
+# request, and preparing one per call was most of the arithmetic's cost.
+_PREPARED: dict[int, tuple[CalendarData, tuple[object, ...], _Calendar]] = {}
+_PREPARED_MAX = 64
+
+
+def _fingerprint(cal: CalendarData) -> tuple[object, ...]:
+    return (
+        cal.version,
+        cal.utc_offset_minutes,
+        cal.first_year,
+        cal.last_year,
+        id(cal.working_periods),
+        len(cal.working_periods),
+        id(cal.weekend_days),
+        len(cal.weekend_days),
+        id(cal.holidays),
+        len(cal.holidays),
+        id(cal.workdays),
+        len(cal.workdays),
+    )
+
+
 def _prepare(cal: CalendarData) -> _Calendar:
+    """The calendar indexed for lookups (cached per calendar object; pure either way)."""
+    found = _PREPARED.get(id(cal))
+    fingerprint = _fingerprint(cal)
+    if found is not None and found[0] is cal and found[1] == fingerprint:
+        return found[2]
+    prepared = _index(cal)
+    if len(_PREPARED) >= _PREPARED_MAX:
+        _PREPARED.pop(next(iter(_PREPARED), 0), None)  # the oldest; threads may race here
+    _PREPARED[id(cal)] = (cal, fingerprint, prepared)
+    return prepared
+
+
+def _index(cal: CalendarData) -> _Calendar:
     """Validate and index the calendar; reject ones on which business time never advances."""
     try:
         periods = parse_working_periods(cal.working_periods)
@@ -117,11 +158,25 @@ def is_working_day(day: date, cal: CalendarData) -> bool:
     return _prepare(cal).is_working_day(day)
 
 
+SUMS_MAX = 4096  # answers a prepared calendar keeps (then it starts again)
+
+
 def add_business_seconds(start: datetime, seconds: int, cal: CalendarData) -> datetime:
     """Return the earliest UTC instant at which ``seconds`` of business time have elapsed."""
     if seconds < 0:
         raise ValueError(f"seconds must be >= 0, got {seconds}")
     prepared = _prepare(cal)
+    key = (start, seconds)
+    found = prepared.sums.get(key)
+    if found is None:
+        found = _add(prepared, start, seconds)
+        if len(prepared.sums) >= SUMS_MAX:
+            prepared.sums.clear()
+        prepared.sums[key] = found
+    return found
+
+
+def _add(prepared: _Calendar, start: datetime, seconds: int) -> datetime:
     day, position = _local(start, prepared.tz, "start")
     if seconds == 0:
         return start.astimezone(UTC)

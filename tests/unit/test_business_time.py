@@ -208,3 +208,19 @@ def test_between_matches_oracle_and_is_additive(a: datetime, b: datetime, c: dat
         middle, last, CAL
     ) == business_seconds_between(first, last, CAL)
     assert business_seconds_between(last, first, CAL) == 0
+
+
+def test_a_calendar_replaced_or_grown_is_prepared_again() -> None:
+    """Prepared calendars are cached per calendar object: a new holiday list must not be
+    answered from the old one (the cache checks what it was prepared from)."""
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=CST)  # a Monday
+    cal = CALENDAR_2026_PLAIN.model_copy(deep=True)
+    assert add_business_seconds(start, 8 * HOUR, cal) == datetime(2026, 3, 3, 10, 0, tzinfo=CST)
+    cal.holidays = [date(2026, 3, 3)]  # Tuesday off
+    assert add_business_seconds(start, 8 * HOUR, cal) == datetime(2026, 3, 4, 10, 0, tzinfo=CST)
+    cal.holidays.append(date(2026, 3, 4))  # and Wednesday
+    assert add_business_seconds(start, 8 * HOUR, cal) == datetime(2026, 3, 5, 10, 0, tzinfo=CST)
+    assert business_seconds_between(start, datetime(2026, 3, 5, 10, 0, tzinfo=CST), cal) == 8 * HOUR
+
+
+CALENDAR_2026_PLAIN = CalendarData(version="plain-2026", first_year=2026, last_year=2026)
