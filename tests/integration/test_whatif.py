@@ -26,7 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from schemas.domain import Tier
 from schemas.lifecycle import EventType
-from tests.utils.whatif_traffic import Traffic, generate, recording_worker, settled
+from tierflow_dev.whatif_traffic import Traffic, generate, recording_worker, settled
 from tierflow.db.engine import make_engine, upgrade
 from tierflow.db.models import Transition
 from tierflow.policy import PACKAGED_POLICY, parse_policy

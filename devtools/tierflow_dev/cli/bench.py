@@ -310,6 +310,40 @@ def ingress(
     _run("ingress", opts, quick, out, lambda stack: run_ingress(stack, params))
 
 
+@app.command()
+def whatif(
+    quick: Quick = False,
+    out: Out = None,
+    verify_count: Annotated[
+        int | None, typer.Option(help="Generated requests recorded and verified.")
+    ] = None,
+    count: Annotated[int | None, typer.Option(help="Requests the rate is measured over.")] = None,
+    processes: Annotated[int | None, typer.Option(help="Simulating processes.")] = None,
+) -> None:
+    """What-if: verify on generated traffic, then requests simulated per minute (>= 100,000)."""
+    import tempfile
+
+    from tierflow_dev.bench.common import print_table, write_results
+    from tierflow_dev.bench.whatif import QUICK, WhatIfParams, run_whatif_bench
+
+    params = _sized(
+        QUICK if quick else WhatIfParams(),
+        verify_count=verify_count,
+        count=count,
+        processes=processes,
+    )
+    with tempfile.TemporaryDirectory(prefix="tierflow-bench-whatif-") as home:
+        section = run_whatif_bench(Path(home), params)
+    path = write_results("whatif", out, {"quick": quick, **section})
+    rows = _flatten(section["results"])
+    for key, rec in section["targets"].items():
+        rows[f"target {key}"] = (
+            f"{rec['value']} ({rec['target']}: {'met' if rec['met'] else 'MISSED'})"
+        )
+    print_table("tierflow bench whatif", rows)
+    typer.echo(f"results written to {path}")
+
+
 def register(root: typer.Typer, groups: Mapping[str, typer.Typer]) -> None:
     """Add `tierflow bench` to the root command."""
     root.add_typer(app, name="bench")

@@ -1,6 +1,7 @@
-"""Generated traffic recorded by the real workflow and activities, for the what-if's property.
+"""Generated traffic recorded by the real workflow and activities: the what-if's corpus.
 
-A worker on the time-skipping server runs the live workflow with the real policy, directory,
+The what-if's property test and its benchmark record with it. A worker on the time-skipping
+server runs the live workflow with the real policy, directory,
 admission and handler activities; its records go to the read model through the real
 projection (no broker: the audit trail is what a what-if reads). People act at random
 instants chosen from a seed: caseworkers of whichever unit holds the request, the enterprise,
@@ -31,7 +32,7 @@ from activities.directory import DirectoryActivities
 from activities.handlers import HandlerActivities
 from activities.persistence import TransitionWriter
 from activities.policy import PolicyActivities
-from schemas.domain import Category, Priority, Role, State, Tier
+from schemas.domain import Role, State, Tier
 from schemas.enterprise import division_for_tier
 from schemas.lifecycle import (
     ActionKind,
@@ -41,14 +42,14 @@ from schemas.lifecycle import (
     WorkflowState,
 )
 from schemas.request import Actor
-from tests.utils.eventually import eventually
-from tests.utils.factories import caseworker, make_request, supervisor
 from tierflow.constants import workflow_id
 from tierflow.db.models import ServiceRequest
 from tierflow.db.repository import record_policy_version
 from tierflow.directory import Directory
 from tierflow.grades import GradeRegistry
 from tierflow.policy import PolicyFile
+from tierflow_dev.demo import demo_requests
+from workers.worker import workflow_runner
 from workflows.service_request import ServiceRequestWorkflow
 
 DELAYS = (
@@ -58,8 +59,6 @@ DELAYS = (
     timedelta(days=1),
     timedelta(days=3),
 )
-# the packaged directory's counties in Hangzhou, Shanghai and Suzhou
-DIVISIONS = ("330106", "330110", "310104", "320505")
 
 
 class Recorder:
@@ -90,6 +89,7 @@ async def recording_worker(
             env.client,
             task_queue=queue,
             workflows=[ServiceRequestWorkflow],
+            workflow_runner=workflow_runner(),  # the production worker's sandbox
             activities=[
                 AdmissionActivities(
                     pinning.load_policy, directory.resolve_institution
@@ -107,6 +107,19 @@ async def recording_worker(
 
 def _enterprise(handle_id: str) -> Actor:
     return Actor(id=f"ent-{handle_id}", role=Role.ENTERPRISE)
+
+
+def caseworker(institution_id: str) -> Actor:
+    return Actor(id=f"cw-{institution_id}", role=Role.CASEWORKER, institution_id=institution_id)
+
+
+def supervisor(tier: Tier, division_code: str) -> Actor:
+    return Actor(
+        id=f"sup-{tier.value}-{division_code}",
+        role=Role.SUPERVISOR,
+        tier=tier,
+        division_code=division_code,
+    )
 
 
 def choose(
@@ -151,7 +164,7 @@ def choose(
     if not options:
         return None
     kind, actor, fields = rng.choice(options)
-    return ActionRequest(action_id=f"g-{uuid.uuid4().hex[:12]}", kind=kind, actor=actor, **fields)  # type: ignore[arg-type]
+    return ActionRequest(action_id=f"g-{uuid.uuid4().hex[:12]}", kind=kind, actor=actor, **fields)
 
 
 @dataclass
@@ -163,67 +176,73 @@ class Traffic:
     refused: int = 0
 
 
+WAVE = timedelta(minutes=10)  # steps planned this close together are taken at once
+
+
 async def generate(env: WorkflowEnvironment, queue: str, count: int, seed: int) -> Traffic:
-    """Submit ``count`` requests at random instants and act on them until each one ends or
-    has had its last step; time skips between steps (the server fires timers meanwhile)."""
+    """Submit ``count`` requests (the demo's, ``demo_requests(count, seed)``) at random
+    instants and act on them until each ends or has had its last step; time skips between
+    waves of steps (the server fires timers meanwhile), the steps of one wave run at once."""
     rng = random.Random(seed)
     traffic = Traffic()
     now = await env.get_current_time()
-    plan: list[tuple[datetime, int, str]] = []  # (when, tie-break, request id or "")
-    handles: dict[str, WorkflowHandle] = {}
-    divisions: dict[str, str] = {}
-    steps: dict[str, int] = {}
-    for index in range(count):
-        request_id = f"wi-{seed}-{index:04d}"
-        plan.append((now + index * timedelta(minutes=rng.randint(1, 90)), index, request_id))
+    requests = {req.request_id: req for req in demo_requests(count, seed)}
+    plan: list[tuple[datetime, int, str]] = []  # (when, tie-break, request id)
+    offset = timedelta(0)
+    for index, request_id in enumerate(requests):
+        offset += timedelta(seconds=rng.randint(1, 5400) * 60 // max(count, 1) + 1)
+        plan.append((now + offset, index, request_id))
     heapq.heapify(plan)
+    handles: dict[str, WorkflowHandle] = {}
+    steps: dict[str, int] = {}
     order = count
-    while plan:
-        at, _, request_id = heapq.heappop(plan)
-        current = await env.get_current_time()
-        if at > current:
-            await env.sleep(at - current)
+
+    async def take(request_id: str) -> bool:
+        """One step of one request; whether it has more to come."""
         if request_id not in handles:
-            division = rng.choice(DIVISIONS)
-            req = make_request(
-                request_id,
-                division_code=division,
-                category=rng.choice(list(Category)),
-                priority=rng.choice(list(Priority)),
-            )
+            req = requests[request_id]
             handles[request_id] = await env.client.start_workflow(
                 ServiceRequestWorkflow.run,
                 WorkflowState(request=req, search_attributes=False),
                 id=workflow_id(request_id),
                 task_queue=queue,
             )
-            divisions[request_id] = division
             traffic.requests.append(request_id)
             steps[request_id] = rng.randint(2, 7)
-        else:
-            view = await handles[request_id].query(ServiceRequestWorkflow.view)
-            summary = view.summary
-            chosen = None
-            if summary.institution_id is not None and not summary.state.is_terminal:
-                chosen = choose(
-                    rng, summary.state, summary.tier, summary.institution_id, divisions[request_id]
+            return True
+        view = await handles[request_id].query(ServiceRequestWorkflow.view)
+        summary = view.summary
+        chosen = None
+        if summary.institution_id is not None and not summary.state.is_terminal:
+            division = requests[request_id].enterprise.division_code
+            chosen = choose(rng, summary.state, summary.tier, summary.institution_id, division)
+        if chosen is not None:
+            try:
+                await handles[request_id].execute_update(
+                    ServiceRequestWorkflow.act, chosen, id=chosen.action_id
                 )
-            if chosen is not None:
-                try:
-                    await handles[request_id].execute_update(
-                        ServiceRequestWorkflow.act, chosen, id=chosen.action_id
-                    )
-                    traffic.applied += 1
-                except WorkflowUpdateFailedError:
-                    traffic.refused += 1
-            steps[request_id] -= 1
-            if chosen is None or steps[request_id] <= 0:
-                continue
-        order += 1
-        # people act at odd moments: a step landing on a deadline's very millisecond trips the
-        # time-skipping server ("invalid history builder state"), never a real server
-        jitter = timedelta(seconds=rng.randint(7, 3000), milliseconds=rng.randint(1, 999))
-        heapq.heappush(plan, (at + rng.choice(DELAYS) + jitter, order, request_id))
+                traffic.applied += 1
+            except WorkflowUpdateFailedError:
+                traffic.refused += 1
+        steps[request_id] -= 1
+        return chosen is not None and steps[request_id] > 0
+
+    while plan:
+        first = plan[0][0]
+        current = await env.get_current_time()
+        if first > current:
+            await env.sleep(first - current)
+        wave = []
+        while plan and plan[0][0] <= first + WAVE:
+            wave.append(heapq.heappop(plan))
+        more = await asyncio.gather(*(take(request_id) for _, _, request_id in wave))
+        for (at, _, request_id), again in zip(wave, more, strict=True):
+            if again:
+                # people act at odd moments: a step landing on a deadline's very millisecond
+                # trips the time-skipping server ("invalid history builder state")
+                jitter = timedelta(seconds=rng.randint(7, 3000), milliseconds=rng.randint(1, 999))
+                order += 1
+                heapq.heappush(plan, (at + rng.choice(DELAYS) + jitter, order, request_id))
     return traffic
 
 
@@ -242,5 +261,18 @@ async def settled(env: WorkflowEnvironment, engine: Engine, traffic: Traffic) ->
                     return False
         return True
 
-    await eventually(recorded_all, timeout=60, what="every recorded event in the read model")
-    return await env.get_current_time()
+    for pause in _backoff(timeout=120):
+        if await recorded_all():
+            return await env.get_current_time()
+        await asyncio.sleep(pause)
+    raise TimeoutError("the read model did not catch up with the workflows in 120 s")
+
+
+def _backoff(timeout: float) -> list[float]:
+    """Pauses between probes: 50 ms doubling to 1 s, adding up to ``timeout``."""
+    pauses, total, pause = [], 0.0, 0.05
+    while total < timeout:
+        pauses.append(pause)
+        total += pause
+        pause = min(pause * 2, 1.0)
+    return pauses

@@ -1,0 +1,187 @@
+"""Scenario ``whatif``: the what-if's verify property at scale, and its simulation rate.
+
+1. A corpus is recorded: ``verify_count`` of the demo's requests run through the live workflow
+   on the time-skipping server with the real activities (``tierflow_dev.whatif_traffic``),
+   people acting at random instants, into a SQLite read model.
+2. ``run_verify`` replays every one under its own pinned policy: all must agree, event by
+   event and instant by instant.
+3. For the rate, the corpus is cloned to ``count`` requests (new ids, each copy shifted by
+   whole weeks so its deadlines fall on other days) and ``run_whatif`` simulates them all
+   under its own policy and a stricter candidate: two replays per request, in ``processes``
+   processes. The rate counts requests (each replayed twice) per minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from sqlalchemy import Engine, insert, select
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from schemas.domain import Tier
+from tierflow.db.engine import make_engine, upgrade
+from tierflow.db.models import ServiceRequest, Transition
+from tierflow.policy import PACKAGED_POLICY, parse_policy
+from tierflow_dev.bench.common import target
+from tierflow_dev.devstack.temporal import find_executable
+from tierflow_dev.whatif_traffic import generate, recording_worker, settled
+from whatif.run import Candidate, VerifyJob, WhatIfJob, run_verify, run_whatif
+from whatif.trail import Scope
+
+TARGET_PER_MINUTE = 100_000
+SEED = 2026
+
+
+@dataclass
+class WhatIfParams:
+    verify_count: int = 10_000  # generated requests recorded and verified
+    count: int = 100_000  # requests the rate is measured over
+    processes: int = 2
+
+
+QUICK = WhatIfParams(verify_count=40, count=400)
+
+
+def packaged_text() -> str:
+    return resources.files("tierflow.data").joinpath(PACKAGED_POLICY).read_text("utf-8")
+
+
+def stricter(factor: float = 0.8) -> str:
+    """The packaged policy renamed, every tier's targets scaled by ``factor``."""
+    data = tomllib.loads(packaged_text())
+    data["version"] = f"bench-x{factor:g}"
+    tiers = data["targets"].setdefault("tier", {})
+    for tier in Tier:
+        factors = tiers.setdefault(tier.value, {})
+        for name in ("response_factor", "resolution_factor"):
+            factors[name] = factors.get(name, 1.0) * factor
+    return tomli_w.dumps(data)
+
+
+async def record(url: str, count: int) -> tuple[datetime, dict[str, int]]:
+    """Record ``count`` generated requests into ``url``; return the horizon and the counts."""
+    engine = make_engine(url)
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(find_executable("temporal-test-server")),
+        data_converter=pydantic_data_converter,
+    )
+    try:
+        text = packaged_text()
+        async with recording_worker(env, engine, parse_policy(text), text) as queue:
+            traffic = await generate(env, queue, count, SEED)
+            horizon = await settled(env, engine, traffic)
+    finally:
+        await env.shutdown()
+        engine.dispose()
+    counts = {"requests": len(traffic.requests), "actions_applied": traffic.applied}
+    return horizon, counts | {"actions_refused": traffic.refused}
+
+
+def clone(source: Engine, target_url: str, count: int) -> int:
+    """Fill ``target_url`` with ``count`` requests copied from ``source``; return the events."""
+    with source.connect() as conn:
+        requests = [dict(r._mapping) for r in conn.execute(select(ServiceRequest.__table__))]  # type: ignore[attr-defined]
+        events = [dict(r._mapping) for r in conn.execute(select(Transition.__table__))]  # type: ignore[attr-defined]
+    by_request: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        by_request.setdefault(event["request_id"], []).append(event)
+    upgrade(target_url)
+    engine = make_engine(target_url)
+    written = 0
+    try:
+        copy = 0
+        while copy * len(requests) < count:
+            shift = timedelta(weeks=copy % 52)
+            rows, trail = [], []
+            for row in requests[: count - copy * len(requests)]:
+                request_id = f"{row['request_id']}-c{copy}"
+                rows.append(_moved(row, shift) | {"request_id": request_id})
+                for event in by_request.get(row["request_id"], []):
+                    trail.append(
+                        _moved(event, shift)
+                        | {
+                            "request_id": request_id,
+                            "event_id": f"{request_id}:{event['sequence']}",
+                        }
+                    )
+            with engine.begin() as conn:
+                conn.execute(insert(ServiceRequest.__table__), rows)  # type: ignore[attr-defined]
+                conn.execute(insert(Transition.__table__), trail)  # type: ignore[attr-defined]
+            written += len(trail)
+            copy += 1
+    finally:
+        engine.dispose()
+    return written
+
+
+def _moved(row: dict[str, Any], shift: timedelta) -> dict[str, Any]:
+    return {k: v + shift if isinstance(v, datetime) else v for k, v in row.items()}
+
+
+def run_whatif_bench(home: Path, params: WhatIfParams) -> dict[str, Any]:
+    """Record, verify, clone and simulate; return the results section of the JSON."""
+    corpus = f"sqlite:///{home / 'corpus.db'}"
+    upgrade(corpus)
+    started = time.perf_counter()
+    horizon, counts = asyncio.run(record(corpus, params.verify_count))
+    recorded_s = time.perf_counter() - started
+    started = time.perf_counter()
+    verified = run_verify(VerifyJob(corpus, Scope(), horizon, processes=params.processes))
+    verify_s = time.perf_counter() - started
+    bench = f"sqlite:///{home / 'bench.db'}"
+    source = make_engine(corpus)
+    try:
+        events = clone(source, bench, params.count)
+    finally:
+        source.dispose()
+    job = WhatIfJob(
+        bench,
+        Scope(),
+        horizon + timedelta(weeks=52),
+        processes=params.processes,
+        candidate=Candidate(stricter()),
+    )
+    started = time.perf_counter()
+    report = run_whatif(job).as_dict()
+    simulate_s = time.perf_counter() - started
+    per_minute = report["requests"] / simulate_s * 60
+    return {
+        "results": {
+            "recorded": counts | {"seconds": round(recorded_s, 1)},
+            "verify": {
+                "requests": verified.requests,
+                "agreed": verified.agreed,
+                "disagreements": len(verified.disagreements),
+                "skipped": len(verified.skipped),
+                "max_drift_seconds": verified.max_drift.total_seconds(),
+                "seconds": round(verify_s, 1),
+                "first_disagreements": [d.describe() for d in verified.disagreements[:5]],
+            },
+            "simulate": {
+                "requests": report["requests"],
+                "events_in_trail": events,
+                "replays": 2 * report["requests"],
+                "processes": params.processes,
+                "seconds": round(simulate_s, 1),
+                "requests_per_minute": round(per_minute),
+                "replays_per_minute": round(2 * per_minute),
+                "changed": len(report["changed"]),
+                "skipped": len(report["skipped"]),
+                "breaches_before": report["before"]["breaches"],
+                "breaches_after": report["after"]["breaches"],
+            },
+        },
+        "targets": {
+            "verify_holds": target(float(verified.holds), 1.0, ">="),
+            "requests_per_minute": target(round(per_minute), TARGET_PER_MINUTE, ">="),
+        },
+    }
