@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -300,5 +301,14 @@ def run_request(
     lookups: Mapping[str, Lookup],
     until: datetime,
 ) -> RunResult:
-    """Simulate one request from its submission at ``start`` to its end or ``until``."""
-    return RequestRun(state, start, actions, lookups, until).run()
+    """Simulate one request from its submission at ``start`` to its end or ``until``.
+
+    An instance runs as an event loop of its own (as on a worker's thread): called from a
+    thread whose loop is running, it runs on a thread of its own instead.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return RequestRun(state, start, actions, lookups, until).run()
+    with ThreadPoolExecutor(1, thread_name_prefix="whatif") as thread:
+        return thread.submit(run_request, state, start, actions, lookups, until).result()

@@ -49,6 +49,7 @@ class Scope:
     categories: tuple[Category, ...] = ()
     priorities: tuple[Priority, ...] = ()
     division_prefix: str | None = None  # e.g. "3301" for one city's counties
+    request_prefix: str | None = None  # e.g. one import's or one channel's id prefix
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +58,7 @@ class Scope:
             "categories": [c.value for c in self.categories],
             "priorities": [p.value for p in self.priorities],
             "division_prefix": self.division_prefix,
+            "request_prefix": self.request_prefix,
         }
 
 
@@ -169,6 +171,8 @@ def _filtered(scope: Scope) -> Any:
         query = query.where(col(ServiceRequest.priority).in_(scope.priorities))
     if scope.division_prefix:
         query = query.where(col(ServiceRequest.division_code).startswith(scope.division_prefix))
+    if scope.request_prefix:
+        query = query.where(col(ServiceRequest.request_id).startswith(scope.request_prefix))
     return query
 
 

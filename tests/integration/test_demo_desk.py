@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
 from schemas.domain import State
 from schemas.lifecycle import ActionKind
@@ -10,11 +11,14 @@ from tierflow import submission
 from tierflow.constants import workflow_id
 from tierflow_dev.demo import demo_requests
 from tierflow_dev.demo_desk import SCRIPTS, walk
+from whatif.run import VerifyJob, run_verify
+from whatif.trail import Scope
 from workflows.service_request import ServiceRequestWorkflow
 
 
 async def test_the_demo_desk_walks_every_script_and_again_changes_nothing(stack) -> None:
-    requests = demo_requests(len(SCRIPTS), seed=random.randrange(10**6, 10**7))
+    seed = random.randrange(10**6, 10**7)
+    requests = demo_requests(len(SCRIPTS), seed=seed)
     for request in requests:
         await submission.submit_request(stack.client, request, stack.settings.task_queue)
     ids = [r.request_id for r in requests]
@@ -48,3 +52,10 @@ async def test_the_demo_desk_walks_every_script_and_again_changes_nothing(stack)
         ServiceRequestWorkflow.view
     )
     assert len(again.timeline) == events
+
+    # the what-if replays the demo corpus exactly: every event, at its instant
+    scope = Scope(request_prefix=f"demo-{seed}-")
+    job = VerifyJob(stack.settings.resolved_database_url, scope, datetime.now(UTC), processes=1)
+    found = run_verify(job)
+    assert [d.describe() for d in found.disagreements] == [] and found.skipped == []
+    assert (found.requests, found.agreed) == (len(SCRIPTS), len(SCRIPTS))

@@ -23,16 +23,19 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner, Result
 
 from schemas.domain import Tier
 from schemas.lifecycle import EventType
-from tierflow_dev.whatif_traffic import Traffic, generate, recording_worker, settled
+from tierflow.cli import app as cli_app
 from tierflow.db.engine import make_engine, upgrade
 from tierflow.db.models import Transition
 from tierflow.policy import PACKAGED_POLICY, parse_policy
 from tierflow_dev.devstack.temporal import find_executable
+from tierflow_dev.whatif_traffic import Traffic, generate, recording_worker, settled
 from whatif.report import changed_csv, groups_csv
 from whatif.run import Candidate, VerifyJob, WhatIfJob, run_verify, run_whatif
+from whatif.store import list_runs, load_run
 from whatif.trail import Scope
 
 COUNT = 40
@@ -188,3 +191,48 @@ def test_a_scope_limits_the_requests(recording: Recording) -> None:
     scope = Scope(since=first.occurred_at, until=first.occurred_at + timedelta(seconds=1))
     job = VerifyJob(recording.url, scope, recording.horizon, processes=1)
     assert run_verify(job).requests == 1
+
+
+def _cli(recording: Recording, *args: str, lang: str = "en") -> Result:
+    env = {
+        "TIERFLOW_DATABASE_URL": recording.url,
+        "TIERFLOW_LANG": lang,
+        "COLUMNS": "200",
+    }
+    return CliRunner().invoke(cli_app, ["whatif", *args], env=env)
+
+
+def test_the_cli_verifies_and_reports_in_chinese_by_default(recording: Recording) -> None:
+    as_of = recording.horizon.isoformat()
+    found = _cli(recording, "--verify", "--as-of", as_of, "--processes", "1", lang="zh_CN")
+    assert found.exit_code == 0, found.output
+    assert f"{COUNT} 件诉求中 {COUNT} 件的重放与记录完全一致" in found.output
+
+
+def test_the_cli_writes_json_csv_and_saves_the_run(recording: Recording, tmp_path: Path) -> None:
+    policy = tmp_path / "candidate.toml"
+    policy.write_text(candidate_text("halved-cli", 0.5), encoding="utf-8")
+    out = tmp_path / "report.json"
+    args = ["--policy", str(policy), "--as-of", recording.horizon.isoformat(), "--save"]
+    found = _cli(recording, *args, "--json", str(out), "--csv", str(tmp_path / "figures.csv"))
+    assert found.exit_code == 0, found.output
+    report = json.loads(out.read_text("utf-8"))
+    assert report["candidate_version"] == "halved-cli" and report["requests"] == COUNT
+    assert "candidate halved-cli over 40 requests" in found.output
+    assert (tmp_path / "figures.csv").read_text("utf-8").startswith("dimension,group,measure")
+    assert (tmp_path / "figures-changed.csv").exists()
+    [run] = [r for r in list_runs(recording.engine) if r.candidate_version == "halved-cli"]
+    assert f"saved as run {run.run_id}" in found.output
+    saved = load_run(recording.engine, run.run_id)
+    assert saved is not None and saved[1]["changed"] == report["changed"]
+    assert saved[0].candidate_content == policy.read_text("utf-8")
+
+
+def test_the_cli_names_what_is_wrong(recording: Recording, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('version = "x"\n[targets]\n', encoding="utf-8")
+    assert "give either --policy FILE or --verify" in _cli(recording).output
+    refused = _cli(recording, "--policy", str(bad))
+    assert refused.exit_code == 1 and "--policy:" in refused.output
+    naive = _cli(recording, "--verify", "--since", "2026-01-01T00:00")
+    assert naive.exit_code == 2 and "--since: give a time zone" in naive.output
