@@ -14,12 +14,15 @@ import asyncio
 import contextlib
 import heapq
 import random
+import tomllib
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from importlib import resources
 
+import tomli_w
 from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio import activity
@@ -47,7 +50,7 @@ from tierflow.db.models import ServiceRequest
 from tierflow.db.repository import record_policy_version
 from tierflow.directory import Directory
 from tierflow.grades import GradeRegistry
-from tierflow.policy import PolicyFile
+from tierflow.policy import PACKAGED_POLICY, PolicyFile
 from tierflow_dev.demo import demo_requests
 from workers.worker import workflow_runner
 from workflows.service_request import ServiceRequestWorkflow
@@ -103,6 +106,24 @@ async def recording_worker(
             activity_executor=executor,
         ):
             yield queue
+
+
+def packaged_policy_text() -> str:
+    """The packaged SLA policy file, as a worker reads it."""
+    return resources.files("tierflow.data").joinpath(PACKAGED_POLICY).read_text("utf-8")
+
+
+def scaled_policy(version: str, factor: float = 1.0) -> str:
+    """The packaged policy renamed ``version``, every tier's targets scaled by ``factor``
+    (a candidate for a what-if: below 1 is stricter)."""
+    data = tomllib.loads(packaged_policy_text())
+    data["version"] = version
+    tiers = data["targets"].setdefault("tier", {})
+    for tier in Tier:
+        factors = tiers.setdefault(tier.value, {})
+        for name in ("response_factor", "resolution_factor"):
+            factors[name] = factors.get(name, 1.0) * factor
+    return tomli_w.dumps(data)
 
 
 def _enterprise(handle_id: str) -> Actor:

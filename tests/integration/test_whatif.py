@@ -9,30 +9,33 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import tomllib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from importlib import resources
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
-import tomli_w
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
-from schemas.domain import Tier
 from schemas.lifecycle import EventType
 from tierflow.cli import app as cli_app
 from tierflow.db.engine import make_engine, upgrade
 from tierflow.db.models import Transition
-from tierflow.policy import PACKAGED_POLICY, parse_policy
+from tierflow.policy import parse_policy
 from tierflow_dev.devstack.temporal import find_executable
-from tierflow_dev.whatif_traffic import Traffic, generate, recording_worker, settled
+from tierflow_dev.whatif_traffic import (
+    Traffic,
+    generate,
+    packaged_policy_text,
+    recording_worker,
+    scaled_policy,
+    settled,
+)
 from whatif.report import changed_csv, groups_csv
 from whatif.run import Candidate, VerifyJob, WhatIfJob, run_verify, run_whatif
 from whatif.store import list_runs, load_run
@@ -50,24 +53,6 @@ class Recording:
     traffic: Traffic
 
 
-def packaged_text() -> str:
-    return resources.files("tierflow.data").joinpath(PACKAGED_POLICY).read_text("utf-8")
-
-
-def candidate_text(version: str, factor: float = 1.0) -> str:
-    """The packaged policy renamed, with every tier's targets scaled by ``factor``."""
-    data = tomllib.loads(packaged_text())
-    data["version"] = version
-    tiers = data["targets"].setdefault("tier", {})
-    for tier in Tier:
-        factors = tiers.setdefault(tier.value, {})
-        for name in ("response_factor", "resolution_factor"):
-            factors[name] = factors.get(name, 1.0) * factor
-    text = tomli_w.dumps(data)
-    assert parse_policy(text).version == version
-    return text
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def recording(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Recording]:
     url = f"sqlite:///{tmp_path_factory.mktemp('whatif') / 'trail.db'}"
@@ -78,7 +63,7 @@ async def recording(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[R
         data_converter=pydantic_data_converter,
     )
     try:
-        text = packaged_text()
+        text = packaged_policy_text()
         async with recording_worker(env, engine, parse_policy(text), text) as queue:
             traffic = await generate(env, queue, COUNT, SEED)
             horizon = await settled(env, engine, traffic)
@@ -144,7 +129,7 @@ def test_the_own_policy_as_candidate_changes_nothing(recording: Recording) -> No
         Scope(),
         recording.horizon,
         processes=2,
-        candidate=Candidate(candidate_text("same-as-packaged")),
+        candidate=Candidate(scaled_policy("same-as-packaged")),
     )
     report = run_whatif(job).as_dict()
     assert report["requests"] == COUNT
@@ -161,7 +146,7 @@ def test_halved_targets_breach_more_and_list_the_requests_that_change(
         Scope(),
         recording.horizon,
         processes=2,
-        candidate=Candidate(candidate_text("halved", 0.5)),
+        candidate=Candidate(scaled_policy("halved", 0.5)),
     )
     report = run_whatif(job).as_dict()
     before, after = report["before"], report["after"]
@@ -211,7 +196,7 @@ def test_the_cli_verifies_and_reports_in_chinese_by_default(recording: Recording
 
 def test_the_cli_writes_json_csv_and_saves_the_run(recording: Recording, tmp_path: Path) -> None:
     policy = tmp_path / "candidate.toml"
-    policy.write_text(candidate_text("halved-cli", 0.5), encoding="utf-8")
+    policy.write_text(scaled_policy("halved-cli", 0.5), encoding="utf-8")
     out = tmp_path / "report.json"
     args = ["--policy", str(policy), "--as-of", recording.horizon.isoformat(), "--save"]
     found = _cli(recording, *args, "--json", str(out), "--csv", str(tmp_path / "figures.csv"))

@@ -15,25 +15,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import tomli_w
 from sqlalchemy import Engine, insert, select
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from schemas.domain import Tier
 from tierflow.db.engine import make_engine, upgrade
 from tierflow.db.models import ServiceRequest, Transition
-from tierflow.policy import PACKAGED_POLICY, parse_policy
+from tierflow.policy import parse_policy
 from tierflow_dev.bench.common import target
 from tierflow_dev.devstack.temporal import find_executable
-from tierflow_dev.whatif_traffic import generate, recording_worker, settled
+from tierflow_dev.whatif_traffic import (
+    generate,
+    packaged_policy_text,
+    recording_worker,
+    scaled_policy,
+    settled,
+)
 from whatif.run import Candidate, VerifyJob, WhatIfJob, run_verify, run_whatif
 from whatif.trail import Scope
 
@@ -51,22 +53,6 @@ class WhatIfParams:
 QUICK = WhatIfParams(verify_count=40, count=400)
 
 
-def packaged_text() -> str:
-    return resources.files("tierflow.data").joinpath(PACKAGED_POLICY).read_text("utf-8")
-
-
-def stricter(factor: float = 0.8) -> str:
-    """The packaged policy renamed, every tier's targets scaled by ``factor``."""
-    data = tomllib.loads(packaged_text())
-    data["version"] = f"bench-x{factor:g}"
-    tiers = data["targets"].setdefault("tier", {})
-    for tier in Tier:
-        factors = tiers.setdefault(tier.value, {})
-        for name in ("response_factor", "resolution_factor"):
-            factors[name] = factors.get(name, 1.0) * factor
-    return tomli_w.dumps(data)
-
-
 async def record(url: str, count: int) -> tuple[datetime, dict[str, int]]:
     """Record ``count`` generated requests into ``url``; return the horizon and the counts."""
     engine = make_engine(url)
@@ -75,7 +61,7 @@ async def record(url: str, count: int) -> tuple[datetime, dict[str, int]]:
         data_converter=pydantic_data_converter,
     )
     try:
-        text = packaged_text()
+        text = packaged_policy_text()
         async with recording_worker(env, engine, parse_policy(text), text) as queue:
             traffic = await generate(env, queue, count, SEED)
             horizon = await settled(env, engine, traffic)
@@ -148,7 +134,7 @@ def run_whatif_bench(home: Path, params: WhatIfParams) -> dict[str, Any]:
         Scope(),
         horizon + timedelta(weeks=52),
         processes=params.processes,
-        candidate=Candidate(stricter()),
+        candidate=Candidate(scaled_policy("bench-x0.8", 0.8)),
     )
     started = time.perf_counter()
     report = run_whatif(job).as_dict()
