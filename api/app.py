@@ -18,10 +18,20 @@ from api.console.directory import IMPORT_PATH
 from api.console.directory import router as directory_router
 from api.console.inbox import router as inbox_router
 from api.console.routes import router as console_router
+from api.console.whatif import router as whatif_console_router
 from api.deps import ApiContext, ApiLimits, utc_now
 from api.errors import on_database_error, on_validation_error
 from api.middleware import BodyLimit, HttpMetrics
-from api.routes import API_PREFIX, actions, health, notifications, policies, reports, requests
+from api.routes import (
+    API_PREFIX,
+    actions,
+    health,
+    notifications,
+    policies,
+    reports,
+    requests,
+    whatif,
+)
 from tierflow.metrics import ApiMetrics
 from tierflow.settings import Settings
 from tierflow.temporal_client import connect_temporal
@@ -73,11 +83,13 @@ def create_app(
         reports.router,
         notifications.router,
         policies.router,
+        whatif.router,
         health.router,
         console_router,
         inbox_router,
         assessment_router,
         directory_router,
+        whatif_console_router,
     )
     for router in routers:
         app.include_router(router)

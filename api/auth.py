@@ -36,12 +36,12 @@ def action_refusal(p: Principal, kind: ActionKind) -> str | None:
 
 
 def can(p: Principal, grant: str) -> bool:
-    """Return whether the principal may ``submit``, ``read``, see ``reports`` or manage the
-    ``directory`` or the SLA ``policies`` (admins only; no system client can be granted
-    them)."""
+    """Return whether the principal may ``submit``, ``read``, see ``reports``, run SLA
+    what-ifs (``whatif``: supervisors and admins, like reports) or manage the ``directory`` or
+    the SLA ``policies`` (admins only; no system client can be granted them)."""
     if p.role is Role.SYSTEM:
         return grant in p.grants  # never "directory" or "policies": not grants (SYSTEM_GRANTS)
-    if grant == "reports":
+    if grant in ("reports", "whatif"):
         return p.role in REPORT_ROLES
     if grant in ("directory", "policies"):
         return p.role is Role.ADMIN

@@ -237,6 +237,12 @@ class Settings(BaseSettings):
         ge=0,
         description="How often a worker checks the database for promoted policy releases",
     )
+    whatif_max_requests: int = Field(
+        default=50_000,
+        ge=1,
+        description="The most requests a what-if run from the API or console may cover "
+        "(larger runs: `tierflow whatif`, in parallel processes)",
+    )
     directory_file: Path | None = None  # None: the packaged institution directory
     directory_refresh_seconds: float = Field(
         default=5.0,

@@ -28,12 +28,13 @@ ROOT = Path(__file__).resolve().parents[2]
 # group, the labels and formats they share, and the messages of the checks the CLI prints
 # (raised as TranslatableError or returned as Said, with N_() messages): the admin and grade
 # stores, a USCC, a division code, a grade list, a directory and its CSV, a monthly report,
-# a policy candidate or promotion.
+# a policy candidate or promotion, a what-if.
 SOURCES: dict[str, list[tuple[str, str]]] = {
     "api/console": [
         ("**.py", "python"),
         ("templates/**.html", "jinja2.ext:babel_extract"),
     ],
+    "api/service": [("whatif.py", "python")],  # the what-if's refusals (API and console)
     "schemas": [
         ("divisions.py", "python"),
         ("enterprise.py", "python"),

@@ -1,0 +1,551 @@
+"""The console's SLA what-if page (策略推演), for supervisors and admins.
+
+Over the API's what-if service (``api.service.whatif``): pick a recorded policy version or
+upload a TOML (and optionally a calendar), choose the period (days in China time) and scope,
+run; a run's page shows the totals before and after, a before/after bar chart per group for
+one measure at a time (inline SVG, measures picked by links, no script), the requests whose
+outcome changes (each linked to its page), the downloads, who ran it and when. An admin
+promotes the run's candidate from a date there: the policies service records the candidate
+(if it was uploaded) and the release, citing the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+
+from api.auth import can
+from api.console import language
+from api.console.assessment import institution_names
+from api.console.forms import field_errors
+from api.console.routes import User, error_page, gettext, page_locale, page_texts, redirect, render
+from api.console.session import check_csrf, session_token
+from api.console.views import Texts
+from api.deps import ApiContext, Ctx
+from api.downloads import csv_attachment
+from api.service import policies
+from api.service import whatif as service
+from schemas.domain import Category, Priority, State, Tier
+from tierflow import policy_store
+from tierflow.auth_store import Principal
+from tierflow.grades import SHANGHAI
+from tierflow.i18n import N_
+from whatif.report import DIMENSIONS
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+CHART_MEASURES = (
+    "breaches",
+    "escalations",
+    "warnings",
+    "reminders",
+    "supervisions",
+    "on_time_rate",
+    "mean_resolution_business_hours",
+)
+MEASURE_LABELS = {
+    "requests": N_("Requests"),
+    "breaches": N_("Breaches"),
+    "escalations": N_("Escalations"),
+    "reminders": N_("Reminders"),
+    "supervisions": N_("Supervisions"),
+    "warnings": N_("Warnings"),
+    "resolved": N_("Resolved"),
+    "on_time": N_("Resolved on time"),
+    "on_time_rate": N_("On-time rate"),
+    "mean_resolution_business_hours": N_("Mean business hours to resolution"),
+}
+DIMENSION_LABELS = {
+    "institution": N_("Institution"),
+    "tier": N_("Tier"),
+    "category": N_("Category"),
+    "priority": N_("Priority"),
+}
+FIELD_LABELS = {
+    **MEASURE_LABELS,
+    "institution_id": N_("First institution"),
+    "tier": N_("Tier at the end"),
+    "state": N_("State"),
+    "resolution_business_seconds": N_("Business hours to resolution"),
+}
+ENUMS: dict[str, type[StrEnum]] = {
+    "tier": Tier,
+    "category": Category,
+    "priority": Priority,
+    "state": State,
+}
+CHART_ROWS = 15  # groups per chart: those with the largest figures
+CHART_WIDTH = 640.0
+CHART_LABEL = 170.0
+CHART_BAR = 380.0
+CHART_ROW = 34.0
+CHANGED_ROWS = 500  # changed requests listed on the page (all of them in the CSV)
+VERSIONS_OFFERED = 100
+
+
+def can_run_whatif(user: Principal | None) -> bool:
+    """Whether the navigation shows 策略推演 (supervisors and admins)."""
+    return user is not None and can(user, "whatif")
+
+
+language.add_global("can_run_whatif", can_run_whatif)
+
+
+# --------------------------------------------------------------------------- figures as shown
+def shown(measure: str, value: Any) -> str:
+    """A figure as the page shows it: a rate in per cent, hours with one decimal."""
+    if value is None:
+        return "—"
+    if measure.endswith("_rate"):
+        return f"{value * 100:.1f}%"
+    if measure.endswith("_hours"):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def change(measure: str, before: Any, after: Any) -> tuple[str, str]:
+    """The change as text and its direction (up, down, same)."""
+    if before is None or after is None or before == after:
+        return ("±0" if before == after else "—"), "same"
+    delta = after - before
+    sign = "+" if delta > 0 else "−"
+    if measure.endswith("_rate"):
+        text = f"{sign}{abs(delta) * 100:.1f} pp"
+    elif measure.endswith("_hours"):
+        text = f"{sign}{abs(delta):.1f}"
+    else:
+        text = f"{sign}{abs(delta)}"
+    return text, "up" if delta > 0 else "down"
+
+
+@dataclass(frozen=True)
+class PairBar:
+    """One group of a chart: its bars before and after."""
+
+    group: str
+    name: str
+    y: float
+    before: str
+    after: str
+    before_width: float
+    after_width: float
+    direction: str
+
+
+def group_name(dimension: str, group: str, texts: Texts, names: dict[str, str]) -> str:
+    if dimension == "institution":
+        return names.get(group, group)
+    kind = ENUMS.get(dimension)
+    try:
+        return texts.label(kind(group)) if kind else group
+    except ValueError:
+        return group
+
+
+def pair_chart(
+    dimension: str,
+    groups: dict[str, dict[str, Any]],
+    measure: str,
+    texts: Texts,
+    names: dict[str, str],
+) -> list[PairBar]:
+    """The groups with the largest figures (before or after), each with two bars."""
+
+    def value(pair: dict[str, Any], side: str) -> float:
+        return float(pair[side][measure] or 0)
+
+    ranked = sorted(
+        groups.items(), key=lambda kv: (-max(value(kv[1], "before"), value(kv[1], "after")), kv[0])
+    )[:CHART_ROWS]
+    top = (
+        1.0
+        if measure.endswith("_rate")
+        else max([max(value(p, "before"), value(p, "after")) for _, p in ranked] + [0.0])
+    )
+    scale = CHART_BAR / top if top else 0.0
+    bars = []
+    for index, (group, pair) in enumerate(ranked):
+        before, after = pair["before"][measure], pair["after"][measure]
+        bars.append(
+            PairBar(
+                group,
+                group_name(dimension, group, texts, names),
+                index * CHART_ROW,
+                shown(measure, before),
+                shown(measure, after),
+                value(pair, "before") * scale,
+                value(pair, "after") * scale,
+                change(measure, before, after)[1],
+            )
+        )
+    return bars
+
+
+def field_value(name: str, value: Any, texts: Texts) -> str:
+    """A changed request's field as the page shows it."""
+    t = texts.t
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return str(t.gettext("yes") if value else t.gettext("no"))
+    if name == "resolution_business_seconds":
+        return f"{value / 3600:.1f}"
+    kind = ENUMS.get(name)
+    if kind is not None:
+        try:
+            return texts.label(kind(value))
+        except ValueError:
+            return str(value)
+    return str(value)
+
+
+# --------------------------------------------------------------------------- the form
+def _refused(request: Request, user: Principal) -> Response | None:
+    if can_run_whatif(user):
+        return None
+    refusal = gettext(request, user).gettext("%(user)s (%(role)s) may not run SLA what-ifs")
+    role = page_texts(request, user).label(user.role)
+    exc = HTTPException(403, refusal % {"user": user.user_id, "role": role})
+    return error_page(request, user, exc)
+
+
+def _offered_versions(ctx: ApiContext) -> list[policy_store.VersionInfo]:
+    return policy_store.policy_versions(ctx.engine, VERSIONS_OFFERED)
+
+
+def _day_start(value: str) -> datetime | None:
+    """The start of a day in China time (``2026-12-01`` -> 00:00 +08:00), or None."""
+    try:
+        return datetime.combine(date.fromisoformat(value), time(0), SHANGHAI) if value else None
+    except ValueError:
+        return None
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+async def _file_text(value: Any) -> str | None:
+    """The text of an uploaded file (None: none chosen); ValueError if it is not UTF-8."""
+    if not isinstance(value, UploadFile) or not value.filename:
+        return None
+    data = await value.read()
+    return data.decode("utf-8") if data else None
+
+
+def _values(form: FormData | None) -> dict[str, Any]:
+    """The form's fields as the page echoes them."""
+    if form is None:
+        return {"source": "version", "categories": [], "priorities": []}
+    return {
+        "source": _text(form.get("source")) or "version",
+        "version": _text(form.get("version")),
+        "since": _text(form.get("since")),
+        "until": _text(form.get("until")),
+        "division_prefix": _text(form.get("division_prefix")),
+        "categories": [c for c in form.getlist("categories") if isinstance(c, str)],
+        "priorities": [p for p in form.getlist("priorities") if isinstance(p, str)],
+    }
+
+
+def _until(value: str) -> datetime | None:
+    start = _day_start(value)
+    return start + timedelta(days=1) if start is not None else None
+
+
+def _page(
+    request: Request,
+    ctx: ApiContext,
+    user: Principal,
+    runs: service.RunList,
+    form: FormData | None = None,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    texts = page_texts(request, user)
+    context = {
+        "active": "whatif",
+        "versions": _offered_versions(ctx),
+        "runs": runs.runs,
+        "values": _values(form),
+        "categories": list(Category),
+        "priorities": list(Priority),
+        "region": service.region(user),
+        "most": ctx.settings.whatif_max_requests,
+        "day": lambda moment: moment.astimezone(SHANGHAI).date().isoformat() if moment else "",
+        "last_day": lambda moment: (
+            (moment.astimezone(SHANGHAI) - timedelta(microseconds=1)).date().isoformat()
+            if moment
+            else ""
+        ),
+        "texts": texts,
+        "form_error": "",
+        **extra,
+    }
+    return render(request, "whatif.html", context, status_code, user)
+
+
+@router.get("/whatif")
+async def whatif_page(request: Request, ctx: Ctx, user: User) -> Response:
+    """策略推演: the form to run a what-if, and the saved runs."""
+    if refused := _refused(request, user):
+        return refused
+    runs = await service.runs(ctx, user)
+    return _page(request, ctx, user, runs)
+
+
+def refusal_text(exc: HTTPException) -> str:
+    """A service refusal as one line in the page's language (its ``text``, else ``msg``)."""
+    if isinstance(exc.detail, list):
+        return "; ".join(str(item.get("text") or item.get("msg", "")) for item in exc.detail)
+    return str(exc.detail)
+
+
+async def _checked_form(request: Request, user: Principal) -> FormData | Response:
+    """The posted form with a valid CSRF token; otherwise the page to answer."""
+    if refused := _refused(request, user):
+        return refused
+    form = await request.form()
+    try:
+        check_csrf(request, session_token(request), _text(form.get("csrf_token")))
+    except HTTPException as exc:
+        return error_page(request, user, exc)
+    return form
+
+
+@router.post("/whatif")
+async def run_page(request: Request, ctx: Ctx, user: User) -> Response:
+    """Run the what-if the form asks for and open its page (the form again, if refused)."""
+    form = await _checked_form(request, user)
+    if isinstance(form, Response):
+        return form
+    t = gettext(request, user)
+    values = _values(form)
+    try:
+        policy = await _file_text(form.get("policy")) if values["source"] == "file" else None
+        calendar = await _file_text(form.get("calendar"))
+    except UnicodeDecodeError:
+        message = t.gettext("The file is not UTF-8 text.")
+        runs = await service.runs(ctx, user)
+        return _page(request, ctx, user, runs, form, 422, form_error=message)
+    ask = {
+        "version": values["version"] or None if values["source"] != "file" else None,
+        "policy": policy,
+        "calendar": calendar,
+        "since": _day_start(values["since"]),
+        "until": _until(values["until"]),
+        "categories": [c for c in values["categories"] if c in {x.value for x in Category}],
+        "priorities": [p for p in values["priorities"] if p in {x.value for x in Priority}],
+        "division_prefix": values["division_prefix"] or None,
+    }
+    try:
+        asked = service.WhatIfAsk.model_validate(ask)
+        done = await service.run(ctx, user, asked, page_locale(request, user))
+    except HTTPException as exc:
+        runs = await service.runs(ctx, user)
+        code = exc.status_code
+        return _page(request, ctx, user, runs, form, code, form_error=refusal_text(exc))
+    except ValidationError as exc:  # the model's checks (a division prefix of letters ...)
+        runs = await service.runs(ctx, user)
+        message = "; ".join(f"{k}: {v}" for k, v in field_errors(exc).items())
+        return _page(request, ctx, user, runs, form, 422, form_error=message)
+    return redirect(f"/console/whatif/{done.run_id}")
+
+
+# --------------------------------------------------------------------------- one run
+def _default_release(now: datetime) -> str:
+    """The form's default start of a release: the next midnight in China time."""
+    tomorrow = now.astimezone(SHANGHAI).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(0)).strftime("%Y-%m-%dT%H:%M")
+
+
+async def _run(request: Request, ctx: ApiContext, user: Principal, run_id: str) -> Any:
+    try:
+        return await service.saved(ctx, user, run_id[:64])
+    except HTTPException as exc:
+        if exc.status_code == status.HTTP_404_NOT_FOUND:
+            message = gettext(request, user).gettext("No what-if run %(run)s in your region")
+            exc = HTTPException(404, message % {"run": run_id[:64]})
+        return error_page(request, user, exc)
+
+
+def _run_page(
+    request: Request,
+    ctx: ApiContext,
+    user: Principal,
+    run: service.RunOut,
+    measure: str,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    texts = page_texts(request, user)
+    t = texts.t
+    report = run.report
+    groups = report.get("groups", {})
+    names = institution_names(ctx, list(groups.get("institution", {})))
+    charts = [
+        (dimension, pair_chart(dimension, groups.get(dimension, {}), measure, texts, names))
+        for dimension in DIMENSIONS
+    ]
+    changed = report.get("changed", [])
+    context = {
+        "active": "whatif",
+        "run": run,
+        "report": report,
+        "measure": measure,
+        "measures": [(m, f"/console/whatif/{run.run_id}?measure={m}") for m in CHART_MEASURES],
+        "totals": list(MEASURE_LABELS),
+        "measure_label": lambda name: t.gettext(MEASURE_LABELS[name]),
+        "dimension_label": lambda name: t.gettext(DIMENSION_LABELS[name]),
+        "field_label": lambda name: t.gettext(FIELD_LABELS[name]) if name in FIELD_LABELS else name,
+        "field_value": lambda name, value: field_value(name, value, texts),
+        "shown": shown,
+        "change": change,
+        "charts": charts,
+        "chart": {
+            "width": CHART_WIDTH,
+            "label": CHART_LABEL,
+            "bar": CHART_BAR,
+            "row": CHART_ROW,
+        },
+        "changed": changed[:CHANGED_ROWS],
+        "changed_total": len(changed),
+        "category": lambda value: group_name("category", value, texts, names),
+        "priority": lambda value: group_name("priority", value, texts, names),
+        "can_promote": can(user, "policies"),
+        "release_from": _default_release(ctx.clock()),
+        "release_values": {},
+        "form_error": "",
+        "promoted": None,
+        "downloads": {
+            "json": f"/console/whatif/{run.run_id}.json",
+            "csv": f"/console/whatif/{run.run_id}.csv",
+            "changed": f"/console/whatif/{run.run_id}/changed.csv",
+        },
+        **extra,
+    }
+    return render(request, "whatif_run.html", context, status_code, user)
+
+
+@router.get("/whatif/{run_id}.json")
+async def run_json(request: Request, ctx: Ctx, user: User, run_id: str) -> Response:
+    """The run as the API answers it (``GET /api/v1/whatif/{run_id}``), as a download."""
+    if refused := _refused(request, user):
+        return refused
+    run = await _run(request, ctx, user, run_id)
+    if isinstance(run, Response):
+        return run
+    headers = {"Content-Disposition": f'attachment; filename="{run.run_id}.json"'}
+    return JSONResponse(run.model_dump(mode="json"), headers=headers)
+
+
+@router.get("/whatif/{run_id}.csv")
+async def run_csv(request: Request, ctx: Ctx, user: User, run_id: str) -> Response:
+    """The figures before and after as CSV."""
+    if refused := _refused(request, user):
+        return refused
+    run = await _run(request, ctx, user, run_id)
+    if isinstance(run, Response):
+        return run
+    return csv_attachment(service.figures_csv(run), f"{run.run_id}.csv")
+
+
+@router.get("/whatif/{run_id}/changed.csv")
+async def run_changed_csv(request: Request, ctx: Ctx, user: User, run_id: str) -> Response:
+    """The changed requests as CSV."""
+    if refused := _refused(request, user):
+        return refused
+    run = await _run(request, ctx, user, run_id)
+    if isinstance(run, Response):
+        return run
+    return csv_attachment(service.changes_csv(run), f"{run.run_id}-changed.csv")
+
+
+@router.get("/whatif/{run_id}")
+async def run_view(
+    request: Request,
+    ctx: Ctx,
+    user: User,
+    run_id: str,
+    measure: str = "breaches",
+    promoted: str = "",
+) -> Response:
+    """One run: totals, charts per group, the changed requests, downloads, promotion."""
+    if refused := _refused(request, user):
+        return refused
+    run = await _run(request, ctx, user, run_id)
+    if isinstance(run, Response):
+        return run
+    measure = measure if measure in CHART_MEASURES else "breaches"
+    release = next((r for r in run.releases if str(r.id) == promoted), None)
+    return _run_page(request, ctx, user, run, measure, promoted=release)
+
+
+def _release_start(value: str) -> datetime | None:
+    """A ``datetime-local`` value read in China time, or None."""
+    try:
+        moment = datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
+
+
+def _add_candidate(ctx: ApiContext, user: Principal, run: service.RunOut) -> None:
+    """Record the run's candidate as a policy version (nothing if recorded with it already)."""
+    policy_store.add_policy(
+        ctx.engine,
+        run.candidate_content,
+        added_by=user.user_id,
+        source=f"whatif {run.run_id}",
+        now=ctx.clock(),
+    )
+
+
+@router.post("/whatif/{run_id}/promote")
+async def promote(request: Request, ctx: Ctx, user: User, run_id: str) -> Response:
+    """Promote the run's candidate from a date (admins), the release citing this run."""
+    form = await _checked_form(request, user)
+    if isinstance(form, Response):
+        return form
+    run = await _run(request, ctx, user, run_id)
+    if isinstance(run, Response):
+        return run
+    t = gettext(request, user)
+    locale = page_locale(request, user)
+    values = {"in_force_from": _text(form.get("in_force_from")), "note": _text(form.get("note"))}
+    start = _release_start(values["in_force_from"])
+
+    def again(message: str, code: int = 422) -> Response:
+        return _run_page(
+            request, ctx, user, run, "breaches", code, form_error=message, release_values=values
+        )
+
+    if start is None:
+        return again(t.gettext("From: give a date and time."))
+    if not can(user, "policies"):
+        return error_page(request, user, HTTPException(403, t.gettext("Only admins promote.")))
+    try:
+        await run_in_threadpool(_add_candidate, ctx, user, run)
+    except policy_store.PolicyStoreError as exc:
+        return again(exc.text(t))
+    try:
+        body = policies.PromoteBody(
+            in_force_from=start, whatif_run_id=run.run_id, note=values["note"] or None
+        )
+        release = await policies.promote(ctx, user, run.candidate_version, body, locale)
+    except HTTPException as exc:
+        return again(refusal_text(exc), exc.status_code)
+    except ValidationError as exc:  # the note's checks
+        return again("; ".join(f"{k}: {v}" for k, v in field_errors(exc).items()))
+    query = urlencode({"promoted": str(release.id)})
+    return redirect(f"/console/whatif/{run.run_id}?{query}")
