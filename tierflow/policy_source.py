@@ -13,17 +13,14 @@ a check succeeds. Requests already running keep the policy they pinned: it is in
 from __future__ import annotations
 
 import logging
-import threading
 import time
-import weakref
 from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-from tierflow.db.errors import describe_db_error
+from tierflow.checked_source import CheckedSource
 from tierflow.policy import PolicyFile
 from tierflow.policy_store import Release, in_force, timeline
 
@@ -48,10 +45,13 @@ class FixedPolicy:
         return self.policy
 
 
-class RecordedPolicy:
+class RecordedPolicy(CheckedSource):
     """The released policies, checked every ``interval`` seconds on a daemon thread (none when
     ``interval`` is 0: the caller calls ``refresh``); ``fallback`` before the first release.
     ``clock`` stamps ``checked_at``, the last successful check."""
+
+    what = "policy"
+    log = log
 
     def __init__(
         self,
@@ -61,24 +61,9 @@ class RecordedPolicy:
         interval: float = REFRESH_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.engine = engine
         self.fallback = fallback
-        self.interval = interval
-        self.error: str | None = None
-        self.checked_at: float | None = None
-        self._clock = clock
         self._timeline: list[tuple[Release, PolicyFile]] = []
-        self._stop = threading.Event()
-        self.refresh()  # at start, so the first request already pins by the database's
-        self._thread: threading.Thread | None = None
-        if interval > 0:
-            self._thread = threading.Thread(
-                target=_keep_checking,
-                args=(weakref.ref(self), self._stop, interval),
-                name="policy-refresh",
-                daemon=True,
-            )
-            self._thread.start()
+        super().__init__(engine, interval=interval, clock=clock)
 
     def at(self, moment: datetime) -> PolicyFile:
         """The policy in force at ``moment`` by the last check (never waits)."""
@@ -90,18 +75,11 @@ class RecordedPolicy:
         """The releases the last check found, the earliest first."""
         return [release for release, _ in self._timeline]
 
-    @property
-    def failed(self) -> bool:
-        """Whether the last check failed (``error`` says why; the last timeline is kept)."""
-        return self.error is not None
+    def keeping(self) -> str:
+        return f"the {len(self._timeline)} releases known"
 
-    def refresh(self) -> bool:
-        """Read the release timeline now; return whether the check worked."""
-        try:
-            found = timeline(self.engine)
-        except Exception as exc:  # noqa: BLE001 - a worker keeps pinning by what it has
-            self._failed(exc)
-            return False
+    def check(self) -> None:
+        found = timeline(self.engine)
         known = {release.id for release, _ in self._timeline}
         for release, _ in found:
             if release.id not in known:
@@ -112,30 +90,3 @@ class RecordedPolicy:
                     release.promoted_by,
                 )
         self._timeline = found
-        if self.error is not None:
-            log.info("policy check works again")
-        self.error, self.checked_at = None, self._clock()
-        return True
-
-    def _failed(self, exc: Exception) -> None:
-        said = describe_db_error(exc) if isinstance(exc, SQLAlchemyError) else repr(exc)
-        if self.error is None:
-            log.warning("policy check failed, pinning by the releases known: %s", said)
-        self.error = said
-
-    def close(self) -> None:
-        """Stop checking (the thread also stops once nothing holds this object)."""
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
-
-
-def _keep_checking(
-    ref: weakref.ref[RecordedPolicy], stop: threading.Event, interval: float
-) -> None:
-    while not stop.wait(interval):
-        source = ref()
-        if source is None:
-            return
-        source.refresh()
-        del source
