@@ -21,12 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
+from pathlib import Path
 
 import tomli_w
 from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio import activity
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -46,12 +48,14 @@ from schemas.lifecycle import (
 )
 from schemas.request import Actor
 from tierflow.constants import workflow_id
+from tierflow.db.engine import make_engine, upgrade
 from tierflow.db.models import ServiceRequest
 from tierflow.db.repository import record_policy_version
 from tierflow.directory import Directory
 from tierflow.grades import GradeRegistry
-from tierflow.policy import PACKAGED_POLICY, PolicyFile
+from tierflow.policy import PACKAGED_POLICY, PolicyFile, parse_policy
 from tierflow_dev.demo import demo_requests
+from tierflow_dev.devstack.temporal import find_executable
 from workers.worker import workflow_runner
 from workflows.service_request import ServiceRequestWorkflow
 
@@ -299,3 +303,37 @@ def _backoff(timeout: float) -> list[float]:
         total += pause
         pause = min(pause * 2, 1.0)
     return pauses
+
+
+@dataclass
+class Trail:
+    """A read model holding recorded traffic."""
+
+    url: str
+    engine: Engine
+    horizon: datetime  # when the traffic had settled: the instant the data stands for
+    traffic: Traffic
+
+
+@contextlib.asynccontextmanager
+async def recorded_trail(folder: Path, count: int, seed: int) -> AsyncIterator[Trail]:
+    """Record ``count`` generated requests, under the packaged policy, into a new SQLite read
+    model under ``folder`` (a time-skipping server of its own, shut down once settled)."""
+    url = f"sqlite:///{folder / 'trail.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        env = await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=str(find_executable("temporal-test-server")),
+            data_converter=pydantic_data_converter,
+        )
+        try:
+            text = packaged_policy_text()
+            async with recording_worker(env, engine, parse_policy(text), text) as queue:
+                traffic = await generate(env, queue, count, seed)
+                horizon = await settled(env, engine, traffic)
+        finally:
+            await env.shutdown()
+        yield Trail(url, engine, horizon, traffic)
+    finally:
+        engine.dispose()

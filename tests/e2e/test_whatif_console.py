@@ -5,7 +5,7 @@ page) and the downloads; another measure redraws the charts. A supervisor's run 
 their region.
 
 The app runs under uvicorn on a SQLite read model holding generated traffic recorded by the
-live workflow (``tests.utils.whatif_recording``; no Temporal needed afterwards), its clock at
+live workflow (``tierflow_dev.whatif_traffic``; no Temporal needed afterwards), its clock at
 the recording's end. Screenshots: docs/screenshots/whatif.png (and whatif.en.png).
 """
 
@@ -24,10 +24,9 @@ from api.app import create_app
 from tests.e2e.conftest import AppServer, Console
 from tests.e2e.test_console import shot, signed_in
 from tests.utils.api_helpers import make_users
-from tests.utils.whatif_recording import Trail, recorded_trail
 from tierflow.settings import Settings
 from tierflow_dev.devstack.procs import free_port
-from tierflow_dev.whatif_traffic import scaled_policy
+from tierflow_dev.whatif_traffic import Trail, recorded_trail, scaled_policy
 
 COUNT = 30
 SEED = 2028

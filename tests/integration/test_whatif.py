@@ -10,32 +10,20 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import Engine, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
 from schemas.lifecycle import EventType
 from tierflow.cli import app as cli_app
-from tierflow.db.engine import make_engine, upgrade
+from tierflow.db.engine import make_engine
 from tierflow.db.models import Transition
-from tierflow.policy import parse_policy
-from tierflow_dev.devstack.temporal import find_executable
-from tierflow_dev.whatif_traffic import (
-    Traffic,
-    generate,
-    packaged_policy_text,
-    recording_worker,
-    scaled_policy,
-    settled,
-)
+from tierflow_dev.whatif_traffic import Trail, recorded_trail, scaled_policy
 from whatif.report import changed_csv, groups_csv
 from whatif.run import Candidate, VerifyJob, WhatIfJob, run_verify, run_whatif
 from whatif.store import list_runs, load_run
@@ -45,32 +33,13 @@ COUNT = 40
 SEED = 2026
 
 
-@dataclass
-class Recording:
-    url: str
-    engine: Engine
-    horizon: datetime
-    traffic: Traffic
+Recording = Trail
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def recording(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Recording]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('whatif') / 'trail.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(find_executable("temporal-test-server")),
-        data_converter=pydantic_data_converter,
-    )
-    try:
-        text = packaged_policy_text()
-        async with recording_worker(env, engine, parse_policy(text), text) as queue:
-            traffic = await generate(env, queue, COUNT, SEED)
-            horizon = await settled(env, engine, traffic)
-        yield Recording(url, engine, horizon, traffic)
-    finally:
-        await env.shutdown()
-        engine.dispose()
+async def recording(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Trail]:
+    async with recorded_trail(tmp_path_factory.mktemp("whatif"), COUNT, SEED) as found:
+        yield found
 
 
 def test_the_generated_traffic_exercises_breaches_escalations_and_people(

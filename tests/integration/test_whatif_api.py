@@ -1,7 +1,7 @@
 """The what-if through the real API and console over a recorded audit trail.
 
 Generated traffic is recorded once per module (the live workflow on the time-skipping server,
-``tests.utils.whatif_recording``); the app reads that read model. Supervisors and admins run
+``tierflow_dev.whatif_traffic``); the app reads that read model. Supervisors and admins run
 what-ifs (a supervisor within their region), every run is saved as the caller's, the report
 comes back as JSON and CSV, refusals name the field, and an admin promotes a run's candidate
 from the console, the release citing the run.
@@ -21,10 +21,9 @@ from sqlmodel import Session, col, func, select
 
 from tests.fixtures.console import Clock, Console, page_csrf, signed_in
 from tests.utils.api_helpers import asgi_client, make_users
-from tests.utils.whatif_recording import Trail, recorded_trail
 from tierflow import policy_store
 from tierflow.db.models import ServiceRequest, SlaPolicyRelease, WhatIfRun
-from tierflow_dev.whatif_traffic import scaled_policy
+from tierflow_dev.whatif_traffic import Trail, recorded_trail, scaled_policy
 
 V1 = "/api/v1/whatif"
 COUNT = 30

@@ -21,21 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, insert, select
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from tierflow.db.engine import make_engine, upgrade
 from tierflow.db.models import ServiceRequest, Transition
-from tierflow.policy import parse_policy
 from tierflow_dev.bench.common import target
-from tierflow_dev.devstack.temporal import find_executable
-from tierflow_dev.whatif_traffic import (
-    generate,
-    packaged_policy_text,
-    recording_worker,
-    scaled_policy,
-    settled,
-)
+from tierflow_dev.whatif_traffic import recorded_trail, scaled_policy
 from whatif.run import Candidate, VerifyJob, WhatIfJob, run_verify, run_whatif
 from whatif.trail import Scope
 
@@ -53,23 +43,12 @@ class WhatIfParams:
 QUICK = WhatIfParams(verify_count=40, count=400)
 
 
-async def record(url: str, count: int) -> tuple[datetime, dict[str, int]]:
-    """Record ``count`` generated requests into ``url``; return the horizon and the counts."""
-    engine = make_engine(url)
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(find_executable("temporal-test-server")),
-        data_converter=pydantic_data_converter,
-    )
-    try:
-        text = packaged_policy_text()
-        async with recording_worker(env, engine, parse_policy(text), text) as queue:
-            traffic = await generate(env, queue, count, SEED)
-            horizon = await settled(env, engine, traffic)
-    finally:
-        await env.shutdown()
-        engine.dispose()
-    counts = {"requests": len(traffic.requests), "actions_applied": traffic.applied}
-    return horizon, counts | {"actions_refused": traffic.refused}
+async def record(home: Path, count: int) -> tuple[str, datetime, dict[str, int]]:
+    """Record ``count`` generated requests under ``home``; return the URL, horizon and counts."""
+    async with recorded_trail(home, count, SEED) as trail:
+        traffic = trail.traffic
+        counts = {"requests": len(traffic.requests), "actions_applied": traffic.applied}
+        return trail.url, trail.horizon, counts | {"actions_refused": traffic.refused}
 
 
 def clone(source: Engine, target_url: str, count: int) -> int:
@@ -115,10 +94,8 @@ def _moved(row: dict[str, Any], shift: timedelta) -> dict[str, Any]:
 
 def run_whatif_bench(home: Path, params: WhatIfParams) -> dict[str, Any]:
     """Record, verify, clone and simulate; return the results section of the JSON."""
-    corpus = f"sqlite:///{home / 'corpus.db'}"
-    upgrade(corpus)
     started = time.perf_counter()
-    horizon, counts = asyncio.run(record(corpus, params.verify_count))
+    corpus, horizon, counts = asyncio.run(record(home, params.verify_count))
     recorded_s = time.perf_counter() - started
     started = time.perf_counter()
     verified = run_verify(VerifyJob(corpus, Scope(), horizon, processes=params.processes))
