@@ -105,6 +105,7 @@ class Report:
                     "changed": fields,
                     "before": before.as_dict(),
                     "after": after.as_dict(),
+                    "refused_actions": refused,  # recorded actions the candidate refused
                 }
             )
 
