@@ -23,12 +23,11 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import UploadFile
 
 from api.auth import can
 from api.console import language
-from api.console.routes import User, error_page, gettext, page_texts, redirect, render
-from api.console.session import check_csrf, session_token
+from api.console.routes import User, error_page, gettext, page_texts, posted_form, redirect, render
 from api.console.views import Texts
 from api.deps import ApiContext, Ctx
 from api.downloads import csv_attachment
@@ -275,22 +274,10 @@ def _refusal_text(request: Request, user: Principal, refusal: str) -> str:
     return str(t.gettext("Nothing was imported: %(reason)s") % {"reason": refusal})
 
 
-async def _admin_form(request: Request, user: Principal) -> FormData | Response:
-    """The posted form of an admin with a valid CSRF token; otherwise the page to answer."""
-    if refused := _refused(request, user):
-        return refused
-    form = await request.form()
-    try:
-        check_csrf(request, session_token(request), _text(form.get("csrf_token")))
-    except HTTPException as exc:
-        return error_page(request, user, exc)
-    return form
-
-
 @router.post("/directory/import")
 async def import_page(request: Request, ctx: Ctx, user: User) -> Response:
     """Import an uploaded CSV as a new version (the admin recorded as who imported it)."""
-    form = await _admin_form(request, user)
+    form = await posted_form(request, user, _refused(request, user))
     if isinstance(form, Response):
         return form
     t = gettext(request, user)
@@ -379,7 +366,7 @@ def edit_form(request: Request, ctx: Ctx, user: User, institution_id: str) -> Re
 @router.post("/directory/institutions/{institution_id}")
 async def save_entry(request: Request, ctx: Ctx, user: User, institution_id: str) -> Response:
     """Save the edit as a new directory version (the same import as a CSV's)."""
-    form = await _admin_form(request, user)
+    form = await posted_form(request, user, _refused(request, user))
     if isinstance(form, Response):
         return form
     found = _named_entry(ctx, institution_id)

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_fixed
 
 from api.auth import allowed_kinds, can, in_scope, region_prefix
@@ -183,6 +184,22 @@ def error_page(request: Request, user: Principal | None, exc: HTTPException) -> 
     message, _ = forms.detail_errors(exc.detail)
     context = {"status": exc.status_code, "message": message}
     return render(request, "error.html", context, exc.status_code, user)
+
+
+async def posted_form(
+    request: Request, user: Principal, refused: Response | None
+) -> FormData | Response:
+    """The posted form of a page's form, with a valid CSRF token; otherwise the page to answer
+    (``refused``: the page's own refusal of this user)."""
+    if refused is not None:
+        return refused
+    form = await request.form()
+    token = form.get("csrf_token")
+    try:
+        check_csrf(request, session_token(request), token if isinstance(token, str) else "")
+    except HTTPException as exc:
+        return error_page(request, user, exc)
+    return form
 
 
 def redirect(url: str) -> RedirectResponse:

@@ -27,8 +27,16 @@ from api.auth import can
 from api.console import language
 from api.console.assessment import institution_names
 from api.console.forms import field_errors
-from api.console.routes import User, error_page, gettext, page_locale, page_texts, redirect, render
-from api.console.session import check_csrf, session_token
+from api.console.routes import (
+    User,
+    error_page,
+    gettext,
+    page_locale,
+    page_texts,
+    posted_form,
+    redirect,
+    render,
+)
 from api.console.views import Texts
 from api.deps import ApiContext, Ctx
 from api.downloads import csv_attachment
@@ -309,22 +317,10 @@ def refusal_text(exc: HTTPException) -> str:
     return str(exc.detail)
 
 
-async def _checked_form(request: Request, user: Principal) -> FormData | Response:
-    """The posted form with a valid CSRF token; otherwise the page to answer."""
-    if refused := _refused(request, user):
-        return refused
-    form = await request.form()
-    try:
-        check_csrf(request, session_token(request), _text(form.get("csrf_token")))
-    except HTTPException as exc:
-        return error_page(request, user, exc)
-    return form
-
-
 @router.post("/whatif")
 async def run_page(request: Request, ctx: Ctx, user: User) -> Response:
     """Run the what-if the form asks for and open its page (the form again, if refused)."""
-    form = await _checked_form(request, user)
+    form = await posted_form(request, user, _refused(request, user))
     if isinstance(form, Response):
         return form
     t = gettext(request, user)
@@ -514,7 +510,7 @@ def _add_candidate(ctx: ApiContext, user: Principal, run: service.RunOut) -> Non
 @router.post("/whatif/{run_id}/promote")
 async def promote(request: Request, ctx: Ctx, user: User, run_id: str) -> Response:
     """Promote the run's candidate from a date (admins), the release citing this run."""
-    form = await _checked_form(request, user)
+    form = await posted_form(request, user, _refused(request, user))
     if isinstance(form, Response):
         return form
     run = await _run(request, ctx, user, run_id)
