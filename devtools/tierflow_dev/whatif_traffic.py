@@ -202,6 +202,7 @@ class Traffic:
 
 
 WAVE = timedelta(minutes=10)  # steps planned this close together are taken at once
+AT_ONCE = 16  # steps in flight at most: more only starve the worker's workflow tasks
 SKIP = timedelta(minutes=30)  # the longest single time skip (the server's call times out)
 
 
@@ -253,6 +254,12 @@ async def generate(env: WorkflowEnvironment, queue: str, count: int, seed: int) 
         steps[request_id] -= 1
         return chosen is not None and steps[request_id] > 0
 
+    room = asyncio.Semaphore(AT_ONCE)
+
+    async def limited(request_id: str) -> bool:
+        async with room:
+            return await take(request_id)
+
     while plan:
         first = plan[0][0]
         current = await env.get_current_time()
@@ -262,7 +269,7 @@ async def generate(env: WorkflowEnvironment, queue: str, count: int, seed: int) 
         wave = []
         while plan and plan[0][0] <= first + WAVE:
             wave.append(heapq.heappop(plan))
-        more = await asyncio.gather(*(take(request_id) for _, _, request_id in wave))
+        more = await asyncio.gather(*(limited(request_id) for _, _, request_id in wave))
         for (at, _, request_id), again in zip(wave, more, strict=True):
             if again:
                 # people act at odd moments: a step landing on a deadline's very millisecond
