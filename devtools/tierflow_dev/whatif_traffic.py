@@ -27,6 +27,7 @@ import tomli_w
 from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio import activity
+from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -203,7 +204,8 @@ class Traffic:
 
 WAVE = timedelta(minutes=10)  # steps planned this close together are taken at once
 AT_ONCE = 16  # steps in flight at most: more only starve the worker's workflow tasks
-SKIP = timedelta(minutes=30)  # the longest single time skip (the server's call times out)
+SKIP = timedelta(minutes=30)  # the longest single time skip
+SKIP_CALL = timedelta(minutes=10)  # how long one skip may take the server
 
 
 async def generate(env: WorkflowEnvironment, queue: str, count: int, seed: int) -> Traffic:
@@ -264,7 +266,7 @@ async def generate(env: WorkflowEnvironment, queue: str, count: int, seed: int) 
         first = plan[0][0]
         current = await env.get_current_time()
         while first > current:  # in short skips: every timer on the way fires in one
-            await env.sleep(min(first - current, SKIP))
+            await skip(env, min(first - current, SKIP))
             current = await env.get_current_time()
         wave = []
         while plan and plan[0][0] <= first + WAVE:
@@ -278,6 +280,14 @@ async def generate(env: WorkflowEnvironment, queue: str, count: int, seed: int) 
                 order += 1
                 heapq.heappush(plan, (at + rng.choice(DELAYS) + jitter, order, request_id))
     return traffic
+
+
+async def skip(env: WorkflowEnvironment, duration: timedelta) -> None:
+    """Skip the time-skipping server's clock by ``duration`` (``env.sleep``, with a call
+    timeout long enough for thousands of timers to fire on the way)."""
+    request = SleepRequest()
+    request.duration.FromTimedelta(duration)
+    await env.client.test_service.unlock_time_skipping_with_sleep(request, timeout=SKIP_CALL)
 
 
 async def settled(env: WorkflowEnvironment, engine: Engine, traffic: Traffic) -> datetime:
