@@ -98,6 +98,8 @@ async def recording_worker(
             task_queue=queue,
             workflows=[ServiceRequestWorkflow],
             workflow_runner=workflow_runner(),  # the production worker's sandbox
+            # every open request stays cached: an evicted one replays its history each task
+            max_cached_workflows=CACHED_WORKFLOWS,
             activities=[
                 AdmissionActivities(
                     pinning.load_policy, directory.resolve_institution
@@ -203,6 +205,7 @@ class Traffic:
 
 
 WAVE = timedelta(minutes=10)  # steps planned this close together are taken at once
+CACHED_WORKFLOWS = 20_000
 AT_ONCE = 16  # steps in flight at most: more only starve the worker's workflow tasks
 SKIP = timedelta(minutes=30)  # the longest single time skip
 SKIP_CALL = timedelta(minutes=10)  # how long one skip may take the server
