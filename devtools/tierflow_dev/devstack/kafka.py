@@ -167,7 +167,10 @@ class KafkaBroker:
 
     Alone (no ``voters``) it forms its own quorum; a cluster's nodes share ``voters`` (node id
     -> controller port of every member) and ``cluster_id``, and each has its own ``name``
-    (folder, pidfile and log under ``home``) and ports.
+    (folder, pidfile and log under ``home``) and ports. A node listens on ``host``
+    (``127.0.0.1`` unless told), its peers' controllers are at ``voter_hosts`` (the same by
+    default), and with ``netns`` it runs in that network namespace (``ip netns exec``), a host
+    of its own whose link a fault test can cut.
     """
 
     home: Path
@@ -183,6 +186,9 @@ class KafkaBroker:
     name: str = "kafka"
     voters: dict[int, int] = field(default_factory=dict)
     cluster_id: str | None = None  # None: the stored one, or a new one at the first format
+    host: str = "127.0.0.1"
+    voter_hosts: dict[int, str] = field(default_factory=dict)  # node id -> host (default host)
+    netns: str | None = None
 
     @property
     def kafka_dir(self) -> Path:
@@ -202,7 +208,7 @@ class KafkaBroker:
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     @property
     def process(self) -> ManagedProcess:
@@ -220,7 +226,7 @@ class KafkaBroker:
 
     def healthy(self) -> bool:
         """Return True if the client port is open and a metadata request succeeds."""
-        if not port_in_use(self.port):
+        if not port_in_use(self.port, self.host):
             return False
         try:
             return bool(self._describe_cluster().get("brokers"))
@@ -250,6 +256,8 @@ class KafkaBroker:
         if not self._check_data_dir():
             self._format(java, jars)
         argv = [*self._argv(java, jars, "kafka.Kafka"), str(self.config_path)]
+        if self.netns is not None:
+            argv = ["ip", "netns", "exec", self.netns, *argv]
         proc = ManagedProcess(name=self.name, argv=argv, home=self.home)
         proc.log_path.parent.mkdir(parents=True, exist_ok=True)
         offset = proc.log_path.stat().st_size if proc.log_path.exists() else 0
@@ -283,7 +291,7 @@ class KafkaBroker:
         ports = [self.port, self.controller_port, *self.extra_listeners.values()]
 
         def released() -> bool:
-            return not any(port_in_use(p) for p in ports)
+            return not any(port_in_use(p, self.host) for p in ports)
 
         wait_until(released, 15, f"Kafka ports {self.port}/{self.controller_port} to close")
 
@@ -391,11 +399,14 @@ class KafkaBroker:
 
 def server_properties(broker: KafkaBroker) -> str:
     """Return server.properties for one combined KRaft node, replication sized to its cluster."""
-    ctl = f"127.0.0.1:{broker.controller_port}"
+    ctl = f"{broker.host}:{broker.controller_port}"
     replication, min_isr = (str(n) for n in replication_for(len(broker.voters) or 1))
     quorum = {"controller.quorum.bootstrap.servers": ctl}
     if broker.voters:
-        voters = ",".join(f"{n}@127.0.0.1:{port}" for n, port in sorted(broker.voters.items()))
+        hosts = broker.voter_hosts
+        voters = ",".join(
+            f"{n}@{hosts.get(n, broker.host)}:{port}" for n, port in sorted(broker.voters.items())
+        )
         quorum = {"controller.quorum.voters": voters}
     settings = {
         "process.roles": "broker,controller",

@@ -50,10 +50,15 @@ class KafkaCluster:
     ports: list[tuple[int, int]]  # (client, controller) of node 1, 2, ...
     heap: str = "384m"
     jars_dir: Path | None = None
+    # node id -> the address it listens on (default 127.0.0.1) and the network namespace it
+    # runs in (default none): a member on a host of its own, for a test that cuts its link
+    hosts: dict[int, str] = field(default_factory=dict)
+    netns: dict[int, str] = field(default_factory=dict)
     nodes: dict[int, KafkaBroker] = field(init=False)
 
     def __post_init__(self) -> None:
         voters = {node_id: ctl for node_id, (_, ctl) in enumerate(self.ports, 1)}
+        hosts = {node_id: self.hosts.get(node_id, "127.0.0.1") for node_id in voters}
         self.nodes = {
             node_id: KafkaBroker(
                 self.home,
@@ -64,6 +69,9 @@ class KafkaCluster:
                 node_id=node_id,
                 name=f"kafka-{node_id}",
                 voters=voters,
+                host=hosts[node_id],
+                voter_hosts=hosts,
+                netns=self.netns.get(node_id),
             )
             for node_id, (port, ctl) in enumerate(self.ports, 1)
         }
