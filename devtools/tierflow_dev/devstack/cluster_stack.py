@@ -51,6 +51,7 @@ from tierflow_dev.devstack.stack import (
     ComponentStatus,
     http_ok,
     publish_submit_commands,
+    revision_status,
     settings_env,
     split_host_port,
     walk_demo,
@@ -437,15 +438,7 @@ class ClusterStack:
         address = f"{TIERFLOW_DATABASE} on postgres"
         if not server_up:
             return ComponentStatus("db", None, False, address, detail="postgres is not up")
-        try:
-            from tierflow.db.engine import current_revision
-
-            revision = current_revision(self.database_url)
-        except Exception as exc:  # noqa: BLE001 - report, do not crash the status table
-            return ComponentStatus("db", None, False, address, detail=f"{type(exc).__name__}")
-        if revision is None:
-            return ComponentStatus("db", None, False, address, detail="not migrated")
-        return ComponentStatus("db", None, True, address, detail=f"revision {revision}")
+        return revision_status(self.database_url, address)
 
     def _write_env_file(self) -> None:
         values = self.member_settings.model_dump()

@@ -426,15 +426,7 @@ class LocalStack:
         path = self.sqlite_path
         if path is not None and not path.exists():
             return ComponentStatus("db", None, False, label, detail="not created yet")
-        try:
-            from tierflow.db.engine import current_revision
-
-            revision = current_revision(self.database_url)
-        except Exception as exc:  # noqa: BLE001 - report, do not crash the status table
-            return ComponentStatus("db", None, False, label, detail=f"{type(exc).__name__}: {exc}")
-        if revision is None:
-            return ComponentStatus("db", None, False, label, detail="not migrated")
-        return ComponentStatus("db", None, True, label, detail=f"revision {revision}")
+        return revision_status(self.database_url, label)
 
     # -- data -------------------------------------------------------------------------------
 
@@ -480,3 +472,16 @@ class LocalStack:
                 continue
             removed.append(target)
         return removed
+
+
+def revision_status(database_url: str, label: str) -> ComponentStatus:
+    """The read model is healthy when its database answers and carries a migration revision."""
+    try:
+        from tierflow.db.engine import current_revision
+
+        revision = current_revision(database_url)
+    except Exception as exc:  # noqa: BLE001 - report, do not crash the status table
+        return ComponentStatus("db", None, False, label, detail=f"{type(exc).__name__}: {exc}")
+    if revision is None:
+        return ComponentStatus("db", None, False, label, detail="not migrated")
+    return ComponentStatus("db", None, True, label, detail=f"revision {revision}")
