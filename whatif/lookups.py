@@ -130,8 +130,8 @@ class TrailLookups:
     def answers(self) -> Mapping[str, Lookup]:
         """The lookups by activity name, as the driver calls them."""
         return {
-            "admit_request": (AdmitRequest, self.admit),
-            "resolve_institution": (RouteRequest, self.route),
-            "check_target": (TargetCheck, self.check_target),
-            "check_handler": (HandlerCheck, self.check_handler),
+            "admit_request": self.admit,
+            "resolve_institution": self.route,
+            "check_target": self.check_target,
+            "check_handler": self.check_handler,
         }
