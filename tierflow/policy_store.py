@@ -66,7 +66,8 @@ class VersionInfo:
 
 @dataclass(frozen=True)
 class Release:
-    """One promotion, as recorded."""
+    """One promotion as recorded: the audit record of a policy change (the API answers it as
+    it is)."""
 
     id: int
     version: str

@@ -13,6 +13,7 @@ from api.errors import field_error
 from api.models import ErrorOut
 from api.routes import API_PREFIX
 from api.service import policies as service
+from tierflow.policy_store import Release
 
 router = APIRouter(prefix=f"{API_PREFIX}/policies", tags=["policies"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -91,7 +92,7 @@ async def add_policy(
 
 @router.post(
     "/{version}/promote",
-    response_model=service.ReleaseOut,
+    response_model=Release,
     status_code=status.HTTP_201_CREATED,
     responses={**ERRORS, **REFUSED},
 )
@@ -101,7 +102,7 @@ async def promote_policy(
     principal: CurrentPrincipal,
     version: Annotated[str, Path(pattern=VERSION_PATTERN)],
     language: Language = None,
-) -> service.ReleaseOut:
+) -> Release:
     """Make a recorded version the policy new requests pin from ``in_force_from`` (not in the
     past, after the latest release); running requests keep the policy they pinned."""
     return await service.promote(ctx, principal, version, body, language)

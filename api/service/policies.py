@@ -34,22 +34,6 @@ class VersionOut(BaseModel):
     added_by: str | None = Field(description="Who added it; null: a worker or `db seed`")
 
 
-class ReleaseOut(BaseModel):
-    """A promotion: the audit record of a policy change."""
-
-    id: int
-    version: str
-    in_force_from: datetime
-    promoted_by: str
-    promoted_at: datetime
-    whatif_run_id: str | None
-    note: str | None
-
-    @classmethod
-    def of(cls, release: store.Release) -> ReleaseOut:
-        return cls(**release.__dict__)
-
-
 class InForceOut(BaseModel):
     version: str
     release_id: int | None = Field(description="null: the worker's policy file (no release yet)")
@@ -57,7 +41,7 @@ class InForceOut(BaseModel):
 
 class PolicyList(BaseModel):
     versions: list[VersionOut] = Field(description="The latest recorded first")
-    releases: list[ReleaseOut] = Field(description="The earliest in_force_from first")
+    releases: list[store.Release] = Field(description="The earliest in_force_from first")
     in_force: InForceOut = Field(description="The policy new requests pin now")
 
 
@@ -110,7 +94,7 @@ def _listing(ctx: ApiContext) -> PolicyList:
             VersionOut(version=v.version, recorded_at=v.loaded_at, added_by=v.added_by)
             for v in versions
         ],
-        releases=[ReleaseOut.of(release) for release, _ in known],
+        releases=[release for release, _ in known],
         in_force=now,
     )
 
@@ -143,7 +127,7 @@ async def add(
 
 async def promote(
     ctx: ApiContext, principal: Principal, version: str, body: PromoteBody, language: str | None
-) -> ReleaseOut:
+) -> store.Release:
     require(principal, "policies", "manage SLA policies")
     try:
         release = await run_in_threadpool(
@@ -159,4 +143,4 @@ async def promote(
         )
     except store.PolicyStoreError as exc:
         raise refusal(exc, "path" if exc.field == "version" else "body", language) from None
-    return ReleaseOut.of(release)
+    return release

@@ -26,7 +26,6 @@ from sqlmodel import Session, col, select
 from api.auth import require
 from api.deps import ApiContext
 from api.errors import field_name
-from api.service.policies import ReleaseOut
 from schemas import permissions
 from schemas.domain import Category, Priority, Role
 from schemas.policy import CalendarData
@@ -116,7 +115,9 @@ class RunOut(RunSummaryOut):
         description="Before/after totals, groups per institution, tier, category and "
         "priority, the changed requests, the skipped ones (`tierflow whatif --json`)"
     )
-    releases: list[ReleaseOut] = Field(description="The policy releases this run justified")
+    releases: list[policy_store.Release] = Field(
+        description="The policy releases this run justified"
+    )
 
 
 @dataclass(frozen=True)
@@ -329,7 +330,7 @@ def _saved(ctx: ApiContext, prefix: str, run_id: str) -> RunOut:
         scope=row.scope or {},
         candidate_content=row.candidate_content,
         report=report,
-        releases=[ReleaseOut.of(r) for r in cited],
+        releases=cited,
     )
 
 
