@@ -187,12 +187,17 @@ def tree_cpu_seconds(pid: int | None) -> float:
     return total
 
 
+def _sum_tree_cpu(pids: tuple[int | None, ...]) -> float:
+    return sum(tree_cpu_seconds(pid) for pid in pids)
+
+
 class CpuMeter:
     """CPU seconds each process spends between ``start`` and ``stop``.
 
-    Names the bench process (worker and client threads), and the Temporal server, Kafka
-    broker and PostgreSQL server (with its per-connection processes) when this run started
-    them. Where a ratio is missed, this says which process the extra time went to.
+    Names the bench process (worker and client threads), the Temporal server, Kafka
+    broker(s) and PostgreSQL server (with its per-connection processes) when this run started
+    them, and the worker processes it started (``stack.processes``). Where a ratio is
+    missed, this says which process the extra time went to.
     """
 
     def __init__(self, stack: BenchStack) -> None:
@@ -200,14 +205,8 @@ class CpuMeter:
         self.readers: dict[str, Callable[[], float]] = {
             "bench_process": functools.partial(cpu_seconds, os.getpid())
         }
-        servers = (
-            ("temporal_server", stack.temporal),
-            ("kafka_broker", stack.kafka),
-            ("postgresql", stack.postgres),
-        )
-        for name, server in servers:
-            if server is not None:
-                self.readers[name] = functools.partial(tree_cpu_seconds, server.process.pid())
+        for name, pids in (stack.server_pids() | stack.process_pids()).items():
+            self.readers[name] = functools.partial(_sum_tree_cpu, tuple(pids))
         self.began: dict[str, float] = {}
 
     def start(self) -> None:
@@ -346,6 +345,9 @@ class StackOptions:
     need_kafka: bool = True
     need_temporal: bool = True
     dynamic_config: dict[str, object] = field(default_factory=dict)
+    # "cluster": the production topology's engines (``bench.cluster``), or, with addresses
+    # given, servers of that topology (topics replicated as it replicates them)
+    topology: str = "dev"
 
 
 class BenchStack:
@@ -364,14 +366,48 @@ class BenchStack:
         self.bootstrap = opts.kafka or ""
         self.database_url = opts.database_url or ""
         self.policy_file: Path | None = None
+        self.cluster: Any = None  # the ClusterStack of --topology cluster
+        # tierflow processes a scenario started, by role: their CPU is measured too
+        self.processes: dict[str, list[Any]] = {}
 
     def use_policy(self, **overrides: Any) -> None:
         """Write the bench policy (``write_policy`` with ``overrides``) for this stack's worker."""
         self.policy_file = write_policy(self.home / "policy.toml", **overrides)
 
+    @property
+    def replication(self) -> tuple[int, int]:
+        """(replication factor, min in-sync replicas) of the topics a scenario creates."""
+        if self.opts.topology == "cluster":
+            from tierflow_dev.bench.cluster import REPLICATION
+
+            return REPLICATION
+        return 1, 1
+
+    def start_cluster(self) -> None:
+        """Start the production topology's engines (``--topology cluster``)."""
+        from tierflow_dev.bench.cluster import start_engines
+
+        given = (self.temporal_address, self.bootstrap, self.database_url)
+        if any(given):
+            if not all(given):
+                raise ValueError(
+                    "--topology cluster: give --temporal-address, --kafka and --database-url "
+                    "of a running cluster, or none of them"
+                )
+            return
+        console.log("starting the cluster topology's engines (PostgreSQL, Temporal, 3 brokers)")
+        self.cluster = start_engines(self.home, console.log)
+        self.temporal, self.kafka = self.cluster.temporal, self.cluster.kafka
+        self.postgres = self.cluster.postgres
+        self.temporal_address = self.cluster.temporal.address
+        self.bootstrap = self.cluster.kafka.bootstrap
+        self.database_url = self.cluster.database_url
+
     def start(self) -> BenchStack:
         from tierflow_dev.devstack.procs import free_port
 
+        if self.opts.topology == "cluster":
+            self.start_cluster()
         if self.opts.need_temporal and not self.temporal_address:
             from tierflow_dev.devstack.temporal import TemporalDevServer
 
@@ -394,7 +430,8 @@ class BenchStack:
             self.kafka.ensure_topics(constants.TOPICS)
             self.bootstrap = self.kafka.bootstrap
         elif self.opts.need_kafka:
-            ensure_topics(self.bootstrap, constants.TOPICS)  # a given broker may lack them
+            # a given broker may lack them
+            ensure_topics(self.bootstrap, constants.TOPICS, *self.replication)
         if self.opts.postgres and not self.database_url:
             self.database_url = self.start_postgres("tierflow_bench")
         if not self.database_url:
@@ -425,7 +462,15 @@ class BenchStack:
         return self.database_url
 
     def stop(self) -> None:
-        for server in (self.postgres, self.kafka, self.temporal):
+        for procs in self.processes.values():
+            for proc in procs:
+                proc.stop(timeout=20)
+        if self.cluster is not None:
+            try:
+                self.cluster.down(timeout=10)
+            except Exception as exc:  # noqa: BLE001 - the temporary home goes anyway
+                console.log(f"stopping the cluster failed: {exc}")
+        for server in (self.postgres, self.kafka, self.temporal) if self.cluster is None else ():
             if server is not None:
                 try:
                     server.stop()
@@ -433,9 +478,26 @@ class BenchStack:
                     console.log(f"stopping {type(server).__name__} failed: {exc}")
         shutil.rmtree(self.home, ignore_errors=True)
 
+    def server_pids(self) -> dict[str, list[int | None]]:
+        """The pids of the servers this run started, by role (every broker of a cluster)."""
+        pids: dict[str, list[int | None]] = {}
+        if self.temporal is not None:
+            pids["temporal_server"] = [self.temporal.process.pid()]
+        if self.kafka is not None:
+            nodes = getattr(self.kafka, "nodes", {0: self.kafka}).values()
+            pids["kafka_broker"] = [node.process.pid() for node in nodes]
+        if self.postgres is not None:
+            pids["postgresql"] = [self.postgres.process.pid()]
+        return pids
+
+    def process_pids(self) -> dict[str, list[int | None]]:
+        """The pids of the tierflow processes a scenario started, by role."""
+        return {role: [p.pid() for p in procs] for role, procs in self.processes.items() if procs}
+
     def settings(self, **overrides: Any) -> Settings:
         from tierflow_dev.devstack.procs import free_port
 
+        replication, min_isr = self.replication
         values: dict[str, Any] = {
             "home": self.home,
             "temporal_address": self.temporal_address,
@@ -445,6 +507,8 @@ class BenchStack:
             "policy_file": self.policy_file,
             "worker_metrics_port": free_port(),
             "worker_sdk_metrics_port": free_port(),
+            "kafka_replication_factor": replication,
+            "kafka_min_insync_replicas": min_isr,
         }
         return Settings(**(values | overrides))
 
@@ -453,6 +517,10 @@ class BenchStack:
         persistence = self.database_url.split(":", 1)[0]
         if not self.temporal_address:
             store = "none (no Temporal needed)"
+        elif self.cluster is not None:
+            from tierflow_dev.bench.cluster import describe
+
+            store = describe()["temporal"]
         elif self.temporal is not None:
             store = "dev server SQLite file " + (
                 "with --sqlite-pragma journal_mode=wal, synchronous=normal"
@@ -461,10 +529,17 @@ class BenchStack:
             )
         else:
             store = f"external Temporal at {self.temporal_address}"
+        if self.cluster is not None:
+            from tierflow_dev.bench.cluster import describe
+
+            kafka = describe()["kafka"] + " (started)"
+        else:
+            kafka = "local KRaft broker (started)" if self.kafka else (self.bootstrap or None)
         return {
+            "topology": self.opts.topology,
             "temporal": store,
             "temporal_address": self.temporal_address,
-            "kafka": "local KRaft broker (started)" if self.kafka else (self.bootstrap or None),
+            "kafka": kafka,
             "persistence": "postgresql" if persistence.startswith("postgresql") else persistence,
             "worker_max_cached_workflows": self.settings().worker_max_cached_workflows,
         }
@@ -480,19 +555,13 @@ class BenchStack:
         self.stop()
 
 
-def ensure_topics(bootstrap: str, topics: Mapping[str, int]) -> None:
+def ensure_topics(
+    bootstrap: str, topics: Mapping[str, int], replication: int = 1, min_isr: int = 1
+) -> None:
     """Create missing topics on any broker (auto-creation is off on ours)."""
-    from kafka import KafkaAdminClient
-    from kafka.admin import NewTopic
+    from tierflow_dev.devstack.kafka import ensure_topics as create
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="tierflow-bench")
-    try:
-        missing = [NewTopic(t, n, 1) for t, n in topics.items() if t not in admin.list_topics()]
-        if missing:
-            admin.create_topics(missing)
-        admin.wait_for_topics(list(topics), timeout_ms=30_000)
-    finally:
-        admin.close()
+    create(bootstrap, dict(topics), replication, min_isr)
 
 
 async def connect(stack: BenchStack) -> Any:
@@ -546,21 +615,28 @@ async def start_request(
     )
 
 
-def start_worker_process(stack: BenchStack) -> Any:
+def start_worker_process(stack: BenchStack, name: str = "bench-worker") -> Any:
     """Start ``tierflow worker`` against the stack's servers; return its ManagedProcess.
 
     A worker of its own (as deployed) has its own GIL: the bench process then only drives load.
+    Several run side by side under names of their own (``name``: its pidfile and log).
     """
     settings = stack.settings()
     env = {
         "TIERFLOW_WORKER_METRICS_PORT": str(settings.worker_metrics_port),
         "TIERFLOW_WORKER_SDK_METRICS_PORT": str(settings.worker_sdk_metrics_port),
     }
-    return start_tierflow_process(stack, settings, "worker", env, settings.worker_metrics_port)
+    port = settings.worker_metrics_port
+    return start_tierflow_process(stack, settings, "worker", env, port, name=name)
 
 
 def start_tierflow_process(
-    stack: BenchStack, settings: Settings, command: str, env: dict[str, str], health_port: int
+    stack: BenchStack,
+    settings: Settings,
+    command: str,
+    env: dict[str, str],
+    health_port: int,
+    name: str | None = None,
 ) -> Any:
     """Start ``tierflow <command>`` on the stack's servers; return it once /healthz answers."""
     from tierflow_dev.devstack.procs import ManagedProcess, wait_until
@@ -571,12 +647,14 @@ def start_tierflow_process(
         "TIERFLOW_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "TIERFLOW_TASK_QUEUE": settings.task_queue,
         "TIERFLOW_DATABASE_URL": settings.database_url,
+        "TIERFLOW_KAFKA_REPLICATION_FACTOR": str(settings.kafka_replication_factor),
+        "TIERFLOW_KAFKA_MIN_INSYNC_REPLICAS": str(settings.kafka_min_insync_replicas),
         **env,
     }
     if settings.policy_file is not None:
         env["TIERFLOW_POLICY_FILE"] = str(settings.policy_file)
     proc = ManagedProcess(
-        name=f"bench-{command}",
+        name=name or f"bench-{command}",
         argv=[sys.executable, "-m", "tierflow.cli", command],
         home=stack.home,
         env=env,
@@ -614,8 +692,9 @@ async def bare_worker(client: Any, task_queue: str) -> AsyncIterator[Any]:
 
 
 @asynccontextmanager
-async def side_by_side(stack: BenchStack) -> AsyncIterator[tuple[Any, str]]:
-    """Migrate, connect, run the project's and the bare baseline's workers in this process.
+async def side_by_side(stack: BenchStack, workers: int = 0) -> AsyncIterator[tuple[Any, str]]:
+    """Migrate, connect, run the project's and the bare baseline's workers in this process,
+    or with ``workers``, that many worker processes of each (``worker_procs``).
 
     Yield the client and the bare baseline's task queue (beside the stack's).
     """
@@ -623,7 +702,16 @@ async def side_by_side(stack: BenchStack) -> AsyncIterator[tuple[Any, str]]:
 
     upgrade(stack.database_url)
     client = await connect(stack)
-    bare_queue = f"{stack.task_queue}-bare"
+    bare_queue = f"{stack.task_queue}-bare-{run_id()}"  # one per run: no stale pollers
+    if workers:
+        from tierflow_dev.bench.worker_procs import start_workers, stop_workers
+
+        await start_workers(stack, workers, bare_queue)
+        try:
+            yield client, bare_queue
+        finally:
+            await asyncio.to_thread(stop_workers, stack)
+        return
     async with project_worker(stack, client), bare_worker(client, bare_queue):
         yield client, bare_queue
 

@@ -35,6 +35,7 @@ from tierflow_dev.bench.common import (
     bench_requests,
     connect,
     console,
+    ensure_topics,
     gather_limited,
     paced,
     progress,
@@ -72,19 +73,6 @@ class IngressParams:
 
 # tierflow bench ingress --quick: seconds, for CI
 QUICK = IngressParams(seconds=2.0, burst=40)
-
-
-def ensure_topics(bootstrap: str, names: list[str]) -> None:
-    """Create the run's topics (works for a broker this bench did not start)."""
-    from kafka import KafkaAdminClient
-    from kafka.admin import NewTopic
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="tierflow-bench")
-    try:
-        admin.create_topics([NewTopic(n, PARTITIONS, 1) for n in names])
-        admin.wait_for_topics(names, timeout_ms=30_000)
-    finally:
-        admin.close()
 
 
 async def produce(
@@ -393,7 +381,9 @@ async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any
     upgrade(stack.database_url)
     rid = run_id()
     topics = {n: f"bench.{n}.{rid}" for n in ("commands", "dlq", "bare", "hop")}
-    await asyncio.to_thread(ensure_topics, stack.bootstrap, list(topics.values()))
+    # replicated as the topology replicates tierflow's topics (works for a given broker too)
+    run_topics = dict.fromkeys(topics.values(), PARTITIONS)
+    await asyncio.to_thread(ensure_topics, stack.bootstrap, run_topics, *stack.replication)
     client = await connect(stack)
     producer = make_producer(stack.bootstrap)
     fixed_n = max(1, int(params.rate * params.seconds))

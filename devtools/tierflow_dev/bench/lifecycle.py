@@ -35,6 +35,8 @@ from tierflow_dev.bench.common import (
     summarize,
     target,
 )
+from tierflow_dev.bench.worker_procs import BARE as BARE_PROCS
+from tierflow_dev.bench.worker_procs import PROJECT as PROJECT_PROCS
 
 REOPEN_SECONDS = 1.0
 TARGET_RATIO = 0.9  # issue 24: lifecycles per second against the bare baseline
@@ -51,6 +53,7 @@ LOCAL_ACTIVITY_MARKER = "core_local_activity"
 class LifecycleParams:
     count: int = 300
     concurrency: int = 50
+    workers: int = 0  # worker processes per side; 0: both workers in the bench process
 
 
 # tierflow bench lifecycle --quick: seconds, for CI
@@ -160,7 +163,7 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
     """Measure both sides in one run and return the results section."""
     stack.use_policy(reopen_seconds=REOPEN_SECONDS)
     rid = stack.run_id
-    async with side_by_side(stack) as (client, bare_queue):
+    async with side_by_side(stack, params.workers) as (client, bare_queue):
         warm = bench_requests(1 if params.count < 20 else 3, f"lcw-{rid}")
         for req in warm:  # warm up and record the shape of one history
             await project_lifecycle(client, stack.task_queue, req)
@@ -207,9 +210,14 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
     project_rate = params.count / project_wall
     bare_rate = params.count / bare_wall
     ratio = project_rate / bare_rate
-    # the bench process runs the worker and the client of both sides: its CPU is the worker's
-    own, bare = project_cpu.get("bench_process"), bare_cpu.get("bench_process")
+    # the bench process runs the worker and the client of both sides: its CPU is the worker's;
+    # with worker processes, theirs is
+    if params.workers:
+        own, bare = project_cpu.get(PROJECT_PROCS), bare_cpu.get(BARE_PROCS)
+    else:
+        own, bare = project_cpu.get("bench_process"), bare_cpu.get("bench_process")
     worker_cpu_ratio = own / bare if own is not None and bare else None
+    project_total, bare_total = sum(project_cpu.values()), sum(bare_cpu.values())
     console.log(f"lifecycle: project {project_rate:.2f}/s, bare {bare_rate:.2f}/s")
     return {
         "params": {**params.__dict__, "reopen_window_seconds": REOPEN_SECONDS},
@@ -217,6 +225,14 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
             "project_completed_per_s": project_rate,
             "bare_completed_per_s": bare_rate,
             "ratio": ratio,
+            # CPU of every process measured (CpuMeter), per lifecycle; lifecycles per CPU
+            # second is the rate one core would give; cores busy is CPU over wall time
+            "project_cpu_ms_per_lifecycle_total": project_total,
+            "bare_cpu_ms_per_lifecycle_total": bare_total,
+            "project_per_core_per_s": 1000 / project_total if project_total else None,
+            "bare_per_core_per_s": 1000 / bare_total if bare_total else None,
+            "project_cores_busy": project_total * project_rate / 1000,
+            "bare_cores_busy": bare_total * bare_rate / 1000,
             "project_wall_s": project_wall,
             "bare_wall_s": bare_wall,
             "history_events_per_lifecycle": typical.events,  # the leanest lifecycle's

@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -67,6 +68,23 @@ Wal = Annotated[
     ),
 ]
 Concurrency = Annotated[int | None, typer.Option("--concurrency", help="Requests in flight.")]
+
+
+class TopologyName(StrEnum):
+    DEV = "dev"
+    CLUSTER = "cluster"
+
+
+Topology = Annotated[
+    TopologyName,
+    typer.Option(
+        "--topology",
+        help="dev: Temporal dev server, one broker. cluster: the production topology's "
+        "engines (Temporal on PostgreSQL with its history shards, 3 brokers at replication 3, "
+        "min ISR 2, acks=all), as `tierflow dev up --topology cluster` starts them; results "
+        "to NAME-cluster.json.",
+    ),
+]
 Rows = Annotated[int | None, typer.Option(help="Synthetic requests.")]
 PostgresUrl = Annotated[str | None, typer.Option(help="PostgreSQL URL (default: start one).")]
 
@@ -131,12 +149,17 @@ def _run(
     body: Callable[[Any], Coroutine[Any, Any, dict[str, Any]]],
 ) -> None:
     """Start the stack, run the scenario, print its table and write its JSON."""
-    from tierflow_dev.bench.common import BenchStack, print_table, write_results
+    from tierflow_dev.bench.common import RESULTS_DIR, BenchStack, print_table, write_results
 
+    if out is None and opts.topology != "dev":
+        out = RESULTS_DIR / f"{name}-{opts.topology}.json"
     with BenchStack(opts, name) as stack:
+        load = {"start": os.getloadavg()}  # the host is shared: what else ran meanwhile
         section = asyncio.run(body(stack))
+        load["end"] = os.getloadavg()
         backend = stack.backend() | {"python_bytecode_cache": not sys.dont_write_bytecode}
-    path = write_results(name, out, {"quick": quick, "backend": backend, **section})
+    payload = {"quick": quick, "backend": backend, "load_average": load, **section}
+    path = write_results(name, out, payload)
     rows = _flatten(section["results"])
     for key, rec in section.get("targets", {}).items():
         rows[f"target {key}"] = (
@@ -174,20 +197,64 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return rows
 
 
+LifecycleCount = Annotated[int | None, typer.Option(help="Lifecycles per side.")]
+
+
 @_stack_command
 def lifecycle(
     quick: Quick = False,
     out: Out = None,
-    count: Annotated[int | None, typer.Option(help="Lifecycles per side.")] = None,
+    count: LifecycleCount = None,
     concurrency: Concurrency = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Worker processes per side (tierflow worker / bare worker); 0: both "
+            "workers in the bench process.",
+        ),
+    ] = 0,
+    topology: Topology = TopologyName.DEV,
     *,
     opts: Any,
 ) -> None:
     """Full lifecycles per second vs a bare workflow with the same activities (target >= 0.9)."""
     from tierflow_dev.bench.lifecycle import QUICK, LifecycleParams, run_lifecycle
 
-    params = _sized(QUICK if quick else LifecycleParams(), count=count, concurrency=concurrency)
+    sizes = replace(QUICK if quick else LifecycleParams(), workers=workers)
+    params = _sized(sizes, count=count, concurrency=concurrency)
+    opts = replace(opts, topology=topology.value)
     _run("lifecycle", opts, quick, out, lambda stack: run_lifecycle(stack, params))
+
+
+@_stack_command
+def lifecycle_workers(
+    quick: Quick = False,
+    out: Out = None,
+    count: LifecycleCount = None,
+    concurrency: Concurrency = None,
+    workers: Annotated[
+        str, typer.Option(help="Worker processes per side, one run each (comma-separated).")
+    ] = "1,2,4",
+    topology: Topology = TopologyName.DEV,
+    *,
+    opts: Any,
+) -> None:
+    """Lifecycles per second and per core with 1, 2, 4 worker processes; where scaling stops."""
+    from tierflow_dev.bench.lifecycle import QUICK, LifecycleParams
+    from tierflow_dev.bench.scaling import run_scaling
+
+    try:
+        counts = [int(n) for n in workers.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise typer.BadParameter(
+            f"{workers!r}: positive counts, e.g. 1,2,4", param_hint="--workers"
+        )
+    params = _sized(QUICK if quick else LifecycleParams(), count=count, concurrency=concurrency)
+    opts = replace(opts, topology=topology.value)
+    _run("lifecycle-workers", opts, quick, out, lambda stack: run_scaling(stack, params, counts))
 
 
 @_stack_command
@@ -299,12 +366,14 @@ def ingress(
     rate: Annotated[float, typer.Option(help="Fixed offered load (msg/s).")] = 50.0,
     seconds: Annotated[float | None, typer.Option(help="Fixed-load length.")] = None,
     burst: Annotated[int | None, typer.Option(help="Saturation burst size.")] = None,
+    topology: Topology = TopologyName.DEV,
     *,
     opts: Any,
 ) -> None:
     """Kafka command -> workflow started: p50/p95/p99 at 50/s and at saturation vs bare."""
     from tierflow_dev.bench.ingress import QUICK, IngressParams, run_ingress
 
+    opts = replace(opts, topology=topology.value)
     sizes = replace(QUICK if quick else IngressParams(), rate=rate)  # --rate always applies
     params = _sized(sizes, seconds=seconds, burst=burst)
     _run("ingress", opts, quick, out, lambda stack: run_ingress(stack, params))

@@ -25,7 +25,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
@@ -273,35 +273,9 @@ class ClusterStack:
             self.echo(msg)
 
         self.preflight()
-        self.ports.write(self.state_path)  # from here on, `dev down` finds what was started
-        self._write_env_file()
-
-        self.postgres.start(timeout)
-        self.postgres.ensure_database(TIERFLOW_DATABASE)
-        say(f"postgres running (pid {self.postgres.process.pid()}) on port {self.ports.postgres}")
-
-        if not (cache_dir() / source_hash() / BINARY_NAME).is_file():
-            say("building the Temporal server (the first build on a machine takes minutes)")
-        self.temporal.binary = build_binary()
-        pid = self.temporal.start(timeout)
-        shards = topology.TEMPORAL_HISTORY_SHARDS
-        say(f"temporal running (pid {pid}) at {self.temporal.address}, {shards} history shards")
-        for line in self.temporal_setup(timeout):
-            say(f"temporal setup: {line}")
-
-        self.kafka.start(timeout)
-        self.kafka.ensure_topics(constants.TOPICS)
-        replication, min_isr = self.kafka.replication
-        say(
-            f"kafka running: {len(self.kafka.nodes)} brokers at {self.kafka.bootstrap}, "
-            f"topics at replication {replication}, min.insync.replicas {min_isr}"
-        )
-
-        from tierflow.db.engine import upgrade
-
-        upgrade(self.database_url)
-        say(f"database {TIERFLOW_DATABASE} migrated")
-
+        self.record()
+        for line in self.start_engines(timeout):
+            say(line)
         for line in self.start_members(timeout):
             say(line)
         if demo:
@@ -311,6 +285,44 @@ class ClusterStack:
             say(f"submitted {sent} demo requests to {constants.COMMANDS_TOPIC}")
             say(walk_demo(self.member_settings, self.temporal.address, demo))
         return messages
+
+    def record(self) -> None:
+        """Write ``state.json`` and ``cluster.env``: from here on, ``down`` finds the members."""
+        self.ports.write(self.state_path)
+        self._write_env_file()
+
+    def start_engines(self, timeout: float = 180) -> Iterator[str]:
+        """Start PostgreSQL, the Temporal server (then ``tierflow temporal setup``) and the
+        brokers with tierflow's topics, and migrate the read model; say each as it is done.
+
+        ``up`` starts the tierflow processes after them; ``tierflow bench --topology cluster``
+        runs its own workers on them.
+        """
+        self.postgres.start(timeout)
+        self.postgres.ensure_database(TIERFLOW_DATABASE)
+        yield f"postgres running (pid {self.postgres.process.pid()}) on port {self.ports.postgres}"
+
+        if not (cache_dir() / source_hash() / BINARY_NAME).is_file():
+            yield "building the Temporal server (the first build on a machine takes minutes)"
+        self.temporal.binary = build_binary()
+        pid = self.temporal.start(timeout)
+        shards = topology.TEMPORAL_HISTORY_SHARDS
+        yield f"temporal running (pid {pid}) at {self.temporal.address}, {shards} history shards"
+        for line in self.temporal_setup(timeout):
+            yield f"temporal setup: {line}"
+
+        self.kafka.start(timeout)
+        self.kafka.ensure_topics(constants.TOPICS)
+        replication, min_isr = self.kafka.replication
+        yield (
+            f"kafka running: {len(self.kafka.nodes)} brokers at {self.kafka.bootstrap}, "
+            f"topics at replication {replication}, min.insync.replicas {min_isr}"
+        )
+
+        from tierflow.db.engine import upgrade
+
+        upgrade(self.database_url)
+        yield f"database {TIERFLOW_DATABASE} migrated"
 
     def temporal_setup(self, timeout: float) -> list[str]:
         """Run ``tierflow temporal setup`` against the cluster; return what it printed."""

@@ -1,0 +1,104 @@
+"""Worker processes for ``tierflow bench lifecycle --workers N``.
+
+N ``tierflow worker`` processes, as deployed, poll the run's task queue, and N bare worker
+processes (``python -m tierflow_dev.bench.worker_procs``: the bare baseline's workflows and
+no-op activities) poll the bare queue, so both sides get the same number of interpreters
+and the bench process only drives the load. Each process is kept in ``stack.processes``,
+whose CPU ``CpuMeter`` reads, and stopped with the stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+PROJECT = "worker_processes"
+BARE = "bare_worker_processes"
+
+
+def start_bare_process(stack: Any, task_queue: str, name: str) -> Any:
+    """Start one bare worker process on ``task_queue``; return it once it polls."""
+    from tierflow_dev.devstack.procs import ManagedProcess, wait_until
+
+    ready = stack.home / f"{name}.ready"
+    proc = ManagedProcess(
+        name=name,
+        argv=[
+            sys.executable,
+            "-m",
+            "tierflow_dev.bench.worker_procs",
+            "--temporal-address",
+            stack.temporal_address,
+            "--task-queue",
+            task_queue,
+            "--ready-file",
+            str(ready),
+        ],
+        home=stack.home,
+        cwd=stack.home,
+    )
+    proc.start()
+    wait_until(ready.exists, 120, f"{name} polling", log=proc.log_path, alive=proc.is_running)
+    return proc
+
+
+async def start_workers(stack: Any, count: int, bare_queue: str) -> None:
+    """Start ``count`` project and ``count`` bare worker processes, all at once."""
+    from tierflow_dev.bench.common import start_worker_process
+
+    project = [
+        asyncio.to_thread(start_worker_process, stack, f"bench-worker-{i}")
+        for i in range(1, count + 1)
+    ]
+    bare = [
+        asyncio.to_thread(start_bare_process, stack, bare_queue, f"bench-bare-worker-{i}")
+        for i in range(1, count + 1)
+    ]
+    started = await asyncio.gather(*project, *bare, return_exceptions=True)
+    procs = [p for p in started if not isinstance(p, BaseException)]
+    stack.processes[PROJECT] = procs[:count] if len(procs) == 2 * count else []
+    stack.processes[BARE] = procs[count:] if len(procs) == 2 * count else []
+    failed = [p for p in started if isinstance(p, BaseException)]
+    if failed:
+        for proc in procs:
+            proc.stop(timeout=20)
+        raise failed[0]
+
+
+def stop_workers(stack: Any) -> None:
+    """Stop the worker processes ``start_workers`` started."""
+    for role in (PROJECT, BARE):
+        for proc in stack.processes.pop(role, []):
+            proc.stop(timeout=20)
+
+
+async def serve(temporal_address: str, task_queue: str, ready: Path) -> None:
+    """Run the bare worker until SIGTERM; create ``ready`` once it polls."""
+    from tierflow.temporal_client import connect_temporal
+    from tierflow_dev.bench.common import bare_worker
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    client = await connect_temporal(temporal_address, "default", wait=30)
+    async with bare_worker(client, task_queue):
+        ready.touch()
+        await stop.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--temporal-address", required=True)
+    parser.add_argument("--task-queue", required=True)
+    parser.add_argument("--ready-file", type=Path, required=True)
+    args = parser.parse_args()
+    asyncio.run(serve(args.temporal_address, args.task_queue, args.ready_file))
+
+
+if __name__ == "__main__":
+    main()
