@@ -7,7 +7,7 @@ import sys
 import textwrap
 
 from tests.utils.eventually import eventually_sync
-from tierflow_dev.bench.common import cpu_seconds, tree_cpu_seconds
+from tierflow_dev.bench.cpu import cpu_seconds, tree_cpu_seconds
 
 # Burns 0.4 s of CPU, then says so and sleeps until killed.
 BURN = textwrap.dedent(

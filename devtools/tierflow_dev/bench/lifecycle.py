@@ -25,7 +25,6 @@ from tierflow.constants import workflow_id
 from tierflow_dev.bench.common import (
     SUPERVISOR,
     BenchStack,
-    CpuMeter,
     bench_requests,
     console,
     gather_limited,
@@ -35,6 +34,7 @@ from tierflow_dev.bench.common import (
     summarize,
     target,
 )
+from tierflow_dev.bench.cpu import CpuMeter
 from tierflow_dev.bench.worker_procs import BARE as BARE_PROCS
 from tierflow_dev.bench.worker_procs import PROJECT as PROJECT_PROCS
 

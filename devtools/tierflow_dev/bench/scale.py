@@ -27,13 +27,13 @@ from tierflow_dev.bench.common import (
     count_rows,
     gather_limited,
     progress,
-    rss_mb,
     run_id,
     start_request,
     start_worker_process,
     summarize,
     target,
 )
+from tierflow_dev.bench.cpu import rss_mb
 
 WORKER_CACHE = 1000  # temporalio Worker default max_cached_workflows (build_worker keeps it)
 TARGET_RSS_MB = 800.0
