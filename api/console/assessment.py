@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
 from api.auth import can
-from api.console.routes import User, error_page, gettext, page_texts, render
+from api.console.routes import User, error_page, forbidden_page, gettext, page_texts, render
 from api.console.views import Texts
 from api.deps import ApiContext, Ctx
 from api.downloads import csv_attachment
@@ -161,10 +161,7 @@ def _refused(request: Request, user: Principal) -> Response | None:
     if can(user, "reports"):
         return None
     refusal = gettext(request, user).gettext("%(user)s (%(role)s) may not see the assessment")
-    role = page_texts(request, user).label(user.role)
-    return error_page(
-        request, user, HTTPException(403, refusal % {"user": user.user_id, "role": role})
-    )
+    return forbidden_page(request, user, refusal)
 
 
 def _report(

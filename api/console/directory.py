@@ -27,7 +27,16 @@ from starlette.datastructures import UploadFile
 
 from api.auth import can
 from api.console import language
-from api.console.routes import User, error_page, gettext, page_texts, posted_form, redirect, render
+from api.console.routes import (
+    User,
+    error_page,
+    forbidden_page,
+    gettext,
+    page_texts,
+    posted_form,
+    redirect,
+    render,
+)
 from api.console.views import Texts
 from api.deps import ApiContext, Ctx
 from api.downloads import csv_attachment
@@ -113,9 +122,7 @@ def _refused(request: Request, user: Principal) -> Response | None:
     if can_manage_directory(user):
         return None
     refusal = gettext(request, user).gettext("%(user)s (%(role)s) may not manage the directory")
-    role = page_texts(request, user).label(user.role)
-    exc = HTTPException(403, refusal % {"user": user.user_id, "role": role})
-    return error_page(request, user, exc)
+    return forbidden_page(request, user, refusal)
 
 
 def _file(ctx: ApiContext) -> Path | None:

@@ -186,6 +186,14 @@ def error_page(request: Request, user: Principal | None, exc: HTTPException) -> 
     return render(request, "error.html", context, exc.status_code, user)
 
 
+def forbidden_page(request: Request, user: Principal, refusal: str) -> Response:
+    """The 403 page of a page the user's role may not open: ``refusal`` is the page's
+    translated message, with ``%(user)s`` and ``%(role)s`` to fill in."""
+    role = page_texts(request, user).label(user.role)
+    exc = HTTPException(403, refusal % {"user": user.user_id, "role": role})
+    return error_page(request, user, exc)
+
+
 async def posted_form(
     request: Request, user: Principal, refused: Response | None
 ) -> FormData | Response:
@@ -395,9 +403,7 @@ def overview(request: Request, ctx: Ctx, user: User) -> Response:
     """Supervisors and admins: open requests per tier and institution with SLA counts."""
     if not can(user, "reports"):
         refusal = gettext(request, user).gettext("%(user)s (%(role)s) may not see the overview")
-        role = page_texts(request, user).label(user.role)
-        exc = HTTPException(403, refusal % {"user": user.user_id, "role": role})
-        return error_page(request, user, exc)
+        return forbidden_page(request, user, refusal)
     rows = overview_rows(ctx.engine, user)
     context = {
         "rows": rows,

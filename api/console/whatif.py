@@ -30,6 +30,7 @@ from api.console.forms import field_errors
 from api.console.routes import (
     User,
     error_page,
+    forbidden_page,
     gettext,
     page_locale,
     page_texts,
@@ -220,9 +221,7 @@ def _refused(request: Request, user: Principal) -> Response | None:
     if can_run_whatif(user):
         return None
     refusal = gettext(request, user).gettext("%(user)s (%(role)s) may not run SLA what-ifs")
-    role = page_texts(request, user).label(user.role)
-    exc = HTTPException(403, refusal % {"user": user.user_id, "role": role})
-    return error_page(request, user, exc)
+    return forbidden_page(request, user, refusal)
 
 
 def _offered_versions(ctx: ApiContext) -> list[policy_store.VersionInfo]:
@@ -363,7 +362,13 @@ def _default_release(now: datetime) -> str:
     return datetime.combine(tomorrow, time(0)).strftime("%Y-%m-%dT%H:%M")
 
 
-async def _run(request: Request, ctx: ApiContext, user: Principal, run_id: str) -> Any:
+async def _run(
+    request: Request, ctx: ApiContext, user: Principal, run_id: str
+) -> service.RunOut | Response:
+    """The saved run, or the page saying why not (the user may not run what-ifs, or the run is
+    not in their region)."""
+    if refused := _refused(request, user):
+        return refused
     try:
         return await service.saved(ctx, user, run_id[:64])
     except HTTPException as exc:
@@ -434,8 +439,6 @@ def _run_page(
 @router.get("/whatif/{run_id}.json")
 async def run_json(request: Request, ctx: Ctx, user: User, run_id: str) -> Response:
     """The run as the API answers it (``GET /api/v1/whatif/{run_id}``), as a download."""
-    if refused := _refused(request, user):
-        return refused
     run = await _run(request, ctx, user, run_id)
     if isinstance(run, Response):
         return run
@@ -446,8 +449,6 @@ async def run_json(request: Request, ctx: Ctx, user: User, run_id: str) -> Respo
 @router.get("/whatif/{run_id}.csv")
 async def run_csv(request: Request, ctx: Ctx, user: User, run_id: str) -> Response:
     """The figures before and after as CSV."""
-    if refused := _refused(request, user):
-        return refused
     run = await _run(request, ctx, user, run_id)
     if isinstance(run, Response):
         return run
@@ -457,8 +458,6 @@ async def run_csv(request: Request, ctx: Ctx, user: User, run_id: str) -> Respon
 @router.get("/whatif/{run_id}/changed.csv")
 async def run_changed_csv(request: Request, ctx: Ctx, user: User, run_id: str) -> Response:
     """The changed requests as CSV."""
-    if refused := _refused(request, user):
-        return refused
     run = await _run(request, ctx, user, run_id)
     if isinstance(run, Response):
         return run
@@ -475,8 +474,6 @@ async def run_view(
     promoted: str = "",
 ) -> Response:
     """One run: totals, charts per group, the changed requests, downloads, promotion."""
-    if refused := _refused(request, user):
-        return refused
     run = await _run(request, ctx, user, run_id)
     if isinstance(run, Response):
         return run
