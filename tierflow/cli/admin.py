@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import typer
 
 from schemas.domain import Role, Tier
+from tierflow.cli.database import open_engine
 from tierflow.cli.texts import _, explain, fail, ngettext, term
 
 users_app = typer.Typer(help="API users (admin; talks to the database).", no_args_is_help=True)
@@ -24,13 +24,6 @@ def register(app: typer.Typer) -> None:
     """Add the ``users`` and ``tokens`` groups to the root ``tierflow`` app."""
     app.add_typer(users_app, name="users")
     app.add_typer(tokens_app, name="tokens")
-
-
-def _engine() -> Any:
-    from tierflow.db.engine import make_engine
-    from tierflow.settings import Settings
-
-    return make_engine(Settings().resolved_database_url)
 
 
 @users_app.command("add")
@@ -52,7 +45,7 @@ def users_add(
         fail(_("role: %(role)r is not one of %(roles)s") % {"role": role, "roles": roles})
     try:
         user = create_user(
-            _engine(),
+            open_engine(),
             name,
             role_value,
             institution,
@@ -75,7 +68,7 @@ def users_list() -> None:
     """List API users."""
     from tierflow.auth_store import list_users
 
-    for user in list_users(_engine()):
+    for user in list_users(open_engine()):
         grants = f" grants={','.join(user.grants)}" if user.grants else ""
         typer.echo(f"{user.id}\t{user.role}\t{user.institution_id or '-'}{grants}")
 
@@ -108,7 +101,7 @@ def tokens_issue(
 
     lifetime = parse_duration(expires_in)
     try:
-        token = issue_token(_engine(), user, lifetime)
+        token = issue_token(open_engine(), user, lifetime)
     except AuthStoreError as exc:
         fail(explain(exc))
     expires = datetime.now(UTC) + lifetime
@@ -123,7 +116,7 @@ def tokens_list(user: str = typer.Argument(..., help="User name")) -> None:
     from tierflow.auth_store import AuthStoreError, list_tokens
 
     try:
-        rows = list_tokens(_engine(), user)
+        rows = list_tokens(open_engine(), user)
     except AuthStoreError as exc:
         fail(explain(exc))
     now = datetime.now(UTC)
@@ -150,7 +143,7 @@ def tokens_revoke(
     if (token_id is None) == (all_of is None):
         fail(_("give a TOKEN_ID or --all-of USER (one of them)"))
     if all_of is not None:
-        count = revoke_tokens(_engine(), all_of)
+        count = revoke_tokens(open_engine(), all_of)
         done = ngettext(
             "revoked %(num)d token of %(user)s", "revoked %(num)d tokens of %(user)s", count
         )
@@ -158,7 +151,7 @@ def tokens_revoke(
         return
     assert token_id is not None
     try:
-        row = revoke_token(_engine(), token_id)
+        row = revoke_token(open_engine(), token_id)
     except AuthStoreError as exc:
         fail(explain(exc))
     said = {"id": row.id, "prefix": row.display_prefix, "user": row.user_id}

@@ -9,20 +9,17 @@ column in the operator's language.
 
 from __future__ import annotations
 
-import getpass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
+from tierflow.cli.database import database, open_engine, operator
 from tierflow.cli.texts import _, catalog, explain, fail, say
 from tierflow.i18n import os_reason
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-    from sqlalchemy.exc import SQLAlchemyError
-
     from tierflow.directory import Directory
 
 app = typer.Typer(
@@ -42,21 +39,15 @@ CURRENT_HELP = "Directory JSON (default: the database's newest version, else set
 def _current(path: Path | None) -> Directory:
     """The directory JSON at ``path``; else the one workers route new requests with: the
     newest version in the database (where one is configured), else the settings' file."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from tierflow.directory import Directory
     from tierflow.directory_store import current_directory
 
     if path is not None:
         return Directory.load(path)
-    engine = _database() if _with_db(None) else None
-    try:
+    if not _with_db(None):
+        return current_directory(None, _file(None))
+    with database() as engine:
         return current_directory(engine, _file(None))
-    except SQLAlchemyError as exc:
-        fail(_("database: %(error)s") % {"error": _database_error(exc)})
-    finally:
-        if engine is not None:
-            engine.dispose()
 
 
 @app.command("list")
@@ -121,13 +112,6 @@ def export(
         typer.echo(done % {"file": out, "version": found.version}, err=True)
 
 
-def _database() -> Engine:
-    from tierflow.db.engine import make_engine
-    from tierflow.settings import Settings
-
-    return make_engine(Settings().resolved_database_url)
-
-
 def _with_db(use_db: bool | None) -> bool:
     """Whether to use the read model's database (``--db``: always; ``--no-db``: never;
     default: when TIERFLOW_DATABASE_URL is set or the local stack's SQLite file exists)."""
@@ -137,13 +121,6 @@ def _with_db(use_db: bool | None) -> bool:
         settings = Settings()
         use_db = bool(settings.database_url) or (settings.home / "tierflow.db").exists()
     return use_db
-
-
-def _operator() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no user name for this uid
-        return "cli"
 
 
 @app.command("import")
@@ -170,6 +147,7 @@ def import_(
     """
     from sqlalchemy.exc import SQLAlchemyError
 
+    from tierflow.db.errors import describe_db_error
     from tierflow.directory import DirectoryError
     from tierflow.directory_store import import_directory
 
@@ -190,10 +168,10 @@ def import_(
     except UnicodeDecodeError:
         fail(_("%(file)s: not UTF-8 text (save the sheet as CSV UTF-8)") % {"file": csv_file})
     stamp = version or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    engine = _database() if with_db else None
+    engine = open_engine() if with_db else None
     try:
         done = import_directory(
-            text, target, stamp, source=csv_file.name, imported_by=_operator(), engine=engine
+            text, target, stamp, source=csv_file.name, imported_by=operator(), engine=engine
         )
     except DirectoryError as exc:
         fail(_("not imported: %(reason)s") % {"reason": _refusal(exc)})
@@ -203,7 +181,7 @@ def import_(
                 "database: %(error)s; nothing was imported (run `tierflow db upgrade`, or pass "
                 "--no-db to write the file only)"
             )
-            % {"error": _database_error(exc)}
+            % {"error": describe_db_error(exc)}
         )
     finally:
         if engine is not None:
@@ -215,7 +193,7 @@ def import_(
         "named": len(found.entries) - len(found.generated()),
         "generated": len(found.generated()),
         "skipped": done.plan.skipped,
-        "by": _operator(),
+        "by": operator(),
         "changed": done.changed,
         "removed": done.removed,
     }
@@ -250,20 +228,14 @@ def record(
 ) -> None:
     """Record the current directory version in the database (directory_version) if it is not
     there yet: the packaged directory, or a file written before versions were recorded."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from tierflow.directory import DirectoryError
     from tierflow.directory_store import record_file
 
-    engine = _database()
-    try:
-        version, new = record_file(engine, _file(directory), _operator())
-    except DirectoryError as exc:
-        fail(_("directory not loaded: %(reason)s") % {"reason": explain(exc)})
-    except SQLAlchemyError as exc:
-        fail(_("database: %(error)s") % {"error": _database_error(exc)})
-    finally:
-        engine.dispose()
+    with database() as engine:
+        try:
+            version, new = record_file(engine, _file(directory), operator())
+        except DirectoryError as exc:
+            fail(_("directory not loaded: %(reason)s") % {"reason": explain(exc)})
     done = (
         _("directory version %(version)s recorded")
         if new
@@ -281,11 +253,3 @@ def _refusal(exc: Exception) -> str:
     if isinstance(exc, DirectoryError) and exc.problems:
         return "\n".join(problem_line(problem, catalog()) for problem in exc.problems)
     return explain(exc)
-
-
-def _database_error(exc: SQLAlchemyError) -> str:
-    """The error's types, SQLSTATE and the names the driver gives: never its message, whose
-    first line can quote a value (a contact, a comment) on PostgreSQL."""
-    from tierflow.db.errors import describe_db_error
-
-    return describe_db_error(exc)

@@ -19,19 +19,13 @@ from typing import Any
 import typer
 
 from schemas.domain import Grade, Tier
+from tierflow.cli.database import open_engine
 from tierflow.cli.texts import _, explain, fail, ngettext, say, term
 
 app = typer.Typer(
     help="Enterprise grade registry (operators; talks to the database).",
     no_args_is_help=True,
 )
-
-
-def _engine() -> Any:
-    from tierflow.db.engine import make_engine
-    from tierflow.settings import Settings
-
-    return make_engine(Settings().resolved_database_url)
 
 
 def _uscc(value: str) -> str:
@@ -85,7 +79,7 @@ def import_list(
         )
         typer.echo(checked % {"file": file, "num": len(rows)})
         return
-    with Session(_engine()) as session:
+    with Session(open_engine()) as session:
         added, updated = grades.upsert(session, rows, source=file.name)
         session.commit()
     done = _("%(file)s: %(added)d added, %(updated)d updated")
@@ -111,7 +105,7 @@ def withdraw(
     except ValueError:
         known = ", ".join(g.value for g in Grade if g is not Grade.NONE)
         fail(_("--grade: unknown grade %(grade)r (%(known)s)") % {"grade": grade, "known": known})
-    with Session(_engine()) as session:
+    with Session(open_engine()) as session:
         try:
             rows = grades.withdraw(session, code, reason, day, only)
         except grades.GradeError as exc:
@@ -133,7 +127,7 @@ def export(
     from tierflow import grades_csv
     from tierflow.db.grade_models import EnterpriseGrade
 
-    with Session(_engine()) as session:
+    with Session(open_engine()) as session:
         order = (col(EnterpriseGrade.uscc), col(EnterpriseGrade.granted_on))
         text = grades_csv.export(session.exec(select(EnterpriseGrade).order_by(*order)).all())
     if out is None:
@@ -155,7 +149,7 @@ def show(
 
     code = _uscc(uscc)
     day = _day(on)
-    with Session(_engine()) as session:
+    with Session(open_engine()) as session:
         rows = grades.recognitions(session, code)
         held = grades.highest(grades.recognitions(session, code, day))
     for r in rows:

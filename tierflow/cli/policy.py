@@ -9,37 +9,19 @@ What they print for people is in the operator's language (``tierflow.cli.texts``
 
 from __future__ import annotations
 
-import getpass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
+from tierflow.cli.database import database, operator
 from tierflow.cli.texts import _, catalog, explain, fail, say
 from tierflow.i18n import os_reason
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
 
 app = typer.Typer(
     help="SLA policies: add a candidate, promote it from a date, list versions and releases",
     no_args_is_help=True,
 )
-
-
-def _engine() -> Engine:
-    from tierflow.db.engine import make_engine
-    from tierflow.settings import Settings
-
-    return make_engine(Settings().resolved_database_url)
-
-
-def _operator() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no user name for this uid
-        return "cli"
 
 
 def _shown(moment: datetime) -> str:
@@ -54,9 +36,6 @@ def add(
     file: Path = typer.Argument(..., dir_okay=False, help="Candidate policy TOML"),
 ) -> None:
     """Validate a candidate policy file and record it under its version."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from tierflow.db.errors import describe_db_error
     from tierflow.policy import PolicyError, load_policy_file
     from tierflow.policy_store import PolicyStoreError, add_policy
     from tierflow.settings import Settings
@@ -71,17 +50,13 @@ def add(
         configured = load_policy_file(Settings().policy_file)
     except PolicyError as exc:
         fail(_("the worker's policy file: %(reason)s") % {"reason": exc})
-    engine = _engine()
-    try:
-        done = add_policy(
-            engine, text, added_by=_operator(), source=file.name, configured=configured
-        )
-    except PolicyStoreError as exc:
-        fail(_("not added: %(reason)s") % {"reason": explain(exc)})
-    except SQLAlchemyError as exc:
-        fail(_("database: %(error)s") % {"error": describe_db_error(exc)})
-    finally:
-        engine.dispose()
+    with database() as engine:
+        try:
+            done = add_policy(
+                engine, text, added_by=operator(), source=file.name, configured=configured
+            )
+        except PolicyStoreError as exc:
+            fail(_("not added: %(reason)s") % {"reason": explain(exc)})
     said = (
         _("policy %(version)s added; promote it with `tierflow policy promote %(version)s`")
         if done.new
@@ -93,20 +68,12 @@ def add(
 @app.command("list")
 def list_policies() -> None:
     """List the recorded versions and the releases (the one in force now marked)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from tierflow.db.errors import describe_db_error
     from tierflow.i18n.formats import when
     from tierflow.policy_store import in_force, policy_versions, timeline
 
-    engine = _engine()
-    try:
+    with database() as engine:
         versions = policy_versions(engine)
         known = timeline(engine)
-    except SQLAlchemyError as exc:
-        fail(_("database: %(error)s") % {"error": describe_db_error(exc)})
-    finally:
-        engine.dispose()
     t = catalog()
     now = in_force(known, datetime.now(UTC))
     typer.echo(_("# versions: version, recorded, added by"))
@@ -140,9 +107,6 @@ def promote(
     note: str | None = typer.Option(None, help="Why, for the record"),
 ) -> None:
     """Make a recorded version the policy new requests pin from a date (an audited release)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from tierflow.db.errors import describe_db_error
     from tierflow.policy_store import PolicyStoreError
     from tierflow.policy_store import promote as promote_version
 
@@ -150,22 +114,18 @@ def promote(
         start = datetime.fromisoformat(in_force_from)
     except ValueError:
         fail(_("--from: %(text)r is not an ISO 8601 time") % {"text": in_force_from}, 2)
-    engine = _engine()
-    try:
-        release = promote_version(
-            engine,
-            version,
-            start,
-            promoted_by=_operator(),
-            whatif_run_id=whatif_run,
-            note=note,
-        )
-    except PolicyStoreError as exc:
-        fail(_("not promoted: %(reason)s") % {"reason": explain(exc)})
-    except SQLAlchemyError as exc:
-        fail(_("database: %(error)s") % {"error": describe_db_error(exc)})
-    finally:
-        engine.dispose()
+    with database() as engine:
+        try:
+            release = promote_version(
+                engine,
+                version,
+                start,
+                promoted_by=operator(),
+                whatif_run_id=whatif_run,
+                note=note,
+            )
+        except PolicyStoreError as exc:
+            fail(_("not promoted: %(reason)s") % {"reason": explain(exc)})
     said = {
         "version": release.version,
         "from": _shown(release.in_force_from),

@@ -1,0 +1,53 @@
+"""The read model's database for a command, and who a command acts as in what it records.
+
+Shared by the command groups that talk to the database (``policy``, ``directory``, ``admin``,
+``grades``), so they open it, report its errors and name the operator the same way. Imports are
+made inside the functions, as in the command modules: ``tierflow --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from tierflow.cli.texts import _, fail
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+
+def open_engine() -> Engine:
+    """Return an engine on the configured database (``TIERFLOW_DATABASE_URL``, else the local
+    stack's SQLite file)."""
+    from tierflow.db.engine import make_engine
+    from tierflow.settings import Settings
+
+    return make_engine(Settings().resolved_database_url)
+
+
+@contextmanager
+def database() -> Iterator[Engine]:
+    """Yield an engine for one command and dispose of it after; a database error ends the
+    command with the error's description (never its message: on PostgreSQL its first line can
+    quote a value, a contact or a comment)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tierflow.db.errors import describe_db_error
+
+    engine = open_engine()
+    try:
+        yield engine
+    except SQLAlchemyError as exc:
+        fail(_("database: %(error)s") % {"error": describe_db_error(exc)})
+    finally:
+        engine.dispose()
+
+
+def operator() -> str:
+    """Return who a command acts as in the records: ``cli:<the system user>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name for this uid
+        return "cli"
