@@ -1,10 +1,9 @@
 """A worker's directory source on a real SQLite database: the newest recorded version wins,
 the directory file serves while none is recorded, a failing database keeps the last directory
-found and says so, and the background check picks up an import without anyone asking."""
+found and says so. The thread that checks every few seconds: ``test_checked_source``."""
 
 from __future__ import annotations
 
-import gc
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +11,6 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from schemas.domain import Tier
-from tests.utils.eventually import eventually_sync
 from tierflow.directory import Directory, DirectoryEntry
 from tierflow.directory_source import RecordedDirectory
 from tierflow.directory_store import newest_version, record_version
@@ -88,24 +86,3 @@ def test_a_failing_database_keeps_the_last_directory_and_says_so(sqlite_engine: 
     record(sqlite_engine, "v2", T0 + timedelta(minutes=1))
     assert source.refresh() and not source.failed and source.error is None
     assert source.current().version == "v2" and source.checked_at == 2
-
-
-def test_the_background_check_finds_an_import(sqlite_engine: Engine) -> None:
-    source = RecordedDirectory(sqlite_engine, FILE, interval=0.01)
-    thread = source._thread
-    try:
-        record(sqlite_engine, "v1", T0)
-        eventually_sync(lambda: source.current().version == "v1", 10, "the import found")
-    finally:
-        source.close()
-    assert thread is not None and not thread.is_alive()
-
-
-def test_the_check_stops_with_its_worker(sqlite_engine: Engine) -> None:
-    """Nothing holds the source any more (the worker that built it is gone): its thread ends."""
-    source = RecordedDirectory(sqlite_engine, FILE, interval=0.01)
-    thread = source._thread
-    assert thread is not None and thread.is_alive()
-    del source
-    gc.collect()
-    eventually_sync(lambda: not thread.is_alive(), 10, "the check's thread ended")

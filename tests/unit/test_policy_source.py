@@ -1,15 +1,13 @@
 """A worker's policy source on a real SQLite database: the file serves before any release, a
 release serves from its instant on (not before), a failing database keeps the releases known
-and says so, and the background check picks up a promotion without anyone asking."""
+and says so. The thread that checks every few seconds: ``test_checked_source``."""
 
 from __future__ import annotations
 
-import gc
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, text
 
-from tests.utils.eventually import eventually_sync
 from tests.utils.fast_policy import Targets, policy_text
 from tierflow.policy import parse_policy
 from tierflow.policy_source import RecordedPolicy
@@ -51,23 +49,3 @@ def test_a_failing_database_keeps_the_releases_known(sqlite_engine: Engine) -> N
     with sqlite_engine.begin() as conn:
         conn.execute(text("ALTER TABLE sla_policy_release_away RENAME TO sla_policy_release"))
     assert source.refresh() and source.error is None
-
-
-def test_the_background_check_finds_a_promotion(sqlite_engine: Engine) -> None:
-    source = RecordedPolicy(sqlite_engine, FILE, interval=0.01)
-    thread = source._thread
-    try:
-        released(sqlite_engine, "v1", NOW)
-        eventually_sync(lambda: source.at(NOW).version == "v1", 10, "the promotion found")
-    finally:
-        source.close()
-    assert thread is not None and not thread.is_alive()
-
-
-def test_the_check_stops_with_its_worker(sqlite_engine: Engine) -> None:
-    source = RecordedPolicy(sqlite_engine, FILE, interval=0.01)
-    thread = source._thread
-    assert thread is not None and thread.is_alive()
-    del source
-    gc.collect()
-    eventually_sync(lambda: not thread.is_alive(), 10, "the check's thread ended")
