@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,6 +22,7 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.async_api import Browser, async_playwright
 from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
 
 from api.app import create_app
 from schemas.domain import Priority, Tier
@@ -111,6 +113,18 @@ class Console:
     settings: Settings
 
 
+@contextmanager
+def served(app: FastAPI, engine: Engine, settings: Settings) -> Iterator[Console]:
+    """Serve ``app`` on a free port while the block runs: the console of every e2e module,
+    with the test users made in ``engine``."""
+    server = AppServer(app, free_port())
+    server.start()
+    try:
+        yield Console(server.url, make_users(engine), settings)
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="module")
 def console(
     stack: Stack, fast_queue: str, tmp_path_factory: pytest.TempPathFactory
@@ -122,13 +136,8 @@ def console(
     policy = write_policy(tmp_path_factory.mktemp("policy") / "policy.toml", E2E_TARGETS)
     update = {"task_queue": fast_queue, "policy_file": policy}
     settings = stack.settings.model_copy(update=update)
-    app = create_app(settings, None, stack.engine)
-    server = AppServer(app, free_port())
-    server.start()
-    try:
-        yield Console(server.url, make_users(stack.engine), settings)
-    finally:
-        server.stop()
+    with served(create_app(settings, None, stack.engine), stack.engine, settings) as console:
+        yield console
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

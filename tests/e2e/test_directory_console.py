@@ -22,9 +22,8 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from api.app import create_app
-from tests.e2e.conftest import AppServer, Console
+from tests.e2e.conftest import Console, served
 from tests.e2e.test_console import shot, signed_in
-from tests.utils.api_helpers import make_users
 from tierflow.db.engine import make_engine, upgrade
 from tierflow.directory import Directory
 from tierflow.directory_csv import export_csv
@@ -60,12 +59,10 @@ async def directory_console(tmp_path: Path) -> AsyncIterator[Console]:
     record_file(engine, target, "cli:seed")
     settings = Settings(home=tmp_path, database_url=url, directory_file=target)
     lazy = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True)  # never used
-    server = AppServer(create_app(settings, lazy, engine), free_port())
-    server.start()
     try:
-        yield Console(server.url, make_users(engine), settings)
+        with served(create_app(settings, lazy, engine), engine, settings) as console:
+            yield console
     finally:
-        server.stop()
         engine.dispose()
 
 

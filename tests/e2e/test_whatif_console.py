@@ -21,9 +21,8 @@ from playwright.async_api import Browser, expect
 from temporalio.client import Client
 
 from api.app import create_app
-from tests.e2e.conftest import AppServer, Console
+from tests.e2e.conftest import Console, served
 from tests.e2e.test_console import shot, signed_in
-from tests.utils.api_helpers import make_users
 from tierflow.settings import Settings
 from tierflow_dev.devstack.procs import free_port
 from tierflow_dev.whatif_traffic import Trail, recorded_trail, scaled_policy
@@ -52,12 +51,8 @@ async def whatif_console(
     settings = Settings(home=tmp_path_factory.mktemp("home"), database_url=trail.url)
     lazy = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True)  # never used
     app = create_app(settings, lazy, trail.engine, clock=lambda: trail.horizon)
-    server = AppServer(app, free_port())
-    server.start()
-    try:
-        yield Console(server.url, make_users(trail.engine), settings)
-    finally:
-        server.stop()
+    with served(app, trail.engine, settings) as console:
+        yield console
 
 
 def upload(name: str, body: str) -> dict[str, object]:
