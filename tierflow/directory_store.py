@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import fcntl
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from tierflow.directory import (
     unreadable,
 )
 from tierflow.directory_csv import PlannedImport, plan_import, replace_file, version_taken
+from tierflow.version_cache import VersionCache
 
 CACHED_VERSIONS = 8  # parsed versions kept per process (~3,200 entries each)
 
@@ -82,50 +82,19 @@ def record_version(
     return row
 
 
-class _VersionCache:
-    """Parsed versions by (database, version); only found ones (a version may come later)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._found: OrderedDict[tuple[str, str], Directory] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str]) -> Directory | None:
-        with self._lock:
-            found = self._found.get(key)
-            if found is not None:
-                self._found.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[str, str], directory: Directory) -> None:
-        with self._lock:
-            self._found[key] = directory
-            self._found.move_to_end(key)
-            while len(self._found) > self.size:
-                self._found.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._found.clear()
-
-
-_CACHE = _VersionCache(CACHED_VERSIONS)
+_CACHE: VersionCache[Directory] = VersionCache(CACHED_VERSIONS)
 
 
 def load_version(engine: Engine, version: str) -> Directory | None:
     """Return the recorded directory ``version`` (with its generated placeholders), or None."""
-    key = (engine.url.render_as_string(hide_password=True), version)
-    cached = _CACHE.get(key)
-    if cached is not None:
-        return cached
+    return _CACHE.get_or_load(engine, version, _read_version)
+
+
+def _read_version(engine: Engine, version: str) -> Directory | None:
     with Session(engine) as session:
         row = session.get(DirectoryVersion, version)
         content = row.content if row is not None else None
-    if content is None:
-        return None
-    directory = Directory.parse(content, f"directory_version {version}")
-    _CACHE.put(key, directory)
-    return directory
+    return None if content is None else Directory.parse(content, f"directory_version {version}")
 
 
 def version_history(engine: Engine, limit: int = 100) -> list[VersionInfo]:

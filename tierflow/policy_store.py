@@ -17,8 +17,6 @@ English as ``str()``, in the reader's language in the CLI).
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +29,7 @@ from sqlmodel import Session, col, select
 from tierflow.db.models import SlaPolicyRelease, SlaPolicyVersion, WhatIfRun
 from tierflow.i18n import N_, TranslatableError
 from tierflow.policy import PolicyError, PolicyFile, load_policy_file, parse_policy
+from tierflow.version_cache import VersionCache
 
 # how far in the past a release may start: the clocks of the admin's host and the database's
 SKEW = timedelta(minutes=1)
@@ -100,46 +99,19 @@ class InForce:
 
 
 # --------------------------------------------------------------------------- parsed versions
-class _Parsed:
-    """Parsed versions by (database, version): a version's content never changes."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._found: OrderedDict[tuple[str, str], PolicyFile] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str]) -> PolicyFile | None:
-        with self._lock:
-            found = self._found.get(key)
-            if found is not None:
-                self._found.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[str, str], policy: PolicyFile) -> None:
-        with self._lock:
-            self._found[key] = policy
-            self._found.move_to_end(key)
-            while len(self._found) > self.size:
-                self._found.popitem(last=False)
-
-
-_PARSED = _Parsed(CACHED_VERSIONS)
+_PARSED: VersionCache[PolicyFile] = VersionCache(CACHED_VERSIONS)
 
 
 def load_version(engine: Engine, version: str) -> PolicyFile | None:
     """Return the recorded policy ``version``, parsed, or None if it is not recorded."""
-    key = (engine.url.render_as_string(hide_password=True), version)
-    cached = _PARSED.get(key)
-    if cached is not None:
-        return cached
+    return _PARSED.get_or_load(engine, version, _read_version)
+
+
+def _read_version(engine: Engine, version: str) -> PolicyFile | None:
     with Session(engine) as session:
         row = session.get(SlaPolicyVersion, version)
         content = row.content if row is not None else None
-    if content is None:
-        return None
-    policy = parse_policy(content, f"sla_policy_version {version}")
-    _PARSED.put(key, policy)
-    return policy
+    return None if content is None else parse_policy(content, f"sla_policy_version {version}")
 
 
 # --------------------------------------------------------------------------- candidates
