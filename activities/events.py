@@ -2,27 +2,72 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
+from datetime import datetime
+
 from kafka import KafkaProducer
 
+from activities.sent_before import SendLedger, SentBefore
 from schemas.lifecycle import TransitionRecord
-from tierflow.kafka_io import publish_events
+from tierflow.kafka_io import SEND_TIMEOUT, reader_like, send_events
 from tierflow.metrics import WorkerMetrics
+
+LOCK_STRIPES = 64  # executions of one request's batches take turns (one stripe per request)
 
 
 class EventPublisher:
-    """Holds the Kafka producer so a worker connects once; failures raise and retry."""
+    """Holds the Kafka producer so a worker connects once; failures raise and retry.
 
-    def __init__(self, producer: KafkaProducer, topic: str, metrics: WorkerMetrics) -> None:
+    Each event goes to the topic once: a batch executed again sends only what no earlier
+    execution sent (``activities.sent_before``).
+    """
+
+    def __init__(
+        self,
+        producer: KafkaProducer,
+        topic: str,
+        metrics: WorkerMetrics,
+    ) -> None:
         self.producer = producer
         self.topic = topic
         self.metrics = metrics
+        self.ledger = SendLedger()
+        self.sent_before = SentBefore(self.ledger, topic, lambda: reader_like(producer))
+        self._stripes = [threading.Lock() for _ in range(LOCK_STRIPES)]
 
-    def publish(self, records: list[TransitionRecord]) -> None:
-        """Send every event keyed by request id, then wait for all acks; count the outcome."""
+    def publish(
+        self, records: list[TransitionRecord], written_before: Mapping[str, datetime]
+    ) -> None:
+        """Send the events no earlier execution sent, then wait for all acks; count them.
+
+        ``written_before``: the records whose rows an earlier execution wrote, with their
+        ``recorded_at`` (empty on a first execution). Executions of one request's batches take
+        turns here, so a second one sees the first one's sends in the ledger.
+        """
+        if not records:
+            return
         try:
-            publish_events(self.producer, self.topic, records)
+            with self._stripes[hash(records[0].request_id) % LOCK_STRIPES]:
+                todo = self._not_sent_before(records, written_before)
+                sent = send_events(self.producer, self.topic, todo)
+                for record, (_, future) in zip(todo, sent, strict=True):
+                    self.ledger.add(record.event_id, future)
+            for _, future in sent:
+                future.get(timeout=SEND_TIMEOUT)
         except Exception:
             self.metrics.publish_errors.inc()
             raise
-        for record in records:
+        for record in todo:
             self.metrics.events_published.labels(record.event_type.value).inc()
+
+    def _not_sent_before(
+        self, records: list[TransitionRecord], written_before: Mapping[str, datetime]
+    ) -> list[TransitionRecord]:
+        if not written_before:
+            return records
+        keys = {r.request_id.encode() for r in records}
+        found = self.sent_before.find(written_before, keys)
+        for how in found.values():
+            self.metrics.events_already_sent.labels(how).inc()
+        return [r for r in records if r.event_id not in found]

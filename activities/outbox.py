@@ -1,10 +1,12 @@
 """Activity that records a batch of lifecycle transitions: database first, then Kafka.
 
 One call per outbox drain: the workflow waits for one activity round trip (and one workflow
-task) however many records a step produced. A retry repeats both halves; the database write
-is idempotent by event id and consumers dedupe events by CloudEvents id, so the effect is
-at-least-once without duplicate rows. Transient failures retry; a record the database or the
-broker will never accept fails non-retryable (``activities.failures``), naming its event id.
+task) however many records a step produced. A retry repeats both halves: the database write
+is idempotent by event id, and the events whose rows an earlier execution wrote are sent only
+if that execution's send did not land (``activities.sent_before``), so neither the audit trail
+nor the events topic holds an event twice. Transient failures retry; a record the database or
+the broker will never accept fails non-retryable (``activities.failures``), naming its event
+id.
 """
 
 from __future__ import annotations
@@ -32,11 +34,16 @@ class OutboxActivities:
     @activity.defn(name="record_transitions")
     def record_transitions(self, batch: TransitionBatch) -> int:
         """Persist the batch in one transaction, then publish it; return how many were new."""
-        new = self.writer.persist(batch.records)  # permanent errors raise non-retryable
+        new = self.writer.persist_new(batch.records)  # permanent errors raise non-retryable
+        written_before = {}
+        if len(new) < len(batch.records):  # an earlier execution wrote some: it may have sent them
+            fresh = {r.event_id for r in new}
+            earlier = [r.event_id for r in batch.records if r.event_id not in fresh]
+            written_before = self.writer.recorded_at(earlier)
         try:
-            self.publisher.publish(batch.records)
+            self.publisher.publish(batch.records, written_before)
         except Exception as exc:
             if is_permanent(exc):  # e.g. larger than the broker accepts: no retry can pass
                 raise permanent_failure("record_transitions", exc) from None
             raise
-        return new
+        return len(new)

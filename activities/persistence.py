@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Engine
+from sqlmodel import col, select
 
 from activities.failures import is_permanent, permanent_failure
 from schemas.lifecycle import TransitionRecord
 from tierflow.db.engine import begin_write
+from tierflow.db.models import Transition
 from tierflow.db.projection import apply_transition
 from tierflow.metrics import WorkerMetrics
 
@@ -20,6 +24,10 @@ class TransitionWriter:
 
     def persist(self, records: list[TransitionRecord]) -> int:
         """Write the records in one transaction; return how many were new."""
+        return len(self.persist_new(records))
+
+    def persist_new(self, records: list[TransitionRecord]) -> list[TransitionRecord]:
+        """Write the records in one transaction; return those this call wrote first."""
         first = []
         with begin_write(self.engine) as conn:
             for record in records:
@@ -35,4 +43,12 @@ class TransitionWriter:
         if self.metrics is not None:
             for record in first:  # counted after the commit: retries and replays count once
                 self.metrics.observe_first_write(record)
-        return len(first)
+        return first
+
+    def recorded_at(self, event_ids: list[str]) -> dict[str, datetime]:
+        """When the rows of these events were written (ids without a row are left out)."""
+        query = select(Transition.event_id, Transition.recorded_at).where(
+            col(Transition.event_id).in_(event_ids)
+        )
+        with self.engine.connect() as conn:
+            return {row.event_id: row.recorded_at for row in conn.execute(query)}

@@ -23,8 +23,8 @@ from kafka.errors import (
 )
 
 from schemas import dlq
+from tierflow.kafka_io import SEND_TIMEOUT
 
-SEND_TIMEOUT = 30.0  # seconds to wait for the broker's ack
 MAX_COPY_BYTES = 900_000  # below the default 1 MiB of a producer request and a topic
 MAX_TEXT = 4000  # of the reason message in its header
 # Errors no retry will cure: the copy must change (or, as a last resort, be given up).

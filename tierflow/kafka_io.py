@@ -1,23 +1,32 @@
 """Kafka plumbing: producers, consumers and lifecycle-event publishing.
 
-Delivery is at-least-once: producers wait for every send (acks=all, idempotent), consumers
-commit by hand after the work is done, and consumers of events dedupe by CloudEvents id.
+Delivery is at-least-once: producers wait for every send (acks=all, idempotent), and consumers
+commit by hand after the work is done. A producer gives every send a bounded life
+(``DELIVERY_TIMEOUT_MS``): after it the send has landed or failed for good, which is what lets
+a retried outbox batch find out what an earlier attempt already sent (``activities.sent_before``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from datetime import datetime
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.producer.future import FutureRecordMetadata
 
 from schemas.events import CloudEvent, event_from_transition
 from schemas.lifecycle import TransitionRecord
 
 log = logging.getLogger("tierflow.kafka")
-SEND_TIMEOUT = 30.0  # seconds to wait for the broker's ack of one send
+# A send's whole life: queued, in flight, retried. Past it, it has landed or failed for good.
+REQUEST_TIMEOUT_MS = 10_000  # one produce request's wait for the broker (acks=all)
+DELIVERY_TIMEOUT_MS = 15_000  # kafka-python requires >= request timeout + linger
+SEND_TIMEOUT = DELIVERY_TIMEOUT_MS / 1000 + 5  # seconds to wait on a send's future (a guard)
+READ_BACK_TIMEOUT = 8.0  # seconds to read a topic's recent records back, at the most
 
 
 def make_producer(bootstrap: str, **overrides: Any) -> KafkaProducer:
@@ -28,6 +37,8 @@ def make_producer(bootstrap: str, **overrides: Any) -> KafkaProducer:
         "acks": "all",
         "enable_idempotence": True,
         "linger_ms": 5,
+        "request_timeout_ms": REQUEST_TIMEOUT_MS,
+        "delivery_timeout_ms": DELIVERY_TIMEOUT_MS,
         "max_block_ms": 30_000,
         **overrides,
     }
@@ -87,14 +98,24 @@ def publish_events(
     Structured mode with no ``ce_*`` headers, as the binding has it: a consumer that sees
     ``ce_*`` headers reads the message as binary mode.
     """
-    events, futures = [], []
+    sent = send_events(producer, topic, records, source)
+    for _, future in sent:
+        future.get(timeout=SEND_TIMEOUT)
+    return [event for event, _ in sent]
+
+
+def send_events(
+    producer: KafkaProducer,
+    topic: str,
+    records: list[TransitionRecord],
+    source: str = "/tierflow/worker",
+) -> list[tuple[CloudEvent, FutureRecordMetadata]]:
+    """Queue every transition for sending and return each event with its send's future."""
+    sent = []
     for record in records:
         event = event_from_transition(record, source=source)
-        futures.append(_send(producer, topic, event))
-        events.append(event)
-    for future in futures:
-        future.get(timeout=SEND_TIMEOUT)
-    return events
+        sent.append((event, _send(producer, topic, event)))
+    return sent
 
 
 def publish_cloudevent(producer: KafkaProducer, topic: str, event: CloudEvent) -> None:
@@ -107,6 +128,80 @@ def _send(producer: KafkaProducer, topic: str, event: CloudEvent) -> Any:
     message = event.to_kafka()
     key = message.key.encode() if isinstance(message.key, str) else message.key
     return producer.send(topic, value=message.value, key=key, headers=list(message.headers.items()))
+
+
+def make_reader(**overrides: Any) -> KafkaConsumer:
+    """Return a consumer outside any group, for reading a topic's records back."""
+    config: dict[str, Any] = {
+        "group_id": None,
+        "client_id": "tierflow-reader",
+        "enable_auto_commit": False,
+        **overrides,
+    }
+    return KafkaConsumer(**config)
+
+
+def reader_like(producer: KafkaProducer, **overrides: Any) -> KafkaConsumer:
+    """Return a reader that connects as ``producer`` does (bootstrap, TLS, SASL)."""
+    connection = {
+        key: value
+        for key, value in producer.config.items()
+        if key in KafkaConsumer.DEFAULT_CONFIG
+        and (key == "bootstrap_servers" or key.startswith(("security_", "ssl_", "sasl_")))
+    }
+    return make_reader(**{**connection, **overrides})
+
+
+def event_ids_since(
+    reader: KafkaConsumer, topic: str, keys: set[bytes], since: datetime
+) -> set[str]:
+    """Return the CloudEvents ids of the records keyed by ``keys`` stamped ``since`` or later.
+
+    Reads every partition of ``topic`` from the first record whose timestamp is at least
+    ``since`` up to the end it had when the call began. Raises TimeoutError if that takes
+    longer than READ_BACK_TIMEOUT (the caller retries).
+    """
+    partitions = reader.partitions_for_topic(topic) or set()
+    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    if not tps:
+        return set()
+    reader.assign(tps)
+    since_ms = int(since.timestamp() * 1000)
+    starts = reader.offsets_for_times(dict.fromkeys(tps, since_ms))
+    ends = reader.end_offsets(tps)
+    todo = {}
+    for tp in tps:
+        start = starts.get(tp)
+        if start is not None and start.offset < ends[tp]:
+            todo[tp] = ends[tp]
+    if not todo:
+        return set()
+    reader.assign(list(todo))  # only the partitions with something to read
+    for tp in todo:
+        reader.seek(tp, starts[tp].offset)
+    found: set[str] = set()
+    deadline = time.monotonic() + READ_BACK_TIMEOUT
+    while todo:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"reading {topic} back took over {READ_BACK_TIMEOUT:.0f} s")
+        for tp, messages in reader.poll(timeout_ms=500).items():
+            for msg in messages:
+                if msg.offset < todo.get(tp, 0) and msg.key in keys:
+                    found.add(_event_id(msg.value))
+        for tp in list(todo):
+            if reader.position(tp) >= todo[tp]:
+                del todo[tp]
+    found.discard("")
+    return found
+
+
+def _event_id(value: bytes | None) -> str:
+    """The ``id`` of a structured-mode CloudEvent, or "" when the value is not one."""
+    try:
+        parsed = json.loads(value or b"")
+    except ValueError:
+        return ""
+    return str(parsed.get("id", "")) if isinstance(parsed, dict) else ""
 
 
 def header(msg: ConsumerRecord, name: str) -> str | None:

@@ -112,13 +112,20 @@ class WorkerMetrics:
         )
         self.events_published = Counter(
             "tierflow_events_published_total",
-            "Lifecycle events sent to Kafka (incl. retries)",
+            "Lifecycle events sent to Kafka",
             ["event_type"],
             registry=registry,
         )
         self.publish_errors = Counter(
             "tierflow_event_publish_errors_total",
             "Failed attempts to publish an event",
+            registry=registry,
+        )
+        self.events_already_sent = Counter(
+            "tierflow_events_already_sent_total",
+            "Events of a re-executed outbox batch not sent again: an earlier send landed "
+            "(known by this process, or read back from the topic)",
+            ["how"],
             registry=registry,
         )
         self._start_at_zero()

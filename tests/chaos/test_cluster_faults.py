@@ -22,10 +22,8 @@ Recovery is measured from the fault until a command sent after it has been appli
 path: each commands partition and the API. After each fault an oracle that reads Kafka, the
 read model and Temporal directly (not tierflow's code) checks, for every command accepted so
 far in the module: applied or dead-lettered, never both; the audit trail whole (sequences
-without gaps, one row per event id) and every event on the events topic, no other; no event
-id twice in the read model; on the events topic no copy of the run's events for the faults
-that leave the worker's publishing alone (ingress, API), identical copies counted for the
-others (the topic is at-least-once: consumers deduplicate by CloudEvents id); as many
+without gaps, one row per event id) and every event on the events topic once, no other; no
+event id twice in the read model; as many
 requests in the read model as Temporal's visibility counts; and the urgent requests sent
 just before the fault breach their response target once, none before the deadline and none
 later than :data:`SLA_BOUND` seconds after the deadline or the recovery, whichever is later.
@@ -312,7 +310,6 @@ class Cluster:
     accepted: set[str] = field(default_factory=set)  # every command accepted in the module
     urgent: set[str] = field(default_factory=set)
     figures: list[dict[str, Any]] = field(default_factory=list)
-    copies: int = 0  # copies of events on the events topic (same id), all faults so far
 
     async def client(self) -> Client:
         return await self.stack.temporal.connect()
@@ -412,16 +409,8 @@ def run_fault(
     name: str,
     inject: Callable[[], None],
     restore: Callable[[], None] | None = None,
-    *,
-    copies: bool = False,
 ) -> dict[str, Any]:
-    """Run the load, inject the fault, measure recovery, restore, then check the invariants.
-
-    ``copies``: the fault may leave copies of events on the events topic (an event published
-    but its activity's completion not recorded by Temporal is published again, with the
-    same id); the oracle still requires every copy identical to its first and counts them.
-    Without it, the fault must add none.
-    """
+    """Run the load, inject the fault, measure recovery, restore, then check the invariants."""
     stack, applied = cluster.stack, cluster.applied
     load = Load(stack.kafka.bootstrap, stack.api_urls, cluster.tokens, prefix=name[:6])
     load.start()
@@ -469,12 +458,6 @@ def run_fault(
     cluster.accepted.update(urgent)
 
     checked = check_invariants(cluster)
-    new_copies = checked["copies_on_events_topic"] - cluster.copies
-    cluster.copies = checked["copies_on_events_topic"]
-    # the copies of this run's own events: a copy of an earlier run's event may come late
-    # (its activity retried after a timeout) and is not this fault's doing
-    own = [e["id"] for e in cluster.reader.events(set(accepted) | set(urgent))]
-    own_copies = len(own) - len(set(own))
     sla = check_sla(cluster, urgent, fault_wall, recovered_wall)
     latencies = {
         rid: seen - sent
@@ -498,12 +481,9 @@ def run_fault(
         "sla_breaches": len(urgent),
         **sla,
         **checked,
-        "event_copies_added": new_copies,
-        "event_copies_own": own_copies,
     }
     cluster.figures.append(figures)
     record_figures(f"cluster_{name}", figures)
-    assert copies or own_copies == 0, f"{own_copies} copies of this run's events on the topic"
     return figures
 
 
@@ -653,9 +633,7 @@ def _restart_members(cluster: Cluster) -> Callable[[], None]:
 
 
 def test_worker_killed_with_sigkill(cluster: Cluster) -> None:
-    figures = run_fault(
-        cluster, "worker", _kill(cluster, "worker-1"), _restart_members(cluster), copies=True
-    )
+    figures = run_fault(cluster, "worker", _kill(cluster, "worker-1"), _restart_members(cluster))
     assert figures["lost"] == 0
     assert cluster.stack.members["worker-1"].healthy()
 
@@ -682,7 +660,7 @@ def test_postgres_restarted(cluster: Cluster) -> None:
         time.sleep(OUTAGE)  # the outage itself: the server stays down this long
         postgres.start(timeout=120)
 
-    figures = run_fault(cluster, "postgres", inject, copies=True)
+    figures = run_fault(cluster, "postgres", inject)
     assert figures["lost"] == 0
     assert all(row.healthy for row in cluster.stack.status())
 
@@ -695,7 +673,7 @@ def test_temporal_server_restarted(cluster: Cluster) -> None:
         time.sleep(OUTAGE)  # the outage itself: the server stays down this long
         temporal.start(timeout=120)
 
-    figures = run_fault(cluster, "temporal", inject, copies=True)
+    figures = run_fault(cluster, "temporal", inject)
     assert figures["lost"] == 0
     assert all(row.healthy for row in cluster.stack.status())
 
@@ -734,7 +712,7 @@ def test_broker_cut_off_by_its_link_then_healed(cluster: Cluster) -> None:
         )
         rejoined["s"] = round(time.monotonic() - healed_at, 2)
 
-    figures = run_fault(cluster, "partition", cut, heal, copies=True)
+    figures = run_fault(cluster, "partition", cut, heal)
     record_figures(
         "cluster_partition_detail",
         {"partitions_it_led": led["commands"], "back_in_every_isr_s": rejoined["s"]},

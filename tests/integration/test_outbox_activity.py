@@ -1,14 +1,17 @@
 """record_transitions on a real database and broker: one call persists then publishes a batch.
 
 A retry (lost activity completion, worker crash after the commit) repeats the call: no second
-audit row, no second metric count, and the events go out again with the same CloudEvents ids.
+audit row, no second metric count, and no second copy of an event on the topic, whether the
+earlier execution was this process's (its send futures tell) or another's (read back).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import IllegalStateError
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, func
@@ -16,6 +19,8 @@ from sqlmodel import Session, select
 from temporalio.testing import ActivityEnvironment
 
 from activities.outbox import OutboxActivities
+from activities.persistence import TransitionWriter
+from activities.sent_before import SETTLE
 from schemas.domain import Tier
 from schemas.events import CloudEvent
 from schemas.lifecycle import TransitionBatch
@@ -23,7 +28,7 @@ from tests.integration.test_kafka_broker import read_all
 from tests.utils.factories import RecordFactory, make_request
 from tests.utils.stack_helpers import sample
 from tierflow.db.models import ServiceRequest, Transition
-from tierflow.kafka_io import make_producer
+from tierflow.kafka_io import make_producer, publish_events
 from tierflow.metrics import WorkerMetrics
 from tierflow_dev.devstack.kafka import KafkaBroker
 
@@ -40,13 +45,26 @@ def batch_of_lifecycle() -> TransitionBatch:
     )
 
 
-def test_batch_is_persisted_once_and_published_in_order_on_every_try(
+def on_topic(bootstrap: str, topic: str) -> list[str]:
+    """Every event id on the topic, in each partition's order (the count from its end offsets)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        total = sum(consumer.end_offsets([TopicPartition(topic, p) for p in partitions]).values())
+    finally:
+        consumer.close()
+    return [CloudEvent.model_validate_json(m.value).id for m in read_all(bootstrap, topic, total)]
+
+
+def test_batch_is_persisted_once_and_published_once_on_every_try(
     db_engine: Engine, kafka_broker: KafkaBroker, unique_topic: Callable[..., str]
 ) -> None:
     topic = unique_topic("events", partitions=3)
     registry = CollectorRegistry()
     producer = make_producer(kafka_broker.bootstrap)
     outbox = OutboxActivities(db_engine, producer, topic, WorkerMetrics(registry))
+    waits: list[float] = []
+    outbox.publisher.sent_before.sleep = waits.append
     batch = batch_of_lifecycle()
     env = ActivityEnvironment()
     try:
@@ -60,15 +78,54 @@ def test_batch_is_persisted_once_and_published_in_order_on_every_try(
         assert [r.event_id for r in rows] == [r.event_id for r in batch.records]
         assert session.exec(select(ServiceRequest)).one().tier == Tier.MUNICIPAL
         assert session.exec(select(func.count()).select_from(Transition)).one() == 4
-    got = read_all(kafka_broker.bootstrap, topic, 8)
-    ids = [CloudEvent.model_validate_json(m.value).id for m in got]
-    expected = [r.event_id for r in batch.records]
-    assert ids == expected + expected  # one partition per request, each try in order
-    assert len({m.partition for m in got}) == 1
+    # the retry knew its own landed sends: nothing sent again, nothing read back, no wait
+    assert on_topic(kafka_broker.bootstrap, topic) == [r.event_id for r in batch.records]
+    assert waits == []
     assert (
         sample(registry, "tierflow_transitions_total", event_type="submitted", tier="county") == 1
     )
-    assert sample(registry, "tierflow_events_published_total", event_type="submitted") == 2
+    assert sample(registry, "tierflow_events_published_total", event_type="submitted") == 1
+    assert sample(registry, "tierflow_events_already_sent_total", how="this_process") == 4
+
+
+@pytest.mark.parametrize("sent_by_earlier", [4, 2, 0])
+def test_another_process_sends_only_what_the_earlier_execution_did_not(
+    sqlite_engine: Engine,
+    kafka_broker: KafkaBroker,
+    unique_topic: Callable[..., str],
+    sent_by_earlier: int,
+) -> None:
+    """An earlier execution (another worker, since killed) wrote the rows and sent some events.
+
+    The retry waits for that sender's delivery window to close, reads the topic back and
+    sends the rest: every event once, in order.
+    """
+    topic = unique_topic("events", partitions=3)
+    batch = batch_of_lifecycle()
+    producer = make_producer(kafka_broker.bootstrap)
+    registry = CollectorRegistry()
+    try:
+        committed = datetime.now(UTC)
+        TransitionWriter(sqlite_engine).persist(batch.records)  # the earlier execution's commit
+        publish_events(producer, topic, batch.records[:sent_by_earlier])  # and part of its sends
+        retry = OutboxActivities(sqlite_engine, producer, topic, WorkerMetrics(registry))
+        waits: list[float] = []
+        retry.publisher.sent_before.sleep = waits.append
+        assert ActivityEnvironment().run(retry.record_transitions, batch) == 0
+        finished = datetime.now(UTC)
+    finally:
+        producer.close()
+
+    assert on_topic(kafka_broker.bootstrap, topic) == [r.event_id for r in batch.records]
+    [waited] = waits  # until the earlier commit plus the delivery window, no longer
+    assert SETTLE - (finished - committed) <= timedelta(seconds=waited) <= SETTLE
+    found = sample(registry, "tierflow_events_already_sent_total", how="on_topic") or 0
+    assert found == sent_by_earlier
+    published = sum(
+        sample(registry, "tierflow_events_published_total", event_type=r.event_type.value) or 0
+        for r in {r.event_type: r for r in batch.records}.values()
+    )
+    assert published == 4 - sent_by_earlier
 
 
 def test_an_unreachable_broker_fails_the_call_after_the_commit(

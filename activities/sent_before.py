@@ -1,0 +1,118 @@
+"""Which events of a re-executed outbox batch an earlier execution already put on the topic.
+
+``record_transitions`` writes a batch's rows, commits, then sends the events. When it runs
+again for the same batch (a worker killed after the send, a completion Temporal never heard
+of, an attempt that timed out), the rows are already there, and the earlier execution may or
+may not have sent the events. Sending them all again would put copies on the events topic.
+
+- Sends made by this process are known from their futures (``SendLedger``): pending ones are
+  waited for, landed ones skipped. A failed one may still have been appended (its ack lost
+  with a broker), so it is looked for on the topic like the next kind.
+- Sends of another process (or of this one before a restart) are read back from the topic:
+  first the earlier sender's delivery window is let close (its rows' ``recorded_at`` plus
+  ``DELIVERY_TIMEOUT_MS`` and a margin), so nothing of it can still land; then the topic's
+  records since the commit, for the batch's request, are read for their event ids.
+
+The check costs nothing when every row is new (the first execution, the usual case).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from kafka import KafkaConsumer
+from kafka.errors import KafkaError
+from kafka.producer.future import FutureRecordMetadata
+
+from tierflow.kafka_io import DELIVERY_TIMEOUT_MS, SEND_TIMEOUT, event_ids_since
+
+# An earlier sender's records can land until its delivery timeout after the send began, which
+# is right after its commit; the margin covers the gap between the two and a clock step.
+SETTLE = timedelta(milliseconds=DELIVERY_TIMEOUT_MS) + timedelta(seconds=5)
+# Record timestamps are the producer's clock, recorded_at the same process's: a wide margin
+# costs only a few more records read.
+READ_BACK_MARGIN = timedelta(seconds=60)
+LEDGER_SIZE = 20_000  # this process's most recent sends remembered
+
+
+class SendLedger:
+    """This process's recent sends by event id, the oldest forgotten first."""
+
+    def __init__(self, size: int = LEDGER_SIZE) -> None:
+        self.size = size
+        self._futures: OrderedDict[str, FutureRecordMetadata] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, event_id: str, future: FutureRecordMetadata) -> None:
+        with self._lock:
+            self._futures[event_id] = future
+            self._futures.move_to_end(event_id)
+            while len(self._futures) > self.size:
+                self._futures.popitem(last=False)
+
+    def get(self, event_id: str) -> FutureRecordMetadata | None:
+        with self._lock:
+            return self._futures.get(event_id)
+
+
+def landed(future: FutureRecordMetadata) -> bool:
+    """Wait for a send of this process; True if the broker acknowledged it."""
+    try:
+        future.get(timeout=SEND_TIMEOUT)
+    except KafkaError:
+        return False
+    return True
+
+
+class SentBefore:
+    """Decides which events of a batch need no sending because an earlier execution sent them."""
+
+    def __init__(
+        self,
+        ledger: SendLedger,
+        topic: str,
+        reader: Callable[[], KafkaConsumer],
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.ledger = ledger
+        self.topic = topic
+        self.reader = reader
+        self.now = now
+        self.sleep = sleep
+
+    def find(self, written_before: Mapping[str, datetime], keys: set[bytes]) -> dict[str, str]:
+        """Return the event ids of ``written_before`` already on the topic, each with how known.
+
+        ``written_before`` maps the ids whose rows an earlier execution wrote to their
+        ``recorded_at``; ``keys`` are the Kafka keys of those events. The answer's values are
+        ``this_process`` (a landed send's future) or ``on_topic`` (read back).
+        """
+        found: dict[str, str] = {}
+        unknown: set[str] = set()
+        settle_from: list[datetime] = []  # commits of senders whose window may still be open
+        for event_id, recorded_at in written_before.items():
+            future = self.ledger.get(event_id)
+            if future is not None and landed(future):
+                found[event_id] = "this_process"
+                continue
+            unknown.add(event_id)  # a failed send of ours may still have been appended
+            if future is None:
+                settle_from.append(recorded_at)
+        if unknown:
+            if settle_from:
+                wait = min(settle_from) + SETTLE - self.now()
+                self.sleep(max(0.0, wait.total_seconds()))
+            since = min(written_before[event_id] for event_id in unknown) - READ_BACK_MARGIN
+            reader = self.reader()
+            try:
+                on_topic = event_ids_since(reader, self.topic, keys, since)
+            finally:
+                reader.close()
+            found.update(dict.fromkeys(unknown & on_topic, "on_topic"))
+        return found
