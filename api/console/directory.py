@@ -27,6 +27,7 @@ from starlette.datastructures import UploadFile
 
 from api.auth import can
 from api.console import language
+from api.console.forms import form_text
 from api.console.routes import (
     User,
     error_page,
@@ -226,10 +227,6 @@ def directory_csv(request: Request, ctx: Ctx, user: User, with_generated: bool =
     return csv_attachment(BOM + export_csv(rows), name, len(rows))
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
 def _new_version(ctx: ApiContext, wanted: str, taken: set[str], at: datetime) -> str:
     """The version asked for, else a UTC stamp (with -2, -3 ... if that one was used)."""
     if wanted:
@@ -289,7 +286,7 @@ async def import_page(request: Request, ctx: Ctx, user: User) -> Response:
         return form
     t = gettext(request, user)
     upload = form.get("file")
-    wanted = _text(form.get("version")).strip()
+    wanted = form_text(form.get("version")).strip()
     values = {"version": wanted}
     filters = Filters()
     if wanted and not re.fullmatch(VERSION_PATTERN, wanted):
@@ -382,9 +379,9 @@ async def save_entry(request: Request, ctx: Ctx, user: User, institution_id: str
     directory, entry = found
     known = {c.value for c in Category}
     values: dict[str, Any] = {
-        "name": _text(form.get("name")).strip(),
+        "name": form_text(form.get("name")).strip(),
         "categories": [c for c in form.getlist("categories") if isinstance(c, str) and c in known],
-        "contact": _text(form.get("contact")).strip(),
+        "contact": form_text(form.get("contact")).strip(),
     }
     changed = entry.model_copy(
         update={

@@ -37,6 +37,11 @@ WALK_IN_CHANNEL = "walk-in"
 _PREFIX = re.compile(r"^(Value error|Assertion failed), ")
 
 
+def form_text(value: Any) -> str:
+    """A posted field's text: "" for a missing field or an uploaded file."""
+    return value if isinstance(value, str) else ""
+
+
 def new_walk_in_id() -> str:
     return f"walkin-{uuid.uuid4().hex[:12]}"
 

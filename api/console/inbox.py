@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from api.console import language
+from api.console.forms import form_text
 from api.console.routes import User, error_page, redirect, render
 from api.console.session import check_csrf, session_token
 from api.deps import Ctx
@@ -37,12 +38,8 @@ def unread_count(request: Request | None, user: Principal | None) -> int:
 language.add_global("unread_count", unread_count)
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
 def _csrf(request: Request, form: Any) -> None:
-    check_csrf(request, session_token(request), _text(form.get("csrf_token")))
+    check_csrf(request, session_token(request), form_text(form.get("csrf_token")))
 
 
 @router.get("/inbox")
@@ -59,7 +56,7 @@ async def mark_read(request: Request, ctx: Ctx, user: User) -> Response:
     form = await request.form()
     try:
         _csrf(request, form)
-        raw = _text(form.get("id"))
+        raw = form_text(form.get("id"))
         if raw:
             if not raw.isdigit():
                 raise HTTPException(422, "id: must be a notification number")
@@ -94,7 +91,7 @@ async def save_preferences(request: Request, ctx: Ctx, user: User) -> Response:
     except HTTPException as exc:
         return error_page(request, user, exc)
     values: dict[str, Any] = {name: form.get(name) == "on" for name in SWITCHES}
-    values |= {name: _text(form.get(name)).strip() for name in ("email", "phone", "locale")}
+    values |= {name: form_text(form.get(name)).strip() for name in ("email", "phone", "locale")}
     try:
         body = service.PreferenceUpdate.model_validate(values)
     except ValidationError as exc:

@@ -204,7 +204,7 @@ async def posted_form(
     form = await request.form()
     token = form.get("csrf_token")
     try:
-        check_csrf(request, session_token(request), token if isinstance(token, str) else "")
+        check_csrf(request, session_token(request), forms.form_text(token))
     except HTTPException as exc:
         return error_page(request, user, exc)
     return form
@@ -252,8 +252,8 @@ async def login(request: Request, ctx: Ctx) -> Response:
     form = await request.form()
     if refused := _csrf_refused(request, form, None, request.cookies.get(PRE_COOKIE)):
         return refused
-    token = _str(form.get("token")).strip()
-    next_url = _str(form.get("next"))
+    token = forms.form_text(form.get("token")).strip()
+    next_url = forms.form_text(form.get("next"))
     if not token:
         reason = gettext(request, None).gettext("Paste your API token.")
         return _login_page(request, next_url, reason, status.HTTP_401_UNAUTHORIZED)
@@ -287,14 +287,10 @@ def _csrf_refused(
 ) -> Response | None:
     """Return the 403 page when the form's CSRF token does not fit the session, else None."""
     try:
-        check_csrf(request, bound_to, _str(form.get("csrf_token")))
+        check_csrf(request, bound_to, forms.form_text(form.get("csrf_token")))
     except HTTPException as exc:
         return error_page(request, user, exc)
     return None
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
 
 
 # --------------------------------------------------------------------------- queue
@@ -517,8 +513,8 @@ async def post_action(
     action = _enum(ActionKind, kind)
     if action is None:
         return error_page(request, user, HTTPException(404, f"kind: unknown action {kind!r}"))
-    key = _str(form.get("idempotency_key"))
-    values = {n: _str(form.get(n)) for n in forms.ACTION_FIELDS}
+    key = forms.form_text(form.get("idempotency_key"))
+    values = {n: forms.form_text(form.get(n)) for n in forms.ACTION_FIELDS}
     body, errors = forms.parse_action_body(form)
     try:
         _known_length(request_id)

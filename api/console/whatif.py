@@ -26,7 +26,7 @@ from starlette.datastructures import FormData, UploadFile
 from api.auth import can
 from api.console import language
 from api.console.assessment import institution_names
-from api.console.forms import field_errors
+from api.console.forms import field_errors, form_text
 from api.console.routes import (
     User,
     error_page,
@@ -236,10 +236,6 @@ def _day_start(value: str) -> datetime | None:
         return None
 
 
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
 async def _file_text(value: Any) -> str | None:
     """The text of an uploaded file (None: none chosen); ValueError if it is not UTF-8."""
     if not isinstance(value, UploadFile) or not value.filename:
@@ -253,11 +249,11 @@ def _values(form: FormData | None) -> dict[str, Any]:
     if form is None:
         return {"source": "version", "categories": [], "priorities": []}
     return {
-        "source": _text(form.get("source")) or "version",
-        "version": _text(form.get("version")),
-        "since": _text(form.get("since")),
-        "until": _text(form.get("until")),
-        "division_prefix": _text(form.get("division_prefix")),
+        "source": form_text(form.get("source")).strip() or "version",
+        "version": form_text(form.get("version")).strip(),
+        "since": form_text(form.get("since")).strip(),
+        "until": form_text(form.get("until")).strip(),
+        "division_prefix": form_text(form.get("division_prefix")).strip(),
         "categories": [c for c in form.getlist("categories") if isinstance(c, str)],
         "priorities": [p for p in form.getlist("priorities") if isinstance(p, str)],
     }
@@ -515,7 +511,10 @@ async def promote(request: Request, ctx: Ctx, user: User, run_id: str) -> Respon
         return run
     t = gettext(request, user)
     locale = page_locale(request, user)
-    values = {"in_force_from": _text(form.get("in_force_from")), "note": _text(form.get("note"))}
+    values = {
+        "in_force_from": form_text(form.get("in_force_from")).strip(),
+        "note": form_text(form.get("note")).strip(),
+    }
     start = _release_start(values["in_force_from"])
 
     def again(message: str, code: int = 422) -> Response:
