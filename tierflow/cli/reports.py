@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from tierflow.cli.database import open_engine
 from tierflow.cli.texts import _, explain, ngettext
 
 app = typer.Typer(help="Report files (operators; talks to the database).", no_args_is_help=True)
@@ -25,9 +26,7 @@ def monthly(
     ),
 ) -> None:
     """Write the month's 考核 figures per institution, one sheet per tier, Chinese headers."""
-    from tierflow.db.engine import make_engine
     from tierflow.monthly_report import check_region, month_period, write_monthly
-    from tierflow.settings import Settings
 
     if out.suffix.lower() != ".xlsx":
         typer.echo(_("--out: %(file)s must end in .xlsx") % {"file": out}, err=True)
@@ -39,7 +38,7 @@ def monthly(
     except ValueError as exc:
         typer.echo(_("not written: %(reason)s") % {"reason": explain(exc)}, err=True)
         raise typer.Exit(1) from None
-    engine = make_engine(Settings().resolved_database_url)
+    engine = open_engine()
     try:
         count = write_monthly(engine, month, out, region=region)
     finally:

@@ -6,7 +6,6 @@ command runs: ``tierflow --help`` and the other commands never load the workflow
 
 from __future__ import annotations
 
-import getpass
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from tierflow.cli.database import operator
 from tierflow.cli.texts import _, fail
 
 if TYPE_CHECKING:
@@ -162,7 +162,7 @@ def whatif(
     if save:
         engine = make_engine(url)
         try:
-            run_id = save_run(engine, report, text, scope, f"cli:{getpass.getuser()}")
+            run_id = save_run(engine, report, text, scope, operator())
         finally:
             engine.dispose()
         typer.echo(_("saved as run %(run)s") % {"run": run_id})
