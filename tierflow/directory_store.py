@@ -37,7 +37,7 @@ from tierflow.directory import (
     unreadable,
 )
 from tierflow.directory_csv import PlannedImport, plan_import, replace_file, version_taken
-from tierflow.version_cache import VersionCache
+from tierflow.recorded_versions import RecordedVersions
 
 CACHED_VERSIONS = 8  # parsed versions kept per process (~3,200 entries each)
 
@@ -82,19 +82,12 @@ def record_version(
     return row
 
 
-_CACHE: VersionCache[Directory] = VersionCache(CACHED_VERSIONS)
+_PARSED = RecordedVersions(DirectoryVersion, Directory.parse, CACHED_VERSIONS)
 
 
 def load_version(engine: Engine, version: str) -> Directory | None:
     """Return the recorded directory ``version`` (with its generated placeholders), or None."""
-    return _CACHE.get_or_load(engine, version, _read_version)
-
-
-def _read_version(engine: Engine, version: str) -> Directory | None:
-    with Session(engine) as session:
-        row = session.get(DirectoryVersion, version)
-        content = row.content if row is not None else None
-    return None if content is None else Directory.parse(content, f"directory_version {version}")
+    return _PARSED.load(engine, version)
 
 
 def version_history(engine: Engine, limit: int = 100) -> list[VersionInfo]:

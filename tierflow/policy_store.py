@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 from tierflow.db.models import SlaPolicyRelease, SlaPolicyVersion, WhatIfRun
 from tierflow.i18n import N_, TranslatableError
 from tierflow.policy import PolicyError, PolicyFile, load_policy_file, parse_policy
-from tierflow.version_cache import VersionCache
+from tierflow.recorded_versions import RecordedVersions
 
 # how far in the past a release may start: the clocks of the admin's host and the database's
 SKEW = timedelta(minutes=1)
@@ -99,19 +99,12 @@ class InForce:
 
 
 # --------------------------------------------------------------------------- parsed versions
-_PARSED: VersionCache[PolicyFile] = VersionCache(CACHED_VERSIONS)
+_PARSED = RecordedVersions(SlaPolicyVersion, parse_policy, CACHED_VERSIONS)
 
 
 def load_version(engine: Engine, version: str) -> PolicyFile | None:
     """Return the recorded policy ``version``, parsed, or None if it is not recorded."""
-    return _PARSED.get_or_load(engine, version, _read_version)
-
-
-def _read_version(engine: Engine, version: str) -> PolicyFile | None:
-    with Session(engine) as session:
-        row = session.get(SlaPolicyVersion, version)
-        content = row.content if row is not None else None
-    return None if content is None else parse_policy(content, f"sla_policy_version {version}")
+    return _PARSED.load(engine, version)
 
 
 # --------------------------------------------------------------------------- candidates

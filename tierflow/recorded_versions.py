@@ -1,4 +1,4 @@
-"""Parsed versions of what is recorded by version (SLA policies, institution directories).
+"""Versions recorded whole in the database (SLA policies, institution directories), parsed once.
 
 A recorded version's content never changes, so a process parses each one once and keeps the
 most recently used; the key names the database as well, since one process may read several
@@ -13,34 +13,47 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from sqlalchemy import Engine
+from sqlmodel import Session
+
+from tierflow.db.models import DirectoryVersion, SlaPolicyVersion
 
 T = TypeVar("T")
+Row = TypeVar("Row", SlaPolicyVersion, DirectoryVersion)  # a table of recorded versions
 
 
-class VersionCache(Generic[T]):
-    """The ``size`` most recently used parsed versions, by (database, version); thread-safe."""
+class RecordedVersions(Generic[Row, T]):
+    """The versions of ``table`` (its key ``version``, its text ``content``) as ``parse`` reads
+    them (it names the table and version in its errors); the ``size`` most recently used kept."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(
+        self,
+        table: type[Row],
+        parse: Callable[[str, str], T],
+        size: int,
+    ) -> None:
+        self.table: type[Row] = table
+        self.parse = parse
         self.size = size
         self._found: OrderedDict[tuple[str, str], T] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get_or_load(
-        self, engine: Engine, version: str, load: Callable[[Engine, str], T | None]
-    ) -> T | None:
-        """Return ``version`` as parsed before, else as ``load`` reads and parses it (None: not
-        recorded, and not kept)."""
+    def load(self, engine: Engine, version: str) -> T | None:
+        """Return recorded ``version``, parsed, or None if it is not recorded."""
         key = (engine.url.render_as_string(hide_password=True), version)
         with self._lock:
             found = self._found.get(key)
             if found is not None:
                 self._found.move_to_end(key)
                 return found
-        found = load(engine, version)  # outside the lock: it reads the database
-        if found is not None:
-            with self._lock:
-                self._found[key] = found
-                self._found.move_to_end(key)
-                while len(self._found) > self.size:
-                    self._found.popitem(last=False)
+        with Session(engine) as session:
+            row = session.get(self.table, version)
+            content = row.content if row is not None else None
+        if content is None:
+            return None
+        found = self.parse(content, f"{self.table.__tablename__} {version}")
+        with self._lock:
+            self._found[key] = found
+            self._found.move_to_end(key)
+            while len(self._found) > self.size:
+                self._found.popitem(last=False)
         return found
