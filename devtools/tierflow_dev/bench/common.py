@@ -48,6 +48,7 @@ from tierflow.settings import Settings
 
 console = Console(stderr=True)
 RESULTS_DIR = Path("docs/benchmarks")
+CODE_DIRS = ("schemas", "workflows", "activities", "workers", "tierflow", "api", "devtools")
 
 
 # --------------------------------------------------------------------------- statistics
@@ -142,11 +143,25 @@ def write_results(name: str, out: Path | None, payload: dict[str, Any]) -> Path:
         if name in sys.argv
         else f"tierflow bench {name}",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "code": code_version(),
         "machine": machine_info(),
         **payload,
     }
     path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     return path
+
+
+def code_version() -> str:
+    """The commit the run measured, ``+changes`` if the work tree differed from it."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", *CODE_DIRS)
+    return commit + ("+changes" if dirty else "")
 
 
 def print_table(title: str, rows: Mapping[str, Any]) -> None:
@@ -463,8 +478,19 @@ class BenchStack:
             self.stop()
             raise
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if kind is not None:
+            self.keep_logs()
         self.stop()
+
+    def keep_logs(self) -> None:
+        """Copy the servers' and processes' logs out of the home, which ``stop`` deletes."""
+        kept = Path(tempfile.gettempdir()) / f"{self.home.name}-logs"
+        for log in self.home.rglob("logs/*.log"):
+            target = kept / log.relative_to(self.home)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(log, target)
+        console.log(f"the run failed; its logs are in {kept}")
 
 
 def ensure_topics(

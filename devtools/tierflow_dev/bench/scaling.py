@@ -50,20 +50,35 @@ async def run_scaling(
 ) -> dict[str, Any]:
     """Run the lifecycle scenario once per worker count; return the results section."""
     runs: dict[int, dict[str, Any]] = {}
+    failed: dict[int, dict[str, Any]] = {}
+    queue = stack.task_queue
     for n in workers:
+        stack.task_queue = f"{queue}-w{n}"  # a queue per count: a failed run's leftovers stay
         load_before = os.getloadavg()[0]
-        section = await run_lifecycle(stack, replace(params, workers=n))
+        try:
+            section = await run_lifecycle(stack, replace(params, workers=n))
+        except Exception as exc:  # noqa: BLE001 - a count that fails is a result too
+            failed[n] = {
+                "error": f"{type(exc).__name__}: {exc}",
+                "load_average_1m": {"start": load_before, "end": os.getloadavg()[0]},
+            }
+            console.log(f"{n} worker processes: failed ({failed[n]['error']})")
+            continue
         res = section["results"]
         runs[n] = {key: res[key] for key in KEPT} | {
             "load_average_1m": {"start": load_before, "end": os.getloadavg()[0]},
             "targets": {k: v for k, v in section["targets"].items() if k != "history_budget"},
         }
         console.log(f"{n} worker processes: {res['project_completed_per_s']:.2f}/s")
+    stack.task_queue = queue
+    if not runs:
+        raise RuntimeError(f"every worker count failed: {failed}")
     rates = {n: run["project_completed_per_s"] for n, run in runs.items()}
     return {
         "params": {**params.__dict__, "workers": workers, "stop_gain": STOP_GAIN},
         "results": {
             "by_workers": runs,
+            "failed": failed,
             "scaling": scaling_stop(rates),
             "bare_scaling": scaling_stop(
                 {n: run["bare_completed_per_s"] for n, run in runs.items()}
