@@ -41,6 +41,10 @@ from workers.ingress.temporal_calls import Verdict
 
 log = logging.getLogger("tierflow.ingress")
 T = TypeVar("T")
+# How long the group waits for a silent ingress before its partitions go to another: the
+# stall a killed ingress leaves. Heartbeats run on the client's own thread every 3 s, so a
+# busy ingress still sends five in this time (kafka-python's default is 45 s).
+SESSION_TIMEOUT_MS = 15_000
 
 
 class Ingress:
@@ -176,6 +180,7 @@ class Ingress:
             config=self._consumer_config,
             # a command may wait out a Temporal outage; heartbeats run on their own thread
             max_poll_interval_ms=30 * 60 * 1000,
+            session_timeout_ms=SESSION_TIMEOUT_MS,
         )
         self.join_watch = JoinWatch()
         consumer.subscribe(self.topics, listener=self.join_watch)
