@@ -14,7 +14,7 @@ import os
 from dataclasses import replace
 from typing import Any
 
-from tierflow_dev.bench.common import BenchStack, console
+from tierflow_dev.bench.common import BenchStack, console, run_id
 from tierflow_dev.bench.lifecycle import LifecycleParams, run_lifecycle
 
 STOP_GAIN = 1.1  # a step that adds less than 10 % lifecycles per second: scaling stopped
@@ -54,6 +54,7 @@ async def run_scaling(
     queue = stack.task_queue
     for n in workers:
         stack.task_queue = f"{queue}-w{n}"  # a queue per count: a failed run's leftovers stay
+        stack.run_id = run_id()  # request ids of its own: a request id reused is no new request
         load_before = os.getloadavg()[0]
         try:
             section = await run_lifecycle(stack, replace(params, workers=n))
