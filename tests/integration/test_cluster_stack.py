@@ -9,6 +9,7 @@ still gets a request admitted, then brings the cluster down and looks for surviv
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -192,6 +193,44 @@ def test_requests_through_each_api_replica_and_kafka_reach_the_read_model(
         f"{request_ids} assigned in the read model",
         ignoring=(OSError,),
     )
+
+
+def test_lifecycle_bench_runs_worker_processes_on_the_cluster(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """``bench lifecycle --topology cluster --workers 2`` on this cluster's engines."""
+    stack = cluster.stack
+    out = tmp_path / "lifecycle-cluster.json"
+    servers = [
+        "--temporal-address",
+        stack.temporal.address,
+        "--kafka",
+        stack.kafka.bootstrap,
+        "--database-url",
+        stack.database_url,
+    ]
+    args = ["bench", "lifecycle", "--quick", "--count", "4", "--concurrency", "4"]
+    args += ["--topology", "cluster", "--workers", "2", *servers, "--out", str(out)]
+    result = CliRunner().invoke(cli_app, args)
+    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+
+    doc = json.loads(out.read_text())
+    assert doc["backend"]["topology"] == "cluster"
+    assert doc["backend"]["persistence"] == "postgresql"
+    assert doc["params"]["workers"] == 2
+    res = doc["results"]
+    assert res["project_completed_per_s"] > 0 and res["bare_completed_per_s"] > 0
+    # the lifecycles ran on the worker processes, not in the bench process: their CPU counts
+    assert res["project_cpu_ms_per_lifecycle"]["worker_processes"] > 0
+    assert res["bare_cpu_ms_per_lifecycle"]["bare_worker_processes"] > 0
+    assert res["worker_cpu_ratio"] == pytest.approx(
+        res["project_cpu_ms_per_lifecycle"]["worker_processes"]
+        / res["bare_cpu_ms_per_lifecycle"]["bare_worker_processes"]
+    )
+    assert res["project_per_core_per_s"] == pytest.approx(
+        1000 / res["project_cpu_ms_per_lifecycle_total"]
+    )
+    assert len(doc["load_average"]["start"]) == 3
 
 
 def test_a_worker_killed_with_sigkill_leaves_admission_working(cluster: Cluster) -> None:
