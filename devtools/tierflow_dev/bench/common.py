@@ -8,6 +8,7 @@ one JSON file with the command, machine, backend, parameters, results and target
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import platform
@@ -392,17 +393,15 @@ class BenchStack:
         for procs in self.processes.values():
             for proc in procs:
                 proc.stop(timeout=20)
-        if self.cluster is not None:
+        servers = [s for s in (self.postgres, self.kafka, self.temporal) if s is not None]
+        stops = [(type(server).__name__, server.stop) for server in servers]
+        if self.cluster is not None:  # down() stops Temporal before its PostgreSQL
+            stops = [("the cluster", functools.partial(self.cluster.down, timeout=10))]
+        for name, stop in stops:
             try:
-                self.cluster.down(timeout=10)
-            except Exception as exc:  # noqa: BLE001 - the temporary home goes anyway
-                console.log(f"stopping the cluster failed: {exc}")
-        for server in (self.postgres, self.kafka, self.temporal) if self.cluster is None else ():
-            if server is not None:
-                try:
-                    server.stop()
-                except Exception as exc:  # noqa: BLE001 - keep stopping the others
-                    console.log(f"stopping {type(server).__name__} failed: {exc}")
+                stop()
+            except Exception as exc:  # noqa: BLE001 - keep stopping the others
+                console.log(f"stopping {name} failed: {exc}")
         shutil.rmtree(self.home, ignore_errors=True)
 
     def server_pids(self) -> dict[str, list[int | None]]:

@@ -59,14 +59,13 @@ async def start_workers(stack: Any, count: int, bare_queue: str) -> None:
         for i in range(1, count + 1)
     ]
     started = await asyncio.gather(*project, *bare, return_exceptions=True)
-    procs = [p for p in started if not isinstance(p, BaseException)]
-    stack.processes[PROJECT] = procs[:count] if len(procs) == 2 * count else []
-    stack.processes[BARE] = procs[count:] if len(procs) == 2 * count else []
     failed = [p for p in started if isinstance(p, BaseException)]
-    if failed:
-        for proc in procs:
-            proc.stop(timeout=20)
+    if failed:  # stop the ones that came up, then say why the others did not
+        for proc in started:
+            if not isinstance(proc, BaseException):
+                proc.stop(timeout=20)
         raise failed[0]
+    stack.processes[PROJECT], stack.processes[BARE] = started[:count], started[count:]
 
 
 def stop_workers(stack: Any) -> None:
