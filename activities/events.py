@@ -66,8 +66,7 @@ class EventPublisher:
     ) -> list[TransitionRecord]:
         if not written_before:
             return records
-        keys = {r.request_id.encode() for r in records}
-        found = self.sent_before.find(written_before, keys)
+        found = self.sent_before.find(written_before, records[0].request_id.encode())
         for how in found.values():
             self.metrics.events_already_sent.labels(how).inc()
         return [r for r in records if r.event_id not in found]

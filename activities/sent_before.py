@@ -10,8 +10,9 @@ may not have sent the events. Sending them all again would put copies on the eve
   with a broker), so it is looked for on the topic like the next kind.
 - Sends of another process (or of this one before a restart) are read back from the topic:
   first the earlier sender's delivery window is let close (its rows' ``recorded_at`` plus
-  ``DELIVERY_TIMEOUT_MS`` and a margin), so nothing of it can still land; then the topic's
-  records since the commit, for the batch's request, are read for their event ids.
+  ``DELIVERY_TIMEOUT_MS`` and a margin), so nothing of it can still land; then the batch's
+  partition is read for its request's event ids over that window only (with a margin for
+  clocks), so the read stays short however long ago the earlier run was.
 
 The check costs nothing when every row is new (the first execution, the usual case).
 """
@@ -28,13 +29,14 @@ from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
-from tierflow.kafka_io import DELIVERY_TIMEOUT_MS, SEND_TIMEOUT, event_ids_since
+from tierflow.kafka_io import DELIVERY_TIMEOUT_MS, SEND_TIMEOUT, event_ids_between
 
 # An earlier sender's records can land until its delivery timeout after the send began, which
 # is right after its commit; the margin covers the gap between the two and a clock step.
 SETTLE = timedelta(milliseconds=DELIVERY_TIMEOUT_MS) + timedelta(seconds=5)
-# Record timestamps are the producer's clock, recorded_at the same process's: a wide margin
-# costs only a few more records read.
+# Record timestamps are the producer's clock, recorded_at the same process's, and other
+# producers' records in between carry their hosts' clocks: a wide margin on both sides of the
+# earlier sender's window costs only a few more records read.
 READ_BACK_MARGIN = timedelta(seconds=60)
 LEDGER_SIZE = 20_000  # this process's most recent sends remembered
 
@@ -86,12 +88,13 @@ class SentBefore:
         self.now = now
         self.sleep = sleep
 
-    def find(self, written_before: Mapping[str, datetime], keys: set[bytes]) -> dict[str, str]:
+    def find(self, written_before: Mapping[str, datetime], key: bytes) -> dict[str, str]:
         """Return the event ids of ``written_before`` already on the topic, each with how known.
 
         ``written_before`` maps the ids whose rows an earlier execution wrote to their
-        ``recorded_at``; ``keys`` are the Kafka keys of those events. The answer's values are
-        ``this_process`` (a landed send's future) or ``on_topic`` (read back).
+        ``recorded_at``; ``key`` is the Kafka key of the batch (its request id). The answer's
+        values are ``this_process`` (a landed send's future) or ``on_topic`` (read back from
+        the earlier senders' windows: from their commits to their delivery timeouts).
         """
         found: dict[str, str] = {}
         unknown: set[str] = set()
@@ -108,10 +111,12 @@ class SentBefore:
             if settle_from:
                 wait = min(settle_from) + SETTLE - self.now()
                 self.sleep(max(0.0, wait.total_seconds()))
-            since = min(written_before[event_id] for event_id in unknown) - READ_BACK_MARGIN
+            commits = [written_before[event_id] for event_id in unknown]
+            since = min(commits) - READ_BACK_MARGIN
+            until = max(commits) + SETTLE + READ_BACK_MARGIN
             reader = self.reader()
             try:
-                on_topic = event_ids_since(reader, self.topic, keys, since)
+                on_topic = event_ids_between(reader, self.topic, key, since, until)
             finally:
                 reader.close()
             found.update(dict.fromkeys(unknown & on_topic, "on_topic"))

@@ -16,6 +16,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.partitioner.default import murmur2
 from kafka.producer.future import FutureRecordMetadata
 
 from schemas.events import CloudEvent, event_from_transition
@@ -152,47 +153,46 @@ def reader_like(producer: KafkaProducer, **overrides: Any) -> KafkaConsumer:
     return make_reader(**{**connection, **overrides})
 
 
-def event_ids_since(
-    reader: KafkaConsumer, topic: str, keys: set[bytes], since: datetime
-) -> set[str]:
-    """Return the CloudEvents ids of the records keyed by ``keys`` stamped ``since`` or later.
+def partition_of(key: bytes, partitions: set[int]) -> int:
+    """The partition the producers' default partitioner gives ``key`` (murmur2, as Java's)."""
+    ordered = sorted(partitions)
+    return ordered[(murmur2(key) & 0x7FFFFFFF) % len(ordered)]
 
-    Reads every partition of ``topic`` from the first record whose timestamp is at least
-    ``since`` up to the end it had when the call began. Raises TimeoutError if that takes
-    longer than READ_BACK_TIMEOUT (the caller retries).
+
+def event_ids_between(
+    reader: KafkaConsumer, topic: str, key: bytes, since: datetime, until: datetime
+) -> set[str]:
+    """Return the CloudEvents ids of the records keyed ``key`` stamped from ``since`` to ``until``.
+
+    Reads only the key's partition, from its first record stamped ``since`` or later to its
+    first stamped after ``until`` (or its end): a bounded window however old it is. Raises
+    TimeoutError if that takes longer than READ_BACK_TIMEOUT (the caller retries).
     """
-    partitions = reader.partitions_for_topic(topic) or set()
-    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-    if not tps:
+    partitions = reader.partitions_for_topic(topic)
+    if not partitions:
         return set()
-    reader.assign(tps)
-    since_ms = int(since.timestamp() * 1000)
-    starts = reader.offsets_for_times(dict.fromkeys(tps, since_ms))
-    ends = reader.end_offsets(tps)
-    todo = {}
-    for tp in tps:
-        start = starts.get(tp)
-        if start is not None and start.offset < ends[tp]:
-            todo[tp] = ends[tp]
-    if not todo:
+    tp = TopicPartition(topic, partition_of(key, partitions))
+    reader.assign([tp])
+    start = reader.offsets_for_times({tp: _ms(since)})[tp]
+    stop = reader.offsets_for_times({tp: _ms(until) + 1})[tp]
+    end = stop.offset if stop is not None else reader.end_offsets([tp])[tp]
+    if start is None or start.offset >= end:
         return set()
-    reader.assign(list(todo))  # only the partitions with something to read
-    for tp in todo:
-        reader.seek(tp, starts[tp].offset)
+    reader.seek(tp, start.offset)
     found: set[str] = set()
     deadline = time.monotonic() + READ_BACK_TIMEOUT
-    while todo:
+    while reader.position(tp) < end:
         if time.monotonic() > deadline:
             raise TimeoutError(f"reading {topic} back took over {READ_BACK_TIMEOUT:.0f} s")
-        for tp, messages in reader.poll(timeout_ms=500).items():
-            for msg in messages:
-                if msg.offset < todo.get(tp, 0) and msg.key in keys:
-                    found.add(_event_id(msg.value))
-        for tp in list(todo):
-            if reader.position(tp) >= todo[tp]:
-                del todo[tp]
+        for msg in reader.poll(timeout_ms=500).get(tp, []):
+            if msg.offset < end and msg.key == key:
+                found.add(_event_id(msg.value))
     found.discard("")
     return found
+
+
+def _ms(instant: datetime) -> int:
+    return int(instant.timestamp() * 1000)
 
 
 def _event_id(value: bytes | None) -> str:
