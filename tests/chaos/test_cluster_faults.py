@@ -68,11 +68,9 @@ from tierflow.auth_store import issue_token
 from tierflow.db.engine import make_engine
 from tierflow.kafka_io import make_producer
 from tierflow.settings import Settings
-from tierflow_dev.devstack.cluster_stack import ClusterStack
+from tierflow_dev.devstack.cluster_stack import ClusterStack, cluster_settings
 from tierflow_dev.devstack.kafka_cluster import KafkaCluster
-from tierflow_dev.devstack.procs import free_port
 from tierflow_dev.devstack.temporal import run_async
-from tierflow_dev.devstack.temporal_server import free_service_port
 
 # Each test's timeout; the first includes bringing the cluster up, and the first module on a
 # machine to need the Temporal server builds it (8-25 min; build_binary gives up at 30 min).
@@ -316,26 +314,8 @@ class Cluster:
 
 
 def _settings(home: Path) -> Settings:
-    taken: set[int] = set()
-
-    def fresh() -> int:
-        while (port := free_port()) in taken:
-            pass
-        taken.add(port)
-        return port
-
-    return Settings(
-        home=home,
-        # a Temporal service port must stay below 32768 (see temporal_server.PORT_RANGE)
-        temporal_address=f"127.0.0.1:{free_service_port(set())}",
-        kafka_bootstrap_servers=f"127.0.0.1:{fresh()}",
-        kafka_controller_port=fresh(),
-        api_port=fresh(),
-        worker_metrics_port=fresh(),
-        worker_sdk_metrics_port=fresh(),
-        ingress_metrics_port=fresh(),
-        notifier_metrics_port=fresh(),
-        smtp_port=fresh(),
+    return cluster_settings(
+        home,
         policy_file=write_policy(home / "policy.toml", TARGETS),
         system_clients_file=write_trusted_clients(home / "system_clients.toml", SOURCE),
     )

@@ -36,11 +36,9 @@ from tierflow.db import repository
 from tierflow.db.engine import make_engine
 from tierflow.settings import Settings
 from tierflow_dev.devstack import topology
-from tierflow_dev.devstack.cluster_stack import ClusterStack, member_names
-from tierflow_dev.devstack.procs import free_port
+from tierflow_dev.devstack.cluster_stack import ClusterStack, free_cluster_ports, member_names
 from tierflow_dev.devstack.stack import publish_submit_commands
 from tierflow_dev.devstack.temporal import run_async
-from tierflow_dev.devstack.temporal_server import free_service_port
 
 # The first module to need the server binary builds it (8-25 min the first time on a machine;
 # build_binary gives up after 30 min, before this timeout).
@@ -66,36 +64,6 @@ class Cluster:
     users: Users
 
 
-def _settings_values(home: Path) -> dict[str, object]:
-    """Every port the cluster takes from the settings, free right now."""
-    taken: set[int] = set()
-
-    def fresh() -> int:
-        while (port := free_port()) in taken:
-            pass
-        taken.add(port)
-        return port
-
-    return {
-        "home": home,
-        # a Temporal service port must stay below 32768 (see temporal_server.PORT_RANGE)
-        "temporal_address": f"127.0.0.1:{free_service_port(set())}",
-        "kafka_bootstrap_servers": f"127.0.0.1:{fresh()}",
-        **{
-            name: fresh()
-            for name in (
-                "kafka_controller_port",
-                "api_port",
-                "worker_metrics_port",
-                "worker_sdk_metrics_port",
-                "ingress_metrics_port",
-                "notifier_metrics_port",
-                "smtp_port",
-            )
-        },
-    }
-
-
 def dev(env: dict[str, str], *args: str) -> Result:
     return CliRunner().invoke(cli_app, ["dev", *args], env=env)
 
@@ -106,7 +74,7 @@ def cluster() -> Iterator[Cluster]:
     # root, and that folder is private to root.
     home = Path(tempfile.mkdtemp(prefix="tierflow-cluster-"))
     home.chmod(0o755)
-    values = _settings_values(home)
+    values = free_cluster_ports(home)
     env = {f"TIERFLOW_{name.upper()}": str(value) for name, value in values.items()}
     stack = ClusterStack(Settings(**values))  # type: ignore[arg-type]
     engine: Engine | None = None

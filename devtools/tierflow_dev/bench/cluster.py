@@ -14,43 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tierflow.settings import Settings
 from tierflow_dev.devstack import topology
-from tierflow_dev.devstack.cluster_stack import ClusterStack
-from tierflow_dev.devstack.procs import free_port
-from tierflow_dev.devstack.temporal_server import free_service_port
+from tierflow_dev.devstack.cluster_stack import ClusterStack, cluster_settings
 
 # (replication factor, min in-sync replicas) of every topic, as production creates them
 REPLICATION = (topology.KAFKA_REPLICATION_FACTOR, topology.KAFKA_MIN_INSYNC_REPLICAS)
-# the Settings ports the cluster's members would take: all fresh, none shared with a stack
-PORT_FIELDS = (
-    "kafka_controller_port",
-    "api_port",
-    "worker_metrics_port",
-    "worker_sdk_metrics_port",
-    "ingress_metrics_port",
-    "notifier_metrics_port",
-    "smtp_port",
-)
-
-
-def cluster_settings(home: Path) -> Settings:
-    """Settings of a cluster in ``home`` on ports that are free right now."""
-    taken: set[int] = set()
-
-    def fresh() -> int:
-        while (port := free_port()) in taken:  # free_port may repeat itself
-            pass
-        taken.add(port)
-        return port
-
-    return Settings(
-        home=home,
-        # a Temporal service port must stay below 32768 (see temporal_server.PORT_RANGE)
-        temporal_address=f"127.0.0.1:{free_service_port(set())}",
-        kafka_bootstrap_servers=f"127.0.0.1:{fresh()}",
-        **{name: fresh() for name in PORT_FIELDS},  # type: ignore[arg-type]
-    )
 
 
 def start_engines(home: Path, say: Any, timeout: float = 180) -> ClusterStack:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from tierflow import constants
 from tierflow.settings import Settings
@@ -40,8 +40,7 @@ from tierflow_dev.devstack.procs import (
     ManagedProcess,
     StackError,
     free_port,
-    pid_on_port,
-    port_in_use,
+    ports_taken,
     wait_until,
 )
 from tierflow_dev.devstack.stack import (
@@ -62,6 +61,7 @@ from tierflow_dev.devstack.temporal_server import (
     build_binary,
     cache_dir,
     find_go,
+    free_service_port,
     source_hash,
 )
 
@@ -90,6 +90,42 @@ def cluster_home(settings: Settings) -> Path:
 def member_names() -> list[tuple[str, str]]:
     """Return (kind, member name) of every tierflow process: ``worker-1``, ``worker-2`` ..."""
     return [(kind, f"{kind}-{i}") for kind, n in topology.REPLICAS.items() for i in range(1, n + 1)]
+
+
+# the Settings ports a cluster's first members take (the others get free ports at ``up``)
+PORT_FIELDS = (
+    "kafka_controller_port",
+    "api_port",
+    "worker_metrics_port",
+    "worker_sdk_metrics_port",
+    "ingress_metrics_port",
+    "notifier_metrics_port",
+    "smtp_port",
+)
+
+
+def free_cluster_ports(home: Path) -> dict[str, Any]:
+    """The settings of a cluster in ``home`` whose ports are all free right now (by name)."""
+    taken: set[int] = set()
+
+    def fresh() -> int:
+        while (port := free_port()) in taken:  # free_port may repeat itself
+            pass
+        taken.add(port)
+        return port
+
+    return {
+        "home": home,
+        # a Temporal service port must stay below 32768 (see temporal_server.PORT_RANGE)
+        "temporal_address": f"127.0.0.1:{free_service_port(set())}",
+        "kafka_bootstrap_servers": f"127.0.0.1:{fresh()}",
+        **{name: fresh() for name in PORT_FIELDS},
+    }
+
+
+def cluster_settings(home: Path, **overrides: Any) -> Settings:
+    """Settings of a cluster in ``home`` on ports that are free right now."""
+    return Settings(**{**free_cluster_ports(home), **overrides})
 
 
 @dataclass
@@ -245,11 +281,7 @@ class ClusterStack:
                 wanted += [(port, name) for port in self.ports.members[name].values()]
         if not self.members["notifier-1"].process.is_running():
             wanted.append((self.ports.smtp, "the notifiers' SMTP sink"))
-        for port, component in wanted:
-            if port_in_use(port):
-                owner = pid_on_port(port)
-                who = f"pid {owner}" if owner else "another process"
-                problems.append(f"port {port} needed by {component} is in use by {who}")
+        problems += ports_taken(wanted)
         if problems:
             raise StackError("the cluster cannot start:\n  - " + "\n  - ".join(problems))
 

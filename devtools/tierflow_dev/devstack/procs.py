@@ -36,6 +36,17 @@ def pid_on_port(port: int) -> int | None:
     return min((pid for pid in owners if pid is not None), default=None)
 
 
+def ports_taken(wanted: list[tuple[int, str]]) -> list[str]:
+    """A line for each ``(port, component)`` another process holds already, naming it."""
+    problems = []
+    for port, component in wanted:
+        if port_in_use(port):
+            owner = pid_on_port(port)
+            who = f"pid {owner}" if owner else "another process"
+            problems.append(f"port {port} needed by {component} is in use by {who}")
+    return problems
+
+
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that is free right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

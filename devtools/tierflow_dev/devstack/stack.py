@@ -20,8 +20,7 @@ from tierflow.settings import Settings
 from tierflow_dev.devstack.procs import (
     ManagedProcess,
     StackError,
-    pid_on_port,
-    port_in_use,
+    ports_taken,
     wait_until,
 )
 from tierflow_dev.devstack.temporal import TemporalDevServer, find_temporal_cli
@@ -285,11 +284,7 @@ class LocalStack:
             wanted += [(a.port, a.name) for a in self.apps.values() if not a.process.is_running()]
             if not self.apps["notifier"].process.is_running():
                 wanted.append((self.settings.smtp_port, "the notifier's SMTP sink"))
-        for port, component in wanted:
-            if port_in_use(port):
-                owner = pid_on_port(port)
-                who = f"pid {owner}" if owner else "another process"
-                problems.append(f"port {port} needed by {component} is in use by {who}")
+        problems += ports_taken(wanted)
         if problems:
             raise StackError("local stack cannot start:\n  - " + "\n  - ".join(problems))
 
