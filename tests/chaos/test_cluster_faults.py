@@ -13,7 +13,9 @@ through both API replicas, :data:`RATE` a second):
 4. PostgreSQL stopped, down :data:`OUTAGE` seconds, started (it holds Temporal's two
    databases and tierflow's read model: both go away together);
 5. the Temporal server stopped, down :data:`OUTAGE` seconds, started;
-6. broker :data:`ISOLATED`, on a host of its own (a network namespace, ``tests/chaos/netns``),
+6. the broker leading a commands partition killed with ``kill -9``, restarted on its data
+   once the service has recovered, until it is back in every in-sync replica set;
+7. broker :data:`ISOLATED`, on a host of its own (a network namespace, ``tests/chaos/netns``),
    cut off from the other brokers and every client by taking its link down, healed once the
    service has recovered, until it is back in every in-sync replica set (the test needs root
    and iproute2 to make the namespace; it fails, not skips, without them).
@@ -658,6 +660,50 @@ def test_temporal_server_restarted(cluster: Cluster) -> None:
     assert all(row.healthy for row in cluster.stack.status())
 
 
+def test_partition_leader_broker_killed_then_restarted(cluster: Cluster) -> None:
+    """The broker leading a commands partition is killed with ``kill -9``: the others elect new
+    leaders from the in-sync replicas; restarted on its data, it is back in every ISR."""
+    kafka = cluster.stack.kafka
+    commands = kafka.partitions(constants.COMMANDS_TOPIC)
+    # a broker on the host's own network (the cut-off test's broker lives in a namespace)
+    victim = next(s.leader for _, s in sorted(commands.items()) if s.leader != ISOLATED)
+    led: list[int] = []
+    rejoined: dict[str, float] = {}
+
+    def kill() -> None:
+        now = kafka.partitions(constants.COMMANDS_TOPIC)
+        led.extend(sorted(p for p, s in now.items() if s.leader == victim))
+        kafka.kill(victim)
+
+    def restart() -> None:
+        kafka.restart(victim, timeout=120)
+        started_at = time.monotonic()
+        eventually_sync(
+            lambda: _in_every_isr(kafka, victim),
+            ISR_TIMEOUT,
+            f"broker {victim} back in every in-sync replica set",
+            ignoring=(OSError, KafkaError),
+            max_interval=1.0,
+        )
+        rejoined["s"] = round(time.monotonic() - started_at, 2)
+
+    figures = run_fault(cluster, "leader", kill, restart)
+    record_figures(
+        "cluster_leader_detail",
+        {"broker": victim, "partitions_it_led": led, "back_in_every_isr_s": rejoined["s"]},
+    )
+    assert figures["lost"] == 0
+    assert kafka.nodes[victim].is_running()
+
+
+def _in_every_isr(kafka: KafkaCluster, node_id: int) -> bool:
+    return all(
+        node_id in state.isr
+        for topic in constants.TOPICS
+        for state in kafka.partitions(topic).values()
+    )
+
+
 def test_broker_cut_off_by_its_link_then_healed(cluster: Cluster) -> None:
     """The broker's only link is cut: the others fence it and take over its leaderships;
     healed, it catches up and is back in every in-sync replica set."""
@@ -671,20 +717,13 @@ def test_broker_cut_off_by_its_link_then_healed(cluster: Cluster) -> None:
         led["commands"] = sorted(p for p, s in commands.items() if s.leader == ISOLATED)
         host.cut()
 
-    def in_every_isr() -> bool:
-        return all(
-            ISOLATED in state.isr
-            for topic in constants.TOPICS
-            for state in kafka.partitions(topic).values()
-        )
-
     rejoined: dict[str, float] = {}
 
     def heal() -> None:
         host.heal()
         healed_at = time.monotonic()
         eventually_sync(
-            in_every_isr,
+            lambda: _in_every_isr(kafka, ISOLATED),
             ISR_TIMEOUT,
             f"broker {ISOLATED} back in every in-sync replica set",
             ignoring=(OSError, KafkaError),
