@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 
 from kafka import KafkaProducer
@@ -13,7 +14,29 @@ from schemas.lifecycle import TransitionRecord
 from tierflow.kafka_io import SEND_TIMEOUT, reader_like, send_events
 from tierflow.metrics import WorkerMetrics
 
-LOCK_STRIPES = 64  # executions of one request's batches take turns (one stripe per request)
+
+class KeyLocks:
+    """A lock per key, kept only while someone holds it or waits for it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def held(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                users = self._locks[key][1] - 1
+                if users:
+                    self._locks[key] = (lock, users)
+                else:
+                    del self._locks[key]
 
 
 class EventPublisher:
@@ -34,7 +57,7 @@ class EventPublisher:
         self.metrics = metrics
         self.ledger = SendLedger()
         self.sent_before = SentBefore(self.ledger, topic, lambda: reader_like(producer))
-        self._stripes = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        self._requests = KeyLocks()  # one request's batches take turns; others never wait
 
     def publish(
         self, records: list[TransitionRecord], written_before: Mapping[str, datetime]
@@ -48,7 +71,7 @@ class EventPublisher:
         if not records:
             return
         try:
-            with self._stripes[hash(records[0].request_id) % LOCK_STRIPES]:
+            with self._requests.held(records[0].request_id):
                 todo = self._not_sent_before(records, written_before)
                 sent = send_events(self.producer, self.topic, todo)
                 for record, (_, future) in zip(todo, sent, strict=True):

@@ -136,6 +136,7 @@ def make_reader(**overrides: Any) -> KafkaConsumer:
     config: dict[str, Any] = {
         "group_id": None,
         "client_id": "tierflow-reader",
+        "request_timeout_ms": REQUEST_TIMEOUT_MS,  # a broker away fails the read soon
         "enable_auto_commit": False,
         **overrides,
     }
