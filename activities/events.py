@@ -22,6 +22,11 @@ class KeyLocks:
         self._guard = threading.Lock()
         self._locks: dict[str, tuple[threading.Lock, int]] = {}
 
+    def users(self, key: str) -> int:
+        """How many hold or wait for ``key``'s lock (0: it is not kept)."""
+        with self._guard:
+            return self._locks.get(key, (None, 0))[1]
+
     @contextmanager
     def held(self, key: str) -> Iterator[None]:
         with self._guard:
