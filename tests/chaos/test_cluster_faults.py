@@ -677,15 +677,7 @@ def test_partition_leader_broker_killed_then_restarted(cluster: Cluster) -> None
 
     def restart() -> None:
         kafka.restart(victim, timeout=120)
-        started_at = time.monotonic()
-        eventually_sync(
-            lambda: _in_every_isr(kafka, victim),
-            ISR_TIMEOUT,
-            f"broker {victim} back in every in-sync replica set",
-            ignoring=(OSError, KafkaError),
-            max_interval=1.0,
-        )
-        rejoined["s"] = round(time.monotonic() - started_at, 2)
+        rejoined["s"] = _seconds_until_in_every_isr(kafka, victim)
 
     figures = run_fault(cluster, "leader", kill, restart)
     record_figures(
@@ -696,12 +688,21 @@ def test_partition_leader_broker_killed_then_restarted(cluster: Cluster) -> None
     assert kafka.nodes[victim].is_running()
 
 
-def _in_every_isr(kafka: KafkaCluster, node_id: int) -> bool:
-    return all(
-        node_id in state.isr
-        for topic in constants.TOPICS
-        for state in kafka.partitions(topic).values()
+def _seconds_until_in_every_isr(kafka: KafkaCluster, node_id: int) -> float:
+    """Wait until broker ``node_id`` is in every tierflow partition's ISR; return how long."""
+    began = time.monotonic()
+    eventually_sync(
+        lambda: all(
+            node_id in state.isr
+            for topic in constants.TOPICS
+            for state in kafka.partitions(topic).values()
+        ),
+        ISR_TIMEOUT,
+        f"broker {node_id} back in every in-sync replica set",
+        ignoring=(OSError, KafkaError),
+        max_interval=1.0,
     )
+    return round(time.monotonic() - began, 2)
 
 
 def test_broker_cut_off_by_its_link_then_healed(cluster: Cluster) -> None:
@@ -721,15 +722,7 @@ def test_broker_cut_off_by_its_link_then_healed(cluster: Cluster) -> None:
 
     def heal() -> None:
         host.heal()
-        healed_at = time.monotonic()
-        eventually_sync(
-            lambda: _in_every_isr(kafka, ISOLATED),
-            ISR_TIMEOUT,
-            f"broker {ISOLATED} back in every in-sync replica set",
-            ignoring=(OSError, KafkaError),
-            max_interval=1.0,
-        )
-        rejoined["s"] = round(time.monotonic() - healed_at, 2)
+        rejoined["s"] = _seconds_until_in_every_isr(kafka, ISOLATED)
 
     figures = run_fault(cluster, "partition", cut, heal)
     record_figures(
