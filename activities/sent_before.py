@@ -9,8 +9,8 @@ may not have sent the events. Sending them all again would put copies on the eve
   waited for, landed ones skipped. A failed one may still have been appended (its ack lost
   with a broker), so it is looked for on the topic like the next kind.
 - Sends of another process (or of this one before a restart) are read back from the topic:
-  first the earlier sender's delivery window is let close (its rows' ``recorded_at`` plus
-  ``DELIVERY_TIMEOUT_MS`` and a margin), so nothing of it can still land; then the batch's
+  first the earlier sender is given ``SETTLE`` after its rows' ``recorded_at`` for its sends
+  to land; then the batch's
   partition is read for its request's event ids over that window only (with a margin for
   clocks), so the read stays short however long ago the earlier run was.
 
@@ -29,11 +29,13 @@ from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
-from tierflow.kafka_io import DELIVERY_TIMEOUT_MS, SEND_TIMEOUT, event_ids_between
+from tierflow.kafka_io import SEND_TIMEOUT, event_ids_between
 
-# An earlier sender's records can land until its delivery timeout after the send began, which
-# is right after its commit; the margin covers the gap between the two and a clock step.
-SETTLE = timedelta(milliseconds=DELIVERY_TIMEOUT_MS) + timedelta(seconds=5)
+# How long after its commit an earlier sender's records are taken to have landed, if they
+# landed at all: its send starts right after the commit and an acks=all round trip takes
+# milliseconds while the brokers answer. (A send held longer, by brokers away while that
+# sender died, can still land later: the one case that leaves a copy.)
+SETTLE = timedelta(seconds=20)
 # Record timestamps are the producer's clock, recorded_at the same process's, and other
 # producers' records in between carry their hosts' clocks: a wide margin on both sides of the
 # earlier sender's window costs only a few more records read.
@@ -62,10 +64,15 @@ class SendLedger:
 
 
 def landed(future: FutureRecordMetadata) -> bool:
-    """Wait for a send of this process; True if the broker acknowledged it."""
+    """Wait for a send of this process; True if the broker acknowledged it, False if it failed.
+
+    Still pending after SEND_TIMEOUT: raises (the caller retries later, never sends twice).
+    """
     try:
         future.get(timeout=SEND_TIMEOUT)
     except KafkaError:
+        if not future.is_done:
+            raise
         return False
     return True
 

@@ -1,9 +1,8 @@
 """Kafka plumbing: producers, consumers and lifecycle-event publishing.
 
 Delivery is at-least-once: producers wait for every send (acks=all, idempotent), and consumers
-commit by hand after the work is done. A producer gives every send a bounded life
-(``DELIVERY_TIMEOUT_MS``): after it the send has landed or failed for good, which is what lets
-a retried outbox batch find out what an earlier attempt already sent (``activities.sent_before``).
+commit by hand after the work is done. A retried outbox batch finds out what an earlier
+attempt already sent before it sends (``activities.sent_before``).
 """
 
 from __future__ import annotations
@@ -23,10 +22,11 @@ from schemas.events import CloudEvent, event_from_transition
 from schemas.lifecycle import TransitionRecord
 
 log = logging.getLogger("tierflow.kafka")
-# A send's whole life: queued, in flight, retried. Past it, it has landed or failed for good.
-REQUEST_TIMEOUT_MS = 10_000  # one produce request's wait for the broker (acks=all)
-DELIVERY_TIMEOUT_MS = 15_000  # kafka-python requires >= request timeout + linger
-SEND_TIMEOUT = DELIVERY_TIMEOUT_MS / 1000 + 5  # seconds to wait on a send's future (a guard)
+SEND_TIMEOUT = 30.0  # seconds to wait for the broker's ack of one send
+# kafka-python's own delivery timeout (120 s) stays: a shorter one expires batches during a
+# broker outage, and an idempotent producer that has expired a batch can stay without a
+# producer id for good in kafka-python 3.0.12 (every later send pending).
+READER_REQUEST_TIMEOUT_MS = 10_000  # a broker away fails a read-back soon
 READ_BACK_TIMEOUT = 8.0  # seconds to read a topic's recent records back, at the most
 
 
@@ -38,8 +38,6 @@ def make_producer(bootstrap: str, **overrides: Any) -> KafkaProducer:
         "acks": "all",
         "enable_idempotence": True,
         "linger_ms": 5,
-        "request_timeout_ms": REQUEST_TIMEOUT_MS,
-        "delivery_timeout_ms": DELIVERY_TIMEOUT_MS,
         "max_block_ms": 30_000,
         **overrides,
     }
@@ -136,7 +134,7 @@ def make_reader(**overrides: Any) -> KafkaConsumer:
     config: dict[str, Any] = {
         "group_id": None,
         "client_id": "tierflow-reader",
-        "request_timeout_ms": REQUEST_TIMEOUT_MS,  # a broker away fails the read soon
+        "request_timeout_ms": READER_REQUEST_TIMEOUT_MS,
         "enable_auto_commit": False,
         **overrides,
     }
