@@ -60,8 +60,7 @@ class EventPublisher:
         self.producer = producer
         self.topic = topic
         self.metrics = metrics
-        self.ledger = SendLedger()
-        self.sent_before = SentBefore(self.ledger, topic, lambda: reader_like(producer))
+        self.sent_before = SentBefore(SendLedger(), topic, lambda: reader_like(producer))
         self._requests = KeyLocks()  # one request's batches take turns; others never wait
 
     def publish(
@@ -80,7 +79,7 @@ class EventPublisher:
                 todo = self._not_sent_before(records, written_before)
                 sent = send_events(self.producer, self.topic, todo)
                 for record, (_, future) in zip(todo, sent, strict=True):
-                    self.ledger.add(record.event_id, future)
+                    self.sent_before.ledger.add(record.event_id, future)
             for _, future in sent:
                 future.get(timeout=SEND_TIMEOUT)
         except Exception:

@@ -101,7 +101,7 @@ class SentBefore:
         ``written_before`` maps the ids whose rows an earlier execution wrote to their
         ``recorded_at``; ``key`` is the Kafka key of the batch (its request id). The answer's
         values are ``this_process`` (a landed send's future) or ``on_topic`` (read back from
-        the earlier senders' windows: from their commits to their delivery timeouts).
+        the earlier senders' windows: from their commits to ``SETTLE`` after them).
         """
         found: dict[str, str] = {}
         unknown: set[str] = set()

@@ -97,7 +97,7 @@ def test_another_process_sends_only_what_the_earlier_execution_did_not(
 ) -> None:
     """An earlier execution (another worker, since killed) wrote the rows and sent some events.
 
-    The retry waits for that sender's delivery window to close, reads the topic back and
+    The retry gives that sender's sends SETTLE after its commit, reads the topic back and
     sends the rest: every event once, in order.
     """
     topic = unique_topic("events", partitions=3)
@@ -117,7 +117,7 @@ def test_another_process_sends_only_what_the_earlier_execution_did_not(
         producer.close()
 
     assert on_topic(kafka_broker.bootstrap, topic) == [r.event_id for r in batch.records]
-    [waited] = waits  # until the earlier commit plus the delivery window, no longer
+    [waited] = waits  # until the earlier commit plus SETTLE, no longer
     assert SETTLE - (finished - committed) <= timedelta(seconds=waited) <= SETTLE
     found = sample(registry, "tierflow_events_already_sent_total", how="on_topic") or 0
     assert found == sent_by_earlier
