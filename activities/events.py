@@ -8,10 +8,11 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from kafka import KafkaProducer
+from kafka.producer.future import FutureRecordMetadata
 
-from activities.sent_before import SendLedger, SentBefore
+from activities.sent_before import Refused, SendLedger, SentBefore
 from schemas.lifecycle import TransitionRecord
-from tierflow.kafka_io import SEND_TIMEOUT, reader_like, send_events
+from tierflow.kafka_io import SEND_TIMEOUT, reader_like, send_event
 from tierflow.metrics import WorkerMetrics
 
 
@@ -77,16 +78,30 @@ class EventPublisher:
         try:
             with self._requests.held(records[0].request_id):
                 todo = self._not_sent_before(records, written_before)
-                sent = send_events(self.producer, self.topic, todo)
-                for record, (_, future) in zip(todo, sent, strict=True):
-                    self.sent_before.ledger.add(record.event_id, future)
-            for _, future in sent:
+                futures = self._send(todo)
+            for future in futures:
                 future.get(timeout=SEND_TIMEOUT)
         except Exception:
             self.metrics.publish_errors.inc()
             raise
         for record in todo:
             self.metrics.events_published.labels(record.event_type.value).inc()
+
+    def _send(self, records: list[TransitionRecord]) -> list[FutureRecordMetadata]:
+        """Queue the events in order, each noted in the ledger. When the producer refuses one
+        (too large), it and the rest are noted as never sent, so a retry need not wait."""
+        ledger = self.sent_before.ledger
+        futures = []
+        for index, record in enumerate(records):
+            try:
+                _, future = send_event(self.producer, self.topic, record)
+            except Exception as exc:
+                for unsent in records[index:]:
+                    ledger.add(unsent.event_id, Refused(exc))
+                raise
+            ledger.add(record.event_id, future)
+            futures.append(future)
+        return futures
 
     def _not_sent_before(
         self, records: list[TransitionRecord], written_before: Mapping[str, datetime]

@@ -7,7 +7,8 @@ may not have sent the events. Sending them all again would put copies on the eve
 
 - Sends made by this process are known from their futures (``SendLedger``): pending ones are
   waited for, landed ones skipped. A failed one may still have been appended (its ack lost
-  with a broker), so it is looked for on the topic like the next kind.
+  with a broker), so it is looked for on the topic like the next kind; so is one the producer
+  refused outright (``Refused``: too large), though without waiting for it to settle.
 - Sends of another process (or of this one before a restart) are read back from the topic:
   first the earlier sender is given ``SETTLE`` after its rows' ``recorded_at`` for its sends
   to land; then the batch's
@@ -24,6 +25,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import TypeAlias
 
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
@@ -43,31 +45,47 @@ READ_BACK_MARGIN = timedelta(seconds=60)
 LEDGER_SIZE = 20_000  # this process's most recent sends remembered
 
 
+class Refused:
+    """A send that never left this process: the producer refused it (a record too large), or
+    an earlier record of its batch, after which the rest were not tried.
+
+    Kept so a retry knows this process tried, and need not wait for the send to settle.
+    """
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+Send: TypeAlias = FutureRecordMetadata | Refused
+
+
 class SendLedger:
     """This process's recent sends by event id, the oldest forgotten first."""
 
     def __init__(self, size: int = LEDGER_SIZE) -> None:
         self.size = size
-        self._futures: OrderedDict[str, FutureRecordMetadata] = OrderedDict()
+        self._futures: OrderedDict[str, Send] = OrderedDict()
         self._lock = threading.Lock()
 
-    def add(self, event_id: str, future: FutureRecordMetadata) -> None:
+    def add(self, event_id: str, future: Send) -> None:
         with self._lock:
             self._futures[event_id] = future
             self._futures.move_to_end(event_id)
             while len(self._futures) > self.size:
                 self._futures.popitem(last=False)
 
-    def get(self, event_id: str) -> FutureRecordMetadata | None:
+    def get(self, event_id: str) -> Send | None:
         with self._lock:
             return self._futures.get(event_id)
 
 
-def landed(future: FutureRecordMetadata) -> bool:
+def landed(future: Send) -> bool:
     """Wait for a send of this process; True if the broker acknowledged it, False if it failed.
 
     Still pending after SEND_TIMEOUT: raises (the caller retries later, never sends twice).
     """
+    if isinstance(future, Refused):
+        return False
     try:
         future.get(timeout=SEND_TIMEOUT)
     except KafkaError:

@@ -110,11 +110,18 @@ def send_events(
     source: str = "/tierflow/worker",
 ) -> list[tuple[CloudEvent, FutureRecordMetadata]]:
     """Queue every transition for sending and return each event with its send's future."""
-    sent = []
-    for record in records:
-        event = event_from_transition(record, source=source)
-        sent.append((event, _send(producer, topic, event)))
-    return sent
+    return [send_event(producer, topic, record, source) for record in records]
+
+
+def send_event(
+    producer: KafkaProducer,
+    topic: str,
+    record: TransitionRecord,
+    source: str = "/tierflow/worker",
+) -> tuple[CloudEvent, FutureRecordMetadata]:
+    """Queue one transition for sending; raises if the producer refuses it outright."""
+    event = event_from_transition(record, source=source)
+    return event, _send(producer, topic, event)
 
 
 def publish_cloudevent(producer: KafkaProducer, topic: str, event: CloudEvent) -> None:

@@ -16,6 +16,7 @@ from kafka.errors import IllegalStateError
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.outbox import OutboxActivities
@@ -141,3 +142,34 @@ def test_an_unreachable_broker_fails_the_call_after_the_commit(
     with Session(db_engine) as session:
         assert session.exec(select(func.count()).select_from(Transition)).one() == 4
     assert sample(registry, "tierflow_event_publish_errors_total") == 1
+
+
+def test_a_record_the_producer_refuses_is_sent_on_the_retry_without_waiting(
+    sqlite_engine: Engine, kafka_broker: KafkaBroker, unique_topic: Callable[..., str]
+) -> None:
+    """A record too large for the producer fails the call after the commit (an operator hold).
+
+    The retry, with the record made small (an operator's resolve withholds its text), knows
+    this process tried: it sends the rest at once, without waiting SETTLE for a sender that
+    never was, and every event reaches the topic once, in order.
+    """
+    topic = unique_topic("events")
+    f = RecordFactory(make_request("req-outbox-refused"))
+    records = [f.submitted(), f.commented("x" * 25_000), f.assigned("zj-330106-sme")]
+    producer = make_producer(kafka_broker.bootstrap, max_request_size=20_000)
+    registry = CollectorRegistry()
+    outbox = OutboxActivities(sqlite_engine, producer, topic, WorkerMetrics(registry))
+    waits: list[float] = []
+    outbox.publisher.sent_before.sleep = waits.append
+    try:
+        with pytest.raises(ApplicationError, match="Permanent.MessageSizeTooLargeError"):
+            ActivityEnvironment().run(outbox.record_transitions, TransitionBatch(records=records))
+        small = records[1].model_copy(update={"reason": None, "details": {"withheld": "too large"}})
+        retry = TransitionBatch(records=[records[0], small, records[2]])
+        assert ActivityEnvironment().run(outbox.record_transitions, retry) == 0
+    finally:
+        producer.close()
+
+    assert waits == []  # the refused record was this process's: nobody else's send to await
+    assert on_topic(kafka_broker.bootstrap, topic) == [r.event_id for r in records]
+    assert sample(registry, "tierflow_events_already_sent_total", how="this_process") == 1
