@@ -6,12 +6,13 @@ Time-skipping server; the stand-in activities fail the way the real ones do (a n
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
 
-from schemas.domain import Role, State, Tier
+from schemas.domain import ClockKind, Role, State, Tier
 from schemas.lifecycle import ActionKind, RequestView
 from schemas.request import Actor, RequestInput
 from tests.utils.eventually import eventually
@@ -27,6 +28,17 @@ async def refused(handle: WorkflowHandle, kind: ActionKind, actor: Actor, **kw: 
     with pytest.raises(WorkflowUpdateFailedError) as err:
         await act(handle, action(kind, actor, **kw))
     return str(err.value.cause.type)
+
+
+def response_deadline(state: RequestView) -> datetime:
+    deadline = next(c.deadline for c in state.clocks if c.kind is ClockKind.RESPONSE)
+    assert deadline is not None
+    return deadline
+
+
+async def sleep_past(env: WorkflowEnvironment, deadline: datetime) -> None:
+    """Skip to a minute past ``deadline`` (in business time a day may hold no working hour)."""
+    await env.sleep(deadline - await env.get_current_time() + timedelta(minutes=1))
 
 
 async def held(handle: WorkflowHandle) -> RequestView:
@@ -51,7 +63,7 @@ async def test_escalation_that_fails_permanently_waits_for_an_operator(
     req = make_request()
     handle = await submit(env, queue, req)
     county = caseworker((await view(handle)).summary.institution_id)
-    await env.sleep(timedelta(days=1))  # the 4-hour response clock breaches
+    await sleep_past(env, response_deadline(await view(handle)))  # the response clock breaches
 
     state = await held(handle)
     assert state.operator.step == "resolve_institution" and state.operator.redo == "escalate"
