@@ -170,6 +170,13 @@ class Settings(BaseSettings):
     notifier_group: str = Field(
         default=NOTIFIER_GROUP, description="Kafka consumer group of the notifier processes"
     )
+    notifier_session_timeout_seconds: float = Field(
+        default=45.0,
+        ge=6.0,  # the broker's default group.min.session.timeout.ms
+        le=1800.0,  # and its default group.max.session.timeout.ms
+        description="How long the group waits for a silent notifier (killed, hung) before its "
+        "partitions go to another member or to it once restarted (kafka-python's default)",
+    )
     notifier_metrics_port: int = 9467
     notifier_rules_file: Path | None = Field(
         default=None,

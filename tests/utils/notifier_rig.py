@@ -22,6 +22,7 @@ from tierflow.settings import Settings
 from tierflow_dev.devstack.procs import free_port
 from tierflow_dev.devstack.smtp_sink import SmtpSink
 from tierflow_dev.devstack.stack import settings_env
+from workers.notifier.clock import Clock
 from workers.notifier.process import serve
 
 SECRET_ENV = "TIERFLOW_TEST_WEBHOOK_SECRET"
@@ -78,10 +79,13 @@ def webhook_rules_file(folder: Path, url: str) -> Path:
 
 
 @contextmanager
-def notifier_thread(settings: Settings) -> Iterator[threading.Event]:
-    """Run ``tierflow notifier`` in this process (a thread) until the block ends."""
+def notifier_thread(settings: Settings, clock: Clock | None = None) -> Iterator[threading.Event]:
+    """Run ``tierflow notifier`` in this process (a thread) until the block ends; ``clock``:
+    the notifier's time (``tests.utils.clock.FastClock``), real time if not given."""
     stop = threading.Event()
-    thread = threading.Thread(target=serve, args=(settings, stop), name="notifier", daemon=True)
+    thread = threading.Thread(
+        target=serve, args=(settings, stop, clock), name="notifier", daemon=True
+    )
     thread.start()
     try:
         yield stop

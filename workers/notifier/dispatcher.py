@@ -56,7 +56,11 @@ class RetryPolicy:
 
 
 class Dispatcher:
-    """Deliver due notifications; ``run(stop)`` loops until the event is set."""
+    """Deliver due notifications; ``run(stop)`` loops until the event is set.
+
+    ``clock`` stamps rows and ``wait`` makes every pause (between rounds, between quick
+    retries): real time by default, the process's ``workers.notifier.clock.Clock`` in a test.
+    """
 
     def __init__(
         self,
@@ -69,13 +73,15 @@ class Dispatcher:
         breakers: Breakers | None = None,
         digest_seconds: float = 3600.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        wait: Callable[[threading.Event, float], object] = threading.Event.wait,
         batch: int = 50,
     ) -> None:
         self.engine, self.rules, self.smtp, self.metrics = engine, rules, smtp, metrics
         self.retry = retry or RetryPolicy()
         self.breakers = breakers or Breakers(5, 60.0)
         self.digest_seconds = digest_seconds
-        self.clock = clock
+        self.clock, self.wait = clock, wait
+        self._stop = threading.Event()  # run()'s: it also cuts a quick retry's pause short
         self.batch = batch
         self.http = httpx.Client()
         self.progressed_at = time.monotonic()  # last attempt finished, or nothing was due
@@ -83,6 +89,7 @@ class Dispatcher:
 
     def run(self, stop: threading.Event, interval: float = 0.5) -> None:
         """Deliver until ``stop`` is set; an unexpected error is logged and the loop goes on."""
+        self._stop = stop
         while not stop.is_set():
             try:
                 busy = self.run_once()
@@ -90,7 +97,7 @@ class Dispatcher:
                 log.exception("dispatcher round failed; trying again")
                 busy = 0
             if not busy:
-                stop.wait(interval)
+                self.wait(stop, interval)
         self.http.close()
 
     def run_once(self) -> int:
@@ -184,7 +191,11 @@ class Dispatcher:
             wait=wait_exponential(multiplier=0.2, max=1.0),
             retry=retry_if_exception_type(Transient),
             reraise=True,
+            sleep=self._pause,
         )(send)
+
+    def _pause(self, seconds: float) -> None:
+        self.wait(self._stop, seconds)
 
     def _endpoint(self, row: Notification) -> str:
         if row.channel == Channel.WEBHOOK:

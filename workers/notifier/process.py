@@ -21,6 +21,7 @@ from tierflow.settings import Settings, get_settings
 from tierflow.tls import kafka_security_kwargs
 from workers.notifier.breaker import Breakers
 from workers.notifier.channels.email import SmtpConfig
+from workers.notifier.clock import Clock
 from workers.notifier.consumer import EventConsumer
 from workers.notifier.dispatcher import Dispatcher, RetryPolicy
 from workers.notifier.health import check
@@ -56,8 +57,13 @@ def load_checked_rules(settings: Settings, templates: Templates) -> Rules:
 
 
 def build_dispatcher(
-    settings: Settings, engine: Engine, rules: Rules, metrics: NotifierMetrics
+    settings: Settings,
+    engine: Engine,
+    rules: Rules,
+    metrics: NotifierMetrics,
+    clock: Clock | None = None,
 ) -> Dispatcher:
+    clock = clock or Clock()
     return Dispatcher(
         engine,
         rules,
@@ -69,15 +75,27 @@ def build_dispatcher(
             maximum=settings.notifier_backoff_max_seconds,
         ),
         breakers=Breakers(
-            settings.notifier_breaker_failures, settings.notifier_breaker_cooldown_seconds
+            settings.notifier_breaker_failures,
+            settings.notifier_breaker_cooldown_seconds,
+            clock.monotonic,
         ),
         digest_seconds=settings.notifier_digest_minutes * 60,
+        clock=clock.now,
+        wait=clock.wait,
     )
 
 
-def serve(settings: Settings | None = None, stop: threading.Event | None = None) -> None:
-    """Run until SIGTERM/SIGINT (or ``stop``): consume events on this thread, send on another."""
+def serve(
+    settings: Settings | None = None,
+    stop: threading.Event | None = None,
+    clock: Clock | None = None,
+) -> None:
+    """Run until SIGTERM/SIGINT (or ``stop``): consume events on this thread, send on another.
+
+    ``clock`` is the time of the planner and the sender (real time unless a test passes one).
+    """
     settings = settings or get_settings()
+    clock = clock or Clock()
     configure_logging()
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -93,7 +111,7 @@ def serve(settings: Settings | None = None, stop: threading.Event | None = None)
     metrics = NotifierMetrics(registry)
     engine = make_engine(settings.resolved_database_url)
     metrics.backlog.engine = engine
-    dispatcher = build_dispatcher(settings, engine, rules, metrics)
+    dispatcher = build_dispatcher(settings, engine, rules, metrics, clock)
     running: list[EventConsumer] = []
     health = serve_metrics_and_health(
         settings.notifier_metrics_port,
@@ -109,7 +127,8 @@ def serve(settings: Settings | None = None, stop: threading.Event | None = None)
     try:
         producer = connect_kafka(settings.kafka_bootstrap_servers, settings=settings)
         hours = BusinessHours(enabled=settings.notifier_working_hours_only)
-        planner = Planner(engine, rules, templates, settings.notifier_console_url, hours)
+        planner = Planner(engine, rules, templates, settings.notifier_console_url, hours, clock.now)
+        session_ms = int(settings.notifier_session_timeout_seconds * 1000)
         consumer = EventConsumer(
             settings.kafka_bootstrap_servers,
             settings.notifier_events_topic,
@@ -118,7 +137,11 @@ def serve(settings: Settings | None = None, stop: threading.Event | None = None)
             planner,
             producer,
             metrics,
-            consumer_config=kafka_security_kwargs(settings),
+            consumer_config={
+                **kafka_security_kwargs(settings),
+                "session_timeout_ms": session_ms,
+                "heartbeat_interval_ms": min(3000, session_ms // 3),  # 3 s, or 3 a session
+            },
             stall_seconds=settings.notifier_stall_seconds,
         )
         running.append(consumer)

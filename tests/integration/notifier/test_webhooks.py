@@ -2,17 +2,19 @@
 
 A real HTTP receiver (tests/utils/webhook_receiver.py) checks each Standard Webhooks
 signature with the helper we give receivers. Backoff and breaker durations are set short so
-the tests take seconds; the outage test keeps its receiver down for two whole minutes.
+the tests take seconds; the outage test keeps its receiver down for two whole minutes of the
+notifier's time, on a clock that runs faster than the wall (backoff, breaker cooldowns and the
+sender's pauses scale with it).
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
+from tests.utils.clock import FastClock
 from tests.utils.eventually import eventually
 from tests.utils.notifier_helpers import project, rows, warning_breach_escalation
 from tests.utils.notifier_rig import (
@@ -26,7 +28,8 @@ from tests.utils.webhook_receiver import WebhookReceiver
 from tierflow.db.notification_models import DeliveryStatus
 from tierflow_dev.devstack.smtp_sink import SmtpSink
 
-OUTAGE_SECONDS = 120.0  # the issue's receiver outage
+OUTAGE_SECONDS = 120.0  # the issue's receiver outage, in notifier time
+SPEED = 20.0  # notifier seconds per wall second in the outage test: two minutes in six seconds
 # a backoff and breaker that keep retrying through the outage and deliver soon after it
 THROUGH_AN_OUTAGE = {
     "notifier_backoff_initial_seconds": 1.0,
@@ -91,17 +94,25 @@ async def test_a_receiver_down_for_two_minutes_gets_everything_afterwards(
     rig = make_rig(partitions=3)
     records = three_requests(engine)
     settings = rig.webhook_settings(smtp, receiver.url, **THROUGH_AN_OUTAGE)
-    with notifier_thread(settings):
+    clock = FastClock(SPEED)
+    with notifier_thread(settings, clock):
         rig.publish(records)
-        began = time.monotonic()
         # the outage: sends fail, the breaker opens and lets a trial through now and then
         await eventually(
             lambda: len(rows(engine)) == 9 and any(r.attempts for r in rows(engine)),
             timeout=60,
             what="the deliveries failing while the receiver is down",
         )
-        # the outage itself: the receiver stays down two minutes in all
-        await asyncio.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - began)))
+        began = clock.now()
+        # the outage itself: two minutes of notifier time from the first failure, until the
+        # notifier has put every delivery off past them (retried, not given up)
+        end = began + timedelta(seconds=OUTAGE_SECONDS)
+        await eventually(
+            lambda: clock.now() >= end and all(r.not_before >= end for r in rows(engine)),
+            timeout=60,
+            what="every delivery put off past two minutes of notifier time",
+            detail=lambda: (clock.now() - began, [(r.status, r.not_before) for r in rows(engine)]),
+        )
         assert {r.status for r in rows(engine)} == {DeliveryStatus.PENDING}  # none given up
         text = metrics_text(settings)
         assert metric_value(text, "tierflow_notifications_failed_total", channel="webhook") >= 9
