@@ -4,20 +4,34 @@ The request id is the workflow id: a repeated submit finds the running workflow 
 starting a second one. The first submit's content digest rides along as a memo, so a later
 submit under the same id is told apart: the same content is a duplicate (a redelivery or a
 retry), different content is a conflict, never silently answered as a duplicate.
+
+Temporal forgets a closed workflow after the namespace's retention, and with it the id; the
+read model never does. A submit whose id the read model already holds (a command replayed from
+an old offset, a client reusing ids) is refused when Temporal no longer knows the workflow,
+so a second request never writes its events over the first one's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from sqlalchemy import Engine
+from sqlmodel import Session
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.lifecycle import RequestSummary, WorkflowState
 from schemas.request import RequestInput
 from tierflow.constants import SUBMISSION_MEMO, WORKFLOW_TYPE, workflow_id
+from tierflow.db.models import ServiceRequest
+
+# Whether the read model holds a request with this id.
+Recorded = Callable[[str], Awaitable[bool]]
 
 
 class Submitted(enum.Enum):
@@ -33,14 +47,31 @@ class RequestFinished(ValueError):
     """The request id belongs to a request that has already finished."""
 
 
+def read_model_holds(engine: Engine) -> Recorded:
+    """Ask the read model (off the event loop) whether a request id is already there."""
+
+    def holds(request_id: str) -> bool:
+        with Session(engine) as session:
+            return session.get(ServiceRequest, request_id) is not None
+
+    async def recorded(request_id: str) -> bool:
+        return await asyncio.to_thread(holds, request_id)
+
+    return recorded
+
+
 async def submit_request(
     client: Client,
     request: RequestInput,
     task_queue: str,
     rpc_timeout: timedelta | None = None,
+    *,
+    recorded: Recorded,
 ) -> Submitted:
     """Start the request's workflow, or find it running with the same content."""
     digest = request.content_digest()
+    if await recorded(request.request_id):
+        await _refuse_if_forgotten(client, request.request_id, rpc_timeout)
     try:
         handle = await client.start_workflow(
             WORKFLOW_TYPE,
@@ -69,3 +100,18 @@ async def submit_request(
             f"request_id: {request.request_id!r} was submitted before with different content"
         )
     return Submitted.DUPLICATE
+
+
+async def _refuse_if_forgotten(
+    client: Client, request_id: str, rpc_timeout: timedelta | None
+) -> None:
+    """Raise RequestFinished if Temporal no longer knows the workflow of a recorded request."""
+    try:
+        await client.get_workflow_handle(workflow_id(request_id)).describe(rpc_timeout=rpc_timeout)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise RequestFinished(
+            f"request_id: {request_id!r} belongs to a request that has already finished "
+            "(its workflow is past the namespace's retention); submit it under a new id"
+        ) from None

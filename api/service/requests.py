@@ -70,7 +70,12 @@ async def submit_request(
     require(principal, "submit")
     request = body.model_copy(update={"submitted_by": principal.actor})
     try:
-        await submission.submit_request(ctx.temporal, request, ctx.settings.task_queue)
+        await submission.submit_request(
+            ctx.temporal,
+            request,
+            ctx.settings.task_queue,
+            recorded=submission.read_model_holds(ctx.engine),
+        )
     except (RequestFinished, SubmitConflict) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     return SubmitAccepted(

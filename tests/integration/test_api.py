@@ -8,19 +8,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 import pytest_asyncio
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlmodel import Session
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
 from api.deps import ApiLimits
 from schemas.domain import Category, Priority
 from tests.utils.api_helpers import Users, asgi_client, make_users, request_body, serve_in_thread
 from tests.utils.factories import make_request
-from tests.utils.stack_helpers import eventually
+from tests.utils.stack_helpers import eventually, forget_workflow
+from tierflow.constants import workflow_id
 from tierflow.db import repository
 
 V1 = "/api/v1"
@@ -372,3 +375,20 @@ async def test_a_submit_reusing_a_request_id_with_other_content_is_a_conflict(ap
     r = await api.post("/requests", "admin", json=other)
     assert r.status_code == 409
     assert r.json()["detail"] == f"request_id: {rid!r} was submitted before with different content"
+
+
+async def test_a_request_id_past_temporals_retention_is_not_started_again(api: Api, stack) -> None:
+    """Temporal forgets a workflow after retention; the read model does not: a submit reusing
+    the id (a client's retry days later, a replayed command) starts no second request."""
+    req = make_request()
+    rid = await api.submit(req)
+    await forget_workflow(stack, rid)
+    r = await api.post("/requests", "admin", json=request_body(req))
+    assert r.status_code == 409, r.text
+    assert r.json()["detail"].startswith(f"request_id: {rid!r} belongs to a request that has")
+    assert "retention" in r.json()["detail"]
+    with pytest.raises(RPCError) as err:  # nothing was started under the id
+        await stack.client.get_workflow_handle(workflow_id(rid)).describe()
+    assert err.value.status is RPCStatusCode.NOT_FOUND
+    fresh = await api.post("/requests", "admin", json=request_body(make_request()))
+    assert fresh.status_code == 202, fresh.text  # a new id is started as ever

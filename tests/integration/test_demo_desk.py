@@ -20,7 +20,12 @@ async def test_the_demo_desk_walks_every_script_and_again_changes_nothing(stack)
     seed = random.randrange(10**6, 10**7)
     requests = demo_requests(len(SCRIPTS), seed=seed)
     for request in requests:
-        await submission.submit_request(stack.client, request, stack.settings.task_queue)
+        await submission.submit_request(
+            stack.client,
+            request,
+            stack.settings.task_queue,
+            recorded=submission.read_model_holds(stack.engine),
+        )
     ids = [r.request_id for r in requests]
 
     taken = await walk(stack.client, ids)

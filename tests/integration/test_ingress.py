@@ -14,12 +14,14 @@ import time
 import uuid
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from sqlmodel import Session
 from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.dlq import DLQ_MESSAGE, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC
 from schemas.domain import Role, State
@@ -29,7 +31,7 @@ from schemas.request import Actor
 from tests.utils.eventually import eventually, eventually_sync
 from tests.utils.factories import make_request
 from tests.utils.ingress_helpers import command_topics, make_ingress, running
-from tests.utils.stack_helpers import act, read_events, sample, start_request
+from tests.utils.stack_helpers import act, forget_workflow, read_events, sample, start_request
 from tierflow.constants import workflow_id
 from tierflow.db import repository
 from tierflow.kafka_io import header, make_consumer, make_producer
@@ -88,6 +90,44 @@ def _lags(ingress: Ingress) -> dict[str, float]:
         if metric.name == "tierflow_ingress_consumer_lag"
         for sample in metric.samples
     }
+
+
+async def test_a_submit_replayed_after_temporals_retention_starts_no_second_request(
+    stack, unique_topic
+) -> None:
+    """A submit read again long after its request closed (offsets reset, a client's replay):
+    Temporal has forgotten the workflow, the read model has not. The command is answered as
+    the duplicate it is, and no workflow is started under the id."""
+    req = make_request()
+    await start_request(stack, req)
+    await eventually(
+        lambda: _in_read_model(stack, req.request_id), what=f"{req.request_id} projected"
+    )
+    await forget_workflow(stack, req.request_id)
+    commands, dlq = command_topics(unique_topic, "forgotten")
+    producer = make_producer(stack.bootstrap)
+    try:
+        submit = _value(SUBMIT, req.model_dump(mode="json"), subject=req.request_id)
+        _send(producer, commands, submit.to_json_bytes(), req.request_id)
+    finally:
+        producer.close(timeout=5)
+
+    ingress = _ingress(stack, commands, dlq)
+    async with running(ingress):
+        await _committed(ingress, 1)
+    assert (ingress.stats.applied, ingress.stats.duplicate, ingress.stats.dead_lettered) == (
+        0,
+        1,
+        0,
+    )
+    with pytest.raises(RPCError) as err:
+        await stack.client.get_workflow_handle(workflow_id(req.request_id)).describe()
+    assert err.value.status is RPCStatusCode.NOT_FOUND
+
+
+def _in_read_model(stack: Any, request_id: str) -> bool:
+    with Session(stack.engine) as session:
+        return repository.get_request(session, request_id) is not None
 
 
 async def test_duplicates_and_redelivery_have_no_second_effect(stack, unique_topic) -> None:

@@ -12,6 +12,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from tests.utils.system_clients import trusted_clients
 from tierflow.kafka_io import make_producer
+from tierflow.submission import read_model_holds
 from tierflow.system_clients import SystemClients
 from workers.ingress import Ingress
 
@@ -36,6 +37,7 @@ def make_ingress(
         group_id=group or f"ingress-test-{uuid.uuid4().hex[:8]}",
         clients=clients if clients is not None else trusted_clients(source or "/tests"),
         poll_timeout=kw.pop("poll_timeout", 0.2),
+        recorded=kw.pop("recorded", read_model_holds(stack.engine)),
         **kw,
     )
 

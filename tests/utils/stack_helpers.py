@@ -9,7 +9,10 @@ from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.lifecycle import ActionKind, ActionRequest, ActionResult, RequestView, WorkflowState
 from schemas.request import Actor, RequestInput
@@ -37,6 +40,25 @@ async def start_request(
     )
     await eventually(lambda: _assigned(handle), what=f"{req.request_id} assigned")
     return handle
+
+
+async def forget_workflow(stack: Any, request_id: str) -> None:
+    """Delete the request's workflow from Temporal, as the namespace's retention does in time
+    (the read model keeps the request); return once Temporal answers NOT_FOUND."""
+    client = stack.client
+    execution = WorkflowExecution(workflow_id=workflow_id(request_id))
+    await client.workflow_service.delete_workflow_execution(
+        DeleteWorkflowExecutionRequest(namespace=client.namespace, workflow_execution=execution)
+    )
+
+    async def gone() -> bool:
+        try:
+            await client.get_workflow_handle(workflow_id(request_id)).describe()
+        except RPCError as exc:
+            return exc.status == RPCStatusCode.NOT_FOUND
+        return False
+
+    await eventually(gone, what=f"the workflow of {request_id} deleted")
 
 
 async def _assigned(handle: WorkflowHandle) -> bool:

@@ -22,6 +22,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_result, wait_expone
 
 from schemas.dlq import DeadLetterReason
 from schemas.events import ParsedCommand
+from tierflow.submission import Recorded
 from workers.ingress.metrics import IngressMetrics, IngressStats
 from workers.ingress.temporal_calls import Outcome, Verdict, apply_command
 
@@ -55,8 +56,10 @@ class CommandRunner:
         backoff: Backoff,
         rpc_timeout: timedelta,
         max_in_flight: int,
+        recorded: Recorded,
     ) -> None:
         self.client = client
+        self.recorded = recorded
         self.task_queue = task_queue
         self.metrics = metrics
         self.stats = stats
@@ -147,9 +150,14 @@ class CommandRunner:
             return Outcome(Verdict.RETRY, message="halted")
         if retry:
             async with self._retry_slots, self._slots:
-                return await apply_command(self.client, cmd, self.task_queue, self.rpc_timeout)
+                return await self._apply(cmd)
         async with self._slots:
-            return await apply_command(self.client, cmd, self.task_queue, self.rpc_timeout)
+            return await self._apply(cmd)
+
+    async def _apply(self, cmd: ParsedCommand) -> Outcome:
+        return await apply_command(
+            self.client, cmd, self.task_queue, self.rpc_timeout, self.recorded
+        )
 
 
 async def sleep_unless_stopped(seconds: float, stop: asyncio.Event) -> None:

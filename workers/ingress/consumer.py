@@ -30,6 +30,7 @@ from tierflow.kafka_fixes import JoinWatch
 from tierflow.kafka_io import make_producer
 from tierflow.partition_progress import Health, PartitionProgress, Partitions
 from tierflow.rate_limit import RateLimiter
+from tierflow.submission import Recorded
 from tierflow.system_clients import SystemClient, SystemClients, load_system_clients
 from workers.ingress import identity
 from workers.ingress.commands import Backoff, CommandRunner, sleep_unless_stopped
@@ -77,6 +78,7 @@ class Ingress:
         clients: SystemClients | None = None,
         directory: Callable[[], Directory] | None = None,
         trust_sources: bool = True,
+        recorded: Recorded,
     ) -> None:
         self.bootstrap = bootstrap
         self.commands_topic = commands_topic
@@ -94,6 +96,7 @@ class Ingress:
             backoff=self.backoff,
             rpc_timeout=rpc_timeout,
             max_in_flight=max_in_flight,
+            recorded=recorded,
         )
         self.shutdown_grace = shutdown_grace
         self.rejoin_timeout = rejoin_timeout

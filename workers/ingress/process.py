@@ -7,11 +7,13 @@ import signal
 
 from prometheus_client import CollectorRegistry
 
+from tierflow.db.engine import make_engine
 from tierflow.directory import DirectoryWatch
 from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_connect import connect_kafka
 from tierflow.partition_progress import Health
 from tierflow.settings import Settings, get_settings
+from tierflow.submission import read_model_holds
 from tierflow.system_clients import load_system_clients
 from tierflow.temporal_client import connect_temporal
 from tierflow.tls import kafka_security_kwargs
@@ -36,6 +38,7 @@ async def serve(settings: Settings | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    engine = make_engine(settings.resolved_database_url)
     try:
         client = await connect_temporal(
             settings.temporal_address, settings.temporal_namespace, settings=settings
@@ -62,12 +65,14 @@ async def serve(settings: Settings | None = None) -> None:
             directory=DirectoryWatch(settings.directory_file).current,
             # with SASL the broker knows who writes: only a client's own topic names it
             trust_sources=not settings.kafka_security_protocol.startswith("SASL"),
+            recorded=read_model_holds(engine),
         )
         running.append(ingress)
         await ingress.run(stop)
         producer.close(timeout=5)
     finally:
         health.close()
+        engine.dispose()
 
 
 def main() -> None:

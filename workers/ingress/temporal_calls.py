@@ -25,7 +25,13 @@ from schemas.dlq import DeadLetterReason as Reason
 from schemas.events import ParsedCommand
 from schemas.lifecycle import ActionResult
 from tierflow.constants import workflow_id
-from tierflow.submission import RequestFinished, SubmitConflict, Submitted, submit_request
+from tierflow.submission import (
+    Recorded,
+    RequestFinished,
+    SubmitConflict,
+    Submitted,
+    submit_request,
+)
 from workflows.service_request import ServiceRequestWorkflow
 
 # RPC errors that say "the input can never work", not "try again later".
@@ -50,12 +56,20 @@ class Outcome:
 
 
 async def apply_command(
-    client: Client, cmd: ParsedCommand, task_queue: str, rpc_timeout: timedelta
+    client: Client,
+    cmd: ParsedCommand,
+    task_queue: str,
+    rpc_timeout: timedelta,
+    recorded: Recorded,
 ) -> Outcome:
-    """Make the command's Temporal call and classify its answer; never raises."""
+    """Make the command's Temporal call and classify its answer; never raises.
+
+    ``recorded`` tells whether the read model already holds a request id (see
+    ``tierflow.submission``).
+    """
     try:
         if cmd.submit is not None:
-            return await _submit(client, cmd, task_queue, rpc_timeout)
+            return await _submit(client, cmd, task_queue, rpc_timeout, recorded)
         return await _act(client, cmd, rpc_timeout)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
@@ -75,11 +89,17 @@ async def apply_command(
 
 
 async def _submit(
-    client: Client, cmd: ParsedCommand, task_queue: str, rpc_timeout: timedelta
+    client: Client,
+    cmd: ParsedCommand,
+    task_queue: str,
+    rpc_timeout: timedelta,
+    recorded: Recorded,
 ) -> Outcome:
     assert cmd.submit is not None
     try:
-        submitted = await submit_request(client, cmd.submit, task_queue, rpc_timeout)
+        submitted = await submit_request(
+            client, cmd.submit, task_queue, rpc_timeout, recorded=recorded
+        )
     except RequestFinished:
         return Outcome(Verdict.DUPLICATE, message="workflow already ran to completion")
     except SubmitConflict as exc:
