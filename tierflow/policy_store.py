@@ -307,6 +307,16 @@ def _check_run(session: Session, run_id: str, recorded: SlaPolicyVersion) -> Non
             run=run_id,
             version=recorded.version,
         )
+    if run.candidate_calendar is not None:  # a calendar goes live by `tierflow calendar publish`
+        raise PolicyStoreError(
+            "whatif_run_id",
+            N_(
+                "whatif_run_id: what-if run %(run)s replaced the calendar of %(version)s, which "
+                "a release does not carry; justify it with a run on the policy's own calendar"
+            ),
+            run=run_id,
+            version=recorded.version,
+        )
 
 
 # --------------------------------------------------------------------------- in force

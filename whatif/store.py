@@ -32,8 +32,16 @@ class RunSummary:
     changed: int
 
 
-def save_run(engine: Engine, report: Report, candidate_text: str, scope: Scope, run_by: str) -> str:
-    """Keep a run; return its id."""
+def save_run(
+    engine: Engine,
+    report: Report,
+    candidate_text: str,
+    scope: Scope,
+    run_by: str,
+    candidate_calendar: str | None = None,
+) -> str:
+    """Keep a run; return its id. ``candidate_calendar``: the calendar JSON the run tried
+    instead of the policy's own (None: the policy's)."""
     run_id = f"wi-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
     data = report.as_dict()
     with Session(engine) as session:
@@ -44,6 +52,7 @@ def save_run(engine: Engine, report: Report, candidate_text: str, scope: Scope, 
                 run_by=run_by,
                 candidate_version=report.candidate_version,
                 candidate_content=candidate_text,
+                candidate_calendar=candidate_calendar,
                 since=scope.since,
                 until=scope.until,
                 scope=scope.as_dict(),

@@ -111,6 +111,10 @@ class RunOut(RunSummaryOut):
 
     scope: dict[str, Any]
     candidate_content: str = Field(description="The candidate policy file as given")
+    candidate_calendar: str | None = Field(
+        default=None,
+        description="The candidate calendar (JSON) the run tried instead of the policy's own",
+    )
     report: dict[str, Any] = Field(
         description="Before/after totals, groups per institution, tier, category and "
         "priority, the changed requests, the skipped ones (`tierflow whatif --json`)"
@@ -256,7 +260,9 @@ def _simulate(ctx: ApiContext, prepared: Prepared, run_by: str) -> str:
         candidate=Candidate(prepared.policy_text, prepared.calendar_json),
     )
     report = run_whatif(job)
-    return save_run(ctx.engine, report, prepared.policy_text, prepared.scope, run_by)
+    return save_run(
+        ctx.engine, report, prepared.policy_text, prepared.scope, run_by, prepared.calendar_json
+    )
 
 
 # --------------------------------------------------------------------------- the service
@@ -329,6 +335,7 @@ def _saved(ctx: ApiContext, prefix: str, run_id: str) -> RunOut:
         **_summary(row).model_dump(),
         scope=row.scope or {},
         candidate_content=row.candidate_content,
+        candidate_calendar=row.candidate_calendar,
         report=report,
         releases=cited,
     )

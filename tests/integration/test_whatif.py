@@ -16,13 +16,14 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 from typer.testing import CliRunner, Result
 
 from schemas.lifecycle import EventType
 from tierflow.cli import app as cli_app
 from tierflow.db.engine import make_engine
 from tierflow.db.models import Transition
+from tierflow.policy import load_policy_file
 from tierflow_dev.whatif_traffic import Trail, recorded_trail, scaled_policy
 from whatif.report import changed_csv, groups_csv
 from whatif.run import Candidate, VerifyJob, WhatIfJob, run_verify, run_whatif
@@ -180,6 +181,44 @@ def test_the_cli_writes_json_csv_and_saves_the_run(recording: Recording, tmp_pat
     saved = load_run(recording.engine, run.run_id)
     assert saved is not None and saved[1]["changed"] == report["changed"]
     assert saved[0].candidate_content == policy.read_text("utf-8")
+
+
+def test_a_run_on_a_candidate_calendar_keeps_the_calendar(
+    recording: Recording, tmp_path: Path
+) -> None:
+    """A saved run says which calendar it tried, so nobody takes it for a run of the policy's
+    own calendar (a release cannot carry another calendar: tests/unit/test_policy_store.py)."""
+    policy = tmp_path / "candidate.toml"
+    policy.write_text(scaled_policy("own-cli", 1.0), encoding="utf-8")
+    as_of = ["--as-of", recording.horizon.isoformat(), "--save", "--json"]
+    own = _cli(recording, "--policy", str(policy), *as_of, str(tmp_path / "own.json"))
+    assert own.exit_code == 0, own.output
+    # every day of the recorded period a holiday: no business time passes, nothing falls due
+    with Session(recording.engine) as session:
+        first = session.exec(select(func.min(Transition.occurred_at))).one()
+    assert first is not None
+    start, end = first.date() - timedelta(days=1), recording.horizon.date() + timedelta(days=1)
+    days = {start + timedelta(days=n) for n in range((end - start).days + 1)}
+    calendar = load_policy_file().calendar_for(start.year)
+    idle = calendar.model_copy(
+        update={"holidays": sorted({*calendar.holidays, *days}), "workdays": []}
+    )
+    calendar_file = tmp_path / "calendar.json"
+    calendar_file.write_text(idle.model_dump_json(), encoding="utf-8")
+    args = ["--policy", str(policy), "--calendar", str(calendar_file), *as_of]
+    tried = _cli(recording, *args, str(tmp_path / "idle.json"))
+    assert tried.exit_code == 0, tried.output
+
+    def breaches(name: str) -> int:
+        return int(json.loads((tmp_path / name).read_text("utf-8"))["after"]["breaches"])
+
+    assert breaches("own.json") > 0 and breaches("idle.json") == 0
+    runs = [r for r in list_runs(recording.engine) if r.candidate_version == "own-cli"]
+    saved = {r.run_id: load_run(recording.engine, r.run_id) for r in runs}
+    calendars = sorted(
+        (found[0].candidate_calendar or "") for found in saved.values() if found is not None
+    )
+    assert calendars == ["", calendar_file.read_text("utf-8")]
 
 
 def test_the_cli_names_what_is_wrong(recording: Recording, tmp_path: Path) -> None:

@@ -39,7 +39,9 @@ def refused(field: str, call: object, *args: object, **kwargs: object) -> str:
     return str(caught.value)
 
 
-def save_run(engine: Engine, run_id: str, version: str, content: str) -> None:
+def save_run(
+    engine: Engine, run_id: str, version: str, content: str, calendar: str | None = None
+) -> None:
     with Session(engine) as session:
         session.add(
             WhatIfRun(
@@ -48,6 +50,7 @@ def save_run(engine: Engine, run_id: str, version: str, content: str) -> None:
                 run_by="sup-1",
                 candidate_version=version,
                 candidate_content=content,
+                candidate_calendar=calendar,
                 requests=10,
                 changed=2,
                 report="{}",
@@ -128,6 +131,8 @@ def test_a_promotion_links_the_whatif_run_that_tried_this_very_policy(
     save_run(sqlite_engine, "run-other", "v1", V1)
     save_run(sqlite_engine, "run-edited", "v2", V2.replace("0.5", "0.6"))
     save_run(sqlite_engine, "run-v2", "v2", V2)
+    calendar = PACKAGED.calendar_for(2026).model_dump_json()
+    save_run(sqlite_engine, "run-v2-calendar", "v2", V2, calendar)
     args = (sqlite_engine, "v2", at)
     assert "no what-if run run-9" in refused(
         "whatif_run_id", promote, *args, promoted_by="a", whatif_run_id="run-9", now=NOW
@@ -138,6 +143,11 @@ def test_a_promotion_links_the_whatif_run_that_tried_this_very_policy(
     assert "tried other content under v2" in refused(
         "whatif_run_id", promote, *args, promoted_by="a", whatif_run_id="run-edited", now=NOW
     )
+    # a run on a candidate calendar tried what a release cannot carry (calendars are published)
+    assert "run-v2-calendar replaced the calendar of v2" in refused(
+        "whatif_run_id", promote, *args, promoted_by="a", whatif_run_id="run-v2-calendar", now=NOW
+    )
+    assert releases(sqlite_engine) == []
     done = promote(*args, promoted_by="admin", whatif_run_id="run-v2", now=NOW)
     assert done.whatif_run_id == "run-v2"
     assert releases(sqlite_engine) == [done]

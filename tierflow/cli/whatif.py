@@ -162,7 +162,7 @@ def whatif(
     if save:
         engine = make_engine(url)
         try:
-            run_id = save_run(engine, report, text, scope, operator())
+            run_id = save_run(engine, report, text, scope, operator(), calendar_text)
         finally:
             engine.dispose()
         typer.echo(_("saved as run %(run)s") % {"run": run_id})

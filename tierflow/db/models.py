@@ -288,6 +288,8 @@ class WhatIfRun(SQLModel, table=True):
     run_by: str = Field(sa_type=String(100))  # a user id, or cli:<os user>
     candidate_version: str = Field(sa_type=String(64))
     candidate_content: str = Field(sa_type=Text)  # the candidate policy file as given
+    # the candidate calendar (JSON) that replaced the policy's own, if the run tried one
+    candidate_calendar: str | None = Field(default=None, sa_type=Text)
     since: datetime | None = Field(default=None, sa_type=UtcDateTime)
     until: datetime | None = Field(default=None, sa_type=UtcDateTime)
     scope: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
