@@ -44,6 +44,7 @@ from api.downloads import csv_attachment
 from api.service import policies
 from api.service import whatif as service
 from schemas.domain import Category, Priority, State, Tier
+from schemas.policy import CalendarData
 from tierflow import policy_store
 from tierflow.auth_store import Principal
 from tierflow.grades import SHANGHAI
@@ -417,7 +418,9 @@ def _run_page(
         "changed_total": len(changed),
         "category": lambda value: group_name("category", value, texts, names),
         "priority": lambda value: group_name("priority", value, texts, names),
-        "can_promote": can(user, "policies"),
+        "calendar_version": _calendar_version(run.candidate_calendar),
+        # a release carries the policy's own calendar: a run on another cannot justify one
+        "can_promote": can(user, "policies") and run.candidate_calendar is None,
         "release_from": _default_release(ctx.clock()),
         "release_values": {},
         "form_error": "",
@@ -487,6 +490,16 @@ def _release_start(value: str) -> datetime | None:
     if moment is None:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
+
+
+def _calendar_version(calendar_json: str | None) -> str | None:
+    """The version of the candidate calendar a run tried (None: the policy's own)."""
+    if calendar_json is None:
+        return None
+    try:
+        return CalendarData.model_validate_json(calendar_json).version
+    except ValueError:
+        return "?"
 
 
 def _add_candidate(ctx: ApiContext, user: Principal, run: service.RunOut) -> None:

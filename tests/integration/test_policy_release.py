@@ -5,6 +5,7 @@ the database joins the API and the worker (no restart, no shared file)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from sqlmodel import Session
 
 from schemas.lifecycle import RequestView
-from tests.fixtures.console import Console
+from tests.fixtures.console import Console, signed_in
 from tests.utils.api_helpers import asgi_client
 from tests.utils.eventually import eventually
 from tests.utils.factories import make_request
@@ -23,6 +24,7 @@ from tierflow.db.models import WhatIfRun
 from tierflow.metrics import WorkerMetrics
 from tierflow.policy import parse_policy
 from tierflow.policy_source import RecordedPolicy
+from whatif.report import Report
 from workflows.service_request import ServiceRequestWorkflow
 
 V1 = "/api/v1"
@@ -31,22 +33,41 @@ CANDIDATE = Targets(response=1800, resolution=7200, version="2027.1")
 LATER = Targets(response=900, resolution=7200, version="2027.2")
 
 
-def save_run(console: Console, run_id: str, content: str) -> None:
+def save_run(console: Console, run_id: str, content: str, calendar: str | None = None) -> None:
     """A saved what-if run of the candidate (as the simulator saves one)."""
+    version = parse_policy(content).version
     with Session(console.engine) as session:
         session.add(
             WhatIfRun(
                 run_id=run_id,
                 created_at=console.clock.now,
                 run_by=console.users.ids["sup_prov"],
-                candidate_version=parse_policy(content).version,
+                candidate_version=version,
                 candidate_content=content,
+                candidate_calendar=calendar,
                 requests=120,
                 changed=7,
-                report="{}",
+                report=json.dumps(Report(version, {}).as_dict(), default=str),
             )
         )
         session.commit()
+
+
+async def test_the_console_offers_no_promotion_for_a_run_on_a_candidate_calendar(
+    console: Console,
+) -> None:
+    candidate = policy_text(CANDIDATE)
+    calendar = parse_policy(candidate).calendar_for(2027)
+    save_run(console, "wi-own", candidate)
+    save_run(console, "wi-calendar", candidate, calendar.model_dump_json())
+    async with signed_in(console, "admin") as client:
+        own = await client.get("/console/whatif/wi-own")
+        tried = await client.get("/console/whatif/wi-calendar")
+    assert own.status_code == tried.status_code == 200, (own.text, tried.text)
+    assert "时限规则自带的日历" in own.text
+    assert 'action="/console/whatif/wi-own/promote"' in own.text
+    assert f"候选日历 {calendar.version}" in tried.text
+    assert "不能作为发布时限规则的依据" in tried.text and "/promote" not in tried.text
 
 
 async def post(client: httpx.AsyncClient, console: Console, path: str, **kw: Any) -> httpx.Response:
