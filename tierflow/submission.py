@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -28,7 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from schemas.lifecycle import RequestSummary, WorkflowState
 from schemas.request import RequestInput
 from tierflow.constants import SUBMISSION_MEMO, WORKFLOW_TYPE, workflow_id
-from tierflow.db.models import ServiceRequest
+from tierflow.db import repository
 
 # Whether the read model holds a request with this id.
 Recorded = Callable[[str], Awaitable[bool]]
@@ -52,7 +52,7 @@ def read_model_holds(engine: Engine) -> Recorded:
 
     def holds(request_id: str) -> bool:
         with Session(engine) as session:
-            return session.get(ServiceRequest, request_id) is not None
+            return repository.get_request(session, request_id) is not None
 
     async def recorded(request_id: str) -> bool:
         return await asyncio.to_thread(holds, request_id)
@@ -70,8 +70,8 @@ async def submit_request(
 ) -> Submitted:
     """Start the request's workflow, or find it running with the same content."""
     digest = request.content_digest()
-    if await recorded(request.request_id):
-        await _refuse_if_forgotten(client, request.request_id, rpc_timeout)
+    if await recorded(request.request_id):  # submitted before: never start it again
+        return await _submitted_before(client, request.request_id, digest, rpc_timeout)
     try:
         handle = await client.start_workflow(
             WORKFLOW_TYPE,
@@ -86,32 +86,48 @@ async def submit_request(
             rpc_timeout=rpc_timeout,
         )
     except WorkflowAlreadyStartedError:
-        raise RequestFinished(
-            f"request_id: {request.request_id!r} belongs to a request that has already finished"
-        ) from None
+        raise _finished(request.request_id) from None
     # temporalio tells whether USE_EXISTING found a running workflow only on the response
     response = getattr(handle, "_start_workflow_response", None)
     if getattr(response, "started", True):
         return Submitted.STARTED
-    memo = await (await handle.describe(rpc_timeout=rpc_timeout)).memo()
-    first = memo.get(SUBMISSION_MEMO)
+    return await _same_content(
+        await handle.describe(rpc_timeout=rpc_timeout), request.request_id, digest
+    )
+
+
+async def _submitted_before(
+    client: Client, request_id: str, digest: str, rpc_timeout: timedelta | None
+) -> Submitted:
+    """A request the read model holds: a duplicate while its workflow runs, else finished
+    (closed, or past the namespace's retention, when Temporal no longer knows it)."""
+    try:
+        found = await client.get_workflow_handle(workflow_id(request_id)).describe(
+            rpc_timeout=rpc_timeout
+        )
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise _finished(
+            request_id, "(its workflow is past the namespace's retention); submit it under a new id"
+        ) from None
+    if found.status != WorkflowExecutionStatus.RUNNING:
+        raise _finished(request_id)
+    return await _same_content(found, request_id, digest)
+
+
+async def _same_content(
+    found: WorkflowExecutionDescription, request_id: str, digest: str
+) -> Submitted:
+    """DUPLICATE if the running workflow was submitted with this content; else a conflict."""
+    first = (await found.memo()).get(SUBMISSION_MEMO)
     if first is not None and first != digest:
         raise SubmitConflict(
-            f"request_id: {request.request_id!r} was submitted before with different content"
+            f"request_id: {request_id!r} was submitted before with different content"
         )
     return Submitted.DUPLICATE
 
 
-async def _refuse_if_forgotten(
-    client: Client, request_id: str, rpc_timeout: timedelta | None
-) -> None:
-    """Raise RequestFinished if Temporal no longer knows the workflow of a recorded request."""
-    try:
-        await client.get_workflow_handle(workflow_id(request_id)).describe(rpc_timeout=rpc_timeout)
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-        raise RequestFinished(
-            f"request_id: {request_id!r} belongs to a request that has already finished "
-            "(its workflow is past the namespace's retention); submit it under a new id"
-        ) from None
+def _finished(request_id: str, why: str = "") -> RequestFinished:
+    said = f"request_id: {request_id!r} belongs to a request that has already finished"
+    return RequestFinished(f"{said} {why}" if why else said)

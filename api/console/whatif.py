@@ -496,10 +496,7 @@ def _calendar_version(calendar_json: str | None) -> str | None:
     """The version of the candidate calendar a run tried (None: the policy's own)."""
     if calendar_json is None:
         return None
-    try:
-        return CalendarData.model_validate_json(calendar_json).version
-    except ValueError:
-        return "?"
+    return CalendarData.model_validate_json(calendar_json).version  # validated before the run
 
 
 def _add_candidate(ctx: ApiContext, user: Principal, run: service.RunOut) -> None:
