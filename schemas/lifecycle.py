@@ -653,6 +653,13 @@ class OperatorHold(BaseModel):
     retry_requested: bool = False
 
 
+# The request workflow's registered type. Requests started before it run under the first name,
+# which decides by patches (workflows/versions.py tells why a new name saves their markers).
+WORKFLOW_TYPE = "ServiceRequestV2"
+WORKFLOW_TYPE_STARTED_BEFORE = "ServiceRequest"
+WORKFLOW_TYPES = (WORKFLOW_TYPE, WORKFLOW_TYPE_STARTED_BEFORE)
+
+
 class WorkflowState(BaseModel):
     """Everything a workflow carries across continue-as-new."""
 

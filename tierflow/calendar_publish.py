@@ -15,10 +15,9 @@ from datetime import timedelta
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from schemas.lifecycle import CalendarUpdate
+from schemas.lifecycle import WORKFLOW_TYPES, CalendarUpdate
 from schemas.policy import CalendarData
 from schemas.request import Actor
-from tierflow.constants import WORKFLOW_TYPE
 from tierflow.updates import execute_update
 
 
@@ -33,7 +32,8 @@ class PublishReport:
 async def running_requests(client: Client, task_queue: str) -> list[str]:
     """Workflow ids of the requests running on ``task_queue``."""
     query = (
-        f"WorkflowType = '{WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' "
+        f"WorkflowType IN ({', '.join(repr(t) for t in WORKFLOW_TYPES)}) "
+        "AND ExecutionStatus = 'Running' "
         f"AND TaskQueue = '{task_queue}'"
     )
     return [wf.id async for wf in client.list_workflows(query)]

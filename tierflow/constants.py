@@ -45,7 +45,6 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
 }
 
 
-WORKFLOW_TYPE = "ServiceRequest"  # the request workflow's registered name
 SUBMISSION_MEMO = "submission_sha256"  # memo key: digest of what was submitted
 
 

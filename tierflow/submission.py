@@ -25,9 +25,9 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from schemas.lifecycle import RequestSummary, WorkflowState
+from schemas.lifecycle import WORKFLOW_TYPE, RequestSummary, WorkflowState
 from schemas.request import RequestInput
-from tierflow.constants import SUBMISSION_MEMO, WORKFLOW_TYPE, workflow_id
+from tierflow.constants import SUBMISSION_MEMO, workflow_id
 from tierflow.db import repository
 
 # Whether the read model holds a request with this id.

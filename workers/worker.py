@@ -39,7 +39,7 @@ from tierflow.settings import Settings, get_settings
 from tierflow.temporal_client import connect_temporal
 from workers.runtime import configure_logging, log
 from workflows import service_request
-from workflows.service_request import ServiceRequestWorkflow
+from workflows.service_request import REQUEST_WORKFLOWS
 
 # The workflow definitions run afresh in Temporal's sandbox for every new run; the pure
 # helpers of ``workflows/`` do not (see ``workflow_runner``).
@@ -124,7 +124,7 @@ def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
     return Worker(
         parts.client,
         task_queue=parts.task_queue,
-        workflows=[ServiceRequestWorkflow],
+        workflows=[*REQUEST_WORKFLOWS],
         workflow_runner=workflow_runner(),
         activities=[
             outbox.record_transitions,

@@ -17,6 +17,8 @@ with workflow.unsafe.imports_passed_through():
     from schemas.enterprise import division_for_tier
     from schemas.lifecycle import (
         OPERATOR_ACTIONS,
+        WORKFLOW_TYPE,
+        WORKFLOW_TYPE_STARTED_BEFORE,
         ActionKind,
         ActionRequest,
         ActionResult,
@@ -78,7 +80,7 @@ REASSIGN_TARGET_PATCH = "reassign-target-check"
 APPEAL_DECISION_PATCH = "appeal-decision-deadline"
 
 
-@workflow.defn(name="ServiceRequest")
+@workflow.defn(name=WORKFLOW_TYPE)
 class ServiceRequestWorkflow:
     """The lifecycle of one request: routing, SLA clocks, escalation, closure.
 
@@ -92,10 +94,12 @@ class ServiceRequestWorkflow:
     ends the hold.
     """
 
+    takes_patches = False  # see workflows/versions.py
+
     @workflow.init
     def __init__(self, state: WorkflowState) -> None:
         self.case = state  # the request as this workflow knows it; carried across continue-as-new
-        self._versions = Versions()
+        self._versions = Versions(patches=self.takes_patches)
         self._outbox = Outbox(persisted=state.sequence, versions=self._versions)
         self._lock = asyncio.Lock()
         self._upserted: list[SearchAttributeUpdate] | None = None  # a lean run's last upsert
@@ -1405,3 +1409,22 @@ class ServiceRequestWorkflow:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+@workflow.defn(name=WORKFLOW_TYPE_STARTED_BEFORE)
+class ServiceRequestStartedBefore(ServiceRequestWorkflow):
+    """Requests started under the first type name: the same lifecycle, chosen by patches.
+
+    Their histories hold the patch markers their code took, so they replay only on code that
+    asks for the same patches; they continue as new under this type too.
+    """
+
+    takes_patches = True
+
+    @workflow.run
+    async def run(self, state: WorkflowState) -> RequestSummary:
+        return await super().run(state)
+
+
+# every type a request runs under: a worker registers them all, a replayer too
+REQUEST_WORKFLOWS = (ServiceRequestWorkflow, ServiceRequestStartedBefore)

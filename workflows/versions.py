@@ -9,6 +9,10 @@ that and adds the steady clock: each step reads one instant (a local activity's 
 does not move it), and a deadline's events occur at the deadline when the engine fires them
 on time, so every instant follows from the actions' instants and the policy alone. Runs
 started before replay their own markers and history unchanged.
+
+Runs of the ``ServiceRequestV2`` type take no patch at all: a new workflow type is how a
+change is versioned without a marker, since a worker without the type never runs its tasks (it
+fails them, and a worker that has it takes them). Those runs take every path above, for free.
 """
 
 from __future__ import annotations
@@ -20,14 +24,21 @@ STEADY_CLOCK_PATCH = "lean-history-steady-clock"
 
 
 class Versions:
-    """The patches a run takes; ``start`` decides, once, whether it is a lean run."""
+    """The patches a run takes; ``start`` decides, once, whether it is a lean run.
 
-    def __init__(self) -> None:
-        self.lean = False
-        self.steady_clock = False
+    ``patches``: the run's type predates ``ServiceRequestV2`` and decides by patches; a run
+    of the new type takes every path without asking.
+    """
+
+    def __init__(self, *, patches: bool) -> None:
+        self.patches = patches
+        self.lean = not patches
+        self.steady_clock = not patches
 
     def start(self) -> None:
         """Called first thing in ``run`` (each run after continue-as-new decides again)."""
+        if not self.patches:
+            return
         self.steady_clock = workflow.patched(STEADY_CLOCK_PATCH)
         self.lean = self.steady_clock or workflow.patched(LEAN_HISTORY_PATCH)
 

@@ -58,7 +58,7 @@ from tierflow.policy import PACKAGED_POLICY, PolicyFile, parse_policy
 from tierflow_dev.demo import demo_requests
 from tierflow_dev.devstack.temporal import find_executable
 from workers.worker import workflow_runner
-from workflows.service_request import ServiceRequestWorkflow
+from workflows.service_request import REQUEST_WORKFLOWS, ServiceRequestWorkflow
 
 DELAYS = (
     timedelta(minutes=20),
@@ -96,7 +96,7 @@ async def recording_worker(
         async with Worker(
             env.client,
             task_queue=queue,
-            workflows=[ServiceRequestWorkflow],
+            workflows=[*REQUEST_WORKFLOWS],
             workflow_runner=workflow_runner(),  # the production worker's sandbox
             # every open request stays cached: an evicted one replays its history each task
             max_cached_workflows=CACHED_WORKFLOWS,

@@ -56,6 +56,7 @@ from sqlalchemy import Engine, bindparam, text
 from temporalio.client import Client
 
 from schemas.domain import Priority, Tier
+from schemas.lifecycle import WORKFLOW_TYPE
 from tests.chaos import netns
 from tests.chaos.audit import check_audit, record_figures
 from tests.chaos.commands import new_request, submit
@@ -128,7 +129,7 @@ class ClusterReader(ChaosStack):
 
 async def _visibility_count(client_of: Callable[[], Any]) -> int:
     client: Client = await client_of()
-    found = await client.count_workflows(f'WorkflowType="{constants.WORKFLOW_TYPE}"')
+    found = await client.count_workflows(f'WorkflowType="{WORKFLOW_TYPE}"')
     return int(found.count)
 
 

@@ -179,7 +179,9 @@ async def test_waiting_commands_hold_no_slot_while_other_requests_apply(
     # still waiting at shutdown (and at each lost ownership, if a loaded host made the group
     # rebalance): abandoned, never committed past, so the next owner gets every ghost again
     assert ingress.stats.abandoned >= len(ghosts)
-    committed, end = await asyncio.to_thread(_committed, stack.bootstrap, ingress.group_id, commands)
+    committed, end = await asyncio.to_thread(
+        _committed, stack.bootstrap, ingress.group_id, commands
+    )
     assert (committed or 0, end) == (0, len(ghosts) + len(movers))
     assert ingress.stats.retrying == 0
     assert sample(ingress.registry, "tierflow_ingress_commands_retrying") == 0

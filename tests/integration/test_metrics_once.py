@@ -15,7 +15,7 @@ from tests.utils.factories import RecordFactory, make_request
 from tests.utils.stack_helpers import act, sample, start_request
 from tierflow.db import repository
 from tierflow.metrics import WorkerMetrics
-from workflows.service_request import ServiceRequestWorkflow
+from workflows.service_request import REQUEST_WORKFLOWS, ServiceRequestWorkflow
 
 COUNTERS = (
     "tierflow_transitions_total",
@@ -120,7 +120,7 @@ async def test_replaying_a_finished_workflow_counts_nothing(stack) -> None:
     )
 
     history = await handle.fetch_history()
-    replayer = Replayer(workflows=[ServiceRequestWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[*REQUEST_WORKFLOWS], data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(history)
 
     assert result.replay_failure is None

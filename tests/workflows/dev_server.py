@@ -14,7 +14,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 
 from schemas.domain import State
-from schemas.lifecycle import RequestView, WorkflowState
+from schemas.lifecycle import WORKFLOW_TYPE, RequestView, WorkflowState
 from schemas.policy import PinnedPolicy
 from tests.utils.eventually import eventually
 from tests.utils.factories import make_request
@@ -35,11 +35,16 @@ async def running(
         yield client, task_queue, stand_ins
 
 
-async def start(client: Client, queue: str, request_id: str | None = None) -> WorkflowHandle:
-    """Start a request; return its handle once routed (it follows continue-as-new)."""
+async def start(
+    client: Client, queue: str, request_id: str | None = None, type_name: str = WORKFLOW_TYPE
+) -> WorkflowHandle:
+    """Start a request; return its handle once routed (it follows continue-as-new).
+
+    ``type_name``: the workflow type, today's unless a test starts one of a type before it.
+    """
     req = make_request(request_id)
     await client.start_workflow(
-        ServiceRequestWorkflow.run,
+        type_name,
         WorkflowState(request=req),
         id=workflow_id(req.request_id),
         task_queue=queue,
@@ -56,9 +61,11 @@ async def start(client: Client, queue: str, request_id: str | None = None) -> Wo
     return handle
 
 
-async def started(client: Client, queue: str) -> tuple[WorkflowHandle, RequestView]:
+async def started(
+    client: Client, queue: str, type_name: str = WORKFLOW_TYPE
+) -> tuple[WorkflowHandle, RequestView]:
     """Start a request; return its handle and its view once routed."""
-    handle = await start(client, queue)
+    handle = await start(client, queue, type_name=type_name)
     return handle, await handle.query(ServiceRequestWorkflow.view)
 
 

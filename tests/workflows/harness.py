@@ -8,6 +8,7 @@ finished history replays with ``replay_and_keep``, which also saves it for the r
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +38,7 @@ from schemas.policy import PinnedPolicy, PolicyRequest
 from tests.utils.factories import make_policy
 from tierflow.db.auth_models import ApiUser
 from tierflow.directory import Directory, DirectoryEntry
-from workflows.service_request import ServiceRequestWorkflow
+from workflows.service_request import REQUEST_WORKFLOWS
 
 HISTORIES = Path(__file__).with_name("histories")
 
@@ -144,12 +145,21 @@ class StandIns:
             self.record_transitions,
         ]
 
-    def worker(self, client: Client, task_queue: str, **options: Any) -> Worker:
-        """A worker of the lifecycle workflow on ``task_queue`` with these activities."""
+    def worker(
+        self,
+        client: Client,
+        task_queue: str,
+        workflows: Sequence[type] = REQUEST_WORKFLOWS,
+        **options: Any,
+    ) -> Worker:
+        """A worker of the lifecycle workflow on ``task_queue`` with these activities.
+
+        ``workflows``: the types it runs (all of today's unless a test plays an older worker).
+        """
         return Worker(
             client,
             task_queue=task_queue,
-            workflows=[ServiceRequestWorkflow],
+            workflows=list(workflows),
             activities=self.activities,
             **options,
         )
@@ -170,7 +180,7 @@ async def replay_and_keep(history: WorkflowHistory, name: str, run_id: str) -> N
     replay suite (the whole run id: ids are time-ordered, so prefixes of one workflow's runs
     collide)."""
     await Replayer(
-        workflows=[ServiceRequestWorkflow], data_converter=pydantic_data_converter
+        workflows=[*REQUEST_WORKFLOWS], data_converter=pydantic_data_converter
     ).replay_workflow(history)
     if os.environ.get("TIERFLOW_RECORD_HISTORIES"):
         HISTORIES.mkdir(exist_ok=True)

@@ -1,9 +1,10 @@
-"""A lean run's history on the real dev server: one patch marker, no idle timer or upsert churn.
+"""A lean run's history on the real dev server: no patch marker, no idle timer or upsert churn.
 
-Runs started on today's code take the ``lean-history`` patch once; it stands for every patch
-before it. An update that moves no deadline and changes no search attribute (a comment) costs
-no timer and no upsert; the search attributes are upserted only when they change. Recorded
-histories of runs from before replay unchanged (tests/workflows/test_replay.py).
+Runs of today's type (``ServiceRequestV2``) take every path without a patch marker; runs of the
+first type name take the steady-clock patch once, and it stands for every patch before it. An
+update that moves no deadline and changes no search attribute (a comment) costs no timer and no
+upsert; the search attributes are upserted only when they change. Recorded histories of runs
+from before replay unchanged (tests/workflows/test_replay.py).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
 
 from schemas.domain import State
-from schemas.lifecycle import ActionKind
+from schemas.lifecycle import WORKFLOW_TYPE_STARTED_BEFORE, ActionKind
 from tests.utils.factories import ALWAYS_OPEN, action, caseworker, make_policy
-from tests.workflows.dev_server import SECOND, running, started
+from tests.workflows.dev_server import SECOND, replay_and_maybe_record, running, started
 from workflows.service_request import ServiceRequestWorkflow
 from workflows.versions import STEADY_CLOCK_PATCH
 
@@ -54,7 +55,7 @@ def upserted(history: list[HistoryEvent]) -> list[dict[str, bytes]]:
     return found
 
 
-async def test_a_comment_costs_no_timer_and_no_upsert_and_one_patch_stands_for_all(
+async def test_a_comment_costs_no_timer_and_no_upsert_and_a_run_takes_no_patch(
     temporal_client: Client, task_queue: str
 ) -> None:
     policy = make_policy(40 * SECOND, 80 * SECOND, 2 * SECOND, ALWAYS_OPEN)
@@ -79,8 +80,9 @@ async def test_a_comment_costs_no_timer_and_no_upsert_and_one_patch_stands_for_a
         assert (await handle.result()).state is State.CLOSED  # after the 2 s reopen window
 
     history = await events(handle)
-    assert patch_ids(history) == [STEADY_CLOCK_PATCH]
-    attributes = [a for a in upserted(history) if a]
+    assert patch_ids(history) == []
+    assert all(upserted(history)), "no upsert of Temporal's change version alone"
+    attributes = upserted(history)
     assert [json.loads(a["TierflowState"]) for a in attributes] == [
         "assigned",
         "acknowledged",
@@ -88,3 +90,23 @@ async def test_a_comment_costs_no_timer_and_no_upsert_and_one_patch_stands_for_a
         "closed",
     ]
     assert all(a != b for a, b in zip(attributes, attributes[1:], strict=False))
+
+
+async def test_a_request_of_the_first_type_name_takes_one_patch_and_runs_the_same_lifecycle(
+    temporal_client: Client, task_queue: str
+) -> None:
+    """Requests started under ``ServiceRequest`` (before the V2 type) still run to the end."""
+    policy = make_policy(40 * SECOND, 80 * SECOND, 2 * SECOND, ALWAYS_OPEN)
+    async with running(temporal_client, task_queue, policy) as (client, queue, _):
+        handle, view = await started(client, queue, WORKFLOW_TYPE_STARTED_BEFORE)
+        county = caseworker(view.summary.institution_id or "")
+        for kind, text in ((ActionKind.ACKNOWLEDGE, None), (ActionKind.RESOLVE, "已办结")):
+            step = action(kind, county, text=text)
+            await handle.execute_update(ServiceRequestWorkflow.act, step, id=step.action_id)
+        assert (await handle.result()).state is State.CLOSED
+        described = await handle.describe()
+    assert described.workflow_type == WORKFLOW_TYPE_STARTED_BEFORE
+    history = await events(handle)
+    assert patch_ids(history) == [STEADY_CLOCK_PATCH]
+    assert {} in upserted(history), "the patch upserts Temporal's change version"
+    await replay_and_maybe_record(client, handle, "started-before-v2")

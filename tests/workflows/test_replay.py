@@ -16,7 +16,8 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workflows.service_request import ServiceRequestWorkflow
+from schemas.lifecycle import WORKFLOW_TYPES
+from workflows.service_request import REQUEST_WORKFLOWS, ServiceRequestWorkflow
 
 HISTORIES = sorted(Path(__file__).with_name("histories").glob("*.json"))
 
@@ -42,10 +43,21 @@ def test_every_update_of_the_workflow_is_in_a_recorded_history() -> None:
     assert defined <= recorded, f"no recorded history accepts {sorted(defined - recorded)}"
 
 
+def test_recorded_histories_hold_runs_of_every_workflow_type() -> None:
+    """Today's type and the first name's patched runs both replay on today's code."""
+    types = {
+        json.loads(p.read_text())["events"][0]["workflowExecutionStartedEventAttributes"][
+            "workflowType"
+        ]["name"]
+        for p in HISTORIES
+    }
+    assert types == set(WORKFLOW_TYPES)
+
+
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_recorded_history_replays(path: Path) -> None:
     workflow_id = f"replay-{path.stem}"
     history = WorkflowHistory.from_json(workflow_id, json.loads(path.read_text()))
-    replayer = Replayer(workflows=[ServiceRequestWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[*REQUEST_WORKFLOWS], data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
