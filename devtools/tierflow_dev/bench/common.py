@@ -112,14 +112,31 @@ def copy_in(url: str, tables: Sequence[CopyTable]) -> float:
 
 # --------------------------------------------------------------------------- machine, output
 def machine_info() -> dict[str, Any]:
-    """Return nproc, RAM and CPU model of this machine."""
+    """Return nproc, RAM, CPU model and speed of this machine."""
     return {
         "nproc": os.cpu_count(),
         "ram_mb": psutil.virtual_memory().total // 2**20,
         "cpu_model": _cpu_model(),
         "python": platform.python_version(),
         "kernel": platform.release(),
+        "python_loop_ms": python_loop_ms(),
     }
+
+
+def python_loop_ms(rounds: int = 5) -> float:
+    """The best of ``rounds`` timings of one fixed pure-Python loop, in milliseconds.
+
+    Hosts of one model name differ (a shared host, another generation): absolute rates of runs
+    on two hosts compare only through a figure like this one; ratios within a run need none.
+    """
+    best = float("inf")
+    for _ in range(rounds):
+        began = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        best = min(best, time.perf_counter() - began)
+    return round(best * 1000, 1)
 
 
 def _cpu_model() -> str:

@@ -110,6 +110,12 @@ class Shape:
     phase_events: list[int]
     workflow_tasks: int
 
+    @property
+    def closed_by_timer(self) -> bool:
+        """Closed when its reopen window's timer fired; a host too slow for the 1 s window
+        closes it in the resolve's own workflow task instead (no timer: another shape)."""
+        return len(self.phase_events) == len(PHASES)
+
 
 def within_budget(leanest: Shape, by_tasks: dict[int, int]) -> bool:
     """The leanest lifecycle has a known shape, and no shape has more events than its figure.
@@ -122,6 +128,20 @@ def within_budget(leanest: Shape, by_tasks: dict[int, int]) -> bool:
         for tasks, events in by_tasks.items()
         if tasks in HISTORY_EVENTS_BUDGET
     )
+
+
+def leanest(shapes: list[Shape]) -> tuple[Shape, dict[int, int]]:
+    """The workflow's own shape, and the fewest events of each shape by workflow tasks.
+
+    Only lifecycles closed by their timer count: a host too slow for the reopen window closes
+    one without it. A busy host adds workflow tasks (an update that arrives after the first
+    task completed gets one of its own), which is load, not the workflow; the mean shows them.
+    """
+    timed = [shape for shape in shapes if shape.closed_by_timer] or shapes
+    by_tasks: dict[int, int] = {}
+    for shape in timed:
+        by_tasks[shape.workflow_tasks] = min(shape.events, by_tasks.get(shape.workflow_tasks, 999))
+    return min(timed, key=lambda shape: shape.events), by_tasks
 
 
 async def history_shape(client: Any, wid: str) -> Shape:
@@ -200,13 +220,7 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
             await history_shape(client, workflow_id(r.request_id))
             for r in reqs[: min(20, len(reqs))]
         ]
-    # the workflow's own shape: the leanest lifecycle. A busy host adds workflow tasks (an
-    # update that arrives after the first task completed gets one of its own), which is load,
-    # not the workflow; the mean shows them
-    typical = min(sample or shapes, key=lambda shape: shape.events)
-    by_tasks: dict[int, int] = {}  # the leanest lifecycle of each shape
-    for shape in sample or shapes:
-        by_tasks[shape.workflow_tasks] = min(shape.events, by_tasks.get(shape.workflow_tasks, 999))
+    typical, by_tasks = leanest(sample or shapes)
     project_rate = params.count / project_wall
     bare_rate = params.count / bare_wall
     ratio = project_rate / bare_rate
@@ -237,6 +251,8 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
             "bare_wall_s": bare_wall,
             "history_events_per_lifecycle": typical.events,  # the leanest lifecycle's
             "history_events_mean": sum(s.events for s in sample) / len(sample) if sample else None,
+            # of the sampled lifecycles, those closed in their resolve's task (a slow host)
+            "closed_without_timer": sum(not s.closed_by_timer for s in sample),
             "history_events_per_step": dict(zip(PHASES, typical.phase_events, strict=False)),
             "workflow_tasks_per_lifecycle": typical.workflow_tasks,
             # the events of each shape seen, by workflow tasks (see the module doc)
