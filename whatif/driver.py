@@ -35,7 +35,7 @@ from temporalio.common import MetricMeter, Priority, TypedSearchAttributes
 from temporalio.converter import DefaultFailureConverter, PayloadConverter
 from temporalio.worker import UnsandboxedWorkflowRunner, WorkflowInstance, WorkflowInstanceDetails
 
-from schemas.lifecycle import ActionRequest, TransitionRecord, WorkflowState
+from schemas.lifecycle import WORKFLOW_TYPE, ActionRequest, TransitionRecord, WorkflowState
 from workflows.service_request import ServiceRequestWorkflow
 
 TASK_QUEUE = "whatif"
@@ -120,7 +120,7 @@ def _info(workflow_id: str, start: datetime) -> workflow.Info:
         task_timeout=timedelta(seconds=10),
         typed_search_attributes=TypedSearchAttributes.empty,
         workflow_id=workflow_id,
-        workflow_type=DEFINITION.name or "ServiceRequest",
+        workflow_type=WORKFLOW_TYPE,
         priority=Priority.default,
     )
 
@@ -162,7 +162,7 @@ class RequestRun:
         )
         self.instance = _create(details)
         init = InitializeWorkflow(
-            workflow_type=DEFINITION.name or "ServiceRequest",
+            workflow_type=WORKFLOW_TYPE,
             workflow_id=workflow_id,
             arguments=self.converter.to_payloads([state]),
             randomness_seed=0,
