@@ -25,6 +25,10 @@ INGRESS_MAX_POLL_RECORDS = 500
 INGRESS_MAX_IN_FLIGHT = 512  # a start can take seconds to be answered on a busy server
 INGRESS_MAX_PENDING = 1000
 INGRESS_STALL_SECONDS = 300.0  # records waiting this long behind a still commit: degraded
+# How long the group waits for a silent ingress before its partitions go to another: the stall
+# a killed ingress leaves (kafka-python's default is 45 s). Heartbeats run on the client's own
+# thread, five per session, so a busy ingress is not taken for a dead one.
+INGRESS_SESSION_TIMEOUT_SECONDS = 15.0
 # Notifier defaults: events waiting behind a still commit, and messages due but not tried
 # this long, make its /healthz degraded.
 NOTIFIER_STALL_SECONDS = 300.0

@@ -16,6 +16,7 @@ from tierflow.constants import (
     INGRESS_MAX_IN_FLIGHT,
     INGRESS_MAX_PENDING,
     INGRESS_MAX_POLL_RECORDS,
+    INGRESS_SESSION_TIMEOUT_SECONDS,
     INGRESS_STALL_SECONDS,
     NOTIFIER_DEAD_LETTER_TOPIC,
     NOTIFIER_GROUP,
@@ -130,6 +131,14 @@ class Settings(BaseSettings):
         description="Commands fetched but not finished before the ingress stops fetching "
         "(bounds memory while, say, a command waits for its request's workflow); it keeps "
         "polling with its partitions paused, so its group can still rebalance",
+    )
+    ingress_session_timeout_seconds: float = Field(
+        default=INGRESS_SESSION_TIMEOUT_SECONDS,
+        ge=6.0,  # the broker's default group.min.session.timeout.ms
+        le=1800.0,  # and its default group.max.session.timeout.ms
+        description="How long the group waits for a silent ingress (killed, hung) before its "
+        "partitions go to another member or to it once restarted; a host so loaded that "
+        "heartbeats come late wants more",
     )
     ingress_stall_seconds: float = Field(
         default=INGRESS_STALL_SECONDS,

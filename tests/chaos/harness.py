@@ -59,6 +59,8 @@ def chaos_settings(home: Path, policy_file: Path) -> Settings:
         ingress_metrics_port=ports[7],
         policy_file=policy_file,
         ingress_not_found_seconds=10.0,
+        # a killed ingress's partitions wait this long for the restarted one (15 s by default)
+        ingress_session_timeout_seconds=8.0,
         system_clients_file=write_trusted_clients(home / "system_clients.toml", SOURCE),
     )
 

@@ -42,10 +42,7 @@ from workers.ingress.temporal_calls import Verdict
 
 log = logging.getLogger("tierflow.ingress")
 T = TypeVar("T")
-# How long the group waits for a silent ingress before its partitions go to another: the
-# stall a killed ingress leaves. Heartbeats run on the client's own thread every 3 s, so a
-# busy ingress still sends five in this time (kafka-python's default is 45 s).
-SESSION_TIMEOUT_MS = 15_000
+HEARTBEATS_PER_SESSION = 5  # a busy ingress still sends several before its session lapses
 
 
 class Ingress:
@@ -73,6 +70,7 @@ class Ingress:
         max_in_flight: int = constants.INGRESS_MAX_IN_FLIGHT,
         max_pending: int = constants.INGRESS_MAX_PENDING,
         stall_seconds: float = constants.INGRESS_STALL_SECONDS,
+        session_timeout: float = constants.INGRESS_SESSION_TIMEOUT_SECONDS,
         producer: KafkaProducer | None = None,
         consumer_config: dict[str, Any] | None = None,
         clients: SystemClients | None = None,
@@ -103,6 +101,7 @@ class Ingress:
         self.poll_timeout = poll_timeout
         self.max_records = max_records
         self.max_pending = max_pending
+        self.session_timeout = session_timeout
         self.partitions = Partitions(stall_seconds)
         self.metrics.partitions.partitions = self.partitions
         self.clients = clients if clients is not None else load_system_clients()
@@ -183,7 +182,8 @@ class Ingress:
             config=self._consumer_config,
             # a command may wait out a Temporal outage; heartbeats run on their own thread
             max_poll_interval_ms=30 * 60 * 1000,
-            session_timeout_ms=SESSION_TIMEOUT_MS,
+            session_timeout_ms=int(self.session_timeout * 1000),
+            heartbeat_interval_ms=int(self.session_timeout * 1000 / HEARTBEATS_PER_SESSION),
         )
         self.join_watch = JoinWatch()
         consumer.subscribe(self.topics, listener=self.join_watch)

@@ -61,6 +61,7 @@ async def serve(settings: Settings | None = None) -> None:
             max_records=settings.ingress_max_poll_records,
             max_pending=settings.ingress_max_pending,
             stall_seconds=settings.ingress_stall_seconds,
+            session_timeout=settings.ingress_session_timeout_seconds,
             clients=load_system_clients(settings.system_clients_file),
             directory=DirectoryWatch(settings.directory_file).current,
             # with SASL the broker knows who writes: only a client's own topic names it

@@ -21,6 +21,21 @@ from pathlib import Path
 from typing import Any
 
 
+def commit_batch(consumer: Any, loop_name: str) -> bool:
+    """Commit what was polled; False when the group rebalanced meanwhile (a slow host lets a
+    session lapse): the batch is redelivered and counted then."""
+    from kafka.errors import CommitFailedError, RebalanceInProgressError
+
+    from tierflow_dev.bench.common import console
+
+    try:
+        consumer.commit()
+    except (CommitFailedError, RebalanceInProgressError) as err:
+        console.log(f"{loop_name}: commit failed, the batch comes again: {err}")
+        return False
+    return True
+
+
 def write_count(path: Path, count: int) -> None:
     """Replace the count file in one step, so a reader never sees half a number."""
     tmp = path.with_suffix(".tmp")
@@ -40,12 +55,11 @@ async def bare_loop(
 
     ``report`` gets the committed count once subscribed and after every commit.
     """
-    from kafka.errors import CommitFailedError
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
     from schemas.request import RequestInput
     from tierflow.kafka_io import make_consumer
-    from tierflow_dev.bench.common import console, start_request
+    from tierflow_dev.bench.common import start_request
 
     consumer = await asyncio.to_thread(
         make_consumer,
@@ -72,10 +86,7 @@ async def bare_loop(
                     pass  # a redelivery after a failed commit: started before
 
             await asyncio.gather(*(start(m) for m in records))
-            try:
-                await asyncio.to_thread(consumer.commit)
-            except CommitFailedError as err:  # the group rebalanced: the batch comes again
-                console.log(f"bare loop: commit failed, batch will be redelivered: {err}")
+            if not await asyncio.to_thread(commit_batch, consumer, "bare loop"):
                 continue
             committed += len(records)
             report(committed)
@@ -96,8 +107,8 @@ async def hop_loop(
     consumer = await asyncio.to_thread(
         make_consumer, bootstrap, f"bench-hop-{uuid.uuid4().hex[:6]}", [topic]
     )
-    committed = 0
-    report(committed)
+    count = 0
+    report(count)
     try:
         with received.open("a", encoding="utf-8") as out:
             while not stop.is_set():
@@ -108,9 +119,10 @@ async def hop_loop(
                     continue
                 out.writelines(f"{m.key.decode()}\t{now}\n" for m in records)
                 out.flush()
-                await asyncio.to_thread(consumer.commit)
-                committed += len(records)
-                report(committed)
+                if not await asyncio.to_thread(commit_batch, consumer, "hop loop"):
+                    continue
+                count += len(records)
+                report(count)
     finally:
         await asyncio.to_thread(consumer.close)
 
