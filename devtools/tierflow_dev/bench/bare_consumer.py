@@ -21,19 +21,9 @@ from pathlib import Path
 from typing import Any
 
 
-def commit_batch(consumer: Any, loop_name: str) -> bool:
-    """Commit what was polled; False when the group rebalanced meanwhile (a slow host lets a
-    session lapse): the batch is redelivered and counted then."""
-    from kafka.errors import CommitFailedError, RebalanceInProgressError
-
-    from tierflow_dev.bench.common import console
-
-    try:
-        consumer.commit()
-    except (CommitFailedError, RebalanceInProgressError) as err:
-        console.log(f"{loop_name}: commit failed, the batch comes again: {err}")
-        return False
-    return True
+def next_offsets(batch: dict[Any, list[Any]]) -> dict[Any, int]:
+    """The offsets to commit after a polled batch: one past each partition's last record."""
+    return {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
 
 
 def write_count(path: Path, count: int) -> None:
@@ -58,6 +48,7 @@ async def bare_loop(
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
     from schemas.request import RequestInput
+    from tierflow.kafka_consumer import commit
     from tierflow.kafka_io import make_consumer
     from tierflow_dev.bench.common import start_request
 
@@ -86,8 +77,8 @@ async def bare_loop(
                     pass  # a redelivery after a failed commit: started before
 
             await asyncio.gather(*(start(m) for m in records))
-            if not await asyncio.to_thread(commit_batch, consumer, "bare loop"):
-                continue
+            if not await asyncio.to_thread(commit, consumer, next_offsets(batch)):
+                continue  # the group rebalanced meanwhile: the batch comes again
             committed += len(records)
             report(committed)
     finally:
@@ -102,6 +93,7 @@ async def hop_loop(
     received: Path,
 ) -> None:
     """Poll, note when each record arrived (``key<TAB>epoch seconds`` lines), commit; repeat."""
+    from tierflow.kafka_consumer import commit
     from tierflow.kafka_io import make_consumer
 
     consumer = await asyncio.to_thread(
@@ -119,8 +111,8 @@ async def hop_loop(
                     continue
                 out.writelines(f"{m.key.decode()}\t{now}\n" for m in records)
                 out.flush()
-                if not await asyncio.to_thread(commit_batch, consumer, "hop loop"):
-                    continue
+                if not await asyncio.to_thread(commit, consumer, next_offsets(batch)):
+                    continue  # redelivered: the bench takes each record's first arrival
                 count += len(records)
                 report(count)
     finally:
