@@ -51,9 +51,11 @@ from typing import Any
 
 import httpx
 import pytest
+from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 from sqlalchemy import Engine, bindparam, text
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from schemas.domain import Priority, Tier
 from schemas.lifecycle import WORKFLOW_TYPE
@@ -308,7 +310,8 @@ class Cluster:
     applied: Applied
     tokens: list[str]
     broker_host: BrokerHost | None = None  # None: namespaces cannot be made here
-    accepted: set[str] = field(default_factory=set)  # every command accepted in the module
+    # every command accepted in the module -> "<fault> <path>" it was accepted under
+    accepted: dict[str, str] = field(default_factory=dict)
     urgent: set[str] = field(default_factory=set)
     figures: list[dict[str, Any]] = field(default_factory=list)
 
@@ -437,8 +440,8 @@ def run_fault(
     )
     load.finish()
     accepted = load.snapshot()
-    cluster.accepted.update(accepted)
-    cluster.accepted.update(urgent)
+    cluster.accepted.update({rid: f"{name} {path}" for rid, (path, _) in accepted.items()})
+    cluster.accepted.update(dict.fromkeys(urgent, f"{name} urgent"))
 
     checked = check_invariants(cluster)
     sla = check_sla(cluster, urgent, fault_wall, recovered_wall)
@@ -488,7 +491,7 @@ def check_invariants(cluster: Cluster) -> dict[str, Any]:
         settled,
         SETTLE_TIMEOUT,
         "every accepted command applied or dead-lettered",
-        detail=lambda: f"{len(accepted - present - dead)} of {len(accepted)} neither",
+        detail=lambda: _neither(cluster, accepted - present - dead),
         max_interval=1.0,
     )
     assert not present & dead, f"applied and dead-lettered: {sorted(present & dead)[:5]}"
@@ -520,6 +523,73 @@ def check_invariants(cluster: Cluster) -> dict[str, Any]:
         "requests_read_model": counts["read_model"],
         "requests_visibility": counts["visibility"],
     }
+
+
+def _neither(cluster: Cluster, missing: set[str]) -> str:
+    """Say how many accepted commands are neither applied nor dead-lettered, where they came
+    from, and what Temporal, the ingress group and the members' logs say of a few of them."""
+    where: dict[str, int] = {}
+    for rid in missing:
+        where[cluster.accepted[rid]] = where.get(cluster.accepted[rid], 0) + 1
+    sample = sorted(missing)[:3]
+    said = [f"{len(missing)} of {len(cluster.accepted)} neither: {where}"]
+    for what, find in (
+        ("workflows", lambda: run_async(_describe(cluster.client, sample))),
+        ("ingress group lag", lambda: _group_lag(cluster.stack.kafka.bootstrap)),
+        ("last log lines", lambda: _log_lines(cluster.stack, sample)),
+    ):
+        try:
+            said.append(f"{what}: {find()}")
+        except Exception as exc:  # noqa: BLE001 - a diagnosis must not hide the failure
+            said.append(f"{what}: unknown ({exc!r})")
+    return "; ".join(said)
+
+
+async def _describe(client_of: Callable[[], Any], request_ids: list[str]) -> dict[str, str]:
+    client: Client = await client_of()
+    found = {}
+    for rid in request_ids:
+        try:
+            desc = await client.get_workflow_handle(constants.workflow_id(rid)).describe()
+            status = desc.status.name if desc.status is not None else "?"
+            found[rid] = f"{status} {desc.history_length} events"
+        except RPCError as exc:  # not found, or the server unreachable
+            found[rid] = exc.status.name
+    return found
+
+
+def _group_lag(bootstrap: str) -> dict[int, int | None]:
+    """Records after the ingress group's committed offset, per commands partition."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=constants.INGRESS_GROUP, enable_auto_commit=False
+    )
+    try:
+        partitions = [
+            TopicPartition(constants.COMMANDS_TOPIC, p)
+            for p in range(constants.TOPICS[constants.COMMANDS_TOPIC])
+        ]
+        ends = consumer.end_offsets(partitions)
+        lag: dict[int, int | None] = {}
+        for tp in partitions:
+            committed = consumer.committed(tp)
+            lag[tp.partition] = None if committed is None else ends[tp] - committed
+        return lag
+    finally:
+        consumer.close()
+
+
+def _log_lines(stack: ClusterStack, request_ids: list[str]) -> dict[str, str]:
+    """The last line naming each request in the members' logs."""
+    last = dict.fromkeys(request_ids, "none")
+    for name, member in stack.members.items():
+        path = member.process.log_path
+        if not path.is_file():
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            for rid in request_ids:
+                if rid in line:
+                    last[rid] = f"{name}: {line[-240:]}"
+    return last
 
 
 def check_sla(
