@@ -21,6 +21,14 @@ one is dropped when its test shows the pinned client no longer has the bug; a de
    ``test_a_consumer_stuck_after_a_revocation_is_rebuilt`` in ``test_ingress.py``). Loading
    topic metadata before the first join (``tierflow.kafka_io.load_topic_metadata``) makes it
    rare.
+4. Defensive. A member that stays in its group but stops fetching some of its partitions
+   (a fetch whose answer never comes keeps its broker "busy" for good; suspected, not
+   reproduced on demand, in cluster fault runs where a few commands waited minutes behind a
+   healthy group): ``FetchWatch`` tells the ingress to replace a consumer whose fetch
+   position on a partition has stood still while the broker's end offset is past it
+   (``test_fetch_watch_*`` with an injected clock; ``test_a_consumer_that_stops_fetching_is_
+   rebuilt`` in ``test_ingress.py``). The end offsets come from ListOffsets requests, not
+   from fetch answers, which are what stops.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
 CONSUMER_CONFIG: dict[str, Any] = {"enable_incremental_fetch_sessions": False}
@@ -71,3 +79,39 @@ class JoinWatch(ConsumerRebalanceListener):
         with self._lock:
             since = self._waiting_since
         return 0.0 if since is None else self._clock() - since
+
+
+class FetchWatch:
+    """Tells which partitions a consumer has stopped fetching while records wait on them.
+
+    Fed on the consumer's thread with each assigned (and not paused) partition's fetch
+    position and end offset. A partition is starved once its position has stood still for
+    ``after`` seconds with records after it. A partition caught up, moving, paused or left
+    out of a round starts afresh, so a failed round (brokers away) never builds a verdict.
+    """
+
+    def __init__(self, after: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.after = after
+        self._clock = clock
+        self._still: dict[TopicPartition, tuple[int, float]] = {}  # position, since when
+
+    def note(self, positions: dict[TopicPartition, int], ends: dict[TopicPartition, int]) -> None:
+        """Record one round of fetch positions and end offsets."""
+        now = self._clock()
+        still = {}
+        for tp, position in positions.items():
+            end = ends.get(tp)
+            if end is None or position >= end:
+                continue  # nothing waiting
+            before = self._still.get(tp)
+            still[tp] = before if before is not None and before[0] == position else (position, now)
+        self._still = still
+
+    def forget(self) -> None:
+        """Drop every observation (a round failed, the consumer was paused or replaced)."""
+        self._still = {}
+
+    def starved(self) -> list[TopicPartition]:
+        """Partitions whose position has stood still for ``after`` seconds behind records."""
+        now = self._clock()
+        return sorted(tp for tp, (_, since) in self._still.items() if now - since >= self.after)

@@ -573,6 +573,39 @@ async def test_a_consumer_stuck_after_a_revocation_is_rebuilt(stack, unique_topi
     assert (ingress.stats.applied, ingress.stats.rebuilds) == (1, 1)
 
 
+async def test_a_consumer_that_stops_fetching_is_rebuilt(stack, unique_topic) -> None:
+    """A member that stays in its group but fetches nothing more (tierflow.kafka_fixes,
+    item 4; the client's fault is simulated by emptying its fetcher's list of partitions to
+    fetch): once a command has waited ``fetch_stall_seconds`` unfetched, a new consumer takes
+    over and applies it."""
+    commands, dlq = command_topics(unique_topic, "starved")
+    req = make_request()
+    ingress = _ingress(stack, commands, dlq, fetch_stall_seconds=2.0)
+    new_consumer = ingress._new_consumer
+
+    def first_one_fetches_nothing() -> KafkaConsumer:
+        consumer = new_consumer()
+        if ingress.stats.rebuilds == 0:
+            consumer._fetcher._fetchable_partitions = list
+        return consumer
+
+    ingress._new_consumer = first_one_fetches_nothing  # type: ignore[method-assign]
+    producer = make_producer(stack.bootstrap)
+    try:
+        async with running(ingress):
+            rid = req.request_id
+            _send(
+                producer,
+                commands,
+                _value(SUBMIT, req.model_dump(mode="json"), subject=rid).to_json_bytes(),
+                rid,
+            )
+            await _committed(ingress, 1)
+    finally:
+        producer.close(timeout=5)
+    assert (ingress.stats.applied, ingress.stats.rebuilds) == (1, 1)
+
+
 async def test_a_full_ingress_keeps_polling_so_its_group_can_rebalance(stack, unique_topic) -> None:
     """With ``max_pending`` commands unfinished, the ingress fetches nothing more but still
     polls: a second instance joining the group gets its partitions, instead of the whole

@@ -15,7 +15,12 @@ from kafka import KafkaConsumer, TopicPartition
 
 from tests.utils.clock import ManualClock
 from tests.utils.eventually import eventually_sync
-from tierflow.kafka_fixes import CONSUMER_CONFIG, JoinWatch, unstick_parked_partitions
+from tierflow.kafka_fixes import (
+    CONSUMER_CONFIG,
+    FetchWatch,
+    JoinWatch,
+    unstick_parked_partitions,
+)
 from tierflow.kafka_io import make_producer
 
 
@@ -170,3 +175,44 @@ def test_join_watch_counts_from_the_first_revocation_of_a_rebalance() -> None:
     assert watch.stuck_for() == 25
     watch.on_partitions_assigned({TopicPartition("t", 0)})
     assert watch.stuck_for() == 0
+
+
+# ---------------------------------------------------------------- 4. a member that stops fetching
+P0, P1 = TopicPartition("commands", 0), TopicPartition("commands", 1)
+
+
+def test_fetch_watch_names_a_partition_whose_position_stood_still_behind_records() -> None:
+    clock = ManualClock()
+    watch = FetchWatch(60.0, clock)
+    watch.note({P0: 5, P1: 7}, {P0: 9, P1: 7})  # P1 caught up: nothing waits
+    clock.now += 59.0
+    watch.note({P0: 5, P1: 7}, {P0: 12, P1: 8})
+    assert watch.starved() == []
+    clock.now += 1.0
+    assert watch.starved() == [P0]  # P1's record arrived 1 s ago
+
+
+def test_fetch_watch_restarts_the_count_when_the_position_moves() -> None:
+    clock = ManualClock()
+    watch = FetchWatch(60.0, clock)
+    watch.note({P0: 5}, {P0: 9})
+    clock.now += 50.0
+    watch.note({P0: 6}, {P0: 9})  # one record fetched: still fetching
+    clock.now += 50.0
+    watch.note({P0: 6}, {P0: 9})
+    assert watch.starved() == []
+    clock.now += 10.0
+    assert watch.starved() == [P0]
+
+
+def test_fetch_watch_forgets_partitions_left_out_of_a_round_and_failed_rounds() -> None:
+    clock = ManualClock()
+    watch = FetchWatch(60.0, clock)
+    watch.note({P0: 5, P1: 5}, {P0: 9, P1: 9})
+    clock.now += 30.0
+    watch.note({P0: 5}, {P0: 9})  # P1 paused or revoked this round
+    clock.now += 30.0
+    watch.note({P0: 5, P1: 5}, {P0: 9, P1: 9})
+    assert watch.starved() == [P0]
+    watch.forget()  # a round the brokers did not answer
+    assert watch.starved() == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,7 @@ from tierflow import constants
 from tierflow.dead_letter import DeadLetter
 from tierflow.directory import Directory, DirectoryWatch
 from tierflow.kafka_consumer import Polled, commit, group_consumer, poll
-from tierflow.kafka_fixes import JoinWatch
+from tierflow.kafka_fixes import FetchWatch, JoinWatch
 from tierflow.kafka_io import make_producer
 from tierflow.partition_progress import Health, PartitionProgress, Partitions
 from tierflow.rate_limit import RateLimiter
@@ -43,6 +44,7 @@ from workers.ingress.temporal_calls import Verdict
 log = logging.getLogger("tierflow.ingress")
 T = TypeVar("T")
 HEARTBEATS_PER_SESSION = 5  # a busy ingress still sends several before its session lapses
+FETCH_CHECKS_PER_STALL = 6  # fetch positions are compared this often within the stall time
 
 
 class Ingress:
@@ -71,6 +73,7 @@ class Ingress:
         max_pending: int = constants.INGRESS_MAX_PENDING,
         stall_seconds: float = constants.INGRESS_STALL_SECONDS,
         session_timeout: float = constants.INGRESS_SESSION_TIMEOUT_SECONDS,
+        fetch_stall_seconds: float = constants.INGRESS_FETCH_STALL_SECONDS,
         producer: KafkaProducer | None = None,
         consumer_config: dict[str, Any] | None = None,
         clients: SystemClients | None = None,
@@ -115,6 +118,8 @@ class Ingress:
         self._consumer: KafkaConsumer | None = None
         self._dead_letters: DeadLetterQueue | None = None
         self.join_watch = JoinWatch()
+        self.fetch_watch = FetchWatch(fetch_stall_seconds)
+        self._fetch_checked = time.monotonic()
         self._lanes = Lanes()
         self._stop = asyncio.Event()
         self._kafka_thread = ThreadPoolExecutor(1, thread_name_prefix="ingress-kafka")
@@ -145,7 +150,7 @@ class Ingress:
         """Poll once, queue what arrived on its lanes, commit what has finished."""
         await self._start()
         if self.join_watch.stuck_for() > self.rejoin_timeout:
-            await self._replace_consumer()
+            await self._replace_consumer(f"group join unfinished for {self.rejoin_timeout:.0f} s")
         full = len(self._lanes) >= self.max_pending
         timeout = min(self.poll_timeout, 0.1) if len(self._lanes) else self.poll_timeout
         polled = await self._kafka(self._poll, timeout, full)
@@ -156,6 +161,7 @@ class Ingress:
                 if progress.take(record.offset):
                     self._queue(tp, progress, record)
         await self._commit()
+        await self._check_fetching()
 
     async def _start(self) -> None:
         if self._consumer is not None:
@@ -189,10 +195,26 @@ class Ingress:
         consumer.subscribe(self.topics, listener=self.join_watch)
         return consumer
 
-    async def _replace_consumer(self) -> None:
-        """Replace a consumer whose group join never finished (tierflow.kafka_fixes, item 3)."""
-        log.warning("group join unfinished for %.0f s; replacing the consumer", self.rejoin_timeout)
+    async def _check_fetching(self) -> None:
+        """Replace the consumer if it has stopped fetching a partition with records waiting
+        (tierflow.kafka_fixes, item 4); checked a few times per stall time."""
+        every = self.fetch_watch.after / FETCH_CHECKS_PER_STALL
+        if time.monotonic() - self._fetch_checked < every:
+            return
+        self._fetch_checked = time.monotonic()
+        starved = await self._kafka(self._starved_partitions)
+        if starved:
+            names = ", ".join(f"{tp.topic}[{tp.partition}]" for tp in starved)
+            await self._replace_consumer(
+                f"{names} not fetched for {self.fetch_watch.after:.0f} s with records waiting"
+            )
+
+    async def _replace_consumer(self, why: str) -> None:
+        """Replace a consumer stuck in its group join (tierflow.kafka_fixes, item 3) or no
+        longer fetching (item 4)."""
+        log.warning("%s; replacing the consumer", why)
         self.stats.rebuilds += 1
+        self.fetch_watch.forget()
         old, self._consumer = self._consumer, None
         if old is not None:
             try:
@@ -346,6 +368,29 @@ class Ingress:
         else:
             consumer.resume(*consumer.paused())
         return poll(consumer, timeout)
+
+    def _starved_partitions(self) -> list[TopicPartition]:
+        """Feed the fetch watch one round of positions and end offsets; its verdict.
+
+        Paused partitions (a full ingress) are left out; a round the brokers do not answer
+        tells nothing, and starts the watch afresh.
+        """
+        consumer = self._consumer
+        assert consumer is not None
+        paused = consumer.paused()
+        assigned = [tp for tp in consumer.assignment() if tp not in paused]
+        if not assigned:
+            self.fetch_watch.forget()
+            return []
+        try:
+            ends = consumer.end_offsets(assigned, timeout_ms=5000)
+            positions = {tp: consumer.position(tp, timeout_ms=5000) for tp in assigned}
+        except Exception as exc:  # noqa: BLE001 - no answer, no verdict
+            log.info("fetch positions not checked: %s", exc)
+            self.fetch_watch.forget()
+            return []
+        self.fetch_watch.note({tp: p for tp, p in positions.items() if p is not None}, ends)
+        return self.fetch_watch.starved()
 
     def _commit_now(self, due: dict[TopicPartition, int]) -> bool:
         return self._consumer is not None and commit(self._consumer, due)

@@ -69,7 +69,7 @@ class IngressStats:
     retries: int = 0  # transient failures retried
     retrying: int = 0  # commands retried at least once and not yet answered
     abandoned: int = 0  # left unfinished at shutdown or revocation: redelivered
-    rebuilds: int = 0  # consumers replaced after a join that never finished
+    rebuilds: int = 0  # consumers replaced: a join that never finished, or fetching stopped
 
     @property
     def committed(self) -> int:
