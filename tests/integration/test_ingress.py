@@ -542,10 +542,18 @@ async def test_a_rebalance_mid_flight_redelivers_the_unfinished_work(stack, uniq
     assert view.summary.state is State.ACKNOWLEDGED
 
 
+async def _submit_applied(ingress: Ingress, producer: Any, commands: str) -> None:
+    """Submit a new request on ``commands`` and wait until the ingress has committed it."""
+    req = make_request()
+    rid = req.request_id
+    value = _value(SUBMIT, req.model_dump(mode="json"), subject=rid).to_json_bytes()
+    _send(producer, commands, value, rid)
+    await _committed(ingress, 1)
+
+
 async def test_a_consumer_stuck_after_a_revocation_is_rebuilt(stack, unique_topic) -> None:
     """A join that never finishes (kafka-python can stall so): a new consumer takes over."""
     commands, dlq = command_topics(unique_topic, "rebuild")
-    req = make_request()
     ingress = _ingress(stack, commands, dlq, rejoin_timeout=1.0)
     producer = make_producer(stack.bootstrap)
     try:
@@ -560,14 +568,7 @@ async def test_a_consumer_stuck_after_a_revocation_is_rebuilt(stack, unique_topi
                 return ingress.stats.rebuilds == 1
 
             await eventually(revoked_and_left_so, timeout=20, what="rebuilt")
-            rid = req.request_id
-            _send(
-                producer,
-                commands,
-                _value(SUBMIT, req.model_dump(mode="json"), subject=rid).to_json_bytes(),
-                rid,
-            )
-            await _committed(ingress, 1)
+            await _submit_applied(ingress, producer, commands)
     finally:
         producer.close(timeout=5)
     assert (ingress.stats.applied, ingress.stats.rebuilds) == (1, 1)
@@ -579,7 +580,6 @@ async def test_a_consumer_that_stops_fetching_is_rebuilt(stack, unique_topic) ->
     fetch): once a command has waited ``fetch_stall_seconds`` unfetched, a new consumer takes
     over and applies it."""
     commands, dlq = command_topics(unique_topic, "starved")
-    req = make_request()
     ingress = _ingress(stack, commands, dlq, fetch_stall_seconds=2.0)
     new_consumer = ingress._new_consumer
 
@@ -593,14 +593,7 @@ async def test_a_consumer_that_stops_fetching_is_rebuilt(stack, unique_topic) ->
     producer = make_producer(stack.bootstrap)
     try:
         async with running(ingress):
-            rid = req.request_id
-            _send(
-                producer,
-                commands,
-                _value(SUBMIT, req.model_dump(mode="json"), subject=rid).to_json_bytes(),
-                rid,
-            )
-            await _committed(ingress, 1)
+            await _submit_applied(ingress, producer, commands)
     finally:
         producer.close(timeout=5)
     assert (ingress.stats.applied, ingress.stats.rebuilds) == (1, 1)
