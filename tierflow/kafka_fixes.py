@@ -90,10 +90,21 @@ class FetchWatch:
     out of a round starts afresh, so a failed round (brokers away) never builds a verdict.
     """
 
+    CHECKS_PER_STALL = 6  # rounds within ``after``: a stop is seen within a sixth of it
+
     def __init__(self, after: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.after = after
         self._clock = clock
         self._still: dict[TopicPartition, tuple[int, float]] = {}  # position, since when
+        self._round_at = clock()
+
+    def due(self) -> bool:
+        """True (and the round stamped) when the next round of positions should be taken."""
+        now = self._clock()
+        if now - self._round_at < self.after / self.CHECKS_PER_STALL:
+            return False
+        self._round_at = now
+        return True
 
     def note(self, positions: dict[TopicPartition, int], ends: dict[TopicPartition, int]) -> None:
         """Record one round of fetch positions and end offsets."""

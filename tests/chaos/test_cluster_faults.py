@@ -41,6 +41,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -528,11 +529,9 @@ def check_invariants(cluster: Cluster) -> dict[str, Any]:
 def _neither(cluster: Cluster, missing: set[str]) -> str:
     """Say how many accepted commands are neither applied nor dead-lettered, where they came
     from, and what Temporal, the ingress group and the members' logs say of a few of them."""
-    where: dict[str, int] = {}
-    for rid in missing:
-        where[cluster.accepted[rid]] = where.get(cluster.accepted[rid], 0) + 1
+    where = Counter(cluster.accepted[rid] for rid in missing)
     sample = sorted(missing)[:3]
-    said = [f"{len(missing)} of {len(cluster.accepted)} neither: {where}"]
+    said = [f"{len(missing)} of {len(cluster.accepted)} neither: {dict(where)}"]
     for what, find in (
         ("workflows", lambda: run_async(_describe(cluster.client, sample))),
         ("ingress group lag", lambda: _group_lag(cluster.stack.kafka.bootstrap)),

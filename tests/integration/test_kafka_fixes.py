@@ -205,6 +205,16 @@ def test_fetch_watch_restarts_the_count_when_the_position_moves() -> None:
     assert watch.starved() == [P0]
 
 
+def test_fetch_watch_takes_a_round_a_sixth_of_the_stall_time_after_the_last() -> None:
+    clock = ManualClock()
+    watch = FetchWatch(60.0, clock)
+    clock.now += 9.0
+    assert not watch.due()
+    clock.now += 1.0
+    assert watch.due()
+    assert not watch.due()  # stamped: the next one is 10 s away
+
+
 def test_fetch_watch_forgets_partitions_left_out_of_a_round_and_failed_rounds() -> None:
     clock = ManualClock()
     watch = FetchWatch(60.0, clock)

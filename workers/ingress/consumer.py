@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -44,7 +43,6 @@ from workers.ingress.temporal_calls import Verdict
 log = logging.getLogger("tierflow.ingress")
 T = TypeVar("T")
 HEARTBEATS_PER_SESSION = 5  # a busy ingress still sends several before its session lapses
-FETCH_CHECKS_PER_STALL = 6  # fetch positions are compared this often within the stall time
 
 
 class Ingress:
@@ -119,7 +117,6 @@ class Ingress:
         self._dead_letters: DeadLetterQueue | None = None
         self.join_watch = JoinWatch()
         self.fetch_watch = FetchWatch(fetch_stall_seconds)
-        self._fetch_checked = time.monotonic()
         self._lanes = Lanes()
         self._stop = asyncio.Event()
         self._kafka_thread = ThreadPoolExecutor(1, thread_name_prefix="ingress-kafka")
@@ -198,10 +195,8 @@ class Ingress:
     async def _check_fetching(self) -> None:
         """Replace the consumer if it has stopped fetching a partition with records waiting
         (tierflow.kafka_fixes, item 4); checked a few times per stall time."""
-        every = self.fetch_watch.after / FETCH_CHECKS_PER_STALL
-        if time.monotonic() - self._fetch_checked < every:
+        if not self.fetch_watch.due():
             return
-        self._fetch_checked = time.monotonic()
         starved = await self._kafka(self._starved_partitions)
         if starved:
             names = ", ".join(f"{tp.topic}[{tp.partition}]" for tp in starved)
