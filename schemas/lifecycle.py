@@ -653,11 +653,13 @@ class OperatorHold(BaseModel):
     retry_requested: bool = False
 
 
-# The request workflow's registered type. Requests started before it run under the first name,
-# which decides by patches (workflows/versions.py tells why a new name saves their markers).
-WORKFLOW_TYPE = "ServiceRequestV2"
+# The request workflow's registered type. Requests started before it run to their end under the
+# type they started with: V2 cancels a timer as soon as its deadline moves, the first name
+# decides by patches (workflows/versions.py tells why a new name saves their markers).
+WORKFLOW_TYPE = "ServiceRequestV3"
+WORKFLOW_TYPE_V2 = "ServiceRequestV2"
 WORKFLOW_TYPE_STARTED_BEFORE = "ServiceRequest"
-WORKFLOW_TYPES = (WORKFLOW_TYPE, WORKFLOW_TYPE_STARTED_BEFORE)
+WORKFLOW_TYPES = (WORKFLOW_TYPE, WORKFLOW_TYPE_V2, WORKFLOW_TYPE_STARTED_BEFORE)
 
 
 class WorkflowState(BaseModel):

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
         OPERATOR_ACTIONS,
         WORKFLOW_TYPE,
         WORKFLOW_TYPE_STARTED_BEFORE,
+        WORKFLOW_TYPE_V2,
         ActionKind,
         ActionRequest,
         ActionResult,
@@ -95,16 +96,21 @@ class ServiceRequestWorkflow:
     """
 
     takes_patches = False  # see workflows/versions.py
+    keeps_later_timers = True
 
     @workflow.init
     def __init__(self, state: WorkflowState) -> None:
         self.case = state  # the request as this workflow knows it; carried across continue-as-new
-        self._versions = Versions(patches=self.takes_patches)
+        self._versions = Versions(
+            patches=self.takes_patches, keeps_later_timers=self.keeps_later_timers
+        )
         self._outbox = Outbox(persisted=state.sequence, versions=self._versions)
         self._lock = asyncio.Lock()
         self._upserted: list[SearchAttributeUpdate] | None = None  # a lean run's last upsert
         self._alarm: asyncio.Task[None] | None = None  # a lean run's timer, kept across waits
         self._alarm_due: datetime | None = None  # the deadline it is set for (None: idle)
+        # a V3 run's timers by deadline (None: idle), each with the instant it fires
+        self._alarms: dict[datetime | None, tuple[datetime, asyncio.Task[None]]] = {}
         self._step_at: datetime | None = None  # the instant the current step reads
 
     # ------------------------------------------------------------------ run loop
@@ -145,6 +151,7 @@ class ServiceRequestWorkflow:
         """
         while self._open_after_close():
             await self._drain_outbox()
+            self._cancel_timers(until=workflow.now() + self._time_to_next_due())
             try:
                 await workflow.wait_condition(
                     lambda: self._outbox.ready or not self._open_after_close(),
@@ -170,6 +177,7 @@ class ServiceRequestWorkflow:
             await self._drain_outbox()
             due = self.case.rating_due_at
             assert due is not None
+            self._cancel_timers(until=due)
             try:
                 await workflow.wait_condition(
                     lambda: self._outbox.ready or self.case.rating is not None,
@@ -878,6 +886,10 @@ class ServiceRequestWorkflow:
         A lean run keeps its timer while the next deadline stays where it was (an update
         that moves no clock costs no timer events); other runs start one per wait.
         """
+        if self._versions.keeps_later_timers:
+            alarm = self._timer_for(sla.next_due(self.case))
+            await workflow.wait_condition(lambda: self._work_waits() or alarm.done())
+            return
         if not self._versions.lean:
             try:
                 await workflow.wait_condition(
@@ -898,6 +910,40 @@ class ServiceRequestWorkflow:
             )
         alarm = self._alarm
         await workflow.wait_condition(lambda: self._work_waits() or alarm.done())
+
+    def _timer_for(self, due: datetime | None) -> asyncio.Task[None]:
+        """The timer that wakes the run at ``due`` (None: nothing due, the idle wait).
+
+        A timer set for a deadline that an earlier one overtook (a resolve's SLA timer, once
+        the reopen window ends sooner) is kept, not cancelled: the run often ends before it
+        fires, which costs nothing, where a cancel costs a history event. Kept timers that
+        would fire by ``due`` are cancelled then: they would wake the run for nothing.
+        """
+        kept = self._alarms.pop(due, None)
+        if kept is not None and not kept[1].done():
+            self._cancel_timers(until=kept[0])
+            self._alarms[due] = kept
+            return kept[1]
+        wait = self._time_to_next_due()
+        fires_at = workflow.now() + wait
+        self._cancel_timers(until=fires_at)
+        alarm = asyncio.create_task(workflow.sleep(wait, summary="next SLA deadline"))
+        self._alarms[due] = (fires_at, alarm)
+        return alarm
+
+    def _cancel_timers(self, *, until: datetime) -> None:
+        """Cancel a V3 run's kept timers that would fire by ``until``.
+
+        A timer due by now may have fired on the server already (the event not yet here): it
+        is left to fire, and forgotten like one that fired.
+        """
+        now = workflow.now()
+        for due, (fires_at, alarm) in list(self._alarms.items()):
+            if alarm.done() or fires_at <= now:
+                del self._alarms[due]
+            elif fires_at <= until:
+                alarm.cancel()
+                del self._alarms[due]
 
     def _time_to_next_due(self) -> timedelta:
         due = sla.next_due(self.case)
@@ -1411,6 +1457,21 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+@workflow.defn(name=WORKFLOW_TYPE_V2)
+class ServiceRequestV2(ServiceRequestWorkflow):
+    """Requests started as ``ServiceRequestV2``: the same lifecycle, without kept timers.
+
+    Their histories cancel a timer as soon as its deadline moves, so they replay only on code
+    that does; they continue as new under this type too.
+    """
+
+    keeps_later_timers = False
+
+    @workflow.run
+    async def run(self, state: WorkflowState) -> RequestSummary:
+        return await super().run(state)
+
+
 @workflow.defn(name=WORKFLOW_TYPE_STARTED_BEFORE)
 class ServiceRequestStartedBefore(ServiceRequestWorkflow):
     """Requests started under the first type name: the same lifecycle, chosen by patches.
@@ -1420,6 +1481,7 @@ class ServiceRequestStartedBefore(ServiceRequestWorkflow):
     """
 
     takes_patches = True
+    keeps_later_timers = False
 
     @workflow.run
     async def run(self, state: WorkflowState) -> RequestSummary:
@@ -1427,4 +1489,4 @@ class ServiceRequestStartedBefore(ServiceRequestWorkflow):
 
 
 # every type a request runs under: a worker registers them all, a replayer too
-REQUEST_WORKFLOWS = (ServiceRequestWorkflow, ServiceRequestStartedBefore)
+REQUEST_WORKFLOWS = (ServiceRequestWorkflow, ServiceRequestV2, ServiceRequestStartedBefore)

@@ -13,6 +13,8 @@ started before replay their own markers and history unchanged.
 Runs of the ``ServiceRequestV2`` type take no patch at all: a new workflow type is how a
 change is versioned without a marker, since a worker without the type never runs its tasks (it
 fails them, and a worker that has it takes them). Those runs take every path above, for free.
+Runs of ``ServiceRequestV3`` also keep a timer whose deadline was overtaken by an earlier one
+(``keeps_later_timers``): the run often ends before it fires, and cancelling it costs an event.
 """
 
 from __future__ import annotations
@@ -27,13 +29,15 @@ class Versions:
     """The patches a run takes; ``start`` decides, once, whether it is a lean run.
 
     ``patches``: the run's type predates ``ServiceRequestV2`` and decides by patches; a run
-    of the new type takes every path without asking.
+    of a newer type takes every path without asking. ``keeps_later_timers``: the run's type is
+    ``ServiceRequestV3`` or newer.
     """
 
-    def __init__(self, *, patches: bool) -> None:
+    def __init__(self, *, patches: bool, keeps_later_timers: bool) -> None:
         self.patches = patches
         self.lean = not patches
         self.steady_clock = not patches
+        self.keeps_later_timers = keeps_later_timers
 
     def start(self) -> None:
         """Called first thing in ``run`` (each run after continue-as-new decides again)."""

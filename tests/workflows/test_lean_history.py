@@ -1,6 +1,6 @@
 """A lean run's history on the real dev server: no patch marker, no idle timer or upsert churn.
 
-Runs of today's type (``ServiceRequestV2``) take every path without a patch marker; runs of the
+Runs of the types since ``ServiceRequestV2`` take every path without a patch marker; runs of the
 first type name take the steady-clock patch once, and it stands for every patch before it. An
 update that moves no deadline and changes no search attribute (a comment) costs no timer and no
 upsert; the search attributes are upserted only when they change. Recorded histories of runs

@@ -1,0 +1,116 @@
+"""A ``ServiceRequestV3`` run keeps a timer that an earlier deadline overtook.
+
+A resolve brings the next deadline forward to the end of the reopen window. The timer of the
+deadline it overtook is kept: when the run ends first it never fires and costs nothing, where
+cancelling it cost a history event. A kept timer that would fire before the run's next wait
+ends is cancelled then, so it never wakes the run for nothing. ``ServiceRequestV2`` runs cancel
+at once, as their recorded histories do (tests/workflows/test_replay.py).
+"""
+
+from __future__ import annotations
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import WorkflowHandle
+
+from schemas.domain import State
+from schemas.lifecycle import ActionKind
+from tests.utils.factories import (
+    HOUR,
+    action,
+    caseworker,
+    make_policy,
+    make_request,
+    system_client,
+)
+from tests.workflows.harness import StandIns, replay_and_keep
+from tests.workflows.test_lifecycle import act, submit, view
+
+ACCEPTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+
+
+async def timer_events(handle: WorkflowHandle) -> list[str]:
+    """The run's update acceptances and timer events, in order, as short names."""
+    history = await handle.fetch_history()
+    names = {
+        ACCEPTED: "update",
+        EventType.EVENT_TYPE_TIMER_STARTED: "started",
+        EventType.EVENT_TYPE_TIMER_CANCELED: "canceled",
+        EventType.EVENT_TYPE_TIMER_FIRED: "fired",
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "completed",
+    }
+    return [names[e.event_type] for e in history.events if e.event_type in names]
+
+
+async def keep(handle: WorkflowHandle, name: str) -> None:
+    """Replay the run; with TIERFLOW_RECORD_HISTORIES=1 keep it for the replay suite."""
+    history = await handle.fetch_history()
+    first: HistoryEvent = history.events[0]
+    run_id = first.workflow_execution_started_event_attributes.original_execution_run_id
+    await replay_and_keep(history, name, run_id)
+
+
+async def resolved_early(ts_worker, stand_ins: StandIns, **policy: int) -> WorkflowHandle:
+    """Submit, acknowledge and resolve at once under a 30-minute reopen window."""
+    stand_ins.policy = make_policy(4, 16, 0.5).model_copy(update=policy)
+    env, queue = ts_worker
+    handle = await submit(env, queue, make_request())
+    cw = caseworker((await view(handle)).summary.institution_id)
+    await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
+    await act(handle, action(ActionKind.RESOLVE, cw, text="已办结"))
+    return handle
+
+
+async def test_a_resolve_keeps_the_timer_the_run_outlives_it(ts_worker, stand_ins) -> None:
+    handle = await resolved_early(ts_worker, stand_ins)
+    assert (await handle.result()).state is State.CLOSED
+    # routed: the response clock's timer; the acknowledge moves the deadline later (cancel);
+    # the resolve's reopen window ends before the kept warning: only a new timer, which fires
+    assert await timer_events(handle) == [
+        "started",
+        "update",
+        "canceled",
+        "started",
+        "update",
+        "started",
+        "fired",
+        "completed",
+    ]
+    await keep(handle, "kept-timer-close")
+
+
+async def test_a_kept_timer_inside_the_rating_window_is_canceled_at_its_start(
+    ts_worker, stand_ins
+) -> None:
+    """The kept warning (8 h) falls inside the 24 h rating window: cancelled, never fired."""
+    handle = await resolved_early(ts_worker, stand_ins, rating_window_seconds=24 * HOUR)
+    assert (await handle.result()).state is State.CLOSED
+    events = await timer_events(handle)
+    after_resolve = events[events.index("update", events.index("update") + 1) + 1 :]
+    # the reopen window's timer fires and closes; the rating window waits on its own timer to
+    # the window's end and cancels the kept one (its task sends the cancel a tick later)
+    assert after_resolve == ["started", "fired", "started", "canceled", "fired", "completed"]
+    await keep(handle, "kept-timer-rating-window")
+
+
+async def test_a_reopen_cancels_the_kept_timer_it_would_be_woken_by(ts_worker, stand_ins) -> None:
+    """Reopened, the request's next deadline lies past the kept warning: both timers go."""
+    handle = await resolved_early(ts_worker, stand_ins)
+    cw = caseworker((await view(handle)).summary.institution_id)
+    await act(handle, action(ActionKind.REOPEN, system_client("crm", "reopen"), text="银行撤回"))
+    await act(handle, action(ActionKind.RESOLVE, cw, text="已换一家银行办结"))
+    assert (await handle.result()).state is State.CLOSED
+    events = await timer_events(handle)
+    reopened = [i for i, name in enumerate(events) if name == "update"][2]
+    # the same four timer events as a V2 run's resolve and reopen, never a timer fired for nothing
+    assert events[reopened:] == [
+        "update",
+        "canceled",
+        "canceled",
+        "started",
+        "update",
+        "started",
+        "fired",
+        "completed",
+    ]
+    await keep(handle, "kept-timer-reopen")
