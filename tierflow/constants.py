@@ -25,8 +25,11 @@ INGRESS_MAX_POLL_RECORDS = 500
 INGRESS_MAX_IN_FLIGHT = 512  # a start can take seconds to be answered on a busy server
 INGRESS_MAX_PENDING = 1000
 INGRESS_STALL_SECONDS = 300.0  # records waiting this long behind a still commit: degraded
-# a partition not fetched this long while records wait on it: the consumer is replaced
-INGRESS_FETCH_STALL_SECONDS = 60.0
+# A group consumer (ingress, notifier) is replaced when a partition has not been fetched this
+# long while records wait on it, or when a group join has not finished this long
+# (tierflow/kafka_fixes.py, items 3 and 4).
+FETCH_STALL_SECONDS = 60.0
+REJOIN_SECONDS = 30.0
 # How long the group waits for a silent ingress before its partitions go to another: the stall
 # a killed ingress leaves (kafka-python's default is 45 s). Heartbeats run on the client's own
 # thread, five per session, so a busy ingress is not taken for a dead one.

@@ -16,23 +16,26 @@ one is dropped when its test shows the pinned client no longer has the bug; a de
    with and without the workaround; both pass on the pinned client.
 3. Defensive. A group join that never completes (the coordinator stays unknown for good,
    seen when another member joined with a topic this one had no metadata for; not
-   reproduced on demand): ``JoinWatch`` tells the ingress to replace a consumer left without
-   a completed join for a while (``test_join_watch_*`` with an injected clock;
-   ``test_a_consumer_stuck_after_a_revocation_is_rebuilt`` in ``test_ingress.py``). Loading
-   topic metadata before the first join (``tierflow.kafka_io.load_topic_metadata``) makes it
-   rare.
+   reproduced on demand): ``JoinWatch`` tells the ingress and the notifier to replace a
+   consumer left without a completed join for a while (``test_join_watch_*`` with an
+   injected clock; ``test_a_consumer_stuck_after_a_revocation_is_rebuilt`` in
+   ``test_ingress.py``, and the notifier's in ``notifier/test_consumer_rebuild.py``).
+   Loading topic metadata before the first join (``tierflow.kafka_io.load_topic_metadata``)
+   makes it rare.
 4. Defensive. A member that stays in its group but stops fetching some of its partitions
    (a fetch whose answer never comes keeps its broker "busy" for good; suspected, not
    reproduced on demand, in cluster fault runs where a few commands waited minutes behind a
-   healthy group): ``FetchWatch`` tells the ingress to replace a consumer whose fetch
-   position on a partition has stood still while the broker's end offset is past it
-   (``test_fetch_watch_*`` with an injected clock; ``test_a_consumer_that_stops_fetching_is_
-   rebuilt`` in ``test_ingress.py``). The end offsets come from ListOffsets requests, not
-   from fetch answers, which are what stops.
+   healthy group): ``FetchWatch`` tells the ingress and the notifier to replace a consumer
+   whose fetch position on a partition has stood still while the broker's end offset is past
+   it (``test_fetch_watch_*`` with an injected clock; ``test_a_consumer_that_stops_fetching_
+   is_rebuilt`` in ``test_ingress.py``, and the notifier's in
+   ``notifier/test_consumer_rebuild.py``). The end offsets come from ListOffsets requests,
+   not from fetch answers, which are what stops.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +44,7 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
+log = logging.getLogger("tierflow.kafka")
 CONSUMER_CONFIG: dict[str, Any] = {"enable_incremental_fetch_sessions": False}
 
 
@@ -126,3 +130,29 @@ class FetchWatch:
         """Partitions whose position has stood still for ``after`` seconds behind records."""
         now = self._clock()
         return sorted(tp for tp, (_, since) in self._still.items() if now - since >= self.after)
+
+    def check(self, consumer: KafkaConsumer) -> str | None:
+        """Feed one round of ``consumer``'s positions and end offsets (on its own thread);
+        the reason to replace it, or None.
+
+        Paused partitions (a full consumer) are left out; a round the brokers do not answer
+        tells nothing, and starts the watch afresh.
+        """
+        paused = consumer.paused()
+        assigned = [tp for tp in consumer.assignment() if tp not in paused]
+        if not assigned:
+            self.forget()
+            return None
+        try:
+            ends = consumer.end_offsets(assigned, timeout_ms=5000)
+            positions = {tp: consumer.position(tp, timeout_ms=5000) for tp in assigned}
+        except Exception as exc:  # noqa: BLE001 - no answer, no verdict
+            log.info("fetch positions not checked: %s", exc)
+            self.forget()
+            return None
+        self.note({tp: p for tp, p in positions.items() if p is not None}, ends)
+        starved = self.starved()
+        if not starved:
+            return None
+        names = ", ".join(f"{tp.topic}[{tp.partition}]" for tp in starved)
+        return f"{names} not fetched for {self.after:.0f} s with records waiting"

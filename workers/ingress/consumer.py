@@ -64,14 +64,14 @@ class Ingress:
         backoff: Backoff | None = None,
         rpc_timeout: timedelta = timedelta(seconds=30),
         shutdown_grace: float = 10.0,
-        rejoin_timeout: float = 30.0,
+        rejoin_timeout: float = constants.REJOIN_SECONDS,
         poll_timeout: float = 1.0,
         max_records: int = constants.INGRESS_MAX_POLL_RECORDS,
         max_in_flight: int = constants.INGRESS_MAX_IN_FLIGHT,
         max_pending: int = constants.INGRESS_MAX_PENDING,
         stall_seconds: float = constants.INGRESS_STALL_SECONDS,
         session_timeout: float = constants.INGRESS_SESSION_TIMEOUT_SECONDS,
-        fetch_stall_seconds: float = constants.INGRESS_FETCH_STALL_SECONDS,
+        fetch_stall_seconds: float = constants.FETCH_STALL_SECONDS,
         producer: KafkaProducer | None = None,
         consumer_config: dict[str, Any] | None = None,
         clients: SystemClients | None = None,
@@ -197,12 +197,11 @@ class Ingress:
         (tierflow.kafka_fixes, item 4); checked a few times per stall time."""
         if not self.fetch_watch.due():
             return
-        starved = await self._kafka(self._starved_partitions)
-        if starved:
-            names = ", ".join(f"{tp.topic}[{tp.partition}]" for tp in starved)
-            await self._replace_consumer(
-                f"{names} not fetched for {self.fetch_watch.after:.0f} s with records waiting"
-            )
+        consumer = self._consumer
+        assert consumer is not None
+        why = await self._kafka(self.fetch_watch.check, consumer)
+        if why is not None:
+            await self._replace_consumer(why)
 
     async def _replace_consumer(self, why: str) -> None:
         """Replace a consumer stuck in its group join (tierflow.kafka_fixes, item 3) or no
@@ -363,29 +362,6 @@ class Ingress:
         else:
             consumer.resume(*consumer.paused())
         return poll(consumer, timeout)
-
-    def _starved_partitions(self) -> list[TopicPartition]:
-        """Feed the fetch watch one round of positions and end offsets; its verdict.
-
-        Paused partitions (a full ingress) are left out; a round the brokers do not answer
-        tells nothing, and starts the watch afresh.
-        """
-        consumer = self._consumer
-        assert consumer is not None
-        paused = consumer.paused()
-        assigned = [tp for tp in consumer.assignment() if tp not in paused]
-        if not assigned:
-            self.fetch_watch.forget()
-            return []
-        try:
-            ends = consumer.end_offsets(assigned, timeout_ms=5000)
-            positions = {tp: consumer.position(tp, timeout_ms=5000) for tp in assigned}
-        except Exception as exc:  # noqa: BLE001 - no answer, no verdict
-            log.info("fetch positions not checked: %s", exc)
-            self.fetch_watch.forget()
-            return []
-        self.fetch_watch.note({tp: p for tp, p in positions.items() if p is not None}, ends)
-        return self.fetch_watch.starved()
 
     def _commit_now(self, due: dict[TopicPartition, int]) -> bool:
         return self._consumer is not None and commit(self._consumer, due)

@@ -5,8 +5,10 @@ that were parked on the dead-letter topic), so a crash redelivers and the unique
 redelivery into nothing; a commit that fails is made again after the next poll. A record that
 can never be read goes to the dead-letter topic with a reason, and the partition moves on; a
 database outage is waited out (the record is retried, not skipped). Lag and stalls per
-partition feed ``/healthz`` and the metrics (``tierflow.partition_progress``). kafka-python is
-not thread-safe: the whole loop runs on one thread.
+partition feed ``/healthz`` and the metrics (``tierflow.partition_progress``). A consumer whose
+group join never finishes, or that stops fetching a partition with events waiting, is
+replaced (``tierflow.kafka_fixes``, items 3 and 4). kafka-python is not thread-safe: the whole
+loop runs on one thread.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tierflow import constants
 from tierflow.dead_letter import DeadLetter
 from tierflow.dead_letter import send as park
 from tierflow.kafka_consumer import commit, group_consumer, poll
+from tierflow.kafka_fixes import FetchWatch, JoinWatch
 from tierflow.partition_progress import Health, Partitions
 from workers.notifier.metrics import NotifierMetrics
 from workers.notifier.planner import Planner, record_rows
@@ -91,6 +94,7 @@ class ConsumerStats:
     events: int = 0
     dead_lettered: int = 0
     rows: int = 0
+    rebuilds: int = 0  # consumers replaced (tierflow.kafka_fixes, items 3 and 4)
 
 
 class EventConsumer:
@@ -110,6 +114,8 @@ class EventConsumer:
         max_records: int = 100,
         retry_pause: float = 1.0,
         stall_seconds: float = constants.NOTIFIER_STALL_SECONDS,
+        rejoin_timeout: float = constants.REJOIN_SECONDS,
+        fetch_stall_seconds: float = constants.FETCH_STALL_SECONDS,
         on_batch: Callable[[int], None] | None = None,
     ) -> None:
         self.bootstrap, self.topic, self.group_id, self.dlq_topic = (
@@ -126,6 +132,9 @@ class EventConsumer:
         self.consumer: KafkaConsumer | None = None
         self.partitions = Partitions(stall_seconds)
         metrics.partitions.partitions = self.partitions
+        self.rejoin_timeout = rejoin_timeout
+        self.join_watch = JoinWatch()
+        self.fetch_watch = FetchWatch(fetch_stall_seconds)
 
     @property
     def ready(self) -> bool:
@@ -140,6 +149,22 @@ class EventConsumer:
 
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop`` is set, then commit what is done and leave the group."""
+        self.consumer = self._new_consumer()
+        try:
+            while not stop.is_set():
+                try:
+                    if self.consumer is None:  # a replacement failed: try again
+                        self.consumer = self._new_consumer()
+                    self.run_once(self.consumer, stop)
+                    self._watch(self.consumer)
+                except Exception:  # noqa: BLE001 - a broker hiccup must not end the consumer
+                    log.exception("notifier loop error; retrying")
+                    stop.wait(self.retry_pause)
+        finally:
+            if self.consumer is not None:
+                self.consumer.close(autocommit=False)
+
+    def _new_consumer(self) -> KafkaConsumer:
         consumer = group_consumer(
             self.bootstrap,
             self.group_id,
@@ -147,18 +172,32 @@ class EventConsumer:
             max_records=self.max_records,
             config=self.consumer_config,
         )
-        consumer.subscribe([self.topic])
-        self.consumer = consumer
+        self.join_watch = JoinWatch()
+        consumer.subscribe([self.topic], listener=self.join_watch)
         log.info("notifier consuming %s as group %s", self.topic, self.group_id)
+        return consumer
+
+    def _watch(self, consumer: KafkaConsumer) -> None:
+        """Replace the consumer if its group join never finishes or it stopped fetching a
+        partition with events waiting (tierflow.kafka_fixes, items 3 and 4). What it had
+        finished but not committed comes again, and is recorded as nothing new."""
+        why = None
+        if self.join_watch.stuck_for() > self.rejoin_timeout:
+            why = f"group join unfinished for {self.rejoin_timeout:.0f} s"
+        elif self.fetch_watch.due():
+            why = self.fetch_watch.check(consumer)
+        if why is None:
+            return
+        log.warning("%s; replacing the consumer", why)
+        self.stats.rebuilds += 1
+        self.fetch_watch.forget()
+        self.consumer = None
         try:
-            while not stop.is_set():
-                try:
-                    self.run_once(consumer, stop)
-                except Exception:  # noqa: BLE001 - a broker hiccup must not end the consumer
-                    log.exception("notifier loop error; retrying")
-                    stop.wait(self.retry_pause)
-        finally:
             consumer.close(autocommit=False)
+        except Exception as exc:  # noqa: BLE001 - the old client is dropped either way
+            log.warning("closing the stuck consumer failed: %s", exc)
+        self.partitions.follow(set(), {})
+        self.consumer = self._new_consumer()
 
     def run_once(self, consumer: KafkaConsumer, stop: threading.Event) -> None:
         """Poll once; handle each record in order; commit each partition past what is done."""
