@@ -38,12 +38,12 @@ from tierflow.policy_source import PolicySource, RecordedPolicy
 from tierflow.settings import Settings, get_settings
 from tierflow.temporal_client import connect_temporal
 from workers.runtime import configure_logging, log
-from workflows import service_request
-from workflows.service_request import REQUEST_WORKFLOWS
+from workflows import request_types, service_request
+from workflows.request_types import REQUEST_WORKFLOWS
 
 # The workflow definitions run afresh in Temporal's sandbox for every new run; the pure
 # helpers of ``workflows/`` do not (see ``workflow_runner``).
-SANDBOXED = {service_request.__name__}
+SANDBOXED = {service_request.__name__, request_types.__name__}
 
 
 def pure_workflow_modules() -> list[str]:

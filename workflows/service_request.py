@@ -18,8 +18,6 @@ with workflow.unsafe.imports_passed_through():
     from schemas.lifecycle import (
         OPERATOR_ACTIONS,
         WORKFLOW_TYPE,
-        WORKFLOW_TYPE_STARTED_BEFORE,
-        WORKFLOW_TYPE_V2,
         ActionKind,
         ActionRequest,
         ActionResult,
@@ -1455,38 +1453,3 @@ class ServiceRequestWorkflow:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
-
-
-@workflow.defn(name=WORKFLOW_TYPE_V2)
-class ServiceRequestV2(ServiceRequestWorkflow):
-    """Requests started as ``ServiceRequestV2``: the same lifecycle, without kept timers.
-
-    Their histories cancel a timer as soon as its deadline moves, so they replay only on code
-    that does; they continue as new under this type too.
-    """
-
-    keeps_later_timers = False
-
-    @workflow.run
-    async def run(self, state: WorkflowState) -> RequestSummary:
-        return await super().run(state)
-
-
-@workflow.defn(name=WORKFLOW_TYPE_STARTED_BEFORE)
-class ServiceRequestStartedBefore(ServiceRequestWorkflow):
-    """Requests started under the first type name: the same lifecycle, chosen by patches.
-
-    Their histories hold the patch markers their code took, so they replay only on code that
-    asks for the same patches; they continue as new under this type too.
-    """
-
-    takes_patches = True
-    keeps_later_timers = False
-
-    @workflow.run
-    async def run(self, state: WorkflowState) -> RequestSummary:
-        return await super().run(state)
-
-
-# every type a request runs under: a worker registers them all, a replayer too
-REQUEST_WORKFLOWS = (ServiceRequestWorkflow, ServiceRequestV2, ServiceRequestStartedBefore)

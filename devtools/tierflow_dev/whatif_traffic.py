@@ -58,7 +58,8 @@ from tierflow.policy import PACKAGED_POLICY, PolicyFile, parse_policy
 from tierflow_dev.demo import demo_requests
 from tierflow_dev.devstack.temporal import find_executable
 from workers.worker import workflow_runner
-from workflows.service_request import REQUEST_WORKFLOWS, ServiceRequestWorkflow
+from workflows.request_types import REQUEST_WORKFLOWS
+from workflows.service_request import ServiceRequestWorkflow
 
 DELAYS = (
     timedelta(minutes=20),

@@ -15,7 +15,8 @@ from tests.utils.factories import RecordFactory, make_request
 from tests.utils.stack_helpers import act, sample, start_request
 from tierflow.db import repository
 from tierflow.metrics import WorkerMetrics
-from workflows.service_request import REQUEST_WORKFLOWS, ServiceRequestWorkflow
+from workflows.request_types import REQUEST_WORKFLOWS
+from workflows.service_request import ServiceRequestWorkflow
 
 COUNTERS = (
     "tierflow_transitions_total",

@@ -38,7 +38,7 @@ from schemas.policy import PinnedPolicy, PolicyRequest
 from tests.utils.factories import make_policy
 from tierflow.db.auth_models import ApiUser
 from tierflow.directory import Directory, DirectoryEntry
-from workflows.service_request import REQUEST_WORKFLOWS
+from workflows.request_types import REQUEST_WORKFLOWS
 
 HISTORIES = Path(__file__).with_name("histories")
 

@@ -24,7 +24,7 @@ from tests.workflows.harness import StandIns
 from tests.workflows.test_lifecycle import sleep_until, submit, view
 from tierflow.policy import load_policy_file
 from tierflow_dev.devstack.temporal import find_executable
-from workflows.service_request import REQUEST_WORKFLOWS
+from workflows.request_types import REQUEST_WORKFLOWS
 
 CST = timezone(timedelta(hours=8))
 # Spring Festival 2027 as the packaged policy's calendar has it: Fri 5 Feb and Mon 8 to

@@ -17,7 +17,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from schemas.lifecycle import WORKFLOW_TYPES
-from workflows.service_request import REQUEST_WORKFLOWS, ServiceRequestWorkflow
+from workflows.request_types import REQUEST_WORKFLOWS
+from workflows.service_request import ServiceRequestWorkflow
 
 HISTORIES = sorted(Path(__file__).with_name("histories").glob("*.json"))
 

@@ -22,11 +22,8 @@ from tests.utils.factories import ALWAYS_OPEN, make_policy, make_request
 from tests.workflows.dev_server import SECOND, replay_and_maybe_record
 from tests.workflows.harness import StandIns
 from tierflow.constants import workflow_id
-from workflows.service_request import (
-    ServiceRequestStartedBefore,
-    ServiceRequestV2,
-    ServiceRequestWorkflow,
-)
+from workflows.request_types import ServiceRequestStartedBefore, ServiceRequestV2
+from workflows.service_request import ServiceRequestWorkflow
 
 
 async def test_a_worker_without_the_type_leaves_the_request_to_one_that_has_it(

@@ -1,0 +1,57 @@
+"""Every type a request runs under; the older ones are defined here, not beside today's.
+
+The sandbox runs the module of a run's workflow type afresh for every new run, and each
+``@workflow.defn`` there checks every method of its class (and of its bases) again: a
+subclass in the same module as today's type made every new run pay for it
+(``tierflow bench lifecycle``). Runs of today's type import only ``service_request``; runs of
+an older type import this module, and it imports that one.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from schemas.lifecycle import (
+        WORKFLOW_TYPE_STARTED_BEFORE,
+        WORKFLOW_TYPE_V2,
+        RequestSummary,
+        WorkflowState,
+    )
+
+from workflows.service_request import ServiceRequestWorkflow
+
+
+@workflow.defn(name=WORKFLOW_TYPE_V2)
+class ServiceRequestV2(ServiceRequestWorkflow):
+    """Requests started as ``ServiceRequestV2``: the same lifecycle, without kept timers.
+
+    Their histories cancel a timer as soon as its deadline moves, so they replay only on code
+    that does; they continue as new under this type too.
+    """
+
+    keeps_later_timers = False
+
+    @workflow.run
+    async def run(self, state: WorkflowState) -> RequestSummary:
+        return await super().run(state)
+
+
+@workflow.defn(name=WORKFLOW_TYPE_STARTED_BEFORE)
+class ServiceRequestStartedBefore(ServiceRequestWorkflow):
+    """Requests started under the first type name: the same lifecycle, chosen by patches.
+
+    Their histories hold the patch markers their code took, so they replay only on code that
+    asks for the same patches; they continue as new under this type too.
+    """
+
+    takes_patches = True
+    keeps_later_timers = False
+
+    @workflow.run
+    async def run(self, state: WorkflowState) -> RequestSummary:
+        return await super().run(state)
+
+
+# every type a request runs under: a worker registers them all, a replayer too
+REQUEST_WORKFLOWS = (ServiceRequestWorkflow, ServiceRequestV2, ServiceRequestStartedBefore)
