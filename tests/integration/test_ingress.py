@@ -32,6 +32,7 @@ from tests.utils.eventually import eventually, eventually_sync
 from tests.utils.factories import make_request
 from tests.utils.ingress_helpers import command_topics, make_ingress, running
 from tests.utils.stack_helpers import act, forget_workflow, read_events, sample, start_request
+from tests.utils.stuck_join import revoked_until_replaced
 from tierflow.constants import workflow_id
 from tierflow.db import repository
 from tierflow.kafka_io import header, make_consumer, make_producer
@@ -559,15 +560,7 @@ async def test_a_consumer_stuck_after_a_revocation_is_rebuilt(stack, unique_topi
     try:
         async with running(ingress):
             await eventually(lambda: ingress.ready, what="subscribed")
-
-            def revoked_and_left_so() -> bool:
-                # what the client reports as a rebalance starts; re-armed if a real join
-                # (kafka-python rejoins once right after a first join) finishes meanwhile
-                if ingress.stats.rebuilds == 0 and ingress.join_watch.stuck_for() == 0:
-                    ingress.join_watch.on_partitions_revoked(set())
-                return ingress.stats.rebuilds == 1
-
-            await eventually(revoked_and_left_so, timeout=20, what="rebuilt")
+            await eventually(revoked_until_replaced(ingress), timeout=20, what="rebuilt")
             await _submit_applied(ingress, producer, commands)
     finally:
         producer.close(timeout=5)

@@ -10,7 +10,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,20 +79,25 @@ def webhook_rules_file(folder: Path, url: str) -> Path:
 
 
 @contextmanager
-def notifier_thread(settings: Settings, clock: Clock | None = None) -> Iterator[threading.Event]:
-    """Run ``tierflow notifier`` in this process (a thread) until the block ends; ``clock``:
-    the notifier's time (``tests.utils.clock.FastClock``), real time if not given."""
+def on_a_thread(run: Callable[[threading.Event], None], name: str) -> Iterator[threading.Event]:
+    """Run ``run(stop)`` on a thread until the block ends; then set ``stop`` and join it."""
     stop = threading.Event()
-    thread = threading.Thread(
-        target=serve, args=(settings, stop, clock), name="notifier", daemon=True
-    )
+    thread = threading.Thread(target=run, args=(stop,), name=name, daemon=True)
     thread.start()
     try:
         yield stop
     finally:
         stop.set()
         thread.join(timeout=60)
-        assert not thread.is_alive(), "the notifier did not stop within 60 s"
+        assert not thread.is_alive(), f"the {name} did not stop within 60 s"
+
+
+@contextmanager
+def notifier_thread(settings: Settings, clock: Clock | None = None) -> Iterator[threading.Event]:
+    """Run ``tierflow notifier`` in this process (a thread) until the block ends; ``clock``:
+    the notifier's time (``tests.utils.clock.FastClock``), real time if not given."""
+    with on_a_thread(lambda stop: serve(settings, stop, clock), "notifier") as stop:
+        yield stop
 
 
 def start_notifier_process(settings: Settings, log: Path) -> subprocess.Popen[bytes]:

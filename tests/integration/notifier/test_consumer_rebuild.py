@@ -3,7 +3,6 @@ items 3 and 4) and reads on: events are handled, and a redelivered one adds no m
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,7 +13,8 @@ from sqlalchemy import Engine
 
 from tests.utils.eventually import eventually
 from tests.utils.notifier_helpers import project, rows, warning_breach_escalation
-from tests.utils.notifier_rig import NotifierRig
+from tests.utils.notifier_rig import NotifierRig, on_a_thread
+from tests.utils.stuck_join import revoked_until_replaced
 from tierflow.kafka_io import make_producer
 from workers.notifier.consumer import EventConsumer
 from workers.notifier.metrics import NotifierMetrics
@@ -49,16 +49,11 @@ def consuming(
         NotifierMetrics(CollectorRegistry()),
         **options,
     )
-    stop = threading.Event()
-    thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
-    thread.start()
     try:
-        yield consumer
+        with on_a_thread(consumer.run, "notifier consumer"):
+            yield consumer
     finally:
-        stop.set()
-        thread.join(timeout=30)
         producer.close(timeout=5)
-        assert not thread.is_alive(), "the consumer did not stop within 30 s"
 
 
 async def warnings_recorded(rig: NotifierRig, engine: Engine) -> int:
@@ -84,14 +79,6 @@ async def test_a_notifier_consumer_stuck_in_its_join_is_replaced(
 ) -> None:
     with consuming(rig, engine, rejoin_timeout=1.0) as consumer:
         await eventually(lambda: consumer.ready, what="subscribed")
-
-        def revoked_and_left_so() -> bool:
-            # what the client reports as a rebalance starts; re-armed if a real join
-            # (kafka-python rejoins once right after a first join) finishes meanwhile
-            if consumer.stats.rebuilds == 0 and consumer.join_watch.stuck_for() == 0:
-                consumer.join_watch.on_partitions_revoked(set())
-            return consumer.stats.rebuilds == 1
-
-        await eventually(revoked_and_left_so, timeout=20, what="replaced")
+        await eventually(revoked_until_replaced(consumer), timeout=20, what="replaced")
         assert await warnings_recorded(rig, engine) == 3
     assert consumer.stats.rebuilds == 1
