@@ -189,32 +189,47 @@ def _upsert_request(conn: Connection, record: TransitionRecord) -> None:
         }
     conn.execute(_request_upsert(conn.dialect.name), values)
     if record.request is not None:  # the submission's own fields, whatever order they arrive in
-        extra = {k: values[k] for k in ("contact_name", "contact_phone", "contact_email")}
-        extra |= {"description": values["description"], "channel": values["channel"]}
-        conn.execute(
-            update(_service_request)
-            .where(_service_request.c.request_id == record.request_id)
-            .values(**extra)
-        )
+        extra = {f"b_{k}": values[k] for k in SUBMISSION_COLUMNS}
+        conn.execute(_SUBMISSION_FIELDS, {"b_request_id": record.request_id, **extra})
 
 
-def _open_hold_id(conn: Connection, request_id: str) -> int | None:
-    query = (
-        select(_tier_hold.c.id)
-        .where(_tier_hold.c.request_id == request_id, _tier_hold.c.until.is_(None))
-        .order_by(_tier_hold.c.since.desc(), _tier_hold.c.id.desc())
-        .limit(1)
-    )
-    return conn.execute(query).scalar_one_or_none()
-
-
-# Built once: the parameters are bound per call.
+# Statements built once (building and cache-keying one costs more than running it): the
+# parameters are bound per call.
+SUBMISSION_COLUMNS = ("contact_name", "contact_phone", "contact_email", "description", "channel")
+_SUBMISSION_FIELDS = (
+    update(_service_request)
+    .where(_service_request.c.request_id == bindparam("b_request_id"))
+    .values({k: bindparam(f"b_{k}") for k in SUBMISSION_COLUMNS})
+)
+_OPEN_HOLD_ID = (
+    select(_tier_hold.c.id)
+    .where(_tier_hold.c.request_id == bindparam("b_request_id"), _tier_hold.c.until.is_(None))
+    .order_by(_tier_hold.c.since.desc(), _tier_hold.c.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
 _CLOSE_HOLDS = (
     update(_tier_hold)
     .where(_tier_hold.c.request_id == bindparam("b_request_id"), _tier_hold.c.until.is_(None))
     .values(until=bindparam("b_until"), left_by=bindparam("b_left_by"))
 )
 _OPEN_HOLD = _tier_hold.insert()
+_FLAG_OPEN_HOLD = {  # the open stay's breach flag, by flag
+    flag: update(_tier_hold).where(_tier_hold.c.id == _OPEN_HOLD_ID).values({flag: True})
+    for flag in ("response_breached", "sign_for_breached", "resolution_breached")
+}
+_SIGN_FOR_OPEN_HOLD = (
+    update(_tier_hold)
+    .where(_tier_hold.c.id == _OPEN_HOLD_ID)
+    .values(signed_for_at=bindparam("b_at"))
+)
+_PAUSE_OPEN_HOLD = (
+    update(_tier_hold)
+    .where(_tier_hold.c.id == _OPEN_HOLD_ID)
+    .values(paused_seconds=_tier_hold.c.paused_seconds + bindparam("b_paused"))
+)
+_INSERT_COMMENT = _comment.insert()
+_INSERT_RATING = _rating.insert()
 
 
 def _close_holds(conn: Connection, record: TransitionRecord) -> None:
@@ -249,41 +264,30 @@ def _update_holds(conn: Connection, record: TransitionRecord) -> None:
     elif event in CLOSES_HOLD:
         _close_holds(conn, record)
     elif event is EventType.SLA_BREACHED:
-        hold_id = _open_hold_id(conn, record.request_id)
-        clock = record.details.get("clock")
-        flag = BREACH_FLAGS.get(str(clock), "resolution_breached")
-        if hold_id is not None:
-            conn.execute(update(_tier_hold).where(_tier_hold.c.id == hold_id).values({flag: True}))
+        flag = BREACH_FLAGS.get(str(record.details.get("clock")), "resolution_breached")
+        conn.execute(_FLAG_OPEN_HOLD[flag], {"b_request_id": record.request_id})
     elif event is EventType.SIGNED_FOR:
-        hold_id = _open_hold_id(conn, record.request_id)
-        if hold_id is not None:
-            conn.execute(
-                update(_tier_hold)
-                .where(_tier_hold.c.id == hold_id)
-                .values(signed_for_at=record.occurred_at)
-            )
+        conn.execute(
+            _SIGN_FOR_OPEN_HOLD, {"b_request_id": record.request_id, "b_at": record.occurred_at}
+        )
     elif event is EventType.INFO_PROVIDED:
         paused = int(record.details.get("paused_seconds", 0) or 0)
-        hold_id = _open_hold_id(conn, record.request_id)
-        if paused and hold_id is not None:
-            conn.execute(
-                update(_tier_hold)
-                .where(_tier_hold.c.id == hold_id)
-                .values(paused_seconds=_tier_hold.c.paused_seconds + paused)
-            )
+        if paused:
+            conn.execute(_PAUSE_OPEN_HOLD, {"b_request_id": record.request_id, "b_paused": paused})
 
 
 def _insert_comment(conn: Connection, record: TransitionRecord) -> None:
     conn.execute(
-        _comment.insert().values(
-            event_id=record.event_id,
-            request_id=record.request_id,
-            author_id=record.actor.id,
-            author_role=record.actor.role.value,
-            institution_id=record.actor.institution_id or record.institution_id,
-            body=record.reason or "",
-            created_at=record.occurred_at,
-        )
+        _INSERT_COMMENT,
+        {
+            "event_id": record.event_id,
+            "request_id": record.request_id,
+            "author_id": record.actor.id,
+            "author_role": record.actor.role.value,
+            "institution_id": record.actor.institution_id or record.institution_id,
+            "body": record.reason or "",
+            "created_at": record.occurred_at,
+        },
     )
 
 
@@ -294,17 +298,18 @@ def _insert_rating(conn: Connection, record: TransitionRecord) -> None:
             f"rated event {record.event_id}: details.rating must be 1-5, got {value!r}"
         )
     conn.execute(
-        _rating.insert().values(
-            event_id=record.event_id,
-            request_id=record.request_id,
-            rating=value,
-            comment=record.reason,
-            rated_by=record.actor.id,
-            institution_id=record.institution_id,
-            tier=record.to_tier.value,
-            created_at=record.occurred_at,
-            excluded=False,
+        _INSERT_RATING,
+        {
+            "event_id": record.event_id,
+            "request_id": record.request_id,
+            "rating": value,
+            "comment": record.reason,
+            "rated_by": record.actor.id,
+            "institution_id": record.institution_id,
+            "tier": record.to_tier.value,
+            "created_at": record.occurred_at,
+            "excluded": False,
             # 受理评价 says so; a conclusion's rating carries no stage (recorded before intakes)
-            stage=str(record.details.get("stage") or RatingStage.CONCLUSION.value),
-        )
+            "stage": str(record.details.get("stage") or RatingStage.CONCLUSION.value),
+        },
     )
