@@ -137,7 +137,7 @@ def _insert_transition(conn: Connection, record: TransitionRecord) -> bool:
             "institution_id": record.institution_id,
             "reason": record.reason,
             "policy_version": record.policy_version,
-            "details": record.model_dump(mode="json")["details"],
+            "details": record.model_dump(mode="json", include={"details"})["details"],
             "recorded_at": datetime.now(UTC),
         }
     )
