@@ -9,13 +9,17 @@ at once, as their recorded histories do (tests/workflows/test_replay.py).
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHandle
 
 from schemas.domain import State
 from schemas.lifecycle import ActionKind
+from schemas.policy import CalendarData
 from tests.utils.factories import (
+    ALWAYS_OPEN,
     HOUR,
     action,
     caseworker,
@@ -26,6 +30,7 @@ from tests.utils.factories import (
 from tests.workflows.harness import StandIns, replay_and_keep
 from tests.workflows.test_lifecycle import act, submit, view
 
+SHANGHAI = timezone(timedelta(hours=8))
 ACCEPTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
 # a resolve under a 30-minute reopen window: its update, the window's timer, fired, the close
 RESOLVED_THEN_CLOSED = ["update", "started", "fired", "completed"]
@@ -52,9 +57,18 @@ async def keep(handle: WorkflowHandle, name: str) -> None:
     await replay_and_keep(history, name, run_id)
 
 
-async def resolved_early(ts_worker, stand_ins: StandIns, **policy: int) -> WorkflowHandle:
-    """Submit, acknowledge and resolve at once under a 30-minute reopen window."""
-    stand_ins.policy = make_policy(4, 16, 0.5).model_copy(update=policy)
+async def resolved_early(
+    ts_worker, stand_ins: StandIns, calendar: CalendarData | None = None, **policy: int
+) -> WorkflowHandle:
+    """Submit, acknowledge and resolve at once under a 30-minute reopen window.
+
+    The clocks run round the clock: under working hours a run started in a break (the test
+    server starts at today's time) counts every clock from the same period start, and a reopen's
+    deadline then lands on the kept one, a different (cheaper) path than the one these pin.
+    """
+    stand_ins.policy = make_policy(4, 16, 0.5, calendar=calendar or ALWAYS_OPEN).model_copy(
+        update=policy
+    )
     env, queue = ts_worker
     handle = await submit(env, queue, make_request())
     cw = caseworker((await view(handle)).summary.institution_id)
@@ -99,3 +113,26 @@ async def test_a_reopen_cancels_the_kept_timer_it_would_be_woken_by(ts_worker, s
     # the same four timer events as a V2 run's resolve and reopen, never a timer fired for nothing
     assert events[reopened:] == ["update", "canceled", "canceled", "started", *RESOLVED_THEN_CLOSED]
     await keep(handle, "kept-timer-reopen")
+
+
+async def test_a_reopen_before_the_clocks_count_takes_over_the_kept_timer(
+    ts_worker, stand_ins
+) -> None:
+    """Submitted on a day off, every clock counts from the next working morning: the reopen's
+    fresh clock warns at the kept timer's instant, so that timer serves it as it is."""
+    today = datetime.now(SHANGHAI).date()
+    days_off = CalendarData(
+        version="days-off-now",
+        holidays=[today, today + timedelta(days=1)],
+        first_year=2025,
+        last_year=2030,
+    )
+    handle = await resolved_early(ts_worker, stand_ins, calendar=days_off)
+    cw = caseworker((await view(handle)).summary.institution_id)
+    await act(handle, action(ActionKind.REOPEN, system_client("crm", "reopen"), text="银行撤回"))
+    await act(handle, action(ActionKind.RESOLVE, cw, text="已换一家银行办结"))
+    assert (await handle.result()).state is State.CLOSED
+    events = await timer_events(handle)
+    reopened = [i for i, name in enumerate(events) if name == "update"][2]
+    # the reopen cancels only the window's timer; the kept one, never started again, never fires
+    assert events[reopened:] == ["update", "canceled", *RESOLVED_THEN_CLOSED]
