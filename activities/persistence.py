@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -11,8 +13,19 @@ from activities.failures import is_permanent, permanent_failure
 from schemas.lifecycle import TransitionRecord
 from tierflow.db.engine import begin_write
 from tierflow.db.models import Transition
-from tierflow.db.projection import apply_transition
+from tierflow.db.projection import newest_by_request, record_transition, write_summary
 from tierflow.metrics import WorkerMetrics
+
+
+@contextlib.contextmanager
+def _naming(record: TransitionRecord) -> Iterator[None]:
+    """A permanent failure rolls the batch back and names the record at fault."""
+    try:
+        yield
+    except Exception as exc:
+        if is_permanent(exc):
+            raise permanent_failure("record_transitions", exc, record.event_id) from None
+        raise
 
 
 class TransitionWriter:
@@ -27,19 +40,19 @@ class TransitionWriter:
         return len(self.persist_new(records))
 
     def persist_new(self, records: list[TransitionRecord]) -> list[TransitionRecord]:
-        """Write the records in one transaction; return those this call wrote first."""
+        """Write the records in one transaction; return those this call wrote first.
+
+        Each request's summary row is written once, from its newest new record.
+        """
         first = []
         with begin_write(self.engine) as conn:
             for record in records:
-                try:
-                    if apply_transition(conn, record):
+                with _naming(record):
+                    if record_transition(conn, record):
                         first.append(record)
-                except Exception as exc:
-                    if is_permanent(exc):  # rolls the batch back; names the record at fault
-                        raise permanent_failure(
-                            "record_transitions", exc, record.event_id
-                        ) from None
-                    raise
+            for newest, submission in newest_by_request(first):
+                with _naming(newest):
+                    write_summary(conn, newest, submission)
         if self.metrics is not None:
             for record in first:  # counted after the commit: retries and replays count once
                 self.metrics.observe_first_write(record)

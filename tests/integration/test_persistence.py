@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, delete, event, func
 from sqlmodel import Session, select
 
 from activities.persistence import TransitionWriter
@@ -225,3 +225,73 @@ def test_seeded_directory_routes_like_the_file(db_engine: Engine) -> None:
     with Session(db_engine) as s:
         policy = s.get(models.SlaPolicyVersion, version)
         assert policy is not None and version in policy.content
+
+
+READ_MODEL = (
+    models.ServiceRequest,
+    models.Transition,
+    models.TierHoldRow,
+    models.Comment,
+    models.Rating,
+)
+
+
+def _rows(engine: Engine) -> dict[str, list[dict[str, object]]]:
+    """Every read-model table's rows, without the ids and write times a writer assigns."""
+    skip = {"id", "recorded_at"}
+    with Session(engine) as s:
+        return {
+            model.__name__: sorted(
+                (
+                    {k: v for k, v in row.model_dump().items() if k not in skip}
+                    for row in s.exec(select(model)).all()
+                ),
+                key=repr,
+            )
+            for model in READ_MODEL
+        }
+
+
+def test_a_batch_writes_each_summary_once_and_the_rows_one_record_at_a_time_would(
+    db_engine: Engine,
+) -> None:
+    """Two requests' records interleaved in one batch, after a first batch that wrote some."""
+    one, two = (
+        RecordFactory(make_request("req-batch-1")),
+        RecordFactory(make_request("req-batch-2")),
+    )
+    first = [one.submitted(), one.assigned("zj-330106-sme", Tier.COUNTY), two.submitted()]
+    rest = [
+        two.assigned("zj-330106-sme", Tier.COUNTY),
+        one.commented("已联系合作银行"),
+        two.breached("response"),
+        one.resolved(),
+        two.escalated("zj-330100-sme", Tier.MUNICIPAL),
+        one.rated(5, "办得好"),
+    ]
+    upserts = []
+
+    def counted(conn, cursor, statement: str, *args: object) -> None:
+        if statement.startswith("INSERT INTO service_request"):
+            upserts.append(statement)
+
+    batched = TransitionWriter(db_engine)
+    assert batched.persist(first) == 3
+    event.listen(db_engine, "before_cursor_execute", counted)
+    try:
+        assert batched.persist(first[1:] + rest) == len(rest)  # a retry's known records too
+    finally:
+        event.remove(db_engine, "before_cursor_execute", counted)
+    assert len(upserts) == 2  # one per request, not one per record
+    with Session(db_engine) as s:
+        row = repository.get_request(s, "req-batch-2")
+        assert row is not None and (row.tier, row.last_sequence) == ("municipal", 4)
+        assert row.contact_name == "王芳"
+    written = _rows(db_engine)
+
+    with db_engine.begin() as conn:
+        for model in READ_MODEL:
+            conn.execute(delete(model))
+    for record in first + rest:
+        assert persist_one(batched, record)
+    assert _rows(db_engine) == written
