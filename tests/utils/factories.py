@@ -238,7 +238,12 @@ def make_policy(
     reopen_hours: float = 37.5,
     calendar: CalendarData | None = None,
 ) -> PinnedPolicy:
-    """Return a pinned policy with the same targets at every tier (easy to reason about)."""
+    """Return a pinned policy with the same targets at every tier (easy to reason about).
+
+    The default calendar has working hours, and a time-skipping session's clock may stand at
+    any hour when a test runs (a break shifts every clock started in it): a test that pins
+    exact timer events passes ``ALWAYS_OPEN`` unless the hour is what it tests.
+    """
     target = SlaTarget(
         response_seconds=int(response_hours * HOUR), resolution_seconds=int(resolution_hours * HOUR)
     )
