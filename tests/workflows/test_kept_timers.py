@@ -9,7 +9,7 @@ at once, as their recorded histories do (tests/workflows/test_replay.py).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
@@ -29,8 +29,8 @@ from tests.utils.factories import (
 )
 from tests.workflows.harness import StandIns, replay_and_keep
 from tests.workflows.test_lifecycle import act, submit, view
+from tierflow.grades import SHANGHAI
 
-SHANGHAI = timezone(timedelta(hours=8))
 ACCEPTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
 # a resolve under a 30-minute reopen window: its update, the window's timer, fired, the close
 RESOLVED_THEN_CLOSED = ["update", "started", "fired", "completed"]
@@ -62,8 +62,8 @@ async def resolved_early(
 ) -> WorkflowHandle:
     """Submit, acknowledge and resolve at once under a 30-minute reopen window.
 
-    The clocks run round the clock: under working hours a run started in a break (the test
-    server starts at today's time) counts every clock from the same period start, and a reopen's
+    The clocks run round the clock: under working hours a run started in a break (the session's
+    clock may stand at any hour) counts every clock from the same period start, and a reopen's
     deadline then lands on the kept one, a different (cheaper) path than the one these pin.
     """
     stand_ins.policy = make_policy(4, 16, 0.5, calendar=calendar or ALWAYS_OPEN).model_copy(
@@ -125,7 +125,8 @@ async def test_a_reopen_before_the_clocks_count_takes_over_the_kept_timer(
 ) -> None:
     """Submitted on a day off, every clock counts from the next working morning: the reopen's
     fresh clock warns at the kept timer's instant, so that timer serves it as it is."""
-    today = datetime.now(SHANGHAI).date()
+    env, _ = ts_worker
+    today = (await env.get_current_time()).astimezone(SHANGHAI).date()  # the session's day
     days_off = CalendarData(
         version="days-off-now",
         holidays=[today, today + timedelta(days=1)],

@@ -5,7 +5,8 @@ wrote a row do the other tables change. Everything runs in the caller's transact
 retry after a crash either sees the committed event (and does nothing) or redoes it all.
 Records of one request must be applied in sequence order (the workflow's outbox does that);
 the request summary itself is guarded by ``last_sequence`` and never goes backwards, so a
-batch writes it once per request, from the request's newest record (``write_summaries``).
+batch writes it once per request, from the request's newest record (``newest_by_request``,
+``write_summary``).
 """
 
 from __future__ import annotations
