@@ -73,8 +73,11 @@ lint: $(STAMP)
 	$(BIN)/mypy schemas workflows activities workers tierflow api whatif devtools
 
 ## Lint, types, then the whole suite against real Temporal, Kafka, PostgreSQL and Prometheus.
+## The suite spreads its test files over TEST_WORKERS processes (pytest-xdist), each with its own
+## servers: most of a test's time waits on them, so two workers share 2 cores well.
+TEST_WORKERS ?= 2
 test: $(STAMP) system-deps lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## Only the tests on the Temporal server built from deploy/temporal-server (also in `make test`):
 ## mTLS, and PostgreSQL as in production. The first Go build on a machine takes 8-25 min on

@@ -15,6 +15,7 @@ search attributes with the functions behind ``tierflow temporal setup``.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import random
@@ -110,16 +111,24 @@ def cache_dir() -> Path:
 def build_binary(source_dir: Path = SOURCE_DIR, timeout: float = 1800) -> Path:
     """Return the built server binary, running ``go build`` only if this source is new.
 
-    The seconds the build took are written next to the binary (``build-seconds``).
+    Processes that need it at once (the test suite's workers) build it once: the others wait
+    on a lock for the first one's binary. The seconds the build took are written next to the
+    binary (``build-seconds``).
     """
     target = cache_dir() / source_hash(source_dir) / BINARY_NAME
     if target.is_file():
         return target
     go = find_go()
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(
-        f"{BINARY_NAME}.partial-{os.getpid()}"
-    )  # parallel builds race safely
+    with (target.parent / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.is_file():
+            _build(go, source_dir, target, timeout)
+    return target
+
+
+def _build(go: Path, source_dir: Path, target: Path, timeout: float) -> None:
+    partial = target.with_name(f"{BINARY_NAME}.partial-{os.getpid()}")
     started = time.monotonic()
     try:
         result = subprocess.run(
@@ -139,7 +148,6 @@ def build_binary(source_dir: Path = SOURCE_DIR, timeout: float = 1800) -> Path:
         raise StackError(f"go build of {source_dir} failed:\n{tail}")
     os.replace(partial, target)
     (target.parent / "build-seconds").write_text(f"{time.monotonic() - started:.1f}\n")
-    return target
 
 
 def free_service_port(taken: set[int]) -> int:
