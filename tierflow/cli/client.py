@@ -29,7 +29,6 @@ from tierflow.i18n.labels import label
 
 API = "/api/v1"
 SLA_STYLE = {"breached": "bold red", "warning": "yellow", "paused": "cyan", "on_track": "green"}
-console = Console()
 CODES: dict[str, type] = {
     "state": State,
     "tier": Tier,
@@ -39,6 +38,12 @@ CODES: dict[str, type] = {
     "action": ActionKind,
     "event": EventType,
 }
+
+
+def _print_rich(*shown: Any) -> None:
+    """Print to stdout through a console made for this call: it takes the width (``COLUMNS``)
+    the command runs under, where a console made at import keeps the width of that moment."""
+    Console().print(*shown)
 
 
 def words(kind: str, code: str | None) -> str:
@@ -151,7 +156,7 @@ def _save_csv(params: dict[str, Any], out: Path) -> None:
     out.write_bytes(response.content)
     total = response.headers.get("X-Total-Count", "?")
     saved = _("saved %(file)s (%(total)s matching requests)") % {"file": out, "total": total}
-    console.print(escape(saved))
+    _print_rich(escape(saved))
 
 
 def queue(
@@ -235,7 +240,7 @@ def queue(
             f"[{SLA_STYLE[sla]}]{shown}[/]" if sla in SLA_STYLE else shown,
             countdown(item["next_due_at"]),
         )
-    console.print(table)
+    _print_rich(table)
 
 
 def show(
@@ -256,7 +261,7 @@ def show(
         "unit": summary.get("institution_id") or "-",
         "subject": summary.get("subject", ""),
     }
-    console.print(escape(head))
+    _print_rich(escape(head))
     for clock in (view or {}).get("clocks", []):
         due = countdown(clock.get("deadline")) if clock.get("running_since") else "-"
         line = _("  %(clock)s clock at %(tier)s: %(due)s") % {
@@ -264,7 +269,7 @@ def show(
             "tier": words("tier", clock["tier"]),
             "due": due,
         }
-        console.print(escape(line))
+        _print_rich(escape(line))
     table = Table(title=_("Timeline"))
     for column in ("#", _("Time"), _("Event"), _("By"), _("State"), _("Tier"), _("Reason")):
         table.add_column(column)
@@ -278,9 +283,9 @@ def show(
             words("tier", entry["tier"]),
             escape(entry.get("reason") or ""),
         )
-    console.print(table)
+    _print_rich(table)
     allowed = [f"{words('action', k)} ({k})" for k in detail.get("allowed_actions", [])]
-    console.print(escape(_("allowed: %(actions)s") % {"actions": ", ".join(allowed) or "-"}))
+    _print_rich(escape(_("allowed: %(actions)s") % {"actions": ", ".join(allowed) or "-"}))
 
 
 # What --field takes: the fields of an action besides --text and --institution.

@@ -10,7 +10,6 @@ internal topics get the production replication (3, min ISR 2).
 from __future__ import annotations
 
 import base64
-import fcntl
 import re
 import shutil
 import subprocess
@@ -24,6 +23,7 @@ from kafka import KafkaAdminClient
 from tierflow_dev.devstack.procs import (
     ManagedProcess,
     StackError,
+    cache_lock,
     ensure_port_free,
     port_in_use,
     wait_until,
@@ -93,9 +93,7 @@ def resolve_kafka_jars(cache_dir: Path | None = None) -> Path:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise StackError("Maven (mvn) not found: install it (apt-get install maven) to fetch Kafka")
-    cache.mkdir(parents=True, exist_ok=True)
-    with (cache / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two processes resolving at once wait for each other
+    with cache_lock(cache):
         if (cache / MARKER).exists():
             return cache
         argv = [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies"]

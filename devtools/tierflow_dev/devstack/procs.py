@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
@@ -17,6 +19,16 @@ import psutil
 
 class StackError(RuntimeError):
     """A component could not be started or checked; the message says what to do."""
+
+
+@contextmanager
+def cache_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s lock: processes filling the same per-machine cache at once (the test
+    suite's workers) wait for each other, and the later ones find it filled."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:

@@ -15,7 +15,6 @@ search attributes with the functions behind ``tierflow temporal setup``.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import random
@@ -41,6 +40,7 @@ from tierflow_dev.devstack.procs import (
     ManagedProcess,
     ServerProcess,
     StackError,
+    cache_lock,
     ensure_port_free,
     free_port,
     wait_until,
@@ -119,16 +119,14 @@ def build_binary(source_dir: Path = SOURCE_DIR, timeout: float = 1800) -> Path:
     if target.is_file():
         return target
     go = find_go()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with (target.parent / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with cache_lock(target.parent):
         if not target.is_file():
             _build(go, source_dir, target, timeout)
     return target
 
 
 def _build(go: Path, source_dir: Path, target: Path, timeout: float) -> None:
-    partial = target.with_name(f"{BINARY_NAME}.partial-{os.getpid()}")
+    partial = target.with_name(f"{BINARY_NAME}.partial")  # under the lock: one build at a time
     started = time.monotonic()
     try:
         result = subprocess.run(
