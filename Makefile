@@ -73,11 +73,12 @@ lint: $(STAMP)
 	$(BIN)/mypy schemas workflows activities workers tierflow api whatif devtools
 
 ## Lint, types, then the whole suite against real Temporal, Kafka, PostgreSQL and Prometheus.
-## The suite spreads its test files over TEST_WORKERS processes (pytest-xdist), each with its own
-## servers: most of a test's time waits on them, so two workers share 2 cores well.
-TEST_WORKERS ?= 2
+## `make test TEST_WORKERS=2` spreads the test files over two processes (pytest-xdist), each with
+## its own servers: most of a test's time waits on them (33 -> 19 min on 2 cores). One process
+## stays the default until the ingress bench's hang in one parallel run is understood.
+TEST_WORKERS ?= 1
 test: $(STAMP) system-deps lint
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 ## Only the tests on the Temporal server built from deploy/temporal-server (also in `make test`):
 ## mTLS, and PostgreSQL as in production. The first Go build on a machine takes 8-25 min on
