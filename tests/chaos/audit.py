@@ -75,6 +75,10 @@ def check_audit(
     on_kafka = set(by_id)
     not_published = sorted(audit_ids - on_kafka)
     assert not not_published, f"{len(not_published)} events not on Kafka: {not_published[:5]}"
+    if on_kafka - audit_ids:
+        # a request still running (an SLA timer) persisted more since the rows were read:
+        # persist precedes publish, so every event read from Kafka has its row by now
+        audit_ids |= {r.event_id for r in stack.transitions(ids)}
     unknown = sorted(on_kafka - audit_ids)
     assert not unknown, f"{len(unknown)} events on Kafka without an audit row: {unknown[:5]}"
     copied = {event_id: len(copies) for event_id, copies in by_id.items() if len(copies) > 1}
