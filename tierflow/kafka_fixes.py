@@ -21,7 +21,9 @@ one is dropped when its test shows the pinned client no longer has the bug; a de
    injected clock; ``test_a_consumer_stuck_after_a_revocation_is_rebuilt`` in
    ``test_ingress.py``, and the notifier's in ``notifier/test_consumer_rebuild.py``).
    Loading topic metadata before the first join (``tierflow.kafka_io.load_topic_metadata``)
-   makes it rare.
+   makes it rare. Seen once more in the ingress bench's bare loop on a host with both cores
+   busy: commits refused with RebalanceInProgress, then no join for minutes; the bench's
+   loops now use ``JoinWatch`` too (``tierflow_dev.bench.bare_consumer.GroupMember``).
 4. Defensive. A member that stays in its group but stops fetching some of its partitions
    (a fetch whose answer never comes keeps its broker "busy" for good; suspected, not
    reproduced on demand, in cluster fault runs where a few commands waited minutes behind a

@@ -5,6 +5,10 @@ interpreter lock with the producer. Each writes how many messages it has committ
 ``count_file`` (0 once its consumer is subscribed) and stops on SIGTERM. With
 ``--received-file`` it only takes Kafka's hop: it writes each record's key and the wall clock
 when its poll returned it, and starts nothing.
+
+Both read through the product's group consumer with its kafka-python workarounds
+(``tierflow.kafka_fixes``): a bare loop stuck in a group join that never completes would
+stall the bench, not measure anything.
 """
 
 from __future__ import annotations
@@ -19,6 +23,55 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from tierflow.constants import REJOIN_SECONDS
+
+
+class GroupMember:
+    """One loop's consumer of ``topic`` in a group of its own, replaced when stuck in a join."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        group: str,
+        topic: str,
+        max_records: int,
+        rejoin_after: float = REJOIN_SECONDS,
+    ) -> None:
+        self.args = (bootstrap, group, [topic])
+        self.max_records = max_records
+        self.rejoin_after = rejoin_after
+        self.replaced = 0
+        self.consumer, self.watch = self._subscribe()
+
+    def _subscribe(self) -> tuple[Any, Any]:
+        from tierflow.kafka_consumer import group_consumer
+        from tierflow.kafka_fixes import JoinWatch
+
+        consumer = group_consumer(*self.args, max_records=self.max_records)
+        watch = JoinWatch()
+        consumer.subscribe(self.args[2], listener=watch)
+        return consumer, watch
+
+    def poll(self, timeout_ms: int) -> dict[Any, list[Any]]:
+        """Poll once (a consumer stuck in a join replaced first, as the ingress does)."""
+        from tierflow.kafka_fixes import unstick_parked_partitions
+
+        if self.watch.stuck_for() > self.rejoin_after:
+            print(f"group join unfinished for {self.rejoin_after:.0f} s: replacing the consumer")
+            self.consumer.close()
+            self.consumer, self.watch = self._subscribe()
+            self.replaced += 1
+        unstick_parked_partitions(self.consumer)
+        return self.consumer.poll(timeout_ms)
+
+    def commit(self, batch: dict[Any, list[Any]]) -> bool:
+        from tierflow.kafka_consumer import commit
+
+        return commit(self.consumer, next_offsets(batch))
+
+    def close(self) -> None:
+        self.consumer.close()
 
 
 def next_offsets(batch: dict[Any, list[Any]]) -> dict[Any, int]:
@@ -48,22 +101,16 @@ async def bare_loop(
     from temporalio.exceptions import WorkflowAlreadyStartedError
 
     from schemas.request import RequestInput
-    from tierflow.kafka_consumer import commit
-    from tierflow.kafka_io import make_consumer
     from tierflow_dev.bench.common import start_request
 
-    consumer = await asyncio.to_thread(
-        make_consumer,
-        bootstrap,
-        f"bench-bare-{uuid.uuid4().hex[:6]}",
-        [topic],
-        max_poll_records=500,
+    member = await asyncio.to_thread(
+        GroupMember, bootstrap, f"bench-bare-{uuid.uuid4().hex[:6]}", topic, 500
     )
     committed = 0
     report(committed)
     try:
         while not stop.is_set():
-            batch = await asyncio.to_thread(consumer.poll, 200)
+            batch = await asyncio.to_thread(member.poll, 200)
             records = [m for msgs in batch.values() for m in msgs]
             if not records:
                 continue
@@ -77,12 +124,12 @@ async def bare_loop(
                     pass  # a redelivery after a failed commit: started before
 
             await asyncio.gather(*(start(m) for m in records))
-            if not await asyncio.to_thread(commit, consumer, next_offsets(batch)):
+            if not await asyncio.to_thread(member.commit, batch):
                 continue  # the group rebalanced meanwhile: the batch comes again
             committed += len(records)
             report(committed)
     finally:
-        await asyncio.to_thread(consumer.close)
+        await asyncio.to_thread(member.close)
 
 
 async def hop_loop(
@@ -93,30 +140,27 @@ async def hop_loop(
     received: Path,
 ) -> None:
     """Poll, note when each record arrived (``key<TAB>epoch seconds`` lines), commit; repeat."""
-    from tierflow.kafka_consumer import commit
-    from tierflow.kafka_io import make_consumer
-
-    consumer = await asyncio.to_thread(
-        make_consumer, bootstrap, f"bench-hop-{uuid.uuid4().hex[:6]}", [topic]
+    member = await asyncio.to_thread(
+        GroupMember, bootstrap, f"bench-hop-{uuid.uuid4().hex[:6]}", topic, 500
     )
     count = 0
     report(count)
     try:
         with received.open("a", encoding="utf-8") as out:
             while not stop.is_set():
-                batch = await asyncio.to_thread(consumer.poll, 200)
+                batch = await asyncio.to_thread(member.poll, 200)
                 now = time.time()
                 records = [m for msgs in batch.values() for m in msgs]
                 if not records:
                     continue
                 out.writelines(f"{m.key.decode()}\t{now}\n" for m in records)
                 out.flush()
-                if not await asyncio.to_thread(commit, consumer, next_offsets(batch)):
+                if not await asyncio.to_thread(member.commit, batch):
                     continue  # redelivered: the bench takes each record's first arrival
                 count += len(records)
                 report(count)
     finally:
-        await asyncio.to_thread(consumer.close)
+        await asyncio.to_thread(member.close)
 
 
 async def serve(args: argparse.Namespace) -> None:
