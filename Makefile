@@ -73,10 +73,9 @@ lint: $(STAMP)
 	$(BIN)/mypy schemas workflows activities workers tierflow api whatif devtools
 
 ## Lint, types, then the whole suite against real Temporal, Kafka, PostgreSQL and Prometheus.
-## `make test TEST_WORKERS=2` spreads the test files over two processes (pytest-xdist), each with
-## its own servers: most of a test's time waits on them (33 -> 19 min on 2 cores). One process
-## stays the default until the ingress bench's hang in one parallel run is understood.
-TEST_WORKERS ?= 1
+## The test files are spread over two processes (pytest-xdist), each with its own servers: most
+## of a test's time waits on them (33 -> 19 min on 2 cores). TEST_WORKERS=1 runs one process.
+TEST_WORKERS ?= 2
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
