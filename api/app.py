@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from api.console.assessment import router as assessment_router
 from api.console.directory import IMPORT_PATH
@@ -20,7 +21,7 @@ from api.console.inbox import router as inbox_router
 from api.console.routes import router as console_router
 from api.console.whatif import router as whatif_console_router
 from api.deps import ApiContext, ApiLimits, utc_now
-from api.errors import on_database_error, on_validation_error
+from api.errors import on_database_error, on_temporal_error, on_validation_error
 from api.middleware import BodyLimit, HttpMetrics
 from api.routes import (
     API_PREFIX,
@@ -77,6 +78,7 @@ def create_app(
     app.state.ctx = ctx
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(SQLAlchemyError, on_database_error)
+    app.add_exception_handler(RPCError, on_temporal_error)
     routers = (
         requests.router,
         actions.router,

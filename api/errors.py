@@ -1,4 +1,5 @@
-"""Error answers: 422 bodies that name each field and its reason, without echoing input."""
+"""Error answers: 422 bodies that name each field and its reason, without echoing input;
+503 when a store the answer needs (the database, Temporal) cannot serve it now."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
+from temporalio.service import RPCError, RPCStatusCode
 
 log = logging.getLogger("tierflow.api")
 
@@ -69,4 +71,36 @@ async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         content={"detail": f"database error ({name}); retry later or see the API's log"},
+    )
+
+
+# Temporal's answers that a later attempt can pass, and what each tells the caller
+TEMPORAL_NOT_NOW = {
+    RPCStatusCode.UNAVAILABLE: "Temporal did not answer",
+    RPCStatusCode.DEADLINE_EXCEEDED: "Temporal did not answer in time",
+    RPCStatusCode.RESOURCE_EXHAUSTED: "Temporal is busy",
+    # "Workflow Task in failed state": a worker fails the request's workflow tasks (a bug in
+    # a deployed build, say) and Temporal retries them; queries and updates wait for a fix
+    RPCStatusCode.FAILED_PRECONDITION: "the request's workflow is not ready: its workflow "
+    "tasks are failing and being retried (operators: see the worker's log)",
+}
+RETRY_AFTER_SECONDS = 5
+
+
+async def on_temporal_error(request: Request, exc: Exception) -> JSONResponse:
+    """Answer 503 with Retry-After when Temporal cannot serve the call now, else 502; name the
+    status and what it means, and log Temporal's own message (it may name workflow ids)."""
+    assert isinstance(exc, RPCError)
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    log.error("temporal error %s on %s %s: %s", exc.status.name, request.method, route, exc)
+    meaning = TEMPORAL_NOT_NOW.get(exc.status)
+    if meaning is None:
+        return JSONResponse(
+            status_code=status.HTTP_502_BAD_GATEWAY,
+            content={"detail": f"Temporal refused the call ({exc.status.name}); see the API's log"},
+        )
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"detail": f"{meaning} ({exc.status.name}); retry later"},
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )

@@ -1,0 +1,75 @@
+"""The API answers 503 with Retry-After, not 500, when Temporal cannot serve a call now.
+
+The case a caseworker meets: a request whose workflow tasks keep failing (a bug in a deployed
+build; the worker fails them and Temporal retries them). From the third attempt Temporal
+refuses queries and updates at once ("Workflow Task in failed state", FAILED_PRECONDITION),
+so reading the request and acting on it both answer 503 naming the cause. On the session dev
+server, with a workflow of its own whose every task fails.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine
+from temporalio import workflow
+from temporalio.client import Client
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from api.app import create_app
+from tests.utils.api_helpers import asgi_client, make_users
+from tests.utils.eventually import eventually
+from tests.utils.factories import make_request
+from tierflow.constants import workflow_id
+from tierflow.settings import Settings
+
+
+@workflow.defn(name="TierflowTestAlwaysFailingTask")
+class AlwaysFailingTask:
+    """Fails every workflow task: an error that is not a workflow failure is retried."""
+
+    @workflow.run
+    async def run(self) -> None:
+        raise RuntimeError("a bug in this build")
+
+
+async def test_a_request_whose_workflow_tasks_fail_answers_503_to_read_and_act(
+    temporal_client: Client, task_queue: str, sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    request_id = make_request().request_id
+    users = make_users(sqlite_engine)
+    app = create_app(Settings(home=tmp_path), temporal_client, sqlite_engine)
+    worker = Worker(
+        temporal_client,
+        task_queue=task_queue,
+        workflows=[AlwaysFailingTask],
+        workflow_runner=UnsandboxedWorkflowRunner(),  # a test module: not for the sandbox
+    )
+    async with worker:
+        handle = await temporal_client.start_workflow(
+            "TierflowTestAlwaysFailingTask",
+            id=workflow_id(request_id),
+            task_queue=task_queue,
+            task_timeout=timedelta(seconds=1),  # the worker lets attempts after the first time out
+        )
+
+        async def third_attempt() -> bool:
+            pending = (await handle.describe()).raw_description.pending_workflow_task
+            return pending.attempt >= 3
+
+        await eventually(third_attempt, timeout=60, what="the workflow task's third attempt")
+        headers = {"Authorization": f"Bearer {users.tokens['cw_own']}"}
+        async with asgi_client(app) as client:
+            read = await client.get(f"/api/v1/requests/{request_id}", headers=headers)
+            acted = await client.post(
+                f"/api/v1/requests/{request_id}/actions/comment",
+                json={"text": "还在办理吗？"},
+                headers=headers,
+            )
+        await handle.terminate("test over")
+    for answer in (read, acted):
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["Retry-After"] == "5"
+        detail = answer.json()["detail"]
+        assert "workflow tasks are failing" in detail and "FAILED_PRECONDITION" in detail
