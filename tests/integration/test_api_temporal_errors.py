@@ -3,18 +3,22 @@
 The case a caseworker meets: a request whose workflow tasks keep failing (a bug in a deployed
 build; the worker fails them and Temporal retries them). From the third attempt Temporal
 refuses queries and updates at once ("Workflow Task in failed state", FAILED_PRECONDITION),
-so reading the request and acting on it both answer 503 naming the cause. On the session dev
-server, with a workflow of its own whose every task fails.
+so reading the request and acting on it both answer 503 naming the cause. The worker's SDK
+metrics count the failures under the name and labels the TierflowWorkflowTaskFailing alert
+reads. On the session dev server, with a workflow of its own whose every task fails.
 """
 
 from __future__ import annotations
 
+import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 from temporalio import workflow
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from api.app import create_app
@@ -23,6 +27,10 @@ from tests.utils.eventually import eventually
 from tests.utils.factories import make_request
 from tierflow.constants import workflow_id
 from tierflow.settings import Settings
+from tierflow_dev.devstack.procs import free_port
+from tierflow_dev.devstack.temporal import TemporalDevServer
+
+FAILED = "temporal_workflow_task_execution_failed"  # what the alert rule reads
 
 
 @workflow.defn(name="TierflowTestAlwaysFailingTask")
@@ -34,14 +42,38 @@ class AlwaysFailingTask:
         raise RuntimeError("a bug in this build")
 
 
+def failed_tasks(metrics_url: str) -> dict[tuple[str, str], float]:
+    """The SDK's failed workflow task counts by (workflow type, failure reason)."""
+    with urllib.request.urlopen(metrics_url, timeout=5) as resp:
+        text = resp.read().decode()
+    assert f"\n{FAILED}{{" in text, "not exposed under the name the rule reads"
+    return {
+        (sample.labels["workflow_type"], sample.labels["failure_reason"]): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if family.name == FAILED  # the parser adds ``_total`` to the samples' names
+    }
+
+
 async def test_a_request_whose_workflow_tasks_fail_answers_503_to_read_and_act(
-    temporal_client: Client, task_queue: str, sqlite_engine: Engine, tmp_path: Path
+    temporal_dev_server: TemporalDevServer,
+    temporal_client: Client,
+    task_queue: str,
+    sqlite_engine: Engine,
+    tmp_path: Path,
 ) -> None:
     request_id = make_request().request_id
     users = make_users(sqlite_engine)
     app = create_app(Settings(home=tmp_path), temporal_client, sqlite_engine)
+    port = free_port()  # the worker's SDK metrics, as `tierflow worker` serves them
+    metrics = PrometheusConfig(bind_address=f"127.0.0.1:{port}")
+    worker_client = await Client.connect(
+        temporal_dev_server.address,
+        namespace=temporal_dev_server.namespace,
+        runtime=Runtime(telemetry=TelemetryConfig(metrics=metrics)),
+    )
     worker = Worker(
-        temporal_client,
+        worker_client,
         task_queue=task_queue,
         workflows=[AlwaysFailingTask],
         workflow_runner=UnsandboxedWorkflowRunner(),  # a test module: not for the sandbox
@@ -67,7 +99,9 @@ async def test_a_request_whose_workflow_tasks_fail_answers_503_to_read_and_act(
                 json={"text": "还在办理吗？"},
                 headers=headers,
             )
+        failed = failed_tasks(f"http://127.0.0.1:{port}/metrics")
         await handle.terminate("test over")
+    assert failed.get(("TierflowTestAlwaysFailingTask", "WorkflowError"), 0) >= 2, failed
     for answer in (read, acted):
         assert answer.status_code == 503, answer.text
         assert answer.headers["Retry-After"] == "5"

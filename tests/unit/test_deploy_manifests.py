@@ -51,6 +51,7 @@ TEMPORAL_SDK_METRICS = {
     "temporal_worker_task_slots_used",
     "temporal_workflow_completed",
     "temporal_workflow_endtoend_latency_bucket",
+    "temporal_workflow_task_execution_failed",  # once a task fails (test_api_temporal_errors)
     "temporal_workflow_task_execution_latency_bucket",
     "temporal_workflow_task_queue_poll_succeed",
     "temporal_workflow_task_schedule_to_start_latency_bucket",
