@@ -12,7 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import action_refusal
 from api.deps import ApiContext
-from api.errors import field_error, validation_http_error
+from api.errors import RETRY_AFTER_SECONDS, field_error, validation_http_error
 from api.lookup import find_in_scope
 from api.models import ActionBody
 from schemas.lifecycle import ActionKind, ActionRequest, ActionResult, missing_field
@@ -71,7 +71,7 @@ async def take_action(
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
                 f"request {request_id!r} is busy; retry with the same Idempotency-Key",
-                headers={"Retry-After": "5"},
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             ) from None
         raise
     ctx.metrics.actions.labels(kind.value, "duplicate" if result.duplicate else "ok").inc()

@@ -21,7 +21,7 @@ def _next_batch(member: GroupMember, what: str) -> dict[Any, list[Any]]:
     got: dict[Any, list[Any]] = {}
 
     def polled() -> bool:
-        got.update(member.poll(200))
+        got.update(member.poll(0.2))
         return bool(got)
 
     eventually_sync(polled, 30, what)
@@ -48,7 +48,7 @@ def test_a_member_stuck_in_a_join_is_replaced_and_reads_on(kafka_broker, unique_
             # a join begins and never finishes (renewed if the client's own rejoin ended it)
             if not member.replaced and member.watch.stuck_for() == 0:
                 member.watch.on_partitions_revoked(set())
-            return member.poll(200) == {} and member.replaced == 1
+            return member.poll(0.2) == {} and member.replaced == 1
 
         eventually_sync(replaced, 10, "the stuck consumer replaced")
         assert member.consumer is not stuck and member.replaced == 1

@@ -38,7 +38,7 @@ class GroupMember:
         max_records: int,
         rejoin_after: float = REJOIN_SECONDS,
     ) -> None:
-        self.args = (bootstrap, group, [topic])
+        self.bootstrap, self.group, self.topics = bootstrap, group, [topic]
         self.max_records = max_records
         self.rejoin_after = rejoin_after
         self.replaced = 0
@@ -48,22 +48,24 @@ class GroupMember:
         from tierflow.kafka_consumer import group_consumer
         from tierflow.kafka_fixes import JoinWatch
 
-        consumer = group_consumer(*self.args, max_records=self.max_records)
+        consumer = group_consumer(
+            self.bootstrap, self.group, self.topics, max_records=self.max_records
+        )
         watch = JoinWatch()
-        consumer.subscribe(self.args[2], listener=watch)
+        consumer.subscribe(self.topics, listener=watch)
         return consumer, watch
 
-    def poll(self, timeout_ms: int) -> dict[Any, list[Any]]:
-        """Poll once (a consumer stuck in a join replaced first, as the ingress does)."""
-        from tierflow.kafka_fixes import unstick_parked_partitions
+    def poll(self, timeout: float) -> dict[Any, list[Any]]:
+        """Poll once as the product does (a consumer stuck in a join replaced first, as the
+        ingress does); return the records by partition."""
+        from tierflow.kafka_consumer import poll
 
         if self.watch.stuck_for() > self.rejoin_after:
             print(f"group join unfinished for {self.rejoin_after:.0f} s: replacing the consumer")
             self.consumer.close()
             self.consumer, self.watch = self._subscribe()
             self.replaced += 1
-        unstick_parked_partitions(self.consumer)
-        return self.consumer.poll(timeout_ms)
+        return poll(self.consumer, timeout).records
 
     def commit(self, batch: dict[Any, list[Any]]) -> bool:
         from tierflow.kafka_consumer import commit
@@ -110,7 +112,7 @@ async def bare_loop(
     report(committed)
     try:
         while not stop.is_set():
-            batch = await asyncio.to_thread(member.poll, 200)
+            batch = await asyncio.to_thread(member.poll, 0.2)
             records = [m for msgs in batch.values() for m in msgs]
             if not records:
                 continue
@@ -148,7 +150,7 @@ async def hop_loop(
     try:
         with received.open("a", encoding="utf-8") as out:
             while not stop.is_set():
-                batch = await asyncio.to_thread(member.poll, 200)
+                batch = await asyncio.to_thread(member.poll, 0.2)
                 now = time.time()
                 records = [m for msgs in batch.values() for m in msgs]
                 if not records:
