@@ -19,6 +19,7 @@ from api.console.directory import IMPORT_PATH
 from api.console.directory import router as directory_router
 from api.console.inbox import router as inbox_router
 from api.console.routes import router as console_router
+from api.console.unavailable import for_console
 from api.console.whatif import router as whatif_console_router
 from api.deps import ApiContext, ApiLimits, utc_now
 from api.errors import on_database_error, on_temporal_error, on_validation_error
@@ -77,8 +78,8 @@ def create_app(
     )
     app.state.ctx = ctx
     app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(SQLAlchemyError, on_database_error)
-    app.add_exception_handler(RPCError, on_temporal_error)
+    app.add_exception_handler(SQLAlchemyError, for_console(on_database_error, "database"))
+    app.add_exception_handler(RPCError, for_console(on_temporal_error, "temporal"))
     routers = (
         requests.router,
         actions.router,

@@ -3,7 +3,8 @@
 The case a caseworker meets: a request whose workflow tasks keep failing (a bug in a deployed
 build; the worker fails them and Temporal retries them). From the third attempt Temporal
 refuses queries and updates at once ("Workflow Task in failed state", FAILED_PRECONDITION),
-so reading the request and acting on it both answer 503 naming the cause. The worker's SDK
+so reading the request and acting on it both answer 503 naming the cause, and the console's
+case page answers 503 as a page in Chinese, not the API's JSON. The worker's SDK
 metrics count the failures under the name and labels the TierflowWorkflowTaskFailing alert
 reads. On the session dev server, with a workflow of its own whose every task fails.
 """
@@ -22,6 +23,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from api.app import create_app
+from tests.fixtures.console import sign_in
 from tests.utils.api_helpers import asgi_client, make_users
 from tests.utils.eventually import eventually
 from tests.utils.factories import make_request
@@ -99,6 +101,9 @@ async def test_a_request_whose_workflow_tasks_fail_answers_503_to_read_and_act(
                 json={"text": "还在办理吗？"},
                 headers=headers,
             )
+            signed = await sign_in(client, users.tokens["cw_own"])
+            assert signed.status_code == 303, signed.text
+            page = await client.get(f"/console/requests/{request_id}")
         failed = failed_tasks(f"http://127.0.0.1:{port}/metrics")
         await handle.terminate("test over")
     assert failed.get(("TierflowTestAlwaysFailingTask", "WorkflowError"), 0) >= 2, failed
@@ -107,3 +112,8 @@ async def test_a_request_whose_workflow_tasks_fail_answers_503_to_read_and_act(
         assert answer.headers["Retry-After"] == "5"
         detail = answer.json()["detail"]
         assert "workflow tasks are failing" in detail and "FAILED_PRECONDITION" in detail
+    assert page.status_code == 503 and page.headers["Retry-After"] == "5"
+    assert page.headers["content-type"].startswith("text/html"), page.headers
+    assert page.headers["Content-Language"] == "zh-CN"
+    assert "流程引擎暂时无法处理此工单，请稍后重试" in page.text
+    assert "FAILED_PRECONDITION" not in page.text and "detail" not in page.text

@@ -28,6 +28,7 @@ from activities.persistence import TransitionWriter
 from api.app import create_app
 from schemas.domain import Role
 from schemas.lifecycle import ActionKind, RequestView
+from tests.fixtures.console import sign_in
 from tests.utils.api_helpers import asgi_client, make_users
 from tests.utils.eventually import eventually
 from tests.utils.factories import RecordFactory, caseworker, make_request
@@ -129,6 +130,29 @@ async def test_the_api_answers_a_database_error_without_its_values(
     }
     assert "database error OperationalError on GET /api/v1/requests" in caplog.text
     assert marker not in r.text and marker not in caplog.text
+
+
+async def test_the_console_answers_a_database_error_with_a_page(sqlite_url: str) -> None:
+    """A signed-in caseworker's queue page, with the requests' table gone: a 503 page in the
+    browser's language (the database holds the user's own choice) that names no statement,
+    not the API's JSON."""
+    engine = make_engine(sqlite_url)
+    users = make_users(engine)
+    app = create_app(Settings(database_url=sqlite_url), None, engine)
+    try:
+        async with asgi_client(app) as client:
+            assert (await sign_in(client, users.tokens["cw_own"])).status_code == 303
+            with engine.begin() as conn:
+                conn.execute(text("ALTER TABLE service_request RENAME TO service_request_gone"))
+            chinese = await client.get("/console/")
+            english = await client.get("/console/", headers={"Accept-Language": "en"})
+    finally:
+        engine.dispose()
+    assert chinese.status_code == 503 and chinese.headers["content-type"].startswith("text/html")
+    assert "数据库暂时无法响应，请稍后重试。" in chinese.text
+    assert "The database cannot answer right now." in english.text
+    for page in (chinese, english):
+        assert "service_request" not in page.text and "OperationalError" not in page.text
 
 
 async def test_healthz_names_the_failing_check_without_its_text(sqlite_url: str) -> None:
