@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter
 from tests.utils.eventually import eventually_sync
 from tierflow.health import serve_metrics_and_health
 from tierflow.settings import Settings
+from tierflow_dev.devstack import procs
 from tierflow_dev.devstack.procs import (
     ManagedProcess,
     StackError,
@@ -223,3 +224,25 @@ def test_an_app_that_exits_before_it_is_ready_is_started_once_more(tmp_path: Pat
         assert app.healthy()
     finally:
         app.process.stop(5)
+
+
+def test_free_ports_come_from_below_the_ephemeral_range() -> None:
+    """Outgoing connections take their local ports from the ephemeral range; a server's port
+    picked there can be taken before the server binds it."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = {free_port() for _ in range(50)}
+    assert all(10_000 <= port < low for port in ports), sorted(ports)
+    assert len(ports) > 40  # picked at random, not the same few again and again
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", port))  # free indeed
+
+
+def test_a_taken_port_is_never_picked(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        busy = taken.getsockname()[1]
+        monkeypatch.setattr(procs, "PICK_LOW", busy)
+        monkeypatch.setattr(procs, "_ephemeral_low", lambda: busy + 1001)
+        ports = {free_port() for _ in range(100)}
+    assert busy not in ports and all(busy < port < busy + 1001 for port in ports)

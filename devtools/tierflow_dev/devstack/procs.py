@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -59,11 +60,38 @@ def ports_taken(wanted: list[tuple[int, str]]) -> list[str]:
     return problems
 
 
+# Ports free_port picks from: below the kernel's ephemeral range (see ``_ephemeral_low``)
+PICK_LOW = 10_000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_PICKER = random.SystemRandom()  # not the seedable module generator: workers would agree
+
+
+def _ephemeral_low() -> int:
+    """The lowest port the kernel gives outgoing connections (32768 when it cannot tell)."""
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """Return a TCP port on 127.0.0.1 that is free right now, for a server we are starting.
+
+    The port comes from below the kernel's ephemeral range. Asking the kernel (bind to port
+    0) hands out a port from that range, the one every outgoing connection takes its local
+    port from: on a busy host a connection took such a port before the server bound it (a
+    Temporal dev server's "address already in use" in a parallel test run).
+    """
+    high = _ephemeral_low()
+    for _ in range(200):
+        port = _PICKER.randrange(PICK_LOW, high) if high > PICK_LOW + 1000 else 0
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise StackError(f"no free TCP port between {PICK_LOW} and {high} on 127.0.0.1")
 
 
 def ensure_port_free(port: int, component: str) -> None:
