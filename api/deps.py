@@ -22,8 +22,9 @@ from tierflow.settings import Settings
 
 @dataclass(frozen=True)
 class ApiLimits:
-    """Per-token rate limits (a rate and the burst allowed) and the request body size limits
-    (``max_upload_bytes``: the console's directory import, a whole national directory)."""
+    """Per-token rate limits (a rate and the burst allowed), the request body size limits
+    (``max_upload_bytes``: the console's directory import, a whole national directory), and
+    how long an action waits for its answer."""
 
     submit_per_second: float = 2.0
     submit_burst: int = 20
@@ -31,6 +32,9 @@ class ApiLimits:
     actions_burst: int = 50
     max_body_bytes: int = 256 * 1024
     max_upload_bytes: int = 8 * 1024 * 1024
+    # how long an action waits for its workflow's answer before a 503 (under the usual 60 s
+    # of a reverse proxy): the answer waits for the action's records to be written
+    action_wait_seconds: float = 30.0
 
 
 def utc_now() -> datetime:

@@ -450,7 +450,10 @@ def _case(
     field_errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
     status_code: int = 200,
+    failed_key: str | None = None,
 ) -> Response:
+    """The case page; ``failed_key``: the failed action's form keeps its idempotency key (an
+    action without an answer yet, which sent again must apply once)."""
     now = datetime.now(UTC)
     view = detail.view
     texts = page_texts(request, user)
@@ -465,7 +468,7 @@ def _case(
             "kind": kind,
             "text_label": t.gettext(TEXT_LABELS[kind]) if kind in TEXT_LABELS else None,
             "dangerous": kind in DANGEROUS,
-            "key": f"console-{uuid.uuid4().hex}",
+            "key": failed_key if failed_key and kind is failed else f"console-{uuid.uuid4().hex}",
         }
         for kind in detail.allowed_actions
     ]
@@ -547,8 +550,15 @@ async def _refused(
     exc: HTTPException,
     values: dict[str, str],
 ) -> Response:
-    """Show the case again with the refusal (403/409/422/429 text) next to the action."""
+    """Show the case again with the refusal (403/409/422/429 text) next to the action; an
+    action still without an answer (503 naming its Idempotency-Key) keeps its key."""
     message, fields = forms.detail_errors(exc.detail)
+    pending_key = (exc.headers or {}).get("Idempotency-Key")
+    if pending_key:
+        message = gettext(request, user).gettext(
+            "No answer yet: the action may still take effect. Send this form again as it is "
+            "to see its result; it takes effect only once."
+        )
     try:
         detail = await get_request(ctx, user, _known_length(request_id))
     except HTTPException as lookup:
@@ -563,6 +573,7 @@ async def _refused(
         field_errors=fields,
         values=values,
         status_code=exc.status_code,
+        failed_key=pending_key,
     )
 
 

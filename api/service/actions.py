@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from fastapi import HTTPException, status
 from pydantic import ValidationError
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -50,13 +51,18 @@ async def take_action(
         raise validation_http_error(exc, ("body",)) from None
     handle = ctx.temporal.get_workflow_handle(workflow_id(request_id))
     try:
-        result = await execute_update(
-            handle,
-            ServiceRequestWorkflow.act,
-            action,
-            id=action.action_id,
-            result_type=ActionResult,
-        )
+        async with asyncio.timeout(ctx.limits.action_wait_seconds):
+            result = await execute_update(
+                handle,
+                ServiceRequestWorkflow.act,
+                action,
+                id=action.action_id,
+                result_type=ActionResult,
+            )
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        # the SDK turns the timeout's cancellation into its own error
+        ctx.metrics.actions.labels(kind.value, "pending").inc()
+        raise _pending(ctx, request_id, action.action_id) from None
     except WorkflowUpdateFailedError as exc:
         ctx.metrics.actions.labels(kind.value, "refused").inc()
         raise _refusal(exc) from None
@@ -84,6 +90,19 @@ def _check_body(kind: ActionKind, body: ActionBody) -> None:
     if missing:
         name, _, reason = missing.partition(" is ")
         raise field_error(("body", name), reason)
+
+
+def _pending(ctx: ApiContext, request_id: str, action_id: str) -> HTTPException:
+    """503 for an action without an answer in time: the request's records wait to be written
+    (the database or Kafka is out), or its worker is away. The Update may still apply; the
+    same Idempotency-Key brings its one result, never a second effect."""
+    waited = f"{ctx.limits.action_wait_seconds:g}"
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        f"the action on request {request_id!r} has no answer after {waited} s and may still "
+        f"apply; repeat it with Idempotency-Key {action_id!r} for its result (applied once)",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Idempotency-Key": action_id},
+    )
 
 
 def _refusal(exc: WorkflowUpdateFailedError) -> HTTPException:
