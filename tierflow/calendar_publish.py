@@ -4,15 +4,22 @@ Calendars are pinned at submission. When the State Council publishes a year's da
 operator builds the calendar again from the upgraded ``holidays`` data and publishes it: each
 running request takes it through its ``publish_calendar`` update, under its own lock (a safe
 point between two actions), and records a ``calendar_updated`` event. The update id is the
-calendar version, so publishing again is answered, not applied twice.
+calendar version, so publishing again is answered, not applied twice: a request that gave no
+answer in time (its records wait for the database or Kafka) is reported as pending, and
+publishing again settles it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError
 
 from schemas.lifecycle import WORKFLOW_TYPES, CalendarUpdate
@@ -23,10 +30,12 @@ from tierflow.updates import execute_update
 
 @dataclass
 class PublishReport:
-    """Which requests took the calendar, and which refused it (workflow id -> why)."""
+    """Which requests took the calendar, which refused it (workflow id -> why), and which gave
+    no answer in time (it may still apply: publish again)."""
 
     updated: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
+    pending: list[str] = field(default_factory=list)
 
 
 async def running_requests(client: Client, task_queue: str) -> list[str]:
@@ -44,22 +53,27 @@ async def publish_calendar(
     calendar: CalendarData,
     actor: Actor,
     workflow_ids: list[str],
-    rpc_timeout: timedelta = timedelta(seconds=30),
+    wait: timedelta = timedelta(seconds=30),
 ) -> PublishReport:
-    """Send ``calendar`` to each workflow; a refusal is reported, never raised."""
+    """Send ``calendar`` to each workflow, waiting at most ``wait`` for each answer; a refusal
+    or a missing answer is reported, never raised."""
     report = PublishReport()
     update = CalendarUpdate(calendar=calendar, actor=actor)
     for wf_id in workflow_ids:
         handle = client.get_workflow_handle(wf_id)
         try:
-            await execute_update(
-                handle,
-                "publish_calendar",
-                update,
-                id=f"calendar-{calendar.version}",
-                result_type=str,
-                rpc_timeout=rpc_timeout,
-            )
+            async with asyncio.timeout(wait.total_seconds()):
+                await execute_update(
+                    handle,
+                    "publish_calendar",
+                    update,
+                    id=f"calendar-{calendar.version}",
+                    result_type=str,
+                    rpc_timeout=wait,
+                )
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            report.pending.append(wf_id)  # the SDK turns the timeout into its own error
+            continue
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             report.refused[wf_id] = getattr(cause, "message", None) or str(cause or exc)

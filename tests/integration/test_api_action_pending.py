@@ -12,11 +12,7 @@ Kafka broker and a SQLite file of the test's own.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -31,22 +27,11 @@ from tests.utils.api_helpers import asgi_client, make_users
 from tests.utils.eventually import eventually
 from tests.utils.factories import make_request
 from tests.utils.fast_policy import Targets, policy_worker
-from tests.utils.stack_helpers import start_request
+from tests.utils.stack_helpers import frozen, start_request
 from tierflow.metrics import WorkerMetrics
 from tierflow.settings import Settings
 
 WAIT = 2.0  # seconds an action waits for its answer here
-
-
-@contextmanager
-def frozen(pid: int | None) -> Iterator[None]:
-    """Stop the process group of ``pid`` (SIGSTOP) for the block, then let it go on."""
-    assert pid is not None, "the broker is not running"
-    os.killpg(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.killpg(pid, signal.SIGCONT)
 
 
 async def test_an_action_without_an_answer_in_time_answers_503_and_applies_once(

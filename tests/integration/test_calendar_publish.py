@@ -18,7 +18,7 @@ from schemas.policy import CalendarData
 from schemas.request import Actor
 from tests.utils.eventually import eventually
 from tests.utils.factories import make_request
-from tests.utils.stack_helpers import start_request
+from tests.utils.stack_helpers import frozen, start_request
 from tierflow.calendar_data import build_calendar
 from tierflow.calendar_publish import publish_calendar
 from tierflow.constants import workflow_id
@@ -82,6 +82,37 @@ async def test_a_published_calendar_moves_running_deadlines_and_is_recorded(stac
 
     rows = await eventually(recorded, what="calendar_updated in the audit trail")
     assert rows == [("ops-li", newer.version)]  # once, though published twice
+
+
+async def test_a_request_without_an_answer_in_time_is_pending_and_takes_it_later(stack) -> None:
+    """Kafka hangs (its broker stopped with SIGSTOP): the request's records wait to be
+    published, so its answer does too; publishing reports it pending instead of hanging, and
+    publishing again once Kafka is back applies the version once."""
+    req = make_request()
+    handle = await start_request(stack, req)
+    newer = (await _pinned_calendar(handle)).model_copy(
+        update={"version": f"published-{uuid.uuid4().hex[:8]}"}
+    )
+    ids = [workflow_id(req.request_id)]
+    with frozen(stack.kafka.pid()):
+        waiting = await publish_calendar(stack.client, newer, ADMIN, ids, wait=timedelta(seconds=2))
+    assert waiting.pending == ids and waiting.updated == [] and waiting.refused == {}
+
+    async def taken() -> bool:
+        report = await publish_calendar(stack.client, newer, ADMIN, ids, wait=timedelta(seconds=5))
+        return report.updated == ids
+
+    await eventually(taken, timeout=60, what="the calendar taken once Kafka is back")
+
+    def recorded() -> int:
+        with Session(stack.engine) as session:
+            return sum(
+                1
+                for t in repository.transitions(session, req.request_id)
+                if t.event_type.value == "calendar_updated"
+            )
+
+    assert await eventually(recorded, what="calendar_updated in the audit trail") == 1
 
 
 async def _pinned_calendar(handle: WorkflowHandle) -> CalendarData:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import uuid
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, TopicPartition
@@ -23,6 +26,18 @@ from tierflow.updates import execute_update
 from workflows.service_request import ServiceRequestWorkflow
 
 T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def frozen(pid: int | None) -> Iterator[None]:
+    """Stop the process group of ``pid`` (SIGSTOP) for the block, as a hung host would be;
+    it goes on (SIGCONT) after."""
+    assert pid is not None, "the process is not running"
+    os.killpg(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.killpg(pid, signal.SIGCONT)
 
 
 async def start_request(

@@ -69,5 +69,14 @@ def publish(
         typer.echo(done % said)
         for wf_id, why in sorted(report.refused.items()):
             typer.echo(f"  {wf_id}: {why}", err=True)
+        if report.pending:
+            waiting = _(
+                "%(pending)d requests gave no answer in time (their records wait for the "
+                "database or Kafka); publish again later: each takes a version once"
+            )
+            typer.echo(waiting % {"pending": len(report.pending)}, err=True)
+            for wf_id in sorted(report.pending):
+                typer.echo(f"  {wf_id}", err=True)
+            raise typer.Exit(1)
 
     asyncio.run(run())
