@@ -59,8 +59,9 @@ def _send(producer: Any, topic: str, value: bytes, key: str | None, **kw: Any) -
     return future.get(timeout=30)
 
 
-def _read_topic(bootstrap: str, topic: str, expect: int, timeout: float = 20.0) -> list:
-    """Return every message of a (fresh) topic, waiting until ``expect`` arrived."""
+def _read_topic(bootstrap: str, topic: str, expect: int, timeout: float = 60.0) -> list:
+    """Return every message of a (fresh) topic, waiting until ``expect`` arrived (it returns
+    as soon as they are there; the timeout is for a host loaded by other suites)."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
         consumer.topics()

@@ -238,9 +238,11 @@ def test_free_ports_come_from_below_the_ephemeral_range() -> None:
             sock.bind(("127.0.0.1", port))  # free indeed
 
 
-def test_a_taken_port_is_never_picked(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("address", ["127.0.0.1", "127.0.0.2"])
+def test_a_taken_port_is_never_picked(monkeypatch: pytest.MonkeyPatch, address: str) -> None:
+    """Taken on any local address (the cluster tests' members listen on a 10.x of their own)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
-        taken.bind(("127.0.0.1", 0))
+        taken.bind((address, 0))
         busy = taken.getsockname()[1]
         monkeypatch.setattr(procs, "PICK_LOW", busy)
         monkeypatch.setattr(procs, "_ephemeral_low", lambda: busy + 1001)

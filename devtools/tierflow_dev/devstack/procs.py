@@ -75,7 +75,7 @@ def _ephemeral_low() -> int:
 
 
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now, for a server we are starting.
+    """Return a TCP port free on every local address right now, for a server we are starting.
 
     The port comes from below the kernel's ephemeral range. Asking the kernel (bind to port
     0) hands out a port from that range, the one every outgoing connection takes its local
@@ -86,8 +86,8 @@ def free_port() -> int:
     for _ in range(200):
         port = _PICKER.randrange(PICK_LOW, high) if high > PICK_LOW + 1000 else 0
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
+            try:  # every address: not in use on another one either (a test's own 10.x)
+                sock.bind(("0.0.0.0", port))
             except OSError:
                 continue
             return int(sock.getsockname()[1])
