@@ -359,9 +359,11 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
             applied.stop.set()
         if engine is not None:
             engine.dispose()
-        stack.down(timeout=10)
-        if host is not None:
-            host.delete()
+        try:
+            stack.down(timeout=10)
+        finally:
+            if host is not None:  # the namespace, link and addresses go even if a member stuck
+                host.delete()
         if request.session.testsfailed == failed_before:
             shutil.rmtree(home, ignore_errors=True)
         else:
