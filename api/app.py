@@ -47,7 +47,6 @@ def create_app(
     engine: Engine,
     *,
     registry: CollectorRegistry | None = None,
-    limits: ApiLimits | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """Build the app; with ``client=None`` it connects to Temporal in its own lifespan."""
@@ -58,7 +57,7 @@ def create_app(
         engine,
         registry,
         ApiMetrics(registry),
-        limits or ApiLimits(),
+        ApiLimits.from_settings(settings),
         clock or utc_now,
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -24,17 +24,20 @@ from tierflow.settings import Settings
 class ApiLimits:
     """Per-token rate limits (a rate and the burst allowed), the request body size limits
     (``max_upload_bytes``: the console's directory import, a whole national directory), and
-    how long an action waits for its answer."""
+    how long an action waits for its answer. Set through ``TIERFLOW_API_*`` (``Settings``)."""
 
-    submit_per_second: float = 2.0
-    submit_burst: int = 20
-    actions_per_second: float = 5.0
-    actions_burst: int = 50
-    max_body_bytes: int = 256 * 1024
-    max_upload_bytes: int = 8 * 1024 * 1024
-    # how long an action waits for its workflow's answer before a 503 (under the usual 60 s
-    # of a reverse proxy): the answer waits for the action's records to be written
-    action_wait_seconds: float = 30.0
+    submit_per_second: float
+    submit_burst: int
+    actions_per_second: float
+    actions_burst: int
+    max_body_bytes: int
+    max_upload_bytes: int
+    action_wait_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ApiLimits:
+        """Each limit is the setting ``api_<its name>`` (``TIERFLOW_API_<ITS NAME>``)."""
+        return cls(**{f.name: getattr(settings, f"api_{f.name}") for f in fields(cls)})
 
 
 def utc_now() -> datetime:

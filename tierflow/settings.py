@@ -55,6 +55,29 @@ class Settings(BaseSettings):
     )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_submit_per_second: float = Field(
+        default=2.0, gt=0, description="Submissions a token may make per second (then 429)"
+    )
+    api_submit_burst: int = Field(default=20, ge=1, description="Submissions a token may burst")
+    api_actions_per_second: float = Field(
+        default=5.0, gt=0, description="Actions a token may take per second (then 429)"
+    )
+    api_actions_burst: int = Field(default=50, ge=1, description="Actions a token may burst")
+    api_max_body_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Largest request body the API reads (then 413)"
+    )
+    api_max_upload_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="Largest upload: the console's directory import (a national directory)",
+    )
+    api_action_wait_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="How long an action waits for its answer before a 503 naming the "
+        "Idempotency-Key to repeat it with (keep it under the reverse proxy's read timeout)",
+    )
     worker_metrics_port: int = 9464
     worker_sdk_metrics_port: int = 9465
     ingress_metrics_port: int = 9466

@@ -18,7 +18,6 @@ from sqlmodel import Session
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
-from api.deps import ApiLimits
 from schemas.domain import Category, Priority
 from tests.utils.api_helpers import Users, asgi_client, make_users, request_body, serve_in_thread
 from tests.utils.factories import make_request
@@ -203,12 +202,8 @@ async def test_error_codes(api: Api, stack) -> None:
     )
     assert r.status_code == 413
     # 429: a tiny bucket per token, with Retry-After
-    tight = create_app(
-        stack.settings,
-        stack.client,
-        stack.engine,
-        limits=ApiLimits(actions_per_second=0.01, actions_burst=2),
-    )
+    tiny_bucket = {"api_actions_per_second": 0.01, "api_actions_burst": 2}
+    tight = create_app(stack.settings.model_copy(update=tiny_bucket), stack.client, stack.engine)
     async with asgi_client(tight) as client:
         codes = []
         for _ in range(3):

@@ -4,7 +4,7 @@ result.
 An action's Update answers once the action's records are written and published. While the
 Kafka broker does not answer (here: stopped with SIGSTOP, as a hung host would be), the
 worker's publishing waits and retries, so the answer waits too; the API waits
-``ApiLimits.action_wait_seconds`` at most, then answers 503 naming the Idempotency-Key to
+``TIERFLOW_API_ACTION_WAIT_SECONDS`` at most, then answers 503 naming the Idempotency-Key to
 repeat, and the console keeps that key in the form. Once the broker is back, repeating with
 the same key gives the result, and the action is applied once. Real worker, dev server,
 Kafka broker and a SQLite file of the test's own.
@@ -20,7 +20,6 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, text
 
 from api.app import create_app
-from api.deps import ApiLimits
 from tests.fixtures.console import CSRF, sign_in
 from tests.fixtures.stack import Stack
 from tests.utils.api_helpers import asgi_client, make_users
@@ -38,9 +37,8 @@ async def test_an_action_without_an_answer_in_time_answers_503_and_applies_once(
     stack: Stack, sqlite_url: str, sqlite_engine: Engine, tmp_path: Path
 ) -> None:
     users = make_users(sqlite_engine)
-    settings = Settings(home=tmp_path, database_url=sqlite_url)
-    limits = ApiLimits(action_wait_seconds=WAIT)
-    app = create_app(settings, stack.client, sqlite_engine, limits=limits)
+    settings = Settings(home=tmp_path, database_url=sqlite_url, api_action_wait_seconds=WAIT)
+    app = create_app(settings, stack.client, sqlite_engine)
     metrics = WorkerMetrics(CollectorRegistry())
     req = make_request()
     path = f"/api/v1/requests/{req.request_id}/actions/comment"
