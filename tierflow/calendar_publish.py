@@ -11,21 +11,16 @@ publishing again settles it.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from temporalio.client import (
-    Client,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-)
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from schemas.lifecycle import WORKFLOW_TYPES, CalendarUpdate
 from schemas.policy import CalendarData
 from schemas.request import Actor
-from tierflow.updates import execute_update
+from tierflow.updates import NoAnswer, execute_update
 
 
 @dataclass
@@ -62,17 +57,16 @@ async def publish_calendar(
     for wf_id in workflow_ids:
         handle = client.get_workflow_handle(wf_id)
         try:
-            async with asyncio.timeout(wait.total_seconds()):
-                await execute_update(
-                    handle,
-                    "publish_calendar",
-                    update,
-                    id=f"calendar-{calendar.version}",
-                    result_type=str,
-                    rpc_timeout=wait,
-                )
-        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-            report.pending.append(wf_id)  # the SDK turns the timeout into its own error
+            await execute_update(
+                handle,
+                "publish_calendar",
+                update,
+                id=f"calendar-{calendar.version}",
+                result_type=str,
+                wait=wait,
+            )
+        except NoAnswer:
+            report.pending.append(wf_id)
             continue
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause

@@ -6,6 +6,11 @@ run. temporalio retries it within its client's budget, which a busy host can out
 whose continue-as-new keeps meeting newly arrived Updates stays closing for a while), so the
 caller keeps trying for a bounded time. Every attempt carries the same update id: the server
 applies it once.
+
+An Update answers only once the workflow has done the work it stands for (a request's action:
+its records written and published), so during an outage it may not answer at all; callers
+give it ``wait`` and get ``NoAnswer`` after that. Sending it again with the same id later
+brings its one result.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 T = TypeVar("T")
@@ -23,6 +28,10 @@ T = TypeVar("T")
 PATIENCE = timedelta(seconds=60)
 FIRST_PAUSE = 0.1  # seconds; doubled after each refusal up to LONGEST_PAUSE
 LONGEST_PAUSE = 2.0
+
+
+class NoAnswer(Exception):
+    """The Update gave no answer within the caller's wait; it may still apply."""
 
 
 def is_busy(exc: BaseException) -> bool:
@@ -59,15 +68,19 @@ async def execute_update(
     *,
     id: str,
     result_type: type[T],
-    rpc_timeout: timedelta | None = None,
+    wait: timedelta | None = None,
     patience: timedelta = PATIENCE,
 ) -> T:
-    """``handle.execute_update`` that waits out a continue-as-new (see the module doc)."""
+    """``handle.execute_update`` that waits out a continue-as-new (see the module doc), and
+    raises ``NoAnswer`` once ``wait`` (None: no limit) has passed without an answer."""
 
     async def attempt() -> T:
-        result: T = await handle.execute_update(
-            update, arg, id=id, result_type=result_type, rpc_timeout=rpc_timeout
-        )
+        result: T = await handle.execute_update(update, arg, id=id, result_type=result_type)
         return result
 
-    return await patiently(attempt, patience)
+    try:
+        async with asyncio.timeout(wait.total_seconds() if wait is not None else None):
+            return await patiently(attempt, patience)
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        # the SDK turns the timeout's cancellation into its own error
+        raise NoAnswer(f"no answer within {wait}") from None

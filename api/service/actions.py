@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
+from datetime import timedelta
 
 from fastapi import HTTPException, status
 from pydantic import ValidationError
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -19,7 +19,7 @@ from api.models import ActionBody
 from schemas.lifecycle import ActionKind, ActionRequest, ActionResult, missing_field
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
-from tierflow.updates import execute_update, is_busy
+from tierflow.updates import NoAnswer, execute_update, is_busy
 from workflows.service_request import ServiceRequestWorkflow
 
 IDEMPOTENCY_KEY = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
@@ -51,16 +51,15 @@ async def take_action(
         raise validation_http_error(exc, ("body",)) from None
     handle = ctx.temporal.get_workflow_handle(workflow_id(request_id))
     try:
-        async with asyncio.timeout(ctx.limits.action_wait_seconds):
-            result = await execute_update(
-                handle,
-                ServiceRequestWorkflow.act,
-                action,
-                id=action.action_id,
-                result_type=ActionResult,
-            )
-    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-        # the SDK turns the timeout's cancellation into its own error
+        result = await execute_update(
+            handle,
+            ServiceRequestWorkflow.act,
+            action,
+            id=action.action_id,
+            result_type=ActionResult,
+            wait=timedelta(seconds=ctx.limits.action_wait_seconds),
+        )
+    except NoAnswer:
         ctx.metrics.actions.labels(kind.value, "pending").inc()
         raise _pending(ctx, request_id, action.action_id) from None
     except WorkflowUpdateFailedError as exc:

@@ -91,7 +91,7 @@ def free_port() -> int:
             except OSError:
                 continue
             return int(sock.getsockname()[1])
-    raise StackError(f"no free TCP port between {PICK_LOW} and {high} on 127.0.0.1")
+    raise StackError(f"no TCP port between {PICK_LOW} and {high} is free on every address")
 
 
 def ensure_port_free(port: int, component: str) -> None:
