@@ -22,7 +22,13 @@ from tests.utils.eventually import eventually_sync
 from tests.utils.factories import RecordFactory, make_request
 from tierflow import dead_letter, kafka_io
 from tierflow.kafka_io import make_consumer, make_producer, publish_event
-from tierflow_dev.devstack.kafka import KafkaBroker, read_properties, resolve_kafka_jars
+from tierflow_dev.devstack import jvm
+from tierflow_dev.devstack.kafka import (
+    KafkaBroker,
+    check_java,
+    read_properties,
+    resolve_kafka_jars,
+)
 from tierflow_dev.devstack.procs import StackError, free_port
 
 NOW = datetime(2025, 9, 29, 2, 30, tzinfo=UTC)
@@ -151,6 +157,38 @@ def test_restart_and_kill_keep_data(kafka_broker: KafkaBroker, unique_topic: Cal
     meta = read_properties(kafka_broker.data_dir / "meta.properties")
     assert meta["cluster.id"] == cluster_id
     assert "Kafka Server started" in kafka_broker.log_path.read_text()
+
+
+def test_brokers_map_the_class_archive_the_first_clean_stop_wrote(tmp_path: Path) -> None:
+    """A killed broker leaves no archive (it would be half written); the first broker to stop
+    cleanly writes it, and the next one maps it and serves."""
+    jars = tmp_path / "jars"  # jars of their own, so the machine's archive is not touched
+    jars.mkdir()
+    for jar in resolve_kafka_jars().glob("*.jar"):
+        (jars / jar.name).symlink_to(jar)
+    archive = jvm.ClassArchive(jars, check_java()).path
+
+    def broker(name: str) -> KafkaBroker:
+        ports = {"port": free_port(), "controller_port": free_port()}
+        return KafkaBroker(home=tmp_path / name, jars_dir=jars, **ports)
+
+    killed = broker("killed")
+    killed.start()
+    killed.kill()
+    assert not archive.exists() and not list(jars.glob("*.part"))
+    first = broker("first")
+    first.start()
+    first.stop()
+    assert archive.is_file() and not list(jars.glob("*.part"))
+
+    second = broker("second")
+    second.start()
+    try:
+        assert str(archive) in Path(f"/proc/{second.pid()}/maps").read_text()
+        second.ensure_topics({"archived": 1})
+    finally:
+        second.stop()
+    assert archive.is_file() and not list(jars.glob("*.part"))
 
 
 def test_corrupt_meta_properties_is_named_with_the_fix(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from kafka.admin import KafkaAdminClient, NewTopic
 
+from tierflow_dev.devstack import jvm
 from tierflow_dev.devstack.kafka import check_java, resolve_kafka_jars
 
 SOURCE = Path(__file__).resolve().parent.parent / "integration" / "java" / "RawProducer.java"
@@ -42,7 +43,15 @@ def produce_raw(bootstrap: str, topic: str, records: list[RawRecord]) -> list[tu
         value = f"@big:{r.big_value}" if r.big_value else _field(r.value)
         headers = ",".join(f"{name}={_field(raw)}" for name, raw in r.headers) or "-"
         lines.append("\t".join([str(r.partition), _field(r.key), value, headers]))
-    argv = [check_java(), "-cp", f"{resolve_kafka_jars()}/*", str(SOURCE), bootstrap, topic]
+    argv = [
+        check_java(),
+        *jvm.options(),
+        "-cp",
+        f"{resolve_kafka_jars()}/*",
+        str(SOURCE),
+        bootstrap,
+        topic,
+    ]
     done = subprocess.run(
         argv, input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=180
     )

@@ -10,9 +10,11 @@ internal topics get the production replication (3, min ISR 2).
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import shutil
 import subprocess
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from kafka import KafkaAdminClient
 
+from tierflow_dev.devstack import jvm
 from tierflow_dev.devstack.procs import (
     ManagedProcess,
     StackError,
@@ -72,16 +75,26 @@ def check_java() -> str:
     java = shutil.which("java")
     if java is None:
         raise StackError(f"Java 17+ not found: {hint}")
-    out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
-    if match is None:
+    major = _java_major(java)
+    if major is None:
         raise StackError(f"Java 17+ not found (cannot read `java -version`): {hint}")
-    major = int(match.group(1))
-    if major == 1 and match.group(2):  # "1.8.0_392" style
-        major = int(match.group(2))
     if major < 17:
         raise StackError(f"Java 17+ not found (found Java {major} at {java}): {hint}")
     return java
+
+
+@functools.cache
+def _java_major(java: str) -> int | None:
+    """The major version ``java -version`` reports, asked once per process and executable
+    (each is a JVM start of its own)."""
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if match is None:
+        return None
+    major = int(match.group(1))
+    if major == 1 and match.group(2):  # "1.8.0_392" style
+        major = int(match.group(2))
+    return major
 
 
 def resolve_kafka_jars(cache_dir: Path | None = None) -> Path:
@@ -187,6 +200,8 @@ class KafkaBroker:
     host: str = "127.0.0.1"
     voter_hosts: dict[int, str] = field(default_factory=dict)  # node id -> host (default host)
     netns: str | None = None
+    # the class archive this broker's JVM writes when it exits (the first on a machine only)
+    _archive_part: Path | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def kafka_dir(self) -> Path:
@@ -253,7 +268,8 @@ class KafkaBroker:
         self._write_config()
         if not self._check_data_dir():
             self._format(java, jars)
-        argv = [*self._argv(java, jars, "kafka.Kafka"), str(self.config_path)]
+        archive, self._archive_part = jvm.ClassArchive(jars, java).options()
+        argv = [*self._argv(java, jars, "kafka.Kafka", archive), str(self.config_path)]
         if self.netns is not None:
             argv = ["ip", "netns", "exec", self.netns, *argv]
         proc = ManagedProcess(name=self.name, argv=argv, home=self.home)
@@ -276,13 +292,22 @@ class KafkaBroker:
 
     def stop(self, timeout: float = 30) -> None:
         """Stop cleanly with SIGTERM (SIGKILL after ``timeout``)."""
+        started = time.monotonic()
         if self.process.stop(timeout):
+            self._keep_archive(clean_exit=time.monotonic() - started < timeout)
             self._wait_ports_released()
 
     def kill(self) -> None:
         """SIGKILL the broker at once (chaos tests); the next start recovers its logs."""
         self.process.kill()
+        self._keep_archive(clean_exit=False)
         self._wait_ports_released()
+
+    def _keep_archive(self, clean_exit: bool) -> None:
+        if self._archive_part is not None:
+            jars = self.jars_dir or resolve_kafka_jars()
+            jvm.ClassArchive(jars, check_java()).keep(self._archive_part, clean_exit)
+            self._archive_part = None
 
     def _wait_ports_released(self) -> None:
         # The JVM's leader thread turns zombie before its other threads close the sockets.
@@ -314,12 +339,13 @@ class KafkaBroker:
         finally:
             admin.close()
 
-    def _argv(self, java: str, jars: Path, main: str) -> list[str]:
+    def _argv(self, java: str, jars: Path, main: str, archive: list[str]) -> list[str]:
         log4j = self.kafka_dir / "log4j2.properties"
         return [
             java,
             f"-Xmx{self.heap}",
-            "-XX:+UseG1GC",
+            *jvm.options(),
+            *archive,
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={log4j}",
             "-cp",
@@ -368,7 +394,9 @@ class KafkaBroker:
     def _format(self, java: str, jars: Path) -> None:
         cluster_id = self.cluster_id or self.stored_cluster_id() or new_cluster_id()
         self.cluster_id_path.write_text(cluster_id + "\n")
-        argv = self._argv(java, jars, "kafka.tools.StorageTool")
+        archive = jvm.ClassArchive(jars, java)
+        reads = [f"-XX:SharedArchiveFile={archive.path}"] if archive.path.is_file() else []
+        argv = self._argv(java, jars, "kafka.tools.StorageTool", reads)
         argv += ["format", "-t", cluster_id, "-c", str(self.config_path)]
         if not self.voters:  # a static quorum (controller.quorum.voters) takes no flag
             argv.append("--standalone")
