@@ -14,7 +14,6 @@ import functools
 import re
 import shutil
 import subprocess
-import time
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -292,21 +291,20 @@ class KafkaBroker:
 
     def stop(self, timeout: float = 30) -> None:
         """Stop cleanly with SIGTERM (SIGKILL after ``timeout``)."""
-        started = time.monotonic()
         if self.process.stop(timeout):
-            self._keep_archive(clean_exit=time.monotonic() - started < timeout)
+            self._keep_archive()
             self._wait_ports_released()
 
     def kill(self) -> None:
         """SIGKILL the broker at once (chaos tests); the next start recovers its logs."""
         self.process.kill()
-        self._keep_archive(clean_exit=False)
+        self._keep_archive()
         self._wait_ports_released()
 
-    def _keep_archive(self, clean_exit: bool) -> None:
+    def _keep_archive(self) -> None:
         if self._archive_part is not None:
             jars = self.jars_dir or resolve_kafka_jars()
-            jvm.ClassArchive(jars, check_java()).keep(self._archive_part, clean_exit)
+            jvm.ClassArchive(jars, check_java()).keep(self._archive_part)
             self._archive_part = None
 
     def _wait_ports_released(self) -> None:
@@ -394,8 +392,7 @@ class KafkaBroker:
     def _format(self, java: str, jars: Path) -> None:
         cluster_id = self.cluster_id or self.stored_cluster_id() or new_cluster_id()
         self.cluster_id_path.write_text(cluster_id + "\n")
-        archive = jvm.ClassArchive(jars, java)
-        reads = [f"-XX:SharedArchiveFile={archive.path}"] if archive.path.is_file() else []
+        reads = jvm.ClassArchive(jars, java).reads()
         argv = self._argv(java, jars, "kafka.tools.StorageTool", reads)
         argv += ["format", "-t", cluster_id, "-c", str(self.config_path)]
         if not self.voters:  # a static quorum (controller.quorum.voters) takes no flag
