@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.stack",
     "tests.fixtures.console",
+    "tests.fixtures.cpu_report",
 ]
 
 # Every broker the suite starts, in this process or through the CLI, lives minutes: start it
