@@ -6,14 +6,19 @@ import contextlib
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlmodel import col, select
 
 from activities.failures import is_permanent, permanent_failure
 from schemas.lifecycle import TransitionRecord
 from tierflow.db.engine import begin_write
 from tierflow.db.models import Transition
-from tierflow.db.projection import newest_by_request, record_transition, write_summary
+from tierflow.db.projection import (
+    newest_by_request,
+    record_transition,
+    record_transitions,
+    write_summary,
+)
 from tierflow.metrics import WorkerMetrics
 
 
@@ -26,6 +31,12 @@ def _naming(record: TransitionRecord) -> Iterator[None]:
         if is_permanent(exc):
             raise permanent_failure("record_transitions", exc, record.event_id) from None
         raise
+
+
+def _write_summaries(conn: Connection, recorded: list[TransitionRecord]) -> None:
+    for newest, submission in newest_by_request(recorded):
+        with _naming(newest):
+            write_summary(conn, newest, submission)
 
 
 class TransitionWriter:
@@ -42,17 +53,24 @@ class TransitionWriter:
     def persist_new(self, records: list[TransitionRecord]) -> list[TransitionRecord]:
         """Write the records in one transaction; return those this call wrote first.
 
-        Each request's summary row is written once, from its newest new record.
+        Each request's summary row is written once, from its newest new record. The audit rows
+        go in as one statement; if that transaction fails for good, the records are written
+        again one by one, which names the record at fault (the batch cannot say which).
         """
-        first = []
-        with begin_write(self.engine) as conn:
-            for record in records:
-                with _naming(record):
-                    if record_transition(conn, record):
-                        first.append(record)
-            for newest, submission in newest_by_request(first):
-                with _naming(newest):
-                    write_summary(conn, newest, submission)
+        try:
+            with begin_write(self.engine) as conn:
+                first = record_transitions(conn, records)
+                _write_summaries(conn, first)
+        except Exception as exc:
+            if not is_permanent(exc):
+                raise
+            with begin_write(self.engine) as conn:
+                first = []
+                for record in records:
+                    with _naming(record):
+                        if record_transition(conn, record):
+                            first.append(record)
+                _write_summaries(conn, first)
         if self.metrics is not None:
             for record in first:  # counted after the commit: retries and replays count once
                 self.metrics.observe_first_write(record)

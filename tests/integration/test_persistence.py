@@ -255,7 +255,8 @@ def _rows(engine: Engine) -> dict[str, list[dict[str, object]]]:
 def test_a_batch_writes_each_summary_once_and_the_rows_one_record_at_a_time_would(
     db_engine: Engine,
 ) -> None:
-    """Two requests' records interleaved in one batch, after a first batch that wrote some."""
+    """Two requests' records interleaved in one batch, after a first batch that wrote some;
+    the batch's audit rows go in as one statement, and an event twice in it counts once."""
     one, two = (
         RecordFactory(make_request("req-batch-1")),
         RecordFactory(make_request("req-batch-2")),
@@ -269,20 +270,24 @@ def test_a_batch_writes_each_summary_once_and_the_rows_one_record_at_a_time_woul
         two.escalated("zj-330100-sme", Tier.MUNICIPAL),
         one.rated(5, "办得好"),
     ]
-    upserts = []
+    upserts, audit_inserts = [], []
 
     def counted(conn, cursor, statement: str, *args: object) -> None:
         if statement.startswith("INSERT INTO service_request"):
             upserts.append(statement)
+        if statement.startswith("INSERT INTO transition"):
+            audit_inserts.append(statement)
 
     batched = TransitionWriter(db_engine)
     assert batched.persist(first) == 3
     event.listen(db_engine, "before_cursor_execute", counted)
     try:
-        assert batched.persist(first[1:] + rest) == len(rest)  # a retry's known records too
+        # a retry's known records too, and the comment twice
+        assert batched.persist(first[1:] + rest + [rest[1]]) == len(rest)
     finally:
         event.remove(db_engine, "before_cursor_execute", counted)
     assert len(upserts) == 2  # one per request, not one per record
+    assert len(audit_inserts) == 1  # one for the batch
     with Session(db_engine) as s:
         row = repository.get_request(s, "req-batch-2")
         assert row is not None and (row.tier, row.last_sequence) == ("municipal", 4)
