@@ -227,6 +227,26 @@ def test_seeded_directory_routes_like_the_file(db_engine: Engine) -> None:
         assert policy is not None and version in policy.content
 
 
+def test_seeding_again_updates_an_institution_in_place(db_engine: Engine) -> None:
+    row = {"id": "zj-330106-sme", "name": "西湖区中小企业服务中心", "tier": Tier.COUNTY}
+    first = models.InstitutionCreate(**row, division_code="330106", categories=["financing"])
+    other = models.InstitutionCreate(**row | {"id": "zj-330100-sme"}, division_code="330100")
+    with Session(db_engine) as s:
+        assert repository.upsert_institutions(s, [first, other]) == 2
+        s.commit()
+    renamed = first.model_copy(update={"name": "西湖区中小企业公共服务中心", "contact": "0571-1"})
+    with Session(db_engine) as s:
+        assert repository.upsert_institutions(s, [renamed]) == 1
+        assert repository.upsert_institutions(s, []) == 0
+        s.commit()
+    with Session(db_engine) as s:
+        stored = s.get(models.InstitutionRow, "zj-330106-sme")
+        assert stored is not None
+        assert (stored.name, stored.contact, stored.tier) == (renamed.name, "0571-1", Tier.COUNTY)
+        assert stored.categories == ["financing"]
+        assert count(db_engine, models.InstitutionRow) == 2
+
+
 READ_MODEL = (
     models.ServiceRequest,
     models.Transition,
