@@ -13,7 +13,8 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -54,6 +55,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 _write_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 _write_locks_guard = threading.Lock()
+
+
+def conflict_insert(table: Table, dialect_name: str) -> Any:
+    """``INSERT`` into ``table`` that takes ``ON CONFLICT`` clauses: PostgreSQL's, else
+    SQLite's (the two stores tierflow runs on)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 @contextmanager

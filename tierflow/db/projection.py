@@ -17,10 +17,10 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 
 from schemas.lifecycle import EventType, RatingStage, RequestInput, TransitionRecord
+from tierflow.db.engine import conflict_insert
 from tierflow.db.models import (
     Comment,
     Rating,
@@ -94,10 +94,7 @@ def newest_by_request(
 def record_transition(conn: Connection, record: TransitionRecord) -> bool:
     """Project ``record`` but for the request's summary row (``write_summary`` writes that);
     return True if this call recorded it, False if it was known."""
-    if not _insert_transition(conn, record):
-        return False
-    _project(conn, record)
-    return True
+    return bool(record_transitions(conn, [record]))
 
 
 def record_transitions(conn: Connection, records: list[TransitionRecord]) -> list[TransitionRecord]:
@@ -109,6 +106,7 @@ def record_transitions(conn: Connection, records: list[TransitionRecord]) -> lis
     if not records:
         return []
     rows = [_transition_row(record) for record in records]
+    # RETURNING, not rowcount: psycopg reports no rowcount for this statement.
     written = set(conn.execute(_transition_insert(conn.dialect.name), rows).scalars())
     recorded = []
     for record in records:
@@ -198,13 +196,6 @@ def _transition_row(record: TransitionRecord) -> dict[str, Any]:
     )
 
 
-def _insert_transition(conn: Connection, record: TransitionRecord) -> bool:
-    # RETURNING, not rowcount: psycopg reports no rowcount for this statement.
-    row = _transition_row(record)
-    inserted = conn.execute(_transition_insert(conn.dialect.name), row).scalar_one_or_none()
-    return inserted is not None
-
-
 @lru_cache(maxsize=4)
 def _transition_insert(dialect_name: str) -> Any:
     """The audit trail's insert, built once per dialect; a known event id inserts nothing.
@@ -214,8 +205,8 @@ def _transition_insert(dialect_name: str) -> Any:
     in as statements of ``BATCH_ROWS`` rows: psycopg converts each statement's text once and
     caches it, so equal pages cost that once (a page of 1,000 rows took it 0.2 s a time).
     """
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    ins = dialect.insert(_transition).on_conflict_do_nothing(index_elements=["event_id"])
+    ins = conflict_insert(_transition, dialect_name)
+    ins = ins.on_conflict_do_nothing(index_elements=["event_id"])
     paged = ins.execution_options(insertmanyvalues_page_size=BATCH_ROWS)
     return paged.returning(_transition.c.event_id)
 
@@ -226,8 +217,7 @@ def _request_upsert(dialect_name: str) -> Any:
 
     A newer summary (higher ``last_sequence``) wins, whatever order the writes arrive in.
     """
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    ins = dialect.insert(_service_request)
+    ins = conflict_insert(_service_request, dialect_name)
     return ins.on_conflict_do_update(
         index_elements=["request_id"],
         set_={k: ins.excluded[k] for k in SUMMARY_COLUMNS},

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import func
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from schemas.domain import Category, State, Tier
+from tierflow.db.engine import conflict_insert
 from tierflow.db.models import (
     Comment,
     InstitutionCreate,
@@ -115,8 +115,7 @@ def upsert_institutions(session: Session, institutions: Iterable[InstitutionCrea
     if not rows:
         return 0
     table = InstitutionRow.__table__  # type: ignore[attr-defined]
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(table)
+    insert = conflict_insert(table, session.get_bind().dialect.name)
     changed = {name: insert.excluded[name] for name in rows[0] if name != "id"}
     session.execute(insert.on_conflict_do_update(index_elements=["id"], set_=changed), rows)
     return len(rows)

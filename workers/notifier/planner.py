@@ -13,12 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 
 from schemas.events import CloudEvent
 from schemas.lifecycle import TransitionRecord
-from tierflow.db.engine import begin_write
+from tierflow.db.engine import begin_write, conflict_insert
 from tierflow.db.notification_models import Channel, DeliveryStatus, Notification
 from workers.notifier.audience import recipients
 from workers.notifier.rules import Rule, Rules
@@ -144,9 +143,8 @@ def record_rows(engine: Engine, rows: list[dict[str, Any]]) -> int:
     """Insert ``rows`` in one transaction, skipping any already there; return how many were new."""
     if not rows:
         return 0
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
     stmt = (
-        dialect.insert(_table)
+        conflict_insert(_table, engine.dialect.name)
         .on_conflict_do_nothing(index_elements=["event_id", "channel", "recipient"])
         .returning(_table.c.id)
     )

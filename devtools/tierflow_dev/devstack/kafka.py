@@ -199,8 +199,10 @@ class KafkaBroker:
     host: str = "127.0.0.1"
     voter_hosts: dict[int, str] = field(default_factory=dict)  # node id -> host (default host)
     netns: str | None = None
-    # the class archive this broker's JVM writes when it exits (the first on a machine only)
-    _archive_part: Path | None = field(default=None, init=False, repr=False, compare=False)
+    # the class archive this broker's JVM writes when it exits, and where (the first only)
+    _writes: tuple[jvm.ClassArchive, Path] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def kafka_dir(self) -> Path:
@@ -265,10 +267,12 @@ class KafkaBroker:
         jars = self.jars_dir or resolve_kafka_jars()
         java = check_java()
         self._write_config()
+        archive = jvm.ClassArchive(jars, java)
         if not self._check_data_dir():
-            self._format(java, jars)
-        archive, self._archive_part = jvm.ClassArchive(jars, java).options()
-        argv = [*self._argv(java, jars, "kafka.Kafka", archive), str(self.config_path)]
+            self._format(java, jars, archive.reads())
+        options, part = archive.options()
+        self._writes = None if part is None else (archive, part)
+        argv = [*self._argv(java, jars, "kafka.Kafka", options), str(self.config_path)]
         if self.netns is not None:
             argv = ["ip", "netns", "exec", self.netns, *argv]
         proc = ManagedProcess(name=self.name, argv=argv, home=self.home)
@@ -302,10 +306,10 @@ class KafkaBroker:
         self._wait_ports_released()
 
     def _keep_archive(self) -> None:
-        if self._archive_part is not None:
-            jars = self.jars_dir or resolve_kafka_jars()
-            jvm.ClassArchive(jars, check_java()).keep(self._archive_part)
-            self._archive_part = None
+        if self._writes is not None:
+            archive, part = self._writes
+            archive.keep(part)
+            self._writes = None
 
     def _wait_ports_released(self) -> None:
         # The JVM's leader thread turns zombie before its other threads close the sockets.
@@ -389,11 +393,10 @@ class KafkaBroker:
         except OSError:
             return None
 
-    def _format(self, java: str, jars: Path) -> None:
+    def _format(self, java: str, jars: Path, archive: list[str]) -> None:
         cluster_id = self.cluster_id or self.stored_cluster_id() or new_cluster_id()
         self.cluster_id_path.write_text(cluster_id + "\n")
-        reads = jvm.ClassArchive(jars, java).reads()
-        argv = self._argv(java, jars, "kafka.tools.StorageTool", reads)
+        argv = self._argv(java, jars, "kafka.tools.StorageTool", archive)
         argv += ["format", "-t", cluster_id, "-c", str(self.config_path)]
         if not self.voters:  # a static quorum (controller.quorum.voters) takes no flag
             argv.append("--standalone")
