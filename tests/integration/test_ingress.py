@@ -45,7 +45,6 @@ FAST = Backoff(initial=0.1, maximum=1.0, not_found_seconds=3.0)
 
 def _ingress(stack: Any, commands: str, dlq: str, group: str | None = None, **kw: Any) -> Ingress:
     kw.setdefault("backoff", FAST)
-    kw.setdefault("rejoin_timeout", 10.0)  # well inside the waits below
     return make_ingress(stack, commands, dlq, source=SOURCE, group=group, **kw)
 
 
