@@ -21,7 +21,7 @@ from tierflow.kafka_fixes import (
     JoinWatch,
     unstick_parked_partitions,
 )
-from tierflow.kafka_io import make_producer
+from tierflow.kafka_io import load_topic_metadata, make_producer
 
 
 def _park_then_resume(bootstrap: str, topic: str) -> tuple[KafkaConsumer, TopicPartition]:
@@ -86,6 +86,9 @@ def _member(bootstrap: str, topic: str, group: str, config: dict[str, Any]) -> K
         auto_offset_reset="earliest",
         **config,
     )
+    # as every consumer of the product does: a first join without the topic's partitions
+    # assigns nothing and can hang for good (tierflow.kafka_fixes, item 3), not this test's bug
+    load_topic_metadata(consumer, [topic])
     consumer.subscribe([topic], listener=JoinWatch())  # a listener, as the ingress has one
     return consumer
 
