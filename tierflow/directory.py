@@ -11,6 +11,7 @@ table.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -123,7 +124,12 @@ class DirectoryFile(BaseModel):
 
 def national_divisions() -> list[Division]:
     """Return every division of the GB/T 2260 data (schemas.divisions), national first."""
-    return [Division(code=i.code, name=i.name) for i in DIVISION_INFO.values()]
+    return list(_national_divisions())
+
+
+@functools.cache
+def _national_divisions() -> tuple[Division, ...]:
+    return tuple(Division(code=i.code, name=i.name) for i in DIVISION_INFO.values())
 
 
 def full_name(code: str) -> str:
@@ -138,6 +144,7 @@ def full_name(code: str) -> str:
     return outer.name.removesuffix("直辖县级行政区划") + info.name
 
 
+@functools.cache  # entries are frozen: every directory shares the same placeholders
 def generated_entry(code: str) -> DirectoryEntry:
     """Return the placeholder general institution of one division."""
     # built without validation: ~3,200 of them at every load, from already-checked data

@@ -23,12 +23,14 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
-from tierflow.db.models import DirectoryVersion, InstitutionRow
+from tierflow.db.models import DirectoryVersion, InstitutionCreate, InstitutionRow
+from tierflow.db.repository import upsert_institutions
 from tierflow.directory import (
     PACKAGED_DIRECTORY,
     Directory,
@@ -151,35 +153,36 @@ def record_file(engine: Engine, path: Path | None, imported_by: str) -> tuple[st
 
 
 # --------------------------------------------------------------------------- institution table
-def _row_data(entry: DirectoryEntry) -> dict[str, object]:
-    return {
-        "id": entry.id,
-        "name": entry.name,
-        "tier": entry.tier,
-        "division_code": entry.division_code,
-        "categories": [c.value for c in entry.categories],
-        "contact": entry.contact,
-    }
+def institution_of(entry: DirectoryEntry) -> InstitutionCreate:
+    """The ``institution`` row of a directory entry."""
+    return InstitutionCreate(
+        id=entry.id,
+        name=entry.name,
+        tier=entry.tier,
+        division_code=entry.division_code,
+        categories=[c.value for c in entry.categories],
+        contact=entry.contact,
+    )
 
 
 def refresh_institutions(session: Session, directory: Directory) -> tuple[int, int]:
     """Make the ``institution`` table hold exactly ``directory``'s entries (named and
-    generated); return (rows added or changed, rows removed). Caller commits."""
-    rows = {row.id: row for row in session.exec(select(InstitutionRow)).all()}
-    changed = 0
-    for entry in directory.entries:
-        data = _row_data(entry)
-        row = rows.pop(entry.id, None)
-        if row is None:
-            session.add(InstitutionRow.model_validate(data))
-            changed += 1
-        elif any(getattr(row, name) != value for name, value in data.items()):
-            row.sqlmodel_update(data)
-            session.add(row)
-            changed += 1
-    for gone in rows.values():  # left the directory (or a placeholder now covered)
-        session.delete(gone)
-    return changed, len(rows)
+    generated); return (rows added or changed, rows removed). Caller commits.
+
+    One read, one upsert of the rows that differ and one delete: the national directory has
+    thousands of institutions, and an ORM object each took seconds per import.
+    """
+    table = InstitutionRow.__table__  # type: ignore[attr-defined]
+    held = {row.id: dict(row._mapping) for row in session.execute(sa_select(table))}
+    changed = [
+        row
+        for row in map(institution_of, directory.entries)
+        if held.pop(row.id, None) != row.model_dump()
+    ]
+    upsert_institutions(session, changed)
+    if held:  # left the directory (or a placeholder now covered)
+        session.execute(delete(table).where(table.c.id.in_(list(held))))
+    return len(changed), len(held)
 
 
 # --------------------------------------------------------------------------- imports

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from schemas.domain import Role
 from tests.utils.eventually import eventually_sync
 from tierflow.auth_store import create_user, issue_token
+from tierflow.directory import Directory
 from tierflow_dev.devstack.procs import free_port
 
 # key -> (role, institution, grants). The default request (division 330106, financing) is
@@ -52,9 +53,10 @@ class Users:
 def make_users(engine: Engine) -> Users:
     suffix = uuid.uuid4().hex[:6]
     tokens, ids = {}, {}
+    directory = Directory.load()
     for key, (role, institution, grants) in USERS.items():
         user_id = f"{key}-{suffix}"
-        create_user(engine, user_id, role, institution, grants)
+        create_user(engine, user_id, role, institution, grants, directory)
         ids[key] = user_id
         tokens[key] = issue_token(engine, user_id)
     return Users(tokens, ids)

@@ -8,25 +8,15 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from tierflow.db.models import InstitutionCreate
 from tierflow.db.repository import record_policy_version, upsert_institutions
 from tierflow.directory import Directory
+from tierflow.directory_store import institution_of
 from tierflow.policy import PACKAGED_POLICY, parse_policy
 
 
 def seed_directory(engine: Engine, directory: Directory) -> int:
     """Upsert every directory institution; return how many were written."""
-    rows = [
-        InstitutionCreate(
-            id=e.id,
-            name=e.name,
-            tier=e.tier,
-            division_code=e.division_code,
-            categories=[c.value for c in e.categories],
-            contact=e.contact,
-        )
-        for e in directory.entries
-    ]
+    rows = [institution_of(e) for e in directory.entries]
     with Session(engine) as session:
         written = upsert_institutions(session, rows)
         session.commit()
