@@ -167,3 +167,18 @@ def test_postgres_server_is_reusable_and_checks_names(postgres_server: PostgresS
     url = postgres_server.create_database("t_reused")
     assert url == postgres_server.create_database("t_reused")  # dropped and created again
     assert tables(url) == set()
+
+
+def test_a_database_copied_from_a_template_has_its_tables(
+    postgres_server: PostgresServer, migrated_postgres: str
+) -> None:
+    """How ``db_url`` gives each test a database at head without running the migrations."""
+    url = postgres_server.create_database("t_copied", template=migrated_postgres)
+    assert (
+        current_revision(url) == ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    )
+    assert "service_request" in tables(url)
+    with pytest.raises(ValueError, match="template 'Bad-Name'"):
+        postgres_server.create_database("t_copied", template="Bad-Name")
+    with pytest.raises(ValueError, match="keeps the template's LC_CTYPE"):
+        postgres_server.create_database("t_copied", ctype="C.UTF-8", template=migrated_postgres)

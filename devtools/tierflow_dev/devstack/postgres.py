@@ -89,22 +89,30 @@ class PostgresServer:
         """Return the SQLAlchemy URL of ``database`` on this server (psycopg 3 driver)."""
         return f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, name: str, ctype: str | None = None) -> str:
-        """Create an empty database (dropping one of that name) and return its URL.
+    def create_database(
+        self, name: str, ctype: str | None = None, template: str | None = None
+    ) -> str:
+        """Create a database (dropping one of that name) and return its URL.
 
+        Empty, or a copy of the database ``template`` (which nobody may be connected to).
         ``ctype`` sets LC_CTYPE (e.g. ``C.UTF-8``: pg_trgm then indexes Chinese characters);
         the default is the cluster's (C). Sorting stays bytewise (LC_COLLATE C) either way.
         """
-        if not _NAME.match(name):
-            raise ValueError(f"database name {name!r}: use lowercase letters, digits and _")
+        for what, value in (("database name", name), ("template", template)):
+            if value is not None and not _NAME.match(value):
+                raise ValueError(f"{what} {value!r}: use lowercase letters, digits and _")
         if ctype is not None and not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", ctype):
             raise ValueError(f"LC_CTYPE {ctype!r} is not a locale name")
+        if ctype is not None and template is not None:
+            raise ValueError("a copy of a template keeps the template's LC_CTYPE")
         import psycopg
 
-        locale = f" TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE '{ctype}'" if ctype else ""
+        options = f' TEMPLATE "{template}"' if template else ""
+        if ctype:
+            options = f" TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE '{ctype}'"
         with psycopg.connect(self._dsn("postgres"), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"{locale}')
+            conn.execute(f'CREATE DATABASE "{name}"{options}')
         return self.url(name)
 
     def answers(self) -> bool:
