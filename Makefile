@@ -74,7 +74,7 @@ lint: $(STAMP)
 
 ## Lint, types, then the whole suite against real Temporal, Kafka, PostgreSQL and Prometheus.
 ## The test files are spread over two processes (pytest-xdist), each with its own servers: most
-## of a test's time waits on them (33 -> 19 min on 2 cores). TEST_WORKERS=1 runs one process.
+## of a test's time waits on them (about 15 min on 2 cores). TEST_WORKERS=1 runs one process.
 TEST_WORKERS ?= 2
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
