@@ -122,13 +122,9 @@ class DirectoryFile(BaseModel):
     imports: list[ImportRecord] = Field(default_factory=list)
 
 
-def national_divisions() -> list[Division]:
+@functools.cache  # divisions are frozen: every directory shares them
+def national_divisions() -> tuple[Division, ...]:
     """Return every division of the GB/T 2260 data (schemas.divisions), national first."""
-    return list(_national_divisions())
-
-
-@functools.cache
-def _national_divisions() -> tuple[Division, ...]:
     return tuple(Division(code=i.code, name=i.name) for i in DIVISION_INFO.values())
 
 
@@ -176,7 +172,7 @@ class Directory:
     def __init__(
         self,
         entries: list[DirectoryEntry],
-        divisions: list[Division] | None = None,
+        divisions: Sequence[Division] | None = None,
         version: str = "",
     ) -> None:
         seen: set[str] = set()
