@@ -27,6 +27,10 @@ SEND_TIMEOUT = 30.0  # seconds to wait for the broker's ack of one send
 # broker outage, and an idempotent producer that has expired a batch can stay without a
 # producer id for good in kafka-python 3.0.12 (every later send pending).
 READER_REQUEST_TIMEOUT_MS = 10_000  # a broker away fails a read-back soon
+# A request to a broker cut off from the network fails after this (kafka-python's default is
+# 30 s); the client then refreshes its metadata and goes to the partition's new leader, so a
+# cut-off broker stalls its partitions for about this long after the brokers fence it.
+REQUEST_TIMEOUT_MS = 10_000
 READ_BACK_TIMEOUT = 8.0  # seconds to read a topic's recent records back, at the most
 
 
@@ -39,6 +43,7 @@ def make_producer(bootstrap: str, **overrides: Any) -> KafkaProducer:
         "enable_idempotence": True,
         "linger_ms": 5,
         "max_block_ms": 30_000,
+        "request_timeout_ms": REQUEST_TIMEOUT_MS,
         **overrides,
     }
     return KafkaProducer(**config)
