@@ -14,11 +14,12 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from typer.testing import CliRunner
 
 from schemas.events import ParsedCommand, parse_command
+from tests.utils.eventually import eventually_sync
 from tierflow import constants
 from tierflow.cli import app as cli_app
 from tierflow.settings import Settings
 from tierflow_dev.demo import demo_requests
-from tierflow_dev.devstack.procs import ManagedProcess, StackError, free_port
+from tierflow_dev.devstack.procs import ManagedProcess, StackError, free_port, stop_apps
 from tierflow_dev.devstack.stack import COMPONENTS, AppProcess, LocalStack
 from tierflow_dev.devstack.temporal import TemporalDevServer, run_async
 
@@ -235,3 +236,57 @@ def test_start_app_waits_for_healthz_and_reports_a_crash_with_its_log(tmp_path: 
     log = tmp_path / "logs" / "ingress.log"
     assert str(err.value).endswith(f"exited before it became ready; see {log}")
     assert "cannot reach temporal" in log.read_text()
+
+
+# A process that says when SIGTERM reached it and when it exited: a graceful shutdown that
+# takes a moment.
+GRACEFUL_CHILD = """
+import pathlib, signal, sys, time
+out, name = pathlib.Path(sys.argv[1]), sys.argv[2]
+def say(what):
+    with out.open("a") as f:
+        f.write(f"{name} {what} {time.monotonic()}\\n")
+def term(*_):
+    say("term")
+    time.sleep(0.3)
+    say("exit")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, term)
+say("ready")
+while True:
+    time.sleep(1)
+"""
+
+
+def test_down_stops_the_front_processes_at_once_then_the_workers(tmp_path: Path) -> None:
+    said = tmp_path / "said.txt"
+    names = ["worker", "ingress", "api"]
+    processes = {
+        name: ManagedProcess(
+            name, [sys.executable, "-c", GRACEFUL_CHILD, str(said), name], tmp_path
+        )
+        for name in names
+    }
+    try:
+        for process in processes.values():
+            process.start()
+
+        def ready() -> bool:
+            return said.exists() and said.read_text().count("ready") == len(names)
+
+        eventually_sync(ready, 30, "every child ready")
+        assert stop_apps(processes, timeout=10) == ["ingress", "api", "worker"]
+    finally:
+        for process in processes.values():
+            process.stop(timeout=5)
+    at = {
+        (name, what): float(when)
+        for name, what, when in (line.split() for line in said.read_text().splitlines())
+        if what != "ready"
+    }
+    assert set(at) == {(n, w) for n in names for w in ("term", "exit")}
+    # the front ones were told together: each got SIGTERM before the other had exited
+    assert at["ingress", "term"] < at["api", "exit"]
+    assert at["api", "term"] < at["ingress", "exit"]
+    # the worker only once both had exited (what they finish needs the workers)
+    assert at["worker", "term"] >= max(at["ingress", "exit"], at["api", "exit"])

@@ -41,6 +41,7 @@ from tierflow_dev.devstack.procs import (
     StackError,
     free_port,
     ports_taken,
+    stop_apps,
     wait_until,
 )
 from tierflow_dev.devstack.stack import (
@@ -407,7 +408,7 @@ class ClusterStack:
         keep the data. Return the names of those that were running."""
         if not self.recorded():
             return []
-        stopped = [n for n, m in reversed(list(self.members.items())) if m.process.stop(timeout)]
+        stopped = stop_apps({n: m.process for n, m in self.members.items()}, timeout)
         for node_id, node in self.kafka.nodes.items():
             if node.is_running():
                 stopped.append(f"kafka-{node_id}")

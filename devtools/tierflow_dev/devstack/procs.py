@@ -10,6 +10,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,6 +202,22 @@ class ManagedProcess:
             while _alive(pid):
                 time.sleep(0.05)
             self.pidfile.unlink(missing_ok=True)
+
+
+def stop_apps(processes: dict[str, ManagedProcess], timeout: float) -> list[str]:
+    """Stop tierflow's processes, the front ones (API, ingress, notifier) at once, then the
+    workers at once: what the front ones finish on SIGTERM needs the workers. Return the
+    names of those that were running."""
+    front = {n: p for n, p in processes.items() if not n.startswith("worker")}
+    workers = {n: p for n, p in processes.items() if n not in front}
+    stopped: list[str] = []
+    for layer in (front, workers):
+        if not layer:
+            continue
+        with ThreadPoolExecutor(len(layer)) as pool:
+            ran = list(pool.map(lambda p: p.stop(timeout), layer.values()))
+        stopped += [name for name, was in zip(layer, ran, strict=True) if was]
+    return stopped
 
 
 class ServerProcess:

@@ -21,6 +21,7 @@ from tierflow_dev.devstack.procs import (
     ManagedProcess,
     StackError,
     ports_taken,
+    stop_apps,
     wait_until,
 )
 from tierflow_dev.devstack.temporal import TemporalDevServer, find_temporal_cli
@@ -349,11 +350,9 @@ class LocalStack:
         return start_app(app, timeout, self.echo)
 
     def down(self, timeout: float = 20.0) -> list[str]:
-        """Stop everything in reverse order (SIGTERM, SIGKILL after ``timeout``); keep data."""
-        stopped: list[str] = []
-        for app in reversed(list(self.apps.values())):
-            if app.process.stop(timeout):
-                stopped.append(app.name)
+        """Stop tierflow's processes, then Kafka and Temporal (SIGTERM, SIGKILL after
+        ``timeout``); keep data."""
+        stopped = stop_apps({name: app.process for name, app in self.apps.items()}, timeout)
         try:
             if self.kafka.is_running():
                 self.kafka.stop()
