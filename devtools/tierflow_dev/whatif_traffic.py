@@ -49,7 +49,8 @@ from schemas.lifecycle import (
 )
 from schemas.request import Actor
 from tierflow.constants import workflow_id
-from tierflow.db.engine import make_engine, upgrade
+from tierflow.db.engine import make_engine
+from tierflow.db.migrate import upgrade
 from tierflow.db.models import ServiceRequest
 from tierflow.db.repository import record_policy_version
 from tierflow.directory import Directory

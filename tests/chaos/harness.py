@@ -30,7 +30,8 @@ from tests.utils.eventually import eventually_sync
 from tests.utils.stack_helpers import assign_whole_topic
 from tests.utils.system_clients import write_trusted_clients
 from tierflow import constants
-from tierflow.db.engine import make_engine, upgrade
+from tierflow.db.engine import make_engine
+from tierflow.db.migrate import upgrade
 from tierflow.kafka_io import make_producer
 from tierflow.settings import Settings
 from tierflow_dev.devstack.procs import free_port

@@ -31,7 +31,8 @@ from tests.chaos.scale import chaos_scale, scaled, sizes
 from tests.utils.eventually import eventually_sync
 from tests.utils.fast_policy import Targets, write_policy
 from tierflow import constants
-from tierflow.db.engine import make_engine, upgrade
+from tierflow.db.engine import make_engine
+from tierflow.db.migrate import upgrade
 from tierflow.kafka_connect import connect_kafka
 from tierflow.kafka_io import make_producer
 from tierflow_dev.devstack.kafka_cluster import KafkaCluster

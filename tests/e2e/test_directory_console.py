@@ -24,7 +24,8 @@ from temporalio.client import Client
 from api.app import create_app
 from tests.e2e.conftest import Console, served
 from tests.e2e.test_console import shot, signed_in
-from tierflow.db.engine import make_engine, upgrade
+from tierflow.db.engine import make_engine
+from tierflow.db.migrate import upgrade
 from tierflow.directory import Directory
 from tierflow.directory_csv import export_csv
 from tierflow.directory_store import record_file, refresh_institutions

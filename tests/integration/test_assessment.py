@@ -28,7 +28,8 @@ from tests.utils.api_helpers import asgi_client
 from tests.utils.factories import T0, RecordFactory, caseworker, make_request
 from tierflow import assessment as figures
 from tierflow.auth_store import create_user, issue_token
-from tierflow.db.engine import make_engine, upgrade
+from tierflow.db.engine import make_engine
+from tierflow.db.migrate import upgrade
 from tierflow.db.models import InstitutionRow
 from tierflow.settings import Settings
 

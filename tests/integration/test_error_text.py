@@ -35,7 +35,8 @@ from tests.utils.factories import RecordFactory, caseworker, make_request
 from tests.utils.fast_policy import Targets, policy_worker
 from tests.utils.stack_helpers import act, read_events, start_request
 from tierflow.db import repository
-from tierflow.db.engine import make_engine, upgrade
+from tierflow.db.engine import make_engine
+from tierflow.db.migrate import upgrade
 from tierflow.db.models import Comment
 from tierflow.metrics import WorkerMetrics
 from tierflow.settings import Settings

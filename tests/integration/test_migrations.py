@@ -16,7 +16,8 @@ import tierflow.db.grade_models  # noqa: F401 - registers the tables
 import tierflow.db.models  # noqa: F401 - registers the tables
 from schemas.domain import Role
 from tierflow.db.auth_models import ApiToken, ApiUser
-from tierflow.db.engine import alembic_config, current_revision, downgrade, make_engine, upgrade
+from tierflow.db.engine import make_engine
+from tierflow.db.migrate import alembic_config, current_revision, downgrade, upgrade
 from tierflow.db.search import include_object
 from tierflow.db.types import UtcDateTime
 from tierflow_dev.devstack.postgres import PostgresServer

@@ -32,7 +32,8 @@ from tests.utils.stack_helpers import act, eventually
 from tierflow import constants
 from tierflow.codec import ENCODING, data_converter, generate_key
 from tierflow.db import repository
-from tierflow.db.engine import make_engine, upgrade
+from tierflow.db.engine import make_engine
+from tierflow.db.migrate import upgrade
 from tierflow.kafka_io import make_producer
 from tierflow.metrics import WorkerMetrics
 from tierflow.settings import Settings

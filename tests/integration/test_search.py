@@ -25,7 +25,8 @@ from schemas.domain import Category, Grade, Priority, SlaStatus, State, Tier
 from tests.fixtures.console import sign_in
 from tests.utils.api_helpers import Users, asgi_client, make_users, serve_in_thread
 from tierflow.cli import app as cli_app
-from tierflow.db.engine import make_engine, upgrade
+from tierflow.db.engine import make_engine
+from tierflow.db.migrate import upgrade
 from tierflow.db.models import ServiceRequest
 from tierflow.db.search import search_condition
 from tierflow.settings import Settings

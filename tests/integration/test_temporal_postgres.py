@@ -36,7 +36,8 @@ from tests.utils.fast_policy import Targets, policy_worker
 from tests.utils.stack_helpers import act, start_request
 from tierflow import constants
 from tierflow.cli import app as cli_app
-from tierflow.db.engine import make_engine, upgrade
+from tierflow.db.engine import make_engine
+from tierflow.db.migrate import upgrade
 from tierflow.metrics import WorkerMetrics
 from tierflow.settings import Settings
 from tierflow.temporal_client import connect_temporal

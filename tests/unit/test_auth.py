@@ -29,7 +29,8 @@ from tierflow.auth_store import (
     revoke_tokens,
 )
 from tierflow.db.auth_models import ApiToken
-from tierflow.db.engine import make_engine, upgrade
+from tierflow.db.engine import make_engine
+from tierflow.db.migrate import upgrade
 from tierflow.rate_limit import RateLimiter
 
 

@@ -177,7 +177,8 @@ def test_brief_alerts_exist() -> None:
 def known_metrics(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     """Names the processes export (from their real metric classes), plus recordings and SDK."""
     from api.deps import ApiMetrics
-    from tierflow.db.engine import make_engine, upgrade
+    from tierflow.db.engine import make_engine
+    from tierflow.db.migrate import upgrade
     from tierflow.metrics import AssessmentCollector, ReadModelCollector, WorkerMetrics
     from workers.ingress.metrics import IngressMetrics
     from workers.notifier.metrics import NotifierMetrics

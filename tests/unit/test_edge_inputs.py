@@ -21,7 +21,8 @@ from schemas.lifecycle import ActionKind, ActionRequest, WorkflowState
 from schemas.request import RequestInput
 from tests.utils.factories import make_request
 from tierflow.auth_store import AuthStoreError, create_user
-from tierflow.db.engine import make_engine, upgrade
+from tierflow.db.engine import make_engine
+from tierflow.db.migrate import upgrade
 from tierflow.directory import Directory
 
 NOW = datetime.now(UTC)

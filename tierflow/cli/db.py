@@ -24,8 +24,8 @@ def _url() -> str:
 @app.command()
 def upgrade(revision: str = typer.Argument("head", help="Target revision")) -> None:
     """Migrate the database up to REVISION (default: the newest)."""
-    from tierflow.db.engine import current_revision
-    from tierflow.db.engine import upgrade as run_upgrade
+    from tierflow.db.migrate import current_revision
+    from tierflow.db.migrate import upgrade as run_upgrade
 
     url = _url()
     run_upgrade(url, revision)
@@ -35,8 +35,8 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision")) -> N
 @app.command()
 def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'base'")) -> None:
     """Migrate the database down to REVISION ('base' drops every table)."""
-    from tierflow.db.engine import current_revision
-    from tierflow.db.engine import downgrade as run_downgrade
+    from tierflow.db.migrate import current_revision
+    from tierflow.db.migrate import downgrade as run_downgrade
 
     url = _url()
     run_downgrade(url, revision)
@@ -47,7 +47,7 @@ def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'bas
 @app.command()
 def current() -> None:
     """Print the revision the database is at."""
-    from tierflow.db.engine import current_revision
+    from tierflow.db.migrate import current_revision
 
     typer.echo(current_revision(_url()) or _("base (not migrated)"))
 
@@ -59,7 +59,7 @@ def seed(
 ) -> None:
     """Load the institution directory and the SLA policy version into the database."""
     from tierflow.db.engine import make_engine
-    from tierflow.db.engine import upgrade as run_upgrade
+    from tierflow.db.migrate import upgrade as run_upgrade
     from tierflow.db.seed import seed_directory, seed_policy
     from tierflow.directory import Directory
     from tierflow.settings import Settings

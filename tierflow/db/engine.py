@@ -1,4 +1,4 @@
-"""Engines for SQLite and PostgreSQL, and Alembic migrations run from code."""
+"""Engines for SQLite and PostgreSQL (migrations: ``tierflow.db.migrate``)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,9 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -86,32 +82,3 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-def alembic_config(url: str) -> Config:
-    """Return the packaged Alembic config pointed at ``url``."""
-    base = resources.files("tierflow.db")
-    config = Config(str(base.joinpath("alembic.ini")))
-    config.set_main_option("script_location", str(base.joinpath("migrations")))
-    config.attributes["database_url"] = normalize_url(url)  # not the ini: '%' would need escaping
-    return config
-
-
-def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at ``url`` up to ``revision``."""
-    command.upgrade(alembic_config(url), revision)
-
-
-def downgrade(url: str, revision: str) -> None:
-    """Migrate the database at ``url`` down to ``revision`` (``base`` drops everything)."""
-    command.downgrade(alembic_config(url), revision)
-
-
-def current_revision(url: str) -> str | None:
-    """Return the revision the database is at, or None if it was never migrated."""
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
-    finally:
-        engine.dispose()

@@ -399,7 +399,7 @@ class BenchStack:
     def migrated_postgres(self, database: str, ctype: str | None = None) -> str:
         """The scenario's database migrated to head: the one given on the command line, or
         a fresh ``database`` on a server started here."""
-        from tierflow.db.engine import upgrade
+        from tierflow.db.migrate import upgrade
 
         if not self.database_url.startswith("postgresql"):
             self.database_url = self.start_postgres(database, ctype)
@@ -652,7 +652,7 @@ async def side_by_side(stack: BenchStack, workers: int = 0) -> AsyncIterator[tup
 
     Yield the client and the bare baseline's task queue (beside the stack's).
     """
-    from tierflow.db.engine import upgrade
+    from tierflow.db.migrate import upgrade
 
     upgrade(stack.database_url)
     client = await connect(stack)

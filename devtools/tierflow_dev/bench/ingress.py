@@ -378,7 +378,7 @@ async def follow(consumer: FollowedProcess, stop: asyncio.Event) -> None:
 
 async def run_ingress(stack: BenchStack, params: IngressParams) -> dict[str, Any]:
     """Fixed load and burst through the ingress process, then the same through the bare loop."""
-    from tierflow.db.engine import upgrade
+    from tierflow.db.migrate import upgrade
 
     upgrade(stack.database_url)
     rid = run_id()

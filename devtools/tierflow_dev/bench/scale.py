@@ -73,7 +73,8 @@ async def _time_actions(client: Any, request_ids: list[str]) -> list[float]:
 
 async def run_scale(stack: BenchStack, params: ScaleParams) -> dict[str, Any]:
     """Open N requests on a separate worker process; measure its RSS and action latency."""
-    from tierflow.db.engine import make_engine, upgrade
+    from tierflow.db.engine import make_engine
+    from tierflow.db.migrate import upgrade
 
     upgrade(stack.database_url)
     engine = make_engine(stack.database_url)

@@ -22,7 +22,8 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
-from tierflow.db.engine import make_engine, upgrade
+from tierflow.db.engine import make_engine
+from tierflow.db.migrate import upgrade
 from tierflow.db.models import ServiceRequest, Transition
 from tierflow_dev.bench.common import target
 from tierflow_dev.whatif_traffic import recorded_trail, scaled_policy

@@ -323,7 +323,7 @@ class LocalStack:
             say(f"kafka started at {self.kafka.bootstrap}")
         self.ensure_topics()
 
-        from tierflow.db.engine import upgrade
+        from tierflow.db.migrate import upgrade
 
         upgrade(self.database_url)
         say(f"database migrated ({self._db_label()})")
@@ -471,7 +471,7 @@ class LocalStack:
 def revision_status(database_url: str, label: str) -> ComponentStatus:
     """The read model is healthy when its database answers and carries a migration revision."""
     try:
-        from tierflow.db.engine import current_revision
+        from tierflow.db.migrate import current_revision
 
         revision = current_revision(database_url)
     except Exception as exc:  # noqa: BLE001 - report, do not crash the status table

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from tests.utils.eventually import eventually
 from tests.utils.notifier_helpers import project, publish, warning_breach_escalation
-from tierflow.db.engine import make_engine, upgrade
+from tierflow.db.engine import make_engine
+from tierflow.db.migrate import upgrade
 from tierflow.settings import Settings
 from tierflow_dev.devstack.kafka import KafkaBroker
 from tierflow_dev.devstack.procs import free_port
