@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
@@ -328,9 +329,24 @@ class ClusterStack:
         """Start PostgreSQL, the Temporal server (then ``tierflow temporal setup``) and the
         brokers with tierflow's topics, and migrate the read model; say each as it is done.
 
-        ``up`` starts the tierflow processes after them; ``tierflow bench --topology cluster``
-        runs its own workers on them.
+        The brokers need none of the others, so they start meanwhile, on a thread of their
+        own. ``up`` starts the tierflow processes after them; ``tierflow bench --topology
+        cluster`` runs its own workers on them.
         """
+        with ThreadPoolExecutor(1, thread_name_prefix="kafka-start") as pool:
+            brokers = pool.submit(self.kafka.start, timeout)
+            try:
+                yield from self._start_database_and_temporal(timeout)
+            finally:
+                brokers.result()  # a failure above still waits for them, then raises its own
+        self.kafka.ensure_topics(constants.TOPICS)
+        replication, min_isr = self.kafka.replication
+        yield (
+            f"kafka running: {len(self.kafka.nodes)} brokers at {self.kafka.bootstrap}, "
+            f"topics at replication {replication}, min.insync.replicas {min_isr}"
+        )
+
+    def _start_database_and_temporal(self, timeout: float) -> Iterator[str]:
         self.postgres.start(timeout)
         self.postgres.ensure_database(TIERFLOW_DATABASE)
         yield f"postgres running (pid {self.postgres.process.pid()}) on port {self.ports.postgres}"
@@ -344,15 +360,7 @@ class ClusterStack:
         for line in self.temporal_setup(timeout):
             yield f"temporal setup: {line}"
 
-        self.kafka.start(timeout)
-        self.kafka.ensure_topics(constants.TOPICS)
-        replication, min_isr = self.kafka.replication
-        yield (
-            f"kafka running: {len(self.kafka.nodes)} brokers at {self.kafka.bootstrap}, "
-            f"topics at replication {replication}, min.insync.replicas {min_isr}"
-        )
-
-        from tierflow.db.engine import upgrade
+        from tierflow.db.migrate import upgrade
 
         upgrade(self.database_url)
         yield f"database {TIERFLOW_DATABASE} migrated"
