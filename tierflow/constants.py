@@ -24,6 +24,10 @@ NOTIFIER_GROUP = "tierflow-notifier"
 INGRESS_MAX_POLL_RECORDS = 500
 INGRESS_MAX_IN_FLIGHT = 512  # a start can take seconds to be answered on a busy server
 INGRESS_MAX_PENDING = 1000
+# The ingress commits finished offsets at most this often: a commit is a round trip on the
+# thread that polls, so committing after every poll delayed the next poll (p99 85 ms at
+# 50 commands/s). A crash redelivers at most this long's commands, answered as duplicates.
+INGRESS_COMMIT_INTERVAL_SECONDS = 0.5
 INGRESS_STALL_SECONDS = 300.0  # records waiting this long behind a still commit: degraded
 # A group consumer (ingress, notifier) is replaced when a partition has not been fetched this
 # long while records wait on it, or when a group join has not finished this long

@@ -12,12 +12,13 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from sqlmodel import Session
 from temporalio.client import WorkflowExecutionStatus
@@ -628,3 +629,53 @@ async def test_a_full_ingress_keeps_polling_so_its_group_can_rebalance(stack, un
     for req in [waiting, *submits]:
         desc = await stack.client.get_workflow_handle(workflow_id(req.request_id)).describe()
         assert desc.status == WorkflowExecutionStatus.RUNNING
+
+
+def _group_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
+    """The offsets the group has committed, as the brokers hold them."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        found = admin.list_group_offsets({group: None}).get(group, {})
+    finally:
+        admin.close()
+    return {tp: meta.offset for tp, meta in found.items() if meta.offset >= 0}
+
+
+async def test_offsets_are_committed_at_most_every_interval_and_at_stop(
+    stack, unique_topic
+) -> None:
+    """A commit is a round trip on the polling thread, so the ingress commits finished work at
+    most every ``commit_interval``; what it finished since is committed when it stops. The
+    loop is turned by hand, one poll-and-commit round at a time."""
+    commands, dlq = command_topics(unique_topic, "cadence")
+    group = f"ingress-test-{uuid.uuid4().hex[:8]}"
+    producer = make_producer(stack.bootstrap)
+    ingress = _ingress(stack, commands, dlq, group=group, commit_interval=3600.0)
+    partition = TopicPartition(commands, 0)
+
+    async def rounds_until(done: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + 60
+        while not done():
+            assert time.monotonic() < deadline, f"no {what} within 60 s"
+            await ingress.run_once()
+
+    def offsets() -> dict[TopicPartition, int]:
+        return _group_offsets(stack.bootstrap, group)
+
+    try:
+        for n in (1, 2):
+            req = make_request()
+            submit = _value(SUBMIT, req.model_dump(mode="json"), subject=req.request_id)
+            _send(producer, commands, submit.to_json_bytes(), req.request_id)
+            await rounds_until(lambda n=n: ingress.stats.applied == n, f"command {n} applied")
+            if n == 1:  # the first commit goes at once
+                await rounds_until(lambda: offsets() == {partition: 1}, "first commit")
+        for _ in range(3):  # rounds that would commit the second without the interval
+            await ingress.run_once()
+        assert offsets() == {partition: 1}
+        stop = asyncio.Event()
+        stop.set()
+        await ingress.run(stop)  # stops at once: finishes, commits what is done, closes
+        assert offsets() == {partition: 2}
+    finally:
+        producer.close(timeout=5)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -70,6 +71,7 @@ class Ingress:
         max_in_flight: int = constants.INGRESS_MAX_IN_FLIGHT,
         max_pending: int = constants.INGRESS_MAX_PENDING,
         stall_seconds: float = constants.INGRESS_STALL_SECONDS,
+        commit_interval: float = constants.INGRESS_COMMIT_INTERVAL_SECONDS,
         session_timeout: float = constants.INGRESS_SESSION_TIMEOUT_SECONDS,
         fetch_stall_seconds: float = constants.FETCH_STALL_SECONDS,
         producer: KafkaProducer | None = None,
@@ -103,6 +105,8 @@ class Ingress:
         self.max_records = max_records
         self.max_pending = max_pending
         self.session_timeout = session_timeout
+        self.commit_interval = commit_interval
+        self._committed_at = float("-inf")  # monotonic time of the last commit
         self.partitions = Partitions(stall_seconds)
         self.metrics.partitions.partitions = self.partitions
         self.clients = clients if clients is not None else load_system_clients()
@@ -157,7 +161,7 @@ class Ingress:
             for record in records:
                 if progress.take(record.offset):
                     self._queue(tp, progress, record)
-        await self._commit()
+        await self._commit(at_most_every=self.commit_interval)
         await self._check_fetching()
 
     async def _start(self) -> None:
@@ -337,13 +341,17 @@ class Ingress:
         return self._stop.is_set() or progress.revoked
 
     # ------------------------------------------------------------------ offsets
-    async def _commit(self) -> None:
-        """Commit every partition's position that moved since its last commit."""
+    async def _commit(self, at_most_every: float = 0.0) -> None:
+        """Commit every partition's position that moved since its last commit, unless the last
+        commit is less than ``at_most_every`` seconds old."""
         due = self.partitions.due()
         if not due or self._consumer is None:
             return
+        if time.monotonic() - self._committed_at < at_most_every:
+            return
         if await self._kafka(self._commit_now, due):
             self.partitions.committed(due)
+            self._committed_at = time.monotonic()
 
     def health(self) -> Health:
         """``ok``; ``starting`` before the consumer exists; ``degraded`` while a partition has
