@@ -26,10 +26,10 @@ SEND_TIMEOUT = 30.0  # seconds to wait for the broker's ack of one send
 # kafka-python's own delivery timeout (120 s) stays: a shorter one expires batches during a
 # broker outage, and an idempotent producer that has expired a batch can stay without a
 # producer id for good in kafka-python 3.0.12 (every later send pending).
-READER_REQUEST_TIMEOUT_MS = 10_000  # a broker away fails a read-back soon
 # A request to a broker cut off from the network fails after this (kafka-python's default is
-# 30 s); the client then refreshes its metadata and goes to the partition's new leader, so a
-# cut-off broker stalls its partitions for about this long after the brokers fence it.
+# 30 s): producers and group consumers then refresh their metadata and go to the partition's
+# new leader, so a cut-off broker stalls its partitions for about this long after the brokers
+# fence it; a read-back fails soon and is retried.
 REQUEST_TIMEOUT_MS = 10_000
 READ_BACK_TIMEOUT = 8.0  # seconds to read a topic's recent records back, at the most
 
@@ -146,7 +146,7 @@ def make_reader(**overrides: Any) -> KafkaConsumer:
     config: dict[str, Any] = {
         "group_id": None,
         "client_id": "tierflow-reader",
-        "request_timeout_ms": READER_REQUEST_TIMEOUT_MS,
+        "request_timeout_ms": REQUEST_TIMEOUT_MS,
         "enable_auto_commit": False,
         **overrides,
     }
