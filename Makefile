@@ -73,9 +73,9 @@ lint: $(STAMP)
 	$(BIN)/mypy schemas workflows activities workers tierflow api whatif devtools
 
 ## Lint, types, then the whole suite against real Temporal, Kafka, PostgreSQL and Prometheus.
-## The test files are spread over two processes (pytest-xdist), each with its own servers: most
-## of a test's time waits on them (about 15 min on 2 cores). TEST_WORKERS=1 runs one process.
-TEST_WORKERS ?= 2
+## The test files are spread over three processes (pytest-xdist), each with its own servers: most
+## of a test's time waits on them (about 10 min on 2 cores). TEST_WORKERS=1 runs one process.
+TEST_WORKERS ?= 3
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
