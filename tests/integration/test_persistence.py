@@ -320,3 +320,61 @@ def test_a_batch_writes_each_summary_once_and_the_rows_one_record_at_a_time_woul
     for record in first + rest:
         assert persist_one(batched, record)
     assert _rows(db_engine) == written
+
+
+def _lifecycle(request_id: str) -> list[TransitionRecord]:
+    f = RecordFactory(make_request(request_id))
+    return [
+        f.submitted(),
+        f.assigned("zj-330106-sme", Tier.COUNTY),
+        f.breached("response"),
+        f.commented("已联系合作银行"),
+        f.escalated("zj-330100-sme", Tier.MUNICIPAL),
+        f.resolved(),
+        f.rated(4, "还行"),
+    ]
+
+
+def test_a_backfill_costs_the_statements_of_one_request_and_writes_what_it_would(
+    db_engine: Engine,
+) -> None:
+    """Thirty requests' lifecycles in one batch run each projection statement once per round
+    (the k-th record of every request), as one request's lifecycle does (the audit rows and
+    summaries have their own batching); the rows are those of writing each request's records
+    one at a time."""
+    statements: list[str] = []
+
+    def counted(conn, cursor, statement: str, *args: object) -> None:
+        statements.append(statement.split("(")[0].split(" WHERE")[0])
+
+    writer = TransitionWriter(db_engine)
+    runs = []
+    for batch in (
+        [_lifecycle("req-round-0")],
+        [_lifecycle(f"req-round-{i}") for i in range(1, 31)],
+    ):
+        event.listen(db_engine, "before_cursor_execute", counted)
+        try:
+            assert writer.persist([r for lifecycle in batch for r in lifecycle]) == 7 * len(batch)
+        finally:
+            event.remove(db_engine, "before_cursor_execute", counted)
+        summary_and_audit = ("service_request", "transition ")
+        runs.append(sorted(s for s in statements if not any(t in s for t in summary_and_audit)))
+        statements.clear()
+    assert runs[0] == runs[1]
+    assert len(runs[0]) == 8  # assigned: close, open; flag; comment; escalated: close, open; ...
+    with Session(db_engine) as s:
+        holds = s.exec(select(models.TierHoldRow).order_by(models.TierHoldRow.id)).all()
+        by_request = {h.request_id: h for h in holds if h.tier == "county"}
+        assert len(holds) == 62 and len(by_request) == 31
+        assert all(h.response_breached and h.left_by == "escalated" for h in by_request.values())
+        assert count(db_engine, models.Rating) == count(db_engine, models.Comment) == 31
+
+    batched = _rows(db_engine)
+    with db_engine.begin() as conn:
+        for model in READ_MODEL:
+            conn.execute(delete(model))
+    for i in range(31):
+        for record in _lifecycle(f"req-round-{i}"):
+            assert persist_one(writer, record)
+    assert _rows(db_engine) == batched

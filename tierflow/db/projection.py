@@ -6,17 +6,20 @@ retry after a crash either sees the committed event (and does nothing) or redoes
 Records of one request must be applied in sequence order (the workflow's outbox does that);
 the request summary itself is guarded by ``last_sequence`` and never goes backwards, so a
 batch writes it once per request, from the request's newest record (``newest_by_request``,
-``write_summary``).
+``write_summary``). The other tables change in rounds: the first new record of every request
+in the batch, then the second, and so on; a round's rows touch one record per request, so
+each of its statements runs once for all of them (``_project_in_rounds``).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, datetime
 from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy import Connection, Executable, Table, bindparam, select, update
 from sqlmodel import SQLModel
 
 from schemas.lifecycle import EventType, RatingStage, RequestInput, TransitionRecord
@@ -112,54 +115,74 @@ def record_transitions(conn: Connection, records: list[TransitionRecord]) -> lis
     for record in records:
         if record.event_id in written:
             written.discard(record.event_id)  # the same event twice in a batch: once
-            _project(conn, record)
             recorded.append(record)
+    _project_in_rounds(conn, recorded)
     return recorded
 
 
-def _project(conn: Connection, record: TransitionRecord) -> None:
-    """What an event changes besides its audit row and the summary."""
-    _update_holds(conn, record)
+# A statement and the parameters of one of its rows.
+Step = tuple[Executable, dict[str, Any]]
+
+
+def _project_in_rounds(conn: Connection, records: list[TransitionRecord]) -> None:
+    """Apply what ``records`` change besides their audit rows and the summaries.
+
+    Round k holds each request's k-th record, so a round's steps touch distinct requests and
+    their order within the round does not matter, only each record's own order: the first
+    steps of the round's records run, a statement at a time with all its rows, then the
+    second steps. A backfill of thousands of requests costs a few statements per round
+    instead of one per step; one request's records cost what they did one at a time.
+    """
+    by_request: dict[str, list[TransitionRecord]] = defaultdict(list)
+    for record in records:
+        by_request[record.request_id].append(record)
+    queues = list(by_request.values())
+    for k in range(max(map(len, queues), default=0)):
+        steps = [_steps(queue[k]) for queue in queues if k < len(queue)]
+        for j in range(max(map(len, steps), default=0)):
+            rows: dict[Executable, list[dict[str, Any]]] = defaultdict(list)
+            for record_steps in steps:
+                if j < len(record_steps):
+                    statement, params = record_steps[j]
+                    rows[statement].append(params)
+            for statement, params_list in rows.items():
+                conn.execute(statement, params_list)
+
+
+def _steps(record: TransitionRecord) -> list[Step]:
+    """What an event changes besides its audit row and the summary, in order."""
+    steps = _hold_steps(record)
     if record.event_type is EventType.COMMENTED:
-        _insert_comment(conn, record)
+        steps.append((_INSERT_COMMENT, _comment_row(record)))
     elif record.event_type is EventType.RATED:
-        _insert_rating(conn, record)
-    elif record.event_type is EventType.CO_HANDLER_ADDED or record.event_type in CLOSES_PART:
-        _update_parts(conn, record)
+        steps.append((_INSERT_RATING, _rating_row(record)))
+    elif record.event_type is EventType.CO_HANDLER_ADDED:
+        steps.append((_OPEN_PART, _part_row(record)))
+    elif record.event_type in CLOSES_PART:
+        steps.append((_CLOSE_PART, _part_closed(record)))
     elif record.event_type is EventType.APPEAL_UPHELD:  # the conclusion's rating stops counting
-        conn.execute(
-            update(_rating)
-            .where(
-                _rating.c.request_id == record.request_id,
-                _rating.c.stage == RatingStage.CONCLUSION.value,
-            )
-            .values(excluded=True)
-        )
+        steps.append((_EXCLUDE_CONCLUSION_RATING, {"b_request_id": record.request_id}))
+    return steps
 
 
-def _update_parts(conn: Connection, record: TransitionRecord) -> None:
-    """协办: a co-handler's part opens or closes (its unit then sees the request in scope)."""
-    unit = str(record.details.get("co_handler", ""))
-    if record.event_type is EventType.CO_HANDLER_ADDED:
-        conn.execute(
-            _part.insert().values(
-                request_id=record.request_id,
-                institution_id=unit,
-                opened_by=record.event_id,
-                added_at=record.occurred_at,
-                due_at=datetime.fromisoformat(str(record.details["part_due_at"])),
-            )
-        )
-        return
-    conn.execute(
-        update(_part)
-        .where(
-            _part.c.request_id == record.request_id,
-            _part.c.institution_id == unit,
-            _part.c.closed_at.is_(None),
-        )
-        .values(closed_at=record.occurred_at, closed_by=record.event_type.value)
-    )
+def _part_row(record: TransitionRecord) -> dict[str, Any]:
+    """协办: a co-handler's part opens (its unit then sees the request in scope)."""
+    return {
+        "request_id": record.request_id,
+        "institution_id": str(record.details.get("co_handler", "")),
+        "opened_by": record.event_id,
+        "added_at": record.occurred_at,
+        "due_at": datetime.fromisoformat(str(record.details["part_due_at"])),
+    }
+
+
+def _part_closed(record: TransitionRecord) -> dict[str, Any]:
+    return {
+        "b_request_id": record.request_id,
+        "b_unit": str(record.details.get("co_handler", "")),
+        "b_at": record.occurred_at,
+        "b_by": record.event_type.value,
+    }
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
@@ -286,86 +309,94 @@ _PAUSE_OPEN_HOLD = (
 )
 _INSERT_COMMENT = _comment.insert()
 _INSERT_RATING = _rating.insert()
-
-
-def _close_holds(conn: Connection, record: TransitionRecord) -> None:
-    conn.execute(
-        _CLOSE_HOLDS,
-        {
-            "b_request_id": record.request_id,
-            "b_until": record.occurred_at,
-            "b_left_by": record.event_type.value,
-        },
+_OPEN_PART = _part.insert()
+_CLOSE_PART = (
+    update(_part)
+    .where(
+        _part.c.request_id == bindparam("b_request_id"),
+        _part.c.institution_id == bindparam("b_unit"),
+        _part.c.closed_at.is_(None),
     )
+    .values(closed_at=bindparam("b_at"), closed_by=bindparam("b_by"))
+)
+_EXCLUDE_CONCLUSION_RATING = (
+    update(_rating)
+    .where(
+        _rating.c.request_id == bindparam("b_request_id"),
+        _rating.c.stage == RatingStage.CONCLUSION.value,
+    )
+    .values(excluded=True)
+)
 
 
-def _update_holds(conn: Connection, record: TransitionRecord) -> None:
+def _closed(record: TransitionRecord) -> Step:
+    params = {
+        "b_request_id": record.request_id,
+        "b_until": record.occurred_at,
+        "b_left_by": record.event_type.value,
+    }
+    return (_CLOSE_HOLDS, params)
+
+
+def _hold_steps(record: TransitionRecord) -> list[Step]:
+    """The tier holds: a stay opens, closes, is flagged, signed for or paused."""
     event = record.event_type
+    request = {"b_request_id": record.request_id}
     if event in OPENS_HOLD:
-        _close_holds(conn, record)
-        conn.execute(
-            _OPEN_HOLD,
-            {
-                "request_id": record.request_id,
-                "tier": record.to_tier.value,
-                "institution_id": record.institution_id or record.summary.institution_id or "",
-                "since": record.occurred_at,
-                "opened_by": record.event_id,
-                "response_breached": False,
-                "resolution_breached": False,
-                "paused_seconds": 0,
-                "sign_for_breached": False,
-            },
-        )
-    elif event in CLOSES_HOLD:
-        _close_holds(conn, record)
-    elif event is EventType.SLA_BREACHED:
+        opened = {
+            "request_id": record.request_id,
+            "tier": record.to_tier.value,
+            "institution_id": record.institution_id or record.summary.institution_id or "",
+            "since": record.occurred_at,
+            "opened_by": record.event_id,
+            "response_breached": False,
+            "resolution_breached": False,
+            "paused_seconds": 0,
+            "sign_for_breached": False,
+        }
+        return [_closed(record), (_OPEN_HOLD, opened)]
+    if event in CLOSES_HOLD:
+        return [_closed(record)]
+    if event is EventType.SLA_BREACHED:
         flag = BREACH_FLAGS.get(str(record.details.get("clock")), "resolution_breached")
-        conn.execute(_FLAG_OPEN_HOLD[flag], {"b_request_id": record.request_id})
-    elif event is EventType.SIGNED_FOR:
-        conn.execute(
-            _SIGN_FOR_OPEN_HOLD, {"b_request_id": record.request_id, "b_at": record.occurred_at}
-        )
-    elif event is EventType.INFO_PROVIDED:
+        return [(_FLAG_OPEN_HOLD[flag], request)]
+    if event is EventType.SIGNED_FOR:
+        return [(_SIGN_FOR_OPEN_HOLD, request | {"b_at": record.occurred_at})]
+    if event is EventType.INFO_PROVIDED:
         paused = int(record.details.get("paused_seconds", 0) or 0)
         if paused:
-            conn.execute(_PAUSE_OPEN_HOLD, {"b_request_id": record.request_id, "b_paused": paused})
+            return [(_PAUSE_OPEN_HOLD, request | {"b_paused": paused})]
+    return []
 
 
-def _insert_comment(conn: Connection, record: TransitionRecord) -> None:
-    conn.execute(
-        _INSERT_COMMENT,
-        {
-            "event_id": record.event_id,
-            "request_id": record.request_id,
-            "author_id": record.actor.id,
-            "author_role": record.actor.role.value,
-            "institution_id": record.actor.institution_id or record.institution_id,
-            "body": record.reason or "",
-            "created_at": record.occurred_at,
-        },
-    )
+def _comment_row(record: TransitionRecord) -> dict[str, Any]:
+    return {
+        "event_id": record.event_id,
+        "request_id": record.request_id,
+        "author_id": record.actor.id,
+        "author_role": record.actor.role.value,
+        "institution_id": record.actor.institution_id or record.institution_id,
+        "body": record.reason or "",
+        "created_at": record.occurred_at,
+    }
 
 
-def _insert_rating(conn: Connection, record: TransitionRecord) -> None:
+def _rating_row(record: TransitionRecord) -> dict[str, Any]:
     value = record.details.get("rating")
     if not isinstance(value, int) or not 1 <= value <= 5:
         raise ValueError(
             f"rated event {record.event_id}: details.rating must be 1-5, got {value!r}"
         )
-    conn.execute(
-        _INSERT_RATING,
-        {
-            "event_id": record.event_id,
-            "request_id": record.request_id,
-            "rating": value,
-            "comment": record.reason,
-            "rated_by": record.actor.id,
-            "institution_id": record.institution_id,
-            "tier": record.to_tier.value,
-            "created_at": record.occurred_at,
-            "excluded": False,
-            # 受理评价 says so; a conclusion's rating carries no stage (recorded before intakes)
-            "stage": str(record.details.get("stage") or RatingStage.CONCLUSION.value),
-        },
-    )
+    return {
+        "event_id": record.event_id,
+        "request_id": record.request_id,
+        "rating": value,
+        "comment": record.reason,
+        "rated_by": record.actor.id,
+        "institution_id": record.institution_id,
+        "tier": record.to_tier.value,
+        "created_at": record.occurred_at,
+        "excluded": False,
+        # 受理评价 says so; a conclusion's rating carries no stage (recorded before intakes)
+        "stage": str(record.details.get("stage") or RatingStage.CONCLUSION.value),
+    }
