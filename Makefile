@@ -80,7 +80,7 @@ test: $(STAMP) system-deps lint
 	$(BIN)/pytest $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 ## Only the tests on the Temporal server built from deploy/temporal-server (also in `make test`):
-## mTLS, and PostgreSQL as in production. The first Go build on a machine takes 8-25 min on
+## mTLS, and PostgreSQL as in production. The first Go build on a machine takes 5-25 min on
 ## 2 cores; the binary is cached in ~/.cache/tierflow/temporal-server by module checksum.
 test-temporal-server: $(STAMP)
 	$(BIN)/pytest -m go_build tests/integration
