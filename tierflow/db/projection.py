@@ -133,20 +133,16 @@ def _project_in_rounds(conn: Connection, records: list[TransitionRecord]) -> Non
     second steps. A backfill of thousands of requests costs a few statements per round
     instead of one per step; one request's records cost what they did one at a time.
     """
-    by_request: dict[str, list[TransitionRecord]] = defaultdict(list)
+    seen: dict[str, int] = defaultdict(int)  # records of each request so far: the round
+    rows: dict[tuple[int, int, Executable], list[dict[str, Any]]] = defaultdict(list)
     for record in records:
-        by_request[record.request_id].append(record)
-    queues = list(by_request.values())
-    for k in range(max(map(len, queues), default=0)):
-        steps = [_steps(queue[k]) for queue in queues if k < len(queue)]
-        for j in range(max(map(len, steps), default=0)):
-            rows: dict[Executable, list[dict[str, Any]]] = defaultdict(list)
-            for record_steps in steps:
-                if j < len(record_steps):
-                    statement, params = record_steps[j]
-                    rows[statement].append(params)
-            for statement, params_list in rows.items():
-                conn.execute(statement, params_list)
+        k = seen[record.request_id]
+        seen[record.request_id] += 1
+        for j, (statement, params) in enumerate(_steps(record)):
+            rows[(k, j, statement)].append(params)
+    # by round, then step; a stable sort keeps a step's statements in the records' order
+    for (_, _, statement), params_list in sorted(rows.items(), key=lambda item: item[0][:2]):
+        conn.execute(statement, params_list)
 
 
 def _steps(record: TransitionRecord) -> list[Step]:
