@@ -14,6 +14,7 @@ from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -25,6 +26,7 @@ from activities.handlers import HandlerActivities
 from activities.outbox import OutboxActivities
 from activities.policy import PolicyActivities
 from tierflow import constants
+from tierflow.context_free_sandbox import ContextFreeSandboxRunner, takes_no_context
 from tierflow.db.engine import make_engine
 from tierflow.directory import DirectorySource, DirectoryWatch
 from tierflow.directory_source import RecordedDirectory
@@ -52,7 +54,7 @@ def pure_workflow_modules() -> list[str]:
     return sorted(name for name in names if name not in SANDBOXED)
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
+def workflow_runner(converter: DataConverter | None = None) -> SandboxedWorkflowRunner:
     """Temporal's default sandbox with the pure workflow helpers passed through.
 
     The sandbox runs a workflow's module afresh for every new run, and with it every module
@@ -61,8 +63,13 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     helpers are pure (no I/O, no clock, no randomness: the workflow tests run them under the
     full sandbox, and replay proves them deterministic), so the worker imports them once; the
     workflow module itself still runs in the sandbox, whose restrictions guard it.
+
+    Given the worker's ``converter``, and if it takes no serialization context, the runner
+    answers the SDK's context questions outside the sandbox (``tierflow.context_free_sandbox``).
     """
     restrictions = SandboxRestrictions.default.with_passthrough_modules(*pure_workflow_modules())
+    if converter is not None and takes_no_context(converter):
+        return ContextFreeSandboxRunner(restrictions=restrictions)
     return SandboxedWorkflowRunner(restrictions=restrictions)
 
 
@@ -125,7 +132,7 @@ def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
         parts.client,
         task_queue=parts.task_queue,
         workflows=[*REQUEST_WORKFLOWS],
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(parts.client.data_converter),
         activities=[
             outbox.record_transitions,
             admission.admit_request,
