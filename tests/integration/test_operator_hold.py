@@ -51,7 +51,7 @@ async def small_message_worker(
     registry.register(ReadModelCollector(stack.engine))
     producer = make_producer(stack.bootstrap, max_request_size=20_000)
     parts = WorkerParts(stack.client, stack.engine, producer, metrics, queue, topic, settings)
-    with ThreadPoolExecutor(max_workers=8) as executor:
+    with ThreadPoolExecutor(max_workers=settings.worker_max_concurrent_activities) as executor:
         worker = build_worker(parts, executor)
         run = asyncio.create_task(worker.run())
         try:
