@@ -8,13 +8,18 @@ take: the acknowledge, sent right after the start, reaches the first workflow ta
 task of its own (which a busy host makes likelier). ``HISTORY_EVENTS_BUDGET`` holds the
 committed figure of each shape (by workflow tasks), and a run above it fails its target (the
 CI's ``--quick`` run checks it).
+
+The two sides take turns in ``rounds`` (project, bare, then bare, project, ...), each round a
+share of ``count`` per side, and rates and CPU add up over the rounds: a shared host's speed
+drifts within a minute, and turns spread that drift over both sides instead of handing it to
+whichever ran second.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType as HistoryEvent
@@ -54,10 +59,11 @@ class LifecycleParams:
     count: int = 300
     concurrency: int = 50
     workers: int = 0  # worker processes per side; 0: both workers in the bench process
+    rounds: int = 2  # turns per side (see the module doc)
 
 
 # tierflow bench lifecycle --quick: seconds, for CI
-QUICK = LifecycleParams(count=8, concurrency=8)
+QUICK = LifecycleParams(count=8, concurrency=8, rounds=1)
 
 
 def _action(kind: ActionKind, text: str | None = None) -> ActionRequest:
@@ -179,6 +185,38 @@ async def history_shape(client: Any, wid: str) -> Shape:
     return Shape(len(history.events), phases, local, events, tasks)
 
 
+def _rounds(count: int, rounds: int) -> list[range]:
+    """``count`` lifecycles split into ``rounds`` consecutive shares (the first ones larger)."""
+    rounds = max(1, min(rounds, count))
+    size, extra = divmod(count, rounds)
+    bounds = [0]
+    for number in range(rounds):
+        bounds.append(bounds[-1] + size + (number < extra))
+    return [range(low, high) for low, high in zip(bounds, bounds[1:], strict=False)]
+
+
+@dataclass
+class Side:
+    """One side's wall time, CPU and lifecycle seconds, added up over its rounds."""
+
+    name: str
+    wall: float = 0.0
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+    durations: list[float] = field(default_factory=list)
+
+    async def measure(self, cpu: CpuMeter, coros: list[Any], concurrency: int) -> None:
+        with progress(len(coros), f"{self.name} lifecycles") as advance:
+            cpu.start()
+            began = time.perf_counter()
+            self.durations += await gather_limited(coros, concurrency, advance)
+            self.wall += time.perf_counter() - began
+            for name, ms in cpu.stop(1).items():
+                self.cpu_ms[name] = self.cpu_ms.get(name, 0.0) + ms
+
+    def cpu_per(self, count: int) -> dict[str, float]:
+        return {name: ms / max(count, 1) for name, ms in self.cpu_ms.items()}
+
+
 async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str, Any]:
     """Measure both sides in one run and return the results section."""
     stack.use_policy(reopen_seconds=REOPEN_SECONDS)
@@ -192,30 +230,26 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
         await bare_lifecycle(client, bare_queue, f"bare-warm-{rid}", phases, local_phases)
 
         reqs = bench_requests(params.count, f"lc-{rid}")
+        project_side, bare_side = Side("project"), Side("bare")
+
+        def project_round(chunk: range) -> list[Any]:
+            return [project_lifecycle(client, stack.task_queue, reqs[i]) for i in chunk]
+
+        def bare_round(chunk: range) -> list[Any]:
+            return [
+                bare_lifecycle(client, bare_queue, f"bare-{rid}-{i}", phases, local_phases)
+                for i in chunk
+            ]
+
         cpu = CpuMeter(stack)
-        with progress(params.count, "project lifecycles") as advance:
-            cpu.start()
-            began = time.perf_counter()
-            durations = await gather_limited(
-                (project_lifecycle(client, stack.task_queue, r) for r in reqs),
-                params.concurrency,
-                advance,
-            )
-            project_wall = time.perf_counter() - began
-            project_cpu = cpu.stop(params.count)
-        with progress(params.count, "bare lifecycles") as advance:
-            cpu.start()
-            began = time.perf_counter()
-            bare_durations = await gather_limited(
-                (
-                    bare_lifecycle(client, bare_queue, f"bare-{rid}-{i}", phases, local_phases)
-                    for i in range(params.count)
-                ),
-                params.concurrency,
-                advance,
-            )
-            bare_wall = time.perf_counter() - began
-            bare_cpu = cpu.stop(params.count)
+        for number, chunk in enumerate(_rounds(params.count, params.rounds)):
+            turns = [(project_side, project_round), (bare_side, bare_round)]
+            for side, coros in turns if number % 2 == 0 else reversed(turns):
+                await side.measure(cpu, coros(chunk), params.concurrency)
+        durations, bare_durations = project_side.durations, bare_side.durations
+        project_wall, bare_wall = project_side.wall, bare_side.wall
+        project_cpu = project_side.cpu_per(params.count)
+        bare_cpu = bare_side.cpu_per(params.count)
         sample = [
             await history_shape(client, workflow_id(r.request_id))
             for r in reqs[: min(20, len(reqs))]
