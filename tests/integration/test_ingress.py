@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import threading
 import time
 import uuid
@@ -409,7 +408,7 @@ async def test_random_garbage_and_good_commands_all_accounted_for(stack, unique_
         for kind, value in batch:
             if kind == "good":
                 good += 1
-                text = f"note {random.random()}"
+                text = f"note {uuid.uuid4().hex}"
                 value = _value("comment", {"request_id": live.request_id, "text": text})
                 _send(producer, commands, value.to_json_bytes(), live.request_id)
             else:
