@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -32,7 +33,14 @@ from workflows import service_request, views  # run afresh in each sandbox unles
 
 with workflow.unsafe.imports_passed_through():
     from tierflow.context_free_sandbox import ContextFreeSandboxRunner, takes_no_context
-    from workers.worker import SANDBOXED, pure_workflow_modules, workflow_runner
+    from tierflow.kafka_io import make_producer
+    from workers.worker import (
+        SANDBOXED,
+        WorkerParts,
+        build_worker,
+        pure_workflow_modules,
+        workflow_runner,
+    )
 
 MARKER = "_host_marker"
 
@@ -210,3 +218,18 @@ async def test_the_context_free_runner_enters_the_sandbox_less_for_the_same_resu
     assert asked, in_plain  # the plain sandbox is asked for contexts (inside it)
     assert not [e for e in sandbox_entries if "_context(" in e]
     assert 0 < len(sandbox_entries) < len(in_plain)  # activations and set-up only
+
+
+async def test_the_deployed_worker_gets_the_context_free_runner(stack) -> None:
+    """``build_worker`` (what ``tierflow worker`` runs) hands its client's converter over."""
+    producer = make_producer(stack.bootstrap)
+    queue = f"runner-{uuid.uuid4().hex[:8]}"
+    parts = WorkerParts(
+        stack.client, stack.engine, producer, stack.metrics, queue, settings=stack.settings
+    )
+    try:
+        with ThreadPoolExecutor(stack.settings.worker_max_concurrent_activities) as executor:
+            config = build_worker(parts, executor).config()
+    finally:
+        producer.close(timeout=5)
+    assert isinstance(config.get("workflow_runner"), ContextFreeSandboxRunner)
