@@ -99,7 +99,7 @@ async def recording_worker(
             env.client,
             task_queue=queue,
             workflows=[*REQUEST_WORKFLOWS],
-            workflow_runner=workflow_runner(env.client.data_converter),  # the production worker's
+            workflow_runner=workflow_runner(env.client.data_converter),  # as a worker runs it
             # every open request stays cached: an evicted one replays its history each task
             max_cached_workflows=CACHED_WORKFLOWS,
             activities=[

@@ -242,8 +242,8 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
             ]
 
         cpu = CpuMeter(stack)
+        turns = [(project_side, project_round), (bare_side, bare_round)]
         for number, chunk in enumerate(_rounds(params.count, params.rounds)):
-            turns = [(project_side, project_round), (bare_side, bare_round)]
             for side, coros in turns if number % 2 == 0 else reversed(turns):
                 await side.measure(cpu, coros(chunk), params.concurrency)
         durations, bare_durations = project_side.durations, bare_side.durations
