@@ -20,7 +20,7 @@ from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata
 
 from tierflow.kafka_fixes import CONSUMER_CONFIG, unstick_parked_partitions
-from tierflow.kafka_io import REQUEST_TIMEOUT_MS, load_topic_metadata
+from tierflow.kafka_io import CLIENT_METRICS, REQUEST_TIMEOUT_MS, load_topic_metadata
 
 log = logging.getLogger("tierflow.kafka")
 
@@ -56,7 +56,7 @@ def group_consumer(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=max_records,
-        **{"request_timeout_ms": REQUEST_TIMEOUT_MS, **settings},
+        **{"request_timeout_ms": REQUEST_TIMEOUT_MS, **CLIENT_METRICS, **settings},
         **{**CONSUMER_CONFIG, **(config or {})},
     )
     load_topic_metadata(consumer, topics)
