@@ -16,7 +16,8 @@ FIRST_POLICY_EFFECTIVE = datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=8)
 
 
 class CalendarData(BaseModel):
-    """Everything business-time arithmetic needs, frozen so replays give the same deadlines."""
+    """Everything business-time arithmetic needs, pinned with the policy so replays give the
+    same deadlines."""
 
     version: str
     utc_offset_minutes: int = 480  # Asia/Shanghai has had no DST since 1991
