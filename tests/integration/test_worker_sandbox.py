@@ -195,25 +195,18 @@ async def payloads_run(client: Client, queue: str, runner: SandboxedWorkflowRunn
     return result
 
 
+ECHOED = ["a", "b", "echoed", "c"]  # what a PayloadsWorkflow run told "c" returns
+
+
 async def test_the_context_free_runner_enters_the_sandbox_less_for_the_same_results(
     temporal_client: Client, task_queue: str, sandbox_entries: list[str]
 ) -> None:
     plain = SandboxedWorkflowRunner(restrictions=workflow_runner().restrictions)
-    assert await payloads_run(temporal_client, f"{task_queue}-plain", plain) == [
-        "a",
-        "b",
-        "echoed",
-        "c",
-    ]
+    assert await payloads_run(temporal_client, f"{task_queue}-plain", plain) == ECHOED
     in_plain = list(sandbox_entries)
     sandbox_entries.clear()
     free = workflow_runner(temporal_client.data_converter)
-    assert await payloads_run(temporal_client, f"{task_queue}-free", free) == [
-        "a",
-        "b",
-        "echoed",
-        "c",
-    ]
+    assert await payloads_run(temporal_client, f"{task_queue}-free", free) == ECHOED
     asked = [e for e in in_plain if "_context(" in e]
     assert asked, in_plain  # the plain sandbox is asked for contexts (inside it)
     assert not [e for e in sandbox_entries if "_context(" in e]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType as HistoryEvent
@@ -192,7 +193,7 @@ def _rounds(count: int, rounds: int) -> list[range]:
     bounds = [0]
     for number in range(rounds):
         bounds.append(bounds[-1] + size + (number < extra))
-    return [range(low, high) for low, high in zip(bounds, bounds[1:], strict=False)]
+    return [range(low, high) for low, high in pairwise(bounds)]
 
 
 @dataclass
@@ -246,8 +247,6 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
         for number, chunk in enumerate(_rounds(params.count, params.rounds)):
             for side, coros in turns if number % 2 == 0 else reversed(turns):
                 await side.measure(cpu, coros(chunk), params.concurrency)
-        durations, bare_durations = project_side.durations, bare_side.durations
-        project_wall, bare_wall = project_side.wall, bare_side.wall
         project_cpu = project_side.cpu_per(params.count)
         bare_cpu = bare_side.cpu_per(params.count)
         sample = [
@@ -255,8 +254,8 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
             for r in reqs[: min(20, len(reqs))]
         ]
     typical, by_tasks = leanest(sample or shapes)
-    project_rate = params.count / project_wall
-    bare_rate = params.count / bare_wall
+    project_rate = params.count / project_side.wall
+    bare_rate = params.count / bare_side.wall
     ratio = project_rate / bare_rate
     # the bench process runs the worker and the client of both sides: its CPU is the worker's;
     # with worker processes, theirs is
@@ -281,8 +280,8 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
             "bare_per_core_per_s": 1000 / bare_total if bare_total else None,
             "project_cores_busy": project_total * project_rate / 1000,
             "bare_cores_busy": bare_total * bare_rate / 1000,
-            "project_wall_s": project_wall,
-            "bare_wall_s": bare_wall,
+            "project_wall_s": project_side.wall,
+            "bare_wall_s": bare_side.wall,
             "history_events_per_lifecycle": typical.events,  # the leanest lifecycle's
             "history_events_mean": sum(s.events for s in sample) / len(sample) if sample else None,
             # of the sampled lifecycles, those closed in their resolve's task (a slow host)
@@ -298,8 +297,8 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
             "project_cpu_ms_per_lifecycle": project_cpu,
             "worker_cpu_ratio": worker_cpu_ratio,
             "bare_cpu_ms_per_lifecycle": bare_cpu,
-            "project_lifecycle_s": summarize(durations),
-            "bare_lifecycle_s": summarize(bare_durations),
+            "project_lifecycle_s": summarize(project_side.durations),
+            "bare_lifecycle_s": summarize(bare_side.durations),
         },
         "targets": {
             "ratio": target(ratio, TARGET_RATIO, ">="),
