@@ -8,6 +8,7 @@ client was fixed: drop the workaround), then that the workaround cures it. A def
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -78,7 +79,25 @@ def test_unsticking_the_slot_brings_parked_partitions_back(kafka_broker, unique_
 
 
 # ---------------------------------------------------------------- 2. incremental fetch sessions
-def _member(bootstrap: str, topic: str, group: str, config: dict[str, Any]) -> KafkaConsumer:
+# A member left this long without a finished join is replaced, as the ingress replaces it
+# (item 3). A join normally takes 3-4 s (the first member hears of it at its next heartbeat);
+# closing a member in mid-join waits out its LeaveGroup request (30 s), hence the waits of 90 s.
+STUCK_JOIN_S = 15.0
+
+
+@dataclass
+class _Member:
+    """A group member and the watch on its joins, as the ingress keeps them."""
+
+    consumer: KafkaConsumer
+    watch: JoinWatch
+
+    def describe(self) -> str:
+        owned = sorted(tp.partition for tp in self.consumer.assignment())
+        return f"partitions {owned}, without a finished join for {self.watch.stuck_for():.0f} s"
+
+
+def _member(bootstrap: str, topic: str, group: str, config: dict[str, Any]) -> _Member:
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=group,
@@ -89,8 +108,9 @@ def _member(bootstrap: str, topic: str, group: str, config: dict[str, Any]) -> K
     # as every consumer of the product does: a first join without the topic's partitions
     # assigns nothing and can hang for good (tierflow.kafka_fixes, item 3), not this test's bug
     load_topic_metadata(consumer, [topic])
-    consumer.subscribe([topic], listener=JoinWatch())  # a listener, as the ingress has one
-    return consumer
+    watch = JoinWatch()
+    consumer.subscribe([topic], listener=watch)  # a listener, as the ingress has one
+    return _Member(consumer, watch)
 
 
 @pytest.mark.parametrize(
@@ -104,13 +124,15 @@ def test_every_partition_flows_again_after_a_member_joins_and_leaves(
     """dpkp/kafka-python#3131: after a rebalance a listener's partitions could stop flowing.
 
     The client's default passing too says the pinned client has the upstream fix (#3132,
-    3.0.9): the workaround is defensive.
+    3.0.9): the workaround is defensive. A member whose join hangs (item 3, seen once here
+    on a host with both cores busy) is replaced, as the ingress replaces it: that bug is
+    not this test's.
     """
     topic, group = unique_topic("flow", partitions=4), f"flow-{uuid.uuid4().hex[:8]}"
     partitions = {TopicPartition(topic, p) for p in range(4)}
     producer = make_producer(kafka_broker.bootstrap)
-    first = _member(kafka_broker.bootstrap, topic, group, config)
-    second: KafkaConsumer | None = None
+    members = {"first": _member(kafka_broker.bootstrap, topic, group, config)}
+    replaced: list[str] = []
     seen: set[tuple[int, bytes]] = set()
 
     def send_round(name: bytes) -> None:
@@ -118,26 +140,49 @@ def test_every_partition_flows_again_after_a_member_joins_and_leaves(
             producer.send(topic, value=name, partition=p)
         producer.flush(30)
 
+    def poll(name: str) -> dict[TopicPartition, list[Any]]:
+        member = members[name]
+        records = member.consumer.poll(timeout_ms=100)
+        if member.watch.stuck_for() > STUCK_JOIN_S:
+            member.consumer.close()
+            members[name] = _member(kafka_broker.bootstrap, topic, group, config)
+            replaced.append(name)
+        return records
+
     def received(name: bytes) -> bool:
-        for tp, records in first.poll(timeout_ms=100).items():
+        for tp, records in poll("first").items():
             seen.update((tp.partition, r.value) for r in records)
         return all((p, name) in seen for p in range(4))
+
+    def described() -> str:
+        said = "; ".join(f"{name}: {member.describe()}" for name, member in members.items())
+        return f"{said}; replaced: {replaced or 'none'}"
 
     try:
         send_round(b"before")
         eventually_sync(lambda: received(b"before"), what="the first round", interval=0)
-        second = _member(kafka_broker.bootstrap, topic, group, config)
+        members["second"] = _member(kafka_broker.bootstrap, topic, group, config)
 
         def shared() -> bool:
-            first.poll(timeout_ms=100)
-            second.poll(timeout_ms=100)
-            return bool(first.assignment()) and bool(second.assignment())
+            poll("first")
+            poll("second")
+            return all(member.consumer.assignment() for member in members.values())
 
-        eventually_sync(shared, what="the partitions shared by two members", interval=0)
-        second.close()
         eventually_sync(
-            lambda: first.poll(timeout_ms=100) is not None and first.assignment() == partitions,
+            shared,
+            timeout=90,
+            what="the partitions shared by two members",
+            detail=described,
+            interval=0,
+        )
+        members.pop("second").consumer.close()
+        eventually_sync(
+            lambda: (
+                poll("first") is not None and members["first"].consumer.assignment() == partitions
+            ),
+            timeout=90,
             what="every partition back with the first member",
+            detail=described,
             interval=0,
         )
         send_round(b"after")
@@ -150,9 +195,8 @@ def test_every_partition_flows_again_after_a_member_joins_and_leaves(
         )
     finally:
         producer.close(timeout=5)
-        first.close()
-        if second is not None:
-            second.close()
+        for member in members.values():
+            member.consumer.close()
 
 
 # ---------------------------------------------------------------- 3. a join that never finishes
