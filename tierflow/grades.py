@@ -16,7 +16,7 @@ from sqlalchemy import Engine, or_
 from sqlmodel import Session, col, select
 
 from schemas.domain import Grade
-from tierflow.db.grade_models import EnterpriseGrade, EnterpriseGradeBase
+from tierflow.db.grade_models import SOURCE_LENGTH, EnterpriseGrade, EnterpriseGradeBase
 from tierflow.i18n import N_, TranslatableError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -64,6 +64,7 @@ def upsert(session: Session, rows: Iterable[EnterpriseGradeBase], source: str) -
     """
     added = updated = 0
     now = datetime.now(UTC)
+    source = source[-SOURCE_LENGTH:]  # a long path keeps its end: the file's own name
     for row in rows:
         found = session.exec(
             select(EnterpriseGrade).where(

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 from temporalio.testing import ActivityEnvironment
 
 from activities.policy import PolicyActivities
@@ -17,7 +17,7 @@ from schemas.policy import PinnedPolicy, PolicyRequest
 from tests.utils.factories import make_request
 from tests.utils.stack_helpers import start_request
 from tierflow import grades
-from tierflow.db.grade_models import EnterpriseGradeBase, GradeLevel
+from tierflow.db.grade_models import SOURCE_LENGTH, EnterpriseGrade, EnterpriseGradeBase, GradeLevel
 from tierflow.grades import GradeRegistry
 from tierflow.policy import load_policy_file
 from tierflow_dev.demo import make_uscc
@@ -56,6 +56,25 @@ async def pin(engine: Engine, code: str, declared: Grade) -> PinnedPolicy:
     )
     result: PinnedPolicy = await ActivityEnvironment().run(activities.load_policy, req)
     return result
+
+
+def test_a_long_import_path_keeps_the_files_own_name(db_engine: Engine) -> None:
+    """The source column holds 200 characters (PostgreSQL refuses more): a path keeps its end."""
+    path = "/srv/imports/" + "二〇二六年/" * 60 + "工信部第七批小巨人名单.csv"
+    row = EnterpriseGradeBase(
+        uscc=uscc("long path"),
+        grade=Grade.LITTLE_GIANT,
+        level=GradeLevel.NATIONAL,
+        recognised_by="工业和信息化部",
+        granted_on=date(2025, 7, 1),
+    )
+    with Session(db_engine) as session:
+        assert grades.upsert(session, [row], source=path) == (1, 0)
+        session.commit()
+    with Session(db_engine) as session:
+        [stored] = session.exec(select(EnterpriseGrade)).all()
+    assert len(path) > SOURCE_LENGTH and stored.source == path[-SOURCE_LENGTH:]
+    assert stored.source.endswith("/工信部第七批小巨人名单.csv")
 
 
 def targets(grade: Grade) -> PinnedPolicy:

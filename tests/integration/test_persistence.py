@@ -11,7 +11,9 @@ from sqlmodel import Session, select
 
 from activities.persistence import TransitionWriter
 from schemas.domain import Category, State, Tier
+from schemas.edge import CONTACT_NAME_BYTES, NAME_BYTES, SHORT_BYTES, SUBJECT_BYTES
 from schemas.lifecycle import EventType, TransitionRecord
+from schemas.request import RequestInput
 from tests.utils.factories import RecordFactory, caseworker, make_request
 from tierflow.db import models, repository
 from tierflow.db.seed import seed_directory, seed_policy
@@ -35,6 +37,37 @@ def test_same_transition_twice_is_recorded_once(db_engine: Engine) -> None:
     assert persist_one(writer, record) is False
     assert count(db_engine, models.Transition) == 1
     assert count(db_engine, models.ServiceRequest) == 1
+
+
+def test_the_longest_texts_the_edges_accept_fit_the_read_model(db_engine: Engine) -> None:
+    """Edges bound texts in UTF-8 bytes; in ASCII that many characters must fit the columns
+    (PostgreSQL counts characters and refuses a longer value: the request would wedge)."""
+    req = make_request("req-longest-1")
+    enterprise = req.enterprise.model_copy(
+        update={
+            "name": "N" * NAME_BYTES,
+            "contact_name": "C" * CONTACT_NAME_BYTES,
+            "contact_phone": "1" * SHORT_BYTES,
+            "contact_email": "e" * (NAME_BYTES - len("@example.org")) + "@example.org",
+        }
+    )
+    longest = req.model_copy(
+        update={
+            "enterprise": enterprise,
+            "subject": "S" * SUBJECT_BYTES,
+            "channel": "c" * SHORT_BYTES,
+        }
+    )
+    RequestInput.model_validate(longest.model_dump())  # what the edges accept
+
+    assert persist_one(TransitionWriter(db_engine), RecordFactory(longest).submitted()) is True
+    with Session(db_engine) as s:
+        row = repository.get_request(s, "req-longest-1")
+        assert row is not None
+        stored = (row.enterprise_name, row.contact_name, row.contact_phone, row.contact_email)
+        assert stored == (enterprise.name, enterprise.contact_name, enterprise.contact_phone,
+                          enterprise.contact_email)  # fmt: skip
+        assert (row.subject, row.channel) == (longest.subject, longest.channel)
 
 
 def test_lifecycle_builds_request_holds_comments_and_ratings(db_engine: Engine) -> None:

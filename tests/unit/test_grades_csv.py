@@ -9,7 +9,7 @@ import pytest
 
 from schemas.domain import Grade
 from tierflow.csv_text import BOM, decode, to_csv
-from tierflow.db.grade_models import GradeLevel
+from tierflow.db.grade_models import NAME_LENGTH, GradeLevel
 from tierflow.grades_csv import GradeListError, parse
 from tierflow_dev.demo import make_uscc
 
@@ -65,6 +65,18 @@ def test_every_bad_line_is_named_with_its_field() -> None:
     assert found[4] == "line 6: recognised_by: missing"
     assert found[5].startswith("line 6: granted_on: '2025-02-30' is not a date")
     assert len(found) == 6
+
+
+def test_a_name_longer_than_its_column_is_the_lines_problem() -> None:
+    """Not the database's refusal at the end of an import (PostgreSQL counts characters)."""
+    name, unit = "启" * (NAME_LENGTH + 1), "工" * NAME_LENGTH
+    found = problems(HEADER + f"{GOOD},{name},innovative,national,{unit}x,2025-07-01,\n")
+    assert found == [
+        f"line 2: enterprise_name: String should have at most {NAME_LENGTH} characters",
+        f"line 2: recognised_by: String should have at most {NAME_LENGTH} characters",
+    ]
+    [row] = parse(HEADER + f"{GOOD},{name[1:]},innovative,national,{unit},2025-07-01,\n")
+    assert (row.enterprise_name, row.recognised_by) == (name[1:], unit)
 
 
 def test_header_duplicates_and_withdrawals_are_checked() -> None:

@@ -26,12 +26,19 @@ class GradeLevel(StrEnum):
     NATIONAL = "national"
 
 
+NAME_LENGTH = 200  # characters of an enterprise's or a recognising unit's name
+SOURCE_LENGTH = 200  # characters of an imported file's name kept with its rows
+
+
 class EnterpriseGradeBase(SQLModel):
+    # max_length: a longer name is a line's problem on import, not the database's refusal
     uscc: str = Field(sa_type=String(18))
-    enterprise_name: str | None = Field(default=None, sa_type=String(200))
+    enterprise_name: str | None = Field(
+        default=None, max_length=NAME_LENGTH, sa_type=String(NAME_LENGTH)
+    )
     grade: Grade = Field(sa_type=EnumText(Grade))
     level: GradeLevel = Field(sa_type=EnumText(GradeLevel))
-    recognised_by: str = Field(sa_type=String(200))
+    recognised_by: str = Field(max_length=NAME_LENGTH, sa_type=String(NAME_LENGTH))
     granted_on: date
     valid_until: date | None = None  # the last day it holds (有效期至); None: no end published
     withdrawn_on: date | None = None  # from this day it no longer holds (撤销)
@@ -47,7 +54,7 @@ class EnterpriseGrade(EnterpriseGradeBase, table=True):
         Index("ix_enterprise_grade_uscc", "uscc"),
     )
     id: int | None = Field(default=None, primary_key=True)
-    source: str | None = Field(default=None, sa_type=String(200))  # the imported file's name
+    source: str | None = Field(default=None, sa_type=String(SOURCE_LENGTH))  # the file's name
     imported_at: datetime = Field(sa_type=UtcDateTime)
     withdrawn_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # when recorded
 

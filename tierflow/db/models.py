@@ -15,6 +15,7 @@ from sqlalchemy import JSON, Index, String, Text
 from sqlmodel import Field, SQLModel
 
 from schemas.domain import Category, Grade, Priority, Role, SlaStatus, State, Tier
+from schemas.edge import CONTACT_NAME_BYTES, NAME_BYTES, SHORT_BYTES, SUBJECT_BYTES
 from schemas.lifecycle import EventType, RatingStage
 from tierflow.db.types import EnumText, UtcDateTime
 
@@ -30,13 +31,15 @@ class ServiceRequestBase(SQLModel):
     grade: Grade = Field(sa_type=EnumText(Grade))
     division_code: str = Field(sa_type=String(6))
     enterprise_uscc: str = Field(sa_type=String(18), index=True)
-    enterprise_name: str = Field(sa_type=String(200))
-    contact_name: str | None = Field(default=None, sa_type=String(100))
-    contact_phone: str | None = Field(default=None, sa_type=String(40))
-    contact_email: str | None = Field(default=None, sa_type=String(200))
-    subject: str = Field(sa_type=String(200))
+    # The submission's texts take the edges' byte limits as their lengths: a character is at
+    # least a byte, so whatever the API or Kafka accepts fits (PostgreSQL counts characters).
+    enterprise_name: str = Field(sa_type=String(NAME_BYTES))
+    contact_name: str | None = Field(default=None, sa_type=String(CONTACT_NAME_BYTES))
+    contact_phone: str | None = Field(default=None, sa_type=String(SHORT_BYTES))
+    contact_email: str | None = Field(default=None, sa_type=String(NAME_BYTES))
+    subject: str = Field(sa_type=String(SUBJECT_BYTES))
     description: str = Field(default="", sa_type=Text)
-    channel: str = Field(default="portal", sa_type=String(40))
+    channel: str = Field(default="portal", sa_type=String(SHORT_BYTES))
     policy_version: str = Field(sa_type=String(64))
     sla_status: SlaStatus = Field(sa_type=EnumText(SlaStatus))
     response_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
