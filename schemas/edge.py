@@ -43,6 +43,10 @@ MEDIA_TYPE_BYTES = 300  # was 100 characters
 URL_BYTES = 3_000  # was 1,000 characters
 SEARCH_BYTES = 300  # a search box: 100 Chinese characters
 
+# One e-mail address mail can go to: no display name, no list, no spaces or line breaks (a
+# line break would end a mail's header, a comma would add a recipient).
+EMAIL_PATTERN = r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,}$"
+
 # Ids a caller chooses: printable ASCII, no spaces, matched as a whole string.
 ACTION_ID_PATTERN = r"^[!-~]{1,200}$"
 INSTITUTION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
@@ -86,6 +90,13 @@ def check_text(value: str | None, max_bytes: int) -> str | None:
     size = len(value.encode("utf-8", errors="surrogatepass"))
     if size > max_bytes:
         raise ValueError(f"text is {size} bytes in UTF-8, limit {max_bytes}")
+    return value
+
+
+def check_email(value: str | None) -> str | None:
+    """Return ``value`` if it is one e-mail address (or empty: none given)."""
+    if value and not full_match(EMAIL_PATTERN, value):
+        raise ValueError("must be an e-mail address such as name@example.org")
     return value
 
 

@@ -13,6 +13,7 @@ from schemas.edge import (
     CONTACT_NAME_BYTES,
     NAME_BYTES,
     SHORT_BYTES,
+    check_email,
     edge_rule,
     limit,
     text_rule,
@@ -138,4 +139,6 @@ class Enterprise(BaseModel):
         str | None, limit(CONTACT_NAME_BYTES), text_rule(CONTACT_NAME_BYTES)
     ] = None
     contact_phone: Annotated[str | None, limit(SHORT_BYTES), text_rule(SHORT_BYTES)] = None
-    contact_email: Annotated[str | None, limit(NAME_BYTES), text_rule(NAME_BYTES)] = None
+    contact_email: Annotated[
+        str | None, limit(NAME_BYTES), text_rule(NAME_BYTES), edge_rule(check_email)
+    ] = None

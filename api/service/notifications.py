@@ -11,18 +11,16 @@ from pydantic import AfterValidator, BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ApiContext
+from schemas.edge import check_email
 from tierflow import notification_store as store
 from tierflow.auth_store import Principal
 from tierflow.db.notification_models import LOCALES, PreferencePublic
 
-EMAIL_RE = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,}$")
 PHONE_RE = re.compile(r"^\+?[0-9]{5,20}$")
 
 
 def _email(value: str | None) -> str | None:
-    if value and not EMAIL_RE.fullmatch(value):
-        raise ValueError("must be an e-mail address such as name@example.org")
-    return value or None
+    return check_email(value) or None
 
 
 def _phone(value: str | None) -> str | None:

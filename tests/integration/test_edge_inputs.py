@@ -36,6 +36,7 @@ def _cases() -> list[tuple[str, dict[str, Any]]]:
         ("enterprise.division_code", "division_code", "３３０１０６"),
         ("enterprise.division_code", "division_code", "110199"),  # not in the division data
         ("enterprise.name", "name", "启明\x1b科技"),
+        ("enterprise.contact_email", "contact_email", "w@example.com, x@example.org"),
     ]
     cases = []
     for field, key, value in changes:

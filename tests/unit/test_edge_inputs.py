@@ -64,6 +64,22 @@ BAD_SUBMITS: list[tuple[str, dict[str, Any], str]] = [
     ("enterprise.division_code", {"enterprise": {"division_code": "110199"}}, "division data"),
     ("enterprise.division_code", {"enterprise": {"division_code": "990101"}}, "division data"),
     ("request_id", {"request_id": "req-1\n"}, "pattern"),
+    # the notifier mails this address: one address, no header-ending line break, no list
+    (
+        "enterprise.contact_email",
+        {"enterprise": {"contact_email": "w@example.com\nBcc: x@y.org"}},
+        "must be an e-mail address",
+    ),  # fmt: skip
+    (
+        "enterprise.contact_email",
+        {"enterprise": {"contact_email": "w@example.com, x@y.org"}},
+        "must be an e-mail address",
+    ),  # fmt: skip
+    (
+        "enterprise.contact_email",
+        {"enterprise": {"contact_email": "王芳 <w@example.com>"}},
+        "must be an e-mail address",
+    ),  # fmt: skip
 ]
 
 
@@ -89,6 +105,8 @@ def test_what_the_rules_still_accept() -> None:
     assert RequestInput.model_validate(skew).submitted_at is not None
     ascii_long = submit_data(description="x" * 30_000)  # bytes, not characters, are bounded
     assert len(RequestInput.model_validate(ascii_long).description) == 30_000
+    no_email = submit_data(enterprise={"contact_email": ""})  # none given, as before
+    assert RequestInput.model_validate(no_email).enterprise.contact_email == ""
 
 
 @pytest.mark.parametrize("county", ["440106", "510104", "659001", "330103"])
@@ -167,12 +185,19 @@ def test_stored_state_still_decodes_what_older_rules_accepted() -> None:
     state["request"]["subject"] = "old\x00subject"
     state["request"]["submitted_at"] = "2024-05-01T10:00:00"
     state["request"]["enterprise"]["division_code"] = "110199"
+    state["request"]["enterprise"]["contact_email"] = "w@example.com, x@y.org"
     decoded = WorkflowState.model_validate_json(json.dumps(state))
     assert decoded.request.subject == "old\x00subject"
+    assert decoded.request.enterprise.contact_email == "w@example.com, x@y.org"
     with pytest.raises(ValidationError) as caught:  # while the edge refuses each of them
         RequestInput.model_validate(state["request"])
     fields = {".".join(str(p) for p in e["loc"]) for e in caught.value.errors()}
-    assert fields == {"subject", "submitted_at", "enterprise.division_code"}
+    assert fields == {
+        "subject",
+        "submitted_at",
+        "enterprise.division_code",
+        "enterprise.contact_email",
+    }
 
 
 def test_the_division_data_covers_the_packaged_directory() -> None:

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from tests.utils.eventually import eventually
 from tests.utils.notifier_helpers import all_sent, project, rows, warning_breach_escalation
@@ -21,6 +21,8 @@ from tests.utils.notifier_rig import (
     metrics_text,
     notifier_thread,
 )
+from tierflow.db.engine import begin_write
+from tierflow.db.models import ServiceRequest
 from tierflow.db.notification_models import DeliveryStatus
 from tierflow_dev.devstack.smtp_sink import SmtpSink
 
@@ -129,3 +131,38 @@ async def test_a_mail_carries_its_headers_and_the_rendered_body(
     assert "服务请求「申请科技型中小企业信用贷款对接」已超过响应时限" in mail.body
     assert f"http://127.0.0.1:8000/console/requests/{records[0].request_id}" in mail.body
     assert mail.mail_from == "noreply@tierflow.localhost"
+
+
+@pytest.mark.parametrize(
+    "on_file",
+    ["wang@example.com\nBcc: someone@example.net", "wang@example.com, someone@example.net"],
+    ids=["a line break", "two addresses"],
+)
+async def test_an_enterprise_email_on_file_that_is_not_one_address_is_dead_lettered(
+    engine: Engine, smtp: SmtpSink, rig: NotifierRig, on_file: str
+) -> None:
+    """Stored before the edges checked it (they now refuse it): a line break would fail the
+    mail's header in every round, a comma would add a recipient. The rest still go out."""
+    records = project(engine, warning_breach_escalation())
+    rid = records[0].request_id
+    with begin_write(engine) as conn:
+        where = ServiceRequest.request_id == rid  # type: ignore[arg-type]
+        conn.execute(update(ServiceRequest).where(where).values(contact_email=on_file))
+    with notifier_thread(rig.settings(smtp)):
+        rig.publish(records)
+        found = await eventually(
+            lambda: all_sent(engine, len(EXPECTED)),
+            timeout=60,
+            what="every notification settled",
+            detail=lambda: [(r.channel, r.recipient, r.status) for r in rows(engine)],
+        )
+        mails = await eventually(lambda: smtp.snapshot() if len(smtp.snapshot()) >= 6 else None)
+    [refused] = [r for r in found if r.recipient == f"enterprise:{rid}"]
+    assert (refused.status, refused.last_error) == (
+        DeliveryStatus.DEAD,
+        "the e-mail on file is not one address",
+    )
+    assert {r.status for r in found if r is not refused} == {DeliveryStatus.SENT}
+    assert len(mails) == 6
+    recipients = {to for mail in mails for to in mail.rcpt_tos}
+    assert not {"wang@example.com", "someone@example.net"} & recipients
