@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from jinja2 import Environment, StrictUndefined
 from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, col, select
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -86,7 +85,6 @@ class Dispatcher:
         self.batch = batch
         self.http = httpx.Client()
         self.progressed_at = time.monotonic()  # last attempt finished, or nothing was due
-        self._sms = Environment(undefined=StrictUndefined, autoescape=False)
 
     def run(self, stop: threading.Event, interval: float = 0.5) -> None:
         """Deliver until ``stop`` is set; an unexpected error is logged and the loop goes on."""
@@ -221,9 +219,7 @@ class Dispatcher:
             if gateway is None:
                 raise Permanent("no SMS gateway is configured")
             phone = self._address(row, "phone")
-            body = self._sms.from_string(gateway.body_template).render(
-                phone=phone, text=row.subject
-            )
+            body = gateway.body(phone, row.subject)
             post(self.http, "sms", gateway.url, body.encode(), webhook_id(row.id),
                  gateway.secret(), gateway.timeout_seconds, gateway.content_type)  # fmt: skip
 

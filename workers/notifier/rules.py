@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
+from jinja2 import Environment, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.lifecycle import EventType
@@ -22,6 +23,7 @@ from tierflow.db.notification_models import LOCALES, Channel
 from tierflow.webhook_signature import secret_key
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
+_SMS_TEMPLATES = Environment(undefined=StrictUndefined, autoescape=False)  # JSON: use tojson
 
 
 class Audience(StrEnum):
@@ -117,6 +119,20 @@ class SmsGateway(Endpoint):
 
     body_template: str = Field(min_length=1, max_length=4000)
     content_type: str = "application/json"
+
+    def body(self, phone: str, text: str) -> str:
+        """The gateway's request body for one message."""
+        return _SMS_TEMPLATES.from_string(self.body_template).render(phone=phone, text=text)
+
+    @field_validator("body_template")
+    @classmethod
+    def _renders(cls, template: str) -> str:
+        """Refused at start, not at every message's send (a name it does not know, bad syntax)."""
+        try:
+            _SMS_TEMPLATES.from_string(template).render(phone="+8613800000000", text="测试")
+        except Exception as exc:  # noqa: BLE001 - a filter may raise anything (tojson: TypeError)
+            raise ValueError(f"does not render with phone and text: {exc}") from None
+        return template
 
 
 class Rules(_Strict):

@@ -42,6 +42,15 @@ def test_the_packaged_rules_validate_and_every_template_exists() -> None:
             'secret_env = "TIERFLOW_TEST_UNSET_SECRET"',
             "webhook[0].secret_env: environment variable TIERFLOW_TEST_UNSET_SECRET is unset",
         ),
+        (
+            'version = "1"\n[sms]\nurl = "http://x"\nbody_template = \'{"to": '
+            '{{ phone | tojson }}, "text": {{ txt }}}\'',
+            "sms.body_template: Value error, does not render with phone and text: 'txt' is",
+        ),
+        (
+            'version = "1"\n[sms]\nurl = "http://x"\nbody_template = "{{ phone "',
+            "sms.body_template: Value error, does not render with phone and text: unexpected",
+        ),
         ('version = "1"\nsurprise = 1', "surprise: Extra inputs are not permitted"),
         ("version = ", "not TOML"),
     ],
