@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -106,7 +107,16 @@ class Dispatcher:
         if not rows:
             self.progressed_at = time.monotonic()
         for row in rows:
-            self._deliver(row)
+            try:
+                self._deliver(row)
+            except Exception as exc:  # noqa: BLE001 - one row must not hold back the others
+                # (claimed first again, it would end every round). Its type and where, never
+                # its message: that may quote an address. A database outage fails the
+                # reschedule too and ends the round, as before.
+                where = traceback.extract_tb(exc.__traceback__)[-1]
+                error = f"unexpected {type(exc).__name__} at {where.name}:{where.lineno}"
+                log.error("notification %s failed: %s", row.id, error)
+                self._reschedule(row, self.retry.delay(row.attempts + 1), error, attempted=True)
             self.progressed_at = time.monotonic()
         return len(rows) + self._digests(now)
 

@@ -66,6 +66,61 @@ async def test_the_enterprise_gets_an_sms_through_the_gateway(
     assert "13800000000" not in row.body + row.subject  # the number is read at send time only
 
 
+async def test_a_message_that_fails_unexpectedly_is_dead_lettered_and_holds_back_no_other(
+    engine: Engine,
+    people: None,
+    smtp: SmtpSink,
+    rig: NotifierRig,
+    receiver: WebhookReceiver,
+) -> None:
+    """A template that renders with the sample number the check at start uses, and fails on
+    an 11-digit one at send: not a send error, so nothing else would catch it."""
+    gateway = receiver.start()
+    rules = rig.home / "rules.toml"
+    rules.write_text(
+        'version = "unexpected-test"\n'
+        "[sms]\n"
+        f'url = "{gateway.url}"\n'
+        'body_template = \'{"to": {{ phone[12] | tojson }}, "text": {{ text | tojson }}}\'\n'
+        "[[rule]]\n"
+        'name = "request_received"\n'
+        'events = ["submitted"]\n'
+        'template = "request_received"\n'
+        'send = [{ audience = "enterprise", channels = ["sms"] }]\n'
+        "[[rule]]\n"
+        'name = "assigned"\n'
+        'events = ["assigned"]\n'
+        'template = "assigned"\n'
+        'send = [{ audience = "caseworkers", channels = ["email"] }]\n'
+    )
+    records = project(engine, warning_breach_escalation()[:2])
+    settings = rig.settings(
+        smtp,
+        notifier_rules_file=rules,
+        notifier_retry_seconds=1.0,
+        notifier_backoff_initial_seconds=0.1,
+    )
+    with notifier_thread(settings):
+        rig.publish(records)
+        sms, mail = await eventually(
+            lambda: (
+                (found := rows(engine))
+                and len(found) == 2
+                and all(r.status is not DeliveryStatus.PENDING for r in found)
+                and found
+            ),
+            timeout=60,
+            what="both messages settled",
+            detail=lambda: [(r.channel, r.status, r.last_error) for r in rows(engine)],
+        )
+    assert (sms.channel.value, sms.status) == ("sms", DeliveryStatus.DEAD)
+    assert sms.last_error is not None
+    assert sms.last_error.startswith("still failing after 1 s: unexpected TypeError at ")
+    assert "13800000000" not in sms.last_error
+    assert (mail.channel.value, mail.status) == ("email", DeliveryStatus.SENT)
+    assert gateway.deliveries == [] and len(smtp.snapshot()) == 1
+
+
 def server_tls(pki: Pki) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(pki.server_cert, pki.server_key)
