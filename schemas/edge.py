@@ -93,6 +93,13 @@ def check_text(value: str | None, max_bytes: int) -> str | None:
     return value
 
 
+def check_not_blank(value: str) -> str:
+    """Return ``value`` if it holds more than white space (a required text)."""
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
 def check_email(value: str | None) -> str | None:
     """Return ``value`` if it is one e-mail address (or empty: none given)."""
     if value and not full_match(EMAIL_PATTERN, value):

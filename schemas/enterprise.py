@@ -14,6 +14,7 @@ from schemas.edge import (
     NAME_BYTES,
     SHORT_BYTES,
     check_email,
+    check_not_blank,
     edge_rule,
     limit,
     text_rule,
@@ -129,7 +130,7 @@ class Enterprise(BaseModel):
     uscc: Uscc = Field(
         description="Unified Social Credit Code (GB 32100-2015); lower case is upper-cased"
     )
-    name: Annotated[str, limit(NAME_BYTES, 1), text_rule(NAME_BYTES)]
+    name: Annotated[str, limit(NAME_BYTES, 1), text_rule(NAME_BYTES), edge_rule(check_not_blank)]
     division_code: KnownDivisionCode = Field(
         description="GB/T 2260 code of the registering county; must be in the division data"
     )

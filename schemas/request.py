@@ -17,6 +17,7 @@ from schemas.edge import (
     SHORT_BYTES,
     SUBJECT_BYTES,
     URL_BYTES,
+    check_not_blank,
     check_submitted_at,
     edge_rule,
     limit,
@@ -51,7 +52,12 @@ SYSTEM_ACTOR = Actor(id="tierflow", role=Role.SYSTEM)
 class Attachment(BaseModel):
     """Metadata of a document the enterprise attached; the content lives elsewhere."""
 
-    name: Annotated[str, limit(ATTACHMENT_NAME_BYTES, 1), text_rule(ATTACHMENT_NAME_BYTES)]
+    name: Annotated[
+        str,
+        limit(ATTACHMENT_NAME_BYTES, 1),
+        text_rule(ATTACHMENT_NAME_BYTES),
+        edge_rule(check_not_blank),
+    ]
     media_type: Annotated[str, limit(MEDIA_TYPE_BYTES), text_rule(MEDIA_TYPE_BYTES)] = (
         "application/octet-stream"
     )
@@ -73,7 +79,9 @@ class RequestInput(BaseModel):
     enterprise: Enterprise
     category: Category
     priority: Priority = Priority.NORMAL
-    subject: Annotated[str, limit(SUBJECT_BYTES, 1), text_rule(SUBJECT_BYTES)]
+    subject: Annotated[
+        str, limit(SUBJECT_BYTES, 1), text_rule(SUBJECT_BYTES), edge_rule(check_not_blank)
+    ]
     description: Annotated[str, limit(DESCRIPTION_BYTES), text_rule(DESCRIPTION_BYTES)] = ""
     attachments: list[Attachment] = Field(default_factory=list, max_length=50)
     channel: Annotated[str, limit(SHORT_BYTES), text_rule(SHORT_BYTES)] = "portal"

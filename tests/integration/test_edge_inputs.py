@@ -37,6 +37,7 @@ def _cases() -> list[tuple[str, dict[str, Any]]]:
         ("enterprise.division_code", "division_code", "110199"),  # not in the division data
         ("enterprise.name", "name", "启明\x1b科技"),
         ("enterprise.contact_email", "contact_email", "w@example.com, x@example.org"),
+        ("subject", "subject", "\u3000 "),  # white space only
     ]
     cases = []
     for field, key, value in changes:

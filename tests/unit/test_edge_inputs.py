@@ -64,6 +64,9 @@ BAD_SUBMITS: list[tuple[str, dict[str, Any], str]] = [
     ("enterprise.division_code", {"enterprise": {"division_code": "110199"}}, "division data"),
     ("enterprise.division_code", {"enterprise": {"division_code": "990101"}}, "division data"),
     ("request_id", {"request_id": "req-1\n"}, "pattern"),
+    ("subject", {"subject": " \t "}, "must not be blank"),
+    ("enterprise.name", {"enterprise": {"name": "\u3000"}}, "must not be blank"),  # 全角空格
+    ("attachments.0.name", {"attachments": [{"name": " "}]}, "must not be blank"),
     # the notifier mails this address: one address, no header-ending line break, no list
     (
         "enterprise.contact_email",
