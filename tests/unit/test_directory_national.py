@@ -167,8 +167,19 @@ def test_the_cli_exports_lists_and_imports(tmp_path: Path) -> None:
     runner = CliRunner(env=language_env())  # Chinese, the default
     csv_file, target = tmp_path / "d.csv", tmp_path / "directory.json"
     assert runner.invoke(app, ["directory", "export", "--out", str(csv_file)]).exit_code == 0
+    # --no-db: the file is the subject, and a checkout's own database (`make up`) stays as it is
     done = runner.invoke(
-        app, ["directory", "import", str(csv_file), "--to", str(target), "--version", "2026.12"]
+        app,
+        [
+            "directory",
+            "import",
+            str(csv_file),
+            "--to",
+            str(target),
+            "--version",
+            "2026.12",
+            "--no-db",
+        ],
     )
     assert done.exit_code == 0, done.output
     assert "版本 2026.12：导入 64 个机构" in done.output
@@ -185,7 +196,7 @@ def test_the_cli_exports_lists_and_imports(tmp_path: Path) -> None:
     )
     assert "\tplaceholder\n" in english.output and "generated placeholders" in english.output
     csv_file.write_text(HEADER + NATIONAL + "x,X,county,990101,\n", encoding="utf-8")
-    bad = runner.invoke(app, ["directory", "import", str(csv_file), "--to", str(target)])
+    bad = runner.invoke(app, ["directory", "import", str(csv_file), "--to", str(target), "--no-db"])
     assert bad.exit_code == 1 and "未导入：" in bad.output
     assert "第 3 行，区划代码：区划代码 990101 不在 GB/T 2260 区划数据中" in bad.output
     assert Directory.load(target).version == "2026.12"  # the refused file changed nothing
