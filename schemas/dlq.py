@@ -25,7 +25,7 @@ class DeadLetterReason(enum.StrEnum):
     REJECTED = "rejected"  # the workflow's update validator refused the action
     UNKNOWN_REQUEST = "unknown_request"  # no workflow for the request id within the wait budget
     WORKFLOW_CLOSED = "workflow_closed"  # an action on a request whose workflow has completed
-    CONFLICT = "conflict"  # a submit reusing a request id with different content
+    CONFLICT = "conflict"  # a request id or a command id reused with different content
 
 
 DECODE_REASONS: tuple[DeadLetterReason, ...] = (

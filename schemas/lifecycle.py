@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -231,6 +233,21 @@ class ActionRequest(ActionFields):
     )
     kind: ActionKind
     actor: Actor
+
+    def content_digest(self) -> str:
+        """16 hex digits of SHA-256 over who asks what, without the action id: a retried
+        action has the same digest, another action reusing the id (another kind, field or
+        person) does not."""
+        content = self.model_dump(mode="json", exclude={"action_id", "actor"})
+        content["actor"] = [self.actor.id, self.actor.role.value, self.actor.via]
+        canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def update_id(self) -> str:
+        """The Temporal Update id: the action id and its digest. The server answers a repeated
+        Update id with the first outcome unseen by the workflow, so only a true repeat may
+        share it; another action reusing the action id reaches the workflow's validator."""
+        return f"{self.action_id}#{self.content_digest()}"
 
     @model_validator(mode="after")
     def _check_fields(self) -> ActionRequest:
@@ -676,6 +693,8 @@ class WorkflowState(BaseModel):
     timeline: list[TimelineEntry] = Field(default_factory=list)
     # by action id, oldest first; the last ``workflows.records.MAX_ACTION_IDS`` are kept
     results: dict[str, ActionResult] = Field(default_factory=dict)
+    # ActionRequest.content_digest by action id, beside ``results`` (none for older results)
+    action_digests: dict[str, str] = Field(default_factory=dict)
     submitted_at: datetime | None = None
     resolved_at: datetime | None = None
     closed_at: datetime | None = None

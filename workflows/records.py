@@ -10,6 +10,8 @@ from typing import Any
 
 from schemas.domain import ClockKind, SlaStatus, State, Tier
 from schemas.lifecycle import (
+    ActionRequest,
+    ActionResult,
     EventType,
     RequestSummary,
     SlaClock,
@@ -30,6 +32,21 @@ MAX_CLOCKS = 40  # newest SLA clocks kept (the current tier's are always the new
 MAX_ACTION_IDS = 1000  # newest action ids remembered to answer a repeated action_id
 
 
+def remember_result(case: WorkflowState, action: ActionRequest, result: ActionResult) -> None:
+    """Keep ``result`` as the answer to ``action``'s id, with the digest that tells a repeat
+    of it from another action reusing the id."""
+    case.results[action.action_id] = result
+    case.action_digests[action.action_id] = action.content_digest()
+    forget_old_results(case)
+
+
+def reused_for_another(case: WorkflowState, action: ActionRequest) -> bool:
+    """Whether ``action``'s id answered another action (unknown for results kept before
+    digests were: those count as repeats, as they did)."""
+    known = case.action_digests.get(action.action_id)
+    return known is not None and known != action.content_digest()
+
+
 def forget_old_results(case: WorkflowState) -> None:
     """Keep the answers of the newest MAX_ACTION_IDS action ids (``results`` is oldest first).
 
@@ -39,6 +56,7 @@ def forget_old_results(case: WorkflowState) -> None:
     extra = len(case.results) - MAX_ACTION_IDS
     for action_id in list(case.results)[: max(extra, 0)]:
         del case.results[action_id]
+        case.action_digests.pop(action_id, None)
 
 
 def bound_state(case: WorkflowState) -> None:

@@ -317,8 +317,7 @@ class ServiceRequestWorkflow:
                 institution_id=self._institution_id,
                 event_ids=[self._event_id(seq) for seq in range(first, self.case.sequence + 1)],
             )
-            self.case.results[action.action_id] = result
-            records.forget_old_results(self.case)
+            records.remember_result(self.case, action, result)
         last = self.case.sequence
         await workflow.wait_condition(
             lambda: self._outbox.persisted >= last or self._outbox.blocked is not None
@@ -328,6 +327,13 @@ class ServiceRequestWorkflow:
     @act.validator
     def _validate_act(self, action: ActionRequest) -> None:
         if action.action_id in self.case.results:
+            if records.reused_for_another(self.case, action):
+                raise ApplicationError(
+                    f"action id {action.action_id!r} was used on this request for another "
+                    "action; give this one an id of its own",
+                    type="IdempotencyConflict",
+                    non_retryable=True,
+                )
             return
         self._check_operator(action)
         if self.case.state is State.SUBMITTED:

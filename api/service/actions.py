@@ -55,7 +55,7 @@ async def take_action(
             handle,
             ServiceRequestWorkflow.act,
             action,
-            id=action.action_id,
+            id=action.update_id(),
             result_type=ActionResult,
             wait=timedelta(seconds=ctx.limits.action_wait_seconds),
         )

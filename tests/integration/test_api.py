@@ -238,8 +238,14 @@ async def test_idempotency_key_returns_the_first_answer(api: Api) -> None:
 
     assert without_flag(first.json()) == without_flag(again.json())
     assert first.json()["action_id"] == "key-comment-1" and len(first.json()["event_ids"]) == 1
+    # the key reused for another action (other text; another kind) is refused
+    for kind, text in (("comment", "twice"), ("acknowledge", None)):
+        other = await api.act(rid, kind, "cw_own", text=text, key="key-comment-1")
+        assert other.status_code == 409, other.text
+        assert "'key-comment-1' was used on this request for another action" in other.text
     timeline = (await api.get(f"/requests/{rid}", "cw_own")).json()["view"]["timeline"]
     assert [e["event_type"] for e in timeline].count("commented") == 1
+    assert "acknowledged" not in [e["event_type"] for e in timeline]
 
 
 async def test_queue_is_ordered_by_sla_risk_filtered_and_paged(api: Api) -> None:

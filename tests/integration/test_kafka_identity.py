@@ -336,3 +336,36 @@ async def test_a_submit_reusing_a_request_id_with_other_content_is_dead_lettered
         ServiceRequestWorkflow.view
     )
     assert view.summary.subject == req.subject
+
+
+async def test_a_command_reusing_an_id_with_other_content_is_dead_lettered_as_conflict(
+    stack, unique_topic
+) -> None:
+    """The same comment twice is applied once; another comment under its CloudEvent id is
+    refused (the workflow's validator), not answered with the first one's result."""
+    commands, dlq_topic = command_topics(unique_topic, "reused")
+    req = make_request()
+    rid = req.request_id
+    enterprise = {"id": "e-1", "role": "enterprise"}
+    comment = {"request_id": rid, "text": "我们补充了材料", "actor": enterprise}
+    first = command_event("comment", comment, "/portal-test", subject=rid)
+    sent = [
+        command_event(SUBMIT, req.model_dump(mode="json"), "/portal-test", subject=rid),
+        first,
+        first,
+        command_event("comment", {**comment, "text": "另一条留言"}, "/portal-test", rid, first.id),
+    ]
+    send_commands(stack.bootstrap, commands, rid, sent)
+    async with ingress_on(stack, commands, dlq_topic) as ingress:
+        await eventually(lambda: ingress.stats.committed >= len(sent), what="all handled")
+    stats = ingress.stats
+    assert (stats.applied, stats.duplicate, stats.dead_lettered) == (2, 1, 1)
+    parked = await asyncio.to_thread(_parked, stack.bootstrap, dlq_topic)
+    reason, message = parked[first.id]
+    assert reason == "conflict" and message.startswith(
+        f"IdempotencyConflict: action id {first.id!r} was used on this request for another"
+    )
+    view = await stack.client.get_workflow_handle(workflow_id(rid)).query(
+        ServiceRequestWorkflow.view
+    )
+    assert [e.event_type.value for e in view.timeline].count("commented") == 1

@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from schemas.domain import ClockKind, State, Tier
-from schemas.lifecycle import ActionKind, ActionResult, EventType, WorkflowState
+from schemas.lifecycle import ActionKind, ActionRequest, ActionResult, EventType, WorkflowState
 from tests.utils.factories import T0, caseworker, make_policy, make_request
 from workflows import clocks, records
 
 
 def test_only_the_newest_action_ids_are_remembered() -> None:
     case = WorkflowState(request=make_request())
+    cw = caseworker("county-330106")
     for n in range(records.MAX_ACTION_IDS + 5):
-        case.results[f"a-{n}"] = ActionResult(
+        action = ActionRequest(action_id=f"a-{n}", kind=ActionKind.COMMENT, actor=cw, text="x")
+        result = ActionResult(
             action_id=f"a-{n}",
             kind=ActionKind.COMMENT,
             state=State.ASSIGNED,
@@ -21,11 +23,41 @@ def test_only_the_newest_action_ids_are_remembered() -> None:
             institution_id=None,
             event_ids=[],
         )
-        records.forget_old_results(case)
-    assert len(case.results) == records.MAX_ACTION_IDS
+        records.remember_result(case, action, result)
+    assert len(case.results) == len(case.action_digests) == records.MAX_ACTION_IDS
     assert "a-4" not in case.results and "a-5" in case.results  # the horizon: oldest go first
+    assert list(case.action_digests) == list(case.results)
     restored = WorkflowState.model_validate_json(case.model_dump_json())  # continue-as-new
     assert list(restored.results) == list(case.results)  # order survives, so does the horizon
+    assert restored.action_digests == case.action_digests
+
+
+def test_an_action_id_reused_for_another_action_is_told_from_a_repeat() -> None:
+    case = WorkflowState(request=make_request())
+    cw, other = caseworker("county-330106"), caseworker("county-330106", "cw-2")
+    first = ActionRequest(action_id="k-1", kind=ActionKind.COMMENT, actor=cw, text="已联系")
+    result = ActionResult(
+        action_id="k-1",
+        kind=ActionKind.COMMENT,
+        state=State.ASSIGNED,
+        tier=Tier.COUNTY,
+        institution_id=None,
+        event_ids=["r:3"],
+    )
+    records.remember_result(case, first, result)
+    assert not records.reused_for_another(case, first.model_copy())  # a retry
+    for changed in (
+        {"text": "已办结"},
+        {"kind": ActionKind.ACKNOWLEDGE, "text": None},
+        {"actor": other},
+    ):
+        again = first.model_copy(update=changed)
+        assert records.reused_for_another(case, again), changed
+        assert again.update_id() != first.update_id()
+    assert first.update_id() == f"k-1#{first.content_digest()}"
+    assert len(first.content_digest()) == 16
+    del case.action_digests["k-1"]  # a result kept before digests were: a repeat, as it was
+    assert not records.reused_for_another(case, first.model_copy(update={"text": "已办结"}))
 
 
 def test_timeline_holds_and_clocks_keep_their_newest_entries() -> None:

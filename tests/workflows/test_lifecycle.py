@@ -284,6 +284,15 @@ async def test_duplicate_action_id_returns_first_answer(ts_worker, stand_ins) ->
     again = await handle.execute_update(ServiceRequestWorkflow.act, ack, id="other-update-id")
     assert again.duplicate and again.event_ids == first.event_ids
     assert stand_ins.events(req.request_id).count("acknowledged") == 1
+    # another action reusing the id is refused, not answered with the first one's result
+    other = action(ActionKind.COMMENT, cw, text="已联系").model_copy(
+        update={"action_id": ack.action_id}
+    )
+    with pytest.raises(WorkflowUpdateFailedError) as reused:
+        await handle.execute_update(ServiceRequestWorkflow.act, other, id="third-update-id")
+    assert reused.value.cause.type == "IdempotencyConflict"
+    assert f"action id {ack.action_id!r} was used on this request" in reused.value.cause.message
+    assert "commented" not in stand_ins.events(req.request_id)
 
 
 async def test_friday_evening_before_a_holiday_gets_business_deadline(ts_worker, stand_ins):

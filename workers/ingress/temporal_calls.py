@@ -36,6 +36,8 @@ from workflows.service_request import ServiceRequestWorkflow
 
 # RPC errors that say "the input can never work", not "try again later".
 PERMANENT_RPC = frozenset({RPCStatusCode.INVALID_ARGUMENT})
+# the workflow's refusal types with a reason of their own (the rest: rejected)
+REFUSAL_REASONS = {"Forbidden": Reason.FORBIDDEN, "IdempotencyConflict": Reason.CONFLICT}
 
 
 class Verdict(enum.Enum):
@@ -74,7 +76,7 @@ async def apply_command(
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
-        reason = Reason.FORBIDDEN if kind == "Forbidden" else Reason.REJECTED
+        reason = REFUSAL_REASONS.get(kind or "", Reason.REJECTED)
         return Outcome(Verdict.DEAD_LETTER, reason, f"{kind}: {_message(cause)}")
     except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
         return Outcome(Verdict.RETRY, message=f"update call timed out: {exc}")
@@ -110,10 +112,11 @@ async def _submit(
 async def _act(client: Client, cmd: ParsedCommand, rpc_timeout: timedelta) -> Outcome:
     assert cmd.action is not None
     handle = client.get_workflow_handle(workflow_id(cmd.request_id))
-    if await _already_done(handle, cmd.event.id, rpc_timeout):
+    update_id = cmd.action.update_id()  # the command's id and its content's digest
+    if await _already_done(handle, update_id, rpc_timeout):
         return Outcome(Verdict.DUPLICATE)
     result: ActionResult = await handle.execute_update(
-        ServiceRequestWorkflow.act, cmd.action, id=cmd.event.id, rpc_timeout=rpc_timeout
+        ServiceRequestWorkflow.act, cmd.action, id=update_id, rpc_timeout=rpc_timeout
     )
     return Outcome(Verdict.DUPLICATE if result.duplicate else Verdict.APPLIED)
 
