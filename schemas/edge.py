@@ -100,9 +100,14 @@ def check_not_blank(value: str) -> str:
     return value
 
 
+def is_email(value: str) -> bool:
+    """Whether ``value`` is one e-mail address mail can go to (``EMAIL_PATTERN``)."""
+    return full_match(EMAIL_PATTERN, value)
+
+
 def check_email(value: str | None) -> str | None:
     """Return ``value`` if it is one e-mail address (or empty: none given)."""
-    if value and not full_match(EMAIL_PATTERN, value):
+    if value and not is_email(value):
         raise ValueError("must be an e-mail address such as name@example.org")
     return value
 

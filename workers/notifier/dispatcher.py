@@ -22,7 +22,7 @@ from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, col, select
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from schemas.edge import EMAIL_PATTERN, full_match
+from schemas.edge import is_email
 from tierflow.db.engine import begin_write
 from tierflow.db.models import ServiceRequest
 from tierflow.db.notification_models import (
@@ -248,7 +248,7 @@ class Dispatcher:
                 value = None if pref is None else (pref.email if kind == "email" else pref.phone)
         if not value:
             raise _NoAddress(f"no {kind} on file")
-        if kind == "email" and not full_match(EMAIL_PATTERN, value):
+        if kind == "email" and not is_email(value):
             # stored before the edges checked it: a line break would end the mail's header
             # (and fail every round), a comma would add a recipient; never quote it in errors
             raise Permanent("the e-mail on file is not one address")
