@@ -14,7 +14,10 @@ from sqlmodel import Session, SQLModel, select
 import tierflow.db.auth_models  # noqa: F401 - registers the tables
 import tierflow.db.grade_models  # noqa: F401 - registers the tables
 import tierflow.db.models  # noqa: F401 - registers the tables
+from activities.persistence import TransitionWriter
 from schemas.domain import Role
+from tests.utils.factories import RecordFactory, make_request
+from tierflow.db import repository
 from tierflow.db.auth_models import ApiToken, ApiUser
 from tierflow.db.engine import make_engine
 from tierflow.db.migrate import alembic_config, current_revision, downgrade, upgrade
@@ -133,6 +136,30 @@ def test_ratings_made_before_intake_ratings_are_the_conclusions(empty_db_url: st
             assert conn.execute(text("SELECT stage FROM rating")).scalar_one() == "conclusion"
     finally:
         engine.dispose()
+
+
+def test_requests_stored_before_the_longer_text_columns_stay_and_longer_texts_fit(
+    empty_db_url: str,
+) -> None:
+    """0020: the submission's text columns widen in place (SQLite rebuilds the table)."""
+    upgrade(empty_db_url, "0019_whatif_calendar")
+    engine = make_engine(empty_db_url)
+    try:
+        writer = TransitionWriter(engine)
+        before = make_request("req-before-0020")
+        assert writer.persist([RecordFactory(before).submitted()]) == 1
+        upgrade(empty_db_url)
+        after = make_request("req-after-0020").model_copy(update={"subject": "S" * 600})
+        assert writer.persist([RecordFactory(after).submitted()]) == 1
+        with Session(engine) as session:
+            kept = repository.get_request(session, "req-before-0020")
+            longer = repository.get_request(session, "req-after-0020")
+        assert kept is not None and kept.subject == before.subject
+        assert kept.contact_email == before.enterprise.contact_email
+        assert longer is not None and longer.subject == "S" * 600
+    finally:
+        engine.dispose()
+    assert schema_diff(empty_db_url) == []  # indexes and all, as the models say
 
 
 def test_indexes_exist_for_the_queue_and_the_audit_trail(db_url: str) -> None:
