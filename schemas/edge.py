@@ -28,6 +28,8 @@ from schemas.policy import FIRST_POLICY_EFFECTIVE, FIRST_POLICY_VERSION
 
 # C0 controls except tab (09), newline (0A) and carriage return (0D), plus DEL (7F).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Every C0 control and DEL: none belongs in a name or an id (logs, columns, mail headers).
+_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _STORED: ContextVar[bool] = ContextVar("tierflow_stored", default=False)
 
 # Byte limits: three times the character limits of 0.1.0 (a CJK character is 3 UTF-8 bytes),
@@ -91,6 +93,20 @@ def check_text(value: str | None, max_bytes: int) -> str | None:
     if size > max_bytes:
         raise ValueError(f"text is {size} bytes in UTF-8, limit {max_bytes}")
     return value
+
+
+def check_name(value: str | None) -> str | None:
+    """Return ``value`` if it is a name or an id a caller chose: not blank, and without any
+    control character (a tab or a line break included, unlike free text)."""
+    if value is None:
+        return None
+    bad = _ANY_CONTROL.search(value)
+    if bad:
+        raise ValueError(
+            f"control character U+{ord(bad.group()):04X} at position {bad.start() + 1} is not "
+            "allowed in a name"
+        )
+    return check_not_blank(value)
 
 
 def check_not_blank(value: str) -> str:

@@ -19,7 +19,7 @@ from cloudevents.core.v1.event import CloudEvent as SpecCloudEvent
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.domain import Role
-from schemas.edge import ACTION_ID_PATTERN, check_aware
+from schemas.edge import ACTION_ID_PATTERN, check_aware, check_name, edge_rule
 from schemas.lifecycle import ActionKind, ActionRequest, EventType, TransitionRecord
 from schemas.request import REQUEST_ID_PATTERN, Actor, RequestInput
 
@@ -40,7 +40,7 @@ class CloudEvent(BaseModel):
 
     specversion: Literal["1.0"] = "1.0"
     id: str = Field(pattern=ACTION_ID_PATTERN)  # printable ASCII: it reaches logs
-    source: str = Field(min_length=1, max_length=500)
+    source: Annotated[str, Field(min_length=1, max_length=500), edge_rule(check_name)]
     type: str = Field(min_length=1, max_length=200)
     time: Annotated[datetime | None, AfterValidator(check_aware)] = None
     subject: str | None = Field(default=None, max_length=200)

@@ -17,6 +17,7 @@ from schemas.edge import (
     SHORT_BYTES,
     SUBJECT_BYTES,
     URL_BYTES,
+    check_name,
     check_not_blank,
     check_submitted_at,
     edge_rule,
@@ -37,13 +38,13 @@ class Actor(BaseModel):
     commands, ``via`` the system client that acted on this person's behalf.
     """
 
-    id: str = Field(min_length=1, max_length=100)
+    id: Annotated[str, Field(min_length=1, max_length=100), edge_rule(check_name)]
     role: Role
-    institution_id: str | None = Field(default=None, max_length=64)
+    institution_id: Annotated[str | None, Field(max_length=64), edge_rule(check_name)] = None
     tier: Tier | None = None
     division_code: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
     grants: list[str] = Field(default_factory=list, max_length=64)
-    via: str | None = Field(default=None, max_length=100)
+    via: Annotated[str | None, Field(max_length=100), edge_rule(check_name)] = None
 
 
 SYSTEM_ACTOR = Actor(id="tierflow", role=Role.SYSTEM)

@@ -64,6 +64,7 @@ BAD_SUBMITS: list[tuple[str, dict[str, Any], str]] = [
     ("enterprise.division_code", {"enterprise": {"division_code": "110199"}}, "division data"),
     ("enterprise.division_code", {"enterprise": {"division_code": "990101"}}, "division data"),
     ("request_id", {"request_id": "req-1\n"}, "pattern"),
+    ("submitted_by.id", {"submitted_by": {"id": "e\x001", "role": "enterprise"}}, "control"),
     ("subject", {"subject": " \t "}, "must not be blank"),
     ("enterprise.name", {"enterprise": {"name": "\u3000"}}, "must not be blank"),  # 全角空格
     ("attachments.0.name", {"attachments": [{"name": " "}]}, "must not be blank"),
@@ -143,6 +144,27 @@ def action_data(**changes: Any) -> dict[str, Any]:
             "institution_id",
             "pattern",
         ),
+        # the person a system client acts for: their id reaches logs and the audit columns
+        # (PostgreSQL refuses a NUL there, for good), so no control character at all
+        (
+            ActionKind.COMMENT,
+            {"actor": {"id": "e-1\x00", "role": "enterprise"}},
+            "actor.id",
+            "control character U+0000 at position 4 is not allowed in a name",
+        ),
+        (
+            ActionKind.COMMENT,
+            {"actor": {"id": "e-1\nforged log line", "role": "enterprise"}},
+            "actor.id",
+            "control character U+000A",
+        ),
+        (ActionKind.COMMENT, {"actor": {"id": " ", "role": "enterprise"}}, "actor.id", "blank"),
+        (
+            ActionKind.COMMENT,
+            {"actor": {"id": "cw-1", "role": "caseworker", "institution_id": "zj\t1"}},
+            "actor.institution_id",
+            "control character U+0009",
+        ),
     ],
 )
 def test_a_bad_action_is_refused_naming_the_field(
@@ -153,6 +175,15 @@ def test_a_bad_action_is_refused_naming_the_field(
         parse_command(raw, [])
     assert caught.value.reason_code == "schema_invalid"
     assert caught.value.message.startswith(f"data.{field}: ") and reason in caught.value.message
+
+
+def test_a_source_with_a_control_character_is_not_a_cloudevent() -> None:
+    envelope = json.loads(command_event("comment", action_data(), "/tests").to_json_bytes())
+    envelope["source"] = "/portal\r\nX-Forged: 1"
+    with pytest.raises(CommandError) as caught:
+        parse_command(json.dumps(envelope).encode(), [])
+    assert caught.value.reason_code == "not_cloudevent"
+    assert caught.value.message.startswith("source: ") and "U+000D" in caught.value.message
 
 
 def test_ids_are_matched_as_whole_strings() -> None:
