@@ -21,7 +21,7 @@ from tierflow.db import repository
 from tierflow.db.auth_models import ApiToken, ApiUser
 from tierflow.db.engine import make_engine
 from tierflow.db.migrate import alembic_config, current_revision, downgrade, upgrade
-from tierflow.db.search import include_object
+from tierflow.db.search import SEARCH_INDEXES, include_object
 from tierflow.db.types import UtcDateTime
 from tierflow_dev.devstack.postgres import PostgresServer
 
@@ -157,9 +157,12 @@ def test_requests_stored_before_the_longer_text_columns_stay_and_longer_texts_fi
         assert kept is not None and kept.subject == before.subject
         assert kept.contact_email == before.enterprise.contact_email
         assert longer is not None and longer.subject == "S" * 600
+        indexes = {i["name"] for i in inspect(engine).get_indexes("service_request")}
     finally:
         engine.dispose()
     assert schema_diff(empty_db_url) == []  # indexes and all, as the models say
+    if empty_db_url.startswith("postgresql"):  # and the search's own, on the widened columns
+        assert set(SEARCH_INDEXES) <= indexes
 
 
 def test_indexes_exist_for_the_queue_and_the_audit_trail(db_url: str) -> None:
