@@ -62,7 +62,7 @@ from schemas.domain import (
     State,
     Tier,
 )
-from schemas.edge import SEARCH_BYTES
+from schemas.edge import INSTITUTION_ID_PATTERN, SEARCH_BYTES, full_match
 from schemas.lifecycle import (
     ActionKind,
     FollowUpOutcome,
@@ -307,7 +307,7 @@ def queue_query(
 ) -> tuple[QueueFilter, QueueSort]:
     """The queue page's filters, search and order (unknown values: no filter, by risk)."""
     where = QueueFilter(
-        institution[:64] or None,
+        institution if full_match(INSTITUTION_ID_PATTERN, institution) else None,
         _enum(Tier, tier),
         _enum(State, state),
         _enum(Category, category),

@@ -12,7 +12,7 @@ from api.models import ErrorOut, QueuePage, RequestDetail, SubmitAccepted
 from api.routes import API_PREFIX
 from api.service import requests as service
 from schemas.domain import Category, Priority, SlaStatus, State, Tier
-from schemas.edge import SEARCH_BYTES, USER_ID_PATTERN
+from schemas.edge import INSTITUTION_ID_PATTERN, SEARCH_BYTES, USER_ID_PATTERN
 from schemas.request import RequestInput
 from tierflow.auth_store import Principal
 
@@ -38,7 +38,7 @@ async def submit_request(
 
 
 def queue_filter(
-    institution: Annotated[str | None, Query(max_length=64)] = None,
+    institution: Annotated[str | None, Query(pattern=INSTITUTION_ID_PATTERN, max_length=64)] = None,
     tier: Tier | None = None,
     state: State | None = None,
     category: Category | None = None,

@@ -169,6 +169,9 @@ async def test_bad_searches_are_refused_with_the_reason(api: Api) -> None:
     assert r.status_code == 422 and "control character U+0000" in r.text
     r = await api.get("/api/v1/requests", sort="popular")
     assert r.status_code == 422
+    for where in ("/api/v1/requests", "/api/v1/requests.csv"):  # PostgreSQL refuses a NUL
+        r = await api.get(where, institution="zj-330106-sme\x00")
+        assert r.status_code == 422 and "institution" in r.text, (where, r.status_code)
 
 
 async def test_csv_export_of_the_result_for_excel_without_contacts(api: Api) -> None:
@@ -255,6 +258,10 @@ async def test_console_queue_searches_and_exports(api: Api) -> None:
     assert "没有找到匹配“没有这家企业”的工单。" in none.text  # zh-CN by default
     export = await api.client.get("/console/requests.csv", params={"q": "启明"})
     assert export.status_code == 200 and export.content.startswith(b"\xef\xbb\xbf")
+    # not an institution id: no filter, as for an unknown state (PostgreSQL refuses a NUL)
+    for where in ("/console/", "/console/requests.csv"):
+        odd = await api.client.get(where, params={"institution": "zj-330106-sme\x00"})
+        assert odd.status_code == 200, (where, odd.status_code)
     lines = export.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("request_id,") and [x.split(",")[0] for x in lines[1:]] == [
         "s-3",
