@@ -71,6 +71,7 @@ from schemas.lifecycle import (
     ReturnReason,
     SuspendReason,
 )
+from schemas.request import REQUEST_ID_PATTERN
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 from tierflow.i18n import LOCALES, N_, translations
@@ -416,16 +417,18 @@ async def case_page(
 ) -> Response:
     """One request: details, SLA clock bar, audit timeline and forms for allowed actions."""
     try:
-        detail = await get_request(ctx, user, _known_length(request_id))
+        detail = await get_request(ctx, user, _known_id(request_id))
     except HTTPException as exc:
         return error_page(request, user, exc)
     return _case(request, ctx, user, detail, done=_done(done))
 
 
-def _known_length(request_id: str) -> str:
-    """Answer 404 for ids longer than any request id (the API's path limit)."""
-    if len(request_id) > MAX_REQUEST_ID:
-        raise not_found(request_id[:MAX_REQUEST_ID] + "…")
+def _known_id(request_id: str) -> str:
+    """Answer 404 for what no request id can be (the API's path pattern), before a database
+    or Temporal sees it (PostgreSQL refuses a NUL: that would read as an outage)."""
+    if not full_match(REQUEST_ID_PATTERN, request_id):
+        shown = request_id[:MAX_REQUEST_ID] + ("…" if len(request_id) > MAX_REQUEST_ID else "")
+        raise not_found(shown)
     return request_id
 
 
@@ -435,7 +438,7 @@ def _done(value: str) -> str:
 
 
 def _request_id(value: str) -> str:
-    return value if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}", value) else ""
+    return value if full_match(REQUEST_ID_PATTERN, value) else ""
 
 
 def _case(
@@ -520,7 +523,7 @@ async def post_action(
     values = {n: forms.form_text(form.get(n)) for n in forms.ACTION_FIELDS}
     body, errors = forms.parse_action_body(form)
     try:
-        _known_length(request_id)
+        _known_id(request_id)
         if not re.fullmatch(IDEMPOTENCY_KEY, key):
             errors["idempotency_key"] = gettext(request, user).gettext(
                 "must be 1-128 letters, digits or _.:- (reload the page)"
@@ -560,7 +563,7 @@ async def _refused(
             "to see its result; it takes effect only once."
         )
     try:
-        detail = await get_request(ctx, user, _known_length(request_id))
+        detail = await get_request(ctx, user, _known_id(request_id))
     except HTTPException as lookup:
         return error_page(request, user, lookup if exc.status_code < 400 else exc)
     return _case(

@@ -11,6 +11,7 @@ from api.models import ActionBody, ErrorOut
 from api.routes import API_PREFIX
 from api.service import actions as service
 from schemas.lifecycle import ActionKind, ActionResult
+from schemas.request import REQUEST_ID_PATTERN
 from tierflow.auth_store import Principal
 
 router = APIRouter(prefix=f"{API_PREFIX}/requests", tags=["actions"])
@@ -29,7 +30,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=RESPONSES,
 )
 async def take_action(
-    request_id: Annotated[str, Path(max_length=64)],
+    request_id: Annotated[str, Path(pattern=REQUEST_ID_PATTERN, max_length=64)],
     kind: ActionKind,
     ctx: Ctx,
     principal: Annotated[Principal, Depends(action_rate)],

@@ -13,7 +13,7 @@ from api.routes import API_PREFIX
 from api.service import requests as service
 from schemas.domain import Category, Priority, SlaStatus, State, Tier
 from schemas.edge import INSTITUTION_ID_PATTERN, SEARCH_BYTES, USER_ID_PATTERN
-from schemas.request import RequestInput
+from schemas.request import REQUEST_ID_PATTERN, RequestInput
 from tierflow.auth_store import Principal
 
 router = APIRouter(prefix=f"{API_PREFIX}/requests", tags=["requests"])
@@ -126,7 +126,9 @@ def export_requests(
     responses={**ERRORS, 404: {"model": ErrorOut, "description": "Unknown or out of scope"}},
 )
 async def get_request(
-    request_id: Annotated[str, Path(max_length=64)], ctx: Ctx, principal: CurrentPrincipal
+    request_id: Annotated[str, Path(pattern=REQUEST_ID_PATTERN, max_length=64)],
+    ctx: Ctx,
+    principal: CurrentPrincipal,
 ) -> RequestDetail:
     """Return the read model row and the workflow's view (timeline, clocks, holds)."""
     return await service.get_request(ctx, principal, request_id)

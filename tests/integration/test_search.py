@@ -172,6 +172,14 @@ async def test_bad_searches_are_refused_with_the_reason(api: Api) -> None:
     for where in ("/api/v1/requests", "/api/v1/requests.csv"):  # PostgreSQL refuses a NUL
         r = await api.get(where, institution="zj-330106-sme\x00")
         assert r.status_code == 422 and "institution" in r.text, (where, r.status_code)
+    r = await api.get("/api/v1/requests/req-1%00")  # an id no request can have
+    assert r.status_code == 422 and "request_id" in r.text
+    acted = await api.client.post(
+        "/api/v1/requests/req-1%00/actions/comment",
+        json={"text": "x"},
+        headers=api.users.auth("admin"),
+    )
+    assert acted.status_code == 422 and "request_id" in acted.text
 
 
 async def test_csv_export_of_the_result_for_excel_without_contacts(api: Api) -> None:
@@ -262,6 +270,8 @@ async def test_console_queue_searches_and_exports(api: Api) -> None:
     for where in ("/console/", "/console/requests.csv"):
         odd = await api.client.get(where, params={"institution": "zj-330106-sme\x00"})
         assert odd.status_code == 200, (where, odd.status_code)
+    case = await api.client.get("/console/requests/s-1%00")  # no request has such an id
+    assert case.status_code == 404 and "s-1\\x00" in case.text
     lines = export.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("request_id,") and [x.split(",")[0] for x in lines[1:]] == [
         "s-3",
