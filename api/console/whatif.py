@@ -44,6 +44,7 @@ from api.downloads import csv_attachment
 from api.service import policies
 from api.service import whatif as service
 from schemas.domain import Category, Priority, State, Tier
+from schemas.edge import full_match
 from schemas.policy import CalendarData
 from tierflow import policy_store
 from tierflow.auth_store import Principal
@@ -367,7 +368,9 @@ async def _run(
     if refused := _refused(request, user):
         return refused
     try:
-        return await service.saved(ctx, user, run_id[:64])
+        if not full_match(service.RUN_ID_PATTERN, run_id):  # before the database sees it
+            raise HTTPException(status.HTTP_404_NOT_FOUND)
+        return await service.saved(ctx, user, run_id)
     except HTTPException as exc:
         if exc.status_code == status.HTTP_404_NOT_FOUND:
             message = gettext(request, user).gettext("No what-if run %(run)s in your region")

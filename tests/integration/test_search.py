@@ -182,6 +182,17 @@ async def test_bad_searches_are_refused_with_the_reason(api: Api) -> None:
     assert acted.status_code == 422 and "request_id" in acted.text
 
 
+async def test_ids_no_record_can_have_are_not_found_before_the_database_sees_them(
+    api: Api,
+) -> None:
+    """PostgreSQL refuses a NUL in a query: that would read as a database outage (503)."""
+    assert (await sign_in(api.client, api.users.tokens["admin"])).status_code == 303
+    case = await api.client.get("/console/requests/s-1%00")
+    assert case.status_code == 404 and "s-1\\x00" in case.text
+    run = await api.client.get("/console/whatif/wi-1%00")
+    assert run.status_code == 404
+
+
 async def test_csv_export_of_the_result_for_excel_without_contacts(api: Api) -> None:
     r = await api.get(
         "/api/v1/requests.csv", "cw_own", search="启明", include_closed="true", sort="oldest"
@@ -270,8 +281,7 @@ async def test_console_queue_searches_and_exports(api: Api) -> None:
     for where in ("/console/", "/console/requests.csv"):
         odd = await api.client.get(where, params={"institution": "zj-330106-sme\x00"})
         assert odd.status_code == 200, (where, odd.status_code)
-    case = await api.client.get("/console/requests/s-1%00")  # no request has such an id
-    assert case.status_code == 404 and "s-1\\x00" in case.text
+
     lines = export.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("request_id,") and [x.split(",")[0] for x in lines[1:]] == [
         "s-3",
