@@ -95,17 +95,23 @@ def check_text(value: str | None, max_bytes: int) -> str | None:
     return value
 
 
-def check_name(value: str | None) -> str | None:
-    """Return ``value`` if it is a name or an id a caller chose: not blank, and without any
-    control character (a tab or a line break included, unlike free text)."""
-    if value is None:
-        return None
-    bad = _ANY_CONTROL.search(value)
+def check_no_control(value: str | None) -> str | None:
+    """Return ``value`` if it has no control character at all (a tab or a line break
+    included, unlike free text): an id or a name a caller chose."""
+    bad = _ANY_CONTROL.search(value) if value is not None else None
     if bad:
         raise ValueError(
             f"control character U+{ord(bad.group()):04X} at position {bad.start() + 1} is not "
             "allowed in a name"
         )
+    return value
+
+
+def check_name(value: str | None) -> str | None:
+    """Return ``value`` if it is a name: no control character, and not blank."""
+    if value is None:
+        return None
+    check_no_control(value)
     return check_not_blank(value)
 
 

@@ -18,6 +18,7 @@ from schemas.edge import (
     SUBJECT_BYTES,
     URL_BYTES,
     check_name,
+    check_no_control,
     check_not_blank,
     check_submitted_at,
     edge_rule,
@@ -40,7 +41,7 @@ class Actor(BaseModel):
 
     id: Annotated[str, Field(min_length=1, max_length=100), edge_rule(check_name)]
     role: Role
-    institution_id: Annotated[str | None, Field(max_length=64), edge_rule(check_name)] = None
+    institution_id: Annotated[str | None, Field(max_length=64), edge_rule(check_no_control)] = None
     tier: Tier | None = None
     division_code: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
     grants: list[str] = Field(default_factory=list, max_length=64)
