@@ -75,6 +75,17 @@ async def ingress_on(stack: Any, commands: str, dlq_topic: str) -> AsyncIterator
         yield ingress
 
 
+async def handle_all(
+    stack: Any, commands: str, dlq_topic: str, rid: str, sent: list[Any]
+) -> tuple[Any, dict[str, tuple[str, str]]]:
+    """Publish ``sent``, run the ingress until it handled them all; its stats, and what it
+    dead-lettered (as ``_parked``)."""
+    send_commands(stack.bootstrap, commands, rid, sent)
+    async with ingress_on(stack, commands, dlq_topic) as ingress:
+        await eventually(lambda: ingress.stats.committed >= len(sent), what="all handled")
+    return ingress.stats, await asyncio.to_thread(_parked, stack.bootstrap, dlq_topic)
+
+
 def _parked(bootstrap: str, topic: str) -> dict[str, tuple[str, str]]:
     """Dead letters by CloudEvent id -> (reason, message)."""
     return {
@@ -322,12 +333,8 @@ async def test_a_submit_reusing_a_request_id_with_other_content_is_dead_lettered
         command_event(SUBMIT, r.model_dump(mode="json"), "/portal-test", subject=rid)
         for r in (req, req, other)
     ]
-    send_commands(stack.bootstrap, commands, rid, sent)
-    async with ingress_on(stack, commands, dlq_topic) as ingress:
-        await eventually(lambda: ingress.stats.committed >= len(sent), what="all handled")
-    stats = ingress.stats
+    stats, parked = await handle_all(stack, commands, dlq_topic, rid, sent)
     assert (stats.applied, stats.duplicate, stats.dead_lettered) == (1, 1, 1)
-    parked = await asyncio.to_thread(_parked, stack.bootstrap, dlq_topic)
     assert parked[sent[2].id] == (
         "conflict",
         f"request_id: {rid!r} was submitted before with different content",
@@ -355,12 +362,8 @@ async def test_a_command_reusing_an_id_with_other_content_is_dead_lettered_as_co
         first,
         command_event("comment", {**comment, "text": "另一条留言"}, "/portal-test", rid, first.id),
     ]
-    send_commands(stack.bootstrap, commands, rid, sent)
-    async with ingress_on(stack, commands, dlq_topic) as ingress:
-        await eventually(lambda: ingress.stats.committed >= len(sent), what="all handled")
-    stats = ingress.stats
+    stats, parked = await handle_all(stack, commands, dlq_topic, rid, sent)
     assert (stats.applied, stats.duplicate, stats.dead_lettered) == (2, 1, 1)
-    parked = await asyncio.to_thread(_parked, stack.bootstrap, dlq_topic)
     reason, message = parked[first.id]
     assert reason == "conflict" and message.startswith(
         f"IdempotencyConflict: action id {first.id!r} was used on this request for another"
