@@ -249,10 +249,15 @@ class CalendarSettings(_Strict):
         return value
 
 
+# A policy version: it names the file in paths and the database (64 characters there), so
+# no control character and no slash.
+VERSION_PATTERN = r"^[^\x00-\x1f\x7f/]{1,64}$"
+
+
 class PolicyFile(_Strict):
     """The whole SLA policy file, validated."""
 
-    version: str = Field(min_length=1)
+    version: str
     warning_thresholds: list[float] = Field(min_length=1)
     reopen_window_business_days: float = Field(gt=0)
     rating_window_business_days: float = Field(
@@ -263,6 +268,13 @@ class PolicyFile(_Strict):
     calendar: CalendarSettings
     targets: Targets
     work_orders: WorkOrders = Field(default_factory=WorkOrders)
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not re.fullmatch(VERSION_PATTERN, value):
+            raise ValueError("must be 1-64 characters, without a slash or control characters")
+        return value
 
     @field_validator("warning_thresholds")
     @classmethod

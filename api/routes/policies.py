@@ -13,6 +13,7 @@ from api.errors import field_error
 from api.models import ErrorOut
 from api.routes import API_PREFIX
 from api.service import policies as service
+from tierflow.policy import VERSION_PATTERN
 from tierflow.policy_store import Release
 
 router = APIRouter(prefix=f"{API_PREFIX}/policies", tags=["policies"])
@@ -27,7 +28,6 @@ REFUSED: dict[int | str, dict[str, Any]] = {
     }
 }
 Language = Annotated[str | None, Header(alias="Accept-Language", include_in_schema=False)]
-VERSION_PATTERN = r"^[^\x00-\x1f\x7f/]{1,64}$"
 TOML_BODY = {
     "requestBody": {
         "required": True,

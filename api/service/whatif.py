@@ -34,7 +34,7 @@ from tierflow.auth_store import Principal
 from tierflow.csv_text import BOM
 from tierflow.db.models import WhatIfRun
 from tierflow.i18n import N_, TranslatableError, from_accept_language, translations
-from tierflow.policy import PolicyError, parse_policy
+from tierflow.policy import VERSION_PATTERN, PolicyError, parse_policy
 from whatif.report import changed_csv, groups_csv
 from whatif.run import Candidate, WhatIfJob, run_whatif
 from whatif.store import load_run, save_run
@@ -43,8 +43,7 @@ from whatif.trail import Scope, request_ids
 POLICY_CHARS = 64_000  # a policy file is a few kB
 CALENDAR_CHARS = 200_000  # a calendar of many years, as `tierflow calendar` writes it
 LISTED_RUNS = 50
-VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}$"
-RUN_ID_PATTERN = VERSION_PATTERN  # what `whatif.store.save_run` makes: wi-<UTC stamp>-<hex>
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}$"  # `whatif.store.save_run`: wi-<stamp>-<hex>
 _RUNNING = threading.Lock()  # one what-if at a time: it takes a core while it runs
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from importlib import resources
 from itertools import product
@@ -15,7 +16,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.policy import PolicyActivities
 from schemas.domain import Category, Grade, Priority, Tier
 from schemas.policy import BreachAction, PinnedPolicy, PolicyRequest, SignForBreach, WaitExpiry
-from tierflow.policy import PolicyError, PolicyFile, load_policy_file, parse_policy
+from tierflow.policy import VERSION_PATTERN, PolicyError, PolicyFile, load_policy_file, parse_policy
 
 HOUR = 3600
 SUBMITTED = datetime(2025, 9, 26, 17, 0, tzinfo=timezone(timedelta(hours=8)))
@@ -292,6 +293,22 @@ BAD_EDITS = [
         'version = "2026.4',
         "sla_policy.toml: invalid TOML: ",
     ),
+    # a version names the file in paths and in 64-character database columns
+    (
+        'version = "2026.4"',
+        f'version = "{"2026.4-" * 10}"',
+        "sla_policy.toml: version: must be 1-64 characters, without a slash or control",
+    ),
+    (
+        'version = "2026.4"',
+        'version = "2026/4"',
+        "sla_policy.toml: version: must be 1-64 characters, without a slash or control",
+    ),
+    (
+        'version = "2026.4"',
+        'version = "2026.4\\u0000"',
+        "sla_policy.toml: version: must be 1-64 characters, without a slash or control",
+    ),
     (
         "normal = 7, low = 7 }",
         "normal = 7 }",
@@ -370,3 +387,10 @@ def test_weekend_days_are_validated() -> None:
     bad = packaged.replace("[calendar]", "[calendar]\nweekend_days = [7]", 1)
     with pytest.raises(PolicyError, match="calendar.weekend_days"):
         parse_policy(bad, "bad.toml")
+
+
+def test_a_version_may_be_written_in_chinese(tmp_path: Path) -> None:
+    """The rule the policies API and the what-if API take a version by (VERSION_PATTERN)."""
+    version = "2026.5 试行"
+    loaded = _load_edited(tmp_path, 'version = "2026.4"', f'version = "{version}"')
+    assert loaded.version == version and re.fullmatch(VERSION_PATTERN, version)

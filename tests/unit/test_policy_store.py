@@ -80,8 +80,12 @@ def test_a_candidate_must_validate_and_may_not_take_the_files_version(
     message = refused("policy", add_policy, sqlite_engine, broken, added_by="admin")
     assert "response_hours: must be > 0" in message
     refused("policy", add_policy, sqlite_engine, "version = ", added_by="admin")
-    too_long = V1.replace('version = "v1"', f'version = "{"9" * 65}"')
-    assert "1-64 letters" in refused("version", add_policy, sqlite_engine, too_long, added_by="a")
+    too_long = V1.replace('version = "v1"', f'version = "{"9" * 65}"')  # no policy file's
+    assert "version: must be 1-64 characters" in refused(
+        "policy", add_policy, sqlite_engine, too_long, added_by="a"
+    )
+    spaced = V1.replace('version = "v1"', 'version = "v1 试行"')  # a file's, not a candidate's
+    assert "1-64 letters" in refused("version", add_policy, sqlite_engine, spaced, added_by="a")
     as_packaged = V1.replace('version = "v1"', f'version = "{PACKAGED.version}"')
     refused(
         "version", add_policy, sqlite_engine, as_packaged, added_by="admin", configured=PACKAGED
