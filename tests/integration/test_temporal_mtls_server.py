@@ -135,8 +135,18 @@ async def test_mtls_server_refuses_plaintext(mtls_server: TemporalTlsServer) -> 
         await client.count_workflows()
 
 
+# Errors the server logs while it starts on a busy host and then gets past by itself: a
+# history queue read before the shard is acquired (seen once in CI on 1.32.1; it retries).
+STARTUP_RACES = ('"msg":"Queue reader unable to retrieve tasks"', '"error":"shard status unknown"')
+
+
 def test_mtls_server_logs_no_errors(mtls_server: TemporalTlsServer) -> None:
     # Its own system worker reaches the frontend through the plain internal-frontend.
     log = Path(mtls_server.log_path).read_text(errors="replace")
     assert "temporal-tls: serving" in log
-    assert '"level":"error"' not in log and '"level":"fatal"' not in log
+    errors = [
+        line
+        for line in log.splitlines()
+        if '"level":"error"' in line and not all(mark in line for mark in STARTUP_RACES)
+    ]
+    assert errors == [] and '"level":"fatal"' not in log
