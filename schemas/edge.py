@@ -5,7 +5,10 @@ Both edges validate with the models in ``schemas/``, so every rule lives here on
 - free text is bounded by UTF-8 **bytes** (a workflow's state is bytes; a Chinese character
   takes 3), and refuses C0 control characters (NUL and the rest of U+0000-U+001F, and DEL)
   except tab, newline and carriage return;
+- names and ids a caller chooses (an actor's id, a CloudEvent's source) refuse every control
+  character, tab and line breaks too;
 - ids are matched as a whole string (no trailing newline slips through to logs);
+- a contact e-mail is one address (``EMAIL_PATTERN``): the notifier mails it;
 - timestamps must carry a UTC offset.
 
 These are *edge* rules. A request or record the workflow stored earlier is read back inside
@@ -83,12 +86,7 @@ def check_text(value: str | None, max_bytes: int) -> str | None:
     """Return ``value`` if it is at most ``max_bytes`` of UTF-8 without control characters."""
     if value is None:
         return None
-    bad = _CONTROL.search(value)
-    if bad:
-        raise ValueError(
-            f"control character U+{ord(bad.group()):04X} at position {bad.start() + 1} is not "
-            "allowed (only tab, newline and carriage return are)"
-        )
+    _refuse_control(_CONTROL, value, "(only tab, newline and carriage return are)")
     size = len(value.encode("utf-8", errors="surrogatepass"))
     if size > max_bytes:
         raise ValueError(f"text is {size} bytes in UTF-8, limit {max_bytes}")
@@ -98,13 +96,19 @@ def check_text(value: str | None, max_bytes: int) -> str | None:
 def check_no_control(value: str | None) -> str | None:
     """Return ``value`` if it has no control character at all (a tab or a line break
     included, unlike free text): an id or a name a caller chose."""
-    bad = _ANY_CONTROL.search(value) if value is not None else None
+    if value is not None:
+        _refuse_control(_ANY_CONTROL, value, "in a name")
+    return value
+
+
+def _refuse_control(controls: re.Pattern[str], value: str, which: str) -> None:
+    """Raise ValueError naming the first of ``controls`` in ``value`` and where it stands."""
+    bad = controls.search(value)
     if bad:
         raise ValueError(
             f"control character U+{ord(bad.group()):04X} at position {bad.start() + 1} is not "
-            "allowed in a name"
+            f"allowed {which}"
         )
-    return value
 
 
 def check_name(value: str | None) -> str | None:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from schemas.divisions import DIVISION_INFO
 from schemas.domain import TIER_ORDER, Category, Grade, Priority, Tier
+from schemas.edge import full_match
 from schemas.policy import (
     BreachAction,
     CalendarData,
@@ -272,7 +273,7 @@ class PolicyFile(_Strict):
     @field_validator("version")
     @classmethod
     def _version(cls, value: str) -> str:
-        if not re.fullmatch(VERSION_PATTERN, value):
+        if not full_match(VERSION_PATTERN, value):
             raise ValueError("must be 1-64 characters, without a slash or control characters")
         return value
 

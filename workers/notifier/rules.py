@@ -122,17 +122,21 @@ class SmsGateway(Endpoint):
 
     def body(self, phone: str, text: str) -> str:
         """The gateway's request body for one message."""
-        return _SMS_TEMPLATES.from_string(self.body_template).render(phone=phone, text=text)
+        return _render_sms(self.body_template, phone, text)
 
     @field_validator("body_template")
     @classmethod
     def _renders(cls, template: str) -> str:
         """Refused at start, not at every message's send (a name it does not know, bad syntax)."""
         try:
-            _SMS_TEMPLATES.from_string(template).render(phone="+8613800000000", text="测试")
+            _render_sms(template, "+8613800000000", "测试")
         except Exception as exc:  # noqa: BLE001 - a filter may raise anything (tojson: TypeError)
             raise ValueError(f"does not render with phone and text: {exc}") from None
         return template
+
+
+def _render_sms(template: str, phone: str, text: str) -> str:
+    return _SMS_TEMPLATES.from_string(template).render(phone=phone, text=text)
 
 
 class Rules(_Strict):
