@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import AfterValidator, Field
 
+from schemas.messages import N_, TranslatableError
 from schemas.policy import FIRST_POLICY_EFFECTIVE, FIRST_POLICY_VERSION
 
 # C0 controls except tab (09), newline (0A) and carriage return (0D), plus DEL (7F).
@@ -86,10 +87,19 @@ def check_text(value: str | None, max_bytes: int) -> str | None:
     """Return ``value`` if it is at most ``max_bytes`` of UTF-8 without control characters."""
     if value is None:
         return None
-    _refuse_control(_CONTROL, value, "(only tab, newline and carriage return are)")
+    _refuse_control(
+        _CONTROL,
+        value,
+        N_(
+            "control character U+%(code)s at position %(position)d is not allowed (only tab, "
+            "newline and carriage return are)"
+        ),
+    )
     size = len(value.encode("utf-8", errors="surrogatepass"))
     if size > max_bytes:
-        raise ValueError(f"text is {size} bytes in UTF-8, limit {max_bytes}")
+        raise TranslatableError(
+            N_("text is %(size)d bytes in UTF-8, limit %(limit)d"), size=size, limit=max_bytes
+        )
     return value
 
 
@@ -97,18 +107,20 @@ def check_no_control(value: str | None) -> str | None:
     """Return ``value`` if it has no control character at all (a tab or a line break
     included, unlike free text): an id or a name a caller chose."""
     if value is not None:
-        _refuse_control(_ANY_CONTROL, value, "in a name")
+        _refuse_control(
+            _ANY_CONTROL,
+            value,
+            N_("control character U+%(code)s at position %(position)d is not allowed in a name"),
+        )
     return value
 
 
-def _refuse_control(controls: re.Pattern[str], value: str, which: str) -> None:
-    """Raise ValueError naming the first of ``controls`` in ``value`` and where it stands."""
+def _refuse_control(controls: re.Pattern[str], value: str, message: str) -> None:
+    """Raise ``message`` (a TranslatableError) naming the first of ``controls`` in ``value``
+    and where it stands."""
     bad = controls.search(value)
     if bad:
-        raise ValueError(
-            f"control character U+{ord(bad.group()):04X} at position {bad.start() + 1} is not "
-            f"allowed {which}"
-        )
+        raise TranslatableError(message, code=f"{ord(bad.group()):04X}", position=bad.start() + 1)
 
 
 def check_name(value: str | None) -> str | None:
@@ -122,7 +134,7 @@ def check_name(value: str | None) -> str | None:
 def check_not_blank(value: str) -> str:
     """Return ``value`` if it holds more than white space (a required text)."""
     if not value.strip():
-        raise ValueError("must not be blank")
+        raise TranslatableError(N_("must not be blank"))
     return value
 
 
@@ -134,7 +146,7 @@ def is_email(value: str) -> bool:
 def check_email(value: str | None) -> str | None:
     """Return ``value`` if it is one e-mail address (or empty: none given)."""
     if value and not is_email(value):
-        raise ValueError("must be an e-mail address such as name@example.org")
+        raise TranslatableError(N_("must be an e-mail address such as name@example.org"))
     return value
 
 
@@ -160,7 +172,9 @@ def limit(max_bytes: int, min_length: int = 0) -> Any:
 def check_aware(value: datetime | None) -> datetime | None:
     """Return ``value`` if it has a UTC offset; a bare local time means nothing here."""
     if value is not None and value.utcoffset() is None:
-        raise ValueError("must include a time zone (e.g. 2026-03-02T09:30:00+08:00 or ...Z)")
+        raise TranslatableError(
+            N_("must include a time zone (e.g. 2026-03-02T09:30:00+08:00 or ...Z)")
+        )
     return value
 
 
@@ -178,12 +192,15 @@ def check_submitted_at(value: datetime | None) -> datetime | None:
         return None
     check_aware(value)
     if value < FIRST_POLICY_EFFECTIVE:
-        raise ValueError(
-            f"is before {FIRST_POLICY_EFFECTIVE.isoformat()}, when the first SLA policy "
-            f"({FIRST_POLICY_VERSION}) took effect"
+        raise TranslatableError(
+            N_("is before %(effective)s, when the first SLA policy (%(version)s) took effect"),
+            effective=FIRST_POLICY_EFFECTIVE.isoformat(),
+            version=FIRST_POLICY_VERSION,
         )
     latest = datetime.now(UTC) + SUBMITTED_AT_SKEW
     if value > latest:
         minutes = int(SUBMITTED_AT_SKEW.total_seconds() // 60)
-        raise ValueError(f"is in the future (more than {minutes} minutes after now)")
+        raise TranslatableError(
+            N_("is in the future (more than %(minutes)d minutes after now)"), minutes=minutes
+        )
     return value

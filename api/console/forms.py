@@ -1,7 +1,9 @@
 """Console forms: turn posted fields into the API's models and its errors into inline ones.
 
 Validation is the API's: the walk-in form builds the same ``RequestInput`` the API accepts
-and the action forms the same ``ActionBody``; only the error layout differs (per field).
+and the action forms the same ``ActionBody``; only the error layout differs (per field), and
+the reasons are read in the page's language: a shared check's own message (a
+``TranslatableError``), or pydantic's kind of error in our words.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from api.errors import describe
+from api.errors import field_name
 from api.models import ActionBody
+from schemas.messages import N_, Catalog, TranslatableError, fill
 from schemas.request import RequestInput
 
 # Form field name (dotted, as the API names fields) -> where it goes in RequestInput.
@@ -46,15 +49,55 @@ def new_walk_in_id() -> str:
     return f"walkin-{uuid.uuid4().hex[:12]}"
 
 
-def field_errors(exc: ValidationError) -> dict[str, str]:
-    """Return {dotted field: reason} for a validation error, first reason per field."""
+# Pydantic's own kinds of error a form can meet, in our words (its ``ctx`` fills them in).
+PYDANTIC_REASONS = {
+    "missing": N_("this field is required"),
+    "string_too_short": N_("must have at least %(min_length)d characters"),
+    "string_too_long": N_("must have at most %(max_length)d characters"),
+    "string_pattern_mismatch": N_("is not in the expected form"),
+    "enum": N_("must be one of the listed choices"),
+    "literal_error": N_("must be one of the listed choices"),
+    "int_parsing": N_("must be a whole number"),
+    "int_from_float": N_("must be a whole number"),
+    "greater_than_equal": N_("must be at least %(ge)s"),
+    "less_than_equal": N_("must be at most %(le)s"),
+    "datetime_from_date_parsing": N_("must be a date and time"),
+    "datetime_parsing": N_("must be a date and time"),
+    "date_from_datetime_parsing": N_("must be a date"),
+    "date_parsing": N_("must be a date"),
+}
+
+
+def reason(error: Mapping[str, Any], catalog: Catalog) -> str:
+    """One validation error's reason in ``catalog``'s language; pydantic's English words for
+    a kind of error this console does not expect."""
+    context = error.get("ctx") or {}
+    cause = context.get("error")
+    if isinstance(cause, TranslatableError):
+        return cause.text(catalog)
+    message = PYDANTIC_REASONS.get(str(error.get("type")))
+    if message is not None:
+        return fill(message, context, catalog)
+    return _PREFIX.sub("", str(error.get("msg", "")))
+
+
+def field_errors(exc: ValidationError, catalog: Catalog) -> dict[str, str]:
+    """Return {dotted field: reason} for a validation error, first reason per field, in
+    ``catalog``'s language."""
     errors: dict[str, str] = {}
-    for item in describe(exc.errors()):
-        errors.setdefault(item["field"], _PREFIX.sub("", item["msg"]))
+    for error in exc.errors():
+        errors.setdefault(field_name(error.get("loc", ())), reason(error, catalog))
     return errors
 
 
-def parse_walk_in(form: Mapping[str, Any]) -> tuple[dict[str, str], RequestInput | None, dict]:
+def joined(errors: Mapping[str, str]) -> str:
+    """``field: reason; field: reason`` for a form that shows its errors in one line."""
+    return "; ".join(f"{name}: {why}" for name, why in errors.items())
+
+
+def parse_walk_in(
+    form: Mapping[str, Any], catalog: Catalog
+) -> tuple[dict[str, str], RequestInput | None, dict]:
     """Return (values echoed back, the request or None, {field: reason})."""
     values = {name: str(form.get(name, "")).strip() for name in WALK_IN_FIELDS}
     values["enterprise.uscc"] = values["enterprise.uscc"].upper()
@@ -71,20 +114,22 @@ def parse_walk_in(form: Mapping[str, Any]) -> tuple[dict[str, str], RequestInput
     try:
         return values, RequestInput.model_validate(data), {}
     except ValidationError as exc:
-        return values, None, field_errors(exc)
+        return values, None, field_errors(exc, catalog)
 
 
 # The fields of an action form: ActionBody's (text and what some actions need besides).
 ACTION_FIELDS = tuple(ActionBody.model_fields)
 
 
-def parse_action_body(form: Mapping[str, Any]) -> tuple[ActionBody | None, dict[str, str]]:
+def parse_action_body(
+    form: Mapping[str, Any], catalog: Catalog
+) -> tuple[ActionBody | None, dict[str, str]]:
     """Return the action's body (text, institution, rating) or the per-field errors."""
     data = {name: value for name in ACTION_FIELDS if (value := str(form.get(name, "")).strip())}
     try:
         return ActionBody.model_validate(data), {}
     except ValidationError as exc:
-        return None, field_errors(exc)
+        return None, field_errors(exc, catalog)
 
 
 def detail_errors(detail: Any) -> tuple[str, dict[str, str]]:

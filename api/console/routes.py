@@ -521,7 +521,7 @@ async def post_action(
         return error_page(request, user, HTTPException(404, f"kind: unknown action {kind!r}"))
     key = forms.form_text(form.get("idempotency_key"))
     values = {n: forms.form_text(form.get(n)) for n in forms.ACTION_FIELDS}
-    body, errors = forms.parse_action_body(form)
+    body, errors = forms.parse_action_body(form, gettext(request, user))
     try:
         _known_id(request_id)
         if not re.fullmatch(IDEMPOTENCY_KEY, key):
@@ -608,7 +608,7 @@ async def submit(request: Request, ctx: Ctx, user: User) -> Response:
     form = await request.form()
     if refused := _csrf_refused(request, form, user, session_token(request)):
         return refused
-    values, req, errors = forms.parse_walk_in(form)
+    values, req, errors = forms.parse_walk_in(form, gettext(request, user))
     try:
         if req is None:
             raise HTTPException(422, [{"field": f, "msg": m} for f, m in errors.items()])

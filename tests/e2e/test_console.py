@@ -167,7 +167,7 @@ async def test_walk_in_acknowledge_request_info_resolve(
     uscc = page.get_by_label("统一社会信用代码")
     await expect(uscc).to_have_attribute("aria-invalid", "true")
     await expect(page.locator("#e-enterprise-uscc")).to_have_text(
-        f"✖ USCC check character at position 18 is '{bad[17]}', expected '{good[17]}'"
+        f"✖ 第 18 位校验码为 '{bad[17]}'，应为 '{good[17]}'"
     )
     await expect(page.get_by_label("诉求主题")).to_have_value("流动资金贷款对接")
 

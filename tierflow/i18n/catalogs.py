@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # Where user-visible words are: the console (routes, views, templates), every CLI command
 # group, the labels and formats they share, and the messages of the checks the CLI prints
 # (raised as TranslatableError or returned as Said, with N_() messages): the admin and grade
-# stores, a USCC, a division code, a grade list, a directory and its CSV, a monthly report,
-# a policy candidate or promotion, a what-if.
+# stores, a USCC, a division code, the edge rules (free text, names, e-mail, times), a grade
+# list, a directory and its CSV, a monthly report, a policy candidate or promotion, a what-if.
 SOURCES: dict[str, list[tuple[str, str]]] = {
     "api/console": [
         ("**.py", "python"),
@@ -37,6 +37,7 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
     "api/service": [("whatif.py", "python")],  # the what-if's refusals (API and console)
     "schemas": [
         ("divisions.py", "python"),
+        ("edge.py", "python"),
         ("enterprise.py", "python"),
         ("messages.py", "python"),
     ],

@@ -1,0 +1,99 @@
+"""The console's forms show each field's reason in the page's language.
+
+The checks are the API's (``RequestInput``, ``ActionBody``), whose answers stay English; the
+console reads a shared check's message (a ``TranslatableError``) and pydantic's kinds of
+error in the catalog's language instead.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from pydantic import ValidationError
+
+from api.console.forms import PYDANTIC_REASONS, parse_action_body, parse_walk_in, reason
+from schemas.edge import ACTION_TEXT_BYTES
+from schemas.request import RequestInput
+from tests.utils.factories import make_uscc
+from tierflow.i18n import translations
+
+ZH, EN = translations("zh-CN"), translations("en")
+GOOD_USCC = make_uscc("330106", random.Random("forms"))
+
+
+def walk_in(**fields: str) -> dict[str, str]:
+    form = {
+        "enterprise.uscc": GOOD_USCC,
+        "enterprise.name": "杭州启明精密机械有限公司",
+        "enterprise.division_code": "330106",
+        "category": "financing",
+        "subject": "流动资金贷款对接",
+    }
+    return form | fields
+
+
+def test_a_good_walk_in_form_builds_the_apis_request() -> None:
+    _, request, errors = parse_walk_in(walk_in(), ZH)
+    assert errors == {} and isinstance(request, RequestInput)
+    assert request.channel == "walk-in" and request.request_id.startswith("walkin-")
+
+
+def test_walk_in_reasons_are_chinese_on_a_chinese_page() -> None:
+    bad_uscc = GOOD_USCC[:17] + ("X" if GOOD_USCC[17] != "X" else "Y")
+    form = walk_in(
+        **{
+            "enterprise.uscc": bad_uscc,
+            "enterprise.name": "杭州\x01启明",
+            "enterprise.contact_email": "a@example.org, b@example.org",
+            "category": "loans",
+            "subject": "",
+            "description": "贷" * 10_001,
+            "request_id": "walk in",
+        }
+    )
+    _, request, errors = parse_walk_in(form, ZH)
+    assert request is None
+    assert errors == {
+        "enterprise.uscc": f"第 18 位校验码为 '{bad_uscc[17]}'，应为 '{GOOD_USCC[17]}'",
+        "enterprise.name": "第 3 个字符是控制字符 U+0001，不允许（只允许制表符、换行符和回车符）",
+        "enterprise.contact_email": "须为一个电子邮箱地址，例如 name@example.org",
+        "category": "须为所列选项之一",
+        "subject": "此项为必填项",
+        "description": "文字过长：UTF-8 编码共 30003 字节，上限 30000 字节（一个汉字占 3 字节）",
+        "request_id": "格式不符合要求",
+    }
+
+
+def test_walk_in_reasons_are_the_apis_english_on_an_english_page() -> None:
+    form = walk_in(**{"subject": "", "enterprise.contact_email": "a@example.org; b@x.org"})
+    _, _, errors = parse_walk_in(form, EN)
+    assert errors == {
+        "subject": "this field is required",
+        "enterprise.contact_email": "must be an e-mail address such as name@example.org",
+    }
+
+
+def test_action_form_reasons_are_translated() -> None:
+    body, errors = parse_action_body({"text": "请\x00补充", "rating": "9"}, ZH)
+    assert body is None
+    assert errors == {
+        "text": "第 2 个字符是控制字符 U+0000，不允许（只允许制表符、换行符和回车符）",
+        "rating": "不能大于 5",
+    }
+    body, errors = parse_action_body({"text": "办" * (ACTION_TEXT_BYTES // 3 + 1)}, ZH)
+    assert body is None and errors["text"].startswith("文字过长：UTF-8 编码共 30003 字节")
+
+
+@pytest.mark.parametrize("kind", sorted(PYDANTIC_REASONS))
+def test_every_kind_of_error_reads_in_chinese(kind: str) -> None:
+    context = {"min_length": 1, "max_length": 2, "ge": 1, "le": 5}
+    said = reason({"type": kind, "msg": "English", "ctx": context}, ZH)
+    assert said != "English" and any("\u4e00" <= c <= "\u9fff" for c in said), said
+
+
+def test_an_unexpected_kind_of_error_keeps_pydantics_words() -> None:
+    with pytest.raises(ValidationError) as caught:
+        RequestInput.model_validate({"request_id": "r-1", "attachments": "x"})
+    item = next(e for e in caught.value.errors() if e["loc"] == ("attachments",))
+    assert reason(item, ZH) == item["msg"]  # a list's type: no form sends it
