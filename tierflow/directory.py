@@ -26,6 +26,7 @@ from sqlmodel import Session, select
 
 from schemas.divisions import DIVISION_INFO, current_code
 from schemas.domain import Category, Tier
+from schemas.edge import INSTITUTION_ID_PATTERN, full_match
 from schemas.enterprise import DivisionCode, division_for_tier, division_tier
 from schemas.lifecycle import Institution, TargetAnswer, TargetCheck
 from tierflow.db.models import InstitutionRow
@@ -36,6 +37,14 @@ log = logging.getLogger(__name__)
 PACKAGED_DIRECTORY = "directory.json"
 GENERATED_PREFIX = "gen-"  # ids of generated entries; reserved, so the DB keeps the flag
 GENERATED_SUFFIX = "中小企业服务机构（系统生成）"
+# A new entry's id must be one the API's filters, a reassignment and the console's links take
+# (``INSTITUTION_ID_PATTERN``). Versions recorded before the rule keep loading as they are.
+BAD_ID = N_("id %(id)s must be 1-64 letters, digits or _ . : -, starting with a letter or digit")
+
+
+def is_institution_id(value: str) -> bool:
+    """Whether ``value`` may be a new entry's id (``INSTITUTION_ID_PATTERN``)."""
+    return full_match(INSTITUTION_ID_PATTERN, value)
 
 
 class DirectoryError(ValueError):

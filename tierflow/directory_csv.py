@@ -30,12 +30,14 @@ from schemas.domain import Category, Tier
 from schemas.enterprise import division_tier
 from schemas.messages import Catalog
 from tierflow.directory import (
+    BAD_ID,
     GENERATED_PREFIX,
     Directory,
     DirectoryEntry,
     DirectoryError,
     DirectoryFile,
     ImportRecord,
+    is_institution_id,
 )
 from tierflow.i18n import N_, Said
 from tierflow.i18n.labels import label
@@ -71,6 +73,7 @@ MESSAGES = {
     "too_long": N_("longer than %(max)s characters"),
     "invalid": N_("not valid: %(detail)s"),
     "reserved_id": N_("id %(id)s starts with %(prefix)s, which is kept for generated entries"),
+    "bad_id": BAD_ID,
     "duplicate_id": N_("id %(id)s appears more than once (first on line %(first)s)"),
     "retired_division": N_("division %(code)s is retired; use its successor %(successor)s"),
     "unknown_division": N_("division %(code)s is not in the GB/T 2260 division data"),
@@ -236,6 +239,10 @@ def parse_csv(text: str, source: str = "directory.csv") -> tuple[list[DirectoryE
             continue
         if entry.generated:
             skipped += 1
+            continue
+        if not is_institution_id(entry.id):
+            text = BAD_ID % {"id": entry.id}
+            problems.append(Problem(line, "id", "bad_id", text, {"id": entry.id}))
             continue
         if entry.id.startswith(GENERATED_PREFIX):
             problems.append(

@@ -32,13 +32,17 @@ from sqlmodel import Session, col, select
 from tierflow.db.models import DirectoryVersion, InstitutionCreate, InstitutionRow
 from tierflow.db.repository import upsert_institutions
 from tierflow.directory import (
+    BAD_ID,
     PACKAGED_DIRECTORY,
     Directory,
     DirectoryEntry,
+    DirectoryError,
     ImportRecord,
+    is_institution_id,
     unreadable,
 )
 from tierflow.directory_csv import PlannedImport, plan_import, replace_file, version_taken
+from tierflow.i18n import Said
 from tierflow.recorded_versions import RecordedVersions
 
 CACHED_VERSIONS = 8  # parsed versions kept per process (~3,200 entries each)
@@ -67,11 +71,15 @@ def record_version(
     """Add the directory JSON ``content`` as a new version (caller commits).
 
     The content is parsed first, so every recorded version loads; raise DirectoryError when
-    it does not validate or its version is recorded already.
+    it does not validate, its version is recorded already, or an id is not one the API takes
+    (``BAD_ID``).
     """
     directory = Directory.parse(content, "directory_version")
     if session.get(DirectoryVersion, directory.version) is not None:
         raise version_taken(directory.version)
+    for entry in directory.entries:
+        if not entry.generated and not is_institution_id(entry.id):
+            raise DirectoryError(Said(BAD_ID, id=repr(entry.id)))
     row = DirectoryVersion(
         version=directory.version,
         imported_at=(imported_at or datetime.now(UTC)).replace(microsecond=0),

@@ -194,3 +194,38 @@ def test_the_cli_import_records_into_the_configured_database(
     assert "# 版本 2027.1" in listed.output
     nowhere = runner.invoke(cli, ["directory", "import", str(csv_file), "--no-db"])
     assert nowhere.exit_code == 1 and "无处可导入" in nowhere.output
+
+
+@pytest.mark.parametrize("bad_id", ["浙江中心", "gd 440106", "-gd-440106", "gd/440106"])
+def test_a_new_id_must_be_one_the_api_takes(
+    db_engine: Engine, tmp_path: Path, bad_id: str
+) -> None:
+    """The API's filters and a reassignment take ``INSTITUTION_ID_PATTERN`` ids only: an
+    entry with another id could not be found or reassigned to."""
+    row = TIANHE.replace("gd-440106-sme", f'"{bad_id}"')
+    with pytest.raises(DirectoryError) as refused:
+        import_directory(NAMED + row, None, "v1", source="a", imported_by="a", engine=db_engine)
+    [problem] = refused.value.problems
+    assert (problem.line, problem.field, problem.kind) == (NAMED.count("\n") + 1, "id", "bad_id")
+    assert f"id {bad_id} must be 1-64 letters, digits or _ . : -" in str(refused.value)
+    assert recorded(db_engine) == [] and institution_ids(db_engine) == set()
+
+
+def test_a_directory_file_with_such_an_id_is_not_recorded_but_a_recorded_one_loads(
+    db_engine: Engine, tmp_path: Path
+) -> None:
+    import_directory(NAMED + TIANHE, None, "v1", source="a", imported_by="a", engine=db_engine)
+    with Session(db_engine) as session:  # as a version recorded before the rule was
+        old = session.get(DirectoryVersion, "v1")
+        assert old is not None
+        content = old.content = old.content.replace("gd-440106-sme", "广州天河")
+        session.add(old)
+        session.commit()
+    loaded = load_version(db_engine, "v1")
+    assert loaded is not None and loaded.get("广州天河") is not None
+
+    seeded = tmp_path / "directory.json"
+    seeded.write_text(content.replace('"v1"', '"v2"'), encoding="utf-8")
+    with pytest.raises(DirectoryError, match="id '广州天河' must be 1-64 letters"):
+        record_file(db_engine, seeded, "seed")
+    assert recorded(db_engine) == ["v1"]
