@@ -197,9 +197,7 @@ def test_the_cli_import_records_into_the_configured_database(
 
 
 @pytest.mark.parametrize("bad_id", ["浙江中心", "gd 440106", "-gd-440106", "gd/440106"])
-def test_a_new_id_must_be_one_the_api_takes(
-    db_engine: Engine, tmp_path: Path, bad_id: str
-) -> None:
+def test_a_new_id_must_be_one_the_api_takes(db_engine: Engine, tmp_path: Path, bad_id: str) -> None:
     """The API's filters and a reassignment take ``INSTITUTION_ID_PATTERN`` ids only: an
     entry with another id could not be found or reassigned to."""
     row = TIANHE.replace("gd-440106-sme", f'"{bad_id}"')
