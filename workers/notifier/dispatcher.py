@@ -110,13 +110,9 @@ class Dispatcher:
             try:
                 self._deliver(row)
             except Exception as exc:  # noqa: BLE001 - one row must not hold back the others
-                # (claimed first again, it would end every round). Its type and where, never
-                # its message: that may quote an address. A database outage fails the
-                # reschedule too and ends the round, as before.
-                where = traceback.extract_tb(exc.__traceback__)[-1]
-                error = f"unexpected {type(exc).__name__} at {where.name}:{where.lineno}"
-                log.error("notification %s failed: %s", row.id, error)
-                self._reschedule(row, self.retry.delay(row.attempts + 1), error, attempted=True)
+                # (claimed first again, it would end every round). A database outage fails
+                # the reschedule too and ends the round, as before.
+                self._unexpected([row], exc)
             self.progressed_at = time.monotonic()
         return len(rows) + self._digests(now)
 
@@ -266,6 +262,15 @@ class Dispatcher:
         with begin_write(self.engine) as conn:
             conn.execute(update(_table).where(_table.c.id == row.id).values(**values))
 
+    def _unexpected(self, rows: list[Notification], exc: Exception) -> None:
+        """Retry ``rows`` after an error that is not a send error, naming its type and place
+        in the code, never its message (that may quote an address)."""
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        error = f"unexpected {type(exc).__name__} at {where.name}:{where.lineno}"
+        for row in rows:
+            log.error("notification %s failed: %s", row.id, error)
+            self._reschedule(row, self.retry.delay(row.attempts + 1), error, attempted=True)
+
     def _give_up(self, row: Notification, error: str) -> None:
         self.metrics.dead.labels(row.channel).inc()
         log.warning("notification %s dead-lettered: %s", row.id, error[:300])
@@ -314,22 +319,34 @@ class Dispatcher:
             if not rows:
                 continue
             try:
-                to = self._address(rows[0], "email")
-                email.send(self.smtp, digest_mail(self.smtp, to, rows))
-            except _NoAddress as exc:
-                for row in rows:
-                    self._finish(row, DeliveryStatus.SKIPPED, str(exc))
-                continue
-            except SendError as exc:
-                self.metrics.failed.labels(Channel.EMAIL.value).inc()
-                for row in rows:
-                    self._reschedule(row, self.retry.delay(row.attempts + 1), str(exc), True)
-                continue
-            self.metrics.sent.labels(Channel.EMAIL.value).inc()
-            for row in rows:
-                self._finish(row, DeliveryStatus.SENT, None)
-            done += len(rows)
+                done += self._send_digest(rows)
+            except Exception as exc:  # noqa: BLE001 - one user's must not hold back the others
+                self._unexpected(rows, exc)
         return done
+
+    def _send_digest(self, rows: list[Notification]) -> int:
+        """Mail ``rows`` (one user's) as one digest; return how many were sent."""
+        try:
+            to = self._address(rows[0], "email")
+            email.send(self.smtp, digest_mail(self.smtp, to, rows))
+        except _NoAddress as exc:
+            for row in rows:
+                self._finish(row, DeliveryStatus.SKIPPED, str(exc))
+            return 0
+        except Permanent as exc:
+            self.metrics.failed.labels(Channel.EMAIL.value).inc()
+            for row in rows:
+                self._give_up(row, str(exc))
+            return 0
+        except SendError as exc:
+            self.metrics.failed.labels(Channel.EMAIL.value).inc()
+            for row in rows:
+                self._reschedule(row, self.retry.delay(row.attempts + 1), str(exc), True)
+            return 0
+        self.metrics.sent.labels(Channel.EMAIL.value).inc()
+        for row in rows:
+            self._finish(row, DeliveryStatus.SENT, None)
+        return len(rows)
 
 
 class _NoAddress(Exception):

@@ -83,3 +83,32 @@ def test_a_digest_user_gets_one_mail_for_the_period(engine: Engine) -> None:
     assert digests[0].message["Subject"] == "【汇总】2 条服务请求通知"
     assert "【待办】" in digests[0].body and "【预警】" in digests[0].body
     assert {r.status for r in rows(engine) if r.digest} == {DeliveryStatus.SENT}
+
+
+def test_a_digest_to_an_address_that_is_not_one_is_dead_lettered_at_once(engine: Engine) -> None:
+    """An e-mail stored before the edges checked it: no retry can make it one address."""
+    with Session(engine) as session:
+        pref = session.get(NotificationPreference, "cw-county")
+        assert pref is not None
+        pref.digest, pref.email = True, "cw-county@staff.example.org, boss@example.org"
+        session.add(pref)
+        session.commit()
+    start = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # Tuesday 10:00 Shanghai
+    clock = Clock(start)
+    plan_all(engine, clock)
+    with SmtpSink() as smtp:
+        config = SmtpConfig(smtp.host, smtp.port, "tierflow <noreply@tierflow.localhost>")
+        metrics = NotifierMetrics(CollectorRegistry())
+        dispatcher = Dispatcher(
+            engine, load_rules(), config, metrics, digest_seconds=3600, clock=clock
+        )
+        clock.now = start + timedelta(minutes=61)
+        dispatcher.run_once()
+        mailed = smtp.snapshot()
+    held = [r for r in rows(engine) if r.digest]
+    assert len(held) == 2
+    assert {(r.status, r.last_error) for r in held} == {
+        (DeliveryStatus.DEAD, "the e-mail on file is not one address")
+    }
+    assert not [m for m in mailed if m.message["Subject"].startswith("【汇总】")]
+    assert all("boss@example.org" not in m.rcpt_tos for m in mailed)
