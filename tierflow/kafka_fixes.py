@@ -33,6 +33,10 @@ one is dropped when its test shows the pinned client no longer has the bug; a de
    is_rebuilt`` in ``test_ingress.py``, and the notifier's in
    ``notifier/test_consumer_rebuild.py``). The end offsets come from ListOffsets requests,
    not from fetch answers, which are what stops.
+
+A consumer replaced for 3 or 4 is closed within ``REPLACED_CLOSE_MS``: its LeaveGroup goes to
+the coordinator that may be what is stuck, and would otherwise wait ``request_timeout_ms``
+(30 s) before the new consumer starts.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
 log = logging.getLogger("tierflow.kafka")
 CONSUMER_CONFIG: dict[str, Any] = {"enable_incremental_fetch_sessions": False}
+REPLACED_CLOSE_MS = 5_000  # closing a stuck consumer: its LeaveGroup is a courtesy
 
 
 def unstick_parked_partitions(consumer: KafkaConsumer) -> None:

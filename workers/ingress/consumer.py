@@ -27,7 +27,7 @@ from tierflow import constants
 from tierflow.dead_letter import DeadLetter
 from tierflow.directory import Directory, DirectoryWatch
 from tierflow.kafka_consumer import Polled, commit, group_consumer, poll
-from tierflow.kafka_fixes import FetchWatch, JoinWatch
+from tierflow.kafka_fixes import REPLACED_CLOSE_MS, FetchWatch, JoinWatch
 from tierflow.kafka_io import make_producer
 from tierflow.partition_progress import Health, PartitionProgress, Partitions
 from tierflow.rate_limit import RateLimiter
@@ -216,7 +216,7 @@ class Ingress:
         old, self._consumer = self._consumer, None
         if old is not None:
             try:
-                await self._kafka(old.close, False)
+                await self._kafka(old.close, False, REPLACED_CLOSE_MS)
             except Exception as exc:  # noqa: BLE001 - the old client is dropped either way
                 log.warning("closing the stuck consumer failed: %s", exc)
         self.partitions.follow(set(), {})

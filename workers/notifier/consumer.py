@@ -32,7 +32,7 @@ from tierflow import constants
 from tierflow.dead_letter import DeadLetter
 from tierflow.dead_letter import send as park
 from tierflow.kafka_consumer import commit, group_consumer, poll
-from tierflow.kafka_fixes import FetchWatch, JoinWatch
+from tierflow.kafka_fixes import REPLACED_CLOSE_MS, FetchWatch, JoinWatch
 from tierflow.partition_progress import Health, Partitions
 from workers.notifier.metrics import NotifierMetrics
 from workers.notifier.planner import Planner, record_rows
@@ -193,7 +193,7 @@ class EventConsumer:
         self.fetch_watch.forget()
         self.consumer = None
         try:
-            consumer.close(autocommit=False)
+            consumer.close(autocommit=False, timeout_ms=REPLACED_CLOSE_MS)
         except Exception as exc:  # noqa: BLE001 - the old client is dropped either way
             log.warning("closing the stuck consumer failed: %s", exc)
         self.partitions.follow(set(), {})
