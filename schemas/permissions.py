@@ -10,6 +10,7 @@ from __future__ import annotations
 from schemas.domain import TIER_ORDER, Role, Tier
 from schemas.enterprise import division_tier
 from schemas.lifecycle import OPERATOR_ACTIONS, ActionKind
+from schemas.messages import N_, Said
 from schemas.request import Actor
 
 CASEWORKER_ACTIONS = frozenset(
@@ -106,8 +107,14 @@ def kind_refusal(actor: Actor, kind: ActionKind) -> str | None:
     if kind in actor_kinds(actor):
         return None
     if actor.role is Role.SYSTEM:
-        return f"system client {actor.id} has no grant for {kind.value}"
-    return f"role {actor.role.value} may not {kind.value} a request"
+        return Said(
+            N_("system client %(actor)s has no grant for %(kind)s"),
+            actor=actor.id,
+            kind=kind.value,
+        )
+    return Said(
+        N_("role %(role)s may not %(kind)s a request"), role=actor.role.value, kind=kind.value
+    )
 
 
 def region_prefix(tier: Tier | None, division_code: str | None) -> str | None:
@@ -155,12 +162,24 @@ def action_refusal(
     if in_scope(actor, tier, institution_id, division_code):
         return None
     if actor.role is Role.CASEWORKER:
-        return (
-            f"caseworker {actor.id} belongs to institution {actor.institution_id}, "
-            f"the request is held by {institution_id}"
+        return Said(
+            N_(
+                "caseworker %(actor)s belongs to institution %(institution)s, the request is "
+                "held by %(holder)s"
+            ),
+            actor=actor.id,
+            institution=str(actor.institution_id),
+            holder=str(institution_id),
         )
-    return (
-        f"{actor.role.value} {actor.id} oversees {actor.tier.value if actor.tier else 'no'} tier "
-        f"region {actor.division_code}; the request is at the {tier.value} tier from "
-        f"{division_code}"
+    return Said(
+        N_(
+            "%(role)s %(actor)s oversees %(actor_tier)s tier region %(region)s; the request is "
+            "at the %(tier)s tier from %(division)s"
+        ),
+        role=actor.role.value,
+        actor=actor.id,
+        actor_tier=actor.tier.value if actor.tier else "no",
+        region=str(actor.division_code),
+        tier=tier.value,
+        division=division_code,
     )

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from schemas.domain import ClockKind, Role, Tier
 from schemas.lifecycle import ActionKind, ActionRequest, Application, SlaClock, WorkflowState
+from schemas.messages import N_, Said
 from schemas.request import Actor
 from workflows import clocks, records
 from workflows.business_time import (
@@ -36,6 +37,36 @@ NAMES = {
     ActionKind.RETURN: "return",
     ActionKind.REQUEST_EXTENSION: "extension",
     ActionKind.SUSPEND: "suspension",
+}
+# Refusals are catalog messages (``Said``): English here, read in a person's language later.
+NO_APPLICATION = {
+    ActionKind.RETURN: N_("cannot %(kind)s: no return is waiting for a decision"),
+    ActionKind.REQUEST_EXTENSION: N_("cannot %(kind)s: no extension is waiting for a decision"),
+    ActionKind.SUSPEND: N_("cannot %(kind)s: no suspension is waiting for a decision"),
+}
+EXTENSION_REFUSALS = {  # by deciding: asking for an extension, or approving one
+    False: {
+        "not_running": N_("cannot ask for an extension: the resolution clock is not running"),
+        "passed": N_("cannot ask for an extension: the deadline passed at %(at)s"),
+        "count": N_(
+            "cannot ask for an extension: %(granted)d already approved, the policy allows %(most)d"
+        ),
+        "days": N_(
+            "cannot ask for an extension of %(days)d working days: %(used)d already approved, "
+            "the policy allows %(most)d in all"
+        ),
+    },
+    True: {
+        "not_running": N_("cannot approve an extension: the resolution clock is not running"),
+        "passed": N_("cannot approve an extension: the deadline passed at %(at)s"),
+        "count": N_(
+            "cannot approve an extension: %(granted)d already approved, the policy allows %(most)d"
+        ),
+        "days": N_(
+            "cannot approve an extension of %(days)d working days: %(used)d already approved, "
+            "the policy allows %(most)d in all"
+        ),
+    },
 }
 
 
@@ -63,10 +94,13 @@ def refusal(case: WorkflowState, action: ActionRequest, now: datetime) -> str | 
         return None
     app = pending(case, asked)
     if app is None:
-        return f"cannot {kind.value}: no {NAMES[asked]} is waiting for a decision"
+        return Said(NO_APPLICATION[asked], kind=kind.value)
     holder = case.institution.id if case.institution else None
     if kind is ActionKind.APPROVE_RETURN and action.institution_id == holder:
-        return f"cannot approve the return: name an institution other than {holder}"
+        return Said(
+            N_("cannot approve the return: name an institution other than %(holder)s"),
+            holder=str(holder),
+        )
     if kind is ActionKind.APPROVE_EXTENSION:
         assert app.days is not None
         return _extension_refusal(case, app.days, now, deciding=True)
@@ -132,13 +166,15 @@ def approved_extensions(case: WorkflowState) -> list[Application]:
 def _return_refusal(case: WorkflowState, now: datetime) -> str | None:
     assert case.policy is not None
     if pending(case, ActionKind.RETURN):
-        return "cannot return: a return is already waiting for the dispatcher's decision"
+        return Said(N_("cannot return: a return is already waiting for the dispatcher's decision"))
     window = case.policy.return_window_seconds
     if window is not None and case.holds:
         since = case.holds[-1].since
         if business_seconds_between(since, now, case.policy.calendar) > window:
             until = add_business_seconds(since, window, case.policy.calendar)
-            return f"cannot return: the return window ended at {until.isoformat()}"
+            return Said(
+                N_("cannot return: the return window ended at %(at)s"), at=until.isoformat()
+            )
     return None
 
 
@@ -156,10 +192,14 @@ def suspend(case: WorkflowState, days: int, now: datetime) -> datetime:
 def _suspension_refusal(case: WorkflowState, days: int) -> str | None:
     assert case.policy is not None
     if pending(case, ActionKind.SUSPEND):
-        return "cannot suspend: a suspension is already waiting for a decision"
+        return Said(N_("cannot suspend: a suspension is already waiting for a decision"))
     most = case.policy.suspension_max_days
     if days > most:
-        return f"cannot suspend for {days} working days: the policy allows {most} at most"
+        return Said(
+            N_("cannot suspend for %(days)d working days: the policy allows %(most)d at most"),
+            days=days,
+            most=most,
+        )
     return None
 
 
@@ -167,26 +207,20 @@ def _extension_refusal(
     case: WorkflowState, days: int, now: datetime, *, deciding: bool = False
 ) -> str | None:
     assert case.policy is not None
-    policy, verb = case.policy, "approve" if deciding else "ask for"
+    policy, said = case.policy, EXTENSION_REFUSALS[deciding]
     if not deciding and pending(case, ActionKind.REQUEST_EXTENSION):
-        return "cannot ask for an extension: one is already waiting for a decision"
+        return Said(N_("cannot ask for an extension: one is already waiting for a decision"))
     clock = _resolution_clock(case)
     if clock is None or clock.breached or clock.stopped_at is not None:
-        return f"cannot {verb} an extension: the resolution clock is not running"
+        return Said(said["not_running"])
     if clock.deadline is not None and clock.deadline <= now:
-        return f"cannot {verb} an extension: the deadline passed at {clock.deadline.isoformat()}"
+        return Said(said["passed"], at=clock.deadline.isoformat())
     granted = approved_extensions(case)
     if len(granted) >= policy.extension_max_count:
-        return (
-            f"cannot {verb} an extension: {len(granted)} already approved, "
-            f"the policy allows {policy.extension_max_count}"
-        )
+        return Said(said["count"], granted=len(granted), most=policy.extension_max_count)
     used = sum(a.days or 0 for a in granted)
     if used + days > policy.extension_max_days:
-        return (
-            f"cannot {verb} an extension of {days} working days: {used} already approved, "
-            f"the policy allows {policy.extension_max_days} in all"
-        )
+        return Said(said["days"], days=days, used=used, most=policy.extension_max_days)
     return None
 
 
@@ -214,8 +248,18 @@ def decider_refusal(actor: Actor, kind: ActionKind, tier: Tier) -> str | None:
     if actor.role in (Role.SUPERVISOR, Role.DISPATCHER) and actor.tier is not None:
         if actor.tier.rank > tier.rank or actor.tier is tier is Tier.NATIONAL:
             return None
-        return (
-            f"cannot {kind.value}: a {actor.tier.value} {actor.role.value} does not decide "
-            f"for the {tier.value} tier; a supervisor of a tier above does"
+        return Said(
+            N_(
+                "cannot %(kind)s: a %(actor_tier)s %(role)s does not decide for the %(tier)s "
+                "tier; a supervisor of a tier above does"
+            ),
+            kind=kind.value,
+            actor_tier=actor.tier.value,
+            role=actor.role.value,
+            tier=tier.value,
         )
-    return f"cannot {kind.value}: only a supervisor of a tier above {tier.value} decides"
+    return Said(
+        N_("cannot %(kind)s: only a supervisor of a tier above %(tier)s decides"),
+        kind=kind.value,
+        tier=tier.value,
+    )

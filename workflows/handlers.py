@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from schemas.domain import Role
 from schemas.lifecycle import ActionKind, ActionRequest, WorkflowState
+from schemas.messages import N_, Said
 
 HANDLER_ACTIONS = frozenset({ActionKind.CLAIM, ActionKind.ASSIGN_HANDLER, ActionKind.TRANSFER})
 
@@ -34,15 +35,26 @@ def refusal(case: WorkflowState, action: ActionRequest) -> str | None:
         return None
     handler, actor = current(case), action.actor
     if new_handler(action) == handler:
-        return f"cannot {kind.value}: {handler} already handles it"
+        return Said(
+            N_("cannot %(kind)s: %(handler)s already handles it"),
+            kind=kind.value,
+            handler=str(handler),
+        )
     if kind is ActionKind.CLAIM and handler is not None:
-        return (
-            f"cannot claim: {handler} handles it; the unit's lead assigns it or "
-            f"{handler} transfers it"
+        return Said(
+            N_(
+                "cannot claim: %(handler)s handles it; the unit's lead assigns it or "
+                "%(handler)s transfers it"
+            ),
+            handler=handler,
         )
     if kind is ActionKind.TRANSFER:
         if handler is None:
-            return "cannot transfer: nobody handles it yet; claim it first"
+            return Said(N_("cannot transfer: nobody handles it yet; claim it first"))
         if actor.id != handler and actor.role is Role.CASEWORKER:
-            return f"cannot transfer: {handler} handles it, not {actor.id}"
+            return Said(
+                N_("cannot transfer: %(handler)s handles it, not %(actor)s"),
+                handler=handler,
+                actor=actor.id,
+            )
     return None

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from schemas.domain import Role
 from schemas.lifecycle import ActionKind, ActionRequest, Institution, Part, WorkflowState
+from schemas.messages import N_, Said
 from workflows.business_time import add_business_seconds, business_day_seconds
 
 PART_ACTIONS = frozenset(
@@ -40,9 +41,13 @@ def scope_refusal(case: WorkflowState, action: ActionRequest) -> str | None:
     if action.actor.role is not Role.CASEWORKER:
         return None  # supervisors, admins, system clients: the usual scope applies
     if part_of(case, action) is None:
-        return (
-            f"caseworker {action.actor.id} belongs to {action.actor.institution_id}, "
-            "which has no open part of this request"
+        return Said(
+            N_(
+                "caseworker %(actor)s belongs to %(institution)s, which has no open part of "
+                "this request"
+            ),
+            actor=action.actor.id,
+            institution=str(action.actor.institution_id),
         )
     return None
 
@@ -52,25 +57,40 @@ def refusal(case: WorkflowState, action: ActionRequest) -> str | None:
     kind = action.kind
     if kind is ActionKind.RESOLVE and (parts := open_parts(case)):
         names = ", ".join(f"{p.institution_id} (due {p.due_at.isoformat()})" for p in parts)
-        return (
-            f"cannot resolve: co-handling parts are open: {names}; the co-handler concludes "
-            "its part or a supervisor waives it"
+        return Said(
+            N_(
+                "cannot resolve: co-handling parts are open: %(parts)s; the co-handler "
+                "concludes its part or a supervisor waives it"
+            ),
+            parts=names,
         )
     if kind is ActionKind.ADD_CO_HANDLER:
         holder = case.institution.id if case.institution else None
         if action.institution_id == holder:
-            return f"cannot add a co-handler: {holder} holds the request"
+            return Said(
+                N_("cannot add a co-handler: %(holder)s holds the request"), holder=str(holder)
+            )
         if any(p.institution_id == action.institution_id for p in open_parts(case)):
-            return f"cannot add a co-handler: {action.institution_id} has an open part already"
+            return Said(
+                N_("cannot add a co-handler: %(institution)s has an open part already"),
+                institution=str(action.institution_id),
+            )
         return None
     if kind not in PART_ACTIONS:
         return None
     part = part_of(case, action)
     if part is None:
         who = action.institution_id or action.actor.institution_id
-        return f"cannot {kind.value}: {who} has no open part of this request"
+        return Said(
+            N_("cannot %(kind)s: %(institution)s has no open part of this request"),
+            kind=kind.value,
+            institution=str(who),
+        )
     if kind is ActionKind.SIGN_FOR_PART and part.signed_for_at is not None:
-        return f"cannot sign for the part: {part.institution_id} signed for it already"
+        return Said(
+            N_("cannot sign for the part: %(institution)s signed for it already"),
+            institution=part.institution_id,
+        )
     return None
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from schemas.lifecycle import ActionKind, ActionRequest, Rectification, WorkflowState
+from schemas.messages import N_, Said
 from workflows.business_time import add_business_seconds, business_day_seconds
 from workflows.follow_up import BAD_RATING
 
@@ -93,19 +94,29 @@ def refusal(case: WorkflowState, action: ActionRequest, now: datetime) -> str | 
     if kind not in ACTIONS:
         return None
     if r is None:
-        return f"cannot {kind.value}: the request has no rectification (no bad rating)"
+        return Said(
+            N_("cannot %(kind)s: the request has no rectification (no bad rating)"),
+            kind=kind.value,
+        )
     unit_steps = (ActionKind.CONCLUDE_RECTIFICATION, ActionKind.APPEAL_RATING)
     if kind in unit_steps and action.actor.institution_id not in (None, r.institution_id):
-        return f"cannot {kind.value}: the rectification belongs to {r.institution_id}"
+        return Said(
+            N_("cannot %(kind)s: the rectification belongs to %(institution)s"),
+            kind=kind.value,
+            institution=r.institution_id,
+        )
     if kind is ActionKind.CONCLUDE_RECTIFICATION and not r.open:
-        return "cannot conclude the rectification: it is closed"
+        return Said(N_("cannot conclude the rectification: it is closed"))
     if kind is ActionKind.APPEAL_RATING:
         if r.appealed_at is not None:
-            return "cannot appeal: the rating was appealed already"
+            return Said(N_("cannot appeal: the rating was appealed already"))
         if now > r.appeal_until:
-            return f"cannot appeal: the appeal window ended at {r.appeal_until.isoformat()}"
+            return Said(
+                N_("cannot appeal: the appeal window ended at %(at)s"),
+                at=r.appeal_until.isoformat(),
+            )
     if kind in (ActionKind.UPHOLD_APPEAL, ActionKind.REJECT_APPEAL) and not r.appeal_pending:
-        return f"cannot {kind.value}: no appeal waits for a decision"
+        return Said(N_("cannot %(kind)s: no appeal waits for a decision"), kind=kind.value)
     return None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from schemas.domain import OPEN_STATES, TERMINAL_STATES, State, Tier
 from schemas.lifecycle import ActionKind, ActionRequest, EventType, RatingStage
+from schemas.messages import N_, Said
 from schemas.permissions import action_refusal
 
 HELD_STATES = frozenset({State.ASSIGNED, State.ACKNOWLEDGED, State.IN_PROGRESS})
@@ -136,32 +137,43 @@ def transition_refusal(
     """
     if rates_intake(action):
         if state not in INTAKE_RATING_STATES:
-            return (
-                f"cannot rate with stage intake: the request is {state.value}; the intake is "
-                "rated while the request is open, before its conclusion"
+            return Said(
+                N_(
+                    "cannot rate with stage intake: the request is %(state)s; the intake is "
+                    "rated while the request is open, before its conclusion"
+                ),
+                state=state.value,
             )
         if intake_rated:
-            return "cannot rate with stage intake: the intake has already been rated"
+            return Said(N_("cannot rate with stage intake: the intake has already been rated"))
         return None
     allowed_from, _ = TRANSITIONS[action.kind]
     if action.kind is ActionKind.RATE and state in INTAKE_RATING_STATES:
-        return (
-            f"cannot rate the conclusion of a request in state {state.value}: it is not "
-            "concluded yet (rate its intake with stage intake)"
+        return Said(
+            N_(
+                "cannot rate the conclusion of a request in state %(state)s: it is not "
+                "concluded yet (rate its intake with stage intake)"
+            ),
+            state=state.value,
         )
     if state not in allowed_from:
-        allowed = ", ".join(sorted(option.value for option in allowed_from))
-        return (
-            f"cannot {action.kind.value} a request in state {state.value} (allowed in: {allowed})"
+        return Said(
+            N_("cannot %(kind)s a request in state %(state)s (allowed in: %(states)s)"),
+            kind=action.kind.value,
+            state=state.value,
+            states=", ".join(sorted(option.value for option in allowed_from)),
         )
     if action.kind is ActionKind.ESCALATE and tier.next_up() is None:
-        return "cannot escalate: the request is already at the national tier"
+        return Said(N_("cannot escalate: the request is already at the national tier"))
     if action.kind is ActionKind.HAND_BACK and tier.next_down() is None:
-        return "cannot hand back: the request is already at the county tier"
+        return Said(N_("cannot hand back: the request is already at the county tier"))
     if action.kind is ActionKind.REASSIGN and action.institution_id == institution_id:
-        return f"cannot reassign: the request is already held by {institution_id}"
+        return Said(
+            N_("cannot reassign: the request is already held by %(holder)s"),
+            holder=str(institution_id),
+        )
     if action.kind is ActionKind.RATE and rated:
-        return "cannot rate: the request has already been rated"
+        return Said(N_("cannot rate: the request has already been rated"))
     return None
 
 

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         TargetCheck,
         WorkflowState,
     )
+    from schemas.messages import N_, Said
     from schemas.policy import (
         BreachAction,
         PinnedPolicy,
@@ -63,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.activity_calls import Outbox, StepFailed, lookup
     from workflows.business_time import business_seconds_between
+    from workflows.refusals import refused
     from workflows.versions import Versions
 
 IDLE_WAIT = timedelta(days=30)  # longest sleep when nothing is due; keeps every wait timed
@@ -328,12 +330,11 @@ class ServiceRequestWorkflow:
     def _validate_act(self, action: ActionRequest) -> None:
         if action.action_id in self.case.results:
             if records.reused_for_another(self.case, action):
-                raise ApplicationError(
-                    f"action id {action.action_id!r} was used on this request for another "
-                    "action; give this one an id of its own",
-                    type="IdempotencyConflict",
-                    non_retryable=True,
+                reused = N_(
+                    "action id %(action_id)r was used on this request for another action; give "
+                    "this one an id of its own"
                 )
+                raise refused(Said(reused, action_id=action.action_id), "IdempotencyConflict")
             return
         self._check_operator(action)
         if self.case.state is State.SUBMITTED:
@@ -341,7 +342,7 @@ class ServiceRequestWorkflow:
             # refusal is not recorded as this update's answer (a later redelivery can apply).
             refusal = rules.transition_refusal(action, State.ASSIGNED, Tier.COUNTY, None, False)
             if refusal:
-                raise ApplicationError(refusal, type="InvalidTransition", non_retryable=True)
+                raise refused(refusal, "InvalidTransition")
             return
         self._check(action)
 
@@ -360,7 +361,7 @@ class ServiceRequestWorkflow:
                 self.case.request.enterprise.division_code,
             )
         if forbidden:
-            raise ApplicationError(forbidden, type="Forbidden", non_retryable=True)
+            raise refused(forbidden, "Forbidden")
         refusal = rules.transition_refusal(
             action,
             self.case.state,
@@ -370,18 +371,18 @@ class ServiceRequestWorkflow:
             self.case.intake_rating is not None,
         )
         if refusal:
-            raise ApplicationError(refusal, type="InvalidTransition", non_retryable=True)
+            raise refused(refusal, "InvalidTransition")
         signed = records.signed_for_at(self.case)
         if action.kind is ActionKind.SIGN_FOR and signed is not None:
-            raise ApplicationError(
-                f"cannot sign for: {self._institution_id} signed for it at {signed.isoformat()}",
-                type="InvalidTransition",
-                non_retryable=True,
+            signed_already = N_("cannot sign for: %(institution)s signed for it at %(at)s")
+            raise refused(
+                Said(signed_already, institution=str(self._institution_id), at=signed.isoformat()),
+                "InvalidTransition",
             )
         decider = applications.decider_refusal(action.actor, action.kind, self.case.tier)
         if decider:
-            raise ApplicationError(decider, type="Forbidden", non_retryable=True)
-        refused = (
+            raise refused(decider, "Forbidden")
+        refusal = (
             applications.refusal(self.case, action, workflow.now())
             or handlers.refusal(self.case, action)
             or parts.refusal(self.case, action)
@@ -390,43 +391,42 @@ class ServiceRequestWorkflow:
             action.kind is ActionKind.REPLY_SUPERVISION
             and chasing.awaiting_reply(self.case) is None
         ):
-            refused = "cannot reply: no supervision waits for a reply"
+            refusal = Said(N_("cannot reply: no supervision waits for a reply"))
         if action.kind is ActionKind.FOLLOW_UP and self.case.followed_up:
-            refused = "cannot follow up: this resolution was followed up already"
-        refused = refused or rectification.refusal(self.case, action, workflow.now())
-        if refused:
-            raise ApplicationError(refused, type="InvalidTransition", non_retryable=True)
+            refusal = Said(N_("cannot follow up: this resolution was followed up already"))
+        refusal = refusal or rectification.refusal(self.case, action, workflow.now())
+        if refusal:
+            raise refused(refusal, "InvalidTransition")
         if action.kind is ActionKind.RATE and self.case.state is State.CLOSED:
             if not self._rating_open():
                 due = self.case.rating_due_at
-                raise ApplicationError(
-                    "cannot rate: the rating window after the close "
-                    + (f"ended at {due.isoformat()}" if due else "is not open"),
-                    type="InvalidTransition",
-                    non_retryable=True,
+                closed = (
+                    Said(
+                        N_("cannot rate: the rating window after the close ended at %(at)s"),
+                        at=due.isoformat(),
+                    )
+                    if due
+                    else Said(N_("cannot rate: the rating window after the close is not open"))
                 )
+                raise refused(closed, "InvalidTransition")
 
     def _check_operator(self, action: ActionRequest) -> None:
         """Operator actions need an admin and a waiting step; other actions wait for them."""
         hold = self.case.operator
         if action.kind in OPERATOR_ACTIONS:
             if action.actor.role is not Role.ADMIN:
-                raise ApplicationError(
-                    f"only an admin may {action.kind.value}", type="Forbidden", non_retryable=True
-                )
+                admins_only = N_("only an admin may %(kind)s")
+                raise refused(Said(admins_only, kind=action.kind.value), "Forbidden")
             if hold is None or hold.retry_requested:
-                why = "nothing waits for an operator" if hold is None else "a retry is under way"
-                raise ApplicationError(
-                    f"cannot {action.kind.value}: {why}",
-                    type="InvalidTransition",
-                    non_retryable=True,
+                why = (
+                    N_("cannot %(kind)s: nothing waits for an operator")
+                    if hold is None
+                    else N_("cannot %(kind)s: a retry is under way")
                 )
+                raise refused(Said(why, kind=action.kind.value), "InvalidTransition")
         elif hold is not None:
-            raise ApplicationError(
-                f"the request waits for an operator: {hold.step} failed ({hold.message})",
-                type="NeedsOperator",
-                non_retryable=True,
-            )
+            waits = N_("the request waits for an operator: %(step)s failed (%(message)s)")
+            raise refused(Said(waits, step=hold.step, message=hold.message), "NeedsOperator")
 
     @workflow.update
     async def publish_calendar(self, update: CalendarUpdate) -> str:
@@ -467,23 +467,16 @@ class ServiceRequestWorkflow:
     @publish_calendar.validator
     def _validate_calendar(self, update: CalendarUpdate) -> None:
         if update.actor.role is not Role.ADMIN:
-            raise ApplicationError(
-                f"role {update.actor.role.value} may not publish a calendar",
-                type="Forbidden",
-                non_retryable=True,
-            )
+            admins_only = N_("role %(role)s may not publish a calendar")
+            raise refused(Said(admins_only, role=update.actor.role.value), "Forbidden")
         pinned = self.case.policy.calendar if self.case.policy else None
         if pinned is None or self.case.state.is_terminal:
-            raise ApplicationError(
-                "the request has no running calendar", type="InvalidTransition", non_retryable=True
-            )
+            raise refused(Said(N_("the request has no running calendar")), "InvalidTransition")
         if not update.calendar.covers(pinned):
-            raise ApplicationError(
-                f"calendar: covers {update.calendar.first_year}-{update.calendar.last_year}, "
-                f"the request needs {pinned.first_year}-{pinned.last_year}",
-                type="InvalidCalendar",
-                non_retryable=True,
-            )
+            short = N_("calendar: covers %(first)d-%(last)d, the request needs %(need)s")
+            need = f"{pinned.first_year}-{pinned.last_year}"
+            covers = {"first": update.calendar.first_year, "last": update.calendar.last_year}
+            raise refused(Said(short, **covers, need=need), "InvalidCalendar")
 
     @workflow.query
     def view(self) -> RequestView:
@@ -836,17 +829,11 @@ class ServiceRequestWorkflow:
         try:
             found = await self._route(lower, upward=False) if lower else None
         except StepFailed as failed:  # the caller's action fails; the request stays as it was
-            raise ApplicationError(
-                f"cannot hand back: {failed.failure.message}",
-                type="RoutingFailed",
-                non_retryable=True,
-            ) from None
+            not_routed = Said(N_("cannot hand back: %(reason)s"), reason=failed.failure.message)
+            raise refused(not_routed, "RoutingFailed") from None
         if found is None:
-            raise ApplicationError(
-                "cannot hand back: no institution below this tier serves the request",
-                type="InvalidTransition",
-                non_retryable=True,
-            )
+            nobody = N_("cannot hand back: no institution below this tier serves the request")
+            raise refused(Said(nobody), "InvalidTransition")
         tier, institution = found
         self._move(tier, institution, EventType.HANDED_BACK, actor, reason, action_id)
 

@@ -17,6 +17,7 @@ from api.errors import RETRY_AFTER_SECONDS, field_error, validation_http_error
 from api.lookup import find_in_scope
 from api.models import ActionBody
 from schemas.lifecycle import ActionKind, ActionRequest, ActionResult, missing_field
+from schemas.messages import Said
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 from tierflow.updates import NoAnswer, execute_update, is_busy
@@ -36,7 +37,7 @@ async def take_action(
     """Take an action as the caller (actor from the token) and answer with its result."""
     refusal = action_refusal(principal, kind)
     if refusal:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
+        raise Refused(status.HTTP_403_FORBIDDEN, refusal)
     await find_in_scope(ctx, principal, request_id)
     body = body or ActionBody()
     _check_body(kind, body)
@@ -104,13 +105,38 @@ def _pending(ctx: ApiContext, request_id: str, action_id: str) -> HTTPException:
     )
 
 
+class Refused(HTTPException):
+    """An action refused (403 or 409) with its reason in English as the detail, and, when
+    the workflow worded it as a catalog message, that message (``said``) for the console to
+    read in the user's language."""
+
+    def __init__(self, status_code: int, reason: str) -> None:
+        super().__init__(status_code, str(reason))
+        self.said = reason if isinstance(reason, Said) else None
+
+
+def refusal_message(cause: ApplicationError) -> str:
+    """The refusal's reason: a ``Said`` rebuilt from the error's details ``(msgid, values)``
+    (``workflows.refusals``), or its English message when it has none that fit."""
+    match cause.details:
+        case (str(msgid), dict(values)) if all(
+            isinstance(k, str) and isinstance(v, str | int) for k, v in values.items()
+        ):
+            try:
+                said = Said(msgid, **values)
+            except (KeyError, TypeError, ValueError):  # not a message for these values
+                return cause.message
+            return said if said == cause.message else cause.message
+    return cause.message
+
+
 def _refusal(exc: WorkflowUpdateFailedError) -> HTTPException:
     """Map the workflow's refusal to 403 (Forbidden), 422 (InvalidTarget) or 409 (the rest)."""
     cause = exc.cause
     if isinstance(cause, ApplicationError):
         if cause.type == "Forbidden":
-            return HTTPException(status.HTTP_403_FORBIDDEN, cause.message)
+            return Refused(status.HTTP_403_FORBIDDEN, refusal_message(cause))
         if cause.type == "InvalidTarget":  # the directory refused the named institution
             return field_error(("body", "institution_id"), cause.message)
-        return HTTPException(status.HTTP_409_CONFLICT, cause.message)
+        return Refused(status.HTTP_409_CONFLICT, refusal_message(cause))
     return HTTPException(status.HTTP_409_CONFLICT, str(cause or exc))

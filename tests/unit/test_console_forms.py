@@ -8,15 +8,29 @@ error in the catalog's language instead.
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
+from temporalio.exceptions import ApplicationError
 
-from api.console.forms import PYDANTIC_REASONS, parse_action_body, parse_walk_in, reason
+from api.console.forms import (
+    PYDANTIC_REASONS,
+    parse_action_body,
+    parse_walk_in,
+    reason,
+    refusal_text,
+)
+from api.service.actions import refusal_message
+from schemas.domain import State, Tier
 from schemas.edge import ACTION_TEXT_BYTES
-from schemas.request import RequestInput
-from tests.utils.factories import make_uscc
+from schemas.lifecycle import ActionKind, ActionRequest, WorkflowState
+from schemas.messages import N_, Said
+from schemas.request import SYSTEM_ACTOR, RequestInput
+from tests.utils.factories import make_request, make_uscc
 from tierflow.i18n import translations
+from workflows import rules
+from workflows.refusals import refused
 
 ZH, EN = translations("zh-CN"), translations("en")
 GOOD_USCC = make_uscc("330106", random.Random("forms"))
@@ -97,3 +111,41 @@ def test_an_unexpected_kind_of_error_keeps_pydantics_words() -> None:
         RequestInput.model_validate({"request_id": "r-1", "attachments": "x"})
     item = next(e for e in caught.value.errors() if e["loc"] == ("attachments",))
     assert reason(item, ZH) == item["msg"]  # a list's type: no form sends it
+
+
+def test_a_refusal_reads_in_chinese_with_the_codes_in_chinese_words() -> None:
+    """The workflow words a refusal as a catalog message; the console reads it with its
+    codes (action, state, tier) and instants as a Chinese reader knows them."""
+    case = WorkflowState(request=make_request(), state=State.ACKNOWLEDGED)
+    action = ActionRequest(action_id="a-1", kind=ActionKind.ACKNOWLEDGE, actor=SYSTEM_ACTOR)
+    said = rules.transition_refusal(action, case.state, Tier.COUNTY, "zj-330106-sme", False)
+    assert isinstance(said, Said)
+    assert str(said).startswith("cannot acknowledge a request in state acknowledged (allowed")
+    text = refusal_text(said, ZH)
+    assert text.startswith(
+        "工单当前状态为「已受理」，不能执行「受理」（可在以下状态执行：已派单待签收"
+    )
+    assert refusal_text(said, EN) == str(said)  # English pages: the API's words
+
+    at = datetime(2026, 12, 1, 6, 30, tzinfo=UTC)
+    signed = Said(N_("cannot sign for: %(institution)s signed for it at %(at)s"),
+                  institution="zj-330106-sme", at=at.isoformat())  # fmt: skip
+    assert refusal_text(signed, ZH) == "不能签收：zj-330106-sme 已于 2026年12月1日 14:30 签收"
+
+
+def test_a_refusal_travels_from_the_workflow_to_the_console_as_its_message() -> None:
+    said = Said(N_("cannot %(kind)s: no appeal waits for a decision"), kind="uphold_appeal")
+    error = refused(said, "InvalidTransition")
+    assert (error.message, error.type, error.non_retryable) == (
+        str(said),
+        "InvalidTransition",
+        True,
+    )
+    back = refusal_message(error)
+    assert isinstance(back, Said) and back == said and back.message == said.message
+    assert refusal_text(back, ZH) == "不能执行「申诉成立」：没有待决定的申诉"
+    # details that do not fit the message: the English text, nothing else
+    odd = ApplicationError(str(said), said.message, {"other": "x"}, type="InvalidTransition")
+    assert not isinstance(refusal_message(odd), Said) and refusal_message(odd) == str(said)
+    plain = refused("the request is busy", "InvalidTransition")
+    assert plain.details == () and not isinstance(refusal_message(plain), Said)

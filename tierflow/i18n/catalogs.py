@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # group, the labels and formats they share, and the messages of the checks the CLI prints
 # (raised as TranslatableError or returned as Said, with N_() messages): the admin and grade
 # stores, a USCC, a division code, the edge rules (free text, names, e-mail, times), a grade
-# list, a directory and its CSV, a monthly report, a policy candidate or promotion, a what-if.
+# list, a directory and its CSV, a monthly report, a policy candidate or promotion, a what-if,
+# an action's refusal.
 SOURCES: dict[str, list[tuple[str, str]]] = {
     "api/console": [
         ("**.py", "python"),
@@ -40,6 +41,7 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
         ("edge.py", "python"),
         ("enterprise.py", "python"),
         ("messages.py", "python"),
+        ("permissions.py", "python"),
     ],
     "tierflow": [
         ("auth_store.py", "python"),
@@ -51,6 +53,15 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
         ("policy_store.py", "python"),
     ],
     "tierflow/cli": [("**.py", "python")],
+    # why the workflow refuses an action (``workflows.refusals``), read in the console
+    "workflows": [
+        ("applications.py", "python"),
+        ("handlers.py", "python"),
+        ("parts.py", "python"),
+        ("rectification.py", "python"),
+        ("rules.py", "python"),
+        ("service_request.py", "python"),
+    ],
     "tierflow/i18n": [("**.py", "python")],
 }
 KEYWORDS = {**DEFAULT_KEYWORDS, "NC_": ((1, "c"), 2)}
