@@ -17,7 +17,7 @@ LOCK_TARGET  := --python-version 3.11 --python-platform x86_64-unknown-linux-gnu
 LOCK_FLAGS   := --generate-hashes $(LOCK_TARGET) --custom-compile-command 'make lock' --quiet \
                 $(if $(UPGRADE),--upgrade)
 
-.PHONY: install up down status test test-temporal-server lint lock system-deps clean
+.PHONY: install up down status test screenshots test-temporal-server lint lock system-deps clean
 
 ## The locked dependencies (hash-checked), then both distributions editable without their deps.
 ## setuptools comes from the lock too, so the editable builds run without build isolation.
@@ -78,6 +78,10 @@ lint: $(STAMP)
 TEST_WORKERS ?= 3
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+
+## The browser tests, writing their screenshots into docs/screenshots/ (the README shows them).
+screenshots: $(STAMP) system-deps
+	TIERFLOW_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest tests/e2e
 
 ## Only the tests on the Temporal server built from deploy/temporal-server (also in `make test`):
 ## mTLS, and PostgreSQL as in production. The first Go build on a machine takes 5-25 min on

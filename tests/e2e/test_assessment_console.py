@@ -3,7 +3,7 @@
 
 A corpus of records in March 2024 (a month nothing else in the run touches) goes through the
 real projection into the stack's database; the page must show the figures counted while
-making it. Screenshots land in docs/screenshots/ (``assessment*.png``).
+making it. Screenshots: ``assessment*.png`` (see ``shot``).
 """
 
 from __future__ import annotations

@@ -4,15 +4,18 @@ Walk-in submit (with an inline USCC error), acknowledge, a stale form refused in
 request information, resolve; the queue's live countdowns and filters; an SLA breach that
 escalates and shows up for the city supervisor; the basic action without JavaScript; CSRF,
 cookie flags and object scope. The browser asks for Chinese (the default) or English
-(``Accept-Language``); each test checks the words of its language. Screenshots land in
-docs/screenshots/ (``<page>.png`` in Chinese, ``<page>.en.png`` in English).
+(``Accept-Language``); each test checks the words of its language. Screenshots (``<page>.png``
+in Chinese, ``<page>.en.png`` in English) go to a temporary folder, or to docs/screenshots/
+with ``make screenshots``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import re
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import quote
@@ -32,7 +35,11 @@ from tierflow.constants import workflow_id
 from tierflow.db.models import ServiceRequest
 from tierflow_dev.demo import make_uscc
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Where screenshots go: a temporary folder, or the one TIERFLOW_SCREENSHOTS names
+# (`make screenshots` refreshes docs/screenshots/, which the README shows).
+SCREENSHOTS = Path(
+    os.environ.get("TIERFLOW_SCREENSHOTS") or Path(tempfile.gettempdir()) / "tierflow-screenshots"
+)
 VIEWPORT = {"width": 1360, "height": 900}
 PORTAL = Actor(id="enterprise-portal", role=Role.SYSTEM, grants=["provide_info"])
 

@@ -3,8 +3,8 @@ uploads a CSV with mistakes (every problem listed by line and column, nothing im
 a good one (a new version, in the history), and filters the list down to the new office.
 
 The app runs under uvicorn on its own SQLite database and directory file (no Temporal needed:
-the page only reads and writes the directory). Screenshots land in docs/screenshots/
-(``directory*.png``).
+the page only reads and writes the directory). Screenshots: ``directory*.png`` (see
+``tests.e2e.test_console.shot``).
 """
 
 from __future__ import annotations

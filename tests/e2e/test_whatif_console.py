@@ -6,7 +6,7 @@ their region.
 
 The app runs under uvicorn on a SQLite read model holding generated traffic recorded by the
 live workflow (``tierflow_dev.whatif_traffic``; no Temporal needed afterwards), its clock at
-the recording's end. Screenshots: docs/screenshots/whatif.png (and whatif.en.png).
+the recording's end. Screenshots: whatif.png and whatif.en.png (see ``shot``).
 """
 
 from __future__ import annotations
