@@ -7,7 +7,8 @@ from sqlmodel import Session
 from temporalio import activity
 
 from schemas.domain import Role
-from schemas.lifecycle import HandlerAnswer, HandlerCheck
+from schemas.lifecycle import HandlerAnswer, HandlerCheck, Wording
+from schemas.messages import N_, Said
 from tierflow.db.auth_models import ApiUser
 
 
@@ -21,19 +22,26 @@ class HandlerActivities:
     def check_handler(self, check: HandlerCheck) -> HandlerAnswer:
         with Session(self.engine) as session:
             user = session.get(ApiUser, check.handler_id)
-        return HandlerAnswer(refusal=refusal(user, check))
+        said = refusal(user, check)
+        return HandlerAnswer(refusal=said, wording=Wording.of(said))
 
 
-def refusal(user: ApiUser | None, check: HandlerCheck) -> str | None:
+def refusal(user: ApiUser | None, check: HandlerCheck) -> Said | None:
     """Why ``user`` may not handle a request ``check.institution_id`` holds; None if they may."""
     name = check.handler_id
     if user is None or user.disabled:
-        return f"handler_id: {name} is not an enabled user"
+        return Said(N_("handler_id: %(user)s is not an enabled user"), user=name)
     if user.role not in (Role.CASEWORKER, Role.SUPERVISOR):
-        return f"handler_id: {name} is a {user.role.value}, not a caseworker"
+        return Said(
+            N_("handler_id: %(user)s is a %(role)s, not a caseworker"),
+            user=name,
+            role=user.role.value,
+        )
     if user.institution_id != check.institution_id:
-        return (
-            f"handler_id: {name} works for {user.institution_id}, "
-            f"the request is held by {check.institution_id}"
+        return Said(
+            N_("handler_id: %(user)s works for %(institution)s, the request is held by %(holder)s"),
+            user=name,
+            institution=str(user.institution_id),
+            holder=check.institution_id,
         )
     return None

@@ -21,6 +21,7 @@ from schemas.edge import (
     text_rule,
 )
 from schemas.enterprise import DivisionCode
+from schemas.messages import Said
 from schemas.policy import CalendarData, PinnedPolicy, PolicyRequest
 from schemas.request import Actor, RequestInput
 
@@ -360,10 +361,39 @@ class HandlerCheck(BaseModel):
     institution_id: str
 
 
+class Wording(BaseModel):
+    """A reason worded as a catalog message (``schemas.messages.Said``), as an activity's
+    answer carries it: the English text travels beside it, this is for reading it in a
+    person's language (the console)."""
+
+    message: str
+    values: dict[str, str | int] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, reason: str | None) -> Wording | None:
+        """The wording of ``reason`` if it is a ``Said``, else None."""
+        if not isinstance(reason, Said):
+            return None
+        return cls(message=reason.message, values=dict(reason.values))
+
+    def said(self, english: str) -> str:
+        """The reason as a ``Said``, or ``english`` when this wording does not render it."""
+        try:
+            said = Said(self.message, **self.values)
+        except (KeyError, TypeError, ValueError):
+            return english
+        return said if said == english else english
+
+
 class HandlerAnswer(BaseModel):
     """Why the named handler may not handle it (naming the field); None if they may."""
 
     refusal: str | None = None
+    wording: Wording | None = None  # the refusal's, when it was worded as a catalog message
+
+    def reason(self) -> str | None:
+        """The refusal, as a ``Said`` when its wording came with it."""
+        return self.wording.said(self.refusal) if self.wording and self.refusal else self.refusal
 
 
 class TargetAnswer(BaseModel):
@@ -371,6 +401,11 @@ class TargetAnswer(BaseModel):
 
     institution: Institution | None = None
     refusal: str | None = None
+    wording: Wording | None = None  # the refusal's, when it was worded as a catalog message
+
+    def reason(self) -> str | None:
+        """The refusal, as a ``Said`` when its wording came with it."""
+        return self.wording.said(self.refusal) if self.wording and self.refusal else self.refusal
 
 
 class Institution(BaseModel):

@@ -28,7 +28,7 @@ from schemas.divisions import DIVISION_INFO, current_code
 from schemas.domain import Category, Tier
 from schemas.edge import INSTITUTION_ID_PATTERN, full_match
 from schemas.enterprise import DivisionCode, division_for_tier, division_tier
-from schemas.lifecycle import Institution, TargetAnswer, TargetCheck
+from schemas.lifecycle import Institution, TargetAnswer, TargetCheck, Wording
 from tierflow.db.models import InstitutionRow
 from tierflow.i18n import N_, Said, os_reason
 
@@ -297,22 +297,34 @@ class Directory:
     def check_target(self, check: TargetCheck) -> TargetAnswer:
         """Whether a request may be handed to ``check.institution_id`` (a reassignment)."""
         entry = self.get(check.institution_id)
-        name = f"institution_id: {check.institution_id}"
+        said: Said | None = None
         if entry is None:
-            return TargetAnswer(refusal=f"{name} is not in the directory")
-        if entry.tier is not check.tier:
-            return TargetAnswer(
-                refusal=f"{name} is a {entry.tier.value} institution; the request is at the "
-                f"{check.tier.value} tier"
+            said = Said(
+                N_("institution_id: %(id)s is not in the directory"), id=check.institution_id
             )
-        category = check.category
-        if category is not None and not entry.is_general and category not in entry.categories:
-            return TargetAnswer(refusal=f"{name} does not serve {category.value}")
-        if not entry.division_code.startswith(check.region_prefix):
-            return TargetAnswer(
-                refusal=f"{name} ({entry.division_code}) lies outside your region "
-                f"{check.region_prefix or 'national'}"
+        elif entry.tier is not check.tier:
+            said = Said(
+                N_("institution_id: %(id)s is a %(its_tier)s institution; the request is at the "
+                   "%(tier)s tier"),
+                id=check.institution_id,
+                its_tier=entry.tier.value,
+                tier=check.tier.value,
+            )  # fmt: skip
+        elif (category := check.category) is not None and not entry.serves(category):
+            said = Said(
+                N_("institution_id: %(id)s does not serve %(category)s"),
+                id=check.institution_id,
+                category=category.value,
             )
+        elif not entry.division_code.startswith(check.region_prefix):
+            said = Said(
+                N_("institution_id: %(id)s (%(division)s) lies outside your region %(region)s"),
+                id=check.institution_id,
+                division=entry.division_code,
+                region=check.region_prefix or "national",
+            )
+        if entry is None or said is not None:
+            return TargetAnswer(refusal=said, wording=Wording.of(said))
         return TargetAnswer(institution=entry.institution())
 
     def division_name(self, code: str) -> str | None:

@@ -2,8 +2,9 @@
 
 A refusal's reason is a ``Said`` (``schemas.messages``) wherever the workflow words it: its
 English text is the error's message (the API's answer, the ingress's dead-letter reason),
-and its msgid and values travel as the error's details, so the console can read it in the
-user's language (``api.service.actions.refusal_message``).
+and its msgid and values travel as the error's one detail, so the console can read it in the
+user's language (``api.service.actions.refusal_message``). A refusal of one field (a target
+the directory refuses) names it there too.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from temporalio.exceptions import ApplicationError
 from schemas.messages import Said
 
 
-def refused(reason: str, kind: str) -> ApplicationError:
+def refused(reason: str, kind: str, field: str | None = None) -> ApplicationError:
     """A non-retryable ``ApplicationError`` of type ``kind`` (Forbidden, InvalidTransition,
-    ...) saying ``reason``; a ``Said`` reason adds its msgid and values as the details."""
-    details = (str(reason.message), dict(reason.values)) if isinstance(reason, Said) else ()
-    return ApplicationError(str(reason), *details, type=kind, non_retryable=True)
+    ...) saying ``reason``; its detail holds the msgid and values of a ``Said`` reason, and
+    the ``field`` the refusal is about."""
+    detail: dict[str, object] = {"field": field}
+    if isinstance(reason, Said):
+        detail |= {"message": reason.message, "values": dict(reason.values)}
+    return ApplicationError(str(reason), detail, type=kind, non_retryable=True)

@@ -683,11 +683,8 @@ class ServiceRequestWorkflow:
             )
             answer: TargetAnswer = await lookup("check_target", check, TargetAnswer)
             if answer.institution is None:
-                raise ApplicationError(
-                    answer.refusal or "institution_id: not a valid co-handler",
-                    type="InvalidTarget",
-                    non_retryable=True,
-                )
+                reason = answer.reason() or "institution_id: not a valid co-handler"
+                raise refused(reason, "InvalidTarget", field="institution_id")
             part = parts.add(self.case, action, answer.institution, now)
         else:
             part = parts.settle(self.case, action, now)
@@ -706,8 +703,8 @@ class ServiceRequestWorkflow:
         hold, new = self.case.holds[-1], handlers.new_handler(action)
         check = HandlerCheck(handler_id=new, institution_id=hold.institution_id)
         answer: HandlerAnswer = await lookup("check_handler", check, HandlerAnswer)
-        if answer.refusal:
-            raise ApplicationError(answer.refusal, type="InvalidTarget", non_retryable=True)
+        if reason := answer.reason():
+            raise refused(reason, "InvalidTarget", field="handler_id")
         previous, hold.handler = hold.handler, new
         self._record_action(
             action, {"handler_id": new, "previous": previous, "how": action.kind.value}
@@ -784,11 +781,8 @@ class ServiceRequestWorkflow:
         )
         answer: TargetAnswer = await lookup("check_target", check, TargetAnswer)
         if answer.institution is None:
-            raise ApplicationError(
-                answer.refusal or "institution_id: not a valid target",
-                type="InvalidTarget",
-                non_retryable=True,
-            )
+            reason = answer.reason() or "institution_id: not a valid target"
+            raise refused(reason, "InvalidTarget", field="institution_id")
         return answer.institution
 
     async def _escalate(

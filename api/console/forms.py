@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from api.errors import field_name
 from api.models import ActionBody
-from schemas.domain import Role, State, Tier
+from schemas.domain import Category, Role, State, Tier
 from schemas.lifecycle import ActionKind
 from schemas.messages import N_, Catalog, Said, TranslatableError, fill
 from schemas.request import RequestInput
@@ -95,6 +95,8 @@ CODE_VALUES: dict[str, type[StrEnum]] = {
     "tier": Tier,
     "actor_tier": Tier,
     "role": Role,
+    "its_tier": Tier,
+    "category": Category,
 }
 
 

@@ -558,6 +558,7 @@ async def _refused(
     message, fields = forms.detail_errors(exc.detail)
     if isinstance(exc, Refused) and exc.said is not None:
         message = forms.refusal_text(exc.said, gettext(request, user))
+        fields = {exc.field: message} if exc.field else fields
     pending_key = (exc.headers or {}).get("Idempotency-Key")
     if pending_key:
         message = gettext(request, user).gettext(

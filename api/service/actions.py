@@ -13,10 +13,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import action_refusal
 from api.deps import ApiContext
-from api.errors import RETRY_AFTER_SECONDS, field_error, validation_http_error
+from api.errors import RETRY_AFTER_SECONDS, describe, field_error, validation_http_error
 from api.lookup import find_in_scope
 from api.models import ActionBody
-from schemas.lifecycle import ActionKind, ActionRequest, ActionResult, missing_field
+from schemas.lifecycle import ActionKind, ActionRequest, ActionResult, Wording, missing_field
 from schemas.messages import Said
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
@@ -106,37 +106,48 @@ def _pending(ctx: ApiContext, request_id: str, action_id: str) -> HTTPException:
 
 
 class Refused(HTTPException):
-    """An action refused (403 or 409) with its reason in English as the detail, and, when
-    the workflow worded it as a catalog message, that message (``said``) for the console to
-    read in the user's language."""
+    """An action refused (403, 409, or 422 naming a ``field``) with its reason in English as
+    the detail, and, when the workflow worded it as a catalog message, that message (``said``)
+    for the console to read in the user's language."""
 
-    def __init__(self, status_code: int, reason: str) -> None:
-        super().__init__(status_code, str(reason))
+    def __init__(self, status_code: int, reason: str, field: str | None = None) -> None:
+        detail: object = str(reason)
+        if field is not None:
+            detail = describe([{"loc": ("body", field), "msg": str(reason), "type": "value_error"}])
+        super().__init__(status_code, detail)
         self.said = reason if isinstance(reason, Said) else None
+        self.field = field
 
 
 def refusal_message(cause: ApplicationError) -> str:
-    """The refusal's reason: a ``Said`` rebuilt from the error's details ``(msgid, values)``
-    (``workflows.refusals``), or its English message when it has none that fit."""
+    """The refusal's reason: a ``Said`` rebuilt from the error's detail (``workflows.refusals``),
+    or its English message when it has no wording that renders it."""
     match cause.details:
-        case (str(msgid), dict(values)) if all(
+        case ({"message": str(msgid), "values": dict(values)},) if all(
             isinstance(k, str) and isinstance(v, str | int) for k, v in values.items()
         ):
-            try:
-                said = Said(msgid, **values)
-            except (KeyError, TypeError, ValueError):  # not a message for these values
-                return cause.message
-            return said if said == cause.message else cause.message
+            return Wording(message=msgid, values=values).said(cause.message)
     return cause.message
 
 
+def refused_field(cause: ApplicationError) -> str | None:
+    """The field a refusal is about, as the workflow names it (``workflows.refusals``)."""
+    match cause.details:
+        case ({"field": str(field)},):  # a mapping pattern: other keys may be there
+            return field
+    return None
+
+
 def _refusal(exc: WorkflowUpdateFailedError) -> HTTPException:
-    """Map the workflow's refusal to 403 (Forbidden), 422 (InvalidTarget) or 409 (the rest)."""
+    """Map the workflow's refusal to 403 (Forbidden), 422 (InvalidTarget: the field it names)
+    or 409 (the rest)."""
     cause = exc.cause
     if isinstance(cause, ApplicationError):
+        reason = refusal_message(cause)
         if cause.type == "Forbidden":
-            return Refused(status.HTTP_403_FORBIDDEN, refusal_message(cause))
-        if cause.type == "InvalidTarget":  # the directory refused the named institution
-            return field_error(("body", "institution_id"), cause.message)
-        return Refused(status.HTTP_409_CONFLICT, refusal_message(cause))
+            return Refused(status.HTTP_403_FORBIDDEN, reason)
+        if cause.type == "InvalidTarget":  # the directory or the accounts refused a name
+            field = refused_field(cause) or "institution_id"  # a refusal without a detail
+            return Refused(status.HTTP_422_UNPROCESSABLE_CONTENT, reason, field)
+        return Refused(status.HTTP_409_CONFLICT, reason)
     return HTTPException(status.HTTP_409_CONFLICT, str(cause or exc))

@@ -58,7 +58,8 @@ async def test_sign_for_claims_and_transfer_moves_it_between_queues(api: Api) ->
     assert missing.status_code == 422 and "handler_id" in missing.text
     stranger = await api.act(rid, "transfer", "cw_own", handler_id=api.users.ids["cw_other"])
     assert stranger.status_code == 422, stranger.text
-    assert "works for zj-330105-sme" in stranger.json()["detail"][0]["msg"]
+    [problem] = stranger.json()["detail"]
+    assert problem["field"] == "handler_id" and "works for zj-330105-sme" in problem["msg"]
     moved = await api.act(rid, "transfer", "cw_own", handler_id=mate)
     assert moved.status_code == 200, moved.text
     await eventually(lambda: handled_by(mate), what="the colleague handles it")

@@ -21,13 +21,14 @@ from api.console.forms import (
     reason,
     refusal_text,
 )
-from api.service.actions import refusal_message
+from api.service.actions import refusal_message, refused_field
 from schemas.domain import State, Tier
 from schemas.edge import ACTION_TEXT_BYTES
-from schemas.lifecycle import ActionKind, ActionRequest, WorkflowState
+from schemas.lifecycle import ActionKind, ActionRequest, TargetAnswer, TargetCheck, WorkflowState
 from schemas.messages import N_, Said
 from schemas.request import SYSTEM_ACTOR, RequestInput
 from tests.utils.factories import make_request, make_uscc
+from tierflow.directory import Directory
 from tierflow.i18n import translations
 from workflows import rules
 from workflows.refusals import refused
@@ -136,16 +137,29 @@ def test_a_refusal_reads_in_chinese_with_the_codes_in_chinese_words() -> None:
 def test_a_refusal_travels_from_the_workflow_to_the_console_as_its_message() -> None:
     said = Said(N_("cannot %(kind)s: no appeal waits for a decision"), kind="uphold_appeal")
     error = refused(said, "InvalidTransition")
-    assert (error.message, error.type, error.non_retryable) == (
-        str(said),
-        "InvalidTransition",
-        True,
-    )
+    assert (error.message, error.type) == (str(said), "InvalidTransition")
+    assert error.non_retryable and refused_field(error) is None
     back = refusal_message(error)
     assert isinstance(back, Said) and back == said and back.message == said.message
     assert refusal_text(back, ZH) == "不能执行「申诉成立」：没有待决定的申诉"
-    # details that do not fit the message: the English text, nothing else
-    odd = ApplicationError(str(said), said.message, {"other": "x"}, type="InvalidTransition")
-    assert not isinstance(refusal_message(odd), Said) and refusal_message(odd) == str(said)
+    # a wording that does not render the English text: the English text, nothing else
+    odd = {"message": said.message, "values": {"other": "x"}, "field": None}
+    unfit = ApplicationError(str(said), odd, type="InvalidTransition")
+    assert not isinstance(refusal_message(unfit), Said) and refusal_message(unfit) == str(said)
     plain = refused("the request is busy", "InvalidTransition")
-    assert plain.details == () and not isinstance(refusal_message(plain), Said)
+    assert plain.details == ({"field": None},) and not isinstance(refusal_message(plain), Said)
+
+
+def test_a_refused_target_names_its_field_and_reads_in_chinese() -> None:
+    check = TargetCheck(
+        institution_id="zj-330199-x", tier=Tier.COUNTY, category=None, region_prefix=""
+    )
+    answer = Directory.load().check_target(check)
+    reason = answer.reason()
+    assert reason == "institution_id: zj-330199-x is not in the directory"
+    error = refused(reason or "", "InvalidTarget", field="institution_id")
+    assert refused_field(error) == "institution_id"
+    back = refusal_message(error)
+    assert isinstance(back, Said) and refusal_text(back, ZH) == "机构 zj-330199-x 不在机构名录中"
+    # an answer recorded before answers carried their wording: its English text
+    assert TargetAnswer(refusal=str(reason)).reason() == str(reason)

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # list, a directory and its CSV, a monthly report, a policy candidate or promotion, a what-if,
 # an action's refusal.
 SOURCES: dict[str, list[tuple[str, str]]] = {
+    "activities": [("handlers.py", "python")],  # why a named handler is refused
     "api/console": [
         ("**.py", "python"),
         ("templates/**.html", "jinja2.ext:babel_extract"),
