@@ -9,13 +9,41 @@ from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 from schemas.domain import State
 from schemas.lifecycle import OPERATOR_ACTIONS, ActionKind, RequestView, WorkflowState
 from tierflow import constants
-from workflows import applications, records, rules, sla
+from workflows import applications, chasing, handlers, parts, records, rectification, rules, sla
 
 SA_STATE = SearchAttributeKey.for_keyword(constants.SA_STATE)
 SA_TIER = SearchAttributeKey.for_keyword(constants.SA_TIER)
 SA_INSTITUTION = SearchAttributeKey.for_keyword(constants.SA_INSTITUTION)
 SA_CATEGORY = SearchAttributeKey.for_keyword(constants.SA_CATEGORY)
 SA_NEXT_DEADLINE = SearchAttributeKey.for_datetime(constants.SA_NEXT_DEADLINE)
+
+
+def _possible(case: WorkflowState, kind: ActionKind, now: datetime) -> bool:
+    """Whether what ``kind`` acts on is there (a supervision to reply to, a part, a handler, a
+    rectification or appeal): the workflow refuses it otherwise, whoever asks, so a console
+    must not offer it. Who may take it is the API's and the workflow's question."""
+    if kind is ActionKind.REPLY_SUPERVISION:
+        return chasing.awaiting_reply(case) is not None
+    if kind is ActionKind.FOLLOW_UP:
+        return not case.followed_up
+    if kind is ActionKind.CLAIM:
+        return handlers.current(case) is None
+    if kind is ActionKind.TRANSFER:
+        return handlers.current(case) is not None
+    if kind is ActionKind.SIGN_FOR_PART:
+        return any(p.signed_for_at is None for p in parts.open_parts(case))
+    if kind in (ActionKind.CONCLUDE_PART, ActionKind.WAIVE_PART):
+        return bool(parts.open_parts(case))
+    if kind in rectification.ACTIONS:
+        r = case.rectification
+        if r is None:
+            return False
+        if kind is ActionKind.CONCLUDE_RECTIFICATION:
+            return r.open
+        if kind is ActionKind.APPEAL_RATING:
+            return r.appealed_at is None and now <= r.appeal_until
+        return r.appeal_pending
+    return True
 
 
 def request_view(case: WorkflowState, now: datetime) -> RequestView:
@@ -37,6 +65,7 @@ def request_view(case: WorkflowState, now: datetime) -> RequestView:
             and (kind is not ActionKind.RATE or _rating_allowed(case, now))
             and (kind is not ActionKind.SIGN_FOR or records.signed_for_at(case) is None)
             and applications.offered(case, kind)
+            and _possible(case, kind, now)
         ],
         rating=case.rating,
         intake_rating=case.intake_rating,

@@ -1,0 +1,52 @@
+"""The view offers an action only when what it acts on is there: the workflow refuses a
+reply without a supervision, a part step without a part, a claim of a handled request ..."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from schemas.domain import Role, State, Tier
+from schemas.lifecycle import ActionKind, ActionRequest, Institution, TierHold, WorkflowState
+from schemas.request import Actor
+from tests.utils.console_cases import county_case
+from workflows import chasing, parts, views
+
+NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+COUNTY = Institution(id="zj-330106-sme", name="西湖区", tier=Tier.COUNTY, division_code="330106")
+CITY = Institution(id="zj-330100-sme", name="杭州市", tier=Tier.MUNICIPAL, division_code="330100")
+LEAD = Actor(id="sup-1", role=Role.SUPERVISOR, tier=Tier.MUNICIPAL, division_code="330100")
+NEEDS_SOMETHING = {
+    ActionKind.CLAIM,
+    ActionKind.TRANSFER,
+    ActionKind.REPLY_SUPERVISION,
+    ActionKind.SIGN_FOR_PART,
+    ActionKind.CONCLUDE_PART,
+    ActionKind.WAIVE_PART,
+}
+
+
+def offered(case: WorkflowState) -> set[ActionKind]:
+    return set(views.request_view(case, NOW).allowed_actions) & NEEDS_SOMETHING
+
+
+def test_only_what_the_request_holds_is_offered() -> None:
+    case = county_case(NOW, State.IN_PROGRESS, COUNTY)
+    case.holds = [TierHold(tier=Tier.COUNTY, institution_id=COUNTY.id, since=NOW)]
+    assert offered(case) == {ActionKind.CLAIM}  # nobody handles it, nothing else is open
+
+    case.holds[-1].handler = "cw-1"
+    chasing.open_supervision(case, "sup-1", "请加快办理", None, NOW, 3)
+    add = ActionRequest(
+        action_id="a-1",
+        kind=ActionKind.ADD_CO_HANDLER,
+        actor=LEAD,
+        institution_id=CITY.id,
+        days=5,
+        text="出口认证部分",
+    )
+    parts.add(case, add, CITY, NOW)
+    assert offered(case) == NEEDS_SOMETHING - {ActionKind.CLAIM}
+
+    case.parts[-1].signed_for_at = NOW  # signed for: it can still be concluded or waived
+    assert ActionKind.SIGN_FOR_PART not in offered(case)
+    assert {ActionKind.CONCLUDE_PART, ActionKind.WAIVE_PART} <= offered(case)
