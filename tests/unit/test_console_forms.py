@@ -124,7 +124,7 @@ def test_a_refusal_reads_in_chinese_with_the_codes_in_chinese_words() -> None:
     assert str(said).startswith("cannot acknowledge a request in state acknowledged (allowed")
     text = refusal_text(said, ZH)
     assert text.startswith(
-        "工单当前状态为「已受理」，不能执行「受理」（可在以下状态执行：已派单待签收"
+        "工单当前状态为「已受理」，不能执行「受理」（可在以下状态执行：已派单）"
     )
     assert refusal_text(said, EN) == str(said)  # English pages: the API's words
 

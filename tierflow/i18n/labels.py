@@ -40,7 +40,7 @@ def NC_(context: str, message: str) -> tuple[str, str]:  # noqa: N802 - gettext 
 
 STATE = {
     State.SUBMITTED: NC_("state", "Submitted"),
-    State.ASSIGNED: NC_("state", "Dispatched, awaiting sign-for"),
+    State.ASSIGNED: NC_("state", "Dispatched"),  # and, until its unit signs for it, 待签收
     State.ACKNOWLEDGED: NC_("state", "Accepted"),
     State.IN_PROGRESS: NC_("state", "In progress"),
     State.AWAITING_ENTERPRISE: NC_("state", "Awaiting the enterprise"),

@@ -1,0 +1,37 @@
+"""A dispatched request says whether its unit has signed for it (签收): on the case page and
+in the queue, "已派单待签收" until then, "已派单（已签收）" after."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from api.models import QueuePage, RequestItem
+from schemas.domain import State, Tier
+from schemas.lifecycle import Institution
+from tests.unit.test_console_operator_badge import render
+from tests.utils.console_cases import case_page_context, county_case
+from workflows import views
+
+NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+COUNTY = Institution(id="zj-330106-sme", name="西湖区", tier=Tier.COUNTY, division_code="330106")
+OPTIONS: dict[str, list[str]] = {"state": [], "category": [], "priority": [], "sla_status": []}
+
+
+def pages(signed: bool) -> tuple[str, str]:
+    case = county_case(NOW, State.ASSIGNED, COUNTY)
+    view = views.request_view(case, NOW)
+    when = {"signed_for_at": NOW} if signed else {"sign_for_due_at": NOW + timedelta(hours=2)}
+    summary = view.summary.model_copy(update=when)
+    context = case_page_context(case, NOW) | {"summary": summary}
+    item = RequestItem(**summary.model_dump(), next_due_at=None)
+    page = QueuePage(total=1, limit=50, offset=0, items=[item])
+    queue = render("queue.html", page=page, filters={}, scope={}, options=OPTIONS)
+    return render("case.html", **context), queue
+
+
+def test_a_dispatched_request_says_whether_it_was_signed_for() -> None:
+    case, queue = pages(signed=False)
+    assert "<strong>已派单待签收</strong>" in case and "<td>已派单待签收</td>" in queue
+    case, queue = pages(signed=True)
+    assert "<strong>已派单（已签收）</strong>" in case and "<td>已派单（已签收）</td>" in queue
+    assert "待签收" not in case.split('class="state"')[1].split("</span>")[0]
