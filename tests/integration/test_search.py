@@ -159,7 +159,7 @@ async def test_counting_stops_at_the_limit_but_the_listing_and_the_csv_do_not(ap
     console = await api.client.get("/console/", params={"q": "瑞丰"})
     assert console.status_code == 200 and "超过 1000 件工单" in console.text
     console = await api.client.get("/console/", params={"q": "启明"})
-    assert "2 件工单" in console.text and "超过" not in console.text
+    assert "2 件工单，按超时风险" in console.text and "超过" not in console.text
 
 
 async def test_bad_searches_are_refused_with_the_reason(api: Api) -> None:
