@@ -8,6 +8,7 @@ the reasons are read in the page's language: a shared check's own message (a
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from collections.abc import Mapping
@@ -111,7 +112,8 @@ def refusal_text(said: Said, catalog: NullTranslations) -> str:
         if isinstance(code := values.get(name), str) and code in set(enum):
             values[name] = label(enum(code), catalog)
     if isinstance(at := values.get("at"), str):
-        values["at"] = when(datetime.fromisoformat(at), catalog)
+        with contextlib.suppress(ValueError):  # not an instant: shown as it came
+            values["at"] = when(datetime.fromisoformat(at), catalog)
     if isinstance(states := values.get("states"), str):
         codes = [code.strip() for code in states.split(",")]
         words = [label(State(c), catalog) if c in set(State) else c for c in codes]
