@@ -34,6 +34,7 @@ from api.routes import (
     requests,
     whatif,
 )
+from api.service.actions import Refused, on_refused
 from tierflow.metrics import ApiMetrics
 from tierflow.settings import Settings
 from tierflow.temporal_client import connect_temporal
@@ -77,6 +78,7 @@ def create_app(
     )
     app.state.ctx = ctx
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Refused, on_refused)
     app.add_exception_handler(SQLAlchemyError, for_console(on_database_error, "database"))
     app.add_exception_handler(RPCError, for_console(on_temporal_error, "temporal"))
     routers = (

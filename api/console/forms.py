@@ -8,25 +8,17 @@ the reasons are read in the page's language: a shared check's own message (a
 
 from __future__ import annotations
 
-import contextlib
 import re
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
-from babel.support import NullTranslations
 from pydantic import ValidationError
 
 from api.errors import field_name
 from api.models import ActionBody
-from schemas.domain import Category, Role, State, Tier
-from schemas.lifecycle import ActionKind
-from schemas.messages import N_, Catalog, Said, TranslatableError, fill
+from schemas.messages import N_, Catalog, TranslatableError, fill
 from schemas.request import RequestInput
-from tierflow.i18n.formats import when
-from tierflow.i18n.labels import label
 
 # Form field name (dotted, as the API names fields) -> where it goes in RequestInput.
 WALK_IN_FIELDS = (
@@ -87,38 +79,6 @@ def reason(error: Mapping[str, Any], catalog: Catalog) -> str:
     if message is not None:
         return fill(message, context, catalog)
     return _PREFIX.sub("", str(error.get("msg", "")))
-
-
-# A refusal's values that are codes (``workflows.refusals``), shown as the reader's words.
-CODE_VALUES: dict[str, type[StrEnum]] = {
-    "kind": ActionKind,
-    "state": State,
-    "tier": Tier,
-    "actor_tier": Tier,
-    "role": Role,
-    "its_tier": Tier,
-    "category": Category,
-}
-
-
-def refusal_text(said: Said, catalog: NullTranslations) -> str:
-    """A refused action's reason in ``catalog``'s language, its codes (action, state, tier,
-    role) in that language's words and its instant in China's time; the API's English where
-    the catalog has no translation."""
-    if str(catalog.gettext(said.message)) == said.message:
-        return str(said)
-    values = dict(said.values)
-    for name, enum in CODE_VALUES.items():
-        if isinstance(code := values.get(name), str) and code in set(enum):
-            values[name] = label(enum(code), catalog)
-    if isinstance(at := values.get("at"), str):
-        with contextlib.suppress(ValueError):  # not an instant: shown as it came
-            values["at"] = when(datetime.fromisoformat(at), catalog)
-    if isinstance(states := values.get("states"), str):
-        codes = [code.strip() for code in states.split(",")]
-        words = [label(State(c), catalog) if c in set(State) else c for c in codes]
-        values["states"] = "、".join(words)
-    return fill(said.message, values, catalog)
 
 
 def field_errors(exc: ValidationError, catalog: Catalog) -> dict[str, str]:

@@ -75,6 +75,7 @@ from schemas.request import REQUEST_ID_PATTERN
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 from tierflow.i18n import LOCALES, N_, translations
+from tierflow.i18n.refusals import refusal_text
 
 HERE = Path(__file__).parent
 CSV_ROWS = 10_000  # rows of the queue page's CSV export at most
@@ -557,7 +558,7 @@ async def _refused(
     action still without an answer (503 naming its Idempotency-Key) keeps its key."""
     message, fields = forms.detail_errors(exc.detail)
     if isinstance(exc, Refused) and exc.said is not None:
-        message = forms.refusal_text(exc.said, gettext(request, user))
+        message = refusal_text(exc.said, gettext(request, user))
         fields = {exc.field: message} if exc.field else fields
     pending_key = (exc.headers or {}).get("Idempotency-Key")
     if pending_key:

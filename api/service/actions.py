@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from fastapi import HTTPException, status
+from fastapi import HTTPException, Request, status
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
@@ -117,6 +118,16 @@ class Refused(HTTPException):
         super().__init__(status_code, detail)
         self.said = reason if isinstance(reason, Said) else None
         self.field = field
+
+
+async def on_refused(_request: Request, exc: Exception) -> JSONResponse:
+    """Answer a refusal with its English ``detail`` and, when worded as a catalog message,
+    its ``reason`` (msgid and values), for a client that shows it in another language."""
+    assert isinstance(exc, Refused)
+    body: dict[str, object] = {"detail": exc.detail}
+    if exc.said is not None:
+        body["reason"] = {"message": exc.said.message, "values": dict(exc.said.values)}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 def refusal_message(cause: ApplicationError) -> str:

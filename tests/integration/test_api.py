@@ -154,6 +154,9 @@ async def test_error_codes(api: Api, stack) -> None:
     # 409: the action does not fit the state, with the workflow's reason
     r = await api.act(rid, "start", "cw_own")
     assert r.status_code == 409 and "cannot start a request in state assigned" in r.json()["detail"]
+    reason = r.json()["reason"]  # the same reason as a catalog message, for other languages
+    assert reason["message"].startswith("cannot %(kind)s a request in state %(state)s")
+    assert (reason["values"]["kind"], reason["values"]["state"]) == ("start", "assigned")
     # 422: bad input names the field and the reason
     body = request_body(make_request())
     body["enterprise"]["uscc"] = body["enterprise"]["uscc"][:-1] + (

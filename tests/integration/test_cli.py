@@ -112,6 +112,10 @@ async def test_cli_full_lifecycle(api_url: str, cli_env: dict[str, str], tmp_pat
         assert result["state"] == state
     refused = await run(cli_env, "act", rid, "start")
     assert refused.exit_code == 1 and "HTTP 409" in refused.output
+    assert "cannot start a request in state resolved (allowed in: " in refused.output
+    chinese = await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "act", rid, "start")
+    assert chinese.exit_code == 1
+    assert "HTTP 409: 工单当前状态为「已办结」，不能执行「" in chinese.output
     missing = await run(cli_env, "act", rid, "reopen")
     assert missing.exit_code == 1 and "HTTP 422" in missing.output and "text:" in missing.output
     unknown = await run(cli_env, "act", rid, "comment", "--text", "x", "-f", "nope=1")

@@ -19,7 +19,6 @@ from api.console.forms import (
     parse_action_body,
     parse_walk_in,
     reason,
-    refusal_text,
 )
 from api.service.actions import refusal_message, refused_field
 from schemas.domain import State, Tier
@@ -30,6 +29,7 @@ from schemas.request import SYSTEM_ACTOR, RequestInput
 from tests.utils.factories import make_request, make_uscc
 from tierflow.directory import Directory
 from tierflow.i18n import translations
+from tierflow.i18n.refusals import refusal_text
 from workflows import rules
 from workflows.refusals import refused
 
@@ -123,9 +123,7 @@ def test_a_refusal_reads_in_chinese_with_the_codes_in_chinese_words() -> None:
     assert isinstance(said, Said)
     assert str(said).startswith("cannot acknowledge a request in state acknowledged (allowed")
     text = refusal_text(said, ZH)
-    assert text.startswith(
-        "工单当前状态为「已受理」，不能执行「受理」（可在以下状态执行：已派单）"
-    )
+    assert text.startswith("工单当前状态为「已受理」，不能执行「受理」（可在以下状态执行：已派单）")
     assert refusal_text(said, EN) == str(said)  # English pages: the API's words
 
     at = datetime(2026, 12, 1, 6, 30, tzinfo=UTC)

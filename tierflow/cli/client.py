@@ -26,6 +26,7 @@ from tierflow.cli.texts import _
 from tierflow.cli.texts import catalog as _t
 from tierflow.i18n.formats import when
 from tierflow.i18n.labels import label
+from tierflow.i18n.refusals import answer_text
 
 API = "/api/v1"
 SLA_STYLE = {"breached": "bold red", "warning": "yellow", "paused": "cyan", "on_track": "green"}
@@ -93,11 +94,20 @@ def _call(method: str, path: str, **kwargs: Any) -> Any:
             _fail(_("cannot reach the API: %(error)s") % {"error": exc})
     if response.status_code >= 400:
         try:
-            detail = response.json().get("detail", response.text)
+            body = response.json()
         except ValueError:
-            detail = response.text
+            body = {}
+        detail = body.get("detail", response.text) if isinstance(body, dict) else response.text
+        # a refusal worded for translation: its one reason in the reader's language
+        reason = body.get("reason") if isinstance(body, dict) else None
         if isinstance(detail, list):
-            detail = "; ".join(f"{d.get('field', '?')}: {d.get('msg', '')}" for d in detail)
+            said = [str(d.get("msg", "")) for d in detail]
+            if reason is not None and len(said) == 1:
+                said = [answer_text(said[0], reason, _t())]
+            pairs = zip(detail, said, strict=True)
+            detail = "; ".join(f"{d.get('field', '?')}: {m}" for d, m in pairs)
+        elif reason is not None:
+            detail = answer_text(str(detail), reason, _t())
         _fail(f"HTTP {response.status_code}: {detail}")
     return response.json()
 

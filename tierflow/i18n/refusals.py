@@ -1,0 +1,65 @@
+"""A refused action's reason in a reader's language (the console and the CLI).
+
+The workflow words each refusal as a catalog message (``workflows.refusals``); the API sends
+its msgid and values beside the English text (``reason`` in the answer). Read here, its codes
+(action, state, tier, role, category) become the reader's words and its instant China's time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+
+from babel.support import NullTranslations
+
+from schemas.domain import Category, Role, State, Tier
+from schemas.lifecycle import ActionKind, Wording
+from schemas.messages import Said, fill
+from tierflow.i18n.formats import when
+from tierflow.i18n.labels import label
+
+# A refusal's values that are codes, shown as the reader's words.
+CODE_VALUES: dict[str, type[StrEnum]] = {
+    "kind": ActionKind,
+    "state": State,
+    "tier": Tier,
+    "actor_tier": Tier,
+    "its_tier": Tier,
+    "role": Role,
+    "category": Category,
+}
+
+
+def refusal_text(said: Said, catalog: NullTranslations) -> str:
+    """``said`` in ``catalog``'s language, its codes in that language's words and its instant
+    in China's time; the English text where the catalog has no translation."""
+    if str(catalog.gettext(said.message)) == said.message:
+        return str(said)
+    values = dict(said.values)
+    for name, enum in CODE_VALUES.items():
+        if isinstance(code := values.get(name), str) and code in set(enum):
+            values[name] = label(enum(code), catalog)
+    if isinstance(at := values.get("at"), str):
+        with contextlib.suppress(ValueError):  # not an instant: shown as it came
+            values["at"] = when(datetime.fromisoformat(at), catalog)
+    if isinstance(states := values.get("states"), str):
+        codes = [code.strip() for code in states.split(",")]
+        words = [label(State(c), catalog) if c in set(State) else c for c in codes]
+        values["states"] = "、".join(words)
+    return fill(said.message, values, catalog)
+
+
+def answer_text(english: str, reason: object, catalog: NullTranslations) -> str:
+    """An API refusal's text in ``catalog``'s language: its ``reason`` (msgid and values) when
+    that renders ``english``, else ``english`` itself."""
+    if isinstance(reason, Mapping):
+        try:
+            wording = Wording.model_validate(reason)
+        except ValueError:
+            return english
+        said = wording.said(english)
+        if isinstance(said, Said):
+            return refusal_text(said, catalog)
+    return english
