@@ -22,6 +22,22 @@ class ErrorOut(BaseModel):
     detail: str
 
 
+class ReasonOut(BaseModel):
+    """A refusal's words as a catalog message: ``message`` % ``values`` is the English detail."""
+
+    message: str = Field(
+        description="The msgid, e.g. 'cannot %(kind)s: no appeal waits for a decision'"
+    )
+    values: dict[str, str | int]
+
+
+class RefusalOut(ErrorOut):
+    """A refused action: ``detail`` in English and, when the workflow worded it, ``reason``
+    for a client that shows it in another language."""
+
+    reason: ReasonOut | None = None
+
+
 class SubmitAccepted(BaseModel):
     request_id: str
     workflow_id: str
