@@ -82,16 +82,20 @@ async def test_poison_records_are_parked_and_the_partition_moves_on(stack, uniqu
             lambda: _committed(stack.bootstrap, ingress.group_id, commands) == (end, end),
             what="the group's commit at the end of the partition",
         )
-    assert (ingress.stats.applied, ingress.stats.dead_lettered) == (2, len(poison))
     for req in (first, second):
         handle = stack.client.get_workflow_handle(workflow_id(req.request_id))
         view = await handle.query(ServiceRequestWorkflow.view)
         assert view.summary.state is not State.SUBMITTED
 
-    parked = sorted(
-        await asyncio.to_thread(read_partition, stack.bootstrap, dlq_topic),
-        key=lambda m: int(header(m, dlq.DLQ_OFFSET) or -1),
-    )
+    # At least once: a consumer replaced before its commit went through (a group join left
+    # unfinished on a busy host) hands its records to the next, which parks such a record
+    # again. Each poison record is parked, once or more; each valid one applied once.
+    copies = await asyncio.to_thread(read_partition, stack.bootstrap, dlq_topic)
+    assert (ingress.stats.applied, ingress.stats.dead_lettered) == (2, len(copies))
+    firsts: dict[int, Any] = {}
+    for copy in copies:
+        firsts.setdefault(int(header(copy, dlq.DLQ_OFFSET) or -1), copy)
+    parked = [firsts[offset] for offset in sorted(firsts)]
     assert [header(m, dlq.DLQ_REASON) for m in parked] == [reason for reason, _ in poison]
     assert [int(header(m, dlq.DLQ_OFFSET) or -1) for m in parked] == [o for _, o in written[:4]]
     tombstone, null_header, null_ce, big = parked
@@ -104,7 +108,10 @@ async def test_poison_records_are_parked_and_the_partition_moves_on(stack, uniqu
     assert big.value == b""  # too large to copy: its size and digest instead
     assert header(big, dlq.DLQ_VALUE_SIZE) == "1500000"
     assert header(big, dlq.DLQ_VALUE_SHA256) == hashlib.sha256(b"x" * 1_500_000).hexdigest()
-    assert sample(ingress.registry, "tierflow_ingress_dead_letters_total", reason="not_json") == 2
+    not_json = sum(header(m, dlq.DLQ_REASON) == "not_json" for m in copies)
+    assert sample(ingress.registry, "tierflow_ingress_dead_letters_total", reason="not_json") == (
+        not_json
+    )
 
 
 async def test_waiting_commands_hold_no_slot_while_other_requests_apply(

@@ -1,15 +1,18 @@
-"""A dispatched request says whether its unit has signed for it (签收): on the case page and
-in the queue, "已派单待签收" until then, "已派单（已签收）" after."""
+"""A dispatched request says whether its unit has signed for it (签收): on the case page, in
+the queue and in the CLI, "已派单待签收" until then, "已派单（已签收）" after."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from api.models import QueuePage, RequestItem
 from schemas.domain import State, Tier
 from schemas.lifecycle import Institution
 from tests.unit.test_console_operator_badge import render
 from tests.utils.console_cases import case_page_context, county_case
+from tierflow.cli.client import state_words
 from workflows import views
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
@@ -35,3 +38,13 @@ def test_a_dispatched_request_says_whether_it_was_signed_for() -> None:
     case, queue = pages(signed=True)
     assert "<strong>已派单（已签收）</strong>" in case and "<td>已派单（已签收）</td>" in queue
     assert "待签收" not in case.split('class="state"')[1].split("</span>")[0]
+
+
+def test_the_cli_says_it_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    awaiting = {"state": "assigned", "sign_for_due_at": "2026-03-02T05:00:00Z"}
+    signed = {"state": "assigned", "signed_for_at": "2026-03-02T03:10:00Z"}
+    monkeypatch.setenv("TIERFLOW_LANG", "zh-CN")
+    assert (state_words(awaiting), state_words(signed)) == ("已派单待签收", "已派单（已签收）")
+    assert state_words({"state": "acknowledged", "signed_for_at": "x"}) == "已受理"
+    monkeypatch.setenv("TIERFLOW_LANG", "en")
+    assert state_words(awaiting) == "Dispatched, awaiting sign-for"

@@ -47,6 +47,18 @@ def _print_rich(*shown: Any) -> None:
     Console().print(*shown)
 
 
+def state_words(summary: dict[str, Any]) -> str:
+    """A request's state; a dispatched one also says whether its unit signed for it (签收),
+    as the console does."""
+    said = words("state", summary.get("state"))
+    if summary.get("state") == "assigned":
+        if summary.get("signed_for_at"):
+            said += _(", signed for")
+        elif summary.get("sign_for_due_at"):
+            said += _(", awaiting sign-for")
+    return said
+
+
 def words(kind: str, code: str | None) -> str:
     """What a reader calls an API code (a state, tier, ...); unknown codes stay as they are."""
     if not code:
@@ -242,7 +254,7 @@ def queue(
         shown = escape(words("sla", sla))
         table.add_row(
             escape(item["request_id"]),
-            words("state", item["state"]),
+            state_words(item),
             words("tier", item["tier"]),
             escape(item["institution_id"] or "-"),
             words("category", item["category"]),
@@ -266,7 +278,7 @@ def show(
     summary = (view or {}).get("summary") or row or {}
     head = _("%(request)s: %(state)s at %(tier)s (%(unit)s) - %(subject)s") % {
         "request": request_id,
-        "state": words("state", summary.get("state")),
+        "state": state_words(summary),
         "tier": words("tier", summary.get("tier")),
         "unit": summary.get("institution_id") or "-",
         "subject": summary.get("subject", ""),
