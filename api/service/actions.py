@@ -108,8 +108,8 @@ def _pending(ctx: ApiContext, request_id: str, action_id: str) -> HTTPException:
 
 class Refused(HTTPException):
     """An action refused (403, 409, or 422 naming a ``field``) with its reason in English as
-    the detail, and, when the workflow worded it as a catalog message, that message (``said``)
-    for the console to read in the user's language."""
+    the detail, and, when the workflow worded it as a catalog message, that message (``said``):
+    the console reads it in the user's language, the API answers it as ``reason``."""
 
     def __init__(self, status_code: int, reason: str, field: str | None = None) -> None:
         detail: object = str(reason)
