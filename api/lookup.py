@@ -15,6 +15,7 @@ from api.deps import ApiContext
 from api.models import RequestRow
 from schemas.domain import Role
 from schemas.lifecycle import RequestView
+from schemas.messages import N_, Said
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 from tierflow.db.models import RequestPart, ServiceRequest
@@ -24,7 +25,9 @@ QUERY_TIMEOUT = timedelta(seconds=10)
 
 
 def not_found(request_id: str) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"request {request_id!r} not found")
+    """404 for a request that is not there or not the caller's (the same answer for both)."""
+    missing = Said(N_("request %(id)r not found"), id=request_id)
+    return HTTPException(status.HTTP_404_NOT_FOUND, missing)
 
 
 def read_row(ctx: ApiContext, request_id: str) -> ServiceRequest | None:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from api.errors import field_name
 from api.models import ActionBody
-from schemas.messages import N_, Catalog, TranslatableError, fill
+from schemas.messages import N_, Catalog, Said, TranslatableError, fill
 from schemas.request import RequestInput
 
 # Form field name (dotted, as the API names fields) -> where it goes in RequestInput.
@@ -132,8 +132,11 @@ def parse_action_body(
         return None, field_errors(exc, catalog)
 
 
-def detail_errors(detail: Any) -> tuple[str, dict[str, str]]:
-    """Split an HTTPException detail into (message, {field: reason}) for inline display."""
+def detail_errors(detail: Any, catalog: Catalog) -> tuple[str, dict[str, str]]:
+    """Split an HTTPException detail into (message, {field: reason}) for inline display; a
+    detail worded as a catalog message (``Said``) reads in ``catalog``'s language."""
+    if isinstance(detail, Said):
+        return detail.text(catalog), {}
     if isinstance(detail, list):
         fields = {str(d.get("field", "body")): str(d.get("msg", "")) for d in detail}
         return "; ".join(f"{k}: {v}" for k, v in fields.items()), fields

@@ -74,7 +74,7 @@ from schemas.lifecycle import (
 from schemas.request import REQUEST_ID_PATTERN
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
-from tierflow.i18n import LOCALES, N_, translations
+from tierflow.i18n import LOCALES, N_, Said, translations
 from tierflow.i18n.refusals import refusal_text
 
 HERE = Path(__file__).parent
@@ -183,7 +183,7 @@ def render(
 
 
 def error_page(request: Request, user: Principal | None, exc: HTTPException) -> Response:
-    message, _ = forms.detail_errors(exc.detail)
+    message, _ = forms.detail_errors(exc.detail, gettext(request, user))
     context = {"status": exc.status_code, "message": message}
     return render(request, "error.html", context, exc.status_code, user)
 
@@ -519,7 +519,8 @@ async def post_action(
         return refused
     action = _enum(ActionKind, kind)
     if action is None:
-        return error_page(request, user, HTTPException(404, f"kind: unknown action {kind!r}"))
+        unknown = Said(N_("kind: unknown action %(kind)r"), kind=kind)
+        return error_page(request, user, HTTPException(404, unknown))
     key = forms.form_text(form.get("idempotency_key"))
     values = {n: forms.form_text(form.get(n)) for n in forms.ACTION_FIELDS}
     body, errors = forms.parse_action_body(form, gettext(request, user))
@@ -556,7 +557,7 @@ async def _refused(
 ) -> Response:
     """Show the case again with the refusal (403/409/422/429 text) next to the action; an
     action still without an answer (503 naming its Idempotency-Key) keeps its key."""
-    message, fields = forms.detail_errors(exc.detail)
+    message, fields = forms.detail_errors(exc.detail, gettext(request, user))
     if isinstance(exc, Refused) and exc.said is not None:
         message = refusal_text(exc.said, gettext(request, user))
         fields = {exc.field: message} if exc.field else fields
@@ -619,7 +620,7 @@ async def submit(request: Request, ctx: Ctx, user: User) -> Response:
         submit_rate(ctx, user)
         accepted = await submit_request(ctx, user, req)
     except HTTPException as exc:
-        message, fields = forms.detail_errors(exc.detail)
+        message, fields = forms.detail_errors(exc.detail, gettext(request, user))
         if exc.status_code == 409:
             fields = {"request_id": message}
         need = gettext(request, user).ngettext(

@@ -18,7 +18,7 @@ from api.errors import RETRY_AFTER_SECONDS, describe, field_error, validation_ht
 from api.lookup import find_in_scope
 from api.models import ActionBody
 from schemas.lifecycle import ActionKind, ActionRequest, ActionResult, Wording, missing_field
-from schemas.messages import Said
+from schemas.messages import N_, Said
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 from tierflow.updates import NoAnswer, execute_update, is_busy
@@ -70,14 +70,13 @@ async def take_action(
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             ctx.metrics.actions.labels(kind.value, "finished").inc()
-            raise HTTPException(
-                status.HTTP_409_CONFLICT,
-                f"request {request_id!r} has finished; no more actions are possible",
-            ) from None
+            finished = N_("request %(id)r has finished; no more actions are possible")
+            raise Refused(status.HTTP_409_CONFLICT, Said(finished, id=request_id)) from None
         if is_busy(exc):  # still continuing as new after the patience ran out
+            busy = N_("request %(id)r is busy; retry with the same Idempotency-Key")
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
-                f"request {request_id!r} is busy; retry with the same Idempotency-Key",
+                Said(busy, id=request_id),
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             ) from None
         raise

@@ -270,7 +270,8 @@ async def test_walk_in_acknowledge_request_info_resolve(
     other = await signed_in(browser, console, "cw_other")
     response = await other.goto(f"{console.url}/console/requests/{rid}")
     assert response is not None and response.status == 404
-    await expect(other.get_by_role("alert")).to_contain_text(f"request '{rid}' not found")
+    scope = f"找不到工单 '{rid}'（或不在您的办理范围内）"  # the same answer as for no request
+    await expect(other.get_by_role("alert")).to_contain_text(scope)
     await other.context.close()
 
     # signing out ends the session

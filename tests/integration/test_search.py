@@ -189,6 +189,7 @@ async def test_ids_no_record_can_have_are_not_found_before_the_database_sees_the
     assert (await sign_in(api.client, api.users.tokens["admin"])).status_code == 303
     case = await api.client.get("/console/requests/s-1%00")
     assert case.status_code == 404 and "s-1\\x00" in case.text
+    assert "找不到工单 &#39;s-1\\x00&#39;（或不在您的办理范围内）" in case.text  # in Chinese
     run = await api.client.get("/console/whatif/wi-1%00")
     assert run.status_code == 404
 

@@ -16,10 +16,12 @@ from temporalio.exceptions import ApplicationError
 
 from api.console.forms import (
     PYDANTIC_REASONS,
+    detail_errors,
     parse_action_body,
     parse_walk_in,
     reason,
 )
+from api.lookup import not_found
 from api.service.actions import refusal_message, refused_field
 from schemas.domain import State, Tier
 from schemas.edge import ACTION_TEXT_BYTES
@@ -161,3 +163,11 @@ def test_a_refused_target_names_its_field_and_reads_in_chinese() -> None:
     assert isinstance(back, Said) and refusal_text(back, ZH) == "机构 zj-330199-x 不在机构名录中"
     # an answer recorded before answers carried their wording: its English text
     assert TargetAnswer(refusal=str(reason)).reason() == str(reason)
+
+
+def test_an_answer_worded_as_a_catalog_message_reads_in_the_pages_language() -> None:
+    missing = not_found("req-1")
+    assert missing.detail == "request 'req-1' not found"  # the API's words
+    assert detail_errors(missing.detail, ZH) == ("找不到工单 'req-1'（或不在您的办理范围内）", {})
+    assert detail_errors(missing.detail, EN) == ("request 'req-1' not found", {})
+    assert detail_errors("plain words", ZH) == ("plain words", {})

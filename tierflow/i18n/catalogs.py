@@ -36,7 +36,9 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
         ("**.py", "python"),
         ("templates/**.html", "jinja2.ext:babel_extract"),
     ],
-    "api/service": [("whatif.py", "python")],  # the what-if's refusals (API and console)
+    "api": [("lookup.py", "python")],  # a request not found
+    # the what-if's refusals (API and console); an action on a finished or busy request
+    "api/service": [("whatif.py", "python"), ("actions.py", "python")],
     "schemas": [
         ("divisions.py", "python"),
         ("edge.py", "python"),
