@@ -32,7 +32,8 @@ def describe(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return [
         {
             "loc": list(err.get("loc", ())),
-            "msg": str(err.get("msg", "")),
+            # a str as it is: a catalog message (``Said``) stays one, for the console
+            "msg": msg if isinstance(msg := err.get("msg", ""), str) else str(msg),
             "type": str(err.get("type", "value_error")),
             "field": field_name(err.get("loc", ())),
         }

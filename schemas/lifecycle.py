@@ -384,9 +384,18 @@ class Wording(BaseModel):
             return english
         return said if said == english else english
 
+    @classmethod
+    def read(cls, data: object, english: str) -> str:
+        """``english`` as a ``Said`` when ``data`` (as received: a refusal's detail, an API
+        answer's ``reason``) is a wording that renders it; ``english`` itself otherwise."""
+        try:
+            return cls.model_validate(data).said(english)
+        except ValueError:  # not a wording (pydantic's ValidationError is a ValueError)
+            return english
 
-class HandlerAnswer(BaseModel):
-    """Why the named handler may not handle it (naming the field); None if they may."""
+
+class WordedRefusal(BaseModel):
+    """A check's answer that may refuse: the refusal's English text, and its wording."""
 
     refusal: str | None = None
     wording: Wording | None = None  # the refusal's, when it was worded as a catalog message
@@ -396,16 +405,14 @@ class HandlerAnswer(BaseModel):
         return self.wording.said(self.refusal) if self.wording and self.refusal else self.refusal
 
 
-class TargetAnswer(BaseModel):
+class HandlerAnswer(WordedRefusal):
+    """Why the named handler may not handle it (naming the field); None if they may."""
+
+
+class TargetAnswer(WordedRefusal):
     """The institution if it qualifies, otherwise why not (naming the field)."""
 
     institution: Institution | None = None
-    refusal: str | None = None
-    wording: Wording | None = None  # the refusal's, when it was worded as a catalog message
-
-    def reason(self) -> str | None:
-        """The refusal, as a ``Said`` when its wording came with it."""
-        return self.wording.said(self.refusal) if self.wording and self.refusal else self.refusal
 
 
 class Institution(BaseModel):

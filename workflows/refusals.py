@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from temporalio.exceptions import ApplicationError
 
-from schemas.messages import Said
+from schemas.lifecycle import Wording
 
 
 def refused(reason: str, kind: str, field: str | None = None) -> ApplicationError:
     """A non-retryable ``ApplicationError`` of type ``kind`` (Forbidden, InvalidTransition,
     ...) saying ``reason``; its detail holds the msgid and values of a ``Said`` reason, and
     the ``field`` the refusal is about."""
-    detail: dict[str, object] = {"field": field}
-    if isinstance(reason, Said):
-        detail |= {"message": reason.message, "values": dict(reason.values)}
+    wording = Wording.of(reason)
+    detail = {"field": field} | (wording.model_dump() if wording else {})
     return ApplicationError(str(reason), detail, type=kind, non_retryable=True)

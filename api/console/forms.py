@@ -13,12 +13,14 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from babel.support import NullTranslations
 from pydantic import ValidationError
 
 from api.errors import field_name
 from api.models import ActionBody
 from schemas.messages import N_, Catalog, Said, TranslatableError, fill
 from schemas.request import RequestInput
+from tierflow.i18n.refusals import refusal_text
 
 # Form field name (dotted, as the API names fields) -> where it goes in RequestInput.
 WALK_IN_FIELDS = (
@@ -132,12 +134,15 @@ def parse_action_body(
         return None, field_errors(exc, catalog)
 
 
-def detail_errors(detail: Any, catalog: Catalog) -> tuple[str, dict[str, str]]:
+def detail_errors(detail: Any, catalog: NullTranslations) -> tuple[str, dict[str, str]]:
     """Split an HTTPException detail into (message, {field: reason}) for inline display; a
-    detail worded as a catalog message (``Said``) reads in ``catalog``'s language."""
-    if isinstance(detail, Said):
-        return detail.text(catalog), {}
+    reason worded as a catalog message (``Said``: a refusal, a request not found) reads in
+    ``catalog``'s language (``tierflow.i18n.refusals``)."""
     if isinstance(detail, list):
-        fields = {str(d.get("field", "body")): str(d.get("msg", "")) for d in detail}
+        fields = {str(d.get("field", "body")): _text(d.get("msg", ""), catalog) for d in detail}
         return "; ".join(f"{k}: {v}" for k, v in fields.items()), fields
-    return str(detail), {}
+    return _text(detail, catalog), {}
+
+
+def _text(reason: object, catalog: NullTranslations) -> str:
+    return refusal_text(reason, catalog) if isinstance(reason, Said) else str(reason)

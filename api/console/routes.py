@@ -41,7 +41,7 @@ from api.console.session import (
 from api.deps import ApiContext, Ctx, action_rate, submit_rate
 from api.lookup import not_found, query_view
 from api.models import RequestDetail
-from api.service.actions import IDEMPOTENCY_KEY, Refused, take_action
+from api.service.actions import IDEMPOTENCY_KEY, take_action
 from api.service.overview import overview_rows, totals_by_tier
 from api.service.requests import (
     QueueFilter,
@@ -75,7 +75,6 @@ from schemas.request import REQUEST_ID_PATTERN
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 from tierflow.i18n import LOCALES, N_, Said, translations
-from tierflow.i18n.refusals import refusal_text
 
 HERE = Path(__file__).parent
 CSV_ROWS = 10_000  # rows of the queue page's CSV export at most
@@ -558,9 +557,6 @@ async def _refused(
     """Show the case again with the refusal (403/409/422/429 text) next to the action; an
     action still without an answer (503 naming its Idempotency-Key) keeps its key."""
     message, fields = forms.detail_errors(exc.detail, gettext(request, user))
-    if isinstance(exc, Refused) and exc.said is not None:
-        message = refusal_text(exc.said, gettext(request, user))
-        fields = {exc.field: message} if exc.field else fields
     pending_key = (exc.headers or {}).get("Idempotency-Key")
     if pending_key:
         message = gettext(request, user).gettext(

@@ -111,12 +111,11 @@ class Refused(HTTPException):
     the console reads it in the user's language, the API answers it as ``reason``."""
 
     def __init__(self, status_code: int, reason: str, field: str | None = None) -> None:
-        detail: object = str(reason)
+        detail: object = reason
         if field is not None:
-            detail = describe([{"loc": ("body", field), "msg": str(reason), "type": "value_error"}])
+            detail = describe([{"loc": ("body", field), "msg": reason, "type": "value_error"}])
         super().__init__(status_code, detail)
         self.said = reason if isinstance(reason, Said) else None
-        self.field = field
 
 
 async def on_refused(_request: Request, exc: Exception) -> JSONResponse:
@@ -124,8 +123,8 @@ async def on_refused(_request: Request, exc: Exception) -> JSONResponse:
     its ``reason`` (msgid and values), for a client that shows it in another language."""
     assert isinstance(exc, Refused)
     body: dict[str, object] = {"detail": exc.detail}
-    if exc.said is not None:
-        body["reason"] = {"message": exc.said.message, "values": dict(exc.said.values)}
+    if (wording := Wording.of(exc.said)) is not None:
+        body["reason"] = wording.model_dump()
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
@@ -133,10 +132,8 @@ def refusal_message(cause: ApplicationError) -> str:
     """The refusal's reason: a ``Said`` rebuilt from the error's detail (``workflows.refusals``),
     or its English message when it has no wording that renders it."""
     match cause.details:
-        case ({"message": str(msgid), "values": dict(values)},) if all(
-            isinstance(k, str) and isinstance(v, str | int) for k, v in values.items()
-        ):
-            return Wording(message=msgid, values=values).said(cause.message)
+        case (detail,):
+            return Wording.read(detail, cause.message)
     return cause.message
 
 

@@ -8,7 +8,6 @@ its msgid and values beside the English text (``reason`` in the answer). Read he
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 
@@ -54,12 +53,5 @@ def refusal_text(said: Said, catalog: NullTranslations) -> str:
 def answer_text(english: str, reason: object, catalog: NullTranslations) -> str:
     """An API refusal's text in ``catalog``'s language: its ``reason`` (msgid and values) when
     that renders ``english``, else ``english`` itself."""
-    if isinstance(reason, Mapping):
-        try:
-            wording = Wording.model_validate(reason)
-        except ValueError:
-            return english
-        said = wording.said(english)
-        if isinstance(said, Said):
-            return refusal_text(said, catalog)
-    return english
+    said = Wording.read(reason, english)
+    return refusal_text(said, catalog) if isinstance(said, Said) else english
