@@ -116,11 +116,8 @@ async def test_a_submit_replayed_after_temporals_retention_starts_no_second_requ
     ingress = _ingress(stack, commands, dlq)
     async with running(ingress):
         await _committed(ingress, 1)
-    assert (ingress.stats.applied, ingress.stats.duplicate, ingress.stats.dead_lettered) == (
-        0,
-        1,
-        0,
-    )
+    assert (ingress.stats.applied, ingress.stats.dead_lettered) == (0, 0)
+    assert ingress.stats.duplicate >= 1  # more only if a rebalance redelivered it
     with pytest.raises(RPCError) as err:
         await stack.client.get_workflow_handle(workflow_id(req.request_id)).describe()
     assert err.value.status is RPCStatusCode.NOT_FOUND
@@ -153,10 +150,13 @@ async def test_duplicates_and_redelivery_have_no_second_effect(stack, unique_top
         await eventually(
             lambda: list(_lags(first).values()) == [0], detail=lambda: _lags(first), what="lag 0"
         )
-    assert (first.stats.applied, first.stats.duplicate, first.stats.dead_lettered) == (2, 2, 0)
+    # at-least-once: a rebalance (a busy host misses a heartbeat) can refuse a commit and read
+    # a record again, one more duplicate; what must never happen is a second effect
+    assert (first.stats.applied, first.stats.dead_lettered) == (2, 0)
+    assert first.stats.duplicate >= 2
     assert (
         sample(first.registry, "tierflow_ingress_commands_total", type=SUBMIT, outcome="duplicate")
-        == 1
+        >= 1
     )
     handle = stack.client.get_workflow_handle(workflow_id(rid))
     run_id = (await handle.describe()).run_id
@@ -165,7 +165,8 @@ async def test_duplicates_and_redelivery_have_no_second_effect(stack, unique_top
     again = _ingress(stack, commands, dlq)
     async with running(again):
         await _committed(again, 4)
-    assert (again.stats.applied, again.stats.duplicate, again.stats.dead_lettered) == (0, 4, 0)
+    assert (again.stats.applied, again.stats.dead_lettered) == (0, 0)
+    assert again.stats.duplicate >= 4
 
     assert (await handle.describe()).run_id == run_id
     view = await handle.query(ServiceRequestWorkflow.view)
