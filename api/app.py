@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -22,7 +23,7 @@ from api.console.routes import router as console_router
 from api.console.unavailable import for_console
 from api.console.whatif import router as whatif_console_router
 from api.deps import ApiContext, ApiLimits, utc_now
-from api.errors import on_database_error, on_temporal_error, on_validation_error
+from api.errors import on_database_error, on_http_error, on_temporal_error, on_validation_error
 from api.middleware import BodyLimit, HttpMetrics
 from api.routes import (
     API_PREFIX,
@@ -34,7 +35,6 @@ from api.routes import (
     requests,
     whatif,
 )
-from api.service.actions import Refused, on_refused
 from tierflow.metrics import ApiMetrics
 from tierflow.settings import Settings
 from tierflow.temporal_client import connect_temporal
@@ -78,7 +78,7 @@ def create_app(
     )
     app.state.ctx = ctx
     app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(Refused, on_refused)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(SQLAlchemyError, for_console(on_database_error, "database"))
     app.add_exception_handler(RPCError, for_console(on_temporal_error, "temporal"))
     routers = (

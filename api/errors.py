@@ -8,11 +8,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import HTTPException, Request, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
+
+from schemas.lifecycle import Wording
+from schemas.messages import Said
 
 log = logging.getLogger("tierflow.api")
 
@@ -53,6 +58,32 @@ def validation_http_error(exc: ValidationError, prefix: tuple[str, ...]) -> HTTP
     """Return a 422 for a model built inside a route."""
     errors = [{**e, "loc": (*prefix, *e["loc"])} for e in exc.errors()]
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, describe(errors))
+
+
+class Refused(HTTPException):
+    """An action refused (403, 409, or 422 naming a ``field``) with its reason in English as
+    the detail, and, when the workflow worded it as a catalog message, that message (``said``):
+    the console reads it in the user's language, the API answers it as ``reason``."""
+
+    def __init__(self, status_code: int, reason: str, field: str | None = None) -> None:
+        detail: object = reason
+        if field is not None:
+            detail = describe([{"loc": ("body", field), "msg": reason, "type": "value_error"}])
+        super().__init__(status_code, detail)
+        self.said = reason if isinstance(reason, Said) else None
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    """Answer an HTTP error as FastAPI does, adding ``reason`` (msgid and values) when its
+    reason is worded as a catalog message (a refusal, a request not found): a client such as
+    the CLI then shows it in its reader's language."""
+    assert isinstance(exc, StarletteHTTPException)
+    said = exc.said if isinstance(exc, Refused) else exc.detail
+    wording = Wording.of(said) if isinstance(said, Said) else None
+    if wording is None:
+        return await http_exception_handler(request, exc)
+    body = {"detail": exc.detail, "reason": wording.model_dump()}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:

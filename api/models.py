@@ -16,14 +16,8 @@ from schemas.lifecycle import (
 )
 
 
-class ErrorOut(BaseModel):
-    """An error: ``detail`` says what was wrong and why."""
-
-    detail: str
-
-
 class ReasonOut(BaseModel):
-    """A refusal's words as a catalog message: ``message`` % ``values`` is the English detail."""
+    """An error's words as a catalog message: ``message`` % ``values`` is the English detail."""
 
     message: str = Field(
         description="The msgid, e.g. 'cannot %(kind)s: no appeal waits for a decision'"
@@ -31,10 +25,12 @@ class ReasonOut(BaseModel):
     values: dict[str, str | int]
 
 
-class RefusalOut(ErrorOut):
-    """A refused action: ``detail`` in English and, when the workflow worded it, ``reason``
+class ErrorOut(BaseModel):
+    """An error: ``detail`` says what was wrong and why, in English; ``reason``, when the
+    server worded it as a catalog message (a refused action, a request not found), is the same
     for a client that shows it in another language."""
 
+    detail: str
     reason: ReasonOut | None = None
 
 
@@ -83,7 +79,9 @@ class RequestDetail(BaseModel):
     request: RequestRow | None
     view: RequestView | None
     allowed_actions: list[ActionKind] = Field(
-        description="Actions the state allows and the caller's role permits"
+        description="Actions the state allows and the caller may take: their role, their "
+        "scope (the holding unit, or their unit's co-handling part) and, to transfer, their "
+        "handling"
     )
     timeline: list[TimelineEntry] = Field(
         default_factory=list,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, Path
 
 from api.deps import Ctx, action_rate
-from api.models import ActionBody, ErrorOut, RefusalOut
+from api.models import ActionBody, ErrorOut
 from api.routes import API_PREFIX
 from api.service import actions as service
 from schemas.lifecycle import ActionKind, ActionResult
@@ -17,9 +17,9 @@ from tierflow.auth_store import Principal
 router = APIRouter(prefix=f"{API_PREFIX}/requests", tags=["actions"])
 RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing or unknown token"},
-    403: {"model": RefusalOut, "description": "The caller may not take this kind of action"},
+    403: {"model": ErrorOut, "description": "The caller may not take this kind of action"},
     404: {"model": ErrorOut, "description": "Unknown request, or out of the caller's scope"},
-    409: {"model": RefusalOut, "description": "The action does not fit the request's state"},
+    409: {"model": ErrorOut, "description": "The action does not fit the request's state"},
     429: {"model": ErrorOut, "description": "Rate limit exceeded (see Retry-After)"},
 }
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from fastapi import HTTPException, Request, status
-from fastapi.responses import JSONResponse
+from fastapi import HTTPException, status
 from pydantic import ValidationError
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
@@ -14,7 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import action_refusal
 from api.deps import ApiContext
-from api.errors import RETRY_AFTER_SECONDS, describe, field_error, validation_http_error
+from api.errors import RETRY_AFTER_SECONDS, Refused, field_error, validation_http_error
 from api.lookup import find_in_scope
 from api.models import ActionBody
 from schemas.lifecycle import ActionKind, ActionRequest, ActionResult, Wording, missing_field
@@ -103,29 +102,6 @@ def _pending(ctx: ApiContext, request_id: str, action_id: str) -> HTTPException:
         f"apply; repeat it with Idempotency-Key {action_id!r} for its result (applied once)",
         headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Idempotency-Key": action_id},
     )
-
-
-class Refused(HTTPException):
-    """An action refused (403, 409, or 422 naming a ``field``) with its reason in English as
-    the detail, and, when the workflow worded it as a catalog message, that message (``said``):
-    the console reads it in the user's language, the API answers it as ``reason``."""
-
-    def __init__(self, status_code: int, reason: str, field: str | None = None) -> None:
-        detail: object = reason
-        if field is not None:
-            detail = describe([{"loc": ("body", field), "msg": reason, "type": "value_error"}])
-        super().__init__(status_code, detail)
-        self.said = reason if isinstance(reason, Said) else None
-
-
-async def on_refused(_request: Request, exc: Exception) -> JSONResponse:
-    """Answer a refusal with its English ``detail`` and, when worded as a catalog message,
-    its ``reason`` (msgid and values), for a client that shows it in another language."""
-    assert isinstance(exc, Refused)
-    body: dict[str, object] = {"detail": exc.detail}
-    if (wording := Wording.of(exc.said)) is not None:
-        body["reason"] = wording.model_dump()
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 def refusal_message(cause: ApplicationError) -> str:

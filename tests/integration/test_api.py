@@ -175,6 +175,10 @@ async def test_error_codes(api: Api, stack) -> None:
     # 404: unknown ids, and requests out of scope look the same
     r = await api.get("/requests/no-such-request", "admin")
     assert r.status_code == 404
+    assert r.json() == {
+        "detail": "request 'no-such-request' not found",
+        "reason": {"message": "request %(id)r not found", "values": {"id": "no-such-request"}},
+    }
     r = await api.act("no-such-request", "comment", "admin", text="x")
     assert r.status_code == 404
     assert (await api.act(rid, "comment", "cw_other", text="x")).status_code == 404

@@ -116,6 +116,9 @@ async def test_cli_full_lifecycle(api_url: str, cli_env: dict[str, str], tmp_pat
     chinese = await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "act", rid, "start")
     assert chinese.exit_code == 1
     assert "HTTP 409: 工单当前状态为「已办结」，不能执行「" in chinese.output
+    unseen = await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "show", "no-such-request")
+    assert unseen.exit_code == 1
+    assert "HTTP 404: 找不到工单 'no-such-request'（或不在您的办理范围内）" in unseen.output
     missing = await run(cli_env, "act", rid, "reopen")
     assert missing.exit_code == 1 and "HTTP 422" in missing.output and "text:" in missing.output
     unknown = await run(cli_env, "act", rid, "comment", "--text", "x", "-f", "nope=1")
