@@ -8,8 +8,10 @@ That the named person is a caseworker of the unit is checked against the user ac
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from schemas.domain import Role
-from schemas.lifecycle import ActionKind, ActionRequest, WorkflowState
+from schemas.lifecycle import ActionKind, ActionRequest, Actor, TierHold, WorkflowState
 from schemas.messages import N_, Said
 
 HANDLER_ACTIONS = frozenset({ActionKind.CLAIM, ActionKind.ASSIGN_HANDLER, ActionKind.TRANSFER})
@@ -17,7 +19,17 @@ HANDLER_ACTIONS = frozenset({ActionKind.CLAIM, ActionKind.ASSIGN_HANDLER, Action
 
 def current(case: WorkflowState) -> str | None:
     """The caseworker handling the request in the holding unit (None: nobody yet)."""
-    return case.holds[-1].handler if case.holds else None
+    return handler_of(case.holds)
+
+
+def handler_of(holds: Sequence[TierHold]) -> str | None:
+    """The handler in the last hold (a state's or a view's holds)."""
+    return holds[-1].handler if holds else None
+
+
+def may_transfer(handler: str | None, actor: Actor) -> bool:
+    """A caseworker transfers only what they handle; a supervisor or admin any handled one."""
+    return handler is not None and (actor.role is not Role.CASEWORKER or actor.id == handler)
 
 
 def new_handler(action: ActionRequest) -> str:
@@ -51,7 +63,7 @@ def refusal(case: WorkflowState, action: ActionRequest) -> str | None:
     if kind is ActionKind.TRANSFER:
         if handler is None:
             return Said(N_("cannot transfer: nobody handles it yet; claim it first"))
-        if actor.id != handler and actor.role is Role.CASEWORKER:
+        if not may_transfer(handler, actor):
             return Said(
                 N_("cannot transfer: %(handler)s handles it, not %(actor)s"),
                 handler=handler,

@@ -7,10 +7,11 @@ while a part is open, unless a supervisor waives it. A part past its deadline re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from schemas.domain import Role
-from schemas.lifecycle import ActionKind, ActionRequest, Institution, Part, WorkflowState
+from schemas.lifecycle import ActionKind, ActionRequest, Actor, Institution, Part, WorkflowState
 from schemas.messages import N_, Said
 from workflows.business_time import add_business_seconds, business_day_seconds
 
@@ -32,8 +33,19 @@ def open_parts(case: WorkflowState) -> list[Part]:
 
 def part_of(case: WorkflowState, action: ActionRequest) -> Part | None:
     """The open part the action is about: the one it names, or the actor's unit's."""
-    institution = action.institution_id or action.actor.institution_id
-    return next((p for p in open_parts(case) if p.institution_id == institution), None)
+    return open_part(case.parts, action.institution_id or action.actor.institution_id)
+
+
+def open_part(all_parts: Sequence[Part], institution: str | None) -> Part | None:
+    """The institution's open part (a state's or a view's parts), if it has one."""
+    return next((p for p in all_parts if p.open and p.institution_id == institution), None)
+
+
+def co_handler_may(all_parts: Sequence[Part], actor: Actor, kind: ActionKind) -> bool:
+    """Whether a caseworker may take a co-handler's step: their unit has an open part (not
+    yet signed for, to sign for it). What the view offers; the workflow's checks word why not."""
+    part = open_part(all_parts, actor.institution_id)
+    return part is not None and (kind is not ActionKind.SIGN_FOR_PART or part.signed_for_at is None)
 
 
 def scope_refusal(case: WorkflowState, action: ActionRequest) -> str | None:

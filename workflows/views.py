@@ -6,8 +6,9 @@ from datetime import datetime
 
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
-from schemas.domain import State
-from schemas.lifecycle import OPERATOR_ACTIONS, ActionKind, RequestView, WorkflowState
+from schemas import permissions
+from schemas.domain import Role, State
+from schemas.lifecycle import OPERATOR_ACTIONS, ActionKind, Actor, RequestView, WorkflowState
 from tierflow import constants
 from workflows import applications, chasing, handlers, parts, records, rectification, rules, sla
 
@@ -44,6 +45,29 @@ def _possible(case: WorkflowState, kind: ActionKind, now: datetime) -> bool:
             return r.appealed_at is None and now <= r.appeal_until
         return r.appeal_pending
     return True
+
+
+def offered_to(view: RequestView, actor: Actor) -> list[ActionKind]:
+    """The view's allowed actions that ``actor`` may take: the workflow's own checks of role,
+    grants and scope (the holding unit, or the actor's unit's co-handling part), of who
+    decides an application and of the handler's transfer, on the view's facts, so that a
+    console offers only what the workflow accepts from them."""
+    return [kind for kind in view.allowed_actions if _actor_may(view, actor, kind)]
+
+
+def _actor_may(view: RequestView, actor: Actor, kind: ActionKind) -> bool:
+    if permissions.kind_refusal(actor, kind):
+        return False
+    if kind in parts.CO_HANDLER_ACTIONS and actor.role is Role.CASEWORKER:
+        return parts.co_handler_may(view.parts, actor, kind)  # its part is its scope
+    s = view.summary
+    if permissions.action_refusal(actor, kind, s.tier, s.institution_id, s.division_code):
+        return False
+    if applications.decider_refusal(actor, kind, s.tier):  # a tier above decides
+        return False
+    return kind is not ActionKind.TRANSFER or handlers.may_transfer(
+        handlers.handler_of(view.holds), actor
+    )
 
 
 def request_view(case: WorkflowState, now: datetime) -> RequestView:

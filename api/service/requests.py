@@ -36,6 +36,7 @@ from tierflow.db.models import ServiceRequest
 from tierflow.db.search import search_condition
 from tierflow.grades import SHANGHAI
 from tierflow.submission import RequestFinished, SubmitConflict
+from workflows import views
 
 
 @dataclass(frozen=True)
@@ -231,7 +232,9 @@ async def get_request(ctx: ApiContext, principal: Principal, request_id: str) ->
     require(principal, "read")
     row, view = await find_in_scope(ctx, principal, request_id)
     permitted = allowed_kinds(principal)
-    allowed = [k for k in (view.allowed_actions if view else []) if k in permitted]
+    allowed = [
+        k for k in (views.offered_to(view, principal.actor) if view else []) if k in permitted
+    ]
     with Session(ctx.engine) as session:
         trail = repository.transitions(session, request_id)
     timeline = [

@@ -9,7 +9,7 @@ from schemas.domain import Role, State, Tier
 from schemas.lifecycle import ActionKind, ActionRequest, Institution, TierHold, WorkflowState
 from schemas.request import Actor
 from tests.utils.console_cases import county_case
-from workflows import chasing, parts, views
+from workflows import applications, chasing, parts, views
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 COUNTY = Institution(id="zj-330106-sme", name="西湖区", tier=Tier.COUNTY, division_code="330106")
@@ -50,3 +50,57 @@ def test_only_what_the_request_holds_is_offered() -> None:
     case.parts[-1].signed_for_at = NOW  # signed for: it can still be concluded or waived
     assert ActionKind.SIGN_FOR_PART not in offered(case)
     assert {ActionKind.CONCLUDE_PART, ActionKind.WAIVE_PART} <= offered(case)
+
+
+def _worker(actor_id: str, unit: Institution) -> Actor:
+    return Actor(
+        id=actor_id,
+        role=Role.CASEWORKER,
+        institution_id=unit.id,
+        tier=unit.tier,
+        division_code=unit.division_code,
+    )
+
+
+def test_each_person_is_offered_what_the_workflow_accepts_from_them() -> None:
+    """The holding unit's handler, a colleague, the co-handling unit and a county supervisor
+    see the same request; each is offered only the steps the workflow takes from them."""
+    case = county_case(NOW, State.IN_PROGRESS, COUNTY)
+    case.holds = [TierHold(tier=Tier.COUNTY, institution_id=COUNTY.id, since=NOW, handler="cw-1")]
+    add = ActionRequest(
+        action_id="a-1",
+        kind=ActionKind.ADD_CO_HANDLER,
+        actor=LEAD,
+        institution_id=CITY.id,
+        days=5,
+        text="出口认证部分",
+    )
+    parts.add(case, add, CITY, NOW)
+    view = views.request_view(case, NOW)
+    part_steps = {ActionKind.SIGN_FOR_PART, ActionKind.CONCLUDE_PART}
+    assert part_steps <= set(view.allowed_actions)  # to someone: the co-handling unit
+
+    handler = set(views.offered_to(view, _worker("cw-1", COUNTY)))
+    colleague = set(views.offered_to(view, _worker("cw-2", COUNTY)))
+    co_handler = set(views.offered_to(view, _worker("cw-c", CITY)))
+    assert {ActionKind.RESOLVE, ActionKind.TRANSFER} <= handler and not handler & part_steps
+    assert colleague == handler - {ActionKind.TRANSFER}  # only the handler transfers it
+    assert co_handler == part_steps  # its part is its scope: not the holding unit's steps
+
+    case.parts[-1].signed_for_at = NOW
+    signed = views.request_view(case, NOW)
+    assert set(views.offered_to(signed, _worker("cw-c", CITY))) == {ActionKind.CONCLUDE_PART}
+
+    county_lead = Actor(id="sup-c", role=Role.SUPERVISOR, tier=Tier.COUNTY, division_code="330106")
+    asked = ActionRequest(
+        action_id="a-2",
+        kind=ActionKind.REQUEST_EXTENSION,
+        actor=_worker("cw-1", COUNTY),
+        days=3,
+        text="等银行审批",
+    )
+    applications.ask(case, asked, NOW)
+    waiting = views.request_view(case, NOW)
+    decide = {ActionKind.APPROVE_EXTENSION, ActionKind.REFUSE_EXTENSION}
+    assert decide <= set(views.offered_to(waiting, LEAD))  # a tier above decides
+    assert not decide & set(views.offered_to(waiting, county_lead))  # not the county's own
