@@ -75,6 +75,7 @@ from schemas.request import REQUEST_ID_PATTERN
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 from tierflow.i18n import LOCALES, N_, Said, translations
+from tierflow.i18n.refusals import names_its_action
 
 HERE = Path(__file__).parent
 CSV_ROWS = 10_000  # rows of the queue page's CSV export at most
@@ -450,6 +451,7 @@ def _case(
     done: str = "",
     failed: ActionKind | None = None,
     error: str = "",
+    error_headed: bool = True,
     field_errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
     status_code: int = 200,
@@ -496,6 +498,7 @@ def _case(
         "done": done,
         "failed": failed,
         "error": error,
+        "error_headed": error_headed,
         "field_errors": field_errors or {},
         "values": values or {},
     }
@@ -557,8 +560,12 @@ async def _refused(
     """Show the case again with the refusal (403/409/422/429 text) next to the action; an
     action still without an answer (503 naming its Idempotency-Key) keeps its key."""
     message, fields = forms.detail_errors(exc.detail, gettext(request, user))
+    headed = not names_its_action(exc.detail)  # "cannot sign for: ..." needs no heading
+    if not headed:
+        message = message[:1].upper() + message[1:]
     pending_key = (exc.headers or {}).get("Idempotency-Key")
     if pending_key:
+        headed = True
         message = gettext(request, user).gettext(
             "No answer yet: the action may still take effect. Send this form again as it is "
             "to see its result; it takes effect only once."
@@ -574,6 +581,7 @@ async def _refused(
         detail,
         failed=action,
         error=message,
+        error_headed=headed,
         field_errors=fields,
         values=values,
         status_code=exc.status_code,

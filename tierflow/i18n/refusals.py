@@ -50,6 +50,14 @@ def refusal_text(said: Said, catalog: NullTranslations) -> str:
     return fill(said.message, values, catalog)
 
 
+def names_its_action(reason: object) -> bool:
+    """Whether ``reason`` is a refusal that says which action it refuses ("cannot sign for:
+    ..."), so that a page need not put the action's name before it again."""
+    return isinstance(reason, Said) and (
+        reason.message.startswith("cannot ") or "%(kind)s" in reason.message
+    )
+
+
 def answer_text(english: str, reason: object, catalog: NullTranslations) -> str:
     """An API refusal's text in ``catalog``'s language: its ``reason`` (msgid and values) when
     that renders ``english``, else ``english`` itself."""
