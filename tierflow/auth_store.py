@@ -105,7 +105,7 @@ def create_user(
         tier, division = entry.tier, entry.division_code
     elif institution_id:
         raise AuthStoreError(
-            N_("institution: only caseworkers and supervisors have one, not %(role)s"),
+            N_("institution: only an institution's staff have one, not %(role)s"),
             role=role.value,
         )
     grants = sorted(set(grants or []))

@@ -81,7 +81,7 @@ def test_supervisor_tier_and_region_come_from_the_directory(engine: Engine) -> N
         (("bad name!", Role.ADMIN, None, None), "name:"),
         (("cw", Role.CASEWORKER, None, None), "institution: required for role caseworker"),
         (("cw", Role.CASEWORKER, "nowhere", None), "'nowhere' is not in the directory"),
-        (("adm", Role.ADMIN, "zj-330100-sme", None), "institution: only caseworkers"),
+        (("adm", Role.ADMIN, "zj-330100-sme", None), "institution: only an institution's staff"),
         (("cw", Role.CASEWORKER, "zj-330106-sme", ["submit"]), "only system clients"),
         (("sys", Role.SYSTEM, None, ["fly"]), "grant: unknown fly"),
         (("ent", Role.ENTERPRISE, None, None), "role:"),
