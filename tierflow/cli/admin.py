@@ -29,8 +29,12 @@ def register(app: typer.Typer) -> None:
 @users_app.command("add")
 def users_add(
     name: str = typer.Argument(..., help="User name (also the actor id in the audit trail)"),
-    role: str = typer.Option(..., help="caseworker, supervisor, dispatcher, follow_up, admin or system"),
-    institution: str | None = typer.Option(None, help="Institution id (caseworker, supervisor, dispatcher, follow_up)"),
+    role: str = typer.Option(
+        ..., help="caseworker, supervisor, dispatcher, follow_up, admin or system"
+    ),
+    institution: str | None = typer.Option(
+        None, help="Institution id (caseworker, supervisor, dispatcher, follow_up)"
+    ),
     grant: list[str] = typer.Option([], help="System clients: submit, read, reports or a kind"),
 ) -> None:
     """Create an API user; supervisors' tier and region come from their institution."""
