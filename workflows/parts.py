@@ -42,8 +42,9 @@ def open_part(all_parts: Sequence[Part], institution: str | None) -> Part | None
 
 
 def co_handler_may(all_parts: Sequence[Part], actor: Actor, kind: ActionKind) -> bool:
-    """Whether a caseworker may take a co-handler's step: their unit has an open part (not
-    yet signed for, to sign for it). What the view offers; the workflow's checks word why not."""
+    """Whether the actor's unit has the open part a co-handler's step acts on (not yet signed
+    for, to sign for it). What the view offers; the workflow's checks word why not (and take
+    a supervisor's step for a unit it names)."""
     part = open_part(all_parts, actor.institution_id)
     return part is not None and (kind is not ActionKind.SIGN_FOR_PART or part.signed_for_at is None)
 

@@ -58,8 +58,11 @@ def offered_to(view: RequestView, actor: Actor) -> list[ActionKind]:
 def _actor_may(view: RequestView, actor: Actor, kind: ActionKind) -> bool:
     if permissions.kind_refusal(actor, kind):
         return False
-    if kind in parts.CO_HANDLER_ACTIONS and actor.role is Role.CASEWORKER:
-        return parts.co_handler_may(view.parts, actor, kind)  # its part is its scope
+    if kind in parts.CO_HANDLER_ACTIONS:  # offered to the unit with the part, for its part
+        if not parts.co_handler_may(view.parts, actor, kind):
+            return False
+        if actor.role is Role.CASEWORKER:
+            return True  # its part is its scope
     s = view.summary
     if permissions.action_refusal(actor, kind, s.tier, s.institution_id, s.division_code):
         return False

@@ -103,4 +103,5 @@ def test_each_person_is_offered_what_the_workflow_accepts_from_them() -> None:
     waiting = views.request_view(case, NOW)
     decide = {ActionKind.APPROVE_EXTENSION, ActionKind.REFUSE_EXTENSION}
     assert decide <= set(views.offered_to(waiting, LEAD))  # a tier above decides
+    assert not part_steps & set(views.offered_to(waiting, LEAD))  # the unit's own steps
     assert not decide & set(views.offered_to(waiting, county_lead))  # not the county's own
