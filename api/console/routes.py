@@ -39,7 +39,7 @@ from api.console.session import (
     token_principal,
 )
 from api.deps import ApiContext, Ctx, action_rate, submit_rate
-from api.lookup import not_found, query_view
+from api.lookup import co_handles, not_found, query_view
 from api.models import RequestDetail
 from api.service.actions import IDEMPOTENCY_KEY, take_action
 from api.service.overview import overview_rows, totals_by_tier
@@ -115,6 +115,12 @@ TEXT_LABELS = {
     ActionKind.ADD_CO_HANDLER: N_("The part the co-handling unit takes on"),
     ActionKind.CONCLUDE_PART: N_("What the co-handling unit did"),
     ActionKind.WAIVE_PART: N_("Why the request can conclude without that part"),
+    ActionKind.SUPERVISE: N_("What the unit must answer for"),
+    ActionKind.REPLY_SUPERVISION: N_("The unit's written reply"),
+    ActionKind.CONCLUDE_RECTIFICATION: N_("What the unit changed"),
+    ActionKind.APPEAL_RATING: N_("Why the rating is mistaken or malicious"),
+    ActionKind.UPHOLD_APPEAL: N_("Why the rating no longer counts"),
+    ActionKind.REJECT_APPEAL: N_("Why the rating stands"),
 }
 DANGEROUS = {ActionKind.REJECT, ActionKind.ESCALATE, ActionKind.HAND_BACK}
 
@@ -492,6 +498,7 @@ def _case(
         "suspend_reasons": list(SuspendReason),
         "follow_up_outcomes": list(FollowUpOutcome),
         "rating_stages": rating_stages(summary.state if summary else None),
+        "open_states": {state.value for state in OPEN_STATES},
         "role_kinds": allowed_kinds(user),
         "temporal_url": views.temporal_ui_url(ctx.settings, workflow_id(detail.request_id)),
         "workflow_id": workflow_id(detail.request_id),
@@ -538,7 +545,9 @@ async def post_action(
         result = await take_action(ctx, user, request_id, action, body, key)
     except HTTPException as exc:
         return await _refused(request, ctx, user, request_id, action, exc, values)
-    if in_scope(user, result.tier, result.institution_id, await _division(ctx, request_id)):
+    if in_scope(
+        user, result.tier, result.institution_id, await _division(ctx, request_id)
+    ) or await run_in_threadpool(co_handles, ctx, user, request_id):  # 协办: its part
         return redirect(f"/console/requests/{request_id}?done={action.value}")
     return redirect("/console/?" + urlencode({"done": action.value, "moved": request_id}))
 

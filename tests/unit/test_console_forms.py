@@ -21,11 +21,19 @@ from api.console.forms import (
     parse_walk_in,
     reason,
 )
+from api.console.routes import TEXT_LABELS
 from api.lookup import not_found
 from api.service.actions import refusal_message, refused_field
 from schemas.domain import State, Tier
 from schemas.edge import ACTION_TEXT_BYTES
-from schemas.lifecycle import ActionKind, ActionRequest, TargetAnswer, TargetCheck, WorkflowState
+from schemas.lifecycle import (
+    TEXT_REQUIRED,
+    ActionKind,
+    ActionRequest,
+    TargetAnswer,
+    TargetCheck,
+    WorkflowState,
+)
 from schemas.messages import N_, Said
 from schemas.request import SYSTEM_ACTOR, RequestInput
 from tests.utils.factories import make_request, make_uscc
@@ -171,3 +179,9 @@ def test_an_answer_worded_as_a_catalog_message_reads_in_the_pages_language() -> 
     assert detail_errors(missing.detail, ZH) == ("找不到工单 'req-1'（或不在您的办理范围内）", {})
     assert detail_errors(missing.detail, EN) == ("request 'req-1' not found", {})
     assert detail_errors("plain words", ZH) == ("plain words", {})
+
+
+def test_every_action_that_needs_a_text_has_a_text_field() -> None:
+    """An action the API refuses without ``text`` gets a form with a labelled text field, not
+    a bare button (a reply to a supervision could not be sent from the console)."""
+    assert set(TEXT_REQUIRED) == set(TEXT_LABELS)

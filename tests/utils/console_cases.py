@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from schemas.domain import State, Tier
+from schemas.domain import OPEN_STATES, State, Tier
 from schemas.lifecycle import Institution, WorkflowState
 from tests.utils.factories import make_policy, make_request
 from workflows import views
@@ -34,6 +34,7 @@ def case_page_context(case: WorkflowState, now: datetime, **extra: object) -> di
         "temporal_url": "http://temporal/",
         "workflow_id": "request-req-held",
         "field_errors": {},
+        "open_states": {state.value for state in OPEN_STATES},
         "values": {},
         **extra,
     }
