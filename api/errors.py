@@ -11,11 +11,12 @@ from fastapi import HTTPException, Request, status
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
+from schemas.events import UNKNOWN_FIELD
 from schemas.lifecycle import Wording
 from schemas.messages import Said
 
@@ -32,13 +33,21 @@ def field_name(loc: Sequence[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def _message(err: Any) -> str:
+    """An error's reason; a str as it is: a catalog message (``Said``) stays one, for the
+    console."""
+    if err.get("type") == "extra_forbidden":
+        return UNKNOWN_FIELD
+    msg = err.get("msg", "")
+    return msg if isinstance(msg, str) else str(msg)
+
+
 def describe(errors: Sequence[Any]) -> list[dict[str, Any]]:
     """Return FastAPI-shaped error items plus ``field``, leaving the caller's input out."""
     return [
         {
             "loc": list(err.get("loc", ())),
-            # a str as it is: a catalog message (``Said``) stays one, for the console
-            "msg": msg if isinstance(msg := err.get("msg", ""), str) else str(msg),
+            "msg": _message(err),
             "type": str(err.get("type", "value_error")),
             "field": field_name(err.get("loc", ())),
         }
@@ -52,6 +61,21 @@ def field_error(loc: tuple[str, ...], reason: str) -> HTTPException:
         status.HTTP_422_UNPROCESSABLE_CONTENT,
         describe([{"loc": loc, "msg": reason, "type": "value_error"}]),
     )
+
+
+def refuse_unknown_fields(model: type[BaseModel], data: object) -> None:
+    """Raise a 422 naming each field of the JSON body ``data`` that ``model`` does not have
+    (at any depth): pydantic ignores them, and a misspelt optional field would be lost."""
+    try:
+        model.model_validate(data, extra="forbid")
+    except ValidationError as exc:
+        unknown = [
+            {**e, "loc": ("body", *e["loc"])}
+            for e in exc.errors()
+            if e["type"] == "extra_forbidden"
+        ]
+        if unknown:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, describe(unknown)) from None
 
 
 def validation_http_error(exc: ValidationError, prefix: tuple[str, ...]) -> HTTPException:

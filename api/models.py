@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.domain import Category, Grade, State, Tier
 from schemas.lifecycle import (
@@ -41,7 +41,10 @@ class SubmitAccepted(BaseModel):
 
 
 class ActionBody(ActionFields):
-    """The fields a caseworker sends with an action; the actor comes from the token."""
+    """The fields a caseworker sends with an action; the actor comes from the token. A field
+    it does not have is refused: a misspelt optional field (``stage``) would be lost."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class RequestItem(RequestSummary):

@@ -152,7 +152,7 @@ def parse_command(raw: bytes, headers: list[tuple[str, bytes]]) -> ParsedCommand
 
 def _parse_submit(event: CloudEvent) -> ParsedCommand:
     try:
-        request = RequestInput.model_validate(event.data)
+        request = RequestInput.model_validate(event.data, extra="forbid")  # a typo is named
     except ValidationError as exc:
         raise _schema_error(exc, "data") from None
     if event.subject and event.subject != request.request_id:
@@ -183,7 +183,8 @@ def _parse_action(event: CloudEvent, kind: ActionKind) -> ParsedCommand:
     # until the ingress names the system client, the source stands in as the actor
     data.setdefault("actor", Actor(id=event.source[:100], role=Role.SYSTEM).model_dump())
     try:
-        action = ActionRequest.model_validate({**data, "action_id": event.id, "kind": kind})
+        fields = {**data, "action_id": event.id, "kind": kind}
+        action = ActionRequest.model_validate(fields, extra="forbid")  # a typo is named
     except ValidationError as exc:
         raise _schema_error(exc, "data") from None
     return ParsedCommand(
@@ -239,12 +240,17 @@ def _envelope(raw: bytes, headers: list[tuple[str, bytes]]) -> dict[str, Any]:
     return attributes
 
 
+# A command's field no schema names: refused, so that a misspelt optional field is not lost.
+UNKNOWN_FIELD = "unknown field (misspelt?)"
+
+
 def _describe(exc: ValidationError, prefix: str = "") -> str:
     """Name each failing field path and pydantic's reason, e.g. ``data.subject: ...``."""
     parts = []
     for err in exc.errors():
         path = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
-        parts.append(f"{path or '<root>'}: {err['msg']}")
+        why = UNKNOWN_FIELD if err["type"] == "extra_forbidden" else err["msg"]
+        parts.append(f"{path or '<root>'}: {why}")
     return "; ".join(parts)
 
 

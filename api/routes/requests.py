@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from api.deps import Ctx, CurrentPrincipal, submit_rate
 from api.downloads import csv_attachment
+from api.errors import refuse_unknown_fields
 from api.models import ErrorOut, QueuePage, RequestDetail, SubmitAccepted
 from api.routes import API_PREFIX
 from api.service import requests as service
@@ -31,9 +32,14 @@ CSV_MAX_ROWS = 10_000  # rows in one CSV export at most (page with offset for mo
     responses={**ERRORS, 409: {"model": ErrorOut}, 429: {"model": ErrorOut}},
 )
 async def submit_request(
-    body: RequestInput, ctx: Ctx, principal: Annotated[Principal, Depends(submit_rate)]
+    body: RequestInput,
+    request: Request,
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(submit_rate)],
 ) -> SubmitAccepted:
-    """Start the request's workflow (an already running one with that id is kept)."""
+    """Start the request's workflow (an already running one with that id is kept); a field
+    the request does not have is refused (422 naming it)."""
+    refuse_unknown_fields(RequestInput, await request.json())
     return await service.submit_request(ctx, principal, body)
 
 

@@ -166,6 +166,30 @@ async def test_error_codes(api: Api, stack) -> None:
     assert r.status_code == 422
     err = r.json()["detail"][0]
     assert err["field"] == "enterprise.uscc" and "check character" in err["msg"]
+    # a field the request or action does not have is named, not silently dropped
+    body = request_body(make_request())
+    body["contact_phone"] = "13900000000"  # enterprise.contact_phone
+    r = await api.post("/requests", "admin", json=body)
+    assert r.status_code == 422
+    assert r.json()["detail"] == [
+        {
+            "loc": ["body", "contact_phone"],
+            "msg": "unknown field (misspelt?)",
+            "type": "extra_forbidden",
+            "field": "contact_phone",
+        }
+    ]
+    assert (await api.get(f"/requests/{body['request_id']}", "admin")).status_code == 404
+    r = await api.act(rid, "comment", "cw_own", text="x", stages="intake")
+    assert r.status_code == 422
+    assert r.json()["detail"] == [
+        {
+            "loc": ["body", "stages"],
+            "msg": "unknown field (misspelt?)",
+            "type": "extra_forbidden",
+            "field": "stages",
+        }
+    ]
     r = await api.act(rid, "acknowledge", "cw_own")
     assert r.status_code == 200
     r = await api.act(rid, "resolve", "cw_own")

@@ -199,6 +199,23 @@ def test_schema_invalid_names_field_and_reason() -> None:
     assert err.reason_code == "schema_invalid" and "subject" in err.message
 
 
+def test_a_field_no_command_has_is_named_not_dropped() -> None:
+    """A misspelt optional field would otherwise be lost (a rating of the conclusion instead
+    of the intake's): it is dead-lettered naming it, at any depth."""
+    data = submit_data()
+    data["enterprise"]["contact"] = "王芳"  # contact_name
+    err = reason_of(structured("submit", data))
+    assert (err.reason_code, err.message) == (
+        "schema_invalid",
+        "data.enterprise.contact: unknown field (misspelt?)",
+    )
+    err = reason_of(structured("rate", {"request_id": "req-1", "rating": 5, "stages": "intake"}))
+    assert (err.reason_code, err.message) == (
+        "schema_invalid",
+        "data.stages: unknown field (misspelt?)",
+    )
+
+
 def test_invalid_uscc() -> None:
     bad = USCC[:17] + ("0" if USCC[17] != "0" else "1")
     err = reason_of(structured("submit", submit_data(uscc=bad)))
