@@ -18,7 +18,7 @@ from schemas.lifecycle import RequestView
 from schemas.messages import N_, Said
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
-from tierflow.db.models import RequestPart, ServiceRequest
+from tierflow.db.models import RequestPart, ServiceRequest, awaiting_codes
 from workflows.service_request import ServiceRequestWorkflow
 
 QUERY_TIMEOUT = timedelta(seconds=10)
@@ -40,6 +40,7 @@ def to_row(row: ServiceRequest) -> RequestRow:
         {
             **row.model_dump(),
             "next_due_at": row.sign_for_due_at or row.response_due_at or row.resolution_due_at,
+            "awaiting": awaiting_codes(row.awaiting),
         }
     )
 

@@ -168,6 +168,18 @@ class SuspendReason(StrEnum):
     OTHER = "other"  # 其他: see the text
 
 
+class Awaiting(StrEnum):
+    """What an open request waits for from someone: the worklists of the desks, supervisors
+    and units (a queue filters on it; the read model keeps it with the summary)."""
+
+    FOLLOW_UP = "follow_up"  # 待回访: the follow-up desk calls the enterprise
+    RETURN_DECISION = "return_decision"  # 退单待决定: the dispatch desk or a supervisor
+    EXTENSION_DECISION = "extension_decision"  # 延期待审批: a supervisor of a tier above
+    SUSPENSION_DECISION = "suspension_decision"  # 挂起待审批: a supervisor of a tier above
+    APPEAL_DECISION = "appeal_decision"  # 申诉待决定: a supervisor
+    SUPERVISION_REPLY = "supervision_reply"  # 督办待回复: the unit's written reply
+
+
 # What an action carries besides its id, kind and actor: one set of rules for the API's
 # action body and the Kafka command (the bounds live in schemas/edge.py).
 ActionText = Annotated[str | None, limit(ACTION_TEXT_BYTES), text_rule(ACTION_TEXT_BYTES)]
@@ -619,6 +631,7 @@ class RequestSummary(BaseModel):
     signed_for_at: datetime | None = None  # when the holding unit signed for it
     handler_id: str | None = None  # 承办人 in the holding unit
     co_handlers: list[str] = Field(default_factory=list)  # 协办 units with an open part
+    awaiting: list[Awaiting] = Field(default_factory=list)  # whose turn it is besides the unit
 
     @classmethod
     def of_request(cls, req: RequestInput, **status: Any) -> RequestSummary:

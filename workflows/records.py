@@ -10,8 +10,10 @@ from typing import Any
 
 from schemas.domain import ClockKind, SlaStatus, State, Tier
 from schemas.lifecycle import (
+    ActionKind,
     ActionRequest,
     ActionResult,
+    Awaiting,
     EventType,
     RequestSummary,
     SlaClock,
@@ -135,7 +137,30 @@ def summary(case: WorkflowState, now: datetime) -> RequestSummary:
         signed_for_at=signed_for_at(case),
         handler_id=case.holds[-1].handler if case.holds else None,
         co_handlers=[p.institution_id for p in case.parts if p.open],
+        awaiting=awaiting(case),
     )
+
+
+# A pending application's kind, and who it waits for
+DECISIONS = {
+    ActionKind.RETURN: Awaiting.RETURN_DECISION,
+    ActionKind.REQUEST_EXTENSION: Awaiting.EXTENSION_DECISION,
+    ActionKind.SUSPEND: Awaiting.SUSPENSION_DECISION,
+}
+
+
+def awaiting(case: WorkflowState) -> list[Awaiting]:
+    """What the request waits for from a desk, a supervisor or the unit's written reply."""
+    found = []
+    if case.state is State.RESOLVED and case.follow_up_due_at and not case.followed_up:
+        found.append(Awaiting.FOLLOW_UP)
+    pending = {a.kind for a in case.applications if a.pending}
+    found += [code for kind, code in DECISIONS.items() if kind in pending]
+    if case.rectification is not None and case.rectification.appeal_pending:
+        found.append(Awaiting.APPEAL_DECISION)
+    if any(s.awaiting_reply for s in case.supervisions):
+        found.append(Awaiting.SUPERVISION_REPLY)
+    return found
 
 
 def record_transition(

@@ -57,6 +57,7 @@ from schemas.domain import (
     Category,
     Grade,
     Priority,
+    Role,
     SizeClass,
     SlaStatus,
     State,
@@ -65,6 +66,7 @@ from schemas.domain import (
 from schemas.edge import INSTITUTION_ID_PATTERN, SEARCH_BYTES, full_match
 from schemas.lifecycle import (
     ActionKind,
+    Awaiting,
     FollowUpOutcome,
     RatingStage,
     RequestView,
@@ -302,7 +304,12 @@ def _csrf_refused(
 
 
 # --------------------------------------------------------------------------- queue
+# A desk's queue opens on its worklist (the "any" choice shows everything)
+DESK_WORKLISTS = {Role.FOLLOW_UP: Awaiting.FOLLOW_UP, Role.DISPATCHER: Awaiting.RETURN_DECISION}
+
+
 def queue_query(
+    user: User,
     state: str = "",
     category: str = "",
     priority: str = "",
@@ -312,8 +319,10 @@ def queue_query(
     tier: str = "",
     q: str = "",
     sort: str = "",
+    awaiting: str | None = None,
 ) -> tuple[QueueFilter, QueueSort]:
-    """The queue page's filters, search and order (unknown values: no filter, by risk)."""
+    """The queue page's filters, search and order (unknown values: no filter, by risk); a
+    desk's worklist when ``awaiting`` is not given at all."""
     where = QueueFilter(
         institution if full_match(INSTITUTION_ID_PATTERN, institution) else None,
         _enum(Tier, tier),
@@ -323,6 +332,7 @@ def queue_query(
         _enum(SlaStatus, sla_status),
         include_closed=include_closed,
         search=q.strip()[:SEARCH_BYTES] or None,
+        awaiting=DESK_WORKLISTS.get(user.role) if awaiting is None else _enum(Awaiting, awaiting),
     )
     return where, _enum(QueueSort, sort) or QueueSort.RISK
 
@@ -357,6 +367,7 @@ def queue(
         "category": where.category,
         "priority": where.priority,
         "sla_status": where.sla_status,
+        "awaiting": where.awaiting,
     }
     context = {
         "page": page,
@@ -371,6 +382,7 @@ def queue(
             "category": list(Category),
             "priority": list(Priority),
             "sla_status": list(SlaStatus),
+            "awaiting": list(Awaiting),
         },
         "done": _done(done),
         "moved": _request_id(moved),
@@ -379,7 +391,8 @@ def queue(
         "sort": order.value,
         "sorts": list(QueueSort),
         "tiers": {t.value: t for t in Tier},
-        "csv_url": "/console/requests.csv?" + urlencode({**shown, "q": search}),
+        "csv_url": "/console/requests.csv?"
+        + urlencode({**shown, "q": search, "awaiting": filters["awaiting"] or ""}),
     }
     return render(request, "queue.html", context, user=user)
 

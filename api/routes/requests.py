@@ -14,6 +14,7 @@ from api.routes import API_PREFIX
 from api.service import requests as service
 from schemas.domain import Category, Priority, SlaStatus, State, Tier
 from schemas.edge import INSTITUTION_ID_PATTERN, SEARCH_BYTES, USER_ID_PATTERN
+from schemas.lifecycle import Awaiting
 from schemas.request import REQUEST_ID_PATTERN, RequestInput
 from tierflow.auth_store import Principal
 
@@ -71,6 +72,14 @@ def queue_filter(
         Query(pattern=USER_ID_PATTERN, description="Handled by this caseworker (承办人)"),
     ] = None,
     mine: Annotated[bool, Query(description="Only what the caller handles")] = False,
+    awaiting: Annotated[
+        Awaiting | None,
+        Query(
+            description="A worklist: what the request waits for besides its unit (follow_up "
+            "待回访, return_decision 退单待决定, extension_decision, suspension_decision, "
+            "appeal_decision, supervision_reply 督办待回复)"
+        ),
+    ] = None,
 ) -> service.QueueFilter:
     """The filters a listing and its CSV export share."""
     return service.QueueFilter(
@@ -85,6 +94,7 @@ def queue_filter(
         search,
         handler,
         mine,
+        awaiting,
     )
 
 

@@ -25,7 +25,7 @@ from api.models import (
 )
 from schemas.domain import TERMINAL_STATES, Category, Priority, SlaStatus, State, Tier
 from schemas.edge import SEARCH_BYTES, check_text
-from schemas.lifecycle import TimelineEntry
+from schemas.lifecycle import Awaiting, TimelineEntry
 from schemas.request import RequestInput
 from tierflow import submission
 from tierflow.auth_store import Principal
@@ -54,6 +54,7 @@ class QueueFilter:
     search: str | None = None  # enterprise name or subject contains it; USCC or id starts so
     handler: str | None = None  # 承办人: the caseworker handling it in the holding unit
     mine: bool = False  # only what the caller handles
+    awaiting: Awaiting | None = None  # a worklist: 待回访, 退单待决定 ...
 
 
 class QueueSort(StrEnum):
@@ -106,6 +107,9 @@ def _conditions(principal: Principal, where: QueueFilter, dialect: str) -> list[
     if where.signed_for is not None:
         signed = col(ServiceRequest.signed_for_at)
         conditions.append(signed.is_not(None) if where.signed_for else signed.is_(None))
+    if where.awaiting is not None:  # the column holds " code code " (awaiting_text)
+        code = f" {where.awaiting.value} "
+        conditions.append(col(ServiceRequest.awaiting).contains(code, autoescape=True))
     if where.state is None and not where.include_closed:
         conditions.append(col(ServiceRequest.state).not_in(sorted(TERMINAL_STATES)))
     search = (where.search or "").strip()

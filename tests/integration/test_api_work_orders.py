@@ -75,6 +75,21 @@ async def test_sign_for_claims_and_transfer_moves_it_between_queues(api: Api) ->
     ).status_code == 403
 
 
+async def _worklist(api: Api, who: str, awaiting: str) -> list[str]:
+    page = await api.get("/requests", who, params={"awaiting": awaiting})
+    assert page.status_code == 200, page.text
+    return [item["request_id"] for item in page.json()["items"]]
+
+
+async def _listed(api: Api, who: str, awaiting: str, rid: str, listed: bool = True) -> None:
+    """Wait until the read model lists (or no longer lists) ``rid`` on the worklist."""
+
+    async def there() -> bool:
+        return (rid in await _worklist(api, who, awaiting)) is listed
+
+    await eventually(there, what=f"{rid} {'on' if listed else 'off'} the {awaiting} worklist")
+
+
 async def test_the_dispatch_desk_redispatches_returns_but_does_not_supervise(api: Api) -> None:
     """派单员 of the city: sees the county's requests, decides a 退单 by sending the request
     to another unit and reassigns; extensions, supervision and reports stay with supervisors."""
@@ -84,8 +99,10 @@ async def test_the_dispatch_desk_redispatches_returns_but_does_not_supervise(api
         rid, "return", "cw_own", text="企业注册地不在本区", return_reason="outside_region"
     )
     assert asked.status_code == 200, asked.text
+    await _listed(api, "disp_city", "return_decision", rid)  # the desk's worklist: 退单待决定
     moved = await api.act(rid, "approve_return", "disp_city", institution_id="zj-330105-sme")
     assert moved.status_code == 200 and moved.json()["institution_id"] == "zj-330105-sme"
+    await _listed(api, "disp_city", "return_decision", rid, listed=False)
     back = await api.act(
         rid, "reassign", "disp_city", text="改派回原单位", institution_id="zj-330106-sme"
     )
@@ -164,14 +181,18 @@ async def test_the_follow_up_desk_closes_or_sends_back(api: Api) -> None:
     rid = await api.submit(make_request(), who="sys_portal")
     await api.act(rid, "acknowledge", "cw_own")
     await api.act(rid, "resolve", "cw_own", text="已对接银行")
+    await _listed(api, "desk_city", "follow_up", rid)  # the desk's worklist: 待回访
     no_text = await api.act(rid, "follow_up", "desk_city", outcome="unsatisfied")
     assert no_text.status_code == 422 and "unsatisfied follow-up" in no_text.text
     assert (await api.act(rid, "follow_up", "cw_own", outcome="satisfied")).status_code == 403
     redo = await api.act(rid, "follow_up", "desk_city", outcome="unsatisfied", text="未落实")
     assert redo.status_code == 200 and redo.json()["state"] == "in_progress", redo.text
+    await _listed(api, "desk_city", "follow_up", rid, listed=False)  # back at the unit
     await api.act(rid, "resolve", "cw_own", text="已落实")
+    await _listed(api, "desk_city", "follow_up", rid)  # its new conclusion is followed up
     done = await api.act(rid, "follow_up", "desk_city", outcome="satisfied")
     assert done.status_code == 200 and done.json()["state"] == "closed", done.text
+    await _listed(api, "desk_city", "follow_up", rid, listed=False)
 
 
 def _portal(api: Api, stack) -> str:

@@ -141,21 +141,31 @@ def test_ratings_made_before_intake_ratings_are_the_conclusions(empty_db_url: st
 def test_requests_stored_before_the_longer_text_columns_stay_and_longer_texts_fit(
     empty_db_url: str,
 ) -> None:
-    """0020: the submission's text columns widen in place (SQLite rebuilds the table)."""
+    """0020: the submission's text columns widen in place (SQLite rebuilds the table); 0021
+    adds the worklist column, empty for rows stored before it."""
     upgrade(empty_db_url, "0019_whatif_calendar")
     engine = make_engine(empty_db_url)
     try:
-        writer = TransitionWriter(engine)
-        before = make_request("req-before-0020")
-        assert writer.persist([RecordFactory(before).submitted()]) == 1
+        with engine.begin() as conn:  # the row as 0019's table held it
+            insert_row(
+                conn,
+                "INSERT INTO service_request (request_id, state, tier, category, priority, "
+                "grade, division_code, enterprise_uscc, enterprise_name, contact_email, subject, "
+                "description, channel, policy_version, sla_status, submitted_at, updated_at, "
+                "escalation_count, needs_operator, last_sequence) VALUES ('req-before-0020', "
+                "'assigned', 'county', 'financing', 'normal', 'none', '330106', "
+                "'91330106MA2B0000X0', '杭州启明', 'wang@example.com', '流动资金贷款', '', "
+                "'portal', '2026.4', 'on_track', :at, :at, 0, false, 2)",
+                at=datetime(2026, 11, 1, tzinfo=UTC),
+            )
         upgrade(empty_db_url)
         after = make_request("req-after-0020").model_copy(update={"subject": "S" * 600})
-        assert writer.persist([RecordFactory(after).submitted()]) == 1
+        assert TransitionWriter(engine).persist([RecordFactory(after).submitted()]) == 1
         with Session(engine) as session:
             kept = repository.get_request(session, "req-before-0020")
             longer = repository.get_request(session, "req-after-0020")
-        assert kept is not None and kept.subject == before.subject
-        assert kept.contact_email == before.enterprise.contact_email
+        assert kept is not None and kept.subject == "流动资金贷款"
+        assert (kept.contact_email, kept.awaiting) == ("wang@example.com", None)  # 0021's too
         assert longer is not None and longer.subject == "S" * 600
         indexes = {i["name"] for i in inspect(engine).get_indexes("service_request")}
     finally:

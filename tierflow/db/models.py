@@ -8,6 +8,7 @@ purpose: the projection accepts records in any order, and audit rows outlive req
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlmodel import Field, SQLModel
 
 from schemas.domain import Category, Grade, Priority, Role, SlaStatus, State, Tier
 from schemas.edge import CONTACT_NAME_BYTES, NAME_BYTES, SHORT_BYTES, SUBJECT_BYTES
-from schemas.lifecycle import EventType, RatingStage
+from schemas.lifecycle import Awaiting, EventType, RatingStage
 from tierflow.db.types import EnumText, UtcDateTime
 
 
@@ -53,7 +54,20 @@ class ServiceRequestBase(SQLModel):
     sign_for_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     signed_for_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # 签收
     handler_id: str | None = Field(default=None, sa_type=String(100))  # 承办人
+    # whose turn it is besides the unit, as " code code " (``awaiting_text``): queues filter it
+    awaiting: str | None = Field(default=None, sa_type=String(200))
     last_sequence: int = 0
+
+
+def awaiting_text(codes: Sequence[Awaiting]) -> str | None:
+    """The ``awaiting`` column's text: each code between spaces, so that a queue finds one
+    with ``LIKE '% code %'`` on any database; None for none."""
+    return f" {' '.join(codes)} " if codes else None
+
+
+def awaiting_codes(text: str | None) -> list[Awaiting]:
+    """The codes the ``awaiting`` column holds."""
+    return [Awaiting(code) for code in (text or "").split()]
 
 
 class ServiceRequest(ServiceRequestBase, table=True):

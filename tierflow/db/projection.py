@@ -31,6 +31,7 @@ from tierflow.db.models import (
     ServiceRequest,
     TierHoldRow,
     Transition,
+    awaiting_text,
 )
 
 # Events that move the request to an institution: the old stay ends, a new one begins.
@@ -55,7 +56,7 @@ SUMMARY_COLUMNS = (
     "state tier institution_id category priority grade division_code enterprise_uscc "
     "enterprise_name subject policy_version sla_status response_due_at resolution_due_at "
     "submitted_at updated_at resolved_at closed_at escalation_count needs_operator "
-    "sign_for_due_at signed_for_at handler_id last_sequence"
+    "sign_for_due_at signed_for_at handler_id awaiting last_sequence"
 ).split()
 
 _tables = SQLModel.metadata.tables
@@ -251,6 +252,7 @@ def write_summary(
     (contact, description, channel), whatever order the records arrive in."""
     summary = record.summary.model_dump()
     summary["last_sequence"] = record.sequence
+    summary["awaiting"] = awaiting_text(record.summary.awaiting)
     values = _plain({k: summary[k] for k in SUMMARY_COLUMNS})
     values["request_id"] = record.request_id
     if submission is not None:

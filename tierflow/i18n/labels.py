@@ -24,6 +24,7 @@ from schemas.domain import (
 )
 from schemas.lifecycle import (
     ActionKind,
+    Awaiting,
     EscalationReason,
     EventType,
     FollowUpOutcome,
@@ -228,6 +229,14 @@ FOLLOW_UP_OUTCOME = {
     FollowUpOutcome.UNSATISFIED: NC_("follow_up", "Not satisfied: redo at the unit"),
     FollowUpOutcome.UNREACHABLE: NC_("follow_up", "Could not be reached"),
 }
+AWAITING = {
+    Awaiting.FOLLOW_UP: NC_("awaiting", "Awaiting follow-up"),
+    Awaiting.RETURN_DECISION: NC_("awaiting", "Return awaiting a decision"),
+    Awaiting.EXTENSION_DECISION: NC_("awaiting", "Extension awaiting approval"),
+    Awaiting.SUSPENSION_DECISION: NC_("awaiting", "Suspension awaiting approval"),
+    Awaiting.APPEAL_DECISION: NC_("awaiting", "Appeal awaiting a decision"),
+    Awaiting.SUPERVISION_REPLY: NC_("awaiting", "Supervision awaiting the reply"),
+}
 RATING_STAGE = {
     RatingStage.INTAKE: NC_("rating_stage", "Intake"),
     RatingStage.CONCLUSION: NC_("rating_stage", "Conclusion"),
@@ -249,6 +258,7 @@ BY_ENUM: dict[type[StrEnum], dict] = {
     SuspendReason: SUSPEND_REASON,
     FollowUpOutcome: FOLLOW_UP_OUTCOME,
     RatingStage: RATING_STAGE,
+    Awaiting: AWAITING,
 }
 
 

@@ -1,0 +1,70 @@
+"""What an open request waits for besides its unit (the desks' and supervisors' worklists),
+as the summary reports it to the read model, and how the read model's column holds it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from api.console.routes import queue_query
+from schemas.domain import Role, State, Tier
+from schemas.lifecycle import ActionKind, ActionRequest, Awaiting, Institution, TierHold
+from schemas.request import Actor
+from tests.utils.console_cases import county_case
+from tierflow.auth_store import Principal
+from tierflow.db.models import awaiting_codes, awaiting_text
+from workflows import applications, chasing, records
+
+NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+COUNTY = Institution(id="zj-330106-sme", name="西湖区", tier=Tier.COUNTY, division_code="330106")
+WORKER = Actor(
+    id="cw-1",
+    role=Role.CASEWORKER,
+    institution_id=COUNTY.id,
+    tier=Tier.COUNTY,
+    division_code="330106",
+)
+
+
+def test_a_conclusion_waits_for_its_follow_up_until_it_is_made() -> None:
+    case = county_case(NOW, State.RESOLVED, COUNTY)
+    assert records.awaiting(case) == []  # no follow-up due (a policy without one)
+    case.follow_up_due_at = NOW + timedelta(days=1)
+    assert records.summary(case, NOW).awaiting == [Awaiting.FOLLOW_UP]
+    case.followed_up = True
+    assert records.awaiting(case) == []
+    case.followed_up, case.state = False, State.IN_PROGRESS  # sent back to the unit: 重办
+    assert records.awaiting(case) == []
+
+
+def test_pending_applications_and_a_supervision_wait_for_their_deciders() -> None:
+    case = county_case(NOW, State.IN_PROGRESS, COUNTY)
+    case.holds = [TierHold(tier=Tier.COUNTY, institution_id=COUNTY.id, since=NOW)]
+    asked = ActionRequest(
+        action_id="a-1", kind=ActionKind.REQUEST_EXTENSION, actor=WORKER, days=3, text="等银行"
+    )
+    applications.ask(case, asked, NOW)
+    chasing.open_supervision(case, "sup-1", "请说明进展", None, NOW, 3)
+    assert records.awaiting(case) == [Awaiting.EXTENSION_DECISION, Awaiting.SUPERVISION_REPLY]
+    case.applications[-1].decided_at = NOW  # decided: off the supervisors' worklist
+    assert records.awaiting(case) == [Awaiting.SUPERVISION_REPLY]
+
+
+def test_the_column_holds_each_code_between_spaces() -> None:
+    codes = [Awaiting.RETURN_DECISION, Awaiting.SUPERVISION_REPLY]
+    text = awaiting_text(codes)
+    assert text == " return_decision supervision_reply "
+    assert " supervision_reply " in text and awaiting_codes(text) == codes
+    assert (awaiting_text([]), awaiting_codes(None)) == (None, [])
+
+
+def test_a_desk_queue_opens_on_its_worklist() -> None:
+    """The follow-up desk's queue opens on 待回访, the dispatch desk's on 退单待决定; "any"
+    (an empty choice) shows everything, and a caseworker's queue has no worklist by default."""
+    desk = Principal("desk-1", Role.FOLLOW_UP, "zj-330100-sme", Tier.MUNICIPAL, "330100")
+    dispatch = Principal("disp-1", Role.DISPATCHER, "zj-330100-sme", Tier.MUNICIPAL, "330100")
+    worker = Principal("cw-1", Role.CASEWORKER, COUNTY.id, Tier.COUNTY, "330106")
+    assert queue_query(desk)[0].awaiting is Awaiting.FOLLOW_UP
+    assert queue_query(dispatch)[0].awaiting is Awaiting.RETURN_DECISION
+    assert queue_query(desk, awaiting="")[0].awaiting is None
+    assert queue_query(worker)[0].awaiting is None
+    assert queue_query(worker, awaiting="appeal_decision")[0].awaiting is Awaiting.APPEAL_DECISION
