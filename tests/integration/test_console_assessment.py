@@ -90,6 +90,8 @@ async def test_league_table_sorts_and_drills_down_to_the_counted_requests(
                 assert parse_qs(urlsplit(link).query)["group"] == [unit]
                 behind = await client.get(link)
                 assert behind.status_code == 200, behind.text
+                heading = behind.text.split("<h1>")[1].split("</h1>")[0]
+                assert f"：{unit}" in heading  # the figure, a Chinese colon, the unit
                 listed = BEHIND.findall(behind.text)[0]
                 assert listed.count('href="/console/requests/') == c[whole], (unit, figure)
                 if part:
