@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from schemas.lifecycle import ActionKind, ActionRequest, Rectification, WorkflowState
+from schemas.lifecycle import ActionKind, ActionRequest, Actor, Rectification, WorkflowState
 from schemas.messages import N_, Said
 from workflows.business_time import add_business_seconds, business_day_seconds
 from workflows.follow_up import BAD_RATING
@@ -26,6 +26,7 @@ ACTIONS = frozenset(
         ActionKind.REJECT_APPEAL,
     }
 )
+UNIT_STEPS = frozenset({ActionKind.CONCLUDE_RECTIFICATION, ActionKind.APPEAL_RATING})
 
 
 def _days(case: WorkflowState, start: datetime, days: int) -> datetime:
@@ -88,6 +89,12 @@ def next_due(case: WorkflowState) -> datetime | None:
     return min(dues) if dues else None
 
 
+def of_another_unit(r: Rectification, actor: Actor, kind: ActionKind) -> bool:
+    """Whether a step of the unit's own (concluding the rectification, appealing) comes from
+    someone of another unit."""
+    return kind in UNIT_STEPS and actor.institution_id not in (None, r.institution_id)
+
+
 def refusal(case: WorkflowState, action: ActionRequest, now: datetime) -> str | None:
     """Why this rectification or appeal step cannot be taken now; None if it can."""
     kind, r = action.kind, case.rectification
@@ -98,8 +105,7 @@ def refusal(case: WorkflowState, action: ActionRequest, now: datetime) -> str | 
             N_("cannot %(kind)s: the request has no rectification (no bad rating)"),
             kind=kind.value,
         )
-    unit_steps = (ActionKind.CONCLUDE_RECTIFICATION, ActionKind.APPEAL_RATING)
-    if kind in unit_steps and action.actor.institution_id not in (None, r.institution_id):
+    if of_another_unit(r, action.actor, kind):
         return Said(
             N_("cannot %(kind)s: the rectification belongs to %(institution)s"),
             kind=kind.value,

@@ -50,8 +50,9 @@ def _possible(case: WorkflowState, kind: ActionKind, now: datetime) -> bool:
 def offered_to(view: RequestView, actor: Actor) -> list[ActionKind]:
     """The view's allowed actions that ``actor`` may take: the workflow's own checks of role,
     grants and scope (the holding unit, or the actor's unit's co-handling part), of who
-    decides an application and of the handler's transfer, on the view's facts, so that a
-    console offers only what the workflow accepts from them."""
+    decides an application, of the unit's own rectification steps and of the handler's
+    transfer, on the view's facts, so that a console offers only what the workflow accepts
+    from them."""
     return [kind for kind in view.allowed_actions if _actor_may(view, actor, kind)]
 
 
@@ -67,6 +68,9 @@ def _actor_may(view: RequestView, actor: Actor, kind: ActionKind) -> bool:
     if permissions.action_refusal(actor, kind, s.tier, s.institution_id, s.division_code):
         return False
     if applications.decider_refusal(actor, kind, s.tier):  # a tier above decides
+        return False
+    r = view.rectification
+    if r is not None and rectification.of_another_unit(r, actor, kind):  # the unit's own step
         return False
     return kind is not ActionKind.TRANSFER or handlers.may_transfer(
         handlers.handler_of(view.holds), actor

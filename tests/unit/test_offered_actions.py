@@ -3,10 +3,17 @@ reply without a supervision, a part step without a part, a claim of a handled re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from schemas.domain import Role, State, Tier
-from schemas.lifecycle import ActionKind, ActionRequest, Institution, TierHold, WorkflowState
+from schemas.lifecycle import (
+    ActionKind,
+    ActionRequest,
+    Institution,
+    Rectification,
+    TierHold,
+    WorkflowState,
+)
 from schemas.request import Actor
 from tests.utils.console_cases import county_case
 from workflows import applications, chasing, parts, views
@@ -105,3 +112,22 @@ def test_each_person_is_offered_what_the_workflow_accepts_from_them() -> None:
     assert decide <= set(views.offered_to(waiting, LEAD))  # a tier above decides
     assert not part_steps & set(views.offered_to(waiting, LEAD))  # the unit's own steps
     assert not decide & set(views.offered_to(waiting, county_lead))  # not the county's own
+
+
+def test_the_units_own_rectification_steps_are_offered_to_the_unit() -> None:
+    """Concluding a rectification (整改) and appealing the rating (申诉) are the unit's steps;
+    a supervisor of the city (another unit) decides the appeal instead."""
+    case = county_case(NOW, State.RESOLVED, COUNTY)
+    case.holds = [TierHold(tier=Tier.COUNTY, institution_id=COUNTY.id, since=NOW, handler="cw-1")]
+    case.rectification = Rectification(
+        institution_id=COUNTY.id,
+        rating=1,
+        opened_at=NOW,
+        due_at=NOW + timedelta(days=15),
+        appeal_until=NOW + timedelta(days=5),
+    )
+    view = views.request_view(case, NOW)
+    unit_steps = {ActionKind.CONCLUDE_RECTIFICATION, ActionKind.APPEAL_RATING}
+    assert unit_steps <= set(views.offered_to(view, _worker("cw-1", COUNTY)))
+    city_lead = LEAD.model_copy(update={"institution_id": CITY.id})
+    assert not unit_steps & set(views.offered_to(view, city_lead))
