@@ -373,6 +373,7 @@ def queue(
         "page": page,
         "filters": {n: (v.value if v else "") for n, v in filters.items()},
         "include_closed": where.include_closed,
+        "worklist": where.awaiting,
         "scope": {
             "institution": where.institution or "",
             "tier": where.tier.value if where.tier else "",

@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from api.console.routes import queue_query
+from api.models import QueuePage, RequestItem
 from schemas.domain import Role, State, Tier
 from schemas.lifecycle import ActionKind, ActionRequest, Awaiting, Institution, TierHold
 from schemas.request import Actor
+from tests.unit.test_console_operator_badge import render
 from tests.utils.console_cases import county_case
 from tierflow.auth_store import Principal
 from tierflow.db.models import awaiting_codes, awaiting_text
@@ -68,3 +70,16 @@ def test_a_desk_queue_opens_on_its_worklist() -> None:
     assert queue_query(desk, awaiting="")[0].awaiting is None
     assert queue_query(worker)[0].awaiting is None
     assert queue_query(worker, awaiting="appeal_decision")[0].awaiting is Awaiting.APPEAL_DECISION
+
+
+def test_the_queue_names_the_worklist_and_what_each_request_waits_for() -> None:
+    case = county_case(NOW, State.RESOLVED, COUNTY)
+    case.follow_up_due_at = NOW + timedelta(days=1)
+    item = RequestItem(**records.summary(case, NOW).model_dump(), next_due_at=None)
+    page = QueuePage(total=1, limit=50, offset=0, items=[item])
+    options = {"state": [], "category": [], "priority": [], "sla_status": [], "awaiting": []}
+    html = render(
+        "queue.html", page=page, filters={}, scope={}, options=options, worklist=Awaiting.FOLLOW_UP
+    )
+    assert "<h1>待回访</h1>" in html
+    assert '<span class="tag awaiting">待回访</span>' in html
