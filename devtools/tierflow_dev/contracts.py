@@ -34,6 +34,7 @@ from schemas.events import (
 from schemas.lifecycle import (
     FIELD_REQUIRED,
     TEXT_REQUIRED,
+    ActionFields,
     ActionKind,
     EscalationReason,
     EventType,
@@ -117,8 +118,20 @@ def action_data_model(kind: ActionKind) -> type[BaseModel]:
                 "request is open)",
             ),
         )
+    for other, info in ActionFields.model_fields.items():  # accepted on every kind, unused
+        fields.setdefault(other, (info.annotation, info))
     name = "".join(part.title() for part in kind.value.split("_")) + "Command"
     return create_model(name, __doc__=f"Data of the {kind.value} command.", **fields)
+
+
+def _closed(schema: dict) -> dict:
+    """The schema with no property beyond those it names, at any depth: the ingress refuses
+    an unknown field (``schemas.events``), so the contract says so."""
+    closed = copy.deepcopy(schema)
+    for part in (closed, *closed.get("$defs", {}).values()):
+        if "properties" in part:
+            part["additionalProperties"] = False
+    return closed
 
 
 def _envelope(
@@ -172,14 +185,14 @@ def json_schemas() -> dict[str, dict]:
         f"command.{SUBMIT}",
         "Submit command",
         {"const": command_type(SUBMIT), "type": "string"},
-        RequestInput.model_json_schema(),
+        _closed(RequestInput.model_json_schema()),
     )
     for kind in ActionKind:
         schemas[f"command.{kind.value}"] = _envelope(
             f"command.{kind.value}",
             f"{kind.value} command",
             {"const": command_type(kind.value), "type": "string"},
-            action_data_model(kind).model_json_schema(),
+            _closed(action_data_model(kind).model_json_schema()),
         )
     event_types = [f"{TYPE_PREFIX}{t.value}.v1" for t in EventType]
     schemas["event.lifecycle"] = _without_pii(

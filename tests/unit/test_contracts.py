@@ -10,7 +10,13 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from schemas.events import SUBMIT, command_event, event_from_transition, parse_command
+from schemas.events import (
+    SUBMIT,
+    CommandError,
+    command_event,
+    event_from_transition,
+    parse_command,
+)
 from schemas.lifecycle import FIELD_REQUIRED, TEXT_REQUIRED, ActionKind
 from tests.utils.factories import RecordFactory, make_request
 from tierflow.cli import app
@@ -122,6 +128,27 @@ def test_action_schemas_match_what_the_ingress_accepts(kind: ActionKind) -> None
         del without["data"][name]
         with pytest.raises(jsonschema.ValidationError):
             _validator(_schema(f"command.{kind.value}")).validate(without)
+
+
+@pytest.mark.parametrize("kind", [SUBMIT, ActionKind.COMMENT.value])
+def test_a_field_the_contract_does_not_name_is_refused_by_both(kind: str) -> None:
+    """The schemas are closed as the ingress is: a misspelt field fails both, at any depth."""
+    data = (
+        make_request().model_dump(mode="json")
+        if kind == SUBMIT
+        else {"request_id": "req-1", "text": "because"}
+    )
+    for path in (("stages",), ("actor", "unit") if kind != SUBMIT else ("enterprise", "contact")):
+        wrong = copy.deepcopy(data)
+        if len(path) == 2:
+            wrong.setdefault(path[0], {"id": "crm", "role": "system"})[path[1]] = "x"
+        else:
+            wrong[path[0]] = "intake"
+        event = command_event(kind, wrong, source="/tests").model_dump(mode="json")
+        with pytest.raises(jsonschema.ValidationError):
+            _validator(_schema(f"command.{kind}")).validate(event)
+        with pytest.raises(CommandError, match=r"unknown field \(misspelt\?\)"):
+            parse_command(json.dumps(event).encode(), [])
 
 
 def test_real_lifecycle_events_validate_and_carry_no_pii() -> None:
