@@ -12,6 +12,7 @@ from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from schemas import engine_reasons as reasons
     from schemas import permissions
     from schemas.domain import ClockKind, Role, State, Tier
     from schemas.enterprise import division_for_tier
@@ -451,7 +452,7 @@ class ServiceRequestWorkflow:
                     EventType.CALENDAR_UPDATED,
                     update.actor,
                     to_state=self.case.state,
-                    reason=f"calendar {old.version} -> {update.calendar.version}",
+                    reason=reasons.calendar_changed(old.version, update.calendar.version),
                     details={
                         "from_version": old.version,
                         "to_version": update.calendar.version,
@@ -599,7 +600,7 @@ class ServiceRequestWorkflow:
             if opened is not None:  # 整改 after a bad rating
                 self._note(
                     EventType.RECTIFICATION_OPENED,
-                    f"rating {action.rating}",
+                    reasons.rectification_opened(action.rating),
                     rectifying_institution=opened.institution_id,
                     due_at=_iso(opened.due_at),
                     appeal_until=_iso(opened.appeal_until),
@@ -968,7 +969,7 @@ class ServiceRequestWorkflow:
         if self.case.state is State.RESOLVED:
             close_due = sla.close_due_now(self.case)
             if close_due is not None and close_due <= now:
-                self._close(SYSTEM_ACTOR, "reopen window elapsed", None)
+                self._close(SYSTEM_ACTOR, reasons.REOPEN_WINDOW_ELAPSED, None)
             return
         wait_ends = sla.enterprise_wait_ends(self.case)
         if wait_ends is not None and wait_ends <= now:
@@ -978,7 +979,7 @@ class ServiceRequestWorkflow:
             part.reminded = True
             self._remind(
                 f"part:{part.institution_id}",
-                f"co-handling part of {part.institution_id} is late",
+                reasons.part_late(part.institution_id),
                 clock="part",
                 co_handler=part.institution_id,
                 deadline=_iso(part.due_at),
@@ -992,7 +993,7 @@ class ServiceRequestWorkflow:
                 EventType.RESUMED,
                 SYSTEM_ACTOR,
                 to_state=State.IN_PROGRESS,
-                reason="the approved suspension ended",
+                reason=reasons.SUSPENSION_ENDED,
                 details={"cause": "suspension_ended", "paused_seconds": paused},
             )
             return
@@ -1030,13 +1031,13 @@ class ServiceRequestWorkflow:
         policy = self._policy
         details = {"clock": clock.kind.value, "deadline": _iso(clock.deadline)}
         if clock.kind is ClockKind.SIGN_FOR and policy.sign_for_breach is SignForBreach.REMIND:
-            self._remind(clock.kind.value, "sign-for deadline missed", **details)
+            self._remind(clock.kind.value, reasons.SIGN_FOR_MISSED, **details)
             return
         in_place = policy.breach_action is BreachAction.SUPERVISE_IN_PLACE
         if clock.kind is not ClockKind.SIGN_FOR and in_place:
             self._note(
                 EventType.SUPERVISOR_ALERT,
-                f"sla_breach:{clock.kind.value}",
+                reasons.sla_breach(clock.kind.value),
                 **details,
                 cause="sla_breach",
                 mode=policy.breach_action.value,
@@ -1045,7 +1046,7 @@ class ServiceRequestWorkflow:
             return
         await self._escalate(
             SYSTEM_ACTOR,
-            f"sla_breach:{clock.kind.value}",
+            reasons.sla_breach(clock.kind.value),
             None,
             EscalationReason.SLA_BREACH,
             clock.kind,
@@ -1098,7 +1099,7 @@ class ServiceRequestWorkflow:
                 details={"cause": "follow_up", "redo": self.case.redo_count},
             )
         elif self.case.followed_up:  # satisfied, or unreachable too often
-            self._close(action.actor, f"follow-up: {outcome.value}", None, cause=outcome.value)
+            self._close(action.actor, reasons.followed_up(outcome.value), None, cause=outcome.value)
 
     def _fire_rectification(self, now: datetime) -> None:
         """A rectification past its deadline is reminded and chased; an appeal undecided by its
@@ -1109,7 +1110,7 @@ class ServiceRequestWorkflow:
             appealed.appeal_overdue_at = now
             self._note(
                 EventType.APPEAL_DECISION_OVERDUE,
-                "the appeal was not decided in time",
+                reasons.APPEAL_NOT_DECIDED,
                 appealed_at=_iso(appealed.appealed_at),
                 decide_by=_iso(appealed.appeal_decide_by),
             )
@@ -1119,7 +1120,7 @@ class ServiceRequestWorkflow:
             case.reminded = True
             self._remind(
                 rectification.CLOCK,
-                "rectification is late",
+                reasons.RECTIFICATION_LATE,
                 clock=rectification.CLOCK,
                 rectifying_institution=case.institution_id,
                 deadline=_iso(case.due_at),
@@ -1138,7 +1139,7 @@ class ServiceRequestWorkflow:
             chase.reminded_at = now
             self._note(
                 EventType.REMINDED,
-                f"{chase.clock} late since {chase.late_since.isoformat()}",
+                reasons.late_since(chase.clock, chase.late_since),
                 clock=chase.clock,
                 late_since=_iso(chase.late_since),
             )
@@ -1147,7 +1148,7 @@ class ServiceRequestWorkflow:
             opened = chasing.open_supervision(
                 self.case,
                 SYSTEM_ACTOR.id,
-                f"{chase.clock} late since {chase.late_since.isoformat()}",
+                reasons.late_since(chase.clock, chase.late_since),
                 chase.clock,
                 now,
                 self._policy.supervision_reply_days,
@@ -1163,7 +1164,7 @@ class ServiceRequestWorkflow:
             supervision.reprimanded_at = now
             self._note(
                 EventType.REPRIMANDED,
-                "no written reply to the supervision in time",
+                reasons.NO_SUPERVISION_REPLY,
                 clock=supervision.clock,
                 supervised_institution=supervision.institution_id,
                 reply_due_at=_iso(supervision.reply_due_at),
@@ -1178,7 +1179,7 @@ class ServiceRequestWorkflow:
                 EventType.ENTERPRISE_WAIT_EXPIRED,
                 SYSTEM_ACTOR,
                 to_state=State.IN_PROGRESS,
-                reason="no reply from the enterprise: handling resumes",
+                reason=reasons.WAIT_EXPIRED_RESUMES,
                 details=waited,
             )
             return
@@ -1192,7 +1193,7 @@ class ServiceRequestWorkflow:
             EventType.CLOSED,
             SYSTEM_ACTOR,
             to_state=State.CLOSED,
-            reason="no reply from the enterprise",
+            reason=reasons.WAIT_EXPIRED_CLOSES,
             details={"cause": "no_reply", **waited},
         )
 
@@ -1341,8 +1342,7 @@ class ServiceRequestWorkflow:
             EventType.REJECTED,
             SYSTEM_ACTOR,
             to_state=State.REJECTED,
-            reason=f"no institution serves division {code} for "
-            f"{self.case.request.category.value} at any tier",
+            reason=reasons.unroutable(code, self.case.request.category.value),
         )
 
     def _current_clocks(self) -> list[SlaClock]:

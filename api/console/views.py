@@ -22,6 +22,7 @@ from schemas.lifecycle import ActionKind, EventType, RequestView, TierHold
 from schemas.policy import CalendarData
 from schemas.working_periods import parse_working_periods
 from tierflow.i18n import N_, formats, labels
+from tierflow.i18n.engine_reasons import engine_reason
 from tierflow.settings import Settings
 from workflows.business_time import business_day_seconds, business_seconds_between, is_working_day
 
@@ -60,6 +61,10 @@ class Texts:
 
     def when(self, value: datetime | None) -> str:
         return formats.when(value, self.t)
+
+    def reason(self, text: str | None) -> str | None:
+        """An audit-trail reason; the engine's own in this language (a person's as written)."""
+        return engine_reason(text, self.t)
 
     def span(self, seconds: float, cal: CalendarData | None) -> str:
         """A business-time span on ``cal`` (days of 24 h when there is no calendar)."""

@@ -64,6 +64,7 @@ WORDS = {
         "escalated": "↑ 已上报 ×1",
         "overview": "总览",
         "county": "县级",
+        "why_up": "响应超时",
     },
     "en": {
         "token": "API token",
@@ -83,6 +84,7 @@ WORDS = {
         "escalated": "↑ escalated ×1",
         "overview": "Overview",
         "county": "County",
+        "why_up": "Response deadline missed",
     },
 }
 LOCALE = {"zh-CN": "zh-CN", "en": "en-US"}  # the browser's locale: its Accept-Language
@@ -328,7 +330,8 @@ async def test_sla_breach_escalates_and_the_supervisor_sees_it(
         return await supervisor.locator(".timeline .ev-escalated").count() > 0
 
     await eventually(escalated, timeout=30, what="the breach escalation on the case page")
-    await expect(supervisor.locator(".ev-escalated .ev-reason")).to_have_text("sla_breach:response")
+    # the engine's reason (sla_breach:response in the trail) in the reader's words
+    await expect(supervisor.locator(".ev-escalated .ev-reason")).to_have_text(words["why_up"])
     await expect(supervisor.locator(".timeline .ev-sla_breached .ev-type")).to_have_text(
         words["breached"]
     )

@@ -24,6 +24,7 @@ from schemas.domain import Category, ClockKind, Priority, SlaStatus, State, Tier
 from schemas.lifecycle import ActionFields, ActionKind, EventType
 from tierflow.cli.texts import _
 from tierflow.cli.texts import catalog as _t
+from tierflow.i18n.engine_reasons import engine_reason
 from tierflow.i18n.formats import when
 from tierflow.i18n.labels import label
 from tierflow.i18n.refusals import answer_text
@@ -303,7 +304,7 @@ def show(
             escape(entry["actor_id"]),
             words("state", entry["to_state"]),
             words("tier", entry["tier"]),
-            escape(entry.get("reason") or ""),
+            escape(engine_reason(entry.get("reason"), _t()) or ""),
         )
     _print_rich(table)
     allowed = [f"{words('action', k)} ({k})" for k in detail.get("allowed_actions", [])]

@@ -41,6 +41,7 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
     "api/service": [("whatif.py", "python"), ("actions.py", "python")],
     "schemas": [
         ("divisions.py", "python"),
+        ("engine_reasons.py", "python"),  # the engine's own audit-trail reasons
         ("edge.py", "python"),
         ("enterprise.py", "python"),
         ("messages.py", "python"),
@@ -48,6 +49,7 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
     ],
     "tierflow": [
         ("auth_store.py", "python"),
+        ("i18n/engine_reasons.py", "python"),
         ("directory.py", "python"),
         ("directory_csv.py", "python"),
         ("grades.py", "python"),

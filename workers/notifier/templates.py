@@ -2,7 +2,10 @@
 
 Each template file has a ``subject`` block and a ``body`` block; ``templates/zh-CN`` is the
 default, ``templates/en`` the English one. Templates see the transition (``r``), its request
-summary (``s``) and a console ``link``, never the enterprise's contact details.
+summary (``s``) and a console ``link``, never the enterprise's contact details; ``word(kind,
+code)`` names a tier, category, priority or clock in the template's language, ``why(text)``
+reads the engine's own reasons (``sla_breach:response``) in it, and ``clock`` is the late or
+breached step's name.
 """
 
 from __future__ import annotations
@@ -11,12 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from babel.support import NullTranslations
 from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound
 
+from schemas.domain import Category, Priority, Tier
 from schemas.lifecycle import TransitionRecord
+from tierflow.i18n import translations
+from tierflow.i18n.engine_reasons import clock_words, engine_reason
+from tierflow.i18n.labels import label
 
 CHINA = timezone(timedelta(hours=8))
-CLOCKS_ZH = {"response": "响应", "resolution": "办结", "sign_for": "签收"}
+WORDS = {"tier": Tier, "category": Category, "priority": Priority}
 
 
 @dataclass(frozen=True)
@@ -56,15 +64,26 @@ class Templates:
     def render(self, name: str, locale: str, record: TransitionRecord, link: str) -> Rendered:
         """Return subject and body of ``name`` in ``locale`` for ``record``."""
         template = self.env.get_template(f"{locale}/{name}.j2")
+        catalog = translations(locale)
         r = record.model_dump(mode="json", exclude={"request"})
         context = template.new_context(
             {
                 "r": r,
                 "s": r["summary"],
                 "link": link,
-                "clock_zh": CLOCKS_ZH.get(str(r["details"].get("clock")), ""),
+                "clock": clock_words(str(r["details"].get("clock") or ""), catalog),
+                "word": lambda kind, code: _word(kind, code, catalog),
+                "why": lambda text: engine_reason(text, catalog),
             }
         )
         subject = "".join(template.blocks["subject"](context)).strip()
         body = "".join(template.blocks["body"](context)).strip() + "\n"
         return Rendered(" ".join(subject.split())[:300], body)
+
+
+def _word(kind: str, code: str | None, catalog: NullTranslations) -> str:
+    """A tier's, category's or priority's code in the catalog's words ("" for none)."""
+    if not code:
+        return ""
+    enum = WORDS[kind]
+    return label(enum(code), catalog) if code in set(enum) else code

@@ -63,7 +63,7 @@ DETAILS: dict[EventType, dict[str, object]] = {
 # the template of each event's message, and a phrase the message shows in each locale
 PHRASES = [
     (EventType.REMINDED, "reminded", "zh-CN", "签收时限"),
-    (EventType.REMINDED, "reminded", "en", "sign_for deadline"),
+    (EventType.REMINDED, "reminded", "en", "sign-for deadline"),
     (EventType.EXTENSION_REQUESTED, "application_requested", "zh-CN", "延期申请"),
     (EventType.EXTENSION_REQUESTED, "application_requested", "en", "An extension"),
     (EventType.RETURN_REQUESTED, "application_requested", "zh-CN", "退单申请"),
@@ -109,3 +109,25 @@ def test_work_order_messages_render(event, template, locale, phrase) -> None:
     message = TEMPLATES.render(template, locale, record, "https://console/requests/x")
     assert phrase in message.subject + message.body
     assert "王芳" not in message.body and "13800000000" not in message.body  # no contact
+
+
+def test_messages_name_tiers_categories_clocks_and_the_engines_reasons_in_words() -> None:
+    """No code reaches a person: 县级/市级, not county/municipal; 响应超时, not
+    sla_breach:response; 投融资服务, not financing."""
+    records = RecordFactory(make_request())
+    records.submitted()
+    assigned = records.assigned(COUNTY)
+    breached = records.breached("sign_for")
+    escalated = records.escalated("zj-330100-sme", Tier.MUNICIPAL)
+    up = TEMPLATES.render("escalated", "zh-CN", escalated, "http://console").body
+    assert "已从县级升级至市级" in up and "原因：响应超时" in up
+    to_unit = TEMPLATES.render("assigned", "zh-CN", assigned, "http://console").body
+    assert "类别：投融资服务　优先级：一般" in to_unit
+    late = TEMPLATES.render("sla_breached", "zh-CN", breached, "http://console")
+    assert "已超过签收时限" in late.subject
+    english = TEMPLATES.render("sla_breached", "en", breached, "http://console").body
+    assert "missed its sign-for deadline" in english
+    for text in (up, to_unit, late.body):
+        assert not {"county", "municipal", "financing", "sla_breach", "sign_for"} & set(
+            text.replace("（", " ").replace("）", " ").split()
+        ), text

@@ -1,0 +1,44 @@
+"""The engine's own audit-trail reasons read in the reader's language; a person's stay as
+written. Every reason the workflow builds (``schemas.engine_reasons``) is covered."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from schemas import engine_reasons as written
+from tierflow.i18n import translations
+from tierflow.i18n.engine_reasons import FIXED, engine_reason
+
+ZH = translations("zh-CN")
+AT = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
+BUILT = {
+    written.calendar_changed("2026.1", "2026.2"): "营业日历由 2026.1 更新为 2026.2",
+    written.rectification_opened(1): "评价 1 分，启动整改",
+    written.followed_up("unsatisfied"): "回访：",
+    written.part_late("zj-330105-sme"): "zj-330105-sme 的协办任务逾期",
+    written.late_since("sign_for", AT): "签收自 2026年3月2日 09:30 起逾期",
+    written.late_since("part:zj-330105-sme", AT): "zj-330105-sme 的协办任务自 ",
+    written.late_since("rectification", AT): "整改自 ",
+    written.sla_breach("response"): "响应超时",
+    written.unroutable("330106", "talent"): "各层级均无机构为行政区划 330106 提供「",
+}
+# what may stay Latin in Chinese text: ids, versions, codes of the network
+CODES = re.compile(r"zj-\d+-sme|\d{4}\.\d|\d+")
+
+
+@pytest.mark.parametrize("reason", sorted(FIXED) + sorted(BUILT))
+def test_each_engine_reason_reads_in_chinese(reason: str) -> None:
+    said = engine_reason(reason, ZH)
+    assert said is not None and said != reason
+    assert not re.search(r"[A-Za-z]", CODES.sub("", said)), said
+    if reason in BUILT:
+        assert BUILT[reason] in said, said
+
+
+def test_a_persons_reason_and_none_stay_as_written() -> None:
+    texts = ("已对接银行，下周放款", "rating 7", "Bank late since Monday", "sla_breach", None, "")
+    for text in texts:
+        assert engine_reason(text, ZH) == text
