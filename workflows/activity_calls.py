@@ -6,7 +6,9 @@ imports the activities' clients.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -54,16 +56,41 @@ def permanent_cause(err: ActivityError | ApplicationError) -> ApplicationError |
     return cause if isinstance(cause, ApplicationError) and cause.non_retryable else None
 
 
-async def lookup(activity: str, arg: object, result_type: type) -> Any:
+class OneAtATime:
+    """Keeps a run's local activities one at a time (runs of ``ServiceRequestV4`` on).
+
+    Two in flight at once (an update's lookup while the outbox records) could resolve in the
+    same workflow task; the SDK resumes their coroutines in completion order when it runs
+    them and in sequence order when it replays them, so the commands after them could come in
+    another order on replay: a nondeterminism error that wedges the request. Older types'
+    histories may hold such overlaps and replay as they ran (``on`` False).
+    """
+
+    def __init__(self, on: bool) -> None:
+        self.on = on
+        self._lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Wait for the run's other local activity, if one is in flight, then go."""
+        if not self.on:
+            yield
+            return
+        async with self._lock:
+            yield
+
+
+async def lookup(activity: str, arg: object, result_type: type, one: OneAtATime) -> Any:
     """Run a read-only lookup as a local activity; raise StepFailed if it fails permanently."""
     try:
-        return await workflow.execute_local_activity(
-            activity,
-            arg,
-            result_type=result_type,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
-        )
+        async with one.turn():
+            return await workflow.execute_local_activity(
+                activity,
+                arg,
+                result_type=result_type,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+            )
     except (ActivityError, ApplicationError) as err:
         cause = permanent_cause(err)
         if cause is None:
@@ -83,17 +110,18 @@ def next_batch(pending: list[TransitionRecord]) -> list[TransitionRecord]:
     return batch
 
 
-async def record(batch: list[TransitionRecord], versions: Versions) -> int:
+async def record(batch: list[TransitionRecord], versions: Versions, one: OneAtATime) -> int:
     """Persist, then publish, one batch (``record_transitions``, idempotent by event id)."""
     local = versions.taken(LOCAL_OUTBOX_PATCH)
     execute = workflow.execute_local_activity if local else workflow.execute_activity
-    return await execute(
-        "record_transitions",
-        TransitionBatch(records=batch),
-        start_to_close_timeout=ACTIVITY_TIMEOUT,
-        retry_policy=ACTIVITY_RETRY,
-        result_type=int,
-    )
+    async with one.turn() if local else contextlib.nullcontext():
+        return await execute(
+            "record_transitions",
+            TransitionBatch(records=batch),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+            result_type=int,
+        )
 
 
 class Outbox:
@@ -104,9 +132,10 @@ class Outbox:
     permanently: nothing more is sent until an operator retries or resolves it.
     """
 
-    def __init__(self, persisted: int, versions: Versions) -> None:
+    def __init__(self, persisted: int, versions: Versions, one: OneAtATime) -> None:
         self.pending: list[TransitionRecord] = []
         self.persisted = persisted
+        self.one = one
         self.blocked: StepFailed | None = None
         self.versions = versions
 
@@ -134,7 +163,7 @@ class Outbox:
             ):
                 batch = self.pending[:OUTBOX_BATCH]  # recorded before the byte limit
             try:
-                await record(batch, self.versions)
+                await record(batch, self.versions, self.one)
             except (ActivityError, ApplicationError) as err:
                 cause = permanent_cause(err)
                 if cause is None:
@@ -150,7 +179,7 @@ class Outbox:
     async def send_alone(self, alone: TransitionRecord) -> None:
         """Send one record ahead of a blocked queue (it goes again, deduplicated, later)."""
         try:
-            await record([alone], self.versions)
+            await record([alone], self.versions, self.one)
         except (ActivityError, ApplicationError) as err:
             if permanent_cause(err) is None:
                 raise

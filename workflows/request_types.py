@@ -15,11 +15,28 @@ with workflow.unsafe.imports_passed_through():
     from schemas.lifecycle import (
         WORKFLOW_TYPE_STARTED_BEFORE,
         WORKFLOW_TYPE_V2,
+        WORKFLOW_TYPE_V3,
         RequestSummary,
         WorkflowState,
     )
 
 from workflows.service_request import ServiceRequestWorkflow
+
+
+@workflow.defn(name=WORKFLOW_TYPE_V3)
+class ServiceRequestV3(ServiceRequestWorkflow):
+    """Requests started as ``ServiceRequestV3``: the same lifecycle, its local activities
+    free to overlap (an update's lookup while the outbox records).
+
+    Their histories may hold overlapping local activities, so they replay only on code that
+    lets them overlap (``activity_calls.OneAtATime``); they continue as new under this type.
+    """
+
+    one_local_activity_at_a_time = False
+
+    @workflow.run
+    async def run(self, state: WorkflowState) -> RequestSummary:
+        return await super().run(state)
 
 
 @workflow.defn(name=WORKFLOW_TYPE_V2)
@@ -31,6 +48,7 @@ class ServiceRequestV2(ServiceRequestWorkflow):
     """
 
     keeps_later_timers = False
+    one_local_activity_at_a_time = False
 
     @workflow.run
     async def run(self, state: WorkflowState) -> RequestSummary:
@@ -47,6 +65,7 @@ class ServiceRequestStartedBefore(ServiceRequestWorkflow):
 
     takes_patches = True
     keeps_later_timers = False
+    one_local_activity_at_a_time = False
 
     @workflow.run
     async def run(self, state: WorkflowState) -> RequestSummary:
@@ -54,4 +73,9 @@ class ServiceRequestStartedBefore(ServiceRequestWorkflow):
 
 
 # every type a request runs under: a worker registers them all, a replayer too
-REQUEST_WORKFLOWS = (ServiceRequestWorkflow, ServiceRequestV2, ServiceRequestStartedBefore)
+REQUEST_WORKFLOWS = (
+    ServiceRequestWorkflow,
+    ServiceRequestV3,
+    ServiceRequestV2,
+    ServiceRequestStartedBefore,
+)

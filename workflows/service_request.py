@@ -63,7 +63,7 @@ with workflow.unsafe.imports_passed_through():
         sla,
         views,
     )
-    from workflows.activity_calls import Outbox, StepFailed, lookup
+    from workflows.activity_calls import OneAtATime, Outbox, StepFailed, lookup
     from workflows.business_time import business_seconds_between
     from workflows.refusals import refused
     from workflows.versions import Versions
@@ -98,6 +98,7 @@ class ServiceRequestWorkflow:
 
     takes_patches = False  # see workflows/versions.py
     keeps_later_timers = True
+    one_local_activity_at_a_time = True  # see workflows/activity_calls.OneAtATime
 
     @workflow.init
     def __init__(self, state: WorkflowState) -> None:
@@ -105,7 +106,8 @@ class ServiceRequestWorkflow:
         self._versions = Versions(
             patches=self.takes_patches, keeps_later_timers=self.keeps_later_timers
         )
-        self._outbox = Outbox(persisted=state.sequence, versions=self._versions)
+        self._one = OneAtATime(on=self.one_local_activity_at_a_time)
+        self._outbox = Outbox(persisted=state.sequence, versions=self._versions, one=self._one)
         self._lock = asyncio.Lock()
         self._upserted: list[SearchAttributeUpdate] | None = None  # a lean run's last upsert
         self._alarm: asyncio.Task[None] | None = None  # a lean run's timer, kept across waits
@@ -267,14 +269,14 @@ class ServiceRequestWorkflow:
             submitted_at=now,
         )
         if not self._versions.lean:
-            self.case.policy = await lookup("load_policy", asked, result_type=PinnedPolicy)
+            self.case.policy = await lookup("load_policy", asked, PinnedPolicy, self._one)
             return None
         route = RouteRequest(
             division_code=self._division(Tier.COUNTY), category=req.category, tier=Tier.COUNTY
         )
         try:
             admission: Admission = await lookup(
-                "admit_request", AdmitRequest(policy=asked, route=route), result_type=Admission
+                "admit_request", AdmitRequest(policy=asked, route=route), Admission, self._one
             )
         except StepFailed as exc:  # only the policy fails it: the routing answers as data
             raise StepFailed("load_policy", exc.failure, exc.event_ids) from None
@@ -682,7 +684,7 @@ class ServiceRequestWorkflow:
                 region_prefix=permissions.region_prefix(around, holder.division_code) or "",
                 directory_version=self._policy.directory_version,
             )
-            answer: TargetAnswer = await lookup("check_target", check, TargetAnswer)
+            answer: TargetAnswer = await lookup("check_target", check, TargetAnswer, self._one)
             if answer.institution is None:
                 reason = answer.reason() or "institution_id: not a valid co-handler"
                 raise refused(reason, "InvalidTarget", field="institution_id")
@@ -703,7 +705,7 @@ class ServiceRequestWorkflow:
         """承办人: claim, assign or transfer, once the accounts confirm the new handler."""
         hold, new = self.case.holds[-1], handlers.new_handler(action)
         check = HandlerCheck(handler_id=new, institution_id=hold.institution_id)
-        answer: HandlerAnswer = await lookup("check_handler", check, HandlerAnswer)
+        answer: HandlerAnswer = await lookup("check_handler", check, HandlerAnswer, self._one)
         if reason := answer.reason():
             raise refused(reason, "InvalidTarget", field="handler_id")
         previous, hold.handler = hold.handler, new
@@ -780,7 +782,7 @@ class ServiceRequestWorkflow:
             region_prefix=prefix,
             directory_version=self._policy.directory_version,
         )
-        answer: TargetAnswer = await lookup("check_target", check, TargetAnswer)
+        answer: TargetAnswer = await lookup("check_target", check, TargetAnswer, self._one)
         if answer.institution is None:
             reason = answer.reason() or "institution_id: not a valid target"
             raise refused(reason, "InvalidTarget", field="institution_id")
@@ -1285,7 +1287,8 @@ class ServiceRequestWorkflow:
                     # the directory the request pinned (None: pinned before versions, current)
                     directory_version=self._policy.directory_version,
                 ),
-                result_type=Institution | None,  # type: ignore[arg-type]
+                Institution | None,  # type: ignore[arg-type]
+                self._one,
             )
             if institution is not None:
                 return current, institution

@@ -15,6 +15,8 @@ change is versioned without a marker, since a worker without the type never runs
 fails them, and a worker that has it takes them). Those runs take every path above, for free.
 Runs of ``ServiceRequestV3`` also keep a timer whose deadline was overtaken by an earlier one
 (``keeps_later_timers``): the run often ends before it fires, and cancelling it costs an event.
+Runs of ``ServiceRequestV4`` also run their local activities one at a time
+(``activity_calls.OneAtATime``), so that two never resolve in the same workflow task.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ finished history replays with ``replay_and_keep``, which also saves it for the r
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -62,6 +63,10 @@ class StandIns:
     accounts: dict[str, str] = field(default_factory=dict)
     # the directory version each routing call and target check named
     directory_versions: list[str | None] = field(default_factory=list)
+    # while set and not open, record_transitions waits for it (a record call held in flight)
+    records_gate: asyncio.Event | None = None
+    # when record_transitions and check_target began and ended, in order
+    calls: list[str] = field(default_factory=list)
 
     @activity.defn(name="load_policy")
     async def load_policy(self, req: PolicyRequest) -> PinnedPolicy:
@@ -88,6 +93,7 @@ class StandIns:
     @activity.defn(name="check_target")
     async def check_target(self, check: TargetCheck) -> TargetAnswer:
         """The real directory's check over the stand-in directory's institutions."""
+        self.calls.append("check_target")
         self.directory_versions.append(check.directory_version)
         known = {i.id: i for i in self.extra_institutions}
         code = check.institution_id.split("-", 1)[-1]
@@ -123,6 +129,10 @@ class StandIns:
 
     @activity.defn(name="record_transitions")
     async def record_transitions(self, batch: TransitionBatch) -> int:
+        self.calls.append("record_transitions")
+        if self.records_gate is not None:
+            await self.records_gate.wait()
+        self.calls.append("record_transitions done")
         self.batches.append(batch)
         for record in batch.records:
             if self.poison_text is not None and record.reason == self.poison_text:

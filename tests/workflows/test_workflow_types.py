@@ -1,11 +1,11 @@
 """A request of today's type never runs on a worker that lacks the type.
 
-Requests start as ``ServiceRequestV3``; a worker of the code before it knows only
-``ServiceRequestV2`` and ``ServiceRequest``. If the API is upgraded before the workers, such a
-worker fails the new request's workflow task (the type is not registered) without failing the
-request, and the first upgraded worker runs it from the start: no command of the old code (a
-patch marker, a timer cancelled at once) can reach a V3 history, so it always replays on
-today's code.
+Requests start as ``ServiceRequestV4``; a worker of the code before it knows only
+``ServiceRequestV3``, ``ServiceRequestV2`` and ``ServiceRequest``. If the API is upgraded
+before the workers, such a worker fails the new request's workflow task (the type is not
+registered) without failing the request, and the first upgraded worker runs it from the
+start: no command of the old code (a patch marker, a timer cancelled at once, overlapping
+local activities) can reach a V4 history, so it always replays on today's code.
 """
 
 from __future__ import annotations
@@ -22,7 +22,11 @@ from tests.utils.factories import ALWAYS_OPEN, make_policy, make_request
 from tests.workflows.dev_server import SECOND, replay_and_maybe_record
 from tests.workflows.harness import StandIns
 from tierflow.constants import workflow_id
-from workflows.request_types import ServiceRequestStartedBefore, ServiceRequestV2
+from workflows.request_types import (
+    ServiceRequestStartedBefore,
+    ServiceRequestV2,
+    ServiceRequestV3,
+)
 from workflows.service_request import ServiceRequestWorkflow
 
 
@@ -47,7 +51,9 @@ async def test_a_worker_without_the_type_leaves_the_request_to_one_that_has_it(
         )
 
     async with stand_ins.worker(
-        temporal_client, task_queue, workflows=[ServiceRequestV2, ServiceRequestStartedBefore]
+        temporal_client,
+        task_queue,
+        workflows=[ServiceRequestV3, ServiceRequestV2, ServiceRequestStartedBefore],
     ):
         await eventually(task_failed, what="the older worker fails the task")
     assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING, "not failed"
