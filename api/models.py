@@ -50,7 +50,10 @@ class ActionBody(ActionFields):
 class RequestItem(RequestSummary):
     """A request in a queue: its summary (``schemas.lifecycle``) and its nearest deadline."""
 
-    next_due_at: datetime | None = Field(description="The nearest running SLA deadline")
+    next_due_at: datetime | None = Field(
+        description="The nearest running SLA deadline; for a request the caller's unit "
+        "co-handles (协办), its open part's deadline"
+    )
 
 
 class RequestRow(RequestItem):

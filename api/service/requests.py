@@ -32,7 +32,7 @@ from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 from tierflow.csv_text import to_csv
 from tierflow.db import repository
-from tierflow.db.models import ServiceRequest
+from tierflow.db.models import RequestPart, ServiceRequest
 from tierflow.db.search import search_condition
 from tierflow.grades import SHANGHAI
 from tierflow.submission import RequestFinished, SubmitConflict
@@ -165,9 +165,30 @@ def list_requests(
             .limit(limit)
         ).all()
         items = [RequestItem.model_validate(to_row(r).model_dump()) for r in rows]
+        _part_deadlines(session, principal, items)
         exact = count_limit is None or counted <= count_limit
         total = int(counted) if exact else int(count_limit or 0)
         return QueuePage(total=total, total_exact=exact, limit=limit, offset=offset, items=items)
+
+
+def _part_deadlines(session: Session, principal: Principal, items: list[RequestItem]) -> None:
+    """A request the caller's unit co-handles (协办) is due when the unit's open part is, not
+    when its holder's clock runs out: ``next_due_at`` is the part's deadline there."""
+    unit = principal.institution_id
+    co_handled = [i.request_id for i in items if unit is not None and i.institution_id != unit]
+    if not co_handled:
+        return
+    parts = session.exec(
+        select(RequestPart.request_id, RequestPart.due_at).where(
+            col(RequestPart.request_id).in_(co_handled),
+            RequestPart.institution_id == unit,
+            col(RequestPart.closed_at).is_(None),
+        )
+    ).all()
+    due = dict(parts)
+    for item in items:
+        if item.request_id in due:
+            item.next_due_at = due[item.request_id]
 
 
 def workload(ctx: ApiContext, principal: Principal, institution_id: str) -> Workload:

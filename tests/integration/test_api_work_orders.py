@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import pytest_asyncio
 from sqlmodel import Session, col, select
@@ -73,6 +74,10 @@ async def test_sign_for_claims_and_transfer_moves_it_between_queues(api: Api) ->
     assert (
         await api.get("/reports/workload", "cw_own", params={"institution": "x"})
     ).status_code == 403
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
 
 
 async def _worklist(api: Api, who: str, awaiting: str) -> list[str]:
@@ -168,6 +173,15 @@ async def test_a_co_handler_sees_the_request_and_concludes_its_part(api: Api) ->
         return rid in [i["request_id"] for i in page.json()["items"]]
 
     await eventually(visible, what="the co-handler's queue shows the request")
+    # there it is due when the co-handler's part is, not when the holder's clock runs out
+    items = (await api.get("/requests", "cw_other")).json()["items"]
+    (listed,) = [i for i in items if i["request_id"] == rid]
+    (part,) = (await api.get(f"/requests/{rid}", "admin")).json()["view"]["parts"]
+    assert _instant(listed["next_due_at"]) == _instant(part["due_at"])
+    holder = (await api.get("/requests", "cw_own")).json()["items"]
+    assert [_instant(i["next_due_at"]) for i in holder if i["request_id"] == rid] != [
+        _instant(part["due_at"])
+    ]
     early = await api.act(rid, "resolve", "cw_own", text="办结")
     assert early.status_code == 409 and "co-handling parts are open" in early.json()["detail"]
     assert (await api.act(rid, "acknowledge", "cw_other")).status_code == 403  # not its request
