@@ -36,13 +36,8 @@ def offered(case: WorkflowState) -> set[ActionKind]:
     return set(views.request_view(case, NOW).allowed_actions) & NEEDS_SOMETHING
 
 
-def test_only_what_the_request_holds_is_offered() -> None:
-    case = county_case(NOW, State.IN_PROGRESS, COUNTY)
-    case.holds = [TierHold(tier=Tier.COUNTY, institution_id=COUNTY.id, since=NOW)]
-    assert offered(case) == {ActionKind.CLAIM}  # nobody handles it, nothing else is open
-
-    case.holds[-1].handler = "cw-1"
-    chasing.open_supervision(case, "sup-1", "请加快办理", None, NOW, 3)
+def _add_city_part(case: WorkflowState) -> None:
+    """The city's centre co-handles a part (added by the city's supervisor)."""
     add = ActionRequest(
         action_id="a-1",
         kind=ActionKind.ADD_CO_HANDLER,
@@ -52,6 +47,16 @@ def test_only_what_the_request_holds_is_offered() -> None:
         text="出口认证部分",
     )
     parts.add(case, add, CITY, NOW)
+
+
+def test_only_what_the_request_holds_is_offered() -> None:
+    case = county_case(NOW, State.IN_PROGRESS, COUNTY)
+    case.holds = [TierHold(tier=Tier.COUNTY, institution_id=COUNTY.id, since=NOW)]
+    assert offered(case) == {ActionKind.CLAIM}  # nobody handles it, nothing else is open
+
+    case.holds[-1].handler = "cw-1"
+    chasing.open_supervision(case, "sup-1", "请加快办理", None, NOW, 3)
+    _add_city_part(case)
     assert offered(case) == NEEDS_SOMETHING - {ActionKind.CLAIM}
 
     case.parts[-1].signed_for_at = NOW  # signed for: it can still be concluded or waived
@@ -74,15 +79,7 @@ def test_each_person_is_offered_what_the_workflow_accepts_from_them() -> None:
     see the same request; each is offered only the steps the workflow takes from them."""
     case = county_case(NOW, State.IN_PROGRESS, COUNTY)
     case.holds = [TierHold(tier=Tier.COUNTY, institution_id=COUNTY.id, since=NOW, handler="cw-1")]
-    add = ActionRequest(
-        action_id="a-1",
-        kind=ActionKind.ADD_CO_HANDLER,
-        actor=LEAD,
-        institution_id=CITY.id,
-        days=5,
-        text="出口认证部分",
-    )
-    parts.add(case, add, CITY, NOW)
+    _add_city_part(case)
     view = views.request_view(case, NOW)
     part_steps = {ActionKind.SIGN_FOR_PART, ActionKind.CONCLUDE_PART}
     assert part_steps <= set(view.allowed_actions)  # to someone: the co-handling unit
