@@ -21,7 +21,8 @@ from tests.utils.api_helpers import asgi_client, make_users
 from tests.utils.factories import make_request
 from tests.utils.stack_helpers import eventually
 from tierflow.auth_store import create_user, issue_token
-from tierflow.db.models import Rating
+from tierflow.db.models import Rating, ServiceRequest
+from tierflow.worklists_refresh import refresh_worklists
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -264,3 +265,25 @@ async def test_the_intake_is_rated_once_while_the_request_is_open(api: Api, stac
         return _stages(stack, rid) == [("intake", 2), ("conclusion", 5)]
 
     await eventually(both, what="the intake's and the conclusion's ratings in the read model")
+
+
+async def test_refresh_writes_a_worklist_the_read_model_lacks(api: Api, stack) -> None:
+    """A row from before migration 0021 (or one whose request has not moved since) lacks its
+    worklist: refresh-worklists asks the workflow and writes it, and only where it differs."""
+    rid = await api.submit(make_request(), who="sys_portal")
+    await api.act(rid, "acknowledge", "cw_own")
+    await api.act(rid, "resolve", "cw_own", text="已对接银行")
+    await _listed(api, "desk_city", "follow_up", rid)
+    with Session(stack.engine) as session:  # as a row written before 0021 holds it
+        row = session.get(ServiceRequest, rid)
+        assert row is not None
+        row.awaiting = None
+        session.add(row)
+        session.commit()
+    assert rid not in await _worklist(api, "desk_city", "follow_up")
+
+    report = await refresh_worklists(stack.client, stack.engine)
+    assert rid in report.updated and report.checked >= 1
+    assert rid in await _worklist(api, "desk_city", "follow_up")
+    again = await refresh_worklists(stack.client, stack.engine)
+    assert rid not in again.updated  # its row holds what the workflow says

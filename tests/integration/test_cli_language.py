@@ -371,7 +371,7 @@ def pages() -> list[tuple[tuple[str, ...], object]]:
 def shown_words(command: object) -> set[str]:
     """The names a page of ``command`` shows as they are: its parameters' (a flag's default is
     its name without dashes: [默认：no-with-generated]) and its commands'."""
-    names = set(getattr(command, "commands", {}))
+    names = {part for name in getattr(command, "commands", {}) for part in name.split("-")}
     for param in getattr(command, "params", []):
         names.add(param.name or "")
         for option in (*param.opts, *param.secondary_opts):
@@ -400,7 +400,8 @@ def test_every_help_page(locale: str | None) -> None:
             continue
         assert "用法：tierflow" in out and "选项" in out and "显示此帮助并退出。" in out
         assert ("─ 命令 ─" in out) == isinstance(command, typer.core.TyperGroup), (path, out)
-        names = [*path, *shown_words(command), *CODES, *HELP_NAMES]
+        said = [word for name in path for word in name.split("-")]  # refresh-worklists
+        names = [*said, *shown_words(command), *CODES, *HELP_NAMES]
         assert cli_english_words(without_dev_commands(command, out), names) == set(), (path, out)
 
 

@@ -88,3 +88,32 @@ def seed(
         )
     )
     typer.echo(done % {"num": count, "version": version})
+
+
+@app.command("refresh-worklists")
+def refresh_worklists() -> None:
+    """Write what each open request waits for (the worklists) to the read model."""
+    import asyncio
+
+    from tierflow.cli.database import database
+    from tierflow.settings import get_settings
+    from tierflow.temporal_client import connect_temporal
+    from tierflow.worklists_refresh import refresh_worklists as refresh
+
+    settings = get_settings()
+
+    async def run() -> None:
+        client = await connect_temporal(
+            settings.temporal_address, settings.temporal_namespace, settings=settings
+        )
+        with database() as engine:
+            report = await refresh(client, engine)
+        said = {"checked": report.checked, "updated": len(report.updated)}
+        typer.echo(_("%(checked)d open requests asked, %(updated)d worklist rows updated") % said)
+        if report.missing:
+            gone = _("%(num)d open rows have no workflow any more:") % {"num": len(report.missing)}
+            typer.echo(gone, err=True)
+            for request_id in report.missing:
+                typer.echo(f"  {request_id}", err=True)
+
+    asyncio.run(run())

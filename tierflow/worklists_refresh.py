@@ -1,0 +1,77 @@
+"""Bring the read model's worklists up to date from the requests themselves
+(``tierflow db refresh-worklists``).
+
+The read model learns what a request waits for (``awaiting``: 待回访, 退单待决定 ...) with its
+next transition. Rows written before migration 0021 have none until then, and a concluded
+request waiting for its follow-up may see no transition for days: it would be missing from
+the follow-up desk's worklist. This asks each open request's workflow (its ``view`` query)
+and writes the column; a row a newer transition already wrote is left as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from schemas.domain import TERMINAL_STATES
+from schemas.lifecycle import RequestView
+from tierflow.constants import workflow_id
+from tierflow.db.engine import begin_write
+from tierflow.db.models import ServiceRequest, awaiting_text
+
+QUERY_TIMEOUT = timedelta(seconds=10)
+_table = ServiceRequest.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class RefreshReport:
+    """How many open requests were asked, whose rows changed, and which requests have no
+    workflow any more (finished and forgotten by Temporal while the row says open)."""
+
+    checked: int = 0
+    updated: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+async def refresh_worklists(client: Client, engine: Engine) -> RefreshReport:
+    """Write each open request's ``awaiting`` as its workflow reports it now."""
+    report = RefreshReport()
+    with Session(engine) as session:
+        open_ids = session.exec(
+            select(ServiceRequest.request_id).where(
+                col(ServiceRequest.state).not_in(sorted(TERMINAL_STATES))
+            )
+        ).all()
+    for request_id in open_ids:
+        handle = client.get_workflow_handle(workflow_id(request_id))
+        try:
+            view = await handle.query("view", result_type=RequestView, rpc_timeout=QUERY_TIMEOUT)
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            report.missing.append(request_id)
+            continue
+        report.checked += 1
+        if _write(engine, request_id, view):
+            report.updated.append(request_id)
+    return report
+
+
+def _write(engine: Engine, request_id: str, view: RequestView) -> bool:
+    """Write the view's ``awaiting`` unless it is there already or a transition newer than the
+    view wrote the row; whether it wrote."""
+    sequence = view.timeline[-1].sequence if view.timeline else 0
+    text = awaiting_text(view.summary.awaiting)
+    statement = (
+        update(_table)
+        .where(_table.c.request_id == request_id, _table.c.last_sequence <= sequence)
+        .where(_table.c.awaiting.is_distinct_from(text))
+        .values(awaiting=text)
+    )
+    with begin_write(engine) as conn:
+        return bool(conn.execute(statement).rowcount)
