@@ -229,6 +229,7 @@ CSV_COLUMNS = (
     "priority",
     "grade",
     "state",
+    "awaiting",
     "tier",
     "institution_id",
     "sla_status",
@@ -245,6 +246,8 @@ def requests_csv(items: list[RequestItem]) -> str:
 
     def value(item: RequestItem, name: str) -> object:
         found = getattr(item, name)
+        if isinstance(found, list):  # awaiting: its codes
+            return " ".join(str(code) for code in found)
         if isinstance(found, datetime):
             return found.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
         return found.value if isinstance(found, StrEnum) else found

@@ -3,10 +3,13 @@ as the summary reports it to the read model, and how the read model's column hol
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 
 from api.console.routes import queue_query
 from api.models import QueuePage, RequestItem
+from api.service.requests import requests_csv
 from schemas.domain import Role, State, Tier
 from schemas.lifecycle import ActionKind, ActionRequest, Awaiting, Institution, TierHold
 from schemas.request import Actor
@@ -83,3 +86,11 @@ def test_the_queue_names_the_worklist_and_what_each_request_waits_for() -> None:
     )
     assert "<h1>待回访</h1>" in html
     assert '<span class="tag awaiting">待回访</span>' in html
+
+
+def test_the_csv_export_names_what_each_request_waits_for() -> None:
+    case = county_case(NOW, State.IN_PROGRESS, COUNTY)
+    chasing.open_supervision(case, "sup-1", "请说明进展", None, NOW, 3)
+    item = RequestItem(**records.summary(case, NOW).model_dump(), next_due_at=None)
+    (row,) = csv.DictReader(io.StringIO(requests_csv([item]).lstrip("\ufeff")))
+    assert row["awaiting"] == "supervision_reply"
