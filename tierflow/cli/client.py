@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from schemas.domain import Category, ClockKind, Priority, SlaStatus, State, Tier
-from schemas.lifecycle import ActionFields, ActionKind, EventType
+from schemas.lifecycle import ActionFields, ActionKind, Awaiting, EventType
 from tierflow.cli.texts import _
 from tierflow.cli.texts import catalog as _t
 from tierflow.i18n.engine_reasons import engine_reason
@@ -39,6 +39,7 @@ CODES: dict[str, type] = {
     "sla": SlaStatus,
     "action": ActionKind,
     "event": EventType,
+    "awaiting": Awaiting,
 }
 
 
@@ -57,6 +58,9 @@ def state_words(summary: dict[str, Any]) -> str:
             said += _(", signed for")
         elif summary.get("sign_for_due_at"):
             said += _(", awaiting sign-for")
+    waiting = " / ".join(words("awaiting", code) for code in summary.get("awaiting") or [])
+    if waiting:  # a desk's or a supervisor's turn: 待回访, 退单待决定 ...
+        said = _("%(state)s; %(waiting)s") % {"state": said, "waiting": waiting}
     return said
 
 
