@@ -140,7 +140,7 @@ def detail_errors(detail: Any, catalog: NullTranslations) -> tuple[str, dict[str
     ``catalog``'s language (``tierflow.i18n.refusals``)."""
     if isinstance(detail, list):
         fields = {str(d.get("field", "body")): _text(d.get("msg", ""), catalog) for d in detail}
-        return "; ".join(f"{k}: {v}" for k, v in fields.items()), fields
+        return joined(fields), fields
     return _text(detail, catalog), {}
 
 

@@ -26,7 +26,7 @@ from tierflow.cli.texts import _
 from tierflow.cli.texts import catalog as _t
 from tierflow.i18n.engine_reasons import engine_reason
 from tierflow.i18n.formats import when
-from tierflow.i18n.labels import label
+from tierflow.i18n.labels import code_words, label
 from tierflow.i18n.refusals import answer_text
 
 API = "/api/v1"
@@ -66,13 +66,7 @@ def state_words(summary: dict[str, Any]) -> str:
 
 def words(kind: str, code: str | None) -> str:
     """What a reader calls an API code (a state, tier, ...); unknown codes stay as they are."""
-    if not code:
-        return "-"
-    try:
-        value = CODES[kind](code)
-    except ValueError:
-        return code
-    return label(value, _t())
+    return code_words(CODES[kind], code, _t()) if code else "-"
 
 
 # --------------------------------------------------------------------------- credentials

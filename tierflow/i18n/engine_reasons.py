@@ -18,7 +18,7 @@ from schemas.domain import Category, ClockKind
 from schemas.lifecycle import FollowUpOutcome
 from schemas.messages import N_, fill
 from tierflow.i18n.formats import when
-from tierflow.i18n.labels import label
+from tierflow.i18n.labels import code_words
 
 FIXED = frozenset(
     {
@@ -37,15 +37,13 @@ Words = Callable[[dict[str, str], NullTranslations], dict[str, str]]
 
 def clock_words(code: str, catalog: NullTranslations) -> str:
     """A late step's name: an SLA clock, the rectification, or a (unit's) co-handling part."""
-    if code in set(ClockKind):
-        return label(ClockKind(code), catalog)
     if code.startswith("part:"):
         return str(catalog.gettext(N_("co-handling part of %(unit)s"))) % {"unit": code[5:]}
     if code == "part":
         return str(catalog.gettext(N_("co-handling part")))
     if code == "rectification":
         return str(catalog.gettext(N_("rectification")))
-    return code
+    return code_words(ClockKind, code, catalog)
 
 
 def _instant(text: str, catalog: NullTranslations) -> str:
@@ -60,10 +58,7 @@ def _as_written(values: dict[str, str], _catalog: NullTranslations) -> dict[str,
 
 
 def _outcome(values: dict[str, str], catalog: NullTranslations) -> dict[str, str]:
-    code = values["outcome"]
-    return {
-        "outcome": label(FollowUpOutcome(code), catalog) if code in set(FollowUpOutcome) else code
-    }
+    return {"outcome": code_words(FollowUpOutcome, values["outcome"], catalog)}
 
 
 def _late(values: dict[str, str], catalog: NullTranslations) -> dict[str, str]:
@@ -75,9 +70,7 @@ def _breach(values: dict[str, str], catalog: NullTranslations) -> dict[str, str]
 
 
 def _unroutable(values: dict[str, str], catalog: NullTranslations) -> dict[str, str]:
-    code = values["category"]
-    words = label(Category(code), catalog) if code in set(Category) else code
-    return {"code": values["code"], "category": words}
+    return {"code": values["code"], "category": code_words(Category, values["category"], catalog)}
 
 
 # Each builder's text as a pattern, its words in the reader's language, and its values' words

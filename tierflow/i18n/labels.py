@@ -275,6 +275,12 @@ def label(value: StrEnum | str | None, translations: NullTranslations) -> str:
     return str(translations.pgettext(context, message))
 
 
+def code_words(enum: type[StrEnum], code: str, translations: NullTranslations) -> str:
+    """What a reader of ``translations`` calls ``code``, one of ``enum``'s values as a string
+    (from an API answer, a message's values, a template); any other code as it is."""
+    return label(enum(code), translations) if code in set(enum) else code
+
+
 # 考核 figures (``tierflow.assessment.FIGURES``): (name, what the rate counts, what it misses)
 FIGURE = {
     "sign_for_on_time_rate": NC_("figure", "On-time sign-for rate"),

@@ -17,7 +17,7 @@ from schemas.domain import Category, Role, State, Tier
 from schemas.lifecycle import ActionKind, Wording
 from schemas.messages import Said, fill
 from tierflow.i18n.formats import when
-from tierflow.i18n.labels import label
+from tierflow.i18n.labels import code_words
 
 # A refusal's values that are codes, shown as the reader's words.
 CODE_VALUES: dict[str, type[StrEnum]] = {
@@ -38,15 +38,14 @@ def refusal_text(said: Said, catalog: NullTranslations) -> str:
         return str(said)
     values = dict(said.values)
     for name, enum in CODE_VALUES.items():
-        if isinstance(code := values.get(name), str) and code in set(enum):
-            values[name] = label(enum(code), catalog)
+        if isinstance(code := values.get(name), str):
+            values[name] = code_words(enum, code, catalog)
     if isinstance(at := values.get("at"), str):
         with contextlib.suppress(ValueError):  # not an instant: shown as it came
             values["at"] = when(datetime.fromisoformat(at), catalog)
     if isinstance(states := values.get("states"), str):
         codes = [code.strip() for code in states.split(",")]
-        words = [label(State(c), catalog) if c in set(State) else c for c in codes]
-        values["states"] = "、".join(words)
+        values["states"] = "、".join(code_words(State, c, catalog) for c in codes)
     return fill(said.message, values, catalog)
 
 

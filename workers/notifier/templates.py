@@ -21,7 +21,7 @@ from schemas.domain import Category, Priority, Tier
 from schemas.lifecycle import TransitionRecord
 from tierflow.i18n import translations
 from tierflow.i18n.engine_reasons import clock_words, engine_reason
-from tierflow.i18n.labels import label
+from tierflow.i18n.labels import code_words
 
 CHINA = timezone(timedelta(hours=8))
 WORDS = {"tier": Tier, "category": Category, "priority": Priority}
@@ -83,7 +83,4 @@ class Templates:
 
 def _word(kind: str, code: str | None, catalog: NullTranslations) -> str:
     """A tier's, category's or priority's code in the catalog's words ("" for none)."""
-    if not code:
-        return ""
-    enum = WORDS[kind]
-    return label(enum(code), catalog) if code in set(enum) else code
+    return code_words(WORDS[kind], code, catalog) if code else ""
