@@ -14,7 +14,7 @@ from api.deps import Ctx, CurrentPrincipal
 from api.downloads import csv_attachment
 from api.errors import field_error, validation_http_error
 from api.models import ErrorOut
-from api.routes import API_PREFIX
+from api.routes import API_PREFIX, component_schema
 from api.service import whatif as service
 
 router = APIRouter(prefix=f"{API_PREFIX}/whatif", tags=["whatif"])
@@ -36,7 +36,7 @@ ASK_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": service.WhatIfAsk.model_json_schema()},
+            "application/json": {"schema": component_schema(service.WhatIfAsk)},
             "multipart/form-data": {
                 "schema": {
                     "type": "object",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -361,6 +363,9 @@ async def test_health_metrics_and_openapi_need_no_token(api: Api) -> None:
     doc = (await api.client.get("/openapi.json")).json()
     assert "/api/v1/requests/{request_id}/actions/{kind}" in doc["paths"]
     assert (await api.client.get("/docs")).status_code == 200
+    refs = set(re.findall(r'"\$ref": "([^"]+)"', json.dumps(doc)))
+    components = {f"#/components/schemas/{name}" for name in doc["components"]["schemas"]}
+    assert refs and refs <= components  # a code generator resolves every reference
 
 
 def _fuzz_openapi(url: str, token: str, max_examples: int) -> list[str]:
