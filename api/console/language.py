@@ -46,6 +46,9 @@ def _templates(locale: str) -> Jinja2Templates:
         label=texts.label,
         badge=texts.badge,
         when=texts.when,
+        after=texts.after,
+        aside=texts.aside,
+        listed=texts.listed,
         iso=views.iso,
         span_units=json.dumps(span_units(t), ensure_ascii=False),
     )

@@ -9,12 +9,14 @@ written into the element.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from enum import StrEnum
 from urllib.parse import quote
 
 from babel.support import NullTranslations
+from markupsafe import Markup, escape
 
 from api.console.calendars import DisplayCalendars
 from schemas.domain import SlaStatus, State, Tier
@@ -65,6 +67,23 @@ class Texts:
     def reason(self, text: str | None) -> str | None:
         """An audit-trail reason; the engine's own in this language (a person's as written)."""
         return engine_reason(text, self.t)
+
+    def after(self, label: str) -> str:
+        """A label before its value: a space after an English colon, none after a Chinese
+        full-width one (状态：已受理)."""
+        return label if label.endswith("：") else f"{label} "
+
+    def aside(self, text: str) -> Markup:
+        """``text`` in parentheses after what it qualifies: " (x)" in English, "（x）" in
+        Chinese. ``text`` is escaped unless it is markup already."""
+        return Markup(escape(self.t.gettext(N_(" (%(text)s)")))) % {"text": text}
+
+    def listed(self, items: Sequence[str]) -> str:
+        """Items in a run of text: "a, b" in English, "a，b" in Chinese."""
+        return str(self.t.gettext(N_(", "))).join(items)
+
+    def channel(self, channel: str) -> str:
+        return labels.channel_words(channel, self.t)
 
     def span(self, seconds: float, cal: CalendarData | None) -> str:
         """A business-time span on ``cal`` (days of 24 h when there is no calendar)."""

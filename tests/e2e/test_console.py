@@ -54,8 +54,8 @@ WORDS = {
         "submit": "提交登记",
         "request_id": "工单编号",
         "subject": "诉求主题",
-        "state": "状态： ",
-        "tier": "层级： ",
+        "state": "状态：",
+        "tier": "层级：",
         "municipal": "市级",
         "in_progress": "办理中",
         "breached": "✖ 超时",
@@ -184,8 +184,8 @@ async def test_walk_in_acknowledge_request_info_resolve(
     await uscc.fill(good)
     await page.get_by_role("button", name="提交登记").click()
     await expect(page).to_have_url(f"{console.url}/console/requests/{rid}?done=submit")
-    await expect(page.locator(".case-meta .state")).to_have_text("状态： 已派单待签收")
-    await expect(page.locator(".case-meta .tier")).to_have_text("层级： 县级 (zj-330106-sme)")
+    await expect(page.locator(".case-meta .state")).to_have_text("状态：已派单待签收")
+    await expect(page.locator(".case-meta .tier")).to_have_text("层级：县级（zj-330106-sme）")
     link = page.get_by_role("link", name=re.compile("在 Temporal 界面中打开"))
     host = console.settings.temporal_address.rsplit(":", 1)[0]
     await expect(link).to_have_attribute(
@@ -198,7 +198,7 @@ async def test_walk_in_acknowledge_request_info_resolve(
     stale = await context.new_page()
     await stale.goto(page.url)
     await take(page, "acknowledge")
-    await expect(page.locator(".case-meta .state")).to_have_text("状态： 已受理")
+    await expect(page.locator(".case-meta .state")).to_have_text("状态：已受理")
     await expect(page.locator("#done")).to_have_text("✓ 已完成：受理。")
     await expect(page.locator("#act-acknowledge")).to_have_count(0)  # no longer allowed
     async with stale.expect_navigation() as nav:
@@ -213,7 +213,7 @@ async def test_walk_in_acknowledge_request_info_resolve(
 
     # request information: the clocks pause
     await take(page, "request_info", "请提供近三年经审计的财务报表")
-    await expect(page.locator(".case-meta .state")).to_have_text("状态： 待企业补充")
+    await expect(page.locator(".case-meta .state")).to_have_text("状态：待企业补充")
     await expect(page.locator(".case-meta .badge")).to_have_text("‖ 暂停计时")
 
     # the queue: paused and warning rows say so in text; countdowns tick; filters work
@@ -249,9 +249,9 @@ async def test_walk_in_acknowledge_request_info_resolve(
         text="已上传审计报告",
     )
     await page.goto(f"{console.url}/console/requests/{rid}")
-    await expect(page.locator(".case-meta .state")).to_have_text("状态： 办理中")
+    await expect(page.locator(".case-meta .state")).to_have_text("状态：办理中")
     await take(page, "resolve", "已对接杭州银行科技支行，授信500万元")
-    await expect(page.locator(".case-meta .state")).to_have_text("状态： 已办结")
+    await expect(page.locator(".case-meta .state")).to_have_text("状态：已办结")
     events = page.locator(".timeline .ev-type")
     await expect(events.first).to_have_text("办结")
     shown = await events.all_inner_texts()

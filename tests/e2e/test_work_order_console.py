@@ -49,7 +49,7 @@ async def test_co_handling_and_supervision_from_the_case_page(
         await holder.locator("button[data-action='add_co_handler']").click()
     await expect(holder.locator("#done")).to_have_text("✓ 已完成：增加协办单位。")
     await expect(holder.locator(".case-meta .handler")).to_have_text(
-        f"承办人： {console.users.ids['cw_own']}"
+        f"承办人：{console.users.ids['cw_own']}"
     )
     part = holder.locator("#parts tbody tr")
     await expect(part).to_have_count(1)

@@ -327,3 +327,21 @@ def render(locale: str, name: str, user: Principal) -> str:
     }
     template = name.split("?")[0]  # a key may name one of a template's variants
     return templates.env.get_template(template).render(**base, **pages()[name])
+
+
+def test_typography_follows_the_language() -> None:
+    """Chinese puts no space after a full-width colon and uses full-width parentheses and
+    commas; English its own; a known submission channel is named in words."""
+    zh, en = Texts("zh-CN", translations("zh-CN")), Texts("en", translations("en"))
+    assert zh.after("状态：") + "已受理" == "状态：已受理"
+    assert en.after("State:") + "Accepted" == "State: Accepted"
+    assert "县级" + zh.aside("zj-330105-sme") == "县级（zj-330105-sme）"
+    assert "County" + en.aside("zj-330105-sme") == "County (zj-330105-sme)"
+    assert str(zh.aside("<b>")) == "（&lt;b&gt;）"  # text is escaped, markup kept
+    assert zh.listed(["罗宇宇", "15209471122"]) == "罗宇宇，15209471122"
+    assert en.listed(["Luo", "15209471122"]) == "Luo, 15209471122"
+    assert (zh.channel("walk-in"), en.channel("walk-in")) == (
+        "窗口受理",
+        "Walk-in at the service window",
+    )
+    assert zh.channel("financing-platform") == "financing-platform"  # a system's own name

@@ -281,6 +281,21 @@ def code_words(enum: type[StrEnum], code: str, translations: NullTranslations) -
     return label(enum(code), translations) if code in set(enum) else code
 
 
+# The channels the console and the demo submit by; others (a system's own name) show as they are.
+CHANNEL = {
+    "portal": NC_("channel", "Online portal"),
+    "walk-in": NC_("channel", "Walk-in at the service window"),
+    "hotline": NC_("channel", "Service hotline"),
+}
+
+
+def channel_words(channel: str, translations: NullTranslations) -> str:
+    """What a reader of ``translations`` calls a submission channel (free text from the caller)."""
+    if channel not in CHANNEL:
+        return channel
+    return str(translations.pgettext(*CHANNEL[channel]))
+
+
 # 考核 figures (``tierflow.assessment.FIGURES``): (name, what the rate counts, what it misses)
 FIGURE = {
     "sign_for_on_time_rate": NC_("figure", "On-time sign-for rate"),
