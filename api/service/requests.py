@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -23,7 +23,7 @@ from api.models import (
     SubmitAccepted,
     Workload,
 )
-from schemas.domain import TERMINAL_STATES, Category, Priority, SlaStatus, State, Tier
+from schemas.domain import TERMINAL_STATES, Category, Priority, Role, SlaStatus, State, Tier
 from schemas.edge import SEARCH_BYTES, check_text
 from schemas.lifecycle import Awaiting, TimelineEntry
 from schemas.request import RequestInput
@@ -122,18 +122,34 @@ def _conditions(principal: Principal, where: QueueFilter, dialect: str) -> list[
     return conditions
 
 
-def _order(sort: QueueSort) -> list[Any]:
+def _order(sort: QueueSort, principal: Principal) -> list[Any]:
     submitted, request_id = col(ServiceRequest.submitted_at), col(ServiceRequest.request_id)
     if sort is QueueSort.NEWEST:
         return [submitted.desc(), request_id.desc()]
     if sort is QueueSort.OLDEST:
         return [submitted, request_id]
-    next_due = func.coalesce(
+    next_due: Any = func.coalesce(
         ServiceRequest.sign_for_due_at,
         ServiceRequest.response_due_at,
         ServiceRequest.resolution_due_at,
     )
-    breached_first = case((col(ServiceRequest.sla_status) == SlaStatus.BREACHED, 0), else_=1)
+    breached: Any = col(ServiceRequest.sla_status) == SlaStatus.BREACHED
+    unit = principal.institution_id
+    if principal.role is Role.CASEWORKER and unit is not None:
+        # 协办: a request the unit co-handles is due, and late, when the unit's part is
+        part_due = (
+            select(func.min(RequestPart.due_at))
+            .where(
+                RequestPart.request_id == ServiceRequest.request_id,
+                RequestPart.institution_id == unit,
+                col(RequestPart.closed_at).is_(None),
+            )
+            .scalar_subquery()
+        )
+        held = col(ServiceRequest.institution_id) == unit
+        next_due = case((held, next_due), else_=part_due)
+        breached = case((held, breached), else_=part_due < datetime.now(UTC))
+    breached_first = case((breached, 0), else_=1)
     return [breached_first, next_due.asc().nulls_last(), submitted, request_id]
 
 
@@ -160,7 +176,7 @@ def list_requests(
         rows = session.exec(
             select(ServiceRequest)
             .where(*conditions)
-            .order_by(*_order(sort))
+            .order_by(*_order(sort, principal))
             .offset(offset)
             .limit(limit)
         ).all()

@@ -14,7 +14,7 @@ import pytest_asyncio
 from sqlmodel import Session, col, select
 
 from api.app import create_app
-from schemas.domain import Role
+from schemas.domain import Category, Priority, Role
 from schemas.lifecycle import RatingStage
 from tests.integration.test_api import Api
 from tests.utils.api_helpers import asgi_client, make_users
@@ -190,6 +190,37 @@ async def test_a_co_handler_sees_the_request_and_concludes_its_part(api: Api) ->
     assert done.status_code == 200, done.text
     resolved = await api.act(rid, "resolve", "cw_own", text="办结")
     assert resolved.status_code == 200 and resolved.json()["state"] == "resolved"
+
+
+async def test_a_co_handlers_queue_orders_by_its_parts_deadline(api: Api) -> None:
+    """By SLA risk, a co-handled request comes when the unit's part is due (1 working day),
+    before the unit's own urgent request (12 working hours), though its holder's clock (a
+    normal request: 30 working hours) runs out after it."""
+    held = await api.submit(make_request(), who="sys_portal")  # held by cw_own's unit
+    await api.act(held, "acknowledge", "cw_own")
+    added = await api.act(
+        held, "add_co_handler", "cw_own", institution_id="zj-330105-sme", text="协助", days=1
+    )
+    assert added.status_code == 200, added.text
+    own = await api.submit(
+        make_request(division_code="330105", category=Category.TALENT, priority=Priority.URGENT),
+        who="sys_portal",
+    )
+    acked = await api.act(own, "acknowledge", "cw_other")
+    assert acked.status_code == 200, acked.text
+
+    async def listed() -> dict[str, dict]:
+        page = await api.get("/requests", "cw_other", params={"limit": 500})
+        return {i["request_id"]: i for i in page.json()["items"] if i["request_id"] in (held, own)}
+
+    async def both_acknowledged() -> bool:
+        rows = await listed()
+        return len(rows) == 2 and rows[own]["state"] == "acknowledged"
+
+    await eventually(both_acknowledged, what="both requests in the unit's queue, acknowledged")
+    rows = await listed()
+    assert list(rows) == [held, own]
+    assert _instant(rows[held]["next_due_at"]) < _instant(rows[own]["next_due_at"])
 
 
 async def test_the_follow_up_desk_closes_or_sends_back(api: Api) -> None:
