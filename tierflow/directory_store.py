@@ -161,6 +161,17 @@ def record_file(engine: Engine, path: Path | None, imported_by: str) -> tuple[st
 
 
 # --------------------------------------------------------------------------- institution table
+def institution_names(engine: Engine, ids: list[str]) -> dict[str, str]:
+    """The directory's names of the institutions (an id the directory lacks has none)."""
+    if not ids:
+        return {}
+    with Session(engine) as session:
+        query = select(InstitutionRow.id, InstitutionRow.name).where(
+            col(InstitutionRow.id).in_(ids)
+        )
+        return dict(session.exec(query).all())
+
+
 def institution_of(entry: DirectoryEntry) -> InstitutionCreate:
     """The ``institution`` row of a directory entry."""
     return InstitutionCreate(

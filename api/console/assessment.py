@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
-from sqlmodel import Session, col, select
 
 from api.auth import can
 from api.console.routes import User, error_page, forbidden_page, gettext, page_texts, render
@@ -29,8 +28,8 @@ from schemas.domain import Tier
 from schemas.edge import INSTITUTION_ID_PATTERN
 from tierflow.assessment import COUNTS, FIGURES, GROUPINGS, RATES, UNKNOWN
 from tierflow.auth_store import Principal
-from tierflow.db.models import InstitutionRow
 from tierflow.directory import DIVISION_INFO, full_name
+from tierflow.directory_store import institution_names
 from tierflow.grades import SHANGHAI
 from tierflow.i18n.labels import figure_label, figure_outcome
 
@@ -136,21 +135,10 @@ def chart(rows: list[AssessmentRow], rate: str) -> list[ChartBar]:
     ]
 
 
-def institution_names(ctx: ApiContext, ids: list[str]) -> dict[str, str]:
-    """The directory's names of the institutions (an id the directory lacks has none)."""
-    if not ids:
-        return {}
-    with Session(ctx.engine) as session:
-        query = select(InstitutionRow.id, InstitutionRow.name).where(
-            col(InstitutionRow.id).in_(ids)
-        )
-        return dict(session.exec(query).all())
-
-
 def group_names(ctx: ApiContext, by: str, groups: list[str], texts: Texts) -> dict[str, str]:
     """What to call each group: the institution's, tier's or division's name."""
     if by == "institution":
-        return institution_names(ctx, groups)
+        return institution_names(ctx.engine, groups)
     names = {UNKNOWN: texts.t.gettext("Not in the directory")}
     if by == "tier":
         return names | {g: texts.label(Tier(g)) for g in groups if g in TIER_NAMES}

@@ -76,6 +76,7 @@ from schemas.lifecycle import (
 from schemas.request import REQUEST_ID_PATTERN
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
+from tierflow.directory_store import institution_names
 from tierflow.i18n import LOCALES, N_, Said, translations
 from tierflow.i18n.refusals import names_its_action
 
@@ -350,6 +351,7 @@ def queue(
     done: str = "",
     moved: str = "",
     submitted: str = "",
+    routed_to: str = "",
 ) -> Response:
     """The caller's queue from the service's ``list_requests``: breached first, then nearest due.
 
@@ -360,7 +362,8 @@ def queue(
         page = list_requests(ctx, user, where, limit=200, sort=order)
     except HTTPException as exc:
         return error_page(request, user, exc)
-    shown = {n: v for n, v in request.query_params.items() if n not in ("done", "moved")}
+    notices = ("done", "moved", "submitted", "routed_to")
+    shown = {n: v for n, v in request.query_params.items() if n not in notices}
     search = where.search or ""
     filters = {
         "state": where.state,
@@ -388,6 +391,7 @@ def queue(
         "done": _done(done),
         "moved": _request_id(moved),
         "submitted": _request_id(submitted),
+        "routed_to": _institution(ctx, routed_to),
         "search": search,
         "sort": order.value,
         "sorts": list(QueueSort),
@@ -460,6 +464,14 @@ def _done(value: str) -> str:
 
 def _request_id(value: str) -> str:
     return value if full_match(REQUEST_ID_PATTERN, value) else ""
+
+
+def _institution(ctx: ApiContext, value: str) -> str:
+    """An institution named for a notice: its directory name and id, or its id."""
+    if not full_match(INSTITUTION_ID_PATTERN, value):
+        return ""
+    name = institution_names(ctx.engine, [value]).get(value)
+    return f"{name} {value}" if name else value
 
 
 def _case(
@@ -663,7 +675,8 @@ async def submit(request: Request, ctx: Ctx, user: User) -> Response:
         user, view.summary.tier, view.summary.institution_id, division
     ):
         return redirect(f"/console/requests/{rid}?done=submit")
-    return redirect("/console/?" + urlencode({"submitted": rid}))
+    routed = {"routed_to": view.summary.institution_id or ""} if view is not None else {}
+    return redirect("/console/?" + urlencode({"submitted": rid, **routed}))
 
 
 async def _assigned_division(ctx: ApiContext, request_id: str) -> str:

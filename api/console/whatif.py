@@ -25,7 +25,6 @@ from starlette.datastructures import FormData, UploadFile
 
 from api.auth import can
 from api.console import language
-from api.console.assessment import institution_names
 from api.console.forms import field_errors, form_text, joined
 from api.console.routes import (
     User,
@@ -48,6 +47,7 @@ from schemas.edge import full_match
 from schemas.policy import CalendarData
 from tierflow import policy_store
 from tierflow.auth_store import Principal
+from tierflow.directory_store import institution_names
 from tierflow.grades import SHANGHAI
 from tierflow.i18n import N_
 from whatif.report import DIMENSIONS
@@ -391,7 +391,7 @@ def _run_page(
     t = texts.t
     report = run.report
     groups = report.get("groups", {})
-    names = institution_names(ctx, list(groups.get("institution", {})))
+    names = institution_names(ctx.engine, list(groups.get("institution", {})))
     charts = [
         (dimension, pair_chart(dimension, groups.get(dimension, {}), measure, texts, names))
         for dimension in DIMENSIONS

@@ -313,6 +313,24 @@ async def test_acknowledge_works_without_javascript(
     await page.context.close()
 
 
+async def test_a_walk_in_for_an_enterprise_elsewhere_names_the_unit_it_went_to(
+    browser: Browser, console: Console, on_fast_queue: SimpleNamespace
+) -> None:
+    """An enterprise of 330105 walks in at 330106's window: the request goes to its own
+    county's unit, and the caseworker is told which one (it leaves their sight)."""
+    page = await signed_in(browser, console, "cw_own")
+    await page.goto(f"{console.url}/console/submit")
+    rid = await page.locator("#f-request_id").input_value()
+    await fill_walk_in(page, make_uscc("330105", random.Random(rid)), "跨区窗口登记")
+    await page.locator("#f-enterprise-division_code").fill("330105")
+    await page.locator("button.primary[type=submit]").click()
+    await page.wait_for_url(re.compile(r"/console/\?submitted="))
+    notice = page.locator("[role=status]", has_text=rid)
+    await expect(notice).to_contain_text("已转由")
+    await expect(notice).to_contain_text("zj-330105-sme")
+    await page.context.close()
+
+
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
 async def test_sla_breach_escalates_and_the_supervisor_sees_it(
     browser: Browser, console: Console, stack: Stack, locale: str
