@@ -32,6 +32,7 @@ BAR_WIDTH = 1000.0  # SVG user units of the clock bar
 MIN_SEGMENT = 4.0  # so an instant (a breach that escalated at once) stays visible
 LOOKAHEAD = timedelta(hours=48)  # working stretches handed to the script (a page lives shorter)
 
+FULL_WIDTH_ENDS = ("：", "。", "；", "！", "？", "）")  # Chinese puts no space after these
 ACTION_CODES = frozenset(k.value for k in ActionKind)
 # (symbol, css class): a symbol and text as well as colour, never colour alone.
 SLA_BADGES: dict[SlaStatus, tuple[str, str]] = {
@@ -68,15 +69,24 @@ class Texts:
         """An audit-trail reason; the engine's own in this language (a person's as written)."""
         return engine_reason(text, self.t)
 
-    def after(self, label: str) -> str:
-        """A label before its value: a space after an English colon, none after a Chinese
-        full-width one (状态：已受理)."""
-        return label if label.endswith("：") else f"{label} "
+    def after(self, text: str) -> str:
+        """A label or sentence before what follows it: a space after English punctuation,
+        none after Chinese full-width punctuation (状态：已受理, …工作时间。页面生成于…)."""
+        return text if text.endswith(FULL_WIDTH_ENDS) else f"{text} "
 
     def aside(self, text: str) -> Markup:
         """``text`` in parentheses after what it qualifies: " (x)" in English, "（x）" in
         Chinese. ``text`` is escaped unless it is markup already."""
         return Markup(escape(self.t.gettext(N_(" (%(text)s)")))) % {"text": text}
+
+    def labelled(self, label: str, value: str = "") -> str:
+        """In English "label: value", in Chinese "label：value" (a chart's text alternative)."""
+        return str(self.t.gettext(N_("%(label)s: %(value)s"))) % {"label": label, "value": value}
+
+    @property
+    def semicolon(self) -> str:
+        """Between the items of a text alternative: "; " in English, "；" in Chinese."""
+        return str(self.t.gettext(N_("; ")))
 
     def listed(self, items: Sequence[str]) -> str:
         """Items in a run of text: "a, b" in English, "a，b" in Chinese."""

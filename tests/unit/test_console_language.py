@@ -126,6 +126,18 @@ def english_words(html: str) -> set[str]:
     return latin_words(" ".join(reader.parts))
 
 
+CJK = "[\u4e00-\u9fff]"
+# ASCII punctuation after Chinese, or a space around full-width punctuation: 状态： 已受理
+MIXED_PUNCTUATION = re.compile(rf"{CJK}[:;,!?]|{CJK}\.(?!\d)|[：；，。）] +{CJK}|{CJK} +（")
+
+
+def mixed_punctuation(html: str) -> list[str]:
+    reader = _Text()
+    reader.feed(html)
+    text = "\n".join(" ".join(part.split()) for part in reader.parts)  # one line an element
+    return [text[max(0, m.start() - 12) : m.end() + 12] for m in MIXED_PUNCTUATION.finditer(text)]
+
+
 def held_case() -> WorkflowState:
     county = Institution(
         id="zj-330106-sme", name="西湖区中小企业服务中心", tier=Tier.COUNTY, division_code="330106"
@@ -307,6 +319,7 @@ def test_every_page_in_chinese_shows_no_english_outside_names_and_codes(name: st
     html = render("zh-CN", name, user)
     assert '<html lang="zh-CN"' in html
     assert english_words(html) == set(), name
+    assert mixed_punctuation(html) == [], name
     english = render("en", name, user)
     assert '<html lang="en"' in english and english_words(english)  # the same page in English
 
@@ -335,6 +348,7 @@ def test_typography_follows_the_language() -> None:
     zh, en = Texts("zh-CN", translations("zh-CN")), Texts("en", translations("en"))
     assert zh.after("状态：") + "已受理" == "状态：已受理"
     assert en.after("State:") + "Accepted" == "State: Accepted"
+    assert zh.after("按工作时间计算。") + "页面生成于" == "按工作时间计算。页面生成于"
     assert "县级" + zh.aside("zj-330105-sme") == "县级（zj-330105-sme）"
     assert "County" + en.aside("zj-330105-sme") == "County (zj-330105-sme)"
     assert str(zh.aside("<b>")) == "（&lt;b&gt;）"  # text is escaped, markup kept
