@@ -18,12 +18,13 @@ from temporalio.service import RPCError
 from api.console.assessment import router as assessment_router
 from api.console.directory import IMPORT_PATH
 from api.console.directory import router as directory_router
+from api.console.http_errors import console_http_error, console_validation_error
 from api.console.inbox import router as inbox_router
 from api.console.routes import router as console_router
 from api.console.unavailable import for_console
 from api.console.whatif import router as whatif_console_router
 from api.deps import ApiContext, ApiLimits, utc_now
-from api.errors import on_database_error, on_http_error, on_temporal_error, on_validation_error
+from api.errors import on_database_error, on_temporal_error
 from api.middleware import BodyLimit, HttpMetrics
 from api.routes import (
     API_PREFIX,
@@ -77,8 +78,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, console_validation_error)
+    app.add_exception_handler(StarletteHTTPException, console_http_error)
     app.add_exception_handler(SQLAlchemyError, for_console(on_database_error, "database"))
     app.add_exception_handler(RPCError, for_console(on_temporal_error, "temporal"))
     routers = (

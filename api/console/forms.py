@@ -60,6 +60,7 @@ PYDANTIC_REASONS = {
     "enum": N_("must be one of the listed choices"),
     "literal_error": N_("must be one of the listed choices"),
     "int_parsing": N_("must be a whole number"),
+    "bool_parsing": N_("must be true or false"),
     "int_from_float": N_("must be a whole number"),
     "greater_than_equal": N_("must be at least %(ge)s"),
     "less_than_equal": N_("must be at most %(le)s"),
@@ -92,9 +93,12 @@ def field_errors(exc: ValidationError, catalog: Catalog) -> dict[str, str]:
     return errors
 
 
-def joined(errors: Mapping[str, str]) -> str:
-    """``field: reason; field: reason`` for a form that shows its errors in one line."""
-    return "; ".join(f"{name}: {why}" for name, why in errors.items())
+def joined(errors: Mapping[str, str], catalog: Catalog) -> str:
+    """``field: reason; field: reason`` for a form that shows its errors in one line, with
+    the punctuation of ``catalog``'s language (``field：reason；field：reason``)."""
+    pair = str(catalog.gettext(N_("%(label)s: %(value)s")))
+    separator = str(catalog.gettext(N_("; ")))
+    return separator.join(pair % {"label": name, "value": why} for name, why in errors.items())
 
 
 def parse_walk_in(
@@ -140,7 +144,7 @@ def detail_errors(detail: Any, catalog: NullTranslations) -> tuple[str, dict[str
     ``catalog``'s language (``tierflow.i18n.refusals``)."""
     if isinstance(detail, list):
         fields = {str(d.get("field", "body")): _text(d.get("msg", ""), catalog) for d in detail}
-        return joined(fields), fields
+        return joined(fields, catalog), fields
     return _text(detail, catalog), {}
 
 

@@ -21,6 +21,7 @@ from api.deps import Ctx
 from api.service import notifications as service
 from tierflow.auth_store import Principal
 from tierflow.db.notification_models import LOCALES
+from tierflow.i18n import N_, Said
 from tierflow.notification_store import count_unread
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -59,7 +60,7 @@ async def mark_read(request: Request, ctx: Ctx, user: User) -> Response:
         raw = form_text(form.get("id"))
         if raw:
             if not raw.isdigit():
-                raise HTTPException(422, "id: must be a notification number")
+                raise HTTPException(422, Said(N_("id: must be a notification number")))
             await service.mark_one(ctx, user, int(raw))
         else:
             await service.mark_all(ctx, user)

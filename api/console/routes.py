@@ -696,7 +696,8 @@ async def _assigned_division(ctx: ApiContext, request_id: str) -> str:
 def switch_language(request: Request, code: str, next: str = "") -> Response:  # noqa: A002
     """Show the console in ``code`` (zh-CN or en) in this browser, then go back."""
     if code not in LOCALES:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no console language {code!r}")
+        unknown = N_("The console has no language %(code)s.")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, Said(unknown, code=code[:16]))
     response = redirect(safe_next(next))
     hours = request.app.state.ctx.settings.console_session_max_hours
     set_cookie(request, response, language.COOKIE, code, int(hours * 3600))
@@ -708,7 +709,7 @@ def switch_language(request: Request, code: str, next: str = "") -> Response:  #
 def static(name: str) -> Response:
     """Serve the console's own CSS and script (no CDN, no build step)."""
     if name not in STATIC_FILES:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no static file {name!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, Said(N_("There is no such file.")))
     return FileResponse(
         HERE / "static" / name,
         media_type=STATIC_FILES[name],

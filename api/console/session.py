@@ -18,6 +18,7 @@ from fastapi import HTTPException, Request, Response, status
 from api.deps import ApiContext
 from api.service.sessions import SessionPolicy, resume_session
 from tierflow.auth_store import Principal, TokenRefused, resolve_token
+from tierflow.i18n import N_, Said
 
 SESSION_COOKIE = "tf_console"
 PRE_COOKIE = "tf_console_pre"  # binds the sign-in form's CSRF token before a session exists
@@ -49,10 +50,11 @@ def check_csrf(request: Request, bound_to: str | None, submitted: str | None) ->
         or not submitted
         or not hmac.compare_digest(csrf_for(request, bound_to), submitted)
     ):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            "csrf_token: missing or does not match this session; reload the page and retry",
+        stale = N_(
+            "This form belongs to another sign-in or an older page (csrf_token). Reload the "
+            "page and try again."
         )
+        raise HTTPException(status.HTTP_403_FORBIDDEN, Said(stale))
 
 
 def session_token(request: Request) -> str | None:

@@ -348,7 +348,7 @@ async def run_page(request: Request, ctx: Ctx, user: User) -> Response:
         return _page(request, ctx, user, runs, form, code, form_error=refusal_text(exc))
     except ValidationError as exc:  # the model's checks (a division prefix of letters ...)
         runs = await service.runs(ctx, user)
-        message = joined(field_errors(exc, t))
+        message = joined(field_errors(exc, t), t)
         return _page(request, ctx, user, runs, form, 422, form_error=message)
     return redirect(f"/console/whatif/{done.run_id}")
 
@@ -551,6 +551,6 @@ async def promote(request: Request, ctx: Ctx, user: User, run_id: str) -> Respon
     except HTTPException as exc:
         return again(refusal_text(exc), exc.status_code)
     except ValidationError as exc:  # the note's checks
-        return again(joined(field_errors(exc, t)))
+        return again(joined(field_errors(exc, t), t))
     query = urlencode({"promoted": str(release.id)})
     return redirect(f"/console/whatif/{run.run_id}?{query}")
