@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -122,7 +122,7 @@ def _conditions(principal: Principal, where: QueueFilter, dialect: str) -> list[
     return conditions
 
 
-def _order(sort: QueueSort, principal: Principal) -> list[Any]:
+def _order(sort: QueueSort, principal: Principal, now: datetime) -> list[Any]:
     submitted, request_id = col(ServiceRequest.submitted_at), col(ServiceRequest.request_id)
     if sort is QueueSort.NEWEST:
         return [submitted.desc(), request_id.desc()]
@@ -148,7 +148,7 @@ def _order(sort: QueueSort, principal: Principal) -> list[Any]:
         )
         held = col(ServiceRequest.institution_id) == unit
         next_due = case((held, next_due), else_=part_due)
-        breached = case((held, breached), else_=part_due < datetime.now(UTC))
+        breached = case((held, breached), else_=part_due < now)
     breached_first = case((breached, 0), else_=1)
     return [breached_first, next_due.asc().nulls_last(), submitted, request_id]
 
@@ -168,6 +168,7 @@ def list_requests(
     a frequent search term would otherwise make every page read every match to count it.
     """
     conditions = _conditions(principal, where, ctx.engine.dialect.name)
+    now = ctx.clock()
     with Session(ctx.engine) as session:
         matching = select(col(ServiceRequest.request_id)).where(*conditions)
         if count_limit is not None:
@@ -176,20 +177,23 @@ def list_requests(
         rows = session.exec(
             select(ServiceRequest)
             .where(*conditions)
-            .order_by(*_order(sort, principal))
+            .order_by(*_order(sort, principal, now))
             .offset(offset)
             .limit(limit)
         ).all()
         items = [RequestItem.model_validate(to_row(r).model_dump()) for r in rows]
-        _part_deadlines(session, principal, items)
+        _part_deadlines(session, principal, items, now)
         exact = count_limit is None or counted <= count_limit
         total = int(counted) if exact else int(count_limit or 0)
         return QueuePage(total=total, total_exact=exact, limit=limit, offset=offset, items=items)
 
 
-def _part_deadlines(session: Session, principal: Principal, items: list[RequestItem]) -> None:
+def _part_deadlines(
+    session: Session, principal: Principal, items: list[RequestItem], now: datetime
+) -> None:
     """A request the caller's unit co-handles (协办) is due when the unit's open part is, not
-    when its holder's clock runs out: ``next_due_at`` is the part's deadline there."""
+    when its holder's clock runs out: ``next_due_at`` is the part's deadline there, and
+    ``sla_status`` says whether the part is late (as the queue's order does)."""
     unit = principal.institution_id
     co_handled = [i.request_id for i in items if unit is not None and i.institution_id != unit]
     if not co_handled:
@@ -205,6 +209,8 @@ def _part_deadlines(session: Session, principal: Principal, items: list[RequestI
     for item in items:
         if item.request_id in due:
             item.next_due_at = due[item.request_id]
+            late = item.next_due_at < now
+            item.sla_status = SlaStatus.BREACHED if late else SlaStatus.ON_TRACK
 
 
 def workload(ctx: ApiContext, principal: Principal, institution_id: str) -> Workload:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest_asyncio
 from sqlmodel import Session, col, select
@@ -192,7 +192,7 @@ async def test_a_co_handler_sees_the_request_and_concludes_its_part(api: Api) ->
     assert resolved.status_code == 200 and resolved.json()["state"] == "resolved"
 
 
-async def test_a_co_handlers_queue_orders_by_its_parts_deadline(api: Api) -> None:
+async def test_a_co_handlers_queue_orders_by_its_parts_deadline(api: Api, stack) -> None:
     """By SLA risk, a co-handled request comes when the unit's part is due (1 working day),
     before the unit's own urgent request (12 working hours), though its holder's clock (a
     normal request: 30 working hours) runs out after it."""
@@ -221,6 +221,16 @@ async def test_a_co_handlers_queue_orders_by_its_parts_deadline(api: Api) -> Non
     rows = await listed()
     assert list(rows) == [held, own]
     assert _instant(rows[held]["next_due_at"]) < _instant(rows[own]["next_due_at"])
+    assert rows[held]["sla_status"] == "on_track"
+    # once the part is late, the row says so (whatever the holder's clock says)
+    later = _instant(rows[held]["next_due_at"]) + timedelta(minutes=1)
+    app = create_app(stack.settings, stack.client, stack.engine, clock=lambda: later)
+    async with asgi_client(app) as client:
+        page = await client.get(
+            "/api/v1/requests", params={"limit": 500}, headers=api.users.auth("cw_other")
+        )
+    (row,) = [i for i in page.json()["items"] if i["request_id"] == held]
+    assert row["sla_status"] == "breached"
 
 
 async def test_the_follow_up_desk_closes_or_sends_back(api: Api) -> None:
