@@ -9,6 +9,7 @@ Both edges validate with the models in ``schemas/``, so every rule lives here on
   character, tab and line breaks too;
 - ids are matched as a whole string (no trailing newline slips through to logs);
 - a contact e-mail is one address (``EMAIL_PATTERN``): the notifier mails it;
+- a contact phone is one telephone number (``check_phone``): the notifier texts a mobile;
 - timestamps must carry a UTC offset.
 
 These are *edge* rules. A request or record the workflow stored earlier is read back inside
@@ -148,6 +149,47 @@ def check_email(value: str | None) -> str | None:
     if value and not is_email(value):
         raise TranslatableError(N_("must be an e-mail address such as name@example.org"))
     return value
+
+
+# A telephone number as people write it: digits grouped by spaces, hyphens or parentheses,
+# an optional leading + (international form), an optional extension after 转, 分机, ext or x.
+_PHONE = re.compile(
+    r"^\+?[0-9 ()\-]+?(?:\s*(?:转|分机|ext\.?|x)\s*(?P<extension>[0-9]{1,8}))?$", re.IGNORECASE
+)
+_PHONE_DIGITS = (7, 15)  # a local number at least; E.164 at most
+_CN_MOBILE = re.compile(r"^(?:\+86|0086|86)?(1[3-9][0-9]{9})$")
+
+
+def check_phone(value: str | None) -> str | None:
+    """Return ``value`` if it is one telephone number (or empty: none given): the notifier
+    texts a mobile number, and a caseworker calls it."""
+    if not value:
+        return value
+    found = _PHONE.fullmatch(value.strip())
+    number = value[: found.start("extension")] if found and found.group("extension") else value
+    digits = sum(c.isdigit() for c in number)
+    if found is None or not _PHONE_DIGITS[0] <= digits <= _PHONE_DIGITS[1]:
+        raise TranslatableError(
+            N_(
+                "must be one telephone number such as 13800000000 or 0571-87654321 (7 to 15 "
+                "digits; spaces, hyphens, parentheses, a leading + and an extension after 转)"
+            )
+        )
+    return value
+
+
+def sms_number(value: str | None) -> str | None:
+    """The number a text message goes to (E.164), or None when ``value`` cannot take one: a
+    Chinese landline, a number with an extension (a switchboard), or no number at all. A
+    number abroad in international form is taken as it is: only its network knows."""
+    if not value:
+        return None
+    compact = re.sub(r"[\s()\-]", "", value)
+    mobile = _CN_MOBILE.fullmatch(compact)
+    if mobile:
+        return "+86" + mobile.group(1)
+    abroad = re.fullmatch(r"\+([1-9][0-9]{6,14})", compact)
+    return compact if abroad and not compact.startswith("+86") else None
 
 
 def full_match(pattern: str, value: str) -> bool:

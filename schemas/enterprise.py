@@ -15,6 +15,7 @@ from schemas.edge import (
     SHORT_BYTES,
     check_email,
     check_not_blank,
+    check_phone,
     edge_rule,
     limit,
     text_rule,
@@ -139,7 +140,9 @@ class Enterprise(BaseModel):
     contact_name: Annotated[
         str | None, limit(CONTACT_NAME_BYTES), text_rule(CONTACT_NAME_BYTES)
     ] = None
-    contact_phone: Annotated[str | None, limit(SHORT_BYTES), text_rule(SHORT_BYTES)] = None
+    contact_phone: Annotated[
+        str | None, limit(SHORT_BYTES), text_rule(SHORT_BYTES), edge_rule(check_phone)
+    ] = None
     contact_email: Annotated[
         str | None, limit(NAME_BYTES), text_rule(NAME_BYTES), edge_rule(check_email)
     ] = None

@@ -47,7 +47,7 @@ def test_the_longest_texts_the_edges_accept_fit_the_read_model(db_engine: Engine
         update={
             "name": "N" * NAME_BYTES,
             "contact_name": "C" * CONTACT_NAME_BYTES,
-            "contact_phone": "1" * SHORT_BYTES,
+            "contact_phone": "1" * 15 + "-" * (SHORT_BYTES - 15),  # 15 digits at most
             # one address as long as the rule allows: 64 @ 190 . the rest
             "contact_email": "e" * 64 + "@" + "d" * 190 + "." + "c" * (NAME_BYTES - 256),
         }

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from schemas.divisions import DIVISIONS
 from schemas.domain import Role
+from schemas.edge import sms_number
 from schemas.events import SUBMIT, CommandError, command_event, parse_command
 from schemas.lifecycle import ActionKind, ActionRequest, WorkflowState
 from schemas.request import RequestInput
@@ -84,6 +85,22 @@ BAD_SUBMITS: list[tuple[str, dict[str, Any], str]] = [
         {"enterprise": {"contact_email": "王芳 <w@example.com>"}},
         "must be an e-mail address",
     ),  # fmt: skip
+    # the notifier texts this number and a caseworker calls it: one number, as people write it
+    (
+        "enterprise.contact_phone",
+        {"enterprise": {"contact_phone": "王经理 0571-8765"}},
+        "must be one telephone number",
+    ),  # fmt: skip
+    (
+        "enterprise.contact_phone",
+        {"enterprise": {"contact_phone": "13800000000, 13900000000"}},
+        "must be one telephone number",
+    ),  # fmt: skip
+    (
+        "enterprise.contact_phone",
+        {"enterprise": {"contact_phone": "12345"}},
+        "must be one telephone number",
+    ),  # fmt: skip
 ]
 
 
@@ -111,6 +128,31 @@ def test_what_the_rules_still_accept() -> None:
     assert len(RequestInput.model_validate(ascii_long).description) == 30_000
     no_email = submit_data(enterprise={"contact_email": ""})  # none given, as before
     assert RequestInput.model_validate(no_email).enterprise.contact_email == ""
+    for phone in (
+        "13800000000",
+        "+86 138 0000 0000",
+        "(0571) 8765-4321 转 8021",
+        "+1 415 555 0100",
+    ):
+        accepted = RequestInput.model_validate(submit_data(enterprise={"contact_phone": phone}))
+        assert accepted.enterprise.contact_phone == phone  # kept as written
+
+
+@pytest.mark.parametrize(
+    ("phone", "texted"),
+    [
+        ("13800000000", "+8613800000000"),
+        ("+86 138-0000-0000", "+8613800000000"),
+        ("0086 13800000000", "+8613800000000"),
+        ("+1 (415) 555-0100", "+14155550100"),  # abroad: its network knows
+        ("0571-87654321", None),  # a landline
+        ("+86 10 5555 0100", None),  # a Beijing landline, international form
+        ("13800000000 转 12", None),  # a switchboard
+        ("", None),
+    ],
+)
+def test_a_text_message_goes_to_a_mobile_number_in_e164(phone: str, texted: str | None) -> None:
+    assert sms_number(phone) == texted
 
 
 @pytest.mark.parametrize("county", ["440106", "510104", "659001", "330103"])
@@ -220,6 +262,7 @@ def test_stored_state_still_decodes_what_older_rules_accepted() -> None:
     state["request"]["submitted_at"] = "2024-05-01T10:00:00"
     state["request"]["enterprise"]["division_code"] = "110199"
     state["request"]["enterprise"]["contact_email"] = "w@example.com, x@y.org"
+    state["request"]["enterprise"]["contact_phone"] = "王经理 0571-8765"
     decoded = WorkflowState.model_validate_json(json.dumps(state))
     assert decoded.request.subject == "old\x00subject"
     assert decoded.request.enterprise.contact_email == "w@example.com, x@y.org"
@@ -231,6 +274,7 @@ def test_stored_state_still_decodes_what_older_rules_accepted() -> None:
         "submitted_at",
         "enterprise.division_code",
         "enterprise.contact_email",
+        "enterprise.contact_phone",
     }
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from schemas.domain import Role, Tier
+from schemas.edge import sms_number
 from schemas.enterprise import division_for_tier
 from schemas.lifecycle import TransitionRecord
 from tierflow.db.auth_models import ApiUser
@@ -125,6 +126,6 @@ def _enterprise(engine: Engine, request_id: str, locale: str) -> list[Recipient]
     channels = set()
     if row.contact_email:
         channels.add(Channel.EMAIL)
-    if row.contact_phone:
+    if sms_number(row.contact_phone):  # a mobile: a landline or switchboard takes no text
         channels.add(Channel.SMS)
     return [Recipient(enterprise_key(request_id), None, locale, frozenset(channels))]

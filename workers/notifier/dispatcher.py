@@ -22,7 +22,7 @@ from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, col, select
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from schemas.edge import is_email
+from schemas.edge import is_email, sms_number
 from tierflow.db.engine import begin_write
 from tierflow.db.models import ServiceRequest
 from tierflow.db.notification_models import (
@@ -237,7 +237,11 @@ class Dispatcher:
                 value = (
                     None
                     if request is None
-                    else (request.contact_email if kind == "email" else request.contact_phone)
+                    else (
+                        request.contact_email
+                        if kind == "email"
+                        else sms_number(request.contact_phone)
+                    )
                 )
             else:
                 pref = session.get(NotificationPreference, row.user_id or "")

@@ -6,6 +6,7 @@ from sqlalchemy import Engine
 
 from schemas.domain import Role, Tier
 from tests.utils.factories import RecordFactory, make_request
+from tests.utils.notifier_helpers import project
 from tierflow.auth_store import create_user
 from workers.notifier.audience import recipients
 from workers.notifier.rules import Audience
@@ -36,4 +37,22 @@ def test_a_return_reaches_the_dispatch_desk_of_the_tier_above_in_the_region(
         Audience.DISPATCH_DESK: ["disp-hz"],
         Audience.FOLLOW_UP_DESK: ["desk-hz"],
         Audience.SUPERVISORS_ABOVE: ["sup-hz"],
+    }
+
+
+def test_the_enterprise_is_texted_only_at_a_mobile_number(engine: Engine) -> None:
+    """A landline or a switchboard extension takes no text message: only the e-mail is
+    planned; a mobile number, however it was written, takes both."""
+    found = {}
+    for phone in ("0571-87654321", "13800000000 转 12", "+86 138-0000-0000", "+1 415 555 0100"):
+        request = make_request()
+        request.enterprise.contact_phone = phone
+        [record] = project(engine, [RecordFactory(request).submitted()])
+        [enterprise] = recipients(engine, Audience.ENTERPRISE, record, "zh-CN")
+        found[phone] = {channel.value for channel in enterprise.channels}
+    assert found == {
+        "0571-87654321": {"email"},
+        "13800000000 转 12": {"email"},
+        "+86 138-0000-0000": {"email", "sms"},
+        "+1 415 555 0100": {"email", "sms"},
     }

@@ -59,7 +59,7 @@ async def test_the_enterprise_gets_an_sms_through_the_gateway(
     [(msg_id, payload)] = gateway.deliveries
     assert msg_id == f"ntf_{row.id}"
     assert payload == {
-        "to": "13800000000",
+        "to": "+8613800000000",  # the contact's 13800000000 in E.164
         "text": f"您的服务请求已受理（编号 {records[0].request_id}）",
     }
     assert (row.channel.value, row.recipient) == ("sms", f"enterprise:{records[0].request_id}")
@@ -73,15 +73,16 @@ async def test_a_message_that_fails_unexpectedly_is_dead_lettered_and_holds_back
     rig: NotifierRig,
     receiver: WebhookReceiver,
 ) -> None:
-    """A template that renders with the sample number the check at start uses, and fails on
-    an 11-digit one at send: not a send error, so nothing else would catch it."""
+    """A template that renders with the sample text the check at start uses, and fails on a
+    real message at send: not a send error, so nothing else would catch it."""
     gateway = receiver.start()
     rules = rig.home / "rules.toml"
     rules.write_text(
         'version = "unexpected-test"\n'
         "[sms]\n"
         f'url = "{gateway.url}"\n'
-        'body_template = \'{"to": {{ phone[12] | tojson }}, "text": {{ text | tojson }}}\'\n'
+        'body_template = \'{"to": {{ phone | tojson }}, '
+        '"text": {{ {"测试": 1}[text] | tojson }}}\'\n'
         "[[rule]]\n"
         'name = "request_received"\n'
         'events = ["submitted"]\n'
