@@ -18,6 +18,12 @@ def cell(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+def uncell(text: str) -> str:
+    """The value ``cell`` wrote: a CSV file written for people reads back as it was."""
+    quoted = text.startswith("'") and text[1:].startswith(_FORMULA_START)
+    return text[1:] if quoted else text
+
+
 def to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """Return the rows as CSV text for spreadsheets: BOM, header, CRLF line ends."""
     out = io.StringIO()

@@ -29,6 +29,7 @@ from schemas.divisions import DIVISION_INFO, current_code
 from schemas.domain import Category, Tier
 from schemas.enterprise import division_tier
 from schemas.messages import Catalog
+from tierflow.csv_text import cell, uncell
 from tierflow.directory import (
     BAD_ID,
     GENERATED_PREFIX,
@@ -141,8 +142,11 @@ def export_csv(entries: Iterable[DirectoryEntry]) -> str:
     writer.writerow(COLUMNS)
     for e in entries:
         cats = ";".join(c.value for c in e.categories)
+        # a name or contact a spreadsheet would run (=, +, -, @) is quoted with ', and read
+        # back without it on import
+        name, contact = cell(e.name), cell(e.contact)
         writer.writerow(
-            [e.id, e.name, e.tier.value, e.division_code, cats, e.contact or "", int(e.generated)]
+            [e.id, name, e.tier.value, e.division_code, cats, contact, int(e.generated)]
         )
     return out.getvalue()
 
@@ -186,11 +190,11 @@ def _row_entry(row: dict[str, str], line: int) -> tuple[DirectoryEntry | None, l
     try:
         entry = DirectoryEntry(
             id=row["id"].strip(),
-            name=row["name"].strip(),
+            name=uncell(row["name"].strip()),
             tier=Tier(tier),
             division_code=row["division_code"].strip(),
             categories=tuple(Category(c) for c in cats),
-            contact=(row.get("contact") or "").strip() or None,
+            contact=uncell((row.get("contact") or "").strip()) or None,
             generated=(row.get("generated") or "").strip().lower() in TRUE,
         )
     except ValidationError as exc:

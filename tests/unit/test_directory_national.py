@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from pathlib import Path
 
@@ -90,6 +92,24 @@ def test_csv_round_trip(tmp_path: Path) -> None:
     assert versions == [("v1", "directory.csv"), ("v2", "second.csv")]
     with pytest.raises(DirectoryError, match="'v2' was imported before"):
         import_csv(_named_csv(), target, "v2")
+
+
+def test_a_cell_a_spreadsheet_would_run_is_quoted_and_reads_back_as_it_was(
+    tmp_path: Path,
+) -> None:
+    """An institution named ``=HYPERLINK(...)`` would run as a formula in the admin's
+    spreadsheet; the export quotes it with ', and the import takes the ' off again."""
+    entries = list(DIRECTORY.entries)
+    county = next(i for i, e in enumerate(entries) if e.tier is Tier.COUNTY and not e.generated)
+    formula = '=HYPERLINK("http://evil.example","点此")'
+    entries[county] = entries[county].model_copy(update={"name": formula, "contact": "+86 571"})
+    text = export_csv(entries)
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(text))}
+    exported = rows[entries[county].id]
+    assert (exported["name"], exported["contact"]) == ("'" + formula, "'+86 571")
+    imported, _ = import_csv(text, tmp_path / "directory.json", "v1")
+    back = next(e for e in imported.entries if e.id == entries[county].id)
+    assert (back.name, back.contact) == (formula, "+86 571")
 
 
 HEADER = "id,name,tier,division_code,categories\n"
