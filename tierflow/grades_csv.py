@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from schemas.domain import Grade
 from schemas.enterprise import validate_uscc
-from tierflow.csv_text import to_csv
+from tierflow.csv_text import to_csv, uncell
 from tierflow.db.grade_models import EnterpriseGrade, EnterpriseGradeBase, GradeLevel
 from tierflow.i18n import N_, Said, TranslatableError
 from tierflow.i18n.labels import NC_
@@ -137,7 +137,7 @@ def _row(row: dict[str, str]) -> tuple[dict[str, object], list[Said]]:
             elif name in ("granted_on", "valid_until", "withdrawn_on"):
                 values[name] = _date(text)
             else:
-                values[name] = text
+                values[name] = uncell(text)  # as the export wrote it: '=… reads back as =…
         except ValueError as exc:
             reason = exc if isinstance(exc, TranslatableError) else str(exc)
             problems.append(Said(N_("%(column)s: %(reason)s"), column=column(name), reason=reason))

@@ -95,3 +95,8 @@ def test_export_text_opens_in_excel_and_runs_no_formula() -> None:
     assert text.startswith(BOM) and "'=HYPERLINK" in text and "启明" in text
     assert decode(text.encode("utf-8")) == text[1:]
     assert decode("统一社会信用代码".encode("gb18030")) == "统一社会信用代码"
+
+
+def test_a_quoted_cell_reads_back_as_it_was() -> None:
+    [row] = parse(HEADER + f"{GOOD},'=启明科技,little_giant,national,'+工信部,2025-07-01,\n")
+    assert (row.enterprise_name, row.recognised_by) == ("=启明科技", "+工信部")
