@@ -77,7 +77,7 @@ class Texts:
     def aside(self, text: str) -> Markup:
         """``text`` in parentheses after what it qualifies: " (x)" in English, "（x）" in
         Chinese. ``text`` is escaped unless it is markup already."""
-        return Markup(escape(self.t.gettext(N_(" (%(text)s)")))) % {"text": text}
+        return Markup(formats.aside(escape(text), self.t))
 
     def labelled(self, label: str, value: str = "") -> str:
         """In English "label: value", in Chinese "label：value" (a chart's text alternative)."""
@@ -89,8 +89,7 @@ class Texts:
         return str(self.t.gettext(N_("; ")))
 
     def listed(self, items: Sequence[str]) -> str:
-        """Items in a run of text: "a, b" in English, "a，b" in Chinese."""
-        return str(self.t.gettext(N_(", "))).join(items)
+        return formats.listed(items, self.t)
 
     def channel(self, channel: str) -> str:
         return labels.channel_words(channel, self.t)

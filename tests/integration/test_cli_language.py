@@ -32,7 +32,7 @@ from schemas.domain import Category, Grade, Priority, Role, SlaStatus, Tier
 from schemas.lifecycle import ActionFields, ActionKind
 from schemas.permissions import SYSTEM_GRANTS
 from tests.utils.factories import GIANT, GRADE_LIST, SMALL
-from tests.utils.language import cli_english_words, language_env
+from tests.utils.language import cli_english_words, language_env, mixed_punctuation
 from tierflow.cli import app as cli_app
 from tierflow.cli import events, plugins
 from tierflow.db.grade_models import GradeLevel
@@ -70,6 +70,7 @@ def check(locale: str | None, env: dict[str, str | None], steps: list[Step], *na
         assert step.zh in out, (step.args, out)
         own = out.split(step.zh)[0] + step.zh if step.reason_follows else out
         assert cli_english_words(own, [*names, *CODES]) == set(), (step.args, out)
+        assert mixed_punctuation(own) == [], (step.args, out)
 
 
 @pytest.fixture
@@ -402,7 +403,9 @@ def test_every_help_page(locale: str | None) -> None:
         assert ("─ 命令 ─" in out) == isinstance(command, typer.core.TyperGroup), (path, out)
         said = [word for name in path for word in name.split("-")]  # refresh-worklists
         names = [*said, *shown_words(command), *CODES, *HELP_NAMES]
-        assert cli_english_words(without_dev_commands(command, out), names) == set(), (path, out)
+        shown = without_dev_commands(command, out)
+        assert cli_english_words(shown, names) == set(), (path, out)
+        assert mixed_punctuation(shown) == [], (path, out)
 
 
 @pytest.mark.parametrize("locale", LOCALES)

@@ -24,6 +24,7 @@ from schemas.lifecycle import ActionKind, Institution, ReturnReason, SuspendReas
 from schemas.policy import CalendarData
 from tests.utils.console_cases import county_case
 from tests.utils.language import english_words as latin_words
+from tests.utils.language import mixed_punctuation
 from tierflow.assessment import COUNTS, GROUPINGS, RATES, Mark
 from tierflow.auth_store import Principal
 from tierflow.i18n import LOCALES, from_accept_language, from_environment, translations
@@ -126,16 +127,10 @@ def english_words(html: str) -> set[str]:
     return latin_words(" ".join(reader.parts))
 
 
-CJK = "[\u4e00-\u9fff]"
-# ASCII punctuation after Chinese, or a space around full-width punctuation: 状态： 已受理
-MIXED_PUNCTUATION = re.compile(rf"{CJK}[:;,!?]|{CJK}\.(?!\d)|[：；，。）] +{CJK}|{CJK} +（")
-
-
-def mixed_punctuation(html: str) -> list[str]:
+def page_punctuation(html: str) -> list[str]:
     reader = _Text()
     reader.feed(html)
-    text = "\n".join(" ".join(part.split()) for part in reader.parts)  # one line an element
-    return [text[max(0, m.start() - 12) : m.end() + 12] for m in MIXED_PUNCTUATION.finditer(text)]
+    return mixed_punctuation("\n".join(" ".join(part.split()) for part in reader.parts))
 
 
 def held_case() -> WorkflowState:
@@ -319,7 +314,7 @@ def test_every_page_in_chinese_shows_no_english_outside_names_and_codes(name: st
     html = render("zh-CN", name, user)
     assert '<html lang="zh-CN"' in html
     assert english_words(html) == set(), name
-    assert mixed_punctuation(html) == [], name
+    assert page_punctuation(html) == [], name
     english = render("en", name, user)
     assert '<html lang="en"' in english and english_words(english)  # the same page in English
 
@@ -352,7 +347,7 @@ def test_typography_follows_the_language() -> None:
     assert "县级" + zh.aside("zj-330105-sme") == "县级（zj-330105-sme）"
     assert "County" + en.aside("zj-330105-sme") == "County (zj-330105-sme)"
     assert str(zh.aside("<b>")) == "（&lt;b&gt;）"  # text is escaped, markup kept
-    assert zh.listed(["罗宇宇", "15209471122"]) == "罗宇宇，15209471122"
+    assert zh.listed(["罗宇宇", "15209471122"]) == "罗宇宇、15209471122"
     assert en.listed(["Luo", "15209471122"]) == "Luo, 15209471122"
     assert (zh.channel("walk-in"), en.channel("walk-in")) == (
         "窗口受理",

@@ -41,6 +41,16 @@ def cli_english_words(output: str, allowed: Iterable[str] = ()) -> set[str]:
     return english_words(MACHINE.sub(" ", output), allowed)
 
 
+_CJK = "[\u4e00-\u9fff]"
+# ASCII punctuation after Chinese, or a space around full-width punctuation: 状态： 已受理
+_MIXED_PUNCTUATION = re.compile(rf"{_CJK}[:;,!?]|{_CJK}\.(?!\d)|[：；，。、）] +{_CJK}|{_CJK} +（")
+
+
+def mixed_punctuation(text: str) -> list[str]:
+    """Where Chinese ``text`` mixes in Western punctuation (each place with its context)."""
+    return [text[max(0, m.start() - 12) : m.end() + 12] for m in _MIXED_PUNCTUATION.finditer(text)]
+
+
 def language_env(locale: str | None = None) -> dict[str, str | None]:
     """A CliRunner ``env`` choosing ``locale``, or (None) none at all: the default, whatever
     language the shell running the tests has."""

@@ -25,7 +25,7 @@ from schemas.lifecycle import ActionFields, ActionKind, Awaiting, EventType
 from tierflow.cli.texts import _
 from tierflow.cli.texts import catalog as _t
 from tierflow.i18n.engine_reasons import engine_reason
-from tierflow.i18n.formats import when
+from tierflow.i18n.formats import aside, listed, when
 from tierflow.i18n.labels import code_words, label
 from tierflow.i18n.refusals import answer_text
 
@@ -58,7 +58,7 @@ def state_words(summary: dict[str, Any]) -> str:
             said += _(", signed for")
         elif summary.get("sign_for_due_at"):
             said += _(", awaiting sign-for")
-    waiting = " / ".join(words("awaiting", code) for code in summary.get("awaiting") or [])
+    waiting = listed([words("awaiting", code) for code in summary.get("awaiting") or []], _t())
     if waiting:  # a desk's or a supervisor's turn: 待回访, 退单待决定 ...
         said = _("%(state)s; %(waiting)s") % {"state": said, "waiting": waiting}
     return said
@@ -305,8 +305,9 @@ def show(
             escape(engine_reason(entry.get("reason"), _t()) or ""),
         )
     _print_rich(table)
-    allowed = [f"{words('action', k)} ({k})" for k in detail.get("allowed_actions", [])]
-    _print_rich(escape(_("allowed: %(actions)s") % {"actions": ", ".join(allowed) or "-"}))
+    kinds = detail.get("allowed_actions", [])
+    allowed = listed([words("action", k) + aside(k, _t()) for k in kinds], _t())
+    _print_rich(escape(_("allowed: %(actions)s") % {"actions": allowed or "-"}))
 
 
 # What --field takes: the fields of an action besides --text and --institution.

@@ -163,9 +163,12 @@ def show(
                 else _("no end date")
             )
         )
-        typer.echo(
-            f"{r.grade.value:16} {r.level.value:10} {r.recognised_by}: {r.granted_on}, {end}"
-        )
+        granted = _("%(by)s: %(day)s, %(end)s") % {
+            "by": r.recognised_by,
+            "day": r.granted_on,
+            "end": end,
+        }
+        typer.echo(f"{r.grade.value:16} {r.level.value:10} {granted}")
     applied = _("grade applied on %(day)s: %(grade)s (%(code)s)")
     typer.echo(applied % {"day": day, "grade": term(held), "code": held.value})
 

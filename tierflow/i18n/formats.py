@@ -7,6 +7,7 @@ sum of its working periods), so spans are counted in business time, never in day
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 
 from babel.support import NullTranslations
@@ -16,6 +17,16 @@ from tierflow.i18n import N_
 CHINA = timezone(timedelta(hours=8), "UTC+8")  # the network's time zone, shown everywhere
 DATE_TIME = N_("{year}-{month:02d}-{day:02d} {hour:02d}:{minute:02d}")
 DATE = N_("{year}-{month:02d}-{day:02d}")
+
+
+def aside(text: str, t: NullTranslations) -> str:
+    """``text`` in parentheses after what it qualifies: " (x)" in English, "（x）" in Chinese."""
+    return str(t.gettext(N_(" (%(text)s)"))) % {"text": text}
+
+
+def listed(items: Sequence[str], t: NullTranslations) -> str:
+    """Items in a run of text: "a, b" in English, "a、b" in Chinese."""
+    return str(t.gettext(N_(", "))).join(items)
 
 
 def when(value: datetime | None, t: NullTranslations, *, date_only: bool = False) -> str:
