@@ -7,6 +7,7 @@ import pytest
 from schemas.domain import State, Tier
 from schemas.lifecycle import EventType
 from tests.utils.factories import RecordFactory, caseworker, make_request
+from tests.utils.language import mixed_punctuation
 from tierflow.settings import Settings
 from workers.notifier.process import load_checked_rules
 from workers.notifier.templates import Templates
@@ -108,6 +109,8 @@ def test_work_order_messages_render(event, template, locale, phrase) -> None:
     )
     message = TEMPLATES.render(template, locale, record, "https://console/requests/x")
     assert phrase in message.subject + message.body
+    if locale == "zh-CN":
+        assert mixed_punctuation(message.subject + "\n" + message.body) == [], message
     assert "王芳" not in message.body and "13800000000" not in message.body  # no contact
 
 
@@ -127,7 +130,8 @@ def test_messages_name_tiers_categories_clocks_and_the_engines_reasons_in_words(
     assert "已超过签收时限" in late.subject
     english = TEMPLATES.render("sla_breached", "en", breached, "http://console").body
     assert "missed its sign-for deadline" in english
-    for text in (up, to_unit, late.body):
+    for text in (up, to_unit, late.subject, late.body):
+        assert mixed_punctuation(text) == [], text
         assert not {"county", "municipal", "financing", "sla_breach", "sign_for"} & set(
             text.replace("（", " ").replace("）", " ").split()
         ), text
