@@ -17,10 +17,24 @@ import pytest
 from api.console import assessment as assessment_page
 from api.console import language
 from api.console.calendars import DisplayCalendars
-from api.console.views import Clockwork, Texts, business_left, clock_bars, working_stretches
+from api.console.views import (
+    Clockwork,
+    Texts,
+    business_left,
+    clock_bars,
+    clocks_in_order,
+    working_stretches,
+)
 from api.models import AssessmentRow, QueuePage, RequestItem, RequestRow
-from schemas.domain import Category, Priority, Role, SlaStatus, State, Tier
-from schemas.lifecycle import ActionKind, Institution, ReturnReason, SuspendReason, WorkflowState
+from schemas.domain import Category, ClockKind, Priority, Role, SlaStatus, State, Tier
+from schemas.lifecycle import (
+    ActionKind,
+    Institution,
+    ReturnReason,
+    SlaClock,
+    SuspendReason,
+    WorkflowState,
+)
 from schemas.policy import CalendarData
 from tests.utils.console_cases import county_case
 from tests.utils.language import english_words as latin_words
@@ -195,6 +209,7 @@ def pages() -> dict[str, dict[str, object]]:
             "view": view,
             "summary": view.summary,
             "bars": clock_bars(view, NOW, texts, cal),
+            "clock_rows": clocks_in_order(view.clocks),
             "calendar": cal,
             "bar_width": 1000,
             "actions": actions,
@@ -354,3 +369,27 @@ def test_typography_follows_the_language() -> None:
         "Walk-in at the service window",
     )
     assert zh.channel("financing-platform") == "financing-platform"  # a system's own name
+
+
+def test_clocks_are_listed_as_a_request_meets_them() -> None:
+    """Each tier in the order it held the request; within one, 签收, 响应, 办结 (the workflow
+    made the response and resolution clocks at routing, the sign-for one after)."""
+    at = NOW
+
+    def clock(kind: ClockKind, tier: Tier) -> SlaClock:
+        return SlaClock(kind=kind, tier=tier, target_seconds=60, started_at=at)
+
+    made = [
+        clock(ClockKind.RESPONSE, Tier.COUNTY),
+        clock(ClockKind.RESOLUTION, Tier.COUNTY),
+        clock(ClockKind.SIGN_FOR, Tier.COUNTY),
+        clock(ClockKind.RESOLUTION, Tier.MUNICIPAL),
+        clock(ClockKind.SIGN_FOR, Tier.MUNICIPAL),
+    ]
+    assert [(c.tier.value, c.kind.value) for c in clocks_in_order(made)] == [
+        ("county", "sign_for"),
+        ("county", "response"),
+        ("county", "resolution"),
+        ("municipal", "sign_for"),
+        ("municipal", "resolution"),
+    ]

@@ -47,6 +47,6 @@ def test_the_cli_says_it_too(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (state_words(awaiting), state_words(signed)) == ("已派单待签收", "已派单（已签收）")
     assert state_words({"state": "acknowledged", "signed_for_at": "x"}) == "已受理"
     desk = {"state": "resolved", "awaiting": ["follow_up", "appeal_decision"]}
-    assert state_words(desk) == "已办结；待回访 / 申诉待决定"  # whose turn it is besides the unit
+    assert state_words(desk) == "已办结；待回访、申诉待决定"  # whose turn it is besides the unit
     monkeypatch.setenv("TIERFLOW_LANG", "en")
     assert state_words(awaiting) == "Dispatched, awaiting sign-for"

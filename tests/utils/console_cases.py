@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from api.console import views as views_console
 from schemas.domain import OPEN_STATES, State, Tier
 from schemas.lifecycle import Institution, WorkflowState
 from tests.utils.factories import make_policy, make_request
@@ -28,6 +29,7 @@ def case_page_context(case: WorkflowState, now: datetime, **extra: object) -> di
         "view": view,
         "summary": view.summary,
         "bars": [],
+        "clock_rows": views_console.clocks_in_order(view.clocks),
         "bar_width": 600,
         "actions": [],
         "role_kinds": [],
