@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -477,6 +478,16 @@ class SlaClock(BaseModel):
         if self.running_since is None:
             return SlaStatus.PAUSED
         return SlaStatus.WARNING if self.warnings_sent else SlaStatus.ON_TRACK
+
+
+CLOCK_ORDER = (ClockKind.SIGN_FOR, ClockKind.RESPONSE, ClockKind.RESOLUTION)  # as they come
+
+
+def clocks_in_order(clocks: Sequence[SlaClock]) -> list[SlaClock]:
+    """The clocks as a request meets them: each tier in the order it held the request, and
+    within a tier 签收, then 响应, then 办结 (the workflow keeps them in the order it made them)."""
+    tiers = list(dict.fromkeys(c.tier for c in clocks))
+    return sorted(clocks, key=lambda c: (tiers.index(c.tier), CLOCK_ORDER.index(c.kind)))
 
 
 class TierHold(BaseModel):

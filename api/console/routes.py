@@ -72,6 +72,7 @@ from schemas.lifecycle import (
     RequestView,
     ReturnReason,
     SuspendReason,
+    clocks_in_order,
 )
 from schemas.request import REQUEST_ID_PATTERN
 from tierflow.auth_store import Principal
@@ -516,7 +517,7 @@ def _case(
         "view": view,
         "summary": summary,
         "bars": views.clock_bars(view, now, texts, cal) if view else [],
-        "clock_rows": views.clocks_in_order(view.clocks) if view else [],
+        "clock_rows": clocks_in_order(view.clocks) if view else [],
         "clocks": views.Clockwork(texts, now, calendars(ctx.settings.policy_file), cal),
         "calendar": cal,
         "bar_width": views.BAR_WIDTH,

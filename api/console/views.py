@@ -19,8 +19,8 @@ from babel.support import NullTranslations
 from markupsafe import Markup, escape
 
 from api.console.calendars import DisplayCalendars
-from schemas.domain import ClockKind, SlaStatus, State, Tier
-from schemas.lifecycle import ActionKind, EventType, RequestView, SlaClock, TierHold
+from schemas.domain import SlaStatus, State, Tier
+from schemas.lifecycle import ActionKind, EventType, RequestView, TierHold
 from schemas.policy import CalendarData
 from schemas.working_periods import parse_working_periods
 from tierflow.i18n import N_, formats, labels
@@ -274,16 +274,6 @@ PAUSED = N_("paused (awaiting the enterprise) from %(since)s to %(until)s")
 BREACHED = N_("SLA breached at %(when)s")
 PAUSED_FOR = N_("paused for %(span)s of business time")
 LEFT_BY = N_("left by: %(event)s")
-
-
-CLOCK_ORDER = (ClockKind.SIGN_FOR, ClockKind.RESPONSE, ClockKind.RESOLUTION)  # as they come
-
-
-def clocks_in_order(clocks: Sequence[SlaClock]) -> list[SlaClock]:
-    """The clocks as a request meets them: each tier in the order it held the request, and
-    within a tier 签收, then 响应, then 办结 (the workflow keeps them in the order it made them)."""
-    tiers = list(dict.fromkeys(c.tier for c in clocks))
-    return sorted(clocks, key=lambda c: (tiers.index(c.tier), CLOCK_ORDER.index(c.kind)))
 
 
 def clock_bars(

@@ -22,7 +22,6 @@ from api.console.views import (
     Texts,
     business_left,
     clock_bars,
-    clocks_in_order,
     working_stretches,
 )
 from api.models import AssessmentRow, QueuePage, RequestItem, RequestRow
@@ -34,6 +33,7 @@ from schemas.lifecycle import (
     SlaClock,
     SuspendReason,
     WorkflowState,
+    clocks_in_order,
 )
 from schemas.policy import CalendarData
 from tests.utils.console_cases import county_case

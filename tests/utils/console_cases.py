@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from api.console import views as views_console
 from schemas.domain import OPEN_STATES, State, Tier
-from schemas.lifecycle import Institution, WorkflowState
+from schemas.lifecycle import Institution, WorkflowState, clocks_in_order
 from tests.utils.factories import make_policy, make_request
 from workflows import views
 
@@ -29,7 +28,7 @@ def case_page_context(case: WorkflowState, now: datetime, **extra: object) -> di
         "view": view,
         "summary": view.summary,
         "bars": [],
-        "clock_rows": views_console.clocks_in_order(view.clocks),
+        "clock_rows": clocks_in_order(view.clocks),
         "bar_width": 600,
         "actions": [],
         "role_kinds": [],

@@ -20,8 +20,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from schemas.domain import Category, ClockKind, Priority, SlaStatus, State, Tier
-from schemas.lifecycle import ActionFields, ActionKind, Awaiting, EventType
+from schemas.domain import Category, Priority, SlaStatus, State, Tier
+from schemas.lifecycle import (
+    ActionFields,
+    ActionKind,
+    Awaiting,
+    EventType,
+    SlaClock,
+    clocks_in_order,
+)
 from tierflow.cli.texts import _
 from tierflow.cli.texts import catalog as _t
 from tierflow.i18n.engine_reasons import engine_reason
@@ -283,11 +290,14 @@ def show(
         "subject": summary.get("subject", ""),
     }
     _print_rich(escape(head))
-    for clock in (view or {}).get("clocks", []):
-        due = countdown(clock.get("deadline")) if clock.get("running_since") else "-"
+    clocks = [SlaClock.model_validate(c) for c in (view or {}).get("clocks", [])]
+    for clock in clocks_in_order(clocks):
+        due = (
+            countdown(clock.deadline.isoformat()) if clock.running_since and clock.deadline else "-"
+        )
         line = _("  %(clock)s clock at %(tier)s: %(due)s") % {
-            "clock": label(ClockKind(clock["kind"]), _t()),
-            "tier": words("tier", clock["tier"]),
+            "clock": label(clock.kind, _t()),
+            "tier": label(clock.tier, _t()),
             "due": due,
         }
         _print_rich(escape(line))
