@@ -115,15 +115,19 @@ def version_history(engine: Engine, limit: int = 100) -> list[VersionInfo]:
         ]
 
 
-def newest_version(engine: Engine) -> str | None:
-    """The version recorded last (by ``imported_at``, ties by version), or None if none is."""
+def _newest(session: Session) -> str | None:
     query = (
         select(DirectoryVersion.version)
         .order_by(col(DirectoryVersion.imported_at).desc(), col(DirectoryVersion.version).desc())
         .limit(1)
     )
+    return session.exec(query).first()
+
+
+def newest_version(engine: Engine) -> str | None:
+    """The version recorded last (by ``imported_at``, ties by version), or None if none is."""
     with Session(engine) as session:
-        return session.exec(query).first()
+        return _newest(session)
 
 
 def is_recorded(engine: Engine, version: str) -> bool:
@@ -134,7 +138,8 @@ def is_recorded(engine: Engine, version: str) -> bool:
 def record_file(engine: Engine, path: Path | None, imported_by: str) -> tuple[str, bool]:
     """Record the directory file (the packaged one when ``path`` is None) unless its version
     is recorded; return (version, newly recorded). ``tierflow db seed`` calls it, so the
-    version workers start with is retrievable too."""
+    version workers start with is retrievable too. When it is now the newest version, the
+    ``institution`` table is made to match it, as an import does."""
     if path is None:
         text = resources.files("tierflow.data").joinpath(PACKAGED_DIRECTORY).read_text("utf-8")
         source = PACKAGED_DIRECTORY
@@ -154,10 +159,25 @@ def record_file(engine: Engine, path: Path | None, imported_by: str) -> tuple[st
             imported_at=at,
         )
         try:
+            session.flush()
+            if _newest(session) == directory.version:
+                refresh_institutions(session, directory)
             session.commit()
         except IntegrityError:  # recorded meanwhile by another seed
             return directory.version, False
     return directory.version, True
+
+
+def fill_institutions(engine: Engine, directory: Directory) -> int:
+    """Fill an empty ``institution`` table from ``directory`` (a database recorded before the
+    table followed recorded versions, or never seeded); return the rows written. A table
+    with rows is left alone: imports keep it current."""
+    with Session(engine) as session:
+        if session.exec(select(InstitutionRow.id).limit(1)).first() is not None:
+            return 0
+        written, _ = refresh_institutions(session, directory)
+        session.commit()
+    return written
 
 
 # --------------------------------------------------------------------------- institution table

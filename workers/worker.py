@@ -30,7 +30,13 @@ from tierflow.context_free_sandbox import ContextFreeSandboxRunner, takes_no_con
 from tierflow.db.engine import make_engine
 from tierflow.directory import DirectorySource, DirectoryWatch
 from tierflow.directory_source import RecordedDirectory
-from tierflow.directory_store import is_recorded, load_version, newest_version, record_file
+from tierflow.directory_store import (
+    fill_institutions,
+    is_recorded,
+    load_version,
+    newest_version,
+    record_file,
+)
 from tierflow.grades import GradeRegistry
 from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_connect import connect_kafka
@@ -106,12 +112,27 @@ def _record_directory(engine: Engine, watch: DirectoryWatch, path: Path | None) 
         log.info("directory version %s recorded", version)
 
 
+def _fill_institutions(engine: Engine, watch: DirectoryWatch) -> None:
+    """Give the console's names, the assessment's groups and the reports' regions an
+    ``institution`` table to read, when nothing filled it yet."""
+    try:
+        newest = newest_version(engine)
+        directory = (load_version(engine, newest) if newest else None) or watch.current()
+        written = fill_institutions(engine, directory)
+    except Exception as exc:  # noqa: BLE001 - routing goes on; only names and regions wait
+        log.warning("institution table not filled: %s", exc)
+        return
+    if written:
+        log.info("institution table filled from directory %s", directory.version)
+
+
 def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
     """Return a Worker with the lifecycle workflow and the real activities."""
     settings = parts.settings or get_settings()
     outbox = OutboxActivities(parts.engine, parts.producer, parts.events_topic, parts.metrics)
     watch = DirectoryWatch(settings.directory_file)
     _record_directory(parts.engine, watch, settings.directory_file)
+    _fill_institutions(parts.engine, watch)
     current = parts.directory
     if current is None:
         interval = settings.directory_refresh_seconds

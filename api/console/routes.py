@@ -393,6 +393,7 @@ def queue(
         "moved": _request_id(moved),
         "submitted": _request_id(submitted),
         "routed_to": _institution(ctx, routed_to),
+        "unit_name": _unit_name(ctx, user.institution_id),
         "search": search,
         "sort": order.value,
         "sorts": list(QueueSort),
@@ -465,6 +466,13 @@ def _done(value: str) -> str:
 
 def _request_id(value: str) -> str:
     return value if full_match(REQUEST_ID_PATTERN, value) else ""
+
+
+def _unit_name(ctx: ApiContext, unit: str | None) -> str:
+    """The user's unit as the directory names it (its id when the directory lacks it)."""
+    if unit is None:
+        return ""
+    return institution_names(ctx.engine, [unit]).get(unit) or unit
 
 
 def _institution(ctx: ApiContext, value: str) -> str:

@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 from sqlmodel import Session
 
 from api.console.language import COOKIE
-from tests.fixtures.console import Console, sign_in
+from tests.fixtures.console import Console, sign_in, signed_in
 from tests.utils.api_helpers import asgi_client
 from tierflow.db.notification_models import NotificationPreference
+from tierflow.db.seed import seed_directory
+from tierflow.directory import Directory
 
 
 async def test_chinese_by_default_english_by_header_setting_or_switch(console: Console) -> None:
@@ -49,3 +51,15 @@ async def test_chinese_by_default_english_by_header_setting_or_switch(console: C
         assert unknown.status_code == 404
         away = await client.get("/console/language/en", params={"next": "https://evil.example/"})
         assert away.headers["location"] == "/console/"  # no open redirect
+
+
+async def test_the_queue_is_headed_by_the_units_name(console: Console) -> None:
+    """From the directory's institution table; its id while the table lacks it."""
+    async with signed_in(console, "cw_own") as client:
+        assert "<h1>待办：zj-330106-sme</h1>" in (await client.get("/console/")).text
+        seed_directory(console.engine, Directory.load())
+        assert "<h1>待办：杭州市西湖区中小企业服务中心</h1>" in (await client.get("/console/")).text
+    async with signed_in(console, "sup_city") as client:
+        assert (
+            "<h1>本区域待办（杭州市中小企业服务中心）</h1>" in (await client.get("/console/")).text
+        )

@@ -4,6 +4,8 @@ institution table; ``tierflow directory import`` records into the configured dat
 
 from __future__ import annotations
 
+import json
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from tierflow.directory import Directory, DirectoryError
 from tierflow.directory_csv import export_csv
 from tierflow.directory_store import (
     current_directory,
+    fill_institutions,
     import_directory,
     load_version,
     newest_version,
@@ -27,6 +30,7 @@ from tierflow.directory_store import (
 )
 
 PACKAGED = Directory.load()
+PACKAGED_PATH = str(resources.files("tierflow.data").joinpath("directory.json"))
 NAMED = export_csv(e for e in PACKAGED.entries if not e.generated)
 TIANHE = "gd-440106-sme,广州市天河区中小企业服务中心,county,440106,,,0\n"
 
@@ -141,6 +145,35 @@ def test_the_packaged_directory_is_recorded_once(db_engine: Engine) -> None:
     assert record_file(db_engine, None, "cli:seed") == (PACKAGED.version, False)
     loaded = load_version(db_engine, PACKAGED.version)
     assert loaded is not None and len(loaded.entries) == len(PACKAGED.entries)
+    # the newest version: the institution table follows it, as after an import
+    assert institution_ids(db_engine) == {e.id for e in PACKAGED.entries}
+
+
+def test_a_file_older_than_the_newest_import_leaves_the_institution_table(
+    db_engine: Engine, tmp_path: Path
+) -> None:
+    """A file recorded with its own (earlier) import time is not the current directory: the
+    table keeps matching the newest import."""
+    import_directory(NAMED + TIANHE, None, "v9", source="a", imported_by="a", engine=db_engine)
+    table = institution_ids(db_engine)
+    assert "gd-440106-sme" in table
+    data = json.loads(Path(PACKAGED_PATH).read_text("utf-8"))
+    data["version"] = "v0"
+    data["imports"] = [
+        {"version": "v0", "at": "2026-01-05T00:00:00+00:00", "source": "old.csv", "institutions": 1}
+    ]
+    older = tmp_path / "directory.json"
+    older.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert record_file(db_engine, older, "worker") == ("v0", True)
+    assert newest_version(db_engine) == "v9" and institution_ids(db_engine) == table
+
+
+def test_an_empty_institution_table_is_filled_once(db_engine: Engine) -> None:
+    """A database recorded before the table followed recorded versions (or never seeded)
+    gets its rows from the directory; a table with rows is the imports' to keep."""
+    assert fill_institutions(db_engine, PACKAGED) == len(PACKAGED.entries)
+    assert institution_ids(db_engine) == {e.id for e in PACKAGED.entries}
+    assert fill_institutions(db_engine, Directory.covering([], version="x")) == 0
 
 
 def test_the_cli_import_records_into_the_configured_database(
