@@ -205,7 +205,7 @@ def time_queries(url: str, params: AssessmentParams, province: str) -> dict[str,
     from tierflow.db.engine import make_engine
 
     engine = make_engine(url)
-    ctx = cast(ApiContext, SimpleNamespace(engine=engine))
+    ctx = cast(ApiContext, SimpleNamespace(engine=engine, clock=lambda: datetime.now(UTC)))
     viewers = {
         "admin": Principal(user_id="bench", role=Role.ADMIN),
         "province": Principal(

@@ -139,7 +139,7 @@ def time_searches(url: str, params: SearchParams, terms: list[str]) -> dict[str,
     from tierflow.db.engine import make_engine
 
     engine = make_engine(url)
-    ctx = cast(ApiContext, SimpleNamespace(engine=engine))
+    ctx = cast(ApiContext, SimpleNamespace(engine=engine, clock=lambda: datetime.now(UTC)))
     admin = Principal(user_id="bench", role=Role.ADMIN)
 
     def search(term: str) -> int:
