@@ -185,6 +185,7 @@ def render(
         "now": now,
         "clocks": views.Clockwork(texts, now, calendars(settings.policy_file)),
         "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        "unit": views.UnitNames(request.app.state.ctx.engine),
     }
     response = templates.TemplateResponse(request, name, {**base, **context}, status_code)
     response.headers.update(SECURITY_HEADERS)

@@ -17,12 +17,14 @@ from urllib.parse import quote
 
 from babel.support import NullTranslations
 from markupsafe import Markup, escape
+from sqlalchemy import Engine
 
 from api.console.calendars import DisplayCalendars
 from schemas.domain import SlaStatus, State, Tier
 from schemas.lifecycle import ActionKind, EventType, RequestView, TierHold
 from schemas.policy import CalendarData
 from schemas.working_periods import parse_working_periods
+from tierflow.directory_store import institution_names
 from tierflow.i18n import N_, formats, labels
 from tierflow.i18n.engine_reasons import engine_reason
 from tierflow.settings import Settings
@@ -97,6 +99,25 @@ class Texts:
     def span(self, seconds: float, cal: CalendarData | None) -> str:
         """A business-time span on ``cal`` (days of 24 h when there is no calendar)."""
         return formats.span(seconds, day_length(cal), self.t)
+
+
+class UnitNames:
+    """Institutions as a page names them: the directory's name, the id in its title (what
+    forms and the API take); the id alone when the directory lacks it. Read once per page."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.known: dict[str, str | None] = {}
+
+    def __call__(self, unit: str | None) -> Markup | str:
+        if not unit:
+            return ""
+        if unit not in self.known:
+            self.known[unit] = institution_names(self.engine, [unit]).get(unit)
+        name = self.known[unit]
+        if name is None:
+            return unit
+        return Markup('<span class="unit" title="{0}">{1}</span>').format(unit, name)
 
 
 def day_length(cal: CalendarData | None) -> int:

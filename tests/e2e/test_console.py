@@ -185,7 +185,9 @@ async def test_walk_in_acknowledge_request_info_resolve(
     await page.get_by_role("button", name="提交登记").click()
     await expect(page).to_have_url(f"{console.url}/console/requests/{rid}?done=submit")
     await expect(page.locator(".case-meta .state")).to_have_text("状态：已派单待签收")
-    await expect(page.locator(".case-meta .tier")).to_have_text("层级：县级（zj-330106-sme）")
+    tier = page.locator(".case-meta .tier")
+    await expect(tier).to_have_text("层级：县级（杭州市西湖区中小企业服务中心）")
+    await expect(tier.locator(".unit")).to_have_attribute("title", "zj-330106-sme")
     link = page.get_by_role("link", name=re.compile("在 Temporal 界面中打开"))
     host = console.settings.temporal_address.rsplit(":", 1)[0]
     await expect(link).to_have_attribute(

@@ -67,7 +67,9 @@ async def test_co_handling_and_supervision_from_the_case_page(
     # the unit replies in writing: the form has its text field (not a bare button)
     await open_case(holder, console, rid)
     supervision = holder.locator("#supervisions li")
-    await expect(supervision).to_contain_text(f"{console.users.ids['sup_city']} 督办 zj-330106-sme")
+    await expect(supervision).to_contain_text(
+        f"{console.users.ids['sup_city']} 督办 杭州市西湖区中小企业服务中心"
+    )
     await expect(supervision).to_contain_text("待书面回复，期限 ")
     await take(holder, "reply_supervision", "已与认证机构对接，三日内办结")
     await expect(supervision).to_contain_text(f"{console.users.ids['cw_own']} 于 ")

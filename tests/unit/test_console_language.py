@@ -345,6 +345,7 @@ def render(locale: str, name: str, user: Principal) -> str:
         "can_submit": True,
         "now": NOW,
         "here": "/console/",
+        "unit": lambda unit: unit or "",  # no directory table here: ids as they are
         "request": None,
         "clocks": Clockwork(texts, NOW, DisplayCalendars(None)),  # type: ignore[arg-type]
         "active": "",

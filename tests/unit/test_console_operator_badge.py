@@ -40,7 +40,10 @@ def render(name: str, **context: object) -> str:
     env = language.BY_LOCALE["zh-CN"].env
     clocks = Clockwork(env.globals["texts"], NOW, DisplayCalendars(None))  # type: ignore[arg-type]
     base = {"user": user, "csrf": "", "can_report": True, "can_submit": True, "now": NOW}
-    return env.get_template(name).render(**base, clocks=clocks, here="/console/", **context)
+    named = {"unit": lambda unit: unit or ""}  # no directory table here: ids as they are
+    return env.get_template(name).render(
+        **base, **named, clocks=clocks, here="/console/", **context
+    )
 
 
 def test_queue_marks_requests_waiting_for_an_operator() -> None:
