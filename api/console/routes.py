@@ -77,7 +77,6 @@ from schemas.lifecycle import (
 from schemas.request import REQUEST_ID_PATTERN
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
-from tierflow.directory_store import institution_names
 from tierflow.i18n import LOCALES, N_, Said, translations
 from tierflow.i18n.refusals import names_its_action
 
@@ -393,8 +392,7 @@ def queue(
         "done": _done(done),
         "moved": _request_id(moved),
         "submitted": _request_id(submitted),
-        "routed_to": _institution(ctx, routed_to),
-        "unit_name": _unit_name(ctx, user.institution_id),
+        "routed_to": routed_to if full_match(INSTITUTION_ID_PATTERN, routed_to) else "",
         "search": search,
         "sort": order.value,
         "sorts": list(QueueSort),
@@ -467,21 +465,6 @@ def _done(value: str) -> str:
 
 def _request_id(value: str) -> str:
     return value if full_match(REQUEST_ID_PATTERN, value) else ""
-
-
-def _unit_name(ctx: ApiContext, unit: str | None) -> str:
-    """The user's unit as the directory names it (its id when the directory lacks it)."""
-    if unit is None:
-        return ""
-    return institution_names(ctx.engine, [unit]).get(unit) or unit
-
-
-def _institution(ctx: ApiContext, value: str) -> str:
-    """An institution named for a notice: its directory name and id, or its id."""
-    if not full_match(INSTITUTION_ID_PATTERN, value):
-        return ""
-    name = institution_names(ctx.engine, [value]).get(value)
-    return f"{name} {value}" if name else value
 
 
 def _case(

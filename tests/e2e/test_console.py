@@ -328,8 +328,8 @@ async def test_a_walk_in_for_an_enterprise_elsewhere_names_the_unit_it_went_to(
     await page.locator("button.primary[type=submit]").click()
     await page.wait_for_url(re.compile(r"/console/\?submitted="))
     notice = page.locator("[role=status]", has_text=rid)
-    await expect(notice).to_contain_text("已转由")
-    await expect(notice).to_contain_text("zj-330105-sme")
+    await expect(notice).to_contain_text("已转由 杭州市拱墅区中小企业服务中心 办理")
+    await expect(notice.locator(".unit")).to_have_attribute("title", "zj-330105-sme")
     await page.context.close()
 
 

@@ -54,12 +54,13 @@ async def test_chinese_by_default_english_by_header_setting_or_switch(console: C
 
 
 async def test_the_queue_is_headed_by_the_units_name(console: Console) -> None:
-    """From the directory's institution table; its id while the table lacks it."""
+    """From the directory's institution table, the id in the name's title; the id alone while
+    the table lacks it."""
     async with signed_in(console, "cw_own") as client:
         assert "<h1>待办：zj-330106-sme</h1>" in (await client.get("/console/")).text
         seed_directory(console.engine, Directory.load())
-        assert "<h1>待办：杭州市西湖区中小企业服务中心</h1>" in (await client.get("/console/")).text
+        named = '<span class="unit" title="zj-330106-sme">杭州市西湖区中小企业服务中心</span>'
+        assert f"<h1>待办：{named}</h1>" in (await client.get("/console/")).text
     async with signed_in(console, "sup_city") as client:
-        assert (
-            "<h1>本区域待办（杭州市中小企业服务中心）</h1>" in (await client.get("/console/")).text
-        )
+        named = '<span class="unit" title="zj-330100-sme">杭州市中小企业服务中心</span>'
+        assert f"<h1>本区域待办（{named}）</h1>" in (await client.get("/console/")).text

@@ -193,7 +193,6 @@ def pages() -> dict[str, dict[str, object]]:
             "filters": {"state": "", "category": "", "priority": "", "sla_status": ""},
             "include_closed": False,
             "scope": {"institution": "", "tier": "county"},
-            "unit_name": "杭州市中小企业服务中心",
             "tiers": {t.value: t for t in Tier},
             "options": options,
             "done": "sign_for",
