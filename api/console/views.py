@@ -18,6 +18,7 @@ from urllib.parse import quote
 from babel.support import NullTranslations
 from markupsafe import Markup, escape
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.console.calendars import DisplayCalendars
 from schemas.domain import SlaStatus, State, Tier
@@ -113,7 +114,10 @@ class UnitNames:
         if not unit:
             return ""
         if unit not in self.known:
-            self.known[unit] = institution_names(self.engine, [unit]).get(unit)
+            try:
+                self.known[unit] = institution_names(self.engine, [unit]).get(unit)
+            except SQLAlchemyError:  # a page (an error page among them) still shows the id
+                self.known[unit] = None
         name = self.known[unit]
         if name is None:
             return unit
