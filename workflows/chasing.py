@@ -11,9 +11,12 @@ also open supervision by hand.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from schemas.lifecycle import Chase, Supervision, WorkflowState
+from schemas.messages import N_, Said
+from schemas.request import Actor
 from workflows.business_time import add_business_seconds, business_day_seconds
 
 MAX_SUPERVISIONS = 20  # newest kept in the workflow's state; the audit trail has them all
@@ -68,7 +71,23 @@ def open_supervision(
 
 def awaiting_reply(case: WorkflowState) -> Supervision | None:
     """The oldest supervision still waiting for the unit's written reply."""
-    return next((s for s in case.supervisions if s.awaiting_reply), None)
+    return waiting_for_reply(case.supervisions)
+
+
+def waiting_for_reply(supervisions: Sequence[Supervision]) -> Supervision | None:
+    return next((s for s in supervisions if s.awaiting_reply), None)
+
+
+def reply_refusal(supervisions: Sequence[Supervision], actor: Actor) -> str | None:
+    """Why ``actor`` may not write the reply: it is the supervised unit's (its caseworkers and
+    lead), not the supervisor's above who opened it nor another unit's; None if it may."""
+    waiting = waiting_for_reply(supervisions)
+    if waiting is None or actor.institution_id in (None, waiting.institution_id):
+        return None
+    return Said(
+        N_("cannot reply: the supervision is of %(institution)s, which writes the reply"),
+        institution=waiting.institution_id,
+    )
 
 
 def next_due(case: WorkflowState) -> datetime | None:

@@ -348,6 +348,11 @@ class ServiceRequestWorkflow:
                 raise refused(refusal, "InvalidTransition")
             return
         self._check(action)
+        if action.kind is ActionKind.REPLY_SUPERVISION:
+            # checked before acceptance only: replies accepted before the rule replay as they were
+            other = chasing.reply_refusal(self.case.supervisions, action.actor)
+            if other:
+                raise refused(other, "Forbidden")
 
     def _check(self, action: ActionRequest) -> None:
         """Raise a non-retryable ApplicationError if the action is not allowed now."""

@@ -11,6 +11,7 @@ from schemas.lifecycle import (
     ActionRequest,
     Institution,
     Rectification,
+    Supervision,
     TierHold,
     WorkflowState,
 )
@@ -128,3 +129,25 @@ def test_the_units_own_rectification_steps_are_offered_to_the_unit() -> None:
     assert unit_steps <= set(views.offered_to(view, _worker("cw-1", COUNTY)))
     city_lead = LEAD.model_copy(update={"institution_id": CITY.id})
     assert not unit_steps & set(views.offered_to(view, city_lead))
+
+
+def test_the_supervised_units_reply_is_offered_to_the_unit() -> None:
+    """督办's written reply is the supervised unit's (its caseworkers and its own lead), not
+    the city supervisor's who opened it; the workflow's validator says the same."""
+    case = county_case(NOW, State.IN_PROGRESS, COUNTY)
+    case.supervisions = [
+        Supervision(
+            opened_at=NOW,
+            opened_by="sup-1",
+            reason="请书面说明进展",
+            institution_id=COUNTY.id,
+            reply_due_at=NOW + timedelta(days=3),
+        )
+    ]
+    view = views.request_view(case, NOW)
+    reply = ActionKind.REPLY_SUPERVISION
+    assert reply in views.offered_to(view, _worker("cw-1", COUNTY))
+    city_lead = LEAD.model_copy(update={"institution_id": CITY.id})
+    assert reply not in views.offered_to(view, city_lead)
+    refusal = chasing.reply_refusal(case.supervisions, city_lead)
+    assert refusal == "cannot reply: the supervision is of zj-330106-sme, which writes the reply"

@@ -80,6 +80,10 @@ async def test_a_written_reply_in_time_avoids_the_reprimand(ts_worker, stand_ins
     supervision = days_after(policy, days_after(policy, due, 1), 5)
     await sleep_until(env, add_business_seconds(supervision, 60, policy.calendar))
     await recorded(stand_ins, req, "supervision_opened")
+    # the reply is the supervised unit's: not the city supervisor's who would read it
+    city = supervisor(Tier.MUNICIPAL, "330100", "zj-330100-sme")
+    by_city = action(ActionKind.REPLY_SUPERVISION, city, text="代为回复")
+    assert "which writes the reply" in await refused(handle, by_city)
     reply = action(ActionKind.REPLY_SUPERVISION, cw, text="已联系企业，今日内答复")
     await act(handle, reply)
     await sleep_until(env, days_after(policy, supervision, 4))

@@ -61,6 +61,7 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
     # why the workflow refuses an action (``workflows.refusals``), read in the console
     "workflows": [
         ("applications.py", "python"),
+        ("chasing.py", "python"),
         ("handlers.py", "python"),
         ("parts.py", "python"),
         ("rectification.py", "python"),
