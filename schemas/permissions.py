@@ -54,6 +54,27 @@ SUPERVISOR_ACTIONS = CASEWORKER_ACTIONS | {
     ActionKind.UPHOLD_APPEAL,  # 申诉 decided
     ActionKind.REJECT_APPEAL,
 }
+# The holding unit's own steps (its caseworkers, or its own lead): a supervisor of a tier above
+# reassigns, supervises, decides or pulls the request up (escalate: 提级), and does not take
+# them for the unit; taking them, it could ask an extension or a suspension and approve it too.
+UNIT_STEPS = frozenset(
+    {
+        ActionKind.SIGN_FOR,
+        ActionKind.ACKNOWLEDGE,
+        ActionKind.START,
+        ActionKind.REQUEST_INFO,
+        ActionKind.RESOLVE,
+        ActionKind.HAND_BACK,
+        ActionKind.REJECT,
+        ActionKind.RETURN,
+        ActionKind.REQUEST_EXTENSION,
+        ActionKind.SUSPEND,
+        ActionKind.RESUME,
+        ActionKind.CLAIM,
+        ActionKind.TRANSFER,
+        ActionKind.ADD_CO_HANDLER,
+    }
+)
 ENTERPRISE_ACTIONS = frozenset(
     {ActionKind.PROVIDE_INFO, ActionKind.WITHDRAW, ActionKind.RATE, ActionKind.COMMENT}
 )
@@ -150,6 +171,24 @@ def in_scope(actor: Actor, tier: Tier, institution_id: str | None, division_code
             and tier in tiers_at_or_below(actor.tier)
         )
     return actor.role in (Role.ADMIN, Role.SYSTEM, Role.ENTERPRISE)
+
+
+def unit_step_refusal(actor: Actor, kind: ActionKind, holder: str | None) -> str | None:
+    """Why a supervisor may not take ``kind``, a step of the holding unit ``holder``, when it
+    is not that unit's own lead; None if it may."""
+    if actor.role is not Role.SUPERVISOR or kind not in UNIT_STEPS:
+        return None
+    if holder is not None and actor.institution_id == holder:
+        return None
+    return Said(
+        N_(
+            "supervisor %(actor)s may not %(kind)s for %(holder)s: the holding unit's "
+            "caseworkers or its own lead do; a supervisor above reassigns or supervises"
+        ),
+        actor=actor.id,
+        kind=kind.value,
+        holder=holder or "-",
+    )
 
 
 def action_refusal(

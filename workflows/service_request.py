@@ -348,11 +348,13 @@ class ServiceRequestWorkflow:
                 raise refused(refusal, "InvalidTransition")
             return
         self._check(action)
+        # Checked before acceptance only, so that actions accepted before these rules replay as
+        # they were: the unit's own steps are its own (a reply to 督办 among them).
+        other = permissions.unit_step_refusal(action.actor, action.kind, self._institution_id)
         if action.kind is ActionKind.REPLY_SUPERVISION:
-            # checked before acceptance only: replies accepted before the rule replay as they were
-            other = chasing.reply_refusal(self.case.supervisions, action.actor)
-            if other:
-                raise refused(other, "Forbidden")
+            other = other or chasing.reply_refusal(self.case.supervisions, action.actor)
+        if other:
+            raise refused(other, "Forbidden")
 
     def _check(self, action: ActionRequest) -> None:
         """Raise a non-retryable ApplicationError if the action is not allowed now."""

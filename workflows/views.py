@@ -72,6 +72,8 @@ def _actor_may(view: RequestView, actor: Actor, kind: ActionKind) -> bool:
     r = view.rectification
     if r is not None and rectification.of_another_unit(r, actor, kind):  # the unit's own step
         return False
+    if permissions.unit_step_refusal(actor, kind, s.institution_id):
+        return False  # the holding unit's own step
     if kind is ActionKind.REPLY_SUPERVISION and chasing.reply_refusal(view.supervisions, actor):
         return False  # the supervised unit's reply
     return kind is not ActionKind.TRANSFER or handlers.may_transfer(

@@ -109,6 +109,12 @@ def test_each_person_is_offered_what_the_workflow_accepts_from_them() -> None:
     decide = {ActionKind.APPROVE_EXTENSION, ActionKind.REFUSE_EXTENSION}
     assert decide <= set(views.offered_to(waiting, LEAD))  # a tier above decides
     assert not part_steps & set(views.offered_to(waiting, LEAD))  # the unit's own steps
+    unit_steps = {ActionKind.RESOLVE, ActionKind.REQUEST_EXTENSION, ActionKind.RETURN}
+    assert not unit_steps & set(views.offered_to(view, LEAD))  # not the city's for the unit
+    own_lead = LEAD.model_copy(
+        update={"tier": Tier.COUNTY, "division_code": "330106", "institution_id": COUNTY.id}
+    )
+    assert unit_steps <= set(views.offered_to(view, own_lead))  # the unit's own lead's
     assert not decide & set(views.offered_to(waiting, county_lead))  # not the county's own
 
 

@@ -129,6 +129,11 @@ async def test_an_approved_extension_moves_the_resolution_deadline(ts_worker, st
     cw = caseworker(county)
     before = (await view(handle)).summary.resolution_due_at
     assert before is not None
+    # the city's supervisor decides; asking for the unit, it would approve its own request
+    for_the_unit = action(ActionKind.REQUEST_EXTENSION, CITY, text="代为申请", days=3)
+    assert f"supervisor {CITY.id} may not request_extension for {county}" in await refused(
+        handle, for_the_unit
+    )
     ask = action(ActionKind.REQUEST_EXTENSION, cw, text="需等待银行授信审批", days=3)
     await act(handle, ask)
     assert "role caseworker may not approve_extension" in await refused(

@@ -42,7 +42,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from schemas.domain import Role, Tier
+from schemas.domain import Role
 from schemas.request import Actor, RequestInput
 from tierflow import constants
 from tierflow.settings import Settings
@@ -708,8 +708,7 @@ def clock() -> float:
     return time.perf_counter()
 
 
-# The bench acts as a national supervisor: every request is in its scope (the workflow checks
-# scope), so the lifecycle and scale scenarios can take any caseworker action.
-SUPERVISOR = Actor(
-    id="bench-supervisor", role=Role.SUPERVISOR, tier=Tier.NATIONAL, division_code="000000"
-)
+# The bench acts as an admin: every request is in its scope and every step is its to take (a
+# supervisor does not take a unit's own steps), so the lifecycle and scale scenarios can take
+# any caseworker action on any request.
+OPERATOR = Actor(id="bench-operator", role=Role.ADMIN)

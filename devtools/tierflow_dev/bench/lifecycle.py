@@ -29,7 +29,7 @@ from schemas.lifecycle import ActionKind, ActionRequest
 from schemas.request import RequestInput
 from tierflow.constants import workflow_id
 from tierflow_dev.bench.common import (
-    SUPERVISOR,
+    OPERATOR,
     BenchStack,
     bench_requests,
     console,
@@ -68,7 +68,7 @@ QUICK = LifecycleParams(count=8, concurrency=8, rounds=1)
 
 
 def _action(kind: ActionKind, text: str | None = None) -> ActionRequest:
-    return ActionRequest(action_id=f"b-{uuid.uuid4().hex}", kind=kind, actor=SUPERVISOR, text=text)
+    return ActionRequest(action_id=f"b-{uuid.uuid4().hex}", kind=kind, actor=OPERATOR, text=text)
 
 
 async def project_lifecycle(client: Any, task_queue: str, req: RequestInput) -> float:

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from schemas.lifecycle import ActionKind, ActionRequest
 from tierflow.constants import workflow_id
 from tierflow_dev.bench.common import (
-    SUPERVISOR,
+    OPERATOR,
     BenchStack,
     bench_requests,
     connect,
@@ -63,7 +63,7 @@ async def _time_actions(client: Any, request_ids: list[str]) -> list[float]:
     for rid in request_ids:
         handle = client.get_workflow_handle(workflow_id(rid))
         action = ActionRequest(
-            action_id=f"b-{uuid.uuid4().hex}", kind=ActionKind.ACKNOWLEDGE, actor=SUPERVISOR
+            action_id=f"b-{uuid.uuid4().hex}", kind=ActionKind.ACKNOWLEDGE, actor=OPERATOR
         )
         began = time.perf_counter()
         await handle.execute_update(ServiceRequestWorkflow.act, action, id=action.action_id)
