@@ -213,7 +213,11 @@ class RequestRun:
             protocol_instance_id=update_id,
             name="act",
             input=self.converter.to_payloads([action]),
-            run_validator=True,
+            # A recorded action was accepted: as Temporal replays an accepted update, its
+            # validator does not run again, so a rule added to the validator since (who may
+            # take a step) does not refuse what production took. The handler's checks (the
+            # state, the candidate policy's caps) still refuse what no longer applies.
+            run_validator=False,
         )
         self._activate([WorkflowActivationJob(do_update=job)])
 

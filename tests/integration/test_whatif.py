@@ -19,10 +19,12 @@ from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 from typer.testing import CliRunner, Result
 
+from schemas.domain import Role, Tier
+from schemas.enterprise import division_for_tier
 from schemas.lifecycle import EventType
 from tierflow.cli import app as cli_app
 from tierflow.db.engine import make_engine
-from tierflow.db.models import Transition
+from tierflow.db.models import ServiceRequest, Transition
 from tierflow.policy import load_policy_file
 from tierflow_dev.whatif_traffic import Trail, recorded_trail, scaled_policy
 from whatif.report import changed_csv, groups_csv
@@ -41,6 +43,16 @@ Recording = Trail
 async def recording(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Trail]:
     async with recorded_trail(tmp_path_factory.mktemp("whatif"), COUNT, SEED) as found:
         yield found
+
+
+def _copy(recording: Recording, copy: Path) -> str:
+    """A copy of the recording's database to change; its URL."""
+    with (
+        sqlite3.connect(recording.url.removeprefix("sqlite:///")) as source,
+        sqlite3.connect(copy) as target,
+    ):
+        source.backup(target)  # the file alone would miss what the write-ahead log holds
+    return f"sqlite:///{copy}"
 
 
 def test_the_generated_traffic_exercises_breaches_escalations_and_people(
@@ -68,13 +80,7 @@ def test_replaying_each_request_under_its_own_policy_reproduces_its_trail(
 def test_verify_names_a_request_whose_trail_does_not_follow_from_its_actions(
     recording: Recording, tmp_path: Path
 ) -> None:
-    copy = tmp_path / "tampered.db"
-    with (
-        sqlite3.connect(recording.url.removeprefix("sqlite:///")) as source,
-        sqlite3.connect(copy) as target,
-    ):
-        source.backup(target)  # the file alone would miss what the write-ahead log holds
-    url = f"sqlite:///{copy}"
+    url = _copy(recording, tmp_path / "tampered.db")
     engine = make_engine(url)
     with Session(engine) as session:
         breach = session.exec(
@@ -91,6 +97,38 @@ def test_verify_names_a_request_whose_trail_does_not_follow_from_its_actions(
     found = run_verify(VerifyJob(url, Scope(), recording.horizon, processes=1))
     assert [d.request_id for d in found.disagreements] == [request_id]
     assert "sla_breached" in found.disagreements[0].describe()
+
+
+def test_an_action_accepted_before_a_validator_rule_replays_as_it_was(
+    recording: Recording, tmp_path: Path
+) -> None:
+    """A unit's step that a supervisor above took before the workflow's validator refused
+    that (``UNIT_STEPS``) is in the trail: verify replays it as production did."""
+    url = _copy(recording, tmp_path / "older.db")
+    engine = make_engine(url)
+    with Session(engine) as session:
+        step = session.exec(
+            select(Transition).where(Transition.event_type == EventType.STARTED)
+        ).first()
+        assert step is not None and step.actor_role is Role.CASEWORKER
+        request = session.get(ServiceRequest, step.request_id)
+        assert request is not None and step.to_tier is Tier.COUNTY
+        city = division_for_tier(request.division_code, Tier.MUNICIPAL)  # its region's city
+        session.exec(  # type: ignore[call-overload]
+            update(Transition)
+            .where(col(Transition.event_id) == step.event_id)
+            .values(
+                actor_id="sup-city",
+                actor_role=Role.SUPERVISOR,
+                actor_institution_id=f"city-{city}",
+                actor_tier=Tier.MUNICIPAL,
+                actor_division_code=city,
+            )
+        )
+        session.commit()
+    engine.dispose()
+    found = run_verify(VerifyJob(url, Scope(), recording.horizon, processes=1))
+    assert found.as_dict()["disagreements"] == [] and found.agreed == found.requests
 
 
 def test_the_own_policy_as_candidate_changes_nothing(recording: Recording) -> None:
