@@ -57,24 +57,16 @@ SUPERVISOR_ACTIONS = CASEWORKER_ACTIONS | {
 # The holding unit's own steps (its caseworkers, or its own lead): a supervisor of a tier above
 # reassigns, supervises, decides or pulls the request up (escalate: 提级), and does not take
 # them for the unit; taking them, it could ask an extension or a suspension and approve it too.
-UNIT_STEPS = frozenset(
-    {
-        ActionKind.SIGN_FOR,
-        ActionKind.ACKNOWLEDGE,
-        ActionKind.START,
-        ActionKind.REQUEST_INFO,
-        ActionKind.RESOLVE,
-        ActionKind.HAND_BACK,
-        ActionKind.REJECT,
-        ActionKind.RETURN,
-        ActionKind.REQUEST_EXTENSION,
-        ActionKind.SUSPEND,
-        ActionKind.RESUME,
-        ActionKind.CLAIM,
-        ActionKind.TRANSFER,
-        ActionKind.ADD_CO_HANDLER,
-    }
-)
+UNIT_STEPS = CASEWORKER_ACTIONS - {
+    ActionKind.COMMENT,  # anyone in scope
+    ActionKind.REOPEN,  # a supervisor above may send a conclusion back to be redone (重办)
+    ActionKind.ESCALATE,  # a supervisor above may pull the request up (提级)
+    ActionKind.SIGN_FOR_PART,  # the co-handling unit's, by its part (parts.co_handler_may)
+    ActionKind.CONCLUDE_PART,
+    ActionKind.REPLY_SUPERVISION,  # the supervised unit's (chasing.reply_refusal)
+    ActionKind.CONCLUDE_RECTIFICATION,  # the rated unit's (rectification.of_another_unit)
+    ActionKind.APPEAL_RATING,
+}
 ENTERPRISE_ACTIONS = frozenset(
     {ActionKind.PROVIDE_INFO, ActionKind.WITHDRAW, ActionKind.RATE, ActionKind.COMMENT}
 )
