@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -11,12 +10,11 @@ from pydantic import AfterValidator, BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ApiContext
-from schemas.edge import check_email
+from schemas.edge import check_email, sms_number
+from schemas.messages import N_, TranslatableError
 from tierflow import notification_store as store
 from tierflow.auth_store import Principal
 from tierflow.db.notification_models import LOCALES, PreferencePublic
-
-PHONE_RE = re.compile(r"^\+?[0-9]{5,20}$")
 
 
 def _email(value: str | None) -> str | None:
@@ -24,9 +22,15 @@ def _email(value: str | None) -> str | None:
 
 
 def _phone(value: str | None) -> str | None:
-    if value and not PHONE_RE.fullmatch(value):
-        raise ValueError("must be 5-20 digits, optionally after a +")
-    return value or None
+    """A number text messages can go to, kept in E.164 (as the enterprise's contact is sent)."""
+    if not value:
+        return None
+    number = sms_number(value)
+    if number is None:
+        raise TranslatableError(
+            N_("must be a mobile number such as 13800000000 or +8613800000000: texts go to it")
+        )
+    return number
 
 
 def _locale(value: str | None) -> str | None:

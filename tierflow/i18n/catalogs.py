@@ -37,8 +37,13 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
         ("templates/**.html", "jinja2.ext:babel_extract"),
     ],
     "api": [("lookup.py", "python")],  # a request not found
-    # the what-if's refusals (API and console); an action on a finished or busy request
-    "api/service": [("whatif.py", "python"), ("actions.py", "python")],
+    # the what-if's refusals (API and console); an action on a finished or busy request; a
+    # preference's phone
+    "api/service": [
+        ("whatif.py", "python"),
+        ("actions.py", "python"),
+        ("notifications.py", "python"),
+    ],
     "schemas": [
         ("divisions.py", "python"),
         ("engine_reasons.py", "python"),  # the engine's own audit-trail reasons

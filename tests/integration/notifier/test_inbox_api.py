@@ -116,6 +116,15 @@ async def test_preferences_are_validated_and_kept(setup) -> None:  # noqa: ANN00
         assert bad.status_code == 422
         fields = {tuple(e["loc"])[-1] for e in bad.json()["detail"]}
         assert fields == {"email", "locale"}
+        # texts go to a mobile number: kept in E.164, a landline refused naming the field
+        landline = await client.put(
+            "/api/v1/notifications/preferences", headers=auth, json={"phone": "0571-87654321"}
+        )
+        assert landline.status_code == 422 and "must be a mobile number" in landline.text
+        mobile = await client.put(
+            "/api/v1/notifications/preferences", headers=auth, json={"phone": "138 0000 0000"}
+        )
+        assert mobile.status_code == 200 and mobile.json()["phone"] == "+8613800000000"
 
 
 async def test_the_console_shows_the_badge_the_inbox_and_marks_read(setup) -> None:  # noqa: ANN001
