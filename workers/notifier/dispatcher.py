@@ -211,7 +211,7 @@ class Dispatcher:
         assert row.id is not None
         channel = Channel(row.channel)
         if channel is Channel.EMAIL:
-            to = self._address(row, "email")
+            to = address_at_send(self.engine, row, "email")
             email.send(self.smtp, email.for_notification(self.smtp, row, to))
         elif channel is Channel.WEBHOOK:
             name = row.recipient.removeprefix("webhook:")
@@ -224,35 +224,10 @@ class Dispatcher:
             gateway = self.rules.sms
             if gateway is None:
                 raise Permanent("no SMS gateway is configured")
-            phone = self._address(row, "phone")
+            phone = address_at_send(self.engine, row, "phone")
             body = gateway.body(phone, row.subject)
             post(self.http, "sms", gateway.url, body.encode(), webhook_id(row.id),
                  gateway.secret(), gateway.timeout_seconds, gateway.content_type)  # fmt: skip
-
-    def _address(self, row: Notification, kind: str) -> str:
-        """The address at send time: a user's preference or the enterprise's contact."""
-        with Session(self.engine) as session:
-            if row.recipient.startswith("enterprise:"):
-                request = session.get(ServiceRequest, row.request_id)
-                value = (
-                    None
-                    if request is None
-                    else (
-                        request.contact_email
-                        if kind == "email"
-                        else sms_number(request.contact_phone)
-                    )
-                )
-            else:
-                pref = session.get(NotificationPreference, row.user_id or "")
-                value = None if pref is None else (pref.email if kind == "email" else pref.phone)
-        if not value:
-            raise _NoAddress(f"no {kind} on file")
-        if kind == "email" and not is_email(value):
-            # stored before the edges checked it: a line break would end the mail's header
-            # (and fail every round), a comma would add a recipient; never quote it in errors
-            raise Permanent("the e-mail on file is not one address")
-        return value
 
     # ------------------------------------------------------------------ outcomes
     def _finish(self, row: Notification, status: DeliveryStatus, error: str | None) -> None:
@@ -331,7 +306,7 @@ class Dispatcher:
     def _send_digest(self, rows: list[Notification]) -> int:
         """Mail ``rows`` (one user's) as one digest; return how many were sent."""
         try:
-            to = self._address(rows[0], "email")
+            to = address_at_send(self.engine, rows[0], "email")
             email.send(self.smtp, digest_mail(self.smtp, to, rows))
         except _NoAddress as exc:
             for row in rows:
@@ -351,6 +326,30 @@ class Dispatcher:
         for row in rows:
             self._finish(row, DeliveryStatus.SENT, None)
         return len(rows)
+
+
+def address_at_send(engine: Engine, row: Notification, kind: str) -> str:
+    """The address at send time (``kind``: email or phone): a user's preference or the
+    enterprise's contact, read now, so a changed address is the one used. A phone is the
+    number a text goes to, in E.164; a landline (the enterprise's, or a user's saved before
+    preferences required a mobile) is none."""
+    with Session(engine) as session:
+        if row.recipient.startswith("enterprise:"):
+            request = session.get(ServiceRequest, row.request_id)
+            email, phone = (
+                (None, None) if request is None else (request.contact_email, request.contact_phone)
+            )
+        else:
+            pref = session.get(NotificationPreference, row.user_id or "")
+            email, phone = (None, None) if pref is None else (pref.email, pref.phone)
+    value = email if kind == "email" else sms_number(phone)
+    if not value:
+        raise _NoAddress(f"no {kind} on file")
+    if kind == "email" and not is_email(value):
+        # stored before the edges checked it: a line break would end the mail's header
+        # (and fail every round), a comma would add a recipient; never quote it in errors
+        raise Permanent("the e-mail on file is not one address")
+    return value
 
 
 class _NoAddress(Exception):

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pytest
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from schemas.domain import Role, Tier
 from tests.utils.factories import RecordFactory, make_request
 from tests.utils.notifier_helpers import project
 from tierflow.auth_store import create_user
+from tierflow.db.notification_models import Notification, NotificationPreference
 from workers.notifier.audience import recipients
+from workers.notifier.dispatcher import address_at_send
 from workers.notifier.rules import Audience
 
 
@@ -56,3 +62,23 @@ def test_the_enterprise_is_texted_only_at_a_mobile_number(engine: Engine) -> Non
         "+86 138-0000-0000": {"email", "sms"},
         "+1 415 555 0100": {"email", "sms"},
     }
+
+
+def test_a_text_goes_to_the_number_on_file_in_e164_and_never_to_a_landline(
+    engine: Engine,
+) -> None:
+    """Read at send time: a user's mobile saved as typed before preferences kept E.164, and a
+    landline saved before preferences required a mobile (no number: the message is skipped)."""
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        for user, phone in (("u-mobile", "138 0000 0000"), ("u-landline", "057187654321")):
+            session.add(NotificationPreference(user_id=user, phone=phone, updated_at=now))
+        session.commit()
+
+    def texted(user: str) -> str:
+        row = Notification(recipient=f"user:{user}", user_id=user, request_id="req-1")
+        return address_at_send(engine, row, "phone")
+
+    assert texted("u-mobile") == "+8613800000000"
+    with pytest.raises(Exception, match="no phone on file"):
+        texted("u-landline")
