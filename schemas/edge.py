@@ -165,8 +165,9 @@ def check_phone(value: str | None) -> str | None:
     texts a mobile number, and a caseworker calls it."""
     if not value:
         return value
-    found = _PHONE.fullmatch(value.strip())
-    number = value[: found.start("extension")] if found and found.group("extension") else value
+    text = value.strip()
+    found = _PHONE.fullmatch(text)
+    number = text[: found.start("extension")] if found and found.group("extension") else text
     digits = sum(c.isdigit() for c in number)
     if found is None or not _PHONE_DIGITS[0] <= digits <= _PHONE_DIGITS[1]:
         raise TranslatableError(

@@ -168,16 +168,21 @@ def record_file(engine: Engine, path: Path | None, imported_by: str) -> tuple[st
     return directory.version, True
 
 
-def fill_institutions(engine: Engine, directory: Directory) -> int:
-    """Fill an empty ``institution`` table from ``directory`` (a database recorded before the
-    table followed recorded versions, or never seeded); return the rows written. A table
-    with rows is left alone: imports keep it current."""
+def fill_institutions(engine: Engine, fallback: Directory | None = None) -> Directory | None:
+    """Fill an empty ``institution`` table from the newest recorded directory, else from
+    ``fallback`` (a database recorded before the table followed recorded versions, or never
+    seeded); return the directory it was filled from. A table with rows is left alone, and
+    nothing is loaded for it: imports keep it current."""
     with Session(engine) as session:
         if session.exec(select(InstitutionRow.id).limit(1)).first() is not None:
-            return 0
-        written, _ = refresh_institutions(session, directory)
+            return None
+        newest = _newest(session)
+        directory = (load_version(engine, newest) if newest else None) or fallback
+        if directory is None:
+            return None
+        refresh_institutions(session, directory)
         session.commit()
-    return written
+    return directory
 
 
 # --------------------------------------------------------------------------- institution table

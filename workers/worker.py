@@ -116,14 +116,12 @@ def _fill_institutions(engine: Engine, watch: DirectoryWatch) -> None:
     """Give the console's names, the assessment's groups and the reports' regions an
     ``institution`` table to read, when nothing filled it yet."""
     try:
-        newest = newest_version(engine)
-        directory = (load_version(engine, newest) if newest else None) or watch.current()
-        written = fill_institutions(engine, directory)
+        filled = fill_institutions(engine, watch.current())
     except Exception as exc:  # noqa: BLE001 - routing goes on; only names and regions wait
         log.warning("institution table not filled: %s", exc)
         return
-    if written:
-        log.info("institution table filled from directory %s", directory.version)
+    if filled is not None:
+        log.info("institution table filled from directory %s", filled.version)
 
 
 def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:

@@ -20,6 +20,7 @@ from api.errors import field_name
 from api.models import ActionBody
 from schemas.messages import N_, Catalog, Said, TranslatableError, fill
 from schemas.request import RequestInput
+from tierflow.i18n import formats
 from tierflow.i18n.refusals import refusal_text
 
 # Form field name (dotted, as the API names fields) -> where it goes in RequestInput.
@@ -96,9 +97,8 @@ def field_errors(exc: ValidationError, catalog: Catalog) -> dict[str, str]:
 def joined(errors: Mapping[str, str], catalog: Catalog) -> str:
     """``field: reason; field: reason`` for a form that shows its errors in one line, with
     the punctuation of ``catalog``'s language (``field：reason；field：reason``)."""
-    pair = str(catalog.gettext(N_("%(label)s: %(value)s")))
-    separator = str(catalog.gettext(N_("; ")))
-    return separator.join(pair % {"label": name, "value": why} for name, why in errors.items())
+    pairs = (formats.labelled(name, why, catalog) for name, why in errors.items())
+    return formats.semicolon(catalog).join(pairs)
 
 
 def parse_walk_in(

@@ -10,14 +10,12 @@ from __future__ import annotations
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.console.forms import joined, reason
 from api.console.routes import error_page, gettext
-from api.console.session import session_principal, session_token
+from api.console.unavailable import reader
 from api.errors import field_name, on_http_error, on_validation_error
-from tierflow.auth_store import Principal
 from tierflow.i18n import N_, Said
 
 CONSOLE_PREFIX = "/console"
@@ -33,14 +31,6 @@ def _for_console(request: Request, status: int) -> bool:
     return request.url.path.startswith(CONSOLE_PREFIX) and status >= 400
 
 
-def _reader(request: Request) -> Principal | None:
-    """The signed-in user (the page's header and language), if the database can say."""
-    try:
-        return session_principal(request.app.state.ctx, session_token(request))
-    except SQLAlchemyError:
-        return None
-
-
 async def console_http_error(request: Request, exc: Exception) -> Response:
     """``on_http_error``'s answer, as an error page for the console's paths."""
     assert isinstance(exc, StarletteHTTPException)
@@ -49,7 +39,7 @@ async def console_http_error(request: Request, exc: Exception) -> Response:
     detail = exc.detail
     if exc.status_code in BY_STATUS and detail in ("Not Found", "Method Not Allowed"):
         detail = Said(BY_STATUS[exc.status_code])  # the router's, or a bare raise
-    page = error_page(request, _reader(request), HTTPException(exc.status_code, detail))
+    page = error_page(request, reader(request), HTTPException(exc.status_code, detail))
     page.headers.update(exc.headers or {})
     return page
 
@@ -60,7 +50,7 @@ async def console_validation_error(request: Request, exc: Exception) -> Response
     assert isinstance(exc, RequestValidationError)
     if not _for_console(request, 422):
         return await on_validation_error(request, exc)
-    user = _reader(request)
+    user = reader(request)
     catalog = gettext(request, user)
     fields = {field_name(e.get("loc", ())): reason(e, catalog) for e in exc.errors()}
     problem = HTTPException(422, joined(fields, catalog))

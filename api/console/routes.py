@@ -393,6 +393,10 @@ def queue(
         "moved": _request_id(moved),
         "submitted": _request_id(submitted),
         "routed_to": routed_to if full_match(INSTITUTION_ID_PATTERN, routed_to) else "",
+        # every unit the queue names, read at once (the rows' holders, the heading's)
+        "unit": views.UnitNames(
+            ctx.engine, [user.institution_id, *(item.institution_id for item in page.items)]
+        ),
         "search": search,
         "sort": order.value,
         "sorts": list(QueueSort),

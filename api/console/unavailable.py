@@ -35,9 +35,10 @@ MESSAGES = {
 }
 
 
-def _reader(request: Request, store: str) -> Principal | None:
-    """The signed-in user, read only when the database is not the store that failed (the
-    page then goes without the user's name and saved language)."""
+def reader(request: Request, store: str | None = None) -> Principal | None:
+    """The signed-in user of an error page, read only when the database is not the store
+    that failed and can answer (else the page goes without the user's name and saved
+    language)."""
     if store == "database":
         return None
     try:
@@ -53,7 +54,7 @@ def for_console(handler: Handler, store: str) -> Handler:
         response = await handler(request, exc)
         if not request.url.path.startswith(CONSOLE_PREFIX):
             return response
-        user = _reader(request, store)
+        user = reader(request, store)
         text = MESSAGES.get((store, response.status_code), MESSAGES[(store, 503)])
         message = gettext(request, user).gettext(text)
         page = error_page(request, user, HTTPException(response.status_code, message))

@@ -9,7 +9,7 @@ written into the element.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from enum import StrEnum
@@ -83,13 +83,11 @@ class Texts:
         return Markup(formats.aside(escape(text), self.t))
 
     def labelled(self, label: str, value: str = "") -> str:
-        """In English "label: value", in Chinese "label：value" (a chart's text alternative)."""
-        return str(self.t.gettext(N_("%(label)s: %(value)s"))) % {"label": label, "value": value}
+        return formats.labelled(label, value, self.t)  # a chart's text alternative
 
     @property
     def semicolon(self) -> str:
-        """Between the items of a text alternative: "; " in English, "；" in Chinese."""
-        return str(self.t.gettext(N_("; ")))
+        return formats.semicolon(self.t)
 
     def listed(self, items: Sequence[str]) -> str:
         return formats.listed(items, self.t)
@@ -104,20 +102,28 @@ class Texts:
 
 class UnitNames:
     """Institutions as a page names them: the directory's name, the id in its title (what
-    forms and the API take); the id alone when the directory lacks it. Read once per page."""
+    forms and the API take); the id alone when the directory lacks it. Read once per page:
+    ``units`` a page knows it will name are read in one query."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, units: Iterable[str | None] = ()) -> None:
         self.engine = engine
         self.known: dict[str, str | None] = {}
+        self._read({unit for unit in units if unit})
+
+    def _read(self, units: set[str]) -> None:
+        if not units:
+            return
+        try:
+            names = institution_names(self.engine, sorted(units))
+        except SQLAlchemyError:  # a page (an error page among them) still shows the id
+            names = {}
+        self.known |= {unit: names.get(unit) for unit in units}
 
     def __call__(self, unit: str | None) -> Markup | str:
         if not unit:
             return ""
         if unit not in self.known:
-            try:
-                self.known[unit] = institution_names(self.engine, [unit]).get(unit)
-            except SQLAlchemyError:  # a page (an error page among them) still shows the id
-                self.known[unit] = None
+            self._read({unit})
         name = self.known[unit]
         if name is None:
             return unit

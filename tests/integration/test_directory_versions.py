@@ -171,9 +171,10 @@ def test_a_file_older_than_the_newest_import_leaves_the_institution_table(
 def test_an_empty_institution_table_is_filled_once(db_engine: Engine) -> None:
     """A database recorded before the table followed recorded versions (or never seeded)
     gets its rows from the directory; a table with rows is the imports' to keep."""
-    assert fill_institutions(db_engine, PACKAGED) == len(PACKAGED.entries)
+    filled = fill_institutions(db_engine, PACKAGED)
+    assert filled is not None and len(filled.entries) == len(PACKAGED.entries)
     assert institution_ids(db_engine) == {e.id for e in PACKAGED.entries}
-    assert fill_institutions(db_engine, Directory.covering([], version="x")) == 0
+    assert fill_institutions(db_engine, Directory.covering([], version="x")) is None
 
 
 def test_the_cli_import_records_into_the_configured_database(

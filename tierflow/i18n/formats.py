@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from babel.support import NullTranslations
 
+from schemas.messages import Catalog
 from tierflow.i18n import N_
 
 CHINA = timezone(timedelta(hours=8), "UTC+8")  # the network's time zone, shown everywhere
@@ -27,6 +28,16 @@ def aside(text: str, t: NullTranslations) -> str:
 def listed(items: Sequence[str], t: NullTranslations) -> str:
     """Items in a run of text: "a, b" in English, "a、b" in Chinese."""
     return str(t.gettext(N_(", "))).join(items)
+
+
+def labelled(label: str, value: str, t: Catalog) -> str:
+    """ "label: value" in English, "label：value" in Chinese."""
+    return str(t.gettext(N_("%(label)s: %(value)s"))) % {"label": label, "value": value}
+
+
+def semicolon(t: Catalog) -> str:
+    """Between statements in one line: "; " in English, "；" in Chinese."""
+    return str(t.gettext(N_("; ")))
 
 
 def when(value: datetime | None, t: NullTranslations, *, date_only: bool = False) -> str:
