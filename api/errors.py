@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import HTTPException, Request, status
@@ -18,11 +19,33 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.events import UNKNOWN_FIELD
 from schemas.lifecycle import Wording
-from schemas.messages import Said
+from schemas.messages import N_, Said
 
 log = logging.getLogger("tierflow.api")
 
 LOCATIONS = {"body", "query", "path", "header", "cookie"}
+
+# Pydantic's own kinds of error, in our words (its ``ctx`` fills them in): the console shows
+# them beside a form's field, and the API words them in ``reason`` for clients (the CLI).
+PYDANTIC_REASONS = {
+    "missing": N_("this field is required"),
+    "string_too_short": N_("must have at least %(min_length)d characters"),
+    "string_too_long": N_("must have at most %(max_length)d characters"),
+    "string_pattern_mismatch": N_("is not in the expected form"),
+    "enum": N_("must be one of: %(choices)s"),
+    "literal_error": N_("must be one of: %(choices)s"),
+    "int_parsing": N_("must be a whole number"),
+    "bool_parsing": N_("must be true or false"),
+    "int_from_float": N_("must be a whole number"),
+    "greater_than_equal": N_("must be at least %(ge)s"),
+    "less_than_equal": N_("must be at most %(le)s"),
+    "datetime_from_date_parsing": N_("must be a date and time"),
+    "datetime_parsing": N_("must be a date and time"),
+    "date_from_datetime_parsing": N_("must be a date"),
+    "date_parsing": N_("must be a date"),
+}
+_NAMES = re.compile(r"%\((\w+)\)")
+_QUOTED = re.compile(r"'([^']*)'")
 
 
 def field_name(loc: Sequence[Any]) -> str:
@@ -42,17 +65,40 @@ def _message(err: Any) -> str:
     return msg if isinstance(msg, str) else str(msg)
 
 
+def wording(err: Mapping[str, Any]) -> Wording | None:
+    """An error's reason worded as a catalog message, for reading it in a person's language:
+    a shared check's own message (a ``Said`` or a ``TranslatableError``), or pydantic's kind
+    of error in our words with the values it names from ``ctx``; None for other errors."""
+    context = err.get("ctx") or {}
+    said = Wording.of(_message(err)) or Wording.of(context.get("error"))
+    if said is not None:
+        return said
+    message = PYDANTIC_REASONS.get(str(err.get("type")))
+    if message is None:
+        return None
+    values = dict(context)
+    if isinstance(expected := context.get("expected"), str):  # "'a', 'b' or 'c'"
+        values["choices"] = ", ".join(_QUOTED.findall(expected)) or expected
+    named = {name: values[name] for name in _NAMES.findall(message) if name in values}
+    return Wording.of_message(message, named)
+
+
 def describe(errors: Sequence[Any]) -> list[dict[str, Any]]:
-    """Return FastAPI-shaped error items plus ``field``, leaving the caller's input out."""
-    return [
-        {
+    """Return FastAPI-shaped error items plus ``field``, leaving the caller's input out; an
+    item's ``reason`` (msgid and values) words it for clients that read it in a person's
+    language."""
+    items: list[dict[str, Any]] = []
+    for err in errors:
+        item: dict[str, Any] = {
             "loc": list(err.get("loc", ())),
             "msg": _message(err),
             "type": str(err.get("type", "value_error")),
             "field": field_name(err.get("loc", ())),
         }
-        for err in errors
-    ]
+        if (said := wording(err)) is not None:
+            item["reason"] = said.model_dump()
+        items.append(item)
+    return items
 
 
 def field_error(loc: tuple[str, ...], reason: str) -> HTTPException:

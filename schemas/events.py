@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from schemas.domain import Role
 from schemas.edge import ACTION_ID_PATTERN, check_aware, check_name, edge_rule
 from schemas.lifecycle import ActionKind, ActionRequest, EventType, TransitionRecord
+from schemas.messages import N_, Said
 from schemas.request import REQUEST_ID_PATTERN, Actor, RequestInput
 
 MAX_COMMAND_BYTES = 256 * 1024
@@ -241,7 +242,7 @@ def _envelope(raw: bytes, headers: list[tuple[str, bytes]]) -> dict[str, Any]:
 
 
 # A command's field no schema names: refused, so that a misspelt optional field is not lost.
-UNKNOWN_FIELD = "unknown field (misspelt?)"
+UNKNOWN_FIELD = Said(N_("unknown field (misspelt?)"))
 
 
 def _describe(exc: ValidationError, prefix: str = "") -> str:

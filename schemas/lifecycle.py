@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -22,7 +22,7 @@ from schemas.edge import (
     text_rule,
 )
 from schemas.enterprise import DivisionCode
-from schemas.messages import Said
+from schemas.messages import N_, Said, TranslatableError
 from schemas.policy import CalendarData, PinnedPolicy, PolicyRequest
 from schemas.request import Actor, RequestInput
 
@@ -78,50 +78,53 @@ OPERATOR_ACTIONS = frozenset({ActionKind.OPERATOR_RETRY, ActionKind.OPERATOR_RES
 
 # Actions that need a non-empty ``text`` (the reason, question, answer or resolution).
 TEXT_REQUIRED = {
-    ActionKind.REQUEST_INFO: "the question for the enterprise",
-    ActionKind.PROVIDE_INFO: "the information provided",
-    ActionKind.RESOLVE: "the resolution",
-    ActionKind.REOPEN: "the reason for reopening",
-    ActionKind.ESCALATE: "the reason for escalating",
-    ActionKind.HAND_BACK: "the reason for handing back",
-    ActionKind.REASSIGN: "the reason for reassigning",
-    ActionKind.REJECT: "the reason for rejecting",
-    ActionKind.COMMENT: "the comment",
-    ActionKind.EXTERNAL_STATUS: "the status note",
-    ActionKind.OPERATOR_RESOLVE: "what the operator did instead of the failed step",
-    ActionKind.RETURN: "why the request is not this unit's business",
-    ActionKind.REFUSE_RETURN: "why the unit keeps the request",
-    ActionKind.REQUEST_EXTENSION: "why more time is needed",
-    ActionKind.REFUSE_EXTENSION: "why no more time is given",
-    ActionKind.SUSPEND: "what the request waits for",
-    ActionKind.REFUSE_SUSPENSION: "why handling goes on",
-    ActionKind.ADD_CO_HANDLER: "the part the co-handling unit takes on",
-    ActionKind.CONCLUDE_PART: "what the co-handling unit did",
-    ActionKind.WAIVE_PART: "why the request can conclude without that part",
-    ActionKind.SUPERVISE: "what the unit must answer for",
-    ActionKind.REPLY_SUPERVISION: "the unit's written reply",
-    ActionKind.CONCLUDE_RECTIFICATION: "what the unit changed",
-    ActionKind.APPEAL_RATING: "why the rating is mistaken or malicious",
-    ActionKind.UPHOLD_APPEAL: "why the rating no longer counts",
-    ActionKind.REJECT_APPEAL: "why the rating stands",
+    ActionKind.REQUEST_INFO: N_("the question for the enterprise"),
+    ActionKind.PROVIDE_INFO: N_("the information provided"),
+    ActionKind.RESOLVE: N_("the resolution"),
+    ActionKind.REOPEN: N_("the reason for reopening"),
+    ActionKind.ESCALATE: N_("the reason for escalating"),
+    ActionKind.HAND_BACK: N_("the reason for handing back"),
+    ActionKind.REASSIGN: N_("the reason for reassigning"),
+    ActionKind.REJECT: N_("the reason for rejecting"),
+    ActionKind.COMMENT: N_("the comment"),
+    ActionKind.EXTERNAL_STATUS: N_("the status note"),
+    ActionKind.OPERATOR_RESOLVE: N_("what the operator did instead of the failed step"),
+    ActionKind.RETURN: N_("why the request is not this unit's business"),
+    ActionKind.REFUSE_RETURN: N_("why the unit keeps the request"),
+    ActionKind.REQUEST_EXTENSION: N_("why more time is needed"),
+    ActionKind.REFUSE_EXTENSION: N_("why no more time is given"),
+    ActionKind.SUSPEND: N_("what the request waits for"),
+    ActionKind.REFUSE_SUSPENSION: N_("why handling goes on"),
+    ActionKind.ADD_CO_HANDLER: N_("the part the co-handling unit takes on"),
+    ActionKind.CONCLUDE_PART: N_("what the co-handling unit did"),
+    ActionKind.WAIVE_PART: N_("why the request can conclude without that part"),
+    ActionKind.SUPERVISE: N_("what the unit must answer for"),
+    ActionKind.REPLY_SUPERVISION: N_("the unit's written reply"),
+    ActionKind.CONCLUDE_RECTIFICATION: N_("what the unit changed"),
+    ActionKind.APPEAL_RATING: N_("why the rating is mistaken or malicious"),
+    ActionKind.UPHOLD_APPEAL: N_("why the rating no longer counts"),
+    ActionKind.REJECT_APPEAL: N_("why the rating stands"),
 }
 
 # Actions that need other fields: (field, what it holds) each.
 FIELD_REQUIRED: dict[ActionKind, tuple[tuple[str, str], ...]] = {
-    ActionKind.REASSIGN: (("institution_id", "the institution that takes the request over"),),
-    ActionKind.APPROVE_RETURN: (("institution_id", "the institution the request goes to"),),
-    ActionKind.RATE: (("rating", "1-5"),),
-    ActionKind.RETURN: (("return_reason", "why, as a code"),),
-    ActionKind.REQUEST_EXTENSION: (("days", "the working days asked for"),),
-    ActionKind.SUSPEND: (("suspend_reason", "why, as a code"), ("days", "working days at most")),
-    ActionKind.ASSIGN_HANDLER: (("handler_id", "the caseworker who handles it"),),
-    ActionKind.TRANSFER: (("handler_id", "the colleague who handles it next"),),
-    ActionKind.ADD_CO_HANDLER: (
-        ("institution_id", "the co-handling institution"),
-        ("days", "working days for its part"),
+    ActionKind.REASSIGN: (("institution_id", N_("the institution that takes the request over")),),
+    ActionKind.APPROVE_RETURN: (("institution_id", N_("the institution the request goes to")),),
+    ActionKind.RATE: (("rating", N_("1-5")),),
+    ActionKind.RETURN: (("return_reason", N_("why, as a code")),),
+    ActionKind.REQUEST_EXTENSION: (("days", N_("the working days asked for")),),
+    ActionKind.SUSPEND: (
+        ("suspend_reason", N_("why, as a code")),
+        ("days", N_("working days at most")),
     ),
-    ActionKind.WAIVE_PART: (("institution_id", "the co-handling institution whose part"),),
-    ActionKind.FOLLOW_UP: (("outcome", "satisfied, unsatisfied or unreachable"),),
+    ActionKind.ASSIGN_HANDLER: (("handler_id", N_("the caseworker who handles it")),),
+    ActionKind.TRANSFER: (("handler_id", N_("the colleague who handles it next")),),
+    ActionKind.ADD_CO_HANDLER: (
+        ("institution_id", N_("the co-handling institution")),
+        ("days", N_("working days for its part")),
+    ),
+    ActionKind.WAIVE_PART: (("institution_id", N_("the co-handling institution whose part")),),
+    ActionKind.FOLLOW_UP: (("outcome", N_("satisfied, unsatisfied or unreachable")),),
 }
 
 
@@ -267,7 +270,8 @@ class ActionRequest(ActionFields):
     def _check_fields(self) -> ActionRequest:
         missing = missing_field(self.kind, self)
         if missing:
-            raise ValueError(missing)
+            name, why = missing
+            raise TranslatableError(FIELD_REASON, field=name, reason=why)
         if self.outcome is FollowUpOutcome.UNSATISFIED and not (self.text and self.text.strip()):
             raise ValueError("text is required for an unsatisfied follow-up: what is not solved")
         if self.stage is not RatingStage.CONCLUSION and self.kind is not ActionKind.RATE:
@@ -279,14 +283,19 @@ class ActionRequest(ActionFields):
         return self
 
 
-def missing_field(kind: ActionKind, body: BaseModel) -> str | None:
-    """Why ``body`` lacks what ``kind`` needs (text or another field), naming the field."""
-    if kind in TEXT_REQUIRED and not ((text := getattr(body, "text", None)) and text.strip()):
-        return f"text is required for {kind.value}: {TEXT_REQUIRED[kind]}"
-    for name, what in FIELD_REQUIRED.get(kind, ()):
-        if getattr(body, name, None) in (None, ""):
-            return f"{name} is required for {kind.value}: {what}"
+def missing_field(kind: ActionKind, body: BaseModel) -> tuple[str, Said] | None:
+    """The field ``body`` lacks for ``kind`` (text or another) and why, worded for the
+    reader (``required for resolve: the resolution``); None when it has what it needs."""
+    needed = [("text", TEXT_REQUIRED[kind])] if kind in TEXT_REQUIRED else []
+    for name, what in needed + list(FIELD_REQUIRED.get(kind, ())):
+        value = getattr(body, name, None)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return name, Said(REQUIRED_FOR, kind=kind.value, what=Said(what))
     return None
+
+
+FIELD_REASON = N_("%(field)s is %(reason)s")  # "text is required for resolve: ..."
+REQUIRED_FOR = N_("required for %(kind)s: %(what)s")
 
 
 class EventType(StrEnum):
@@ -376,23 +385,44 @@ class HandlerCheck(BaseModel):
 
 class Wording(BaseModel):
     """A reason worded as a catalog message (``schemas.messages.Said``), as an activity's
-    answer carries it: the English text travels beside it, this is for reading it in a
-    person's language (the console)."""
+    answer or an API error carries it: the English text travels beside it, this is for
+    reading it in a person's language (the console, the CLI). A value may itself be a
+    wording (a field's "what it holds" inside "required for ..."), read in the same language.
+    """
 
     message: str
-    values: dict[str, str | int] = Field(default_factory=dict)
+    values: dict[str, str | int | Wording] = Field(default_factory=dict)
 
     @classmethod
-    def of(cls, reason: str | None) -> Wording | None:
-        """The wording of ``reason`` if it is a ``Said``, else None."""
-        if not isinstance(reason, Said):
+    def of(cls, reason: object) -> Wording | None:
+        """The wording of ``reason`` if it is a ``Said`` or a ``TranslatableError``, else
+        None."""
+        if not isinstance(reason, Said | TranslatableError):
             return None
-        return cls(message=reason.message, values=dict(reason.values))
+        return cls.of_message(reason.message, reason.values)
+
+    @classmethod
+    def of_message(cls, message: str, values: Mapping[str, object]) -> Wording:
+        """``message`` with ``values``: messages among them as wordings, ints as they are,
+        anything else as its text."""
+
+        def value(v: object) -> str | int | Wording:
+            if isinstance(v, Said | TranslatableError):
+                return cls.of_message(v.message, v.values)
+            return v if isinstance(v, int) and not isinstance(v, bool) else str(v)
+
+        return cls(message=message, values={k: value(v) for k, v in values.items()})
+
+    def as_said(self) -> Said:
+        """The message as a ``Said`` (raises KeyError, TypeError or ValueError when its values
+        do not fill it)."""
+        values = {k: v.as_said() if isinstance(v, Wording) else v for k, v in self.values.items()}
+        return Said(self.message, **values)
 
     def said(self, english: str) -> str:
         """The reason as a ``Said``, or ``english`` when this wording does not render it."""
         try:
-            said = Said(self.message, **self.values)
+            said = self.as_said()
         except (KeyError, TypeError, ValueError):
             return english
         return said if said == english else english

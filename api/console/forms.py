@@ -8,6 +8,7 @@ the reasons are read in the page's language: a shared check's own message (a
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from collections.abc import Mapping
@@ -16,9 +17,9 @@ from typing import Any
 from babel.support import NullTranslations
 from pydantic import ValidationError
 
-from api.errors import field_name
+from api.errors import field_name, wording
 from api.models import ActionBody
-from schemas.messages import N_, Catalog, Said, TranslatableError, fill
+from schemas.messages import Catalog, Said
 from schemas.request import RequestInput
 from tierflow.i18n import formats
 from tierflow.i18n.refusals import refusal_text
@@ -52,40 +53,17 @@ def new_walk_in_id() -> str:
     return f"walkin-{uuid.uuid4().hex[:12]}"
 
 
-# Pydantic's own kinds of error a form can meet, in our words (its ``ctx`` fills them in).
-PYDANTIC_REASONS = {
-    "missing": N_("this field is required"),
-    "string_too_short": N_("must have at least %(min_length)d characters"),
-    "string_too_long": N_("must have at most %(max_length)d characters"),
-    "string_pattern_mismatch": N_("is not in the expected form"),
-    "enum": N_("must be one of the listed choices"),
-    "literal_error": N_("must be one of the listed choices"),
-    "int_parsing": N_("must be a whole number"),
-    "bool_parsing": N_("must be true or false"),
-    "int_from_float": N_("must be a whole number"),
-    "greater_than_equal": N_("must be at least %(ge)s"),
-    "less_than_equal": N_("must be at most %(le)s"),
-    "datetime_from_date_parsing": N_("must be a date and time"),
-    "datetime_parsing": N_("must be a date and time"),
-    "date_from_datetime_parsing": N_("must be a date"),
-    "date_parsing": N_("must be a date"),
-}
-
-
-def reason(error: Mapping[str, Any], catalog: Catalog) -> str:
-    """One validation error's reason in ``catalog``'s language; pydantic's English words for
-    a kind of error this console does not expect."""
-    context = error.get("ctx") or {}
-    cause = context.get("error")
-    if isinstance(cause, TranslatableError):
-        return cause.text(catalog)
-    message = PYDANTIC_REASONS.get(str(error.get("type")))
-    if message is not None:
-        return fill(message, context, catalog)
+def reason(error: Mapping[str, Any], catalog: NullTranslations) -> str:
+    """One validation error's reason in ``catalog``'s language (``api.errors.wording``);
+    pydantic's English words for a kind of error this console does not expect."""
+    said = wording(error)
+    if said is not None:
+        with contextlib.suppress(KeyError, TypeError, ValueError):  # values that do not fill it
+            return refusal_text(said.as_said(), catalog)
     return _PREFIX.sub("", str(error.get("msg", "")))
 
 
-def field_errors(exc: ValidationError, catalog: Catalog) -> dict[str, str]:
+def field_errors(exc: ValidationError, catalog: NullTranslations) -> dict[str, str]:
     """Return {dotted field: reason} for a validation error, first reason per field, in
     ``catalog``'s language."""
     errors: dict[str, str] = {}
@@ -102,7 +80,7 @@ def joined(errors: Mapping[str, str], catalog: Catalog) -> str:
 
 
 def parse_walk_in(
-    form: Mapping[str, Any], catalog: Catalog
+    form: Mapping[str, Any], catalog: NullTranslations
 ) -> tuple[dict[str, str], RequestInput | None, dict]:
     """Return (values echoed back, the request or None, {field: reason})."""
     values = {name: str(form.get(name, "")).strip() for name in WALK_IN_FIELDS}
@@ -128,7 +106,7 @@ ACTION_FIELDS = tuple(ActionBody.model_fields)
 
 
 def parse_action_body(
-    form: Mapping[str, Any], catalog: Catalog
+    form: Mapping[str, Any], catalog: NullTranslations
 ) -> tuple[ActionBody | None, dict[str, str]]:
     """Return the action's body (text, institution, rating) or the per-field errors."""
     data = {name: value for name in ACTION_FIELDS if (value := str(form.get(name, "")).strip())}

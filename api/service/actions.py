@@ -87,7 +87,7 @@ def _check_body(kind: ActionKind, body: ActionBody) -> None:
     """Answer 422 naming the field when an action lacks what it needs."""
     missing = missing_field(kind, body)
     if missing:
-        name, _, reason = missing.partition(" is ")
+        name, reason = missing
         raise field_error(("body", name), reason)
 
 

@@ -168,6 +168,10 @@ async def test_error_codes(api: Api, stack) -> None:
     assert r.status_code == 422
     err = r.json()["detail"][0]
     assert err["field"] == "enterprise.uscc" and "check character" in err["msg"]
+    # ... and words it for a client to read in its reader's language (the CLI)
+    assert err["reason"]["message"] == (
+        "USCC check character at position 18 is %(got)r, expected %(expected)r"
+    )
     # a field the request or action does not have is named, not silently dropped
     body = request_body(make_request())
     body["contact_phone"] = "13900000000"  # enterprise.contact_phone
@@ -179,6 +183,7 @@ async def test_error_codes(api: Api, stack) -> None:
             "msg": "unknown field (misspelt?)",
             "type": "extra_forbidden",
             "field": "contact_phone",
+            "reason": {"message": "unknown field (misspelt?)", "values": {}},
         }
     ]
     assert (await api.get(f"/requests/{body['request_id']}", "admin")).status_code == 404
@@ -190,6 +195,7 @@ async def test_error_codes(api: Api, stack) -> None:
             "msg": "unknown field (misspelt?)",
             "type": "extra_forbidden",
             "field": "stages",
+            "reason": {"message": "unknown field (misspelt?)", "values": {}},
         }
     ]
     r = await api.act(rid, "acknowledge", "cw_own")

@@ -120,7 +120,17 @@ async def test_cli_full_lifecycle(api_url: str, cli_env: dict[str, str], tmp_pat
     assert unseen.exit_code == 1
     assert "HTTP 404: 找不到工单 'no-such-request'（或不在您的办理范围内）" in unseen.output
     missing = await run(cli_env, "act", rid, "reopen")
-    assert missing.exit_code == 1 and "HTTP 422" in missing.output and "text:" in missing.output
+    assert missing.exit_code == 1
+    assert "HTTP 422: text: required for reopen: the reason for reopening" in missing.output
+    missing = await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "act", rid, "reopen")
+    assert "HTTP 422: text：重新办理须填写重新办理的理由" in missing.output
+    bad = await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "act", rid, "resume_all")
+    assert "HTTP 422: kind：须为以下之一：sign_for、acknowledge、start、" in bad.output
+    not_json = tmp_path / "not.json"
+    not_json.write_text("{request_id: 1}")
+    bad = await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "submit", "--file", str(not_json))
+    assert bad.exit_code == 1 and "--file：不是 UTF-8 编码的 JSON 文件（" in bad.output
+    assert "Traceback" not in bad.output
     unknown = await run(cli_env, "act", rid, "comment", "--text", "x", "-f", "nope=1")
     assert unknown.exit_code == 2 and "return_reason" in unknown.output  # names the fields
 

@@ -15,13 +15,13 @@ from pydantic import ValidationError
 from temporalio.exceptions import ApplicationError
 
 from api.console.forms import (
-    PYDANTIC_REASONS,
     detail_errors,
     parse_action_body,
     parse_walk_in,
     reason,
 )
 from api.console.routes import TEXT_LABELS
+from api.errors import PYDANTIC_REASONS
 from api.lookup import not_found
 from api.service.actions import refusal_message, refused_field
 from schemas.domain import State, Tier
@@ -83,7 +83,8 @@ def test_walk_in_reasons_are_chinese_on_a_chinese_page() -> None:
         "enterprise.uscc": f"第 18 位校验码为 '{bad_uscc[17]}'，应为 '{GOOD_USCC[17]}'",
         "enterprise.name": "第 3 个字符是控制字符 U+0001，不允许（只允许制表符、换行符和回车符）",
         "enterprise.contact_email": "须为一个电子邮箱地址，例如 name@example.org",
-        "category": "须为所列选项之一",
+        "category": "须为以下之一：financing、digital_transformation、technology_transfer、"
+        "talent、overseas_expansion、certification、policy_consultation、other",
         "subject": "此项为必填项",
         "description": "文字过长：UTF-8 编码共 30003 字节，上限 30000 字节（一个汉字占 3 字节）",
         "request_id": "格式不符合要求",
@@ -112,7 +113,7 @@ def test_action_form_reasons_are_translated() -> None:
 
 @pytest.mark.parametrize("kind", sorted(PYDANTIC_REASONS))
 def test_every_kind_of_error_reads_in_chinese(kind: str) -> None:
-    context = {"min_length": 1, "max_length": 2, "ge": 1, "le": 5}
+    context = {"min_length": 1, "max_length": 2, "ge": 1, "le": 5, "expected": "'a' or 'b'"}
     said = reason({"type": kind, "msg": "English", "ctx": context}, ZH)
     assert said != "English" and any("\u4e00" <= c <= "\u9fff" for c in said), said
 

@@ -31,10 +31,11 @@ from schemas.lifecycle import (
 )
 from tierflow.cli.texts import _
 from tierflow.cli.texts import catalog as _t
+from tierflow.i18n import formats
 from tierflow.i18n.engine_reasons import engine_reason
 from tierflow.i18n.formats import aside, listed, when
 from tierflow.i18n.labels import code_words, label
-from tierflow.i18n.refusals import answer_text
+from tierflow.i18n.refusals import answer_text, item_text
 
 API = "/api/v1"
 SLA_STYLE = {"breached": "bold red", "warning": "yellow", "paused": "cyan", "on_track": "green"}
@@ -119,11 +120,9 @@ def _call(method: str, path: str, **kwargs: Any) -> Any:
         # a refusal worded for translation: its one reason in the reader's language
         reason = body.get("reason") if isinstance(body, dict) else None
         if isinstance(detail, list):
-            said = [str(d.get("msg", "")) for d in detail]
-            if reason is not None and len(said) == 1:
-                said = [answer_text(said[0], reason, _t())]
-            pairs = zip(detail, said, strict=True)
-            detail = "; ".join(f"{d.get('field', '?')}: {m}" for d, m in pairs)
+            t = _t()
+            pairs = ((str(d.get("field", "?")), item_text(d, t)) for d in detail)
+            detail = formats.semicolon(t).join(formats.labelled(f, m, t) for f, m in pairs)
         elif reason is not None:
             detail = answer_text(str(detail), reason, _t())
         _fail(f"HTTP {response.status_code}: {detail}")
@@ -187,12 +186,20 @@ def _save_csv(params: dict[str, Any], out: Path) -> None:
     _print_rich(escape(saved))
 
 
+# The choices of --category and --priority (translated in help like every help text).
+CATEGORY_HELP = (
+    "financing, digital_transformation, technology_transfer, talent, overseas_expansion, "
+    "certification, policy_consultation or other"
+)
+PRIORITY_HELP = "low, normal, high or urgent"
+
+
 def queue(
     institution: str | None = typer.Option(None, help="Only this institution"),
     tier: str | None = typer.Option(None, help="county, municipal, provincial or national"),
     state: str | None = typer.Option(None, help="Only this state"),
-    category: str | None = typer.Option(None),
-    priority: str | None = typer.Option(None),
+    category: str | None = typer.Option(None, help=CATEGORY_HELP),
+    priority: str | None = typer.Option(None, help=PRIORITY_HELP),
     sla_status: str | None = typer.Option(None, help="on_track, warning, breached, paused"),
     search: str | None = typer.Option(
         None,
@@ -376,18 +383,21 @@ def act(
 def submit(
     file: Path | None = typer.Option(None, "--file", exists=True, help="RequestInput JSON"),
     request_id: str | None = typer.Option(None, help="Default: a new id"),
-    uscc: str | None = typer.Option(None),
+    uscc: str | None = typer.Option(None, help="Unified social credit code (18 characters)"),
     name: str | None = typer.Option(None, help="Enterprise name"),
     division: str | None = typer.Option(None, help="Enterprise division code"),
-    category: str = typer.Option("other"),
-    priority: str = typer.Option("normal"),
-    subject: str | None = typer.Option(None),
-    description: str = typer.Option(""),
-    as_json: bool = typer.Option(False, "--json"),
+    category: str = typer.Option("other", help=CATEGORY_HELP),
+    priority: str = typer.Option("normal", help=PRIORITY_HELP),
+    subject: str | None = typer.Option(None, help="What the enterprise asks for, in one line"),
+    description: str = typer.Option("", help="The request in the enterprise's words"),
+    as_json: bool = typer.Option(False, "--json", help="Print the API's answer as JSON"),
 ) -> None:
     """Submit a request from a JSON file or from flags."""
     if file is not None:
-        body = json.loads(file.read_text("utf-8"))
+        try:
+            body = json.loads(file.read_text("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            _fail(_("--file: not a JSON file in UTF-8 (%(error)s)") % {"error": exc})
     else:
         missing = [
             n

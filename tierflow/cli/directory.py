@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from tierflow.directory import Directory
 
 app = typer.Typer(
-    help="The institution directory: list, CSV export and import", no_args_is_help=True
+    help="The institution directory: list, CSV export and import.", no_args_is_help=True
 )
 
 

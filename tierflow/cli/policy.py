@@ -19,7 +19,7 @@ from tierflow.cli.texts import _, catalog, explain, fail, say
 from tierflow.i18n import os_reason
 
 app = typer.Typer(
-    help="SLA policies: add a candidate, promote it from a date, list versions and releases",
+    help="SLA policies: add a candidate, promote it from a date, list versions and releases.",
     no_args_is_help=True,
 )
 

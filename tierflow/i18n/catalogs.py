@@ -36,7 +36,8 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
         ("**.py", "python"),
         ("templates/**.html", "jinja2.ext:babel_extract"),
     ],
-    "api": [("lookup.py", "python")],  # a request not found
+    # a request not found; pydantic's kinds of error in our words
+    "api": [("lookup.py", "python"), ("errors.py", "python")],
     # the what-if's refusals (API and console); an action on a finished or busy request; a
     # preference's phone
     "api/service": [
@@ -49,6 +50,8 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
         ("engine_reasons.py", "python"),  # the engine's own audit-trail reasons
         ("edge.py", "python"),
         ("enterprise.py", "python"),
+        ("events.py", "python"),  # a command's unknown field
+        ("lifecycle.py", "python"),  # what an action needs ("required for resolve: ...")
         ("messages.py", "python"),
         ("permissions.py", "python"),
     ],

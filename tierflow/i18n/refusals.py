@@ -16,7 +16,7 @@ from babel.support import NullTranslations
 from schemas.domain import Category, Role, State, Tier
 from schemas.lifecycle import ActionKind, Wording
 from schemas.messages import Said, fill
-from tierflow.i18n.formats import when
+from tierflow.i18n.formats import listed, when
 from tierflow.i18n.labels import code_words
 
 # A refusal's values that are codes, shown as the reader's words.
@@ -36,13 +36,17 @@ def refusal_text(said: Said, catalog: NullTranslations) -> str:
     in China's time; the English text where the catalog has no translation."""
     if str(catalog.gettext(said.message)) == said.message:
         return str(said)
-    values = dict(said.values)
+    values = {
+        k: refusal_text(v, catalog) if isinstance(v, Said) else v for k, v in said.values.items()
+    }
     for name, enum in CODE_VALUES.items():
         if isinstance(code := values.get(name), str):
             values[name] = code_words(enum, code, catalog)
     if isinstance(at := values.get("at"), str):
         with contextlib.suppress(ValueError):  # not an instant: shown as it came
             values["at"] = when(datetime.fromisoformat(at), catalog)
+    if isinstance(choices := values.get("choices"), str):  # codes a value must be one of
+        values["choices"] = listed([code.strip() for code in choices.split(",")], catalog)
     if isinstance(states := values.get("states"), str):
         codes = [code.strip() for code in states.split(",")]
         values["states"] = "、".join(code_words(State, c, catalog) for c in codes)
@@ -62,3 +66,16 @@ def answer_text(english: str, reason: object, catalog: NullTranslations) -> str:
     that renders ``english``, else ``english`` itself."""
     said = Wording.read(reason, english)
     return refusal_text(said, catalog) if isinstance(said, Said) else english
+
+
+def item_text(item: object, catalog: NullTranslations) -> str:
+    """One item of an API 422 answer (``{"field", "msg", "reason"}``) in ``catalog``'s
+    language: its ``reason`` (msgid and values) when it has one that fills, else ``msg``."""
+    if not isinstance(item, dict):
+        return str(item)
+    english = str(item.get("msg", ""))
+    try:
+        said = Wording.model_validate(item.get("reason")).as_said()
+    except (KeyError, TypeError, ValueError):  # no wording, or values that do not fill it
+        return english
+    return english if "%(" in said else refusal_text(said, catalog)  # "%(": values it lacks
