@@ -29,6 +29,7 @@ from api.middleware import BodyLimit, HttpMetrics
 from api.routes import (
     API_PREFIX,
     actions,
+    document_field_errors,
     health,
     notifications,
     policies,
@@ -98,6 +99,7 @@ def create_app(
     )
     for router in routers:
         app.include_router(router)
+    document_field_errors(app)
     uploads = {IMPORT_PATH: ctx.limits.max_upload_bytes}  # the directory CSV
     app.add_middleware(BodyLimit, max_bytes=ctx.limits.max_body_bytes, larger=uploads)
     app.add_middleware(HttpMetrics, metrics=ctx.metrics)

@@ -17,12 +17,25 @@ from schemas.lifecycle import (
 
 
 class ReasonOut(BaseModel):
-    """An error's words as a catalog message: ``message`` % ``values`` is the English detail."""
+    """An error's words as a catalog message: ``message`` % ``values`` is the English reason
+    (a 422 item's ``msg`` may be pydantic's own words for it). A value may itself be a
+    reason, read in the same language."""
 
     message: str = Field(
         description="The msgid, e.g. 'cannot %(kind)s: no appeal waits for a decision'"
     )
-    values: dict[str, str | int]
+    values: dict[str, str | int | ReasonOut]
+
+
+class FieldErrorOut(BaseModel):
+    """One field's error in a 422 answer: FastAPI's item, the field named as a dotted path,
+    and, when tierflow words it, its reason as a catalog message."""
+
+    loc: list[str | int] = Field(description="Where: body, query, path or header, then keys")
+    msg: str = Field(description="Why, in English")
+    type: str = Field(description="The kind of error, e.g. missing, enum, value_error")
+    field: str = Field(description="The field, dotted, e.g. enterprise.uscc")
+    reason: ReasonOut | None = None
 
 
 class ErrorOut(BaseModel):

@@ -372,6 +372,11 @@ async def test_health_metrics_and_openapi_need_no_token(api: Api) -> None:
     refs = set(re.findall(r'"\$ref": "([^"]+)"', json.dumps(doc)))
     components = {f"#/components/schemas/{name}" for name in doc["components"]["schemas"]}
     assert refs and refs <= components  # a code generator resolves every reference
+    # a 422 item as the API answers it: the field named, its reason worded for translation
+    item = doc["components"]["schemas"]["ValidationError"]
+    assert {"field", "reason"} <= set(item["properties"]) and "field" in item["required"]
+    nested = doc["components"]["schemas"]["ReasonOut"]["properties"]["values"]
+    assert {"$ref": "#/components/schemas/ReasonOut"} in nested["additionalProperties"]["anyOf"]
 
 
 def _fuzz_openapi(url: str, token: str, max_examples: int) -> list[str]:
