@@ -22,13 +22,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, func, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
+from schemas.domain import Tier
+from schemas.permissions import division_prefix
 from tierflow.db.models import DirectoryVersion, InstitutionCreate, InstitutionRow
 from tierflow.db.repository import upsert_institutions
 from tierflow.directory import (
@@ -195,6 +198,48 @@ def institution_names(engine: Engine, ids: list[str]) -> dict[str, str]:
             col(InstitutionRow.id).in_(ids)
         )
         return dict(session.exec(query).all())
+
+
+@dataclass(frozen=True)
+class InstitutionQuery:
+    """Which institutions a lookup wants; every given condition must hold."""
+
+    ids: tuple[str, ...] = ()
+    tier: Tier | None = None
+    region: str | None = None  # a division code: institutions there or below it
+    search: str | None = None  # the name contains it, or the id starts with it
+
+
+def find_institutions(
+    engine: Engine, query: InstitutionQuery, limit: int, offset: int
+) -> tuple[list[InstitutionRow], int]:
+    """A page of the ``institution`` table (by division code, then id) and how many match."""
+    conditions: list[Any] = []
+    if query.ids:
+        conditions.append(col(InstitutionRow.id).in_(query.ids))
+    if query.tier is not None:
+        conditions.append(col(InstitutionRow.tier) == query.tier)
+    if query.region is not None:
+        prefix = division_prefix(query.region)
+        conditions.append(col(InstitutionRow.division_code).startswith(prefix))
+    if query.search:
+        term = query.search.strip()
+        conditions.append(
+            or_(
+                col(InstitutionRow.name).contains(term, autoescape=True),
+                col(InstitutionRow.id).startswith(term, autoescape=True),
+            )
+        )
+    with Session(engine) as session:
+        total = session.exec(select(func.count()).select_from(InstitutionRow).where(*conditions))
+        page = (
+            select(InstitutionRow)
+            .where(*conditions)
+            .order_by(col(InstitutionRow.division_code), col(InstitutionRow.id))
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(session.exec(page).all()), total.one()
 
 
 def institution_of(entry: DirectoryEntry) -> InstitutionCreate:

@@ -440,3 +440,40 @@ async def test_a_request_id_past_temporals_retention_is_not_started_again(api: A
     assert err.value.status is RPCStatusCode.NOT_FOUND
     fresh = await api.post("/requests", "admin", json=request_body(make_request()))
     assert fresh.status_code == 202, fresh.text  # a new id is started as ever
+
+
+async def test_institutions_name_the_units_requests_route_to(api: Api) -> None:
+    """Any signed-in caller reads the directory in force: a unit's name for its id, the units
+    of a region or tier, or those whose name holds a word."""
+    r = await api.get("/institutions", "cw_own", params=[("id", "zj-330106-sme"), ("id", "x-1")])
+    assert r.status_code == 200
+    [unit] = r.json()["items"]  # an id the directory lacks has no row
+    assert (unit["id"], unit["name"], unit["tier"]) == (
+        "zj-330106-sme",
+        "杭州市西湖区中小企业服务中心",
+        "county",
+    )
+    assert r.json()["total"] == 1
+    r = await api.get("/institutions", "sys_portal", params={"region": "330100", "tier": "county"})
+    counties = r.json()["items"]
+    assert counties and all(u["division_code"].startswith("3301") for u in counties)
+    assert {u["tier"] for u in counties} == {"county"}
+    assert r.json()["total"] == len(counties)
+    r = await api.get("/institutions", "sup_prov", params={"search": "西湖区", "limit": 1})
+    assert [u["id"] for u in r.json()["items"]] == ["zj-330106-sme"]
+    r = await api.get("/institutions", "admin", params={"search": "zj-3301", "limit": 500})
+    assert r.json()["items"] and all(u["id"].startswith("zj-3301") for u in r.json()["items"])
+    assert (await api.get("/institutions/zj-330100-sme", "cw_own")).json()["tier"] == "municipal"
+
+    r = await api.get("/institutions/zj-999999-sme", "cw_own")
+    assert r.status_code == 404
+    assert r.json()["reason"]["message"] == "institution %(id)r is not in the directory"
+    r = await api.get("/institutions", "cw_own", params={"region": "99", "tier": "town"})
+    assert r.status_code == 422
+    fields = {item["field"]: item for item in r.json()["detail"]}
+    assert set(fields) == {"region", "tier"} and "6 digits" in fields["region"]["msg"]
+    assert fields["region"]["reason"]["message"].startswith("division code must be 6 digits")
+    many = [("id", f"zj-{n}") for n in range(201)]
+    r = await api.get("/institutions", "cw_own", params=many)
+    assert r.status_code == 422 and "at most 200 ids" in r.json()["detail"][0]["msg"]
+    assert (await api.client.get(V1 + "/institutions")).status_code == 401

@@ -99,6 +99,7 @@ async def test_cli_full_lifecycle(api_url: str, cli_env: dict[str, str], tmp_pat
     assert rid in table and "On track" in table and "due " in table
     chinese = ok(await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "queue"))
     assert rid in chinese and "正常" in chinese and "截止 " in chinese and "县级" in chinese
+    assert "杭州市西湖区中小企业服务中心" in chinese  # the unit by its name (GET /institutions)
 
     for kind, extra, state in [
         ("sign_for", [], "assigned"),
@@ -143,6 +144,7 @@ async def test_cli_full_lifecycle(api_url: str, cli_env: dict[str, str], tmp_pat
     assert "Concluded" in shown and "called the CFO" in shown and "allowed: " in shown
     shown = ok(await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "show", rid))
     assert "已办结" in shown and "签收" in shown and "可办理：" in shown
+    assert "县级（杭州市西湖区中小企业服务中心）" in shown
 
     # the installed console script works the same way (a real process)
     proc = await asyncio.to_thread(

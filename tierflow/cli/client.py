@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -127,6 +128,26 @@ def _call(method: str, path: str, **kwargs: Any) -> Any:
             detail = answer_text(str(detail), reason, _t())
         _fail(f"HTTP {response.status_code}: {detail}")
     return response.json()
+
+
+def _unit_names(units: Iterable[str | None]) -> dict[str, str]:
+    """The directory's names of ``units``, read in one API call; none when the API cannot
+    say (an older server, a unit the directory lacks): those units show their ids."""
+    wanted = sorted({unit for unit in units if unit})[:MAX_NAMED]
+    if not wanted:
+        return {}
+    with _client() as client:
+        try:
+            params: dict[str, str | list[str]] = {"id": wanted, "limit": str(MAX_NAMED)}
+            response = client.get(API + "/institutions", params=params)
+        except httpx.HTTPError:
+            return {}
+    if response.status_code != 200:
+        return {}
+    return {item["id"]: item["name"] for item in response.json().get("items", [])}
+
+
+MAX_NAMED = 200  # the ids one call of GET /institutions takes (api.routes.institutions)
 
 
 def _fail(message: str) -> NoReturn:
@@ -250,6 +271,7 @@ def queue(
             "shown": len(page["items"]),
             "total": page["total"],
         }
+    names = _unit_names(item["institution_id"] for item in page["items"])
     table = Table(title=title)
     for column in (
         _("Request"),
@@ -269,7 +291,7 @@ def queue(
             escape(item["request_id"]),
             state_words(item),
             words("tier", item["tier"]),
-            escape(item["institution_id"] or "-"),
+            escape(names.get(item["institution_id"]) or item["institution_id"] or "-"),
             words("category", item["category"]),
             words("priority", item["priority"]),
             f"[{SLA_STYLE[sla]}]{shown}[/]" if sla in SLA_STYLE else shown,
@@ -289,11 +311,12 @@ def show(
         return
     view, row = detail.get("view"), detail.get("request")
     summary = (view or {}).get("summary") or row or {}
+    unit: str | None = summary.get("institution_id")
     head = _("%(request)s: %(state)s at %(tier)s (%(unit)s) - %(subject)s") % {
         "request": request_id,
         "state": state_words(summary),
         "tier": words("tier", summary.get("tier")),
-        "unit": summary.get("institution_id") or "-",
+        "unit": _unit_names([unit]).get(unit or "") or unit or "-",
         "subject": summary.get("subject", ""),
     }
     _print_rich(escape(head))
@@ -369,12 +392,13 @@ def act(
     if as_json:
         _print_json(result)
         return
+    unit = result["institution_id"]
     done = _("%(action)s: %(request)s is %(state)s at %(tier)s (%(unit)s)") % {
         "action": words("action", kind),
         "request": request_id,
         "state": words("state", result["state"]),
         "tier": words("tier", result["tier"]),
-        "unit": result["institution_id"],
+        "unit": _unit_names([unit]).get(unit or "") or unit or "-",
     }
     dup = _(" (repeated key: first answer)") if result.get("duplicate") else ""
     typer.echo(done + dup)

@@ -36,8 +36,8 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
         ("**.py", "python"),
         ("templates/**.html", "jinja2.ext:babel_extract"),
     ],
-    # a request not found; pydantic's kinds of error in our words
-    "api": [("lookup.py", "python"), ("errors.py", "python")],
+    # a request or an institution not found; pydantic's kinds of error in our words
+    "api": [("lookup.py", "python"), ("errors.py", "python"), ("routes/institutions.py", "python")],
     # the what-if's refusals (API and console); an action on a finished or busy request; a
     # preference's phone
     "api/service": [
