@@ -19,7 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.events import UNKNOWN_FIELD
 from schemas.lifecycle import Wording
-from schemas.messages import N_, Said
+from schemas.messages import N_, Said, TranslatableError
 
 log = logging.getLogger("tierflow.api")
 
@@ -69,6 +69,8 @@ def wording(err: Mapping[str, Any]) -> Wording | None:
     """An error's reason worded as a catalog message, for reading it in a person's language:
     a shared check's own message (a ``Said`` or a ``TranslatableError``), or pydantic's kind
     of error in our words with the values it names from ``ctx``; None for other errors."""
+    if check := _whole_model_check(err):  # its field is named apart: the reason alone
+        return Wording.of(check.values["reason"])
     context = err.get("ctx") or {}
     said = Wording.of(_message(err)) or Wording.of(context.get("error"))
     if said is not None:
@@ -83,6 +85,22 @@ def wording(err: Mapping[str, Any]) -> Wording | None:
     return Wording.of_message(message, named)
 
 
+def _whole_model_check(err: Mapping[str, Any]) -> TranslatableError | None:
+    """The message of a check of a whole model (an action's fields together, which pydantic
+    places at the model) when it names its field and reason (values ``field``, ``reason``)."""
+    cause = (err.get("ctx") or {}).get("error")
+    if field_name(err.get("loc", ())) != "body" or not isinstance(cause, TranslatableError):
+        return None
+    named, reason = cause.values.get("field"), cause.values.get("reason")
+    return cause if isinstance(named, str) and isinstance(reason, Said) else None
+
+
+def error_field(err: Mapping[str, Any]) -> str:
+    """The field an error is about: its location, or the field a whole-model check names."""
+    check = _whole_model_check(err)
+    return str(check.values["field"]) if check else field_name(err.get("loc", ()))
+
+
 def describe(errors: Sequence[Any]) -> list[dict[str, Any]]:
     """Return FastAPI-shaped error items plus ``field``, leaving the caller's input out; an
     item's ``reason`` (msgid and values) words it for clients that read it in a person's
@@ -93,7 +111,7 @@ def describe(errors: Sequence[Any]) -> list[dict[str, Any]]:
             "loc": list(err.get("loc", ())),
             "msg": _message(err),
             "type": str(err.get("type", "value_error")),
-            "field": field_name(err.get("loc", ())),
+            "field": error_field(err),
         }
         if (said := wording(err)) is not None:
             item["reason"] = said.model_dump()

@@ -273,13 +273,14 @@ class ActionRequest(ActionFields):
             name, why = missing
             raise TranslatableError(FIELD_REASON, field=name, reason=why)
         if self.outcome is FollowUpOutcome.UNSATISFIED and not (self.text and self.text.strip()):
-            raise ValueError("text is required for an unsatisfied follow-up: what is not solved")
+            why = Said(N_("required for an unsatisfied follow-up: what is not solved"))
+            raise TranslatableError(FIELD_REASON, field="text", reason=why)
         if self.stage is not RatingStage.CONCLUSION and self.kind is not ActionKind.RATE:
-            raise ValueError(f"stage is only for rate, not for {self.kind.value}")
+            why = Said(N_("only for rate, not for %(kind)s"), kind=self.kind.value)
+            raise TranslatableError(FIELD_REASON, field="stage", reason=why)
         if self.reason_code is EscalationReason.SLA_BREACH:
-            raise ValueError(
-                "reason_code sla_breach is the engine's own; a person escalates for another reason"
-            )
+            why = Said(N_("sla_breach is the engine's own; a person escalates for another reason"))
+            raise TranslatableError(FIELD_VALUE_REASON, field="reason_code", reason=why)
         return self
 
 
@@ -295,6 +296,7 @@ def missing_field(kind: ActionKind, body: BaseModel) -> tuple[str, Said] | None:
 
 
 FIELD_REASON = N_("%(field)s is %(reason)s")  # "text is required for resolve: ..."
+FIELD_VALUE_REASON = N_("%(field)s %(reason)s")  # "reason_code sla_breach is the engine's own"
 REQUIRED_FOR = N_("required for %(kind)s: %(what)s")
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from babel.support import NullTranslations
 from pydantic import ValidationError
 
-from api.errors import field_name, wording
+from api.errors import error_field, wording
 from api.models import ActionBody
 from schemas.messages import Catalog, Said
 from schemas.request import RequestInput
@@ -68,7 +68,7 @@ def field_errors(exc: ValidationError, catalog: NullTranslations) -> dict[str, s
     ``catalog``'s language."""
     errors: dict[str, str] = {}
     for error in exc.errors():
-        errors.setdefault(field_name(error.get("loc", ())), reason(error, catalog))
+        errors.setdefault(error_field(error), reason(error, catalog))
     return errors
 
 

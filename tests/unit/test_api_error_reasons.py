@@ -70,7 +70,8 @@ def test_a_missing_field_reads_with_its_action_and_what_it_holds() -> None:
     except ValidationError as exc:
         [rating] = as_received(exc.errors())
     assert rating["msg"] == "Value error, rating is required for rate: 1-5"  # as before
-    assert item_text(rating, ZH) == "rating：回访评价须填写评分（1 至 5 分）"
+    assert rating["field"] == "rating"  # the model's own check names the field it is about
+    assert item_text(rating, ZH) == "回访评价须填写评分（1 至 5 分）"
 
 
 def test_a_wording_inside_another_survives_the_json_and_renders_the_english() -> None:
@@ -87,3 +88,24 @@ def test_an_item_without_a_wording_that_fills_keeps_its_msg() -> None:
     broken = {"msg": "plain", "reason": {"message": "needs %(value)s", "values": {}}}
     assert item_text(broken, ZH) == "plain"
     assert item_text({"msg": "plain", "reason": "not a wording"}, ZH) == "plain"
+
+
+def test_a_check_of_the_fields_together_names_its_field_and_reads_in_chinese() -> None:
+    """An unsatisfied follow-up without text fails the action's check of its fields together
+    (pydantic places it at the model): the 422 still names ``text``."""
+    try:
+        ActionRequest(
+            action_id="a-1",
+            kind=ActionKind.FOLLOW_UP,
+            actor=SYSTEM_ACTOR,
+            outcome="unsatisfied",
+            text=" ",
+        )
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        [item] = as_received(errors)
+    assert item["field"] == "text"
+    assert item["msg"] == (
+        "Value error, text is required for an unsatisfied follow-up: what is not solved"
+    )
+    assert item_text(item, ZH) == "回访结果为不满意时须填写：哪些问题未解决"
