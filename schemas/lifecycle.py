@@ -675,6 +675,7 @@ class RequestSummary(BaseModel):
     handler_id: str | None = None  # 承办人 in the holding unit
     co_handlers: list[str] = Field(default_factory=list)  # 协办 units with an open part
     awaiting: list[Awaiting] = Field(default_factory=list)  # whose turn it is besides the unit
+    follow_up_due_at: datetime | None = None  # 待回访: when the follow-up desk is due to call
 
     @classmethod
     def of_request(cls, req: RequestInput, **status: Any) -> RequestSummary:

@@ -1,11 +1,13 @@
 """Bring the read model's worklists up to date from the requests themselves
 (``tierflow db refresh-worklists``).
 
-The read model learns what a request waits for (``awaiting``: 待回访, 退单待决定 ...) with its
-next transition. Rows written before migration 0021 have none until then, and a concluded
-request waiting for its follow-up may see no transition for days: it would be missing from
-the follow-up desk's worklist. This asks each open request's workflow (its ``view`` query)
-and writes the column; a row a newer transition already wrote is left as it is.
+The read model learns what a request waits for (``awaiting``: 待回访, 退单待决定 ...) and when
+its follow-up falls due (``follow_up_due_at``) with its next transition. Rows written before
+migrations 0021 and 0022 have none until then, and a concluded request waiting for its
+follow-up may see no transition for days: it would be missing from the follow-up desk's
+worklist, or listed there without its due time. This asks each open request's workflow (its
+``view`` query) and writes the columns; a row a newer transition already wrote is left as it
+is.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -39,7 +41,8 @@ class RefreshReport:
 
 
 async def refresh_worklists(client: Client, engine: Engine) -> RefreshReport:
-    """Write each open request's ``awaiting`` as its workflow reports it now."""
+    """Write each open request's ``awaiting`` and ``follow_up_due_at`` as its workflow
+    reports them now."""
     report = RefreshReport()
     with Session(engine) as session:
         open_ids = session.exec(
@@ -63,15 +66,21 @@ async def refresh_worklists(client: Client, engine: Engine) -> RefreshReport:
 
 
 def _write(engine: Engine, request_id: str, view: RequestView) -> bool:
-    """Write the view's ``awaiting`` unless it is there already or a transition newer than the
-    view wrote the row; whether it wrote."""
+    """Write the view's ``awaiting`` and follow-up due time unless they are there already or a
+    transition newer than the view wrote the row; whether it wrote."""
     sequence = view.timeline[-1].sequence if view.timeline else 0
     text = awaiting_text(view.summary.awaiting)
+    due = view.summary.follow_up_due_at
     statement = (
         update(_table)
         .where(_table.c.request_id == request_id, _table.c.last_sequence <= sequence)
-        .where(_table.c.awaiting.is_distinct_from(text))
-        .values(awaiting=text)
+        .where(
+            or_(
+                _table.c.awaiting.is_distinct_from(text),
+                _table.c.follow_up_due_at.is_distinct_from(due),
+            )
+        )
+        .values(awaiting=text, follow_up_due_at=due)
     )
     with begin_write(engine) as conn:
         return bool(conn.execute(statement).rowcount)

@@ -118,6 +118,7 @@ def summary(case: WorkflowState, now: datetime) -> RequestSummary:
     req = case.request
     held = tier_clocks(case)
     due = {clock.kind: clock.deadline for clock in held if clocks.is_running(clock)}
+    waits_for = awaiting(case)
     return RequestSummary.of_request(
         req,
         state=case.state,
@@ -137,7 +138,8 @@ def summary(case: WorkflowState, now: datetime) -> RequestSummary:
         signed_for_at=signed_for_at(case),
         handler_id=case.holds[-1].handler if case.holds else None,
         co_handlers=[p.institution_id for p in case.parts if p.open],
-        awaiting=awaiting(case),
+        awaiting=waits_for,
+        follow_up_due_at=case.follow_up_due_at if Awaiting.FOLLOW_UP in waits_for else None,
     )
 
 

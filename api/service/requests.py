@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from fastapi import HTTPException, status
-from sqlalchemy import case, func
+from sqlalchemy import case, func, or_
 from sqlmodel import Session, col, select
 
 from api.auth import allowed_kinds, require, scope_conditions
@@ -149,6 +149,11 @@ def _order(sort: QueueSort, principal: Principal, now: datetime) -> list[Any]:
         held = col(ServiceRequest.institution_id) == unit
         next_due = case((held, next_due), else_=part_due)
         breached = case((held, breached), else_=part_due < now)
+    if principal.role is Role.FOLLOW_UP:
+        # 待回访: the desk's deadline is the follow-up's, once the unit's clocks have stopped
+        follow_up = col(ServiceRequest.follow_up_due_at)
+        next_due = func.coalesce(next_due, follow_up)
+        breached = or_(breached, follow_up < now)
     breached_first = case((breached, 0), else_=1)
     return [breached_first, next_due.asc().nulls_last(), submitted, request_id]
 

@@ -238,12 +238,17 @@ async def test_the_follow_up_desk_closes_or_sends_back(api: Api) -> None:
     await api.act(rid, "acknowledge", "cw_own")
     await api.act(rid, "resolve", "cw_own", text="已对接银行")
     await _listed(api, "desk_city", "follow_up", rid)  # the desk's worklist: 待回访
+    rows = {i["request_id"]: i for i in (await api.get("/requests", "desk_city")).json()["items"]}
+    view = (await api.get(f"/requests/{rid}", "desk_city")).json()["view"]
+    assert rows[rid]["follow_up_due_at"] == view["follow_up_due_at"] is not None
     no_text = await api.act(rid, "follow_up", "desk_city", outcome="unsatisfied")
     assert no_text.status_code == 422 and "unsatisfied follow-up" in no_text.text
     assert (await api.act(rid, "follow_up", "cw_own", outcome="satisfied")).status_code == 403
     redo = await api.act(rid, "follow_up", "desk_city", outcome="unsatisfied", text="未落实")
     assert redo.status_code == 200 and redo.json()["state"] == "in_progress", redo.text
     await _listed(api, "desk_city", "follow_up", rid, listed=False)  # back at the unit
+    row = (await api.get(f"/requests/{rid}", "desk_city")).json()["request"]
+    assert row["follow_up_due_at"] is None and row["next_due_at"] is not None
     await api.act(rid, "resolve", "cw_own", text="已落实")
     await _listed(api, "desk_city", "follow_up", rid)  # its new conclusion is followed up
     done = await api.act(rid, "follow_up", "desk_city", outcome="satisfied")
@@ -318,7 +323,7 @@ async def test_refresh_writes_a_worklist_the_read_model_lacks(api: Api, stack) -
     with Session(stack.engine) as session:  # as a row written before 0021 holds it
         row = session.get(ServiceRequest, rid)
         assert row is not None
-        row.awaiting = None
+        row.awaiting, due, row.follow_up_due_at = None, row.follow_up_due_at, None
         session.add(row)
         session.commit()
     assert rid not in await _worklist(api, "desk_city", "follow_up")
@@ -326,5 +331,33 @@ async def test_refresh_writes_a_worklist_the_read_model_lacks(api: Api, stack) -
     report = await refresh_worklists(stack.client, stack.engine)
     assert rid in report.updated and report.checked >= 1
     assert rid in await _worklist(api, "desk_city", "follow_up")
+    with Session(stack.engine) as session:
+        refreshed = session.get(ServiceRequest, rid)
+        assert refreshed is not None and due is not None and refreshed.follow_up_due_at == due
     again = await refresh_worklists(stack.client, stack.engine)
     assert rid not in again.updated  # its row holds what the workflow says
+
+
+async def test_the_follow_up_desks_queue_is_ordered_by_when_follow_ups_fall_due(api: Api) -> None:
+    """待回访: a concluded request's follow-up falls due a business day after its conclusion;
+    for the follow-up desk that is its deadline, so it comes before a request whose unit has
+    days left, and the row says when."""
+    prefix = f"fu-order-{uuid.uuid4().hex[:8]}"
+    handling = await api.submit(make_request(f"{prefix}-a"), who="sys_portal")
+    await api.act(handling, "acknowledge", "cw_own")
+    concluded = await api.submit(make_request(f"{prefix}-b"), who="sys_portal")
+    await api.act(concluded, "acknowledge", "cw_own")
+    await api.act(concluded, "resolve", "cw_own", text="已对接银行")
+    await _listed(api, "desk_city", "follow_up", concluded)
+
+    async def queue(who: str) -> list[dict]:
+        page = await api.get("/requests", who, params={"search": prefix})
+        assert page.status_code == 200, page.text
+        return page.json()["items"]
+
+    rows = await queue("desk_city")
+    assert [i["request_id"] for i in rows] == [concluded, handling]
+    assert rows[0]["next_due_at"] is None  # no unit clock runs
+    assert rows[0]["follow_up_due_at"] < rows[1]["next_due_at"]
+    # a supervisor's queue orders by the units' clocks, as before: the concluded one last
+    assert [i["request_id"] for i in await queue("sup_city")] == [handling, concluded]

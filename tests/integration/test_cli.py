@@ -111,6 +111,8 @@ async def test_cli_full_lifecycle(api_url: str, cli_env: dict[str, str], tmp_pat
     ]:
         result = json.loads(ok(await run(cli_env, "act", rid, kind, *extra, "--json")))
         assert result["state"] == state
+    concluded = ok(await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "queue", "--search", rid))
+    assert "回访截止 " in concluded  # no unit clock runs: the follow-up's deadline (待回访)
     refused = await run(cli_env, "act", rid, "start")
     assert refused.exit_code == 1 and "HTTP 409" in refused.output
     assert "cannot start a request in state resolved (allowed in: " in refused.output

@@ -295,7 +295,7 @@ def queue(
             words("category", item["category"]),
             words("priority", item["priority"]),
             f"[{SLA_STYLE[sla]}]{shown}[/]" if sla in SLA_STYLE else shown,
-            countdown(item["next_due_at"]),
+            _deadline(item),
         )
     _print_rich(table)
 
@@ -449,6 +449,14 @@ def submit(
         _print_json(result)
     else:
         typer.echo(_("submitted %(request)s") % {"request": result["request_id"]})
+
+
+def _deadline(item: dict[str, Any]) -> str:
+    """A queue row's deadline: its nearest running clock's, else its follow-up's (待回访)."""
+    follow_up = item.get("follow_up_due_at")
+    if item["next_due_at"] or not follow_up:
+        return countdown(item["next_due_at"])
+    return _("follow-up %(due)s") % {"due": countdown(follow_up)}
 
 
 def countdown(due: str | None, now: datetime | None = None) -> str:

@@ -56,6 +56,7 @@ class ServiceRequestBase(SQLModel):
     handler_id: str | None = Field(default=None, sa_type=String(100))  # 承办人
     # whose turn it is besides the unit, as " code code " (``awaiting_text``): queues filter it
     awaiting: str | None = Field(default=None, sa_type=String(200))
+    follow_up_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # 待回访
     last_sequence: int = 0
 
 
