@@ -25,6 +25,7 @@ from tierflow.cli import (
     texts,
     whatif,
 )
+from tierflow.cli.leaving import leave
 
 texts.speak_typer()  # help pages and usage errors in the reader's language (tierflow.cli.texts)
 app = typer.Typer(help="tierflow: durable service-request lifecycles", no_args_is_help=True)
@@ -41,3 +42,12 @@ client.register(app)
 admin.register(app)
 whatif.register(app)
 plugins.load(app, {"db": db.app, "events": events.app, "directory": directory.app})
+
+
+def main() -> None:
+    """The ``tierflow`` command (console script and ``python -m tierflow.cli``)."""
+    try:
+        app(prog_name="tierflow")
+    except SystemExit as done:
+        leave(done.code)
+    leave(0)

@@ -1,5 +1,5 @@
 """``python -m tierflow.cli``: how the local stack and benchmarks start the processes."""
 
-from tierflow.cli import app
+from tierflow.cli import main
 
-app(prog_name="tierflow")
+main()
