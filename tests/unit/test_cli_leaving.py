@@ -24,6 +24,9 @@ def late() -> None:
     time.sleep(0.2)  # still running when leave() is called
     (out / "thread").write_text("done")
 threading.Thread(target=late).start()
+from concurrent.futures import ThreadPoolExecutor
+idle = ThreadPoolExecutor(2)  # left open: its threads wait for work until told to stop
+idle.submit(lambda: None).result()
 print("said before leaving", end="")  # unflushed: a pipe buffers it
 leave({code!r})
 """
