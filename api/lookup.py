@@ -14,7 +14,7 @@ from api.auth import in_scope
 from api.deps import ApiContext
 from api.models import RequestRow
 from schemas.domain import Role
-from schemas.lifecycle import RequestView
+from schemas.lifecycle import RequestView, next_due
 from schemas.messages import N_, Said
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
@@ -39,7 +39,7 @@ def to_row(row: ServiceRequest) -> RequestRow:
     return RequestRow.model_validate(
         {
             **row.model_dump(),
-            "next_due_at": row.sign_for_due_at or row.response_due_at or row.resolution_due_at,
+            "next_due_at": next_due(row),
             "awaiting": awaiting_codes(row.awaiting),
         }
     )

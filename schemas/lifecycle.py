@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, Field, ModelWrapValidatorHandler, model_validator
 
@@ -644,6 +644,20 @@ class Application(BaseModel):
     @property
     def pending(self) -> bool:
         return self.decided_at is None
+
+
+class RunningClocks(Protocol):
+    """A request's running deadlines, as a summary or a read-model row holds them."""
+
+    sign_for_due_at: datetime | None
+    response_due_at: datetime | None
+    resolution_due_at: datetime | None
+
+
+def next_due(request: RunningClocks) -> datetime | None:
+    """A request's nearest running deadline: sign-for, else response, else resolution, the
+    order its unit meets them (the queue orders by the same, in SQL: api.service.requests)."""
+    return request.sign_for_due_at or request.response_due_at or request.resolution_due_at
 
 
 class RequestSummary(BaseModel):

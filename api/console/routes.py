@@ -73,6 +73,7 @@ from schemas.lifecycle import (
     ReturnReason,
     SuspendReason,
     clocks_in_order,
+    next_due,
 )
 from schemas.request import REQUEST_ID_PATTERN
 from tierflow.auth_store import Principal
@@ -512,6 +513,7 @@ def _case(
         "row": detail.request,
         "view": view,
         "summary": summary,
+        "next_due": next_due(summary) if summary else None,
         "bars": views.clock_bars(view, now, texts, cal) if view else [],
         "clock_rows": clocks_in_order(view.clocks) if view else [],
         "clocks": views.Clockwork(texts, now, calendars(ctx.settings.policy_file), cal),

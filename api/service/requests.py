@@ -128,7 +128,7 @@ def _order(sort: QueueSort, principal: Principal, now: datetime) -> list[Any]:
         return [submitted.desc(), request_id.desc()]
     if sort is QueueSort.OLDEST:
         return [submitted, request_id]
-    next_due: Any = func.coalesce(
+    next_due: Any = func.coalesce(  # schemas.lifecycle.next_due, in SQL
         ServiceRequest.sign_for_due_at,
         ServiceRequest.response_due_at,
         ServiceRequest.resolution_due_at,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from schemas.domain import OPEN_STATES, State, Tier
-from schemas.lifecycle import Institution, WorkflowState, clocks_in_order
+from schemas.lifecycle import Institution, WorkflowState, clocks_in_order, next_due
 from tests.utils.factories import make_policy, make_request
 from workflows import views
 
@@ -27,6 +27,7 @@ def case_page_context(case: WorkflowState, now: datetime, **extra: object) -> di
         "row": None,
         "view": view,
         "summary": view.summary,
+        "next_due": next_due(view.summary),
         "bars": [],
         "clock_rows": clocks_in_order(view.clocks),
         "bar_width": 600,

@@ -1,0 +1,68 @@
+"""The deadline a page puts first is the one the reader must meet next: a dispatched
+request's sign-for (签收) before its response, and a concluded one's follow-up (回访) for the
+follow-up desk, on the case page and in the queue."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from api.console.views import iso as iso_z
+from api.models import QueuePage, RequestItem
+from schemas.domain import SlaStatus, State, Tier
+from schemas.lifecycle import Institution, next_due
+from tests.unit.test_console_operator_badge import render
+from tests.utils.console_cases import case_page_context, county_case
+from workflows import views
+
+NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+COUNTY = Institution(id="zj-330106-sme", name="西湖区", tier=Tier.COUNTY, division_code="330106")
+OPTIONS: dict[str, list[str]] = {"state": [], "category": [], "priority": [], "sla_status": []}
+
+
+def case_page(state: State, **summary: object) -> str:
+    case = county_case(NOW, state, COUNTY)
+    shown = views.request_view(case, NOW).summary.model_copy(update=summary)
+    context = case_page_context(case, NOW) | {"summary": shown, "next_due": next_due(shown)}
+    return render("case.html", **context)
+
+
+def first_deadline(html: str) -> str:
+    """The ``data-due`` of the case head's next deadline."""
+    head = html.split('class="case-meta"')[1].split("</p>")[0]
+    found = re.search(r'data-due="([^"]+)"', head)
+    assert found, head
+    return found.group(1)
+
+
+def test_a_dispatched_request_shows_its_sign_for_deadline_first() -> None:
+    sign_for, response = NOW + timedelta(hours=2), NOW + timedelta(hours=20)
+    html = case_page(
+        State.ASSIGNED,
+        sign_for_due_at=sign_for,
+        response_due_at=response,
+        sla_status=SlaStatus.ON_TRACK,
+    )
+    assert first_deadline(html) == iso_z(sign_for)
+
+
+def test_a_concluded_request_shows_when_its_follow_up_falls_due() -> None:
+    due = NOW + timedelta(hours=5)
+    html = case_page(State.RESOLVED, follow_up_due_at=due, sla_status=SlaStatus.STOPPED)
+    assert first_deadline(html) == iso_z(due)
+    assert "（回访时限）" in html.split('class="case-meta"')[1]
+    item = RequestItem(
+        **views.request_view(county_case(NOW, State.RESOLVED, COUNTY), NOW)
+        .summary.model_copy(update={"follow_up_due_at": due, "sla_status": SlaStatus.STOPPED})
+        .model_dump(),
+        next_due_at=None,
+    )
+    queue = render(
+        "queue.html",
+        page=QueuePage(total=1, limit=50, offset=0, items=[item]),
+        filters={},
+        scope={},
+        options=OPTIONS,
+    )
+    assert f'data-due="{iso_z(due)}"' in queue and "回访时限" in queue
+    assert "无计时" not in queue
