@@ -14,11 +14,12 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from api.console import language
-from api.console.forms import form_text
-from api.console.routes import User, error_page, redirect, render
+from api.console.forms import field_errors, form_text
+from api.console.routes import User, error_page, gettext, redirect, render
 from api.console.session import check_csrf, session_token
 from api.deps import Ctx
 from api.service import notifications as service
+from schemas.edge import sms_number
 from tierflow.auth_store import Principal
 from tierflow.db.notification_models import LOCALES
 from tierflow.i18n import N_, Said
@@ -74,7 +75,15 @@ async def _preferences(
 ) -> Response:
     """The preferences page of ``user``, with what the caller adds (saved, errors)."""
     pref = await service.preferences(ctx, user)
-    context = {"active": "preferences", "pref": pref, "locales": LOCALES, **extra}
+    # a number saved before preferences took mobiles only: texts cannot go to it
+    no_texts = bool(pref.phone) and sms_number(pref.phone) is None
+    context = {
+        "active": "preferences",
+        "pref": pref,
+        "locales": LOCALES,
+        "phone_takes_no_texts": no_texts,
+        **extra,
+    }
     return render(request, "preferences.html", context, status_code, user)
 
 
@@ -96,9 +105,7 @@ async def save_preferences(request: Request, ctx: Ctx, user: User) -> Response:
     try:
         body = service.PreferenceUpdate.model_validate(values)
     except ValidationError as exc:
-        errors = {
-            str(e["loc"][0]): str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()
-        }
+        errors = field_errors(exc, gettext(request, user))  # in the page's language
         return await _preferences(request, ctx, user, 422, errors=errors, values=values)
     await service.update_preferences(ctx, user, body)
     return redirect("/console/preferences?saved=1")

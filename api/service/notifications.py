@@ -35,7 +35,7 @@ def _phone(value: str | None) -> str | None:
 
 def _locale(value: str | None) -> str | None:
     if value is not None and value not in LOCALES:
-        raise ValueError(f"must be one of {', '.join(LOCALES)}")
+        raise TranslatableError(N_("must be one of: %(choices)s"), choices=", ".join(LOCALES))
     return value
 
 

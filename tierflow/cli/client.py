@@ -331,6 +331,8 @@ def show(
             "due": due,
         }
         _print_rich(escape(line))
+    if follow_up := (view or {}).get("follow_up_due_at"):
+        _print_rich(escape(_("  follow-up: %(due)s") % {"due": countdown(follow_up)}))
     table = Table(title=_("Timeline"))
     for column in ("#", _("Time"), _("Event"), _("By"), _("State"), _("Tier"), _("Reason")):
         table.add_column(column)

@@ -16,7 +16,12 @@ from sqlmodel import Session
 from api.app import create_app
 from tests.utils.api_helpers import Users, asgi_client, make_users
 from tierflow.db.engine import make_engine
-from tierflow.db.notification_models import Channel, DeliveryStatus, Notification
+from tierflow.db.notification_models import (
+    Channel,
+    DeliveryStatus,
+    Notification,
+    NotificationPreference,
+)
 from tierflow.settings import Settings
 
 CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
@@ -152,7 +157,13 @@ async def test_the_console_shows_the_badge_the_inbox_and_marks_read(setup) -> No
             "/console/preferences",
             data={"csrf_token": token, "email": "bad", "email_enabled": "on", "locale": "zh-CN"},
         )
-        assert prefs.status_code == 422 and "must be an e-mail address" in prefs.text
+        assert (
+            prefs.status_code == 422 and "须为一个电子邮箱地址，例如 name@example.org" in prefs.text
+        )
+        landline = {"csrf_token": token, "phone": "0571-87654321", "locale": "zh-CN"}
+        prefs = await client.post("/console/preferences", data=landline)
+        assert prefs.status_code == 422 and "应为手机号码，如 13800000000" in prefs.text
+        assert "must be" not in prefs.text  # the reasons in the page's language
         saved = await client.post(
             "/console/preferences",
             data={
@@ -167,3 +178,32 @@ async def test_the_console_shows_the_badge_the_inbox_and_marks_read(setup) -> No
         api = await client.get("/api/v1/notifications/preferences", headers=users.auth("cw_own"))
         assert api.json()["email"] == "cw@zj.example.cn" and api.json()["digest"] is True
         assert api.json()["inbox"] is False  # an unchecked box is off
+
+
+async def test_a_landline_saved_before_is_flagged_on_the_preferences_page(setup) -> None:  # noqa: ANN001
+    """Preferences took any number before they took mobiles only; texts cannot go to such a
+    number (the notifier skips it), so the page says so beside it."""
+    engine, users, app = setup
+    with Session(engine) as session:
+        saved = NotificationPreference(
+            user_id=users.ids["cw_own"], phone="0571-87654321", updated_at=NOW
+        )
+        session.add(saved)
+        session.commit()
+    async with asgi_client(app) as client:
+        login = await client.get("/console/login")
+        csrf = CSRF.search(login.text)[1]  # type: ignore[index]
+        form = {"csrf_token": csrf, "token": users.tokens["cw_own"], "next": "/console/"}
+        assert (await client.post("/console/login", data=form)).status_code == 303
+        page = await client.get("/console/preferences")
+        assert "短信无法发送到此号码：请填写手机号码，例如 13800000000" in page.text
+        token = CSRF.search(page.text)[1]  # type: ignore[index]
+        fixed = {
+            "csrf_token": token,
+            "phone": "13800000000",
+            "sms_enabled": "on",
+            "locale": "zh-CN",
+        }
+        assert (await client.post("/console/preferences", data=fixed)).status_code == 303
+        page = await client.get("/console/preferences")
+        assert "短信无法发送到此号码" not in page.text and "+8613800000000" in page.text
