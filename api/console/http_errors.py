@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.console.forms import joined, reason
 from api.console.routes import error_page, gettext
 from api.console.unavailable import reader
-from api.errors import field_name, on_http_error, on_validation_error
+from api.errors import error_field, on_http_error, on_validation_error
 from tierflow.i18n import N_, Said
 
 CONSOLE_PREFIX = "/console"
@@ -52,6 +52,6 @@ async def console_validation_error(request: Request, exc: Exception) -> Response
         return await on_validation_error(request, exc)
     user = reader(request)
     catalog = gettext(request, user)
-    fields = {field_name(e.get("loc", ())): reason(e, catalog) for e in exc.errors()}
+    fields = {error_field(e): reason(e, catalog) for e in exc.errors()}
     problem = HTTPException(422, joined(fields, catalog))
     return error_page(request, user, problem)
