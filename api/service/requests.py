@@ -261,6 +261,7 @@ CSV_COLUMNS = (
     "institution_id",
     "sla_status",
     "next_due_at",
+    "follow_up_due_at",
     "signed_for_at",
     "resolved_at",
     "closed_at",

@@ -207,6 +207,7 @@ async def test_csv_export_of_the_result_for_excel_without_contacts(api: Api) -> 
     assert rows[0]["enterprise_name"] == "杭州启明智能科技有限公司"
     assert rows[0]["submitted_at"] == "2026-03-02 10:00"  # Asia/Shanghai
     assert not any("contact" in column for column in rows[0])
+    assert list(rows[0])[list(rows[0]).index("next_due_at") + 1] == "follow_up_due_at"
     assert "13800000000" not in r.text and "王芳" not in r.text
     # a cell a spreadsheet would run as a formula is quoted
     r = await api.get("/api/v1/requests.csv", search="HYPERLINK", include_closed="true")
