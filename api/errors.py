@@ -19,7 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.events import UNKNOWN_FIELD
 from schemas.lifecycle import Wording
-from schemas.messages import N_, Said, TranslatableError
+from schemas.messages import N_, Said, TranslatableError, named_check
 
 log = logging.getLogger("tierflow.api")
 
@@ -86,13 +86,8 @@ def wording(err: Mapping[str, Any]) -> Wording | None:
 
 
 def _whole_model_check(err: Mapping[str, Any]) -> TranslatableError | None:
-    """The message of a check of a whole model (an action's fields together, which pydantic
-    places at the model) when it names its field and reason (values ``field``, ``reason``)."""
-    cause = (err.get("ctx") or {}).get("error")
-    if field_name(err.get("loc", ())) != "body" or not isinstance(cause, TranslatableError):
-        return None
-    named, reason = cause.values.get("field"), cause.values.get("reason")
-    return cause if isinstance(named, str) and isinstance(reason, Said) else None
+    """A check of a whole model (an action's fields together) that names its field."""
+    return named_check(err) if field_name(err.get("loc", ())) == "body" else None
 
 
 def error_field(err: Mapping[str, Any]) -> str:

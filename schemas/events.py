@@ -21,7 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from schemas.domain import Role
 from schemas.edge import ACTION_ID_PATTERN, check_aware, check_name, edge_rule
 from schemas.lifecycle import ActionKind, ActionRequest, EventType, TransitionRecord
-from schemas.messages import N_, Said
+from schemas.messages import N_, Said, named_check
 from schemas.request import REQUEST_ID_PATTERN, Actor, RequestInput
 
 MAX_COMMAND_BYTES = 256 * 1024
@@ -246,11 +246,22 @@ UNKNOWN_FIELD = Said(N_("unknown field (misspelt?)"))
 
 
 def _describe(exc: ValidationError, prefix: str = "") -> str:
-    """Name each failing field path and pydantic's reason, e.g. ``data.subject: ...``."""
+    """Name each failing field path and its reason, e.g. ``data.subject: ...``: a check's own
+    message, or pydantic's words for its kind of error."""
     parts = []
     for err in exc.errors():
-        path = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
-        why = UNKNOWN_FIELD if err["type"] == "extra_forbidden" else err["msg"]
+        loc: tuple[Any, ...] = err["loc"]
+        cause = (err.get("ctx") or {}).get("error")
+        check = named_check(err) if not loc else None
+        if check is not None:  # a check of the fields together, which names its field
+            loc, why = (check.values["field"],), str(check.values["reason"])
+        elif err["type"] == "extra_forbidden":
+            why = UNKNOWN_FIELD
+        elif isinstance(cause, ValueError):  # without pydantic's "Value error, "
+            why = str(cause)
+        else:
+            why = err["msg"]
+        path = ".".join(str(p) for p in (prefix, *loc) if p != "")
         parts.append(f"{path or '<root>'}: {why}")
     return "; ".join(parts)
 

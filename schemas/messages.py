@@ -94,6 +94,18 @@ class TranslatableError(ValueError):
         return fill(self.message, self.values, catalog)
 
 
+def named_check(error: Mapping[str, object]) -> TranslatableError | None:
+    """The message of a pydantic error when it names the field it is about and why (values
+    ``field`` and ``reason``): a check of several fields together, which pydantic places at
+    the model rather than at the field (an unsatisfied follow-up without text)."""
+    context = error.get("ctx")
+    cause = context.get("error") if isinstance(context, Mapping) else None
+    if not isinstance(cause, TranslatableError):
+        return None
+    field, reason = cause.values.get("field"), cause.values.get("reason")
+    return cause if isinstance(field, str) and isinstance(reason, Said) else None
+
+
 # The usual reasons a file cannot be read, in the system's English words (``strerror``).
 OS_REASONS = {
     errno.ENOENT: N_("No such file or directory"),

@@ -189,7 +189,10 @@ def test_schema_invalid_names_field_and_reason() -> None:
 
     err = reason_of(structured("resolve", {"request_id": "req-1"}))
     assert err.reason_code == "schema_invalid"
-    assert "text is required for resolve" in err.message
+    assert err.message == "data.text: required for resolve: the resolution"
+    unsatisfied = {"request_id": "req-1", "outcome": "unsatisfied"}  # the fields together
+    err = reason_of(structured("follow_up", unsatisfied))
+    assert err.message == "data.text: required for an unsatisfied follow-up: what is not solved"
 
     err = reason_of(structured("withdraw", {}))
     assert err.reason_code == "schema_invalid"
@@ -220,7 +223,7 @@ def test_invalid_uscc() -> None:
     bad = USCC[:17] + ("0" if USCC[17] != "0" else "1")
     err = reason_of(structured("submit", submit_data(uscc=bad)))
     assert err.reason_code == "invalid_uscc"
-    assert err.message.startswith("data.enterprise.uscc: Value error, USCC check character")
+    assert err.message.startswith("data.enterprise.uscc: USCC check character")
 
 
 def test_oversize() -> None:
