@@ -49,7 +49,7 @@ def refusal_text(said: Said, catalog: NullTranslations) -> str:
         values["choices"] = listed([code.strip() for code in choices.split(",")], catalog)
     if isinstance(states := values.get("states"), str):
         codes = [code.strip() for code in states.split(",")]
-        values["states"] = "、".join(code_words(State, c, catalog) for c in codes)
+        values["states"] = listed([code_words(State, c, catalog) for c in codes], catalog)
     return fill(said.message, values, catalog)
 
 
