@@ -150,6 +150,15 @@ def _unit_names(units: Iterable[str | None]) -> dict[str, str]:
 MAX_NAMED = 200  # the ids one call of GET /institutions takes (api.routes.institutions)
 
 
+def _unit_name(unit: str | None, names: dict[str, str] | None = None) -> str:
+    """A unit as the CLI shows it: its directory name (from ``names``, else asked for), else
+    its id; '-' for none."""
+    if not unit:
+        return "-"
+    known = names if names is not None else _unit_names([unit])
+    return known.get(unit) or unit
+
+
 def _fail(message: str) -> NoReturn:
     typer.echo(message, err=True)
     raise typer.Exit(1)
@@ -291,7 +300,7 @@ def queue(
             escape(item["request_id"]),
             state_words(item),
             words("tier", item["tier"]),
-            escape(names.get(item["institution_id"]) or item["institution_id"] or "-"),
+            escape(_unit_name(item["institution_id"], names)),
             words("category", item["category"]),
             words("priority", item["priority"]),
             f"[{SLA_STYLE[sla]}]{shown}[/]" if sla in SLA_STYLE else shown,
@@ -311,12 +320,11 @@ def show(
         return
     view, row = detail.get("view"), detail.get("request")
     summary = (view or {}).get("summary") or row or {}
-    unit: str | None = summary.get("institution_id")
     head = _("%(request)s: %(state)s at %(tier)s (%(unit)s) - %(subject)s") % {
         "request": request_id,
         "state": state_words(summary),
         "tier": words("tier", summary.get("tier")),
-        "unit": _unit_names([unit]).get(unit or "") or unit or "-",
+        "unit": _unit_name(summary.get("institution_id")),
         "subject": summary.get("subject", ""),
     }
     _print_rich(escape(head))
@@ -394,13 +402,12 @@ def act(
     if as_json:
         _print_json(result)
         return
-    unit = result["institution_id"]
     done = _("%(action)s: %(request)s is %(state)s at %(tier)s (%(unit)s)") % {
         "action": words("action", kind),
         "request": request_id,
         "state": words("state", result["state"]),
         "tier": words("tier", result["tier"]),
-        "unit": _unit_names([unit]).get(unit or "") or unit or "-",
+        "unit": _unit_name(result["institution_id"]),
     }
     dup = _(" (repeated key: first answer)") if result.get("duplicate") else ""
     typer.echo(done + dup)
