@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -37,6 +38,14 @@ def setup(sqlite_url: str) -> Iterator[tuple[Engine, Users, object]]:
         yield engine, users, app
     finally:
         engine.dispose()
+
+
+async def sign_in(client: httpx.AsyncClient, token: str) -> None:
+    """Sign in to the console with ``token`` (its session cookie stays with ``client``)."""
+    login = await client.get("/console/login")
+    csrf = CSRF.search(login.text)[1]  # type: ignore[index]
+    form = {"csrf_token": csrf, "token": token, "next": "/console/"}
+    assert (await client.post("/console/login", data=form)).status_code == 303
 
 
 def add_inbox(engine: Engine, user_id: str, n: int, subject: str) -> list[int]:
@@ -136,10 +145,7 @@ async def test_the_console_shows_the_badge_the_inbox_and_marks_read(setup) -> No
     engine, users, app = setup
     mine = add_inbox(engine, users.ids["cw_own"], 2, "【超时】服务请求")
     async with asgi_client(app) as client:
-        login = await client.get("/console/login")
-        csrf = CSRF.search(login.text)[1]  # type: ignore[index]
-        form = {"csrf_token": csrf, "token": users.tokens["cw_own"], "next": "/console/inbox"}
-        assert (await client.post("/console/login", data=form)).status_code == 303
+        await sign_in(client, users.tokens["cw_own"])
         page = await client.get("/console/inbox")
         assert page.status_code == 200
         assert "通知" in page.text and "【超时】服务请求 1" in page.text
@@ -191,10 +197,7 @@ async def test_a_landline_saved_before_is_flagged_on_the_preferences_page(setup)
         session.add(saved)
         session.commit()
     async with asgi_client(app) as client:
-        login = await client.get("/console/login")
-        csrf = CSRF.search(login.text)[1]  # type: ignore[index]
-        form = {"csrf_token": csrf, "token": users.tokens["cw_own"], "next": "/console/"}
-        assert (await client.post("/console/login", data=form)).status_code == 303
+        await sign_in(client, users.tokens["cw_own"])
         page = await client.get("/console/preferences")
         assert "短信无法发送到此号码：请填写手机号码，例如 13800000000" in page.text
         token = CSRF.search(page.text)[1]  # type: ignore[index]
