@@ -80,6 +80,10 @@ REASSIGN_TARGET_PATCH = "reassign-target-check"
 # An appeal filed under a policy with appeal_decision_days gets a decision deadline, and a
 # timer that reminds the supervisors when it passes undecided (runs before: no deadline).
 APPEAL_DECISION_PATCH = "appeal-decision-deadline"
+# An action accepted while the request was being routed meets the unit-step rule once its
+# holder is known (the validator could not know it). Taken only when the rule refuses, so a
+# marker is recorded then alone; runs that accepted such an action before replay as they were.
+UNIT_STEP_AFTER_ROUTING_PATCH = "unit-step-after-routing"
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -302,6 +306,7 @@ class ServiceRequestWorkflow:
     async def act(self, action: ActionRequest) -> ActionResult:
         if action.action_id in self.case.results:
             return self.case.results[action.action_id].model_copy(update={"duplicate": True})
+        routing = self.case.state is State.SUBMITTED  # validated before the holder was known
         await workflow.wait_condition(
             lambda: self.case.state is not State.SUBMITTED or self.case.operator is not None
         )
@@ -312,6 +317,8 @@ class ServiceRequestWorkflow:
                 await self._fire_overdue()  # the breach and its escalation come first
             self._check_operator(action)
             self._check(action)
+            if routing:
+                self._check_unit_step(action)
             first = self.case.sequence + 1
             await self._apply(action)
             result = ActionResult(
@@ -354,6 +361,13 @@ class ServiceRequestWorkflow:
         if action.kind is ActionKind.REPLY_SUPERVISION:
             other = other or chasing.reply_refusal(self.case.supervisions, action.actor)
         if other:
+            raise refused(other, "Forbidden")
+
+    def _check_unit_step(self, action: ActionRequest) -> None:
+        """The validator's unit-step rule, for an action it accepted while the request was
+        being routed: a supervisor's sign-for then went through before its holder was known."""
+        other = permissions.unit_step_refusal(action.actor, action.kind, self._institution_id)
+        if other and workflow.patched(UNIT_STEP_AFTER_ROUTING_PATCH):
             raise refused(other, "Forbidden")
 
     def _check(self, action: ActionRequest) -> None:

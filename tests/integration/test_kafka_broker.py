@@ -267,7 +267,9 @@ def test_cli_publish_and_tail(kafka_broker: KafkaBroker, unique_topic: Callable,
         [*cli, "publish", str(bad), "--topic", topic], env=env, capture_output=True, text=True
     )
     assert refused.returncode == 2
-    assert "schema_invalid" in refused.stderr and "text is required" in refused.stderr
+    assert (
+        "schema_invalid" in refused.stderr and "data.text: required for resolve" in refused.stderr
+    )
 
 
 def test_missing_java_or_maven_is_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

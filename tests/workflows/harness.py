@@ -65,11 +65,15 @@ class StandIns:
     directory_versions: list[str | None] = field(default_factory=list)
     # while set and not open, record_transitions waits for it (a record call held in flight)
     records_gate: asyncio.Event | None = None
+    # while set and not open, the policy's lookup waits for it (a request held in routing)
+    admission_gate: asyncio.Event | None = None
     # when record_transitions and check_target began and ended, in order
     calls: list[str] = field(default_factory=list)
 
     @activity.defn(name="load_policy")
     async def load_policy(self, req: PolicyRequest) -> PinnedPolicy:
+        if self.admission_gate is not None:
+            await self.admission_gate.wait()
         if self.policy_fails:
             raise permanent_failure("load_policy", ValueError("targets.normal: must be > 0"))
         return self.policy
