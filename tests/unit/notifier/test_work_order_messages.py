@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from schemas.domain import State, Tier
@@ -135,3 +137,27 @@ def test_messages_name_tiers_categories_clocks_and_the_engines_reasons_in_words(
         assert not {"county", "municipal", "financing", "sla_breach", "sign_for"} & set(
             text.replace("（", " ").replace("）", " ").split()
         ), text
+
+
+@pytest.mark.parametrize(
+    ("locale", "phrase"),
+    [
+        ("zh-CN", "请于 2026-12-07 17:00 前回访企业"),
+        ("en", "call the enterprise by 2026-12-07 17:00"),
+    ],
+)
+def test_the_follow_up_desk_hears_when_its_call_falls_due(locale: str, phrase: str) -> None:
+    """The policy sets how many working days after the conclusion the desk calls; the message
+    names the instant the workflow computed, not "the next working day"."""
+    f = RecordFactory(make_request())
+    f.submitted()
+    f.assigned(COUNTY, Tier.COUNTY)
+    record = f.emit(EventType.RESOLVED, State.RESOLVED, actor=caseworker(COUNTY), reason="已对接")
+    due = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    record = record.model_copy(
+        update={"summary": record.summary.model_copy(update={"follow_up_due_at": due})}
+    )
+    message = TEMPLATES.render("follow_up_due", locale, record, "https://console/requests/x")
+    assert phrase in message.body
+    if locale == "zh-CN":
+        assert mixed_punctuation(message.subject + "\n" + message.body) == [], message
