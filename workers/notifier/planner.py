@@ -19,6 +19,7 @@ from schemas.events import CloudEvent
 from schemas.lifecycle import TransitionRecord
 from tierflow.db.engine import begin_write, conflict_insert
 from tierflow.db.notification_models import Channel, DeliveryStatus, Notification
+from tierflow.directory_store import institution_names
 from workers.notifier.audience import recipients
 from workers.notifier.rules import Rule, Rules
 from workers.notifier.schedule import BusinessHours
@@ -27,6 +28,9 @@ from workers.notifier.templates import Templates
 # Channels that reach a person's phone or mailbox: held for working hours unless urgent.
 INTRUSIVE = frozenset({Channel.EMAIL, Channel.SMS})
 _table = SQLModel.metadata.tables[Notification.__tablename__]
+
+# The details of a record that name an institution, which the messages name by its name.
+UNIT_DETAILS = ("co_handler", "supervised_institution", "rectifying_institution")
 
 
 class Planner:
@@ -50,10 +54,10 @@ class Planner:
         """Return the rows ``record`` calls for (not yet written)."""
         now = self.clock()
         rows: list[dict[str, Any]] = []
-        for rule in self.rules.for_event(record.event_type):
-            if not rule.applies(record.details):
-                continue
-            rows += self._for_rule(rule, record, now)
+        rules = [r for r in self.rules.for_event(record.event_type) if r.applies(record.details)]
+        units = self._units(record) if rules else {}
+        for rule in rules:
+            rows += self._for_rule(rule, record, now, units)
         for hook in self.rules.webhooks_for(record.event_type):
             payload = {
                 "type": event.type,
@@ -79,14 +83,20 @@ class Planner:
             )
         return rows
 
+    def _units(self, record: TransitionRecord) -> dict[str, str]:
+        """The directory's names of the institutions ``record`` names (its holder, a
+        co-handler, a supervised or rectifying unit), read once for all its messages."""
+        named = [record.institution_id, *(record.details.get(key) for key in UNIT_DETAILS)]
+        return institution_names(self.engine, sorted({u for u in named if isinstance(u, str)}))
+
     def _for_rule(
-        self, rule: Rule, record: TransitionRecord, now: datetime
+        self, rule: Rule, record: TransitionRecord, now: datetime, units: dict[str, str]
     ) -> list[dict[str, Any]]:
         link = f"{self.console_url}/requests/{record.request_id}"
         rows = []
         for send in rule.send:
             for person in recipients(self.engine, send.audience, record, self.rules.default_locale):
-                text = self.templates.render(rule.template, person.locale, record, link)
+                text = self.templates.render(rule.template, person.locale, record, link, units)
                 for channel in send.channels:
                     if channel not in person.channels:
                         continue

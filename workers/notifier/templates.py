@@ -10,6 +10,7 @@ breached step's name.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -61,8 +62,17 @@ class Templates:
             except TemplateNotFound:
                 raise KeyError(f"template {locale}/{name}.j2 does not exist") from None
 
-    def render(self, name: str, locale: str, record: TransitionRecord, link: str) -> Rendered:
-        """Return subject and body of ``name`` in ``locale`` for ``record``."""
+    def render(
+        self,
+        name: str,
+        locale: str,
+        record: TransitionRecord,
+        link: str,
+        units: Mapping[str, str] | None = None,
+    ) -> Rendered:
+        """Return subject and body of ``name`` in ``locale`` for ``record``; ``units`` names
+        the institutions it mentions (``unit(id)`` in a template; the id where it has none)."""
+        known = units or {}
         template = self.env.get_template(f"{locale}/{name}.j2")
         catalog = translations(locale)
         r = record.model_dump(mode="json", exclude={"request"})
@@ -74,6 +84,7 @@ class Templates:
                 "clock": clock_words(str(r["details"].get("clock") or ""), catalog),
                 "word": lambda kind, code: _word(kind, code, catalog),
                 "why": lambda text: engine_reason(text, catalog),
+                "unit": lambda unit: known.get(unit or "") or unit or "-",
             }
         )
         subject = "".join(template.blocks["subject"](context)).strip()
