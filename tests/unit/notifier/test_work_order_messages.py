@@ -161,3 +161,22 @@ def test_the_follow_up_desk_hears_when_its_call_falls_due(locale: str, phrase: s
     assert phrase in message.body
     if locale == "zh-CN":
         assert mixed_punctuation(message.subject + "\n" + message.body) == [], message
+
+
+def test_the_unit_hears_its_sign_for_deadline_and_the_enterprise_who_handled_it() -> None:
+    """签收 comes first: the unit's 【待办】 names its deadline; the enterprise's notice of the
+    conclusion names the unit that handled the request, by its name."""
+    f = RecordFactory(make_request())
+    f.submitted()
+    assigned = f.assigned(COUNTY, Tier.COUNTY)
+    due = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    assigned = assigned.model_copy(
+        update={"summary": assigned.summary.model_copy(update={"sign_for_due_at": due})}
+    )
+    body = TEMPLATES.render("assigned", "zh-CN", assigned, "http://console").body
+    assert "请及时签收并受理" in body and "签收期限：2026-12-01 17:00" in body
+    resolved = f.emit(EventType.RESOLVED, State.RESOLVED, actor=caseworker(COUNTY), reason="已对接")
+    units = {COUNTY: "杭州市西湖区中小企业服务中心"}
+    body = TEMPLATES.render("concluded", "zh-CN", resolved, "http://console", units).body
+    assert "办理单位：杭州市西湖区中小企业服务中心" in body
+    assert mixed_punctuation(body) == []
