@@ -234,8 +234,9 @@ def test_start_app_waits_for_healthz_and_reports_a_crash_with_its_log(tmp_path: 
     with pytest.raises(StackError) as err:
         stack.start_app(bad, timeout=30)
     log = tmp_path / "logs" / "ingress.log"
-    assert str(err.value).endswith(f"exited before it became ready; see {log}")
+    assert f"exited before it became ready; see {log}; its log ends:\n" in str(err.value)
     assert "cannot reach temporal" in log.read_text()
+    assert str(err.value).endswith("cannot reach temporal")  # why, with the report
 
 
 # A process that says when SIGTERM reached it and when it exited: a graceful shutdown that

@@ -103,6 +103,19 @@ def ensure_port_free(port: int, component: str) -> None:
         raise StackError(f"port {port} needed by {component} is in use by {who}")
 
 
+LOG_TAIL_LINES = 15
+
+
+def log_tail(log: Path | None) -> str:
+    """The end of a process's log, for an error that would otherwise only point at it: a
+    test's stack is gone with its folder by the time anyone reads the report."""
+    try:
+        lines = log.read_text("utf-8", errors="replace").splitlines() if log else []
+    except OSError:
+        return ""
+    return "; its log ends:\n" + "\n".join(lines[-LOG_TAIL_LINES:]) if lines else ""
+
+
 def wait_until(
     check: Callable[[], bool],
     timeout: float,
@@ -120,7 +133,7 @@ def wait_until(
         except Exception:  # noqa: BLE001 - a failing probe just means "not ready yet"
             pass
         if alive is not None and not alive():
-            raise StackError(f"{what} exited before it became ready{hint}")
+            raise StackError(f"{what} exited before it became ready{hint}{log_tail(log)}")
         time.sleep(0.25)
     raise StackError(f"{what} did not become ready in {timeout:.0f} s{hint}")
 
