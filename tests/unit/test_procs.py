@@ -239,8 +239,11 @@ def test_free_ports_come_from_below_the_ephemeral_range() -> None:
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "127.0.0.2"])
-def test_a_taken_port_is_never_picked(monkeypatch: pytest.MonkeyPatch, address: str) -> None:
+def test_a_taken_port_is_never_picked(
+    monkeypatch: pytest.MonkeyPatch, address: str, tmp_path: Path
+) -> None:
     """Taken on any local address (the cluster tests' members listen on a 10.x of their own)."""
+    monkeypatch.setattr(procs, "RESERVATIONS", tmp_path)  # a narrow range: claims of its own
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind((address, 0))
         busy = taken.getsockname()[1]
@@ -248,3 +251,31 @@ def test_a_taken_port_is_never_picked(monkeypatch: pytest.MonkeyPatch, address: 
         monkeypatch.setattr(procs, "_ephemeral_low", lambda: busy + 1001)
         ports = {free_port() for _ in range(100)}
     assert busy not in ports and all(busy < port < busy + 1001 for port in ports)
+
+
+class Repeating:
+    """A picker that offers the same port again and again before another one."""
+
+    def __init__(self, *ports: int) -> None:
+        self.ports = list(ports)
+
+    def randrange(self, _low: int, _high: int) -> int:
+        return self.ports.pop(0) if len(self.ports) > 1 else self.ports[0]
+
+
+def test_a_port_handed_out_is_not_handed_out_again_before_its_server_binds_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A stack picks all its ports at once and binds some only later (the ingress after
+    Temporal and Kafka are up): another test worker's pick meanwhile must skip them."""
+    monkeypatch.setattr(procs, "RESERVATIONS", tmp_path)
+    first, second = free_port(), free_port()  # two free ports of the real range
+    for claim in tmp_path.iterdir():
+        claim.unlink()
+    monkeypatch.setattr(procs, "_PICKER", Repeating(first, first, first, second))
+    assert free_port() == first
+    assert free_port() == second  # first is still free, but reserved: skipped
+    old = time.time() - procs.RESERVED_SECONDS - 1
+    os.utime(tmp_path / str(first), (old, old))  # a claim long past: taken over
+    monkeypatch.setattr(procs, "_PICKER", Repeating(first))
+    assert free_port() == first

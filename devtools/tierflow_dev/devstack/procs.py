@@ -8,6 +8,7 @@ import random
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -65,6 +66,28 @@ def ports_taken(wanted: list[tuple[int, str]]) -> list[str]:
 PICK_LOW = 10_000
 EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 _PICKER = random.SystemRandom()  # not the seedable module generator: workers would agree
+# Ports handed out lately, one file each, shared by every process on the host: a stack picks
+# its ports at once but binds some of them only later (the ingress after Temporal and Kafka
+# are up), and a parallel test worker must not pick one of them meanwhile.
+RESERVATIONS = Path(tempfile.gettempdir()) / "tierflow-port-reservations"
+RESERVED_SECONDS = 15 * 60
+
+
+def _reserve(port: int) -> bool:
+    """Claim ``port`` for a while on this host; False if another pick holds it still."""
+    RESERVATIONS.mkdir(parents=True, exist_ok=True)
+    claim = RESERVATIONS / str(port)
+    try:
+        os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        return True
+    except FileExistsError:
+        try:
+            if time.time() - claim.stat().st_mtime < RESERVED_SECONDS:
+                return False
+        except FileNotFoundError:
+            pass
+        claim.touch()  # an old claim: its stack is long gone or has bound the port
+        return True
 
 
 def _ephemeral_low() -> int:
@@ -81,7 +104,9 @@ def free_port() -> int:
     The port comes from below the kernel's ephemeral range. Asking the kernel (bind to port
     0) hands out a port from that range, the one every outgoing connection takes its local
     port from: on a busy host a connection took such a port before the server bound it (a
-    Temporal dev server's "address already in use" in a parallel test run).
+    Temporal dev server's "address already in use" in a parallel test run). A port handed
+    out is reserved on the host for a while (``RESERVATIONS``), so that another process's
+    pick skips it before its server binds it.
     """
     high = _ephemeral_low()
     for _ in range(200):
@@ -91,7 +116,9 @@ def free_port() -> int:
                 sock.bind(("0.0.0.0", port))
             except OSError:
                 continue
-            return int(sock.getsockname()[1])
+            found = int(sock.getsockname()[1])
+        if port == 0 or _reserve(found):  # 0: the kernel's own pick, no range to share
+            return found
     raise StackError(f"no TCP port between {PICK_LOW} and {high} is free on every address")
 
 
