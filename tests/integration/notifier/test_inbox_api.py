@@ -9,12 +9,12 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.app import create_app
+from tests.fixtures.console import sign_in
 from tests.utils.api_helpers import Users, asgi_client, make_users
 from tierflow.db.engine import make_engine
 from tierflow.db.notification_models import (
@@ -38,14 +38,6 @@ def setup(sqlite_url: str) -> Iterator[tuple[Engine, Users, object]]:
         yield engine, users, app
     finally:
         engine.dispose()
-
-
-async def sign_in(client: httpx.AsyncClient, token: str) -> None:
-    """Sign in to the console with ``token`` (its session cookie stays with ``client``)."""
-    login = await client.get("/console/login")
-    csrf = CSRF.search(login.text)[1]  # type: ignore[index]
-    form = {"csrf_token": csrf, "token": token, "next": "/console/"}
-    assert (await client.post("/console/login", data=form)).status_code == 303
 
 
 def add_inbox(engine: Engine, user_id: str, n: int, subject: str) -> list[int]:
@@ -145,7 +137,7 @@ async def test_the_console_shows_the_badge_the_inbox_and_marks_read(setup) -> No
     engine, users, app = setup
     mine = add_inbox(engine, users.ids["cw_own"], 2, "【超时】服务请求")
     async with asgi_client(app) as client:
-        await sign_in(client, users.tokens["cw_own"])
+        assert (await sign_in(client, users.tokens["cw_own"])).status_code == 303
         page = await client.get("/console/inbox")
         assert page.status_code == 200
         assert "通知" in page.text and "【超时】服务请求 1" in page.text
@@ -197,7 +189,7 @@ async def test_a_landline_saved_before_is_flagged_on_the_preferences_page(setup)
         session.add(saved)
         session.commit()
     async with asgi_client(app) as client:
-        await sign_in(client, users.tokens["cw_own"])
+        assert (await sign_in(client, users.tokens["cw_own"])).status_code == 303
         page = await client.get("/console/preferences")
         assert "短信无法发送到此号码：请填写手机号码，例如 13800000000" in page.text
         token = CSRF.search(page.text)[1]  # type: ignore[index]
