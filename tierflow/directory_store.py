@@ -242,6 +242,21 @@ def find_institutions(
         return list(session.exec(page).all()), total.one()
 
 
+NEARBY_UNITS = 300  # the most a form offers: a city has a few dozen units
+
+
+def units_near(engine: Engine, division_code: str, tier: Tier) -> list[InstitutionRow]:
+    """The units a request from ``division_code`` held at ``tier`` may be reassigned to or
+    shared with (协办): its city's (county and municipal tiers), its province's, or the
+    national ones; for a form to offer by name."""
+    if tier is Tier.NATIONAL:
+        query = InstitutionQuery(tier=Tier.NATIONAL)
+    else:
+        digits = 2 if tier is Tier.PROVINCIAL else 4
+        query = InstitutionQuery(region=division_code[:digits].ljust(6, "0"))
+    return find_institutions(engine, query, NEARBY_UNITS, 0)[0]
+
+
 def institution_of(entry: DirectoryEntry) -> InstitutionCreate:
     """The ``institution`` row of a directory entry."""
     return InstitutionCreate(

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import FileResponse, RedirectResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_fixed
@@ -78,6 +79,8 @@ from schemas.lifecycle import (
 from schemas.request import REQUEST_ID_PATTERN
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
+from tierflow.db.models import InstitutionRow
+from tierflow.directory_store import units_near
 from tierflow.i18n import LOCALES, N_, Said, translations
 from tierflow.i18n.refusals import names_its_action
 
@@ -508,6 +511,7 @@ def _case(
         for kind in detail.allowed_actions
     ]
     summary = view.summary if view else detail.request
+    picks = UNIT_PICKS.intersection(detail.allowed_actions) and summary is not None
     context = {
         "detail": detail,
         "row": detail.request,
@@ -534,8 +538,29 @@ def _case(
         "error_headed": error_headed,
         "field_errors": field_errors or {},
         "values": values or {},
+        "unit_choices": _unit_choices(ctx, summary) if picks and summary else [],
     }
     return render(request, "case.html", context, status_code, user)
+
+
+# Actions whose form names an institution: the page offers the nearby units by name.
+UNIT_PICKS = frozenset(
+    {
+        ActionKind.REASSIGN,
+        ActionKind.APPROVE_RETURN,
+        ActionKind.ADD_CO_HANDLER,
+        ActionKind.WAIVE_PART,
+    }
+)
+
+
+def _unit_choices(ctx: ApiContext, summary: Any) -> list[InstitutionRow]:
+    """The units a supervisor picks from (the form still takes any id; the workflow checks
+    it): the request's city's, province's or the national ones, by its tier."""
+    try:
+        return units_near(ctx.engine, summary.division_code, summary.tier)
+    except SQLAlchemyError:  # the page still works: the id is typed
+        return []
 
 
 def rating_stages(state: State | None) -> list[RatingStage]:

@@ -6,6 +6,7 @@ their decisions, 回访 and 受理评价, each taken by the role the work-order 
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from sqlmodel import Session, col, select
 from api.app import create_app
 from schemas.domain import Category, Priority, Role
 from schemas.lifecycle import RatingStage
+from tests.fixtures.console import sign_in
 from tests.integration.test_api import Api
 from tests.utils.api_helpers import asgi_client, make_users
 from tests.utils.factories import make_request
@@ -361,3 +363,19 @@ async def test_the_follow_up_desks_queue_is_ordered_by_when_follow_ups_fall_due(
     assert rows[0]["follow_up_due_at"] < rows[1]["next_due_at"]
     # a supervisor's queue orders by the units' clocks, as before: the concluded one last
     assert [i["request_id"] for i in await queue("sup_city")] == [handling, concluded]
+
+
+async def test_the_case_page_offers_the_citys_units_by_name_to_reassign_to(api: Api, stack) -> None:
+    """改派 and 协办 name an institution: the case page suggests the units of the request's
+    city by name (the field still takes any id; the workflow checks it)."""
+    rid = await api.submit(make_request(), who="sys_portal")
+    app = create_app(stack.settings, stack.client, stack.engine)
+    async with asgi_client(app) as client:
+        assert (await sign_in(client, api.users.tokens["sup_city"])).status_code == 303
+        page = (await client.get(f"/console/requests/{rid}")).text
+    assert 'name="institution_id"' in page and 'list="unit-choices"' in page
+    offered = dict(re.findall(r'<option value="([^"]+)">([^<]+)</option>', page))
+    assert offered["zj-330106-sme"] == "杭州市西湖区中小企业服务中心"
+    assert offered["zj-330100-sme"] == "杭州市中小企业服务中心"
+    # Hangzhou's units (named, and the directory's placeholders), no other city's
+    assert all(re.search(r"-3301\d\d", unit) for unit in offered), sorted(offered)

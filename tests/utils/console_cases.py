@@ -38,5 +38,6 @@ def case_page_context(case: WorkflowState, now: datetime, **extra: object) -> di
         "field_errors": {},
         "open_states": {state.value for state in OPEN_STATES},
         "values": {},
+        "unit_choices": [],
         **extra,
     }
