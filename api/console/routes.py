@@ -70,6 +70,7 @@ from schemas.lifecycle import (
     Awaiting,
     FollowUpOutcome,
     RatingStage,
+    RequestSummary,
     RequestView,
     ReturnReason,
     SuspendReason,
@@ -511,7 +512,7 @@ def _case(
         for kind in detail.allowed_actions
     ]
     summary = view.summary if view else detail.request
-    picks = UNIT_PICKS.intersection(detail.allowed_actions) and summary is not None
+    picks = bool(UNIT_PICKS.intersection(detail.allowed_actions))
     context = {
         "detail": detail,
         "row": detail.request,
@@ -554,7 +555,7 @@ UNIT_PICKS = frozenset(
 )
 
 
-def _unit_choices(ctx: ApiContext, summary: Any) -> list[InstitutionRow]:
+def _unit_choices(ctx: ApiContext, summary: RequestSummary) -> list[InstitutionRow]:
     """The units a supervisor picks from (the form still takes any id; the workflow checks
     it): the request's city's, province's or the national ones, by its tier."""
     try:
