@@ -210,10 +210,8 @@ class InstitutionQuery:
     search: str | None = None  # the name contains it, or the id starts with it
 
 
-def find_institutions(
-    engine: Engine, query: InstitutionQuery, limit: int, offset: int
-) -> tuple[list[InstitutionRow], int]:
-    """A page of the ``institution`` table (by division code, then id) and how many match."""
+def _matching(query: InstitutionQuery) -> list[Any]:
+    """The conditions of ``query`` on the ``institution`` table."""
     conditions: list[Any] = []
     if query.ids:
         conditions.append(col(InstitutionRow.id).in_(query.ids))
@@ -230,16 +228,29 @@ def find_institutions(
                 col(InstitutionRow.id).startswith(term, autoescape=True),
             )
         )
+    return conditions
+
+
+def find_institutions(
+    engine: Engine, query: InstitutionQuery, limit: int, offset: int = 0
+) -> list[InstitutionRow]:
+    """A page of the ``institution`` table that ``query`` matches, by division code, then id."""
+    page = (
+        select(InstitutionRow)
+        .where(*_matching(query))
+        .order_by(col(InstitutionRow.division_code), col(InstitutionRow.id))
+        .limit(limit)
+        .offset(offset)
+    )
     with Session(engine) as session:
-        total = session.exec(select(func.count()).select_from(InstitutionRow).where(*conditions))
-        page = (
-            select(InstitutionRow)
-            .where(*conditions)
-            .order_by(col(InstitutionRow.division_code), col(InstitutionRow.id))
-            .limit(limit)
-            .offset(offset)
-        )
-        return list(session.exec(page).all()), total.one()
+        return list(session.exec(page).all())
+
+
+def count_institutions(engine: Engine, query: InstitutionQuery) -> int:
+    """How many institutions ``query`` matches, over every page."""
+    counted = select(func.count()).select_from(InstitutionRow).where(*_matching(query))
+    with Session(engine) as session:
+        return session.exec(counted).one()
 
 
 NEARBY_UNITS = 300  # the most a form offers: a city has a few dozen units
@@ -254,7 +265,7 @@ def units_near(engine: Engine, division_code: str, tier: Tier) -> list[Instituti
     else:
         digits = 2 if tier is Tier.PROVINCIAL else 4
         query = InstitutionQuery(region=division_code[:digits].ljust(6, "0"))
-    return find_institutions(engine, query, NEARBY_UNITS, 0)[0]
+    return find_institutions(engine, query, NEARBY_UNITS)
 
 
 def institution_of(entry: DirectoryEntry) -> InstitutionCreate:

@@ -19,7 +19,7 @@ from schemas.edge import INSTITUTION_ID_PATTERN, SEARCH_BYTES, check_text
 from schemas.enterprise import validate_division_code
 from schemas.messages import N_, Said, TranslatableError
 from tierflow.db.models import InstitutionPublic
-from tierflow.directory_store import InstitutionQuery, find_institutions
+from tierflow.directory_store import InstitutionQuery, count_institutions, find_institutions
 
 router = APIRouter(prefix=f"{API_PREFIX}/institutions", tags=["institutions"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -80,7 +80,8 @@ async def list_institutions(
     """Institutions of the directory in force, by division code: a unit's name for its id,
     the units of a region or tier, or those whose name holds a word."""
     query = InstitutionQuery(tuple(ids), tier, region, search)
-    rows, total = await run_in_threadpool(find_institutions, ctx.engine, query, limit, offset)
+    rows = await run_in_threadpool(find_institutions, ctx.engine, query, limit, offset)
+    total = await run_in_threadpool(count_institutions, ctx.engine, query)
     items = [InstitutionPublic.model_validate(row, from_attributes=True) for row in rows]
     return InstitutionPage(items=items, total=total)
 
@@ -97,7 +98,7 @@ async def get_institution(
 ) -> InstitutionPublic:
     """One institution of the directory in force."""
     query = InstitutionQuery(ids=(institution_id,))
-    rows, _ = await run_in_threadpool(find_institutions, ctx.engine, query, 1, 0)
+    rows = await run_in_threadpool(find_institutions, ctx.engine, query, 1)
     if not rows:
         missing = Said(N_("institution %(id)r is not in the directory"), id=institution_id)
         raise HTTPException(status.HTTP_404_NOT_FOUND, missing)

@@ -7,6 +7,7 @@ offset; the dispatcher sends what is due. Inbox rows are delivered by being writ
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -54,10 +55,11 @@ class Planner:
         """Return the rows ``record`` calls for (not yet written)."""
         now = self.clock()
         rows: list[dict[str, Any]] = []
-        rules = [r for r in self.rules.for_event(record.event_type) if r.applies(record.details)]
-        units = self._units(record) if rules else {}
-        for rule in rules:
-            rows += self._for_rule(rule, record, now, units)
+        # read once, and only when a message names an institution (most name none)
+        units = functools.cache(lambda: self._units(record))
+        for rule in self.rules.for_event(record.event_type):
+            if rule.applies(record.details):
+                rows += self._for_rule(rule, record, now, units)
         for hook in self.rules.webhooks_for(record.event_type):
             payload = {
                 "type": event.type,
@@ -90,7 +92,11 @@ class Planner:
         return institution_names(self.engine, sorted({u for u in named if isinstance(u, str)}))
 
     def _for_rule(
-        self, rule: Rule, record: TransitionRecord, now: datetime, units: dict[str, str]
+        self,
+        rule: Rule,
+        record: TransitionRecord,
+        now: datetime,
+        units: Callable[[], dict[str, str]],
     ) -> list[dict[str, Any]]:
         link = f"{self.console_url}/requests/{record.request_id}"
         rows = []

@@ -10,7 +10,7 @@ breached step's name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -68,11 +68,16 @@ class Templates:
         locale: str,
         record: TransitionRecord,
         link: str,
-        units: Mapping[str, str] | None = None,
+        units: Callable[[], Mapping[str, str]] | None = None,
     ) -> Rendered:
-        """Return subject and body of ``name`` in ``locale`` for ``record``; ``units`` names
-        the institutions it mentions (``unit(id)`` in a template; the id where it has none)."""
-        known = units or {}
+        """Return subject and body of ``name`` in ``locale`` for ``record``; ``units`` reads
+        the names of the institutions it mentions, when a template first names one with
+        ``unit(id)`` (the id where it has none)."""
+
+        def unit(institution: str | None) -> str:
+            known = units() if units else {}
+            return known.get(institution or "") or institution or "-"
+
         template = self.env.get_template(f"{locale}/{name}.j2")
         catalog = translations(locale)
         r = record.model_dump(mode="json", exclude={"request"})
@@ -84,7 +89,7 @@ class Templates:
                 "clock": clock_words(str(r["details"].get("clock") or ""), catalog),
                 "word": lambda kind, code: _word(kind, code, catalog),
                 "why": lambda text: engine_reason(text, catalog),
-                "unit": lambda unit: known.get(unit or "") or unit or "-",
+                "unit": unit,
             }
         )
         subject = "".join(template.blocks["subject"](context)).strip()

@@ -177,6 +177,6 @@ def test_the_unit_hears_its_sign_for_deadline_and_the_enterprise_who_handled_it(
     assert "请及时签收并受理" in body and "签收期限：2026-12-01 17:00" in body
     resolved = f.emit(EventType.RESOLVED, State.RESOLVED, actor=caseworker(COUNTY), reason="已对接")
     units = {COUNTY: "杭州市西湖区中小企业服务中心"}
-    body = TEMPLATES.render("concluded", "zh-CN", resolved, "http://console", units).body
+    body = TEMPLATES.render("concluded", "zh-CN", resolved, "http://console", lambda: units).body
     assert "办理单位：杭州市西湖区中小企业服务中心" in body
     assert mixed_punctuation(body) == []
