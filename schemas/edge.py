@@ -49,6 +49,7 @@ ATTACHMENT_NAME_BYTES = 765  # was 255 characters
 MEDIA_TYPE_BYTES = 300  # was 100 characters
 URL_BYTES = 3_000  # was 1,000 characters
 SEARCH_BYTES = 300  # a search box: 100 Chinese characters
+INSTITUTION_IDS_AT_ONCE = 200  # the ids one call of GET /institutions names
 
 # One e-mail address mail can go to: no display name, no list, no spaces or line breaks (a
 # line break would end a mail's header, a comma would add a recipient).

@@ -15,7 +15,12 @@ from api.models import ErrorOut
 from api.routes import API_PREFIX
 from schemas.divisions import check_known_division
 from schemas.domain import Tier
-from schemas.edge import INSTITUTION_ID_PATTERN, SEARCH_BYTES, check_text
+from schemas.edge import (
+    INSTITUTION_ID_PATTERN,
+    INSTITUTION_IDS_AT_ONCE,
+    SEARCH_BYTES,
+    check_text,
+)
 from schemas.enterprise import validate_division_code
 from schemas.messages import N_, Said, TranslatableError
 from tierflow.db.models import InstitutionPublic
@@ -25,13 +30,12 @@ router = APIRouter(prefix=f"{API_PREFIX}/institutions", tags=["institutions"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing or unknown token"}
 }
-MAX_IDS = 200
 _ID = re.compile(INSTITUTION_ID_PATTERN)
 
 
 def _ids(values: list[str]) -> list[str]:
-    if len(values) > MAX_IDS:
-        raise TranslatableError(N_("at most %(count)d ids at once"), count=MAX_IDS)
+    if len(values) > INSTITUTION_IDS_AT_ONCE:
+        raise TranslatableError(N_("at most %(count)d ids at once"), count=INSTITUTION_IDS_AT_ONCE)
     for value in values:
         if not _ID.fullmatch(value):
             raise TranslatableError(N_("%(id)r is not an institution id"), id=value[:64])

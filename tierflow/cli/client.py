@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from schemas.domain import Category, Priority, SlaStatus, State, Tier
+from schemas.edge import INSTITUTION_IDS_AT_ONCE
 from schemas.lifecycle import (
     ActionFields,
     ActionKind,
@@ -133,21 +134,21 @@ def _call(method: str, path: str, **kwargs: Any) -> Any:
 def _unit_names(units: Iterable[str | None]) -> dict[str, str]:
     """The directory's names of ``units``, read in one API call; none when the API cannot
     say (an older server, a unit the directory lacks): those units show their ids."""
-    wanted = sorted({unit for unit in units if unit})[:MAX_NAMED]
+    wanted = sorted({unit for unit in units if unit})[:INSTITUTION_IDS_AT_ONCE]
     if not wanted:
         return {}
     with _client() as client:
         try:
-            params: dict[str, str | list[str]] = {"id": wanted, "limit": str(MAX_NAMED)}
+            params: dict[str, str | list[str]] = {
+                "id": wanted,
+                "limit": str(INSTITUTION_IDS_AT_ONCE),
+            }
             response = client.get(API + "/institutions", params=params)
         except httpx.HTTPError:
             return {}
     if response.status_code != 200:
         return {}
     return {item["id"]: item["name"] for item in response.json().get("items", [])}
-
-
-MAX_NAMED = 200  # the ids one call of GET /institutions takes (api.routes.institutions)
 
 
 def _unit_name(unit: str | None, names: dict[str, str] | None = None) -> str:
