@@ -784,14 +784,21 @@ class OperatorHold(BaseModel):
 
 
 # The request workflow's registered type. Requests started before it run to their end under the
-# type they started with: V3 may run two local activities at once, V2 also cancels a timer as
-# soon as its deadline moves, the first name decides by patches (workflows/versions.py tells
-# why a new name saves their markers).
-WORKFLOW_TYPE = "ServiceRequestV4"
+# type they started with: V4 admits on its first task's instant, V3 may also run two local
+# activities at once, V2 also cancels a timer as soon as its deadline moves, the first name
+# decides by patches (workflows/versions.py tells why a new name saves their markers).
+WORKFLOW_TYPE = "ServiceRequestV5"
+WORKFLOW_TYPE_V4 = "ServiceRequestV4"
 WORKFLOW_TYPE_V3 = "ServiceRequestV3"
 WORKFLOW_TYPE_V2 = "ServiceRequestV2"
 WORKFLOW_TYPE_STARTED_BEFORE = "ServiceRequest"
-WORKFLOW_TYPES = (WORKFLOW_TYPE, WORKFLOW_TYPE_V3, WORKFLOW_TYPE_V2, WORKFLOW_TYPE_STARTED_BEFORE)
+WORKFLOW_TYPES = (
+    WORKFLOW_TYPE,
+    WORKFLOW_TYPE_V4,
+    WORKFLOW_TYPE_V3,
+    WORKFLOW_TYPE_V2,
+    WORKFLOW_TYPE_STARTED_BEFORE,
+)
 
 
 class WorkflowState(BaseModel):

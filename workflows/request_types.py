@@ -16,11 +16,28 @@ with workflow.unsafe.imports_passed_through():
         WORKFLOW_TYPE_STARTED_BEFORE,
         WORKFLOW_TYPE_V2,
         WORKFLOW_TYPE_V3,
+        WORKFLOW_TYPE_V4,
         RequestSummary,
         WorkflowState,
     )
 
 from workflows.service_request import ServiceRequestWorkflow
+
+
+@workflow.defn(name=WORKFLOW_TYPE_V4)
+class ServiceRequestV4(ServiceRequestWorkflow):
+    """Requests started as ``ServiceRequestV4``: the same lifecycle, admitted on the instant
+    of their first workflow task (``ServiceRequestWorkflow._admission_instant``).
+
+    Their clocks started then, so they replay only on code that admits them then; they
+    continue as new under this type.
+    """
+
+    admits_at_start = False
+
+    @workflow.run
+    async def run(self, state: WorkflowState) -> RequestSummary:
+        return await super().run(state)
 
 
 @workflow.defn(name=WORKFLOW_TYPE_V3)
@@ -33,6 +50,7 @@ class ServiceRequestV3(ServiceRequestWorkflow):
     """
 
     one_local_activity_at_a_time = False
+    admits_at_start = False
 
     @workflow.run
     async def run(self, state: WorkflowState) -> RequestSummary:
@@ -49,6 +67,7 @@ class ServiceRequestV2(ServiceRequestWorkflow):
 
     keeps_later_timers = False
     one_local_activity_at_a_time = False
+    admits_at_start = False
 
     @workflow.run
     async def run(self, state: WorkflowState) -> RequestSummary:
@@ -66,6 +85,7 @@ class ServiceRequestStartedBefore(ServiceRequestWorkflow):
     takes_patches = True
     keeps_later_timers = False
     one_local_activity_at_a_time = False
+    admits_at_start = False
 
     @workflow.run
     async def run(self, state: WorkflowState) -> RequestSummary:
@@ -75,6 +95,7 @@ class ServiceRequestStartedBefore(ServiceRequestWorkflow):
 # every type a request runs under: a worker registers them all, a replayer too
 REQUEST_WORKFLOWS = (
     ServiceRequestWorkflow,
+    ServiceRequestV4,
     ServiceRequestV3,
     ServiceRequestV2,
     ServiceRequestStartedBefore,

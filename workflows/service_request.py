@@ -103,6 +103,7 @@ class ServiceRequestWorkflow:
     takes_patches = False  # see workflows/versions.py
     keeps_later_timers = True
     one_local_activity_at_a_time = True  # see workflows/activity_calls.OneAtATime
+    admits_at_start = True  # see _admission_instant
 
     @workflow.init
     def __init__(self, state: WorkflowState) -> None:
@@ -125,7 +126,7 @@ class ServiceRequestWorkflow:
     async def run(self, state: WorkflowState) -> RequestSummary:
         self._versions.start()
         if self.case.policy is None and self.case.operator is None:
-            await self._admit()
+            await self._admit(self._admission_instant())
             if self._versions.lean:
                 # actions that waited for the routing apply first: one batch records them all
                 await workflow.wait_condition(lambda: True)
@@ -223,9 +224,21 @@ class ServiceRequestWorkflow:
                 )
             )
 
-    async def _admit(self) -> None:
-        """Pin the SLA policy, record the submission and route to the first tier."""
-        with self._step():  # one instant, whatever its local activities take
+    def _admission_instant(self) -> datetime | None:
+        """The instant a new request is admitted on: the run's start, as its history holds it
+        (runs of ``ServiceRequestV4`` and before: None, their first task's instant).
+
+        The first task's instant is not the one a replay reads when the SDK completed that
+        task empty while the admission's lookup ran (to renew it, or to answer a query that
+        came with it): the replay runs the admission at the next task's instant, its clocks
+        start later, and the first deadline's step finds nothing due (a nondeterminism error).
+        """
+        return workflow.info().workflow_start_time if self.admits_at_start else None
+
+    async def _admit(self, at: datetime | None = None) -> None:
+        """Pin the SLA policy, record the submission and route to the first tier (on ``at``,
+        else now: an operator's retry admits when it is asked)."""
+        with self._step(at):  # one instant, whatever its local activities take
             now = self._now()
             req = self.case.request
             failed: StepFailed | None = None

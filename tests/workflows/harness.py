@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -189,13 +190,23 @@ class StandIns:
         ]
 
 
+FAILED_HISTORIES = Path(tempfile.gettempdir()) / "tierflow-failed-histories"
+
+
 async def replay_and_keep(history: WorkflowHistory, name: str, run_id: str) -> None:
     """Replay one run with today's code; with TIERFLOW_RECORD_HISTORIES=1 keep it for the
     replay suite (the whole run id: ids are time-ordered, so prefixes of one workflow's runs
     collide)."""
-    await Replayer(
-        workflows=[*REQUEST_WORKFLOWS], data_converter=pydantic_data_converter
-    ).replay_workflow(history)
+    try:
+        await Replayer(
+            workflows=[*REQUEST_WORKFLOWS], data_converter=pydantic_data_converter
+        ).replay_workflow(history)
+    except Exception as exc:  # a live run's race is gone once the test ends: keep its history
+        FAILED_HISTORIES.mkdir(parents=True, exist_ok=True)
+        kept = FAILED_HISTORIES / f"{name}-{run_id}.json"
+        kept.write_text(history.to_json())
+        exc.add_note(f"the history that failed to replay: {kept}")
+        raise
     if os.environ.get("TIERFLOW_RECORD_HISTORIES"):
         HISTORIES.mkdir(exist_ok=True)
         (HISTORIES / f"{name}-{run_id}.json").write_text(history.to_json())

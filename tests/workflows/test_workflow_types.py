@@ -1,11 +1,12 @@
 """A request of today's type never runs on a worker that lacks the type.
 
-Requests start as ``ServiceRequestV4``; a worker of the code before it knows only
-``ServiceRequestV3``, ``ServiceRequestV2`` and ``ServiceRequest``. If the API is upgraded
-before the workers, such a worker fails the new request's workflow task (the type is not
-registered) without failing the request, and the first upgraded worker runs it from the
-start: no command of the old code (a patch marker, a timer cancelled at once, overlapping
-local activities) can reach a V4 history, so it always replays on today's code.
+Requests start as ``ServiceRequestV5``; a worker of the code before it knows only
+``ServiceRequestV4``, ``ServiceRequestV3``, ``ServiceRequestV2`` and ``ServiceRequest``. If
+the API is upgraded before the workers, such a worker fails the new request's workflow task
+(the type is not registered) without failing the request, and the first upgraded worker runs
+it from the start: no command of the old code (a patch marker, a timer cancelled at once,
+overlapping local activities, clocks started on the first task's instant) can reach a V5
+history, so it always replays on today's code.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from workflows.request_types import (
     ServiceRequestStartedBefore,
     ServiceRequestV2,
     ServiceRequestV3,
+    ServiceRequestV4,
 )
 from workflows.service_request import ServiceRequestWorkflow
 
@@ -53,7 +55,12 @@ async def test_a_worker_without_the_type_leaves_the_request_to_one_that_has_it(
     async with stand_ins.worker(
         temporal_client,
         task_queue,
-        workflows=[ServiceRequestV3, ServiceRequestV2, ServiceRequestStartedBefore],
+        workflows=[
+            ServiceRequestV4,
+            ServiceRequestV3,
+            ServiceRequestV2,
+            ServiceRequestStartedBefore,
+        ],
     ):
         await eventually(task_failed, what="the older worker fails the task")
     assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING, "not failed"
