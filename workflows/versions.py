@@ -16,7 +16,10 @@ fails them, and a worker that has it takes them). Those runs take every path abo
 Runs of ``ServiceRequestV3`` also keep a timer whose deadline was overtaken by an earlier one
 (``keeps_later_timers``): the run often ends before it fires, and cancelling it costs an event.
 Runs of ``ServiceRequestV4`` also run their local activities one at a time
-(``activity_calls.OneAtATime``), so that two never resolve in the same workflow task.
+(``activity_calls.OneAtATime``), so that two never resolve in the same workflow task. Runs
+of ``ServiceRequestV5`` also admit the request on the run's start, not on the instant of the
+first workflow task, which a replay may read differently
+(``ServiceRequestWorkflow._admission_instant``).
 """
 
 from __future__ import annotations
