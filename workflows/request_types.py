@@ -27,13 +27,16 @@ from workflows.service_request import ServiceRequestWorkflow
 @workflow.defn(name=WORKFLOW_TYPE_V4)
 class ServiceRequestV4(ServiceRequestWorkflow):
     """Requests started as ``ServiceRequestV4``: the same lifecycle, admitted on the instant
-    of their first workflow task (``ServiceRequestWorkflow._admission_instant``).
+    of their first workflow task (``ServiceRequestWorkflow._admission_instant``), and
+    continued as new where the run loop reads the server's suggestion
+    (``ServiceRequestWorkflow._note_suggestion``).
 
-    Their clocks started then, so they replay only on code that admits them then; they
+    Their histories were made so, so they replay only on code that does the same; they
     continue as new under this type.
     """
 
     admits_at_start = False
+    latches_continue_suggestion = False
 
     @workflow.run
     async def run(self, state: WorkflowState) -> RequestSummary:
@@ -51,6 +54,7 @@ class ServiceRequestV3(ServiceRequestWorkflow):
 
     one_local_activity_at_a_time = False
     admits_at_start = False
+    latches_continue_suggestion = False
 
     @workflow.run
     async def run(self, state: WorkflowState) -> RequestSummary:
@@ -68,6 +72,7 @@ class ServiceRequestV2(ServiceRequestWorkflow):
     keeps_later_timers = False
     one_local_activity_at_a_time = False
     admits_at_start = False
+    latches_continue_suggestion = False
 
     @workflow.run
     async def run(self, state: WorkflowState) -> RequestSummary:
@@ -86,6 +91,7 @@ class ServiceRequestStartedBefore(ServiceRequestWorkflow):
     keeps_later_timers = False
     one_local_activity_at_a_time = False
     admits_at_start = False
+    latches_continue_suggestion = False
 
     @workflow.run
     async def run(self, state: WorkflowState) -> RequestSummary:

@@ -104,6 +104,7 @@ class ServiceRequestWorkflow:
     keeps_later_timers = True
     one_local_activity_at_a_time = True  # see workflows/activity_calls.OneAtATime
     admits_at_start = True  # see _admission_instant
+    latches_continue_suggestion = True  # see _note_suggestion
 
     @workflow.init
     def __init__(self, state: WorkflowState) -> None:
@@ -120,6 +121,7 @@ class ServiceRequestWorkflow:
         # a V3 run's timers by deadline (None: idle), each with the instant it fires
         self._alarms: dict[datetime | None, tuple[datetime, asyncio.Task[None]]] = {}
         self._step_at: datetime | None = None  # the instant the current step reads
+        self._suggested = False  # the server suggested continue-as-new (see _note_suggestion)
 
     # ------------------------------------------------------------------ run loop
     @workflow.run
@@ -132,7 +134,7 @@ class ServiceRequestWorkflow:
                 await workflow.wait_condition(lambda: True)
         while not self.case.state.is_terminal:
             await self._drain_outbox()
-            if workflow.info().is_continue_as_new_suggested() and not self._outbox.blocked:
+            if self._continue_suggested() and not self._outbox.blocked:
                 await self._settle()
                 workflow.continue_as_new(self.case)
             if self._retry_requested():
@@ -317,6 +319,7 @@ class ServiceRequestWorkflow:
     # ------------------------------------------------------------------ update
     @workflow.update
     async def act(self, action: ActionRequest) -> ActionResult:
+        self._note_suggestion()
         if action.action_id in self.case.results:
             return self.case.results[action.action_id].model_copy(update={"duplicate": True})
         routing = self.case.state is State.SUBMITTED  # validated before the holder was known
@@ -473,6 +476,7 @@ class ServiceRequestWorkflow:
         on the new calendar from now, so deadlines move to its days off. Recorded as a
         ``calendar_updated`` event. Returns the calendar version in force.
         """
+        self._note_suggestion()
         async with self._locked():
             policy = self._policy
             old = policy.calendar
@@ -868,6 +872,24 @@ class ServiceRequestWorkflow:
         tier, institution = found
         self._move(tier, institution, EventType.HANDED_BACK, actor, reason, action_id)
 
+    # ------------------------------------------------------------------ continue-as-new
+    def _note_suggestion(self) -> None:
+        """Note whether the server suggests continuing as new, in a task an update or a timer
+        started (runs of ``ServiceRequestV4`` and before read it where the run loop decides).
+
+        The suggestion is a flag of the workflow task. A local activity's result that the SDK
+        holds while it completes a task to answer a query is handed over in the next task, with
+        that task's flag; a replay hands it over in the task the result is recorded in, with
+        that one's. Read there, a run continued as new where its replay does not (a
+        nondeterminism error); an update's or a timer's task is the same in both.
+        """
+        self._suggested = self._suggested or workflow.info().is_continue_as_new_suggested()
+
+    def _continue_suggested(self) -> bool:
+        if self.latches_continue_suggestion:
+            return self._suggested
+        return workflow.info().is_continue_as_new_suggested()
+
     # ------------------------------------------------------------------ the steady clock
     def _now(self) -> datetime:
         """The instant of the step under way (``workflow.now()`` outside a step, and in runs
@@ -911,6 +933,8 @@ class ServiceRequestWorkflow:
         if self._versions.keeps_later_timers:
             alarm = self._timer_for(sla.next_due(self.case))
             await workflow.wait_condition(lambda: self._work_waits() or alarm.done())
+            if alarm.done():
+                self._note_suggestion()
             return
         if not self._versions.lean:
             try:

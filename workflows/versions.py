@@ -19,7 +19,8 @@ Runs of ``ServiceRequestV4`` also run their local activities one at a time
 (``activity_calls.OneAtATime``), so that two never resolve in the same workflow task. Runs
 of ``ServiceRequestV5`` also admit the request on the run's start, not on the instant of the
 first workflow task, which a replay may read differently
-(``ServiceRequestWorkflow._admission_instant``).
+(``ServiceRequestWorkflow._admission_instant``), and read the server's suggestion to continue
+as new in the tasks of updates and timers only (``ServiceRequestWorkflow._note_suggestion``).
 """
 
 from __future__ import annotations
