@@ -1,8 +1,10 @@
-"""`tierflow temporal`: Prepare a Temporal cluster's namespace for tierflow (operator).
+"""`tierflow temporal`: Prepare a Temporal cluster for tierflow, and check what its workers
+would replay (operator).
 
-The work is done by ``tierflow.temporal_setup`` through the server's own APIs; this command
-connects with the processes' settings (address, namespace, TLS) and says what it did in the
-operator's language (``tierflow.cli.texts``). Names and types stay as they are.
+The work is done by ``tierflow.temporal_setup`` and ``tierflow.cli.replay_check`` through the
+server's own APIs; the commands connect with the processes' settings (address, namespace, TLS,
+payload keys) and say what they did in the operator's language (``tierflow.cli.texts``). Names
+and types stay as they are.
 """
 
 from __future__ import annotations
@@ -13,13 +15,17 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from tierflow.cli.texts import _, fail
+from tierflow.cli.texts import _, fail, ngettext
 
 if TYPE_CHECKING:
+    from tierflow.cli.replay_check import ReplayReport
     from tierflow.settings import Settings
     from tierflow.temporal_setup import SearchAttributesRegistered
 
-app = typer.Typer(help="Prepare a Temporal cluster for tierflow (operator).", no_args_is_help=True)
+app = typer.Typer(
+    help="Prepare a Temporal cluster for tierflow, and check its replays (operator).",
+    no_args_is_help=True,
+)
 
 
 @app.command()
@@ -82,3 +88,65 @@ async def _setup(
     registered = await register_search_attributes(client, namespace)
     await wait_search_attributes_usable(client, namespace, wait=wait)
     return created, registered
+
+
+@app.command("replay-check")
+def replay_check(
+    request: list[str] = typer.Option(
+        [], "--request", help="A request id to replay (repeatable); default: every running one"
+    ),
+    closed: bool = typer.Option(False, help="Also replay requests that have ended"),
+    limit: int = typer.Option(1000, min=1, help="Runs to replay at most"),
+    wait: float = typer.Option(30.0, min=0, help="Seconds to wait for Temporal"),
+) -> None:
+    """Replay requests' histories with this build's workflow code; list those it cannot.
+
+    A worker of this build would fail every workflow task of such a request (a
+    nondeterminism error) once it replays it. Run it with a new build before deploying it,
+    and after an incident to find the requests to reset (docs/runbooks.md). Runs no activity
+    and changes nothing. Exits 1 if a run cannot replay.
+    """
+    from tierflow.cli.replay_check import requests_query
+    from tierflow.settings import Settings
+    from tierflow.startup import DependencyUnavailable
+
+    settings = Settings()
+    query = requests_query(request, running_only=not closed)
+    try:
+        report = asyncio.run(_replay_check(settings, query, limit, wait))
+    except DependencyUnavailable as exc:
+        fail(_("Temporal unreachable: %(error)s") % {"error": exc})
+    for failure in report.failures:
+        said = _("%(workflow)s (run %(run)s, %(type)s) cannot replay: %(error)s")
+        values = {
+            "workflow": failure.workflow_id,
+            "run": failure.run_id,
+            "type": failure.workflow_type,
+            "error": failure.error,
+        }
+        typer.echo(said % values)
+    if report.failures:
+        head = ngettext(
+            "%(failed)d of %(count)d run cannot replay on this build",
+            "%(failed)d of %(count)d runs cannot replay on this build",
+            report.replayed,
+        )
+        fail(head % {"failed": len(report.failures), "count": report.replayed})
+    done = ngettext(
+        "%(count)d run replays on this build",
+        "all %(count)d runs replay on this build",
+        report.replayed,
+    )
+    typer.echo(done % {"count": report.replayed})
+
+
+async def _replay_check(settings: Settings, query: str, limit: int, wait: float) -> ReplayReport:
+    from tierflow.cli.replay_check import quiet_runtime
+    from tierflow.cli.replay_check import replay_check as check
+    from tierflow.temporal_client import connect_temporal
+
+    address = settings.temporal_address
+    namespace = settings.temporal_namespace
+    runtime = quiet_runtime()
+    client = await connect_temporal(address, namespace, runtime, wait=wait, settings=settings)
+    return await check(client, query, limit)

@@ -1,0 +1,106 @@
+"""`tierflow temporal replay-check` names the running requests this build cannot replay.
+
+Real dev server, stand-in activities. One request runs as today's type; the other as
+``ServiceRequestV4`` with its admission's lookup held past a renewed workflow task, which
+makes its history one that code does not reproduce once its first deadline has fired (the
+fault ``ServiceRequestV5`` mends, tests/workflows/test_clock_on_replay.py). The command runs
+as an operator runs it: its own process, its settings from the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowHandle
+
+from schemas.lifecycle import WORKFLOW_TYPE, WORKFLOW_TYPE_V4, WorkflowState
+from tests.utils.eventually import eventually
+from tests.utils.factories import ALWAYS_OPEN, make_policy, make_request
+from tests.workflows.dev_server import SECOND
+from tests.workflows.harness import StandIns
+from tests.workflows.test_clock_on_replay import renewed_after
+from tierflow.constants import workflow_id
+from tierflow_dev.devstack.temporal import TemporalDevServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def replay_check(server: TemporalDevServer, *args: str) -> tuple[int, str]:
+    """Run the command in a process of its own; return its exit code and output."""
+    env = {
+        **os.environ,
+        "TIERFLOW_TEMPORAL_ADDRESS": server.address,
+        "TIERFLOW_TEMPORAL_NAMESPACE": server.namespace,
+        "TIERFLOW_LANG": "en",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tierflow.cli",
+        "temporal",
+        "replay-check",
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def start(client: Client, queue: str, type_name: str) -> WorkflowHandle:
+    req = make_request()
+    return await client.start_workflow(
+        type_name,
+        WorkflowState(request=req),
+        id=workflow_id(req.request_id),
+        task_queue=queue,
+        task_timeout=timedelta(seconds=1),  # a task held by a lookup is renewed at 0.8 s
+        result_type=None,
+    )
+
+
+async def test_the_requests_a_build_cannot_replay_are_named(
+    temporal_client: Client, temporal_dev_server: TemporalDevServer, task_queue: str
+) -> None:
+    # the first warning falls 2 s after the submission
+    stand_ins = StandIns(policy=make_policy(4 * SECOND, 8 * SECOND, 2 * SECOND, ALWAYS_OPEN))
+    async with stand_ins.worker(temporal_client, task_queue):
+        gate = stand_ins.admission_gate = asyncio.Event()
+        wedged = await start(temporal_client, task_queue, WORKFLOW_TYPE_V4)
+        started = (await wedged.describe()).start_time
+        assert started is not None
+        await eventually(lambda: renewed_after(wedged, started), timeout=10, what="a renewal")
+        gate.set()
+        healthy = await start(temporal_client, task_queue, WORKFLOW_TYPE)
+        for handle in (wedged, healthy):
+            request_id = handle.id.removeprefix("request-")
+            await eventually(
+                lambda rid=request_id: stand_ins.of_type(rid, "sla_warning"),
+                timeout=10,
+                what="the first warning",
+            )
+        wedged_id = wedged.id.removeprefix("request-")
+        healthy_id = healthy.id.removeprefix("request-")
+
+        code, out = await replay_check(temporal_dev_server)
+        assert code == 1, out
+        assert f"{wedged.id} (run " in out and f"{WORKFLOW_TYPE_V4}) cannot replay" in out, out
+        assert "cannot replay: [TMPRL1100] Nondeterminism error: " in out, out
+        assert "Failing workflow task" not in out, out  # nothing failed on the server
+        assert healthy.id not in out, out
+
+        code, out = await replay_check(temporal_dev_server, "--request", healthy_id)
+        assert (code, out.strip()) == (0, "1 run replays on this build"), out
+        code, out = await replay_check(
+            temporal_dev_server, "--request", healthy_id, "--request", wedged_id
+        )
+        assert code == 1 and "1 of 2 runs cannot replay on this build" in out, out
+        for handle in (wedged, healthy):
+            await handle.terminate("test over")

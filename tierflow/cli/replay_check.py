@@ -1,0 +1,111 @@
+"""Replay requests' histories with this build's workflow code: which would its workers wedge?
+
+A worker replays a request whenever the request is not in its cache (a restart, a deploy, a
+full cache). A history this build's code does not reproduce fails every workflow task of the
+request from then on (a nondeterminism error) until a fixed build runs it or an operator
+resets it. Replaying the running requests before a deploy finds them while the old build
+still runs them; after an incident, it lists the requests a runbook step must reset.
+
+The replay runs in the worker's sandbox with its data converter (payload keys from the
+settings), exactly as a worker of this build would; it executes no activity and changes
+nothing on the server.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+from temporalio.client import Client, WorkflowExecution, WorkflowHistory
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.worker import Replayer
+
+from schemas.lifecycle import WORKFLOW_TYPES
+from tierflow.constants import workflow_id
+from workflows.request_types import REQUEST_WORKFLOWS
+
+
+@dataclass(frozen=True)
+class ReplayFailure:
+    """One run this build's code does not reproduce, and the SDK's first line on why."""
+
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    error: str
+
+
+@dataclass
+class ReplayReport:
+    replayed: int = 0
+    failures: list[ReplayFailure] = field(default_factory=list)
+
+
+def requests_query(request_ids: Sequence[str] = (), *, running_only: bool = True) -> str:
+    """The visibility query for the requests to replay: these ids, else every request."""
+    types = ", ".join(f"'{t}'" for t in WORKFLOW_TYPES)
+    parts = [f"WorkflowType IN ({types})"]
+    if request_ids:
+        ids = ", ".join(f"'{workflow_id(r)}'" for r in request_ids)
+        parts.append(f"WorkflowId IN ({ids})")
+    if running_only:
+        parts.append("ExecutionStatus = 'Running'")
+    return " AND ".join(parts)
+
+
+# the SDK's own words inside the Rust failure it wraps a nondeterminism error in
+_CORE_MESSAGE = re.compile(r'message: "((?:[^"\\]|\\.)*)"')
+
+
+def quiet_runtime() -> Runtime:
+    """A runtime whose SDK core logs errors only: a replay that fails is reported, not also
+    logged as a failing workflow task (which it is not: nothing runs on the server)."""
+    errors_only = TelemetryFilter(core_level="ERROR", other_level="ERROR")
+    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=errors_only)))
+
+
+def reason(failure: BaseException) -> str:
+    """The SDK's own message (``[TMPRL1100] Nondeterminism error: ...``), else the first line."""
+    text = str(failure).strip()
+    found = _CORE_MESSAGE.search(text)
+    if found:
+        return found.group(1)
+    return text.splitlines()[0] if text else type(failure).__name__
+
+
+async def replay_check(client: Client, query: str, limit: int) -> ReplayReport:
+    """Replay up to ``limit`` runs the query finds, one at a time, with this build's code."""
+    from workers.worker import workflow_runner  # the worker's sandbox, as a worker replays
+
+    executions: list[WorkflowExecution] = [
+        e async for e in client.list_workflows(query, limit=limit)
+    ]
+
+    async def histories() -> AsyncIterator[WorkflowHistory]:
+        for execution in executions:
+            handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+            yield await handle.fetch_history()
+
+    replayer = Replayer(
+        workflows=[*REQUEST_WORKFLOWS],
+        data_converter=client.data_converter,
+        workflow_runner=workflow_runner(client.data_converter),
+        runtime=client.service_client.config.runtime,
+    )
+    report = ReplayReport()
+    async with replayer.workflow_replay_iterator(histories()) as results:
+        index = 0
+        async for result in results:
+            execution = executions[index]
+            index += 1
+            report.replayed += 1
+            if result.replay_failure is not None:
+                failure = ReplayFailure(
+                    workflow_id=execution.id,
+                    run_id=execution.run_id,
+                    workflow_type=execution.workflow_type,
+                    error=reason(result.replay_failure),
+                )
+                report.failures.append(failure)
+    return report
