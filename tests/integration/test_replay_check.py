@@ -102,5 +102,7 @@ async def test_the_requests_a_build_cannot_replay_are_named(
             temporal_dev_server, "--request", healthy_id, "--request", wedged_id
         )
         assert code == 1 and "1 of 2 runs cannot replay on this build" in out, out
+        code, out = await replay_check(temporal_dev_server, "--request", "x' OR 'a'='a")
+        assert code == 2 and "--request: \"x' OR 'a'='a\" is not a request id" in out, out
         for handle in (wedged, healthy):
             await handle.terminate("test over")

@@ -22,13 +22,14 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.worker import Replayer
 
 from schemas.lifecycle import WORKFLOW_TYPES
+from schemas.request import REQUEST_ID_PATTERN
 from tierflow.constants import workflow_id
 from workflows.request_types import REQUEST_WORKFLOWS
 
 
 @dataclass(frozen=True)
 class ReplayFailure:
-    """One run this build's code does not reproduce, and the SDK's first line on why."""
+    """One run this build's code does not reproduce, and the SDK's reason."""
 
     workflow_id: str
     run_id: str
@@ -43,7 +44,12 @@ class ReplayReport:
 
 
 def requests_query(request_ids: Sequence[str] = (), *, running_only: bool = True) -> str:
-    """The visibility query for the requests to replay: these ids, else every request."""
+    """The visibility query for the requests to replay: these ids, else every request.
+
+    Raises ValueError for an id that is not a request id (it goes into the query's text)."""
+    for request_id in request_ids:
+        if not re.fullmatch(REQUEST_ID_PATTERN, request_id):
+            raise ValueError(request_id)
     types = ", ".join(f"'{t}'" for t in WORKFLOW_TYPES)
     parts = [f"WorkflowType IN ({types})"]
     if request_ids:

@@ -111,7 +111,10 @@ def replay_check(
     from tierflow.startup import DependencyUnavailable
 
     settings = Settings()
-    query = requests_query(request, running_only=not closed)
+    try:
+        query = requests_query(request, running_only=not closed)
+    except ValueError as exc:
+        fail(_("--request: %(id)r is not a request id") % {"id": str(exc)}, 2)
     try:
         report = asyncio.run(_replay_check(settings, query, limit, wait))
     except DependencyUnavailable as exc:
