@@ -31,6 +31,7 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from schemas.domain import Tier
+from schemas.enterprise import division_for_tier
 from schemas.permissions import division_prefix
 from tierflow.db.models import DirectoryVersion, InstitutionCreate, InstitutionRow
 from tierflow.db.repository import upsert_institutions
@@ -263,8 +264,8 @@ def units_near(engine: Engine, division_code: str, tier: Tier) -> list[Instituti
     if tier is Tier.NATIONAL:
         query = InstitutionQuery(tier=Tier.NATIONAL)
     else:
-        digits = 2 if tier is Tier.PROVINCIAL else 4
-        query = InstitutionQuery(region=division_code[:digits].ljust(6, "0"))
+        region = Tier.PROVINCIAL if tier is Tier.PROVINCIAL else Tier.MUNICIPAL
+        query = InstitutionQuery(region=division_for_tier(division_code, region))
     return find_institutions(engine, query, NEARBY_UNITS)
 
 

@@ -5,6 +5,9 @@ The sandbox runs the module of a run's workflow type afresh for every new run, a
 subclass in the same module as today's type made every new run pay for it
 (``tierflow bench lifecycle``). Runs of today's type import only ``service_request``; runs of
 an older type import this module, and it imports that one.
+
+Each older type is the one after it, but for what its own class sets: a V3 run is a V4 run
+whose local activities may overlap, and so on down to the first name.
 """
 
 from __future__ import annotations
@@ -44,17 +47,15 @@ class ServiceRequestV4(ServiceRequestWorkflow):
 
 
 @workflow.defn(name=WORKFLOW_TYPE_V3)
-class ServiceRequestV3(ServiceRequestWorkflow):
-    """Requests started as ``ServiceRequestV3``: the same lifecycle, its local activities
-    free to overlap (an update's lookup while the outbox records).
+class ServiceRequestV3(ServiceRequestV4):
+    """Requests started as ``ServiceRequestV3``: a V4 run, its local activities free to
+    overlap (an update's lookup while the outbox records).
 
     Their histories may hold overlapping local activities, so they replay only on code that
     lets them overlap (``activity_calls.OneAtATime``); they continue as new under this type.
     """
 
     one_local_activity_at_a_time = False
-    admits_at_start = False
-    latches_continue_suggestion = False
 
     @workflow.run
     async def run(self, state: WorkflowState) -> RequestSummary:
@@ -62,17 +63,14 @@ class ServiceRequestV3(ServiceRequestWorkflow):
 
 
 @workflow.defn(name=WORKFLOW_TYPE_V2)
-class ServiceRequestV2(ServiceRequestWorkflow):
-    """Requests started as ``ServiceRequestV2``: the same lifecycle, without kept timers.
+class ServiceRequestV2(ServiceRequestV3):
+    """Requests started as ``ServiceRequestV2``: a V3 run, without kept timers.
 
     Their histories cancel a timer as soon as its deadline moves, so they replay only on code
     that does; they continue as new under this type too.
     """
 
     keeps_later_timers = False
-    one_local_activity_at_a_time = False
-    admits_at_start = False
-    latches_continue_suggestion = False
 
     @workflow.run
     async def run(self, state: WorkflowState) -> RequestSummary:
@@ -80,18 +78,14 @@ class ServiceRequestV2(ServiceRequestWorkflow):
 
 
 @workflow.defn(name=WORKFLOW_TYPE_STARTED_BEFORE)
-class ServiceRequestStartedBefore(ServiceRequestWorkflow):
-    """Requests started under the first type name: the same lifecycle, chosen by patches.
+class ServiceRequestStartedBefore(ServiceRequestV2):
+    """Requests started under the first type name: a V2 run, its paths chosen by patches.
 
     Their histories hold the patch markers their code took, so they replay only on code that
     asks for the same patches; they continue as new under this type too.
     """
 
     takes_patches = True
-    keeps_later_timers = False
-    one_local_activity_at_a_time = False
-    admits_at_start = False
-    latches_continue_suggestion = False
 
     @workflow.run
     async def run(self, state: WorkflowState) -> RequestSummary:

@@ -12,18 +12,15 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from datetime import timedelta
 from pathlib import Path
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 
-from schemas.lifecycle import WORKFLOW_TYPE, WORKFLOW_TYPE_V4, WorkflowState
+from schemas.lifecycle import WORKFLOW_TYPE, WORKFLOW_TYPE_V4
 from tests.utils.eventually import eventually
-from tests.utils.factories import ALWAYS_OPEN, make_policy, make_request
-from tests.workflows.dev_server import SECOND
+from tests.utils.factories import ALWAYS_OPEN, make_policy
+from tests.workflows.dev_server import SECOND, renewed_after, start_renewing
 from tests.workflows.harness import StandIns
-from tests.workflows.test_clock_on_replay import renewed_after
-from tierflow.constants import workflow_id
 from tierflow_dev.devstack.temporal import TemporalDevServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,18 +51,6 @@ async def replay_check(server: TemporalDevServer, *args: str) -> tuple[int, str]
     return proc.returncode, out.decode()
 
 
-async def start(client: Client, queue: str, type_name: str) -> WorkflowHandle:
-    req = make_request()
-    return await client.start_workflow(
-        type_name,
-        WorkflowState(request=req),
-        id=workflow_id(req.request_id),
-        task_queue=queue,
-        task_timeout=timedelta(seconds=1),  # a task held by a lookup is renewed at 0.8 s
-        result_type=None,
-    )
-
-
 async def test_the_requests_a_build_cannot_replay_are_named(
     temporal_client: Client, temporal_dev_server: TemporalDevServer, task_queue: str
 ) -> None:
@@ -73,12 +58,12 @@ async def test_the_requests_a_build_cannot_replay_are_named(
     stand_ins = StandIns(policy=make_policy(4 * SECOND, 8 * SECOND, 2 * SECOND, ALWAYS_OPEN))
     async with stand_ins.worker(temporal_client, task_queue):
         gate = stand_ins.admission_gate = asyncio.Event()
-        wedged = await start(temporal_client, task_queue, WORKFLOW_TYPE_V4)
+        wedged = await start_renewing(temporal_client, task_queue, WORKFLOW_TYPE_V4)
         started = (await wedged.describe()).start_time
         assert started is not None
         await eventually(lambda: renewed_after(wedged, started), timeout=10, what="a renewal")
         gate.set()
-        healthy = await start(temporal_client, task_queue, WORKFLOW_TYPE)
+        healthy = await start_renewing(temporal_client, task_queue, WORKFLOW_TYPE)
         for handle in (wedged, healthy):
             request_id = handle.id.removeprefix("request-")
             await eventually(

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 from schemas.domain import State
-from schemas.lifecycle import WORKFLOW_TYPE, RequestView, WorkflowState
+from schemas.lifecycle import WORKFLOW_TYPE, RequestSummary, RequestView, WorkflowState
 from schemas.policy import PinnedPolicy
 from tests.utils.eventually import eventually
 from tests.utils.factories import make_request
@@ -74,3 +76,39 @@ async def replay_and_maybe_record(client: Client, handle: WorkflowHandle, name: 
     async for execution in client.list_workflows(f'WorkflowId = "{handle.id}"'):
         run = client.get_workflow_handle(handle.id, run_id=execution.run_id)
         await replay_and_keep(await run.fetch_history(), name, execution.run_id)
+
+
+# A task held by a local activity is renewed by the SDK at 80% of the task timeout: 0.8 s.
+RENEWING_TASK_TIMEOUT = timedelta(seconds=1)
+
+
+async def start_renewing(
+    client: Client, queue: str, type_name: str = WORKFLOW_TYPE
+) -> WorkflowHandle:
+    """Start a request (not waiting for its routing) whose held tasks the SDK soon renews."""
+    req = make_request()
+    return await client.start_workflow(
+        type_name,
+        WorkflowState(request=req),
+        id=workflow_id(req.request_id),
+        task_queue=queue,
+        task_timeout=RENEWING_TASK_TIMEOUT,
+        result_type=RequestSummary,
+    )
+
+
+async def renewed_after(handle: WorkflowHandle, instant: datetime) -> bool:
+    """Whether a workflow task that completed empty was followed by one started after
+    ``instant`` (the SDK renewed a task held by a local activity)."""
+    events = (await handle.fetch_history()).events
+    empty = any(
+        a.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+        and b.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED
+        for a, b in zip(events, events[1:], strict=False)
+    )
+    started = [
+        e.event_time.ToDatetime().replace(tzinfo=instant.tzinfo)
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
+    ]
+    return empty and started[-1] > instant

@@ -15,49 +15,21 @@ task after 0.8 s, and a local activity is held until it has.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 
 from schemas.domain import State
-from schemas.lifecycle import WorkflowState
 from tests.utils.eventually import eventually
-from tests.utils.factories import ALWAYS_OPEN, make_policy, make_request
-from tests.workflows.dev_server import SECOND, replay_and_maybe_record
+from tests.utils.factories import ALWAYS_OPEN, make_policy
+from tests.workflows.dev_server import (
+    SECOND,
+    renewed_after,
+    replay_and_maybe_record,
+    start_renewing,
+)
 from tests.workflows.harness import StandIns
-from tierflow.constants import workflow_id
 from workflows.service_request import ServiceRequestWorkflow
-
-TASK_TIMEOUT = timedelta(seconds=1)  # the SDK renews a task held by a local activity at 0.8 s
-
-
-async def renewed_after(handle: WorkflowHandle, instant: datetime) -> bool:
-    """Whether a workflow task that completed empty was followed by one started after
-    ``instant`` (the SDK renewed a task held by a local activity)."""
-    events = (await handle.fetch_history()).events
-    empty = any(
-        a.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-        and b.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED
-        for a, b in zip(events, events[1:], strict=False)
-    )
-    started = [
-        e.event_time.ToDatetime().replace(tzinfo=instant.tzinfo)
-        for e in events
-        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
-    ]
-    return empty and started[-1] > instant
-
-
-async def start(client: Client, queue: str) -> WorkflowHandle:
-    req = make_request()
-    return await client.start_workflow(
-        ServiceRequestWorkflow.run,
-        WorkflowState(request=req),
-        id=workflow_id(req.request_id),
-        task_queue=queue,
-        task_timeout=TASK_TIMEOUT,
-    )
 
 
 async def test_an_admission_held_past_a_renewed_task_replays(
@@ -67,7 +39,7 @@ async def test_an_admission_held_past_a_renewed_task_replays(
     stand_ins = StandIns(policy=make_policy(4 * SECOND, 8 * SECOND, 2 * SECOND, ALWAYS_OPEN))
     gate = stand_ins.admission_gate = asyncio.Event()
     async with stand_ins.worker(temporal_client, task_queue):
-        handle = await start(temporal_client, task_queue)
+        handle = await start_renewing(temporal_client, task_queue)
         started = (await handle.describe()).start_time
         assert started is not None
         await eventually(
@@ -89,7 +61,7 @@ async def test_a_deadlines_step_held_past_the_next_deadline_replays(
     # warnings at 2 s and 3.2 s after the submission, the breach at 4 s
     stand_ins = StandIns(policy=make_policy(4 * SECOND, 8 * SECOND, 2 * SECOND, ALWAYS_OPEN))
     async with stand_ins.worker(temporal_client, task_queue):
-        handle = await start(temporal_client, task_queue)
+        handle = await start_renewing(temporal_client, task_queue)
 
         async def routed() -> bool:
             view = await handle.query(ServiceRequestWorkflow.view)

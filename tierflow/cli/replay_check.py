@@ -101,10 +101,8 @@ async def replay_check(client: Client, query: str, limit: int) -> ReplayReport:
     )
     report = ReplayReport()
     async with replayer.workflow_replay_iterator(histories()) as results:
-        index = 0
-        async for result in results:
-            execution = executions[index]
-            index += 1
+        async for result in results:  # in the order the histories went in
+            execution = executions[report.replayed]
             report.replayed += 1
             if result.replay_failure is not None:
                 failure = ReplayFailure(
