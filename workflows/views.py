@@ -21,8 +21,9 @@ SA_NEXT_DEADLINE = SearchAttributeKey.for_datetime(constants.SA_NEXT_DEADLINE)
 
 def _possible(case: WorkflowState, kind: ActionKind, now: datetime) -> bool:
     """Whether what ``kind`` acts on is there (a supervision to reply to, a part, a handler, a
-    rectification or appeal): the workflow refuses it otherwise, whoever asks, so a console
-    must not offer it. Who may take it is the API's and the workflow's question."""
+    rectification or appeal) and nothing holds it back (an open part holds back 办结): the
+    workflow refuses it otherwise, whoever asks, so a console must not offer it. Who may take
+    it is the API's and the workflow's question."""
     if kind is ActionKind.REPLY_SUPERVISION:
         return chasing.awaiting_reply(case) is not None
     if kind is ActionKind.FOLLOW_UP:
@@ -35,6 +36,8 @@ def _possible(case: WorkflowState, kind: ActionKind, now: datetime) -> bool:
         return any(p.signed_for_at is None for p in parts.open_parts(case))
     if kind in (ActionKind.CONCLUDE_PART, ActionKind.WAIVE_PART):
         return bool(parts.open_parts(case))
+    if kind is ActionKind.RESOLVE:  # 办结 waits for every co-handling part (parts.refusal)
+        return not parts.open_parts(case)
     if kind in rectification.ACTIONS:
         r = case.rectification
         if r is None:

@@ -3,7 +3,8 @@
 The holding unit signs for a request and adds a co-handling unit for a part; the city's
 supervisor supervises it; the unit replies in writing from the case page; the co-handling
 unit finds the request in its queue marked 协办, is offered only its part's steps, signs for
-its part and concludes it. Each step shows in the case page's 工单事项 card.
+its part and concludes it; only then is the holding unit offered 办结. Each step shows in
+the case page's 工单事项 card.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ async def test_co_handling_and_supervision_from_the_case_page(
     holder = await signed_in(browser, console, "cw_own")
     await open_case(holder, console, rid)
     await take(holder, "sign_for")
+    await take(holder, "acknowledge")
+    assert "resolve" in await offered(holder)  # 办结 is offered until a part is open
     await holder.locator("summary#act-add_co_handler").click()
     await holder.locator("#t-add_co_handler").fill("出口认证部分")
     await holder.locator("#d-add_co_handler").fill("3")
@@ -56,8 +59,11 @@ async def test_co_handling_and_supervision_from_the_case_page(
     await expect(part).to_contain_text(CO_HANDLER)
     await expect(part).to_contain_text("出口认证部分")
     await expect(part.locator("td").nth(3)).to_have_text("待签收")
-    # the holding unit's own steps: the part's are the co-handling unit's
-    assert not {"sign_for_part", "conclude_part"} & set(await offered(holder))
+    # the holding unit's own steps: the part's are the co-handling unit's; 办结 waits for it
+    assert not {"sign_for_part", "conclude_part", "resolve"} & set(await offered(holder))
+    await expect(holder.locator("#resolve-waits")).to_have_text(
+        "协办部分全部办结或经豁免后，方可办结本事项。"
+    )
 
     supervisor = await signed_in(browser, console, "sup_city")
     await open_case(supervisor, console, rid)
@@ -94,5 +100,7 @@ async def test_co_handling_and_supervision_from_the_case_page(
     status = holder.locator("#parts tbody tr td").nth(3)
     await expect(status).to_contain_text("办结")
     await expect(status).to_contain_text("认证材料已提交")
+    assert "resolve" in await offered(holder)  # every part concluded: 办结 is offered
+    await expect(holder.locator("#resolve-waits")).to_have_count(0)
     for page in (holder, supervisor, co):
         await page.context.close()

@@ -88,7 +88,8 @@ def test_each_person_is_offered_what_the_workflow_accepts_from_them() -> None:
     handler = set(views.offered_to(view, _worker("cw-1", COUNTY)))
     colleague = set(views.offered_to(view, _worker("cw-2", COUNTY)))
     co_handler = set(views.offered_to(view, _worker("cw-c", CITY)))
-    assert {ActionKind.RESOLVE, ActionKind.TRANSFER} <= handler and not handler & part_steps
+    assert ActionKind.TRANSFER in handler and not handler & part_steps
+    assert ActionKind.RESOLVE not in handler  # 办结 waits for the open part (parts.refusal)
     assert colleague == handler - {ActionKind.TRANSFER}  # only the handler transfers it
     assert co_handler == part_steps  # its part is its scope: not the holding unit's steps
 
@@ -114,7 +115,11 @@ def test_each_person_is_offered_what_the_workflow_accepts_from_them() -> None:
     own_lead = LEAD.model_copy(
         update={"tier": Tier.COUNTY, "division_code": "330106", "institution_id": COUNTY.id}
     )
-    assert unit_steps <= set(views.offered_to(view, own_lead))  # the unit's own lead's
+    assert unit_steps - {ActionKind.RESOLVE} <= set(views.offered_to(view, own_lead))
+    case.parts[-1].concluded_at = NOW  # the part is done: 办结 is the unit's own step again
+    concluded = views.request_view(case, NOW)
+    assert ActionKind.RESOLVE in views.offered_to(concluded, own_lead)
+    assert ActionKind.RESOLVE in views.offered_to(concluded, _worker("cw-1", COUNTY))
     assert not decide & set(views.offered_to(waiting, county_lead))  # not the county's own
 
 
