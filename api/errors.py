@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,33 +18,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.events import UNKNOWN_FIELD
 from schemas.lifecycle import Wording
-from schemas.messages import N_, Said, TranslatableError, named_check
+from schemas.messages import Said, TranslatableError, named_check, pydantic_reason
 
 log = logging.getLogger("tierflow.api")
 
 LOCATIONS = {"body", "query", "path", "header", "cookie"}
-
-# Pydantic's own kinds of error, in our words (its ``ctx`` fills them in): the console shows
-# them beside a form's field, and the API words them in ``reason`` for clients (the CLI).
-PYDANTIC_REASONS = {
-    "missing": N_("this field is required"),
-    "string_too_short": N_("must have at least %(min_length)d characters"),
-    "string_too_long": N_("must have at most %(max_length)d characters"),
-    "string_pattern_mismatch": N_("is not in the expected form"),
-    "enum": N_("must be one of: %(choices)s"),
-    "literal_error": N_("must be one of: %(choices)s"),
-    "int_parsing": N_("must be a whole number"),
-    "bool_parsing": N_("must be true or false"),
-    "int_from_float": N_("must be a whole number"),
-    "greater_than_equal": N_("must be at least %(ge)s"),
-    "less_than_equal": N_("must be at most %(le)s"),
-    "datetime_from_date_parsing": N_("must be a date and time"),
-    "datetime_parsing": N_("must be a date and time"),
-    "date_from_datetime_parsing": N_("must be a date"),
-    "date_parsing": N_("must be a date"),
-}
-_NAMES = re.compile(r"%\((\w+)\)")
-_QUOTED = re.compile(r"'([^']*)'")
 
 
 def field_name(loc: Sequence[Any]) -> str:
@@ -73,16 +50,7 @@ def wording(err: Mapping[str, Any]) -> Wording | None:
         return Wording.of(check.values["reason"])
     context = err.get("ctx") or {}
     said = Wording.of(_message(err)) or Wording.of(context.get("error"))
-    if said is not None:
-        return said
-    message = PYDANTIC_REASONS.get(str(err.get("type")))
-    if message is None:
-        return None
-    values = dict(context)
-    if isinstance(expected := context.get("expected"), str):  # "'a', 'b' or 'c'"
-        values["choices"] = ", ".join(_QUOTED.findall(expected)) or expected
-    named = {name: values[name] for name in _NAMES.findall(message) if name in values}
-    return Wording.of_message(message, named)
+    return said or Wording.of(pydantic_reason(err))
 
 
 def _whole_model_check(err: Mapping[str, Any]) -> TranslatableError | None:

@@ -21,7 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from schemas.domain import Role
 from schemas.edge import ACTION_ID_PATTERN, check_aware, check_name, edge_rule
 from schemas.lifecycle import ActionKind, ActionRequest, EventType, TransitionRecord
-from schemas.messages import N_, Said, named_check
+from schemas.messages import N_, Said, TranslatableError, named_check, pydantic_reason
 from schemas.request import REQUEST_ID_PATTERN, Actor, RequestInput
 
 MAX_COMMAND_BYTES = 256 * 1024
@@ -64,12 +64,22 @@ class CloudEvent(BaseModel):
 
 
 class CommandError(ValueError):
-    """A command that can never succeed; ``reason_code`` goes into the DLQ header."""
+    """A command that can never succeed; ``reason_code`` goes into the DLQ header.
 
-    def __init__(self, reason_code: str, message: str) -> None:
+    ``message`` is the DLQ's English reason (a field's problem in pydantic's words where
+    pydantic found it); ``worded`` says the same for people, as catalog messages, so that the
+    CLI refusing to send a command says why in its reader's language.
+    """
+
+    def __init__(self, reason_code: str, message: str, worded: Said | None = None) -> None:
         super().__init__(f"{reason_code}: {message}")
         self.reason_code = reason_code
         self.message = message
+        self.worded = worded if worded is not None else _said(message)
+
+
+def _said(message: str) -> Said | None:
+    return message if isinstance(message, Said) else None
 
 
 class ParsedCommand(BaseModel):
@@ -132,18 +142,22 @@ def event_from_transition(record: TransitionRecord, source: str = "/tierflow/wor
 def parse_command(raw: bytes, headers: list[tuple[str, bytes]]) -> ParsedCommand:
     """Validate a command message in structured or binary mode; raise CommandError if bad."""
     if len(raw) > MAX_COMMAND_BYTES:
-        raise CommandError("oversize", f"message has {len(raw)} bytes, limit {MAX_COMMAND_BYTES}")
+        too_big = N_("message has %(size)d bytes, limit %(limit)d")
+        raise CommandError("oversize", Said(too_big, size=len(raw), limit=MAX_COMMAND_BYTES))
     envelope = _envelope(raw, headers)
     try:
         event = CloudEvent.model_validate(envelope)
     except ValidationError as exc:
-        raise CommandError("not_cloudevent", _describe(exc)) from None
+        raise CommandError("not_cloudevent", *_described(exc)) from None
     match = _TYPE_RE.fullmatch(event.type)  # a whole-string match: no trailing newline
     if match is None or match.group(1) not in COMMANDS:
+        unknown = N_(
+            "type %(type)r is not a command; expected %(prefix)s<command>.v1 with <command> "
+            "one of %(commands)s"
+        )
+        commands = ", ".join(sorted(COMMANDS))
         raise CommandError(
-            "unknown_type",
-            f"type {event.type!r} is not a command; expected {TYPE_PREFIX}<command>.v1 with "
-            f"<command> one of {', '.join(sorted(COMMANDS))}",
+            "unknown_type", Said(unknown, type=event.type, prefix=TYPE_PREFIX, commands=commands)
         )
     command = match.group(1)
     if command == SUBMIT:
@@ -157,9 +171,10 @@ def _parse_submit(event: CloudEvent) -> ParsedCommand:
     except ValidationError as exc:
         raise _schema_error(exc, "data") from None
     if event.subject and event.subject != request.request_id:
+        differs = N_("subject: %(subject)r differs from data.request_id %(request_id)r")
         raise CommandError(
             "schema_invalid",
-            f"subject: {event.subject!r} differs from data.request_id {request.request_id!r}",
+            Said(differs, subject=event.subject, request_id=request.request_id),
         )
     claimed = request.submitted_by if "submitted_by" in event.data else None
     return ParsedCommand(
@@ -175,10 +190,11 @@ def _parse_action(event: CloudEvent, kind: ActionKind) -> ParsedCommand:
     data = dict(event.data)
     request_id = data.pop("request_id", None) or event.subject
     if not isinstance(request_id, str) or not re.fullmatch(REQUEST_ID_PATTERN, request_id):
+        required = N_(
+            "data.request_id: required (or the subject) and must match %(pattern)s, got %(got)r"
+        )
         raise CommandError(
-            "schema_invalid",
-            f"data.request_id: required (or the subject) and must match {REQUEST_ID_PATTERN}, "
-            f"got {request_id!r}",
+            "schema_invalid", Said(required, pattern=REQUEST_ID_PATTERN, got=request_id)
         )
     claimed = "actor" in data
     # until the ingress names the system client, the source stands in as the actor
@@ -213,7 +229,7 @@ def _envelope(raw: bytes, headers: list[tuple[str, bytes]]) -> dict[str, Any]:
     present = {k: v for k, v in headers or [] if v is not None}
     binary = any(k.lower().startswith(CE_PREFIX) for k in present)
     if not raw:
-        raise CommandError("not_json", "message value is empty")
+        raise CommandError("not_json", Said(N_("message value is empty")))
     message = KafkaMessage(headers=present, key=None, value=raw)
     try:
         read: Any = from_kafka(message, _JSON, event_factory=_Envelope)  # type: ignore[arg-type]
@@ -227,9 +243,8 @@ def _envelope(raw: bytes, headers: list[tuple[str, bytes]]) -> dict[str, Any]:
         raise CommandError("not_cloudevent", f"{type(exc).__name__}: {exc}") from None
     attributes = dict(read.attributes)
     if "specversion" not in attributes:
-        raise CommandError(
-            "not_cloudevent", "no specversion in the JSON value nor a ce_specversion header"
-        )
+        none = N_("no specversion in the JSON value nor a ce_specversion header")
+        raise CommandError("not_cloudevent", Said(none))
     data = read.data
     if binary and not isinstance(data, dict):
         try:
@@ -245,27 +260,41 @@ def _envelope(raw: bytes, headers: list[tuple[str, bytes]]) -> dict[str, Any]:
 UNKNOWN_FIELD = Said(N_("unknown field (misspelt?)"))
 
 
-def _describe(exc: ValidationError, prefix: str = "") -> str:
+def _described(exc: ValidationError, prefix: str = "") -> tuple[str, Said]:
     """Name each failing field path and its reason, e.g. ``data.subject: ...``: a check's own
-    message, or pydantic's words for its kind of error."""
-    parts = []
+    message, or pydantic's words for its kind of error; in English as the DLQ says it, and
+    as catalog messages (pydantic's kinds of error in our words) for people."""
+    english: list[str] = []
+    worded: list[Said] = []
     for err in exc.errors():
         loc: tuple[Any, ...] = err["loc"]
         cause = (err.get("ctx") or {}).get("error")
         check = named_check(err) if not loc else None
         if check is not None:  # a check of the fields together, which names its field
-            loc, why = (check.values["field"],), str(check.values["reason"])
+            loc, why = (check.values["field"],), check.values["reason"]
         elif err["type"] == "extra_forbidden":
             why = UNKNOWN_FIELD
         elif isinstance(cause, ValueError):  # without pydantic's "Value error, "
-            why = str(cause)
+            why = cause if isinstance(cause, Said | TranslatableError) else str(cause)
         else:
             why = err["msg"]
-        path = ".".join(str(p) for p in (prefix, *loc) if p != "")
-        parts.append(f"{path or '<root>'}: {why}")
-    return "; ".join(parts)
+        path = ".".join(str(p) for p in (prefix, *loc) if p != "") or "<root>"
+        english.append(f"{path}: {why}")
+        worded.append(Said(N_("%(field)s: %(message)s"), field=path, message=_worded(err, why)))
+    joined = worded[0]
+    for then in worded[1:]:
+        joined = Said(N_("%(first)s; %(then)s"), first=joined, then=then)
+    return "; ".join(english), joined
+
+
+def _worded(err: Any, why: object) -> object:
+    """A field's problem for people: a check's own message, else pydantic's kind in our
+    words, else pydantic's English."""
+    if isinstance(why, Said | TranslatableError):
+        return why
+    return pydantic_reason(err) or why
 
 
 def _schema_error(exc: ValidationError, prefix: str) -> CommandError:
     uscc = any(tuple(err["loc"][:2]) == ("enterprise", "uscc") for err in exc.errors())
-    return CommandError("invalid_uscc" if uscc else "schema_invalid", _describe(exc, prefix))
+    return CommandError("invalid_uscc" if uscc else "schema_invalid", *_described(exc, prefix))

@@ -15,6 +15,7 @@ in the same language as the message holding it.
 from __future__ import annotations
 
 import errno
+import re
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -104,6 +105,47 @@ def named_check(error: Mapping[str, object]) -> TranslatableError | None:
         return None
     field, reason = cause.values.get("field"), cause.values.get("reason")
     return cause if isinstance(field, str) and isinstance(reason, Said) else None
+
+
+# Pydantic's own kinds of error, in our words (its ``ctx`` fills them in): the console shows
+# them beside a form's field, the API words them in ``reason`` for clients, and the CLI reads
+# a refused command's fields in them.
+PYDANTIC_REASONS = {
+    "missing": N_("this field is required"),
+    "string_too_short": N_("must have at least %(min_length)d characters"),
+    "string_too_long": N_("must have at most %(max_length)d characters"),
+    "string_pattern_mismatch": N_("is not in the expected form"),
+    "enum": N_("must be one of: %(choices)s"),
+    "literal_error": N_("must be one of: %(choices)s"),
+    "int_parsing": N_("must be a whole number"),
+    "bool_parsing": N_("must be true or false"),
+    "int_from_float": N_("must be a whole number"),
+    "greater_than_equal": N_("must be at least %(ge)s"),
+    "less_than_equal": N_("must be at most %(le)s"),
+    "datetime_from_date_parsing": N_("must be a date and time"),
+    "datetime_parsing": N_("must be a date and time"),
+    "date_from_datetime_parsing": N_("must be a date"),
+    "date_parsing": N_("must be a date"),
+}
+_NAMES = re.compile(r"%\((\w+)\)")
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def pydantic_reason(error: Mapping[str, object]) -> Said | None:
+    """A pydantic error's kind in our words, with the values it names from its ``ctx``
+    (``must be one of: financing, ...``); None for a kind we do not word."""
+    message = PYDANTIC_REASONS.get(str(error.get("type")))
+    if message is None:
+        return None
+    context = error.get("ctx")
+    values = dict(context) if isinstance(context, Mapping) else {}
+    if isinstance(expected := values.get("expected"), str):  # "'a', 'b' or 'c'"
+        values["choices"] = ", ".join(_QUOTED.findall(expected)) or expected
+    named = {name: values[name] for name in _NAMES.findall(message) if name in values}
+    try:
+        return Said(message, **named)
+    except (KeyError, TypeError, ValueError):  # a value missing or of another kind
+        return None
 
 
 # The usual reasons a file cannot be read, in the system's English words (``strerror``).

@@ -16,6 +16,7 @@ parser, the ingress's reasons) are the command's own words before them the only 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint
@@ -300,11 +301,37 @@ def test_events(locale: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     array.write_text("[]")
     broken.write_text("{")
     command.write_text('{"type": "org.tierflow.request.withdraw.v1", "subject": "req-w"}')
+    unknown, fields = tmp_path / "unknown.json", tmp_path / "fields.json"
+    unknown.write_text('{"type": "com.example.order.v1", "source": "/x"}')
+    resolve = {"request_id": "req-r", "outcome": 5, "colour": "red"}
+    fields.write_text(
+        json.dumps({"type": "org.tierflow.request.resolve.v1", "source": "/x", "data": resolve})
+    )
     nobody = {"TIERFLOW_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}  # nothing listens there
     steps = [
         Step(("events", "publish", str(array)), 2, "须为一个 JSON 对象", "must hold a JSON object"),
         Step(("events", "publish", str(broken)), 2, "不是 JSON：", "is not JSON: ", True),
-        Step(("events", "publish", str(command)), 2, "未发送：not_cloudevent：", "not sent", True),
+        Step(
+            ("events", "publish", str(command)),
+            2,
+            "未发送：not_cloudevent：source：此项为必填项",
+            "not sent: not_cloudevent: source: this field is required",
+        ),
+        Step(
+            ("events", "publish", str(unknown)),
+            2,
+            "未发送：unknown_type：类型 'com.example.order.v1' 不是命令；应为 org.tierflow.",
+            "not sent: unknown_type: type 'com.example.order.v1' is not a command; expected",
+            True,  # then the commands' names
+        ),
+        Step(
+            ("events", "publish", str(fields)),
+            2,
+            "data.outcome：须为以下之一：satisfied, unsatisfied, unreachable；"
+            "data.colour：未知字段（是否拼写有误？）",
+            "data.outcome: must be one of: satisfied, unsatisfied, unreachable; "
+            "data.colour: unknown field (misspelt?)",
+        ),
         Step(
             ("events", "publish", str(command), "--no-validate"),
             1,
@@ -312,7 +339,8 @@ def test_events(locale: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPa
             "Kafka is not reachable at 127.0.0.1:9 over PLAINTEXT",
         ),
     ]
-    check(locale, nobody, steps, "Kafka")
+    field_names = ("source", "satisfied", "unsatisfied", "unreachable")  # machine names
+    check(locale, nobody, steps, "Kafka", *field_names)
 
 
 @pytest.mark.parametrize("locale", LOCALES)

@@ -21,7 +21,6 @@ from api.console.forms import (
     reason,
 )
 from api.console.routes import TEXT_LABELS
-from api.errors import PYDANTIC_REASONS
 from api.lookup import not_found
 from api.service.actions import refusal_message, refused_field
 from schemas.domain import State, Tier
@@ -34,7 +33,7 @@ from schemas.lifecycle import (
     TargetCheck,
     WorkflowState,
 )
-from schemas.messages import N_, Said
+from schemas.messages import N_, PYDANTIC_REASONS, Said
 from schemas.request import SYSTEM_ACTOR, RequestInput
 from tests.utils.factories import make_request, make_uscc
 from tierflow.directory import Directory

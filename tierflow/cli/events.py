@@ -17,7 +17,7 @@ from typing import Any
 
 import typer
 
-from tierflow.cli.texts import _, fail
+from tierflow.cli.texts import _, fail, say
 from tierflow.constants import COMMANDS_TOPIC, EVENTS_TOPIC
 
 BOOTSTRAP_TIMEOUT_MS = 10_000
@@ -106,7 +106,7 @@ def publish(
         try:
             parsed = parse_command(value, [])
         except CommandError as exc:
-            refused = {"code": exc.reason_code, "reason": exc.message}
+            refused = {"code": exc.reason_code, "reason": say(exc.worded or exc.message)}
             fail(_("not sent: %(code)s: %(reason)s") % refused, 2)
         key = parsed.request_id
     event_id = envelope["id"]
