@@ -307,6 +307,8 @@ def test_events(locale: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     fields.write_text(
         json.dumps({"type": "org.tierflow.request.resolve.v1", "source": "/x", "data": resolve})
     )
+    bare = tmp_path / "bare.json"  # a resolve without its text: the action's own words
+    bare.write_text('{"type": "org.tierflow.request.resolve.v1", "source": "/x", "subject": "r"}')
     nobody = {"TIERFLOW_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}  # nothing listens there
     steps = [
         Step(("events", "publish", str(array)), 2, "须为一个 JSON 对象", "must hold a JSON object"),
@@ -327,10 +329,16 @@ def test_events(locale: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPa
         Step(
             ("events", "publish", str(fields)),
             2,
-            "data.outcome：须为以下之一：satisfied, unsatisfied, unreachable；"
+            "data.outcome：须为以下之一：satisfied、unsatisfied、unreachable；"
             "data.colour：未知字段（是否拼写有误？）",
             "data.outcome: must be one of: satisfied, unsatisfied, unreachable; "
             "data.colour: unknown field (misspelt?)",
+        ),
+        Step(
+            ("events", "publish", str(bare)),
+            2,
+            "未发送：schema_invalid：data.text：办结须填写办理结果",
+            "not sent: schema_invalid: data.text: required for resolve: the resolution",
         ),
         Step(
             ("events", "publish", str(command), "--no-validate"),

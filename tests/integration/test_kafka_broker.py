@@ -263,13 +263,17 @@ def test_cli_publish_and_tail(kafka_broker: KafkaBroker, unique_topic: Callable,
 
     bad = tmp_path / "bad.json"
     bad.write_text('{"type": "org.tierflow.request.resolve.v1", "source": "/t", "subject": "r"}')
-    refused = subprocess.run(
-        [*cli, "publish", str(bad), "--topic", topic], env=env, capture_output=True, text=True
-    )
-    assert refused.returncode == 2
-    assert (
-        "schema_invalid" in refused.stderr and "data.text: required for resolve" in refused.stderr
-    )
+    for language, said in (
+        ("en", "not sent: schema_invalid: data.text: required for resolve: the resolution"),
+        ("zh-CN", "未发送：schema_invalid：data.text：办结须填写办理结果"),
+    ):
+        refused = subprocess.run(
+            [*cli, "publish", str(bad), "--topic", topic],
+            env={**env, "TIERFLOW_LANG": language},
+            capture_output=True,
+            text=True,
+        )
+        assert refused.returncode == 2 and refused.stderr.strip() == said
 
 
 def test_missing_java_or_maven_is_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

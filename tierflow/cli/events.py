@@ -17,7 +17,7 @@ from typing import Any
 
 import typer
 
-from tierflow.cli.texts import _, fail, say
+from tierflow.cli.texts import _, catalog, fail
 from tierflow.constants import COMMANDS_TOPIC, EVENTS_TOPIC
 
 BOOTSTRAP_TIMEOUT_MS = 10_000
@@ -88,6 +88,7 @@ def publish(
 ) -> None:
     """Send a command CloudEvent from a JSON file (id and time are filled in if missing)."""
     from schemas.events import CommandError, parse_command
+    from tierflow.i18n.refusals import refusal_text
     from tierflow.kafka_io import make_producer
     from tierflow.settings import Settings
 
@@ -106,7 +107,8 @@ def publish(
         try:
             parsed = parse_command(value, [])
         except CommandError as exc:
-            refused = {"code": exc.reason_code, "reason": say(exc.worded or exc.message)}
+            worded = refusal_text(exc.worded, catalog()) if exc.worded else exc.message
+            refused = {"code": exc.reason_code, "reason": worded}
             fail(_("not sent: %(code)s: %(reason)s") % refused, 2)
         key = parsed.request_id
     event_id = envelope["id"]
