@@ -53,6 +53,7 @@ from api.service.requests import (
     submit_request,
 )
 from api.service.sessions import SessionPolicy, close_session, open_session
+from schemas.divisions import DIVISIONS
 from schemas.domain import (
     OPEN_STATES,
     Category,
@@ -440,7 +441,9 @@ def overview(request: Request, ctx: Ctx, user: User) -> Response:
     context = {
         "rows": rows,
         "tiers": totals_by_tier(rows),
-        "region": region_prefix(user) if user.tier else "",
+        # a supervisor's region by its name (杭州市), as the units by theirs, read at once
+        "region": DIVISIONS.get(user.division_code or "", region_prefix(user)) if user.tier else "",
+        "unit": views.UnitNames(ctx.engine, [row.institution_id for row in rows]),
     }
     return render(request, "overview.html", context, user=user)
 

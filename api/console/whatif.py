@@ -42,6 +42,7 @@ from api.deps import ApiContext, Ctx
 from api.downloads import csv_attachment
 from api.service import policies
 from api.service import whatif as service
+from schemas.divisions import DIVISIONS
 from schemas.domain import Category, Priority, State, Tier
 from schemas.edge import full_match
 from schemas.policy import CalendarData
@@ -284,6 +285,7 @@ def _page(
         "categories": list(Category),
         "priorities": list(Priority),
         "region": service.region(user),
+        "region_name": DIVISIONS.get(user.division_code or "", ""),
         "most": ctx.settings.whatif_max_requests,
         "day": lambda moment: moment.astimezone(SHANGHAI).date().isoformat() if moment else "",
         "last_day": lambda moment: (

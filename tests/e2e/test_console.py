@@ -388,7 +388,10 @@ async def test_sla_breach_escalates_and_the_supervisor_sees_it(
     if locale == "en":  # the Chinese queue is shot by the caseworker's test
         await supervisor.screenshot(path=shot("queue", locale), full_page=True)
     await supervisor.get_by_role("link", name=words["overview"]).click()
-    city = supervisor.locator("table.overview tr", has_text="zj-330100-sme")
+    # the region and its units by name (the unit's id in the link's title)
+    await expect(supervisor.locator("h1")).to_contain_text("杭州市")
+    city = supervisor.locator("table.overview tr", has_text="杭州市中小企业服务中心")
+    await expect(city.locator(".unit")).to_have_attribute("title", "zj-330100-sme")
     await expect(city).to_have_count(1)
     escalated_in = await city.locator("td").last.inner_text()
     assert int(escalated_in) >= 1
