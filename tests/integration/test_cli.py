@@ -100,6 +100,9 @@ async def test_cli_full_lifecycle(api_url: str, cli_env: dict[str, str], tmp_pat
     chinese = ok(await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "queue"))
     assert rid in chinese and "正常" in chinese and "截止 " in chinese and "县级" in chinese
     assert "杭州市西湖区中小企业服务中心" in chinese  # the unit by its name (GET /institutions)
+    narrow = cli_env | {"TIERFLOW_LANG": "zh-CN", "COLUMNS": "80"}  # a usual terminal
+    for shown in (ok(await run(narrow, "queue")), ok(await run(narrow, "show", rid))):
+        assert rid in shown and "…" not in shown  # the id whole; long words folded, not cut
 
     for kind, extra, state in [
         ("sign_for", [], "assigned"),

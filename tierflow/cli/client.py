@@ -283,8 +283,11 @@ def queue(
         }
     names = _unit_names(item["institution_id"] for item in page["items"])
     table = Table(title=title)
+    # the id is what `show` and `act` take: whole, on one line; the other columns fold their
+    # words onto more lines in a narrow terminal rather than cut them short
+    widest = max((len(item["request_id"]) for item in page["items"]), default=0)
+    table.add_column(_("Request"), no_wrap=True, min_width=widest)
     for column in (
-        _("Request"),
         _("State"),
         _("Tier"),
         _("Institution"),
@@ -293,7 +296,7 @@ def queue(
         _("SLA"),
         _("Deadline"),
     ):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for item in page["items"]:
         sla = item["sla_status"]
         shown = escape(words("sla", sla))
@@ -344,7 +347,7 @@ def show(
         _print_rich(escape(_("  follow-up: %(due)s") % {"due": countdown(follow_up)}))
     table = Table(title=_("Timeline"))
     for column in ("#", _("Time"), _("Event"), _("By"), _("State"), _("Tier"), _("Reason")):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # a narrow terminal: more lines, not cut
     for entry in (view or {}).get("timeline", []):
         table.add_row(
             str(entry["sequence"]),
