@@ -40,7 +40,7 @@ from api.console.session import (
     token_principal,
 )
 from api.deps import ApiContext, Ctx, action_rate, submit_rate
-from api.lookup import co_handles, not_found, query_view
+from api.lookup import co_handles, not_found, read_row
 from api.models import RequestDetail
 from api.service.actions import IDEMPOTENCY_KEY, take_action
 from api.service.overview import overview_rows, totals_by_tier
@@ -72,7 +72,6 @@ from schemas.lifecycle import (
     FollowUpOutcome,
     RatingStage,
     RequestSummary,
-    RequestView,
     ReturnReason,
     SuspendReason,
     clocks_in_order,
@@ -81,7 +80,7 @@ from schemas.lifecycle import (
 from schemas.request import REQUEST_ID_PATTERN
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
-from tierflow.db.models import InstitutionRow
+from tierflow.db.models import InstitutionRow, ServiceRequest
 from tierflow.directory_store import units_near
 from tierflow.i18n import LOCALES, N_, Said, translations
 from tierflow.i18n.refusals import names_its_action
@@ -608,8 +607,11 @@ async def post_action(
 
 
 async def _division(ctx: ApiContext, request_id: str) -> str:
-    view = await query_view(ctx, request_id)
-    return view.summary.division_code if view else ""
+    """The request's division (the enterprise's: it never changes), from the read model,
+    which the action's own record wrote before the action answered: no query of the live
+    workflow, which may be taking other updates right then."""
+    row = await run_in_threadpool(read_row, ctx, request_id)
+    return row.division_code if row else ""
 
 
 async def _refused(
@@ -698,26 +700,29 @@ async def submit(request: Request, ctx: Ctx, user: User) -> Response:
         context = _submit_context(values, fields, summary)
         return render(request, "submit.html", context, exc.status_code, user)
     rid = accepted.request_id
-    division = await _assigned_division(ctx, rid)
-    view = await query_view(ctx, rid)
-    if view is not None and in_scope(
-        user, view.summary.tier, view.summary.institution_id, division
-    ):
+    row = await _routed(ctx, rid)
+    if row is not None and in_scope(user, row.tier, row.institution_id, row.division_code):
         return redirect(f"/console/requests/{rid}?done=submit")
-    routed = {"routed_to": view.summary.institution_id or ""} if view is not None else {}
+    routed = {"routed_to": row.institution_id or ""} if row is not None else {}
     return redirect("/console/?" + urlencode({"submitted": rid, **routed}))
 
 
-async def _assigned_division(ctx: ApiContext, request_id: str) -> str:
-    """Wait (briefly) until the new request is routed; return its division code."""
+async def _routed(ctx: ApiContext, request_id: str) -> ServiceRequest | None:
+    """Wait (briefly) until the new request is routed; return its read-model row (None: not
+    recorded yet). The row, not the workflow's view: a query of a request still being
+    admitted makes the SDK complete its task early, which is how replays used to diverge."""
+
+    def routed(row: ServiceRequest | None) -> bool:
+        return row is not None and row.state is not State.SUBMITTED
+
     routing = AsyncRetrying(
-        retry=retry_if_result(lambda v: v is None or v.summary.state is State.SUBMITTED),
+        retry=retry_if_result(lambda row: not routed(row)),
         stop=stop_after_delay(ASSIGN_WAIT_SECONDS),
         wait=wait_fixed(0.2),
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
     )
-    view: RequestView | None = await routing(query_view, ctx, request_id)
-    return view.summary.division_code if view else ""
+    row: ServiceRequest | None = await routing(run_in_threadpool, read_row, ctx, request_id)
+    return row
 
 
 # --------------------------------------------------------------------------- language switch

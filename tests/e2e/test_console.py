@@ -24,8 +24,11 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 from sqlmodel import Session
 
+from api import lookup
+from api.console import routes
+from api.deps import ApiContext
 from schemas.domain import Priority, Role, SlaStatus
-from schemas.lifecycle import ActionKind
+from schemas.lifecycle import ActionKind, RequestView
 from schemas.request import Actor
 from tests.e2e.conftest import Console
 from tests.fixtures.stack import Stack
@@ -148,8 +151,26 @@ async def take(page: Page, kind: str, text: str | None = None) -> None:
         await page.locator(f"button[data-action='{kind}']").click()
 
 
+def spy_on_queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The requests whose live workflow the console queries from now on, in order."""
+    queried: list[str] = []
+    original = lookup.query_view
+
+    async def spied(ctx: ApiContext, request_id: str) -> RequestView | None:
+        queried.append(request_id)
+        return await original(ctx, request_id)
+
+    for module in (lookup, routes):  # wherever a page calls it from
+        monkeypatch.setattr(module, "query_view", spied, raising=False)
+    return queried
+
+
 async def test_walk_in_acknowledge_request_info_resolve(
-    browser: Browser, console: Console, stack: Stack, on_fast_queue: SimpleNamespace
+    browser: Browser,
+    console: Console,
+    stack: Stack,
+    on_fast_queue: SimpleNamespace,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # other work in the same queue: one that warns within seconds, one comfortably on track
     high = make_request(priority=Priority.HIGH)
@@ -181,9 +202,14 @@ async def test_walk_in_acknowledge_request_info_resolve(
     await expect(page.get_by_label("诉求主题")).to_have_value("流动资金贷款对接")
 
     # fixed, it is accepted, routed to the caseworker's institution, and opens the case
+    queried = spy_on_queries(monkeypatch)
     await uscc.fill(good)
     await page.get_by_role("button", name="提交登记").click()
     await expect(page).to_have_url(f"{console.url}/console/requests/{rid}?done=submit")
+    # the submission waited for the routing on the read model: the only query of the new
+    # workflow is the case page's, once it is routed (a query while it is admitted forces
+    # the SDK to complete the task early)
+    assert queried == [rid]
     await expect(page.locator(".case-meta .state")).to_have_text("状态：已派单待签收")
     tier = page.locator(".case-meta .tier")
     await expect(tier).to_have_text("层级：县级（杭州市西湖区中小企业服务中心）")
