@@ -14,7 +14,7 @@ from api.auth import in_scope
 from api.deps import ApiContext
 from api.models import RequestRow
 from schemas.domain import Role
-from schemas.lifecycle import RequestView, next_due
+from schemas.lifecycle import RequestSummary, RequestView, next_due
 from schemas.messages import N_, Said
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
@@ -59,18 +59,35 @@ async def query_view(ctx: ApiContext, request_id: str) -> RequestView | None:
 
 
 async def find_in_scope(
-    ctx: ApiContext, principal: Principal, request_id: str
+    ctx: ApiContext, principal: Principal, request_id: str, *, live: bool = True
 ) -> tuple[ServiceRequest | None, RequestView | None]:
-    """Return (row, view) of a request the caller may see; 404 if unknown or out of scope."""
+    """Return (row, view) of a request the caller may see; 404 if unknown or out of scope.
+
+    The scope is judged on the read model's row, which a transition's record writes before
+    the transition answers; the live workflow is queried only for a caller in scope who
+    needs its view (``live``), or when the request has no row yet (it was just submitted).
+    Every query is a workflow task on a worker (a whole replay for an ended request), and one
+    that arrives beside another caller's update is what the SDK can hand over out of order
+    (runbook, step 6): an action, or a caller out of scope, sends none.
+    """
     row = await run_in_threadpool(read_row, ctx, request_id)
+    if row is not None:
+        await _check_scope(ctx, principal, request_id, row)
+        return row, await query_view(ctx, request_id) if live else None
     view = await query_view(ctx, request_id)
-    summary = view.summary if view is not None else row
-    if summary is None:
+    if view is None:
         raise not_found(request_id)
-    if not in_scope(principal, summary.tier, summary.institution_id, summary.division_code):
+    await _check_scope(ctx, principal, request_id, view.summary)
+    return None, view
+
+
+async def _check_scope(
+    ctx: ApiContext, principal: Principal, request_id: str, held: ServiceRequest | RequestSummary
+) -> None:
+    """404 unless the caller's scope holds the request, or its unit co-handles a part."""
+    if not in_scope(principal, held.tier, held.institution_id, held.division_code):
         if not await run_in_threadpool(co_handles, ctx, principal, request_id):
             raise not_found(request_id)
-    return row, view
 
 
 def co_handles(ctx: ApiContext, principal: Principal, request_id: str) -> bool:

@@ -38,7 +38,7 @@ async def take_action(
     refusal = action_refusal(principal, kind)
     if refusal:
         raise Refused(status.HTTP_403_FORBIDDEN, refusal)
-    await find_in_scope(ctx, principal, request_id)
+    await find_in_scope(ctx, principal, request_id, live=False)  # the workflow judges the rest
     body = body or ActionBody()
     _check_body(kind, body)
     try:

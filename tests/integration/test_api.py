@@ -19,8 +19,11 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlmodel import Session
 from temporalio.service import RPCError, RPCStatusCode
 
+from api import lookup
 from api.app import create_app
+from api.deps import ApiContext
 from schemas.domain import Category, Priority
+from schemas.lifecycle import RequestView
 from tests.utils.api_helpers import Users, asgi_client, make_users, request_body, serve_in_thread
 from tests.utils.factories import make_request
 from tests.utils.stack_helpers import eventually, forget_workflow
@@ -104,6 +107,29 @@ async def test_caseworker_lifecycle_through_http(api: Api, stack) -> None:
         "caseworker",
         "zj-330106-sme",
     )
+
+
+async def test_scope_is_judged_on_the_read_model(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An action, and a caller out of scope, send no query to the live workflow (each is a
+    workflow task, and one beside another caller's update can be handed over out of order);
+    a caller in scope reading the request gets the workflow's view."""
+    rid = await api.submit(make_request())  # held by cw_own's unit
+    queried: list[str] = []
+    query_view = lookup.query_view
+
+    async def spied(ctx: ApiContext, request_id: str) -> RequestView | None:
+        queried.append(request_id)
+        return await query_view(ctx, request_id)
+
+    monkeypatch.setattr(lookup, "query_view", spied)
+    assert (await api.get(f"/requests/{rid}", "cw_other")).status_code == 404
+    assert (await api.act(rid, "comment", "cw_other", text="x")).status_code == 404
+    signed = await api.act(rid, "sign_for", "cw_own")
+    assert signed.status_code == 200 and signed.json()["state"] == "assigned", signed.text
+    assert queried == []
+    detail = await api.get(f"/requests/{rid}", "cw_own")
+    assert detail.status_code == 200 and detail.json()["view"]["summary"]["signed_for_at"]
+    assert queried == [rid]
 
 
 async def test_escalate_hand_back_reassign_reject_follow_scope(api: Api) -> None:
