@@ -114,6 +114,9 @@ async def test_cli_full_lifecycle(api_url: str, cli_env: dict[str, str], tmp_pat
     ]:
         result = json.loads(ok(await run(cli_env, "act", rid, kind, *extra, "--json")))
         assert result["state"] == state
+        if kind == "request_extension":  # the work order's open matter, until decided
+            shown = ok(await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "show", rid))
+            assert f"待审批：申请延期（{name}）：waiting for the bank" in shown, shown
     concluded = ok(await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "queue", "--search", rid))
     assert "回访截止 " in concluded  # no unit clock runs: the follow-up's deadline (待回访)
     refused = await run(cli_env, "act", rid, "start")

@@ -345,6 +345,8 @@ def show(
         _print_rich(escape(line))
     if follow_up := (view or {}).get("follow_up_due_at"):
         _print_rich(escape(_("  follow-up: %(due)s") % {"due": countdown(follow_up)}))
+    for line in _open_matters(view or {}):
+        _print_rich(escape(line))
     table = Table(title=_("Timeline"))
     for column in ("#", _("Time"), _("Event"), _("By"), _("State"), _("Tier"), _("Reason")):
         table.add_column(column, overflow="fold")  # a narrow terminal: more lines, not cut
@@ -362,6 +364,62 @@ def show(
     kinds = detail.get("allowed_actions", [])
     allowed = listed([words("action", k) + aside(k, _t()) for k in kinds], _t())
     _print_rich(escape(_("allowed: %(actions)s") % {"actions": allowed or "-"}))
+
+
+def _open_matters(view: dict[str, Any]) -> list[str]:
+    """The work order's open matters, as the case page's 工单事项 card lists them: 协办 parts
+    not concluded, 督办 awaiting the unit's written reply, applications (退单, 延期, 挂起)
+    awaiting a decision and a rectification (整改) not concluded."""
+    lines: list[str] = []
+    parts = [
+        p for p in view.get("parts", []) if not p.get("concluded_at") and not p.get("waived_by")
+    ]
+    names = _unit_names(p["institution_id"] for p in parts) if parts else {}
+    for part in parts:
+        signed = part.get("signed_for_at")
+        status = (
+            _("signed for %(at)s, in hand") % {"at": when(datetime.fromisoformat(signed), _t())}
+            if signed
+            else _("awaiting sign-for")
+        )
+        lines.append(
+            _("  co-handling part of %(unit)s (%(text)s): %(status)s; %(due)s")
+            % {
+                "unit": _unit_name(part["institution_id"], names),
+                "text": part["text"],
+                "status": status,
+                "due": countdown(part["due_at"]),
+            }
+        )
+    for case in view.get("supervisions", []):
+        if case.get("replied_at") or case.get("reprimanded_at"):
+            continue
+        lines.append(
+            _("  supervision by %(actor)s: %(reason)s; awaiting the written reply, %(due)s")
+            % {
+                "actor": case["opened_by"],
+                "reason": engine_reason(case["reason"], _t()),
+                "due": countdown(case["reply_due_at"]),
+            }
+        )
+    for asked in view.get("applications", []):
+        if asked.get("decided_at") is not None:
+            continue
+        lines.append(
+            _("  %(kind)s asked by %(actor)s: %(text)s; awaiting a decision")
+            % {
+                "kind": words("action", asked["kind"]),
+                "actor": asked["asked_by"],
+                "text": asked["text"],
+            }
+        )
+    fix = view.get("rectification")
+    if fix and not fix.get("concluded_at"):
+        lines.append(
+            _("  rectification after a rating of %(rating)d: %(due)s")
+            % {"rating": fix["rating"], "due": countdown(fix["due_at"])}
+        )
+    return lines
 
 
 # What --field takes: the fields of an action besides --text and --institution.
