@@ -114,6 +114,26 @@ def test_publish_consume_commit_and_dead_letter(
     assert kafka_io.header(parked, dlq.DLQ_ATTEMPTS) == "3"
     assert kafka_io.header(parked, "content-type") == "application/cloudevents+json"  # travels
 
+    # the runbook reads the dead letters with `events tail`: each says why, and whence
+    tail = [sys.executable, "-m", "tierflow.cli", "events", "tail", "--topic", dlq_topic]
+    env = {**os.environ, "TIERFLOW_KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap}
+    origin = f"{events}[{first.partition}]@{first.offset}"
+    for language, said in (
+        ("zh-CN", f"已搁置：schema_invalid：data.subject: too long（来自 {origin}，尝试次数：3）"),
+        ("en", f"parked: schema_invalid: data.subject: too long (from {origin}, attempts: 3)"),
+    ):
+        shown = subprocess.run(
+            [*tail, "--from-beginning", "--max", "1"],
+            env={**env, "TIERFLOW_LANG": language},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert shown.returncode == 0, shown.stderr
+        first_line, second_line = shown.stdout.splitlines()
+        assert "assigned.v1 subject=req-a" in first_line
+        assert second_line == f"  {said}"
+
 
 def test_ensure_topics_is_idempotent(kafka_broker: KafkaBroker) -> None:
     pid = kafka_broker.process.pid()

@@ -169,11 +169,34 @@ def _describe(msg: Any) -> str:
         if not isinstance(event, dict):
             raise ValueError
     except ValueError:
-        return f"{where} " + _("<not a JSON object: %(size)d bytes>") % {"size": len(msg.value)}
+        not_json = _("<not a JSON object: %(size)d bytes>") % {"size": len(msg.value)}
+        return f"{where} {not_json}{_parked(msg)}"
     type_ = event.get("type", "?").removeprefix("org.tierflow.request.")
     subject, event_id = event.get("subject", "-"), event.get("id", "-")
     line = f"{where} {event.get('time', '-')} {type_} subject={subject} id={event_id}"
     data = event.get("data") or {}
     if isinstance(data, dict) and "to_state" in data:
         line += f" {data.get('from_state') or '-'}->{data['to_state']} tier={data.get('to_tier')}"
-    return line
+    return line + _parked(msg)
+
+
+def _parked(msg: Any) -> str:
+    """Why a record on a dead-letter topic was parked and where it came from, as a second
+    line ('' for any other record): the reason lives in the copy's headers."""
+    from schemas import dlq
+
+    headers = {name: bytes(raw or b"").decode(errors="replace") for name, raw in msg.headers or []}
+    if dlq.DLQ_REASON not in headers:
+        return ""
+    origin = "{}[{}]@{}".format(
+        headers.get(dlq.DLQ_TOPIC, "?"),
+        headers.get(dlq.DLQ_PARTITION, "?"),
+        headers.get(dlq.DLQ_OFFSET, "?"),
+    )
+    parked = _("parked: %(code)s: %(reason)s (from %(origin)s, attempts: %(attempts)s)")
+    return "\n  " + parked % {
+        "code": headers[dlq.DLQ_REASON],
+        "reason": headers.get(dlq.DLQ_MESSAGE, ""),
+        "origin": origin,
+        "attempts": headers.get(dlq.DLQ_ATTEMPTS, "?"),
+    }
