@@ -46,6 +46,9 @@ DLQ_TOPIC = "tierflow_dlq_original_topic"
 DLQ_PARTITION = "tierflow_dlq_original_partition"
 DLQ_OFFSET = "tierflow_dlq_original_offset"
 DLQ_ATTEMPTS = "tierflow_dlq_attempts"
+# The message as a catalog entry (JSON: message and values, as the API's ``reason``), when it
+# is one: `tierflow events tail` reads it in the reader's language.
+DLQ_WORDING = "tierflow_dlq_wording"
 # Present only when the copy could not carry the original as it was:
 DLQ_VALUE_NULL = "tierflow_dlq_value_null"  # "1": the original had no value (tombstone)
 DLQ_VALUE_SIZE = "tierflow_dlq_original_value_size"  # bytes of a value left out (too large)

@@ -23,6 +23,7 @@ from kafka.errors import (
 )
 
 from schemas import dlq
+from schemas.lifecycle import Wording
 from tierflow.kafka_io import SEND_TIMEOUT
 
 MAX_COPY_BYTES = 900_000  # below the default 1 MiB of a producer request and a topic
@@ -45,11 +46,13 @@ Headers = list[tuple[str, bytes]]
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """Why a record is parked: reason code, a readable message, and attempts made."""
+    """Why a record is parked: reason code, a readable message, and attempts made; the
+    message's wording when it is a catalog entry, for people reading it in their language."""
 
     reason: str
     message: str
     attempts: int = 1
+    wording: Wording | None = None
 
 
 def copy_of(record: ConsumerRecord, why: DeadLetter, *, minimal: bool = False) -> tuple:
@@ -93,6 +96,10 @@ def copy_of(record: ConsumerRecord, why: DeadLetter, *, minimal: bool = False) -
         (dlq.DLQ_OFFSET, str(record.offset).encode()),
         (dlq.DLQ_ATTEMPTS, str(why.attempts).encode()),
     ]
+    if why.wording is not None:
+        worded = why.wording.model_dump_json().encode()
+        if len(worded) <= MAX_TEXT:  # else the message alone says it
+            ours.append((dlq.DLQ_WORDING, worded))
     key = record.key if record.key is not None else None
     return key, value, headers + extra + ours
 

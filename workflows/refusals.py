@@ -3,8 +3,8 @@
 A refusal's reason is a ``Said`` (``schemas.messages``) wherever the workflow words it: its
 English text is the error's message (the API's answer, the ingress's dead-letter reason),
 and its msgid and values travel as the error's one detail, so the console can read it in the
-user's language (``api.service.actions.refusal_message``). A refusal of one field (a target
-the directory refuses) names it there too.
+user's language (``reason_of``, which the API and the ingress read it with). A refusal of
+one field (a target the directory refuses) names it there too (``field_of``).
 """
 
 from __future__ import annotations
@@ -21,3 +21,20 @@ def refused(reason: str, kind: str, field: str | None = None) -> ApplicationErro
     wording = Wording.of(reason)
     detail = {"field": field} | (wording.model_dump() if wording else {})
     return ApplicationError(str(reason), detail, type=kind, non_retryable=True)
+
+
+def reason_of(cause: ApplicationError) -> str:
+    """A refusal's reason: a ``Said`` rebuilt from the error's detail, or its English message
+    when it has no wording that renders it."""
+    match cause.details:
+        case (detail,):
+            return Wording.read(detail, cause.message)
+    return cause.message
+
+
+def field_of(cause: ApplicationError) -> str | None:
+    """The field a refusal is about, as ``refused`` named it."""
+    match cause.details:
+        case ({"field": str(field)},):  # a mapping pattern: other keys may be there
+            return field
+    return None

@@ -16,11 +16,12 @@ from api.deps import ApiContext
 from api.errors import RETRY_AFTER_SECONDS, Refused, field_error, validation_http_error
 from api.lookup import find_in_scope
 from api.models import ActionBody
-from schemas.lifecycle import ActionKind, ActionRequest, ActionResult, Wording, missing_field
+from schemas.lifecycle import ActionKind, ActionRequest, ActionResult, missing_field
 from schemas.messages import N_, Said
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 from tierflow.updates import NoAnswer, execute_update, is_busy
+from workflows.refusals import field_of, reason_of
 from workflows.service_request import ServiceRequestWorkflow
 
 IDEMPOTENCY_KEY = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
@@ -104,33 +105,16 @@ def _pending(ctx: ApiContext, request_id: str, action_id: str) -> HTTPException:
     )
 
 
-def refusal_message(cause: ApplicationError) -> str:
-    """The refusal's reason: a ``Said`` rebuilt from the error's detail (``workflows.refusals``),
-    or its English message when it has no wording that renders it."""
-    match cause.details:
-        case (detail,):
-            return Wording.read(detail, cause.message)
-    return cause.message
-
-
-def refused_field(cause: ApplicationError) -> str | None:
-    """The field a refusal is about, as the workflow names it (``workflows.refusals``)."""
-    match cause.details:
-        case ({"field": str(field)},):  # a mapping pattern: other keys may be there
-            return field
-    return None
-
-
 def _refusal(exc: WorkflowUpdateFailedError) -> HTTPException:
     """Map the workflow's refusal to 403 (Forbidden), 422 (InvalidTarget: the field it names)
     or 409 (the rest)."""
     cause = exc.cause
     if isinstance(cause, ApplicationError):
-        reason = refusal_message(cause)
+        reason = reason_of(cause)
         if cause.type == "Forbidden":
             return Refused(status.HTTP_403_FORBIDDEN, reason)
         if cause.type == "InvalidTarget":  # the directory or the accounts refused a name
-            field = refused_field(cause) or "institution_id"  # a refusal without a detail
+            field = field_of(cause) or "institution_id"  # a refusal without a detail
             return Refused(status.HTTP_422_UNPROCESSABLE_CONTENT, reason, field)
         return Refused(status.HTTP_409_CONFLICT, reason)
     return HTTPException(status.HTTP_409_CONFLICT, str(cause or exc))

@@ -22,6 +22,7 @@ from schemas.dlq import (
     DLQ_REASON,
     DLQ_REASONS,
     DLQ_TOPIC,
+    DLQ_WORDING,
 )
 from schemas.events import (
     PII_CONTACT_FIELDS,
@@ -310,6 +311,8 @@ def asyncapi() -> dict:
             DLQ_PARTITION: "Its partition",
             DLQ_OFFSET: "Its offset",
             DLQ_ATTEMPTS: "How many times it was tried",
+            DLQ_WORDING: "The message as a catalog entry (JSON: message, values), when it is one; "
+            "`tierflow events tail` reads it in the reader's language",
         },
         [DLQ_REASON, DLQ_MESSAGE, DLQ_TOPIC, DLQ_PARTITION, DLQ_OFFSET, DLQ_ATTEMPTS],
     )

@@ -23,10 +23,17 @@ from sqlmodel import Session
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from schemas.dlq import DLQ_MESSAGE, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC
+from schemas.dlq import (
+    DLQ_MESSAGE,
+    DLQ_OFFSET,
+    DLQ_PARTITION,
+    DLQ_REASON,
+    DLQ_TOPIC,
+    DLQ_WORDING,
+)
 from schemas.domain import Role, State
 from schemas.events import SUBMIT, command_event
-from schemas.lifecycle import ActionKind
+from schemas.lifecycle import ActionKind, Wording
 from schemas.request import Actor
 from tests.utils.eventually import eventually, eventually_sync
 from tests.utils.factories import make_request
@@ -35,6 +42,8 @@ from tests.utils.stack_helpers import act, forget_workflow, read_events, sample,
 from tests.utils.stuck_join import revoked_until_replaced
 from tierflow.constants import workflow_id
 from tierflow.db import repository
+from tierflow.i18n import translations
+from tierflow.i18n.refusals import refusal_text
 from tierflow.kafka_io import header, make_consumer, make_producer
 from workers.ingress import Backoff, Ingress
 from workflows.service_request import ServiceRequestWorkflow
@@ -261,6 +270,13 @@ async def test_poison_messages_go_to_the_dlq_and_the_consumer_continues(
     assert "InvalidTransition" in messages[6] and "cannot start" in messages[6]
     assert "Forbidden" in messages[7] and "enterprise may not acknowledge" in messages[7]
     assert "uscc" in messages[4]
+    # a dead letter the ingress (or the workflow) worded also says it in the reader's language
+    worded = [Wording.model_validate_json(header(m, DLQ_WORDING) or "null") for m in parked[3:7]]
+    zh = translations("zh-CN")
+    said = [refusal_text(w.as_said(), zh) for w in worded]
+    assert said[0] == "data.category：此项为必填项"  # schema_invalid
+    assert said[3].startswith("工单当前状态为「已派单」，不能执行「开始办理」")  # rejected
+    assert header(parked[0], DLQ_WORDING) is None  # not JSON: no catalog message to give
     for reason in {r for r, _, _ in cases}:
         expected = sum(1 for r, _, _ in cases if r == reason)
         got = sample(ingress.registry, "tierflow_ingress_dead_letters_total", reason=reason)

@@ -16,8 +16,8 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from schemas import dlq
-from schemas.events import CloudEvent
-from schemas.lifecycle import TransitionRecord
+from schemas.events import CloudEvent, CommandError, parse_command
+from schemas.lifecycle import TransitionRecord, Wording
 from tests.utils.eventually import eventually_sync
 from tests.utils.factories import RecordFactory, make_request
 from tierflow import dead_letter, kafka_io
@@ -98,7 +98,13 @@ def test_publish_consume_commit_and_dead_letter(
         assert [m.key for m in later] == [b"req-c"]
         again.close()
 
-        why = dead_letter.DeadLetter("schema_invalid", "data.subject: too long", attempts=3)
+        # a resolve without its text, as the ingress refuses it: English, and its wording
+        bare = b'{"specversion": "1.0", "id": "c-1", "source": "/t", "subject": "r", '
+        bare += b'"type": "org.tierflow.request.resolve.v1"}'
+        with pytest.raises(CommandError) as refused:
+            parse_command(bare, [])
+        worded = Wording.of(refused.value.worded)
+        why = dead_letter.DeadLetter("schema_invalid", refused.value.message, 3, worded)
         assert dead_letter.send(producer, dlq_topic, first, why)
     finally:
         producer.close()
@@ -107,7 +113,11 @@ def test_publish_consume_commit_and_dead_letter(
     assert parked.value == first.value  # byte for byte
     assert parked.key == b"req-a"
     assert kafka_io.header(parked, dlq.DLQ_REASON) == "schema_invalid"
-    assert kafka_io.header(parked, dlq.DLQ_MESSAGE) == "data.subject: too long"
+    english = "data.text: required for resolve: the resolution"
+    assert kafka_io.header(parked, dlq.DLQ_MESSAGE) == english
+    assert json.loads(kafka_io.header(parked, dlq.DLQ_WORDING) or "")["values"]["field"] == (
+        "data.text"
+    )
     assert kafka_io.header(parked, dlq.DLQ_TOPIC) == events
     assert kafka_io.header(parked, dlq.DLQ_PARTITION) == str(first.partition)
     assert kafka_io.header(parked, dlq.DLQ_OFFSET) == str(first.offset)
@@ -118,9 +128,12 @@ def test_publish_consume_commit_and_dead_letter(
     tail = [sys.executable, "-m", "tierflow.cli", "events", "tail", "--topic", dlq_topic]
     env = {**os.environ, "TIERFLOW_KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap}
     origin = f"{events}[{first.partition}]@{first.offset}"
-    for language, said in (
-        ("zh-CN", f"已搁置：schema_invalid：data.subject: too long（来自 {origin}，尝试次数：3）"),
-        ("en", f"parked: schema_invalid: data.subject: too long (from {origin}, attempts: 3)"),
+    for language, said in (  # the wording read in the reader's language, codes as words
+        (
+            "zh-CN",
+            f"已搁置：schema_invalid：data.text：办结须填写办理结果（来自 {origin}，尝试次数：3）",
+        ),
+        ("en", f"parked: schema_invalid: {english} (from {origin}, attempts: 3)"),
     ):
         shown = subprocess.run(
             [*tail, "--from-beginning", "--max", "1"],

@@ -22,7 +22,6 @@ from api.console.forms import (
 )
 from api.console.routes import TEXT_LABELS
 from api.lookup import not_found
-from api.service.actions import refusal_message, refused_field
 from schemas.domain import State, Tier
 from schemas.edge import ACTION_TEXT_BYTES
 from schemas.lifecycle import (
@@ -40,7 +39,7 @@ from tierflow.directory import Directory
 from tierflow.i18n import translations
 from tierflow.i18n.refusals import refusal_text
 from workflows import rules
-from workflows.refusals import refused
+from workflows.refusals import field_of, reason_of, refused
 
 ZH, EN = translations("zh-CN"), translations("en")
 GOOD_USCC = make_uscc("330106", random.Random("forms"))
@@ -146,16 +145,16 @@ def test_a_refusal_travels_from_the_workflow_to_the_console_as_its_message() -> 
     said = Said(N_("cannot %(kind)s: no appeal waits for a decision"), kind="uphold_appeal")
     error = refused(said, "InvalidTransition")
     assert (error.message, error.type) == (str(said), "InvalidTransition")
-    assert error.non_retryable and refused_field(error) is None
-    back = refusal_message(error)
+    assert error.non_retryable and field_of(error) is None
+    back = reason_of(error)
     assert isinstance(back, Said) and back == said and back.message == said.message
     assert refusal_text(back, ZH) == "不能执行「申诉成立」：没有待决定的申诉"
     # a wording that does not render the English text: the English text, nothing else
     odd = {"message": said.message, "values": {"other": "x"}, "field": None}
     unfit = ApplicationError(str(said), odd, type="InvalidTransition")
-    assert not isinstance(refusal_message(unfit), Said) and refusal_message(unfit) == str(said)
+    assert not isinstance(reason_of(unfit), Said) and reason_of(unfit) == str(said)
     plain = refused("the request is busy", "InvalidTransition")
-    assert plain.details == ({"field": None},) and not isinstance(refusal_message(plain), Said)
+    assert plain.details == ({"field": None},) and not isinstance(reason_of(plain), Said)
 
 
 def test_a_refused_target_names_its_field_and_reads_in_chinese() -> None:
@@ -166,8 +165,8 @@ def test_a_refused_target_names_its_field_and_reads_in_chinese() -> None:
     reason = answer.reason()
     assert reason == "institution_id: zj-330199-x is not in the directory"
     error = refused(reason or "", "InvalidTarget", field="institution_id")
-    assert refused_field(error) == "institution_id"
-    back = refusal_message(error)
+    assert field_of(error) == "institution_id"
+    back = reason_of(error)
     assert isinstance(back, Said) and refusal_text(back, ZH) == "机构 zj-330199-x 不在机构名录中"
     # an answer recorded before answers carried their wording: its English text
     assert TargetAnswer(refusal=str(reason)).reason() == str(reason)

@@ -7,6 +7,8 @@ import hashlib
 from kafka.consumer.fetcher import ConsumerRecord
 
 from schemas import dlq
+from schemas.lifecycle import Wording
+from schemas.messages import N_, Said
 from tierflow.dead_letter import MAX_COPY_BYTES, DeadLetter, copy_of
 
 WHY = DeadLetter("not_json", "message has no value (tombstone)", attempts=2)
@@ -82,3 +84,16 @@ def test_the_minimal_copy_keeps_only_size_digest_and_reasons() -> None:
 def test_our_own_headers_are_written_afresh_when_a_parked_record_is_parked_again() -> None:
     copy = copy_of(record(None, b"x", [(dlq.DLQ_REASON, b"old")]), WHY)
     assert [v for k, v in copy[2] if k == dlq.DLQ_REASON] == [b"not_json"]
+
+
+def test_a_worded_reason_travels_as_json_unless_it_is_too_long() -> None:
+    """The wording lets `events tail` say the reason in the reader's language; one too long
+    for a header is left out (the message header still says it, in English)."""
+    said = Said(N_("message has %(size)d bytes, limit %(limit)d"), size=9, limit=8)
+    worded = DeadLetter("oversize", str(said), wording=Wording.of(said))
+    found = headers_of(copy_of(record(b"k", b"v"), worded))
+    assert Wording.model_validate_json(found[dlq.DLQ_WORDING]).as_said() == said
+    assert dlq.DLQ_WORDING not in headers_of(copy_of(record(b"k", b"v"), WHY))
+    huge = Wording.of(Said(N_("%(first)s; %(then)s"), first="x" * 5000, then="y"))
+    too_long = DeadLetter("schema_invalid", "x", wording=huge)
+    assert dlq.DLQ_WORDING not in headers_of(copy_of(record(b"k", b"v"), too_long))

@@ -196,7 +196,20 @@ def _parked(msg: Any) -> str:
     parked = _("parked: %(code)s: %(reason)s (from %(origin)s, attempts: %(attempts)s)")
     return "\n  " + parked % {
         "code": headers[dlq.DLQ_REASON],
-        "reason": headers.get(dlq.DLQ_MESSAGE, ""),
+        "reason": _reason(headers.get(dlq.DLQ_MESSAGE, ""), headers.get(dlq.DLQ_WORDING)),
         "origin": origin,
         "attempts": headers.get(dlq.DLQ_ATTEMPTS, "?"),
     }
+
+
+def _reason(english: str, wording: str | None) -> str:
+    """A dead letter's reason in the reader's language when its wording header renders it
+    (codes as words, as the CLI reads an API refusal), else as the message header has it."""
+    from schemas.lifecycle import Wording
+    from tierflow.i18n.refusals import refusal_text
+
+    try:
+        said = Wording.model_validate_json(wording or "").as_said()
+    except (KeyError, TypeError, ValueError):  # none, or not ours: the message as it is
+        return english
+    return refusal_text(said, catalog())

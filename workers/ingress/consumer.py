@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry
 from temporalio.client import Client
 
 from schemas.events import CommandError, ParsedCommand
+from schemas.lifecycle import Wording
 from tierflow import constants
 from tierflow.dead_letter import DeadLetter
 from tierflow.directory import Directory, DirectoryWatch
@@ -311,7 +312,7 @@ class Ingress:
     ) -> bool:
         """Decode, call Temporal, or dead-letter; False if halted before the end."""
         if isinstance(cmd, CommandError):
-            why = DeadLetter(cmd.reason_code, cmd.message)
+            why = DeadLetter(cmd.reason_code, cmd.message, wording=Wording.of(cmd.worded))
             label = command_label(record.value, record.headers)
             return await self._park(progress, record, why, label)
         answer = await self.runner.run(cmd, self._stop, lambda: self._halted(progress))
@@ -319,7 +320,7 @@ class Ingress:
             return False
         outcome, attempts = answer
         if outcome.verdict is Verdict.DEAD_LETTER:
-            why = DeadLetter(outcome.reason, outcome.message, attempts)
+            why = DeadLetter(outcome.reason, outcome.message, attempts, outcome.wording)
             return await self._park(progress, record, why, cmd.command)
         self.metrics.commands.labels(cmd.command, outcome.verdict.value).inc()
         self.metrics.latency.observe(_latency(record, cmd))

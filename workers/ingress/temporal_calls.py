@@ -23,7 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.dlq import DeadLetterReason as Reason
 from schemas.events import ParsedCommand
-from schemas.lifecycle import ActionResult
+from schemas.lifecycle import ActionResult, Wording
 from tierflow.constants import workflow_id
 from tierflow.submission import (
     Recorded,
@@ -32,6 +32,7 @@ from tierflow.submission import (
     Submitted,
     submit_request,
 )
+from workflows.refusals import reason_of
 from workflows.service_request import ServiceRequestWorkflow
 
 # RPC errors that say "the input can never work", not "try again later".
@@ -55,6 +56,7 @@ class Outcome:
     verdict: Verdict
     reason: str = ""
     message: str = ""
+    wording: Wording | None = None  # the workflow's refusal as a catalog entry, when it is one
 
 
 async def apply_command(
@@ -77,7 +79,8 @@ async def apply_command(
         cause = exc.cause
         kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
         reason = REFUSAL_REASONS.get(kind or "", Reason.REJECTED)
-        return Outcome(Verdict.DEAD_LETTER, reason, f"{kind}: {_message(cause)}")
+        worded = Wording.of(reason_of(cause)) if isinstance(cause, ApplicationError) else None
+        return Outcome(Verdict.DEAD_LETTER, reason, f"{kind}: {_message(cause)}", worded)
     except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
         return Outcome(Verdict.RETRY, message=f"update call timed out: {exc}")
     except RPCError as exc:
