@@ -383,7 +383,7 @@ def _open_matters(view: dict[str, Any]) -> list[str]:
             else _("awaiting sign-for")
         )
         lines.append(
-            _("  co-handling part of %(unit)s (%(text)s): %(status)s; %(due)s")
+            _("  Co-handling part of %(unit)s (%(text)s): %(status)s; %(due)s")
             % {
                 "unit": _unit_name(part["institution_id"], names),
                 "text": part["text"],
@@ -395,7 +395,7 @@ def _open_matters(view: dict[str, Any]) -> list[str]:
         if case.get("replied_at") or case.get("reprimanded_at"):
             continue
         lines.append(
-            _("  supervision by %(actor)s: %(reason)s; awaiting the written reply, %(due)s")
+            _("  Supervision by %(actor)s: %(reason)s; awaiting the written reply, %(due)s")
             % {
                 "actor": case["opened_by"],
                 "reason": engine_reason(case["reason"], _t()),
@@ -416,7 +416,7 @@ def _open_matters(view: dict[str, Any]) -> list[str]:
     fix = view.get("rectification")
     if fix and not fix.get("concluded_at"):
         lines.append(
-            _("  rectification after a rating of %(rating)d: %(due)s")
+            _("  Rectification after a rating of %(rating)d: %(due)s")
             % {"rating": fix["rating"], "due": countdown(fix["due_at"])}
         )
     return lines
