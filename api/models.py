@@ -67,6 +67,11 @@ class RequestItem(RequestSummary):
         description="The nearest running SLA deadline; for a request the caller's unit "
         "co-handles (协办), its open part's deadline"
     )
+    co_handled: bool = Field(
+        default=False,
+        description="协办: another unit holds the request and the caller's unit has a part of "
+        "it (the reason it is in a caseworker's queue)",
+    )
 
 
 class RequestRow(RequestItem):

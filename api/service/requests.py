@@ -196,22 +196,24 @@ def list_requests(
 def _part_deadlines(
     session: Session, principal: Principal, items: list[RequestItem], now: datetime
 ) -> None:
-    """A request the caller's unit co-handles (协办) is due when the unit's open part is, not
-    when its holder's clock runs out: ``next_due_at`` is the part's deadline there, and
-    ``sla_status`` says whether the part is late (as the queue's order does)."""
+    """A request the caller's unit co-handles (协办) is marked so (``co_handled``) and is due
+    when the unit's open part is, not when its holder's clock runs out: ``next_due_at`` is the
+    part's deadline there, and ``sla_status`` says whether the part is late (as the queue's
+    order does)."""
     unit = principal.institution_id
     co_handled = [i.request_id for i in items if unit is not None and i.institution_id != unit]
     if not co_handled:
         return
     parts = session.exec(
-        select(RequestPart.request_id, RequestPart.due_at).where(
+        select(RequestPart.request_id, RequestPart.due_at, RequestPart.closed_at).where(
             col(RequestPart.request_id).in_(co_handled),
             RequestPart.institution_id == unit,
-            col(RequestPart.closed_at).is_(None),
         )
     ).all()
-    due = dict(parts)
+    due = {request_id: due_at for request_id, due_at, closed_at in parts if closed_at is None}
+    has_part = {request_id for request_id, _, _ in parts}
     for item in items:
+        item.co_handled = item.request_id in has_part
         if item.request_id in due:
             item.next_due_at = due[item.request_id]
             late = item.next_due_at < now

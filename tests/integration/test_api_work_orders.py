@@ -181,7 +181,11 @@ async def test_a_co_handler_sees_the_request_and_concludes_its_part(api: Api) ->
     (listed,) = [i for i in items if i["request_id"] == rid]
     (part,) = (await api.get(f"/requests/{rid}", "admin")).json()["view"]["parts"]
     assert _instant(listed["next_due_at"]) == _instant(part["due_at"])
+    assert listed["co_handled"] is True  # why it is in this unit's queue
     holder = (await api.get("/requests", "cw_own")).json()["items"]
+    assert [i["co_handled"] for i in holder if i["request_id"] == rid] == [False]
+    region = (await api.get("/requests", "sup_city")).json()["items"]  # the city co-handles none
+    assert [i["co_handled"] for i in region if i["request_id"] == rid] == [False]
     assert [_instant(i["next_due_at"]) for i in holder if i["request_id"] == rid] != [
         _instant(part["due_at"])
     ]

@@ -304,13 +304,20 @@ def queue(
             escape(item["request_id"]),
             state_words(item),
             words("tier", item["tier"]),
-            escape(_unit_name(item["institution_id"], names)),
+            escape(_holder(item, names)),
             words("category", item["category"]),
             words("priority", item["priority"]),
             f"[{SLA_STYLE[sla]}]{shown}[/]" if sla in SLA_STYLE else shown,
             _deadline(item),
         )
     _print_rich(table)
+
+
+def _holder(item: dict[str, Any], names: dict[str, str]) -> str:
+    """The unit holding a queued request; marked 协办 when it is in the queue because the
+    caller's unit has a part of it."""
+    unit = _unit_name(item["institution_id"], names)
+    return unit + aside(_("co-handling"), _t()) if item.get("co_handled") else unit
 
 
 def show(

@@ -1,0 +1,44 @@
+"""`tierflow queue` marks a request the caller's unit co-handles (协办), as the console does:
+another unit holds it, and it is in the queue for the unit's part."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from tierflow.cli import app, client
+
+ITEM = {
+    "request_id": "req-own",
+    "state": "acknowledged",
+    "tier": "county",
+    "institution_id": "zj-330105-sme",
+    "category": "financing",
+    "priority": "normal",
+    "sla_status": "on_track",
+    "next_due_at": "2099-03-02T03:00:00+00:00",
+    "co_handled": False,
+}
+NAMES = {
+    "zj-330105-sme": "杭州市拱墅区中小企业服务中心",
+    "zj-330106-sme": "杭州市西湖区中小企业服务中心",
+}
+
+
+def test_a_co_handled_row_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    part = {**ITEM, "request_id": "req-part", "institution_id": "zj-330106-sme", "co_handled": True}
+    page = {"items": [ITEM, part], "total": 2, "total_exact": True}
+
+    def answer(method: str, path: str, **kwargs: Any) -> Any:
+        assert (method, path) == ("GET", "/requests")
+        return page
+
+    monkeypatch.setattr(client, "_call", answer)
+    monkeypatch.setattr(client, "_unit_names", lambda units: NAMES)
+    shown = CliRunner().invoke(app, ["queue"], env={"TIERFLOW_LANG": "zh-CN", "COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    own, co = (line for line in shown.output.splitlines() if "req-" in line)
+    assert "杭州市西湖区中小企业服务中心（协办）" in co
+    assert "杭州市拱墅区中小企业服务中心" in own and "协办" not in own
