@@ -201,12 +201,12 @@ def _part_deadlines(
     part's deadline there, and ``sla_status`` says whether the part is late (as the queue's
     order does)."""
     unit = principal.institution_id
-    co_handled = [i.request_id for i in items if unit is not None and i.institution_id != unit]
-    if not co_handled:
+    held_elsewhere = [i.request_id for i in items if unit and i.institution_id != unit]
+    if not held_elsewhere:
         return
     parts = session.exec(
         select(RequestPart.request_id, RequestPart.due_at, RequestPart.closed_at).where(
-            col(RequestPart.request_id).in_(co_handled),
+            col(RequestPart.request_id).in_(held_elsewhere),
             RequestPart.institution_id == unit,
         )
     ).all()
