@@ -17,6 +17,7 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecution, WorkflowHistory
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.worker import Replayer
@@ -35,6 +36,7 @@ class ReplayFailure:
     run_id: str
     workflow_type: str
     error: str
+    on_worker: bool = False  # a worker failed its last task already (the replay passes)
 
 
 @dataclass
@@ -88,10 +90,13 @@ async def replay_check(client: Client, query: str, limit: int) -> ReplayReport:
         e async for e in client.list_workflows(query, limit=limit)
     ]
 
+    fetched: list[WorkflowHistory] = []
+
     async def histories() -> AsyncIterator[WorkflowHistory]:
         for execution in executions:
             handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
-            yield await handle.fetch_history()
+            fetched.append(await handle.fetch_history())
+            yield fetched[-1]
 
     replayer = Replayer(
         workflows=[*REQUEST_WORKFLOWS],
@@ -102,14 +107,30 @@ async def replay_check(client: Client, query: str, limit: int) -> ReplayReport:
     report = ReplayReport()
     async with replayer.workflow_replay_iterator(histories()) as results:
         async for result in results:  # in the order the histories went in
-            execution = executions[report.replayed]
+            execution, history = executions[report.replayed], fetched[report.replayed]
             report.replayed += 1
-            if result.replay_failure is not None:
+            failed = last_task_failure(history)
+            if result.replay_failure is not None or failed is not None:
                 failure = ReplayFailure(
                     workflow_id=execution.id,
                     run_id=execution.run_id,
                     workflow_type=execution.workflow_type,
-                    error=reason(result.replay_failure),
+                    error=reason(result.replay_failure) if result.replay_failure else str(failed),
+                    on_worker=result.replay_failure is None,
                 )
                 report.failures.append(failure)
     return report
+
+
+def last_task_failure(history: WorkflowHistory) -> str | None:
+    """Why the run's last workflow task failed on a worker, if it did and none completed since.
+
+    A replay stops at the last completed task, so it passes for a request a worker already
+    wedged (the failed task's commands are not in the history): the failure says it."""
+    failed = None
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            failed = None
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            failed = event.workflow_task_failed_event_attributes.failure.message
+    return None if failed is None else (failed.splitlines() or ["?"])[0]

@@ -121,6 +121,11 @@ def replay_check(
         fail(_("Temporal unreachable: %(error)s") % {"error": exc})
     for failure in report.failures:
         said = _("%(workflow)s (run %(run)s, %(type)s) cannot replay: %(error)s")
+        if failure.on_worker:  # its replay passed: a worker failed its last task already
+            said = _(
+                "%(workflow)s (run %(run)s, %(type)s) is stuck: a worker failed its last task: "
+                "%(error)s"
+            )
         values = {
             "workflow": failure.workflow_id,
             "run": failure.run_id,
