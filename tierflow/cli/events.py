@@ -205,11 +205,10 @@ def _parked(msg: Any) -> str:
 def _reason(english: str, wording: str | None) -> str:
     """A dead letter's reason in the reader's language when its wording header renders it
     (codes as words, as the CLI reads an API refusal), else as the message header has it."""
-    from schemas.lifecycle import Wording
-    from tierflow.i18n.refusals import refusal_text
+    from tierflow.i18n.refusals import wording_text
 
     try:
-        said = Wording.model_validate_json(wording or "").as_said()
-    except (KeyError, TypeError, ValueError):  # none, or not ours: the message as it is
-        return english
-    return refusal_text(said, catalog())
+        reason = json.loads(wording) if wording else None
+    except ValueError:  # not ours: the message as it is
+        reason = None
+    return wording_text(reason, english, catalog())

@@ -90,13 +90,14 @@ async def replay_check(client: Client, query: str, limit: int) -> ReplayReport:
         e async for e in client.list_workflows(query, limit=limit)
     ]
 
-    fetched: list[WorkflowHistory] = []
+    failed_tasks: list[str | None] = []  # read as each history streams by, not kept
 
     async def histories() -> AsyncIterator[WorkflowHistory]:
         for execution in executions:
             handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
-            fetched.append(await handle.fetch_history())
-            yield fetched[-1]
+            history = await handle.fetch_history()
+            failed_tasks.append(last_task_failure(history))
+            yield history
 
     replayer = Replayer(
         workflows=[*REQUEST_WORKFLOWS],
@@ -107,9 +108,8 @@ async def replay_check(client: Client, query: str, limit: int) -> ReplayReport:
     report = ReplayReport()
     async with replayer.workflow_replay_iterator(histories()) as results:
         async for result in results:  # in the order the histories went in
-            execution, history = executions[report.replayed], fetched[report.replayed]
+            execution, failed = executions[report.replayed], failed_tasks[report.replayed]
             report.replayed += 1
-            failed = last_task_failure(history)
             if result.replay_failure is not None or failed is not None:
                 failure = ReplayFailure(
                     workflow_id=execution.id,

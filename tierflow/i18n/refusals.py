@@ -73,9 +73,14 @@ def item_text(item: object, catalog: NullTranslations) -> str:
     language: its ``reason`` (msgid and values) when it has one that fills, else ``msg``."""
     if not isinstance(item, dict):
         return str(item)
-    english = str(item.get("msg", ""))
+    return wording_text(item.get("reason"), str(item.get("msg", "")), catalog)
+
+
+def wording_text(reason: object, english: str, catalog: NullTranslations) -> str:
+    """A wording as received (msgid and values: an API item's ``reason``, a dead letter's
+    header) in ``catalog``'s language; ``english`` when there is none or it does not fill."""
     try:
-        said = Wording.model_validate(item.get("reason")).as_said()
+        said = Wording.model_validate(reason).as_said()
     except (KeyError, TypeError, ValueError):  # no wording, or values that do not fill it
         return english
     return english if "%(" in said else refusal_text(said, catalog)  # "%(": values it lacks
