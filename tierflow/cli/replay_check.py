@@ -17,7 +17,7 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.client import Client, WorkflowExecution, WorkflowHistory
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.worker import Replayer
@@ -122,15 +122,31 @@ async def replay_check(client: Client, query: str, limit: int) -> ReplayReport:
     return report
 
 
+# the server fails a task for these itself and hands the run a new task at once (a timer
+# fired while the worker completed, a sticky queue was reset): no worker is stuck on it
+_SERVER_RETRIES = frozenset(
+    {
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_UPDATE,
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_STICKY_TASK_QUEUE,
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW,
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FAILOVER_CLOSE_COMMAND,
+    }
+)
+
+
 def last_task_failure(history: WorkflowHistory) -> str | None:
     """Why the run's last workflow task failed on a worker, if it did and none completed since.
 
     A replay stops at the last completed task, so it passes for a request a worker already
-    wedged (the failed task's commands are not in the history): the failure says it."""
+    wedged (the failed task's commands are not in the history): the failure says it. A task
+    the server failed and retries at once is not a worker's failure."""
     failed = None
     for event in history.events:
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
             failed = None
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-            failed = event.workflow_task_failed_event_attributes.failure.message
+            attributes = event.workflow_task_failed_event_attributes
+            if attributes.cause not in _SERVER_RETRIES:
+                failed = attributes.failure.message
     return None if failed is None else (failed.splitlines() or ["?"])[0]
