@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import HTTPException, status
@@ -45,13 +46,32 @@ def to_row(row: ServiceRequest) -> RequestRow:
     )
 
 
+class WorkflowForgotten(Exception):
+    """Temporal has no workflow of the request's id: never started, or deleted once the
+    namespace's retention passed after it ended (the read model keeps the request)."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """A request the caller may see: its read-model row and the workflow's view (either may
+    be missing: see ``find_in_scope``)."""
+
+    row: ServiceRequest | None
+    view: RequestView | None
+    forgotten: bool = False  # the row's workflow is gone from Temporal (WorkflowForgotten)
+
+
 async def query_view(ctx: ApiContext, request_id: str) -> RequestView | None:
-    """Return the workflow's view, or None when no workflow has that id."""
+    """Return the workflow's view, or None when it does not answer with one.
+
+    Raises WorkflowForgotten when Temporal has no workflow of that id."""
     handle = ctx.temporal.get_workflow_handle(workflow_id(request_id))
     try:
         return await handle.query(ServiceRequestWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
     except RPCError as exc:
-        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise WorkflowForgotten(request_id) from exc
+        if exc.status == RPCStatusCode.INVALID_ARGUMENT:
             return None
         raise
     except WorkflowQueryFailedError:
@@ -60,8 +80,9 @@ async def query_view(ctx: ApiContext, request_id: str) -> RequestView | None:
 
 async def find_in_scope(
     ctx: ApiContext, principal: Principal, request_id: str, *, live: bool = True
-) -> tuple[ServiceRequest | None, RequestView | None]:
-    """Return (row, view) of a request the caller may see; 404 if unknown or out of scope.
+) -> Found:
+    """Return the row and view of a request the caller may see; 404 if unknown or out of
+    scope.
 
     The scope is judged on the read model's row, which a transition's record writes before
     the transition answers; the live workflow is queried only for a caller in scope who
@@ -73,12 +94,20 @@ async def find_in_scope(
     row = await run_in_threadpool(read_row, ctx, request_id)
     if row is not None:
         await _check_scope(ctx, principal, request_id, row)
-        return row, await query_view(ctx, request_id) if live else None
-    view = await query_view(ctx, request_id)
+        if not live:
+            return Found(row, None)
+        try:
+            return Found(row, await query_view(ctx, request_id))
+        except WorkflowForgotten:
+            return Found(row, None, forgotten=True)
+    try:
+        view = await query_view(ctx, request_id)
+    except WorkflowForgotten:
+        view = None
     if view is None:
         raise not_found(request_id)
     await _check_scope(ctx, principal, request_id, view.summary)
-    return None, view
+    return Found(None, view)
 
 
 async def _check_scope(

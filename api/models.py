@@ -101,7 +101,10 @@ class RequestDetail(BaseModel):
 
     request_id: str
     request: RequestRow | None
-    view: RequestView | None
+    view: RequestView | None = Field(
+        description="The workflow's live view; null when it does not answer, or when Temporal "
+        "no longer keeps the workflow (workflow_forgotten)"
+    )
     allowed_actions: list[ActionKind] = Field(
         description="Actions the state allows and the caller may take: their role, their "
         "scope (the holding unit, or their unit's co-handling part) and, to transfer, their "
@@ -118,6 +121,12 @@ class RequestDetail(BaseModel):
         default=None,
         description="The grade the SLA targets were scaled by: the one the grade registry held "
         "on the submission day (None: unknown yet, or pinned before the registry)",
+    )
+    workflow_forgotten: bool = Field(
+        default=False,
+        description="Temporal no longer keeps the request's workflow: it ended and the "
+        "namespace's retention passed. The row and the audit timeline remain; the view, its "
+        "clocks and its actions do not",
     )
 
 

@@ -288,7 +288,8 @@ def requests_csv(items: list[RequestItem]) -> str:
 async def get_request(ctx: ApiContext, principal: Principal, request_id: str) -> RequestDetail:
     """Return the read model row, the full audit timeline and the workflow's live view."""
     require(principal, "read")
-    row, view = await find_in_scope(ctx, principal, request_id)
+    found = await find_in_scope(ctx, principal, request_id)
+    row, view = found.row, found.view
     permitted = allowed_kinds(principal)
     allowed = [
         k for k in (views.offered_to(view, principal.actor) if view else []) if k in permitted
@@ -317,4 +318,5 @@ async def get_request(ctx: ApiContext, principal: Principal, request_id: str) ->
         timeline=timeline,
         grade_declared=view.summary.grade if view else (row.grade if row else None),
         grade_applied=view.grade_applied if view else None,
+        workflow_forgotten=found.forgotten,
     )

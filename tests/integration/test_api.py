@@ -24,6 +24,7 @@ from api.app import create_app
 from api.deps import ApiContext
 from schemas.domain import Category, Priority
 from schemas.lifecycle import RequestView
+from tests.fixtures.console import sign_in
 from tests.utils.api_helpers import Users, asgi_client, make_users, request_body, serve_in_thread
 from tests.utils.factories import make_request
 from tests.utils.stack_helpers import eventually, forget_workflow
@@ -466,6 +467,38 @@ async def test_a_request_id_past_temporals_retention_is_not_started_again(api: A
     assert err.value.status is RPCStatusCode.NOT_FOUND
     fresh = await api.post("/requests", "admin", json=request_body(make_request()))
     assert fresh.status_code == 202, fresh.text  # a new id is started as ever
+
+
+async def test_an_ended_request_past_retention_is_shown_from_the_read_model(
+    api: Api, stack
+) -> None:
+    """Temporal deletes an ended request's workflow once the namespace's retention passes;
+    the read model keeps it. Its GET and its case page show the row and the full audit trail
+    and say why the workflow's view is missing, instead of sending the reader to a Temporal
+    UI that has nothing."""
+    rid = await api.submit(make_request())
+    assert (await api.act(rid, "acknowledge", "cw_own")).status_code == 200
+    assert (await api.act(rid, "resolve", "cw_own", text="已对接银行")).status_code == 200
+    done = await api.act(rid, "follow_up", "desk_city", outcome="satisfied")
+    assert done.status_code == 200 and done.json()["state"] == "closed", done.text
+    kept = (await api.get(f"/requests/{rid}", "cw_own")).json()
+    assert kept["view"] is not None and kept["workflow_forgotten"] is False
+    await forget_workflow(stack, rid)
+
+    detail = (await api.get(f"/requests/{rid}", "cw_own")).json()
+    assert detail["view"] is None and detail["workflow_forgotten"] is True
+    assert detail["request"]["state"] == "closed" and detail["allowed_actions"] == []
+    trail = [e["event_type"] for e in detail["timeline"]]
+    assert trail[0] == "submitted" and "resolved" in trail and trail[-1] == "closed", trail
+
+    async with asgi_client(create_app(stack.settings, stack.client, stack.engine)) as client:
+        assert (await sign_in(client, api.users.tokens["cw_own"])).status_code == 303
+        page = await client.get(f"/console/requests/{rid}")
+    assert page.status_code == 200, page.text
+    assert "此工单的流程已不再保存（工单结束后超过保留期即删除）" in page.text
+    assert page.text.count('<li class="ev ev-') == len(trail)  # the audit trail, every entry
+    assert "流程正在派单" not in page.text  # not "still routing"
+    assert "在 Temporal 界面中打开流程" not in page.text  # nothing there to open
 
 
 async def test_institutions_name_the_units_requests_route_to(api: Api) -> None:

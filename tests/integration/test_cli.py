@@ -19,7 +19,7 @@ from api.app import create_app
 from tests.utils.api_helpers import request_body, serve_in_thread
 from tests.utils.factories import SIGNED_WORKED_AND_RESOLVED, make_request
 from tests.utils.language import language_env
-from tests.utils.stack_helpers import eventually
+from tests.utils.stack_helpers import eventually, forget_workflow
 from tierflow.cli import app as cli_app
 from tierflow.cli.client import countdown, credentials_path
 
@@ -52,7 +52,9 @@ def ok(result: Result) -> str:
     return result.output
 
 
-async def test_cli_full_lifecycle(api_url: str, cli_env: dict[str, str], tmp_path: Path) -> None:
+async def test_cli_full_lifecycle(
+    api_url: str, cli_env: dict[str, str], tmp_path: Path, stack
+) -> None:
     name = f"cli-cw-{uuid.uuid4().hex[:6]}"
     chinese_env = cli_env | language_env()  # the admin commands' default language
     out = ok(
@@ -166,6 +168,11 @@ async def test_cli_full_lifecycle(api_url: str, cli_env: dict[str, str], tmp_pat
     )
     assert proc.returncode == 0, proc.stderr
     assert rid in [i["request_id"] for i in json.loads(proc.stdout)["items"]]
+
+    await forget_workflow(stack, rid)  # as Temporal does once the namespace's retention passes
+    gone = ok(await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "show", rid))
+    assert "此工单的流程已不再保存" in gone and "可办理：-" in gone, gone
+    assert "签收" in gone and "called the CFO" in gone  # the audit trail, from the read model
 
 
 async def test_cli_without_login_or_with_a_bad_token(api_url: str, cli_env: dict[str, str]) -> None:

@@ -339,6 +339,8 @@ def show(
         "subject": summary.get("subject", ""),
     }
     _print_rich(escape(head))
+    if view is None and row is not None:
+        _print_rich(escape(_no_view(detail)))
     clocks = [SlaClock.model_validate(c) for c in (view or {}).get("clocks", [])]
     for clock in clocks_in_order(clocks):
         due = (
@@ -357,7 +359,7 @@ def show(
     table = Table(title=_("Timeline"))
     for column in ("#", _("Time"), _("Event"), _("By"), _("State"), _("Tier"), _("Reason")):
         table.add_column(column, overflow="fold")  # a narrow terminal: more lines, not cut
-    for entry in (view or {}).get("timeline", []):
+    for entry in (view or detail).get("timeline", []):  # without a view: the audit trail
         table.add_row(
             str(entry["sequence"]),
             when(datetime.fromisoformat(entry["occurred_at"]), _t()),
@@ -371,6 +373,20 @@ def show(
     kinds = detail.get("allowed_actions", [])
     allowed = listed([words("action", k) + aside(k, _t()) for k in kinds], _t())
     _print_rich(escape(_("allowed: %(actions)s") % {"actions": allowed or "-"}))
+
+
+def _no_view(detail: dict[str, Any]) -> str:
+    """Why only the read model's row and audit trail are shown (the case page's note)."""
+    if detail.get("workflow_forgotten"):
+        return _(
+            "  Temporal no longer keeps this request's workflow (it deletes an ended one once "
+            "the namespace's retention passes): shown from the read model, with the full audit "
+            "trail."
+        )
+    return _(
+        "  The workflow did not answer with its view: shown from the read model, with the "
+        "full audit trail."
+    )
 
 
 def _open_matters(view: dict[str, Any]) -> list[str]:
