@@ -65,17 +65,34 @@ def scope_refusal(case: WorkflowState, action: ActionRequest) -> str | None:
     return None
 
 
+def _listed(parts: list[Part]) -> Said:
+    """The parts, each unit with its deadline, as one wording: a reader sees the deadlines in
+    China's time and the list joined in their language (English: ``a (due …), b (due …)``)."""
+    *rest, last = parts
+    listed = _due(last)
+    for part in reversed(rest):
+        listed = Said(N_("%(one)s, %(more)s"), one=_due(part), more=listed)
+    return listed
+
+
+def _due(part: Part) -> Said:
+    return Said(
+        N_("%(institution)s (due %(at)s)"),
+        institution=part.institution_id,
+        at=part.due_at.isoformat(),
+    )
+
+
 def refusal(case: WorkflowState, action: ActionRequest) -> str | None:
     """Why this co-handling step (or concluding the request) cannot be taken now."""
     kind = action.kind
     if kind is ActionKind.RESOLVE and (parts := open_parts(case)):
-        names = ", ".join(f"{p.institution_id} (due {p.due_at.isoformat()})" for p in parts)
         return Said(
             N_(
                 "cannot resolve: co-handling parts are open: %(parts)s; the co-handler "
                 "concludes its part or a supervisor waives it"
             ),
-            parts=names,
+            parts=_listed(parts),
         )
     if kind is ActionKind.ADD_CO_HANDLER:
         holder = case.institution.id if case.institution else None

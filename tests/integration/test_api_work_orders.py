@@ -24,6 +24,9 @@ from tests.utils.factories import make_request
 from tests.utils.stack_helpers import eventually
 from tierflow.auth_store import create_user, issue_token
 from tierflow.db.models import Rating, ServiceRequest
+from tierflow.i18n import translations
+from tierflow.i18n.formats import when
+from tierflow.i18n.refusals import answer_text
 from tierflow.worklists_refresh import refresh_worklists
 
 
@@ -77,6 +80,9 @@ async def test_sign_for_claims_and_transfer_moves_it_between_queues(api: Api) ->
     assert (
         await api.get("/reports/workload", "cw_own", params={"institution": "x"})
     ).status_code == 403
+
+
+ZH = translations("zh-CN")
 
 
 def _instant(text: str) -> datetime:
@@ -191,6 +197,11 @@ async def test_a_co_handler_sees_the_request_and_concludes_its_part(api: Api) ->
     ]
     early = await api.act(rid, "resolve", "cw_own", text="办结")
     assert early.status_code == 409 and "co-handling parts are open" in early.json()["detail"]
+    due = when(_instant(part["due_at"]), ZH)  # the part's deadline in China's time
+    assert answer_text(early.json()["detail"], early.json()["reason"], ZH) == (
+        f"不能办结：仍有未完成的协办任务：{part['institution_id']}（截止 {due}）；"
+        "须由协办单位完成，或由督办人员免除"
+    )
     assert (await api.act(rid, "acknowledge", "cw_other")).status_code == 403  # not its request
     done = await api.act(rid, "conclude_part", "cw_other", text="补贴已落实")
     assert done.status_code == 200, done.text
