@@ -757,6 +757,30 @@ class ActionResult(BaseModel):
     duplicate: bool = False
 
 
+# What a timeline entry shows of its event's details: the unit or person the event names, the
+# days and deadlines it sets, the rating it gives (the audit trail keeps every detail).
+TIMELINE_FACTS = (
+    "co_handler",
+    "part_due_at",
+    "handler_id",
+    "days",
+    "resolution_due_at",
+    "suspended_until",
+    "reply_due_at",
+    "rating",
+)
+
+
+def timeline_facts(details: Mapping[str, object]) -> dict[str, str | int]:
+    """The details of an event a reader of its timeline entry needs (``TIMELINE_FACTS``)."""
+    facts: dict[str, str | int] = {}
+    for name in TIMELINE_FACTS:
+        value = details.get(name)
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            facts[name] = value
+    return facts
+
+
 class TimelineEntry(BaseModel):
     sequence: int
     event_type: EventType
@@ -767,6 +791,11 @@ class TimelineEntry(BaseModel):
     tier: Tier
     institution_id: str | None
     reason: str | None = None
+    facts: dict[str, str | int] = Field(
+        default_factory=dict,
+        description="What the event names or sets: co_handler (a unit id), handler_id, days, "
+        "part_due_at, resolution_due_at, suspended_until, reply_due_at (instants), rating",
+    )
 
 
 class OperatorHold(BaseModel):

@@ -21,6 +21,7 @@ from schemas.lifecycle import (
     TimelineEntry,
     TransitionRecord,
     WorkflowState,
+    timeline_facts,
 )
 from schemas.request import Actor
 from workflows import clocks
@@ -195,6 +196,7 @@ def record_transition(
             tier=case.tier,
             institution_id=institution_id,
             reason=reason[:MAX_TIMELINE_TEXT] if reason else reason,
+            facts=timeline_facts(details),
         )
     )
     bound_state(case)

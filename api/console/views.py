@@ -9,7 +9,7 @@ written into the element.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from enum import StrEnum
@@ -28,6 +28,7 @@ from schemas.working_periods import parse_working_periods
 from tierflow.directory_store import institution_names
 from tierflow.i18n import N_, formats, labels
 from tierflow.i18n.engine_reasons import engine_reason
+from tierflow.i18n.facts import fact_texts
 from tierflow.settings import Settings
 from workflows.business_time import business_day_seconds, business_seconds_between, is_working_day
 
@@ -94,6 +95,15 @@ class Texts:
 
     def channel(self, channel: str) -> str:
         return labels.channel_words(channel, self.t)
+
+    def facts(self, facts: Mapping[str, str | int], unit: Callable[[str], str]) -> str:
+        """A timeline entry's facts in one line, a unit by its name (``unit``: the page's)."""
+
+        def named(unit_id: str) -> str:
+            shown = unit(unit_id)
+            return shown.striptags() if isinstance(shown, Markup) else str(shown)
+
+        return self.semicolon.join(fact_texts(facts, self.t, named))
 
     def span(self, seconds: float, cal: CalendarData | None) -> str:
         """A business-time span on ``cal`` (days of 24 h when there is no calendar)."""

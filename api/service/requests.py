@@ -25,7 +25,7 @@ from api.models import (
 )
 from schemas.domain import TERMINAL_STATES, Category, Priority, Role, SlaStatus, State, Tier
 from schemas.edge import SEARCH_BYTES, check_text
-from schemas.lifecycle import Awaiting, TimelineEntry
+from schemas.lifecycle import Awaiting, TimelineEntry, timeline_facts
 from schemas.request import RequestInput
 from tierflow import submission
 from tierflow.auth_store import Principal
@@ -307,6 +307,7 @@ async def get_request(ctx: ApiContext, principal: Principal, request_id: str) ->
             tier=t.to_tier,
             institution_id=t.institution_id,
             reason=t.reason,
+            facts=timeline_facts(t.details or {}),
         )
         for t in trail
     ]

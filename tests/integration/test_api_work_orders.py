@@ -157,7 +157,7 @@ async def test_return_and_extension_are_decided_by_a_tier_above(api: Api) -> Non
     assert kinds == [("return", True), ("request_extension", True)]
 
 
-async def test_a_co_handler_sees_the_request_and_concludes_its_part(api: Api) -> None:
+async def test_a_co_handler_sees_the_request_and_concludes_its_part(api: Api, stack) -> None:
     rid = await api.submit(make_request(), who="sys_portal")
     assert rid not in [
         i["request_id"] for i in (await api.get("/requests", "cw_other")).json()["items"]
@@ -207,6 +207,24 @@ async def test_a_co_handler_sees_the_request_and_concludes_its_part(api: Api) ->
     assert done.status_code == 200, done.text
     resolved = await api.act(rid, "resolve", "cw_own", text="办结")
     assert resolved.status_code == 200 and resolved.json()["state"] == "resolved"
+
+    # the timeline names the co-handling unit of each part's step, and the part's deadline
+    detail = (await api.get(f"/requests/{rid}", "cw_own")).json()
+    for timeline in (detail["view"]["timeline"], detail["timeline"]):  # live, and the trail
+        facts = {e["event_type"]: e["facts"] for e in timeline if e["facts"]}
+        due_at = _instant(part["due_at"]).isoformat()  # as the event's details hold it
+        assert facts["co_handler_added"] == {
+            "co_handler": "zj-330105-sme",
+            "part_due_at": due_at,
+            "days": 2,
+        }
+        assert facts["part_concluded"] == {"co_handler": "zj-330105-sme", "part_due_at": due_at}
+    app = create_app(stack.settings, stack.client, stack.engine)
+    async with asgi_client(app) as client:
+        assert (await sign_in(client, api.users.tokens["cw_own"])).status_code == 303
+        page = (await client.get(f"/console/requests/{rid}")).text
+    shown = f"协办单位：杭州市拱墅区中小企业服务中心；协办期限：{due}；2 个工作日"
+    assert f'<p class="ev-facts">{shown}</p>' in page, page
 
 
 async def test_a_co_handlers_queue_orders_by_its_parts_deadline(api: Api, stack) -> None:

@@ -119,6 +119,7 @@ async def test_cli_full_lifecycle(
         if kind == "request_extension":  # the work order's open matter, until decided
             shown = ok(await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "show", rid))
             assert f"待审批：申请延期（{name}）：waiting for the bank" in shown, shown
+            assert "3 个工作日" in shown  # the days asked for, on its timeline entry
     concluded = ok(await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "queue", "--search", rid))
     assert "回访截止 " in concluded  # no unit clock runs: the follow-up's deadline (待回访)
     refused = await run(cli_env, "act", rid, "start")

@@ -35,7 +35,8 @@ from tierflow.cli.texts import _
 from tierflow.cli.texts import catalog as _t
 from tierflow.i18n import formats
 from tierflow.i18n.engine_reasons import engine_reason
-from tierflow.i18n.formats import aside, listed, when
+from tierflow.i18n.facts import fact_texts
+from tierflow.i18n.formats import aside, listed, semicolon, when
 from tierflow.i18n.labels import code_words, label
 from tierflow.i18n.refusals import answer_text, item_text
 
@@ -359,7 +360,14 @@ def show(
     table = Table(title=_("Timeline"))
     for column in ("#", _("Time"), _("Event"), _("By"), _("State"), _("Tier"), _("Reason")):
         table.add_column(column, overflow="fold")  # a narrow terminal: more lines, not cut
-    for entry in (view or detail).get("timeline", []):  # without a view: the audit trail
+    entries = (view or detail).get("timeline", [])  # without a view: the audit trail
+    named = _unit_names(
+        str(e["facts"]["co_handler"]) for e in entries if "co_handler" in e.get("facts", {})
+    )
+    for entry in entries:
+        facts = fact_texts(entry.get("facts", {}), _t(), lambda unit: _unit_name(unit, named))
+        said = [semicolon(_t()).join(facts)] if facts else []
+        said += [engine_reason(entry.get("reason"), _t()) or ""]
         table.add_row(
             str(entry["sequence"]),
             when(datetime.fromisoformat(entry["occurred_at"]), _t()),
@@ -367,7 +375,7 @@ def show(
             escape(entry["actor_id"]),
             words("state", entry["to_state"]),
             words("tier", entry["tier"]),
-            escape(engine_reason(entry.get("reason"), _t()) or ""),
+            escape("\n".join(text for text in said if text)),
         )
     _print_rich(table)
     kinds = detail.get("allowed_actions", [])
