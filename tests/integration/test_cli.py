@@ -157,6 +157,7 @@ async def test_cli_full_lifecycle(
     assert "已办结" in shown and "签收" in shown and "可办理：" in shown
     assert "县级（杭州市西湖区中小企业服务中心）" in shown
     assert "  回访：截止 " in shown  # 待回访: when the follow-up desk is due to call
+    assert "  县级响应时限：已停止（" in shown  # a stopped clock says so, and since when
 
     # the installed console script works the same way (a real process)
     proc = await asyncio.to_thread(

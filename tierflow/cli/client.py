@@ -344,9 +344,12 @@ def show(
         _print_rich(escape(_no_view(detail)))
     clocks = [SlaClock.model_validate(c) for c in (view or {}).get("clocks", [])]
     for clock in clocks_in_order(clocks):
-        due = (
-            countdown(clock.deadline.isoformat()) if clock.running_since and clock.deadline else "-"
-        )
+        if clock.running_since and clock.deadline:
+            due = countdown(clock.deadline.isoformat())
+        else:  # paused, stopped or breached: which, and since when it stopped
+            due = label(clock.status, _t())
+            if clock.stopped_at:
+                due += aside(when(clock.stopped_at, _t()), _t())
         line = _("  %(clock)s clock at %(tier)s: %(due)s") % {
             "clock": label(clock.kind, _t()),
             "tier": label(clock.tier, _t()),
