@@ -1,0 +1,107 @@
+"""Every button and link of the console reads against what is behind it: a text contrast of
+at least 4.5:1 (WCAG AA), measured in Chromium on the rendered pages. A style made for the
+dark header and reused on a light page once left the inbox's 标为已读 white on white.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+from playwright.async_api import Browser
+from sqlmodel import Session
+
+from tests.e2e.conftest import Console
+from tests.e2e.test_console import signed_in
+from tests.fixtures.stack import Stack
+from tests.utils.factories import make_request
+from tests.utils.stack_helpers import start_request
+from tierflow.db.notification_models import Channel, DeliveryStatus, Notification
+
+AA = 4.5
+
+# Each visible button's and link's text colour against the first opaque background behind it.
+CONTRAST = """
+() => {
+  const rgba = text => {
+    const [r, g, b, a = 1] = text.match(/[\\d.]+/g).map(Number);
+    return { r, g, b, a };
+  };
+  const luminance = ({ r, g, b }) => {
+    const linear = v => (v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+  };
+  const behind = element => {
+    for (let e = element; e; e = e.parentElement) {
+      const colour = rgba(getComputedStyle(e).backgroundColor);
+      if (colour.a > 0) return colour;
+    }
+    return { r: 255, g: 255, b: 255, a: 1 };
+  };
+  const found = [];
+  for (const e of document.querySelectorAll("main button, main a, main summary")) {
+    const box = e.getBoundingClientRect();
+    if (box.width < 2 || box.height < 2 || !e.innerText.trim()) continue;  // not shown
+    const fg = luminance(rgba(getComputedStyle(e).color));
+    const bg = luminance(behind(e));
+    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    found.push({ text: e.innerText.trim().slice(0, 30), ratio: Math.round(ratio * 100) / 100 });
+  }
+  return found;
+}
+"""
+
+
+def _unread(stack: Stack, user_id: str, request_id: str) -> None:
+    """An unread inbox message, as the notifier leaves one."""
+    now = datetime.now(UTC)
+    row = Notification(
+        event_id=f"{request_id}:1",
+        channel=Channel.INBOX,
+        recipient=f"user:{user_id}",
+        user_id=user_id,
+        request_id=request_id,
+        event_type="assigned",
+        rule="assigned_to_unit",
+        subject=f"新派单：服务请求 {request_id}",
+        body="请及时签收。",
+        status=DeliveryStatus.SENT,
+        created_at=now,
+        not_before=now,
+        sent_at=now,
+    )
+    with Session(stack.engine) as session:
+        session.add(row)
+        session.commit()
+
+
+async def test_buttons_and_links_meet_the_contrast_minimum(
+    browser: Browser, console: Console, stack: Stack, on_fast_queue: SimpleNamespace
+) -> None:
+    req = make_request()  # held by cw_own's unit
+    await start_request(on_fast_queue, req)
+    _unread(stack, console.users.ids["cw_own"], req.request_id)
+    pages = {
+        "cw_own": [
+            "/console/",
+            "/console/inbox",
+            "/console/preferences",
+            f"/console/requests/{req.request_id}",
+            "/console/submit",
+        ],
+        "sup_city": ["/console/overview", "/console/assessment", "/console/whatif"],
+        "admin": ["/console/directory", "/console/directory/institutions/zj-330106-sme"],
+    }
+    faint: dict[str, list[dict[str, object]]] = {}
+    seen = 0
+    for who, paths in pages.items():
+        page = await signed_in(browser, console, who)
+        for path in paths:
+            answer = await page.goto(console.url + path)
+            assert answer is not None and answer.status == 200, path
+            found = await page.evaluate(CONTRAST)
+            seen += len(found)
+            if low := [f for f in found if f["ratio"] < AA]:
+                faint[f"{who} {path}"] = low
+        await page.context.close()
+    assert seen > 40 and faint == {}, faint
