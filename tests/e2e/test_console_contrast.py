@@ -1,6 +1,7 @@
-"""Every button and link of the console reads against what is behind it: a text contrast of
-at least 4.5:1 (WCAG AA), measured in Chromium on the rendered pages. A style made for the
-dark header and reused on a light page once left the inbox's 标为已读 white on white.
+"""Every button, link, badge and aside of the console reads against what is behind it: a
+text contrast of at least 4.5:1 (WCAG AA), measured in Chromium on the rendered pages. A
+style made for the dark header and reused on a light page once left the inbox's 标为已读
+white on white.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from tierflow.db.notification_models import Channel, DeliveryStatus, Notificatio
 
 AA = 4.5
 
-# Each visible button's and link's text colour against the first opaque background behind it.
+# Each visible control's and small print's text colour against the first opaque background
+# behind it (badges, tags, muted and small text, alerts).
 CONTRAST = """
 () => {
   const rgba = text => {
@@ -39,7 +41,8 @@ CONTRAST = """
     return { r: 255, g: 255, b: 255, a: 1 };
   };
   const found = [];
-  for (const e of document.querySelectorAll("main button, main a, main summary")) {
+  const controls = "main :is(button, a, summary, .badge, .tag, .muted, .alert, small)";
+  for (const e of document.querySelectorAll(controls)) {
     const box = e.getBoundingClientRect();
     if (box.width < 2 || box.height < 2 || !e.innerText.trim()) continue;  // not shown
     const fg = luminance(rgba(getComputedStyle(e).color));
@@ -75,7 +78,7 @@ def _unread(stack: Stack, user_id: str, request_id: str) -> None:
         session.commit()
 
 
-async def test_buttons_and_links_meet_the_contrast_minimum(
+async def test_controls_and_small_print_meet_the_contrast_minimum(
     browser: Browser, console: Console, stack: Stack, on_fast_queue: SimpleNamespace
 ) -> None:
     req = make_request()  # held by cw_own's unit
