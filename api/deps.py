@@ -23,8 +23,9 @@ from tierflow.settings import Settings
 @dataclass(frozen=True)
 class ApiLimits:
     """Per-token rate limits (a rate and the burst allowed), the request body size limits
-    (``max_upload_bytes``: the console's directory import, a whole national directory), and
-    how long an action waits for its answer. Set through ``TIERFLOW_API_*`` (``Settings``)."""
+    (``max_upload_bytes``: the console's directory import, a whole national directory), how
+    long an action waits for its answer and a read for the workflow's view. Set through
+    ``TIERFLOW_API_*`` (``Settings``)."""
 
     submit_per_second: float
     submit_burst: int
@@ -33,6 +34,7 @@ class ApiLimits:
     max_body_bytes: int
     max_upload_bytes: int
     action_wait_seconds: float
+    view_wait_seconds: float
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ApiLimits:

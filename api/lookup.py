@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -13,7 +14,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import in_scope
 from api.deps import ApiContext
-from api.models import RequestRow
+from api.errors import TEMPORAL_NOT_NOW
+from api.models import RequestRow, ViewMissing
 from schemas.domain import Role
 from schemas.lifecycle import RequestSummary, RequestView, next_due
 from schemas.messages import N_, Said
@@ -22,7 +24,7 @@ from tierflow.constants import workflow_id
 from tierflow.db.models import RequestPart, ServiceRequest, awaiting_codes
 from workflows.service_request import ServiceRequestWorkflow
 
-QUERY_TIMEOUT = timedelta(seconds=10)
+log = logging.getLogger(__name__)
 
 
 def not_found(request_id: str) -> HTTPException:
@@ -58,7 +60,7 @@ class Found:
 
     row: ServiceRequest | None
     view: RequestView | None
-    forgotten: bool = False  # the row's workflow is gone from Temporal (WorkflowForgotten)
+    missing: ViewMissing | None = None  # why a row comes without the view
 
 
 async def query_view(ctx: ApiContext, request_id: str) -> RequestView | None:
@@ -67,7 +69,8 @@ async def query_view(ctx: ApiContext, request_id: str) -> RequestView | None:
     Raises WorkflowForgotten when Temporal has no workflow of that id."""
     handle = ctx.temporal.get_workflow_handle(workflow_id(request_id))
     try:
-        return await handle.query(ServiceRequestWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
+        wait = timedelta(seconds=ctx.limits.view_wait_seconds)
+        return await handle.query(ServiceRequestWorkflow.view, rpc_timeout=wait)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise WorkflowForgotten(request_id) from exc
@@ -96,10 +99,7 @@ async def find_in_scope(
         await _check_scope(ctx, principal, request_id, row)
         if not live:
             return Found(row, None)
-        try:
-            return Found(row, await query_view(ctx, request_id))
-        except WorkflowForgotten:
-            return Found(row, None, forgotten=True)
+        return await _row_and_view(ctx, request_id, row)
     try:
         view = await query_view(ctx, request_id)
     except WorkflowForgotten:
@@ -108,6 +108,22 @@ async def find_in_scope(
         raise not_found(request_id)
     await _check_scope(ctx, principal, request_id, view.summary)
     return Found(None, view)
+
+
+async def _row_and_view(ctx: ApiContext, request_id: str, row: ServiceRequest) -> Found:
+    """The row with the workflow's view; the row alone, saying why, when Temporal no longer
+    keeps the workflow, cannot answer now (an outage, its tasks failing) or the workflow does
+    not answer: the read model still shows the request and its audit trail."""
+    try:
+        view = await query_view(ctx, request_id)
+    except WorkflowForgotten:
+        return Found(row, None, ViewMissing.FORGOTTEN)
+    except RPCError as exc:
+        if exc.status not in TEMPORAL_NOT_NOW:
+            raise
+        log.warning("request %s read without its view: %s (%s)", request_id, exc.status.name, exc)
+        return Found(row, None, ViewMissing.UNAVAILABLE)
+    return Found(row, view, None if view is not None else ViewMissing.NO_ANSWER)
 
 
 async def _check_scope(

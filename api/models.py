@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -96,14 +97,22 @@ class QueuePage(BaseModel):
     items: list[RequestItem]
 
 
+class ViewMissing(StrEnum):
+    """Why ``GET /requests/{id}`` answers from the read model alone."""
+
+    FORGOTTEN = "forgotten"
+    UNAVAILABLE = "unavailable"
+    NO_ANSWER = "no_answer"
+
+
 class RequestDetail(BaseModel):
     """The read model row and the workflow's live view (either may be missing briefly)."""
 
     request_id: str
     request: RequestRow | None
     view: RequestView | None = Field(
-        description="The workflow's live view; null when it does not answer, or when Temporal "
-        "no longer keeps the workflow (workflow_forgotten)"
+        description="The workflow's live view; null while a submission is admitted, and when "
+        "it is missing (view_missing says why)"
     )
     allowed_actions: list[ActionKind] = Field(
         description="Actions the state allows and the caller may take: their role, their "
@@ -122,11 +131,13 @@ class RequestDetail(BaseModel):
         description="The grade the SLA targets were scaled by: the one the grade registry held "
         "on the submission day (None: unknown yet, or pinned before the registry)",
     )
-    workflow_forgotten: bool = Field(
-        default=False,
-        description="Temporal no longer keeps the request's workflow: it ended and the "
-        "namespace's retention passed. The row and the audit timeline remain; the view, its "
-        "clocks and its actions do not",
+    view_missing: ViewMissing | None = Field(
+        default=None,
+        description="Why a request the read model holds comes without the workflow's view "
+        "(the row and the full audit timeline still do; no action is offered): forgotten "
+        "(Temporal deleted the ended workflow once the namespace's retention passed), "
+        "unavailable (Temporal cannot answer now: retry later) or no_answer (the workflow "
+        "did not answer its view)",
     )
 
 

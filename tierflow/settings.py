@@ -78,6 +78,14 @@ class Settings(BaseSettings):
         description="How long an action waits for its answer before a 503 naming the "
         "Idempotency-Key to repeat it with (keep it under the reverse proxy's read timeout)",
     )
+    api_view_wait_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="How long reading a request waits for its workflow's live view (a busy "
+        "worker, a hung Temporal); past it, or once the client gives up on an unreachable "
+        "Temporal, the request is read from the read model alone (view_missing: unavailable)",
+    )
     worker_metrics_port: int = 9464
     worker_sdk_metrics_port: int = 9465
     ingress_metrics_port: int = 9466

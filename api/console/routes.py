@@ -519,7 +519,7 @@ def _case(
         "detail": detail,
         "row": detail.request,
         "view": view,
-        "forgotten": detail.workflow_forgotten,
+        "missing": detail.view_missing.value if detail.view_missing else None,
         "summary": summary,
         "next_due": next_due(summary) if summary else None,
         "bars": views.clock_bars(view, now, texts, cal) if view else [],

@@ -319,5 +319,5 @@ async def get_request(ctx: ApiContext, principal: Principal, request_id: str) ->
         timeline=timeline,
         grade_declared=view.summary.grade if view else (row.grade if row else None),
         grade_applied=view.grade_applied if view else None,
-        workflow_forgotten=found.forgotten,
+        view_missing=found.missing,
     )

@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlmodel import Session
+from temporalio.client import Client, RetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import lookup
@@ -28,8 +30,11 @@ from tests.fixtures.console import sign_in
 from tests.utils.api_helpers import Users, asgi_client, make_users, request_body, serve_in_thread
 from tests.utils.factories import make_request
 from tests.utils.stack_helpers import eventually, forget_workflow
+from tierflow.codec import data_converter
 from tierflow.constants import workflow_id
 from tierflow.db import repository
+from tierflow_dev.devstack.procs import free_port
+from tierflow_dev.devstack.temporal import TemporalDevServer
 
 V1 = "/api/v1"
 
@@ -482,11 +487,11 @@ async def test_an_ended_request_past_retention_is_shown_from_the_read_model(
     done = await api.act(rid, "follow_up", "desk_city", outcome="satisfied")
     assert done.status_code == 200 and done.json()["state"] == "closed", done.text
     kept = (await api.get(f"/requests/{rid}", "cw_own")).json()
-    assert kept["view"] is not None and kept["workflow_forgotten"] is False
+    assert kept["view"] is not None and kept["view_missing"] is None
     await forget_workflow(stack, rid)
 
     detail = (await api.get(f"/requests/{rid}", "cw_own")).json()
-    assert detail["view"] is None and detail["workflow_forgotten"] is True
+    assert detail["view"] is None and detail["view_missing"] == "forgotten"
     assert detail["request"]["state"] == "closed" and detail["allowed_actions"] == []
     trail = [e["event_type"] for e in detail["timeline"]]
     assert trail[0] == "submitted" and "resolved" in trail and trail[-1] == "closed", trail
@@ -499,6 +504,47 @@ async def test_an_ended_request_past_retention_is_shown_from_the_read_model(
     assert page.text.count('<li class="ev ev-') == len(trail)  # the audit trail, every entry
     assert "流程正在派单" not in page.text  # not "still routing"
     assert "在 Temporal 界面中打开流程" not in page.text  # nothing there to open
+
+
+async def test_a_request_is_read_from_the_read_model_while_temporal_cannot_answer(
+    api: Api, stack, tmp_path: Path
+) -> None:
+    """A Temporal outage does not take the requests' pages with it: a request the read model
+    holds is read with its row and full audit trail, says why its view is missing and offers
+    no action; an action answers 503 (retry later), as before."""
+    rid = await api.submit(make_request())
+    assert (await api.act(rid, "acknowledge", "cw_own")).status_code == 200
+    server = TemporalDevServer(tmp_path / "temporal", port=free_port(), headless=True)
+    server.start(timeout=60)
+    try:
+        # the SDK retries an unreachable server for 10 s by default: a shorter window here
+        briefly = RetryConfig(max_elapsed_time_millis=500, max_retries=2)
+        client = await Client.connect(
+            server.address,
+            namespace=server.namespace,
+            data_converter=data_converter(stack.settings),
+            retry_config=briefly,
+        )
+    finally:
+        server.stop()  # the API's Temporal is gone from now on
+    users = api.users
+    settings = stack.settings.model_copy(update={"api_view_wait_seconds": 1})
+    async with asgi_client(create_app(settings, client, stack.engine)) as http:
+        read = await http.get(f"{V1}/requests/{rid}", headers=users.auth("cw_own"))
+        acted = await http.post(
+            f"{V1}/requests/{rid}/actions/comment", json={"text": "x"}, headers=users.auth("cw_own")
+        )
+        assert (await sign_in(http, users.tokens["cw_own"])).status_code == 303
+        page = await http.get(f"/console/requests/{rid}")
+    assert read.status_code == 200, read.text
+    detail = read.json()
+    assert detail["view"] is None and detail["view_missing"] == "unavailable"
+    assert detail["request"]["state"] == "acknowledged" and detail["allowed_actions"] == []
+    assert [e["event_type"] for e in detail["timeline"]][-1] == "acknowledged"
+    assert acted.status_code == 503 and acted.headers["Retry-After"] == "5", acted.text
+    assert page.status_code == 200, page.text
+    assert "流程引擎暂时无法应答此工单" in page.text
+    assert page.text.count('<li class="ev ev-') == len(detail["timeline"])
 
 
 async def test_institutions_name_the_units_requests_route_to(api: Api) -> None:

@@ -340,7 +340,7 @@ def show(
         "subject": summary.get("subject", ""),
     }
     _print_rich(escape(head))
-    if view is None and row is not None:
+    if detail.get("view_missing"):
         _print_rich(escape(_no_view(detail)))
     clocks = [SlaClock.model_validate(c) for c in (view or {}).get("clocks", [])]
     for clock in clocks_in_order(clocks):
@@ -388,11 +388,17 @@ def show(
 
 def _no_view(detail: dict[str, Any]) -> str:
     """Why only the read model's row and audit trail are shown (the case page's note)."""
-    if detail.get("workflow_forgotten"):
+    missing = detail.get("view_missing")
+    if missing == "forgotten":
         return _(
             "  Temporal no longer keeps this request's workflow (it deletes an ended one once "
             "the namespace's retention passes): shown from the read model, with the full audit "
             "trail."
+        )
+    if missing == "unavailable":
+        return _(
+            "  The workflow engine cannot answer for this request right now: shown from the "
+            "read model, with the full audit trail. Actions wait until it answers."
         )
     return _(
         "  The workflow did not answer with its view: shown from the read model, with the "
