@@ -534,7 +534,12 @@ def _case(
         "rating_stages": rating_stages(summary.state if summary else None),
         "open_states": {state.value for state in OPEN_STATES},
         "role_kinds": allowed_kinds(user),
-        "temporal_url": views.temporal_ui_url(ctx.settings, workflow_id(detail.request_id)),
+        # an operator's tool on an internal address: for administrators only
+        "temporal_url": (
+            views.temporal_ui_url(ctx.settings, workflow_id(detail.request_id))
+            if user.role is Role.ADMIN
+            else None
+        ),
         "workflow_id": workflow_id(detail.request_id),
         "done": done,
         "failed": failed,

@@ -214,13 +214,17 @@ async def test_walk_in_acknowledge_request_info_resolve(
     tier = page.locator(".case-meta .tier")
     await expect(tier).to_have_text("层级：县级（杭州市西湖区中小企业服务中心）")
     await expect(tier.locator(".unit")).to_have_attribute("title", "zj-330106-sme")
-    link = page.get_by_role("link", name=re.compile("在 Temporal 界面中打开"))
+    temporal_ui = re.compile("在 Temporal 界面中打开")
+    await expect(page.get_by_role("link", name=temporal_ui)).to_have_count(0)  # operators' tool
+    operator = await signed_in(browser, console, "admin")
+    await operator.goto(f"{console.url}/console/requests/{rid}")
     host = console.settings.temporal_address.rsplit(":", 1)[0]
-    await expect(link).to_have_attribute(
+    await expect(operator.get_by_role("link", name=temporal_ui)).to_have_attribute(
         "href",
         f"http://{host}:{console.settings.temporal_ui_port}/namespaces/"
         f"{console.settings.temporal_namespace}/workflows/{quote(workflow_id(rid), safe='')}",
     )
+    await operator.context.close()
 
     # the same case open in a second tab goes stale once the first acknowledges it
     stale = await context.new_page()
