@@ -40,8 +40,8 @@ def fact_texts(
         if (value := facts.get(name)) is None:
             continue
         if name == "days" and isinstance(value, int):
-            texts.append(catalog.ngettext("%(num)d working day", "%(num)d working days", value))
-            texts[-1] %= {"num": value}
+            days = catalog.ngettext("%(num)d working day", "%(num)d working days", value)
+            texts.append(days % {"num": value})
             continue
         if name not in LABELS:
             continue
