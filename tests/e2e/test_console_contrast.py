@@ -6,18 +6,16 @@ white on white.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from playwright.async_api import Browser
-from sqlmodel import Session
 
 from tests.e2e.conftest import Console
 from tests.e2e.test_console import signed_in
 from tests.fixtures.stack import Stack
+from tests.integration.notifier.test_inbox_api import add_inbox
 from tests.utils.factories import make_request
 from tests.utils.stack_helpers import start_request
-from tierflow.db.notification_models import Channel, DeliveryStatus, Notification
 
 AA = 4.5
 
@@ -55,35 +53,12 @@ CONTRAST = """
 """
 
 
-def _unread(stack: Stack, user_id: str, request_id: str) -> None:
-    """An unread inbox message, as the notifier leaves one."""
-    now = datetime.now(UTC)
-    row = Notification(
-        event_id=f"{request_id}:1",
-        channel=Channel.INBOX,
-        recipient=f"user:{user_id}",
-        user_id=user_id,
-        request_id=request_id,
-        event_type="assigned",
-        rule="assigned_to_unit",
-        subject=f"新派单：服务请求 {request_id}",
-        body="请及时签收。",
-        status=DeliveryStatus.SENT,
-        created_at=now,
-        not_before=now,
-        sent_at=now,
-    )
-    with Session(stack.engine) as session:
-        session.add(row)
-        session.commit()
-
-
 async def test_controls_and_small_print_meet_the_contrast_minimum(
     browser: Browser, console: Console, stack: Stack, on_fast_queue: SimpleNamespace
 ) -> None:
     req = make_request()  # held by cw_own's unit
     await start_request(on_fast_queue, req)
-    _unread(stack, console.users.ids["cw_own"], req.request_id)
+    add_inbox(stack.engine, console.users.ids["cw_own"], 1, "新派单")  # one unread message
     pages = {
         "cw_own": [
             "/console/",
