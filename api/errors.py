@@ -161,6 +161,9 @@ async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
 TEMPORAL_NOT_NOW = {
     RPCStatusCode.UNAVAILABLE: "Temporal did not answer",
     RPCStatusCode.DEADLINE_EXCEEDED: "Temporal did not answer in time",
+    # the SDK ends a call whose own timeout (rpc_timeout) expired as CANCELLED ("Timeout
+    # expired"): a query no worker answered in time, say
+    RPCStatusCode.CANCELLED: "Temporal did not answer in time",
     RPCStatusCode.RESOURCE_EXHAUSTED: "Temporal is busy",
     # "Workflow Task in failed state": a worker fails the request's workflow tasks (a bug in
     # a deployed build, say) and Temporal retries them; queries and updates wait for a fix

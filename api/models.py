@@ -13,6 +13,7 @@ from schemas.lifecycle import (
     ActionKind,
     RequestSummary,
     RequestView,
+    TierHold,
     TimelineEntry,
 )
 
@@ -122,6 +123,11 @@ class RequestDetail(BaseModel):
     timeline: list[TimelineEntry] = Field(
         default_factory=list,
         description="The full audit timeline from the read model (the view keeps the newest)",
+    )
+    holds: list[TierHold] = Field(
+        default_factory=list,
+        description="The request's stays at each unit (tier holds), oldest first, from the "
+        "read model: who held it, from when to when, and whether its deadlines were kept",
     )
     grade_declared: Grade | None = Field(
         default=None, description="The specialized-new grade the submitter declared"

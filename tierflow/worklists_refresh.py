@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, col, select
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.domain import TERMINAL_STATES
@@ -30,19 +30,32 @@ QUERY_TIMEOUT = timedelta(seconds=10)
 _table = ServiceRequest.__table__  # type: ignore[attr-defined]
 
 
+# A request's own state that keeps it from answering now (its workflow tasks failing, no
+# worker polling its task queue, a slow worker): it is skipped and named, the rest go on.
+# Anything else (Temporal unreachable) stops the refresh.
+# (The SDK ends a call whose own timeout expired as CANCELLED, "Timeout expired".)
+UNANSWERED = frozenset(
+    {RPCStatusCode.FAILED_PRECONDITION, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
+)
+
+
 @dataclass
 class RefreshReport:
-    """How many open requests were asked, whose rows changed, and which requests have no
-    workflow any more (finished and forgotten by Temporal while the row says open)."""
+    """How many open requests were asked, whose rows changed, which requests have no
+    workflow any more (finished and forgotten by Temporal while the row says open) and which
+    did not answer (with Temporal's reason)."""
 
     checked: int = 0
     updated: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    unanswered: list[tuple[str, str]] = field(default_factory=list)
 
 
-async def refresh_worklists(client: Client, engine: Engine) -> RefreshReport:
+async def refresh_worklists(
+    client: Client, engine: Engine, wait: timedelta = QUERY_TIMEOUT
+) -> RefreshReport:
     """Write each open request's ``awaiting`` and ``follow_up_due_at`` as its workflow
-    reports them now."""
+    reports them now; ``wait``: how long each request's answer is waited for."""
     report = RefreshReport()
     with Session(engine) as session:
         open_ids = session.exec(
@@ -53,11 +66,17 @@ async def refresh_worklists(client: Client, engine: Engine) -> RefreshReport:
     for request_id in open_ids:
         handle = client.get_workflow_handle(workflow_id(request_id))
         try:
-            view = await handle.query("view", result_type=RequestView, rpc_timeout=QUERY_TIMEOUT)
+            view = await handle.query("view", result_type=RequestView, rpc_timeout=wait)
         except RPCError as exc:
-            if exc.status is not RPCStatusCode.NOT_FOUND:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                report.missing.append(request_id)
+            elif exc.status in UNANSWERED:
+                report.unanswered.append((request_id, f"{exc.status.name}: {exc.message}"))
+            else:
                 raise
-            report.missing.append(request_id)
+            continue
+        except WorkflowQueryFailedError as exc:  # the query itself failed in the workflow
+            report.unanswered.append((request_id, str(exc)))
             continue
         report.checked += 1
         if _write(engine, request_id, view):

@@ -77,6 +77,7 @@ from schemas.lifecycle import (
     clocks_in_order,
     next_due,
 )
+from schemas.policy import CalendarData
 from schemas.request import REQUEST_ID_PATTERN
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
@@ -522,7 +523,7 @@ def _case(
         "missing": detail.view_missing.value if detail.view_missing else None,
         "summary": summary,
         "next_due": next_due(summary) if summary else None,
-        "bars": views.clock_bars(view, now, texts, cal) if view else [],
+        "bars": _bars(detail, now, texts, cal),
         "clock_rows": clocks_in_order(view.clocks) if view else [],
         "clocks": views.Clockwork(texts, now, calendars(ctx.settings.policy_file), cal),
         "calendar": cal,
@@ -550,6 +551,19 @@ def _case(
         "unit_choices": _unit_choices(ctx, summary) if picks and summary else [],
     }
     return render(request, "case.html", context, status_code, user)
+
+
+def _bars(
+    detail: RequestDetail, now: datetime, texts: views.Texts, cal: CalendarData | None
+) -> list[views.TierBar]:
+    """The clock bars: from the workflow's view, else from the read model's holds and audit
+    trail (a request Temporal cannot show now or no longer keeps)."""
+    if detail.view is not None:
+        return views.clock_bars(detail.view, now, texts, cal)
+    if detail.request is None:
+        return []
+    life = (detail.request.submitted_at, detail.request.closed_at)
+    return views.hold_bars(detail.holds, detail.timeline, life, now, texts, cal)
 
 
 # Actions whose form names an institution: the page offers the nearby units by name.

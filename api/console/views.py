@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.console.calendars import DisplayCalendars
 from schemas.domain import SlaStatus, State, Tier
-from schemas.lifecycle import ActionKind, EventType, RequestView, TierHold
+from schemas.lifecycle import ActionKind, EventType, RequestView, TierHold, TimelineEntry
 from schemas.policy import CalendarData
 from schemas.working_periods import parse_working_periods
 from tierflow.directory_store import institution_names
@@ -272,10 +272,10 @@ class TierBar:
     notes: list[str] = field(default_factory=list)
 
 
-def _pauses(view: RequestView, end: datetime) -> list[tuple[datetime, datetime]]:
+def _pauses(timeline: Sequence[TimelineEntry], end: datetime) -> list[tuple[datetime, datetime]]:
     """Return the stretches the request spent awaiting the enterprise (clocks paused)."""
     spans, start = [], None
-    for entry in view.timeline:
+    for entry in timeline:
         waiting = entry.to_state is State.AWAITING_ENTERPRISE
         if waiting and start is None:
             start = entry.occurred_at
@@ -287,11 +287,9 @@ def _pauses(view: RequestView, end: datetime) -> list[tuple[datetime, datetime]]
     return spans
 
 
-def _breaches(view: RequestView) -> list[tuple[datetime, Tier]]:
+def _breaches(timeline: Sequence[TimelineEntry]) -> list[tuple[datetime, Tier]]:
     """Return when and at which tier each SLA breach happened, from the audit timeline."""
-    return [
-        (e.occurred_at, e.tier) for e in view.timeline if e.event_type is EventType.SLA_BREACHED
-    ]
+    return [(e.occurred_at, e.tier) for e in timeline if e.event_type is EventType.SLA_BREACHED]
 
 
 class _Layout:
@@ -320,12 +318,27 @@ LEFT_BY = N_("left by: %(event)s")
 def clock_bars(
     view: RequestView, now: datetime, texts: Texts, cal: CalendarData | None
 ) -> list[TierBar]:
-    """Lay out one bar per tier hold over the request's life, with paused and breached parts."""
-    end = view.summary.closed_at or now
-    layout = _Layout(view.summary.submitted_at, end)
-    pauses = _pauses(view, end)
-    breaches = _breaches(view)
-    return [_hold_bar(layout, hold, end, pauses, breaches, texts, cal) for hold in view.holds]
+    """Lay out one bar per tier hold of the workflow's view."""
+    life = (view.summary.submitted_at, view.summary.closed_at)
+    return hold_bars(view.holds, view.timeline, life, now, texts, cal)
+
+
+def hold_bars(
+    holds: Sequence[TierHold],
+    timeline: Sequence[TimelineEntry],
+    life: tuple[datetime, datetime | None],
+    now: datetime,
+    texts: Texts,
+    cal: CalendarData | None,
+) -> list[TierBar]:
+    """Lay out one bar per tier hold over the request's life (``life``: submitted, closed),
+    with paused and breached parts: from the view, or from the read model without it."""
+    submitted, closed = life
+    end = closed or now
+    layout = _Layout(submitted, end)
+    pauses = _pauses(timeline, end)
+    breaches = _breaches(timeline)
+    return [_hold_bar(layout, hold, end, pauses, breaches, texts, cal) for hold in holds]
 
 
 def _hold_bar(

@@ -25,7 +25,7 @@ from api.models import (
 )
 from schemas.domain import TERMINAL_STATES, Category, Priority, Role, SlaStatus, State, Tier
 from schemas.edge import SEARCH_BYTES, check_text
-from schemas.lifecycle import Awaiting, TimelineEntry, timeline_facts
+from schemas.lifecycle import Awaiting, TierHold, TimelineEntry, timeline_facts
 from schemas.request import RequestInput
 from tierflow import submission
 from tierflow.auth_store import Principal
@@ -296,6 +296,10 @@ async def get_request(ctx: ApiContext, principal: Principal, request_id: str) ->
     ]
     with Session(ctx.engine) as session:
         trail = repository.transitions(session, request_id)
+        holds = [
+            TierHold.model_validate(h.model_dump())
+            for h in repository.tier_holds(session, request_id)
+        ]
     timeline = [
         TimelineEntry(
             sequence=t.sequence,
@@ -317,6 +321,7 @@ async def get_request(ctx: ApiContext, principal: Principal, request_id: str) ->
         view=view,
         allowed_actions=allowed,
         timeline=timeline,
+        holds=holds,
         grade_declared=view.summary.grade if view else (row.grade if row else None),
         grade_applied=view.grade_applied if view else None,
         view_missing=found.missing,

@@ -495,6 +495,12 @@ async def test_an_ended_request_past_retention_is_shown_from_the_read_model(
     assert detail["request"]["state"] == "closed" and detail["allowed_actions"] == []
     trail = [e["event_type"] for e in detail["timeline"]]
     assert trail[0] == "submitted" and "resolved" in trail and trail[-1] == "closed", trail
+    (hold,) = detail["holds"]  # its stay at the county, from the read model
+    assert (hold["tier"], hold["institution_id"], hold["left_by"]) == (
+        "county",
+        "zj-330106-sme",
+        "resolved",
+    )
 
     async with asgi_client(create_app(stack.settings, stack.client, stack.engine)) as client:
         assert (await sign_in(client, api.users.tokens["cw_own"])).status_code == 303
@@ -502,6 +508,8 @@ async def test_an_ended_request_past_retention_is_shown_from_the_read_model(
     assert page.status_code == 200, page.text
     assert "此工单的流程已不再保存（工单结束后超过保留期即删除）" in page.text
     assert page.text.count('<li class="ev ev-') == len(trail)  # the audit trail, every entry
+    assert page.text.count('<li class="bar-row bar-county">') == 1  # its stay, as a bar
+    assert "以上各层级办理情况取自留存的数据" in page.text
     assert "流程正在派单" not in page.text  # not "still routing"
     assert "在 Temporal 界面中打开流程" not in page.text  # nothing there to open
 

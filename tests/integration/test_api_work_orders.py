@@ -16,13 +16,14 @@ from sqlmodel import Session, col, select
 
 from api.app import create_app
 from schemas.domain import Category, Priority, Role
-from schemas.lifecycle import RatingStage
+from schemas.lifecycle import WORKFLOW_TYPE, RatingStage, WorkflowState
 from tests.fixtures.console import sign_in
 from tests.integration.test_api import Api
 from tests.utils.api_helpers import asgi_client, make_users
 from tests.utils.factories import make_request
 from tests.utils.stack_helpers import eventually
 from tierflow.auth_store import create_user, issue_token
+from tierflow.constants import workflow_id
 from tierflow.db.models import Rating, ServiceRequest
 from tierflow.i18n import translations
 from tierflow.i18n.formats import when
@@ -371,6 +372,38 @@ async def test_refresh_writes_a_worklist_the_read_model_lacks(api: Api, stack) -
         assert refreshed is not None and due is not None and refreshed.follow_up_due_at == due
     again = await refresh_worklists(stack.client, stack.engine)
     assert rid not in again.updated  # its row holds what the workflow says
+
+
+async def test_refresh_skips_and_names_a_request_that_cannot_answer(api: Api, stack) -> None:
+    """A request whose workflow cannot answer now (no worker polls its task queue) is named
+    with Temporal's reason; the refresh goes on with the others instead of stopping."""
+    rid = await api.submit(make_request(), who="sys_portal")
+    await api.act(rid, "acknowledge", "cw_own")
+    unpolled = make_request()  # its workflow runs on a task queue no worker polls
+    with Session(stack.engine) as session:  # its row, as the read model would hold it
+        row = session.get(ServiceRequest, rid)
+        assert row is not None
+        session.add(
+            ServiceRequest.model_validate(row.model_dump() | {"request_id": unpolled.request_id})
+        )
+        session.commit()
+    await stack.client.start_workflow(
+        WORKFLOW_TYPE,
+        WorkflowState(request=unpolled),
+        id=workflow_id(unpolled.request_id),
+        task_queue=f"nobody-polls-{uuid.uuid4().hex[:8]}",
+    )
+    report = await refresh_worklists(stack.client, stack.engine, wait=timedelta(seconds=1))
+    silent = dict(report.unanswered)
+    assert silent[unpolled.request_id] == "CANCELLED: Timeout expired", report
+    assert rid not in silent and report.checked >= 1
+    # its case is read from the read model meanwhile (the API's wait for its view passes)
+    settings = stack.settings.model_copy(update={"api_view_wait_seconds": 1})
+    async with asgi_client(create_app(settings, stack.client, stack.engine)) as client:
+        read = await client.get(
+            f"/api/v1/requests/{unpolled.request_id}", headers=api.users.auth("cw_own")
+        )
+    assert read.status_code == 200 and read.json()["view_missing"] == "unavailable", read.text
 
 
 async def test_the_follow_up_desks_queue_is_ordered_by_when_follow_ups_fall_due(api: Api) -> None:

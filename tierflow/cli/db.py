@@ -115,5 +115,12 @@ def refresh_worklists() -> None:
             typer.echo(gone, err=True)
             for request_id in report.missing:
                 typer.echo(f"  {request_id}", err=True)
+        if report.unanswered:
+            count = {"num": len(report.unanswered)}
+            typer.echo(
+                _("%(num)d open requests did not answer (left as they are):") % count, err=True
+            )
+            for request_id, why in report.unanswered:
+                typer.echo(f"  {request_id}: {why}", err=True)
 
     asyncio.run(run())
