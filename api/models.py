@@ -13,9 +13,9 @@ from schemas.lifecycle import (
     ActionKind,
     RequestSummary,
     RequestView,
-    TierHold,
     TimelineEntry,
 )
+from tierflow.db.models import TierHoldBase
 
 
 class ReasonOut(BaseModel):
@@ -124,7 +124,7 @@ class RequestDetail(BaseModel):
         default_factory=list,
         description="The full audit timeline from the read model (the view keeps the newest)",
     )
-    holds: list[TierHold] = Field(
+    holds: list[TierHoldBase] = Field(
         default_factory=list,
         description="The request's stays at each unit (tier holds), oldest first, from the "
         "read model: who held it, from when to when, and whether its deadlines were kept",

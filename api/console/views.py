@@ -25,6 +25,7 @@ from schemas.domain import SlaStatus, State, Tier
 from schemas.lifecycle import ActionKind, EventType, RequestView, TierHold, TimelineEntry
 from schemas.policy import CalendarData
 from schemas.working_periods import parse_working_periods
+from tierflow.db.models import TierHoldBase
 from tierflow.directory_store import institution_names
 from tierflow.i18n import N_, formats, labels
 from tierflow.i18n.engine_reasons import engine_reason
@@ -324,7 +325,7 @@ def clock_bars(
 
 
 def hold_bars(
-    holds: Sequence[TierHold],
+    holds: Sequence[TierHold | TierHoldBase],
     timeline: Sequence[TimelineEntry],
     life: tuple[datetime, datetime | None],
     now: datetime,
@@ -343,7 +344,7 @@ def hold_bars(
 
 def _hold_bar(
     layout: _Layout,
-    hold: TierHold,
+    hold: TierHold | TierHoldBase,
     end: datetime,
     pauses: list[tuple[datetime, datetime]],
     breaches: list[tuple[datetime, Tier]],

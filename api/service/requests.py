@@ -25,14 +25,14 @@ from api.models import (
 )
 from schemas.domain import TERMINAL_STATES, Category, Priority, Role, SlaStatus, State, Tier
 from schemas.edge import SEARCH_BYTES, check_text
-from schemas.lifecycle import Awaiting, TierHold, TimelineEntry, timeline_facts
+from schemas.lifecycle import Awaiting, TimelineEntry, timeline_facts
 from schemas.request import RequestInput
 from tierflow import submission
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 from tierflow.csv_text import to_csv
 from tierflow.db import repository
-from tierflow.db.models import RequestPart, ServiceRequest
+from tierflow.db.models import RequestPart, ServiceRequest, TierHoldBase
 from tierflow.db.search import search_condition
 from tierflow.grades import SHANGHAI
 from tierflow.submission import RequestFinished, SubmitConflict
@@ -296,10 +296,8 @@ async def get_request(ctx: ApiContext, principal: Principal, request_id: str) ->
     ]
     with Session(ctx.engine) as session:
         trail = repository.transitions(session, request_id)
-        holds = [
-            TierHold.model_validate(h.model_dump())
-            for h in repository.tier_holds(session, request_id)
-        ]
+        stays = repository.tier_holds(session, request_id)
+        holds = [TierHoldBase.model_validate(stay.model_dump()) for stay in stays]
     timeline = [
         TimelineEntry(
             sequence=t.sequence,
