@@ -126,8 +126,9 @@ class RequestDetail(BaseModel):
     )
     holds: list[TierHoldBase] = Field(
         default_factory=list,
-        description="The request's stays at each unit (tier holds), oldest first, from the "
-        "read model: who held it, from when to when, and whether its deadlines were kept",
+        description="When the view is missing (view_missing): the request's stays at each "
+        "unit (tier holds), oldest first, from the read model: who held it, from when to when, "
+        "and whether its deadlines were kept (the view has its own holds)",
     )
     grade_declared: Grade | None = Field(
         default=None, description="The specialized-new grade the submitter declared"

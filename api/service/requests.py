@@ -296,7 +296,8 @@ async def get_request(ctx: ApiContext, principal: Principal, request_id: str) ->
     ]
     with Session(ctx.engine) as session:
         trail = repository.transitions(session, request_id)
-        stays = repository.tier_holds(session, request_id)
+        # the view has its own holds: the read model's are read only when it is missing
+        stays = repository.tier_holds(session, request_id) if found.missing else []
         holds = [TierHoldBase.model_validate(stay.model_dump()) for stay in stays]
     timeline = [
         TimelineEntry(
