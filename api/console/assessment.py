@@ -19,7 +19,7 @@ from fastapi.responses import Response
 
 from api.auth import can
 from api.console.routes import User, error_page, forbidden_page, gettext, page_texts, render
-from api.console.views import Texts
+from api.console.views import Texts, fit_label
 from api.deps import ApiContext, Ctx
 from api.downloads import csv_attachment
 from api.models import AssessmentReport, AssessmentRow
@@ -40,8 +40,8 @@ DEFAULT_SORT = "satisfaction_rate"
 SORTS = ("group", *FIGURES)
 CHART_ROWS = 15  # bars per chart: the table's first rows in its order
 CHART_WIDTH = 640.0
-CHART_LABEL = 190.0  # SVG units left of the bars for the institution
-CHART_BAR = 360.0  # SVG units of a 100 % bar
+CHART_LABEL = 220.0  # SVG units left of the bars for the group's name
+CHART_BAR = 330.0  # SVG units of a 100 % bar
 CHART_ROW = 22.0
 BEHIND_ROWS = 1000  # rows of a drill-down page at most
 
@@ -105,6 +105,7 @@ def sorted_rows(rows: list[AssessmentRow], sort: str, descending: bool) -> list[
 @dataclass(frozen=True)
 class ChartBar:
     group: str
+    label: str  # the group's name, cut to fit left of the bar
     text: str  # the value as the table shows it
     y: float
     width: float
@@ -121,11 +122,12 @@ def band(value: float | None) -> str:
     return "good" if value >= 0.9 else "fair" if value >= 0.7 else "poor"
 
 
-def chart(rows: list[AssessmentRow], rate: str) -> list[ChartBar]:
-    """One bar per row (the first CHART_ROWS), as long as the rate."""
+def chart(rows: list[AssessmentRow], rate: str, names: dict[str, str]) -> list[ChartBar]:
+    """One bar per row (the first CHART_ROWS), as long as the rate, labelled by name."""
     return [
         ChartBar(
             row.group,
+            fit_label(names.get(row.group, row.group), CHART_LABEL - 8),
             percent(getattr(row, rate)),
             i * CHART_ROW,
             (getattr(row, rate) or 0.0) * CHART_BAR,
@@ -203,6 +205,7 @@ def league_table(
     texts = page_texts(request, user)
     t = texts.t
     grouping = {"by": by} if by != "institution" else {}
+    names = group_names(ctx, by, [r.group for r in rows], texts)
 
     def sort_url(name: str) -> str:
         flip = "asc" if name == sort and descending else "desc"
@@ -232,7 +235,7 @@ def league_table(
             for key, p in quick_periods(today)
         ],
         "rows": rows,
-        "names": group_names(ctx, by, [r.group for r in rows], texts),
+        "names": names,
         "by": by,
         "groupings": [(name, grouping_url(name)) for name in GROUPINGS],
         "sort": sort,
@@ -244,7 +247,7 @@ def league_table(
         "band": band,
         "sort_url": sort_url,
         "behind_url": behind_url,
-        "charts": [(rate, chart(rows, rate)) for rate in RATES],
+        "charts": [(rate, chart(rows, rate, names)) for rate in RATES],
         "chart": {
             "width": CHART_WIDTH,
             "label": CHART_LABEL,

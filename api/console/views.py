@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from enum import StrEnum
+from unicodedata import east_asian_width
 from urllib.parse import quote
 
 from babel.support import NullTranslations
@@ -139,6 +140,27 @@ class UnitNames:
         if name is None:
             return unit
         return Markup('<span class="unit" title="{0}">{1}</span>').format(unit, name)
+
+
+def fit_label(text: str, width: float, size: float = 12.0) -> str:
+    """``text`` cut to fit ``width`` SVG units at font ``size``, ending in … when cut.
+
+    A chart's label is anchored at its end, so a label too long would lose its start, where a
+    Chinese institution name says its place. Wide (CJK) characters take a full em, others
+    about 0.6; the full text stays in the bar's title and the chart's description."""
+
+    def units(char: str) -> float:
+        return size if east_asian_width(char) in ("W", "F") else 0.6 * size
+
+    if sum(units(char) for char in text) <= width:
+        return text
+    room, kept = width - size, []  # the ellipsis takes one em
+    for char in text:
+        room -= units(char)
+        if room < 0:
+            break
+        kept.append(char)
+    return "".join(kept) + "…"
 
 
 def day_length(cal: CalendarData | None) -> int:

@@ -37,7 +37,7 @@ from api.console.routes import (
     redirect,
     render,
 )
-from api.console.views import Texts
+from api.console.views import Texts, fit_label
 from api.deps import ApiContext, Ctx
 from api.downloads import csv_attachment
 from api.service import policies
@@ -96,8 +96,8 @@ ENUMS: dict[str, type[StrEnum]] = {
 }
 CHART_ROWS = 15  # groups per chart: those with the largest figures
 CHART_WIDTH = 640.0
-CHART_LABEL = 170.0
-CHART_BAR = 380.0
+CHART_LABEL = 200.0  # SVG units left of the bars for the group's name
+CHART_BAR = 350.0
 CHART_ROW = 34.0
 CHANGED_ROWS = 500  # changed requests listed on the page (all of them in the CSV)
 VERSIONS_OFFERED = 100
@@ -144,6 +144,7 @@ class PairBar:
 
     group: str
     name: str
+    label: str  # the name, cut to fit left of the bars
     y: float
     before: str
     after: str
@@ -186,10 +187,12 @@ def pair_chart(
     bars = []
     for index, (group, pair) in enumerate(ranked):
         before, after = pair["before"][measure], pair["after"][measure]
+        name = group_name(dimension, group, texts, names)
         bars.append(
             PairBar(
                 group,
-                group_name(dimension, group, texts, names),
+                name,
+                fit_label(name, CHART_LABEL - 8),
                 index * CHART_ROW,
                 shown(measure, before),
                 shown(measure, after),

@@ -297,7 +297,7 @@ def league_table_context(by: str = "institution") -> dict[str, object]:
         "band": assessment_page.band,
         "sort_url": lambda name: f"/console/assessment?sort={name}",
         "behind_url": lambda unit, name: f"/console/assessment/requests?figure={name}",
-        "charts": [(r, assessment_page.chart(rows, r)) for r in RATES],
+        "charts": [(r, assessment_page.chart(rows, r, names)) for r in RATES],
         "chart": {"width": 640, "label": 190, "bar": 360, "row": 22, "rows": 2},
         "csv_url": "/console/assessment.csv?",
     }
