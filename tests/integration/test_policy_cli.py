@@ -69,7 +69,7 @@ def test_add_promote_and_list(db_url: str, tmp_path: Path) -> None:
         "季度复盘后收紧",
     )
     assert promoted.exit_code == 0, promoted.output
-    assert "时限规则 2027.1 自" in promoted.output and "起对新诉求生效" in promoted.output
+    assert "时限规则 2027.1 自" in promoted.output and "起对新工单生效" in promoted.output
     engine = make_engine(db_url)
     try:
         [release] = releases(engine)

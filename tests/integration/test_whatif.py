@@ -202,7 +202,7 @@ def test_the_cli_verifies_and_reports_in_chinese_by_default(recording: Recording
     as_of = recording.horizon.isoformat()
     found = _cli(recording, "--verify", "--as-of", as_of, "--processes", "1", lang="zh_CN")
     assert found.exit_code == 0, found.output
-    assert f"{COUNT} 件诉求中 {COUNT} 件的重放与记录完全一致" in found.output
+    assert f"{COUNT} 件工单中 {COUNT} 件的重放与记录完全一致" in found.output
 
 
 def test_the_cli_writes_json_csv_and_saves_the_run(recording: Recording, tmp_path: Path) -> None:
