@@ -117,6 +117,18 @@ def test_kill_stops_at_once(tmp_path: Path) -> None:
         os.kill(pid, 0)
 
 
+def test_a_stopped_or_exited_child_is_known_to_have_ended(tmp_path: Path) -> None:
+    """Reaped through its Popen: Python then has no child to warn about as still running."""
+    stopped = _proc(tmp_path, SLEEPER, name="sleeper")
+    stopped.start()
+    stopped.stop(timeout=5)
+    exited = _proc(tmp_path, [sys.executable, "-c", "pass"], name="quick")
+    exited.start()
+    eventually_sync(lambda: not exited.is_running(), 10, "the quick child exited")
+    for proc in (stopped, exited):
+        assert proc._child is not None and proc._child.returncode is not None
+
+
 def test_pid_on_port_names_the_listener(listener: socket.socket) -> None:
     port = listener.getsockname()[1]
     assert port_in_use(port)

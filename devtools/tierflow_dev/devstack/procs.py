@@ -174,6 +174,9 @@ class ManagedProcess:
     home: Path
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
+    # The child this object started, if any: reaped through Popen, so Popen knows it ended
+    # (reaped behind its back, it would warn at exit that the child still runs).
+    _child: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
     def pidfile(self) -> Path:
@@ -189,7 +192,7 @@ class ManagedProcess:
             pid = int(self.pidfile.read_text().strip())
         except (OSError, ValueError):
             return None
-        if _alive(pid):
+        if self._alive(pid):
             return pid
         self.pidfile.unlink(missing_ok=True)
         return None
@@ -218,6 +221,11 @@ class ManagedProcess:
         self._child = proc  # keep a handle so a fast exit is reaped, not left as a zombie
         return proc.pid
 
+    def _alive(self, pid: int) -> bool:
+        if self._child is not None and self._child.pid == pid:
+            self._child.poll()
+        return _alive(pid)
+
     def stop(self, timeout: float = 20.0) -> bool:
         """Stop with SIGTERM, then SIGKILL after ``timeout``; return True if it was running."""
         pid = self.pid()
@@ -225,11 +233,11 @@ class ManagedProcess:
             return False
         _signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and self._alive(pid):
             time.sleep(0.1)
-        if _alive(pid):
+        if self._alive(pid):
             _signal_group(pid, signal.SIGKILL)
-            while _alive(pid):
+            while self._alive(pid):
                 time.sleep(0.05)
         self.pidfile.unlink(missing_ok=True)
         return True
@@ -239,7 +247,7 @@ class ManagedProcess:
         pid = self.pid()
         if pid is not None:
             _signal_group(pid, signal.SIGKILL)
-            while _alive(pid):
+            while self._alive(pid):
                 time.sleep(0.05)
             self.pidfile.unlink(missing_ok=True)
 
