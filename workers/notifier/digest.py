@@ -8,7 +8,7 @@ from tierflow.db.notification_models import Notification
 from workers.notifier.channels import email
 
 HEADINGS = {
-    "zh-CN": ("【汇总】{n} 条服务请求通知", "以下是本期的 {n} 条通知："),
+    "zh-CN": ("【汇总】{n} 条工单通知", "以下是本期的 {n} 条通知："),
     "en": ("[Digest] {n} service request notifications", "Here are {n} notifications:"),
 }
 

@@ -12,19 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from babel.support import NullTranslations
-from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound
+from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound, pass_context
+from jinja2.runtime import Context
 
 from schemas.domain import Category, Priority, Tier
 from schemas.lifecycle import TransitionRecord
-from tierflow.i18n import translations
+from tierflow.i18n import formats, translations
 from tierflow.i18n.engine_reasons import clock_words, engine_reason
 from tierflow.i18n.labels import code_words
 
-CHINA = timezone(timedelta(hours=8))
 WORDS = {"tier": Tier, "category": Category, "priority": Priority}
 
 
@@ -34,12 +34,14 @@ class Rendered:
     body: str
 
 
-def _local(value: Any) -> str:
-    """Show a time in China's time zone (ISO text or datetime); '-' when there is none."""
+@pass_context
+def _local(context: Context, value: Any) -> str:
+    """Show a time in China's time zone as the console does in the template's language
+    (2026年12月7日 17:30; ISO text or datetime); '-' when there is none."""
     if not value:
         return "-"
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return str(moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"))
+    return formats.when(moment, context["catalog"])
 
 
 class Templates:
@@ -90,6 +92,7 @@ class Templates:
                 "word": lambda kind, code: _word(kind, code, catalog),
                 "why": lambda text: engine_reason(text, catalog),
                 "unit": unit,
+                "catalog": catalog,
             }
         )
         subject = "".join(template.blocks["subject"](context)).strip()

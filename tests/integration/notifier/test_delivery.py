@@ -123,12 +123,12 @@ async def test_a_mail_carries_its_headers_and_the_rendered_body(
     )
     assert mail.message["From"] == settings.smtp_from
     assert mail.message["To"] == "cw-county@staff.example.org"
-    assert mail.message["Subject"] == f"【超时】服务请求 {records[0].request_id} 已超过响应时限"
+    assert mail.message["Subject"] == f"【超时】工单 {records[0].request_id} 已超过响应时限"
     assert mail.message["Message-ID"] == f"<notification-{row.id}@tierflow.localhost>"
     assert mail.message["Content-Language"] == "zh-CN"
     assert mail.message["Auto-Submitted"] == "auto-generated"
     assert mail.message.get_content_charset() == "utf-8"
-    assert "服务请求「申请科技型中小企业信用贷款对接」已超过响应时限" in mail.body
+    assert "工单「申请科技型中小企业信用贷款对接」已超过响应时限" in mail.body
     assert f"http://127.0.0.1:8000/console/requests/{records[0].request_id}" in mail.body
     assert mail.mail_from == "noreply@tierflow.localhost"
 

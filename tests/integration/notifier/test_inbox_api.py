@@ -135,12 +135,12 @@ async def test_preferences_are_validated_and_kept(setup) -> None:  # noqa: ANN00
 
 async def test_the_console_shows_the_badge_the_inbox_and_marks_read(setup) -> None:  # noqa: ANN001
     engine, users, app = setup
-    mine = add_inbox(engine, users.ids["cw_own"], 2, "【超时】服务请求")
+    mine = add_inbox(engine, users.ids["cw_own"], 2, "【超时】工单")
     async with asgi_client(app) as client:
         assert (await sign_in(client, users.tokens["cw_own"])).status_code == 303
         page = await client.get("/console/inbox")
         assert page.status_code == 200
-        assert "通知" in page.text and "【超时】服务请求 1" in page.text
+        assert "通知" in page.text and "【超时】工单 1" in page.text
         assert 'aria-label="2 条未读">2</span>' in page.text
         token = CSRF.search(page.text)[1]  # type: ignore[index]
         done = await client.post(

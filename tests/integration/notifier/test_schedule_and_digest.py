@@ -80,7 +80,7 @@ def test_a_digest_user_gets_one_mail_for_the_period(engine: Engine) -> None:
         dispatcher.run_once()  # nothing more: the digest went once
     digests = [m for m in smtp.snapshot() if m.message["Subject"].startswith("【汇总】")]
     assert len(digests) == 1
-    assert digests[0].message["Subject"] == "【汇总】2 条服务请求通知"
+    assert digests[0].message["Subject"] == "【汇总】2 条工单通知"
     assert "【待办】" in digests[0].body and "【预警】" in digests[0].body
     assert {r.status for r in rows(engine) if r.digest} == {DeliveryStatus.SENT}
 

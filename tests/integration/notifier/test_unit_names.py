@@ -46,5 +46,5 @@ def test_a_return_request_names_the_unit_that_returns_it(engine: Engine) -> None
     for record in project(engine, records):
         record_rows(engine, planner.plan(event_from_transition(record), record))
     asked = rows(engine, rule="application_requested")
-    assert asked and all(row.body.startswith(f"{NAME} 就服务请求") for row in asked), asked
+    assert asked and all(row.body.startswith(f"{NAME} 就工单") for row in asked), asked
     assert all(COUNTY not in row.body for row in asked)

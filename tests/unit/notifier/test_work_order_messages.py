@@ -73,13 +73,13 @@ PHRASES = [
     (EventType.RETURN_REQUESTED, "application_requested", "en", "A return"),
     (EventType.SUSPENSION_APPROVED, "application_decided", "zh-CN", "挂起申请已批准"),
     (EventType.SUSPENSION_APPROVED, "application_decided", "en", "suspension of service request"),
-    (EventType.EXTENSION_APPROVED, "extension_granted", "zh-CN", "2026-12-10 17:00"),
+    (EventType.EXTENSION_APPROVED, "extension_granted", "zh-CN", "2026年12月10日 17:00"),
     (EventType.EXTENSION_APPROVED, "extension_granted", "en", "2026-12-10 17:00"),
-    (EventType.CO_HANDLER_ADDED, "co_handler_added", "zh-CN", "请签收并于 2026-12-04 17:30 前办结"),
+    (EventType.CO_HANDLER_ADDED, "co_handler_added", "zh-CN", "请签收并于 2026年12月4日 17:30"),
     (EventType.CO_HANDLER_ADDED, "co_handler_added", "en", "by 2026-12-04 17:30"),
     (EventType.PART_WAIVED, "part_settled", "zh-CN", "已免除"),
     (EventType.PART_WAIVED, "part_settled", "en", "waived"),
-    (EventType.SUPERVISION_OPENED, "supervision_opened", "zh-CN", "2027-01-14 10:00 前书面回复"),
+    (EventType.SUPERVISION_OPENED, "supervision_opened", "zh-CN", "2027年1月14日 10:00 前书面回复"),
     (EventType.SUPERVISION_OPENED, "supervision_opened", "en", "by 2027-01-14 10:00"),
     (EventType.REPRIMANDED, "reprimanded", "zh-CN", "已记录通报"),
     (EventType.REPRIMANDED, "reprimanded", "en", "A reprimand is recorded"),
@@ -89,7 +89,7 @@ PHRASES = [
         EventType.APPEAL_DECISION_OVERDUE,
         "appeal_decision_overdue",
         "zh-CN",
-        "应于 2027-04-12 09:00 前审核",
+        "应于 2027年4月12日 09:00 前审核",
     ),
     (EventType.APPEAL_DECISION_OVERDUE, "appeal_decision_overdue", "en", "by 2027-04-12 09:00"),
     (EventType.RATED, "bad_rating", "zh-CN", "的受理评分为 2 分"),
@@ -142,7 +142,7 @@ def test_messages_name_tiers_categories_clocks_and_the_engines_reasons_in_words(
 @pytest.mark.parametrize(
     ("locale", "phrase"),
     [
-        ("zh-CN", "请于 2026-12-07 17:00 前回访企业"),
+        ("zh-CN", "请于 2026年12月7日 17:00 前回访企业"),
         ("en", "call the enterprise by 2026-12-07 17:00"),
     ],
 )
@@ -174,7 +174,7 @@ def test_the_unit_hears_its_sign_for_deadline_and_the_enterprise_who_handled_it(
         update={"summary": assigned.summary.model_copy(update={"sign_for_due_at": due})}
     )
     body = TEMPLATES.render("assigned", "zh-CN", assigned, "http://console").body
-    assert "请及时签收并受理" in body and "签收期限：2026-12-01 17:00" in body
+    assert "请及时签收并受理" in body and "签收期限：2026年12月1日 17:00" in body
     resolved = f.emit(EventType.RESOLVED, State.RESOLVED, actor=caseworker(COUNTY), reason="已对接")
     units = {COUNTY: "杭州市西湖区中小企业服务中心"}
     body = TEMPLATES.render("concluded", "zh-CN", resolved, "http://console", lambda: units).body
