@@ -177,6 +177,43 @@ async def test_cli_full_lifecycle(
     assert "签收" in gone and "called the CFO" in gone  # the audit trail, from the read model
 
 
+async def test_cli_submit_by_flags_names_its_channel(api_url: str, cli_env: dict[str, str]) -> None:
+    """A caseworker registers what came to the window (by default) or on the phone; the
+    request does not claim to come from the enterprise's online portal."""
+    env = cli_env
+    name = f"cli-walk-in-{uuid.uuid4().hex[:6]}"
+    ok(
+        await run(
+            env, "users", "add", name, "--role", "caseworker", "--institution", "zj-330106-sme"
+        )
+    )
+    token = ok(await run(env, "tokens", "issue", name)).strip().splitlines()[-1]
+    ok(await run(env, "login", "--url", api_url, "--token", token))
+    req = make_request()
+    flags = [
+        "submit",
+        "--uscc",
+        req.enterprise.uscc,
+        "--name",
+        req.enterprise.name,
+        "--division",
+        req.enterprise.division_code,
+        "--category",
+        "financing",
+        "--subject",
+        req.subject,
+    ]
+    for extra, channel in (([], "walk-in"), (["--channel", "hotline"], "hotline")):
+        rid = json.loads(ok(await run(env, *flags, *extra, "--json")))["request_id"]
+
+        async def recorded(rid: str = rid) -> dict | None:
+            shown = await run(env, "show", rid, "--json")
+            return json.loads(shown.output)["request"] if shown.exit_code == 0 else None
+
+        row = await eventually(recorded, what=f"{rid} in the read model")
+        assert row["channel"] == channel
+
+
 async def test_cli_without_login_or_with_a_bad_token(api_url: str, cli_env: dict[str, str]) -> None:
     result = await run(cli_env, "queue")
     assert result.exit_code == 1 and "not logged in" in result.output

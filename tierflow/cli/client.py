@@ -224,6 +224,10 @@ CATEGORY_HELP = (
     "certification, policy_consultation or other"
 )
 PRIORITY_HELP = "low, normal, high or urgent"
+CHANNEL_HELP = (
+    "How it came in: walk-in (at the service window), hotline (a call), portal (the "
+    "enterprise's online portal) or a system's own name"
+)
 
 
 def queue(
@@ -525,9 +529,10 @@ def submit(
     priority: str = typer.Option("normal", help=PRIORITY_HELP),
     subject: str | None = typer.Option(None, help="What the enterprise asks for, in one line"),
     description: str = typer.Option("", help="The request in the enterprise's words"),
+    channel: str = typer.Option("walk-in", help=CHANNEL_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the API's answer as JSON"),
 ) -> None:
-    """Submit a request from a JSON file or from flags."""
+    """Submit a request from a JSON file or from flags (a file names its own channel)."""
     if file is not None:
         try:
             body = json.loads(file.read_text("utf-8"))
@@ -554,6 +559,7 @@ def submit(
             "priority": priority,
             "subject": subject,
             "description": description,
+            "channel": channel,
         }
     result = _call("POST", "/requests", json=body)
     if as_json:
