@@ -53,13 +53,15 @@ CONTRAST = """
 """
 
 
-async def test_controls_and_small_print_meet_the_contrast_minimum(
-    browser: Browser, console: Console, stack: Stack, on_fast_queue: SimpleNamespace
-) -> None:
+async def console_pages(
+    console: Console, stack: Stack, fast_queue: SimpleNamespace
+) -> dict[str, list[str]]:
+    """The pages to check, by who reads them: a held request and an unread message make the
+    queue, the case page and the inbox show their rows and badges."""
     req = make_request()  # held by cw_own's unit
-    await start_request(on_fast_queue, req)
+    await start_request(fast_queue, req)
     add_inbox(stack.engine, console.users.ids["cw_own"], 1, "新派单")  # one unread message
-    pages = {
+    return {
         "cw_own": [
             "/console/",
             "/console/inbox",
@@ -70,6 +72,12 @@ async def test_controls_and_small_print_meet_the_contrast_minimum(
         "sup_city": ["/console/overview", "/console/assessment", "/console/whatif"],
         "admin": ["/console/directory", "/console/directory/institutions/zj-330106-sme"],
     }
+
+
+async def test_controls_and_small_print_meet_the_contrast_minimum(
+    browser: Browser, console: Console, stack: Stack, on_fast_queue: SimpleNamespace
+) -> None:
+    pages = await console_pages(console, stack, on_fast_queue)
     faint: dict[str, list[dict[str, object]]] = {}
     seen = 0
     for who, paths in pages.items():
