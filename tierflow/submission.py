@@ -26,6 +26,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.lifecycle import WORKFLOW_TYPE, RequestSummary, WorkflowState
+from schemas.messages import N_, TranslatableError
 from schemas.request import RequestInput
 from tierflow.constants import SUBMISSION_MEMO, workflow_id
 from tierflow.db import repository
@@ -39,11 +40,11 @@ class Submitted(enum.Enum):
     DUPLICATE = "duplicate"  # the same request was submitted before
 
 
-class SubmitConflict(ValueError):
+class SubmitConflict(TranslatableError):
     """The request id belongs to a request with different content."""
 
 
-class RequestFinished(ValueError):
+class RequestFinished(TranslatableError):
     """The request id belongs to a request that has already finished."""
 
 
@@ -108,8 +109,12 @@ async def _submitted_before(
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
-        raise _finished(
-            request_id, "(its workflow is past the namespace's retention); submit it under a new id"
+        raise RequestFinished(
+            N_(
+                "request_id: %(id)r belongs to a request that has already finished (its "
+                "workflow is past the namespace's retention); submit it under a new id"
+            ),
+            id=request_id,
         ) from None
     if found.status != WorkflowExecutionStatus.RUNNING:
         raise _finished(request_id)
@@ -123,11 +128,12 @@ async def _same_content(
     first = (await found.memo()).get(SUBMISSION_MEMO)
     if first is not None and first != digest:
         raise SubmitConflict(
-            f"request_id: {request_id!r} was submitted before with different content"
+            N_("request_id: %(id)r was submitted before with different content"), id=request_id
         )
     return Submitted.DUPLICATE
 
 
-def _finished(request_id: str, why: str = "") -> RequestFinished:
-    said = f"request_id: {request_id!r} belongs to a request that has already finished"
-    return RequestFinished(f"{said} {why}" if why else said)
+def _finished(request_id: str) -> RequestFinished:
+    return RequestFinished(
+        N_("request_id: %(id)r belongs to a request that has already finished"), id=request_id
+    )

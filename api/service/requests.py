@@ -26,6 +26,7 @@ from api.models import (
 from schemas.domain import TERMINAL_STATES, Category, Priority, Role, SlaStatus, State, Tier
 from schemas.edge import SEARCH_BYTES, check_text
 from schemas.lifecycle import Awaiting, TimelineEntry, timeline_facts
+from schemas.messages import Said
 from schemas.request import RequestInput
 from tierflow import submission
 from tierflow.auth_store import Principal
@@ -79,7 +80,7 @@ async def submit_request(
             recorded=submission.read_model_holds(ctx.engine),
         )
     except (RequestFinished, SubmitConflict) as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise HTTPException(status.HTTP_409_CONFLICT, Said(exc.message, **exc.values)) from None
     return SubmitAccepted(
         request_id=request.request_id,
         workflow_id=workflow_id(request.request_id),

@@ -25,7 +25,7 @@ from api import lookup
 from api.app import create_app
 from api.deps import ApiContext
 from schemas.domain import Category, Priority
-from schemas.lifecycle import RequestView
+from schemas.lifecycle import RequestView, Wording
 from tests.fixtures.console import sign_in
 from tests.utils.api_helpers import Users, asgi_client, make_users, request_body, serve_in_thread
 from tests.utils.factories import make_request
@@ -33,6 +33,8 @@ from tests.utils.stack_helpers import eventually, forget_workflow
 from tierflow.codec import data_converter
 from tierflow.constants import workflow_id
 from tierflow.db import repository
+from tierflow.i18n import translations
+from tierflow.i18n.refusals import refusal_text
 from tierflow_dev.devstack.procs import free_port
 from tierflow_dev.devstack.temporal import TemporalDevServer
 
@@ -455,6 +457,9 @@ async def test_a_submit_reusing_a_request_id_with_other_content_is_a_conflict(ap
     r = await api.post("/requests", "admin", json=other)
     assert r.status_code == 409
     assert r.json()["detail"] == f"request_id: {rid!r} was submitted before with different content"
+    reason = Wording.model_validate(r.json()["reason"])  # for the CLI and console, in Chinese
+    zh = refusal_text(reason.as_said(), translations("zh-CN"))
+    assert zh == f"request_id：{rid!r} 此前已以不同内容提交"
 
 
 async def test_a_request_id_past_temporals_retention_is_not_started_again(api: Api, stack) -> None:
@@ -467,6 +472,7 @@ async def test_a_request_id_past_temporals_retention_is_not_started_again(api: A
     assert r.status_code == 409, r.text
     assert r.json()["detail"].startswith(f"request_id: {rid!r} belongs to a request that has")
     assert "retention" in r.json()["detail"]
+    assert r.json()["reason"]["values"] == {"id": rid}
     with pytest.raises(RPCError) as err:  # nothing was started under the id
         await stack.client.get_workflow_handle(workflow_id(rid)).describe()
     assert err.value.status is RPCStatusCode.NOT_FOUND

@@ -277,6 +277,8 @@ async def test_poison_messages_go_to_the_dlq_and_the_consumer_continues(
     assert said[0] == "data.category：此项为必填项"  # schema_invalid
     assert said[3].startswith("工单当前状态为「已派单」，不能执行「开始办理」")  # rejected
     assert header(parked[0], DLQ_WORDING) is None  # not JSON: no catalog message to give
+    ghostly = Wording.model_validate_json(header(parked[-1], DLQ_WORDING) or "")
+    assert refusal_text(ghostly.as_said(), zh).startswith(f"工单 {ghost} 不存在（")
     for reason in {r for r, _, _ in cases}:
         expected = sum(1 for r, _, _ in cases if r == reason)
         got = sample(ingress.registry, "tierflow_ingress_dead_letters_total", reason=reason)

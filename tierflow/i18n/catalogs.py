@@ -64,7 +64,9 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
         ("grades_csv.py", "python"),
         ("monthly_report.py", "python"),
         ("policy_store.py", "python"),
+        ("submission.py", "python"),  # a submit's conflict (API 409, a dead letter)
     ],
+    "workers/ingress": [("commands.py", "python")],  # a dead letter's reason of its own
     "tierflow/cli": [("**.py", "python")],
     # why the workflow refuses an action (``workflows.refusals``), read in the console
     "workflows": [

@@ -22,6 +22,8 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_result, wait_expone
 
 from schemas.dlq import DeadLetterReason
 from schemas.events import ParsedCommand
+from schemas.lifecycle import Wording
+from schemas.messages import N_, Said
 from tierflow.submission import Recorded
 from workers.ingress.metrics import IngressMetrics, IngressStats
 from workers.ingress.temporal_calls import Outcome, Verdict, apply_command
@@ -132,11 +134,14 @@ class CommandRunner:
         if outcome.verdict in (Verdict.RETRY, Verdict.NOT_FOUND) and halted():
             return None
         if outcome.verdict is Verdict.NOT_FOUND:
-            message = (
-                f"no workflow for request {cmd.request_id} after {attempts} attempts in "
-                f"{time.monotonic() - first_not_found:.0f} s"
+            said = Said(
+                N_("no workflow for request %(id)s after %(attempts)d attempts in %(seconds)d s"),
+                id=cmd.request_id,
+                attempts=attempts,
+                seconds=round(time.monotonic() - first_not_found),
             )
-            return Outcome(Verdict.DEAD_LETTER, DeadLetterReason.UNKNOWN_REQUEST, message), attempts
+            unknown = DeadLetterReason.UNKNOWN_REQUEST
+            return Outcome(Verdict.DEAD_LETTER, unknown, said, Wording.of(said)), attempts
         return outcome, attempts
 
     def _retrying(self, change: int) -> None:

@@ -108,7 +108,7 @@ async def _submit(
     except RequestFinished:
         return Outcome(Verdict.DUPLICATE, message="workflow already ran to completion")
     except SubmitConflict as exc:
-        return Outcome(Verdict.DEAD_LETTER, Reason.CONFLICT, str(exc))
+        return Outcome(Verdict.DEAD_LETTER, Reason.CONFLICT, str(exc), Wording.of(exc))
     return Outcome(Verdict.APPLIED if submitted is Submitted.STARTED else Verdict.DUPLICATE)
 
 
