@@ -148,7 +148,7 @@ def parse_command(raw: bytes, headers: list[tuple[str, bytes]]) -> ParsedCommand
     try:
         event = CloudEvent.model_validate(envelope)
     except ValidationError as exc:
-        raise CommandError("not_cloudevent", *_described(exc)) from None
+        raise CommandError("not_cloudevent", *described(exc)) from None
     match = _TYPE_RE.fullmatch(event.type)  # a whole-string match: no trailing newline
     if match is None or match.group(1) not in COMMANDS:
         unknown = N_(
@@ -260,7 +260,7 @@ def _envelope(raw: bytes, headers: list[tuple[str, bytes]]) -> dict[str, Any]:
 UNKNOWN_FIELD = Said(N_("unknown field (misspelt?)"))
 
 
-def _described(exc: ValidationError, prefix: str = "") -> tuple[str, Said]:
+def described(exc: ValidationError, prefix: str = "") -> tuple[str, Said]:
     """Name each failing field path and its reason, e.g. ``data.subject: ...``: a check's own
     message, or pydantic's words for its kind of error; in English as the DLQ says it, and
     as catalog messages (pydantic's kinds of error in our words) for people."""
@@ -297,4 +297,4 @@ def _worded(err: Any, why: object) -> object:
 
 def _schema_error(exc: ValidationError, prefix: str) -> CommandError:
     uscc = any(tuple(err["loc"][:2]) == ("enterprise", "uscc") for err in exc.errors())
-    return CommandError("invalid_uscc" if uscc else "schema_invalid", *_described(exc, prefix))
+    return CommandError("invalid_uscc" if uscc else "schema_invalid", *described(exc, prefix))

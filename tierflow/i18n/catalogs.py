@@ -66,7 +66,9 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
         ("policy_store.py", "python"),
         ("submission.py", "python"),  # a submit's conflict (API 409, a dead letter)
     ],
-    "workers/ingress": [("commands.py", "python")],  # a dead letter's reason of its own
+    # a dead letter's reason of its own (the ingress's, the notifier's)
+    "workers/ingress": [("commands.py", "python")],
+    "workers/notifier": [("consumer.py", "python")],
     "tierflow/cli": [("**.py", "python")],
     # why the workflow refuses an action (``workflows.refusals``), read in the console
     "workflows": [

@@ -26,8 +26,9 @@ from kafka.consumer.fetcher import ConsumerRecord
 from pydantic import ValidationError
 
 from schemas import dlq
-from schemas.events import TYPE_PREFIX, CloudEvent
-from schemas.lifecycle import EventType, TransitionRecord
+from schemas.events import TYPE_PREFIX, CloudEvent, described
+from schemas.lifecycle import EventType, TransitionRecord, Wording
+from schemas.messages import N_, Said
 from tierflow import constants
 from tierflow.dead_letter import DeadLetter
 from tierflow.dead_letter import send as park
@@ -43,17 +44,21 @@ EVENT_TYPES = frozenset(t.value for t in EventType)
 
 
 class Unreadable(ValueError):
-    """A record that is not a lifecycle event we can read; ``reason`` is a DLQ reason code."""
+    """A record that is not a lifecycle event we can read; ``reason`` is a DLQ reason code,
+    ``message`` its English words (a ``Said``: also in an operator's language)."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(f"{reason}: {message}")
         self.reason, self.message = reason, message
 
+    def dead_letter(self) -> DeadLetter:
+        return DeadLetter(self.reason, self.message, wording=Wording.of(self.message))
+
 
 def read_event(value: bytes | None) -> tuple[CloudEvent, TransitionRecord]:
     """Parse a structured-mode lifecycle event; raise Unreadable naming what is wrong."""
     if not value:
-        raise Unreadable(dlq.DeadLetterReason.NOT_JSON, "message value is empty")
+        raise Unreadable(dlq.DeadLetterReason.NOT_JSON, Said(N_("message value is empty")))
     try:
         raw = json.loads(value)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -61,32 +66,24 @@ def read_event(value: bytes | None) -> tuple[CloudEvent, TransitionRecord]:
     try:
         event = CloudEvent.model_validate(raw)
     except ValidationError as exc:
-        raise Unreadable(dlq.DeadLetterReason.NOT_CLOUDEVENT, _describe(exc)) from None
+        raise Unreadable(dlq.DeadLetterReason.NOT_CLOUDEVENT, described(exc)[1]) from None
     match = _TYPE_RE.fullmatch(event.type)
     if match is None or match.group(1) not in EVENT_TYPES:
+        not_ours = N_("type %(type)r is not %(prefix)s<event>.v1 with a known event")
         raise Unreadable(
-            dlq.DeadLetterReason.UNKNOWN_TYPE,
-            f"type {event.type!r} is not {TYPE_PREFIX}<event>.v1 with a known event",
+            dlq.DeadLetterReason.UNKNOWN_TYPE, Said(not_ours, type=event.type, prefix=TYPE_PREFIX)
         )
     try:
         record = TransitionRecord.model_validate(event.data)
     except ValidationError as exc:
-        raise Unreadable(dlq.DeadLetterReason.SCHEMA_INVALID, _describe(exc, "data")) from None
+        raise Unreadable(dlq.DeadLetterReason.SCHEMA_INVALID, described(exc, "data")[1]) from None
     if record.event_id != event.id:
+        differs = N_("data.event_id %(event_id)r differs from the CloudEvents id %(id)r")
         raise Unreadable(
             dlq.DeadLetterReason.SCHEMA_INVALID,
-            f"data.event_id {record.event_id!r} differs from the CloudEvents id {event.id!r}",
+            Said(differs, event_id=record.event_id, id=event.id),
         )
     return event, record
-
-
-def _describe(exc: ValidationError, prefix: str = "") -> str:
-    """Field paths and reasons only: pydantic's input values could carry anything."""
-    parts = []
-    for err in exc.errors(include_input=False):
-        path = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
-        parts.append(f"{path or '<root>'}: {err['msg']}")
-    return "; ".join(parts)[:2000]
 
 
 @dataclass
@@ -255,7 +252,7 @@ class EventConsumer:
     def _park(self, record: ConsumerRecord, exc: Unreadable, stop: threading.Event) -> bool:
         while not stop.is_set():
             try:
-                park(self.producer, self.dlq_topic, record, DeadLetter(exc.reason, exc.message))
+                park(self.producer, self.dlq_topic, record, exc.dead_letter())
             except Exception as err:  # noqa: BLE001 - broker trouble: try again, never skip
                 log.warning("dead-letter send failed (%s); retrying", type(err).__name__)
                 stop.wait(self.retry_pause)

@@ -7,10 +7,14 @@ import json
 
 from sqlalchemy import Engine
 
+from schemas.dlq import DLQ_WORDING
+from schemas.lifecycle import Wording
 from tests.utils.eventually import eventually
 from tests.utils.ingress_helpers import read_partition
 from tests.utils.notifier_helpers import project, rows, warning_breach_escalation
 from tests.utils.notifier_rig import NotifierRig, notifier_thread
+from tierflow.i18n import translations
+from tierflow.i18n.refusals import refusal_text
 from tierflow.kafka_io import header, make_producer
 from tierflow_dev.devstack.smtp_sink import SmtpSink
 
@@ -43,3 +47,16 @@ async def test_unreadable_records_are_parked_and_the_rest_is_handled(
     assert [r.value for r in parked][0] == b"not json"
     assert header(parked[2], "tierflow_dlq_message").startswith("data.event_id: ")
     assert all(header(r, "tierflow_dlq_original_topic") == rig.topic for r in parked)
+    # an operator reads why in Chinese (events tail), as the ingress's dead letters say it
+    assert header(parked[0], DLQ_WORDING) is None  # the JSON parser's own words only
+    zh = translations("zh-CN")
+    said = [refusal_text(wording(r).as_said(), zh) for r in parked[1:]]
+    assert said[0] == (
+        "type 'org.tierflow.request.teleported.v1' 不是 org.tierflow.request.<事件>.v1 "
+        "形式的已知事件"
+    )
+    assert said[1].startswith("data.event_id：")
+
+
+def wording(record: object) -> Wording:
+    return Wording.model_validate_json(header(record, DLQ_WORDING) or "")
