@@ -64,7 +64,7 @@ async def list_institutions(
         Query(alias="id", description="Only these ids (repeat id=, at most 200)"),
         AfterValidator(_ids),
     ] = [],  # noqa: B006 - FastAPI copies a query list's default
-    tier: Tier | None = None,
+    tier: Annotated[Tier | None, Query(description="Only institutions at this tier")] = None,
     region: Annotated[
         str | None,
         Query(
@@ -78,8 +78,8 @@ async def list_institutions(
         Query(max_length=100, description="The name contains it, or the id starts with it"),
         AfterValidator(_search),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500, description="Institutions in this page")] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="Skipped before it")] = 0,
 ) -> InstitutionPage:
     """Institutions of the directory in force, by division code: a unit's name for its id,
     the units of a region or tier, or those whose name holds a word."""

@@ -20,9 +20,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut}}
 async def list_inbox(
     ctx: Ctx,
     principal: CurrentPrincipal,
-    unread_only: bool = False,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    unread_only: Annotated[bool, Query(description="Only messages not marked read")] = False,
+    limit: Annotated[int, Query(ge=1, le=200, description="Messages in this page")] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="Skipped before it")] = 0,
 ) -> service.InboxPage:
     """The caller's inbox, newest first, with the unread count."""
     return await service.inbox(ctx, principal, unread_only, limit, offset)

@@ -76,7 +76,14 @@ def escalations(
 def workload(
     ctx: Ctx,
     principal: CurrentPrincipal,
-    institution: Annotated[str, Query(pattern=INSTITUTION_ID_PATTERN, max_length=64)],
+    institution: Annotated[
+        str,
+        Query(
+            pattern=INSTITUTION_ID_PATTERN,
+            max_length=64,
+            description="The institution whose open requests are counted per handler",
+        ),
+    ],
 ) -> Workload:
     """Open requests of one institution per handler (承办人), for the unit's lead."""
     require(principal, "reports", "see reports")

@@ -45,12 +45,23 @@ async def submit_request(
 
 
 def queue_filter(
-    institution: Annotated[str | None, Query(pattern=INSTITUTION_ID_PATTERN, max_length=64)] = None,
-    tier: Tier | None = None,
-    state: State | None = None,
-    category: Category | None = None,
-    priority: Priority | None = None,
-    sla_status: SlaStatus | None = None,
+    institution: Annotated[
+        str | None,
+        Query(
+            pattern=INSTITUTION_ID_PATTERN,
+            max_length=64,
+            description="Held by this institution (its directory id)",
+        ),
+    ] = None,
+    tier: Annotated[Tier | None, Query(description="Held at this tier")] = None,
+    state: Annotated[
+        State | None, Query(description="In this state (any state, closed ones too)")
+    ] = None,
+    category: Annotated[Category | None, Query(description="Of this service category")] = None,
+    priority: Annotated[Priority | None, Query(description="Of this priority")] = None,
+    sla_status: Annotated[
+        SlaStatus | None, Query(description="The worst status of its holder's clocks")
+    ] = None,
     include_closed: Annotated[
         bool, Query(description="Include closed, withdrawn and rejected requests")
     ] = False,
@@ -111,8 +122,8 @@ def list_requests(
     principal: CurrentPrincipal,
     where: Filter,
     sort: Sort = service.QueueSort.RISK,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500, description="Rows in this page")] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="Rows skipped before it")] = 0,
 ) -> QueuePage:
     """Return the caller's requests that match: by SLA risk (the queue's order) or date."""
     return service.list_requests(ctx, principal, where, limit, offset, sort)
@@ -128,8 +139,10 @@ def export_requests(
     principal: CurrentPrincipal,
     where: Filter,
     sort: Sort = service.QueueSort.RISK,
-    limit: Annotated[int, Query(ge=1, le=CSV_MAX_ROWS)] = CSV_MAX_ROWS,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=CSV_MAX_ROWS, description="Rows in the file")] = (
+        CSV_MAX_ROWS
+    ),
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="Rows skipped before it")] = 0,
 ) -> Response:
     """Return the same listing as CSV (no contact details); X-Total-Count gives all matches."""
     page = service.list_requests(ctx, principal, where, limit, offset, sort, count_limit=None)

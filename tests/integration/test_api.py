@@ -411,6 +411,14 @@ async def test_health_metrics_and_openapi_need_no_token(api: Api) -> None:
     assert {"field", "reason"} <= set(item["properties"]) and "field" in item["required"]
     nested = doc["components"]["schemas"]["ReasonOut"]["properties"]["values"]
     assert {"$ref": "#/components/schemas/ReasonOut"} in nested["additionalProperties"]["anyOf"]
+    unexplained = [  # a client's author reads what each query parameter does
+        f"{method.upper()} {path} {param['name']}"
+        for path, operations in doc["paths"].items()
+        for method, operation in operations.items()
+        for param in operation.get("parameters", [])
+        if param["in"] == "query" and not param.get("description")
+    ]
+    assert unexplained == []
 
 
 def _fuzz_openapi(url: str, token: str, max_examples: int) -> list[str]:
