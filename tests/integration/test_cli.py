@@ -118,6 +118,15 @@ async def test_cli_full_lifecycle(
         assert result["state"] == state
         if kind == "request_extension":  # the work order's open matter, until decided
             shown = ok(await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "show", rid))
+            # who asks and how to reach them, as the case page's 企业与诉求 card has it
+            uscc = req.enterprise.uscc
+            assert f"  企业：杭州启明智能科技有限公司（{uscc}、330106）" in shown, shown
+            assert "  联系人：王芳、13800000000、wang@example.com" in shown
+            assert (
+                f"服务类别：投融资服务；紧急程度：一般；来源渠道：网上服务平台；承办人：{name}"
+                in shown
+            )
+            assert "  诉求内容：需要500万元流动资金贷款" in shown
             assert f"待审批：申请延期（{name}）：waiting for the bank" in shown, shown
             assert "3 个工作日" in shown  # the days asked for, on its timeline entry
     concluded = ok(await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "queue", "--search", rid))

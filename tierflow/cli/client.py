@@ -36,8 +36,8 @@ from tierflow.cli.texts import catalog as _t
 from tierflow.i18n import formats
 from tierflow.i18n.engine_reasons import engine_reason
 from tierflow.i18n.facts import fact_texts
-from tierflow.i18n.formats import aside, listed, semicolon, when
-from tierflow.i18n.labels import code_words, label
+from tierflow.i18n.formats import aside, labelled, listed, semicolon, when
+from tierflow.i18n.labels import channel_words, code_words, label
 from tierflow.i18n.refusals import answer_text, item_text
 
 API = "/api/v1"
@@ -225,8 +225,8 @@ CATEGORY_HELP = (
 )
 PRIORITY_HELP = "low, normal, high or urgent"
 CHANNEL_HELP = (
-    "How it came in: walk-in (at the service window), hotline (a call), portal (the "
-    "enterprise's online portal) or a system's own name"
+    "How it came in: `walk-in` (at the service window; the default), `hotline` (a call), "
+    "`portal` (the enterprise's online portal) or a system's own name"
 )
 
 
@@ -344,6 +344,8 @@ def show(
         "subject": summary.get("subject", ""),
     }
     _print_rich(escape(head))
+    for line in _particulars(row, summary):
+        _print_rich(escape(line))
     if detail.get("view_missing"):
         _print_rich(escape(_no_view(detail)))
     clocks = [SlaClock.model_validate(c) for c in (view or {}).get("clocks", [])]
@@ -388,6 +390,30 @@ def show(
     kinds = detail.get("allowed_actions", [])
     allowed = listed([words("action", k) + aside(k, _t()) for k in kinds], _t())
     _print_rich(escape(_("allowed: %(actions)s") % {"actions": allowed or "-"}))
+
+
+def _particulars(row: dict[str, Any] | None, summary: dict[str, Any]) -> list[str]:
+    """Who asks for what, as the case page's 企业与诉求 card has it: the enterprise, how to
+    reach it (the read model's row only holds the contact), the request's kind and who
+    handles it."""
+    t = _t()
+    codes = listed([summary.get("enterprise_uscc", ""), summary.get("division_code", "")], t)
+    lines = [labelled(_("Enterprise"), summary.get("enterprise_name", "") + aside(codes, t), t)]
+    if row is not None:
+        contact = [row.get("contact_name"), row.get("contact_phone"), row.get("contact_email")]
+        lines.append(labelled(_("Contact"), listed([c for c in contact if c] or ["-"], t), t))
+    kind = [
+        labelled(_("Category"), words("category", summary.get("category")), t),
+        labelled(_("Priority"), words("priority", summary.get("priority")), t),
+    ]
+    if row is not None:
+        kind.append(labelled(_("Channel"), channel_words(row.get("channel", ""), t), t))
+    if summary.get("handler_id"):
+        kind.append(labelled(_("Handler"), summary["handler_id"], t))
+    lines.append(semicolon(t).join(kind))
+    if row is not None and row.get("description"):
+        lines.append(labelled(_("Description"), row["description"], t))
+    return ["  " + line for line in lines]
 
 
 def _no_view(detail: dict[str, Any]) -> str:
@@ -529,7 +555,7 @@ def submit(
     priority: str = typer.Option("normal", help=PRIORITY_HELP),
     subject: str | None = typer.Option(None, help="What the enterprise asks for, in one line"),
     description: str = typer.Option("", help="The request in the enterprise's words"),
-    channel: str = typer.Option("walk-in", help=CHANNEL_HELP),
+    channel: str = typer.Option("walk-in", help=CHANNEL_HELP, show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print the API's answer as JSON"),
 ) -> None:
     """Submit a request from a JSON file or from flags (a file names its own channel)."""
