@@ -35,6 +35,12 @@ STICKING_OUT = """
 """
 
 
+CELL_LABELS = """
+() => [...document.querySelectorAll("table.queue tbody tr:first-child td")]
+  .map(td => getComputedStyle(td, "::before").content)
+"""
+
+
 async def test_no_page_is_wider_than_a_phone(
     browser: Browser, console: Console, stack: Stack, on_fast_queue: SimpleNamespace
 ) -> None:
@@ -49,5 +55,8 @@ async def test_no_page_is_wider_than_a_phone(
             width = await page.evaluate("document.documentElement.scrollWidth")
             if width > PHONE["width"]:
                 wide[f"{who} {path}"] = (width, await page.evaluate(STICKING_OUT))
+            if path == "/console/":  # the queue's rows are cards, each cell under its name
+                labels = await page.evaluate(CELL_LABELS)
+                assert labels[:3] == ['"时限"', '"下一时限"', '"工单"'], labels
         await page.context.close()
     assert wide == {}, wide
