@@ -31,10 +31,11 @@ pytestmark = [pytest.mark.go_build, pytest.mark.timeout(2400)]
 
 NAMESPACE = "tierflow-mtls"
 # How the client sees the server hang up on it; which one depends on timing.
-# A plaintext HTTP/2 client meets a TLS listener: the server hangs up, or (as it sometimes does
-# first) answers with an HTTP/1.1 error the client cannot read as an HTTP/2 frame.
+# A plaintext HTTP/2 client meets a TLS listener: the server hangs up (before the client's
+# connection was ready, on a loaded host: "connection was not ready"), or (as it sometimes
+# does first) answers with an HTTP/1.1 error the client cannot read as an HTTP/2 frame.
 HUNG_UP = (
-    "connection closed|broken pipe|connection reset"
+    "connection closed|broken pipe|connection reset|connection was not ready"
     "|frame with invalid size|protocol error|invalid http|transport error"
 )
 
