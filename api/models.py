@@ -53,6 +53,17 @@ class SubmitAccepted(BaseModel):
     request_id: str
     workflow_id: str
     status: str = Field(description="accepted: the workflow runs (new, or already running)")
+    tier: Tier | None = Field(
+        default=None,
+        description="Where it was routed, when the submit asked to wait for it (wait=true) and "
+        "the request was routed in time; null otherwise",
+    )
+    institution_id: str | None = Field(default=None, description="The unit it was routed to")
+    in_scope: bool | None = Field(
+        default=None,
+        description="Whether the caller may read it now: false for a walk-in registered for an "
+        "enterprise another unit serves (GET answers 404 to the caller)",
+    )
 
 
 class ActionBody(ActionFields):

@@ -21,7 +21,6 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
-from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_fixed
 
 from api.auth import allowed_kinds, can, in_scope, region_prefix
 from api.console import forms, language, views
@@ -81,7 +80,7 @@ from schemas.policy import CalendarData
 from schemas.request import REQUEST_ID_PATTERN
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
-from tierflow.db.models import InstitutionRow, ServiceRequest
+from tierflow.db.models import InstitutionRow
 from tierflow.directory_store import units_near
 from tierflow.i18n import LOCALES, N_, Said, translations
 from tierflow.i18n.refusals import names_its_action
@@ -89,7 +88,6 @@ from tierflow.i18n.refusals import names_its_action
 HERE = Path(__file__).parent
 CSV_ROWS = 10_000  # rows of the queue page's CSV export at most
 STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
-ASSIGN_WAIT_SECONDS = 10.0
 MAX_REQUEST_ID = 64  # the API's path limit (and RequestInput's id pattern)
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -708,7 +706,7 @@ async def submit(request: Request, ctx: Ctx, user: User) -> Response:
         if req is None:
             raise HTTPException(422, [{"field": f, "msg": m} for f, m in errors.items()])
         submit_rate(ctx, user)
-        accepted = await submit_request(ctx, user, req)
+        accepted = await submit_request(ctx, user, req, wait=True)
     except HTTPException as exc:
         message, fields = forms.detail_errors(exc.detail, gettext(request, user))
         if exc.status_code == 409:
@@ -720,29 +718,10 @@ async def submit(request: Request, ctx: Ctx, user: User) -> Response:
         context = _submit_context(values, fields, summary)
         return render(request, "submit.html", context, exc.status_code, user)
     rid = accepted.request_id
-    row = await _routed(ctx, rid)
-    if row is not None and in_scope(user, row.tier, row.institution_id, row.division_code):
+    if accepted.in_scope:
         return redirect(f"/console/requests/{rid}?done=submit")
-    routed = {"routed_to": row.institution_id or ""} if row is not None else {}
+    routed = {"routed_to": accepted.institution_id or ""} if accepted.tier else {}
     return redirect("/console/?" + urlencode({"submitted": rid, **routed}))
-
-
-async def _routed(ctx: ApiContext, request_id: str) -> ServiceRequest | None:
-    """Wait (briefly) until the new request is routed; return its read-model row (None: not
-    recorded yet). The row, not the workflow's view: a query of a request still being
-    admitted makes the SDK complete its task early, which is how replays used to diverge."""
-
-    def routed(row: ServiceRequest | None) -> bool:
-        return row is not None and row.state is not State.SUBMITTED
-
-    routing = AsyncRetrying(
-        retry=retry_if_result(lambda row: not routed(row)),
-        stop=stop_after_delay(ASSIGN_WAIT_SECONDS),
-        wait=wait_fixed(0.2),
-        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
-    )
-    row: ServiceRequest | None = await routing(run_in_threadpool, read_row, ctx, request_id)
-    return row
 
 
 # --------------------------------------------------------------------------- language switch

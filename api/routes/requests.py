@@ -37,11 +37,19 @@ async def submit_request(
     request: Request,
     ctx: Ctx,
     principal: Annotated[Principal, Depends(submit_rate)],
+    wait: Annotated[
+        bool,
+        Query(
+            description=f"Wait (up to {service.ROUTING_WAIT_SECONDS:.0f} s) until the request "
+            "is routed and say where: tier, institution_id and whether the caller may read it "
+            "(in_scope)"
+        ),
+    ] = False,
 ) -> SubmitAccepted:
     """Start the request's workflow (an already running one with that id is kept); a field
     the request does not have is refused (422 naming it)."""
     refuse_unknown_fields(RequestInput, await request.json())
-    return await service.submit_request(ctx, principal, body)
+    return await service.submit_request(ctx, principal, body, wait=wait)
 
 
 def queue_filter(

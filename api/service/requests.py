@@ -10,11 +10,13 @@ from typing import Any
 from fastapi import HTTPException, status
 from sqlalchemy import case, func, or_
 from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
+from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_fixed
 
-from api.auth import allowed_kinds, require, scope_conditions
+from api.auth import allowed_kinds, in_scope, require, scope_conditions
 from api.deps import ApiContext
 from api.errors import field_error
-from api.lookup import find_in_scope, to_row
+from api.lookup import find_in_scope, read_row, to_row
 from api.models import (
     HandlerLoad,
     QueuePage,
@@ -66,10 +68,14 @@ class QueueSort(StrEnum):
     OLDEST = "oldest"  # submitted, oldest first
 
 
+ROUTING_WAIT_SECONDS = 10.0  # how long a submit that asks to wait waits for its routing
+
+
 async def submit_request(
-    ctx: ApiContext, principal: Principal, body: RequestInput
+    ctx: ApiContext, principal: Principal, body: RequestInput, *, wait: bool = False
 ) -> SubmitAccepted:
-    """Start the request's workflow (an already running one with that id is kept)."""
+    """Start the request's workflow (an already running one with that id is kept); with
+    ``wait``, say where it was routed once the read model has it (briefly)."""
     require(principal, "submit")
     request = body.model_copy(update={"submitted_by": principal.actor})
     try:
@@ -81,11 +87,34 @@ async def submit_request(
         )
     except (RequestFinished, SubmitConflict) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, Said(exc.message, **exc.values)) from None
-    return SubmitAccepted(
+    accepted = SubmitAccepted(
         request_id=request.request_id,
         workflow_id=workflow_id(request.request_id),
         status="accepted",
     )
+    row = await routed_row(ctx, request.request_id) if wait else None
+    if row is not None:
+        accepted.tier, accepted.institution_id = row.tier, row.institution_id
+        accepted.in_scope = in_scope(principal, row.tier, row.institution_id, row.division_code)
+    return accepted
+
+
+async def routed_row(ctx: ApiContext, request_id: str) -> ServiceRequest | None:
+    """Wait (briefly) until a new request is routed; return its read-model row (None: not
+    routed in time). The row, not the workflow's view: a query of a request still being
+    admitted makes the SDK complete its task early, which is how replays used to diverge."""
+
+    def routed(row: ServiceRequest | None) -> bool:
+        return row is not None and row.state is not State.SUBMITTED
+
+    routing = AsyncRetrying(
+        retry=retry_if_result(lambda row: not routed(row)),
+        stop=stop_after_delay(ROUTING_WAIT_SECONDS),
+        wait=wait_fixed(0.2),
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+    )
+    row: ServiceRequest | None = await routing(run_in_threadpool, read_row, ctx, request_id)
+    return row if routed(row) else None
 
 
 COUNT_LIMIT = 1000  # matches counted at most for a page; the listing itself is not cut

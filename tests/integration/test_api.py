@@ -456,6 +456,9 @@ async def test_openapi_contract_with_schemathesis(stack, api: Api) -> None:
     assert set(seen) == published  # every operation was exercised
 
 
+WAIT = {"wait": "true"}
+
+
 async def test_a_submit_reusing_a_request_id_with_other_content_is_a_conflict(api: Api) -> None:
     req = make_request()
     rid = await api.submit(req)
@@ -468,6 +471,33 @@ async def test_a_submit_reusing_a_request_id_with_other_content_is_a_conflict(ap
     reason = Wording.model_validate(r.json()["reason"])  # for the CLI and console, in Chinese
     zh = refusal_text(reason.as_said(), translations("zh-CN"))
     assert zh == f"request_id：{rid!r} 此前已以不同内容提交"
+
+
+async def test_a_submit_that_waits_says_where_the_request_went(api: Api) -> None:
+    """A walk-in registered for an enterprise another county serves goes to that county's
+    unit: the caller is told so, since reading it afterwards answers 404."""
+    own = await api.post("/requests", "cw_own", json=request_body(make_request()), params=WAIT)
+    assert own.status_code == 202, own.text
+    assert own.json() | {"request_id": ""} == {
+        "request_id": "",
+        "workflow_id": workflow_id(own.json()["request_id"]),
+        "status": "accepted",
+        "tier": "county",
+        "institution_id": "zj-330106-sme",
+        "in_scope": True,
+    }
+    walk_in = request_body(make_request(division_code="330105"))  # 拱墅区's enterprise
+    elsewhere = await api.post("/requests", "cw_own", json=walk_in, params=WAIT)
+    assert elsewhere.status_code == 202, elsewhere.text
+    went = elsewhere.json()
+    assert (went["tier"], went["institution_id"], went["in_scope"]) == (
+        "county",
+        "zj-330105-sme",
+        False,
+    )
+    assert (await api.get(f"/requests/{went['request_id']}", "cw_own")).status_code == 404
+    quick = await api.post("/requests", "cw_own", json=request_body(make_request()))
+    assert quick.json()["tier"] is None and quick.json()["in_scope"] is None  # not asked to wait
 
 
 async def test_a_request_id_past_temporals_retention_is_not_started_again(api: Api, stack) -> None:

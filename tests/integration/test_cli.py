@@ -221,6 +221,21 @@ async def test_cli_submit_by_flags_names_its_channel(api_url: str, cli_env: dict
 
         row = await eventually(recorded, what=f"{rid} in the read model")
         assert row["channel"] == channel
+    # a walk-in for an enterprise 拱墅区 serves: where it went, since it is not theirs to read
+    there = make_request(division_code="330105")
+    flags = [
+        "submit",
+        "--uscc",
+        there.enterprise.uscc,
+        "--name",
+        there.enterprise.name,
+        "--division",
+        "330105",
+        "--subject",
+        there.subject,
+    ]
+    said = ok(await run(env | {"TIERFLOW_LANG": "zh-CN"}, *flags))
+    assert "：已转由 杭州市拱墅区中小企业服务中心 办理，不在您的待办中" in said, said
 
 
 async def test_cli_without_login_or_with_a_bad_token(api_url: str, cli_env: dict[str, str]) -> None:

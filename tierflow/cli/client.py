@@ -587,9 +587,15 @@ def submit(
             "description": description,
             "channel": channel,
         }
-    result = _call("POST", "/requests", json=body)
+    result = _call("POST", "/requests", json=body, params={"wait": "true"})
     if as_json:
         _print_json(result)
+    elif result.get("in_scope") is False:  # a walk-in for an enterprise another unit serves
+        elsewhere = _(
+            "submitted %(request)s: routed to %(unit)s, which handles it (not in your queue)"
+        )
+        unit = _unit_name(result.get("institution_id"))
+        typer.echo(elsewhere % {"request": result["request_id"], "unit": unit})
     else:
         typer.echo(_("submitted %(request)s") % {"request": result["request_id"]})
 
