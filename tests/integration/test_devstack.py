@@ -137,16 +137,22 @@ def test_preflight_lists_missing_java_and_taken_ports(
     assert "temporal CLI not found" not in message  # found next to the venv's python
 
 
-def test_status_of_a_stopped_stack_reports_every_component_down(tmp_path: Path) -> None:
+def test_status_of_a_stopped_stack_reports_every_component_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = _settings(tmp_path)
     rows = LocalStack(settings).status()
     assert [row.name for row in rows] == list(COMPONENTS)
     assert all(row.pid is None and not row.healthy for row in rows)
     assert next(r for r in rows if r.name == "db").detail == "not created yet"
 
+    monkeypatch.chdir(tmp_path)  # where `make up` runs: the logs are below it
     result = CliRunner().invoke(cli_app, ["dev", "status"], env=_env(settings))
     assert result.exit_code == 1, result.output
     assert "temporal" in result.output and "down" in result.output
+    log = os.path.relpath(next(r for r in rows if r.name == "api").log or "", tmp_path)
+    assert not log.startswith("..") and "…" not in result.output  # each log's path, whole
+    assert log in "".join(line.strip("│ ") for line in result.output.splitlines()), log
 
 
 def _read_commands(bootstrap: str, n: int) -> list[ParsedCommand]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -124,14 +125,21 @@ def status() -> None:
         rows, title = _stack().status(), "tierflow local stack"
     table = Table(title=title)
     for column in ("component", "pid", "health", "address", "log / detail"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # a path folds onto lines, never cut short
     for row in rows:
         health = "[green]ok[/green]" if row.healthy else "[red]down[/red]"
-        extra = row.detail or (str(row.log) if row.log else "")
+        extra = row.detail or (_shown_path(row.log) if row.log else "")
         table.add_row(row.name, str(row.pid or "-"), health, row.address, extra)
     console.print(table)
     if not all(row.healthy for row in rows):
         raise typer.Exit(code=1)
+
+
+def _shown_path(path: Path) -> str:
+    """A log's path as short as it can be read: from the working folder when it is below it
+    (.tierflow/logs/api.log), else in full."""
+    relative = os.path.relpath(path)
+    return str(path) if relative.startswith("..") else relative
 
 
 @app.command()
