@@ -60,7 +60,8 @@ async def console_pages(
     queue, the case page and the inbox show their rows and badges."""
     req = make_request()  # held by cw_own's unit
     await start_request(fast_queue, req)
-    add_inbox(stack.engine, console.users.ids["cw_own"], 1, "新派单")  # one unread message
+    # one unread message, about this request: each caller's own (a test may call it again)
+    add_inbox(stack.engine, console.users.ids["cw_own"], 1, "新派单", req.request_id)
     return {
         "cw_own": [
             "/console/",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
 from playwright.async_api import Browser
 
 from tests.e2e.conftest import Console
@@ -35,19 +36,28 @@ STICKING_OUT = """
 """
 
 
+FIRST_LABELS = {
+    "zh-CN": ['"时限"', '"下一时限"', '"工单"'],
+    "en": ['"SLA"', '"Next deadline"', '"Request"'],
+}
 CELL_LABELS = """
 () => [...document.querySelectorAll("table.queue tbody tr:first-child td")]
   .map(td => getComputedStyle(td, "::before").content)
 """
 
 
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
 async def test_no_page_is_wider_than_a_phone(
-    browser: Browser, console: Console, stack: Stack, on_fast_queue: SimpleNamespace
+    browser: Browser,
+    console: Console,
+    stack: Stack,
+    on_fast_queue: SimpleNamespace,
+    locale: str,
 ) -> None:
     pages = await console_pages(console, stack, on_fast_queue)
     wide: dict[str, object] = {}
     for who, paths in pages.items():
-        page = await signed_in(browser, console, who)
+        page = await signed_in(browser, console, who, locale)
         await page.set_viewport_size(PHONE)
         for path in paths:
             answer = await page.goto(console.url + path)
@@ -57,6 +67,6 @@ async def test_no_page_is_wider_than_a_phone(
                 wide[f"{who} {path}"] = (width, await page.evaluate(STICKING_OUT))
             if path == "/console/":  # the queue's rows are cards, each cell under its name
                 labels = await page.evaluate(CELL_LABELS)
-                assert labels[:3] == ['"时限"', '"下一时限"', '"工单"'], labels
+                assert labels[:3] == FIRST_LABELS[locale], labels
         await page.context.close()
     assert wide == {}, wide

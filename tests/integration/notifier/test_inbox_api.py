@@ -40,15 +40,18 @@ def setup(sqlite_url: str) -> Iterator[tuple[Engine, Users, object]]:
         engine.dispose()
 
 
-def add_inbox(engine: Engine, user_id: str, n: int, subject: str) -> list[int]:
+def add_inbox(
+    engine: Engine, user_id: str, n: int, subject: str, request_id: str = "req-1"
+) -> list[int]:
+    """``n`` inbox messages for the user about ``request_id`` (its events 1 to n)."""
     with Session(engine) as session:
         rows = [
             Notification(
-                event_id=f"req-1:{i}",
+                event_id=f"{request_id}:{i}",
                 channel=Channel.INBOX,
                 recipient=f"user:{user_id}",
                 user_id=user_id,
-                request_id="req-1",
+                request_id=request_id,
                 event_type="sla_warning",
                 rule="sla_warning",
                 subject=f"{subject} {i}",
