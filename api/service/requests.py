@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -9,6 +10,7 @@ from typing import Any
 
 from fastapi import HTTPException, status
 from sqlalchemy import case, func, or_
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_fixed
@@ -40,6 +42,8 @@ from tierflow.db.search import search_condition
 from tierflow.grades import SHANGHAI
 from tierflow.submission import RequestFinished, SubmitConflict
 from workflows import views
+
+log = logging.getLogger("tierflow.api")
 
 
 @dataclass(frozen=True)
@@ -101,8 +105,10 @@ async def submit_request(
 
 async def routed_row(ctx: ApiContext, request_id: str) -> ServiceRequest | None:
     """Wait (briefly) until a new request is routed; return its read-model row (None: not
-    routed in time). The row, not the workflow's view: a query of a request still being
-    admitted makes the SDK complete its task early, which is how replays used to diverge."""
+    routed in time, or the read model cannot say). The row, not the workflow's view: a query
+    of a request still being admitted makes the SDK complete its task early, which is how
+    replays used to diverge. The submit has succeeded by then: a database that fails while
+    it waits costs the answer its routing, never the submit's 202."""
 
     def routed(row: ServiceRequest | None) -> bool:
         return row is not None and row.state is not State.SUBMITTED
@@ -113,7 +119,11 @@ async def routed_row(ctx: ApiContext, request_id: str) -> ServiceRequest | None:
         wait=wait_fixed(0.2),
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
     )
-    row: ServiceRequest | None = await routing(run_in_threadpool, read_row, ctx, request_id)
+    try:
+        row: ServiceRequest | None = await routing(run_in_threadpool, read_row, ctx, request_id)
+    except SQLAlchemyError as exc:
+        log.warning("routing of %s unknown: the read model failed (%s)", request_id, exc)
+        return None
     return row if routed(row) else None
 
 
