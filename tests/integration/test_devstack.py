@@ -150,9 +150,10 @@ def test_status_of_a_stopped_stack_reports_every_component_down(
     result = CliRunner().invoke(cli_app, ["dev", "status"], env=_env(settings))
     assert result.exit_code == 1, result.output
     assert "temporal" in result.output and "down" in result.output
-    log = os.path.relpath(next(r for r in rows if r.name == "api").log or "", tmp_path)
-    assert not log.startswith("..") and "…" not in result.output  # each log's path, whole
-    assert log in "".join(line.strip("│ ") for line in result.output.splitlines()), log
+    log = Path(os.path.relpath(next(r for r in rows if r.name == "api").log or "", tmp_path))
+    assert not str(log).startswith("..") and "…" not in result.output  # nothing cut short
+    assert f"(logs in {log.parent})" in result.output  # the folder once, then each file
+    assert "│ api.log" in result.output and "│ temporal.log" in result.output
 
 
 def _read_commands(bootstrap: str, n: int) -> list[ParsedCommand]:

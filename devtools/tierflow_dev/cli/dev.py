@@ -123,21 +123,26 @@ def status() -> None:
         rows, title = cluster.status(), "tierflow cluster topology"
     else:
         rows, title = _stack().status(), "tierflow local stack"
+    folders = {row.log.parent for row in rows if row.log}
+    # the logs share a folder: named once in the title, each row names its file
+    folder = folders.pop() if len(folders) == 1 else None
+    if folder is not None:
+        title += f" (logs in {_shown_path(folder)})"
     table = Table(title=title)
     for column in ("component", "pid", "health", "address", "log / detail"):
         table.add_column(column, overflow="fold")  # a path folds onto lines, never cut short
     for row in rows:
         health = "[green]ok[/green]" if row.healthy else "[red]down[/red]"
-        extra = row.detail or (_shown_path(row.log) if row.log else "")
-        table.add_row(row.name, str(row.pid or "-"), health, row.address, extra)
+        log = "" if row.log is None else row.log.name if folder else _shown_path(row.log)
+        table.add_row(row.name, str(row.pid or "-"), health, row.address, row.detail or log)
     console.print(table)
     if not all(row.healthy for row in rows):
         raise typer.Exit(code=1)
 
 
 def _shown_path(path: Path) -> str:
-    """A log's path as short as it can be read: from the working folder when it is below it
-    (.tierflow/logs/api.log), else in full."""
+    """A path as short as it can be read: from the working folder when it is below it
+    (.tierflow/logs), else in full."""
     relative = os.path.relpath(path)
     return str(path) if relative.startswith("..") else relative
 
