@@ -299,7 +299,10 @@ async def settled(env: WorkflowEnvironment, engine: Engine, traffic: Traffic) ->
     """Wait until the read model holds every event each workflow has recorded; return the
     server's time then (the instant the recording stands for)."""
 
+    behind = ""
+
     async def recorded_all() -> bool:
+        nonlocal behind
         with Session(engine) as session:
             for request_id in traffic.requests:
                 handle = env.client.get_workflow_handle(workflow_id(request_id))
@@ -307,6 +310,8 @@ async def settled(env: WorkflowEnvironment, engine: Engine, traffic: Traffic) ->
                 expected = len(view.timeline) + view.timeline_truncated
                 row = session.get(ServiceRequest, request_id)
                 if row is None or row.last_sequence != expected:
+                    held = "no row" if row is None else f"{row.last_sequence} events"
+                    behind = f"{request_id}: {expected} events in the workflow, {held} read"
                     return False
         return True
 
@@ -314,7 +319,7 @@ async def settled(env: WorkflowEnvironment, engine: Engine, traffic: Traffic) ->
         if await recorded_all():
             return await env.get_current_time()
         await asyncio.sleep(pause)
-    raise TimeoutError("the read model did not catch up with the workflows in 120 s")
+    raise TimeoutError(f"the read model did not catch up with the workflows in 120 s ({behind})")
 
 
 def _backoff(timeout: float) -> list[float]:
