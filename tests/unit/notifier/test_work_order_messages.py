@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from importlib import resources
 
 import pytest
 
@@ -180,3 +181,24 @@ def test_the_unit_hears_its_sign_for_deadline_and_the_enterprise_who_handled_it(
     body = TEMPLATES.render("concluded", "zh-CN", resolved, "http://console", lambda: units).body
     assert "办理单位：杭州市西湖区中小企业服务中心" in body
     assert mixed_punctuation(body) == []
+
+
+def _zh_template(name: str) -> str:
+    return (resources.files("workers.notifier") / "templates" / "zh-CN" / f"{name}.j2").read_text(
+        "utf-8"
+    )
+
+
+def test_messages_call_a_request_as_their_reader_does() -> None:
+    """Staff call a request 工单, as the console does; an enterprise knows its own matter as
+    您的服务请求 (a 工单 is the institution's ticket, not the enterprise's)."""
+    to_enterprise = {
+        rule.template for rule in RULES.rule if any(s.audience == "enterprise" for s in rule.send)
+    }
+    to_staff = {rule.template for rule in RULES.rule} - to_enterprise
+    assert to_enterprise and to_staff
+    for name in sorted(to_enterprise):
+        text = _zh_template(name)
+        assert "服务请求" in text and "工单" not in text, name
+    for name in sorted(to_staff):
+        assert "服务请求" not in _zh_template(name), name
