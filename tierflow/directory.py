@@ -137,6 +137,12 @@ def national_divisions() -> tuple[Division, ...]:
     return tuple(Division(code=i.code, name=i.name) for i in DIVISION_INFO.values())
 
 
+def division_place(code: str) -> str | None:
+    """Return where a division is, by name (杭州市拱墅区), for people who read it next to its
+    code; None for a code the data lacks (a retired one)."""
+    return full_name(code) if code in DIVISION_INFO else None
+
+
 def full_name(code: str) -> str:
     """Return a division's name with its city (and province where the city is not a real one)."""
     info = DIVISION_INFO[code]

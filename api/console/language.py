@@ -21,6 +21,7 @@ from sqlmodel import Session
 from api.console import views
 from tierflow.auth_store import Principal
 from tierflow.db.notification_models import NotificationPreference
+from tierflow.directory import division_place
 from tierflow.i18n import LOCALES, from_accept_language, translations
 from tierflow.i18n.formats import span_units
 
@@ -50,6 +51,7 @@ def _templates(locale: str) -> Jinja2Templates:
         aside=texts.aside,
         listed=texts.listed,
         iso=views.iso,
+        place=division_place,
         span_units=json.dumps(span_units(t), ensure_ascii=False),
     )
     return Jinja2Templates(env=env)

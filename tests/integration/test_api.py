@@ -554,6 +554,7 @@ async def test_an_ended_request_past_retention_is_shown_from_the_read_model(
     assert page.text.count('<li class="ev ev-') == len(trail)  # the audit trail, every entry
     assert page.text.count('<li class="bar-row bar-county">') == 1  # its stay, as a bar
     assert "以上各层级办理情况取自留存的数据" in page.text
+    assert "<dd>杭州市西湖区（330106）</dd>" in page.text  # the division by name, then its code
     assert "流程正在派单" not in page.text  # not "still routing"
     assert "在 Temporal 界面中打开流程" not in page.text  # nothing there to open
 

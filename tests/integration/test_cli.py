@@ -120,7 +120,7 @@ async def test_cli_full_lifecycle(
             shown = ok(await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "show", rid))
             # who asks and how to reach them, as the case page's 企业与诉求 card has it
             uscc = req.enterprise.uscc
-            assert f"  企业：杭州启明智能科技有限公司（{uscc}、330106）" in shown, shown
+            assert f"  企业：杭州启明智能科技有限公司（{uscc}、杭州市西湖区 330106）" in shown
             assert "  联系人：王芳、13800000000、wang@example.com" in shown
             assert (
                 f"服务类别：投融资服务；紧急程度：一般；来源渠道：网上服务平台；承办人：{name}"

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from schemas.divisions import DIVISION_INFO, DIVISIONS, SOURCE, SUCCESSORS, current_code
 from schemas.domain import Category, Tier
-from tierflow.directory import Directory, DirectoryError, DirectoryWatch
+from tierflow.directory import Directory, DirectoryError, DirectoryWatch, division_place
 from tierflow.directory_csv import export_csv, import_csv, parse_csv
 
 DIRECTORY = Directory.load()
@@ -73,6 +73,17 @@ def test_a_retired_code_routes_as_its_successor() -> None:
     found = DIRECTORY.route("330103", Category.TALENT, Tier.COUNTY)
     assert found is not None and found.id == "zj-330105-sme"
     assert all(s in DIVISIONS and s not in SUCCESSORS for s in SUCCESSORS.values())  # no chains
+
+
+def test_a_division_is_placed_by_its_name_with_its_city() -> None:
+    places = {c: division_place(c) for c in ("330106", "330100", "110100", "429004", "330103")}
+    assert places == {
+        "330106": "杭州市西湖区",
+        "330100": "杭州市",
+        "110100": "北京市市级",
+        "429004": "湖北省仙桃市",  # a county-level city under the province directly
+        "330103": None,  # retired: the data no longer names it
+    }
 
 
 def _named_csv() -> str:

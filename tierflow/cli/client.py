@@ -33,6 +33,7 @@ from schemas.lifecycle import (
 )
 from tierflow.cli.texts import _
 from tierflow.cli.texts import catalog as _t
+from tierflow.directory import division_place
 from tierflow.i18n import formats
 from tierflow.i18n.engine_reasons import engine_reason
 from tierflow.i18n.facts import fact_texts
@@ -397,7 +398,9 @@ def _particulars(row: dict[str, Any] | None, summary: dict[str, Any]) -> list[st
     reach it (the read model's row only holds the contact), the request's kind and who
     handles it."""
     t = _t()
-    codes = listed([summary.get("enterprise_uscc", ""), summary.get("division_code", "")], t)
+    division = summary.get("division_code", "")
+    where = " ".join(filter(None, [division_place(division), division]))
+    codes = listed([summary.get("enterprise_uscc", ""), where], t)
     lines = [labelled(_("Enterprise"), summary.get("enterprise_name", "") + aside(codes, t), t)]
     if row is not None:
         contact = [row.get("contact_name"), row.get("contact_phone"), row.get("contact_email")]
