@@ -19,6 +19,9 @@ CASEWORKER_ACTIONS = frozenset(
         ActionKind.ACKNOWLEDGE,
         ActionKind.START,
         ActionKind.REQUEST_INFO,
+        # the materials an enterprise hands in at the window, by phone or by mail, recorded by
+        # the unit (补充材料): a walk-in enterprise has no portal of its own to send them
+        ActionKind.PROVIDE_INFO,
         ActionKind.RESOLVE,
         ActionKind.REOPEN,
         ActionKind.ESCALATE,

@@ -158,6 +158,27 @@ async def test_return_and_extension_are_decided_by_a_tier_above(api: Api) -> Non
     assert kinds == [("return", True), ("request_extension", True)]
 
 
+async def test_the_unit_records_what_a_walk_in_enterprise_hands_in(api: Api) -> None:
+    """补充材料: an enterprise without a portal brings the materials to the window; the
+    holding unit's caseworker records them and the clocks run again. A supervisor above does
+    not take the unit's step, and a caseworker elsewhere does not see the request."""
+    rid = await api.submit(make_request(), who="cw_own")
+    assert (await api.act(rid, "acknowledge", "cw_own")).status_code == 200
+    asked = await api.act(rid, "request_info", "cw_own", text="请补充近三年财务报表")
+    assert asked.json()["state"] == "awaiting_enterprise", asked.text
+    detail = (await api.get(f"/requests/{rid}", "cw_own")).json()
+    assert "provide_info" in detail["allowed_actions"]  # offered to the unit
+    above = await api.act(rid, "provide_info", "sup_city", text="已补充")
+    assert above.status_code == 403 and "holding unit" in above.json()["detail"], above.text
+    elsewhere = await api.act(rid, "provide_info", "cw_other", text="已补充")
+    assert elsewhere.status_code == 404, elsewhere.text
+    handed_in = await api.act(rid, "provide_info", "cw_own", text="企业到窗口提交了财务报表")
+    assert handed_in.status_code == 200 and handed_in.json()["state"] == "in_progress"
+    detail = (await api.get(f"/requests/{rid}", "cw_own")).json()
+    last = detail["view"]["timeline"][-1]
+    assert (last["event_type"], last["actor_id"]) == ("info_provided", api.users.ids["cw_own"])
+
+
 async def test_a_co_handler_sees_the_request_and_concludes_its_part(api: Api, stack) -> None:
     rid = await api.submit(make_request(), who="sys_portal")
     assert rid not in [
