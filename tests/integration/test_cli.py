@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -16,10 +17,13 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from api.app import create_app
+from schemas.domain import Role, Tier
+from schemas.lifecycle import ActionKind
+from schemas.request import Actor
 from tests.utils.api_helpers import request_body, serve_in_thread
 from tests.utils.factories import SIGNED_WORKED_AND_RESOLVED, make_request
 from tests.utils.language import language_env
-from tests.utils.stack_helpers import eventually, forget_workflow
+from tests.utils.stack_helpers import act, eventually, forget_workflow, start_request
 from tierflow.cli import app as cli_app
 from tierflow.cli.client import countdown, credentials_path
 
@@ -236,6 +240,49 @@ async def test_cli_submit_by_flags_names_its_channel(api_url: str, cli_env: dict
     ]
     said = ok(await run(env | {"TIERFLOW_LANG": "zh-CN"}, *flags))
     assert "：已转由 杭州市拱墅区中小企业服务中心 办理，不在您的待办中" in said, said
+
+
+CITY_SUPERVISOR = Actor(
+    id="sup-city",
+    role=Role.SUPERVISOR,
+    tier=Tier.MUNICIPAL,
+    division_code="330100",
+    institution_id="zj-330100-sme",
+)
+
+
+async def test_cli_show_says_until_when_a_request_waits(
+    api_url: str, cli_env: dict[str, str], stack
+) -> None:
+    """挂起 and 待企业补充 pause the clocks: `show` says when the suspension ends and by when the
+    enterprise replies, not only that the clocks are paused."""
+    name = f"cli-wait-{uuid.uuid4().hex[:6]}"
+    ok(
+        await run(
+            cli_env, "users", "add", name, "--role", "caseworker", "--institution", "zj-330106-sme"
+        )
+    )
+    token = ok(await run(cli_env, "tokens", "issue", name)).strip().splitlines()[-1]
+    ok(await run(cli_env, "login", "--url", api_url, "--token", token))
+    env = cli_env | {"TIERFLOW_LANG": "zh-CN"}
+    req = make_request()
+    rid = req.request_id
+    handle = await start_request(stack, req)
+    ok(await run(env, "act", rid, "acknowledge"))
+    ok(
+        await run(
+            env, "act", rid, "suspend", "--text", "等待检测报告",
+            "-f", "suspend_reason=third_party", "-f", "days=2",
+        )
+    )  # fmt: skip
+    await act(handle, ActionKind.APPROVE_SUSPENSION, CITY_SUPERVISOR, text="同意")
+    suspended = ok(await run(env, "show", rid))
+    assert re.search(r"  挂起至 \d{4}年\d+月\d+日 \d\d:\d\d，届时恢复计时", suspended), suspended
+    ok(await run(env, "act", rid, "resume"))
+    ok(await run(env, "act", rid, "request_info", "--text", "请补充近三年财务报表"))
+    waiting = ok(await run(env, "show", rid))
+    assert re.search(r"  企业补充：截止 \d{4}年\d+月\d+日 \d\d:\d\d", waiting), waiting
+    assert "届时恢复计时" not in waiting  # resumed: no longer suspended
 
 
 async def test_cli_without_login_or_with_a_bad_token(api_url: str, cli_env: dict[str, str]) -> None:

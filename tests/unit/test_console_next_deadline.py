@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from api.console.views import iso as iso_z
 from api.models import QueuePage, RequestItem
 from schemas.domain import SlaStatus, State, Tier
@@ -66,3 +68,26 @@ def test_a_concluded_request_shows_when_its_follow_up_falls_due() -> None:
     )
     assert f'data-due="{iso_z(due)}"' in queue and "回访时限" in queue
     assert "无计时" not in queue
+
+
+@pytest.mark.parametrize(
+    ("state", "field", "said"),
+    [
+        (State.SUSPENDED, "suspended_until", "暂停计时</span>（挂起至 2026年3月9日 17:30）"),
+        (
+            State.AWAITING_ENTERPRISE,
+            "enterprise_reply_due_at",
+            "暂停计时</span>（企业补充截止 2026年3月9日 17:30）",
+        ),
+    ],
+)
+def test_a_paused_request_says_until_when(state: State, field: str, said: str) -> None:
+    """暂停计时 alone did not say when the clocks run again (挂起) or the enterprise's time to
+    reply ends (待企业补充): the header names the instant."""
+    until = datetime(2026, 3, 9, 9, 30, tzinfo=UTC)
+    case = county_case(NOW, state, COUNTY)
+    view = views.request_view(case, NOW).model_copy(update={field: until})
+    shown = view.summary.model_copy(update={"sla_status": SlaStatus.PAUSED})
+    context = case_page_context(case, NOW) | {"view": view, "summary": shown, "next_due": None}
+    head = render("case.html", **context).split('class="case-meta"')[1].split("</p>")[0]
+    assert said in head, head

@@ -365,6 +365,11 @@ def show(
         _print_rich(escape(line))
     if follow_up := (view or {}).get("follow_up_due_at"):
         _print_rich(escape(_("  follow-up: %(due)s") % {"due": countdown(follow_up)}))
+    if until := (view or {}).get("suspended_until"):  # 挂起: the clocks run again then
+        at = when(datetime.fromisoformat(until), _t())
+        _print_rich(escape(_("  suspended until %(at)s; the clocks run again then") % {"at": at}))
+    if reply := (view or {}).get("enterprise_reply_due_at"):
+        _print_rich(escape(_("  the enterprise's reply: %(due)s") % {"due": countdown(reply)}))
     for line in _open_matters(view or {}):
         _print_rich(escape(line))
     table = Table(title=_("Timeline"))
