@@ -25,7 +25,7 @@ from tests.utils.factories import SIGNED_WORKED_AND_RESOLVED, make_request
 from tests.utils.language import language_env
 from tests.utils.stack_helpers import act, eventually, forget_workflow, start_request
 from tierflow.cli import app as cli_app
-from tierflow.cli.client import countdown, credentials_path
+from tierflow.cli.client import countdown, credentials_path, table_deadline
 
 
 @pytest.fixture(scope="module")
@@ -102,13 +102,18 @@ async def test_cli_full_lifecycle(
 
     await eventually(queued, what=f"{rid} in the caseworker's queue")
     table = ok(await run(cli_env, "queue"))
-    assert rid in table and "On track" in table and "due " in table
+    assert rid in table and "On track" in table
     chinese = ok(await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "queue"))
-    assert rid in chinese and "正常" in chinese and "截止 " in chinese and "县级" in chinese
+    assert rid in chinese and "正常" in chinese and "县级" in chinese
+    assert re.search(r"│ (\d{4}年)?\d+月\d+日 \d\d:\d\d +│", chinese), chinese  # 截止时间
     assert "杭州市西湖区中小企业服务中心" in chinese  # the unit by its name (GET /institutions)
     narrow = cli_env | {"TIERFLOW_LANG": "zh-CN", "COLUMNS": "80"}  # a usual terminal
     for shown in (ok(await run(narrow, "queue")), ok(await run(narrow, "show", rid))):
         assert rid in shown and "…" not in shown  # the id whole; long words folded, not cut
+    queue_80 = ok(await run(narrow, "queue"))
+    assert "终端较窄，未显示层级和服务类别" in queue_80 and "服务类别" not in queue_80.split("┡")[0]
+    assert re.search(r"│ (\d{4}年)?\d+月\d+日 \d\d:\d\d +│", queue_80), queue_80  # one line
+    assert "层级" in chinese and "终端较窄" not in chinese  # 200 columns: every column
 
     for kind, extra, state in [
         ("sign_for", [], "assigned"),
@@ -134,7 +139,8 @@ async def test_cli_full_lifecycle(
             assert f"待审批：申请延期（{name}）：waiting for the bank" in shown, shown
             assert "3 个工作日" in shown  # the days asked for, on its timeline entry
     concluded = ok(await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "queue", "--search", rid))
-    assert "回访截止 " in concluded  # no unit clock runs: the follow-up's deadline (待回访)
+    # no unit clock runs: the follow-up's deadline (待回访)
+    assert re.search(r"回访 (\d{4}年)?\d+月\d+日", concluded), concluded
     refused = await run(cli_env, "act", rid, "start")
     assert refused.exit_code == 1 and "HTTP 409" in refused.output
     assert "cannot start a request in state resolved (allowed in: " in refused.output
@@ -311,3 +317,26 @@ def test_countdown_formats(monkeypatch: pytest.MonkeyPatch) -> None:
     assert countdown("2026-12-01T06:06:00+00:00", now) == "due 2026-12-01 14:06"
     assert countdown("2025-10-08T10:00:00+00:00", now) == "overdue (due 2025-10-08 18:00)"
     assert countdown(None, now) == "-"
+
+
+def test_a_queue_rows_deadline_is_short_enough_for_its_column(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The queue's 截止时间 column: the day and time (the year only when it is not this
+    year's), 已超时 once passed; the follow-up's (待回访) when no unit clock runs."""
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 12, 30, 6, 0, tzinfo=UTC)
+    monkeypatch.setenv("TIERFLOW_LANG", "zh-CN")
+
+    def row(due: str | None, follow_up: str | None = None) -> dict[str, str | None]:
+        return {"next_due_at": due, "follow_up_due_at": follow_up}
+
+    assert table_deadline(row("2026-12-31T01:30:00+00:00"), now) == "12月31日 09:30"
+    assert table_deadline(row("2027-01-04T01:30:00+00:00"), now) == "2027年1月4日 09:30"
+    assert table_deadline(row("2026-12-29T01:30:00+00:00"), now) == "已超时 12月29日 09:30"
+    assert table_deadline(row(None, "2026-12-31T01:30:00+00:00"), now) == "回访 12月31日 09:30"
+    assert table_deadline(row(None), now) == "-"
+    monkeypatch.setenv("TIERFLOW_LANG", "en")
+    assert table_deadline(row("2026-12-31T01:30:00+00:00"), now) == "12-31 09:30"
+    assert table_deadline(row("2026-12-29T01:30:00+00:00"), now) == "overdue 12-29 09:30"

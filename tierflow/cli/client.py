@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -42,6 +42,7 @@ from tierflow.i18n.labels import channel_words, code_words, label
 from tierflow.i18n.refusals import answer_text, item_text
 
 API = "/api/v1"
+WIDE_QUEUE = 100  # columns: the queue's table shows every column from this width
 SLA_STYLE = {"breached": "bold red", "warning": "yellow", "paused": "cyan", "on_track": "green"}
 CODES: dict[str, type] = {
     "state": State,
@@ -288,35 +289,38 @@ def queue(
             "total": page["total"],
         }
     names = _unit_names(item["institution_id"] for item in page["items"])
-    table = Table(title=title)
-    # the id is what `show` and `act` take: whole, on one line; the other columns fold their
-    # words onto more lines in a narrow terminal rather than cut them short
+    # a terminal narrower than this leaves out the tier and the category (the unit's name
+    # says where it is; `show` has both): with them, each column got a character or two
+    narrow = Console().width < WIDE_QUEUE
+    left_out = _("tier and category left out: the terminal is narrow") if narrow else None
+    table = Table(title=title, caption=left_out)
+    # the id is what `show` and `act` take: whole, on one line; the deadline whole too (a date
+    # folded mid-way reads wrong); the other columns fold their words onto more lines
     widest = max((len(item["request_id"]) for item in page["items"]), default=0)
     table.add_column(_("Request"), no_wrap=True, min_width=widest)
-    for column in (
-        _("State"),
-        _("Tier"),
-        _("Institution"),
-        _("Category"),
-        _("Priority"),
-        _("SLA"),
-        _("Deadline"),
-    ):
-        table.add_column(column, overflow="fold")
+    columns: list[tuple[str, str, Callable[[dict[str, Any]], str]]] = [
+        ("state", _("State"), state_words),
+        ("tier", _("Tier"), lambda item: words("tier", item["tier"])),
+        ("unit", _("Institution"), lambda item: escape(_holder(item, names))),
+        ("category", _("Category"), lambda item: words("category", item["category"])),
+        ("priority", _("Priority"), lambda item: words("priority", item["priority"])),
+        ("sla", _("SLA"), _sla_cell),
+    ]
+    if narrow:
+        columns = [c for c in columns if c[0] not in ("tier", "category")]
+    for _key, name, _cell in columns:
+        table.add_column(name, overflow="fold")
+    table.add_column(_("Deadline"), no_wrap=True)
     for item in page["items"]:
-        sla = item["sla_status"]
-        shown = escape(words("sla", sla))
-        table.add_row(
-            escape(item["request_id"]),
-            state_words(item),
-            words("tier", item["tier"]),
-            escape(_holder(item, names)),
-            words("category", item["category"]),
-            words("priority", item["priority"]),
-            f"[{SLA_STYLE[sla]}]{shown}[/]" if sla in SLA_STYLE else shown,
-            _deadline(item),
-        )
+        cells = [cell(item) for _key, _name, cell in columns]
+        table.add_row(escape(item["request_id"]), *cells, table_deadline(item))
     _print_rich(table)
+
+
+def _sla_cell(item: dict[str, Any]) -> str:
+    sla = item["sla_status"]
+    shown = escape(words("sla", sla))
+    return f"[{SLA_STYLE[sla]}]{shown}[/]" if sla in SLA_STYLE else shown
 
 
 def _holder(item: dict[str, Any], names: dict[str, str]) -> str:
@@ -608,12 +612,24 @@ def submit(
         typer.echo(_("submitted %(request)s") % {"request": result["request_id"]})
 
 
-def _deadline(item: dict[str, Any]) -> str:
-    """A queue row's deadline: its nearest running clock's, else its follow-up's (待回访)."""
-    follow_up = item.get("follow_up_due_at")
-    if item["next_due_at"] or not follow_up:
-        return countdown(item["next_due_at"])
-    return _("follow-up %(due)s") % {"due": countdown(follow_up)}
+def table_deadline(item: dict[str, Any], now: datetime | None = None) -> str:
+    """A queue row's deadline: its nearest running clock's, else its follow-up's (待回访).
+
+    Short, for the table's narrow column (the column names it a deadline): the day and time,
+    the year only when it is not this year's, 已超时 before it once it has passed.
+    """
+    due = item["next_due_at"] or item.get("follow_up_due_at")
+    if not due:
+        return "-"
+    now = now or datetime.now(UTC)
+    moment = datetime.fromisoformat(due).astimezone(UTC)
+    t = _t()
+    text = when(moment, t, now=now)
+    if moment < now:
+        text = str(t.gettext("overdue %(when)s")) % {"when": text}
+    if not item["next_due_at"]:
+        text = _("follow-up %(when)s") % {"when": text}
+    return text
 
 
 def countdown(due: str | None, now: datetime | None = None) -> str:

@@ -18,6 +18,7 @@ from tierflow.i18n import N_
 CHINA = timezone(timedelta(hours=8), "UTC+8")  # the network's time zone, shown everywhere
 DATE_TIME = N_("{year}-{month:02d}-{day:02d} {hour:02d}:{minute:02d}")
 DATE = N_("{year}-{month:02d}-{day:02d}")
+MONTH_DAY_TIME = N_("{month:02d}-{day:02d} {hour:02d}:{minute:02d}")
 
 
 def aside(text: str, t: NullTranslations) -> str:
@@ -40,13 +41,26 @@ def semicolon(t: Catalog) -> str:
     return str(t.gettext(N_("; ")))
 
 
-def when(value: datetime | None, t: NullTranslations, *, date_only: bool = False) -> str:
-    """Return an instant in China's time zone, e.g. ``2026年12月1日 14:06`` ('—' for None)."""
+def when(
+    value: datetime | None,
+    t: NullTranslations,
+    *,
+    date_only: bool = False,
+    now: datetime | None = None,
+) -> str:
+    """Return an instant in China's time zone, e.g. ``2026年12月1日 14:06`` ('—' for None).
+
+    With ``now``, an instant of now's year leaves the year out (``12月1日 14:06``), for a
+    table's narrow column: a terminal of 80 columns folded the full form mid-date.
+    """
     if value is None:
         return "—"
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)
     local = aware.astimezone(CHINA)
-    pattern = t.gettext(DATE if date_only else DATE_TIME)
+    if now is not None and not date_only and now.astimezone(CHINA).year == local.year:
+        pattern = t.gettext(MONTH_DAY_TIME)
+    else:
+        pattern = t.gettext(DATE if date_only else DATE_TIME)
     return pattern.format(
         year=local.year, month=local.month, day=local.day, hour=local.hour, minute=local.minute
     )
