@@ -114,6 +114,8 @@ async def test_cli_full_lifecycle(
     assert "终端较窄，未显示层级和服务类别" in queue_80 and "服务类别" not in queue_80.split("┡")[0]
     assert re.search(r"│ (\d{4}年)?\d+月\d+日 \d\d:\d\d +│", queue_80), queue_80  # one line
     assert "层级" in chinese and "终端较窄" not in chinese  # 200 columns: every column
+    show_80 = ok(await run(narrow, "show", rid))
+    assert re.search(r"│ 1 +│ (\d{4}年)?\d+月\d+日 \d\d:\d\d +│", show_80), show_80  # one line
 
     for kind, extra, state in [
         ("sign_for", [], "assigned"),

@@ -377,8 +377,13 @@ def show(
     for line in _open_matters(view or {}):
         _print_rich(escape(line))
     table = Table(title=_("Timeline"))
-    for column in ("#", _("Time"), _("Event"), _("By"), _("State"), _("Tier"), _("Reason")):
-        table.add_column(column, overflow="fold")  # a narrow terminal: more lines, not cut
+    table.add_column("#")
+    # a time whole (12月5日 15:41, the year only when it is not this year's), as the queue's
+    # deadlines; the other columns fold in a narrow terminal: more lines, not cut
+    table.add_column(_("Time"), no_wrap=True)
+    for column in (_("Event"), _("By"), _("State"), _("Tier"), _("Reason")):
+        table.add_column(column, overflow="fold")
+    now = datetime.now(UTC)
     entries = (view or detail).get("timeline", [])  # without a view: the audit trail
     named = _unit_names(
         str(e["facts"]["co_handler"]) for e in entries if "co_handler" in e.get("facts", {})
@@ -389,7 +394,7 @@ def show(
         said += [engine_reason(entry.get("reason"), _t()) or ""]
         table.add_row(
             str(entry["sequence"]),
-            when(datetime.fromisoformat(entry["occurred_at"]), _t()),
+            when(datetime.fromisoformat(entry["occurred_at"]), _t(), now=now),
             words("event", entry["event_type"]),
             escape(entry["actor_id"]),
             words("state", entry["to_state"]),
