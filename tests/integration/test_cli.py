@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,8 @@ from tests.utils.language import language_env
 from tests.utils.stack_helpers import act, eventually, forget_workflow, start_request
 from tierflow.cli import app as cli_app
 from tierflow.cli.client import countdown, credentials_path, table_deadline
+from tierflow.i18n import translations
+from tierflow.i18n.formats import when
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +118,10 @@ async def test_cli_full_lifecycle(
     assert re.search(r"│ (\d{4}年)?\d+月\d+日 \d\d:\d\d +│", queue_80), queue_80  # one line
     assert "层级" in chinese and "终端较窄" not in chinese  # 200 columns: every column
     show_80 = ok(await run(narrow, "show", rid))
-    assert re.search(r"│ 1 +│ (\d{4}年)?\d+月\d+日 \d\d:\d\d +│", show_80), show_80  # one line
+    submitted_at = json.loads(ok(await run(cli_env, "show", rid, "--json")))["timeline"][0]
+    at = datetime.fromisoformat(submitted_at["occurred_at"])
+    short = when(at, translations("zh-CN"), now=at)  # this year's: 12月5日 15:41
+    assert re.search(rf"│ 1 +│ {re.escape(short)} +│", show_80), show_80  # whole, on one line
 
     for kind, extra, state in [
         ("sign_for", [], "assigned"),
