@@ -59,7 +59,12 @@ def _users(engine: Engine, audience: Audience, record: TransitionRecord) -> list
     institution = record.institution_id or record.summary.institution_id
     tier = record.summary.tier
     query = select(ApiUser).where(col(ApiUser.disabled).is_(False))
-    if audience is Audience.CO_HANDLERS:
+    if audience is Audience.HANDLER:
+        handler = record.details.get("handler_id")
+        if not handler:
+            return []
+        query = query.where(col(ApiUser.id) == handler)
+    elif audience is Audience.CO_HANDLERS:
         unit = record.details.get("co_handler")
         if not unit:
             return []
@@ -84,6 +89,7 @@ def _users(engine: Engine, audience: Audience, record: TransitionRecord) -> list
             ApiUser.tier == target,
             ApiUser.division_code == region,
         )
+    query = query.where(col(ApiUser.id) != record.actor.id)  # nobody is told of their own step
     with Session(engine) as session:
         return list(session.exec(query.order_by(col(ApiUser.id))).all())
 

@@ -37,6 +37,7 @@ class Audience(StrEnum):
     CO_HANDLERS = "co_handlers"  # caseworkers of the co-handling unit the event names (协办)
     FOLLOW_UP_DESK = "follow_up_desk"  # 回访员 of the tier above (the dispatching tier)
     DISPATCH_DESK = "dispatch_desk"  # 派单员 of the tier above: returns come back to them
+    HANDLER = "handler"  # the caseworker an event names as the request's handler (承办人)
 
 
 PERSON_CHANNELS = frozenset({Channel.INBOX, Channel.EMAIL, Channel.SMS})

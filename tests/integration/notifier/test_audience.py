@@ -9,6 +9,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from schemas.domain import Role, Tier
+from schemas.lifecycle import EventType
+from schemas.request import Actor
 from tests.utils.factories import RecordFactory, make_request
 from tests.utils.notifier_helpers import project
 from tierflow.auth_store import create_user
@@ -82,3 +84,27 @@ def test_a_text_goes_to_the_number_on_file_in_e164_and_never_to_a_landline(
     assert texted("u-mobile") == "+8613800000000"
     with pytest.raises(Exception, match="no phone on file"):
         texted("u-landline")
+
+
+def test_nobody_is_told_of_their_own_step_and_a_named_handler_hears(engine: Engine) -> None:
+    """The caseworker who records the enterprise's materials is not told of it, their
+    colleagues are; a handler named by the unit's lead hears, and one who claimed it not."""
+    county = "zj-330106-sme"
+    for user, role in (("cw-a", Role.CASEWORKER), ("cw-b", Role.CASEWORKER)):
+        create_user(engine, user, role, county)
+    create_user(engine, "lead", Role.SUPERVISOR, county)
+    factory = RecordFactory(make_request(division_code="330106"))
+    factory.assigned(county, Tier.COUNTY)
+    by_a = Actor(id="cw-a", role=Role.CASEWORKER, institution_id=county)
+    handed_in = factory.emit(EventType.INFO_PROVIDED, actor=by_a, reason="财务报表")
+    told = [r.user_id for r in recipients(engine, Audience.CASEWORKERS, handed_in, "zh-CN")]
+    assert told == ["cw-b"]
+    lead = Actor(id="lead", role=Role.SUPERVISOR, institution_id=county)
+    for actor, how, heard in ((lead, "assign_handler", ["cw-b"]), (by_a, "claim", [])):
+        named = factory.emit(
+            EventType.HANDLER_CHANGED,
+            actor=actor,
+            details={"handler_id": actor.id if how == "claim" else "cw-b", "how": how},
+        )
+        found = [r.user_id for r in recipients(engine, Audience.HANDLER, named, "zh-CN")]
+        assert found == heard, how

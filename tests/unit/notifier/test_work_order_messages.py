@@ -28,6 +28,19 @@ def test_a_close_for_no_reply_tells_the_enterprise_instead_of_asking_for_a_ratin
     assert _rules_for(EventType.CLOSED, rating_due_at=None) == {"please_rate"}
 
 
+def test_the_unit_hears_what_changes_its_work() -> None:
+    """The enterprise's materials (the clocks run again), a redo (重办), a handler named, a
+    resumption and a withdrawal each reach the people they change the work of."""
+    assert _rules_for(EventType.INFO_PROVIDED) == {"enterprise_replied"}
+    assert _rules_for(EventType.REOPENED, cause="follow_up") == {"reopened"}
+    assert _rules_for(EventType.HANDLER_CHANGED) == {"handler_named"}
+    assert _rules_for(EventType.RESUMED) == {"handling_resumed"}
+    assert _rules_for(EventType.ENTERPRISE_WAIT_EXPIRED) == {"handling_resumed"}
+    assert _rules_for(EventType.WITHDRAWN) == {"withdrawn"}
+    (named,) = RULES.for_event(EventType.HANDLER_CHANGED)
+    assert [s.audience.value for s in named.send] == ["handler"]
+
+
 def test_applications_go_to_the_deciders_and_decisions_back_to_the_unit() -> None:
     for asked in ("extension_requested", "suspension_requested"):
         assert _rules_for(EventType(asked)) == {"application_requested"}
@@ -59,6 +72,11 @@ DETAILS: dict[EventType, dict[str, object]] = {
     EventType.REPRIMANDED: {"supervised_institution": COUNTY, "reply_due_at": REPLY_BY_Z},
     EventType.CLOSED: {"cause": "no_reply"},
     EventType.RATED: {"rating": 2, "stage": "intake"},  # 受理评价: the lead hears of a bad one
+    EventType.INFO_PROVIDED: {},
+    EventType.REOPENED: {"cause": "follow_up", "redo": 1},
+    EventType.HANDLER_CHANGED: {"handler_id": "cw-2", "previous": "cw-1", "how": "transfer"},
+    EventType.RESUMED: {"cause": "suspension_ended", "paused_seconds": 3600},
+    EventType.WITHDRAWN: {},
     EventType.APPEAL_DECISION_OVERDUE: {
         "appealed_at": "2027-04-02T01:00:00+00:00",
         "decide_by": "2027-04-12T01:00:00+00:00",
@@ -93,6 +111,16 @@ PHRASES = [
         "应于 2027年4月12日 09:00 前审核",
     ),
     (EventType.APPEAL_DECISION_OVERDUE, "appeal_decision_overdue", "en", "by 2027-04-12 09:00"),
+    (EventType.INFO_PROVIDED, "info_provided", "zh-CN", "补充了材料（"),  # 登记 by the unit
+    (EventType.INFO_PROVIDED, "info_provided", "en", "(recorded by "),
+    (EventType.REOPENED, "reopened", "zh-CN", "回访时企业表示问题未解决"),
+    (EventType.REOPENED, "reopened", "en", "the enterprise said the matter is not solved"),
+    (EventType.HANDLER_CHANGED, "handler_named", "zh-CN", "将工单转交给您"),
+    (EventType.HANDLER_CHANGED, "handler_named", "en", "transferred to you"),
+    (EventType.RESUMED, "handling_resumed", "zh-CN", "已恢复办理，时限恢复计时"),
+    (EventType.RESUMED, "handling_resumed", "en", "its clocks run"),
+    (EventType.WITHDRAWN, "withdrawn", "zh-CN", "已撤回工单"),
+    (EventType.WITHDRAWN, "withdrawn", "en", "needs no further handling"),
     (EventType.RATED, "bad_rating", "zh-CN", "的受理评分为 2 分"),
     (EventType.RATED, "bad_rating", "en", "rated the intake of"),
 ]
