@@ -230,3 +230,13 @@ def test_messages_call_a_request_as_their_reader_does() -> None:
         assert "服务请求" in text and "工单" not in text, name
     for name in sorted(to_staff):
         assert "服务请求" not in _zh_template(name), name
+
+
+def test_a_resumption_without_a_reason_says_none() -> None:
+    """A caseworker's 恢复 may carry no text: the message ends at 恢复计时, with no dash."""
+    f = RecordFactory(make_request())
+    f.submitted()
+    f.assigned(COUNTY, Tier.COUNTY)
+    record = f.emit(EventType.RESUMED, State.IN_PROGRESS, actor=caseworker(COUNTY))
+    message = TEMPLATES.render("handling_resumed", "zh-CN", record, "https://console/x")
+    assert message.body.splitlines()[0].endswith("已恢复办理，时限恢复计时。"), message.body
