@@ -59,6 +59,18 @@ def ok(result: Result) -> str:
     return result.output
 
 
+async def sign_in_caseworker(env: dict[str, str], api_url: str, prefix: str) -> None:
+    """Add a caseworker of zj-330106-sme (the default request's county) and log the CLI in."""
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    ok(
+        await run(
+            env, "users", "add", name, "--role", "caseworker", "--institution", "zj-330106-sme"
+        )
+    )
+    token = ok(await run(env, "tokens", "issue", name)).strip().splitlines()[-1]
+    ok(await run(env, "login", "--url", api_url, "--token", token))
+
+
 async def test_cli_full_lifecycle(
     api_url: str, cli_env: dict[str, str], tmp_path: Path, stack
 ) -> None:
@@ -208,14 +220,7 @@ async def test_cli_submit_by_flags_names_its_channel(api_url: str, cli_env: dict
     """A caseworker registers what came to the window (by default) or on the phone; the
     request does not claim to come from the enterprise's online portal."""
     env = cli_env
-    name = f"cli-walk-in-{uuid.uuid4().hex[:6]}"
-    ok(
-        await run(
-            env, "users", "add", name, "--role", "caseworker", "--institution", "zj-330106-sme"
-        )
-    )
-    token = ok(await run(env, "tokens", "issue", name)).strip().splitlines()[-1]
-    ok(await run(env, "login", "--url", api_url, "--token", token))
+    await sign_in_caseworker(env, api_url, "cli-walk-in")
     req = make_request()
     flags = [
         "submit",
@@ -270,14 +275,7 @@ async def test_cli_show_says_until_when_a_request_waits(
 ) -> None:
     """挂起 and 待企业补充 pause the clocks: `show` says when the suspension ends and by when the
     enterprise replies, not only that the clocks are paused."""
-    name = f"cli-wait-{uuid.uuid4().hex[:6]}"
-    ok(
-        await run(
-            cli_env, "users", "add", name, "--role", "caseworker", "--institution", "zj-330106-sme"
-        )
-    )
-    token = ok(await run(cli_env, "tokens", "issue", name)).strip().splitlines()[-1]
-    ok(await run(cli_env, "login", "--url", api_url, "--token", token))
+    await sign_in_caseworker(cli_env, api_url, "cli-wait")
     env = cli_env | {"TIERFLOW_LANG": "zh-CN"}
     req = make_request()
     rid = req.request_id
