@@ -49,6 +49,10 @@ def test_applications_go_to_the_deciders_and_decisions_back_to_the_unit() -> Non
     (to_desk,) = [r for r in RULES.for_event(EventType.RETURN_REQUESTED) if r.name.endswith("h")]
     assert [s.audience.value for s in to_desk.send] == ["dispatch_desk"]
     assert _rules_for(EventType.EXTENSION_APPROVED) == {"application_decided", "extension_granted"}
+    assert _rules_for(EventType.SUSPENSION_APPROVED) == {
+        "application_decided",
+        "suspension_granted",
+    }
     assert _rules_for(EventType.REMINDED) == {"reminded"}
     assert _rules_for(EventType.APPEAL_DECISION_OVERDUE) == {"appeal_decision_overdue"}
     (overdue,) = RULES.for_event(EventType.APPEAL_DECISION_OVERDUE)
@@ -94,6 +98,8 @@ PHRASES = [
     (EventType.SUSPENSION_APPROVED, "application_decided", "en", "suspension of service request"),
     (EventType.EXTENSION_APPROVED, "extension_granted", "zh-CN", "2026年12月10日 17:00"),
     (EventType.EXTENSION_APPROVED, "extension_granted", "en", "2026-12-10 17:00"),
+    (EventType.SUSPENSION_APPROVED, "suspension_granted", "zh-CN", "最迟于 2026年12月9日 09:00"),
+    (EventType.SUSPENSION_APPROVED, "suspension_granted", "en", "resumes by 2026-12-09 09:00"),
     (EventType.CO_HANDLER_ADDED, "co_handler_added", "zh-CN", "请签收并于 2026年12月4日 17:30"),
     (EventType.CO_HANDLER_ADDED, "co_handler_added", "en", "by 2026-12-04 17:30"),
     (EventType.PART_WAIVED, "part_settled", "zh-CN", "已免除"),
