@@ -84,6 +84,10 @@ APPEAL_DECISION_PATCH = "appeal-decision-deadline"
 # holder is known (the validator could not know it). Taken only when the rule refuses, so a
 # marker is recorded then alone; runs that accepted such an action before replay as they were.
 UNIT_STEP_AFTER_ROUTING_PATCH = "unit-step-after-routing"
+# A caseworker (or a unit's lead) records the enterprise's materials (provide_info). One that
+# the validator accepted while the request was being routed was refused once routed, before
+# this: runs that refused one replay as they were. Taken only on that path.
+STAFF_RECORDS_INFO_PATCH = "staff-records-enterprise-info"
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -332,6 +336,8 @@ class ServiceRequestWorkflow:
             if self._overdue() and self._versions.taken(LATE_ACTION_PATCH):
                 await self._fire_overdue()  # the breach and its escalation come first
             self._check_operator(action)
+            if routing:
+                self._check_staff_records_info(action)
             self._check(action)
             if routing:
                 self._check_unit_step(action)
@@ -385,6 +391,17 @@ class ServiceRequestWorkflow:
         other = permissions.unit_step_refusal(action.actor, action.kind, self._institution_id)
         if other and workflow.patched(UNIT_STEP_AFTER_ROUTING_PATCH):
             raise refused(other, "Forbidden")
+
+    def _check_staff_records_info(self, action: ActionRequest) -> None:
+        """Before staff could record the enterprise's materials, such an action accepted while
+        the request was being routed was refused here, by its role: it still is in those runs."""
+        staff = action.actor.role in (Role.CASEWORKER, Role.SUPERVISOR)
+        if action.kind is not ActionKind.PROVIDE_INFO or not staff:
+            return
+        if not workflow.patched(STAFF_RECORDS_INFO_PATCH):
+            refusal = N_("role %(role)s may not %(kind)s a request")
+            said = Said(refusal, role=action.actor.role.value, kind=action.kind.value)
+            raise refused(said, "Forbidden")
 
     def _check(self, action: ActionRequest) -> None:
         """Raise a non-retryable ApplicationError if the action is not allowed now."""

@@ -1,0 +1,53 @@
+"""The unit records the materials an enterprise hands in (补充材料 by a caseworker), also when
+the action arrives while the request is still being routed: the validator accepts it then, and
+the handler applies it once routed. Runs from before, which refused such an action once routed,
+replay as they were (a recorded history of one is in the replay suite). Real dev server,
+stand-in activities; the policy's lookup is held so that the action surely arrives in routing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio.client import Client, WorkflowUpdateStage
+
+from schemas.domain import State
+from schemas.lifecycle import ActionKind, EventType, WorkflowState
+from tests.utils.factories import action, caseworker, make_policy, make_request
+from tests.workflows.dev_server import replay_and_maybe_record
+from tests.workflows.harness import StandIns
+from tierflow.constants import workflow_id
+from workflows.service_request import ServiceRequestWorkflow
+
+
+async def test_a_caseworkers_record_of_materials_sent_while_routing_applies_once_routed(
+    temporal_client: Client, task_queue: str
+) -> None:
+    stand_ins = StandIns(policy=make_policy())
+    gate = stand_ins.admission_gate = asyncio.Event()
+    req = make_request()
+    async with stand_ins.worker(temporal_client, task_queue):
+        handle = await temporal_client.start_workflow(
+            ServiceRequestWorkflow.run,
+            WorkflowState(request=req),
+            id=workflow_id(req.request_id),
+            task_queue=task_queue,
+            task_timeout=timedelta(seconds=2),  # the held task is renewed, and updates let in, soon
+        )
+        unit = caseworker(f"county-{req.enterprise.division_code}")  # where stand-ins route
+        handed_in = action(ActionKind.PROVIDE_INFO, unit, text="企业到窗口提交了财务报表")
+        waiting = await handle.start_update(
+            ServiceRequestWorkflow.act,
+            handed_in,
+            id=handed_in.action_id,
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,  # the validator let it in
+        )
+        gate.set()  # routing cannot end before: the policy's lookup waits for the gate
+        result = await waiting.result()
+        assert result.state is State.ASSIGNED  # recorded; nothing awaited the enterprise
+        view = await handle.query(ServiceRequestWorkflow.view)
+        recorded = [e for e in view.timeline if e.event_type is EventType.INFO_PROVIDED]
+        assert [e.actor_id for e in recorded] == [unit.id]
+    await handle.terminate("test over")
+    await replay_and_maybe_record(temporal_client, handle, "staff-records-info")
