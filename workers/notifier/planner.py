@@ -58,7 +58,7 @@ class Planner:
         # read once, and only when a message names an institution (most name none)
         units = functools.cache(lambda: self._units(record))
         for rule in self.rules.for_event(record.event_type):
-            if rule.applies(record.details):
+            if rule.applies(record.details, record.actor.role):
                 rows += self._for_rule(rule, record, now, units)
         for hook in self.rules.webhooks_for(record.event_type):
             payload = {

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from jinja2 import Environment, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from schemas.domain import Role
 from schemas.lifecycle import EventType
 from tierflow.db.notification_models import LOCALES, Channel
 from tierflow.webhook_signature import secret_key
@@ -81,10 +82,15 @@ class Rule(_Strict):
     # by the event's details.cause (e.g. a close for no reply): only these, or all but these
     only_if_cause: list[str] = Field(default_factory=list)
     unless_cause: list[str] = Field(default_factory=list)
+    # by the role of who took the step (a supervisor's comment is an instruction, 批示)
+    only_if_actor_role: list[Role] = Field(default_factory=list)
     send: Annotated[list[Send], Field(min_length=1)]
 
-    def applies(self, details: dict[str, Any]) -> bool:
-        """Whether an event with these details meets the rule's conditions."""
+    def applies(self, details: dict[str, Any], actor_role: Role | None = None) -> bool:
+        """Whether an event with these details, taken by ``actor_role``, meets the rule's
+        conditions."""
+        if self.only_if_actor_role and actor_role not in self.only_if_actor_role:
+            return False
         cause = details.get("cause")
         if self.only_if_cause and cause not in self.only_if_cause:
             return False

@@ -7,7 +7,7 @@ from importlib import resources
 
 import pytest
 
-from schemas.domain import State, Tier
+from schemas.domain import Role, State, Tier
 from schemas.lifecycle import EventType
 from tests.utils.factories import RecordFactory, caseworker, make_request
 from tests.utils.language import mixed_punctuation
@@ -37,6 +37,12 @@ def test_the_unit_hears_what_changes_its_work() -> None:
     assert _rules_for(EventType.RESUMED) == {"handling_resumed"}
     assert _rules_for(EventType.ENTERPRISE_WAIT_EXPIRED) == {"handling_resumed"}
     assert _rules_for(EventType.WITHDRAWN) == {"withdrawn"}
+    # a supervisor's comment is an instruction (批示) for the unit; a caseworker's is a note
+    commented = EventType.COMMENTED
+    assert {r.name for r in RULES.for_event(commented) if r.applies({}, Role.SUPERVISOR)} == {
+        "instruction"
+    }
+    assert not [r for r in RULES.for_event(commented) if r.applies({}, Role.CASEWORKER)]
     (named,) = RULES.for_event(EventType.HANDLER_CHANGED)
     assert [s.audience.value for s in named.send] == ["handler"]
 
@@ -81,6 +87,7 @@ DETAILS: dict[EventType, dict[str, object]] = {
     EventType.HANDLER_CHANGED: {"handler_id": "cw-2", "previous": "cw-1", "how": "transfer"},
     EventType.RESUMED: {"cause": "suspension_ended", "paused_seconds": 3600},
     EventType.WITHDRAWN: {},
+    EventType.COMMENTED: {},
     EventType.APPEAL_DECISION_OVERDUE: {
         "appealed_at": "2027-04-02T01:00:00+00:00",
         "decide_by": "2027-04-12T01:00:00+00:00",
@@ -127,6 +134,8 @@ PHRASES = [
     (EventType.RESUMED, "handling_resumed", "en", "its clocks run"),
     (EventType.WITHDRAWN, "withdrawn", "zh-CN", "已撤回工单"),
     (EventType.WITHDRAWN, "withdrawn", "en", "needs no further handling"),
+    (EventType.COMMENTED, "instruction", "zh-CN", "」批示：\n\n等待银行授信审批"),
+    (EventType.COMMENTED, "instruction", "en", 'wrote on "'),
     (EventType.RATED, "bad_rating", "zh-CN", "的受理评分为 2 分"),
     (EventType.RATED, "bad_rating", "en", "rated the intake of"),
 ]
