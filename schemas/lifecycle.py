@@ -690,6 +690,7 @@ class RequestSummary(BaseModel):
     co_handlers: list[str] = Field(default_factory=list)  # 协办 units with an open part
     awaiting: list[Awaiting] = Field(default_factory=list)  # whose turn it is besides the unit
     follow_up_due_at: datetime | None = None  # 待回访: when the follow-up desk is due to call
+    paused_until: datetime | None = None  # 挂起, 待企业补充: when the pause ends at the latest
 
     @classmethod
     def of_request(cls, req: RequestInput, **status: Any) -> RequestSummary:

@@ -1,13 +1,13 @@
 """Bring the read model's worklists up to date from the requests themselves
 (``tierflow db refresh-worklists``).
 
-The read model learns what a request waits for (``awaiting``: 待回访, 退单待决定 ...) and when
-its follow-up falls due (``follow_up_due_at``) with its next transition. Rows written before
-migrations 0021 and 0022 have none until then, and a concluded request waiting for its
-follow-up may see no transition for days: it would be missing from the follow-up desk's
-worklist, or listed there without its due time. This asks each open request's workflow (its
-``view`` query) and writes the columns; a row a newer transition already wrote is left as it
-is.
+The read model learns what a request waits for (``awaiting``: 待回访, 退单待决定 ...), when
+its follow-up falls due (``follow_up_due_at``) and when its pause ends (``paused_until``) with
+its next transition. Rows written before migrations 0021, 0022 and 0023 have none until then,
+and a concluded request waiting for its follow-up, or a suspended one, may see no transition
+for days: it would be missing from the follow-up desk's worklist, or listed without its due
+time. This asks each open request's workflow (its ``view`` query) and writes the columns; a
+row a newer transition already wrote is left as it is.
 """
 
 from __future__ import annotations
@@ -85,21 +85,19 @@ async def refresh_worklists(
 
 
 def _write(engine: Engine, request_id: str, view: RequestView) -> bool:
-    """Write the view's ``awaiting`` and follow-up due time unless they are there already or a
-    transition newer than the view wrote the row; whether it wrote."""
+    """Write the view's ``awaiting``, follow-up due time and pause end unless they are there
+    already or a transition newer than the view wrote the row; whether it wrote."""
     sequence = view.timeline[-1].sequence if view.timeline else 0
-    text = awaiting_text(view.summary.awaiting)
-    due = view.summary.follow_up_due_at
+    values = {
+        "awaiting": awaiting_text(view.summary.awaiting),
+        "follow_up_due_at": view.summary.follow_up_due_at,
+        "paused_until": view.summary.paused_until,
+    }
     statement = (
         update(_table)
         .where(_table.c.request_id == request_id, _table.c.last_sequence <= sequence)
-        .where(
-            or_(
-                _table.c.awaiting.is_distinct_from(text),
-                _table.c.follow_up_due_at.is_distinct_from(due),
-            )
-        )
-        .values(awaiting=text, follow_up_due_at=due)
+        .where(or_(*(_table.c[name].is_distinct_from(value) for name, value in values.items())))
+        .values(**values)
     )
     with begin_write(engine) as conn:
         return bool(conn.execute(statement).rowcount)

@@ -24,7 +24,7 @@ from schemas.lifecycle import (
     timeline_facts,
 )
 from schemas.request import Actor
-from workflows import clocks
+from workflows import clocks, pauses
 
 # Bounds on what the workflow keeps (its state is one payload, limit 2 MB; the query answer
 # travels in one gRPC message, limit 4 MiB). The read model keeps everything.
@@ -141,6 +141,7 @@ def summary(case: WorkflowState, now: datetime) -> RequestSummary:
         co_handlers=[p.institution_id for p in case.parts if p.open],
         awaiting=waits_for,
         follow_up_due_at=case.follow_up_due_at if Awaiting.FOLLOW_UP in waits_for else None,
+        paused_until=pauses.pause_ends(case),
     )
 
 

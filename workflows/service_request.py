@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         follow_up,
         handlers,
         parts,
+        pauses,
         records,
         rectification,
         rules,
@@ -1048,7 +1049,7 @@ class ServiceRequestWorkflow:
             if close_due is not None and close_due <= now:
                 self._close(SYSTEM_ACTOR, reasons.REOPEN_WINDOW_ELAPSED, None)
             return
-        wait_ends = sla.enterprise_wait_ends(self.case)
+        wait_ends = pauses.enterprise_wait_ends(self.case)
         if wait_ends is not None and wait_ends <= now:
             self._enterprise_wait_expired(now)
             return
@@ -1062,7 +1063,7 @@ class ServiceRequestWorkflow:
                 deadline=_iso(part.due_at),
             )
         self._chase(now)
-        until = sla.suspension_ends(self.case)
+        until = pauses.suspension_ends(self.case)
         if until is not None and until <= now:
             paused = sla.resume_clocks(self.case, now)
             self.case.suspended_until = None

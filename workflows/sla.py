@@ -12,6 +12,7 @@ from schemas.domain import ClockKind, State
 from schemas.lifecycle import WorkflowState
 from workflows import chasing, clocks, follow_up, parts, records, rectification
 from workflows.business_time import add_business_seconds, business_seconds_between
+from workflows.pauses import enterprise_wait_ends, suspension_ends
 
 
 def next_due(case: WorkflowState) -> datetime | None:
@@ -47,21 +48,6 @@ def next_due(case: WorkflowState) -> datetime | None:
 def close_due_now(case: WorkflowState) -> datetime | None:
     """When a resolved request closes itself; None while a bad rating awaits its follow-up."""
     return None if follow_up.awaited(case) else case.close_due_at
-
-
-def suspension_ends(case: WorkflowState) -> datetime | None:
-    """When an approved suspension ends at the latest (None: not suspended)."""
-    return case.suspended_until if case.state is State.SUSPENDED else None
-
-
-def enterprise_wait_ends(case: WorkflowState) -> datetime | None:
-    """When waiting for the enterprise's reply ends under the policy (None: no limit)."""
-    policy = case.policy
-    if policy is None or case.state is not State.AWAITING_ENTERPRISE or case.paused_at is None:
-        return None
-    if policy.enterprise_wait_max_seconds is None:
-        return None
-    return add_business_seconds(case.paused_at, policy.enterprise_wait_max_seconds, policy.calendar)
 
 
 def stop_clock(case: WorkflowState, kind: ClockKind, now: datetime) -> int | None:

@@ -10,7 +10,16 @@ from schemas import permissions
 from schemas.domain import Role, State
 from schemas.lifecycle import OPERATOR_ACTIONS, ActionKind, Actor, RequestView, WorkflowState
 from tierflow import constants
-from workflows import applications, chasing, handlers, parts, records, rectification, rules, sla
+from workflows import (
+    applications,
+    chasing,
+    handlers,
+    parts,
+    pauses,
+    records,
+    rectification,
+    rules,
+)
 
 SA_STATE = SearchAttributeKey.for_keyword(constants.SA_STATE)
 SA_TIER = SearchAttributeKey.for_keyword(constants.SA_TIER)
@@ -117,8 +126,8 @@ def request_view(case: WorkflowState, now: datetime) -> RequestView:
         calendar_estimated_years=case.policy.calendar.estimated_years if case.policy else [],
         grade_applied=case.policy.grade_applied if case.policy else None,
         applications=case.applications,
-        enterprise_reply_due_at=sla.enterprise_wait_ends(case),
-        suspended_until=sla.suspension_ends(case),
+        enterprise_reply_due_at=pauses.enterprise_wait_ends(case),
+        suspended_until=pauses.suspension_ends(case),
         parts=case.parts,
         chases=case.chases,
         follow_up_due_at=case.follow_up_due_at if case.state is State.RESOLVED else None,

@@ -168,6 +168,16 @@ async def test_the_unit_records_what_a_walk_in_enterprise_hands_in(api: Api) -> 
     assert asked.json()["state"] == "awaiting_enterprise", asked.text
     detail = (await api.get(f"/requests/{rid}", "cw_own")).json()
     assert "provide_info" in detail["allowed_actions"]  # offered to the unit
+    wait_ends = detail["view"]["enterprise_reply_due_at"]
+    assert wait_ends is not None
+
+    async def queued_until() -> str | None:  # the queue row: when the wait ends (待企业补充)
+        page = await api.get("/requests", "cw_own", params={"search": rid})
+        [item] = page.json()["items"]
+        return item["paused_until"]
+
+    queued = await eventually(queued_until, what="the pause's end in the queue")
+    assert datetime.fromisoformat(queued) == datetime.fromisoformat(wait_ends)
     above = await api.act(rid, "provide_info", "sup_city", text="已补充")
     assert above.status_code == 403 and "holding unit" in above.json()["detail"], above.text
     elsewhere = await api.act(rid, "provide_info", "cw_other", text="已补充")
@@ -177,6 +187,7 @@ async def test_the_unit_records_what_a_walk_in_enterprise_hands_in(api: Api) -> 
     detail = (await api.get(f"/requests/{rid}", "cw_own")).json()
     last = detail["view"]["timeline"][-1]
     assert (last["event_type"], last["actor_id"]) == ("info_provided", api.users.ids["cw_own"])
+    assert detail["view"]["summary"]["paused_until"] is None  # the clocks run again
 
 
 async def test_a_co_handler_sees_the_request_and_concludes_its_part(api: Api, stack) -> None:
@@ -393,6 +404,28 @@ async def test_refresh_writes_a_worklist_the_read_model_lacks(api: Api, stack) -
         assert refreshed is not None and due is not None and refreshed.follow_up_due_at == due
     again = await refresh_worklists(stack.client, stack.engine)
     assert rid not in again.updated  # its row holds what the workflow says
+
+
+async def test_refresh_writes_when_a_pause_ends_where_the_row_lacks_it(api: Api, stack) -> None:
+    """A row from before migration 0023 has no ``paused_until``: refresh-worklists writes it."""
+    rid = await api.submit(make_request(), who="sys_portal")
+    await api.act(rid, "acknowledge", "cw_own")
+    await api.act(rid, "request_info", "cw_own", text="请补充近三年财务报表")
+
+    def paused_until() -> datetime | None:
+        with Session(stack.engine) as session:
+            row = session.get(ServiceRequest, rid)
+            return row.paused_until if row is not None else None
+
+    ends = await eventually(paused_until, what="the pause's end in the read model")
+    with Session(stack.engine) as session:  # as a row written before 0023 holds it
+        row = session.get(ServiceRequest, rid)
+        assert row is not None
+        row.paused_until = None
+        session.add(row)
+        session.commit()
+    report = await refresh_worklists(stack.client, stack.engine)
+    assert rid in report.updated and paused_until() == ends
 
 
 async def test_refresh_skips_and_names_a_request_that_cannot_answer(api: Api, stack) -> None:

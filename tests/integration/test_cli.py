@@ -335,14 +335,19 @@ def test_a_queue_rows_deadline_is_short_enough_for_its_column(
     now = datetime(2026, 12, 30, 6, 0, tzinfo=UTC)
     monkeypatch.setenv("TIERFLOW_LANG", "zh-CN")
 
-    def row(due: str | None, follow_up: str | None = None) -> dict[str, str | None]:
-        return {"next_due_at": due, "follow_up_due_at": follow_up}
+    def row(
+        due: str | None, follow_up: str | None = None, paused: str | None = None
+    ) -> dict[str, str | None]:
+        return {"next_due_at": due, "follow_up_due_at": follow_up, "paused_until": paused}
 
     assert table_deadline(row("2026-12-31T01:30:00+00:00"), now) == "12月31日 09:30"
     assert table_deadline(row("2027-01-04T01:30:00+00:00"), now) == "2027年1月4日 09:30"
     assert table_deadline(row("2026-12-29T01:30:00+00:00"), now) == "已超时 12月29日 09:30"
     assert table_deadline(row(None, "2026-12-31T01:30:00+00:00"), now) == "回访 12月31日 09:30"
     assert table_deadline(row(None), now) == "-"
+    assert table_deadline(row(None, None, "2027-01-04T09:30:00+00:00"), now) == (
+        "暂停至 2027年1月4日 17:30"  # 挂起 or 待企业补充: when the pause ends
+    )
     monkeypatch.setenv("TIERFLOW_LANG", "en")
     assert table_deadline(row("2026-12-31T01:30:00+00:00"), now) == "12-31 09:30"
     assert table_deadline(row("2026-12-29T01:30:00+00:00"), now) == "overdue 12-29 09:30"

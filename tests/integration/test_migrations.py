@@ -142,7 +142,7 @@ def test_requests_stored_before_the_longer_text_columns_stay_and_longer_texts_fi
     empty_db_url: str,
 ) -> None:
     """0020: the submission's text columns widen in place (SQLite rebuilds the table); 0021
-    and 0022 add the worklist's columns, empty for rows stored before them."""
+    to 0023 add the worklist's columns, empty for rows stored before them."""
     upgrade(empty_db_url, "0019_whatif_calendar")
     engine = make_engine(empty_db_url)
     try:
@@ -167,6 +167,7 @@ def test_requests_stored_before_the_longer_text_columns_stay_and_longer_texts_fi
         assert kept is not None and kept.subject == "流动资金贷款"
         assert (kept.contact_email, kept.awaiting) == ("wang@example.com", None)  # 0021's too
         assert kept.follow_up_due_at is None  # 0022's
+        assert kept.paused_until is None  # 0023's
         assert longer is not None and longer.subject == "S" * 600
         indexes = {i["name"] for i in inspect(engine).get_indexes("service_request")}
     finally:

@@ -91,3 +91,18 @@ def test_a_paused_request_says_until_when(state: State, field: str, said: str) -
     context = case_page_context(case, NOW) | {"view": view, "summary": shown, "next_due": None}
     head = render("case.html", **context).split('class="case-meta"')[1].split("</p>")[0]
     assert said in head, head
+
+
+def test_a_paused_row_in_the_queue_says_until_when() -> None:
+    until = datetime(2026, 3, 9, 9, 30, tzinfo=UTC)
+    summary = views.request_view(county_case(NOW, State.SUSPENDED, COUNTY), NOW).summary
+    paused = summary.model_copy(update={"sla_status": SlaStatus.PAUSED, "paused_until": until})
+    item = RequestItem(**paused.model_dump(), next_due_at=None)
+    queue = render(
+        "queue.html",
+        page=QueuePage(total=1, limit=50, offset=0, items=[item]),
+        filters={},
+        scope={},
+        options=OPTIONS,
+    )
+    assert '暂停计时</span><br><small class="muted">至 2026年3月9日 17:30</small>' in queue

@@ -621,14 +621,19 @@ def table_deadline(item: dict[str, Any], now: datetime | None = None) -> str:
     """A queue row's deadline: its nearest running clock's, else its follow-up's (待回访).
 
     Short, for the table's narrow column (the column names it a deadline): the day and time,
-    the year only when it is not this year's, 已超时 before it once it has passed.
+    the year only when it is not this year's, 已超时 before it once it has passed. A paused
+    request (挂起, 待企业补充) has none: when its pause ends.
     """
     due = item["next_due_at"] or item.get("follow_up_due_at")
+    now = now or datetime.now(UTC)
+    t = _t()
+    if not due and (paused := item.get("paused_until")):  # 挂起, 待企业补充: until when
+        return _("paused until %(when)s") % {
+            "when": when(datetime.fromisoformat(paused), t, now=now)
+        }
     if not due:
         return "-"
-    now = now or datetime.now(UTC)
     moment = datetime.fromisoformat(due).astimezone(UTC)
-    t = _t()
     text = when(moment, t, now=now)
     if moment < now:
         text = str(t.gettext("overdue %(when)s")) % {"when": text}

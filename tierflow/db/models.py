@@ -57,6 +57,7 @@ class ServiceRequestBase(SQLModel):
     # whose turn it is besides the unit, as " code code " (``awaiting_text``): queues filter it
     awaiting: str | None = Field(default=None, sa_type=String(200))
     follow_up_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # 待回访
+    paused_until: datetime | None = Field(default=None, sa_type=UtcDateTime)  # 挂起, 待企业补充
     last_sequence: int = 0
 
 
