@@ -29,6 +29,14 @@ def case_page(state: State, **summary: object) -> str:
     return render("case.html", **context)
 
 
+def queue_row(state: State, **summary: object) -> str:
+    """The queue page with one row: a county request in ``state``, its summary updated."""
+    shown = views.request_view(county_case(NOW, state, COUNTY), NOW).summary
+    item = RequestItem(**shown.model_copy(update=summary).model_dump(), next_due_at=None)
+    page = QueuePage(total=1, limit=50, offset=0, items=[item])
+    return render("queue.html", page=page, filters={}, scope={}, options=OPTIONS)
+
+
 def first_deadline(html: str) -> str:
     """The ``data-due`` of the case head's next deadline."""
     head = html.split('class="case-meta"')[1].split("</p>")[0]
@@ -53,19 +61,7 @@ def test_a_concluded_request_shows_when_its_follow_up_falls_due() -> None:
     html = case_page(State.RESOLVED, follow_up_due_at=due, sla_status=SlaStatus.STOPPED)
     assert first_deadline(html) == iso_z(due)
     assert "（回访时限）" in html.split('class="case-meta"')[1]
-    item = RequestItem(
-        **views.request_view(county_case(NOW, State.RESOLVED, COUNTY), NOW)
-        .summary.model_copy(update={"follow_up_due_at": due, "sla_status": SlaStatus.STOPPED})
-        .model_dump(),
-        next_due_at=None,
-    )
-    queue = render(
-        "queue.html",
-        page=QueuePage(total=1, limit=50, offset=0, items=[item]),
-        filters={},
-        scope={},
-        options=OPTIONS,
-    )
+    queue = queue_row(State.RESOLVED, follow_up_due_at=due, sla_status=SlaStatus.STOPPED)
     assert f'data-due="{iso_z(due)}"' in queue and "回访时限" in queue
     assert "无计时" not in queue
 
@@ -95,14 +91,5 @@ def test_a_paused_request_says_until_when(state: State, field: str, said: str) -
 
 def test_a_paused_row_in_the_queue_says_until_when() -> None:
     until = datetime(2026, 3, 9, 9, 30, tzinfo=UTC)
-    summary = views.request_view(county_case(NOW, State.SUSPENDED, COUNTY), NOW).summary
-    paused = summary.model_copy(update={"sla_status": SlaStatus.PAUSED, "paused_until": until})
-    item = RequestItem(**paused.model_dump(), next_due_at=None)
-    queue = render(
-        "queue.html",
-        page=QueuePage(total=1, limit=50, offset=0, items=[item]),
-        filters={},
-        scope={},
-        options=OPTIONS,
-    )
+    queue = queue_row(State.SUSPENDED, paused_until=until, sla_status=SlaStatus.PAUSED)
     assert '暂停计时</span><br><small class="muted">至 2026年3月9日 17:30</small>' in queue

@@ -7,6 +7,7 @@ real seconds are business seconds: ``SECOND`` is one in the hours ``make_policy`
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from temporalio.client import Client, WorkflowHandle
 from schemas.domain import State
 from schemas.lifecycle import WORKFLOW_TYPE, RequestSummary, RequestView, WorkflowState
 from schemas.policy import PinnedPolicy
+from schemas.request import RequestInput
 from tests.utils.eventually import eventually
 from tests.utils.factories import make_request
 from tests.workflows.harness import StandIns, replay_and_keep
@@ -112,3 +114,19 @@ async def renewed_after(handle: WorkflowHandle, instant: datetime) -> bool:
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
     ]
     return empty and started[-1] > instant
+
+
+async def start_held_in_routing(
+    client: Client, queue: str, stand_ins: StandIns, req: RequestInput
+) -> WorkflowHandle:
+    """Start ``req`` with its routing held: the policy's lookup waits for
+    ``stand_ins.admission_gate`` (set it to let routing end), and the held task is renewed,
+    letting updates in, soon."""
+    stand_ins.admission_gate = asyncio.Event()
+    return await client.start_workflow(
+        ServiceRequestWorkflow.run,
+        WorkflowState(request=req),
+        id=workflow_id(req.request_id),
+        task_queue=queue,
+        task_timeout=timedelta(seconds=2),
+    )

@@ -7,17 +7,13 @@ stand-in activities; the policy's lookup is held so that the action surely arriv
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
-
 from temporalio.client import Client, WorkflowUpdateStage
 
 from schemas.domain import State
-from schemas.lifecycle import ActionKind, EventType, WorkflowState
+from schemas.lifecycle import ActionKind, EventType
 from tests.utils.factories import action, caseworker, make_policy, make_request
-from tests.workflows.dev_server import replay_and_maybe_record
+from tests.workflows.dev_server import replay_and_maybe_record, start_held_in_routing
 from tests.workflows.harness import StandIns
-from tierflow.constants import workflow_id
 from workflows.service_request import ServiceRequestWorkflow
 
 
@@ -25,16 +21,11 @@ async def test_a_caseworkers_record_of_materials_sent_while_routing_applies_once
     temporal_client: Client, task_queue: str
 ) -> None:
     stand_ins = StandIns(policy=make_policy())
-    gate = stand_ins.admission_gate = asyncio.Event()
     req = make_request()
     async with stand_ins.worker(temporal_client, task_queue):
-        handle = await temporal_client.start_workflow(
-            ServiceRequestWorkflow.run,
-            WorkflowState(request=req),
-            id=workflow_id(req.request_id),
-            task_queue=task_queue,
-            task_timeout=timedelta(seconds=2),  # the held task is renewed, and updates let in, soon
-        )
+        handle = await start_held_in_routing(temporal_client, task_queue, stand_ins, req)
+        gate = stand_ins.admission_gate
+        assert gate is not None
         unit = caseworker(f"county-{req.enterprise.division_code}")  # where stand-ins route
         handed_in = action(ActionKind.PROVIDE_INFO, unit, text="企业到窗口提交了财务报表")
         waiting = await handle.start_update(

@@ -7,16 +7,14 @@ policy's lookup is held so that the actions surely arrive before routing ends.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateStage
 
 from schemas.domain import State, Tier
-from schemas.lifecycle import ActionKind, WorkflowState
+from schemas.lifecycle import ActionKind
 from tests.utils.factories import action, caseworker, make_policy, make_request, supervisor
-from tests.workflows.dev_server import replay_and_maybe_record
+from tests.workflows.dev_server import replay_and_maybe_record, start_held_in_routing
 from tests.workflows.harness import StandIns
-from tierflow.constants import workflow_id
 from workflows.service_request import ServiceRequestWorkflow
 
 
@@ -24,16 +22,11 @@ async def test_a_supervisors_sign_for_sent_while_routing_is_refused_once_routed(
     temporal_client: Client, task_queue: str
 ) -> None:
     stand_ins = StandIns(policy=make_policy())
-    gate = stand_ins.admission_gate = asyncio.Event()
     req = make_request()
     async with stand_ins.worker(temporal_client, task_queue):
-        handle = await temporal_client.start_workflow(
-            ServiceRequestWorkflow.run,
-            WorkflowState(request=req),
-            id=workflow_id(req.request_id),
-            task_queue=task_queue,
-            task_timeout=timedelta(seconds=2),  # the held task is renewed, and updates let in, soon
-        )
+        handle = await start_held_in_routing(temporal_client, task_queue, stand_ins, req)
+        gate = stand_ins.admission_gate
+        assert gate is not None
         division = req.enterprise.division_code
         boss = supervisor(Tier.MUNICIPAL, division)  # the city's: not the county unit's lead
         unit = caseworker(f"county-{division}")  # the stand-ins route to county-<division>
