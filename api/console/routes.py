@@ -477,6 +477,14 @@ def _request_id(value: str) -> str:
     return value if full_match(REQUEST_ID_PATTERN, value) else ""
 
 
+def text_label(kind: ActionKind, user: Principal) -> str:
+    """The label of an action's text field; a supervisor's comment is an instruction (批示),
+    which the notifier sends to the holding unit's caseworkers: the form says so."""
+    if kind is ActionKind.COMMENT and user.role is Role.SUPERVISOR:
+        return N_("Instruction to the unit (its caseworkers are told)")
+    return TEXT_LABELS[kind]
+
+
 def _case(
     request: Request,
     ctx: ApiContext,
@@ -506,7 +514,7 @@ def _case(
     actions = [
         {
             "kind": kind,
-            "text_label": t.gettext(TEXT_LABELS[kind]) if kind in TEXT_LABELS else None,
+            "text_label": t.gettext(text_label(kind, user)) if kind in TEXT_LABELS else None,
             "dangerous": kind in DANGEROUS,
             "key": failed_key if failed_key and kind is failed else f"console-{uuid.uuid4().hex}",
         }

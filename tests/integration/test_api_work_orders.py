@@ -494,6 +494,8 @@ async def test_the_case_page_offers_the_citys_units_by_name_to_reassign_to(api: 
         assert (await sign_in(client, api.users.tokens["sup_city"])).status_code == 303
         page = (await client.get(f"/console/requests/{rid}")).text
     assert 'name="institution_id"' in page and 'list="unit-choices"' in page
+    # a supervisor's comment is an instruction (批示) the unit hears of: the form says so
+    assert '<label for="t-comment">批示（承办单位的经办人会收到通知）</label>' in page
     offered = dict(re.findall(r'<option value="([^"]+)">([^<]+)</option>', page))
     assert offered["zj-330106-sme"] == "杭州市西湖区中小企业服务中心"
     assert offered["zj-330100-sme"] == "杭州市中小企业服务中心"
