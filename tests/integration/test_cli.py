@@ -18,11 +18,10 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from api.app import create_app
-from schemas.domain import Role, Tier
+from schemas.domain import Tier
 from schemas.lifecycle import ActionKind
-from schemas.request import Actor
 from tests.utils.api_helpers import request_body, serve_in_thread
-from tests.utils.factories import SIGNED_WORKED_AND_RESOLVED, make_request
+from tests.utils.factories import SIGNED_WORKED_AND_RESOLVED, make_request, supervisor
 from tests.utils.language import language_env
 from tests.utils.stack_helpers import act, eventually, forget_workflow, start_request
 from tierflow.cli import app as cli_app
@@ -261,15 +260,6 @@ async def test_cli_submit_by_flags_names_its_channel(api_url: str, cli_env: dict
     assert "：已转由 杭州市拱墅区中小企业服务中心 办理，不在您的待办中" in said, said
 
 
-CITY_SUPERVISOR = Actor(
-    id="sup-city",
-    role=Role.SUPERVISOR,
-    tier=Tier.MUNICIPAL,
-    division_code="330100",
-    institution_id="zj-330100-sme",
-)
-
-
 async def test_cli_show_says_until_when_a_request_waits(
     api_url: str, cli_env: dict[str, str], stack
 ) -> None:
@@ -287,7 +277,8 @@ async def test_cli_show_says_until_when_a_request_waits(
             "-f", "suspend_reason=third_party", "-f", "days=2",
         )
     )  # fmt: skip
-    await act(handle, ActionKind.APPROVE_SUSPENSION, CITY_SUPERVISOR, text="同意")
+    city = supervisor(Tier.MUNICIPAL, "330100", "zj-330100-sme")
+    await act(handle, ActionKind.APPROVE_SUSPENSION, city, text="同意")
     suspended = ok(await run(env, "show", rid))
     assert re.search(r"  挂起至 \d{4}年\d+月\d+日 \d\d:\d\d，届时恢复计时", suspended), suspended
     ok(await run(env, "act", rid, "resume"))

@@ -118,15 +118,15 @@ async def renewed_after(handle: WorkflowHandle, instant: datetime) -> bool:
 
 async def start_held_in_routing(
     client: Client, queue: str, stand_ins: StandIns, req: RequestInput
-) -> WorkflowHandle:
-    """Start ``req`` with its routing held: the policy's lookup waits for
-    ``stand_ins.admission_gate`` (set it to let routing end), and the held task is renewed,
-    letting updates in, soon."""
-    stand_ins.admission_gate = asyncio.Event()
-    return await client.start_workflow(
+) -> tuple[WorkflowHandle, asyncio.Event]:
+    """Start ``req`` with its routing held: the policy's lookup waits for the returned gate
+    (set it to let routing end), and the held task is renewed, letting updates in, soon."""
+    gate = stand_ins.admission_gate = asyncio.Event()
+    handle = await client.start_workflow(
         ServiceRequestWorkflow.run,
         WorkflowState(request=req),
         id=workflow_id(req.request_id),
         task_queue=queue,
         task_timeout=timedelta(seconds=2),
     )
+    return handle, gate

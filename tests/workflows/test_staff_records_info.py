@@ -23,9 +23,7 @@ async def test_a_caseworkers_record_of_materials_sent_while_routing_applies_once
     stand_ins = StandIns(policy=make_policy())
     req = make_request()
     async with stand_ins.worker(temporal_client, task_queue):
-        handle = await start_held_in_routing(temporal_client, task_queue, stand_ins, req)
-        gate = stand_ins.admission_gate
-        assert gate is not None
+        handle, gate = await start_held_in_routing(temporal_client, task_queue, stand_ins, req)
         unit = caseworker(f"county-{req.enterprise.division_code}")  # where stand-ins route
         handed_in = action(ActionKind.PROVIDE_INFO, unit, text="企业到窗口提交了财务报表")
         waiting = await handle.start_update(

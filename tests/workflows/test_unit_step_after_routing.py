@@ -24,9 +24,7 @@ async def test_a_supervisors_sign_for_sent_while_routing_is_refused_once_routed(
     stand_ins = StandIns(policy=make_policy())
     req = make_request()
     async with stand_ins.worker(temporal_client, task_queue):
-        handle = await start_held_in_routing(temporal_client, task_queue, stand_ins, req)
-        gate = stand_ins.admission_gate
-        assert gate is not None
+        handle, gate = await start_held_in_routing(temporal_client, task_queue, stand_ins, req)
         division = req.enterprise.division_code
         boss = supervisor(Tier.MUNICIPAL, division)  # the city's: not the county unit's lead
         unit = caseworker(f"county-{division}")  # the stand-ins route to county-<division>

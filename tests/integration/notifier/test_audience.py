@@ -11,7 +11,7 @@ from sqlmodel import Session
 from schemas.domain import Role, Tier
 from schemas.lifecycle import EventType
 from schemas.request import Actor
-from tests.utils.factories import RecordFactory, make_request
+from tests.utils.factories import RecordFactory, caseworker, make_request
 from tests.utils.notifier_helpers import project
 from tierflow.auth_store import create_user
 from tierflow.db.notification_models import Notification, NotificationPreference
@@ -95,7 +95,7 @@ def test_nobody_is_told_of_their_own_step_and_a_named_handler_hears(engine: Engi
     create_user(engine, "lead", Role.SUPERVISOR, county)
     factory = RecordFactory(make_request(division_code="330106"))
     factory.assigned(county, Tier.COUNTY)
-    by_a = Actor(id="cw-a", role=Role.CASEWORKER, institution_id=county)
+    by_a = caseworker(county, "cw-a")
     handed_in = factory.emit(EventType.INFO_PROVIDED, actor=by_a, reason="财务报表")
     told = [r.user_id for r in recipients(engine, Audience.CASEWORKERS, handed_in, "zh-CN")]
     assert told == ["cw-b"]
