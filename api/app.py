@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
@@ -24,7 +24,7 @@ from api.console.routes import router as console_router
 from api.console.unavailable import for_console
 from api.console.whatif import router as whatif_console_router
 from api.deps import ApiContext, ApiLimits, utc_now
-from api.errors import on_database_error, on_temporal_error
+from api.errors import on_database_error, on_temporal_error, refuse_unknown_query
 from api.middleware import BodyLimit, HttpMetrics
 from api.routes import (
     API_PREFIX,
@@ -84,7 +84,7 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, console_http_error)
     app.add_exception_handler(SQLAlchemyError, for_console(on_database_error, "database"))
     app.add_exception_handler(RPCError, for_console(on_temporal_error, "temporal"))
-    routers = (
+    api_routers = (
         requests.router,
         actions.router,
         reports.router,
@@ -92,6 +92,10 @@ def create_app(
         notifications.router,
         policies.router,
         whatif.router,
+    )
+    for router in api_routers:
+        app.include_router(router, dependencies=[Depends(refuse_unknown_query)])
+    pages = (
         health.router,
         console_router,
         inbox_router,
@@ -99,7 +103,7 @@ def create_app(
         directory_router,
         whatif_console_router,
     )
-    for router in routers:
+    for router in pages:
         app.include_router(router)
     document_field_errors(app)
     uploads = {IMPORT_PATH: ctx.limits.max_upload_bytes}  # the directory CSV

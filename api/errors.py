@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import HTTPException, Request, status
+from fastapi.dependencies.models import Dependant
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -18,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.events import UNKNOWN_FIELD
 from schemas.lifecycle import Wording
-from schemas.messages import Said, TranslatableError, named_check, pydantic_reason
+from schemas.messages import N_, Said, TranslatableError, named_check, pydantic_reason
 
 log = logging.getLogger("tierflow.api")
 
@@ -103,6 +105,44 @@ def refuse_unknown_fields(model: type[BaseModel], data: object) -> None:
         ]
         if unknown:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, describe(unknown)) from None
+
+
+def _query_names(route: object) -> set[str]:
+    """The query parameters a route declares (its dependencies' too), by the name sent."""
+    found: set[str] = set()
+    dependants = [getattr(route, "dependant", None)]
+    while dependants:
+        dependant = dependants.pop()
+        if isinstance(dependant, Dependant):
+            found.update(param.alias for param in dependant.query_params)
+            dependants.extend(dependant.dependencies)
+    return found
+
+
+def unknown_parameter(name: str, known: set[str]) -> Said:
+    """Why ``name`` is refused: unknown, and the declared name it was likely meant to be."""
+    meant = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    if meant:
+        return Said(N_("unknown parameter (did you mean %(name)s?)"), name=meant[0])
+    return Said(N_("unknown parameter (misspelt?)"))
+
+
+async def refuse_unknown_query(request: Request) -> None:
+    """Refuse (422) a query parameter the route does not declare: FastAPI ignores it, so a
+    misspelt filter (``institution_id=`` for ``institution=``) would answer everything."""
+    known = _query_names(request.scope.get("route"))
+    unknown = sorted({name for name in request.query_params if name not in known})
+    if unknown:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", name),
+                    "msg": unknown_parameter(name, known),
+                    "type": "value_error",
+                }
+                for name in unknown
+            ]
+        )
 
 
 def validation_http_error(exc: ValidationError, prefix: tuple[str, ...]) -> HTTPException:

@@ -297,6 +297,35 @@ async def test_error_codes(api: Api, stack) -> None:
         assert resp.status_code == 200
 
 
+async def test_a_query_parameter_the_route_lacks_is_refused_not_ignored(api: Api) -> None:
+    # the answer's field is institution_id, the filter institution: ignored, it answered all
+    r = await api.get("/requests", "admin", params={"institution_id": "zj-330105-sme"})
+    assert r.status_code == 422
+    assert r.json()["detail"] == [
+        {
+            "loc": ["query", "institution_id"],
+            "msg": "unknown parameter (did you mean institution?)",
+            "type": "value_error",
+            "field": "institution_id",
+            "reason": {
+                "message": "unknown parameter (did you mean %(name)s?)",
+                "values": {"name": "institution"},
+            },
+        }
+    ]
+    r = await api.get("/reports/sla", "admin", params={"from": "2026-03-02T00:00:00Z"})
+    assert r.status_code == 422
+    assert [(e["field"], e["msg"]) for e in r.json()["detail"]] == [
+        ("from", "unknown parameter (misspelt?)")
+    ]
+    # every unknown one is named; declared ones, repeated or not, still filter
+    r = await api.get("/requests.csv", "admin", params={"b": "1", "a": "2", "limit": "5"})
+    assert [e["field"] for e in r.json()["detail"]] == ["a", "b"]
+    r = await api.get("/requests", "admin", params={"state": ["assigned", "closed"], "limit": 5})
+    assert r.status_code == 200
+    assert (await api.get("/notifications", "admin", params={"unread_only": "true"})).is_success
+
+
 async def test_idempotency_key_returns_the_first_answer(api: Api) -> None:
     rid = await api.submit(make_request())
     first = await api.act(rid, "comment", "cw_own", text="once", key="key-comment-1")
