@@ -68,8 +68,9 @@ class Texts:
         symbol, css = SLA_BADGES[status]
         return self.label(status), symbol, css
 
-    def when(self, value: datetime | None) -> str:
-        return formats.when(value, self.t)
+    def when(self, value: datetime | None, now: datetime | None = None) -> str:
+        """An instant in China time; with ``now``, without the year when it is now's."""
+        return formats.when(value, self.t, now=now)
 
     def reason(self, text: str | None) -> str | None:
         """An audit-trail reason; the engine's own in this language (a person's as written)."""

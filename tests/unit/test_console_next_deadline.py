@@ -31,8 +31,9 @@ def case_page(state: State, **summary: object) -> str:
 
 def queue_row(state: State, **summary: object) -> str:
     """The queue page with one row: a county request in ``state``, its summary updated."""
+    next_due_at = summary.pop("next_due_at", None)
     shown = views.request_view(county_case(NOW, state, COUNTY), NOW).summary
-    item = RequestItem(**shown.model_copy(update=summary).model_dump(), next_due_at=None)
+    item = RequestItem(**shown.model_copy(update=summary).model_dump(), next_due_at=next_due_at)
     page = QueuePage(total=1, limit=50, offset=0, items=[item])
     return render("queue.html", page=page, filters={}, scope={}, options=OPTIONS)
 
@@ -92,4 +93,19 @@ def test_a_paused_request_says_until_when(state: State, field: str, said: str) -
 def test_a_paused_row_in_the_queue_says_until_when() -> None:
     until = datetime(2026, 3, 9, 9, 30, tzinfo=UTC)
     queue = queue_row(State.SUSPENDED, paused_until=until, sla_status=SlaStatus.PAUSED)
-    assert '暂停计时</span><br><small class="muted">至 2026年3月9日 17:30</small>' in queue
+    assert '暂停计时</span><br><small class="muted">至 3月9日 17:30</small>' in queue
+
+
+def test_a_running_row_in_the_queue_says_by_when() -> None:
+    """A countdown of business time alone (剩余 30 分) read the same on a Friday night as on
+    a Monday morning: the row names the instant too, short (the year only if not this one)."""
+    sign_for = datetime(2026, 3, 3, 1, 30, tzinfo=UTC)
+    queue = queue_row(State.ASSIGNED, next_due_at=sign_for, sla_status=SlaStatus.ON_TRACK)
+    assert f'data-due="{iso_z(sign_for)}"' in queue
+    assert '<br><small class="muted">截止 3月3日 09:30</small>' in queue
+    next_year = datetime(2027, 1, 4, 1, 30, tzinfo=UTC)
+    queue = queue_row(State.ASSIGNED, next_due_at=next_year, sla_status=SlaStatus.ON_TRACK)
+    assert "截止 2027年1月4日 09:30" in queue
+    due = NOW + timedelta(hours=5)
+    queue = queue_row(State.RESOLVED, follow_up_due_at=due, sla_status=SlaStatus.STOPPED)
+    assert "回访时限（截止 3月2日 16:00）" in queue
