@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
 from api.console.views import iso as iso_z
 from api.models import QueuePage, RequestItem
-from schemas.domain import SlaStatus, State, Tier
-from schemas.lifecycle import Institution, next_due
+from schemas.domain import ClockKind, SlaStatus, State, Tier
+from schemas.lifecycle import Institution, SlaClock, next_due
 from tests.unit.test_console_operator_badge import render
 from tests.utils.console_cases import case_page_context, county_case
 from workflows import views
@@ -55,13 +56,15 @@ def test_a_dispatched_request_shows_its_sign_for_deadline_first() -> None:
         sla_status=SlaStatus.ON_TRACK,
     )
     assert first_deadline(html) == iso_z(sign_for)
+    # the instant too, not only the business time left (剩余 … read the same at any hour)
+    assert "（截止 3月2日 13:00）" in html.split('class="case-meta"')[1].split("</p>")[0]
 
 
 def test_a_concluded_request_shows_when_its_follow_up_falls_due() -> None:
     due = NOW + timedelta(hours=5)
     html = case_page(State.RESOLVED, follow_up_due_at=due, sla_status=SlaStatus.STOPPED)
     assert first_deadline(html) == iso_z(due)
-    assert "（回访时限）" in html.split('class="case-meta"')[1]
+    assert "（回访时限，截止 3月2日 16:00）" in html.split('class="case-meta"')[1]
     queue = queue_row(State.RESOLVED, follow_up_due_at=due, sla_status=SlaStatus.STOPPED)
     assert f'data-due="{iso_z(due)}"' in queue and "回访时限" in queue
     assert "无计时" not in queue
@@ -108,4 +111,25 @@ def test_a_running_row_in_the_queue_says_by_when() -> None:
     assert "截止 2027年1月4日 09:30" in queue
     due = NOW + timedelta(hours=5)
     queue = queue_row(State.RESOLVED, follow_up_due_at=due, sla_status=SlaStatus.STOPPED)
-    assert "回访时限（截止 3月2日 16:00）" in queue
+    assert "回访时限，截止 3月2日 16:00" in queue
+
+
+def test_the_clocks_table_names_each_running_deadline_and_the_time_left() -> None:
+    """The 截止时间 column showed only the business time left (剩余 4 小时): the instant too."""
+    due = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+    running = SlaClock(
+        kind=ClockKind.RESPONSE,
+        tier=Tier.COUNTY,
+        target_seconds=4 * 3600,
+        running_since=NOW,
+        started_at=NOW,
+        deadline=due,
+    )
+    case = county_case(NOW, State.ACKNOWLEDGED, COUNTY)
+    bar = SimpleNamespace(tier=Tier.COUNTY, institution_id=COUNTY.id, since=NOW, until=None)
+    bar.segments, bar.notes = [], []
+    context = case_page_context(case, NOW, clock_rows=[running], bars=[bar], calendar=None)
+    html = render("case.html", **context)
+    cell = html.split('class="clocks"')[1].split("</tr>")[1].split("<td>")[-1]
+    assert cell.startswith(f'<time datetime="{iso_z(due)}">2026年3月2日 15:00</time><br><small>')
+    assert f'data-due="{iso_z(due)}"' in cell and "剩余" in cell
