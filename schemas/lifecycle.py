@@ -11,7 +11,7 @@ from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, Field, ModelWrapValidatorHandler, model_validator
 
-from schemas.domain import Category, ClockKind, Grade, Priority, SlaStatus, State, Tier
+from schemas.domain import Category, ClockKind, Grade, Priority, Role, SlaStatus, State, Tier
 from schemas.edge import (
     ACTION_ID_PATTERN,
     ACTION_TEXT_BYTES,
@@ -792,6 +792,11 @@ class TimelineEntry(BaseModel):
     tier: Tier
     institution_id: str | None
     reason: str | None = None
+    actor_role: Role | None = Field(
+        default=None,
+        description="The role of who took the step (a supervisor's comment is an instruction, "
+        "批示); None in entries a request kept from before it was recorded",
+    )
     facts: dict[str, str | int] = Field(
         default_factory=dict,
         description="What the event names or sets: co_handler (a unit id), handler_id, days, "

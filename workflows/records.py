@@ -192,6 +192,7 @@ def record_transition(
             event_type=event,
             occurred_at=now,
             actor_id=actor.id,
+            actor_role=actor.role,
             from_state=from_state,
             to_state=to_state,
             tier=case.tier,

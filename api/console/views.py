@@ -63,6 +63,10 @@ class Texts:
             value = ActionKind(value)
         return labels.label(value, self.t)
 
+    def step(self, entry: TimelineEntry) -> str:
+        """A timeline entry's name (a supervisor's comment is 批示)."""
+        return labels.step_label(entry.event_type, entry.actor_role, self.t)
+
     def badge(self, status: SlaStatus) -> tuple[str, str, str]:
         """Return (text, symbol, css class) of an SLA status."""
         symbol, css = SLA_BADGES[status]

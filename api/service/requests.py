@@ -345,6 +345,7 @@ async def get_request(ctx: ApiContext, principal: Principal, request_id: str) ->
             event_type=t.event_type,
             occurred_at=t.occurred_at,
             actor_id=t.actor_id,
+            actor_role=t.actor_role,
             from_state=t.from_state,
             to_state=t.to_state,
             tier=t.to_tier,

@@ -38,7 +38,7 @@ from tierflow.i18n import formats
 from tierflow.i18n.engine_reasons import engine_reason
 from tierflow.i18n.facts import fact_texts
 from tierflow.i18n.formats import aside, labelled, listed, semicolon, when
-from tierflow.i18n.labels import channel_words, code_words, label
+from tierflow.i18n.labels import channel_words, code_words, label, step_label
 from tierflow.i18n.refusals import answer_text, item_text
 
 API = "/api/v1"
@@ -395,7 +395,7 @@ def show(
         table.add_row(
             str(entry["sequence"]),
             when(datetime.fromisoformat(entry["occurred_at"]), _t(), now=now),
-            words("event", entry["event_type"]),
+            step_label(entry["event_type"], entry.get("actor_role"), _t()),
             escape(entry["actor_id"]),
             words("state", entry["to_state"]),
             words("tier", entry["tier"]),

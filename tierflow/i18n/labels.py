@@ -275,6 +275,19 @@ def label(value: StrEnum | str | None, translations: NullTranslations) -> str:
     return str(translations.pgettext(context, message))
 
 
+INSTRUCTION = NC_("event", "Instruction")
+
+
+def step_label(
+    event: EventType | str, actor_role: Role | str | None, translations: NullTranslations
+) -> str:
+    """What a timeline calls a step: its event's name, but a supervisor's comment is an
+    instruction (批示) to the unit, as the notifier sends it, not a note (备注)."""
+    if event == EventType.COMMENTED and actor_role == Role.SUPERVISOR:
+        return str(translations.pgettext(*INSTRUCTION))
+    return label(event, translations)
+
+
 def code_words(enum: type[StrEnum], code: str, translations: NullTranslations) -> str:
     """What a reader of ``translations`` calls ``code``, one of ``enum``'s values as a string
     (from an API answer, a message's values, a template); any other code as it is."""
