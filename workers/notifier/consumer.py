@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from pydantic import ValidationError
 
@@ -232,11 +232,25 @@ class EventConsumer:
                 log.warning(
                     "event %s not recorded yet (%s); retrying", event.id, type(exc).__name__
                 )
+                self._note_end(record)
                 stop.wait(self.retry_pause)
                 continue
             self._count(rows, new)
             return True
         return False
+
+    def _note_end(self, record: ConsumerRecord) -> None:
+        """Ask the broker where the partition ends: while a record waits for the database
+        nothing is polled, and the lag (what ``/healthz`` and the metric report) would stand
+        at what the last poll saw, however many events arrive meanwhile."""
+        tp = TopicPartition(record.topic, record.partition)
+        try:
+            end = self.consumer.end_offsets([tp])[tp] if self.consumer is not None else None
+        except Exception as exc:  # noqa: BLE001 - the broker may be away too: keep the last
+            log.debug("end offset of %s unknown (%s)", tp, type(exc).__name__)
+            return
+        if end is not None:
+            self.partitions.get(tp).set_highwater(end)
 
     def _count(self, rows: list[dict[str, Any]], new: int) -> None:
         self.stats.events += 1
