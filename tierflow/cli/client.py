@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 import httpx
 import typer
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -403,8 +404,27 @@ def show(
         )
     _print_rich(table)
     kinds = detail.get("allowed_actions", [])
-    allowed = listed([words("action", k) + aside(k, _t()) for k in kinds], _t())
-    _print_rich(escape(_("allowed: %(actions)s") % {"actions": allowed or "-"}))
+    allowed = [words("action", k) + aside(k, _t()) for k in kinds]
+    line = _("allowed: %(actions)s") % {"actions": listed(allowed, _t()) or "-"}
+    _print_rich(escape(between_items(line, allowed, Console().width)))
+
+
+def between_items(line: str, items: list[str], width: int) -> str:
+    """``line`` (which lists ``items``) broken between items to fit ``width`` cells, never
+    inside one: a terminal folds a line without spaces anywhere (补充材料（pro / vide_info）)."""
+    found = 0  # where the next item is looked for
+    begins = []
+    for item in items:
+        found = line.index(item, found)
+        begins.append(found)
+        found += len(item)
+    ends = [*begins[1:], len(line)][: len(begins)]  # each item with the separator after it
+    broken, row = [], 0  # pieces so far; where the current row starts in ``line``
+    for begin, end in zip(begins, ends, strict=True):
+        if cell_len(line[row:end]) > width and begin > row:
+            broken.append(line[row:begin].rstrip())
+            row = begin
+    return "\n".join([*broken, line[row:]])
 
 
 def _particulars(row: dict[str, Any] | None, summary: dict[str, Any]) -> list[str]:
