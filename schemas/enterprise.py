@@ -97,6 +97,17 @@ def validate_division_code(code: str) -> str:
     return code
 
 
+def registering_division(uscc: str) -> str | None:
+    """The division a USCC was issued in: its characters 3-8 are the registering
+    authority's GB/T 2260 code (GB 32100-2015), the enterprise's ``division_code`` unless
+    it moved. None for an invalid USCC or a code the division data does not know."""
+    try:
+        code = validate_uscc(uscc.strip().upper())[2:8]
+        return check_known_division(validate_division_code(code))
+    except ValueError:
+        return None
+
+
 def division_tier(code: str) -> Tier:
     """Return the tier a division code names: province, city or county."""
     if code == NATIONAL_DIVISION:

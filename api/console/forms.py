@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from api.errors import error_field, wording
 from api.models import ActionBody
+from schemas.enterprise import registering_division
 from schemas.messages import Catalog, Said
 from schemas.request import RequestInput
 from tierflow.i18n import formats
@@ -85,6 +86,8 @@ def parse_walk_in(
     """Return (values echoed back, the request or None, {field: reason})."""
     values = {name: str(form.get(name, "")).strip() for name in WALK_IN_FIELDS}
     values["enterprise.uscc"] = values["enterprise.uscc"].upper()
+    if not values["enterprise.division_code"]:  # as registered: the USCC's digits 3-8
+        values["enterprise.division_code"] = registering_division(values["enterprise.uscc"]) or ""
     data: dict[str, Any] = {"channel": WALK_IN_CHANNEL, "enterprise": {}}
     for name, value in values.items():
         if name == "request_id" and not value:

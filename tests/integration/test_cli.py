@@ -243,7 +243,8 @@ async def test_cli_submit_by_flags_names_its_channel(api_url: str, cli_env: dict
 
         row = await eventually(recorded, what=f"{rid} in the read model")
         assert row["channel"] == channel
-    # a walk-in for an enterprise 拱墅区 serves: where it went, since it is not theirs to read
+    # a walk-in for an enterprise 拱墅区 serves: where it went, since it is not theirs to read;
+    # without --division, the one its USCC was registered in (characters 3-8: 330105)
     there = make_request(division_code="330105")
     flags = [
         "submit",
@@ -251,8 +252,6 @@ async def test_cli_submit_by_flags_names_its_channel(api_url: str, cli_env: dict
         there.enterprise.uscc,
         "--name",
         there.enterprise.name,
-        "--division",
-        "330105",
         "--subject",
         there.subject,
     ]

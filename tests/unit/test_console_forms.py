@@ -24,6 +24,7 @@ from api.console.routes import TEXT_LABELS
 from api.lookup import not_found
 from schemas.domain import State, Tier
 from schemas.edge import ACTION_TEXT_BYTES
+from schemas.enterprise import registering_division
 from schemas.lifecycle import (
     TEXT_REQUIRED,
     ActionKind,
@@ -60,6 +61,32 @@ def test_a_good_walk_in_form_builds_the_apis_request() -> None:
     _, request, errors = parse_walk_in(walk_in(), ZH)
     assert errors == {} and isinstance(request, RequestInput)
     assert request.channel == "walk-in" and request.request_id.startswith("walkin-")
+
+
+def test_a_walk_in_without_a_division_takes_the_one_its_uscc_was_registered_in() -> None:
+    """Characters 3-8 of a USCC are its registering authority's division (GB 32100-2015): a
+    window caseworker need not look the code up; one typed in (a moved enterprise) stands."""
+    values, request, errors = parse_walk_in(walk_in(**{"enterprise.division_code": ""}), ZH)
+    assert errors == {} and request is not None
+    assert request.enterprise.division_code == "330106"
+    assert values["enterprise.division_code"] == "330106"  # the form shows what was taken
+    moved = parse_walk_in(walk_in(**{"enterprise.division_code": "330105"}), ZH)[1]
+    assert moved is not None and moved.enterprise.division_code == "330105"
+    # an invalid USCC gives none: its own reason is shown, and the division is asked for
+    bad = GOOD_USCC[:17] + ("X" if GOOD_USCC[17] != "X" else "Y")
+    _, _, errors = parse_walk_in(
+        walk_in(**{"enterprise.uscc": bad, "enterprise.division_code": ""}), ZH
+    )
+    assert set(errors) == {"enterprise.uscc", "enterprise.division_code"}
+
+
+def test_registering_division_knows_only_divisions_of_the_data() -> None:
+    assert registering_division(GOOD_USCC.lower()) == "330106"
+    unknown = make_uscc("339999", random.Random("forms"))
+    assert registering_division(unknown) is None
+    retired = make_uscc("330103", random.Random("forms"))  # 下城区, now part of 拱墅区
+    assert registering_division(retired) == "330103"  # routed by its successor, as typed
+    assert registering_division("not a uscc") is None
 
 
 def test_walk_in_reasons_are_chinese_on_a_chinese_page() -> None:

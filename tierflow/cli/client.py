@@ -24,6 +24,7 @@ from rich.table import Table
 
 from schemas.domain import Category, Priority, SlaStatus, State, Tier
 from schemas.edge import INSTITUTION_IDS_AT_ONCE
+from schemas.enterprise import registering_division
 from schemas.lifecycle import (
     ActionFields,
     ActionKind,
@@ -587,7 +588,11 @@ def submit(
     request_id: str | None = typer.Option(None, help="Default: a new id"),
     uscc: str | None = typer.Option(None, help="Unified social credit code (18 characters)"),
     name: str | None = typer.Option(None, help="Enterprise name"),
-    division: str | None = typer.Option(None, help="Enterprise division code"),
+    division: str | None = typer.Option(
+        None,
+        help="Enterprise division code (GB/T 2260); default: the USCC's characters 3-8, "
+        "where it was registered",
+    ),
     category: str = typer.Option("other", help=CATEGORY_HELP),
     priority: str = typer.Option("normal", help=PRIORITY_HELP),
     subject: str | None = typer.Option(None, help="What the enterprise asks for, in one line"),
@@ -602,6 +607,7 @@ def submit(
         except (UnicodeDecodeError, ValueError) as exc:
             _fail(_("--file: not a JSON file in UTF-8 (%(error)s)") % {"error": exc})
     else:
+        division = division or (registering_division(uscc) if uscc else None)
         missing = [
             n
             for n, v in (
