@@ -39,6 +39,8 @@ from workers.notifier.metrics import NotifierMetrics
 from workers.notifier.planner import Planner, record_rows
 
 log = logging.getLogger("tierflow.notifier")
+# how long a retry waits to learn where a partition ends (the broker may be away too)
+END_OFFSET_TIMEOUT_MS = 2_000
 _TYPE_RE = re.compile(r"^org\.tierflow\.request\.([a-z_]+)\.v1$")
 EVENT_TYPES = frozenset(t.value for t in EventType)
 
@@ -244,13 +246,15 @@ class EventConsumer:
         nothing is polled, and the lag (what ``/healthz`` and the metric report) would stand
         at what the last poll saw, however many events arrive meanwhile."""
         tp = TopicPartition(record.topic, record.partition)
+        if self.consumer is None:
+            return
         try:
-            end = self.consumer.end_offsets([tp])[tp] if self.consumer is not None else None
+            found = self.consumer.end_offsets([tp], timeout_ms=END_OFFSET_TIMEOUT_MS)
+            end = found[tp]
         except Exception as exc:  # noqa: BLE001 - the broker may be away too: keep the last
             log.debug("end offset of %s unknown (%s)", tp, type(exc).__name__)
             return
-        if end is not None:
-            self.partitions.get(tp).set_highwater(end)
+        self.partitions.get(tp).set_highwater(end)
 
     def _count(self, rows: list[dict[str, Any]], new: int) -> None:
         self.stats.events += 1
