@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Protocol, get_args
 
 from pydantic import BaseModel, Field, ModelWrapValidatorHandler, model_validator
 
@@ -106,15 +106,16 @@ TEXT_REQUIRED = {
     ActionKind.REJECT_APPEAL: N_("why the rating stands"),
 }
 
+WHY_CODE = N_("why, as one of %(choices)s")
 # Actions that need other fields: (field, what it holds) each.
 FIELD_REQUIRED: dict[ActionKind, tuple[tuple[str, str], ...]] = {
     ActionKind.REASSIGN: (("institution_id", N_("the institution that takes the request over")),),
     ActionKind.APPROVE_RETURN: (("institution_id", N_("the institution the request goes to")),),
     ActionKind.RATE: (("rating", N_("1-5")),),
-    ActionKind.RETURN: (("return_reason", N_("why, as a code")),),
+    ActionKind.RETURN: (("return_reason", WHY_CODE),),
     ActionKind.REQUEST_EXTENSION: (("days", N_("the working days asked for")),),
     ActionKind.SUSPEND: (
-        ("suspend_reason", N_("why, as a code")),
+        ("suspend_reason", WHY_CODE),
         ("days", N_("working days at most")),
     ),
     ActionKind.ASSIGN_HANDLER: (("handler_id", N_("the caseworker who handles it")),),
@@ -291,8 +292,19 @@ def missing_field(kind: ActionKind, body: BaseModel) -> tuple[str, Said] | None:
     for name, what in needed + list(FIELD_REQUIRED.get(kind, ())):
         value = getattr(body, name, None)
         if value is None or (isinstance(value, str) and not value.strip()):
-            return name, Said(REQUIRED_FOR, kind=kind.value, what=Said(what))
+            what_said = Said(what, choices=_choices(body, name))
+            return name, Said(REQUIRED_FOR, kind=kind.value, what=what_said)
     return None
+
+
+def _choices(body: BaseModel, name: str) -> str:
+    """The codes a field of ``body`` takes, when it takes codes ("" otherwise): a caller
+    told only that a code is missing had to look the codes up."""
+    field = type(body).model_fields.get(name)
+    for arg in get_args(field.annotation) if field is not None else ():
+        if isinstance(arg, type) and issubclass(arg, StrEnum):
+            return ", ".join(arg)
+    return ""
 
 
 FIELD_REASON = N_("%(field)s is %(reason)s")  # "text is required for resolve: ..."

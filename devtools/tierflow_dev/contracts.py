@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from schemas.lifecycle import (
     SuspendReason,
     TransitionRecord,
 )
+from schemas.messages import fill
 from schemas.request import REQUEST_ID_PATTERN, Actor, RequestInput
 from tierflow import constants
 from tierflow_dev.paths import REPO_ROOT
@@ -104,7 +106,10 @@ def action_data_model(kind: ActionKind) -> type[BaseModel]:
     }
     for field, what in FIELD_REQUIRED.get(kind, ()):
         kind_of, bounds = REQUIRED_FIELD_TYPES[field]
-        fields[field] = (kind_of, Field(description=what, **bounds))
+        codes = (
+            ", ".join(kind_of) if isinstance(kind_of, type) and issubclass(kind_of, StrEnum) else ""
+        )
+        fields[field] = (kind_of, Field(description=fill(what, {"choices": codes}), **bounds))
     if kind is ActionKind.ESCALATE:
         fields["reason_code"] = (
             EscalationReason | None,

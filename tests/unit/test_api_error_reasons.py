@@ -74,6 +74,17 @@ def test_a_missing_field_reads_with_its_action_and_what_it_holds() -> None:
     assert item_text(rating, ZH) == "回访评价须填写评分（1 至 5 分）"
 
 
+def test_a_missing_code_names_the_codes_it_may_be() -> None:
+    """A return without its reason said only "why, as a code": the caller had to look them up."""
+    name, why = missing_field(ActionKind.RETURN, ActionBody(text="不属于本单位")) or ("", "")
+    codes = "not_our_remit, outside_region, duplicate, other"
+    assert (name, why) == ("return_reason", f"required for return: why, as one of {codes}")
+    [item] = as_received([{"loc": ("body", name), "msg": why, "type": "value_error"}])
+    assert item_text(item, ZH) == f"退单须填写原因代码，取 {codes.replace(', ', '、')} 之一"
+    _, why = missing_field(ActionKind.SUSPEND, ActionBody(text="等待检测报告", days=5)) or ("", "")
+    assert why.endswith("one of third_party, legal_procedure, force_majeure, other")
+
+
 def test_a_wording_inside_another_survives_the_json_and_renders_the_english() -> None:
     name, why = missing_field(ActionKind.SUSPEND, ActionBody(text="等待检测报告")) or ("", "")
     wording = Wording.of(why)
