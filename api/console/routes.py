@@ -326,9 +326,12 @@ def queue_query(
     q: str = "",
     sort: str = "",
     awaiting: str | None = None,
+    mine: bool = False,
+    signed_for: str = "",
 ) -> tuple[QueueFilter, QueueSort]:
     """The queue page's filters, search and order (unknown values: no filter, by risk); a
-    desk's worklist when ``awaiting`` is not given at all."""
+    desk's worklist when ``awaiting`` is not given at all. ``mine``: what the caller handles
+    (承办); ``signed_for=false``: what waits to be signed for (待签收)."""
     where = QueueFilter(
         institution if full_match(INSTITUTION_ID_PATTERN, institution) else None,
         _enum(Tier, tier),
@@ -339,6 +342,8 @@ def queue_query(
         include_closed=include_closed,
         search=q.strip()[:SEARCH_BYTES] or None,
         awaiting=DESK_WORKLISTS.get(user.role) if awaiting is None else _enum(Awaiting, awaiting),
+        signed_for={"true": True, "false": False}.get(signed_for),
+        mine=mine,
     )
     return where, _enum(QueueSort, sort) or QueueSort.RISK
 
@@ -381,6 +386,8 @@ def queue(
         "page": page,
         "filters": {n: (v.value if v else "") for n, v in filters.items()},
         "include_closed": where.include_closed,
+        "mine": where.mine,
+        "unsigned": where.signed_for is False,
         "worklist": where.awaiting,
         "scope": {
             "institution": where.institution or "",

@@ -44,10 +44,24 @@ async def _mine(api: Api, who: str) -> list[str]:
     return [item["request_id"] for item in page.json()["items"]]
 
 
-async def test_sign_for_claims_and_transfer_moves_it_between_queues(api: Api) -> None:
+async def _console_queue(stack, api: Api, who: str, **params: str) -> str:
+    """The console's queue page as ``who`` sees it with ``params``."""
+    app = create_app(stack.settings, stack.client, stack.engine)
+    async with asgi_client(app) as client:
+        assert (await sign_in(client, api.users.tokens[who])).status_code == 303
+        page = await client.get("/console/", params=params)
+        assert page.status_code == 200, page.text
+        return page.text
+
+
+async def test_sign_for_claims_and_transfer_moves_it_between_queues(api: Api, stack) -> None:
     rid = await api.submit(make_request(), who="sys_portal")
     waiting = await api.get("/requests", "cw_own", params={"signed_for": "false"})
     assert rid in [i["request_id"] for i in waiting.json()["items"]]  # 待签收
+    # the console's queue has the same two lists: 只看待签收的, 只看我承办的
+    unsigned = await _console_queue(stack, api, "cw_own", signed_for="false")
+    assert rid in unsigned and 'name="signed_for" value="false" checked' in unsigned
+    assert rid not in await _console_queue(stack, api, "cw_own", mine="true")
 
     signed = await api.act(rid, "sign_for", "cw_own")
     assert signed.status_code == 200 and signed.json()["state"] == "assigned", signed.text
@@ -59,6 +73,10 @@ async def test_sign_for_claims_and_transfer_moves_it_between_queues(api: Api) ->
 
     await eventually(lambda: handled_by(own), what="the signer handles it")
     assert rid in await _mine(api, "cw_own") and rid not in await _mine(api, "cw_mate")
+    assert rid in await _console_queue(stack, api, "cw_own", mine="true")
+    assert rid not in await _console_queue(stack, api, "cw_mate", mine="true")
+    assert rid not in await _console_queue(stack, api, "cw_own", signed_for="false")
+    assert rid in await _console_queue(stack, api, "cw_mate")  # the unit's queue: everyone's
 
     refused = await api.act(rid, "claim", "cw_mate")
     assert refused.status_code == 409 and f"{own} handles it" in refused.json()["detail"]

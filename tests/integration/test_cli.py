@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -215,6 +215,10 @@ async def test_cli_full_lifecycle(
     assert "签收" in gone and "called the CFO" in gone  # the audit trail, from the read model
 
 
+async def _has(found: Awaitable[list[str]], item: str) -> bool:
+    return item in await found
+
+
 async def test_cli_submit_by_flags_names_its_channel(api_url: str, cli_env: dict[str, str]) -> None:
     """A caseworker registers what came to the window (by default) or on the phone; the
     request does not claim to come from the enterprise's online portal."""
@@ -243,6 +247,17 @@ async def test_cli_submit_by_flags_names_its_channel(api_url: str, cli_env: dict
 
         row = await eventually(recorded, what=f"{rid} in the read model")
         assert row["channel"] == channel
+    # 待签收 until someone signs for it, who then handles it (承办): --unsigned, --mine
+
+    async def listed(*flags: str) -> list[str]:
+        page = json.loads(ok(await run(env, "queue", *flags, "--json")))
+        return [item["request_id"] for item in page["items"]]
+
+    assert rid in await listed("--unsigned") and rid not in await listed("--mine")
+    ok(await run(env, "act", rid, "sign_for"))
+    mine = await eventually(lambda: _has(listed("--mine"), rid), what=f"{rid} is mine")
+    assert mine and rid not in await listed("--unsigned")
+    assert rid not in await listed("--awaiting", "follow_up")
     # a walk-in for an enterprise 拱墅区 serves: where it went, since it is not theirs to read;
     # without --division, the one its USCC was registered in (characters 3-8: 330105)
     there = make_request(division_code="330105")

@@ -228,6 +228,10 @@ CATEGORY_HELP = (
     "certification, policy_consultation or other"
 )
 PRIORITY_HELP = "low, normal, high or urgent"
+AWAITING_HELP = (
+    "Only a worklist: follow_up (待回访), return_decision (退单待决定), extension_decision, "
+    "suspension_decision, appeal_decision or supervision_reply"
+)
 CHANNEL_HELP = (
     "How it came in: `walk-in` (at the service window; the default), `hotline` (a call), "
     "`portal` (the enterprise's online portal) or a system's own name"
@@ -249,6 +253,11 @@ def queue(
     ),
     sort: str | None = typer.Option(None, help="risk (default), newest or oldest"),
     include_closed: bool = typer.Option(False, "--all", help="Closed requests too"),
+    mine: bool = typer.Option(False, "--mine", help="Only those you handle (承办)"),
+    unsigned: bool = typer.Option(
+        False, "--unsigned", help="Only those awaiting sign-for (待签收)"
+    ),
+    awaiting: str | None = typer.Option(None, help=AWAITING_HELP),
     limit: int = typer.Option(50, min=1, max=500),
     offset: int = typer.Option(0, min=0),
     as_json: bool = typer.Option(False, "--json", help="Print the API answer as JSON"),
@@ -269,6 +278,9 @@ def queue(
             "search": search,
             "sort": sort,
             "include_closed": include_closed or None,
+            "mine": mine or None,
+            "signed_for": False if unsigned else None,
+            "awaiting": awaiting,
             "limit": limit,
             "offset": offset,
         }.items()
