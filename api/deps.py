@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -14,10 +15,13 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from schemas.messages import N_, Said
 from tierflow.auth_store import Principal, TokenRefused, resolve_token
 from tierflow.metrics import ApiMetrics
-from tierflow.rate_limit import RateLimiter
+from tierflow.rate_limit import FailureLimit, RateLimiter
 from tierflow.settings import Settings
+
+log = logging.getLogger("tierflow.api")
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,8 @@ class ApiLimits:
     max_upload_bytes: int
     action_wait_seconds: float
     view_wait_seconds: float
+    sign_in_failures: int
+    sign_in_failure_window_seconds: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ApiLimits:
@@ -62,10 +68,14 @@ class ApiContext:
     clock: Callable[[], datetime] = utc_now
     submit_limiter: RateLimiter = field(init=False)
     action_limiter: RateLimiter = field(init=False)
+    sign_in_failures: FailureLimit = field(init=False)
 
     def __post_init__(self) -> None:
         self.submit_limiter = RateLimiter(self.limits.submit_per_second, self.limits.submit_burst)
         self.action_limiter = RateLimiter(self.limits.actions_per_second, self.limits.actions_burst)
+        self.sign_in_failures = FailureLimit(
+            self.limits.sign_in_failures, self.limits.sign_in_failure_window_seconds
+        )
 
     @property
     def temporal(self) -> Client:
@@ -84,24 +94,55 @@ _bearer = HTTPBearer(auto_error=False, description="API token issued by `tierflo
 
 
 def get_principal(
+    request: Request,
     ctx: Ctx,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """Resolve the bearer token to a principal, or answer 401."""
+    """Resolve the bearer token to a principal, or answer 401 (429 to an address that sent
+    too many refused tokens: it is not checked until its window frees)."""
     if creds is None or creds.scheme.lower() != "bearer":
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing bearer token (Authorization: Bearer tf_...)",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    address = client_address(request)
+    if (wait := ctx.sign_in_failures.locked_for(address)) is not None:
+        raise too_many_failures(wait)
     try:
         return resolve_token(ctx.engine, creds.credentials, ctx.clock())
     except TokenRefused as refused:
+        note_refused_token(ctx, address)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             str(refused),
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from None
+
+
+def client_address(request: Request) -> str:
+    """The caller's address (a proxy's client, when uvicorn trusts its X-Forwarded-For)."""
+    return request.client.host if request.client else "unknown"
+
+
+def note_refused_token(ctx: ApiContext, address: str) -> None:
+    """Count a refused token against ``address``; say so in the log once it is locked out."""
+    ctx.sign_in_failures.fail(address)
+    if ctx.sign_in_failures.locked_for(address) is not None:
+        log.warning(
+            "client %s sent too many refused tokens; refused until its window frees", address
+        )
+
+
+def too_many_failures(wait: float) -> HTTPException:
+    retry_after = max(1, math.ceil(wait))
+    said = Said(
+        N_("too many refused tokens from this address; retry in %(seconds)d s"),
+        seconds=retry_after,
+    )
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS, said, headers={"Retry-After": str(retry_after)}
+    )
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -30,3 +30,25 @@ class RateLimiter:
             return None
         reset_at = self._limiter.get_window_stats(self.item, str(key)).reset_time
         return max(0.0, reset_at - time.time())
+
+
+class FailureLimit:
+    """Failed attempts per key (a client address) in a sliding window; a key past the limit
+    is refused before it is checked, until the window frees (登录失败处理: unlimited guesses
+    at sign-in are what a security review forbids, whatever a token's entropy)."""
+
+    def __init__(self, failures: int, window_seconds: int) -> None:
+        self.item = RateLimitItemPerSecond(failures, window_seconds)
+        self.storage = MemoryStorage()
+        self._limiter = SlidingWindowCounterRateLimiter(self.storage)
+
+    def locked_for(self, key: object) -> float | None:
+        """Seconds until ``key`` may try again; None if it may now."""
+        if self._limiter.test(self.item, str(key)):
+            return None
+        reset_at = self._limiter.get_window_stats(self.item, str(key)).reset_time
+        return max(0.0, reset_at - time.time())
+
+    def fail(self, key: object) -> None:
+        """Count a failed attempt of ``key``."""
+        self._limiter.hit(self.item, str(key))

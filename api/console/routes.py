@@ -38,7 +38,15 @@ from api.console.session import (
     sign_in_redirect,
     token_principal,
 )
-from api.deps import ApiContext, Ctx, action_rate, submit_rate
+from api.deps import (
+    ApiContext,
+    Ctx,
+    action_rate,
+    client_address,
+    note_refused_token,
+    submit_rate,
+    too_many_failures,
+)
 from api.lookup import co_handles, not_found, read_row
 from api.models import RequestDetail
 from api.service.actions import IDEMPOTENCY_KEY, take_action
@@ -273,8 +281,17 @@ async def login(request: Request, ctx: Ctx) -> Response:
     if not token:
         reason = gettext(request, None).gettext("Paste your API token.")
         return _login_page(request, next_url, reason, status.HTTP_401_UNAUTHORIZED)
+    address = client_address(request)
+    if (wait := ctx.sign_in_failures.locked_for(address)) is not None:
+        locked = too_many_failures(wait)
+        said = locked.detail
+        reason = said.text(gettext(request, None)) if isinstance(said, Said) else str(said)
+        page = _login_page(request, next_url, reason, status.HTTP_429_TOO_MANY_REQUESTS)
+        page.headers.update(locked.headers or {})
+        return page
     principal = await run_in_threadpool(token_principal, ctx, token)
     if isinstance(principal, str):
+        note_refused_token(ctx, address)
         return _login_page(request, next_url, f"token: {principal}", status.HTTP_401_UNAUTHORIZED)
     policy = SessionPolicy.from_settings(ctx.settings)
     session_id = await run_in_threadpool(open_session, ctx.engine, principal, ctx.clock(), policy)

@@ -297,6 +297,39 @@ async def test_error_codes(api: Api, stack) -> None:
         assert resp.status_code == 200
 
 
+def _from(app: Any, address: str) -> httpx.AsyncClient:
+    """A client of ``app`` calling from ``address``."""
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://api")
+
+
+async def test_an_address_sending_refused_tokens_is_locked_out(api: Api, stack) -> None:
+    """登录失败处理: past the refused tokens allowed per window, an address is refused before
+    its token is checked (a good one too), in the API and at the console's sign-in; another
+    address is not."""
+    strict = {"api_sign_in_failures": 3, "api_sign_in_failure_window_seconds": 600}
+    app = create_app(stack.settings.model_copy(update=strict), stack.client, stack.engine)
+    wrong = {"Authorization": "Bearer tf_guessed-wrong"}
+    async with _from(app, "203.0.113.7") as guesser, _from(app, "198.51.100.2") as other:
+        for _ in range(3):
+            assert (await guesser.get(V1 + "/requests", headers=wrong)).status_code == 401
+        locked = await guesser.get(V1 + "/requests", headers=api.users.auth("admin"))
+        assert locked.status_code == 429, locked.text
+        assert 1 <= int(locked.headers["Retry-After"]) <= 600
+        assert locked.json()["reason"]["message"] == (
+            "too many refused tokens from this address; retry in %(seconds)d s"
+        )
+        assert (await guesser.get(V1 + "/requests")).status_code == 401  # no token: no guess
+        # the console's sign-in counts and refuses the same way, in the reader's words
+        page = await sign_in(guesser, api.users.tokens["admin"])
+        assert page.status_code == 429 and "此地址被拒绝的令牌过多" in page.text
+        # another address signs in and calls as before
+        assert (await other.get(V1 + "/requests", headers=api.users.auth("admin"))).is_success
+        for _ in range(3):
+            assert (await sign_in(other, "tf_another-guess")).status_code == 401
+        assert (await sign_in(other, api.users.tokens["admin"])).status_code == 429
+
+
 async def test_a_query_parameter_the_route_lacks_is_refused_not_ignored(api: Api) -> None:
     # the answer's field is institution_id, the filter institution: ignored, it answered all
     r = await api.get("/requests", "admin", params={"institution_id": "zj-330105-sme"})

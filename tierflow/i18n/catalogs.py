@@ -37,7 +37,13 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
         ("templates/**.html", "jinja2.ext:babel_extract"),
     ],
     # a request or an institution not found; pydantic's kinds of error in our words
-    "api": [("lookup.py", "python"), ("errors.py", "python"), ("routes/institutions.py", "python")],
+    # ... and an address locked out after too many refused tokens
+    "api": [
+        ("lookup.py", "python"),
+        ("errors.py", "python"),
+        ("deps.py", "python"),
+        ("routes/institutions.py", "python"),
+    ],
     # the what-if's refusals (API and console); an action on a finished or busy request; a
     # preference's phone
     "api/service": [
