@@ -99,7 +99,7 @@ def get_principal(
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """Resolve the bearer token to a principal, or answer 401 (429 to an address that sent
-    too many refused tokens: it is not checked until its window frees)."""
+    too many unknown tokens: it is not checked until its window frees)."""
     if creds is None or creds.scheme.lower() != "bearer":
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -112,7 +112,8 @@ def get_principal(
     try:
         return resolve_token(ctx.engine, creds.credentials, ctx.clock())
     except TokenRefused as refused:
-        note_refused_token(ctx, address)
+        if refused.unknown:
+            note_guess(ctx, address)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             str(refused),
@@ -125,19 +126,20 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def note_refused_token(ctx: ApiContext, address: str) -> None:
-    """Count a refused token against ``address``; say so in the log once it is locked out."""
+def note_guess(ctx: ApiContext, address: str) -> None:
+    """Count an unknown token against ``address``; say so in the log once it is locked out.
+
+    Only unknown tokens count: a revoked or expired one is a real token (a script not yet
+    given its new one), and counting it would lock out every other client on its host."""
     ctx.sign_in_failures.fail(address)
     if ctx.sign_in_failures.locked_for(address) is not None:
-        log.warning(
-            "client %s sent too many refused tokens; refused until its window frees", address
-        )
+        log.warning("client %s sent too many unknown tokens; refused for a while", address)
 
 
 def too_many_failures(wait: float) -> HTTPException:
     retry_after = max(1, math.ceil(wait))
     said = Said(
-        N_("too many refused tokens from this address; retry in %(seconds)d s"),
+        N_("too many unknown tokens from this address; retry in %(seconds)d s"),
         seconds=retry_after,
     )
     return HTTPException(

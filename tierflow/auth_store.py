@@ -39,7 +39,14 @@ class AuthStoreError(TranslatableError):
 
 
 class TokenRefused(Exception):
-    """A bearer token that does not authenticate; the message says why (unknown, expired...)."""
+    """A bearer token that does not authenticate; the message says why (unknown, expired...).
+
+    ``unknown``: no token of that value was ever issued (a guess, or a mistyped one), as
+    opposed to a real token revoked, expired or of a disabled user."""
+
+    def __init__(self, message: str, *, unknown: bool = False) -> None:
+        super().__init__(message)
+        self.unknown = unknown
 
 
 @dataclass(frozen=True)
@@ -221,7 +228,7 @@ def authenticate(engine: Engine, token: str, now: datetime | None = None) -> Pri
 def resolve_token(engine: Engine, token: str, now: datetime | None = None) -> Principal:
     """Return the principal of a live token and note its use; raise ``TokenRefused`` why not."""
     if not token.startswith(TOKEN_PREFIX):
-        raise TokenRefused("unknown token")
+        raise TokenRefused("unknown token", unknown=True)
     with Session(engine) as session:
         row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
         return _principal(session, row, now or datetime.now(UTC))
@@ -235,7 +242,7 @@ def principal_of_token_id(engine: Engine, token_id: int, now: datetime | None = 
 
 def _principal(session: Session, row: ApiToken | None, now: datetime) -> Principal:
     if row is None:
-        raise TokenRefused("unknown token")
+        raise TokenRefused("unknown token", unknown=True)
     if row.revoked_at is not None:
         raise TokenRefused(f"token {row.display_prefix}… was revoked at {_iso(row.revoked_at)}")
     if now >= row.expires_at:

@@ -43,7 +43,7 @@ from api.deps import (
     Ctx,
     action_rate,
     client_address,
-    note_refused_token,
+    note_guess,
     submit_rate,
     too_many_failures,
 )
@@ -86,7 +86,7 @@ from schemas.lifecycle import (
 )
 from schemas.policy import CalendarData
 from schemas.request import REQUEST_ID_PATTERN
-from tierflow.auth_store import Principal
+from tierflow.auth_store import Principal, TokenRefused
 from tierflow.constants import workflow_id
 from tierflow.db.models import InstitutionRow
 from tierflow.directory_store import units_near
@@ -290,8 +290,9 @@ async def login(request: Request, ctx: Ctx) -> Response:
         page.headers.update(locked.headers or {})
         return page
     principal = await run_in_threadpool(token_principal, ctx, token)
-    if isinstance(principal, str):
-        note_refused_token(ctx, address)
+    if isinstance(principal, TokenRefused):
+        if principal.unknown:
+            note_guess(ctx, address)
         return _login_page(request, next_url, f"token: {principal}", status.HTTP_401_UNAUTHORIZED)
     policy = SessionPolicy.from_settings(ctx.settings)
     session_id = await run_in_threadpool(open_session, ctx.engine, principal, ctx.clock(), policy)

@@ -71,12 +71,12 @@ def session_principal(ctx: ApiContext, session_id: str | None) -> Principal | No
     )
 
 
-def token_principal(ctx: ApiContext, token: str) -> Principal | str:
+def token_principal(ctx: ApiContext, token: str) -> Principal | TokenRefused:
     """Check a token with the API's bearer check; return the principal or why it is refused."""
     try:
         return resolve_token(ctx.engine, token, ctx.clock())
     except TokenRefused as refused:
-        return str(refused)
+        return refused
 
 
 def sign_in_redirect(request: Request) -> HTTPException:

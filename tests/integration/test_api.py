@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from tests.fixtures.console import sign_in
 from tests.utils.api_helpers import Users, asgi_client, make_users, request_body, serve_in_thread
 from tests.utils.factories import make_request
 from tests.utils.stack_helpers import eventually, forget_workflow
+from tierflow.auth_store import issue_token
 from tierflow.codec import data_converter
 from tierflow.constants import workflow_id
 from tierflow.db import repository
@@ -303,10 +305,10 @@ def _from(app: Any, address: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://api")
 
 
-async def test_an_address_sending_refused_tokens_is_locked_out(api: Api, stack) -> None:
-    """登录失败处理: past the refused tokens allowed per window, an address is refused before
+async def test_an_address_sending_unknown_tokens_is_locked_out(api: Api, stack) -> None:
+    """登录失败处理: past the unknown tokens allowed per window, an address is refused before
     its token is checked (a good one too), in the API and at the console's sign-in; another
-    address is not."""
+    address is not, nor one whose real token expired (a script awaiting its new one)."""
     strict = {"api_sign_in_failures": 3, "api_sign_in_failure_window_seconds": 600}
     app = create_app(stack.settings.model_copy(update=strict), stack.client, stack.engine)
     wrong = {"Authorization": "Bearer tf_guessed-wrong"}
@@ -317,17 +319,24 @@ async def test_an_address_sending_refused_tokens_is_locked_out(api: Api, stack) 
         assert locked.status_code == 429, locked.text
         assert 1 <= int(locked.headers["Retry-After"]) <= 600
         assert locked.json()["reason"]["message"] == (
-            "too many refused tokens from this address; retry in %(seconds)d s"
+            "too many unknown tokens from this address; retry in %(seconds)d s"
         )
         assert (await guesser.get(V1 + "/requests")).status_code == 401  # no token: no guess
         # the console's sign-in counts and refuses the same way, in the reader's words
         page = await sign_in(guesser, api.users.tokens["admin"])
-        assert page.status_code == 429 and "此地址被拒绝的令牌过多" in page.text
+        assert page.status_code == 429 and "此地址发送的无效令牌过多" in page.text
         # another address signs in and calls as before
         assert (await other.get(V1 + "/requests", headers=api.users.auth("admin"))).is_success
         for _ in range(3):
             assert (await sign_in(other, "tf_another-guess")).status_code == 401
         assert (await sign_in(other, api.users.tokens["admin"])).status_code == 429
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    expired = issue_token(stack.engine, api.users.ids["admin"], timedelta(hours=1), yesterday)
+    async with _from(app, "192.0.2.9") as script:
+        for _ in range(5):
+            r = await script.get(V1 + "/requests", headers={"Authorization": f"Bearer {expired}"})
+            assert r.status_code == 401 and "expired" in r.json()["detail"]
+        assert (await script.get(V1 + "/requests", headers=api.users.auth("admin"))).is_success
 
 
 async def test_a_query_parameter_the_route_lacks_is_refused_not_ignored(api: Api) -> None:
