@@ -31,7 +31,7 @@ from tierflow.auth_store import (
 from tierflow.db.auth_models import ApiToken
 from tierflow.db.engine import make_engine
 from tierflow.db.migrate import upgrade
-from tierflow.rate_limit import RateLimiter
+from tierflow.rate_limit import FailureLimit, RateLimiter
 
 
 @pytest.fixture
@@ -167,6 +167,24 @@ def test_rate_limiter_refills_per_key_and_forgets_idle_keys(
         what="idle keys evicted",
         detail=lambda: sorted(limiter.storage.expirations),
     )
+
+
+def test_failure_limit_locks_a_key_out_until_its_window_frees(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]
+    clock = SimpleNamespace(time=lambda: now[0])
+    for module in ("limits.storage.memory", "limits.strategies", "tierflow.rate_limit"):
+        monkeypatch.setattr(f"{module}.time", clock)
+    limit = FailureLimit(3, 600)  # 3 failures per 10 minutes
+    for _ in range(3):
+        assert limit.locked_for("203.0.113.7") is None  # checking counts nothing
+        limit.fail("203.0.113.7")
+    wait = limit.locked_for("203.0.113.7")
+    assert wait is not None and 0 < wait <= 600
+    assert limit.locked_for("198.51.100.2") is None  # per address
+    now[0] += 1200  # two windows later every failure has slid out
+    assert limit.locked_for("203.0.113.7") is None
 
 
 def test_rate_limiter_window_keeps_the_long_run_rate() -> None:
