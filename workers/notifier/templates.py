@@ -20,12 +20,18 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound
 from jinja2.runtime import Context
 
 from schemas.domain import Category, Priority, Tier
-from schemas.lifecycle import TransitionRecord
+from schemas.lifecycle import ReturnReason, SuspendReason, TransitionRecord
 from tierflow.i18n import formats, translations
 from tierflow.i18n.engine_reasons import clock_words, engine_reason
 from tierflow.i18n.labels import code_words
 
-WORDS = {"tier": Tier, "category": Category, "priority": Priority}
+WORDS = {
+    "tier": Tier,
+    "category": Category,
+    "priority": Priority,
+    "return_reason": ReturnReason,
+    "suspend_reason": SuspendReason,
+}
 
 
 @dataclass(frozen=True)

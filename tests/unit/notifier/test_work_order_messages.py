@@ -74,6 +74,7 @@ DETAILS: dict[EventType, dict[str, object]] = {
     EventType.REMINDED: {"clock": "sign_for", "deadline": "2026-12-02T01:00:00+00:00"},
     EventType.EXTENSION_REQUESTED: {"days": 3},
     EventType.RETURN_REQUESTED: {"return_reason": "outside_region"},
+    EventType.SUSPENSION_REQUESTED: {"suspend_reason": "third_party", "days": 5},
     EventType.SUSPENSION_APPROVED: {"days": 5, "suspended_until": "2026-12-09T01:00:00+00:00"},
     EventType.EXTENSION_APPROVED: {"days": 3, "resolution_due_at": "2026-12-10T09:00:00+00:00"},
     EventType.CO_HANDLER_ADDED: PART,
@@ -101,6 +102,20 @@ PHRASES = [
     (EventType.EXTENSION_REQUESTED, "application_requested", "en", "An extension"),
     (EventType.RETURN_REQUESTED, "application_requested", "zh-CN", "退单申请"),
     (EventType.RETURN_REQUESTED, "application_requested", "en", "A return"),
+    # the reason's code in the reader's words, before what the unit wrote
+    (EventType.RETURN_REQUESTED, "application_requested", "zh-CN", "理由：非本辖区；等待银行授信"),
+    (
+        EventType.RETURN_REQUESTED,
+        "application_requested",
+        "en",
+        "Why: Outside this unit's region; ",
+    ),
+    (
+        EventType.SUSPENSION_REQUESTED,
+        "application_requested",
+        "zh-CN",
+        "理由：等待第三方意见或材料；",
+    ),
     (EventType.SUSPENSION_APPROVED, "application_decided", "zh-CN", "挂起申请已批准"),
     (EventType.SUSPENSION_APPROVED, "application_decided", "en", "suspension of service request"),
     (EventType.EXTENSION_APPROVED, "extension_granted", "zh-CN", "2026年12月10日 17:00"),
