@@ -106,6 +106,7 @@ TEXT_REQUIRED = {
     ActionKind.REJECT_APPEAL: N_("why the rating stands"),
 }
 
+# A reason's code, with the codes it may be (``missing_field`` fills them in).
 WHY_CODE = N_("why, as one of %(choices)s")
 # Actions that need other fields: (field, what it holds) each.
 FIELD_REQUIRED: dict[ActionKind, tuple[tuple[str, str], ...]] = {
