@@ -48,7 +48,7 @@ from api.deps import (
     too_many_failures,
 )
 from api.lookup import co_handles, not_found, read_row
-from api.models import RequestDetail
+from api.models import RequestDetail, RequestItem
 from api.service.actions import IDEMPOTENCY_KEY, take_action
 from api.service.overview import overview_rows, totals_by_tier
 from api.service.requests import (
@@ -380,6 +380,8 @@ def queue(
     moved: str = "",
     submitted: str = "",
     routed_to: str = "",
+    signed: int = 0,
+    unsigned_ids: str = "",
 ) -> Response:
     """The caller's queue from the service's ``list_requests``: breached first, then nearest due.
 
@@ -390,7 +392,7 @@ def queue(
         page = list_requests(ctx, user, where, limit=200, sort=order)
     except HTTPException as exc:
         return error_page(request, user, exc)
-    notices = ("done", "moved", "submitted", "routed_to")
+    notices = ("done", "moved", "submitted", "routed_to", "signed", "unsigned_ids")
     shown = {n: v for n, v in request.query_params.items() if n not in notices}
     search = where.search or ""
     filters = {
@@ -422,6 +424,10 @@ def queue(
         "moved": _request_id(moved),
         "submitted": _request_id(submitted),
         "routed_to": routed_to if full_match(INSTITUTION_ID_PATTERN, routed_to) else "",
+        "signed": max(signed, 0),
+        "not_signed": [i for i in unsigned_ids.split(",")[:BATCH_MAX] if _request_id(i)],
+        "batch_key": f"batch-{uuid.uuid4().hex}",
+        "signable": {item.request_id for item in page.items if _signable(user, item)},
         # every unit the queue names, read at once (the rows' holders, the heading's)
         "unit": views.UnitNames(
             ctx.engine, [user.institution_id, *(item.institution_id for item in page.items)]
@@ -655,6 +661,52 @@ async def post_action(
     ) or await run_in_threadpool(co_handles, ctx, user, request_id):  # 协办: its part
         return redirect(f"/console/requests/{request_id}?done={action.value}")
     return redirect("/console/?" + urlencode({"done": action.value, "moved": request_id}))
+
+
+BATCH_MAX = 50  # requests one 签收所选 signs for
+
+
+def _signable(user: Principal, item: RequestItem) -> bool:
+    """Whether the queue offers ``item`` to sign for in a batch: dispatched to the caller's
+    own unit and not signed for yet (the workflow still judges each)."""
+    return (
+        user.role in (Role.CASEWORKER, Role.SUPERVISOR)
+        and user.institution_id is not None
+        and item.institution_id == user.institution_id
+        and item.state is State.ASSIGNED
+        and item.signed_for_at is None
+    )
+
+
+@router.post("/sign-for")
+async def sign_for_batch(request: Request, ctx: Ctx, user: User) -> Response:
+    """签收所选: sign for each request ticked in the queue, one Update each with its own
+    Idempotency-Key (the form's key and the id: sending the form again signs nothing twice);
+    back to the queue saying how many were signed for and which were not."""
+    form = await request.form()
+    if refused := _csrf_refused(request, form, user, session_token(request)):
+        return refused
+    key = forms.form_text(form.get("batch_key"))
+    ids = list(dict.fromkeys(forms.form_text(v) for v in form.getlist("request_id")))
+    catalog = gettext(request, user)
+    if not re.fullmatch(r"batch-[0-9a-f]{32}", key) or len(ids) > BATCH_MAX:
+        why = catalog.gettext("tick at most %(max)d requests (reload the page)") % {
+            "max": BATCH_MAX
+        }
+        return error_page(request, user, HTTPException(422, why))
+    signed, not_signed = 0, []
+    for request_id in ids:
+        try:
+            _known_id(request_id)
+            action_rate(ctx, user)
+            await take_action(
+                ctx, user, request_id, ActionKind.SIGN_FOR, None, f"{key}.{request_id}"
+            )
+            signed += 1
+        except HTTPException:
+            not_signed.append(request_id)
+    notice = {"signed_for": "false", "signed": str(signed), "unsigned_ids": ",".join(not_signed)}
+    return redirect("/console/?" + urlencode(notice))
 
 
 async def _division(ctx: ApiContext, request_id: str) -> str:

@@ -101,6 +101,48 @@ async def test_sign_for_claims_and_transfer_moves_it_between_queues(api: Api, st
     ).status_code == 403
 
 
+async def test_a_unit_signs_for_the_requests_it_ticks_in_the_queue(api: Api, stack) -> None:
+    """签收所选: one form signs for each ticked request dispatched to the caller's unit; one
+    held elsewhere is named as not signed for; sending the form again signs nothing twice."""
+    ours = [await api.submit(make_request(), who="sys_portal") for _ in range(2)]
+    theirs = await api.submit(make_request(division_code="330105"), who="sys_portal")
+    app = create_app(stack.settings, stack.client, stack.engine)
+    async with asgi_client(app) as client:
+        assert (await sign_in(client, api.users.tokens["cw_own"])).status_code == 303
+        page = (await client.get("/console/", params={"signed_for": "false"})).text
+        for rid in ours:
+            assert f'name="request_id" value="{rid}" form="batch-sign"' in page
+        form = {
+            "csrf_token": re.findall(r'name="csrf_token" value="([^"]+)"', page)[-1],
+            "batch_key": re.findall(r'name="batch_key" value="([^"]+)"', page)[0],
+            "request_id": [*ours, theirs],
+        }
+        sent = await client.post("/console/sign-for", data=form)
+        assert sent.status_code == 303, sent.text
+        back = await client.get(sent.headers["location"])
+        assert (
+            "已签收 2 件工单。" in back.text
+            and f"以下工单未签收（请打开查看原因）：{theirs}" in back.text
+        )
+        for rid in ours:
+            detail = (await api.get(f"/requests/{rid}", "admin")).json()["request"]
+            assert detail["signed_for_at"] and detail["handler_id"] == api.users.ids["cw_own"]
+            assert f'value="{rid}" form="batch-sign"' not in back.text  # signed: not offered
+        again = await client.post("/console/sign-for", data=form)  # the same form, resent
+        assert again.status_code == 303
+        for rid in ours:
+            signed = [
+                e
+                for e in (await api.get(f"/requests/{rid}", "admin")).json()["timeline"]
+                if e["event_type"] == "signed_for"
+            ]
+            assert len(signed) == 1, signed
+        form["request_id"] = [f"x{i}" for i in range(51)]
+        assert (await client.post("/console/sign-for", data=form)).status_code == 422
+        del form["csrf_token"]
+        assert (await client.post("/console/sign-for", data=form)).status_code == 403
+
+
 ZH = translations("zh-CN")
 
 
