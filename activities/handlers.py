@@ -6,9 +6,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio import activity
 
-from schemas.domain import Role
 from schemas.lifecycle import HandlerAnswer, HandlerCheck, Wording
 from schemas.messages import N_, Said
+from schemas.permissions import HANDLER_ROLES
 from tierflow.db.auth_models import ApiUser
 
 
@@ -31,7 +31,7 @@ def refusal(user: ApiUser | None, check: HandlerCheck) -> Said | None:
     name = check.handler_id
     if user is None or user.disabled:
         return Said(N_("handler_id: %(user)s is not an enabled user"), user=name)
-    if user.role not in (Role.CASEWORKER, Role.SUPERVISOR):
+    if user.role not in HANDLER_ROLES:
         return Said(
             N_("handler_id: %(user)s is a %(role)s, not a caseworker"),
             user=name,

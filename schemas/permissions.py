@@ -98,6 +98,8 @@ ROLE_ACTIONS: dict[Role, frozenset[ActionKind]] = {
 STAFF_ROLES = frozenset(
     {Role.CASEWORKER, Role.SUPERVISOR, Role.FOLLOW_UP, Role.DISPATCHER, Role.ADMIN}
 )
+# Roles whose people a unit's request may be handled by (承办人): its caseworkers and its lead.
+HANDLER_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR})
 # Roles that see their region at their tier and below (their institution names both).
 REGIONAL_ROLES = frozenset({Role.SUPERVISOR, Role.FOLLOW_UP, Role.DISPATCHER})
 REPORT_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})

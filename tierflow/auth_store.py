@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from schemas import edge
 from schemas.domain import Role, Tier
-from schemas.permissions import REGIONAL_ROLES, SYSTEM_GRANTS
+from schemas.permissions import HANDLER_ROLES, REGIONAL_ROLES, SYSTEM_GRANTS
 from schemas.request import Actor
 from tierflow.db.auth_models import ApiToken, ApiUser
 from tierflow.directory import Directory
@@ -215,6 +215,20 @@ def revoke_tokens(engine: Engine, user_id: str) -> int:
 def list_users(engine: Engine) -> list[ApiUser]:
     with Session(engine) as session:
         return list(session.exec(select(ApiUser).order_by(ApiUser.id)).all())
+
+
+def possible_handlers(engine: Engine, institution_id: str) -> list[str]:
+    """The user names a request ``institution_id`` holds may be handed to (承办人): its
+    enabled caseworkers and lead, as the handler check (``activities/handlers.py``) admits."""
+    query = (
+        select(ApiUser.id)
+        .where(ApiUser.institution_id == institution_id)
+        .where(col(ApiUser.role).in_(sorted(HANDLER_ROLES)))
+        .where(col(ApiUser.disabled).is_(False))
+        .order_by(ApiUser.id)
+    )
+    with Session(engine) as session:
+        return list(session.exec(query).all())
 
 
 def authenticate(engine: Engine, token: str, now: datetime | None = None) -> Principal | None:

@@ -86,7 +86,7 @@ from schemas.lifecycle import (
 )
 from schemas.policy import CalendarData
 from schemas.request import REQUEST_ID_PATTERN
-from tierflow.auth_store import Principal, TokenRefused
+from tierflow.auth_store import Principal, TokenRefused, possible_handlers
 from tierflow.constants import workflow_id
 from tierflow.db.models import InstitutionRow
 from tierflow.directory_store import units_near
@@ -586,8 +586,26 @@ def _case(
         "field_errors": field_errors or {},
         "values": values or {},
         "unit_choices": _unit_choices(ctx, summary) if picks and summary else [],
+        "colleagues": _colleagues(ctx, summary, detail.allowed_actions),
     }
     return render(request, "case.html", context, status_code, user)
+
+
+def _colleagues(
+    ctx: ApiContext, summary: RequestSummary | None, allowed: list[ActionKind]
+) -> list[str]:
+    """Who the holding unit may name as handler, offered by the assign and transfer forms
+    (the form still takes any name; the workflow checks it)."""
+    holder = summary.institution_id if summary else None
+    if holder is None or not HANDLER_PICKS.intersection(allowed):
+        return []
+    try:
+        return possible_handlers(ctx.engine, holder)
+    except SQLAlchemyError:  # the page still works: the name is typed
+        return []
+
+
+HANDLER_PICKS = frozenset({ActionKind.ASSIGN_HANDLER, ActionKind.TRANSFER})
 
 
 def _bars(

@@ -78,6 +78,16 @@ async def test_sign_for_claims_and_transfer_moves_it_between_queues(api: Api, st
     assert rid not in await _console_queue(stack, api, "cw_own", signed_for="false")
     assert rid in await _console_queue(stack, api, "cw_mate")  # the unit's queue: everyone's
 
+    # the transfer form offers the unit's other caseworkers and lead by name, no one else
+    app = create_app(stack.settings, stack.client, stack.engine)
+    async with asgi_client(app) as client:
+        assert (await sign_in(client, api.users.tokens["cw_own"])).status_code == 303
+        case = (await client.get(f"/console/requests/{rid}")).text
+    colleagues = case.split('<datalist id="colleagues">')[1].split("</datalist>")[0]
+    offered = re.findall(r'<option value="([^"]+)">', colleagues)
+    assert mate in offered and own not in offered and api.users.ids["cw_other"] not in offered
+    assert 'name="handler_id" required value="" list="colleagues"' in case
+
     refused = await api.act(rid, "claim", "cw_mate")
     assert refused.status_code == 409 and f"{own} handles it" in refused.json()["detail"]
     missing = await api.act(rid, "transfer", "cw_own")

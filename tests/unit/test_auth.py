@@ -13,10 +13,11 @@ from sqlmodel import Session, SQLModel, select
 
 import tierflow.db.auth_models  # noqa: F401 - registers the auth tables
 import tierflow.db.models  # noqa: F401 - registers the read model tables
+from activities.handlers import refusal as handler_refusal
 from api.auth import action_refusal, allowed_kinds, can, in_scope, region_prefix
 from api.errors import field_name
 from schemas.domain import Role, Tier
-from schemas.lifecycle import ActionKind
+from schemas.lifecycle import ActionKind, HandlerCheck
 from tests.utils.eventually import eventually_sync
 from tierflow.auth_store import (
     AuthStoreError,
@@ -26,9 +27,10 @@ from tierflow.auth_store import (
     hash_token,
     issue_token,
     new_token,
+    possible_handlers,
     revoke_tokens,
 )
-from tierflow.db.auth_models import ApiToken
+from tierflow.db.auth_models import ApiToken, ApiUser
 from tierflow.db.engine import make_engine
 from tierflow.db.migrate import upgrade
 from tierflow.rate_limit import FailureLimit, RateLimiter
@@ -66,6 +68,29 @@ def test_tokens_are_random_prefixed_and_stored_only_hashed(engine: Engine) -> No
     assert authenticate(engine, "not-ours") is None
     assert revoke_tokens(engine, "ana") == 1
     assert authenticate(engine, token) is None
+
+
+def test_possible_handlers_are_the_units_enabled_caseworkers_and_lead(engine: Engine) -> None:
+    unit = "zj-330106-sme"
+    for name, role, institution in (
+        ("wang", Role.CASEWORKER, unit),
+        ("li", Role.SUPERVISOR, unit),  # the unit's lead
+        ("zhao", Role.FOLLOW_UP, unit),  # the unit's follow-up desk: no handler
+        ("chen", Role.CASEWORKER, "zj-330105-sme"),  # another unit
+        ("sun", Role.CASEWORKER, unit),
+    ):
+        create_user(engine, name, role, institution)
+    with Session(engine) as session:
+        gone = session.get(ApiUser, "sun")
+        assert gone is not None
+        gone.disabled = True
+        session.add(gone)
+        session.commit()
+    assert possible_handlers(engine, unit) == ["li", "wang"]
+    for name in ("zhao", "chen", "sun"):  # each one the handler check refuses
+        with Session(engine) as session:
+            user = session.get(ApiUser, name)
+        assert handler_refusal(user, HandlerCheck(handler_id=name, institution_id=unit))
 
 
 def test_supervisor_tier_and_region_come_from_the_directory(engine: Engine) -> None:
