@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
+from babel.support import NullTranslations
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
@@ -55,6 +56,7 @@ from api.service.requests import (
     QueueFilter,
     QueueSort,
     get_request,
+    last_seen_enterprise,
     list_requests,
     requests_csv,
     submit_request,
@@ -73,6 +75,7 @@ from schemas.domain import (
     Tier,
 )
 from schemas.edge import INSTITUTION_ID_PATTERN, SEARCH_BYTES, full_match
+from schemas.enterprise import registering_division, validate_uscc
 from schemas.lifecycle import (
     ActionKind,
     Awaiting,
@@ -84,13 +87,14 @@ from schemas.lifecycle import (
     clocks_in_order,
     next_due,
 )
+from schemas.messages import TranslatableError
 from schemas.policy import CalendarData
 from schemas.request import REQUEST_ID_PATTERN
 from tierflow.auth_store import Principal, TokenRefused, possible_handlers
 from tierflow.constants import workflow_id
-from tierflow.db.models import InstitutionRow
+from tierflow.db.models import InstitutionRow, ServiceRequest
 from tierflow.directory_store import units_near
-from tierflow.i18n import LOCALES, N_, Said, translations
+from tierflow.i18n import LOCALES, N_, Said, formats, translations
 from tierflow.i18n.refusals import names_its_action
 
 HERE = Path(__file__).parent
@@ -777,11 +781,14 @@ async def _refused(
 
 
 # --------------------------------------------------------------------------- walk-in submit
-def _submit_context(values: dict[str, str], errors: dict[str, str], error: str) -> dict:
+def _submit_context(
+    values: dict[str, str], errors: dict[str, str], error: str, found: str = ""
+) -> dict:
     return {
         "values": values,
         "errors": errors,
         "error": error,
+        "found": found,
         "options": {
             "category": list(Category),
             "priority": list(Priority),
@@ -792,10 +799,47 @@ def _submit_context(values: dict[str, str], errors: dict[str, str], error: str) 
 
 
 @router.get("/submit")
-def submit_form(request: Request, user: User) -> Response:
+def submit_form(request: Request, ctx: Ctx, user: User, uscc: str = "") -> Response:
+    """The walk-in form; with ``uscc``, filled in from the enterprise's latest request the
+    caller may see (带出企业信息), or its registering division when there is none."""
     values = {"priority": Priority.NORMAL.value, "enterprise.size_class": "small"}
     values["request_id"] = forms.new_walk_in_id()
-    return render(request, "submit.html", _submit_context(values, {}, ""), user=user)
+    errors, found = {}, ""
+    catalog = gettext(request, user)
+    if uscc := uscc.strip().upper()[:ENTERPRISE_USCC_CHARS]:
+        values["enterprise.uscc"] = uscc
+        try:
+            validate_uscc(uscc)
+        except TranslatableError as exc:
+            errors["enterprise.uscc"] = exc.text(catalog)
+        else:
+            values["enterprise.division_code"] = registering_division(uscc) or ""
+            last = last_seen_enterprise(ctx, user, uscc)
+            found = (
+                _filled_from(values, last, catalog)
+                if last
+                else catalog.gettext(
+                    "No earlier request of this enterprise that you may see: fill in the rest."
+                )
+            )
+    return render(request, "submit.html", _submit_context(values, errors, "", found), user=user)
+
+
+ENTERPRISE_USCC_CHARS = 18
+
+
+def _filled_from(values: dict[str, str], last: ServiceRequest, catalog: NullTranslations) -> str:
+    """Fill ``values`` with what the enterprise gave on ``last``; say so, for checking."""
+    given = {
+        "enterprise.name": last.enterprise_name,
+        "enterprise.division_code": last.division_code,
+        "enterprise.contact_name": last.contact_name or "",
+        "enterprise.contact_phone": last.contact_phone or "",
+        "enterprise.contact_email": last.contact_email or "",
+    }
+    values.update(given)
+    said = str(catalog.gettext("Filled in from its request %(request)s of %(when)s: check them."))
+    return said % {"request": last.request_id, "when": formats.when(last.submitted_at, catalog)}
 
 
 @router.post("/submit")

@@ -366,3 +366,17 @@ async def get_request(ctx: ApiContext, principal: Principal, request_id: str) ->
         grade_applied=view.grade_applied if view else None,
         view_missing=found.missing,
     )
+
+
+def last_seen_enterprise(ctx: ApiContext, principal: Principal, uscc: str) -> ServiceRequest | None:
+    """The caller's latest request in scope from the enterprise ``uscc``: a walk-in form
+    fills in what the enterprise gave then (name, division, contact) for the window to check,
+    rather than have it typed again at each visit."""
+    query = (
+        select(ServiceRequest)
+        .where(ServiceRequest.enterprise_uscc == uscc, *scope_conditions(principal))
+        .order_by(col(ServiceRequest.submitted_at).desc())
+        .limit(1)
+    )
+    with Session(ctx.engine) as session:
+        return session.exec(query).first()

@@ -153,6 +153,38 @@ async def test_a_unit_signs_for_the_requests_it_ticks_in_the_queue(api: Api, sta
         assert (await client.post("/console/sign-for", data=form)).status_code == 403
 
 
+async def _walk_in_form(stack, api: Api, who: str, uscc: str) -> str:
+    app = create_app(stack.settings, stack.client, stack.engine)
+    async with asgi_client(app) as client:
+        assert (await sign_in(client, api.users.tokens[who])).status_code == 303
+        page = await client.get("/console/submit", params={"uscc": uscc})
+        assert page.status_code == 200, page.text
+        return page.text
+
+
+async def test_a_walk_in_form_fills_in_an_enterprise_that_came_before(api: Api, stack) -> None:
+    """带出企业信息: the USCC of an enterprise the unit served fills in its name, division and
+    contact from its latest request the caseworker may see; another unit's caseworker, who
+    may not see it, gets the registering division only; a bad USCC is named."""
+    before = make_request()
+    rid = await api.submit(before, who="sys_portal")
+    await eventually(lambda: _row_of(stack, rid), what=f"{rid} in the read model")
+    page = await _walk_in_form(stack, api, "cw_own", before.enterprise.uscc.lower())
+    assert f'value="{before.enterprise.name}"' in page
+    assert f'value="{before.enterprise.contact_phone}"' in page and 'value="330106"' in page
+    assert f"的工单 {rid} 带出企业名称、行政区划和联系人，请核对。" in page
+    other = await _walk_in_form(stack, api, "cw_other", before.enterprise.uscc)
+    assert before.enterprise.name not in other and "未找到您可查看的此企业办理记录" in other
+    assert 'name="enterprise.division_code" type="text" value="330106"' in other
+    bad = before.enterprise.uscc[:17] + ("0" if before.enterprise.uscc[17] != "0" else "1")
+    assert "第 18 位校验码为" in await _walk_in_form(stack, api, "cw_own", bad)
+
+
+def _row_of(stack, rid: str) -> bool:
+    with Session(stack.engine) as session:
+        return session.get(ServiceRequest, rid) is not None
+
+
 ZH = translations("zh-CN")
 
 
