@@ -47,6 +47,11 @@ T = TypeVar("T")
 HEARTBEATS_PER_SESSION = 5  # a busy ingress still sends several before its session lapses
 
 
+# the last commit at stop: tries, and the poll between two that lets a rebalance finish
+FINAL_COMMIT_ATTEMPTS = 3
+FINAL_COMMIT_POLL_SECONDS = 0.5
+
+
 class Ingress:
     """Consume commands, make one idempotent Temporal call each, commit in order.
 
@@ -232,7 +237,7 @@ class Ingress:
         if not await self._lanes.drain(self.shutdown_grace):
             await self._lanes.cancel()
         if self._consumer is not None:
-            await self._commit()
+            await self._final_commit()
             consumer, self._consumer = self._consumer, None
             await self._kafka(consumer.close, False)
         if self._producer is not None and self._own_producer:
@@ -353,6 +358,21 @@ class Ingress:
         if await self._kafka(self._commit_now, due):
             self.partitions.committed(due)
             self._committed_at = time.monotonic()
+
+    async def _final_commit(self) -> None:
+        """Commit what is done before leaving. A rebalance under way (replicas joining and
+        leaving in a rolling deploy) refuses a commit, so drive it with a poll that fetches
+        nothing (every partition paused) and try again, a few times; what is still not
+        committed is redelivered to the next owner (every call is idempotent)."""
+        for attempt in range(FINAL_COMMIT_ATTEMPTS):
+            due = self.partitions.due()
+            if not due:
+                return
+            if await self._kafka(self._commit_now, due):
+                self.partitions.committed(due)
+                return
+            if attempt + 1 < FINAL_COMMIT_ATTEMPTS:
+                await self._kafka(self._poll, FINAL_COMMIT_POLL_SECONDS, True)
 
     def health(self) -> Health:
         """``ok``; ``starting`` before the consumer exists; ``degraded`` while a partition has
