@@ -88,6 +88,7 @@ from schemas.lifecycle import (
     next_due,
 )
 from schemas.messages import TranslatableError
+from schemas.permissions import HANDLER_ROLES
 from schemas.policy import CalendarData
 from schemas.request import REQUEST_ID_PATTERN
 from tierflow.auth_store import Principal, TokenRefused, possible_handlers
@@ -690,9 +691,10 @@ BATCH_MAX = 50  # requests one 签收所选 signs for
 
 def _signable(user: Principal, item: RequestItem) -> bool:
     """Whether the queue offers ``item`` to sign for in a batch: dispatched to the caller's
-    own unit and not signed for yet (the workflow still judges each)."""
+    own unit and not signed for yet, to one who may handle it there (the workflow still
+    judges each)."""
     return (
-        user.role in (Role.CASEWORKER, Role.SUPERVISOR)
+        user.role in HANDLER_ROLES
         and user.institution_id is not None
         and item.institution_id == user.institution_id
         and item.state is State.ASSIGNED
