@@ -351,6 +351,7 @@ def queue_query(
     awaiting: str | None = None,
     mine: bool = False,
     signed_for: str = "",
+    escalated: bool = False,
 ) -> tuple[QueueFilter, QueueSort]:
     """The queue page's filters, search and order (unknown values: no filter, by risk); a
     desk's worklist when ``awaiting`` is not given at all. ``mine``: what the caller handles
@@ -367,6 +368,7 @@ def queue_query(
         awaiting=DESK_WORKLISTS.get(user.role) if awaiting is None else _enum(Awaiting, awaiting),
         signed_for={"true": True, "false": False}.get(signed_for),
         mine=mine,
+        escalated=escalated,
     )
     return where, _enum(QueueSort, sort) or QueueSort.RISK
 
@@ -413,6 +415,7 @@ def queue(
         "include_closed": where.include_closed,
         "mine": where.mine,
         "unsigned": where.signed_for is False,
+        "escalated": where.escalated,
         "worklist": where.awaiting,
         "scope": {
             "institution": where.institution or "",

@@ -99,6 +99,9 @@ def queue_filter(
             "appeal_decision, supervision_reply 督办待回复)"
         ),
     ] = None,
+    escalated: Annotated[
+        bool, Query(description="Only requests escalated at least once (上报转入)")
+    ] = False,
 ) -> service.QueueFilter:
     """The filters a listing and its CSV export share."""
     return service.QueueFilter(
@@ -114,6 +117,7 @@ def queue_filter(
         handler,
         mine,
         awaiting,
+        escalated,
     )
 
 

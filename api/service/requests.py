@@ -62,6 +62,7 @@ class QueueFilter:
     handler: str | None = None  # 承办人: the caseworker handling it in the holding unit
     mine: bool = False  # only what the caller handles
     awaiting: Awaiting | None = None  # a worklist: 待回访, 退单待决定 ...
+    escalated: bool = False  # only what was escalated at least once (上报转入)
 
 
 class QueueSort(StrEnum):
@@ -147,6 +148,8 @@ def _conditions(principal: Principal, where: QueueFilter, dialect: str) -> list[
     if where.signed_for is not None:
         signed = col(ServiceRequest.signed_for_at)
         conditions.append(signed.is_not(None) if where.signed_for else signed.is_(None))
+    if where.escalated:
+        conditions.append(col(ServiceRequest.escalation_count) > 0)
     if where.awaiting is not None:  # the column holds " code code " (awaiting_text)
         code = f" {where.awaiting.value} "
         conditions.append(col(ServiceRequest.awaiting).contains(code, autoescape=True))

@@ -151,6 +151,12 @@ async def test_escalate_hand_back_reassign_reject_follow_scope(api: Api) -> None
     assert (await api.get(f"/requests/{rid}", "cw_own")).status_code == 404
     assert (await api.get(f"/requests/{rid}", "cw_city")).status_code == 200
     assert (await api.get(f"/requests/{rid}", "sup_city")).status_code == 200
+    # 上报转入: the escalated filter lists it, and not a request never escalated
+    calm = await api.submit(make_request())
+    found = (await api.get("/requests", "sup_city", params={"escalated": "true"})).json()
+    listed = {item["request_id"] for item in found["items"]}
+    assert rid in listed and calm not in listed
+    assert all(item["escalation_count"] > 0 for item in found["items"])
 
     r = await api.act(rid, "hand_back", "cw_city", text="county can handle it")
     assert r.status_code == 200 and r.json()["tier"] == "county", r.text

@@ -258,6 +258,7 @@ async def test_cli_submit_by_flags_names_its_channel(api_url: str, cli_env: dict
     mine = await eventually(lambda: _has(listed("--mine"), rid), what=f"{rid} is mine")
     assert mine and rid not in await listed("--unsigned")
     assert rid not in await listed("--awaiting", "follow_up")
+    assert rid not in await listed("--escalated") and rid in await listed()  # never escalated
     # a walk-in for an enterprise 拱墅区 serves: where it went, since it is not theirs to read;
     # without --division, the one its USCC was registered in (characters 3-8: 330105)
     there = make_request(division_code="330105")

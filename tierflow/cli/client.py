@@ -258,6 +258,9 @@ def queue(
         False, "--unsigned", help="Only those awaiting sign-for (待签收)"
     ),
     awaiting: str | None = typer.Option(None, help=AWAITING_HELP),
+    escalated: bool = typer.Option(
+        False, "--escalated", help="Only those escalated at least once (上报转入)"
+    ),
     limit: int = typer.Option(50, min=1, max=500),
     offset: int = typer.Option(0, min=0),
     as_json: bool = typer.Option(False, "--json", help="Print the API answer as JSON"),
@@ -281,6 +284,7 @@ def queue(
             "mine": mine or None,
             "signed_for": False if unsigned else None,
             "awaiting": awaiting,
+            "escalated": escalated or None,
             "limit": limit,
             "offset": offset,
         }.items()
