@@ -26,6 +26,7 @@ from tests.utils.notifier_rig import (
 )
 from tierflow.db.notification_models import DeliveryStatus
 from tierflow_dev.devstack.smtp_sink import SmtpSink
+from workers.notifier.dispatcher import LEASE
 
 REQUESTS = 12
 ROWS_PER_REQUEST = 15  # tests/integration/notifier/test_delivery.py EXPECTED
@@ -65,7 +66,8 @@ async def test_killed_mid_batch_and_restarted_each_person_hears_once(
     with notifier_process(settings, log):
         found = await eventually(
             lambda: all_sent(engine, expected_rows),
-            timeout=120,
+            # rows the killed sender had claimed wait out its lease (LEASE, 2 min) first
+            timeout=LEASE.total_seconds() + 60,
             what="every notification recorded and sent after the restart",
             detail=lambda: (len(rows(engine)), log.read_text()[-2000:]),
         )
