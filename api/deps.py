@@ -106,14 +106,9 @@ def get_principal(
             "missing bearer token (Authorization: Bearer tf_...)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    address = client_address(request)
-    if (wait := ctx.sign_in_failures.locked_for(address)) is not None:
-        raise too_many_failures(wait)
     try:
-        return resolve_token(ctx.engine, creds.credentials, ctx.clock())
+        return check_token(ctx, client_address(request), creds.credentials)
     except TokenRefused as refused:
-        if refused.unknown:
-            note_guess(ctx, address)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             str(refused),
@@ -121,12 +116,26 @@ def get_principal(
         ) from None
 
 
+def check_token(ctx: ApiContext, address: str, token: str) -> Principal:
+    """The principal of ``token``, sent from ``address`` (the API's bearer and the console's
+    sign-in): 429 (an HTTPException) while the address is locked out, before the token is
+    checked; ``TokenRefused`` for a refused token, an unknown one counted against the address."""
+    if (wait := ctx.sign_in_failures.locked_for(address)) is not None:
+        raise _too_many_guesses(wait)
+    try:
+        return resolve_token(ctx.engine, token, ctx.clock())
+    except TokenRefused as refused:
+        if refused.unknown:
+            _note_guess(ctx, address)
+        raise
+
+
 def client_address(request: Request) -> str:
     """The caller's address (a proxy's client, when uvicorn trusts its X-Forwarded-For)."""
     return request.client.host if request.client else "unknown"
 
 
-def note_guess(ctx: ApiContext, address: str) -> None:
+def _note_guess(ctx: ApiContext, address: str) -> None:
     """Count an unknown token against ``address``; say so in the log once it is locked out.
 
     Only unknown tokens count: a revoked or expired one is a real token (a script not yet
@@ -136,7 +145,7 @@ def note_guess(ctx: ApiContext, address: str) -> None:
         log.warning("client %s sent too many unknown tokens; refused for a while", address)
 
 
-def too_many_failures(wait: float) -> HTTPException:
+def _too_many_guesses(wait: float) -> HTTPException:
     retry_after = max(1, math.ceil(wait))
     said = Said(
         N_("too many unknown tokens from this address; retry in %(seconds)d s"),

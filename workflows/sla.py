@@ -12,7 +12,7 @@ from schemas.domain import ClockKind, State
 from schemas.lifecycle import WorkflowState
 from workflows import chasing, clocks, follow_up, parts, records, rectification
 from workflows.business_time import add_business_seconds, business_seconds_between
-from workflows.pauses import enterprise_wait_ends, suspension_ends
+from workflows.pauses import pause_ends
 
 
 def next_due(case: WorkflowState) -> datetime | None:
@@ -32,10 +32,8 @@ def next_due(case: WorkflowState) -> datetime | None:
         for clock in records.current_clocks(case)
         if (due := clocks.next_due(clock, thresholds, cal))
     ]
-    if (wait_ends := enterprise_wait_ends(case)) is not None:
-        dues.append(wait_ends)
-    if (until := suspension_ends(case)) is not None:
-        dues.append(until)
+    if (pause_end := pause_ends(case)) is not None:  # a suspension's, or the reply's
+        dues.append(pause_end)
     if (part_due := parts.next_due(case)) is not None:
         dues.append(part_due)
     if (rung := chasing.next_due(case)) is not None:

@@ -37,16 +37,14 @@ from api.console.session import (
     session_token,
     set_cookie,
     sign_in_redirect,
-    token_principal,
 )
 from api.deps import (
     ApiContext,
     Ctx,
     action_rate,
+    check_token,
     client_address,
-    note_guess,
     submit_rate,
-    too_many_failures,
 )
 from api.lookup import co_handles, not_found, read_row
 from api.models import RequestDetail, RequestItem
@@ -286,19 +284,16 @@ async def login(request: Request, ctx: Ctx) -> Response:
     if not token:
         reason = gettext(request, None).gettext("Paste your API token.")
         return _login_page(request, next_url, reason, status.HTTP_401_UNAUTHORIZED)
-    address = client_address(request)
-    if (wait := ctx.sign_in_failures.locked_for(address)) is not None:
-        locked = too_many_failures(wait)
+    try:
+        principal = await run_in_threadpool(check_token, ctx, client_address(request), token)
+    except TokenRefused as refused:
+        return _login_page(request, next_url, f"token: {refused}", status.HTTP_401_UNAUTHORIZED)
+    except HTTPException as locked:  # too many unknown tokens from this address
         said = locked.detail
         reason = said.text(gettext(request, None)) if isinstance(said, Said) else str(said)
-        page = _login_page(request, next_url, reason, status.HTTP_429_TOO_MANY_REQUESTS)
+        page = _login_page(request, next_url, reason, locked.status_code)
         page.headers.update(locked.headers or {})
         return page
-    principal = await run_in_threadpool(token_principal, ctx, token)
-    if isinstance(principal, TokenRefused):
-        if principal.unknown:
-            note_guess(ctx, address)
-        return _login_page(request, next_url, f"token: {principal}", status.HTTP_401_UNAUTHORIZED)
     policy = SessionPolicy.from_settings(ctx.settings)
     session_id = await run_in_threadpool(open_session, ctx.engine, principal, ctx.clock(), policy)
     response = redirect(safe_next(next_url))

@@ -17,7 +17,7 @@ from fastapi import HTTPException, Request, Response, status
 
 from api.deps import ApiContext
 from api.service.sessions import SessionPolicy, resume_session
-from tierflow.auth_store import Principal, TokenRefused, resolve_token
+from tierflow.auth_store import Principal
 from tierflow.i18n import N_, Said
 
 SESSION_COOKIE = "tf_console"
@@ -69,14 +69,6 @@ def session_principal(ctx: ApiContext, session_id: str | None) -> Principal | No
     return resume_session(
         ctx.engine, session_id, ctx.clock(), SessionPolicy.from_settings(ctx.settings)
     )
-
-
-def token_principal(ctx: ApiContext, token: str) -> Principal | TokenRefused:
-    """Check a token with the API's bearer check; return the principal or why it is refused."""
-    try:
-        return resolve_token(ctx.engine, token, ctx.clock())
-    except TokenRefused as refused:
-        return refused
 
 
 def sign_in_redirect(request: Request) -> HTTPException:
