@@ -16,6 +16,12 @@ TOPICS: dict[str, int] = {
     DEAD_LETTER_TOPIC: 1,
     NOTIFIER_DEAD_LETTER_TOPIC: 1,
 }
+# Topic settings beyond partitions and replication. Commands carry the broker's clock: a
+# producer's own timestamp (or its CloudEvent ``time``) is its claim, and the ingress latency
+# measured from it would be whatever a producer's clock, or its author, says.
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {
+    COMMANDS_TOPIC: {"message.timestamp.type": "LogAppendTime"},
+}
 INGRESS_GROUP = "tierflow-ingress"
 NOTIFIER_GROUP = "tierflow-notifier"
 # Ingress defaults (settings and the Ingress class share them): commands fetched per poll,

@@ -7,6 +7,7 @@ own consumer group and fresh command/DLQ topics; events come from the real event
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -15,9 +16,12 @@ from sqlmodel import Session
 
 from schemas.domain import Role, State
 from schemas.events import SUBMIT, command_event
+from tests.fixtures.kafka import unique_topic_name
 from tests.utils.factories import make_request
 from tests.utils.ingress_helpers import make_ingress
+from tests.utils.raw_producer import create_topic
 from tests.utils.stack_helpers import eventually, read_events
+from tierflow import constants
 from tierflow.db import repository
 from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_io import make_producer
@@ -114,3 +118,46 @@ async def test_kafka_command_drives_the_lifecycle(stack, unique_topic) -> None:
         await asyncio.wait_for(running, timeout=30)
         producer.close(timeout=5)
         health.close()
+
+
+async def test_command_latency_runs_on_the_brokers_clock_not_the_producers(
+    stack, unique_topic
+) -> None:
+    # a producer whose clock (or author) says two hours ago, in the CloudEvent and the record
+    commands = create_topic(
+        stack.bootstrap,
+        unique_topic_name("latency-commands"),
+        **constants.TOPIC_CONFIGS[constants.COMMANDS_TOPIC],
+    )
+    dlq = unique_topic("latency-dlq")
+    registry = CollectorRegistry()
+    ingress = make_ingress(stack, commands, dlq, source=SOURCE, registry=registry)
+    stop = asyncio.Event()
+    running = asyncio.create_task(ingress.run(stop))
+    producer = make_producer(stack.bootstrap)
+    try:
+        req = make_request()
+        claimed = datetime.now(UTC) - timedelta(hours=2)
+        event = command_event(SUBMIT, req.model_dump(mode="json"), SOURCE, req.request_id)
+        event.time = claimed
+        sent = producer.send(
+            commands,
+            key=req.request_id.encode(),
+            value=event.to_json_bytes(),
+            timestamp_ms=int(claimed.timestamp() * 1000),
+        ).get(timeout=30)
+        assert sent.timestamp > claimed.timestamp() * 1000 + 3_600_000  # the broker's own
+
+        def observed() -> float | None:
+            count = registry.get_sample_value("tierflow_ingress_latency_seconds_count")
+            return (
+                registry.get_sample_value("tierflow_ingress_latency_seconds_sum") if count else None
+            )
+
+        seconds = await eventually(observed, what="the submit's latency observed")
+        assert 0 <= seconds < 600  # seconds on a busy host, not the two hours claimed
+        assert ingress.stats.applied == 1
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, timeout=30)
+        producer.close(timeout=5)

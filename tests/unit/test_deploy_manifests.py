@@ -367,6 +367,13 @@ def test_compose_kafka_matches_the_project(compose: dict[str, Any]) -> None:
     script = " ".join(services["kafka-setup"]["command"])
     topics = {name: int(parts) for name, parts in re.findall(r"(tierflow\.[\w.]+):(\d+)", script)}
     assert topics == constants.TOPICS
+    altered = re.findall(r"--entity-name ([\w.]+)\s+--add-config ([\w.]+)=(\w+)", script)
+    configs = [
+        (topic, key, value)
+        for topic, kv in constants.TOPIC_CONFIGS.items()
+        for key, value in kv.items()
+    ]
+    assert sorted(altered) == sorted(configs)
 
 
 def test_compose_registers_the_search_attributes(compose: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -50,6 +50,7 @@ HEARTBEATS_PER_SESSION = 5  # a busy ingress still sends several before its sess
 # the last commit at stop: tries, and the poll between two that lets a rebalance finish
 FINAL_COMMIT_ATTEMPTS = 3
 FINAL_COMMIT_POLL_SECONDS = 0.5
+LOG_APPEND_TIME = 1  # a record's timestamp_type when the broker set its timestamp
 
 
 class Ingress:
@@ -402,10 +403,16 @@ class Ingress:
 
 
 def _latency(record: Any, cmd: ParsedCommand) -> float:
-    """Seconds from the CloudEvent ``time`` (or the Kafka timestamp) until now."""
-    now = datetime.now(UTC).timestamp()
-    sent = cmd.event.time
-    if sent is not None:
+    """Seconds from the broker's append of the command (its ``LogAppendTime``) until now.
+
+    Only a topic set to ``LogAppendTime`` (``TOPIC_CONFIGS``) gives the broker's clock; on
+    one that keeps the producer's ``CreateTime`` the start is the producer's claim, the
+    CloudEvent ``time`` or the record's timestamp, as good as that producer's clock."""
+    now = time.time()
+    if record.timestamp_type == LOG_APPEND_TIME and record.timestamp:
+        start = record.timestamp / 1000
+    elif cmd.event.time is not None:
+        sent = cmd.event.time
         start = sent.timestamp() if sent.tzinfo else sent.replace(tzinfo=UTC).timestamp()
     else:
         start = (record.timestamp or 0) / 1000 or now

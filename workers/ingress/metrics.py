@@ -35,7 +35,7 @@ class IngressMetrics:
         )
         self.latency = Histogram(
             "tierflow_ingress_latency_seconds",
-            "CloudEvent time (or Kafka timestamp) until the Temporal call returned",
+            "From the broker's append of a command (LogAppendTime) to the Temporal call's end",
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )

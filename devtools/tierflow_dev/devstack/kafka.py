@@ -21,6 +21,7 @@ from pathlib import Path
 
 from kafka import KafkaAdminClient
 
+from tierflow.constants import TOPIC_CONFIGS
 from tierflow_dev.devstack import jvm
 from tierflow_dev.devstack.procs import (
     ManagedProcess,
@@ -155,11 +156,17 @@ def ensure_topics(
     try:
         missing = {t: n for t, n in topics.items() if t not in set(admin.list_topics())}
         if missing:
-            replicas = {
-                "replication_factor": replication_factor,
-                "configs": {"min.insync.replicas": str(min_insync_replicas)},
+            spec = {
+                t: {
+                    "num_partitions": n,
+                    "replication_factor": replication_factor,
+                    "configs": {
+                        "min.insync.replicas": str(min_insync_replicas),
+                        **TOPIC_CONFIGS.get(t, {}),
+                    },
+                }
+                for t, n in missing.items()
             }
-            spec = {t: {"num_partitions": n, **replicas} for t, n in missing.items()}
             result = admin.create_topics(spec, raise_errors=False)
             for topic in result["topics"]:
                 if topic["error_code"] not in (0, 36):  # 36: created meanwhile by another
