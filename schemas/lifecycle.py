@@ -106,6 +106,11 @@ TEXT_REQUIRED = {
     ActionKind.REJECT_APPEAL: N_("why the rating stands"),
 }
 
+# A withdrawal is the enterprise's own. Staff who record one it asked for by phone or at the
+# window (撤单, the dispatch desk) say how and when it asked: the audit trail shows its word.
+RECORDED_WITHDRAWAL = N_("how and when the enterprise asked to withdraw")
+SELF_SERVICE_ROLES = frozenset({Role.ENTERPRISE, Role.SYSTEM})  # acting in their own name
+
 # A reason's code, with the codes it may be (``missing_field`` fills them in).
 WHY_CODE = N_("why, as one of %(choices)s")
 # Actions that need other fields: (field, what it holds) each.
@@ -286,10 +291,17 @@ class ActionRequest(ActionFields):
         return self
 
 
-def missing_field(kind: ActionKind, body: BaseModel) -> tuple[str, Said] | None:
+def missing_field(
+    kind: ActionKind, body: BaseModel, role: Role | None = None
+) -> tuple[str, Said] | None:
     """The field ``body`` lacks for ``kind`` (text or another) and why, worded for the
-    reader (``required for resolve: the resolution``); None when it has what it needs."""
+    reader (``required for resolve: the resolution``); None when it has what it needs.
+
+    With the actor's ``role``, also what staff add when they act for the enterprise (the
+    model checks without it: a stored action was judged by the rules of its day)."""
     needed = [("text", TEXT_REQUIRED[kind])] if kind in TEXT_REQUIRED else []
+    if kind is ActionKind.WITHDRAW and role is not None and role not in SELF_SERVICE_ROLES:
+        needed = [("text", RECORDED_WITHDRAWAL)]
     for name, what in needed + list(FIELD_REQUIRED.get(kind, ())):
         value = getattr(body, name, None)
         if value is None or (isinstance(value, str) and not value.strip()):

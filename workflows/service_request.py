@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.domain import ClockKind, Role, State, Tier
     from schemas.enterprise import division_for_tier
     from schemas.lifecycle import (
+        FIELD_REASON,
         OPERATOR_ACTIONS,
         WORKFLOW_TYPE,
         ActionKind,
@@ -40,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         TargetAnswer,
         TargetCheck,
         WorkflowState,
+        missing_field,
     )
     from schemas.messages import N_, Said
     from schemas.policy import (
@@ -89,6 +91,14 @@ UNIT_STEP_AFTER_ROUTING_PATCH = "unit-step-after-routing"
 # the validator accepted while the request was being routed was refused once routed, before
 # this: runs that refused one replay as they were. Taken only on that path.
 STAFF_RECORDS_INFO_PATCH = "staff-records-enterprise-info"
+# The dispatch desk records a withdrawal the enterprise asked for (撤单); likewise.
+DESK_RECORDS_WITHDRAWAL_PATCH = "desk-records-withdrawal"
+# Who may take an action kind since a patch, and the patch: one such action the validator
+# accepted while the request was being routed was refused, by its role, in runs from before.
+GRANTED_SINCE = {
+    ActionKind.PROVIDE_INFO: ((Role.CASEWORKER, Role.SUPERVISOR), STAFF_RECORDS_INFO_PATCH),
+    ActionKind.WITHDRAW: ((Role.DISPATCHER,), DESK_RECORDS_WITHDRAWAL_PATCH),
+}
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -338,7 +348,7 @@ class ServiceRequestWorkflow:
                 await self._fire_overdue()  # the breach and its escalation come first
             self._check_operator(action)
             if routing:
-                self._check_staff_records_info(action)
+                self._check_granted_since(action)
             self._check(action)
             if routing:
                 self._check_unit_step(action)
@@ -376,10 +386,13 @@ class ServiceRequestWorkflow:
             refusal = rules.transition_refusal(action, State.ASSIGNED, Tier.COUNTY, None, False)
             if refusal:
                 raise refused(refusal, "InvalidTransition")
+            self._check_fields(action)
             return
         self._check(action)
+        self._check_fields(action)
         # Checked before acceptance only, so that actions accepted before these rules replay as
-        # they were: the unit's own steps are its own (a reply to 督办 among them).
+        # they were: the unit's own steps are its own (a reply to 督办 among them), and the
+        # fields staff add (an administrator's withdrawal once needed no text).
         other = permissions.unit_step_refusal(action.actor, action.kind, self._institution_id)
         if action.kind is ActionKind.REPLY_SUPERVISION:
             other = other or chasing.reply_refusal(self.case.supervisions, action.actor)
@@ -393,16 +406,25 @@ class ServiceRequestWorkflow:
         if other and workflow.patched(UNIT_STEP_AFTER_ROUTING_PATCH):
             raise refused(other, "Forbidden")
 
-    def _check_staff_records_info(self, action: ActionRequest) -> None:
-        """Before staff could record the enterprise's materials, such an action accepted while
-        the request was being routed was refused here, by its role: it still is in those runs."""
-        staff = action.actor.role in (Role.CASEWORKER, Role.SUPERVISOR)
-        if action.kind is not ActionKind.PROVIDE_INFO or not staff:
+    def _check_granted_since(self, action: ActionRequest) -> None:
+        """Before staff could record the enterprise's materials (or the desk its withdrawal),
+        such an action accepted while the request was being routed was refused here, by its
+        role: it still is in those runs (``GRANTED_SINCE``)."""
+        roles, patch = GRANTED_SINCE.get(action.kind, ((), ""))
+        if action.actor.role not in roles:
             return
-        if not workflow.patched(STAFF_RECORDS_INFO_PATCH):
+        if not workflow.patched(patch):
             refusal = N_("role %(role)s may not %(kind)s a request")
             said = Said(refusal, role=action.actor.role.value, kind=action.kind.value)
             raise refused(said, "Forbidden")
+
+    def _check_fields(self, action: ActionRequest) -> None:
+        """What the actor's role adds to the action's fields (the desk's withdrawal says how
+        the enterprise asked); the model checked the rest when it was read."""
+        missing = missing_field(action.kind, action, action.actor.role)
+        if missing:
+            name, why = missing
+            raise refused(Said(FIELD_REASON, field=name, reason=why), "MissingField", name)
 
     def _check(self, action: ActionRequest) -> None:
         """Raise a non-retryable ApplicationError if the action is not allowed now."""

@@ -75,6 +75,7 @@ from schemas.domain import (
 from schemas.edge import INSTITUTION_ID_PATTERN, SEARCH_BYTES, full_match
 from schemas.enterprise import registering_division, validate_uscc
 from schemas.lifecycle import (
+    SELF_SERVICE_ROLES,
     ActionKind,
     Awaiting,
     FollowUpOutcome,
@@ -140,7 +141,7 @@ TEXT_LABELS = {
     ActionKind.UPHOLD_APPEAL: N_("Why the rating no longer counts"),
     ActionKind.REJECT_APPEAL: N_("Why the rating stands"),
 }
-DANGEROUS = {ActionKind.REJECT, ActionKind.ESCALATE, ActionKind.HAND_BACK}
+DANGEROUS = {ActionKind.REJECT, ActionKind.WITHDRAW, ActionKind.ESCALATE, ActionKind.HAND_BACK}
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 E = TypeVar("E", bound=StrEnum)
@@ -511,12 +512,15 @@ def _request_id(value: str) -> str:
     return value if full_match(REQUEST_ID_PATTERN, value) else ""
 
 
-def text_label(kind: ActionKind, user: Principal) -> str:
-    """The label of an action's text field; a supervisor's comment is an instruction (批示),
-    which the notifier sends to the holding unit's caseworkers: the form says so."""
+def text_label(kind: ActionKind, user: Principal) -> str | None:
+    """The label of an action's text field (None: the form has none); a supervisor's comment
+    is an instruction (批示), which the notifier sends to the holding unit's caseworkers, and
+    staff recording a withdrawal say how the enterprise asked: the form says so."""
     if kind is ActionKind.COMMENT and user.role is Role.SUPERVISOR:
         return N_("Instruction to the unit (its caseworkers are told)")
-    return TEXT_LABELS[kind]
+    if kind is ActionKind.WITHDRAW and user.role not in SELF_SERVICE_ROLES:
+        return N_("How and when the enterprise asked to withdraw")
+    return TEXT_LABELS.get(kind)
 
 
 def _case(
@@ -548,7 +552,7 @@ def _case(
     actions = [
         {
             "kind": kind,
-            "text_label": t.gettext(text_label(kind, user)) if kind in TEXT_LABELS else None,
+            "text_label": t.gettext(label) if (label := text_label(kind, user)) else None,
             "dangerous": kind in DANGEROUS,
             "key": failed_key if failed_key and kind is failed else f"console-{uuid.uuid4().hex}",
         }

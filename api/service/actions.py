@@ -16,6 +16,7 @@ from api.deps import ApiContext
 from api.errors import RETRY_AFTER_SECONDS, Refused, field_error, validation_http_error
 from api.lookup import find_in_scope
 from api.models import ActionBody
+from schemas.domain import Role
 from schemas.lifecycle import ActionKind, ActionRequest, ActionResult, missing_field
 from schemas.messages import N_, Said
 from tierflow.auth_store import Principal
@@ -41,7 +42,7 @@ async def take_action(
         raise Refused(status.HTTP_403_FORBIDDEN, refusal)
     await find_in_scope(ctx, principal, request_id, live=False)  # the workflow judges the rest
     body = body or ActionBody()
-    _check_body(kind, body)
+    _check_body(kind, body, principal.actor.role)
     try:
         action = ActionRequest(
             action_id=idempotency_key or f"api-{uuid.uuid4().hex}",
@@ -84,9 +85,9 @@ async def take_action(
     return result
 
 
-def _check_body(kind: ActionKind, body: ActionBody) -> None:
+def _check_body(kind: ActionKind, body: ActionBody, role: Role) -> None:
     """Answer 422 naming the field when an action lacks what it needs."""
-    missing = missing_field(kind, body)
+    missing = missing_field(kind, body, role)
     if missing:
         name, reason = missing
         raise field_error(("body", name), reason)
@@ -106,14 +107,14 @@ def _pending(ctx: ApiContext, request_id: str, action_id: str) -> HTTPException:
 
 
 def _refusal(exc: WorkflowUpdateFailedError) -> HTTPException:
-    """Map the workflow's refusal to 403 (Forbidden), 422 (InvalidTarget: the field it names)
-    or 409 (the rest)."""
+    """Map the workflow's refusal to 403 (Forbidden), 422 (InvalidTarget, MissingField: the
+    field it names) or 409 (the rest)."""
     cause = exc.cause
     if isinstance(cause, ApplicationError):
         reason = reason_of(cause)
         if cause.type == "Forbidden":
             return Refused(status.HTTP_403_FORBIDDEN, reason)
-        if cause.type == "InvalidTarget":  # the directory or the accounts refused a name
+        if cause.type in ("InvalidTarget", "MissingField"):  # a name refused, a field missing
             field = field_of(cause) or "institution_id"  # a refusal without a detail
             return Refused(status.HTTP_422_UNPROCESSABLE_CONTENT, reason, field)
         return Refused(status.HTTP_409_CONFLICT, reason)

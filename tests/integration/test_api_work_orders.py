@@ -236,6 +236,30 @@ async def test_the_dispatch_desk_redispatches_returns_but_does_not_supervise(api
     assert (await api.get(f"/requests/{other_city}", "disp_city")).status_code == 404
 
 
+async def test_the_dispatch_desk_records_a_withdrawal_the_enterprise_phoned_in(api: Api) -> None:
+    """撤单: an enterprise without a portal asks by phone; the city's dispatch desk records it,
+    saying how and when it asked. The holding unit does not withdraw its own request."""
+    rid = await api.submit(make_request(), who="cw_own")
+    assert (await api.act(rid, "acknowledge", "cw_own")).status_code == 200
+    detail = (await api.get(f"/requests/{rid}", "disp_city")).json()
+    assert "withdraw" in detail["allowed_actions"]
+    unit = await api.act(rid, "withdraw", "cw_own", text="企业来电要求撤回")
+    assert unit.status_code == 403, unit.text
+    bare = await api.act(rid, "withdraw", "disp_city")
+    assert bare.status_code == 422, bare.text
+    [error] = bare.json()["detail"]
+    assert error["field"] == "text" and "how and when the enterprise asked" in error["msg"]
+    said = "企业于今日来电要求撤回：问题已自行解决（联系人张经理）"
+    done = await api.act(rid, "withdraw", "disp_city", text=said)
+    assert done.status_code == 200 and done.json()["state"] == "withdrawn", done.text
+    last = (await api.get(f"/requests/{rid}", "cw_own")).json()["view"]["timeline"][-1]
+    assert (last["event_type"], last["actor_role"], last["reason"]) == (
+        "withdrawn",
+        "dispatcher",
+        said,
+    )
+
+
 async def test_return_and_extension_are_decided_by_a_tier_above(api: Api) -> None:
     rid = await api.submit(make_request(), who="sys_portal")
     asked = await api.act(

@@ -24,6 +24,10 @@ def test_a_supervisors_comment_is_labelled_an_instruction() -> None:
     assert text_label(ActionKind.COMMENT, boss).startswith("Instruction to the unit")
     assert text_label(ActionKind.COMMENT, worker) == "Comment"
     assert text_label(ActionKind.RESOLVE, boss) == "How it was concluded"
+    desk = Principal(user_id="disp", role=Role.DISPATCHER, institution_id="zj-330100-sme")
+    assert text_label(ActionKind.WITHDRAW, desk) == "How and when the enterprise asked to withdraw"
+    portal = Principal(user_id="portal", role=Role.SYSTEM)
+    assert text_label(ActionKind.WITHDRAW, portal) is None  # in its own name: a click
 
 
 def test_the_timeline_calls_a_supervisors_comment_an_instruction() -> None:
