@@ -10,7 +10,8 @@ import enum
 
 
 class DeadLetterReason(enum.StrEnum):
-    """Why a record on the commands topic was parked instead of applied."""
+    """Why a record on the commands topic (or an event, by the notifier) was parked instead
+    of applied."""
 
     # the record itself can never be a command
     NOT_JSON = "not_json"
@@ -26,6 +27,8 @@ class DeadLetterReason(enum.StrEnum):
     UNKNOWN_REQUEST = "unknown_request"  # no workflow for the request id within the wait budget
     WORKFLOW_CLOSED = "workflow_closed"  # an action on a request whose workflow has completed
     CONFLICT = "conflict"  # a request id or a command id reused with different content
+    # the notifier's own (events topic): a lifecycle event whose notifications fail to plan
+    UNPLANNABLE = "unplannable"
 
 
 DECODE_REASONS: tuple[DeadLetterReason, ...] = (

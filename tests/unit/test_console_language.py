@@ -78,6 +78,9 @@ def test_dates_and_business_durations_read_as_chinese_users_read_them() -> None:
     zh, en = translations("zh-CN"), translations("en")
     at = datetime(2026, 12, 1, 6, 6, tzinfo=UTC)
     assert when(at, zh) == "2026年12月1日 14:06" and when(at, en) == "2026-12-01 14:06"
+    # past the calendar in China's zone (a text that reads as the engine's, typed by a person)
+    end_of_time = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert when(end_of_time, zh) == "9999-12-31T23:59:59+00:00"
     day = 7 * 3600  # the packaged calendar's working day: 09:00-12:00 and 13:30-17:30
     assert remaining(2 * day + 3 * 3600, day, zh) == "剩余 2 个工作日 3 小时"
     assert remaining(-(3600 + 60), day, zh) == "已超时 1 小时 1 分"

@@ -56,7 +56,10 @@ def when(
     if value is None:
         return "—"
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    local = aware.astimezone(CHINA)
+    try:
+        local = aware.astimezone(CHINA)
+    except OverflowError:  # year 1 or 9999, past the calendar in China's zone: as written
+        return aware.isoformat()
     if now is not None and not date_only and now.astimezone(CHINA).year == local.year:
         pattern = t.gettext(MONTH_DAY_TIME)
     else:

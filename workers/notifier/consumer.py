@@ -24,6 +24,7 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from schemas import dlq
 from schemas.events import TYPE_PREFIX, CloudEvent, described
@@ -43,6 +44,11 @@ log = logging.getLogger("tierflow.notifier")
 END_OFFSET_TIMEOUT_MS = 2_000
 _TYPE_RE = re.compile(r"^org\.tierflow\.request\.([a-z_]+)\.v1$")
 EVENT_TYPES = frozenset(t.value for t in EventType)
+TOO_DEEP = N_("value is not JSON: nested too deep")
+# An event whose notifications fail to plan for another reason than the database (a text no
+# template can render, a bug) is tried this often, then parked: it never holds the partition.
+PLAN_ATTEMPTS = 3
+UNPLANNABLE = N_("its notifications could not be planned (%(error)s)")
 
 
 class Unreadable(ValueError):
@@ -65,6 +71,8 @@ def read_event(value: bytes | None) -> tuple[CloudEvent, TransitionRecord]:
         raw = json.loads(value)
     except (UnicodeDecodeError, ValueError) as exc:
         raise Unreadable(dlq.DeadLetterReason.NOT_JSON, f"value is not JSON: {exc}") from None
+    except RecursionError:  # nested deeper than the parser goes
+        raise Unreadable(dlq.DeadLetterReason.NOT_JSON, Said(TOO_DEEP)) from None
     try:
         event = CloudEvent.model_validate(raw)
     except ValidationError as exc:
@@ -226,17 +234,27 @@ class EventConsumer:
             event, transition = read_event(record.value)
         except Unreadable as exc:
             return self._park(record, exc, stop)
+        failures = 0
         while not stop.is_set():
             try:
                 rows = self.planner.plan(event, transition)
                 new = record_rows(self.planner.engine, rows)
-            except Exception as exc:  # noqa: BLE001 - the database may be down: wait, never skip
+            except SQLAlchemyError as exc:  # the database may be down: wait, never skip
                 log.warning(
                     "event %s not recorded yet (%s); retrying", event.id, type(exc).__name__
                 )
                 self._note_end(record)
                 stop.wait(self.retry_pause)
                 continue
+            except Exception as exc:  # noqa: BLE001 - the event's own fault (or a bug): park it
+                failures += 1
+                if failures < PLAN_ATTEMPTS:
+                    log.warning("event %s not planned (%s); retrying", event.id, type(exc).__name__)
+                    stop.wait(self.retry_pause)
+                    continue
+                log.exception("event %s cannot be planned; dead-lettering it", event.id)
+                said = Said(UNPLANNABLE, error=type(exc).__name__)
+                return self._park(record, Unreadable(dlq.DeadLetterReason.UNPLANNABLE, said), stop)
             self._count(rows, new)
             return True
         return False

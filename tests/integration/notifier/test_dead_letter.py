@@ -4,19 +4,22 @@ partition moves on to the events behind it."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlalchemy import Engine
 
 from schemas.dlq import DLQ_WORDING
-from schemas.lifecycle import Wording
+from schemas.lifecycle import TransitionRecord, Wording
 from tests.utils.eventually import eventually
+from tests.utils.factories import RecordFactory, make_request
 from tests.utils.ingress_helpers import read_partition
-from tests.utils.notifier_helpers import project, rows, warning_breach_escalation
+from tests.utils.notifier_helpers import COUNTY, project, rows, warning_breach_escalation
 from tests.utils.notifier_rig import NotifierRig, notifier_thread
 from tierflow.i18n import translations
 from tierflow.i18n.refusals import refusal_text
 from tierflow.kafka_io import header, make_producer
 from tierflow_dev.devstack.smtp_sink import SmtpSink
+from workers.notifier.planner import Planner
 
 
 async def test_unreadable_records_are_parked_and_the_rest_is_handled(
@@ -60,3 +63,57 @@ async def test_unreadable_records_are_parked_and_the_rest_is_handled(
 
 def wording(record: object) -> Wording:
     return Wording.model_validate_json(header(record, DLQ_WORDING) or "")
+
+
+async def test_a_text_no_template_could_render_holds_back_no_event(
+    engine: Engine, people: None, smtp: SmtpSink, rig: NotifierRig
+) -> None:
+    """An enterprise's rating text that reads like the engine's "late since" with an instant
+    past the calendar in China's time: it is told as written. A JSON value nested deeper than
+    the parser goes is parked. The events behind both are notified."""
+    f = RecordFactory(make_request())
+    odd = "response late since 9999-12-31T23:59:59"
+    rated = project(engine, [f.submitted(), f.assigned(COUNTY), f.rated(1, odd)])
+    behind = project(engine, warning_breach_escalation()[:3])
+    producer = make_producer(rig.bootstrap)
+    producer.send(rig.topic, key=b"k", value=b"[" * 100_000)
+    producer.flush(30)
+    producer.close(timeout=5)
+    with notifier_thread(rig.settings(smtp)):
+        rig.publish(rated + behind)
+        await eventually(lambda: len(rows(engine, rule="sla_warning")) == 3, timeout=60)
+        [parked] = await eventually(lambda: read_partition(rig.bootstrap, rig.dlq), timeout=30)
+    told = rows(engine, rule="bad_rating")
+    assert told and all("9999-12-31T23:59:59+00:00" in row.body for row in told)
+    assert header(parked, "tierflow_dlq_reason") == "not_json"
+    assert header(parked, "tierflow_dlq_message") == "value is not JSON: nested too deep"
+
+
+async def test_an_event_that_fails_to_plan_is_parked_after_three_tries(
+    engine: Engine, people: None, smtp: SmtpSink, rig: NotifierRig, monkeypatch
+) -> None:
+    """A fault of the notifier's own on one event (not the database's): tried three times,
+    then parked with reason ``unplannable``; the events behind it are notified."""
+    poisoned = project(engine, warning_breach_escalation()[:3])
+    behind = project(engine, warning_breach_escalation()[:3])
+    tries: list[str] = []
+    plan = Planner.plan
+
+    def failing(self: Planner, event: Any, transition: TransitionRecord) -> Any:
+        if transition.event_id == poisoned[2].event_id:
+            tries.append(transition.event_id)
+            raise KeyError("a template's missing value")
+        return plan(self, event, transition)
+
+    monkeypatch.setattr(Planner, "plan", failing)
+    settings = rig.settings(smtp)
+    with notifier_thread(settings):
+        rig.publish(poisoned + behind)
+        await eventually(lambda: len(rows(engine, rule="sla_warning")) == 3, timeout=60)
+        [parked] = await eventually(lambda: read_partition(rig.bootstrap, rig.dlq), timeout=30)
+    assert len(tries) == 3
+    assert header(parked, "tierflow_dlq_reason") == "unplannable"
+    assert header(parked, "tierflow_dlq_message") == (
+        "its notifications could not be planned (KeyError)"
+    )
+    assert json.loads(parked.value)["id"] == poisoned[2].event_id

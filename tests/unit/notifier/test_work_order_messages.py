@@ -156,6 +156,21 @@ PHRASES = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("locale", "phrase"), [("zh-CN", "」的评分为 1 分（满分 5 分）"), ("en", '" 1 out of 5')]
+)
+def test_a_bad_rating_of_the_conclusion_is_told(locale: str, phrase: str) -> None:
+    """The workflow records a conclusion's rating without a stage (only the intake's has
+    one): the template told of intake ratings alone, and failed on every other."""
+    f = RecordFactory(make_request())
+    f.submitted()
+    f.assigned(COUNTY, Tier.COUNTY)
+    record = f.rated(1, "办理太慢")
+    assert "stage" not in record.details
+    message = TEMPLATES.render("bad_rating", locale, record, "https://console/requests/x")
+    assert phrase in message.body and "办理太慢" in message.body
+
+
 @pytest.mark.parametrize(("event", "template", "locale", "phrase"), PHRASES)
 def test_work_order_messages_render(event, template, locale, phrase) -> None:
     f = RecordFactory(make_request())
