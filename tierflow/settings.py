@@ -180,6 +180,13 @@ class Settings(BaseSettings):
         "partitions go to another member or to it once restarted; a host so loaded that "
         "heartbeats come late wants more",
     )
+    ingress_trust_sources: bool | None = Field(
+        default=None,
+        description="Whether a record's CloudEvents source may name its system client on the "
+        "shared commands topic. Unset: yes on PLAINTEXT and SSL, no with SASL (the broker "
+        "knows who writes; only a client's own topic names it). Set false when the brokers "
+        "require TLS client certificates",
+    )
     ingress_stall_seconds: float = Field(
         default=INGRESS_STALL_SECONDS,
         gt=0,

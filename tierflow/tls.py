@@ -68,6 +68,17 @@ def kafka_security_kwargs(settings: Any) -> dict[str, Any]:
     return kwargs
 
 
+def trusts_sources(settings: Any) -> bool:
+    """Whether the ingress may take a record's CloudEvents ``source`` as its system client:
+    only while the brokers do not authenticate producers (``ingress_trust_sources`` says so
+    outright; unset, any SASL protocol, however it is spelt, means they do)."""
+    said = getattr(settings, "ingress_trust_sources", None)
+    if said is not None:
+        return bool(said)
+    protocol = _choice(settings, "kafka_security_protocol", "PLAINTEXT", KAFKA_PROTOCOLS)
+    return not protocol.startswith("SASL")
+
+
 def _sasl_kwargs(settings: Any) -> dict[str, Any]:
     mechanism = _choice(settings, "kafka_sasl_mechanism", "PLAIN", SASL_MECHANISMS)
     username = _text(settings, "kafka_sasl_username")

@@ -9,6 +9,7 @@ import pytest
 from schemas.domain import Role
 from schemas.events import CommandError, ParsedCommand, command_event
 from tests.utils.system_clients import write_trusted_clients
+from tierflow.settings import Settings
 from tierflow.system_clients import (
     SystemClient,
     SystemClientError,
@@ -16,6 +17,7 @@ from tierflow.system_clients import (
     load_system_clients,
     parse_system_clients,
 )
+from tierflow.tls import trusts_sources
 from workers.ingress.decode import decode
 from workers.ingress.identity import authorize
 
@@ -149,3 +151,27 @@ def test_with_kafka_authentication_only_a_clients_own_topic_names_it() -> None:
     assert authorize(on_topic, "tierflow.commands.crm.v1", clients, trust_sources=False).id == "crm"
     shared = _comment_as({"id": "sys", "role": "system"})
     assert authorize(shared, "tierflow.commands.v1", clients).id == "desk"  # without SASL
+
+
+@pytest.mark.parametrize(
+    ("protocol", "said", "trusted"),
+    [
+        ("PLAINTEXT", None, True),
+        ("SSL", None, True),
+        ("SASL_SSL", None, False),
+        ("sasl_ssl", None, False),  # spelt as the Kafka client takes it: still SASL
+        ("Sasl_Plaintext", None, False),
+        ("SSL", False, False),  # brokers that require client certificates
+        ("PLAINTEXT", False, False),
+    ],
+)
+def test_sources_are_trusted_only_while_kafka_names_no_producer(
+    protocol: str, said: bool | None, trusted: bool
+) -> None:
+    settings = Settings(
+        kafka_security_protocol=protocol,
+        ingress_trust_sources=said,
+        kafka_sasl_username="ingress",
+        kafka_sasl_password="secret",
+    )
+    assert trusts_sources(settings) is trusted

@@ -16,7 +16,7 @@ from tierflow.settings import Settings, get_settings
 from tierflow.submission import read_model_holds
 from tierflow.system_clients import load_system_clients
 from tierflow.temporal_client import connect_temporal
-from tierflow.tls import kafka_security_kwargs
+from tierflow.tls import kafka_security_kwargs, trusts_sources
 from workers.ingress.commands import Backoff
 from workers.ingress.consumer import Ingress
 from workers.runtime import configure_logging
@@ -65,7 +65,7 @@ async def serve(settings: Settings | None = None) -> None:
             clients=load_system_clients(settings.system_clients_file),
             directory=DirectoryWatch(settings.directory_file).current,
             # with SASL the broker knows who writes: only a client's own topic names it
-            trust_sources=not settings.kafka_security_protocol.startswith("SASL"),
+            trust_sources=trusts_sources(settings),
             recorded=read_model_holds(engine),
         )
         running.append(ingress)
