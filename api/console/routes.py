@@ -806,6 +806,9 @@ def _submit_context(
 def submit_form(request: Request, ctx: Ctx, user: User, uscc: str = "") -> Response:
     """The walk-in form; with ``uscc``, filled in from the enterprise's latest request the
     caller may see (带出企业信息), or its registering division when there is none."""
+    if not can(user, "submit"):
+        refusal = gettext(request, user).gettext("%(user)s (%(role)s) may not submit requests")
+        return forbidden_page(request, user, refusal)
     values = {"priority": Priority.NORMAL.value, "enterprise.size_class": "small"}
     values["request_id"] = forms.new_walk_in_id()
     errors, found = {}, ""

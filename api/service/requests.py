@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_fixed
 
-from api.auth import allowed_kinds, in_scope, require, scope_conditions
+from api.auth import allowed_kinds, can, in_scope, require, scope_conditions
 from api.deps import ApiContext
 from api.errors import field_error
 from api.lookup import find_in_scope, read_row, to_row
@@ -374,7 +374,10 @@ async def get_request(ctx: ApiContext, principal: Principal, request_id: str) ->
 def last_seen_enterprise(ctx: ApiContext, principal: Principal, uscc: str) -> ServiceRequest | None:
     """The caller's latest request in scope from the enterprise ``uscc``: a walk-in form
     fills in what the enterprise gave then (name, division, contact) for the window to check,
-    rather than have it typed again at each visit."""
+    rather than have it typed again at each visit. None for a caller who may not read
+    requests (a system client granted ``submit`` alone): the contact is the request's."""
+    if not can(principal, "read"):
+        return None
     query = (
         select(ServiceRequest)
         .where(ServiceRequest.enterprise_uscc == uscc, *scope_conditions(principal))

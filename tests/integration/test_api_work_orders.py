@@ -153,12 +153,12 @@ async def test_a_unit_signs_for_the_requests_it_ticks_in_the_queue(api: Api, sta
         assert (await client.post("/console/sign-for", data=form)).status_code == 403
 
 
-async def _walk_in_form(stack, api: Api, who: str, uscc: str) -> str:
+async def _walk_in_form(stack, api: Api, who: str, uscc: str, status: int = 200) -> str:
     app = create_app(stack.settings, stack.client, stack.engine)
     async with asgi_client(app) as client:
         assert (await sign_in(client, api.users.tokens[who])).status_code == 303
         page = await client.get("/console/submit", params={"uscc": uscc})
-        assert page.status_code == 200, page.text
+        assert page.status_code == status, page.text
         return page.text
 
 
@@ -178,6 +178,11 @@ async def test_a_walk_in_form_fills_in_an_enterprise_that_came_before(api: Api, 
     assert 'name="enterprise.division_code" type="text" value="330106"' in other
     bad = before.enterprise.uscc[:17] + ("0" if before.enterprise.uscc[17] != "0" else "1")
     assert "第 18 位校验码为" in await _walk_in_form(stack, api, "cw_own", bad)
+    # a system client that submits but may not read requests gets no contact from them
+    blind = await _walk_in_form(stack, api, "sys_submit", before.enterprise.uscc)
+    assert before.enterprise.contact_phone not in blind and rid not in blind
+    assert before.enterprise.name not in blind and "未找到您可查看的此企业办理记录" in blind
+    await _walk_in_form(stack, api, "sys_none", before.enterprise.uscc, status=403)
 
 
 def _row_of(stack, rid: str) -> bool:

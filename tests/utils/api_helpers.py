@@ -36,6 +36,7 @@ USERS: dict[str, tuple[Role, str | None, list[str]]] = {
     "admin": (Role.ADMIN, None, []),
     "sys_portal": (Role.SYSTEM, None, ["submit", "read", "provide_info", "comment"]),
     "sys_none": (Role.SYSTEM, None, []),
+    "sys_submit": (Role.SYSTEM, None, ["submit"]),  # submits, may not read
 }
 
 
