@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from schemas.domain import Category, Priority
+from schemas.domain import Category, Priority, Tier
 from schemas.edge import stored
 from schemas.enterprise import Enterprise
 from schemas.lifecycle import ActionKind, ActionRequest, EventType, RatingStage
@@ -50,6 +50,7 @@ class Scope:
     priorities: tuple[Priority, ...] = ()
     division_prefix: str | None = None  # e.g. "3301" for one city's counties
     request_prefix: str | None = None  # e.g. one import's or one channel's id prefix
+    tiers: tuple[Tier, ...] = ()  # the tiers holding them now (a supervisor's and below)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +60,7 @@ class Scope:
             "priorities": [p.value for p in self.priorities],
             "division_prefix": self.division_prefix,
             "request_prefix": self.request_prefix,
+            "tiers": [t.value for t in self.tiers],
         }
 
 
@@ -173,6 +175,8 @@ def _filtered(scope: Scope) -> Any:
         query = query.where(col(ServiceRequest.division_code).startswith(scope.division_prefix))
     if scope.request_prefix:
         query = query.where(col(ServiceRequest.request_id).startswith(scope.request_prefix))
+    if scope.tiers:
+        query = query.where(col(ServiceRequest.tier).in_(scope.tiers))
     return query
 
 

@@ -27,7 +27,7 @@ from api.auth import require
 from api.deps import ApiContext
 from api.errors import field_name
 from schemas import permissions
-from schemas.domain import Category, Priority, Role
+from schemas.domain import Category, Priority, Role, Tier
 from schemas.policy import CalendarData
 from tierflow import policy_store
 from tierflow.auth_store import Principal
@@ -146,9 +146,23 @@ def region(principal: Principal) -> str:
     return prefix
 
 
-def visible(run_scope: dict[str, Any] | None, prefix: str) -> bool:
-    """Whether a run with ``run_scope`` lies in the region ``prefix``."""
-    return str((run_scope or {}).get("division_prefix") or "").startswith(prefix)
+def tiers(principal: Principal) -> tuple[Tier, ...]:
+    """The tiers a caller's what-ifs stay in, as their reads do: their own and below (():
+    every tier, for admins and national supervisors)."""
+    if principal.role is Role.ADMIN:
+        return ()
+    found = tuple(permissions.tiers_at_or_below(principal.tier))
+    return () if set(found) == set(Tier) else found
+
+
+def visible(run_scope: dict[str, Any] | None, prefix: str, reach: tuple[Tier, ...]) -> bool:
+    """Whether a run with ``run_scope`` lies in the region ``prefix`` at the tiers ``reach``
+    (a run saved before its scope named tiers covered every tier)."""
+    scope = run_scope or {}
+    if not str(scope.get("division_prefix") or "").startswith(prefix):
+        return False
+    covered = set(scope.get("tiers") or [t.value for t in Tier])
+    return not reach or covered <= {t.value for t in reach}
 
 
 def refusal(exc: WhatIfRefused, language: str | None) -> HTTPException:
@@ -203,7 +217,7 @@ def _utc(value: datetime | None, name: str) -> datetime | None:
         raise WhatIfRefused(name, N_("%(name)s: out of range"), name=name) from None
 
 
-def _scope(ask: WhatIfAsk, prefix: str) -> Scope:
+def _scope(ask: WhatIfAsk, prefix: str, reach: tuple[Tier, ...]) -> Scope:
     since, until = _utc(ask.since, "since"), _utc(ask.until, "until")
     if ask.since is not None and ask.until is not None and ask.since >= ask.until:
         raise WhatIfRefused(
@@ -226,14 +240,16 @@ def _scope(ask: WhatIfAsk, prefix: str) -> Scope:
         categories=tuple(dict.fromkeys(ask.categories)),
         priorities=tuple(dict.fromkeys(ask.priorities)),
         division_prefix=division,
+        tiers=reach,
     )
 
 
-def prepare(ctx: ApiContext, ask: WhatIfAsk, prefix: str) -> Prepared:
-    """Check the ask (``WhatIfRefused`` naming the field) and count the requests it covers."""
+def prepare(ctx: ApiContext, ask: WhatIfAsk, prefix: str, reach: tuple[Tier, ...]) -> Prepared:
+    """Check the ask (``WhatIfRefused`` naming the field) and count the requests it covers:
+    those in the region ``prefix`` held at the tiers ``reach`` (all when empty)."""
     text = _policy_text(ctx, ask)
     calendar = _calendar(ask)
-    scope = _scope(ask, prefix)
+    scope = _scope(ask, prefix, reach)
     count = len(request_ids(ctx.engine, scope))
     most = ctx.settings.whatif_max_requests
     if count > most:
@@ -272,7 +288,7 @@ async def run(
     require(principal, "whatif", "run SLA what-ifs")
     prefix = region(principal)
     try:
-        prepared = await asyncio.to_thread(prepare, ctx, ask, prefix)
+        prepared = await asyncio.to_thread(prepare, ctx, ask, prefix, tiers(principal))
     except WhatIfRefused as exc:
         raise refusal(exc, language) from None
     if not _RUNNING.acquire(blocking=False):
@@ -302,7 +318,7 @@ def _summary(row: WhatIfRun) -> RunSummaryOut:
     )
 
 
-def _listing(ctx: ApiContext, prefix: str) -> RunList:
+def _listing(ctx: ApiContext, prefix: str, reach: tuple[Tier, ...]) -> RunList:
     query = (
         select(WhatIfRun)
         .options(defer(WhatIfRun.report), defer(WhatIfRun.candidate_content))  # type: ignore[arg-type]
@@ -311,7 +327,7 @@ def _listing(ctx: ApiContext, prefix: str) -> RunList:
     found: list[RunSummaryOut] = []
     with Session(ctx.engine) as session:
         for row in session.exec(query):
-            if visible(row.scope, prefix):
+            if visible(row.scope, prefix, reach):
                 found.append(_summary(row))
                 if len(found) == LISTED_RUNS:
                     break
@@ -321,12 +337,12 @@ def _listing(ctx: ApiContext, prefix: str) -> RunList:
 async def runs(ctx: ApiContext, principal: Principal) -> RunList:
     """The newest saved runs the caller may read."""
     require(principal, "whatif", "read SLA what-ifs")
-    return await asyncio.to_thread(_listing, ctx, region(principal))
+    return await asyncio.to_thread(_listing, ctx, region(principal), tiers(principal))
 
 
-def _saved(ctx: ApiContext, prefix: str, run_id: str) -> RunOut:
+def _saved(ctx: ApiContext, prefix: str, reach: tuple[Tier, ...], run_id: str) -> RunOut:
     found = load_run(ctx.engine, run_id)
-    if found is None or not visible(found[0].scope, prefix):
+    if found is None or not visible(found[0].scope, prefix, reach):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no what-if run {run_id}")
     row, report = found
     cited = [r for r in policy_store.releases(ctx.engine) if r.whatif_run_id == run_id]
@@ -343,7 +359,7 @@ def _saved(ctx: ApiContext, prefix: str, run_id: str) -> RunOut:
 async def saved(ctx: ApiContext, principal: Principal, run_id: str) -> RunOut:
     """One saved run (404 when it is not recorded or lies outside the caller's region)."""
     require(principal, "whatif", "read SLA what-ifs")
-    return await asyncio.to_thread(_saved, ctx, region(principal), run_id)
+    return await asyncio.to_thread(_saved, ctx, region(principal), tiers(principal), run_id)
 
 
 def figures_csv(run: RunOut) -> str:

@@ -9,6 +9,7 @@ from the console, the release citing the run.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -19,6 +20,7 @@ import pytest
 import pytest_asyncio
 from sqlmodel import Session, col, func, select
 
+from schemas.domain import Tier
 from tests.fixtures.console import Clock, Console, page_csrf, signed_in
 from tests.utils.api_helpers import asgi_client, make_users
 from tierflow import policy_store
@@ -44,9 +46,13 @@ def site(trail: Trail) -> Console:
     return Console(trail.engine, make_users(trail.engine), clock, trail.url)
 
 
-def in_region(trail: Trail, prefix: str) -> int:
+def in_region(trail: Trail, prefix: str, tiers: tuple[Tier, ...] = tuple(Tier)) -> int:
+    """Requests from the region held at ``tiers`` now."""
     with Session(trail.engine) as session:
-        query = select(func.count()).where(col(ServiceRequest.division_code).startswith(prefix))
+        query = select(func.count()).where(
+            col(ServiceRequest.division_code).startswith(prefix),
+            col(ServiceRequest.tier).in_(tiers),
+        )
         return int(session.exec(query).one())
 
 
@@ -73,7 +79,8 @@ async def test_a_supervisor_uploads_a_candidate_and_reads_the_run_back(
         assert run["run_by"] == site.users.ids["sup_prov"]
         assert run["candidate_version"] == "halved-prov"
         assert run["division_prefix"] == "33"
-        assert run["requests"] == in_region(trail, "33") > 0
+        provincial = (Tier.COUNTY, Tier.MUNICIPAL, Tier.PROVINCIAL)
+        assert run["requests"] == in_region(trail, "33", provincial) > 0
         report = run["report"]
         assert report["after"]["breaches"] > report["before"]["breaches"]
         assert run["changed"] == len(report["changed"]) > 0
@@ -105,6 +112,52 @@ def recorded_2x(site: Console) -> str:
     if policy_store.load_version(site.engine, "recorded-2x") is None:
         policy_store.add_policy(site.engine, scaled_policy("recorded-2x", 2.0), added_by="test")
     return "recorded-2x"
+
+
+async def test_a_supervisors_run_covers_their_tier_and_below_as_their_reads_do(
+    trail: Trail, site: Console
+) -> None:
+    """A request of the city's counties escalated to the province is the province's: the
+    city's supervisor neither reads it nor simulates it, nor reads the province's run of the
+    city, which holds it."""
+    with Session(trail.engine) as session:
+        row = session.exec(
+            select(ServiceRequest).where(col(ServiceRequest.division_code).startswith("3301"))
+        ).first()
+        assert row is not None
+        held, row.tier = row.tier, Tier.PROVINCIAL
+        session.add(row)
+        session.commit()
+        escalated = row.request_id
+    try:
+        async with asgi_client(site.app()) as client:
+            city = site.users.auth("sup_city")
+            assert (
+                await client.get(f"/api/v1/requests/{escalated}", headers=city)
+            ).status_code == 404
+            done = await client.post(V1, headers=city, files=halved_upload("halved-city"))
+            assert done.status_code == 201, done.text
+            run = done.json()
+            below = (Tier.COUNTY, Tier.MUNICIPAL)
+            assert run["requests"] == in_region(trail, "3301", below) < in_region(trail, "3301")
+            assert escalated not in json.dumps(run["report"])
+            province = site.users.auth("sup_prov")
+            body = {"version": recorded_2x(site), "division_prefix": "3301"}
+            of_city = (await client.post(V1, headers=province, json=body)).json()
+            assert of_city["requests"] == in_region(trail, "3301", below + (Tier.PROVINCIAL,))
+            listed = [r["run_id"] for r in (await client.get(V1, headers=city)).json()["runs"]]
+            assert run["run_id"] in listed and of_city["run_id"] not in listed
+            assert (await client.get(f"{V1}/{of_city['run_id']}", headers=city)).status_code == 404
+            assert (
+                await client.get(f"{V1}/{of_city['run_id']}", headers=province)
+            ).status_code == 200
+    finally:
+        with Session(trail.engine) as session:
+            row = session.get(ServiceRequest, escalated)
+            assert row is not None
+            row.tier = held
+            session.add(row)
+            session.commit()
 
 
 async def test_an_admin_tries_a_recorded_version_over_a_period(trail: Trail, site: Console) -> None:
