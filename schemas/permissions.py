@@ -158,8 +158,10 @@ def in_scope(actor: Actor, tier: Tier, institution_id: str | None, division_code
     """Whether a request held at (tier, institution) from ``division_code`` is the actor's.
 
     Caseworkers: requests their institution holds. Supervisors: requests from their region
-    at their tier or below. Admins, system clients (limited by grants) and enterprises
-    (acting through a system client that vouches for them): any request.
+    at their tier or below. Admins: any request. System clients (limited by grants) and
+    enterprises (acting through a system client that vouches for them): any request, or
+    with a ``division_code`` (the region of a regional client, which the ingress sets) the
+    requests from inside it.
     """
     if actor.role is Role.CASEWORKER:
         return institution_id is not None and institution_id == actor.institution_id
@@ -170,7 +172,10 @@ def in_scope(actor: Actor, tier: Tier, institution_id: str | None, division_code
             and division_code.startswith(prefix)
             and tier in tiers_at_or_below(actor.tier)
         )
-    return actor.role in (Role.ADMIN, Role.SYSTEM, Role.ENTERPRISE)
+    if actor.role in (Role.SYSTEM, Role.ENTERPRISE):
+        region = actor.division_code
+        return region is None or division_code.startswith(division_prefix(region))
+    return actor.role is Role.ADMIN
 
 
 def unit_step_refusal(actor: Actor, kind: ActionKind, holder: str | None) -> str | None:
@@ -200,6 +205,14 @@ def action_refusal(
         return refused
     if in_scope(actor, tier, institution_id, division_code):
         return None
+    if actor.role in (Role.SYSTEM, Role.ENTERPRISE):
+        return Said(
+            N_("%(role)s %(actor)s acts in region %(region)s; the request is from %(division)s"),
+            role=actor.role.value,
+            actor=actor.id if actor.via is None else f"{actor.id} (via {actor.via})",
+            region=str(actor.division_code),
+            division=division_code,
+        )
     if actor.role is Role.CASEWORKER:
         return Said(
             N_(

@@ -58,6 +58,14 @@ ZJ_DESK = SystemClient(  # Zhejiang's hotline: relays the people of Zhejiang onl
     act_for=[Role.SUPERVISOR, Role.CASEWORKER],
     region="330000",
 )
+JS_PORTAL = SystemClient(  # Jiangsu's enterprise portal: acts on Jiangsu's requests only
+    id="js-portal",
+    name="Jiangsu portal",
+    sources=["/js-portal-test"],
+    grants=["comment", "withdraw"],
+    act_for=[Role.ENTERPRISE],
+    region="320000",
+)
 SLOW = SystemClient(
     id="slow",
     name="slow feed",
@@ -66,7 +74,7 @@ SLOW = SystemClient(
     rate_per_second=4,
     burst=2,
 )
-CLIENTS = SystemClients([PORTAL, DESK, ZJ_DESK, SLOW])
+CLIENTS = SystemClients([PORTAL, DESK, ZJ_DESK, JS_PORTAL, SLOW])
 
 
 @asynccontextmanager
@@ -162,6 +170,19 @@ async def test_forged_actors_change_nothing_and_are_dead_lettered_as_forbidden(
             "/zj-desk-test",
             subject=rid,
         ),
+        # Jiangsu's portal acts on Jiangsu's requests: neither itself nor an enterprise here
+        "portal-elsewhere": command_event(
+            "withdraw", {"request_id": rid}, "/js-portal-test", subject=rid
+        ),
+        "enterprise-elsewhere": command_event(
+            "withdraw",
+            {
+                "request_id": rid,
+                "actor": {"id": "e", "role": "enterprise", "division_code": "330106"},
+            },
+            "/js-portal-test",
+            subject=rid,
+        ),
     }
     send_commands(stack.bootstrap, commands, rid, forged.values())
     async with ingress_on(stack, commands, dlq_topic) as ingress:
@@ -177,6 +198,12 @@ async def test_forged_actors_change_nothing_and_are_dead_lettered_as_forbidden(
     assert "oversees provincial tier region 320000" in parked[forged["out-of-region"].id][1]
     for name in ("national-claim", "caseworker-elsewhere"):
         assert "acts only for people in region 330000" in parked[forged[name].id][1]
+    assert parked[forged["portal-elsewhere"].id][1] == (
+        "Forbidden: system js-portal acts in region 320000; the request is from 330106"
+    )
+    assert parked[forged["enterprise-elsewhere"].id][1] == (
+        "Forbidden: enterprise e (via js-portal) acts in region 320000; the request is from 330106"
+    )
     after = await handle.query(ServiceRequestWorkflow.view)
     assert after.timeline == before.timeline  # nothing happened
     assert after.summary.tier is Tier.COUNTY

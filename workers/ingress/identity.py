@@ -7,7 +7,7 @@ The command must be one of its grants. A command naming a person (``data.actor``
 and is then recorded as the person's via the client; otherwise (no person named, or a
 system actor named) the client itself acts. A client with a region acts only for people
 inside it: a supervisor whose region lies within it, a caseworker of an institution the
-directory places within it.
+directory places within it; itself, and the enterprises it acts for, on requests from it.
 """
 
 from __future__ import annotations
@@ -53,7 +53,10 @@ def authorize(
             DeadLetterReason.FORBIDDEN,
             f"type: system client {client.id} has no grant for {cmd.command}",
         )
-    actor = Actor(id=client.id, role=Role.SYSTEM, grants=list(client.grants))
+    # a regional client acts on the requests from its region (schemas.permissions.in_scope)
+    actor = Actor(
+        id=client.id, role=Role.SYSTEM, grants=list(client.grants), division_code=client.region
+    )
     claimed = cmd.claimed_actor
     if claimed is not None and claimed.role is not Role.SYSTEM:  # a system claim: the client
         field = "data.submitted_by" if cmd.submit is not None else "data.actor"
@@ -68,7 +71,10 @@ def authorize(
                 f"{field}: system client {client.id} acts only for people in region "
                 f"{client.region}; {_scope(claimed)} is not",
             )
-        actor = claimed.model_copy(update={"via": client.id, "grants": []})
+        vouched: dict[str, object] = {"via": client.id, "grants": []}
+        if claimed.role is Role.ENTERPRISE:  # where it acts is the client's region, not its say
+            vouched["division_code"] = client.region
+        actor = claimed.model_copy(update=vouched)
     if cmd.action is not None:
         cmd.action = cmd.action.model_copy(update={"actor": actor})
     if cmd.submit is not None:
