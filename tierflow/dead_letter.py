@@ -15,10 +15,8 @@ from kafka import KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import (
     InvalidRecordError,
-    InvalidTopicError,
     MessageSizeTooLargeError,
     RecordListTooLargeError,
-    TopicAuthorizationFailedError,
     UnsupportedVersionError,
 )
 
@@ -28,13 +26,13 @@ from tierflow.kafka_io import SEND_TIMEOUT
 
 MAX_COPY_BYTES = 900_000  # below the default 1 MiB of a producer request and a topic
 MAX_TEXT = 4000  # of the reason message in its header
-# Errors no retry will cure: the copy must change (or, as a last resort, be given up).
+# Errors no retry will cure: the copy must change (or, as a last resort, be given up). Not
+# a refused topic (no ACL to write it, a name the broker refuses): the operator cures that,
+# and every record would be given up meanwhile; it is retried, holding the partition.
 PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
     MessageSizeTooLargeError,
     RecordListTooLargeError,
     InvalidRecordError,
-    InvalidTopicError,
-    TopicAuthorizationFailedError,
     UnsupportedVersionError,
     AssertionError,  # kafka-python's own checks of a record before it is sent
     TypeError,

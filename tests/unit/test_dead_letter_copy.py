@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import (
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    TopicAuthorizationFailedError,
+)
+from prometheus_client import CollectorRegistry
 
 from schemas import dlq
 from schemas.lifecycle import Wording
 from schemas.messages import N_, Said
 from tierflow.dead_letter import MAX_COPY_BYTES, DeadLetter, copy_of
+from workers.ingress.commands import Backoff
+from workers.ingress.dead_letter import DeadLetterQueue
+from workers.ingress.metrics import IngressMetrics, IngressStats
 
 WHY = DeadLetter("not_json", "message has no value (tombstone)", attempts=2)
 
@@ -97,3 +108,83 @@ def test_a_worded_reason_travels_as_json_unless_it_is_too_long() -> None:
     huge = Wording.of(Said(N_("%(first)s; %(then)s"), first="x" * 5000, then="y"))
     too_long = DeadLetter("schema_invalid", "x", wording=huge)
     assert dlq.DLQ_WORDING not in headers_of(copy_of(record(b"k", b"v"), too_long))
+
+
+class Refusing:
+    """A producer whose every send the broker refuses with ``error`` (as kafka-python raises
+    it from ``send(...).get()``)."""
+
+    def __init__(self, error: Exception | None) -> None:
+        self.error, self.sends = error, 0
+
+    def send(self, *args: object, **kwargs: object) -> Refusing:
+        self.sends += 1
+        if self.error is None:
+            return self
+        raise self.error
+
+    def get(self, timeout: float) -> None:
+        """The broker's acknowledgement of a send it took."""
+
+
+class Flaky(Refusing):
+    """Times out ``times`` times (the broker away a moment), then takes the copy."""
+
+    def __init__(self, times: int) -> None:
+        super().__init__(KafkaTimeoutError("no answer"))
+        self.times = times
+
+    def send(self, *args: object, **kwargs: object) -> Refusing:
+        if self.sends >= self.times:
+            self.error = None
+        return super().send(*args, **kwargs)
+
+
+def _park(producer: Refusing, halt_after: int) -> tuple[bool, IngressStats, CollectorRegistry]:
+    registry, stats = CollectorRegistry(), IngressStats()
+    queue = DeadLetterQueue(
+        producer,  # type: ignore[arg-type]
+        "dlq",
+        Backoff(initial=0.001, maximum=0.001),
+        IngressMetrics(registry),
+        stats,
+        ThreadPoolExecutor(1),
+    )
+    parked = asyncio.run(
+        queue.park(
+            record(b"k", b"{bad"),
+            WHY,
+            "unknown",
+            asyncio.Event(),
+            lambda: producer.sends >= halt_after,
+        )
+    )
+    return parked, stats, registry
+
+
+def test_a_dlq_topic_the_ingress_may_not_write_holds_the_record_not_drops_it() -> None:
+    """No ACL to write the DLQ (an operator's slip): retried until the ingress halts, then
+    left uncommitted for redelivery; before, every bad command was dropped and counted as
+    parked."""
+    refusing = Refusing(TopicAuthorizationFailedError("dlq"))
+    parked, stats, registry = _park(refusing, halt_after=5)
+    assert parked is False and refusing.sends >= 5
+    assert stats.dead_lettered == 0
+    assert registry.get_sample_value("tierflow_ingress_dead_letter_failures_total") == 0
+
+
+def test_a_copy_no_broker_takes_is_passed_and_counted_as_a_failure_only() -> None:
+    refusing = Refusing(MessageSizeTooLargeError("too large"))
+    parked, stats, registry = _park(refusing, halt_after=100)
+    assert parked is True and refusing.sends == 2  # the full copy, then the minimal one
+    assert stats.dead_lettered == 0
+    assert registry.get_sample_value("tierflow_ingress_dead_letter_failures_total") == 1
+
+
+def test_a_dlq_send_that_times_out_is_retried_and_parked_once_taken() -> None:
+    """The send runs on the Kafka thread and is awaited: a timeout is retried, and the record
+    counts as parked only once the broker took it (it was counted at once, its failure lost)."""
+    flaky = Flaky(times=2)
+    parked, stats, _ = _park(flaky, halt_after=100)
+    assert parked is True and flaky.sends == 3
+    assert (stats.dead_lettered, stats.retries) == (1, 2)

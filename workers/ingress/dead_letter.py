@@ -66,10 +66,14 @@ class DeadLetterQueue:
             before_sleep=count_retry,
             reraise=True,
         )
-        try:
-            await retrying(
-                loop.run_in_executor, self.executor, send, self.producer, self.topic, record, why
+
+        async def attempt() -> bool:  # a coroutine function: tenacity awaits only those
+            return await loop.run_in_executor(
+                self.executor, send, self.producer, self.topic, record, why
             )
+
+        try:
+            await retrying(attempt)
         except PERMANENT_ERRORS as exc:
             self.metrics.dead_letter_failures.inc()
             log.error(
@@ -80,6 +84,7 @@ class DeadLetterQueue:
                 type(exc).__name__,
                 exc,
             )
+            return True  # passed, not parked: counted as a failure only
         except Exception:  # noqa: BLE001 - still failing when halted: redelivered later
             if halted():
                 return False
