@@ -43,6 +43,8 @@ from tierflow.directory import Directory, DirectoryEntry
 from workflows.request_types import REQUEST_WORKFLOWS
 
 HISTORIES = Path(__file__).with_name("histories")
+# every StandIns a test made, so that its records can be checked after the test (conftest)
+MADE: list[StandIns] = []
 
 
 @dataclass
@@ -70,6 +72,9 @@ class StandIns:
     admission_gate: asyncio.Event | None = None
     # when record_transitions and check_target began and ended, in order
     calls: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        MADE.append(self)
 
     @activity.defn(name="load_policy")
     async def load_policy(self, req: PolicyRequest) -> PinnedPolicy:

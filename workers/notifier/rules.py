@@ -84,12 +84,16 @@ class Rule(_Strict):
     unless_cause: list[str] = Field(default_factory=list)
     # by the role of who took the step (a supervisor's comment is an instruction, 批示)
     only_if_actor_role: list[Role] = Field(default_factory=list)
+    # only events whose details hold these (a close that still takes a rating: rating_due_at)
+    only_if_details: list[str] = Field(default_factory=list)
     send: Annotated[list[Send], Field(min_length=1)]
 
     def applies(self, details: dict[str, Any], actor_role: Role | None = None) -> bool:
         """Whether an event with these details, taken by ``actor_role``, meets the rule's
         conditions."""
         if self.only_if_actor_role and actor_role not in self.only_if_actor_role:
+            return False
+        if any(details.get(name) is None for name in self.only_if_details):
             return False
         cause = details.get("cause")
         if self.only_if_cause and cause not in self.only_if_cause:

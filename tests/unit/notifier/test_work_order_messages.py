@@ -25,7 +25,10 @@ def _rules_for(event: EventType, **details: object) -> set[str]:
 
 def test_a_close_for_no_reply_tells_the_enterprise_instead_of_asking_for_a_rating() -> None:
     assert _rules_for(EventType.CLOSED, cause="no_reply") == {"closed_no_reply"}
-    assert _rules_for(EventType.CLOSED, rating_due_at=None) == {"please_rate"}
+    due = "2026-12-10T09:00:00+00:00"
+    assert _rules_for(EventType.CLOSED, rating_due_at=due) == {"please_rate"}
+    # no window in its policy, or rated already: nothing to ask (the close records no due)
+    assert _rules_for(EventType.CLOSED) == set()
 
 
 def test_the_unit_hears_what_changes_its_work() -> None:
