@@ -92,6 +92,6 @@ def verify(
     expected = sign(secret, msg_id, stamp, body).split(",", 1)[1]
     for entry in lower[SIGNATURE_HEADER].split():
         version, _, value = entry.partition(",")
-        if version == "v1" and hmac.compare_digest(value, expected):
+        if version == "v1" and hmac.compare_digest(value.encode(), expected.encode()):
             return msg_id
     raise WebhookVerificationError(f"{SIGNATURE_HEADER}: no v1 signature matches")

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 
 from api.auth import can
+from api.console.forms import day_of
 from api.console.routes import User, error_page, forbidden_page, gettext, page_texts, render
 from api.console.views import Texts, fit_label
 from api.deps import ApiContext, Ctx
@@ -67,17 +68,10 @@ class Period:
         return {"since": self.since.isoformat(), "until": self.until.isoformat()}
 
 
-def _day(value: str) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
 def period_of(since: str, until: str, today: date) -> Period:
     """The period asked for; a missing or unreadable end is today, a start 30 days before it."""
-    end = _day(until) or today
-    start = _day(since) or end - timedelta(days=DEFAULT_DAYS - 1)
+    end = day_of(until) or today
+    start = day_of(since) or end - timedelta(days=DEFAULT_DAYS - 1)
     return Period(min(start, end), max(start, end))
 
 

@@ -98,7 +98,8 @@ class Filters:
     def read(cls, tier: str, prefix: str, generated: str, q: str) -> Filters:
         chosen = Tier(tier) if tier in {t.value for t in Tier} else None
         digits = prefix.strip()[:6]
-        return cls(chosen, digits if digits.isdigit() else "", generated == "1", q.strip()[:100])
+        digits = digits if digits.isascii() and digits.isdigit() else ""
+        return cls(chosen, digits, generated == "1", q.strip()[:100])
 
     def keep(self, entry: DirectoryEntry) -> bool:
         needle = self.q.casefold()

@@ -12,6 +12,7 @@ import contextlib
 import re
 import uuid
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from babel.support import NullTranslations
@@ -48,6 +49,21 @@ _PREFIX = re.compile(r"^(Value error|Assertion failed), ")
 def form_text(value: Any) -> str:
     """A posted field's text: "" for a missing field or an uploaded file."""
     return value if isinstance(value, str) else ""
+
+
+# The days a form may name: a typed 9999-12-31 or 0001-01-01 would run past the calendar
+# once moved to China's time or a day on, and no request is that old or that late.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
+def day_of(value: str) -> date | None:
+    """The calendar day a form field names (``2026-12-01``), or None when it names none
+    (empty, unreadable, outside 2000-2099)."""
+    try:
+        day = date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+    return day if day is not None and FIRST_DAY <= day <= LAST_DAY else None
 
 
 def new_walk_in_id() -> str:

@@ -7,6 +7,7 @@ this module adds to the console's templates.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -27,6 +28,7 @@ from tierflow.notification_store import count_unread
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 SWITCHES = ("inbox", "email_enabled", "sms_enabled", "digest")
+NOTIFICATION_ID = re.compile(r"[0-9]{1,18}")  # a row's number (ASCII digits, fits BIGINT)
 
 
 def unread_count(request: Request | None, user: Principal | None) -> int:
@@ -60,7 +62,7 @@ async def mark_read(request: Request, ctx: Ctx, user: User) -> Response:
         _csrf(request, form)
         raw = form_text(form.get("id"))
         if raw:
-            if not raw.isdigit():
+            if not NOTIFICATION_ID.fullmatch(raw):
                 raise HTTPException(422, Said(N_("id: must be a notification number")))
             await service.mark_one(ctx, user, int(raw))
         else:

@@ -48,7 +48,7 @@ def check_csrf(request: Request, bound_to: str | None, submitted: str | None) ->
     if (
         not bound_to
         or not submitted
-        or not hmac.compare_digest(csrf_for(request, bound_to), submitted)
+        or not hmac.compare_digest(csrf_for(request, bound_to).encode(), submitted.encode())
     ):
         stale = N_(
             "This form belongs to another sign-in or an older page (csrf_token). Reload the "

@@ -12,7 +12,7 @@ promotes the run's candidate from a date there: the policies service records the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlencode
@@ -25,7 +25,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from api.auth import can
 from api.console import language
-from api.console.forms import field_errors, form_text, joined
+from api.console.forms import day_of, field_errors, form_text, joined
 from api.console.routes import (
     User,
     error_page,
@@ -236,10 +236,8 @@ def _offered_versions(ctx: ApiContext) -> list[policy_store.VersionInfo]:
 
 def _day_start(value: str) -> datetime | None:
     """The start of a day in China time (``2026-12-01`` -> 00:00 +08:00), or None."""
-    try:
-        return datetime.combine(date.fromisoformat(value), time(0), SHANGHAI) if value else None
-    except ValueError:
-        return None
+    day = day_of(value)
+    return datetime.combine(day, time(0), SHANGHAI) if day is not None else None
 
 
 async def _file_text(value: Any) -> str | None:

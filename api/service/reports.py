@@ -26,6 +26,7 @@ from tierflow.auth_store import Principal
 from tierflow.db.models import ServiceRequest, TierHoldRow, Transition
 
 DEFAULT_PERIOD = timedelta(days=30)
+OUT_OF_RANGE = "out of range: give a time between the years 2 and 9998"
 Q = TypeVar("Q", Select[*tuple[Any, ...]], SelectOfScalar[Any])
 
 
@@ -34,15 +35,23 @@ def report_period(
 ) -> tuple[datetime, datetime]:
     """Check the caller may see reports; return the period (by default the last 30 days)."""
     require(principal, "reports", "see reports")
-    end = _aware(until) if until else datetime.now(UTC)
+    end = _utc(until, "until") if until else datetime.now(UTC)
     try:
-        start = _aware(since) if since else end - DEFAULT_PERIOD
-        after = start > end
-    except OverflowError:  # an instant at the edge of the calendar (year 1)
-        raise field_error(("query", "until"), "out of range: give a later time") from None
-    if after:
+        start = _utc(since, "since") if since else end - DEFAULT_PERIOD
+    except OverflowError:  # 30 days before the first of the calendar
+        raise field_error(("query", "until"), OUT_OF_RANGE) from None
+    if start > end:
         raise field_error(("query", "since"), "must not be after until")
     return start, end
+
+
+def _utc(value: datetime, name: str) -> datetime:
+    """``value`` in UTC (a naive one taken as UTC); 422 naming ``name`` for an instant at
+    the edge of the calendar (year 1, 9999), which leaves it once in UTC."""
+    try:
+        return _aware(value).astimezone(UTC)
+    except OverflowError:
+        raise field_error(("query", name), OUT_OF_RANGE) from None
 
 
 def _aware(value: datetime) -> datetime:

@@ -42,6 +42,7 @@ def test_verify_accepts_the_vector_and_any_matching_entry() -> None:
         ({"webhook-timestamp": str(TIMESTAMP - 301)}, "more than 300 s"),
         ({"webhook-timestamp": "soon"}, "not an integer"),
         ({"webhook-id": ""}, "missing header(s): webhook-id"),
+        ({"webhook-signature": "v1,é"}, "no v1"),  # other characters: refused, not a crash
     ],
 )
 def test_verify_refuses_what_was_not_signed_now(change: dict[str, str], reason: str) -> None:

@@ -1,0 +1,60 @@
+"""Input no page expects answers a page that says so, never a 500 or a false outage: a CSRF
+token of other characters, a notification number that is no number, a day past the calendar.
+The API app on a real SQLite read model (no Temporal: none of these reaches it)."""
+
+from __future__ import annotations
+
+import re
+
+from tests.fixtures.console import Console, page_csrf, signed_in
+from tests.utils.api_helpers import asgi_client
+
+PRE_SIGN_IN = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
+
+
+async def test_a_csrf_token_of_other_characters_is_refused_not_a_crash(console: Console) -> None:
+    async with asgi_client(console.app()) as client:
+        assert (await client.get("/console/login")).status_code == 200  # the pre-sign-in cookie
+        for token in ("é", "令牌", "x" * 64):
+            form = {"csrf_token": token, "token": console.users.tokens["cw_own"]}
+            answer = await client.post("/console/login", data=form)
+            assert answer.status_code == 403, (token, answer.status_code)
+    async with signed_in(console, "cw_own") as client:
+        answer = await client.post("/console/logout", data={"csrf_token": "令牌"})
+        assert answer.status_code == 403
+
+
+async def test_a_notification_number_that_is_no_number_is_named(console: Console) -> None:
+    async with signed_in(console, "cw_own") as client:
+        csrf = await page_csrf(client)
+        for raw in ("²", "99999999999999999999999", "-1"):
+            answer = await client.post("/console/inbox/read", data={"csrf_token": csrf, "id": raw})
+            assert answer.status_code == 422, (raw, answer.status_code)
+            assert "通知编号" in answer.text or "notification number" in answer.text
+
+
+async def test_days_past_the_calendar_read_as_no_day(console: Console) -> None:
+    async with signed_in(console, "sup_city") as client:
+        for since, until in (("", "9999-12-31"), ("0001-01-01", "0001-01-02")):
+            params = {"since": since, "until": until}
+            for page in ("/console/assessment", "/console/assessment.csv"):
+                answer = await client.get(page, params=params)
+                assert answer.status_code == 200, (page, params, answer.status_code)
+        csrf = await page_csrf(client)
+        form = {"csrf_token": csrf, "source": "version", "version": "x", "until": "9999-12-31"}
+        answer = await client.post("/console/whatif", data=form)
+        assert answer.status_code in (200, 422), answer.status_code  # the form, not a crash
+
+
+async def test_reports_name_an_instant_past_the_calendar(console: Console) -> None:
+    async with asgi_client(console.app()) as client:
+        auth = console.users.auth("sup_city")
+        for params, field in (
+            ({"since": "0001-01-01T00:00:00+08:00"}, "since"),
+            ({"until": "9999-12-31T23:59:59-08:00"}, "until"),
+            ({"until": "0001-01-05T00:00:00+00:00"}, "until"),
+        ):
+            for report in ("assessment", "sla", "escalations"):
+                answer = await client.get(f"/api/v1/reports/{report}", params=params, headers=auth)
+                assert answer.status_code == 422, (report, params, answer.text)
+                assert answer.json()["detail"][0]["field"] == field
