@@ -111,7 +111,7 @@ def get_principal(
     except TokenRefused as refused:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            str(refused),
+            refused.said,
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from None
 
@@ -159,24 +159,29 @@ def _too_many_guesses(wait: float) -> HTTPException:
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def _limit(limiter: RateLimiter, principal: Principal, what: str) -> None:
+def _limit(limiter: RateLimiter, principal: Principal, over: str) -> None:
+    """429 when the caller is over ``limiter``'s rate; ``over`` says so (its seconds filled)."""
     wait = limiter.take(principal.token_id)
     if wait is not None:
         retry_after = max(1, math.ceil(wait))  # whole seconds, as the header wants
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            f"rate limit for {what} exceeded; retry in {retry_after} s",
+            Said(over, seconds=retry_after),
             headers={"Retry-After": str(retry_after)},
         )
 
 
 def submit_rate(ctx: Ctx, principal: CurrentPrincipal) -> Principal:
     """Authenticate and take a token from the caller's submit bucket."""
-    _limit(ctx.submit_limiter, principal, "submit")
+    _limit(
+        ctx.submit_limiter, principal, N_("rate limit for submit exceeded; retry in %(seconds)d s")
+    )
     return principal
 
 
 def action_rate(ctx: Ctx, principal: CurrentPrincipal) -> Principal:
     """Authenticate and take a token from the caller's action bucket."""
-    _limit(ctx.action_limiter, principal, "actions")
+    _limit(
+        ctx.action_limiter, principal, N_("rate limit for actions exceeded; retry in %(seconds)d s")
+    )
     return principal

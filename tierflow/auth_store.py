@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from schemas import edge
 from schemas.domain import Role, Tier
+from schemas.messages import Said
 from schemas.permissions import HANDLER_ROLES, REGIONAL_ROLES, SYSTEM_GRANTS
 from schemas.request import Actor
 from tierflow.db.auth_models import ApiToken, ApiUser
@@ -38,15 +39,18 @@ class AuthStoreError(TranslatableError):
     (English as ``str()``, in the admin's language in the CLI)."""
 
 
+UNKNOWN_TOKEN = N_("unknown token")
+
+
 class TokenRefused(Exception):
     """A bearer token that does not authenticate; the message says why (unknown, expired...).
 
     ``unknown``: no token of that value was ever issued (a guess, or a mistyped one), as
     opposed to a real token revoked, expired or of a disabled user."""
 
-    def __init__(self, message: str, *, unknown: bool = False) -> None:
-        super().__init__(message)
-        self.unknown = unknown
+    def __init__(self, said: Said, *, unknown: bool = False) -> None:
+        super().__init__(str(said))
+        self.said, self.unknown = said, unknown
 
 
 @dataclass(frozen=True)
@@ -242,7 +246,7 @@ def authenticate(engine: Engine, token: str, now: datetime | None = None) -> Pri
 def resolve_token(engine: Engine, token: str, now: datetime | None = None) -> Principal:
     """Return the principal of a live token and note its use; raise ``TokenRefused`` why not."""
     if not token.startswith(TOKEN_PREFIX):
-        raise TokenRefused("unknown token", unknown=True)
+        raise TokenRefused(Said(UNKNOWN_TOKEN), unknown=True)
     with Session(engine) as session:
         row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
         return _principal(session, row, now or datetime.now(UTC))
@@ -256,16 +260,17 @@ def principal_of_token_id(engine: Engine, token_id: int, now: datetime | None = 
 
 def _principal(session: Session, row: ApiToken | None, now: datetime) -> Principal:
     if row is None:
-        raise TokenRefused("unknown token", unknown=True)
+        raise TokenRefused(Said(UNKNOWN_TOKEN), unknown=True)
     if row.revoked_at is not None:
-        raise TokenRefused(f"token {row.display_prefix}… was revoked at {_iso(row.revoked_at)}")
+        revoked = N_("token %(prefix)s… was revoked at %(at)s")
+        raise TokenRefused(Said(revoked, prefix=row.display_prefix, at=_iso(row.revoked_at)))
     if now >= row.expires_at:
-        raise TokenRefused(
-            f"token {row.display_prefix}… expired at {_iso(row.expires_at)}; ask for a new one"
-        )
+        expired = N_("token %(prefix)s… expired at %(at)s; ask for a new one")
+        raise TokenRefused(Said(expired, prefix=row.display_prefix, at=_iso(row.expires_at)))
     user = session.get(ApiUser, row.user_id)
     if user is None or user.disabled:
-        raise TokenRefused(f"user of token {row.display_prefix}… is disabled")
+        disabled = N_("user of token %(prefix)s… is disabled")
+        raise TokenRefused(Said(disabled, prefix=row.display_prefix))
     principal = Principal(
         user_id=user.id,
         role=user.role,

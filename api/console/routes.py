@@ -46,6 +46,7 @@ from api.deps import (
     client_address,
     submit_rate,
 )
+from api.downloads import csv_attachment
 from api.lookup import co_handles, not_found, read_row
 from api.models import RequestDetail, RequestItem
 from api.service.actions import IDEMPOTENCY_KEY, take_action
@@ -287,8 +288,9 @@ async def login(request: Request, ctx: Ctx) -> Response:
         return _login_page(request, next_url, reason, status.HTTP_401_UNAUTHORIZED)
     try:
         principal = await run_in_threadpool(check_token, ctx, client_address(request), token)
-    except TokenRefused as refused:
-        return _login_page(request, next_url, f"token: {refused}", status.HTTP_401_UNAUTHORIZED)
+    except TokenRefused as unknown:
+        reason = unknown.said.text(gettext(request, None))
+        return _login_page(request, next_url, reason, status.HTTP_401_UNAUTHORIZED)
     except HTTPException as locked:  # too many unknown tokens from this address
         said = locked.detail
         reason = said.text(gettext(request, None)) if isinstance(said, Said) else str(said)
@@ -454,14 +456,7 @@ def queue_csv(request: Request, ctx: Ctx, user: User, query: QueueQuery) -> Resp
         page = list_requests(ctx, user, where, CSV_ROWS, sort=order, count_limit=None)
     except HTTPException as exc:
         return error_page(request, user, exc)
-    return Response(
-        requests_csv(page.items),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": 'attachment; filename="requests.csv"',
-            "X-Total-Count": str(page.total),
-        },
-    )
+    return csv_attachment(requests_csv(page.items), "requests.csv", page.total)
 
 
 @router.get("/overview")

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request, status
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
@@ -39,7 +39,7 @@ from api.console.routes import (
 )
 from api.console.views import Texts, fit_label
 from api.deps import ApiContext, Ctx
-from api.downloads import csv_attachment
+from api.downloads import attachment, csv_attachment
 from api.service import policies
 from api.service import whatif as service
 from schemas.divisions import DIVISIONS
@@ -447,8 +447,7 @@ async def run_json(request: Request, ctx: Ctx, user: User, run_id: str) -> Respo
     run = await _run(request, ctx, user, run_id)
     if isinstance(run, Response):
         return run
-    headers = {"Content-Disposition": f'attachment; filename="{run.run_id}.json"'}
-    return JSONResponse(run.model_dump(mode="json"), headers=headers)
+    return attachment(run.model_dump_json(), "application/json", f"{run.run_id}.json")
 
 
 @router.get("/whatif/{run_id}.csv")

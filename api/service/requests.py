@@ -30,7 +30,7 @@ from api.models import (
 from schemas.domain import TERMINAL_STATES, Category, Priority, Role, SlaStatus, State, Tier
 from schemas.edge import SEARCH_BYTES, check_text
 from schemas.lifecycle import Awaiting, TimelineEntry, timeline_facts
-from schemas.messages import Said
+from schemas.messages import Said, TranslatableError
 from schemas.request import RequestInput
 from tierflow import submission
 from tierflow.auth_store import Principal
@@ -159,8 +159,8 @@ def _conditions(principal: Principal, where: QueueFilter, dialect: str) -> list[
     if search:
         try:
             check_text(search, SEARCH_BYTES)
-        except ValueError as exc:
-            raise field_error(("query", "search"), str(exc)) from None
+        except TranslatableError as exc:  # in the caller's language on the console
+            raise field_error(("query", "search"), Said(exc.message, **exc.values)) from None
         conditions.append(search_condition(search, dialect))
     return conditions
 

@@ -58,3 +58,32 @@ async def test_reports_name_an_instant_past_the_calendar(console: Console) -> No
                 answer = await client.get(f"/api/v1/reports/{report}", params=params, headers=auth)
                 assert answer.status_code == 422, (report, params, answer.text)
                 assert answer.json()["detail"][0]["field"] == field
+
+
+async def test_downloads_are_kept_by_no_cache(console: Console) -> None:
+    """Exports hold enterprises, contacts and subjects: a shared browser or proxy keeps none."""
+    async with signed_in(console, "sup_city") as client:
+        for url in ("/console/requests.csv", "/console/assessment.csv"):
+            answer = await client.get(url)
+            assert answer.status_code == 200, url
+            assert answer.headers["cache-control"] == "no-store", url
+            assert answer.headers["x-content-type-options"] == "nosniff", url
+    async with asgi_client(console.app()) as client:
+        answer = await client.get("/api/v1/requests.csv", headers=console.users.auth("sup_city"))
+        assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
+
+
+async def test_a_caseworker_reads_refusals_in_chinese(console: Console) -> None:
+    """The rate limit and a search too long, as the console shows them (the API's English
+    stays for scripts)."""
+    slow = {"api_actions_burst": 1, "api_actions_per_second": 0.001}
+    async with signed_in(console, "cw_own", **slow) as client:
+        csrf = await page_csrf(client)
+        form = {"csrf_token": csrf, "text": "请尽快办理", "idempotency_key": "console-a1"}
+        await client.post("/console/requests/req-none/actions/comment", data=form)
+        form["idempotency_key"] = "console-a2"
+        answer = await client.post("/console/requests/req-none/actions/comment", data=form)
+        assert answer.status_code == 429, answer.status_code
+        assert "操作过于频繁，请" in answer.text and "rate limit" not in answer.text
+        searched = await client.get("/console/", params={"q": "数字化改造" * 30})
+        assert "字节" in searched.text and "bytes in UTF-8" not in searched.text
