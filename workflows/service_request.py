@@ -91,6 +91,9 @@ UNIT_STEP_AFTER_ROUTING_PATCH = "unit-step-after-routing"
 # the validator accepted while the request was being routed was refused once routed, before
 # this: runs that refused one replay as they were. Taken only on that path.
 STAFF_RECORDS_INFO_PATCH = "staff-records-enterprise-info"
+# Two actions sharing an id, let in together before either was answered: the second is
+# refused as the validator refuses it later (before, it got the first's answer as a repeat).
+REUSED_ID_PATCH = "reused-id-refused-in-handler"
 # The dispatch desk records a withdrawal the enterprise asked for (撤单); likewise.
 DESK_RECORDS_WITHDRAWAL_PATCH = "desk-records-withdrawal"
 # Who may take an action kind since a patch, and the patch: one such action the validator
@@ -336,14 +339,14 @@ class ServiceRequestWorkflow:
     async def act(self, action: ActionRequest) -> ActionResult:
         self._note_suggestion()
         if action.action_id in self.case.results:
-            return self.case.results[action.action_id].model_copy(update={"duplicate": True})
+            return self._repeat(action)
         routing = self.case.state is State.SUBMITTED  # validated before the holder was known
         await workflow.wait_condition(
             lambda: self.case.state is not State.SUBMITTED or self.case.operator is not None
         )
         async with self._locked():
             if action.action_id in self.case.results:
-                return self.case.results[action.action_id].model_copy(update={"duplicate": True})
+                return self._repeat(action)
             if self._overdue() and self._versions.taken(LATE_ACTION_PATCH):
                 await self._fire_overdue()  # the breach and its escalation come first
             self._check_operator(action)
@@ -369,15 +372,28 @@ class ServiceRequestWorkflow:
         )
         return result
 
+    def _repeat(self, action: ActionRequest) -> ActionResult:
+        """The answer of an action id answered before: the first answer again, for a repeat.
+        Another action that reused the id was let in by the validator beside the first (both
+        before either was answered); it is refused here, as the validator refuses it later.
+        Taken only on that path, so runs that answered it as a repeat replay as they were."""
+        if records.reused_for_another(self.case, action) and workflow.patched(REUSED_ID_PATCH):
+            raise self._reused(action)
+        return self.case.results[action.action_id].model_copy(update={"duplicate": True})
+
+    @staticmethod
+    def _reused(action: ActionRequest) -> ApplicationError:
+        reused = N_(
+            "action id %(action_id)r was used on this request for another action; give this "
+            "one an id of its own"
+        )
+        return refused(Said(reused, action_id=action.action_id), "IdempotencyConflict")
+
     @act.validator
     def _validate_act(self, action: ActionRequest) -> None:
         if action.action_id in self.case.results:
             if records.reused_for_another(self.case, action):
-                reused = N_(
-                    "action id %(action_id)r was used on this request for another action; give "
-                    "this one an id of its own"
-                )
-                raise refused(Said(reused, action_id=action.action_id), "IdempotencyConflict")
+                raise self._reused(action)
             return
         self._check_operator(action)
         if self.case.state is State.SUBMITTED:
