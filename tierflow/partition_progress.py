@@ -115,6 +115,7 @@ class Partitions:
         self.stall_seconds = stall_seconds
         self._clock = clock
         self._progress: dict[TopicPartition, PartitionProgress] = {}
+        self._assigned = 0  # partitions of the last assignment
 
     def get(self, tp: TopicPartition) -> PartitionProgress:
         """The partition's progress, begun now if it is newly assigned."""
@@ -132,6 +133,7 @@ class Partitions:
         """Forget (and mark revoked) partitions no longer assigned; begin those ``fetched``
         records for; note the end offsets of all begun (so a consumer held up by its first
         record still shows lag). Partitions never fetched from are not reported."""
+        self._assigned = len(assignment)
         for tp in set(self._progress) - assignment:
             self._progress.pop(tp).revoked = True
         for tp in fetched:
@@ -139,6 +141,13 @@ class Partitions:
         for tp, highwater in highwaters.items():
             if tp in self._progress:
                 self._progress[tp].set_highwater(highwater)
+
+    def crowded(self, capacity: int) -> set[TopicPartition]:
+        """Partitions holding their share of ``capacity`` unfinished records (an equal share
+        of every assigned partition): each waits for its own to finish before more is
+        fetched, so one that fills up (a flood, commands that wait) holds back no other."""
+        share = max(1, capacity // max(1, self._assigned))
+        return {tp for tp, p in self._snapshot() if p.unfinished >= share}
 
     def due(self) -> dict[TopicPartition, int]:
         """Every partition's position that moved past its last commit."""

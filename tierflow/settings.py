@@ -168,9 +168,10 @@ class Settings(BaseSettings):
     ingress_max_pending: int = Field(
         default=INGRESS_MAX_PENDING,
         ge=1,
-        description="Commands fetched but not finished before the ingress stops fetching "
-        "(bounds memory while, say, a command waits for its request's workflow); it keeps "
-        "polling with its partitions paused, so its group can still rebalance",
+        description="Commands fetched but not finished, shared equally by the assigned "
+        "partitions: one holding its share is paused until its own commands finish (bounds "
+        "memory while, say, commands wait for their requests' workflows, and keeps one "
+        "client's flood to its own topic); polling goes on, so the group can still rebalance",
     )
     ingress_session_timeout_seconds: float = Field(
         default=INGRESS_SESSION_TIMEOUT_SECONDS,

@@ -45,6 +45,7 @@ from tierflow.db import repository
 from tierflow.i18n import translations
 from tierflow.i18n.refusals import refusal_text
 from tierflow.kafka_io import header, make_consumer, make_producer
+from tierflow.system_clients import SystemClient, SystemClients
 from workers.ingress import Backoff, Ingress
 from workflows.service_request import ServiceRequestWorkflow
 
@@ -612,20 +613,28 @@ async def test_a_consumer_that_stops_fetching_is_rebuilt(stack, unique_topic) ->
 
 
 async def test_a_full_ingress_keeps_polling_so_its_group_can_rebalance(stack, unique_topic) -> None:
-    """With ``max_pending`` commands unfinished, the ingress fetches nothing more but still
-    polls: a second instance joining the group gets its partitions, instead of the whole
-    group waiting for the full one to finish (or for ``max_poll_interval_ms``)."""
+    """With its share of ``max_pending`` commands unfinished on every partition, the ingress
+    fetches nothing more but still polls: a second instance joining the group gets its
+    partitions, instead of the whole group waiting for the full one to finish (or for
+    ``max_poll_interval_ms``)."""
     commands, dlq = command_topics(unique_topic, "full", partitions=2)
     group = f"full-{uuid.uuid4().hex[:8]}"
-    waiting = make_request()
+    waiting = [make_request(), make_request()]  # one on each partition
     patient = Backoff(initial=0.2, maximum=0.5, not_found_seconds=120.0, not_found_attempts=1000)
-    first = _ingress(stack, commands, dlq, group=group, max_pending=1, backoff=patient)
+    first = _ingress(stack, commands, dlq, group=group, max_pending=2, backoff=patient)
     second = _ingress(stack, commands, dlq, group=group)
     producer = make_producer(stack.bootstrap)
     submits = [make_request() for _ in range(4)]
     try:
         async with running(first):
-            await _ack_waiting_for_its_workflow(first, producer, waiting.request_id)
+            for partition, req in enumerate(waiting):
+                rid = req.request_id
+                ack = _value("acknowledge", {"request_id": rid}, subject=rid)
+                _send(producer, commands, ack.to_json_bytes(), rid, partition=partition)
+            both = [first.partitions.get(TopicPartition(commands, p)) for p in (0, 1)]
+            await eventually(
+                lambda: all(p.unfinished for p in both), what="an ack waiting on each partition"
+            )
             async with running(second):
                 for i, req in enumerate(submits):  # two for each partition
                     rid = req.request_id
@@ -635,18 +644,55 @@ async def test_a_full_ingress_keeps_polling_so_its_group_can_rebalance(stack, un
                 await eventually(
                     lambda: second.stats.applied >= 2, timeout=40, what="second instance working"
                 )
-                await start_request(stack, waiting)  # the ack can apply now; the rest follows
+                for req in waiting:  # the acks can apply now; the rest follows
+                    await start_request(stack, req)
                 await eventually(
-                    lambda: first.stats.applied + second.stats.applied >= len(submits) + 1,
+                    lambda: first.stats.applied + second.stats.applied >= len(submits) + 2,
                     timeout=40,
                     what="every command applied",
                 )
     finally:
         producer.close(timeout=5)
     assert first.stats.dead_lettered + second.stats.dead_lettered == 0
-    for req in [waiting, *submits]:
+    for req in [*waiting, *submits]:
         desc = await stack.client.get_workflow_handle(workflow_id(req.request_id)).describe()
         assert desc.status == WorkflowExecutionStatus.RUNNING
+
+
+async def test_a_client_filling_its_topic_holds_back_its_own_partitions_only(
+    stack, unique_topic
+) -> None:
+    """A client that sends commands that wait (for requests no one started) fills its own
+    topic's share of ``max_pending``: its partition pauses, another client's commands go on.
+    It used to pause every partition of the ingress."""
+    commands, dlq = command_topics(unique_topic, "shares")
+    flood, good = unique_topic("flooding-client"), unique_topic("good-client")
+    clients = SystemClients(
+        [
+            SystemClient(id="flood", name="flood", topic=flood, grants=["comment"]),
+            SystemClient(id="good", name="good", topic=good, grants=["submit"]),
+        ]
+    )
+    patient = Backoff(initial=0.2, maximum=0.5, not_found_seconds=120.0, not_found_attempts=1000)
+    ingress = make_ingress(stack, commands, dlq, clients=clients, max_pending=6, backoff=patient)
+    producer = make_producer(stack.bootstrap)
+    try:
+        async with running(ingress):
+            for n in range(8):  # comments on requests no one submitted: each waits for it
+                rid = make_request().request_id
+                value = command_event("comment", {"request_id": rid, "text": f"#{n}"}, "/x")
+                _send(producer, flood, value.to_json_bytes(), rid)
+            flooded = ingress.partitions.get(TopicPartition(flood, 0))
+            await eventually(lambda: flooded.unfinished >= 2, what="the flood taken on")
+            req = make_request()
+            value = command_event(SUBMIT, req.model_dump(mode="json"), "/y", req.request_id)
+            _send(producer, good, value.to_json_bytes(), req.request_id)
+            await eventually(lambda: ingress.stats.applied >= 1, timeout=30, what="the submit")
+            assert flooded.unfinished >= 2 and ingress.stats.dead_lettered == 0  # still waiting
+    finally:
+        producer.close(timeout=5)
+    desc = await stack.client.get_workflow_handle(workflow_id(req.request_id)).describe()
+    assert desc.status == WorkflowExecutionStatus.RUNNING
 
 
 def _group_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:

@@ -2,10 +2,11 @@
 
 At-least-once, in order per request: a partition's offset is committed only up to its first
 unfinished record, so a crash or a rebalance redelivers (and the redelivery is answered as a
-duplicate) but never skips. Polling goes on while commands run; with ``max_pending`` records
-unfinished the partitions are paused, so heartbeats and rebalances go on but nothing more is
-fetched. kafka-python is synchronous and not thread-safe: every consumer call runs on one
-dedicated thread, so the event loop never blocks.
+duplicate) but never skips. Polling goes on while commands run; a partition with its share
+of ``max_pending`` records unfinished is paused (heartbeats and rebalances go on), so a client
+flooding its own topic, or sending commands that wait, holds back its own partitions only.
+kafka-python is synchronous and not thread-safe: every consumer call runs on one dedicated
+thread, so the event loop never blocks.
 """
 
 from __future__ import annotations
@@ -159,9 +160,9 @@ class Ingress:
         await self._start()
         if self.join_watch.stuck_for() > self.rejoin_timeout:
             await self._replace_consumer(f"group join unfinished for {self.rejoin_timeout:.0f} s")
-        full = len(self._lanes) >= self.max_pending
+        hold = self.partitions.crowded(self.max_pending)
         timeout = min(self.poll_timeout, 0.1) if len(self._lanes) else self.poll_timeout
-        polled = await self._kafka(self._poll, timeout, full)
+        polled = await self._kafka(self._poll, timeout, hold)
         self.partitions.follow(polled.assignment, polled.highwaters, polled.records)
         for tp, records in polled.records.items():
             progress = self.partitions.get(tp)
@@ -383,14 +384,16 @@ class Ingress:
         return self.partitions.health()
 
     # ------------------------------------------------------------------ kafka thread
-    def _poll(self, timeout: float, full: bool) -> Polled:
-        """Poll (with every partition paused while ``full``); report assignment and ends."""
+    def _poll(self, timeout: float, hold: set[TopicPartition]) -> Polled:
+        """Poll with the partitions ``hold`` paused (the rest resumed); report assignment and
+        ends."""
         consumer = self._consumer
         assert consumer is not None
-        if full:
-            consumer.pause(*consumer.assignment())
-        else:
-            consumer.resume(*consumer.paused())
+        paused, held = set(consumer.paused()), hold & set(consumer.assignment())
+        if held - paused:
+            consumer.pause(*(held - paused))
+        if paused - held:
+            consumer.resume(*(paused - held))
         return poll(consumer, timeout)
 
     def _commit_now(self, due: dict[TopicPartition, int]) -> bool:
