@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from api.errors import error_field, wording
 from api.models import ActionBody
 from schemas.enterprise import registering_division
-from schemas.messages import Catalog, Said
+from schemas.messages import N_, Catalog, Said
 from schemas.request import RequestInput
 from tierflow.i18n import formats
 from tierflow.i18n.refusals import refusal_text
@@ -89,10 +89,43 @@ def field_errors(exc: ValidationError, catalog: NullTranslations) -> dict[str, s
     return errors
 
 
+# What the console's forms call the fields an error line names (else the API's name).
+FIELD_NAMES = {
+    "text": N_("Text"),
+    "days": N_("Working days"),
+    "rating": N_("Rating (1-5)"),
+    "institution_id": N_("Institution id"),
+    "handler_id": N_("Caseworker (user name)"),
+    "return_reason": N_("Reason"),
+    "suspend_reason": N_("Reason"),
+    "outcome": N_("Outcome"),
+    "stage": N_("What is rated"),
+    "idempotency_key": N_("Form key"),
+    "search": N_("Search"),
+    "q": N_("Search"),
+    "request_id": N_("Request id"),
+    "division_prefix": N_("Division prefix"),
+    "since": N_("From"),
+    "until": N_("To"),
+    "version": N_("Version"),
+    "policy": N_("Policy"),
+    "calendar": N_("Calendar"),
+    "categories": N_("Categories"),
+    "priorities": N_("Priorities"),
+}
+
+
+def field_name(name: str, catalog: Catalog) -> str:
+    """The field as its form names it, in ``catalog``'s language (``days``: 工作日数)."""
+    return str(catalog.gettext(FIELD_NAMES[name])) if name in FIELD_NAMES else name
+
+
 def joined(errors: Mapping[str, str], catalog: Catalog) -> str:
     """``field: reason; field: reason`` for a form that shows its errors in one line, with
-    the punctuation of ``catalog``'s language (``field：reason；field：reason``)."""
-    pairs = (formats.labelled(name, why, catalog) for name, why in errors.items())
+    the punctuation of ``catalog``'s language (``工作日数：不能大于 60；…``)."""
+    pairs = (
+        formats.labelled(field_name(name, catalog), why, catalog) for name, why in errors.items()
+    )
     return formats.semicolon(catalog).join(pairs)
 
 

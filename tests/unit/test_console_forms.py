@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 from api.console.forms import (
     detail_errors,
+    joined,
     parse_action_body,
     parse_walk_in,
     reason,
@@ -211,3 +212,11 @@ def test_every_action_that_needs_a_text_has_a_text_field() -> None:
     """An action the API refuses without ``text`` gets a form with a labelled text field, not
     a bare button (a reply to a supervision could not be sent from the console)."""
     assert set(TEXT_REQUIRED) == set(TEXT_LABELS)
+
+
+def test_an_error_line_names_fields_as_the_form_does() -> None:
+    """A refused action's line reads 工作日数：不能大于 60, not the API's days：…"""
+    zh, en = translations("zh-CN"), translations("en")
+    errors = {"days": "不能大于 60", "idempotency_key": "须为 1-128 个字符", "odd": "x"}
+    assert joined(errors, zh) == "工作日数：不能大于 60；表单标识：须为 1-128 个字符；odd：x"
+    assert joined({"days": "at most 60"}, en) == "Working days: at most 60"
