@@ -21,7 +21,7 @@ from api.console.directory import router as directory_router
 from api.console.http_errors import console_http_error, console_validation_error
 from api.console.inbox import router as inbox_router
 from api.console.routes import router as console_router
-from api.console.unavailable import for_console
+from api.console.unavailable import for_console, on_fault
 from api.console.whatif import router as whatif_console_router
 from api.deps import ApiContext, ApiLimits, utc_now
 from api.errors import on_database_error, on_temporal_error, refuse_unknown_query
@@ -41,6 +41,9 @@ from api.routes import (
 from tierflow.metrics import ApiMetrics
 from tierflow.settings import Settings
 from tierflow.temporal_client import connect_temporal
+
+# Paths whose bodies are files: up to ``api_max_upload_bytes`` (the rest ``api_max_body_bytes``)
+UPLOAD_PATHS = (IMPORT_PATH, "/console/whatif", f"{API_PREFIX}/whatif")
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -84,6 +87,7 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, console_http_error)
     app.add_exception_handler(SQLAlchemyError, for_console(on_database_error, "database"))
     app.add_exception_handler(RPCError, for_console(on_temporal_error, "temporal"))
+    app.add_exception_handler(Exception, on_fault)  # 500: the server logs it as well
     api_routers = (
         requests.router,
         actions.router,
@@ -106,7 +110,8 @@ def create_app(
     for router in pages:
         app.include_router(router)
     document_field_errors(app)
-    uploads = {IMPORT_PATH: ctx.limits.max_upload_bytes}  # the directory CSV
+    # the directory CSV; a what-if's policy and calendar files (the console's form, the API)
+    uploads = dict.fromkeys(UPLOAD_PATHS, ctx.limits.max_upload_bytes)
     app.add_middleware(BodyLimit, max_bytes=ctx.limits.max_body_bytes, larger=uploads)
     app.add_middleware(HttpMetrics, metrics=ctx.metrics)
     return app

@@ -9,16 +9,17 @@ from typing import Any
 from fastapi import HTTPException, status
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from schemas.messages import N_, Said
 from tierflow.metrics import ApiMetrics
 
 
 class BodyTooLarge(HTTPException):
-    """Raised while reading a body past the limit; FastAPI answers it as a 413."""
+    """Raised while reading a body past the limit; answered as a 413 (a page on the
+    console, in the reader's language)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(
-            status.HTTP_413_CONTENT_TOO_LARGE, f"request body larger than {limit} bytes"
-        )
+        too_large = N_("request body larger than %(limit)d bytes")
+        super().__init__(status.HTTP_413_CONTENT_TOO_LARGE, Said(too_large, limit=limit))
 
 
 class _HttpMiddleware:
@@ -50,7 +51,11 @@ class BodyLimit(_HttpMiddleware):
         limit = self.larger.get(scope.get("path", ""), self.max_bytes)
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
-            await _send_json(send, 413, {"detail": BodyTooLarge(limit).detail})
+
+            async def refused() -> Message:  # nothing read: the route's read answers 413
+                raise BodyTooLarge(limit)
+
+            await self.app(scope, refused, send)
             return
         seen = 0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fastapi import HTTPException, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.console.routes import error_page, gettext
@@ -63,3 +63,22 @@ def for_console(handler: Handler, store: str) -> Handler:
         return page
 
     return answer
+
+
+FAULT = N_(
+    "Something went wrong on our side and this page could not be shown. Please try again; if "
+    "it keeps happening, tell your operators (the API's log has the details)."
+)
+
+
+async def on_fault(request: Request, exc: Exception) -> Response:
+    """An unexpected error (500): a page in the reader's language on the console's paths,
+    with the console's headers; a short JSON answer elsewhere. The server logs the error."""
+    if not request.url.path.startswith(CONSOLE_PREFIX):
+        return JSONResponse({"detail": "internal error; the API's log has the details"}, 500)
+    try:
+        user = reader(request)
+    except Exception:  # noqa: BLE001 - the fault may be the session's store: no user then
+        user = None
+    message = gettext(request, user).gettext(FAULT)
+    return error_page(request, user, HTTPException(500, message))

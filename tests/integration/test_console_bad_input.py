@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 
-from tests.fixtures.console import Console, page_csrf, signed_in
+import httpx
+
+from tests.fixtures.console import Console, page_csrf, sign_in, signed_in
 from tests.utils.api_helpers import asgi_client
 
 PRE_SIGN_IN = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
@@ -87,3 +89,38 @@ async def test_a_caseworker_reads_refusals_in_chinese(console: Console) -> None:
         assert "操作过于频繁，请" in answer.text and "rate limit" not in answer.text
         searched = await client.get("/console/", params={"q": "数字化改造" * 30})
         assert "字节" in searched.text and "bytes in UTF-8" not in searched.text
+
+
+async def test_a_body_too_large_is_a_page_in_chinese(console: Console) -> None:
+    async with signed_in(console, "cw_own", api_max_body_bytes=2048) as client:
+        csrf = await page_csrf(client)
+        answer = await client.post("/console/submit", data={"csrf_token": csrf, "x": "长" * 4000})
+        assert answer.status_code == 413
+        assert answer.headers["content-type"].startswith("text/html")
+        assert "请求内容超过 2048 字节" in answer.text
+        assert answer.headers["x-frame-options"] == "DENY"
+    async with asgi_client(console.app(api_max_body_bytes=2048)) as client:
+        api = await client.post(
+            "/api/v1/requests", content=b"{" * 4096, headers=console.users.auth("admin")
+        )
+        assert api.status_code == 413 and "larger than 2048 bytes" in api.json()["detail"]
+
+
+async def test_a_fault_shows_the_consoles_page_not_a_bare_error(
+    console: Console, monkeypatch
+) -> None:
+    """An unexpected error (here one put in the overview's query) answers 500 with the
+    console's page, in Chinese, with its security headers; the API answers JSON."""
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a fault of ours")
+
+    monkeypatch.setattr("api.console.routes.overview_rows", broken)
+    transport = httpx.ASGITransport(app=console.app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        assert (await sign_in(client, console.users.tokens["sup_city"])).status_code == 303
+        answer = await client.get("/console/overview")
+        assert answer.status_code == 500
+        assert "出了问题" in answer.text and "a fault of ours" not in answer.text
+        assert answer.headers["content-security-policy"].startswith("default-src 'self'")
+        assert answer.headers["cache-control"] == "no-store"
