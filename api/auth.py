@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from schemas import permissions
 from schemas.domain import Role, Tier
 from schemas.lifecycle import ActionKind
+from schemas.messages import N_, Said
 from schemas.permissions import REPORT_ROLES, STAFF_ROLES
 from tierflow.auth_store import Principal
 from tierflow.db.models import RequestPart, ServiceRequest
@@ -48,12 +49,22 @@ def can(p: Principal, grant: str) -> bool:
     return p.role in STAFF_ROLES
 
 
-def require(p: Principal, grant: str, doing: str = "") -> None:
-    """Answer 403 unless the principal holds ``grant``; ``doing`` words the refusal."""
+# Why a caller without a grant is refused, by grant (the console shows it in Chinese).
+REFUSED_GRANTS = {
+    "submit": N_("%(role)s %(user)s may not submit requests"),
+    "read": N_("%(role)s %(user)s may not read requests"),
+    "reports": N_("%(role)s %(user)s may not see reports"),
+    "whatif": N_("%(role)s %(user)s may not run or read SLA what-ifs"),
+    "policies": N_("%(role)s %(user)s may not manage SLA policies"),
+    "directory": N_("%(role)s %(user)s may not manage the institution directory"),
+}
+
+
+def require(p: Principal, grant: str) -> None:
+    """Answer 403 unless the principal holds ``grant`` (one of ``REFUSED_GRANTS``)."""
     if not can(p, grant):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"{p.role.value} {p.user_id} may not {doing or grant}"
-        )
+        said = Said(REFUSED_GRANTS[grant], role=p.role.value, user=p.user_id)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, said)
 
 
 def region_prefix(p: Principal) -> str:

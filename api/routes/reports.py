@@ -86,7 +86,7 @@ def workload(
     ],
 ) -> Workload:
     """Open requests of one institution per handler (承办人), for the unit's lead."""
-    require(principal, "reports", "see reports")
+    require(principal, "reports")
     return listings.workload(ctx, principal, institution)
 
 

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import ApiContext
 from schemas.edge import check_email, sms_number
-from schemas.messages import N_, TranslatableError
+from schemas.messages import N_, Said, TranslatableError
 from tierflow import notification_store as store
 from tierflow.auth_store import Principal
 from tierflow.db.notification_models import LOCALES, PreferencePublic
@@ -117,9 +117,8 @@ async def unread(ctx: ApiContext, principal: Principal) -> UnreadCount:
 async def mark_one(ctx: ApiContext, principal: Principal, notification_id: int) -> Marked:
     """Mark one entry read; 404 if it is not in the caller's inbox."""
     if not await run_in_threadpool(store.owns, ctx.engine, principal.user_id, notification_id):
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"notification {notification_id}: not in your inbox"
-        )
+        missing = N_("notification %(id)d: not in your inbox")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, Said(missing, id=notification_id))
     marked = await run_in_threadpool(
         store.mark_read, ctx.engine, principal.user_id, ctx.clock(), [notification_id]
     )

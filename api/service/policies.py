@@ -100,14 +100,14 @@ def _listing(ctx: ApiContext) -> PolicyList:
 
 
 async def policies(ctx: ApiContext, principal: Principal) -> PolicyList:
-    require(principal, "policies", "manage SLA policies")
+    require(principal, "policies")
     return await run_in_threadpool(_listing, ctx)
 
 
 async def add(
     ctx: ApiContext, principal: Principal, text: str, source: str, language: str | None
 ) -> Added:
-    require(principal, "policies", "manage SLA policies")
+    require(principal, "policies")
     configured = _configured(ctx)
     try:
         done = await run_in_threadpool(
@@ -128,7 +128,7 @@ async def add(
 async def promote(
     ctx: ApiContext, principal: Principal, version: str, body: PromoteBody, language: str | None
 ) -> store.Release:
-    require(principal, "policies", "manage SLA policies")
+    require(principal, "policies")
     try:
         release = await run_in_threadpool(
             lambda: store.promote(

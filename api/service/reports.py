@@ -34,7 +34,7 @@ def report_period(
     principal: Principal, since: datetime | None, until: datetime | None
 ) -> tuple[datetime, datetime]:
     """Check the caller may see reports; return the period (by default the last 30 days)."""
-    require(principal, "reports", "see reports")
+    require(principal, "reports")
     end = _utc(until, "until") if until else datetime.now(UTC)
     try:
         start = _utc(since, "since") if since else end - DEFAULT_PERIOD
@@ -72,7 +72,7 @@ def in_period_and_scope(
 
 def summary_report(ctx: ApiContext, principal: Principal) -> SummaryReport:
     """Count the requests in scope by tier, state and category."""
-    require(principal, "reports", "see reports")
+    require(principal, "reports")
     query = (
         select(ServiceRequest.tier, ServiceRequest.state, ServiceRequest.category, func.count())
         .where(*scope_conditions(principal))

@@ -33,7 +33,7 @@ from tierflow import policy_store
 from tierflow.auth_store import Principal
 from tierflow.csv_text import BOM
 from tierflow.db.models import WhatIfRun
-from tierflow.i18n import N_, TranslatableError, from_accept_language, translations
+from tierflow.i18n import N_, Said, TranslatableError, from_accept_language, translations
 from tierflow.policy import VERSION_PATTERN, PolicyError, parse_policy
 from whatif.report import changed_csv, groups_csv
 from whatif.run import Candidate, WhatIfJob, run_whatif
@@ -141,7 +141,8 @@ def region(principal: Principal) -> str:
     prefix = permissions.region_prefix(principal.tier, principal.division_code)
     if prefix is None:  # a supervisor without an institution has no region
         raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"{principal.user_id} has no region to run what-ifs in"
+            status.HTTP_403_FORBIDDEN,
+            Said(N_("%(user)s has no region to run what-ifs in"), user=principal.user_id),
         )
     return prefix
 
@@ -285,7 +286,7 @@ async def run(
     ctx: ApiContext, principal: Principal, ask: WhatIfAsk, language: str | None
 ) -> RunOut:
     """Check, simulate off the event loop, save with the caller as ``run_by``; the run."""
-    require(principal, "whatif", "run SLA what-ifs")
+    require(principal, "whatif")
     prefix = region(principal)
     try:
         prepared = await asyncio.to_thread(prepare, ctx, ask, prefix, tiers(principal))
@@ -294,7 +295,7 @@ async def run(
     if not _RUNNING.acquire(blocking=False):
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            "a what-if is running on this API server; retry when it ends",
+            Said(N_("a what-if is running on this API server; retry when it ends")),
             headers={"Retry-After": "10"},
         )
     try:
@@ -336,7 +337,7 @@ def _listing(ctx: ApiContext, prefix: str, reach: tuple[Tier, ...]) -> RunList:
 
 async def runs(ctx: ApiContext, principal: Principal) -> RunList:
     """The newest saved runs the caller may read."""
-    require(principal, "whatif", "read SLA what-ifs")
+    require(principal, "whatif")
     return await asyncio.to_thread(_listing, ctx, region(principal), tiers(principal))
 
 
@@ -358,7 +359,7 @@ def _saved(ctx: ApiContext, prefix: str, reach: tuple[Tier, ...], run_id: str) -
 
 async def saved(ctx: ApiContext, principal: Principal, run_id: str) -> RunOut:
     """One saved run (404 when it is not recorded or lies outside the caller's region)."""
-    require(principal, "whatif", "read SLA what-ifs")
+    require(principal, "whatif")
     return await asyncio.to_thread(_saved, ctx, region(principal), tiers(principal), run_id)
 
 

@@ -124,3 +124,14 @@ async def test_a_fault_shows_the_consoles_page_not_a_bare_error(
         assert "出了问题" in answer.text and "a fault of ours" not in answer.text
         assert answer.headers["content-security-policy"].startswith("default-src 'self'")
         assert answer.headers["cache-control"] == "no-store"
+
+
+async def test_refusals_of_a_grant_or_an_entry_read_in_chinese(console: Console) -> None:
+    async with signed_in(console, "cw_own") as client:
+        csrf = await page_csrf(client)
+        answer = await client.post("/console/inbox/read", data={"csrf_token": csrf, "id": "12345"})
+        assert answer.status_code == 404 and "通知 12345 不在您的收件箱中" in answer.text
+    async with asgi_client(console.app()) as client:
+        refused = await client.get("/api/v1/reports/sla", headers=console.users.auth("cw_own"))
+        assert refused.status_code == 403
+        assert refused.json()["detail"].endswith("may not see reports")
