@@ -228,6 +228,12 @@ def _envelope(raw: bytes, headers: list[tuple[str, bytes]]) -> dict[str, Any]:
     """Read the envelope with the CloudEvents Kafka binding (binary mode if ``ce_*`` headers)."""
     present = {k: v for k, v in headers or [] if v is not None}
     binary = any(k.lower().startswith(CE_PREFIX) for k in present)
+    named = [
+        k.lower() for k, v in headers or [] if v is not None and k.lower().startswith(CE_PREFIX)
+    ]
+    if twice := sorted({k for k in named if named.count(k) > 1}):
+        again = N_("header %(header)s appears more than once (in any case): which one is meant?")
+        raise CommandError("not_cloudevent", Said(again, header=twice[0]))
     if not raw:
         raise CommandError("not_json", Said(N_("message value is empty")))
     message = KafkaMessage(headers=present, key=None, value=raw)
@@ -240,7 +246,7 @@ def _envelope(raw: bytes, headers: list[tuple[str, bytes]]) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise CommandError("not_json", f"message value is not JSON: {exc}") from None
     except (ValueError, TypeError, AttributeError) as exc:
-        raise CommandError("not_cloudevent", f"{type(exc).__name__}: {exc}") from None
+        raise _unreadable(raw, present, binary, exc) from None
     attributes = dict(read.attributes)
     if "specversion" not in attributes:
         none = N_("no specversion in the JSON value nor a ce_specversion header")
@@ -254,6 +260,28 @@ def _envelope(raw: bytes, headers: list[tuple[str, bytes]]) -> dict[str, Any]:
     if read.data is not None:
         attributes["data"] = data
     return attributes
+
+
+def _unreadable(
+    raw: bytes, headers: dict[str, bytes], binary: bool, exc: Exception
+) -> CommandError:
+    """Why the binding could not read the envelope, naming the field where we can tell: the
+    ``time`` it parses, or a number longer than Python reads."""
+    if "integer string conversion" in str(exc):
+        return CommandError("not_json", Said(N_("message value has a number of over 4300 digits")))
+    if binary:
+        found = {k.lower(): v for k, v in headers.items()}.get(CE_PREFIX + "time")
+        time: Any = found.decode("utf-8", "replace") if found is not None else None
+    else:
+        try:
+            body = json.loads(raw)
+        except (ValueError, RecursionError):
+            body = None
+        time = body.get("time") if isinstance(body, dict) else None
+    if time is not None:
+        not_a_time = N_("time: %(got)s is not an RFC 3339 timestamp")
+        return CommandError("not_cloudevent", Said(not_a_time, got=repr(time)[:100]))
+    return CommandError("not_cloudevent", f"{type(exc).__name__}: {exc}")
 
 
 # A command's field no schema names: refused, so that a misspelt optional field is not lost.

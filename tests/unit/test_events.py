@@ -171,6 +171,26 @@ def test_not_cloudevent() -> None:
     assert reason_of(json.dumps(wrong_version).encode()).reason_code == "not_cloudevent"
 
 
+def test_an_envelope_the_binding_cannot_read_is_named() -> None:
+    """What the CloudEvents binding refuses with its own words (a time it cannot parse, a
+    number longer than Python reads) and a header given twice are named for the sender."""
+    envelope = {"specversion": "1.0", "id": "1", "source": "/x", "type": command_type("withdraw")}
+    for time in (1.5, 253402300800, "next week"):
+        err = reason_of(json.dumps({**envelope, "time": time}).encode())
+        assert (err.reason_code, err.message) == (
+            "not_cloudevent",
+            f"time: {time!r} is not an RFC 3339 timestamp",
+        )
+    headers = [*binary_headers("withdraw", "w-1", "/crm"), ("ce_time", b"99999-01-01")]
+    err = reason_of(b"{}", headers)
+    assert err.message == "time: '99999-01-01' is not an RFC 3339 timestamp"
+    long = b'{"specversion": "1.0", "id": "1", "source": "/x", "n": ' + b"9" * 5000 + b"}"
+    assert reason_of(long).message == "message value has a number of over 4300 digits"
+    twice = [*binary_headers("withdraw", "w-2", "/crm"), ("CE_SOURCE", b"/portal")]
+    err = reason_of(b"{}", twice)
+    assert err.reason_code == "not_cloudevent" and "header ce_source appears more" in err.message
+
+
 def test_unknown_type() -> None:
     envelope = {"specversion": "1.0", "id": "1", "source": "/x", "type": "com.example.order.v1"}
     err = reason_of(json.dumps(envelope).encode())
