@@ -8,6 +8,7 @@ endpoint or the SMS gateway names the environment variable that holds its secret
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from enum import StrEnum
@@ -144,6 +145,38 @@ class SmsGateway(Endpoint):
         except Exception as exc:  # noqa: BLE001 - a filter may raise anything (tojson: TypeError)
             raise ValueError(f"does not render with phone and text: {exc}") from None
         return template
+
+    @model_validator(mode="after")
+    def _escapes_text(self) -> SmsGateway:
+        """A JSON body keeps a text with quotes and line breaks one string value: a subject an
+        enterprise typed (``", "to": "...``) must not add a recipient or a field."""
+        if "json" not in self.content_type:
+            return self
+        try:
+            body = json.loads(_render_sms(self.body_template, "+8613800000000", HOSTILE_TEXT))
+        except ValueError:
+            body = None
+        if HOSTILE_TEXT not in _strings(body):
+            raise ValueError(
+                "body_template: a text with quotes or line breaks breaks the JSON body; "
+                "write {{ text | tojson }} (and {{ phone | tojson }})"
+            )
+        return self
+
+
+# A text as an enterprise may type it, which a JSON body must keep as one string value.
+HOSTILE_TEXT = 'a "quote", a \\ and a\nline break", "to": "+8613900000000'
+
+
+def _strings(value: object) -> list[str]:
+    """Every string value in a parsed JSON document."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
 
 
 def _render_sms(template: str, phone: str, text: str) -> str:

@@ -51,6 +51,11 @@ def test_the_packaged_rules_validate_and_every_template_exists() -> None:
             'version = "1"\n[sms]\nurl = "http://x"\nbody_template = "{{ phone "',
             "sms.body_template: Value error, does not render with phone and text: unexpected",
         ),
+        (  # a subject typed with a quote would add a field (a second "to") to the body
+            'version = "1"\n[sms]\nurl = "http://x"\nbody_template = \'{"to": '
+            '"{{ phone }}", "text": "{{ text }}"}\'',
+            "a text with quotes or line breaks breaks the JSON body; write {{ text | tojson }}",
+        ),
         ('version = "1"\nsurprise = 1', "surprise: Extra inputs are not permitted"),
         ("version = ", "not TOML"),
     ],
