@@ -178,6 +178,32 @@ def _return_refusal(case: WorkflowState, now: datetime) -> str | None:
     return None
 
 
+def stay_since(case: WorkflowState) -> datetime | None:
+    """When the holding unit was given the request: its hold's start, or for a redo (重办)
+    the start of the hold it concluded, before any redo of it (a redo is no new dispatch)."""
+    if not case.holds:
+        return None
+    since = case.holds[-1].since
+    for before, after in zip(reversed(case.holds[:-1]), reversed(case.holds[1:]), strict=True):
+        if before.left_by != "resolved" or before.institution_id != after.institution_id:
+            break
+        since = before.since
+    return since
+
+
+def redo_return_refusal(case: WorkflowState, now: datetime) -> str | None:
+    """A return of a redo (重办) after the window from its dispatch ended; checked before
+    acceptance only, so returns accepted before this rule replay as they were."""
+    assert case.policy is not None
+    window, since = case.policy.return_window_seconds, stay_since(case)
+    if window is None or since is None or not case.holds or since == case.holds[-1].since:
+        return None
+    if business_seconds_between(since, now, case.policy.calendar) <= window:
+        return None
+    until = add_business_seconds(since, window, case.policy.calendar)
+    return Said(N_("cannot return: the return window ended at %(at)s"), at=until.isoformat())
+
+
 def suspend(case: WorkflowState, days: int, now: datetime) -> datetime:
     """Stop the clocks for at most ``days`` working days; return when handling resumes."""
     assert case.policy is not None

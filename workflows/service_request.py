@@ -94,6 +94,10 @@ STAFF_RECORDS_INFO_PATCH = "staff-records-enterprise-info"
 # Two actions sharing an id, let in together before either was answered: the second is
 # refused as the validator refuses it later (before, it got the first's answer as a repeat).
 REUSED_ID_PATCH = "reused-id-refused-in-handler"
+# 重办 (a reopen) goes back to the unit's handler, signed for already: runs from before opened
+# the redo's hold without either, so the request left its handler's list (mine) and showed as
+# waiting to be signed for, which no one could do.
+REOPEN_KEEPS_HANDLER_PATCH = "reopen-keeps-handler"
 # The dispatch desk records a withdrawal the enterprise asked for (撤单); likewise.
 DESK_RECORDS_WITHDRAWAL_PATCH = "desk-records-withdrawal"
 # Who may take an action kind since a patch, and the patch: one such action the validator
@@ -414,6 +418,21 @@ class ServiceRequestWorkflow:
             other = other or chasing.reply_refusal(self.case.supervisions, action.actor)
         if other:
             raise refused(other, "Forbidden")
+        self._check_redo(action)
+
+    def _check_redo(self, action: ActionRequest) -> None:
+        """A redo (重办) is the concluded request again, not a new dispatch: no return past
+        the window from its dispatch, and no intake rating after its conclusion. Checked
+        before acceptance only: actions accepted before these rules replay as they were."""
+        late = None
+        if action.kind is ActionKind.RETURN:
+            late = applications.redo_return_refusal(self.case, workflow.now())
+        elif rules.rates_intake(action) and any(h.left_by == "resolved" for h in self.case.holds):
+            late = Said(
+                N_("cannot rate with stage intake: the request was concluded (and is redone)")
+            )
+        if late:
+            raise refused(late, "InvalidTransition")
 
     def _check_unit_step(self, action: ActionRequest) -> None:
         """The validator's unit-step rule, for an action it accepted while the request was
@@ -1196,7 +1215,15 @@ class ServiceRequestWorkflow:
             )
         )
         self.case.clocks_since = now
+        before = self.case.holds[-1] if self.case.holds else None
         records.open_hold(self.case, self.case.tier, self._institution_id or "", now)
+        same_unit = (
+            before is not None and before.institution_id == self.case.holds[-1].institution_id
+        )
+        if same_unit and workflow.patched(REOPEN_KEEPS_HANDLER_PATCH):
+            assert before is not None
+            self.case.holds[-1].handler = before.handler  # 重办: the same caseworker redoes it,
+            self.case.holds[-1].signed_for_at = before.signed_for_at  # signed for already
 
     def _follow_up(self, action: ActionRequest) -> None:
         """回访: satisfied closes, unsatisfied reopens at the unit (重办), unreachable retries."""

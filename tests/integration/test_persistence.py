@@ -152,6 +152,33 @@ def test_sign_for_is_kept_per_hold_and_on_the_request(db_engine: Engine) -> None
         assert not (hold.response_breached or hold.resolution_breached)
 
 
+def test_every_end_of_a_pause_adds_its_time_to_the_hold(db_engine: Engine) -> None:
+    """The enterprise's reply, a resumption (a suspension ending) and a wait that ran out each
+    end a pause of the clocks and say how long it lasted: the hold counts all three, as the
+    workflow's does (the reply alone was counted)."""
+    f = RecordFactory(make_request("req-pauses-1"))
+    records = [
+        f.submitted(),
+        f.assigned("zj-330106-sme", Tier.COUNTY),
+        f.emit(EventType.INFO_REQUESTED, State.AWAITING_ENTERPRISE),
+        f.emit(EventType.INFO_PROVIDED, State.IN_PROGRESS, details={"paused_seconds": 100}),
+        f.emit(EventType.SUSPENSION_APPROVED, State.SUSPENDED, details={"days": 2}),
+        f.emit(
+            EventType.RESUMED,
+            State.IN_PROGRESS,
+            details={"cause": "suspension_ended", "paused_seconds": 200},
+        ),
+        f.emit(EventType.INFO_REQUESTED, State.AWAITING_ENTERPRISE),
+        f.emit(
+            EventType.ENTERPRISE_WAIT_EXPIRED, State.IN_PROGRESS, details={"paused_seconds": 300}
+        ),
+    ]
+    assert TransitionWriter(db_engine).persist(records) == len(records)
+    with Session(db_engine) as s:
+        (hold,) = repository.tier_holds(s, "req-pauses-1")
+    assert hold.paused_seconds == 600
+
+
 def test_an_upheld_appeal_keeps_the_rating_but_excludes_it(db_engine: Engine) -> None:
     writer = TransitionWriter(db_engine)
     f = RecordFactory(make_request("req-appeal-1"))

@@ -44,6 +44,9 @@ OPENS_HOLD = {
     EventType.RETURN_APPROVED,
 }
 # Events that end the current stay without a new one.
+# Steps that end a pause of the clocks, with the business seconds it lasted (paused_seconds):
+# the enterprise's reply, a resumption (by hand or when a suspension ends), a wait that ran out.
+ENDS_PAUSE = {EventType.INFO_PROVIDED, EventType.RESUMED, EventType.ENTERPRISE_WAIT_EXPIRED}
 CLOSES_HOLD = {EventType.RESOLVED, EventType.REJECTED, EventType.WITHDRAWN, EventType.CLOSED}
 # the tier hold's flag for a breached clock (the resolution clock's by default)
 BREACH_FLAGS = {"response": "response_breached", "sign_for": "sign_for_breached"}
@@ -361,7 +364,7 @@ def _hold_steps(record: TransitionRecord) -> list[Step]:
         return [(_FLAG_OPEN_HOLD[flag], request)]
     if event is EventType.SIGNED_FOR:
         return [(_SIGN_FOR_OPEN_HOLD, request | {"b_at": record.occurred_at})]
-    if event is EventType.INFO_PROVIDED:
+    if event in ENDS_PAUSE:
         paused = int(record.details.get("paused_seconds", 0) or 0)
         if paused:
             return [(_PAUSE_OPEN_HOLD, request | {"b_paused": paused})]
