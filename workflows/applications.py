@@ -143,6 +143,23 @@ def lapse(case: WorkflowState, now: datetime, why: str) -> None:
             app.decided_at, app.decision_text = now, why
 
 
+# Applications that move or stop the resolution clock: a missed deadline ends them.
+CLOCK_BOUND = frozenset({ActionKind.REQUEST_EXTENSION, ActionKind.SUSPEND})
+
+
+def clock_bound_pending(case: WorkflowState) -> bool:
+    return any(app.pending and app.kind in CLOCK_BOUND for app in case.applications)
+
+
+def lapse_clock_bound(case: WorkflowState, now: datetime, why: str) -> None:
+    """The resolution deadline passed and the request stays (supervised in place, or at the
+    top tier): an extension or a suspension asked for lapses undecided, as on a move; no
+    decision could apply it to a clock that stopped."""
+    for app in case.applications:
+        if app.pending and app.kind in CLOCK_BOUND:
+            app.decided_at, app.decision_text = now, why
+
+
 def extend(case: WorkflowState, days: int, now: datetime) -> datetime | None:
     """Add ``days`` working days to this tier's resolution clock; return its new deadline."""
     assert case.policy is not None

@@ -98,6 +98,9 @@ REUSED_ID_PATCH = "reused-id-refused-in-handler"
 # the redo's hold without either, so the request left its handler's list (mine) and showed as
 # waiting to be signed for, which no one could do.
 REOPEN_KEEPS_HANDLER_PATCH = "reopen-keeps-handler"
+# A missed resolution deadline the request stays at (in place, or at the top tier) lapses a
+# pending extension or suspension, as a move does; before, they waited for ever.
+BREACH_LAPSES_PATCH = "breach-lapses-applications"
 # The dispatch desk records a withdrawal the enterprise asked for (撤单); likewise.
 DESK_RECORDS_WITHDRAWAL_PATCH = "desk-records-withdrawal"
 # Who may take an action kind since a patch, and the patch: one such action the validator
@@ -922,6 +925,8 @@ class ServiceRequestWorkflow:
             return
         if found is None:
             self._emit(EventType.SUPERVISOR_ALERT, actor, to_state=self.case.state, reason=reason)
+            if code is EscalationReason.SLA_BREACH:
+                self._lapse_at_breach(clock)
             return
         tier, institution = found
         self.case.escalation_count += 1
@@ -1178,6 +1183,7 @@ class ServiceRequestWorkflow:
                 mode=policy.breach_action.value,
             )
             chasing.start(self.case, clock.kind.value, self._now(), reminded=False)
+            self._lapse_at_breach(clock.kind)
             return
         await self._escalate(
             SYSTEM_ACTOR,
@@ -1186,6 +1192,15 @@ class ServiceRequestWorkflow:
             EscalationReason.SLA_BREACH,
             clock.kind,
         )
+
+    def _lapse_at_breach(self, clock: ClockKind | None) -> None:
+        """A missed resolution deadline where the request stays ends the applications bound
+        to that clock (the doc: an application open when the deadline passes lapses). Runs
+        from before left them waiting for ever; taken only when one waits."""
+        if clock is not ClockKind.RESOLUTION or not applications.clock_bound_pending(self.case):
+            return
+        if workflow.patched(BREACH_LAPSES_PATCH):
+            applications.lapse_clock_bound(self.case, self._now(), "sla_breached")
 
     def _close(self, actor: Actor, reason: str, action_id: str | None, **details: str) -> None:
         """Close a resolved request; a rating is taken within the policy's window after."""

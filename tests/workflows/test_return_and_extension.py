@@ -9,15 +9,25 @@ the policy caps the days and the number of extensions.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from schemas.domain import ClockKind, Tier
-from schemas.lifecycle import ActionKind, Institution, ReturnReason, SuspendReason
+from schemas.lifecycle import ActionKind, Awaiting, Institution, ReturnReason, SuspendReason
+from schemas.policy import BreachAction
 from tests.utils.factories import action, caseworker, make_request, supervisor
 from tests.workflows.test_lifecycle import act, sleep_until, view
 from tests.workflows.test_operator import replay_and_maybe_record
-from tests.workflows.test_sign_for import Dispatched, dispatch, near, recorded, records
+from tests.workflows.test_sign_for import (
+    Dispatched,
+    dispatch,
+    near,
+    pinned_submit,
+    recorded,
+    records,
+)
 from workflows.business_time import add_business_seconds, business_day_seconds
 
 DIVISION = "330106"
@@ -223,3 +233,30 @@ async def test_a_whole_work_order_replays(ts_worker, stand_ins) -> None:
     await act(handle, action(ActionKind.RESOLVE, cw, text="办结"))
     await handle.result()
     await replay_and_maybe_record(handle, "work-order")
+
+
+async def test_an_extension_waiting_when_the_deadline_passes_lapses_in_place(
+    ts_worker, stand_ins
+) -> None:
+    """Supervised in place (no escalation), the missed resolution deadline ends an extension
+    still waiting: it lapses undecided, as a move lapses it, instead of waiting for ever in
+    the supervisors' worklist for a decision no clock could take."""
+    env, queue = ts_worker
+    req = make_request()
+    handle, _ = await pinned_submit(
+        env, queue, stand_ins, req, breach_action=BreachAction.SUPERVISE_IN_PLACE
+    )
+    cw = caseworker((await view(handle)).summary.institution_id or "")
+    await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
+    await act(handle, action(ActionKind.REQUEST_EXTENSION, cw, days=2, text="等待银行审批"))
+    assert Awaiting.EXTENSION_DECISION in (await view(handle)).summary.awaiting
+    state = await view(handle)
+    due = next(c.deadline for c in state.clocks if c.kind is ClockKind.RESOLUTION and c.deadline)
+    await sleep_until(env, due + timedelta(minutes=5))
+    state = await view(handle)
+    assert Awaiting.EXTENSION_DECISION not in state.summary.awaiting
+    [asked] = state.applications
+    assert (asked.approved, asked.decision_text) == (None, "sla_breached")
+    city = supervisor(Tier.MUNICIPAL, "330100")
+    approving = action(ActionKind.APPROVE_EXTENSION, city, text="同意")
+    assert "no extension is waiting for a decision" in await refused(handle, approving)

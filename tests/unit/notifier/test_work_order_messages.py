@@ -288,3 +288,18 @@ def test_a_resumption_without_a_reason_says_none() -> None:
     record = f.emit(EventType.RESUMED, State.IN_PROGRESS, actor=caseworker(COUNTY))
     message = TEMPLATES.render("handling_resumed", "zh-CN", record, "https://console/x")
     assert message.body.splitlines()[0].endswith("已恢复办理，时限恢复计时。"), message.body
+
+
+@pytest.mark.parametrize(
+    ("locale", "phrase"),
+    [("zh-CN", "目前办理时限暂停计时，恢复计时后期限相应顺延"), ("en", "stands still for now")],
+)
+def test_an_extension_granted_while_the_clocks_stand_still_says_so(locale, phrase) -> None:
+    """Approved while the request waits for the enterprise (or is suspended), the extension
+    has no deadline yet: the enterprise read "due by -"."""
+    f = RecordFactory(make_request())
+    f.submitted()
+    f.assigned(COUNTY, Tier.COUNTY)
+    record = f.emit(EventType.EXTENSION_APPROVED, details={"days": 2, "resolution_due_at": None})
+    message = TEMPLATES.render("extension_granted", locale, record, "https://console/x")
+    assert phrase in message.body and "-。" not in message.body and "by -" not in message.body
