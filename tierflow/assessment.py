@@ -42,7 +42,7 @@ COUNTED = {
 # rate -> (the marks it is measured over, the marks that count for it)
 RATES: dict[str, tuple[str, str]] = {
     "sign_for_on_time_rate": ("sign_for_measured", "sign_for_on_time"),
-    "response_rate": ("holds", "responded_on_time"),
+    "response_rate": ("response_measured", "responded_on_time"),
     "conclusion_on_time_rate": ("concluded", "concluded_on_time"),
     "resolution_rate": ("followed_up", "solved"),
     "satisfaction_rate": ("ratings", "satisfied"),
@@ -84,6 +84,7 @@ _conclusion_rating = col(Rating.stage) == RatingStage.CONCLUSION
 _intake_rating = col(Rating.stage) == RatingStage.INTAKE
 _satisfied = col(Rating.rating) >= SATISFIED
 _signed_for = col(TierHoldRow.signed_for_at).is_not(None)
+_responded = col(TierHoldRow.responded_at).is_not(None)
 _resolved = col(TierHoldRow.left_by) == EventType.RESOLVED.value
 
 
@@ -111,7 +112,10 @@ SOURCES = (
         (),
         {
             "holds": true(),
-            "responded_on_time": not_(col(TierHoldRow.response_breached)),
+            # a stay that answered (受理) or missed its response deadline; not one that moved
+            # on before either (signed for late and escalated), nor a redo (no response due)
+            "response_measured": or_(_responded, col(TierHoldRow.response_breached)),
+            "responded_on_time": and_(_responded, not_(col(TierHoldRow.response_breached))),
             "sign_for_measured": or_(_signed_for, col(TierHoldRow.sign_for_breached)),
             "sign_for_on_time": and_(_signed_for, not_(col(TierHoldRow.sign_for_breached))),
             "concluded": _resolved,

@@ -9,6 +9,7 @@ PostgreSQL.
 
 from __future__ import annotations
 
+import importlib
 import random
 import uuid
 from collections import defaultdict
@@ -17,12 +18,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlalchemy import Engine, text, update
+from sqlmodel import Session, col, select
 
 from activities.persistence import TransitionWriter
 from api.app import create_app
-from schemas.domain import Role, Tier
+from schemas.domain import Role, State, Tier
 from schemas.lifecycle import EventType
 from tests.utils.api_helpers import asgi_client
 from tests.utils.factories import T0, RecordFactory, caseworker, make_request
@@ -30,7 +31,7 @@ from tierflow import assessment as figures
 from tierflow.auth_store import create_user, issue_token
 from tierflow.db.engine import make_engine
 from tierflow.db.migrate import upgrade
-from tierflow.db.models import InstitutionRow
+from tierflow.db.models import InstitutionRow, TierHoldRow
 from tierflow.settings import Settings
 
 UNITS = ["zj-330106-sme", "zj-330105-sme", "zj-330108-sme"]
@@ -97,6 +98,8 @@ def _corpus(
             rec.append(f.breached("response"))
             rec.append(f.emit(EventType.REMINDED, details={"clock": "response"}))
             c["reminders"] += 1
+        rec.append(f.emit(EventType.ACKNOWLEDGED, State.ACKNOWLEDGED, actor=cw))  # 受理
+        c["response_measured"] += 1
         c["responded_on_time"] += int(not late_response)
         if rng.random() < 0.2:
             rec.append(f.emit(EventType.EXTENSION_APPROVED, details={"days": 3}))
@@ -175,6 +178,9 @@ def _persist(engine: Engine, records: list[Any], chunk: int = 1) -> None:
         assert writer.persist(batch) == len(batch)
 
 
+BACKFILL = importlib.import_module(
+    "tierflow.db.migrations.versions.0024_hold_responded_at"
+).BACKFILL
 PERIOD = {
     "since": (T0 - timedelta(days=1)).isoformat(),
     "until": (T0 + timedelta(days=30)).isoformat(),
@@ -200,7 +206,7 @@ def _assert_rows_equal(rows: dict[str, Any], counts: dict[str, dict[str, int]]) 
         row = rows[unit]
         assert row["holds"] == c["holds"]
         assert row["sign_for_on_time_rate"] == _rate(c["sign_for_on_time"], c["sign_for_measured"])
-        assert row["response_rate"] == _rate(c["responded_on_time"], c["holds"])
+        assert row["response_rate"] == _rate(c["responded_on_time"], c["response_measured"])
         assert row["conclusion_on_time_rate"] == _rate(c["concluded_on_time"], c["concluded"])
         assert row["resolution_rate"] == _rate(c["solved"], c["followed_up"])
         assert row["satisfaction_rate"] == _rate(c["satisfied"], c["ratings"])
@@ -296,3 +302,37 @@ async def test_ten_thousand_requests_in_postgresql(request, tmp_path) -> None:
             _assert_rows_equal({row["group"]: row for row in report["rows"]}, _added_up(counts, by))
     finally:
         engine.dispose()
+
+
+async def test_a_stay_that_neither_answered_nor_missed_its_response_is_not_measured(
+    db_engine: Engine, tmp_path
+) -> None:
+    """响应率 is measured over stays that answered (受理) or missed their response deadline: a
+    stay pulled up before either, and a redo (no response due), are not counted as answered
+    in time. Stays recorded before migration 0024 take their first answer from the trail."""
+    county, city = "zj-330106-sme", "zj-330100-sme"
+    cw = caseworker(county)
+    f = RecordFactory(make_request("req-resp-pulled"), T0)
+    pulled = [f.submitted(), f.assigned(county), f.breached("sign_for")]
+    pulled.append(f.escalated(city, Tier.MUNICIPAL, reason="sla_breach:sign_for"))
+    g = RecordFactory(make_request("req-resp-redo"), T0 + timedelta(seconds=1))
+    redone = [g.submitted(), g.assigned(county), g.emit(EventType.SIGNED_FOR, actor=cw)]
+    redone += [g.emit(EventType.ACKNOWLEDGED, State.ACKNOWLEDGED, actor=cw), g.resolved()]
+    redone += [g.emit(EventType.REOPENED, State.IN_PROGRESS, details={"cause": "follow_up"})]
+    h = RecordFactory(make_request("req-resp-late"), T0 + timedelta(seconds=2))
+    late = [h.submitted(), h.assigned(county), h.breached("response")]
+    late.append(h.emit(EventType.ACKNOWLEDGED, State.ACKNOWLEDGED, actor=cw))
+    _persist(db_engine, [pulled, redone, late])
+    report, _ = await _report(db_engine, tmp_path)
+    [row] = [r for r in report["rows"] if r["institution_id"] == county]
+    assert (row["holds"], row["response_rate"]) == (4, 0.5)  # one in time of two that answered
+
+    with db_engine.begin() as conn:  # as migration 0024 found them: no answer recorded
+        conn.execute(update(TierHoldRow).values(responded_at=None))
+        conn.execute(text(BACKFILL))
+    with Session(db_engine) as session:
+        answered = session.exec(
+            select(TierHoldRow).where(col(TierHoldRow.responded_at).is_not(None))
+        )
+        found = sorted((stay.request_id, stay.institution_id) for stay in answered)
+    assert found == [("req-resp-late", county), ("req-resp-redo", county)]

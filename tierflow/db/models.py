@@ -144,6 +144,7 @@ class TierHoldBase(SQLModel):
     left_by: str | None = Field(default=None, sa_type=String(32))
     signed_for_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # 签收
     sign_for_breached: bool = False
+    responded_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # 响应 (受理)
 
 
 class TierHoldRow(TierHoldBase, table=True):

@@ -304,6 +304,11 @@ _SIGN_FOR_OPEN_HOLD = (
     .where(_tier_hold.c.id == _OPEN_HOLD_ID)
     .values(signed_for_at=bindparam("b_at"))
 )
+_RESPOND_OPEN_HOLD = (  # the first answer of the stay (a later one does not move it)
+    update(_tier_hold)
+    .where(_tier_hold.c.id == _OPEN_HOLD_ID, _tier_hold.c.responded_at.is_(None))
+    .values(responded_at=bindparam("b_at"))
+)
 _PAUSE_OPEN_HOLD = (
     update(_tier_hold)
     .where(_tier_hold.c.id == _OPEN_HOLD_ID)
@@ -364,6 +369,8 @@ def _hold_steps(record: TransitionRecord) -> list[Step]:
         return [(_FLAG_OPEN_HOLD[flag], request)]
     if event is EventType.SIGNED_FOR:
         return [(_SIGN_FOR_OPEN_HOLD, request | {"b_at": record.occurred_at})]
+    if event is EventType.ACKNOWLEDGED:
+        return [(_RESPOND_OPEN_HOLD, request | {"b_at": record.occurred_at})]
     if event in ENDS_PAUSE:
         paused = int(record.details.get("paused_seconds", 0) or 0)
         if paused:
