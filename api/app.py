@@ -112,6 +112,11 @@ def create_app(
     document_field_errors(app)
     # the directory CSV; a what-if's policy and calendar files (the console's form, the API)
     uploads = dict.fromkeys(UPLOAD_PATHS, ctx.limits.max_upload_bytes)
-    app.add_middleware(BodyLimit, max_bytes=ctx.limits.max_body_bytes, larger=uploads)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=ctx.limits.max_body_bytes,
+        larger=uploads,
+        answer=console_http_error,
+    )
     app.add_middleware(HttpMetrics, metrics=ctx.metrics)
     return app

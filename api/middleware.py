@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import HTTPException, status
+from fastapi import HTTPException, Request, status
+from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.messages import N_, Said
@@ -20,6 +22,10 @@ class BodyTooLarge(HTTPException):
     def __init__(self, limit: int) -> None:
         too_large = N_("request body larger than %(limit)d bytes")
         super().__init__(status.HTTP_413_CONTENT_TOO_LARGE, Said(too_large, limit=limit))
+
+
+# How the app answers an HTTP error raised outside its routes (the console: a page)
+Answer = Callable[[Request, Exception], Awaitable[Response]]
 
 
 class _HttpMiddleware:
@@ -42,20 +48,27 @@ class BodyLimit(_HttpMiddleware):
     """Refuse bodies over ``max_bytes`` (or ``larger[path]`` on those paths): early by
     Content-Length, else while streaming."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        larger: dict[str, int] | None = None,
+        answer: Answer | None = None,
+    ) -> None:
         super().__init__(app)
         self.max_bytes = max_bytes
         self.larger = dict(larger or {})
+        self.answer = answer  # the app's answer to an HTTP error (a console page); else JSON
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.larger.get(scope.get("path", ""), self.max_bytes)
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
-
-            async def refused() -> Message:  # nothing read: the route's read answers 413
-                raise BodyTooLarge(limit)
-
-            await self.app(scope, refused, send)
+            if self.answer is None:
+                await _send_json(send, 413, {"detail": str(BodyTooLarge(limit).detail)})
+            else:
+                response = await self.answer(Request(scope), BodyTooLarge(limit))
+                await response(scope, receive, send)
             return
         seen = 0
 

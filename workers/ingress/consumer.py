@@ -374,7 +374,7 @@ class Ingress:
                 self.partitions.committed(due)
                 return
             if attempt + 1 < FINAL_COMMIT_ATTEMPTS:
-                await self._kafka(self._poll, FINAL_COMMIT_POLL_SECONDS, True)
+                await self._kafka(self._poll, FINAL_COMMIT_POLL_SECONDS, None)  # fetch none
 
     def health(self) -> Health:
         """``ok``; ``starting`` before the consumer exists; ``degraded`` while a partition has
@@ -384,12 +384,13 @@ class Ingress:
         return self.partitions.health()
 
     # ------------------------------------------------------------------ kafka thread
-    def _poll(self, timeout: float, hold: set[TopicPartition]) -> Polled:
-        """Poll with the partitions ``hold`` paused (the rest resumed); report assignment and
-        ends."""
+    def _poll(self, timeout: float, hold: set[TopicPartition] | None) -> Polled:
+        """Poll with the partitions ``hold`` paused (None: all of them), the rest resumed;
+        report assignment and ends."""
         consumer = self._consumer
         assert consumer is not None
-        paused, held = set(consumer.paused()), hold & set(consumer.assignment())
+        assigned = set(consumer.assignment())
+        paused, held = set(consumer.paused()), assigned if hold is None else hold & assigned
         if held - paused:
             consumer.pause(*(held - paused))
         if paused - held:
