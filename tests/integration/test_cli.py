@@ -311,6 +311,27 @@ async def test_cli_without_login_or_with_a_bad_token(api_url: str, cli_env: dict
     assert "unknown" in result.output  # the API's own reason, not a guess
 
 
+async def test_cli_login_keeps_only_a_token_the_api_took(
+    api_url: str, cli_env: dict[str, str]
+) -> None:
+    """A URL that is not the API (another path, a page) saves nothing and says so; a token
+    pasted with a line break is taken without it; the credentials are the user's alone; an id
+    that would call another address is refused before any call."""
+    await sign_in_caseworker(cli_env, api_url, "cw-login")
+    saved = Path(cli_env["TIERFLOW_HOME"]) / "credentials.json"
+    before = saved.read_text()
+    token = json.loads(before)["token"]
+    wrong = await run(cli_env, "login", "--url", api_url + "/not-the-api", "--token", token)
+    assert wrong.exit_code == 1 and "answered HTTP 404" in wrong.output, wrong.output
+    assert "Nothing was saved" in wrong.output and saved.read_text() == before
+    pasted = await run(cli_env, "login", "--url", api_url, "--token", token + "\r\n")
+    ok(pasted)
+    assert json.loads(saved.read_text())["token"] == token
+    assert (saved.stat().st_mode & 0o777, saved.parent.stat().st_mode & 0o777) == (0o600, 0o700)
+    other = await run(cli_env, "show", "r1/../r2")
+    assert other.exit_code == 2 and "is not a request id" in other.output
+
+
 def test_credentials_path_follows_tierflow_home(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIERFLOW_HOME", "/srv/tf")
     assert credentials_path() == Path("/srv/tf/credentials.json")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import quote
 
 import httpx
 import typer
@@ -23,7 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from schemas.domain import Category, Priority, SlaStatus, State, Tier
-from schemas.edge import INSTITUTION_IDS_AT_ONCE
+from schemas.edge import INSTITUTION_IDS_AT_ONCE, full_match
 from schemas.enterprise import registering_division
 from schemas.lifecycle import (
     ActionFields,
@@ -33,6 +34,7 @@ from schemas.lifecycle import (
     SlaClock,
     clocks_in_order,
 )
+from schemas.request import REQUEST_ID_PATTERN
 from tierflow.cli.texts import _
 from tierflow.cli.texts import catalog as _t
 from tierflow.directory import division_place
@@ -132,8 +134,38 @@ def _call(method: str, path: str, **kwargs: Any) -> Any:
             detail = formats.semicolon(t).join(formats.labelled(f, m, t) for f, m in pairs)
         elif reason is not None:
             detail = answer_text(str(detail), reason, _t())
-        _fail(f"HTTP {response.status_code}: {detail}")
-    return response.json()
+        _fail(f"HTTP {response.status_code}: {str(detail)[:ERROR_CHARS]}")
+    return _json_of(response)
+
+
+ERROR_CHARS = 500  # of a server's error text shown (an HTML error page is kilobytes)
+
+
+def _json_of(response: httpx.Response) -> Any:
+    """The answer's JSON; exit 1 saying so when it is none (a proxy's page, a wrong URL)."""
+    try:
+        return response.json()
+    except ValueError:
+        kind = response.headers.get("content-type", "?").split(";")[0]
+        _fail(
+            _(
+                "the API answered HTTP %(status)d with %(kind)s, not JSON: is the URL of "
+                "`tierflow login` tierflow's API?"
+            )
+            % {"status": response.status_code, "kind": kind}
+        )
+
+
+def _request_path(request_id: str) -> str:
+    """``/requests/{id}`` for an id of the API's form (else a usage error: an id with a
+    slash or a query would call another address)."""
+    if not full_match(REQUEST_ID_PATTERN, request_id):
+        raise typer.BadParameter(
+            _("%(id)r is not a request id (letters, digits and _.:-, at most 64)")
+            % {"id": request_id[:80]},
+            param_hint="REQUEST_ID",
+        )
+    return f"/requests/{request_id}"
 
 
 def _unit_names(units: Iterable[str | None]) -> dict[str, str]:
@@ -184,6 +216,9 @@ def login(
     """Check the token against the API and store it for later commands."""
     if token is None:  # asked here, not by Typer: its prompt would say "Token" in English
         token = str(typer.prompt(_("Token"), hide_input=True))
+    token = token.strip()  # pasted with a line break
+    if not token.isascii() or not token.isprintable() or " " in token:
+        _fail(_("the token has characters no token has: paste it again"))
     try:
         response = httpx.get(
             url.rstrip("/") + API + "/requests",
@@ -193,18 +228,34 @@ def login(
         )
     except httpx.HTTPError as exc:
         _fail(_("cannot reach %(url)s: %(error)s") % {"url": url, "error": exc})
-    if response.status_code == 401:
+    if response.status_code in (401, 429):
         try:
-            why = str(response.json().get("detail") or "")
+            answer = response.json()
+            why = str(answer.get("detail") or "") if isinstance(answer, dict) else ""
         except ValueError:
             why = ""
         why = why or _("unknown, revoked or expired")
-        _fail(_("the API refused the token: %(why)s") % {"why": why})
+        _fail(_("the API refused the token: %(why)s") % {"why": why[:ERROR_CHARS]})
+    # 200, or 403 for a caller that may not read requests: the token is good either way
+    if response.status_code not in (200, 403) or not isinstance(_json_of(response), dict):
+        _fail(
+            _("%(url)s answered HTTP %(status)d: is it tierflow's API? Nothing was saved")
+            % {"url": url, "status": response.status_code}
+        )
     path = credentials_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"url": url, "token": token}), "utf-8")
-    path.chmod(0o600)
+    _write_private(path, json.dumps({"url": url, "token": token}))
     typer.echo(_("logged in to %(url)s; credentials in %(path)s") % {"url": url, "path": path})
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` readable by its owner alone from the first byte (a new file, then
+    renamed over the old: never a moment the token lies open to others)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fresh = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    descriptor = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(fresh, path)
 
 
 def _save_csv(params: dict[str, Any], out: Path) -> None:
@@ -214,8 +265,9 @@ def _save_csv(params: dict[str, Any], out: Path) -> None:
             response = client.get(API + "/requests.csv", params=params)
         except httpx.HTTPError as exc:
             _fail(_("cannot reach the API: %(error)s") % {"error": exc})
-    if response.status_code >= 400:
-        _fail(f"HTTP {response.status_code}: {response.text[:500]}")
+    kind = response.headers.get("content-type", "")
+    if response.status_code != 200 or not kind.startswith("text/csv"):
+        _fail(f"HTTP {response.status_code} ({kind or '?'}): {response.text[:ERROR_CHARS]}")
     out.write_bytes(response.content)
     total = response.headers.get("X-Total-Count", "?")
     saved = _("saved %(file)s (%(total)s matching requests)") % {"file": out, "total": total}
@@ -353,7 +405,7 @@ def show(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show one request: state, clocks and timeline."""
-    detail = _call("GET", f"/requests/{request_id}")
+    detail = _call("GET", _request_path(request_id))
     if as_json:
         _print_json(detail)
         return
@@ -584,7 +636,8 @@ def act(
             )
         body[name] = value
     headers = {"Idempotency-Key": key or f"cli-{uuid.uuid4().hex}"}
-    result = _call("POST", f"/requests/{request_id}/actions/{kind}", json=body, headers=headers)
+    path = f"{_request_path(request_id)}/actions/{quote(kind, safe='')}"
+    result = _call("POST", path, json=body, headers=headers)
     if as_json:
         _print_json(result)
         return
