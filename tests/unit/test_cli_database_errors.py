@@ -1,0 +1,35 @@
+"""A database command on a database not migrated, or a migration that cannot run, ends with
+one line saying so in the reader's language, never a traceback (the command as a process)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def tierflow(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "TIERFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}",
+        "TIERFLOW_HOME": str(tmp_path / "home"),
+        "TIERFLOW_LANG": "zh-CN",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "tierflow.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_new_database_and_a_bad_revision_are_one_line_each(tmp_path: Path) -> None:
+    listed = tierflow(tmp_path, "users", "list")
+    assert listed.returncode == 1 and "Traceback" not in listed.stderr
+    assert "数据库出错：OperationalError" in listed.stderr
+    assert "请先运行 `tierflow db upgrade`" in listed.stderr
+    revision = tierflow(tmp_path, "db", "upgrade", "nosuch")
+    assert revision.returncode == 1 and "Traceback" not in revision.stderr
+    assert revision.stderr.startswith("数据库迁移出错：") and "nosuch" in revision.stderr
