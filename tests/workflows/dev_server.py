@@ -14,10 +14,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateHandle, WorkflowUpdateStage
 
 from schemas.domain import State
-from schemas.lifecycle import WORKFLOW_TYPE, RequestSummary, RequestView, WorkflowState
+from schemas.lifecycle import (
+    WORKFLOW_TYPE,
+    ActionRequest,
+    RequestSummary,
+    RequestView,
+    WorkflowState,
+)
 from schemas.policy import PinnedPolicy
 from schemas.request import RequestInput
 from tests.utils.eventually import eventually
@@ -114,6 +120,17 @@ async def renewed_after(handle: WorkflowHandle, instant: datetime) -> bool:
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
     ]
     return empty and started[-1] > instant
+
+
+async def let_in(handle: WorkflowHandle, sent: ActionRequest) -> WorkflowUpdateHandle[Any]:
+    """Send an action; return once the validator let it in (its Update id is its own, so
+    two actions sharing an action id are two Updates)."""
+    return await handle.start_update(
+        ServiceRequestWorkflow.act,
+        sent,
+        id=sent.update_id(),
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+    )
 
 
 async def start_held_in_routing(

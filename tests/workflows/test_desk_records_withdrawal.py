@@ -8,14 +8,14 @@ refused it then by its role, replay as they were (a recorded history is in the r
 from __future__ import annotations
 
 import pytest
-from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from schemas.domain import Role, State, Tier
 from schemas.lifecycle import ActionKind, EventType
 from schemas.request import Actor
 from tests.utils.factories import action, caseworker, make_policy, make_request, supervisor
-from tests.workflows.dev_server import replay_and_maybe_record, start_held_in_routing
+from tests.workflows.dev_server import let_in, replay_and_maybe_record, start_held_in_routing
 from tests.workflows.harness import StandIns
 from tests.workflows.test_lifecycle import act, submit, view
 from workflows.service_request import ServiceRequestWorkflow
@@ -76,12 +76,7 @@ async def test_a_withdrawal_sent_while_routing_applies_once_routed(
         assert isinstance(bare.value.cause, ApplicationError)
         assert bare.value.cause.type == "MissingField"
         asked = action(ActionKind.WITHDRAW, phone, text=ASKED)
-        waiting = await handle.start_update(
-            ServiceRequestWorkflow.act,
-            asked,
-            id=asked.action_id,
-            wait_for_stage=WorkflowUpdateStage.ACCEPTED,  # the validator let it in
-        )
+        waiting = await let_in(handle, asked)
         gate.set()  # routing cannot end before: the policy's lookup waits for the gate
         assert (await waiting.result()).state is State.WITHDRAWN
     await replay_and_maybe_record(temporal_client, handle, "desk-records-withdrawal")

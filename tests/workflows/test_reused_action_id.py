@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 
-from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from schemas.lifecycle import ActionKind, ActionRequest, EventType
 from tests.utils.factories import action, caseworker, make_policy, make_request
-from tests.workflows.dev_server import replay_and_maybe_record, start_held_in_routing
+from tests.workflows.dev_server import let_in, replay_and_maybe_record, start_held_in_routing
 from tests.workflows.harness import StandIns
 from workflows.service_request import ServiceRequestWorkflow
 
@@ -32,15 +32,7 @@ async def test_the_second_of_two_actions_sharing_an_id_is_refused(
         unit = caseworker(f"county-{req.enterprise.division_code}")  # where stand-ins route
         first = action(ActionKind.COMMENT, unit, text="已电话联系企业")
         other = ActionRequest(**(first.model_dump() | {"text": "企业材料已齐"}))
-        waiting = [
-            await handle.start_update(
-                ServiceRequestWorkflow.act,
-                sent,
-                id=sent.update_id(),  # two updates: their contents differ
-                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-            )
-            for sent in (first, other)
-        ]
+        waiting = [await let_in(handle, sent) for sent in (first, other)]  # two Updates
         gate.set()
         answers = await asyncio.gather(*(w.result() for w in waiting), return_exceptions=True)
         view = await handle.query(ServiceRequestWorkflow.view)

@@ -7,12 +7,12 @@ stand-in activities; the policy's lookup is held so that the action surely arriv
 
 from __future__ import annotations
 
-from temporalio.client import Client, WorkflowUpdateStage
+from temporalio.client import Client
 
 from schemas.domain import State
 from schemas.lifecycle import ActionKind, EventType
 from tests.utils.factories import action, caseworker, make_policy, make_request
-from tests.workflows.dev_server import replay_and_maybe_record, start_held_in_routing
+from tests.workflows.dev_server import let_in, replay_and_maybe_record, start_held_in_routing
 from tests.workflows.harness import StandIns
 from workflows.service_request import ServiceRequestWorkflow
 
@@ -26,12 +26,7 @@ async def test_a_caseworkers_record_of_materials_sent_while_routing_applies_once
         handle, gate = await start_held_in_routing(temporal_client, task_queue, stand_ins, req)
         unit = caseworker(f"county-{req.enterprise.division_code}")  # where stand-ins route
         handed_in = action(ActionKind.PROVIDE_INFO, unit, text="企业到窗口提交了财务报表")
-        waiting = await handle.start_update(
-            ServiceRequestWorkflow.act,
-            handed_in,
-            id=handed_in.action_id,
-            wait_for_stage=WorkflowUpdateStage.ACCEPTED,  # the validator let it in
-        )
+        waiting = await let_in(handle, handed_in)
         gate.set()  # routing cannot end before: the policy's lookup waits for the gate
         result = await waiting.result()
         assert result.state is State.ASSIGNED  # recorded; nothing awaited the enterprise

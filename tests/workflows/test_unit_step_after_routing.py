@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 
-from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.client import Client, WorkflowUpdateFailedError
 
 from schemas.domain import State, Tier
 from schemas.lifecycle import ActionKind
 from tests.utils.factories import action, caseworker, make_policy, make_request, supervisor
-from tests.workflows.dev_server import replay_and_maybe_record, start_held_in_routing
+from tests.workflows.dev_server import let_in, replay_and_maybe_record, start_held_in_routing
 from tests.workflows.harness import StandIns
 from workflows.service_request import ServiceRequestWorkflow
 
@@ -34,12 +34,7 @@ async def test_a_supervisors_sign_for_sent_while_routing_is_refused_once_routed(
         # the workflow when the SDK renews that task
         waiting = await asyncio.gather(
             *(
-                handle.start_update(
-                    ServiceRequestWorkflow.act,
-                    each,
-                    id=each.action_id,
-                    wait_for_stage=WorkflowUpdateStage.ACCEPTED,  # the validator let each in
-                )
+                let_in(handle, each)  # the validator lets each in
                 for each in (sign_for, comment)
             )
         )
