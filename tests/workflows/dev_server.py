@@ -27,7 +27,7 @@ from schemas.lifecycle import (
 from schemas.policy import PinnedPolicy
 from schemas.request import RequestInput
 from tests.utils.eventually import eventually
-from tests.utils.factories import make_request
+from tests.utils.factories import make_policy, make_request
 from tests.workflows.harness import StandIns, replay_and_keep
 from tierflow.constants import workflow_id
 from workflows.service_request import ServiceRequestWorkflow
@@ -131,6 +131,19 @@ async def let_in(handle: WorkflowHandle, sent: ActionRequest) -> WorkflowUpdateH
         id=sent.update_id(),
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
     )
+
+
+@asynccontextmanager
+async def routing_held(
+    client: Client, queue: str
+) -> AsyncIterator[tuple[StandIns, RequestInput, WorkflowHandle, asyncio.Event]]:
+    """A new request started with its routing held (``start_held_in_routing``), its worker
+    running for the block: the stand-ins, the request, its handle and the gate."""
+    stand_ins = StandIns(policy=make_policy())
+    req = make_request()
+    async with stand_ins.worker(client, queue):
+        handle, gate = await start_held_in_routing(client, queue, stand_ins, req)
+        yield stand_ins, req, handle, gate
 
 
 async def start_held_in_routing(

@@ -14,9 +14,8 @@ from temporalio.exceptions import ApplicationError
 from schemas.domain import Role, State, Tier
 from schemas.lifecycle import ActionKind, EventType
 from schemas.request import Actor
-from tests.utils.factories import action, caseworker, make_policy, make_request, supervisor
-from tests.workflows.dev_server import let_in, replay_and_maybe_record, start_held_in_routing
-from tests.workflows.harness import StandIns
+from tests.utils.factories import action, caseworker, make_request, supervisor
+from tests.workflows.dev_server import let_in, replay_and_maybe_record, routing_held
 from tests.workflows.test_lifecycle import act, submit, view
 from workflows.service_request import ServiceRequestWorkflow
 
@@ -64,10 +63,7 @@ async def test_the_dispatch_desk_records_the_enterprises_withdrawal(ts_worker, s
 async def test_a_withdrawal_sent_while_routing_applies_once_routed(
     temporal_client: Client, task_queue: str
 ) -> None:
-    stand_ins = StandIns(policy=make_policy())
-    req = make_request()
-    async with stand_ins.worker(temporal_client, task_queue):
-        handle, gate = await start_held_in_routing(temporal_client, task_queue, stand_ins, req)
+    async with routing_held(temporal_client, task_queue) as (stand_ins, req, handle, gate):
         phone = desk(req.enterprise.division_code)
         with pytest.raises(WorkflowUpdateFailedError) as bare:  # refused before it is let in
             await handle.execute_update(

@@ -14,9 +14,8 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from schemas.lifecycle import ActionKind, ActionRequest, EventType
-from tests.utils.factories import action, caseworker, make_policy, make_request
-from tests.workflows.dev_server import let_in, replay_and_maybe_record, start_held_in_routing
-from tests.workflows.harness import StandIns
+from tests.utils.factories import action, caseworker
+from tests.workflows.dev_server import let_in, replay_and_maybe_record, routing_held
 from workflows.service_request import ServiceRequestWorkflow
 
 RECORD_AS = "reused-id-in-routing"
@@ -25,10 +24,7 @@ RECORD_AS = "reused-id-in-routing"
 async def test_the_second_of_two_actions_sharing_an_id_is_refused(
     temporal_client: Client, task_queue: str
 ) -> None:
-    stand_ins = StandIns(policy=make_policy())
-    req = make_request()
-    async with stand_ins.worker(temporal_client, task_queue):
-        handle, gate = await start_held_in_routing(temporal_client, task_queue, stand_ins, req)
+    async with routing_held(temporal_client, task_queue) as (stand_ins, req, handle, gate):
         unit = caseworker(f"county-{req.enterprise.division_code}")  # where stand-ins route
         first = action(ActionKind.COMMENT, unit, text="已电话联系企业")
         other = ActionRequest(**(first.model_dump() | {"text": "企业材料已齐"}))

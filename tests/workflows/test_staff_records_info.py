@@ -11,19 +11,15 @@ from temporalio.client import Client
 
 from schemas.domain import State
 from schemas.lifecycle import ActionKind, EventType
-from tests.utils.factories import action, caseworker, make_policy, make_request
-from tests.workflows.dev_server import let_in, replay_and_maybe_record, start_held_in_routing
-from tests.workflows.harness import StandIns
+from tests.utils.factories import action, caseworker
+from tests.workflows.dev_server import let_in, replay_and_maybe_record, routing_held
 from workflows.service_request import ServiceRequestWorkflow
 
 
 async def test_a_caseworkers_record_of_materials_sent_while_routing_applies_once_routed(
     temporal_client: Client, task_queue: str
 ) -> None:
-    stand_ins = StandIns(policy=make_policy())
-    req = make_request()
-    async with stand_ins.worker(temporal_client, task_queue):
-        handle, gate = await start_held_in_routing(temporal_client, task_queue, stand_ins, req)
+    async with routing_held(temporal_client, task_queue) as (stand_ins, req, handle, gate):
         unit = caseworker(f"county-{req.enterprise.division_code}")  # where stand-ins route
         handed_in = action(ActionKind.PROVIDE_INFO, unit, text="企业到窗口提交了财务报表")
         waiting = await let_in(handle, handed_in)

@@ -12,19 +12,15 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 
 from schemas.domain import State, Tier
 from schemas.lifecycle import ActionKind
-from tests.utils.factories import action, caseworker, make_policy, make_request, supervisor
-from tests.workflows.dev_server import let_in, replay_and_maybe_record, start_held_in_routing
-from tests.workflows.harness import StandIns
+from tests.utils.factories import action, caseworker, supervisor
+from tests.workflows.dev_server import let_in, replay_and_maybe_record, routing_held
 from workflows.service_request import ServiceRequestWorkflow
 
 
 async def test_a_supervisors_sign_for_sent_while_routing_is_refused_once_routed(
     temporal_client: Client, task_queue: str
 ) -> None:
-    stand_ins = StandIns(policy=make_policy())
-    req = make_request()
-    async with stand_ins.worker(temporal_client, task_queue):
-        handle, gate = await start_held_in_routing(temporal_client, task_queue, stand_ins, req)
+    async with routing_held(temporal_client, task_queue) as (stand_ins, req, handle, gate):
         division = req.enterprise.division_code
         boss = supervisor(Tier.MUNICIPAL, division)  # the city's: not the county unit's lead
         unit = caseworker(f"county-{division}")  # the stand-ins route to county-<division>
