@@ -33,3 +33,14 @@ def test_a_new_database_and_a_bad_revision_are_one_line_each(tmp_path: Path) -> 
     revision = tierflow(tmp_path, "db", "upgrade", "nosuch")
     assert revision.returncode == 1 and "Traceback" not in revision.stderr
     assert revision.stderr.startswith("数据库迁移出错：") and "nosuch" in revision.stderr
+
+
+def test_a_file_that_is_no_text_and_years_out_of_order_are_named(tmp_path: Path) -> None:
+    policy = tmp_path / "candidate.toml"
+    policy.write_bytes(b"\xff\xfe not UTF-8")
+    read = tierflow(tmp_path, "whatif", "--policy", str(policy))
+    assert read.returncode == 1 and "Traceback" not in read.stderr
+    assert "不是 UTF-8 文本" in read.stderr
+    years = tierflow(tmp_path, "calendar", "show", "--first-year", "2030", "--last-year", "2020")
+    assert years.returncode == 1 and "Traceback" not in years.stderr
+    assert "起始年份不晚于结束年份" in years.stderr

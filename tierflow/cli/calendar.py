@@ -10,7 +10,7 @@ import datetime as dt
 
 import typer
 
-from tierflow.cli.texts import _
+from tierflow.cli.texts import _, fail
 
 app = typer.Typer(help="Business calendars (China's days off and make-up working days).")
 
@@ -23,6 +23,8 @@ def show(
     """Print the calendar the installed holidays data gives, and which years are estimates."""
     from tierflow.calendar_data import build_calendar
 
+    if not 2000 <= first_year <= last_year <= 2099:
+        fail(_("--first-year, --last-year: years from 2000 to 2099, the first not after the last"))
     calendar = build_calendar(first_year, last_year)
     typer.echo(_("version: %(version)s") % {"version": calendar.version})
     for year in range(first_year, last_year + 1):

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from tierflow.cli.database import operator
-from tierflow.cli.texts import _, fail
+from tierflow.cli.texts import _, fail, say
+from tierflow.i18n import os_reason
 
 if TYPE_CHECKING:
     from whatif.trail import Scope
@@ -67,14 +68,13 @@ def _read(path: Path, name: str) -> str:
     try:
         return path.read_text("utf-8")
     except OSError as exc:
+        reason = say(os_reason(exc))
         fail(
             _("%(name)s: cannot read %(path)s: %(reason)s")
-            % {
-                "name": name,
-                "path": path,
-                "reason": exc.strerror or exc,
-            }
+            % {"name": name, "path": path, "reason": reason}
         )
+    except UnicodeDecodeError:
+        fail(_("%(file)s: not UTF-8 text") % {"file": path})
 
 
 def _write(path: Path, text: str) -> None:
