@@ -10,7 +10,15 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from activities.persistence import TransitionWriter
-from tests.integration.test_assessment import WIDE, _added_up, _corpus, _list_in_directory, _rate
+from tests.integration.test_assessment import (
+    COUNTY_UNITS,
+    WIDE,
+    _added_up,
+    _corpus,
+    _list_in_directory,
+    _rate,
+)
+from tests.utils.factories import RecordFactory, make_request
 from tests.utils.language import language_env
 from tierflow.cli import app as cli_app
 from tierflow.db.engine import make_engine
@@ -53,10 +61,33 @@ def test_the_monthly_file_holds_the_months_figures(db_url: str, tmp_path: Path) 
         assert row["satisfaction_rate"] == _rate(c["satisfied"], c["ratings"])
         assert row["intake_satisfaction_rate"] == _rate(c["intake_satisfied"], c["intake_ratings"])
         assert row["intake_ratings"] == c["intake_ratings"]
-        assert row["response_rate"] == _rate(c["responded_on_time"], c["holds"])
+        assert row["response_rate"] == _rate(c["responded_on_time"], c["response_measured"])
         assert row["reminders"] == c["reminders"] and row["reprimands"] == c["reprimands"]
     rate_cell = book["县级"].cell(row=3, column=codes.index("satisfaction_rate") + 1)
     assert rate_cell.number_format == "0.0%"
+
+
+def test_a_unit_with_no_stay_begun_in_the_month_is_on_its_tier_sheet(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Rated in November for a stay begun in October: the unit counts in the month, on the
+    county sheet too (it was on the 汇总 sheet alone)."""
+    engine = make_engine(db_url)
+    unit = COUNTY_UNITS[0]
+    _list_in_directory(engine, [unit])
+    f = RecordFactory(make_request("req-month-edge"), datetime(2026, 10, 30, 2, tzinfo=UTC))
+    begun = [f.submitted(), f.assigned(unit.id)]
+    f.now = datetime(2026, 11, 5, 2, tzinfo=UTC)
+    TransitionWriter(engine).persist([*begun, f.resolved(), f.rated(2)])
+    engine.dispose()
+    out = tmp_path / "edge.xlsx"
+    env = {"TIERFLOW_DATABASE_URL": db_url} | language_env()
+    args = ["reports", "monthly", "--month", "2026-11", "--out", str(out)]
+    assert CliRunner().invoke(cli_app, args, env=env).exit_code == 0
+    rows = list(load_workbook(out)["县级"].iter_rows(values_only=True))
+    codes = rows[1]
+    [row] = [dict(zip(codes, r, strict=True)) for r in rows[2:]]
+    assert (row["institution_id"], row["holds"], row["ratings"]) == (unit.id, 0, 1)
 
 
 def test_a_bad_month_or_file_name_is_refused(db_url: str, tmp_path: Path) -> None:
