@@ -83,6 +83,13 @@ _followed_up = _event(EventType.FOLLOWED_UP)
 _conclusion_rating = col(Rating.stage) == RatingStage.CONCLUSION
 _intake_rating = col(Rating.stage) == RatingStage.INTAKE
 _satisfied = col(Rating.rating) >= SATISFIED
+# The unit an event is charged to: its holder then, except a reprimand (通报), which names the
+# unit that was supervised (the request may have moved on since the supervision opened).
+_supervised = _detail("supervised_institution").as_string()
+_charged = case(
+    (and_(_event(EventType.REPRIMANDED), _supervised.is_not(None)), _supervised),
+    else_=col(Transition.institution_id),
+)
 _signed_for = col(TierHoldRow.signed_for_at).is_not(None)
 _responded = col(TierHoldRow.responded_at).is_not(None)
 _resolved = col(TierHoldRow.left_by) == EventType.RESOLVED.value
@@ -128,7 +135,7 @@ SOURCES = (
         "event",
         Transition,
         Transition.request_id,
-        Transition.institution_id,
+        _charged,
         Transition.occurred_at,
         (
             col(Transition.event_type).in_(
@@ -186,7 +193,7 @@ def _in_scope(
         ).where(*conditions)
     query = query.where(*source.counted, col(source.at) >= start, col(source.at) <= end)
     if institutions is not None:
-        query = query.where(col(source.institution_id).in_(list(institutions)))
+        query = query.where(source.institution_id.in_(list(institutions)))
     return query
 
 
@@ -214,7 +221,7 @@ def tally(engine: Engine, conditions: Sequence[Any], period: Period) -> dict[str
         for source in SOURCES:
             names = list(source.marks)
             sums = [func.sum(case((source.marks[n], 1), else_=0)) for n in names]
-            keys = [col(source.institution_id)]
+            keys = [source.institution_id]
             if source.tier is not None:
                 keys.append(col(source.tier))
             query = _in_scope(
@@ -303,7 +310,7 @@ def behind(
     whole, part = whole_and_part(figure)
     source = SOURCE_OF_MARK[whole]
     counts = case((source.marks[part], True), else_=False) if part else None
-    columns = [col(source.request_id), col(source.institution_id), col(source.at)]
+    columns = [col(source.request_id), source.institution_id, col(source.at)]
     query = _in_scope(
         select_columns(*columns, *([counts] if counts is not None else [])),
         source,

@@ -336,3 +336,23 @@ async def test_a_stay_that_neither_answered_nor_missed_its_response_is_not_measu
         )
         found = sorted((stay.request_id, stay.institution_id) for stay in answered)
     assert found == [("req-resp-late", county), ("req-resp-redo", county)]
+
+
+async def test_a_reprimand_counts_against_the_unit_that_was_supervised(
+    db_engine: Engine, tmp_path
+) -> None:
+    """The request moved up after the county was supervised; the reprimand for the reply the
+    county did not write is recorded while the city holds it, naming the county: the county's
+    figure, not the city's."""
+    county, city = "zj-330106-sme", "zj-330100-sme"
+    f = RecordFactory(make_request("req-reprimand-moved"), T0)
+    records = [f.submitted(), f.assigned(county), f.breached("resolution")]
+    records.append(f.emit(EventType.SUPERVISION_OPENED, details={"clock": "resolution"}))
+    records.append(f.escalated(city, Tier.MUNICIPAL, reason="sla_breach:resolution"))
+    records.append(f.emit(EventType.REPRIMANDED, details={"supervised_institution": county}))
+    assert records[-1].institution_id == city  # the holder when it was recorded
+    _persist(db_engine, [records])
+    report, _ = await _report(db_engine, tmp_path)
+    rows = {r["institution_id"]: r for r in report["rows"]}
+    assert (rows[county]["supervisions"], rows[county]["reprimands"]) == (1, 1)
+    assert rows[city]["reprimands"] == 0
