@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from fastapi import HTTPException, status
-from sqlalchemy import case, func, or_
+from sqlalchemy import and_, case, func, or_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
@@ -131,7 +131,9 @@ async def routed_row(ctx: ApiContext, request_id: str) -> ServiceRequest | None:
 COUNT_LIMIT = 1000  # matches counted at most for a page; the listing itself is not cut
 
 
-def _conditions(principal: Principal, where: QueueFilter, dialect: str) -> list[Any]:
+def _conditions(
+    principal: Principal, where: QueueFilter, dialect: str, now: datetime | None = None
+) -> list[Any]:
     """Return the SQL conditions of a listing: the caller's scope and the filter."""
     require(principal, "read")
     conditions = scope_conditions(principal)
@@ -141,10 +143,11 @@ def _conditions(principal: Principal, where: QueueFilter, dialect: str) -> list[
         (ServiceRequest.state, where.state),
         (ServiceRequest.category, where.category),
         (ServiceRequest.priority, where.priority),
-        (ServiceRequest.sla_status, where.sla_status),
         (ServiceRequest.handler_id, principal.actor.id if where.mine else where.handler),
     ]
     conditions += [column == value for column, value in filters if value is not None]
+    if where.sla_status is not None:
+        conditions.append(_sla_status_is(principal, where.sla_status, now or datetime.now(UTC)))
     if where.signed_for is not None:
         signed = col(ServiceRequest.signed_for_at)
         conditions.append(signed.is_not(None) if where.signed_for else signed.is_(None))
@@ -163,6 +166,28 @@ def _conditions(principal: Principal, where: QueueFilter, dialect: str) -> list[
             raise field_error(("query", "search"), Said(exc.message, **exc.values)) from None
         conditions.append(search_condition(search, dialect))
     return conditions
+
+
+def _sla_status_is(principal: Principal, status: SlaStatus, now: datetime) -> Any:
+    """The status filter as the queue shows each row (``_part_deadlines``): a request the
+    caller's unit co-handles with its part open is late or on track by the part's deadline;
+    every other row by its holder's clocks."""
+    unit = principal.institution_id
+    if not unit:
+        return col(ServiceRequest.sla_status) == status
+    mine = (RequestPart.institution_id == unit, col(RequestPart.closed_at).is_(None))
+    open_parts = select(RequestPart.request_id).where(*mine)
+    by_part = {
+        SlaStatus.BREACHED: col(RequestPart.due_at) < now,
+        SlaStatus.ON_TRACK: col(RequestPart.due_at) >= now,
+    }.get(status)
+    holder = and_(
+        col(ServiceRequest.request_id).not_in(open_parts), col(ServiceRequest.sla_status) == status
+    )
+    if by_part is None:
+        return holder
+    parts = select(RequestPart.request_id).where(*mine, by_part)
+    return or_(holder, col(ServiceRequest.request_id).in_(parts))
 
 
 def _order(sort: QueueSort, principal: Principal, now: datetime) -> list[Any]:
@@ -215,8 +240,8 @@ def list_requests(
     Counting stops at ``count_limit`` matches (None: counts them all, as the CSV export does):
     a frequent search term would otherwise make every page read every match to count it.
     """
-    conditions = _conditions(principal, where, ctx.engine.dialect.name)
     now = ctx.clock()
+    conditions = _conditions(principal, where, ctx.engine.dialect.name, now)
     with Session(ctx.engine) as session:
         matching = select(col(ServiceRequest.request_id)).where(*conditions)
         if count_limit is not None:
