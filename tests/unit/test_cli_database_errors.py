@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 
 
-def tierflow(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def tierflow(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
+        **(env or {}),
         "TIERFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}",
         "TIERFLOW_HOME": str(tmp_path / "home"),
         "TIERFLOW_LANG": "zh-CN",
@@ -44,3 +47,16 @@ def test_a_file_that_is_no_text_and_years_out_of_order_are_named(tmp_path: Path)
     years = tierflow(tmp_path, "calendar", "show", "--first-year", "2030", "--last-year", "2020")
     assert years.returncode == 1 and "Traceback" not in years.stderr
     assert "起始年份不晚于结束年份" in years.stderr
+
+
+def test_temporal_away_for_the_whole_wait_is_one_line(tmp_path: Path) -> None:
+    """`calendar publish` and `db refresh-worklists` take --wait as `temporal setup` does, and
+    say in one line that Temporal stayed away (a traceback after 120 s before)."""
+    away = {"TIERFLOW_TEMPORAL_ADDRESS": "127.0.0.1:9"}
+    for args in (
+        ("calendar", "publish", "--as", "admin", "--wait", "1"),
+        ("db", "refresh-worklists", "--wait", "1"),
+    ):
+        done = tierflow(tmp_path, *args, env=away)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-500:]
+        assert "无法连接：Temporal at 127.0.0.1:9 not reachable after 1 s" in done.stderr

@@ -43,6 +43,7 @@ def publish(
     operator: str = typer.Option(..., "--as", help="The admin publishing it (recorded)"),
     first_year: int = typer.Option(dt.date.today().year - 1, help="First year"),
     last_year: int = typer.Option(dt.date.today().year + 3, help="Last year"),
+    wait: float = typer.Option(120.0, min=0, help="Seconds to wait for Temporal"),
 ) -> None:
     """Hand the calendar from the installed holidays data to every running request."""
     from schemas.domain import Role
@@ -57,7 +58,7 @@ def publish(
 
     async def run() -> None:
         client = await connect_temporal(
-            settings.temporal_address, settings.temporal_namespace, settings=settings
+            settings.temporal_address, settings.temporal_namespace, wait=wait, settings=settings
         )
         ids = await running_requests(client, settings.task_queue)
         actor = Actor(id=operator, role=Role.ADMIN)

@@ -55,16 +55,19 @@ def operator() -> str:
 
 def database_failure(exc: BaseException) -> str | None:
     """A line for a database error that escaped a command (one not opened by ``database()``,
-    a database not migrated yet, a migration that cannot run), in the reader's language;
-    None for any other error."""
+    a database not migrated yet, a migration that cannot run), or for a dependency away for
+    the whole wait, in the reader's language; None for any other error."""
     from alembic.util.exc import CommandError
     from sqlalchemy.exc import SQLAlchemyError
 
     from tierflow.db.errors import describe_db_error
+    from tierflow.startup import DependencyUnavailable
 
     if isinstance(exc, SQLAlchemyError):
         said = _("database: %(error)s (a new database: run `tierflow db upgrade` first)")
         return said % {"error": describe_db_error(exc)}
     if isinstance(exc, CommandError):
         return _("database migration: %(error)s") % {"error": str(exc)[:300]}
+    if isinstance(exc, DependencyUnavailable):  # Temporal (or Kafka) away the whole --wait
+        return _("unreachable: %(error)s") % {"error": exc}
     return None

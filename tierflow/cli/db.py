@@ -91,7 +91,9 @@ def seed(
 
 
 @app.command("refresh-worklists")
-def refresh_worklists() -> None:
+def refresh_worklists(
+    wait: float = typer.Option(120.0, min=0, help="Seconds to wait for Temporal"),
+) -> None:
     """Write what each open request waits for (the worklists) to the read model."""
     import asyncio
 
@@ -104,7 +106,7 @@ def refresh_worklists() -> None:
 
     async def run() -> None:
         client = await connect_temporal(
-            settings.temporal_address, settings.temporal_namespace, settings=settings
+            settings.temporal_address, settings.temporal_namespace, wait=wait, settings=settings
         )
         with database() as engine:
             report = await refresh(client, engine)
