@@ -234,9 +234,9 @@ def tally(engine: Engine, conditions: Sequence[Any], period: Period) -> dict[str
                 entry.marks.update(dict(zip(names, row[len(keys) :], strict=True)))
     # a unit with no stay begun in the period (rated, reminded for one begun before) takes
     # its tier from the directory: the monthly report's tier sheets list it too
-    untiered = [unit for unit, entry in out.items() if unit and entry.tier is None]
-    for unit, (tier, _) in _places(engine, untiered).items() if untiered else ():
-        out[unit].tier = tier
+    if untiered := [unit for unit, entry in out.items() if unit and entry.tier is None]:
+        for unit, (tier, _) in _places(engine, untiered).items():
+            out[unit].tier = tier
     return {unit: entry for unit, entry in sorted(out.items()) if unit}
 
 

@@ -136,28 +136,23 @@ def decide(case: WorkflowState, action: ActionRequest, now: datetime) -> Applica
     return app
 
 
-def lapse(case: WorkflowState, now: datetime, why: str) -> None:
-    """The request moved on: open applications lapse undecided."""
-    for app in case.applications:
-        if app.pending:
-            app.decided_at, app.decision_text = now, why
-
-
-# Applications that move or stop the resolution clock: a missed deadline ends them.
+# Applications that move or stop the resolution clock: a missed deadline where the request
+# stays (supervised in place, or at the top tier) ends them, as a move does; no decision could
+# apply one to a clock that stopped.
 CLOCK_BOUND = frozenset({ActionKind.REQUEST_EXTENSION, ActionKind.SUSPEND})
+
+
+def lapse(
+    case: WorkflowState, now: datetime, why: str, kinds: frozenset[ActionKind] | None = None
+) -> None:
+    """The request moved on: open applications (of ``kinds``; None: all) lapse undecided."""
+    for app in case.applications:
+        if app.pending and (kinds is None or app.kind in kinds):
+            app.decided_at, app.decision_text = now, why
 
 
 def clock_bound_pending(case: WorkflowState) -> bool:
     return any(app.pending and app.kind in CLOCK_BOUND for app in case.applications)
-
-
-def lapse_clock_bound(case: WorkflowState, now: datetime, why: str) -> None:
-    """The resolution deadline passed and the request stays (supervised in place, or at the
-    top tier): an extension or a suspension asked for lapses undecided, as on a move; no
-    decision could apply it to a clock that stopped."""
-    for app in case.applications:
-        if app.pending and app.kind in CLOCK_BOUND:
-            app.decided_at, app.decision_text = now, why
 
 
 def extend(case: WorkflowState, days: int, now: datetime) -> datetime | None:
@@ -184,15 +179,17 @@ def _return_refusal(case: WorkflowState, now: datetime) -> str | None:
     assert case.policy is not None
     if pending(case, ActionKind.RETURN):
         return Said(N_("cannot return: a return is already waiting for the dispatcher's decision"))
-    window = case.policy.return_window_seconds
-    if window is not None and case.holds:
-        since = case.holds[-1].since
-        if business_seconds_between(since, now, case.policy.calendar) > window:
-            until = add_business_seconds(since, window, case.policy.calendar)
-            return Said(
-                N_("cannot return: the return window ended at %(at)s"), at=until.isoformat()
-            )
-    return None
+    return _window_refusal(case, case.holds[-1].since, now) if case.holds else None
+
+
+def _window_refusal(case: WorkflowState, since: datetime, now: datetime) -> str | None:
+    """Why a return is too late: the policy's return window from ``since`` ended."""
+    assert case.policy is not None
+    window, cal = case.policy.return_window_seconds, case.policy.calendar
+    if window is None or business_seconds_between(since, now, cal) <= window:
+        return None
+    until = add_business_seconds(since, window, cal)
+    return Said(N_("cannot return: the return window ended at %(at)s"), at=until.isoformat())
 
 
 def stay_since(case: WorkflowState) -> datetime | None:
@@ -211,14 +208,10 @@ def stay_since(case: WorkflowState) -> datetime | None:
 def redo_return_refusal(case: WorkflowState, now: datetime) -> str | None:
     """A return of a redo (重办) after the window from its dispatch ended; checked before
     acceptance only, so returns accepted before this rule replay as they were."""
-    assert case.policy is not None
-    window, since = case.policy.return_window_seconds, stay_since(case)
-    if window is None or since is None or not case.holds or since == case.holds[-1].since:
+    since = stay_since(case)
+    if since is None or since == case.holds[-1].since:  # no redo: the window of the hold
         return None
-    if business_seconds_between(since, now, case.policy.calendar) <= window:
-        return None
-    until = add_business_seconds(since, window, case.policy.calendar)
-    return Said(N_("cannot return: the return window ended at %(at)s"), at=until.isoformat())
+    return _window_refusal(case, since, now)
 
 
 def suspend(case: WorkflowState, days: int, now: datetime) -> datetime:

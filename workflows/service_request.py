@@ -1200,7 +1200,7 @@ class ServiceRequestWorkflow:
         if clock is not ClockKind.RESOLUTION or not applications.clock_bound_pending(self.case):
             return
         if workflow.patched(BREACH_LAPSES_PATCH):
-            applications.lapse_clock_bound(self.case, self._now(), "sla_breached")
+            applications.lapse(self.case, self._now(), "sla_breached", applications.CLOCK_BOUND)
 
     def _close(self, actor: Actor, reason: str, action_id: str | None, **details: str) -> None:
         """Close a resolved request; a rating is taken within the policy's window after."""
@@ -1232,13 +1232,11 @@ class ServiceRequestWorkflow:
         self.case.clocks_since = now
         before = self.case.holds[-1] if self.case.holds else None
         records.open_hold(self.case, self.case.tier, self._institution_id or "", now)
-        same_unit = (
-            before is not None and before.institution_id == self.case.holds[-1].institution_id
-        )
-        if same_unit and workflow.patched(REOPEN_KEEPS_HANDLER_PATCH):
-            assert before is not None
-            self.case.holds[-1].handler = before.handler  # 重办: the same caseworker redoes it,
-            self.case.holds[-1].signed_for_at = before.signed_for_at  # signed for already
+        redo = self.case.holds[-1]
+        # 重办: the same caseworker redoes it, signed for already
+        if before and before.institution_id == redo.institution_id:
+            if workflow.patched(REOPEN_KEEPS_HANDLER_PATCH):
+                redo.handler, redo.signed_for_at = before.handler, before.signed_for_at
 
     def _follow_up(self, action: ActionRequest) -> None:
         """回访: satisfied closes, unsatisfied reopens at the unit (重办), unreachable retries."""

@@ -48,14 +48,11 @@ def report_period(
 def _utc(value: datetime, name: str) -> datetime:
     """``value`` in UTC (a naive one taken as UTC); 422 naming ``name`` for an instant at
     the edge of the calendar (year 1, 9999), which leaves it once in UTC."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
     try:
-        return _aware(value).astimezone(UTC)
+        return aware.astimezone(UTC)
     except OverflowError:
         raise field_error(("query", name), OUT_OF_RANGE) from None
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def in_period_and_scope(

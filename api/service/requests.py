@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -131,9 +131,7 @@ async def routed_row(ctx: ApiContext, request_id: str) -> ServiceRequest | None:
 COUNT_LIMIT = 1000  # matches counted at most for a page; the listing itself is not cut
 
 
-def _conditions(
-    principal: Principal, where: QueueFilter, dialect: str, now: datetime | None = None
-) -> list[Any]:
+def _conditions(principal: Principal, where: QueueFilter, dialect: str, now: datetime) -> list[Any]:
     """Return the SQL conditions of a listing: the caller's scope and the filter."""
     require(principal, "read")
     conditions = scope_conditions(principal)
@@ -147,7 +145,7 @@ def _conditions(
     ]
     conditions += [column == value for column, value in filters if value is not None]
     if where.sla_status is not None:
-        conditions.append(_sla_status_is(principal, where.sla_status, now or datetime.now(UTC)))
+        conditions.append(_sla_status_is(principal, where.sla_status, now))
     if where.signed_for is not None:
         signed = col(ServiceRequest.signed_for_at)
         conditions.append(signed.is_not(None) if where.signed_for else signed.is_(None))
@@ -294,9 +292,8 @@ def workload(ctx: ApiContext, principal: Principal, institution_id: str) -> Work
     For the unit's lead: a caseworker sees their own institution's, a supervisor those in
     their scope, as with the queue.
     """
-    conditions = _conditions(
-        principal, QueueFilter(institution=institution_id), ctx.engine.dialect.name
-    )
+    where = QueueFilter(institution=institution_id)
+    conditions = _conditions(principal, where, ctx.engine.dialect.name, ctx.clock())
     breached = func.sum(case((col(ServiceRequest.sla_status) == SlaStatus.BREACHED, 1), else_=0))
     with Session(ctx.engine) as session:
         rows = session.exec(

@@ -25,7 +25,7 @@ from tierflow.cli import (
     texts,
     whatif,
 )
-from tierflow.cli.database import database_failure
+from tierflow.cli.database import command_failure
 from tierflow.cli.leaving import leave
 
 texts.speak_typer()  # help pages and usage errors in the reader's language (tierflow.cli.texts)
@@ -51,8 +51,8 @@ def main() -> None:
         app(prog_name="tierflow")
     except SystemExit as done:
         leave(done.code)
-    except Exception as exc:  # a database's error: one line, not a traceback
-        said = database_failure(exc)
+    except Exception as exc:  # a database's error, a dependency away: one line, no traceback
+        said = command_failure(exc)
         if said is None:
             raise
         typer.echo(said, err=True)

@@ -53,7 +53,7 @@ def operator() -> str:
         return "cli"
 
 
-def database_failure(exc: BaseException) -> str | None:
+def command_failure(exc: BaseException) -> str | None:
     """A line for a database error that escaped a command (one not opened by ``database()``,
     a database not migrated yet, a migration that cannot run), or for a dependency away for
     the whole wait, in the reader's language; None for any other error."""

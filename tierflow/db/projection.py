@@ -43,10 +43,10 @@ OPENS_HOLD = {
     EventType.REOPENED,
     EventType.RETURN_APPROVED,
 }
-# Events that end the current stay without a new one.
 # Steps that end a pause of the clocks, with the business seconds it lasted (paused_seconds):
 # the enterprise's reply, a resumption (by hand or when a suspension ends), a wait that ran out.
 ENDS_PAUSE = {EventType.INFO_PROVIDED, EventType.RESUMED, EventType.ENTERPRISE_WAIT_EXPIRED}
+# Events that end the current stay without a new one.
 CLOSES_HOLD = {EventType.RESOLVED, EventType.REJECTED, EventType.WITHDRAWN, EventType.CLOSED}
 # the tier hold's flag for a breached clock (the resolution clock's by default)
 BREACH_FLAGS = {"response": "response_breached", "sign_for": "sign_for_breached"}
