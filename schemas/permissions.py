@@ -235,3 +235,18 @@ def action_refusal(
         tier=tier.value,
         division=division_code,
     )
+
+
+def enterprise_refusal(actor: Actor, uscc: str) -> str | None:
+    """Why an enterprise may not act on this request: an enterprise acts as itself, its id
+    its unified social credit code, and only on its own requests (a portal vouching for one
+    enterprise must not rate, withdraw or answer for another). None if it may."""
+    if actor.role is not Role.ENTERPRISE or actor.id == uscc:
+        return None
+    return Said(
+        N_(
+            "enterprise %(actor)s may act only on its own requests (an enterprise acts by its "
+            "unified social credit code); this request is another enterprise's"
+        ),
+        actor=actor.id if actor.via is None else f"{actor.id} (via {actor.via})",
+    )

@@ -39,7 +39,16 @@ class Actor(BaseModel):
     commands, ``via`` the system client that acted on this person's behalf.
     """
 
-    id: Annotated[str, Field(min_length=1, max_length=100), edge_rule(check_name)]
+    id: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=100,
+            description="Who acts: a user, a system client; an enterprise by its unified "
+            "social credit code, on its own requests only",
+        ),
+        edge_rule(check_name),
+    ]
     role: Role
     institution_id: Annotated[str | None, Field(max_length=64), edge_rule(check_no_control)] = None
     tier: Tier | None = None

@@ -403,6 +403,11 @@ class ServiceRequestWorkflow:
                 raise self._reused(action)
             return
         self._check_operator(action)
+        # before acceptance only: enterprises' actions accepted before this rule replay as
+        # they were
+        other = permissions.enterprise_refusal(action.actor, self.case.request.enterprise.uscc)
+        if other:
+            raise refused(other, "Forbidden")
         if self.case.state is State.SUBMITTED:
             # Not routed yet: refuse now what could not apply even once assigned, so the
             # refusal is not recorded as this update's answer (a later redelivery can apply).

@@ -135,8 +135,9 @@ def scaled_policy(version: str, factor: float = 1.0) -> str:
     return tomli_w.dumps(data)
 
 
-def _enterprise(handle_id: str) -> Actor:
-    return Actor(id=f"ent-{handle_id}", role=Role.ENTERPRISE)
+def _enterprise(uscc: str) -> Actor:
+    """The enterprise itself: it acts by its unified social credit code."""
+    return Actor(id=uscc, role=Role.ENTERPRISE)
 
 
 def caseworker(institution_id: str) -> Actor:
@@ -153,9 +154,10 @@ def supervisor(tier: Tier, division_code: str) -> Actor:
 
 
 def choose(
-    rng: random.Random, state: State, tier: Tier, holder: str, division: str
+    rng: random.Random, state: State, tier: Tier, holder: str, division: str, enterprise: str
 ) -> ActionRequest | None:
-    """A person's next action on a request in ``state`` held by ``holder``, or None."""
+    """A person's next action on a request in ``state`` held by ``holder`` (``enterprise``
+    the USCC of the enterprise whose request it is), or None."""
     worker = caseworker(holder)
     above = tier.next_up()
     boss = supervisor(above, division_for_tier(division, above)) if above else None
@@ -184,10 +186,10 @@ def choose(
             options.append((ActionKind.APPROVE_EXTENSION, boss, {"text": "同意延期"}))
             options.append((ActionKind.SUPERVISE, boss, {"text": "请加快办理"}))
     elif state is State.AWAITING_ENTERPRISE:
-        options = [(ActionKind.PROVIDE_INFO, _enterprise(holder), {"text": "已上传"})]
+        options = [(ActionKind.PROVIDE_INFO, _enterprise(enterprise), {"text": "已上传"})]
     elif state is State.RESOLVED:
         options = [
-            (ActionKind.RATE, _enterprise(holder), {"rating": rng.randint(1, 5)}),
+            (ActionKind.RATE, _enterprise(enterprise), {"rating": rng.randint(1, 5)}),
             (ActionKind.REOPEN, worker, {"text": "企业反映问题未解决"}),
             (ActionKind.COMMENT, worker, {"text": "回访中"}),
         ]
@@ -248,8 +250,15 @@ async def generate(env: WorkflowEnvironment, queue: str, count: int, seed: int) 
         summary = view.summary
         chosen = None
         if summary.institution_id is not None and not summary.state.is_terminal:
-            division = requests[request_id].enterprise.division_code
-            chosen = choose(rng, summary.state, summary.tier, summary.institution_id, division)
+            ent = requests[request_id].enterprise
+            chosen = choose(
+                rng,
+                summary.state,
+                summary.tier,
+                summary.institution_id,
+                ent.division_code,
+                ent.uscc,
+            )
         if chosen is not None:
             try:
                 await handles[request_id].execute_update(

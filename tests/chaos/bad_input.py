@@ -203,7 +203,7 @@ def good_lifecycle(req: RequestInput) -> list[Message]:
     enterprise acknowledging.
     """
     rid = req.request_id
-    enterprise = {"id": f"ent-{rid}", "role": "enterprise"}
+    enterprise = {"id": req.enterprise.uscc, "role": "enterprise"}
 
     def act(n: int, kind: ActionKind, expect: str = "applied", **extra: object) -> Message:
         msg = action(rid, kind, f"{rid}/g{n}-{kind.value}", **extra)

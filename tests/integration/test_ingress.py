@@ -34,9 +34,8 @@ from schemas.dlq import (
 from schemas.domain import Role, State
 from schemas.events import SUBMIT, command_event
 from schemas.lifecycle import ActionKind, Wording
-from schemas.request import Actor
 from tests.utils.eventually import eventually, eventually_sync
-from tests.utils.factories import make_request
+from tests.utils.factories import ENTERPRISE, make_request
 from tests.utils.ingress_helpers import command_topics, make_ingress, running
 from tests.utils.stack_helpers import act, forget_workflow, read_events, sample, start_request
 from tests.utils.stuck_join import revoked_until_replaced
@@ -197,7 +196,7 @@ async def test_poison_messages_go_to_the_dlq_and_the_consumer_continues(
     handle = await start_request(stack, live)
     closed = make_request()
     closed_handle = await start_request(stack, closed)
-    await act(closed_handle, ActionKind.WITHDRAW, Actor(id="ent", role=Role.ENTERPRISE))
+    await act(closed_handle, ActionKind.WITHDRAW, ENTERPRISE)
     await eventually(
         lambda: _status_is(closed_handle, WorkflowExecutionStatus.COMPLETED), what="closed"
     )
@@ -207,7 +206,7 @@ async def test_poison_messages_go_to_the_dlq_and_the_consumer_continues(
     incomplete = make_request().model_dump(mode="json")
     del incomplete["category"]
     ghost = f"ghost-{uuid.uuid4().hex[:8]}"
-    enterprise = {"id": "ent-1", "role": Role.ENTERPRISE.value}
+    enterprise = {"id": live.enterprise.uscc, "role": Role.ENTERPRISE.value}
     cases: list[tuple[str, bytes, str | None]] = [
         ("not_json", b"{not json", None),
         ("not_cloudevent", b'{"hello": "world"}', None),

@@ -14,7 +14,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from sqlmodel import Session
+from temporalio.service import RPCError
 
 from schemas import dlq
 from schemas.domain import Role, Tier
@@ -114,6 +116,9 @@ async def test_forged_actors_change_nothing_and_are_dead_lettered_as_forbidden(
     rid = req.request_id
     handle = stack.client.get_workflow_handle(workflow_id(rid))
     before = await handle.query(ServiceRequestWorkflow.view)
+    own = req.enterprise.uscc
+    theirs = make_request(division_code="330110")  # another enterprise's request
+    other = theirs.enterprise.uscc
     jiangsu_supervisor = {
         "id": "sup-js",
         "role": "supervisor",
@@ -178,13 +183,37 @@ async def test_forged_actors_change_nothing_and_are_dead_lettered_as_forbidden(
             "withdraw",
             {
                 "request_id": rid,
-                "actor": {"id": "e", "role": "enterprise", "division_code": "330106"},
+                "actor": {"id": own, "role": "enterprise", "division_code": "330106"},
             },
             "/js-portal-test",
             subject=rid,
         ),
+        # an enterprise acts by its unified social credit code ...
+        "not-a-code": command_event(
+            "comment",
+            {"request_id": rid, "text": "x", "actor": {"id": "e-1", "role": "enterprise"}},
+            "/portal-test",
+            subject=rid,
+        ),
+        # ... on its own requests only: the portal cannot answer for another enterprise ...
+        "another-enterprise": command_event(
+            "provide_info",
+            {"request_id": rid, "text": "x", "actor": {"id": other, "role": "enterprise"}},
+            "/portal-test",
+            subject=rid,
+        ),
+        # ... nor submit one in another enterprise's name
+        "submit-for-another": command_event(
+            SUBMIT,
+            theirs.model_dump(mode="json") | {"submitted_by": {"id": own, "role": "enterprise"}},
+            "/portal-test",
+            subject=theirs.request_id,
+        ),
     }
+    another_submit = forged.pop("submit-for-another")
     send_commands(stack.bootstrap, commands, rid, forged.values())
+    send_commands(stack.bootstrap, commands, theirs.request_id, [another_submit])
+    forged["submit-for-another"] = another_submit
     async with ingress_on(stack, commands, dlq_topic) as ingress:
         await eventually(
             lambda: ingress.stats.dead_lettered >= len(forged), what="all dead-lettered"
@@ -202,8 +231,22 @@ async def test_forged_actors_change_nothing_and_are_dead_lettered_as_forbidden(
         "Forbidden: system js-portal acts in region 320000; the request is from 330106"
     )
     assert parked[forged["enterprise-elsewhere"].id][1] == (
-        "Forbidden: enterprise e (via js-portal) acts in region 320000; the request is from 330106"
+        f"Forbidden: enterprise {own} (via js-portal) acts in region 320000; the request is "
+        "from 330106"
     )
+    assert parked[forged["not-a-code"].id][1].startswith(
+        "data.actor.id: an enterprise acts by its unified social credit code: USCC must have 18"
+    )
+    assert parked[forged["another-enterprise"].id][1] == (
+        f"Forbidden: enterprise {other} (via portal) may act only on its own requests (an "
+        "enterprise acts by its unified social credit code); this request is another enterprise's"
+    )
+    assert parked[forged["submit-for-another"].id][1] == (
+        f"data.submitted_by.id: enterprise {own} may submit only its own requests, not one for "
+        f"data.enterprise.uscc {other}"
+    )
+    with pytest.raises(RPCError):  # never started
+        await stack.client.get_workflow_handle(workflow_id(theirs.request_id)).describe()
     after = await handle.query(ServiceRequestWorkflow.view)
     assert after.timeline == before.timeline  # nothing happened
     assert after.summary.tier is Tier.COUNTY
@@ -228,7 +271,7 @@ async def test_a_client_acts_for_a_person_only_with_a_grant_and_both_are_recorde
             {
                 "request_id": rid,
                 "text": "我们补充了材料",
-                "actor": {"id": "e-1", "role": "enterprise"},
+                "actor": {"id": req.enterprise.uscc.lower(), "role": "enterprise"},
             },
             "/portal-test",
             subject=rid,
@@ -268,7 +311,7 @@ async def test_a_client_acts_for_a_person_only_with_a_grant_and_both_are_recorde
     rows = await eventually(lambda: len(audit()) >= 5 and audit(), what="audit trail")
     assert rows == [
         ("submitted", "portal", Role.SYSTEM, None),  # the submit's claimed submitter is not used
-        ("commented", "e-1", Role.ENTERPRISE, "portal"),
+        ("commented", req.enterprise.uscc, Role.ENTERPRISE, "portal"),  # its code, upper case
         ("escalated", "sup-zj", Role.SUPERVISOR, "desk"),
         ("commented", "portal", Role.SYSTEM, None),
         ("commented", "sup-zj", Role.SUPERVISOR, "zj-desk"),
@@ -380,7 +423,7 @@ async def test_a_command_reusing_an_id_with_other_content_is_dead_lettered_as_co
     commands, dlq_topic = command_topics(unique_topic, "reused")
     req = make_request()
     rid = req.request_id
-    enterprise = {"id": "e-1", "role": "enterprise"}
+    enterprise = {"id": req.enterprise.uscc, "role": "enterprise"}
     comment = {"request_id": rid, "text": "我们补充了材料", "actor": enterprise}
     first = command_event("comment", comment, "/portal-test", subject=rid)
     sent = [

@@ -11,7 +11,7 @@ from activities.persistence import TransitionWriter
 from schemas.domain import Role, State, Tier
 from schemas.lifecycle import ActionKind
 from schemas.request import Actor
-from tests.utils.factories import RecordFactory, make_request
+from tests.utils.factories import ENTERPRISE, RecordFactory, make_request
 from tests.utils.stack_helpers import act, sample, start_request
 from tierflow.db import repository
 from tierflow.metrics import WorkerMetrics
@@ -98,9 +98,7 @@ async def test_replaying_a_finished_workflow_counts_nothing(stack) -> None:
     cw = Actor(id="cw-1", role=Role.CASEWORKER, institution_id=view.summary.institution_id)
     await act(handle, ActionKind.ACKNOWLEDGE, cw)
     await act(handle, ActionKind.ESCALATE, cw, text="needs the city's bank network")
-    withdrawn = await act(
-        handle, ActionKind.WITHDRAW, Actor(id="ent-1", role=Role.ENTERPRISE), text="solved"
-    )
+    withdrawn = await act(handle, ActionKind.WITHDRAW, ENTERPRISE, text="solved")
     assert withdrawn.state is State.WITHDRAWN
     summary = await handle.result()
     assert summary.state is State.WITHDRAWN

@@ -24,7 +24,15 @@ from tierflow_dev.demo import make_uscc
 
 T0 = datetime(2025, 10, 9, 1, 30, tzinfo=UTC)  # a Thursday, 09:30 in Shanghai
 HOUR = 3600
-ENTERPRISE = Actor(id="ent-portal", role=Role.ENTERPRISE)
+
+
+def enterprise_uscc(division_code: str = "330106") -> str:
+    """The USCC of the test enterprise registered in ``division_code`` (one per division)."""
+    return make_uscc(division_code, random.Random(f"enterprise-{division_code}"))
+
+
+# The enterprise of make_request's requests (an enterprise acts by its USCC, on its own)
+ENTERPRISE = Actor(id=enterprise_uscc(), role=Role.ENTERPRISE)
 # The events of a request a caseworker acknowledges, starts, comments on and resolves.
 WORKED_AND_RESOLVED = ["submitted", "assigned", "acknowledged", "started", "commented", "resolved"]
 # the same under a policy with a sign-for clock (the packaged one): the unit signs for it first
@@ -60,7 +68,7 @@ def make_request(
     """Return a valid request from an enterprise registered in ``division_code``."""
     rid = request_id or f"req-{uuid.uuid4().hex[:12]}"
     enterprise = Enterprise(
-        uscc=make_uscc(division_code, random.Random(rid)),
+        uscc=enterprise_uscc(division_code),
         name="杭州启明智能科技有限公司",
         division_code=division_code,
         grade=grade,
@@ -194,7 +202,7 @@ class RecordFactory:
         self, rating: int, text: str | None = None, stage: str | None = None
     ) -> TransitionRecord:
         """The enterprise's rating: of the conclusion, or with ``stage="intake"`` the intake's."""
-        actor = Actor(id="enterprise-user", role=Role.ENTERPRISE)
+        actor = Actor(id=self.request.enterprise.uscc, role=Role.ENTERPRISE)
         details: dict[str, object] = {"rating": rating}
         if stage is not None:
             details["stage"] = stage

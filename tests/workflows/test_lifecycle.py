@@ -9,15 +9,16 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from schemas.domain import ClockKind, State, Tier
+from schemas.domain import ClockKind, Role, State, Tier
 from schemas.lifecycle import ActionKind, ActionRequest, Institution, RequestView, WorkflowState
-from schemas.request import RequestInput
+from schemas.request import Actor, RequestInput
 from tests.utils.eventually import eventually
 from tests.utils.factories import (
     ENTERPRISE,
     WORKED_AND_RESOLVED,
     action,
     caseworker,
+    enterprise_uscc,
     make_request,
     supervisor,
     system_client,
@@ -253,6 +254,7 @@ async def test_the_workflow_refuses_role_scope_and_grant_violations_from_any_cal
     await act(handle, action(ActionKind.ESCALATE, caseworker(held), text="需市级统筹"))
     before = await view(handle)
     assert before.summary.tier is Tier.MUNICIPAL
+    another = Actor(id=enterprise_uscc("330110"), role=Role.ENTERPRISE)
     refused = {
         "enterprise acknowledges": action(ActionKind.ACKNOWLEDGE, ENTERPRISE),
         "client without the grant": action(ActionKind.ACKNOWLEDGE, system_client("crm", "comment")),
@@ -262,15 +264,23 @@ async def test_the_workflow_refuses_role_scope_and_grant_violations_from_any_cal
         "supervisor of another province": action(
             ActionKind.COMMENT, supervisor(Tier.PROVINCIAL, "320000"), text="x"
         ),
+        # an enterprise acts by its USCC on its own requests: not another's, nor by a name
+        "another enterprise comments": action(ActionKind.COMMENT, another, text="x"),
+        "another enterprise withdraws": action(ActionKind.WITHDRAW, another),
+        "an enterprise by a name": action(
+            ActionKind.COMMENT, Actor(id="ent-portal", role=Role.ENTERPRISE), text="x"
+        ),
     }
     for name, attempt in refused.items():
         with pytest.raises(WorkflowUpdateFailedError) as forbidden:
             await act(handle, attempt)
         assert forbidden.value.cause.type == "Forbidden", name
+    assert "this request is another enterprise's" in forbidden.value.cause.message
     assert (await view(handle)).timeline == before.timeline  # nothing happened
     await act(handle, action(ActionKind.COMMENT, supervisor(Tier.MUNICIPAL, "330100"), text="y"))
     await act(handle, action(ActionKind.COMMENT, system_client("crm", "comment"), text="z"))
-    assert len((await view(handle)).timeline) == len(before.timeline) + 2
+    await act(handle, action(ActionKind.COMMENT, ENTERPRISE, text="its own"))
+    assert len((await view(handle)).timeline) == len(before.timeline) + 3
 
 
 async def test_duplicate_action_id_returns_first_answer(ts_worker, stand_ins) -> None:

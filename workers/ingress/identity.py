@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from schemas.dlq import DeadLetterReason
 from schemas.domain import Role, Tier
+from schemas.enterprise import validate_uscc
 from schemas.events import CommandError, ParsedCommand
 from schemas.request import Actor
 from tierflow.system_clients import SystemClient, SystemClients
@@ -74,12 +75,32 @@ def authorize(
         vouched: dict[str, object] = {"via": client.id, "grants": []}
         if claimed.role is Role.ENTERPRISE:  # where it acts is the client's region, not its say
             vouched["division_code"] = client.region
+            vouched["id"] = _enterprise_code(cmd, claimed, field)
         actor = claimed.model_copy(update=vouched)
     if cmd.action is not None:
         cmd.action = cmd.action.model_copy(update={"actor": actor})
     if cmd.submit is not None:
         cmd.submit = cmd.submit.model_copy(update={"submitted_by": actor})
     return client
+
+
+def _enterprise_code(cmd: ParsedCommand, enterprise: Actor, field: str) -> str:
+    """The enterprise's unified social credit code, which is its id: it acts as itself, on
+    its own requests only (the workflow checks an action's; a submission's is checked here)."""
+    try:
+        code = validate_uscc(enterprise.id.strip().upper())
+    except ValueError as exc:
+        raise CommandError(
+            DeadLetterReason.FORBIDDEN,
+            f"{field}.id: an enterprise acts by its unified social credit code: {exc}",
+        ) from None
+    if cmd.submit is not None and code != cmd.submit.enterprise.uscc:
+        raise CommandError(
+            DeadLetterReason.FORBIDDEN,
+            f"{field}.id: enterprise {code} may submit only its own requests, not one for "
+            f"data.enterprise.uscc {cmd.submit.enterprise.uscc}",
+        )
+    return code
 
 
 def _inside(client: SystemClient, person: Actor, place_of: Callable[[str], str | None]) -> bool:
