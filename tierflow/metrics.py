@@ -202,6 +202,18 @@ class ApiMetrics:
         )
 
 
+def read_model_up(readable: bool) -> GaugeMetricFamily:
+    """``tierflow_read_model_up``: whether the scrape could read the database its gauges come
+    from. Without it an outage looks like an empty backlog, and the alerts on it resolve."""
+    up = GaugeMetricFamily(
+        "tierflow_read_model_up",
+        "1 if this process read its database at this scrape, 0 if it could not (its "
+        "database gauges are absent then)",
+    )
+    up.add_metric([], 1.0 if readable else 0.0)
+    return up
+
+
 class ReadModelCollector(Collector):
     """Gauges computed from the read model at scrape time: open, paused, on-hold and idle
     requests."""
@@ -233,7 +245,9 @@ class ReadModelCollector(Collector):
             holds = operator_counts(self.engine)
             oldest = last_transitions(self.engine)
         except Exception:  # noqa: BLE001 - a scrape must not fail because the DB blinked
+            yield read_model_up(False)  # the gauges are absent: alerts on them would resolve
             return
+        yield read_model_up(True)
         for tier, count in holds.items():
             on_hold.add_metric([tier], count)
         now = datetime.now(UTC)

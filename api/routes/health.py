@@ -20,12 +20,9 @@ def _db_ok(ctx: ApiContext) -> None:
         conn.execute(text("SELECT 1"))
 
 
-@router.get("/healthz")
-async def healthz(ctx: Ctx) -> JSONResponse:
-    """Answer 200 when Temporal is connected and the database answers, else 503.
-
-    Unauthenticated, so a failure is named by its error type only, never its text.
-    """
+async def _checks(ctx: ApiContext) -> dict[str, str]:
+    """Temporal's and the database's answer, a failure named by its error type only (the
+    endpoints are unauthenticated; the text may name hosts)."""
     checks: dict[str, str] = {}
     try:
         if ctx.client is None:
@@ -33,14 +30,42 @@ async def healthz(ctx: Ctx) -> JSONResponse:
         await ctx.client.service_client.check_health(timeout=timedelta(seconds=3))
         checks["temporal"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
-        checks["temporal"] = f"error: {type(exc).__name__}"  # no text: it may name hosts
+        checks["temporal"] = f"error: {type(exc).__name__}"
     try:
         await run_in_threadpool(_db_ok, ctx)
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
         checks["database"] = f"error: {type(exc).__name__}"
+    return checks
+
+
+@router.get("/healthz")
+async def healthz(ctx: Ctx) -> JSONResponse:
+    """Answer 200 when Temporal is connected and the database answers, else 503 (for
+    monitoring: everything the API uses)."""
+    checks = await _checks(ctx)
     ok = all(v == "ok" for v in checks.values())
     return JSONResponse({"status": "ok" if ok else "unhealthy", **checks}, 200 if ok else 503)
+
+
+@router.get("/readyz")
+async def readyz(ctx: Ctx) -> JSONResponse:
+    """Answer 200 while the database answers (the readiness probe): without Temporal the API
+    still serves queues, cases and reports from the read model, and answers actions 503;
+    taking every replica out of service would refuse the reads too. ``status`` says
+    ``degraded`` then."""
+    checks = await _checks(ctx)
+    if checks["database"] != "ok":
+        return JSONResponse({"status": "unhealthy", **checks}, 503)
+    status = "ok" if checks["temporal"] == "ok" else "degraded"
+    return JSONResponse({"status": status, **checks}, 200)
+
+
+@router.get("/livez")
+async def livez() -> JSONResponse:
+    """Answer 200 while the process serves HTTP (the liveness probe): a restart mends no
+    outage of Temporal or the database, and would drop the reads still served."""
+    return JSONResponse({"status": "ok"})
 
 
 @router.get("/metrics")

@@ -164,6 +164,7 @@ async def test_healthz_names_the_failing_check_without_its_text(sqlite_url: str)
     try:
         async with asgi_client(app) as http:
             r = await http.get("/healthz")
+            ready, alive = await http.get("/readyz"), await http.get("/livez")
     finally:
         engine.dispose()
     assert r.status_code == 503
@@ -171,6 +172,24 @@ async def test_healthz_names_the_failing_check_without_its_text(sqlite_url: str)
     assert body["status"] == "unhealthy" and body["database"] == "ok"
     assert body["temporal"].startswith("error: ") and " " not in body["temporal"][7:]
     assert str(port) not in r.text
+    # reads are still served from the read model: ready, degraded, and alive (no restart)
+    assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+    assert ready.json()["temporal"] == body["temporal"] and str(port) not in ready.text
+    assert alive.status_code == 200 and alive.json() == {"status": "ok"}
+
+
+async def test_readyz_takes_a_replica_without_its_database_out_of_service(tmp_path) -> None:
+    client = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True)
+    url = f"sqlite:///{tmp_path}"  # a directory: no database opens there
+    engine = make_engine(url)
+    app = create_app(Settings(database_url=url), client, engine)
+    try:
+        async with asgi_client(app) as http:
+            ready, alive = await http.get("/readyz"), await http.get("/livez")
+    finally:
+        engine.dispose()
+    assert ready.status_code == 503 and ready.json()["database"].startswith("error: ")
+    assert alive.status_code == 200
 
 
 @pytest.fixture

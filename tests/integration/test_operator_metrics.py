@@ -16,6 +16,7 @@ from schemas.domain import Tier
 from schemas.lifecycle import EventType
 from tests.utils.factories import RecordFactory, make_request
 from tests.utils.stack_helpers import sample
+from tierflow.db.engine import make_engine
 from tierflow.metrics import ReadModelCollector, WorkerMetrics
 
 
@@ -50,3 +51,22 @@ def test_holds_and_idle_requests_show_at_scrape_time(db_engine: Engine) -> None:
     # finished requests are never idle; the 90-day-old closed one changes nothing
     assert sample(registry, "tierflow_oldest_idle_request_seconds", state="closed") == 0
     assert sample(registry, "tierflow_oldest_idle_request_seconds", state="assigned") < 31 * 86400
+
+
+def test_a_database_it_cannot_read_shows_as_down_not_as_an_empty_backlog(
+    db_engine: Engine, tmp_path
+) -> None:
+    """The gauges come from the database at each scrape: when it cannot be read they are
+    absent, and ``tierflow_read_model_up`` says why (alerts on the gauges resolve meanwhile)."""
+    registry = CollectorRegistry()
+    registry.register(ReadModelCollector(db_engine))
+    assert registry.get_sample_value("tierflow_read_model_up") == 1.0
+    gone = make_engine(f"sqlite:///{tmp_path / 'no-such-dir' / 'gone.db'}")
+    down = CollectorRegistry()
+    down.register(ReadModelCollector(gone))
+    assert down.get_sample_value("tierflow_read_model_up") == 0.0
+    assert (
+        down.get_sample_value("tierflow_open_requests", {"tier": "county", "state": "assigned"})
+        is None
+    )
+    gone.dispose()

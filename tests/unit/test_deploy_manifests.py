@@ -11,6 +11,9 @@ import json
 import re
 import shutil
 import subprocess
+import sys
+import tomllib
+import zipfile
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -28,6 +31,7 @@ from tierflow.system_clients import parse_system_clients
 from tierflow.tls import SASL_MECHANISMS, kafka_security_kwargs, temporal_tls
 from tierflow_dev.devstack.kafka import kafka_version
 from tierflow_dev.devstack.prometheus import render_config
+from tierflow_dev.devstack.topology import probe_path
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -410,12 +414,41 @@ def test_compose_prometheus_scrapes_each_process_on_its_settings_port(
         assert targets[job].split(":")[0] in compose["services"]
 
 
-def test_dockerfile_copies_existing_sources() -> None:
+def _dockerfile_sources() -> list[str]:
     text = (DEPLOY / "docker" / "Dockerfile").read_text()
-    assert 'ENTRYPOINT ["tierflow"]' in text
-    for source in re.findall(r"^COPY (?!--from)(.+) \S+$", text, flags=re.MULTILINE):
-        for item in source.split():
-            assert (ROOT / item).exists(), f"Dockerfile copies missing {item}"
+    found = re.findall(r"^COPY (?!--from)(.+) \S+$", text, flags=re.MULTILINE)
+    return [item for source in found for item in source.split()]
+
+
+def test_dockerfile_copies_existing_sources() -> None:
+    assert 'ENTRYPOINT ["tierflow"]' in (DEPLOY / "docker" / "Dockerfile").read_text()
+    for item in _dockerfile_sources():
+        assert (ROOT / item).exists(), f"Dockerfile copies missing {item}"
+
+
+def test_the_image_holds_every_package_the_project_declares(tmp_path: Path) -> None:
+    """The image's build installs what its COPY lines bring: a package pyproject declares but
+    the Dockerfile leaves out (the what-if's, which the API imports) is a crash at start."""
+    context = tmp_path / "context"
+    for item in _dockerfile_sources():
+        source, target = ROOT / item, context / item
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, target)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path / "dist"), str(context)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        packages = {name.split("/")[0] for name in archive.namelist() if "/" in name}
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    wanted = {p.rstrip("*") for p in declared["packages"]["find"]["include"]}
+    assert wanted <= packages, f"the image lacks {sorted(wanted - packages)}"
 
 
 # ---------------------------------------------------------------------------- kubernetes
@@ -463,8 +496,9 @@ def test_deployments_have_probes_limits_and_scrape_annotations(
             ports = {p["containerPort"] for p in container.get("ports", [])}
             for probe in ("readinessProbe", "livenessProbe"):
                 get = container.get(probe, {}).get("httpGet", {})
-                if get.get("path") != "/healthz" or get.get("port") not in ports:
-                    problems.append(f"{where}: {probe} must GET /healthz on a container port")
+                path = probe_path(name.removeprefix("tierflow-"), probe)
+                if get.get("path") != path or get.get("port") not in ports:
+                    problems.append(f"{where}: {probe} must GET {path} on a container port")
             limits = container.get("resources", {}).get("limits", {})
             requests = container.get("resources", {}).get("requests", {})
             if not {"cpu", "memory"} <= set(limits) or not {"cpu", "memory"} <= set(requests):
@@ -644,6 +678,26 @@ def _settings_of(
         env[name] = str(local)
     fields = {settings_field(k): v for k, v in env.items() if k.startswith("TIERFLOW_")}
     return Settings(_env_file=None, **fields), unmounted
+
+
+def test_k8s_pods_can_read_the_secrets_they_mount(
+    k8s_docs: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """A secret's files are root's, readable by the pod's fsGroup when their mode keeps others
+    out: a pod running as a user of its own needs that group, Job or Deployment alike."""
+    pods = [
+        (doc["metadata"]["name"], doc["spec"]["template"]["spec"])
+        for _, doc in k8s_docs
+        if doc["kind"] in ("Deployment", "Job")
+    ]
+    for name, pod in pods:
+        modes = [
+            v["secret"].get("defaultMode", 0o644) for v in pod.get("volumes", []) if "secret" in v
+        ]
+        context = pod.get("securityContext", {})
+        if any(mode & 0o004 == 0 for mode in modes) and context.get("runAsUser", 0) != 0:
+            assert context.get("fsGroup") == context["runAsUser"], f"{name}: no fsGroup"
+    assert any(name == "tierflow-temporal-setup" for name, _ in pods)
 
 
 def test_k8s_pods_encrypt_payloads_and_connect_over_tls(

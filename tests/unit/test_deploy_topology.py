@@ -311,7 +311,8 @@ def test_compose_checks_each_process_on_its_healthz_port(
         for name, service in runs(services, process).items():
             test = service.get("healthcheck", {}).get("test", [])
             field = f"{rel(COMPOSE)}: services.{name}.healthcheck.test"
-            problems += mismatch(field, healthz_port(test), (topology.PROBE_PATH, ports[process]))
+            wanted = (topology.probe_path(process), ports[process])
+            problems += mismatch(field, healthz_port(test), wanted)
     assert problems == []
 
 
@@ -403,9 +404,8 @@ def test_k8s_probes_each_process_on_its_healthz_port(k8s: list[tuple[str, dict[s
         for probe in ("readinessProbe", "livenessProbe"):
             get = container.get(probe, {}).get("httpGet", {})
             field = f"{where}: tierflow-{process} {container['name']}.{probe}.httpGet"
-            problems += mismatch(
-                field, (get.get("path"), get.get("port")), (topology.PROBE_PATH, ports[process])
-            )
+            wanted = (topology.probe_path(process, probe), ports[process])
+            problems += mismatch(field, (get.get("path"), get.get("port")), wanted)
     assert problems == []
 
 

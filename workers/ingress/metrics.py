@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from schemas.dlq import DeadLetterReason
 from tierflow.partition_progress import PartitionGauges
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -57,6 +58,10 @@ class IngressMetrics:
             "their request to exist, or for Temporal)",
             registry=registry,
         )
+        # every reason from 0, so that increase() sees a pod's first dead letter of a reason
+        for reason in DeadLetterReason:
+            if reason is not DeadLetterReason.UNPLANNABLE:  # the notifier's own
+                self.dead_letters.labels(reason.value)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from tierflow.db.notification_models import DeliveryStatus, Notification
+from tierflow.metrics import read_model_up
 from tierflow.partition_progress import Partitions
 
 
@@ -108,7 +109,9 @@ class BacklogGauges(Collector):
             try:
                 backlog = sender_backlog(self.engine)
             except SQLAlchemyError:
+                yield read_model_up(False)
                 return
+            yield read_model_up(True)
             due.add_metric([], backlog.due)
             oldest.add_metric([], backlog.oldest_seconds)
         yield due

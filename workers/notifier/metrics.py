@@ -7,8 +7,19 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter
 
+from schemas.dlq import DeadLetterReason
+from tierflow.db.notification_models import Channel
 from tierflow.partition_progress import PartitionGauges
 from workers.notifier.health import BacklogGauges
+
+# Why the notifier parks a lifecycle event (the rest are the ingress's own)
+NOTIFIER_REASONS = (
+    DeadLetterReason.NOT_JSON,
+    DeadLetterReason.NOT_CLOUDEVENT,
+    DeadLetterReason.UNKNOWN_TYPE,
+    DeadLetterReason.SCHEMA_INVALID,
+    DeadLetterReason.UNPLANNABLE,
+)
 
 
 class NotifierMetrics:
@@ -60,4 +71,10 @@ class NotifierMetrics:
             registry=registry,
         )
         self.partitions = PartitionGauges("tierflow_notifier", "events", registry)
+        # from 0, so that increase() sees a pod's first failure, send or dead letter of a kind
+        for channel in Channel:
+            for counter in (self.sent, self.failed, self.dead):
+                counter.labels(channel.value)
+        for reason in NOTIFIER_REASONS:
+            self.event_dead_letters.labels(reason.value)
         self.backlog = BacklogGauges(registry)

@@ -36,8 +36,17 @@ TEMPORAL_SERVERS = 1
 REPLICAS = {"worker": 2, "ingress": 2, "api": 2, "notifier": 2}
 
 # Every process answers GET /healthz on its Settings port (the api on its HTTP port, the
-# others on their /metrics port).
+# others on their /metrics port). The API is probed apart: ready while its database answers
+# (/readyz: reads go on without Temporal), alive while it serves HTTP (/livez).
 PROBE_PATH = "/healthz"
+API_PROBE_PATHS = {"readinessProbe": "/readyz", "livenessProbe": "/livez"}
+
+
+def probe_path(process: str, probe: str = "readinessProbe") -> str:
+    """The path a probe of ``process`` asks (a compose health check is its readiness)."""
+    return API_PROBE_PATHS[probe] if process == "api" else PROBE_PATH
+
+
 PROBE_PORT_FIELDS = {
     "worker": "worker_metrics_port",
     "ingress": "ingress_metrics_port",
