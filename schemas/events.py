@@ -188,7 +188,13 @@ def _parse_submit(event: CloudEvent) -> ParsedCommand:
 
 def _parse_action(event: CloudEvent, kind: ActionKind) -> ParsedCommand:
     data = dict(event.data)
-    request_id = data.pop("request_id", None) or event.subject
+    named = data.pop("request_id", None)
+    if named is not None and event.subject and event.subject != named:
+        differs = N_("subject: %(subject)r differs from data.request_id %(request_id)r")
+        raise CommandError(
+            "schema_invalid", Said(differs, subject=event.subject, request_id=str(named))
+        )
+    request_id = named or event.subject
     if not isinstance(request_id, str) or not re.fullmatch(REQUEST_ID_PATTERN, request_id):
         required = N_(
             "data.request_id: required (or the subject) and must match %(pattern)s, got %(got)r"

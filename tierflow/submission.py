@@ -45,7 +45,9 @@ class SubmitConflict(TranslatableError):
 
 
 class RequestFinished(TranslatableError):
-    """The request id belongs to a request that has already finished."""
+    """The request id belongs to a request that has already finished: with this content
+    (its memo says so), or past the namespace's retention, when Temporal no longer holds its
+    workflow to compare (another content under the id is a SubmitConflict while it does)."""
 
 
 def read_model_holds(engine: Engine) -> Recorded:
@@ -86,7 +88,11 @@ async def submit_request(
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             rpc_timeout=rpc_timeout,
         )
-    except WorkflowAlreadyStartedError:
+    except WorkflowAlreadyStartedError:  # it ran and closed, the read model not told yet
+        found = await client.get_workflow_handle(workflow_id(request.request_id)).describe(
+            rpc_timeout=rpc_timeout
+        )
+        await _same_content(found, request.request_id, digest)
         raise _finished(request.request_id) from None
     # temporalio tells whether USE_EXISTING found a running workflow only on the response
     response = getattr(handle, "_start_workflow_response", None)
@@ -116,9 +122,10 @@ async def _submitted_before(
             ),
             id=request_id,
         ) from None
+    same = await _same_content(found, request_id, digest)
     if found.status != WorkflowExecutionStatus.RUNNING:
         raise _finished(request_id)
-    return await _same_content(found, request_id, digest)
+    return same
 
 
 async def _same_content(

@@ -11,20 +11,26 @@ import copy
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
 from schemas.dlq import (
     DLQ_ATTEMPTS,
+    DLQ_HEADERS_DROPPED,
     DLQ_MESSAGE,
+    DLQ_NULL_HEADERS,
     DLQ_OFFSET,
     DLQ_PARTITION,
     DLQ_REASON,
     DLQ_REASONS,
     DLQ_TOPIC,
+    DLQ_VALUE_NULL,
+    DLQ_VALUE_SHA256,
+    DLQ_VALUE_SIZE,
     DLQ_WORDING,
 )
+from schemas.edge import ACTION_TEXT_BYTES, INSTITUTION_ID_PATTERN, USER_ID_PATTERN
 from schemas.events import (
     PII_CONTACT_FIELDS,
     SUBMIT,
@@ -35,13 +41,13 @@ from schemas.events import (
 )
 from schemas.lifecycle import (
     FIELD_REQUIRED,
+    OPERATOR_ACTIONS,
     TEXT_REQUIRED,
     ActionFields,
     ActionKind,
     EscalationReason,
     EventType,
     FollowUpOutcome,
-    RatingStage,
     ReturnReason,
     SuspendReason,
     TransitionRecord,
@@ -49,6 +55,7 @@ from schemas.lifecycle import (
 from schemas.messages import fill
 from schemas.request import REQUEST_ID_PATTERN, Actor, RequestInput
 from tierflow import constants
+from tierflow.dead_letter import MAX_COPY_BYTES
 from tierflow_dev.paths import REPO_ROOT
 
 SCHEMA_DIR = REPO_ROOT / "schemas" / "json"
@@ -67,21 +74,30 @@ OPERATIONS = (
 
 # The type and bounds of each field an action may require (ActionRequest has the same).
 REQUIRED_FIELD_TYPES: dict[str, tuple[Any, dict[str, Any]]] = {
-    "institution_id": (str, {"max_length": 64}),
+    "institution_id": (str, {"pattern": INSTITUTION_ID_PATTERN}),
     "rating": (int, {"ge": 1, "le": 5}),
     "return_reason": (ReturnReason, {}),
     "suspend_reason": (SuspendReason, {}),
     "days": (int, {"ge": 1, "le": 60}),
-    "handler_id": (str, {"max_length": 100}),
+    "handler_id": (str, {"pattern": USER_ID_PATTERN}),
     "outcome": (FollowUpOutcome, {}),
 }
+# A required text holds more than white space (schemas.edge.check_not_blank)
+NOT_BLANK = r"\S"
+# The reasons a person escalates by: sla_breach is the engine's own, refused from anyone else
+PERSON_REASONS = tuple(r.value for r in EscalationReason if r is not EscalationReason.SLA_BREACH)
+PersonReason: Any = Literal[PERSON_REASONS]
+# Commands the ingress can apply: the operator's (retry, resolve) are an admin's, and no
+# system client may be granted them or act for an admin
+PUBLISHED_ACTIONS = [kind for kind in ActionKind if kind not in OPERATOR_ACTIONS]
 
 
 def action_data_model(kind: ActionKind) -> type[BaseModel]:
     """The ``data`` of an action command: ActionRequest minus action_id/kind, plus request_id.
 
     ``action_id`` is the CloudEvent id and ``kind`` comes from the type; ``actor`` defaults
-    to a system actor named after the CloudEvent source.
+    to a system actor named after the CloudEvent source. Fields take ActionFields' own
+    annotations (patterns, byte limits), required where the kind needs them.
     """
     text_needed = kind in TEXT_REQUIRED
     fields: dict[str, Any] = {
@@ -93,41 +109,56 @@ def action_data_model(kind: ActionKind) -> type[BaseModel]:
                 description="The request acted on (or give it as the CloudEvent subject)",
             ),
         ),
-        "actor": (Actor | None, Field(default=None, description="Default: system actor")),
-        "text": (
-            str if text_needed else str | None,
-            Field(
-                ... if text_needed else None,
-                min_length=1 if text_needed else None,
-                max_length=10_000,
-                description=TEXT_REQUIRED.get(kind, "Optional note"),
-            ),
-        ),
+        "actor": (Actor, Field(default=None, description="Default: the system client itself")),
     }
+    if text_needed:
+        fields["text"] = (
+            str,
+            Field(
+                min_length=1,
+                max_length=ACTION_TEXT_BYTES,
+                pattern=NOT_BLANK,
+                json_schema_extra={"maxUtf8Bytes": ACTION_TEXT_BYTES},
+                description=TEXT_REQUIRED[kind],
+            ),
+        )
     for field, what in FIELD_REQUIRED.get(kind, ()):
         kind_of, bounds = REQUIRED_FIELD_TYPES[field]
         codes = (
             ", ".join(kind_of) if isinstance(kind_of, type) and issubclass(kind_of, StrEnum) else ""
         )
         fields[field] = (kind_of, Field(description=fill(what, {"choices": codes}), **bounds))
-    if kind is ActionKind.ESCALATE:
-        fields["reason_code"] = (
-            EscalationReason | None,
-            Field(default=None, description="Why, as a code (other if unset)"),
-        )
-    if kind is ActionKind.RATE:
+    fields["reason_code"] = (
+        PersonReason | None,
+        Field(default=None, description="Why, as a code (other if unset)"),
+    )
+    if kind is not ActionKind.RATE:
         fields["stage"] = (
-            RatingStage,
-            Field(
-                default=RatingStage.CONCLUSION,
-                description="conclusion (办结, the default) or intake (受理评价: once, while the "
-                "request is open)",
-            ),
+            Literal["conclusion"],
+            Field(default="conclusion", description="Only rate takes another stage"),
         )
     for other, info in ActionFields.model_fields.items():  # accepted on every kind, unused
         fields.setdefault(other, (info.annotation, info))
     name = "".join(part.title() for part in kind.value.split("_")) + "Command"
     return create_model(name, __doc__=f"Data of the {kind.value} command.", **fields)
+
+
+def _data_schema(kind: ActionKind) -> dict:
+    """The JSON Schema of an action command's data, with what a model cannot say: the actor
+    given or left out (never null), the text an unsatisfied follow-up requires."""
+    schema = action_data_model(kind).model_json_schema()
+    actor = schema["properties"]["actor"]
+    actor.pop("default", None)
+    if kind is ActionKind.FOLLOW_UP:
+        schema["if"] = {
+            "properties": {"outcome": {"const": FollowUpOutcome.UNSATISFIED.value}},
+            "required": ["outcome"],
+        }
+        schema["then"] = {
+            "properties": {"text": {"type": "string", "pattern": NOT_BLANK}},
+            "required": ["text"],
+        }
+    return schema
 
 
 def _closed(schema: dict) -> dict:
@@ -141,9 +172,16 @@ def _closed(schema: dict) -> dict:
 
 
 def _envelope(
-    name: str, title: str, type_schema: dict, data_schema: dict, extra: dict | None = None
+    name: str,
+    title: str,
+    type_schema: dict,
+    data_schema: dict,
+    extra: dict | None = None,
+    data_required: bool = True,
 ) -> dict:
-    """A CloudEvent envelope schema whose ``data`` is ``data_schema`` (its $defs hoisted)."""
+    """A CloudEvent envelope schema whose ``data`` is ``data_schema`` (its $defs hoisted);
+    ``data`` may be left out of an action that needs no field (the subject names the
+    request)."""
     envelope = CloudEvent.model_json_schema()
     data = copy.deepcopy(data_schema)
     defs = data.pop("$defs", {})
@@ -153,7 +191,10 @@ def _envelope(
     props["data"] = data
     if extra:
         props.update(extra)
-    envelope["required"] = sorted({*envelope.get("required", []), "data", "specversion"})
+    required = {*envelope.get("required", []), "specversion"} | (
+        {"data"} if data_required else set()
+    )
+    envelope["required"] = sorted(required)
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"{ID_BASE}{name}:v1",
@@ -193,12 +234,13 @@ def json_schemas() -> dict[str, dict]:
         {"const": command_type(SUBMIT), "type": "string"},
         _closed(RequestInput.model_json_schema()),
     )
-    for kind in ActionKind:
+    for kind in PUBLISHED_ACTIONS:
         schemas[f"command.{kind.value}"] = _envelope(
             f"command.{kind.value}",
             f"{kind.value} command",
             {"const": command_type(kind.value), "type": "string"},
-            _closed(action_data_model(kind).model_json_schema()),
+            _closed(_data_schema(kind)),
+            data_required=kind in TEXT_REQUIRED or kind in FIELD_REQUIRED,
         )
     event_types = [f"{TYPE_PREFIX}{t.value}.v1" for t in EventType]
     schemas["event.lifecycle"] = _without_pii(
@@ -244,18 +286,18 @@ def _examples() -> dict[str, dict]:
             "subject": "Credit loan matching for a technology SME",
         },
     }
-    resolve = {
+    provide_info = {  # the portal, for the enterprise: by its USCC, on its own request
         **submit,
         "id": "0b7e0f8a-3c1d-4a3e-a8f5-1f2e3d4c5b6a",
-        "type": command_type(ActionKind.RESOLVE.value),
-        "source": "/caseworker-console",
+        "type": command_type(ActionKind.PROVIDE_INFO.value),
+        "time": "2025-10-10T02:00:00Z",
         "data": {
             "request_id": EXAMPLE_REQUEST_ID,
-            "actor": {"id": "cw-1", "role": "caseworker", "institution_id": "inst-330106-fin"},
-            "text": "Matched with a partner bank; credit line approved",
+            "actor": {"id": enterprise["uscc"], "role": "enterprise"},
+            "text": "Uploaded the 2024 audited financial statements",
         },
     }
-    return {"submit": submit, "resolve": resolve}
+    return {"submit": submit, "provide_info": provide_info}
 
 
 def _headers(names: dict[str, str], required: list[str] | None = None) -> dict:
@@ -282,7 +324,7 @@ def asyncapi() -> dict:
     }
     messages: dict[str, Any] = {}
     command_refs = []
-    for kind in [SUBMIT, *(k.value for k in ActionKind)]:
+    for kind in [SUBMIT, *(k.value for k in PUBLISHED_ACTIONS)]:
         name = f"{kind}Command"
         message: dict[str, Any] = {
             "name": name,
@@ -322,16 +364,44 @@ def asyncapi() -> dict:
         [DLQ_REASON, DLQ_MESSAGE, DLQ_TOPIC, DLQ_PARTITION, DLQ_OFFSET, DLQ_ATTEMPTS],
     )
     dlq_headers["properties"][DLQ_REASON]["enum"] = list(DLQ_REASONS)
+    dlq_headers["properties"] |= {
+        DLQ_VALUE_NULL: {"type": "string", "description": "1: the original had no value"},
+        DLQ_VALUE_SIZE: {
+            "type": "string",
+            "description": f"Bytes of an original value left out (over {MAX_COPY_BYTES} bytes, "
+            "or a topic that refused the full copy)",
+        },
+        DLQ_VALUE_SHA256: {"type": "string", "description": "SHA-256 (hex) of that value"},
+        DLQ_HEADERS_DROPPED: {
+            "type": "string",
+            "description": "How many original headers were left out with it (ce_* among them)",
+        },
+        DLQ_NULL_HEADERS: {
+            "type": "string",
+            "description": "Comma list of original headers that had no value",
+        },
+    }
     messages["DeadLetter"] = {
         "name": "DeadLetter",
-        "title": "Dead-lettered command (value and key byte for byte)",
+        "title": "Dead-lettered command (the original key, value and headers, then tierflow's)",
         "headers": dlq_headers,
-        "payload": {"description": "The original message value, unchanged (may not be JSON)"},
+        "payload": {
+            "description": "The original message value as it came (may not be JSON), or empty "
+            f"when it was left out (over {MAX_COPY_BYTES} bytes: "
+            f"{DLQ_VALUE_SIZE} and {DLQ_VALUE_SHA256} say what it was). The command's id and "
+            "source are the CloudEvent's own, in the value or its ce_* headers"
+        },
     }
     key = {"type": "string", "pattern": REQUEST_ID_PATTERN, "description": "Request id"}
     bindings = {"kafka": {"key": key, "bindingVersion": "0.5.0"}}
     for msg in messages.values():
         msg["bindings"] = bindings
+    original_key = {
+        "type": "string",
+        "description": "The original record's key, as it came "
+        "(none, or one that did not match the request id: often why it is here)",
+    }
+    messages["DeadLetter"]["bindings"] = {"kafka": {"key": original_key, "bindingVersion": "0.5.0"}}
     return {
         "asyncapi": "3.0.0",
         "info": {

@@ -44,6 +44,7 @@ from tierflow.db import repository
 from tierflow.i18n import translations
 from tierflow.i18n.refusals import refusal_text
 from tierflow.kafka_io import header, make_consumer, make_producer
+from tierflow.submission import submit_request
 from tierflow.system_clients import SystemClient, SystemClients
 from workers.ingress import Backoff, Ingress
 from workflows.service_request import ServiceRequestWorkflow
@@ -130,6 +131,47 @@ async def test_a_submit_replayed_after_temporals_retention_starts_no_second_requ
     with pytest.raises(RPCError) as err:
         await stack.client.get_workflow_handle(workflow_id(req.request_id)).describe()
     assert err.value.status is RPCStatusCode.NOT_FOUND
+
+
+async def test_a_submit_reusing_the_id_of_an_ended_request_with_other_content_is_a_conflict(
+    stack, unique_topic
+) -> None:
+    """A request that ended keeps its id: the same submit again is its redelivery (nothing
+    happens), another request under it is dead-lettered ``conflict``, not dropped as a
+    duplicate, whether the read model has the request yet or not."""
+    req = make_request()
+    await submit_request(stack.client, req, stack.task_queue, recorded=_not_recorded)
+    handle = stack.client.get_workflow_handle(workflow_id(req.request_id))
+    await eventually(lambda: _in_read_model(stack, req.request_id), what="projected")
+    await act(handle, ActionKind.WITHDRAW, ENTERPRISE)
+    await eventually(lambda: _status_is(handle, WorkflowExecutionStatus.COMPLETED), what="ended")
+    other = req.model_copy(update={"subject": "另一件事，同一个编号"})
+    commands, dlq = command_topics(unique_topic, "ended-conflict")
+    sent = [_value(SUBMIT, r.model_dump(mode="json"), subject=req.request_id) for r in (req, other)]
+    producer = make_producer(stack.bootstrap)
+    try:
+        for event in sent:
+            _send(producer, commands, event.to_json_bytes(), req.request_id)
+    finally:
+        producer.close(timeout=5)
+    ingress = _ingress(stack, commands, dlq)
+    async with running(ingress):
+        await _committed(ingress, 2)
+    assert (ingress.stats.applied, ingress.stats.duplicate, ingress.stats.dead_lettered) == (
+        0,
+        1,
+        1,
+    )
+    [parked] = _read_topic(stack.bootstrap, dlq, expect=1)
+    assert header(parked, DLQ_REASON) == "conflict"
+    assert json.loads(parked.value)["id"] == sent[1].id
+    assert header(parked, DLQ_MESSAGE) == (
+        f"request_id: {req.request_id!r} was submitted before with different content"
+    )
+
+
+async def _not_recorded(request_id: str) -> bool:
+    return False
 
 
 def _in_read_model(stack: Any, request_id: str) -> bool:

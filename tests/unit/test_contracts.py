@@ -58,7 +58,7 @@ def test_cli_check_passes_and_detects_drift(tmp_path, monkeypatch) -> None:
 
 def test_every_schema_is_valid_json_schema_and_covers_every_command() -> None:
     names = {p.name.removesuffix(".v1.json") for p in SCHEMAS.glob("*.v1.json")}
-    expected = {f"command.{SUBMIT}", *(f"command.{k.value}" for k in ActionKind)}
+    expected = {f"command.{SUBMIT}", *(f"command.{k.value}" for k in contracts.PUBLISHED_ACTIONS)}
     assert expected | {"cloudevent", "event.lifecycle"} == names
     for name in names:
         _validator(_schema(name))
@@ -105,7 +105,7 @@ def test_examples_validate_and_are_accepted_by_the_ingress() -> None:
     assert checked >= 2
 
 
-@pytest.mark.parametrize("kind", list(ActionKind))
+@pytest.mark.parametrize("kind", contracts.PUBLISHED_ACTIONS)
 def test_action_schemas_match_what_the_ingress_accepts(kind: ActionKind) -> None:
     data = {
         "request_id": "req-1",
@@ -128,6 +128,49 @@ def test_action_schemas_match_what_the_ingress_accepts(kind: ActionKind) -> None
         del without["data"][name]
         with pytest.raises(jsonschema.ValidationError):
             _validator(_schema(f"command.{kind.value}")).validate(without)
+
+
+REFUSED_BY_BOTH = {
+    "an engine's reason": ("escalate", {"text": "up", "reason_code": "sla_breach"}),
+    "a null actor": ("comment", {"text": "x", "actor": None}),
+    "a blank required text": ("comment", {"text": "   "}),
+    "an unsatisfied follow-up without text": ("follow_up", {"outcome": "unsatisfied"}),
+    "a stage on another kind": ("comment", {"text": "x", "stage": "intake"}),
+    "a handler id with spaces": ("transfer", {"handler_id": "bad id", "text": "x"}),
+    "an institution id with spaces": ("reassign", {"institution_id": "zj 330106", "text": "x"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_BY_BOTH))
+def test_what_the_ingress_refuses_the_contract_refuses(case: str) -> None:
+    """An integrator validating against the published schema learns what the ingress would
+    dead-letter, before sending it."""
+    kind, data = REFUSED_BY_BOTH[case]
+    event = command_event(kind, {"request_id": "req-1", **data}, source="/tests")
+    payload = event.model_dump(mode="json")
+    with pytest.raises(jsonschema.ValidationError):
+        _validator(_schema(f"command.{kind}")).validate(payload)
+    with pytest.raises(CommandError):
+        parse_command(json.dumps(payload).encode(), [])
+
+
+def test_what_the_ingress_accepts_the_contract_accepts() -> None:
+    """A long ASCII text within the byte limit, an action without data (the subject names
+    the request)."""
+    long = command_event("comment", {"request_id": "req-1", "text": "a" * 20_000}, source="/t")
+    bare = command_event("acknowledge", {}, source="/t", subject="req-1").model_dump(mode="json")
+    del bare["data"]
+    for kind, payload in (("comment", long.model_dump(mode="json")), ("acknowledge", bare)):
+        _validator(_schema(f"command.{kind}")).validate(payload)
+        parse_command(json.dumps(payload).encode(), [])
+
+
+def test_operator_commands_are_not_published() -> None:
+    """No system client may be granted an operator's retry or resolve: the contract does not
+    offer what the ingress can only refuse."""
+    doc = _load(contracts.ASYNCAPI_PATH)
+    assert not [name for name in doc["components"]["messages"] if name.startswith("operator_")]
+    assert not list(SCHEMAS.glob("command.operator_*.v1.json"))
 
 
 @pytest.mark.parametrize("kind", [SUBMIT, ActionKind.COMMENT.value])

@@ -132,6 +132,17 @@ def test_action_actor_defaults_to_source_and_request_id_to_subject() -> None:
     assert parsed.action.actor == Actor(id="/tests/portal", role=Role.SYSTEM)
 
 
+def test_an_action_whose_subject_names_another_request_is_refused() -> None:
+    """The subject and data.request_id both name the request: when they disagree, neither
+    is guessed (the action would go to a request the sender did not key or route by)."""
+    raw = structured("comment", {"request_id": "req-B", "text": "x"}, subject="req-A")
+    err = reason_of(raw)
+    assert err.reason_code == "schema_invalid"
+    assert err.message == "subject: 'req-A' differs from data.request_id 'req-B'"
+    agreed = structured("comment", {"request_id": "req-A", "text": "x"}, subject="req-A")
+    assert parse_command(agreed, []).request_id == "req-A"
+
+
 def test_parse_binary_mode() -> None:
     headers = [
         *binary_headers("external_status", "cmd-7", "/crm"),
