@@ -680,9 +680,16 @@ class RunningClocks(Protocol):
 
 
 def next_due(request: RunningClocks) -> datetime | None:
-    """A request's nearest running deadline: sign-for, else response, else resolution, the
-    order its unit meets them (the queue orders by the same, in SQL: api.service.requests)."""
-    return request.sign_for_due_at or request.response_due_at or request.resolution_due_at
+    """A request's nearest running deadline, whichever clock it is: a policy may give the
+    response less time than the sign-for (a 4-hour consultation, a 7-hour sign-for), and the
+    response's breach escalates first (the queue orders by the same, in SQL:
+    api.service.requests)."""
+    running = [
+        due
+        for due in (request.sign_for_due_at, request.response_due_at, request.resolution_due_at)
+        if due is not None
+    ]
+    return min(running, default=None)
 
 
 class RequestSummary(BaseModel):

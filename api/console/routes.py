@@ -100,6 +100,8 @@ from tierflow.i18n.refusals import names_its_action
 
 HERE = Path(__file__).parent
 CSV_ROWS = 10_000  # rows of the queue page's CSV export at most
+QUEUE_ROWS = 200  # rows of one queue page
+MAX_QUEUE_PAGE = 500  # pages reach this far (100,000 rows); the CSV export and search go on
 STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
 MAX_REQUEST_ID = 64  # the API's path limit (and RequestInput's id pattern)
 SECURITY_HEADERS = {
@@ -387,18 +389,27 @@ def queue(
     routed_to: str = "",
     signed: int = 0,
     unsigned_ids: str = "",
+    page: int = 1,
 ) -> Response:
     """The caller's queue from the service's ``list_requests``: breached first, then nearest due.
 
-    ``q`` searches it (enterprise name, subject, USCC, request id); ``sort`` orders by date.
+    ``q`` searches it (enterprise name, subject, USCC, request id); ``sort`` orders by date;
+    ``page`` pages through it, ``QUEUE_ROWS`` rows at a time.
     """
     where, order = query
+    number = min(max(page, 1), MAX_QUEUE_PAGE)
     try:
-        page = list_requests(ctx, user, where, limit=200, sort=order)
+        found = list_requests(
+            ctx, user, where, limit=QUEUE_ROWS, offset=(number - 1) * QUEUE_ROWS, sort=order
+        )
     except HTTPException as exc:
         return error_page(request, user, exc)
-    notices = ("done", "moved", "submitted", "routed_to", "signed", "unsigned_ids")
+    notices = ("done", "moved", "submitted", "routed_to", "signed", "unsigned_ids", "page")
     shown = {n: v for n, v in request.query_params.items() if n not in notices}
+    first = found.offset + 1 if found.items else 0
+    more = len(found.items) == QUEUE_ROWS and (
+        not found.total_exact or found.total > found.offset + QUEUE_ROWS
+    )
     search = where.search or ""
     filters = {
         "state": where.state,
@@ -408,7 +419,11 @@ def queue(
         "awaiting": where.awaiting,
     }
     context = {
-        "page": page,
+        "page": found,
+        "rows_from": first,
+        "rows_to": found.offset + len(found.items),
+        "prev_url": _queue_url(shown, number - 1) if number > 1 else None,
+        "next_url": _queue_url(shown, number + 1) if more and number < MAX_QUEUE_PAGE else None,
         "filters": {n: (v.value if v else "") for n, v in filters.items()},
         "include_closed": where.include_closed,
         "mine": where.mine,
@@ -433,10 +448,10 @@ def queue(
         "signed": max(signed, 0),
         "not_signed": [i for i in unsigned_ids.split(",")[:BATCH_MAX] if _request_id(i)],
         "batch_key": f"batch-{uuid.uuid4().hex}",
-        "signable": {item.request_id for item in page.items if _signable(user, item)},
+        "signable": {item.request_id for item in found.items if _signable(user, item)},
         # every unit the queue names, read at once (the rows' holders, the heading's)
         "unit": views.UnitNames(
-            ctx.engine, [user.institution_id, *(item.institution_id for item in page.items)]
+            ctx.engine, [user.institution_id, *(item.institution_id for item in found.items)]
         ),
         "search": search,
         "sort": order.value,
@@ -446,6 +461,11 @@ def queue(
         + urlencode({**shown, "q": search, "awaiting": filters["awaiting"] or ""}),
     }
     return render(request, "queue.html", context, user=user)
+
+
+def _queue_url(query: dict[str, str], number: int) -> str:
+    """The queue page ``number`` under the same filters, search and order."""
+    return "/console/?" + urlencode({**query, "page": str(number)})
 
 
 @router.get("/requests.csv")

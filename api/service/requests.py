@@ -188,16 +188,30 @@ def _sla_status_is(principal: Principal, status: SlaStatus, now: datetime) -> An
     return or_(holder, col(ServiceRequest.request_id).in_(parts))
 
 
+def _earliest(first: Any, second: Any, third: Any) -> Any:
+    """The earliest of three nullable instants, NULL if all are (SQLite's min() and SQL's
+    LEAST() disagree on NULLs, so spelt out)."""
+
+    def before(one: Any, other: Any) -> Any:
+        return or_(other.is_(None), one <= other)
+
+    return case(
+        (and_(first.is_not(None), before(first, second), before(first, third)), first),
+        (and_(second.is_not(None), before(second, third)), second),
+        else_=third,
+    )
+
+
 def _order(sort: QueueSort, principal: Principal, now: datetime) -> list[Any]:
     submitted, request_id = col(ServiceRequest.submitted_at), col(ServiceRequest.request_id)
     if sort is QueueSort.NEWEST:
         return [submitted.desc(), request_id.desc()]
     if sort is QueueSort.OLDEST:
         return [submitted, request_id]
-    next_due: Any = func.coalesce(  # schemas.lifecycle.next_due, in SQL
-        ServiceRequest.sign_for_due_at,
-        ServiceRequest.response_due_at,
-        ServiceRequest.resolution_due_at,
+    next_due: Any = _earliest(  # schemas.lifecycle.next_due, in SQL
+        col(ServiceRequest.sign_for_due_at),
+        col(ServiceRequest.response_due_at),
+        col(ServiceRequest.resolution_due_at),
     )
     breached: Any = col(ServiceRequest.sla_status) == SlaStatus.BREACHED
     unit = principal.institution_id

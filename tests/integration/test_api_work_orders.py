@@ -621,6 +621,23 @@ async def test_the_follow_up_desks_queue_is_ordered_by_when_follow_ups_fall_due(
     assert [i["request_id"] for i in await queue("sup_city")] == [handling, concluded]
 
 
+async def test_the_next_deadline_is_the_nearest_running_clock_whichever_it_is(api: Api) -> None:
+    """A policy consultation's response (4 working hours) falls due before its sign-for
+    (7 hours), and its breach escalates: that is the deadline the row shows and the queue
+    orders by, not the sign-for's."""
+    prefix = f"due-{uuid.uuid4().hex[:8]}"
+    loan = await api.submit(make_request(f"{prefix}-a"), who="sys_portal")
+    question = make_request(f"{prefix}-b", category=Category.POLICY_CONSULTATION)
+    consultation = await api.submit(question, who="sys_portal")
+    page = await api.get("/requests", "cw_own", params={"search": prefix})
+    rows = {row["request_id"]: row for row in page.json()["items"]}
+    asked = rows[consultation]
+    assert asked["response_due_at"] < asked["sign_for_due_at"]
+    assert asked["next_due_at"] == asked["response_due_at"]
+    assert rows[loan]["next_due_at"] == rows[loan]["sign_for_due_at"]  # 7 hours before 8
+    assert [row["request_id"] for row in page.json()["items"]] == [consultation, loan]
+
+
 async def test_the_case_page_offers_the_citys_units_by_name_to_reassign_to(api: Api, stack) -> None:
     """改派 and 协办 name an institution: the case page suggests the units of the request's
     city by name (the field still takes any id; the workflow checks it)."""

@@ -1,0 +1,38 @@
+"""The console's queue pages through every request in it, 200 rows a page: a unit with more
+open requests than one page sees them all, in the same order, none twice."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry
+
+from activities.persistence import TransitionWriter
+from api.console.routes import QUEUE_ROWS
+from schemas.domain import Tier
+from tests.fixtures.console import START, Console, signed_in
+from tests.utils.factories import RecordFactory, make_request
+from tierflow.metrics import WorkerMetrics
+
+UNIT = "zj-330106-sme"
+
+
+async def test_the_queue_pages_through_more_requests_than_a_page_holds(console: Console) -> None:
+    writer = TransitionWriter(console.engine, WorkerMetrics(CollectorRegistry()))
+    count = QUEUE_ROWS + 5
+    for n in range(count):
+        f = RecordFactory(make_request(f"page-{n:03d}"), start=START - timedelta(hours=n))
+        writer.persist([f.submitted(), f.assigned(UNIT, Tier.COUNTY)])
+    seen: list[str] = []
+    async with signed_in(console, "cw_own") as client:
+        url: str | None = "/console/?sort=oldest"
+        while url is not None:
+            page = await client.get(url)
+            assert page.status_code == 200, page.text
+            seen += re.findall(r'<small class="muted">(page-\d{3})</small>', page.text)
+            found = re.search(r'<a href="([^"]+)" rel="next">', page.text)
+            url = found.group(1).replace("&amp;", "&") if found else None
+        assert "第 201-205 件" in page.text and 'rel="prev"' in page.text
+    assert len(seen) == count  # none twice ...
+    assert sorted(seen) == [f"page-{n:03d}" for n in range(count)]  # ... and every one
