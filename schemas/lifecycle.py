@@ -791,7 +791,8 @@ class ActionResult(BaseModel):
 
 
 # What a timeline entry shows of its event's details: the unit or person the event names, the
-# days and deadlines it sets, the rating it gives (the audit trail keeps every detail).
+# days and deadlines it sets, the rating it gives, what a follow-up call heard and which call it
+# was (the audit trail keeps every detail).
 TIMELINE_FACTS = (
     "co_handler",
     "part_due_at",
@@ -801,6 +802,8 @@ TIMELINE_FACTS = (
     "suspended_until",
     "reply_due_at",
     "rating",
+    "outcome",
+    "attempt",
 )
 
 

@@ -268,6 +268,21 @@ def _resolution_clock(case: WorkflowState) -> SlaClock | None:
     return None
 
 
+def askable(case: WorkflowState, kind: ActionKind, now: datetime) -> bool:
+    """Whether a unit could ask ``kind`` now, for the least it may ask (one day): the return
+    window still open, a resolution clock running with its deadline ahead and extensions
+    left; the console offers only these (the workflow refuses the rest)."""
+    if case.policy is None:  # not admitted yet: nothing to measure by
+        return True
+    if kind is ActionKind.RETURN:
+        return _return_refusal(case, now) is None and redo_return_refusal(case, now) is None
+    if kind is ActionKind.REQUEST_EXTENSION:
+        return _extension_refusal(case, 1, now) is None
+    if kind is ActionKind.SUSPEND:
+        return _suspension_refusal(case, 1) is None
+    return True
+
+
 def offered(case: WorkflowState, kind: ActionKind) -> bool:
     """Whether ``kind`` fits the open applications (the console offers only these)."""
     if kind in NAMES:

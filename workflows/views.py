@@ -47,6 +47,8 @@ def _possible(case: WorkflowState, kind: ActionKind, now: datetime) -> bool:
         return bool(parts.open_parts(case))
     if kind is ActionKind.RESOLVE:  # 办结 waits for every co-handling part (parts.refusal)
         return not parts.open_parts(case)
+    if kind in (ActionKind.RETURN, ActionKind.REQUEST_EXTENSION, ActionKind.SUSPEND):
+        return applications.askable(case, kind, now)  # a window or a deadline not yet past
     if kind in rectification.ACTIONS:
         r = case.rectification
         if r is None:

@@ -29,7 +29,7 @@ from api.models import (
 )
 from schemas.domain import TERMINAL_STATES, Category, Priority, Role, SlaStatus, State, Tier
 from schemas.edge import SEARCH_BYTES, check_text
-from schemas.lifecycle import Awaiting, TimelineEntry, timeline_facts
+from schemas.lifecycle import ActionKind, Awaiting, TimelineEntry, timeline_facts
 from schemas.messages import Said, TranslatableError
 from schemas.request import RequestInput
 from tierflow import submission
@@ -42,6 +42,7 @@ from tierflow.db.search import search_condition
 from tierflow.grades import SHANGHAI
 from tierflow.submission import RequestFinished, SubmitConflict
 from workflows import views
+from workflows.applications import decider_refusal
 
 log = logging.getLogger("tierflow.api")
 
@@ -131,6 +132,14 @@ async def routed_row(ctx: ApiContext, request_id: str) -> ServiceRequest | None:
 COUNT_LIMIT = 1000  # matches counted at most for a page; the listing itself is not cut
 
 
+# The worklists of decisions, by the action that decides them (applications.decider_refusal)
+DECISIONS = {
+    Awaiting.RETURN_DECISION: ActionKind.APPROVE_RETURN,
+    Awaiting.EXTENSION_DECISION: ActionKind.APPROVE_EXTENSION,
+    Awaiting.SUSPENSION_DECISION: ActionKind.APPROVE_SUSPENSION,
+}
+
+
 def _conditions(principal: Principal, where: QueueFilter, dialect: str, now: datetime) -> list[Any]:
     """Return the SQL conditions of a listing: the caller's scope and the filter."""
     require(principal, "read")
@@ -154,6 +163,13 @@ def _conditions(principal: Principal, where: QueueFilter, dialect: str, now: dat
     if where.awaiting is not None:  # the column holds " code code " (awaiting_text)
         code = f" {where.awaiting.value} "
         conditions.append(col(ServiceRequest.awaiting).contains(code, autoescape=True))
+        decision = DECISIONS.get(where.awaiting)
+        if decision and principal.role in (Role.SUPERVISOR, Role.DISPATCHER):
+            # a decision waits for a tier above the request's: a desk's or a supervisor's
+            # worklist holds the ones it may decide, not those its own tier asks (a unit's
+            # caseworkers still see their own asks waiting)
+            mine = [t for t in Tier if decider_refusal(principal.actor, decision, t) is None]
+            conditions.append(col(ServiceRequest.tier).in_([t.value for t in mine]))
     if where.state is None and not where.include_closed:
         conditions.append(col(ServiceRequest.state).not_in(sorted(TERMINAL_STATES)))
     search = (where.search or "").strip()
@@ -167,25 +183,30 @@ def _conditions(principal: Principal, where: QueueFilter, dialect: str, now: dat
 
 
 def _sla_status_is(principal: Principal, status: SlaStatus, now: datetime) -> Any:
-    """The status filter as the queue shows each row (``_part_deadlines``): a request the
-    caller's unit co-handles with its part open is late or on track by the part's deadline;
-    every other row by its holder's clocks."""
+    """The status filter as the queue shows each row (``_part_deadlines``): for a unit's
+    caseworkers, a request the unit co-handles is late or on track by its open part's
+    deadline, and stopped once its parts are concluded; every other row by its holder's
+    clocks (a supervisor's unit co-handling a part is not the supervisor's queue)."""
     unit = principal.institution_id
-    if not unit:
-        return col(ServiceRequest.sla_status) == status
+    by_holder = col(ServiceRequest.sla_status) == status
+    if principal.role is Role.FOLLOW_UP:
+        return _follow_up_status_is(status, now)
+    if not unit or principal.role is not Role.CASEWORKER:
+        return by_holder
+    held = col(ServiceRequest.institution_id) == unit
     mine = (RequestPart.institution_id == unit, col(RequestPart.closed_at).is_(None))
     open_parts = select(RequestPart.request_id).where(*mine)
     by_part = {
         SlaStatus.BREACHED: col(RequestPart.due_at) < now,
         SlaStatus.ON_TRACK: col(RequestPart.due_at) >= now,
     }.get(status)
-    holder = and_(
-        col(ServiceRequest.request_id).not_in(open_parts), col(ServiceRequest.sla_status) == status
-    )
-    if by_part is None:
-        return holder
-    parts = select(RequestPart.request_id).where(*mine, by_part)
-    return or_(holder, col(ServiceRequest.request_id).in_(parts))
+    if by_part is not None:
+        parts = select(RequestPart.request_id).where(*mine, by_part)
+        return or_(and_(held, by_holder), col(ServiceRequest.request_id).in_(parts))
+    if status is SlaStatus.STOPPED:  # held elsewhere, its part concluded: done for the unit
+        done = and_(~held, col(ServiceRequest.request_id).not_in(open_parts))
+        return or_(and_(held, by_holder), done)
+    return and_(held, by_holder)
 
 
 def _earliest(first: Any, second: Any, third: Any) -> Any:
@@ -268,9 +289,33 @@ def list_requests(
         ).all()
         items = [RequestItem.model_validate(to_row(r).model_dump()) for r in rows]
         _part_deadlines(session, principal, items, now)
+        _follow_up_deadlines(principal, items, now)
         exact = count_limit is None or counted <= count_limit
         total = int(counted) if exact else int(count_limit or 0)
         return QueuePage(total=total, total_exact=exact, limit=limit, offset=offset, items=items)
+
+
+def _follow_up_status_is(status: SlaStatus, now: datetime) -> Any:
+    """The follow-up desk's status filter: a concluded request waiting for its call (待回访)
+    is late or on track by the follow-up's deadline (``_follow_up_deadlines``), not stopped
+    as its unit's clocks are."""
+    by_holder = col(ServiceRequest.sla_status) == status
+    follow_up = col(ServiceRequest.follow_up_due_at)
+    due = {SlaStatus.BREACHED: follow_up < now, SlaStatus.ON_TRACK: follow_up >= now}.get(status)
+    if due is not None:
+        return or_(and_(follow_up.is_(None), by_holder), due)
+    return and_(follow_up.is_(None), by_holder)
+
+
+def _follow_up_deadlines(principal: Principal, items: list[RequestItem], now: datetime) -> None:
+    """For the follow-up desk, a row waiting for its call is late or on track by the call's
+    deadline (the queue orders it so too)."""
+    if principal.role is not Role.FOLLOW_UP:
+        return
+    for item in items:
+        if item.follow_up_due_at is not None and item.next_due_at is None:
+            late = item.follow_up_due_at < now
+            item.sla_status = SlaStatus.BREACHED if late else SlaStatus.ON_TRACK
 
 
 def _part_deadlines(
@@ -281,6 +326,8 @@ def _part_deadlines(
     part's deadline there, and ``sla_status`` says whether the part is late (as the queue's
     order does)."""
     unit = principal.institution_id
+    if principal.role is not Role.CASEWORKER:  # a supervisor's queue: the holders' clocks
+        return
     held_elsewhere = [i.request_id for i in items if unit and i.institution_id != unit]
     if not held_elsewhere:
         return
@@ -298,6 +345,9 @@ def _part_deadlines(
             item.next_due_at = due[item.request_id]
             late = item.next_due_at < now
             item.sla_status = SlaStatus.BREACHED if late else SlaStatus.ON_TRACK
+        elif item.co_handled:  # its part concluded: nothing is due from the unit
+            item.next_due_at = None
+            item.sla_status = SlaStatus.STOPPED
 
 
 def workload(ctx: ApiContext, principal: Principal, institution_id: str) -> Workload:

@@ -241,6 +241,25 @@ async def test_the_dispatch_desk_redispatches_returns_but_does_not_supervise(api
     assert (await api.get(f"/requests/{other_city}", "disp_city")).status_code == 404
 
 
+async def test_a_return_waits_on_the_worklists_of_those_who_may_decide_it(api: Api) -> None:
+    """The city's own 退单 is decided by the province: it waits on the province's worklist,
+    not on the city desk's or the city supervisor's, which could only open it and be refused;
+    the city unit still sees its ask waiting."""
+    rid = await api.submit(make_request(), who="sys_portal")
+    up = await api.act(rid, "escalate", "cw_own", text="需市级统筹")
+    assert up.status_code == 200 and up.json()["institution_id"] == "zj-330100-sme", up.text
+    asked = await api.act(
+        rid, "return", "cw_city", text="非本单位职责", return_reason="not_our_remit"
+    )
+    assert asked.status_code == 200, asked.text
+    await _listed(api, "sup_prov", "return_decision", rid)
+    for who in ("disp_city", "sup_city"):
+        assert rid not in await _worklist(api, who, "return_decision"), who
+    assert rid in await _worklist(api, "cw_city", "return_decision")
+    refused = await api.act(rid, "approve_return", "disp_city", institution_id="zj-330105-sme")
+    assert refused.status_code == 403, refused.text
+
+
 async def test_the_dispatch_desk_records_a_withdrawal_the_enterprise_phoned_in(api: Api) -> None:
     """撤单: an enterprise without a portal asks by phone; the city's dispatch desk records it,
     saying how and when it asked. The holding unit does not withdraw its own request."""
@@ -430,6 +449,26 @@ async def test_a_co_handlers_queue_orders_by_its_parts_deadline(api: Api, stack)
         )
     (row,) = [i for i in page.json()["items"] if i["request_id"] == held]
     assert row["sla_status"] == "breached"
+    # its part concluded, nothing is due from the unit: stopped, whatever the holder's clock
+    done = await api.act(held, "conclude_part", "cw_other", text="已协助完成")
+    assert done.status_code == 200, done.text
+
+    async def as_co_handler(**params: str) -> list[dict]:
+        async with asgi_client(app) as client:
+            page = await client.get(
+                "/api/v1/requests",
+                params={"limit": 500, **params},
+                headers=api.users.auth("cw_other"),
+            )
+        return [i for i in page.json()["items"] if i["request_id"] == held]
+
+    async def concluded() -> bool:
+        return [r["sla_status"] for r in await as_co_handler()] == ["stopped"]
+
+    await eventually(concluded, what="the concluded part's row stopped")
+    assert (await as_co_handler())[0]["next_due_at"] is None
+    assert await as_co_handler(sla_status="breached") == []
+    assert len(await as_co_handler(sla_status="stopped")) == 1
 
 
 async def test_the_follow_up_desk_closes_or_sends_back(api: Api) -> None:
@@ -596,7 +635,9 @@ async def test_refresh_skips_and_names_a_request_that_cannot_answer(api: Api, st
     assert read.status_code == 200 and read.json()["view_missing"] == "unavailable", read.text
 
 
-async def test_the_follow_up_desks_queue_is_ordered_by_when_follow_ups_fall_due(api: Api) -> None:
+async def test_the_follow_up_desks_queue_is_ordered_by_when_follow_ups_fall_due(
+    api: Api, stack
+) -> None:
     """待回访: a concluded request's follow-up falls due a business day after its conclusion;
     for the follow-up desk that is its deadline, so it comes before a request whose unit has
     days left, and the row says when."""
@@ -617,6 +658,24 @@ async def test_the_follow_up_desks_queue_is_ordered_by_when_follow_ups_fall_due(
     assert [i["request_id"] for i in rows] == [concluded, handling]
     assert rows[0]["next_due_at"] is None  # no unit clock runs
     assert rows[0]["follow_up_due_at"] < rows[1]["next_due_at"]
+    assert rows[0]["sla_status"] == "on_track"  # the call's deadline is ahead, not stopped
+    # past the follow-up's deadline the desk sees it late, and its 已超时 filter finds it
+    later = _instant(rows[0]["follow_up_due_at"]) + timedelta(minutes=1)
+    app = create_app(stack.settings, stack.client, stack.engine, clock=lambda: later)
+    async with asgi_client(app) as client:
+
+        async def desk(**params: str) -> list[dict]:
+            page = await client.get(
+                "/api/v1/requests",
+                params={"search": prefix, **params},
+                headers=api.users.auth("desk_city"),
+            )
+            return page.json()["items"]
+
+        late = {i["request_id"]: i["sla_status"] for i in await desk()}
+        assert late[concluded] == "breached"
+        assert [i["request_id"] for i in await desk(sla_status="breached")] == [concluded]
+        assert concluded not in [i["request_id"] for i in await desk(sla_status="stopped")]
     # a supervisor's queue orders by the units' clocks, as before: the concluded one last
     assert [i["request_id"] for i in await queue("sup_city")] == [handling, concluded]
 

@@ -56,3 +56,13 @@ def test_facts_read_in_chinese_and_english() -> None:
     assert fact_texts({"suspended_until": "not an instant"}, EN) == [
         "suspended until: not an instant"
     ]
+
+
+def test_a_follow_up_call_says_what_the_enterprise_said_and_which_call_it_was() -> None:
+    """回访 "unreachable, the first of three calls" reads so, not a bare 回访."""
+    facts = timeline_facts({"outcome": "unreachable", "attempt": 1})
+    assert fact_texts(facts, ZH) == ["企业反馈：联系不上", "回访：第 1 次"]
+    assert fact_texts(timeline_facts({"outcome": "satisfied", "attempt": 2}), EN) == [
+        "the enterprise said: Satisfied: solved",
+        "call: no. 2",
+    ]

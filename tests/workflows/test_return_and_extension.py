@@ -130,8 +130,11 @@ async def test_a_return_after_two_working_days_is_refused(ts_worker, stand_ins) 
     window = policy.return_window_seconds or 0
     assert window == 2 * business_day_seconds(policy.calendar)
     end = add_business_seconds(assigned.occurred_at, window, policy.calendar)
+    assert ActionKind.RETURN in (await view(handle)).allowed_actions
     await sleep_until(env, add_business_seconds(end, 60, policy.calendar))
     assert f"the return window ended at {end.isoformat()}" in await refused(handle, returning(cw))
+    # and the case page no longer offers it (the view as of the workflow's last step)
+    assert ActionKind.RETURN not in (await view(handle)).allowed_actions
 
 
 async def test_an_approved_extension_moves_the_resolution_deadline(ts_worker, stand_ins) -> None:
@@ -180,6 +183,7 @@ async def test_extensions_past_the_cap_are_refused(ts_worker, stand_ins) -> None
     await act(handle, action(ActionKind.APPROVE_EXTENSION, CITY))
     third = action(ActionKind.REQUEST_EXTENSION, cw, text="三", days=1)
     assert "2 already approved, the policy allows 2" in await refused(handle, third)
+    assert ActionKind.REQUEST_EXTENSION not in (await view(handle)).allowed_actions
 
 
 async def test_an_extension_is_asked_for_before_the_deadline(ts_worker, stand_ins) -> None:

@@ -12,9 +12,10 @@ from datetime import datetime
 
 from babel.support import NullTranslations
 
-from schemas.lifecycle import TIMELINE_FACTS
+from schemas.lifecycle import TIMELINE_FACTS, FollowUpOutcome
 from schemas.messages import N_
 from tierflow.i18n.formats import labelled, when
+from tierflow.i18n.labels import code_words
 
 LABELS = {
     "co_handler": N_("co-handling unit"),
@@ -24,6 +25,8 @@ LABELS = {
     "suspended_until": N_("suspended until"),
     "reply_due_at": N_("written reply due"),
     "rating": N_("rating"),
+    "outcome": N_("the enterprise said"),
+    "attempt": N_("call"),
 }
 INSTANTS = frozenset({"part_due_at", "resolution_due_at", "suspended_until", "reply_due_at"})
 
@@ -52,6 +55,10 @@ def fact_texts(
             shown = _instant(shown, catalog)
         elif name == "rating":
             shown = str(catalog.gettext(N_("%(rating)s of 5"))) % {"rating": value}
+        elif name == "outcome":
+            shown = code_words(FollowUpOutcome, shown, catalog)
+        elif name == "attempt":
+            shown = str(catalog.gettext(N_("no. %(attempt)s"))) % {"attempt": value}
         texts.append(labelled(str(catalog.gettext(LABELS[name])), shown, catalog))
     return texts
 
