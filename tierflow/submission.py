@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Protocol
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -31,8 +31,13 @@ from schemas.request import RequestInput
 from tierflow.constants import SUBMISSION_MEMO, workflow_id
 from tierflow.db import repository
 
-# Whether the read model holds a request with this id.
-Recorded = Callable[[str], Awaitable[bool]]
+
+class Recorded(Protocol):
+    """What the read model holds: a request with this id (called), an action applied to it."""
+
+    async def __call__(self, request_id: str) -> bool: ...
+
+    async def applied(self, request_id: str, action_id: str) -> bool: ...
 
 
 class Submitted(enum.Enum):
@@ -50,17 +55,30 @@ class RequestFinished(TranslatableError):
     workflow to compare (another content under the id is a SubmitConflict while it does)."""
 
 
+class ReadModelHolds:
+    """Ask the read model (off the event loop) what it already holds."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def __call__(self, request_id: str) -> bool:
+        def holds() -> bool:
+            with Session(self.engine) as session:
+                return repository.get_request(session, request_id) is not None
+
+        return await asyncio.to_thread(holds)
+
+    async def applied(self, request_id: str, action_id: str) -> bool:
+        def recorded() -> bool:
+            with Session(self.engine) as session:
+                return repository.action_recorded(session, request_id, action_id)
+
+        return await asyncio.to_thread(recorded)
+
+
 def read_model_holds(engine: Engine) -> Recorded:
-    """Ask the read model (off the event loop) whether a request id is already there."""
-
-    def holds(request_id: str) -> bool:
-        with Session(engine) as session:
-            return repository.get_request(session, request_id) is not None
-
-    async def recorded(request_id: str) -> bool:
-        return await asyncio.to_thread(holds, request_id)
-
-    return recorded
+    """The read model's answers for ``submit_request`` and the ingress."""
+    return ReadModelHolds(engine)
 
 
 async def submit_request(

@@ -170,6 +170,43 @@ async def test_a_submit_reusing_the_id_of_an_ended_request_with_other_content_is
     )
 
 
+async def test_a_command_delivered_again_after_its_request_ended_is_a_duplicate(
+    stack, unique_topic
+) -> None:
+    """Kafka delivers at least once: a comment applied, then the request ended, then the same
+    comment again (a rebalance, an offset reset). The audit trail holds it, so it is the
+    duplicate it is, not a dead letter an integrator would take for a failure; a new comment
+    on the ended request is dead-lettered ``workflow_closed``."""
+    req = make_request()
+    handle = await start_request(stack, req)
+    rid = req.request_id
+    comment = _value("comment", {"request_id": rid, "text": "材料已补齐"}, subject=rid)
+    late = _value("comment", {"request_id": rid, "text": "还有一件事"}, subject=rid)
+    commands, dlq = command_topics(unique_topic, "after-end")
+    producer = make_producer(stack.bootstrap)
+    try:
+        _send(producer, commands, comment.to_json_bytes(), rid)
+        ingress = _ingress(stack, commands, dlq)
+        async with running(ingress):
+            await _committed(ingress, 1)
+        assert ingress.stats.applied == 1
+        await act(handle, ActionKind.WITHDRAW, ENTERPRISE)
+        await eventually(
+            lambda: _status_is(handle, WorkflowExecutionStatus.COMPLETED), what="ended"
+        )
+        _send(producer, commands, comment.to_json_bytes(), rid)  # the same command again
+        _send(producer, commands, late.to_json_bytes(), rid)
+    finally:
+        producer.close(timeout=5)
+    again = _ingress(stack, commands, dlq)  # a new group: the topic read from its start
+    async with running(again):
+        await _committed(again, 3)
+    assert (again.stats.applied, again.stats.duplicate, again.stats.dead_lettered) == (0, 2, 1)
+    [parked] = _read_topic(stack.bootstrap, dlq, expect=1)
+    assert header(parked, DLQ_REASON) == "workflow_closed"
+    assert json.loads(parked.value)["id"] == late.id
+
+
 async def _not_recorded(request_id: str) -> bool:
     return False
 

@@ -85,7 +85,7 @@ async def apply_command(
         return Outcome(Verdict.RETRY, message=f"update call timed out: {exc}")
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND and cmd.action is not None:
-            return await _not_found(client, cmd, exc)
+            return await _not_found(client, cmd, exc, recorded)
         if exc.status in PERMANENT_RPC:
             return Outcome(Verdict.DEAD_LETTER, Reason.REJECTED, f"Temporal refused: {exc.message}")
         return Outcome(Verdict.RETRY, message=f"RPC {exc.status.name}: {exc.message}")
@@ -142,8 +142,12 @@ async def _already_done(handle: WorkflowHandle, update_id: str, rpc_timeout: tim
     return True
 
 
-async def _not_found(client: Client, cmd: ParsedCommand, exc: RPCError) -> Outcome:
-    """Tell "no workflow yet" (retry, bounded) from "workflow completed" (dead letter)."""
+async def _not_found(
+    client: Client, cmd: ParsedCommand, exc: RPCError, recorded: Recorded
+) -> Outcome:
+    """Tell "no workflow yet" (retry, bounded) from "workflow completed" (dead letter, unless
+    the audit trail holds the action: a copy Kafka delivered again after the request ended
+    is the duplicate it is)."""
     try:
         desc = await client.get_workflow_handle(workflow_id(cmd.request_id)).describe()
     except RPCError as err:
@@ -151,6 +155,9 @@ async def _not_found(client: Client, cmd: ParsedCommand, exc: RPCError) -> Outco
             return Outcome(Verdict.NOT_FOUND, message=f"no workflow for {cmd.request_id}")
         return Outcome(Verdict.RETRY, message=f"describe failed: {err.message}")
     if desc.status is not None and desc.status != WorkflowExecutionStatus.RUNNING:
+        assert cmd.action is not None
+        if await recorded.applied(cmd.request_id, cmd.action.action_id):
+            return Outcome(Verdict.DUPLICATE, message="applied before the request ended")
         return Outcome(
             Verdict.DEAD_LETTER,
             Reason.WORKFLOW_CLOSED,
