@@ -934,6 +934,11 @@ class CalendarUpdate(BaseModel):
     actor: Actor
 
 
+# The refusal of a calendar update by a request whose policy counts its own week (other
+# working hours or weekdays, or no public holidays): not a failure, the calendar is not its
+OWN_CALENDAR = "OwnCalendar"
+
+
 class RequestView(BaseModel):
     """Everything a caseworker sees of one request: the answer of the ``view`` query."""
 

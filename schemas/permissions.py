@@ -76,14 +76,17 @@ ENTERPRISE_ACTIONS = frozenset(
 # The follow-up desk (回访) asks the enterprise after conclusion; it may record its rating.
 FOLLOW_UP_ACTIONS = frozenset({ActionKind.FOLLOW_UP, ActionKind.RATE, ActionKind.COMMENT})
 # The dispatch desk (派单) sends requests to units and decides the returns (退单) they send
-# back, re-dispatching them; supervision, extensions and appeals stay with supervisors. It
-# records a withdrawal the enterprise asks for by phone or at a window (撤单), with how and
-# when it asked: not the holding unit, whose late request would leave its 考核 that way.
+# back, re-dispatching them, and the extensions (延期) they ask for, as a supervisor may;
+# supervision, suspensions and appeals stay with supervisors. It records a withdrawal the
+# enterprise asks for by phone or at a window (撤单), with how and when it asked: not the
+# holding unit, whose late request would leave its 考核 that way.
 DISPATCHER_ACTIONS = frozenset(
     {
         ActionKind.REASSIGN,
         ActionKind.APPROVE_RETURN,
         ActionKind.REFUSE_RETURN,
+        ActionKind.APPROVE_EXTENSION,
+        ActionKind.REFUSE_EXTENSION,
         ActionKind.WITHDRAW,
         ActionKind.COMMENT,
     }

@@ -15,6 +15,9 @@ FIRST_POLICY_VERSION = "2026.1"
 FIRST_POLICY_EFFECTIVE = datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=8)))
 
 
+PLAIN_CALENDAR_PREFIX = "plain-"  # the version of a calendar without public holidays
+
+
 class CalendarData(BaseModel):
     """Everything business-time arithmetic needs, pinned with the policy so replays give the
     same deadlines."""
@@ -36,6 +39,22 @@ class CalendarData(BaseModel):
     def covers(self, other: CalendarData) -> bool:
         """Whether this calendar spans every year ``other`` does."""
         return self.first_year <= other.first_year and self.last_year >= other.last_year
+
+    def same_week(self, other: CalendarData) -> bool:
+        """Whether both count the same working hours on the same weekdays in the same offset:
+        only their days off may then differ."""
+        return (
+            self.utc_offset_minutes == other.utc_offset_minutes
+            and [tuple(p) for p in self.working_periods]
+            == [tuple(p) for p in other.working_periods]
+            and sorted(self.weekend_days) == sorted(other.weekend_days)
+        )
+
+    @property
+    def observes_public_holidays(self) -> bool:
+        """False for a policy's plain calendar (``public_holidays = false``: a round-the-clock
+        desk), which no published holiday calendar replaces."""
+        return not self.version.startswith(PLAIN_CALENDAR_PREFIX)
 
 
 class SlaTarget(BaseModel):

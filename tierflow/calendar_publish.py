@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from schemas.lifecycle import WORKFLOW_TYPES, CalendarUpdate
+from schemas.lifecycle import OWN_CALENDAR, WORKFLOW_TYPES, CalendarUpdate
 from schemas.policy import CalendarData
 from schemas.request import Actor
 from tierflow.updates import NoAnswer, execute_update
@@ -25,12 +26,14 @@ from tierflow.updates import NoAnswer, execute_update
 
 @dataclass
 class PublishReport:
-    """Which requests took the calendar, which refused it (workflow id -> why), and which gave
-    no answer in time (it may still apply: publish again)."""
+    """Which requests took the calendar, which keep their own (their policy counts other
+    working hours or days, or no public holidays), which refused it (workflow id -> why), and
+    which gave no answer in time (it may still apply: publish again)."""
 
     updated: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
     pending: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
 
 
 async def running_requests(client: Client, task_queue: str) -> list[str]:
@@ -70,6 +73,9 @@ async def publish_calendar(
             continue
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
+            if isinstance(cause, ApplicationError) and cause.type == OWN_CALENDAR:
+                report.kept.append(wf_id)
+                continue
             report.refused[wf_id] = getattr(cause, "message", None) or str(cause or exc)
             continue
         except RPCError as exc:  # e.g. it finished meanwhile

@@ -21,6 +21,7 @@ from schemas.divisions import DIVISION_INFO
 from schemas.domain import TIER_ORDER, Category, Grade, Priority, Tier
 from schemas.edge import full_match
 from schemas.policy import (
+    PLAIN_CALENDAR_PREFIX,
     BreachAction,
     CalendarData,
     PinnedPolicy,
@@ -358,7 +359,7 @@ class PolicyFile(_Strict):
         cal = self.calendar
         if not cal.public_holidays:
             return CalendarData(
-                version=f"plain-{year}-{year + cal.horizon_years}",
+                version=f"{PLAIN_CALENDAR_PREFIX}{year}-{year + cal.horizon_years}",
                 utc_offset_minutes=cal.utc_offset_minutes,
                 working_periods=list(cal.working_periods),
                 weekend_days=list(cal.weekend_days),

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from schemas.domain import Role, Tier
 from schemas.lifecycle import Chase, Supervision, WorkflowState
 from schemas.messages import N_, Said
 from schemas.request import Actor
@@ -87,6 +88,24 @@ def reply_refusal(supervisions: Sequence[Supervision], actor: Actor) -> str | No
     return Said(
         N_("cannot reply: the supervision is of %(institution)s, which writes the reply"),
         institution=waiting.institution_id,
+    )
+
+
+def supervisor_refusal(actor: Actor, tier: Tier) -> str | None:
+    """Why ``actor`` may not open a supervision (督办) of a request at ``tier``: it is a
+    higher tier's (the national tier's of its own requests); a unit's own lead would supervise
+    the unit and write its reply. None if it may."""
+    if actor.role is not Role.SUPERVISOR or actor.tier is None:
+        return None
+    if actor.tier.rank > tier.rank or actor.tier is tier is Tier.NATIONAL:
+        return None
+    return Said(
+        N_(
+            "cannot supervise: a %(actor_tier)s supervisor does not supervise the %(tier)s "
+            "tier's request; a supervisor of a tier above does (督办)"
+        ),
+        actor_tier=actor.tier.value,
+        tier=tier.value,
     )
 
 

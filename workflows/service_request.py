@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.lifecycle import (
         FIELD_REASON,
         OPERATOR_ACTIONS,
+        OWN_CALENDAR,
         WORKFLOW_TYPE,
         ActionKind,
         ActionRequest,
@@ -103,11 +104,15 @@ REOPEN_KEEPS_HANDLER_PATCH = "reopen-keeps-handler"
 BREACH_LAPSES_PATCH = "breach-lapses-applications"
 # The dispatch desk records a withdrawal the enterprise asked for (撤单); likewise.
 DESK_RECORDS_WITHDRAWAL_PATCH = "desk-records-withdrawal"
+# The dispatch desk decides extensions (延期审批), as the network's rules say; likewise.
+DESK_DECIDES_EXTENSIONS_PATCH = "desk-decides-extensions"
 # Who may take an action kind since a patch, and the patch: one such action the validator
 # accepted while the request was being routed was refused, by its role, in runs from before.
 GRANTED_SINCE = {
     ActionKind.PROVIDE_INFO: ((Role.CASEWORKER, Role.SUPERVISOR), STAFF_RECORDS_INFO_PATCH),
     ActionKind.WITHDRAW: ((Role.DISPATCHER,), DESK_RECORDS_WITHDRAWAL_PATCH),
+    ActionKind.APPROVE_EXTENSION: ((Role.DISPATCHER,), DESK_DECIDES_EXTENSIONS_PATCH),
+    ActionKind.REFUSE_EXTENSION: ((Role.DISPATCHER,), DESK_DECIDES_EXTENSIONS_PATCH),
 }
 
 
@@ -424,6 +429,8 @@ class ServiceRequestWorkflow:
         other = permissions.unit_step_refusal(action.actor, action.kind, self._institution_id)
         if action.kind is ActionKind.REPLY_SUPERVISION:
             other = other or chasing.reply_refusal(self.case.supervisions, action.actor)
+        if action.kind is ActionKind.SUPERVISE:  # 督办 is a higher tier's
+            other = other or chasing.supervisor_refusal(action.actor, self.case.tier)
         if other:
             raise refused(other, "Forbidden")
         self._check_redo(action)
@@ -596,6 +603,12 @@ class ServiceRequestWorkflow:
         pinned = self.case.policy.calendar if self.case.policy else None
         if pinned is None or self.case.state.is_terminal:
             raise refused(Said(N_("the request has no running calendar")), "InvalidTransition")
+        if not pinned.observes_public_holidays or not update.calendar.same_week(pinned):
+            own = N_(
+                "the request keeps its own calendar %(version)s: its policy counts other "
+                "working hours or days, or no public holidays"
+            )
+            raise refused(Said(own, version=pinned.version), OWN_CALENDAR)
         if not update.calendar.covers(pinned):
             short = N_("calendar: covers %(first)d-%(last)d, the request needs %(need)s")
             need = f"{pinned.first_year}-{pinned.last_year}"

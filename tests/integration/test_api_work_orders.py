@@ -241,6 +241,23 @@ async def test_the_dispatch_desk_redispatches_returns_but_does_not_supervise(api
     assert (await api.get(f"/requests/{other_city}", "disp_city")).status_code == 404
 
 
+async def test_the_dispatch_desk_decides_extensions_as_the_networks_rules_say(api: Api) -> None:
+    """延期申请: the unit asks, the dispatcher or a supervisor of the tier above approves; the
+    desk finds it on its 延期待审批 worklist. The unit's own lead may not supervise it."""
+    rid = await api.submit(make_request(), who="sys_portal")
+    await api.act(rid, "acknowledge", "cw_own")
+    asked = await api.act(rid, "request_extension", "cw_own", text="等待银行审批", days=2)
+    assert asked.status_code == 200, asked.text
+    await _listed(api, "disp_city", "extension_decision", rid)
+    approved = await api.act(rid, "approve_extension", "disp_city", text="同意延期")
+    assert approved.status_code == 200, approved.text
+    detail = (await api.get(f"/requests/{rid}", "cw_own")).json()
+    assert detail["view"]["applications"][-1]["approved"] is True
+    own_lead = await api.act(rid, "supervise", "sup_own", text="督办")
+    assert own_lead.status_code == 403, own_lead.text
+    assert "does not supervise the county tier's request" in own_lead.json()["detail"]
+
+
 async def test_a_return_waits_on_the_worklists_of_those_who_may_decide_it(api: Api) -> None:
     """The city's own 退单 is decided by the province: it waits on the province's worklist,
     not on the city desk's or the city supervisor's, which could only open it and be refused;

@@ -165,7 +165,10 @@ def test_a_reimported_list_keeps_a_recorded_withdrawal(db_engine: Engine) -> Non
 
 async def test_the_worker_pins_the_registry_grade_and_the_view_shows_both(stack) -> None:
     confirmed = make_request(grade=Grade.LITTLE_GIANT)
-    claimed = make_request(grade=Grade.LITTLE_GIANT)
+    # another enterprise, claiming the grade the registry does not know it for
+    claimed = make_request(
+        grade=Grade.LITTLE_GIANT, uscc=make_uscc("330106", random.Random("claim"))
+    )
     today = grades.local_day(datetime.now(UTC))
     recognise(
         stack.engine,

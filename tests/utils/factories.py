@@ -64,11 +64,13 @@ def make_request(
     category: Category = Category.FINANCING,
     priority: Priority = Priority.NORMAL,
     grade: Grade = Grade.INNOVATIVE,
+    uscc: str | None = None,
 ) -> RequestInput:
-    """Return a valid request from an enterprise registered in ``division_code``."""
+    """Return a valid request from an enterprise registered in ``division_code`` (the test
+    enterprise of that division, ``ENTERPRISE`` for the default one, unless ``uscc``)."""
     rid = request_id or f"req-{uuid.uuid4().hex[:12]}"
     enterprise = Enterprise(
-        uscc=enterprise_uscc(division_code),
+        uscc=uscc or enterprise_uscc(division_code),
         name="杭州启明智能科技有限公司",
         division_code=division_code,
         grade=grade,

@@ -17,11 +17,12 @@ import pytest_asyncio
 from temporalio.client import Client, WorkflowUpdateFailedError
 
 from schemas.domain import ClockKind, Role, State
-from schemas.lifecycle import ActionKind, CalendarUpdate, RequestView
+from schemas.lifecycle import OWN_CALENDAR, ActionKind, CalendarUpdate, RequestView
 from schemas.request import Actor
 from tests.utils.factories import ALWAYS_OPEN, action, caseworker, make_policy
 from tests.workflows.dev_server import SECOND, replay_and_maybe_record, running, started
 from tests.workflows.harness import StandIns
+from tierflow.calendar_publish import publish_calendar
 from workflows.service_request import ServiceRequestWorkflow
 
 ADMIN = Actor(id="ops-li", role=Role.ADMIN)
@@ -65,6 +66,19 @@ async def test_a_published_calendar_moves_the_deadline_is_recorded_and_replays(
             ServiceRequestWorkflow.publish_calendar, CalendarUpdate(calendar=newer, actor=cw)
         )
     assert refused.value.cause.type == "Forbidden"
+    # a calendar of other working hours is not this request's: it keeps its own (the same
+    # holds for a policy's plain calendar, which observes no public holidays)
+    hours = [("09:00", "17:00")]
+    office_hours = newer.model_copy(update={"version": "cn-x", "working_periods": hours})
+    with pytest.raises(WorkflowUpdateFailedError) as kept:
+        await handle.execute_update(
+            ServiceRequestWorkflow.publish_calendar,
+            CalendarUpdate(calendar=office_hours, actor=ADMIN),
+        )
+    assert kept.value.cause.type == OWN_CALENDAR
+    assert "keeps its own calendar always-open" in kept.value.cause.message
+    report = await publish_calendar(client, office_hours, ADMIN, [handle.id])
+    assert (report.kept, report.updated, report.refused) == ([handle.id], [], {})
     update = CalendarUpdate(calendar=newer, actor=ADMIN)
     for _ in range(2):  # the second publication is answered, not recorded again
         version = await handle.execute_update(

@@ -115,6 +115,11 @@ async def test_a_supervisor_opens_supervision_by_hand(ts_worker, stand_ins) -> N
     assert "role caseworker may not supervise" in await refused(
         handle, action(ActionKind.SUPERVISE, cw, text="x")
     )
+    # the unit's own lead does not supervise its unit (it would write the reply itself)
+    lead = supervisor(Tier.COUNTY, "330106", cw.institution_id)
+    assert "a county supervisor does not supervise the county tier's request" in await refused(
+        handle, action(ActionKind.SUPERVISE, lead, text="x")
+    )
     await act(
         handle, action(ActionKind.SUPERVISE, CITY, text="企业多次来电，请说明办理进度", days=2)
     )

@@ -67,8 +67,12 @@ def publish(
             "version": calendar.version,
             "updated": len(report.updated),
             "refused": len(report.refused),
+            "kept": len(report.kept),
         }
-        done = _("calendar %(version)s: %(updated)d open requests updated, %(refused)d refused")
+        done = _(
+            "calendar %(version)s: %(updated)d open requests updated, %(refused)d refused, "
+            "%(kept)d keep their policy's own calendar"
+        )
         typer.echo(done % said)
         for wf_id, why in sorted(report.refused.items()):
             typer.echo(f"  {wf_id}: {why}", err=True)

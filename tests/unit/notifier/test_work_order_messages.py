@@ -51,10 +51,10 @@ def test_the_unit_hears_what_changes_its_work() -> None:
 
 
 def test_applications_go_to_the_deciders_and_decisions_back_to_the_unit() -> None:
-    for asked in ("extension_requested", "suspension_requested"):
-        assert _rules_for(EventType(asked)) == {"application_requested"}
-    # a 退单 also goes to the dispatch desk above, which re-dispatches it
-    assert _rules_for(EventType.RETURN_REQUESTED) == {"application_requested", "return_to_dispatch"}
+    assert _rules_for(EventType.SUSPENSION_REQUESTED) == {"application_requested"}
+    # a 退单 and a 延期 also go to the dispatch desk above, which decides them too
+    for asked in (EventType.RETURN_REQUESTED, EventType.EXTENSION_REQUESTED):
+        assert _rules_for(asked) == {"application_requested", "return_to_dispatch"}
     (to_desk,) = [r for r in RULES.for_event(EventType.RETURN_REQUESTED) if r.name.endswith("h")]
     assert [s.audience.value for s in to_desk.send] == ["dispatch_desk"]
     assert _rules_for(EventType.EXTENSION_APPROVED) == {"application_decided", "extension_granted"}
