@@ -25,6 +25,7 @@ PERMANENT = (
     TypeError,
     IntegrityError,
     DataError,
+    ArithmeticError,  # a figure no deadline can be computed from (an overflow)
 )  # not ProgrammingError: a table or column missing until migrations run is worth retrying
 MAX_MESSAGE = 500  # characters of the error kept in the failure and the audit trail
 

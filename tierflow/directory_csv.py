@@ -65,6 +65,14 @@ FIELDS = {
 # What is wrong, by ``Problem.kind``; the values are the problem's params.
 MESSAGES = {
     "missing_column": N_("the header lacks the column(s) %(columns)s"),
+    "unknown_column": N_(
+        "the header names column(s) %(columns)s, which the directory does not have (its "
+        "columns: %(known)s); a misspelt one would be dropped"
+    ),
+    "generated_named": N_(
+        "marked generated, but id %(id)s is not a generated placeholder's (%(prefix)s…): a "
+        "generated row is skipped, so the institution would be removed"
+    ),
     "missing": N_("missing: this column is required"),
     "missing_tier": N_("missing: county, municipal, provincial or national"),
     "unknown_category": N_("unknown category %(values)s (known: %(known)s)"),
@@ -231,6 +239,12 @@ def parse_csv(text: str, source: str = "directory.csv") -> tuple[list[DirectoryE
         text_ = f"header: missing column(s) {columns}"
         problem = Problem(None, "header", "missing_column", text_, {"columns": columns})
         raise _fail(source, [problem])
+    unknown = [c for c in header if c not in COLUMNS]
+    if unknown:
+        columns, known = ", ".join(unknown), ", ".join(COLUMNS)
+        text_ = f"header: unknown column(s) {columns} (the columns: {known})"
+        params = {"columns": columns, "known": known}
+        raise _fail(source, [Problem(None, "header", "unknown_column", text_, params)])
     problems: list[Problem] = []
     entries: list[DirectoryEntry] = []
     first_line: dict[str, int] = {}
@@ -240,6 +254,11 @@ def parse_csv(text: str, source: str = "directory.csv") -> tuple[list[DirectoryE
         entry, found = _row_entry(row, line)
         problems += found
         if entry is None:
+            continue
+        if entry.generated and not entry.id.startswith(GENERATED_PREFIX):
+            text = f"id {entry.id!r} is marked generated but is not a placeholder's id"
+            params = {"id": entry.id, "prefix": GENERATED_PREFIX}
+            problems.append(Problem(line, "generated", "generated_named", text, params))
             continue
         if entry.generated:
             skipped += 1

@@ -40,29 +40,36 @@ class PolicyError(ValueError):
     """A policy file that cannot be read or does not validate; the message names the field."""
 
 
+# Bounds that keep every deadline computable: an infinite, tiny or huge figure parses as a
+# number but overflows, or means a target of a second, when a request is pinned.
+MAX_HOURS = 10_000  # business hours: about five years of working days
+MAX_DAYS = 1_000  # business days: about four years
+MIN_FACTOR, MAX_FACTOR = 0.01, 100
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TargetHours(_Strict):
     """Default targets for one priority, in business hours."""
 
-    response_hours: float = Field(gt=0)
-    resolution_hours: float = Field(gt=0)
+    response_hours: float = Field(gt=0, le=MAX_HOURS)
+    resolution_hours: float = Field(gt=0, le=MAX_HOURS)
 
 
 class TargetOverride(_Strict):
     """A category's override of one priority's targets; unset fields keep the default."""
 
-    response_hours: float | None = Field(default=None, gt=0)
-    resolution_hours: float | None = Field(default=None, gt=0)
+    response_hours: float | None = Field(default=None, gt=0, le=MAX_HOURS)
+    resolution_hours: float | None = Field(default=None, gt=0, le=MAX_HOURS)
 
 
 class Factors(_Strict):
     """Multipliers on the targets (below 1 is stricter, above 1 more lenient)."""
 
-    response_factor: float = Field(default=1.0, gt=0)
-    resolution_factor: float = Field(default=1.0, gt=0)
+    response_factor: float = Field(default=1.0, ge=MIN_FACTOR, le=MAX_FACTOR)
+    resolution_factor: float = Field(default=1.0, ge=MIN_FACTOR, le=MAX_FACTOR)
 
 
 class Targets(_Strict):
@@ -128,20 +135,20 @@ class ProvinceWorkOrders(_Strict):
     sign_for_breach: SignForBreach | None = None
     response_clock_from: Literal["dispatch", "sign_for"] | None = None
     breach_action: BreachAction | None = None
-    return_window_business_days: float | None = Field(default=None, gt=0)
-    extension_max_business_days: int | None = Field(default=None, ge=0)
-    extension_max_count: int | None = Field(default=None, ge=0)
-    enterprise_wait_max_business_days: float | None = Field(default=None, gt=0)
+    return_window_business_days: float | None = Field(default=None, gt=0, le=MAX_DAYS)
+    extension_max_business_days: int | None = Field(default=None, ge=0, le=MAX_DAYS)
+    extension_max_count: int | None = Field(default=None, ge=0, le=MAX_DAYS)
+    enterprise_wait_max_business_days: float | None = Field(default=None, gt=0, le=MAX_DAYS)
     enterprise_wait_expiry: WaitExpiry | None = None
-    suspension_max_business_days: int | None = Field(default=None, ge=0)
-    reminder_after_business_days: int | None = Field(default=None, ge=0)
-    supervision_after_business_days: int | None = Field(default=None, ge=0)
-    supervision_reply_business_days: int | None = Field(default=None, ge=1)
-    follow_up_after_business_days: int | None = Field(default=None, ge=0)
-    follow_up_attempts: int | None = Field(default=None, ge=1)
-    rectification_business_days: int | None = Field(default=None, ge=1)
-    appeal_business_days: int | None = Field(default=None, ge=0)
-    appeal_decision_business_days: int | None = Field(default=None, ge=1)
+    suspension_max_business_days: int | None = Field(default=None, ge=0, le=MAX_DAYS)
+    reminder_after_business_days: int | None = Field(default=None, ge=0, le=MAX_DAYS)
+    supervision_after_business_days: int | None = Field(default=None, ge=0, le=MAX_DAYS)
+    supervision_reply_business_days: int | None = Field(default=None, ge=1, le=MAX_DAYS)
+    follow_up_after_business_days: int | None = Field(default=None, ge=0, le=MAX_DAYS)
+    follow_up_attempts: int | None = Field(default=None, ge=1, le=MAX_DAYS)
+    rectification_business_days: int | None = Field(default=None, ge=1, le=MAX_DAYS)
+    appeal_business_days: int | None = Field(default=None, ge=0, le=MAX_DAYS)
+    appeal_decision_business_days: int | None = Field(default=None, ge=1, le=MAX_DAYS)
 
     @field_validator("sign_for_hours")
     @classmethod
@@ -162,23 +169,24 @@ class WorkOrders(_Strict):
     response_clock_from: Literal["dispatch", "sign_for"] = "dispatch"
     breach_action: BreachAction = BreachAction.ESCALATE
     # Shandong 12345: a return within 2 working days; extensions of 10 working days at most
-    return_window_business_days: float = Field(default=2, gt=0)
-    extension_max_business_days: int = Field(default=10, ge=0)
-    extension_max_count: int = Field(default=2, ge=0)
-    enterprise_wait_max_business_days: float = Field(default=10, gt=0)
+    return_window_business_days: float = Field(default=2, gt=0, le=MAX_DAYS)
+    extension_max_business_days: int = Field(default=10, ge=0, le=MAX_DAYS)
+    extension_max_count: int = Field(default=2, ge=0, le=MAX_DAYS)
+    enterprise_wait_max_business_days: float = Field(default=10, gt=0, le=MAX_DAYS)
     enterprise_wait_expiry: WaitExpiry = WaitExpiry.CLOSE
-    suspension_max_business_days: int = Field(default=30, ge=0)
+    suspension_max_business_days: int = Field(default=30, ge=0, le=MAX_DAYS)
     # a municipal bureau's rules: a reminder the working day after the deadline, a reprimand
     # still overdue 5 working days later (here: supervision, then a reprimand without a reply)
-    reminder_after_business_days: int = Field(default=1, ge=0)
-    supervision_after_business_days: int = Field(default=5, ge=0)
-    supervision_reply_business_days: int = Field(default=3, ge=1)
-    follow_up_after_business_days: int = Field(default=1, ge=0)  # 回访: the day after
-    follow_up_attempts: int = Field(default=3, ge=1)
+    reminder_after_business_days: int = Field(default=1, ge=0, le=MAX_DAYS)
+    supervision_after_business_days: int = Field(default=5, ge=0, le=MAX_DAYS)
+    supervision_reply_business_days: int = Field(default=3, ge=1, le=MAX_DAYS)
+    follow_up_after_business_days: int = Field(default=1, ge=0, le=MAX_DAYS)  # 回访: the day after
+    follow_up_attempts: int = Field(default=3, ge=1, le=MAX_DAYS)
     # Sichuan: a bad rating rectified within 15 working days (Dezhou: 5)
-    rectification_business_days: int = Field(default=15, ge=1)
-    appeal_business_days: int = Field(default=5, ge=0)
-    appeal_decision_business_days: int = Field(default=5, ge=1)  # 申诉审核: decided within
+    rectification_business_days: int = Field(default=15, ge=1, le=MAX_DAYS)
+    appeal_business_days: int = Field(default=5, ge=0, le=MAX_DAYS)
+    # 申诉审核: decided within
+    appeal_decision_business_days: int = Field(default=5, ge=1, le=MAX_DAYS)
     province: dict[str, ProvinceWorkOrders] = Field(default_factory=dict)
 
     @field_validator("province")
@@ -220,9 +228,9 @@ def _with_every_priority(value: dict[Priority, V]) -> dict[Priority, V]:
 
 
 def _positive_hours(value: dict[Priority, float]) -> dict[Priority, float]:
-    bad = [p.value for p, hours in value.items() if not hours > 0]
+    bad = [p.value for p, hours in value.items() if not 0 < hours <= MAX_HOURS]
     if bad:
-        raise ValueError(f"hours must be greater than 0 ({', '.join(bad)})")
+        raise ValueError(f"hours must be greater than 0 and at most {MAX_HOURS} ({', '.join(bad)})")
     return value
 
 
@@ -261,7 +269,7 @@ class PolicyFile(_Strict):
 
     version: str
     warning_thresholds: list[float] = Field(min_length=1)
-    reopen_window_business_days: float = Field(gt=0)
+    reopen_window_business_days: float = Field(gt=0, le=MAX_DAYS)
     rating_window_business_days: float = Field(
         default=15,
         ge=0,

@@ -113,15 +113,16 @@ def add_policy(
     content: str,
     *,
     added_by: str,
+    configured: PolicyFile | None,
     source: str = "candidate.toml",
-    configured: PolicyFile | None = None,
     now: datetime | None = None,
 ) -> Added:
     """Validate the policy TOML ``content`` and record it as a version of its own.
 
     The same version again with the same policy changes nothing; other content under a version
-    recorded, or under the version of the worker's policy file (``configured``), is refused:
-    requests that pinned that version must stay explainable by it.
+    recorded, or under the version of the worker's policy file (``configured``: every caller
+    names it, None only where no worker's file applies), is refused: requests that pinned that
+    version must stay explainable by it.
     """
     try:
         policy = parse_policy(content, source)

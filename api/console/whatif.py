@@ -51,6 +51,7 @@ from tierflow.auth_store import Principal
 from tierflow.directory_store import institution_names
 from tierflow.grades import SHANGHAI
 from tierflow.i18n import N_
+from tierflow.policy import PolicyFile
 from whatif.report import DIMENSIONS
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -504,12 +505,16 @@ def _calendar_version(calendar_json: str | None) -> str | None:
     return CalendarData.model_validate_json(calendar_json).version  # validated before the run
 
 
-def _add_candidate(ctx: ApiContext, user: Principal, run: service.RunOut) -> None:
-    """Record the run's candidate as a policy version (nothing if recorded with it already)."""
+def _add_candidate(
+    ctx: ApiContext, user: Principal, run: service.RunOut, configured: PolicyFile
+) -> None:
+    """Record the run's candidate as a policy version (nothing if recorded with it already;
+    refused under a version recorded, or configured, with other content)."""
     policy_store.add_policy(
         ctx.engine,
         run.candidate_content,
         added_by=user.user_id,
+        configured=configured,
         source=f"whatif {run.run_id}",
         now=ctx.clock(),
     )
@@ -542,9 +547,12 @@ async def promote(request: Request, ctx: Ctx, user: User, run_id: str) -> Respon
     if not can(user, "policies"):
         return error_page(request, user, HTTPException(403, t.gettext("Only admins promote.")))
     try:
-        await run_in_threadpool(_add_candidate, ctx, user, run)
+        configured = policies.configured_policy(ctx)
+        await run_in_threadpool(_add_candidate, ctx, user, run, configured)
     except policy_store.PolicyStoreError as exc:
         return again(exc.text(t))
+    except HTTPException as exc:  # the worker's policy file cannot be read
+        return again(refusal_text(exc), exc.status_code)
     try:
         body = policies.PromoteBody(
             in_force_from=start, whatif_run_id=run.run_id, note=values["note"] or None

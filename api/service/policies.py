@@ -73,7 +73,8 @@ def refusal(exc: store.PolicyStoreError, where: str, language: str | None) -> HT
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [item | {"text": text}])
 
 
-def _configured(ctx: ApiContext) -> PolicyFile:
+def configured_policy(ctx: ApiContext) -> PolicyFile:
+    """The worker's policy file (503 if it cannot be read): its version is taken."""
     try:
         return load_policy_file(ctx.settings.policy_file)
     except PolicyError as exc:
@@ -85,7 +86,7 @@ def _listing(ctx: ApiContext) -> PolicyList:
     known = store.timeline(ctx.engine)
     index = store.in_force(known, ctx.clock())
     now = (
-        InForceOut(version=_configured(ctx).version, release_id=None)
+        InForceOut(version=configured_policy(ctx).version, release_id=None)
         if index is None
         else InForceOut(version=known[index][0].version, release_id=known[index][0].id)
     )
@@ -108,7 +109,7 @@ async def add(
     ctx: ApiContext, principal: Principal, text: str, source: str, language: str | None
 ) -> Added:
     require(principal, "policies")
-    configured = _configured(ctx)
+    configured = configured_policy(ctx)
     try:
         done = await run_in_threadpool(
             lambda: store.add_policy(

@@ -110,3 +110,26 @@ async def test_a_policy_that_fails_validation_is_permanent() -> None:
     assert err.value.non_retryable and err.value.type.startswith("Permanent.")
     assert err.value.message.startswith("load_policy: ValueError: ")
     assert "end must be after start" in err.value.message
+
+
+async def test_a_policy_figure_no_deadline_can_be_computed_from_is_permanent() -> None:
+    """A policy recorded before its figures were bounded (an infinite factor) overflows when
+    a request is pinned: held for an operator, not retried for ever by every new request."""
+    policy = load_policy_file()
+    national = policy.targets.tier[Tier.NATIONAL].model_copy(
+        update={"resolution_factor": float("inf")}  # skips validation
+    )
+    tiers = {**policy.targets.tier, Tier.NATIONAL: national}
+    broken = policy.model_copy(
+        update={"targets": policy.targets.model_copy(update={"tier": tiers})}
+    )
+    req = PolicyRequest(
+        category=Category.FINANCING,
+        priority=Priority.NORMAL,
+        grade=Grade.NONE,
+        submitted_at=datetime(2026, 3, 2, 2, tzinfo=UTC),
+    )
+    with pytest.raises(ApplicationError) as err:
+        await ActivityEnvironment().run(PolicyActivities(broken).load_policy, req)
+    assert err.value.non_retryable and err.value.type.startswith("Permanent.")
+    assert err.value.message.startswith("load_policy: OverflowError: ")

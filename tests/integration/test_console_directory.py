@@ -157,6 +157,22 @@ async def test_an_invalid_csv_lists_every_problem_and_changes_nothing(
     assert {i: r.model_dump() for i, r in table(console).items()} == before_rows
 
 
+async def test_a_column_the_directory_does_not_have_is_refused(
+    console: Console, directory_file: Path
+) -> None:
+    """``category`` for ``categories``: ignored, it would make every specialised unit serve
+    every category; the header is refused instead, naming the column."""
+    body = named_csv(directory_file).replace("categories", "category", 1)
+    async with signed_in(console, "admin", directory_file=directory_file) as client:
+        refused = await upload(client, body)
+    assert refused.status_code == 422
+    [(_, column, message)] = [
+        tuple(html.unescape(c) for c in cells) for cells in PROBLEM.findall(refused.text)
+    ]
+    assert column == "表头" and message.startswith("表头含有机构名录没有的列 category")
+    assert versions(console) == []
+
+
 @pytest.mark.parametrize(
     ("rows", "expected"),
     [
@@ -167,6 +183,8 @@ async def test_an_invalid_csv_lists_every_problem_and_changes_nothing(
         ("x,X,county,330103,,,0\n", ("区划代码", "区划代码 330103 已撤销，请改用 330105")),
         ("gen-1,X,county,330106,,,0\n", ("机构编号", "机构编号 gen-1 以 gen- 开头")),
         ("x,X,county,330106,loans,,0\n", ("服务类别", "未知服务类别 loans")),
+        # a real institution marked generated would be skipped, and so removed
+        ("x,X,county,330106,,,1\n", ("系统生成标记", "标为系统生成，但编号 x 不是")),
     ],
 )
 async def test_each_kind_of_problem_is_worded_in_chinese(

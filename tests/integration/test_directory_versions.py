@@ -5,6 +5,9 @@ institution table; ``tierflow directory import`` records into the configured dat
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from typer.testing import CliRunner
 from schemas.domain import Category, Tier
 from tests.utils.language import language_env
 from tierflow.cli import app as cli
+from tierflow.db.engine import make_engine
 from tierflow.db.models import DirectoryVersion, InstitutionRow
 from tierflow.directory import Directory, DirectoryError
 from tierflow.directory_csv import export_csv
@@ -261,3 +265,27 @@ def test_a_directory_file_with_such_an_id_is_not_recorded_but_a_recorded_one_loa
     with pytest.raises(DirectoryError, match="id '广州天河' must be 1-64 letters"):
         record_file(db_engine, seeded, "seed")
     assert recorded(db_engine) == ["v1"]
+
+
+def test_the_cli_adds_users_of_the_imported_directory(sqlite_url: str, tmp_path: Path) -> None:
+    """After an import adds a unit, its caseworker can be added, by the directory the workers
+    route by (the database's newest version), not the file the import left alone."""
+    engine = make_engine(sqlite_url)
+    try:
+        import_directory(NAMED + TIANHE, None, "v2", source="b.csv", imported_by="a", engine=engine)
+    finally:
+        engine.dispose()
+    env = {
+        **os.environ,
+        "TIERFLOW_DATABASE_URL": sqlite_url,
+        "TIERFLOW_HOME": str(tmp_path),
+        "TIERFLOW_LANG": "en",
+    }
+    env.pop("TIERFLOW_DIRECTORY_FILE", None)
+    added = subprocess.run(
+        [sys.executable, "-m", "tierflow.cli", "users", "add", "cw-th", "--role", "caseworker",
+         "--institution", "gd-440106-sme"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert "gd-440106-sme" in added.stdout

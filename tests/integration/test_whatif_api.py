@@ -110,7 +110,9 @@ async def test_a_supervisor_uploads_a_candidate_and_reads_the_run_back(
 def recorded_2x(site: Console) -> str:
     """A recorded candidate version, whichever test of the file runs first."""
     if policy_store.load_version(site.engine, "recorded-2x") is None:
-        policy_store.add_policy(site.engine, scaled_policy("recorded-2x", 2.0), added_by="test")
+        policy_store.add_policy(
+            site.engine, scaled_policy("recorded-2x", 2.0), added_by="test", configured=None
+        )
     return "recorded-2x"
 
 
@@ -272,6 +274,29 @@ async def test_an_admin_runs_and_promotes_from_the_console(trail: Trail, site: C
         ).one()
     assert release.version == "halved-console"
     assert release.promoted_by == site.users.ids["admin"]
+
+
+async def test_the_console_promotes_no_other_content_under_the_workers_version(
+    trail: Trail, site: Console, tmp_path
+) -> None:
+    """A candidate named as the worker's own policy file but saying otherwise is refused at
+    its promotion, as the API refuses it: requests pinned to that version keep their meaning
+    (the file's version need not be recorded yet)."""
+    own = tmp_path / "own.toml"
+    own.write_text(scaled_policy("site-own", 1.0), "utf-8")
+    async with signed_in(site, "admin", policy_file=own) as client:
+        csrf = await page_csrf(client)
+        form = {"csrf_token": csrf, "source": "file", "priorities": ["normal"]}
+        text = scaled_policy("site-own", 0.5).encode()  # the file's version, other targets
+        files = {"policy": ("same-name.toml", text, "application/toml")}
+        done = await client.post("/console/whatif", data=form, files=files)
+        assert done.status_code == 303, done.text
+        start = (site.clock.now + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+        promote = {"csrf_token": csrf, "in_force_from": start, "note": "同名"}
+        refused = await client.post(f"{done.headers['location']}/promote", data=promote)
+    assert refused.status_code == 422, refused.text
+    assert "site-own 已记录为其他内容" in refused.text
+    assert policy_store.load_version(trail.engine, "site-own") is None
 
 
 async def test_a_supervisor_sees_the_page_but_no_promotion(site: Console) -> None:

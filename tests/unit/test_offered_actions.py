@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from schemas.domain import Role, State, Tier
+from schemas.domain import ClockKind, Role, State, Tier
 from schemas.lifecycle import (
     ActionKind,
     ActionRequest,
     Institution,
     Rectification,
+    SlaClock,
     Supervision,
     TierHold,
     WorkflowState,
@@ -80,6 +81,15 @@ def test_each_person_is_offered_what_the_workflow_accepts_from_them() -> None:
     see the same request; each is offered only the steps the workflow takes from them."""
     case = county_case(NOW, State.IN_PROGRESS, COUNTY)
     case.holds = [TierHold(tier=Tier.COUNTY, institution_id=COUNTY.id, since=NOW, handler="cw-1")]
+    running = SlaClock(  # an extension is asked of a resolution clock with time left
+        kind=ClockKind.RESOLUTION,
+        tier=Tier.COUNTY,
+        target_seconds=40 * 3600,
+        started_at=NOW - timedelta(days=1),
+        running_since=NOW - timedelta(days=1),
+        deadline=NOW + timedelta(days=3),
+    )
+    case.clocks = [running]
     _add_city_part(case)
     view = views.request_view(case, NOW)
     part_steps = {ActionKind.SIGN_FOR_PART, ActionKind.CONCLUDE_PART}

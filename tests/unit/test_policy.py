@@ -220,6 +220,27 @@ def _load_edited(tmp_path: Path, old: str, new: str) -> PolicyFile:
 
 
 BAD_EDITS = [
+    # figures a request could not be pinned by (an overflow), or that mean a second
+    (
+        "[targets.tier.national]\nresolution_factor = 1.5",
+        "[targets.tier.national]\nresolution_factor = inf",
+        "sla_policy.toml: targets.tier.national.resolution_factor: input should be a finite number",
+    ),
+    (
+        "[targets.tier.national]\nresolution_factor = 1.5",
+        "[targets.tier.national]\nresolution_factor = 1e-300",
+        "sla_policy.toml: targets.tier.national.resolution_factor: must be >= 0.01",
+    ),
+    (
+        "[targets.priority.high]\nresponse_hours = 4",
+        "[targets.priority.high]\nresponse_hours = 1e9",
+        "sla_policy.toml: targets.priority.high.response_hours: must be <= 10000",
+    ),
+    (
+        "reopen_window_business_days = 5",
+        "reopen_window_business_days = nan",
+        "sla_policy.toml: reopen_window_business_days: input should be a finite number",
+    ),
     (
         "[targets.priority.high]\nresponse_hours = 4",
         "[targets.priority.high]\nresponse_hours = 0",
@@ -317,7 +338,8 @@ BAD_EDITS = [
     (
         "urgent = 0.25,",
         "urgent = 0,",
-        "sla_policy.toml: work_orders.sign_for_hours: hours must be greater than 0 (urgent)",
+        "sla_policy.toml: work_orders.sign_for_hours: hours must be greater than 0 and at most "
+        "10000 (urgent)",
     ),
     (
         'sign_for_breach = "remind"',

@@ -18,7 +18,8 @@ FILE = parse_policy(policy_text(Targets(version="file-1")))
 
 
 def released(engine: Engine, version: str, at: datetime) -> None:
-    add_policy(engine, policy_text(Targets(response=900, version=version)), added_by="admin")
+    text = policy_text(Targets(response=900, version=version))
+    add_policy(engine, text, added_by="admin", configured=None)
     promote(engine, version, at, promoted_by="admin", now=NOW)
 
 

@@ -60,13 +60,15 @@ def save_run(
 
 
 def test_a_candidate_is_added_once_and_a_clash_is_refused(sqlite_engine: Engine) -> None:
-    added = add_policy(sqlite_engine, V1, added_by="admin", now=NOW)
+    added = add_policy(sqlite_engine, V1, added_by="admin", configured=None, now=NOW)
     assert added.version == "v1" and added.new
-    again = add_policy(sqlite_engine, V1.replace("\n", "\n\n"), added_by="other", now=NOW)
+    again = add_policy(
+        sqlite_engine, V1.replace("\n", "\n\n"), added_by="other", configured=None, now=NOW
+    )
     assert not again.new  # the same policy, written otherwise: nothing changes
     clash = V2.replace('version = "v2"', 'version = "v1"')
     assert "v1 is recorded with other content" in refused(
-        "version", add_policy, sqlite_engine, clash, added_by="admin"
+        "version", add_policy, sqlite_engine, clash, added_by="admin", configured=None
     )
     assert policy_content(sqlite_engine, "v1") == V1
     [info] = policy_versions(sqlite_engine)
@@ -77,25 +79,34 @@ def test_a_candidate_must_validate_and_may_not_take_the_files_version(
     sqlite_engine: Engine,
 ) -> None:
     broken = V1.replace("response_hours = 1.0", "response_hours = -1.0", 1)
-    message = refused("policy", add_policy, sqlite_engine, broken, added_by="admin")
+    message = refused(
+        "policy", add_policy, sqlite_engine, broken, added_by="admin", configured=None
+    )
     assert "response_hours: must be > 0" in message
-    refused("policy", add_policy, sqlite_engine, "version = ", added_by="admin")
+    refused("policy", add_policy, sqlite_engine, "version = ", added_by="admin", configured=None)
     too_long = V1.replace('version = "v1"', f'version = "{"9" * 65}"')  # no policy file's
     assert "version: must be 1-64 characters" in refused(
-        "policy", add_policy, sqlite_engine, too_long, added_by="a"
+        "policy", add_policy, sqlite_engine, too_long, added_by="a", configured=None
     )
     spaced = V1.replace('version = "v1"', 'version = "v1 试行"')  # a file's, not a candidate's
-    assert "1-64 letters" in refused("version", add_policy, sqlite_engine, spaced, added_by="a")
+    assert "1-64 letters" in refused(
+        "version", add_policy, sqlite_engine, spaced, added_by="a", configured=None
+    )
     as_packaged = V1.replace('version = "v1"', f'version = "{PACKAGED.version}"')
     refused(
-        "version", add_policy, sqlite_engine, as_packaged, added_by="admin", configured=PACKAGED
+        "version",
+        add_policy,
+        sqlite_engine,
+        as_packaged,
+        added_by="admin",
+        configured=PACKAGED,
     )
     assert policy_versions(sqlite_engine) == []
 
 
 def test_promotions_move_forward_only_and_name_the_field(sqlite_engine: Engine) -> None:
-    add_policy(sqlite_engine, V1, added_by="admin")
-    add_policy(sqlite_engine, V2, added_by="admin")
+    add_policy(sqlite_engine, V1, added_by="admin", configured=None)
+    add_policy(sqlite_engine, V2, added_by="admin", configured=None)
     day = NOW + timedelta(days=1)
     refused("version", promote, sqlite_engine, "v9", day, promoted_by="admin", now=NOW)
     refused(
@@ -130,7 +141,7 @@ def test_promotions_move_forward_only_and_name_the_field(sqlite_engine: Engine) 
 def test_a_promotion_links_the_whatif_run_that_tried_this_very_policy(
     sqlite_engine: Engine,
 ) -> None:
-    add_policy(sqlite_engine, V2, added_by="admin")
+    add_policy(sqlite_engine, V2, added_by="admin", configured=None)
     at = NOW + timedelta(days=7)
     save_run(sqlite_engine, "run-other", "v1", V1)
     save_run(sqlite_engine, "run-edited", "v2", V2.replace("0.5", "0.6"))
@@ -160,8 +171,8 @@ def test_a_promotion_links_the_whatif_run_that_tried_this_very_policy(
 def test_the_policy_in_force_is_the_latest_release_at_or_before_the_instant(
     sqlite_engine: Engine,
 ) -> None:
-    add_policy(sqlite_engine, V1, added_by="admin")
-    add_policy(sqlite_engine, V2, added_by="admin")
+    add_policy(sqlite_engine, V1, added_by="admin", configured=None)
+    add_policy(sqlite_engine, V2, added_by="admin", configured=None)
     first = NOW + timedelta(days=1)
     second = datetime(2026, 12, 10, 0, 0, tzinfo=timezone(timedelta(hours=8)))
     promote(sqlite_engine, "v1", first, promoted_by="admin", now=NOW)

@@ -39,7 +39,8 @@ def users_add(
 ) -> None:
     """Create an API user; supervisors' tier and region come from their institution."""
     from tierflow.auth_store import AuthStoreError, create_user
-    from tierflow.directory import Directory
+    from tierflow.directory import DirectoryError
+    from tierflow.directory_store import current_directory
     from tierflow.settings import Settings
 
     try:
@@ -47,16 +48,12 @@ def users_add(
     except ValueError:
         roles = ", ".join(r.value for r in Role)
         fail(_("role: %(role)r is not one of %(roles)s") % {"role": role, "roles": roles})
+    engine = open_engine()
     try:
-        user = create_user(
-            open_engine(),
-            name,
-            role_value,
-            institution,
-            grant,
-            Directory.load(Settings().directory_file),
-        )
-    except AuthStoreError as exc:
+        # the directory workers route by: an import recorded in the database, else the file
+        directory = current_directory(engine, Settings().directory_file)
+        user = create_user(engine, name, role_value, institution, grant, directory)
+    except (AuthStoreError, DirectoryError) as exc:
         fail(explain(exc))
     said = {"user": user.id, "role": term(Role(user.role))}
     if user.tier:
