@@ -84,7 +84,7 @@ screenshots: $(STAMP) system-deps
 	TIERFLOW_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest tests/e2e
 
 ## Only the tests on the Temporal server built from deploy/temporal-server (also in `make test`):
-## mTLS, and PostgreSQL as in production. The first Go build on a machine takes 5-25 min on
+## mTLS, PostgreSQL as in production, and the cluster topology. The first Go build on a machine takes 5-25 min on
 ## 2 cores; the binary is cached in ~/.cache/tierflow/temporal-server by module checksum.
 test-temporal-server: $(STAMP)
 	$(BIN)/pytest -m go_build tests/integration

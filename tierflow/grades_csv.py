@@ -126,7 +126,7 @@ def _row(row: dict[str, str]) -> tuple[dict[str, object], list[Said]]:
             elif name in named:
                 key = _QUOTES.sub("", text).lower()
                 if key not in named[name]:
-                    allowed = ", ".join(m.value for m in set(named[name].values()))
+                    allowed = ", ".join(sorted({m.value for m in named[name].values()}))
                     raise TranslatableError(
                         N_("unknown %(column)s %(text)r (allowed: %(allowed)s)"),
                         column=column(name),
