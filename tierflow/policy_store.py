@@ -33,6 +33,7 @@ from tierflow.recorded_versions import RecordedVersions
 
 # how far in the past a release may start: the clocks of the admin's host and the database's
 SKEW = timedelta(minutes=1)
+MAX_AHEAD = timedelta(days=366)  # how far ahead a release may start
 CACHED_VERSIONS = 16
 VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}")
 PROMOTION_LOCK = 0x7469_6572_706F  # PostgreSQL advisory lock: one promotion at a time
@@ -223,15 +224,17 @@ def promote(
         in_force_from = in_force_from.astimezone(UTC)
     except OverflowError:  # an instant at the edge of the calendar
         raise PolicyStoreError("in_force_from", N_("in_force_from: out of range")) from None
-    if in_force_from < now - SKEW:
-        raise PolicyStoreError(
-            "in_force_from",
-            N_("in_force_from: %(when)s is in the past; a release takes effect from now on"),
-            when=in_force_from.isoformat(),
-        )
     with Session(engine) as session:
         if engine.dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PROMOTION_LOCK})
+        latest = _latest(session)
+        if latest is not None and (latest.version, latest.in_force_from, latest.whatif_run_id) == (
+            version,
+            in_force_from,
+            whatif_run_id,
+        ):
+            return Release.of(latest)  # a retry of this very promotion: its answer again
+        _check_when(in_force_from, now)
         recorded = session.get(SlaPolicyVersion, version)
         if recorded is None:
             raise PolicyStoreError(
@@ -256,12 +259,37 @@ def promote(
         return Release.of(row)
 
 
-def _check_order(session: Session, version: str, in_force_from: datetime) -> None:
-    """Refuse a release before (or at) the latest one, or one that changes nothing."""
+def _latest(session: Session) -> SlaPolicyRelease | None:
     query = select(SlaPolicyRelease).order_by(
         col(SlaPolicyRelease.in_force_from).desc(), col(SlaPolicyRelease.id).desc()
     )
-    latest = session.exec(query.limit(1)).first()
+    return session.exec(query.limit(1)).first()
+
+
+def _check_when(in_force_from: datetime, now: datetime) -> None:
+    """Refuse a start in the past, or so far ahead that it reads as a typo (2207 for 2027):
+    a release is never undone, and every later one must start after it."""
+    if in_force_from < now - SKEW:
+        raise PolicyStoreError(
+            "in_force_from",
+            N_("in_force_from: %(when)s is in the past; a release takes effect from now on"),
+            when=in_force_from.isoformat(),
+        )
+    if in_force_from > now + MAX_AHEAD:
+        raise PolicyStoreError(
+            "in_force_from",
+            N_(
+                "in_force_from: %(when)s is more than %(days)d days ahead; promote it nearer "
+                "its day (a release cannot be undone)"
+            ),
+            when=in_force_from.isoformat(),
+            days=MAX_AHEAD.days,
+        )
+
+
+def _check_order(session: Session, version: str, in_force_from: datetime) -> None:
+    """Refuse a release before (or at) the latest one, or one that changes nothing."""
+    latest = _latest(session)
     if latest is None:
         return
     if latest.in_force_from >= in_force_from:
@@ -288,6 +316,12 @@ def _check_run(session: Session, run_id: str, recorded: SlaPolicyVersion) -> Non
     if run is None:
         raise PolicyStoreError(
             "whatif_run_id", N_("whatif_run_id: no what-if run %(run)s"), run=run_id
+        )
+    if run.requests == 0:
+        raise PolicyStoreError(
+            "whatif_run_id",
+            N_("whatif_run_id: what-if run %(run)s covered no request: it shows nothing"),
+            run=run_id,
         )
     try:
         tried = parse_policy(run.candidate_content, f"whatif_run {run_id}")

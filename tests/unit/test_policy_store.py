@@ -40,7 +40,12 @@ def refused(field: str, call: object, *args: object, **kwargs: object) -> str:
 
 
 def save_run(
-    engine: Engine, run_id: str, version: str, content: str, calendar: str | None = None
+    engine: Engine,
+    run_id: str,
+    version: str,
+    content: str,
+    calendar: str | None = None,
+    requests: int = 10,
 ) -> None:
     with Session(engine) as session:
         session.add(
@@ -51,7 +56,7 @@ def save_run(
                 candidate_version=version,
                 candidate_content=content,
                 candidate_calendar=calendar,
-                requests=10,
+                requests=requests,
                 changed=2,
                 report="{}",
             )
@@ -136,6 +141,14 @@ def test_promotions_move_forward_only_and_name_the_field(sqlite_engine: Engine) 
     refused("version", promote, sqlite_engine, "v2", day + timedelta(1), promoted_by="a", now=NOW)
     back = promote(sqlite_engine, "v1", day + timedelta(days=1), promoted_by="admin", now=NOW)
     assert [r.id for r in releases(sqlite_engine)] == [skewed.id, later.id, back.id]
+    # a retry of the same promotion (its answer lost) is answered with the release made
+    again = promote(sqlite_engine, "v1", day + timedelta(days=1), promoted_by="admin", now=NOW)
+    assert again == back and len(releases(sqlite_engine)) == 3
+    # 2207 for 2027: a release cannot be undone, and every later one would have to follow it
+    typo = day.replace(year=day.year + 181)
+    assert "more than 366 days ahead" in refused(
+        "in_force_from", promote, sqlite_engine, "v2", typo, promoted_by="admin", now=NOW
+    )
 
 
 def test_a_promotion_links_the_whatif_run_that_tried_this_very_policy(
@@ -148,7 +161,11 @@ def test_a_promotion_links_the_whatif_run_that_tried_this_very_policy(
     save_run(sqlite_engine, "run-v2", "v2", V2)
     calendar = PACKAGED.calendar_for(2026).model_dump_json()
     save_run(sqlite_engine, "run-v2-calendar", "v2", V2, calendar)
+    save_run(sqlite_engine, "run-v2-empty", "v2", V2, requests=0)
     args = (sqlite_engine, "v2", at)
+    assert "run-v2-empty covered no request" in refused(
+        "whatif_run_id", promote, *args, promoted_by="a", whatif_run_id="run-v2-empty", now=NOW
+    )
     assert "no what-if run run-9" in refused(
         "whatif_run_id", promote, *args, promoted_by="a", whatif_run_id="run-9", now=NOW
     )
