@@ -56,11 +56,16 @@ def highest(rows: Iterable[EnterpriseGradeBase]) -> Grade:
     return max((row.grade for row in rows), key=LADDER.index, default=Grade.NONE)
 
 
+# What only a withdrawal writes: a row of the published list of grants leaves them alone
+WITHDRAWAL_FIELDS = frozenset({"withdrawn_on", "withdrawal_reason"})
+
+
 def upsert(session: Session, rows: Iterable[EnterpriseGradeBase], source: str) -> tuple[int, int]:
     """Insert or update recognitions by (uscc, grade, level, granted_on); caller commits.
 
-    A withdrawal already recorded stays unless the row brings one of its own: the published
-    list of grants does not undo a withdrawal. Returns (added, updated).
+    An update writes the row as the file has it (a corrected list may clear an end date it
+    gave by mistake); a withdrawal already recorded stays unless the row brings one of its
+    own: the published list of grants does not undo a withdrawal. Returns (added, updated).
     """
     added = updated = 0
     now = datetime.now(UTC)
@@ -74,7 +79,9 @@ def upsert(session: Session, rows: Iterable[EnterpriseGradeBase], source: str) -
                 EnterpriseGrade.granted_on == row.granted_on,
             )
         ).first()
-        data = row.model_dump(exclude_none=found is not None)
+        data = row.model_dump()
+        if found is not None and row.withdrawn_on is None:  # grants do not undo a withdrawal
+            data = {k: v for k, v in data.items() if k not in WITHDRAWAL_FIELDS}
         if found is None:
             session.add(EnterpriseGrade(**data, source=source, imported_at=now))
             added += 1

@@ -163,6 +163,19 @@ def test_a_reimported_list_keeps_a_recorded_withdrawal(db_engine: Engine) -> Non
     assert (row.withdrawn_on, row.withdrawal_reason) == (date(2026, 2, 1), "企业申请退出")
 
 
+async def test_a_corrected_list_clears_an_end_date_given_by_mistake(db_engine: Engine) -> None:
+    """A list published with a wrong 有效期至, then corrected with none: the grant holds
+    again, and the pinned policy applies the grade."""
+    code = uscc("corrected")
+    recognise(db_engine, code, Grade.LITTLE_GIANT, valid_until=date(2026, 1, 31))
+    assert (await pin(db_engine, code, Grade.LITTLE_GIANT)).grade_applied is Grade.NONE  # ended
+    recognise(db_engine, code, Grade.LITTLE_GIANT, valid_until=None)  # the correction
+    with Session(db_engine) as session:
+        [row] = grades.recognitions(session, code)
+    assert row.valid_until is None
+    assert (await pin(db_engine, code, Grade.LITTLE_GIANT)).grade_applied is Grade.LITTLE_GIANT
+
+
 async def test_the_worker_pins_the_registry_grade_and_the_view_shows_both(stack) -> None:
     confirmed = make_request(grade=Grade.LITTLE_GIANT)
     # another enterprise, claiming the grade the registry does not know it for
