@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
@@ -46,11 +47,35 @@ def _csrf(request: Request, form: Any) -> None:
     check_csrf(request, session_token(request), form_text(form.get("csrf_token")))
 
 
+INBOX_ROWS = 100  # notifications on one page of the inbox
+MAX_INBOX_PAGE = 1000
+
+
 @router.get("/inbox")
-async def inbox_page(request: Request, ctx: Ctx, user: User, unread: str = "") -> Response:
-    """The user's notifications, newest first; unread ones marked."""
-    page = await service.inbox(ctx, user, unread == "1", 100, 0)
-    context = {"active": "inbox", "page": page, "unread_only": unread == "1"}
+async def inbox_page(
+    request: Request, ctx: Ctx, user: User, unread: str = "", page: int = 1
+) -> Response:
+    """The user's notifications, newest first, ``INBOX_ROWS`` a page; unread ones marked."""
+    number = min(max(page, 1), MAX_INBOX_PAGE)
+    unread_only = unread == "1"
+    # one more than a page: whether a next page exists, without counting every entry
+    found = await service.inbox(ctx, user, unread_only, INBOX_ROWS + 1, (number - 1) * INBOX_ROWS)
+    more = len(found.items) > INBOX_ROWS
+    found.items = found.items[:INBOX_ROWS]
+
+    def page_url(n: int) -> str:
+        return "/console/inbox?" + urlencode(
+            {**({"unread": "1"} if unread_only else {}), "page": n}
+        )
+
+    context = {
+        "active": "inbox",
+        "page": found,
+        "unread_only": unread_only,
+        "prev_url": page_url(number - 1) if number > 1 else None,
+        "next_url": page_url(number + 1) if more and number < MAX_INBOX_PAGE else None,
+        "number": number,
+    }
     return render(request, "inbox.html", context, user=user)
 
 

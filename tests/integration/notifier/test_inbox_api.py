@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.app import create_app
+from api.console.inbox import INBOX_ROWS
 from tests.fixtures.console import sign_in
 from tests.utils.api_helpers import Users, asgi_client, make_users
 from tierflow.db.engine import make_engine
@@ -205,3 +206,21 @@ async def test_a_landline_saved_before_is_flagged_on_the_preferences_page(setup)
         assert (await client.post("/console/preferences", data=fixed)).status_code == 303
         page = await client.get("/console/preferences")
         assert "短信无法发送到此号码" not in page.text and "+8613800000000" in page.text
+
+
+async def test_the_console_inbox_pages_through_every_notification(setup) -> None:  # noqa: ANN001
+    """More notifications than a page holds: the next page has the rest, none twice."""
+    engine, users, app = setup
+    add_inbox(engine, users.ids["cw_own"], INBOX_ROWS + 3, "【预警】工单")
+    seen: list[str] = []
+    async with asgi_client(app) as client:
+        assert (await sign_in(client, users.tokens["cw_own"])).status_code == 303
+        url: str | None = "/console/inbox"
+        while url is not None:
+            page = await client.get(url)
+            assert page.status_code == 200, page.text
+            seen += re.findall(r">【预警】工单 (\d+)</a>", page.text)
+            found = re.search(r'<a href="([^"]+)" rel="next">', page.text)
+            url = found.group(1).replace("&amp;", "&") if found else None
+        assert "第 2 页" in page.text and 'rel="prev"' in page.text
+    assert sorted(int(n) for n in seen) == list(range(INBOX_ROWS + 3))
