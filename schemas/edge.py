@@ -3,8 +3,8 @@
 Both edges validate with the models in ``schemas/``, so every rule lives here once:
 
 - free text is bounded by UTF-8 **bytes** (a workflow's state is bytes; a Chinese character
-  takes 3), and refuses C0 control characters (NUL and the rest of U+0000-U+001F, and DEL)
-  except tab, newline and carriage return;
+  takes 3), and refuses control characters (NUL and the rest of U+0000-U+001F, DEL, the C1
+  controls, the bidirectional overrides and isolates) except tab, newline and carriage return;
 - names and ids a caller chooses (an actor's id, a CloudEvent's source) refuse every control
   character, tab and line breaks too;
 - ids are matched as a whole string (no trailing newline slips through to logs);
@@ -31,10 +31,15 @@ from pydantic import AfterValidator, Field
 from schemas.messages import N_, TranslatableError
 from schemas.policy import FIRST_POLICY_EFFECTIVE, FIRST_POLICY_VERSION
 
-# C0 controls except tab (09), newline (0A) and carriage return (0D), plus DEL (7F).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# Every C0 control and DEL: none belongs in a name or an id (logs, columns, mail headers).
-_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 controls except tab (09), newline (0A) and carriage return (0D), DEL (7F), the C1
+# controls (80-9F: U+0085 ends a line to some readers) and the bidirectional controls
+# (202A-202E, 2066-2069): an override shown in the console, a mail or a log reorders what a
+# reader sees (a text or a name that reads otherwise than it is, "Trojan Source").
+_BIDI = "\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]")
+# Every C0 control, DEL, C1 and bidirectional control, and the Unicode line and paragraph
+# separators: none belongs in a name or an id (logs, columns, mail headers).
+_ANY_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]")
 _STORED: ContextVar[bool] = ContextVar("tierflow_stored", default=False)
 
 # Byte limits: three times the character limits of 0.1.0 (a CJK character is 3 UTF-8 bytes),

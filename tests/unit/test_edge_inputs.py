@@ -49,6 +49,10 @@ BAD_SUBMITS: list[tuple[str, dict[str, Any], str]] = [
     ("subject", {"subject": "loan\x00"}, "control character U+0000"),
     ("description", {"description": "a\x1bb"}, "control character U+001B"),
     ("channel", {"channel": "portal\x7f"}, "control character U+007F"),
+    # a direction override reorders what a reader sees ("Trojan Source"); a C1 control too
+    ("subject", {"subject": "贷款\u202e额度"}, "control character U+202E at position 3"),
+    ("description", {"description": "a\u2066b"}, "control character U+2066"),
+    ("enterprise.name", {"enterprise": {"name": "启明\x85科技"}}, "control character U+0085"),
     ("enterprise.name", {"enterprise": {"name": "启明\x00"}}, "control character"),
     ("enterprise.contact_name", {"enterprise": {"contact_name": "王\x08芳"}}, "control"),
     ("attachments.0.name", {"attachments": [{"name": "a\x00.pdf"}]}, "control character"),
@@ -201,6 +205,12 @@ def action_data(**changes: Any) -> dict[str, Any]:
             "control character U+000A",
         ),
         (ActionKind.COMMENT, {"actor": {"id": " ", "role": "enterprise"}}, "actor.id", "blank"),
+        (
+            ActionKind.COMMENT,
+            {"actor": {"id": "cw\u2028admin", "role": "caseworker", "institution_id": "x"}},
+            "actor.id",
+            "control character U+2028",
+        ),
         (
             ActionKind.COMMENT,
             {"actor": {"id": "cw-1", "role": "caseworker", "institution_id": "zj\t1"}},
