@@ -330,6 +330,10 @@ async def test_cli_login_keeps_only_a_token_the_api_took(
     assert (saved.stat().st_mode & 0o777, saved.parent.stat().st_mode & 0o777) == (0o600, 0o700)
     other = await run(cli_env, "show", "r1/../r2")
     assert other.exit_code == 2 and "is not a request id" in other.output
+    # a token sent in clear to another host: refused before any call, unless asked for
+    clear = await run(cli_env, "login", "--url", "http://tierflow.example.cn", "--token", token)
+    assert clear.exit_code == 1 and "plain HTTP to another host" in clear.output
+    assert saved.read_text() == json.dumps({"url": api_url, "token": token})
 
 
 def test_credentials_path_follows_tierflow_home(monkeypatch: pytest.MonkeyPatch) -> None:

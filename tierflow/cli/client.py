@@ -7,6 +7,7 @@ answer unchanged.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import uuid
@@ -14,7 +15,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 import typer
@@ -208,12 +209,23 @@ def _print_json(data: Any) -> None:
 
 # --------------------------------------------------------------------------- caseworker commands
 def login(
-    url: str = typer.Option(..., help="API base URL, e.g. http://127.0.0.1:8000"),
+    url: str = typer.Option(..., help="API base URL, e.g. https://tierflow.example.gov.cn"),
     token: str | None = typer.Option(
         None, help="Token from `tierflow tokens issue` (asked for when not given)"
     ),
+    allow_http: bool = typer.Option(
+        False, "--allow-http", help="Send the token over plain HTTP to another host"
+    ),
 ) -> None:
     """Check the token against the API and store it for later commands."""
+    if _in_clear(url) and not allow_http:
+        _fail(
+            _(
+                "%(url)s is plain HTTP to another host: the token would cross the network "
+                "readable on the way. Use https://, or --allow-http on a network you trust"
+            )
+            % {"url": url}
+        )
     if token is None:  # asked here, not by Typer: its prompt would say "Token" in English
         token = str(typer.prompt(_("Token"), hide_input=True))
     token = token.strip()  # pasted with a line break
@@ -245,6 +257,20 @@ def login(
     path = credentials_path()
     _write_private(path, json.dumps({"url": url, "token": token}))
     typer.echo(_("logged in to %(url)s; credentials in %(path)s") % {"url": url, "path": path})
+
+
+def _in_clear(url: str) -> bool:
+    """Whether ``url`` is plain HTTP to a host other than this machine's loopback."""
+    parsed = urlsplit(url.strip())
+    if parsed.scheme.lower() != "http":
+        return False
+    host = (parsed.hostname or "").lower()
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: it resolves elsewhere
+        return True
 
 
 def _write_private(path: Path, text: str) -> None:
