@@ -102,6 +102,10 @@ async def recording_worker(
             workflow_runner=workflow_runner(env.client.data_converter),  # as a worker runs it
             # every open request stays cached: an evicted one replays its history each task
             max_cached_workflows=CACHED_WORKFLOWS,
+            # no 2-second deadlock detector: on a loaded host (a recording beside a CI run) a
+            # starved task tripped it, failed, and its retries (as starved) left the request's
+            # history behind the events its local activities had recorded
+            debug_mode=True,
             activities=[
                 AdmissionActivities(
                     pinning.load_policy, directory.resolve_institution
