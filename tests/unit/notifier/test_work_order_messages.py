@@ -9,7 +9,7 @@ import pytest
 
 from schemas.domain import Role, State, Tier
 from schemas.lifecycle import EventType
-from tests.utils.factories import RecordFactory, caseworker, make_request
+from tests.utils.factories import ENTERPRISE, RecordFactory, caseworker, make_request
 from tests.utils.language import mixed_punctuation
 from tierflow.settings import Settings
 from workers.notifier.process import load_checked_rules
@@ -303,3 +303,32 @@ def test_an_extension_granted_while_the_clocks_stand_still_says_so(locale, phras
     record = f.emit(EventType.EXTENSION_APPROVED, details={"days": 2, "resolution_due_at": None})
     message = TEMPLATES.render("extension_granted", locale, record, "https://console/x")
     assert phrase in message.body and "-。" not in message.body and "by -" not in message.body
+
+
+def test_what_the_enterprise_writes_reaches_the_unit() -> None:
+    """企业留言: a comment the enterprise sends through its portal goes to the holding unit's
+    caseworkers (a supervisor's is an instruction; a caseworker's own note goes nowhere)."""
+    commented = EventType.COMMENTED
+    by_enterprise = [r for r in RULES.for_event(commented) if r.applies({}, Role.ENTERPRISE)]
+    assert [r.name for r in by_enterprise] == ["enterprise_message"]
+    assert [s.audience.value for s in by_enterprise[0].send] == ["caseworkers"]
+    f = RecordFactory(make_request())
+    f.submitted()
+    f.assigned(COUNTY, Tier.COUNTY)
+    record = f.commented("问题还没解决，请再联系我们", author=ENTERPRISE)
+    message = TEMPLATES.render("enterprise_message", "zh-CN", record, "https://console/x")
+    assert message.subject.startswith("企业留言：")
+    assert "问题还没解决，请再联系我们" in message.body and "https://console/x" in message.body
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_the_enterprise_is_told_until_when_and_where_to_answer(locale: str) -> None:
+    """补充材料 names the day the wait ends and the portal; a reply to the mail reaches nobody."""
+    f = RecordFactory(make_request())
+    f.submitted()
+    f.assigned(COUNTY, Tier.COUNTY)
+    record = f.emit(EventType.INFO_REQUESTED, State.AWAITING_ENTERPRISE, reason="请补充财务报表")
+    record.summary.paused_until = datetime(2026, 12, 15, 9, 30, tzinfo=UTC)
+    message = TEMPLATES.render("info_requested", locale, record, "https://console/x")
+    until = {"zh-CN": "请于 2026年12月15日 17:30 前", "en": "by"}[locale]
+    assert until in message.body and ("企业服务门户" in message.body or "portal" in message.body)
