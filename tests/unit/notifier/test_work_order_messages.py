@@ -35,7 +35,7 @@ def test_the_unit_hears_what_changes_its_work() -> None:
     """The enterprise's materials (the clocks run again), a redo (重办), a handler named, a
     resumption and a withdrawal each reach the people they change the work of."""
     assert _rules_for(EventType.INFO_PROVIDED) == {"enterprise_replied"}
-    assert _rules_for(EventType.REOPENED, cause="follow_up") == {"reopened"}
+    assert _rules_for(EventType.REOPENED, cause="follow_up") == {"reopened", "redo_for_enterprise"}
     assert _rules_for(EventType.HANDLER_CHANGED) == {"handler_named"}
     assert _rules_for(EventType.RESUMED) == {"handling_resumed"}
     assert _rules_for(EventType.ENTERPRISE_WAIT_EXPIRED) == {"handling_resumed"}
@@ -332,3 +332,23 @@ def test_the_enterprise_is_told_until_when_and_where_to_answer(locale: str) -> N
     message = TEMPLATES.render("info_requested", locale, record, "https://console/x")
     until = {"zh-CN": "请于 2026年12月15日 17:30 前", "en": "by"}[locale]
     assert until in message.body and ("企业服务门户" in message.body or "portal" in message.body)
+
+
+def test_the_enterprise_hears_of_a_withdrawal_recorded_for_it_and_of_a_redo() -> None:
+    """撤单 recorded by the desk (the enterprise asked by phone): the enterprise is told it is
+    done, not when it withdrew itself; 重办: told 已办结 before, it hears of the redo."""
+    withdrawn = EventType.WITHDRAWN
+
+    def told(role: Role) -> set[str]:
+        return {r.name for r in RULES.for_event(withdrawn) if r.applies({}, role)}
+
+    assert told(Role.DISPATCHER) == {"withdrawn", "withdrawal_confirmed"}
+    assert told(Role.ENTERPRISE) == {"withdrawn"}
+    f = RecordFactory(make_request())
+    f.submitted()
+    f.assigned(COUNTY, Tier.COUNTY)
+    record = f.emit(EventType.REOPENED, State.ASSIGNED, reason="回访不满意", details={})
+    record.summary.resolution_due_at = datetime(2026, 12, 18, 9, 30, tzinfo=UTC)
+    message = TEMPLATES.render("redo_for_enterprise", "zh-CN", record, "https://console/x")
+    assert "重新办理，预计于 2026年12月18日 17:30 前办结" in message.body
+    assert mixed_punctuation(message.subject + "\n" + message.body) == []
