@@ -60,7 +60,7 @@ async def test_the_enterprise_gets_an_sms_through_the_gateway(
     assert msg_id == f"ntf_{row.id}"
     assert payload == {
         "to": "+8613800000000",  # the contact's 13800000000 in E.164
-        "text": f"您的服务请求已受理（编号 {records[0].request_id}）",
+        "text": f"您的服务请求已收到（编号 {records[0].request_id}）",
     }
     assert (row.channel.value, row.recipient) == ("sms", f"enterprise:{records[0].request_id}")
     assert "13800000000" not in row.body + row.subject  # the number is read at send time only

@@ -9,6 +9,7 @@ import pytest
 
 from schemas.domain import Role, State, Tier
 from schemas.lifecycle import EventType
+from schemas.request import SYSTEM_ACTOR
 from tests.utils.factories import ENTERPRISE, RecordFactory, caseworker, make_request
 from tests.utils.language import mixed_punctuation
 from tierflow.settings import Settings
@@ -352,3 +353,19 @@ def test_the_enterprise_hears_of_a_withdrawal_recorded_for_it_and_of_a_redo() ->
     message = TEMPLATES.render("redo_for_enterprise", "zh-CN", record, "https://console/x")
     assert "重新办理，预计于 2026年12月18日 17:30 前办结" in message.body
     assert mixed_punctuation(message.subject + "\n" + message.body) == []
+
+
+def test_a_request_no_unit_can_take_is_not_told_as_declined() -> None:
+    """The engine's 不予受理 of a request no institution serves: the enterprise reads that
+    nobody handles it yet, not a refusal naming a division code and an empty unit."""
+    f = RecordFactory(make_request())
+    f.submitted()
+    record = f.emit(
+        EventType.REJECTED,
+        State.REJECTED,
+        actor=SYSTEM_ACTOR,
+        reason="no institution serves division 330106 for financing at any tier",
+    )
+    message = TEMPLATES.render("concluded", "zh-CN", record, "https://console/x")
+    assert message.subject.endswith("暂无法办理") and "不予受理" not in message.subject
+    assert "330106" not in message.body and "办理单位" not in message.body
