@@ -84,7 +84,9 @@ def scope_conditions(p: Principal) -> list[Any]:
     """Return SQL conditions on ``service_request`` that keep rows in the principal's scope."""
     if p.role is Role.CASEWORKER:
         unit = p.institution_id or "\x00"
-        co_handled = select(RequestPart.request_id).where(RequestPart.institution_id == unit)
+        co_handled = select(RequestPart.request_id).where(  # an open part: it works on it now
+            RequestPart.institution_id == unit, col(RequestPart.closed_at).is_(None)
+        )
         return [
             or_(
                 col(ServiceRequest.institution_id) == unit,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import HTTPException, status
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -136,7 +136,9 @@ async def _check_scope(
 
 
 def co_handles(ctx: ApiContext, principal: Principal, request_id: str) -> bool:
-    """Whether the caller's unit co-handles (协办) a part of the request."""
+    """Whether the caller's unit co-handles (协办) an open part of the request: a part
+    concluded or waived gives no more sight of the enterprise's details than any other
+    unit has."""
     if principal.role is not Role.CASEWORKER or principal.institution_id is None:
         return False
     with Session(ctx.engine) as session:
@@ -144,6 +146,7 @@ def co_handles(ctx: ApiContext, principal: Principal, request_id: str) -> bool:
             select(RequestPart.id).where(
                 RequestPart.request_id == request_id,
                 RequestPart.institution_id == principal.institution_id,
+                col(RequestPart.closed_at).is_(None),
             )
         ).first()
     return part is not None

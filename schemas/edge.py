@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import AfterValidator, Field
+from temporalio import workflow
 
 from schemas.messages import N_, TranslatableError
 from schemas.policy import FIRST_POLICY_EFFECTIVE, FIRST_POLICY_VERSION
@@ -79,6 +80,13 @@ def stored() -> Iterator[None]:
 def is_stored() -> bool:
     """Return True while stored data is being read back (see :func:`stored`)."""
     return _STORED.get()
+
+
+def replaying() -> bool:
+    """Whether a workflow is replaying its history now: what it decodes (an update's input)
+    was judged by the rules in force when it came, and must decode as it was accepted, or a
+    rule tightened since would fail the replay and wedge the request."""
+    return workflow.in_workflow() and workflow.unsafe.is_replaying()
 
 
 def edge_rule(check: Callable[[Any], Any]) -> AfterValidator:

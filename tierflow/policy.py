@@ -44,7 +44,8 @@ class PolicyError(ValueError):
 # number but overflows, or means a target of a second, when a request is pinned.
 MAX_HOURS = 10_000  # business hours: about five years of working days
 MAX_DAYS = 1_000  # business days: about four years
-MIN_FACTOR, MAX_FACTOR = 0.01, 100
+MIN_FACTOR, MAX_FACTOR = 0.001, 10_000
+MAX_TARGET_HOURS = 100_000  # a target with every factor applied: decades, still a date
 
 
 class _Strict(BaseModel):
@@ -109,7 +110,24 @@ class Targets(_Strict):
                         f"{where}: response_hours ({hours.response_hours:g}) must not exceed "
                         f"resolution_hours ({hours.resolution_hours:g})"
                     )
+        self._within_reach()
         return self
+
+    def _within_reach(self) -> None:
+        """Refuse targets that, with the largest tier and grade factors, leave the calendar:
+        a request pinned by one would fail, and every new one with it."""
+        for kind in ("response", "resolution"):
+            hours = max(
+                getattr(self.hours(c, p), f"{kind}_hours") for c in Category for p in Priority
+            )
+            tier = max((getattr(f, f"{kind}_factor") for f in self.tier.values()), default=1.0)
+            grade = max((getattr(f, f"{kind}_factor") for f in self.grade.values()), default=1.0)
+            longest = hours * max(tier, 1.0) * max(grade, 1.0)
+            if longest > MAX_TARGET_HOURS:
+                raise ValueError(
+                    f"the longest {kind} target, {hours:g} hours by factors {tier:g} (tier) and "
+                    f"{grade:g} (grade), is over {MAX_TARGET_HOURS} business hours"
+                )
 
 
 def _default_sign_for_hours() -> dict[Priority, float]:

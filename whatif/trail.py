@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from schemas.domain import Category, Priority, Tier
 from schemas.edge import stored
 from schemas.enterprise import Enterprise
+from schemas.events import described
 from schemas.lifecycle import ActionKind, ActionRequest, EventType, RatingStage
 from schemas.request import Actor, RequestInput
 from tierflow.db.models import ServiceRequest, Transition
@@ -113,13 +115,14 @@ def action_of(row: Transition) -> ActionRequest:
         fields["days"] = details["days"]
     if kind is ActionKind.ESCALATE and details.get("reason_code") == "sla_breach":
         fields.pop("reason_code")
-    return ActionRequest(
-        action_id=row.action_id or "",
-        kind=kind,
-        actor=actor_of(row),
-        text=row.reason,
-        **fields,
-    )
+    with stored():  # accepted under the rules of its day, as the workflow replays it
+        return ActionRequest(
+            action_id=row.action_id or "",
+            kind=kind,
+            actor=actor_of(row),
+            text=row.reason,
+            **fields,
+        )
 
 
 def request_of(row: ServiceRequest) -> RequestInput:
@@ -155,6 +158,9 @@ def recorded(summary: ServiceRequest, rows: Sequence[Transition]) -> RecordedReq
             continue
         try:
             found.actions.append((row.occurred_at, action_of(row)))
+        except ValidationError as exc:  # the fields and why, never the texts people wrote
+            found.problem = f"event {row.event_id}: {described(exc)[0]}"
+            return found
         except (ValueError, KeyError) as exc:
             found.problem = f"event {row.event_id}: {exc}"
             return found

@@ -385,6 +385,7 @@ def queue(
     query: QueueQuery,
     done: str = "",
     moved: str = "",
+    part_done: str = "",
     submitted: str = "",
     routed_to: str = "",
     signed: int = 0,
@@ -404,7 +405,9 @@ def queue(
         )
     except HTTPException as exc:
         return error_page(request, user, exc)
-    notices = ("done", "moved", "submitted", "routed_to", "signed", "unsigned_ids", "page")
+    notices = (
+        "done", "moved", "part_done", "submitted", "routed_to", "signed", "unsigned_ids", "page"
+    )  # fmt: skip
     shown = {n: v for n, v in request.query_params.items() if n not in notices}
     first = found.offset + 1 if found.items else 0
     more = len(found.items) == QUEUE_ROWS and (
@@ -443,6 +446,7 @@ def queue(
         },
         "done": _done(done),
         "moved": _request_id(moved),
+        "part_done": _request_id(part_done),
         "submitted": _request_id(submitted),
         "routed_to": routed_to if full_match(INSTITUTION_ID_PATTERN, routed_to) else "",
         "signed": max(signed, 0),
@@ -696,6 +700,9 @@ async def post_action(
         result = await take_action(ctx, user, request_id, action, body, key)
     except HTTPException as exc:
         return await _refused(request, ctx, user, request_id, action, exc, values)
+    if action is ActionKind.CONCLUDE_PART and result.institution_id != user.institution_id:
+        # 协办办结: the unit's part is done, and with it its sight of the request
+        return redirect("/console/?" + urlencode({"done": action.value, "part_done": request_id}))
     if in_scope(
         user, result.tier, result.institution_id, await _division(ctx, request_id)
     ) or await run_in_threadpool(co_handles, ctx, user, request_id):  # 协办: its part

@@ -184,9 +184,9 @@ def _conditions(principal: Principal, where: QueueFilter, dialect: str, now: dat
 
 def _sla_status_is(principal: Principal, status: SlaStatus, now: datetime) -> Any:
     """The status filter as the queue shows each row (``_part_deadlines``): for a unit's
-    caseworkers, a request the unit co-handles is late or on track by its open part's
-    deadline, and stopped once its parts are concluded; every other row by its holder's
-    clocks (a supervisor's unit co-handling a part is not the supervisor's queue)."""
+    caseworkers, a request the unit co-handles (an open part: its scope) is late or on track
+    by the part's deadline; every other row by its holder's clocks (a supervisor's unit
+    co-handling a part is not the supervisor's queue)."""
     unit = principal.institution_id
     by_holder = col(ServiceRequest.sla_status) == status
     if principal.role is Role.FOLLOW_UP:
@@ -195,7 +195,6 @@ def _sla_status_is(principal: Principal, status: SlaStatus, now: datetime) -> An
         return by_holder
     held = col(ServiceRequest.institution_id) == unit
     mine = (RequestPart.institution_id == unit, col(RequestPart.closed_at).is_(None))
-    open_parts = select(RequestPart.request_id).where(*mine)
     by_part = {
         SlaStatus.BREACHED: col(RequestPart.due_at) < now,
         SlaStatus.ON_TRACK: col(RequestPart.due_at) >= now,
@@ -203,9 +202,6 @@ def _sla_status_is(principal: Principal, status: SlaStatus, now: datetime) -> An
     if by_part is not None:
         parts = select(RequestPart.request_id).where(*mine, by_part)
         return or_(and_(held, by_holder), col(ServiceRequest.request_id).in_(parts))
-    if status is SlaStatus.STOPPED:  # held elsewhere, its part concluded: done for the unit
-        done = and_(~held, col(ServiceRequest.request_id).not_in(open_parts))
-        return or_(and_(held, by_holder), done)
     return and_(held, by_holder)
 
 
@@ -345,9 +341,6 @@ def _part_deadlines(
             item.next_due_at = due[item.request_id]
             late = item.next_due_at < now
             item.sla_status = SlaStatus.BREACHED if late else SlaStatus.ON_TRACK
-        elif item.co_handled:  # its part concluded: nothing is due from the unit
-            item.next_due_at = None
-            item.sla_status = SlaStatus.STOPPED
 
 
 def workload(ctx: ApiContext, principal: Principal, institution_id: str) -> Workload:

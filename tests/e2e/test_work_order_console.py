@@ -92,9 +92,11 @@ async def test_co_handling_and_supervision_from_the_case_page(
     await expect(co.locator("#done")).to_have_text("✓ 已完成：协办签收。")  # still its case
     await expect(co.locator("#parts tbody tr td").nth(3)).to_contain_text("签收，办理中")
     assert await offered(co) == ["conclude_part"]
-    await take(co, "conclude_part", "认证材料已提交")
     await co.screenshot(path=shot("work-order", "zh-CN"), full_page=True)
-    assert await offered(co) == []
+    await take(co, "conclude_part", "认证材料已提交")
+    # its part done, the unit works on the request no more: back to its queue, without it
+    await expect(co.locator("[role=status]")).to_contain_text("协办部分已办结，该工单移出您的待办")
+    await expect(co.locator("tbody tr", has_text=rid)).to_have_count(0)
 
     await open_case(holder, console, rid)
     status = holder.locator("#parts tbody tr td").nth(3)

@@ -134,6 +134,34 @@ def test_an_action_accepted_before_a_validator_rule_replays_as_it_was(
     assert found.as_dict()["disagreements"] == [] and found.agreed == found.requests
 
 
+def test_a_text_accepted_before_an_edge_rule_replays_and_is_never_quoted(
+    recording: Recording, tmp_path: Path
+) -> None:
+    """A comment accepted before texts refused direction overrides is in the trail: verify
+    rebuilds it as production replays it (no request skipped, no text copied to a report)."""
+    url = _copy(recording, tmp_path / "older-text.db")
+    engine = make_engine(url)
+    written = "请联系王芳 13912345678\u202e 住址杭州"
+    with Session(engine) as session:
+        row = session.exec(
+            select(Transition)
+            .where(col(Transition.action_id).is_not(None))
+            .where(col(Transition.reason).is_not(None))
+            .order_by(col(Transition.event_id))
+        ).first()
+        assert row is not None
+        session.exec(  # type: ignore[call-overload]
+            update(Transition)
+            .where(col(Transition.event_id) == row.event_id)
+            .values(reason=written)
+        )
+        session.commit()
+    engine.dispose()
+    found = run_verify(VerifyJob(url, Scope(), recording.horizon, processes=1))
+    assert found.skipped == [] and found.agreed == found.requests
+    assert "13912345678" not in json.dumps(found.as_dict(), ensure_ascii=False)
+
+
 def test_the_own_policy_as_candidate_changes_nothing(recording: Recording) -> None:
     job = WhatIfJob(
         recording.url,

@@ -229,12 +229,17 @@ BAD_EDITS = [
     (
         "[targets.tier.national]\nresolution_factor = 1.5",
         "[targets.tier.national]\nresolution_factor = 1e-300",
-        "sla_policy.toml: targets.tier.national.resolution_factor: must be >= 0.01",
+        "sla_policy.toml: targets.tier.national.resolution_factor: must be >= 0.001",
     ),
     (
         "[targets.priority.high]\nresponse_hours = 4",
         "[targets.priority.high]\nresponse_hours = 1e9",
         "sla_policy.toml: targets.priority.high.response_hours: must be <= 10000",
+    ),
+    (
+        "[targets.tier.national]\nresolution_factor = 1.5",
+        "[targets.tier.national]\nresolution_factor = 9000",
+        "sla_policy.toml: targets: the longest resolution target, 120 hours by factors 9000 (tier)",
     ),
     (
         "reopen_window_business_days = 5",
