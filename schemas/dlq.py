@@ -52,6 +52,11 @@ DLQ_ATTEMPTS = "tierflow_dlq_attempts"
 # The message as a catalog entry (JSON: message and values, as the API's ``reason``), when it
 # is one: `tierflow events tail` reads it in the reader's language.
 DLQ_WORDING = "tierflow_dlq_wording"
+# The command as it was read, when it was (not for bytes no command could be read from): its
+# CloudEvent id and source, and the system client it was taken for, so its sender finds it.
+DLQ_COMMAND_ID = "tierflow_dlq_command_id"
+DLQ_SOURCE = "tierflow_dlq_source"
+DLQ_CLIENT = "tierflow_dlq_client"
 # Present only when the copy could not carry the original as it was:
 DLQ_VALUE_NULL = "tierflow_dlq_value_null"  # "1": the original had no value (tombstone)
 DLQ_VALUE_SIZE = "tierflow_dlq_original_value_size"  # bytes of a value left out (too large)

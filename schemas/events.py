@@ -76,6 +76,8 @@ class CommandError(ValueError):
         self.reason_code = reason_code
         self.message = message
         self.worded = worded if worded is not None else _said(message)
+        # the command, when it was read before being refused (its id and source name it)
+        self.event: CloudEvent | None = None
 
 
 def _said(message: str) -> Said | None:

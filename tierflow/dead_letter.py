@@ -51,6 +51,9 @@ class DeadLetter:
     message: str
     attempts: int = 1
     wording: Wording | None = None
+    command_id: str | None = None  # the CloudEvent's id, when the command was read
+    source: str | None = None  # its source
+    client: str | None = None  # the system client it was taken for
 
 
 def copy_of(record: ConsumerRecord, why: DeadLetter, *, minimal: bool = False) -> tuple:
@@ -94,6 +97,10 @@ def copy_of(record: ConsumerRecord, why: DeadLetter, *, minimal: bool = False) -
         (dlq.DLQ_OFFSET, str(record.offset).encode()),
         (dlq.DLQ_ATTEMPTS, str(why.attempts).encode()),
     ]
+    named = ((dlq.DLQ_COMMAND_ID, why.command_id), (dlq.DLQ_SOURCE, why.source))
+    for header, text in (*named, (dlq.DLQ_CLIENT, why.client)):
+        if text:
+            ours.append((header, text[:MAX_TEXT].encode()))
     if why.wording is not None:
         worded = why.wording.model_dump_json().encode()
         if len(worded) <= MAX_TEXT:  # else the message alone says it

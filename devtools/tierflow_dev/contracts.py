@@ -17,6 +17,8 @@ from pydantic import BaseModel, Field, create_model
 
 from schemas.dlq import (
     DLQ_ATTEMPTS,
+    DLQ_CLIENT,
+    DLQ_COMMAND_ID,
     DLQ_HEADERS_DROPPED,
     DLQ_MESSAGE,
     DLQ_NULL_HEADERS,
@@ -24,6 +26,7 @@ from schemas.dlq import (
     DLQ_PARTITION,
     DLQ_REASON,
     DLQ_REASONS,
+    DLQ_SOURCE,
     DLQ_TOPIC,
     DLQ_VALUE_NULL,
     DLQ_VALUE_SHA256,
@@ -379,6 +382,15 @@ def asyncapi() -> dict:
         DLQ_NULL_HEADERS: {
             "type": "string",
             "description": "Comma list of original headers that had no value",
+        },
+        DLQ_COMMAND_ID: {
+            "type": "string",
+            "description": "The command's CloudEvent id, when it could be read",
+        },
+        DLQ_SOURCE: {"type": "string", "description": "Its CloudEvent source, likewise"},
+        DLQ_CLIENT: {
+            "type": "string",
+            "description": "The system client it was taken for (not when refused before)",
         },
     }
     messages["DeadLetter"] = {

@@ -247,6 +247,15 @@ async def test_forged_actors_change_nothing_and_are_dead_lettered_as_forbidden(
     )
     with pytest.raises(RPCError):  # never started
         await stack.client.get_workflow_handle(workflow_id(theirs.request_id)).describe()
+    # each dead letter names the command as its sender knows it, and the client it was taken for
+    copies = {json.loads(m.value)["id"]: m for m in read_partition(stack.bootstrap, dlq_topic)}
+    refused_early = copies[forged["not-a-code"].id]  # refused by the ingress: no client yet
+    assert header(refused_early, dlq.DLQ_COMMAND_ID) == forged["not-a-code"].id
+    assert header(refused_early, dlq.DLQ_SOURCE) == "/portal-test"
+    assert header(refused_early, dlq.DLQ_CLIENT) is None
+    refused_late = copies[forged["another-enterprise"].id]  # refused by the workflow
+    assert header(refused_late, dlq.DLQ_SOURCE) == "/portal-test"
+    assert header(refused_late, dlq.DLQ_CLIENT) == "portal"
     after = await handle.query(ServiceRequestWorkflow.view)
     assert after.timeline == before.timeline  # nothing happened
     assert after.summary.tier is Tier.COUNTY

@@ -257,9 +257,13 @@ class Ingress:
         client: SystemClient | None = None
         try:
             cmd = decode(record.value, record.headers, record.key)
-            client = identity.authorize(
-                cmd, tp.topic, self.clients, self._place_of, self.trust_sources
-            )
+            try:
+                client = identity.authorize(
+                    cmd, tp.topic, self.clients, self._place_of, self.trust_sources
+                )
+            except CommandError as refused:
+                refused.event = cmd.event  # read, then refused: its id and source name it
+                raise
             key = cmd.request_id
         except CommandError as exc:
             cmd, key = exc, (tp, record.offset)
@@ -319,7 +323,14 @@ class Ingress:
     ) -> bool:
         """Decode, call Temporal, or dead-letter; False if halted before the end."""
         if isinstance(cmd, CommandError):
-            why = DeadLetter(cmd.reason_code, cmd.message, wording=Wording.of(cmd.worded))
+            read = cmd.event
+            why = DeadLetter(
+                cmd.reason_code,
+                cmd.message,
+                wording=Wording.of(cmd.worded),
+                command_id=read.id if read else None,
+                source=read.source if read else None,
+            )
             label = command_label(record.value, record.headers)
             return await self._park(progress, record, why, label)
         answer = await self.runner.run(cmd, self._stop, lambda: self._halted(progress))
@@ -327,7 +338,15 @@ class Ingress:
             return False
         outcome, attempts = answer
         if outcome.verdict is Verdict.DEAD_LETTER:
-            why = DeadLetter(outcome.reason, outcome.message, attempts, outcome.wording)
+            why = DeadLetter(
+                outcome.reason,
+                outcome.message,
+                attempts,
+                outcome.wording,
+                command_id=cmd.event.id,
+                source=cmd.event.source,
+                client=_client_of(cmd),
+            )
             return await self._park(progress, record, why, cmd.command)
         self.metrics.commands.labels(cmd.command, outcome.verdict.value).inc()
         self.metrics.latency.observe(_latency(record, cmd))
@@ -404,6 +423,13 @@ class Ingress:
         """Run a client call on the ingress's one Kafka thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._kafka_thread, fn, *args)
+
+
+def _client_of(cmd: ParsedCommand) -> str | None:
+    """The system client a command was taken for: the one acting for the person it names, or
+    acting itself (``identity.authorize`` set the actor)."""
+    actor = cmd.action.actor if cmd.action else cmd.submit.submitted_by if cmd.submit else None
+    return (actor.via or actor.id) if actor else None
 
 
 def _latency(record: Any, cmd: ParsedCommand) -> float:
