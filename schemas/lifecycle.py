@@ -250,7 +250,20 @@ class ActionFields(BaseModel):
     stage: StageCode = RatingStage.CONCLUSION
 
 
-class ActionRequest(ActionFields):
+class ReplaysAsAccepted(BaseModel):
+    """An update's input: decoded as it was accepted while the workflow replays its history
+    (``schemas.edge.replaying``), judged by the rules in force when it comes."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _replayed_as_accepted(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        if replaying():
+            with stored():
+                return handler(data)
+        return handler(data)
+
+
+class ActionRequest(ActionFields, ReplaysAsAccepted):
     """One action on a request; ``action_id`` makes it idempotent."""
 
     action_id: str = Field(
@@ -258,17 +271,6 @@ class ActionRequest(ActionFields):
     )
     kind: ActionKind
     actor: Actor
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _replayed_as_accepted(
-        cls, data: Any, handler: ModelWrapValidatorHandler[ActionRequest]
-    ) -> ActionRequest:
-        """An accepted action replays as it was accepted (``schemas.edge.replaying``)."""
-        if replaying():
-            with stored():
-                return handler(data)
-        return handler(data)
 
     def content_digest(self) -> str:
         """16 hex digits of SHA-256 over who asks what, without the action id: a retried
@@ -939,22 +941,11 @@ class WorkflowState(BaseModel):
             return handler(data)
 
 
-class CalendarUpdate(BaseModel):
+class CalendarUpdate(ReplaysAsAccepted):
     """Input of the ``publish_calendar`` update: a newer business calendar for a request."""
 
     calendar: CalendarData
     actor: Actor
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _replayed_as_accepted(
-        cls, data: Any, handler: ModelWrapValidatorHandler[CalendarUpdate]
-    ) -> CalendarUpdate:
-        """An accepted update replays as it was accepted (``schemas.edge.replaying``)."""
-        if replaying():
-            with stored():
-                return handler(data)
-        return handler(data)
 
 
 # The refusal of a calendar update by a request whose policy counts its own week (other

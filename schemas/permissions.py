@@ -157,6 +157,12 @@ def tiers_at_or_below(tier: Tier | None) -> list[Tier]:
     return [] if tier is None else TIER_ORDER[: tier.rank + 1]
 
 
+def oversees(actor_tier: Tier, tier: Tier) -> bool:
+    """Whether a tier decides and supervises for a request at ``tier``: a tier above it, or
+    the national tier for its own (none is above it)."""
+    return actor_tier.rank > tier.rank or actor_tier is tier is Tier.NATIONAL
+
+
 def in_scope(actor: Actor, tier: Tier, institution_id: str | None, division_code: str) -> bool:
     """Whether a request held at (tier, institution) from ``division_code`` is the actor's.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from schemas import permissions
 from schemas.domain import ClockKind, Role, Tier
 from schemas.lifecycle import ActionKind, ActionRequest, Application, SlaClock, WorkflowState
 from schemas.messages import N_, Said
@@ -297,7 +298,7 @@ def decider_refusal(actor: Actor, kind: ActionKind, tier: Tier) -> str | None:
     if kind not in ASKS or actor.role is Role.ADMIN:
         return None
     if actor.role in (Role.SUPERVISOR, Role.DISPATCHER) and actor.tier is not None:
-        if actor.tier.rank > tier.rank or actor.tier is tier is Tier.NATIONAL:
+        if permissions.oversees(actor.tier, tier):
             return None
         return Said(
             N_(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from schemas import permissions
 from schemas.domain import Role, Tier
 from schemas.lifecycle import Chase, Supervision, WorkflowState
 from schemas.messages import N_, Said
@@ -97,7 +98,7 @@ def supervisor_refusal(actor: Actor, tier: Tier) -> str | None:
     the unit and write its reply. None if it may."""
     if actor.role is not Role.SUPERVISOR or actor.tier is None:
         return None
-    if actor.tier.rank > tier.rank or actor.tier is tier is Tier.NATIONAL:
+    if permissions.oversees(actor.tier, tier):
         return None
     return Said(
         N_(

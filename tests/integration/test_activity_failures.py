@@ -95,18 +95,21 @@ def test_a_database_not_migrated_yet_is_transient(
     assert not isinstance(err.value, ApplicationError)  # retried, not held for an operator
 
 
+# a request the policy is pinned for
+FINANCING = PolicyRequest(
+    category=Category.FINANCING,
+    priority=Priority.NORMAL,
+    grade=Grade.NONE,
+    submitted_at=datetime(2026, 3, 2, 2, tzinfo=UTC),
+)
+
+
 async def test_a_policy_that_fails_validation_is_permanent() -> None:
     policy = load_policy_file()
     broken_calendar = policy.calendar.model_copy(update={"working_periods": [("17:30", "09:00")]})
     broken = policy.model_copy(update={"calendar": broken_calendar})  # skips validation
-    req = PolicyRequest(
-        category=Category.FINANCING,
-        priority=Priority.NORMAL,
-        grade=Grade.NONE,
-        submitted_at=datetime(2026, 3, 2, 2, tzinfo=UTC),
-    )
     with pytest.raises(ApplicationError) as err:
-        await ActivityEnvironment().run(PolicyActivities(broken).load_policy, req)
+        await ActivityEnvironment().run(PolicyActivities(broken).load_policy, FINANCING)
     assert err.value.non_retryable and err.value.type.startswith("Permanent.")
     assert err.value.message.startswith("load_policy: ValueError: ")
     assert "end must be after start" in err.value.message
@@ -123,13 +126,7 @@ async def test_a_policy_figure_no_deadline_can_be_computed_from_is_permanent() -
     broken = policy.model_copy(
         update={"targets": policy.targets.model_copy(update={"tier": tiers})}
     )
-    req = PolicyRequest(
-        category=Category.FINANCING,
-        priority=Priority.NORMAL,
-        grade=Grade.NONE,
-        submitted_at=datetime(2026, 3, 2, 2, tzinfo=UTC),
-    )
     with pytest.raises(ApplicationError) as err:
-        await ActivityEnvironment().run(PolicyActivities(broken).load_policy, req)
+        await ActivityEnvironment().run(PolicyActivities(broken).load_policy, FINANCING)
     assert err.value.non_retryable and err.value.type.startswith("Permanent.")
     assert err.value.message.startswith("load_policy: OverflowError: ")
