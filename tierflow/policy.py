@@ -45,7 +45,7 @@ class PolicyError(ValueError):
 MAX_HOURS = 10_000  # business hours: about five years of working days
 MAX_DAYS = 1_000  # business days: about four years
 MIN_FACTOR, MAX_FACTOR = 0.001, 10_000
-MAX_TARGET_HOURS = 100_000  # a target with every factor applied: decades, still a date
+MAX_TARGET_HOURS = 1_000_000  # a target with every factor applied: centuries, still a date
 
 
 class _Strict(BaseModel):

@@ -47,7 +47,7 @@ EXPECTED = {
     ("email", "user:lead-city", "escalated"),
 }
 MAILS = {
-    ("wang@example.com", "您的服务请求已受理"),
+    ("wang@example.com", "您的服务请求已收到"),
     ("cw-county@staff.example.org", "【待办】"),
     ("cw-county@staff.example.org", "【预警】"),
     ("cw-county@staff.example.org", "【超时】"),

@@ -49,5 +49,5 @@ async def test_the_local_stacks_notifier_mails_into_its_sink(
     assert "===== mail 1 (envelope to wang@example.com)" in text
     assert f"您的服务请求已收到（编号 {records[0].request_id}）" in text
     own_log = notifier.process.log_path.read_text()
-    assert "dev SMTP sink: mail 1 received: 您的服务请求已受理" in own_log
+    assert "dev SMTP sink: mail 1 received: 您的服务请求已收到" in own_log
     assert "wang@example.com" not in own_log
