@@ -712,6 +712,8 @@ class ServiceRequestWorkflow:
                 clocks.stop(clock, now, cal)
             self.case.resolved_at = now
             self.case.close_due_at = sla.close_due(self.case, now)
+            if self.case.close_due_at is not None:  # until when the enterprise may answer it
+                details["close_due_at"] = self.case.close_due_at.isoformat()
             follow_up.after_resolution(self.case, now)
             records.close_hold(self.case, now, "resolved")
         elif kind is ActionKind.REOPEN:

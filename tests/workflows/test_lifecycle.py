@@ -193,7 +193,12 @@ async def test_reopen_inside_window_then_auto_close(ts_worker, stand_ins) -> Non
     reopened = await act(handle, action(ActionKind.REOPEN, crm, text="The bank withdrew"))
     assert reopened.state is State.IN_PROGRESS and reopened.tier is Tier.COUNTY
     await act(handle, action(ActionKind.RESOLVE, cw, text="Another bank"))
-    resolved_at = (await view(handle)).summary.resolved_at
+    concluded = await view(handle)
+    resolved_at = concluded.summary.resolved_at
+    # the conclusion's event says when the request closes (a portal shows it)
+    last = stand_ins.of_type(req.request_id, "resolved")[-1]
+    assert concluded.close_due_at is not None
+    assert last.details["close_due_at"] == concluded.close_due_at.isoformat()
     summary = await handle.result()
     assert summary.state is State.CLOSED
     closed = stand_ins.of_type(req.request_id, "closed")[0]

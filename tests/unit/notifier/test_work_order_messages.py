@@ -369,3 +369,14 @@ def test_a_request_no_unit_can_take_is_not_told_as_declined() -> None:
     message = TEMPLATES.render("concluded", "zh-CN", record, "https://console/x")
     assert message.subject.endswith("暂无法办理") and "不予受理" not in message.subject
     assert "330106" not in message.body and "办理单位" not in message.body
+
+
+def test_the_conclusion_tells_when_the_request_closes_and_where_to_rate() -> None:
+    f = RecordFactory(make_request())
+    f.submitted()
+    f.assigned(COUNTY, Tier.COUNTY)
+    record = f.resolved()
+    record.details["close_due_at"] = "2026-12-10T09:30:00+00:00"
+    message = TEMPLATES.render("concluded", "zh-CN", record, "https://console/x")
+    assert "本服务请求将于 2026年12月10日 17:30 关闭；您可通过企业服务门户" in message.body
+    assert mixed_punctuation(message.subject + "\n" + message.body) == []
