@@ -242,7 +242,7 @@ def promote(
                 N_("version: %(version)s is not recorded; add it first (tierflow policy add)"),
                 version=version,
             )
-        _check_order(session, version, in_force_from)
+        _check_order(latest, version, in_force_from)
         if whatif_run_id is not None:
             _check_run(session, whatif_run_id, recorded)
         row = SlaPolicyRelease(
@@ -287,9 +287,8 @@ def _check_when(in_force_from: datetime, now: datetime) -> None:
         )
 
 
-def _check_order(session: Session, version: str, in_force_from: datetime) -> None:
-    """Refuse a release before (or at) the latest one, or one that changes nothing."""
-    latest = _latest(session)
+def _check_order(latest: SlaPolicyRelease | None, version: str, in_force_from: datetime) -> None:
+    """Refuse a release before (or at) the ``latest`` one, or one that changes nothing."""
     if latest is None:
         return
     if latest.in_force_from >= in_force_from:

@@ -38,7 +38,7 @@ from api.console.routes import (
     redirect,
     render,
 )
-from api.console.views import Texts
+from api.console.views import Pages, Texts
 from api.deps import ApiContext, Ctx
 from api.downloads import csv_attachment
 from schemas.domain import Category, Tier
@@ -152,7 +152,7 @@ def _page(
     directory, unreadable = _current(ctx)
     entries = [e for e in directory.entries if filters.keep(e)] if directory else []
     pages = max(1, -(-len(entries) // PAGE_SIZE))
-    number = min(max(number, 1), pages)
+    number = Pages.clamp(number, pages)
     start = (number - 1) * PAGE_SIZE
 
     def page_url(n: int) -> str:
@@ -173,7 +173,7 @@ def _page(
         "first": start + 1,
         "number": number,
         "pages": pages,
-        "page_url": page_url,
+        "paging": Pages.at(number, pages, number < pages, page_url),
         "filters": filters,
         "tiers": list(Tier),
         "place": full_name,

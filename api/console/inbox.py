@@ -19,6 +19,7 @@ from api.console import language
 from api.console.forms import field_errors, form_text
 from api.console.routes import User, error_page, gettext, redirect, render
 from api.console.session import check_csrf, session_token
+from api.console.views import Pages
 from api.deps import Ctx
 from api.service import notifications as service
 from schemas.edge import sms_number
@@ -56,26 +57,17 @@ async def inbox_page(
     request: Request, ctx: Ctx, user: User, unread: str = "", page: int = 1
 ) -> Response:
     """The user's notifications, newest first, ``INBOX_ROWS`` a page; unread ones marked."""
-    number = min(max(page, 1), MAX_INBOX_PAGE)
+    number = Pages.clamp(page, MAX_INBOX_PAGE)
     unread_only = unread == "1"
     # one more than a page: whether a next page exists, without counting every entry
     found = await service.inbox(ctx, user, unread_only, INBOX_ROWS + 1, (number - 1) * INBOX_ROWS)
     more = len(found.items) > INBOX_ROWS
     found.items = found.items[:INBOX_ROWS]
-
-    def page_url(n: int) -> str:
-        return "/console/inbox?" + urlencode(
-            {**({"unread": "1"} if unread_only else {}), "page": n}
-        )
-
-    context = {
-        "active": "inbox",
-        "page": found,
-        "unread_only": unread_only,
-        "prev_url": page_url(number - 1) if number > 1 else None,
-        "next_url": page_url(number + 1) if more and number < MAX_INBOX_PAGE else None,
-        "number": number,
-    }
+    shown = {"unread": "1"} if unread_only else {}
+    pages = Pages.at(
+        number, MAX_INBOX_PAGE, more, lambda n: "/console/inbox?" + urlencode({**shown, "page": n})
+    )
+    context = {"active": "inbox", "page": found, "unread_only": unread_only, "pages": pages}
     return render(request, "inbox.html", context, user=user)
 
 

@@ -398,7 +398,7 @@ def queue(
     ``page`` pages through it, ``QUEUE_ROWS`` rows at a time.
     """
     where, order = query
-    number = min(max(page, 1), MAX_QUEUE_PAGE)
+    number = views.Pages.clamp(page, MAX_QUEUE_PAGE)
     try:
         found = list_requests(
             ctx, user, where, limit=QUEUE_ROWS, offset=(number - 1) * QUEUE_ROWS, sort=order
@@ -425,8 +425,7 @@ def queue(
         "page": found,
         "rows_from": first,
         "rows_to": found.offset + len(found.items),
-        "prev_url": _queue_url(shown, number - 1) if number > 1 else None,
-        "next_url": _queue_url(shown, number + 1) if more and number < MAX_QUEUE_PAGE else None,
+        "pages": views.Pages.at(number, MAX_QUEUE_PAGE, more, lambda n: _queue_url(shown, n)),
         "filters": {n: (v.value if v else "") for n, v in filters.items()},
         "include_closed": where.include_closed,
         "mine": where.mine,

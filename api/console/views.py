@@ -147,6 +147,29 @@ class UnitNames:
         return Markup('<span class="unit" title="{0}">{1}</span>').format(unit, name)
 
 
+@dataclass(frozen=True)
+class Pages:
+    """Where a paged listing stands: its page ``number`` (1 up to ``last``) and the links to
+    the pages either side (None at an end; ``more``: whether rows follow this page)."""
+
+    number: int
+    prev_url: str | None
+    next_url: str | None
+
+    @staticmethod
+    def clamp(asked: int, last: int) -> int:
+        """The page a caller's ``page`` parameter asks for, within 1 and ``last``."""
+        return min(max(asked, 1), last)
+
+    @classmethod
+    def at(cls, number: int, last: int, more: bool, url: Callable[[int], str]) -> Pages:
+        return cls(
+            number,
+            url(number - 1) if number > 1 else None,
+            url(number + 1) if more and number < last else None,
+        )
+
+
 def fit_label(text: str, width: float, size: float = 12.0) -> str:
     """``text`` cut to fit ``width`` SVG units at font ``size``, ending in … when cut.
 

@@ -29,8 +29,9 @@ from api.models import (
 )
 from schemas.domain import TERMINAL_STATES, Category, Priority, Role, SlaStatus, State, Tier
 from schemas.edge import SEARCH_BYTES, check_text
-from schemas.lifecycle import ActionKind, Awaiting, TimelineEntry, timeline_facts
+from schemas.lifecycle import Awaiting, TimelineEntry, timeline_facts
 from schemas.messages import Said, TranslatableError
+from schemas.permissions import oversees
 from schemas.request import RequestInput
 from tierflow import submission
 from tierflow.auth_store import Principal
@@ -42,7 +43,7 @@ from tierflow.db.search import search_condition
 from tierflow.grades import SHANGHAI
 from tierflow.submission import RequestFinished, SubmitConflict
 from workflows import views
-from workflows.applications import decider_refusal
+from workflows.records import DECISIONS
 
 log = logging.getLogger("tierflow.api")
 
@@ -132,14 +133,6 @@ async def routed_row(ctx: ApiContext, request_id: str) -> ServiceRequest | None:
 COUNT_LIMIT = 1000  # matches counted at most for a page; the listing itself is not cut
 
 
-# The worklists of decisions, by the action that decides them (applications.decider_refusal)
-DECISIONS = {
-    Awaiting.RETURN_DECISION: ActionKind.APPROVE_RETURN,
-    Awaiting.EXTENSION_DECISION: ActionKind.APPROVE_EXTENSION,
-    Awaiting.SUSPENSION_DECISION: ActionKind.APPROVE_SUSPENSION,
-}
-
-
 def _conditions(principal: Principal, where: QueueFilter, dialect: str, now: datetime) -> list[Any]:
     """Return the SQL conditions of a listing: the caller's scope and the filter."""
     require(principal, "read")
@@ -163,13 +156,14 @@ def _conditions(principal: Principal, where: QueueFilter, dialect: str, now: dat
     if where.awaiting is not None:  # the column holds " code code " (awaiting_text)
         code = f" {where.awaiting.value} "
         conditions.append(col(ServiceRequest.awaiting).contains(code, autoescape=True))
-        decision = DECISIONS.get(where.awaiting)
-        if decision and principal.role in (Role.SUPERVISOR, Role.DISPATCHER):
+        deciders = (Role.SUPERVISOR, Role.DISPATCHER)
+        if where.awaiting in DECISIONS.values() and principal.role in deciders:
             # a decision waits for a tier above the request's: a desk's or a supervisor's
             # worklist holds the ones it may decide, not those its own tier asks (a unit's
             # caseworkers still see their own asks waiting)
-            mine = [t for t in Tier if decider_refusal(principal.actor, decision, t) is None]
-            conditions.append(col(ServiceRequest.tier).in_([t.value for t in mine]))
+            tier = principal.actor.tier
+            mine = [t.value for t in Tier if tier is not None and oversees(tier, t)]
+            conditions.append(col(ServiceRequest.tier).in_(mine))
     if where.state is None and not where.include_closed:
         conditions.append(col(ServiceRequest.state).not_in(sorted(TERMINAL_STATES)))
     search = (where.search or "").strip()

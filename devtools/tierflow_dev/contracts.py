@@ -11,9 +11,11 @@ import copy
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field, create_model
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 
 from schemas.dlq import (
     DLQ_ATTEMPTS,
@@ -33,7 +35,7 @@ from schemas.dlq import (
     DLQ_VALUE_SIZE,
     DLQ_WORDING,
 )
-from schemas.edge import ACTION_TEXT_BYTES, INSTITUTION_ID_PATTERN, USER_ID_PATTERN
+from schemas.edge import ACTION_TEXT_BYTES
 from schemas.events import (
     PII_CONTACT_FIELDS,
     SUBMIT,
@@ -51,8 +53,6 @@ from schemas.lifecycle import (
     EscalationReason,
     EventType,
     FollowUpOutcome,
-    ReturnReason,
-    SuspendReason,
     TransitionRecord,
 )
 from schemas.messages import fill
@@ -75,16 +75,6 @@ OPERATIONS = (
 )
 
 
-# The type and bounds of each field an action may require (ActionRequest has the same).
-REQUIRED_FIELD_TYPES: dict[str, tuple[Any, dict[str, Any]]] = {
-    "institution_id": (str, {"pattern": INSTITUTION_ID_PATTERN}),
-    "rating": (int, {"ge": 1, "le": 5}),
-    "return_reason": (ReturnReason, {}),
-    "suspend_reason": (SuspendReason, {}),
-    "days": (int, {"ge": 1, "le": 60}),
-    "handler_id": (str, {"pattern": USER_ID_PATTERN}),
-    "outcome": (FollowUpOutcome, {}),
-}
 # A required text holds more than white space (schemas.edge.check_not_blank)
 NOT_BLANK = r"\S"
 # The reasons a person escalates by: sla_breach is the engine's own, refused from anyone else
@@ -126,11 +116,7 @@ def action_data_model(kind: ActionKind) -> type[BaseModel]:
             ),
         )
     for field, what in FIELD_REQUIRED.get(kind, ()):
-        kind_of, bounds = REQUIRED_FIELD_TYPES[field]
-        codes = (
-            ", ".join(kind_of) if isinstance(kind_of, type) and issubclass(kind_of, StrEnum) else ""
-        )
-        fields[field] = (kind_of, Field(description=fill(what, {"choices": codes}), **bounds))
+        fields[field] = _required(field, what)
     fields["reason_code"] = (
         PersonReason | None,
         Field(default=None, description="Why, as a code (other if unset)"),
@@ -144,6 +130,18 @@ def action_data_model(kind: ActionKind) -> type[BaseModel]:
         fields.setdefault(other, (info.annotation, info))
     name = "".join(part.title() for part in kind.value.split("_")) + "Command"
     return create_model(name, __doc__=f"Data of the {kind.value} command.", **fields)
+
+
+def _required(field: str, what: str) -> tuple[Any, FieldInfo]:
+    """ActionFields' own ``field`` (its type and bounds), required, described as the kind
+    that needs it says (``FIELD_REQUIRED``)."""
+    info = ActionFields.model_fields[field]
+    kind_of = next(a for a in get_args(info.annotation) if a is not type(None))  # X | None
+    codes = ", ".join(kind_of) if isinstance(kind_of, type) and issubclass(kind_of, StrEnum) else ""
+    described = fill(what, {"choices": codes})
+    required = FieldInfo.merge_field_infos(info, description=described)
+    required.default = PydanticUndefined
+    return kind_of, required
 
 
 def _data_schema(kind: ActionKind) -> dict:
