@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import HTTPException, status
-from sqlalchemy import or_
+from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
 from schemas import permissions
@@ -80,13 +80,20 @@ def in_scope(p: Principal, tier: Tier, institution_id: str | None, division_code
     return permissions.in_scope(p.actor, tier, institution_id, division_code)
 
 
+def co_handling(unit: str) -> Any:
+    """The parts that keep a request in the scope of ``unit``, which does not hold it (协办):
+    an open part, which it works on now, or one whose supervision (督办) waits for its reply."""
+    return and_(
+        col(RequestPart.institution_id) == unit,
+        or_(col(RequestPart.closed_at).is_(None), col(RequestPart.replies_owed) > 0),
+    )
+
+
 def scope_conditions(p: Principal) -> list[Any]:
     """Return SQL conditions on ``service_request`` that keep rows in the principal's scope."""
     if p.role is Role.CASEWORKER:
         unit = p.institution_id or "\x00"
-        co_handled = select(RequestPart.request_id).where(  # an open part: it works on it now
-            RequestPart.institution_id == unit, col(RequestPart.closed_at).is_(None)
-        )
+        co_handled = select(RequestPart.request_id).where(co_handling(unit))
         return [
             or_(
                 col(ServiceRequest.institution_id) == unit,

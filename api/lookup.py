@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import HTTPException, status
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import in_scope
+from api.auth import co_handling, in_scope
 from api.deps import ApiContext
 from api.errors import TEMPORAL_NOT_NOW
 from api.models import RequestRow, ViewMissing
@@ -136,17 +136,15 @@ async def _check_scope(
 
 
 def co_handles(ctx: ApiContext, principal: Principal, request_id: str) -> bool:
-    """Whether the caller's unit co-handles (协办) an open part of the request: a part
-    concluded or waived gives no more sight of the enterprise's details than any other
-    unit has."""
+    """Whether the caller's unit co-handles (协办) an open part of the request, or owes a
+    supervision of its late part a reply: a part concluded or waived, and answered for,
+    gives no more sight of the enterprise's details than any other unit has."""
     if principal.role is not Role.CASEWORKER or principal.institution_id is None:
         return False
     with Session(ctx.engine) as session:
         part = session.exec(
             select(RequestPart.id).where(
-                RequestPart.request_id == request_id,
-                RequestPart.institution_id == principal.institution_id,
-                col(RequestPart.closed_at).is_(None),
+                RequestPart.request_id == request_id, co_handling(principal.institution_id)
             )
         ).first()
     return part is not None

@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, Engine, and_, case, func, not_, or_, true
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
+from schemas.chased import CHASE_EVENTS, PART_CLOCK
 from schemas.domain import Tier
 from schemas.enterprise import division_for_tier
 from schemas.lifecycle import EventType, RatingStage
@@ -83,11 +84,17 @@ _followed_up = _event(EventType.FOLLOWED_UP)
 _conclusion_rating = col(Rating.stage) == RatingStage.CONCLUSION
 _intake_rating = col(Rating.stage) == RatingStage.INTAKE
 _satisfied = col(Rating.rating) >= SATISFIED
-# The unit an event is charged to: its holder then, except a reprimand (通报), which names the
-# unit that was supervised (the request may have moved on since the supervision opened).
+# The unit an event is charged to: its holder then, except a chasing event (催办, 督办, 通报)
+# about a late co-handling part (its co-handler), and a reprimand or supervision naming the
+# unit supervised (the request may have moved on since): schemas.chased.charged_unit, in SQL.
 _supervised = _detail("supervised_institution").as_string()
+_co_handler = _detail("co_handler").as_string()
+_clock = _detail("clock").as_string()
+_chase = col(Transition.event_type).in_(sorted(CHASE_EVENTS))
 _charged = case(
-    (and_(_event(EventType.REPRIMANDED), _supervised.is_not(None)), _supervised),
+    (and_(_chase, _clock.like(f"{PART_CLOCK}%")), func.substr(_clock, len(PART_CLOCK) + 1)),
+    (and_(_chase, _co_handler.is_not(None)), _co_handler),
+    (and_(_chase, not_(_event(EventType.REMINDED)), _supervised.is_not(None)), _supervised),
     else_=col(Transition.institution_id),
 )
 _signed_for = col(TierHoldRow.signed_for_at).is_not(None)

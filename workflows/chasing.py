@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from schemas import permissions
+from schemas.chased import part_unit
 from schemas.domain import Role, Tier
 from schemas.lifecycle import Chase, Supervision, WorkflowState
 from schemas.messages import N_, Said
@@ -57,13 +58,15 @@ def end(case: WorkflowState, clock: str | None, now: datetime) -> None:
 def open_supervision(
     case: WorkflowState, opened_by: str, reason: str, clock: str | None, now: datetime, days: int
 ) -> Supervision:
-    """督办: a supervision case with a reply deadline of ``days`` working days."""
+    """督办: a supervision case with a reply deadline of ``days`` working days, of the unit
+    that is late: a part's co-handler, else the holder."""
+    holder = case.institution.id if case.institution else ""
     supervision = Supervision(
         opened_at=now,
         opened_by=opened_by,
         reason=reason,
         clock=clock,
-        institution_id=case.institution.id if case.institution else "",
+        institution_id=part_unit(clock) or holder,
         reply_due_at=_days(case, now, days),
     )
     case.supervisions.append(supervision)
@@ -76,19 +79,37 @@ def awaiting_reply(case: WorkflowState) -> Supervision | None:
     return waiting_for_reply(case.supervisions)
 
 
-def waiting_for_reply(supervisions: Sequence[Supervision]) -> Supervision | None:
-    return next((s for s in supervisions if s.awaiting_reply), None)
+def waiting_for_reply(
+    supervisions: Sequence[Supervision], unit: str | None = None
+) -> Supervision | None:
+    """The oldest supervision waiting for a reply (of ``unit``, if given)."""
+    return next(
+        (s for s in supervisions if s.awaiting_reply and unit in (None, s.institution_id)), None
+    )
 
 
 def reply_refusal(supervisions: Sequence[Supervision], actor: Actor) -> str | None:
     """Why ``actor`` may not write the reply: it is the supervised unit's (its caseworkers and
-    lead), not the supervisor's above who opened it nor another unit's; None if it may."""
+    lead; a late part's co-handler), not the supervisor's above who opened it nor another
+    unit's; None if it may."""
     waiting = waiting_for_reply(supervisions)
-    if waiting is None or actor.institution_id in (None, waiting.institution_id):
+    if waiting is None or actor.institution_id is None:
+        return None
+    if waiting_for_reply(supervisions, actor.institution_id) is not None:
         return None
     return Said(
         N_("cannot reply: the supervision is of %(institution)s, which writes the reply"),
         institution=waiting.institution_id,
+    )
+
+
+def replies_for_own_unit(supervisions: Sequence[Supervision], actor: Actor) -> bool:
+    """Whether ``actor`` is a caseworker of a unit whose supervision waits for its reply: a
+    co-handling unit that does not hold the request replies in that scope."""
+    return (
+        actor.role is Role.CASEWORKER
+        and actor.institution_id is not None
+        and waiting_for_reply(supervisions, actor.institution_id) is not None
     )
 
 

@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from schemas import engine_reasons as reasons
     from schemas import permissions
+    from schemas.chased import part_clock
     from schemas.domain import ClockKind, Role, State, Tier
     from schemas.enterprise import division_for_tier
     from schemas.lifecycle import (
@@ -106,6 +107,9 @@ BREACH_LAPSES_PATCH = "breach-lapses-applications"
 DESK_RECORDS_WITHDRAWAL_PATCH = "desk-records-withdrawal"
 # The dispatch desk decides extensions (延期审批), as the network's rules say; likewise.
 DESK_DECIDES_EXTENSIONS_PATCH = "desk-decides-extensions"
+# A reply to 督办 answers the oldest supervision of the replying unit (a late part's
+# co-handler has its own); before, the oldest of any unit.
+REPLY_OF_OWN_UNIT_PATCH = "reply-of-own-unit"
 # Who may take an action kind since a patch, and the patch: one such action the validator
 # accepted while the request was being routed was refused, by its role, in runs from before.
 GRANTED_SINCE = {
@@ -483,6 +487,10 @@ class ServiceRequestWorkflow:
             forbidden = permissions.kind_refusal(action.actor, action.kind) or (
                 parts.scope_refusal(self.case, action)
             )
+        elif action.kind is ActionKind.REPLY_SUPERVISION and chasing.replies_for_own_unit(
+            self.case.supervisions, action.actor
+        ):  # a late part's co-handler replies to its supervision: that is its scope
+            forbidden = permissions.kind_refusal(action.actor, action.kind)
         else:
             forbidden = rules.forbidden_reason(
                 action,
@@ -795,11 +803,15 @@ class ServiceRequestWorkflow:
             )
             details = {
                 "cause": "manual",
+                "supervised_institution": supervision.institution_id,
                 "reply_due_at": _iso(supervision.reply_due_at),
                 "days": action.days,  # as asked (None: the policy's); a what-if replays it
             }
         else:
             waiting = chasing.awaiting_reply(self.case)
+            own = chasing.waiting_for_reply(self.case.supervisions, action.actor.institution_id)
+            if own is not None and own is not waiting and workflow.patched(REPLY_OF_OWN_UNIT_PATCH):
+                waiting = own  # the unit answers its own supervision, not another unit's older
             assert waiting is not None
             waiting.replied_at, waiting.replied_by = now, action.actor.id
             waiting.reply = action.text
@@ -828,7 +840,7 @@ class ServiceRequestWorkflow:
         else:
             part = parts.settle(self.case, action, now)
             if not part.open:
-                chasing.end(self.case, f"part:{part.institution_id}", now)
+                chasing.end(self.case, part_clock(part.institution_id), now)
         details: dict[str, object] = {
             "co_handler": part.institution_id,
             "part_due_at": _iso(part.due_at),
@@ -1138,7 +1150,7 @@ class ServiceRequestWorkflow:
         for part in parts.overdue(self.case, now):
             part.reminded = True
             self._remind(
-                f"part:{part.institution_id}",
+                part_clock(part.institution_id),
                 reasons.part_late(part.institution_id),
                 clock="part",
                 co_handler=part.institution_id,
@@ -1334,6 +1346,7 @@ class ServiceRequestWorkflow:
                 opened.reason,
                 cause="chase",
                 clock=chase.clock,
+                supervised_institution=opened.institution_id,
                 reply_due_at=_iso(opened.reply_due_at),
             )
         for supervision in chasing.due_reprimands(self.case, now):

@@ -78,6 +78,10 @@ def _actor_may(view: RequestView, actor: Actor, kind: ActionKind) -> bool:
             return False
         if actor.role is Role.CASEWORKER:
             return True  # its part is its scope
+    if kind is ActionKind.REPLY_SUPERVISION and chasing.replies_for_own_unit(
+        view.supervisions, actor
+    ):
+        return True  # the supervised unit's reply (a late part's co-handler: in that scope)
     s = view.summary
     if permissions.action_refusal(actor, kind, s.tier, s.institution_id, s.division_code):
         return False

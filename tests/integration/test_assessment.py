@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from activities.persistence import TransitionWriter
 from api.app import create_app
+from schemas.chased import charged_unit
 from schemas.domain import Role, State, Tier
 from schemas.lifecycle import EventType
 from tests.utils.api_helpers import asgi_client
@@ -356,3 +357,44 @@ async def test_a_reprimand_counts_against_the_unit_that_was_supervised(
     rows = {r["institution_id"]: r for r in report["rows"]}
     assert (rows[county]["supervisions"], rows[county]["reprimands"]) == (1, 1)
     assert rows[city]["reprimands"] == 0
+
+
+async def test_a_late_parts_chase_counts_against_its_co_handler(
+    db_engine: Engine, tmp_path
+) -> None:
+    """协办: the talent office's part is late while the county holds the request. Its reminder,
+    supervision and reprimand are the talent office's figures, as recorded now (the
+    supervision names it) and as recorded before (the supervision named the holder, the
+    reprimand too); the county's own late response stays the county's. The report charges
+    each event to the unit ``schemas.chased.charged_unit`` names."""
+    county, talent = "zj-330106-sme", "zj-330105-sme"
+    part = {"co_handler": talent, "part_due_at": (T0 + timedelta(days=1)).isoformat()}
+    made = []
+    for i, recorded_before in enumerate((False, True)):
+        f = RecordFactory(make_request(f"req-part-chase-{i}"), T0 + timedelta(seconds=i))
+        rec = [f.submitted(), f.assigned(county), f.emit(EventType.CO_HANDLER_ADDED, details=part)]
+        rec.append(f.emit(EventType.REMINDED, details={"clock": "part", "co_handler": talent}))
+        opened = {"clock": f"part:{talent}", "cause": "chase"}
+        if not recorded_before:
+            opened["supervised_institution"] = talent
+        rec.append(f.emit(EventType.SUPERVISION_OPENED, details=opened))
+        named = county if recorded_before else talent
+        rec.append(
+            f.emit(EventType.REPRIMANDED, details={**opened, "supervised_institution": named})
+        )
+        rec.append(f.emit(EventType.REMINDED, details={"clock": "response"}))  # the county's
+        made.append(rec)
+    _persist(db_engine, made)
+    report, _ = await _report(db_engine, tmp_path)
+    rows = {r["institution_id"]: r for r in report["rows"]}
+    figure = {"reminded": "reminders", "supervision_opened": "supervisions"}
+    figure["reprimanded"] = "reprimands"
+    expected: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for record in (r for rec in made for r in rec if r.event_type.value in figure):
+        unit = charged_unit(record.event_type.value, record.details, record.institution_id)
+        expected[str(unit)][figure[record.event_type.value]] += 1
+    assert expected[talent] == {"reminders": 2, "supervisions": 2, "reprimands": 2}
+    assert expected[county] == {"reminders": 2}
+    for unit, counted in expected.items():
+        for name in figure.values():
+            assert rows[unit][name] == counted[name], (unit, name)

@@ -4,11 +4,13 @@ holder's clocks). The real projection and listing on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import importlib
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
+from sqlmodel import Session, select
 
 from activities.persistence import TransitionWriter
 from api.service.requests import QueueFilter, list_requests
@@ -16,6 +18,11 @@ from schemas.domain import Role, SlaStatus
 from schemas.lifecycle import EventType
 from tests.utils.factories import T0, RecordFactory, make_request
 from tierflow.auth_store import Principal
+from tierflow.db.models import RequestPart
+
+MIGRATION = importlib.import_module(
+    "tierflow.db.migrations.versions.0025_part_replies_owed"
+)  # its name starts with a digit
 
 UNIT, HOLDER = "zj-330106-sme", "zj-330105-sme"
 
@@ -43,3 +50,53 @@ def test_the_status_filter_finds_a_co_handled_request_by_its_part(db_engine: Eng
     ]
     assert _listed(db_engine, SlaStatus.BREACHED) == [("req-part-late", SlaStatus.BREACHED)]
     assert _listed(db_engine, SlaStatus.ON_TRACK) == [("req-own", SlaStatus.ON_TRACK)]
+
+
+def test_a_unit_keeps_a_request_whose_supervision_waits_for_its_reply(db_engine: Engine) -> None:
+    """督办 of a late part is its co-handler's to answer: after its part is concluded the unit
+    still lists the request until it has replied (or was reprimanded for not replying), then
+    no longer (it no longer sees the enterprise's details)."""
+    f = RecordFactory(make_request("req-part-owed", division_code="330105"), T0)
+    part = {"co_handler": UNIT, "part_due_at": (T0 + timedelta(days=1)).isoformat()}
+    chase = {"clock": f"part:{UNIT}", "supervised_institution": UNIT}
+    writer = TransitionWriter(db_engine)
+    writer.persist([f.submitted(), f.assigned(HOLDER)])
+    steps = [
+        (f.emit(EventType.CO_HANDLER_ADDED, details=part), ["req-part-owed"]),
+        (f.emit(EventType.SUPERVISION_OPENED, details=chase), ["req-part-owed"]),
+        (f.emit(EventType.PART_CONCLUDED, details=part), ["req-part-owed"]),  # a reply owed
+        (f.emit(EventType.SUPERVISION_REPLIED, details={"clock": chase["clock"]}), []),
+    ]
+    for record, listed in steps:
+        writer.persist([record])
+        assert [request_id for request_id, _ in _listed(db_engine, None)] == listed, record
+
+    g = RecordFactory(make_request("req-part-reprimanded", division_code="330105"), T0)
+    owed = [g.submitted(), g.assigned(HOLDER), g.emit(EventType.CO_HANDLER_ADDED, details=part)]
+    owed += [g.emit(EventType.SUPERVISION_OPENED, details=chase)]
+    owed += [g.emit(EventType.PART_WAIVED, details=part)]
+    writer.persist(owed)
+    assert [request_id for request_id, _ in _listed(db_engine, None)] == ["req-part-reprimanded"]
+    writer.persist([g.emit(EventType.REPRIMANDED, details=chase)])
+    assert _listed(db_engine, None) == []
+
+
+def test_parts_recorded_before_count_the_replies_they_owe(db_engine: Engine) -> None:
+    """Migration 0025 counts, from the audit trail, the supervisions of each part that no reply
+    or reprimand answered."""
+    part = {"co_handler": UNIT, "part_due_at": (T0 + timedelta(days=1)).isoformat()}
+    chase = {"clock": f"part:{UNIT}"}
+    made = {}
+    for name, answers in (("owed", []), ("replied", [EventType.SUPERVISION_REPLIED])):
+        f = RecordFactory(make_request(f"req-owed-{name}", division_code="330105"), T0)
+        rec = [f.submitted(), f.assigned(HOLDER), f.emit(EventType.CO_HANDLER_ADDED, details=part)]
+        rec += [f.emit(EventType.SUPERVISION_OPENED, details=chase)]
+        rec += [f.emit(kind, details=chase) for kind in answers]
+        made[name] = rec
+    TransitionWriter(db_engine).persist([r for rec in made.values() for r in rec])
+    with db_engine.begin() as conn:  # as the migration found them
+        conn.execute(update(RequestPart).values(replies_owed=0))
+        MIGRATION.backfill(conn)
+    with Session(db_engine) as session:
+        owed = session.exec(select(RequestPart.request_id, RequestPart.replies_owed)).all()
+    assert sorted(owed) == [("req-owed-owed", 1), ("req-owed-replied", 0)]

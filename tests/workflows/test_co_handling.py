@@ -15,6 +15,7 @@ from tests.utils.factories import action, caseworker, make_request, supervisor
 from tests.workflows.test_lifecycle import act, sleep_until, view
 from tests.workflows.test_return_and_extension import refused
 from tests.workflows.test_sign_for import near, pinned_submit, recorded, records
+from workflows import views
 from workflows.business_time import add_business_seconds, business_day_seconds
 
 DIVISION = "330106"
@@ -23,10 +24,10 @@ TALENT = Institution(
 )
 
 
-async def _with_part(env, queue, stand_ins, days: int = 3):
+async def _with_part(env, queue, stand_ins, days: int = 3, **rules: object):
     stand_ins.extra_institutions.append(TALENT)
     req = make_request(division_code=DIVISION)
-    handle, policy = await pinned_submit(env, queue, stand_ins, req)
+    handle, policy = await pinned_submit(env, queue, stand_ins, req, **rules)
     lead = caseworker((await view(handle)).summary.institution_id or "")
     await act(handle, action(ActionKind.ACKNOWLEDGE, lead))
     add = action(
@@ -114,3 +115,43 @@ async def test_a_co_handler_must_be_a_unit_of_the_directory(ts_worker, stand_ins
         ActionKind.ADD_CO_HANDLER, lead, institution_id=lead.institution_id, text="x", days=1
     )
     assert "holds the request" in await refused(handle, itself)
+
+
+async def test_a_late_part_is_supervised_as_its_co_handlers_which_replies(
+    ts_worker, stand_ins
+) -> None:
+    """督办 of a late part is of its co-handler (not the holding unit): the co-handler's
+    caseworker is offered the reply and writes it, after concluding its part too; the
+    holding unit may not answer for it, and no reprimand follows the reply."""
+    env, queue = ts_worker
+    # supervised a working day after the reminder: before the resolution deadline escalates it
+    req, handle, policy, lead = await _with_part(
+        env, queue, stand_ins, days=1, supervision_after_days=1
+    )
+    cal = policy.calendar
+    (added,) = records(stand_ins, req, "co_handler_added")
+    due = add_business_seconds(added.occurred_at, business_day_seconds(cal), cal)
+    supervise_at = add_business_seconds(
+        due, policy.supervision_after_days * business_day_seconds(cal), cal
+    )
+    await sleep_until(env, add_business_seconds(supervise_at, 60, cal))
+    await recorded(stand_ins, req, "supervision_opened")
+    (opened,) = records(stand_ins, req, "supervision_opened")
+    assert opened.details["clock"] == f"part:{TALENT.id}"
+    assert opened.details["supervised_institution"] == TALENT.id
+    state = await view(handle)
+    assert [s.institution_id for s in state.supervisions] == [TALENT.id]
+
+    talent = caseworker(TALENT.id)
+    assert ActionKind.REPLY_SUPERVISION in views.offered_to(state, talent)
+    assert ActionKind.REPLY_SUPERVISION not in views.offered_to(state, lead)
+    message = await refused(handle, action(ActionKind.REPLY_SUPERVISION, lead, text="已协调"))
+    assert f"the supervision is of {TALENT.id}" in message
+
+    await act(handle, action(ActionKind.CONCLUDE_PART, talent, text="补贴已申报"))
+    reply = action(ActionKind.REPLY_SUPERVISION, talent, text="已办结，逾期原因系材料待补")
+    assert (await act(handle, reply)).event_ids
+    (answered,) = (await view(handle)).supervisions
+    assert (answered.replied_by, answered.reply) == (talent.id, reply.text)
+    await sleep_until(env, add_business_seconds(answered.reply_due_at, 60, cal))
+    assert records(stand_ins, req, "reprimanded") == []

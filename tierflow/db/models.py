@@ -165,7 +165,8 @@ class TierHoldPublic(TierHoldBase):
 
 # --------------------------------------------------------------------------- request_part
 class RequestPart(SQLModel, table=True):
-    """协办: a co-handling unit's part of a request; its unit sees the request in its scope."""
+    """协办: a co-handling unit's part of a request; its unit sees the request in its scope
+    while the part is open or a supervision of its part waits for its reply."""
 
     __tablename__ = "request_part"
     __table_args__ = (Index("ix_request_part_institution", "institution_id", "request_id"),)
@@ -177,6 +178,9 @@ class RequestPart(SQLModel, table=True):
     due_at: datetime = Field(sa_type=UtcDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     closed_by: str | None = Field(default=None, sa_type=String(32))  # concluded or waived
+    # 督办 of this unit for its late part, waiting for its reply: the unit keeps the request in
+    # scope to write it, after its part is closed too
+    replies_owed: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 # --------------------------------------------------------------------------- comment, rating

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Executable, Table, bindparam, select, update
 from sqlmodel import SQLModel
 
+from schemas.chased import part_unit
 from schemas.lifecycle import EventType, RatingStage, RequestInput, TransitionRecord
 from tierflow.db.engine import conflict_insert
 from tierflow.db.models import (
@@ -52,6 +53,13 @@ CLOSES_HOLD = {EventType.RESOLVED, EventType.REJECTED, EventType.WITHDRAWN, Even
 BREACH_FLAGS = {"response": "response_breached", "sign_for": "sign_for_breached"}
 # 协办: events that close a co-handler's part
 CLOSES_PART = {EventType.PART_CONCLUDED, EventType.PART_WAIVED}
+# 督办 of a late part opens, or is answered (a reply, or a reprimand for none): its unit owes
+# one reply more, or one fewer
+REPLIES_OWED = {
+    EventType.SUPERVISION_OPENED: 1,
+    EventType.SUPERVISION_REPLIED: -1,
+    EventType.REPRIMANDED: -1,
+}
 
 BATCH_ROWS = 50  # audit rows per insert statement when many records go in at once
 
@@ -161,6 +169,9 @@ def _steps(record: TransitionRecord) -> list[Step]:
         steps.append((_OPEN_PART, _part_row(record)))
     elif record.event_type in CLOSES_PART:
         steps.append((_CLOSE_PART, _part_closed(record)))
+    elif record.event_type in REPLIES_OWED and (unit := _part_of_chase(record)):
+        step = REPLIES_OWED[record.event_type]
+        steps.append((_OWE_REPLY if step > 0 else _OWED_REPLY_ANSWERED, _part_unit(record, unit)))
     elif record.event_type is EventType.APPEAL_UPHELD:  # the conclusion's rating stops counting
         steps.append((_EXCLUDE_CONCLUSION_RATING, {"b_request_id": record.request_id}))
     return steps
@@ -184,6 +195,15 @@ def _part_closed(record: TransitionRecord) -> dict[str, Any]:
         "b_at": record.occurred_at,
         "b_by": record.event_type.value,
     }
+
+
+def _part_of_chase(record: TransitionRecord) -> str | None:
+    clock = record.details.get("clock")
+    return part_unit(clock) if isinstance(clock, str) else None
+
+
+def _part_unit(record: TransitionRecord, unit: str) -> dict[str, Any]:
+    return {"b_request_id": record.request_id, "b_unit": unit}
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
@@ -325,6 +345,23 @@ _CLOSE_PART = (
         _part.c.closed_at.is_(None),
     )
     .values(closed_at=bindparam("b_at"), closed_by=bindparam("b_by"))
+)
+_OWE_REPLY = (
+    update(_part)
+    .where(
+        _part.c.request_id == bindparam("b_request_id"),
+        _part.c.institution_id == bindparam("b_unit"),
+    )
+    .values(replies_owed=_part.c.replies_owed + 1)
+)
+_OWED_REPLY_ANSWERED = (
+    update(_part)
+    .where(
+        _part.c.request_id == bindparam("b_request_id"),
+        _part.c.institution_id == bindparam("b_unit"),
+        _part.c.replies_owed > 0,
+    )
+    .values(replies_owed=_part.c.replies_owed - 1)
 )
 _EXCLUDE_CONCLUSION_RATING = (
     update(_rating)

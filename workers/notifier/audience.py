@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from schemas.chased import charged_unit
 from schemas.domain import Role, Tier
 from schemas.edge import sms_number
 from schemas.enterprise import division_for_tier
@@ -56,7 +57,9 @@ def recipients(
 
 
 def _users(engine: Engine, audience: Audience, record: TransitionRecord) -> list[ApiUser]:
-    institution = record.institution_id or record.summary.institution_id
+    holder = record.institution_id or record.summary.institution_id
+    # a chasing event's unit: a late part's co-handler, a supervised unit the request left
+    institution = charged_unit(record.event_type.value, record.details, holder)
     tier = record.summary.tier
     query = select(ApiUser).where(col(ApiUser.disabled).is_(False))
     if audience is Audience.HANDLER:

@@ -31,7 +31,9 @@ _SMS_TEMPLATES = Environment(undefined=StrictUndefined, autoescape=False)  # JSO
 class Audience(StrEnum):
     """Who a rule addresses, relative to the request the event is about."""
 
-    CASEWORKERS = "caseworkers"  # caseworkers of the institution holding the request
+    # caseworkers of the institution holding the request; of a chasing event (催办, 督办,
+    # 通报), the unit chased (a late part's co-handler: schemas.chased.charged_unit)
+    CASEWORKERS = "caseworkers"
     INSTITUTION_LEAD = "institution_lead"  # supervisors of that institution
     SUPERVISORS_ABOVE = "supervisors_above"  # supervisors of the tier above, for its region
     TIER_SUPERVISORS = "tier_supervisors"  # supervisors of the holding tier, for its region

@@ -108,3 +108,43 @@ def test_nobody_is_told_of_their_own_step_and_a_named_handler_hears(engine: Engi
         )
         found = [r.user_id for r in recipients(engine, Audience.HANDLER, named, "zh-CN")]
         assert found == heard, how
+
+
+def test_a_late_parts_chase_reaches_the_co_handler_not_the_holding_unit(engine: Engine) -> None:
+    """催办, 督办 and 通报 of a late co-handling part go to the co-handler's caseworkers and
+    lead, which must act and reply; the holding unit's own late step stays the holder's."""
+    county, talent = "zj-330106-sme", "zj-330105-sme"
+    for user, role, unit in (
+        ("cw-county", Role.CASEWORKER, county),
+        ("lead-county", Role.SUPERVISOR, county),
+        ("cw-talent", Role.CASEWORKER, talent),
+        ("lead-talent", Role.SUPERVISOR, talent),
+    ):
+        create_user(engine, user, role, unit)
+    factory = RecordFactory(make_request(division_code="330106"))
+    factory.assigned(county, Tier.COUNTY)
+    chase = {"clock": f"part:{talent}", "cause": "chase"}
+    records = {
+        "part reminded": factory.emit(
+            EventType.REMINDED, details={"clock": "part", "co_handler": talent}
+        ),
+        "part supervised": factory.emit(EventType.SUPERVISION_OPENED, details=chase),
+        "part reprimanded": factory.emit(
+            EventType.REPRIMANDED, details={**chase, "supervised_institution": talent}
+        ),
+        "response reminded": factory.emit(EventType.REMINDED, details={"clock": "response"}),
+    }
+    found = {
+        name: sorted(
+            r.user_id or ""
+            for audience in (Audience.CASEWORKERS, Audience.INSTITUTION_LEAD)
+            for r in recipients(engine, audience, record, "zh-CN")
+        )
+        for name, record in records.items()
+    }
+    assert found == {
+        "part reminded": ["cw-talent", "lead-talent"],
+        "part supervised": ["cw-talent", "lead-talent"],
+        "part reprimanded": ["cw-talent", "lead-talent"],
+        "response reminded": ["cw-county", "lead-county"],
+    }
