@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, case, func, not_, or_, true
 from sqlalchemy import select as select_columns
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from schemas.chased import CHASE_EVENTS, PART_CLOCK
@@ -44,7 +45,7 @@ COUNTED = {
 RATES: dict[str, tuple[str, str]] = {
     "sign_for_on_time_rate": ("sign_for_measured", "sign_for_on_time"),
     "response_rate": ("response_measured", "responded_on_time"),
-    "conclusion_on_time_rate": ("concluded", "concluded_on_time"),
+    "conclusion_on_time_rate": ("conclusion_measured", "concluded_on_time"),
     "resolution_rate": ("followed_up", "solved"),
     "satisfaction_rate": ("ratings", "satisfied"),
     "rectification_on_time_rate": ("rectifications_concluded", "rectifications_on_time"),
@@ -97,9 +98,20 @@ _charged = case(
     (and_(_chase, not_(_event(EventType.REMINDED)), _supervised.is_not(None)), _supervised),
     else_=col(Transition.institution_id),
 )
+_later = aliased(Transition)
+_upheld_since = (
+    select_columns(col(_later.event_id))
+    .where(
+        col(_later.request_id) == col(Transition.request_id),
+        col(_later.event_type) == EventType.APPEAL_UPHELD,
+        col(_later.sequence) > col(Transition.sequence),
+    )
+    .exists()
+)
 _signed_for = col(TierHoldRow.signed_for_at).is_not(None)
 _responded = col(TierHoldRow.responded_at).is_not(None)
 _resolved = col(TierHoldRow.left_by) == EventType.RESOLVED.value
+_kept = func.coalesce(col(TierHoldRow.left_by), "") != EventType.RETURN_APPROVED.value
 
 
 @dataclass(frozen=True)
@@ -128,11 +140,16 @@ SOURCES = (
             "holds": true(),
             # a stay that answered (受理) or missed its response deadline; not one that moved
             # on before either (signed for late and escalated), nor a redo (no response due)
-            "response_measured": or_(_responded, col(TierHoldRow.response_breached)),
-            "responded_on_time": and_(_responded, not_(col(TierHoldRow.response_breached))),
-            "sign_for_measured": or_(_signed_for, col(TierHoldRow.sign_for_breached)),
-            "sign_for_on_time": and_(_signed_for, not_(col(TierHoldRow.sign_for_breached))),
-            "concluded": _resolved,
+            # a stay a return (退单) ended was not the unit's to handle: routing's time
+            "response_measured": and_(_kept, or_(_responded, col(TierHoldRow.response_breached))),
+            "responded_on_time": and_(_kept, _responded, not_(col(TierHoldRow.response_breached))),
+            "sign_for_measured": and_(_kept, or_(_signed_for, col(TierHoldRow.sign_for_breached))),
+            "sign_for_on_time": and_(_kept, _signed_for, not_(col(TierHoldRow.sign_for_breached))),
+            # a stay concluded there, or past its deadline there (and pulled up, handed on
+            # or rejected by the unit since): lateness does not leave the measure by moving
+            "conclusion_measured": and_(
+                _kept, or_(_resolved, col(TierHoldRow.resolution_breached))
+            ),
             "concluded_on_time": and_(_resolved, not_(col(TierHoldRow.resolution_breached))),
             "returns": col(TierHoldRow.left_by) == EventType.RETURN_APPROVED.value,
         },
@@ -156,6 +173,9 @@ SOURCES = (
         ),
         {
             **{name: _event(kind) for kind, name in COUNTED.items()},
+            # an upheld appeal found the bad rating mistaken or malicious: its 整改 is not
+            # the unit's mark (the rating already leaves the satisfaction rate)
+            "rectifications": and_(_event(EventType.RECTIFICATION_OPENED), not_(_upheld_since)),
             "followed_up": and_(
                 _followed_up, func.coalesce(_detail("outcome").as_string(), "") != "unreachable"
             ),
@@ -283,7 +303,12 @@ def members(engine: Engine, by: str, group: str) -> list[str]:
     """The institutions of one group (by institution: the institution itself)."""
     if by == "institution":
         return [group]
-    return sorted(unit for unit, place in _places(engine).items() if group_of(by, *place) == group)
+    places = _places(engine)
+    if group == UNKNOWN:  # the units that held requests but the directory does not list
+        with Session(engine) as session:
+            held = session.exec(select(TierHoldRow.institution_id).distinct()).all()
+        return sorted(set(held) - set(places))
+    return sorted(unit for unit, place in places.items() if group_of(by, *place) == group)
 
 
 def whole_and_part(figure: str) -> tuple[str, str | None]:

@@ -273,7 +273,7 @@ class AssessmentCollector(Collector):
     """考核 gauges over a rolling window (30 days to the scrape), per institution, computed
     from the read model at scrape time as the assessment report computes them.
 
-    Series: the five rates per institution (an institution with nothing to measure has no
+    Series: the rates per institution (an institution with nothing to measure has no
     sample), and the counts that are not zero. Institutions are bounded by the directory."""
 
     def __init__(

@@ -19,7 +19,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Table, bindparam, select, update
+from sqlalchemy import Connection, Executable, Table, bindparam, exists, select, update
 from sqlmodel import SQLModel
 
 from schemas.chased import part_unit
@@ -164,7 +164,10 @@ def _steps(record: TransitionRecord) -> list[Step]:
     if record.event_type is EventType.COMMENTED:
         steps.append((_INSERT_COMMENT, _comment_row(record)))
     elif record.event_type is EventType.RATED:
-        steps.append((_INSERT_RATING, _rating_row(record)))
+        row = _rating_row(record)
+        steps.append((_INSERT_RATING, row))
+        if row["stage"] == RatingStage.INTAKE.value:  # 受理评价: the unit that did the 受理
+            steps.append((_CHARGE_INTAKE, {"b_event_id": row["event_id"], **_request(record)}))
     elif record.event_type is EventType.CO_HANDLER_ADDED:
         steps.append((_OPEN_PART, _part_row(record)))
     elif record.event_type in CLOSES_PART:
@@ -200,6 +203,10 @@ def _part_closed(record: TransitionRecord) -> dict[str, Any]:
 def _part_of_chase(record: TransitionRecord) -> str | None:
     clock = record.details.get("clock")
     return part_unit(clock) if isinstance(clock, str) else None
+
+
+def _request(record: TransitionRecord) -> dict[str, Any]:
+    return {"b_request_id": record.request_id}
 
 
 def _part_unit(record: TransitionRecord, unit: str) -> dict[str, Any]:
@@ -336,6 +343,29 @@ _PAUSE_OPEN_HOLD = (
 )
 _INSERT_COMMENT = _comment.insert()
 _INSERT_RATING = _rating.insert()
+# the request's first stay that answered (受理): where an intake rating belongs, wherever the
+# request is when the enterprise rates it
+_first_answer = (
+    select(_tier_hold.c.institution_id, _tier_hold.c.tier)
+    .where(
+        _tier_hold.c.request_id == bindparam("b_request_id"),
+        _tier_hold.c.responded_at.is_not(None),
+    )
+    .order_by(_tier_hold.c.since, _tier_hold.c.id)
+    .limit(1)
+    .subquery()
+)
+_CHARGE_INTAKE = (
+    update(_rating)
+    .where(
+        _rating.c.event_id == bindparam("b_event_id"),
+        exists(select(_first_answer.c.institution_id)),
+    )
+    .values(
+        institution_id=select(_first_answer.c.institution_id).scalar_subquery(),
+        tier=select(_first_answer.c.tier).scalar_subquery(),
+    )
+)
 _OPEN_PART = _part.insert()
 _CLOSE_PART = (
     update(_part)

@@ -337,7 +337,7 @@ FIGURE_OUTCOME = {
     "response_rate": (NC_("figure", "answered in time"), NC_("figure", "answered late")),
     "conclusion_on_time_rate": (
         NC_("figure", "concluded in time"),
-        NC_("figure", "concluded late"),
+        NC_("figure", "not concluded in time"),
     ),
     "resolution_rate": (NC_("figure", "solved"), NC_("figure", "not solved")),
     "satisfaction_rate": (NC_("figure", "satisfied"), NC_("figure", "not satisfied")),
