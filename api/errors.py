@@ -185,6 +185,9 @@ async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse
     )
 
 
+DATABASE_RETRY_AFTER = "5"  # seconds: a failover or a full pool is over by then, or alerts
+
+
 async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
     """Answer 503 naming only the error type: its text may quote the statement's values."""
     assert isinstance(exc, SQLAlchemyError)
@@ -194,6 +197,7 @@ async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         content={"detail": f"database error ({name}); retry later or see the API's log"},
+        headers={"Retry-After": DATABASE_RETRY_AFTER},  # as Temporal's 503s say when
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -340,7 +340,7 @@ class PolicyFile(_Strict):
                     tier_factors.resolution_factor * grade_factors.resolution_factor,
                 ),
             )
-        calendar = self.calendar_for(submitted_at.year)
+        calendar = self.calendar_for(self.local_year(submitted_at))
         rules = self.work_orders.for_division(division_code)
         return PinnedPolicy(
             version=self.version,
@@ -379,6 +379,11 @@ class PolicyFile(_Strict):
             appeal_days=rules.appeal_business_days,
             appeal_decision_days=rules.appeal_decision_business_days,
         )
+
+    def local_year(self, at: datetime) -> int:
+        """The year ``at`` falls in where the calendar's working hours are kept (China time):
+        a request admitted at 07:00 on 1 January there is of the new year, not UTC's old one."""
+        return at.astimezone(timezone(timedelta(minutes=self.calendar.utc_offset_minutes))).year
 
     def calendar_for(self, year: int) -> CalendarData:
         """Return a private copy of the calendar covering ``year`` and the horizon after it."""

@@ -110,6 +110,10 @@ DESK_DECIDES_EXTENSIONS_PATCH = "desk-decides-extensions"
 # A reply to 督办 answers the oldest supervision of the replying unit (a late part's
 # co-handler has its own); before, the oldest of any unit.
 REPLY_OF_OWN_UNIT_PATCH = "reply-of-own-unit"
+# The handler judges an action again by the validator's later rules (the unit's own steps,
+# 督办 by a higher tier, redo limits) on the state it applies it to; before, only by the rules
+# of _check, so an action validated before an earlier one moved the request went through.
+LATER_RULES_RECHECKED_PATCH = "later-rules-rechecked"
 # Who may take an action kind since a patch, and the patch: one such action the validator
 # accepted while the request was being routed was refused, by its role, in runs from before.
 GRANTED_SINCE = {
@@ -354,6 +358,7 @@ class ServiceRequestWorkflow:
     @workflow.update
     async def act(self, action: ActionRequest) -> ActionResult:
         self._note_suggestion()
+        judged_at = self.case.sequence  # the state the validator judged the action on
         if action.action_id in self.case.results:
             return self._repeat(action)
         routing = self.case.state is State.SUBMITTED  # validated before the holder was known
@@ -371,6 +376,8 @@ class ServiceRequestWorkflow:
             self._check(action)
             if routing:
                 self._check_unit_step(action)
+            if self.case.sequence != judged_at:  # steps were taken since: judge it again
+                self._recheck_later_rules(action)
             first = self.case.sequence + 1
             await self._apply(action)
             result = ActionResult(
@@ -427,22 +434,26 @@ class ServiceRequestWorkflow:
             return
         self._check(action)
         self._check_fields(action)
-        # Checked before acceptance only, so that actions accepted before these rules replay as
-        # they were: the unit's own steps are its own (a reply to 督办 among them), and the
-        # fields staff add (an administrator's withdrawal once needed no text).
+        # The fields staff add (an administrator's withdrawal once needed no text), and the
+        # rules below, are checked before acceptance, so that actions accepted before them
+        # replay as they were.
+        late = self._later_rules_refusal(action)
+        if late:
+            raise late
+
+    def _later_rules_refusal(self, action: ActionRequest) -> ApplicationError | None:
+        """Rules added after the first runs: the unit's own steps are its own (a reply to 督办
+        among them), 督办 is a higher tier's, and a redo (重办) is the concluded request again,
+        not a new dispatch (no return past the window from its dispatch, no intake rating
+        after its conclusion). The validator checks them; the handler again, on the state it
+        applies the action to (``_recheck_later_rules``)."""
         other = permissions.unit_step_refusal(action.actor, action.kind, self._institution_id)
         if action.kind is ActionKind.REPLY_SUPERVISION:
             other = other or chasing.reply_refusal(self.case.supervisions, action.actor)
         if action.kind is ActionKind.SUPERVISE:  # 督办 is a higher tier's
             other = other or chasing.supervisor_refusal(action.actor, self.case.tier)
         if other:
-            raise refused(other, "Forbidden")
-        self._check_redo(action)
-
-    def _check_redo(self, action: ActionRequest) -> None:
-        """A redo (重办) is the concluded request again, not a new dispatch: no return past
-        the window from its dispatch, and no intake rating after its conclusion. Checked
-        before acceptance only: actions accepted before these rules replay as they were."""
+            return refused(other, "Forbidden")
         late = None
         if action.kind is ActionKind.RETURN:
             late = applications.redo_return_refusal(self.case, workflow.now())
@@ -450,8 +461,18 @@ class ServiceRequestWorkflow:
             late = Said(
                 N_("cannot rate with stage intake: the request was concluded (and is redone)")
             )
-        if late:
-            raise refused(late, "InvalidTransition")
+        return refused(late, "InvalidTransition") if late else None
+
+    def _recheck_later_rules(self, action: ActionRequest) -> None:
+        """The validator judged the action on the state of its own workflow task; steps taken
+        since (an earlier action's: a reassignment waiting on its directory check holds the
+        lock across tasks; a deadline's) may have changed it, so the handler judges it again
+        under the lock. Taken only when that refuses, so runs that applied such an action
+        replay as they were. Not when nothing happened in between: a what-if, delivering the
+        recorded actions one by one, does not judge who took them again (docs/whatif.md)."""
+        late = self._later_rules_refusal(action)
+        if late and workflow.patched(LATER_RULES_RECHECKED_PATCH):
+            raise late
 
     def _check_unit_step(self, action: ActionRequest) -> None:
         """The validator's unit-step rule, for an action it accepted while the request was

@@ -87,7 +87,7 @@ async def _ask(request: Request) -> service.WhatIfAsk:
     else:
         try:
             data = json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # nested past any real ask
             raise field_error(("body",), "send JSON or multipart/form-data") from None
     try:
         return service.WhatIfAsk.model_validate(data)

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import HTTPException, status
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ApiContext
@@ -72,6 +72,8 @@ NOT_NULL = ("locale", "inbox", "email_enabled", "sms_enabled", "digest")
 
 class PreferenceUpdate(BaseModel):
     """Fields to change; those left out stay as they are. Empty text clears an address."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is named, not dropped
 
     email: Annotated[str | None, Field(max_length=200), AfterValidator(_email)] = None
     phone: Annotated[str | None, Field(max_length=40), AfterValidator(_phone)] = None

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import HTTPException, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require
@@ -51,6 +51,8 @@ class Added(BaseModel):
 
 
 class PromoteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is named, not dropped
+
     in_force_from: AwareDatetime = Field(
         description="From when new requests pin it (with a time zone; not in the past)"
     )

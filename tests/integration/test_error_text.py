@@ -129,6 +129,7 @@ async def test_the_api_answers_a_database_error_without_its_values(
     assert r.json() == {
         "detail": "database error (OperationalError); retry later or see the API's log"
     }
+    assert r.headers["Retry-After"] == "5"  # when to retry, as Temporal's 503s say
     assert "database error OperationalError on GET /api/v1/requests" in caplog.text
     assert marker not in r.text and marker not in caplog.text
 

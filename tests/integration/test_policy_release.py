@@ -119,6 +119,10 @@ async def test_a_promotion_reaches_new_requests_from_its_date(stack, console: Co
             assert release["promoted_by"] == console.users.ids["admin"]
             assert release["whatif_run_id"] == "wi-2027-1"
             later = {"in_force_from": (start + timedelta(days=30)).isoformat(), "note": "第二步"}
+            # a misspelt field is named, not dropped (a release cannot be undone)
+            misspelt = later | {"whatif_run": "wi-2027-1"}
+            refused = await post(client, console, "/policies/2027.2/promote", json=misspelt)
+            assert refused.status_code == 422 and "whatif_run" in refused.text
             assert (
                 await post(client, console, "/policies/2027.2/promote", json=later)
             ).status_code == 201

@@ -212,6 +212,12 @@ async def test_refusals_name_the_field(trail: Trail, site: Console) -> None:
         }
         await refused(await client.post(V1, headers=admin, json=backwards), "until")
 
+        nested = "[" * 2000 + "]" * 2000  # deeper than Python's parser goes: not a 500
+        deep = await client.post(
+            V1, headers=admin | {"Content-Type": "application/json"}, content=nested
+        )
+        await refused(deep, "body")
+
         naive = {"version": "recorded-2x", "since": "2026-12-02T00:00:00"}
         await refused(await client.post(V1, headers=admin, json=naive), "since")
 

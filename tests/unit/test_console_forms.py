@@ -167,6 +167,14 @@ def test_a_refusal_reads_in_chinese_with_the_codes_in_chinese_words() -> None:
     signed = Said(N_("cannot sign for: %(institution)s signed for it at %(at)s"),
                   institution="zj-330106-sme", at=at.isoformat())  # fmt: skip
     assert refusal_text(signed, ZH) == "不能签收：zj-330106-sme 已于 2026年12月1日 14:30 签收"
+    # a reader in English reads the instant in China's time too, not the workflow's UTC
+    english = refusal_text(signed, EN)
+    assert english.startswith("cannot sign for: zj-330106-sme signed for it at ")
+    assert "06:30" not in english and "+00:00" not in english and "14:30" in english
+    late = Said(N_("%(institution)s (due %(at)s)"), institution="x", at=at.isoformat())
+    listed = Said(N_("cannot resolve: co-handling parts are open: %(parts)s; the co-handler "
+                     "concludes its part or a supervisor waives it"), parts=late)  # fmt: skip
+    assert "14:30" in refusal_text(listed, EN) and "+00:00" not in refusal_text(listed, EN)
 
 
 def test_a_refusal_travels_from_the_workflow_to_the_console_as_its_message() -> None:

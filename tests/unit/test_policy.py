@@ -172,6 +172,17 @@ def test_pinned_calendar_covers_submission_year_and_two_more(policy) -> None:
     assert (later.calendar.first_year, later.calendar.last_year) == (2026, 2028)
 
 
+def test_the_calendars_years_are_chinas_not_utcs(policy) -> None:
+    """07:00 on 1 January in China is 23:00 on 31 December in UTC: the request is of the new
+    year, and its calendar covers that year and the two after it."""
+    new_year = datetime(2026, 12, 31, 23, 0, tzinfo=UTC)
+    pinned = policy.pin(Category.TALENT, Priority.HIGH, Grade.NONE, new_year)
+    assert (pinned.calendar.first_year, pinned.calendar.last_year) == (2027, 2029)
+    old_year = datetime(2026, 12, 31, 15, 59, tzinfo=UTC)  # 23:59 in China
+    pinned = policy.pin(Category.TALENT, Priority.HIGH, Grade.NONE, old_year)
+    assert (pinned.calendar.first_year, pinned.calendar.last_year) == (2026, 2028)
+
+
 def test_pinned_policy_survives_the_data_converter(policy) -> None:
     pinned = policy.pin(Category.CERTIFICATION, Priority.LOW, Grade.SPECIALIZED_NEW, SUBMITTED)
     converter = pydantic_data_converter.payload_converter

@@ -70,6 +70,8 @@ class StandIns:
     records_gate: asyncio.Event | None = None
     # while set and not open, the policy's lookup waits for it (a request held in routing)
     admission_gate: asyncio.Event | None = None
+    # while set and not open, check_target waits for it (a reassignment's check held)
+    target_gate: asyncio.Event | None = None
     # when record_transitions and check_target began and ended, in order
     calls: list[str] = field(default_factory=list)
 
@@ -104,6 +106,8 @@ class StandIns:
     async def check_target(self, check: TargetCheck) -> TargetAnswer:
         """The real directory's check over the stand-in directory's institutions."""
         self.calls.append("check_target")
+        if self.target_gate is not None:
+            await self.target_gate.wait()
         self.directory_versions.append(check.directory_version)
         known = {i.id: i for i in self.extra_institutions}
         code = check.institution_id.split("-", 1)[-1]

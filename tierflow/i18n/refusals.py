@@ -33,9 +33,10 @@ CODE_VALUES: dict[str, type[StrEnum]] = {
 
 def refusal_text(said: Said, catalog: NullTranslations) -> str:
     """``said`` in ``catalog``'s language, its codes in that language's words and its instant
-    in China's time; the English text where the catalog has no translation."""
+    in China's time; the English text where the catalog has no translation (its instant in
+    China's time too: a reader in English does not read UTC)."""
     if str(catalog.gettext(said.message)) == said.message:
-        return str(said)
+        return _instant_in_china(said, catalog)
     values = {
         k: refusal_text(v, catalog) if isinstance(v, Said) else v for k, v in said.values.items()
     }
@@ -51,6 +52,18 @@ def refusal_text(said: Said, catalog: NullTranslations) -> str:
         codes = [code.strip() for code in states.split(",")]
         values["states"] = listed([code_words(State, c, catalog) for c in codes], catalog)
     return fill(said.message, values, catalog)
+
+
+def _instant_in_china(said: Said, catalog: NullTranslations) -> str:
+    """``said`` as worded (English), its instants (``at``, its parts' too) in China's time."""
+    values = {
+        k: _instant_in_china(v, catalog) if isinstance(v, Said) else v
+        for k, v in said.values.items()
+    }
+    if isinstance(at := values.get("at"), str):
+        with contextlib.suppress(ValueError):  # not an instant: shown as it came
+            values["at"] = when(datetime.fromisoformat(at), catalog)
+    return str(Said(said.message, **values))
 
 
 def names_its_action(reason: object) -> bool:

@@ -135,6 +135,14 @@ async def test_preferences_are_validated_and_kept(setup) -> None:  # noqa: ANN00
             "/api/v1/notifications/preferences", headers=auth, json={"phone": "138 0000 0000"}
         )
         assert mobile.status_code == 200 and mobile.json()["phone"] == "+8613800000000"
+        # a misspelt field is named, not dropped with a 200 that changed nothing
+        misspelt = await client.put(
+            "/api/v1/notifications/preferences", headers=auth, json={"sms_enable": True}
+        )
+        assert misspelt.status_code == 422
+        assert [(e["field"], e["msg"]) for e in misspelt.json()["detail"]] == [
+            ("sms_enable", "unknown field (misspelt?)")
+        ]
 
 
 async def test_the_console_shows_the_badge_the_inbox_and_marks_read(setup) -> None:  # noqa: ANN001

@@ -1,0 +1,58 @@
+"""An action is judged again, under the lock, on the state it is applied to.
+
+The validator judges an action on the state of its own workflow task. A reassignment holds the
+request's lock across tasks while its target is checked (a local activity), and an action let
+in meanwhile was judged on the holder from before the move: the old unit's lead could sign for
+the request the other unit now holds, whose own caseworkers could then never sign for it. Real
+dev server, stand-in activities; the target check is held until the sign-for is let in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from temporalio.client import Client, WorkflowUpdateFailedError
+
+from schemas.domain import Tier
+from schemas.lifecycle import ActionKind, Institution
+from tests.utils.eventually import eventually
+from tests.utils.factories import action, make_policy, supervisor
+from tests.workflows.dev_server import let_in, replay_and_maybe_record, start_renewing
+from tests.workflows.harness import StandIns
+from workflows.service_request import ServiceRequestWorkflow
+
+OTHER = Institution(
+    id="county-other", name="区服务中心二部", tier=Tier.COUNTY, division_code="330106"
+)
+
+
+async def test_the_old_units_lead_cannot_sign_for_a_request_moved_meanwhile(
+    temporal_client: Client, task_queue: str
+) -> None:
+    stand_ins = StandIns(policy=make_policy(), extra_institutions=[OTHER])
+    async with stand_ins.worker(temporal_client, task_queue):
+        handle = await start_renewing(temporal_client, task_queue)
+        await eventually(lambda: "record_transitions done" in stand_ins.calls, what="routed")
+        view = await handle.query(ServiceRequestWorkflow.view)
+        holder, division = str(view.summary.institution_id), view.summary.division_code
+        gate = stand_ins.target_gate = asyncio.Event()
+        boss = supervisor(Tier.COUNTY, division)
+        reassign = action(ActionKind.REASSIGN, boss, institution_id=OTHER.id, text="改派")
+        reassigning = asyncio.create_task(
+            handle.execute_update(ServiceRequestWorkflow.act, reassign, id=reassign.action_id)
+        )
+        await eventually(lambda: "check_target" in stand_ins.calls, what="the check held")
+        # the old holder's own lead signs for it: let in, on the state before the move
+        lead = supervisor(Tier.COUNTY, division, institution_id=holder)
+        signing = await let_in(handle, action(ActionKind.SIGN_FOR, lead))
+        gate.set()
+        moved = await reassigning
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await signing.result()
+        after = await handle.query(ServiceRequestWorkflow.view)
+    assert moved.institution_id == OTHER.id
+    assert f"may not sign_for for {OTHER.id}" in str(refused.value.cause)
+    assert after.summary.institution_id == OTHER.id and after.holds[-1].signed_for_at is None
+    await handle.terminate("test over")
+    await replay_and_maybe_record(temporal_client, handle, "rules-rechecked")
