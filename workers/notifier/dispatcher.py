@@ -107,6 +107,8 @@ class Dispatcher:
         if not rows:
             self.progressed_at = time.monotonic()
         for row in rows:
+            if not self._renew(row):
+                continue  # its lease ran out while the batch's earlier rows were sent
             try:
                 self._deliver(row)
             except Exception as exc:  # noqa: BLE001 - one row must not hold back the others
@@ -163,6 +165,31 @@ class Dispatcher:
         with Session(self.engine) as session:
             found = session.exec(select(Notification).where(col(Notification.id).in_(claimed)))
             return sorted(found.all(), key=lambda r: claimed.index(r.id))
+
+    def _renew(self, row: Notification) -> bool:
+        """Renew ``row``'s lease just before it is sent, if it is still this claim's.
+
+        A batch is leased at once, and its rows are sent one after another: behind slow
+        sends (a mail server taking seconds) a row's lease can run out before its turn, and
+        another notifier claims and sends it. That claim set another lease, so this one
+        leaves the row to it."""
+        now = self.clock()
+        with begin_write(self.engine) as conn:
+            result = conn.execute(
+                update(_table)
+                .where(
+                    _table.c.id == row.id,
+                    _table.c.status == DeliveryStatus.PENDING.value,
+                    _table.c.claimed_until == row.claimed_until,
+                    _table.c.claimed_until > now,
+                )
+                .values(claimed_until=now + LEASE)
+            )
+        if result.rowcount != 1:
+            log.info("notification %s: its lease ran out before its turn; left to another", row.id)
+            return False
+        row.claimed_until = now + LEASE
+        return True
 
     # ------------------------------------------------------------------ one row
     def _deliver(self, row: Notification) -> None:
