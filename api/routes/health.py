@@ -11,13 +11,20 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ApiContext, Ctx
+from tierflow.db.schema_head import behind
 
 router = APIRouter(include_in_schema=False)
 
 
+class SchemaBehind(RuntimeError):
+    """The read model predates this release's schema: ``tierflow db upgrade`` was not run."""
+
+
 def _db_ok(ctx: ApiContext) -> None:
     with ctx.engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
+        revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    if behind(revision):  # its reads would fail on columns the release added
+        raise SchemaBehind(revision)
 
 
 async def _checks(ctx: ApiContext, temporal_wait: timedelta) -> dict[str, str]:

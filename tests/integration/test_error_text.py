@@ -193,6 +193,25 @@ async def test_readyz_takes_a_replica_without_its_database_out_of_service(tmp_pa
     assert alive.status_code == 200
 
 
+async def test_readyz_keeps_a_replica_out_until_the_schema_is_upgraded(tmp_path) -> None:
+    """A release's API started before `tierflow db upgrade` ran would fail its reads on the
+    columns the release added: not ready, naming why (not its revisions: unauthenticated)."""
+    client = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True)
+    url = f"sqlite:///{tmp_path}/behind.db"
+    upgrade(url, "0024_hold_responded_at")
+    engine = make_engine(url)
+    app = create_app(Settings(database_url=url), client, engine)
+    try:
+        async with asgi_client(app) as http:
+            behind = await http.get("/readyz")
+            upgrade(url)
+            current = await http.get("/readyz")
+    finally:
+        engine.dispose()
+    assert behind.status_code == 503 and behind.json()["database"] == "error: SchemaBehind"
+    assert current.status_code == 200 and current.json()["database"] == "ok"
+
+
 @pytest.fixture
 def postgres_engine(postgres_server: PostgresServer) -> Iterator[Engine]:
     """A migrated PostgreSQL database whose comment table refuses text, quoting it."""

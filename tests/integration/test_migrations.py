@@ -225,3 +225,27 @@ def test_a_database_copied_from_a_template_has_its_tables(
         postgres_server.create_database("t_copied", template="Bad-Name")
     with pytest.raises(ValueError, match="keeps the template's LC_CTYPE"):
         postgres_server.create_database("t_copied", ctype="C.UTF-8", template=migrated_postgres)
+
+
+def test_a_failed_upgrade_keeps_the_steps_it_completed_and_resumes(empty_db_url: str) -> None:
+    """Each revision commits on its own (tables are locked one step at a time): an upgrade
+    that fails at 0017 (a table in its way) stays at 0016 on PostgreSQL, and runs on from
+    there once the way is clear. SQLite keeps the steps as well."""
+    upgrade(empty_db_url, "0002_api_auth")
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE whatif_run (x integer)"))
+        with pytest.raises(Exception, match="whatif_run"):
+            upgrade(empty_db_url)
+        stopped = current_revision(empty_db_url)
+        assert stopped is not None and stopped < "0017" and stopped >= "0016"
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE whatif_run"))
+    finally:
+        engine.dispose()
+    if empty_db_url.startswith("postgresql"):  # SQLite's batch steps are not transactional
+        upgrade(empty_db_url)
+        assert current_revision(empty_db_url) == ScriptDirectory.from_config(
+            alembic_config(empty_db_url)
+        ).get_current_head()

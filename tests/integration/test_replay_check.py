@@ -103,6 +103,11 @@ async def test_the_requests_a_build_cannot_replay_are_named(
             temporal_dev_server, "--request", healthy_id, "--request", wedged_id
         )
         assert code == 1 and "1 of 2 runs cannot replay on this build" in out, out
+        # a limit that leaves runs unchecked is no pass, whatever the runs it checked did
+        code, out = await replay_check(
+            temporal_dev_server, "--request", healthy_id, "--request", wedged_id, "--limit", "1"
+        )
+        assert code == 1 and "--limit 1: more runs match; those beyond it" in out, out
         assert (await wedged.describe()).run_id == wedged.result_run_id  # not continued as new
         code, out = await replay_check(temporal_dev_server, "--request", "x' OR 'a'='a")
         assert code == 2 and "--request: \"x' OR 'a'='a\" is not a request id" in out, out

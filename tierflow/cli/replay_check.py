@@ -43,6 +43,7 @@ class ReplayFailure:
 class ReplayReport:
     replayed: int = 0
     failures: list[ReplayFailure] = field(default_factory=list)
+    more: bool = False  # the query found more runs than the limit let it replay
 
 
 def requests_query(request_ids: Sequence[str] = (), *, running_only: bool = True) -> str:
@@ -82,13 +83,16 @@ def reason(failure: BaseException) -> str:
     return text.splitlines()[0] if text else type(failure).__name__
 
 
-async def replay_check(client: Client, query: str, limit: int) -> ReplayReport:
-    """Replay up to ``limit`` runs the query finds, one at a time, with this build's code."""
+async def replay_check(client: Client, query: str, limit: int | None = None) -> ReplayReport:
+    """Replay the runs the query finds (up to ``limit``; None: all), one at a time, with this
+    build's code; the report says whether the limit left runs unchecked."""
     from workers.worker import workflow_runner  # the worker's sandbox, as a worker replays
 
-    executions: list[WorkflowExecution] = [
-        e async for e in client.list_workflows(query, limit=limit)
-    ]
+    found = client.list_workflows(query, limit=None if limit is None else limit + 1)
+    executions: list[WorkflowExecution] = [e async for e in found]
+    more = limit is not None and len(executions) > limit
+    if more:
+        del executions[limit:]
 
     failed_tasks: list[str | None] = []  # read as each history streams by, not kept
 
@@ -105,7 +109,7 @@ async def replay_check(client: Client, query: str, limit: int) -> ReplayReport:
         workflow_runner=workflow_runner(client.data_converter),
         runtime=client.service_client.config.runtime,
     )
-    report = ReplayReport()
+    report = ReplayReport(more=more)
     async with replayer.workflow_replay_iterator(histories()) as results:
         async for result in results:  # in the order the histories went in
             execution, failed = executions[report.replayed], failed_tasks[report.replayed]

@@ -96,7 +96,9 @@ def replay_check(
         [], "--request", help="A request id to replay (repeatable); default: every running one"
     ),
     closed: bool = typer.Option(False, help="Also replay requests that have ended"),
-    limit: int = typer.Option(1000, min=1, help="Runs to replay at most"),
+    limit: int | None = typer.Option(
+        None, min=1, help="Runs to replay at most (default: every one the query finds)"
+    ),
     wait: float = typer.Option(30.0, min=0, help="Seconds to wait for Temporal"),
 ) -> None:
     """Replay requests' histories with this build's workflow code; list those it cannot.
@@ -104,7 +106,7 @@ def replay_check(
     A worker of this build would fail every workflow task of such a request (a
     nondeterminism error) once it replays it. Run it with a new build before deploying it,
     and after an incident to find the requests to reset (docs/runbooks.md). Runs no activity
-    and changes nothing. Exits 1 if a run cannot replay.
+    and changes nothing. Exits 1 if a run cannot replay, or ``--limit`` left runs unchecked.
     """
     from tierflow.cli.replay_check import requests_query
     from tierflow.settings import Settings
@@ -133,6 +135,9 @@ def replay_check(
             "error": failure.error,
         }
         typer.echo(said % values)
+    unchecked = _("--limit %(limit)d: more runs match; those beyond it were not replayed")
+    if report.more:  # a pass over part of them is no pass
+        typer.echo(unchecked % {"limit": limit or 0}, err=True)
     if report.failures:
         head = ngettext(
             "%(failed)d of %(count)d run cannot replay on this build",
@@ -145,10 +150,14 @@ def replay_check(
         "all %(count)d runs replay on this build",
         report.replayed,
     )
+    if report.more:
+        fail(_("%(count)d runs checked replay on this build") % {"count": report.replayed})
     typer.echo(done % {"count": report.replayed})
 
 
-async def _replay_check(settings: Settings, query: str, limit: int, wait: float) -> ReplayReport:
+async def _replay_check(
+    settings: Settings, query: str, limit: int | None, wait: float
+) -> ReplayReport:
     from tierflow.cli.replay_check import quiet_runtime
     from tierflow.cli.replay_check import replay_check as check
     from tierflow.temporal_client import connect_temporal

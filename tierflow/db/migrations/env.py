@@ -38,6 +38,9 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     return False
 
 
+LOCK_TIMEOUT = "30s"
+
+
 def _configure(**kwargs: Any) -> None:
     context.configure(
         target_metadata=target_metadata,
@@ -59,7 +62,19 @@ def run_online() -> None:
     engine = make_engine(_url())
     try:
         with engine.connect() as connection:
-            _configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
+            postgres = connection.dialect.name == "postgresql"
+            if postgres:
+                # wait this long at most for a table's lock (behind a long report, say), then
+                # fail: every reader would otherwise queue behind the waiting migration
+                connection.exec_driver_sql(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+                connection.commit()
+            _configure(
+                connection=connection,
+                render_as_batch=connection.dialect.name == "sqlite",
+                # each revision commits on its own: tables are locked for one step, not the
+                # whole upgrade, and a failed upgrade resumes from the last step it completed
+                transaction_per_migration=True,
+            )
             with context.begin_transaction():
                 context.run_migrations()
     finally:

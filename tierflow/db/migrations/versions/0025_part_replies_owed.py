@@ -9,7 +9,6 @@ Revises: 0024_hold_responded_at
 Create Date: 2026-12-06
 """
 
-from collections import Counter
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -34,7 +33,6 @@ _part = sa.table(
     sa.column("institution_id", sa.String),
     sa.column("replies_owed", sa.Integer),
 )
-_STEP = {"supervision_opened": 1, "supervision_replied": -1, "reprimanded": -1}
 
 
 def upgrade() -> None:
@@ -46,24 +44,28 @@ def upgrade() -> None:
 
 
 def backfill(conn: sa.Connection) -> None:
-    """Count each part's supervisions that no reply or reprimand answered, in the trail."""
+    """Count each part's supervisions that no reply or reprimand answered, in the trail (one
+    statement: the database counts, whatever the size of the trail)."""
     clock = _transition.c.details["clock"].as_string()
-    rows = conn.execute(
-        sa.select(_transition.c.request_id, _transition.c.event_type, clock)
-        .where(_transition.c.event_type.in_(list(_STEP)), clock.like(f"{PART_CLOCK}%"))
-        .order_by(_transition.c.request_id, _transition.c.sequence)
-    ).all()
-    owed: Counter[tuple[str, str]] = Counter()
-    for request_id, event_type, part_clock in rows:
-        key = (request_id, part_clock[len(PART_CLOCK) :])
-        owed[key] = max(0, owed[key] + _STEP[event_type])
-    for (request_id, unit), count in owed.items():
-        if count:
-            conn.execute(
-                sa.update(_part)
-                .where(_part.c.request_id == request_id, _part.c.institution_id == unit)
-                .values(replies_owed=count)
+    its_clock = sa.literal(PART_CLOCK) + _part.c.institution_id
+
+    def counted(*kinds: str) -> sa.ScalarSelect[int]:
+        return (
+            sa.select(sa.func.count())
+            .where(
+                _transition.c.request_id == _part.c.request_id,
+                _transition.c.event_type.in_(kinds),
+                clock == its_clock,
             )
+            .scalar_subquery()
+        )
+
+    owed = counted("supervision_opened") - counted("supervision_replied", "reprimanded")
+    conn.execute(
+        sa.update(_part)
+        .where(counted("supervision_opened") > 0)
+        .values(replies_owed=sa.case((owed > 0, owed), else_=0))
+    )
 
 
 def downgrade() -> None:
