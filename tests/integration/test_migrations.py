@@ -246,6 +246,7 @@ def test_a_failed_upgrade_keeps_the_steps_it_completed_and_resumes(empty_db_url:
         engine.dispose()
     if empty_db_url.startswith("postgresql"):  # SQLite's batch steps are not transactional
         upgrade(empty_db_url)
-        assert current_revision(empty_db_url) == ScriptDirectory.from_config(
-            alembic_config(empty_db_url)
-        ).get_current_head()
+        assert (
+            current_revision(empty_db_url)
+            == ScriptDirectory.from_config(alembic_config(empty_db_url)).get_current_head()
+        )
