@@ -193,6 +193,22 @@ def test_directory(locale: str | None, env: dict[str, str | None], tmp_path: Pat
     check(locale, env, steps, "v", "finance", "city", "gen")
 
 
+def test_the_directory_goes_through_a_spreadsheet_and_back(
+    env: dict[str, str | None], tmp_path: Path
+) -> None:
+    """Exported to a file, the directory carries a BOM (Excel opens it as UTF-8); saved back
+    by Excel in China (GB18030), it imports."""
+    exported, target = tmp_path / "directory.csv", tmp_path / "directory.json"
+    assert run(env, ("directory", "export", "--out", str(exported))).exit_code == 0
+    data = exported.read_bytes()
+    assert data.startswith("\ufeff".encode())
+    saved = tmp_path / "saved-by-excel.csv"
+    saved.write_bytes(data.decode("utf-8-sig").encode("gb18030"))
+    done = run(env, ("directory", "import", str(saved), "--to", str(target), "--version", "x1"))
+    assert done.exit_code == 0, done.output
+    assert json.loads(target.read_text("utf-8"))["version"] == "x1"
+
+
 @pytest.mark.parametrize("locale", LOCALES)
 def test_grades(locale: str | None, env: dict[str, str | None], tmp_path: Path) -> None:
     published = tmp_path / "list.csv"

@@ -44,9 +44,19 @@ def test_a_file_that_is_no_text_and_years_out_of_order_are_named(tmp_path: Path)
     read = tierflow(tmp_path, "whatif", "--policy", str(policy))
     assert read.returncode == 1 and "Traceback" not in read.stderr
     assert "不是 UTF-8 文本" in read.stderr
-    years = tierflow(tmp_path, "calendar", "show", "--first-year", "2030", "--last-year", "2020")
-    assert years.returncode == 1 and "Traceback" not in years.stderr
-    assert "起始年份不晚于结束年份" in years.stderr
+    for command in ("show", "publish"):  # a command-line mistake: exit 2
+        args = ["calendar", command, "--first-year", "2030", "--last-year", "2020"]
+        if command == "publish":
+            args += ["--as", "admin", "--wait", "0"]
+        years = tierflow(tmp_path, *args)
+        assert years.returncode == 2 and "Traceback" not in years.stderr, years.stderr
+        assert "起始年份不晚于结束年份" in years.stderr
+    # a file the command cannot write (its folder is missing): one line naming it
+    missing = tmp_path / "no-such-folder" / "grades.csv"
+    assert tierflow(tmp_path, "db", "upgrade").returncode == 0
+    written = tierflow(tmp_path, "grades", "export", "--out", str(missing))
+    assert written.returncode == 1 and "Traceback" not in written.stderr, written.stderr
+    assert str(missing) in written.stderr and "无法使用" in written.stderr
 
 
 def test_temporal_away_for_the_whole_wait_is_one_line(tmp_path: Path) -> None:
@@ -60,3 +70,27 @@ def test_temporal_away_for_the_whole_wait_is_one_line(tmp_path: Path) -> None:
         done = tierflow(tmp_path, *args, env=away)
         assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-500:]
         assert "无法连接：Temporal at 127.0.0.1:9 not reachable after 1 s" in done.stderr
+
+
+def test_a_downgrade_asks_first_naming_the_database(tmp_path: Path) -> None:
+    """`db downgrade base` drops every table, the audit trail with them: it asks first, and
+    without a yes nothing changes; `--yes` is for scripts."""
+    assert tierflow(tmp_path, "db", "upgrade").returncode == 0
+    asked = subprocess.run(
+        [sys.executable, "-m", "tierflow.cli", "db", "downgrade", "base"],
+        env={
+            **os.environ,
+            "TIERFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}",
+            "TIERFLOW_LANG": "zh-CN",
+        },
+        input="n\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert asked.returncode == 1 and "new.db" in asked.stdout and "base" in asked.stdout
+    assert "未做任何更改" in asked.stderr
+    assert tierflow(tmp_path, "users", "list").returncode == 0  # the tables are there
+    done = tierflow(tmp_path, "db", "downgrade", "base", "--yes")
+    assert done.returncode == 0 and "base" in done.stdout
+    assert tierflow(tmp_path, "db", "current").stdout.strip() == "base（尚未迁移）"

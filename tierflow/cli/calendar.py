@@ -12,7 +12,17 @@ import typer
 
 from tierflow.cli.texts import _, fail
 
-app = typer.Typer(help="Business calendars (China's days off and make-up working days).")
+app = typer.Typer(
+    help="Business calendars (China's days off and make-up working days).", no_args_is_help=True
+)
+
+
+def _check_years(first_year: int, last_year: int) -> None:
+    if not 2000 <= first_year <= last_year <= 2099:
+        fail(
+            _("--first-year, --last-year: years from 2000 to 2099, the first not after the last"),
+            2,
+        )
 
 
 @app.command()
@@ -23,8 +33,7 @@ def show(
     """Print the calendar the installed holidays data gives, and which years are estimates."""
     from tierflow.calendar_data import build_calendar
 
-    if not 2000 <= first_year <= last_year <= 2099:
-        fail(_("--first-year, --last-year: years from 2000 to 2099, the first not after the last"))
+    _check_years(first_year, last_year)
     calendar = build_calendar(first_year, last_year)
     typer.echo(_("version: %(version)s") % {"version": calendar.version})
     for year in range(first_year, last_year + 1):
@@ -53,6 +62,7 @@ def publish(
     from tierflow.settings import get_settings
     from tierflow.temporal_client import connect_temporal
 
+    _check_years(first_year, last_year)
     settings = get_settings()
     calendar = build_calendar(first_year, last_year)
 

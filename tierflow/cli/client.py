@@ -102,7 +102,10 @@ def load_credentials() -> tuple[str, str]:
         return str(data["url"]), str(data["token"])
     except (OSError, ValueError, KeyError):
         _fail(
-            _("not logged in (%(path)s missing): run `tierflow login --url URL --token TOKEN`")
+            _(
+                "not logged in (%(path)s missing): run `tierflow login --url URL` (it asks "
+                "for the token)"
+            )
             % {"path": path}
         )
 

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from tierflow.cli.texts import _, fail
+from tierflow.cli.texts import _, fail, say
+from tierflow.i18n import os_reason
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -55,8 +56,9 @@ def operator() -> str:
 
 def command_failure(exc: BaseException) -> str | None:
     """A line for a database error that escaped a command (one not opened by ``database()``,
-    a database not migrated yet, a migration that cannot run), or for a dependency away for
-    the whole wait, in the reader's language; None for any other error."""
+    a database not migrated yet, a migration that cannot run), for a dependency away for
+    the whole wait, or for a file a command could not write or read (a folder missing), in
+    the reader's language; None for any other error."""
     from alembic.util.exc import CommandError
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -70,4 +72,7 @@ def command_failure(exc: BaseException) -> str | None:
         return _("database migration: %(error)s") % {"error": str(exc)[:300]}
     if isinstance(exc, DependencyUnavailable):  # Temporal (or Kafka) away the whole --wait
         return _("unreachable: %(error)s") % {"error": exc}
+    if isinstance(exc, OSError) and exc.filename is not None:  # a file to write or read
+        said = _("cannot use %(path)s: %(reason)s")
+        return said % {"path": exc.filename, "reason": say(os_reason(exc))}
     return None

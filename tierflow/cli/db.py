@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from tierflow.cli.texts import _, ngettext
+from tierflow.cli.texts import _, fail, ngettext
 
 app = typer.Typer(help="Database schema and reference data.", no_args_is_help=True)
 
@@ -33,12 +33,29 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision")) -> N
 
 
 @app.command()
-def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'base'")) -> None:
-    """Migrate the database down to REVISION ('base' drops every table)."""
+def downgrade(
+    revision: str = typer.Argument(..., help="Target revision, or 'base'"),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation"),
+) -> None:
+    """Migrate the database down to REVISION ('base' drops every table).
+
+    Asks first, naming the database: what the revisions dropped (columns, tables, the audit
+    trail at 'base') does not come back with an upgrade."""
+    from sqlalchemy.engine import make_url
+
     from tierflow.db.migrate import current_revision
     from tierflow.db.migrate import downgrade as run_downgrade
 
     url = _url()
+    shown = make_url(url).render_as_string(hide_password=True)
+    if not yes:
+        asked = _(
+            "Downgrade the database %(url)s from %(current)s to %(revision)s? What the "
+            "revisions in between added is dropped for good"
+        )
+        values = {"url": shown, "current": current_revision(url) or "base", "revision": revision}
+        if not typer.confirm(asked % values, default=False):
+            fail(_("nothing changed"), 1)
     run_downgrade(url, revision)
     at = current_revision(url) or "base"
     typer.echo(_("database at revision %(revision)s") % {"revision": at})

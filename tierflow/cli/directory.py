@@ -95,7 +95,9 @@ def export(
     directory: Path | None = typer.Option(None, help=CURRENT_HELP),
     with_generated: bool = typer.Option(False, help="Include generated placeholders"),
 ) -> None:
-    """Write the directory as CSV (UTF-8), one institution a row, header first."""
+    """Write the directory as CSV (UTF-8; a file with a BOM, as Excel wants), one institution
+    a row, header first."""
+    from tierflow.csv_text import BOM
     from tierflow.directory import DirectoryError
     from tierflow.directory_csv import export_csv
 
@@ -107,7 +109,7 @@ def export(
     if out is None:
         typer.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        out.write_text(BOM + text, encoding="utf-8")  # a spreadsheet opens it as UTF-8
         done = _("%(file)s: directory version %(version)s exported")
         typer.echo(done % {"file": out, "version": found.version}, err=True)
 
@@ -147,6 +149,7 @@ def import_(
     """
     from sqlalchemy.exc import SQLAlchemyError
 
+    from tierflow.csv_text import decode
     from tierflow.db.errors import describe_db_error
     from tierflow.directory import DirectoryError
     from tierflow.directory_store import import_directory
@@ -161,7 +164,7 @@ def import_(
             )
         )
     try:
-        text = csv_file.read_text("utf-8")
+        text = decode(csv_file.read_bytes())  # UTF-8, or GB18030 as Excel saves it in China
     except OSError as exc:
         cannot = _("%(file)s: cannot read: %(error)s")
         fail(cannot % {"file": csv_file, "error": say(os_reason(exc))})
