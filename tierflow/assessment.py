@@ -212,8 +212,11 @@ def _in_scope(
     conditions: Sequence[Any],
     period: Period,
     institutions: Collection[str] | None,
+    units: Any = None,
 ) -> Any:
     start, end = period
+    if units is not None:  # the reader's units, wherever their requests are now
+        query = query.where(source.institution_id.in_(units))
     if conditions:
         query = query.join(
             ServiceRequest, col(ServiceRequest.request_id) == col(source.request_id)
@@ -241,8 +244,13 @@ class Tally:
         return {name: self.figure(name) for name in FIGURES}
 
 
-def tally(engine: Engine, conditions: Sequence[Any], period: Period) -> dict[str, Tally]:
-    """The figures of every institution with something in scope and period, by id."""
+def tally(
+    engine: Engine, conditions: Sequence[Any], period: Period, units: Any = None
+) -> dict[str, Tally]:
+    """The figures of every institution with something in scope and period, by id.
+
+    ``conditions`` limit the requests (``service_request`` columns); ``units`` (a query of
+    institution ids, None: any) the institutions the figures are charged to."""
     out: dict[str, Tally] = defaultdict(Tally)
     with Session(engine) as session:
         for source in SOURCES:
@@ -252,7 +260,7 @@ def tally(engine: Engine, conditions: Sequence[Any], period: Period) -> dict[str
             if source.tier is not None:
                 keys.append(col(source.tier))
             query = _in_scope(
-                select_columns(*keys, *sums), source, conditions, period, None
+                select_columns(*keys, *sums), source, conditions, period, None, units
             ).group_by(*keys)
             for row in session.execute(query).all():
                 entry = out[row[0] or ""]
@@ -336,6 +344,7 @@ def behind(
     period: Period,
     institutions: Collection[str],
     figure: str,
+    units: Any = None,
 ) -> list[Mark]:
     """The rows behind the institutions' figure, oldest first; for a rate, whether each
     counts for it (on time, solved, satisfied) or only in its measure."""
@@ -349,6 +358,7 @@ def behind(
         conditions,
         period,
         institutions,
+        units,
     ).where(source.marks[whole])
     with Session(engine) as session:
         rows = session.execute(query).all()

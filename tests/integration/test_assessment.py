@@ -189,10 +189,17 @@ PERIOD = {
 INTAKE_UNIT = importlib.import_module("tierflow.db.migrations.versions.0026_intake_rating_unit")
 
 
-async def _report(engine: Engine, home: Any, by: str | None = None) -> tuple[Any, Any]:
-    """The API's report and its CSV, for an admin, over the corpus' period."""
-    create_user(engine, f"assessor-{by}", Role.ADMIN)
-    headers = {"Authorization": f"Bearer {issue_token(engine, f'assessor-{by}')}"}
+async def _report(
+    engine: Engine, home: Any, by: str | None = None, supervisor_of: str | None = None
+) -> tuple[Any, Any]:
+    """The API's report and its CSV, for an admin (or a supervisor of the institution
+    ``supervisor_of``), over the corpus' period."""
+    user = f"assessor-{by}-{supervisor_of}"
+    if supervisor_of is None:
+        create_user(engine, user, Role.ADMIN)
+    else:
+        create_user(engine, user, Role.SUPERVISOR, supervisor_of)
+    headers = {"Authorization": f"Bearer {issue_token(engine, user)}"}
     params = PERIOD | ({"by": by} if by else {})
     app = create_app(Settings(home=home), None, engine)
     async with asgi_client(app) as client:
@@ -485,3 +492,42 @@ def test_intake_ratings_stored_before_belong_to_the_unit_that_answered(db_engine
         ("req-intake-before", county, "county"),
         ("req-intake-unanswered", city, "municipal"),
     ]
+
+
+async def test_a_supervisor_reads_its_units_figures_wherever_their_requests_went(
+    db_engine: Engine, tmp_path
+) -> None:
+    """The county let two of its three requests run late and up to the national tier: a
+    provincial (and a municipal) supervisor reads the county's figures with them, as an
+    admin does; the units above its tier (the national centre) and outside its region are
+    not its to read. Requests moving out of its scope do not move a unit's figures."""
+    county, city, province = "zj-330106-sme", "zj-330100-sme", "zj-330000-sme"
+    national, other = "cn-000000-sme", "js-320102-sme"
+    _list_in_directory(
+        db_engine, [u for u in WIDE if u.id in (county, city, province, national, other)]
+    )
+    cw = caseworker(county)
+    made = []
+    for i in range(3):
+        f = RecordFactory(make_request(f"req-up-{i}"), T0 + timedelta(seconds=i))
+        rec = [f.submitted(), f.assigned(county), f.emit(EventType.SIGNED_FOR, actor=cw)]
+        rec += [f.emit(EventType.ACKNOWLEDGED, State.ACKNOWLEDGED, actor=cw)]
+        if i == 0:
+            rec.append(f.resolved())
+        else:
+            for unit, tier in ((city, Tier.MUNICIPAL), (province, Tier.PROVINCIAL)):
+                rec += [f.breached("resolution"), f.escalated(unit, tier, "sla_breach:resolution")]
+            rec += [f.breached("resolution"), f.escalated(national, Tier.NATIONAL, "x")]
+        made.append(rec)
+    g = RecordFactory(make_request("req-elsewhere", division_code="320102"), T0)
+    made.append([g.submitted(), g.assigned(other)])
+    _persist(db_engine, made)
+    admin, _ = await _report(db_engine, tmp_path)
+    by_admin = {r["institution_id"]: r for r in admin["rows"]}
+    assert by_admin[county]["conclusion_on_time_rate"] == round(1 / 3, 4)
+    for reader, expected in ((province, {county, city, province}), (city, {county, city})):
+        report, _ = await _report(db_engine, tmp_path, supervisor_of=reader)
+        rows = {r["institution_id"]: r for r in report["rows"]}
+        assert set(rows) == expected, reader
+        for unit in expected:
+            assert rows[unit] == by_admin[unit], (reader, unit)
