@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.request import SYSTEM_ACTOR, Actor
     from workflows import (
         applications,
+        calendar_change,
         chasing,
         clocks,
         follow_up,
@@ -114,6 +115,10 @@ REPLY_OF_OWN_UNIT_PATCH = "reply-of-own-unit"
 # 督办 by a higher tier, redo limits) on the state it applies it to; before, only by the rules
 # of _check, so an action validated before an earlier one moved the request went through.
 LATER_RULES_RECHECKED_PATCH = "later-rules-rechecked"
+# A published calendar moves every pending deadline (a suspension's end, the chasing rungs,
+# a reply deadline, parts, the follow-up, the windows, a rectification's); before, the
+# running clocks alone.
+CALENDAR_MOVES_DEADLINES_PATCH = "calendar-moves-deadlines"
 # Who may take an action kind since a patch, and the patch: one such action the validator
 # accepted while the request was being routed was refused, by its role, in runs from before.
 GRANTED_SINCE = {
@@ -592,7 +597,8 @@ class ServiceRequestWorkflow:
         """Take a newer business calendar (an operator published the days off of a year).
 
         Running clocks keep the business time they have used; their remaining time is counted
-        on the new calendar from now, so deadlines move to its days off. Recorded as a
+        on the new calendar from now, so deadlines move to its days off; so do the request's
+        other pending deadlines (``workflows.calendar_change``). Recorded as a
         ``calendar_updated`` event. Returns the calendar version in force.
         """
         self._note_suggestion()
@@ -607,6 +613,8 @@ class ServiceRequestWorkflow:
                 policy.calendar = update.calendar
                 for clock in running:
                     clocks.resume(clock, now, update.calendar)
+                if workflow.patched(CALENDAR_MOVES_DEADLINES_PATCH):
+                    calendar_change.move_deadlines(self.case, now, old, update.calendar)
                 self._emit(
                     EventType.CALENDAR_UPDATED,
                     update.actor,

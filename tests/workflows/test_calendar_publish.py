@@ -16,10 +16,10 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client, WorkflowUpdateFailedError
 
-from schemas.domain import ClockKind, Role, State
-from schemas.lifecycle import OWN_CALENDAR, ActionKind, CalendarUpdate, RequestView
+from schemas.domain import ClockKind, Role, State, Tier
+from schemas.lifecycle import OWN_CALENDAR, ActionKind, CalendarUpdate, RequestView, SuspendReason
 from schemas.request import Actor
-from tests.utils.factories import ALWAYS_OPEN, action, caseworker, make_policy
+from tests.utils.factories import ALWAYS_OPEN, action, caseworker, make_policy, supervisor
 from tests.workflows.dev_server import SECOND, replay_and_maybe_record, running, started
 from tests.workflows.harness import StandIns
 from tierflow.calendar_publish import publish_calendar
@@ -96,3 +96,45 @@ async def test_a_published_calendar_moves_the_deadline_is_recorded_and_replays(
     await handle.execute_update(ServiceRequestWorkflow.act, resolve, id=resolve.action_id)
     assert (await handle.result()).state is State.CLOSED  # the 2 s reopen window, today
     await replay_and_maybe_record(client, handle, "calendar-published")
+
+
+async def test_a_published_calendar_moves_the_requests_other_deadlines_too(
+    day_long_worker,
+) -> None:
+    """A suspension of 3 working days and a supervision's reply deadline of 3, both taken
+    before the State Council declared the second of those days off: each keeps the business
+    time it had left, counted on the published calendar, as the clocks do. One already past
+    stays where it was."""
+    client, queue, _ = day_long_worker
+    handle, view = await started(client, queue)
+    division = view.summary.division_code
+    cw = caseworker(view.summary.institution_id or "")
+    for step in (
+        action(ActionKind.ACKNOWLEDGE, cw),
+        action(ActionKind.SUPERVISE, supervisor(Tier.MUNICIPAL, division), text="请说明", days=3),
+        action(
+            ActionKind.SUSPEND,
+            cw,
+            text="等待鉴定",
+            suspend_reason=SuspendReason.LEGAL_PROCEDURE,
+            days=3,
+        ),
+        action(ActionKind.APPROVE_SUSPENSION, supervisor(Tier.MUNICIPAL, division)),
+    ):
+        await handle.execute_update(ServiceRequestWorkflow.act, step, id=step.action_id)
+    before: RequestView = await handle.query(ServiceRequestWorkflow.view)
+    assert before.suspended_until is not None
+    (asked,) = before.supervisions
+    day_off = (asked.opened_at + timedelta(days=1, hours=12)).astimezone(CST).date()
+    newer = ALWAYS_OPEN.model_copy(update={"version": "always-open-3", "holidays": [day_off]})
+    await handle.execute_update(
+        ServiceRequestWorkflow.publish_calendar, CalendarUpdate(calendar=newer, actor=ADMIN)
+    )
+    after: RequestView = await handle.query(ServiceRequestWorkflow.view)
+    (moved,) = after.supervisions
+    second = timedelta(seconds=1)  # business time is counted in whole seconds
+    assert abs(after.suspended_until - (before.suspended_until + timedelta(days=1))) < second
+    assert abs(moved.reply_due_at - (asked.reply_due_at + timedelta(days=1))) < second
+    assert moved.opened_at == asked.opened_at  # what has happened does not move
+    await handle.terminate("test over")
+    await replay_and_maybe_record(client, handle, "calendar-moves-deadlines")
