@@ -204,6 +204,8 @@ def render(
         "clocks": views.Clockwork(texts, now, calendars(settings.policy_file)),
         "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "unit": views.UnitNames(request.app.state.ctx.engine),
+        # a signed-in page warns before the session's idle time ends (console.js)
+        "idle_seconds": round(settings.console_session_idle_minutes * 60) if user else 0,
     }
     response = templates.TemplateResponse(request, name, {**base, **context}, status_code)
     response.headers.update(SECURITY_HEADERS)
@@ -254,6 +256,13 @@ def _enum(kind: type[E], value: str | None) -> E | None:
 
 
 # --------------------------------------------------------------------------- sign in / out
+@router.get("/session/keepalive")
+async def keep_alive(user: User) -> Response:
+    """Keep the session going from a page open for long (the warning's "keep working"): the
+    session's idle time counts from now. 204; signed out, the usual 303 to sign in."""
+    return Response(status_code=204, headers=SECURITY_HEADERS)
+
+
 @router.get("/login")
 def login_form(request: Request, ctx: Ctx, next: str = "") -> Response:  # noqa: A002
     """Show the sign-in form; a signed-in caller goes straight to the queue."""

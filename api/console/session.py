@@ -14,6 +14,7 @@ import secrets
 from urllib.parse import quote
 
 from fastapi import HTTPException, Request, Response, status
+from starlette.routing import Match
 
 from api.deps import ApiContext
 from api.service.sessions import SessionPolicy, resume_session
@@ -72,15 +73,31 @@ def session_principal(ctx: ApiContext, session_id: str | None) -> Principal | No
 
 
 def sign_in_redirect(request: Request) -> HTTPException:
-    """Return a 303 to the sign-in page that comes back here afterwards."""
+    """Return a 303 to the sign-in page that comes back here afterwards: to the page a form
+    was sent from, for a form sent after the session ended (its own address answers no GET;
+    coming back there would show an error instead of the page)."""
     target = request.url.path
-    if request.url.query:
+    if request.method not in ("GET", "HEAD"):
+        target = page_of(request)
+    elif request.url.query:
         target += "?" + request.url.query
     return HTTPException(
         status.HTTP_303_SEE_OTHER,
         "sign in first",
         headers={"Location": f"{COOKIE_PATH}/login?next={quote(target, safe='')}"},
     )
+
+
+def page_of(request: Request) -> str:
+    """The nearest page (an address that answers GET) at or above the request's address: a
+    case's action goes back to the case, the walk-in form to itself."""
+    path = request.url.path.rstrip("/")
+    while path.startswith(COOKIE_PATH) and path != COOKIE_PATH:
+        scope = {"type": "http", "path": path, "method": "GET", "root_path": ""}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            return path
+        path = path.rsplit("/", 1)[0]
+    return f"{COOKIE_PATH}/"
 
 
 def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -167,3 +168,39 @@ async def test_two_replicas_share_the_csrf_secret_from_settings(
     else:
         assert out.status_code == 403 and "csrf_token" in out.text
         assert rows(console.engine)[0].revoked_at is None
+
+
+async def test_a_form_sent_after_the_session_ended_comes_back_to_its_page(
+    console: Console,
+) -> None:
+    """Signing in again after a form was refused for an ended session leads to the page the
+    form was on (the case, the walk-in form), not to the form's own address, which answers
+    no page (a 405 after signing in)."""
+    async with signed_in(console, "cw_own") as client:
+        csrf = await page_csrf(client)
+        console.clock.now += timedelta(minutes=30)  # idle for the whole idle time: over
+        sent = {
+            "/console/requests/req-late-1/actions/resolve": "/console/requests/req-late-1",
+            "/console/submit": "/console/submit",
+            "/console/inbox/read": "/console/inbox",
+        }
+        for address, page in sent.items():
+            r = await client.post(address, data={"csrf_token": csrf, "text": "已办结"})
+            assert r.status_code == 303, (address, r.text)
+            assert r.headers["location"] == f"/console/login?next={quote(page, safe='')}"
+
+
+async def test_keeping_working_renews_the_session_and_an_ended_one_is_not_revived(
+    console: Console,
+) -> None:
+    """The idle warning's "keep working" (GET /console/session/keepalive) counts the idle
+    time from then; after the session ended it sends the browser to sign in instead."""
+    async with signed_in(console, "cw_own") as client:
+        console.clock.now += timedelta(minutes=29)
+        kept = await client.get("/console/session/keepalive")
+        assert kept.status_code == 204 and kept.content == b""
+        console.clock.now += timedelta(minutes=29)  # 58 minutes after the last page
+        assert (await client.get("/console/")).status_code == 200
+        console.clock.now += timedelta(minutes=30)
+        ended = await client.get("/console/session/keepalive")
+    assert ended.status_code == 303 and ended.headers["location"].startswith("/console/login")

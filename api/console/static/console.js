@@ -62,8 +62,57 @@
     }
   }
 
+  /* The session ends after data-idle-seconds without a page opened: two minutes before, a
+     dialog says so and offers to keep working (a request that renews the session), so that
+     a long reply typed on one page is not refused and lost. */
+  var LEAD = 120;
+
+  function watchIdle() {
+    var idle = Number(document.documentElement.getAttribute("data-idle-seconds"));
+    var box = document.getElementById("session-warning");
+    if (!idle || !box) { return; }
+    var button = box.querySelector("[data-keepalive]");
+    var text = document.getElementById("session-warning-text");
+    var signIn = box.querySelector("[data-sign-in]");
+    var warnTimer, endTimer, before = null;
+
+    function ended() {
+      text.textContent = text.getAttribute("data-ended");
+      button.hidden = true;
+      signIn.hidden = false;
+      box.hidden = false;
+      signIn.focus();
+    }
+
+    function warn() {
+      before = document.activeElement;
+      box.hidden = false;
+      button.focus();
+    }
+
+    function arm() {
+      window.clearTimeout(warnTimer);
+      window.clearTimeout(endTimer);
+      warnTimer = window.setTimeout(warn, Math.max(idle - LEAD, idle / 2) * 1000);
+      endTimer = window.setTimeout(ended, idle * 1000);
+    }
+
+    button.addEventListener("click", function () {
+      fetch(button.getAttribute("data-keepalive"), { credentials: "same-origin", redirect: "manual" })
+        .then(function (answer) {
+          if (answer.status !== 204) { ended(); return; }
+          box.hidden = true;
+          if (before && before.focus) { before.focus(); }
+          arm();
+        })
+        .catch(ended);
+    });
+    arm();
+  }
+
   function start() {
     document.documentElement.classList.add("js");
+    watchIdle();
     try {
       words = JSON.parse(document.documentElement.getAttribute("data-countdown") || "{}");
     } catch (e) {
