@@ -47,7 +47,16 @@ async def test_co_handling_and_supervision_from_the_case_page(
     await holder.locator("summary#act-add_co_handler").click()
     await holder.locator("#t-add_co_handler").fill("出口认证部分")
     await holder.locator("#d-add_co_handler").fill("3")
-    await holder.locator("#i-add_co_handler").fill(CO_HANDLER)
+    await holder.locator("#i-add_co_handler").fill("zj-999999-sme")  # no such unit
+    async with holder.expect_navigation():
+        await holder.locator("button[data-action='add_co_handler']").click()
+    # the refusal is read first, the field it is about is marked and points at it
+    await expect(holder.locator("#action-error")).to_be_focused()
+    unit_field = holder.locator("#i-add_co_handler")
+    await expect(unit_field).to_have_attribute("aria-invalid", "true")
+    await expect(unit_field).to_have_attribute("aria-describedby", "refusal-add_co_handler")
+    await holder.locator("#action-error").get_by_role("link", name="转到填写处").click()
+    await unit_field.fill(CO_HANDLER)
     async with holder.expect_navigation():
         await holder.locator("button[data-action='add_co_handler']").click()
     await expect(holder.locator("#done")).to_have_text("✓ 已完成：增加协办单位。")

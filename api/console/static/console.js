@@ -112,6 +112,9 @@
 
   function start() {
     document.documentElement.classList.add("js");
+    /* a page that answers a refused form brings its reader to what went wrong */
+    var problem = document.querySelector("[data-focus-on-load]");
+    if (problem) { problem.focus(); }
     watchIdle();
     try {
       words = JSON.parse(document.documentElement.getAttribute("data-countdown") || "{}");
