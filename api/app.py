@@ -28,8 +28,8 @@ from api.errors import on_database_error, on_temporal_error, refuse_unknown_quer
 from api.middleware import BodyLimit, HttpMetrics
 from api.routes import (
     API_PREFIX,
+    COMMON_RESPONSES,
     actions,
-    document_field_errors,
     health,
     institutions,
     notifications,
@@ -98,7 +98,9 @@ def create_app(
         whatif.router,
     )
     for router in api_routers:
-        app.include_router(router, dependencies=[Depends(refuse_unknown_query)])
+        app.include_router(
+            router, dependencies=[Depends(refuse_unknown_query)], responses=COMMON_RESPONSES
+        )
     pages = (
         health.router,
         console_router,
@@ -109,7 +111,6 @@ def create_app(
     )
     for router in pages:
         app.include_router(router)
-    document_field_errors(app)
     # the directory CSV; a what-if's policy and calendar files (the console's form, the API)
     uploads = dict.fromkeys(UPLOAD_PATHS, ctx.limits.max_upload_bytes)
     app.add_middleware(

@@ -38,6 +38,11 @@ class FieldErrorOut(BaseModel):
     type: str = Field(description="The kind of error, e.g. missing, enum, value_error")
     field: str = Field(description="The field, dotted, e.g. enterprise.uscc")
     reason: ReasonOut | None = None
+    text: str | None = Field(
+        default=None,
+        description="Why, in the caller's language (Accept-Language; Chinese by default), "
+        "where the route words it so (SLA policies, what-if)",
+    )
 
 
 class ErrorOut(BaseModel):

@@ -58,7 +58,7 @@ async def get_preferences(ctx: Ctx, principal: CurrentPrincipal) -> PreferencePu
     return await service.preferences(ctx, principal)
 
 
-@router.put("/preferences", response_model=PreferencePublic, responses={**ERRORS, 422: {}})
+@router.put("/preferences", response_model=PreferencePublic, responses=ERRORS)
 async def put_preferences(
     body: service.PreferenceUpdate, ctx: Ctx, principal: CurrentPrincipal
 ) -> PreferencePublic:

@@ -11,7 +11,7 @@ from starlette.datastructures import UploadFile
 from api.deps import Ctx, CurrentPrincipal
 from api.errors import field_error
 from api.models import ErrorOut
-from api.routes import API_PREFIX
+from api.routes import API_PREFIX, ValidationErrorsOut
 from api.service import policies as service
 from tierflow.policy import VERSION_PATTERN
 from tierflow.policy_store import Release
@@ -23,8 +23,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 REFUSED: dict[int | str, dict[str, Any]] = {
     422: {
+        "model": ValidationErrorsOut,
         "description": "Refused: `field` names the input, `msg` (English) and `text` (the "
-        "caller's language, Chinese by default) say why"
+        "caller's language, Chinese by default) say why",
     }
 }
 Language = Annotated[str | None, Header(alias="Accept-Language", include_in_schema=False)]

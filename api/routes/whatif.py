@@ -14,7 +14,7 @@ from api.deps import Ctx, CurrentPrincipal
 from api.downloads import csv_attachment
 from api.errors import field_error, validation_http_error
 from api.models import ErrorOut
-from api.routes import API_PREFIX, component_schema
+from api.routes import API_PREFIX, ValidationErrorsOut, component_schema
 from api.service import whatif as service
 
 router = APIRouter(prefix=f"{API_PREFIX}/whatif", tags=["whatif"])
@@ -101,7 +101,10 @@ async def _ask(request: Request) -> service.WhatIfAsk:
     status_code=status.HTTP_201_CREATED,
     responses={
         **ERRORS,
-        422: {"description": "Refused: `field` names the input, `msg` and `text` say why"},
+        422: {
+            "model": ValidationErrorsOut,
+            "description": "Refused: `field` names the input, `msg` and `text` say why",
+        },
         429: {"model": ErrorOut, "description": "A what-if is running on this server"},
     },
     openapi_extra=ASK_BODY,

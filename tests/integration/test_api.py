@@ -484,7 +484,7 @@ async def test_health_metrics_and_openapi_need_no_token(api: Api) -> None:
     components = {f"#/components/schemas/{name}" for name in doc["components"]["schemas"]}
     assert refs and refs <= components  # a code generator resolves every reference
     # a 422 item as the API answers it: the field named, its reason worded for translation
-    item = doc["components"]["schemas"]["ValidationError"]
+    item = doc["components"]["schemas"]["FieldErrorOut"]
     assert {"field", "reason"} <= set(item["properties"]) and "field" in item["required"]
     nested = doc["components"]["schemas"]["ReasonOut"]["properties"]["values"]
     assert {"$ref": "#/components/schemas/ReasonOut"} in nested["additionalProperties"]["anyOf"]
