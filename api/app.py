@@ -81,6 +81,8 @@ def create_app(
         version="1.0.0",
         description="Service requests of the tiered SME service network: submit, queue, act.",
         lifespan=lifespan,
+        docs_url="/docs" if settings.api_docs else None,
+        redoc_url="/redoc" if settings.api_docs else None,
     )
     app.state.ctx = ctx
     app.add_exception_handler(RequestValidationError, console_validation_error)

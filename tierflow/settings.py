@@ -200,6 +200,12 @@ class Settings(BaseSettings):
         description="Key of the console's CSRF tokens; every API replica behind one address "
         "needs the same one. Empty: a random key per process (one replica only)",
     )
+    api_docs: bool = Field(
+        default=True,
+        description="Serve the interactive API docs (/docs, /redoc). They load Swagger UI and "
+        "ReDoc from a CDN into the console's origin: production turns them off (the "
+        "document itself stays at /openapi.json)",
+    )
     console_secure_cookies: bool = Field(
         default=False,
         description="Mark console cookies Secure even when the request arrived over HTTP (TLS "

@@ -104,6 +104,7 @@ QUEUE_ROWS = 200  # rows of one queue page
 MAX_QUEUE_PAGE = 500  # pages reach this far (100,000 rows); the CSV export and search go on
 STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
 MAX_REQUEST_ID = 64  # the API's path limit (and RequestInput's id pattern)
+HSTS = "max-age=31536000"  # a year
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -209,6 +210,10 @@ def render(
     }
     response = templates.TemplateResponse(request, name, {**base, **context}, status_code)
     response.headers.update(SECURITY_HEADERS)
+    if request.url.scheme == "https" or settings.console_secure_cookies:
+        # served over TLS: the browser keeps to it (a token typed at sign-in never goes in
+        # clear because a first visit was sent to http:// and stripped)
+        response.headers["Strict-Transport-Security"] = HSTS
     response.headers["Content-Language"] = locale
     return response
 

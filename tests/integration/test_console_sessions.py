@@ -82,6 +82,9 @@ async def test_secure_cookies_when_a_trusted_proxy_says_https(console: Console) 
             proxied = await client.get("/console/login", headers={"X-Forwarded-Proto": "https"})
     assert "Secure" not in plain.headers["set-cookie"]
     assert "Secure" in proxied.headers["set-cookie"]
+    # served over TLS, the browser is told to keep to it (HSTS); not over plain HTTP
+    assert "strict-transport-security" not in plain.headers
+    assert proxied.headers["strict-transport-security"] == "max-age=31536000"
 
 
 async def test_sign_out_revokes_the_session_server_side(console: Console) -> None:

@@ -104,13 +104,13 @@ def test_a_bad_month_or_file_name_is_refused(db_url: str, tmp_path: Path) -> Non
         ["reports", "monthly", "--month", "2026-11", "--out", str(tmp_path / "a.csv")],
         env=env,
     )
-    assert csv.exit_code == 1 and "须以 .xlsx 结尾" in csv.output
+    assert csv.exit_code == 2 and "须以 .xlsx 结尾" in csv.output
     english = runner.invoke(
         cli_app,
         ["reports", "monthly", "--month", "2026-11", "--out", str(tmp_path / "a.csv")],
         env=env | language_env("en"),
     )
-    assert english.exit_code == 1 and "must end in .xlsx" in english.output
+    assert english.exit_code == 2 and "must end in .xlsx" in english.output
 
 
 def test_a_leads_file_holds_the_institutions_of_the_region(db_url: str, tmp_path: Path) -> None:

@@ -792,3 +792,28 @@ def test_k8s_notifier_reads_valid_rules_from_its_configmap_and_mails_over_startt
     assert smtp.starttls and smtp.host and smtp.port == 587
     assert smtp.username == "from-secret-tierflow-smtp-username"
     assert smtp.password == "from-secret-tierflow-smtp-password"
+
+
+def test_only_the_ingress_controller_and_prometheus_reach_the_api_which_serves_no_cdn_docs(
+    k8s_docs: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """The API trusts forwarded headers: a policy keeps every other pod from naming any
+    address as the caller's (and locking it out of signing in), on the API's port only; the
+    interactive docs, which load a CDN's scripts into the console's origin, are off."""
+    api = deployments(k8s_docs)["tierflow-api"]
+    [policy] = [d for _, d in k8s_docs if d["kind"] == "NetworkPolicy"]
+    spec = policy["spec"]
+    labels = api["spec"]["template"]["metadata"]["labels"]
+    assert spec["podSelector"]["matchLabels"].items() <= labels.items()
+    assert spec["policyTypes"] == ["Ingress"]
+    [rule] = spec["ingress"]
+    port = api["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
+    assert [p["port"] for p in rule["ports"]] == [port]
+    sources = rule["from"]
+    assert {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
+    } in sources
+    env = {
+        e["name"]: e.get("value") for e in api["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["FORWARDED_ALLOW_IPS"] == "*" and env["TIERFLOW_API_DOCS"] == "false"

@@ -33,3 +33,24 @@ def test_every_api_operation_documents_the_errors_it_may_answer(tmp_path: Path) 
         assert {"Retry-After", "Idempotency-Key"} <= set(answers["503"]["headers"]), name
     item = doc["components"]["schemas"]["FieldErrorOut"]
     assert {"field", "reason", "loc", "msg"} <= set(item["properties"])
+
+
+def test_the_interactive_docs_can_be_turned_off_and_the_document_stays(tmp_path: Path) -> None:
+    """/docs and /redoc load Swagger UI and ReDoc from a CDN into the console's origin:
+    production turns them off (TIERFLOW_API_DOCS=false); /openapi.json stays."""
+    url = f"sqlite:///{tmp_path / 'doc.db'}"
+    engine = make_engine(url)
+    try:
+        paths = {
+            docs: {
+                getattr(r, "path", "")
+                for r in create_app(
+                    Settings(database_url=url, home=tmp_path, api_docs=docs), None, engine
+                ).routes
+            }
+            for docs in (True, False)
+        }
+    finally:
+        engine.dispose()
+    assert {"/docs", "/redoc", "/openapi.json"} <= paths[True]
+    assert "/openapi.json" in paths[False] and not {"/docs", "/redoc"} & paths[False]

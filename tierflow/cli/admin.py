@@ -47,7 +47,7 @@ def users_add(
         role_value = Role(role)
     except ValueError:
         roles = ", ".join(r.value for r in Role)
-        fail(_("role: %(role)r is not one of %(roles)s") % {"role": role, "roles": roles})
+        fail(_("role: %(role)r is not one of %(roles)s") % {"role": role, "roles": roles}, 2)
     engine = open_engine()
     try:
         # the directory workers route by: an import recorded in the database, else the file
@@ -142,7 +142,7 @@ def tokens_revoke(
     from tierflow.auth_store import AuthStoreError, revoke_token, revoke_tokens
 
     if (token_id is None) == (all_of is None):
-        fail(_("give a TOKEN_ID or --all-of USER (one of them)"))
+        fail(_("give a TOKEN_ID or --all-of USER (one of them)"), 2)
     if all_of is not None:
         count = revoke_tokens(open_engine(), all_of)
         done = ngettext(

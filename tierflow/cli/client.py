@@ -201,9 +201,10 @@ def _unit_name(unit: str | None, names: dict[str, str] | None = None) -> str:
     return known.get(unit) or unit
 
 
-def _fail(message: str) -> NoReturn:
+def _fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``message`` on stderr and exit with ``code`` (2: the command line was wrong)."""
     typer.echo(message, err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(code)
 
 
 def _print_json(data: Any) -> None:
@@ -246,9 +247,11 @@ def login(
     if response.status_code in (401, 429):
         try:
             answer = response.json()
-            why = str(answer.get("detail") or "") if isinstance(answer, dict) else ""
         except ValueError:
-            why = ""
+            answer = None
+        why = str(answer.get("detail") or "") if isinstance(answer, dict) else ""
+        if why and isinstance(answer, dict) and answer.get("reason") is not None:
+            why = answer_text(why, answer["reason"], _t())  # in the reader's language
         why = why or _("unknown, revoked or expired")
         _fail(_("the API refused the token: %(why)s") % {"why": why[:ERROR_CHARS]})
     # 200, or 403 for a caller that may not read requests: the token is good either way
@@ -718,7 +721,7 @@ def submit(
         ]
         if missing:
             options = "--" + ", --".join(missing)
-            _fail(_("missing %(options)s (or use --file)") % {"options": options})
+            _fail(_("missing %(options)s (or use --file)") % {"options": options}, 2)
         body = {
             "request_id": request_id or f"req-{uuid.uuid4().hex[:12]}",
             "enterprise": {"uscc": uscc, "name": name, "division_code": division},

@@ -44,7 +44,7 @@ def _day(on: str | None) -> date:
     try:
         return date.fromisoformat(on) if on else grades.local_day(datetime.now(grades.SHANGHAI))
     except ValueError:
-        fail(_("--on: %(day)r is not a date (YYYY-MM-DD)") % {"day": on})
+        fail(_("--on: %(day)r is not a date (YYYY-MM-DD)") % {"day": on}, 2)
 
 
 @app.command("import")
@@ -104,7 +104,10 @@ def withdraw(
         only = Grade(grade) if grade else None
     except ValueError:
         known = ", ".join(g.value for g in Grade if g is not Grade.NONE)
-        fail(_("--grade: unknown grade %(grade)r (%(known)s)") % {"grade": grade, "known": known})
+        fail(
+            _("--grade: unknown grade %(grade)r (%(known)s)") % {"grade": grade, "known": known},
+            2,
+        )
     with Session(open_engine()) as session:
         try:
             rows = grades.withdraw(session, code, reason, day, only)

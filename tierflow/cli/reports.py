@@ -30,7 +30,7 @@ def monthly(
 
     if out.suffix.lower() != ".xlsx":
         typer.echo(_("--out: %(file)s must end in .xlsx") % {"file": out}, err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(2)
     try:
         month_period(month)
         if region is not None:

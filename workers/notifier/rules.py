@@ -15,6 +15,7 @@ from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
 from jinja2 import Environment, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -152,6 +153,8 @@ class SmsGateway(Endpoint):
     def _escapes_text(self) -> SmsGateway:
         """A JSON body keeps a text with quotes and line breaks one string value: a subject an
         enterprise typed (``", "to": "...``) must not add a recipient or a field."""
+        if "x-www-form-urlencoded" in self.content_type:
+            return self._form_keeps_text()
         if "json" not in self.content_type:
             return self
         try:
@@ -169,7 +172,22 @@ class SmsGateway(Endpoint):
             )
         return self
 
+    def _form_keeps_text(self) -> SmsGateway:
+        """A form body keeps a text with ``&``, ``=``, ``+`` and ``%`` one field's value, and
+        the phone's ``+``: an enterprise's subject (``&mobile=...``) must not add a recipient
+        or a field."""
+        rendered = _render_sms(self.body_template, "+8613800000000", HOSTILE_FORM_TEXT)
+        values = [v for vs in parse_qs(rendered, keep_blank_values=True).values() for v in vs]
+        if HOSTILE_FORM_TEXT not in values or "+8613800000000" not in values:
+            raise ValueError(
+                "body_template: a text with & = + or % breaks the form body; write "
+                "{{ text | urlencode }} (and {{ phone | urlencode }})"
+            )
+        return self
 
+
+# A text as an enterprise may type it, which a form body must keep as one field's value.
+HOSTILE_FORM_TEXT = "关于 a&mobile=+8613900000000&sign=x 100% 的咨询"
 # A text as an enterprise may type it, which a JSON body must keep as one string value.
 HOSTILE_TEXT = 'a "quote", a \\ and a\nline break", "to": "+8613900000000'
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -56,6 +57,12 @@ def test_the_packaged_rules_validate_and_every_template_exists() -> None:
             '"{{ phone }}", "text": "{{ text }}"}\'',
             "a text with quotes or line breaks breaks the JSON body; write {{ text | tojson }}",
         ),
+        (  # a form-encoded gateway (common in China): "&mobile=" in a subject adds a recipient
+            'version = "1"\n[sms]\nurl = "http://x"\n'
+            'content_type = "application/x-www-form-urlencoded"\n'
+            'body_template = "mobile={{ phone }}&content={{ text }}"',
+            "a text with & = + or % breaks the form body; write {{ text | urlencode }}",
+        ),
         ('version = "1"\nsurprise = 1', "surprise: Extra inputs are not permitted"),
         ("version = ", "not TOML"),
     ],
@@ -76,3 +83,20 @@ def test_an_unknown_template_is_refused_at_start(tmp_path: Path) -> None:
     with pytest.raises(KeyError, match="zh-CN/no_such.j2 does not exist"):
         load_checked_rules(Settings(notifier_rules_file=path), Templates())
     assert load_rules(path).rule[0].template == "no_such"
+
+
+def test_a_form_encoded_gateway_keeps_the_text_one_value() -> None:
+    """Written with urlencode, a subject typed with & = + % is one field's value, and the
+    phone keeps its +."""
+    rules = parse_rules(
+        'version = "1"\n[sms]\nurl = "http://x"\n'
+        'content_type = "application/x-www-form-urlencoded"\n'
+        'body_template = "mobile={{ phone | urlencode }}&content={{ text | urlencode }}"',
+        "rules.toml",
+    )
+    assert rules.sms is not None
+    body = rules.sms.body("+8613800000000", "融资 a&mobile=+8613900000000 100%")
+    assert parse_qs(body) == {
+        "mobile": ["+8613800000000"],
+        "content": ["融资 a&mobile=+8613900000000 100%"],
+    }
