@@ -196,7 +196,7 @@ async def test_walk_in_acknowledge_request_info_resolve(
     summary = page.locator("#submit-error")
     await expect(summary.locator("p")).to_have_text("✖ 有 1 项需要修改")
     await expect(summary).to_be_focused()  # what went wrong is read first, and links to it
-    assert (await page.title()).startswith("错误: ")
+    assert (await page.title()).startswith("错误：")
     await summary.get_by_role("link").click()
     await expect(page.get_by_label("统一社会信用代码")).to_be_focused()
     uscc = page.get_by_label("统一社会信用代码")
