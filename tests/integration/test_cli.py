@@ -309,6 +309,11 @@ async def test_cli_without_login_or_with_a_bad_token(api_url: str, cli_env: dict
     result = await run(cli_env, "login", "--url", api_url, "--token", "tf_not-a-token")
     assert result.exit_code == 1 and "refused the token" in result.output
     assert "unknown" in result.output  # the API's own reason, not a guess
+    # in the reader's language, the reason too
+    chinese = {**cli_env, "TIERFLOW_LANG": "zh-CN"}
+    result = await run(chinese, "login", "--url", api_url, "--token", "tf_not-a-token")
+    assert result.exit_code == 1
+    assert "API 拒绝了该令牌：令牌无效：没有签发过这个令牌" in result.output, result.output
 
 
 async def test_cli_login_keeps_only_a_token_the_api_took(
