@@ -71,7 +71,7 @@ def test_a_missing_field_reads_with_its_action_and_what_it_holds() -> None:
         [rating] = as_received(exc.errors())
     assert rating["msg"] == "Value error, rating is required for rate: 1-5"  # as before
     assert rating["field"] == "rating"  # the model's own check names the field it is about
-    assert item_text(rating, ZH) == "回访评价须填写评分（1 至 5 分）"
+    assert item_text(rating, ZH) == "登记评价须填写评分（1 至 5 分）"
 
 
 def test_a_missing_code_names_the_codes_it_may_be() -> None:

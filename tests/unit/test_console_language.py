@@ -70,7 +70,7 @@ def test_every_code_has_words_in_both_languages() -> None:
             assert chinese != table[member][1] and re.search(r"[\u4e00-\u9fff]", chinese), member
     assert [label(t, zh) for t in Tier] == ["县级", "市级", "省级", "国家级"]
     terms = {label(k, zh) for k in ActionKind}
-    assert {"签收", "受理", "退单", "申请延期", "申请挂起", "办结", "回访评价"} <= terms
+    assert {"签收", "受理", "退单", "申请延期", "申请挂起", "办结", "登记评价"} <= terms
     assert label("escalated", zh) == "上报上级"  # a TierHold.left_by code is an event's
 
 

@@ -147,7 +147,7 @@ PHRASES = [
     (EventType.INFO_PROVIDED, "info_provided", "en", "(recorded by "),
     (EventType.REOPENED, "reopened", "zh-CN", "回访时企业表示问题未解决"),
     (EventType.REOPENED, "reopened", "en", "the enterprise said the matter is not solved"),
-    (EventType.HANDLER_CHANGED, "handler_named", "zh-CN", "将工单转交给您"),
+    (EventType.HANDLER_CHANGED, "handler_named", "zh-CN", "」转交给您。"),
     (EventType.HANDLER_CHANGED, "handler_named", "en", "transferred to you"),
     (EventType.RESUMED, "handling_resumed", "zh-CN", "已恢复办理，时限恢复计时"),
     (EventType.RESUMED, "handling_resumed", "en", "its clocks run"),
