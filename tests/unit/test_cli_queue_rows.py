@@ -42,3 +42,23 @@ def test_a_co_handled_row_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     own, co = (line for line in shown.output.splitlines() if "req-" in line)
     assert "杭州市西湖区中小企业服务中心（协办）" in co
     assert "杭州市拱墅区中小企业服务中心" in own and "协办" not in own
+
+
+@pytest.mark.parametrize("width", ["60", "80"])
+def test_a_narrow_terminal_lists_each_request_as_a_block(
+    monkeypatch: pytest.MonkeyPatch, width: str
+) -> None:
+    """A long request id on a narrow terminal (or a pipe, 80 columns) squeezed the state,
+    unit, priority and SLA columns to nothing: each request is a block instead, every value
+    under its name."""
+    long = {**ITEM, "request_id": "hotline-2026-120600123-" + "x" * 20}
+    page = {"items": [long], "total": 1, "total_exact": True}
+    monkeypatch.setattr(client, "_call", lambda method, path, **kwargs: page)
+    monkeypatch.setattr(client, "_unit_names", lambda units: NAMES)
+    shown = CliRunner().invoke(app, ["queue"], env={"TIERFLOW_LANG": "zh-CN", "COLUMNS": width})
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert long["request_id"] in lines
+    assert "  机构：杭州市拱墅区中小企业服务中心" in lines
+    assert any(line.startswith("  状态：") for line in lines)
+    assert any(line.startswith("  时限：") for line in lines)

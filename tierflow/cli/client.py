@@ -48,6 +48,10 @@ from tierflow.i18n.refusals import answer_text, item_text
 
 API = "/api/v1"
 WIDE_QUEUE = 100  # columns: the queue's table shows every column from this width
+# a table needs this many columns beside the id (the deadline, four folded columns of at least
+# FOLDED_MIN and borders): a narrower terminal lists each request as a block instead
+BLOCK_BELOW = 50
+FOLDED_MIN = 4
 SLA_STYLE = {"breached": "bold red", "warning": "yellow", "paused": "cyan", "on_track": "green"}
 CODES: dict[str, type] = {
     "state": State,
@@ -410,13 +414,32 @@ def queue(
     ]
     if narrow:
         columns = [c for c in columns if c[0] not in ("tier", "category")]
+    if Console().width < widest + BLOCK_BELOW:  # no room for columns: a block per request
+        _queue_blocks(title, page["items"], columns)
+        return
     for _key, name, _cell in columns:
-        table.add_column(name, overflow="fold")
+        table.add_column(name, overflow="fold", min_width=FOLDED_MIN)
     table.add_column(_("Deadline"), no_wrap=True)
     for item in page["items"]:
         cells = [cell(item) for _key, _name, cell in columns]
         table.add_row(escape(item["request_id"]), *cells, table_deadline(item))
     _print_rich(table)
+
+
+def _queue_blocks(
+    title: str,
+    items: list[dict[str, Any]],
+    columns: list[tuple[str, str, Callable[[dict[str, Any]], str]]],
+) -> None:
+    """The queue on a terminal too narrow for its table: each request's id on a line of its
+    own, then each column's name and value (a table squeezed its columns to nothing)."""
+    lines = [f"[b]{escape(title)}[/b]"]
+    for item in items:
+        lines.append(f"[b]{escape(item['request_id'])}[/b]")
+        for _key, name, cell in columns:
+            lines.append("  " + formats.labelled(escape(name), cell(item), _t()))
+        lines.append("  " + formats.labelled(escape(_("Deadline")), table_deadline(item), _t()))
+    _print_rich("\n".join(lines))
 
 
 def _sla_cell(item: dict[str, Any]) -> str:
