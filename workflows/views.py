@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
@@ -20,6 +20,8 @@ from workflows import (
     rectification,
     rules,
 )
+
+CHINA_OFFSET_MINUTES = 480  # a view without its calendar: China's time
 
 SA_STATE = SearchAttributeKey.for_keyword(constants.SA_STATE)
 SA_TIER = SearchAttributeKey.for_keyword(constants.SA_TIER)
@@ -163,3 +165,19 @@ def search_attributes(
         SA_CATEGORY.value_set(case.request.category.value),
         SA_NEXT_DEADLINE.value_set(next_due) if next_due else SA_NEXT_DEADLINE.value_unset(),
     ]
+
+
+def estimated_years_ahead(view: RequestView | None) -> list[int]:
+    """The estimated years (their days off not yet published) that a pending deadline of the
+    request falls in, in the calendar's time (China's): the case page and `tierflow show` say
+    those deadlines may still move."""
+    if view is None or not view.calendar_estimated_years:
+        return []
+    dues: list[datetime | None] = [c.deadline for c in view.clocks if c.stopped_at is None]
+    dues += [view.suspended_until, view.follow_up_due_at, view.close_due_at, view.rating_due_at]
+    dues += [s.reply_due_at for s in view.supervisions if s.awaiting_reply]
+    dues += [p.due_at for p in view.parts if p.open]
+    offset = view.calendar.utc_offset_minutes if view.calendar else CHINA_OFFSET_MINUTES
+    local = timezone(timedelta(minutes=offset))
+    years = {due.astimezone(local).year for due in dues if due is not None}
+    return sorted(years & set(view.calendar_estimated_years))

@@ -97,6 +97,7 @@ from tierflow.db.models import InstitutionRow, ServiceRequest
 from tierflow.directory_store import units_near
 from tierflow.i18n import LOCALES, N_, Said, formats, translations
 from tierflow.i18n.refusals import names_its_action
+from workflows import views as workflow_views
 
 HERE = Path(__file__).parent
 CSV_ROWS = 10_000  # rows of the queue page's CSV export at most
@@ -601,6 +602,9 @@ def _case(
         "next_due": next_due(summary) if summary else None,
         "bars": _bars(detail, now, texts, cal),
         "clock_rows": clocks_in_order(view.clocks) if view else [],
+        "estimated_years": formats.listed(
+            [str(year) for year in workflow_views.estimated_years_ahead(view)], texts.t
+        ),
         "clocks": views.Clockwork(texts, now, calendars(ctx.settings.policy_file), cal),
         "calendar": cal,
         "bar_width": views.BAR_WIDTH,

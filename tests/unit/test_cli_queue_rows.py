@@ -3,12 +3,17 @@ another unit holds it, and it is in the queue for the unit's part."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from schemas.domain import State
+from schemas.lifecycle import WorkflowState
+from tests.utils.factories import make_request
 from tierflow.cli import app, client
+from workflows.views import request_view
 
 ITEM = {
     "request_id": "req-own",
@@ -62,3 +67,23 @@ def test_a_narrow_terminal_lists_each_request_as_a_block(
     assert "  机构：杭州市拱墅区中小企业服务中心" in lines
     assert any(line.startswith("  状态：") for line in lines)
     assert any(line.startswith("  时限：") for line in lines)
+
+
+def test_show_says_which_deadlines_rest_on_an_estimated_calendar(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    case = WorkflowState(request=make_request("req-estimated"), state=State.SUSPENDED)
+    view = request_view(case, datetime(2026, 12, 20, tzinfo=UTC)).model_copy(
+        update={
+            "calendar_estimated_years": [2027, 2028],
+            "suspended_until": datetime(2027, 1, 8, 2, 0, tzinfo=UTC),
+        }
+    )
+    detail = {"view": view.model_dump(mode="json"), "request": None, "allowed_actions": []}
+    monkeypatch.setattr(client, "_call", lambda method, path, **kwargs: detail)
+    monkeypatch.setattr(client, "_unit_names", lambda units: NAMES)
+    shown = CliRunner().invoke(
+        app, ["show", "req-estimated"], env={"TIERFLOW_LANG": "zh-CN", "COLUMNS": "200"}
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "2027 年的时限按预估工作日历计算" in shown.output

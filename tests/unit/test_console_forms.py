@@ -41,6 +41,7 @@ from tierflow.directory import Directory
 from tierflow.i18n import translations
 from tierflow.i18n.refusals import refusal_text
 from workflows import rules
+from workflows import views as workflow_views
 from workflows.refusals import field_of, reason_of, refused
 
 ZH, EN = translations("zh-CN"), translations("en")
@@ -228,3 +229,19 @@ def test_an_error_line_names_fields_as_the_form_does() -> None:
     errors = {"days": "不能大于 60", "idempotency_key": "须为 1-128 个字符", "odd": "x"}
     assert joined(errors, zh) == "工作日数：不能大于 60；表单标识：须为 1-128 个字符；odd：x"
     assert joined({"days": "at most 60"}, en) == "Working days: at most 60"
+
+
+def test_a_case_page_says_which_deadlines_rest_on_an_estimated_calendar() -> None:
+    """A request pinned a calendar whose 2027 days off were not published yet: a pending
+    deadline in 2027 (China time) is named as resting on the estimate; one in 2026 is not."""
+    case = WorkflowState(request=make_request(), state=State.ACKNOWLEDGED)
+    view = workflow_views.request_view(case, datetime(2026, 12, 20, tzinfo=UTC))
+    assert workflow_views.estimated_years_ahead(view) == []  # no calendar, no clocks
+    estimated = view.model_copy(
+        update={
+            "calendar_estimated_years": [2027, 2028],
+            "suspended_until": datetime(2026, 12, 31, 17, 0, tzinfo=UTC),  # 1 Jan 01:00 China
+            "follow_up_due_at": datetime(2026, 12, 30, 2, 0, tzinfo=UTC),
+        }
+    )
+    assert workflow_views.estimated_years_ahead(estimated) == [2027]

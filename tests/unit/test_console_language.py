@@ -213,6 +213,7 @@ def pages() -> dict[str, dict[str, object]]:
             "summary": view.summary,
             "bars": clock_bars(view, NOW, texts, cal),
             "clock_rows": clocks_in_order(view.clocks),
+            "estimated_years": "2027",  # a deadline on the estimated calendar: the note shows
             "calendar": cal,
             "bar_width": 1000,
             "actions": actions,

@@ -501,6 +501,15 @@ def show(
         _print_rich(escape(_("  the enterprise's reply: %(due)s") % {"due": countdown(reply)}))
     for line in _open_matters(view or {}):
         _print_rich(escape(line))
+    from schemas.lifecycle import RequestView
+    from workflows.views import estimated_years_ahead  # here: it imports the Temporal SDK
+
+    if view and (years := estimated_years_ahead(RequestView.model_validate(view))):
+        estimated = _(
+            "Deadlines in %(years)s are counted on an estimated calendar: the State Council has "
+            "not published that year's days off yet. They move when an operator publishes them."
+        )
+        _print_rich(escape("  " + estimated % {"years": listed([str(y) for y in years], _t())}))
     table = Table(title=_("Timeline"))
     table.add_column("#")
     # a time whole (12月5日 15:41, the year only when it is not this year's), as the queue's
