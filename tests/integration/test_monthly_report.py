@@ -47,6 +47,8 @@ def test_the_monthly_file_holds_the_months_figures(db_url: str, tmp_path: Path) 
         about["考核月报"] == "2026-11"
         and about["统计期间（北京时间）"] == "2026-11-01 至 2026-11-30"
     )
+    # the figures are those of the moment it was made: a published report is the file kept
+    assert "以生成时间为准" in about["数据时点"] and about["生成时间"]
     rows = list(book["县级"].iter_rows(values_only=True))
     zh, codes, body = rows[0], rows[1], rows[2:]
     assert zh[:3] == ("机构编号", "机构名称", "层级") and "满意率" in zh and "响应率" in zh
