@@ -31,6 +31,9 @@ async def test_the_queue_pages_through_more_requests_than_a_page_holds(console: 
             page = await client.get(url)
             assert page.status_code == 200, page.text
             seen += re.findall(r'<small class="muted">(page-\d{3})</small>', page.text)
+            # the pages are offered above the table too (a keyboard need not pass every row)
+            pagers = re.findall(r'<nav class="pager" aria-label="([^"]+)">', page.text)
+            assert pagers == ["分页（表格上方）", "分页"], pagers
             found = re.search(r'<a href="([^"]+)" rel="next">', page.text)
             url = found.group(1).replace("&amp;", "&") if found else None
         assert "第 201-205 件" in page.text and 'rel="prev"' in page.text
