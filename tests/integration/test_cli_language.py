@@ -287,7 +287,7 @@ def test_reports(locale: str | None, env: dict[str, str | None], tmp_path: Path)
     out = str(tmp_path / "2026-11.xlsx")
     steps = [
         Step(("reports", "monthly", "--month", "2026-11", "--out", out), 0, "0 个机构", "0 inst"),
-        Step(("reports", "monthly", "--month", "2026-11", "--out", "r.csv"), 1, "须以", "must"),
+        Step(("reports", "monthly", "--month", "2026-11", "--out", "r.csv"), 2, "须以", "must"),
         Step(
             ("reports", "monthly", "--month", "2026-13", "--out", out),
             1,
