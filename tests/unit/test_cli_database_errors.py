@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from schemas.policy import CalendarData
+
 
 def tierflow(
     tmp_path: Path, *args: str, env: dict[str, str] | None = None
@@ -94,3 +96,21 @@ def test_a_downgrade_asks_first_naming_the_database(tmp_path: Path) -> None:
     done = tierflow(tmp_path, "db", "downgrade", "base", "--yes")
     assert done.returncode == 0 and "base" in done.stdout
     assert tierflow(tmp_path, "db", "current").stdout.strip() == "base（尚未迁移）"
+
+
+def test_a_calendar_written_by_calendar_show_is_what_whatif_takes(tmp_path: Path) -> None:
+    """`calendar show --json FILE` writes the installed calendar as the what-if's --calendar
+    reads it; a file that is no calendar (a policy's TOML) is refused before anything runs."""
+    written = tmp_path / "calendar-2027.json"
+    shown = tierflow(
+        tmp_path, "calendar", "show", "--first-year", "2027", "--last-year", "2029",
+        "--json", str(written),
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    calendar = CalendarData.model_validate_json(written.read_text("utf-8"))
+    assert (calendar.first_year, calendar.last_year) == (2027, 2029)
+    policy = tmp_path / "candidate.toml"
+    policy.write_text((Path(__file__).parents[2] / "tierflow/data/sla_policy.toml").read_text())
+    wrong = tierflow(tmp_path, "whatif", "--policy", str(policy), "--calendar", str(policy))
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr, wrong.stderr
+    assert wrong.stderr.startswith("--calendar：不是工作日历（")

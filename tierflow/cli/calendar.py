@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from pathlib import Path
 
 import typer
 
@@ -29,12 +30,17 @@ def _check_years(first_year: int, last_year: int) -> None:
 def show(
     first_year: int = typer.Option(dt.date.today().year, help="First year"),
     last_year: int = typer.Option(dt.date.today().year + 2, help="Last year"),
+    json_out: Path | None = typer.Option(
+        None, "--json", help="Also write the calendar to this file as JSON (what-if --calendar)"
+    ),
 ) -> None:
     """Print the calendar the installed holidays data gives, and which years are estimates."""
     from tierflow.calendar_data import build_calendar
 
     _check_years(first_year, last_year)
     calendar = build_calendar(first_year, last_year)
+    if json_out is not None:  # a candidate for `tierflow whatif --calendar`, to edit or keep
+        json_out.write_text(calendar.model_dump_json(indent=2) + "\n", encoding="utf-8")
     typer.echo(_("version: %(version)s") % {"version": calendar.version})
     for year in range(first_year, last_year + 1):
         off = sum(1 for d in calendar.holidays if d.year == year)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from schemas.domain import Tier
 from tierflow.cli.database import database, open_engine, operator
 from tierflow.cli.texts import _, catalog, explain, fail, say
 from tierflow.i18n import os_reason
@@ -54,7 +55,7 @@ def _current(path: Path | None) -> Directory:
 def list_entries(
     directory: Path | None = typer.Option(None, help=CURRENT_HELP),
     generated: bool = typer.Option(False, "--generated", help="Only generated placeholders"),
-    tier: str | None = typer.Option(None, help="Only this tier"),
+    tier: Tier | None = typer.Option(None, help="Only this tier"),
     prefix: str = typer.Option("", help="Only division codes starting with this"),
 ) -> None:
     """List institutions (id, tier, division, name); --generated shows what needs real data."""
@@ -68,7 +69,7 @@ def list_entries(
         e
         for e in found.entries
         if (not generated or e.generated)
-        and (tier is None or e.tier.value == tier)
+        and (tier is None or e.tier is tier)
         and e.division_code.startswith(prefix)
     ]
     for e in rows:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from schemas.policy import CalendarData
 from tierflow.cli.database import operator
 from tierflow.cli.texts import _, fail, say
 from tierflow.i18n import os_reason
@@ -87,7 +88,8 @@ def _write(path: Path, text: str) -> None:
 def whatif(
     policy: Path | None = typer.Option(None, help="The candidate SLA policy file (TOML)"),
     calendar: Path | None = typer.Option(
-        None, help="A candidate business calendar (JSON, as `tierflow calendar` writes it)"
+        None,
+        help="A candidate business calendar (JSON, as `tierflow calendar show --json` writes it)",
     ),
     verify: bool = typer.Option(
         False, "--verify", help="Replay under each request's own policy and compare"
@@ -150,6 +152,12 @@ def whatif(
     except PolicyError as exc:
         fail(_("--policy: %(reason)s") % {"reason": exc})
     calendar_text = _read(calendar, "--calendar") if calendar is not None else None
+    if calendar_text is not None:
+        try:
+            CalendarData.model_validate_json(calendar_text)
+        except ValueError as exc:  # a TOML file, a policy: named before any request is read
+            first = str(exc).splitlines()[1:2] or [str(exc)]
+            fail(_("--calendar: not a calendar (%(reason)s)") % {"reason": first[0].strip()}, 2)
     job = WhatIfJob(url, scope, horizon, processes, Candidate(text, calendar_text))
     report = run_whatif(job)
     data = report.as_dict()
