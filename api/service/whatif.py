@@ -344,7 +344,8 @@ async def runs(ctx: ApiContext, principal: Principal) -> RunList:
 def _saved(ctx: ApiContext, prefix: str, reach: tuple[Tier, ...], run_id: str) -> RunOut:
     found = load_run(ctx.engine, run_id)
     if found is None or not visible(found[0].scope, prefix, reach):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no what-if run {run_id}")
+        missing = Said(N_("no what-if run %(run)s"), run=run_id)  # worded for the reader
+        raise HTTPException(status.HTTP_404_NOT_FOUND, missing)
     row, report = found
     cited = [r for r in policy_store.releases(ctx.engine) if r.whatif_run_id == run_id]
     return RunOut(

@@ -71,7 +71,7 @@ async def test_co_handling_and_supervision_from_the_case_page(
     # the holding unit's own steps: the part's are the co-handling unit's; 办结 waits for it
     assert not {"sign_for_part", "conclude_part", "resolve"} & set(await offered(holder))
     await expect(holder.locator("#resolve-waits")).to_have_text(
-        "协办部分全部办结或经豁免后，方可办结本工单。"
+        "协办部分全部办结或经免除后，方可办结本工单。"
     )
 
     supervisor = await signed_in(browser, console, "sup_city")

@@ -212,6 +212,10 @@ async def test_refusals_name_the_field(trail: Trail, site: Console) -> None:
         }
         await refused(await client.post(V1, headers=admin, json=backwards), "until")
 
+        missing = await client.get(V1 + "/wi-no-such-run", headers=admin)
+        assert missing.status_code == 404
+        assert missing.json()["reason"]["message"] == "no what-if run %(run)s"  # for the CLI
+
         nested = "[" * 2000 + "]" * 2000  # deeper than Python's parser goes: not a 500
         deep = await client.post(
             V1, headers=admin | {"Content-Type": "application/json"}, content=nested

@@ -15,7 +15,7 @@ from tierflow.i18n.engine_reasons import FIXED, engine_reason
 ZH = translations("zh-CN")
 AT = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
 BUILT = {
-    written.calendar_changed("2026.1", "2026.2"): "营业日历由 2026.1 更新为 2026.2",
+    written.calendar_changed("2026.1", "2026.2"): "工作日历由 2026.1 更新为 2026.2",
     written.rectification_opened(1): "评价 1 分，启动整改",
     written.followed_up("unsatisfied"): "回访：",
     written.part_late("zj-330105-sme"): "zj-330105-sme 的协办任务逾期",
