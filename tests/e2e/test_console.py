@@ -340,7 +340,10 @@ async def test_acknowledge_works_without_javascript(
     static = await countdown.inner_text()
     assert re.fullmatch(r"\d+ h \d+ min left", static), static  # rendered by the server
     await row.get_by_role("link").focus()
-    await page.keyboard.press("Enter")
+    # the case page asks Temporal for the request's view: on a loaded machine that can take
+    # longer than an assertion's default 5 s, which is not what this test is about
+    async with page.expect_navigation(timeout=20_000):
+        await page.keyboard.press("Enter")
     await expect(page).to_have_url(f"{console.url}/console/requests/{rid}")
     await page.locator("button[data-action='acknowledge']").focus()
     async with page.expect_navigation():
