@@ -39,35 +39,6 @@ def _write_summaries(conn: Connection, recorded: list[TransitionRecord]) -> None
             write_summary(conn, newest, submission)
 
 
-class DivergentHistory(Exception):
-    """An event id the audit trail holds for another step: the request's workflow and the read
-    model disagree on its history (one of them was restored from an older backup), and writing
-    on would drop the new steps silently: the rows are kept by id, the events and messages too."""
-
-
-def _check_same_steps(
-    conn: Connection, records: list[TransitionRecord], first: list[TransitionRecord]
-) -> None:
-    """The records this write found recorded before must be those very steps (a retry's);
-    raise DivergentHistory for one that is another step under the same id."""
-    new = {record.event_id for record in first}
-    seen = {r.event_id: r for r in records if r.event_id not in new}
-    if not seen:
-        return
-    query = select(Transition.event_id, Transition.event_type, Transition.occurred_at).where(
-        col(Transition.event_id).in_(list(seen))
-    )
-    for event_id, event_type, occurred_at in conn.execute(query):
-        record = seen[event_id]
-        if str(event_type) != record.event_type.value or occurred_at != record.occurred_at:
-            raise DivergentHistory(
-                f"event {event_id} is recorded as {event_type} at "
-                f"{occurred_at.isoformat()}, this step is {record.event_type.value} at "
-                f"{record.occurred_at.isoformat()}: the workflow's history and the read model "
-                "disagree (was one restored from a backup?)"
-            )
-
-
 class TransitionWriter:
     """Holds the database engine so a worker opens its pool once."""
 
@@ -89,11 +60,7 @@ class TransitionWriter:
         try:
             with begin_write(self.engine) as conn:
                 first = record_transitions(conn, records)
-                if len(first) < len(records):  # some were recorded before: a retry's, or not
-                    _check_same_steps(conn, records, first)
                 _write_summaries(conn, first)
-        except DivergentHistory as exc:  # for an operator: the outbox waits, nothing is lost
-            raise permanent_failure("record_transitions", exc) from None
         except Exception as exc:
             if not is_permanent(exc):
                 raise

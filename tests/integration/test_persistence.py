@@ -6,10 +6,8 @@ import threading
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import Engine, delete, event, func
 from sqlmodel import Session, select
-from temporalio.exceptions import ApplicationError
 
 from activities.persistence import TransitionWriter
 from schemas.domain import Category, State, Tier
@@ -39,30 +37,6 @@ def test_same_transition_twice_is_recorded_once(db_engine: Engine) -> None:
     assert persist_one(writer, record) is False
     assert count(db_engine, models.Transition) == 1
     assert count(db_engine, models.ServiceRequest) == 1
-
-
-def test_another_step_under_a_recorded_event_id_is_refused_for_an_operator(
-    db_engine: Engine,
-) -> None:
-    """Temporal restored from an older backup numbers the request's next steps as steps the
-    audit trail holds: written on, they would be dropped by id (and their events and messages
-    with them) without a word. A retry of the very steps is still a no-op; another step under
-    a recorded id fails for good (the outbox waits for an operator), naming both."""
-    writer = TransitionWriter(db_engine)
-    f = RecordFactory(make_request("req-restored"))
-    recorded = [f.submitted(), f.assigned("zj-330106-sme")]
-    assert writer.persist(recorded) == 2
-    assert writer.persist(recorded) == 0  # a retry: the same steps
-    g = RecordFactory(make_request("req-restored"))
-    g.submitted()
-    other = g.emit(EventType.COMMENTED, actor=caseworker("zj-330106-sme"), reason="已联系企业")
-    assert other.event_id == recorded[1].event_id  # sequence 2 again, another step
-    with pytest.raises(ApplicationError) as refused:
-        writer.persist([other])
-    assert refused.value.non_retryable and refused.value.type == "Permanent.DivergentHistory"
-    assert "req-restored:2 is recorded as assigned" in refused.value.message
-    assert "this step is commented" in refused.value.message
-    assert count(db_engine, models.Transition) == 2
 
 
 def test_the_longest_texts_the_edges_accept_fit_the_read_model(db_engine: Engine) -> None:
