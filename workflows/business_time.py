@@ -89,6 +89,11 @@ def _fingerprint(cal: CalendarData) -> tuple[object, ...]:
     )
 
 
+def zone(cal: CalendarData) -> timezone:
+    """The calendar's time zone (China's: UTC+8), where its days and years are counted."""
+    return timezone(timedelta(minutes=cal.utc_offset_minutes))
+
+
 def _prepare(cal: CalendarData) -> _Calendar:
     """The calendar indexed for lookups (cached per calendar object; pure either way)."""
     found = _PREPARED.get(id(cal))
@@ -114,7 +119,7 @@ def _index(cal: CalendarData) -> _Calendar:
     if cal.last_year < cal.first_year:
         raise ValueError("calendar.last_year: must not be before first_year")
     return _Calendar(
-        tz=timezone(timedelta(minutes=cal.utc_offset_minutes)),
+        tz=zone(cal),
         periods=periods,
         weekend=weekend,
         holidays=frozenset(cal.holidays),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from unicodedata import east_asian_width
 from urllib.parse import quote
@@ -32,7 +32,12 @@ from tierflow.i18n import N_, formats, labels
 from tierflow.i18n.engine_reasons import engine_reason
 from tierflow.i18n.facts import fact_texts
 from tierflow.settings import Settings
-from workflows.business_time import business_day_seconds, business_seconds_between, is_working_day
+from workflows.business_time import (
+    business_day_seconds,
+    business_seconds_between,
+    is_working_day,
+    zone,
+)
 
 BAR_WIDTH = 1000.0  # SVG user units of the clock bar
 MIN_SEGMENT = 4.0  # so an instant (a breach that escalated at once) stays visible
@@ -221,7 +226,7 @@ def business_left(due: datetime, now: datetime, cal: CalendarData) -> int:
 def working_stretches(start: datetime, cal: CalendarData) -> list[tuple[int, int]]:
     """The calendar's working stretches in [start, start + LOOKAHEAD) as epoch seconds,
     touching ones joined (a round-the-clock calendar is one stretch)."""
-    tz = timezone(timedelta(minutes=cal.utc_offset_minutes))
+    tz = zone(cal)
     periods = parse_working_periods(cal.working_periods)
     end = start + LOOKAHEAD
     first: date = start.astimezone(tz).date() - timedelta(days=1)

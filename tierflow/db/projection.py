@@ -210,7 +210,7 @@ def _request(record: TransitionRecord) -> dict[str, Any]:
 
 
 def _part_unit(record: TransitionRecord, unit: str) -> dict[str, Any]:
-    return {"b_request_id": record.request_id, "b_unit": unit}
+    return _request(record) | {"b_unit": unit}
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
@@ -415,7 +415,7 @@ def _closed(record: TransitionRecord) -> Step:
 def _hold_steps(record: TransitionRecord) -> list[Step]:
     """The tier holds: a stay opens, closes, is flagged, signed for or paused."""
     event = record.event_type
-    request = {"b_request_id": record.request_id}
+    request = _request(record)
     if event in OPENS_HOLD:
         opened = {
             "request_id": record.request_id,
