@@ -7,6 +7,8 @@ from datetime import timedelta
 
 from fastapi import HTTPException, status
 from pydantic import ValidationError
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -21,7 +23,9 @@ from schemas.lifecycle import ActionKind, ActionRequest, ActionResult, missing_f
 from schemas.messages import N_, Said
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
+from tierflow.db import repository
 from tierflow.updates import NoAnswer, execute_update, is_busy
+from whatif.trail import action_of
 from workflows.refusals import field_of, reason_of
 from workflows.service_request import ServiceRequestWorkflow
 
@@ -70,6 +74,12 @@ async def take_action(
         raise _refusal(exc) from None
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
+            earlier = None
+            if idempotency_key:  # a key of the caller's: perhaps a retry
+                earlier = await run_in_threadpool(answered_before, ctx, request_id, action)
+            if earlier is not None:
+                ctx.metrics.actions.labels(kind.value, "duplicate").inc()
+                return earlier
             ctx.metrics.actions.labels(kind.value, "finished").inc()
             finished = N_("request %(id)r has finished; no more actions are possible")
             raise Refused(status.HTTP_409_CONFLICT, Said(finished, id=request_id)) from None
@@ -83,6 +93,40 @@ async def take_action(
         raise
     ctx.metrics.actions.labels(kind.value, "duplicate" if result.duplicate else "ok").inc()
     return result
+
+
+def answered_before(ctx: ApiContext, request_id: str, action: ActionRequest) -> ActionResult | None:
+    """The answer to ``action`` when the audit trail records it on the ended request.
+
+    Temporal dedupes an Update id within one run: a retry whose first attempt applied in a
+    run that then continued as new, and whose request has since ended, finds no workflow to
+    ask. The records of the same action (kind, person, text) under its id answer it as the
+    workflow did; another action reusing the id is not answered from them."""
+    with Session(ctx.engine) as session:
+        rows = repository.action_transitions(session, request_id, action.action_id)
+    if not rows:
+        return None
+    try:
+        recorded = action_of(rows[0])
+    except ValueError:
+        return None
+    who = (action.actor.id, action.actor.role, action.actor.via)
+    if (recorded.kind, recorded.text) != (action.kind, action.text) or who != (
+        recorded.actor.id,
+        recorded.actor.role,
+        recorded.actor.via,
+    ):
+        return None
+    last = rows[-1]
+    return ActionResult(
+        action_id=action.action_id,
+        kind=action.kind,
+        state=last.to_state,
+        tier=last.to_tier,
+        institution_id=last.institution_id,
+        event_ids=[row.event_id for row in rows],
+        duplicate=True,
+    )
 
 
 def _check_body(kind: ActionKind, body: ActionBody, role: Role) -> None:

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlmodel import Session
-from temporalio.client import Client, RetryConfig
+from temporalio.client import Client, RetryConfig, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import lookup
@@ -191,6 +191,35 @@ async def test_escalate_hand_back_reassign_reject_follow_scope(api: Api) -> None
         row["from_tier"] == "county" and row["to_tier"] == "municipal" and row["cause"] == "manual"
         for row in report["rows"]
     )
+
+
+async def test_a_retry_after_the_request_ended_brings_the_first_answer(api: Api, stack) -> None:
+    """An action repeated with its Idempotency-Key after its run continued as new and the
+    request ended (its first answer was lost on the way; Temporal keeps update ids per run)
+    answers as it did, marked duplicate, from the audit trail; another actor's use of the key,
+    or a new action, still hears that the request has finished."""
+    rid = await api.submit(make_request())
+    first = await api.act(rid, "comment", "cw_own", text="once", key="key-before-end-1")
+    assert first.status_code == 200, first.text
+    handle = stack.client.get_workflow_handle(workflow_id(rid))
+    first_run = (await handle.describe()).run_id
+    for n in range(60):  # the session's server suggests continue-as-new at 60 events
+        if (await handle.describe()).run_id != first_run:
+            break
+        assert (await api.act(rid, "comment", "cw_own", text=f"note {n}")).status_code == 200
+    assert (await handle.describe()).run_id != first_run
+    assert (await api.act(rid, "reject", "cw_own", text="not ours")).status_code == 200
+
+    async def completed() -> bool:
+        return (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
+
+    await eventually(completed, what=f"{rid} completed")
+    again = await api.act(rid, "comment", "cw_own", text="once", key="key-before-end-1")
+    assert again.status_code == 200, again.text
+    assert again.json() == {**first.json(), "duplicate": True}
+    for who, key in (("cw_own", "key-after-end-1"), ("cw_mate", "key-before-end-1")):
+        late = await api.act(rid, "comment", who, text="once", key=key)
+        assert late.status_code == 409 and "has finished" in late.text, late.text
 
 
 async def test_error_codes(api: Api, stack) -> None:

@@ -85,6 +85,14 @@ def action_recorded(session: Session, request_id: str, action_id: str) -> bool:
     return session.exec(query.limit(1)).first() is not None
 
 
+def action_transitions(session: Session, request_id: str, action_id: str) -> list[Transition]:
+    """The audit trail's records of one action on the request, in their order."""
+    query = select(Transition).where(
+        Transition.request_id == request_id, Transition.action_id == action_id
+    )
+    return list(session.exec(query.order_by(col(Transition.sequence))).all())
+
+
 def tier_holds(session: Session, request_id: str) -> list[TierHoldRow]:
     query = select(TierHoldRow).where(TierHoldRow.request_id == request_id)
     return list(session.exec(query.order_by(col(TierHoldRow.since), col(TierHoldRow.id))).all())
