@@ -340,8 +340,8 @@ def _part_deadlines(
 def workload(ctx: ApiContext, principal: Principal, institution_id: str) -> Workload:
     """Open requests of one institution per handler (None: nobody handles them yet).
 
-    For the unit's lead: a caseworker sees their own institution's, a supervisor those in
-    their scope, as with the queue.
+    For the unit's lead: a supervisor counts those of the units in its scope, as with the
+    queue (caseworkers have no ``reports`` grant; the route refuses them).
     """
     where = QueueFilter(institution=institution_id)
     conditions = _conditions(principal, where, ctx.engine.dialect.name, ctx.clock())
