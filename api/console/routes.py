@@ -146,6 +146,18 @@ TEXT_LABELS = {
     ActionKind.UPHOLD_APPEAL: N_("Why the rating no longer counts"),
     ActionKind.REJECT_APPEAL: N_("Why the rating stands"),
 }
+# One-click decisions that take effect at once and cannot be taken back: their button sits
+# behind a <details> that says what it does (a mis-click on the case page no longer decides).
+CONFIRMATIONS = {
+    ActionKind.APPROVE_EXTENSION: N_(
+        "Approving moves the unit's resolution deadline by the working days it asked for."
+    ),
+    ActionKind.APPROVE_SUSPENSION: N_(
+        "Approving stops the request's clocks for the working days the unit asked for."
+    ),
+    ActionKind.OPERATOR_RETRY: N_("The step that failed runs again now."),
+    ActionKind.WITHDRAW: N_("Withdrawing ends the request; it cannot be taken back."),
+}
 DANGEROUS = {ActionKind.REJECT, ActionKind.WITHDRAW, ActionKind.ESCALATE, ActionKind.HAND_BACK}
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -587,6 +599,7 @@ def _case(
             "kind": kind,
             "text_label": t.gettext(label) if (label := text_label(kind, user)) else None,
             "dangerous": kind in DANGEROUS,
+            "confirm": t.gettext(CONFIRMATIONS[kind]) if kind in CONFIRMATIONS else None,
             "key": failed_key if failed_key and kind is failed else f"console-{uuid.uuid4().hex}",
         }
         for kind in detail.allowed_actions

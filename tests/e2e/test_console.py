@@ -144,8 +144,9 @@ async def submit_walk_in(page: Page, console: Console, subject: str, priority: s
 
 async def take(page: Page, kind: str, text: str | None = None) -> None:
     """Fill and submit one action form on the case page; wait for the page it leads to."""
+    if await page.locator(f"summary#act-{kind}").count():  # a <details>: no script needed
+        await page.locator(f"summary#act-{kind}").click()
     if text is not None:
-        await page.locator(f"summary#act-{kind}").click()  # a <details>: no script needed
         await page.locator(f"#t-{kind}").fill(text)
     async with page.expect_navigation():
         await page.locator(f"button[data-action='{kind}']").click()

@@ -115,3 +115,37 @@ async def test_co_handling_and_supervision_from_the_case_page(
     await expect(holder.locator("#resolve-waits")).to_have_count(0)
     for page in (holder, supervisor, co):
         await page.context.close()
+
+
+async def test_an_extension_is_approved_only_once_the_desk_has_read_what_it_does(
+    browser: Browser, console: Console, on_fast_queue: SimpleNamespace
+) -> None:
+    """延期审批 is no bare button: the city's dispatch desk opens it, reads what approving
+    does, and only then approves (a stray click on the case page decides nothing)."""
+    req = make_request()  # held by cw_own's unit, zj-330106-sme
+    rid = req.request_id
+    await start_request(on_fast_queue, req)
+    holder = await signed_in(browser, console, "cw_own")
+    await open_case(holder, console, rid)
+    await take(holder, "sign_for")
+    await take(holder, "acknowledge")
+    await holder.locator("summary#act-request_extension").click()
+    await holder.locator("#t-request_extension").fill("等待第三方检测报告")
+    await holder.locator("#d-request_extension").fill("3")
+    async with holder.expect_navigation():
+        await holder.locator("button[data-action='request_extension']").click()
+    await expect(holder.locator("#done")).to_have_text("✓ 已完成：申请延期。")
+
+    desk = await signed_in(browser, console, "disp_city")
+    await open_case(desk, console, rid)
+    approve = desk.locator("button[data-action='approve_extension']")
+    await expect(approve).to_be_hidden()
+    await desk.locator("summary#act-approve_extension").click()
+    await expect(desk.locator("#c-approve_extension")).to_have_text(
+        "批准后，该单位的办结时限按其申请的工作日顺延。"
+    )
+    async with desk.expect_navigation():
+        await approve.click()
+    await expect(desk.locator("#done")).to_have_text("✓ 已完成：批准延期。")
+    for page in (holder, desk):
+        await page.context.close()
