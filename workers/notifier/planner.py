@@ -106,6 +106,8 @@ class Planner:
                 for channel in send.channels:
                     if channel not in person.channels:
                         continue
+                    if channel is Channel.SMS and self.rules.sms is None:
+                        continue  # no gateway: the notifier said so at start
                     urgent = rule.urgent or channel not in INTRUSIVE
                     due = self.hours.deliver_at(now, urgent=urgent)
                     digest = person.digest and channel is Channel.EMAIL and not rule.urgent
@@ -119,7 +121,7 @@ class Planner:
                             person.locale,
                             rule.urgent,
                             digest,
-                            text.subject,
+                            text.sms if channel is Channel.SMS else text.subject,
                             text.body,
                             now,
                             due,

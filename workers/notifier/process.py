@@ -53,6 +53,12 @@ def load_checked_rules(settings: Settings, templates: Templates) -> Rules:
     rules = load_rules(settings.notifier_rules_file)
     for rule in rules.rule:
         templates.check(rule.template, LOCALES)
+    if unsent := rules.texts_unsent():
+        log.warning(
+            "no [sms] gateway in the rules file: the text messages of %s are not sent "
+            "(docs/notifications.md, SMS)",
+            ", ".join(unsent),
+        )
     return rules
 
 

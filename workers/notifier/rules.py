@@ -232,13 +232,17 @@ class Rules(_Strict):
             doubles = sorted({n for n in names if names.count(n) > 1})
             if doubles:
                 raise ValueError(f"{kind} names must be unique, repeated: {doubles}")
-        uses_sms = any(Channel.SMS in s.channels for r in self.rule for s in r.send)
-        if uses_sms and self.sms is None:
-            raise ValueError("a rule sends SMS but there is no [sms] gateway")
         for rule in self.rule:
             if rule.only_if_rating_below is not None and rule.events != [EventType.RATED]:
                 raise ValueError(f"rule {rule.name}: only_if_rating_below needs events = ['rated']")
         return self
+
+    def texts_unsent(self) -> list[str]:
+        """The rules whose text messages go nowhere: they name SMS and there is no [sms]
+        gateway (the packaged rules text the enterprise once a gateway is configured)."""
+        if self.sms is not None:
+            return []
+        return [r.name for r in self.rule if any(Channel.SMS in s.channels for s in r.send)]
 
     def for_event(self, event_type: EventType) -> list[Rule]:
         return [r for r in self.rule if event_type in r.events]

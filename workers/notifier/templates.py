@@ -1,11 +1,12 @@
 """Render a rule's template for one event in one locale (Jinja2, packaged files).
 
-Each template file has a ``subject`` block and a ``body`` block; ``templates/zh-CN`` is the
-default, ``templates/en`` the English one. Templates see the transition (``r``), its request
-summary (``s``) and a console ``link``, never the enterprise's contact details; ``word(kind,
-code)`` names a tier, category, priority or clock in the template's language, ``why(text)``
-reads the engine's own reasons (``sla_breach:response``) in it, and ``clock`` is the late or
-breached step's name.
+Each template file has a ``subject`` block and a ``body`` block, and may have an ``sms``
+block (the text message, at most 300 characters; else the subject is texted);
+``templates/zh-CN`` is the default, ``templates/en`` the English one. Templates see the
+transition (``r``), its request summary (``s``) and a console ``link``, never the
+enterprise's contact details; ``word(kind, code)`` names a tier, category, priority or clock
+in the template's language, ``why(text)`` reads the engine's own reasons
+(``sla_breach:response``) in it, and ``clock`` is the late or breached step's name.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ WORDS = {
 class Rendered:
     subject: str
     body: str
+    sms: str  # the text message: the template's ``sms`` block, else its subject
 
 
 @pass_context
@@ -101,9 +103,12 @@ class Templates:
                 "catalog": catalog,
             }
         )
-        subject = "".join(template.blocks["subject"](context)).strip()
+        subject = " ".join("".join(template.blocks["subject"](context)).split())[:300]
         body = "".join(template.blocks["body"](context)).strip() + "\n"
-        return Rendered(" ".join(subject.split())[:300], body)
+        sms = subject
+        if "sms" in template.blocks:  # what a message must say when a text is all that arrives
+            sms = " ".join("".join(template.blocks["sms"](context)).split())[:300]
+        return Rendered(subject, body, sms)
 
 
 def _word(kind: str, code: str | None, catalog: NullTranslations) -> str:

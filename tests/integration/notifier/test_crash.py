@@ -29,8 +29,8 @@ from tierflow_dev.devstack.smtp_sink import SmtpSink
 from workers.notifier.dispatcher import LEASE
 
 REQUESTS = 12
-ROWS_PER_REQUEST = 15  # tests/integration/notifier/test_delivery.py EXPECTED
-MAILS_PER_REQUEST = 7
+ROWS_PER_REQUEST = 16  # tests/integration/notifier/test_delivery.py EXPECTED
+MAILS_PER_REQUEST = 8  # MAILS there
 SESSION_TIMEOUT_SECONDS = 6.0  # what the restart waits for the killed member to be dropped
 
 

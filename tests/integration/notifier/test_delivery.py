@@ -45,6 +45,7 @@ EXPECTED = {
     ("email", "user:cw-city", "escalated"),
     ("inbox", "user:lead-city", "escalated"),
     ("email", "user:lead-city", "escalated"),
+    ("email", "enterprise:{rid}", "request_transferred"),  # 转办告知: now the city handles it
 }
 MAILS = {
     ("wang@example.com", "您的服务请求已收到"),
@@ -54,6 +55,7 @@ MAILS = {
     ("lead-county@staff.example.org", "【超时】"),
     ("cw-city@staff.example.org", "【升级】"),
     ("lead-city@staff.example.org", "【升级】"),
+    ("wang@example.com", "您的服务请求已转由其他单位办理"),
 }
 
 
@@ -82,7 +84,9 @@ async def test_each_person_hears_once_by_the_channels_of_the_rules(
             (c, who.format(rid=rid), rule) for c, who, rule in EXPECTED
         }
         assert {r.status for r in found} == {DeliveryStatus.SENT}
-        mails = await eventually(lambda: smtp.snapshot() if len(smtp.snapshot()) >= 7 else None)
+        mails = await eventually(
+            lambda: smtp.snapshot() if len(smtp.snapshot()) >= len(MAILS) else None
+        )
         assert Counter(mail_key(m.rcpt_tos[0], m.message["Subject"]) for m in mails) == Counter(
             MAILS
         )
@@ -96,9 +100,11 @@ async def test_each_person_hears_once_by_the_channels_of_the_rules(
         )
         assert len(rows(engine)) == len(EXPECTED)
         assert all(r.status is DeliveryStatus.SENT for r in rows(engine))
-        assert len(smtp.snapshot()) == 7
+        assert len(smtp.snapshot()) == len(MAILS)
         text = metrics_text(settings)
-        assert metric_value(text, "tierflow_notifications_sent_total", channel="email") == 7
+        assert metric_value(text, "tierflow_notifications_sent_total", channel="email") == len(
+            MAILS
+        )
         assert metric_value(text, "tierflow_notifications_sent_total", channel="inbox") == 8
 
 
@@ -157,12 +163,12 @@ async def test_an_enterprise_email_on_file_that_is_not_one_address_is_dead_lette
             detail=lambda: [(r.channel, r.recipient, r.status) for r in rows(engine)],
         )
         mails = await eventually(lambda: smtp.snapshot() if len(smtp.snapshot()) >= 6 else None)
-    [refused] = [r for r in found if r.recipient == f"enterprise:{rid}"]
-    assert (refused.status, refused.last_error) == (
-        DeliveryStatus.DEAD,
-        "the e-mail on file is not one address",
-    )
-    assert {r.status for r in found if r is not refused} == {DeliveryStatus.SENT}
+    refused = [r for r in found if r.recipient == f"enterprise:{rid}"]
+    assert {(r.rule, r.status, r.last_error) for r in refused} == {
+        (rule, DeliveryStatus.DEAD, "the e-mail on file is not one address")
+        for rule in ("request_received", "request_transferred")
+    }
+    assert {r.status for r in found if r not in refused} == {DeliveryStatus.SENT}
     assert len(mails) == 6
     recipients = {to for mail in mails for to in mail.rcpt_tos}
     assert not {"wang@example.com", "someone@example.net"} & recipients

@@ -25,7 +25,7 @@ from tests.utils.webhook_receiver import WebhookReceiver
 from tierflow.db.notification_models import DeliveryStatus
 from tierflow_dev.devstack.smtp_sink import SmtpSink
 
-ROWS_PER_REQUEST = 15  # tests/integration/notifier/test_delivery.py EXPECTED
+ROWS_PER_REQUEST = 16  # tests/integration/notifier/test_delivery.py EXPECTED
 
 
 def _degraded(settings: Any) -> dict[str, Any] | None:

@@ -34,11 +34,6 @@ def test_the_packaged_rules_validate_and_every_template_exists() -> None:
             "rule[0].send[0]: Value error, channels ['inbox'] cannot reach enterprise",
         ),
         (
-            'version = "1"\n[[rule]]\nname = "x"\nevents = ["rated"]\ntemplate = "t"\n'
-            'send = [{ audience = "caseworkers", channels = ["sms"] }]',
-            "there is no [sms] gateway",
-        ),
-        (
             'version = "1"\n[[webhook]]\nname = "crm"\nurl = "http://x"\nevents = ["rated"]\n'
             'secret_env = "TIERFLOW_TEST_UNSET_SECRET"',
             "webhook[0].secret_env: environment variable TIERFLOW_TEST_UNSET_SECRET is unset",

@@ -1,0 +1,150 @@
+"""What the enterprise hears, through the packaged rules: who accepted its request and by when
+(受理告知), that it moved to another unit (转办告知), what a unit changed after its bad rating
+(整改反馈), a refusal after acceptance worded as 终止办理; and text messages to a mobile-only
+contact once an SMS gateway is configured (none is planned, and the notifier says so, without
+one)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from importlib import resources
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from schemas.domain import State, Tier
+from schemas.events import event_from_transition
+from schemas.lifecycle import EventType, TransitionRecord
+from tests.utils.factories import RecordFactory, caseworker, make_request
+from tests.utils.notifier_helpers import CITY, COUNTY, project, rows
+from tierflow.db.models import InstitutionRow
+from tierflow.settings import Settings
+from workers.notifier.planner import Planner, record_rows
+from workers.notifier.process import load_checked_rules
+from workers.notifier.rules import Rules, load_rules, parse_rules
+from workers.notifier.templates import Templates
+
+COUNTY_NAME = "杭州市西湖区中小企业服务中心"
+CITY_NAME = "杭州市中小企业服务中心"
+GATEWAY = """
+[sms]
+url = "https://sms-gateway.example.org/send"
+body_template = '{"to": {{ phone | tojson }}, "text": {{ text | tojson }}}'
+"""
+CLOCK = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+
+
+def _with_gateway() -> Rules:
+    packaged = resources.files("workers.notifier").joinpath("data/rules.toml").read_text("utf-8")
+    return parse_rules(packaged + GATEWAY, "packaged rules and a gateway")
+
+
+def _plan(engine: Engine, rules: Rules, records: list[TransitionRecord]) -> None:
+    with Session(engine) as session:
+        for unit, name, tier, division in (
+            (COUNTY, COUNTY_NAME, Tier.COUNTY, "330106"),
+            (CITY, CITY_NAME, Tier.MUNICIPAL, "330100"),
+        ):
+            session.merge(InstitutionRow(id=unit, name=name, tier=tier, division_code=division))
+        session.commit()
+    planner = Planner(engine, rules, Templates(), "http://console", clock=lambda: CLOCK)
+    for record in project(engine, records):
+        record_rows(engine, planner.plan(event_from_transition(record), record))
+
+
+def _told(engine: Engine, rule: str, channel: str = "email") -> list[str]:
+    found = rows(engine, rule=rule, channel=channel)
+    assert all(row.recipient.startswith("enterprise:") for row in found)
+    return [row.subject + "\n" + row.body for row in found]
+
+
+def test_the_enterprise_hears_who_accepted_its_request_and_where_it_moved(engine: Engine) -> None:
+    f = RecordFactory(make_request())
+    records = [
+        f.submitted(),
+        f.assigned(COUNTY),
+        f.emit(EventType.ACKNOWLEDGED, State.ACKNOWLEDGED, actor=caseworker(COUNTY)),
+        f.escalated(CITY, Tier.MUNICIPAL),
+    ]
+    _plan(engine, load_rules(), records)
+    [accepted] = _told(engine, "request_accepted")
+    due = records[2].summary.resolution_due_at
+    assert due is not None
+    assert f"已由{COUNTY_NAME}受理，预计于 " in accepted and f.request.request_id in accepted
+    [moved] = _told(engine, "request_transferred")
+    assert f"已转由{CITY_NAME}办理" in moved and COUNTY_NAME not in moved
+
+
+def test_the_enterprise_hears_what_the_unit_changed_after_its_bad_rating(engine: Engine) -> None:
+    f = RecordFactory(make_request())
+    records = [
+        f.submitted(),
+        f.assigned(COUNTY),
+        f.rated(1, "答复敷衍"),
+        f.emit(
+            EventType.RECTIFICATION_CONCLUDED,
+            actor=caseworker(COUNTY),
+            reason="已重新对接三家合作银行并当面说明",
+            details={"rating": 1, "rectifying_institution": COUNTY, "on_time": True},
+        ),
+    ]
+    _plan(engine, load_rules(), records)
+    [reply] = _told(engine, "rectification_reply")
+    assert f"{COUNTY_NAME}已完成整改" in reply and "已重新对接三家合作银行并当面说明" in reply
+
+
+def test_a_refusal_after_acceptance_is_not_worded_as_not_accepted(engine: Engine) -> None:
+    at_intake, accepted = RecordFactory(make_request()), RecordFactory(make_request())
+    records = [at_intake.submitted(), at_intake.assigned(COUNTY)]
+    records.append(
+        at_intake.emit(EventType.REJECTED, State.REJECTED, actor=caseworker(COUNTY), reason="x")
+    )
+    records += [accepted.submitted(), accepted.assigned(COUNTY)]
+    records.append(
+        accepted.emit(EventType.ACKNOWLEDGED, State.ACKNOWLEDGED, actor=caseworker(COUNTY))
+    )
+    records.append(
+        accepted.emit(EventType.REJECTED, State.REJECTED, actor=caseworker(COUNTY), reason="y")
+    )
+    _plan(engine, load_rules(), records)
+    by_request = {row.request_id: row for row in rows(engine, rule="concluded", channel="email")}
+    first = by_request[at_intake.request.request_id]
+    second = by_request[accepted.request.request_id]
+    assert first.subject.endswith("未予受理") and second.subject.endswith("终止办理")
+    assert "如有异议" in first.body and "未予受理" not in second.body
+
+
+def test_a_mobile_only_enterprise_is_texted_once_a_gateway_is_configured(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No e-mail on file, a mobile: without a gateway nothing can reach it (and the notifier
+    says which rules' texts go nowhere); with one it is texted the question itself."""
+    request = make_request()
+    request.enterprise.contact_email = None
+    request.enterprise.contact_phone = "13812345678"
+    f = RecordFactory(request)
+    records = [f.submitted(), f.assigned(COUNTY)]
+    asked = f.emit(
+        EventType.INFO_REQUESTED,
+        State.AWAITING_ENTERPRISE,
+        actor=caseworker(COUNTY),
+        reason="请补充近三年财务报表",
+    )
+    with caplog.at_level(logging.WARNING, logger="tierflow.notifier"):
+        load_checked_rules(Settings(), Templates())
+    assert "request_received" in caplog.text and "info_requested" in caplog.text
+    assert "no [sms] gateway" in caplog.text
+    _plan(engine, load_rules(), records)
+    assert rows(engine, channel="sms") == [] and rows(engine, rule="request_received") == []
+
+    rules = _with_gateway()
+    assert rules.texts_unsent() == []
+    planner = Planner(engine, rules, Templates(), "http://console", clock=lambda: CLOCK)
+    [record] = project(engine, [asked])
+    record_rows(engine, planner.plan(event_from_transition(record), record))
+    [text] = rows(engine, rule="info_requested")
+    assert text.channel.value == "sms" and text.recipient.startswith("enterprise:")
+    assert text.subject.startswith(f"您的服务请求（编号 {request.request_id}）需补充材料：")
+    assert "请补充近三年财务报表" in text.subject and len(text.subject) <= 300
