@@ -41,6 +41,7 @@ DASHBOARDS = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
 COMPOSE = DEPLOY / "compose" / "docker-compose.yml"
 K8S = sorted((DEPLOY / "k8s").glob("*.yaml"))
 RUNBOOKS = ROOT / "docs" / "runbooks.md"
+README = ROOT / "README.md"
 
 # Temporal SDK (core) metric names, read from a worker's PrometheusConfig endpoint (SDK 1.35).
 TEMPORAL_SDK_METRICS = {
@@ -178,8 +179,8 @@ def test_brief_alerts_exist() -> None:
 
 # ---------------------------------------------------------------------------- metric names
 @pytest.fixture(scope="module")
-def known_metrics(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
-    """Names the processes export (from their real metric classes), plus recordings and SDK."""
+def families(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The metric families the processes export (from their real metric classes), by type."""
     from api.deps import ApiMetrics
     from tierflow.db.engine import make_engine
     from tierflow.db.migrate import upgrade
@@ -197,11 +198,18 @@ def known_metrics(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     engine = make_engine(url)
     registry.register(ReadModelCollector(engine))
     registry.register(AssessmentCollector(engine))
-    names = {"up"} | TEMPORAL_SDK_METRICS
-    for family in registry.collect():
-        names.add(family.name)
-        names |= {f"{family.name}{suffix}" for suffix in ("_total", "_bucket", "_sum", "_count")}
+    found = {family.name: family.type for family in registry.collect()}
     engine.dispose()
+    return found
+
+
+@pytest.fixture(scope="module")
+def known_metrics(families: dict[str, str]) -> set[str]:
+    """Names the processes export, plus recordings and SDK."""
+    names = {"up"} | TEMPORAL_SDK_METRICS
+    for name in families:
+        names.add(name)
+        names |= {f"{name}{suffix}" for suffix in ("_total", "_bucket", "_sum", "_count")}
     assert "tierflow_open_requests" in names, "the read-model gauges did not collect"
     assert "tierflow_assessment_rate" in names, "the assessment gauges did not collect"
     names |= {r["record"] for r in load_rules() if "record" in r}
@@ -238,6 +246,65 @@ def test_rules_refer_to_exported_metrics(known_metrics: set[str]) -> None:
         if name not in known_metrics
     }
     assert unknown == set()
+
+
+# ---------------------------------------------------------------------------- docs
+def runbook_text() -> str:
+    """The runbooks with each line break turned into a space (quotes span lines)."""
+    return " ".join(RUNBOOKS.read_text().split())
+
+
+def test_runbooks_name_exported_metrics(known_metrics: set[str]) -> None:
+    """Every metric a runbook names is one Prometheus has (an SDK histogram only as _bucket)."""
+    named = set(re.findall(r"\b(?:tierflow|temporal)_[a-z_]+\b", RUNBOOKS.read_text()))
+    headers = {n for n in named if n.startswith("tierflow_dlq_")}  # dead letters' headers
+    assert named - headers - known_metrics == set()
+
+
+def test_readme_metrics_table_names_every_exported_metric(families: dict[str, str]) -> None:
+    section = README.read_text().split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`(tierflow_[a-z_]+)`", section))
+    exported = {f"{n}_total" if kind == "counter" else n for n, kind in families.items()}
+    assert exported - documented == set(), "missing from the README's metrics table"
+    assert documented - exported == set(), "in the README's metrics table, not exported"
+
+
+def test_runbook_sql_runs_on_the_read_model(tmp_path: Path) -> None:
+    """Each statement the runbooks quote runs on a migrated database (rolled back)."""
+    from sqlalchemy import text
+
+    from tierflow.db.engine import make_engine
+    from tierflow.db.migrate import upgrade
+
+    statements = re.findall(r"`((?:SELECT|UPDATE) [^`]*)`", runbook_text())
+    assert len(statements) >= 6
+    url = f"sqlite:///{tmp_path / 'runbook.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    problems = []
+    for sql in statements:
+        with engine.connect() as conn, conn.begin() as transaction:
+            try:
+                conn.execute(text(sql))
+            except Exception as exc:  # noqa: BLE001 - reported with the statement
+                problems.append(f"{sql}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+            transaction.rollback()
+    engine.dispose()
+    assert problems == []
+
+
+def test_runbook_kubectl_selects_pods_of_the_manifests(
+    k8s_docs: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """Logs and pods by label, so that every replica is read, with labels the pods carry."""
+    text = runbook_text()
+    names = {
+        d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+        for d in deployments(k8s_docs).values()
+    }
+    selected = set(re.findall(r"-l app\.kubernetes\.io/name=([\w-]+)", text))
+    assert selected and selected <= names
+    assert "logs deploy/" not in text, "reads one replica's log: select by label"
 
 
 # ---------------------------------------------------------------------------- grafana
