@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from fastapi import HTTPException, status
@@ -13,6 +13,7 @@ from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import co_handling, in_scope
+from api.contact import shown_to
 from api.deps import ApiContext
 from api.errors import TEMPORAL_NOT_NOW
 from api.models import RequestRow, ViewMissing
@@ -38,14 +39,17 @@ def read_row(ctx: ApiContext, request_id: str) -> ServiceRequest | None:
         return session.get(ServiceRequest, request_id)
 
 
-def to_row(row: ServiceRequest) -> RequestRow:
-    return RequestRow.model_validate(
+def to_row(row: ServiceRequest, caller: Principal, *, co_handled: bool = False) -> RequestRow:
+    """Return the read model's row as ``caller`` may see it: the contact whole or masked
+    (``api.contact``); ``co_handled``: the caller's unit co-handles the request (协办)."""
+    whole = RequestRow.model_validate(
         {
             **row.model_dump(),
             "next_due_at": next_due(row),
             "awaiting": awaiting_codes(row.awaiting),
         }
     )
+    return shown_to(caller, whole, co_handled=co_handled)
 
 
 class WorkflowForgotten(Exception):
@@ -61,6 +65,7 @@ class Found:
     row: ServiceRequest | None
     view: RequestView | None
     missing: ViewMissing | None = None  # why a row comes without the view
+    co_handled: bool = False  # in scope as the caller's unit co-handles it (协办)
 
 
 async def query_view(ctx: ApiContext, request_id: str) -> RequestView | None:
@@ -96,18 +101,18 @@ async def find_in_scope(
     """
     row = await run_in_threadpool(read_row, ctx, request_id)
     if row is not None:
-        await _check_scope(ctx, principal, request_id, row)
+        co_handled = await _check_scope(ctx, principal, request_id, row)
         if not live:
-            return Found(row, None)
-        return await _row_and_view(ctx, request_id, row)
+            return Found(row, None, co_handled=co_handled)
+        return replace(await _row_and_view(ctx, request_id, row), co_handled=co_handled)
     try:
         view = await query_view(ctx, request_id)
     except WorkflowForgotten:
         view = None
     if view is None:
         raise not_found(request_id)
-    await _check_scope(ctx, principal, request_id, view.summary)
-    return Found(None, view)
+    co_handled = await _check_scope(ctx, principal, request_id, view.summary)
+    return Found(None, view, co_handled=co_handled)
 
 
 async def _row_and_view(ctx: ApiContext, request_id: str, row: ServiceRequest) -> Found:
@@ -128,11 +133,14 @@ async def _row_and_view(ctx: ApiContext, request_id: str, row: ServiceRequest) -
 
 async def _check_scope(
     ctx: ApiContext, principal: Principal, request_id: str, held: ServiceRequest | RequestSummary
-) -> None:
-    """404 unless the caller's scope holds the request, or its unit co-handles a part."""
-    if not in_scope(principal, held.tier, held.institution_id, held.division_code):
-        if not await run_in_threadpool(co_handles, ctx, principal, request_id):
-            raise not_found(request_id)
+) -> bool:
+    """404 unless the caller's scope holds the request, or its unit co-handles a part;
+    return whether it is the caller's by that part alone."""
+    if in_scope(principal, held.tier, held.institution_id, held.division_code):
+        return False
+    if not await run_in_threadpool(co_handles, ctx, principal, request_id):
+        raise not_found(request_id)
+    return True
 
 
 def co_handles(ctx: ApiContext, principal: Principal, request_id: str) -> bool:

@@ -93,11 +93,19 @@ class RequestItem(RequestSummary):
 
 
 class RequestRow(RequestItem):
-    """One request in full, for callers allowed to see it (contact fields included)."""
+    """One request in full, for callers allowed to see it; its contact in full only for those
+    who reach the enterprise, masked for the others (``api.contact``)."""
 
     contact_name: str | None
     contact_phone: str | None
     contact_email: str | None
+    contact_masked: bool = Field(
+        default=False,
+        description="The contact is partly hidden (王*, 139****5678, w***@example.com): the "
+        "caller oversees the request but does not reach the enterprise. In full for the "
+        "holding unit's caseworkers and lead, a co-handling unit's caseworkers (open part), "
+        "the dispatch and follow-up desks, and system clients granted contact",
+    )
     description: str
     channel: str
 

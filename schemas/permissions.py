@@ -109,10 +109,20 @@ HANDLER_ROLES = frozenset({Role.CASEWORKER, Role.SUPERVISOR})
 # Roles that see their region at their tier and below (their institution names both).
 REGIONAL_ROLES = frozenset({Role.SUPERVISOR, Role.FOLLOW_UP, Role.DISPATCHER})
 REPORT_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
-# What a system client can be granted: submit, read (requests and reports), or an action kind.
-# Operator actions (retry or resolve a permanently failed step) are for admins only.
+# A system client that reads requests sees the enterprise's contact masked unless granted this:
+# a portal acting for the enterprise, which shows it its own contact (api.contact).
+CONTACT_GRANT = "contact"
+# What a system client can be granted: submit, read (requests and reports), contact (the
+# enterprise's contact in full), or an action kind. Operator actions (retry or resolve a
+# permanently failed step) are for admins only.
 SYSTEM_GRANTS = frozenset(
-    {"submit", "read", "reports", *(k.value for k in ActionKind if k not in OPERATOR_ACTIONS)}
+    {
+        "submit",
+        "read",
+        "reports",
+        CONTACT_GRANT,
+        *(k.value for k in ActionKind if k not in OPERATOR_ACTIONS),
+    }
 )
 
 # A supervisor's region: the first digits of their institution's division code, by tier.

@@ -52,6 +52,7 @@ from api.models import RequestDetail, RequestItem
 from api.service.actions import IDEMPOTENCY_KEY, take_action
 from api.service.overview import overview_rows, totals_by_tier
 from api.service.requests import (
+    OnFile,
     QueueFilter,
     QueueSort,
     get_request,
@@ -93,7 +94,7 @@ from schemas.policy import CalendarData
 from schemas.request import REQUEST_ID_PATTERN
 from tierflow.auth_store import Principal, TokenRefused, possible_handlers
 from tierflow.constants import workflow_id
-from tierflow.db.models import InstitutionRow, ServiceRequest
+from tierflow.db.models import InstitutionRow
 from tierflow.directory_store import units_near
 from tierflow.i18n import LOCALES, N_, Said, formats, translations
 from tierflow.i18n.refusals import names_its_action
@@ -887,8 +888,9 @@ def submit_form(request: Request, ctx: Ctx, user: User, uscc: str = "") -> Respo
 ENTERPRISE_USCC_CHARS = 18
 
 
-def _filled_from(values: dict[str, str], last: ServiceRequest, catalog: NullTranslations) -> str:
-    """Fill ``values`` with what the enterprise gave on ``last``; say so, for checking."""
+def _filled_from(values: dict[str, str], last: OnFile, catalog: NullTranslations) -> str:
+    """Fill ``values`` with what the enterprise gave on ``last`` (its contact only for the
+    unit that held it); say so, for checking."""
     given = {
         "enterprise.name": last.enterprise_name,
         "enterprise.division_code": last.division_code,
@@ -897,8 +899,18 @@ def _filled_from(values: dict[str, str], last: ServiceRequest, catalog: NullTran
         "enterprise.contact_email": last.contact_email or "",
     }
     values.update(given)
-    said = str(catalog.gettext("Filled in from its request %(request)s of %(when)s: check them."))
-    return said % {"request": last.request_id, "when": formats.when(last.submitted_at, catalog)}
+    if last.contact_withheld:
+        said = catalog.gettext(
+            "Filled in the name and division from its request %(request)s of %(when)s: check "
+            "them. Its contact is filled in only for the unit that held that request: ask the "
+            "enterprise."
+        )
+    else:
+        said = catalog.gettext("Filled in from its request %(request)s of %(when)s: check them.")
+    return str(said) % {
+        "request": last.request_id,
+        "when": formats.when(last.submitted_at, catalog),
+    }
 
 
 @router.post("/submit")

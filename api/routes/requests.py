@@ -171,5 +171,6 @@ async def get_request(
     ctx: Ctx,
     principal: CurrentPrincipal,
 ) -> RequestDetail:
-    """Return the read model row and the workflow's view (timeline, clocks, holds)."""
+    """Return the read model row and the workflow's view (timeline, clocks, holds); the
+    enterprise's contact in full only to those who reach it, else masked (contact_masked)."""
     return await service.get_request(ctx, principal, request_id)

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_fixed
 
 from api.auth import allowed_kinds, can, in_scope, require, scope_conditions
+from api.contact import prefills_contact
 from api.deps import ApiContext
 from api.errors import field_error
 from api.lookup import find_in_scope, read_row, to_row
@@ -277,7 +278,7 @@ def list_requests(
             .offset(offset)
             .limit(limit)
         ).all()
-        items = [RequestItem.model_validate(to_row(r).model_dump()) for r in rows]
+        items = [RequestItem.model_validate(to_row(r, principal).model_dump()) for r in rows]
         _part_deadlines(session, principal, items, now)
         _follow_up_deadlines(principal, items, now)
         exact = count_limit is None or counted <= count_limit
@@ -431,9 +432,10 @@ async def get_request(ctx: ApiContext, principal: Principal, request_id: str) ->
         )
         for t in trail
     ]
+    shown = None if row is None else to_row(row, principal, co_handled=found.co_handled)
     return RequestDetail(
         request_id=request_id,
-        request=to_row(row) if row is not None else None,
+        request=shown,
         view=view,
         allowed_actions=allowed,
         timeline=timeline,
@@ -444,11 +446,27 @@ async def get_request(ctx: ApiContext, principal: Principal, request_id: str) ->
     )
 
 
-def last_seen_enterprise(ctx: ApiContext, principal: Principal, uscc: str) -> ServiceRequest | None:
-    """The caller's latest request in scope from the enterprise ``uscc``: a walk-in form
-    fills in what the enterprise gave then (name, division, contact) for the window to check,
-    rather than have it typed again at each visit. None for a caller who may not read
-    requests (a system client granted ``submit`` alone): the contact is the request's."""
+@dataclass(frozen=True)
+class OnFile:
+    """What a walk-in form fills in from an enterprise's earlier request: its name and
+    division, and its contact only where ``api.contact.prefills_contact`` allows."""
+
+    request_id: str
+    submitted_at: datetime
+    enterprise_name: str
+    division_code: str
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    contact_email: str | None = None
+    contact_withheld: bool = False  # the request had a contact the caller is not given
+
+
+def last_seen_enterprise(ctx: ApiContext, principal: Principal, uscc: str) -> OnFile | None:
+    """What the enterprise ``uscc`` gave on the caller's latest request of it in scope, for a
+    walk-in form to fill in and the window to check, rather than have it typed again at each
+    visit. The contact only for the unit that held that request (``prefills_contact``): the
+    USCC is public, the contact is not. None for a caller who may not read requests (a
+    system client granted ``submit`` alone)."""
     if not can(principal, "read"):
         return None
     query = (
@@ -458,4 +476,18 @@ def last_seen_enterprise(ctx: ApiContext, principal: Principal, uscc: str) -> Se
         .limit(1)
     )
     with Session(ctx.engine) as session:
-        return session.exec(query).first()
+        last = session.exec(query).first()
+    if last is None:
+        return None
+    given = prefills_contact(principal, last)
+    contact = (last.contact_name, last.contact_phone, last.contact_email)
+    return OnFile(
+        request_id=last.request_id,
+        submitted_at=last.submitted_at,
+        enterprise_name=last.enterprise_name,
+        division_code=last.division_code,
+        contact_name=last.contact_name if given else None,
+        contact_phone=last.contact_phone if given else None,
+        contact_email=last.contact_email if given else None,
+        contact_withheld=not given and any(contact),
+    )

@@ -43,6 +43,7 @@ TABLES = {
     "directory_version",
     "whatif_run",
     "sla_policy_release",
+    "contact_erasure",
 }
 
 

@@ -19,6 +19,7 @@ from tierflow.cli import (
     grades,
     plugins,
     policy,
+    privacy,
     processes,
     reports,
     temporal,
@@ -36,6 +37,7 @@ app.add_typer(directory.app, name="directory")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(grades.app, name="grades")
 app.add_typer(policy.app, name="policy")
+app.add_typer(privacy.app, name="privacy")
 app.add_typer(reports.app, name="reports")
 app.add_typer(temporal.app, name="temporal")
 processes.register(app)

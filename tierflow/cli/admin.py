@@ -35,7 +35,9 @@ def users_add(
     institution: str | None = typer.Option(
         None, help="Institution id (caseworker, supervisor, dispatcher, follow_up)"
     ),
-    grant: list[str] = typer.Option([], help="System clients: submit, read, reports or a kind"),
+    grant: list[str] = typer.Option(
+        [], help="System clients: submit, read, reports, contact or a kind"
+    ),
 ) -> None:
     """Create an API user; supervisors' tier and region come from their institution."""
     from tierflow.auth_store import AuthStoreError, create_user

@@ -562,16 +562,17 @@ def between_items(line: str, items: list[str], width: int) -> str:
 
 def _particulars(row: dict[str, Any] | None, summary: dict[str, Any]) -> list[str]:
     """Who asks for what, as the case page's 企业与诉求 card has it: the enterprise, how to
-    reach it (the read model's row only holds the contact), the request's kind and who
-    handles it."""
+    reach it (the read model's row only holds the contact; partly hidden from a caller who
+    does not reach the enterprise), the request's kind and who handles it."""
     t = _t()
     division = summary.get("division_code", "")
     where = " ".join(filter(None, [division_place(division), division]))
     codes = listed([summary.get("enterprise_uscc", ""), where], t)
     lines = [labelled(_("Enterprise"), summary.get("enterprise_name", "") + aside(codes, t), t)]
     if row is not None:
-        contact = [row.get("contact_name"), row.get("contact_phone"), row.get("contact_email")]
-        lines.append(labelled(_("Contact"), listed([c for c in contact if c] or ["-"], t), t))
+        contact = [c for c in (row.get(f"contact_{k}") for k in ("name", "phone", "email")) if c]
+        hidden = aside(_("partly hidden"), t) if contact and row.get("contact_masked") else ""
+        lines.append(labelled(_("Contact"), listed(contact or ["-"], t) + hidden, t))
     kind = [
         labelled(_("Category"), words("category", summary.get("category")), t),
         labelled(_("Priority"), words("priority", summary.get("priority")), t),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Index, String, Text
@@ -320,3 +321,23 @@ class WhatIfRun(SQLModel, table=True):
     requests: int
     changed: int
     report: str = Field(sa_type=Text)
+
+
+# --------------------------------------------------------------------------- contact_erasure
+class ErasureBasis(StrEnum):
+    """Why a request's contact was erased: its retention ran out after the request ended, or
+    the enterprise asked (个人信息删除请求)."""
+
+    RETENTION = "retention"
+    REQUEST = "request"
+
+
+class ContactErasure(SQLModel, table=True):
+    """A request whose contact person (``service_request.contact_*``) was erased (PIPL): when,
+    by whom and why, for an auditor; the erased values themselves are kept nowhere."""
+
+    __tablename__ = "contact_erasure"
+    request_id: str = Field(primary_key=True, sa_type=String(64))
+    erased_at: datetime = Field(sa_type=UtcDateTime)
+    erased_by: str = Field(sa_type=String(100))  # a user id, or cli:<os user>
+    basis: ErasureBasis = Field(sa_type=EnumText(ErasureBasis))
