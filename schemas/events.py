@@ -20,7 +20,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from schemas.domain import Role
 from schemas.edge import ACTION_ID_PATTERN, check_aware, check_name, edge_rule
-from schemas.lifecycle import ActionKind, ActionRequest, EventType, TransitionRecord
+from schemas.lifecycle import (
+    ActionKind,
+    ActionRequest,
+    EventType,
+    TransitionRecord,
+    rating_text_missing,
+)
 from schemas.messages import N_, Said, TranslatableError, named_check, pydantic_reason
 from schemas.request import REQUEST_ID_PATTERN, Actor, RequestInput
 
@@ -212,6 +218,11 @@ def _parse_action(event: CloudEvent, kind: ActionKind) -> ParsedCommand:
         action = ActionRequest.model_validate(fields, extra="forbid")  # a typo is named
     except ValidationError as exc:
         raise _schema_error(exc, "data") from None
+    missing = rating_text_missing(kind, action, action.actor.role)
+    if missing:  # an edge's rule: see rating_text_missing
+        name, why = missing
+        worded = Said(N_("%(field)s: %(message)s"), field=f"data.{name}", message=why)
+        raise CommandError("schema_invalid", str(worded), worded)
     return ParsedCommand(
         event=event,
         command=kind.value,

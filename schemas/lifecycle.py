@@ -324,6 +324,30 @@ def missing_field(
     return None
 
 
+# Ratings as they arrive (the API and the Kafka ingress): a bad rating (差评) says why, so the
+# unit's rectification (整改) has something to act on, and staff recording a rating for the
+# enterprise say how it gave it. Not checked by the model or the workflow: ratings accepted
+# before these rules replay, and simulate in a what-if, as they were.
+BAD_RATING_REASON = N_("why the service was rated 1 or 2 (a bad rating)")
+RECORDED_RATING = N_("how and when the enterprise gave the rating")
+BAD_RATING = 2  # 1 and 2 are bad ratings (差评)
+
+
+def rating_text_missing(kind: ActionKind, body: BaseModel, role: Role) -> tuple[str, Said] | None:
+    """The ``text`` a rating arriving now lacks, and why; None when it needs none or has it."""
+    text = getattr(body, "text", None)
+    if kind is not ActionKind.RATE or (isinstance(text, str) and text.strip()):
+        return None
+    rating = getattr(body, "rating", None)
+    if role not in SELF_SERVICE_ROLES:
+        what = RECORDED_RATING
+    elif isinstance(rating, int) and rating <= BAD_RATING:
+        what = BAD_RATING_REASON
+    else:
+        return None
+    return "text", Said(REQUIRED_FOR, kind=kind.value, what=Said(what))
+
+
 def _choices(body: BaseModel, name: str) -> str:
     """The codes a field of ``body`` takes, when it takes codes ("" otherwise): a caller
     told only that a code is missing had to look the codes up."""

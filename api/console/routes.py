@@ -566,6 +566,10 @@ def text_label(kind: ActionKind, user: Principal) -> str | None:
         return N_("Instruction to the unit (its caseworkers are told)")
     if kind is ActionKind.WITHDRAW and user.role not in SELF_SERVICE_ROLES:
         return N_("How and when the enterprise asked to withdraw")
+    if kind is ActionKind.RATE:  # schemas.lifecycle.rating_text_missing
+        if user.role not in SELF_SERVICE_ROLES:
+            return N_("How and when the enterprise gave the rating")
+        return N_("Why (required for a rating of 1 or 2)")
     return TEXT_LABELS.get(kind)
 
 
@@ -601,6 +605,8 @@ def _case(
             "text_label": t.gettext(label) if (label := text_label(kind, user)) else None,
             "dangerous": kind in DANGEROUS,
             "confirm": t.gettext(CONFIRMATIONS[kind]) if kind in CONFIRMATIONS else None,
+            # a good rating needs no text (a bad one does: the API says so, naming the field)
+            "text_optional": kind is ActionKind.RATE and user.role in SELF_SERVICE_ROLES,
             "key": failed_key if failed_key and kind is failed else f"console-{uuid.uuid4().hex}",
         }
         for kind in detail.allowed_actions

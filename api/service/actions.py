@@ -19,7 +19,13 @@ from api.errors import RETRY_AFTER_SECONDS, Refused, field_error, validation_htt
 from api.lookup import find_in_scope
 from api.models import ActionBody
 from schemas.domain import Role
-from schemas.lifecycle import ActionKind, ActionRequest, ActionResult, missing_field
+from schemas.lifecycle import (
+    ActionKind,
+    ActionRequest,
+    ActionResult,
+    missing_field,
+    rating_text_missing,
+)
 from schemas.messages import N_, Said
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
@@ -131,7 +137,7 @@ def answered_before(ctx: ApiContext, request_id: str, action: ActionRequest) -> 
 
 def _check_body(kind: ActionKind, body: ActionBody, role: Role) -> None:
     """Answer 422 naming the field when an action lacks what it needs."""
-    missing = missing_field(kind, body, role)
+    missing = missing_field(kind, body, role) or rating_text_missing(kind, body, role)
     if missing:
         name, reason = missing
         raise field_error(("body", name), reason)

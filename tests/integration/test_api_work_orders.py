@@ -544,6 +544,10 @@ async def test_the_intake_is_rated_once_while_the_request_is_open(api: Api, stac
     early = await api.act(rid, "rate", portal, rating=5)  # the conclusion's: not yet
     assert early.status_code == 409 and "stage intake" in early.json()["detail"]
 
+    unreasoned = await api.act(rid, "rate", portal, rating=2, stage="intake")  # 差评: why?
+    assert unreasoned.status_code == 422, unreasoned.text
+    [error] = unreasoned.json()["detail"]
+    assert error["field"] == "text" and "rated 1 or 2 (a bad rating)" in error["msg"]
     rated = await api.act(rid, "rate", portal, rating=2, stage="intake", text="受理较慢")
     assert rated.status_code == 200 and rated.json()["state"] == "assigned", rated.text
     again = await api.act(rid, "rate", portal, rating=5, stage="intake")
@@ -559,6 +563,9 @@ async def test_the_intake_is_rated_once_while_the_request_is_open(api: Api, stac
     assert done.status_code == 200 and done.json()["state"] == "closed", done.text
     late = await api.act(rid, "rate", portal, rating=4, stage="intake")
     assert late.status_code == 409 and "stage intake: the request is closed" in late.text
+    recorded = await api.act(rid, "rate", "desk_city", rating=5)  # for the enterprise: how?
+    assert recorded.status_code == 422, recorded.text
+    assert "how and when the enterprise gave the rating" in recorded.text
     conclusion = await api.act(rid, "rate", portal, rating=5)
     assert conclusion.status_code == 200, conclusion.text
 

@@ -28,6 +28,10 @@ def test_a_supervisors_comment_is_labelled_an_instruction() -> None:
     assert text_label(ActionKind.WITHDRAW, desk) == "How and when the enterprise asked to withdraw"
     portal = Principal(user_id="portal", role=Role.SYSTEM)
     assert text_label(ActionKind.WITHDRAW, portal) is None  # in its own name: a click
+    # a rating: its reason (a bad one needs it), or how the desk heard it from the enterprise
+    follow_up = Principal(user_id="desk", role=Role.FOLLOW_UP, institution_id="zj-330100-sme")
+    assert text_label(ActionKind.RATE, follow_up) == "How and when the enterprise gave the rating"
+    assert text_label(ActionKind.RATE, portal) == "Why (required for a rating of 1 or 2)"
 
 
 def test_the_timeline_calls_a_supervisors_comment_an_instruction() -> None:

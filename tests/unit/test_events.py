@@ -250,6 +250,25 @@ def test_a_field_no_command_has_is_named_not_dropped() -> None:
     )
 
 
+def test_a_bad_rating_says_why_and_staff_say_how_the_enterprise_gave_it() -> None:
+    """差评 without its reason gives the unit's 整改 nothing to act on: dead-lettered naming
+    the field; a good rating needs none, a desk's recorded rating says how it was given."""
+    for rating in (1, 2):
+        err = reason_of(structured("rate", {"request_id": "req-1", "rating": rating}))
+        assert (err.reason_code, err.message) == (
+            "schema_invalid",
+            "data.text: required for rate: why the service was rated 1 or 2 (a bad rating)",
+        )
+    reasoned = {"request_id": "req-1", "rating": 1, "text": "答复敷衍"}
+    assert parse_command(structured("rate", reasoned), []).command == "rate"
+    assert parse_command(structured("rate", {"request_id": "req-1", "rating": 3}), []).action
+    desk = {"id": "desk-1", "role": "follow_up", "institution_id": "zj-330100-sme"}
+    err = reason_of(structured("rate", {"request_id": "req-1", "rating": 5, "actor": desk}))
+    assert (
+        err.message == "data.text: required for rate: how and when the enterprise gave the rating"
+    )
+
+
 def test_invalid_uscc() -> None:
     bad = USCC[:17] + ("0" if USCC[17] != "0" else "1")
     err = reason_of(structured("submit", submit_data(uscc=bad)))
