@@ -19,8 +19,13 @@ TOPICS: dict[str, int] = {
 # Topic settings beyond partitions and replication. Commands carry the broker's clock: a
 # producer's own timestamp (or its CloudEvent ``time``) is its claim, and the ingress latency
 # measured from it would be whatever a producer's clock, or its author, says.
+WEEK_MS = 7 * 24 * 3600 * 1000
+# Commands (a submission carries the enterprise's contact) are kept a week whatever the
+# broker's default, their dead letters two (time for an operator to look); the broker's clock
+# stamps commands (the ingress measures their wait by it).
 TOPIC_CONFIGS: dict[str, dict[str, str]] = {
-    COMMANDS_TOPIC: {"message.timestamp.type": "LogAppendTime"},
+    COMMANDS_TOPIC: {"message.timestamp.type": "LogAppendTime", "retention.ms": str(WEEK_MS)},
+    DEAD_LETTER_TOPIC: {"retention.ms": str(2 * WEEK_MS)},
 }
 INGRESS_GROUP = "tierflow-ingress"
 NOTIFIER_GROUP = "tierflow-notifier"
