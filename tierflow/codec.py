@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import logging
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -174,6 +175,20 @@ def encrypting_converter(codec: AesGcmCodec) -> DataConverter:
         payload_codec=codec,
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
+
+
+def warn_if_in_clear(settings: Any) -> bool:
+    """Log a warning when payloads go to Temporal unencrypted (no keys set): a long-running
+    process says so at start, since the enterprise's contact then sits in clear in workflow
+    histories. Return whether it warned."""
+    if codec_from_settings(settings) is not None:
+        return False
+    logging.getLogger("tierflow").warning(
+        "Temporal payloads are not encrypted: %s is unset, so workflow histories hold the "
+        "enterprise's contact in clear (docs/security.md, payload encryption)",
+        f"TIERFLOW_{SETTING.upper()}",
+    )
+    return True
 
 
 def data_converter(settings: Any) -> DataConverter:

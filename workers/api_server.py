@@ -7,6 +7,7 @@ import asyncio
 import uvicorn
 
 from api.app import create_app
+from tierflow.codec import warn_if_in_clear
 from tierflow.db.engine import make_engine
 from tierflow.settings import Settings, get_settings
 from tierflow.temporal_client import connect_temporal
@@ -18,6 +19,7 @@ async def serve(settings: Settings) -> None:
     client = await connect_temporal(
         settings.temporal_address, settings.temporal_namespace, settings=settings
     )
+    warn_if_in_clear(settings)
     engine = make_engine(settings.resolved_database_url)
     app = create_app(settings, client, engine)
     config = uvicorn.Config(

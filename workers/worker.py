@@ -26,6 +26,7 @@ from activities.handlers import HandlerActivities
 from activities.outbox import OutboxActivities
 from activities.policy import PolicyActivities
 from tierflow import constants
+from tierflow.codec import warn_if_in_clear
 from tierflow.context_free_sandbox import ContextFreeSandboxRunner, takes_no_context
 from tierflow.db.engine import make_engine
 from tierflow.directory import DirectorySource, DirectoryWatch
@@ -187,6 +188,7 @@ async def run(settings: Settings) -> None:
     client = await connect_temporal(
         settings.temporal_address, settings.temporal_namespace, runtime, settings=settings
     )
+    warn_if_in_clear(settings)
     engine = make_engine(settings.resolved_database_url)
     registry.register(ReadModelCollector(engine))
     registry.register(AssessmentCollector(engine))

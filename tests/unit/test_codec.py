@@ -21,6 +21,7 @@ from tierflow.codec import (
     data_converter,
     generate_key,
     parse_keys,
+    warn_if_in_clear,
 )
 from tierflow.settings import Settings
 
@@ -117,6 +118,16 @@ async def test_plain_payloads_from_before_encryption_still_decode() -> None:
 def test_no_keys_gives_the_plain_pydantic_converter() -> None:
     assert data_converter(settings("")) is pydantic_data_converter
     assert data_converter(SimpleNamespace()) is pydantic_data_converter  # field not added yet
+
+
+def test_a_process_without_keys_says_its_payloads_are_in_clear(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("WARNING", logger="tierflow"):
+        assert warn_if_in_clear(settings(""))
+        assert not warn_if_in_clear(settings(key_pair("k1")))
+    [warning] = caplog.records
+    assert "TIERFLOW_PAYLOAD_KEYS is unset" in warning.getMessage()
 
 
 def test_converter_encodes_failure_attributes() -> None:

@@ -7,6 +7,7 @@ import signal
 
 from prometheus_client import CollectorRegistry
 
+from tierflow.codec import warn_if_in_clear
 from tierflow.db.engine import make_engine
 from tierflow.directory import DirectoryWatch
 from tierflow.health import serve_metrics_and_health
@@ -43,6 +44,7 @@ async def serve(settings: Settings | None = None) -> None:
         client = await connect_temporal(
             settings.temporal_address, settings.temporal_namespace, settings=settings
         )
+        warn_if_in_clear(settings)
         producer = await asyncio.to_thread(
             lambda: connect_kafka(settings.kafka_bootstrap_servers, settings=settings)
         )
