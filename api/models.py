@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.domain import Category, Grade, State, Tier
 from schemas.lifecycle import (
@@ -92,6 +92,15 @@ class RequestItem(RequestSummary):
     )
 
 
+class AttachmentOut(BaseModel):
+    """A document the enterprise attached: what it is and where it lives."""
+
+    name: str
+    media_type: str = "application/octet-stream"
+    size_bytes: int = 0
+    url: str | None = None
+
+
 class RequestRow(RequestItem):
     """One request in full, for callers allowed to see it; its contact in full only for those
     who reach the enterprise, masked for the others (``api.contact``)."""
@@ -108,6 +117,16 @@ class RequestRow(RequestItem):
     )
     description: str
     channel: str
+    attachments: list[AttachmentOut] = Field(
+        default_factory=list,
+        description="The documents the enterprise attached to its submission (their content "
+        "lives where their links point); empty for a request projected before they were kept",
+    )
+
+    @field_validator("attachments", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: object) -> object:
+        return [] if value is None else value
 
 
 class QueuePage(BaseModel):

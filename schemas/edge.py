@@ -153,6 +153,14 @@ def check_not_blank(value: str) -> str:
     return value
 
 
+def check_web_link(value: str | None) -> str | None:
+    """Return ``value`` if it is an http or https link (or empty): the console shows it as a
+    link to click, which a ``javascript:`` or ``data:`` one must never be."""
+    if value and not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", value, re.IGNORECASE):
+        raise TranslatableError(N_("must be an http or https link such as https://example.org/f"))
+    return value
+
+
 def is_email(value: str) -> bool:
     """Whether ``value`` is one e-mail address mail can go to (``EMAIL_PATTERN``)."""
     return full_match(EMAIL_PATTERN, value)

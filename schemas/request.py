@@ -21,6 +21,7 @@ from schemas.edge import (
     check_no_control,
     check_not_blank,
     check_submitted_at,
+    check_web_link,
     edge_rule,
     limit,
     text_rule,
@@ -73,7 +74,9 @@ class Attachment(BaseModel):
         "application/octet-stream"
     )
     size_bytes: int = Field(default=0, ge=0)
-    url: Annotated[str | None, limit(URL_BYTES), text_rule(URL_BYTES)] = None
+    url: Annotated[
+        str | None, limit(URL_BYTES), text_rule(URL_BYTES), edge_rule(check_web_link)
+    ] = None
 
 
 class RequestInput(BaseModel):

@@ -13,7 +13,7 @@ from activities.persistence import TransitionWriter
 from schemas.domain import Category, State, Tier
 from schemas.edge import CONTACT_NAME_BYTES, NAME_BYTES, SHORT_BYTES, SUBJECT_BYTES
 from schemas.lifecycle import EventType, TransitionRecord
-from schemas.request import RequestInput
+from schemas.request import Attachment, RequestInput
 from tests.utils.factories import RecordFactory, caseworker, make_request
 from tierflow.db import models, repository
 from tierflow.db.seed import seed_directory, seed_policy
@@ -74,6 +74,9 @@ def test_the_longest_texts_the_edges_accept_fit_the_read_model(db_engine: Engine
 def test_lifecycle_builds_request_holds_comments_and_ratings(db_engine: Engine) -> None:
     writer = TransitionWriter(db_engine)
     f = RecordFactory(make_request("req-life-1"))
+    scan = Attachment(name="营业执照.pdf", media_type="application/pdf", size_bytes=5120,
+                      url="https://files.example.org/req-life-1/licence.pdf")  # fmt: skip
+    f.request.attachments = [scan]
     records = [
         f.submitted(),
         f.assigned("zj-330106-sme", Tier.COUNTY),
@@ -94,6 +97,7 @@ def test_lifecycle_builds_request_holds_comments_and_ratings(db_engine: Engine) 
         assert (row.state, row.tier, row.institution_id) == ("closed", "municipal", "zj-330100-sme")
         assert row.escalation_count == 1 and row.last_sequence == len(records)
         assert row.contact_name == "王芳" and row.description == "需要500万元流动资金贷款"
+        assert row.attachments == [scan.model_dump(mode="json")]  # what the unit is to read
         assert row.enterprise_uscc == f.request.enterprise.uscc
         assert row.submitted_at == records[0].occurred_at
         assert (

@@ -73,6 +73,13 @@ BAD_SUBMITS: list[tuple[str, dict[str, Any], str]] = [
     ("subject", {"subject": " \t "}, "must not be blank"),
     ("enterprise.name", {"enterprise": {"name": "\u3000"}}, "must not be blank"),  # 全角空格
     ("attachments.0.name", {"attachments": [{"name": " "}]}, "must not be blank"),
+    # the console shows the link to click: a script in it would run in a caseworker's session
+    (
+        "attachments.0.url",
+        {"attachments": [{"name": "a.pdf", "url": "javascript:alert(1)"}]},
+        "must be an http or https link",
+    ),
+    ("attachments.0.url", {"attachments": [{"name": "a", "url": "data:text/html,x"}]}, "http"),
     # the notifier mails this address: one address, no header-ending line break, no list
     (
         "enterprise.contact_email",

@@ -42,6 +42,9 @@ class ServiceRequestBase(SQLModel):
     subject: str = Field(sa_type=String(SUBJECT_BYTES))
     description: str = Field(default="", sa_type=Text)
     channel: str = Field(default="portal", sa_type=String(SHORT_BYTES))
+    # the submission's attachments (schemas.request.Attachment as JSON); None: projected before
+    # they were kept (migration 0028)
+    attachments: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
     policy_version: str = Field(sa_type=String(64))
     sla_status: SlaStatus = Field(sa_type=EnumText(SlaStatus))
     response_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

@@ -280,7 +280,7 @@ def write_summary(
     conn: Connection, record: TransitionRecord, submission: RequestInput | None = None
 ) -> None:
     """Upsert the request's row from ``record``'s summary; with the submission, its own fields
-    (contact, description, channel), whatever order the records arrive in."""
+    (contact, description, channel, attachments), whatever order the records arrive in."""
     summary = record.summary.model_dump()
     summary["last_sequence"] = record.sequence
     summary["awaiting"] = awaiting_text(record.summary.awaiting)
@@ -294,6 +294,7 @@ def write_summary(
             "contact_email": ent.contact_email,
             "description": req.description,
             "channel": req.channel,
+            "attachments": [a.model_dump(mode="json") for a in req.attachments],
         }
     conn.execute(_request_upsert(conn.dialect.name), values)
     if submission is not None:
@@ -303,7 +304,14 @@ def write_summary(
 
 # Statements built once (building and cache-keying one costs more than running it): the
 # parameters are bound per call.
-SUBMISSION_COLUMNS = ("contact_name", "contact_phone", "contact_email", "description", "channel")
+SUBMISSION_COLUMNS = (
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+    "description",
+    "channel",
+    "attachments",
+)
 _SUBMISSION_FIELDS = (
     update(_service_request)
     .where(_service_request.c.request_id == bindparam("b_request_id"))

@@ -7,7 +7,7 @@ empty.
 
 Revision ID: 0027_contact_erasure
 Revises: 0026_intake_rating_unit
-Create Date: 2026-12-07
+Create Date: 2026-12-06
 """
 
 from collections.abc import Sequence
