@@ -129,6 +129,9 @@ def joined(errors: Mapping[str, str], catalog: Catalog) -> str:
     return formats.semicolon(catalog).join(pairs)
 
 
+UNREACHABLE = N_("give a phone or an e-mail: the enterprise hears of its request by them")
+
+
 def parse_walk_in(
     form: Mapping[str, Any], catalog: NullTranslations
 ) -> tuple[dict[str, str], RequestInput | None, dict]:
@@ -147,10 +150,16 @@ def parse_walk_in(
             data["enterprise"][name.split(".", 1)[1]] = value
         else:
             data[name] = value
+    # at the window the enterprise is there to ask: without a phone or an e-mail it would hear
+    # nothing of its request (no notice, no question, no conclusion)
+    unreachable = {}
+    if not values["enterprise.contact_phone"] and not values["enterprise.contact_email"]:
+        unreachable = {"enterprise.contact_phone": catalog.gettext(UNREACHABLE)}
     try:
-        return values, RequestInput.model_validate(data), {}
+        req = RequestInput.model_validate(data)
     except ValidationError as exc:
-        return values, None, field_errors(exc, catalog)
+        return values, None, field_errors(exc, catalog) | unreachable
+    return values, None if unreachable else req, unreachable
 
 
 # The fields of an action form: ActionBody's (text and what some actions need besides).

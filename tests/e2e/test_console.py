@@ -125,6 +125,7 @@ async def fill_walk_in(page: Page, uscc: str, subject: str, priority: str = "nor
     await page.locator("#f-priority").select_option(priority)
     await page.locator("#f-subject").fill(subject)
     await page.locator("#f-enterprise-contact_name").fill("王芳")
+    await page.locator("#f-enterprise-contact_phone").fill("13800000000")
 
 
 def read_row(stack: Stack, rid: str) -> ServiceRequest | None:

@@ -55,6 +55,7 @@ def walk_in(**fields: str) -> dict[str, str]:
         "enterprise.division_code": "330106",
         "category": "financing",
         "subject": "流动资金贷款对接",
+        "enterprise.contact_phone": "13800000000",
     }
     return form | fields
 
@@ -63,6 +64,20 @@ def test_a_good_walk_in_form_builds_the_apis_request() -> None:
     _, request, errors = parse_walk_in(walk_in(), ZH)
     assert errors == {} and isinstance(request, RequestInput)
     assert request.channel == "walk-in" and request.request_id.startswith("walkin-")
+
+
+def test_a_walk_in_leaves_a_phone_or_an_e_mail_to_hear_of_its_request_by() -> None:
+    """At the window the enterprise is there to ask: registered without either, it would hear
+    nothing (no 受理告知, no request for materials, no conclusion)."""
+    _, request, errors = parse_walk_in(walk_in(**{"enterprise.contact_phone": ""}), ZH)
+    assert request is None
+    assert errors == {
+        "enterprise.contact_phone": "请填写联系电话或电子邮箱：企业通过它们获知办理进展"
+    }
+    by_mail = walk_in(**{"enterprise.contact_phone": "", "enterprise.contact_email": "w@a.cn"})
+    assert parse_walk_in(by_mail, ZH)[1] is not None
+    bad_uscc = walk_in(**{"enterprise.contact_phone": "", "enterprise.uscc": "X"})
+    assert set(parse_walk_in(bad_uscc, EN)[2]) == {"enterprise.uscc", "enterprise.contact_phone"}
 
 
 def test_a_walk_in_without_a_division_takes_the_one_its_uscc_was_registered_in() -> None:

@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from schemas.domain import State, Tier
+from schemas.domain import Role, State, Tier
 from schemas.events import event_from_transition
 from schemas.lifecycle import EventType, TransitionRecord
 from tests.utils.factories import RecordFactory, caseworker, make_request
 from tests.utils.notifier_helpers import CITY, COUNTY, project, rows
+from tierflow.auth_store import create_user
 from tierflow.db.models import InstitutionRow
 from tierflow.settings import Settings
 from workers.notifier.planner import Planner, record_rows
@@ -90,9 +91,13 @@ def test_the_enterprise_hears_what_the_unit_changed_after_its_bad_rating(engine:
             details={"rating": 1, "rectifying_institution": COUNTY, "on_time": True},
         ),
     ]
+    create_user(engine, "desk-city", Role.FOLLOW_UP, CITY)  # 回访 of the tier above
     _plan(engine, load_rules(), records)
     [reply] = _told(engine, "rectification_reply")
     assert f"{COUNTY_NAME}已完成整改" in reply and "已重新对接三家合作银行并当面说明" in reply
+    # the follow-up desk hears of the bad rating, to call the enterprise back
+    called = rows(engine, rule="bad_rating", recipient="user:desk-city")
+    assert [row.channel.value for row in called] == ["inbox"] and "答复敷衍" in called[0].body
 
 
 def test_a_refusal_after_acceptance_is_not_worded_as_not_accepted(engine: Engine) -> None:
