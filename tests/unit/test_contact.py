@@ -17,7 +17,7 @@ from api.contact import (
     sees_contact,
     shown_to,
 )
-from api.models import RequestRow
+from api.models import AttachmentOut, RequestRow
 from schemas.domain import Category, Grade, Priority, Role, SlaStatus, State, Tier
 from schemas.permissions import SYSTEM_GRANTS
 from tests.utils.factories import enterprise_uscc
@@ -172,3 +172,19 @@ def test_tierflow_show_says_the_contact_is_partly_hidden(monkeypatch: pytest.Mon
     assert "  联系人：王芳" in client._particulars(whole, whole)
     nobody = masked(_row()).model_dump(mode="json")
     assert "  联系人：-" in client._particulars(nobody, nobody)  # nothing hidden, nothing said
+
+
+def test_tierflow_show_lists_the_attachments(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIERFLOW_LANG", "zh-CN")
+    row = _row(name="王芳").model_copy(
+        update={
+            "attachments": [
+                AttachmentOut(name="营业执照.pdf", url="https://files.example.org/a.pdf"),
+                AttachmentOut(name="说明.docx"),
+            ]
+        }
+    )
+    summary = row.model_dump(mode="json")
+    lines = client._particulars(summary, summary)
+    assert "  附件：营业执照.pdf（https://files.example.org/a.pdf）" in lines
+    assert "  附件：说明.docx" in lines

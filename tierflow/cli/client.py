@@ -584,6 +584,9 @@ def _particulars(row: dict[str, Any] | None, summary: dict[str, Any]) -> list[st
     lines.append(semicolon(t).join(kind))
     if row is not None and row.get("description"):
         lines.append(labelled(_("Description"), row["description"], t))
+    for doc in (row or {}).get("attachments") or []:  # its name, and where it lives
+        link = aside(doc["url"], t) if doc.get("url") else ""
+        lines.append(labelled(_("Attachments"), doc["name"] + link, t))
     return ["  " + line for line in lines]
 
 
