@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_ui_port: int = 8233
+    temporal_ui_url: str = Field(
+        default="",
+        description="The Temporal UI as a browser reaches it (the console links a request's "
+        "workflow there); empty: http://<the Temporal host>:<temporal_ui_port>, the dev server's",
+    )
     task_queue: str = TASK_QUEUE
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"

@@ -209,10 +209,12 @@ def iso(value: datetime | None) -> str:
 
 
 def temporal_ui_url(settings: Settings, wf_id: str) -> str:
-    """Return the Temporal UI page of a workflow (the UI runs on the Temporal host)."""
+    """Return the Temporal UI page of a workflow: at ``temporal_ui_url`` (a UI of its own, as
+    in the compose and cluster topologies), else on the Temporal host (the dev server's)."""
     host = settings.temporal_address.rsplit(":", 1)[0] or "127.0.0.1"
+    base = settings.temporal_ui_url.rstrip("/") or f"http://{host}:{settings.temporal_ui_port}"
     ns, wf = quote(settings.temporal_namespace, safe=""), quote(wf_id, safe="")
-    return f"http://{host}:{settings.temporal_ui_port}/namespaces/{ns}/workflows/{wf}"
+    return f"{base}/namespaces/{ns}/workflows/{wf}"
 
 
 # --------------------------------------------------------------------------- countdowns
