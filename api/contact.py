@@ -83,12 +83,15 @@ def mask_name(name: str) -> str:
 
 def mask_phone(phone: str) -> str:
     """Return a mobile as its first 3 and last 4 digits (139****5678), any other number with
-    its last 4 digits kept and the others starred (0571-87654321 -> ****-****4321)."""
+    its last 4 digits kept and the others starred (0571-87654321 -> ****-****4321); a number
+    of 8 digits or fewer wholly starred."""
     number = sms_number(phone) or ""
     if number.startswith("+86"):  # a Chinese mobile, whatever way it was written
         mobile = number[3:]
         return f"{mobile[:3]}****{mobile[-4:]}"
     digits = sum(c.isdigit() for c in phone)
+    if digits <= 2 * KEPT_DIGITS:  # a short number: its last four would be most of it
+        return "".join("*" if c.isdigit() else c for c in phone)
     shown, seen = [], 0
     for c in phone:
         seen += c.isdigit()

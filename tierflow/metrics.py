@@ -80,7 +80,8 @@ class WorkerMetrics:
         )
         self.supervisor_alerts = Counter(
             "tierflow_supervisor_alerts_total",
-            "Breaches at the top tier raised to supervisors",
+            "Supervisor alerts: a breach or an escalation with no tier above, or a breach "
+            "under supervise_in_place",
             registry=registry,
         )
         self.operator_holds = Counter(

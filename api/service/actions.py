@@ -106,8 +106,9 @@ def answered_before(ctx: ApiContext, request_id: str, action: ActionRequest) -> 
 
     Temporal dedupes an Update id within one run: a retry whose first attempt applied in a
     run that then continued as new, and whose request has since ended, finds no workflow to
-    ask. The records of the same action (kind, person, text) under its id answer it as the
-    workflow did; another action reusing the id is not answered from them."""
+    ask. The records of the same action under its id (the same digest: kind, person and
+    every field) answer it as the workflow did; another action reusing the id is not answered
+    from them (the workflow refused it while it ran)."""
     with Session(ctx.engine) as session:
         rows = repository.action_transitions(session, request_id, action.action_id)
     if not rows:
@@ -116,12 +117,7 @@ def answered_before(ctx: ApiContext, request_id: str, action: ActionRequest) -> 
         recorded = action_of(rows[0])
     except ValueError:
         return None
-    who = (action.actor.id, action.actor.role, action.actor.via)
-    if (recorded.kind, recorded.text) != (action.kind, action.text) or who != (
-        recorded.actor.id,
-        recorded.actor.role,
-        recorded.actor.via,
-    ):
+    if recorded.content_digest() != action.content_digest():  # another action reusing the id
         return None
     last = rows[-1]
     return ActionResult(

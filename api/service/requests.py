@@ -342,7 +342,8 @@ def workload(ctx: ApiContext, principal: Principal, institution_id: str) -> Work
     """Open requests of one institution per handler (None: nobody handles them yet).
 
     For the unit's lead: a supervisor counts those of the units in its scope, as with the
-    queue (caseworkers have no ``reports`` grant; the route refuses them).
+    queue, an admin any unit's (caseworkers have no ``reports`` grant; the route refuses
+    them).
     """
     where = QueueFilter(institution=institution_id)
     conditions = _conditions(principal, where, ctx.engine.dialect.name, ctx.clock())

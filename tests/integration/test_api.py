@@ -217,8 +217,12 @@ async def test_a_retry_after_the_request_ended_brings_the_first_answer(api: Api,
     again = await api.act(rid, "comment", "cw_own", text="once", key="key-before-end-1")
     assert again.status_code == 200, again.text
     assert again.json() == {**first.json(), "duplicate": True}
-    for who, key in (("cw_own", "key-after-end-1"), ("cw_mate", "key-before-end-1")):
-        late = await api.act(rid, "comment", who, text="once", key=key)
+    for who, key, text in (
+        ("cw_own", "key-after-end-1", "once"),  # a new action
+        ("cw_mate", "key-before-end-1", "once"),  # the key, by another person
+        ("cw_own", "key-before-end-1", "twice"),  # the key, for another action
+    ):
+        late = await api.act(rid, "comment", who, text=text, key=key)
         assert late.status_code == 409 and "has finished" in late.text, late.text
 
 

@@ -71,6 +71,8 @@ def test_a_name_keeps_its_first_character(name: str, shown: str) -> None:
         ("0571-87654321", "****-****4321"),  # a landline: its last 4 digits
         ("(0571) 8765 4321", "(****) **** 4321"),
         ("+49 30 1234567", "+** ** ***4567"),  # a number abroad, a mobile or not
+        ("8765 4321", "**** ****"),  # a short number: its last 4 would be half of it
+        ("12345", "*****"),
     ],
 )
 def test_a_mobile_keeps_3_and_4_digits_any_other_number_its_last_4(phone: str, shown: str) -> None:
