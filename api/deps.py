@@ -16,7 +16,9 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from schemas.messages import N_, Said
+from tierflow import security_log
 from tierflow.auth_store import Principal, TokenRefused, resolve_token
+from tierflow.db.auth_models import SecurityEventKind
 from tierflow.metrics import ApiMetrics
 from tierflow.rate_limit import FailureLimit, RateLimiter
 from tierflow.settings import Settings
@@ -136,13 +138,28 @@ def client_address(request: Request) -> str:
 
 
 def _note_guess(ctx: ApiContext, address: str) -> None:
-    """Count an unknown token against ``address``; say so in the log once it is locked out.
+    """Count an unknown token against ``address``; once that locks it out, say so in the log
+    and record it in the security audit log (a locked-out address is refused before it is
+    counted again, so each lockout is recorded once).
 
     Only unknown tokens count: a revoked or expired one is a real token (a script not yet
     given its new one), and counting it would lock out every other client on its host."""
     ctx.sign_in_failures.fail(address)
-    if ctx.sign_in_failures.locked_for(address) is not None:
+    if (wait := ctx.sign_in_failures.locked_for(address)) is not None:
         log.warning("client %s sent too many unknown tokens; refused for a while", address)
+        limits = ctx.limits
+        security_log.record(
+            ctx.engine,
+            SecurityEventKind.ADDRESS_LOCKED,
+            actor=None,
+            address=address,
+            details={
+                "failures": limits.sign_in_failures,
+                "window_seconds": limits.sign_in_failure_window_seconds,
+                "retry_after_seconds": max(1, math.ceil(wait)),
+            },
+            now=ctx.clock(),
+        )
 
 
 def _too_many_guesses(wait: float) -> HTTPException:

@@ -3,7 +3,8 @@
 Only the SHA-256 digest of a token is stored. Every token expires (90 days unless asked
 otherwise) and can be revoked on its own. Supervisors' tier and division are derived from their
 institution in the directory when the user is created, so scope checks need no directory at
-request time.
+request time. Creating a user, issuing and revoking a token each write a security audit record
+(``tierflow.security_log``) in the same transaction, naming the ``actor`` who did it.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from schemas.domain import Role, Tier
 from schemas.messages import Said
 from schemas.permissions import HANDLER_ROLES, REGIONAL_ROLES, SYSTEM_GRANTS
 from schemas.request import Actor
-from tierflow.db.auth_models import ApiToken, ApiUser
+from tierflow import security_log
+from tierflow.db.auth_models import ApiToken, ApiUser, SecurityEventKind
 from tierflow.directory import Directory
 from tierflow.i18n import N_, TranslatableError
+from tierflow.security_log import UNNAMED
 
 TOKEN_PREFIX = "tf_"
 DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
@@ -46,11 +49,18 @@ class TokenRefused(Exception):
     """A bearer token that does not authenticate; the message says why (unknown, expired...).
 
     ``unknown``: no token of that value was ever issued (a guess, or a mistyped one), as
-    opposed to a real token revoked, expired or of a disabled user."""
+    opposed to a real token revoked, expired or of a disabled user; ``reason`` says which
+    (``unknown``, ``revoked``, ``expired``, ``disabled``), and ``token_id`` and ``user_id``
+    name a real one (from ``token``, its row), for the security audit log."""
 
-    def __init__(self, said: Said, *, unknown: bool = False) -> None:
+    def __init__(
+        self, said: Said, *, unknown: bool = False, reason: str = "", token: ApiToken | None = None
+    ) -> None:
         super().__init__(str(said))
         self.said, self.unknown = said, unknown
+        self.reason = reason or ("unknown" if unknown else "refused")
+        self.token_id = token.id if token else None
+        self.user_id = token.user_id if token else None
 
 
 @dataclass(frozen=True)
@@ -95,8 +105,12 @@ def create_user(
     institution_id: str | None = None,
     grants: list[str] | None = None,
     directory: Directory | None = None,
+    *,
+    actor: str = UNNAMED,
 ) -> ApiUser:
-    """Create a user; caseworkers and supervisors need an institution of the directory."""
+    """Create a user; caseworkers and supervisors need an institution of the directory.
+
+    ``actor``: who creates it, for the security audit log (the CLI: ``cli:<os user>``)."""
     if not USER_ID_PATTERN.fullmatch(user_id):  # "ana\n" would match with match()
         raise AuthStoreError(
             N_("name: %(name)r must be 1-100 letters, digits or _.@- (starting alphanumeric)"),
@@ -142,6 +156,17 @@ def create_user(
         if session.get(ApiUser, user_id) is not None:
             raise AuthStoreError(N_("name: user %(user)r already exists"), user=user_id)
         session.add(user)
+        created = {"role": role.value, "institution_id": institution_id, "grants": grants}
+        if tier is not None:
+            created |= {"tier": tier.value, "division_code": division}
+        security_log.record(
+            session,
+            SecurityEventKind.USER_CREATED,
+            actor=actor,
+            subject=user_id,
+            details=created,
+            now=user.created_at,
+        )
         session.commit()
         session.refresh(user)
     return user
@@ -152,8 +177,12 @@ def issue_token(
     user_id: str,
     expires_in: timedelta = DEFAULT_TOKEN_LIFETIME,
     now: datetime | None = None,
+    *,
+    actor: str = UNNAMED,
 ) -> str:
-    """Create a token for ``user_id`` and return it; it is never stored in plain text."""
+    """Create a token for ``user_id`` and return it; it is never stored in plain text.
+
+    ``actor``: who issues it, for the security audit log."""
     if not timedelta(0) < expires_in <= MAX_TOKEN_LIFETIME:
         raise AuthStoreError(
             N_("expires-in: must be more than 0 and at most %(days)d days"),
@@ -167,14 +196,23 @@ def issue_token(
                 N_("user: %(user)r does not exist (create it with `tierflow users add`)"),
                 user=user_id,
             )
-        session.add(
-            ApiToken(
-                token_hash=hash_token(token),
-                display_prefix=token[: len(TOKEN_PREFIX) + 6],
-                user_id=user_id,
-                created_at=now,
-                expires_at=now + expires_in,
-            )
+        row = ApiToken(
+            token_hash=hash_token(token),
+            display_prefix=token[: len(TOKEN_PREFIX) + 6],
+            user_id=user_id,
+            created_at=now,
+            expires_at=now + expires_in,
+        )
+        session.add(row)
+        session.flush()  # the row's id, for the record
+        issued = {"token_id": row.id, "expires_at": _iso(row.expires_at)}
+        security_log.record(
+            session,
+            SecurityEventKind.TOKEN_ISSUED,
+            actor=actor,
+            subject=user_id,
+            details=issued,
+            now=now,
         )
         session.commit()
     return token
@@ -189,8 +227,12 @@ def list_tokens(engine: Engine, user_id: str) -> list[ApiToken]:
         return list(session.exec(query).all())
 
 
-def revoke_token(engine: Engine, token_id: int, now: datetime | None = None) -> ApiToken:
-    """Revoke one token by its id (``tokens list`` shows it); return its row."""
+def revoke_token(
+    engine: Engine, token_id: int, now: datetime | None = None, *, actor: str = UNNAMED
+) -> ApiToken:
+    """Revoke one token by its id (``tokens list`` shows it); return its row. ``actor``: who
+    revokes it, for the security audit log (a token revoked before changes, and records,
+    nothing)."""
     with Session(engine) as session:
         row = session.get(ApiToken, token_id)
         if row is None:
@@ -198,22 +240,45 @@ def revoke_token(engine: Engine, token_id: int, now: datetime | None = None) -> 
         if row.revoked_at is None:
             row.revoked_at = now or datetime.now(UTC)
             session.add(row)
+            _record_revoked(session, row, actor, row.revoked_at)
             session.commit()
             session.refresh(row)
         return row
 
 
-def revoke_tokens(engine: Engine, user_id: str) -> int:
-    """Revoke every live token of a user; return how many were revoked."""
+def revoke_tokens(
+    engine: Engine, user_id: str, now: datetime | None = None, *, actor: str = UNNAMED
+) -> int:
+    """Revoke every live token of a user; return how many were revoked (a security audit
+    record each, naming ``actor``)."""
+    now = now or datetime.now(UTC)
     with Session(engine) as session:
         rows = session.exec(
             select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at == None)  # noqa: E711
         ).all()
         for row in rows:
-            row.revoked_at = datetime.now(UTC)
+            row.revoked_at = now
             session.add(row)
+            _record_revoked(session, row, actor, now, every=True)
         session.commit()
         return len(rows)
+
+
+def _record_revoked(
+    session: Session, row: ApiToken, actor: str, now: datetime, every: bool = False
+) -> None:
+    """Record a token's revocation (``every``: with all of its user's live tokens)."""
+    details: dict[str, object] = {"token_id": row.id}
+    if every:
+        details["all_of_user"] = True
+    security_log.record(
+        session,
+        SecurityEventKind.TOKEN_REVOKED,
+        actor=actor,
+        subject=row.user_id,
+        details=details,
+        now=now,
+    )
 
 
 def list_users(engine: Engine) -> list[ApiUser]:
@@ -263,14 +328,16 @@ def _principal(session: Session, row: ApiToken | None, now: datetime) -> Princip
         raise TokenRefused(Said(UNKNOWN_TOKEN), unknown=True)
     if row.revoked_at is not None:
         revoked = N_("token %(prefix)s… was revoked at %(at)s")
-        raise TokenRefused(Said(revoked, prefix=row.display_prefix, at=_iso(row.revoked_at)))
+        said = Said(revoked, prefix=row.display_prefix, at=_iso(row.revoked_at))
+        raise TokenRefused(said, reason="revoked", token=row)
     if now >= row.expires_at:
         expired = N_("token %(prefix)s… expired at %(at)s; ask for a new one")
-        raise TokenRefused(Said(expired, prefix=row.display_prefix, at=_iso(row.expires_at)))
+        said = Said(expired, prefix=row.display_prefix, at=_iso(row.expires_at))
+        raise TokenRefused(said, reason="expired", token=row)
     user = session.get(ApiUser, row.user_id)
     if user is None or user.disabled:
         disabled = N_("user of token %(prefix)s… is disabled")
-        raise TokenRefused(Said(disabled, prefix=row.display_prefix))
+        raise TokenRefused(Said(disabled, prefix=row.display_prefix), reason="disabled", token=row)
     principal = Principal(
         user_id=user.id,
         role=user.role,

@@ -61,7 +61,7 @@ from api.service.requests import (
     requests_csv,
     submit_request,
 )
-from api.service.sessions import SessionPolicy, close_session, open_session
+from api.service.sessions import SessionPolicy, close_session, open_session, refused_sign_in
 from schemas.divisions import DIVISIONS
 from schemas.domain import (
     OPEN_STATES,
@@ -187,7 +187,7 @@ def page_texts(request: Request, user: Principal | None) -> views.Texts:
 
 def console_user(request: Request, ctx: Ctx) -> Principal:
     """Return the signed-in principal, or send the browser to the sign-in page."""
-    principal = session_principal(ctx, session_token(request))
+    principal = session_principal(ctx, session_token(request), client_address(request))
     if principal is None:
         raise sign_in_redirect(request)
     return principal
@@ -285,7 +285,7 @@ async def keep_alive(user: User) -> Response:
 @router.get("/login")
 def login_form(request: Request, ctx: Ctx, next: str = "") -> Response:  # noqa: A002
     """Show the sign-in form; a signed-in caller goes straight to the queue."""
-    if session_principal(ctx, session_token(request)) is not None:
+    if session_principal(ctx, session_token(request), client_address(request)) is not None:
         return redirect(safe_next(next))
     return _login_page(request, next, "", 200)
 
@@ -307,7 +307,10 @@ def _login_page(request: Request, next_url: str, error: str, status_code: int) -
 
 @router.post("/login")
 async def login(request: Request, ctx: Ctx) -> Response:
-    """Check the token with the API's bearer check and open a session; the cookie gets its id."""
+    """Check the token with the API's bearer check and open a session; the cookie gets its id.
+
+    A sign-in and one refused for its token are security audit records; one refused while the
+    address is locked out is not (its lockout is, once): a flood of them would flood the log."""
     form = await request.form()
     if refused := _csrf_refused(request, form, None, request.cookies.get(PRE_COOKIE)):
         return refused
@@ -316,9 +319,11 @@ async def login(request: Request, ctx: Ctx) -> Response:
     if not token:
         reason = gettext(request, None).gettext("Paste your API token.")
         return _login_page(request, next_url, reason, status.HTTP_401_UNAUTHORIZED)
+    address = client_address(request)
     try:
-        principal = await run_in_threadpool(check_token, ctx, client_address(request), token)
+        principal = await run_in_threadpool(check_token, ctx, address, token)
     except TokenRefused as unknown:
+        await run_in_threadpool(refused_sign_in, ctx.engine, unknown, address, ctx.clock())
         reason = unknown.said.text(gettext(request, None))
         return _login_page(request, next_url, reason, status.HTTP_401_UNAUTHORIZED)
     except HTTPException as locked:  # too many unknown tokens from this address
@@ -328,7 +333,9 @@ async def login(request: Request, ctx: Ctx) -> Response:
         page.headers.update(locked.headers or {})
         return page
     policy = SessionPolicy.from_settings(ctx.settings)
-    session_id = await run_in_threadpool(open_session, ctx.engine, principal, ctx.clock(), policy)
+    session_id = await run_in_threadpool(
+        open_session, ctx.engine, principal, ctx.clock(), policy, address
+    )
     response = redirect(safe_next(next_url))
     max_age = int(policy.absolute.total_seconds())
     set_cookie(request, response, SESSION_COOKIE, session_id, max_age)
@@ -343,7 +350,8 @@ async def logout(request: Request, ctx: Ctx) -> Response:
     session_id = session_token(request)
     if refused := _csrf_refused(request, form, None, session_id):
         return refused
-    await run_in_threadpool(close_session, ctx.engine, session_id or "", ctx.clock())
+    address = client_address(request)
+    await run_in_threadpool(close_session, ctx.engine, session_id or "", ctx.clock(), address)
     response = redirect("/console/login")
     clear_cookie(response, SESSION_COOKIE)
     return response

@@ -63,13 +63,15 @@ def session_token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE) or None
 
 
-def session_principal(ctx: ApiContext, session_id: str | None) -> Principal | None:
-    """Return the principal of a live session; None when missing, ended or revoked."""
+def session_principal(
+    ctx: ApiContext, session_id: str | None, address: str | None = None
+) -> Principal | None:
+    """Return the principal of a live session; None when missing, ended or revoked
+    (``address``: the client's, recorded when this finds the session expired)."""
     if not session_id:
         return None
-    return resume_session(
-        ctx.engine, session_id, ctx.clock(), SessionPolicy.from_settings(ctx.settings)
-    )
+    policy = SessionPolicy.from_settings(ctx.settings)
+    return resume_session(ctx.engine, session_id, ctx.clock(), policy, address)
 
 
 def sign_in_redirect(request: Request) -> HTTPException:

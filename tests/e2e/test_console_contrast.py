@@ -6,9 +6,10 @@ white on white.
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
-from playwright.async_api import Browser
+from playwright.async_api import Browser, expect
 
 from tests.e2e.conftest import Console
 from tests.e2e.test_console import signed_in
@@ -92,3 +93,24 @@ async def test_controls_and_small_print_meet_the_contrast_minimum(
                 faint[f"{who} {path}"] = low
         await page.context.close()
     assert seen > 40 and faint == {}, faint
+
+
+async def test_each_mark_read_button_names_its_message_and_the_badge_reads_as_words(
+    browser: Browser, console: Console, stack: Stack, on_fast_queue: SimpleNamespace
+) -> None:
+    """A screen reader's list of buttons told "标为已读" three times apart from nothing; the
+    navigation's count read as a bare number. Each button names its message now."""
+    user = console.users.ids["cw_own"]
+    subjects = []
+    for what in ("新派单", "即将超时"):
+        rid = make_request().request_id
+        add_inbox(stack.engine, user, 1, f"{what} {rid}", rid)
+        subjects.append(f"{what} {rid}")
+    page = await signed_in(browser, console, "cw_own")
+    await page.goto(console.url + "/console/inbox")
+    for subject in subjects:
+        button = page.get_by_role("button", name=re.compile(f"^标为已读 .*{subject}"))
+        await expect(button).to_have_count(1)
+    inbox = page.get_by_role("link", name=re.compile(r"^通知\s*（\d+ 条未读）$"))
+    await expect(inbox).to_have_count(1)
+    await page.context.close()

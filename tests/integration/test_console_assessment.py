@@ -64,6 +64,15 @@ async def test_league_table_sorts_and_drills_down_to_the_counted_requests(
             assert cells["supervisions"][0] == str(c["supervisions"])
             assert cells["satisfaction_rate"][0] == percent(_rate(c["satisfied"], c["ratings"]))
             assert cells["response_rate"][0] == percent(_rate(c["responded_on_time"], c["holds"]))
+        # a poor rate says so in more than its colour (a mark, and words for a screen reader)
+        bodies = dict(ROW.findall(page.text))
+        satisfied = [_rate(c["satisfied"], c["ratings"]) for c in counts.values()]
+        assert any(r is not None and r < 0.7 for r in satisfied)  # the corpus has a poor one
+        for unit, c in counts.items():
+            rate = _rate(c["satisfied"], c["ratings"])
+            cell = bodies[unit].split('data-figure="satisfaction_rate">')[1].split("</td>")[0]
+            poor = rate is not None and rate < 0.7
+            assert ("▼" in cell and "（较差：低于 70%）" in cell) is poor, (unit, rate)
         assert page.text.count('<figure class="chart"') == len(RATES)  # one chart per rate
         assert page.text.count('class="chart-row') == len(RATES) * len(counts)
 

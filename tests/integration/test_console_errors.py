@@ -23,6 +23,8 @@ async def test_an_address_that_does_not_exist_is_a_page_in_chinese(console: Cons
     async with signed_in(console, "sup_city") as client:
         text = _page(await client.get("/console/reports"), 404)
         assert "没有这个页面。请检查网址，或返回待办。" in text
+        title = text.split("<title>")[1].split("</title>")[0]  # what a tab or a reader says
+        assert "未找到" in title and "404" not in title
         assert "退出" in text  # the console's header, with the signed-in user
         assert "没有这个文件。" in _page(await client.get("/console/static/nope.css"), 404)
         assert "工作台没有 xx 语言。" in _page(await client.get("/console/language/xx"), 404)

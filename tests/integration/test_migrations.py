@@ -44,6 +44,7 @@ TABLES = {
     "whatif_run",
     "sla_policy_release",
     "contact_erasure",
+    "security_event",
 }
 
 

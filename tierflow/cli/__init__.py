@@ -11,6 +11,7 @@ import typer
 
 from tierflow.cli import (
     admin,
+    audit,
     calendar,
     client,
     db,
@@ -40,6 +41,7 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(privacy.app, name="privacy")
 app.add_typer(reports.app, name="reports")
 app.add_typer(temporal.app, name="temporal")
+app.add_typer(audit.app, name="audit")
 processes.register(app)
 client.register(app)
 admin.register(app)

@@ -2,7 +2,8 @@
 
 Admin commands for whoever runs the deployment; caseworkers use the API commands instead.
 What they print for people is in the admin's language (``tierflow.cli.texts``); a token and
-the tab-separated listings' ids and codes stay as they are.
+the tab-separated listings' ids and codes stay as they are. What they change is recorded in the
+security audit log as done by ``cli:<os user>`` (``tierflow audit security`` reads it).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import typer
 
 from schemas.domain import Role, Tier
-from tierflow.cli.database import open_engine
+from tierflow.cli.database import open_engine, operator
 from tierflow.cli.texts import _, explain, fail, ngettext, term
 
 users_app = typer.Typer(help="API users (admin; talks to the database).", no_args_is_help=True)
@@ -54,7 +55,9 @@ def users_add(
     try:
         # the directory workers route by: an import recorded in the database, else the file
         directory = current_directory(engine, Settings().directory_file)
-        user = create_user(engine, name, role_value, institution, grant, directory)
+        user = create_user(
+            engine, name, role_value, institution, grant, directory, actor=operator()
+        )
     except (AuthStoreError, DirectoryError) as exc:
         fail(explain(exc))
     said = {"user": user.id, "role": term(Role(user.role))}
@@ -104,7 +107,7 @@ def tokens_issue(
 
     lifetime = parse_duration(expires_in)
     try:
-        token = issue_token(open_engine(), user, lifetime)
+        token = issue_token(open_engine(), user, lifetime, actor=operator())
     except AuthStoreError as exc:
         fail(explain(exc))
     expires = datetime.now(UTC) + lifetime
@@ -146,7 +149,7 @@ def tokens_revoke(
     if (token_id is None) == (all_of is None):
         fail(_("give a TOKEN_ID or --all-of USER (one of them)"), 2)
     if all_of is not None:
-        count = revoke_tokens(open_engine(), all_of)
+        count = revoke_tokens(open_engine(), all_of, actor=operator())
         done = ngettext(
             "revoked %(num)d token of %(user)s", "revoked %(num)d tokens of %(user)s", count
         )
@@ -154,7 +157,7 @@ def tokens_revoke(
         return
     assert token_id is not None
     try:
-        row = revoke_token(open_engine(), token_id)
+        row = revoke_token(open_engine(), token_id, actor=operator())
     except AuthStoreError as exc:
         fail(explain(exc))
     said = {"id": row.id, "prefix": row.display_prefix, "user": row.user_id}

@@ -1,12 +1,15 @@
 """API users and their hashed tokens: who may call the HTTP API and what they may see.
 
 A token is shown once when issued; only its SHA-256 digest is stored, so a leaked database
-does not leak usable credentials.
+does not leak usable credentials. ``security_event`` records who administered users and tokens
+and who signed in (``tierflow.security_log``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import JSON, String
 from sqlmodel import Field, SQLModel
@@ -64,4 +67,32 @@ class ConsoleSession(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UtcDateTime)
     last_seen_at: datetime = Field(sa_type=UtcDateTime)
     expires_at: datetime = Field(sa_type=UtcDateTime)  # absolute end, whatever the activity
+    # when it ended: signed out, or (once a request with its cookie noticed) expired
     revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class SecurityEventKind(StrEnum):
+    """What a security audit record (安全审计记录) says happened."""
+
+    USER_CREATED = "user_created"
+    TOKEN_ISSUED = "token_issued"
+    TOKEN_REVOKED = "token_revoked"
+    SIGN_IN = "sign_in"
+    SIGN_IN_FAILED = "sign_in_failed"
+    ADDRESS_LOCKED = "address_locked"
+    SIGN_OUT = "sign_out"
+    SESSION_EXPIRED = "session_expired"
+
+
+class SecurityEvent(SQLModel, table=True):
+    """One administration or access event, for an auditor (等保 2.0 安全审计): written once,
+    never changed or deleted by tierflow; never holds a token, a session id or a digest."""
+
+    __tablename__ = "security_event"
+    id: int | None = Field(default=None, primary_key=True)
+    occurred_at: datetime = Field(sa_type=UtcDateTime, index=True)
+    kind: SecurityEventKind = Field(sa_type=EnumText(SecurityEventKind))
+    actor: str | None = Field(default=None, sa_type=String(100))  # user id, cli:<os user>, None
+    subject: str | None = Field(default=None, sa_type=String(100))  # the user acted on
+    address: str | None = Field(default=None, sa_type=String(100))  # the client's; None: CLI
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)

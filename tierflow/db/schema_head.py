@@ -14,7 +14,7 @@ from importlib import resources
 
 @cache
 def schema_head() -> str:
-    """The number of the newest revision this release's migrations reach (``0028``)."""
+    """The number of the newest revision this release's migrations reach (``0029``)."""
     versions = resources.files("tierflow.db").joinpath("migrations", "versions")
     return max(p.name[:4] for p in versions.iterdir() if p.name[:4].isdigit())
 
