@@ -20,21 +20,12 @@ import typer
 
 from schemas.domain import Grade, Tier
 from tierflow.cli.database import open_engine
-from tierflow.cli.texts import _, explain, fail, ngettext, say, term
+from tierflow.cli.texts import _, checked_uscc, explain, fail, ngettext, say, term
 
 app = typer.Typer(
     help="Enterprise grade registry (operators; talks to the database).",
     no_args_is_help=True,
 )
-
-
-def _uscc(value: str) -> str:
-    from schemas.enterprise import validate_uscc
-
-    try:
-        return validate_uscc(value.strip().upper())
-    except ValueError as exc:
-        fail(_("uscc: %(reason)s") % {"reason": explain(exc)})
 
 
 def _day(on: str | None) -> date:
@@ -98,7 +89,7 @@ def withdraw(
 
     from tierflow import grades
 
-    code = _uscc(uscc)
+    code = checked_uscc(uscc)
     day = _day(on)
     try:
         only = Grade(grade) if grade else None
@@ -150,7 +141,7 @@ def show(
 
     from tierflow import grades
 
-    code = _uscc(uscc)
+    code = checked_uscc(uscc)
     day = _day(on)
     with Session(open_engine()) as session:
         rows = grades.recognitions(session, code)

@@ -15,21 +15,12 @@ from datetime import UTC, date, datetime
 import typer
 
 from tierflow.cli.database import database, operator
-from tierflow.cli.texts import _, explain, fail, ngettext
+from tierflow.cli.texts import _, checked_uscc, fail, ngettext
 
 app = typer.Typer(
     help="Personal information: erase the contacts of ended requests (PIPL).",
     no_args_is_help=True,
 )
-
-
-def _uscc(value: str) -> str:
-    from schemas.enterprise import validate_uscc
-
-    try:
-        return validate_uscc(value.strip().upper())
-    except ValueError as exc:
-        fail(_("uscc: %(reason)s") % {"reason": explain(exc)})
 
 
 def _cutoff(ended_before: str | None, retention_days: int | None, now: datetime) -> datetime:
@@ -81,7 +72,7 @@ def erase(
         fail(_("give one of --ended-before, --retention-days or --uscc"), 2)
     now = datetime.now(UTC)
     if uscc is not None:
-        code = _uscc(uscc)
+        code = checked_uscc(uscc)
         if not yes:
             _confirm(
                 _(

@@ -74,6 +74,17 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def checked_uscc(value: str) -> str:
+    """An enterprise's USCC as a command was given it, checked (lower case is upper-cased);
+    a wrong one ends the command naming why."""
+    from schemas.enterprise import validate_uscc
+
+    try:
+        return validate_uscc(value.strip().upper())
+    except ValueError as exc:
+        fail(_("uscc: %(reason)s") % {"reason": explain(exc)})
+
+
 # --------------------------------------------------------------------------- Typer's words
 # Typer (0.29) draws help pages and usage errors with its own copy of Click, whose words are
 # plain English f-strings: there is no gettext call to give a catalog to. Every help page,
