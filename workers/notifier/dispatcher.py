@@ -252,7 +252,7 @@ class Dispatcher:
             if gateway is None:
                 raise Permanent("no SMS gateway is configured")
             phone = address_at_send(self.engine, row, "phone")
-            body = gateway.body(phone, row.subject)
+            body = gateway.body(phone, row.subject, row.rule, row.request_id)
             post(self.http, "sms", gateway.url, body.encode(), webhook_id(row.id),
                  gateway.secret(), gateway.timeout_seconds, gateway.content_type)  # fmt: skip
 

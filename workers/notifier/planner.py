@@ -22,7 +22,7 @@ from tierflow.db.engine import begin_write, conflict_insert
 from tierflow.db.notification_models import Channel, DeliveryStatus, Notification
 from tierflow.directory_store import institution_names
 from workers.notifier.audience import recipients
-from workers.notifier.rules import Rule, Rules
+from workers.notifier.rules import Audience, Rule, Rules
 from workers.notifier.schedule import BusinessHours
 from workers.notifier.templates import Templates
 
@@ -32,6 +32,15 @@ _table = SQLModel.metadata.tables[Notification.__tablename__]
 
 # The details of a record that name an institution, which the messages name by its name.
 UNIT_DETAILS = ("co_handler", "supervised_institution", "rectifying_institution")
+
+
+def waits_for_working_hours(channel: Channel, audience: Audience) -> bool:
+    """Whether a message that is not urgent waits for working hours: a text at night wakes
+    anyone, and staff are not mailed off duty; the enterprise's mail goes at once (a receipt
+    held over a holiday invites the request again), as the inbox and webhooks do."""
+    if channel is Channel.EMAIL and audience is Audience.ENTERPRISE:
+        return False
+    return channel in INTRUSIVE
 
 
 class Planner:
@@ -108,8 +117,8 @@ class Planner:
                         continue
                     if channel is Channel.SMS and self.rules.sms is None:
                         continue  # no gateway: the notifier said so at start
-                    urgent = rule.urgent or channel not in INTRUSIVE
-                    due = self.hours.deliver_at(now, urgent=urgent)
+                    waits = not rule.urgent and waits_for_working_hours(channel, send.audience)
+                    due = self.hours.deliver_at(now, urgent=not waits)
                     digest = person.digest and channel is Channel.EMAIL and not rule.urgent
                     rows.append(
                         self._row(

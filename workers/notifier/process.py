@@ -20,7 +20,7 @@ from tierflow.kafka_connect import connect_kafka
 from tierflow.settings import Settings, get_settings
 from tierflow.tls import kafka_security_kwargs
 from workers.notifier.breaker import Breakers
-from workers.notifier.channels.email import SmtpConfig
+from workers.notifier.channels.email import SmtpConfig, sender_domain
 from workers.notifier.clock import Clock
 from workers.notifier.consumer import EventConsumer
 from workers.notifier.dispatcher import Dispatcher, RetryPolicy
@@ -40,6 +40,7 @@ def smtp_config(settings: Settings) -> SmtpConfig:
         host=settings.smtp_host,
         port=settings.smtp_port,
         sender=settings.smtp_from,
+        domain=sender_domain(settings.smtp_from),
         starttls=settings.smtp_starttls,
         ca_file=settings.smtp_ca_file,
         username=settings.smtp_username,

@@ -130,14 +130,15 @@ class Webhook(Endpoint):
 
 
 class SmsGateway(Endpoint):
-    """An HTTP SMS gateway: ``body_template`` (Jinja, JSON) renders ``phone`` and ``text``."""
+    """An HTTP SMS gateway: ``body_template`` (Jinja, JSON) renders ``phone`` and ``text``, and
+    ``rule`` and ``request_id`` (a provider of approved templates maps the rule to one)."""
 
     body_template: str = Field(min_length=1, max_length=4000)
     content_type: str = "application/json"
 
-    def body(self, phone: str, text: str) -> str:
+    def body(self, phone: str, text: str, rule: str = "", request_id: str = "") -> str:
         """The gateway's request body for one message."""
-        return _render_sms(self.body_template, phone, text)
+        return _render_sms(self.body_template, phone, text, rule, request_id)
 
     @field_validator("body_template")
     @classmethod
@@ -203,8 +204,14 @@ def _strings(value: object) -> list[str]:
     return []
 
 
-def _render_sms(template: str, phone: str, text: str) -> str:
-    return _SMS_TEMPLATES.from_string(template).render(phone=phone, text=text)
+def _render_sms(
+    template: str, phone: str, text: str, rule: str = "request_received", request_id: str = "r-1"
+) -> str:
+    """The gateway's body: the number and the text, and the rule and request the text is of,
+    for a provider that sends only templates it approved (a rule picks its template code)."""
+    return _SMS_TEMPLATES.from_string(template).render(
+        phone=phone, text=text, rule=rule, request_id=request_id
+    )
 
 
 class Rules(_Strict):

@@ -11,6 +11,7 @@ in the template's language, ``why(text)`` reads the engine's own reasons
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,6 +53,22 @@ def _local(context: Context, value: Any) -> str:
     return formats.when(moment, context["catalog"])
 
 
+_LINK = re.compile(r"\bhttps?://\S+", re.IGNORECASE)
+# punctuation a sentence may end with already, in either language
+_ENDS = tuple("。！？…；.!?;")
+
+
+def _without_links(text: str, instead: str = "") -> str:
+    """The text with ``instead`` for each web link: carriers refuse a text message whose link
+    is not on a registered domain, and the mail and the portal carry the whole text."""
+    return re.sub(r"\s+（", "（", " ".join(_LINK.sub(instead, text).split()))
+
+
+def _end_with(text: str, stop: str) -> str:
+    """``text`` ended by ``stop`` unless it ends with a stop of its own (no "？。")."""
+    return text if not text or text.endswith(_ENDS) else text + stop
+
+
 class Templates:
     """The packaged templates, loaded once; ``render`` raises KeyError for an unknown name."""
 
@@ -63,6 +80,8 @@ class Templates:
             keep_trailing_newline=False,
         )
         self.env.filters["local"] = _local
+        self.env.filters["without_links"] = _without_links
+        self.env.filters["end_with"] = _end_with
 
     def check(self, name: str, locales: tuple[str, ...]) -> None:
         """Raise KeyError unless ``name`` exists in every locale (checked at start)."""

@@ -42,7 +42,10 @@ async def test_the_enterprise_gets_an_sms_through_the_gateway(
         "[sms]\n"
         f'url = "{gateway.url}"\n'
         f'secret_env = "{SECRET_ENV}"\n'
-        'body_template = \'{"to": {{ phone | tojson }}, "text": {{ text | tojson }}}\'\n'
+        # a provider of approved templates: the rule picks the template, the text fills it
+        'body_template = \'{"to": {{ phone | tojson }}, "text": {{ text | tojson }}, '
+        '"template": {{ {"request_received": "SMS_101"}[rule] | tojson }}, '
+        '"ref": {{ request_id | tojson }}}\'\n'
         "[[rule]]\n"
         'name = "request_received"\n'
         'events = ["submitted"]\n'
@@ -61,6 +64,8 @@ async def test_the_enterprise_gets_an_sms_through_the_gateway(
     assert payload == {
         "to": "+8613800000000",  # the contact's 13800000000 in E.164
         "text": f"您的服务请求已收到（编号 {records[0].request_id}）",
+        "template": "SMS_101",
+        "ref": records[0].request_id,
     }
     assert (row.channel.value, row.recipient) == ("sms", f"enterprise:{records[0].request_id}")
     assert "13800000000" not in row.body + row.subject  # the number is read at send time only

@@ -12,13 +12,13 @@ from sqlmodel import Session
 
 from schemas.events import event_from_transition
 from tests.utils.notifier_helpers import project, rows, warning_breach_escalation
-from tierflow.db.notification_models import DeliveryStatus, NotificationPreference
+from tierflow.db.notification_models import Channel, DeliveryStatus, NotificationPreference
 from tierflow_dev.devstack.smtp_sink import SmtpSink
 from workers.notifier.channels.email import SmtpConfig
 from workers.notifier.dispatcher import Dispatcher
 from workers.notifier.metrics import NotifierMetrics
-from workers.notifier.planner import Planner, record_rows
-from workers.notifier.rules import load_rules
+from workers.notifier.planner import Planner, record_rows, waits_for_working_hours
+from workers.notifier.rules import Audience, load_rules
 from workers.notifier.templates import Templates
 
 HOLIDAY_3AM = datetime(2026, 10, 1, 19, 0, tzinfo=UTC)  # 2 Oct 03:00 Shanghai, National Day
@@ -49,6 +49,11 @@ def test_mail_that_is_not_urgent_waits_for_the_first_working_morning(engine: Eng
     assert due[("sla_warning", "inbox", "user:cw-county")] == HOLIDAY_3AM  # the inbox waits not
     assert due[("sla_breached", "email", "user:cw-county")] == HOLIDAY_3AM  # urgent
     assert due[("escalated", "email", "user:cw-city")] == HOLIDAY_3AM  # urgent
+    # the enterprise's receipt goes at once (held over a holiday, it invites the request
+    # again); a text to it would wait for the morning
+    [receipt] = [when for (rule, _, _), when in due.items() if rule == "request_received"]
+    assert receipt == HOLIDAY_3AM
+    assert waits_for_working_hours(Channel.SMS, Audience.ENTERPRISE)
 
 
 def test_a_digest_user_gets_one_mail_for_the_period(engine: Engine) -> None:
