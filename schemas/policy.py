@@ -164,6 +164,12 @@ class PinnedPolicy(BaseModel):
         description="A rating of 1 or 2 keeps the request open until it is followed up "
         "(False for policies pinned before this field)",
     )
+    close_waits_for_follow_up: bool = Field(
+        default=False,
+        description="回访 closes the loop: a resolved request stays open past its reopen "
+        "window until the follow-up desk has called (or its calls ran out), so no follow-up "
+        "is skipped by the close (False for policies pinned before this field)",
+    )
     calendar: CalendarData
     grade_declared: Grade | None = Field(
         default=None, description="The grade the submitter declared (None: pinned before it)"

@@ -200,6 +200,8 @@ class WorkOrders(_Strict):
     supervision_reply_business_days: int = Field(default=3, ge=1, le=MAX_DAYS)
     follow_up_after_business_days: int = Field(default=1, ge=0, le=MAX_DAYS)  # 回访: the day after
     follow_up_attempts: int = Field(default=3, ge=1, le=MAX_DAYS)
+    # 办结 → 回访 → 评价: true keeps a resolved request open until it is followed up
+    close_waits_for_follow_up: bool = False
     # Sichuan: a bad rating rectified within 15 working days (Dezhou: 5)
     rectification_business_days: int = Field(default=15, ge=1, le=MAX_DAYS)
     appeal_business_days: int = Field(default=5, ge=0, le=MAX_DAYS)
@@ -375,6 +377,7 @@ class PolicyFile(_Strict):
             follow_up_after_days=rules.follow_up_after_business_days,
             follow_up_attempts=rules.follow_up_attempts,
             bad_rating_needs_follow_up=True,
+            close_waits_for_follow_up=rules.close_waits_for_follow_up,
             rectification_days=rules.rectification_business_days,
             appeal_days=rules.appeal_business_days,
             appeal_decision_days=rules.appeal_decision_business_days,

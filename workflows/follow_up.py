@@ -37,12 +37,13 @@ def record(case: WorkflowState, outcome: FollowUpOutcome) -> int:
 
 
 def awaited(case: WorkflowState) -> bool:
-    """A bad rating keeps the request open until its follow-up (policies that say so)."""
+    """Whether the request stays open for its follow-up: a resolution's, under policies that
+    close the loop with it, or a bad rating's (policies that say so)."""
     policy = case.policy
+    if policy is None or case.followed_up:
+        return False
+    if policy.close_waits_for_follow_up and case.follow_up_due_at is not None:
+        return True
     return (
-        policy is not None
-        and policy.bad_rating_needs_follow_up
-        and case.rating is not None
-        and case.rating <= BAD_RATING
-        and not case.followed_up
+        policy.bad_rating_needs_follow_up and case.rating is not None and case.rating <= BAD_RATING
     )

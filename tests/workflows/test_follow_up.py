@@ -8,7 +8,7 @@ it is followed up.
 from __future__ import annotations
 
 from schemas.domain import Role, State, Tier
-from schemas.lifecycle import ActionKind, FollowUpOutcome
+from schemas.lifecycle import ActionKind, Awaiting, FollowUpOutcome
 from schemas.request import Actor
 from tests.utils.factories import ENTERPRISE, action, caseworker, make_request
 from tests.workflows.test_lifecycle import act, sleep_until, view
@@ -97,3 +97,29 @@ async def test_a_bad_rating_waits_for_its_follow_up(ts_worker, stand_ins) -> Non
     assert not records(stand_ins, req, "closed")
     answer = await act(handle, call(FollowUpOutcome.SATISFIED, "企业表示已解决"))
     assert answer.state is State.CLOSED
+
+
+async def test_a_policy_closing_the_loop_keeps_the_request_open_for_its_follow_up(
+    ts_worker, stand_ins
+) -> None:
+    """办结 → 回访 → 评价: under ``close_waits_for_follow_up`` the reopen window's end does not
+    close a request nobody has called; it stays on the desk's 待回访 list until the call (here:
+    three unreachable ones) settles it. Without it (the packaged default) it closes then."""
+    env, queue = ts_worker
+    req, handle, policy, cw = await _resolved(env, queue, stand_ins, close_waits_for_follow_up=True)
+    close_due = (await view(handle)).close_due_at
+    assert close_due is not None
+    await sleep_until(env, add_business_seconds(close_due, 3600, policy.calendar))
+    state = await view(handle)
+    assert state.summary.state is State.RESOLVED and not records(stand_ins, req, "closed")
+    assert Awaiting.FOLLOW_UP in state.summary.awaiting  # still the desk's to call
+    for _ in range(3):
+        answer = await act(handle, call(FollowUpOutcome.UNREACHABLE))
+    assert answer.state is State.CLOSED
+
+    plain, plain_handle, plain_policy, _ = await _resolved(env, queue, stand_ins)
+    assert not plain_policy.close_waits_for_follow_up
+    plain_due = (await view(plain_handle)).close_due_at
+    assert plain_due is not None
+    await sleep_until(env, add_business_seconds(plain_due, 3600, plain_policy.calendar))
+    assert (await view(plain_handle)).summary.state is State.CLOSED
