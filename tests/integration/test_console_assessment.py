@@ -23,7 +23,7 @@ from tierflow.assessment import RATES
 
 PERIOD = {"since": "2025-10-08", "until": "2025-11-08"}  # the corpus starts on 2025-10-09
 ROW = re.compile(r'<tr id="inst-([^"]+)">(.*?)</tr>', re.S)
-CELL = re.compile(r'data-figure="([a-z_]+)">(?:<a href="([^"]+)">)?([^<]*)')
+CELL = re.compile(r'data-figure="([a-z_]+)">(?:<a href="([^"]+)"[^>]*>)?([^<]*)')
 BEHIND = re.compile(r"<tbody>(.*?)</tbody>", re.S)
 
 
