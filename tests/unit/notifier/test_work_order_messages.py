@@ -318,7 +318,7 @@ def test_what_the_enterprise_writes_reaches_the_unit() -> None:
     f.assigned(COUNTY, Tier.COUNTY)
     record = f.commented("问题还没解决，请再联系我们", author=ENTERPRISE)
     message = TEMPLATES.render("enterprise_message", "zh-CN", record, "https://console/x")
-    assert message.subject.startswith("企业留言：")
+    assert message.subject.startswith("【企业留言】")
     assert "问题还没解决，请再联系我们" in message.body and "https://console/x" in message.body
 
 
