@@ -705,11 +705,13 @@ UNIT_PICKS = frozenset(
 
 def _unit_choices(ctx: ApiContext, summary: RequestSummary) -> list[InstitutionRow]:
     """The units a supervisor picks from (the form still takes any id; the workflow checks
-    it): the request's city's, province's or the national ones, by its tier."""
+    it): the request's city's, province's or the national ones, by its tier, but its holder
+    (no request is re-dispatched to, or co-handled by, the unit that holds it)."""
     try:
-        return units_near(ctx.engine, summary.division_code, summary.tier)
+        near = units_near(ctx.engine, summary.division_code, summary.tier)
     except SQLAlchemyError:  # the page still works: the id is typed
         return []
+    return [unit for unit in near if unit.id != summary.institution_id]
 
 
 def rating_stages(state: State | None) -> list[RatingStage]:

@@ -733,7 +733,8 @@ async def test_the_case_page_offers_the_citys_units_by_name_to_reassign_to(api: 
     # a supervisor's comment is an instruction (批示) the unit hears of: the form says so
     assert '<label for="t-comment">批示（承办单位的经办人会收到通知）</label>' in page
     offered = dict(re.findall(r'<option value="([^"]+)">([^<]+)</option>', page))
-    assert offered["zj-330106-sme"] == "杭州市西湖区中小企业服务中心"
+    assert offered["zj-330105-sme"] == "杭州市拱墅区中小企业服务中心"
     assert offered["zj-330100-sme"] == "杭州市中小企业服务中心"
+    assert "zj-330106-sme" not in offered  # its holder: nobody re-dispatches it there
     # Hangzhou's units (named, and the directory's placeholders), no other city's
     assert all(re.search(r"-3301\d\d", unit) for unit in offered), sorted(offered)
