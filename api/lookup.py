@@ -39,17 +39,22 @@ def read_row(ctx: ApiContext, request_id: str) -> ServiceRequest | None:
         return session.get(ServiceRequest, request_id)
 
 
-def to_row(row: ServiceRequest, caller: Principal, *, co_handled: bool = False) -> RequestRow:
-    """Return the read model's row as ``caller`` may see it: the contact whole or masked
-    (``api.contact``); ``co_handled``: the caller's unit co-handles the request (协办)."""
-    whole = RequestRow.model_validate(
+def whole_row(row: ServiceRequest) -> RequestRow:
+    """The read model's row as the API shapes it, contact whole: for what leaves without the
+    contact (a queue's items), or through ``to_row``."""
+    return RequestRow.model_validate(
         {
             **row.model_dump(),
             "next_due_at": next_due(row),
             "awaiting": awaiting_codes(row.awaiting),
         }
     )
-    return shown_to(caller, whole, co_handled=co_handled)
+
+
+def to_row(row: ServiceRequest, caller: Principal, *, co_handled: bool = False) -> RequestRow:
+    """Return the read model's row as ``caller`` may see it: the contact whole or masked
+    (``api.contact``); ``co_handled``: the caller's unit co-handles the request (协办)."""
+    return shown_to(caller, whole_row(row), co_handled=co_handled)
 
 
 class WorkflowForgotten(Exception):

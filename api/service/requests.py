@@ -19,7 +19,7 @@ from api.auth import allowed_kinds, can, in_scope, require, scope_conditions
 from api.contact import prefills_contact
 from api.deps import ApiContext
 from api.errors import field_error
-from api.lookup import find_in_scope, read_row, to_row
+from api.lookup import find_in_scope, read_row, to_row, whole_row
 from api.models import (
     HandlerLoad,
     QueuePage,
@@ -278,7 +278,7 @@ def list_requests(
             .offset(offset)
             .limit(limit)
         ).all()
-        items = [RequestItem.model_validate(to_row(r, principal).model_dump()) for r in rows]
+        items = [RequestItem.model_validate(whole_row(r).model_dump()) for r in rows]  # no contact
         _part_deadlines(session, principal, items, now)
         _follow_up_deadlines(principal, items, now)
         exact = count_limit is None or counted <= count_limit
