@@ -10,16 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import HTTPException, status
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, exists, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from schemas import permissions
 from schemas.domain import Role, Tier
-from schemas.lifecycle import ActionKind
+from schemas.lifecycle import ActionKind, EventType
 from schemas.messages import N_, Said
 from schemas.permissions import REPORT_ROLES, STAFF_ROLES
 from tierflow.auth_store import Principal
-from tierflow.db.models import RequestPart, ServiceRequest
+from tierflow.db.models import RequestPart, ServiceRequest, TierHoldRow, Transition
 
 
 def allowed_kinds(p: Principal) -> frozenset[ActionKind]:
@@ -87,6 +88,24 @@ def co_handling(unit: str) -> Any:
         col(RequestPart.institution_id) == unit,
         or_(col(RequestPart.closed_at).is_(None), col(RequestPart.replies_owed) > 0),
     )
+
+
+def received_by(unit: str) -> Any:
+    """首问负责: the requests ``unit`` received first, registered at its window or first sent
+    to it, which it may follow wherever they are held now (read only, the contact masked)."""
+    registered = select(Transition.request_id).where(
+        Transition.event_type == EventType.SUBMITTED, Transition.actor_institution_id == unit
+    )
+    earlier = aliased(TierHoldRow)
+    first_stays = select(TierHoldRow.request_id).where(
+        TierHoldRow.institution_id == unit,
+        ~exists().where(
+            col(earlier.request_id) == col(TierHoldRow.request_id),
+            col(earlier.since) < col(TierHoldRow.since),
+        ),
+    )
+    request_id = col(ServiceRequest.request_id)
+    return or_(request_id.in_(registered), request_id.in_(first_stays))
 
 
 def scope_conditions(p: Principal) -> list[Any]:

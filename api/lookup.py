@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from enum import Enum
 
 from fastapi import HTTPException, status
 from sqlmodel import Session, select
@@ -12,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import co_handling, in_scope
+from api.auth import co_handling, in_scope, received_by
 from api.contact import shown_to
 from api.deps import ApiContext
 from api.errors import TEMPORAL_NOT_NOW
@@ -20,6 +21,7 @@ from api.models import RequestRow, ViewMissing
 from schemas.domain import Role
 from schemas.lifecycle import RequestSummary, RequestView, next_due
 from schemas.messages import N_, Said
+from schemas.permissions import HANDLER_ROLES
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 from tierflow.db.models import RequestPart, ServiceRequest, awaiting_codes
@@ -62,6 +64,14 @@ class WorkflowForgotten(Exception):
     namespace's retention passed after it ended (the read model keeps the request)."""
 
 
+class Sight(Enum):
+    """Why the caller may see a request."""
+
+    SCOPE = "scope"  # held in the caller's scope (api.auth.in_scope)
+    CO_HANDLED = "co_handled"  # the caller's unit co-handles a part of it (协办)
+    RECEIVED = "received"  # the caller's unit received it first and follows it (首问负责)
+
+
 @dataclass(frozen=True)
 class Found:
     """A request the caller may see: its read-model row and the workflow's view (either may
@@ -70,7 +80,11 @@ class Found:
     row: ServiceRequest | None
     view: RequestView | None
     missing: ViewMissing | None = None  # why a row comes without the view
-    co_handled: bool = False  # in scope as the caller's unit co-handles it (协办)
+    sight: Sight = Sight.SCOPE
+
+    @property
+    def co_handled(self) -> bool:
+        return self.sight is Sight.CO_HANDLED
 
 
 async def query_view(ctx: ApiContext, request_id: str) -> RequestView | None:
@@ -106,18 +120,17 @@ async def find_in_scope(
     """
     row = await run_in_threadpool(read_row, ctx, request_id)
     if row is not None:
-        co_handled = await _check_scope(ctx, principal, request_id, row)
+        sight = await _check_scope(ctx, principal, request_id, row)
         if not live:
-            return Found(row, None, co_handled=co_handled)
-        return replace(await _row_and_view(ctx, request_id, row), co_handled=co_handled)
+            return Found(row, None, sight=sight)
+        return replace(await _row_and_view(ctx, request_id, row), sight=sight)
     try:
         view = await query_view(ctx, request_id)
     except WorkflowForgotten:
         view = None
     if view is None:
         raise not_found(request_id)
-    co_handled = await _check_scope(ctx, principal, request_id, view.summary)
-    return Found(None, view, co_handled=co_handled)
+    return Found(None, view, sight=await _check_scope(ctx, principal, request_id, view.summary))
 
 
 async def _row_and_view(ctx: ApiContext, request_id: str, row: ServiceRequest) -> Found:
@@ -138,14 +151,31 @@ async def _row_and_view(ctx: ApiContext, request_id: str, row: ServiceRequest) -
 
 async def _check_scope(
     ctx: ApiContext, principal: Principal, request_id: str, held: ServiceRequest | RequestSummary
-) -> bool:
-    """404 unless the caller's scope holds the request, or its unit co-handles a part;
-    return whether it is the caller's by that part alone."""
+) -> Sight:
+    """404 unless the caller's scope holds the request, its unit co-handles a part, or its
+    unit received it first; return which."""
     if in_scope(principal, held.tier, held.institution_id, held.division_code):
+        return Sight.SCOPE
+    if await run_in_threadpool(co_handles, ctx, principal, request_id):
+        return Sight.CO_HANDLED
+    if await run_in_threadpool(received_first, ctx, principal, request_id):
+        return Sight.RECEIVED
+    raise not_found(request_id)
+
+
+def received_first(ctx: ApiContext, principal: Principal, request_id: str) -> bool:
+    """首问负责: whether the caller's unit received the request first (registered it at its
+    window, or was the first sent it), so that its caseworkers and its lead can answer the
+    enterprise where the request stands once another unit holds it."""
+    if principal.role not in HANDLER_ROLES or principal.institution_id is None:
         return False
-    if not await run_in_threadpool(co_handles, ctx, principal, request_id):
-        raise not_found(request_id)
-    return True
+    with Session(ctx.engine) as session:
+        found = session.exec(
+            select(ServiceRequest.request_id).where(
+                ServiceRequest.request_id == request_id, received_by(principal.institution_id)
+            )
+        ).first()
+    return found is not None
 
 
 def co_handles(ctx: ApiContext, principal: Principal, request_id: str) -> bool:

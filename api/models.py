@@ -163,6 +163,12 @@ class RequestDetail(BaseModel):
         "scope (the holding unit, or their unit's co-handling part) and, to transfer, their "
         "handling"
     )
+    received_first: bool = Field(
+        default=False,
+        description="首问负责: the caller's unit received the request first (registered it or "
+        "was the first sent it) and follows it while another unit holds it: read only, no "
+        "actions, the contact masked",
+    )
     timeline: list[TimelineEntry] = Field(
         default_factory=list,
         description="The full audit timeline from the read model (the view keeps the newest)",

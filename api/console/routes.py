@@ -388,6 +388,7 @@ def queue_query(
     mine: bool = False,
     signed_for: str = "",
     escalated: bool = False,
+    received: bool = False,
 ) -> tuple[QueueFilter, QueueSort]:
     """The queue page's filters, search and order (unknown values: no filter, by risk); a
     desk's worklist when ``awaiting`` is not given at all. ``mine``: what the caller handles
@@ -405,6 +406,7 @@ def queue_query(
         signed_for={"true": True, "false": False}.get(signed_for),
         mine=mine,
         escalated=escalated,
+        received=received,
     )
     return where, _enum(QueueSort, sort) or QueueSort.RISK
 
@@ -467,6 +469,7 @@ def queue(
         "mine": where.mine,
         "unsigned": where.signed_for is False,
         "escalated": where.escalated,
+        "received": where.received,
         "worklist": where.awaiting,
         "scope": {
             "institution": where.institution or "",

@@ -102,6 +102,14 @@ def queue_filter(
     escalated: Annotated[
         bool, Query(description="Only requests escalated at least once (上报转入)")
     ] = False,
+    received: Annotated[
+        bool,
+        Query(
+            description="首问负责: the requests the caller's unit received first (registered "
+            "them or was the first sent them) that another unit holds now, in place of the "
+            "caller's queue; for a unit's caseworkers and its lead (read only)"
+        ),
+    ] = False,
 ) -> service.QueueFilter:
     """The filters a listing and its CSV export share."""
     return service.QueueFilter(
@@ -118,6 +126,7 @@ def queue_filter(
         mine,
         awaiting,
         escalated,
+        received,
     )
 
 

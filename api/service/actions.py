@@ -16,7 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import action_refusal
 from api.deps import ApiContext
 from api.errors import RETRY_AFTER_SECONDS, Refused, field_error, validation_http_error
-from api.lookup import find_in_scope
+from api.lookup import Sight, find_in_scope
 from api.models import ActionBody
 from schemas.domain import Role
 from schemas.lifecycle import (
@@ -50,7 +50,13 @@ async def take_action(
     refusal = action_refusal(principal, kind)
     if refusal:
         raise Refused(status.HTTP_403_FORBIDDEN, refusal)
-    await find_in_scope(ctx, principal, request_id, live=False)  # the workflow judges the rest
+    found = await find_in_scope(ctx, principal, request_id, live=False)  # the workflow judges
+    if found.sight is Sight.RECEIVED:  # 首问负责: followed, not handled, by the first unit
+        said = N_(
+            "your unit received request %(request)s first and may follow it; the unit that "
+            "holds it now acts on it"
+        )
+        raise Refused(status.HTTP_403_FORBIDDEN, Said(said, request=request_id))
     body = body or ActionBody()
     _check_body(kind, body, principal.actor.role)
     try:

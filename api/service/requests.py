@@ -9,17 +9,17 @@ from enum import StrEnum
 from typing import Any
 
 from fastapi import HTTPException, status
-from sqlalchemy import and_, case, func, or_
+from sqlalchemy import and_, case, false, func, or_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_fixed
 
-from api.auth import allowed_kinds, can, in_scope, require, scope_conditions
+from api.auth import allowed_kinds, can, in_scope, received_by, require, scope_conditions
 from api.contact import prefills_contact
 from api.deps import ApiContext
 from api.errors import field_error
-from api.lookup import find_in_scope, read_row, to_row, whole_row
+from api.lookup import Sight, find_in_scope, read_row, to_row, whole_row
 from api.models import (
     HandlerLoad,
     QueuePage,
@@ -32,7 +32,7 @@ from schemas.domain import TERMINAL_STATES, Category, Priority, Role, SlaStatus,
 from schemas.edge import SEARCH_BYTES, check_text
 from schemas.lifecycle import Awaiting, TimelineEntry, timeline_facts
 from schemas.messages import Said, TranslatableError
-from schemas.permissions import oversees
+from schemas.permissions import HANDLER_ROLES, oversees
 from schemas.request import RequestInput
 from tierflow import submission
 from tierflow.auth_store import Principal
@@ -66,6 +66,9 @@ class QueueFilter:
     mine: bool = False  # only what the caller handles
     awaiting: Awaiting | None = None  # a worklist: 待回访, 退单待决定 ...
     escalated: bool = False  # only what was escalated at least once (上报转入)
+    # 首问负责: what the caller's unit received first and another unit holds now, in place
+    # of the caller's scope (a unit's caseworkers and its lead)
+    received: bool = False
 
 
 class QueueSort(StrEnum):
@@ -137,7 +140,7 @@ COUNT_LIMIT = 1000  # matches counted at most for a page; the listing itself is 
 def _conditions(principal: Principal, where: QueueFilter, dialect: str, now: datetime) -> list[Any]:
     """Return the SQL conditions of a listing: the caller's scope and the filter."""
     require(principal, "read")
-    conditions = scope_conditions(principal)
+    conditions = _received(principal) if where.received else scope_conditions(principal)
     filters: list[tuple[Any, Any]] = [
         (ServiceRequest.institution_id, where.institution),
         (ServiceRequest.tier, where.tier),
@@ -147,7 +150,9 @@ def _conditions(principal: Principal, where: QueueFilter, dialect: str, now: dat
         (ServiceRequest.handler_id, principal.actor.id if where.mine else where.handler),
     ]
     conditions += [column == value for column, value in filters if value is not None]
-    if where.sla_status is not None:
+    if where.sla_status is not None and where.received:  # 首问负责: by the holder's clocks
+        conditions.append(col(ServiceRequest.sla_status) == where.sla_status)
+    elif where.sla_status is not None:
         conditions.append(_sla_status_is(principal, where.sla_status, now))
     if where.signed_for is not None:
         signed = col(ServiceRequest.signed_for_at)
@@ -175,6 +180,16 @@ def _conditions(principal: Principal, where: QueueFilter, dialect: str, now: dat
             raise field_error(("query", "search"), Said(exc.message, **exc.values)) from None
         conditions.append(search_condition(search, dialect))
     return conditions
+
+
+def _received(principal: Principal) -> list[Any]:
+    """首问负责: the requests the caller's unit received first and no longer holds (none for
+    a caller without a unit, or not one of its caseworkers or its lead)."""
+    unit = principal.institution_id
+    if principal.role not in HANDLER_ROLES or unit is None:
+        return [false()]
+    holder = col(ServiceRequest.institution_id)
+    return [received_by(unit), or_(holder.is_(None), holder != unit)]
 
 
 def _sla_status_is(principal: Principal, status: SlaStatus, now: datetime) -> Any:
@@ -214,7 +229,11 @@ def _earliest(first: Any, second: Any, third: Any) -> Any:
     )
 
 
-def _order(sort: QueueSort, principal: Principal, now: datetime) -> list[Any]:
+def _order(
+    sort: QueueSort, principal: Principal, now: datetime, by_holder: bool = False
+) -> list[Any]:
+    """The listing's order; ``by_holder``: by the holding unit's clocks alone (not the
+    caller's unit's parts), as for what the unit received first (首问负责)."""
     submitted, request_id = col(ServiceRequest.submitted_at), col(ServiceRequest.request_id)
     if sort is QueueSort.NEWEST:
         return [submitted.desc(), request_id.desc()]
@@ -227,7 +246,7 @@ def _order(sort: QueueSort, principal: Principal, now: datetime) -> list[Any]:
     )
     breached: Any = col(ServiceRequest.sla_status) == SlaStatus.BREACHED
     unit = principal.institution_id
-    if principal.role is Role.CASEWORKER and unit is not None:
+    if principal.role is Role.CASEWORKER and unit is not None and not by_holder:
         # 协办: a request the unit co-handles is due, and late, when the unit's part is
         part_due = (
             select(func.min(RequestPart.due_at))
@@ -274,12 +293,13 @@ def list_requests(
         rows = session.exec(
             select(ServiceRequest)
             .where(*conditions)
-            .order_by(*_order(sort, principal, now))
+            .order_by(*_order(sort, principal, now, by_holder=where.received))
             .offset(offset)
             .limit(limit)
         ).all()
         items = [RequestItem.model_validate(whole_row(r).model_dump()) for r in rows]  # no contact
-        _part_deadlines(session, principal, items, now)
+        if not where.received:  # 首问负责: the holder's clocks, as the order has it
+            _part_deadlines(session, principal, items, now)
         _follow_up_deadlines(principal, items, now)
         exact = count_limit is None or counted <= count_limit
         total = int(counted) if exact else int(count_limit or 0)
@@ -409,9 +429,9 @@ async def get_request(ctx: ApiContext, principal: Principal, request_id: str) ->
     found = await find_in_scope(ctx, principal, request_id)
     row, view = found.row, found.view
     permitted = allowed_kinds(principal)
-    allowed = [
-        k for k in (views.offered_to(view, principal.actor) if view else []) if k in permitted
-    ]
+    following = found.sight is Sight.RECEIVED  # 首问负责: read only
+    offered = views.offered_to(view, principal.actor) if view and not following else []
+    allowed = [k for k in offered if k in permitted]
     with Session(ctx.engine) as session:
         trail = repository.transitions(session, request_id)
         # the view has its own holds: the read model's are read only when it is missing
@@ -444,6 +464,7 @@ async def get_request(ctx: ApiContext, principal: Principal, request_id: str) ->
         grade_declared=view.summary.grade if view else (row.grade if row else None),
         grade_applied=view.grade_applied if view else None,
         view_missing=found.missing,
+        received_first=following,
     )
 
 

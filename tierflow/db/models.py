@@ -127,6 +127,8 @@ class Transition(TransitionBase, table=True):
     __table_args__ = (
         Index("ix_transition_request_sequence", "request_id", "sequence"),
         Index("ix_transition_type_occurred", "event_type", "occurred_at"),  # 考核 by period
+        # 首问负责: what a unit registered at its window (api.auth.received_by)
+        Index("ix_transition_actor_institution", "actor_institution_id", "event_type"),
     )
     recorded_at: datetime = Field(sa_type=UtcDateTime)
 
@@ -158,6 +160,7 @@ class TierHoldRow(TierHoldBase, table=True):
     __table_args__ = (
         Index("ix_tier_hold_request_since", "request_id", "since"),
         Index("ix_tier_hold_since", "since"),  # 考核 by period
+        Index("ix_tier_hold_institution", "institution_id", "request_id"),  # 首问负责
     )
     id: int | None = Field(default=None, primary_key=True)
     opened_by: str = Field(sa_type=String(200), unique=True)  # event id that opened it
