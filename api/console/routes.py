@@ -370,7 +370,11 @@ def _csrf_refused(
 
 # --------------------------------------------------------------------------- queue
 # A desk's queue opens on its worklist (the "any" choice shows everything)
-DESK_WORKLISTS = {Role.FOLLOW_UP: Awaiting.FOLLOW_UP, Role.DISPATCHER: Awaiting.RETURN_DECISION}
+# (the dispatch desk decides returns and extensions both)
+DESK_WORKLISTS = {
+    Role.FOLLOW_UP: (Awaiting.FOLLOW_UP,),
+    Role.DISPATCHER: (Awaiting.RETURN_DECISION, Awaiting.EXTENSION_DECISION),
+}
 
 
 def queue_query(
@@ -402,13 +406,21 @@ def queue_query(
         _enum(SlaStatus, sla_status),
         include_closed=include_closed,
         search=q.strip()[:SEARCH_BYTES] or None,
-        awaiting=DESK_WORKLISTS.get(user.role) if awaiting is None else _enum(Awaiting, awaiting),
+        awaiting=_worklists(user, awaiting),
         signed_for={"true": True, "false": False}.get(signed_for),
         mine=mine,
         escalated=escalated,
         received=received,
     )
     return where, _enum(QueueSort, sort) or QueueSort.RISK
+
+
+def _worklists(user: User, awaiting: str | None) -> tuple[Awaiting, ...]:
+    """The worklist chosen, the desk's own when none is given at all, or none ("")."""
+    if awaiting is None:
+        return DESK_WORKLISTS.get(user.role, ())
+    chosen = _enum(Awaiting, awaiting)
+    return (chosen,) if chosen else ()
 
 
 QueueQuery = Annotated[tuple[QueueFilter, QueueSort], Depends(queue_query)]
@@ -457,7 +469,7 @@ def queue(
         "category": where.category,
         "priority": where.priority,
         "sla_status": where.sla_status,
-        "awaiting": where.awaiting,
+        "awaiting": where.awaiting[0] if len(where.awaiting) == 1 else None,
     }
     context = {
         "page": found,
@@ -500,7 +512,7 @@ def queue(
         "sorts": list(QueueSort),
         "tiers": {t.value: t for t in Tier},
         "csv_url": "/console/requests.csv?"
-        + urlencode({**shown, "q": search, "awaiting": filters["awaiting"] or ""}),
+        + urlencode({**shown, "q": search}),  # no awaiting: the desk's own, as here
     }
     return render(request, "queue.html", context, user=user)
 

@@ -92,11 +92,13 @@ def queue_filter(
     ] = None,
     mine: Annotated[bool, Query(description="Only what the caller handles")] = False,
     awaiting: Annotated[
-        Awaiting | None,
+        list[Awaiting] | None,
         Query(
-            description="A worklist: what the request waits for besides its unit (follow_up "
-            "待回访, return_decision 退单待决定, extension_decision, suspension_decision, "
-            "appeal_decision, supervision_reply 督办待回复)"
+            description="Worklists: what the request waits for besides its unit (follow_up "
+            "待回访, return_decision 退单待决定, extension_decision 延期待审批, "
+            "suspension_decision 挂起待审批, appeal_decision 申诉待决定, supervision_reply "
+            "督办待回复); repeated, any of them (the dispatch desk's: return_decision and "
+            "extension_decision)"
         ),
     ] = None,
     escalated: Annotated[
@@ -124,7 +126,7 @@ def queue_filter(
         search,
         handler,
         mine,
-        awaiting,
+        tuple(dict.fromkeys(awaiting or ())),
         escalated,
         received,
     )

@@ -64,7 +64,7 @@ class QueueFilter:
     search: str | None = None  # enterprise name or subject contains it; USCC or id starts so
     handler: str | None = None  # 承办人: the caseworker handling it in the holding unit
     mine: bool = False  # only what the caller handles
-    awaiting: Awaiting | None = None  # a worklist: 待回访, 退单待决定 ...
+    awaiting: tuple[Awaiting, ...] = ()  # worklists, any of them: 待回访, 退单待决定 ...
     escalated: bool = False  # only what was escalated at least once (上报转入)
     # 首问负责: what the caller's unit received first and another unit holds now, in place
     # of the caller's scope (a unit's caseworkers and its lead)
@@ -159,17 +159,8 @@ def _conditions(principal: Principal, where: QueueFilter, dialect: str, now: dat
         conditions.append(signed.is_not(None) if where.signed_for else signed.is_(None))
     if where.escalated:
         conditions.append(col(ServiceRequest.escalation_count) > 0)
-    if where.awaiting is not None:  # the column holds " code code " (awaiting_text)
-        code = f" {where.awaiting.value} "
-        conditions.append(col(ServiceRequest.awaiting).contains(code, autoescape=True))
-        deciders = (Role.SUPERVISOR, Role.DISPATCHER)
-        if where.awaiting in DECISIONS.values() and principal.role in deciders:
-            # a decision waits for a tier above the request's: a desk's or a supervisor's
-            # worklist holds the ones it may decide, not those its own tier asks (a unit's
-            # caseworkers still see their own asks waiting)
-            tier = principal.actor.tier
-            mine = [t.value for t in Tier if tier is not None and oversees(tier, t)]
-            conditions.append(col(ServiceRequest.tier).in_(mine))
+    if where.awaiting:  # any of the worklists
+        conditions.append(or_(*(_waits_for(principal, code) for code in where.awaiting)))
     if where.state is None and not where.include_closed:
         conditions.append(col(ServiceRequest.state).not_in(sorted(TERMINAL_STATES)))
     search = (where.search or "").strip()
@@ -180,6 +171,19 @@ def _conditions(principal: Principal, where: QueueFilter, dialect: str, now: dat
             raise field_error(("query", "search"), Said(exc.message, **exc.values)) from None
         conditions.append(search_condition(search, dialect))
     return conditions
+
+
+def _waits_for(principal: Principal, code: Awaiting) -> Any:
+    """A worklist's condition (the column holds " code code ": ``awaiting_text``)."""
+    waits = col(ServiceRequest.awaiting).contains(f" {code.value} ", autoescape=True)
+    if code in DECISIONS.values() and principal.role in (Role.SUPERVISOR, Role.DISPATCHER):
+        # a decision waits for a tier above the request's: a desk's or a supervisor's
+        # worklist holds the ones it may decide, not those its own tier asks (a unit's
+        # caseworkers still see their own asks waiting)
+        tier = principal.actor.tier
+        mine = [t.value for t in Tier if tier is not None and oversees(tier, t)]
+        return and_(waits, col(ServiceRequest.tier).in_(mine))
+    return waits
 
 
 def _received(principal: Principal) -> list[Any]:

@@ -197,13 +197,15 @@ def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-async def _worklist(api: Api, who: str, awaiting: str) -> list[str]:
+async def _worklist(api: Api, who: str, awaiting: str | list[str]) -> list[str]:
     page = await api.get("/requests", who, params={"awaiting": awaiting})
     assert page.status_code == 200, page.text
     return [item["request_id"] for item in page.json()["items"]]
 
 
-async def _listed(api: Api, who: str, awaiting: str, rid: str, listed: bool = True) -> None:
+async def _listed(
+    api: Api, who: str, awaiting: str | list[str], rid: str, listed: bool = True
+) -> None:
     """Wait until the read model lists (or no longer lists) ``rid`` on the worklist."""
 
     async def there() -> bool:
@@ -214,7 +216,7 @@ async def _listed(api: Api, who: str, awaiting: str, rid: str, listed: bool = Tr
 
 async def test_the_dispatch_desk_redispatches_returns_but_does_not_supervise(api: Api) -> None:
     """派单员 of the city: sees the county's requests, decides a 退单 by sending the request
-    to another unit and reassigns; extensions, supervision and reports stay with supervisors."""
+    to another unit and reassigns; supervision and reports stay with supervisors."""
     rid = await api.submit(make_request(), who="sys_portal")
     assert (await api.get(f"/requests/{rid}", "disp_city")).status_code == 200
     asked = await api.act(
@@ -243,12 +245,15 @@ async def test_the_dispatch_desk_redispatches_returns_but_does_not_supervise(api
 
 async def test_the_dispatch_desk_decides_extensions_as_the_networks_rules_say(api: Api) -> None:
     """延期申请: the unit asks, the dispatcher or a supervisor of the tier above approves; the
-    desk finds it on its 延期待审批 worklist. The unit's own lead may not supervise it."""
+    desk finds it on its 延期待审批 worklist, and on the two it decides at once (退单 and 延期,
+    its console queue's default). The unit's own lead may not supervise it."""
     rid = await api.submit(make_request(), who="sys_portal")
     await api.act(rid, "acknowledge", "cw_own")
     asked = await api.act(rid, "request_extension", "cw_own", text="等待银行审批", days=2)
     assert asked.status_code == 200, asked.text
     await _listed(api, "disp_city", "extension_decision", rid)
+    assert rid in await _worklist(api, "disp_city", ["return_decision", "extension_decision"])
+    assert rid not in await _worklist(api, "disp_city", ["return_decision", "follow_up"])
     approved = await api.act(rid, "approve_extension", "disp_city", text="同意延期")
     assert approved.status_code == 200, approved.text
     detail = (await api.get(f"/requests/{rid}", "cw_own")).json()

@@ -63,16 +63,21 @@ def test_the_column_holds_each_code_between_spaces() -> None:
 
 
 def test_a_desk_queue_opens_on_its_worklist() -> None:
-    """The follow-up desk's queue opens on 待回访, the dispatch desk's on 退单待决定; "any"
-    (an empty choice) shows everything, and a caseworker's queue has no worklist by default."""
+    """The follow-up desk's queue opens on 待回访, the dispatch desk's on what it decides (退单
+    and 延期); "any" (an empty choice) shows everything, and a caseworker's queue has no
+    worklist by default."""
     desk = Principal("desk-1", Role.FOLLOW_UP, "zj-330100-sme", Tier.MUNICIPAL, "330100")
     dispatch = Principal("disp-1", Role.DISPATCHER, "zj-330100-sme", Tier.MUNICIPAL, "330100")
     worker = Principal("cw-1", Role.CASEWORKER, COUNTY.id, Tier.COUNTY, "330106")
-    assert queue_query(desk)[0].awaiting is Awaiting.FOLLOW_UP
-    assert queue_query(dispatch)[0].awaiting is Awaiting.RETURN_DECISION
-    assert queue_query(desk, awaiting="")[0].awaiting is None
-    assert queue_query(worker)[0].awaiting is None
-    assert queue_query(worker, awaiting="appeal_decision")[0].awaiting is Awaiting.APPEAL_DECISION
+    assert queue_query(desk)[0].awaiting == (Awaiting.FOLLOW_UP,)
+    decides = (Awaiting.RETURN_DECISION, Awaiting.EXTENSION_DECISION)
+    assert queue_query(dispatch)[0].awaiting == decides
+    assert queue_query(dispatch, awaiting="return_decision")[0].awaiting == decides[:1]
+    assert queue_query(desk, awaiting="")[0].awaiting == ()
+    assert queue_query(worker)[0].awaiting == ()
+    assert queue_query(worker, awaiting="appeal_decision")[0].awaiting == (
+        Awaiting.APPEAL_DECISION,
+    )
 
 
 def test_the_queue_names_the_worklist_and_what_each_request_waits_for() -> None:
@@ -82,9 +87,17 @@ def test_the_queue_names_the_worklist_and_what_each_request_waits_for() -> None:
     page = QueuePage(total=1, limit=50, offset=0, items=[item])
     options = {"state": [], "category": [], "priority": [], "sla_status": [], "awaiting": []}
     html = render(
-        "queue.html", page=page, filters={}, scope={}, options=options, worklist=Awaiting.FOLLOW_UP
+        "queue.html",
+        page=page,
+        filters={},
+        scope={},
+        options=options,
+        worklist=[Awaiting.FOLLOW_UP],
     )
     assert "<h1>待回访</h1>" in html
+    both = [Awaiting.RETURN_DECISION, Awaiting.EXTENSION_DECISION]
+    html = render("queue.html", page=page, filters={}, scope={}, options=options, worklist=both)
+    assert "<h1>退单待决定、延期待审批</h1>" in html
     assert '<span class="tag awaiting">待回访</span>' in html
 
 
