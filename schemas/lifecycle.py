@@ -651,10 +651,13 @@ class Supervision(BaseModel):
     replied_by: str | None = None
     reply: str | None = None
     reprimanded_at: datetime | None = None  # 通报: no written reply in time
+    # the request left the unit before its reply was due: no reply owed, no reprimand
+    # (``supervision_ends_on_move``)
+    ended_at: datetime | None = None
 
     @property
     def awaiting_reply(self) -> bool:
-        return self.replied_at is None and self.reprimanded_at is None
+        return self.replied_at is None and self.reprimanded_at is None and self.ended_at is None
 
 
 class Rectification(BaseModel):

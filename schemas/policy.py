@@ -170,6 +170,12 @@ class PinnedPolicy(BaseModel):
         "window until the follow-up desk has called (or its calls ran out), so no follow-up "
         "is skipped by the close (False for policies pinned before this field)",
     )
+    supervision_ends_on_move: bool = Field(
+        default=False,
+        description="督办 of the holding unit ends when the request leaves it (escalated, sent "
+        "to another unit): the unit, which can no longer act on it, owes no reply and is not "
+        "reprimanded for none (False for policies pinned before this field)",
+    )
     calendar: CalendarData
     grade_declared: Grade | None = Field(
         default=None, description="The grade the submitter declared (None: pinned before it)"

@@ -377,6 +377,7 @@ class PolicyFile(_Strict):
             follow_up_after_days=rules.follow_up_after_business_days,
             follow_up_attempts=rules.follow_up_attempts,
             bad_rating_needs_follow_up=True,
+            supervision_ends_on_move=True,
             close_waits_for_follow_up=rules.close_waits_for_follow_up,
             rectification_days=rules.rectification_business_days,
             appeal_days=rules.appeal_business_days,

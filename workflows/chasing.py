@@ -55,6 +55,19 @@ def end(case: WorkflowState, clock: str | None, now: datetime) -> None:
             chase.closed_at = now
 
 
+def end_supervisions(case: WorkflowState, unit: str, now: datetime) -> list[Supervision]:
+    """The request left ``unit``: its supervisions as the holder (not a co-handling part's)
+    that wait for a reply end, owing none. Returns them."""
+    ended = [
+        s
+        for s in case.supervisions
+        if s.awaiting_reply and s.institution_id == unit and part_unit(s.clock) is None
+    ]
+    for supervision in ended:
+        supervision.ended_at = now
+    return ended
+
+
 def open_supervision(
     case: WorkflowState, opened_by: str, reason: str, clock: str | None, now: datetime, days: int
 ) -> Supervision:

@@ -1529,6 +1529,10 @@ class ServiceRequestWorkflow:
         policy, cal = self._policy, self._policy.calendar
         applications.lapse(self.case, now, f"the request moved on ({event.value})")
         chasing.end(self.case, None, now)
+        leaving = self.case.institution.id if self.case.institution else None
+        if leaving and leaving != institution.id and policy.supervision_ends_on_move:
+            if chasing.end_supervisions(self.case, leaving, now):  # 督办: no reply owed now
+                details = {**(details or {}), "supervision_ended_for": leaving}
         records.close_hold(self.case, now, event.value)
         if fresh:
             for clock in self._current_clocks():

@@ -13,9 +13,10 @@ from schemas.domain import Tier
 from schemas.lifecycle import ActionKind
 from schemas.policy import BreachAction
 from tests.utils.factories import action, caseworker, make_request, supervisor
-from tests.workflows.test_lifecycle import act, sleep_until, view
+from tests.utils.eventually import eventually
+from tests.workflows.test_lifecycle import act, sleep_until, submit, view
 from tests.workflows.test_return_and_extension import refused
-from tests.workflows.test_sign_for import near, pinned_submit, recorded, records
+from tests.workflows.test_sign_for import near, pin, pinned_submit, recorded, records
 from workflows.business_time import add_business_seconds, business_day_seconds
 
 CST = timezone(timedelta(hours=8))
@@ -129,3 +130,49 @@ async def test_a_supervisor_opens_supervision_by_hand(ts_worker, stand_ins) -> N
     await act(handle, action(ActionKind.REPLY_SUPERVISION, cw, text="已于今日答复企业"))
     (case,) = (await view(handle)).supervisions
     assert case.opened_by == CITY.id and case.replied_at is not None
+
+
+async def _supervised_then_escalated(env, queue, stand_ins, **pinned: object):
+    """A county unit supervised by its city (reply due in 2 working days), which then sends
+    the request up to the city; return the request, its handle and the reply deadline."""
+    req = make_request()
+    policy = pin(await env.get_current_time(), req).model_copy(update=pinned)
+    stand_ins.policy = policy  # pinned before the field: as decoded, without it (False)
+    handle = await submit(env, queue, req)
+    await eventually(lambda: records(stand_ins, req, "assigned"), what="the assigned record")
+    county = (await view(handle)).summary.institution_id or ""
+    await act(handle, action(ActionKind.SUPERVISE, CITY, text="请说明办理进度", days=2))
+    (opened,) = records(stand_ins, req, "supervision_opened")
+    await act(handle, action(ActionKind.ESCALATE, caseworker(county), text="需市级统筹"))
+    due = days_after(policy, opened.occurred_at, 2)
+    await sleep_until(env, add_business_seconds(due, 60, policy.calendar))
+    return req, handle, county, policy
+
+
+async def test_a_supervision_ends_when_the_request_leaves_the_unit(ts_worker, stand_ins) -> None:
+    """督办 of the holding unit: once the request is escalated away, the unit can no longer act
+    on it and owes no reply; no reprimand follows at the reply deadline."""
+    env, queue = ts_worker
+    req, handle, county, _ = await _supervised_then_escalated(env, queue, stand_ins)
+    escalated = records(stand_ins, req, "escalated")[0]  # by hand (later ones: breaches)
+    assert escalated.details["supervision_ended_for"] == county
+    assert not records(stand_ins, req, "reprimanded")
+    (case,) = (await view(handle)).supervisions
+    assert case.ended_at == escalated.occurred_at and not case.awaiting_reply
+    assert "the request is held by" in await refused(  # its scope went with the request
+        handle, action(ActionKind.REPLY_SUPERVISION, caseworker(county), text="迟到的回复")
+    )
+
+
+async def test_requests_pinned_before_keep_the_supervision_after_a_move(
+    ts_worker, stand_ins
+) -> None:
+    env, queue = ts_worker
+    req, handle, county, _ = await _supervised_then_escalated(
+        env, queue, stand_ins, supervision_ends_on_move=False
+    )
+    escalated = records(stand_ins, req, "escalated")[0]
+    assert "supervision_ended_for" not in escalated.details
+    await recorded(stand_ins, req, "reprimanded")
+    (case,) = (await view(handle)).supervisions
+    assert case.ended_at is None and case.reprimanded_at is not None

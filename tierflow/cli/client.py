@@ -636,7 +636,7 @@ def _open_matters(view: dict[str, Any]) -> list[str]:
             }
         )
     for case in view.get("supervisions", []):
-        if case.get("replied_at") or case.get("reprimanded_at"):
+        if case.get("replied_at") or case.get("reprimanded_at") or case.get("ended_at"):
             continue
         lines.append(
             _("  Supervision by %(actor)s: %(reason)s; awaiting the written reply, %(due)s")
