@@ -272,6 +272,18 @@ class CalendarSettings(_Strict):
             raise ValueError("must be weekdays 0-6 (Monday is 0) leaving at least one working day")
         return value
 
+    @model_validator(mode="after")
+    def _weekend_of_holiday_data(self) -> CalendarSettings:
+        # China's published days off and make-up working days (调休) assume Saturday and
+        # Sunday off: other weekend days are for a calendar without them
+        if self.public_holidays and sorted(set(self.weekend_days)) != [5, 6]:
+            raise ValueError(
+                "weekend_days: other days than Saturday and Sunday (5, 6) need "
+                "public_holidays = false (the State Council's days off and make-up working "
+                "days assume Saturday and Sunday)"
+            )
+        return self
+
     @field_validator("working_periods")
     @classmethod
     def _periods(cls, value: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -293,6 +305,7 @@ class PolicyFile(_Strict):
     rating_window_business_days: float = Field(
         default=15,
         ge=0,
+        le=MAX_DAYS,
         description="After an automatic close, a rating is taken for this long (0: none)",
     )
     calendar: CalendarSettings

@@ -16,6 +16,7 @@ English as ``str()``, in the reader's language in the CLI).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,10 @@ from tierflow.recorded_versions import RecordedVersions
 SKEW = timedelta(minutes=1)
 MAX_AHEAD = timedelta(days=366)  # how far ahead a release may start
 CACHED_VERSIONS = 16
+# a what-if run's filters that leave out a part of the network (``whatif.trail.Scope``): a
+# supervisor's region and tiers, one import's ids. A period, categories and priorities (the
+# ones a candidate changes) may be chosen.
+NARROWING = ("division_prefix", "tiers", "request_prefix")
 VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}")
 PROMOTION_LOCK = 0x7469_6572_706F  # PostgreSQL advisory lock: one promotion at a time
 
@@ -216,14 +221,8 @@ def promote(
     not recorded or tried another policy.
     """
     now = now or datetime.now(UTC)
-    if in_force_from.tzinfo is None or in_force_from.utcoffset() is None:
-        raise PolicyStoreError(
-            "in_force_from", N_("in_force_from: give a time zone, e.g. 2027-01-01T00:00+08:00")
-        )
-    try:
-        in_force_from = in_force_from.astimezone(UTC)
-    except OverflowError:  # an instant at the edge of the calendar
-        raise PolicyStoreError("in_force_from", N_("in_force_from: out of range")) from None
+    given = in_force_from
+    in_force_from = release_start(in_force_from)
     with Session(engine) as session:
         if engine.dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PROMOTION_LOCK})
@@ -234,7 +233,7 @@ def promote(
             whatif_run_id,
         ):
             return Release.of(latest)  # a retry of this very promotion: its answer again
-        _check_when(in_force_from, now)
+        check_when(given, now)
         recorded = session.get(SlaPolicyVersion, version)
         if recorded is None:
             raise PolicyStoreError(
@@ -266,16 +265,30 @@ def _latest(session: Session) -> SlaPolicyRelease | None:
     return session.exec(query.limit(1)).first()
 
 
-def _check_when(in_force_from: datetime, now: datetime) -> None:
+def release_start(in_force_from: datetime) -> datetime:
+    """The start of a release in UTC; refused without a time zone or out of range."""
+    if in_force_from.tzinfo is None or in_force_from.utcoffset() is None:
+        raise PolicyStoreError(
+            "in_force_from", N_("in_force_from: give a time zone, e.g. 2027-01-01T00:00+08:00")
+        )
+    try:
+        return in_force_from.astimezone(UTC)
+    except OverflowError:  # an instant at the edge of the calendar
+        raise PolicyStoreError("in_force_from", N_("in_force_from: out of range")) from None
+
+
+def check_when(in_force_from: datetime, now: datetime | None = None) -> None:
     """Refuse a start in the past, or so far ahead that it reads as a typo (2207 for 2027):
-    a release is never undone, and every later one must start after it."""
-    if in_force_from < now - SKEW:
+    a release is never undone, and every later one must start after it. The refusal shows
+    the instant as it was given (in the admin's zone)."""
+    now = now or datetime.now(UTC)
+    if release_start(in_force_from) < now - SKEW:
         raise PolicyStoreError(
             "in_force_from",
             N_("in_force_from: %(when)s is in the past; a release takes effect from now on"),
             when=in_force_from.isoformat(),
         )
-    if in_force_from > now + MAX_AHEAD:
+    if release_start(in_force_from) > now + MAX_AHEAD:
         raise PolicyStoreError(
             "in_force_from",
             N_(
@@ -350,6 +363,31 @@ def _check_run(session: Session, run_id: str, recorded: SlaPolicyVersion) -> Non
             ),
             run=run_id,
             version=recorded.version,
+        )
+    narrowed = [name for name in NARROWING if (run.scope or {}).get(name)]
+    if narrowed:  # a release applies to every request it is in force for
+        raise PolicyStoreError(
+            "whatif_run_id",
+            N_(
+                "whatif_run_id: what-if run %(run)s covered only part of the network (by "
+                "%(filters)s); a release applies everywhere, so justify it with a run over "
+                "every region and tier (an administrator's)"
+            ),
+            run=run_id,
+            filters=", ".join(narrowed),
+        )
+    skipped = json.loads(run.report).get("skipped") or []
+    if skipped:
+        raise PolicyStoreError(
+            "whatif_run_id",
+            N_(
+                "whatif_run_id: what-if run %(run)s could not replay %(count)d requests under "
+                "the policy (%(first)s: %(reason)s), so it does not show what the policy does"
+            ),
+            run=run_id,
+            count=len(skipped),
+            first=skipped[0].get("request_id", ""),
+            reason=skipped[0].get("reason", ""),
         )
 
 

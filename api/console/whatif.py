@@ -547,6 +547,7 @@ async def promote(request: Request, ctx: Ctx, user: User, run_id: str) -> Respon
     if not can(user, "policies"):
         return error_page(request, user, HTTPException(403, t.gettext("Only admins promote.")))
     try:
+        policy_store.check_when(start, ctx.clock())  # before the candidate is recorded
         configured = policies.configured_policy(ctx)
         await run_in_threadpool(_add_candidate, ctx, user, run, configured)
     except policy_store.PolicyStoreError as exc:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Any
 
 import httpx
@@ -307,6 +307,26 @@ async def test_the_console_promotes_no_other_content_under_the_workers_version(
     assert refused.status_code == 422, refused.text
     assert "site-own 已记录为其他内容" in refused.text
     assert policy_store.load_version(trail.engine, "site-own") is None
+
+
+async def test_a_promotion_refused_for_its_date_records_no_candidate(
+    trail: Trail, site: Console
+) -> None:
+    """The start is checked before the candidate is recorded: a refused promotion leaves no
+    version behind, and the refusal shows the time as the admin gave it (Beijing time)."""
+    async with signed_in(site, "admin") as client:
+        csrf = await page_csrf(client)
+        form = {"csrf_token": csrf, "source": "file", "priorities": ["normal"]}
+        files = {"policy": ("past.toml", scaled_policy("halved-past", 0.5).encode(), "text/plain")}
+        done = await client.post("/console/whatif", data=form, files=files)
+        assert done.status_code == 303, done.text
+        past = site.clock.now - timedelta(days=1)
+        start = past.astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%dT%H:%M")
+        promote = {"csrf_token": csrf, "in_force_from": start, "note": "昨天"}
+        refused = await client.post(f"{done.headers['location']}/promote", data=promote)
+    assert refused.status_code == 422, refused.text
+    assert f"{start}:00+08:00" in refused.text
+    assert policy_store.load_version(trail.engine, "halved-past") is None
 
 
 async def test_a_supervisor_sees_the_page_but_no_promotion(site: Console) -> None:

@@ -127,6 +127,9 @@ def test_the_rating_window_is_configurable_and_zero_turns_it_off() -> None:
     assert parse_policy(unset).rating_window_business_days == 15  # the default
     with pytest.raises(PolicyError, match="rating_window_business_days: must be >= 0"):
         parse_policy(PACKAGED_TEXT.replace("days = 15", "days = -1"))
+    # a window no calendar reaches would fail every automatic close in the workflow
+    with pytest.raises(PolicyError, match="rating_window_business_days: must be <= 1000"):
+        parse_policy(PACKAGED_TEXT.replace("days = 15", "days = 3000000"))
 
 
 def test_pin_category_overrides(policy) -> None:
@@ -425,6 +428,15 @@ def test_weekend_days_are_validated() -> None:
     bad = packaged.replace("[calendar]", "[calendar]\nweekend_days = [7]", 1)
     with pytest.raises(PolicyError, match="calendar.weekend_days"):
         parse_policy(bad, "bad.toml")
+    # China's days off and make-up working days assume Saturday and Sunday: another weekend
+    # was silently replaced by theirs
+    six_days = packaged.replace("[calendar]", "[calendar]\nweekend_days = [6]", 1)
+    with pytest.raises(PolicyError, match="calendar.weekend_days: .* need public_holidays = false"):
+        parse_policy(six_days, "six-day-week.toml")
+    own = six_days.replace("weekend_days = [6]", "public_holidays = false\nweekend_days = [6]")
+    assert parse_policy(own, "own.toml").calendar_for(2027).weekend_days == [6]
+    same = packaged.replace("[calendar]", "[calendar]\nweekend_days = [6, 5]", 1)
+    assert parse_policy(same, "same.toml").calendar_for(2027).weekend_days == [5, 6]
 
 
 def test_a_version_may_be_written_in_chinese(tmp_path: Path) -> None:

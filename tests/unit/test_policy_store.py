@@ -46,6 +46,8 @@ def save_run(
     content: str,
     calendar: str | None = None,
     requests: int = 10,
+    scope: dict[str, object] | None = None,
+    report: str = "{}",
 ) -> None:
     with Session(engine) as session:
         session.add(
@@ -58,7 +60,8 @@ def save_run(
                 candidate_calendar=calendar,
                 requests=requests,
                 changed=2,
-                report="{}",
+                report=report,
+                scope=scope or {},
             )
         )
         session.commit()
@@ -127,6 +130,10 @@ def test_promotions_move_forward_only_and_name_the_field(sqlite_engine: Engine) 
     assert "is in the past" in refused(
         "in_force_from", promote, sqlite_engine, "v1", past, promoted_by="admin", now=NOW
     )
+    beijing = past.astimezone(timezone(timedelta(hours=8)))  # shown as the admin gave it
+    assert "2026-12-02T16:00:00+08:00 is in the past" in refused(
+        "in_force_from", promote, sqlite_engine, "v1", beijing, promoted_by="admin", now=NOW
+    )
     skewed = promote(sqlite_engine, "v1", NOW - timedelta(seconds=30), promoted_by="a", now=NOW)
     assert skewed.version == "v1"  # a few seconds late: the admin's clock, not a past date
 
@@ -178,6 +185,19 @@ def test_a_promotion_links_the_whatif_run_that_tried_this_very_policy(
     # a run on a candidate calendar tried what a release cannot carry (calendars are published)
     assert "run-v2-calendar replaced the calendar of v2" in refused(
         "whatif_run_id", promote, *args, promoted_by="a", whatif_run_id="run-v2-calendar", now=NOW
+    )
+    # a supervisor's run saw its region only; a run that could not replay some requests
+    # (a policy the workflow cannot compute) shows nothing of them
+    save_run(sqlite_engine, "run-v2-city", "v2", V2, scope={"division_prefix": "3301"})
+    assert "covered only part of the network (by division_prefix)" in refused(
+        "whatif_run_id", promote, *args, promoted_by="a", whatif_run_id="run-v2-city", now=NOW
+    )
+    skipped = '{"skipped": [{"request_id": "r-1", "reason": "date value out of range"}]}'
+    save_run(sqlite_engine, "run-v2-skips", "v2", V2, report=skipped)
+    assert "could not replay 1 requests under the policy (r-1: date value out of range)" in (
+        refused(
+            "whatif_run_id", promote, *args, promoted_by="a", whatif_run_id="run-v2-skips", now=NOW
+        )
     )
     assert releases(sqlite_engine) == []
     done = promote(*args, promoted_by="admin", whatif_run_id="run-v2", now=NOW)

@@ -12,8 +12,8 @@ from datetime import date, datetime, timedelta, timezone
 from schemas.domain import Tier
 from schemas.lifecycle import ActionKind
 from schemas.policy import BreachAction
-from tests.utils.factories import action, caseworker, make_request, supervisor
 from tests.utils.eventually import eventually
+from tests.utils.factories import action, caseworker, make_request, supervisor
 from tests.workflows.test_lifecycle import act, sleep_until, submit, view
 from tests.workflows.test_return_and_extension import refused
 from tests.workflows.test_sign_for import near, pin, pinned_submit, recorded, records
