@@ -10,10 +10,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from schemas.domain import Tier
+from schemas.domain import State, Tier
 from schemas.lifecycle import EventType
 from schemas.policy import CalendarData
 from workflows.business_time import business_seconds_between
+
+RESOLVED_STATES = (State.RESOLVED.value, State.CLOSED.value)
 
 
 class EventLike(Protocol):
@@ -85,9 +87,9 @@ class Outcome:
     reminders: int
     supervisions: int  # opened by the engine
     warnings: int
-    resolved: bool
-    on_time: bool  # resolved with no deadline missed
-    resolution_business_seconds: int | None
+    resolved: bool  # resolved in the end (resolved or closed after its last resolution)
+    on_time: bool  # resolved with no resolution deadline missed (as 考核's 按时办结)
+    resolution_business_seconds: int | None  # to its last resolution
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,6 +98,10 @@ class Outcome:
         """The fields in which two outcomes of one request differ."""
         mine, theirs = self.as_dict(), other.as_dict()
         return [name for name in mine if mine[name] != theirs[name]]
+
+
+def _state(event: EventLike) -> str:
+    return str(getattr(event.to_state, "value", event.to_state))
 
 
 def outcome_of(
@@ -110,19 +116,29 @@ def outcome_of(
     first_holder = next(
         (e.institution_id for e in events if e.event_type is EventType.ASSIGNED), None
     )
-    resolved_at = next((e.occurred_at for e in events if e.event_type is EventType.RESOLVED), None)
+    last = events[-1] if events else None
+    state = _state(last) if last else "submitted"
+    resolutions = [i for i, e in enumerate(events) if e.event_type is EventType.RESOLVED]
+    # resolved for good: no event after its last resolution took it back (reopened, 重办)
+    stayed = bool(resolutions) and all(
+        _state(e) in RESOLVED_STATES for e in events[resolutions[-1] :]
+    )
+    resolved_at = events[resolutions[-1]].occurred_at if stayed else None
     breaches = types.count(EventType.SLA_BREACHED)
+    late = any(
+        e.event_type is EventType.SLA_BREACHED and (e.details or {}).get("clock") == "resolution"
+        for e in events
+    )
     seconds = None
     if resolved_at is not None and calendar is not None and events:
         seconds = business_seconds_between(events[0].occurred_at, resolved_at, calendar)
-    last = events[-1] if events else None
     return Outcome(
         request_id=request_id,
         category=category,
         priority=priority,
         institution_id=first_holder,
         tier=last.to_tier.value if last else Tier.COUNTY.value,
-        state=str(getattr(last.to_state, "value", last.to_state)) if last else "submitted",
+        state=state,
         breaches=breaches,
         escalations=sum(
             1
@@ -138,6 +154,6 @@ def outcome_of(
         ),
         warnings=types.count(EventType.SLA_WARNING),
         resolved=resolved_at is not None,
-        on_time=resolved_at is not None and breaches == 0,
+        on_time=resolved_at is not None and not late,
         resolution_business_seconds=seconds,
     )

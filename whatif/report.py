@@ -54,7 +54,9 @@ class Figures:
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = asdict(self)
         data.pop("resolution_business_seconds")
-        data["on_time_rate"] = round(self.on_time / self.resolved, 4) if self.resolved else None
+        # over every request, so that before and after share one denominator: a request the
+        # candidate no longer lets resolve counts against it, as one late does
+        data["on_time_rate"] = round(self.on_time / self.requests, 4) if self.requests else None
         data["mean_resolution_business_hours"] = (
             round(self.resolution_business_seconds / self.resolved / 3600, 2)
             if self.resolved

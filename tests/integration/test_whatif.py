@@ -192,6 +192,10 @@ def test_halved_targets_breach_more_and_list_the_requests_that_change(
     assert report["candidate_version"] == "halved"
     assert after["breaches"] > before["breaches"]
     assert after["warnings"] >= before["warnings"]
+    # stricter targets never make more requests on time, nor the rate higher (over every
+    # request: a candidate that keeps some from resolving does not read better)
+    assert after["on_time"] <= before["on_time"]
+    assert after["on_time_rate"] <= before["on_time_rate"]
     assert report["changed"], "halved targets changed no request"
     for change in report["changed"]:
         assert change["changed"], change
