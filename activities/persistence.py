@@ -34,9 +34,9 @@ def _naming(record: TransitionRecord) -> Iterator[None]:
 
 
 def _write_summaries(conn: Connection, recorded: list[TransitionRecord]) -> None:
-    for newest, submission in newest_by_request(recorded):
+    for newest, submission, first_holder in newest_by_request(recorded):
         with _naming(newest):
-            write_summary(conn, newest, submission)
+            write_summary(conn, newest, submission, first_holder)
 
 
 class TransitionWriter:

@@ -10,17 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import HTTPException, status
-from sqlalchemy import and_, exists, or_
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, any_, func, or_
 from sqlmodel import col, select
 
 from schemas import permissions
 from schemas.domain import Role, Tier
-from schemas.lifecycle import ActionKind, EventType
+from schemas.lifecycle import ActionKind
 from schemas.messages import N_, Said
 from schemas.permissions import REPORT_ROLES, STAFF_ROLES
 from tierflow.auth_store import Principal
-from tierflow.db.models import RequestPart, ServiceRequest, TierHoldRow, Transition
+from tierflow.db.models import RequestPart, ServiceRequest
 
 
 def allowed_kinds(p: Principal) -> frozenset[ActionKind]:
@@ -93,32 +92,24 @@ def co_handling(unit: str) -> Any:
 def received_by(unit: str) -> Any:
     """首问负责: the requests ``unit`` received first, registered at its window or first sent
     to it, which it may follow wherever they are held now (read only, the contact masked)."""
-    registered = select(Transition.request_id).where(
-        Transition.event_type == EventType.SUBMITTED, Transition.actor_institution_id == unit
-    )
-    earlier = aliased(TierHoldRow)
-    first_stays = select(TierHoldRow.request_id).where(
-        TierHoldRow.institution_id == unit,
-        ~exists().where(
-            col(earlier.request_id) == col(TierHoldRow.request_id),
-            col(earlier.since) < col(TierHoldRow.since),
-        ),
-    )
-    request_id = col(ServiceRequest.request_id)
-    return or_(request_id.in_(registered), request_id.in_(first_stays))
+    return or_(col(ServiceRequest.registered_by) == unit, col(ServiceRequest.first_holder) == unit)
 
 
-def scope_conditions(p: Principal) -> list[Any]:
-    """Return SQL conditions on ``service_request`` that keep rows in the principal's scope."""
+def scope_conditions(p: Principal, dialect: str = "") -> list[Any]:
+    """Return SQL conditions on ``service_request`` that keep rows in the principal's scope
+    (on PostgreSQL, ``dialect``, in a form its planner serves from indexes)."""
     if p.role is Role.CASEWORKER:
         unit = p.institution_id or "\x00"
         co_handled = select(RequestPart.request_id).where(co_handling(unit))
-        return [
-            or_(
-                col(ServiceRequest.institution_id) == unit,
-                col(ServiceRequest.request_id).in_(co_handled),  # 协办: a part of it is theirs
-            )
-        ]
+        part_ids = col(ServiceRequest.request_id)
+        # 协办: a part of it is theirs. On PostgreSQL as = ANY(ARRAY(...)), computed once, so
+        # that the OR is two index scans, not a hashed subplan over every row
+        theirs = (
+            part_ids == any_(func.array(co_handled.scalar_subquery()))
+            if dialect == "postgresql"
+            else part_ids.in_(co_handled)
+        )
+        return [or_(col(ServiceRequest.institution_id) == unit, theirs)]
     if p.role in permissions.REGIONAL_ROLES:
         tiers = [t.value for t in permissions.tiers_at_or_below(p.tier)]
         return [

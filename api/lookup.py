@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import co_handling, in_scope, received_by
+from api.auth import co_handling, in_scope
 from api.contact import shown_to
 from api.deps import ApiContext
 from api.errors import TEMPORAL_NOT_NOW
@@ -158,24 +158,19 @@ async def _check_scope(
         return Sight.SCOPE
     if await run_in_threadpool(co_handles, ctx, principal, request_id):
         return Sight.CO_HANDLED
-    if await run_in_threadpool(received_first, ctx, principal, request_id):
+    if isinstance(held, ServiceRequest) and received_first(principal, held):
         return Sight.RECEIVED
     raise not_found(request_id)
 
 
-def received_first(ctx: ApiContext, principal: Principal, request_id: str) -> bool:
+def received_first(principal: Principal, row: ServiceRequest) -> bool:
     """首问负责: whether the caller's unit received the request first (registered it at its
     window, or was the first sent it), so that its caseworkers and its lead can answer the
     enterprise where the request stands once another unit holds it."""
-    if principal.role not in HANDLER_ROLES or principal.institution_id is None:
+    unit = principal.institution_id
+    if principal.role not in HANDLER_ROLES or unit is None:
         return False
-    with Session(ctx.engine) as session:
-        found = session.exec(
-            select(ServiceRequest.request_id).where(
-                ServiceRequest.request_id == request_id, received_by(principal.institution_id)
-            )
-        ).first()
-    return found is not None
+    return unit in (row.registered_by, row.first_holder)
 
 
 def co_handles(ctx: ApiContext, principal: Principal, request_id: str) -> bool:

@@ -333,7 +333,7 @@ def operator_counts(engine: Engine) -> dict[str, int]:
     """Return the requests waiting for an operator per tier."""
     query = (
         select(ServiceRequest.tier, func.count())
-        .where(col(ServiceRequest.needs_operator).is_(True))
+        .where(col(ServiceRequest.needs_operator))  # as ix_service_request_needs_operator
         .group_by(ServiceRequest.tier)
     )
     with Session(engine) as session:

@@ -39,9 +39,13 @@ def list_inbox(
         return list(session.exec(query.offset(offset).limit(limit)).all())
 
 
-def count_unread(engine: Engine, user_id: str) -> int:
-    """Return how many of the user's inbox entries are unread (the badge)."""
-    query = select(func.count()).where(*_inbox(user_id), col(Notification.read_at).is_(None))
+def count_unread(engine: Engine, user_id: str, at_most: int | None = None) -> int:
+    """Return how many of the user's inbox entries are unread; counting stops at ``at_most``
+    (the badge shows 99+: a supervisor may have tens of thousands, counted on every page)."""
+    unread = select(Notification.id).where(*_inbox(user_id), col(Notification.read_at).is_(None))
+    if at_most is not None:
+        unread = unread.limit(at_most)
+    query = select(func.count()).select_from(unread.subquery())
     with Session(engine) as session:
         return int(session.exec(query).one())
 

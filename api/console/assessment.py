@@ -285,7 +285,9 @@ def requests_behind(
         return error_page(request, user, HTTPException(404, message))
     period = query.period()
     try:
-        found = service.requests_behind(ctx, user, period.start, period.end, group, figure, by)
+        found = service.requests_behind(
+            ctx, user, period.start, period.end, group, figure, by, shown=BEHIND_ROWS
+        )
     except HTTPException as exc:
         return error_page(request, user, exc)
     rate = figure in RATES

@@ -33,12 +33,15 @@ SWITCHES = ("inbox", "email_enabled", "sms_enabled", "digest")
 NOTIFICATION_ID = re.compile(r"[0-9]{1,18}")  # a row's number (ASCII digits, fits BIGINT)
 
 
+BADGE_MAX = 99  # the badge counts this far, then shows 99+
+
+
 def unread_count(request: Request | None, user: Principal | None) -> int:
-    """The signed-in user's unread inbox entries (0 when nobody is signed in, or rendered
-    outside a request)."""
+    """The signed-in user's unread inbox entries, up to ``BADGE_MAX`` + 1 (0 when nobody is
+    signed in, or rendered outside a request)."""
     if user is None or not isinstance(request, Request):
         return 0
-    return count_unread(request.app.state.ctx.engine, user.user_id)
+    return count_unread(request.app.state.ctx.engine, user.user_id, at_most=BADGE_MAX + 1)
 
 
 language.add_global("unread_count", unread_count)

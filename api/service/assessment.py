@@ -80,6 +80,7 @@ def assessment_csv(report: AssessmentReport) -> str:
     return to_csv(fields, rows)
 
 
+ID_BATCH = 1000  # request ids per statement
 BehindRow = tuple[figures.Mark, bool | None, ServiceRequest | None]
 
 
@@ -91,18 +92,26 @@ def requests_behind(
     group: str,
     figure: str,
     by: str = "institution",
+    shown: int | None = None,
 ) -> list[BehindRow]:
-    """The rows behind one group's figure, each with its request's read-model row."""
+    """The rows behind one group's figure, each with its request's read-model row: the first
+    ``shown`` rows' (None: all), as a page shows only so many of a year's hundreds of
+    thousands (and a statement takes at most 65,535 parameters)."""
     period = report_period(principal, since, until)
     _check_grouping(by)
     if figure not in figures.FIGURES:
         raise field_error(("query", "figure"), f"must be one of {', '.join(figures.FIGURES)}")
     units = figures.members(ctx.engine, by, group)
     found = figures.behind(ctx.engine, [], period, units, figure, assessed_units(principal))
-    ids = sorted({mark.request_id for mark in found})
+    ids = sorted({mark.request_id for mark in found[:shown]})
+    by_id: dict[str, ServiceRequest] = {}
     with Session(ctx.engine) as session:
-        rows = session.exec(select(ServiceRequest).where(col(ServiceRequest.request_id).in_(ids)))
-        by_id = {row.request_id: row for row in rows.all()}
+        for start in range(0, len(ids), ID_BATCH):
+            batch = ids[start : start + ID_BATCH]
+            rows = session.exec(
+                select(ServiceRequest).where(col(ServiceRequest.request_id).in_(batch))
+            )
+            by_id |= {row.request_id: row for row in rows.all()}
         for row in by_id.values():
             session.expunge(row)
     return [(mark, mark.counts, by_id.get(mark.request_id)) for mark in found]

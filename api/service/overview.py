@@ -7,14 +7,14 @@ their tier and below, exactly as the API's queue and reports do.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
 from api.auth import scope_conditions
 from schemas.domain import TERMINAL_STATES, TIER_ORDER, SlaStatus, Tier
 from tierflow.auth_store import Principal
+from tierflow.db.engine import count_if
 from tierflow.db.models import ServiceRequest
 
 
@@ -29,11 +29,6 @@ class OverviewRow:
     escalated: int
 
 
-def _count_if(condition: Any) -> Any:
-    """Count the rows of a group that meet ``condition``."""
-    return func.sum(case((condition, 1), else_=0))
-
-
 def overview_rows(engine: Engine, principal: Principal) -> list[OverviewRow]:
     """Count open requests in scope per (tier, institution), highest tier first."""
     status = ServiceRequest.sla_status
@@ -42,10 +37,10 @@ def overview_rows(engine: Engine, principal: Principal) -> list[OverviewRow]:
             col(ServiceRequest.tier),
             col(ServiceRequest.institution_id),
             func.count(),
-            _count_if(status == SlaStatus.BREACHED),
-            _count_if(status == SlaStatus.WARNING),
-            _count_if(status == SlaStatus.PAUSED),
-            _count_if(col(ServiceRequest.escalation_count) > 0),
+            count_if(status == SlaStatus.BREACHED),
+            count_if(status == SlaStatus.WARNING),
+            count_if(status == SlaStatus.PAUSED),
+            count_if(col(ServiceRequest.escalation_count) > 0),
         )
         .where(*scope_conditions(principal))
         .where(col(ServiceRequest.state).not_in(sorted(TERMINAL_STATES)))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from api.auth import require, scope_conditions
 from api.deps import ApiContext
@@ -23,11 +23,11 @@ from api.models import (
 )
 from schemas.lifecycle import EventType
 from tierflow.auth_store import Principal
+from tierflow.db.engine import count_if
 from tierflow.db.models import ServiceRequest, TierHoldRow, Transition
 
 DEFAULT_PERIOD = timedelta(days=30)
 OUT_OF_RANGE = "out of range: give a time between the years 2 and 9998"
-Q = TypeVar("Q", Select[*tuple[Any, ...]], SelectOfScalar[Any])
 
 
 def report_period(
@@ -53,18 +53,6 @@ def _utc(value: datetime, name: str) -> datetime:
         return aware.astimezone(UTC)
     except OverflowError:
         raise field_error(("query", name), OUT_OF_RANGE) from None
-
-
-def in_period_and_scope(
-    query: Q, principal: Principal, request_id: Any, moment: Any, period: tuple[datetime, datetime]
-) -> Q:
-    """Keep the rows of requests in the caller's scope whose ``moment`` falls in ``period``."""
-    start, end = period
-    return (
-        query.join(ServiceRequest, col(ServiceRequest.request_id) == col(request_id))
-        .where(*scope_conditions(principal))
-        .where(col(moment) >= start, col(moment) <= end)
-    )
 
 
 def summary_report(ctx: ApiContext, principal: Principal) -> SummaryReport:
@@ -98,17 +86,24 @@ def sla_report(
 ) -> SlaReport:
     """Return SLA attainment per institution and tier for holds begun in the period."""
     start, end = report_period(principal, since, until)
-    query = in_period_and_scope(
-        select(TierHoldRow), principal, TierHoldRow.request_id, TierHoldRow.since, (start, end)
+    response, resolution = col(TierHoldRow.response_breached), col(TierHoldRow.resolution_breached)
+    unit, tier = col(TierHoldRow.institution_id), col(TierHoldRow.tier)
+    query = (  # summed in the database: a year is hundreds of thousands of stays
+        select_columns(
+            unit,
+            tier,
+            func.count(),
+            count_if(response),
+            count_if(resolution),
+            count_if(or_(response, resolution)),
+        )
+        .join(ServiceRequest, col(ServiceRequest.request_id) == col(TierHoldRow.request_id))
+        .where(*scope_conditions(principal))
+        .where(col(TierHoldRow.since) >= start, col(TierHoldRow.since) <= end)
+        .group_by(unit, tier)
     )
-    stats: dict[tuple[str, Any], list[int]] = {}
     with Session(ctx.engine) as session:
-        for hold in session.exec(query).all():
-            entry = stats.setdefault((hold.institution_id, hold.tier), [0, 0, 0, 0])
-            entry[0] += 1
-            entry[1] += int(hold.response_breached)
-            entry[2] += int(hold.resolution_breached)
-            entry[3] += int(hold.response_breached or hold.resolution_breached)
+        stats = session.execute(query).all()
     rows = [
         SlaRow(
             institution_id=inst,
@@ -118,7 +113,7 @@ def sla_report(
             resolution_breached=res,
             attainment=round((n - breached) / n, 4) if n else 1.0,
         )
-        for (inst, tier), (n, resp, res, breached) in sorted(stats.items())
+        for inst, tier, n, resp, res, breached in sorted(stats, key=lambda r: (r[0], r[1]))
     ]
     return SlaReport(since=start, until=end, rows=rows)
 
@@ -128,19 +123,22 @@ def escalation_report(
 ) -> EscalationReport:
     """Count escalations in the period by tiers, cause (SLA breach or manual) and reason code."""
     start, end = report_period(principal, since, until)
-    query = in_period_and_scope(
-        select(Transition.from_tier, Transition.to_tier, Transition.details),
-        principal,
-        Transition.request_id,
-        Transition.occurred_at,
-        (start, end),
-    ).where(Transition.event_type == EventType.ESCALATED)
+    details = col(Transition.details)
+    from_tier, to_tier = col(Transition.from_tier), col(Transition.to_tier)
+    cause, code = details["cause"].as_string(), details["reason_code"].as_string()
+    query = (  # counted in the database: a year is tens of thousands of escalations
+        select_columns(from_tier, to_tier, cause, code, func.count())
+        .join(ServiceRequest, col(ServiceRequest.request_id) == col(Transition.request_id))
+        .where(*scope_conditions(principal))
+        .where(col(Transition.occurred_at) >= start, col(Transition.occurred_at) <= end)
+        .where(col(Transition.event_type) == EventType.ESCALATED)
+        .group_by(from_tier, to_tier, cause, code)
+    )
     counts: Counter[tuple[Any, Any, str, str]] = Counter()
     with Session(ctx.engine) as session:
-        for from_tier, to_tier, details in session.exec(query).all():
-            details = details or {}
-            cause = "sla_breach" if details.get("cause") == "sla_breach" else "manual"
-            counts[(from_tier, to_tier, cause, str(details.get("reason_code", "other")))] += 1
+        for up_from, up_to, why, reason_code, n in session.execute(query).all():
+            manual_or_breach = "sla_breach" if why == "sla_breach" else "manual"
+            counts[(up_from, up_to, manual_or_breach, str(reason_code or "other"))] += n
     rows = [
         EscalationRow(from_tier=f, to_tier=t, cause=c, reason_code=code, count=n)
         for (f, t, c, code), n in sorted(counts.items(), key=lambda kv: str(kv[0]))

@@ -140,7 +140,8 @@ COUNT_LIMIT = 1000  # matches counted at most for a page; the listing itself is 
 def _conditions(principal: Principal, where: QueueFilter, dialect: str, now: datetime) -> list[Any]:
     """Return the SQL conditions of a listing: the caller's scope and the filter."""
     require(principal, "read")
-    conditions = _received(principal) if where.received else scope_conditions(principal)
+    scope = _received(principal) if where.received else scope_conditions(principal, dialect)
+    conditions = list(scope)
     filters: list[tuple[Any, Any]] = [
         (ServiceRequest.institution_id, where.institution),
         (ServiceRequest.tier, where.tier),

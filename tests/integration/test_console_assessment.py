@@ -9,6 +9,8 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
+from sqlalchemy import event
 
 from tests.fixtures.console import Console, signed_in
 from tests.integration.test_assessment import (
@@ -165,3 +167,38 @@ async def test_a_supervisor_sees_only_the_institutions_of_the_region(
             params={**PERIOD, "group": next(iter(counts)), "figure": "holds"},
         )
         assert leak.status_code == 200 and 'href="/console/requests/' not in leak.text
+
+
+async def test_a_drill_down_reads_the_rows_of_the_requests_it_lists_only(
+    console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A year's figure may stand on hundreds of thousands of rows (more request ids than a
+    statement takes): the page counts them all, lists the first ones, and reads the request
+    rows of those alone, a batch of ids at a time."""
+    records, counts = _corpus(seed=11, n=60)
+    _persist(console.engine, records)
+    unit = max(counts, key=lambda u: counts[u]["holds"])
+    total = counts[unit]["holds"]
+    assert total > 3
+    monkeypatch.setattr("api.console.assessment.BEHIND_ROWS", 3)
+    monkeypatch.setattr("api.service.assessment.ID_BATCH", 2)
+    batches: list[int] = []
+
+    def reads(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if "FROM service_request" in statement and "request_id IN" in statement:
+            batches.append(len(parameters))
+
+    event.listen(console.engine, "before_cursor_execute", reads)
+    try:
+        async with signed_in(console, "admin") as client:
+            behind = await client.get(
+                "/console/assessment/requests",
+                params={**PERIOD, "group": unit, "figure": "response_rate"},
+            )
+    finally:
+        event.remove(console.engine, "before_cursor_execute", reads)
+    assert behind.status_code == 200, behind.text
+    assert batches == [2, 1]  # the 3 listed requests' rows, 2 ids at a time
+    listed = BEHIND.findall(behind.text)[0]
+    assert listed.count('href="/console/requests/') == 3
+    assert f"共 {total} 件，列出前 3 件。" in behind.text

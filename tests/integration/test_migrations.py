@@ -15,8 +15,8 @@ import tierflow.db.auth_models  # noqa: F401 - registers the tables
 import tierflow.db.grade_models  # noqa: F401 - registers the tables
 import tierflow.db.models  # noqa: F401 - registers the tables
 from activities.persistence import TransitionWriter
-from schemas.domain import Role
-from tests.utils.factories import RecordFactory, make_request
+from schemas.domain import Role, Tier
+from tests.utils.factories import RecordFactory, caseworker, make_request
 from tierflow.db import repository
 from tierflow.db.auth_models import ApiToken, ApiUser
 from tierflow.db.engine import make_engine
@@ -177,6 +177,99 @@ def test_requests_stored_before_the_longer_text_columns_stay_and_longer_texts_fi
     assert schema_diff(empty_db_url) == []  # indexes and all, as the models say
     if empty_db_url.startswith("postgresql"):  # and the search's own, on the widened columns
         assert set(SEARCH_INDEXES) <= indexes
+
+
+def _insert(conn: Connection, sql: str, **values: object) -> None:
+    """Insert a row as an older revision's table held it; ``at`` bound as a stored time."""
+    conn.execute(text(sql).bindparams(bindparam("at", type_=UtcDateTime)), values)
+
+
+def test_requests_projected_before_0030_know_the_unit_that_received_them(
+    empty_db_url: str,
+) -> None:
+    """首问负责: 0030 takes the unit that registered a request (a walk-in's) and the unit it
+    was first sent to from the audit trail of the requests projected before it."""
+    upgrade(empty_db_url, "0029_security_event")
+    engine = make_engine(empty_db_url)
+    walk_in = make_request("req-walk-in").model_copy(
+        update={"submitted_by": caseworker("zj-330105-sme", "window-clerk")}
+    )
+    window, online = RecordFactory(walk_in), RecordFactory(make_request("req-online"))
+    records = [
+        window.submitted(),
+        window.assigned("zj-330106-sme"),
+        window.escalated("zj-330100-sme", Tier.MUNICIPAL),
+        online.submitted(),
+        online.assigned("zj-330106-sme"),
+    ]
+    try:
+        with engine.begin() as conn:  # the rows and audit trail as 0029's tables held them
+            for r in records:
+                _insert(
+                    conn,
+                    "INSERT INTO transition (event_id, request_id, sequence, event_type, "
+                    "occurred_at, actor_id, actor_role, actor_institution_id, to_state, "
+                    "to_tier, institution_id, policy_version, recorded_at, details) VALUES "
+                    "(:event_id, :request_id, :sequence, :event_type, :at, :actor_id, "
+                    ":actor_role, :actor_unit, :to_state, :to_tier, :unit, 'test-1', :at, '{}')",
+                    event_id=r.event_id,
+                    request_id=r.request_id,
+                    sequence=r.sequence,
+                    event_type=r.event_type.value,
+                    at=r.occurred_at,
+                    actor_id=r.actor.id,
+                    actor_role=r.actor.role.value,
+                    actor_unit=r.actor.institution_id,
+                    to_state=r.to_state.value,
+                    to_tier=r.to_tier.value,
+                    unit=r.institution_id,
+                )
+            for rid in ("req-walk-in", "req-online"):
+                _insert(
+                    conn,
+                    "INSERT INTO service_request (request_id, state, tier, category, priority, "
+                    "grade, division_code, enterprise_uscc, enterprise_name, subject, "
+                    "description, channel, policy_version, sla_status, submitted_at, "
+                    "updated_at, escalation_count, needs_operator, last_sequence) VALUES "
+                    "(:rid, 'assigned', 'county', 'financing', 'normal', 'none', '330106', "
+                    "'91330106MA2B0000X0', '杭州启明', '流动资金贷款', '', 'portal', 'test-1', "
+                    "'on_track', :at, :at, 0, false, 3)",
+                    rid=rid,
+                    at=datetime(2026, 11, 1, tzinfo=UTC),
+                )
+        upgrade(empty_db_url)
+        with engine.connect() as conn:
+            found = conn.execute(
+                text(
+                    "SELECT request_id, registered_by, first_holder FROM service_request "
+                    "ORDER BY request_id"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in found] == [
+        ("req-online", None, "zj-330106-sme"),
+        ("req-walk-in", "zj-330105-sme", "zj-330106-sme"),
+    ]
+
+
+def test_postgres_sessions_run_without_jit_and_open_rows_have_their_indexes(
+    db_url: str,
+) -> None:
+    """A year's queue reads the open rows by index; PostgreSQL's JIT, which compiled the
+    queues' queries for longer than they ran, is off in every session of the pool."""
+    engine = make_engine(db_url)
+    try:
+        indexes = {i["name"] for i in inspect(engine).get_indexes("service_request")}
+        assert {"ix_service_request_open_unit", "ix_service_request_open_region"} <= indexes
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as conn:
+                assert conn.execute(text("SHOW jit")).scalar_one() == "off"
+                conn.rollback()  # what the pool does on return: the setting stays
+            with engine.connect() as conn:
+                assert conn.execute(text("SHOW jit")).scalar_one() == "off"
+    finally:
+        engine.dispose()
 
 
 def test_indexes_exist_for_the_queue_and_the_audit_trail(db_url: str) -> None:

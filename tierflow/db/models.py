@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, Text
+from sqlalchemy import JSON, Index, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from schemas.domain import Category, Grade, Priority, Role, SlaStatus, State, Tier
@@ -76,8 +76,18 @@ def awaiting_codes(text: str | None) -> list[Awaiting]:
     return [Awaiting(code) for code in (text or "").split()]
 
 
+# Rows not ended (``schemas.domain.TERMINAL_STATES``), as the queues filter them: a partial
+# index's predicate, which a query's ``state NOT IN (...)`` must match to use it.
+OPEN_ROWS = "state NOT IN ('closed', 'rejected', 'withdrawn')"
+
+
 class ServiceRequest(ServiceRequestBase, table=True):
     """One row per request: the latest summary the workflow reported."""
+
+    # 首问负责: the unit whose staff registered it at its window (None: online, a system) and
+    # the unit it was first sent to (api.auth.received_by)
+    registered_by: str | None = Field(default=None, sa_type=String(64))
+    first_holder: str | None = Field(default=None, sa_type=String(64))
 
     __tablename__ = "service_request"
     __table_args__ = (
@@ -85,6 +95,29 @@ class ServiceRequest(ServiceRequestBase, table=True):
         Index("ix_service_request_tier_state", "tier", "state"),
         Index("ix_service_request_category_submitted", "category", "submitted_at"),
         Index("ix_service_request_handler", "institution_id", "handler_id"),
+        Index("ix_service_request_registered_by", "registered_by"),
+        Index("ix_service_request_first_holder", "first_holder"),
+        # the queues' and gauges' open requests, a small part of a year's rows
+        Index(
+            "ix_service_request_open_unit",
+            "institution_id",
+            postgresql_where=text(OPEN_ROWS),
+            sqlite_where=text(OPEN_ROWS),
+        ),
+        Index(
+            "ix_service_request_open_region",
+            "division_code",
+            "tier",
+            postgresql_where=text(OPEN_ROWS),
+            sqlite_where=text(OPEN_ROWS),
+        ),
+        Index("ix_service_request_submitted", "submitted_at", "request_id"),  # by date
+        Index(
+            "ix_service_request_needs_operator",
+            "needs_operator",
+            postgresql_where=text("needs_operator"),
+            sqlite_where=text("needs_operator"),
+        ),
     )
 
 
@@ -127,8 +160,6 @@ class Transition(TransitionBase, table=True):
     __table_args__ = (
         Index("ix_transition_request_sequence", "request_id", "sequence"),
         Index("ix_transition_type_occurred", "event_type", "occurred_at"),  # 考核 by period
-        # 首问负责: what a unit registered at its window (api.auth.received_by)
-        Index("ix_transition_actor_institution", "actor_institution_id", "event_type"),
     )
     recorded_at: datetime = Field(sa_type=UtcDateTime)
 
@@ -160,7 +191,6 @@ class TierHoldRow(TierHoldBase, table=True):
     __table_args__ = (
         Index("ix_tier_hold_request_since", "request_id", "since"),
         Index("ix_tier_hold_since", "since"),  # 考核 by period
-        Index("ix_tier_hold_institution", "institution_id", "request_id"),  # 首问负责
     )
     id: int | None = Field(default=None, primary_key=True)
     opened_by: str = Field(sa_type=String(200), unique=True)  # event id that opened it

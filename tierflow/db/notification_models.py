@@ -65,6 +65,8 @@ class Notification(NotificationBase, table=True):
         UniqueConstraint("event_id", "channel", "recipient", name="uq_notification_delivery"),
         Index("ix_notification_due", "status", "not_before"),
         Index("ix_notification_inbox", "user_id", "channel", "read_at"),
+        # the inbox, newest first (notification_store.inbox)
+        Index("ix_notification_inbox_recent", "user_id", "channel", "created_at", "id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     attempts: int = 0

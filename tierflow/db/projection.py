@@ -24,6 +24,7 @@ from sqlmodel import SQLModel
 
 from schemas.chased import part_unit
 from schemas.lifecycle import EventType, RatingStage, RequestInput, TransitionRecord
+from schemas.permissions import STAFF_ROLES
 from tierflow.db.engine import conflict_insert
 from tierflow.db.models import (
     Comment,
@@ -84,27 +85,39 @@ def apply_transition(conn: Connection, record: TransitionRecord) -> bool:
     """Project ``record``; return True if this call recorded it, False if it was known."""
     if not record_transition(conn, record):
         return False
-    write_summary(conn, record, record.request)
+    write_summary(conn, record, record.request, _first_holder(record))
     return True
+
+
+def _first_holder(record: TransitionRecord) -> str | None:
+    """The unit the request was first sent to, if ``record`` is that (its one ``assigned``)."""
+    return record.institution_id if record.event_type is EventType.ASSIGNED else None
 
 
 def newest_by_request(
     records: list[TransitionRecord],
-) -> list[tuple[TransitionRecord, RequestInput | None]]:
-    """Each request's newest record among ``records``, with the submission among them if any.
+) -> list[tuple[TransitionRecord, RequestInput | None, str | None]]:
+    """Each request's newest record among ``records``, with the submission among them if any
+    and the unit it was first sent to (``_first_holder``).
 
     Upserting the summary of the newest record alone leaves the row as one upsert per record
     would (an older summary never overwrites a newer one), at a fraction of the statements.
     """
     newest: dict[str, TransitionRecord] = {}
     submitted: dict[str, RequestInput] = {}
+    first_sent: dict[str, str] = {}
     for record in records:
         known = newest.get(record.request_id)
         if known is None or record.sequence > known.sequence:
             newest[record.request_id] = record
         if record.request is not None:
             submitted[record.request_id] = record.request
-    return [(record, submitted.get(request_id)) for request_id, record in newest.items()]
+        if (unit := _first_holder(record)) is not None:
+            first_sent[record.request_id] = unit
+    return [
+        (record, submitted.get(request_id), first_sent.get(request_id))
+        for request_id, record in newest.items()
+    ]
 
 
 def record_transition(conn: Connection, record: TransitionRecord) -> bool:
@@ -277,10 +290,14 @@ def _request_upsert(dialect_name: str) -> Any:
 
 
 def write_summary(
-    conn: Connection, record: TransitionRecord, submission: RequestInput | None = None
+    conn: Connection,
+    record: TransitionRecord,
+    submission: RequestInput | None = None,
+    first_holder: str | None = None,
 ) -> None:
     """Upsert the request's row from ``record``'s summary; with the submission, its own fields
-    (contact, description, channel, attachments), whatever order the records arrive in."""
+    (contact, description, channel, attachments, the unit that registered it); with the unit
+    it was first sent to, that (首问负责): whatever order the records arrive in."""
     summary = record.summary.model_dump()
     summary["last_sequence"] = record.sequence
     summary["awaiting"] = awaiting_text(record.summary.awaiting)
@@ -288,7 +305,9 @@ def write_summary(
     values["request_id"] = record.request_id
     if submission is not None:
         req, ent = submission, submission.enterprise
+        registrar = req.submitted_by  # a unit's staff at its window; None: online
         values |= {
+            "registered_by": registrar.institution_id if registrar.role in STAFF_ROLES else None,
             "contact_name": ent.contact_name,
             "contact_phone": ent.contact_phone,
             "contact_email": ent.contact_email,
@@ -300,11 +319,14 @@ def write_summary(
     if submission is not None:
         extra = {f"b_{k}": values[k] for k in SUBMISSION_COLUMNS}
         conn.execute(_SUBMISSION_FIELDS, {"b_request_id": record.request_id, **extra})
+    if first_holder is not None:
+        conn.execute(_FIRST_HOLDER, {"b_request_id": record.request_id, "b_unit": first_holder})
 
 
 # Statements built once (building and cache-keying one costs more than running it): the
 # parameters are bound per call.
 SUBMISSION_COLUMNS = (
+    "registered_by",
     "contact_name",
     "contact_phone",
     "contact_email",
@@ -316,6 +338,11 @@ _SUBMISSION_FIELDS = (
     update(_service_request)
     .where(_service_request.c.request_id == bindparam("b_request_id"))
     .values({k: bindparam(f"b_{k}") for k in SUBMISSION_COLUMNS})
+)
+_FIRST_HOLDER = (
+    update(_service_request)
+    .where(_service_request.c.request_id == bindparam("b_request_id"))
+    .values(first_holder=bindparam("b_unit"))
 )
 _OPEN_HOLD_ID = (
     select(_tier_hold.c.id)

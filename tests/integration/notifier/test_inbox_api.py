@@ -238,3 +238,20 @@ async def test_the_console_inbox_pages_through_every_notification(setup) -> None
             url = found.group(1).replace("&amp;", "&") if found else None
         assert "第 2 页" in page.text and 'rel="prev"' in page.text
     assert sorted(int(n) for n in seen) == list(range(INBOX_ROWS + 3))
+
+
+async def test_the_badge_counts_to_99_and_the_api_counts_them_all(setup) -> None:  # noqa: ANN001
+    """The badge is on every page: it stops counting past 99 (a supervisor may have tens of
+    thousands unread); the API's count stays exact."""
+    engine, users, app = setup
+    add_inbox(engine, users.ids["cw_own"], 99, "【预警】工单")
+    async with asgi_client(app) as client:
+        assert (await sign_in(client, users.tokens["cw_own"])).status_code == 303
+        assert badge(99) in (await client.get("/console/inbox")).text
+        add_inbox(engine, users.ids["cw_own"], 2, "【预警】另一工单", request_id="req-2")
+        page = (await client.get("/console/inbox")).text
+        assert '<span aria-hidden="true">99+</span>' in page and "（超过 99 条未读）" in page
+        counted = await client.get(
+            "/api/v1/notifications/unread-count", headers=users.auth("cw_own")
+        )
+    assert counted.json()["unread"] == 101
