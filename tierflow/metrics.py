@@ -6,6 +6,7 @@ event for the first time, so activity retries and workflow replays never count t
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -268,11 +269,12 @@ class ReadModelCollector(Collector):
 
 
 ASSESSMENT_WINDOW = timedelta(days=30)
+ASSESSMENT_REFRESH = timedelta(minutes=5)  # the 考核 gauges are tallied again after this
 
 
 class AssessmentCollector(Collector):
     """考核 gauges over a rolling window (30 days to the scrape), per institution, computed
-    from the read model at scrape time as the assessment report computes them.
+    from the read model as the assessment report computes them, again every 5 minutes.
 
     Series: the rates per institution (an institution with nothing to measure has no
     sample), and the counts that are not zero. Institutions are bounded by the directory."""
@@ -282,10 +284,24 @@ class AssessmentCollector(Collector):
         engine: Engine,
         window: timedelta = ASSESSMENT_WINDOW,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        refresh: timedelta = ASSESSMENT_REFRESH,
     ) -> None:
         self.engine = engine
         self.window = window
         self.clock = clock
+        self.refresh = refresh
+        self._lock = threading.Lock()
+        self._tallied: tuple[datetime, dict[str, assessment.Tally]] | None = None
+
+    def _tallies(self) -> dict[str, assessment.Tally]:
+        """The window's tallies, computed at most once per ``refresh``: over a month of a
+        province they take most of a second, and a 30-day figure barely moves in minutes,
+        while every worker is scraped every 15 s."""
+        end = self.clock()
+        with self._lock:
+            if self._tallied is None or end - self._tallied[0] >= self.refresh:
+                self._tallied = (end, assessment.tally(self.engine, [], (end - self.window, end)))
+            return self._tallied[1]
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         days = f"{self.window.total_seconds() / 86_400:g}"
@@ -299,9 +315,8 @@ class AssessmentCollector(Collector):
             f"考核 counts per institution over the last {days} days",
             labels=["institution", "tier", "figure"],
         )
-        end = self.clock()
         try:
-            tallies = assessment.tally(self.engine, [], (end - self.window, end))
+            tallies = self._tallies()
         except Exception:  # noqa: BLE001 - a scrape must not fail because the DB blinked
             return
         for unit, entry in tallies.items():

@@ -44,3 +44,33 @@ def test_gauges_hold_the_last_30_days_per_institution(db_engine: Engine) -> None
             assert count(unit, name) == (c[name] or None), (unit, name)  # zero: no series
     units = {s.labels["institution"] for m in registry.collect() for s in m.samples}
     assert units == set(counts)
+
+
+def test_the_gauges_are_tallied_again_after_the_refresh_only(db_engine: Engine) -> None:
+    """Every worker is scraped every 15 s and a month's tally of a province takes most of a
+    second: the gauges keep the last tally for 5 minutes, then take what happened since."""
+    first, counts = _corpus(seed=21, n=20, start=NOW - timedelta(days=10))
+    writer = TransitionWriter(db_engine)
+    for rec in first:
+        writer.persist(rec)
+    now = [NOW]
+    registry = CollectorRegistry()
+    registry.register(AssessmentCollector(db_engine, clock=lambda: now[0]))
+
+    def holds() -> float:
+        return sum(
+            s.value
+            for m in registry.collect()
+            for s in m.samples
+            if s.name == "tierflow_assessment_count" and s.labels["figure"] == "holds"
+        )
+
+    before = holds()
+    assert before == sum(c["holds"] for c in counts.values())
+    later, _ = _corpus(seed=23, n=10, start=NOW - timedelta(days=5))
+    for rec in later:
+        writer.persist(rec)
+    now[0] = NOW + timedelta(minutes=4)
+    assert holds() == before  # the last tally, within the refresh
+    now[0] = NOW + timedelta(minutes=5)
+    assert holds() > before  # tallied again
