@@ -126,6 +126,26 @@ def replies_for_own_unit(supervisions: Sequence[Supervision], actor: Actor) -> b
     )
 
 
+def repeat_refusal(supervisions: Sequence[Supervision], unit: str | None) -> str | None:
+    """Why another 督办 of the holding ``unit`` is not opened: one already waits for its
+    written reply (a second tier's, or the same one's again, would be answered by one reply
+    and reprimanded twice); a supervisor adds to it with a comment (批示). None if none
+    waits."""
+    waiting = waiting_for_reply(supervisions, unit) if unit else None
+    if waiting is None:
+        return None
+    return Said(
+        N_(
+            "cannot supervise: %(institution)s owes the written reply to the supervision "
+            "opened by %(by)s at %(at)s, due %(due)s; add to it with a comment (批示)"
+        ),
+        institution=waiting.institution_id,
+        by=waiting.opened_by,
+        at=waiting.opened_at.isoformat(),
+        due=waiting.reply_due_at.isoformat(),
+    )
+
+
 def supervisor_refusal(actor: Actor, tier: Tier) -> str | None:
     """Why ``actor`` may not open a supervision (督办) of a request at ``tier``: it is a
     higher tier's (the national tier's of its own requests); a unit's own lead would supervise

@@ -448,10 +448,10 @@ class ServiceRequestWorkflow:
 
     def _later_rules_refusal(self, action: ActionRequest) -> ApplicationError | None:
         """Rules added after the first runs: the unit's own steps are its own (a reply to 督办
-        among them), 督办 is a higher tier's, and a redo (重办) is the concluded request again,
-        not a new dispatch (no return past the window from its dispatch, no intake rating
-        after its conclusion). The validator checks them; the handler again, on the state it
-        applies the action to (``_recheck_later_rules``)."""
+        among them), 督办 is a higher tier's and one at a time, and a redo (重办) is the
+        concluded request again, not a new dispatch (no return past the window from its
+        dispatch, no intake rating after its conclusion). The validator checks them; the
+        handler again, on the state it applies the action to (``_recheck_later_rules``)."""
         other = permissions.unit_step_refusal(action.actor, action.kind, self._institution_id)
         if action.kind is ActionKind.REPLY_SUPERVISION:
             other = other or chasing.reply_refusal(self.case.supervisions, action.actor)
@@ -459,6 +459,10 @@ class ServiceRequestWorkflow:
             other = other or chasing.supervisor_refusal(action.actor, self.case.tier)
         if other:
             return refused(other, "Forbidden")
+        if action.kind is ActionKind.SUPERVISE:  # one 督办 of the unit at a time
+            repeat = chasing.repeat_refusal(self.case.supervisions, self._institution_id)
+            if repeat:
+                return refused(repeat, "InvalidTransition")
         late = None
         if action.kind is ActionKind.RETURN:
             late = applications.redo_return_refusal(self.case, workflow.now())

@@ -89,8 +89,11 @@ def _actor_may(view: RequestView, actor: Actor, kind: ActionKind) -> bool:
         return False
     if applications.decider_refusal(actor, kind, s.tier):  # a tier above decides
         return False
-    if kind is ActionKind.SUPERVISE and chasing.supervisor_refusal(actor, s.tier):
-        return False  # 督办 is a higher tier's
+    if kind is ActionKind.SUPERVISE and (
+        chasing.supervisor_refusal(actor, s.tier)
+        or chasing.repeat_refusal(view.supervisions, s.institution_id)
+    ):
+        return False  # 督办 is a higher tier's, one at a time
     r = view.rectification
     if r is not None and rectification.of_another_unit(r, actor, kind):  # the unit's own step
         return False

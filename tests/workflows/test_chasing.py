@@ -17,6 +17,7 @@ from tests.utils.factories import action, caseworker, make_request, supervisor
 from tests.workflows.test_lifecycle import act, sleep_until, submit, view
 from tests.workflows.test_return_and_extension import refused
 from tests.workflows.test_sign_for import near, pin, pinned_submit, recorded, records
+from workflows import views
 from workflows.business_time import add_business_seconds, business_day_seconds
 
 CST = timezone(timedelta(hours=8))
@@ -176,3 +177,25 @@ async def test_requests_pinned_before_keep_the_supervision_after_a_move(
     await recorded(stand_ins, req, "reprimanded")
     (case,) = (await view(handle)).supervisions
     assert case.ended_at is None and case.reprimanded_at is not None
+
+
+async def test_one_supervision_of_the_unit_waits_for_its_reply_at_a_time(
+    ts_worker, stand_ins
+) -> None:
+    """A second 督办 of the unit while one waits for its written reply would be answered by
+    the one reply and reprimanded twice: it is refused, naming the open one, and not offered;
+    once the unit has replied, a new one may be opened."""
+    env, queue = ts_worker
+    req = make_request()
+    handle, _ = await pinned_submit(env, queue, stand_ins, req)
+    cw = caseworker((await view(handle)).summary.institution_id or "")
+    province = supervisor(Tier.PROVINCIAL, "330000")
+    await act(handle, action(ActionKind.SUPERVISE, CITY, text="请说明办理进度", days=2))
+    for again in (province, CITY):
+        why = await refused(handle, action(ActionKind.SUPERVISE, again, text="再次督办"))
+        assert f"owes the written reply to the supervision opened by {CITY.id}" in why
+        assert ActionKind.SUPERVISE not in views.offered_to(await view(handle), again)
+    await act(handle, action(ActionKind.REPLY_SUPERVISION, cw, text="已于今日答复企业"))
+    assert ActionKind.SUPERVISE in views.offered_to(await view(handle), province)
+    await act(handle, action(ActionKind.SUPERVISE, province, text="省级督办", days=2))
+    assert [s.opened_by for s in (await view(handle)).supervisions] == [CITY.id, province.id]
