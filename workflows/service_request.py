@@ -848,7 +848,11 @@ class ServiceRequestWorkflow:
             assert waiting is not None
             waiting.replied_at, waiting.replied_by = now, action.actor.id
             waiting.reply = action.text
-            details = {"opened_at": _iso(waiting.opened_at), "clock": waiting.clock}
+            details = {
+                "opened_at": _iso(waiting.opened_at),
+                "clock": waiting.clock,
+                "opened_by": waiting.opened_by,  # who is told of the reply
+            }
         self._record_action(action, details)
 
     async def _part(self, action: ActionRequest) -> None:
@@ -1390,6 +1394,7 @@ class ServiceRequestWorkflow:
                 clock=supervision.clock,
                 supervised_institution=supervision.institution_id,
                 reply_due_at=_iso(supervision.reply_due_at),
+                opened_by=supervision.opened_by,
             )
 
     def _enterprise_wait_expired(self, now: datetime) -> None:

@@ -70,6 +70,7 @@ async def test_each_rung_at_its_business_time_instant(ts_worker, stand_ins) -> N
     assert near(opened.occurred_at, supervision) and opened.details["cause"] == "chase"
     assert opened.details["reply_due_at"] == days_after(policy, opened.occurred_at, 3).isoformat()
     assert near(reprimanded.occurred_at, reprimand)
+    assert reprimanded.details["opened_by"] == opened.actor.id  # the engine: no opener to tell
     state = await view(handle)
     assert state.summary.tier is Tier.COUNTY  # supervised in place, never escalated
     case = next(s for s in state.supervisions if s.clock == "response")
@@ -131,6 +132,9 @@ async def test_a_supervisor_opens_supervision_by_hand(ts_worker, stand_ins) -> N
     await act(handle, action(ActionKind.REPLY_SUPERVISION, cw, text="已于今日答复企业"))
     (case,) = (await view(handle)).supervisions
     assert case.opened_by == CITY.id and case.replied_at is not None
+    await recorded(stand_ins, req, "supervision_replied")
+    (replied,) = records(stand_ins, req, "supervision_replied")
+    assert replied.details["opened_by"] == CITY.id  # the notifier tells whoever opened it
 
 
 async def _supervised_then_escalated(env, queue, stand_ins, **pinned: object):

@@ -17,6 +17,7 @@ from schemas.domain import Role, Tier
 from schemas.edge import sms_number
 from schemas.enterprise import division_for_tier
 from schemas.lifecycle import TransitionRecord
+from schemas.request import SYSTEM_ACTOR
 from tierflow.db.auth_models import ApiUser
 from tierflow.db.models import ServiceRequest
 from tierflow.db.notification_models import Channel, NotificationPreference
@@ -67,6 +68,11 @@ def _users(engine: Engine, audience: Audience, record: TransitionRecord) -> list
         if not handler:
             return []
         query = query.where(col(ApiUser.id) == handler)
+    elif audience is Audience.SUPERVISION_OPENER:
+        opener = record.details.get("opened_by")
+        if not opener or opener == SYSTEM_ACTOR.id:
+            return []
+        query = query.where(col(ApiUser.id) == opener)
     elif audience is Audience.CO_HANDLERS:
         unit = record.details.get("co_handler")
         if not unit:

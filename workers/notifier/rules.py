@@ -43,6 +43,9 @@ class Audience(StrEnum):
     FOLLOW_UP_DESK = "follow_up_desk"  # 回访员 of the tier above (the dispatching tier)
     DISPATCH_DESK = "dispatch_desk"  # 派单员 of the tier above: returns come back to them
     HANDLER = "handler"  # the caseworker an event names as the request's handler (承办人)
+    # the supervisor who opened the 督办 an event answers (a reply, a reprimand); none when
+    # the engine opened it
+    SUPERVISION_OPENER = "supervision_opener"
 
 
 PERSON_CHANNELS = frozenset({Channel.INBOX, Channel.EMAIL, Channel.SMS})

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from schemas.domain import Role, Tier
 from schemas.lifecycle import EventType
-from schemas.request import Actor
+from schemas.request import SYSTEM_ACTOR, Actor
 from tests.utils.factories import RecordFactory, caseworker, make_request
 from tests.utils.notifier_helpers import project
 from tierflow.auth_store import create_user
@@ -148,3 +148,25 @@ def test_a_late_parts_chase_reaches_the_co_handler_not_the_holding_unit(engine: 
         "part reprimanded": ["cw-talent", "lead-talent"],
         "response reminded": ["cw-county", "lead-county"],
     }
+
+
+def test_a_reply_and_a_reprimand_reach_whoever_opened_the_supervision(engine: Engine) -> None:
+    """督办 by the province of a county unit: its reply (or the reprimand for none) reaches
+    the provincial supervisor who opened it, not only the city above the county; one the
+    engine opened has no opener to tell."""
+    for user, unit in (("sup-prov", "zj-330000-sme"), ("sup-hz", "zj-330100-sme")):
+        create_user(engine, user, Role.SUPERVISOR, unit)
+    factory = RecordFactory(make_request(division_code="330106"))
+    factory.assigned("zj-330106-sme", Tier.COUNTY)
+    county = caseworker("zj-330106-sme")
+    replied = factory.emit(
+        EventType.SUPERVISION_REPLIED, actor=county, details={"opened_by": "sup-prov"}
+    )
+    engine_opened = factory.emit(EventType.REPRIMANDED, details={"opened_by": SYSTEM_ACTOR.id})
+
+    def users(audience: Audience, record) -> list[str | None]:  # noqa: ANN001
+        return [r.user_id for r in recipients(engine, audience, record, "zh-CN")]
+
+    assert users(Audience.SUPERVISION_OPENER, replied) == ["sup-prov"]
+    assert users(Audience.SUPERVISORS_ABOVE, replied) == ["sup-hz"]
+    assert users(Audience.SUPERVISION_OPENER, engine_opened) == []
