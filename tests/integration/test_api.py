@@ -147,8 +147,13 @@ async def test_escalate_hand_back_reassign_reject_follow_scope(api: Api) -> None
     r = await api.act(rid, "escalate", "cw_own", text="needs the city fund")
     assert r.status_code == 200 and r.json()["tier"] == "municipal", r.text
     assert r.json()["institution_id"] == "zj-330100-sme"
-    # the county caseworker no longer holds it; the city caseworker and supervisor do
-    assert (await api.get(f"/requests/{rid}", "cw_own")).status_code == 404
+    # the county caseworker no longer holds it; the city caseworker and supervisor do, and
+    # the county, which received it first, follows it read only (首问负责)
+    followed = (await api.get(f"/requests/{rid}", "cw_own")).json()
+    assert followed["received_first"] is True and followed["allowed_actions"] == []
+    assert followed["view"]["summary"]["tier"] == "municipal"  # where it stands, live
+    refused = await api.act(rid, "comment", "cw_own", text="企业来电询问进度")
+    assert refused.status_code == 403 and "received request" in refused.text
     assert (await api.get(f"/requests/{rid}", "cw_city")).status_code == 200
     assert (await api.get(f"/requests/{rid}", "sup_city")).status_code == 200
     # 上报转入: the escalated filter lists it, and not a request never escalated
@@ -178,7 +183,9 @@ async def test_escalate_hand_back_reassign_reject_follow_scope(api: Api) -> None
         rid, "reassign", "sup_city", text="neighbour county", institution_id="zj-330105-sme"
     )
     assert r.status_code == 200 and r.json()["institution_id"] == "zj-330105-sme", r.text
-    assert (await api.get(f"/requests/{rid}", "cw_own")).status_code == 404
+    assert (await api.get(f"/requests/{rid}", "cw_own")).json()["received_first"] is True
+    # the city held it second and let it go: out of its sight
+    assert (await api.get(f"/requests/{rid}", "cw_city")).status_code == 404
     r = await api.act(rid, "reject", "cw_other", text="out of scope")
     assert r.status_code == 200 and r.json()["state"] == "rejected", r.text
     # nothing more can happen to a finished request
@@ -585,7 +592,7 @@ async def test_a_submit_reusing_a_request_id_with_other_content_is_a_conflict(ap
 
 async def test_a_submit_that_waits_says_where_the_request_went(api: Api) -> None:
     """A walk-in registered for an enterprise another county serves goes to that county's
-    unit: the caller is told so, since reading it afterwards answers 404."""
+    unit: the caller is told so; the unit that registered it follows it read only (首问负责)."""
     own = await api.post("/requests", "cw_own", json=request_body(make_request()), params=WAIT)
     assert own.status_code == 202, own.text
     assert own.json() | {"request_id": ""} == {
@@ -605,7 +612,9 @@ async def test_a_submit_that_waits_says_where_the_request_went(api: Api) -> None
         "zj-330105-sme",
         False,
     )
-    assert (await api.get(f"/requests/{went['request_id']}", "cw_own")).status_code == 404
+    followed = (await api.get(f"/requests/{went['request_id']}", "cw_own")).json()
+    assert followed["received_first"] is True and followed["allowed_actions"] == []
+    assert followed["request"]["contact_masked"] is True
     quick = await api.post("/requests", "cw_own", json=request_body(make_request()))
     assert quick.json()["tier"] is None and quick.json()["in_scope"] is None  # not asked to wait
 
