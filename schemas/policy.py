@@ -176,6 +176,13 @@ class PinnedPolicy(BaseModel):
         "to another unit): the unit, which can no longer act on it, owes no reply and is not "
         "reprimanded for none (False for policies pinned before this field)",
     )
+    chase_pauses_with_clocks: bool = Field(
+        default=False,
+        description="催办 → 督办 → 通报 stand still while the request's clocks do (an approved "
+        "suspension, a wait for the enterprise) and resume as much later: no reminder, "
+        "supervision or reprimand for a pause the tier above approved (False for policies "
+        "pinned before this field)",
+    )
     calendar: CalendarData
     grade_declared: Grade | None = Field(
         default=None, description="The grade the submitter declared (None: pinned before it)"

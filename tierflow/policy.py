@@ -391,6 +391,7 @@ class PolicyFile(_Strict):
             follow_up_attempts=rules.follow_up_attempts,
             bad_rating_needs_follow_up=True,
             supervision_ends_on_move=True,
+            chase_pauses_with_clocks=True,
             close_waits_for_follow_up=rules.close_waits_for_follow_up,
             rectification_days=rules.rectification_business_days,
             appeal_days=rules.appeal_business_days,

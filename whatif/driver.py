@@ -186,11 +186,14 @@ class RequestRun:
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> RunResult:
-        """Deliver actions and fire timers in time order until the request ends or ``until``."""
+        """Deliver actions and fire timers in time order until the request ends or ``until``
+        (actions taken after it are not delivered either: the data stands for that instant)."""
         action_index = 0
         while not self.result.completed:
             next_timer = min(self.timers.items(), key=lambda item: item[1], default=None)
             next_action = self.actions[action_index] if action_index < len(self.actions) else None
+            if next_action is not None and next_action[0] > self.until:
+                next_action = None  # taken after the instant the data stands for
             if next_action is not None and (next_timer is None or next_action[0] < next_timer[1]):
                 at, action = next_action
                 action_index += 1

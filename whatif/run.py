@@ -121,7 +121,7 @@ def _whatif_slice(job: Job, ids: list[str]) -> Report:
 def run_whatif(job: WhatIfJob) -> Report:
     """Simulate every request in scope under its own policy and under the candidate."""
     engine = make_engine(job.database_url)
-    ids = request_ids(engine, job.scope)
+    ids = request_ids(engine, job.scope, submitted_before=job.horizon)
     engine.dispose()
     candidate_version = parse_policy(job.candidate.policy_text, "candidate").version
     parts = list(_map(job, _whatif_slice, ids))

@@ -39,9 +39,12 @@ def save_run(
     scope: Scope,
     run_by: str,
     candidate_calendar: str | None = None,
+    held_above: int = 0,
 ) -> str:
     """Keep a run; return its id. ``candidate_calendar``: the calendar JSON the run tried
-    instead of the policy's own (None: the policy's)."""
+    instead of the policy's own (None: the policy's); ``held_above``: the requests of the
+    region and period left out as tiers above the caller's hold them now (kept with the
+    scope, so that the page says so)."""
     run_id = f"wi-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
     data = report.as_dict()
     with Session(engine) as session:
@@ -55,7 +58,7 @@ def save_run(
                 candidate_calendar=candidate_calendar,
                 since=scope.since,
                 until=scope.until,
-                scope=scope.as_dict(),
+                scope={**scope.as_dict(), **({"held_above": held_above} if held_above else {})},
                 requests=data["requests"],
                 changed=len(data["changed"]),
                 report=json.dumps(data, ensure_ascii=False, default=str),

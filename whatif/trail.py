@@ -186,9 +186,14 @@ def _filtered(scope: Scope) -> Any:
     return query
 
 
-def request_ids(engine: Engine, scope: Scope) -> list[str]:
-    """The ids of the requests in scope, in order."""
+def request_ids(
+    engine: Engine, scope: Scope, submitted_before: datetime | None = None
+) -> list[str]:
+    """The ids of the requests in scope, in order; submitted before an instant, if given
+    (what-if ``--as-of``: the requests the data held then)."""
     query = _filtered(scope).with_only_columns(col(ServiceRequest.request_id))
+    if submitted_before is not None:
+        query = query.where(col(ServiceRequest.submitted_at) < submitted_before)
     with Session(engine) as session:
         return list(session.exec(query))
 

@@ -16,12 +16,13 @@ from datetime import datetime
 
 from schemas import permissions
 from schemas.chased import part_unit
-from schemas.domain import Role, Tier
+from schemas.domain import Role, State, Tier
 from schemas.lifecycle import Chase, Supervision, WorkflowState
 from schemas.messages import N_, Said
 from schemas.request import Actor
 from workflows.business_time import add_business_seconds, business_day_seconds
 
+PAUSED_STATES = frozenset({State.SUSPENDED, State.AWAITING_ENTERPRISE})  # the clocks stand
 MAX_SUPERVISIONS = 20  # newest kept in the workflow's state; the audit trail has them all
 
 
@@ -164,8 +165,36 @@ def supervisor_refusal(actor: Actor, tier: Tier) -> str | None:
     )
 
 
+def standing_still(case: WorkflowState) -> bool:
+    """Whether the ladder waits, as the clocks do (``chase_pauses_with_clocks``): suspended,
+    or waiting for the enterprise's reply."""
+    pinned = case.policy is not None and case.policy.chase_pauses_with_clocks
+    return pinned and case.paused_at is not None and case.state in PAUSED_STATES
+
+
+def shift(case: WorkflowState, paused_seconds: int) -> None:
+    """The clocks resume after ``paused_seconds`` of business time: so do the ladder's rungs
+    still ahead and the reply deadlines of the supervisions that wait."""
+    if not paused_seconds or case.policy is None or not case.policy.chase_pauses_with_clocks:
+        return
+    cal = case.policy.calendar
+    for chase in case.chases:
+        if chase.active:
+            if chase.reminded_at is None:
+                chase.remind_at = add_business_seconds(chase.remind_at, paused_seconds, cal)
+            chase.supervise_at = add_business_seconds(chase.supervise_at, paused_seconds, cal)
+    for supervision in case.supervisions:
+        if supervision.awaiting_reply:
+            supervision.reply_due_at = add_business_seconds(
+                supervision.reply_due_at, paused_seconds, cal
+            )
+
+
 def next_due(case: WorkflowState) -> datetime | None:
-    """The next rung of any chase, or reply deadline of any supervision."""
+    """The next rung of any chase, or reply deadline of any supervision (none while the
+    ladder stands still)."""
+    if standing_still(case):
+        return None
     dues: list[datetime] = []
     for chase in case.chases:
         if chase.active:
@@ -175,14 +204,20 @@ def next_due(case: WorkflowState) -> datetime | None:
 
 
 def due_reminders(case: WorkflowState, now: datetime) -> list[Chase]:
+    if standing_still(case):
+        return []
     return [c for c in case.chases if c.active and c.reminded_at is None and c.remind_at <= now]
 
 
 def due_supervisions(case: WorkflowState, now: datetime) -> list[Chase]:
+    if standing_still(case):
+        return []
     return [
         c for c in case.chases if c.active and c.reminded_at is not None and c.supervise_at <= now
     ]
 
 
 def due_reprimands(case: WorkflowState, now: datetime) -> list[Supervision]:
+    if standing_still(case):
+        return []
     return [s for s in case.supervisions if s.awaiting_reply and s.reply_due_at <= now]

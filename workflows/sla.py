@@ -70,6 +70,7 @@ def resume_clocks(case: WorkflowState, now: datetime) -> int:
     case.paused_at = None
     for clock in records.current_clocks(case):
         clocks.resume(clock, now, cal)
+    chasing.shift(case, paused)  # the ladder resumes as much later (a pinned rule)
     return paused
 
 

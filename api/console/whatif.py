@@ -425,6 +425,7 @@ def _run_page(
         "changed_total": len(changed),
         "category": lambda value: group_name("category", value, texts, names),
         "priority": lambda value: group_name("priority", value, texts, names),
+        "tier": lambda value: group_name("tier", value, texts, names),
         "calendar_version": _calendar_version(run.candidate_calendar),
         # a release carries the policy's own calendar: a run on another cannot justify one
         "can_promote": can(user, "policies") and run.candidate_calendar is None,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -108,7 +108,11 @@ class RunList(BaseModel):
 class RunOut(RunSummaryOut):
     """A saved run whole: the scope, the candidate, the report, the releases citing it."""
 
-    scope: dict[str, Any]
+    scope: dict[str, Any] = Field(
+        description="Who and what it covered: since, until, categories, priorities, "
+        "division_prefix, tiers (the caller's and below); held_above: requests of that "
+        "region and period that tiers above hold now, left out (absent when none)"
+    )
     candidate_content: str = Field(description="The candidate policy file as given")
     candidate_calendar: str | None = Field(
         default=None,
@@ -131,6 +135,7 @@ class Prepared:
     calendar_json: str | None
     scope: Scope
     requests: int
+    held_above: int = 0  # in the region and period, held by tiers above the caller's now
 
 
 # --------------------------------------------------------------------------- scope of a caller
@@ -252,6 +257,8 @@ def prepare(ctx: ApiContext, ask: WhatIfAsk, prefix: str, reach: tuple[Tier, ...
     calendar = _calendar(ask)
     scope = _scope(ask, prefix, reach)
     count = len(request_ids(ctx.engine, scope))
+    # a supervisor's reach leaves out what was escalated above it: the page says how many
+    held_above = len(request_ids(ctx.engine, replace(scope, tiers=()))) - count if reach else 0
     most = ctx.settings.whatif_max_requests
     if count > most:
         raise WhatIfRefused(
@@ -264,7 +271,7 @@ def prepare(ctx: ApiContext, ask: WhatIfAsk, prefix: str, reach: tuple[Tier, ...
             count=count,
             most=most,
         )
-    return Prepared(text, calendar, scope, count)
+    return Prepared(text, calendar, scope, count, held_above)
 
 
 def _simulate(ctx: ApiContext, prepared: Prepared, run_by: str) -> str:
@@ -277,7 +284,13 @@ def _simulate(ctx: ApiContext, prepared: Prepared, run_by: str) -> str:
     )
     report = run_whatif(job)
     return save_run(
-        ctx.engine, report, prepared.policy_text, prepared.scope, run_by, prepared.calendar_json
+        ctx.engine,
+        report,
+        prepared.policy_text,
+        prepared.scope,
+        run_by,
+        prepared.calendar_json,
+        prepared.held_above,
     )
 
 

@@ -212,6 +212,36 @@ def test_halved_targets_breach_more_and_list_the_requests_that_change(
     json.dumps(report)  # the console and tools read it as JSON
 
 
+def test_as_of_stands_for_that_instant(recording: Recording) -> None:
+    """``--as-of`` mid-recording: the requests submitted by then, with the actions taken by
+    then (a resolution recorded later is not delivered), under their own policy unchanged."""
+    with Session(recording.engine) as session:
+        submitted = sorted(session.exec(select(ServiceRequest.submitted_at)).all())
+        as_of = submitted[len(submitted) // 2]
+        resolved_by_then = session.exec(
+            select(func.count(func.distinct(Transition.request_id))).where(
+                Transition.event_type == EventType.RESOLVED, Transition.occurred_at <= as_of
+            )
+        ).one()
+        resolved_ever = session.exec(
+            select(func.count(func.distinct(Transition.request_id))).where(
+                Transition.event_type == EventType.RESOLVED
+            )
+        ).one()
+    assert resolved_by_then < resolved_ever  # the recording resolves more later
+    job = WhatIfJob(
+        recording.url,
+        Scope(),
+        as_of,
+        processes=1,
+        candidate=Candidate(scaled_policy("same-as-packaged")),
+    )
+    report = run_whatif(job).as_dict()
+    assert report["requests"] == sum(1 for at in submitted if at < as_of)
+    assert report["before"]["resolved"] <= resolved_by_then
+    assert report["changed"] == [] and report["before"] == report["after"]
+
+
 def test_a_scope_limits_the_requests(recording: Recording) -> None:
     with Session(recording.engine) as session:
         first = session.exec(select(Transition).order_by(col(Transition.occurred_at))).first()

@@ -143,6 +143,9 @@ async def test_a_supervisors_run_covers_their_tier_and_below_as_their_reads_do(
             below = (Tier.COUNTY, Tier.MUNICIPAL)
             assert run["requests"] == in_region(trail, "3301", below) < in_region(trail, "3301")
             assert escalated not in json.dumps(run["report"])
+            # the run says what it left out, and its page too
+            above = in_region(trail, "3301") - run["requests"]
+            assert run["scope"]["held_above"] == above >= 1
             province = site.users.auth("sup_prov")
             body = {"version": recorded_2x(site), "division_prefix": "3301"}
             of_city = (await client.post(V1, headers=province, json=body)).json()
@@ -153,6 +156,10 @@ async def test_a_supervisors_run_covers_their_tier_and_below_as_their_reads_do(
             assert (
                 await client.get(f"{V1}/{of_city['run_id']}", headers=province)
             ).status_code == 200
+        async with signed_in(site, "sup_city") as console:
+            page = (await console.get(f"/console/whatif/{run['run_id']}")).text
+        assert 'id="held-above"' in page and f"有 {above} 件工单已上报、现由上级办理" in page
+        assert "现由县级、市级办理" in page
     finally:
         with Session(trail.engine) as session:
             row = session.get(ServiceRequest, escalated)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from schemas.domain import Tier
-from schemas.lifecycle import ActionKind
+from schemas.lifecycle import ActionKind, SuspendReason
 from schemas.policy import BreachAction
 from tests.utils.eventually import eventually
 from tests.utils.factories import action, caseworker, make_request, supervisor
@@ -203,3 +203,67 @@ async def test_one_supervision_of_the_unit_waits_for_its_reply_at_a_time(
     assert ActionKind.SUPERVISE in views.offered_to(await view(handle), province)
     await act(handle, action(ActionKind.SUPERVISE, province, text="省级督办", days=2))
     assert [s.opened_by for s in (await view(handle)).supervisions] == [CITY.id, province.id]
+
+
+async def _suspended_after_its_resolution_deadline(env, queue, stand_ins, **pinned: object):
+    """Supervised in place: the unit answered, missed its resolution deadline, then had a
+    suspension of 10 working days approved; return what the test reads."""
+    await sleep_until(env, WEDNESDAY_MORNING)
+    req = make_request()
+    policy = pin(
+        await env.get_current_time(), req, breach_action=BreachAction.SUPERVISE_IN_PLACE
+    ).model_copy(update=pinned)
+    stand_ins.policy = policy
+    handle = await submit(env, queue, req)
+    await eventually(lambda: records(stand_ins, req, "assigned"), what="the assigned record")
+    cw = caseworker((await view(handle)).summary.institution_id or "")
+    await act(handle, action(ActionKind.SIGN_FOR, cw))
+    await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
+    due = (await view(handle)).summary.resolution_due_at
+    assert due is not None
+    await sleep_until(env, add_business_seconds(due, 60, policy.calendar))
+    await recorded(stand_ins, req, "supervisor_alert")
+    ask = action(
+        ActionKind.SUSPEND,
+        cw,
+        text="等待法院裁定",
+        suspend_reason=SuspendReason.LEGAL_PROCEDURE,
+        days=10,
+    )
+    await act(handle, ask)
+    await act(handle, action(ActionKind.APPROVE_SUSPENSION, CITY, text="同意挂起"))
+    (approved,) = records(stand_ins, req, "suspension_approved")
+    until = datetime.fromisoformat(approved.details["suspended_until"])
+    return req, handle, policy, due, approved.occurred_at, until
+
+
+async def test_the_ladder_stands_still_through_an_approved_suspension(ts_worker, stand_ins) -> None:
+    """The tier above approved the pause: no reminder, supervision or reprimand while the
+    clocks stand still; the ladder resumes with them, each rung as much later."""
+    env, queue = ts_worker
+    req, handle, policy, due, since, until = await _suspended_after_its_resolution_deadline(
+        env, queue, stand_ins
+    )
+    cal = policy.calendar
+    await sleep_until(env, until - timedelta(minutes=1))
+    assert not of_clock(stand_ins, req, "reminded", "resolution")
+    await sleep_until(env, add_business_seconds(until, 60, cal))
+    await recorded(stand_ins, req, "resumed")
+    (resumed,) = records(stand_ins, req, "resumed")
+    paused = resumed.details["paused_seconds"]
+    reminder = add_business_seconds(days_after(policy, due, 1), paused, cal)
+    await sleep_until(env, add_business_seconds(reminder, 60, cal))
+    await recorded(stand_ins, req, "reminded")
+    (reminded,) = of_clock(stand_ins, req, "reminded", "resolution")
+    assert near(reminded.occurred_at, reminder) and reminded.occurred_at > until
+
+
+async def test_requests_pinned_before_are_chased_through_a_suspension(ts_worker, stand_ins) -> None:
+    env, queue = ts_worker
+    req, handle, policy, due, since, until = await _suspended_after_its_resolution_deadline(
+        env, queue, stand_ins, chase_pauses_with_clocks=False
+    )
+    await sleep_until(env, add_business_seconds(days_after(policy, due, 1), 60, policy.calendar))
+    await recorded(stand_ins, req, "reminded")
+    (reminded,) = of_clock(stand_ins, req, "reminded", "resolution")
+    assert since < reminded.occurred_at < until
