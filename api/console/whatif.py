@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
+from gettext import NullTranslations
 from typing import Any
 from urllib.parse import urlencode
 
@@ -264,6 +265,22 @@ def _values(form: FormData | None) -> dict[str, Any]:
     }
 
 
+def _period_refusal(since: str, until: str, t: NullTranslations) -> str | None:
+    """Why the form's period cannot be run (a day given but not read, or an empty period)."""
+    for label, value in ((t.gettext("From"), since), (t.gettext("To"), until)):
+        if value and _day_start(value) is None:
+            return t.gettext(
+                "%(field)s: %(value)s is not a day between 2000-01-01 and 2099-12-31"
+            ) % {"field": label, "value": value}
+    start, end = _day_start(since), _until(until)
+    if start is not None and end is not None and start >= end:
+        return t.gettext("From: %(since)s is after To: %(until)s") % {
+            "since": since,
+            "until": until,
+        }
+    return None
+
+
 def _until(value: str) -> datetime | None:
     start = _day_start(value)
     return start + timedelta(days=1) if start is not None else None
@@ -333,6 +350,10 @@ async def run_page(request: Request, ctx: Ctx, user: User) -> Response:
         message = t.gettext("The file is not UTF-8 text.")
         runs = await service.runs(ctx, user)
         return _page(request, ctx, user, runs, form, 422, form_error=message)
+    period = _period_refusal(values["since"], values["until"], t)
+    if period:  # a day that cannot be read narrows nothing: the run would cover everything
+        runs = await service.runs(ctx, user)
+        return _page(request, ctx, user, runs, form, 422, form_error=period)
     ask = {
         "version": values["version"] or None if values["source"] != "file" else None,
         "policy": policy,

@@ -332,3 +332,26 @@ def test_the_cli_names_what_is_wrong(recording: Recording, tmp_path: Path) -> No
     assert refused.exit_code == 1 and "--policy:" in refused.output
     naive = _cli(recording, "--verify", "--since", "2026-01-01T00:00")
     assert naive.exit_code == 2 and "--since: give a time zone" in naive.output
+
+
+def test_the_cli_refuses_what_it_would_silently_ignore(recording: Recording) -> None:
+    """Options a verify does not take, an empty period and an unknown code are refused,
+    naming the option (they were ignored, and the command exited 0)."""
+    for option in (("--calendar", "x.json"), ("--csv", "y.csv"), ("--save",)):
+        found = _cli(recording, "--verify", *option)
+        assert found.exit_code == 2 and f"{option[0]}: not with --verify" in found.output
+    backwards = _cli(
+        recording,
+        "--verify",
+        "--since",
+        "2026-12-02T00:00+08:00",
+        "--until",
+        "2026-12-01T00:00+08:00",
+    )
+    assert backwards.exit_code == 2 and "--since: 2026-12-02T00:00+08:00 is not before" in (
+        backwards.output
+    )
+    unknown = _cli(recording, "--verify", "--category", "nonsense")
+    assert unknown.exit_code == 2 and "--category: 'nonsense' is not one of financing" in (
+        unknown.output
+    )

@@ -336,6 +336,24 @@ async def test_a_promotion_refused_for_its_date_records_no_candidate(
     assert policy_store.load_version(trail.engine, "halved-past") is None
 
 
+async def test_the_console_refuses_a_period_it_cannot_read(site: Console) -> None:
+    """A day it cannot read (a raw post; the browser's date field sends none) or a period
+    that ends before it starts is refused naming the field: it ran over every request."""
+    async with signed_in(site, "admin") as client:
+        csrf = await page_csrf(client)
+        for since, until, said in (
+            ("2026-13-40", "", "起：2026-13-40 不是 2000-01-01 至 2099-12-31 之间的日期"),
+            ("1999-12-31", "", "起：1999-12-31 不是"),
+            ("2026-12-02", "2026-12-01", "起：2026-12-02 晚于止：2026-12-01"),
+        ):
+            form = {"csrf_token": csrf, "source": "version", "version": recorded_2x(site)}
+            refused = await client.post(
+                "/console/whatif", data={**form, "since": since, "until": until}
+            )
+            assert refused.status_code == 422, refused.text
+            assert said in refused.text
+
+
 async def test_a_supervisor_sees_the_page_but_no_promotion(site: Console) -> None:
     async with signed_in(site, "sup_prov") as client:
         runs = (await client.get("/console/whatif")).text

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -20,6 +21,9 @@ from tierflow.i18n import os_reason
 
 if TYPE_CHECKING:
     from whatif.trail import Scope
+
+
+E = TypeVar("E", bound=StrEnum)
 
 
 def register(app: typer.Typer) -> None:
@@ -39,6 +43,19 @@ def _when(text: str | None, name: str) -> datetime | None:
     return moment
 
 
+def _choice(kind: type[E], value: str, name: str) -> E:
+    """``value`` as one of ``kind``'s codes; exit 2 naming the option and the codes."""
+    try:
+        return kind(value)
+    except ValueError:
+        codes = ", ".join(member.value for member in kind)
+        fail(
+            _("%(name)s: %(value)r is not one of %(codes)s")
+            % {"name": name, "value": value, "codes": codes},
+            2,
+        )
+
+
 def _scope(
     since: str | None,
     until: str | None,
@@ -49,16 +66,20 @@ def _scope(
     from schemas.domain import Category, Priority
     from whatif.trail import Scope
 
-    try:
-        chosen_categories = tuple(Category(c) for c in categories)
-        chosen_priorities = tuple(Priority(p) for p in priorities)
-    except ValueError as exc:
-        fail(_("scope: %(reason)s") % {"reason": exc}, 2)
+    chosen_categories = tuple(_choice(Category, c, "--category") for c in categories)
+    chosen_priorities = tuple(_choice(Priority, p, "--priority") for p in priorities)
     if division is not None and not (division.isdigit() and 1 <= len(division) <= 6):
         fail(_("--division: a prefix of a division code, 1-6 digits"), 2)
+    start, end = _when(since, "--since"), _when(until, "--until")
+    if start is not None and end is not None and start >= end:
+        fail(
+            _("--since: %(since)s is not before --until %(until)s")
+            % {"since": since, "until": until},
+            2,
+        )
     return Scope(
-        since=_when(since, "--since"),
-        until=_when(until, "--until"),
+        since=start,
+        until=end,
         categories=chosen_categories,
         priorities=chosen_priorities,
         division_prefix=division,
@@ -122,6 +143,14 @@ def whatif(
 
     if verify == (policy is not None):
         fail(_("give either --policy FILE or --verify"), 2)
+    if verify:  # a verify replays each request's own policy: it tries and keeps nothing else
+        for name, given in (("--calendar", calendar), ("--csv", csv_out), ("--save", save)):
+            if given:
+                fail(
+                    _("%(name)s: not with --verify (it checks the recorded requests)")
+                    % {"name": name},
+                    2,
+                )
     scope = _scope(since, until, category, priority, division)
     horizon = _when(as_of, "--as-of") or datetime.now(UTC)
     url = Settings().resolved_database_url
