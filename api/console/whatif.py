@@ -68,9 +68,10 @@ CHART_MEASURES = (
 MEASURE_LABELS = {
     "requests": N_("Requests"),
     "breaches": N_("Breaches"),
-    "escalations": N_("Escalations"),
+    # the engine's own: a person's 提级 or 督办 is an action, the same before and after
+    "escalations": N_("Escalations for a breach"),
     "reminders": N_("Reminders"),
-    "supervisions": N_("Supervisions"),
+    "supervisions": N_("Supervisions for lateness"),
     "warnings": N_("Warnings"),
     "resolved": N_("Resolved"),
     "on_time": N_("Resolved on time"),

@@ -277,6 +277,13 @@ def test_the_cli_writes_json_csv_and_saves_the_run(recording: Recording, tmp_pat
     report = json.loads(out.read_text("utf-8"))
     assert report["candidate_version"] == "halved-cli" and report["requests"] == COUNT
     assert "candidate halved-cli over 40 requests" in found.output
+    # the rate as the console shows it, a percentage, and the engine's escalations named so
+    before, after = (
+        f"{r * 100:.1f}%"
+        for r in (report["before"]["on_time_rate"], report["after"]["on_time_rate"])
+    )
+    assert f"on-time rate: {before} -> {after}" in found.output
+    assert "escalations for a breach: " in found.output
     assert (tmp_path / "figures.csv").read_text("utf-8").startswith("dimension,group,measure")
     assert (tmp_path / "figures-changed.csv").exists()
     [run] = [r for r in list_runs(recording.engine) if r.candidate_version == "halved-cli"]

@@ -205,6 +205,10 @@ def whatif(
         typer.echo(_("saved as run %(run)s") % {"run": run_id})
 
 
+def _percent(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
 def _print(data: dict[str, Any]) -> None:
     """The totals before and after, and how many requests change."""
     typer.echo(
@@ -217,15 +221,18 @@ def _print(data: dict[str, Any]) -> None:
     )
     labels = {
         "breaches": _("breaches"),
-        "escalations": _("escalations"),
+        "escalations": _("escalations for a breach"),
         "reminders": _("reminders"),
-        "supervisions": _("supervisions"),
+        "supervisions": _("supervisions for lateness"),
         "warnings": _("warnings"),
         "on_time_rate": _("on-time rate"),
         "mean_resolution_business_hours": _("mean business hours to resolution"),
     }
     for name, label in labels.items():
-        typer.echo(f"  {label}: {data['before'][name]} -> {data['after'][name]}")
+        before, after = data["before"][name], data["after"][name]
+        if name == "on_time_rate":  # as the console shows it
+            before, after = _percent(before), _percent(after)
+        typer.echo(f"  {label}: {before} -> {after}")
     if data["skipped"]:
         typer.echo(
             _("%(count)d requests not replayed (see the report)") % {"count": len(data["skipped"])}
