@@ -416,6 +416,9 @@ class EventType(StrEnum):
     # 申诉 not decided by its deadline: the deciding supervisors are reminded once (details:
     # appealed_at, decide_by); a later decision is still taken
     APPEAL_DECISION_OVERDUE = "appeal_decision_overdue"
+    # an application (退单, 延期, 挂起) not decided by its deadline: the deciders are
+    # reminded once (details: kind, asked_at, decide_by, applicant_institution)
+    DECISION_OVERDUE = "decision_overdue"
     OPERATOR_NEEDED = "operator_needed"  # a step failed permanently; details name it
     OPERATOR_RETRIED = "operator_retried"
     OPERATOR_RESOLVED = "operator_resolved"
@@ -706,6 +709,9 @@ class Application(BaseModel):
     decided_at: datetime | None = None
     approved: bool | None = None  # None while pending, or when the request moved on first
     decision_text: str | None = None
+    # the tier above should decide by then (None: pinned before ``decision_days``)
+    decide_by: datetime | None = None
+    overdue_at: datetime | None = None  # when the late decision was reminded (once)
 
     @property
     def pending(self) -> bool:

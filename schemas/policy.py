@@ -170,6 +170,13 @@ class PinnedPolicy(BaseModel):
         "window until the follow-up desk has called (or its calls ran out), so no follow-up "
         "is skipped by the close (False for policies pinned before this field)",
     )
+    decision_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="退单, 延期, 挂起: working days the tier above has to decide a unit's "
+        "application before the decision_overdue reminder (None: policies pinned before "
+        "this field, no deadline)",
+    )
     supervision_ends_on_move: bool = Field(
         default=False,
         description="督办 of the holding unit ends when the request leaves it (escalated, sent "

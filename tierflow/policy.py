@@ -207,6 +207,9 @@ class WorkOrders(_Strict):
     appeal_business_days: int = Field(default=5, ge=0, le=MAX_DAYS)
     # 申诉审核: decided within
     appeal_decision_business_days: int = Field(default=5, ge=1, le=MAX_DAYS)
+    # Hengyang: a returned request re-routed within 1 working day; an application (退单,
+    # 延期, 挂起) is decided within these, or the deciders are reminded
+    decision_business_days: int = Field(default=1, ge=1, le=MAX_DAYS)
     province: dict[str, ProvinceWorkOrders] = Field(default_factory=dict)
 
     @field_validator("province")
@@ -396,6 +399,7 @@ class PolicyFile(_Strict):
             rectification_days=rules.rectification_business_days,
             appeal_days=rules.appeal_business_days,
             appeal_decision_days=rules.appeal_decision_business_days,
+            decision_days=rules.decision_business_days,
         )
 
     def local_year(self, at: datetime) -> int:

@@ -120,10 +120,38 @@ def ask(case: WorkflowState, action: ActionRequest, now: datetime) -> Applicatio
         return_reason=action.return_reason,
         suspend_reason=action.suspend_reason,
         days=action.days,
+        decide_by=_decide_by(case, now),
     )
     case.applications.append(app)
     del case.applications[:-MAX_APPLICATIONS]
     return app
+
+
+def _decide_by(case: WorkflowState, asked_at: datetime) -> datetime | None:
+    """When the tier above should decide an application asked at ``asked_at`` (None: the
+    pinned policy predates the deadline)."""
+    policy = case.policy
+    if policy is None or policy.decision_days is None:
+        return None
+    cal = policy.calendar
+    return add_business_seconds(asked_at, policy.decision_days * business_day_seconds(cal), cal)
+
+
+def decision_due(case: WorkflowState) -> datetime | None:
+    """The earliest deadline of a pending application not yet reminded (None: none)."""
+    dues = [a.decide_by for a in case.applications if _reminder_ahead(a) and a.decide_by]
+    return min(dues) if dues else None
+
+
+def overdue_decisions(case: WorkflowState, now: datetime) -> list[Application]:
+    """Pending applications past their decision deadline, not reminded yet."""
+    return [
+        a for a in case.applications if _reminder_ahead(a) and a.decide_by and a.decide_by <= now
+    ]
+
+
+def _reminder_ahead(app: Application) -> bool:
+    return app.pending and app.overdue_at is None
 
 
 def decide(case: WorkflowState, action: ActionRequest, now: datetime) -> Application:

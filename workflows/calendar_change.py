@@ -52,3 +52,6 @@ def move_deadlines(
         rectified.due_at = moved(rectified.due_at, now, old, new)
         rectified.appeal_until = moved(rectified.appeal_until, now, old, new)
         rectified.appeal_decide_by = move(rectified.appeal_decide_by)
+    for app in case.applications:
+        if app.pending:
+            app.decide_by = move(app.decide_by)

@@ -1193,6 +1193,16 @@ class ServiceRequestWorkflow:
                 co_handler=part.institution_id,
                 deadline=_iso(part.due_at),
             )
+        for app in applications.overdue_decisions(self.case, now):
+            app.overdue_at = now  # reminded once; a later decision is still taken
+            self._note(
+                EventType.DECISION_OVERDUE,
+                reasons.DECISION_NOT_TAKEN,
+                kind=app.kind.value,
+                asked_at=_iso(app.asked_at),
+                decide_by=_iso(app.decide_by),
+                applicant_institution=app.institution_id,
+            )
         self._chase(now)
         until = pauses.suspension_ends(self.case)
         if until is not None and until <= now:

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from schemas.domain import ClockKind, State
 from schemas.lifecycle import WorkflowState
-from workflows import chasing, clocks, follow_up, parts, records, rectification
+from workflows import applications, chasing, clocks, follow_up, parts, records, rectification
 from workflows.business_time import add_business_seconds, business_seconds_between
 from workflows.pauses import pause_ends
 
@@ -40,6 +40,8 @@ def next_due(case: WorkflowState) -> datetime | None:
         dues.append(rung)
     if (appeal := rectification.appeal_due(case)) is not None:  # reopened while appealed
         dues.append(appeal)
+    if (decision := applications.decision_due(case)) is not None:  # 退单, 延期, 挂起 undecided
+        dues.append(decision)
     return min(dues) if dues else None
 
 

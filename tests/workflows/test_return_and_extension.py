@@ -264,3 +264,51 @@ async def test_an_extension_waiting_when_the_deadline_passes_lapses_in_place(
     city = supervisor(Tier.MUNICIPAL, "330100")
     approving = action(ActionKind.APPROVE_EXTENSION, city, text="同意")
     assert "no extension is waiting for a decision" in await refused(handle, approving)
+
+
+async def test_a_return_undecided_by_its_deadline_reminds_the_deciders_once(
+    ts_worker, stand_ins
+) -> None:
+    """退单 waits on the tier above, while the unit's clocks run: one working day later
+    (the packaged ``decision_business_days``) it records ``decision_overdue`` once; a
+    decision after it is still taken, and a return decided in time records none."""
+    stand_ins.extra_institutions.append(OTHER_COUNTY)
+    d = await acknowledged(ts_worker, stand_ins)
+    await act(d.handle, returning(caseworker(d.holder)))
+    (asked,) = records(stand_ins, d.req, "return_requested")
+    cal = d.policy.calendar
+    decide_by = add_business_seconds(asked.occurred_at, business_day_seconds(cal), cal)
+    (app,) = (await view(d.handle)).applications
+    assert app.decide_by == decide_by
+    await sleep_until(d.env, add_business_seconds(decide_by, 3 * 3600, cal))
+    await recorded(stand_ins, d.req, "decision_overdue")
+    (overdue,) = records(stand_ins, d.req, "decision_overdue")
+    assert near(overdue.occurred_at, decide_by)
+    assert overdue.details == {
+        "kind": "return",
+        "asked_at": asked.occurred_at.isoformat(),
+        "decide_by": decide_by.isoformat(),
+        "applicant_institution": d.holder,
+    }
+    late = action(ActionKind.APPROVE_RETURN, CITY, institution_id=OTHER_COUNTY.id, text="转")
+    assert (await act(d.handle, late)).institution_id == OTHER_COUNTY.id
+
+    on_time = await acknowledged(ts_worker, stand_ins)
+    await act(on_time.handle, returning(caseworker(on_time.holder)))
+    refuse = action(ActionKind.REFUSE_RETURN, CITY, text="本单位职责范围内，请继续办理")
+    await act(on_time.handle, refuse)
+    await sleep_until(on_time.env, add_business_seconds(decide_by, 5 * 3600, cal))
+    assert not records(stand_ins, on_time.req, "decision_overdue")
+
+
+async def test_requests_pinned_before_the_decision_deadline_have_none(ts_worker, stand_ins) -> None:
+    d = await dispatch(
+        ts_worker, stand_ins, make_request(division_code=DIVISION), decision_days=None
+    )
+    await act(d.handle, action(ActionKind.ACKNOWLEDGE, caseworker(d.holder)))
+    await act(d.handle, returning(caseworker(d.holder)))
+    (app,) = (await view(d.handle)).applications
+    assert app.decide_by is None
+    cal = d.policy.calendar
+    await sleep_until(d.env, add_business_seconds(app.asked_at, 2 * business_day_seconds(cal), cal))
+    assert not records(stand_ins, d.req, "decision_overdue")

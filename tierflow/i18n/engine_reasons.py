@@ -26,6 +26,7 @@ FIXED = frozenset(
         written.SIGN_FOR_MISSED,
         written.RECTIFICATION_LATE,
         written.APPEAL_NOT_DECIDED,
+        written.DECISION_NOT_TAKEN,
         written.NO_SUPERVISION_REPLY,
         written.SUSPENSION_ENDED,
         written.WAIT_EXPIRED_RESUMES,

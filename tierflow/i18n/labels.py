@@ -197,6 +197,7 @@ EVENT = {
     EventType.APPEAL_UPHELD: NC_("event", "Appeal upheld"),
     EventType.APPEAL_REJECTED: NC_("event", "Appeal rejected"),
     EventType.APPEAL_DECISION_OVERDUE: NC_("event", "Appeal decision overdue"),
+    EventType.DECISION_OVERDUE: NC_("event", "Application decision overdue"),
     EventType.OPERATOR_NEEDED: NC_("event", "Needs an operator"),
     EventType.OPERATOR_RETRIED: NC_("event", "Operator retried"),
     EventType.OPERATOR_RESOLVED: NC_("event", "Operator settled"),

@@ -67,6 +67,8 @@ def test_applications_go_to_the_deciders_and_decisions_back_to_the_unit() -> Non
     assert _rules_for(EventType.APPEAL_DECISION_OVERDUE) == {"appeal_decision_overdue"}
     (overdue,) = RULES.for_event(EventType.APPEAL_DECISION_OVERDUE)
     assert [s.audience.value for s in overdue.send] == ["supervisors_above"]  # the deciders
+    (late,) = RULES.for_event(EventType.DECISION_OVERDUE)  # 退单, 延期, 挂起: those who decide
+    assert [s.audience.value for s in late.send] == ["dispatch_desk", "supervisors_above"]
 
 
 COUNTY = "zj-330106-sme"
@@ -96,6 +98,12 @@ DETAILS: dict[EventType, dict[str, object]] = {
     EventType.APPEAL_DECISION_OVERDUE: {
         "appealed_at": "2027-04-02T01:00:00+00:00",
         "decide_by": "2027-04-12T01:00:00+00:00",
+    },
+    EventType.DECISION_OVERDUE: {
+        "kind": "return",
+        "asked_at": "2026-12-01T01:00:00+00:00",
+        "decide_by": "2026-12-02T01:00:00+00:00",
+        "applicant_institution": COUNTY,
     },
 }
 # the template of each event's message, and a phrase the message shows in each locale
@@ -143,6 +151,13 @@ PHRASES = [
         "应于 2027年4月12日 09:00 前审核",
     ),
     (EventType.APPEAL_DECISION_OVERDUE, "appeal_decision_overdue", "en", "by 2027-04-12 09:00"),
+    (
+        EventType.DECISION_OVERDUE,
+        "decision_overdue",
+        "zh-CN",
+        "退单申请应于 2026年12月2日 09:00 前审批",
+    ),
+    (EventType.DECISION_OVERDUE, "decision_overdue", "en", "[Decision overdue] Return of"),
     (EventType.INFO_PROVIDED, "info_provided", "zh-CN", "补充了材料（"),  # 登记 by the unit
     (EventType.INFO_PROVIDED, "info_provided", "en", "(recorded by "),
     (EventType.REOPENED, "reopened", "zh-CN", "回访时企业表示问题未解决"),
