@@ -184,6 +184,12 @@ def _waits_for(principal: Principal, code: Awaiting) -> Any:
         tier = principal.actor.tier
         mine = [t.value for t in Tier if tier is not None and oversees(tier, t)]
         return and_(waits, col(ServiceRequest.tier).in_(mine))
+    if code is Awaiting.FOLLOW_UP and principal.role is Role.FOLLOW_UP:
+        # 待回访 is the dispatching tier's desk's, the tier above the holder's (as the notifier
+        # tells it): a province's desk does not call the enterprises its cities' desks call
+        desk = principal.actor.tier
+        followed = [t.value for t in Tier if desk is not None and (t.next_up() or t) is desk]
+        return and_(waits, col(ServiceRequest.tier).in_(followed))
     return waits
 
 

@@ -498,6 +498,9 @@ async def test_the_follow_up_desk_closes_or_sends_back(api: Api) -> None:
     await api.act(rid, "acknowledge", "cw_own")
     await api.act(rid, "resolve", "cw_own", text="已对接银行")
     await _listed(api, "desk_city", "follow_up", rid)  # the desk's worklist: 待回访
+    # the city's desk calls about its counties' requests; the province's does not call again
+    assert rid not in await _worklist(api, "desk_prov", "follow_up")
+    assert (await api.get(f"/requests/{rid}", "desk_prov")).status_code == 200  # in its sight
     rows = {i["request_id"]: i for i in (await api.get("/requests", "desk_city")).json()["items"]}
     view = (await api.get(f"/requests/{rid}", "desk_city")).json()["view"]
     assert rows[rid]["follow_up_due_at"] == view["follow_up_due_at"] is not None

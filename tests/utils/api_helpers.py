@@ -27,6 +27,7 @@ USERS: dict[str, tuple[Role, str | None, list[str]]] = {
     "cw_mate": (Role.CASEWORKER, "zj-330106-sme", []),  # a colleague of cw_own
     "sup_own": (Role.SUPERVISOR, "zj-330106-sme", []),  # the lead of cw_own's unit
     "desk_city": (Role.FOLLOW_UP, "zj-330100-sme", []),  # the city's follow-up desk
+    "desk_prov": (Role.FOLLOW_UP, "zj-330000-sme", []),  # the province's
     "disp_city": (Role.DISPATCHER, "zj-330100-sme", []),  # the city's dispatch desk
     "cw_other": (Role.CASEWORKER, "zj-330105-sme", []),
     "cw_city": (Role.CASEWORKER, "zj-330100-sme", []),
