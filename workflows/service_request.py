@@ -115,6 +115,10 @@ REPLY_OF_OWN_UNIT_PATCH = "reply-of-own-unit"
 # 督办 by a higher tier, redo limits) on the state it applies it to; before, only by the rules
 # of _check, so an action validated before an earlier one moved the request went through.
 LATER_RULES_RECHECKED_PATCH = "later-rules-rechecked"
+# 督办 by hand while another waits for the unit's reply is refused: by the validator, and by
+# the handler when steps taken since opened one (its own patch, taken only when it refuses,
+# so runs that applied such an action before replay as they were).
+ONE_SUPERVISION_PATCH = "one-supervision-at-a-time"
 # A published calendar moves every pending deadline (a suspension's end, the chasing rungs,
 # a reply deadline, parts, the follow-up, the windows, a rectification's); before, the
 # running clocks alone.
@@ -442,16 +446,16 @@ class ServiceRequestWorkflow:
         # The fields staff add (an administrator's withdrawal once needed no text), and the
         # rules below, are checked before acceptance, so that actions accepted before them
         # replay as they were.
-        late = self._later_rules_refusal(action)
+        late = self._later_rules_refusal(action) or self._repeat_supervision(action)
         if late:
             raise late
 
     def _later_rules_refusal(self, action: ActionRequest) -> ApplicationError | None:
         """Rules added after the first runs: the unit's own steps are its own (a reply to 督办
-        among them), 督办 is a higher tier's and one at a time, and a redo (重办) is the
-        concluded request again, not a new dispatch (no return past the window from its
-        dispatch, no intake rating after its conclusion). The validator checks them; the
-        handler again, on the state it applies the action to (``_recheck_later_rules``)."""
+        among them), 督办 is a higher tier's, and a redo (重办) is the concluded request
+        again, not a new dispatch (no return past the window from its dispatch, no intake
+        rating after its conclusion). The validator checks them; the handler again, on the
+        state it applies the action to (``_recheck_later_rules``)."""
         other = permissions.unit_step_refusal(action.actor, action.kind, self._institution_id)
         if action.kind is ActionKind.REPLY_SUPERVISION:
             other = other or chasing.reply_refusal(self.case.supervisions, action.actor)
@@ -459,10 +463,6 @@ class ServiceRequestWorkflow:
             other = other or chasing.supervisor_refusal(action.actor, self.case.tier)
         if other:
             return refused(other, "Forbidden")
-        if action.kind is ActionKind.SUPERVISE:  # one 督办 of the unit at a time
-            repeat = chasing.repeat_refusal(self.case.supervisions, self._institution_id)
-            if repeat:
-                return refused(repeat, "InvalidTransition")
         late = None
         if action.kind is ActionKind.RETURN:
             late = applications.redo_return_refusal(self.case, workflow.now())
@@ -482,6 +482,16 @@ class ServiceRequestWorkflow:
         late = self._later_rules_refusal(action)
         if late and workflow.patched(LATER_RULES_RECHECKED_PATCH):
             raise late
+        repeat = self._repeat_supervision(action)
+        if repeat and workflow.patched(ONE_SUPERVISION_PATCH):
+            raise repeat
+
+    def _repeat_supervision(self, action: ActionRequest) -> ApplicationError | None:
+        """督办 by hand while another of the holding unit waits for its reply."""
+        if action.kind is not ActionKind.SUPERVISE:
+            return None
+        repeat = chasing.repeat_refusal(self.case.supervisions, self._institution_id)
+        return refused(repeat, "InvalidTransition") if repeat else None
 
     def _check_unit_step(self, action: ActionRequest) -> None:
         """The validator's unit-step rule, for an action it accepted while the request was

@@ -17,7 +17,8 @@ import pytest_asyncio
 
 from activities.persistence import TransitionWriter
 from api.app import create_app
-from schemas.domain import Tier
+from schemas.domain import Role, Tier
+from schemas.request import Actor
 from tests.fixtures.console import sign_in
 from tests.integration.test_contact_visibility import FULL, MASKED, Forgotten, contact
 from tests.utils.api_helpers import Users, asgi_client, make_users
@@ -71,6 +72,13 @@ async def rig(db_url: str) -> AsyncIterator[Rig]:
     # still held where it was first sent
     home = RecordFactory(make_request("req-home"), T0)
     writer.persist([home.submitted(), home.assigned(COUNTY)])
+    # registered by the city's dispatch desk on a phone call, sent to the county: the desk's
+    # institution's caseworkers did not receive it
+    phoned = make_request("req-phoned").model_copy(
+        update={"submitted_by": Actor(id="disp-1", role=Role.DISPATCHER, institution_id=CITY)}
+    )
+    by_phone = RecordFactory(phoned, T0)
+    writer.persist([by_phone.submitted(), by_phone.assigned(COUNTY)])
     users = make_users(engine)
     app = create_app(Settings(database_url=db_url), Forgotten(), engine)  # type: ignore[arg-type]
     try:
@@ -104,6 +112,7 @@ async def test_the_unit_that_registered_a_walk_in_follows_it(rig: Rig) -> None:
     assert contact(detail["request"]) == MASKED
     own = (await rig.detail("req-walk-in", "cw_own")).json()  # the holder: its own, in full
     assert (own["received_first"], contact(own["request"])) == (False, FULL)
+    assert (await rig.detail("req-phoned", "cw_city")).status_code == 404
 
 
 async def test_the_received_list_holds_what_the_unit_received_and_no_longer_holds(
@@ -112,9 +121,9 @@ async def test_the_received_list_holds_what_the_unit_received_and_no_longer_hold
     assert await rig.listed("cw_own", received="true") == ["req-up"]
     assert await rig.listed("sup_own", received="true") == ["req-up"]
     assert await rig.listed("cw_other", received="true") == ["req-walk-in"]
-    assert await rig.listed("cw_city", received="true") == []
+    assert await rig.listed("cw_city", received="true") == []  # nor the desk's phone call
     # nobody else's scope is widened: the county's own queue keeps what it holds
-    assert sorted(await rig.listed("cw_own")) == ["req-home", "req-walk-in"]
+    assert sorted(await rig.listed("cw_own")) == ["req-home", "req-phoned", "req-walk-in"]
     assert await rig.listed("cw_other") == []
     # a unit's people only: a desk or an administrator has no unit that received it
     assert await rig.listed("disp_city", received="true") == []

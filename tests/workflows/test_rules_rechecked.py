@@ -56,3 +56,41 @@ async def test_the_old_units_lead_cannot_sign_for_a_request_moved_meanwhile(
     assert after.summary.institution_id == OTHER.id and after.holds[-1].signed_for_at is None
     await handle.terminate("test over")
     await replay_and_maybe_record(temporal_client, handle, "rules-rechecked")
+
+
+async def test_a_second_supervision_let_in_beside_the_first_is_refused_by_the_handler(
+    temporal_client: Client, task_queue: str
+) -> None:
+    """Two 督办 validated while a reassignment held the lock (neither saw the other): the
+    first opens, the second is refused when it is applied, as the validator would refuse it
+    now; the history replays (the rule's own patch, taken only when it refuses)."""
+    stand_ins = StandIns(policy=make_policy(), extra_institutions=[OTHER])
+    async with stand_ins.worker(temporal_client, task_queue):
+        handle = await start_renewing(temporal_client, task_queue)
+        await eventually(lambda: "record_transitions done" in stand_ins.calls, what="routed")
+        view = await handle.query(ServiceRequestWorkflow.view)
+        division = view.summary.division_code
+        gate = stand_ins.target_gate = asyncio.Event()
+        boss = supervisor(Tier.COUNTY, division)
+        reassign = action(ActionKind.REASSIGN, boss, institution_id=OTHER.id, text="改派")
+        reassigning = asyncio.create_task(
+            handle.execute_update(ServiceRequestWorkflow.act, reassign, id=reassign.action_id)
+        )
+        await eventually(lambda: "check_target" in stand_ins.calls, what="the check held")
+        city = supervisor(Tier.MUNICIPAL, division)
+        province = supervisor(Tier.PROVINCIAL, division[:2] + "0000")
+        first = await let_in(handle, action(ActionKind.SUPERVISE, city, text="请说明进度"))
+        second = await let_in(handle, action(ActionKind.SUPERVISE, province, text="省级督办"))
+        gate.set()
+        await reassigning
+        opened = await first.result()
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await second.result()
+        after = await handle.query(ServiceRequestWorkflow.view)
+    assert opened.institution_id == OTHER.id
+    assert f"owes the written reply to the supervision opened by {city.id}" in str(
+        refused.value.cause
+    )
+    assert [s.opened_by for s in after.supervisions] == [city.id]
+    await handle.terminate("test over")
+    await replay_and_maybe_record(temporal_client, handle, "one-supervision")

@@ -84,8 +84,8 @@ OPEN_ROWS = "state NOT IN ('closed', 'rejected', 'withdrawn')"
 class ServiceRequest(ServiceRequestBase, table=True):
     """One row per request: the latest summary the workflow reported."""
 
-    # 首问负责: the unit whose staff registered it at its window (None: online, a system) and
-    # the unit it was first sent to (api.auth.received_by)
+    # 首问负责: the unit whose caseworker or lead registered it at its window (None: online, a
+    # system, a desk) and the unit it was first sent to (api.auth.received_by)
     registered_by: str | None = Field(default=None, sa_type=String(64))
     first_holder: str | None = Field(default=None, sa_type=String(64))
 

@@ -24,7 +24,7 @@ from sqlmodel import SQLModel
 
 from schemas.chased import part_unit
 from schemas.lifecycle import EventType, RatingStage, RequestInput, TransitionRecord
-from schemas.permissions import STAFF_ROLES
+from schemas.permissions import HANDLER_ROLES
 from tierflow.db.engine import conflict_insert
 from tierflow.db.models import (
     Comment,
@@ -305,9 +305,9 @@ def write_summary(
     values["request_id"] = record.request_id
     if submission is not None:
         req, ent = submission, submission.enterprise
-        registrar = req.submitted_by  # a unit's staff at its window; None: online
+        registrar = req.submitted_by  # a unit's caseworker or lead at its window; None: online
         values |= {
-            "registered_by": registrar.institution_id if registrar.role in STAFF_ROLES else None,
+            "registered_by": registrar.institution_id if registrar.role in HANDLER_ROLES else None,
             "contact_name": ent.contact_name,
             "contact_phone": ent.contact_phone,
             "contact_email": ent.contact_email,

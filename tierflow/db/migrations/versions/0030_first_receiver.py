@@ -20,7 +20,7 @@ down_revision: str | None = "0029_security_event"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-STAFF = "('caseworker', 'supervisor', 'follow_up', 'dispatcher', 'admin')"  # STAFF_ROLES
+HANDLERS = "('caseworker', 'supervisor')"  # schemas.permissions.HANDLER_ROLES
 
 
 def upgrade() -> None:
@@ -31,7 +31,7 @@ def upgrade() -> None:
         "UPDATE service_request SET "
         "registered_by = (SELECT t.actor_institution_id FROM transition t "
         "WHERE t.request_id = service_request.request_id AND t.event_type = 'submitted' "
-        f"AND t.actor_role IN {STAFF} ORDER BY t.sequence LIMIT 1), "
+        f"AND t.actor_role IN {HANDLERS} ORDER BY t.sequence LIMIT 1), "
         "first_holder = (SELECT t.institution_id FROM transition t "
         "WHERE t.request_id = service_request.request_id AND t.event_type = 'assigned' "
         "ORDER BY t.sequence LIMIT 1)"
