@@ -20,7 +20,11 @@ from schemas.domain import Role, State, Tier
 from schemas.lifecycle import Chase, Supervision, WorkflowState
 from schemas.messages import N_, Said
 from schemas.request import Actor
-from workflows.business_time import add_business_seconds, business_day_seconds
+from workflows.business_time import (
+    add_business_seconds,
+    business_day_seconds,
+    business_seconds_between,
+)
 
 PAUSED_STATES = frozenset({State.SUSPENDED, State.AWAITING_ENTERPRISE})  # the clocks stand
 MAX_SUPERVISIONS = 20  # newest kept in the workflow's state; the audit trail has them all
@@ -165,59 +169,79 @@ def supervisor_refusal(actor: Actor, tier: Tier) -> str | None:
     )
 
 
-def standing_still(case: WorkflowState) -> bool:
-    """Whether the ladder waits, as the clocks do (``chase_pauses_with_clocks``): suspended,
-    or waiting for the enterprise's reply."""
+def standing_still(case: WorkflowState, clock: str | None) -> bool:
+    """Whether the ladder of ``clock`` waits, as the holder's clocks do
+    (``chase_pauses_with_clocks``): suspended, or waiting for the enterprise's reply. A
+    co-handling part's ladder runs on (its deadline is not paused)."""
     pinned = case.policy is not None and case.policy.chase_pauses_with_clocks
-    return pinned and case.paused_at is not None and case.state in PAUSED_STATES
+    paused = case.paused_at is not None and case.state in PAUSED_STATES
+    return pinned and paused and part_unit(clock) is None
 
 
-def shift(case: WorkflowState, paused_seconds: int) -> None:
-    """The clocks resume after ``paused_seconds`` of business time: so do the ladder's rungs
-    still ahead and the reply deadlines of the supervisions that wait."""
-    if not paused_seconds or case.policy is None or not case.policy.chase_pauses_with_clocks:
+def shift(case: WorkflowState, paused_since: datetime | None, now: datetime) -> None:
+    """The holder's clocks resume at ``now`` after a pause since ``paused_since``: its
+    ladder's rungs still ahead and the reply deadlines that wait move by the business time
+    each of them stood still (a supervision opened during the pause, since it opened)."""
+    policy = case.policy
+    if paused_since is None or policy is None or not policy.chase_pauses_with_clocks:
         return
-    cal = case.policy.calendar
+    cal = policy.calendar
+
+    def later(due: datetime, begun: datetime) -> datetime:
+        start = max(paused_since, begun)
+        still = business_seconds_between(start, now, cal) if start < now else 0
+        return add_business_seconds(due, still, cal) if still else due
+
     for chase in case.chases:
-        if chase.active:
+        if chase.active and part_unit(chase.clock) is None:
             if chase.reminded_at is None:
-                chase.remind_at = add_business_seconds(chase.remind_at, paused_seconds, cal)
-            chase.supervise_at = add_business_seconds(chase.supervise_at, paused_seconds, cal)
+                chase.remind_at = later(chase.remind_at, chase.late_since)
+            chase.supervise_at = later(chase.supervise_at, chase.late_since)
     for supervision in case.supervisions:
-        if supervision.awaiting_reply:
-            supervision.reply_due_at = add_business_seconds(
-                supervision.reply_due_at, paused_seconds, cal
-            )
+        if supervision.awaiting_reply and part_unit(supervision.clock) is None:
+            supervision.reply_due_at = later(supervision.reply_due_at, supervision.opened_at)
 
 
 def next_due(case: WorkflowState) -> datetime | None:
-    """The next rung of any chase, or reply deadline of any supervision (none while the
-    ladder stands still)."""
-    if standing_still(case):
-        return None
+    """The next rung of any chase, or reply deadline of any supervision (but those of the
+    ladders standing still)."""
     dues: list[datetime] = []
     for chase in case.chases:
-        if chase.active:
+        if chase.active and not standing_still(case, chase.clock):
             dues.append(chase.remind_at if chase.reminded_at is None else chase.supervise_at)
-    dues += [s.reply_due_at for s in case.supervisions if s.awaiting_reply]
+    dues += [
+        s.reply_due_at
+        for s in case.supervisions
+        if s.awaiting_reply and not standing_still(case, s.clock)
+    ]
     return min(dues) if dues else None
 
 
 def due_reminders(case: WorkflowState, now: datetime) -> list[Chase]:
-    if standing_still(case):
-        return []
-    return [c for c in case.chases if c.active and c.reminded_at is None and c.remind_at <= now]
+    return [
+        c
+        for c in case.chases
+        if c.active
+        and c.reminded_at is None
+        and c.remind_at <= now
+        and not standing_still(case, c.clock)
+    ]
 
 
 def due_supervisions(case: WorkflowState, now: datetime) -> list[Chase]:
-    if standing_still(case):
-        return []
     return [
-        c for c in case.chases if c.active and c.reminded_at is not None and c.supervise_at <= now
+        c
+        for c in case.chases
+        if c.active
+        and c.reminded_at is not None
+        and c.supervise_at <= now
+        and not standing_still(case, c.clock)
     ]
 
 
 def due_reprimands(case: WorkflowState, now: datetime) -> list[Supervision]:
-    if standing_still(case):
-        return []
-    return [s for s in case.supervisions if s.awaiting_reply and s.reply_due_at <= now]
+    return [
+        s
+        for s in case.supervisions
+        if s.awaiting_reply and s.reply_due_at <= now and not standing_still(case, s.clock)
+    ]

@@ -64,15 +64,15 @@ def resume_clocks(case: WorkflowState, now: datetime) -> int:
     """Resume paused clocks; return the business seconds the pause lasted."""
     assert case.policy is not None
     cal = case.policy.calendar
-    paused = 0
-    if case.paused_at is not None:
-        paused = business_seconds_between(case.paused_at, now, cal)
+    paused, since = 0, case.paused_at
+    if since is not None:
+        paused = business_seconds_between(since, now, cal)
         if case.holds:
             case.holds[-1].paused_seconds += paused
     case.paused_at = None
     for clock in records.current_clocks(case):
         clocks.resume(clock, now, cal)
-    chasing.shift(case, paused)  # the ladder resumes as much later (a pinned rule)
+    chasing.shift(case, since, now)  # the ladder resumes as much later (a pinned rule)
     return paused
 
 
