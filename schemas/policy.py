@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 
@@ -227,4 +228,26 @@ class PolicyRequest(BaseModel):
         default=None,
         description="The enterprise's division: its province's work-order rules apply (None: "
         "recorded before provinces had their own; the national defaults)",
+    )
+
+
+# Engine rules a request pins beside its policy file's figures: set for requests pinned from
+# their release, off (None) for those pinned before. The admission's ``assigned`` event
+# records them (details ``engine_rules``), so that a replay of a recording pins them as the
+# request did (whatif.lookups), whichever rules the code has since.
+ENGINE_RULES = ("supervision_ends_on_move", "chase_pauses_with_clocks", "decision_days")
+
+
+def engine_rules(policy: PinnedPolicy) -> dict[str, object]:
+    """The engine rules ``policy`` pins, as the ``assigned`` event records them."""
+    return {name: getattr(policy, name) for name in ENGINE_RULES}
+
+
+def as_recorded(policy: PinnedPolicy, recorded: Mapping[str, object] | None) -> PinnedPolicy:
+    """``policy`` with the engine rules a recording says its request pinned: none recorded,
+    it was pinned before them (each rule's default: off)."""
+    found = recorded or {}
+    defaults = {name: PinnedPolicy.model_fields[name].default for name in ENGINE_RULES}
+    return policy.model_copy(
+        update={name: found.get(name, defaults[name]) for name in ENGINE_RULES}
     )

@@ -25,7 +25,7 @@ from schemas.lifecycle import (
     TargetAnswer,
     TargetCheck,
 )
-from schemas.policy import CalendarData, PinnedPolicy, PolicyRequest
+from schemas.policy import CalendarData, PinnedPolicy, PolicyRequest, as_recorded
 from tierflow.db.models import Transition
 from tierflow.directory import Directory
 from tierflow.grades import local_day
@@ -52,11 +52,18 @@ class Pinning:
     """
 
     def __init__(
-        self, policy: PolicyFile, grade_on: GradeOn, calendar: CalendarData | None = None
+        self,
+        policy: PolicyFile,
+        grade_on: GradeOn,
+        calendar: CalendarData | None = None,
+        as_recorded: bool = False,
     ) -> None:
         self.policy = policy
         self.grade_on = grade_on
         self.calendar = calendar
+        # a request's own policy: the engine rules as its recording says it pinned them (a
+        # candidate pins today's, as a release of it would)
+        self.as_recorded = as_recorded
         self._pinned: dict[tuple[object, ...], PinnedPolicy] = {}
 
     @property
@@ -86,6 +93,7 @@ class TrailLookups:
     held_at: dict[Tier, str] = field(default_factory=dict)  # tier -> first recorded holder
     handlers: set[tuple[str, str]] = field(default_factory=set)  # (handler, institution)
     pinned: PinnedPolicy | None = None  # what the admission pinned
+    engine_rules: dict[str, object] | None = None  # as the recorded admission pinned them
 
     @classmethod
     def of(cls, rows: list[Transition], pinning: Pinning, directory: Directory) -> TrailLookups:
@@ -95,6 +103,10 @@ class TrailLookups:
                 found.held_at.setdefault(row.to_tier, row.institution_id)
             if row.event_type is EventType.HANDLER_CHANGED and row.institution_id is not None:
                 found.handlers.add((str(row.details.get("handler_id")), row.institution_id))
+            if row.event_type is EventType.ASSIGNED and isinstance(
+                rules := (row.details or {}).get("engine_rules"), dict
+            ):
+                found.engine_rules = rules
         return found
 
     def route(self, req: RouteRequest) -> Institution | None:
@@ -109,6 +121,8 @@ class TrailLookups:
 
     def admit(self, req: AdmitRequest) -> Admission:
         self.pinned = self.pinning.pin(req.policy)
+        if self.pinning.as_recorded:
+            self.pinned = as_recorded(self.pinned, self.engine_rules)
         try:
             return Admission(policy=self.pinned, institution=self.route(req.route))
         except (KeyError, ValueError) as exc:

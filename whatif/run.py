@@ -68,7 +68,9 @@ class Context:
     def own(self, version: str) -> Pinning:
         """The request's own policy (PolicyError if its version is not recorded)."""
         if version not in self._own:
-            self._own[version] = Pinning(self.versions.get(version), self.grades.grade_on)
+            self._own[version] = Pinning(
+                self.versions.get(version), self.grades.grade_on, as_recorded=True
+            )
         return self._own[version]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         PolicyRequest,
         SignForBreach,
         WaitExpiry,
+        engine_rules,
     )
     from schemas.request import SYSTEM_ACTOR, Actor
     from workflows import (
@@ -312,7 +313,10 @@ class ServiceRequestWorkflow:
                     self._finish_unroutable()
                     return
                 tier, institution = found
-                self._move(tier, institution, EventType.ASSIGNED, SYSTEM_ACTOR, None, None)
+                pinned = {"engine_rules": engine_rules(self._policy)}  # a replay pins them so
+                self._move(
+                    tier, institution, EventType.ASSIGNED, SYSTEM_ACTOR, None, None, details=pinned
+                )
 
     async def _pin_policy(self, now: datetime) -> Admission | None:
         """Pin the SLA policy and calendar of the request (load_policy).
@@ -1550,7 +1554,7 @@ class ServiceRequestWorkflow:
         action_id: str | None,
         *,
         fresh: bool = True,
-        details: dict[str, str] | None = None,
+        details: Mapping[str, object] | None = None,
     ) -> None:
         """Hand the request to ``institution`` at ``tier``; fresh clocks unless ``fresh`` is off."""
         now = self._now()

@@ -162,6 +162,34 @@ def test_a_text_accepted_before_an_edge_rule_replays_and_is_never_quoted(
     assert "13912345678" not in json.dumps(found.as_dict(), ensure_ascii=False)
 
 
+def test_a_request_admitted_before_an_engine_rule_replays_without_it(
+    recording: Recording, tmp_path: Path
+) -> None:
+    """The admission records the engine rules it pinned (``engine_rules`` on ``assigned``).
+    A recording made before ``decision_days`` existed names no such rule and holds no
+    ``decision_overdue``: verify replays it with the rule off, as it ran, and agrees."""
+    url = _copy(recording, tmp_path / "before-rules.db")
+    engine = make_engine(url)
+    with Session(engine) as session:
+        overdue = session.exec(
+            select(Transition).where(Transition.event_type == EventType.DECISION_OVERDUE)
+        ).all()
+        assert overdue, "the generated traffic leaves no application undecided"
+        for row in overdue:
+            session.delete(row)
+        for row in session.exec(
+            select(Transition).where(Transition.event_type == EventType.ASSIGNED)
+        ).all():
+            rules = dict(row.details["engine_rules"])
+            assert rules.pop("decision_days") == 1  # the others as they were recorded
+            row.details = {**row.details, "engine_rules": rules}
+            session.add(row)
+        session.commit()
+    engine.dispose()
+    found = run_verify(VerifyJob(url, Scope(), recording.horizon, processes=1))
+    assert found.as_dict()["disagreements"] == [] and found.agreed == found.requests
+
+
 def test_the_own_policy_as_candidate_changes_nothing(recording: Recording) -> None:
     job = WhatIfJob(
         recording.url,

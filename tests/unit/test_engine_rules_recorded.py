@@ -1,0 +1,46 @@
+"""A request's own policy in a replay pins the engine rules its recording says it pinned:
+``assigned`` records them; a request admitted before they existed recorded none, and ran
+with each off (``schemas.policy.as_recorded``), whichever rules the code has since."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from schemas.domain import Tier
+from schemas.lifecycle import EventType
+from schemas.policy import ENGINE_RULES, as_recorded, engine_rules
+from tests.utils.factories import make_policy
+
+ON = {"supervision_ends_on_move": True, "chase_pauses_with_clocks": True, "decision_days": 1}
+
+
+def test_the_rules_a_recording_names_are_pinned_and_absent_ones_are_off() -> None:
+    today = make_policy().model_copy(update=ON)
+    assert engine_rules(today) == ON and set(ON) == set(ENGINE_RULES)
+    assert engine_rules(as_recorded(today, ON)) == ON
+    before = as_recorded(today, None)  # admitted before the rules: no record of them
+    assert engine_rules(before) == {
+        "supervision_ends_on_move": False,
+        "chase_pauses_with_clocks": False,
+        "decision_days": None,
+    }
+    partly = as_recorded(today, {"supervision_ends_on_move": True})
+    assert (partly.supervision_ends_on_move, partly.decision_days) == (True, None)
+
+
+def test_the_trail_lookups_read_them_from_the_assigned_event() -> None:
+    from whatif.lookups import TrailLookups
+
+    def assigned(details: dict[str, object]) -> SimpleNamespace:
+        """An ``assigned`` row of the audit trail, as much of it as the lookups read."""
+        return SimpleNamespace(
+            event_type=EventType.ASSIGNED,
+            institution_id="county-330106",
+            to_tier=Tier.COUNTY,
+            details=details,
+        )
+
+    recorded = TrailLookups.of([assigned({"engine_rules": ON})], None, None)  # type: ignore[list-item, arg-type]
+    assert recorded.engine_rules == ON
+    before = TrailLookups.of([assigned({"institution_name": "区中心"})], None, None)  # type: ignore[list-item, arg-type]
+    assert before.engine_rules is None
