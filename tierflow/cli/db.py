@@ -107,6 +107,18 @@ def seed(
     typer.echo(done % {"num": count, "version": version})
 
 
+@app.command("fill-receivers")
+def fill_receivers() -> None:
+    """Fill the units that received each request first (首问负责) where rows lack them: rows a
+    worker of the release before projected during a rolling upgrade. Safe to run again."""
+    from tierflow.cli.database import database
+    from tierflow.db.receivers import fill_receivers as fill
+
+    with database() as engine:
+        count = fill(engine)
+    typer.echo(ngettext("%(num)d value filled", "%(num)d values filled", count) % {"num": count})
+
+
 @app.command("refresh-worklists")
 def refresh_worklists(
     wait: float = typer.Option(120.0, min=0, help="Seconds to wait for Temporal"),

@@ -1,0 +1,52 @@
+"""``tierflow db fill-receivers`` on SQLite and PostgreSQL: rows projected without the units
+that received their request first (by a worker of the release before, during a rolling
+upgrade) take them from the audit trail, once; other rows stay as they are."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from activities.persistence import TransitionWriter
+from tests.utils.factories import RecordFactory, caseworker, make_request
+from tierflow.cli import app as cli_app
+from tierflow.db.engine import make_engine
+from tierflow.db.models import ServiceRequest
+
+
+def test_rows_projected_without_the_units_take_them_from_the_trail(db_url: str) -> None:
+    engine = make_engine(db_url)
+    walk_in = make_request("req-walk-in").model_copy(
+        update={"submitted_by": caseworker("zj-330105-sme", "window-clerk")}
+    )
+    window, online = RecordFactory(walk_in), RecordFactory(make_request("req-online"))
+    TransitionWriter(engine).persist(
+        [
+            window.submitted(),
+            window.assigned("zj-330106-sme"),
+            online.submitted(),
+            online.assigned("zj-330106-sme"),
+        ]
+    )
+    with engine.begin() as conn:  # as a worker of the release before wrote them
+        conn.execute(text("UPDATE service_request SET registered_by = NULL, first_holder = NULL"))
+    env = {"TIERFLOW_DATABASE_URL": db_url, "TIERFLOW_LANG": "en"}
+    try:
+        filled = CliRunner().invoke(cli_app, ["db", "fill-receivers"], env=env)
+        assert filled.exit_code == 0, filled.output
+        assert "3 values filled" in filled.output  # two first holders, one registration
+        with Session(engine) as session:
+            found = {
+                rid: (row.registered_by, row.first_holder)
+                for rid in ("req-walk-in", "req-online")
+                if (row := session.get(ServiceRequest, rid)) is not None
+            }
+        assert found == {
+            "req-walk-in": ("zj-330105-sme", "zj-330106-sme"),
+            "req-online": (None, "zj-330106-sme"),
+        }
+        again = CliRunner().invoke(cli_app, ["db", "fill-receivers"], env=env)
+        assert again.exit_code == 0 and "0 values filled" in again.output
+    finally:
+        engine.dispose()
