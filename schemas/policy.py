@@ -184,6 +184,13 @@ class PinnedPolicy(BaseModel):
         "to another unit): the unit, which can no longer act on it, owes no reply and is not "
         "reprimanded for none (False for policies pinned before this field)",
     )
+    one_supervision_per_unit: bool = Field(
+        default=False,
+        description="督办: the ladder opens no supervision of a unit that already owes a "
+        "written reply to one (its late step joins it), so one ignored request is not "
+        "supervised and reprimanded once per clock (False for policies pinned before this "
+        "field)",
+    )
     chase_pauses_with_clocks: bool = Field(
         default=False,
         description="催办 → 督办 → 通报 stand still while the request's clocks do (an approved "
@@ -235,7 +242,12 @@ class PolicyRequest(BaseModel):
 # their release, off (None) for those pinned before. The admission's ``assigned`` event
 # records them (details ``engine_rules``), so that a replay of a recording pins them as the
 # request did (whatif.lookups), whichever rules the code has since.
-ENGINE_RULES = ("supervision_ends_on_move", "chase_pauses_with_clocks", "decision_days")
+ENGINE_RULES = (
+    "supervision_ends_on_move",
+    "chase_pauses_with_clocks",
+    "decision_days",
+    "one_supervision_per_unit",
+)
 
 
 def engine_rules(policy: PinnedPolicy) -> dict[str, object]:

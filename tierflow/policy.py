@@ -395,6 +395,7 @@ class PolicyFile(_Strict):
             bad_rating_needs_follow_up=True,
             supervision_ends_on_move=True,
             chase_pauses_with_clocks=True,
+            one_supervision_per_unit=True,
             close_waits_for_follow_up=rules.close_waits_for_follow_up,
             rectification_days=rules.rectification_business_days,
             appeal_days=rules.appeal_business_days,

@@ -92,6 +92,13 @@ def open_supervision(
     return supervision
 
 
+def owes_reply(case: WorkflowState, chase: Chase) -> bool:
+    """Whether the unit ``chase`` would supervise (a part's co-handler, else the holder)
+    already owes a written reply to a supervision."""
+    holder = case.institution.id if case.institution else ""
+    return waiting_for_reply(case.supervisions, part_unit(chase.clock) or holder) is not None
+
+
 def awaiting_reply(case: WorkflowState) -> Supervision | None:
     """The oldest supervision still waiting for the unit's written reply."""
     return waiting_for_reply(case.supervisions)

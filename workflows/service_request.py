@@ -1394,6 +1394,8 @@ class ServiceRequestWorkflow:
             )
         for chase in chasing.due_supervisions(self.case, now):
             chase.supervised_at = now
+            if self._policy.one_supervision_per_unit and chasing.owes_reply(self.case, chase):
+                continue  # the unit answers the supervision it owes a reply to for this too
             opened = chasing.open_supervision(
                 self.case,
                 SYSTEM_ACTOR.id,

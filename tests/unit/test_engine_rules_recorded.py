@@ -11,7 +11,12 @@ from schemas.lifecycle import EventType
 from schemas.policy import ENGINE_RULES, as_recorded, engine_rules
 from tests.utils.factories import make_policy
 
-ON = {"supervision_ends_on_move": True, "chase_pauses_with_clocks": True, "decision_days": 1}
+ON = {
+    "supervision_ends_on_move": True,
+    "chase_pauses_with_clocks": True,
+    "decision_days": 1,
+    "one_supervision_per_unit": True,
+}
 
 
 def test_the_rules_a_recording_names_are_pinned_and_absent_ones_are_off() -> None:
@@ -23,6 +28,7 @@ def test_the_rules_a_recording_names_are_pinned_and_absent_ones_are_off() -> Non
         "supervision_ends_on_move": False,
         "chase_pauses_with_clocks": False,
         "decision_days": None,
+        "one_supervision_per_unit": False,
     }
     partly = as_recorded(today, {"supervision_ends_on_move": True})
     assert (partly.supervision_ends_on_move, partly.decision_days) == (True, None)

@@ -267,3 +267,54 @@ async def test_requests_pinned_before_are_chased_through_a_suspension(ts_worker,
     await recorded(stand_ins, req, "reminded")
     (reminded,) = of_clock(stand_ins, req, "reminded", "resolution")
     assert since < reminded.occurred_at < until
+
+
+async def _supervised_by_hand_when_late(env, queue, stand_ins, **pinned: object):
+    """A late response (supervised in place) that the city supervises by hand at once, with
+    a reply due in 10 working days; the ladder's own supervision rung falls due meanwhile."""
+    await sleep_until(env, WEDNESDAY_MORNING)
+    req = make_request()
+    policy = pin(
+        await env.get_current_time(), req, breach_action=BreachAction.SUPERVISE_IN_PLACE
+    ).model_copy(update=pinned)
+    stand_ins.policy = policy
+    handle = await submit(env, queue, req)
+    await eventually(lambda: records(stand_ins, req, "assigned"), what="the assigned record")
+    cw = caseworker((await view(handle)).summary.institution_id or "")
+    await act(handle, action(ActionKind.SIGN_FOR, cw))
+    (assigned,) = records(stand_ins, req, "assigned")
+    response = policy.targets[Tier.COUNTY].response_seconds
+    due = add_business_seconds(assigned.occurred_at, response, policy.calendar)
+    await sleep_until(env, add_business_seconds(due, 60, policy.calendar))
+    await recorded(stand_ins, req, "supervisor_alert")
+    await act(handle, action(ActionKind.SUPERVISE, CITY, text="请说明为何未答复", days=10))
+    rung = days_after(policy, days_after(policy, due, 1), 5)  # the ladder's supervision
+    await sleep_until(env, add_business_seconds(rung, 60, policy.calendar))
+    await recorded(stand_ins, req, "reminded")
+    return req, handle
+
+
+async def test_the_ladder_opens_no_supervision_of_a_unit_that_owes_a_reply(
+    ts_worker, stand_ins
+) -> None:
+    """One ignored request is not supervised (and reprimanded) once per late clock: the
+    late response joins the supervision the unit already owes a reply to."""
+    env, queue = ts_worker
+    req, handle = await _supervised_by_hand_when_late(env, queue, stand_ins)
+    state = await view(handle)
+    (chase,) = [c for c in state.chases if c.clock == "response"]
+    assert chase.supervised_at is not None  # its rung was taken: joined, not opened
+    assert [s.opened_by for s in state.supervisions] == [CITY.id]
+    assert [r.actor.id for r in records(stand_ins, req, "supervision_opened")] == [CITY.id]
+
+
+async def test_requests_pinned_before_get_the_ladders_supervision_beside(
+    ts_worker, stand_ins
+) -> None:
+    env, queue = ts_worker
+    req, handle = await _supervised_by_hand_when_late(
+        env, queue, stand_ins, one_supervision_per_unit=False
+    )
+    await recorded(stand_ins, req, "supervision_opened", "supervision_opened")
+    opened = [r.details["cause"] for r in records(stand_ins, req, "supervision_opened")]
+    assert opened == ["manual", "chase"]
