@@ -293,6 +293,13 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000/console",
         description="Base of the console links in messages to staff",
     )
+    notifier_portal_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s]+$",
+        description="Where an enterprise follows its request on the enterprise service "
+        "portal, told in the e-mails to it (`{request_id}` in it is replaced); unset: the "
+        "mails name the portal without an address",
+    )
     smtp_host: str = Field(default="127.0.0.1", description="SMTP server of outgoing mail")
     smtp_port: int = Field(default=2525, ge=1, le=65535)
     smtp_starttls: bool = Field(default=False, description="Upgrade to TLS with STARTTLS")

@@ -43,6 +43,14 @@ def waits_for_working_hours(channel: Channel, audience: Audience) -> bool:
     return channel in INTRUSIVE
 
 
+def portal_link(portal_url: str | None, request_id: str) -> str | None:
+    """Where the enterprise follows its request on the portal: ``{request_id}`` in the
+    configured address is replaced (None: no portal address is configured)."""
+    if not portal_url:
+        return None
+    return portal_url.replace("{request_id}", request_id)
+
+
 class Planner:
     """Rules, templates and the calendar: what each event means for whom."""
 
@@ -54,9 +62,11 @@ class Planner:
         console_url: str,
         hours: BusinessHours | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        portal_url: str | None = None,
     ) -> None:
         self.engine, self.rules, self.templates = engine, rules, templates
         self.console_url = console_url.rstrip("/")
+        self.portal_url = portal_url  # the enterprise service portal (settings)
         self.hours = hours or BusinessHours()
         self.clock = clock
 
@@ -108,10 +118,13 @@ class Planner:
         units: Callable[[], dict[str, str]],
     ) -> list[dict[str, Any]]:
         link = f"{self.console_url}/requests/{record.request_id}"
+        portal = portal_link(self.portal_url, record.request_id)
         rows = []
         for send in rule.send:
             for person in recipients(self.engine, send.audience, record, self.rules.default_locale):
-                text = self.templates.render(rule.template, person.locale, record, link, units)
+                text = self.templates.render(
+                    rule.template, person.locale, record, link, units, portal=portal
+                )
                 for channel in send.channels:
                     if channel not in person.channels:
                         continue

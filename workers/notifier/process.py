@@ -134,7 +134,15 @@ def serve(
     try:
         producer = connect_kafka(settings.kafka_bootstrap_servers, settings=settings)
         hours = BusinessHours(enabled=settings.notifier_working_hours_only)
-        planner = Planner(engine, rules, templates, settings.notifier_console_url, hours, clock.now)
+        planner = Planner(
+            engine,
+            rules,
+            templates,
+            settings.notifier_console_url,
+            hours,
+            clock.now,
+            portal_url=settings.notifier_portal_url,
+        )
         session_ms = int(settings.notifier_session_timeout_seconds * 1000)
         consumer = EventConsumer(
             settings.kafka_bootstrap_servers,

@@ -98,6 +98,7 @@ class Templates:
         record: TransitionRecord,
         link: str,
         units: Callable[[], Mapping[str, str]] | None = None,
+        portal: str | None = None,
     ) -> Rendered:
         """Return subject and body of ``name`` in ``locale`` for ``record``; ``units`` reads
         the names of the institutions it mentions, when a template first names one with
@@ -115,6 +116,7 @@ class Templates:
                 "r": r,
                 "s": r["summary"],
                 "link": link,
+                "portal": portal,  # the enterprise service portal's page of it (None: unknown)
                 "clock": clock_words(str(r["details"].get("clock") or ""), catalog),
                 "word": lambda kind, code: _word(kind, code, catalog),
                 "why": lambda text: engine_reason(text, catalog),

@@ -42,7 +42,9 @@ def _with_gateway() -> Rules:
     return parse_rules(packaged + GATEWAY, "packaged rules and a gateway")
 
 
-def _plan(engine: Engine, rules: Rules, records: list[TransitionRecord]) -> None:
+def _plan(
+    engine: Engine, rules: Rules, records: list[TransitionRecord], portal: str | None = None
+) -> None:
     with Session(engine) as session:
         for unit, name, tier, division in (
             (COUNTY, COUNTY_NAME, Tier.COUNTY, "330106"),
@@ -50,7 +52,9 @@ def _plan(engine: Engine, rules: Rules, records: list[TransitionRecord]) -> None
         ):
             session.merge(InstitutionRow(id=unit, name=name, tier=tier, division_code=division))
         session.commit()
-    planner = Planner(engine, rules, Templates(), "http://console", clock=lambda: CLOCK)
+    planner = Planner(
+        engine, rules, Templates(), "http://console", clock=lambda: CLOCK, portal_url=portal
+    )
     for record in project(engine, records):
         record_rows(engine, planner.plan(event_from_transition(record), record))
 
@@ -153,3 +157,23 @@ def test_a_mobile_only_enterprise_is_texted_once_a_gateway_is_configured(
     assert text.channel.value == "sms" and text.recipient.startswith("enterprise:")
     assert text.subject.startswith(f"您的服务请求（编号 {request.request_id}）需补充材料：")
     assert "请补充近三年财务报表" in text.subject and len(text.subject) <= 300
+
+
+def test_mails_to_the_enterprise_give_its_page_on_the_portal_once_configured(
+    engine: Engine,
+) -> None:
+    """The mails said 请登录企业服务门户 with no address: with the portal's address configured
+    (``TIERFLOW_NOTIFIER_PORTAL_URL``, ``{request_id}`` replaced) they give the request's page;
+    a text message carries no link (carriers refuse them), and staff mails keep the console."""
+    f = RecordFactory(make_request())
+    portal = "https://portal.example.gov.cn/requests/{request_id}"
+    _plan(engine, _with_gateway(), [f.submitted(), f.assigned(COUNTY)], portal)
+    page = f"https://portal.example.gov.cn/requests/{f.request.request_id}"
+    [received] = _told(engine, "request_received")
+    assert f"在企业服务门户查看：{page}" in received
+    texts = [row.subject for row in rows(engine, rule="request_received", channel="sms")]
+    assert texts and all("portal.example" not in text for text in texts)  # what is texted
+    other = RecordFactory(make_request())
+    _plan(engine, load_rules(), [other.submitted()])
+    [plain] = [t for t in _told(engine, "request_received") if other.request.request_id in t]
+    assert "在企业服务门户查看" not in plain  # no address configured: none given
