@@ -957,6 +957,7 @@ class WorkflowState(BaseModel):
     supervisions: list[Supervision] = Field(default_factory=list)  # 督办 cases, newest last
     follow_up_due_at: datetime | None = None  # 回访 falls due then, after a resolution
     follow_up_attempts: int = 0  # unreachable tries since the resolution
+    last_unreachable_at: datetime | None = None  # the latest of them (calls are spaced)
     followed_up: bool = False  # the follow-up of this resolution is done
     redo_count: int = 0  # 重办: reopened after an unsatisfied follow-up
     rectification: Rectification | None = None  # 整改 after a bad rating, and its appeal

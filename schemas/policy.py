@@ -184,6 +184,13 @@ class PinnedPolicy(BaseModel):
         "to another unit): the unit, which can no longer act on it, owes no reply and is not "
         "reprimanded for none (False for policies pinned before this field)",
     )
+    follow_up_spacing_hours: float | None = Field(
+        default=None,
+        gt=0,
+        description="回访: working hours at least between two unreachable calls, so that the "
+        "calls that close a request for nobody answering are made at different times (None: "
+        "policies pinned before this field, no spacing)",
+    )
     one_supervision_per_unit: bool = Field(
         default=False,
         description="督办: the ladder opens no supervision of a unit that already owes a "
@@ -247,6 +254,7 @@ ENGINE_RULES = (
     "chase_pauses_with_clocks",
     "decision_days",
     "one_supervision_per_unit",
+    "follow_up_spacing_hours",
 )
 
 

@@ -200,6 +200,8 @@ class WorkOrders(_Strict):
     supervision_reply_business_days: int = Field(default=3, ge=1, le=MAX_DAYS)
     follow_up_after_business_days: int = Field(default=1, ge=0, le=MAX_DAYS)  # 回访: the day after
     follow_up_attempts: int = Field(default=3, ge=1, le=MAX_DAYS)
+    # the unreachable calls that close a request are at least this many working hours apart
+    follow_up_spacing_business_hours: float = Field(default=2, gt=0, le=MAX_HOURS)
     # 办结 → 回访 → 评价: true keeps a resolved request open until it is followed up
     close_waits_for_follow_up: bool = False
     # Sichuan: a bad rating rectified within 15 working days (Dezhou: 5)
@@ -396,6 +398,7 @@ class PolicyFile(_Strict):
             supervision_ends_on_move=True,
             chase_pauses_with_clocks=True,
             one_supervision_per_unit=True,
+            follow_up_spacing_hours=rules.follow_up_spacing_business_hours,
             close_waits_for_follow_up=rules.close_waits_for_follow_up,
             rectification_days=rules.rectification_business_days,
             appeal_days=rules.appeal_business_days,

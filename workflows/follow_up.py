@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from schemas.lifecycle import FollowUpOutcome, WorkflowState
+from schemas.messages import N_, Said
 from workflows.business_time import add_business_seconds, business_day_seconds
 
 BAD_RATING = 2  # 不满意 (2) and 非常不满意 (1): the follow-up is mandatory
@@ -18,18 +19,48 @@ def after_resolution(case: WorkflowState, now: datetime) -> None:
     case.follow_up_due_at = add_business_seconds(now, days * business_day_seconds(cal), cal)
     case.follow_up_attempts = 0
     case.followed_up = False
+    case.last_unreachable_at = None
+
+
+def spacing_refusal(
+    case: WorkflowState, outcome: FollowUpOutcome | None, now: datetime
+) -> str | None:
+    """Why another unreachable call cannot be recorded yet: the calls that close a request
+    for nobody answering are spaced (``follow_up_spacing_hours``). None if it can."""
+    policy = case.policy
+    last = case.last_unreachable_at
+    if outcome is not FollowUpOutcome.UNREACHABLE or last is None or policy is None:
+        return None
+    if policy.follow_up_spacing_hours is None:
+        return None
+    cal = policy.calendar
+    spacing = round(policy.follow_up_spacing_hours * 3600)
+    after = add_business_seconds(last, spacing, cal)
+    if now >= after:
+        return None
+    return Said(
+        N_(
+            "cannot record another unreachable call before %(at)s: calls to an enterprise "
+            "nobody answers are %(hours)s working hours apart at least"
+        ),
+        at=after.isoformat(),
+        hours=f"{policy.follow_up_spacing_hours:g}",
+    )
 
 
 def clear(case: WorkflowState) -> None:
     case.follow_up_due_at = None
     case.follow_up_attempts = 0
     case.followed_up = False
+    case.last_unreachable_at = None
 
 
-def record(case: WorkflowState, outcome: FollowUpOutcome) -> int:
+def record(case: WorkflowState, outcome: FollowUpOutcome, now: datetime) -> int:
     """Count the call; return its attempt number (``followed_up`` once it is settled)."""
     assert case.policy is not None
     case.follow_up_attempts += 1
+    if outcome is FollowUpOutcome.UNREACHABLE:
+        case.last_unreachable_at = now
     settled = outcome is not FollowUpOutcome.UNREACHABLE
     if settled or case.follow_up_attempts >= case.policy.follow_up_attempts:
         case.followed_up = True

@@ -576,6 +576,10 @@ class ServiceRequestWorkflow:
             refusal = Said(N_("cannot reply: no supervision waits for a reply"))
         if action.kind is ActionKind.FOLLOW_UP and self.case.followed_up:
             refusal = Said(N_("cannot follow up: this resolution was followed up already"))
+        if action.kind is ActionKind.FOLLOW_UP:  # unreachable calls are spaced (pinned)
+            refusal = refusal or follow_up.spacing_refusal(
+                self.case, action.outcome, workflow.now()
+            )
         refusal = refusal or rectification.refusal(self.case, action, workflow.now())
         if refusal:
             raise refused(refusal, "InvalidTransition")
@@ -1335,7 +1339,7 @@ class ServiceRequestWorkflow:
         """回访: satisfied closes, unsatisfied reopens at the unit (重办), unreachable retries."""
         now, outcome = self._now(), action.outcome
         assert outcome is not None
-        attempt = follow_up.record(self.case, outcome)
+        attempt = follow_up.record(self.case, outcome, now)
         self._record_action(action, {"outcome": outcome.value, "attempt": attempt}, State.RESOLVED)
         if outcome is FollowUpOutcome.UNSATISFIED:
             self.case.redo_count += 1

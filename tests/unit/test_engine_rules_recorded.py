@@ -16,6 +16,7 @@ ON = {
     "chase_pauses_with_clocks": True,
     "decision_days": 1,
     "one_supervision_per_unit": True,
+    "follow_up_spacing_hours": 2,
 }
 
 
@@ -29,6 +30,7 @@ def test_the_rules_a_recording_names_are_pinned_and_absent_ones_are_off() -> Non
         "chase_pauses_with_clocks": False,
         "decision_days": None,
         "one_supervision_per_unit": False,
+        "follow_up_spacing_hours": None,
     }
     partly = as_recorded(today, {"supervision_ends_on_move": True})
     assert (partly.supervision_ends_on_move, partly.decision_days) == (True, None)

@@ -72,14 +72,26 @@ async def test_unsatisfied_is_a_redo_at_the_unit(ts_worker, stand_ins) -> None:
     assert (await view(handle)).follow_up_due_at is not None
 
 
+async def _called_later(env, handle, policy) -> None:
+    """Wait the working hours unreachable calls are spaced by (the packaged 2)."""
+    assert policy.follow_up_spacing_hours == 2
+    now = await env.get_current_time()
+    await sleep_until(env, add_business_seconds(now, 2 * 3600, policy.calendar))
+
+
 async def test_unreachable_three_times_closes_it(ts_worker, stand_ins) -> None:
+    """Three unreachable calls close the request, made at different times: a call right
+    after one nobody answered is refused, naming when the next may be made."""
     env, queue = ts_worker
     req, handle, policy, cw = await _resolved(env, queue, stand_ins)
-    for _ in range(2):
-        answer = await act(handle, call(FollowUpOutcome.UNREACHABLE))
-        assert answer.state is State.RESOLVED
     answer = await act(handle, call(FollowUpOutcome.UNREACHABLE))
-    assert answer.state is State.CLOSED
+    assert answer.state is State.RESOLVED
+    why = await refused(handle, call(FollowUpOutcome.UNREACHABLE))
+    assert "cannot record another unreachable call before" in why and "2 working hours" in why
+    for expected in (State.RESOLVED, State.CLOSED):
+        await _called_later(env, handle, policy)
+        answer = await act(handle, call(FollowUpOutcome.UNREACHABLE))
+        assert answer.state is expected
     attempts = [r.details["attempt"] for r in records(stand_ins, req, "followed_up")]
     assert attempts == [1, 2, 3]
     (closed,) = records(stand_ins, req, "closed")
@@ -113,7 +125,9 @@ async def test_a_policy_closing_the_loop_keeps_the_request_open_for_its_follow_u
     state = await view(handle)
     assert state.summary.state is State.RESOLVED and not records(stand_ins, req, "closed")
     assert Awaiting.FOLLOW_UP in state.summary.awaiting  # still the desk's to call
-    for _ in range(3):
+    for attempt in range(3):
+        if attempt:
+            await _called_later(env, handle, policy)
         answer = await act(handle, call(FollowUpOutcome.UNREACHABLE))
     assert answer.state is State.CLOSED
 
@@ -123,3 +137,11 @@ async def test_a_policy_closing_the_loop_keeps_the_request_open_for_its_follow_u
     assert plain_due is not None
     await sleep_until(env, add_business_seconds(plain_due, 3600, plain_policy.calendar))
     assert (await view(plain_handle)).summary.state is State.CLOSED
+
+
+async def test_requests_pinned_before_take_unreachable_calls_at_once(ts_worker, stand_ins) -> None:
+    env, queue = ts_worker
+    req, handle, policy, cw = await _resolved(env, queue, stand_ins, follow_up_spacing_hours=None)
+    for _ in range(3):
+        answer = await act(handle, call(FollowUpOutcome.UNREACHABLE))
+    assert answer.state is State.CLOSED
