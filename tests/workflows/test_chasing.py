@@ -205,9 +205,9 @@ async def test_one_supervision_of_the_unit_waits_for_its_reply_at_a_time(
     assert [s.opened_by for s in (await view(handle)).supervisions] == [CITY.id, province.id]
 
 
-async def _suspended_after_its_resolution_deadline(env, queue, stand_ins, **pinned: object):
-    """Supervised in place: the unit answered, missed its resolution deadline, then had a
-    suspension of 10 working days approved; return what the test reads."""
+async def _signed_for_in_place(env, queue, stand_ins, **pinned: object):
+    """A request of Wednesday morning under ``supervise_in_place`` (the engine rules
+    ``pinned`` as given), signed for by its county unit."""
     await sleep_until(env, WEDNESDAY_MORNING)
     req = make_request()
     policy = pin(
@@ -218,6 +218,13 @@ async def _suspended_after_its_resolution_deadline(env, queue, stand_ins, **pinn
     await eventually(lambda: records(stand_ins, req, "assigned"), what="the assigned record")
     cw = caseworker((await view(handle)).summary.institution_id or "")
     await act(handle, action(ActionKind.SIGN_FOR, cw))
+    return req, handle, policy, cw
+
+
+async def _suspended_after_its_resolution_deadline(env, queue, stand_ins, **pinned: object):
+    """Supervised in place: the unit answered, missed its resolution deadline, then had a
+    suspension of 10 working days approved; return what the test reads."""
+    req, handle, policy, cw = await _signed_for_in_place(env, queue, stand_ins, **pinned)
     await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
     due = (await view(handle)).summary.resolution_due_at
     assert due is not None
@@ -272,16 +279,7 @@ async def test_requests_pinned_before_are_chased_through_a_suspension(ts_worker,
 async def _supervised_by_hand_when_late(env, queue, stand_ins, **pinned: object):
     """A late response (supervised in place) that the city supervises by hand at once, with
     a reply due in 10 working days; the ladder's own supervision rung falls due meanwhile."""
-    await sleep_until(env, WEDNESDAY_MORNING)
-    req = make_request()
-    policy = pin(
-        await env.get_current_time(), req, breach_action=BreachAction.SUPERVISE_IN_PLACE
-    ).model_copy(update=pinned)
-    stand_ins.policy = policy
-    handle = await submit(env, queue, req)
-    await eventually(lambda: records(stand_ins, req, "assigned"), what="the assigned record")
-    cw = caseworker((await view(handle)).summary.institution_id or "")
-    await act(handle, action(ActionKind.SIGN_FOR, cw))
+    req, handle, policy, cw = await _signed_for_in_place(env, queue, stand_ins, **pinned)
     (assigned,) = records(stand_ins, req, "assigned")
     response = policy.targets[Tier.COUNTY].response_seconds
     due = add_business_seconds(assigned.occurred_at, response, policy.calendar)

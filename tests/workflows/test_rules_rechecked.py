@@ -27,22 +27,32 @@ OTHER = Institution(
 )
 
 
+async def _reassignment_held(client: Client, queue: str, stand_ins: StandIns):  # noqa: ANN202
+    """A routed request whose county lead's reassignment to OTHER holds the lock while its
+    target check waits for ``gate``: return the handle, the holder, the division, the gate
+    and the reassignment's task."""
+    handle = await start_renewing(client, queue)
+    await eventually(lambda: "record_transitions done" in stand_ins.calls, what="routed")
+    view = await handle.query(ServiceRequestWorkflow.view)
+    holder, division = str(view.summary.institution_id), view.summary.division_code
+    gate = stand_ins.target_gate = asyncio.Event()
+    boss = supervisor(Tier.COUNTY, division)
+    reassign = action(ActionKind.REASSIGN, boss, institution_id=OTHER.id, text="改派")
+    reassigning = asyncio.create_task(
+        handle.execute_update(ServiceRequestWorkflow.act, reassign, id=reassign.action_id)
+    )
+    await eventually(lambda: "check_target" in stand_ins.calls, what="the check held")
+    return handle, holder, division, gate, reassigning
+
+
 async def test_the_old_units_lead_cannot_sign_for_a_request_moved_meanwhile(
     temporal_client: Client, task_queue: str
 ) -> None:
     stand_ins = StandIns(policy=make_policy(), extra_institutions=[OTHER])
     async with stand_ins.worker(temporal_client, task_queue):
-        handle = await start_renewing(temporal_client, task_queue)
-        await eventually(lambda: "record_transitions done" in stand_ins.calls, what="routed")
-        view = await handle.query(ServiceRequestWorkflow.view)
-        holder, division = str(view.summary.institution_id), view.summary.division_code
-        gate = stand_ins.target_gate = asyncio.Event()
-        boss = supervisor(Tier.COUNTY, division)
-        reassign = action(ActionKind.REASSIGN, boss, institution_id=OTHER.id, text="改派")
-        reassigning = asyncio.create_task(
-            handle.execute_update(ServiceRequestWorkflow.act, reassign, id=reassign.action_id)
+        handle, holder, division, gate, reassigning = await _reassignment_held(
+            temporal_client, task_queue, stand_ins
         )
-        await eventually(lambda: "check_target" in stand_ins.calls, what="the check held")
         # the old holder's own lead signs for it: let in, on the state before the move
         lead = supervisor(Tier.COUNTY, division, institution_id=holder)
         signing = await let_in(handle, action(ActionKind.SIGN_FOR, lead))
@@ -66,17 +76,9 @@ async def test_a_second_supervision_let_in_beside_the_first_is_refused_by_the_ha
     now; the history replays (the rule's own patch, taken only when it refuses)."""
     stand_ins = StandIns(policy=make_policy(), extra_institutions=[OTHER])
     async with stand_ins.worker(temporal_client, task_queue):
-        handle = await start_renewing(temporal_client, task_queue)
-        await eventually(lambda: "record_transitions done" in stand_ins.calls, what="routed")
-        view = await handle.query(ServiceRequestWorkflow.view)
-        division = view.summary.division_code
-        gate = stand_ins.target_gate = asyncio.Event()
-        boss = supervisor(Tier.COUNTY, division)
-        reassign = action(ActionKind.REASSIGN, boss, institution_id=OTHER.id, text="改派")
-        reassigning = asyncio.create_task(
-            handle.execute_update(ServiceRequestWorkflow.act, reassign, id=reassign.action_id)
+        handle, _, division, gate, reassigning = await _reassignment_held(
+            temporal_client, task_queue, stand_ins
         )
-        await eventually(lambda: "check_target" in stand_ins.calls, what="the check held")
         city = supervisor(Tier.MUNICIPAL, division)
         province = supervisor(Tier.PROVINCIAL, division[:2] + "0000")
         first = await let_in(handle, action(ActionKind.SUPERVISE, city, text="请说明进度"))
