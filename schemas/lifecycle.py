@@ -770,6 +770,9 @@ class RequestSummary(BaseModel):
     awaiting: list[Awaiting] = Field(default_factory=list)  # whose turn it is besides the unit
     follow_up_due_at: datetime | None = None  # 待回访: when the follow-up desk is due to call
     paused_until: datetime | None = None  # 挂起, 待企业补充: when the pause ends at the latest
+    # 好差评: the enterprise's rating of the conclusion (1-5), once given: the follow-up desk
+    # calls a bad one back first
+    rating: int | None = None
 
     @classmethod
     def of_request(cls, req: RequestInput, **status: Any) -> RequestSummary:

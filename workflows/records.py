@@ -142,6 +142,7 @@ def summary(case: WorkflowState, now: datetime) -> RequestSummary:
         awaiting=waits_for,
         follow_up_due_at=case.follow_up_due_at if Awaiting.FOLLOW_UP in waits_for else None,
         paused_until=pauses.pause_ends(case),
+        rating=case.rating,
     )
 
 

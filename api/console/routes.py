@@ -99,6 +99,7 @@ from tierflow.directory_store import units_near
 from tierflow.i18n import LOCALES, N_, Said, formats, translations
 from tierflow.i18n.refusals import names_its_action
 from workflows import views as workflow_views
+from workflows.follow_up import BAD_RATING
 
 HERE = Path(__file__).parent
 CSV_ROWS = 10_000  # rows of the queue page's CSV export at most
@@ -482,6 +483,7 @@ def queue(
         "unsigned": where.signed_for is False,
         "escalated": where.escalated,
         "received": where.received,
+        "bad_rating": BAD_RATING,  # 差评: called back first
         "worklist": where.awaiting,
         "scope": {
             "institution": where.institution or "",

@@ -44,6 +44,7 @@ from tierflow.db.search import search_condition
 from tierflow.grades import SHANGHAI
 from tierflow.submission import RequestFinished, SubmitConflict
 from workflows import views
+from workflows.follow_up import BAD_RATING
 from workflows.records import DECISIONS
 
 log = logging.getLogger("tierflow.api")
@@ -276,6 +277,15 @@ def _order(
         follow_up = col(ServiceRequest.follow_up_due_at)
         next_due = func.coalesce(next_due, follow_up)
         breached = or_(breached, follow_up < now)
+        # a bad rating's callback first: every 差评 is called back (and rectified)
+        bad_first = case((col(ServiceRequest.rating) <= BAD_RATING, 0), else_=1)
+        return [
+            bad_first,
+            case((breached, 0), else_=1),
+            next_due.asc().nulls_last(),
+            submitted,
+            request_id,
+        ]
     breached_first = case((breached, 0), else_=1)
     return [breached_first, next_due.asc().nulls_last(), submitted, request_id]
 

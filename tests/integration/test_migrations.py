@@ -253,6 +253,46 @@ def test_requests_projected_before_0030_know_the_unit_that_received_them(
     ]
 
 
+def test_requests_rated_before_0032_carry_their_latest_conclusion_rating(
+    empty_db_url: str,
+) -> None:
+    """0032: a request's row takes its latest rating of the conclusion (not the intake's)."""
+    upgrade(empty_db_url, "0031_open_rows_indexes")
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            _insert(
+                conn,
+                "INSERT INTO service_request (request_id, state, tier, category, priority, "
+                "grade, division_code, enterprise_uscc, enterprise_name, subject, "
+                "description, channel, policy_version, sla_status, submitted_at, "
+                "updated_at, escalation_count, needs_operator, last_sequence) VALUES "
+                "('req-rated', 'closed', 'county', 'financing', 'normal', 'none', '330106', "
+                "'91330106MA2B0000X0', '杭州启明', '流动资金贷款', '', 'portal', 'test-1', "
+                "'stopped', :at, :at, 0, false, 9)",
+                at=datetime(2026, 11, 1, tzinfo=UTC),
+            )
+            for i, (rating, stage, day) in enumerate(
+                ((4, "conclusion", 2), (2, "conclusion", 3), (1, "intake", 4))
+            ):
+                _insert(
+                    conn,
+                    "INSERT INTO rating (event_id, request_id, rating, rated_by, tier, "
+                    "created_at, excluded, stage) VALUES (:event_id, 'req-rated', :rating, "
+                    "'ent', 'county', :at, false, :stage)",
+                    event_id=f"req-rated:{i}",
+                    rating=rating,
+                    stage=stage,
+                    at=datetime(2026, 11, day, tzinfo=UTC),
+                )
+        upgrade(empty_db_url)
+        with engine.connect() as conn:
+            rated = conn.execute(text("SELECT rating FROM service_request")).scalar_one()
+    finally:
+        engine.dispose()
+    assert rated == 2
+
+
 def test_postgres_sessions_run_without_jit_and_open_rows_have_their_indexes(
     db_url: str,
 ) -> None:

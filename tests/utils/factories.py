@@ -102,6 +102,7 @@ class RecordFactory:
         self.escalations = 0
         self.resolved_at: datetime | None = None
         self.closed_at: datetime | None = None
+        self.rating: int | None = None  # the conclusion's, as the summary carries it
         self.policy_version = "test-1"
 
     def emit(
@@ -129,6 +130,8 @@ class RecordFactory:
             self.resolved_at = self.resolved_at or self.now
         if self.state is State.CLOSED:
             self.closed_at = self.now
+        if event is EventType.RATED and (details or {}).get("stage") is None:
+            self.rating = int(str((details or {})["rating"]))
         req = self.request
         running = self.state not in (State.RESOLVED, State.CLOSED, State.REJECTED, State.WITHDRAWN)
         summary = RequestSummary.of_request(
@@ -144,6 +147,7 @@ class RecordFactory:
             resolved_at=self.resolved_at,
             closed_at=self.closed_at,
             escalation_count=self.escalations,
+            rating=self.rating,
         )
         return TransitionRecord(
             event_id=f"{req.request_id}:{self.sequence}",

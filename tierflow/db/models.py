@@ -62,6 +62,7 @@ class ServiceRequestBase(SQLModel):
     awaiting: str | None = Field(default=None, sa_type=String(200))
     follow_up_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # 待回访
     paused_until: datetime | None = Field(default=None, sa_type=UtcDateTime)  # 挂起, 待企业补充
+    rating: int | None = None  # 好差评 of the conclusion, once given (差评: 1 or 2)
     last_sequence: int = 0
 
 
