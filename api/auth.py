@@ -89,6 +89,12 @@ def co_handling(unit: str) -> Any:
     )
 
 
+def receiving_unit(p: Principal) -> str | None:
+    """首问负责: the unit whose received requests the caller follows (its caseworkers and its
+    lead; None for anyone else)."""
+    return p.institution_id if p.role in permissions.HANDLER_ROLES else None
+
+
 def received_by(unit: str) -> Any:
     """首问负责: the requests ``unit`` received first, registered at its window or first sent
     to it, which it may follow wherever they are held now (read only, the contact masked)."""

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import co_handling, in_scope
+from api.auth import co_handling, in_scope, receiving_unit
 from api.contact import shown_to
 from api.deps import ApiContext
 from api.errors import TEMPORAL_NOT_NOW
@@ -21,7 +21,6 @@ from api.models import RequestRow, ViewMissing
 from schemas.domain import Role
 from schemas.lifecycle import RequestSummary, RequestView, next_due
 from schemas.messages import N_, Said
-from schemas.permissions import HANDLER_ROLES
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 from tierflow.db.models import RequestPart, ServiceRequest, awaiting_codes
@@ -167,10 +166,8 @@ def received_first(principal: Principal, row: ServiceRequest) -> bool:
     """首问负责: whether the caller's unit received the request first (registered it at its
     window, or was the first sent it), so that its caseworkers and its lead can answer the
     enterprise where the request stands once another unit holds it."""
-    unit = principal.institution_id
-    if principal.role not in HANDLER_ROLES or unit is None:
-        return False
-    return unit in (row.registered_by, row.first_holder)
+    unit = receiving_unit(principal)
+    return unit is not None and unit in (row.registered_by, row.first_holder)
 
 
 def co_handles(ctx: ApiContext, principal: Principal, request_id: str) -> bool:

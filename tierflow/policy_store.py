@@ -282,13 +282,14 @@ def check_when(in_force_from: datetime, now: datetime | None = None) -> None:
     a release is never undone, and every later one must start after it. The refusal shows
     the instant as it was given (in the admin's zone)."""
     now = now or datetime.now(UTC)
-    if release_start(in_force_from) < now - SKEW:
+    start = release_start(in_force_from)
+    if start < now - SKEW:
         raise PolicyStoreError(
             "in_force_from",
             N_("in_force_from: %(when)s is in the past; a release takes effect from now on"),
             when=in_force_from.isoformat(),
         )
-    if release_start(in_force_from) > now + MAX_AHEAD:
+    if start > now + MAX_AHEAD:
         raise PolicyStoreError(
             "in_force_from",
             N_(

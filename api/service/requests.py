@@ -15,7 +15,15 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_fixed
 
-from api.auth import allowed_kinds, can, in_scope, received_by, require, scope_conditions
+from api.auth import (
+    allowed_kinds,
+    can,
+    in_scope,
+    received_by,
+    receiving_unit,
+    require,
+    scope_conditions,
+)
 from api.contact import prefills_contact
 from api.deps import ApiContext
 from api.errors import field_error
@@ -32,7 +40,7 @@ from schemas.domain import TERMINAL_STATES, Category, Priority, Role, SlaStatus,
 from schemas.edge import SEARCH_BYTES, check_text
 from schemas.lifecycle import Awaiting, TimelineEntry, timeline_facts
 from schemas.messages import Said, TranslatableError
-from schemas.permissions import HANDLER_ROLES, oversees
+from schemas.permissions import oversees
 from schemas.request import RequestInput
 from tierflow import submission
 from tierflow.auth_store import Principal
@@ -197,8 +205,8 @@ def _waits_for(principal: Principal, code: Awaiting) -> Any:
 def _received(principal: Principal) -> list[Any]:
     """首问负责: the requests the caller's unit received first and no longer holds (none for
     a caller without a unit, or not one of its caseworkers or its lead)."""
-    unit = principal.institution_id
-    if principal.role not in HANDLER_ROLES or unit is None:
+    unit = receiving_unit(principal)
+    if unit is None:
         return [false()]
     holder = col(ServiceRequest.institution_id)
     return [received_by(unit), or_(holder.is_(None), holder != unit)]
@@ -272,22 +280,16 @@ def _order(
         held = col(ServiceRequest.institution_id) == unit
         next_due = case((held, next_due), else_=part_due)
         breached = case((held, breached), else_=part_due < now)
+    first: list[Any] = []
     if principal.role is Role.FOLLOW_UP:
         # 待回访: the desk's deadline is the follow-up's, once the unit's clocks have stopped
         follow_up = col(ServiceRequest.follow_up_due_at)
         next_due = func.coalesce(next_due, follow_up)
         breached = or_(breached, follow_up < now)
         # a bad rating's callback first: every 差评 is called back (and rectified)
-        bad_first = case((col(ServiceRequest.rating) <= BAD_RATING, 0), else_=1)
-        return [
-            bad_first,
-            case((breached, 0), else_=1),
-            next_due.asc().nulls_last(),
-            submitted,
-            request_id,
-        ]
+        first.append(case((col(ServiceRequest.rating) <= BAD_RATING, 0), else_=1))
     breached_first = case((breached, 0), else_=1)
-    return [breached_first, next_due.asc().nulls_last(), submitted, request_id]
+    return [*first, breached_first, next_due.asc().nulls_last(), submitted, request_id]
 
 
 def list_requests(

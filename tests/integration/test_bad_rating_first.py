@@ -7,13 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from activities.persistence import TransitionWriter
-from api.app import create_app
 from tests.fixtures.console import sign_in
-from tests.integration.test_contact_visibility import Forgotten
-from tests.utils.api_helpers import asgi_client, make_users
+from tests.utils.api_helpers import read_model_client
 from tests.utils.factories import T0, RecordFactory, make_request
 from tierflow.db.engine import make_engine
-from tierflow.settings import Settings
 
 COUNTY = "zj-330106-sme"
 
@@ -30,25 +27,20 @@ async def test_the_desk_calls_a_bad_rating_back_first(db_url: str) -> None:
     )
     happy = RecordFactory(make_request("req-happy"), T0 + timedelta(days=1))
     writer.persist([happy.submitted(), happy.assigned(COUNTY), happy.resolved(), happy.rated(5)])
-    users = make_users(engine)
-    app = create_app(Settings(database_url=db_url), Forgotten(), engine)  # type: ignore[arg-type]
-    try:
-        async with asgi_client(app) as client:
-            listed = await client.get(
-                "/api/v1/requests", params={"sort": "risk"}, headers=users.auth("desk_city")
-            )
-            items = listed.json()["items"]
-            assert [i["request_id"] for i in items][0] == "req-unhappy"
-            assert {i["request_id"]: i["rating"] for i in items} == {
-                "req-unhappy": 2,
-                "req-happy": 5,
-                "req-content": None,
-            }
-            # a caseworker's queue keeps its own order: by its deadlines
-            own = await client.get("/api/v1/requests", headers=users.auth("cw_own"))
-            assert [i["request_id"] for i in own.json()["items"]][0] == "req-content"
-            assert (await sign_in(client, users.tokens["desk_city"])).status_code == 303
-            page = (await client.get("/console/", params={"awaiting": ""})).text
-            assert page.count('class="tag bad-rating"') == 1 and "差评：2 分" in page
-    finally:
-        engine.dispose()
+    async with read_model_client(engine, db_url) as (client, users):
+        listed = await client.get(
+            "/api/v1/requests", params={"sort": "risk"}, headers=users.auth("desk_city")
+        )
+        items = listed.json()["items"]
+        assert [i["request_id"] for i in items][0] == "req-unhappy"
+        assert {i["request_id"]: i["rating"] for i in items} == {
+            "req-unhappy": 2,
+            "req-happy": 5,
+            "req-content": None,
+        }
+        # a caseworker's queue keeps its own order: by its deadlines
+        own = await client.get("/api/v1/requests", headers=users.auth("cw_own"))
+        assert [i["request_id"] for i in own.json()["items"]][0] == "req-content"
+        assert (await sign_in(client, users.tokens["desk_city"])).status_code == 303
+        page = (await client.get("/console/", params={"awaiting": ""})).text
+        assert page.count('class="tag bad-rating"') == 1 and "差评：2 分" in page

@@ -10,23 +10,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
-from temporalio.service import RPCError, RPCStatusCode
 
 from activities.persistence import TransitionWriter
-from api.app import create_app
 from schemas.domain import Role
 from schemas.lifecycle import EventType
 from tests.fixtures.console import sign_in
-from tests.utils.api_helpers import Users, asgi_client, make_users
+from tests.utils.api_helpers import Users, read_model_client
 from tests.utils.factories import T0, RecordFactory, enterprise_uscc, make_request
 from tierflow.auth_store import AuthStoreError, create_user, issue_token
 from tierflow.db.engine import make_engine
-from tierflow.settings import Settings
 
 V1 = "/api/v1"
 HELD, CO_HANDLER = "zj-330106-sme", "zj-330105-sme"
@@ -39,16 +36,6 @@ MASKED = {
 # who sees the held request's contact in full, and who sees it masked (all in scope)
 SEE_FULL = ["cw_own", "cw_mate", "sup_own", "desk_city", "disp_city", "sys_contact"]
 SEE_MASKED = ["sup_city", "sup_prov", "admin", "sys_portal"]
-
-
-class Forgotten:
-    """A Temporal client that keeps no workflow: every request is read from the read model."""
-
-    def get_workflow_handle(self, workflow_id: str) -> Forgotten:
-        return self
-
-    async def query(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
 
 
 @dataclass
@@ -80,15 +67,11 @@ async def rig(sqlite_url: str) -> AsyncIterator[Rig]:
     part = {"co_handler": HELD, "part_due_at": (T0 + timedelta(days=5)).isoformat()}
     opened = shared.emit(EventType.CO_HANDLER_ADDED, details=part)
     writer.persist([shared.submitted(), shared.assigned(CO_HANDLER), opened])
-    users = make_users(engine)
-    create_user(engine, f"sys_contact-{users.ids['admin']}", Role.SYSTEM, None, ["read", "contact"])
-    users.tokens["sys_contact"] = issue_token(engine, f"sys_contact-{users.ids['admin']}")
-    app = create_app(Settings(database_url=sqlite_url), Forgotten(), engine)  # type: ignore[arg-type]
-    try:
-        async with asgi_client(app) as client:
-            yield Rig(client, users)
-    finally:
-        engine.dispose()
+    async with read_model_client(engine, sqlite_url) as (client, users):
+        contact = f"sys_contact-{users.ids['admin']}"
+        create_user(engine, contact, Role.SYSTEM, None, ["read", "contact"])
+        users.tokens["sys_contact"] = issue_token(engine, contact)
+        yield Rig(client, users)
 
 
 def contact(row: dict[str, Any]) -> dict[str, Any]:

@@ -16,15 +16,13 @@ import httpx
 import pytest_asyncio
 
 from activities.persistence import TransitionWriter
-from api.app import create_app
 from schemas.domain import Role, Tier
 from schemas.request import Actor
 from tests.fixtures.console import sign_in
-from tests.integration.test_contact_visibility import FULL, MASKED, Forgotten, contact
-from tests.utils.api_helpers import Users, asgi_client, make_users
+from tests.integration.test_contact_visibility import FULL, MASKED, contact
+from tests.utils.api_helpers import Users, read_model_client
 from tests.utils.factories import T0, RecordFactory, caseworker, make_request
 from tierflow.db.engine import make_engine
-from tierflow.settings import Settings
 
 V1 = "/api/v1"
 COUNTY, OTHER_COUNTY, CITY, PROVINCE = (
@@ -79,13 +77,8 @@ async def rig(db_url: str) -> AsyncIterator[Rig]:
     )
     by_phone = RecordFactory(phoned, T0)
     writer.persist([by_phone.submitted(), by_phone.assigned(COUNTY)])
-    users = make_users(engine)
-    app = create_app(Settings(database_url=db_url), Forgotten(), engine)  # type: ignore[arg-type]
-    try:
-        async with asgi_client(app) as client:
-            yield Rig(client, users)
-    finally:
-        engine.dispose()
+    async with read_model_client(engine, db_url) as (client, users):
+        yield Rig(client, users)
 
 
 async def test_the_first_unit_follows_a_request_that_moved_on_read_only(rig: Rig) -> None:

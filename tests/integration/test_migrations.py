@@ -184,6 +184,24 @@ def _insert(conn: Connection, sql: str, **values: object) -> None:
     conn.execute(text(sql).bindparams(bindparam("at", type_=UtcDateTime)), values)
 
 
+def _insert_request(conn: Connection, request_id: str, state: str, sla_status: str) -> None:
+    """A request's row as the revisions before 0030 held it (the columns they require)."""
+    _insert(
+        conn,
+        "INSERT INTO service_request (request_id, state, tier, category, priority, "
+        "grade, division_code, enterprise_uscc, enterprise_name, subject, "
+        "description, channel, policy_version, sla_status, submitted_at, "
+        "updated_at, escalation_count, needs_operator, last_sequence) VALUES "
+        "(:rid, :state, 'county', 'financing', 'normal', 'none', '330106', "
+        "'91330106MA2B0000X0', '杭州启明', '流动资金贷款', '', 'portal', 'test-1', "
+        ":sla_status, :at, :at, 0, false, 3)",
+        rid=request_id,
+        state=state,
+        sla_status=sla_status,
+        at=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+
+
 def test_requests_projected_before_0030_know_the_unit_that_received_them(
     empty_db_url: str,
 ) -> None:
@@ -225,18 +243,7 @@ def test_requests_projected_before_0030_know_the_unit_that_received_them(
                     unit=r.institution_id,
                 )
             for rid in ("req-walk-in", "req-online"):
-                _insert(
-                    conn,
-                    "INSERT INTO service_request (request_id, state, tier, category, priority, "
-                    "grade, division_code, enterprise_uscc, enterprise_name, subject, "
-                    "description, channel, policy_version, sla_status, submitted_at, "
-                    "updated_at, escalation_count, needs_operator, last_sequence) VALUES "
-                    "(:rid, 'assigned', 'county', 'financing', 'normal', 'none', '330106', "
-                    "'91330106MA2B0000X0', '杭州启明', '流动资金贷款', '', 'portal', 'test-1', "
-                    "'on_track', :at, :at, 0, false, 3)",
-                    rid=rid,
-                    at=datetime(2026, 11, 1, tzinfo=UTC),
-                )
+                _insert_request(conn, rid, "assigned", "on_track")
         upgrade(empty_db_url)
         with engine.connect() as conn:
             found = conn.execute(
@@ -261,17 +268,7 @@ def test_requests_rated_before_0032_carry_their_latest_conclusion_rating(
     engine = make_engine(empty_db_url)
     try:
         with engine.begin() as conn:
-            _insert(
-                conn,
-                "INSERT INTO service_request (request_id, state, tier, category, priority, "
-                "grade, division_code, enterprise_uscc, enterprise_name, subject, "
-                "description, channel, policy_version, sla_status, submitted_at, "
-                "updated_at, escalation_count, needs_operator, last_sequence) VALUES "
-                "('req-rated', 'closed', 'county', 'financing', 'normal', 'none', '330106', "
-                "'91330106MA2B0000X0', '杭州启明', '流动资金贷款', '', 'portal', 'test-1', "
-                "'stopped', :at, :at, 0, false, 9)",
-                at=datetime(2026, 11, 1, tzinfo=UTC),
-            )
+            _insert_request(conn, "req-rated", "closed", "stopped")
             for i, (rating, stage, day) in enumerate(
                 ((4, "conclusion", 2), (2, "conclusion", 3), (1, "intake", 4))
             ):

@@ -11,13 +11,10 @@ import httpx
 import pytest_asyncio
 
 from activities.persistence import TransitionWriter
-from api.app import create_app
 from schemas.domain import Tier
-from tests.integration.test_contact_visibility import Forgotten
-from tests.utils.api_helpers import Users, asgi_client, make_users
+from tests.utils.api_helpers import Users, read_model_client
 from tests.utils.factories import T0, RecordFactory, make_request
 from tierflow.db.engine import make_engine
-from tierflow.settings import Settings
 
 V1 = "/api/v1"
 COUNTY, CITY = "zj-330106-sme", "zj-330100-sme"
@@ -47,13 +44,8 @@ async def api(db_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, Users]]:
             ningbo.breached("resolution"),
         ]
     )
-    users = make_users(engine)
-    app = create_app(Settings(database_url=db_url), Forgotten(), engine)  # type: ignore[arg-type]
-    try:
-        async with asgi_client(app) as client:
-            yield client, users
-    finally:
-        engine.dispose()
+    async with read_model_client(engine, db_url) as (client, users):
+        yield client, users
 
 
 async def _report(api: tuple[httpx.AsyncClient, Users], name: str, who: str) -> Any:

@@ -11,16 +11,13 @@ import pytest_asyncio
 from sqlalchemy import update
 
 from activities.persistence import TransitionWriter
-from api.app import create_app
 from schemas.edge import stored
 from schemas.request import Attachment
 from tests.fixtures.console import sign_in
-from tests.integration.test_contact_visibility import Forgotten
-from tests.utils.api_helpers import Users, asgi_client, make_users
+from tests.utils.api_helpers import Users, read_model_client
 from tests.utils.factories import T0, RecordFactory, make_request
 from tierflow.db.engine import begin_write, make_engine
 from tierflow.db.models import ServiceRequest
-from tierflow.settings import Settings
 
 LICENCE = Attachment(
     name="营业执照.pdf",
@@ -45,13 +42,8 @@ async def app_on(sqlite_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, User
     with begin_write(engine) as conn:  # projected before the read model kept attachments
         where = ServiceRequest.request_id == "req-before"  # type: ignore[arg-type]
         conn.execute(update(ServiceRequest).where(where).values(attachments=None))
-    users = make_users(engine)
-    app = create_app(Settings(database_url=sqlite_url), Forgotten(), engine)  # type: ignore[arg-type]
-    try:
-        async with asgi_client(app) as client:
-            yield client, users
-    finally:
-        engine.dispose()
+    async with read_model_client(engine, sqlite_url) as (client, users):
+        yield client, users
 
 
 async def test_the_unit_reads_and_opens_what_the_enterprise_attached(

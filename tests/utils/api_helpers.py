@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import uvicorn
 from sqlalchemy import Engine
+from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.domain import Role
 from tests.utils.eventually import eventually_sync
@@ -66,6 +67,34 @@ def make_users(engine: Engine) -> Users:
 
 def asgi_client(app: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
+
+
+class Forgotten:
+    """A Temporal client that keeps no workflow: every request is read from the read model."""
+
+    def get_workflow_handle(self, workflow_id: str) -> Forgotten:
+        return self
+
+    async def query(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
+
+
+@asynccontextmanager
+async def read_model_client(
+    engine: Engine, url: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, Users]]:
+    """The real app on the read model at ``url`` (what the test projected with ``engine``),
+    its users made, Temporal keeping no workflow; the engine is disposed after."""
+    from api.app import create_app
+    from tierflow.settings import Settings
+
+    users = make_users(engine)
+    app = create_app(Settings(database_url=url), Forgotten(), engine)  # type: ignore[arg-type]
+    try:
+        async with asgi_client(app) as client:
+            yield client, users
+    finally:
+        engine.dispose()
 
 
 def request_body(req: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import typer
 
 from schemas.domain import Role, Tier
 from tierflow.cli.database import open_engine, operator
-from tierflow.cli.texts import _, explain, fail, ngettext, term
+from tierflow.cli.texts import _, checked_choice, explain, fail, ngettext, term
 
 users_app = typer.Typer(help="API users (admin; talks to the database).", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens (admin; talks to the database).", no_args_is_help=True)
@@ -46,11 +46,7 @@ def users_add(
     from tierflow.directory_store import current_directory
     from tierflow.settings import Settings
 
-    try:
-        role_value = Role(role)
-    except ValueError:
-        roles = ", ".join(r.value for r in Role)
-        fail(_("role: %(role)r is not one of %(roles)s") % {"role": role, "roles": roles}, 2)
+    role_value = checked_choice(Role, role, "--role")
     engine = open_engine()
     try:
         # the directory workers route by: an import recorded in the database, else the file

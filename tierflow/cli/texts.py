@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import typer
 import typer.core
@@ -72,6 +72,23 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``message`` on stderr and exit with ``code`` (2: the command line was wrong)."""
     typer.secho(message, fg="red", err=True)
     raise typer.Exit(code)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def checked_choice(kind: type[E], value: str, name: str) -> E:
+    """``value`` as one of ``kind``'s codes; a wrong one ends the command (exit 2) naming the
+    option ``name`` and the codes."""
+    try:
+        return kind(value)
+    except ValueError:
+        codes = ", ".join(member.value for member in kind)
+        fail(
+            _("%(name)s: %(value)r is not one of %(codes)s")
+            % {"name": name, "value": value, "codes": codes},
+            2,
+        )
 
 
 def checked_uscc(value: str) -> str:

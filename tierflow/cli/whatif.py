@@ -8,22 +8,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from schemas.policy import CalendarData
 from tierflow.cli.database import operator
-from tierflow.cli.texts import _, fail, say
+from tierflow.cli.texts import _, checked_choice, fail, say
 from tierflow.i18n import os_reason
 
 if TYPE_CHECKING:
     from whatif.trail import Scope
-
-
-E = TypeVar("E", bound=StrEnum)
 
 
 def register(app: typer.Typer) -> None:
@@ -43,19 +39,6 @@ def _when(text: str | None, name: str) -> datetime | None:
     return moment
 
 
-def _choice(kind: type[E], value: str, name: str) -> E:
-    """``value`` as one of ``kind``'s codes; exit 2 naming the option and the codes."""
-    try:
-        return kind(value)
-    except ValueError:
-        codes = ", ".join(member.value for member in kind)
-        fail(
-            _("%(name)s: %(value)r is not one of %(codes)s")
-            % {"name": name, "value": value, "codes": codes},
-            2,
-        )
-
-
 def _scope(
     since: str | None,
     until: str | None,
@@ -66,8 +49,8 @@ def _scope(
     from schemas.domain import Category, Priority
     from whatif.trail import Scope
 
-    chosen_categories = tuple(_choice(Category, c, "--category") for c in categories)
-    chosen_priorities = tuple(_choice(Priority, p, "--priority") for p in priorities)
+    chosen_categories = tuple(checked_choice(Category, c, "--category") for c in categories)
+    chosen_priorities = tuple(checked_choice(Priority, p, "--priority") for p in priorities)
     if division is not None and not (division.isdigit() and 1 <= len(division) <= 6):
         fail(_("--division: a prefix of a division code, 1-6 digits"), 2)
     start, end = _when(since, "--since"), _when(until, "--until")
