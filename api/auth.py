@@ -7,7 +7,7 @@ an admin on everything; a system client on everything, but only with the grants 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import HTTPException, status
 from sqlalchemy import and_, any_, func, or_
@@ -73,11 +73,27 @@ def region_prefix(p: Principal) -> str:
     return "\x00" if prefix is None else prefix  # no institution: matches nothing
 
 
-def in_scope(p: Principal, tier: Tier, institution_id: str | None, division_code: str) -> bool:
-    """Return whether a request held at (tier, institution) from ``division_code`` is visible."""
+class Held(Protocol):
+    """Where a request stands, as a read-model row or a workflow's summary gives it."""
+
+    @property
+    def tier(self) -> Tier: ...
+    @property
+    def institution_id(self) -> str | None: ...
+    @property
+    def division_code(self) -> str: ...
+    @property
+    def scope_division(self) -> str | None: ...
+
+
+def in_scope(p: Principal, held: Held) -> bool:
+    """Return whether the request is visible: held at (tier, institution), from its
+    enterprise's division or overseen from the holder's (``permissions.in_scope``)."""
     if p.role is Role.ENTERPRISE:
         return False
-    return permissions.in_scope(p.actor, tier, institution_id, division_code)
+    return permissions.in_scope(
+        p.actor, held.tier, held.institution_id, held.division_code, held.scope_division
+    )
 
 
 def co_handling(unit: str) -> Any:
@@ -118,8 +134,13 @@ def scope_conditions(p: Principal, dialect: str = "") -> list[Any]:
         return [or_(col(ServiceRequest.institution_id) == unit, theirs)]
     if p.role in permissions.REGIONAL_ROLES:
         tiers = [t.value for t in permissions.tiers_at_or_below(p.tier)]
+        prefix = region_prefix(p)
+        overseen = col(ServiceRequest.scope_division)
         return [
-            col(ServiceRequest.division_code).startswith(region_prefix(p)),
+            or_(  # from the region, or held by a unit in it (permissions.scope_division)
+                and_(overseen.is_(None), col(ServiceRequest.division_code).startswith(prefix)),
+                overseen.startswith(prefix),
+            ),
             col(ServiceRequest.tier).in_(tiers),
         ]
     if p.role in (Role.ADMIN, Role.SYSTEM):

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from api import auth
 from api.auth import in_scope
 from api.models import RequestRow
-from schemas.domain import Role, Tier
+from schemas.domain import Role
 from schemas.edge import sms_number
 from schemas.permissions import CONTACT_GRANT, HANDLER_ROLES
 from tierflow.auth_store import Principal
@@ -25,15 +26,9 @@ DESK_ROLES = frozenset({Role.FOLLOW_UP, Role.DISPATCHER})  # they call the enter
 KEPT_DIGITS = 4  # a phone that is not a mobile keeps its last four digits
 
 
-class Held(Protocol):
+class Held(auth.Held, Protocol):
     """A request as the read model or the API holds it: where it is and whose it is."""
 
-    @property
-    def tier(self) -> Tier: ...
-    @property
-    def institution_id(self) -> str | None: ...
-    @property
-    def division_code(self) -> str: ...
     @property
     def enterprise_uscc(self) -> str: ...
 
@@ -55,7 +50,7 @@ def sees_contact(p: Principal, row: Held, *, co_handled: bool = False) -> bool:
     if p.role is Role.ENTERPRISE:  # an enterprise acts by its USCC, on its own requests
         return p.user_id == row.enterprise_uscc
     if p.role in DESK_ROLES:  # in their region (the caller has checked the scope already)
-        return in_scope(p, row.tier, row.institution_id, row.division_code)
+        return in_scope(p, row)
     return holds(p, row) or (p.role is Role.CASEWORKER and co_handled)
 
 

@@ -153,7 +153,7 @@ async def _check_scope(
 ) -> Sight:
     """404 unless the caller's scope holds the request, its unit co-handles a part, or its
     unit received it first; return which."""
-    if in_scope(principal, held.tier, held.institution_id, held.division_code):
+    if in_scope(principal, held):
         return Sight.SCOPE
     if await run_in_threadpool(co_handles, ctx, principal, request_id):
         return Sight.CO_HANDLED

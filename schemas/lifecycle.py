@@ -773,6 +773,9 @@ class RequestSummary(BaseModel):
     # 好差评: the enterprise's rating of the conclusion (1-5), once given: the follow-up desk
     # calls a bad one back first
     rating: int | None = None
+    # the division whose supervisors and desks oversee the request when not the enterprise's:
+    # the holding unit's, outside which the enterprise lies (schemas.permissions.scope_division)
+    scope_division: str | None = None
 
     @classmethod
     def of_request(cls, req: RequestInput, **status: Any) -> RequestSummary:

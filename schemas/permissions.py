@@ -173,14 +173,32 @@ def oversees(actor_tier: Tier, tier: Tier) -> bool:
     return actor_tier.rank > tier.rank or actor_tier is tier is Tier.NATIONAL
 
 
-def in_scope(actor: Actor, tier: Tier, institution_id: str | None, division_code: str) -> bool:
+def scope_division(enterprise_division: str, holder_division: str | None) -> str | None:
+    """The division whose supervisors and desks oversee a request, when it is not the
+    enterprise's: that of the unit holding it, when the enterprise's division lies outside
+    it (a province sent the request to another city's county, e.g. after a 退单 for
+    非本辖区). None: the enterprise's division serves, as it does whenever the holder's
+    division contains it (the two then give every region the same answer)."""
+    if holder_division is None or enterprise_division.startswith(division_prefix(holder_division)):
+        return None
+    return holder_division
+
+
+def in_scope(
+    actor: Actor,
+    tier: Tier,
+    institution_id: str | None,
+    division_code: str,
+    scope_division: str | None = None,
+) -> bool:
     """Whether a request held at (tier, institution) from ``division_code`` is the actor's.
 
-    Caseworkers: requests their institution holds. Supervisors: requests from their region
-    at their tier or below. Admins: any request. System clients (limited by grants) and
-    enterprises (acting through a system client that vouches for them): any request, or
-    with a ``division_code`` (the region of a regional client, which the ingress sets) the
-    requests from inside it.
+    Caseworkers: requests their institution holds. Supervisors and desks: requests of their
+    region at their tier or below: from it, or held by a unit in it when the enterprise's
+    division lies outside the holder's (``scope_division``). Admins: any request. System
+    clients (limited by grants) and enterprises (acting through a system client that vouches
+    for them): any request, or with a ``division_code`` (the region of a regional client,
+    which the ingress sets) the requests from inside it.
     """
     if actor.role is Role.CASEWORKER:
         return institution_id is not None and institution_id == actor.institution_id
@@ -188,7 +206,7 @@ def in_scope(actor: Actor, tier: Tier, institution_id: str | None, division_code
         prefix = region_prefix(actor.tier, actor.division_code)
         return (
             prefix is not None
-            and division_code.startswith(prefix)
+            and (scope_division or division_code).startswith(prefix)
             and tier in tiers_at_or_below(actor.tier)
         )
     if actor.role in (Role.SYSTEM, Role.ENTERPRISE):
@@ -216,13 +234,19 @@ def unit_step_refusal(actor: Actor, kind: ActionKind, holder: str | None) -> str
 
 
 def action_refusal(
-    actor: Actor, kind: ActionKind, tier: Tier, institution_id: str | None, division_code: str
+    actor: Actor,
+    kind: ActionKind,
+    tier: Tier,
+    institution_id: str | None,
+    division_code: str,
+    scope_division: str | None = None,
 ) -> str | None:
-    """Why the actor may not take ``kind`` on this request (role, grants, scope); None if ok."""
+    """Why the actor may not take ``kind`` on this request (role, grants, scope); None if ok.
+    ``scope_division``: see ``in_scope``."""
     refused = kind_refusal(actor, kind)
     if refused:
         return refused
-    if in_scope(actor, tier, institution_id, division_code):
+    if in_scope(actor, tier, institution_id, division_code, scope_division):
         return None
     if actor.role in (Role.SYSTEM, Role.ENTERPRISE):
         return Said(
@@ -252,7 +276,7 @@ def action_refusal(
         actor_tier=actor.tier.value if actor.tier else "no",
         region=str(actor.division_code),
         tier=tier.value,
-        division=division_code,
+        division=scope_division or division_code,  # the division it is overseen from
     )
 
 

@@ -205,6 +205,13 @@ class PinnedPolicy(BaseModel):
         "supervision or reprimand for a pause the tier above approved (False for policies "
         "pinned before this field)",
     )
+    scope_follows_holder: bool = Field(
+        default=False,
+        description="督办, decisions and queues: a request held by a unit outside the "
+        "enterprise's division (a province sent it to another city's county) is overseen by "
+        "the supervisors and desks above that unit, not by those of the enterprise's region "
+        "(False for policies pinned before this field)",
+    )
     calendar: CalendarData
     grade_declared: Grade | None = Field(
         default=None, description="The grade the submitter declared (None: pinned before it)"
@@ -255,6 +262,7 @@ ENGINE_RULES = (
     "decision_days",
     "one_supervision_per_unit",
     "follow_up_spacing_hours",
+    "scope_follows_holder",
 )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from schemas import permissions
 from schemas.domain import ClockKind, SlaStatus, State, Tier
 from schemas.lifecycle import (
     ActionKind,
@@ -143,6 +144,17 @@ def summary(case: WorkflowState, now: datetime) -> RequestSummary:
         follow_up_due_at=case.follow_up_due_at if Awaiting.FOLLOW_UP in waits_for else None,
         paused_until=pauses.pause_ends(case),
         rating=case.rating,
+        scope_division=scope_division(case),
+    )
+
+
+def scope_division(case: WorkflowState) -> str | None:
+    """The division the holding unit's overseers act from, when the enterprise's lies
+    outside it: a pinned rule (``scope_follows_holder``); None before it, or inside."""
+    if case.policy is None or not case.policy.scope_follows_holder or case.institution is None:
+        return None
+    return permissions.scope_division(
+        case.request.enterprise.division_code, case.institution.division_code
     )
 
 

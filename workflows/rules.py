@@ -112,10 +112,16 @@ EVENT_OF_ACTION: dict[ActionKind, EventType] = {
 
 
 def forbidden_reason(
-    action: ActionRequest, tier: Tier, institution_id: str | None, division_code: str
+    action: ActionRequest,
+    tier: Tier,
+    institution_id: str | None,
+    division_code: str,
+    scope_division: str | None = None,
 ) -> str | None:
     """Why the actor may not take this action on the request: role, grants and scope."""
-    return action_refusal(action.actor, action.kind, tier, institution_id, division_code)
+    return action_refusal(
+        action.actor, action.kind, tier, institution_id, division_code, scope_division
+    )
 
 
 def rates_intake(action: ActionRequest) -> bool:

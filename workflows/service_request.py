@@ -541,6 +541,7 @@ class ServiceRequestWorkflow:
                 self.case.tier,
                 self._institution_id,
                 self.case.request.enterprise.division_code,
+                records.scope_division(self.case),
             )
         if forbidden:
             raise refused(forbidden, "Forbidden")

@@ -85,7 +85,9 @@ def _actor_may(view: RequestView, actor: Actor, kind: ActionKind) -> bool:
     ):
         return True  # the supervised unit's reply (a late part's co-handler: in that scope)
     s = view.summary
-    if permissions.action_refusal(actor, kind, s.tier, s.institution_id, s.division_code):
+    if permissions.action_refusal(
+        actor, kind, s.tier, s.institution_id, s.division_code, s.scope_division
+    ):
         return False
     if applications.decider_refusal(actor, kind, s.tier):  # a tier above decides
         return False

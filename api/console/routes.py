@@ -722,10 +722,11 @@ UNIT_PICKS = frozenset(
 
 def _unit_choices(ctx: ApiContext, summary: RequestSummary) -> list[InstitutionRow]:
     """The units a supervisor picks from (the form still takes any id; the workflow checks
-    it): the request's city's, province's or the national ones, by its tier, but its holder
-    (no request is re-dispatched to, or co-handled by, the unit that holds it)."""
+    it): the request's city's, province's or the national ones, by its tier (where it is
+    overseen from), but its holder (no request is re-dispatched to, or co-handled by, the unit
+    that holds it)."""
     try:
-        near = units_near(ctx.engine, summary.division_code, summary.tier)
+        near = units_near(ctx.engine, summary.scope_division or summary.division_code, summary.tier)
     except SQLAlchemyError:  # the page still works: the id is typed
         return []
     return [unit for unit in near if unit.id != summary.institution_id]
@@ -767,9 +768,9 @@ async def post_action(
     if action is ActionKind.CONCLUDE_PART and result.institution_id != user.institution_id:
         # 协办办结: the unit's part is done, and with it its sight of the request
         return redirect("/console/?" + urlencode({"done": action.value, "part_done": request_id}))
-    if in_scope(
-        user, result.tier, result.institution_id, await _division(ctx, request_id)
-    ) or await run_in_threadpool(co_handles, ctx, user, request_id):  # 协办: its part
+    if await _still_in_scope(ctx, user, request_id) or await run_in_threadpool(
+        co_handles, ctx, user, request_id
+    ):  # 协办: its part
         return redirect(f"/console/requests/{request_id}?done={action.value}")
     return redirect("/console/?" + urlencode({"done": action.value, "moved": request_id}))
 
@@ -821,12 +822,12 @@ async def sign_for_batch(request: Request, ctx: Ctx, user: User) -> Response:
     return redirect("/console/?" + urlencode(notice))
 
 
-async def _division(ctx: ApiContext, request_id: str) -> str:
-    """The request's division (the enterprise's: it never changes), from the read model,
+async def _still_in_scope(ctx: ApiContext, user: Principal, request_id: str) -> bool:
+    """Whether the request is still the user's after their action, from the read model,
     which the action's own record wrote before the action answered: no query of the live
     workflow, which may be taking other updates right then."""
     row = await run_in_threadpool(read_row, ctx, request_id)
-    return row.division_code if row else ""
+    return row is not None and in_scope(user, row)
 
 
 async def _refused(

@@ -115,7 +115,7 @@ async def submit_request(
     row = await routed_row(ctx, request.request_id) if wait else None
     if row is not None:
         accepted.tier, accepted.institution_id = row.tier, row.institution_id
-        accepted.in_scope = in_scope(principal, row.tier, row.institution_id, row.division_code)
+        accepted.in_scope = in_scope(principal, row)
     return accepted
 
 

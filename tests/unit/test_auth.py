@@ -16,6 +16,7 @@ import tierflow.db.models  # noqa: F401 - registers the read model tables
 from activities.handlers import refusal as handler_refusal
 from api.auth import action_refusal, allowed_kinds, can, in_scope, region_prefix
 from api.errors import field_name
+from schemas import permissions
 from schemas.domain import Role, Tier
 from schemas.lifecycle import ActionKind, HandlerCheck
 from tests.utils.eventually import eventually_sync
@@ -132,26 +133,61 @@ ADMIN = Principal("ad", Role.ADMIN)
 PORTAL = Principal("portal", Role.SYSTEM, grants=frozenset({"submit", "comment"}))
 
 
+SUP_NINGBO = Principal("sn", Role.SUPERVISOR, "zj-330200-sme", Tier.MUNICIPAL, "330200")
+
+
 @pytest.mark.parametrize(
-    ("principal", "tier", "institution", "division", "visible"),
+    ("principal", "tier", "institution", "division", "scope", "visible"),
     [
-        (CW, Tier.COUNTY, "zj-330106-sme", "330106", True),
-        (CW, Tier.COUNTY, "zj-330105-sme", "330105", False),
-        (CW, Tier.MUNICIPAL, "zj-330100-sme", "330106", False),  # escalated away
-        (SUP_CITY, Tier.COUNTY, "zj-330105-sme", "330105", True),  # same city
-        (SUP_CITY, Tier.MUNICIPAL, "zj-330100-sme", "330106", True),  # own tier
-        (SUP_CITY, Tier.PROVINCIAL, "zj-330000-sme", "330106", False),  # above their tier
-        (SUP_CITY, Tier.COUNTY, "zj-330203-sme", "330203", False),  # other city
-        (SUP_PROV, Tier.COUNTY, "zj-330203-sme", "330203", True),
-        (SUP_PROV, Tier.COUNTY, "js-320505-sme", "320505", False),  # other province
-        (ADMIN, Tier.NATIONAL, "cn-000000-sme", "320505", True),
-        (PORTAL, Tier.COUNTY, "js-320505-sme", "320505", True),
+        (CW, Tier.COUNTY, "zj-330106-sme", "330106", None, True),
+        (CW, Tier.COUNTY, "zj-330105-sme", "330105", None, False),
+        (CW, Tier.MUNICIPAL, "zj-330100-sme", "330106", None, False),  # escalated away
+        (SUP_CITY, Tier.COUNTY, "zj-330105-sme", "330105", None, True),  # same city
+        (SUP_CITY, Tier.MUNICIPAL, "zj-330100-sme", "330106", None, True),  # own tier
+        (SUP_CITY, Tier.PROVINCIAL, "zj-330000-sme", "330106", None, False),  # above their tier
+        (SUP_CITY, Tier.COUNTY, "zj-330203-sme", "330203", None, False),  # other city
+        (SUP_PROV, Tier.COUNTY, "zj-330203-sme", "330203", None, True),
+        (SUP_PROV, Tier.COUNTY, "js-320505-sme", "320505", None, False),  # other province
+        (ADMIN, Tier.NATIONAL, "cn-000000-sme", "320505", None, True),
+        (PORTAL, Tier.COUNTY, "js-320505-sme", "320505", None, True),
+        # a Hangzhou enterprise's request the province sent to 鄞州区: overseen from Ningbo
+        (SUP_CITY, Tier.COUNTY, "zj-330212-sme", "330106", "330212", False),
+        (SUP_NINGBO, Tier.COUNTY, "zj-330212-sme", "330106", "330212", True),
+        (SUP_PROV, Tier.COUNTY, "zj-330212-sme", "330106", "330212", True),
+        (CW, Tier.COUNTY, "zj-330212-sme", "330106", "330212", False),
     ],
 )
 def test_scope(
-    principal: Principal, tier: Tier, institution: str, division: str, visible: bool
+    principal: Principal,
+    tier: Tier,
+    institution: str,
+    division: str,
+    scope: str | None,
+    visible: bool,
 ) -> None:
-    assert in_scope(principal, tier, institution, division) is visible
+    held = SimpleNamespace(
+        tier=tier, institution_id=institution, division_code=division, scope_division=scope
+    )
+    assert in_scope(principal, held) is visible
+
+
+@pytest.mark.parametrize(
+    ("enterprise", "holder", "scope"),
+    [
+        ("330106", "330106", None),  # its own county
+        ("330106", "330100", None),  # its city, escalated
+        ("330106", "330000", None),
+        ("330106", "000000", None),  # the national tier contains every division
+        ("330106", "330212", "330212"),  # another city's county
+        ("330106", "330200", "330200"),  # another city
+        ("330106", "320000", "320000"),  # another province
+        ("330106", None, None),  # no unit holds it
+    ],
+)
+def test_a_request_is_overseen_from_its_holders_division_only_outside_the_enterprises(
+    enterprise: str, holder: str | None, scope: str | None
+) -> None:
+    assert permissions.scope_division(enterprise, holder) == scope
 
 
 def test_role_permissions() -> None:

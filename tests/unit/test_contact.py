@@ -34,6 +34,7 @@ class Held:
     institution_id: str | None = HELD
     division_code: str = "330106"
     enterprise_uscc: str = USCC
+    scope_division: str | None = None
 
 
 def staff(role: Role, unit: str | None, tier: Tier | None = None, division: str | None = None):

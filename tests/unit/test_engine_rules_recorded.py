@@ -17,6 +17,7 @@ ON = {
     "decision_days": 1,
     "one_supervision_per_unit": True,
     "follow_up_spacing_hours": 2,
+    "scope_follows_holder": True,
 }
 
 
@@ -31,6 +32,7 @@ def test_the_rules_a_recording_names_are_pinned_and_absent_ones_are_off() -> Non
         "decision_days": None,
         "one_supervision_per_unit": False,
         "follow_up_spacing_hours": None,
+        "scope_follows_holder": False,
     }
     partly = as_recorded(today, {"supervision_ends_on_move": True})
     assert (partly.supervision_ends_on_move, partly.decision_days) == (True, None)

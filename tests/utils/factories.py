@@ -103,6 +103,7 @@ class RecordFactory:
         self.resolved_at: datetime | None = None
         self.closed_at: datetime | None = None
         self.rating: int | None = None  # the conclusion's, as the summary carries it
+        self.scope_division: str | None = None  # set when a step sends it outside its division
         self.policy_version = "test-1"
 
     def emit(
@@ -148,6 +149,7 @@ class RecordFactory:
             closed_at=self.closed_at,
             escalation_count=self.escalations,
             rating=self.rating,
+            scope_division=self.scope_division,
         )
         return TransitionRecord(
             event_id=f"{req.request_id}:{self.sequence}",

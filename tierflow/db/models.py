@@ -63,6 +63,9 @@ class ServiceRequestBase(SQLModel):
     follow_up_due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # 待回访
     paused_until: datetime | None = Field(default=None, sa_type=UtcDateTime)  # 挂起, 待企业补充
     rating: int | None = None  # 好差评 of the conclusion, once given (差评: 1 or 2)
+    # the division its supervisors and desks oversee it from when not the enterprise's: the
+    # holding unit's, outside which the enterprise lies (None: ``division_code``)
+    scope_division: str | None = Field(default=None, sa_type=String(6))
     last_sequence: int = 0
 
 
@@ -111,6 +114,13 @@ class ServiceRequest(ServiceRequestBase, table=True):
             "tier",
             postgresql_where=text(OPEN_ROWS),
             sqlite_where=text(OPEN_ROWS),
+        ),
+        Index(
+            "ix_service_request_scope_division",
+            "scope_division",
+            "tier",
+            postgresql_where=text("scope_division IS NOT NULL"),
+            sqlite_where=text("scope_division IS NOT NULL"),
         ),
         Index("ix_service_request_submitted", "submitted_at", "request_id"),  # by date
         Index(

@@ -91,7 +91,8 @@ def _users(engine: Engine, audience: Audience, record: TransitionRecord) -> list
         target: Tier | None = (tier.next_up() or tier) if above else tier
         if target is None:
             return []
-        region = division_for_tier(record.summary.division_code, target)
+        summary = record.summary  # overseen from the holder's division when the enterprise's
+        region = division_for_tier(summary.scope_division or summary.division_code, target)
         role = DESK_ROLES.get(audience, Role.SUPERVISOR)
         query = query.where(
             ApiUser.role == role,

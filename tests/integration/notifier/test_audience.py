@@ -48,6 +48,27 @@ def test_a_return_reaches_the_dispatch_desk_of_the_tier_above_in_the_region(
     }
 
 
+def test_a_request_sent_to_another_citys_county_is_that_citys_to_hear_of(
+    engine: Engine,
+) -> None:
+    for user, role, unit in (
+        ("sup-hz", Role.SUPERVISOR, "zj-330100-sme"),  # the enterprise's city
+        ("sup-nb", Role.SUPERVISOR, "zj-330200-sme"),  # the city of the unit holding it
+        ("disp-nb", Role.DISPATCHER, "zj-330200-sme"),
+    ):
+        create_user(engine, user, role, unit)
+    factory = RecordFactory(make_request(division_code="330106"))
+    factory.assigned("zj-330106-sme", Tier.COUNTY)
+    factory.scope_division = "330212"  # the province sent it to 鄞州区's unit
+    factory.assigned("zj-330212-sme", Tier.COUNTY)
+    record = factory.breached("response")
+    found = {
+        audience: [r.user_id for r in recipients(engine, audience, record, "zh-CN")]
+        for audience in (Audience.SUPERVISORS_ABOVE, Audience.DISPATCH_DESK)
+    }
+    assert found == {Audience.SUPERVISORS_ABOVE: ["sup-nb"], Audience.DISPATCH_DESK: ["disp-nb"]}
+
+
 def test_the_enterprise_is_texted_only_at_a_mobile_number(engine: Engine) -> None:
     """A landline or a switchboard extension takes no text message: only the e-mail is
     planned; a mobile number, however it was written, takes both."""
