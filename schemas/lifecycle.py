@@ -25,7 +25,7 @@ from schemas.edge import (
 from schemas.enterprise import DivisionCode
 from schemas.messages import N_, Said, TranslatableError
 from schemas.policy import CalendarData, PinnedPolicy, PolicyRequest
-from schemas.request import Actor, RequestInput
+from schemas.request import Actor, Attachment, RequestInput
 
 
 class ActionKind(StrEnum):
@@ -234,6 +234,11 @@ StageCode = Annotated[
 ]
 
 
+# The actions that may carry documents, and how many one may (a submission takes up to 50)
+ATTACHING_KINDS = frozenset({ActionKind.PROVIDE_INFO, ActionKind.RESOLVE})
+ACTION_ATTACHMENTS_MAX = 20
+
+
 class ActionFields(BaseModel):
     """What an action carries besides its id, kind and actor: the API's action body and the
     Kafka command's data take these, so both accept the same."""
@@ -248,6 +253,13 @@ class ActionFields(BaseModel):
     handler_id: HandlerId = None
     outcome: OutcomeCode = None
     stage: StageCode = RatingStage.CONCLUSION
+    attachments: list[Attachment] = Field(
+        default_factory=list,
+        max_length=ACTION_ATTACHMENTS_MAX,
+        description="Documents sent with the step (their content lives where their links "
+        "point): the enterprise's 补充材料 with provide_info, the unit's 办结 documents with "
+        "resolve; no other action takes any",
+    )
 
 
 class ReplaysAsAccepted(BaseModel):
@@ -278,6 +290,8 @@ class ActionRequest(ActionFields, ReplaysAsAccepted):
         person) does not."""
         content = self.model_dump(mode="json", exclude={"action_id", "actor"})
         content["actor"] = [self.actor.id, self.actor.role.value, self.actor.via]
+        if not self.attachments:  # as before actions took any: a retry keeps its digest
+            del content["attachments"]
         canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
@@ -299,6 +313,11 @@ class ActionRequest(ActionFields, ReplaysAsAccepted):
         if self.stage is not RatingStage.CONCLUSION and self.kind is not ActionKind.RATE:
             why = Said(N_("only for rate, not for %(kind)s"), kind=self.kind.value)
             raise TranslatableError(FIELD_REASON, field="stage", reason=why)
+        if self.attachments and self.kind not in ATTACHING_KINDS:
+            why = Said(
+                N_("only for provide_info and resolve, not for %(kind)s"), kind=self.kind.value
+            )
+            raise TranslatableError(FIELD_REASON, field="attachments", reason=why)
         if self.reason_code is EscalationReason.SLA_BREACH:
             why = Said(N_("sla_breach is the engine's own; a person escalates for another reason"))
             raise TranslatableError(FIELD_VALUE_REASON, field="reason_code", reason=why)
@@ -889,6 +908,11 @@ class TimelineEntry(BaseModel):
         default_factory=dict,
         description="What the event names or sets: co_handler (a unit id), handler_id, days, "
         "part_due_at, resolution_due_at, suspended_until, reply_due_at (instants), rating",
+    )
+    attachments: list[Attachment] = Field(
+        default_factory=list,
+        description="Documents sent with the step (补充材料, 办结 documents); in the audit "
+        "timeline only (the view's entries keep none)",
     )
 
 

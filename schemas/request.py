@@ -62,7 +62,8 @@ SYSTEM_ACTOR = Actor(id="tierflow", role=Role.SYSTEM)
 
 
 class Attachment(BaseModel):
-    """Metadata of a document the enterprise attached; the content lives elsewhere."""
+    """Metadata of a document attached to a request or one of its steps; the content lives
+    elsewhere."""
 
     name: Annotated[
         str,

@@ -791,6 +791,8 @@ class ServiceRequestWorkflow:
         elif kind is ActionKind.RATE:
             self.case.rating = action.rating
             details["rating"] = action.rating
+        if action.attachments:  # 补充材料, 办结 documents: in the audit trail, not the state
+            details["attachments"] = [a.model_dump(mode="json") for a in action.attachments]
         self._record_action(action, details, to_state)
         if kind is ActionKind.RATE and not rules.rates_intake(action):
             assert action.rating is not None

@@ -473,6 +473,7 @@ async def get_request(ctx: ApiContext, principal: Principal, request_id: str) ->
             institution_id=t.institution_id,
             reason=t.reason,
             facts=timeline_facts(t.details or {}),
+            attachments=(t.details or {}).get("attachments") or [],
         )
         for t in trail
     ]

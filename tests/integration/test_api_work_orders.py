@@ -330,7 +330,7 @@ async def test_return_and_extension_are_decided_by_a_tier_above(api: Api) -> Non
     assert kinds == [("return", True), ("request_extension", True)]
 
 
-async def test_the_unit_records_what_a_walk_in_enterprise_hands_in(api: Api) -> None:
+async def test_the_unit_records_what_a_walk_in_enterprise_hands_in(api: Api, stack) -> None:
     """补充材料: an enterprise without a portal brings the materials to the window; the
     holding unit's caseworker records them and the clocks run again. A supervisor above does
     not take the unit's step, and a caseworker elsewhere does not see the request."""
@@ -354,12 +354,36 @@ async def test_the_unit_records_what_a_walk_in_enterprise_hands_in(api: Api) -> 
     assert above.status_code == 403 and "holding unit" in above.json()["detail"], above.text
     elsewhere = await api.act(rid, "provide_info", "cw_other", text="已补充")
     assert elsewhere.status_code == 404, elsewhere.text
-    handed_in = await api.act(rid, "provide_info", "cw_own", text="企业到窗口提交了财务报表")
+    report = {
+        "name": "2025年度财务报表.pdf",
+        "media_type": "application/pdf",
+        "size_bytes": 524288,
+        "url": "https://files.example.gov.cn/zj/2025-report.pdf",
+    }
+    unsafe = await api.act(
+        rid, "provide_info", "cw_own", text="x", attachments=[report | {"url": "javascript:x"}]
+    )
+    assert unsafe.status_code == 422 and "attachments" in unsafe.text, unsafe.text
+    noted = await api.act(rid, "comment", "cw_own", text="见附件", attachments=[report])
+    assert noted.status_code == 422 and "only for provide_info and resolve" in noted.text
+    handed_in = await api.act(
+        rid, "provide_info", "cw_own", text="企业到窗口提交了财务报表", attachments=[report]
+    )
     assert handed_in.status_code == 200 and handed_in.json()["state"] == "in_progress"
     detail = (await api.get(f"/requests/{rid}", "cw_own")).json()
     last = detail["view"]["timeline"][-1]
     assert (last["event_type"], last["actor_id"]) == ("info_provided", api.users.ids["cw_own"])
     assert detail["view"]["summary"]["paused_until"] is None  # the clocks run again
+    # the documents are in the audit trail, with the step that sent them
+    [sent] = [e for e in detail["timeline"] if e["attachments"]]
+    assert (sent["event_type"], sent["attachments"]) == ("info_provided", [report])
+    app = create_app(stack.settings, stack.client, stack.engine)
+    async with asgi_client(app) as client:  # the case page links them
+        assert (await sign_in(client, api.users.tokens["cw_own"])).status_code == 303
+        page = (await client.get(f"/console/requests/{rid}")).text
+    later = page.split('id="attachments-later"')[1].split("</dd>")[0]
+    assert '<a href="https://files.example.gov.cn/zj/2025-report.pdf"' in later
+    assert "2025年度财务报表.pdf" in later
 
 
 async def test_a_co_handler_sees_the_request_and_concludes_its_part(api: Api, stack) -> None:

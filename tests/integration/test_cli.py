@@ -29,6 +29,8 @@ from tierflow.cli.client import countdown, credentials_path, table_deadline
 from tierflow.i18n import translations
 from tierflow.i18n.formats import when
 
+REPORT = "https://files.example.gov.cn/zj/report.pdf"  # a document sent with the resolve
+
 
 @pytest.fixture(scope="module")
 def api_url(stack) -> Iterator[str]:
@@ -140,7 +142,7 @@ async def test_cli_full_lifecycle(
         ("start", [], "in_progress"),
         ("request_extension", ["--text", "waiting for the bank", "-f", "days=3"], "in_progress"),
         ("comment", ["--text", "called the CFO"], "in_progress"),
-        ("resolve", ["--text", "loan approved"], "resolved"),
+        ("resolve", ["--text", "loan approved", "--attach", f"办结报告.pdf={REPORT}"], "resolved"),
     ]:
         result = json.loads(ok(await run(cli_env, "act", rid, kind, *extra, "--json")))
         assert result["state"] == state
@@ -183,6 +185,8 @@ async def test_cli_full_lifecycle(
     assert "Traceback" not in bad.output
     unknown = await run(cli_env, "act", rid, "comment", "--text", "x", "-f", "nope=1")
     assert unknown.exit_code == 2 and "return_reason" in unknown.output  # names the fields
+    no_url = await run(cli_env, "act", rid, "comment", "--text", "x", "--attach", "a.pdf")
+    assert no_url.exit_code == 2 and "give NAME=URL" in no_url.output
 
     detail = json.loads(ok(await run(cli_env, "show", rid, "--json")))
     events = [e["event_type"] for e in detail["view"]["timeline"]]
@@ -195,6 +199,7 @@ async def test_cli_full_lifecycle(
     assert "已办结" in shown and "签收" in shown and "可办理：" in shown
     assert "县级（杭州市西湖区中小企业服务中心）" in shown
     assert "  回访：截止 " in shown  # 待回访: when the follow-up desk is due to call
+    assert f"  后续提交的材料：办结报告.pdf（{REPORT}）" in shown  # sent with the resolve
     assert "  县级响应时限：已停止（" in shown  # a stopped clock says so, and since when
 
     # the installed console script works the same way (a real process)

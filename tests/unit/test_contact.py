@@ -169,12 +169,12 @@ def test_tierflow_show_says_the_contact_is_partly_hidden(monkeypatch: pytest.Mon
     monkeypatch.setenv("TIERFLOW_LANG", "zh-CN")
     row = masked(_row(name="王芳", phone="13800000000", email="wang@example.com"))
     summary = row.model_dump(mode="json")
-    lines = client._particulars(summary, summary)
+    lines = client._particulars(summary, summary, [])
     assert "  联系人：王*、138****0000、w***@example.com（已隐去部分信息）" in lines
     whole = _row(name="王芳").model_dump(mode="json")
-    assert "  联系人：王芳" in client._particulars(whole, whole)
+    assert "  联系人：王芳" in client._particulars(whole, whole, [])
     nobody = masked(_row()).model_dump(mode="json")
-    assert "  联系人：-" in client._particulars(nobody, nobody)  # nothing hidden, nothing said
+    assert "  联系人：-" in client._particulars(nobody, nobody, [])  # nothing hidden, nothing said
 
 
 def test_tierflow_show_lists_the_attachments(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -188,6 +188,6 @@ def test_tierflow_show_lists_the_attachments(monkeypatch: pytest.MonkeyPatch) ->
         }
     )
     summary = row.model_dump(mode="json")
-    lines = client._particulars(summary, summary)
+    lines = client._particulars(summary, summary, [])
     assert "  附件：营业执照.pdf（https://files.example.org/a.pdf）" in lines
     assert "  附件：说明.docx" in lines

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+from pydantic import ValidationError
+
 from schemas.domain import ClockKind, State, Tier
-from schemas.lifecycle import ActionKind, ActionRequest, ActionResult, EventType, WorkflowState
+from schemas.lifecycle import (
+    ACTION_ATTACHMENTS_MAX,
+    ActionKind,
+    ActionRequest,
+    ActionResult,
+    EventType,
+    WorkflowState,
+)
+from schemas.request import Attachment
 from tests.utils.factories import T0, caseworker, make_policy, make_request
 from workflows import clocks, records
 
@@ -56,6 +67,9 @@ def test_an_action_id_reused_for_another_action_is_told_from_a_repeat() -> None:
         assert again.update_id() != first.update_id()
     assert first.update_id() == f"k-1#{first.content_digest()}"
     assert len(first.content_digest()) == 16
+    # as the release before documents were taken with actions computed it: a retry across
+    # the upgrade keeps its update id
+    assert first.content_digest() == "3a05a8a1b77a7098"
     del case.action_digests["k-1"]  # a result kept before digests were: a repeat, as it was
     assert not records.reused_for_another(case, first.model_copy(update={"text": "已办结"}))
 
@@ -86,3 +100,24 @@ def test_timeline_holds_and_clocks_keep_their_newest_entries() -> None:
     newest = case.clocks[-2:]  # the current tier's clocks are never dropped
     assert [c.kind for c in newest] == [ClockKind.RESPONSE, ClockKind.RESOLUTION]
     assert newest[0].started_at == T0 + timedelta(minutes=records.MAX_TIMELINE + 29)
+
+
+def test_only_provide_info_and_resolve_carry_documents() -> None:
+    cw = caseworker("county-330106")
+    report = Attachment(name="2025年度财务报表.pdf", url="https://files.example.gov.cn/a.pdf")
+    for kind in (ActionKind.PROVIDE_INFO, ActionKind.RESOLVE):
+        sent = ActionRequest(
+            action_id="k", kind=kind, actor=cw, text="见附件", attachments=[report]
+        )
+        assert sent.attachments == [report]
+        bare = sent.model_copy(update={"attachments": []})
+        assert sent.content_digest() != bare.content_digest()  # another action, not a retry
+    with pytest.raises(ValidationError, match="attachments.*only for provide_info and resolve"):
+        ActionRequest(
+            action_id="k", kind=ActionKind.COMMENT, actor=cw, text="x", attachments=[report]
+        )
+    too_many = [report] * (ACTION_ATTACHMENTS_MAX + 1)
+    with pytest.raises(ValidationError, match="attachments"):
+        ActionRequest(
+            action_id="k", kind=ActionKind.PROVIDE_INFO, actor=cw, text="x", attachments=too_many
+        )

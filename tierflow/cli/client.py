@@ -474,7 +474,7 @@ def show(
         "subject": summary.get("subject", ""),
     }
     _print_rich(escape(head))
-    for line in _particulars(row, summary):
+    for line in _particulars(row, summary, detail.get("timeline") or []):
         _print_rich(escape(line))
     if detail.get("view_missing"):
         _print_rich(escape(_no_view(detail)))
@@ -560,10 +560,13 @@ def between_items(line: str, items: list[str], width: int) -> str:
     return "\n".join([*broken, line[row:]])
 
 
-def _particulars(row: dict[str, Any] | None, summary: dict[str, Any]) -> list[str]:
+def _particulars(
+    row: dict[str, Any] | None, summary: dict[str, Any], timeline: list[dict[str, Any]]
+) -> list[str]:
     """Who asks for what, as the case page's 企业与诉求 card has it: the enterprise, how to
     reach it (the read model's row only holds the contact; partly hidden from a caller who
-    does not reach the enterprise), the request's kind and who handles it."""
+    does not reach the enterprise), the request's kind and who handles it, its documents and
+    those sent later with a step (the audit ``timeline``: 补充材料, 办结)."""
     t = _t()
     division = summary.get("division_code", "")
     where = " ".join(filter(None, [division_place(division), division]))
@@ -587,6 +590,10 @@ def _particulars(row: dict[str, Any] | None, summary: dict[str, Any]) -> list[st
     for doc in (row or {}).get("attachments") or []:  # its name, and where it lives
         link = aside(doc["url"], t) if doc.get("url") else ""
         lines.append(labelled(_("Attachments"), doc["name"] + link, t))
+    for entry in timeline:
+        for doc in entry.get("attachments") or []:
+            link = aside(doc["url"], t) if doc.get("url") else ""
+            lines.append(labelled(_("Documents sent later"), doc["name"] + link, t))
     return ["  " + line for line in lines]
 
 
@@ -666,10 +673,9 @@ def _open_matters(view: dict[str, Any]) -> list[str]:
     return lines
 
 
-# What --field takes: the fields of an action besides --text and --institution.
-OTHER_FIELDS = ", ".join(
-    name for name in ActionFields.model_fields if name not in ("text", "institution_id")
-)
+# What --field takes: the fields of an action besides --text, --institution and --attach.
+OWN_OPTIONS = ("text", "institution_id", "attachments")
+OTHER_FIELDS = ", ".join(name for name in ActionFields.model_fields if name not in OWN_OPTIONS)
 
 
 def act(
@@ -687,6 +693,11 @@ def act(
         "-f",
         help=f"Another field of the action as NAME=VALUE, repeatable: {OTHER_FIELDS}",
     ),
+    attach: list[str] = typer.Option(
+        [],
+        "--attach",
+        help="A document sent with provide_info or resolve, as NAME=URL, repeatable",
+    ),
     key: str | None = typer.Option(None, help="Idempotency key (default: a new one)"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -696,13 +707,20 @@ def act(
     }
     for item in field:
         name, sep, value = item.partition("=")
-        if not sep or name not in ActionFields.model_fields:
+        if not sep or name not in ActionFields.model_fields or name in OWN_OPTIONS:
             raise typer.BadParameter(
                 _("%(item)s: give NAME=VALUE with NAME one of %(names)s")
-                % {"item": item, "names": ", ".join(ActionFields.model_fields)},
+                % {"item": item, "names": OTHER_FIELDS},
                 param_hint="--field",
             )
         body[name] = value
+    for item in attach:
+        name, sep, url = item.partition("=")
+        if not sep or not name.strip():
+            raise typer.BadParameter(
+                _("%(item)s: give NAME=URL") % {"item": item}, param_hint="--attach"
+            )
+        body.setdefault("attachments", []).append({"name": name, "url": url})
     headers = {"Idempotency-Key": key or f"cli-{uuid.uuid4().hex}"}
     path = f"{_request_path(request_id)}/actions/{quote(kind, safe='')}"
     result = _call("POST", path, json=body, headers=headers)
