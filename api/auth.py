@@ -19,7 +19,7 @@ from schemas.lifecycle import ActionKind
 from schemas.messages import N_, Said
 from schemas.permissions import REPORT_ROLES, STAFF_ROLES
 from tierflow.auth_store import Principal
-from tierflow.db.models import RequestPart, ServiceRequest
+from tierflow.db.models import InstitutionRow, RequestPart, ServiceRequest
 
 
 def allowed_kinds(p: Principal) -> frozenset[ActionKind]:
@@ -146,3 +146,22 @@ def scope_conditions(p: Principal, dialect: str = "") -> list[Any]:
     if p.role in (Role.ADMIN, Role.SYSTEM):
         return []
     return [ServiceRequest.request_id == "\x00"]
+
+
+def assessed_units(principal: Principal) -> Any:
+    """The institutions whose figures the caller reads (a query of ids; None: every one):
+    a supervisor's, the units the directory places in its region at its tier or below,
+    wherever their requests have gone since (a request escalated above the supervisor's
+    tier still counts against the county unit that let it run late); a caseworker's, its
+    own unit's."""
+    if principal.role in (Role.ADMIN, Role.SYSTEM):
+        return None
+    if principal.role in permissions.REGIONAL_ROLES:
+        tiers = [t.value for t in permissions.tiers_at_or_below(principal.tier)]
+        return select(InstitutionRow.id).where(
+            col(InstitutionRow.division_code).startswith(region_prefix(principal)),
+            col(InstitutionRow.tier).in_(tiers),
+        )
+    return select(InstitutionRow.id).where(
+        col(InstitutionRow.id) == (principal.institution_id or "\x00")
+    )

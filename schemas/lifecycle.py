@@ -956,6 +956,9 @@ class WorkflowState(BaseModel):
     state: State = State.SUBMITTED
     tier: Tier = Tier.COUNTY
     institution: Institution | None = None
+    # the division a tier above sent it to when that lies outside the enterprise's (改派, 退单
+    # approved): escalation and hand-back route from it (``scope_follows_holder``)
+    routed_division: str | None = None
     sequence: int = 0
     clocks: list[SlaClock] = Field(default_factory=list)
     holds: list[TierHold] = Field(default_factory=list)

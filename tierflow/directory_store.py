@@ -269,6 +269,13 @@ def units_near(engine: Engine, division_code: str, tier: Tier) -> list[Instituti
     return find_institutions(engine, query, NEARBY_UNITS)
 
 
+def units_in_province(engine: Engine, division_code: str, tier: Tier) -> list[InstitutionRow]:
+    """The units at ``tier`` across the province of ``division_code``: where a province sends
+    a request its unit returned as 非本辖区 (a county has a hundred or so in a province)."""
+    query = InstitutionQuery(tier=tier, region=division_for_tier(division_code, Tier.PROVINCIAL))
+    return find_institutions(engine, query, NEARBY_UNITS)
+
+
 def institution_of(entry: DirectoryEntry) -> InstitutionCreate:
     """The ``institution`` row of a directory entry."""
     return InstitutionCreate(

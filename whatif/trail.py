@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, and_, or_
 from sqlmodel import Session, col, select
 
 from schemas.domain import Category, Priority, Tier
@@ -53,6 +53,9 @@ class Scope:
     division_prefix: str | None = None  # e.g. "3301" for one city's counties
     request_prefix: str | None = None  # e.g. one import's or one channel's id prefix
     tiers: tuple[Tier, ...] = ()  # the tiers holding them now (a supervisor's and below)
+    # a supervisor's region: the requests overseen from it, as their queue holds them
+    # (``api.auth.scope_conditions``: from it, or held by a unit in it outside the enterprise's)
+    overseen_prefix: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +66,7 @@ class Scope:
             "division_prefix": self.division_prefix,
             "request_prefix": self.request_prefix,
             "tiers": [t.value for t in self.tiers],
+            "overseen_prefix": self.overseen_prefix,
         }
 
 
@@ -183,6 +187,14 @@ def _filtered(scope: Scope) -> Any:
         query = query.where(col(ServiceRequest.request_id).startswith(scope.request_prefix))
     if scope.tiers:
         query = query.where(col(ServiceRequest.tier).in_(scope.tiers))
+    if (region := scope.overseen_prefix) is not None:
+        overseen = col(ServiceRequest.scope_division)
+        query = query.where(
+            or_(
+                and_(overseen.is_(None), col(ServiceRequest.division_code).startswith(region)),
+                overseen.startswith(region),
+            )
+        )
     return query
 
 

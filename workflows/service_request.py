@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas import permissions
     from schemas.chased import part_clock
     from schemas.domain import ClockKind, Role, State, Tier
-    from schemas.enterprise import division_for_tier
+    from schemas.enterprise import division_for_tier, division_tier
     from schemas.lifecycle import (
         FIELD_REASON,
         OPERATOR_ACTIONS,
@@ -75,6 +75,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.refusals import refused
     from workflows.versions import Versions
 
+# Moves by which a tier above sends the request to the unit it names (改派, an approved 退单)
+SENT_BY_DECISION = frozenset({EventType.REASSIGNED, EventType.RETURN_APPROVED})
 IDLE_WAIT = timedelta(days=30)  # longest sleep when nothing is due; keeps every wait timed
 # A deadline fired within this of its instant has its events at the deadline (a timer fires a
 # little late); fired later (the engine was down), they occur when it fires, as they always did.
@@ -1590,6 +1592,10 @@ class ServiceRequestWorkflow:
             )
         self.case.tier = tier
         self.case.institution = institution
+        if event in SENT_BY_DECISION and policy.scope_follows_holder:  # 属地: its units now
+            self.case.routed_division = permissions.scope_division(
+                self.case.request.enterprise.division_code, institution.division_code
+            )
         records.open_hold(self.case, tier, institution.id, now)
         self._emit(
             event,
@@ -1614,6 +1620,13 @@ class ServiceRequestWorkflow:
         return records.current_clocks(self.case)
 
     def _division(self, tier: Tier) -> str:
+        """The division whose unit at ``tier`` takes the request: the enterprise's, or the
+        one a tier above sent it to outside it (``routed_division``) when that names a
+        division at ``tier`` or below it (sent to another city, a hand-back to the county
+        tier knows no county there: the enterprise's)."""
+        routed = self.case.routed_division
+        if routed is not None and division_tier(routed).rank <= tier.rank:
+            return division_for_tier(routed, tier)
         return division_for_tier(self.case.request.enterprise.division_code, tier)
 
     @property

@@ -83,6 +83,7 @@ from schemas.lifecycle import (
     FollowUpOutcome,
     RatingStage,
     RequestSummary,
+    RequestView,
     ReturnReason,
     SuspendReason,
     clocks_in_order,
@@ -95,7 +96,7 @@ from schemas.request import REQUEST_ID_PATTERN
 from tierflow.auth_store import Principal, TokenRefused, possible_handlers
 from tierflow.constants import workflow_id
 from tierflow.db.models import InstitutionRow
-from tierflow.directory_store import units_near
+from tierflow.directory_store import units_in_province, units_near
 from tierflow.i18n import LOCALES, N_, Said, formats, translations
 from tierflow.i18n.refusals import names_its_action
 from workflows import views as workflow_views
@@ -673,7 +674,9 @@ def _case(
         "error_headed": error_headed,
         "field_errors": field_errors or {},
         "values": values or {},
-        "unit_choices": _unit_choices(ctx, summary) if picks and summary else [],
+        "unit_choices": _unit_choices(ctx, summary, _sent_outside(view, user))
+        if picks and summary
+        else [],
         "colleagues": _colleagues(ctx, summary, detail.allowed_actions),
     }
     return render(request, "case.html", context, status_code, user)
@@ -720,13 +723,31 @@ UNIT_PICKS = frozenset(
 )
 
 
-def _unit_choices(ctx: ApiContext, summary: RequestSummary) -> list[InstitutionRow]:
+def _sent_outside(view: RequestView | None, user: Principal) -> bool:
+    """Whether the user decides a 退单 for 非本辖区 from above the city: the unit to send it
+    to is in another city of the province."""
+    if view is None or user.tier not in (Tier.PROVINCIAL, Tier.NATIONAL):
+        return False
+    return any(
+        a.kind is ActionKind.RETURN and a.pending and a.return_reason is ReturnReason.OUTSIDE_REGION
+        for a in view.applications
+    )
+
+
+def _unit_choices(
+    ctx: ApiContext, summary: RequestSummary, province_wide: bool = False
+) -> list[InstitutionRow]:
     """The units a supervisor picks from (the form still takes any id; the workflow checks
     it): the request's city's, province's or the national ones, by its tier (where it is
-    overseen from), but its holder (no request is re-dispatched to, or co-handled by, the unit
-    that holds it)."""
+    overseen from); for a 非本辖区 return decided from above, the province's at its tier
+    (``province_wide``); but its holder (no request is re-dispatched to, or co-handled by,
+    the unit that holds it)."""
+    division = summary.scope_division or summary.division_code
     try:
-        near = units_near(ctx.engine, summary.scope_division or summary.division_code, summary.tier)
+        if province_wide:
+            near = units_in_province(ctx.engine, division, summary.tier)
+        else:
+            near = units_near(ctx.engine, division, summary.tier)
     except SQLAlchemyError:  # the page still works: the id is typed
         return []
     return [unit for unit in near if unit.id != summary.institution_id]

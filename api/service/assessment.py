@@ -8,21 +8,18 @@ a number.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlmodel import Session, col, select
 
-from api.auth import region_prefix
+from api.auth import assessed_units
 from api.deps import ApiContext
 from api.errors import field_error
 from api.models import AssessmentReport, AssessmentRow
 from api.service.reports import report_period
-from schemas import permissions
-from schemas.domain import Role
 from tierflow import assessment as figures
 from tierflow.auth_store import Principal
 from tierflow.csv_text import to_csv
-from tierflow.db.models import InstitutionRow, ServiceRequest
+from tierflow.db.models import ServiceRequest
 
 
 def assessment(
@@ -47,25 +44,6 @@ def assessment(
         for key, t in figures.regroup(ctx.engine, tallies, by).items()
     ]
     return AssessmentReport(since=start, until=end, by=by, rows=rows)
-
-
-def assessed_units(principal: Principal) -> Any:
-    """The institutions whose figures the caller reads (a query of ids; None: every one):
-    a supervisor's, the units the directory places in its region at its tier or below,
-    wherever their requests have gone since (a request escalated above the supervisor's
-    tier still counts against the county unit that let it run late); a caseworker's, its
-    own unit's."""
-    if principal.role in (Role.ADMIN, Role.SYSTEM):
-        return None
-    if principal.role in permissions.REGIONAL_ROLES:
-        tiers = [t.value for t in permissions.tiers_at_or_below(principal.tier)]
-        return select(InstitutionRow.id).where(
-            col(InstitutionRow.division_code).startswith(region_prefix(principal)),
-            col(InstitutionRow.tier).in_(tiers),
-        )
-    return select(InstitutionRow.id).where(
-        col(InstitutionRow.id) == (principal.institution_id or "\x00")
-    )
 
 
 def _check_grouping(by: str) -> None:

@@ -6,11 +6,11 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import and_, func, or_
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
-from api.auth import require, scope_conditions
+from api.auth import assessed_units, require, scope_conditions
 from api.deps import ApiContext
 from api.errors import field_error
 from api.models import (
@@ -84,7 +84,8 @@ def summary_report(ctx: ApiContext, principal: Principal) -> SummaryReport:
 def sla_report(
     ctx: ApiContext, principal: Principal, since: datetime | None, until: datetime | None
 ) -> SlaReport:
-    """Return SLA attainment per institution and tier for holds begun in the period."""
+    """Return SLA attainment per institution and tier for holds begun in the period: of the
+    caller's units (``assessed_units``, as 考核 counts them), wherever the requests are now."""
     start, end = report_period(principal, since, until)
     response, resolution = col(TierHoldRow.response_breached), col(TierHoldRow.resolution_breached)
     unit, tier = col(TierHoldRow.institution_id), col(TierHoldRow.tier)
@@ -97,11 +98,11 @@ def sla_report(
             count_if(resolution),
             count_if(or_(response, resolution)),
         )
-        .join(ServiceRequest, col(ServiceRequest.request_id) == col(TierHoldRow.request_id))
-        .where(*scope_conditions(principal))
         .where(col(TierHoldRow.since) >= start, col(TierHoldRow.since) <= end)
         .group_by(unit, tier)
     )
+    if (units := assessed_units(principal)) is not None:
+        query = query.where(unit.in_(units))
     with Session(ctx.engine) as session:
         stats = session.execute(query).all()
     rows = [
@@ -121,19 +122,25 @@ def sla_report(
 def escalation_report(
     ctx: ApiContext, principal: Principal, since: datetime | None, until: datetime | None
 ) -> EscalationReport:
-    """Count escalations in the period by tiers, cause (SLA breach or manual) and reason code."""
+    """Count escalations in the period by tiers, cause (SLA breach or manual) and reason code:
+    those out of the caller's units (``assessed_units``), wherever the requests are now."""
     start, end = report_period(principal, since, until)
     details = col(Transition.details)
     from_tier, to_tier = col(Transition.from_tier), col(Transition.to_tier)
     cause, code = details["cause"].as_string(), details["reason_code"].as_string()
     query = (  # counted in the database: a year is tens of thousands of escalations
         select_columns(from_tier, to_tier, cause, code, func.count())
-        .join(ServiceRequest, col(ServiceRequest.request_id) == col(Transition.request_id))
-        .where(*scope_conditions(principal))
         .where(col(Transition.occurred_at) >= start, col(Transition.occurred_at) <= end)
         .where(col(Transition.event_type) == EventType.ESCALATED)
         .group_by(from_tier, to_tier, cause, code)
     )
+    if (units := assessed_units(principal)) is not None:
+        left = and_(  # the stay the escalation ended: its unit is charged with it
+            col(TierHoldRow.request_id) == col(Transition.request_id),
+            col(TierHoldRow.until) == col(Transition.occurred_at),
+            col(TierHoldRow.left_by) == EventType.ESCALATED.value,
+        )
+        query = query.join(TierHoldRow, left).where(col(TierHoldRow.institution_id).in_(units))
     counts: Counter[tuple[Any, Any, str, str]] = Counter()
     with Session(ctx.engine) as session:
         for up_from, up_to, why, reason_code, n in session.execute(query).all():

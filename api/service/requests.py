@@ -414,6 +414,7 @@ CSV_COLUMNS = (
     "enterprise_name",
     "enterprise_uscc",
     "division_code",
+    "scope_division",
     "subject",
     "category",
     "priority",

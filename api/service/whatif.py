@@ -165,10 +165,16 @@ def visible(run_scope: dict[str, Any] | None, prefix: str, reach: tuple[Tier, ..
     """Whether a run with ``run_scope`` lies in the region ``prefix`` at the tiers ``reach``
     (a run saved before its scope named tiers covered every tier)."""
     scope = run_scope or {}
-    if not str(scope.get("division_prefix") or "").startswith(prefix):
+    if not run_region(scope).startswith(prefix):
         return False
     covered = set(scope.get("tiers") or [t.value for t in Tier])
     return not reach or covered <= {t.value for t in reach}
+
+
+def run_region(scope: dict[str, Any]) -> str:
+    """The region a run covered: a supervisor's (the requests overseen from it), else the
+    enterprises' division it named ('': every one)."""
+    return str(scope.get("overseen_prefix") or scope.get("division_prefix") or "")
 
 
 def refusal(exc: WhatIfRefused, language: str | None) -> HTTPException:
@@ -245,7 +251,10 @@ def _scope(ask: WhatIfAsk, prefix: str, reach: tuple[Tier, ...]) -> Scope:
         until=until,
         categories=tuple(dict.fromkeys(ask.categories)),
         priorities=tuple(dict.fromkeys(ask.priorities)),
-        division_prefix=division,
+        # a supervisor's run: the requests of their queue (overseen from their region), of
+        # enterprises from the division asked, if any
+        division_prefix=(ask.division_prefix or None) if reach else division,
+        overseen_prefix=prefix if reach else None,
         tiers=reach,
     )
 
@@ -326,7 +335,9 @@ def _summary(row: WhatIfRun) -> RunSummaryOut:
         candidate_version=row.candidate_version,
         since=row.since,
         until=row.until,
-        division_prefix=(row.scope or {}).get("division_prefix"),
+        division_prefix=(row.scope or {}).get("division_prefix")
+        or run_region(row.scope or {})
+        or None,
         requests=row.requests,
         changed=row.changed,
     )

@@ -753,6 +753,43 @@ async def test_the_next_deadline_is_the_nearest_running_clock_whichever_it_is(ap
     assert [row["request_id"] for row in page.json()["items"]] == [consultation, loan]
 
 
+async def test_a_request_outside_the_region_goes_to_another_citys_county_and_its_city(
+    api: Api, stack
+) -> None:
+    """退单 for 非本辖区: the province's supervisor picks from the province's county units
+    (the right one is in another city), and the request is then that city's to oversee."""
+    rid = await api.submit(make_request(), who="sys_portal")
+    back = await api.act(
+        rid, "return", "cw_own", return_reason="outside_region", text="企业实际经营地在宁波鄞州"
+    )
+    assert back.status_code == 200, back.text
+    app = create_app(stack.settings, stack.client, stack.engine)
+    async with asgi_client(app) as client:
+        assert (await sign_in(client, api.users.tokens["sup_prov"])).status_code == 303
+        page = (await client.get(f"/console/requests/{rid}")).text
+    offered = dict(re.findall(r'<option value="([^"]+)">([^<]+)</option>', page))
+    assert offered["zj-330212-sme"] == "宁波市鄞州区中小企业服务中心", sorted(offered)
+    assert "zj-330105-sme" in offered and "zj-330100-sme" not in offered  # counties only
+    moved = await api.act(
+        rid, "approve_return", "sup_prov", institution_id="zj-330212-sme", text="转鄞州区"
+    )
+    assert moved.status_code == 200, moved.text
+
+    async def overseen_by(who: str) -> bool:
+        page = await api.get("/requests", who, params={"search": rid})
+        return rid in [i["request_id"] for i in page.json()["items"]]
+
+    await eventually(lambda: overseen_by("sup_other"), what="Ningbo's supervisors see it")
+    assert not await overseen_by("sup_city")  # Hangzhou's no longer do
+    row = (await api.get(f"/requests/{rid}", "sup_other")).json()["request"]
+    assert (row["division_code"], row["scope_division"]) == ("330106", "330212")
+    async with asgi_client(app) as client:  # the case page says why Ningbo has it
+        assert (await sign_in(client, api.users.tokens["sup_other"])).status_code == 303
+        page = (await client.get(f"/console/requests/{rid}")).text
+    overseen = page.split('id="overseen-from"')[1].split("</dd>")[0]
+    assert "鄞州区" in overseen and "330212" in overseen, overseen
+
+
 async def test_the_case_page_offers_the_citys_units_by_name_to_reassign_to(api: Api, stack) -> None:
     """改派 and 协办 name an institution: the case page suggests the units of the request's
     city by name (the field still takes any id; the workflow checks it)."""

@@ -1,7 +1,8 @@
 """A request a province sent to another city's county (退单 for 非本辖区, approved by the
-province) is overseen from that county's city: its supervisors supervise and decide for it,
-the enterprise's city no longer does. Requests pinned before the rule keep the enterprise's
-region (``scope_follows_holder``)."""
+province) belongs to that county's city from then on (属地): its supervisors supervise and
+decide for it, the enterprise's city no longer does, and an escalation goes to that city and a
+hand-back from there to the county it was sent to. Requests pinned before the rule keep the
+enterprise's region and route by it (``scope_follows_holder``)."""
 
 from __future__ import annotations
 
@@ -66,6 +67,14 @@ async def test_the_holders_city_oversees_a_request_sent_outside_the_enterprises(
     opened = (await view(handle)).supervisions[-1]
     assert (opened.opened_by, opened.institution_id) == (NINGBO.id, NINGBO_COUNTY.id)
 
+    up = await act(handle, action(ActionKind.ESCALATE, caseworker(NINGBO_COUNTY.id), text="需统筹"))
+    assert (up.tier, up.institution_id) == (Tier.MUNICIPAL, "municipal-330200")
+    assert (await view(handle)).summary.scope_division == "330200"
+    back = await act(
+        handle, action(ActionKind.HAND_BACK, caseworker("municipal-330200"), text="区里办")
+    )
+    assert (back.tier, back.institution_id) == (Tier.COUNTY, NINGBO_COUNTY.id)
+
 
 async def test_a_request_pinned_before_the_rule_stays_with_the_enterprises_city(
     ts_worker, stand_ins
@@ -74,3 +83,5 @@ async def test_a_request_pinned_before_the_rule_stays_with_the_enterprises_city(
     assert (await view(handle)).summary.scope_division is None
     assert "region 330212" in await refusal(handle, supervising(NINGBO))
     await act(handle, supervising(HANGZHOU))
+    up = await act(handle, action(ActionKind.ESCALATE, caseworker(NINGBO_COUNTY.id), text="需统筹"))
+    assert (up.tier, up.institution_id) == (Tier.MUNICIPAL, "municipal-330100")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from schemas.domain import Category, State, Tier
+from schemas.domain import State, Tier
 from tierflow.db.engine import conflict_insert
 from tierflow.db.models import (
     Comment,
@@ -41,33 +41,6 @@ def institution_queue(
         .offset(offset)
         .limit(limit)
     )
-    return list(session.exec(query).all())
-
-
-def search_requests(
-    session: Session,
-    *,
-    tier: Tier | None = None,
-    state: State | None = None,
-    category: Category | None = None,
-    institution_id: str | None = None,
-    division_prefix: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> list[ServiceRequest]:
-    """Return requests matching every given filter, newest submission first."""
-    query = select(ServiceRequest)
-    if tier is not None:
-        query = query.where(ServiceRequest.tier == tier.value)
-    if state is not None:
-        query = query.where(ServiceRequest.state == state.value)
-    if category is not None:
-        query = query.where(ServiceRequest.category == category.value)
-    if institution_id is not None:
-        query = query.where(ServiceRequest.institution_id == institution_id)
-    if division_prefix:
-        query = query.where(col(ServiceRequest.division_code).startswith(division_prefix))
-    query = query.order_by(col(ServiceRequest.submitted_at).desc()).offset(offset).limit(limit)
     return list(session.exec(query).all())
 
 
