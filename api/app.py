@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -40,12 +42,30 @@ from api.routes import (
 )
 from tierflow.metrics import ApiMetrics
 from tierflow.settings import Settings
-from tierflow.temporal_client import connect_temporal
+from tierflow.startup import DependencyUnavailable
+from tierflow.temporal_client import client_options, connect_temporal
+
+log = logging.getLogger("tierflow.api")
 
 # Paths whose bodies are files: up to ``api_max_upload_bytes`` (the rest ``api_max_body_bytes``)
 UPLOAD_PATHS = (IMPORT_PATH, "/console/whatif", f"{API_PREFIX}/whatif")
 
 __all__ = ["API_PREFIX", "create_app"]
+
+
+async def connect_when_up(ctx: ApiContext) -> None:
+    """Connect to Temporal, however long it is away: the API serves meanwhile (the read
+    model's reads; readyz says degraded, livez ok), so a replica started during an outage
+    does not crash-loop. Actions answer 503 until it is connected."""
+    settings = ctx.settings
+    while ctx.client is None:
+        try:
+            ctx.client = await connect_temporal(
+                settings.temporal_address, settings.temporal_namespace, settings=settings
+            )
+        except DependencyUnavailable as exc:
+            log.error("%s; serving the read model meanwhile, still trying", exc)
+    log.info("connected to Temporal at %s", settings.temporal_address)
 
 
 def create_app(
@@ -56,7 +76,8 @@ def create_app(
     registry: CollectorRegistry | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
-    """Build the app; with ``client=None`` it connects to Temporal in its own lifespan."""
+    """Build the app; with ``client=None`` it connects to Temporal in the background once it
+    serves (``connect_when_up``)."""
     registry = registry if registry is not None else CollectorRegistry()
     ctx = ApiContext(
         settings,
@@ -70,11 +91,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if ctx.client is None:
-            ctx.client = await connect_temporal(
-                settings.temporal_address, settings.temporal_namespace, settings=settings
-            )
-        yield
+        if ctx.client is not None:
+            yield
+            return
+        client_options(settings)  # bad configuration stops the start, as it should
+        connecting = asyncio.create_task(connect_when_up(ctx), name="connect-temporal")
+        try:
+            yield
+        finally:
+            connecting.cancel()
 
     app = FastAPI(
         title="tierflow API",

@@ -136,6 +136,8 @@ async def _row_and_view(ctx: ApiContext, request_id: str, row: ServiceRequest) -
     """The row with the workflow's view; the row alone, saying why, when Temporal no longer
     keeps the workflow, cannot answer now (an outage, its tasks failing) or the workflow does
     not answer: the read model still shows the request and its audit trail."""
+    if ctx.client is None:  # not connected yet (the API started while Temporal was away)
+        return Found(row, None, ViewMissing.UNAVAILABLE)
     try:
         view = await query_view(ctx, request_id)
     except WorkflowForgotten:

@@ -10,18 +10,15 @@ from api.app import create_app
 from tierflow.codec import warn_if_in_clear
 from tierflow.db.engine import make_engine
 from tierflow.settings import Settings, get_settings
-from tierflow.temporal_client import connect_temporal
 from workers.runtime import configure_logging, log
 
 
 async def serve(settings: Settings) -> None:
-    """Wait for Temporal, then serve the API until SIGINT/SIGTERM."""
-    client = await connect_temporal(
-        settings.temporal_address, settings.temporal_namespace, settings=settings
-    )
+    """Serve the API until SIGINT/SIGTERM, connecting to Temporal once it answers (the app's
+    lifespan: a replica started while Temporal is away serves the read model meanwhile)."""
     warn_if_in_clear(settings)
     engine = make_engine(settings.resolved_database_url)
-    app = create_app(settings, client, engine)
+    app = create_app(settings, None, engine)
     config = uvicorn.Config(
         app, host=settings.api_host, port=settings.api_port, log_level="info", access_log=False
     )

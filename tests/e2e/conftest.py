@@ -85,7 +85,7 @@ class AppServer:
         config = uvicorn.Config(
             app, host="127.0.0.1", port=port, log_level="warning", access_log=False
         )
-        self.server = uvicorn.Server(config)
+        self.app, self.server = app, uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="console-uvicorn", daemon=True)
         self.url = f"http://127.0.0.1:{port}"
 
@@ -100,6 +100,8 @@ class AppServer:
             return False
 
         eventually_sync(started, timeout, f"console app started on {self.url}")
+        connected = lambda: self.app.state.ctx.client is not None  # noqa: E731
+        eventually_sync(connected, timeout, f"console app on {self.url} connected to Temporal")
 
     def stop(self) -> None:
         self.server.should_exit = True

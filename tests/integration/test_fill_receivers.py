@@ -9,6 +9,8 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from activities.persistence import TransitionWriter
+from schemas.domain import State
+from schemas.lifecycle import EventType
 from tests.utils.factories import RecordFactory, caseworker, make_request
 from tierflow.cli import app as cli_app
 from tierflow.db.engine import make_engine
@@ -48,5 +50,35 @@ def test_rows_projected_without_the_units_take_them_from_the_trail(db_url: str) 
         }
         again = CliRunner().invoke(cli_app, ["db", "fill-receivers"], env=env)
         assert again.exit_code == 0 and "0 values filled" in again.output
+    finally:
+        engine.dispose()
+
+
+def test_rows_projected_without_the_rating_take_it_from_the_rating_table(db_url: str) -> None:
+    engine = make_engine(db_url)
+    rated, unrated = RecordFactory(make_request("req-rated")), RecordFactory(make_request("req-no"))
+    TransitionWriter(engine).persist(
+        [
+            rated.submitted(),
+            rated.assigned("zj-330106-sme"),
+            rated.emit(EventType.RESOLVED, State.RESOLVED),
+            rated.emit(EventType.RATED, details={"rating": 2}),
+            unrated.submitted(),
+            unrated.assigned("zj-330106-sme"),
+        ]
+    )
+    with engine.begin() as conn:  # as a worker of the release before wrote them
+        conn.execute(text("UPDATE service_request SET rating = NULL"))
+    env = {"TIERFLOW_DATABASE_URL": db_url, "TIERFLOW_LANG": "en"}
+    try:
+        filled = CliRunner().invoke(cli_app, ["db", "fill-ratings"], env=env)
+        assert filled.exit_code == 0 and "1 row filled" in filled.output, filled.output
+        with Session(engine) as session:
+            found = {
+                rid: session.get(ServiceRequest, rid).rating for rid in ("req-rated", "req-no")
+            }  # type: ignore[union-attr]
+        assert found == {"req-rated": 2, "req-no": None}
+        again = CliRunner().invoke(cli_app, ["db", "fill-ratings"], env=env)
+        assert again.exit_code == 0 and "0 rows filled" in again.output
     finally:
         engine.dispose()

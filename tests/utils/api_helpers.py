@@ -102,8 +102,9 @@ def request_body(req: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def serve_in_thread(app: Any) -> Iterator[str]:
-    """Run ``app`` under a real uvicorn on a free port in a thread; yield its base URL."""
+def serve_in_thread(app: Any, *, temporal: bool = True) -> Iterator[str]:
+    """Run ``app`` under a real uvicorn on a free port in a thread; yield its base URL once
+    it serves and (``temporal``) is connected to Temporal, which it does in the background."""
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
@@ -119,6 +120,9 @@ def serve_in_thread(app: Any) -> Iterator[str]:
             return False
 
         eventually_sync(started, 60, f"uvicorn started on port {port}")
+        if temporal:
+            connected = lambda: app.state.ctx.client is not None  # noqa: E731
+            eventually_sync(connected, 60, f"the API on port {port} connected to Temporal")
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True

@@ -119,6 +119,18 @@ def fill_receivers() -> None:
     typer.echo(ngettext("%(num)d value filled", "%(num)d values filled", count) % {"num": count})
 
 
+@app.command("fill-ratings")
+def fill_ratings() -> None:
+    """Fill each request's conclusion rating (好差评) where rows lack it: rows a worker of the
+    release before projected during a rolling upgrade. Safe to run again."""
+    from tierflow.cli.database import database
+    from tierflow.db.receivers import fill_ratings as fill
+
+    with database() as engine:
+        count = fill(engine)
+    typer.echo(ngettext("%(num)d row filled", "%(num)d rows filled", count) % {"num": count})
+
+
 @app.command("refresh-worklists")
 def refresh_worklists(
     wait: float = typer.Option(120.0, min=0, help="Seconds to wait for Temporal"),

@@ -1,8 +1,8 @@
-"""首问负责's columns for rows projected without them: by a worker of the release before, still
-running during a rolling upgrade after migration 0030 (which filled the rows before it).
-
-``tierflow db fill-receivers`` runs it; it is idempotent, and touches only the rows that lack
-the unit their audit trail names.
+"""Columns for rows projected without them by a worker of the release before, still running
+during a rolling upgrade after the migration that added them (and filled the rows before it):
+首问负责's units (0030, ``tierflow db fill-receivers``) and the conclusion's rating (0032,
+``tierflow db fill-ratings``). Both are idempotent and touch only the rows that lack what the
+audit trail or the rating table names.
 """
 
 from __future__ import annotations
@@ -39,3 +39,21 @@ def fill_receivers(engine: Engine) -> int:
         registered = conn.execute(_REGISTERED).rowcount
         first = conn.execute(_FIRST_HOLDER).rowcount
     return int(registered or 0) + int(first or 0)
+
+
+# 好差评: the conclusion's latest rating (migration 0032's fill, for rows a worker of the
+# release before projected after it)
+_RATING = text(
+    "UPDATE service_request SET rating = (SELECT r.rating FROM rating r "
+    "WHERE r.request_id = service_request.request_id AND r.stage = 'conclusion' "
+    "ORDER BY r.created_at DESC, r.id DESC LIMIT 1) "
+    "WHERE rating IS NULL AND EXISTS (SELECT 1 FROM rating r "
+    "WHERE r.request_id = service_request.request_id AND r.stage = 'conclusion')"
+)
+
+
+def fill_ratings(engine: Engine) -> int:
+    """Fill ``rating`` (the conclusion's) where the rating table has one and the row lacks
+    it; return how many rows were written."""
+    with begin_write(engine) as conn:
+        return int(conn.execute(_RATING).rowcount or 0)

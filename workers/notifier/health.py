@@ -79,8 +79,10 @@ def check(
             "idle_seconds": idle,
         }
         sender_stalled = backlog.due > 0 and idle > send_stall_seconds
-    except SQLAlchemyError:
-        sender, sender_stalled = {"database": "unreachable", "idle_seconds": idle}, True
+    except SQLAlchemyError:  # a database outage: degraded once the sender stood still as long
+        # as a stuck one does, not at once (a restart would not bring the database back)
+        sender = {"database": "unreachable", "idle_seconds": idle}
+        sender_stalled = idle > send_stall_seconds
     if partitions is None:
         return NotifierHealth("starting", sender=sender)
     consumer = partitions.health()

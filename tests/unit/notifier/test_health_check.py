@@ -1,0 +1,25 @@
+"""The notifier's health during a database outage: degraded only once the sender has stood
+still as long as a stuck sender does, so a short outage restarts no pod (a restart would not
+bring the database back)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tierflow.db.engine import make_engine
+from tierflow.partition_progress import Partitions
+from workers.notifier.health import check
+
+
+def test_a_database_outage_degrades_the_notifier_only_after_the_stall_time(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}")  # a directory: no database opens there
+    partitions = Partitions(stall_seconds=60)  # nothing assigned: the consumer is fine
+    try:
+        short = check(partitions, engine, sender_idle=lambda: 30.0, send_stall_seconds=300)
+        long = check(partitions, engine, sender_idle=lambda: 301.0, send_stall_seconds=300)
+    finally:
+        engine.dispose()
+    assert (short.status, short.sender["database"]) == ("ok", "unreachable")
+    assert long.status == "degraded"
