@@ -77,6 +77,13 @@ class Said(str):
     def text(self, catalog: Catalog) -> str:
         return fill(self.message, self.values, catalog, self.context)
 
+    @classmethod
+    def joined(cls, lines: list[Said], separator: str = "\n") -> Said:
+        """Several messages as one, each read in the reader's language (a file's problems,
+        one a line)."""
+        template = separator.join(f"%(line{n})s" for n in range(len(lines)))
+        return cls(template, **{f"line{n}": line for n, line in enumerate(lines)})
+
 
 class TranslatableError(ValueError):
     """An error whose message is a catalog entry: ``str()`` reads English (logs, tests, the

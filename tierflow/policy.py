@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from schemas.divisions import DIVISION_INFO
 from schemas.domain import TIER_ORDER, Category, Grade, Priority, Tier
 from schemas.edge import full_match
+from schemas.messages import N_, Said
 from schemas.policy import (
     PLAIN_CALENDAR_PREFIX,
     BreachAction,
@@ -457,21 +458,27 @@ def _cached_calendar(
 
 
 def _reason(error: dict[str, Any]) -> str:
-    """Turn one pydantic error into a short reason."""
+    """Turn one pydantic error into a short reason (read in the reader's language where it
+    is one of ours)."""
     kind, ctx = error["type"], error.get("ctx", {})
     if kind == "missing":
-        return "is required"
+        return Said(N_("is required"))
     if kind == "extra_forbidden":
-        return "is not a known field"
+        return Said(N_("is not a known field"))
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         symbol = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<"}.get(kind, "<=")
         bound = next(iter(ctx.values()))
         shown = f"{bound:g}" if isinstance(bound, float) else str(bound)
-        return f"must be {symbol} {shown}"
+        return Said(N_("must be %(symbol)s %(bound)s"), symbol=symbol, bound=shown)
     if kind == "enum":
-        return f"must be one of {ctx.get('expected', '')}, got {error['input']!r}"
+        return Said(
+            N_("must be one of %(expected)s, got %(got)s"),
+            expected=ctx.get("expected", ""),
+            got=repr(error["input"]),
+        )
     if kind == "value_error":
-        return str(ctx.get("error", error["msg"]))
+        cause = ctx.get("error", error["msg"])
+        return cause if isinstance(cause, Said) else str(cause)
     message: str = error["msg"]
     return message[:1].lower() + message[1:]
 
@@ -495,7 +502,7 @@ def _describe(error: dict[str, Any]) -> str:
     path, reason = _path(error["loc"]), _reason(error)
     if error["type"] == "value_error" and (match := _SUBPATH.match(reason)):
         path, reason = ".".join(p for p in (path, match[1]) if p), match[2]
-    return f"{path or '(top level)'}: {reason}"
+    return Said(N_("%(path)s: %(reason)s"), path=path or Said(N_("(top level)")), reason=reason)
 
 
 _SUBPATH = re.compile(r"^([A-Za-z_][\w.]*): (.*)$", re.DOTALL)
@@ -506,12 +513,16 @@ def parse_policy(text: str, source: str = PACKAGED_POLICY) -> PolicyFile:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"{source}: invalid TOML: {exc}") from None
+        said = Said(N_("%(source)s: invalid TOML: %(reason)s"), source=source, reason=str(exc))
+        raise PolicyError(said) from None
     try:
         return PolicyFile.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{source}: {_describe(dict(err))}" for err in exc.errors()]
-        raise PolicyError("\n".join(lines)) from None
+        lines = [
+            Said(N_("%(source)s: %(problem)s"), source=source, problem=_describe(dict(err)))
+            for err in exc.errors()
+        ]
+        raise PolicyError(Said.joined(lines)) from None
 
 
 def load_policy_file(path: Path | None = None) -> PolicyFile:

@@ -28,6 +28,7 @@ from api.deps import ApiContext
 from api.errors import field_name
 from schemas import permissions
 from schemas.domain import Category, Priority, Role, Tier
+from schemas.messages import pydantic_reason
 from schemas.policy import CalendarData
 from tierflow import policy_store
 from tierflow.auth_store import Principal
@@ -202,9 +203,10 @@ def _policy_text(ctx: ApiContext, ask: WhatIfAsk) -> str:
         return text
     assert ask.policy is not None
     try:
-        parse_policy(ask.policy, "candidate")
+        parse_policy(ask.policy, Said(N_("candidate policy")))
     except PolicyError as exc:
-        raise WhatIfRefused("policy", N_("policy: %(reason)s"), reason=str(exc)) from None
+        reason = exc.args[0] if exc.args else str(exc)  # a Said: read in the reader's language
+        raise WhatIfRefused("policy", N_("policy: %(reason)s"), reason=reason) from None
     return ask.policy
 
 
@@ -216,8 +218,9 @@ def _calendar(ask: WhatIfAsk) -> str | None:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "JSON"
+        reason = pydantic_reason(first) or first["msg"]
         raise WhatIfRefused(
-            "calendar", N_("calendar: %(where)s: %(reason)s"), where=where, reason=first["msg"]
+            "calendar", N_("calendar: %(where)s: %(reason)s"), where=where, reason=reason
         ) from None
     return ask.calendar
 

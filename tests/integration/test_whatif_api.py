@@ -202,8 +202,15 @@ async def test_refusals_name_the_field(trail: Trail, site: Console) -> None:
         admin = site.users.auth("admin")
         bad = {"policy": ("bad.toml", b"version = \n", "application/toml")}
         item = await refused(await client.post(V1, headers=admin, files=bad), "policy")
-        assert item["msg"].startswith("policy: ")
-        assert "invalid TOML" in item["text"]  # the PolicyError's words, after a Chinese label
+        assert item["msg"].startswith("policy: candidate policy: invalid TOML: ")
+        assert item["text"].startswith("时限规则：候选策略：不是有效的 TOML：")  # the parser's own
+        # a policy that parses but does not validate: each problem in the reader's words
+        lines = scaled_policy("lacking").splitlines()
+        lacking = "\n".join(line for line in lines if not line.startswith("version"))
+        incomplete = {"policy": ("lacking.toml", lacking.encode(), "application/toml")}
+        item = await refused(await client.post(V1, headers=admin, files=incomplete), "policy")
+        assert item["msg"] == "policy: candidate policy: version: is required"
+        assert item["text"] == "时限规则：候选策略：version：为必填项"
 
         unknown = await client.post(V1, headers=admin, json={"version": "no-such-1"})
         item = await refused(unknown, "version")

@@ -49,7 +49,7 @@ def add(
     try:
         configured = load_policy_file(Settings().policy_file)
     except PolicyError as exc:
-        fail(_("the worker's policy file: %(reason)s") % {"reason": exc})
+        fail(_("the worker's policy file: %(reason)s") % {"reason": explain(exc)})
     with database() as engine:
         try:
             done = add_policy(

@@ -15,7 +15,7 @@ import typer
 
 from schemas.policy import CalendarData
 from tierflow.cli.database import operator
-from tierflow.cli.texts import _, checked_choice, fail, say
+from tierflow.cli.texts import _, checked_choice, explain, fail, say
 from tierflow.i18n import os_reason
 
 if TYPE_CHECKING:
@@ -162,7 +162,7 @@ def whatif(
     try:
         parse_policy(text, policy.name)
     except PolicyError as exc:
-        fail(_("--policy: %(reason)s") % {"reason": exc})
+        fail(_("--policy: %(reason)s") % {"reason": explain(exc)})
     calendar_text = _read(calendar, "--calendar") if calendar is not None else None
     if calendar_text is not None:
         try:
