@@ -113,14 +113,31 @@ def waiting_for_reply(
     )
 
 
+def to_answer(supervisions: Sequence[Supervision], unit: str | None = None) -> Supervision | None:
+    """The supervision a written reply answers (of ``unit``, if given): the oldest waiting
+    for one, else the oldest reprimanded (通报) for none and still unanswered: a late reply
+    is recorded, and the reprimand stands."""
+    return waiting_for_reply(supervisions, unit) or next(
+        (
+            s
+            for s in supervisions
+            if s.reprimanded_at is not None
+            and s.replied_at is None
+            and s.ended_at is None
+            and unit in (None, s.institution_id)
+        ),
+        None,
+    )
+
+
 def reply_refusal(supervisions: Sequence[Supervision], actor: Actor) -> str | None:
     """Why ``actor`` may not write the reply: it is the supervised unit's (its caseworkers and
     lead; a late part's co-handler), not the supervisor's above who opened it nor another
     unit's; None if it may."""
-    waiting = waiting_for_reply(supervisions)
+    waiting = to_answer(supervisions)
     if waiting is None or actor.institution_id is None:
         return None
-    if waiting_for_reply(supervisions, actor.institution_id) is not None:
+    if to_answer(supervisions, actor.institution_id) is not None:
         return None
     return Said(
         N_("cannot reply: the supervision is of %(institution)s, which writes the reply"),
@@ -134,7 +151,7 @@ def replies_for_own_unit(supervisions: Sequence[Supervision], actor: Actor) -> b
     return (
         actor.role is Role.CASEWORKER
         and actor.institution_id is not None
-        and waiting_for_reply(supervisions, actor.institution_id) is not None
+        and to_answer(supervisions, actor.institution_id) is not None
     )
 
 

@@ -122,6 +122,10 @@ LATER_RULES_RECHECKED_PATCH = "later-rules-rechecked"
 # the handler when steps taken since opened one (its own patch, taken only when it refuses,
 # so runs that applied such an action before replay as they were).
 ONE_SUPERVISION_PATCH = "one-supervision-at-a-time"
+# A written reply after the reprimand (通报) for none is recorded (it was refused before): the
+# handler answers the reprimanded supervision only where this marker is (requests replayed
+# from before it had no such reply)
+LATE_REPLY_PATCH = "late-supervision-reply"
 # A published calendar moves every pending deadline (a suspension's end, the chasing rungs,
 # a reply deadline, parts, the follow-up, the windows, a rectification's); before, the
 # running clocks alone.
@@ -574,7 +578,7 @@ class ServiceRequestWorkflow:
         )
         if (
             action.kind is ActionKind.REPLY_SUPERVISION
-            and chasing.awaiting_reply(self.case) is None
+            and chasing.to_answer(self.case.supervisions) is None
         ):
             refusal = Said(N_("cannot reply: no supervision waits for a reply"))
         if action.kind is ActionKind.FOLLOW_UP and self.case.followed_up:
@@ -868,6 +872,10 @@ class ServiceRequestWorkflow:
             own = chasing.waiting_for_reply(self.case.supervisions, action.actor.institution_id)
             if own is not None and own is not waiting and workflow.patched(REPLY_OF_OWN_UNIT_PATCH):
                 waiting = own  # the unit answers its own supervision, not another unit's older
+            if waiting is None and workflow.patched(LATE_REPLY_PATCH):  # after a reprimand
+                unit = action.actor.institution_id
+                waiting = chasing.to_answer(self.case.supervisions, unit)
+                waiting = waiting or chasing.to_answer(self.case.supervisions)
             assert waiting is not None
             waiting.replied_at, waiting.replied_by = now, action.actor.id
             waiting.reply = action.text
@@ -876,6 +884,8 @@ class ServiceRequestWorkflow:
                 "clock": waiting.clock,
                 "opened_by": waiting.opened_by,  # who is told of the reply
             }
+            if waiting.reprimanded_at is not None:  # the reprimand stands; owed no more
+                details["late"] = True
         self._record_action(action, details)
 
     async def _part(self, action: ActionRequest) -> None:

@@ -35,8 +35,8 @@ def _possible(case: WorkflowState, kind: ActionKind, now: datetime) -> bool:
     rectification or appeal) and nothing holds it back (an open part holds back 办结): the
     workflow refuses it otherwise, whoever asks, so a console must not offer it. Who may take
     it is the API's and the workflow's question."""
-    if kind is ActionKind.REPLY_SUPERVISION:
-        return chasing.awaiting_reply(case) is not None
+    if kind is ActionKind.REPLY_SUPERVISION:  # a late one too, after a reprimand
+        return chasing.to_answer(case.supervisions) is not None
     if kind is ActionKind.FOLLOW_UP:
         return not case.followed_up
     if kind is ActionKind.CLAIM:

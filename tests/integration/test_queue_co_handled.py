@@ -79,6 +79,13 @@ def test_a_unit_keeps_a_request_whose_supervision_waits_for_its_reply(db_engine:
     assert [request_id for request_id, _ in _listed(db_engine, None)] == ["req-part-reprimanded"]
     writer.persist([g.emit(EventType.REPRIMANDED, details=chase)])
     assert _listed(db_engine, None) == []
+    # its reply after the reprimand is recorded, and owes nothing more: a new supervision of
+    # the unit's part still brings the request back to it
+    late = {"clock": chase["clock"], "late": True}
+    writer.persist([g.emit(EventType.SUPERVISION_REPLIED, details=late)])
+    assert _listed(db_engine, None) == []
+    writer.persist([g.emit(EventType.SUPERVISION_OPENED, details=chase)])
+    assert [request_id for request_id, _ in _listed(db_engine, None)] == ["req-part-reprimanded"]
 
 
 def test_parts_recorded_before_count_the_replies_they_owe(db_engine: Engine) -> None:

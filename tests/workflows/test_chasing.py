@@ -15,6 +15,7 @@ from schemas.policy import BreachAction
 from tests.utils.eventually import eventually
 from tests.utils.factories import action, caseworker, make_request, supervisor
 from tests.workflows.test_lifecycle import act, sleep_until, submit, view
+from tests.workflows.test_operator import replay_and_maybe_record
 from tests.workflows.test_return_and_extension import refused
 from tests.workflows.test_sign_for import near, pin, pinned_submit, recorded, records
 from workflows import views
@@ -75,6 +76,18 @@ async def test_each_rung_at_its_business_time_instant(ts_worker, stand_ins) -> N
     assert state.summary.tier is Tier.COUNTY  # supervised in place, never escalated
     case = next(s for s in state.supervisions if s.clock == "response")
     assert case.reprimanded_at is not None and case.replied_at is None
+
+    # 通报 stands, but the unit's written reply is still recorded when it comes, late
+    assert ActionKind.REPLY_SUPERVISION in views.offered_to(state, cw)
+    reply = action(ActionKind.REPLY_SUPERVISION, cw, text="已与企业沟通，今日办结")
+    await act(handle, reply)
+    (late,) = of_clock(stand_ins, req, "supervision_replied")
+    assert late.details["late"] is True and late.details["opened_by"] == opened.actor.id
+    case = next(s for s in (await view(handle)).supervisions if s.clock == "response")
+    assert case.reprimanded_at is not None and case.reply == "已与企业沟通，今日办结"
+    again = action(ActionKind.REPLY_SUPERVISION, cw, text="再次说明")
+    assert "no supervision waits for a reply" in await refused(handle, again)
+    await replay_and_maybe_record(handle, "late-supervision-reply")
 
 
 async def test_a_written_reply_in_time_avoids_the_reprimand(ts_worker, stand_ins) -> None:

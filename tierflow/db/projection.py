@@ -185,7 +185,11 @@ def _steps(record: TransitionRecord) -> list[Step]:
         steps.append((_OPEN_PART, _part_row(record)))
     elif record.event_type in CLOSES_PART:
         steps.append((_CLOSE_PART, _part_closed(record)))
-    elif record.event_type in REPLIES_OWED and (unit := _part_of_chase(record)):
+    elif (
+        record.event_type in REPLIES_OWED
+        and not record.details.get("late")  # a reply after its reprimand: owed no more
+        and (unit := _part_of_chase(record))
+    ):
         step = REPLIES_OWED[record.event_type]
         steps.append((_OWE_REPLY if step > 0 else _OWED_REPLY_ANSWERED, _part_unit(record, unit)))
     elif record.event_type is EventType.APPEAL_UPHELD:  # the conclusion's rating stops counting
