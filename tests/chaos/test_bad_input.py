@@ -20,9 +20,10 @@ from contextlib import contextmanager
 
 import pytest
 
+from schemas import permissions
 from schemas.dlq import DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC
 from schemas.domain import Category, Tier
-from schemas.enterprise import division_for_tier
+from schemas.enterprise import division_for_tier, division_tier
 from schemas.lifecycle import ActionKind
 from tests.chaos import bad_input
 from tests.chaos.audit import check_audit, record_figures
@@ -190,11 +191,14 @@ def merge(rng: random.Random, streams: list[list[Message]]) -> list[Message]:
     return out
 
 
+TIERS_UP = (Tier.COUNTY, Tier.MUNICIPAL, Tier.PROVINCIAL, Tier.NATIONAL)
+
+
 def route_ids() -> list[str]:
     """Institution per tier for the factory's requests (Xihu district, financing)."""
     directory = Directory.load()
     out = []
-    for tier in (Tier.COUNTY, Tier.MUNICIPAL, Tier.PROVINCIAL, Tier.NATIONAL):
+    for tier in TIERS_UP:
         found = directory.route(division_for_tier("330106", tier), Category.FINANCING, tier)
         assert found is not None, f"the demo directory has no {tier.value} institution"
         out.append(found.id)
@@ -209,7 +213,7 @@ def reassign_peers(route: list[str]) -> dict[int, list[str]]:
     """
     directory = Directory.load()
     peers: dict[int, list[str]] = {}
-    for index, tier in enumerate((Tier.COUNTY, Tier.MUNICIPAL, Tier.PROVINCIAL, Tier.NATIONAL)):
+    for index, tier in enumerate(TIERS_UP):
         named = [
             e.id
             for e in directory.entries
@@ -219,6 +223,29 @@ def reassign_peers(route: list[str]) -> dict[int, list[str]]:
         ]
         peers[index] = sorted({route[index], *sorted(named)[:3]})
     return peers
+
+
+def rerouted_routes(peers: dict[int, list[str]]) -> dict[str, list[str]]:
+    """属地: for each peer outside the enterprise's division (330106), the route escalations
+    and hand-backs take once a reassignment sent the request there, as the workflow finds it
+    (``ServiceRequestWorkflow._division``): from the peer's division where it names one at a
+    tier's level or below, else from the enterprise's."""
+    directory = Directory.load()
+    routes: dict[str, list[str]] = {}
+    for peer in {p for named in peers.values() for p in named}:
+        entry = directory.get(peer)
+        assert entry is not None
+        routed = permissions.scope_division("330106", entry.division_code)
+        if routed is None:
+            continue
+        route = []
+        for tier in TIERS_UP:
+            base = routed if division_tier(routed).rank <= tier.rank else "330106"
+            found = directory.route(division_for_tier(base, tier), Category.FINANCING, tier)
+            assert found is not None
+            route.append(found.id)
+        routes[peer] = route
+    return routes
 
 
 def to_message(rid: str, cmd: Command) -> Message:
@@ -231,14 +258,17 @@ def test_duplicated_shuffled_commands_reach_the_oracles_final_state(
 ) -> None:
     stack, rng, route = chaos_stack, random.Random(7), route_ids()
     peers = reassign_peers(route)
+    rerouted = rerouted_routes(peers)
     requests = [new_request("dup") for _ in range(chaos_sizes.shuffle_requests)]
     plans = {}
     streams: list[list[Message]] = []
     for req in requests:
         rid = req.request_id
-        walk = random_walk(rng, rid, route, rng.randint(3, 12), noise=0.15, peers=peers)
+        walk = random_walk(
+            rng, rid, route, rng.randint(3, 12), noise=0.15, peers=peers, rerouted=rerouted
+        )
         delivered = deliveries(rng, walk)
-        model, outcomes = predict(route, delivered, peers)
+        model, outcomes = predict(route, delivered, peers, rerouted)
         first = submit(req)
         stream = [first] + [to_message(rid, c) for c in delivered]
         for _ in range(rng.randint(0, 2)):  # the submit is redelivered too

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from activities.persistence import TransitionWriter
 from schemas.domain import Role, State, Tier
@@ -18,8 +17,6 @@ from tests.integration.test_first_receiver import Rig
 from tests.utils.api_helpers import read_model_client
 from tests.utils.factories import T0, RecordFactory, make_request
 from tierflow.db.engine import make_engine
-from tierflow.directory import Directory
-from tierflow.directory_store import refresh_institutions
 from whatif.trail import Scope, request_ids
 
 PROVINCE_DESK = Actor(
@@ -29,10 +26,7 @@ PROVINCE_DESK = Actor(
 
 
 def project(engine: Engine) -> None:
-    """The directory, a Hangzhou request sent to Ningbo and escalated there, and one at home."""
-    with Session(engine) as session:  # the directory's units, as an import leaves them
-        refresh_institutions(session, Directory.load())
-        session.commit()
+    """A Hangzhou request sent to Ningbo and escalated there, and one at home."""
     writer = TransitionWriter(engine)
     # a Hangzhou enterprise's request, returned as 非本辖区 and sent by the province to 鄞州区
     moved = RecordFactory(make_request("req-moved", division_code="330106"), T0)

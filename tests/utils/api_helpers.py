@@ -84,10 +84,13 @@ async def read_model_client(
     engine: Engine, url: str
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Users]]:
     """The real app on the read model at ``url`` (what the test projected with ``engine``),
-    its users made, Temporal keeping no workflow; the engine is disposed after."""
+    its users made and the directory's institutions in it (as a worker's start leaves them),
+    Temporal keeping no workflow; the engine is disposed after."""
     from api.app import create_app
+    from tierflow.directory_store import fill_institutions
     from tierflow.settings import Settings
 
+    fill_institutions(engine, Directory.load())
     users = make_users(engine)
     app = create_app(Settings(database_url=url), Forgotten(), engine)  # type: ignore[arg-type]
     try:

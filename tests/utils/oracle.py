@@ -109,9 +109,13 @@ class RequestModel:
     # institutions a reassignment may name, per tier index (the directory's judgement);
     # None: any institution other than the current one
     peers: Mapping[int, Sequence[str]] | None = None
+    # 属地: per institution a reassignment may name outside the enterprise's division, the
+    # route (institution per tier) an escalation or a hand-back takes from then on
+    rerouted: Mapping[str, Sequence[str]] | None = None
 
     def __post_init__(self) -> None:
         self.institution = self.institution or self.route[0]
+        self.home = list(self.route)  # the enterprise's own route
 
     def fits(self, cmd: Command) -> bool:
         """Would ``cmd`` be accepted now (as a first delivery)?"""
@@ -155,6 +159,7 @@ class RequestModel:
         elif move == "move":
             assert cmd.institution_id is not None
             self.institution = cmd.institution_id
+            self.route = (self.rerouted or {}).get(cmd.institution_id, self.home)
             self.state = "assigned"
         elif move != "=":
             self.state = move
@@ -175,13 +180,14 @@ def random_walk(
     length: int,
     noise: float = 0.0,
     peers: Mapping[int, Sequence[str]] | None = None,
+    rerouted: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Command]:
     """A random command sequence for one request: valid steps, plus refused ones by ``noise``.
 
     Valid steps are drawn from the actions the model accepts at that point; a refused step is
     an action the model does not accept then (a later copy may still apply).
     """
-    model = RequestModel(route=route, peers=peers)
+    model = RequestModel(route=route, peers=peers, rerouted=rerouted)
     out: list[Command] = []
     for step in range(length):
         if model.state in TERMINAL:
@@ -222,7 +228,8 @@ def predict(
     route: Sequence[str],
     delivered: Sequence[Command],
     peers: Mapping[int, Sequence[str]] | None = None,
+    rerouted: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[RequestModel, list]:
     """Run the deliveries through a fresh model; return it and each delivery's outcome."""
-    model = RequestModel(route=route, peers=peers)
+    model = RequestModel(route=route, peers=peers, rerouted=rerouted)
     return model, [model.deliver(c) for c in delivered]
