@@ -19,7 +19,7 @@ from schemas.lifecycle import ActionKind
 from schemas.messages import N_, Said
 from schemas.permissions import REPORT_ROLES, STAFF_ROLES
 from tierflow.auth_store import Principal
-from tierflow.db.models import InstitutionRow, RequestPart, ServiceRequest
+from tierflow.db.models import InstitutionRow, RequestPart, ServiceRequest, overseen_from
 
 
 def allowed_kinds(p: Principal) -> frozenset[ActionKind]:
@@ -134,15 +134,7 @@ def scope_conditions(p: Principal, dialect: str = "") -> list[Any]:
         return [or_(col(ServiceRequest.institution_id) == unit, theirs)]
     if p.role in permissions.REGIONAL_ROLES:
         tiers = [t.value for t in permissions.tiers_at_or_below(p.tier)]
-        prefix = region_prefix(p)
-        overseen = col(ServiceRequest.scope_division)
-        return [
-            or_(  # from the region, or held by a unit in it (permissions.scope_division)
-                and_(overseen.is_(None), col(ServiceRequest.division_code).startswith(prefix)),
-                overseen.startswith(prefix),
-            ),
-            col(ServiceRequest.tier).in_(tiers),
-        ]
+        return [overseen_from(region_prefix(p)), col(ServiceRequest.tier).in_(tiers)]
     if p.role in (Role.ADMIN, Role.SYSTEM):
         return []
     return [ServiceRequest.request_id == "\x00"]

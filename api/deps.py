@@ -82,8 +82,15 @@ class ApiContext:
     @property
     def temporal(self) -> Client:
         if self.client is None:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Temporal not connected yet")
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                Said(N_("the workflow engine is not connected yet; retry in a moment")),
+                headers={"Retry-After": str(NOT_CONNECTED_RETRY_SECONDS)},
+            )
         return self.client
+
+
+NOT_CONNECTED_RETRY_SECONDS = 5  # while the API connects to Temporal (``connect_when_up``)
 
 
 def get_ctx(request: Request) -> ApiContext:

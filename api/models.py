@@ -15,6 +15,7 @@ from schemas.lifecycle import (
     RequestView,
     TimelineEntry,
 )
+from schemas.request import AttachmentOut
 from tierflow.db.models import TierHoldBase
 
 
@@ -90,15 +91,6 @@ class RequestItem(RequestSummary):
         description="协办: another unit holds the request and the caller's unit has a part of "
         "it (the reason it is in a caseworker's queue)",
     )
-
-
-class AttachmentOut(BaseModel):
-    """A document the enterprise attached: what it is and where it lives."""
-
-    name: str
-    media_type: str = "application/octet-stream"
-    size_bytes: int = 0
-    url: str | None = None
 
 
 class RequestRow(RequestItem):

@@ -25,7 +25,7 @@ from schemas.edge import (
 from schemas.enterprise import DivisionCode
 from schemas.messages import N_, Said, TranslatableError
 from schemas.policy import CalendarData, PinnedPolicy, PolicyRequest
-from schemas.request import Actor, Attachment, RequestInput
+from schemas.request import Actor, Attachment, AttachmentOut, RequestInput
 
 
 class ActionKind(StrEnum):
@@ -909,7 +909,7 @@ class TimelineEntry(BaseModel):
         description="What the event names or sets: co_handler (a unit id), handler_id, days, "
         "part_due_at, resolution_due_at, suspended_until, reply_due_at (instants), rating",
     )
-    attachments: list[Attachment] = Field(
+    attachments: list[AttachmentOut] = Field(
         default_factory=list,
         description="Documents sent with the step (补充材料, 办结 documents); in the audit "
         "timeline only (the view's entries keep none)",

@@ -266,17 +266,26 @@ def action_refusal(
             institution=str(actor.institution_id),
             holder=str(institution_id),
         )
+    where = {
+        "role": actor.role.value,
+        "actor": actor.id,
+        "actor_tier": actor.tier.value if actor.tier else "no",
+        "region": str(actor.division_code),
+        "tier": tier.value,
+    }
+    if scope_division is not None:  # sent to a unit outside the enterprise's division
+        overseen = N_(
+            "%(role)s %(actor)s oversees %(actor_tier)s tier region %(region)s; the request is "
+            "at the %(tier)s tier, overseen from %(division)s (属地) since it was sent there"
+        )
+        return Said(overseen, **where, division=scope_division)
     return Said(
         N_(
             "%(role)s %(actor)s oversees %(actor_tier)s tier region %(region)s; the request is "
             "at the %(tier)s tier from %(division)s"
         ),
-        role=actor.role.value,
-        actor=actor.id,
-        actor_tier=actor.tier.value if actor.tier else "no",
-        region=str(actor.division_code),
-        tier=tier.value,
-        division=scope_division or division_code,  # the division it is overseen from
+        **where,
+        division=division_code,
     )
 
 

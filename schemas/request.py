@@ -80,6 +80,16 @@ class Attachment(BaseModel):
     ] = None
 
 
+class AttachmentOut(BaseModel):
+    """A document as the read model keeps it: the edge checked it when it came, so reading it
+    back judges nothing again (a rule tightened later leaves what was kept readable)."""
+
+    name: str
+    media_type: str = "application/octet-stream"
+    size_bytes: int = 0
+    url: str | None = None
+
+
 class RequestInput(BaseModel):
     """A new service request: the input of one ServiceRequestWorkflow."""
 

@@ -38,7 +38,12 @@ V = TypeVar("V")
 
 
 class PolicyError(ValueError):
-    """A policy file that cannot be read or does not validate; the message names the field."""
+    """A policy file that cannot be read or does not validate; the message names the field
+    (``said``: the same, read in the reader's language)."""
+
+    def __init__(self, said: str) -> None:
+        super().__init__(said)
+        self.said = said
 
 
 # Bounds that keep every deadline computable: an infinite, tiny or huge figure parses as a

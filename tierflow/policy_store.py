@@ -39,7 +39,7 @@ CACHED_VERSIONS = 16
 # a what-if run's filters that leave out a part of the network (``whatif.trail.Scope``): a
 # supervisor's region and tiers, one import's ids. A period, categories and priorities (the
 # ones a candidate changes) may be chosen.
-NARROWING = ("division_prefix", "tiers", "request_prefix")
+NARROWING = ("division_prefix", "overseen_prefix", "tiers", "request_prefix")
 VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}")
 PROMOTION_LOCK = 0x7469_6572_706F  # PostgreSQL advisory lock: one promotion at a time
 
@@ -133,7 +133,7 @@ def add_policy(
     try:
         policy = parse_policy(content, source)
     except PolicyError as exc:
-        raise PolicyStoreError("policy", N_("policy: %(reason)s"), reason=str(exc)) from None
+        raise PolicyStoreError("policy", N_("policy: %(reason)s"), reason=exc.said) from None
     if not VERSION.fullmatch(policy.version):
         raise PolicyStoreError(
             "version",

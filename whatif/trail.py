@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine, and_, or_
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from schemas.domain import Category, Priority, Tier
@@ -23,7 +23,7 @@ from schemas.enterprise import Enterprise
 from schemas.events import described
 from schemas.lifecycle import ActionKind, ActionRequest, EventType, RatingStage
 from schemas.request import Actor, RequestInput
-from tierflow.db.models import ServiceRequest, Transition
+from tierflow.db.models import ServiceRequest, Transition, overseen_from
 from workflows.rules import EVENT_OF_ACTION
 
 # event type -> the action it records (handler_changed says which one in details["how"])
@@ -38,6 +38,7 @@ DETAIL_FIELDS = (
     "suspend_reason",
     "handler_id",
     "outcome",
+    "attachments",  # the documents sent with provide_info or resolve
 )
 CHUNK = 500  # requests whose rows are read in one query
 
@@ -187,14 +188,8 @@ def _filtered(scope: Scope) -> Any:
         query = query.where(col(ServiceRequest.request_id).startswith(scope.request_prefix))
     if scope.tiers:
         query = query.where(col(ServiceRequest.tier).in_(scope.tiers))
-    if (region := scope.overseen_prefix) is not None:
-        overseen = col(ServiceRequest.scope_division)
-        query = query.where(
-            or_(
-                and_(overseen.is_(None), col(ServiceRequest.division_code).startswith(region)),
-                overseen.startswith(region),
-            )
-        )
+    if scope.overseen_prefix is not None:
+        query = query.where(overseen_from(scope.overseen_prefix))
     return query
 
 

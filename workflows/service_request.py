@@ -16,7 +16,6 @@ with workflow.unsafe.imports_passed_through():
     from schemas import permissions
     from schemas.chased import part_clock
     from schemas.domain import ClockKind, Role, State, Tier
-    from schemas.enterprise import division_for_tier, division_tier
     from schemas.lifecycle import (
         FIELD_REASON,
         OPERATOR_ACTIONS,
@@ -62,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         clocks,
         follow_up,
         handlers,
+        jurisdiction,
         parts,
         pauses,
         records,
@@ -126,6 +126,7 @@ ONE_SUPERVISION_PATCH = "one-supervision-at-a-time"
 # handler answers the reprimanded supervision only where this marker is (requests replayed
 # from before it had no such reply)
 LATE_REPLY_PATCH = "late-supervision-reply"
+NO_SUPERVISION_WAITS = N_("cannot reply: no supervision waits for a reply")
 # A published calendar moves every pending deadline (a suspension's end, the chasing rungs,
 # a reply deadline, parts, the follow-up, the windows, a rectification's); before, the
 # running clocks alone.
@@ -580,7 +581,7 @@ class ServiceRequestWorkflow:
             action.kind is ActionKind.REPLY_SUPERVISION
             and chasing.to_answer(self.case.supervisions) is None
         ):
-            refusal = Said(N_("cannot reply: no supervision waits for a reply"))
+            refusal = Said(N_(NO_SUPERVISION_WAITS))
         if action.kind is ActionKind.FOLLOW_UP and self.case.followed_up:
             refusal = Said(N_("cannot follow up: this resolution was followed up already"))
         if action.kind is ActionKind.FOLLOW_UP:  # unreachable calls are spaced (pinned)
@@ -868,15 +869,19 @@ class ServiceRequestWorkflow:
                 "days": action.days,  # as asked (None: the policy's); a what-if replays it
             }
         else:
+            unit = action.actor.institution_id
             waiting = chasing.awaiting_reply(self.case)
-            own = chasing.waiting_for_reply(self.case.supervisions, action.actor.institution_id)
+            own = chasing.waiting_for_reply(self.case.supervisions, unit)
             if own is not None and own is not waiting and workflow.patched(REPLY_OF_OWN_UNIT_PATCH):
                 waiting = own  # the unit answers its own supervision, not another unit's older
-            if waiting is None and workflow.patched(LATE_REPLY_PATCH):  # after a reprimand
-                unit = action.actor.institution_id
-                waiting = chasing.to_answer(self.case.supervisions, unit)
-                waiting = waiting or chasing.to_answer(self.case.supervisions)
-            assert waiting is not None
+            if waiting is None or (unit is not None and own is None):  # its own, reprimanded
+                late = chasing.to_answer(self.case.supervisions, unit)
+                if late is not None and late is not waiting:
+                    if not workflow.patched(LATE_REPLY_PATCH):  # refused before the patch
+                        raise refused(Said(N_(NO_SUPERVISION_WAITS)), "InvalidTransition")
+                    waiting = late
+            if waiting is None:
+                raise refused(Said(N_(NO_SUPERVISION_WAITS)), "InvalidTransition")
             waiting.replied_at, waiting.replied_by = now, action.actor.id
             waiting.reply = action.text
             details = {
@@ -1602,9 +1607,12 @@ class ServiceRequestWorkflow:
             )
         self.case.tier = tier
         self.case.institution = institution
-        if event in SENT_BY_DECISION and policy.scope_follows_holder:  # 属地: its units now
-            self.case.routed_division = permissions.scope_division(
-                self.case.request.enterprise.division_code, institution.division_code
+        if policy.scope_follows_holder:  # 属地: where it belongs now
+            self.case.routed_division = jurisdiction.routed_after(
+                self.case.routed_division,
+                self.case.request.enterprise.division_code,
+                institution.division_code,
+                decided=event in SENT_BY_DECISION,
             )
         records.open_hold(self.case, tier, institution.id, now)
         self._emit(
@@ -1630,14 +1638,9 @@ class ServiceRequestWorkflow:
         return records.current_clocks(self.case)
 
     def _division(self, tier: Tier) -> str:
-        """The division whose unit at ``tier`` takes the request: the enterprise's, or the
-        one a tier above sent it to outside it (``routed_division``) when that names a
-        division at ``tier`` or below it (sent to another city, a hand-back to the county
-        tier knows no county there: the enterprise's)."""
-        routed = self.case.routed_division
-        if routed is not None and division_tier(routed).rank <= tier.rank:
-            return division_for_tier(routed, tier)
-        return division_for_tier(self.case.request.enterprise.division_code, tier)
+        return jurisdiction.division_at(
+            self.case.request.enterprise.division_code, self.case.routed_division, tier
+        )
 
     @property
     def _policy(self) -> PinnedPolicy:

@@ -163,7 +163,9 @@ def parse_walk_in(
 
 
 # The fields of an action form: ActionBody's (text and what some actions need besides).
-ACTION_FIELDS = tuple(ActionBody.model_fields)
+# the form's fields; documents are sent by the enterprise's portal, the API or the CLI (a link
+# to where each lives), not typed into a form
+ACTION_FIELDS = tuple(name for name in ActionBody.model_fields if name != "attachments")
 
 
 def parse_action_body(

@@ -60,7 +60,9 @@ def summary(ctx: Ctx, principal: CurrentPrincipal) -> SummaryReport:
 def sla(
     ctx: Ctx, principal: CurrentPrincipal, since: Since = None, until: Until = None
 ) -> SlaReport:
-    """Return SLA attainment per institution and tier for holds begun in the period."""
+    """Return SLA attainment per institution and tier for holds begun in the period: of the
+    caller's units (a supervisor's region at their tier and below, as 考核 counts them),
+    wherever the requests went since."""
     return service.sla_report(ctx, principal, since, until)
 
 
@@ -68,7 +70,8 @@ def sla(
 def escalations(
     ctx: Ctx, principal: CurrentPrincipal, since: Since = None, until: Until = None
 ) -> EscalationReport:
-    """Count escalations in the period by tiers, cause (SLA breach or manual) and reason code."""
+    """Count escalations in the period by tiers, cause (SLA breach or manual) and reason code:
+    those out of the caller's units, wherever the requests went since."""
     return service.escalation_report(ctx, principal, since, until)
 
 

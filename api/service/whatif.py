@@ -205,8 +205,7 @@ def _policy_text(ctx: ApiContext, ask: WhatIfAsk) -> str:
     try:
         parse_policy(ask.policy, Said(N_("candidate policy")))
     except PolicyError as exc:
-        reason = exc.args[0] if exc.args else str(exc)  # a Said: read in the reader's language
-        raise WhatIfRefused("policy", N_("policy: %(reason)s"), reason=reason) from None
+        raise WhatIfRefused("policy", N_("policy: %(reason)s"), reason=exc.said) from None
     return ask.policy
 
 

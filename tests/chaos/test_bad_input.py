@@ -225,13 +225,13 @@ def reassign_peers(route: list[str]) -> dict[int, list[str]]:
     return peers
 
 
-def rerouted_routes(peers: dict[int, list[str]]) -> dict[str, list[str]]:
+def rerouted_routes(peers: dict[int, list[str]]) -> dict[str, tuple[list[str], int]]:
     """属地: for each peer outside the enterprise's division (330106), the route escalations
-    and hand-backs take once a reassignment sent the request there, as the workflow finds it
-    (``ServiceRequestWorkflow._division``): from the peer's division where it names one at a
-    tier's level or below, else from the enterprise's."""
+    and hand-backs take once a reassignment sent the request there (from the peer's division
+    where it names one at a tier's level or below, else from the enterprise's), and the tier
+    index of the peer's division."""
     directory = Directory.load()
-    routes: dict[str, list[str]] = {}
+    routes: dict[str, tuple[list[str], int]] = {}
     for peer in {p for named in peers.values() for p in named}:
         entry = directory.get(peer)
         assert entry is not None
@@ -244,7 +244,7 @@ def rerouted_routes(peers: dict[int, list[str]]) -> dict[str, list[str]]:
             found = directory.route(division_for_tier(base, tier), Category.FINANCING, tier)
             assert found is not None
             route.append(found.id)
-        routes[peer] = route
+        routes[peer] = (route, TIERS_UP.index(division_tier(routed)))
     return routes
 
 

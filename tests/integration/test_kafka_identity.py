@@ -451,3 +451,45 @@ async def test_a_command_reusing_an_id_with_other_content_is_dead_lettered_as_co
         ServiceRequestWorkflow.view
     )
     assert [e.event_type.value for e in view.timeline].count("commented") == 1
+
+
+async def test_an_enterprise_sends_documents_with_its_materials(stack, unique_topic) -> None:
+    """补充材料 with documents through the portal: kept in the audit trail with the step; a
+    document whose link is not a web address is dead-lettered naming the field."""
+    commands, dlq_topic = command_topics(unique_topic, "documents")
+    req = make_request(division_code="330106")
+    rid = req.request_id
+    enterprise = {"id": req.enterprise.uscc, "role": "enterprise"}
+    report = {
+        "name": "2025年度财务报表.pdf",
+        "media_type": "application/pdf",
+        "size_bytes": 524288,
+        "url": "https://files.example.gov.cn/zj/2025-report.pdf",
+    }
+
+    def materials(text: str, document: dict[str, Any]) -> Any:
+        data = {"request_id": rid, "text": text, "attachments": [document], "actor": enterprise}
+        return command_event("provide_info", data, "/portal-test", subject=rid)
+
+    unsafe = materials("见附件", report | {"url": "javascript:alert(1)"})
+    sent = [
+        command_event(SUBMIT, req.model_dump(mode="json"), "/portal-test", subject=rid),
+        materials("补充近三年财务报表", report),
+        unsafe,
+    ]
+    _, parked = await handle_all(stack, commands, dlq_topic, rid, sent)
+    assert list(parked) == [unsafe.id]
+    reason, message = parked[unsafe.id]
+    assert reason == "schema_invalid" and "attachments" in message, message
+
+    def sent_with_step() -> list[Any]:
+        with Session(stack.engine) as session:
+            return [
+                (t.event_type.value, (t.details or {}).get("attachments"))
+                for t in repository.transitions(session, rid)
+                if t.event_type.value == "info_provided"
+            ]
+
+    assert await eventually(sent_with_step, what="the materials recorded") == [
+        ("info_provided", [report])
+    ]

@@ -17,9 +17,10 @@ from api.contact import (
     sees_contact,
     shown_to,
 )
-from api.models import AttachmentOut, RequestRow
+from api.models import RequestRow
 from schemas.domain import Category, Grade, Priority, Role, SlaStatus, State, Tier
 from schemas.permissions import SYSTEM_GRANTS
+from schemas.request import AttachmentOut
 from tests.utils.factories import enterprise_uscc
 from tierflow.auth_store import Principal
 from tierflow.cli import client

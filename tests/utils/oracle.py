@@ -110,12 +110,14 @@ class RequestModel:
     # None: any institution other than the current one
     peers: Mapping[int, Sequence[str]] | None = None
     # 属地: per institution a reassignment may name outside the enterprise's division, the
-    # route (institution per tier) an escalation or a hand-back takes from then on
-    rerouted: Mapping[str, Sequence[str]] | None = None
+    # route (institution per tier) an escalation or a hand-back takes from then on, and the
+    # tier index of that division (a hand-back below it goes home again)
+    rerouted: Mapping[str, tuple[Sequence[str], int]] | None = None
 
     def __post_init__(self) -> None:
         self.institution = self.institution or self.route[0]
         self.home = list(self.route)  # the enterprise's own route
+        self.level: int | None = None  # the routed division's tier index, when rerouted
 
     def fits(self, cmd: Command) -> bool:
         """Would ``cmd`` be accepted now (as a first delivery)?"""
@@ -155,11 +157,14 @@ class RequestModel:
         if move == "tier+1" or move == "tier-1":
             self.tier += 1 if move == "tier+1" else -1
             self.institution = self.route[self.tier]
+            if self.level is not None and self.tier < self.level:  # handed back past it
+                self.route, self.level = self.home, None
             self.state = "assigned"
         elif move == "move":
             assert cmd.institution_id is not None
             self.institution = cmd.institution_id
-            self.route = (self.rerouted or {}).get(cmd.institution_id, self.home)
+            found = (self.rerouted or {}).get(cmd.institution_id)
+            self.route, self.level = found if found else (self.home, None)
             self.state = "assigned"
         elif move != "=":
             self.state = move
@@ -180,7 +185,7 @@ def random_walk(
     length: int,
     noise: float = 0.0,
     peers: Mapping[int, Sequence[str]] | None = None,
-    rerouted: Mapping[str, Sequence[str]] | None = None,
+    rerouted: Mapping[str, tuple[Sequence[str], int]] | None = None,
 ) -> list[Command]:
     """A random command sequence for one request: valid steps, plus refused ones by ``noise``.
 
@@ -228,7 +233,7 @@ def predict(
     route: Sequence[str],
     delivered: Sequence[Command],
     peers: Mapping[int, Sequence[str]] | None = None,
-    rerouted: Mapping[str, Sequence[str]] | None = None,
+    rerouted: Mapping[str, tuple[Sequence[str], int]] | None = None,
 ) -> tuple[RequestModel, list]:
     """Run the deliveries through a fresh model; return it and each delivery's outcome."""
     model = RequestModel(route=route, peers=peers, rerouted=rerouted)

@@ -155,3 +155,37 @@ async def test_a_late_part_is_supervised_as_its_co_handlers_which_replies(
     assert (answered.replied_by, answered.reply) == (talent.id, reply.text)
     await sleep_until(env, add_business_seconds(answered.reply_due_at, 60, cal))
     assert records(stand_ins, req, "reprimanded") == []
+
+
+async def test_a_late_reply_answers_the_units_own_reprimanded_supervision(
+    ts_worker, stand_ins
+) -> None:
+    """The co-handler, reprimanded (通报) for not replying to its part's 督办, writes its reply
+    later while the holding unit's own supervision waits: the reply answers the co-handler's,
+    late, and leaves the holding unit's waiting."""
+    env, queue = ts_worker
+    req, handle, policy, lead = await _with_part(
+        env, queue, stand_ins, days=1, supervision_after_days=1, supervision_reply_days=1
+    )
+    cal = policy.calendar
+    await recorded(stand_ins, req, "co_handler_added")
+    (added,) = records(stand_ins, req, "co_handler_added")
+    due = add_business_seconds(added.occurred_at, business_day_seconds(cal), cal)
+    reprimand = add_business_seconds(due, 2 * business_day_seconds(cal), cal)
+    await sleep_until(env, add_business_seconds(reprimand, 60, cal))
+    await recorded(stand_ins, req, "reprimanded")
+    city = supervisor(Tier.MUNICIPAL, DIVISION)
+    await act(handle, action(ActionKind.SUPERVISE, city, text="请说明办理进度", days=2))
+
+    talent = caseworker(TALENT.id)
+    reply = action(ActionKind.REPLY_SUPERVISION, talent, text="逾期原因系材料待补")
+    await act(handle, reply)
+    part, holder = (await view(handle)).supervisions
+    assert (part.institution_id, part.reply, part.reprimanded_at is not None) == (
+        TALENT.id,
+        reply.text,
+        True,
+    )
+    assert holder.institution_id == lead.institution_id and holder.awaiting_reply
+    (late,) = records(stand_ins, req, "supervision_replied")
+    assert late.details["late"] is True and late.details["clock"] == f"part:{TALENT.id}"

@@ -62,7 +62,10 @@ async def test_the_holders_city_oversees_a_request_sent_outside_the_enterprises(
     handle = await sent_to_ningbo(ts_worker, stand_ins)
     state = await view(handle)
     assert state.summary.scope_division == "330212"
-    assert "region 330106" in await refusal(handle, supervising(HANGZHOU))
+    refused_there = await refusal(handle, supervising(HANGZHOU))
+    assert "region 330106; the request is at the county tier, overseen from 330212" in (
+        refused_there
+    )
     await act(handle, supervising(NINGBO))
     opened = (await view(handle)).supervisions[-1]
     assert (opened.opened_by, opened.institution_id) == (NINGBO.id, NINGBO_COUNTY.id)
@@ -81,7 +84,9 @@ async def test_a_request_pinned_before_the_rule_stays_with_the_enterprises_city(
 ) -> None:
     handle = await sent_to_ningbo(ts_worker, stand_ins, scope_follows_holder=False)
     assert (await view(handle)).summary.scope_division is None
-    assert "region 330212" in await refusal(handle, supervising(NINGBO))
+    assert "region 330212; the request is at the county tier from 330106" in await refusal(
+        handle, supervising(NINGBO)
+    )
     await act(handle, supervising(HANGZHOU))
     up = await act(handle, action(ActionKind.ESCALATE, caseworker(NINGBO_COUNTY.id), text="需统筹"))
     assert (up.tier, up.institution_id) == (Tier.MUNICIPAL, "municipal-330100")

@@ -13,8 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, Text, text
-from sqlmodel import Field, SQLModel
+from sqlalchemy import JSON, Index, String, Text, and_, or_, text
+from sqlmodel import Field, SQLModel, col
 
 from schemas.domain import Category, Grade, Priority, Role, SlaStatus, State, Tier
 from schemas.edge import CONTACT_NAME_BYTES, NAME_BYTES, SHORT_BYTES, SUBJECT_BYTES
@@ -129,6 +129,17 @@ class ServiceRequest(ServiceRequestBase, table=True):
             postgresql_where=text("needs_operator"),
             sqlite_where=text("needs_operator"),
         ),
+    )
+
+
+def overseen_from(prefix: str) -> Any:
+    """The rows a region (a division-code prefix) oversees: its enterprises' requests, but
+    those sent to a unit outside their division, which that unit's region oversees
+    (``scope_division``, ``schemas.permissions.in_scope``)."""
+    scope = col(ServiceRequest.scope_division)
+    return or_(
+        and_(scope.is_(None), col(ServiceRequest.division_code).startswith(prefix)),
+        scope.startswith(prefix),
     )
 
 
