@@ -98,4 +98,4 @@ def test_refusals_name_the_field(db_url: str, tmp_path: Path) -> None:
     broken.write_text('version = "2027.x"\n', encoding="utf-8")
     refused = run(db_url, "policy", "add", str(broken))
     assert refused.exit_code == 1
-    assert "未添加：时限规则：broken.toml：warning_thresholds：为必填项" in refused.output  # in Chinese
+    assert "未添加：时限规则：broken.toml：warning_thresholds：为必填项" in refused.output
