@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
-from schemas.domain import Tier
+from schemas.domain import Category, Tier
 from schemas.enterprise import division_for_tier
 from schemas.permissions import division_prefix
 from tierflow.db.models import DirectoryVersion, InstitutionCreate, InstitutionRow
@@ -269,11 +269,19 @@ def units_near(engine: Engine, division_code: str, tier: Tier) -> list[Instituti
     return find_institutions(engine, query, NEARBY_UNITS)
 
 
-def units_in_province(engine: Engine, division_code: str, tier: Tier) -> list[InstitutionRow]:
-    """The units at ``tier`` across the province of ``division_code``: where a province sends
-    a request its unit returned as 非本辖区 (a county has a hundred or so in a province)."""
+PROVINCE_UNITS = 5_000  # more than any province's units at one tier
+
+
+def units_in_province(
+    engine: Engine, division_code: str, tier: Tier, category: Category
+) -> list[InstitutionRow]:
+    """The units at ``tier`` across the province of ``division_code`` that serve ``category``
+    (the ones a reassignment may name): where a province sends a request its unit returned as
+    非本辖区. At most ``NEARBY_UNITS`` (the form still takes any id)."""
     query = InstitutionQuery(tier=tier, region=division_for_tier(division_code, Tier.PROVINCIAL))
-    return find_institutions(engine, query, NEARBY_UNITS)
+    rows = find_institutions(engine, query, PROVINCE_UNITS)
+    serving = [row for row in rows if not row.categories or category.value in row.categories]
+    return serving[:NEARBY_UNITS]
 
 
 def institution_of(entry: DirectoryEntry) -> InstitutionCreate:

@@ -745,7 +745,7 @@ def _unit_choices(
     division = summary.scope_division or summary.division_code
     try:
         if province_wide:
-            near = units_in_province(ctx.engine, division, summary.tier)
+            near = units_in_province(ctx.engine, division, summary.tier, summary.category)
         else:
             near = units_near(ctx.engine, division, summary.tier)
     except SQLAlchemyError:  # the page still works: the id is typed
