@@ -107,13 +107,17 @@ def test_an_action_accepted_before_a_validator_rule_replays_as_it_was(
     url = _copy(recording, tmp_path / "older.db")
     engine = make_engine(url)
     with Session(engine) as session:
-        step = session.exec(
+        # a county caseworker's 开始办理, else its 办结 (people act at random instants: a
+        # recording made under load may hold no start at the county tier)
+        steps = session.exec(
             select(Transition)
-            .where(Transition.event_type == EventType.STARTED)
+            .where(col(Transition.event_type).in_([EventType.STARTED, EventType.RESOLVED]))
             .where(Transition.to_tier == Tier.COUNTY)
+            .where(Transition.actor_role == Role.CASEWORKER)
             .order_by(col(Transition.event_id))
-        ).first()
-        assert step is not None and step.actor_role is Role.CASEWORKER
+        ).all()
+        step = min(steps, key=lambda t: t.event_type is not EventType.STARTED, default=None)
+        assert step is not None
         request = session.get(ServiceRequest, step.request_id)
         assert request is not None
         city = division_for_tier(request.division_code, Tier.MUNICIPAL)  # its region's city
