@@ -90,7 +90,7 @@ DETAILS: dict[EventType, dict[str, object]] = {
     EventType.CLOSED: {"cause": "no_reply"},
     EventType.RATED: {"rating": 2, "stage": "intake"},  # 受理评价: the lead hears of a bad one
     EventType.INFO_PROVIDED: {  # 补充材料 with documents: named, read on the case page
-        "attachments": [{"name": "财务报表-2025.pdf", "url": "https://files.example.org/r.pdf"}]
+        "attachments": [{"name": "报表-2025.pdf", "url": "https://files.example.org/r.pdf"}]
     },
     EventType.REOPENED: {"cause": "follow_up", "redo": 1},
     EventType.HANDLER_CHANGED: {"handler_id": "cw-2", "previous": "cw-1", "how": "transfer"},
@@ -161,9 +161,9 @@ PHRASES = [
     ),
     (EventType.DECISION_OVERDUE, "decision_overdue", "en", "[Decision overdue] Return of"),
     (EventType.INFO_PROVIDED, "info_provided", "zh-CN", "补充了材料（"),  # 登记 by the unit
-    (EventType.INFO_PROVIDED, "info_provided", "zh-CN", "附件：财务报表-2025.pdf（在工单页面查看）"),
+    (EventType.INFO_PROVIDED, "info_provided", "zh-CN", "附件：报表-2025.pdf（在工单页面查看）"),
     (EventType.INFO_PROVIDED, "info_provided", "en", "(recorded by "),
-    (EventType.INFO_PROVIDED, "info_provided", "en", "Documents: 财务报表-2025.pdf (on the case page)"),
+    (EventType.INFO_PROVIDED, "info_provided", "en", "Documents: 报表-2025.pdf (on the case"),
     (EventType.REOPENED, "reopened", "zh-CN", "回访时企业表示问题未解决"),
     (EventType.REOPENED, "reopened", "en", "the enterprise said the matter is not solved"),
     (EventType.HANDLER_CHANGED, "handler_named", "zh-CN", "」转交给您。"),
