@@ -57,6 +57,9 @@ SUPERVISOR_ACTIONS = CASEWORKER_ACTIONS | {
     ActionKind.UPHOLD_APPEAL,  # 申诉 decided
     ActionKind.REJECT_APPEAL,
 }
+# What a tier above does to the unit holding a request (改派, 督办, decisions): a regional
+# system client doing it in its own name is judged by where the request is overseen from
+OVERSIGHT_ACTIONS = SUPERVISOR_ACTIONS - CASEWORKER_ACTIONS - {ActionKind.ASSIGN_HANDLER}
 # The holding unit's own steps (its caseworkers, or its own lead): a supervisor of a tier above
 # reassigns, supervises, decides or pulls the request up (escalate: 提级), and does not take
 # them for the unit; taking them, it could ask an extension or a suspension and approve it too.
@@ -246,6 +249,20 @@ def action_refusal(
     refused = kind_refusal(actor, kind)
     if refused:
         return refused
+    if actor.role is Role.SYSTEM and kind in OVERSIGHT_ACTIONS and scope_division is not None:
+        # a regional client serves its enterprises wherever their requests are, but oversees
+        # only the units of its region (属地)
+        if in_scope(actor, tier, institution_id, scope_division):
+            return None
+        return Said(
+            N_(
+                "system %(actor)s acts in region %(region)s; the request is overseen from "
+                "%(division)s (属地) since it was sent there"
+            ),
+            actor=actor.id,
+            region=str(actor.division_code),
+            division=scope_division,
+        )
     if in_scope(actor, tier, institution_id, division_code, scope_division):
         return None
     if actor.role in (Role.SYSTEM, Role.ENTERPRISE):

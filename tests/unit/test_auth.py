@@ -19,6 +19,7 @@ from api.errors import field_name
 from schemas import permissions
 from schemas.domain import Role, Tier
 from schemas.lifecycle import ActionKind, HandlerCheck
+from schemas.request import Actor
 from tests.utils.eventually import eventually_sync
 from tierflow.auth_store import (
     AuthStoreError,
@@ -258,3 +259,25 @@ def test_field_names_drop_the_location() -> None:
     assert field_name(("body", "enterprise", "uscc")) == "enterprise.uscc"
     assert field_name(("query", "limit")) == "limit"
     assert field_name(()) == "body"
+
+
+def test_a_regional_client_oversees_only_the_units_of_its_region() -> None:
+    """A Hangzhou system client serves Hangzhou's enterprises wherever their requests went,
+    but supervises or re-dispatches in its own name only where a request is overseen from its
+    region (属地)."""
+    hangzhou = Actor(
+        id="hz-desk", role=Role.SYSTEM, grants=["comment", "supervise"], division_code="330100"
+    )
+    ningbo = hangzhou.model_copy(update={"id": "nb-desk", "division_code": "330200"})
+    sent_to_ningbo = (Tier.COUNTY, "zj-330212-sme", "330106", "330212")
+    at_home = (Tier.COUNTY, "zj-330106-sme", "330106", None)
+    refuse = permissions.action_refusal
+    assert refuse(hangzhou, ActionKind.COMMENT, *sent_to_ningbo) is None  # its enterprise's
+    said = refuse(hangzhou, ActionKind.SUPERVISE, *sent_to_ningbo)
+    assert said == (
+        "system hz-desk acts in region 330100; the request is overseen from 330212 (属地) "
+        "since it was sent there"
+    )
+    assert refuse(ningbo, ActionKind.SUPERVISE, *sent_to_ningbo) is None
+    assert refuse(hangzhou, ActionKind.SUPERVISE, *at_home) is None
+    assert refuse(ningbo, ActionKind.COMMENT, *sent_to_ningbo) is not None  # not its enterprise
