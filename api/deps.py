@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from api.errors import RETRY_AFTER_SECONDS
 from schemas.messages import N_, Said
 from tierflow import security_log
 from tierflow.auth_store import Principal, TokenRefused, resolve_token
@@ -85,12 +86,9 @@ class ApiContext:
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
                 Said(N_("the workflow engine is not connected yet; retry in a moment")),
-                headers={"Retry-After": str(NOT_CONNECTED_RETRY_SECONDS)},
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
         return self.client
-
-
-NOT_CONNECTED_RETRY_SECONDS = 5  # while the API connects to Temporal (``connect_when_up``)
 
 
 def get_ctx(request: Request) -> ApiContext:

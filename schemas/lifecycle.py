@@ -796,6 +796,12 @@ class RequestSummary(BaseModel):
     # the holding unit's, outside which the enterprise lies (schemas.permissions.scope_division)
     scope_division: str | None = None
 
+    @property
+    def overseen_division(self) -> str:
+        """The division its supervisors and desks oversee it from: ``scope_division``, else
+        the enterprise's."""
+        return self.scope_division or self.division_code
+
     @classmethod
     def of_request(cls, req: RequestInput, **status: Any) -> RequestSummary:
         """Return the summary of ``req``: the fields its submission fixes, and ``status``

@@ -581,7 +581,7 @@ class ServiceRequestWorkflow:
             action.kind is ActionKind.REPLY_SUPERVISION
             and chasing.to_answer(self.case.supervisions) is None
         ):
-            refusal = Said(N_(NO_SUPERVISION_WAITS))
+            refusal = Said(NO_SUPERVISION_WAITS)
         if action.kind is ActionKind.FOLLOW_UP and self.case.followed_up:
             refusal = Said(N_("cannot follow up: this resolution was followed up already"))
         if action.kind is ActionKind.FOLLOW_UP:  # unreachable calls are spaced (pinned)
@@ -878,10 +878,10 @@ class ServiceRequestWorkflow:
                 late = chasing.to_answer(self.case.supervisions, unit)
                 if late is not None and late is not waiting:
                     if not workflow.patched(LATE_REPLY_PATCH):  # refused before the patch
-                        raise refused(Said(N_(NO_SUPERVISION_WAITS)), "InvalidTransition")
+                        raise refused(Said(NO_SUPERVISION_WAITS), "InvalidTransition")
                     waiting = late
             if waiting is None:
-                raise refused(Said(N_(NO_SUPERVISION_WAITS)), "InvalidTransition")
+                raise refused(Said(NO_SUPERVISION_WAITS), "InvalidTransition")
             waiting.replied_at, waiting.replied_by = now, action.actor.id
             waiting.reply = action.text
             details = {

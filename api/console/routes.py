@@ -742,7 +742,7 @@ def _unit_choices(
     overseen from); for a 非本辖区 return decided from above, the province's at its tier
     (``province_wide``); but its holder (no request is re-dispatched to, or co-handled by,
     the unit that holds it)."""
-    division = summary.scope_division or summary.division_code
+    division = summary.overseen_division
     try:
         if province_wide:
             near = units_in_province(ctx.engine, division, summary.tier, summary.category)

@@ -91,8 +91,7 @@ def _users(engine: Engine, audience: Audience, record: TransitionRecord) -> list
         target: Tier | None = (tier.next_up() or tier) if above else tier
         if target is None:
             return []
-        summary = record.summary  # overseen from the holder's division when the enterprise's
-        region = division_for_tier(summary.scope_division or summary.division_code, target)
+        region = division_for_tier(record.summary.overseen_division, target)
         role = DESK_ROLES.get(audience, Role.SUPERVISOR)
         query = query.where(
             ApiUser.role == role,
