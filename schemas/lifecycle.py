@@ -638,10 +638,13 @@ class Part(BaseModel):
     conclusion: str | None = None
     waived_by: str | None = None
     reminded: bool = False  # its deadline passed and the co-handler was reminded
+    # the request ended with the part open (withdrawn, rejected, closed for no reply): the
+    # event that ended it; the co-handler has nothing more to do
+    ended_by: str | None = None
 
     @property
     def open(self) -> bool:
-        return self.concluded_at is None and self.waived_by is None
+        return self.concluded_at is None and self.waived_by is None and self.ended_by is None
 
 
 class Chase(BaseModel):

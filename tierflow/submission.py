@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
@@ -25,19 +26,36 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from schemas.lifecycle import WORKFLOW_TYPE, RequestSummary, WorkflowState
+from schemas.lifecycle import WORKFLOW_TYPE, ActionRequest, RequestSummary, WorkflowState
 from schemas.messages import N_, TranslatableError
 from schemas.request import RequestInput
 from tierflow.constants import SUBMISSION_MEMO, workflow_id
 from tierflow.db import repository
+from whatif.trail import same_action
+
+
+class Trail(enum.Enum):
+    """What the audit trail holds under an action's id."""
+
+    NOTHING = "nothing"
+    SAME = "same"  # this very action: a copy delivered again
+    OTHER = "other"  # another action that reused the id
+
+
+@dataclass(frozen=True)
+class Held:
+    """A request the read model holds, with the digest of its submission (None: projected
+    before the read model kept it, migration 0035)."""
+
+    digest: str | None
 
 
 class Recorded(Protocol):
     """What the read model holds: a request with this id (called), an action applied to it."""
 
-    async def __call__(self, request_id: str) -> bool: ...
+    async def __call__(self, request_id: str) -> Held | None: ...
 
-    async def applied(self, request_id: str, action_id: str) -> bool: ...
+    async def applied(self, request_id: str, action: ActionRequest) -> Trail: ...
 
 
 class Submitted(enum.Enum):
@@ -50,9 +68,9 @@ class SubmitConflict(TranslatableError):
 
 
 class RequestFinished(TranslatableError):
-    """The request id belongs to a request that has already finished: with this content
-    (its memo says so), or past the namespace's retention, when Temporal no longer holds its
-    workflow to compare (another content under the id is a SubmitConflict while it does)."""
+    """The request id belongs to a request that has already finished with this content (its
+    workflow's memo, or past the namespace's retention the read model, says so; another
+    content under the id is a SubmitConflict)."""
 
 
 class ReadModelHolds:
@@ -61,17 +79,21 @@ class ReadModelHolds:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    async def __call__(self, request_id: str) -> bool:
-        def holds() -> bool:
+    async def __call__(self, request_id: str) -> Held | None:
+        def holds() -> Held | None:
             with Session(self.engine) as session:
-                return repository.get_request(session, request_id) is not None
+                row = repository.get_request(session, request_id)
+            return None if row is None else Held(row.submission_digest)
 
         return await asyncio.to_thread(holds)
 
-    async def applied(self, request_id: str, action_id: str) -> bool:
-        def recorded() -> bool:
+    async def applied(self, request_id: str, action: ActionRequest) -> Trail:
+        def recorded() -> Trail:
             with Session(self.engine) as session:
-                return repository.action_recorded(session, request_id, action_id)
+                rows = repository.action_transitions(session, request_id, action.action_id)
+            if not rows:
+                return Trail.NOTHING
+            return Trail.SAME if same_action(rows, action) else Trail.OTHER
 
         return await asyncio.to_thread(recorded)
 
@@ -91,8 +113,9 @@ async def submit_request(
 ) -> Submitted:
     """Start the request's workflow, or find it running with the same content."""
     digest = request.content_digest()
-    if await recorded(request.request_id):  # submitted before: never start it again
-        return await _submitted_before(client, request.request_id, digest, rpc_timeout)
+    held = await recorded(request.request_id)
+    if held is not None:  # submitted before: never start it again
+        return await _submitted_before(client, request.request_id, digest, held, rpc_timeout)
     try:
         handle = await client.start_workflow(
             WORKFLOW_TYPE,
@@ -122,10 +145,12 @@ async def submit_request(
 
 
 async def _submitted_before(
-    client: Client, request_id: str, digest: str, rpc_timeout: timedelta | None
+    client: Client, request_id: str, digest: str, held: Held, rpc_timeout: timedelta | None
 ) -> Submitted:
     """A request the read model holds: a duplicate while its workflow runs, else finished
-    (closed, or past the namespace's retention, when Temporal no longer knows it)."""
+    (closed, or past the namespace's retention, when Temporal no longer knows it); another
+    content under its id is a conflict, compared with the workflow's memo or, once Temporal
+    forgot it, the read model's digest."""
     try:
         found = await client.get_workflow_handle(workflow_id(request_id)).describe(
             rpc_timeout=rpc_timeout
@@ -133,6 +158,8 @@ async def _submitted_before(
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
+        if held.digest is not None and held.digest != digest:
+            raise _conflict(request_id) from None
         raise RequestFinished(
             N_(
                 "request_id: %(id)r belongs to a request that has already finished (its "
@@ -152,10 +179,14 @@ async def _same_content(
     """DUPLICATE if the running workflow was submitted with this content; else a conflict."""
     first = (await found.memo()).get(SUBMISSION_MEMO)
     if first is not None and first != digest:
-        raise SubmitConflict(
-            N_("request_id: %(id)r was submitted before with different content"), id=request_id
-        )
+        raise _conflict(request_id)
     return Submitted.DUPLICATE
+
+
+def _conflict(request_id: str) -> SubmitConflict:
+    return SubmitConflict(
+        N_("request_id: %(id)r was submitted before with different content"), id=request_id
+    )
 
 
 def _finished(request_id: str) -> RequestFinished:

@@ -130,6 +130,19 @@ def action_of(row: Transition) -> ActionRequest:
         )
 
 
+def same_action(rows: Sequence[Transition], action: ActionRequest) -> bool:
+    """Whether ``rows`` (the trail's records under ``action``'s id) record this very action:
+    the same digest (kind, person and every field). Another action reusing the id does not,
+    nor one whose record cannot be read back."""
+    if not rows:
+        return False
+    try:
+        recorded = action_of(rows[0])
+    except ValueError:
+        return False
+    return recorded.content_digest() == action.content_digest()
+
+
 def request_of(row: ServiceRequest) -> RequestInput:
     """The request as submitted, as far as its lifecycle depends on it."""
     with stored():

@@ -154,6 +154,15 @@ def settle(case: WorkflowState, action: ActionRequest, now: datetime) -> Part:
     return part
 
 
+def end(case: WorkflowState, event: str) -> list[str]:
+    """The request ended (``event``: withdrawn, rejected, closed) with parts open: they end
+    with it, so their units no longer see it. Returns those units."""
+    ended = open_parts(case)
+    for part in ended:
+        part.ended_by = event
+    return [p.institution_id for p in ended]
+
+
 def next_due(case: WorkflowState) -> datetime | None:
     """The earliest deadline of an open part nobody was reminded of yet."""
     dues = [p.due_at for p in open_parts(case) if not p.reminded]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from temporalio.exceptions import ApplicationError
 
 from schemas.lifecycle import Wording
+from schemas.messages import N_, Said
 
 
 def refused(reason: str, kind: str, field: str | None = None) -> ApplicationError:
@@ -38,3 +39,14 @@ def field_of(cause: ApplicationError) -> str | None:
         case ({"field": str(field)},):  # a mapping pattern: other keys may be there
             return field
     return None
+
+
+def reused_id(action_id: str) -> Said:
+    """Why an action is refused whose id the request's trail holds for another action."""
+    return Said(
+        N_(
+            "action id %(action_id)r was used on this request for another action; give this "
+            "one an id of its own"
+        ),
+        action_id=action_id,
+    )

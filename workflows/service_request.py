@@ -72,7 +72,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.activity_calls import OneAtATime, Outbox, StepFailed, lookup
     from workflows.business_time import business_seconds_between
-    from workflows.refusals import refused
+    from workflows.refusals import refused, reused_id
     from workflows.versions import Versions
 
 # Moves by which a tier above sends the request to the unit it names (改派, an approved 退单)
@@ -426,11 +426,7 @@ class ServiceRequestWorkflow:
 
     @staticmethod
     def _reused(action: ActionRequest) -> ApplicationError:
-        reused = N_(
-            "action id %(action_id)r was used on this request for another action; give this "
-            "one an id of its own"
-        )
-        return refused(Said(reused, action_id=action.action_id), "IdempotencyConflict")
+        return refused(reused_id(action.action_id), "IdempotencyConflict")
 
     @act.validator
     def _validate_act(self, action: ActionRequest) -> None:
@@ -791,6 +787,8 @@ class ServiceRequestWorkflow:
             for clock in self._current_clocks():
                 clocks.stop(clock, now, cal)
             records.close_hold(self.case, now, event.value)
+            if ended := parts.end(self.case, event.value):  # 协办 ends with the request
+                details["ended_parts"] = ended
         elif rules.rates_intake(action):  # 受理评价: counted apart, opens no rectification
             self.case.intake_rating = action.rating
             details["rating"] = action.rating
@@ -1466,12 +1464,15 @@ class ServiceRequestWorkflow:
         applications.lapse(self.case, now, "closed: no reply from the enterprise")
         chasing.end(self.case, None, now)
         records.close_hold(self.case, now, EventType.CLOSED.value)
+        details: dict[str, object] = {"cause": "no_reply", **waited}
+        if ended := parts.end(self.case, EventType.CLOSED.value):  # 协办 ends with the request
+            details["ended_parts"] = ended
         self._emit(
             EventType.CLOSED,
             SYSTEM_ACTOR,
             to_state=State.CLOSED,
             reason=reasons.WAIT_EXPIRED_CLOSES,
-            details={"cause": "no_reply", **waited},
+            details=details,
         )
 
     async def _fire_overdue(self) -> None:

@@ -31,7 +31,7 @@ from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 from tierflow.db import repository
 from tierflow.updates import NoAnswer, execute_update, is_busy
-from whatif.trail import action_of
+from whatif.trail import same_action
 from workflows.refusals import field_of, reason_of
 from workflows.service_request import ServiceRequestWorkflow
 
@@ -117,13 +117,7 @@ def answered_before(ctx: ApiContext, request_id: str, action: ActionRequest) -> 
     from them (the workflow refused it while it ran)."""
     with Session(ctx.engine) as session:
         rows = repository.action_transitions(session, request_id, action.action_id)
-    if not rows:
-        return None
-    try:
-        recorded = action_of(rows[0])
-    except ValueError:
-        return None
-    if recorded.content_digest() != action.content_digest():  # another action reusing the id
+    if not same_action(rows, action):
         return None
     last = rows[-1]
     return ActionResult(

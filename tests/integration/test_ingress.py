@@ -176,12 +176,14 @@ async def test_a_command_delivered_again_after_its_request_ended_is_a_duplicate(
     """Kafka delivers at least once: a comment applied, then the request ended, then the same
     comment again (a rebalance, an offset reset). The audit trail holds it, so it is the
     duplicate it is, not a dead letter an integrator would take for a failure; a new comment
-    on the ended request is dead-lettered ``workflow_closed``."""
+    on the ended request is dead-lettered ``workflow_closed``, and another comment under the
+    first one's id ``conflict`` (its text was never recorded: nothing is lost in silence)."""
     req = make_request()
     handle = await start_request(stack, req)
     rid = req.request_id
     comment = _value("comment", {"request_id": rid, "text": "材料已补齐"}, subject=rid)
     late = _value("comment", {"request_id": rid, "text": "还有一件事"}, subject=rid)
+    reused = _value("comment", {"request_id": rid, "text": "另一条留言"}, comment.id, rid)
     commands, dlq = command_topics(unique_topic, "after-end")
     producer = make_producer(stack.bootstrap)
     try:
@@ -196,19 +198,64 @@ async def test_a_command_delivered_again_after_its_request_ended_is_a_duplicate(
         )
         _send(producer, commands, comment.to_json_bytes(), rid)  # the same command again
         _send(producer, commands, late.to_json_bytes(), rid)
+        _send(producer, commands, reused.to_json_bytes(), rid)
     finally:
         producer.close(timeout=5)
     again = _ingress(stack, commands, dlq)  # a new group: the topic read from its start
     async with running(again):
-        await _committed(again, 3)
-    assert (again.stats.applied, again.stats.duplicate, again.stats.dead_lettered) == (0, 2, 1)
+        await _committed(again, 4)
+    assert (again.stats.applied, again.stats.duplicate, again.stats.dead_lettered) == (0, 2, 2)
+    closed, conflict = _read_topic(stack.bootstrap, dlq, expect=2)
+    assert header(closed, DLQ_REASON) == "workflow_closed"
+    assert json.loads(closed.value)["id"] == late.id
+    assert header(conflict, DLQ_REASON) == "conflict"
+    assert json.loads(conflict.value)["data"]["text"] == "另一条留言"
+    assert header(conflict, DLQ_MESSAGE) == (
+        f"action id {comment.id!r} was used on this request for another action; give this "
+        "one an id of its own"
+    )
+
+
+async def test_a_submit_reusing_the_id_of_a_request_past_retention_is_dead_lettered(
+    stack, unique_topic
+) -> None:
+    """Temporal forgot the request's workflow (its retention passed); the read model keeps
+    the request and its submission's digest. Another request under its id (a portal reusing
+    ids) starts nothing and is dead-lettered ``conflict``, as the API answers 409: it is not
+    counted as a duplicate and dropped (the same submit again is, above)."""
+    req = make_request()
+    await start_request(stack, req)
+    rid = req.request_id
+    await eventually(lambda: _in_read_model(stack, rid), what="the request in the read model")
+    await forget_workflow(stack, rid)
+    other = make_request(rid).model_copy(update={"subject": "另一家企业的新申请"})
+    commands, dlq = command_topics(unique_topic, "past-retention")
+    producer = make_producer(stack.bootstrap)
+    try:
+        data = other.model_dump(mode="json")
+        _send(producer, commands, _value(SUBMIT, data, subject=rid).to_json_bytes(), rid)
+    finally:
+        producer.close(timeout=5)
+    ingress = _ingress(stack, commands, dlq)
+    async with running(ingress):
+        await _committed(ingress, 1)
+    assert (ingress.stats.applied, ingress.stats.duplicate, ingress.stats.dead_lettered) == (
+        0,
+        0,
+        1,
+    )
     [parked] = _read_topic(stack.bootstrap, dlq, expect=1)
-    assert header(parked, DLQ_REASON) == "workflow_closed"
-    assert json.loads(parked.value)["id"] == late.id
+    assert header(parked, DLQ_REASON) == "conflict"
+    assert header(parked, DLQ_MESSAGE) == (
+        f"request_id: {rid!r} was submitted before with different content"
+    )
+    with pytest.raises(RPCError) as err:  # nothing was started under the id
+        await stack.client.get_workflow_handle(workflow_id(rid)).describe()
+    assert err.value.status is RPCStatusCode.NOT_FOUND
 
 
-async def _not_recorded(request_id: str) -> bool:
-    return False
+async def _not_recorded(request_id: str) -> None:
+    return None
 
 
 def _in_read_model(stack: Any, request_id: str) -> bool:

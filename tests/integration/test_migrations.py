@@ -290,6 +290,48 @@ def test_requests_rated_before_0032_carry_their_latest_conclusion_rating(
     assert rated == 2
 
 
+def test_parts_left_open_on_requests_that_ended_before_0034_are_closed(
+    empty_db_url: str,
+) -> None:
+    """0034: a co-handling part still open on a withdrawn (or rejected, or closed) request
+    closes at the request's last update, marked with how it ended; a part of an open request
+    and a part concluded before stay as they were."""
+    upgrade(empty_db_url, "0033_scope_division")
+    engine = make_engine(empty_db_url)
+    parts = (
+        ("req-withdrawn", "withdrawn", None),
+        ("req-open", "in_progress", None),
+        ("req-closed", "closed", "part_concluded"),
+    )
+    try:
+        with engine.begin() as conn:
+            for i, (request_id, state, closed_by) in enumerate(parts):
+                _insert_request(conn, request_id, state, "on_track")
+                _insert(
+                    conn,
+                    "INSERT INTO request_part (request_id, institution_id, opened_by, "
+                    "added_at, due_at, closed_at, closed_by, replies_owed) VALUES (:rid, "
+                    "'county-talent', :opened_by, :at, :at, :closed_at, :closed_by, 0)",
+                    rid=request_id,
+                    opened_by=f"{request_id}:2",
+                    at=datetime(2026, 11, 1, tzinfo=UTC),
+                    closed_at=None if closed_by is None else f"2026-10-{20 + i}",
+                    closed_by=closed_by,
+                )
+        upgrade(empty_db_url)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT request_id, closed_by, closed_at IS NULL FROM request_part")
+            ).all()
+    finally:
+        engine.dispose()
+    assert sorted(tuple(r) for r in rows) == [
+        ("req-closed", "part_concluded", False),
+        ("req-open", None, True),
+        ("req-withdrawn", "withdrawn", False),
+    ]
+
+
 def test_postgres_sessions_run_without_jit_and_open_rows_have_their_indexes(
     db_url: str,
 ) -> None:

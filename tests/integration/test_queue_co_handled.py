@@ -13,8 +13,9 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
 from activities.persistence import TransitionWriter
+from api.lookup import co_handles
 from api.service.requests import QueueFilter, list_requests
-from schemas.domain import Role, SlaStatus
+from schemas.domain import Role, SlaStatus, State
 from schemas.lifecycle import EventType
 from tests.utils.factories import T0, RecordFactory, make_request
 from tierflow.auth_store import Principal
@@ -27,10 +28,15 @@ MIGRATION = importlib.import_module(
 UNIT, HOLDER = "zj-330106-sme", "zj-330105-sme"
 
 
+CO_HANDLER = Principal(user_id="cw-a", role=Role.CASEWORKER, institution_id=UNIT)
+
+
+def _ctx(engine: Engine) -> Any:
+    return SimpleNamespace(engine=engine, clock=lambda: T0 + timedelta(days=3))
+
+
 def _listed(engine: Engine, status: SlaStatus | None) -> list[tuple[str, SlaStatus]]:
-    ctx: Any = SimpleNamespace(engine=engine, clock=lambda: T0 + timedelta(days=3))
-    caseworker = Principal(user_id="cw-a", role=Role.CASEWORKER, institution_id=UNIT)
-    page = list_requests(ctx, caseworker, QueueFilter(sla_status=status))
+    page = list_requests(_ctx(engine), CO_HANDLER, QueueFilter(sla_status=status))
     return sorted((item.request_id, item.sla_status) for item in page.items)
 
 
@@ -107,3 +113,31 @@ def test_parts_recorded_before_count_the_replies_they_owe(db_engine: Engine) -> 
     with Session(db_engine) as session:
         owed = session.exec(select(RequestPart.request_id, RequestPart.replies_owed)).all()
     assert sorted(owed) == [("req-owed-owed", 1), ("req-owed-replied", 0)]
+
+
+def test_a_part_ends_with_a_request_that_ended(db_engine: Engine) -> None:
+    """A request withdrawn (or rejected, or closed for no reply) while a unit's part was open:
+    the part ends with it, and the co-handling unit no longer lists or reaches the request,
+    closed ones included (it would see the enterprise's contact)."""
+    part = {"co_handler": UNIT, "part_due_at": (T0 + timedelta(days=1)).isoformat()}
+    writer = TransitionWriter(db_engine)
+    for ended, state in (
+        (EventType.WITHDRAWN, State.WITHDRAWN),
+        (EventType.REJECTED, State.REJECTED),
+        (EventType.CLOSED, State.CLOSED),
+    ):
+        f = RecordFactory(make_request(f"req-part-{ended.value}", division_code="330105"), T0)
+        writer.persist([f.submitted(), f.assigned(HOLDER)])
+        writer.persist([f.emit(EventType.CO_HANDLER_ADDED, details=part)])
+        assert co_handles(_ctx(db_engine), CO_HANDLER, f.request.request_id)
+        writer.persist([f.emit(ended, state, details={"ended_parts": [UNIT]})])
+        assert not co_handles(_ctx(db_engine), CO_HANDLER, f.request.request_id), ended
+    everything = list_requests(_ctx(db_engine), CO_HANDLER, QueueFilter(include_closed=True))
+    assert everything.items == []
+    with Session(db_engine) as session:
+        closed = session.exec(select(RequestPart.request_id, RequestPart.closed_by)).all()
+    assert sorted(closed) == [
+        ("req-part-closed", "closed"),
+        ("req-part-rejected", "rejected"),
+        ("req-part-withdrawn", "withdrawn"),
+    ]

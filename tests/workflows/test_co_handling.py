@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from schemas.domain import State, Tier
 from schemas.lifecycle import ActionKind, Institution
-from tests.utils.factories import action, caseworker, make_request, supervisor
+from tests.utils.factories import ENTERPRISE, action, caseworker, make_request, supervisor
 from tests.workflows.test_lifecycle import act, sleep_until, view
 from tests.workflows.test_return_and_extension import refused
 from tests.workflows.test_sign_for import near, pinned_submit, recorded, records
@@ -189,3 +189,21 @@ async def test_a_late_reply_answers_the_units_own_reprimanded_supervision(
     assert holder.institution_id == lead.institution_id and holder.awaiting_reply
     (late,) = records(stand_ins, req, "supervision_replied")
     assert late.details["late"] is True and late.details["clock"] == f"part:{TALENT.id}"
+
+
+async def test_a_part_ends_with_a_withdrawn_request(ts_worker, stand_ins) -> None:
+    """The enterprise withdraws while a co-handler's part is open: the part ends with the
+    request (its unit has nothing left to do, and no longer sees it), and the withdrawal
+    names the units whose parts ended, so that they are told."""
+    env, queue = ts_worker
+    req, handle, _, _ = await _with_part(env, queue, stand_ins)
+    await act(handle, action(ActionKind.SIGN_FOR_PART, caseworker(TALENT.id)))
+    await act(handle, action(ActionKind.WITHDRAW, ENTERPRISE, text="已自行解决"))
+    state = await view(handle)
+    assert state.summary.state is State.WITHDRAWN
+    assert state.summary.co_handlers == []
+    (part,) = state.parts
+    assert (part.open, part.ended_by) == (False, "withdrawn")
+    (withdrawn,) = records(stand_ins, req, "withdrawn")
+    assert withdrawn.details["ended_parts"] == [TALENT.id]
+    assert withdrawn.summary.co_handlers == []

@@ -623,7 +623,9 @@ def _open_matters(view: dict[str, Any]) -> list[str]:
     awaiting a decision and a rectification (整改) not concluded."""
     lines: list[str] = []
     parts = [
-        p for p in view.get("parts", []) if not p.get("concluded_at") and not p.get("waived_by")
+        p
+        for p in view.get("parts", [])
+        if not p.get("concluded_at") and not p.get("waived_by") and not p.get("ended_by")
     ]
     names = _unit_names(p["institution_id"] for p in parts) if parts else {}
     for part in parts:

@@ -92,6 +92,10 @@ class ServiceRequest(ServiceRequestBase, table=True):
     # system, a desk) and the unit it was first sent to (api.auth.received_by)
     registered_by: str | None = Field(default=None, sa_type=String(64))
     first_holder: str | None = Field(default=None, sa_type=String(64))
+    # SHA-256 of what was submitted (RequestInput.content_digest): another request reusing the
+    # id is told from a copy of the submit once Temporal forgot the workflow (tierflow.submission;
+    # None: projected before migration 0035)
+    submission_digest: str | None = Field(default=None, sa_type=String(64))
 
     __tablename__ = "service_request"
     __table_args__ = (

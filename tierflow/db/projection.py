@@ -54,6 +54,9 @@ CLOSES_HOLD = {EventType.RESOLVED, EventType.REJECTED, EventType.WITHDRAWN, Even
 BREACH_FLAGS = {"response": "response_breached", "sign_for": "sign_for_breached"}
 # 协办: events that close a co-handler's part
 CLOSES_PART = {EventType.PART_CONCLUDED, EventType.PART_WAIVED}
+# the request ended (withdrawn, rejected, closed for no reply): any part still open ends with
+# it, and its unit no longer sees the request (a supervision of its part still owed keeps it)
+ENDS_PARTS = {EventType.WITHDRAWN, EventType.REJECTED, EventType.CLOSED}
 # 督办 of a late part opens, or is answered (a reply, or a reprimand for none): its unit owes
 # one reply more, or one fewer
 REPLIES_OWED = {
@@ -185,6 +188,9 @@ def _steps(record: TransitionRecord) -> list[Step]:
         steps.append((_OPEN_PART, _part_row(record)))
     elif record.event_type in CLOSES_PART:
         steps.append((_CLOSE_PART, _part_closed(record)))
+    elif record.event_type in ENDS_PARTS:
+        ended = _request(record) | {"b_at": record.occurred_at, "b_by": record.event_type.value}
+        steps.append((_END_PARTS, ended))
     elif (
         record.event_type in REPLIES_OWED
         and not record.details.get("late")  # a reply after its reprimand: owed no more
@@ -300,8 +306,8 @@ def write_summary(
     first_holder: str | None = None,
 ) -> None:
     """Upsert the request's row from ``record``'s summary; with the submission, its own fields
-    (contact, description, channel, attachments, the unit that registered it); with the unit
-    it was first sent to, that (首问负责): whatever order the records arrive in."""
+    (contact, description, channel, attachments, the unit that registered it, its digest);
+    with the unit it was first sent to, that (首问负责): whatever order the records arrive in."""
     summary = record.summary.model_dump()
     summary["last_sequence"] = record.sequence
     summary["awaiting"] = awaiting_text(record.summary.awaiting)
@@ -318,6 +324,7 @@ def write_summary(
             "description": req.description,
             "channel": req.channel,
             "attachments": [a.model_dump(mode="json") for a in req.attachments],
+            "submission_digest": req.content_digest(),
         }
     conn.execute(_request_upsert(conn.dialect.name), values)
     if submission is not None:
@@ -337,6 +344,7 @@ SUBMISSION_COLUMNS = (
     "description",
     "channel",
     "attachments",
+    "submission_digest",
 )
 _SUBMISSION_FIELDS = (
     update(_service_request)
@@ -413,6 +421,11 @@ _CLOSE_PART = (
         _part.c.institution_id == bindparam("b_unit"),
         _part.c.closed_at.is_(None),
     )
+    .values(closed_at=bindparam("b_at"), closed_by=bindparam("b_by"))
+)
+_END_PARTS = (
+    update(_part)
+    .where(_part.c.request_id == bindparam("b_request_id"), _part.c.closed_at.is_(None))
     .values(closed_at=bindparam("b_at"), closed_by=bindparam("b_by"))
 )
 _OWE_REPLY = (

@@ -50,14 +50,6 @@ def transitions(session: Session, request_id: str) -> list[Transition]:
     return list(session.exec(query.order_by(col(Transition.sequence))).all())
 
 
-def action_recorded(session: Session, request_id: str, action_id: str) -> bool:
-    """Whether the audit trail holds an event of this action on the request."""
-    query = select(Transition.event_id).where(
-        Transition.request_id == request_id, Transition.action_id == action_id
-    )
-    return session.exec(query.limit(1)).first() is not None
-
-
 def action_transitions(session: Session, request_id: str, action_id: str) -> list[Transition]:
     """The audit trail's records of one action on the request, in their order."""
     query = select(Transition).where(

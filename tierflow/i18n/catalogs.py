@@ -86,6 +86,7 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
         ("handlers.py", "python"),
         ("parts.py", "python"),
         ("rectification.py", "python"),
+        ("refusals.py", "python"),
         ("rules.py", "python"),
         ("service_request.py", "python"),
     ],

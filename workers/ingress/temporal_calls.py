@@ -30,9 +30,10 @@ from tierflow.submission import (
     RequestFinished,
     SubmitConflict,
     Submitted,
+    Trail,
     submit_request,
 )
-from workflows.refusals import reason_of
+from workflows.refusals import reason_of, reused_id
 from workflows.service_request import ServiceRequestWorkflow
 
 # RPC errors that say "the input can never work", not "try again later".
@@ -156,8 +157,12 @@ async def _not_found(
         return Outcome(Verdict.RETRY, message=f"describe failed: {err.message}")
     if desc.status is not None and desc.status != WorkflowExecutionStatus.RUNNING:
         assert cmd.action is not None
-        if await recorded.applied(cmd.request_id, cmd.action.action_id):
+        trail = await recorded.applied(cmd.request_id, cmd.action)
+        if trail is Trail.SAME:
             return Outcome(Verdict.DUPLICATE, message="applied before the request ended")
+        if trail is Trail.OTHER:
+            reused = reused_id(cmd.action.action_id)
+            return Outcome(Verdict.DEAD_LETTER, Reason.CONFLICT, str(reused), Wording.of(reused))
         return Outcome(
             Verdict.DEAD_LETTER,
             Reason.WORKFLOW_CLOSED,

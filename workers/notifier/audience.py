@@ -57,6 +57,16 @@ def recipients(
     return _with_preferences(engine, users, default_locale)
 
 
+def _co_handlers(details: dict[str, object]) -> list[str]:
+    """The co-handling units an event names: the one a 协办 step is about, or those whose
+    parts ended with the request."""
+    unit = details.get("co_handler")
+    ended = details.get("ended_parts")
+    if unit:
+        return [str(unit)]
+    return [str(u) for u in ended] if isinstance(ended, list) else []
+
+
 def _users(engine: Engine, audience: Audience, record: TransitionRecord) -> list[ApiUser]:
     holder = record.institution_id or record.summary.institution_id
     # a chasing event's unit: a late part's co-handler, a supervised unit the request left
@@ -74,10 +84,10 @@ def _users(engine: Engine, audience: Audience, record: TransitionRecord) -> list
             return []
         query = query.where(col(ApiUser.id) == opener)
     elif audience is Audience.CO_HANDLERS:
-        unit = record.details.get("co_handler")
-        if not unit:
+        units = _co_handlers(record.details)
+        if not units:
             return []
-        query = query.where(ApiUser.role == Role.CASEWORKER, ApiUser.institution_id == unit)
+        query = query.where(ApiUser.role == Role.CASEWORKER, col(ApiUser.institution_id).in_(units))
     elif audience is Audience.CASEWORKERS:
         if institution is None:
             return []

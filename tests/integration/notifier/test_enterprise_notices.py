@@ -17,7 +17,8 @@ from sqlmodel import Session
 from schemas.domain import Role, State, Tier
 from schemas.events import event_from_transition
 from schemas.lifecycle import EventType, TransitionRecord
-from tests.utils.factories import RecordFactory, caseworker, make_request
+from schemas.request import Actor
+from tests.utils.factories import RecordFactory, caseworker, make_request, system_client
 from tests.utils.notifier_helpers import CITY, COUNTY, project, rows
 from tierflow.auth_store import create_user
 from tierflow.db.models import InstitutionRow
@@ -177,3 +178,68 @@ def test_mails_to_the_enterprise_give_its_page_on_the_portal_once_configured(
     _plan(engine, load_rules(), [other.submitted()])
     [plain] = [t for t in _told(engine, "request_received") if other.request.request_id in t]
     assert "在企业服务门户查看" not in plain  # no address configured: none given
+
+
+def test_units_whose_parts_ended_with_the_request_hear_they_need_do_no_more(
+    engine: Engine,
+) -> None:
+    """协办: the enterprise withdraws while two units' parts are open: both units' caseworkers
+    hear their part ended with it (the request leaves their sight), and the holder's hear of
+    the withdrawal as before."""
+    talent, tech = "zj-330105-sme", "zj-330108-sme"
+    for user, unit in (("cw-county", COUNTY), ("cw-talent", talent), ("cw-tech", tech)):
+        create_user(engine, user, Role.CASEWORKER, unit)
+    f = RecordFactory(make_request())
+    enterprise = f.request.submitted_by
+    records = [
+        f.submitted(),
+        f.assigned(COUNTY),
+        f.emit(
+            EventType.WITHDRAWN,
+            State.WITHDRAWN,
+            actor=enterprise,
+            reason="已自行解决",
+            details={"ended_parts": [talent, tech]},
+        ),
+    ]
+    _plan(engine, load_rules(), records)
+    ended = rows(engine, rule="part_ended", channel="inbox")
+    assert sorted(r.user_id or "" for r in ended) == ["cw-talent", "cw-tech"]
+    assert ended[0].subject.startswith("【协办终止】")
+    assert "已由企业撤回，贵单位的协办事项随之终止" in ended[0].body
+    assert [r.user_id for r in rows(engine, rule="withdrawn")] == ["cw-county"]
+
+
+def test_a_conclusion_invites_a_rating_only_while_the_request_has_none(engine: Engine) -> None:
+    """办结告知: the first conclusion invites the enterprise to rate; after it rated and the
+    follow-up sent the request back (重办), the second conclusion says when it closes without
+    inviting a rating the workflow would refuse (one rating per request)."""
+    f = RecordFactory(make_request())
+    unit = caseworker(COUNTY)
+    closes = {"close_due_at": "2026-12-11T09:30:00+00:00"}
+    records = [f.submitted(), f.assigned(COUNTY)]
+    records.append(f.emit(EventType.RESOLVED, State.RESOLVED, actor=unit, details=closes))
+    records.append(f.rated(5))
+    records.append(f.emit(EventType.REOPENED, State.IN_PROGRESS, details={"cause": "redo"}))
+    records.append(f.emit(EventType.RESOLVED, State.RESOLVED, actor=unit, details=closes))
+    _plan(engine, load_rules(), records)
+    first, second = _told(engine, "concluded")
+    assert "2026年12月11日 17:30 关闭；您可通过企业服务门户对本次服务作出评价。" in first
+    assert "2026年12月11日 17:30 关闭。" in second and "评价" not in second
+
+
+def test_a_withdrawal_another_system_recorded_is_confirmed_to_the_enterprise(
+    engine: Engine,
+) -> None:
+    """撤单 recorded by a hotline's system in its own name: the enterprise hears it is done
+    (a withdrawal it did not ask for is noticed); its own, through its portal, needs no
+    confirmation."""
+    for name, actor in (
+        ("hotline", system_client("hotline-12345", "withdraw")),
+        ("own", Actor(id=make_request().enterprise.uscc, role=Role.ENTERPRISE)),
+    ):
+        f = RecordFactory(make_request(f"req-withdrawn-by-{name}"))
+        withdrawn = f.emit(EventType.WITHDRAWN, State.WITHDRAWN, actor=actor, reason="来电撤回")
+        _plan(engine, load_rules(), [f.submitted(), f.assigned(COUNTY), withdrawn])
+    told = [r.request_id for r in rows(engine, rule="withdrawal_confirmed", channel="email")]
+    assert told == ["req-withdrawn-by-hotline"]
