@@ -27,6 +27,8 @@ class DeadLetterReason(enum.StrEnum):
     UNKNOWN_REQUEST = "unknown_request"  # no workflow for the request id within the wait budget
     WORKFLOW_CLOSED = "workflow_closed"  # an action on a request whose workflow has completed
     CONFLICT = "conflict"  # a request id or a command id reused with different content
+    # the request waits for an operator (a step failed for good): republish once released
+    NEEDS_OPERATOR = "needs_operator"
     # the notifier's own (events topic): a lifecycle event whose notifications fail to plan
     UNPLANNABLE = "unplannable"
 

@@ -111,7 +111,9 @@ _upheld_since = (
 _signed_for = col(TierHoldRow.signed_for_at).is_not(None)
 _responded = col(TierHoldRow.responded_at).is_not(None)
 _resolved = col(TierHoldRow.left_by) == EventType.RESOLVED.value
-_kept = func.coalesce(col(TierHoldRow.left_by), "") != EventType.RETURN_APPROVED.value
+# a stay a return (退单) ended was not the unit's to handle: its time counts against routing,
+# in 考核 and the SLA report alike
+KEPT_STAY = func.coalesce(col(TierHoldRow.left_by), "") != EventType.RETURN_APPROVED.value
 
 
 @dataclass(frozen=True)
@@ -141,14 +143,22 @@ SOURCES = (
             # a stay that answered (受理) or missed its response deadline; not one that moved
             # on before either (signed for late and escalated), nor a redo (no response due)
             # a stay a return (退单) ended was not the unit's to handle: routing's time
-            "response_measured": and_(_kept, or_(_responded, col(TierHoldRow.response_breached))),
-            "responded_on_time": and_(_kept, _responded, not_(col(TierHoldRow.response_breached))),
-            "sign_for_measured": and_(_kept, or_(_signed_for, col(TierHoldRow.sign_for_breached))),
-            "sign_for_on_time": and_(_kept, _signed_for, not_(col(TierHoldRow.sign_for_breached))),
+            "response_measured": and_(
+                KEPT_STAY, or_(_responded, col(TierHoldRow.response_breached))
+            ),
+            "responded_on_time": and_(
+                KEPT_STAY, _responded, not_(col(TierHoldRow.response_breached))
+            ),
+            "sign_for_measured": and_(
+                KEPT_STAY, or_(_signed_for, col(TierHoldRow.sign_for_breached))
+            ),
+            "sign_for_on_time": and_(
+                KEPT_STAY, _signed_for, not_(col(TierHoldRow.sign_for_breached))
+            ),
             # a stay concluded there, or past its deadline there (and pulled up, handed on
             # or rejected by the unit since): lateness does not leave the measure by moving
             "conclusion_measured": and_(
-                _kept, or_(_resolved, col(TierHoldRow.resolution_breached))
+                KEPT_STAY, or_(_resolved, col(TierHoldRow.resolution_breached))
             ),
             "concluded_on_time": and_(_resolved, not_(col(TierHoldRow.resolution_breached))),
             "returns": col(TierHoldRow.left_by) == EventType.RETURN_APPROVED.value,

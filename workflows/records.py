@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from schemas import permissions
+from schemas.chased import part_unit
 from schemas.domain import ClockKind, SlaStatus, State, Tier
 from schemas.lifecycle import (
     ActionKind,
@@ -167,7 +168,8 @@ DECISIONS = {
 
 
 def awaiting(case: WorkflowState) -> list[Awaiting]:
-    """What the request waits for from a desk, a supervisor or the unit's written reply."""
+    """What the request waits for from a desk, a supervisor or the holding unit's written
+    reply."""
     found = []
     if case.state is State.RESOLVED and case.follow_up_due_at and not case.followed_up:
         found.append(Awaiting.FOLLOW_UP)
@@ -175,7 +177,8 @@ def awaiting(case: WorkflowState) -> list[Awaiting]:
     found += [code for kind, code in DECISIONS.items() if kind in pending]
     if case.rectification is not None and case.rectification.appeal_pending:
         found.append(Awaiting.APPEAL_DECISION)
-    if any(s.awaiting_reply for s in case.supervisions):
+    # the holding unit's reply (a co-handler's for its part: the read model's request_part)
+    if any(s.awaiting_reply and part_unit(s.clock) is None for s in case.supervisions):
         found.append(Awaiting.SUPERVISION_REPLY)
     return found
 

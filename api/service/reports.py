@@ -22,6 +22,7 @@ from api.models import (
     SummaryReport,
 )
 from schemas.lifecycle import EventType
+from tierflow.assessment import KEPT_STAY
 from tierflow.auth_store import Principal
 from tierflow.db.engine import count_if
 from tierflow.db.models import ServiceRequest, TierHoldRow, Transition
@@ -85,7 +86,8 @@ def sla_report(
     ctx: ApiContext, principal: Principal, since: datetime | None, until: datetime | None
 ) -> SlaReport:
     """Return SLA attainment per institution and tier for holds begun in the period: of the
-    caller's units (``assessed_units``, as 考核 counts them), wherever the requests are now."""
+    caller's units (``assessed_units``, as 考核 counts them), wherever the requests are now,
+    leaving out stays an approved return (退单) ended, as 考核 does."""
     start, end = report_period(principal, since, until)
     response, resolution = col(TierHoldRow.response_breached), col(TierHoldRow.resolution_breached)
     unit, tier = col(TierHoldRow.institution_id), col(TierHoldRow.tier)
@@ -98,7 +100,7 @@ def sla_report(
             count_if(resolution),
             count_if(or_(response, resolution)),
         )
-        .where(col(TierHoldRow.since) >= start, col(TierHoldRow.since) <= end)
+        .where(col(TierHoldRow.since) >= start, col(TierHoldRow.since) <= end, KEPT_STAY)
         .group_by(unit, tier)
     )
     if (units := assessed_units(principal)) is not None:

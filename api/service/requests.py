@@ -193,6 +193,8 @@ def _waits_for(principal: Principal, code: Awaiting) -> Any:
         tier = principal.actor.tier
         mine = [t.value for t in Tier if tier is not None and oversees(tier, t)]
         return and_(waits, col(ServiceRequest.tier).in_(mine))
+    if code is Awaiting.SUPERVISION_REPLY:
+        return _replies_owed(principal, waits)
     if code is Awaiting.FOLLOW_UP and principal.role is Role.FOLLOW_UP:
         # 待回访 is the dispatching tier's desk's, the tier above the holder's (as the notifier
         # tells it): a province's desk does not call the enterprises its cities' desks call
@@ -200,6 +202,20 @@ def _waits_for(principal: Principal, code: Awaiting) -> Any:
         followed = [t.value for t in Tier if desk is not None and (t.next_up() or t) is desk]
         return and_(waits, col(ServiceRequest.tier).in_(followed))
     return waits
+
+
+def _replies_owed(principal: Principal, holder_owes: Any) -> Any:
+    """督办待回复: the requests whose supervision waits for a written reply, the holding
+    unit's (the column) or a co-handler's for its late part (``request_part``). A unit's
+    caseworkers see the replies their unit owes, not another unit's; a supervisor sees every
+    reply owed in their scope."""
+    parts = select(RequestPart.request_id).where(col(RequestPart.replies_owed) > 0)
+    unit = principal.institution_id if principal.role is Role.CASEWORKER else None
+    if unit is None:
+        return or_(holder_owes, col(ServiceRequest.request_id).in_(parts))
+    own_parts = parts.where(RequestPart.institution_id == unit)
+    holds = col(ServiceRequest.institution_id) == unit
+    return or_(and_(holder_owes, holds), col(ServiceRequest.request_id).in_(own_parts))
 
 
 def _received(principal: Principal) -> list[Any]:

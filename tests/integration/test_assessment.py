@@ -450,8 +450,9 @@ async def test_an_intake_rating_is_the_unit_that_did_the_intake(
 ) -> None:
     """受理评价 rates the 受理: the county answered the request, missed its conclusion and the
     request went up; the enterprise then rated the intake 1. The county's 受理满意率, not the
-    city's. A request nobody answered yet rates its holder's intake."""
-    county, city = "zj-330106-sme", "zj-330100-sme"
+    city's. A request nobody answered yet rates its holder's intake; once a unit answers it,
+    that unit's: here the neighbour the county returned it to."""
+    county, city, neighbour = "zj-330106-sme", "zj-330100-sme", "zj-330105-sme"
     cw = caseworker(county)
     f = RecordFactory(make_request("req-intake-moved"), T0)
     rec = [f.submitted(), f.assigned(county), f.emit(EventType.SIGNED_FOR, actor=cw)]
@@ -461,11 +462,20 @@ async def test_an_intake_rating_is_the_unit_that_did_the_intake(
     rec += [f.rated(1, stage="intake")]
     g = RecordFactory(make_request("req-intake-waiting"), T0)
     waiting = [g.submitted(), g.assigned(city, Tier.MUNICIPAL), g.rated(4, stage="intake")]
-    _persist(db_engine, [rec, waiting])
+    h = RecordFactory(make_request("req-intake-returned"), T0)
+    returned = [h.submitted(), h.assigned(county), h.rated(2, stage="intake")]
+    returned.append(h.emit(EventType.RETURN_APPROVED, State.ASSIGNED, institution_id=neighbour))
+    answer = caseworker(neighbour)
+    returned.append(h.emit(EventType.ACKNOWLEDGED, State.ACKNOWLEDGED, actor=answer))
+    _persist(db_engine, [rec, waiting, returned])
     report, _ = await _report(db_engine, tmp_path)
     rows = {r["institution_id"]: r for r in report["rows"]}
     assert (rows[county]["intake_ratings"], rows[county]["intake_satisfaction_rate"]) == (1, 0.0)
     assert (rows[city]["intake_ratings"], rows[city]["intake_satisfaction_rate"]) == (1, 1.0)
+    assert (rows[neighbour]["intake_ratings"], rows[neighbour]["intake_satisfaction_rate"]) == (
+        1,
+        0.0,
+    )
 
 
 def test_intake_ratings_stored_before_belong_to_the_unit_that_answered(db_engine: Engine) -> None:

@@ -20,16 +20,25 @@ import pytest_asyncio
 from prometheus_client import CollectorRegistry
 from sqlmodel import Session
 
+from schemas.dlq import DLQ_REASON
 from schemas.domain import Role, State
+from schemas.events import command_event
 from schemas.lifecycle import ActionKind, RequestView, WorkflowState
 from schemas.request import Actor
 from tests.utils.eventually import eventually
 from tests.utils.factories import caseworker, make_request
 from tests.utils.fast_policy import Targets, write_policy
+from tests.utils.ingress_helpers import (
+    command_topics,
+    make_ingress,
+    read_partition,
+    running,
+    send_commands,
+)
 from tests.utils.stack_helpers import act, read_events, sample
 from tierflow.constants import workflow_id
 from tierflow.db import repository
-from tierflow.kafka_io import make_producer
+from tierflow.kafka_io import header, make_producer
 from tierflow.metrics import ReadModelCollector, WorkerMetrics
 from workers.worker import WorkerParts, build_worker
 from workflows.service_request import ServiceRequestWorkflow
@@ -63,7 +72,7 @@ async def small_message_worker(
 
 
 async def test_an_event_the_broker_refuses_holds_the_request_for_an_operator(
-    stack, small_message_worker
+    stack, small_message_worker, unique_topic
 ) -> None:
     queue, topic, registry = small_message_worker
     req = make_request()
@@ -114,6 +123,18 @@ async def test_an_event_the_broker_refuses_holds_the_request_for_an_operator(
         )
 
     await eventually(breached_while_held, timeout=30, what="a breach while on hold")
+
+    # another system's comment on Kafka meanwhile is parked with a reason of its own, to be
+    # republished once the operator released the request (not taken for a bad command)
+    commands, dlq = command_topics(unique_topic, "held")
+    rid = req.request_id
+    note = command_event("comment", {"request_id": rid, "text": "材料已补齐"}, source="/tests")
+    send_commands(stack.bootstrap, commands, rid, [note])
+    ingress = make_ingress(stack, commands, dlq)
+    async with running(ingress):
+        await eventually(lambda: ingress.stats.committed >= 1, timeout=40, what="committed")
+    [parked] = read_partition(stack.bootstrap, dlq)
+    assert header(parked, DLQ_REASON) == "needs_operator"
 
     await act(handle, ActionKind.OPERATOR_RESOLVE, ADMIN, text="评论过大，已通知作者 / too large")
 

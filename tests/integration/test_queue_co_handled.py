@@ -15,8 +15,8 @@ from sqlmodel import Session, select
 from activities.persistence import TransitionWriter
 from api.lookup import co_handles
 from api.service.requests import QueueFilter, list_requests
-from schemas.domain import Role, SlaStatus, State
-from schemas.lifecycle import EventType
+from schemas.domain import Role, SlaStatus, State, Tier
+from schemas.lifecycle import Awaiting, EventType
 from tests.utils.factories import T0, RecordFactory, make_request
 from tierflow.auth_store import Principal
 from tierflow.db.models import RequestPart
@@ -141,3 +141,39 @@ def test_a_part_ends_with_a_request_that_ended(db_engine: Engine) -> None:
         ("req-part-rejected", "rejected"),
         ("req-part-withdrawn", "withdrawn"),
     ]
+
+
+def test_the_supervision_reply_worklist_holds_the_replies_each_unit_owes(
+    db_engine: Engine,
+) -> None:
+    """督办待回复: the co-handler's supervision for its late part is in its own caseworkers'
+    worklist, not the holding unit's; the holder's own supervision is the holder's; a
+    supervisor above sees both."""
+    part = {"co_handler": UNIT, "part_due_at": (T0 + timedelta(days=1)).isoformat()}
+    chase = {"clock": f"part:{UNIT}", "supervised_institution": UNIT}
+    f = RecordFactory(make_request("req-part-supervised", division_code="330105"), T0)
+    writer = TransitionWriter(db_engine)
+    writer.persist([f.submitted(), f.assigned(HOLDER)])
+    writer.persist([f.emit(EventType.CO_HANDLER_ADDED, details=part)])
+    writer.persist([f.emit(EventType.SUPERVISION_OPENED, details=chase)])  # no holder's flag
+    g = RecordFactory(make_request("req-holder-supervised", division_code="330105"), T0)
+    writer.persist([g.submitted(), g.assigned(HOLDER)])
+    g_owes = g.emit(EventType.SUPERVISION_OPENED, details={"clock": "resolution"})
+    g_owes.summary.awaiting = [Awaiting.SUPERVISION_REPLY]
+    writer.persist([g_owes])
+
+    def worklist(who: Principal) -> list[str]:
+        where = QueueFilter(awaiting=(Awaiting.SUPERVISION_REPLY,))
+        return sorted(i.request_id for i in list_requests(_ctx(db_engine), who, where).items)
+
+    holder = Principal(user_id="cw-h", role=Role.CASEWORKER, institution_id=HOLDER)
+    city = Principal(
+        user_id="sup-city",
+        role=Role.SUPERVISOR,
+        institution_id="zj-330100-sme",
+        tier=Tier.MUNICIPAL,
+        division_code="330100",
+    )
+    assert worklist(CO_HANDLER) == ["req-part-supervised"]
+    assert worklist(holder) == ["req-holder-supervised"]
+    assert worklist(city) == ["req-holder-supervised", "req-part-supervised"]

@@ -54,6 +54,14 @@ def test_pending_applications_and_a_supervision_wait_for_their_deciders() -> Non
     assert records.awaiting(case) == [Awaiting.SUPERVISION_REPLY]
 
 
+def test_a_co_handlers_supervision_is_not_the_holding_units_reply_to_write() -> None:
+    """督办 of a late 协办 part waits for the co-handler's reply (the read model's part keeps
+    it), not the holder's: the request's own flag stays off."""
+    case = county_case(NOW, State.IN_PROGRESS, COUNTY)
+    chasing.open_supervision(case, "sup-1", "请说明协办进展", "part:zj-330105-sme", NOW, 3)
+    assert records.awaiting(case) == []
+
+
 def test_the_column_holds_each_code_between_spaces() -> None:
     codes = [Awaiting.RETURN_DECISION, Awaiting.SUPERVISION_REPLY]
     text = awaiting_text(codes)

@@ -200,6 +200,8 @@ def _steps(record: TransitionRecord) -> list[Step]:
         steps.append((_OWE_REPLY if step > 0 else _OWED_REPLY_ANSWERED, _part_unit(record, unit)))
     elif record.event_type is EventType.APPEAL_UPHELD:  # the conclusion's rating stops counting
         steps.append((_EXCLUDE_CONCLUSION_RATING, {"b_request_id": record.request_id}))
+    elif record.event_type is EventType.ACKNOWLEDGED:  # 受理: an intake rated before is its
+        steps.append((_CHARGE_INTAKES_OF_REQUEST, _request(record)))
     return steps
 
 
@@ -406,6 +408,20 @@ _CHARGE_INTAKE = (
     update(_rating)
     .where(
         _rating.c.event_id == bindparam("b_event_id"),
+        exists(select(_first_answer.c.institution_id)),
+    )
+    .values(
+        institution_id=select(_first_answer.c.institution_id).scalar_subquery(),
+        tier=select(_first_answer.c.tier).scalar_subquery(),
+    )
+)
+# 受理 after the enterprise rated the intake (it may rate once the request is sent to a unit):
+# its intake ratings go to the unit that did the 受理, as when they come after it
+_CHARGE_INTAKES_OF_REQUEST = (
+    update(_rating)
+    .where(
+        _rating.c.request_id == bindparam("b_request_id"),
+        _rating.c.stage == RatingStage.INTAKE.value,
         exists(select(_first_answer.c.institution_id)),
     )
     .values(

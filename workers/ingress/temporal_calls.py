@@ -39,7 +39,11 @@ from workflows.service_request import ServiceRequestWorkflow
 # RPC errors that say "the input can never work", not "try again later".
 PERMANENT_RPC = frozenset({RPCStatusCode.INVALID_ARGUMENT})
 # the workflow's refusal types with a reason of their own (the rest: rejected)
-REFUSAL_REASONS = {"Forbidden": Reason.FORBIDDEN, "IdempotencyConflict": Reason.CONFLICT}
+REFUSAL_REASONS = {
+    "Forbidden": Reason.FORBIDDEN,
+    "IdempotencyConflict": Reason.CONFLICT,
+    "NeedsOperator": Reason.NEEDS_OPERATOR,
+}
 
 
 class Verdict(enum.Enum):

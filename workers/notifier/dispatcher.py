@@ -36,10 +36,13 @@ from workers.notifier.channels import Permanent, SendError, Transient, email
 from workers.notifier.channels.http import post, webhook_id
 from workers.notifier.digest import digest_mail
 from workers.notifier.metrics import NotifierMetrics
-from workers.notifier.rules import Rules
+from workers.notifier.rules import Endpoint, Rules
 
 log = logging.getLogger("tierflow.notifier")
 LEASE = timedelta(minutes=2)
+# an HTTP attempt waits at most its timeout to connect, to write and to read
+HTTP_WAITS = 3
+QUICK_PAUSE_MAX = 1.0  # seconds between a claim's quick attempts, at most
 _table = Notification.__table__  # type: ignore[attr-defined]
 
 
@@ -174,6 +177,7 @@ class Dispatcher:
         another notifier claims and sends it. That claim set another lease, so this one
         leaves the row to it."""
         now = self.clock()
+        until = now + self._send_lease(row)
         with begin_write(self.engine) as conn:
             result = conn.execute(
                 update(_table)
@@ -183,13 +187,29 @@ class Dispatcher:
                     _table.c.claimed_until == row.claimed_until,
                     _table.c.claimed_until > now,
                 )
-                .values(claimed_until=now + LEASE)
+                .values(claimed_until=until)
             )
         if result.rowcount != 1:
             log.info("notification %s: its lease ran out before its turn; left to another", row.id)
             return False
-        row.claimed_until = now + LEASE
+        row.claimed_until = until
         return True
+
+    def _send_lease(self, row: Notification) -> timedelta:
+        """How long ``row``'s send may take: ``LEASE``, or longer for an endpoint allowed to
+        take longer (every quick attempt waiting its whole timeout, and the pauses between),
+        so that no other notifier sends it again meanwhile."""
+        endpoint: Endpoint | None = None
+        if row.channel == Channel.WEBHOOK:
+            name = row.recipient.removeprefix("webhook:")
+            endpoint = next((w for w in self.rules.webhook if w.name == name), None)
+        elif row.channel == Channel.SMS:
+            endpoint = self.rules.sms
+        if endpoint is None:
+            return LEASE
+        attempts = self.retry.quick_attempts
+        worst = attempts * HTTP_WAITS * endpoint.timeout_seconds + attempts * QUICK_PAUSE_MAX
+        return max(LEASE, timedelta(seconds=worst + 30))
 
     # ------------------------------------------------------------------ one row
     def _deliver(self, row: Notification) -> None:
@@ -220,7 +240,7 @@ class Dispatcher:
     def _with_quick_retries(self, send: Callable[[], None]) -> None:
         Retrying(
             stop=stop_after_attempt(self.retry.quick_attempts),
-            wait=wait_exponential(multiplier=0.2, max=1.0),
+            wait=wait_exponential(multiplier=0.2, max=QUICK_PAUSE_MAX),
             retry=retry_if_exception_type(Transient),
             reraise=True,
             sleep=self._pause,

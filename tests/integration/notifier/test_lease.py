@@ -7,21 +7,26 @@ second notifier runs a round as soon as the tail's leases have run out."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from tests.utils.eventually import eventually
 from tests.utils.notifier_helpers import rows
+from tests.utils.notifier_rig import webhook_rules_file
+from tests.utils.webhook_receiver import WebhookReceiver
 from tierflow.db.notification_models import Channel, DeliveryStatus, Notification
 from tierflow_dev.devstack.smtp_sink import SmtpSink
 from workers.notifier.channels.email import SmtpConfig
 from workers.notifier.dispatcher import LEASE, Dispatcher
 from workers.notifier.metrics import NotifierMetrics
-from workers.notifier.rules import load_rules
+from workers.notifier.rules import load_rules, parse_rules
 
 pytestmark = pytest.mark.usefixtures("people")
 START = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # Tuesday 10:00 Shanghai
@@ -68,3 +73,42 @@ def test_the_tail_of_a_slow_batch_is_mailed_once_when_another_notifier_takes_it(
     sent = Counter(mail.message["Message-ID"] for mail in mails)
     assert len(sent) == BATCH and set(sent.values()) == {1}, sent.most_common(3)
     assert {row.status for row in rows(engine)} == {DeliveryStatus.SENT}
+
+
+async def test_a_webhook_send_that_takes_its_whole_timeout_is_not_sent_again_meanwhile(
+    engine: Engine, receiver: WebhookReceiver, tmp_path: Path
+) -> None:
+    """An endpoint allowed 120 s a try hangs: the send's lease covers every quick try waiting
+    its whole timeout, so another notifier, whose clock is past the 2-minute lease, does not
+    claim the row and post it a second time; once the endpoint answers, it is sent once."""
+    rules_file = webhook_rules_file(tmp_path, receiver.url)
+    rules = parse_rules(
+        rules_file.read_text().replace("timeout_seconds = 2", "timeout_seconds = 120")
+    )
+    with Session(engine) as session:
+        session.add(
+            Notification(
+                event_id="req-slow-hook:1", channel=Channel.WEBHOOK, recipient="webhook:crm",
+                request_id="req-slow-hook", event_type="escalated", rule="crm", locale="en",
+                subject="org.tierflow.request.escalated.v1", body='{"type": "escalated"}',
+                status=DeliveryStatus.PENDING, created_at=START, not_before=START,
+            )
+        )  # fmt: skip
+        session.commit()
+    receiver.start()
+    receiver.hold()  # it hangs, inside the 120 s it is allowed
+
+    def notifier(at: datetime) -> Dispatcher:
+        metrics = NotifierMetrics(CollectorRegistry())
+        config = SmtpConfig("127.0.0.1", 25, "tierflow <noreply@tierflow.localhost>")
+        return Dispatcher(engine, rules, config, metrics, clock=lambda: at)
+
+    first = notifier(START)
+    sending = asyncio.create_task(asyncio.to_thread(first.run_once))
+    await eventually(lambda: receiver.held == 1, what="the first send hanging")
+    later = notifier(START + LEASE + timedelta(seconds=30))
+    assert later.run_once() == 0  # the row is still leased to the first
+    receiver.release()
+    assert await sending == 1
+    assert len(receiver.ids()) == 1
+    assert [row.status for row in rows(engine)] == [DeliveryStatus.SENT]
