@@ -14,6 +14,7 @@ from api.routes import API_PREFIX
 from api.service import requests as service
 from schemas.domain import Category, Priority, SlaStatus, State, Tier
 from schemas.edge import INSTITUTION_ID_PATTERN, SEARCH_BYTES, USER_ID_PATTERN
+from schemas.enterprise import Uscc
 from schemas.lifecycle import Awaiting
 from schemas.request import REQUEST_ID_PATTERN, RequestInput
 from tierflow.auth_store import Principal
@@ -112,6 +113,13 @@ def queue_filter(
             "caller's queue; for a unit's caseworkers and its lead (read only)"
         ),
     ] = False,
+    uscc: Annotated[
+        Uscc | None,
+        Query(
+            description="Of this enterprise only: its unified social credit code (统一社会信用"
+            "代码), exactly (a portal listing one enterprise's requests)"
+        ),
+    ] = None,
 ) -> service.QueueFilter:
     """The filters a listing and its CSV export share."""
     return service.QueueFilter(
@@ -129,6 +137,7 @@ def queue_filter(
         tuple(dict.fromkeys(awaiting or ())),
         escalated,
         received,
+        uscc,
     )
 
 

@@ -78,6 +78,7 @@ class QueueFilter:
     # 首问负责: what the caller's unit received first and another unit holds now, in place
     # of the caller's scope (a unit's caseworkers and its lead)
     received: bool = False
+    uscc: str | None = None  # one enterprise's requests (a portal's "my requests")
 
 
 class QueueSort(StrEnum):
@@ -158,6 +159,7 @@ def _conditions(principal: Principal, where: QueueFilter, dialect: str, now: dat
         (ServiceRequest.category, where.category),
         (ServiceRequest.priority, where.priority),
         (ServiceRequest.handler_id, principal.actor.id if where.mine else where.handler),
+        (ServiceRequest.enterprise_uscc, where.uscc),
     ]
     conditions += [column == value for column, value in filters if value is not None]
     if where.sla_status is not None and where.received:  # 首问负责: by the holder's clocks
