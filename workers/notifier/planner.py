@@ -79,7 +79,7 @@ class Planner:
         for rule in self.rules.for_event(record.event_type):
             if rule.applies(record.details, record.actor.role):
                 rows += self._for_rule(rule, record, now, units)
-        for hook in self.rules.webhooks_for(record.event_type):
+        for hook in self.rules.webhooks_for(record.event_type, record.summary):
             payload = {
                 "type": event.type,
                 "timestamp": record.occurred_at.isoformat(),

@@ -20,8 +20,8 @@ from urllib.parse import parse_qs
 from jinja2 import Environment, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from schemas.domain import Role
-from schemas.lifecycle import EventType
+from schemas.domain import Category, Role
+from schemas.lifecycle import EventType, RequestSummary
 from tierflow.db.notification_models import LOCALES, Channel
 from tierflow.webhook_signature import secret_key
 
@@ -126,10 +126,22 @@ class Endpoint(_Strict):
 
 
 class Webhook(Endpoint):
-    """Another system that receives these lifecycle events."""
+    """Another system that receives these lifecycle events: of every request, or only of the
+    enterprises in ``divisions`` (division code prefixes: ``"33"`` a province, ``"3301"`` a
+    city) and of the ``categories`` it serves (a regional financing platform)."""
 
     name: str = Field(pattern=NAME_PATTERN)
     events: Annotated[list[EventType], Field(min_length=1)]
+    divisions: list[Annotated[str, Field(pattern=r"^\d{2}(\d{2}){0,2}$")]] = Field(
+        default_factory=list
+    )
+    categories: list[Category] = Field(default_factory=list)
+
+    def serves(self, summary: RequestSummary) -> bool:
+        """Whether events of the request ``summary`` describes go to this webhook."""
+        if self.divisions and not summary.division_code.startswith(tuple(self.divisions)):
+            return False
+        return not self.categories or summary.category in self.categories
 
 
 class SmsGateway(Endpoint):
@@ -257,8 +269,8 @@ class Rules(_Strict):
     def for_event(self, event_type: EventType) -> list[Rule]:
         return [r for r in self.rule if event_type in r.events]
 
-    def webhooks_for(self, event_type: EventType) -> list[Webhook]:
-        return [w for w in self.webhook if event_type in w.events]
+    def webhooks_for(self, event_type: EventType, summary: RequestSummary) -> list[Webhook]:
+        return [w for w in self.webhook if event_type in w.events and w.serves(summary)]
 
 
 def _check_secrets(rules: Rules) -> list[str]:
