@@ -270,6 +270,7 @@ class ReadModelCollector(Collector):
 
 ASSESSMENT_WINDOW = timedelta(days=30)
 ASSESSMENT_REFRESH = timedelta(minutes=5)  # the 考核 gauges are tallied again after this
+Tallies = dict[str, assessment.Tally]  # by institution, or by tier
 
 
 class AssessmentCollector(Collector):
@@ -291,17 +292,19 @@ class AssessmentCollector(Collector):
         self.clock = clock
         self.refresh = refresh
         self._lock = threading.Lock()
-        self._tallied: tuple[datetime, dict[str, assessment.Tally]] | None = None
+        self._tallied: tuple[datetime, Tallies, Tallies] | None = None
 
-    def _tallies(self) -> dict[str, assessment.Tally]:
-        """The window's tallies, computed at most once per ``refresh``: over a month of a
-        province they take most of a second, and a 30-day figure barely moves in minutes,
-        while every worker is scraped every 15 s."""
+    def _tallies(self) -> tuple[Tallies, Tallies]:
+        """The window's tallies per institution and per tier, computed at most once per
+        ``refresh``: over a month of a province they take most of a second, and a 30-day
+        figure barely moves in minutes, while every worker is scraped every 15 s."""
         end = self.clock()
         with self._lock:
             if self._tallied is None or end - self._tallied[0] >= self.refresh:
-                self._tallied = (end, assessment.tally(self.engine, [], (end - self.window, end)))
-            return self._tallied[1]
+                units = assessment.tally(self.engine, [], (end - self.window, end))
+                tiers = assessment.regroup(self.engine, units, "tier")
+                self._tallied = (end, units, tiers)
+            return self._tallied[1], self._tallied[2]
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         days = f"{self.window.total_seconds() / 86_400:g}"
@@ -315,8 +318,14 @@ class AssessmentCollector(Collector):
             f"考核 counts per institution over the last {days} days",
             labels=["institution", "tier", "figure"],
         )
+        pooled = GaugeMetricFamily(
+            "tierflow_assessment_tier_rate",
+            f"考核 rates per tier over the last {days} days, its institutions' marks added up "
+            "as the league table's by-tier rows (not their rates averaged) (0-1)",
+            labels=["tier", "rate"],
+        )
         try:
-            tallies = self._tallies()
+            tallies, tiers = self._tallies()
         except Exception:  # noqa: BLE001 - a scrape must not fail because the DB blinked
             return
         for unit, entry in tallies.items():
@@ -329,8 +338,14 @@ class AssessmentCollector(Collector):
                 value = entry.figure(name)
                 if value:
                     counts.add_metric([unit, tier, name], value)
+        for tier, entry in tiers.items():
+            for name in assessment.RATES:
+                value = entry.figure(name)
+                if value is not None and tier != assessment.UNKNOWN:
+                    pooled.add_metric([tier, name], value)
         yield rates
         yield counts
+        yield pooled
 
 
 def open_counts(engine: Engine) -> dict[tuple[str, str], int]:

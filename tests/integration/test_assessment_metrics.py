@@ -9,6 +9,8 @@ from sqlalchemy import Engine
 
 from activities.persistence import TransitionWriter
 from tests.integration.test_assessment import _corpus, _rate
+from tierflow.directory import Directory
+from tierflow.directory_store import fill_institutions
 from tierflow.metrics import AssessmentCollector
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -20,6 +22,7 @@ def test_gauges_hold_the_last_30_days_per_institution(db_engine: Engine) -> None
     writer = TransitionWriter(db_engine)
     for rec in [*recent, *old]:
         writer.persist(rec)
+    fill_institutions(db_engine, Directory.load())  # as a worker's start leaves them
     registry = CollectorRegistry()
     registry.register(AssessmentCollector(db_engine, clock=lambda: NOW))
 
@@ -42,8 +45,21 @@ def test_gauges_hold_the_last_30_days_per_institution(db_engine: Engine) -> None
         assert count(unit, "holds") == c["holds"]  # the old corpus is out of the window
         for name in ("reminders", "supervisions", "reprimands", "rectifications"):
             assert count(unit, name) == (c[name] or None), (unit, name)  # zero: no series
-    units = {s.labels["institution"] for m in registry.collect() for s in m.samples}
+    units = {
+        s.labels["institution"]
+        for m in registry.collect()
+        for s in m.samples
+        if m.name != "tierflow_assessment_tier_rate"
+    }
     assert units == set(counts)
+    # the tier's rate pools its units' marks (the league table's by-tier row), not their rates
+    pooled = registry.get_sample_value(
+        "tierflow_assessment_tier_rate", {"tier": "county", "rate": "satisfaction_rate"}
+    )
+    satisfied, ratings = (sum(c[k] for c in counts.values()) for k in ("satisfied", "ratings"))
+    assert pooled == _rate(satisfied, ratings)
+    rates = [r for u in counts if (r := rate(u, "satisfaction_rate")) is not None]
+    assert pooled != round(sum(rates) / len(rates), 4)  # the corpus's units weigh differently
 
 
 def test_the_gauges_are_tallied_again_after_the_refresh_only(db_engine: Engine) -> None:

@@ -41,9 +41,7 @@ events = ["submitted"]
 
 def test_a_webhook_hears_only_of_the_requests_it_serves(engine: Engine) -> None:
     rules = parse_rules(HOOKS)
-    planner = Planner(
-        engine, rules, Templates(), "http://console", clock=lambda: datetime.now(UTC)
-    )
+    planner = Planner(engine, rules, Templates(), "http://console", clock=lambda: datetime.now(UTC))
     requests = {
         "req-hz-finance": make_request("req-hz-finance", division_code="330106"),
         "req-hz-talent": make_request(
