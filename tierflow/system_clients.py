@@ -47,6 +47,9 @@ class SystemClient(BaseModel):
     region: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
     rate_per_second: float = Field(default=50.0, gt=0)
     burst: int = Field(default=100, ge=1)
+    # its own dead-letter topic: its refused commands go there, where it may read them (the
+    # shared one holds every client's, contacts included); none: the shared one
+    dead_letter_topic: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,249}$")
 
     @field_validator("grants")
     @classmethod
@@ -103,6 +106,9 @@ class SystemClients:
 
     def by_topic(self, topic: str) -> SystemClient | None:
         return self._by_topic.get(topic)
+
+    def by_id(self, client_id: str) -> SystemClient | None:
+        return next((c for c in self.clients if c.id == client_id), None)
 
     @property
     def topics(self) -> list[str]:

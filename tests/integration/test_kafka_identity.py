@@ -493,3 +493,51 @@ async def test_an_enterprise_sends_documents_with_its_materials(stack, unique_to
     assert await eventually(sent_with_step, what="the materials recorded") == [
         ("info_provided", [report])
     ]
+
+
+async def test_a_client_with_its_own_dead_letter_topic_finds_its_refusals_there(
+    stack, unique_topic
+) -> None:
+    """A client with a ``dead_letter_topic`` reads its own refused commands there: one taken
+    for it on the shared topic and a bad record on its own commands topic; another client's
+    refusal stays on the shared dead-letter topic, which it is never given to read."""
+    commands, shared_dlq = command_topics(unique_topic, "own-dlq")
+    own, own_dlq = unique_topic("crm-own-commands"), unique_topic("crm-own-dlq")
+    crm = SystemClient(
+        id="crm",
+        name="CRM feed",
+        topic=own,
+        sources=["/crm-test"],
+        grants=["comment"],
+        dead_letter_topic=own_dlq,
+    )
+    clients = SystemClients([*CLIENTS.clients, crm])
+    req = make_request(division_code="330106")
+    await start_request(stack, req)
+    rid = req.request_id
+    escalate = command_event(
+        "escalate", {"request_id": rid, "text": "up"}, "/crm-test", subject=rid
+    )
+    others = command_event(
+        "escalate", {"request_id": rid, "text": "up"}, "/portal-test", subject=rid
+    )
+    send_commands(stack.bootstrap, commands, rid, [escalate, others])
+    await asyncio.to_thread(_send_raw, stack.bootstrap, own, rid, b"not json")
+    ingress = make_ingress(stack, commands, shared_dlq, clients=clients)
+    async with running(ingress):
+        await eventually(lambda: ingress.stats.committed >= 3, what="all three handled")
+    assert ingress.stats.dead_lettered == 3
+    mine = await asyncio.to_thread(read_partition, stack.bootstrap, own_dlq)
+    assert sorted(header(m, dlq.DLQ_REASON) or "" for m in mine) == ["forbidden", "not_json"]
+    shared = await asyncio.to_thread(_parked, stack.bootstrap, shared_dlq)
+    assert list(shared) == [others.id]
+
+
+def _send_raw(bootstrap: str, topic: str, key: str, value: bytes) -> None:
+    from tierflow.kafka_io import make_producer
+
+    producer = make_producer(bootstrap)
+    try:
+        producer.send(topic, key=key.encode(), value=value).get(timeout=30)
+    finally:
+        producer.close(timeout=5)

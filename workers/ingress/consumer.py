@@ -361,8 +361,24 @@ class Ingress:
     ) -> bool:
         assert self._dead_letters is not None
         return await self._dead_letters.park(
-            record, why, label, self._stop, lambda: self._halted(progress)
+            record,
+            why,
+            label,
+            self._stop,
+            lambda: self._halted(progress),
+            self._dlq_of(record, why),
         )
+
+    def _dlq_of(self, record: Any, why: DeadLetter) -> str | None:
+        """The client's own dead-letter topic, if it has one: the client whose commands topic
+        the record came on, else the one the command was taken for, else the one its source
+        names (where sources name clients)."""
+        client = self.clients.by_topic(record.topic)
+        if client is None and why.client:
+            client = self.clients.by_id(why.client)
+        if client is None and why.source and self.trust_sources:
+            client = self.clients.by_source(why.source)
+        return client.dead_letter_topic if client else None
 
     def _halted(self, progress: PartitionProgress) -> bool:
         return self._stop.is_set() or progress.revoked

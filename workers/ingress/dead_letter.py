@@ -45,9 +45,12 @@ class DeadLetterQueue:
         label: str,
         stop: asyncio.Event,
         halted: Callable[[], bool],
+        topic: str | None = None,
     ) -> bool:
-        """Park ``record``; False if ``halted()`` while the broker was unreachable."""
+        """Park ``record`` (on ``topic``, a client's own, else the shared one); False if
+        ``halted()`` while the broker was unreachable."""
         loop = asyncio.get_running_loop()
+        topic = topic or self.topic
 
         def count_retry(state: RetryCallState) -> None:
             self.stats.retries += 1
@@ -69,7 +72,7 @@ class DeadLetterQueue:
 
         async def attempt() -> bool:  # a coroutine function: tenacity awaits only those
             return await loop.run_in_executor(
-                self.executor, send, self.producer, self.topic, record, why
+                self.executor, send, self.producer, topic, record, why
             )
 
         try:
