@@ -541,3 +541,36 @@ async def test_a_supervisor_reads_its_units_figures_wherever_their_requests_went
         assert set(rows) == expected, reader
         for unit in expected:
             assert rows[unit] == by_admin[unit], (reader, unit)
+
+
+async def test_a_sign_for_without_a_deadline_is_not_measured(db_engine: Engine, tmp_path) -> None:
+    """签收 in time is measured over the stays whose sign-for was due: a request pinned under a
+    policy without a sign-for deadline is signed for (its business seconds recorded as null)
+    but counts neither for nor against the unit's rate."""
+    county = "zj-330106-sme"
+    cw = caseworker(county)
+    timed = RecordFactory(make_request("req-timed-sign-for"), T0)
+    untimed = RecordFactory(make_request("req-untimed-sign-for"), T0)
+    _persist(
+        db_engine,
+        [
+            [timed.submitted(), timed.assigned(county)]
+            + [
+                timed.emit(
+                    EventType.SIGNED_FOR, actor=cw, details={"sign_for_business_seconds": 60}
+                )
+            ],
+            [untimed.submitted(), untimed.assigned(county)]
+            + [
+                untimed.emit(
+                    EventType.SIGNED_FOR, actor=cw, details={"sign_for_business_seconds": None}
+                )
+            ],
+        ],
+    )
+    report, _ = await _report(db_engine, tmp_path)
+    (row,) = [r for r in report["rows"] if r["institution_id"] == county]
+    assert row["holds"] == 2 and row["sign_for_on_time_rate"] == 1.0
+    period = (T0 - timedelta(days=1), T0 + timedelta(days=30))
+    on_time = figures.behind(db_engine, [], period, [county], "sign_for_on_time_rate")
+    assert [m.request_id for m in on_time] == ["req-timed-sign-for"]

@@ -205,6 +205,13 @@ def _steps(record: TransitionRecord) -> list[Step]:
     return steps
 
 
+def _untimed_sign_for(record: TransitionRecord) -> bool:
+    """A sign-for under a policy without a sign-for deadline (pinned before the rule): the
+    workflow records its business seconds as null."""
+    details = record.details
+    return "sign_for_business_seconds" in details and details["sign_for_business_seconds"] is None
+
+
 def _part_row(record: TransitionRecord) -> dict[str, Any]:
     """协办: a co-handler's part opens (its unit then sees the request in scope)."""
     return {
@@ -503,6 +510,8 @@ def _hold_steps(record: TransitionRecord) -> list[Step]:
         flag = BREACH_FLAGS.get(str(record.details.get("clock")), "resolution_breached")
         return [(_FLAG_OPEN_HOLD[flag], request)]
     if event is EventType.SIGNED_FOR:
+        if _untimed_sign_for(record):  # no deadline to sign for by: not measured in 考核
+            return []
         return [(_SIGN_FOR_OPEN_HOLD, request | {"b_at": record.occurred_at})]
     if event is EventType.ACKNOWLEDGED:
         return [(_RESPOND_OPEN_HOLD, request | {"b_at": record.occurred_at})]
