@@ -191,9 +191,13 @@ SOURCES = (
             ),
             "solved": and_(_followed_up, _detail("outcome").as_string() == "satisfied"),
             "redos": and_(_event(EventType.REOPENED), _detail("cause").as_string() == "follow_up"),
-            "rectifications_concluded": _event(EventType.RECTIFICATION_CONCLUDED),
+            # and a 整改 concluded before the appeal was upheld leaves 按时整改率 too
+            "rectifications_concluded": and_(
+                _event(EventType.RECTIFICATION_CONCLUDED), not_(_upheld_since)
+            ),
             "rectifications_on_time": and_(
                 _event(EventType.RECTIFICATION_CONCLUDED),
+                not_(_upheld_since),
                 func.coalesce(_detail("on_time").as_boolean(), False),
             ),
         },

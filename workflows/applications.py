@@ -320,11 +320,27 @@ def offered(case: WorkflowState, kind: ActionKind) -> bool:
     return asked is None or pending(case, asked) is not None
 
 
-def decider_refusal(actor: Actor, kind: ActionKind, tier: Tier) -> str | None:
-    """A supervisor (for a return also the dispatch desk) of a tier above the request's
-    decides (the national one at the top); the role table says which kinds each may decide."""
-    if kind not in ASKS or actor.role is Role.ADMIN:
+# 申诉: decided, as the unit's applications are, by a tier above the unit (here the rated one)
+APPEAL_DECISIONS = frozenset({ActionKind.UPHOLD_APPEAL, ActionKind.REJECT_APPEAL})
+
+
+def decider_refusal(
+    actor: Actor, kind: ActionKind, tier: Tier, unit: str | None = None
+) -> str | None:
+    """A supervisor (for a return also the dispatch desk) of a tier above the unit's (the
+    holder's; for an appeal the rated unit's) decides, the national one at the top, never one
+    of the unit itself; the role table says which kinds each may decide."""
+    if (kind not in ASKS and kind not in APPEAL_DECISIONS) or actor.role is Role.ADMIN:
         return None
+    if unit is not None and actor.institution_id == unit:
+        return Said(
+            N_(
+                "cannot %(kind)s: %(unit)s does not decide for itself; a supervisor of a tier "
+                "above does"
+            ),
+            kind=kind.value,
+            unit=unit,
+        )
     if actor.role in (Role.SUPERVISOR, Role.DISPATCHER) and actor.tier is not None:
         if permissions.oversees(actor.tier, tier):
             return None

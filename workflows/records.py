@@ -167,6 +167,11 @@ DECISIONS = {
 }
 
 
+def redone(case: WorkflowState) -> bool:
+    """Whether the request was concluded once and is being handled again (重办)."""
+    return any(h.left_by == "resolved" for h in case.holds)
+
+
 def awaiting(case: WorkflowState) -> list[Awaiting]:
     """What the request waits for from a desk, a supervisor or the holding unit's written
     reply."""

@@ -10,9 +10,18 @@ taken. An upheld appeal removes the rating from the statistics and ends the rect
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from schemas.lifecycle import ActionKind, ActionRequest, Actor, Rectification, WorkflowState
+from schemas.domain import Tier
+from schemas.lifecycle import (
+    ActionKind,
+    ActionRequest,
+    Actor,
+    Rectification,
+    TierHold,
+    WorkflowState,
+)
 from schemas.messages import N_, Said
 from workflows.business_time import add_business_seconds, business_day_seconds
 from workflows.follow_up import BAD_RATING
@@ -87,6 +96,11 @@ def next_due(case: WorkflowState) -> datetime | None:
     late = r.due_at if r is not None and r.open and not r.reminded else None
     dues = [d for d in (late, appeal_due(case)) if d is not None]
     return min(dues) if dues else None
+
+
+def rated_tier(holds: Sequence[TierHold], r: Rectification) -> Tier | None:
+    """The tier of the rated unit: of its last stay (it concluded the request there)."""
+    return next((h.tier for h in reversed(holds) if h.institution_id == r.institution_id), None)
 
 
 def of_another_unit(r: Rectification, actor: Actor, kind: ActionKind) -> bool:

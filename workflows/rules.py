@@ -56,11 +56,12 @@ TRANSITIONS: dict[ActionKind, tuple[frozenset[State], State | None]] = {
     ActionKind.SUPERVISE: (OPEN_STATES, None),
     ActionKind.REPLY_SUPERVISION: (frozenset(State), None),  # while one waits: even closed
     ActionKind.FOLLOW_UP: (frozenset({State.RESOLVED}), None),
-    # after a bad rating, while the request is resolved or (in its rectification) closed
-    ActionKind.CONCLUDE_RECTIFICATION: (frozenset({State.RESOLVED, State.CLOSED}), None),
-    ActionKind.APPEAL_RATING: (frozenset({State.RESOLVED, State.CLOSED}), None),
-    ActionKind.UPHOLD_APPEAL: (frozenset({State.RESOLVED, State.CLOSED}), None),
-    ActionKind.REJECT_APPEAL: (frozenset({State.RESOLVED, State.CLOSED}), None),
+    # after a bad rating, while its rectification or appeal is open (the workflow checks):
+    # resolved, closed, or handled again meanwhile (重办), as its deadlines keep running
+    ActionKind.CONCLUDE_RECTIFICATION: (frozenset(State), None),
+    ActionKind.APPEAL_RATING: (frozenset(State), None),
+    ActionKind.UPHOLD_APPEAL: (frozenset(State), None),
+    ActionKind.REJECT_APPEAL: (frozenset(State), None),
     # only while a step waits for an operator (the workflow checks that), in any state
     ActionKind.OPERATOR_RETRY: (frozenset(State), None),
     ActionKind.OPERATOR_RESOLVE: (frozenset(State), None),

@@ -473,7 +473,7 @@ class ServiceRequestWorkflow:
         late = None
         if action.kind is ActionKind.RETURN:
             late = applications.redo_return_refusal(self.case, workflow.now())
-        elif rules.rates_intake(action) and any(h.left_by == "resolved" for h in self.case.holds):
+        elif rules.rates_intake(action) and records.redone(self.case):
             late = Said(
                 N_("cannot rate with stage intake: the request was concluded (and is redone)")
             )
@@ -492,6 +492,14 @@ class ServiceRequestWorkflow:
         repeat = self._repeat_supervision(action)
         if repeat and workflow.patched(ONE_SUPERVISION_PATCH):
             raise repeat
+
+    def _decided_for(self, kind: ActionKind) -> tuple[Tier, str | None]:
+        """The tier and unit an application's or an appeal's decider must stand above: the
+        holder's; the rated unit's for an appeal of its rating."""
+        r = self.case.rectification
+        if r is not None and kind in applications.APPEAL_DECISIONS:
+            return rectification.rated_tier(self.case.holds, r) or self.case.tier, r.institution_id
+        return self.case.tier, self._institution_id
 
     def _repeat_supervision(self, action: ActionRequest) -> ApplicationError | None:
         """督办 by hand while another of the holding unit waits for its reply."""
@@ -565,7 +573,9 @@ class ServiceRequestWorkflow:
                 Said(signed_already, institution=str(self._institution_id), at=signed.isoformat()),
                 "InvalidTransition",
             )
-        decider = applications.decider_refusal(action.actor, action.kind, self.case.tier)
+        decider = applications.decider_refusal(
+            action.actor, action.kind, *self._decided_for(action.kind)
+        )
         if decider:
             raise refused(decider, "Forbidden")
         refusal = (

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
 from schemas import permissions
-from schemas.domain import Role, State
+from schemas.domain import OPEN_STATES, Role, State
 from schemas.lifecycle import OPERATOR_ACTIONS, ActionKind, Actor, RequestView, WorkflowState
 from tierflow import constants
 from workflows import (
@@ -49,6 +49,8 @@ def _possible(case: WorkflowState, kind: ActionKind, now: datetime) -> bool:
         return bool(parts.open_parts(case))
     if kind is ActionKind.RESOLVE:  # 办结 waits for every co-handling part (parts.refusal)
         return not parts.open_parts(case)
+    if kind is ActionKind.RATE and case.state in OPEN_STATES and records.redone(case):
+        return False  # 重办: the intake was rated or passed, the conclusion is not there yet
     if kind in (ActionKind.RETURN, ActionKind.REQUEST_EXTENSION, ActionKind.SUSPEND):
         return applications.askable(case, kind, now)  # a window or a deadline not yet past
     if kind in rectification.ACTIONS:
@@ -89,14 +91,17 @@ def _actor_may(view: RequestView, actor: Actor, kind: ActionKind) -> bool:
         actor, kind, s.tier, s.institution_id, s.division_code, s.scope_division
     ):
         return False
-    if applications.decider_refusal(actor, kind, s.tier):  # a tier above decides
+    r = view.rectification
+    appeal = r is not None and kind in applications.APPEAL_DECISIONS
+    tier = (rectification.rated_tier(view.holds, r) if appeal and r else None) or s.tier
+    unit = r.institution_id if appeal and r else s.institution_id
+    if applications.decider_refusal(actor, kind, tier, unit):  # a tier above decides
         return False
     if kind is ActionKind.SUPERVISE and (
         chasing.supervisor_refusal(actor, s.tier)
         or chasing.repeat_refusal(view.supervisions, s.institution_id)
     ):
         return False  # 督办 is a higher tier's, one at a time
-    r = view.rectification
     if r is not None and rectification.of_another_unit(r, actor, kind):  # the unit's own step
         return False
     if permissions.unit_step_refusal(actor, kind, s.institution_id):

@@ -134,8 +134,9 @@ def _corpus(
                         EventType.RECTIFICATION_CONCLUDED, actor=cw, details={"on_time": on_time}
                     )
                 )
-                c["rectifications_concluded"] += 1
-                c["rectifications_on_time"] += int(on_time)
+                # an appeal upheld after it: neither in the measure nor on time
+                c["rectifications_concluded"] += int(not excluded)
+                c["rectifications_on_time"] += int(on_time and not excluded)
         if excluded:
             rec.append(f.emit(EventType.APPEAL_UPHELD, details={"rating": rating}))
         else:

@@ -203,3 +203,34 @@ async def test_a_request_pinned_before_the_deadline_has_none(ts_worker, stand_in
     await act(handle, action(ActionKind.UPHOLD_APPEAL, CITY, text="核实为误评"))
     await handle.result()
     assert OVERDUE not in stand_ins.events(req.request_id)
+
+
+async def test_a_redo_leaves_the_rectification_and_its_appeal_to_go_on(
+    ts_worker, stand_ins
+) -> None:
+    """重办 after a bad rating: the request is handled again while its 整改 and 申诉 deadlines
+    keep running, so the unit appeals and concludes its rectification, and a supervisor above
+    decides the appeal, meanwhile; the rated unit's own lead does not decide it, and nobody is
+    offered a rating the redo cannot take."""
+    env, queue = ts_worker
+    req, handle, policy, cw = await _resolved(env, queue, stand_ins)
+    await act(handle, action(ActionKind.RATE, ENTERPRISE, rating=1, text="银行未放款"))
+    redo = await act(
+        handle,
+        action(ActionKind.FOLLOW_UP, DESK, outcome=FollowUpOutcome.UNSATISFIED, text="未放款"),
+    )
+    assert redo.state is State.IN_PROGRESS
+    await act(handle, action(ActionKind.APPEAL_RATING, cw, text="企业误评：评价对象为其他单位"))
+    lead = supervisor(Tier.COUNTY, "330106", institution_id=cw.institution_id)
+    assert "does not decide for itself" in await refused(
+        handle, action(ActionKind.UPHOLD_APPEAL, lead, text="本单位认为误评")
+    )
+    await act(handle, action(ActionKind.REJECT_APPEAL, CITY, text="评价属实"))
+    await act(handle, action(ActionKind.CONCLUDE_RECTIFICATION, cw, text="已对承办人员开展培训"))
+    state = await view(handle)
+    assert state.summary.state is State.IN_PROGRESS
+    assert state.rectification is not None and not state.rectification.open
+    assert ActionKind.RATE not in state.allowed_actions
+    assert [r.event_type.value for r in records(stand_ins, req, "appeal_rejected")] == [
+        "appeal_rejected"
+    ]

@@ -83,6 +83,7 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
     "workflows": [
         ("applications.py", "python"),
         ("chasing.py", "python"),
+        ("follow_up.py", "python"),
         ("handlers.py", "python"),
         ("parts.py", "python"),
         ("rectification.py", "python"),
