@@ -212,6 +212,12 @@ class PinnedPolicy(BaseModel):
         "the supervisors and desks above that unit, not by those of the enterprise's region "
         "(False for policies pinned before this field)",
     )
+    reassign_starts_fresh: bool = Field(
+        default=False,
+        description="改派: the unit a request is re-dispatched to gets its clocks afresh, as "
+        "after an approved 退单, not what the unit it left had left of them (False for "
+        "policies pinned before this field)",
+    )
     calendar: CalendarData
     grade_declared: Grade | None = Field(
         default=None, description="The grade the submitter declared (None: pinned before it)"
@@ -263,6 +269,7 @@ ENGINE_RULES = (
     "one_supervision_per_unit",
     "follow_up_spacing_hours",
     "scope_follows_holder",
+    "reassign_starts_fresh",
 )
 
 

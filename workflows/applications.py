@@ -79,9 +79,29 @@ def pending(case: WorkflowState, kind: ActionKind) -> Application | None:
     return None
 
 
+# Steps that would take the request out of the held states in which a return is decided
+WAIT_FOR_RETURN = frozenset({ActionKind.REQUEST_INFO, ActionKind.SUSPEND})
+
+
+def return_holds(case: WorkflowState, kind: ActionKind) -> str | None:
+    """Why ``kind`` waits while the unit's return (退单) waits for its decision: asking the
+    enterprise or suspending would put the request where the desk could not decide it."""
+    if kind not in WAIT_FOR_RETURN or pending(case, ActionKind.RETURN) is None:
+        return None
+    return Said(
+        N_(
+            "cannot %(kind)s: the unit's return (退单) waits for a decision; the desk decides "
+            "it first"
+        ),
+        kind=kind.value,
+    )
+
+
 def refusal(case: WorkflowState, action: ActionRequest, now: datetime) -> str | None:
     """Why this return, extension or decision cannot be taken now; None if it can."""
     kind = action.kind
+    if held := return_holds(case, kind):
+        return held
     if kind is ActionKind.RETURN:
         return _return_refusal(case, now)
     if kind is ActionKind.REQUEST_EXTENSION:

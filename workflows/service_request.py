@@ -718,7 +718,7 @@ class ServiceRequestWorkflow:
                 actor=actor,
                 reason=action.text,
                 action_id=action.action_id,
-                fresh=False,
+                fresh=self._policy.reassign_starts_fresh,  # pinned: before, the old clocks
             )
             return
         if kind is ActionKind.SIGN_FOR:
@@ -1626,6 +1626,9 @@ class ServiceRequestWorkflow:
                 decided=event in SENT_BY_DECISION,
             )
         records.open_hold(self.case, tier, institution.id, now)
+        moved = {"institution_name": institution.name, **(details or {})}
+        if leaving and leaving != institution.id:  # the unit it left hears it needs do no more
+            moved["from_institution"] = leaving
         self._emit(
             event,
             actor,
@@ -1633,7 +1636,7 @@ class ServiceRequestWorkflow:
             from_tier=from_tier,
             reason=reason,
             action_id=action_id,
-            details={"institution_name": institution.name, **(details or {})},
+            details=moved,
         )
 
     def _finish_unroutable(self) -> None:

@@ -51,6 +51,8 @@ def _possible(case: WorkflowState, kind: ActionKind, now: datetime) -> bool:
         return not parts.open_parts(case)
     if kind is ActionKind.RATE and case.state in OPEN_STATES and records.redone(case):
         return False  # 重办: the intake was rated or passed, the conclusion is not there yet
+    if applications.return_holds(case, kind):  # no 补充材料 or 挂起 while a 退单 waits
+        return False
     if kind in (ActionKind.RETURN, ActionKind.REQUEST_EXTENSION, ActionKind.SUSPEND):
         return applications.askable(case, kind, now)  # a window or a deadline not yet past
     if kind in rectification.ACTIONS:

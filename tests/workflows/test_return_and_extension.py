@@ -105,9 +105,17 @@ async def test_a_refused_return_leaves_the_clocks_as_if_never_returned(
     ts_worker, stand_ins
 ) -> None:
     req, _, handle, _, county = await dispatch_in_division(ts_worker, stand_ins)
-    before = await view(handle)
     cw = caseworker(county)
+    await act(handle, action(ActionKind.ACKNOWLEDGE, cw))
+    before = await view(handle)
     await act(handle, returning(cw, reason=ReturnReason.NOT_OUR_REMIT))
+    # while the return waits, the unit does not take the request where it cannot be decided
+    for kind, fields in (
+        (ActionKind.REQUEST_INFO, {}),
+        (ActionKind.SUSPEND, {"days": 3, "suspend_reason": "third_party"}),
+    ):
+        ask = action(kind, cw, text="请补充营业执照", **fields)
+        assert "return (退单) waits for a decision" in await refused(handle, ask)
     no_text = action(ActionKind.REFUSE_RETURN, CITY, text="本单位职责范围内，请继续办理")
     await act(handle, no_text)
     (refusal,) = records(stand_ins, req, "return_refused")

@@ -83,6 +83,11 @@ def _users(engine: Engine, audience: Audience, record: TransitionRecord) -> list
         if not opener or opener == SYSTEM_ACTOR.id:
             return []
         query = query.where(col(ApiUser.id) == opener)
+    elif audience is Audience.PREVIOUS_HOLDER:
+        unit = record.details.get("from_institution")
+        if not unit:
+            return []
+        query = query.where(ApiUser.role == Role.CASEWORKER, ApiUser.institution_id == unit)
     elif audience is Audience.CO_HANDLERS:
         units = _co_handlers(record.details)
         if not units:

@@ -46,6 +46,8 @@ class Audience(StrEnum):
     # the supervisor who opened the 督办 an event answers (a reply, a reprimand); none when
     # the engine opened it
     SUPERVISION_OPENER = "supervision_opener"
+    # caseworkers of the unit a move took the request from (改派, an approved 退单)
+    PREVIOUS_HOLDER = "previous_holder"
 
 
 PERSON_CHANNELS = frozenset({Channel.INBOX, Channel.EMAIL, Channel.SMS})
@@ -91,6 +93,8 @@ class Rule(_Strict):
     unless_cause: list[str] = Field(default_factory=list)
     # by the role of who took the step (a supervisor's comment is an instruction, 批示)
     only_if_actor_role: list[Role] = Field(default_factory=list)
+    # by the event's details.kind (an application's: return, request_extension, suspend)
+    only_if_kind: list[str] = Field(default_factory=list)
     # only events whose details hold these (a close that still takes a rating: rating_due_at)
     only_if_details: list[str] = Field(default_factory=list)
     send: Annotated[list[Send], Field(min_length=1)]
@@ -101,6 +105,8 @@ class Rule(_Strict):
         if self.only_if_actor_role and actor_role not in self.only_if_actor_role:
             return False
         if any(details.get(name) is None for name in self.only_if_details):
+            return False
+        if self.only_if_kind and details.get("kind") not in self.only_if_kind:
             return False
         cause = details.get("cause")
         if self.only_if_cause and cause not in self.only_if_cause:

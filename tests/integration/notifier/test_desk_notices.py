@@ -1,0 +1,85 @@
+"""What the units and desks hear when a request moves or an application waits, through the
+packaged rules on a real read model: the unit an approved 退单 or a 改派 sends it to gets its
+待办 (with the deadlines to sign for and answer), the unit it left hears it need do no more;
+an application undecided by its deadline reaches those who may decide it (the dispatch desk
+decides returns and extensions, not 挂起)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from schemas.domain import Role, State
+from schemas.events import event_from_transition
+from schemas.lifecycle import EventType, TransitionRecord
+from tests.utils.factories import RecordFactory, make_request, supervisor
+from tests.utils.notifier_helpers import project, rows
+from tierflow.auth_store import create_user
+from workers.notifier.planner import Planner, record_rows
+from workers.notifier.rules import load_rules
+from workers.notifier.templates import Templates
+
+COUNTY, NEIGHBOUR, CITY = "zj-330106-sme", "zj-330105-sme", "zj-330100-sme"
+
+
+def _plan(engine: Engine, records: list[TransitionRecord]) -> None:
+    planner = Planner(
+        engine, load_rules(), Templates(), "http://console", clock=lambda: datetime.now(UTC)
+    )
+    for record in project(engine, records):
+        record_rows(engine, planner.plan(event_from_transition(record), record))
+
+
+def _heard(engine: Engine, rule: str) -> list[tuple[str, str]]:
+    return sorted((r.user_id or "", r.subject) for r in rows(engine, rule=rule, channel="inbox"))
+
+
+def test_an_approved_return_is_the_new_units_to_do_and_the_old_ones_to_drop(
+    engine: Engine,
+) -> None:
+    for user, unit in (("cw-county", COUNTY), ("cw-neighbour", NEIGHBOUR)):
+        create_user(engine, user, Role.CASEWORKER, unit)
+    f = RecordFactory(make_request("req-returned"))
+    desk = supervisor(f.tier, "330100", CITY)
+    approved = f.emit(
+        EventType.RETURN_APPROVED,
+        State.ASSIGNED,
+        actor=desk,
+        institution_id=NEIGHBOUR,
+        reason="转邻区办理",
+        details={"returned_by": COUNTY, "from_institution": COUNTY, "institution_name": "邻区"},
+    )
+    _plan(engine, [f.submitted(), f.assigned(COUNTY), approved])
+    assert [u for u, _ in _heard(engine, "assigned")] == ["cw-county", "cw-neighbour"]
+    (todo,) = [s for u, s in _heard(engine, "assigned") if u == "cw-neighbour"]
+    assert todo.startswith("【待办】")
+    assert _heard(engine, "moved_away") == [
+        ("cw-county", "【退单已批准】工单 req-returned：" + f.request.subject)
+    ]
+    assert rows(engine, rule="application_decided") == []
+
+
+def test_an_overdue_suspension_decision_does_not_go_to_the_dispatch_desk(engine: Engine) -> None:
+    create_user(engine, "disp-city", Role.DISPATCHER, CITY)
+    create_user(engine, "sup-city", Role.SUPERVISOR, CITY)
+    for kind in ("suspend", "request_extension"):
+        f = RecordFactory(make_request(f"req-overdue-{kind}"))
+        asked = {
+            "kind": kind,
+            "asked_at": "2026-12-01T02:00:00+00:00",
+            "decide_by": "2026-12-02T02:00:00+00:00",
+            "applicant_institution": COUNTY,
+        }
+        overdue = f.emit(EventType.DECISION_OVERDUE, details=asked)
+        _plan(engine, [f.submitted(), f.assigned(COUNTY), overdue])
+    heard = sorted(
+        (r.request_id, r.user_id or "")
+        for r in rows(engine, channel="inbox")
+        if r.event_type == "decision_overdue"
+    )
+    assert heard == [
+        ("req-overdue-request_extension", "disp-city"),
+        ("req-overdue-request_extension", "sup-city"),
+        ("req-overdue-suspend", "sup-city"),
+    ]
