@@ -1001,7 +1001,7 @@ class WorkflowState(BaseModel):
     follow_up_attempts: int = 0  # unreachable tries since the resolution
     last_unreachable_at: datetime | None = None  # the latest of them (calls are spaced)
     followed_up: bool = False  # the follow-up of this resolution is done
-    redo_count: int = 0  # 重办: reopened after an unsatisfied follow-up
+    redo_count: int = 0  # 重办: reopened after an unsatisfied follow-up or by a supervisor above
     rectification: Rectification | None = None  # 整改 after a bad rating, and its appeal
 
     @model_validator(mode="wrap")
@@ -1084,7 +1084,9 @@ class RequestView(BaseModel):
     follow_up_due_at: datetime | None = Field(
         default=None, description="Resolved: when the follow-up desk calls the enterprise"
     )
-    redo_count: int = Field(default=0, description="重办: reopened after a follow-up")
+    redo_count: int = Field(
+        default=0, description="重办: reopened after a follow-up or by a supervisor above"
+    )
     rectification: Rectification | None = Field(
         default=None, description="整改 after a bad rating, and the unit's appeal (申诉)"
     )

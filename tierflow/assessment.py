@@ -190,7 +190,11 @@ SOURCES = (
                 _followed_up, func.coalesce(_detail("outcome").as_string(), "") != "unreachable"
             ),
             "solved": and_(_followed_up, _detail("outcome").as_string() == "satisfied"),
-            "redos": and_(_event(EventType.REOPENED), _detail("cause").as_string() == "follow_up"),
+            # 重办: sent back after an unsatisfied follow-up, or by a supervisor above
+            "redos": and_(
+                _event(EventType.REOPENED),
+                _detail("cause").as_string().in_(["follow_up", "supervisor"]),
+            ),
             # and a 整改 concluded before the appeal was upheld leaves 按时整改率 too
             "rectifications_concluded": and_(
                 _event(EventType.RECTIFICATION_CONCLUDED), not_(_upheld_since)

@@ -791,6 +791,9 @@ class ServiceRequestWorkflow:
             records.close_hold(self.case, now, "resolved")
         elif kind is ActionKind.REOPEN:
             self._reopen(now)
+            if actor.role is Role.SUPERVISOR and actor.institution_id != self._institution_id:
+                self.case.redo_count += 1  # 重办 a supervisor above ordered: the unit's mark
+                details |= {"cause": "supervisor", "redo": self.case.redo_count}
         elif kind in (ActionKind.REJECT, ActionKind.WITHDRAW):
             applications.lapse(self.case, now, event.value)
             chasing.end(self.case, None, now)

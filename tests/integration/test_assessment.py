@@ -575,3 +575,23 @@ async def test_a_sign_for_without_a_deadline_is_not_measured(db_engine: Engine, 
     period = (T0 - timedelta(days=1), T0 + timedelta(days=30))
     on_time = figures.behind(db_engine, [], period, [county], "sign_for_on_time_rate")
     assert [m.request_id for m in on_time] == ["req-timed-sign-for"]
+
+
+async def test_redos_count_the_follow_ups_and_the_supervisors_not_the_units_own(
+    db_engine: Engine, tmp_path
+) -> None:
+    """`redos` (重办): sent back after an unsatisfied follow-up or by a supervisor above, not a
+    unit reopening its own conclusion."""
+    county = "zj-330106-sme"
+    cw = caseworker(county)
+    made = []
+    for i, cause in enumerate(("follow_up", "supervisor", None)):
+        f = RecordFactory(make_request(f"req-redo-{cause}"), T0 + timedelta(seconds=i))
+        rec = [f.submitted(), f.assigned(county), f.resolved()]
+        details = {"cause": cause, "redo": 1} if cause else {}
+        rec.append(f.emit(EventType.REOPENED, State.IN_PROGRESS, details=details))
+        made.append(rec)
+    _persist(db_engine, made)
+    report, _ = await _report(db_engine, tmp_path)
+    [row] = [r for r in report["rows"] if r["institution_id"] == county]
+    assert row["redos"] == 2

@@ -145,3 +145,21 @@ async def test_requests_pinned_before_take_unreachable_calls_at_once(ts_worker, 
     for _ in range(3):
         answer = await act(handle, call(FollowUpOutcome.UNREACHABLE))
     assert answer.state is State.CLOSED
+
+
+async def test_a_supervisor_above_sending_a_conclusion_back_is_a_redo(ts_worker, stand_ins) -> None:
+    """重办 a supervisor above orders (办结质量不合格) counts as the follow-up's does; the unit
+    reopening its own conclusion is a correction, not a redo."""
+    env, queue = ts_worker
+    req, handle, policy, cw = await _resolved(env, queue, stand_ins)
+    await act(handle, action(ActionKind.REOPEN, cw, text="补充办理结果"))
+    await act(handle, action(ActionKind.RESOLVE, cw, text="已补充"))
+    city = Actor(
+        id="sup-330100", role=Role.SUPERVISOR, tier=Tier.MUNICIPAL, division_code="330100"
+    )
+    back = await act(handle, action(ActionKind.REOPEN, city, text="办结质量不合格，重办"))
+    assert back.state is State.IN_PROGRESS
+    own, ordered = records(stand_ins, req, "reopened")
+    assert own.details == {}
+    assert ordered.details == {"cause": "supervisor", "redo": 1}
+    assert (await view(handle)).redo_count == 1
