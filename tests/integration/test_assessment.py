@@ -583,7 +583,6 @@ async def test_redos_count_the_follow_ups_and_the_supervisors_not_the_units_own(
     """`redos` (重办): sent back after an unsatisfied follow-up or by a supervisor above, not a
     unit reopening its own conclusion."""
     county = "zj-330106-sme"
-    cw = caseworker(county)
     made = []
     for i, cause in enumerate(("follow_up", "supervisor", None)):
         f = RecordFactory(make_request(f"req-redo-{cause}"), T0 + timedelta(seconds=i))
