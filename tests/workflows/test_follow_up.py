@@ -154,9 +154,7 @@ async def test_a_supervisor_above_sending_a_conclusion_back_is_a_redo(ts_worker,
     req, handle, policy, cw = await _resolved(env, queue, stand_ins)
     await act(handle, action(ActionKind.REOPEN, cw, text="补充办理结果"))
     await act(handle, action(ActionKind.RESOLVE, cw, text="已补充"))
-    city = Actor(
-        id="sup-330100", role=Role.SUPERVISOR, tier=Tier.MUNICIPAL, division_code="330100"
-    )
+    city = Actor(id="sup-330100", role=Role.SUPERVISOR, tier=Tier.MUNICIPAL, division_code="330100")
     back = await act(handle, action(ActionKind.REOPEN, city, text="办结质量不合格，重办"))
     assert back.state is State.IN_PROGRESS
     own, ordered = records(stand_ins, req, "reopened")
