@@ -1001,6 +1001,8 @@ class WorkflowState(BaseModel):
     follow_up_attempts: int = 0  # unreachable tries since the resolution
     last_unreachable_at: datetime | None = None  # the latest of them (calls are spaced)
     followed_up: bool = False  # the follow-up of this resolution is done
+    # 差评回访: a bad rating after the close waits for the desk's call back (pinned rule)
+    calling_back: bool = False
     redo_count: int = 0  # 重办: reopened after an unsatisfied follow-up or by a supervisor above
     rectification: Rectification | None = None  # 整改 after a bad rating, and its appeal
 

@@ -212,6 +212,12 @@ class PinnedPolicy(BaseModel):
         "the supervisors and desks above that unit, not by those of the enterprise's region "
         "(False for policies pinned before this field)",
     )
+    bad_rating_callback_after_close: bool = Field(
+        default=False,
+        description="差评回访: a bad rating given after the close (in the rating window) waits "
+        "for the follow-up desk's call back, which it records on the closed request (False "
+        "for policies pinned before this field)",
+    )
     reassign_starts_fresh: bool = Field(
         default=False,
         description="改派: the unit a request is re-dispatched to gets its clocks afresh, as "
@@ -270,6 +276,7 @@ ENGINE_RULES = (
     "follow_up_spacing_hours",
     "scope_follows_holder",
     "reassign_starts_fresh",
+    "bad_rating_callback_after_close",
 )
 
 

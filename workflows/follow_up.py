@@ -48,6 +48,17 @@ def spacing_refusal(
     )
 
 
+def call_back(case: WorkflowState, rating: int, now: datetime) -> bool:
+    """差评回访: a bad rating given after the close falls due for the desk's call back, as a
+    resolution's follow-up does (policies pinned with the rule). Whether it does."""
+    policy = case.policy
+    if policy is None or not policy.bad_rating_callback_after_close or rating > BAD_RATING:
+        return False
+    after_resolution(case, now)
+    case.calling_back = True
+    return True
+
+
 def clear(case: WorkflowState) -> None:
     case.follow_up_due_at = None
     case.follow_up_attempts = 0

@@ -176,7 +176,8 @@ def awaiting(case: WorkflowState) -> list[Awaiting]:
     """What the request waits for from a desk, a supervisor or the holding unit's written
     reply."""
     found = []
-    if case.state is State.RESOLVED and case.follow_up_due_at and not case.followed_up:
+    calls = case.state is State.RESOLVED or case.calling_back  # 差评回访 after the close too
+    if calls and case.follow_up_due_at and not case.followed_up:
         found.append(Awaiting.FOLLOW_UP)
     pending = {a.kind for a in case.applications if a.pending}
     found += [code for kind, code in DECISIONS.items() if kind in pending]

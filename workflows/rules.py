@@ -55,7 +55,8 @@ TRANSITIONS: dict[ActionKind, tuple[frozenset[State], State | None]] = {
     ActionKind.WAIVE_PART: (OPEN_STATES, None),
     ActionKind.SUPERVISE: (OPEN_STATES, None),
     ActionKind.REPLY_SUPERVISION: (frozenset(State), None),  # while one waits: even closed
-    ActionKind.FOLLOW_UP: (frozenset({State.RESOLVED}), None),
+    # closed: a bad rating's call back after the close (差评回访; the workflow checks)
+    ActionKind.FOLLOW_UP: (frozenset({State.RESOLVED, State.CLOSED}), None),
     # after a bad rating, while its rectification or appeal is open (the workflow checks):
     # resolved, closed, or handled again meanwhile (重办), as its deadlines keep running
     ActionKind.CONCLUDE_RECTIFICATION: (frozenset(State), None),

@@ -127,6 +127,7 @@ ONE_SUPERVISION_PATCH = "one-supervision-at-a-time"
 # from before it had no such reply)
 LATE_REPLY_PATCH = "late-supervision-reply"
 NO_SUPERVISION_WAITS = N_("cannot reply: no supervision waits for a reply")
+NO_CALL_BACK = N_("cannot follow up: the request is closed and no bad rating waits for a call back")
 # A published calendar moves every pending deadline (a suspension's end, the chasing rungs,
 # a reply deadline, parts, the follow-up, the windows, a rectification's); before, the
 # running clocks alone.
@@ -253,7 +254,11 @@ class ServiceRequestWorkflow:
                 pass
 
     def _open_after_close(self) -> bool:
-        return rectification.active(self.case) or chasing.awaiting_reply(self.case) is not None
+        return (
+            rectification.active(self.case)
+            or chasing.awaiting_reply(self.case) is not None
+            or (self.case.calling_back and not self.case.followed_up)  # 差评回访 (pinned)
+        )
 
     def _rating_open(self) -> bool:
         """Whether a closed request still takes a rating now."""
@@ -590,6 +595,9 @@ class ServiceRequestWorkflow:
             refusal = Said(NO_SUPERVISION_WAITS)
         if action.kind is ActionKind.FOLLOW_UP and self.case.followed_up:
             refusal = Said(N_("cannot follow up: this resolution was followed up already"))
+        after_close = self.case.state is State.CLOSED
+        if action.kind is ActionKind.FOLLOW_UP and after_close and not self.case.calling_back:
+            refusal = refusal or Said(NO_CALL_BACK)
         if action.kind is ActionKind.FOLLOW_UP:  # unreachable calls are spaced (pinned)
             refusal = refusal or follow_up.spacing_refusal(
                 self.case, action.outcome, workflow.now()
@@ -809,6 +817,9 @@ class ServiceRequestWorkflow:
         elif kind is ActionKind.RATE:
             self.case.rating = action.rating
             details["rating"] = action.rating
+            closed = self.case.state is State.CLOSED
+            if closed and follow_up.call_back(self.case, action.rating or 0, now):
+                details["follow_up_due_at"] = _iso(self.case.follow_up_due_at)
         if action.attachments:  # 补充材料, 办结 documents: in the audit trail, not the state
             details["attachments"] = [a.model_dump(mode="json") for a in action.attachments]
         self._record_action(action, details, to_state)
@@ -1371,6 +1382,12 @@ class ServiceRequestWorkflow:
         now, outcome = self._now(), action.outcome
         assert outcome is not None
         attempt = follow_up.record(self.case, outcome, now)
+        if self.case.calling_back:  # 差评回访 after the close: recorded, the request stays closed
+            self.case.calling_back = not self.case.followed_up
+            self._record_action(
+                action, {"outcome": outcome.value, "attempt": attempt, "call_back": True}
+            )
+            return
         self._record_action(action, {"outcome": outcome.value, "attempt": attempt}, State.RESOLVED)
         if outcome is FollowUpOutcome.UNSATISFIED:
             self.case.redo_count += 1

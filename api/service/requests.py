@@ -81,6 +81,10 @@ class QueueFilter:
     uscc: str | None = None  # one enterprise's requests (a portal's "my requests")
 
 
+# worklists whose requests may wait for someone after their close
+AFTER_CLOSE = frozenset({Awaiting.APPEAL_DECISION, Awaiting.SUPERVISION_REPLY, Awaiting.FOLLOW_UP})
+
+
 class QueueSort(StrEnum):
     """How a listing is ordered."""
 
@@ -173,7 +177,10 @@ def _conditions(principal: Principal, where: QueueFilter, dialect: str, now: dat
         conditions.append(col(ServiceRequest.escalation_count) > 0)
     if where.awaiting:  # any of the worklists
         conditions.append(or_(*(_waits_for(principal, code) for code in where.awaiting)))
-    if where.state is None and not where.include_closed:
+    # a worklist of what may wait after the close (an appeal, a supervision's reply, a bad
+    # rating's call back) holds closed requests too
+    after_close = AFTER_CLOSE.intersection(where.awaiting)
+    if where.state is None and not where.include_closed and not after_close:
         conditions.append(col(ServiceRequest.state).not_in(sorted(TERMINAL_STATES)))
     search = (where.search or "").strip()
     if search:

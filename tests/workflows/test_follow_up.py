@@ -161,3 +161,38 @@ async def test_a_supervisor_above_sending_a_conclusion_back_is_a_redo(ts_worker,
     assert own.details == {}
     assert ordered.details == {"cause": "supervisor", "redo": 1}
     assert (await view(handle)).redo_count == 1
+
+
+async def _rated_badly_after_the_close(ts_worker, stand_ins, **rules: object):
+    env, queue = ts_worker
+    req, handle, policy, cw = await _resolved(env, queue, stand_ins, **rules)
+    closed = await act(handle, call(FollowUpOutcome.SATISFIED))
+    assert closed.state is State.CLOSED  # the rating window is open
+    await act(handle, action(ActionKind.RATE, ENTERPRISE, rating=1, text="问题并未解决"))
+    return req, handle
+
+
+async def test_a_bad_rating_after_the_close_is_called_back(ts_worker, stand_ins) -> None:
+    """差评回访: a bad rating given in the rating window after the close waits for the desk's
+    call back (待回访), which it records on the closed request; the request stays closed."""
+    req, handle = await _rated_badly_after_the_close(ts_worker, stand_ins)
+    state = await view(handle)
+    assert Awaiting.FOLLOW_UP in state.summary.awaiting and state.follow_up_due_at is not None
+    (rated,) = records(stand_ins, req, "rated")
+    assert rated.details["follow_up_due_at"] == state.follow_up_due_at.isoformat()
+    answer = await act(handle, call(FollowUpOutcome.UNSATISFIED, "企业仍不满意，已转整改"))
+    assert answer.state is State.CLOSED
+    (_, back) = records(stand_ins, req, "followed_up")
+    assert back.details == {"outcome": "unsatisfied", "attempt": 1, "call_back": True}
+    assert Awaiting.FOLLOW_UP not in (await view(handle)).summary.awaiting
+    assert "followed up already" in await refused(handle, call(FollowUpOutcome.SATISFIED))
+
+
+async def test_requests_pinned_before_take_no_call_back_after_the_close(
+    ts_worker, stand_ins
+) -> None:
+    req, handle = await _rated_badly_after_the_close(
+        ts_worker, stand_ins, bad_rating_callback_after_close=False
+    )
+    assert Awaiting.FOLLOW_UP not in (await view(handle)).summary.awaiting
+    assert "cannot follow up" in await refused(handle, call(FollowUpOutcome.SATISFIED))

@@ -104,6 +104,13 @@ class ServiceRequest(ServiceRequestBase, table=True):
         Index("ix_service_request_category_submitted", "category", "submitted_at"),
         Index("ix_service_request_handler", "institution_id", "handler_id"),
         Index("ix_service_request_registered_by", "registered_by"),
+        # the few rows a worklist looks for (closed ones too): what waits for someone
+        Index(
+            "ix_service_request_awaiting",
+            "awaiting",
+            postgresql_where=text("awaiting IS NOT NULL"),
+            sqlite_where=text("awaiting IS NOT NULL"),
+        ),
         Index("ix_service_request_first_holder", "first_holder"),
         # the queues' and gauges' open requests, a small part of a year's rows
         Index(
