@@ -638,7 +638,9 @@ def _case(
         for kind in detail.allowed_actions
     ]
     summary = view.summary if view else detail.request
-    picks = bool(UNIT_PICKS.intersection(detail.allowed_actions))
+    offered = set(detail.allowed_actions)
+    picks = bool(UNIT_PICKS & offered)
+    units = _unit_choices(ctx, summary, _sent_outside(view, user)) if picks and summary else []
     context = {
         "detail": detail,
         "row": detail.request,
@@ -674,8 +676,14 @@ def _case(
         "error_headed": error_headed,
         "field_errors": field_errors or {},
         "values": values or {},
-        "unit_choices": _unit_choices(ctx, summary, _sent_outside(view, user))
-        if picks and summary
+        # the units each form names, for those offered: 协办 any nearby unit, 改派 and an
+        # approved 退单 one at the request's tier serving its category, 免除 an open part's
+        "unit_choices": units if ActionKind.ADD_CO_HANDLER in offered else [],
+        "dispatch_choices": [u for u in units if summary and _dispatchable(u, summary)]
+        if offered & {ActionKind.REASSIGN, ActionKind.APPROVE_RETURN}
+        else [],
+        "part_choices": [p for p in view.parts if p.open]
+        if view and ActionKind.WAIVE_PART in offered
         else [],
         "colleagues": _colleagues(ctx, summary, detail.allowed_actions),
     }
@@ -751,6 +759,13 @@ def _unit_choices(
     except SQLAlchemyError:  # the page still works: the id is typed
         return []
     return [unit for unit in near if unit.id != summary.institution_id]
+
+
+def _dispatchable(unit: InstitutionRow, summary: RequestSummary) -> bool:
+    """Whether a 改派 or an approved 退单 may send the request to ``unit``: one at its tier
+    that serves its category (the workflow's directory check says the same)."""
+    serves = not unit.categories or summary.category.value in unit.categories
+    return unit.tier is summary.tier and serves
 
 
 def rating_stages(state: State | None) -> list[RatingStage]:

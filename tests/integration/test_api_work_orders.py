@@ -791,19 +791,27 @@ async def test_a_request_outside_the_region_goes_to_another_citys_county_and_its
 
 
 async def test_the_case_page_offers_the_citys_units_by_name_to_reassign_to(api: Api, stack) -> None:
-    """改派 and 协办 name an institution: the case page suggests the units of the request's
-    city by name (the field still takes any id; the workflow checks it)."""
+    """改派 names an institution: the case page suggests by name the units of the request's
+    city at its tier that serve its category (the field still takes any id; the workflow
+    checks it)."""
     rid = await api.submit(make_request(), who="sys_portal")
     app = create_app(stack.settings, stack.client, stack.engine)
     async with asgi_client(app) as client:
         assert (await sign_in(client, api.users.tokens["sup_city"])).status_code == 303
         page = (await client.get(f"/console/requests/{rid}")).text
-    assert 'name="institution_id"' in page and 'list="unit-choices"' in page
+    assert 'name="institution_id"' in page and 'list="dispatch-choices"' in page
     # a supervisor's comment is an instruction (批示) the unit hears of: the form says so
     assert '<label for="t-comment">批示（承办单位的经办人会收到通知）</label>' in page
     offered = dict(re.findall(r'<option value="([^"]+)">([^<]+)</option>', page))
     assert offered["zj-330105-sme"] == "杭州市拱墅区中小企业服务中心"
-    assert offered["zj-330100-sme"] == "杭州市中小企业服务中心"
+    assert "zj-330100-sme" not in offered  # a municipal unit: the request is at the county tier
     assert "zj-330106-sme" not in offered  # its holder: nobody re-dispatches it there
     # Hangzhou's units (named, and the directory's placeholders), no other city's
     assert all(re.search(r"-3301\d\d", unit) for unit in offered), sorted(offered)
+    assert "zj-330110-fin" in offered  # a financing service station, for a financing request
+    talent = await api.submit(make_request(category=Category.TALENT), who="sys_portal")
+    async with asgi_client(app) as client:
+        assert (await sign_in(client, api.users.tokens["sup_city"])).status_code == 303
+        page = (await client.get(f"/console/requests/{talent}")).text
+    offered = dict(re.findall(r'<option value="([^"]+)">([^<]+)</option>', page))
+    assert "zj-330105-sme" in offered and "zj-330110-fin" not in offered  # serves financing only

@@ -18,6 +18,8 @@ ON = {
     "one_supervision_per_unit": True,
     "follow_up_spacing_hours": 2,
     "scope_follows_holder": True,
+    "reassign_starts_fresh": True,
+    "bad_rating_callback_after_close": True,
 }
 
 
@@ -33,6 +35,8 @@ def test_the_rules_a_recording_names_are_pinned_and_absent_ones_are_off() -> Non
         "one_supervision_per_unit": False,
         "follow_up_spacing_hours": None,
         "scope_follows_holder": False,
+        "reassign_starts_fresh": False,
+        "bad_rating_callback_after_close": False,
     }
     partly = as_recorded(today, {"supervision_ends_on_move": True})
     assert (partly.supervision_ends_on_move, partly.decision_days) == (True, None)

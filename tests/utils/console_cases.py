@@ -39,5 +39,7 @@ def case_page_context(case: WorkflowState, now: datetime, **extra: object) -> di
         "open_states": {state.value for state in OPEN_STATES},
         "values": {},
         "unit_choices": [],
+        "dispatch_choices": [],
+        "part_choices": [],
         **extra,
     }

@@ -67,8 +67,12 @@ def test_applications_go_to_the_deciders_and_decisions_back_to_the_unit() -> Non
     assert _rules_for(EventType.APPEAL_DECISION_OVERDUE) == {"appeal_decision_overdue"}
     (overdue,) = RULES.for_event(EventType.APPEAL_DECISION_OVERDUE)
     assert [s.audience.value for s in overdue.send] == ["supervisors_above"]  # the deciders
-    (late,) = RULES.for_event(EventType.DECISION_OVERDUE)  # 退单, 延期, 挂起: those who decide
-    assert [s.audience.value for s in late.send] == ["dispatch_desk", "supervisors_above"]
+    # 退单, 延期, 挂起: those who decide; the dispatch desk decides no 挂起
+    late = {r.name: r for r in RULES.for_event(EventType.DECISION_OVERDUE)}
+    assert [s.audience.value for s in late["decision_overdue"].send] == ["supervisors_above"]
+    desk = late["decision_overdue_desk"]
+    assert [s.audience.value for s in desk.send] == ["dispatch_desk"]
+    assert desk.applies({"kind": "return"}) and not desk.applies({"kind": "suspend"})
 
 
 COUNTY = "zj-330106-sme"
