@@ -711,6 +711,11 @@ class Rectification(BaseModel):
         return self.concluded_at is None
 
     @property
+    def ended_by_appeal(self) -> bool:
+        """The upheld appeal ended it (the rating no longer counts), not the unit's 整改."""
+        return bool(self.appeal_upheld) and self.concluded_at == self.decided_at
+
+    @property
     def appeal_pending(self) -> bool:
         return self.appealed_at is not None and self.decided_at is None
 

@@ -218,6 +218,14 @@ def in_scope(
     return actor.role is Role.ADMIN
 
 
+def sends_back(actor: Actor, tier: Tier, holder: str | None) -> bool:
+    """Whether a reopening by ``actor`` is a 重办 ordered from above: a supervisor of a tier
+    above the request's (the national one at the top), not one of the holding unit."""
+    if actor.role is not Role.SUPERVISOR or actor.tier is None:
+        return False
+    return actor.institution_id != holder and oversees(actor.tier, tier)
+
+
 def unit_step_refusal(actor: Actor, kind: ActionKind, holder: str | None) -> str | None:
     """Why a supervisor may not take ``kind``, a step of the holding unit ``holder``, when it
     is not that unit's own lead; None if it may."""

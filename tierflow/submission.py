@@ -93,7 +93,8 @@ class ReadModelHolds:
                 rows = repository.action_transitions(session, request_id, action.action_id)
             if not rows:
                 return Trail.NOTHING
-            return Trail.SAME if same_action(rows, action) else Trail.OTHER
+            # a record that cannot be read back is taken for the copy it most likely is
+            return Trail.OTHER if same_action(rows, action) is False else Trail.SAME
 
         return await asyncio.to_thread(recorded)
 

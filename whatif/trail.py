@@ -130,16 +130,17 @@ def action_of(row: Transition) -> ActionRequest:
         )
 
 
-def same_action(rows: Sequence[Transition], action: ActionRequest) -> bool:
+def same_action(rows: Sequence[Transition], action: ActionRequest) -> bool | None:
     """Whether ``rows`` (the trail's records under ``action``'s id) record this very action:
-    the same digest (kind, person and every field). Another action reusing the id does not,
-    nor one whose record cannot be read back."""
+    the same digest (kind, person and every field); False for another action reusing the id;
+    None when there are none, or their record cannot be read back (recorded before the
+    fields it needs were kept)."""
     if not rows:
-        return False
+        return None
     try:
         recorded = action_of(rows[0])
     except ValueError:
-        return False
+        return None
     return recorded.content_digest() == action.content_digest()
 
 

@@ -89,10 +89,7 @@ def return_holds(case: WorkflowState, kind: ActionKind) -> str | None:
     if kind not in WAIT_FOR_RETURN or pending(case, ActionKind.RETURN) is None:
         return None
     return Said(
-        N_(
-            "cannot %(kind)s: the unit's return (退单) waits for a decision; the desk decides "
-            "it first"
-        ),
+        N_("cannot %(kind)s: the unit's return (退单) waits for a decision, which comes first"),
         kind=kind.value,
     )
 
@@ -100,8 +97,6 @@ def return_holds(case: WorkflowState, kind: ActionKind) -> str | None:
 def refusal(case: WorkflowState, action: ActionRequest, now: datetime) -> str | None:
     """Why this return, extension or decision cannot be taken now; None if it can."""
     kind = action.kind
-    if held := return_holds(case, kind):
-        return held
     if kind is ActionKind.RETURN:
         return _return_refusal(case, now)
     if kind is ActionKind.REQUEST_EXTENSION:
@@ -347,16 +342,19 @@ APPEAL_DECISIONS = frozenset({ActionKind.UPHOLD_APPEAL, ActionKind.REJECT_APPEAL
 def decider_refusal(
     actor: Actor, kind: ActionKind, tier: Tier, unit: str | None = None
 ) -> str | None:
-    """A supervisor (for a return also the dispatch desk) of a tier above the unit's (the
-    holder's; for an appeal the rated unit's) decides, the national one at the top, never one
-    of the unit itself; the role table says which kinds each may decide."""
-    if (kind not in ASKS and kind not in APPEAL_DECISIONS) or actor.role is Role.ADMIN:
+    """A supervisor (for a return also the dispatch desk) of a tier above the unit's decides,
+    the national one at the top; the role table says which kinds each may decide. Given the
+    ``unit`` (the holder; for an appeal the rated unit, and ``tier`` its tier), never one of
+    the unit itself, and an appeal too (rules added later: ``ServiceRequestWorkflow`` checks
+    them apart, so that runs that applied such a step before replay as they were)."""
+    appeal = kind in APPEAL_DECISIONS and unit is not None
+    if (kind not in ASKS and not appeal) or actor.role is Role.ADMIN:
         return None
     if unit is not None and actor.institution_id == unit:
         return Said(
             N_(
-                "cannot %(kind)s: %(unit)s does not decide for itself; a supervisor of a tier "
-                "above does"
+                "cannot %(kind)s: %(unit)s does not decide for itself; a supervisor or desk "
+                "above it does (at the national tier, one of another unit)"
             ),
             kind=kind.value,
             unit=unit,

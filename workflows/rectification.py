@@ -98,9 +98,19 @@ def next_due(case: WorkflowState) -> datetime | None:
     return min(dues) if dues else None
 
 
-def rated_tier(holds: Sequence[TierHold], r: Rectification) -> Tier | None:
-    """The tier of the rated unit: of its last stay (it concluded the request there)."""
-    return next((h.tier for h in reversed(holds) if h.institution_id == r.institution_id), None)
+def decided_above(
+    r: Rectification | None,
+    holds: Sequence[TierHold],
+    kind: ActionKind,
+    tier: Tier,
+    holder: str | None,
+) -> tuple[Tier, str | None]:
+    """The tier and unit a decider must stand above: the holder's (``tier``, ``holder``); for
+    an appeal of a rating, the rated unit's (the tier of its last stay: it concluded there)."""
+    if r is None or kind not in (ActionKind.UPHOLD_APPEAL, ActionKind.REJECT_APPEAL):
+        return tier, holder
+    rated = next((h.tier for h in reversed(holds) if h.institution_id == r.institution_id), None)
+    return rated or tier, r.institution_id
 
 
 def of_another_unit(r: Rectification, actor: Actor, kind: ActionKind) -> bool:

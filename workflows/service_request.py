@@ -126,6 +126,20 @@ ONE_SUPERVISION_PATCH = "one-supervision-at-a-time"
 # handler answers the reprimanded supervision only where this marker is (requests replayed
 # from before it had no such reply)
 LATE_REPLY_PATCH = "late-supervision-reply"
+# The newer rules (_newer_rules_refusal): checked by the validator, and by the handler when
+# steps taken since changed the state (its own patch, taken only when it refuses)
+DECIDED_ABOVE_PATCH = "decided-above-the-unit"
+# 整改 and 申诉 while a 重办 handles the request again, and a bad rating's call back after the
+# close, are allowed since this patch (taken only where the states before would refuse them)
+WIDER_STATES_PATCH = "rectification-and-call-back-in-more-states"
+# the states those steps were allowed in before
+STATES_BEFORE = {
+    ActionKind.CONCLUDE_RECTIFICATION: frozenset({State.RESOLVED, State.CLOSED}),
+    ActionKind.APPEAL_RATING: frozenset({State.RESOLVED, State.CLOSED}),
+    ActionKind.UPHOLD_APPEAL: frozenset({State.RESOLVED, State.CLOSED}),
+    ActionKind.REJECT_APPEAL: frozenset({State.RESOLVED, State.CLOSED}),
+    ActionKind.FOLLOW_UP: frozenset({State.RESOLVED}),
+}
 NO_SUPERVISION_WAITS = N_("cannot reply: no supervision waits for a reply")
 NO_CALL_BACK = N_("cannot follow up: the request is closed and no bad rating waits for a call back")
 # A published calendar moves every pending deadline (a suspension's end, the chasing rungs,
@@ -399,6 +413,7 @@ class ServiceRequestWorkflow:
             if routing:
                 self._check_granted_since(action)
             self._check(action)
+            self._check_wider_states(action)
             if routing:
                 self._check_unit_step(action)
             if self.case.sequence != judged_at:  # steps were taken since: judge it again
@@ -458,7 +473,11 @@ class ServiceRequestWorkflow:
         # The fields staff add (an administrator's withdrawal once needed no text), and the
         # rules below, are checked before acceptance, so that actions accepted before them
         # replay as they were.
-        late = self._later_rules_refusal(action) or self._repeat_supervision(action)
+        late = (
+            self._later_rules_refusal(action)
+            or self._repeat_supervision(action)
+            or self._newer_rules_refusal(action)
+        )
         if late:
             raise late
 
@@ -497,14 +516,45 @@ class ServiceRequestWorkflow:
         repeat = self._repeat_supervision(action)
         if repeat and workflow.patched(ONE_SUPERVISION_PATCH):
             raise repeat
+        newer = self._newer_rules_refusal(action)
+        if newer and workflow.patched(DECIDED_ABOVE_PATCH):
+            raise newer
 
-    def _decided_for(self, kind: ActionKind) -> tuple[Tier, str | None]:
-        """The tier and unit an application's or an appeal's decider must stand above: the
-        holder's; the rated unit's for an appeal of its rating."""
-        r = self.case.rectification
-        if r is not None and kind in applications.APPEAL_DECISIONS:
-            return rectification.rated_tier(self.case.holds, r) or self.case.tier, r.institution_id
-        return self.case.tier, self._institution_id
+    def _newer_rules_refusal(self, action: ActionRequest) -> ApplicationError | None:
+        """Rules added after the later ones: a decision (an application's, an appeal's) is a
+        supervisor's above the unit, never the unit's own; and while a 退单 waits, the unit
+        does not ask the enterprise or suspend (the desk could not decide it). Checked like
+        the later rules, with a patch of their own."""
+        kind = action.kind
+        if kind in applications.ASKS or kind in applications.APPEAL_DECISIONS:
+            tier, unit = rectification.decided_above(
+                self.case.rectification, self.case.holds, kind, self.case.tier, self._institution_id
+            )
+            decider = applications.decider_refusal(action.actor, kind, tier, unit)
+            if decider:
+                return refused(decider, "Forbidden")
+        held = applications.return_holds(self.case, kind)
+        return refused(held, "InvalidTransition") if held else None
+
+    def _check_wider_states(self, action: ActionRequest) -> None:
+        """A step allowed in more states since ``WIDER_STATES_PATCH``: the handler refuses it
+        as before where the run predates the patch (a validator let it in, then the state
+        changed before the handler ran)."""
+        before = STATES_BEFORE.get(action.kind)
+        if before is None or self.case.state in before:
+            return
+        if workflow.patched(WIDER_STATES_PATCH):
+            return
+        refusal = N_("cannot %(kind)s a request in state %(state)s (allowed in: %(states)s)")
+        raise refused(
+            Said(
+                refusal,
+                kind=action.kind.value,
+                state=self.case.state.value,
+                states=", ".join(sorted(state.value for state in before)),
+            ),
+            "InvalidTransition",
+        )
 
     def _repeat_supervision(self, action: ActionRequest) -> ApplicationError | None:
         """督办 by hand while another of the holding unit waits for its reply."""
@@ -578,9 +628,7 @@ class ServiceRequestWorkflow:
                 Said(signed_already, institution=str(self._institution_id), at=signed.isoformat()),
                 "InvalidTransition",
             )
-        decider = applications.decider_refusal(
-            action.actor, action.kind, *self._decided_for(action.kind)
-        )
+        decider = applications.decider_refusal(action.actor, action.kind, self.case.tier)
         if decider:
             raise refused(decider, "Forbidden")
         refusal = (
@@ -799,7 +847,7 @@ class ServiceRequestWorkflow:
             records.close_hold(self.case, now, "resolved")
         elif kind is ActionKind.REOPEN:
             self._reopen(now)
-            if actor.role is Role.SUPERVISOR and actor.institution_id != self._institution_id:
+            if permissions.sends_back(actor, self.case.tier, self._institution_id):
                 self.case.redo_count += 1  # 重办 a supervisor above ordered: the unit's mark
                 details |= {"cause": "supervisor", "redo": self.case.redo_count}
         elif kind in (ActionKind.REJECT, ActionKind.WITHDRAW):
@@ -1647,7 +1695,7 @@ class ServiceRequestWorkflow:
             )
         records.open_hold(self.case, tier, institution.id, now)
         moved = {"institution_name": institution.name, **(details or {})}
-        if leaving and leaving != institution.id:  # the unit it left hears it needs do no more
+        if leaving and leaving != institution.id:  # the unit it left hears it is done with it
             moved["from_institution"] = leaving
         self._emit(
             event,

@@ -94,9 +94,7 @@ def _actor_may(view: RequestView, actor: Actor, kind: ActionKind) -> bool:
     ):
         return False
     r = view.rectification
-    appeal = r is not None and kind in applications.APPEAL_DECISIONS
-    tier = (rectification.rated_tier(view.holds, r) if appeal and r else None) or s.tier
-    unit = r.institution_id if appeal and r else s.institution_id
+    tier, unit = rectification.decided_above(r, view.holds, kind, s.tier, s.institution_id)
     if applications.decider_refusal(actor, kind, tier, unit):  # a tier above decides
         return False
     if kind is ActionKind.SUPERVISE and (

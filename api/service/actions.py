@@ -117,7 +117,7 @@ def answered_before(ctx: ApiContext, request_id: str, action: ActionRequest) -> 
     from them (the workflow refused it while it ran)."""
     with Session(ctx.engine) as session:
         rows = repository.action_transitions(session, request_id, action.action_id)
-    if not same_action(rows, action):
+    if same_action(rows, action) is not True:  # none, another, or not to be read back
         return None
     last = rows[-1]
     return ActionResult(

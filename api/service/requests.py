@@ -9,8 +9,9 @@ from enum import StrEnum
 from typing import Any
 
 from fastapi import HTTPException, status
-from sqlalchemy import and_, case, false, func, or_
+from sqlalchemy import and_, case, false, func, or_, union
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_fixed
@@ -203,7 +204,7 @@ def _waits_for(principal: Principal, code: Awaiting) -> Any:
         mine = [t.value for t in Tier if tier is not None and oversees(tier, t)]
         return and_(waits, col(ServiceRequest.tier).in_(mine))
     if code is Awaiting.SUPERVISION_REPLY:
-        return _replies_owed(principal, waits)
+        return _replies_owed(principal)
     if code is Awaiting.FOLLOW_UP and principal.role is Role.FOLLOW_UP:
         # 待回访 is the dispatching tier's desk's, the tier above the holder's (as the notifier
         # tells it): a province's desk does not call the enterprises its cities' desks call
@@ -213,18 +214,20 @@ def _waits_for(principal: Principal, code: Awaiting) -> Any:
     return waits
 
 
-def _replies_owed(principal: Principal, holder_owes: Any) -> Any:
+def _replies_owed(principal: Principal) -> Any:
     """督办待回复: the requests whose supervision waits for a written reply, the holding
-    unit's (the column) or a co-handler's for its late part (``request_part``). A unit's
-    caseworkers see the replies their unit owes, not another unit's; a supervisor sees every
-    reply owed in their scope."""
+    unit's (the ``awaiting`` column) or a co-handler's for its late part (``request_part``).
+    A unit's caseworkers see the replies their unit owes, not another unit's; a supervisor
+    sees every reply owed in their scope. One list of ids from both (each found by its own
+    index), which the listing reads by primary key."""
+    row = aliased(ServiceRequest)
+    code = f" {Awaiting.SUPERVISION_REPLY.value} "
+    holders = select(row.request_id).where(col(row.awaiting).contains(code, autoescape=True))
     parts = select(RequestPart.request_id).where(col(RequestPart.replies_owed) > 0)
-    unit = principal.institution_id if principal.role is Role.CASEWORKER else None
-    if unit is None:
-        return or_(holder_owes, col(ServiceRequest.request_id).in_(parts))
-    own_parts = parts.where(RequestPart.institution_id == unit)
-    holds = col(ServiceRequest.institution_id) == unit
-    return or_(and_(holder_owes, holds), col(ServiceRequest.request_id).in_(own_parts))
+    if principal.role is Role.CASEWORKER and principal.institution_id is not None:
+        holders = holders.where(row.institution_id == principal.institution_id)
+        parts = parts.where(RequestPart.institution_id == principal.institution_id)
+    return col(ServiceRequest.request_id).in_(union(holders, parts))
 
 
 def _received(principal: Principal) -> list[Any]:

@@ -7,6 +7,8 @@ it is followed up.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from schemas.domain import Role, State, Tier
 from schemas.lifecycle import ActionKind, Awaiting, FollowUpOutcome
 from schemas.request import Actor
@@ -196,3 +198,20 @@ async def test_requests_pinned_before_take_no_call_back_after_the_close(
     )
     assert Awaiting.FOLLOW_UP not in (await view(handle)).summary.awaiting
     assert "cannot follow up" in await refused(handle, call(FollowUpOutcome.SATISFIED))
+
+
+async def test_a_request_closed_uncalled_takes_no_follow_up_afterwards(
+    ts_worker, stand_ins
+) -> None:
+    """Nobody called before the reopen window ended: the request closed, and the desk cannot
+    record a follow-up on it then (it would move a closed request back); only a bad rating's
+    call back is taken after the close."""
+    env, queue = ts_worker
+    req, handle, policy, cw = await _resolved(env, queue, stand_ins)
+    due = (await view(handle)).close_due_at
+    assert due is not None
+    await sleep_until(env, due + timedelta(minutes=1))
+    assert (await view(handle)).summary.state is State.CLOSED
+    assert "no bad rating waits for a call back" in await refused(
+        handle, call(FollowUpOutcome.SATISFIED)
+    )

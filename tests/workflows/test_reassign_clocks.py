@@ -43,7 +43,7 @@ async def test_the_unit_a_request_is_reassigned_to_gets_fresh_clocks(ts_worker, 
     fresh = add_business_seconds(at, target, d.policy.calendar)
     assert abs(resolution_deadline(state) - fresh) < timedelta(seconds=1)
     assert resolution_deadline(state) > before
-    # the unit it left is named, so that it hears it need do no more
+    # the unit it left is named, so that it hears it has nothing more to do
     (moved,) = records(stand_ins, d.req, "reassigned")
     assert moved.details["from_institution"] == d.holder
 

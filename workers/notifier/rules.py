@@ -21,7 +21,7 @@ from jinja2 import Environment, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.domain import Category, Role
-from schemas.lifecycle import EventType, RequestSummary
+from schemas.lifecycle import ActionKind, EventType, RequestSummary
 from tierflow.db.notification_models import LOCALES, Channel
 from tierflow.webhook_signature import secret_key
 
@@ -94,7 +94,7 @@ class Rule(_Strict):
     # by the role of who took the step (a supervisor's comment is an instruction, 批示)
     only_if_actor_role: list[Role] = Field(default_factory=list)
     # by the event's details.kind (an application's: return, request_extension, suspend)
-    only_if_kind: list[str] = Field(default_factory=list)
+    only_if_kind: list[ActionKind] = Field(default_factory=list)
     # only events whose details hold these (a close that still takes a rating: rating_due_at)
     only_if_details: list[str] = Field(default_factory=list)
     send: Annotated[list[Send], Field(min_length=1)]

@@ -1,6 +1,6 @@
 """What the units and desks hear when a request moves or an application waits, through the
 packaged rules on a real read model: the unit an approved 退单 or a 改派 sends it to gets its
-待办 (with the deadlines to sign for and answer), the unit it left hears it need do no more;
+待办 (with the deadlines to sign for and answer), the unit it left hears it has nothing more to do;
 an application undecided by its deadline reaches those who may decide it (the dispatch desk
 decides returns and extensions, not 挂起)."""
 
