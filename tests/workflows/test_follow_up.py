@@ -14,6 +14,7 @@ from schemas.lifecycle import ActionKind, Awaiting, FollowUpOutcome
 from schemas.request import Actor
 from tests.utils.factories import ENTERPRISE, action, caseworker, make_request
 from tests.workflows.test_lifecycle import act, sleep_until, view
+from tests.workflows.test_operator import replay_and_maybe_record
 from tests.workflows.test_return_and_extension import refused
 from tests.workflows.test_sign_for import pinned_submit, records
 from workflows.business_time import add_business_seconds, business_day_seconds
@@ -188,6 +189,7 @@ async def test_a_bad_rating_after_the_close_is_called_back(ts_worker, stand_ins)
     assert back.details == {"outcome": "unsatisfied", "attempt": 1, "call_back": True}
     assert Awaiting.FOLLOW_UP not in (await view(handle)).summary.awaiting
     assert "followed up already" in await refused(handle, call(FollowUpOutcome.SATISFIED))
+    await replay_and_maybe_record(handle, "call-back-after-close")
 
 
 async def test_requests_pinned_before_take_no_call_back_after_the_close(

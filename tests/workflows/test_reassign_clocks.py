@@ -11,6 +11,7 @@ from schemas.domain import ClockKind, Tier
 from schemas.lifecycle import ActionKind, Institution, RequestView
 from tests.utils.factories import action, supervisor
 from tests.workflows.test_lifecycle import act, view
+from tests.workflows.test_operator import replay_and_maybe_record
 from tests.workflows.test_sign_for import dispatch, records
 from workflows.business_time import add_business_seconds
 
@@ -46,6 +47,7 @@ async def test_the_unit_a_request_is_reassigned_to_gets_fresh_clocks(ts_worker, 
     # the unit it left is named, so that it hears it has nothing more to do
     (moved,) = records(stand_ins, d.req, "reassigned")
     assert moved.details["from_institution"] == d.holder
+    await replay_and_maybe_record(d.handle, "reassign-starts-fresh")
 
 
 async def test_a_request_pinned_before_keeps_the_clocks_it_had(ts_worker, stand_ins) -> None:

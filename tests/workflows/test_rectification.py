@@ -234,3 +234,4 @@ async def test_a_redo_leaves_the_rectification_and_its_appeal_to_go_on(
     assert [r.event_type.value for r in records(stand_ins, req, "appeal_rejected")] == [
         "appeal_rejected"
     ]
+    await replay_and_maybe_record(handle, "rectification-during-redo")
