@@ -373,6 +373,7 @@ def _csrf_refused(
 # --------------------------------------------------------------------------- queue
 # A desk's queue opens on its worklist (the "any" choice shows everything)
 # (the dispatch desk decides returns and extensions both)
+DESK_CHOICE = "desk"  # the queue's choice of a desk's own worklists, when it has several
 DESK_WORKLISTS = {
     Role.FOLLOW_UP: (Awaiting.FOLLOW_UP,),
     Role.DISPATCHER: (Awaiting.RETURN_DECISION, Awaiting.EXTENSION_DECISION),
@@ -418,8 +419,9 @@ def queue_query(
 
 
 def _worklists(user: User, awaiting: str | None) -> tuple[Awaiting, ...]:
-    """The worklist chosen, the desk's own when none is given at all, or none ("")."""
-    if awaiting is None:
+    """The worklist chosen, the desk's own when none is given at all (or ``desk``), or none
+    ("")."""
+    if awaiting is None or awaiting == DESK_CHOICE:
         return DESK_WORKLISTS.get(user.role, ())
     chosen = _enum(Awaiting, awaiting)
     return (chosen,) if chosen else ()
@@ -473,12 +475,17 @@ def queue(
         "sla_status": where.sla_status,
         "awaiting": where.awaiting[0] if len(where.awaiting) == 1 else None,
     }
+    several = len(DESK_WORKLISTS.get(user.role, ())) > 1
     context = {
         "page": found,
         "rows_from": first,
         "rows_to": found.offset + len(found.items),
         "pages": views.Pages.at(number, MAX_QUEUE_PAGE, more, lambda n: _queue_url(shown, n)),
-        "filters": {n: (v.value if v else "") for n, v in filters.items()},
+        "filters": {n: (v.value if v else "") for n, v in filters.items()}
+        | ({"awaiting": DESK_CHOICE} if len(where.awaiting) > 1 else {}),
+        # a desk with several worklists picks them all as one choice (its default)
+        "desk_worklists": DESK_WORKLISTS[user.role] if several else (),
+        "desk_choice": DESK_CHOICE,
         "include_closed": where.include_closed,
         "mine": where.mine,
         "unsigned": where.signed_for is False,

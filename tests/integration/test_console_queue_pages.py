@@ -39,3 +39,17 @@ async def test_the_queue_pages_through_more_requests_than_a_page_holds(console: 
         assert "第 201-205 件" in page.text and 'rel="prev"' in page.text
     assert len(seen) == count  # none twice ...
     assert sorted(seen) == [f"page-{n:03d}" for n in range(count)]  # ... and every one
+
+
+async def test_the_dispatch_desk_sees_its_own_worklists_chosen(console: Console) -> None:
+    """The dispatch desk's queue opens on its two worklists (退单待决定、延期待审批): the
+    selector says so, where it said 全部事项 (anything) though the list was narrowed; choosing
+    全部事项 shows everything, choosing its desk again its two lists."""
+    async with signed_in(console, "disp_city") as client:
+        opened = (await client.get("/console/")).text
+        chosen = re.search(r'<option value="desk" selected>([^<]+)</option>', opened)
+        assert chosen and chosen.group(1) == "本岗位待办：退单待决定、延期待审批", opened[:2000]
+        anything = (await client.get("/console/?awaiting=")).text
+        assert '<option value="" selected>全部事项</option>' in anything
+        again = (await client.get("/console/?awaiting=desk")).text
+        assert "<h1>退单待决定、延期待审批</h1>" in again

@@ -81,6 +81,7 @@ def test_a_desk_queue_opens_on_its_worklist() -> None:
     decides = (Awaiting.RETURN_DECISION, Awaiting.EXTENSION_DECISION)
     assert queue_query(dispatch)[0].awaiting == decides
     assert queue_query(dispatch, awaiting="return_decision")[0].awaiting == decides[:1]
+    assert queue_query(dispatch, awaiting="desk")[0].awaiting == decides  # its own, chosen
     assert queue_query(desk, awaiting="")[0].awaiting == ()
     assert queue_query(worker)[0].awaiting == ()
     assert queue_query(worker, awaiting="appeal_decision")[0].awaiting == (
