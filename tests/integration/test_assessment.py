@@ -188,6 +188,7 @@ PERIOD = {
     "until": (T0 + timedelta(days=30)).isoformat(),
 }
 INTAKE_UNIT = importlib.import_module("tierflow.db.migrations.versions.0026_intake_rating_unit")
+UNTIMED = importlib.import_module("tierflow.db.migrations.versions.0038_untimed_sign_fors")
 
 
 async def _report(
@@ -575,6 +576,21 @@ async def test_a_sign_for_without_a_deadline_is_not_measured(db_engine: Engine, 
     period = (T0 - timedelta(days=1), T0 + timedelta(days=30))
     on_time = figures.behind(db_engine, [], period, [county], "sign_for_on_time_rate")
     assert [m.request_id for m in on_time] == ["req-timed-sign-for"]
+
+    signed = untimed.now  # as the projection recorded it before: migration 0038 clears it
+    with db_engine.begin() as conn:
+        conn.execute(
+            update(TierHoldRow)
+            .where(col(TierHoldRow.request_id) == "req-untimed-sign-for")
+            .values(signed_for_at=signed)
+        )
+        UNTIMED.backfill(conn)
+    with Session(db_engine) as session:
+        stays = session.exec(select(TierHoldRow.request_id, TierHoldRow.signed_for_at)).all()
+    assert sorted((rid, at is not None) for rid, at in stays) == [
+        ("req-timed-sign-for", True),
+        ("req-untimed-sign-for", False),
+    ]
 
 
 async def test_redos_count_the_follow_ups_and_the_supervisors_not_the_units_own(
