@@ -218,6 +218,12 @@ class PinnedPolicy(BaseModel):
         "for the follow-up desk's call back, which it records on the closed request (False "
         "for policies pinned before this field)",
     )
+    rectification_chased_in_redo: bool = Field(
+        default=False,
+        description="整改 while a 重办 handles the request again: its deadline is timed and "
+        "chased then too, not only once the request is concluded again (False for policies "
+        "pinned before this field)",
+    )
     reassign_starts_fresh: bool = Field(
         default=False,
         description="改派: the unit a request is re-dispatched to gets its clocks afresh, as "
@@ -277,6 +283,7 @@ ENGINE_RULES = (
     "scope_follows_holder",
     "reassign_starts_fresh",
     "bad_rating_callback_after_close",
+    "rectification_chased_in_redo",
 )
 
 

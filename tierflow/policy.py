@@ -407,6 +407,7 @@ class PolicyFile(_Strict):
             scope_follows_holder=True,
             reassign_starts_fresh=True,
             bad_rating_callback_after_close=True,
+            rectification_chased_in_redo=True,
             follow_up_spacing_hours=rules.follow_up_spacing_business_hours,
             close_waits_for_follow_up=rules.close_waits_for_follow_up,
             rectification_days=rules.rectification_business_days,

@@ -40,6 +40,9 @@ def next_due(case: WorkflowState) -> datetime | None:
         dues.append(rung)
     if (appeal := rectification.appeal_due(case)) is not None:  # reopened while appealed
         dues.append(appeal)
+    fixing = rectification.next_due(case) if policy.rectification_chased_in_redo else None
+    if fixing is not None:  # 重办 with its 整改 open: the 整改's deadline too (pinned)
+        dues.append(fixing)
     if (decision := applications.decision_due(case)) is not None:  # 退单, 延期, 挂起 undecided
         dues.append(decision)
     return min(dues) if dues else None

@@ -19,6 +19,7 @@ from tests.workflows.test_operator import replay_and_maybe_record
 from tests.workflows.test_return_and_extension import refused
 from tests.workflows.test_sign_for import near, recorded, records
 from workflows.business_time import add_business_seconds, business_day_seconds
+from workflows.rectification import CLOCK
 
 CITY = supervisor(Tier.MUNICIPAL, "330106")
 CST = timezone(timedelta(hours=8))
@@ -235,3 +236,28 @@ async def test_a_redo_leaves_the_rectification_and_its_appeal_to_go_on(
         "appeal_rejected"
     ]
     await replay_and_maybe_record(handle, "rectification-during-redo")
+
+
+async def _rectifying_during_a_redo(ts_worker, stand_ins, **rules: object):
+    env, queue = ts_worker
+    req, handle, policy, cw = await _resolved(env, queue, stand_ins, **rules)
+    await act(handle, action(ActionKind.RATE, ENTERPRISE, rating=1, text="银行未放款"))
+    (opened,) = records(stand_ins, req, "rectification_opened")
+    unsatisfied = action(ActionKind.FOLLOW_UP, DESK, outcome=FollowUpOutcome.UNSATISFIED, text="x")
+    assert (await act(handle, unsatisfied)).state is State.IN_PROGRESS
+    due = datetime.fromisoformat(str(opened.details["due_at"]))
+    return req, handle, policy, due
+
+
+async def test_a_rectification_is_chased_at_its_deadline_during_a_redo(
+    ts_worker, stand_ins
+) -> None:
+    """重办 with its 整改 open: the 整改's deadline is timed then too, so its 催办 comes at the
+    deadline, not whenever another of the request's deadlines wakes it."""
+    req, handle, policy, due = await _rectifying_during_a_redo(ts_worker, stand_ins)
+    env, _ = ts_worker
+    await sleep_until(env, add_business_seconds(due, 60, policy.calendar))
+    await recorded(stand_ins, req, "reminded")
+    chased = [r for r in records(stand_ins, req, "reminded") if r.details["clock"] == CLOCK]
+    assert chased and near(chased[0].occurred_at, due)
+    await replay_and_maybe_record(handle, "rectification-chased-in-redo")
