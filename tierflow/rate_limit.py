@@ -8,17 +8,23 @@ import time
 
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
-from limits.strategies import SlidingWindowCounterRateLimiter
+from limits.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
+from limits.strategies import RateLimiter as RateLimiterStrategy
 
 
 class SlidingWindow:
     """``amount`` hits per key in a sliding window of ``seconds``, counted in memory; the
     storage drops a key once its windows expire, so many short-lived keys cannot grow it."""
 
-    def __init__(self, amount: int, seconds: int) -> None:
+    def __init__(
+        self,
+        amount: int,
+        seconds: int,
+        strategy: type[RateLimiterStrategy] = SlidingWindowCounterRateLimiter,
+    ) -> None:
         self.item = RateLimitItemPerSecond(amount, seconds)
         self.storage = MemoryStorage()
-        self.limiter = SlidingWindowCounterRateLimiter(self.storage)
+        self.limiter = strategy(self.storage)
 
     def wait(self, key: str) -> float:
         """Seconds until ``key`` has a hit again."""
@@ -44,7 +50,14 @@ class RateLimiter(SlidingWindow):
 class FailureLimit(SlidingWindow):
     """Failed attempts per key (a client address) in a sliding window; a key past the limit
     is refused before it is checked, until the window frees (登录失败处理: unlimited guesses
-    at sign-in are what a security review forbids, whatever a token's entropy)."""
+    at sign-in are what a security review forbids, whatever a token's entropy).
+
+    Counted exactly (a moving window: each failure is kept until it leaves the window), not
+    by the counters' estimate, which lets a locked key try again as soon as a counting window
+    turns over, up to twice the allowed failures a window."""
+
+    def __init__(self, amount: int, seconds: int) -> None:
+        super().__init__(amount, seconds, MovingWindowRateLimiter)
 
     def locked_for(self, key: object) -> float | None:
         """Seconds until ``key`` may try again; None if it may now."""
