@@ -75,6 +75,13 @@ def record(case: WorkflowState, outcome: FollowUpOutcome, now: datetime) -> int:
     settled = outcome is not FollowUpOutcome.UNREACHABLE
     if settled or case.follow_up_attempts >= case.policy.follow_up_attempts:
         case.followed_up = True
+    elif (hours := case.policy.follow_up_spacing_hours) is not None:
+        # the next call falls due once it may be made: the desk's list does not show a late
+        # follow-up it may not call yet (the due time is the list's, no clock's)
+        cal = case.policy.calendar
+        next_call = add_business_seconds(now, round(hours * 3600), cal)
+        if case.follow_up_due_at is None or next_call > case.follow_up_due_at:
+            case.follow_up_due_at = next_call
     return case.follow_up_attempts
 
 

@@ -217,3 +217,21 @@ async def test_a_request_closed_uncalled_takes_no_follow_up_afterwards(
     assert "no bad rating waits for a call back" in await refused(
         handle, call(FollowUpOutcome.SATISFIED)
     )
+
+
+async def test_a_late_unreachable_call_moves_the_next_call_due(ts_worker, stand_ins) -> None:
+    """A call nobody answered, made after the follow-up fell due: the next may be made two
+    working hours later, and falls due then (the desk's list no longer shows it late while
+    the call would be refused)."""
+    env, queue = ts_worker
+    req, handle, policy, cw = await _resolved(env, queue, stand_ins)
+    due = (await view(handle)).follow_up_due_at
+    assert due is not None
+    await sleep_until(env, due + timedelta(hours=1))
+    await act(handle, call(FollowUpOutcome.UNREACHABLE))
+    (unanswered,) = records(stand_ins, req, "followed_up")
+    next_call = add_business_seconds(unanswered.occurred_at, 2 * 3600, policy.calendar)
+    state = await view(handle)
+    assert state.follow_up_due_at is not None
+    assert abs(state.follow_up_due_at - next_call) < timedelta(seconds=1)
+    assert unanswered.summary.follow_up_due_at == state.follow_up_due_at

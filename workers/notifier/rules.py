@@ -21,7 +21,7 @@ from jinja2 import Environment, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.domain import Category, Role
-from schemas.lifecycle import ActionKind, EventType, RequestSummary
+from schemas.lifecycle import ActionKind, EventType, RatingStage, RequestSummary
 from tierflow.db.notification_models import LOCALES, Channel
 from tierflow.webhook_signature import secret_key
 
@@ -95,6 +95,8 @@ class Rule(_Strict):
     only_if_actor_role: list[Role] = Field(default_factory=list)
     # by the event's details.kind (an application's: return, request_extension, suspend)
     only_if_kind: list[ActionKind] = Field(default_factory=list)
+    # by a rating's stage (rated events: conclusion, the default, or intake)
+    only_if_stage: list[RatingStage] = Field(default_factory=list)
     # only events whose details hold these (a close that still takes a rating: rating_due_at)
     only_if_details: list[str] = Field(default_factory=list)
     send: Annotated[list[Send], Field(min_length=1)]
@@ -107,6 +109,9 @@ class Rule(_Strict):
         if any(details.get(name) is None for name in self.only_if_details):
             return False
         if self.only_if_kind and details.get("kind") not in self.only_if_kind:
+            return False
+        stage = details.get("stage") or RatingStage.CONCLUSION.value
+        if self.only_if_stage and stage not in self.only_if_stage:
             return False
         cause = details.get("cause")
         if self.only_if_cause and cause not in self.only_if_cause:

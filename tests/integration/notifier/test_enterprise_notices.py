@@ -101,8 +101,20 @@ def test_the_enterprise_hears_what_the_unit_changed_after_its_bad_rating(engine:
     [reply] = _told(engine, "rectification_reply")
     assert f"{COUNTY_NAME}已完成整改" in reply and "已重新对接三家合作银行并当面说明" in reply
     # the follow-up desk hears of the bad rating, to call the enterprise back
-    called = rows(engine, rule="bad_rating", recipient="user:desk-city")
+    called = rows(engine, rule="bad_rating_call_back", recipient="user:desk-city")
     assert [row.channel.value for row in called] == ["inbox"] and "答复敷衍" in called[0].body
+
+
+def test_a_bad_intake_rating_goes_to_the_lead_not_to_the_follow_up_desk(engine: Engine) -> None:
+    """差评 of the 受理 reaches the unit's lead; no call back follows an intake rating, so the
+    follow-up desk is not asked for one."""
+    create_user(engine, "lead-county", Role.SUPERVISOR, COUNTY)
+    create_user(engine, "desk-city", Role.FOLLOW_UP, CITY)
+    f = RecordFactory(make_request())
+    records = [f.submitted(), f.assigned(COUNTY), f.rated(1, "受理态度差", stage="intake")]
+    _plan(engine, load_rules(), records)
+    assert [r.user_id for r in rows(engine, rule="bad_rating")] == ["lead-county"]
+    assert rows(engine, rule="bad_rating_call_back") == []
 
 
 def test_a_refusal_after_acceptance_is_not_worded_as_not_accepted(engine: Engine) -> None:
