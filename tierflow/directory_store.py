@@ -280,7 +280,7 @@ def units_in_province(
     非本辖区. At most ``NEARBY_UNITS`` (the form still takes any id)."""
     query = InstitutionQuery(tier=tier, region=division_for_tier(division_code, Tier.PROVINCIAL))
     rows = find_institutions(engine, query, PROVINCE_UNITS)
-    serving = [row for row in rows if not row.categories or category.value in row.categories]
+    serving = [row for row in rows if row.serves(category)]
     return serving[:NEARBY_UNITS]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from schemas.domain import State
 from schemas.lifecycle import FollowUpOutcome, WorkflowState
 from schemas.messages import N_, Said
 from workflows.business_time import add_business_seconds, business_day_seconds
@@ -57,6 +58,12 @@ def call_back(case: WorkflowState, rating: int, now: datetime) -> bool:
     after_resolution(case, now)
     case.calling_back = True
     return True
+
+
+def takes_calls(case: WorkflowState) -> bool:
+    """Whether the desk's calls are recorded now: after a resolution, or on a closed request
+    a bad rating's call back (差评回访)."""
+    return case.state is State.RESOLVED or case.calling_back
 
 
 def clear(case: WorkflowState) -> None:

@@ -26,7 +26,7 @@ from schemas.lifecycle import (
     timeline_facts,
 )
 from schemas.request import Actor
-from workflows import clocks, pauses
+from workflows import clocks, follow_up, pauses
 
 # Bounds on what the workflow keeps (its state is one payload, limit 2 MB; the query answer
 # travels in one gRPC message, limit 4 MiB). The read model keeps everything.
@@ -176,8 +176,7 @@ def awaiting(case: WorkflowState) -> list[Awaiting]:
     """What the request waits for from a desk, a supervisor or the holding unit's written
     reply."""
     found = []
-    calls = case.state is State.RESOLVED or case.calling_back  # 差评回访 after the close too
-    if calls and case.follow_up_due_at and not case.followed_up:
+    if follow_up.takes_calls(case) and case.follow_up_due_at and not case.followed_up:
         found.append(Awaiting.FOLLOW_UP)
     pending = {a.kind for a in case.applications if a.pending}
     found += [code for kind, code in DECISIONS.items() if kind in pending]

@@ -13,6 +13,7 @@ from tierflow import constants
 from workflows import (
     applications,
     chasing,
+    follow_up,
     handlers,
     parts,
     pauses,
@@ -38,7 +39,7 @@ def _possible(case: WorkflowState, kind: ActionKind, now: datetime) -> bool:
     if kind is ActionKind.REPLY_SUPERVISION:  # a late one too, after a reprimand
         return chasing.to_answer(case.supervisions) is not None
     if kind is ActionKind.FOLLOW_UP:  # after the close: a bad rating's call back only
-        return not case.followed_up and (case.state is not State.CLOSED or case.calling_back)
+        return not case.followed_up and follow_up.takes_calls(case)
     if kind is ActionKind.CLAIM:
         return handlers.current(case) is None
     if kind is ActionKind.TRANSFER:
@@ -150,9 +151,7 @@ def request_view(case: WorkflowState, now: datetime) -> RequestView:
         suspended_until=pauses.suspension_ends(case),
         parts=case.parts,
         chases=case.chases,
-        follow_up_due_at=(
-            case.follow_up_due_at if case.state is State.RESOLVED or case.calling_back else None
-        ),
+        follow_up_due_at=case.follow_up_due_at if follow_up.takes_calls(case) else None,
         redo_count=case.redo_count,
         rectification=case.rectification,
         supervisions=case.supervisions,

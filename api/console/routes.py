@@ -771,8 +771,7 @@ def _unit_choices(
 def _dispatchable(unit: InstitutionRow, summary: RequestSummary) -> bool:
     """Whether a 改派 or an approved 退单 may send the request to ``unit``: one at its tier
     that serves its category (the workflow's directory check says the same)."""
-    serves = not unit.categories or summary.category.value in unit.categories
-    return unit.tier is summary.tier and serves
+    return unit.tier is summary.tier and unit.serves(summary.category)
 
 
 def rating_stages(state: State | None) -> list[RatingStage]:

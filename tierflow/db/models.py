@@ -309,6 +309,10 @@ class InstitutionBase(SQLModel):
     categories: list[str] = Field(default_factory=list, sa_type=JSON)  # empty: all categories
     contact: str | None = Field(default=None, sa_type=String(200))
 
+    def serves(self, category: Category) -> bool:
+        """Whether it takes requests of ``category`` (as ``DirectoryEntry.serves``)."""
+        return not self.categories or category.value in self.categories
+
 
 class InstitutionRow(InstitutionBase, table=True):
     """The directory as stored for joins and reports (``tierflow db seed`` fills it)."""

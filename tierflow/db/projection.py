@@ -183,7 +183,7 @@ def _steps(record: TransitionRecord) -> list[Step]:
         row = _rating_row(record)
         steps.append((_INSERT_RATING, row))
         if row["stage"] == RatingStage.INTAKE.value:  # 受理评价: the unit that did the 受理
-            steps.append((_CHARGE_INTAKE, {"b_event_id": row["event_id"], **_request(record)}))
+            steps.append((_CHARGE_INTAKES, _request(record)))
     elif record.event_type is EventType.CO_HANDLER_ADDED:
         steps.append((_OPEN_PART, _part_row(record)))
     elif record.event_type in CLOSES_PART:
@@ -201,7 +201,7 @@ def _steps(record: TransitionRecord) -> list[Step]:
     elif record.event_type is EventType.APPEAL_UPHELD:  # the conclusion's rating stops counting
         steps.append((_EXCLUDE_CONCLUSION_RATING, {"b_request_id": record.request_id}))
     elif record.event_type is EventType.ACKNOWLEDGED:  # 受理: an intake rated before is its
-        steps.append((_CHARGE_INTAKES_OF_REQUEST, _request(record)))
+        steps.append((_CHARGE_INTAKES, _request(record)))
     return steps
 
 
@@ -411,20 +411,9 @@ _first_answer = (
     .limit(1)
     .subquery()
 )
-_CHARGE_INTAKE = (
-    update(_rating)
-    .where(
-        _rating.c.event_id == bindparam("b_event_id"),
-        exists(select(_first_answer.c.institution_id)),
-    )
-    .values(
-        institution_id=select(_first_answer.c.institution_id).scalar_subquery(),
-        tier=select(_first_answer.c.tier).scalar_subquery(),
-    )
-)
-# 受理 after the enterprise rated the intake (it may rate once the request is sent to a unit):
-# its intake ratings go to the unit that did the 受理, as when they come after it
-_CHARGE_INTAKES_OF_REQUEST = (
+# 受理评价 belongs to the unit that did the 受理: charged when the rating comes after it, and
+# again at a 受理 (the enterprise may rate the intake as soon as the request is sent to a unit)
+_CHARGE_INTAKES = (
     update(_rating)
     .where(
         _rating.c.request_id == bindparam("b_request_id"),

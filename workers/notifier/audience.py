@@ -57,14 +57,16 @@ def recipients(
     return _with_preferences(engine, users, default_locale)
 
 
-def _co_handlers(details: dict[str, object]) -> list[str]:
-    """The co-handling units an event names: the one a 协办 step is about, or those whose
-    parts ended with the request."""
-    unit = details.get("co_handler")
-    ended = details.get("ended_parts")
-    if unit:
-        return [str(unit)]
-    return [str(u) for u in ended] if isinstance(ended, list) else []
+def _named_units(audience: Audience, details: dict[str, object]) -> list[str]:
+    """The units an event names for ``audience``: the co-handler a 协办 step is about, or
+    those whose parts ended with the request; the unit a move took the request from."""
+    if audience is Audience.PREVIOUS_HOLDER:
+        named = details.get("from_institution")
+    else:
+        named = details.get("co_handler") or details.get("ended_parts")
+    if isinstance(named, list):
+        return [str(unit) for unit in named]
+    return [str(named)] if named else []
 
 
 def _users(engine: Engine, audience: Audience, record: TransitionRecord) -> list[ApiUser]:
@@ -83,13 +85,8 @@ def _users(engine: Engine, audience: Audience, record: TransitionRecord) -> list
         if not opener or opener == SYSTEM_ACTOR.id:
             return []
         query = query.where(col(ApiUser.id) == opener)
-    elif audience is Audience.PREVIOUS_HOLDER:
-        unit = record.details.get("from_institution")
-        if not unit:
-            return []
-        query = query.where(ApiUser.role == Role.CASEWORKER, ApiUser.institution_id == unit)
-    elif audience is Audience.CO_HANDLERS:
-        units = _co_handlers(record.details)
+    elif audience in (Audience.CO_HANDLERS, Audience.PREVIOUS_HOLDER):
+        units = _named_units(audience, record.details)
         if not units:
             return []
         query = query.where(ApiUser.role == Role.CASEWORKER, col(ApiUser.institution_id).in_(units))
