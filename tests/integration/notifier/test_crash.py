@@ -10,6 +10,7 @@ timeout is the broker's least (6 s), not kafka-python's 45 s.
 from __future__ import annotations
 
 import signal
+import sqlite3
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +35,20 @@ MAILS_PER_REQUEST = 8  # MAILS there
 SESSION_TIMEOUT_SECONDS = 6.0  # what the restart waits for the killed member to be dropped
 
 
+def _locked_mid_batch(engine: Engine, expected_rows: int) -> sqlite3.Connection | None:
+    """The read model's file with its write lock held, if the batch is half recorded."""
+    database = engine.url.database
+    assert database
+    connection = sqlite3.connect(database, timeout=30, isolation_level=None)
+    connection.execute("BEGIN IMMEDIATE")
+    (count,) = connection.execute("SELECT count(*) FROM notification").fetchone()
+    if 0 < count < expected_rows:
+        return connection
+    connection.rollback()
+    connection.close()
+    return None
+
+
 async def test_killed_mid_batch_and_restarted_each_person_hears_once(
     engine: Engine,
     people: None,
@@ -49,16 +64,22 @@ async def test_killed_mid_batch_and_restarted_each_person_hears_once(
     rig.publish(records)
     first = start_notifier_process(settings, log)
     try:
-        await eventually(
-            lambda: 0 < len(rows(engine)) < expected_rows,
+        # the test holds the database's write lock while it looks and kills, so the process
+        # cannot record the rest of the batch between the look and the kill
+        held = await eventually(
+            lambda: _locked_mid_batch(engine, expected_rows),
             timeout=90,
             what="the first batch half recorded",
             interval=0.01,
             max_interval=0.02,
             detail=lambda: (len(rows(engine)), log.read_text()[-2000:]),
         )
-        first.send_signal(signal.SIGKILL)
-        assert first.wait(timeout=30) == -signal.SIGKILL
+        try:
+            first.send_signal(signal.SIGKILL)
+            assert first.wait(timeout=30) == -signal.SIGKILL
+        finally:
+            held.rollback()
+            held.close()
     finally:
         if first.poll() is None:
             first.kill()
