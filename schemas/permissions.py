@@ -244,6 +244,63 @@ def unit_step_refusal(actor: Actor, kind: ActionKind, holder: str | None) -> str
     )
 
 
+def oversight_refusal(actor: Actor, kind: ActionKind, tier: Tier, holder: str | None) -> str | None:
+    """Why a supervisor may not move the request, name its handler or supervise its unit
+    (改派, 提级, 指派承办人, 督办); None if it may. The unit's own lead names its handler and may
+    escalate, but does not reassign (it returns the request, 退单, or a late unit could move
+    it away onto fresh clocks by itself) nor supervise its own unit (at the national tier,
+    where none is above, it would write the reply to its own 督办); a supervisor of a tier
+    above reassigns or pulls the request up (提级), and a lead of another unit at the same
+    tier does neither."""
+    moves = (
+        ActionKind.REASSIGN,
+        ActionKind.ESCALATE,
+        ActionKind.ASSIGN_HANDLER,
+        ActionKind.SUPERVISE,
+    )
+    if actor.role is not Role.SUPERVISOR or kind not in moves:
+        return None
+    own = holder is not None and actor.institution_id == holder
+    if own and kind is ActionKind.SUPERVISE:  # at the national tier: another unit's lead does
+        return Said(
+            N_("supervisor %(actor)s may not supervise (督办) %(holder)s, its own unit"),
+            actor=actor.id,
+            holder=holder,
+        )
+    if kind is ActionKind.SUPERVISE:
+        return None  # a tier above's (chasing.supervisor_refusal)
+    if own and kind is ActionKind.REASSIGN:
+        return Said(
+            N_(
+                "supervisor %(actor)s may not reassign a request %(holder)s holds: the unit "
+                "returns it (退单) and the dispatch desk or a supervisor above reassigns it"
+            ),
+            actor=actor.id,
+            holder=holder,
+        )
+    if own:
+        return None
+    if kind is ActionKind.ASSIGN_HANDLER:
+        return Said(
+            N_("supervisor %(actor)s may not name the handler for %(holder)s: its own lead does"),
+            actor=actor.id,
+            holder=holder or "-",
+        )
+    if actor.tier is None or oversees(actor.tier, tier):
+        return None
+    return Said(
+        N_(
+            "supervisor %(actor)s may not %(kind)s a request the %(tier)s unit %(holder)s "
+            "holds: its own lead escalates it, a supervisor of a tier above (or the dispatch "
+            "desk) reassigns it"
+        ),
+        actor=actor.id,
+        kind=kind.value,
+        tier=tier.value,
+        holder=holder or "-",
+    )
+
+
 def action_refusal(
     actor: Actor,
     kind: ActionKind,

@@ -129,6 +129,10 @@ LATE_REPLY_PATCH = "late-supervision-reply"
 # The newer rules (_newer_rules_refusal): checked by the validator, and by the handler when
 # steps taken since changed the state (its own patch, taken only when it refuses)
 DECIDED_ABOVE_PATCH = "decided-above-the-unit"
+# 改派 and 提级 are a tier above's (the holding unit's own lead returns the request, and
+# escalates it), 指派承办人 the unit's own lead's: checked like the newer rules, the
+# handler's recheck behind this marker (permissions.oversight_refusal)
+OVERSIGHT_PATCH = "moved-from-above"
 # 整改 and 申诉 while a 重办 handles the request again, and a bad rating's call back after the
 # close, are allowed since this patch (taken only where the states before would refuse them)
 WIDER_STATES_PATCH = "rectification-and-call-back-in-more-states"
@@ -477,6 +481,7 @@ class ServiceRequestWorkflow:
             self._later_rules_refusal(action)
             or self._repeat_supervision(action)
             or self._newer_rules_refusal(action)
+            or self._oversight_refusal(action)
         )
         if late:
             raise late
@@ -519,6 +524,9 @@ class ServiceRequestWorkflow:
         newer = self._newer_rules_refusal(action)
         if newer and workflow.patched(DECIDED_ABOVE_PATCH):
             raise newer
+        above = self._oversight_refusal(action)
+        if above and workflow.patched(OVERSIGHT_PATCH):
+            raise above
 
     def _newer_rules_refusal(self, action: ActionRequest) -> ApplicationError | None:
         """Rules added after the later ones: a decision (an application's, an appeal's) is a
@@ -535,6 +543,13 @@ class ServiceRequestWorkflow:
                 return refused(decider, "Forbidden")
         held = applications.return_holds(self.case, kind)
         return refused(held, "InvalidTransition") if held else None
+
+    def _oversight_refusal(self, action: ActionRequest) -> ApplicationError | None:
+        """A step the supervisor does not take: ``permissions.oversight_refusal``."""
+        refusal = permissions.oversight_refusal(
+            action.actor, action.kind, self.case.tier, self._institution_id
+        )
+        return refused(refusal, "Forbidden") if refusal else None
 
     def _check_wider_states(self, action: ActionRequest) -> None:
         """A step allowed in more states since ``WIDER_STATES_PATCH``: the handler refuses it

@@ -238,6 +238,17 @@ def supervisor(tier: Tier, division_code: str, institution_id: str | None = None
     )
 
 
+def dispatcher(tier: Tier, division_code: str, institution_id: str | None = None) -> Actor:
+    """Return the dispatch desk (派单员) of the region of ``division_code`` at ``tier``."""
+    return Actor(
+        id=f"desk-{tier.value}-{division_code}",
+        role=Role.DISPATCHER,
+        institution_id=institution_id,
+        tier=tier,
+        division_code=division_code,
+    )
+
+
 def system_client(name: str, *grants: str) -> Actor:
     """Return a system client holding ``grants``."""
     return Actor(id=name, role=Role.SYSTEM, grants=list(grants))

@@ -27,6 +27,7 @@ from tests.workflows.harness import StandIns
 from tierflow.constants import workflow_id
 from workflows.business_time import add_business_seconds, business_seconds_between
 from workflows.service_request import ServiceRequestWorkflow
+from workflows.views import offered_to
 
 CST = "+08:00"
 
@@ -328,7 +329,8 @@ async def test_hand_back_and_reassign_keep_per_tier_records(ts_worker, stand_ins
     county = (await view(handle)).summary.institution_id
     up = await act(handle, action(ActionKind.ESCALATE, caseworker(county), text="Needs the city"))
     assert up.tier is Tier.MUNICIPAL
-    city = supervisor(Tier.MUNICIPAL, req.enterprise.division_code, up.institution_id)
+    lead = supervisor(Tier.MUNICIPAL, req.enterprise.division_code, up.institution_id)
+    city = lead.model_copy(update={"id": "desk-3301", "role": Role.DISPATCHER})
     other = Institution(
         id="municipal-other",
         name="市中小企业服务中心二部",
@@ -348,6 +350,12 @@ async def test_hand_back_and_reassign_keep_per_tier_records(ts_worker, stand_ins
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await act(handle, action(ActionKind.REASSIGN, city, institution_id=far.id, text="x"))
     assert "lies outside your region 3301" in str(refused.value.cause)
+    # the unit's own lead returns it (退单); its desk or a tier above reassigns (改派)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await act(handle, action(ActionKind.REASSIGN, lead, institution_id=other.id, text="x"))
+    assert "may not reassign a request" in str(refused.value.cause)
+    assert ActionKind.REASSIGN not in offered_to(await view(handle), lead)
+    assert ActionKind.REASSIGN in offered_to(await view(handle), city)
     moved = await act(
         handle,
         action(

@@ -16,7 +16,7 @@ from temporalio.client import Client, WorkflowUpdateStage
 from schemas.domain import Tier
 from schemas.lifecycle import ActionKind, Institution
 from tests.utils.eventually import eventually
-from tests.utils.factories import action, caseworker, make_policy, supervisor
+from tests.utils.factories import action, caseworker, dispatcher, make_policy
 from tests.workflows.dev_server import replay_and_maybe_record, start
 from tests.workflows.harness import StandIns
 from workflows.service_request import ServiceRequestWorkflow
@@ -47,7 +47,7 @@ async def test_an_updates_lookup_waits_for_the_record_call_in_flight(
             lambda: stand_ins.calls[before:] == ["record_transitions"], what="a record held"
         )
         # meanwhile a reassignment, accepted, needs its target checked (a local activity)
-        boss = supervisor(Tier.COUNTY, view.summary.division_code)
+        boss = dispatcher(Tier.COUNTY, view.summary.division_code)
         reassign = action(ActionKind.REASSIGN, boss, institution_id=OTHER.id, text="改派")
         reassigning = await handle.start_update(
             ServiceRequestWorkflow.act,

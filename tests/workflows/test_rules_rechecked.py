@@ -17,7 +17,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from schemas.domain import Tier
 from schemas.lifecycle import ActionKind, Institution
 from tests.utils.eventually import eventually
-from tests.utils.factories import action, make_policy, supervisor
+from tests.utils.factories import action, dispatcher, make_policy, supervisor
 from tests.workflows.dev_server import let_in, replay_and_maybe_record, start_renewing
 from tests.workflows.harness import StandIns
 from workflows.service_request import ServiceRequestWorkflow
@@ -36,7 +36,7 @@ async def _reassignment_held(client: Client, queue: str, stand_ins: StandIns):  
     view = await handle.query(ServiceRequestWorkflow.view)
     holder, division = str(view.summary.institution_id), view.summary.division_code
     gate = stand_ins.target_gate = asyncio.Event()
-    boss = supervisor(Tier.COUNTY, division)
+    boss = dispatcher(Tier.COUNTY, division)
     reassign = action(ActionKind.REASSIGN, boss, institution_id=OTHER.id, text="改派")
     reassigning = asyncio.create_task(
         handle.execute_update(ServiceRequestWorkflow.act, reassign, id=reassign.action_id)

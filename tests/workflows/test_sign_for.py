@@ -19,7 +19,7 @@ from schemas.lifecycle import ActionKind, Institution, TransitionRecord
 from schemas.policy import BreachAction, PinnedPolicy, SignForBreach
 from schemas.request import RequestInput
 from tests.utils.eventually import eventually
-from tests.utils.factories import action, caseworker, make_request, supervisor
+from tests.utils.factories import action, caseworker, dispatcher, make_request
 from tests.workflows.harness import StandIns
 from tests.workflows.test_lifecycle import act, sleep_until, submit, view
 from tierflow.policy import load_policy_file
@@ -239,7 +239,7 @@ async def test_a_reassigned_request_waits_for_its_new_holder(ts_worker, stand_in
         id="county-other", name="区中小企业服务中心二部", tier=Tier.COUNTY, division_code="330106"
     )
     stand_ins.extra_institutions.append(other)
-    boss = supervisor(Tier.COUNTY, req.enterprise.division_code)
+    boss = dispatcher(Tier.COUNTY, req.enterprise.division_code)
     moved = await act(
         handle, action(ActionKind.REASSIGN, boss, institution_id=other.id, text="Their desk")
     )

@@ -1,0 +1,91 @@
+"""改派, 提级 and 指派承办人 by supervisors: whose they are, on the real time-skipping server.
+
+The holding unit's own lead names its handler and may escalate, but returns a request rather
+than reassign it; a supervisor of a tier above reassigns and pulls up; a lead of another unit
+at the same tier does none of it (a late unit, or its neighbour, could otherwise move the
+request onto fresh clocks without a 退单 anyone decided).
+"""
+
+from __future__ import annotations
+
+from schemas.domain import Tier
+from schemas.lifecycle import ActionKind, Institution
+from tests.utils.factories import action, caseworker, supervisor
+from tests.workflows.test_lifecycle import act, view
+from tests.workflows.test_return_and_extension import refused
+from tests.workflows.test_sign_for import dispatch
+from workflows.views import offered_to
+
+MOVES = (ActionKind.REASSIGN, ActionKind.ESCALATE, ActionKind.ASSIGN_HANDLER)
+
+
+async def test_a_peer_lead_neither_moves_the_request_nor_names_its_handler(
+    ts_worker, stand_ins
+) -> None:
+    req, _, handle, _, county = await dispatch(ts_worker, stand_ins)
+    division = req.enterprise.division_code
+    peer = Institution(
+        id=f"{county}-peer", name="区科技服务中心", tier=Tier.COUNTY, division_code=division
+    )
+    stand_ins.extra_institutions.append(peer)
+    neighbour = supervisor(Tier.COUNTY, division, peer.id)
+    await act(handle, action(ActionKind.SIGN_FOR, caseworker(county)))
+    state = await view(handle)
+    assert not set(MOVES) & set(offered_to(state, neighbour))
+    assert "may not reassign a request the county unit" in await refused(
+        handle, action(ActionKind.REASSIGN, neighbour, institution_id=peer.id, text="归我们办")
+    )
+    assert "may not escalate a request the county unit" in await refused(
+        handle, action(ActionKind.ESCALATE, neighbour, text="x")
+    )
+    colleague = f"cw-{county}-2"
+    stand_ins.accounts |= {colleague: county}
+    assert "may not name the handler" in await refused(
+        handle, action(ActionKind.ASSIGN_HANDLER, neighbour, handler_id=colleague)
+    )
+    assert (await view(handle)).summary.institution_id == county
+
+
+async def test_the_own_lead_names_and_escalates_the_tier_above_reassigns(
+    ts_worker, stand_ins
+) -> None:
+    req, _, handle, _, county = await dispatch(ts_worker, stand_ins)
+    division = req.enterprise.division_code
+    other = Institution(
+        id=f"{county}-other", name="区人才服务中心", tier=Tier.COUNTY, division_code=division
+    )
+    stand_ins.extra_institutions.append(other)
+    lead = supervisor(Tier.COUNTY, division, county)
+    city = supervisor(Tier.MUNICIPAL, division[:4] + "00", "municipal-3301")
+    state = await view(handle)
+    assert ActionKind.REASSIGN not in offered_to(state, lead)
+    assert {ActionKind.ESCALATE, ActionKind.ASSIGN_HANDLER} <= set(offered_to(state, lead))
+    assert ActionKind.REASSIGN in offered_to(state, city)
+    assert ActionKind.ASSIGN_HANDLER not in offered_to(state, city)
+    assert "may not reassign a request" in await refused(
+        handle, action(ActionKind.REASSIGN, lead, institution_id=other.id, text="x")
+    )
+    assert "may not name the handler" in await refused(
+        handle, action(ActionKind.ASSIGN_HANDLER, city, handler_id=f"cw-{county}")
+    )
+    await act(handle, action(ActionKind.ASSIGN_HANDLER, lead, handler_id=f"cw-{county}"))
+    moved = await act(
+        handle, action(ActionKind.REASSIGN, city, institution_id=other.id, text="人才类")
+    )
+    assert moved.institution_id == other.id
+
+
+async def test_at_the_national_tier_another_units_lead_supervises(ts_worker, stand_ins) -> None:
+    stand_ins.tiers_without_institution |= {Tier.COUNTY, Tier.MUNICIPAL, Tier.PROVINCIAL}
+    _, _, handle, _, national = await dispatch(ts_worker, stand_ins)
+    assert (await view(handle)).summary.tier is Tier.NATIONAL
+    own = supervisor(Tier.NATIONAL, "000000", national)
+    other = supervisor(Tier.NATIONAL, "000000", "national-other")
+    assert ActionKind.SUPERVISE not in offered_to(await view(handle), own)
+    assert ActionKind.SUPERVISE in offered_to(await view(handle), other)
+    assert "may not supervise (督办)" in await refused(
+        handle, action(ActionKind.SUPERVISE, own, text="自己督办自己")
+    )
+    await act(handle, action(ActionKind.SUPERVISE, other, text="请书面说明进展"))
+    (supervision,) = (await view(handle)).supervisions
+    assert supervision.opened_by == other.id
