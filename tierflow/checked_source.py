@@ -4,7 +4,8 @@ The directory and the SLA policy releases are recorded in the database by an adm
 host; each worker checks for news on a daemon thread, so a change needs no shared file and no
 restart, and the worker's event loop never waits for the database: it reads what the last
 check found. A check that fails keeps what the last one found, is logged once and stays
-reported (``error``) until a check succeeds.
+reported (``error``) until a check succeeds. Until a first check works, nothing is read
+from it (``NotReadYet``): the database's content is unknown, not absent.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from tierflow.db.errors import describe_db_error
+
+
+class NotReadYet(RuntimeError):
+    """The database has not been read once since the process started (it was down): what it
+    holds is unknown, so nothing is decided by the file the process would fall back on. A
+    retryable failure: the activity asking tries again until a check works."""
 
 
 class CheckedSource:
@@ -57,6 +64,15 @@ class CheckedSource:
     def keeping(self) -> str:
         """What is used while checks fail, for the log."""
         return "what the last check found"
+
+    def read_once(self) -> None:
+        """Raise ``NotReadYet`` until a check has worked: a process started while the database
+        was down would otherwise pin or route new requests by its fallback, for their life."""
+        if self.checked_at is None:
+            raise NotReadYet(
+                f"the {self.what} in the database has not been read yet ({self.error}); "
+                "retrying until it is"
+            )
 
     @property
     def failed(self) -> bool:

@@ -6,7 +6,8 @@ own every few seconds and routes new requests by it, so imports need no shared f
 restart. ``current()`` is called on the worker's event loop (routing is a local activity) and
 never waits for the database: it returns what the last check found, or, while the database
 holds no version, the directory file (``DirectoryWatch``). A check that fails keeps the last
-directory found, is logged once and stays reported (``error``) until a check succeeds.
+directory found, is logged once and stays reported (``error``) until a check succeeds;
+before a first check worked it gives nothing (``NotReadYet``: routing retries).
 """
 
 from __future__ import annotations
@@ -47,12 +48,17 @@ class RecordedDirectory(CheckedSource):
         super().__init__(engine, interval=interval, clock=clock)
 
     def current(self) -> Directory:
-        """The directory the last check found, else the fallback's (never waits)."""
+        """The directory the last check found, else the fallback's (never waits;
+        ``NotReadYet`` before a first check worked)."""
+        self.read_once()
         recorded = self._recorded
         return recorded if recorded is not None else self.fallback.current()
 
     def keeping(self) -> str:
-        return f"directory version {self.current().version}"
+        if self.checked_at is None:
+            return "nothing until one works (new requests wait)"
+        recorded = self._recorded or self.fallback.current()
+        return f"directory version {recorded.version}"
 
     def check(self) -> None:
         newest = newest_version(self.engine)

@@ -7,7 +7,8 @@ restart. ``at()`` is called on the worker's event loop (``load_policy`` is a loc
 and never waits for the database: it picks from the timeline the last check found, and before
 the first release (or while the database holds none) it gives the worker's policy file. A
 check that fails keeps the last timeline, is logged once and stays reported (``error``) until
-a check succeeds. Requests already running keep the policy they pinned: it is in their history.
+a check succeeds; before a first check worked it gives nothing (``NotReadYet``, retried).
+Requests already running keep the policy they pinned: it is in their history.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ class RecordedPolicy(CheckedSource):
         super().__init__(engine, interval=interval, clock=clock)
 
     def at(self, moment: datetime) -> PolicyFile:
-        """The policy in force at ``moment`` by the last check (never waits)."""
+        """The policy in force at ``moment`` by the last check (never waits; ``NotReadYet``
+        before a first check worked)."""
+        self.read_once()
         known = self._timeline
         index = in_force(known, moment)
         return self.fallback if index is None else known[index][1]
@@ -76,6 +79,8 @@ class RecordedPolicy(CheckedSource):
         return [release for release, _ in self._timeline]
 
     def keeping(self) -> str:
+        if self.checked_at is None:
+            return "nothing until one works (new requests wait)"
         return f"the {len(self._timeline)} releases known"
 
     def check(self) -> None:

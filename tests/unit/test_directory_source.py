@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from schemas.domain import Tier
+from tierflow.checked_source import NotReadYet
 from tierflow.directory import Directory, DirectoryEntry
 from tierflow.directory_source import RecordedDirectory
 from tierflow.directory_store import newest_version, record_version
@@ -86,3 +88,19 @@ def test_a_failing_database_keeps_the_last_directory_and_says_so(sqlite_engine: 
     record(sqlite_engine, "v2", T0 + timedelta(minutes=1))
     assert source.refresh() and not source.failed and source.error is None
     assert source.current().version == "v2" and source.checked_at == 2
+
+
+def test_started_while_the_database_is_down_it_routes_by_nothing_until_read(
+    sqlite_engine: Engine,
+) -> None:
+    record(sqlite_engine, "v1", T0)
+    with sqlite_engine.begin() as conn:  # down at start: every check fails
+        conn.execute(text("ALTER TABLE directory_version RENAME TO directory_version_away"))
+    source = RecordedDirectory(sqlite_engine, FILE, interval=0)
+    assert source.failed
+    with pytest.raises(NotReadYet, match="directory in the database has not been read yet"):
+        source.current()  # not the file: the database may hold an imported version
+    with sqlite_engine.begin() as conn:
+        conn.execute(text("ALTER TABLE directory_version_away RENAME TO directory_version"))
+    assert source.refresh()
+    assert source.current().version == "v1"

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine, text
 
 from tests.utils.fast_policy import Targets, policy_text
+from tierflow.checked_source import NotReadYet
 from tierflow.policy import parse_policy
 from tierflow.policy_source import RecordedPolicy
 from tierflow.policy_store import add_policy, promote
@@ -50,3 +52,19 @@ def test_a_failing_database_keeps_the_releases_known(sqlite_engine: Engine) -> N
     with sqlite_engine.begin() as conn:
         conn.execute(text("ALTER TABLE sla_policy_release_away RENAME TO sla_policy_release"))
     assert source.refresh() and source.error is None
+
+
+def test_started_while_the_database_is_down_it_pins_nothing_until_read(
+    sqlite_engine: Engine,
+) -> None:
+    released(sqlite_engine, "v1", NOW)
+    with sqlite_engine.begin() as conn:
+        conn.execute(text("ALTER TABLE sla_policy_release RENAME TO sla_policy_release_away"))
+    source = RecordedPolicy(sqlite_engine, FILE, interval=0)
+    assert source.failed
+    with pytest.raises(NotReadYet, match="policy in the database has not been read yet"):
+        source.at(NOW)  # not the file: a release may be in force
+    with sqlite_engine.begin() as conn:
+        conn.execute(text("ALTER TABLE sla_policy_release_away RENAME TO sla_policy_release"))
+    assert source.refresh()
+    assert source.at(NOW).version == "v1"

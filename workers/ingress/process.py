@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
 
 from tierflow.codec import warn_if_in_clear
 from tierflow.db.engine import make_engine
-from tierflow.directory import DirectoryWatch
+from tierflow.directory import Directory, DirectoryWatch
+from tierflow.directory_source import RecordedDirectory
 from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_connect import connect_kafka
 from tierflow.partition_progress import Health
@@ -21,6 +25,34 @@ from tierflow.tls import kafka_security_kwargs, trusts_sources
 from workers.ingress.commands import Backoff
 from workers.ingress.consumer import Ingress
 from workers.runtime import configure_logging
+
+log = logging.getLogger("tierflow.ingress")
+READ_RETRY_SECONDS = 2.0
+
+
+async def read_directory(
+    engine: Engine, settings: Settings, stop: asyncio.Event
+) -> Callable[[], Directory] | None:
+    """The directory a regional client's caseworkers are placed by: the newest version
+    recorded in the database, as the workers route by (an institution imported in the console
+    lives there only), else the directory file. Waits until the database has been read once
+    (None if stopped first): what it holds is unknown until then, not absent."""
+    source = await asyncio.to_thread(
+        RecordedDirectory,
+        engine,
+        DirectoryWatch(settings.directory_file),
+        interval=settings.directory_refresh_seconds,
+    )
+    while source.checked_at is None:
+        log.warning("waiting for the read model to read the directory: %s", source.error)
+        try:
+            await asyncio.wait_for(stop.wait(), READ_RETRY_SECONDS)
+        except TimeoutError:
+            await asyncio.to_thread(source.refresh)
+            continue
+        source.close()
+        return None
+    return source.current
 
 
 async def serve(settings: Settings | None = None) -> None:
@@ -48,6 +80,10 @@ async def serve(settings: Settings | None = None) -> None:
         producer = await asyncio.to_thread(
             lambda: connect_kafka(settings.kafka_bootstrap_servers, settings=settings)
         )
+        directory = await read_directory(engine, settings, stop)
+        if directory is None:  # stopped while the database was down
+            producer.close(timeout=5)
+            return
         ingress = Ingress(
             client,
             settings.kafka_bootstrap_servers,
@@ -65,7 +101,7 @@ async def serve(settings: Settings | None = None) -> None:
             stall_seconds=settings.ingress_stall_seconds,
             session_timeout=settings.ingress_session_timeout_seconds,
             clients=load_system_clients(settings.system_clients_file),
-            directory=DirectoryWatch(settings.directory_file).current,
+            directory=directory,
             # with SASL the broker knows who writes: only a client's own topic names it
             trust_sources=trusts_sources(settings),
             recorded=read_model_holds(engine),
