@@ -27,7 +27,7 @@ from api.console.unavailable import for_console, on_fault
 from api.console.whatif import router as whatif_console_router
 from api.deps import ApiContext, ApiLimits, utc_now
 from api.errors import on_database_error, on_temporal_error, refuse_unknown_query
-from api.middleware import BodyLimit, HttpMetrics
+from api.middleware import BodyLimit, HttpMetrics, PrivateAnswers
 from api.routes import (
     API_PREFIX,
     COMMON_RESPONSES,
@@ -146,5 +146,6 @@ def create_app(
         larger=uploads,
         answer=console_http_error,
     )
+    app.add_middleware(PrivateAnswers)
     app.add_middleware(HttpMetrics, metrics=ctx.metrics)
     return app

@@ -1,4 +1,5 @@
-"""ASGI middleware: a request body size limit (413) and per-route HTTP metrics."""
+"""ASGI middleware: a request body size limit (413), per-route HTTP metrics, and the API's
+answers kept out of caches."""
 
 from __future__ import annotations
 
@@ -116,3 +117,29 @@ async def _send_json(send: Send, code: int, body: dict[str, Any]) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
     await send({"type": "http.response.start", "status": code, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+
+
+# The API's answers carry requests with the enterprise's contact, reports and worklists: a
+# browser-based portal or a proxy must not keep them (the console's pages say so themselves).
+API_PREFIX = "/api/"
+PRIVATE_HEADERS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
+
+
+class PrivateAnswers(_HttpMiddleware):
+    """Mark every answer under ``/api/`` ``Cache-Control: no-store`` and ``nosniff``, unless
+    the route set the header itself."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not scope.get("path", "").startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+
+        async def marked(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                present = {name.lower() for name, _ in headers}
+                headers += [(k, v) for k, v in PRIVATE_HEADERS if k not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, marked)

@@ -170,3 +170,16 @@ def test_a_system_client_may_be_granted_the_contact(sqlite_url: str) -> None:
             create_user(engine, "portal-x", Role.SYSTEM, None, ["contacts"])
     finally:
         engine.dispose()
+
+
+async def test_the_apis_answers_are_kept_out_of_caches(rig: Rig) -> None:
+    """A portal in a browser, or a proxy, keeps no copy of a request with its contact."""
+    detail = await rig.client.get(f"{V1}/requests/req-held", headers=rig.users.auth("cw_own"))
+    listing = await rig.client.get(f"{V1}/requests", headers=rig.users.auth("cw_own"))
+    refused = await rig.client.get(f"{V1}/requests/req-held")  # no token: 401, no-store too
+    for answer in (detail, listing, refused):
+        assert answer.headers["cache-control"] == "no-store", answer.request.url
+        assert answer.headers["x-content-type-options"] == "nosniff"
+    assert detail.status_code == listing.status_code == 200 and refused.status_code == 401
+    health = await rig.client.get("/healthz")  # not under /api/: as it was
+    assert "cache-control" not in health.headers
