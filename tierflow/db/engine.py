@@ -14,6 +14,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# A PostgreSQL host that takes the connection and never answers (or drops it unanswered) would
+# hold a scrape of /metrics, a pool slot and its activity for minutes; a URL's own
+# ``connect_timeout`` wins.
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 10
 
 
 def normalize_url(url: str) -> str:
@@ -31,7 +35,7 @@ def normalize_url(url: str) -> str:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Return an engine; SQLite gets WAL and a busy timeout so threads and processes share it,
-    PostgreSQL sessions no JIT.
+    PostgreSQL sessions no JIT and a connection timeout.
 
     Statement parameters are left out of error messages (``hide_parameters``): a failed
     insert would otherwise put contact details or comment text into logs and failures.
@@ -47,6 +51,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    if "connect_timeout" not in parsed.query:
+        connect_args = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS}
+        kwargs["connect_args"] = {**connect_args, **kwargs.get("connect_args", {})}
     engine = create_engine(url, pool_pre_ping=True, **kwargs)
     event.listen(engine, "connect", _postgres_session)
     return engine
