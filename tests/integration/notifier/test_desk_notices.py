@@ -83,3 +83,34 @@ def test_an_overdue_suspension_decision_does_not_go_to_the_dispatch_desk(engine:
         ("req-overdue-request_extension", "sup-city"),
         ("req-overdue-suspend", "sup-city"),
     ]
+
+
+def test_the_unit_a_request_is_pulled_up_from_hears_it_has_nothing_more_to_do(
+    engine: Engine,
+) -> None:
+    for user, unit in (("cw-county", COUNTY), ("cw-city", CITY)):
+        create_user(engine, user, Role.CASEWORKER, unit)
+    f = RecordFactory(make_request("req-pulled-up"))
+    city = supervisor(f.tier, "330100", CITY)
+    up = f.emit(
+        EventType.ESCALATED,
+        State.ASSIGNED,
+        actor=city,
+        institution_id=CITY,
+        reason="需市级协调",
+        details={"from_institution": COUNTY, "institution_name": "市中心"},
+    )
+    back = f.emit(
+        EventType.HANDED_BACK,
+        State.ASSIGNED,
+        actor=city,
+        institution_id=COUNTY,
+        reason="区级可办",
+        details={"from_institution": CITY, "institution_name": "区中心"},
+    )
+    _plan(engine, [f.submitted(), f.assigned(COUNTY), up, back])
+    subject = f.request.subject
+    assert _heard(engine, "moved_away") == [
+        ("cw-city", f"【已交回】工单 req-pulled-up：{subject}"),
+        ("cw-county", f"【已提级】工单 req-pulled-up：{subject}"),
+    ]
