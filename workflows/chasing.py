@@ -155,6 +155,34 @@ def replies_for_own_unit(supervisions: Sequence[Supervision], actor: Actor) -> b
     )
 
 
+def escalate_refusal(
+    supervisions: Sequence[Supervision], actor: Actor, holder: str | None
+) -> str | None:
+    """Why the holding unit may not escalate (提级) now: its 督办 waits for its written reply,
+    which a move would end owing none (a late unit's way out of its reply and the 通报
+    after it); the reply may say it needs the tier above. None if it may."""
+    if holder is None or actor.institution_id != holder:
+        return None
+    waiting = next(
+        (
+            s
+            for s in supervisions
+            if s.awaiting_reply and s.institution_id == holder and part_unit(s.clock) is None
+        ),
+        None,
+    )
+    if waiting is None:
+        return None
+    return Said(
+        N_(
+            "cannot escalate: the supervision (督办) of %(institution)s waits for its written "
+            "reply, due %(due)s; reply first (the reply may ask for the tier above)"
+        ),
+        institution=holder,
+        due=waiting.reply_due_at.isoformat(),
+    )
+
+
 def repeat_refusal(supervisions: Sequence[Supervision], unit: str | None) -> str | None:
     """Why another 督办 of the holding ``unit`` is not opened: one already waits for its
     written reply (a second tier's, or the same one's again, would be answered by one reply

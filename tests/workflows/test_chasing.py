@@ -151,8 +151,8 @@ async def test_a_supervisor_opens_supervision_by_hand(ts_worker, stand_ins) -> N
 
 
 async def _supervised_then_escalated(env, queue, stand_ins, **pinned: object):
-    """A county unit supervised by its city (reply due in 2 working days), which then sends
-    the request up to the city; return the request, its handle and the reply deadline."""
+    """A county unit supervised by its city (reply due in 2 working days), which then pulls
+    the request up (提级); return the request, its handle and the reply deadline."""
     req = make_request()
     policy = pin(await env.get_current_time(), req).model_copy(update=pinned)
     stand_ins.policy = policy  # pinned before the field: as decoded, without it (False)
@@ -161,7 +161,7 @@ async def _supervised_then_escalated(env, queue, stand_ins, **pinned: object):
     county = (await view(handle)).summary.institution_id or ""
     await act(handle, action(ActionKind.SUPERVISE, CITY, text="请说明办理进度", days=2))
     (opened,) = records(stand_ins, req, "supervision_opened")
-    await act(handle, action(ActionKind.ESCALATE, caseworker(county), text="需市级统筹"))
+    await act(handle, action(ActionKind.ESCALATE, CITY, text="需市级统筹"))
     due = days_after(policy, opened.occurred_at, 2)
     await sleep_until(env, add_business_seconds(due, 60, policy.calendar))
     return req, handle, county, policy

@@ -89,3 +89,23 @@ async def test_at_the_national_tier_another_units_lead_supervises(ts_worker, sta
     await act(handle, action(ActionKind.SUPERVISE, other, text="请书面说明进展"))
     (supervision,) = (await view(handle)).supervisions
     assert supervision.opened_by == other.id
+
+
+async def test_a_supervised_unit_replies_before_it_escalates(ts_worker, stand_ins) -> None:
+    """A move ends the holder's 督办 owing no reply: the unit's own escalation waits for its
+    written reply (else a late unit's way out of the reply and the 通报)."""
+    req, _, handle, _, county = await dispatch(ts_worker, stand_ins)
+    worker = caseworker(county)
+    await act(handle, action(ActionKind.ACKNOWLEDGE, worker))
+    city = supervisor(Tier.MUNICIPAL, req.enterprise.division_code[:4] + "00", "municipal-3301")
+    await act(handle, action(ActionKind.SUPERVISE, city, text="企业投诉，请书面说明"))
+    assert ActionKind.ESCALATE not in offered_to(await view(handle), worker)
+    assert "waits for its written reply" in await refused(
+        handle, action(ActionKind.ESCALATE, worker, text="需上级协调")
+    )
+    (supervision,) = (await view(handle)).supervisions
+    assert supervision.awaiting_reply and supervision.ended_at is None
+    await act(handle, action(ActionKind.REPLY_SUPERVISION, worker, text="已约谈企业，需市级协调"))
+    assert ActionKind.ESCALATE in offered_to(await view(handle), worker)
+    up = await act(handle, action(ActionKind.ESCALATE, worker, text="需上级协调"))
+    assert up.tier is Tier.MUNICIPAL

@@ -22,6 +22,7 @@ NINGBO_COUNTY = Institution(
 PROVINCE_DESK = supervisor(Tier.PROVINCIAL, "330000").model_copy(update={"role": Role.DISPATCHER})
 HANGZHOU = supervisor(Tier.MUNICIPAL, HOME)
 NINGBO = supervisor(Tier.MUNICIPAL, "330212")
+replying = action(ActionKind.REPLY_SUPERVISION, caseworker(NINGBO_COUNTY.id), text="正在办理")
 
 
 async def sent_to_ningbo(ts_worker, stand_ins, **rules: object):
@@ -70,6 +71,7 @@ async def test_the_holders_city_oversees_a_request_sent_outside_the_enterprises(
     opened = (await view(handle)).supervisions[-1]
     assert (opened.opened_by, opened.institution_id) == (NINGBO.id, NINGBO_COUNTY.id)
 
+    await act(handle, replying)  # its 督办's reply first, then its own 提级
     up = await act(handle, action(ActionKind.ESCALATE, caseworker(NINGBO_COUNTY.id), text="需统筹"))
     assert (up.tier, up.institution_id) == (Tier.MUNICIPAL, "municipal-330200")
     assert (await view(handle)).summary.scope_division == "330200"
@@ -88,5 +90,6 @@ async def test_a_request_pinned_before_the_rule_stays_with_the_enterprises_city(
         handle, supervising(NINGBO)
     )
     await act(handle, supervising(HANGZHOU))
+    await act(handle, replying)  # its 督办's reply first, then its own 提级
     up = await act(handle, action(ActionKind.ESCALATE, caseworker(NINGBO_COUNTY.id), text="需统筹"))
     assert (up.tier, up.institution_id) == (Tier.MUNICIPAL, "municipal-330100")
