@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from schemas.chased import charged_unit
 from schemas.domain import Role, Tier
@@ -69,50 +70,78 @@ def _named_units(audience: Audience, details: dict[str, object]) -> list[str]:
     return [str(named)] if named else []
 
 
+# Who hears in place of a unit with nobody at all (a directory placeholder, 系统生成, or a unit
+# not yet given accounts): the desk of the tier above for its caseworkers, the supervisors
+# above for its lead, climbing the tiers until someone is there; else its request, its
+# 催办 and its 督办 would reach nobody.
+STAND_INS = {Audience.CASEWORKERS: Role.DISPATCHER, Audience.INSTITUTION_LEAD: Role.SUPERVISOR}
+STAFF = (Role.CASEWORKER, Role.SUPERVISOR)
+
+
 def _users(engine: Engine, audience: Audience, record: TransitionRecord) -> list[ApiUser]:
     holder = record.institution_id or record.summary.institution_id
     # a chasing event's unit: a late part's co-handler, a supervised unit the request left
     institution = charged_unit(record.event_type.value, record.details, holder)
     tier = record.summary.tier
-    query = select(ApiUser).where(col(ApiUser.disabled).is_(False))
-    if audience is Audience.HANDLER:
-        handler = record.details.get("handler_id")
-        if not handler:
-            return []
-        query = query.where(col(ApiUser.id) == handler)
-    elif audience is Audience.SUPERVISION_OPENER:
-        opener = record.details.get("opened_by")
-        if not opener or opener == SYSTEM_ACTOR.id:
-            return []
-        query = query.where(col(ApiUser.id) == opener)
-    elif audience in (Audience.CO_HANDLERS, Audience.PREVIOUS_HOLDER):
-        units = _named_units(audience, record.details)
-        if not units:
-            return []
-        query = query.where(ApiUser.role == Role.CASEWORKER, col(ApiUser.institution_id).in_(units))
-    elif audience is Audience.CASEWORKERS:
-        if institution is None:
-            return []
-        query = query.where(ApiUser.role == Role.CASEWORKER, ApiUser.institution_id == institution)
-    elif audience is Audience.INSTITUTION_LEAD:
-        if institution is None:
-            return []
-        query = query.where(ApiUser.role == Role.SUPERVISOR, ApiUser.institution_id == institution)
-    else:
-        above = audience is not Audience.TIER_SUPERVISORS  # the desks and supervisors above
-        target: Tier | None = (tier.next_up() or tier) if above else tier
-        if target is None:
-            return []
-        region = division_for_tier(record.summary.overseen_division, target)
-        role = DESK_ROLES.get(audience, Role.SUPERVISOR)
-        query = query.where(
-            ApiUser.role == role,
-            ApiUser.tier == target,
-            ApiUser.division_code == region,
-        )
-    query = query.where(col(ApiUser.id) != record.actor.id)  # nobody is told of their own step
+    enabled = select(ApiUser).where(col(ApiUser.disabled).is_(False))
+    query = enabled
     with Session(engine) as session:
+        if audience is Audience.HANDLER:
+            handler = record.details.get("handler_id")
+            if not handler:
+                return []
+            query = query.where(col(ApiUser.id) == handler)
+        elif audience is Audience.SUPERVISION_OPENER:
+            opener = record.details.get("opened_by")
+            if not opener or opener == SYSTEM_ACTOR.id:
+                return []
+            query = query.where(col(ApiUser.id) == opener)
+        elif audience in (Audience.CO_HANDLERS, Audience.PREVIOUS_HOLDER):
+            units = _named_units(audience, record.details)
+            if not units:
+                return []
+            query = query.where(
+                ApiUser.role == Role.CASEWORKER, col(ApiUser.institution_id).in_(units)
+            )
+        elif audience in STAND_INS:
+            if institution is None:
+                return []
+            staffed = session.exec(
+                enabled.where(
+                    col(ApiUser.role).in_(STAFF), ApiUser.institution_id == institution
+                ).limit(1)
+            ).first()
+            if staffed is None:
+                query = _climbing(session, STAND_INS[audience], tier.next_up(), record)
+            else:
+                role = Role.CASEWORKER if audience is Audience.CASEWORKERS else Role.SUPERVISOR
+                query = query.where(ApiUser.role == role, ApiUser.institution_id == institution)
+        else:
+            above = audience is not Audience.TIER_SUPERVISORS  # the desks and supervisors above
+            start = (tier.next_up() or tier) if above else tier
+            query = _climbing(session, DESK_ROLES.get(audience, Role.SUPERVISOR), start, record)
+        query = query.where(col(ApiUser.id) != record.actor.id)  # nobody is told of their own
         return list(session.exec(query.order_by(col(ApiUser.id))).all())
+
+
+def _climbing(
+    session: Session, role: Role, tier: Tier | None, record: TransitionRecord
+) -> SelectOfScalar[ApiUser]:
+    """Users of ``role`` at ``tier`` for the request's region, or at the first tier above it
+    that has any (a region of placeholders has nobody until the province or the nation)."""
+    region_of = record.summary.overseen_division
+    at = tier
+    while at is not None:
+        query = select(ApiUser).where(
+            col(ApiUser.disabled).is_(False),
+            ApiUser.role == role,
+            ApiUser.tier == at,
+            ApiUser.division_code == division_for_tier(region_of, at),
+        )
+        if session.exec(query.limit(1)).first() is not None or at.next_up() is None:
+            return query
+        at = at.next_up()
+    return select(ApiUser).where(col(ApiUser.id).is_(None))  # no tier: nobody
 
 
 def _with_preferences(engine: Engine, users: list[ApiUser], default_locale: str) -> list[Recipient]:

@@ -114,3 +114,22 @@ def test_the_unit_a_request_is_pulled_up_from_hears_it_has_nothing_more_to_do(
         ("cw-city", f"【已交回】工单 req-pulled-up：{subject}"),
         ("cw-county", f"【已提级】工单 req-pulled-up：{subject}"),
     ]
+
+
+def test_a_unit_with_nobody_is_stood_in_for_by_the_first_tier_above_with_someone(
+    engine: Engine,
+) -> None:
+    """A request routed to a directory placeholder (义乌: gen-330782, its city gen-330700,
+    neither with accounts): its 待办 reaches the province's dispatch desk, its breach the
+    province's supervisors, instead of nobody."""
+    create_user(engine, "desk-zj", Role.DISPATCHER, "zj-330000-sme")
+    create_user(engine, "sup-zj", Role.SUPERVISOR, "zj-330000-sme")
+    create_user(engine, "cw-county", Role.CASEWORKER, COUNTY)  # staffed elsewhere: not them
+    f = RecordFactory(make_request("req-yiwu", division_code="330782"))
+    _plan(engine, [f.submitted(), f.assigned("gen-330782"), f.breached()])
+    subject = f.request.subject
+    assert _heard(engine, "assigned") == [("desk-zj", f"【待办】工单 req-yiwu：{subject}")]
+    assert [user for user, _ in _heard(engine, "sla_breached")] == ["desk-zj", "sup-zj"]
+    staffed = RecordFactory(make_request("req-gongshu"))  # a staffed unit's: its own people
+    _plan(engine, [staffed.submitted(), staffed.assigned(COUNTY)])
+    assert [u for u, s in _heard(engine, "assigned") if "req-gongshu" in s] == ["cw-county"]
