@@ -22,14 +22,22 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.console.calendars import DisplayCalendars
-from schemas.domain import SlaStatus, State, Tier
-from schemas.lifecycle import ActionKind, EventType, RequestView, TierHold, TimelineEntry
+from schemas.domain import Role, SlaStatus, State, Tier
+from schemas.lifecycle import (
+    ActionKind,
+    EventType,
+    RequestView,
+    Supervision,
+    TierHold,
+    TimelineEntry,
+)
 from schemas.policy import CalendarData
+from schemas.request import SYSTEM_ACTOR
 from schemas.working_periods import parse_working_periods
 from tierflow.db.models import TierHoldBase
 from tierflow.directory_store import institution_names
 from tierflow.i18n import N_, formats, labels
-from tierflow.i18n.engine_reasons import engine_reason
+from tierflow.i18n.engine_reasons import SYSTEM_ROLE, engine_reason
 from tierflow.i18n.facts import fact_texts
 from tierflow.settings import Settings
 from workflows.business_time import (
@@ -81,9 +89,18 @@ class Texts:
         """An instant in China time; with ``now``, without the year when it is now's."""
         return formats.when(value, self.t, now=now)
 
-    def reason(self, text: str | None) -> str | None:
-        """An audit-trail reason; the engine's own in this language (a person's as written)."""
-        return engine_reason(text, self.t)
+    def reason(self, entry: TimelineEntry) -> str | None:
+        """A step's reason; the engine's own in this language (a person's as written)."""
+        role = entry.actor_role.value if entry.actor_role else None
+        return engine_reason(
+            entry.reason, self.t, actor_role=role, event_type=entry.event_type.value
+        )
+
+    def supervision_reason(self, case: Supervision) -> str | None:
+        """Why a 督办 was opened: the ladder's words in this language, a supervisor's as
+        written."""
+        role = SYSTEM_ROLE if case.opened_by == SYSTEM_ACTOR.id else Role.SUPERVISOR.value
+        return engine_reason(case.reason, self.t, actor_role=role)
 
     def after(self, text: str) -> str:
         """A label or sentence before what follows it: a space after English punctuation,

@@ -119,7 +119,9 @@ class Templates:
                 "portal": portal,  # the enterprise service portal's page of it (None: unknown)
                 "clock": clock_words(str(r["details"].get("clock") or ""), catalog),
                 "word": lambda kind, code: _word(kind, code, catalog),
-                "why": lambda text: engine_reason(text, catalog),
+                "why": lambda text: engine_reason(
+                    text, catalog, actor_role=r["actor"]["role"], event_type=r["event_type"]
+                ),
                 "unit": unit,
                 "catalog": catalog,
             }
