@@ -27,6 +27,7 @@ from temporalio.service import TLSConfig
 from tierflow import constants
 from tierflow.codec import AesGcmCodec, data_converter, generate_key
 from tierflow.settings import Settings
+from tierflow.startup import STARTUP_WAIT_SECONDS
 from tierflow.system_clients import parse_system_clients
 from tierflow.tls import SASL_MECHANISMS, kafka_security_kwargs, temporal_tls
 from tierflow_dev.devstack.kafka import kafka_version
@@ -566,6 +567,7 @@ def test_deployments_have_probes_limits_and_scrape_annotations(
                 path = probe_path(name.removeprefix("tierflow-"), probe)
                 if get.get("path") != path or get.get("port") not in ports:
                     problems.append(f"{where}: {probe} must GET {path} on a container port")
+            problems += _start_outlasted(where, name.removeprefix("tierflow-"), container)
             limits = container.get("resources", {}).get("limits", {})
             requests = container.get("resources", {}).get("requests", {})
             if not {"cpu", "memory"} <= set(limits) or not {"cpu", "memory"} <= set(requests):
@@ -884,3 +886,25 @@ def test_only_the_ingress_controller_and_prometheus_reach_the_api_which_serves_n
         e["name"]: e.get("value") for e in api["spec"]["template"]["spec"]["containers"][0]["env"]
     }
     assert env["FORWARDED_ALLOW_IPS"] == "*" and env["TIERFLOW_API_DOCS"] == "false"
+
+
+# what each process waits for at start, one after the other (tierflow.startup)
+START_WAITS = {"worker": 2, "ingress": 2, "notifier": 1}
+
+
+def _start_outlasted(where: str, process: str, container: dict) -> list[str]:
+    """A process's start waits (Temporal, then Kafka) fit in its startup probe: the liveness
+    probe would otherwise kill it before it says what it could not reach."""
+    waits = START_WAITS.get(process)
+    if waits is None:
+        return []
+    probe = container.get("startupProbe")
+    if probe is None:
+        return [f"{where}: a startupProbe must cover its start waits"]
+    lasts = probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3)
+    if lasts <= waits * STARTUP_WAIT_SECONDS:
+        return [
+            f"{where}: startupProbe lasts {lasts} s, its start waits up to "
+            f"{waits * STARTUP_WAIT_SECONDS:.0f} s"
+        ]
+    return []

@@ -110,7 +110,7 @@ class BacklogGauges(Collector):
         if self.engine is not None:
             try:
                 backlog = sender_backlog(self.engine)
-            except SQLAlchemyError:
+            except Exception:  # noqa: BLE001 - a scrape must not fail because the DB blinked
                 yield read_model_up(False)
                 return
             yield read_model_up(True)
