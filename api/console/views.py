@@ -37,7 +37,7 @@ from schemas.working_periods import parse_working_periods
 from tierflow.db.models import TierHoldBase
 from tierflow.directory_store import institution_names
 from tierflow.i18n import N_, formats, labels
-from tierflow.i18n.engine_reasons import SYSTEM_ROLE, engine_reason
+from tierflow.i18n.engine_reasons import SYSTEM_ROLE, clock_words, engine_reason
 from tierflow.i18n.facts import fact_texts
 from tierflow.settings import Settings
 from workflows.business_time import (
@@ -95,6 +95,10 @@ class Texts:
         return engine_reason(
             entry.reason, self.t, actor_role=role, event_type=entry.event_type.value
         )
+
+    def late_step(self, clock: str) -> str:
+        """A chased step's name: an SLA clock, the rectification, a co-handling part."""
+        return clock_words(clock, self.t)
 
     def supervision_reason(self, case: Supervision) -> str | None:
         """Why a 督办 was opened: the ladder's words in this language, a supervisor's as

@@ -1,0 +1,67 @@
+"""The case page shows where the 催办 ladder of each late step stands (reminded or when, and
+when the tier above supervises), and a person's text as written even where it reads like
+the engine's reason; rendered from a real workflow state in Chinese."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from schemas.domain import State
+from schemas.lifecycle import Chase, EventType
+from tests.unit.test_console_next_deadline import COUNTY, NOW
+from tests.unit.test_console_operator_badge import render
+from tests.utils.console_cases import case_page_context, county_case
+from tests.utils.factories import caseworker
+from workflows.records import record_transition
+
+
+def test_the_case_page_shows_each_late_steps_ladder() -> None:
+    case = county_case(NOW, State.ACKNOWLEDGED, COUNTY)
+    late = NOW - timedelta(days=2)
+    case.chases = [
+        Chase(
+            clock="resolution",
+            late_since=late,
+            remind_at=late + timedelta(days=1),
+            reminded_at=late + timedelta(days=1),
+            supervise_at=NOW + timedelta(days=3),
+        ),
+        Chase(  # done: not shown
+            clock="sign_for",
+            late_since=late,
+            remind_at=late,
+            supervise_at=late + timedelta(days=5),
+            closed_at=NOW,
+        ),
+    ]
+    html = render("case.html", **case_page_context(case, NOW))
+    chases = html.split('id="chases"')[1].split("</ol>")[0]
+    assert len(re.findall("<li>", chases)) == 1
+    assert "起逾期" in chases and "已于" in chases and "催办" in chases
+    assert "上级将于" in chases and "督办" in chases
+    assert "sign_for" not in chases
+
+
+def test_without_a_late_step_there_is_no_ladder() -> None:
+    html = render(
+        "case.html", **case_page_context(county_case(NOW, State.ACKNOWLEDGED, COUNTY), NOW)
+    )
+    assert 'id="chases"' not in html
+
+
+def test_a_persons_comment_is_shown_as_written() -> None:
+    case = county_case(NOW, State.ACKNOWLEDGED, COUNTY)
+    record_transition(
+        case,
+        EventType.COMMENTED,
+        caseworker(COUNTY.id),
+        NOW,
+        to_state=case.state,
+        from_tier=None,
+        reason="sla_breach:response",
+        action_id=None,
+        details={},
+    )
+    html = render("case.html", **case_page_context(case, NOW))
+    assert '<p class="ev-reason">sla_breach:response</p>' in html
