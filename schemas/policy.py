@@ -230,6 +230,12 @@ class PinnedPolicy(BaseModel):
         "after an approved 退单, not what the unit it left had left of them (False for "
         "policies pinned before this field)",
     )
+    extensions_per_stay: bool = Field(
+        default=False,
+        description="延期: the caps on approved extensions (count and working days) count "
+        "the unit holding the request now, whose resolution clock an extension adds to, "
+        "not every unit's before it (False for policies pinned before this field)",
+    )
     calendar: CalendarData
     grade_declared: Grade | None = Field(
         default=None, description="The grade the submitter declared (None: pinned before it)"
@@ -284,6 +290,7 @@ ENGINE_RULES = (
     "reassign_starts_fresh",
     "bad_rating_callback_after_close",
     "rectification_chased_in_redo",
+    "extensions_per_stay",
 )
 
 

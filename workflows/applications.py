@@ -216,7 +216,18 @@ def extend(case: WorkflowState, days: int, now: datetime) -> datetime | None:
 
 
 def approved_extensions(case: WorkflowState) -> list[Application]:
-    return [a for a in case.applications if a.kind is ActionKind.REQUEST_EXTENSION and a.approved]
+    """The approved extensions the caps count: the holding unit's since it got the request
+    (``extensions_per_stay``: each adds to its own resolution clock), else every one."""
+    since = None
+    if case.policy is not None and case.policy.extensions_per_stay and case.holds:
+        since = case.holds[-1].since
+    return [
+        a
+        for a in case.applications
+        if a.kind is ActionKind.REQUEST_EXTENSION
+        and a.approved
+        and (since is None or a.asked_at >= since)
+    ]
 
 
 def _return_refusal(case: WorkflowState, now: datetime) -> str | None:

@@ -21,6 +21,7 @@ ON = {
     "reassign_starts_fresh": True,
     "bad_rating_callback_after_close": True,
     "rectification_chased_in_redo": True,
+    "extensions_per_stay": True,
 }
 
 
@@ -39,6 +40,7 @@ def test_the_rules_a_recording_names_are_pinned_and_absent_ones_are_off() -> Non
         "reassign_starts_fresh": False,
         "bad_rating_callback_after_close": False,
         "rectification_chased_in_redo": False,
+        "extensions_per_stay": False,
     }
     partly = as_recorded(today, {"supervision_ends_on_move": True})
     assert (partly.supervision_ends_on_move, partly.decision_days) == (True, None)

@@ -194,6 +194,38 @@ async def test_extensions_past_the_cap_are_refused(ts_worker, stand_ins) -> None
     assert ActionKind.REQUEST_EXTENSION not in (await view(handle)).allowed_actions
 
 
+@pytest.mark.parametrize("per_stay", [True, False])
+async def test_the_caps_count_the_holding_units_extensions(ts_worker, stand_ins, per_stay) -> None:
+    """The county used both extensions, then escalated: the city unit's fresh resolution clock
+    may be extended too (``extensions_per_stay``); requests pinned before keep one budget."""
+    req = make_request(division_code=DIVISION)
+    d = await dispatch(ts_worker, stand_ins, req, extensions_per_stay=per_stay)
+    cw = caseworker(d.holder)
+    await act(d.handle, action(ActionKind.ACKNOWLEDGE, cw))
+    for text in ("一", "二"):
+        await act(d.handle, action(ActionKind.REQUEST_EXTENSION, cw, text=text, days=5))
+        await act(d.handle, action(ActionKind.APPROVE_EXTENSION, CITY))
+    up = await act(d.handle, action(ActionKind.ESCALATE, cw, text="需市级协调"))
+    city_worker = caseworker(up.institution_id or "")
+    await act(d.handle, action(ActionKind.ACKNOWLEDGE, city_worker))
+    asked = action(ActionKind.REQUEST_EXTENSION, city_worker, text="市级也需时间", days=3)
+    offered = ActionKind.REQUEST_EXTENSION in (await view(d.handle)).allowed_actions
+    if not per_stay:
+        assert not offered
+        assert "2 already approved, the policy allows 2" in await refused(d.handle, asked)
+        return
+    assert offered
+    await act(d.handle, asked)
+    province = supervisor(Tier.PROVINCIAL, "330000")
+    await act(d.handle, action(ActionKind.APPROVE_EXTENSION, province))
+    (clock,) = [
+        c
+        for c in (await view(d.handle)).clocks
+        if c.tier is Tier.MUNICIPAL and c.kind.value == "resolution"
+    ]
+    assert clock.extended_seconds == 3 * business_day_seconds(d.policy.calendar)
+
+
 async def test_an_extension_is_asked_for_before_the_deadline(ts_worker, stand_ins) -> None:
     req, env, handle, policy, county = await acknowledged(ts_worker, stand_ins)
     cw = caseworker(county)
