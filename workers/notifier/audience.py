@@ -116,6 +116,9 @@ def _users(engine: Engine, audience: Audience, record: TransitionRecord) -> list
             else:
                 role = Role.CASEWORKER if audience is Audience.CASEWORKERS else Role.SUPERVISOR
                 query = query.where(ApiUser.role == role, ApiUser.institution_id == institution)
+        elif audience is Audience.PROVINCE_DISPATCH_DESK:
+            start = max(Tier.PROVINCIAL, tier.next_up() or tier, key=lambda t: t.rank)
+            query = _climbing(session, Role.DISPATCHER, start, record)
         else:
             above = audience is not Audience.TIER_SUPERVISORS  # the desks and supervisors above
             start = (tier.next_up() or tier) if above else tier

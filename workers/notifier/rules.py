@@ -21,7 +21,7 @@ from jinja2 import Environment, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.domain import Category, Role
-from schemas.lifecycle import ActionKind, EventType, RatingStage, RequestSummary
+from schemas.lifecycle import ActionKind, EventType, RatingStage, RequestSummary, ReturnReason
 from tierflow.db.notification_models import LOCALES, Channel
 from tierflow.webhook_signature import secret_key
 
@@ -48,6 +48,9 @@ class Audience(StrEnum):
     SUPERVISION_OPENER = "supervision_opener"
     # caseworkers of the unit a move took the request from (改派, an approved 退单)
     PREVIOUS_HOLDER = "previous_holder"
+    # 派单员 of the province (of the tier above, when that is higher): a 退单 for 非本辖区 may
+    # belong to another city's unit, which only the province may send it to
+    PROVINCE_DISPATCH_DESK = "province_dispatch_desk"
 
 
 PERSON_CHANNELS = frozenset({Channel.INBOX, Channel.EMAIL, Channel.SMS})
@@ -99,6 +102,8 @@ class Rule(_Strict):
     only_if_stage: list[RatingStage] = Field(default_factory=list)
     # only events whose details hold these (a close that still takes a rating: rating_due_at)
     only_if_details: list[str] = Field(default_factory=list)
+    # by a 退单's details.return_reason (非本辖区: outside_region)
+    only_if_return_reason: list[ReturnReason] = Field(default_factory=list)
     send: Annotated[list[Send], Field(min_length=1)]
 
     def applies(self, details: dict[str, Any], actor_role: Role | None = None) -> bool:
@@ -109,6 +114,9 @@ class Rule(_Strict):
         if any(details.get(name) is None for name in self.only_if_details):
             return False
         if self.only_if_kind and details.get("kind") not in self.only_if_kind:
+            return False
+        reason = details.get("return_reason")
+        if self.only_if_return_reason and reason not in self.only_if_return_reason:
             return False
         stage = details.get("stage") or RatingStage.CONCLUSION.value
         if self.only_if_stage and stage not in self.only_if_stage:

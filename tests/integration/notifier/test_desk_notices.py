@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from schemas.domain import Role, State
 from schemas.events import event_from_transition
 from schemas.lifecycle import EventType, TransitionRecord
-from tests.utils.factories import RecordFactory, make_request, supervisor
+from tests.utils.factories import RecordFactory, caseworker, make_request, supervisor
 from tests.utils.notifier_helpers import project, rows
 from tierflow.auth_store import create_user
 from workers.notifier.planner import Planner, record_rows
@@ -133,3 +133,30 @@ def test_a_unit_with_nobody_is_stood_in_for_by_the_first_tier_above_with_someone
     staffed = RecordFactory(make_request("req-gongshu"))  # a staffed unit's: its own people
     _plan(engine, [staffed.submitted(), staffed.assigned(COUNTY)])
     assert [u for u, s in _heard(engine, "assigned") if "req-gongshu" in s] == ["cw-county"]
+
+
+def test_a_return_for_outside_the_region_reaches_the_provinces_desk(engine: Engine) -> None:
+    """非本辖区: the unit it belongs to may be in another city, which only the province may
+    send it to; the city's desk hears of every return, the province's of these."""
+    create_user(engine, "disp-city", Role.DISPATCHER, CITY)
+    create_user(engine, "desk-zj", Role.DISPATCHER, "zj-330000-sme")
+    for reason in ("outside_region", "not_our_remit"):
+        f = RecordFactory(make_request(f"req-{reason}"))
+        asked = f.emit(
+            EventType.RETURN_REQUESTED,
+            State.ASSIGNED,
+            actor=caseworker(COUNTY),
+            reason="企业注册地不在本区",
+            details={"return_reason": reason},
+        )
+        _plan(engine, [f.submitted(), f.assigned(COUNTY), asked])
+    heard = sorted(
+        (r.request_id, r.user_id or "", r.rule)
+        for r in rows(engine, channel="inbox")
+        if r.event_type == "return_requested"
+    )
+    assert heard == [
+        ("req-not_our_remit", "disp-city", "return_to_dispatch"),
+        ("req-outside_region", "desk-zj", "return_outside_region"),
+        ("req-outside_region", "disp-city", "return_to_dispatch"),
+    ]
