@@ -286,7 +286,7 @@ def oversight_refusal(actor: Actor, kind: ActionKind, tier: Tier, holder: str | 
             actor=actor.id,
             holder=holder or "-",
         )
-    if actor.tier is None or oversees(actor.tier, tier):
+    if actor.tier is not None and oversees(actor.tier, tier):
         return None
     return Said(
         N_(

@@ -17,7 +17,7 @@ from datetime import datetime
 from schemas import permissions
 from schemas.chased import part_unit
 from schemas.domain import Role, State, Tier
-from schemas.lifecycle import Chase, Supervision, WorkflowState
+from schemas.lifecycle import ActionKind, Chase, Supervision, WorkflowState
 from schemas.messages import N_, Said
 from schemas.request import Actor
 from workflows.business_time import (
@@ -155,14 +155,26 @@ def replies_for_own_unit(supervisions: Sequence[Supervision], actor: Actor) -> b
     )
 
 
-def escalate_refusal(
-    supervisions: Sequence[Supervision], actor: Actor, holder: str | None
+# the holding unit's own moves of the request: 提级 up, 交回 down
+OWN_MOVES = frozenset({ActionKind.ESCALATE, ActionKind.HAND_BACK})
+
+
+def own_move_refusal(
+    supervisions: Sequence[Supervision],
+    actor: Actor,
+    kind: ActionKind,
+    holder: str | None,
+    ends_on_move: bool = True,
 ) -> str | None:
-    """Why the holding unit may not escalate (提级) now: its 督办 waits for its written reply,
-    which a move would end owing none (a late unit's way out of its reply and the 通报
-    after it); the reply may say it needs the tier above. None if it may."""
-    if holder is None or actor.institution_id != holder:
+    """Why the holding unit may not move the request itself now (提级, 交回): its 督办 waits
+    for its written reply, which the move would end owing none (``supervision_ends_on_move``:
+    a late unit's way out of its reply and the 通报 after it); the reply may say it needs
+    another tier. ``ends_on_move``: the request's pinned ``supervision_ends_on_move`` (a
+    view, which does not carry it, assumes it). None if it may."""
+    if kind not in OWN_MOVES or holder is None or actor.institution_id != holder:
         return None
+    if not ends_on_move:
+        return None  # pinned before: a move leaves the supervision waiting, nothing escapes
     waiting = next(
         (
             s
@@ -175,9 +187,10 @@ def escalate_refusal(
         return None
     return Said(
         N_(
-            "cannot escalate: the supervision (督办) of %(institution)s waits for its written "
-            "reply, due %(due)s; reply first (the reply may ask for the tier above)"
+            "cannot %(kind)s: the supervision (督办) of %(institution)s waits for its written "
+            "reply, due %(due)s; reply first (the reply may say it needs another tier)"
         ),
+        kind=kind.value,
         institution=holder,
         due=waiting.reply_due_at.isoformat(),
     )

@@ -130,7 +130,8 @@ LATE_REPLY_PATCH = "late-supervision-reply"
 # steps taken since changed the state (its own patch, taken only when it refuses)
 DECIDED_ABOVE_PATCH = "decided-above-the-unit"
 # 改派 and 提级 are a tier above's (the holding unit's own lead returns the request, and
-# escalates it, not while its 督办 waits for its reply), 指派承办人 the unit's own lead's:
+# escalates it; the unit moves it, 提级 or 交回, only once it answered its 督办), 指派承办人
+# the unit's own lead's:
 # checked like the newer rules, the handler's recheck behind this marker
 OVERSIGHT_PATCH = "moved-from-above"
 # 整改 and 申诉 while a 重办 handles the request again, and a bad rating's call back after the
@@ -546,19 +547,22 @@ class ServiceRequestWorkflow:
 
     def _oversight_refusal(self, action: ActionRequest) -> ApplicationError | None:
         """Who moves the request: a step the supervisor does not take
-        (``permissions.oversight_refusal``), or the unit's own escalation while its 督办
-        waits for its reply (``chasing.escalate_refusal``)."""
+        (``permissions.oversight_refusal``), or the unit's own 提级 or 交回 while its 督办
+        waits for its reply (``chasing.own_move_refusal``)."""
         refusal = permissions.oversight_refusal(
             action.actor, action.kind, self.case.tier, self._institution_id
         )
         if refusal:
             return refused(refusal, "Forbidden")
-        if action.kind is ActionKind.ESCALATE:
-            owed = chasing.escalate_refusal(
-                self.case.supervisions, action.actor, self._institution_id
-            )
-            return refused(owed, "InvalidTransition") if owed else None
-        return None
+        pinned = self.case.policy
+        owed = chasing.own_move_refusal(
+            self.case.supervisions,
+            action.actor,
+            action.kind,
+            self._institution_id,
+            ends_on_move=pinned is not None and pinned.supervision_ends_on_move,
+        )
+        return refused(owed, "InvalidTransition") if owed else None
 
     def _check_wider_states(self, action: ActionRequest) -> None:
         """A step allowed in more states since ``WIDER_STATES_PATCH``: the handler refuses it

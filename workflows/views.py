@@ -109,8 +109,8 @@ def _actor_may(view: RequestView, actor: Actor, kind: ActionKind) -> bool:
         return False  # the holding unit's own step
     if permissions.oversight_refusal(actor, kind, s.tier, s.institution_id):
         return False  # 改派 and 提级 from above, 指派承办人 the unit's own lead's
-    if kind is ActionKind.ESCALATE and chasing.escalate_refusal(
-        view.supervisions, actor, s.institution_id
+    if kind in chasing.OWN_MOVES and chasing.own_move_refusal(
+        view.supervisions, actor, kind, s.institution_id
     ):
         return False  # its 督办's reply first
     if kind is ActionKind.REPLY_SUPERVISION and chasing.reply_refusal(view.supervisions, actor):

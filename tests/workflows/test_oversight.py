@@ -100,7 +100,7 @@ async def test_a_supervised_unit_replies_before_it_escalates(ts_worker, stand_in
     city = supervisor(Tier.MUNICIPAL, req.enterprise.division_code[:4] + "00", "municipal-3301")
     await act(handle, action(ActionKind.SUPERVISE, city, text="企业投诉，请书面说明"))
     assert ActionKind.ESCALATE not in offered_to(await view(handle), worker)
-    assert "waits for its written reply" in await refused(
+    assert "cannot escalate: the supervision (督办)" in await refused(
         handle, action(ActionKind.ESCALATE, worker, text="需上级协调")
     )
     (supervision,) = (await view(handle)).supervisions
@@ -109,3 +109,34 @@ async def test_a_supervised_unit_replies_before_it_escalates(ts_worker, stand_in
     assert ActionKind.ESCALATE in offered_to(await view(handle), worker)
     up = await act(handle, action(ActionKind.ESCALATE, worker, text="需上级协调"))
     assert up.tier is Tier.MUNICIPAL
+
+
+async def test_a_supervised_unit_replies_before_it_hands_the_request_back(
+    ts_worker, stand_ins
+) -> None:
+    req, _, handle, _, county = await dispatch(ts_worker, stand_ins)
+    up = await act(handle, action(ActionKind.ESCALATE, caseworker(county), text="需市级协调"))
+    city_worker = caseworker(up.institution_id or "")
+    province = supervisor(Tier.PROVINCIAL, req.enterprise.division_code[:2] + "0000")
+    await act(handle, action(ActionKind.SUPERVISE, province, text="请说明为何未办"))
+    assert ActionKind.HAND_BACK not in offered_to(await view(handle), city_worker)
+    assert "cannot hand_back: the supervision (督办)" in await refused(
+        handle, action(ActionKind.HAND_BACK, city_worker, text="区里能办")
+    )
+    await act(handle, action(ActionKind.REPLY_SUPERVISION, city_worker, text="已协调，交区办理"))
+    back = await act(handle, action(ActionKind.HAND_BACK, city_worker, text="区里能办"))
+    assert back.tier is Tier.COUNTY
+
+
+async def test_requests_pinned_before_a_move_ended_the_supervision_move_as_before(
+    ts_worker, stand_ins
+) -> None:
+    """Pinned before ``supervision_ends_on_move``, a move leaves the 督办 waiting for the
+    unit's reply: nothing escapes, so the unit's own escalation is not held back."""
+    req, _, handle, _, county = await dispatch(ts_worker, stand_ins, supervision_ends_on_move=False)
+    city = supervisor(Tier.MUNICIPAL, req.enterprise.division_code[:4] + "00", "municipal-3301")
+    await act(handle, action(ActionKind.SUPERVISE, city, text="请书面说明"))
+    up = await act(handle, action(ActionKind.ESCALATE, caseworker(county), text="需上级协调"))
+    assert up.tier is Tier.MUNICIPAL
+    (supervision,) = (await view(handle)).supervisions
+    assert supervision.awaiting_reply

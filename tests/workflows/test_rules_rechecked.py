@@ -96,3 +96,30 @@ async def test_a_second_supervision_let_in_beside_the_first_is_refused_by_the_ha
     assert [s.opened_by for s in after.supervisions] == [city.id]
     await handle.terminate("test over")
     await replay_and_maybe_record(temporal_client, handle, "one-supervision")
+
+
+async def test_the_old_units_lead_cannot_escalate_a_request_moved_meanwhile(
+    temporal_client: Client, task_queue: str
+) -> None:
+    """The holding unit's lead may escalate (提级) its request; let in while the desk's
+    reassignment held the lock, it is refused once the request is another unit's (a lead of
+    a peer unit moves nothing), and the history replays (``moved-from-above``)."""
+    stand_ins = StandIns(policy=make_policy(), extra_institutions=[OTHER])
+    async with stand_ins.worker(temporal_client, task_queue):
+        handle, holder, division, gate, reassigning = await _reassignment_held(
+            temporal_client, task_queue, stand_ins
+        )
+        lead = supervisor(Tier.COUNTY, division, institution_id=holder)
+        escalating = await let_in(handle, action(ActionKind.ESCALATE, lead, text="需市级协调"))
+        gate.set()
+        moved = await reassigning
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await escalating.result()
+        after = await handle.query(ServiceRequestWorkflow.view)
+    assert moved.institution_id == OTHER.id
+    assert f"may not escalate a request the county unit {OTHER.id} holds" in str(
+        refused.value.cause
+    )
+    assert after.summary.tier is Tier.COUNTY and after.summary.institution_id == OTHER.id
+    await handle.terminate("test over")
+    await replay_and_maybe_record(temporal_client, handle, "moved-from-above")
