@@ -10,6 +10,7 @@ from temporalio import activity
 
 from activities.failures import is_permanent, permanent_failure
 from schemas.lifecycle import Institution, RouteRequest, TargetAnswer, TargetCheck
+from tierflow.checked_source import NotReadYet
 from tierflow.directory import Directory, DirectorySource
 
 log = logging.getLogger("tierflow.directory")
@@ -42,7 +43,13 @@ class DirectoryActivities:
         An earlier version is read and parsed on a thread (once: the store caches it), so the
         event loop never waits for the database.
         """
-        current = self.directory
+        try:
+            current = self.directory
+        except NotReadYet:  # the database not read yet: a pinned version may still be found
+            pinned = None if version is None else await asyncio.to_thread(self._versions, version)
+            if pinned is None:
+                raise
+            return pinned
         if version is None or version == current.version:
             return current
         found = await asyncio.to_thread(self._versions, version)

@@ -91,9 +91,10 @@ class CheckedSource:
                 )
             self.error = said
             return False
-        if self.error is not None:
-            self.log.info("%s check works again: %s", self.what, self.keeping())
+        recovered = self.error is not None
         self.error, self.checked_at = None, self._clock()
+        if recovered:
+            self.log.info("%s check works again: %s", self.what, self.keeping())
         return True
 
     def close(self) -> None:

@@ -56,7 +56,7 @@ class RecordedDirectory(CheckedSource):
 
     def keeping(self) -> str:
         if self.checked_at is None:
-            return "nothing until one works (new requests wait)"
+            return "nothing (new requests wait)"
         recorded = self._recorded or self.fallback.current()
         return f"directory version {recorded.version}"
 

@@ -80,7 +80,7 @@ class RecordedPolicy(CheckedSource):
 
     def keeping(self) -> str:
         if self.checked_at is None:
-            return "nothing until one works (new requests wait)"
+            return "nothing (new requests wait)"
         return f"the {len(self._timeline)} releases known"
 
     def check(self) -> None:

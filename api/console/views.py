@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.console.calendars import DisplayCalendars
-from schemas.domain import Role, SlaStatus, State, Tier
+from schemas.domain import SlaStatus, State, Tier
 from schemas.lifecycle import (
     ActionKind,
     EventType,
@@ -32,12 +32,11 @@ from schemas.lifecycle import (
     TimelineEntry,
 )
 from schemas.policy import CalendarData
-from schemas.request import SYSTEM_ACTOR
 from schemas.working_periods import parse_working_periods
 from tierflow.db.models import TierHoldBase
 from tierflow.directory_store import institution_names
 from tierflow.i18n import N_, formats, labels
-from tierflow.i18n.engine_reasons import SYSTEM_ROLE, clock_words, engine_reason
+from tierflow.i18n.engine_reasons import clock_words, engine_reason
 from tierflow.i18n.facts import fact_texts
 from tierflow.settings import Settings
 from workflows.business_time import (
@@ -91,9 +90,8 @@ class Texts:
 
     def reason(self, entry: TimelineEntry) -> str | None:
         """A step's reason; the engine's own in this language (a person's as written)."""
-        role = entry.actor_role.value if entry.actor_role else None
         return engine_reason(
-            entry.reason, self.t, actor_role=role, event_type=entry.event_type.value
+            entry.reason, self.t, by=entry.actor_id, event_type=entry.event_type.value
         )
 
     def late_step(self, clock: str) -> str:
@@ -103,8 +101,7 @@ class Texts:
     def supervision_reason(self, case: Supervision) -> str | None:
         """Why a 督办 was opened: the ladder's words in this language, a supervisor's as
         written."""
-        role = SYSTEM_ROLE if case.opened_by == SYSTEM_ACTOR.id else Role.SUPERVISOR.value
-        return engine_reason(case.reason, self.t, actor_role=role)
+        return engine_reason(case.reason, self.t, by=case.opened_by)
 
     def after(self, text: str) -> str:
         """A label or sentence before what follows it: a space after English punctuation,

@@ -104,3 +104,23 @@ def test_started_while_the_database_is_down_it_routes_by_nothing_until_read(
         conn.execute(text("ALTER TABLE directory_version_away RENAME TO directory_version"))
     assert source.refresh()
     assert source.current().version == "v1"
+
+
+async def test_a_running_request_routes_by_its_pinned_version_before_the_first_read(
+    sqlite_engine: Engine,
+) -> None:
+    """An escalation of a request admitted earlier needs no current directory: its pinned
+    version is read on its own; a request with none waits (``NotReadYet``)."""
+    from activities.directory import DirectoryActivities
+    from tierflow.directory_store import load_version
+
+    record(sqlite_engine, "v1", T0)
+    with sqlite_engine.begin() as conn:  # the versions' list unreadable at the start
+        conn.execute(text("ALTER TABLE directory_version RENAME TO directory_version_away"))
+    source = RecordedDirectory(sqlite_engine, FILE, interval=0)
+    with sqlite_engine.begin() as conn:  # back, but not checked again yet
+        conn.execute(text("ALTER TABLE directory_version_away RENAME TO directory_version"))
+    routes = DirectoryActivities(source, versions=lambda v: load_version(sqlite_engine, v))
+    assert (await routes.pinned("v1")).version == "v1"
+    with pytest.raises(NotReadYet):
+        await routes.pinned(None)

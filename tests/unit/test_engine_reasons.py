@@ -44,20 +44,22 @@ def test_a_persons_reason_and_none_stay_as_written() -> None:
         assert engine_reason(text, ZH) == text
 
 
-@pytest.mark.parametrize("role", ["caseworker", "supervisor", "enterprise"])
-def test_a_persons_comment_that_reads_like_the_engines_stays_as_written(role: str) -> None:
+@pytest.mark.parametrize("by", ["cw-county", "sup-city", "enterprise-portal"])
+def test_a_persons_or_a_systems_text_that_reads_like_the_engines_stays_as_written(
+    by: str,
+) -> None:
     for text in (written.sla_breach("response"), written.rectification_opened(1)):
-        assert engine_reason(text, ZH, actor_role=role, event_type="commented") == text
-    assert engine_reason(written.sla_breach("response"), ZH, actor_role="system") == "响应超时"
+        assert engine_reason(text, ZH, by=by, event_type="commented") == text
+    assert engine_reason(written.sla_breach("response"), ZH, by="tierflow") == "响应超时"
 
 
 def test_the_engines_words_on_a_persons_step_are_still_read() -> None:
     """A calendar's change by an admin and the close a follow-up decides carry the engine's
     reason though a person took the step."""
     closed = engine_reason(
-        written.followed_up("unsatisfied"), ZH, actor_role="follow_up", event_type="closed"
+        written.followed_up("unsatisfied"), ZH, by="desk-city", event_type="closed"
     )
     assert closed is not None and closed.startswith("回访：")
     changed = written.calendar_changed("2026.1", "2026.2")
-    said = engine_reason(changed, ZH, actor_role="admin", event_type="calendar_updated")
+    said = engine_reason(changed, ZH, by="admin", event_type="calendar_updated")
     assert said == "工作日历由 2026.1 更新为 2026.2"

@@ -35,12 +35,12 @@ from schemas.lifecycle import (
     SlaClock,
     clocks_in_order,
 )
-from schemas.request import REQUEST_ID_PATTERN, SYSTEM_ACTOR
+from schemas.request import REQUEST_ID_PATTERN
 from tierflow.cli.texts import _
 from tierflow.cli.texts import catalog as _t
 from tierflow.directory import division_place
 from tierflow.i18n import formats
-from tierflow.i18n.engine_reasons import SYSTEM_ROLE, engine_reason
+from tierflow.i18n.engine_reasons import engine_reason
 from tierflow.i18n.facts import fact_texts
 from tierflow.i18n.formats import aside, labelled, listed, semicolon, when
 from tierflow.i18n.labels import channel_words, code_words, label, step_label
@@ -527,10 +527,7 @@ def show(
         said = [semicolon(_t()).join(facts)] if facts else []
         said += [
             engine_reason(
-                entry.get("reason"),
-                _t(),
-                actor_role=entry.get("actor_role") or None,
-                event_type=entry["event_type"],
+                entry.get("reason"), _t(), by=entry.get("actor_id"), event_type=entry["event_type"]
             )
             or ""
         ]
@@ -659,11 +656,7 @@ def _open_matters(view: dict[str, Any]) -> list[str]:
             _("  Supervision by %(actor)s: %(reason)s; awaiting the written reply, %(due)s")
             % {
                 "actor": case["opened_by"],
-                "reason": engine_reason(
-                    case["reason"],
-                    _t(),
-                    actor_role=SYSTEM_ROLE if case["opened_by"] == SYSTEM_ACTOR.id else "person",
-                ),
+                "reason": engine_reason(case["reason"], _t(), by=case["opened_by"]),
                 "due": countdown(case["reply_due_at"]),
             }
         )

@@ -18,6 +18,12 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # hold a scrape of /metrics, a pool slot and its activity for minutes; a URL's own
 # ``connect_timeout`` wins.
 POSTGRES_CONNECT_TIMEOUT_SECONDS = 10
+POSTGRES_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 
 
 def normalize_url(url: str) -> str:
@@ -51,9 +57,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    if "connect_timeout" not in parsed.query:
-        connect_args = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS}
-        kwargs["connect_args"] = {**connect_args, **kwargs.get("connect_args", {})}
+    # and TCP keepalives: a pooled connection whose host went away unanswered is found dead
+    # in about a minute, not after the kernel's two hours (a URL's own settings win)
+    defaults = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS, **POSTGRES_KEEPALIVES}
+    connect_args = {k: v for k, v in defaults.items() if k not in parsed.query}
+    kwargs["connect_args"] = {**connect_args, **kwargs.get("connect_args", {})}
     engine = create_engine(url, pool_pre_ping=True, **kwargs)
     event.listen(engine, "connect", _postgres_session)
     return engine

@@ -17,6 +17,7 @@ from schemas import engine_reasons as written
 from schemas.domain import Category, ClockKind
 from schemas.lifecycle import FollowUpOutcome
 from schemas.messages import N_, fill
+from schemas.request import SYSTEM_ACTOR
 from tierflow.i18n.formats import when
 from tierflow.i18n.labels import code_words
 
@@ -109,25 +110,25 @@ PATTERNS: list[tuple[re.Pattern[str], str, Words]] = [
 
 
 # events whose reason the engine words though a person's step caused them (a calendar's
-# change, the close a follow-up decides); on any other step of a person's, the reason is the
-# person's own text, shown as written even where it reads like the engine's
+# change, the close a follow-up decides); on any other step of a person's or of another
+# system's (a portal's), the reason is its own text, shown as written even where it reads
+# like the engine's
 WORDED_FOR_PEOPLE = frozenset({"calendar_updated", "closed"})
-SYSTEM_ROLE = "system"
 
 
 def engine_reason(
     reason: str | None,
     catalog: NullTranslations,
     *,
-    actor_role: str | None = None,
+    by: str | None = None,
     event_type: str | None = None,
 ) -> str | None:
     """``reason`` in ``catalog``'s language when the engine wrote it; else as it is. Given
-    the step's ``actor_role`` and ``event_type``, a person's own text is never taken for the
-    engine's (a comment reading ``sla_breach:response``)."""
+    who took the step (``by``, an actor id) and its ``event_type``, a person's or another
+    system's own text is never taken for the engine's (a comment ``sla_breach:response``)."""
     if not reason:
         return reason
-    if actor_role not in (None, SYSTEM_ROLE) and event_type not in WORDED_FOR_PEOPLE:
+    if by not in (None, SYSTEM_ACTOR.id) and event_type not in WORDED_FOR_PEOPLE:
         return reason
     if reason in FIXED:
         return str(catalog.gettext(reason))

@@ -43,12 +43,14 @@ async def read_directory(
         DirectoryWatch(settings.directory_file),
         interval=settings.directory_refresh_seconds,
     )
-    while source.checked_at is None:
+    if source.checked_at is None:
         log.warning("waiting for the read model to read the directory: %s", source.error)
+    while source.checked_at is None:
         try:
             await asyncio.wait_for(stop.wait(), READ_RETRY_SECONDS)
         except TimeoutError:
-            await asyncio.to_thread(source.refresh)
+            if source.interval <= 0:  # no thread of its own checks again
+                await asyncio.to_thread(source.refresh)
             continue
         source.close()
         return None

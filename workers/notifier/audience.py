@@ -54,8 +54,18 @@ def recipients(
     """Return the recipients of ``audience`` for the request ``record`` is about."""
     if audience is Audience.ENTERPRISE:
         return _enterprise(engine, record.request_id, default_locale)
-    users = _users(engine, audience, record)
-    return _with_preferences(engine, users, default_locale)
+    users, standing_in = _users(engine, audience, record)
+    found = _with_preferences(engine, users, default_locale)
+    if not standing_in:
+        return found
+    # those standing in for a unit or a tier with nobody hear in their inbox only: a region
+    # of placeholders would otherwise fill a provincial desk's mail with each unit's messages
+    inbox = frozenset({Channel.INBOX})
+    return [
+        Recipient(r.key, r.user_id, r.locale, r.channels & inbox)
+        for r in found
+        if r.channels & inbox
+    ]
 
 
 def _named_units(audience: Audience, details: dict[str, object]) -> list[str]:
@@ -78,62 +88,70 @@ STAND_INS = {Audience.CASEWORKERS: Role.DISPATCHER, Audience.INSTITUTION_LEAD: R
 STAFF = (Role.CASEWORKER, Role.SUPERVISOR)
 
 
-def _users(engine: Engine, audience: Audience, record: TransitionRecord) -> list[ApiUser]:
+def _users(
+    engine: Engine, audience: Audience, record: TransitionRecord
+) -> tuple[list[ApiUser], bool]:
+    """The audience's users, and whether they stand in for a unit or tier with nobody."""
     holder = record.institution_id or record.summary.institution_id
     # a chasing event's unit: a late part's co-handler, a supervised unit the request left
     institution = charged_unit(record.event_type.value, record.details, holder)
     tier = record.summary.tier
     enabled = select(ApiUser).where(col(ApiUser.disabled).is_(False))
     query = enabled
+    standing_in = False
     with Session(engine) as session:
         if audience is Audience.HANDLER:
             handler = record.details.get("handler_id")
             if not handler:
-                return []
+                return [], False
             query = query.where(col(ApiUser.id) == handler)
         elif audience is Audience.SUPERVISION_OPENER:
             opener = record.details.get("opened_by")
             if not opener or opener == SYSTEM_ACTOR.id:
-                return []
+                return [], False
             query = query.where(col(ApiUser.id) == opener)
         elif audience in (Audience.CO_HANDLERS, Audience.PREVIOUS_HOLDER):
             units = _named_units(audience, record.details)
             if not units:
-                return []
+                return [], False
             query = query.where(
                 ApiUser.role == Role.CASEWORKER, col(ApiUser.institution_id).in_(units)
             )
         elif audience in STAND_INS:
             if institution is None:
-                return []
+                return [], False
             staffed = session.exec(
                 enabled.where(
                     col(ApiUser.role).in_(STAFF), ApiUser.institution_id == institution
                 ).limit(1)
             ).first()
             if staffed is None:
-                query = _climbing(session, STAND_INS[audience], tier.next_up(), record)
+                query, _ = _climbing(session, STAND_INS[audience], tier.next_up(), record)
+                standing_in = True
             else:
                 role = Role.CASEWORKER if audience is Audience.CASEWORKERS else Role.SUPERVISOR
                 query = query.where(ApiUser.role == role, ApiUser.institution_id == institution)
         elif audience is Audience.PROVINCE_DISPATCH_DESK:
             start = max(Tier.PROVINCIAL, tier.next_up() or tier, key=lambda t: t.rank)
-            query = _climbing(session, Role.DISPATCHER, start, record)
+            query, standing_in = _climbing(session, Role.DISPATCHER, start, record)
         else:
             above = audience is not Audience.TIER_SUPERVISORS  # the desks and supervisors above
             start = (tier.next_up() or tier) if above else tier
-            query = _climbing(session, DESK_ROLES.get(audience, Role.SUPERVISOR), start, record)
+            role = DESK_ROLES.get(audience, Role.SUPERVISOR)
+            query, standing_in = _climbing(session, role, start, record)
         query = query.where(col(ApiUser.id) != record.actor.id)  # nobody is told of their own
-        return list(session.exec(query.order_by(col(ApiUser.id))).all())
+        return list(session.exec(query.order_by(col(ApiUser.id))).all()), standing_in
 
 
 def _climbing(
     session: Session, role: Role, tier: Tier | None, record: TransitionRecord
-) -> SelectOfScalar[ApiUser]:
+) -> tuple[SelectOfScalar[ApiUser], bool]:
     """Users of ``role`` at ``tier`` for the request's region, or at the first tier above it
-    that has any (a region of placeholders has nobody until the province or the nation)."""
+    that has any (a region of placeholders has nobody until the province or the nation); and
+    whether it climbed. Someone who took the step counts: a tier whose only desk acted has
+    someone, who is not told of their own step."""
     region_of = record.summary.overseen_division
-    at = tier
+    at, climbed = tier, False
     while at is not None:
         query = select(ApiUser).where(
             col(ApiUser.disabled).is_(False),
@@ -141,10 +159,10 @@ def _climbing(
             ApiUser.tier == at,
             ApiUser.division_code == division_for_tier(region_of, at),
         )
-        if session.exec(query.limit(1)).first() is not None or at.next_up() is None:
-            return query
-        at = at.next_up()
-    return select(ApiUser).where(col(ApiUser.id).is_(None))  # no tier: nobody
+        if at.next_up() is None or session.exec(query.limit(1)).first() is not None:
+            return query, climbed
+        at, climbed = at.next_up(), True
+    return select(ApiUser).where(col(ApiUser.id).is_(None)), False  # no tier: nobody
 
 
 def _with_preferences(engine: Engine, users: list[ApiUser], default_locale: str) -> list[Recipient]:

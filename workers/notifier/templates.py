@@ -120,7 +120,7 @@ class Templates:
                 "clock": clock_words(str(r["details"].get("clock") or ""), catalog),
                 "word": lambda kind, code: _word(kind, code, catalog),
                 "why": lambda text: engine_reason(
-                    text, catalog, actor_role=r["actor"]["role"], event_type=r["event_type"]
+                    text, catalog, by=r["actor"]["id"], event_type=r["event_type"]
                 ),
                 "unit": unit,
                 "catalog": catalog,

@@ -16,6 +16,7 @@ from schemas.lifecycle import EventType, TransitionRecord
 from tests.utils.factories import RecordFactory, caseworker, make_request, supervisor
 from tests.utils.notifier_helpers import project, rows
 from tierflow.auth_store import create_user
+from tierflow.notification_store import set_preference
 from workers.notifier.planner import Planner, record_rows
 from workers.notifier.rules import load_rules
 from workers.notifier.templates import Templates
@@ -125,11 +126,16 @@ def test_a_unit_with_nobody_is_stood_in_for_by_the_first_tier_above_with_someone
     create_user(engine, "desk-zj", Role.DISPATCHER, "zj-330000-sme")
     create_user(engine, "sup-zj", Role.SUPERVISOR, "zj-330000-sme")
     create_user(engine, "cw-county", Role.CASEWORKER, COUNTY)  # staffed elsewhere: not them
+    for user in ("desk-zj", "sup-zj"):  # mail on: standing in, they are not mailed
+        set_preference(engine, user, {"email": f"{user}@example.com"}, datetime.now(UTC))
     f = RecordFactory(make_request("req-yiwu", division_code="330782"))
     _plan(engine, [f.submitted(), f.assigned("gen-330782"), f.breached()])
     subject = f.request.subject
     assert _heard(engine, "assigned") == [("desk-zj", f"【待办】工单 req-yiwu：{subject}")]
     assert [user for user, _ in _heard(engine, "sla_breached")] == ["desk-zj", "sup-zj"]
+    # in the inbox only: a region of placeholders would fill the province's mail
+    standing_in = [r for r in rows(engine, request_id="req-yiwu") if r.user_id]
+    assert standing_in and {r.channel for r in standing_in} == {"inbox"}
     staffed = RecordFactory(make_request("req-gongshu"))  # a staffed unit's: its own people
     _plan(engine, [staffed.submitted(), staffed.assigned(COUNTY)])
     assert [u for u, s in _heard(engine, "assigned") if "req-gongshu" in s] == ["cw-county"]
