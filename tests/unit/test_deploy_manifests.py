@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 RULES = sorted((DEPLOY / "prometheus" / "rules").glob("*.yml"))
 RULE_TESTS = sorted((DEPLOY / "prometheus" / "tests").glob("*.yml"))
+K8S_RULES = DEPLOY / "k8s" / "prometheus" / "tierflow-kubernetes.rules.yml"
 DASHBOARDS = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
 COMPOSE = DEPLOY / "compose" / "docker-compose.yml"
 K8S = sorted((DEPLOY / "k8s").glob("*.yaml"))
@@ -94,6 +95,19 @@ def test_rule_files_pass_promtool_check() -> None:
 def test_rule_unit_tests_pass() -> None:
     assert RULE_TESTS, "no promtool rule tests under deploy/prometheus/tests"
     promtool("test", "rules", *map(str, RULE_TESTS))
+
+
+def test_the_kubernetes_rules_pass_promtool_and_have_runbook_sections() -> None:
+    """The restart alert for deploy/k8s (kube-state-metrics), apart from the rules every
+    deployment loads."""
+    output = promtool("check", "rules", str(K8S_RULES))
+    assert "SUCCESS: 1 rules found" in output
+    promtool("test", "rules", str(K8S_RULES.with_suffix(".test.yml").name), cwd=K8S_RULES.parent)
+    anchors = runbook_anchors()
+    for group in yaml.safe_load(K8S_RULES.read_text())["groups"]:
+        for rule in group["rules"]:
+            url = rule["annotations"]["runbook_url"]
+            assert url.split("#")[1] in anchors, url
 
 
 def test_local_scrape_config_is_valid_and_loads_the_rules() -> None:
