@@ -131,8 +131,8 @@ LATE_REPLY_PATCH = "late-supervision-reply"
 DECIDED_ABOVE_PATCH = "decided-above-the-unit"
 # 改派 and 提级 are a tier above's (the holding unit's own lead returns the request, and
 # escalates it; the unit moves it, 提级 or 交回, only once it answered its 督办), 指派承办人
-# the unit's own lead's:
-# checked like the newer rules, the handler's recheck behind this marker
+# the unit's own lead's: checked like the newer rules, the handler's recheck behind this
+# marker
 OVERSIGHT_PATCH = "moved-from-above"
 # 整改 and 申诉 while a 重办 handles the request again, and a bad rating's call back after the
 # close, are allowed since this patch (taken only where the states before would refuse them)
