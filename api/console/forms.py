@@ -24,7 +24,7 @@ from schemas.enterprise import registering_division
 from schemas.messages import N_, Catalog, Said
 from schemas.request import RequestInput
 from tierflow.i18n import formats
-from tierflow.i18n.refusals import refusal_text
+from tierflow.i18n.refusals import item_text, refusal_text
 
 # Form field name (dotted, as the API names fields) -> where it goes in RequestInput.
 WALK_IN_FIELDS = (
@@ -184,9 +184,16 @@ def detail_errors(detail: Any, catalog: NullTranslations) -> tuple[str, dict[str
     reason worded as a catalog message (``Said``: a refusal, a request not found) reads in
     ``catalog``'s language (``tierflow.i18n.refusals``)."""
     if isinstance(detail, list):
-        fields = {str(d.get("field", "body")): _text(d.get("msg", ""), catalog) for d in detail}
+        fields = {str(d.get("field", "body")): _item(d, catalog) for d in detail}
         return joined(fields, catalog), fields
     return _text(detail, catalog), {}
+
+
+def _item(item: Any, catalog: NullTranslations) -> str:
+    """One named field's reason in ``catalog``'s language: a catalog message as it is, else
+    the item's ``reason`` (msgid and values; a model's own check words its English ``msg``)."""
+    message = item.get("msg", "") if isinstance(item, Mapping) else item
+    return _text(message, catalog) if isinstance(message, Said) else item_text(item, catalog)
 
 
 def _text(reason: object, catalog: NullTranslations) -> str:
