@@ -22,7 +22,8 @@ class DirectoryActivities:
 
     A request routes by the directory version it pinned at submission: ``versions`` finds an
     earlier one (the database keeps every imported version); a version it cannot find, or
-    none pinned, routes by the current directory.
+    none pinned, routes by the current directory. A unit a person names (改派, 协办) is
+    checked against the current directory.
     """
 
     def __init__(
@@ -77,5 +78,8 @@ class DirectoryActivities:
 
     @activity.defn(name="check_target")
     async def check_target(self, check: TargetCheck) -> TargetAnswer:
-        """Answer whether the request may be handed to an institution a caller named."""
-        return (await self.pinned(check.directory_version)).check_target(check)
+        """Answer whether the request may be handed to an institution a caller named (改派,
+        协办), by the current directory, not the version the request pinned: a unit imported
+        since (a placeholder's real one) may receive it, a unit removed since may not. The
+        pinned version keeps routing its automatic moves (escalations)."""
+        return self.directory.check_target(check)

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry
 
-from schemas.domain import Tier
+from schemas.domain import Role, Tier
 from schemas.lifecycle import ActionKind, RequestView
+from schemas.request import Actor
 from tests.fixtures.console import Console, page_csrf, signed_in
 from tests.utils.eventually import eventually
 from tests.utils.factories import caseworker, make_request
@@ -98,6 +99,12 @@ async def test_a_console_import_without_the_workers_file_reaches_the_worker(
             assert kept.summary.institution_id == "gen-440106"
             assert await escalated_to(before) == "gen-440100"  # by the version it pinned
             assert await escalated_to(after) == "gd-440100-sme"
+            # a person may send it on to a unit imported since (the placeholder's real one)
+            admin = Actor(id="admin", role=Role.ADMIN)
+            moved = await act(
+                before, ActionKind.REASSIGN, admin, institution_id="gd-440100-sme", text="实体机构"
+            )
+            assert moved.institution_id == "gd-440100-sme"
     finally:
         worker.close()
     assert not worker.failed

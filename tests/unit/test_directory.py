@@ -120,7 +120,8 @@ async def test_resolve_institution_activity() -> None:
 
 async def test_a_request_routes_by_the_directory_version_it_pinned() -> None:
     """Current: 2026.2, whose Hangzhou centre moved; a request pinned 2026.1 still routes
-    to the 2026.1 centre; an unknown or no version routes by the current directory."""
+    to the 2026.1 centre; an unknown or no version routes by the current directory; a unit
+    named for a 改派 or 协办 is checked against the current one."""
     entry = DirectoryEntry(id="hz-old", name="旧", tier=Tier.MUNICIPAL, division_code="330100")
     older = Directory.covering([entry], "2026.1")
     moved = entry.model_copy(update={"id": "hz-new", "name": "新"})
@@ -155,9 +156,11 @@ async def test_a_request_routes_by_the_directory_version_it_pinned() -> None:
         region_prefix="33",
         directory_version="2026.1",
     )
-    assert (await env.run(acts.check_target, check)).institution is not None
-    stale = check.model_copy(update={"directory_version": None})
-    assert "not in the directory" in ((await env.run(acts.check_target, stale)).refusal or "")
+    # a unit a person names is checked against the current directory, whatever the pin:
+    # the unit moved away is refused, the one in its place received
+    assert "not in the directory" in ((await env.run(acts.check_target, check)).refusal or "")
+    there = check.model_copy(update={"institution_id": "hz-new"})
+    assert (await env.run(acts.check_target, there)).institution is not None
 
 
 def test_demo_requests_are_valid_varied_and_reproducible() -> None:
