@@ -84,6 +84,16 @@ MESSAGES = {
     "reserved_id": N_("id %(id)s starts with %(prefix)s, which is kept for generated entries"),
     "bad_id": BAD_ID,
     "duplicate_id": N_("id %(id)s appears more than once (first on line %(first)s)"),
+    "duplicate_general": N_(
+        "%(id)s is a second general institution at the %(tier)s tier for division %(code)s "
+        "(the first: %(first)s, line %(first_line)s): new requests would go to whichever row "
+        "comes first"
+    ),
+    "duplicate_category": N_(
+        "%(id)s is a second institution serving %(category)s at the %(tier)s tier for "
+        "division %(code)s (the first: %(first)s, line %(first_line)s): new requests would go "
+        "to whichever row comes first"
+    ),
     "retired_division": N_("division %(code)s is retired; use its successor %(successor)s"),
     "unknown_division": N_("division %(code)s is not in the GB/T 2260 division data"),
     "no_national": N_(
@@ -125,6 +135,8 @@ def worded(problem: Problem, catalog: Catalog) -> tuple[str, str]:
     for name in ("tier", "named"):
         if params.get(name) in {tier.value for tier in Tier}:
             params[name] = label(Tier(params[name]), catalog)  # type: ignore[arg-type]
+    if params.get("category") in {category.value for category in Category}:
+        params["category"] = label(Category(params["category"]), catalog)  # type: ignore[arg-type]
     if problem.kind in MESSAGES:
         message = str(catalog.gettext(MESSAGES[problem.kind])) % params
     else:  # not a CSV problem: the error's own message
@@ -248,6 +260,7 @@ def parse_csv(text: str, source: str = "directory.csv") -> tuple[list[DirectoryE
     problems: list[Problem] = []
     entries: list[DirectoryEntry] = []
     first_line: dict[str, int] = {}
+    serving: dict[tuple[str, ...], tuple[str, int]] = {}  # who serves what where, first
     skipped = 0
     for row in reader:
         line = reader.line_num
@@ -292,7 +305,7 @@ def parse_csv(text: str, source: str = "directory.csv") -> tuple[list[DirectoryE
             )
             continue
         first_line[entry.id] = line
-        why = _division_problem(entry, line)
+        why = _division_problem(entry, line) or _second_for_the_same(entry, line, serving)
         if why:
             problems.append(why)
             continue
@@ -306,6 +319,36 @@ def parse_csv(text: str, source: str = "directory.csv") -> tuple[list[DirectoryE
         )
         raise _fail(source, [Problem(None, "file", "no_national", text_)])
     return entries, skipped
+
+
+def _second_for_the_same(
+    entry: DirectoryEntry, line: int, serving: dict[tuple[str, ...], tuple[str, int]]
+) -> Problem | None:
+    """A second general institution for a tier and division, or a second one serving a
+    category there: routing takes the first row, so sorting the sheet would move requests."""
+    where = (entry.tier.value, entry.division_code)
+    keys: list[tuple[str, ...]] = (
+        [where] if entry.is_general else [(*where, c.value) for c in entry.categories]
+    )
+    for key in keys:
+        if key not in serving:
+            continue
+        first, first_line = serving[key]
+        params = {
+            "id": entry.id,
+            "tier": entry.tier.value,
+            "code": entry.division_code,
+            "first": first,
+            "first_line": str(first_line),
+        }
+        if entry.is_general:
+            kind = "duplicate_general"
+        else:
+            kind, params["category"] = "duplicate_category", key[2]
+        return Problem(line, "division_code", kind, MESSAGES[kind] % params, params)
+    for key in keys:
+        serving[key] = (entry.id, line)
+    return None
 
 
 @dataclass(frozen=True)

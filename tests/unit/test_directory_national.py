@@ -148,6 +148,15 @@ NATIONAL = "n,国家中心,national,000000,\n"
         ("x,X,county,330106,loans\n", "line 3: categories: unknown loans"),
         ("gen-330106,X,county,330106,\n", "line 3: id 'gen-330106'.*reserved"),
         ("x,X,city,330106,\n", "line 3: tier: 'city' is not county"),
+        (  # routing takes the first row: sorting the sheet would move requests
+            "a,A,county,330106,\nb,B,county,330106,\n",
+            r"line 4: .*b is a second general institution at the county tier for division "
+            r"330106 \(the first: a, line 3\)",
+        ),
+        (
+            "a,A,county,330106,financing\nb,B,county,330106,talent;financing\n",
+            r"line 4: .*b is a second institution serving financing at the county tier",
+        ),
     ],
 )
 def test_each_import_error_is_named_with_its_line(rows: str, message: str) -> None:
