@@ -94,6 +94,11 @@ MESSAGES = {
         "division %(code)s (the first: %(first)s, line %(first_line)s): new requests would go "
         "to whichever row comes first"
     ),
+    "removes_in_use": N_(
+        "the import leaves out %(id)s, which still holds %(requests)s request(s) not ended "
+        "and has %(users)s user account(s): keep it in the file, or import again allowing "
+        "removals once its requests and people have moved"
+    ),
     "retired_division": N_("division %(code)s is retired; use its successor %(successor)s"),
     "unknown_division": N_("division %(code)s is not in the GB/T 2260 division data"),
     "no_national": N_(

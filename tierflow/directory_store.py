@@ -30,13 +30,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
-from schemas.domain import Category, Tier
+from schemas.domain import Category, State, Tier
 from schemas.enterprise import division_for_tier
 from schemas.permissions import division_prefix
-from tierflow.db.models import DirectoryVersion, InstitutionCreate, InstitutionRow
+from tierflow.db.auth_models import ApiUser
+from tierflow.db.models import DirectoryVersion, InstitutionCreate, InstitutionRow, ServiceRequest
 from tierflow.db.repository import upsert_institutions
 from tierflow.directory import (
     BAD_ID,
+    GENERATED_PREFIX,
     PACKAGED_DIRECTORY,
     Directory,
     DirectoryEntry,
@@ -45,7 +47,14 @@ from tierflow.directory import (
     is_institution_id,
     unreadable,
 )
-from tierflow.directory_csv import PlannedImport, plan_import, replace_file, version_taken
+from tierflow.directory_csv import (
+    MESSAGES,
+    PlannedImport,
+    Problem,
+    plan_import,
+    replace_file,
+    version_taken,
+)
 from tierflow.i18n import Said
 from tierflow.recorded_versions import RecordedVersions
 
@@ -316,6 +325,36 @@ def refresh_institutions(session: Session, directory: Directory) -> tuple[int, i
     return len(changed), len(held)
 
 
+def removals_in_use(session: Session, directory: Directory) -> list[Problem]:
+    """The named institutions ``directory`` would remove that still hold requests not ended
+    or have enabled user accounts: removed, their requests would stay with an id nobody
+    routes to and their people could no longer be given accounts there."""
+    keep = {entry.id for entry in directory.entries}
+    rows = session.exec(select(InstitutionRow.id)).all()
+    gone = [i for i in rows if i not in keep and not i.startswith(GENERATED_PREFIX)]
+    if not gone:
+        return []
+    ended = [state.value for state in State if state.is_terminal]
+    requests = sa_select(col(ServiceRequest.institution_id), func.count()).where(
+        col(ServiceRequest.institution_id).in_(gone), col(ServiceRequest.state).not_in(ended)
+    )
+    people = sa_select(col(ApiUser.institution_id), func.count()).where(
+        col(ApiUser.institution_id).in_(gone), col(ApiUser.disabled).is_(False)
+    )
+    by_request = requests.group_by(col(ServiceRequest.institution_id))
+    by_person = people.group_by(col(ApiUser.institution_id))
+    held: dict[str, int] = {unit: n for unit, n in session.execute(by_request).all()}  # noqa: C416
+    staffed: dict[str, int] = {unit: n for unit, n in session.execute(by_person).all()}  # noqa: C416
+    problems = []
+    for unit in sorted(gone):
+        waiting, users = held.get(unit, 0), staffed.get(unit, 0)
+        if waiting or users:
+            params = {"id": unit, "requests": str(waiting), "users": str(users)}
+            text = MESSAGES["removes_in_use"] % params
+            problems.append(Problem(None, "file", "removes_in_use", text, params))
+    return problems
+
+
 # --------------------------------------------------------------------------- imports
 @dataclass(frozen=True)
 class ImportResult:
@@ -365,13 +404,16 @@ def import_directory(
     imported_by: str,
     engine: Engine | None,
     at: datetime | None = None,
+    allow_removal: bool = False,
 ) -> ImportResult:
     """Validate CSV ``text`` and make it directory ``version``: with an ``engine``, a
     ``directory_version`` row (the newest: workers route new requests by it from their next
     check) and the refreshed ``institution`` table; with a ``target``, the directory file too.
 
-    All or nothing: an invalid file or a version imported before (in the import log or in
-    the table) raises DirectoryError with its ``problems`` and changes nothing; the database
+    All or nothing: an invalid file, a version imported before (in the import log or in
+    the table), or, unless ``allow_removal``, an institution left out that still holds
+    requests or people (``removals_in_use``) raises DirectoryError with its ``problems`` and
+    changes nothing; the database
     transaction commits only after the file is replaced, and a failed commit puts the
     previous file back.
     """
@@ -389,6 +431,8 @@ def import_directory(
             replace_file(target, plan.body)
             return ImportResult(plan, directory, False, 0, 0)
         with Session(engine) as session:
+            if not allow_removal and (problems := removals_in_use(session, directory)):
+                raise DirectoryError("\n".join(map(str, problems)), problems)
             record_version(
                 session, plan.body, imported_by=imported_by, source=source, imported_at=plan.at
             )

@@ -241,7 +241,12 @@ def _new_version(ctx: ApiContext, wanted: str, taken: set[str], at: datetime) ->
 
 
 def _import_now(
-    ctx: ApiContext, user: Principal, text: str, wanted: str, source: str
+    ctx: ApiContext,
+    user: Principal,
+    text: str,
+    wanted: str,
+    source: str,
+    allow_removal: bool = False,
 ) -> ImportResult:
     """Choose the version and import ``text`` (into the database; the file too if there is one)."""
     directory, _ = _current(ctx)
@@ -255,16 +260,22 @@ def _import_now(
         imported_by=user.user_id,
         engine=ctx.engine,
         at=at,
+        allow_removal=allow_removal,
     )
 
 
 async def _import(
-    ctx: ApiContext, user: Principal, text: str, wanted: str, source: str
+    ctx: ApiContext,
+    user: Principal,
+    text: str,
+    wanted: str,
+    source: str,
+    allow_removal: bool = False,
 ) -> tuple[str, list[Problem], str]:
     """Import ``text`` on a thread; return (version, problems, refusal): problems or a refusal
     if not imported."""
     try:
-        done = await run_in_threadpool(_import_now, ctx, user, text, wanted, source)
+        done = await run_in_threadpool(_import_now, ctx, user, text, wanted, source, allow_removal)
     except DirectoryError as exc:
         return "", problems_of(exc), ""
     except SQLAlchemyError as exc:  # its text can quote a value: types and SQLSTATE only
@@ -288,7 +299,8 @@ async def import_page(request: Request, ctx: Ctx, user: User) -> Response:
     t = gettext(request, user)
     upload = form.get("file")
     wanted = form_text(form.get("version")).strip()
-    values = {"version": wanted}
+    allow_removal = form_text(form.get("allow_removal")) == "yes"
+    values = {"version": wanted, "allow_removal": allow_removal}
     filters = Filters()
     if wanted and not re.fullmatch(VERSION_PATTERN, wanted):
         message = t.gettext("Version: 1-64 letters, digits or _.:- (or leave it empty)")
@@ -303,7 +315,7 @@ async def import_page(request: Request, ctx: Ctx, user: User) -> Response:
         message = t.gettext("The file is not CSV text in UTF-8 or GB18030.")
         return _page(request, ctx, user, filters, 1, 422, form_error=message, values=values)
     source = Path(upload.filename).name[:200]
-    version, problems, refusal = await _import(ctx, user, text, wanted, source)
+    version, problems, refusal = await _import(ctx, user, text, wanted, source, allow_removal)
     if refusal:
         message = _refusal_text(request, user, refusal)
         code = status.HTTP_500_INTERNAL_SERVER_ERROR

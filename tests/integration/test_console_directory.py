@@ -62,12 +62,19 @@ def versions(console: Console) -> list[DirectoryVersion]:
 
 
 async def upload(
-    client: httpx.AsyncClient, body: str, name: str = "directory.csv", version: str = ""
+    client: httpx.AsyncClient,
+    body: str,
+    name: str = "directory.csv",
+    version: str = "",
+    allow_removal: bool = False,
 ) -> httpx.Response:
     csrf = await page_csrf(client)
+    data = {"csrf_token": csrf, "version": version}
+    if allow_removal:
+        data["allow_removal"] = "yes"
     return await client.post(
         "/console/directory/import",
-        data={"csrf_token": csrf, "version": version},
+        data=data,
         files={"file": (name, body.encode("utf-8"), "text/csv")},
     )
 
@@ -86,7 +93,12 @@ async def test_an_admin_imports_a_csv_as_a_new_version(
         assert 'href="/console/directory" aria-current="page"' in before.text  # navigation
         assert 'data-version="2026.1"' in before.text and "未记录在数据库中" in before.text
 
-        done = await upload(client, body, "天河.csv", "2026.12")
+        # the office left out still has people (its caseworkers): refused, naming it
+        kept = await upload(client, body, "天河.csv", "2026.12")
+        assert kept.status_code == 422, kept.status_code
+        assert f"导入未包含 {DROPPED}" in kept.text and "个用户账号" in kept.text
+        assert versions(console) == []
+        done = await upload(client, body, "天河.csv", "2026.12", allow_removal=True)
         assert done.status_code == 303, done.text
         assert done.headers["location"] == "/console/directory?imported=2026.12"
         page = await client.get(done.headers["location"])

@@ -124,3 +124,32 @@ async def test_a_running_request_routes_by_its_pinned_version_before_the_first_r
     assert (await routes.pinned("v1")).version == "v1"
     with pytest.raises(NotReadYet):
         await routes.pinned(None)
+
+
+def test_an_import_leaving_out_a_unit_with_open_requests_is_refused_unless_allowed(
+    sqlite_engine: Engine,
+) -> None:
+    """Left out, the unit's open requests would stay with an id nobody routes to."""
+    from activities.persistence import TransitionWriter
+    from tests.utils.factories import RecordFactory, make_request
+    from tierflow.directory import DirectoryError
+    from tierflow.directory_csv import export_csv
+    from tierflow.directory_store import fill_institutions, import_directory
+
+    packaged = Directory.load()
+    fill_institutions(sqlite_engine, packaged)
+    f = RecordFactory(make_request("req-open"))
+    TransitionWriter(sqlite_engine).persist([f.submitted(), f.assigned("zj-330105-sme")])
+    body = export_csv(e for e in packaged.entries if e.id != "zj-330105-sme" and not e.generated)
+
+    def imported(**allowed: bool) -> object:
+        return import_directory(
+            body, None, "v-next", source="t.csv", imported_by="t", engine=sqlite_engine, **allowed
+        )
+
+    with pytest.raises(DirectoryError) as refused:
+        imported()
+    assert "zj-330105-sme, which still holds 1 request(s) not ended" in str(refused.value)
+    assert newest_version(sqlite_engine) is None  # nothing recorded
+    imported(allow_removal=True)
+    assert newest_version(sqlite_engine) == "v-next"

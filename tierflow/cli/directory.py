@@ -141,6 +141,12 @@ def import_(
         help="Record the version in the database and refresh its institution table "
         "(default: when a database is configured)",
     ),
+    allow_removal: bool = typer.Option(
+        False,
+        "--allow-removal",
+        help="Import even when it leaves out institutions that still hold requests not ended "
+        "or have user accounts (refused otherwise, naming them)",
+    ),
 ) -> None:
     """Validate a CSV and make it the directory; workers pick it up within seconds.
 
@@ -175,7 +181,13 @@ def import_(
     engine = open_engine() if with_db else None
     try:
         done = import_directory(
-            text, target, stamp, source=csv_file.name, imported_by=operator(), engine=engine
+            text,
+            target,
+            stamp,
+            source=csv_file.name,
+            imported_by=operator(),
+            engine=engine,
+            allow_removal=allow_removal,
         )
     except DirectoryError as exc:
         fail(_("not imported: %(reason)s") % {"reason": _refusal(exc)})
