@@ -22,6 +22,7 @@ from schemas.lifecycle import OWN_CALENDAR, WORKFLOW_TYPES, CalendarUpdate
 from schemas.policy import CalendarData
 from schemas.request import Actor
 from tierflow.updates import NoAnswer, execute_update
+from workflows.refusals import reason_of
 
 
 @dataclass
@@ -76,7 +77,10 @@ async def publish_calendar(
             if isinstance(cause, ApplicationError) and cause.type == OWN_CALENDAR:
                 report.kept.append(wf_id)
                 continue
-            report.refused[wf_id] = getattr(cause, "message", None) or str(cause or exc)
+            if isinstance(cause, ApplicationError):  # its wording, read in a person's language
+                report.refused[wf_id] = reason_of(cause)
+            else:
+                report.refused[wf_id] = str(cause or exc)
             continue
         except RPCError as exc:  # e.g. it finished meanwhile
             report.refused[wf_id] = exc.message

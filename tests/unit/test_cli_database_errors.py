@@ -49,7 +49,7 @@ def test_a_file_that_is_no_text_and_years_out_of_order_are_named(tmp_path: Path)
     for command in ("show", "publish"):  # a command-line mistake: exit 2
         args = ["calendar", command, "--first-year", "2030", "--last-year", "2020"]
         if command == "publish":
-            args += ["--as", "admin", "--wait", "0"]
+            args += ["--wait", "0"]
         years = tierflow(tmp_path, *args)
         assert years.returncode == 2 and "Traceback" not in years.stderr, years.stderr
         assert "起始年份不晚于结束年份" in years.stderr
@@ -66,12 +66,21 @@ def test_temporal_away_for_the_whole_wait_is_one_line(tmp_path: Path) -> None:
     say in one line that Temporal stayed away (a traceback after 120 s before)."""
     away = {"TIERFLOW_TEMPORAL_ADDRESS": "127.0.0.1:9"}
     for args in (
-        ("calendar", "publish", "--as", "admin", "--wait", "1"),
+        ("calendar", "publish", "--wait", "1"),
         ("db", "refresh-worklists", "--wait", "1"),
     ):
         done = tierflow(tmp_path, *args, env=away)
         assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-500:]
         assert "无法连接：Temporal at 127.0.0.1:9 not reachable after 1 s" in done.stderr
+
+
+def test_a_calendar_is_published_as_an_admin_user_or_the_system_user(tmp_path: Path) -> None:
+    """The audit trail records who published it: ``--as`` names an enabled admin of the user
+    table (any text was recorded as an admin before), else ``cli:<the system user>``."""
+    assert tierflow(tmp_path, "db", "upgrade").returncode == 0
+    named = tierflow(tmp_path, "calendar", "publish", "--as", "张三 not a user", "--wait", "0")
+    assert named.returncode == 1 and "Traceback" not in named.stderr, named.stderr
+    assert "不是已启用的管理员用户" in named.stderr
 
 
 def test_a_downgrade_asks_first_naming_the_database(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import typer
 
-from tierflow.cli.texts import _, fail
+from tierflow.cli.database import operator
+from tierflow.cli.texts import _, fail, say
 
 app = typer.Typer(
     help="Business calendars (China's days off and make-up working days).", no_args_is_help=True
@@ -55,7 +56,12 @@ def show(
 
 @app.command()
 def publish(
-    operator: str = typer.Option(..., "--as", help="The admin publishing it (recorded)"),
+    admin: str | None = typer.Option(
+        None,
+        "--as",
+        help="An admin user to record as publishing it (an enabled admin in the user table; "
+        "default: cli:<the system user>, as other admin commands)",
+    ),
     first_year: int = typer.Option(dt.date.today().year - 1, help="First year"),
     last_year: int = typer.Option(dt.date.today().year + 3, help="Last year"),
     wait: float = typer.Option(120.0, min=0, help="Seconds to wait for Temporal"),
@@ -71,13 +77,14 @@ def publish(
     _check_years(first_year, last_year)
     settings = get_settings()
     calendar = build_calendar(first_year, last_year)
+    publisher = _admin(admin) if admin else operator()
 
     async def run() -> None:
         client = await connect_temporal(
             settings.temporal_address, settings.temporal_namespace, wait=wait, settings=settings
         )
         ids = await running_requests(client, settings.task_queue)
-        actor = Actor(id=operator, role=Role.ADMIN)
+        actor = Actor(id=publisher, role=Role.ADMIN)
         report = await publish_calendar(client, calendar, actor, ids)
         said = {
             "version": calendar.version,
@@ -91,7 +98,7 @@ def publish(
         )
         typer.echo(done % said)
         for wf_id, why in sorted(report.refused.items()):
-            typer.echo(f"  {wf_id}: {why}", err=True)
+            typer.echo(f"  {wf_id}: {say(why)}", err=True)
         if report.pending:
             waiting = _(
                 "%(pending)d requests gave no answer in time (their records wait for the "
@@ -100,6 +107,30 @@ def publish(
             typer.echo(waiting % {"pending": len(report.pending)}, err=True)
             for wf_id in sorted(report.pending):
                 typer.echo(f"  {wf_id}", err=True)
+        if report.pending or report.refused:  # not done as asked: say so by the exit code
             raise typer.Exit(1)
 
     asyncio.run(run())
+
+
+def _admin(user_id: str) -> str:
+    """``user_id`` if it is an enabled admin in the user table; else fail naming why."""
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlmodel import Session
+
+    from schemas.domain import Role
+    from tierflow.cli.database import open_engine
+    from tierflow.db.auth_models import ApiUser
+    from tierflow.db.errors import describe_db_error
+
+    engine = open_engine()
+    try:
+        with Session(engine) as session:
+            user = session.get(ApiUser, user_id)
+    except SQLAlchemyError as exc:
+        fail(_("database: %(error)s") % {"error": describe_db_error(exc)})
+    finally:
+        engine.dispose()
+    if user is None or user.disabled or user.role is not Role.ADMIN:
+        fail(_("--as: %(user)s is not an enabled admin user") % {"user": user_id})
+    return user_id
