@@ -32,6 +32,7 @@ from schemas.lifecycle import (
     TimelineEntry,
 )
 from schemas.policy import CalendarData
+from schemas.request import SYSTEM_ACTOR
 from schemas.working_periods import parse_working_periods
 from tierflow.db.models import TierHoldBase
 from tierflow.directory_store import institution_names
@@ -93,6 +94,10 @@ class Texts:
         return engine_reason(
             entry.reason, self.t, by=entry.actor_id, event_type=entry.event_type.value
         )
+
+    def who(self, actor_id: str) -> str:
+        """Who took a step: a person's or a system client's id, the engine by name."""
+        return str(self.t.gettext(N_("the system"))) if actor_id == SYSTEM_ACTOR.id else actor_id
 
     def late_step(self, clock: str) -> str:
         """A chased step's name: an SLA clock, the rectification, a co-handling part."""

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from schemas.domain import State
 from schemas.lifecycle import Chase, EventType
+from schemas.request import SYSTEM_ACTOR
 from tests.unit.test_console_next_deadline import COUNTY, NOW
 from tests.unit.test_console_operator_badge import render
 from tests.utils.console_cases import case_page_context, county_case
@@ -65,3 +66,34 @@ def test_a_persons_comment_is_shown_as_written() -> None:
     )
     html = render("case.html", **case_page_context(case, NOW))
     assert '<p class="ev-reason">sla_breach:response</p>' in html
+
+
+def test_the_engines_steps_are_the_systems_and_an_appeal_shows_its_deadline() -> None:
+    from schemas.lifecycle import Rectification
+
+    case = county_case(NOW, State.CLOSED, COUNTY)
+    record_transition(
+        case,
+        EventType.SLA_WARNING,
+        SYSTEM_ACTOR,
+        NOW,
+        to_state=case.state,
+        from_tier=None,
+        reason=None,
+        action_id=None,
+        details={},
+    )
+    case.rectification = Rectification(
+        rating=1,
+        institution_id=COUNTY.id,
+        opened_at=NOW - timedelta(days=3),
+        due_at=NOW + timedelta(days=10),
+        appeal_until=NOW + timedelta(days=2),
+        appealed_at=NOW - timedelta(days=1),
+        appeal="评价系误操作",
+        appeal_decide_by=NOW + timedelta(days=4),
+    )
+    html = render("case.html", **case_page_context(case, NOW))
+    assert "操作人 系统" in html and "操作人 tierflow" not in html
+    appeal = html.split("待决定")[1][:200]
+    assert "须于" in appeal and "前决定" in appeal
