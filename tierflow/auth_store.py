@@ -250,9 +250,12 @@ def revoke_tokens(
     engine: Engine, user_id: str, now: datetime | None = None, *, actor: str = UNNAMED
 ) -> int:
     """Revoke every live token of a user; return how many were revoked (a security audit
-    record each, naming ``actor``)."""
+    record each, naming ``actor``). AuthStoreError for a user that does not exist: a typo
+    must not read as "revoked 0 tokens"."""
     now = now or datetime.now(UTC)
     with Session(engine) as session:
+        if session.get(ApiUser, user_id) is None:
+            raise AuthStoreError(N_("user: %(user)r does not exist"), user=user_id)
         rows = session.exec(
             select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at == None)  # noqa: E711
         ).all()

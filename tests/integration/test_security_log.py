@@ -193,7 +193,9 @@ def test_a_refused_change_records_nothing(db_engine: Engine) -> None:
         issue_token(db_engine, "nobody", actor="cli:ops")
     with pytest.raises(AuthStoreError):
         revoke_token(db_engine, 999, actor="cli:ops")
-    assert revoke_tokens(db_engine, "nobody", actor="cli:ops") == 0
+    with pytest.raises(AuthStoreError, match="'nobody' does not exist"):
+        revoke_tokens(db_engine, "nobody", actor="cli:ops")  # a typo reads as no user
+    assert revoke_tokens(db_engine, "ana", actor="cli:ops") == 0  # a user with no token
     assert [(e.kind, e.subject) for e in events(db_engine)] == [(Kind.USER_CREATED, "ana")]
 
 

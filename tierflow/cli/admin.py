@@ -145,7 +145,10 @@ def tokens_revoke(
     if (token_id is None) == (all_of is None):
         fail(_("give a TOKEN_ID or --all-of USER (one of them)"), 2)
     if all_of is not None:
-        count = revoke_tokens(open_engine(), all_of, actor=operator())
+        try:
+            count = revoke_tokens(open_engine(), all_of, actor=operator())
+        except AuthStoreError as exc:
+            fail(explain(exc))
         done = ngettext(
             "revoked %(num)d token of %(user)s", "revoked %(num)d tokens of %(user)s", count
         )
