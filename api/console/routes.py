@@ -512,6 +512,7 @@ def queue(
         "signed": max(signed, 0),
         "not_signed": [i for i in unsigned_ids.split(",")[:BATCH_MAX] if _request_id(i)],
         "batch_key": f"batch-{uuid.uuid4().hex}",
+        "batch_max": BATCH_MAX,
         "signable": {item.request_id for item in found.items if _signable(user, item)},
         # every unit the queue names, read at once (the rows' holders, the heading's)
         "unit": views.UnitNames(

@@ -122,6 +122,7 @@ async def test_a_unit_signs_for_the_requests_it_ticks_in_the_queue(api: Api, sta
         page = (await client.get("/console/", params={"signed_for": "false"})).text
         for rid in ours:
             assert f'name="request_id" value="{rid}" form="batch-sign"' in page
+        assert "每次最多 50 件" in page  # the limit, said before it refuses
         form = {
             "csrf_token": re.findall(r'name="csrf_token" value="([^"]+)"', page)[-1],
             "batch_key": re.findall(r'name="batch_key" value="([^"]+)"', page)[0],

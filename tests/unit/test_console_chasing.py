@@ -97,3 +97,10 @@ def test_the_engines_steps_are_the_systems_and_an_appeal_shows_its_deadline() ->
     assert "操作人 系统" in html and "操作人 tierflow" not in html
     appeal = html.split("待决定")[1][:200]
     assert "须于" in appeal and "前决定" in appeal
+
+
+def test_while_the_engine_cannot_answer_the_actions_wait_not_none_are_open() -> None:
+    case = county_case(NOW, State.ACKNOWLEDGED, COUNTY)
+    html = render("case.html", **case_page_context(case, NOW, missing="unavailable"))
+    actions = html.split('id="actions-title"')[1].split("</section>")[0]
+    assert "流程引擎恢复应答后才能办理" in actions and "您没有可办理的操作" not in actions
