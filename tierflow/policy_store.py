@@ -323,8 +323,21 @@ def _check_order(latest: SlaPolicyRelease | None, version: str, in_force_from: d
         )
 
 
-def _check_run(session: Session, run_id: str, recorded: SlaPolicyVersion) -> None:
-    """Refuse a what-if run that is not recorded or did not try this very policy."""
+def check_before_recording(
+    engine: Engine, version: str, in_force_from: datetime, whatif_run_id: str, now: datetime
+) -> None:
+    """The checks of ``promote`` that need no recorded ``version``: when, the order of
+    releases, and the run itself (covering requests, every region and tier, the policy's own
+    calendar, none skipped). The console records a run's candidate only once these pass, so
+    that a refused promotion leaves no version behind."""
+    check_when(in_force_from, now)
+    with Session(engine) as session:
+        _check_order(_latest(session), version, release_start(in_force_from))
+        _run_itself(session, whatif_run_id, version)
+
+
+def _run_itself(session: Session, run_id: str, version: str) -> WhatIfRun:
+    """The recorded run ``run_id``; refused when it shows nothing a release may rest on."""
     run = session.get(WhatIfRun, run_id)
     if run is None:
         raise PolicyStoreError(
@@ -336,25 +349,6 @@ def _check_run(session: Session, run_id: str, recorded: SlaPolicyVersion) -> Non
             N_("whatif_run_id: what-if run %(run)s covered no request: it shows nothing"),
             run=run_id,
         )
-    try:
-        tried = parse_policy(run.candidate_content, f"whatif_run {run_id}")
-    except PolicyError:
-        tried = None
-    if tried is None or run.candidate_version != recorded.version:
-        raise PolicyStoreError(
-            "whatif_run_id",
-            N_("whatif_run_id: what-if run %(run)s tried policy %(tried)s, not %(version)s"),
-            run=run_id,
-            tried=run.candidate_version,
-            version=recorded.version,
-        )
-    if tried != parse_policy(recorded.content, recorded.version):
-        raise PolicyStoreError(
-            "whatif_run_id",
-            N_("whatif_run_id: what-if run %(run)s tried other content under %(version)s"),
-            run=run_id,
-            version=recorded.version,
-        )
     if run.candidate_calendar is not None:  # a calendar goes live by `tierflow calendar publish`
         raise PolicyStoreError(
             "whatif_run_id",
@@ -363,7 +357,7 @@ def _check_run(session: Session, run_id: str, recorded: SlaPolicyVersion) -> Non
                 "a release does not carry; justify it with a run on the policy's own calendar"
             ),
             run=run_id,
-            version=recorded.version,
+            version=version,
         )
     narrowed = [name for name in NARROWING if (run.scope or {}).get(name)]
     if narrowed:  # a release applies to every request it is in force for
@@ -390,6 +384,37 @@ def _check_run(session: Session, run_id: str, recorded: SlaPolicyVersion) -> Non
             first=skipped[0].get("request_id", ""),
             reason=skipped[0].get("reason", ""),
         )
+    return run
+
+
+def _check_run(session: Session, run_id: str, recorded: SlaPolicyVersion) -> None:
+    """Refuse a what-if run that is not recorded, did not try this very policy, or shows
+    nothing a release may rest on (``_run_itself``)."""
+    run = session.get(WhatIfRun, run_id)
+    if run is None:
+        raise PolicyStoreError(
+            "whatif_run_id", N_("whatif_run_id: no what-if run %(run)s"), run=run_id
+        )
+    try:
+        tried = parse_policy(run.candidate_content, f"whatif_run {run_id}")
+    except PolicyError:
+        tried = None
+    if tried is None or run.candidate_version != recorded.version:
+        raise PolicyStoreError(
+            "whatif_run_id",
+            N_("whatif_run_id: what-if run %(run)s tried policy %(tried)s, not %(version)s"),
+            run=run_id,
+            tried=run.candidate_version,
+            version=recorded.version,
+        )
+    if tried != parse_policy(recorded.content, recorded.version):
+        raise PolicyStoreError(
+            "whatif_run_id",
+            N_("whatif_run_id: what-if run %(run)s tried other content under %(version)s"),
+            run=run_id,
+            version=recorded.version,
+        )
+    _run_itself(session, run_id, recorded.version)
 
 
 # --------------------------------------------------------------------------- in force

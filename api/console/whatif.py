@@ -570,7 +570,14 @@ async def promote(request: Request, ctx: Ctx, user: User, run_id: str) -> Respon
     if not can(user, "policies"):
         return error_page(request, user, HTTPException(403, t.gettext("Only admins promote.")))
     try:
-        policy_store.check_when(start, ctx.clock())  # before the candidate is recorded
+        await run_in_threadpool(  # before the candidate is recorded: a refusal leaves none
+            policy_store.check_before_recording,
+            ctx.engine,
+            run.candidate_version,
+            start,
+            run.run_id,
+            ctx.clock(),
+        )
         configured = policies.configured_policy(ctx)
         await run_in_threadpool(_add_candidate, ctx, user, run, configured)
     except policy_store.PolicyStoreError as exc:

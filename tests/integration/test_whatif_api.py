@@ -315,12 +315,37 @@ async def test_the_console_promotes_no_other_content_under_the_workers_version(
         files = {"policy": ("same-name.toml", text, "application/toml")}
         done = await client.post("/console/whatif", data=form, files=files)
         assert done.status_code == 303, done.text
-        start = (site.clock.now + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+        # after any release another test of the module made (the order is checked first)
+        start = (site.clock.now + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
         promote = {"csrf_token": csrf, "in_force_from": start, "note": "同名"}
         refused = await client.post(f"{done.headers['location']}/promote", data=promote)
     assert refused.status_code == 422, refused.text
     assert "site-own 已记录为其他内容" in refused.text
     assert policy_store.load_version(trail.engine, "site-own") is None
+
+
+async def test_a_promotion_from_a_narrowed_run_records_no_candidate(
+    trail: Trail, site: Console
+) -> None:
+    """A run over part of the network justifies no release: refused before the candidate is
+    recorded, so no version is left behind."""
+    async with signed_in(site, "admin") as client:
+        csrf = await page_csrf(client)
+        form = {
+            "csrf_token": csrf,
+            "source": "file",
+            "priorities": ["urgent", "high", "normal"],
+            "division_prefix": "33",
+        }
+        files = {"policy": ("part.toml", scaled_policy("halved-part", 0.5).encode(), "text/plain")}
+        done = await client.post("/console/whatif", data=form, files=files)
+        assert done.status_code == 303, done.text
+        start = (site.clock.now + timedelta(days=60)).strftime("%Y-%m-%dT%H:%M")
+        promote = {"csrf_token": csrf, "in_force_from": start, "note": "部分"}
+        refused = await client.post(f"{done.headers['location']}/promote", data=promote)
+    assert refused.status_code == 422, refused.text
+    assert "只覆盖了部分工单" in refused.text
+    assert policy_store.load_version(trail.engine, "halved-part") is None
 
 
 async def test_a_promotion_refused_for_its_date_records_no_candidate(
