@@ -62,6 +62,8 @@ FIELDS = {
     "file": N_("whole file"),
     "version": N_("version"),
 }
+# A directory version as an admin names it (CLI and console alike; the column holds 64)
+VERSION_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}"
 # What is wrong, by ``Problem.kind``; the values are the problem's params.
 MESSAGES = {
     "missing_column": N_("the header lacks the column(s) %(columns)s"),

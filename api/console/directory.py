@@ -46,7 +46,7 @@ from tierflow.auth_store import Principal
 from tierflow.csv_text import BOM, decode
 from tierflow.db.errors import describe_db_error
 from tierflow.directory import Directory, DirectoryEntry, DirectoryError, full_name
-from tierflow.directory_csv import Problem, export_csv, problems_of, worded
+from tierflow.directory_csv import VERSION_PATTERN, Problem, export_csv, problems_of, worded
 from tierflow.directory_store import (
     ImportResult,
     current_directory,
@@ -59,7 +59,6 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 PAGE_SIZE = 50
 HISTORY_ROWS = 50
 IMPORT_PATH = "/console/directory/import"
-VERSION_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}"
 STAMP = "%Y%m%dT%H%M%SZ"
 
 

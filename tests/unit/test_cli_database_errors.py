@@ -83,6 +83,14 @@ def test_a_calendar_is_published_as_an_admin_user_or_the_system_user(tmp_path: P
     assert "不是已启用的管理员用户" in named.stderr
 
 
+def test_a_directory_version_is_checked_as_the_console_checks_it(tmp_path: Path) -> None:
+    sheet = tmp_path / "directory.csv"
+    sheet.write_text("id,name,tier,division_code,categories\nn,国家中心,national,000000,\n")
+    bad = tierflow(tmp_path, "directory", "import", str(sheet), "--version", "有 空格/x")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
+    assert "1 至 64 个字母、数字或" in bad.stderr
+
+
 def test_a_downgrade_asks_first_naming_the_database(tmp_path: Path) -> None:
     """`db downgrade base` drops every table, the audit trail with them: it asks first, and
     without a yes nothing changes; `--yes` is for scripts."""

@@ -9,6 +9,7 @@ column in the operator's language.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ import typer
 from schemas.domain import Tier
 from tierflow.cli.database import database, open_engine, operator
 from tierflow.cli.texts import _, catalog, explain, fail, say
+from tierflow.directory_csv import VERSION_PATTERN
 from tierflow.i18n import os_reason
 
 if TYPE_CHECKING:
@@ -177,6 +179,8 @@ def import_(
         fail(cannot % {"file": csv_file, "error": say(os_reason(exc))})
     except UnicodeDecodeError:
         fail(_("%(file)s: not UTF-8 text (save the sheet as CSV UTF-8)") % {"file": csv_file})
+    if version is not None and not re.fullmatch(VERSION_PATTERN, version):
+        fail(_("--version: 1-64 letters, digits or _.:- (or leave it out)"), 2)
     stamp = version or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     engine = open_engine() if with_db else None
     try:
