@@ -284,6 +284,33 @@ def _record_revoked(
     )
 
 
+def set_disabled(
+    engine: Engine,
+    user_id: str,
+    disabled: bool,
+    now: datetime | None = None,
+    *,
+    actor: str = UNNAMED,
+) -> bool:
+    """Disable a user (a leaver: every token and console session of theirs is refused at
+    once, they are offered as no handler and told nothing) or enable them again; return
+    whether it changed (a security audit record when it did). AuthStoreError for a user
+    that does not exist."""
+    now = now or datetime.now(UTC)
+    with Session(engine) as session:
+        user = session.get(ApiUser, user_id)
+        if user is None:
+            raise AuthStoreError(N_("user: %(user)r does not exist"), user=user_id)
+        if user.disabled == disabled:
+            return False
+        user.disabled = disabled
+        session.add(user)
+        kind = SecurityEventKind.USER_DISABLED if disabled else SecurityEventKind.USER_ENABLED
+        security_log.record(session, kind, actor=actor, subject=user_id, details={}, now=now)
+        session.commit()
+    return True
+
+
 def list_users(engine: Engine) -> list[ApiUser]:
     with Session(engine) as session:
         return list(session.exec(select(ApiUser).order_by(ApiUser.id)).all())

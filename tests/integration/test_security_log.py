@@ -33,9 +33,11 @@ from tierflow.auth_store import (
     hash_token,
     issue_token,
     list_tokens,
+    possible_handlers,
     resolve_token,
     revoke_token,
     revoke_tokens,
+    set_disabled,
 )
 from tierflow.db.auth_models import ApiUser, SecurityEvent
 from tierflow.db.engine import make_engine
@@ -181,6 +183,29 @@ def test_user_and_token_changes_are_recorded_with_their_actor(db_engine: Engine)
     for secret in (token, second):
         assert secret not in dump and hash_token(secret) not in dump
         assert secret[: len(TOKEN_PREFIX) + 6] not in dump  # not even the listed prefix
+
+
+def test_a_disabled_user_is_refused_at_once_and_enabled_again(db_engine: Engine) -> None:
+    """A leaver: disabled, their live token is refused, they are no handler choice; enabled
+    again, the token works; each change recorded once, with who made it."""
+    create_user(db_engine, "leaver", Role.CASEWORKER, "zj-330106-sme", actor="cli:ops")
+    token = issue_token(db_engine, "leaver", actor="cli:ops")
+    assert resolve_token(db_engine, token).user_id == "leaver"
+    assert "leaver" in possible_handlers(db_engine, "zj-330106-sme")
+    assert set_disabled(db_engine, "leaver", True, actor="cli:ops")
+    assert not set_disabled(db_engine, "leaver", True, actor="cli:ops")  # already: no record
+    with pytest.raises(TokenRefused):
+        resolve_token(db_engine, token)
+    assert "leaver" not in possible_handlers(db_engine, "zj-330106-sme")
+    assert set_disabled(db_engine, "leaver", False, actor="cli:ops")
+    assert resolve_token(db_engine, token).user_id == "leaver"
+    kinds = [(e.kind, e.actor, e.subject) for e in events(db_engine)][-2:]
+    assert kinds == [
+        (Kind.USER_DISABLED, "cli:ops", "leaver"),
+        (Kind.USER_ENABLED, "cli:ops", "leaver"),
+    ]
+    with pytest.raises(AuthStoreError, match="'nobody' does not exist"):
+        set_disabled(db_engine, "nobody", True, actor="cli:ops")
 
 
 def test_a_refused_change_records_nothing(db_engine: Engine) -> None:

@@ -72,7 +72,35 @@ def users_list() -> None:
 
     for user in list_users(open_engine()):
         grants = f" grants={','.join(user.grants)}" if user.grants else ""
-        typer.echo(f"{user.id}\t{user.role}\t{user.institution_id or '-'}{grants}")
+        off = f"\t{_('disabled')}" if user.disabled else ""
+        typer.echo(f"{user.id}\t{user.role}\t{user.institution_id or '-'}{grants}{off}")
+
+
+@users_app.command("disable")
+def users_disable(name: str = typer.Argument(..., help="User name")) -> None:
+    """Disable a user (a leaver): their tokens and console sessions are refused at once, they
+    are no handler choice and hear nothing; `tierflow users enable` undoes it."""
+    _set_disabled(name, True)
+
+
+@users_app.command("enable")
+def users_enable(name: str = typer.Argument(..., help="User name")) -> None:
+    """Enable a disabled user again (their tokens still live work again)."""
+    _set_disabled(name, False)
+
+
+def _set_disabled(name: str, disabled: bool) -> None:
+    from tierflow.auth_store import AuthStoreError, set_disabled
+
+    try:
+        changed = set_disabled(open_engine(), name, disabled, actor=operator())
+    except AuthStoreError as exc:
+        fail(explain(exc))
+    if disabled:
+        done = _("user %(user)s disabled") if changed else _("user %(user)s was disabled already")
+    else:
+        done = _("user %(user)s enabled") if changed else _("user %(user)s was enabled already")
+    typer.echo(done % {"user": name})
 
 
 DURATION = re.compile(r"^([1-9][0-9]{0,4})([dh])$")

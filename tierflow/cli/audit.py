@@ -29,6 +29,8 @@ app = typer.Typer(help="Audit records (operators; talks to the database).", no_a
 # what the reader calls each kind (``SecurityEventKind``'s values: imported only when run)
 KIND = {
     "user_created": NC_("security", "User created"),
+    "user_disabled": NC_("security", "User disabled"),
+    "user_enabled": NC_("security", "User enabled"),
     "token_issued": NC_("security", "Token issued"),
     "token_revoked": NC_("security", "Token revoked"),
     "sign_in": NC_("security", "Signed in"),

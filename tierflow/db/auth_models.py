@@ -75,6 +75,8 @@ class SecurityEventKind(StrEnum):
     """What a security audit record (安全审计记录) says happened."""
 
     USER_CREATED = "user_created"
+    USER_DISABLED = "user_disabled"
+    USER_ENABLED = "user_enabled"
     TOKEN_ISSUED = "token_issued"
     TOKEN_REVOKED = "token_revoked"
     SIGN_IN = "sign_in"
