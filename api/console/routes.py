@@ -396,6 +396,7 @@ def queue_query(
     signed_for: str = "",
     escalated: bool = False,
     received: bool = False,
+    needs_operator: bool = False,
 ) -> tuple[QueueFilter, QueueSort]:
     """The queue page's filters, search and order (unknown values: no filter, by risk); a
     desk's worklist when ``awaiting`` is not given at all. ``mine``: what the caller handles
@@ -414,6 +415,7 @@ def queue_query(
         mine=mine,
         escalated=escalated,
         received=received,
+        needs_operator=needs_operator,
     )
     return where, _enum(QueueSort, sort) or QueueSort.RISK
 
@@ -490,6 +492,7 @@ def queue(
         "mine": where.mine,
         "unsigned": where.signed_for is False,
         "escalated": where.escalated,
+        "needs_operator": where.needs_operator,
         "received": where.received,
         "bad_rating": BAD_RATING,  # 差评: called back first
         "worklist": where.awaiting,

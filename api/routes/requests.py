@@ -120,6 +120,13 @@ def queue_filter(
             "代码), exactly (a portal listing one enterprise's requests)"
         ),
     ] = None,
+    needs_operator: Annotated[
+        bool,
+        Query(
+            description="Only requests a permanently failed step holds for an operator "
+            "(operator_retry or operator_resolve, admins)"
+        ),
+    ] = False,
 ) -> service.QueueFilter:
     """The filters a listing and its CSV export share."""
     return service.QueueFilter(
@@ -138,6 +145,7 @@ def queue_filter(
         escalated,
         received,
         uscc,
+        needs_operator,
     )
 
 

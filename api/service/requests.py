@@ -80,6 +80,7 @@ class QueueFilter:
     # of the caller's scope (a unit's caseworkers and its lead)
     received: bool = False
     uscc: str | None = None  # one enterprise's requests (a portal's "my requests")
+    needs_operator: bool = False  # only those a permanently failed step holds for an operator
 
 
 # worklists whose requests may wait for someone after their close
@@ -176,6 +177,8 @@ def _conditions(principal: Principal, where: QueueFilter, dialect: str, now: dat
         conditions.append(signed.is_not(None) if where.signed_for else signed.is_(None))
     if where.escalated:
         conditions.append(col(ServiceRequest.escalation_count) > 0)
+    if where.needs_operator:
+        conditions.append(col(ServiceRequest.needs_operator).is_(True))
     if where.awaiting:  # any of the worklists
         conditions.append(or_(*(_waits_for(principal, code) for code in where.awaiting)))
     # a worklist of what may wait after the close (an appeal, a supervision's reply, a bad

@@ -349,6 +349,9 @@ def queue(
     escalated: bool = typer.Option(
         False, "--escalated", help="Only those escalated at least once (上报转入)"
     ),
+    operator: bool = typer.Option(
+        False, "--operator", help="Only those held for an operator (a step failed for good)"
+    ),
     limit: int = typer.Option(50, min=1, max=500),
     offset: int = typer.Option(0, min=0),
     as_json: bool = typer.Option(False, "--json", help="Print the API answer as JSON"),
@@ -373,6 +376,7 @@ def queue(
             "signed_for": False if unsigned else None,
             "awaiting": awaiting,
             "escalated": escalated or None,
+            "needs_operator": operator or None,
             "limit": limit,
             "offset": offset,
         }.items()
