@@ -18,11 +18,10 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from schemas.lifecycle import OWN_CALENDAR, WORKFLOW_TYPES, CalendarUpdate
+from schemas.lifecycle import OWN_CALENDAR, WORKFLOW_TYPES, CalendarUpdate, Wording
 from schemas.policy import CalendarData
 from schemas.request import Actor
 from tierflow.updates import NoAnswer, execute_update
-from workflows.refusals import reason_of
 
 
 @dataclass
@@ -77,10 +76,11 @@ async def publish_calendar(
             if isinstance(cause, ApplicationError) and cause.type == OWN_CALENDAR:
                 report.kept.append(wf_id)
                 continue
-            if isinstance(cause, ApplicationError):  # its wording, read in a person's language
-                report.refused[wf_id] = reason_of(cause)
+            if isinstance(cause, ApplicationError) and len(cause.details) == 1:
+                # its wording (workflows.refusals), read in a person's language
+                report.refused[wf_id] = Wording.read(cause.details[0], cause.message)
             else:
-                report.refused[wf_id] = str(cause or exc)
+                report.refused[wf_id] = getattr(cause, "message", None) or str(cause or exc)
             continue
         except RPCError as exc:  # e.g. it finished meanwhile
             report.refused[wf_id] = exc.message
