@@ -343,8 +343,8 @@ def removals_in_use(session: Session, directory: Directory) -> list[Problem]:
     )
     by_request = requests.group_by(col(ServiceRequest.institution_id))
     by_person = people.group_by(col(ApiUser.institution_id))
-    held: dict[str, int] = {unit: n for unit, n in session.execute(by_request).all()}  # noqa: C416
-    staffed: dict[str, int] = {unit: n for unit, n in session.execute(by_person).all()}  # noqa: C416
+    held = {str(unit): int(n) for unit, n in session.execute(by_request).all()}
+    staffed = {str(unit): int(n) for unit, n in session.execute(by_person).all()}
     problems = []
     for unit in sorted(gone):
         waiting, users = held.get(unit, 0), staffed.get(unit, 0)

@@ -388,13 +388,9 @@ def _run_itself(session: Session, run_id: str, version: str) -> WhatIfRun:
 
 
 def _check_run(session: Session, run_id: str, recorded: SlaPolicyVersion) -> None:
-    """Refuse a what-if run that is not recorded, did not try this very policy, or shows
-    nothing a release may rest on (``_run_itself``)."""
-    run = session.get(WhatIfRun, run_id)
-    if run is None:
-        raise PolicyStoreError(
-            "whatif_run_id", N_("whatif_run_id: no what-if run %(run)s"), run=run_id
-        )
+    """Refuse a what-if run that is not recorded, shows nothing a release may rest on
+    (``_run_itself``), or did not try this very policy."""
+    run = _run_itself(session, run_id, recorded.version)
     try:
         tried = parse_policy(run.candidate_content, f"whatif_run {run_id}")
     except PolicyError:
@@ -414,7 +410,6 @@ def _check_run(session: Session, run_id: str, recorded: SlaPolicyVersion) -> Non
             run=run_id,
             version=recorded.version,
         )
-    _run_itself(session, run_id, recorded.version)
 
 
 # --------------------------------------------------------------------------- in force

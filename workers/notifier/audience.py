@@ -18,6 +18,7 @@ from schemas.domain import Role, Tier
 from schemas.edge import sms_number
 from schemas.enterprise import division_for_tier
 from schemas.lifecycle import TransitionRecord
+from schemas.permissions import HANDLER_ROLES
 from schemas.request import SYSTEM_ACTOR
 from tierflow.db.auth_models import ApiUser
 from tierflow.db.models import ServiceRequest
@@ -85,7 +86,6 @@ def _named_units(audience: Audience, details: dict[str, object]) -> list[str]:
 # above for its lead, climbing the tiers until someone is there; else its request, its
 # 催办 and its 督办 would reach nobody.
 STAND_INS = {Audience.CASEWORKERS: Role.DISPATCHER, Audience.INSTITUTION_LEAD: Role.SUPERVISOR}
-STAFF = (Role.CASEWORKER, Role.SUPERVISOR)
 
 
 def _users(
@@ -122,7 +122,7 @@ def _users(
                 return [], False
             staffed = session.exec(
                 enabled.where(
-                    col(ApiUser.role).in_(STAFF), ApiUser.institution_id == institution
+                    col(ApiUser.role).in_(HANDLER_ROLES), ApiUser.institution_id == institution
                 ).limit(1)
             ).first()
             if staffed is None:
