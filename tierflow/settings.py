@@ -329,7 +329,8 @@ class Settings(BaseSettings):
     directory_refresh_seconds: float = Field(
         default=5.0,
         ge=0,
-        description="How often a worker checks the database for a newer directory version",
+        description="How often a worker checks the database for a newer directory version "
+        "(and the Kafka ingress rereads the accounts a named person is checked against)",
     )
 
     @property

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,6 +32,8 @@ from tests.utils.ingress_helpers import (
     send_commands,
 )
 from tests.utils.stack_helpers import sample, start_request
+from tierflow.accounts_source import RecordedAccounts
+from tierflow.auth_store import create_user, set_disabled
 from tierflow.constants import workflow_id
 from tierflow.db import repository
 from tierflow.kafka_io import header
@@ -325,6 +328,74 @@ async def test_a_client_acts_for_a_person_only_with_a_grant_and_both_are_recorde
         ("commented", "portal", Role.SYSTEM, None),
         ("commented", "sup-zj", Role.SUPERVISOR, "zj-desk"),
     ]
+
+
+async def test_a_person_named_by_an_account_is_who_the_account_says(stack, unique_topic) -> None:
+    """A client cannot lend a console user's name to someone else, nor act for a user an
+    administrator disabled; an account it names rightly acts with the account's scope."""
+    commands, dlq_topic = command_topics(unique_topic, "accounts")
+    req = make_request(division_code="330106")
+    await start_request(stack, req)
+    rid = req.request_id
+    tag = uuid.uuid4().hex[:8]
+    lead, left, worker = f"zj-lead-{tag}", f"zj-left-{tag}", f"zj-cw-{tag}"
+    create_user(stack.engine, lead, Role.SUPERVISOR, "zj-330000-sme")
+    create_user(stack.engine, left, Role.SUPERVISOR, "zj-330000-sme")
+    set_disabled(stack.engine, left, True)
+    create_user(stack.engine, worker, Role.CASEWORKER, "zj-330106-sme")
+
+    def comment(actor: dict[str, Any]) -> Any:
+        return command_event(
+            "comment", {"request_id": rid, "text": "x", "actor": actor}, "/zj-desk-test"
+        )
+
+    provincial = {"role": "supervisor", "tier": "provincial", "division_code": "330000"}
+    refused = {
+        "disabled": comment({"id": left} | provincial),
+        "other-role": comment({"id": worker} | provincial),
+        "other-unit": comment(
+            {"id": worker, "role": "caseworker", "institution_id": "zj-330110-sme"}
+        ),
+        "other-scope": comment({"id": lead, "role": "supervisor", "tier": "municipal"}),
+        "look-alike": comment({"id": lead.upper()} | provincial),
+    }
+    taken = comment({"id": lead, "role": "supervisor"})  # its scope: the account's
+    sent = [*refused.values(), taken]
+    send_commands(stack.bootstrap, commands, rid, sent)
+    accounts = RecordedAccounts(stack.engine, interval=0)
+    ingress = make_ingress(stack, commands, dlq_topic, clients=CLIENTS, accounts=accounts.find)
+    async with running(ingress):
+        await eventually(lambda: ingress.stats.committed >= len(sent), what="all handled")
+    parked = await asyncio.to_thread(_parked, stack.bootstrap, dlq_topic)
+    assert {name: parked[event.id] for name, event in refused.items()} == {
+        "disabled": ("forbidden", f"data.actor.id: the account {left} is disabled"),
+        "other-role": ("forbidden", f"data.actor.role: {worker} is a caseworker, not a supervisor"),
+        "other-unit": (
+            "forbidden",
+            f"data.actor.institution_id: {worker}'s account says zj-330106-sme, not zj-330110-sme",
+        ),
+        "other-scope": (
+            "forbidden",
+            f"data.actor.tier: {lead}'s account says provincial, not municipal",
+        ),
+        "look-alike": (
+            "forbidden",
+            f"data.actor.id: {lead.upper()!r} is written unlike the account {lead!r}; name the "
+            "person exactly as the account does",
+        ),
+    }
+    assert taken.id not in parked
+
+    def commented() -> list[Any]:
+        with Session(stack.engine) as session:
+            return [
+                (t.actor_id, t.actor_via, t.actor_tier, t.actor_division_code)
+                for t in repository.transitions(session, rid)
+                if t.event_type.value == "commented"
+            ]
+
+    rows = await eventually(commented, what="the comment in the audit trail")
+    assert rows == [(lead, "zj-desk", Tier.PROVINCIAL, "330000")]
 
 
 async def test_a_client_over_its_rate_is_slowed_not_dropped(stack, unique_topic) -> None:

@@ -26,6 +26,7 @@ from temporalio.client import Client
 from schemas.events import CommandError, ParsedCommand
 from schemas.lifecycle import Wording
 from tierflow import constants
+from tierflow.accounts_source import Account
 from tierflow.dead_letter import DeadLetter
 from tierflow.directory import Directory, DirectoryWatch
 from tierflow.kafka_consumer import Polled, commit, group_consumer, poll
@@ -86,6 +87,7 @@ class Ingress:
         consumer_config: dict[str, Any] | None = None,
         clients: SystemClients | None = None,
         directory: Callable[[], Directory] | None = None,
+        accounts: Callable[[str], Account | None] = lambda name: None,
         trust_sources: bool = True,
         recorded: Recorded,
     ) -> None:
@@ -120,6 +122,7 @@ class Ingress:
         self.clients = clients if clients is not None else load_system_clients()
         self.topics = [commands_topic, *self.clients.topics]
         self._directory = directory  # read on the first command that names a caseworker
+        self._accounts = accounts  # a named person's account, if tierflow has one
         self.trust_sources = trust_sources  # off with Kafka authentication: topics name clients
         self._rates: dict[str, RateLimiter] = {}
         self._producer = producer
@@ -259,7 +262,7 @@ class Ingress:
             cmd = decode(record.value, record.headers, record.key)
             try:
                 client = identity.authorize(
-                    cmd, tp.topic, self.clients, self._place_of, self.trust_sources
+                    cmd, tp.topic, self.clients, self._place_of, self.trust_sources, self._accounts
                 )
             except CommandError as refused:
                 refused.event = cmd.event  # read, then refused: its id and source name it

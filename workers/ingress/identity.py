@@ -8,6 +8,9 @@ and is then recorded as the person's via the client; otherwise (no person named,
 system actor named) the client itself acts. A client with a region acts only for people
 inside it: a supervisor whose region lies within it, a caseworker of an institution the
 directory places within it; itself, and the enterprises it acts for, on requests from it.
+A person named by the name of one of tierflow's own accounts is who the account says (its
+role, institution and region) and acts only while the account is enabled: a client cannot
+lend a console user's name to someone else, nor act for a user an administrator disabled.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from schemas.dlq import DeadLetterReason
 from schemas.domain import Role, Tier
 from schemas.enterprise import validate_uscc
 from schemas.events import CommandError, ParsedCommand
+from schemas.permissions import REGIONAL_ROLES
 from schemas.request import Actor
+from tierflow.accounts_source import Account
 from tierflow.system_clients import SystemClient, SystemClients
 
 
@@ -28,13 +33,14 @@ def authorize(
     clients: SystemClients,
     place_of: Callable[[str], str | None] = lambda institution: None,
     trust_sources: bool = True,
+    account_of: Callable[[str], Account | None] = lambda name: None,
 ) -> SystemClient:
     """Set the command's actor from its system client; raise CommandError(forbidden) if none.
 
     ``place_of`` gives an institution's division code from the directory. With Kafka
     authentication on (``trust_sources`` off), only a client's own topic names it: the
-    CloudEvents source on the shared topic is anyone's to write. Returns the client (for its
-    rate limit).
+    CloudEvents source on the shared topic is anyone's to write. ``account_of`` finds the
+    account a named person's name belongs to, if any. Returns the client (for its rate limit).
     """
     client = clients.by_topic(topic)
     if client is None and not trust_sources:
@@ -66,6 +72,8 @@ def authorize(
                 DeadLetterReason.FORBIDDEN,
                 f"{field}.role: system client {client.id} may not act for a {claimed.role.value}",
             )
+        if claimed.role is not Role.ENTERPRISE and (account := account_of(claimed.id)):
+            claimed = _as_account(claimed, account, field)
         if not _inside(client, claimed, place_of):
             raise CommandError(
                 DeadLetterReason.FORBIDDEN,
@@ -82,6 +90,36 @@ def authorize(
     if cmd.submit is not None:
         cmd.submit = cmd.submit.model_copy(update={"submitted_by": actor})
     return client
+
+
+def _as_account(claimed: Actor, account: Account, field: str) -> Actor:
+    """The named person as their account says, if the command agrees with the account."""
+
+    def refuse(message: str) -> CommandError:
+        return CommandError(DeadLetterReason.FORBIDDEN, f"{field}.{message}")
+
+    if claimed.id != account.id:
+        raise refuse(
+            f"id: {claimed.id!r} is written unlike the account {account.id!r}; name the "
+            "person exactly as the account does"
+        )
+    if account.disabled:
+        raise refuse(f"id: the account {account.id} is disabled")
+    if claimed.role is not account.role:
+        raise refuse(f"role: {account.id} is a {account.role.value}, not a {claimed.role.value}")
+    regional = account.role in REGIONAL_ROLES
+    said = {
+        "institution_id": (claimed.institution_id, account.institution_id),
+        "tier": (claimed.tier, account.tier if regional else None),
+        "division_code": (claimed.division_code, account.division_code if regional else None),
+    }
+    for name, (given, known) in said.items():
+        if given is not None and given != known:
+            shown = getattr(known, "value", known) or "none"
+            raise refuse(
+                f"{name}: {account.id}'s account says {shown}, not {getattr(given, 'value', given)}"
+            )
+    return claimed.model_copy(update={name: known for name, (_, known) in said.items()})
 
 
 def _enterprise_code(cmd: ParsedCommand, enterprise: Actor, field: str) -> str:

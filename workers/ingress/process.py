@@ -10,6 +10,8 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
+from tierflow.accounts_source import Account, RecordedAccounts
+from tierflow.checked_source import CheckedSource
 from tierflow.codec import warn_if_in_clear
 from tierflow.db.engine import make_engine
 from tierflow.directory import Directory, DirectoryWatch
@@ -43,8 +45,24 @@ async def read_directory(
         DirectoryWatch(settings.directory_file),
         interval=settings.directory_refresh_seconds,
     )
+    return source.current if await first_read(source, stop) else None
+
+
+async def read_accounts(
+    engine: Engine, settings: Settings, stop: asyncio.Event
+) -> Callable[[str], Account | None] | None:
+    """The accounts a named person is checked against, read as often as the directory; waits
+    for a first read as ``read_directory`` does (None if stopped first)."""
+    source = await asyncio.to_thread(
+        RecordedAccounts, engine, interval=settings.directory_refresh_seconds
+    )
+    return source.find if await first_read(source, stop) else None
+
+
+async def first_read(source: CheckedSource, stop: asyncio.Event) -> bool:
+    """Wait until ``source`` has read the database once; False (and closed) if stopped first."""
     if source.checked_at is None:
-        log.warning("waiting for the read model to read the directory: %s", source.error)
+        log.warning("waiting for the read model to read the %s: %s", source.what, source.error)
     while source.checked_at is None:
         try:
             await asyncio.wait_for(stop.wait(), READ_RETRY_SECONDS)
@@ -53,8 +71,8 @@ async def read_directory(
                 await asyncio.to_thread(source.refresh)
             continue
         source.close()
-        return None
-    return source.current
+        return False
+    return True
 
 
 async def serve(settings: Settings | None = None) -> None:
@@ -83,7 +101,8 @@ async def serve(settings: Settings | None = None) -> None:
             lambda: connect_kafka(settings.kafka_bootstrap_servers, settings=settings)
         )
         directory = await read_directory(engine, settings, stop)
-        if directory is None:  # stopped while the database was down
+        accounts = await read_accounts(engine, settings, stop) if directory else None
+        if directory is None or accounts is None:  # stopped while the database was down
             producer.close(timeout=5)
             return
         ingress = Ingress(
@@ -104,6 +123,7 @@ async def serve(settings: Settings | None = None) -> None:
             session_timeout=settings.ingress_session_timeout_seconds,
             clients=load_system_clients(settings.system_clients_file),
             directory=directory,
+            accounts=accounts,
             # with SASL the broker knows who writes: only a client's own topic names it
             trust_sources=trusts_sources(settings),
             recorded=read_model_holds(engine),
