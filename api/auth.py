@@ -17,7 +17,7 @@ from schemas import permissions
 from schemas.domain import Role, Tier
 from schemas.lifecycle import ActionKind
 from schemas.messages import N_, Said
-from schemas.permissions import REPORT_ROLES, STAFF_ROLES
+from schemas.permissions import REPORT_ROLES, STAFF_ROLES, division_prefix
 from tierflow.auth_store import Principal
 from tierflow.db.models import InstitutionRow, RequestPart, ServiceRequest, overseen_from
 
@@ -135,6 +135,8 @@ def scope_conditions(p: Principal, dialect: str = "") -> list[Any]:
     if p.role in permissions.REGIONAL_ROLES:
         tiers = [t.value for t in permissions.tiers_at_or_below(p.tier)]
         return [overseen_from(region_prefix(p)), col(ServiceRequest.tier).in_(tiers)]
+    if p.role is Role.SYSTEM and p.division_code is not None:  # a regional client
+        return [col(ServiceRequest.division_code).startswith(division_prefix(p.division_code))]
     if p.role in (Role.ADMIN, Role.SYSTEM):
         return []
     return [ServiceRequest.request_id == "\x00"]
@@ -144,8 +146,11 @@ def assessed_units(principal: Principal) -> Any:
     """The institutions whose figures the caller reads (a query of ids; None: every one):
     a supervisor's, the units the directory places in its region at its tier or below,
     wherever their requests have gone since (a request escalated above the supervisor's
-    tier still counts against the county unit that let it run late); a caseworker's, its
-    own unit's."""
+    tier still counts against the county unit that let it run late); a regional system
+    client's, the units in its region; a caseworker's, its own unit's."""
+    if principal.role is Role.SYSTEM and principal.division_code is not None:
+        prefix = division_prefix(principal.division_code)
+        return select(InstitutionRow.id).where(col(InstitutionRow.division_code).startswith(prefix))
     if principal.role in (Role.ADMIN, Role.SYSTEM):
         return None
     if principal.role in permissions.REGIONAL_ROLES:

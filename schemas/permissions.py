@@ -384,3 +384,23 @@ def enterprise_refusal(actor: Actor, uscc: str) -> str | None:
         ),
         actor=actor.id if actor.via is None else f"{actor.id} (via {actor.via})",
     )
+
+
+def submit_refusal(actor: Actor, division_code: str) -> str | None:
+    """Why the actor may not submit a request of an enterprise registered in
+    ``division_code``: a regional client (and an enterprise it acts for) submits requests
+    from its region only, as it acts only on those (``in_scope``). None if it may."""
+    if actor.role not in (Role.SYSTEM, Role.ENTERPRISE) or actor.division_code is None:
+        return None
+    if division_code.startswith(division_prefix(actor.division_code)):
+        return None
+    return Said(
+        N_(
+            "%(role)s %(actor)s acts in region %(region)s; the enterprise is registered in "
+            "%(division)s"
+        ),
+        role=actor.role.value,
+        actor=actor.id if actor.via is None else f"{actor.id} (via {actor.via})",
+        region=actor.division_code,
+        division=division_code,
+    )

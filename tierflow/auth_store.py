@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from schemas import edge
+from schemas.divisions import check_known_division
 from schemas.domain import Role, Tier
 from schemas.messages import Said
 from schemas.permissions import HANDLER_ROLES, REGIONAL_ROLES, SYSTEM_GRANTS
@@ -77,13 +78,15 @@ class Principal:
 
     @property
     def actor(self) -> Actor:
-        """Return the actor recorded in the workflow and the audit trail."""
+        """Return the actor recorded in the workflow and the audit trail; a system client's
+        region is its division code (it acts on the requests from there only)."""
+        regional = self.role in REGIONAL_ROLES
         return Actor(
             id=self.user_id,
             role=self.role,
             institution_id=self.institution_id,
-            tier=self.tier if self.role in REGIONAL_ROLES else None,
-            division_code=self.division_code if self.role in REGIONAL_ROLES else None,
+            tier=self.tier if regional else None,
+            division_code=self.division_code if regional or self.role is Role.SYSTEM else None,
             grants=sorted(self.grants) if self.role is Role.SYSTEM else [],
         )
 
@@ -106,10 +109,13 @@ def create_user(
     grants: list[str] | None = None,
     directory: Directory | None = None,
     *,
+    region: str | None = None,
     actor: str = UNNAMED,
 ) -> ApiUser:
     """Create a user; caseworkers and supervisors need an institution of the directory.
 
+    ``region``: a system client's (a province, city or county code), which limits it to the
+    requests from there, as a regional Kafka client is; none: every request.
     ``actor``: who creates it, for the security audit log (the CLI: ``cli:<os user>``)."""
     if not USER_ID_PATTERN.fullmatch(user_id):  # "ana\n" would match with match()
         raise AuthStoreError(
@@ -133,6 +139,16 @@ def create_user(
             N_("institution: only an institution's staff have one, not %(role)s"),
             role=role.value,
         )
+    if region is not None:
+        if role is not Role.SYSTEM:
+            raise AuthStoreError(
+                N_("region: only system clients have one; %(role)s take their institution's"),
+                role=role.value,
+            )
+        try:
+            division = check_known_division(region)
+        except TranslatableError as exc:
+            raise AuthStoreError(N_("region: %(problem)s"), problem=exc) from None
     grants = sorted(set(grants or []))
     if grants and role is not Role.SYSTEM:
         raise AuthStoreError(N_("grant: only system clients have grants"))
@@ -159,6 +175,8 @@ def create_user(
         created = {"role": role.value, "institution_id": institution_id, "grants": grants}
         if tier is not None:
             created |= {"tier": tier.value, "division_code": division}
+        elif division is not None:
+            created |= {"region": division}
         security_log.record(
             session,
             SecurityEventKind.USER_CREATED,

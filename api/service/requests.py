@@ -41,7 +41,7 @@ from schemas.domain import TERMINAL_STATES, Category, Priority, Role, SlaStatus,
 from schemas.edge import SEARCH_BYTES, check_text
 from schemas.lifecycle import Awaiting, TimelineEntry, timeline_facts
 from schemas.messages import Said, TranslatableError
-from schemas.permissions import oversees
+from schemas.permissions import oversees, submit_refusal
 from schemas.request import RequestInput
 from tierflow import submission
 from tierflow.auth_store import Principal
@@ -104,6 +104,9 @@ async def submit_request(
     """Start the request's workflow (an already running one with that id is kept); with
     ``wait``, say where it was routed once the read model has it (briefly)."""
     require(principal, "submit")
+    refused = submit_refusal(principal.actor, body.enterprise.division_code)
+    if refused:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, refused)
     request = body.model_copy(update={"submitted_by": principal.actor})
     try:
         await submission.submit_request(

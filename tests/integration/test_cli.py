@@ -100,6 +100,15 @@ async def test_cli_full_lifecycle(
         cli_env, "users", "add", "x-" + name, "--role", "supervisor", "--institution", "nowhere"
     )
     assert bad.exit_code == 1 and "institution: 'nowhere' is not in the directory" in bad.output
+    hotline = f"hotline-{name}"
+    args = ("users", "add", hotline, "--role", "system", "--grant", "comment")
+    out = ok(await run(chinese_env, *args, "--region", "330100"))
+    assert f"已创建用户 {hotline}（系统），办理辖区 330100" in out
+    assert f"{hotline}\tsystem\t- grants=comment region=330100" in ok(
+        await run(cli_env, "users", "list")
+    )
+    bad = await run(chinese_env, *args[:2], "x-" + hotline, *args[3:], "--region", "339999")
+    assert bad.exit_code == 1 and "--region：行政区划代码 '339999'" in bad.output, bad.output
 
     ok(await run(cli_env, "login", "--url", api_url, "--token", token))
     stored = json.loads((Path(cli_env["TIERFLOW_HOME"]) / "credentials.json").read_text())

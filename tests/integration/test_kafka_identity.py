@@ -67,7 +67,7 @@ JS_PORTAL = SystemClient(  # Jiangsu's enterprise portal: acts on Jiangsu's requ
     id="js-portal",
     name="Jiangsu portal",
     sources=["/js-portal-test"],
-    grants=["comment", "withdraw"],
+    grants=["comment", "withdraw", "submit"],
     act_for=[Role.ENTERPRISE],
     region="320000",
 )
@@ -121,6 +121,7 @@ async def test_forged_actors_change_nothing_and_are_dead_lettered_as_forbidden(
     before = await handle.query(ServiceRequestWorkflow.view)
     own = req.enterprise.uscc
     theirs = make_request(division_code="330110")  # another enterprise's request
+    elsewhere = make_request(division_code="330105")
     other = theirs.enterprise.uscc
     jiangsu_supervisor = {
         "id": "sup-js",
@@ -212,11 +213,16 @@ async def test_forged_actors_change_nothing_and_are_dead_lettered_as_forbidden(
             "/portal-test",
             subject=theirs.request_id,
         ),
+        # ... and Jiangsu's portal submits Jiangsu's requests only
+        "submit-elsewhere": command_event(
+            SUBMIT, elsewhere.model_dump(mode="json"), "/js-portal-test"
+        ),
     }
-    another_submit = forged.pop("submit-for-another")
+    submits = {name: forged.pop(name) for name in ("submit-for-another", "submit-elsewhere")}
     send_commands(stack.bootstrap, commands, rid, forged.values())
-    send_commands(stack.bootstrap, commands, theirs.request_id, [another_submit])
-    forged["submit-for-another"] = another_submit
+    send_commands(stack.bootstrap, commands, theirs.request_id, [submits["submit-for-another"]])
+    send_commands(stack.bootstrap, commands, elsewhere.request_id, [submits["submit-elsewhere"]])
+    forged |= submits
     async with ingress_on(stack, commands, dlq_topic) as ingress:
         await eventually(
             lambda: ingress.stats.dead_lettered >= len(forged), what="all dead-lettered"
@@ -248,8 +254,13 @@ async def test_forged_actors_change_nothing_and_are_dead_lettered_as_forbidden(
         f"data.submitted_by.id: enterprise {own} may submit only its own requests, not one for "
         f"data.enterprise.uscc {other}"
     )
-    with pytest.raises(RPCError):  # never started
-        await stack.client.get_workflow_handle(workflow_id(theirs.request_id)).describe()
+    assert parked[forged["submit-elsewhere"].id][1] == (
+        "data.enterprise.division_code: system js-portal acts in region 320000; the enterprise "
+        "is registered in 330105"
+    )
+    for never in (theirs, elsewhere):
+        with pytest.raises(RPCError):  # never started
+            await stack.client.get_workflow_handle(workflow_id(never.request_id)).describe()
     # each dead letter names the command as its sender knows it, and the client it was taken for
     copies = {json.loads(m.value)["id"]: m for m in read_partition(stack.bootstrap, dlq_topic)}
     refused_early = copies[forged["not-a-code"].id]  # refused by the ingress: no client yet

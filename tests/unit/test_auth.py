@@ -102,6 +102,21 @@ def test_supervisor_tier_and_region_come_from_the_directory(engine: Engine) -> N
     assert principal is not None and region_prefix(principal) == "3301"
 
 
+def test_a_system_clients_region_is_its_actors_and_only_clients_have_one(
+    engine: Engine,
+) -> None:
+    user = create_user(engine, "hotline", Role.SYSTEM, None, ["comment"], region="330100")
+    assert (user.tier, user.division_code) == (None, "330100")
+    principal = authenticate(engine, issue_token(engine, "hotline"))
+    assert principal is not None and principal.actor.division_code == "330100"
+    assert permissions.in_scope(principal.actor, Tier.COUNTY, "zj-330106-sme", "330106")
+    assert not permissions.in_scope(principal.actor, Tier.COUNTY, "zj-330212-sme", "330212")
+    with pytest.raises(AuthStoreError, match="region: only system clients have one"):
+        create_user(engine, "cw", Role.CASEWORKER, "zj-330106-sme", region="330100")
+    with pytest.raises(AuthStoreError, match="region: division code '339999' is not in"):
+        create_user(engine, "sys2", Role.SYSTEM, None, region="339999")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

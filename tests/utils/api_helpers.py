@@ -39,7 +39,10 @@ USERS: dict[str, tuple[Role, str | None, list[str]]] = {
     "sys_portal": (Role.SYSTEM, None, ["submit", "read", "provide_info", "comment"]),
     "sys_none": (Role.SYSTEM, None, []),
     "sys_submit": (Role.SYSTEM, None, ["submit"]),  # submits, may not read
+    # Zhejiang's hotline over HTTP: a system client with a region (REGIONS)
+    "sys_zj": (Role.SYSTEM, None, ["submit", "read", "comment", "reports"]),
 }
+REGIONS = {"sys_zj": "330000"}
 
 
 @dataclass
@@ -59,7 +62,7 @@ def make_users(engine: Engine) -> Users:
     directory = Directory.load()
     for key, (role, institution, grants) in USERS.items():
         user_id = f"{key}-{suffix}"
-        create_user(engine, user_id, role, institution, grants, directory)
+        create_user(engine, user_id, role, institution, grants, directory, region=REGIONS.get(key))
         ids[key] = user_id
         tokens[key] = issue_token(engine, user_id)
     return Users(tokens, ids)

@@ -39,6 +39,11 @@ def users_add(
     grant: list[str] = typer.Option(
         [], help="System clients: submit, read, reports, contact or a kind"
     ),
+    region: str | None = typer.Option(
+        None,
+        help="System clients: the province, city or county code of the requests it serves "
+        "(none: every request)",
+    ),
 ) -> None:
     """Create an API user; supervisors' tier and region come from their institution."""
     from tierflow.auth_store import AuthStoreError, create_user
@@ -52,7 +57,14 @@ def users_add(
         # the directory workers route by: an import recorded in the database, else the file
         directory = current_directory(engine, Settings().directory_file)
         user = create_user(
-            engine, name, role_value, institution, grant, directory, actor=operator()
+            engine,
+            name,
+            role_value,
+            institution,
+            grant,
+            directory,
+            region=region,
+            actor=operator(),
         )
     except (AuthStoreError, DirectoryError) as exc:
         fail(explain(exc))
@@ -61,6 +73,9 @@ def users_add(
         where = {"unit": user.institution_id, "tier": term(Tier(user.tier))}
         done = _("user %(user)s (%(role)s) created at %(unit)s (%(tier)s, %(division)s)")
         typer.echo(done % (said | where | {"division": user.division_code}))
+    elif user.division_code:
+        done = _("user %(user)s (%(role)s) created, acting in region %(region)s")
+        typer.echo(done % (said | {"region": user.division_code}))
     else:
         typer.echo(_("user %(user)s (%(role)s) created") % said)
 
@@ -72,6 +87,8 @@ def users_list() -> None:
 
     for user in list_users(open_engine()):
         grants = f" grants={','.join(user.grants)}" if user.grants else ""
+        if user.role is Role.SYSTEM and user.division_code:
+            grants += f" region={user.division_code}"
         off = f"\t{_('disabled')}" if user.disabled else ""
         typer.echo(f"{user.id}\t{user.role}\t{user.institution_id or '-'}{grants}{off}")
 

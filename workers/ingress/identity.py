@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from schemas import permissions
 from schemas.dlq import DeadLetterReason
 from schemas.domain import Role, Tier
 from schemas.enterprise import validate_uscc
@@ -88,6 +89,11 @@ def authorize(
     if cmd.action is not None:
         cmd.action = cmd.action.model_copy(update={"actor": actor})
     if cmd.submit is not None:
+        refused = permissions.submit_refusal(actor, cmd.submit.enterprise.division_code)
+        if refused:
+            raise CommandError(
+                DeadLetterReason.FORBIDDEN, f"data.enterprise.division_code: {refused}"
+            )
         cmd.submit = cmd.submit.model_copy(update={"submitted_by": actor})
     return client
 
