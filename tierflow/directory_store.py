@@ -362,9 +362,12 @@ class ImportResult:
 
     plan: PlannedImport
     directory: Directory
-    recorded: bool  # in directory_version (False: no database given)
+    recorded: bool  # in directory_version (False: no database given, or nothing changed)
     changed: int  # institution rows added or changed
     removed: int  # institution rows removed
+    # the newest recorded version, when the file names exactly its institutions: nothing
+    # is recorded (a nightly re-import of the same sheet adds no version)
+    unchanged_from: str | None = None
 
     @property
     def version(self) -> str:
@@ -410,8 +413,9 @@ def import_directory(
     ``directory_version`` row (the newest: workers route new requests by it from their next
     check) and the refreshed ``institution`` table; with a ``target``, the directory file too.
 
-    All or nothing: an invalid file, a version imported before (in the import log or in
-    the table), or, unless ``allow_removal``, an institution left out that still holds
+    A file that names exactly the newest recorded version's institutions records nothing
+    (``unchanged_from``). All or nothing: an invalid file, a version imported before (in the
+    import log or in the table), or, unless ``allow_removal``, an institution left out that still holds
     requests or people (``removals_in_use``) raises DirectoryError with its ``problems`` and
     changes nothing; the database
     transaction commits only after the file is replaced, and a failed commit puts the
@@ -430,6 +434,10 @@ def import_directory(
             assert target is not None
             replace_file(target, plan.body)
             return ImportResult(plan, directory, False, 0, 0)
+        if is_recorded(engine, version):  # before anything else: the name is taken
+            raise version_taken(version)
+        if (same := _newest_if_same(engine, directory)) is not None:
+            return ImportResult(plan, directory, False, 0, 0, unchanged_from=same)
         with Session(engine) as session:
             if not allow_removal and (problems := removals_in_use(session, directory)):
                 raise DirectoryError("\n".join(map(str, problems)), problems)
@@ -450,6 +458,21 @@ def import_directory(
                     replace_file(target, plan.previous)
                 raise
     return ImportResult(plan, directory, True, changed, removed)
+
+
+def _newest_if_same(engine: Engine, directory: Directory) -> str | None:
+    """The newest recorded version if it names exactly ``directory``'s institutions, else None."""
+    newest = newest_version(engine)
+    recorded = load_version(engine, newest) if newest is not None else None
+    if recorded is None or _named(recorded) != _named(directory):
+        return None
+    return newest
+
+
+def _named(directory: Directory) -> list[dict[str, Any]]:
+    return sorted(
+        (e.model_dump() for e in directory.entries if not e.generated), key=lambda e: e["id"]
+    )
 
 
 _CURRENT: dict[Path | None, tuple[tuple[int, int] | None, Directory]] = {}

@@ -198,6 +198,7 @@ def directory_page(
     page: int = 1,
     imported: str = "",
     edited: str = "",
+    unchanged: str = "",
 ) -> Response:
     """机构名录: the institutions with filters and pages, the version and its history."""
     if refused := _refused(request, user):
@@ -211,6 +212,7 @@ def directory_page(
         page,
         imported=imported if re.fullmatch(VERSION_PATTERN, imported) else "",
         edited=edited if re.fullmatch(VERSION_PATTERN, edited) else "",
+        unchanged=unchanged if re.fullmatch(VERSION_PATTERN, unchanged) else "",
     )
 
 
@@ -270,18 +272,18 @@ async def _import(
     wanted: str,
     source: str,
     allow_removal: bool = False,
-) -> tuple[str, list[Problem], str]:
-    """Import ``text`` on a thread; return (version, problems, refusal): problems or a refusal
-    if not imported."""
+) -> tuple[ImportResult | None, list[Problem], str]:
+    """Import ``text`` on a thread; return (what it did, problems, refusal): problems or a
+    refusal if it could not."""
     try:
         done = await run_in_threadpool(_import_now, ctx, user, text, wanted, source, allow_removal)
     except DirectoryError as exc:
-        return "", problems_of(exc), ""
+        return None, problems_of(exc), ""
     except SQLAlchemyError as exc:  # its text can quote a value: types and SQLSTATE only
-        return "", [], describe_db_error(exc)
+        return None, [], describe_db_error(exc)
     except OSError as exc:
-        return "", [], f"{type(exc).__name__}: {exc}"
-    return done.version, [], ""
+        return None, [], f"{type(exc).__name__}: {exc}"
+    return done, [], ""
 
 
 def _refusal_text(request: Request, user: Principal, refusal: str) -> str:
@@ -314,7 +316,7 @@ async def import_page(request: Request, ctx: Ctx, user: User) -> Response:
         message = t.gettext("The file is not CSV text in UTF-8 or GB18030.")
         return _page(request, ctx, user, filters, 1, 422, form_error=message, values=values)
     source = Path(upload.filename).name[:200]
-    version, problems, refusal = await _import(ctx, user, text, wanted, source, allow_removal)
+    done, problems, refusal = await _import(ctx, user, text, wanted, source, allow_removal)
     if refusal:
         message = _refusal_text(request, user, refusal)
         code = status.HTTP_500_INTERNAL_SERVER_ERROR
@@ -323,7 +325,10 @@ async def import_page(request: Request, ctx: Ctx, user: User) -> Response:
         texts = page_texts(request, user)
         context = {"errors": shown_problems(problems, texts), "source": source}
         return _page(request, ctx, user, filters, 1, 422, values=values, **context)
-    return redirect("/console/directory?" + urlencode({"imported": version}))
+    assert done is not None
+    if done.unchanged_from is not None:
+        return redirect("/console/directory?" + urlencode({"unchanged": done.unchanged_from}))
+    return redirect("/console/directory?" + urlencode({"imported": done.version}))
 
 
 # --------------------------------------------------------------------------- one institution
@@ -404,7 +409,7 @@ async def save_entry(request: Request, ctx: Ctx, user: User, institution_id: str
     )
     named = [changed if e.id == entry.id else e for e in directory.entries if not e.generated]
     source = f"console: {entry.id}"[:200]
-    version, problems, refusal = await _import(ctx, user, export_csv(named), "", source)
+    done, problems, refusal = await _import(ctx, user, export_csv(named), "", source)
     if refusal:
         message = _refusal_text(request, user, refusal)
         code = status.HTTP_500_INTERNAL_SERVER_ERROR
@@ -412,4 +417,7 @@ async def save_entry(request: Request, ctx: Ctx, user: User, institution_id: str
     if problems:
         errors = shown_problems(problems, page_texts(request, user))
         return _edit_page(request, user, entry, values, 422, errors=errors)
-    return redirect("/console/directory?" + urlencode({"edited": version, "q": entry.id}))
+    assert done is not None
+    if done.unchanged_from is not None:  # saved as it was
+        return redirect("/console/directory?" + urlencode({"unchanged": done.unchanged_from}))
+    return redirect("/console/directory?" + urlencode({"edited": done.version, "q": entry.id}))

@@ -218,13 +218,21 @@ async def test_a_version_is_imported_once_and_the_default_one_is_the_time(
     console: Console,
     directory_file: Path,
 ) -> None:
+    base = named_csv(directory_file)
     async with signed_in(console, "admin", directory_file=directory_file) as client:
-        assert (await upload(client, named_csv(directory_file), version="v1")).status_code == 303
-        again = await upload(client, named_csv(directory_file), version="v1")
+        assert (await upload(client, base, version="v1")).status_code == 303
+        again = await upload(client, base, version="v1")
         assert again.status_code == 422
         assert "版本 v1 已导入过，请换一个版本号" in again.text
-        stamped = await upload(client, named_csv(directory_file))
-        twice = await upload(client, named_csv(directory_file))
+        # the same sheet again (a nightly sync): nothing imported, no version added
+        same = await upload(client, base)
+        assert same.headers["location"] == "/console/directory?unchanged=v1"
+        shown = await client.get(same.headers["location"])
+        assert "文件中的机构与最新版本 v1 相同：未导入，也未新增版本。" in shown.text
+        tianhe = "gd-440106-sme,广州市天河区中小企业服务中心,county,440106,,,0\n"
+        stamped = await upload(client, base + tianhe)
+        panyu = "gd-440113-sme,广州市番禺区中小企业服务中心,county,440113,,,0\n"
+        twice = await upload(client, base + tianhe + panyu)
     assert stamped.headers["location"] == "/console/directory?imported=20261201T090000Z"
     assert twice.headers["location"] == "/console/directory?imported=20261201T090000Z-2"
     assert sorted(v.version for v in versions(console)) == [

@@ -37,6 +37,7 @@ PACKAGED = Directory.load()
 PACKAGED_PATH = str(resources.files("tierflow.data").joinpath("directory.json"))
 NAMED = export_csv(e for e in PACKAGED.entries if not e.generated)
 TIANHE = "gd-440106-sme,广州市天河区中小企业服务中心,county,440106,,,0\n"
+PANYU = "gd-440113-sme,广州市番禺区中小企业服务中心,county,440113,,,0\n"
 
 
 def institution_ids(engine: Engine) -> set[str]:
@@ -220,7 +221,13 @@ def test_the_cli_import_records_into_the_configured_database(
     assert listed.exit_code == 0 and "已记录机构名录版本" in listed.output
     assert len(recorded(db_engine)) == 2
 
+    # the same sheet again: nothing imported, no version added (a nightly sync need not fail)
+    same = runner.invoke(cli, ["directory", "import", str(csv_file), "--version", "2027.0"])
+    assert same.exit_code == 0, same.output
+    assert "中的 65 个机构与已记录的最新版本" in same.output and "未导入，也未新增版本" in same.output
+    assert len(recorded(db_engine)) == 2
     # no directory file: recorded in the database only, where the workers find it
+    csv_file.write_text(NAMED + TIANHE + PANYU, encoding="utf-8")
     only_db = runner.invoke(cli, ["directory", "import", str(csv_file), "--version", "2027.1"])
     assert only_db.exit_code == 0, only_db.output
     assert only_db.output.startswith("数据库：版本 2027.1：导入 ")

@@ -207,6 +207,14 @@ def import_(
         if engine is not None:
             engine.dispose()
     found = done.directory
+    if done.unchanged_from is not None:
+        unchanged = _(
+            "%(file)s names the same %(named)d institutions as version %(version)s, the newest "
+            "recorded: nothing imported, no version added"
+        )
+        named = len(found.entries) - len(found.generated())
+        typer.echo(unchanged % {"file": csv_file, "named": named, "version": done.unchanged_from})
+        return
     said = {
         "file": target if target is not None else _("database"),
         "version": stamp,
