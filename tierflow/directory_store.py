@@ -415,9 +415,9 @@ def import_directory(
 
     A file that names exactly the newest recorded version's institutions records nothing
     (``unchanged_from``). All or nothing: an invalid file, a version imported before (in the
-    import log or in the table), or, unless ``allow_removal``, an institution left out that still holds
-    requests or people (``removals_in_use``) raises DirectoryError with its ``problems`` and
-    changes nothing; the database
+    import log or in the table), or, unless ``allow_removal``, an institution left out that
+    still holds requests or people (``removals_in_use``) raises DirectoryError with its
+    ``problems`` and changes nothing; the database
     transaction commits only after the file is replaced, and a failed commit puts the
     previous file back.
     """
