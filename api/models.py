@@ -262,6 +262,9 @@ class AssessmentRow(BaseModel):
     sign_for_on_time_rate: float | None = Field(description="签收 in time, of those due")
     response_rate: float | None = Field(description="响应率: holds answered in time")
     conclusion_on_time_rate: float | None = Field(description="按时办结率, of those concluded")
+    follow_up_rate: float | None = Field(
+        description="回访率: conclusions whose enterprise a follow-up reached, of all conclusions"
+    )
     resolution_rate: float | None = Field(description="解决率: follow-ups that found it solved")
     satisfaction_rate: float | None = Field(description="满意率: ratings 3-5 (appeals upheld out)")
     rectification_on_time_rate: float | None = Field(

@@ -26,9 +26,12 @@ def part_unit(clock: str | None) -> str | None:
 
 
 def charged_unit(event_type: str, details: Mapping[str, object], holder: str | None) -> str | None:
-    """The unit a chasing event (催办, 督办, 通报) is about, and 考核 charges: a late part's
-    co-handler, the unit a reprimand names, else the holder. ``tierflow.assessment`` says the
-    same in SQL (``_charged``)."""
+    """The unit an event is about, and 考核 charges: a 整改's rated unit (wherever the request
+    is now); for a chasing event (催办, 督办, 通报) a late part's co-handler, the unit a
+    reprimand names; else the holder. ``tierflow.assessment`` says the same in SQL
+    (``_charged``)."""
+    if rectifier := _text(details.get("rectifying_institution")):
+        return rectifier
     if event_type in CHASE_EVENTS:
         unit = part_unit(_text(details.get("clock"))) or _text(details.get("co_handler"))
         if event_type != "reminded":

@@ -46,6 +46,7 @@ RATES: dict[str, tuple[str, str]] = {
     "sign_for_on_time_rate": ("sign_for_measured", "sign_for_on_time"),
     "response_rate": ("response_measured", "responded_on_time"),
     "conclusion_on_time_rate": ("conclusion_measured", "concluded_on_time"),
+    "follow_up_rate": ("conclusions", "conclusions_followed_up"),
     "resolution_rate": ("followed_up", "solved"),
     "satisfaction_rate": ("ratings", "satisfied"),
     "rectification_on_time_rate": ("rectifications_concluded", "rectifications_on_time"),
@@ -85,14 +86,17 @@ _followed_up = _event(EventType.FOLLOWED_UP)
 _conclusion_rating = col(Rating.stage) == RatingStage.CONCLUSION
 _intake_rating = col(Rating.stage) == RatingStage.INTAKE
 _satisfied = col(Rating.rating) >= SATISFIED
-# The unit an event is charged to: its holder then, except a chasing event (催办, 督办, 通报)
-# about a late co-handling part (its co-handler), and a reprimand or supervision naming the
-# unit supervised (the request may have moved on since): schemas.chased.charged_unit, in SQL.
+# The unit an event is charged to: its holder then, except an event of a 整改 (its rated
+# unit), a chasing event (催办, 督办, 通报) about a late co-handling part (its co-handler), and a
+# reprimand or supervision naming the unit supervised (the request may have moved on since):
+# schemas.chased.charged_unit, in SQL.
 _supervised = _detail("supervised_institution").as_string()
+_rectifier = _detail("rectifying_institution").as_string()
 _co_handler = _detail("co_handler").as_string()
 _clock = _detail("clock").as_string()
 _chase = col(Transition.event_type).in_(sorted(CHASE_EVENTS))
 _charged = case(
+    (_rectifier.is_not(None), _rectifier),  # a 整改 is its rated unit's, wherever it is now
     (and_(_chase, _clock.like(f"{PART_CLOCK}%")), func.substr(_clock, len(PART_CLOCK) + 1)),
     (and_(_chase, _co_handler.is_not(None)), _co_handler),
     (and_(_chase, not_(_event(EventType.REMINDED)), _supervised.is_not(None)), _supervised),
@@ -106,6 +110,48 @@ _upheld_since = (
         col(_later.event_type) == EventType.APPEAL_UPHELD,
         col(_later.sequence) > col(Transition.sequence),
     )
+    .exists()
+)
+# a stay a 重办 opened (sent back after the follow-up, or reopened): its conclusion is a second
+# one, on a fresh clock; in time it is no credit, only late is it a mark
+_redo_stay = (
+    select_columns(col(Transition.event_id))
+    .where(
+        col(Transition.event_id) == col(TierHoldRow.opened_by),
+        col(Transition.event_type) == EventType.REOPENED,
+    )
+    .exists()
+)
+# the desk's call back after a bad rating (差评回访) is not the conclusion's follow-up
+_regular_follow_up = and_(
+    _followed_up, not_(func.coalesce(_detail("call_back").as_boolean(), False))
+)
+_reached = func.coalesce(_detail("outcome").as_string(), "") != "unreachable"
+# 回访: a conclusion whose enterprise a regular follow-up reached before any later conclusion
+# (a 重办's conclusion is followed up on its own)
+_after = aliased(Transition)
+_between = aliased(Transition)
+_reached_after = (
+    select_columns(col(_after.event_id))
+    .where(
+        col(_after.request_id) == col(Transition.request_id),
+        col(_after.sequence) > col(Transition.sequence),
+        col(_after.event_type) == EventType.FOLLOWED_UP,
+        func.coalesce(col(_after.details)["outcome"].as_string(), "") != "unreachable",
+        not_(func.coalesce(col(_after.details)["call_back"].as_boolean(), False)),
+        not_(
+            select_columns(col(_between.event_id))
+            .where(
+                col(_between.request_id) == col(Transition.request_id),
+                col(_between.sequence) > col(Transition.sequence),
+                col(_between.sequence) < col(_after.sequence),
+                col(_between.event_type) == EventType.RESOLVED,
+            )
+            .correlate_except(_between)
+            .exists()
+        ),
+    )
+    .correlate_except(_after)
     .exists()
 )
 _signed_for = col(TierHoldRow.signed_for_at).is_not(None)
@@ -156,11 +202,16 @@ SOURCES = (
                 KEPT_STAY, _signed_for, not_(col(TierHoldRow.sign_for_breached))
             ),
             # a stay concluded there, or past its deadline there (and pulled up, handed on
-            # or rejected by the unit since): lateness does not leave the measure by moving
+            # or rejected by the unit since): lateness does not leave the measure by moving.
+            # A redo's stay counts only when it ran late: concluding a 重办 in time does not
+            # make up for the conclusion that did not solve the matter
             "conclusion_measured": and_(
-                KEPT_STAY, or_(_resolved, col(TierHoldRow.resolution_breached))
+                KEPT_STAY,
+                or_(and_(_resolved, not_(_redo_stay)), col(TierHoldRow.resolution_breached)),
             ),
-            "concluded_on_time": and_(_resolved, not_(col(TierHoldRow.resolution_breached))),
+            "concluded_on_time": and_(
+                _resolved, not_(col(TierHoldRow.resolution_breached)), not_(_redo_stay)
+            ),
             "returns": col(TierHoldRow.left_by) == EventType.RETURN_APPROVED.value,
         },
         tier=TierHoldRow.tier,
@@ -176,6 +227,7 @@ SOURCES = (
                 [
                     *COUNTED,
                     EventType.FOLLOWED_UP,
+                    EventType.RESOLVED,
                     EventType.REOPENED,
                     EventType.RECTIFICATION_CONCLUDED,
                 ]
@@ -186,10 +238,11 @@ SOURCES = (
             # an upheld appeal found the bad rating mistaken or malicious: its 整改 is not
             # the unit's mark (the rating already leaves the satisfaction rate)
             "rectifications": and_(_event(EventType.RECTIFICATION_OPENED), not_(_upheld_since)),
-            "followed_up": and_(
-                _followed_up, func.coalesce(_detail("outcome").as_string(), "") != "unreachable"
-            ),
-            "solved": and_(_followed_up, _detail("outcome").as_string() == "satisfied"),
+            "followed_up": and_(_regular_follow_up, _reached),
+            # 回访率: the conclusions (办结) in the period, and those followed up
+            "conclusions": _event(EventType.RESOLVED),
+            "conclusions_followed_up": and_(_event(EventType.RESOLVED), _reached_after),
+            "solved": and_(_regular_follow_up, _detail("outcome").as_string() == "satisfied"),
             # 重办: sent back after an unsatisfied follow-up, or by a supervisor above
             "redos": and_(
                 _event(EventType.REOPENED),

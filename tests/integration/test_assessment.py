@@ -220,6 +220,7 @@ def _assert_rows_equal(rows: dict[str, Any], counts: dict[str, dict[str, int]]) 
         assert row["response_rate"] == _rate(c["responded_on_time"], c["response_measured"])
         assert row["conclusion_on_time_rate"] == _rate(c["concluded_on_time"], c["concluded"])
         assert row["resolution_rate"] == _rate(c["solved"], c["followed_up"])
+        assert row["follow_up_rate"] == _rate(c["followed_up"], c["concluded"])
         assert row["satisfaction_rate"] == _rate(c["satisfied"], c["ratings"])
         assert row["rectification_on_time_rate"] == _rate(
             c["rectifications_on_time"], c["rectifications_concluded"]
@@ -610,3 +611,121 @@ async def test_redos_count_the_follow_ups_and_the_supervisors_not_the_units_own(
     report, _ = await _report(db_engine, tmp_path)
     [row] = [r for r in report["rows"] if r["institution_id"] == county]
     assert row["redos"] == 2
+
+
+COUNTY, OTHER, CITY = "zj-330106-sme", "zj-330105-sme", "zj-330100-sme"
+YEAR = (T0 - timedelta(days=1), T0 + timedelta(days=60))
+
+
+def _worked(f: RecordFactory, unit: str) -> list[Any]:
+    cw = caseworker(unit)
+    return [
+        f.submitted(),
+        f.assigned(unit),
+        f.emit(EventType.SIGNED_FOR, actor=cw),
+        f.emit(EventType.ACKNOWLEDGED, State.ACKNOWLEDGED, actor=cw),
+    ]
+
+
+def _followed_up(f: RecordFactory, outcome: str, **details: Any) -> Any:
+    return f.emit(EventType.FOLLOWED_UP, details={"outcome": outcome, "attempt": 1, **details})
+
+
+def _redo(f: RecordFactory) -> Any:
+    details = {"cause": "follow_up", "redo": 1}
+    return f.emit(EventType.REOPENED, State.IN_PROGRESS, details=details)
+
+
+def test_a_redo_concluded_in_time_does_not_make_up_for_a_late_conclusion(
+    db_engine: Engine,
+) -> None:
+    """Both units concluded late; one's conclusion did not solve the matter and its 重办 was
+    in time. It must not rank above the unit whose late conclusion solved it; a redo that
+    runs late is a mark of its own."""
+    redone = RecordFactory(make_request("req-redone"), T0)
+    rec = _worked(redone, COUNTY) + [redone.breached("resolution"), redone.resolved()]
+    rec += [_followed_up(redone, "unsatisfied"), _redo(redone), redone.resolved()]
+    solved = RecordFactory(make_request("req-solved", division_code="330105"), T0)
+    other = _worked(solved, OTHER) + [solved.breached("resolution"), solved.resolved()]
+    other.append(_followed_up(solved, "satisfied"))
+    late_redo = RecordFactory(make_request("req-late-redo", division_code="330105"), T0)
+    again = _worked(late_redo, OTHER) + [late_redo.resolved(), _redo(late_redo)]
+    again += [late_redo.breached("resolution"), late_redo.resolved()]
+    _persist(db_engine, [rec, other, again])
+    found = figures.tally(db_engine, [], YEAR)
+    assert found[COUNTY].figure("conclusion_on_time_rate") == 0.0
+    assert found[COUNTY].figure("redos") == 1
+    # OTHER: one late conclusion, one in time, and the late redo
+    assert (found[OTHER].marks["conclusion_measured"], found[OTHER].marks["concluded_on_time"]) == (
+        3,
+        1,
+    )
+    behind = figures.behind(db_engine, [], YEAR, [COUNTY], "conclusion_on_time_rate")
+    assert [(m.request_id, m.counts) for m in behind] == [("req-redone", False)]
+
+
+def test_the_desks_call_back_after_a_bad_rating_is_not_a_second_follow_up(
+    db_engine: Engine,
+) -> None:
+    f = RecordFactory(make_request("req-call-back"), T0)
+    rec = _worked(f, COUNTY) + [f.resolved(), _followed_up(f, "satisfied"), f.closed()]
+    rec += [f.rated(1, text="没解决"), _followed_up(f, "unsatisfied", call_back=True)]
+    _persist(db_engine, [rec])
+    found = figures.tally(db_engine, [], YEAR)[COUNTY]
+    assert (found.marks["followed_up"], found.marks["solved"]) == (1, 1)
+    assert found.figure("resolution_rate") == 1.0 and found.figure("follow_up_rate") == 1.0
+    behind = figures.behind(db_engine, [], YEAR, [COUNTY], "resolution_rate")
+    assert [m.request_id for m in behind] == ["req-call-back"]
+
+
+def test_a_rectification_counts_against_its_rated_unit_wherever_the_request_went(
+    db_engine: Engine,
+) -> None:
+    """The county was rated 1 (its 整改), the unsatisfied follow-up sent the request back, the
+    redo ran late and was pulled up to the city; the county's late 整改 and its 催办 are the
+    county's marks, not the city's."""
+    f = RecordFactory(make_request("req-rectified-after-moving"), T0)
+    rec = _worked(f, COUNTY) + [f.resolved(), f.rated(1, text="差")]
+    opened = {"due_at": "x", "rectifying_institution": COUNTY}
+    rec.append(f.emit(EventType.RECTIFICATION_OPENED, details=opened))
+    rec += [_followed_up(f, "unsatisfied"), _redo(f), f.breached("resolution")]
+    rec.append(f.escalated(CITY, Tier.MUNICIPAL, "sla_breach:resolution"))
+    late = {"clock": "rectification", "rectifying_institution": COUNTY}
+    rec.append(f.emit(EventType.REMINDED, details=late))
+    concluded = {"on_time": False, "rectifying_institution": COUNTY, "rating": 1}
+    rec.append(
+        f.emit(EventType.RECTIFICATION_CONCLUDED, actor=caseworker(COUNTY), details=concluded)
+    )
+    _persist(db_engine, [rec])
+    found = figures.tally(db_engine, [], YEAR)
+    assert found[COUNTY].figure("rectifications") == 1
+    assert found[COUNTY].figure("rectification_on_time_rate") == 0.0
+    assert found[COUNTY].figure("reminders") == 1
+    assert found[CITY].figure("rectification_on_time_rate") is None
+    assert found[CITY].figure("reminders") == 0
+    assert charged_unit("reminded", late, CITY) == COUNTY  # the notifier's audience too
+
+
+def test_the_follow_up_rate_counts_each_conclusion_once(db_engine: Engine) -> None:
+    """回访率: of the conclusions, those a regular follow-up reached before a later one; an
+    unreachable attempt, or only the desk's call back after a bad rating, is no follow-up."""
+    reached = RecordFactory(make_request("req-reached"), T0)
+    a = _worked(reached, COUNTY) + [reached.resolved(), _followed_up(reached, "unreachable")]
+    a.append(_followed_up(reached, "satisfied"))
+    never = RecordFactory(make_request("req-never-reached"), T0 + timedelta(seconds=1))
+    b = _worked(never, COUNTY) + [never.resolved(), _followed_up(never, "unreachable")]
+    b += [never.closed(), never.rated(1), _followed_up(never, "unsatisfied", call_back=True)]
+    redone = RecordFactory(make_request("req-redone-reached"), T0 + timedelta(seconds=2))
+    c = _worked(redone, COUNTY) + [redone.resolved(), _followed_up(redone, "unsatisfied")]
+    c += [_redo(redone), redone.resolved()]  # its second conclusion not followed up (yet)
+    _persist(db_engine, [a, b, c])
+    found = figures.tally(db_engine, [], YEAR)[COUNTY]
+    assert (found.marks["conclusions"], found.marks["conclusions_followed_up"]) == (4, 2)
+    assert found.figure("follow_up_rate") == 0.5
+    behind = figures.behind(db_engine, [], YEAR, [COUNTY], "follow_up_rate")
+    assert sorted((m.request_id, m.counts) for m in behind) == [
+        ("req-never-reached", False),
+        ("req-reached", True),
+        ("req-redone-reached", False),
+        ("req-redone-reached", True),
+    ]

@@ -315,6 +315,7 @@ FIGURE = {
     "sign_for_on_time_rate": NC_("figure", "On-time sign-for rate"),
     "response_rate": NC_("figure", "Response rate"),
     "conclusion_on_time_rate": NC_("figure", "On-time conclusion rate"),
+    "follow_up_rate": NC_("figure", "Follow-up rate"),
     "resolution_rate": NC_("figure", "Resolution rate"),
     "satisfaction_rate": NC_("figure", "Satisfaction rate"),
     "rectification_on_time_rate": NC_("figure", "On-time rectification rate"),
@@ -340,6 +341,7 @@ FIGURE_OUTCOME = {
         NC_("figure", "concluded in time"),
         NC_("figure", "not concluded in time"),
     ),
+    "follow_up_rate": (NC_("figure", "followed up"), NC_("figure", "not followed up")),
     "resolution_rate": (NC_("figure", "solved"), NC_("figure", "not solved")),
     "satisfaction_rate": (NC_("figure", "satisfied"), NC_("figure", "not satisfied")),
     "rectification_on_time_rate": (
