@@ -433,7 +433,10 @@ def asyncapi() -> dict:
             },
             "events": {
                 "address": constants.EVENTS_TOPIC,
-                "description": "Lifecycle events, one per transition, in sequence per request",
+                "description": "Lifecycle events, one per transition, in sequence per "
+                "request; the one exception: operator_needed is published ahead of the "
+                "records a request is held on, which follow in sequence once an operator "
+                "releases it (docs/reliability.md)",
                 "messages": {"LifecycleEvent": {"$ref": "#/components/messages/LifecycleEvent"}},
             },
             "deadLetters": {
