@@ -1128,17 +1128,24 @@ class ServiceRequestWorkflow:
         except StepFailed as failed:  # the request stays at this tier; its clocks keep running
             self._hold(failed, redo="escalate", reason=reason, code=code)
             return
-        if found is None:
-            self._emit(EventType.SUPERVISOR_ALERT, actor, to_state=self.case.state, reason=reason)
+        cause = "sla_breach" if code is EscalationReason.SLA_BREACH else "manual"
+        details = {"cause": cause, "reason_code": code.value}
+        if clock is not None:
+            details["clock"] = clock.value
+        if found is None:  # the top: the alert says why as an escalation would (content only)
+            self._emit(
+                EventType.SUPERVISOR_ALERT,
+                actor,
+                to_state=self.case.state,
+                reason=reason,
+                action_id=action_id,
+                details=details,
+            )
             if code is EscalationReason.SLA_BREACH:
                 self._lapse_at_breach(clock)
             return
         tier, institution = found
         self.case.escalation_count += 1
-        cause = "sla_breach" if code is EscalationReason.SLA_BREACH else "manual"
-        details = {"cause": cause, "reason_code": code.value}
-        if clock is not None:
-            details["clock"] = clock.value
         self._move(
             tier, institution, EventType.ESCALATED, actor, reason, action_id, details=details
         )

@@ -124,6 +124,9 @@ async def test_response_breaches_climb_every_tier_then_alert(ts_worker, stand_in
     assert [b.to_tier for b in breaches][:4] == list(Tier)
     alerts = stand_ins.of_type(req.request_id, "supervisor_alert")
     assert alerts and alerts[0].to_tier is Tier.NATIONAL
+    # the alert at the top says why as the escalations did
+    why = {"cause": "sla_breach", "reason_code": "sla_breach", "clock": "response"}
+    assert alerts[0].details == why and why.items() <= escalations[-1].details.items()
     # each tier's hold records who held it and that its response SLA was missed
     assert [h.tier for h in state.holds] == list(Tier)
     assert all(h.response_breached for h in state.holds)

@@ -140,3 +140,19 @@ async def test_requests_pinned_before_a_move_ended_the_supervision_move_as_befor
     assert up.tier is Tier.MUNICIPAL
     (supervision,) = (await view(handle)).supervisions
     assert supervision.awaiting_reply
+
+
+async def test_an_escalation_with_no_unit_above_alerts_with_the_command_that_asked(
+    ts_worker, stand_ins
+) -> None:
+    """No unit above takes it: the escalation is an alert; it names the action that asked for
+    it and says why as an escalation does, so the system that sent the command can match it."""
+    stand_ins.tiers_without_institution |= {Tier.MUNICIPAL, Tier.PROVINCIAL, Tier.NATIONAL}
+    req, _, handle, _, county = await dispatch(ts_worker, stand_ins)
+    lead = supervisor(Tier.COUNTY, req.enterprise.division_code, county)
+    asked = action(ActionKind.ESCALATE, lead, text="需上级协调")
+    await act(handle, asked)
+    (alert,) = stand_ins.of_type(req.request_id, "supervisor_alert")
+    assert (alert.action_id, alert.reason) == (asked.action_id, "需上级协调")
+    assert alert.details["cause"] == "manual" and "reason_code" in alert.details
+    assert (await view(handle)).summary.tier is Tier.COUNTY
