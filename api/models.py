@@ -210,7 +210,11 @@ class SlaRow(BaseModel):
     holds: int
     response_breached: int
     resolution_breached: int
-    attainment: float = Field(description="Share of holds with no breach (0..1)")
+    attainment: float = Field(
+        description="Share of holds with no breach so far (0..1): a stay still open, or moved "
+        "on before a deadline, counts as kept; 考核's rates (reports/assessment) measure only "
+        "stays that answered, concluded or missed a deadline"
+    )
 
 
 class SlaReport(BaseModel):

@@ -86,8 +86,10 @@ def sla_report(
     ctx: ApiContext, principal: Principal, since: datetime | None, until: datetime | None
 ) -> SlaReport:
     """Return SLA attainment per institution and tier for holds begun in the period: of the
-    caller's units (``assessed_units``, as 考核 counts them), wherever the requests are now,
-    leaving out stays an approved return (退单) ended, as 考核 does."""
+    caller's units (``assessed_units``, the units 考核 reads), wherever the requests are now,
+    leaving out stays an approved return (退单) ended, as 考核 does. Attainment is "no breach
+    so far" over every stay, open ones included: not 考核's rates, which measure only the
+    stays that answered, concluded or missed a deadline."""
     start, end = report_period(principal, since, until)
     response, resolution = col(TierHoldRow.response_breached), col(TierHoldRow.resolution_breached)
     unit, tier = col(TierHoldRow.institution_id), col(TierHoldRow.tier)
