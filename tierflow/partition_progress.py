@@ -163,15 +163,21 @@ class Partitions:
             if tp in self._progress:
                 self._progress[tp].mark_committed(position)
 
+    def rows(self) -> list[tuple[str, int, float, float]]:
+        """(topic, partition, lag, seconds stalled) of every assigned partition: a consumer of
+        several topics (the ingress: the shared commands topic and each client's own) tells
+        them apart, so a stall names the client's topic it is on."""
+        return [
+            (tp.topic, tp.partition, float(p.lag or 0), p.stalled_for())
+            for tp, p in sorted(self._snapshot())
+        ]
+
     def report(self) -> dict[str, dict[str, float]]:
-        """Lag and seconds stalled by partition number (a consumer of several topics adds up
-        their lags and takes the longest stall)."""
-        found: dict[str, dict[str, float]] = {}
-        for tp, p in sorted(self._snapshot()):
-            entry = found.setdefault(str(tp.partition), {"lag": 0.0, "stalled_seconds": 0.0})
-            entry["lag"] += float(p.lag or 0)
-            entry["stalled_seconds"] = max(entry["stalled_seconds"], p.stalled_for())
-        return found
+        """Lag and seconds stalled by ``<topic>-<partition>`` (Kafka's name for one)."""
+        return {
+            f"{topic}-{partition}": {"lag": lag, "stalled_seconds": stalled}
+            for topic, partition, lag, stalled in self.rows()
+        }
 
     def health(self) -> Health:
         """``degraded`` while a partition has records waiting but its commit has not moved
@@ -185,8 +191,8 @@ class Partitions:
 
 
 class PartitionGauges(Collector):
-    """``<prefix>_consumer_lag`` and ``<prefix>_partition_stalled_seconds`` per partition,
-    read from the consumer's ``Partitions`` at each scrape."""
+    """``<prefix>_consumer_lag`` and ``<prefix>_partition_stalled_seconds`` per topic and
+    partition, read from the consumer's ``Partitions`` at each scrape."""
 
     def __init__(self, prefix: str, what: str, registry: CollectorRegistry) -> None:
         self.prefix, self.what = prefix, what
@@ -197,16 +203,16 @@ class PartitionGauges(Collector):
         lag = GaugeMetricFamily(
             f"{self.prefix}_consumer_lag",
             f"Records after the group's committed offset, per assigned {self.what} partition",
-            labels=["partition"],
+            labels=["topic", "partition"],
         )
         stalled = GaugeMetricFamily(
             f"{self.prefix}_partition_stalled_seconds",
             "How long records have waited while the partition's committed offset stood still",
-            labels=["partition"],
+            labels=["topic", "partition"],
         )
-        report = self.partitions.report() if self.partitions is not None else {}
-        for partition, values in report.items():
-            lag.add_metric([partition], values["lag"])
-            stalled.add_metric([partition], values["stalled_seconds"])
+        rows = self.partitions.rows() if self.partitions is not None else []
+        for topic, partition, lag_now, stalled_for in rows:
+            lag.add_metric([topic, str(partition)], lag_now)
+            stalled.add_metric([topic, str(partition)], stalled_for)
         yield lag
         yield stalled

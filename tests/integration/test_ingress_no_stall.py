@@ -176,10 +176,11 @@ async def test_waiting_commands_hold_no_slot_while_other_requests_apply(
                 lambda: (h := ingress.health()).status == "degraded" and h,
                 what="health degraded",
             )
-            assert health.partitions["0"]["lag"] == len(ghosts) + len(movers)
-            assert sample(ingress.registry, "tierflow_ingress_consumer_lag", partition="0") == len(
-                ghosts
-            ) + len(movers)
+            assert health.partitions[f"{commands}-0"]["lag"] == len(ghosts) + len(movers)
+            lag = sample(
+                ingress.registry, "tierflow_ingress_consumer_lag", topic=commands, partition="0"
+            )
+            assert lag == len(ghosts) + len(movers)
     finally:
         producer.close(timeout=5)
     assert (ingress.stats.applied, ingress.stats.dead_lettered) == (len(movers), 0)

@@ -99,11 +99,11 @@ def test_partitions_commit_what_moved_and_forget_what_is_revoked() -> None:
     partitions.committed({p0: 6})
     assert partitions.due() == {}
     kept = partitions.get(p0)
-    assert set(partitions.report()) == {"0"}  # p1: nothing fetched yet, nothing to say
+    assert set(partitions.report()) == {"events-0"}  # p1: nothing fetched yet, nothing to say
     partitions.follow({p1}, {p1: 3}, [p1])
     assert kept.revoked
     partitions.committed({p0: 7})  # a late commit of a revoked partition changes nothing
-    assert set(partitions.report()) == {"1"}
+    assert set(partitions.report()) == {"events-1"}
 
 
 def test_partitions_are_degraded_while_waiting_records_stand_still() -> None:
@@ -116,7 +116,7 @@ def test_partitions_are_degraded_while_waiting_records_stand_still() -> None:
     health = partitions.health()
     assert (health.status, health.partitions) == (
         "degraded",
-        {"0": {"lag": 10.0, "stalled_seconds": 61.0}},
+        {"events-0": {"lag": 10.0, "stalled_seconds": 61.0}},
     )
     partitions.get(p0).finish(0)
     partitions.committed({p0: 1})
@@ -127,14 +127,17 @@ def test_partition_gauges_read_the_partitions_at_scrape_time() -> None:
     clock = ManualClock()
     registry = CollectorRegistry()
     gauges = PartitionGauges("tierflow_test", "events", registry)
-    assert registry.get_sample_value("tierflow_test_consumer_lag", {"partition": "0"}) is None
+    p0_of = {"topic": "events", "partition": "0"}
+    assert registry.get_sample_value("tierflow_test_consumer_lag", p0_of) is None
     partitions = gauges.partitions = Partitions(stall_seconds=60, clock=clock)
-    p0 = TopicPartition("events", 0)
-    partitions.follow({p0}, {p0: 4}, [p0])
+    p0, own = TopicPartition("events", 0), TopicPartition("crm-commands", 0)
+    partitions.follow({p0, own}, {p0: 4, own: 2}, [p0, own])
     partitions.get(p0).take(0)
+    partitions.get(own).take(0)
     clock.now += 7
-    assert registry.get_sample_value("tierflow_test_consumer_lag", {"partition": "0"}) == 4
-    stalled = registry.get_sample_value(
-        "tierflow_test_partition_stalled_seconds", {"partition": "0"}
-    )
+    # partition 0 of two topics: each its own series, not added up
+    assert registry.get_sample_value("tierflow_test_consumer_lag", p0_of) == 4
+    own_of = {"topic": "crm-commands", "partition": "0"}
+    assert registry.get_sample_value("tierflow_test_consumer_lag", own_of) == 2
+    stalled = registry.get_sample_value("tierflow_test_partition_stalled_seconds", p0_of)
     assert stalled == 7

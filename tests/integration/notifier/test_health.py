@@ -51,18 +51,27 @@ async def test_events_held_up_by_the_database_make_the_notifier_degraded_until_t
             # what arrives while the notifier waits is counted too (it polls nothing then)
             rig.publish(records[1:])
             body = await eventually(
-                lambda: (b := _degraded(settings)) and b["partitions"]["0"]["lag"] == 5 and b,
+                lambda: (
+                    (b := _degraded(settings))
+                    and b["partitions"][f"{rig.topic}-0"]["lag"] == 5
+                    and b
+                ),
                 timeout=30,
                 what="every event counted as waiting",
             )
             assert len(records) == 5
-            assert body["partitions"]["0"]["stalled_seconds"] > 1.0
+            assert body["partitions"][f"{rig.topic}-0"]["stalled_seconds"] > 1.0
             text = metrics_text(settings)
-            assert metric_value(text, "tierflow_notifier_consumer_lag", partition="0") == len(
-                records
-            )
+            assert metric_value(
+                text, "tierflow_notifier_consumer_lag", topic=rig.topic, partition="0"
+            ) == len(records)
             assert (
-                metric_value(text, "tierflow_notifier_partition_stalled_seconds", partition="0")
+                metric_value(
+                    text,
+                    "tierflow_notifier_partition_stalled_seconds",
+                    topic=rig.topic,
+                    partition="0",
+                )
                 > 1.0
             )
         finally:
@@ -72,9 +81,14 @@ async def test_events_held_up_by_the_database_make_the_notifier_degraded_until_t
         ok = await eventually(
             lambda: (b := health(settings))["status"] == "ok" and b, what="health ok again"
         )
-        assert ok["partitions"]["0"]["lag"] == 0
+        assert ok["partitions"][f"{rig.topic}-0"]["lag"] == 0
         assert (
-            metric_value(metrics_text(settings), "tierflow_notifier_consumer_lag", partition="0")
+            metric_value(
+                metrics_text(settings),
+                "tierflow_notifier_consumer_lag",
+                topic=rig.topic,
+                partition="0",
+            )
             == 0
         )
 
