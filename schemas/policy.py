@@ -236,6 +236,12 @@ class PinnedPolicy(BaseModel):
         "the unit holding the request now, whose resolution clock an extension adds to, "
         "not every unit's before it (False for policies pinned before this field)",
     )
+    rectification_owned_by_rated_unit: bool = Field(
+        default=False,
+        description="整改: its 催办 and 督办 chase the rated unit that owes it, wherever the "
+        "request is, and neither a move nor the redo's conclusion ends them; not the unit "
+        "holding the request (False for policies pinned before this field)",
+    )
     calendar: CalendarData
     grade_declared: Grade | None = Field(
         default=None, description="The grade the submitter declared (None: pinned before it)"
@@ -291,6 +297,7 @@ ENGINE_RULES = (
     "bad_rating_callback_after_close",
     "rectification_chased_in_redo",
     "extensions_per_stay",
+    "rectification_owned_by_rated_unit",
 )
 
 

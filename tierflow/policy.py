@@ -409,6 +409,7 @@ class PolicyFile(_Strict):
             bad_rating_callback_after_close=True,
             rectification_chased_in_redo=True,
             extensions_per_stay=True,
+            rectification_owned_by_rated_unit=True,
             follow_up_spacing_hours=rules.follow_up_spacing_business_hours,
             close_waits_for_follow_up=rules.close_waits_for_follow_up,
             rectification_days=rules.rectification_business_days,

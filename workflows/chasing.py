@@ -25,6 +25,7 @@ from workflows.business_time import (
     business_day_seconds,
     business_seconds_between,
 )
+from workflows.rectification import CLOCK as RECTIFICATION_CLOCK
 
 PAUSED_STATES = frozenset({State.SUSPENDED, State.AWAITING_ENTERPRISE})  # the clocks stand
 MAX_SUPERVISIONS = 20  # newest kept in the workflow's state; the audit trail has them all
@@ -54,10 +55,30 @@ def start(case: WorkflowState, clock: str, late_since: datetime, reminded: bool)
 
 
 def end(case: WorkflowState, clock: str | None, now: datetime) -> None:
-    """The late step was done (``clock``), or the request moved on (None): stop chasing."""
+    """The late step was done (``clock``), or the request moved on or was concluded (None):
+    stop chasing (but a 整改 its rated unit owes, which only its own end stops)."""
     for chase in case.chases:
-        if chase.active and (clock is None or chase.clock == clock):
+        if not chase.active:
+            continue
+        if chase.clock == clock or (clock is None and not rectifying_unit(case, chase.clock)):
             chase.closed_at = now
+
+
+def rectifying_unit(case: WorkflowState, clock: str | None) -> str | None:
+    """The rated unit a late 整改 (``clock`` is the 整改's) is chased at, wherever the request
+    is, under the pinned rule ``rectification_owned_by_rated_unit``; None for any other clock,
+    or before that rule."""
+    owned = case.policy is not None and case.policy.rectification_owned_by_rated_unit
+    if not owned or clock != RECTIFICATION_CLOCK or case.rectification is None:
+        return None
+    return case.rectification.institution_id
+
+
+def supervised_unit(case: WorkflowState, clock: str | None) -> str:
+    """The unit a late step's 督办 supervises: a part's co-handler, a 整改's rated unit (see
+    ``rectifying_unit``), else the holder."""
+    holder = case.institution.id if case.institution else ""
+    return part_unit(clock) or rectifying_unit(case, clock) or holder
 
 
 def end_supervisions(case: WorkflowState, unit: str, now: datetime) -> list[Supervision]:
@@ -66,7 +87,10 @@ def end_supervisions(case: WorkflowState, unit: str, now: datetime) -> list[Supe
     ended = [
         s
         for s in case.supervisions
-        if s.awaiting_reply and s.institution_id == unit and part_unit(s.clock) is None
+        if s.awaiting_reply
+        and s.institution_id == unit
+        and part_unit(s.clock) is None
+        and rectifying_unit(case, s.clock) is None
     ]
     for supervision in ended:
         supervision.ended_at = now
@@ -77,14 +101,13 @@ def open_supervision(
     case: WorkflowState, opened_by: str, reason: str, clock: str | None, now: datetime, days: int
 ) -> Supervision:
     """督办: a supervision case with a reply deadline of ``days`` working days, of the unit
-    that is late: a part's co-handler, else the holder."""
-    holder = case.institution.id if case.institution else ""
+    that is late (``supervised_unit``)."""
     supervision = Supervision(
         opened_at=now,
         opened_by=opened_by,
         reason=reason,
         clock=clock,
-        institution_id=part_unit(clock) or holder,
+        institution_id=supervised_unit(case, clock),
         reply_due_at=_days(case, now, days),
     )
     case.supervisions.append(supervision)
@@ -93,10 +116,9 @@ def open_supervision(
 
 
 def owes_reply(case: WorkflowState, chase: Chase) -> bool:
-    """Whether the unit ``chase`` would supervise (a part's co-handler, else the holder)
-    already owes a written reply to a supervision."""
-    holder = case.institution.id if case.institution else ""
-    return waiting_for_reply(case.supervisions, part_unit(chase.clock) or holder) is not None
+    """Whether the unit ``chase`` would supervise (``supervised_unit``) already owes a
+    written reply to a supervision."""
+    return waiting_for_reply(case.supervisions, supervised_unit(case, chase.clock)) is not None
 
 
 def awaiting_reply(case: WorkflowState) -> Supervision | None:

@@ -22,6 +22,7 @@ ON = {
     "bad_rating_callback_after_close": True,
     "rectification_chased_in_redo": True,
     "extensions_per_stay": True,
+    "rectification_owned_by_rated_unit": True,
 }
 
 
@@ -41,6 +42,7 @@ def test_the_rules_a_recording_names_are_pinned_and_absent_ones_are_off() -> Non
         "bad_rating_callback_after_close": False,
         "rectification_chased_in_redo": False,
         "extensions_per_stay": False,
+        "rectification_owned_by_rated_unit": False,
     }
     partly = as_recorded(today, {"supervision_ends_on_move": True})
     assert (partly.supervision_ends_on_move, partly.decision_days) == (True, None)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from schemas.domain import State, Tier
 from schemas.lifecycle import ActionKind, FollowUpOutcome
 from schemas.request import SYSTEM_ACTOR
-from tests.utils.factories import ENTERPRISE, action, supervisor
+from tests.utils.factories import ENTERPRISE, action, caseworker, supervisor
 from tests.workflows.test_follow_up import DESK, _resolved
 from tests.workflows.test_lifecycle import act, sleep_until, view
 from tests.workflows.test_operator import replay_and_maybe_record
@@ -261,3 +263,38 @@ async def test_a_rectification_is_chased_at_its_deadline_during_a_redo(
     chased = [r for r in records(stand_ins, req, "reminded") if r.details["clock"] == CLOCK]
     assert chased and near(chased[0].occurred_at, due)
     await replay_and_maybe_record(handle, "rectification-chased-in-redo")
+
+
+@pytest.mark.parametrize("owned", [True, False])
+async def test_a_rectification_is_the_rated_units_wherever_the_request_goes(
+    ts_worker, stand_ins, owned: bool
+) -> None:
+    """The county was rated 1; its 重办 is pulled up to the city. The 整改 is still the
+    county's: a move does not end its 催办, its 督办 supervises the county, and the county's
+    caseworker writes the reply (requests pinned before the rule supervised the holder)."""
+    rule = {"rectification_owned_by_rated_unit": owned}
+    req, handle, policy, due = await _rectifying_during_a_redo(ts_worker, stand_ins, **rule)
+    env, _ = ts_worker
+    (opened,) = records(stand_ins, req, "rectification_opened")
+    county = str(opened.details["rectifying_institution"])
+    pulled = await act(handle, action(ActionKind.ESCALATE, CITY, text="市级统筹"))
+    assert pulled.tier is Tier.MUNICIPAL and pulled.institution_id != county
+    await sleep_until(env, add_business_seconds(due, 60, policy.calendar))
+    await recorded(stand_ins, req, "reminded")  # the redo runs on, and late, above
+    assert (await view(handle)).summary.institution_id != county
+    day = business_day_seconds(policy.calendar)
+    await sleep_until(env, add_business_seconds(due, 6 * day, policy.calendar))
+    await recorded(stand_ins, req, "supervision_opened")
+    (supervision,) = [
+        r for r in records(stand_ins, req, "supervision_opened") if r.details["clock"] == CLOCK
+    ]
+    if not owned:  # before the rule: the holder's, wherever the request had gone
+        assert supervision.details["supervised_institution"] != county
+        return
+    assert supervision.details["supervised_institution"] == county
+    worker = caseworker(county)
+    await act(handle, action(ActionKind.REPLY_SUPERVISION, worker, text="已制定整改方案"))
+    supervisions = (await view(handle)).supervisions
+    (replied,) = [s for s in supervisions if s.clock == CLOCK]
+    assert replied.replied_by == worker.id and replied.institution_id == county
+    await replay_and_maybe_record(handle, "rectification-owned-by-rated-unit")
