@@ -157,6 +157,14 @@ def parse_command(raw: bytes, headers: list[tuple[str, bytes]]) -> ParsedCommand
         event = CloudEvent.model_validate(envelope)
     except ValidationError as exc:
         raise CommandError("not_cloudevent", *described(exc)) from None
+    try:
+        return _parse_event(event)
+    except CommandError as exc:  # read, then refused: its id and source name it
+        exc.event = event
+        raise
+
+
+def _parse_event(event: CloudEvent) -> ParsedCommand:
     match = _TYPE_RE.fullmatch(event.type)  # a whole-string match: no trailing newline
     if match is None or match.group(1) not in COMMANDS:
         unknown = N_(

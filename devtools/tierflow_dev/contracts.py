@@ -37,6 +37,7 @@ from schemas.dlq import (
 )
 from schemas.edge import ACTION_TEXT_BYTES
 from schemas.events import (
+    MAX_COMMAND_BYTES,
     PII_CONTACT_FIELDS,
     SUBMIT,
     TRANSITION_SCHEMA,
@@ -428,7 +429,11 @@ def asyncapi() -> dict:
             "commands": {
                 "address": constants.COMMANDS_TOPIC,
                 "description": "Commands for request workflows (consumer group "
-                f"{constants.INGRESS_GROUP})",
+                f"{constants.INGRESS_GROUP}); a message is at most {MAX_COMMAND_BYTES} bytes "
+                "(dead-lettered oversize beyond), a submit's fields all within their limits "
+                "included: link documents, do not list dozens of long links. The outcome of "
+                "a command is a lifecycle event whose data.action_id is its CloudEvent id, or "
+                "a dead letter whose tierflow_dlq_command_id is",
                 "messages": {m["$ref"].rsplit("/", 1)[-1]: m for m in command_refs},
             },
             "events": {
@@ -441,7 +446,10 @@ def asyncapi() -> dict:
             },
             "deadLetters": {
                 "address": constants.DEAD_LETTER_TOPIC,
-                "description": "Commands that can never apply, with the reason in headers",
+                "description": "Commands refused, with the reason in headers: as of then "
+                "(a rejected or needs_operator command may apply when sent again under a new "
+                "id once the request allows it); after a crash or a rebalance one may be "
+                "refused twice: dedupe by tierflow_dlq_command_id",
                 "messages": {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}},
             },
         },

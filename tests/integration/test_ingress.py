@@ -745,7 +745,7 @@ async def test_a_full_ingress_keeps_polling_so_its_group_can_rebalance(stack, un
     commands, dlq = command_topics(unique_topic, "full", partitions=2)
     group = f"full-{uuid.uuid4().hex[:8]}"
     waiting = [make_request(), make_request()]  # one on each partition
-    patient = Backoff(initial=0.2, maximum=0.5, not_found_seconds=120.0, not_found_attempts=1000)
+    patient = Backoff(initial=0.2, maximum=0.5, not_found_seconds=120.0)
     first = _ingress(stack, commands, dlq, group=group, max_pending=2, backoff=patient)
     second = _ingress(stack, commands, dlq, group=group)
     producer = make_producer(stack.bootstrap)
@@ -798,7 +798,7 @@ async def test_a_client_filling_its_topic_holds_back_its_own_partitions_only(
             SystemClient(id="good", name="good", topic=good, grants=["submit"]),
         ]
     )
-    patient = Backoff(initial=0.2, maximum=0.5, not_found_seconds=120.0, not_found_attempts=1000)
+    patient = Backoff(initial=0.2, maximum=0.5, not_found_seconds=120.0)
     ingress = make_ingress(stack, commands, dlq, clients=clients, max_pending=6, backoff=patient)
     producer = make_producer(stack.bootstrap)
     try:

@@ -603,14 +603,23 @@ async def test_a_client_with_its_own_dead_letter_topic_finds_its_refusals_there(
     others = command_event(
         "escalate", {"request_id": rid, "text": "up"}, "/portal-test", subject=rid
     )
-    send_commands(stack.bootstrap, commands, rid, [escalate, others])
+    # a misspelt field: read as a CloudEvent (its source names the client), then refused
+    typo = command_event("comment", {"request_id": rid, "txt": "x"}, "/crm-test", subject=rid)
+    send_commands(stack.bootstrap, commands, rid, [escalate, others, typo])
     await asyncio.to_thread(_send_raw, stack.bootstrap, own, rid, b"not json")
     ingress = make_ingress(stack, commands, shared_dlq, clients=clients)
     async with running(ingress):
-        await eventually(lambda: ingress.stats.committed >= 3, what="all three handled")
-    assert ingress.stats.dead_lettered == 3
+        await eventually(lambda: ingress.stats.committed >= 4, what="all four handled")
+    assert ingress.stats.dead_lettered == 4
     mine = await asyncio.to_thread(read_partition, stack.bootstrap, own_dlq)
-    assert sorted(header(m, dlq.DLQ_REASON) or "" for m in mine) == ["forbidden", "not_json"]
+    assert sorted(header(m, dlq.DLQ_REASON) or "" for m in mine) == [
+        "forbidden",
+        "not_json",
+        "schema_invalid",
+    ]
+    [misspelt] = [m for m in mine if header(m, dlq.DLQ_REASON) == "schema_invalid"]
+    assert header(misspelt, dlq.DLQ_COMMAND_ID) == typo.id
+    assert header(misspelt, dlq.DLQ_SOURCE) == "/crm-test"
     shared = await asyncio.to_thread(_parked, stack.bootstrap, shared_dlq)
     assert list(shared) == [others.id]
 

@@ -39,10 +39,17 @@ class Backoff:
     maximum: float = 10.0
     multiplier: float = 2.0
     not_found_seconds: float = 60.0  # then the action is dead-lettered as unknown_request
-    not_found_attempts: int = 30
+    not_found_attempts: int | None = None  # a cap on the tries too (None: the seconds decide)
 
     def delay(self, attempt: int) -> float:
         return min(self.maximum, self.initial * self.multiplier ** max(0, attempt - 1))
+
+    def gives_up(self, waited: float, attempt: int) -> bool:
+        """Whether an action whose request was not found for ``waited`` seconds, at its
+        ``attempt``-th try, is dead-lettered now: ``TIERFLOW_INGRESS_NOT_FOUND_SECONDS`` is the
+        whole budget (a fixed count of tries cut a 600 s setting to about 4 minutes)."""
+        capped = self.not_found_attempts is not None and attempt >= self.not_found_attempts
+        return waited >= self.not_found_seconds or capped
 
 
 class CommandRunner:
@@ -83,10 +90,8 @@ class CommandRunner:
             if outcome.verdict is not Verdict.NOT_FOUND:
                 return False
             first_not_found = first_not_found or time.monotonic()
-            return (
-                time.monotonic() - first_not_found >= self.backoff.not_found_seconds
-                or state.attempt_number >= self.backoff.not_found_attempts
-            )
+            waited = time.monotonic() - first_not_found
+            return self.backoff.gives_up(waited, state.attempt_number)
 
         def log_retry(state: RetryCallState) -> None:
             nonlocal retried

@@ -44,11 +44,13 @@ def decode(
     if key is not None:
         text = _text(key)
         if text != parsed.request_id:
-            raise CommandError(
+            mismatch = CommandError(
                 Reason.SCHEMA_INVALID,
                 f"key: {text!r} differs from the request id {parsed.request_id!r} "
                 "(commands must be keyed by request id)",
             )
+            mismatch.event = parsed.event  # read, then refused: its id and source name it
+            raise mismatch
     return parsed
 
 
