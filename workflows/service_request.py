@@ -758,7 +758,12 @@ class ServiceRequestWorkflow:
             admins_only = N_("role %(role)s may not publish a calendar")
             raise refused(Said(admins_only, role=update.actor.role.value), "Forbidden")
         pinned = self.case.policy.calendar if self.case.policy else None
-        if pinned is None or self.case.state.is_terminal:
+        # a closed request still counts working days while its rating window, 整改, appeal or
+        # 督办 runs (validator only: a refused update leaves no history to replay)
+        ended = self.case.state.is_terminal and not (
+            self._rating_open() or self._open_after_close()
+        )
+        if pinned is None or ended:
             raise refused(Said(N_("the request has no running calendar")), "InvalidTransition")
         if not pinned.observes_public_holidays or not update.calendar.same_week(pinned):
             own = N_(

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from schemas.domain import State, Tier
-from schemas.lifecycle import ActionKind, FollowUpOutcome
-from schemas.request import SYSTEM_ACTOR
+from schemas.domain import Role, State, Tier
+from schemas.lifecycle import ActionKind, CalendarUpdate, FollowUpOutcome
+from schemas.request import SYSTEM_ACTOR, Actor
 from tests.utils.factories import ENTERPRISE, action, caseworker, supervisor
 from tests.workflows.test_follow_up import DESK, _resolved
 from tests.workflows.test_lifecycle import act, sleep_until, view
@@ -22,6 +22,7 @@ from tests.workflows.test_return_and_extension import refused
 from tests.workflows.test_sign_for import near, recorded, records
 from workflows.business_time import add_business_seconds, business_day_seconds
 from workflows.rectification import CLOCK
+from workflows.service_request import ServiceRequestWorkflow
 
 CITY = supervisor(Tier.MUNICIPAL, "330106")
 CST = timezone(timedelta(hours=8))
@@ -298,3 +299,30 @@ async def test_a_rectification_is_the_rated_units_wherever_the_request_goes(
     (replied,) = [s for s in supervisions if s.clock == CLOCK]
     assert replied.replied_by == worker.id and replied.institution_id == county
     await replay_and_maybe_record(handle, "rectification-owned-by-rated-unit")
+
+
+async def test_a_calendar_published_after_the_close_moves_the_rectifications_deadline(
+    ts_worker, stand_ins
+) -> None:
+    """The request closed, its 整改 runs on: the days off the State Council publishes for its
+    window reach it (``tierflow calendar publish`` lists every running request; a closed one
+    was refused as having no running calendar)."""
+    env, queue = ts_worker
+    req, handle, policy, cw, opened = await _badly_rated_and_closed(env, queue, stand_ins)
+    cal = policy.calendar
+    day = business_day_seconds(cal)
+    inside = add_business_seconds(opened.occurred_at, 3 * day, cal)  # a working day, then
+    local = inside.astimezone(timezone(timedelta(minutes=cal.utc_offset_minutes))).date()
+    newer = cal.model_copy(
+        update={"version": f"{cal.version}-declared", "holidays": sorted([*cal.holidays, local])}
+    )
+    admin = Actor(id="ops-li", role=Role.ADMIN)
+    await handle.execute_update(
+        ServiceRequestWorkflow.publish_calendar, CalendarUpdate(calendar=newer, actor=admin)
+    )
+    state = await view(handle)
+    assert state.summary.state is State.CLOSED and state.rectification is not None
+    due = add_business_seconds(opened.occurred_at, 15 * day, newer)
+    assert state.rectification.due_at == due
+    assert due > datetime.fromisoformat(str(opened.details["due_at"]))
+    await replay_and_maybe_record(handle, "calendar-after-close")
