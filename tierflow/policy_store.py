@@ -28,6 +28,7 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from tierflow.db.models import SlaPolicyRelease, SlaPolicyVersion, WhatIfRun
+from tierflow.grades import SHANGHAI
 from tierflow.i18n import N_, TranslatableError
 from tierflow.policy import PolicyError, PolicyFile, load_policy_file, parse_policy
 from tierflow.recorded_versions import RecordedVersions
@@ -215,22 +216,31 @@ def promote(
 ) -> Release:
     """Make recorded policy ``version`` the one new requests pin from ``in_force_from`` on.
 
+    A start a few seconds past (``SKEW``: the admin's clock, or "now") starts now: the policy
+    in force at an instant already gone never changes. A release not started yet is replaced
+    by another from the same instant (the newer one is the release from then on).
+
     Refused (``PolicyStoreError`` naming the field): a time without a zone or in the past
-    (beyond ``SKEW``), a version not recorded, a release already made from that instant or
-    a later one, the version already in force by the latest release, a what-if run that is
-    not recorded or tried another policy.
+    (beyond ``SKEW``), a version not recorded, a release from before a later one, or from the
+    instant of one already in force, the version already in force by the latest release, a
+    what-if run that is not recorded or tried another policy.
     """
     now = now or datetime.now(UTC)
     given = in_force_from
-    in_force_from = release_start(in_force_from)
+    start = release_start(in_force_from)
+    in_force_from = max(start, now.astimezone(UTC))
     with Session(engine) as session:
         if engine.dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PROMOTION_LOCK})
         latest = _latest(session)
-        if latest is not None and (latest.version, latest.in_force_from, latest.whatif_run_id) == (
-            version,
-            in_force_from,
-            whatif_run_id,
+        if (
+            latest is not None
+            and (latest.version, latest.whatif_run_id)
+            == (
+                version,
+                whatif_run_id,
+            )
+            and latest.in_force_from == max(start, latest.promoted_at)
         ):
             return Release.of(latest)  # a retry of this very promotion: its answer again
         check_when(given, now)
@@ -241,7 +251,7 @@ def promote(
                 N_("version: %(version)s is not recorded; add it first (tierflow policy add)"),
                 version=version,
             )
-        _check_order(latest, version, in_force_from)
+        _check_order(latest, version, in_force_from, now)
         if whatif_run_id is not None:
             _check_run(session, whatif_run_id, recorded)
         row = SlaPolicyRelease(
@@ -301,19 +311,25 @@ def check_when(in_force_from: datetime, now: datetime | None = None) -> None:
         )
 
 
-def _check_order(latest: SlaPolicyRelease | None, version: str, in_force_from: datetime) -> None:
-    """Refuse a release before (or at) the ``latest`` one, or one that changes nothing."""
+def _check_order(
+    latest: SlaPolicyRelease | None, version: str, in_force_from: datetime, now: datetime
+) -> None:
+    """Refuse a release before the ``latest`` one, at the instant of one already in force,
+    or one that changes nothing. A release not started yet may be replaced from its instant."""
     if latest is None:
         return
-    if latest.in_force_from >= in_force_from:
+    pending = latest.in_force_from > now
+    if latest.in_force_from > in_force_from or (
+        latest.in_force_from == in_force_from and not pending
+    ):
         raise PolicyStoreError(
             "in_force_from",
             N_(
-                "in_force_from: %(version)s is already in force from %(later)s; a release "
-                "must start after the latest one"
+                "in_force_from: %(version)s is released from %(later)s; a release starts "
+                "after it, or at that instant to replace it before it starts"
             ),
             version=latest.version,
-            later=latest.in_force_from.isoformat(),
+            later=latest.in_force_from.astimezone(SHANGHAI).isoformat(),
         )
     if latest.version == version:
         raise PolicyStoreError(
@@ -332,7 +348,8 @@ def check_before_recording(
     that a refused promotion leaves no version behind."""
     check_when(in_force_from, now)
     with Session(engine) as session:
-        _check_order(_latest(session), version, release_start(in_force_from))
+        start = max(release_start(in_force_from), now.astimezone(UTC))
+        _check_order(_latest(session), version, start, now)
         _run_itself(session, whatif_run_id, version)
 
 

@@ -135,22 +135,32 @@ def test_promotions_move_forward_only_and_name_the_field(sqlite_engine: Engine) 
         "in_force_from", promote, sqlite_engine, "v1", beijing, promoted_by="admin", now=NOW
     )
     skewed = promote(sqlite_engine, "v1", NOW - timedelta(seconds=30), promoted_by="a", now=NOW)
-    assert skewed.version == "v1"  # a few seconds late: the admin's clock, not a past date
+    # a few seconds late (the admin's clock, "now"): from now, so the policy in force at an
+    # instant already gone never changes
+    assert (skewed.version, skewed.in_force_from) == ("v1", NOW)
+    retried = promote(sqlite_engine, "v1", NOW - timedelta(seconds=30), promoted_by="a", now=NOW)
+    assert retried == skewed  # its answer lost: the release made, not another
 
     later = promote(sqlite_engine, "v2", day, promoted_by="admin", note=" 夜间 ", now=NOW)
     assert (later.version, later.in_force_from, later.promoted_at) == ("v2", day, NOW)
     assert later.note == "夜间" and later.whatif_run_id is None
     earlier = day - timedelta(hours=2)
-    assert "v2 is already in force from" in refused(
+    # shown in China time, as the admin reads it
+    assert "v2 is released from 2026-12-03T17:00:00+08:00; a release starts after it" in refused(
         "in_force_from", promote, sqlite_engine, "v1", earlier, promoted_by="admin", now=NOW
     )
-    refused("in_force_from", promote, sqlite_engine, "v1", day, promoted_by="admin", now=NOW)
     refused("version", promote, sqlite_engine, "v2", day + timedelta(1), promoted_by="a", now=NOW)
-    back = promote(sqlite_engine, "v1", day + timedelta(days=1), promoted_by="admin", now=NOW)
-    assert [r.id for r in releases(sqlite_engine)] == [skewed.id, later.id, back.id]
+    # v2 has not started: a release from its instant replaces it (a correction)
+    replaced = promote(sqlite_engine, "v1", day, promoted_by="admin", now=NOW)
+    assert policy_in_force(sqlite_engine, day).policy.version == "v1"
+    assert "v1 is released from" in refused(  # once started, never replaced
+        "in_force_from", promote, sqlite_engine, "v2", day, promoted_by="a", now=day
+    )
+    back = promote(sqlite_engine, "v2", day + timedelta(days=1), promoted_by="admin", now=NOW)
+    assert [r.id for r in releases(sqlite_engine)] == [skewed.id, later.id, replaced.id, back.id]
     # a retry of the same promotion (its answer lost) is answered with the release made
-    again = promote(sqlite_engine, "v1", day + timedelta(days=1), promoted_by="admin", now=NOW)
-    assert again == back and len(releases(sqlite_engine)) == 3
+    again = promote(sqlite_engine, "v2", day + timedelta(days=1), promoted_by="admin", now=NOW)
+    assert again == back and len(releases(sqlite_engine)) == 4
     # 2207 for 2027: a release cannot be undone, and every later one would have to follow it
     typo = day.replace(year=day.year + 181)
     assert "more than 366 days ahead" in refused(
