@@ -185,16 +185,20 @@ def search_attributes(
 
 
 def estimated_years_ahead(view: RequestView | None) -> list[int]:
-    """The estimated years (their days off not yet published) that a pending deadline of the
-    request falls in, in the calendar's time (China's): the case page and `tierflow show` say
-    those deadlines may still move."""
-    if view is None or not view.calendar_estimated_years:
+    """The years whose days off the request's calendar only estimates (not yet published, or
+    past its last year, where only weekends are off) that a pending deadline of the request
+    falls in, in the calendar's time (China's): the case page and `tierflow show` say those
+    deadlines may still move."""
+    if view is None or (not view.calendar_estimated_years and view.calendar is None):
         return []
     dues: list[datetime | None] = [c.deadline for c in view.clocks if c.stopped_at is None]
     dues += [view.suspended_until, view.follow_up_due_at, view.close_due_at, view.rating_due_at]
     dues += [s.reply_due_at for s in view.supervisions if s.awaiting_reply]
     dues += [p.due_at for p in view.parts if p.open]
+    if view.rectification is not None and view.rectification.open:
+        dues.append(view.rectification.due_at)
     offset = view.calendar.utc_offset_minutes if view.calendar else CHINA_OFFSET_MINUTES
     local = timezone(timedelta(minutes=offset))
     years = {due.astimezone(local).year for due in dues if due is not None}
-    return sorted(years & set(view.calendar_estimated_years))
+    beyond = {y for y in years if view.calendar is not None and y > view.calendar.last_year}
+    return sorted((years & set(view.calendar_estimated_years)) | beyond)

@@ -40,6 +40,7 @@ from tests.utils.factories import make_request, make_uscc
 from tierflow.directory import Directory
 from tierflow.i18n import translations
 from tierflow.i18n.refusals import refusal_text
+from tierflow.policy import load_policy_file
 from workflows import rules
 from workflows import views as workflow_views
 from workflows.refusals import field_of, reason_of, refused
@@ -260,3 +261,15 @@ def test_a_case_page_says_which_deadlines_rest_on_an_estimated_calendar() -> Non
         }
     )
     assert workflow_views.estimated_years_ahead(estimated) == [2027]
+    # past the calendar's last year only weekends are off: that year is an estimate too
+    calendar = load_policy_file().calendar_for(2026)  # 2026-2028
+    beyond = estimated.model_copy(
+        update={
+            "calendar": calendar,
+            "calendar_estimated_years": [],
+            "suspended_until": datetime(2029, 1, 3, 2, 0, tzinfo=UTC),
+            "follow_up_due_at": datetime(2028, 12, 29, 2, 0, tzinfo=UTC),
+        }
+    )
+    assert calendar.last_year == 2028
+    assert workflow_views.estimated_years_ahead(beyond) == [2029]
