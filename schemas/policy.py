@@ -51,6 +51,19 @@ class CalendarData(BaseModel):
             and sorted(self.weekend_days) == sorted(other.weekend_days)
         )
 
+    def same_days(self, other: CalendarData) -> bool:
+        """Whether both keep the same weekdays in the same offset (their hours may differ):
+        the days off one publishes then apply to the other."""
+        return self.utc_offset_minutes == other.utc_offset_minutes and sorted(
+            self.weekend_days
+        ) == sorted(other.weekend_days)
+
+    def with_days_off_of(self, published: CalendarData) -> CalendarData:
+        """This calendar's week and working hours with ``published``'s days off, years and
+        version: how a policy counting other hours takes a published holiday calendar."""
+        days = ("version", "holidays", "workdays", "first_year", "last_year", "estimated_years")
+        return self.model_copy(update={name: getattr(published, name) for name in days})
+
     @property
     def observes_public_holidays(self) -> bool:
         """False for a policy's plain calendar (``public_holidays = false``: a round-the-clock

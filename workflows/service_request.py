@@ -727,14 +727,22 @@ class ServiceRequestWorkflow:
             old = policy.calendar
             if update.calendar.version != old.version:
                 now = self._now()
+                # a policy counting other working hours keeps them, with the published days
+                # off (the validator let only such a calendar through: histories from before
+                # hold same-week ones only, which are taken as they are)
+                newer = (
+                    update.calendar
+                    if update.calendar.same_week(old)
+                    else old.with_days_off_of(update.calendar)
+                )
                 running = [c for c in self._current_clocks() if clocks.is_running(c)]
                 for clock in running:
                     clocks.pause(clock, now, old)
-                policy.calendar = update.calendar
+                policy.calendar = newer
                 for clock in running:
-                    clocks.resume(clock, now, update.calendar)
+                    clocks.resume(clock, now, newer)
                 if workflow.patched(CALENDAR_MOVES_DEADLINES_PATCH):
-                    calendar_change.move_deadlines(self.case, now, old, update.calendar)
+                    calendar_change.move_deadlines(self.case, now, old, newer)
                 self._emit(
                     EventType.CALENDAR_UPDATED,
                     update.actor,
@@ -765,10 +773,10 @@ class ServiceRequestWorkflow:
         )
         if pinned is None or ended:
             raise refused(Said(N_("the request has no running calendar")), "InvalidTransition")
-        if not pinned.observes_public_holidays or not update.calendar.same_week(pinned):
+        if not pinned.observes_public_holidays or not update.calendar.same_days(pinned):
             own = N_(
                 "the request keeps its own calendar %(version)s: its policy counts other "
-                "working hours or days, or no public holidays"
+                "working days, or no public holidays"
             )
             raise refused(Said(own, version=pinned.version), OWN_CALENDAR)
         if not update.calendar.covers(pinned):

@@ -66,18 +66,17 @@ async def test_a_published_calendar_moves_the_deadline_is_recorded_and_replays(
             ServiceRequestWorkflow.publish_calendar, CalendarUpdate(calendar=newer, actor=cw)
         )
     assert refused.value.cause.type == "Forbidden"
-    # a calendar of other working hours is not this request's: it keeps its own (the same
+    # a calendar of other working days is not this request's: it keeps its own (the same
     # holds for a policy's plain calendar, which observes no public holidays)
-    hours = [("09:00", "17:00")]
-    office_hours = newer.model_copy(update={"version": "cn-x", "working_periods": hours})
+    six_days = newer.model_copy(update={"version": "cn-x", "weekend_days": [6]})
     with pytest.raises(WorkflowUpdateFailedError) as kept:
         await handle.execute_update(
             ServiceRequestWorkflow.publish_calendar,
-            CalendarUpdate(calendar=office_hours, actor=ADMIN),
+            CalendarUpdate(calendar=six_days, actor=ADMIN),
         )
     assert kept.value.cause.type == OWN_CALENDAR
     assert "keeps its own calendar always-open" in kept.value.cause.message
-    report = await publish_calendar(client, office_hours, ADMIN, [handle.id])
+    report = await publish_calendar(client, six_days, ADMIN, [handle.id])
     assert (report.kept, report.updated, report.refused) == ([handle.id], [], {})
     update = CalendarUpdate(calendar=newer, actor=ADMIN)
     for _ in range(2):  # the second publication is answered, not recorded again
@@ -138,3 +137,36 @@ async def test_a_published_calendar_moves_the_requests_other_deadlines_too(
     assert moved.opened_at == asked.opened_at  # what has happened does not move
     await handle.terminate("test over")
     await replay_and_maybe_record(client, handle, "calendar-moves-deadlines")
+
+
+async def test_a_policy_of_other_working_hours_takes_the_published_days_off(
+    day_long_worker,
+) -> None:
+    """The State Council's days off hold whatever hours a province's desks keep: a request
+    whose policy counts round-the-clock hours takes a published calendar of office hours'
+    days off and keeps its own hours."""
+    client, queue, _ = day_long_worker
+    handle, view = await started(client, queue)
+    cw = caseworker(view.summary.institution_id or "")
+    ack = action(ActionKind.ACKNOWLEDGE, cw)
+    await handle.execute_update(ServiceRequestWorkflow.act, ack, id=ack.action_id)
+    before: RequestView = await handle.query(ServiceRequestWorkflow.view)
+    due = resolution_deadline(before)
+    office_hours = ALWAYS_OPEN.model_copy(
+        update={
+            "version": "cn-published",
+            "working_periods": [("09:00", "12:00"), ("13:30", "17:30")],
+            "holidays": [due.astimezone(CST).date()],
+        }
+    )
+    version = await handle.execute_update(
+        ServiceRequestWorkflow.publish_calendar, CalendarUpdate(calendar=office_hours, actor=ADMIN)
+    )
+    assert version == "cn-published"
+    after: RequestView = await handle.query(ServiceRequestWorkflow.view)
+    assert after.calendar is not None
+    assert after.calendar.working_periods == ALWAYS_OPEN.working_periods  # its own hours
+    assert after.calendar.holidays == office_hours.holidays  # the published days off
+    assert resolution_deadline(after) - due >= timedelta(days=1) - timedelta(seconds=5)
+    await handle.terminate("test over")
+    await replay_and_maybe_record(client, handle, "calendar-own-hours")
