@@ -635,7 +635,7 @@ def _case(
     submitted = submitted or (detail.request.submitted_at if detail.request else None)
     cal = view.calendar if view and view.calendar else None  # the request's pinned calendar
     if cal is None and submitted:  # the read model alone: the policy file's for that year
-        cal = calendars(ctx.settings.policy_file).for_year(submitted.year)
+        cal = calendars(ctx.settings.policy_file).at_submission(submitted)
     actions = [
         {
             "kind": kind,

@@ -307,7 +307,7 @@ class Clockwork:
             return self._pinned
         if submitted_at is None:
             return None
-        return self._calendars.for_year(submitted_at.year)
+        return self._calendars.at_submission(submitted_at)
 
     def countdown(self, due: datetime, submitted_at: datetime | None) -> Countdown:
         cal = self.calendar(submitted_at)
