@@ -70,9 +70,13 @@ class Pinning:
     def version(self) -> str:
         return self.policy.version
 
-    def pin(self, req: PolicyRequest) -> PinnedPolicy:
-        applied = self.grade_on(req.uscc or "", local_day(req.submitted_at))
-        key = (req.category, req.priority, applied, req.submitted_at.year, req.division_code)
+    def pin(self, req: PolicyRequest, recorded_grade: Grade | None = None) -> PinnedPolicy:
+        """Pin as the admission did: the grade its recording says it applied (else the
+        registry's on the submission day, as it stands now), the calendar of its year in
+        China time."""
+        applied = recorded_grade or self.grade_on(req.uscc or "", local_day(req.submitted_at))
+        year = self.policy.local_year(req.submitted_at)
+        key = (req.category, req.priority, applied, year, req.division_code)
         pinned = self._pinned.get(key)
         if pinned is None:
             pinned = self.policy.pin(
@@ -94,6 +98,7 @@ class TrailLookups:
     handlers: set[tuple[str, str]] = field(default_factory=set)  # (handler, institution)
     pinned: PinnedPolicy | None = None  # what the admission pinned
     engine_rules: dict[str, object] | None = None  # as the recorded admission pinned them
+    grade_applied: Grade | None = None  # the grade the recorded admission scaled targets by
 
     @classmethod
     def of(cls, rows: list[Transition], pinning: Pinning, directory: Directory) -> TrailLookups:
@@ -107,6 +112,8 @@ class TrailLookups:
                 rules := (row.details or {}).get("engine_rules"), dict
             ):
                 found.engine_rules = rules
+                grade = row.details.get("grade_applied")
+                found.grade_applied = Grade(grade) if isinstance(grade, str) else None
         return found
 
     def route(self, req: RouteRequest) -> Institution | None:
@@ -120,7 +127,7 @@ class TrailLookups:
         return Institution(id=held, name=held, tier=req.tier, division_code=code)
 
     def admit(self, req: AdmitRequest) -> Admission:
-        self.pinned = self.pinning.pin(req.policy)
+        self.pinned = self.pinning.pin(req.policy, self.grade_applied)
         if self.pinning.as_recorded:
             self.pinned = as_recorded(self.pinned, self.engine_rules)
         try:

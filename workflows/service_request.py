@@ -344,7 +344,10 @@ class ServiceRequestWorkflow:
                     self._finish_unroutable()
                     return
                 tier, institution = found
-                pinned = {"engine_rules": engine_rules(self._policy)}  # a replay pins them so
+                pinned: dict[str, object] = {  # a replay (what-if) pins them so
+                    "engine_rules": engine_rules(self._policy),
+                    "grade_applied": self._policy.grade_applied,
+                }
                 self._move(
                     tier, institution, EventType.ASSIGNED, SYSTEM_ACTOR, None, None, details=pinned
                 )

@@ -4,11 +4,12 @@ with each off (``schemas.policy.as_recorded``), whichever rules the code has sin
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
-from schemas.domain import Tier
+from schemas.domain import Category, Grade, Priority, Tier
 from schemas.lifecycle import EventType
-from schemas.policy import ENGINE_RULES, as_recorded, engine_rules
+from schemas.policy import ENGINE_RULES, PolicyRequest, as_recorded, engine_rules
 from tests.utils.factories import make_policy
 
 ON = {
@@ -61,6 +62,30 @@ def test_the_trail_lookups_read_them_from_the_assigned_event() -> None:
         )
 
     recorded = TrailLookups.of([assigned({"engine_rules": ON})], None, None)  # type: ignore[list-item, arg-type]
-    assert recorded.engine_rules == ON
+    assert recorded.engine_rules == ON and recorded.grade_applied is None
     before = TrailLookups.of([assigned({"institution_name": "区中心"})], None, None)  # type: ignore[list-item, arg-type]
     assert before.engine_rules is None
+    graded = {"engine_rules": ON, "grade_applied": "little_giant"}
+    assert TrailLookups.of([assigned(graded)], None, None).grade_applied is Grade.LITTLE_GIANT  # type: ignore[list-item, arg-type]
+
+
+def test_a_replay_pins_the_recorded_grade_and_the_calendar_of_the_local_year() -> None:
+    """The registry as it stands now (a list re-imported, a withdrawal dated back) does not
+    re-grade a recorded request; two requests of the last evening of the year in UTC, one
+    already of 1 January in China, pin their own years' calendars."""
+    from tierflow.policy import load_policy_file
+    from whatif.lookups import Pinning
+
+    pinning = Pinning(load_policy_file(), lambda uscc, day: Grade.NONE)
+    evening = datetime(2026, 12, 31, 10, 0, tzinfo=UTC)  # 18:00 in China
+    morning = datetime(2026, 12, 31, 20, 0, tzinfo=UTC)  # 04:00 on 1 January there
+
+    def asked(at: datetime) -> PolicyRequest:
+        return PolicyRequest(
+            category=Category.FINANCING, priority=Priority.NORMAL, submitted_at=at, uscc="x"
+        )
+
+    assert pinning.pin(asked(evening)).grade_applied is Grade.NONE  # the registry now
+    assert pinning.pin(asked(evening), Grade.LITTLE_GIANT).grade_applied is Grade.LITTLE_GIANT
+    assert pinning.pin(asked(evening)).calendar.first_year == 2026
+    assert pinning.pin(asked(morning)).calendar.first_year == 2027

@@ -132,7 +132,10 @@ async def test_response_breaches_climb_every_tier_then_alert(ts_worker, stand_in
     assert all(h.response_breached for h in state.holds)
     # warnings at 50 % and 80 % at the county, at the instants business time predicts
     cal = stand_ins.policy.calendar
-    assigned_at = stand_ins.of_type(req.request_id, "assigned")[0].occurred_at
+    (assigned,) = stand_ins.of_type(req.request_id, "assigned")
+    assigned_at = assigned.occurred_at
+    # a replay (what-if) pins the grade the admission applied, not the registry's later say
+    assert assigned.details["grade_applied"] == stand_ins.policy.grade_applied
     target = stand_ins.policy.targets[Tier.COUNTY].response_seconds
     county_warnings = [
         w
