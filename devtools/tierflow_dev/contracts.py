@@ -254,6 +254,15 @@ def json_schemas() -> dict[str, dict]:
             {"dataschema": {"const": TRANSITION_SCHEMA, "type": "string"}},
         )
     )
+    # what a lifecycle event's ``dataschema`` names: its ``data`` alone
+    schemas["TransitionRecord"] = _without_pii(
+        {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": TRANSITION_SCHEMA,
+            **TransitionRecord.model_json_schema(),
+            "title": "Lifecycle event data (TransitionRecord, without enterprise contact PII)",
+        }
+    )
     return schemas
 
 

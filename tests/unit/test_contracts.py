@@ -59,7 +59,7 @@ def test_cli_check_passes_and_detects_drift(tmp_path, monkeypatch) -> None:
 def test_every_schema_is_valid_json_schema_and_covers_every_command() -> None:
     names = {p.name.removesuffix(".v1.json") for p in SCHEMAS.glob("*.v1.json")}
     expected = {f"command.{SUBMIT}", *(f"command.{k.value}" for k in contracts.PUBLISHED_ACTIONS)}
-    assert expected | {"cloudevent", "event.lifecycle"} == names
+    assert expected | {"cloudevent", "event.lifecycle", "TransitionRecord"} == names
     for name in names:
         _validator(_schema(name))
 
@@ -197,9 +197,15 @@ def test_a_field_the_contract_does_not_name_is_refused_by_both(kind: str) -> Non
 def test_real_lifecycle_events_validate_and_carry_no_pii() -> None:
     records = RecordFactory(make_request())
     validator = _validator(_schema("event.lifecycle"))
+    data_schema = _schema("TransitionRecord")  # what each event's dataschema names
     for record in (records.submitted(), records.assigned("inst-330106-fin"), records.resolved()):
         event = json.loads(event_from_transition(record).to_json_bytes())
         validator.validate(event)
+        assert event["dataschema"] == data_schema["$id"]
+        _validator(data_schema).validate(event["data"])
+    assert not {"contact_name", "contact_phone", "contact_email"} & set(
+        data_schema["$defs"]["Enterprise"]["properties"]
+    )
     enterprise = _schema("event.lifecycle")["$defs"]["Enterprise"]["properties"]
     assert not {"contact_name", "contact_phone", "contact_email"} & set(enterprise)
     submit = command_event(SUBMIT, make_request().model_dump(mode="json"), source="/t")
