@@ -34,7 +34,15 @@ one is dropped when its test shows the pinned client no longer has the bug; a de
    ``notifier/test_consumer_rebuild.py``). The end offsets come from ListOffsets requests,
    not from fetch answers, which are what stops.
 
-A consumer replaced for 3 or 4 is closed within ``REPLACED_CLOSE_MS``: its LeaveGroup goes to
+5. Seen once (a chaos run, ``test_leader_broker_kill9_loses_and_doubles_no_command``): after
+   a broker was killed, the consumer kept fetching the partitions it led from it, every call
+   failing with ``UnknownBrokerIdError`` for minutes while the two brokers left served them:
+   its partition metadata still named the dead leader. ``FetchWatch`` also replaces a
+   consumer whose position checks have gone unanswered for its stall time
+   (``test_fetch_watch_replaces_a_consumer_whose_checks_go_unanswered``); with every broker
+   away that replaces it once a stall time, which costs nothing the brokers could serve.
+
+A consumer replaced for 3, 4 or 5 is closed within ``REPLACED_CLOSE_MS``: its LeaveGroup goes to
 the coordinator that may be what is stuck, and would otherwise wait ``request_timeout_ms``
 (30 s) before the new consumer starts.
 """
@@ -98,7 +106,8 @@ class FetchWatch:
     Fed on the consumer's thread with each assigned (and not paused) partition's fetch
     position and end offset. A partition is starved once its position has stood still for
     ``after`` seconds with records after it. A partition caught up, moving, paused or left
-    out of a round starts afresh, so a failed round (brokers away) never builds a verdict.
+    out of a round starts afresh. Rounds that go unanswered for ``after`` seconds are a
+    verdict of their own (item 5): a client stuck on a broker the cluster no longer lists.
     """
 
     CHECKS_PER_STALL = 6  # rounds within ``after``: a stop is seen within a sixth of it
@@ -107,6 +116,7 @@ class FetchWatch:
         self.after = after
         self._clock = clock
         self._still: dict[TopicPartition, tuple[int, float]] = {}  # position, since when
+        self._unanswered_since: float | None = None  # rounds have failed since then
         self._round_at = clock()
 
     def due(self) -> bool:
@@ -130,8 +140,20 @@ class FetchWatch:
         self._still = still
 
     def forget(self) -> None:
-        """Drop every observation (a round failed, the consumer was paused or replaced)."""
+        """Drop every observation (the consumer was paused or replaced)."""
         self._still = {}
+        self._unanswered_since = None
+
+    def unanswered(self, error: Exception) -> str | None:
+        """Note a round the brokers did not answer (it tells nothing of the positions); the
+        reason to replace the consumer once rounds have gone unanswered for ``after`` s."""
+        now = self._clock()
+        self._still = {}
+        if self._unanswered_since is None:
+            self._unanswered_since = now
+        if now - self._unanswered_since < self.after:
+            return None
+        return f"fetch positions unanswered for {self.after:.0f} s ({error})"
 
     def starved(self) -> list[TopicPartition]:
         """Partitions whose position has stood still for ``after`` seconds behind records."""
@@ -143,7 +165,7 @@ class FetchWatch:
         the reason to replace it, or None.
 
         Paused partitions (a full consumer) are left out; a round the brokers do not answer
-        tells nothing, and starts the watch afresh.
+        tells nothing of the positions (``unanswered``).
         """
         paused = consumer.paused()
         assigned = [tp for tp in consumer.assignment() if tp not in paused]
@@ -153,10 +175,10 @@ class FetchWatch:
         try:
             ends = consumer.end_offsets(assigned, timeout_ms=5000)
             positions = {tp: consumer.position(tp, timeout_ms=5000) for tp in assigned}
-        except Exception as exc:  # noqa: BLE001 - no answer, no verdict
+        except Exception as exc:  # noqa: BLE001 - no answer: no verdict on the positions
             log.info("fetch positions not checked: %s", exc)
-            self.forget()
-            return None
+            return self.unanswered(exc)
+        self._unanswered_since = None
         self.note({tp: p for tp, p in positions.items() if p is not None}, ends)
         starved = self.starved()
         if not starved:

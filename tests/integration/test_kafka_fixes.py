@@ -262,6 +262,23 @@ def test_fetch_watch_takes_a_round_a_sixth_of_the_stall_time_after_the_last() ->
     assert not watch.due()  # stamped: the next one is 10 s away
 
 
+def test_fetch_watch_replaces_a_consumer_whose_checks_go_unanswered() -> None:
+    """A client whose metadata names a broker the cluster no longer has never answers a check
+    again (item 5): after the stall time of unanswered rounds, it is replaced; one answered
+    round in between starts the count afresh."""
+    clock = ManualClock()
+    watch = FetchWatch(60.0, clock)
+    gone = ConnectionError("UnknownBrokerIdError: 3")
+    watch.note({P0: 5}, {P0: 9})
+    assert watch.unanswered(gone) is None and watch.starved() == []
+    clock.now += 59.0
+    assert watch.unanswered(gone) is None
+    clock.now += 1.0
+    assert watch.unanswered(gone) == "fetch positions unanswered for 60 s (UnknownBrokerIdError: 3)"
+    watch.forget()  # replaced: the new consumer's count starts afresh
+    assert watch.unanswered(gone) is None
+
+
 def test_fetch_watch_forgets_partitions_left_out_of_a_round_and_failed_rounds() -> None:
     clock = ManualClock()
     watch = FetchWatch(60.0, clock)
@@ -271,5 +288,5 @@ def test_fetch_watch_forgets_partitions_left_out_of_a_round_and_failed_rounds() 
     clock.now += 30.0
     watch.note({P0: 5, P1: 5}, {P0: 9, P1: 9})
     assert watch.starved() == [P0]
-    watch.forget()  # a round the brokers did not answer
+    assert watch.unanswered(TimeoutError()) is None  # a round the brokers did not answer
     assert watch.starved() == []
