@@ -82,7 +82,6 @@ def _detail(name: str) -> Any:
     return col(Transition.details)[name]
 
 
-_followed_up = _event(EventType.FOLLOWED_UP)
 _conclusion_rating = col(Rating.stage) == RatingStage.CONCLUSION
 _intake_rating = col(Rating.stage) == RatingStage.INTAKE
 _satisfied = col(Rating.rating) >= SATISFIED
@@ -122,11 +121,21 @@ _redo_stay = (
     )
     .exists()
 )
-# the desk's call back after a bad rating (差评回访) is not the conclusion's follow-up
-_regular_follow_up = and_(
-    _followed_up, not_(func.coalesce(_detail("call_back").as_boolean(), False))
-)
-_reached = func.coalesce(_detail("outcome").as_string(), "") != "unreachable"
+
+
+def _regular_follow_up(row: Any) -> ColumnElement[bool]:
+    """A follow-up of the conclusion in ``row`` (the table or an alias of it): not the desk's
+    call back after a bad rating (差评回访)."""
+    call_back = func.coalesce(col(row.details)["call_back"].as_boolean(), False)
+    return and_(col(row.event_type) == EventType.FOLLOWED_UP, not_(call_back))
+
+
+def _reached(row: Any) -> ColumnElement[bool]:
+    """A regular follow-up in ``row`` that reached the enterprise."""
+    outcome = func.coalesce(col(row.details)["outcome"].as_string(), "")
+    return and_(_regular_follow_up(row), outcome != "unreachable")
+
+
 # 回访: a conclusion whose enterprise a regular follow-up reached before any later conclusion
 # (a 重办's conclusion is followed up on its own)
 _after = aliased(Transition)
@@ -136,9 +145,7 @@ _reached_after = (
     .where(
         col(_after.request_id) == col(Transition.request_id),
         col(_after.sequence) > col(Transition.sequence),
-        col(_after.event_type) == EventType.FOLLOWED_UP,
-        func.coalesce(col(_after.details)["outcome"].as_string(), "") != "unreachable",
-        not_(func.coalesce(col(_after.details)["call_back"].as_boolean(), False)),
+        _reached(_after),
         not_(
             select_columns(col(_between.event_id))
             .where(
@@ -238,11 +245,13 @@ SOURCES = (
             # an upheld appeal found the bad rating mistaken or malicious: its 整改 is not
             # the unit's mark (the rating already leaves the satisfaction rate)
             "rectifications": and_(_event(EventType.RECTIFICATION_OPENED), not_(_upheld_since)),
-            "followed_up": and_(_regular_follow_up, _reached),
+            "followed_up": _reached(Transition),
             # 回访率: the conclusions (办结) in the period, and those followed up
             "conclusions": _event(EventType.RESOLVED),
             "conclusions_followed_up": and_(_event(EventType.RESOLVED), _reached_after),
-            "solved": and_(_regular_follow_up, _detail("outcome").as_string() == "satisfied"),
+            "solved": and_(
+                _regular_follow_up(Transition), _detail("outcome").as_string() == "satisfied"
+            ),
             # 重办: sent back after an unsatisfied follow-up, or by a supervisor above
             "redos": and_(
                 _event(EventType.REOPENED),
