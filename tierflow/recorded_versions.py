@@ -1,4 +1,5 @@
-"""Versions recorded whole in the database (SLA policies, institution directories), parsed once.
+"""Versions recorded whole in the database (SLA policies, institution directories, business
+calendars), parsed once.
 
 A recorded version's content never changes, so a process parses each one once and keeps the
 most recently used; the key names the database as well, since one process may read several
@@ -15,10 +16,11 @@ from typing import Generic, TypeVar
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from tierflow.db.models import DirectoryVersion, SlaPolicyVersion
+from tierflow.db.models import BusinessCalendar, DirectoryVersion, SlaPolicyVersion
 
 T = TypeVar("T")
-Row = TypeVar("Row", SlaPolicyVersion, DirectoryVersion)  # a table of recorded versions
+# a table of recorded versions
+Row = TypeVar("Row", SlaPolicyVersion, DirectoryVersion, BusinessCalendar)
 
 
 class RecordedVersions(Generic[Row, T]):

@@ -4,7 +4,8 @@ A what-if must decide exactly as production decides, so it does not re-implement
 lifecycle: it drives the workflow class itself through the SDK's public runner interface
 (``WorkflowRunner.create_instance`` and activations), acting as a tiny in-process server.
 Timers fire at their instant, local activities answer at once from the simulation's own
-lookups, and recorded actions arrive as updates at their recorded instants. Nothing is
+lookups, and recorded actions (and the calendars an operator published) arrive as updates at
+their recorded instants. Nothing is
 persisted or published: the workflow's records are collected for the outcome.
 """
 
@@ -35,7 +36,13 @@ from temporalio.common import MetricMeter, Priority, TypedSearchAttributes
 from temporalio.converter import DefaultFailureConverter, PayloadConverter
 from temporalio.worker import UnsandboxedWorkflowRunner, WorkflowInstance, WorkflowInstanceDetails
 
-from schemas.lifecycle import WORKFLOW_TYPE, ActionRequest, TransitionRecord, WorkflowState
+from schemas.lifecycle import (
+    WORKFLOW_TYPE,
+    CalendarUpdate,
+    TransitionRecord,
+    WorkflowState,
+)
+from whatif.trail import Delivered
 from workflows.service_request import ServiceRequestWorkflow
 
 TASK_QUEUE = "whatif"
@@ -76,7 +83,7 @@ class SimulationError(RuntimeError):
 class Refusal:
     """A recorded action the workflow refused in this simulation (e.g. no longer allowed)."""
 
-    action: ActionRequest
+    action: Delivered
     at: datetime
     message: str
 
@@ -132,7 +139,7 @@ class RequestRun:
         self,
         state: WorkflowState,
         start: datetime,
-        actions: Sequence[tuple[datetime, ActionRequest]],
+        actions: Sequence[tuple[datetime, Delivered]],
         lookups: Mapping[str, Lookup],
         until: datetime,
     ) -> None:
@@ -143,7 +150,7 @@ class RequestRun:
         self.actions = sorted(actions, key=lambda pair: pair[0])
         self.timers: dict[int, datetime] = {}
         self.result = RunResult()
-        self.waiting_updates: dict[str, ActionRequest] = {}
+        self.waiting_updates: dict[str, Delivered] = {}
         self._update_ids = itertools.count(1)
         workflow_id = f"whatif-{state.request.request_id}"
         details = WorkflowInstanceDetails(
@@ -207,20 +214,22 @@ class RequestRun:
             self._activate([WorkflowActivationJob(fire_timer=FireTimer(seq=seq))])
         return self.result
 
-    def _deliver(self, at: datetime, action: ActionRequest) -> None:
+    def _deliver(self, at: datetime, action: Delivered) -> None:
         self.now = at
         update_id = f"u{next(self._update_ids)}"
         self.waiting_updates[update_id] = action
         job = DoUpdate(
             id=update_id,
             protocol_instance_id=update_id,
-            name="act",
+            name="publish_calendar" if isinstance(action, CalendarUpdate) else "act",
             input=self.converter.to_payloads([action]),
             # A recorded action was accepted: as Temporal replays an accepted update, its
             # validator does not run again, so a rule added to the validator since (who may
             # take a step) does not refuse what production took. The handler's checks (the
-            # state, the candidate policy's caps) still refuse what no longer applies.
-            run_validator=False,
+            # state, the candidate policy's caps) still refuse what no longer applies. A
+            # published calendar is checked: under a candidate the request may have ended
+            # by then, or count its own days.
+            run_validator=isinstance(action, CalendarUpdate),
         )
         self._activate([WorkflowActivationJob(do_update=job)])
 
@@ -279,7 +288,8 @@ class RequestRun:
         which = response.WhichOneof("response")
         if which == "rejected":
             action = self.waiting_updates.pop(response.protocol_instance_id)
-            self.result.refused.append(Refusal(action, self.now, response.rejected.message))
+            if not isinstance(action, CalendarUpdate):  # not taken: no one's action refused
+                self.result.refused.append(Refusal(action, self.now, response.rejected.message))
         elif which == "completed":
             self.waiting_updates.pop(response.protocol_instance_id, None)
 
@@ -303,7 +313,7 @@ def _create(details: WorkflowInstanceDetails) -> WorkflowInstance:
 def run_request(
     state: WorkflowState,
     start: datetime,
-    actions: Sequence[tuple[datetime, ActionRequest]],
+    actions: Sequence[tuple[datetime, Delivered]],
     lookups: Mapping[str, Lookup],
     until: datetime,
 ) -> RunResult:

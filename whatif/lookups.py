@@ -30,7 +30,8 @@ from tierflow.db.models import Transition
 from tierflow.directory import Directory
 from tierflow.grades import local_day
 from tierflow.policy import PolicyFile
-from whatif.driver import Lookup
+from whatif.driver import Lookup, SimulationError
+from whatif.trail import Calendars
 
 # events after which the row's institution holds the request at the row's tier
 ARRIVALS = frozenset(
@@ -48,7 +49,10 @@ GradeOn = Callable[[str, date], Grade]
 class Pinning:
     """Pins a policy file for one request as ``load_policy`` does, cached per request shape.
 
-    ``calendar`` replaces the file's calendar (a what-if of a calendar change).
+    ``calendar`` replaces the file's calendar (a what-if of a calendar change). Without one,
+    a request counts the days off of the calendar its admission recorded (``calendars``: the
+    recorded ones by version), in the policy's working hours: the installed ``holidays`` data
+    may have been upgraded since.
     """
 
     def __init__(
@@ -57,10 +61,12 @@ class Pinning:
         grade_on: GradeOn,
         calendar: CalendarData | None = None,
         as_recorded: bool = False,
+        calendars: Calendars | None = None,
     ) -> None:
         self.policy = policy
         self.grade_on = grade_on
         self.calendar = calendar
+        self.calendars = calendars
         # a request's own policy: the engine rules as its recording says it pinned them (a
         # candidate pins today's, as a release of it would)
         self.as_recorded = as_recorded
@@ -70,13 +76,20 @@ class Pinning:
     def version(self) -> str:
         return self.policy.version
 
-    def pin(self, req: PolicyRequest, recorded_grade: Grade | None = None) -> PinnedPolicy:
+    def pin(
+        self,
+        req: PolicyRequest,
+        recorded_grade: Grade | None = None,
+        recorded_calendar: str | None = None,
+    ) -> PinnedPolicy:
         """Pin as the admission did: the grade its recording says it applied (else the
         registry's on the submission day, as it stands now), the calendar of its year in
-        China time."""
+        China time with the days off of the calendar version it recorded.
+
+        SimulationError if that version is neither the installed data's nor recorded."""
         applied = recorded_grade or self.grade_on(req.uscc or "", local_day(req.submitted_at))
         year = self.policy.local_year(req.submitted_at)
-        key = (req.category, req.priority, applied, year, req.division_code)
+        key = (req.category, req.priority, applied, year, req.division_code, recorded_calendar)
         pinned = self._pinned.get(key)
         if pinned is None:
             pinned = self.policy.pin(
@@ -84,6 +97,15 @@ class Pinning:
             )
             if self.calendar is not None:
                 pinned = pinned.model_copy(update={"calendar": self.calendar})
+            elif recorded_calendar not in (None, pinned.calendar.version):
+                days = self.calendars(recorded_calendar) if self.calendars else None
+                if days is None:
+                    raise SimulationError(
+                        f"the calendar {recorded_calendar} its admission pinned is not recorded "
+                        f"(the installed data gives {pinned.calendar.version})"
+                    )
+                calendar = pinned.calendar.with_days_off_of(days)
+                pinned = pinned.model_copy(update={"calendar": calendar})
             self._pinned[key] = pinned
         return pinned.model_copy(update={"grade_declared": req.grade, "grade_applied": applied})
 
@@ -99,6 +121,7 @@ class TrailLookups:
     pinned: PinnedPolicy | None = None  # what the admission pinned
     engine_rules: dict[str, object] | None = None  # as the recorded admission pinned them
     grade_applied: Grade | None = None  # the grade the recorded admission scaled targets by
+    calendar_version: str | None = None  # the calendar the recorded admission pinned
 
     @classmethod
     def of(cls, rows: list[Transition], pinning: Pinning, directory: Directory) -> TrailLookups:
@@ -114,6 +137,8 @@ class TrailLookups:
                 found.engine_rules = rules
                 grade = row.details.get("grade_applied")
                 found.grade_applied = Grade(grade) if isinstance(grade, str) else None
+                version = row.details.get("calendar_version")
+                found.calendar_version = version if isinstance(version, str) else None
         return found
 
     def route(self, req: RouteRequest) -> Institution | None:
@@ -127,7 +152,7 @@ class TrailLookups:
         return Institution(id=held, name=held, tier=req.tier, division_code=code)
 
     def admit(self, req: AdmitRequest) -> Admission:
-        self.pinned = self.pinning.pin(req.policy, self.grade_applied)
+        self.pinned = self.pinning.pin(req.policy, self.grade_applied, self.calendar_version)
         if self.pinning.as_recorded:
             self.pinned = as_recorded(self.pinned, self.engine_rules)
         try:

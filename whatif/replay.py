@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from schemas.lifecycle import TransitionRecord, WorkflowState
+from schemas.lifecycle import CalendarUpdate, TransitionRecord, WorkflowState
 from schemas.policy import CalendarData
 from tierflow.directory import Directory
 from whatif.driver import Refusal, run_request
@@ -28,10 +28,16 @@ class Replayed:
 def replay(
     recorded: RecordedRequest, pinning: Pinning, directory: Directory, horizon: datetime
 ) -> Replayed:
-    """Run the recorded actions at their instants under ``pinning``'s policy until ``horizon``."""
+    """Run the recorded actions at their instants under ``pinning``'s policy until ``horizon``.
+
+    Under a candidate calendar the calendars published to the request are not delivered: the
+    candidate stands for the days off of every year it covers."""
     lookups = TrailLookups.of(recorded.rows, pinning, directory)
     state = WorkflowState(request=recorded.request, search_attributes=False)  # none to upsert
-    run = run_request(state, recorded.started_at, recorded.actions, lookups.answers(), horizon)
+    actions = recorded.actions
+    if pinning.calendar is not None:
+        actions = [(at, a) for at, a in actions if not isinstance(a, CalendarUpdate)]
+    run = run_request(state, recorded.started_at, actions, lookups.answers(), horizon)
     req = recorded.request
     calendar = lookups.pinned.calendar if lookups.pinned else None
     outcome = outcome_of(

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 
 from schemas.policy import CalendarData
+from tierflow.calendar_store import recorded_calendar
 from tierflow.db.engine import make_engine
 from tierflow.directory import Directory
 from tierflow.policy import PolicyError, parse_policy
@@ -24,7 +25,7 @@ from whatif.lookups import Pinning
 from whatif.replay import Disagreement, disagreement, replay
 from whatif.report import Report, merge
 from whatif.sources import Grades, PolicyVersions, directory_of
-from whatif.trail import RecordedRequest, Scope, load, request_ids
+from whatif.trail import Calendars, RecordedRequest, Scope, load, request_ids
 
 T = TypeVar("T")
 # a slice is simulated as one task: small enough to spread, large enough to pay its set-up
@@ -48,11 +49,12 @@ class Candidate:
     policy_text: str
     calendar_json: str | None = None
 
-    def pinning(self, grades: Grades) -> Pinning:
+    def pinning(self, grades: Grades, calendars: Calendars) -> Pinning:
         calendar = (
             CalendarData.model_validate_json(self.calendar_json) if self.calendar_json else None
         )
-        return Pinning(parse_policy(self.policy_text, "candidate"), grades.grade_on, calendar)
+        policy = parse_policy(self.policy_text, "candidate")
+        return Pinning(policy, grades.grade_on, calendar, calendars=calendars)
 
 
 class Context:
@@ -65,11 +67,18 @@ class Context:
         self.versions = PolicyVersions(engine)
         self._own: dict[str, Pinning] = {}
 
+    def calendars(self, version: str) -> CalendarData | None:
+        """A recorded calendar by version (None: not recorded)."""
+        return recorded_calendar(self.engine, version)
+
     def own(self, version: str) -> Pinning:
         """The request's own policy (PolicyError if its version is not recorded)."""
         if version not in self._own:
             self._own[version] = Pinning(
-                self.versions.get(version), self.grades.grade_on, as_recorded=True
+                self.versions.get(version),
+                self.grades.grade_on,
+                as_recorded=True,
+                calendars=self.calendars,
             )
         return self._own[version]
 
@@ -103,7 +112,7 @@ class WhatIfJob(Job):
 def _whatif_slice(job: Job, ids: list[str]) -> Report:
     assert isinstance(job, WhatIfJob)
     context, requests = _requests(job, ids)
-    candidate = job.candidate.pinning(context.grades)
+    candidate = job.candidate.pinning(context.grades, context.calendars)
     report = Report(candidate.version, job.scope.as_dict())
     for recorded in requests:
         if recorded.problem is not None:

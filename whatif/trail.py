@@ -3,12 +3,14 @@
 Every row with an ``action_id`` is one action a person or system took; the rest (warnings,
 breaches, escalations for a breach, reminders, automatic supervisions, closes) the workflow
 derived, and a what-if derives them again. The action's fields come back from the row: its
-text is the row's reason, its parameters sit in the details the workflow recorded.
+text is the row's reason, its parameters sit in the details the workflow recorded. A calendar
+an operator published to the request (``calendar_updated``) is delivered again too, from the
+recorded calendars (``tierflow.calendar_store``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,8 +23,10 @@ from schemas.domain import Category, Priority, Tier
 from schemas.edge import stored
 from schemas.enterprise import Enterprise
 from schemas.events import described
-from schemas.lifecycle import ActionKind, ActionRequest, EventType, RatingStage
+from schemas.lifecycle import ActionKind, ActionRequest, CalendarUpdate, EventType, RatingStage
+from schemas.policy import CalendarData
 from schemas.request import Actor, RequestInput
+from tierflow.calendar_store import recorded_calendar
 from tierflow.db.models import ServiceRequest, Transition, overseen_from
 from workflows.rules import EVENT_OF_ACTION
 
@@ -41,6 +45,9 @@ DETAIL_FIELDS = (
     "attachments",  # the documents sent with provide_info or resolve
 )
 CHUNK = 500  # requests whose rows are read in one query
+# what a request took from outside, at its instant: an action, or a published calendar
+Delivered = ActionRequest | CalendarUpdate
+Calendars = Callable[[str], CalendarData | None]  # a recorded calendar by version
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,7 @@ class RecordedRequest:
     policy_version: str
     started_at: datetime  # the submitted row: when the workflow started
     rows: list[Transition]
-    actions: list[tuple[datetime, ActionRequest]] = field(default_factory=list)
+    actions: list[tuple[datetime, Delivered]] = field(default_factory=list)
     problem: str | None = None  # why it cannot be replayed (None: it can)
 
 
@@ -164,7 +171,19 @@ def request_of(row: ServiceRequest) -> RequestInput:
         )
 
 
-def recorded(summary: ServiceRequest, rows: Sequence[Transition]) -> RecordedRequest:
+def publication_of(row: Transition, calendars: Calendars) -> CalendarUpdate:
+    """The calendar a ``calendar_updated`` row records as published; ValueError if that
+    calendar is not recorded."""
+    version = str((row.details or {}).get("to_version"))
+    calendar = calendars(version)
+    if calendar is None:
+        raise ValueError(f"the calendar {version} published to it is not recorded")
+    return CalendarUpdate(calendar=calendar, actor=actor_of(row))
+
+
+def recorded(
+    summary: ServiceRequest, rows: Sequence[Transition], calendars: Calendars
+) -> RecordedRequest:
     """Rebuild one request; a row that cannot be read marks it unreplayable, with the reason."""
     ordered = sorted(rows, key=lambda r: r.sequence)
     started = ordered[0].occurred_at if ordered else summary.submitted_at
@@ -173,6 +192,13 @@ def recorded(summary: ServiceRequest, rows: Sequence[Transition]) -> RecordedReq
         found.problem = "the audit trail does not start with its submission"
         return found
     for row in ordered:
+        if row.event_type is EventType.CALENDAR_UPDATED:
+            try:
+                found.actions.append((row.occurred_at, publication_of(row, calendars)))
+            except ValueError as exc:
+                found.problem = f"event {row.event_id}: {exc}"
+                return found
+            continue
         if row.action_id is None:
             continue
         try:
@@ -221,6 +247,10 @@ def request_ids(
 
 def load(engine: Engine, ids: Sequence[str]) -> Iterator[RecordedRequest]:
     """Yield the requests with their audit rows, read a chunk at a time."""
+
+    def calendars(version: str) -> CalendarData | None:
+        return recorded_calendar(engine, version)
+
     with Session(engine) as session:
         for start in range(0, len(ids), CHUNK):
             chunk = list(ids[start : start + CHUNK])
@@ -232,4 +262,4 @@ def load(engine: Engine, ids: Sequence[str]) -> Iterator[RecordedRequest]:
                 rows[row.request_id].append(row)
             for request_id in chunk:
                 if request_id in summaries:
-                    yield recorded(summaries[request_id], rows[request_id])
+                    yield recorded(summaries[request_id], rows[request_id], calendars)

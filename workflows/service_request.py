@@ -347,6 +347,7 @@ class ServiceRequestWorkflow:
                 pinned: dict[str, object] = {  # a replay (what-if) pins them so
                     "engine_rules": engine_rules(self._policy),
                     "grade_applied": self._policy.grade_applied,
+                    "calendar_version": self._policy.calendar.version,
                 }
                 self._move(
                     tier, institution, EventType.ASSIGNED, SYSTEM_ACTOR, None, None, details=pinned

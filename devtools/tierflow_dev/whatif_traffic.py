@@ -6,6 +6,8 @@ admission and handler activities; its records go to the read model through the r
 projection (no broker: the audit trail is what a what-if reads). People act at random
 instants chosen from a seed: caseworkers of whichever unit holds the request, the enterprise,
 a supervisor of the tier above. Some actions are refused; only applied ones reach the trail.
+Once, a day into the traffic, an operator publishes a newer calendar (one more day off) to
+every running request, as ``tierflow calendar publish`` does.
 """
 
 from __future__ import annotations
@@ -43,11 +45,14 @@ from schemas.enterprise import division_for_tier
 from schemas.lifecycle import (
     ActionKind,
     ActionRequest,
+    CalendarUpdate,
     EscalationReason,
     TransitionBatch,
     WorkflowState,
 )
+from schemas.policy import CalendarData
 from schemas.request import Actor
+from tierflow.calendar_store import record_calendar, record_pinnable
 from tierflow.constants import workflow_id
 from tierflow.db.engine import make_engine
 from tierflow.db.migrate import upgrade
@@ -90,6 +95,8 @@ async def recording_worker(
     with Session(engine) as session:
         record_policy_version(session, policy.version, policy_text)
         session.commit()
+    year = policy.local_year(await env.get_current_time())
+    record_pinnable(engine, [policy], (year, year + 1))  # as a worker does at start
     pinning = PolicyActivities(policy, GradeRegistry(engine))
     directory = DirectoryActivities(Directory.load())
     handlers = HandlerActivities(engine)
@@ -210,6 +217,47 @@ class Traffic:
     requests: list[str] = field(default_factory=list)
     applied: int = 0
     refused: int = 0
+    took_calendar: int = 0  # requests that took the published calendar
+
+
+PUBLISH_AFTER = timedelta(days=1)  # when the operator publishes, after the first submission
+OPERATOR = Actor(id="admin-calendar", role=Role.ADMIN)
+
+
+def published_calendar(policy: PolicyFile, at: datetime) -> CalendarData:
+    """The calendar of ``at``'s year with one more day off: the first working weekday two
+    days after ``at`` (a day off the State Council added, say)."""
+    pinned = policy.calendar_for(policy.local_year(at))
+    day = (at + timedelta(days=2)).date()
+    while day.weekday() in pinned.weekend_days or day in pinned.holidays:
+        day += timedelta(days=1)
+    return pinned.model_copy(
+        update={
+            "version": f"{pinned.version}-published-{day.isoformat()}",
+            "holidays": sorted([*pinned.holidays, day]),
+        }
+    )
+
+
+async def publish(
+    env: WorkflowEnvironment, engine: Engine, handles: dict[str, WorkflowHandle], policy: PolicyFile
+) -> int:
+    """Record a newer calendar and hand it to every request; return how many took it (the
+    others have ended)."""
+    calendar = published_calendar(policy, await env.get_current_time())
+    record_calendar(engine, calendar, OPERATOR.id)
+    took = 0
+    for handle in handles.values():
+        try:
+            await handle.execute_update(
+                ServiceRequestWorkflow.publish_calendar,
+                CalendarUpdate(calendar=calendar, actor=OPERATOR),
+                id=calendar.version,
+            )
+            took += 1
+        except WorkflowUpdateFailedError:
+            continue
+    return took
 
 
 WAVE = timedelta(minutes=10)  # steps planned this close together are taken at once
@@ -219,13 +267,22 @@ SKIP = timedelta(minutes=30)  # the longest single time skip
 SKIP_CALL = timedelta(minutes=10)  # how long one skip may take the server
 
 
-async def generate(env: WorkflowEnvironment, queue: str, count: int, seed: int) -> Traffic:
+async def generate(
+    env: WorkflowEnvironment,
+    queue: str,
+    count: int,
+    seed: int,
+    engine: Engine,
+    policy: PolicyFile,
+) -> Traffic:
     """Submit ``count`` requests (the demo's, ``demo_requests(count, seed)``) at random
     instants and act on them until each ends or has had its last step; time skips between
-    waves of steps (the server fires timers meanwhile), the steps of one wave run at once."""
+    waves of steps (the server fires timers meanwhile), the steps of one wave run at once.
+    ``PUBLISH_AFTER`` the first, a newer calendar is published (``publish``)."""
     rng = random.Random(seed)
     traffic = Traffic()
     now = await env.get_current_time()
+    publish_at: datetime | None = now + PUBLISH_AFTER
     requests = {req.request_id: req for req in demo_requests(count, seed)}
     plan: list[tuple[datetime, int, str]] = []  # (when, tie-break, request id)
     offset = timedelta(0)
@@ -283,6 +340,12 @@ async def generate(env: WorkflowEnvironment, queue: str, count: int, seed: int) 
     while plan:
         first = plan[0][0]
         current = await env.get_current_time()
+        if publish_at is not None and first > publish_at:
+            while publish_at > current:
+                await skip(env, min(publish_at - current, SKIP))
+                current = await env.get_current_time()
+            traffic.took_calendar = await publish(env, engine, handles, policy)
+            publish_at = None
         while first > current:  # in short skips: every timer on the way fires in one
             await skip(env, min(first - current, SKIP))
             current = await env.get_current_time()
@@ -369,8 +432,9 @@ async def recorded_trail(folder: Path, count: int, seed: int) -> AsyncIterator[T
         )
         try:
             text = packaged_policy_text()
-            async with recording_worker(env, engine, parse_policy(text), text) as queue:
-                traffic = await generate(env, queue, count, seed)
+            policy = parse_policy(text)
+            async with recording_worker(env, engine, policy, text) as queue:
+                traffic = await generate(env, queue, count, seed, engine, policy)
                 horizon = await settled(env, engine, traffic)
         finally:
             await env.shutdown()

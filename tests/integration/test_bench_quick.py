@@ -159,3 +159,20 @@ def test_assessment_quick(postgres_server: PostgresServer, tmp_path: Path) -> No
     assert res["transitions"] > 500 * len(OTHER_EVENTS) and res["league_table_s"]["p99"] > 0
     shapes = res["league_table_s_by_shape"]
     assert shapes and all(shape["rows"] > 0 for shape in shapes.values())  # every view sees some
+
+
+def test_whatif_quick(tmp_path: Path) -> None:
+    """Recorded traffic (a calendar published midway) verifies, and its week-shifted clones
+    all replay: none skipped for a calendar or policy the copy lacks."""
+    out = tmp_path / "w.json"
+    result = CliRunner().invoke(app, ["bench", "whatif", "--quick", "--out", str(out)])
+    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+    doc = json.loads(out.read_text())
+    assert doc["scenario"] == "whatif" and doc["quick"] is True  # no servers: no backend
+    res = doc["results"]
+    assert res["recorded"]["took_calendar"] > 0
+    verify = res["verify"]
+    assert (verify["agreed"], verify["disagreements"], verify["skipped"]) == (40, 0, 0)
+    simulate = res["simulate"]
+    assert simulate["requests"] == 400 and simulate["skipped"] == 0
+    assert simulate["requests_per_minute"] > 0 and simulate["breaches_after"] > 0

@@ -34,6 +34,7 @@ TABLES = {
     "rating",
     "institution",
     "sla_policy_version",
+    "business_calendar",
     "api_user",
     "api_token",
     "console_session",

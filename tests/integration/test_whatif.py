@@ -15,16 +15,17 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import update
+from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, col, func, select
 from typer.testing import CliRunner, Result
 
 from schemas.domain import Role, Tier
 from schemas.enterprise import division_for_tier
 from schemas.lifecycle import EventType
+from tierflow.calendar_store import record_calendar
 from tierflow.cli import app as cli_app
 from tierflow.db.engine import make_engine
-from tierflow.db.models import ServiceRequest, Transition
+from tierflow.db.models import BusinessCalendar, ServiceRequest, Transition
 from tierflow.policy import load_policy_file
 from tierflow_dev.whatif_traffic import Trail, recorded_trail, scaled_policy
 from whatif.report import changed_csv, groups_csv
@@ -64,6 +65,9 @@ def test_the_generated_traffic_exercises_breaches_escalations_and_people(
     assert recording.traffic.applied > COUNT
     for needed in (EventType.SLA_BREACHED, EventType.ESCALATED, EventType.RESOLVED):
         assert needed in types
+    # an operator published a calendar midway: the running requests took it
+    assert recording.traffic.took_calendar > 0
+    assert EventType.CALENDAR_UPDATED in types
 
 
 def test_replaying_each_request_under_its_own_policy_reproduces_its_trail(
@@ -75,6 +79,87 @@ def test_replaying_each_request_under_its_own_policy_reproduces_its_trail(
     assert found.skipped == []
     assert (found.requests, found.agreed) == (COUNT, COUNT)
     assert found.max_drift <= timedelta(seconds=1)
+
+
+def _took_calendar(engine: Engine) -> set[str]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Transition).where(Transition.event_type == EventType.CALENDAR_UPDATED)
+        )
+        return {row.request_id for row in rows}
+
+
+def test_a_calendar_published_to_a_request_is_replayed_from_its_record(
+    recording: Recording, tmp_path: Path
+) -> None:
+    """The published calendar's extra day off moved deadlines; verify agrees only because
+    the replay takes that calendar at its instant. Without its record the requests that
+    took it are skipped, naming it, and the others still replay."""
+    took = _took_calendar(recording.engine)
+    assert took and len(took) < COUNT
+    url = _copy(recording, tmp_path / "unrecorded.db")
+    engine = make_engine(url)
+    with Session(engine) as session:
+        session.exec(delete(BusinessCalendar))  # type: ignore[call-overload]
+        session.commit()
+    found = run_verify(VerifyJob(url, Scope(), recording.horizon, processes=1))
+    engine.dispose()
+    assert {item["request_id"] for item in found.skipped} == took
+    assert all("published to it is not recorded" in item["reason"] for item in found.skipped)
+    assert found.disagreements == [] and found.agreed == COUNT - len(took)
+
+
+def _pinned_version(engine: Engine, event_id: str, version: str) -> None:
+    with Session(engine) as session:
+        row = session.get(Transition, event_id)
+        assert row is not None
+        row.details = {**row.details, "calendar_version": version}
+        session.add(row)
+        session.commit()
+
+
+def test_a_request_counts_the_days_off_of_the_calendar_its_admission_recorded(
+    recording: Recording, tmp_path: Path
+) -> None:
+    """After an upgrade of the holidays data the installed data builds another calendar than
+    a request pinned: the replay takes the days off of the version its admission recorded,
+    and skips the request, naming the version, when that calendar is not recorded."""
+    url = _copy(recording, tmp_path / "upgraded.db")
+    engine = make_engine(url)
+    installed = load_policy_file().calendar_for(recording.horizon.year)
+    with Session(engine) as session:
+        first = session.exec(
+            select(Transition)
+            .where(Transition.event_type == EventType.ASSIGNED)
+            .where(col(Transition.request_id).not_in(_took_calendar(engine)))
+            .order_by(col(Transition.event_id))
+        ).first()
+        assert first is not None and first.details["calendar_version"] == installed.version
+        event_id, request_id, admitted = first.event_id, first.request_id, first.occurred_at
+    job = VerifyJob(url, Scope(request_prefix=request_id), recording.horizon, processes=1)
+    _pinned_version(engine, event_id, "cn-holidays-0.1-moved")
+    skipped = run_verify(job).skipped
+    assert [item["request_id"] for item in skipped] == [request_id]
+    assert (
+        "the calendar cn-holidays-0.1-moved its admission pinned is not recorded"
+        in (skipped[0]["reason"])
+    )
+    # recorded with one more day off on its first working day: the replay counts it
+    day = admitted.date() + timedelta(days=1)
+    while day.weekday() >= 5 or day in installed.holidays:
+        day += timedelta(days=1)
+    moved = installed.model_copy(
+        update={"version": "cn-holidays-0.1-moved", "holidays": [*installed.holidays, day]}
+    )
+    record_calendar(engine, moved, "t")
+    found = run_verify(job)
+    assert found.skipped == [] and len(found.disagreements) == 1
+    # recorded with the very days the request counted: it replays exactly
+    _pinned_version(engine, event_id, "cn-holidays-0.1-same")
+    record_calendar(engine, installed.model_copy(update={"version": "cn-holidays-0.1-same"}), "t")
+    found = run_verify(job)
+    engine.dispose()
+    assert (found.agreed, found.skipped, found.disagreements) == (1, [], [])
 
 
 def test_verify_names_a_request_whose_trail_does_not_follow_from_its_actions(

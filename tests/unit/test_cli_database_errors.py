@@ -35,6 +35,10 @@ def test_a_new_database_and_a_bad_revision_are_one_line_each(tmp_path: Path) -> 
     assert listed.returncode == 1 and "Traceback" not in listed.stderr
     assert "数据库出错：OperationalError" in listed.stderr
     assert "请先运行 `tierflow db upgrade`" in listed.stderr
+    # a publication is recorded before it goes out (a what-if replays it from the record)
+    published = tierflow(tmp_path, "calendar", "publish", "--wait", "0")
+    assert published.returncode == 1 and "Traceback" not in published.stderr
+    assert "请先运行 `tierflow db upgrade`" in published.stderr
     revision = tierflow(tmp_path, "db", "upgrade", "nosuch")
     assert revision.returncode == 1 and "Traceback" not in revision.stderr
     assert revision.stderr.startswith("数据库迁移出错：") and "nosuch" in revision.stderr
@@ -65,6 +69,7 @@ def test_temporal_away_for_the_whole_wait_is_one_line(tmp_path: Path) -> None:
     """`calendar publish` and `db refresh-worklists` take --wait as `temporal setup` does, and
     say in one line that Temporal stayed away (a traceback after 120 s before)."""
     away = {"TIERFLOW_TEMPORAL_ADDRESS": "127.0.0.1:9"}
+    assert tierflow(tmp_path, "db", "upgrade").returncode == 0
     for args in (
         ("calendar", "publish", "--wait", "1"),
         ("db", "refresh-worklists", "--wait", "1"),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from tierflow.cli.database import operator
+from tierflow.cli.database import open_engine, operator
 from tierflow.cli.texts import _, fail, say
 
 app = typer.Typer(
@@ -71,6 +71,7 @@ def publish(
     from schemas.request import Actor
     from tierflow.calendar_data import build_calendar
     from tierflow.calendar_publish import publish_calendar, running_requests
+    from tierflow.calendar_store import record_calendar
     from tierflow.settings import get_settings
     from tierflow.temporal_client import connect_temporal
 
@@ -78,6 +79,11 @@ def publish(
     settings = get_settings()
     calendar = build_calendar(first_year, last_year)
     publisher = _admin(admin) if admin else operator()
+    engine = open_engine()  # recorded first: a what-if replays the publication from it
+    try:
+        record_calendar(engine, calendar, publisher)
+    finally:
+        engine.dispose()
 
     async def run() -> None:
         client = await connect_temporal(

@@ -359,6 +359,19 @@ class SlaPolicyRelease(SQLModel, table=True):
     note: str | None = Field(default=None, sa_type=Text)
 
 
+# --------------------------------------------------------------------------- business_calendar
+class BusinessCalendar(SQLModel, table=True):
+    """Every business calendar's days off by version (``tierflow.calendar_store``): the ones
+    workers pin and the ones an operator published to running requests, so a what-if
+    replays a request on the days it counted, whichever ``holidays`` data is installed."""
+
+    __tablename__ = "business_calendar"
+    version: str = Field(primary_key=True, sa_type=String(100))
+    recorded_at: datetime = Field(sa_type=UtcDateTime)
+    recorded_by: str = Field(sa_type=String(100))  # a user id, cli:<os user>, or worker
+    content: str = Field(sa_type=Text)  # the CalendarData JSON
+
+
 # --------------------------------------------------------------------------- directory_version
 class DirectoryVersion(SQLModel, table=True):
     """Every institution directory version imported (CLI or console), kept whole so any

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, insert, select
 
 from tierflow.db.engine import make_engine
 from tierflow.db.migrate import upgrade
-from tierflow.db.models import ServiceRequest, Transition
+from tierflow.db.models import BusinessCalendar, ServiceRequest, Transition
 from tierflow_dev.bench.common import target
 from tierflow_dev.whatif_traffic import recorded_trail, scaled_policy
 from whatif.run import Candidate, VerifyJob, WhatIfJob, run_verify, run_whatif
@@ -49,7 +49,8 @@ async def record(home: Path, count: int) -> tuple[str, datetime, dict[str, int]]
     async with recorded_trail(home, count, SEED) as trail:
         traffic = trail.traffic
         counts = {"requests": len(traffic.requests), "actions_applied": traffic.applied}
-        return trail.url, trail.horizon, counts | {"actions_refused": traffic.refused}
+        refused = {"actions_refused": traffic.refused, "took_calendar": traffic.took_calendar}
+        return trail.url, trail.horizon, counts | refused
 
 
 def clone(source: Engine, target_url: str, count: int) -> int:
@@ -57,6 +58,7 @@ def clone(source: Engine, target_url: str, count: int) -> int:
     with source.connect() as conn:
         requests = [dict(r._mapping) for r in conn.execute(select(ServiceRequest.__table__))]  # type: ignore[attr-defined]
         events = [dict(r._mapping) for r in conn.execute(select(Transition.__table__))]  # type: ignore[attr-defined]
+        calendars = [dict(r._mapping) for r in conn.execute(select(BusinessCalendar.__table__))]  # type: ignore[attr-defined]
     by_request: dict[str, list[dict[str, Any]]] = {}
     for event in events:
         by_request.setdefault(event["request_id"], []).append(event)
@@ -64,6 +66,8 @@ def clone(source: Engine, target_url: str, count: int) -> int:
     engine = make_engine(target_url)
     written = 0
     try:
+        with engine.begin() as conn:  # the calendar published midway, by version: as it is
+            conn.execute(insert(BusinessCalendar.__table__), calendars)  # type: ignore[attr-defined]
         copy = 0
         while copy * len(requests) < count:
             shift = timedelta(weeks=copy % 52)

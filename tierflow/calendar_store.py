@@ -1,0 +1,72 @@
+"""Business calendars recorded by version, so a what-if counts the days a request counted.
+
+A request pins its calendar at admission, built from the ``holidays`` data installed on the
+worker, and may later take one an operator published (``tierflow calendar publish``). Its
+history holds both, the read model only their versions; a what-if run elsewhere, or after
+an upgrade of that data, would build other days. So workers record the calendars they pin
+(those of this year and the next, at start) and ``calendar publish`` the one it publishes.
+A version names the data release and the years, so its days never change: a version is
+recorded once, and its working hours are the policy's, not the record's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from schemas.policy import CalendarData
+from tierflow.db.engine import begin_write, conflict_insert
+from tierflow.db.models import BusinessCalendar
+from tierflow.policy import PolicyFile
+from tierflow.recorded_versions import RecordedVersions
+
+CACHED_VERSIONS = 16
+WORKER = "worker"  # recorded_by of the calendars a worker pins
+
+
+def record_calendar(engine: Engine, calendar: CalendarData, by: str) -> bool:
+    """Record ``calendar`` unless its version is; return True if it was new."""
+    table = BusinessCalendar.__table__  # type: ignore[attr-defined]
+    row = {
+        "version": calendar.version,
+        "recorded_at": datetime.now(UTC),
+        "recorded_by": by,
+        "content": calendar.model_dump_json(),
+    }
+    with begin_write(engine) as connection:
+        insert = conflict_insert(table, connection.dialect.name).values(row)
+        result = connection.execute(insert.on_conflict_do_nothing(index_elements=["version"]))
+    return bool(result.rowcount)
+
+
+def record_pinnable(
+    engine: Engine, policies: Iterable[PolicyFile], years: Iterable[int], by: str = WORKER
+) -> list[str]:
+    """Record the calendar each policy pins for a request of each year; return the versions
+    new to the table. A policy without public holidays pins no data to record."""
+    new: list[str] = []
+    for policy in policies:
+        if not policy.calendar.public_holidays:
+            continue
+        for year in years:
+            calendar = policy.calendar_for(year)
+            if record_calendar(engine, calendar, by):
+                new.append(calendar.version)
+    return new
+
+
+def _parse(content: str, where: str) -> CalendarData:
+    try:
+        return CalendarData.model_validate_json(content)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from exc
+
+
+_PARSED = RecordedVersions(BusinessCalendar, _parse, CACHED_VERSIONS)
+
+
+def recorded_calendar(engine: Engine, version: str) -> CalendarData | None:
+    """The recorded calendar ``version`` (None if it is not recorded)."""
+    return _PARSED.load(engine, version)
