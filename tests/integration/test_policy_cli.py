@@ -90,7 +90,15 @@ def test_refusals_name_the_field(db_url: str, tmp_path: Path) -> None:
     assert unknown.exit_code == 1
     assert "未发布：version：未记录版本 2099.9" in unknown.output
     naive = run(db_url, "policy", "promote", "2099.9", "--from", "2027-01-01T00:00", locale="en")
-    assert "not promoted: in_force_from: give a time zone" in naive.output
+    # named by the option given, not the API's field (in_force_from) it fills
+    assert "not promoted: --from: give a time zone" in naive.output
+    past = run(db_url, "policy", "promote", "2099.9", "--from", "2020-01-01T00:00+08:00")
+    assert past.exit_code == 1 and "未发布：--from：2020-01-01T00:00:00+08:00 已经过去" in past.output
+    candidate = tmp_path / "candidate.toml"
+    candidate.write_text(policy_text(Targets(response=1800, version="2099.8")), encoding="utf-8")
+    assert run(db_url, "policy", "add", str(candidate)).exit_code == 0
+    run_id = run(db_url, "policy", "promote", "2099.8", "--from", later, "--whatif-run", "wi-0")
+    assert run_id.exit_code == 1 and "未发布：--whatif-run：" in run_id.output, run_id.output
     garbled = run(db_url, "policy", "promote", "2099.9", "--from", "next week")
     assert garbled.exit_code == 2 and "--from：'next week' 不是 ISO 8601 时间" in garbled.output
 

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from tierflow.cli.database import database, operator
 from tierflow.cli.texts import _, catalog, explain, fail, say
 from tierflow.i18n import os_reason
+
+if TYPE_CHECKING:
+    from tierflow.policy_store import PolicyStoreError
 
 app = typer.Typer(
     help="SLA policies: add a candidate, promote it from a date, list versions and releases.",
@@ -92,6 +96,18 @@ def list_policies() -> None:
         typer.echo(_("# in force now: the worker's policy file (no release yet)"))
 
 
+# the fields a promotion refuses, as this command's options name them (the API's field names)
+OPTION_OF_FIELD = {"in_force_from": "--from", "whatif_run_id": "--whatif-run"}
+
+
+def _as_option(exc: PolicyStoreError) -> str:
+    """The refusal in the reader's language, naming the command's option rather than the
+    field it fills (the refusals are shared with the API, which names its fields)."""
+    said = explain(exc)
+    option = OPTION_OF_FIELD.get(exc.field)
+    return option + said.removeprefix(exc.field) if option and said.startswith(exc.field) else said
+
+
 @app.command("promote")
 def promote(
     version: str = typer.Argument(..., help="A recorded policy version"),
@@ -125,7 +141,7 @@ def promote(
                 note=note,
             )
         except PolicyStoreError as exc:
-            fail(_("not promoted: %(reason)s") % {"reason": explain(exc)})
+            fail(_("not promoted: %(reason)s") % {"reason": _as_option(exc)})
     said = {
         "version": release.version,
         "from": _shown(release.in_force_from),
