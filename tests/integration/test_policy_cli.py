@@ -93,7 +93,8 @@ def test_refusals_name_the_field(db_url: str, tmp_path: Path) -> None:
     # named by the option given, not the API's field (in_force_from) it fills
     assert "not promoted: --from: give a time zone" in naive.output
     past = run(db_url, "policy", "promote", "2099.9", "--from", "2020-01-01T00:00+08:00")
-    assert past.exit_code == 1 and "未发布：--from：2020-01-01T00:00:00+08:00 已经过去" in past.output
+    assert past.exit_code == 1
+    assert "未发布：--from：2020-01-01T00:00:00+08:00 已经过去" in past.output
     candidate = tmp_path / "candidate.toml"
     candidate.write_text(policy_text(Targets(response=1800, version="2099.8")), encoding="utf-8")
     assert run(db_url, "policy", "add", str(candidate)).exit_code == 0
