@@ -218,7 +218,9 @@ def render(
         "can_report": user is not None and can(user, "reports"),
         "can_submit": user is not None and can(user, "submit"),
         "now": now,
-        "clocks": views.Clockwork(texts, now, calendars(settings.policy_file)),
+        "clocks": views.Clockwork(
+            texts, now, calendars(settings.policy_file, request.app.state.ctx.engine)
+        ),
         "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "unit": views.UnitNames(request.app.state.ctx.engine),
         # a signed-in page warns before the session's idle time ends (console.js)
@@ -634,8 +636,9 @@ def _case(
     submitted = view.summary.submitted_at if view else None
     submitted = submitted or (detail.request.submitted_at if detail.request else None)
     cal = view.calendar if view and view.calendar else None  # the request's pinned calendar
-    if cal is None and submitted:  # the read model alone: the policy file's for that year
-        cal = calendars(ctx.settings.policy_file).at_submission(submitted)
+    if cal is None and submitted:  # the read model alone: its policy's for that year
+        version = detail.request.policy_version if detail.request else None
+        cal = calendars(ctx.settings.policy_file, ctx.engine).at_submission(submitted, version)
     actions = [
         {
             "kind": kind,
@@ -664,7 +667,7 @@ def _case(
         "estimated_years": formats.listed(
             [str(year) for year in workflow_views.estimated_years_ahead(view)], texts.t
         ),
-        "clocks": views.Clockwork(texts, now, calendars(ctx.settings.policy_file), cal),
+        "clocks": views.Clockwork(texts, now, calendars(ctx.settings.policy_file, ctx.engine), cal),
         "calendar": cal,
         "bar_width": views.BAR_WIDTH,
         "actions": actions,

@@ -300,26 +300,31 @@ class Clockwork:
         self.now = now
         self._calendars = calendars
         self._pinned = pinned  # one request's page: the calendar its workflow pinned
-        self._stretches: dict[str, str] = {}
+        self._stretches: dict[tuple[object, ...], str] = {}
 
-    def calendar(self, submitted_at: datetime | None) -> CalendarData | None:
+    def calendar(
+        self, submitted_at: datetime | None, policy_version: str | None = None
+    ) -> CalendarData | None:
         if self._pinned is not None:
             return self._pinned
         if submitted_at is None:
             return None
-        return self._calendars.at_submission(submitted_at)
+        return self._calendars.at_submission(submitted_at, policy_version)
 
-    def countdown(self, due: datetime, submitted_at: datetime | None) -> Countdown:
-        cal = self.calendar(submitted_at)
+    def countdown(
+        self, due: datetime, submitted_at: datetime | None, policy_version: str | None = None
+    ) -> Countdown:
+        cal = self.calendar(submitted_at, policy_version)
         aware = due if due.tzinfo else due.replace(tzinfo=UTC)
         if cal is None:
             left, day, stretches = int((aware - self.now).total_seconds()), 86_400, ""
         else:
             left, day = business_left(aware, self.now, cal), day_length(cal)
-            if cal.version not in self._stretches:
+            hours = (cal.version, *(tuple(p) for p in cal.working_periods))  # a version's days
+            if hours not in self._stretches:  # with a policy's own hours
                 pairs = working_stretches(self.now, cal)
-                self._stretches[cal.version] = ",".join(f"{a}-{b}" for a, b in pairs)
-            stretches = self._stretches[cal.version]
+                self._stretches[hours] = ",".join(f"{a}-{b}" for a, b in pairs)
+            stretches = self._stretches[hours]
         t = self.texts.t
         text = formats.remaining(left, day, t)
         title = t.gettext("due %(when)s") % {"when": self.texts.when(aware)}
