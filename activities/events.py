@@ -11,6 +11,7 @@ from kafka import KafkaProducer
 from kafka.producer.future import FutureRecordMetadata
 
 from activities.sent_before import Refused, SendLedger, SentBefore
+from schemas.events import EVENT_SOURCE
 from schemas.lifecycle import TransitionRecord
 from tierflow.kafka_io import SEND_TIMEOUT, reader_like, send_event
 from tierflow.metrics import WorkerMetrics
@@ -57,10 +58,12 @@ class EventPublisher:
         producer: KafkaProducer,
         topic: str,
         metrics: WorkerMetrics,
+        source: str = EVENT_SOURCE,
     ) -> None:
         self.producer = producer
         self.topic = topic
         self.metrics = metrics
+        self.source = source
         self.sent_before = SentBefore(SendLedger(), topic, lambda: reader_like(producer))
         self._requests = KeyLocks()  # one request's batches take turns; others never wait
 
@@ -94,7 +97,7 @@ class EventPublisher:
         futures = []
         for index, record in enumerate(records):
             try:
-                _, future = send_event(self.producer, self.topic, record)
+                _, future = send_event(self.producer, self.topic, record, self.source)
             except Exception as exc:
                 for unsent in records[index:]:
                     ledger.add(unsent.event_id, Refused(exc))

@@ -18,6 +18,7 @@ from temporalio import activity
 from activities.events import EventPublisher
 from activities.failures import is_permanent, permanent_failure
 from activities.persistence import TransitionWriter
+from schemas.events import EVENT_SOURCE
 from schemas.lifecycle import TransitionBatch
 from tierflow.metrics import WorkerMetrics
 
@@ -26,10 +27,15 @@ class OutboxActivities:
     """Persistence then publishing of a whole batch, in one activity."""
 
     def __init__(
-        self, engine: Engine, producer: KafkaProducer, topic: str, metrics: WorkerMetrics
+        self,
+        engine: Engine,
+        producer: KafkaProducer,
+        topic: str,
+        metrics: WorkerMetrics,
+        source: str = EVENT_SOURCE,
     ) -> None:
         self.writer = TransitionWriter(engine, metrics)
-        self.publisher = EventPublisher(producer, topic, metrics)
+        self.publisher = EventPublisher(producer, topic, metrics, source)
 
     @activity.defn(name="record_transitions")
     def record_transitions(self, batch: TransitionBatch) -> int:

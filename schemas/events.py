@@ -133,7 +133,15 @@ def command_event(
     )
 
 
-def event_from_transition(record: TransitionRecord, source: str = "/tierflow/worker") -> CloudEvent:
+# the CloudEvents ``source`` of lifecycle events unless a deployment names its own
+# (``TIERFLOW_EVENT_SOURCE``: consumers of several deployments tell their events apart by
+# source and id)
+EVENT_SOURCE = "/tierflow/worker"
+# a URI-reference as a source: a path, or a scheme and what follows; no spaces or controls
+EVENT_SOURCE_PATTERN = r"^(/|[A-Za-z][A-Za-z0-9+.-]*:)[!-~]{0,199}$"
+
+
+def event_from_transition(record: TransitionRecord, source: str = EVENT_SOURCE) -> CloudEvent:
     """Wrap a transition as a lifecycle event, leaving out the enterprise contact PII."""
     exclude: Any = {"request": {"enterprise": PII_CONTACT_FIELDS}} if record.request else None
     return CloudEvent(

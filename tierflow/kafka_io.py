@@ -18,7 +18,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.partitioner.default import murmur2
 from kafka.producer.future import FutureRecordMetadata
 
-from schemas.events import CloudEvent, event_from_transition
+from schemas.events import EVENT_SOURCE, CloudEvent, event_from_transition
 from schemas.lifecycle import TransitionRecord
 
 log = logging.getLogger("tierflow.kafka")
@@ -92,7 +92,7 @@ def publish_event(
     producer: KafkaProducer,
     topic: str,
     record: TransitionRecord,
-    source: str = "/tierflow/worker",
+    source: str = EVENT_SOURCE,
 ) -> CloudEvent:
     """Publish one transition as a CloudEvent keyed by request id; raise if the broker refuses."""
     return publish_events(producer, topic, [record], source)[0]
@@ -102,7 +102,7 @@ def publish_events(
     producer: KafkaProducer,
     topic: str,
     records: list[TransitionRecord],
-    source: str = "/tierflow/worker",
+    source: str = EVENT_SOURCE,
 ) -> list[CloudEvent]:
     """Send every transition, then wait for all acks (the idempotent producer keeps order).
 
@@ -119,7 +119,7 @@ def send_events(
     producer: KafkaProducer,
     topic: str,
     records: list[TransitionRecord],
-    source: str = "/tierflow/worker",
+    source: str = EVENT_SOURCE,
 ) -> list[tuple[CloudEvent, FutureRecordMetadata]]:
     """Queue every transition for sending and return each event with its send's future."""
     return [send_event(producer, topic, record, source) for record in records]
@@ -129,7 +129,7 @@ def send_event(
     producer: KafkaProducer,
     topic: str,
     record: TransitionRecord,
-    source: str = "/tierflow/worker",
+    source: str = EVENT_SOURCE,
 ) -> tuple[CloudEvent, FutureRecordMetadata]:
     """Queue one transition for sending; raises if the producer refuses it outright."""
     event = event_from_transition(record, source=source)

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.events import EVENT_SOURCE, EVENT_SOURCE_PATTERN
 from tierflow.constants import (
     COMMANDS_TOPIC,
     DEAD_LETTER_TOPIC,
@@ -132,6 +133,13 @@ class Settings(BaseSettings):
 
     commands_topic: str = Field(
         default=COMMANDS_TOPIC, description="Topic the ingress consumes commands from"
+    )
+    event_source: str = Field(
+        default=EVENT_SOURCE,
+        pattern=EVENT_SOURCE_PATTERN,
+        description="The CloudEvents source of the lifecycle events this deployment publishes "
+        "(a path such as /tierflow/zj, or a URI): consumers of several deployments tell their "
+        "events apart by source and id",
     )
     dead_letter_topic: str = Field(
         default=DEAD_LETTER_TOPIC, description="Topic the ingress parks rejected commands on"

@@ -145,7 +145,9 @@ def _fill_institutions(engine: Engine, watch: DirectoryWatch) -> None:
 def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
     """Return a Worker with the lifecycle workflow and the real activities."""
     settings = parts.settings or get_settings()
-    outbox = OutboxActivities(parts.engine, parts.producer, parts.events_topic, parts.metrics)
+    outbox = OutboxActivities(
+        parts.engine, parts.producer, parts.events_topic, parts.metrics, settings.event_source
+    )
     watch = DirectoryWatch(settings.directory_file)
     _record_directory(parts.engine, watch, settings.directory_file)
     _fill_institutions(parts.engine, watch)

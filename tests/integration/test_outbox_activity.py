@@ -14,6 +14,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import IllegalStateError
 from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 from temporalio.exceptions import ApplicationError
@@ -31,6 +32,7 @@ from tests.utils.stack_helpers import sample
 from tierflow.db.models import ServiceRequest, Transition
 from tierflow.kafka_io import make_producer, publish_events
 from tierflow.metrics import WorkerMetrics
+from tierflow.settings import Settings
 from tierflow_dev.devstack.kafka import KafkaBroker
 
 
@@ -173,3 +175,29 @@ def test_a_record_the_producer_refuses_is_sent_on_the_retry_without_waiting(
     assert waits == []  # the refused record was this process's: nobody else's send to await
     assert on_topic(kafka_broker.bootstrap, topic) == [r.event_id for r in records]
     assert sample(registry, "tierflow_events_already_sent_total", how="this_process") == 1
+
+
+def test_a_deployment_names_the_source_of_its_events(
+    sqlite_engine: Engine, kafka_broker: KafkaBroker, unique_topic: Callable[..., str]
+) -> None:
+    """Two provinces' deployments both number their events ``<request id>:<seq>``; a consumer
+    of both tells them apart by the CloudEvents source each names (TIERFLOW_EVENT_SOURCE)."""
+    settings = Settings(event_source="/tierflow/zj")
+    topic = unique_topic("events")
+    producer = make_producer(kafka_broker.bootstrap)
+    outbox = OutboxActivities(
+        sqlite_engine, producer, topic, WorkerMetrics(CollectorRegistry()), settings.event_source
+    )
+    batch = batch_of_lifecycle()
+    try:
+        ActivityEnvironment().run(outbox.record_transitions, batch)
+    finally:
+        producer.close()
+    events = [
+        CloudEvent.model_validate_json(m.value) for m in read_all(kafka_broker.bootstrap, topic, 4)
+    ]
+    assert {event.source for event in events} == {"/tierflow/zj"}
+    assert Settings().event_source == "/tierflow/worker"  # unless a deployment names one
+    for wrong in ("tierflow zj", "zj/events", "/" + "x" * 200):
+        with pytest.raises(ValidationError, match="event_source"):
+            Settings(event_source=wrong)
