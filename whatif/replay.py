@@ -26,12 +26,19 @@ class Replayed:
 
 
 def replay(
-    recorded: RecordedRequest, pinning: Pinning, directory: Directory, horizon: datetime
+    recorded: RecordedRequest,
+    pinning: Pinning,
+    directory: Directory,
+    horizon: datetime,
+    yardstick: CalendarData | None = None,
 ) -> Replayed:
     """Run the recorded actions at their instants under ``pinning``'s policy until ``horizon``.
 
     Under a candidate calendar the calendars published to the request are not delivered: the
-    candidate stands for the days off of every year it covers."""
+    candidate stands for the days off of every year it covers. Business time to resolution is
+    measured on ``yardstick`` if given (the request's own calendar, so that a candidate of
+    other working hours does not change it for a request resolved at the same instant), else
+    on the calendar pinned."""
     lookups = TrailLookups.of(recorded.rows, pinning, directory)
     state = WorkflowState(request=recorded.request, search_attributes=False)  # none to upsert
     actions = recorded.actions
@@ -41,7 +48,11 @@ def replay(
     req = recorded.request
     calendar = lookups.pinned.calendar if lookups.pinned else None
     outcome = outcome_of(
-        req.request_id, req.category.value, req.priority.value, list(run.records), calendar
+        req.request_id,
+        req.category.value,
+        req.priority.value,
+        list(run.records),
+        yardstick or calendar,
     )
     return Replayed(run.records, run.refused, outcome, calendar)
 

@@ -93,20 +93,23 @@ class Report:
         self.before.add(before)
         self.after.add(after)
         self.refused_actions += refused
+        # a request stays in its own groups (by its figures before) on both sides, so each
+        # group compares the same requests: one escalated further under the candidate is not
+        # taken out of its tier's figures and its breaches credited to the tier above
         for dimension, key in _keys(before).items():
             pair = self.groups[dimension].setdefault(key, (Figures(), Figures()))
             pair[0].add(before)
-        for dimension, key in _keys(after).items():
-            pair = self.groups[dimension].setdefault(key, (Figures(), Figures()))
             pair[1].add(after)
         fields = before.differs(after)
+        if refused:  # so the request a refused action belongs to can be found
+            fields.append("refused_actions")
         if fields:
             self.changed.append(
                 {
                     "request_id": before.request_id,
                     "changed": fields,
-                    "before": before.as_dict(),
-                    "after": after.as_dict(),
+                    "before": before.as_dict() | {"refused_actions": 0},
+                    "after": after.as_dict() | {"refused_actions": refused},
                     "refused_actions": refused,  # recorded actions the candidate refused
                 }
             )

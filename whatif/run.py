@@ -121,7 +121,9 @@ def _whatif_slice(job: Job, ids: list[str]) -> Report:
         try:
             own = context.own(recorded.policy_version)
             before = replay(recorded, own, context.directory, job.horizon)
-            after = replay(recorded, candidate, context.directory, job.horizon)
+            after = replay(
+                recorded, candidate, context.directory, job.horizon, yardstick=before.calendar
+            )
         except (PolicyError, SimulationError) as exc:
             report.skip(recorded.request.request_id, str(exc))
             continue

@@ -90,6 +90,7 @@ FIELD_LABELS = {
     "tier": N_("Tier at the end"),
     "state": N_("State"),
     "resolution_business_seconds": N_("Business hours to resolution"),
+    "refused_actions": N_("Recorded actions refused"),
 }
 ENUMS: dict[str, type[StrEnum]] = {
     "tier": Tier,

@@ -31,7 +31,7 @@ COUNT = 30
 SEED = 2028
 WORDS = {
     "zh-CN": {"nav": "策略推演", "file": "策略文件（TOML）", "run": "开始推演",
-              "changes": "件工单有变化", "measure": "按时办结率",
+              "changes": "件工单有变化", "measure": "按时办结率（占全部工单）",
               "region": "您的辖区：33（浙江省）"},
     "en": {"nav": "SLA what-if", "file": "A policy file (TOML)", "run": "Run the what-if",
            "changes": "requests change", "measure": "On-time rate",

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tomllib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
+import tomli_w
 from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, col, func, select
 from typer.testing import CliRunner, Result
@@ -28,10 +30,11 @@ from tierflow.db.engine import make_engine
 from tierflow.db.models import BusinessCalendar, ServiceRequest, Transition
 from tierflow.policy import load_policy_file
 from tierflow_dev.whatif_traffic import Trail, recorded_trail, scaled_policy
+from whatif.replay import replay
 from whatif.report import changed_csv, groups_csv
-from whatif.run import Candidate, VerifyJob, WhatIfJob, run_verify, run_whatif
+from whatif.run import Candidate, Context, VerifyJob, WhatIfJob, run_verify, run_whatif
 from whatif.store import list_runs, load_run
-from whatif.trail import Scope
+from whatif.trail import Scope, load, request_ids
 
 COUNT = 40
 SEED = 2026
@@ -292,6 +295,38 @@ def test_the_own_policy_as_candidate_changes_nothing(recording: Recording) -> No
     assert report["changed"] == []
     assert report["before"] == report["after"]
     assert report["skipped"] == []
+
+
+def test_business_time_to_resolution_is_measured_on_the_requests_own_calendar(
+    recording: Recording,
+) -> None:
+    """A candidate keeping longer working hours (08:30-12:00, 13:00-18:00): a request it
+    resolves at the recorded instant took as many business hours as recorded (its own
+    calendar measures both sides); measured on each side's calendar, most took more."""
+    data = tomllib.loads(scaled_policy("longer-days"))
+    data["calendar"]["working_periods"] = [["08:30", "12:00"], ["13:00", "18:00"]]
+    longer = Candidate(tomli_w.dumps(data))
+    engine = make_engine(recording.url)
+    context = Context(engine)
+    candidate = longer.pinning(context.grades, context.calendars)
+    ids = request_ids(engine, Scope())
+    same_instant = longer_hours = 0  # resolved at the same instant; of them, longer measured
+    for request in load(engine, ids):
+        own = context.own(request.policy_version)
+        before = replay(request, own, context.directory, recording.horizon)
+        after = replay(request, candidate, context.directory, recording.horizon, before.calendar)
+        resolved = [
+            [r.occurred_at for r in side.records if r.event_type is EventType.RESOLVED]
+            for side in (before, after)
+        ]
+        if before.outcome.resolved and after.outcome.resolved and resolved[0] == resolved[1]:
+            same_instant += 1
+            seconds = before.outcome.resolution_business_seconds
+            assert after.outcome.resolution_business_seconds == seconds
+            own_hours = replay(request, candidate, context.directory, recording.horizon)
+            longer_hours += own_hours.outcome.resolution_business_seconds != seconds
+    engine.dispose()
+    assert same_instant > 0 and longer_hours > 0
 
 
 def test_halved_targets_breach_more_and_list_the_requests_that_change(

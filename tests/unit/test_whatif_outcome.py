@@ -4,11 +4,11 @@ share one denominator."""
 
 from __future__ import annotations
 
-from schemas.domain import State
+from schemas.domain import State, Tier
 from schemas.lifecycle import EventType
 from tests.utils.factories import RecordFactory, make_request
 from whatif.outcome import Outcome, outcome_of
-from whatif.report import Figures
+from whatif.report import Figures, Report, changed_csv
 
 
 def _outcome(factory: RecordFactory, records: list) -> Outcome:
@@ -45,3 +45,39 @@ def test_the_on_time_rate_counts_every_request() -> None:
     open_ = RecordFactory(make_request("req-open"))
     figures.add(_outcome(open_, [open_.submitted(), open_.assigned("zj-330106-sme")]))
     assert figures.as_dict()["on_time_rate"] == 0.5
+
+
+def test_a_group_compares_the_same_requests_before_and_after() -> None:
+    """Resolved on time at its county unit as recorded; escalated twice and late under the
+    candidate: the county's group holds it on both sides with its breaches after, and no
+    national group appears with a request the recording never sent there."""
+    f = RecordFactory(make_request("req-escalated-after"))
+    first = [f.submitted(), f.assigned("zj-330106-sme", Tier.COUNTY)]
+    before = _outcome(f, [*first, f.resolved()])
+    late = [
+        *first,
+        f.breached("resolution"),
+        f.escalated("zj-330100-sme", Tier.MUNICIPAL),
+        f.breached("resolution"),
+        f.escalated("zj-330000-sme", Tier.PROVINCIAL),
+    ]
+    after = _outcome(f, late)
+    report = Report("candidate", {})
+    report.add(before, after)
+    tiers = report.as_dict()["groups"]["tier"]
+    assert list(tiers) == ["county"]
+    assert tiers["county"]["before"]["requests"] == tiers["county"]["after"]["requests"] == 1
+    assert (tiers["county"]["before"]["breaches"], tiers["county"]["after"]["breaches"]) == (0, 2)
+
+
+def test_a_request_whose_recorded_action_the_candidate_refuses_is_listed() -> None:
+    """Its figures are the same, but a supervisor must find which request lost an action: it
+    is listed as changed, with the refusals, in the report and its CSV."""
+    f = RecordFactory(make_request("req-refused"))
+    same = _outcome(f, [f.submitted(), f.assigned("zj-330106-sme"), f.resolved()])
+    report = Report("candidate", {})
+    report.add(same, same, refused=1)
+    [change] = report.as_dict()["changed"]
+    assert change["request_id"] == "req-refused" and change["changed"] == ["refused_actions"]
+    rows = changed_csv(report.as_dict()).splitlines()
+    assert rows[1] == "req-refused,refused_actions,0,1"
