@@ -7,6 +7,7 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from whatif.outcome import Outcome
@@ -88,6 +89,7 @@ class Report:
     changed: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)  # request id, reason
     refused_actions: int = 0  # recorded actions the candidate's flow no longer allowed
+    as_of: datetime | None = None  # the instant the data stands for (timers after it not fired)
 
     def add(self, before: Outcome, after: Outcome, refused: int = 0) -> None:
         self.before.add(before)
@@ -134,6 +136,7 @@ class Report:
             "changed": self.changed,
             "skipped": self.skipped,
             "refused_actions": self.refused_actions,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
         }
 
 

@@ -138,7 +138,9 @@ def run_whatif(job: WhatIfJob) -> Report:
     engine.dispose()
     candidate_version = parse_policy(job.candidate.policy_text, "candidate").version
     parts = list(_map(job, _whatif_slice, ids))
-    return merge(parts) if parts else Report(candidate_version, job.scope.as_dict())
+    report = merge(parts) if parts else Report(candidate_version, job.scope.as_dict())
+    report.as_of = job.horizon
+    return report
 
 
 # ---------------------------------------------------------------------------- verify

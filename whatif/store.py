@@ -58,7 +58,12 @@ def save_run(
                 candidate_calendar=candidate_calendar,
                 since=scope.since,
                 until=scope.until,
-                scope={**scope.as_dict(), **({"held_above": held_above} if held_above else {})},
+                scope={
+                    **scope.as_dict(),
+                    **({"held_above": held_above} if held_above else {}),
+                    # the instant the data stood for: with it the run can be made again
+                    **({"as_of": data["as_of"]} if data.get("as_of") else {}),
+                },
                 requests=data["requests"],
                 changed=len(data["changed"]),
                 report=json.dumps(data, ensure_ascii=False, default=str),

@@ -450,6 +450,8 @@ def _run_page(
         "priority": lambda value: group_name("priority", value, texts, names),
         "tier": lambda value: group_name("tier", value, texts, names),
         "calendar_version": _calendar_version(run.candidate_calendar),
+        # runs saved before it was kept stood for the instant they ran
+        "as_of": _as_of(run.scope) or run.created_at,
         # a release carries the policy's own calendar: a run on another cannot justify one
         "can_promote": can(user, "policies") and run.candidate_calendar is None,
         "release_from": _default_release(ctx.clock()),
@@ -520,6 +522,15 @@ def _release_start(value: str) -> datetime | None:
     if moment is None:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
+
+
+def _as_of(scope: dict[str, Any]) -> datetime | None:
+    """The instant a saved run's data stood for, as its scope keeps it."""
+    value = scope.get("as_of")
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _calendar_version(calendar_json: str | None) -> str | None:

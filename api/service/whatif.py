@@ -112,7 +112,9 @@ class RunOut(RunSummaryOut):
     scope: dict[str, Any] = Field(
         description="Who and what it covered: since, until, categories, priorities, "
         "division_prefix, tiers (the caller's and below); held_above: requests of that "
-        "region and period that tiers above hold now, left out (absent when none)"
+        "region and period that tiers above hold now, left out (absent when none); as_of: "
+        "the instant the data stood for (timers due after it did not fire; `tierflow whatif "
+        "--as-of` makes the run again)"
     )
     candidate_content: str = Field(description="The candidate policy file as given")
     candidate_calendar: str | None = Field(

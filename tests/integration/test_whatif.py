@@ -443,6 +443,8 @@ def test_the_cli_writes_json_csv_and_saves_the_run(recording: Recording, tmp_pat
     saved = load_run(recording.engine, run.run_id)
     assert saved is not None and saved[1]["changed"] == report["changed"]
     assert saved[0].candidate_content == policy.read_text("utf-8")
+    # the instant its data stood for, with the run: made again --as-of it, it says the same
+    assert report["as_of"] == saved[0].scope["as_of"] == recording.horizon.isoformat()
 
 
 def test_a_run_on_a_candidate_calendar_keeps_the_calendar(

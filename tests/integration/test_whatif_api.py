@@ -146,6 +146,8 @@ async def test_a_supervisors_run_covers_their_tier_and_below_as_their_reads_do(
             # the run says what it left out, and its page too
             above = in_region(trail, "3301") - run["requests"]
             assert run["scope"]["held_above"] == above >= 1
+            # the instant its data stood for (the API's clock): the run can be made again
+            assert run["scope"]["as_of"] == run["report"]["as_of"] is not None
             province = site.users.auth("sup_prov")
             body = {"version": recorded_2x(site), "division_prefix": "3301"}
             of_city = (await client.post(V1, headers=province, json=body)).json()
@@ -160,6 +162,7 @@ async def test_a_supervisors_run_covers_their_tier_and_below_as_their_reads_do(
             page = (await console.get(f"/console/whatif/{run['run_id']}")).text
         assert 'id="held-above"' in page and f"有 {above} 件工单已上报、现由上级办理" in page
         assert "现由县级、市级办理" in page
+        assert "<dt>数据截至</dt>" in page and 'class="as-of"' in page
     finally:
         with Session(trail.engine) as session:
             row = session.get(ServiceRequest, escalated)
