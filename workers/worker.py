@@ -30,6 +30,7 @@ from tierflow.calendar_store import record_pinnable
 from tierflow.codec import warn_if_in_clear
 from tierflow.context_free_sandbox import ContextFreeSandboxRunner, takes_no_context
 from tierflow.db.engine import make_engine
+from tierflow.db.schema_head import wait_for_schema
 from tierflow.directory import DirectorySource, DirectoryWatch
 from tierflow.directory_source import RecordedDirectory
 from tierflow.directory_store import (
@@ -216,12 +217,18 @@ async def run(settings: Settings) -> None:
         lambda: connect_kafka(settings.kafka_bootstrap_servers, settings=settings)
     )
     parts = WorkerParts(client, engine, producer, metrics, settings.task_queue, settings=settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    # not ready, polling nothing, while the schema predates this release (a migration not run
+    # or failed midway): its writes would fail on the columns it added, request after request
+    if not await wait_for_schema(engine, stop=stop):
+        producer.close(timeout=5)
+        health.close()
+        return
     with ThreadPoolExecutor(max_workers=settings.worker_max_concurrent_activities) as executor:
         worker = build_worker(parts, executor)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         async with worker:
             ready = True
             log.info("worker polling task queue %s", settings.task_queue)

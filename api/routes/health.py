@@ -7,11 +7,10 @@ from datetime import timedelta
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ApiContext, Ctx
-from tierflow.db.schema_head import behind
+from tierflow.db.schema_head import behind, revision_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -21,8 +20,7 @@ class SchemaBehind(RuntimeError):
 
 
 def _db_ok(ctx: ApiContext) -> None:
-    with ctx.engine.connect() as conn:
-        revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    revision = revision_of(ctx.engine)
     if behind(revision):  # its reads would fail on columns the release added
         raise SchemaBehind(revision)
 

@@ -3,18 +3,26 @@
 Revisions are files in ``migrations/versions`` whose names, like their revision ids, begin
 with their number (a linear history: ``tests/unit/test_schema_head.py`` checks both against
 Alembic), so the head is the highest number. Processes compare it with the number of the
-database's ``alembic_version``.
+database's ``alembic_version``: the API's readiness, and the worker before it polls.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from functools import cache
 from importlib import resources
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+log = logging.getLogger("tierflow.schema")
 
 
 @cache
 def schema_head() -> str:
-    """The number of the newest revision this release's migrations reach (``0029``)."""
+    """The number of the newest revision this release's migrations reach (e.g. ``0039``)."""
     versions = resources.files("tierflow.db").joinpath("migrations", "versions")
     return max(p.name[:4] for p in versions.iterdir() if p.name[:4].isdigit())
 
@@ -23,3 +31,43 @@ def behind(revision: str | None) -> bool:
     """Whether a database at ``revision`` (None: never migrated) predates this release's
     schema; a newer one is not (its release's processes may still be rolling out)."""
     return revision is None or revision[:4] < schema_head()
+
+
+def revision_of(engine: Engine) -> str | None:
+    """The revision ``alembic_version`` holds (None: never migrated)."""
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except ProgrammingError:  # PostgreSQL: no such table yet
+        return None
+    except OperationalError as exc:  # SQLite says the same thus; anything else is an outage
+        if "no such table" in str(exc):
+            return None
+        raise
+
+
+async def wait_for_schema(
+    engine: Engine,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    stop: asyncio.Event | None = None,
+) -> bool:
+    """Wait until the database's schema is this release's or newer; False if ``stop`` was set
+    first. A process writing the read model waits here instead of failing every write on a
+    column its release added (a migration not run, or failed midway): it is not ready, so a
+    rolling update does not replace the processes of the release before with it."""
+    pause = 1.0
+    said = False
+    while stop is None or not stop.is_set():
+        revision = await asyncio.to_thread(revision_of, engine)
+        if not behind(revision):
+            return True
+        if not said:
+            log.warning(
+                "database schema at %s, this release needs %s: waiting for `tierflow db upgrade`",
+                revision or "no revision",
+                schema_head(),
+            )
+            said = True
+        await sleep(pause)
+        pause = min(pause * 2, 30.0)
+    return False
