@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +18,7 @@ import tierflow.db.grade_models  # noqa: F401 - registers the tables
 import tierflow.db.models  # noqa: F401 - registers the tables
 from activities.persistence import TransitionWriter
 from schemas.domain import Role, Tier
+from tests.utils.eventually import eventually_sync
 from tests.utils.factories import RecordFactory, caseworker, make_request
 from tierflow.db import repository
 from tierflow.db.auth_models import ApiToken, ApiUser
@@ -425,3 +428,59 @@ def test_a_failed_upgrade_keeps_the_steps_it_completed_and_resumes(empty_db_url:
             current_revision(empty_db_url)
             == ScriptDirectory.from_config(alembic_config(empty_db_url)).get_current_head()
         )
+
+
+# holds every update of a request until the test lets it go: as a fill waits behind the
+# projection's writes, or takes long on a year of requests
+WAIT_IN_UPDATES = """
+CREATE FUNCTION wait_for_test() RETURNS trigger AS $$
+BEGIN PERFORM pg_advisory_lock(4242); PERFORM pg_advisory_unlock(4242); RETURN NEW; END
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER wait_for_test BEFORE UPDATE ON service_request
+FOR EACH ROW EXECUTE FUNCTION wait_for_test();
+"""
+
+
+@pytest.mark.postgres
+def test_a_backfilling_revision_keeps_the_requests_readable(
+    postgres_server: PostgresServer,
+) -> None:
+    """0030 fills a column of every request. While its fill waits (here on a lock the test
+    holds), a read of a request answers: the column's ADD held the table's lock through the
+    whole fill, and every reader of the requests waited with it."""
+    url = postgres_server.create_database(f"t_{uuid.uuid4().hex[:16]}")
+    upgrade(url, "0029_security_event")
+    engine = make_engine(url)
+    holder = engine.connect()
+    try:
+        with engine.begin() as conn:
+            _insert_request(conn, "req-read", "assigned", "on_track")
+            conn.execute(text(WAIT_IN_UPDATES))
+        holder.execute(text("SELECT pg_advisory_lock(4242)"))
+        holder.commit()
+        migrating = threading.Thread(target=upgrade, args=(url, "0030_first_receiver"))
+        migrating.start()
+
+        def fill_waits() -> bool:
+            with engine.connect() as conn:
+                query = (
+                    "SELECT 1 FROM pg_stat_activity WHERE wait_event = 'advisory' "
+                    "AND query LIKE 'UPDATE service_request SET%'"
+                )
+                return bool(conn.execute(text(query)).first())
+
+        eventually_sync(fill_waits, timeout=20, what="0030's fill waiting in the trigger")
+        with engine.connect() as reader:
+            reader.execute(text("SET statement_timeout = '5s'"))
+            read = reader.execute(
+                text("SELECT state FROM service_request WHERE request_id = 'req-read'")
+            ).scalar()
+        assert read == "assigned"
+    finally:
+        holder.execute(text("SELECT pg_advisory_unlock(4242)"))  # the fill goes on, and ends
+        holder.close()
+    migrating.join(timeout=60)
+    try:
+        assert current_revision(url) == "0030_first_receiver"
+    finally:
+        engine.dispose()

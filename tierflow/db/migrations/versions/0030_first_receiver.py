@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from tierflow.db import online_ddl
+
 revision: str = "0030_first_receiver"
 down_revision: str | None = "0029_security_event"
 branch_labels: str | Sequence[str] | None = None
@@ -24,10 +26,14 @@ HANDLERS = "('caseworker', 'supervisor')"  # schemas.permissions.HANDLER_ROLES
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("service_request") as batch:
-        batch.add_column(sa.Column("registered_by", sa.String(length=64), nullable=True))
-        batch.add_column(sa.Column("first_holder", sa.String(length=64), nullable=True))
-    op.execute(
+    # the columns, then the backfill and the indexes after they committed: readers of
+    # service_request are not held for the whole fill (``tierflow.db.online_ddl``)
+    online_ddl.add_columns(
+        "service_request",
+        sa.Column("registered_by", sa.String(length=64), nullable=True),
+        sa.Column("first_holder", sa.String(length=64), nullable=True),
+    )
+    online_ddl.fill(
         "UPDATE service_request SET "
         "registered_by = (SELECT t.actor_institution_id FROM transition t "
         "WHERE t.request_id = service_request.request_id AND t.event_type = 'submitted' "
@@ -36,8 +42,10 @@ def upgrade() -> None:
         "WHERE t.request_id = service_request.request_id AND t.event_type = 'assigned' "
         "ORDER BY t.sequence LIMIT 1)"
     )
-    op.create_index("ix_service_request_registered_by", "service_request", ["registered_by"])
-    op.create_index("ix_service_request_first_holder", "service_request", ["first_holder"])
+    online_ddl.create_index(
+        "ix_service_request_registered_by", "service_request", ["registered_by"]
+    )
+    online_ddl.create_index("ix_service_request_first_holder", "service_request", ["first_holder"])
 
 
 def downgrade() -> None:

@@ -12,8 +12,9 @@ Create Date: 2026-12-06
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
+
+from tierflow.db import online_ddl
 
 revision: str = "0031_open_rows_indexes"
 down_revision: str | None = "0030_first_receiver"
@@ -24,23 +25,18 @@ OPEN_ROWS = "state NOT IN ('closed', 'rejected', 'withdrawn')"  # tierflow.db.mo
 
 
 def _partial(name: str, columns: list[str], where: str) -> None:
-    op.create_index(
-        name,
-        "service_request",
-        columns,
-        postgresql_where=sa.text(where),
-        sqlite_where=sa.text(where),
-    )
+    online_ddl.create_index(name, "service_request", columns, where)
 
 
 def upgrade() -> None:
+    # built CONCURRENTLY on PostgreSQL: the tables keep taking writes (``online_ddl``)
     _partial("ix_service_request_open_unit", ["institution_id"], OPEN_ROWS)
     _partial("ix_service_request_open_region", ["division_code", "tier"], OPEN_ROWS)
     _partial("ix_service_request_needs_operator", ["needs_operator"], "needs_operator")
-    op.create_index(
+    online_ddl.create_index(
         "ix_service_request_submitted", "service_request", ["submitted_at", "request_id"]
     )
-    op.create_index(
+    online_ddl.create_index(
         "ix_notification_inbox_recent", "notification", ["user_id", "channel", "created_at", "id"]
     )
 

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from tierflow.db import online_ddl
+
 revision: str = "0032_request_rating"
 down_revision: str | None = "0031_open_rows_indexes"
 branch_labels: str | Sequence[str] | None = None
@@ -21,9 +23,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("service_request") as batch:
-        batch.add_column(sa.Column("rating", sa.Integer(), nullable=True))
-    op.execute(
+    # the fill after the column committed: readers are not held (``tierflow.db.online_ddl``)
+    online_ddl.add_columns("service_request", sa.Column("rating", sa.Integer(), nullable=True))
+    online_ddl.fill(
         "UPDATE service_request SET rating = (SELECT r.rating FROM rating r "
         "WHERE r.request_id = service_request.request_id AND r.stage = 'conclusion' "
         "ORDER BY r.created_at DESC, r.id DESC LIMIT 1)"

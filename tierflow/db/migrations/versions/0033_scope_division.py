@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from tierflow.db import online_ddl
+
 revision: str = "0033_scope_division"
 down_revision: str | None = "0032_request_rating"
 branch_labels: str | Sequence[str] | None = None
@@ -27,14 +29,11 @@ SET = "scope_division IS NOT NULL"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("service_request") as batch:
-        batch.add_column(sa.Column("scope_division", sa.String(6), nullable=True))
-    op.create_index(
-        "ix_service_request_scope_division",
-        "service_request",
-        ["scope_division", "tier"],
-        postgresql_where=sa.text(SET),
-        sqlite_where=sa.text(SET),
+    online_ddl.add_columns(
+        "service_request", sa.Column("scope_division", sa.String(6), nullable=True)
+    )
+    online_ddl.create_index(  # CONCURRENTLY on PostgreSQL: writes go on (``online_ddl``)
+        "ix_service_request_scope_division", "service_request", ["scope_division", "tier"], SET
     )
 
 

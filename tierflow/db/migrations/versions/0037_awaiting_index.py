@@ -11,8 +11,9 @@ Create Date: 2026-12-06
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
+
+from tierflow.db import online_ddl
 
 revision: str = "0037_awaiting_index"
 down_revision: str | None = "0036_late_intake_charge"
@@ -23,13 +24,8 @@ WAITING = "awaiting IS NOT NULL"
 
 
 def upgrade() -> None:
-    op.create_index(
-        "ix_service_request_awaiting",
-        "service_request",
-        ["awaiting"],
-        postgresql_where=sa.text(WAITING),
-        sqlite_where=sa.text(WAITING),
-    )
+    # CONCURRENTLY on PostgreSQL: the requests keep taking writes (``online_ddl``)
+    online_ddl.create_index("ix_service_request_awaiting", "service_request", ["awaiting"], WAITING)
 
 
 def downgrade() -> None:
