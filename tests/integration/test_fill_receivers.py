@@ -4,7 +4,9 @@ upgrade) take them from the audit trail, once; other rows stay as they are."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from datetime import UTC, datetime
+
+from sqlalchemy import bindparam, text
 from sqlmodel import Session
 from typer.testing import CliRunner
 
@@ -15,6 +17,7 @@ from tests.utils.factories import RecordFactory, caseworker, make_request
 from tierflow.cli import app as cli_app
 from tierflow.db.engine import make_engine
 from tierflow.db.models import ServiceRequest
+from tierflow.db.types import UtcDateTime
 
 
 def test_rows_projected_without_the_units_take_them_from_the_trail(db_url: str) -> None:
@@ -80,5 +83,37 @@ def test_rows_projected_without_the_rating_take_it_from_the_rating_table(db_url:
         assert found == {"req-rated": 2, "req-no": None}
         again = CliRunner().invoke(cli_app, ["db", "fill-ratings"], env=env)
         assert again.exit_code == 0 and "0 rows filled" in again.output
+    finally:
+        engine.dispose()
+
+
+def test_after_a_rollout_every_revisions_fill_runs_again(db_url: str) -> None:
+    """A worker of the release before, still running after 0034, left a withdrawn request's
+    co-handling part open (its unit kept the enterprise's contact in scope): the one command
+    after the rollout closes it, with the other revisions' fills, and again changes nothing."""
+    engine = make_engine(db_url)
+    f = RecordFactory(make_request("req-withdrawn"))
+    TransitionWriter(engine).persist([f.submitted(), f.assigned("zj-330106-sme")])
+    with engine.begin() as conn:  # as the release before left it
+        conn.execute(
+            text(
+                "INSERT INTO request_part (request_id, institution_id, opened_by, added_at, "
+                "due_at, replies_owed) VALUES ('req-withdrawn', 'zj-330105-sme', "
+                "'req-withdrawn:3', :at, :at, 0)"
+            ).bindparams(bindparam("at", type_=UtcDateTime)),
+            {"at": datetime(2026, 11, 2, tzinfo=UTC)},
+        )
+        conn.execute(text("UPDATE service_request SET state = 'withdrawn'"))
+    env = {"TIERFLOW_DATABASE_URL": db_url, "TIERFLOW_LANG": "en"}
+    try:
+        done = CliRunner().invoke(cli_app, ["db", "fill-after-rollout"], env=env)
+        assert done.exit_code == 0, done.output
+        assert "co-handling parts of ended requests, closed (0034): 1" in done.output
+        with engine.connect() as conn:
+            closed = conn.execute(text("SELECT closed_at, closed_by FROM request_part")).one()
+        assert closed.closed_at is not None and closed.closed_by == "withdrawn"
+        again = CliRunner().invoke(cli_app, ["db", "fill-after-rollout"], env=env)
+        assert again.exit_code == 0
+        assert "co-handling parts of ended requests, closed (0034): 0" in again.output
     finally:
         engine.dispose()

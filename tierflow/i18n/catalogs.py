@@ -79,6 +79,7 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
     "workers/ingress": [("commands.py", "python")],
     "workers/notifier": [("consumer.py", "python")],
     "tierflow/cli": [("**.py", "python")],
+    "tierflow/db": [("rollout_fills.py", "python")],  # what `db fill-after-rollout` did
     # why the workflow refuses an action (``workflows.refusals``), read in the console
     "workflows": [
         ("applications.py", "python"),

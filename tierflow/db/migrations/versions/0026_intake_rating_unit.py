@@ -51,19 +51,20 @@ def upgrade() -> None:
     backfill(op.get_bind())
 
 
-def backfill(conn: sa.Connection) -> None:
-    """Charge each intake rating to its request's first stay that answered, if any."""
+def backfill(conn: sa.Connection) -> int:
+    """Charge each intake rating to its request's first stay that answered, if any; return
+    how many ratings were written."""
     answered = sa.select(_hold.c.id).where(
         _hold.c.request_id == _rating.c.request_id, _hold.c.responded_at.is_not(None)
     )
-    conn.execute(
+    return conn.execute(
         sa.update(_rating)
         .where(_rating.c.stage == "intake", sa.exists(answered))
         .values(
             institution_id=_first_answer(_hold.c.institution_id),
             tier=_first_answer(_hold.c.tier),
         )
-    )
+    ).rowcount
 
 
 def downgrade() -> None:

@@ -40,20 +40,21 @@ def upgrade() -> None:
     backfill(op.get_bind())
 
 
-def backfill(conn: sa.Connection) -> None:
+def backfill(conn: sa.Connection) -> int:
     """Clear the stays' sign-fors whose record says no deadline applied (its business
-    seconds null: every sign-for record has the field, since the rule came with it)."""
+    seconds null: every sign-for record has the field, since the rule came with it); return
+    how many were cleared."""
     untimed = sa.select(_transition.c.request_id).where(
         _transition.c.request_id == _hold.c.request_id,
         _transition.c.event_type == "signed_for",
         _transition.c.occurred_at == _hold.c.signed_for_at,
         _transition.c.details["sign_for_business_seconds"].as_string().is_(None),
     )
-    conn.execute(
+    return conn.execute(
         sa.update(_hold)
         .where(_hold.c.signed_for_at.is_not(None), sa.exists(untimed))
         .values(signed_for_at=None)
-    )
+    ).rowcount
 
 
 def downgrade() -> None:
