@@ -213,6 +213,12 @@ class Settings(BaseSettings):
         description="Key of the console's CSRF tokens; every API replica behind one address "
         "needs the same one. Empty: a random key per process (one replica only)",
     )
+    csrf_accepted_secrets: SecretStr = Field(
+        default=SecretStr(""),
+        description="Further keys, comma-separated, whose CSRF tokens the console accepts but "
+        "never issues: a rotation's (the new key here on every replica first, then it becomes "
+        "TIERFLOW_CSRF_SECRET with the old one here, then the old one goes)",
+    )
     api_docs: bool = Field(
         default=True,
         description="Serve the interactive API docs (/docs, /redoc). They load Swagger UI and "

@@ -3,7 +3,8 @@
 Signing in with an API token opens a session (``api.service.sessions``); the cookie holds only
 the session's id, never the token. CSRF tokens are an HMAC of the session id under
 ``TIERFLOW_CSRF_SECRET``, so every API replica with that secret accepts the others' forms and a
-form from another site cannot be replayed.
+form from another site cannot be replayed; ``TIERFLOW_CSRF_ACCEPTED_SECRETS`` carries a
+rotation's other key.
 """
 
 from __future__ import annotations
@@ -39,17 +40,32 @@ def _secret(request: Request) -> bytes:
     return secret
 
 
+def _accepted(request: Request) -> list[bytes]:
+    """The keys whose tokens are accepted: the one tokens are issued under, then a rotation's
+    others (``TIERFLOW_CSRF_ACCEPTED_SECRETS``)."""
+    others = request.app.state.ctx.settings.csrf_accepted_secrets.get_secret_value()
+    return [_secret(request), *(bytes(k.strip(), "utf-8") for k in others.split(",") if k.strip())]
+
+
+def _token(secret: bytes, bound_to: str) -> str:
+    return hmac.new(secret, bound_to.encode(), hashlib.sha256).hexdigest()
+
+
 def csrf_for(request: Request, bound_to: str) -> str:
     """Return the CSRF token for forms of the session (or pre-session) ``bound_to``."""
-    return hmac.new(_secret(request), bound_to.encode(), hashlib.sha256).hexdigest()
+    return _token(_secret(request), bound_to)
 
 
 def check_csrf(request: Request, bound_to: str | None, submitted: str | None) -> None:
-    """Answer 403 unless ``submitted`` is the CSRF token of ``bound_to``."""
+    """Answer 403 unless ``submitted`` is the CSRF token of ``bound_to`` under an accepted key
+    (during a key's rotation, replicas on the old and the new key take each other's forms)."""
     if (
         not bound_to
         or not submitted
-        or not hmac.compare_digest(csrf_for(request, bound_to).encode(), submitted.encode())
+        or not any(
+            hmac.compare_digest(_token(key, bound_to).encode(), submitted.encode())
+            for key in _accepted(request)
+        )
     ):
         stale = N_(
             "This form belongs to another sign-in or an older page (csrf_token). Reload the "

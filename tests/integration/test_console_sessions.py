@@ -173,6 +173,33 @@ async def test_two_replicas_share_the_csrf_secret_from_settings(
         assert rows(console.engine)[0].revoked_at is None
 
 
+async def _form_of_a_sent_to_b(console: Console, a: dict[str, str], b: dict[str, str]) -> int:
+    """A form rendered by a replica of settings ``a``, posted to one of settings ``b``."""
+    secrets_a = {name: SecretStr(value) for name, value in a.items()}
+    secrets_b = {name: SecretStr(value) for name, value in b.items()}
+    async with asgi_client(console.app(**secrets_a)) as first:
+        await sign_in(first, console.users.tokens["cw_own"])
+        csrf = await page_csrf(first)
+        cookies = httpx.Cookies(first.cookies)
+    async with asgi_client(console.app(**secrets_b)) as second:
+        second.cookies = cookies
+        return (await second.post("/console/logout", data={"csrf_token": csrf})).status_code
+
+
+async def test_the_csrf_secret_is_rotated_without_refusing_a_form(console: Console) -> None:
+    """Phase 1: every replica accepts the new key's tokens (issuing the old key's); phase 2:
+    replicas move to the new key one by one, accepting the old key's; at each step a form from
+    one replica is taken by the other. Without the accepted keys it is refused (403)."""
+    old, new = {"csrf_secret": "old-key"}, {"csrf_secret": "new-key"}
+    phase_1 = old | {"csrf_accepted_secrets": "new-key"}
+    phase_2 = new | {"csrf_accepted_secrets": "old-key"}
+    assert await _form_of_a_sent_to_b(console, old, phase_1) == 303
+    assert await _form_of_a_sent_to_b(console, phase_2, phase_1) == 303  # new to one not moved
+    assert await _form_of_a_sent_to_b(console, phase_1, phase_2) == 303
+    assert await _form_of_a_sent_to_b(console, phase_2, new) == 303  # phase 3: old key gone
+    assert await _form_of_a_sent_to_b(console, new, old) == 403  # no rotation: refused
+
+
 async def test_a_form_sent_after_the_session_ended_comes_back_to_its_page(
     console: Console,
 ) -> None:
