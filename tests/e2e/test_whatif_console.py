@@ -133,6 +133,6 @@ async def test_a_supervisor_runs_within_their_region(
     await page.locator("#w-policy").set_input_files(upload("prov.toml", scaled_policy("prov", 0.5)))  # type: ignore[arg-type]
     await page.get_by_role("button", name=words["run"]).click()
     await expect(page).to_have_url(re.compile(r"/console/whatif/wi-"))
-    await expect(page.locator(".whatif-summary")).to_contain_text("区划代码 33")
+    await expect(page.locator(".whatif-summary")).to_contain_text("辖区 33… 监管的工单")
     await expect(page.locator(".whatif-promote")).to_have_count(0)  # admins promote
     await page.context.close()
