@@ -9,7 +9,7 @@ from fastapi import HTTPException, status
 from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -27,6 +27,7 @@ from schemas.lifecycle import (
     rating_text_missing,
 )
 from schemas.messages import N_, Said
+from tierflow import held_actions
 from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 from tierflow.db import repository
@@ -70,14 +71,7 @@ async def take_action(
         raise validation_http_error(exc, ("body",)) from None
     handle = ctx.temporal.get_workflow_handle(workflow_id(request_id))
     try:
-        result = await execute_update(
-            handle,
-            ServiceRequestWorkflow.act,
-            action,
-            id=action.update_id(),
-            result_type=ActionResult,
-            wait=timedelta(seconds=ctx.limits.action_wait_seconds),
-        )
+        result = await _send(ctx, handle, action)
     except NoAnswer:
         ctx.metrics.actions.labels(kind.value, "pending").inc()
         raise _pending(ctx, request_id, action.action_id) from None
@@ -105,6 +99,25 @@ async def take_action(
         raise
     ctx.metrics.actions.labels(kind.value, "duplicate" if result.duplicate else "ok").inc()
     return result
+
+
+async def _send(ctx: ApiContext, handle: WorkflowHandle, action: ActionRequest) -> ActionResult:
+    """The action's update; again under an id of its own when an operator hold that refused it
+    has been released since (``tierflow.held_actions``: a retry with the same key was answered
+    with that refusal for ever)."""
+
+    async def update(update_id: str) -> ActionResult:
+        result: ActionResult = await execute_update(
+            handle,
+            ServiceRequestWorkflow.act,
+            action,
+            id=update_id,
+            result_type=ActionResult,
+            wait=timedelta(seconds=ctx.limits.action_wait_seconds),
+        )
+        return result
+
+    return await held_actions.send(handle, action, update)
 
 
 def answered_before(ctx: ApiContext, request_id: str, action: ActionRequest) -> ActionResult | None:

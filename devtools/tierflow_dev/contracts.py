@@ -456,9 +456,10 @@ def asyncapi() -> dict:
             "deadLetters": {
                 "address": constants.DEAD_LETTER_TOPIC,
                 "description": "Commands refused, with the reason in headers: as of then "
-                "(a rejected or needs_operator command may apply when sent again under a new "
-                "id once the request allows it); after a crash or a rebalance one may be "
-                "refused twice: dedupe by tierflow_dlq_command_id",
+                "(a needs_operator command applies when sent again as it was, once an operator "
+                "released the request; a rejected one may apply under a new id once the "
+                "request allows it); after a crash or a rebalance one may be refused twice: "
+                "dedupe by tierflow_dlq_command_id",
                 "messages": {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}},
             },
         },

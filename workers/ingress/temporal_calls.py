@@ -2,7 +2,9 @@
 
 Every call is idempotent, so a redelivered message is harmless: a submit starts the workflow
 with ``USE_EXISTING`` (and refuses to start a second run of a closed one), and an action is
-an Update whose id is the CloudEvent id (the workflow also dedupes by ``action_id``).
+an Update whose id is the CloudEvent id (the workflow also dedupes by ``action_id``), sent
+again under an id of its own when an operator hold that refused it has been released
+(``tierflow.held_actions``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.dlq import DeadLetterReason as Reason
 from schemas.events import ParsedCommand
-from schemas.lifecycle import ActionResult, Wording
+from schemas.lifecycle import ActionRequest, ActionResult, Wording
+from tierflow import held_actions
 from tierflow.constants import workflow_id
 from tierflow.submission import (
     Recorded,
@@ -120,11 +123,21 @@ async def _submit(
 async def _act(client: Client, cmd: ParsedCommand, rpc_timeout: timedelta) -> Outcome:
     assert cmd.action is not None
     handle = client.get_workflow_handle(workflow_id(cmd.request_id))
-    update_id = cmd.action.update_id()  # the command's id and its content's digest
+    action = cmd.action
+
+    async def send(update_id: str) -> Outcome:  # the command's id and its content's digest
+        return await _send(handle, action, update_id, rpc_timeout)
+
+    return await held_actions.send(handle, action, send)
+
+
+async def _send(
+    handle: WorkflowHandle, action: ActionRequest, update_id: str, rpc_timeout: timedelta
+) -> Outcome:
     if await _already_done(handle, update_id, rpc_timeout):
         return Outcome(Verdict.DUPLICATE)
     result: ActionResult = await handle.execute_update(
-        ServiceRequestWorkflow.act, cmd.action, id=update_id, rpc_timeout=rpc_timeout
+        ServiceRequestWorkflow.act, action, id=update_id, rpc_timeout=rpc_timeout
     )
     return Outcome(Verdict.DUPLICATE if result.duplicate else Verdict.APPLIED)
 
