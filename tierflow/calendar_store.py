@@ -11,18 +11,24 @@ recorded once, and its working hours are the policy's, not the record's.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 
+import holidays
 from sqlalchemy import Engine
 
 from schemas.policy import CalendarData
+from tierflow.calendar_data import build_calendar
 from tierflow.db.engine import begin_write, conflict_insert
 from tierflow.db.models import BusinessCalendar
 from tierflow.policy import PolicyFile
 from tierflow.recorded_versions import RecordedVersions
 
 CACHED_VERSIONS = 16
+# the version ``build_calendar`` gives the published calendars: the data release and years
+BUILT = re.compile(r"cn-holidays-(?P<data>.+)-(?P<first>\d{4})-(?P<last>\d{4})")
 WORKER = "worker"  # recorded_by of the calendars a worker pins
 
 
@@ -68,5 +74,18 @@ _PARSED = RecordedVersions(BusinessCalendar, _parse, CACHED_VERSIONS)
 
 
 def recorded_calendar(engine: Engine, version: str) -> CalendarData | None:
-    """The recorded calendar ``version`` (None if it is not recorded)."""
-    return _PARSED.load(engine, version)
+    """Calendar ``version`` as recorded, else as the installed ``holidays`` data builds it
+    when the version names that data (one published before calendars were recorded, by
+    ``calendar publish``: its default hours); None if neither."""
+    found = _PARSED.load(engine, version)
+    if found is not None:
+        return found
+    named = BUILT.fullmatch(version)
+    if named is None or named["data"] != holidays.__version__:
+        return None
+    return _built(int(named["first"]), int(named["last"]))
+
+
+@lru_cache(maxsize=8)
+def _built(first_year: int, last_year: int) -> CalendarData:
+    return build_calendar(first_year, last_year)

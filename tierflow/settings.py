@@ -215,7 +215,8 @@ class Settings(BaseSettings):
     )
     csrf_accepted_secrets: SecretStr = Field(
         default=SecretStr(""),
-        description="Further keys, comma-separated, whose CSRF tokens the console accepts but "
+        description="Further keys, comma-separated (no spaces; a key holds no comma), whose "
+        "CSRF tokens the console accepts but "
         "never issues: a rotation's (the new key here on every replica first, then it becomes "
         "TIERFLOW_CSRF_SECRET with the old one here, then the old one goes)",
     )

@@ -98,16 +98,28 @@ class Pinning:
             if self.calendar is not None:
                 pinned = pinned.model_copy(update={"calendar": self.calendar})
             elif recorded_calendar not in (None, pinned.calendar.version):
-                days = self.calendars(recorded_calendar) if self.calendars else None
-                if days is None:
-                    raise SimulationError(
-                        f"the calendar {recorded_calendar} its admission pinned is not recorded "
-                        f"(the installed data gives {pinned.calendar.version})"
-                    )
-                calendar = pinned.calendar.with_days_off_of(days)
-                pinned = pinned.model_copy(update={"calendar": calendar})
+                pinned = self._with_recorded_days(pinned, recorded_calendar)
             self._pinned[key] = pinned
         return pinned.model_copy(update={"grade_declared": req.grade, "grade_applied": applied})
+
+    def _with_recorded_days(self, pinned: PinnedPolicy, version: str) -> PinnedPolicy:
+        """``pinned`` counting the days off of calendar ``version`` (the recorded admission's),
+        where it pins a calendar of public holidays for the same years (a candidate of other
+        years or of no public holidays keeps its own); SimulationError if the request's own
+        policy needs a calendar not recorded."""
+        own = pinned.calendar
+        days = self.calendars(version) if self.calendars else None
+        if days is None:
+            if self.as_recorded:
+                raise SimulationError(
+                    f"the calendar {version} its admission pinned is not recorded "
+                    f"(the installed data gives {own.version})"
+                )
+            return pinned
+        same_years = (days.first_year, days.last_year) == (own.first_year, own.last_year)
+        if not self.as_recorded and not (own.observes_public_holidays and same_years):
+            return pinned
+        return pinned.model_copy(update={"calendar": own.with_days_off_of(days)})
 
 
 @dataclass
@@ -126,7 +138,14 @@ class TrailLookups:
     @classmethod
     def of(cls, rows: list[Transition], pinning: Pinning, directory: Directory) -> TrailLookups:
         found = cls(pinning, directory)
+        assigned = False
         for row in rows:
+            if row.event_type is EventType.CALENDAR_UPDATED and not assigned:
+                # published while the admission was held: it pinned the calendar before
+                version = (row.details or {}).get("from_version")
+                if found.calendar_version is None and isinstance(version, str):
+                    found.calendar_version = version
+            assigned = assigned or row.event_type is EventType.ASSIGNED
             if row.event_type in ARRIVALS and row.institution_id is not None:
                 found.held_at.setdefault(row.to_tier, row.institution_id)
             if row.event_type is EventType.HANDLER_CHANGED and row.institution_id is not None:
@@ -138,7 +157,8 @@ class TrailLookups:
                 grade = row.details.get("grade_applied")
                 found.grade_applied = Grade(grade) if isinstance(grade, str) else None
                 version = row.details.get("calendar_version")
-                found.calendar_version = version if isinstance(version, str) else None
+                if found.calendar_version is None and isinstance(version, str):
+                    found.calendar_version = version
         return found
 
     def route(self, req: RouteRequest) -> Institution | None:

@@ -32,6 +32,7 @@ class DisplayCalendars:
         self.engine = engine
         self._policy: PolicyFile | None = None
         self._years: dict[tuple[str | None, int], CalendarData] = {}
+        self._versions: dict[str, PolicyFile | None] = {}  # read once each, found or not
 
     def for_year(self, year: int, version: str | None = None) -> CalendarData:
         key = (version, year)
@@ -52,7 +53,9 @@ class DisplayCalendars:
         file = self._file()
         if version is None or version == file.version or self.engine is None:
             return file
-        return load_version(self.engine, version) or file
+        if version not in self._versions:
+            self._versions[version] = load_version(self.engine, version)
+        return self._versions[version] or file
 
     def _file(self) -> PolicyFile:
         if self._policy is None:

@@ -44,7 +44,8 @@ def _accepted(request: Request) -> list[bytes]:
     """The keys whose tokens are accepted: the one tokens are issued under, then a rotation's
     others (``TIERFLOW_CSRF_ACCEPTED_SECRETS``)."""
     others = request.app.state.ctx.settings.csrf_accepted_secrets.get_secret_value()
-    return [_secret(request), *(bytes(k.strip(), "utf-8") for k in others.split(",") if k.strip())]
+    # as given, like TIERFLOW_CSRF_SECRET (not stripped: a key moves from one to the other)
+    return [_secret(request), *(bytes(k, "utf-8") for k in others.split(",") if k)]
 
 
 def _token(secret: bytes, bound_to: str) -> str:

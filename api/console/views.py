@@ -320,8 +320,14 @@ class Clockwork:
             left, day, stretches = int((aware - self.now).total_seconds()), 86_400, ""
         else:
             left, day = business_left(aware, self.now, cal), day_length(cal)
-            hours = (cal.version, *(tuple(p) for p in cal.working_periods))  # a version's days
-            if hours not in self._stretches:  # with a policy's own hours
+            # a version names the days off; the week and hours are the policy's
+            hours = (
+                cal.version,
+                cal.utc_offset_minutes,
+                tuple(cal.weekend_days),
+                *(tuple(p) for p in cal.working_periods),
+            )
+            if hours not in self._stretches:
                 pairs = working_stretches(self.now, cal)
                 self._stretches[hours] = ",".join(f"{a}-{b}" for a, b in pairs)
             stretches = self._stretches[hours]

@@ -93,7 +93,17 @@ def test_after_a_rollout_every_revisions_fill_runs_again(db_url: str) -> None:
     after the rollout closes it, with the other revisions' fills, and again changes nothing."""
     engine = make_engine(db_url)
     f = RecordFactory(make_request("req-withdrawn"))
-    TransitionWriter(engine).persist([f.submitted(), f.assigned("zj-330106-sme")])
+    rated = RecordFactory(make_request("req-intake-rated"))  # charged right: left as it is
+    TransitionWriter(engine).persist(
+        [
+            f.submitted(),
+            f.assigned("zj-330106-sme"),
+            rated.submitted(),
+            rated.assigned("zj-330106-sme"),
+            rated.emit(EventType.ACKNOWLEDGED, State.ACKNOWLEDGED),
+            rated.emit(EventType.RATED, details={"rating": 4, "stage": "intake"}),
+        ]
+    )
     with engine.begin() as conn:  # as the release before left it
         conn.execute(
             text(
@@ -103,7 +113,10 @@ def test_after_a_rollout_every_revisions_fill_runs_again(db_url: str) -> None:
             ).bindparams(bindparam("at", type_=UtcDateTime)),
             {"at": datetime(2026, 11, 2, tzinfo=UTC)},
         )
-        conn.execute(text("UPDATE service_request SET state = 'withdrawn'"))
+        conn.execute(
+            text("UPDATE service_request SET state = 'withdrawn' WHERE request_id = :rid"),
+            {"rid": "req-withdrawn"},
+        )
     env = {"TIERFLOW_DATABASE_URL": db_url, "TIERFLOW_LANG": "en"}
     try:
         done = CliRunner().invoke(cli_app, ["db", "fill-after-rollout"], env=env)
@@ -114,6 +127,7 @@ def test_after_a_rollout_every_revisions_fill_runs_again(db_url: str) -> None:
         assert closed.closed_at is not None and closed.closed_by == "withdrawn"
         again = CliRunner().invoke(cli_app, ["db", "fill-after-rollout"], env=env)
         assert again.exit_code == 0
-        assert "co-handling parts of ended requests, closed (0034): 0" in again.output
+        counts = [line.rsplit(": ", 1)[1] for line in again.output.splitlines()]
+        assert counts == ["0"] * 5, again.output  # each touches only rows that need it
     finally:
         engine.dispose()

@@ -44,13 +44,35 @@ def fill(statement: str) -> None:
 
 def create_index(name: str, table: str, columns: list[str], where: str | None = None) -> None:
     """Create an index (partial where ``where`` is given) without stopping the table's writes;
-    an invalid one a failed concurrent build left behind is dropped first."""
+    an invalid one a failed concurrent build left behind is dropped first, a valid one kept.
+
+    A concurrent build waits for the transactions older than it (a long report, a backup)
+    as for a lock: it waits for them however long they take, not the upgrade's lock timeout."""
     condition = sa.text(where) if where is not None else None
     if not _postgres():
         op.create_index(name, table, columns, sqlite_where=condition)
         return
-    with op.get_context().autocommit_block():
-        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-        op.create_index(
-            name, table, columns, postgresql_where=condition, postgresql_concurrently=True
+    valid = (
+        op.get_bind()
+        .execute(
+            sa.text(
+                "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "WHERE c.relname = :name"
+            ),
+            {"name": name},
         )
+        .scalar()
+    )
+    if valid:
+        return
+    with op.get_context().autocommit_block():
+        timeout = op.get_bind().execute(sa.text("SHOW lock_timeout")).scalar()
+        op.execute("SET lock_timeout = 0")
+        try:
+            if valid is not None:
+                op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+            op.create_index(
+                name, table, columns, postgresql_where=condition, postgresql_concurrently=True
+            )
+        finally:
+            op.execute(f"SET lock_timeout = '{timeout}'")

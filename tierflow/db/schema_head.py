@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from functools import cache
 from importlib import resources
 
@@ -46,28 +45,32 @@ def revision_of(engine: Engine) -> str | None:
         raise
 
 
-async def wait_for_schema(
-    engine: Engine,
-    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-    stop: asyncio.Event | None = None,
-) -> bool:
-    """Wait until the database's schema is this release's or newer; False if ``stop`` was set
-    first. A process writing the read model waits here instead of failing every write on a
-    column its release added (a migration not run, or failed midway): it is not ready, so a
-    rolling update does not replace the processes of the release before with it."""
+async def wait_for_schema(engine: Engine, stop: asyncio.Event) -> bool:
+    """Wait until the database's schema is this release's or newer (and the database answers);
+    False if ``stop`` was set first. A process writing the read model waits here instead of
+    failing every write on a column its release added (a migration not run, or failed
+    midway): it is not ready, so a rolling update does not replace the processes of the
+    release before with it."""
     pause = 1.0
-    said = False
-    while stop is None or not stop.is_set():
-        revision = await asyncio.to_thread(revision_of, engine)
-        if not behind(revision):
-            return True
-        if not said:
-            log.warning(
-                "database schema at %s, this release needs %s: waiting for `tierflow db upgrade`",
-                revision or "no revision",
-                schema_head(),
+    said = ""
+    while not stop.is_set():
+        try:
+            revision = await asyncio.to_thread(revision_of, engine)
+        except OperationalError as exc:  # the database away: its writes wait for it anyway
+            why = f"database unreachable ({type(exc.orig).__name__}): waiting for it"
+        else:
+            if not behind(revision):
+                return True
+            why = (
+                f"database schema at {revision or 'no revision'}, this release needs "
+                f"{schema_head()}: waiting for `tierflow db upgrade`"
             )
-            said = True
-        await sleep(pause)
+        if why != said:
+            log.warning("%s", why)
+            said = why
+        try:
+            await asyncio.wait_for(stop.wait(), pause)  # a SIGTERM ends the wait at once
+        except TimeoutError:
+            pass
         pause = min(pause * 2, 30.0)
     return False

@@ -52,14 +52,18 @@ def upgrade() -> None:
 
 
 def backfill(conn: sa.Connection) -> int:
-    """Charge each intake rating to its request's first stay that answered, if any; return
-    how many ratings were written."""
+    """Charge each intake rating to its request's first stay that answered, if any, where it
+    is charged to another; return how many ratings were charged anew."""
     answered = sa.select(_hold.c.id).where(
         _hold.c.request_id == _rating.c.request_id, _hold.c.responded_at.is_not(None)
     )
+    elsewhere = sa.or_(
+        _rating.c.institution_id.is_distinct_from(_first_answer(_hold.c.institution_id)),
+        _rating.c.tier.is_distinct_from(_first_answer(_hold.c.tier)),
+    )
     return conn.execute(
         sa.update(_rating)
-        .where(_rating.c.stage == "intake", sa.exists(answered))
+        .where(_rating.c.stage == "intake", sa.exists(answered), elsewhere)
         .values(
             institution_id=_first_answer(_hold.c.institution_id),
             tier=_first_answer(_hold.c.tier),
