@@ -11,8 +11,9 @@ recorded once, and its working hours are the policy's, not the record's.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -25,6 +26,8 @@ from tierflow.db.engine import begin_write, conflict_insert
 from tierflow.db.models import BusinessCalendar
 from tierflow.policy import PolicyFile
 from tierflow.recorded_versions import RecordedVersions
+
+log = logging.getLogger("tierflow.calendars")
 
 CACHED_VERSIONS = 16
 # the version ``build_calendar`` gives the published calendars: the data release and years
@@ -45,6 +48,43 @@ def record_calendar(engine: Engine, calendar: CalendarData, by: str) -> bool:
         insert = conflict_insert(table, connection.dialect.name).values(row)
         result = connection.execute(insert.on_conflict_do_nothing(index_elements=["version"]))
     return bool(result.rowcount)
+
+
+class PinnableCalendars:
+    """Records, once each, the calendars a worker's policies pin for requests of this year and
+    the next: at start and on every check of the policy releases (``RecordedPolicy``), so a
+    release promoted since and a new year are recorded too. Never raises: a failure (the
+    table not granted to the worker's role, the database away) is logged once and retried at
+    the next check; admissions go on."""
+
+    def __init__(
+        self, engine: Engine, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._done: set[tuple[str, int]] = set()
+        self._failing = False
+
+    def record(self, policies: Iterable[PolicyFile]) -> list[str]:
+        """Record what ``policies`` pin and was not recorded yet; return the new versions."""
+        new: list[str] = []
+        try:
+            for policy in policies:
+                year = policy.local_year(self.clock())
+                for pinned_year in (year, year + 1):
+                    if (policy.version, pinned_year) in self._done:
+                        continue
+                    new += record_pinnable(self.engine, [policy], (pinned_year,))
+                    self._done.add((policy.version, pinned_year))
+        except Exception as exc:  # noqa: BLE001 - admissions go on; the what-if names the gap
+            if not self._failing:
+                log.warning("business calendars not recorded (retried): %s", exc)
+            self._failing = True
+            return new
+        self._failing = False
+        for version in new:
+            log.info("business calendar %s recorded", version)
+        return new
 
 
 def record_pinnable(

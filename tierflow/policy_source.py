@@ -61,9 +61,12 @@ class RecordedPolicy(CheckedSource):
         *,
         interval: float = REFRESH_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        on_check: Callable[[list[PolicyFile]], object] | None = None,
     ) -> None:
         self.fallback = fallback
         self._timeline: list[tuple[Release, PolicyFile]] = []
+        # told the policies after each check (the worker records the calendars they pin)
+        self.on_check = on_check
         super().__init__(engine, interval=interval, clock=clock)
 
     def at(self, moment: datetime) -> PolicyFile:
@@ -95,3 +98,5 @@ class RecordedPolicy(CheckedSource):
                     release.promoted_by,
                 )
         self._timeline = found
+        if self.on_check is not None:
+            self.on_check([self.fallback, *(policy for _, policy in found)])

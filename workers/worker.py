@@ -7,7 +7,7 @@ import pkgutil
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from kafka import KafkaProducer
@@ -26,7 +26,7 @@ from activities.handlers import HandlerActivities
 from activities.outbox import OutboxActivities
 from activities.policy import PolicyActivities
 from tierflow import constants
-from tierflow.calendar_store import record_pinnable
+from tierflow.calendar_store import PinnableCalendars
 from tierflow.codec import warn_if_in_clear
 from tierflow.context_free_sandbox import ContextFreeSandboxRunner, takes_no_context
 from tierflow.db.engine import make_engine
@@ -44,9 +44,8 @@ from tierflow.grades import GradeRegistry
 from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_connect import connect_kafka
 from tierflow.metrics import AssessmentCollector, ReadModelCollector, WorkerMetrics
-from tierflow.policy import PolicyFile, load_policy_file
+from tierflow.policy import load_policy_file
 from tierflow.policy_source import PolicySource, RecordedPolicy
-from tierflow.policy_store import timeline
 from tierflow.settings import Settings, get_settings
 from tierflow.temporal_client import connect_temporal
 from workers.runtime import configure_logging, log
@@ -116,21 +115,6 @@ def _record_directory(engine: Engine, watch: DirectoryWatch, path: Path | None) 
         log.info("directory version %s recorded", version)
 
 
-def _record_calendars(engine: Engine, fallback: PolicyFile) -> None:
-    """Record the calendars this worker pins for requests of this year and the next (its
-    file's policy and every release's), so a what-if counts the days it counted after the
-    ``holidays`` data is upgraded."""
-    try:
-        policies = [fallback, *(policy for _, policy in timeline(engine))]
-        year = fallback.local_year(datetime.now(UTC))
-        new = record_pinnable(engine, policies, (year, year + 1))
-    except Exception as exc:  # noqa: BLE001 - requests go on; a what-if names what is missing
-        log.warning("business calendars not recorded: %s", exc)
-        return
-    for version in new:
-        log.info("business calendar %s recorded", version)
-
-
 def _fill_institutions(engine: Engine, watch: DirectoryWatch) -> None:
     """Give the console's names, the assessment's groups and the reports' regions an
     ``institution`` table to read, when nothing filled it yet."""
@@ -159,8 +143,13 @@ def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
     policies = parts.policies
     if policies is None:
         fallback = load_policy_file(settings.policy_file)
-        _record_calendars(parts.engine, fallback)
-        policies = RecordedPolicy(parts.engine, fallback, interval=settings.policy_refresh_seconds)
+        calendars = PinnableCalendars(parts.engine)  # recorded at start and on each check
+        policies = RecordedPolicy(
+            parts.engine,
+            fallback,
+            interval=settings.policy_refresh_seconds,
+            on_check=calendars.record,
+        )
     policy = PolicyActivities(
         policies,
         GradeRegistry(parts.engine),
