@@ -4,7 +4,8 @@ A request pins its calendar at admission, built from the ``holidays`` data insta
 worker, and may later take one an operator published (``tierflow calendar publish``). Its
 history holds both, the read model only their versions; a what-if run elsewhere, or after
 an upgrade of that data, would build other days. So workers record the calendars they pin
-(those of this year and the next, at start) and ``calendar publish`` the one it publishes.
+(those of this year and the next, at start and at each check of the policy releases:
+``PinnableCalendars``) and ``calendar publish`` the one it publishes.
 A version names the data release and the years, so its days never change: a version is
 recorded once, and its working hours are the policy's, not the record's.
 """
