@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import pkgutil
 import signal
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
@@ -16,7 +18,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import workflows
@@ -95,6 +97,7 @@ class WorkerParts:
     settings: Settings | None = None
     directory: DirectorySource | None = None  # None: the database's newest, else the file
     policies: PolicySource | None = None  # None: the releases in the database, else the file
+    interceptors: Sequence[Interceptor] = ()  # e.g. the benchmark's, noting activity inputs
 
 
 def _record_directory(engine: Engine, watch: DirectoryWatch, path: Path | None) -> None:
@@ -127,8 +130,8 @@ def _fill_institutions(engine: Engine, watch: DirectoryWatch) -> None:
         log.info("institution table filled from directory %s", filled.version)
 
 
-def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
-    """Return a Worker with the lifecycle workflow and the real activities."""
+def build_activities(parts: WorkerParts) -> list[Callable[..., Any]]:
+    """Return the real activities a worker runs (the benchmark's baseline runs them too)."""
     settings = parts.settings or get_settings()
     outbox = OutboxActivities(
         parts.engine, parts.producer, parts.events_topic, parts.metrics, settings.event_source
@@ -158,19 +161,26 @@ def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
     directory = DirectoryActivities(current, versions=lambda v: load_version(parts.engine, v))
     admission = AdmissionActivities(policy.load_policy, directory.resolve_institution)
     handlers = HandlerActivities(parts.engine)
+    return [
+        outbox.record_transitions,
+        admission.admit_request,
+        policy.load_policy,
+        directory.resolve_institution,
+        directory.check_target,
+        handlers.check_handler,
+    ]
+
+
+def build_worker(parts: WorkerParts, executor: ThreadPoolExecutor) -> Worker:
+    """Return a Worker with the lifecycle workflow and the real activities."""
+    settings = parts.settings or get_settings()
     return Worker(
         parts.client,
         task_queue=parts.task_queue,
         workflows=[*REQUEST_WORKFLOWS],
         workflow_runner=workflow_runner(parts.client.data_converter),
-        activities=[
-            outbox.record_transitions,
-            admission.admit_request,
-            policy.load_policy,
-            directory.resolve_institution,
-            directory.check_target,
-            handlers.check_handler,
-        ],
+        activities=build_activities(parts),
+        interceptors=parts.interceptors,
         activity_executor=executor,
         max_cached_workflows=settings.worker_max_cached_workflows,
         max_concurrent_activities=settings.worker_max_concurrent_activities,

@@ -87,6 +87,28 @@ def test_lifecycle_quick(servers: list[str], tmp_path: Path) -> None:
     )
     assert doc["targets"]["worker_cpu_ratio"]["target"] == "<= 1.2"
     assert doc["backend"]["temporal"].startswith("external Temporal")  # ours, not started
+    # issue 24's baseline runs the project's own activities on a calibration lifecycle's
+    # inputs: it admits, then writes and publishes as many audit rows as the project
+    assert res["bare_activities"] == "same"
+    names = res["bare_local_activities"]
+    assert names[0] == "bench_admit" and set(names[1:]) == {"bench_record"}
+    assert len(names) == sum(res["local_activity_phases"])
+    written = res["audit_rows_per_lifecycle"]
+    assert written["project"] >= 5  # submitted, assigned, acknowledged, resolved, closed
+    assert written["bare"] == written["project"]
+    assert doc["targets"]["same_work"]["met"]
+
+
+def test_lifecycle_noop_baseline_quick(servers: list[str], tmp_path: Path) -> None:
+    doc = run_bench(
+        ["lifecycle", *servers, "--count", "2", "--concurrency", "2", "--bare", "noop"],
+        tmp_path / "l.json",
+    )
+    res = doc["results"]
+    assert res["bare_activities"] == "noop" and res["bare_local_activities"] is None
+    assert res["audit_rows_per_lifecycle"]["bare"] == 0
+    assert res["audit_rows_per_lifecycle"]["project"] >= 5
+    assert "same_work" not in doc["targets"]
 
 
 def test_timers_quick(servers: list[str], tmp_path: Path) -> None:

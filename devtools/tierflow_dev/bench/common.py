@@ -23,18 +23,19 @@ import uuid
 from collections.abc import (
     AsyncIterator,
     Awaitable,
+    Callable,
     Iterable,
     Iterator,
     Mapping,
     Sequence,
 )
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 import tomli_w
@@ -46,6 +47,9 @@ from schemas.domain import Role
 from schemas.request import Actor, RequestInput
 from tierflow import constants
 from tierflow.settings import Settings
+
+if TYPE_CHECKING:
+    from tierflow_dev.bench.same_activities import Slot
 
 console = Console(stderr=True)
 RESULTS_DIR = Path("docs/benchmarks")
@@ -526,31 +530,52 @@ async def connect(stack: BenchStack) -> Any:
 
 
 @asynccontextmanager
-async def project_worker(
-    stack: BenchStack, client: Any, task_queue: str | None = None
+async def worker_parts(
+    client: Any, settings: Settings, interceptors: Sequence[Any] = ()
 ) -> AsyncIterator[Any]:
-    """Run the project's worker (real activities) in this process while the block runs."""
+    """What a project worker is built from, on ``settings``' database and broker."""
     from prometheus_client import CollectorRegistry
 
     from tierflow.db.engine import make_engine
     from tierflow.kafka_io import make_producer
     from tierflow.metrics import WorkerMetrics
-    from workers.worker import WorkerParts, build_worker
+    from workers.worker import WorkerParts
 
-    settings = stack.settings(task_queue=task_queue or stack.task_queue)
     engine = make_engine(settings.resolved_database_url)
-    producer = make_producer(stack.bootstrap)
+    producer = make_producer(settings.kafka_bootstrap_servers)
     metrics = WorkerMetrics(CollectorRegistry())
-    parts = WorkerParts(client, engine, producer, metrics, settings.task_queue, settings=settings)
-    with ThreadPoolExecutor(max_workers=32) as executor:
-        worker = build_worker(parts, executor)
-        async with worker:
-            try:
+    try:
+        yield WorkerParts(
+            client,
+            engine,
+            producer,
+            metrics,
+            settings.task_queue,
+            settings=settings,
+            interceptors=interceptors,
+        )
+    finally:
+        producer.close(timeout=5)
+        engine.dispose()
+
+
+@asynccontextmanager
+async def project_worker(
+    stack: BenchStack,
+    client: Any,
+    task_queue: str | None = None,
+    interceptors: Sequence[Any] = (),
+    **overrides: Any,
+) -> AsyncIterator[Any]:
+    """Run the project's worker (real activities) in this process while the block runs, on
+    the stack's settings (``overrides`` replace some)."""
+    from workers.worker import build_worker
+
+    settings = stack.settings(task_queue=task_queue or stack.task_queue, **overrides)
+    async with worker_parts(client, settings, interceptors) as parts:
+        with ThreadPoolExecutor(max_workers=32) as executor:
+            async with build_worker(parts, executor) as worker:
                 yield worker
-            finally:
-                pass
-    producer.close(timeout=5)
-    engine.dispose()
 
 
 async def start_request(
@@ -584,6 +609,22 @@ def start_worker_process(stack: BenchStack, name: str = "bench-worker") -> Any:
     return start_tierflow_process(stack, settings, "worker", env, port, name=name)
 
 
+def worker_env(stack: BenchStack, settings: Settings) -> dict[str, str]:
+    """The environment that points a process's ``get_settings()`` at the stack's servers."""
+    env = {
+        "TIERFLOW_HOME": str(stack.home),
+        "TIERFLOW_TEMPORAL_ADDRESS": settings.temporal_address,
+        "TIERFLOW_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "TIERFLOW_TASK_QUEUE": settings.task_queue,
+        "TIERFLOW_DATABASE_URL": settings.database_url,
+        "TIERFLOW_KAFKA_REPLICATION_FACTOR": str(settings.kafka_replication_factor),
+        "TIERFLOW_KAFKA_MIN_INSYNC_REPLICAS": str(settings.kafka_min_insync_replicas),
+    }
+    if settings.policy_file is not None:
+        env["TIERFLOW_POLICY_FILE"] = str(settings.policy_file)
+    return env
+
+
 def start_tierflow_process(
     stack: BenchStack,
     settings: Settings,
@@ -595,18 +636,7 @@ def start_tierflow_process(
     """Start ``tierflow <command>`` on the stack's servers; return it once /healthz answers."""
     from tierflow_dev.devstack.procs import ManagedProcess, wait_until
 
-    env = {
-        "TIERFLOW_HOME": str(stack.home),
-        "TIERFLOW_TEMPORAL_ADDRESS": settings.temporal_address,
-        "TIERFLOW_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "TIERFLOW_TASK_QUEUE": settings.task_queue,
-        "TIERFLOW_DATABASE_URL": settings.database_url,
-        "TIERFLOW_KAFKA_REPLICATION_FACTOR": str(settings.kafka_replication_factor),
-        "TIERFLOW_KAFKA_MIN_INSYNC_REPLICAS": str(settings.kafka_min_insync_replicas),
-        **env,
-    }
-    if settings.policy_file is not None:
-        env["TIERFLOW_POLICY_FILE"] = str(settings.policy_file)
+    env = worker_env(stack, settings) | env
     proc = ManagedProcess(
         name=name or f"bench-{command}",
         argv=[sys.executable, "-m", "tierflow.cli", command],
@@ -626,18 +656,30 @@ def start_tierflow_process(
 
 
 @asynccontextmanager
-async def bare_worker(client: Any, task_queue: str) -> AsyncIterator[Any]:
-    """Run the bare baseline worker (no-op activities) in this process."""
+async def bare_worker(
+    client: Any, task_queue: str, same: Sequence[Slot] = (), settings: Settings | None = None
+) -> AsyncIterator[Any]:
+    """Run the bare baseline worker in this process: no-op activities, and with ``same`` (the
+    calibration's local activities) the project's real ones on ``settings``' servers."""
     from temporalio.worker import Worker
 
     from tierflow_dev.bench.bare import BareTimerWorkflow, BareWorkflow, noop, stamp
+    from tierflow_dev.bench.same_activities import SameActivities
+    from workers.worker import build_activities
 
-    with ThreadPoolExecutor(max_workers=32) as executor:
+    async with AsyncExitStack() as stack:
+        activities: list[Any] = [noop, stamp]
+        if same:
+            assert settings is not None, "the real activities need the stack's settings"
+            parts = await stack.enter_async_context(worker_parts(client, settings))
+            repeat = SameActivities(build_activities(parts), list(same))
+            activities += [repeat.admit, repeat.record]
+        executor = stack.enter_context(ThreadPoolExecutor(max_workers=32))
         worker = Worker(
             client,
             task_queue=task_queue,
             workflows=[BareWorkflow, BareTimerWorkflow],
-            activities=[noop, stamp],
+            activities=activities,
             activity_executor=executor,
             max_concurrent_activities=32,
         )
@@ -645,28 +687,40 @@ async def bare_worker(client: Any, task_queue: str) -> AsyncIterator[Any]:
             yield worker
 
 
+Calibrate = Callable[[Any], Awaitable[list["Slot"]]]
+
+
 @asynccontextmanager
-async def side_by_side(stack: BenchStack, workers: int = 0) -> AsyncIterator[tuple[Any, str]]:
+async def side_by_side(
+    stack: BenchStack, workers: int = 0, calibrate: Calibrate | None = None
+) -> AsyncIterator[tuple[Any, str]]:
     """Migrate, connect, run the project's and the bare baseline's workers in this process,
     or with ``workers``, that many worker processes of each (``worker_procs``).
 
-    Yield the client and the bare baseline's task queue (beside the stack's).
+    ``calibrate`` runs a lifecycle through the project's worker and returns its local
+    activities, which the bare baseline then repeats (``same_activities``); without it the
+    baseline's activities are no-ops. Yield the client and the bare baseline's task queue.
     """
     from tierflow.db.migrate import upgrade
 
     upgrade(stack.database_url)
     client = await connect(stack)
+    slots = await calibrate(client) if calibrate is not None else []
     bare_queue = f"{stack.task_queue}-bare-{run_id()}"  # one per run: no stale pollers
     if workers:
         from tierflow_dev.bench.worker_procs import start_workers, stop_workers
 
-        await start_workers(stack, workers, bare_queue)
+        await start_workers(stack, workers, bare_queue, slots)
         try:
             yield client, bare_queue
         finally:
             await asyncio.to_thread(stop_workers, stack)
         return
-    async with project_worker(stack, client), bare_worker(client, bare_queue):
+    settings = stack.settings()
+    async with (
+        project_worker(stack, client),
+        bare_worker(client, bare_queue, slots, settings),
+    ):
         yield client, bare_queue
 
 

@@ -1,11 +1,15 @@
-"""Scenario ``lifecycle``: full request lifecycles per second vs a bare no-op workflow.
+"""Scenario ``lifecycle``: full request lifecycles per second vs a bare workflow.
 
 A lifecycle is submit -> assigned -> acknowledge (which signs for it) -> resolve -> auto-close
-after a 1 s reopen window. The bare baseline runs the same number of no-op activities in the
-same phases (counted from a recorded lifecycle history), the same two updates and the same
-timer. History events per lifecycle are a deterministic figure for each shape a lifecycle can
-take: the acknowledge, sent right after the start, reaches the first workflow task or gets a
-task of its own (which a busy host makes likelier). ``HISTORY_EVENTS_BUDGET`` holds the
+after a 1 s reopen window. The bare baseline runs as many activities in the same phases
+(counted from a recorded lifecycle history), the same two updates and the same timer. Its
+activities are the project's own on the inputs of a calibration lifecycle (``--bare same``,
+issue 24's baseline: ``same_activities``), or no-ops (``--bare noop``: what the project's
+activities and workflow cost together).
+
+History events per lifecycle are a deterministic figure for each shape a lifecycle can take:
+the acknowledge, sent right after the start, reaches the first workflow task or gets a task of
+its own (which a busy host makes likelier). ``HISTORY_EVENTS_BUDGET`` holds the
 committed figure of each shape (by workflow tasks), and a run above it fails its target (the
 CI's ``--quick`` run checks it).
 
@@ -33,14 +37,17 @@ from tierflow_dev.bench.common import (
     BenchStack,
     bench_requests,
     console,
+    count_rows,
     gather_limited,
     progress,
+    project_worker,
     side_by_side,
     start_request,
     summarize,
     target,
 )
 from tierflow_dev.bench.cpu import CpuMeter
+from tierflow_dev.bench.same_activities import NoteLocalActivities, Slot, bench_names
 from tierflow_dev.bench.worker_procs import BARE as BARE_PROCS
 from tierflow_dev.bench.worker_procs import PROJECT as PROJECT_PROCS
 
@@ -61,6 +68,7 @@ class LifecycleParams:
     concurrency: int = 50
     workers: int = 0  # worker processes per side; 0: both workers in the bench process
     rounds: int = 2  # turns per side (see the module doc)
+    bare: str = "same"  # the baseline's activities: "same" (the project's) or "noop"
 
 
 # tierflow bench lifecycle --quick: seconds, for CI
@@ -89,7 +97,12 @@ async def project_lifecycle(client: Any, task_queue: str, req: RequestInput) -> 
 
 
 async def bare_lifecycle(
-    client: Any, task_queue: str, wid: str, phases: list[int], local_phases: list[int]
+    client: Any,
+    task_queue: str,
+    wid: str,
+    phases: list[int],
+    local_phases: list[int],
+    local_names: list[str] | None = None,
 ) -> float:
     """Run the bare workflow with the same phases, updates and timer; return its seconds."""
     from tierflow_dev.bench.bare import BareWorkflow
@@ -97,7 +110,7 @@ async def bare_lifecycle(
     began = time.perf_counter()
     handle = await client.start_workflow(
         BareWorkflow.run,
-        args=[phases, REOPEN_SECONDS, local_phases],
+        args=[phases, REOPEN_SECONDS, local_phases, local_names],
         id=wid,
         task_queue=task_queue,
     )
@@ -186,6 +199,45 @@ async def history_shape(client: Any, wid: str) -> Shape:
     return Shape(len(history.events), phases, local, events, tasks)
 
 
+async def calibrate(stack: BenchStack, client: Any) -> tuple[list[Slot], Shape]:
+    """Run one lifecycle through an in-process project worker on a queue of its own; return
+    its local activities' inputs in order and its shape (the bare baseline repeats both)."""
+    [req] = bench_requests(1, f"lcc-{stack.run_id}")
+    notes = NoteLocalActivities(workflow_id(req.request_id))
+    queue = f"{stack.task_queue}-calibrate-{stack.run_id}"
+    # no directory or policy checks on threads of their own: they would outlive the worker
+    async with project_worker(
+        stack,
+        client,
+        task_queue=queue,
+        interceptors=[notes],
+        directory_refresh_seconds=0,
+        policy_refresh_seconds=0,
+    ):
+        await project_lifecycle(client, queue, req)
+    shape = await history_shape(client, workflow_id(req.request_id))
+    if len(notes.slots) != sum(shape.local_activities):
+        raise RuntimeError(
+            f"the calibration noted {len(notes.slots)} local activities, its history shows"
+            f" {sum(shape.local_activities)}"
+        )
+    return notes.slots, shape
+
+
+def _audit_rows(stack: BenchStack, prefixes: dict[str, str], count: int) -> dict[str, float]:
+    """The audit-trail rows per lifecycle of the requests under each prefix."""
+    from tierflow.db.engine import make_engine
+
+    engine = make_engine(stack.database_url)
+    try:
+        return {
+            side: count_rows(engine, "transition", prefix, "1 = 1") / count
+            for side, prefix in prefixes.items()
+        }
+    finally:
+        engine.dispose()
+
+
 def _rounds(count: int, rounds: int) -> list[range]:
     """``count`` lifecycles split into ``rounds`` consecutive shares (the first ones larger)."""
     rounds = max(1, min(rounds, count))
@@ -222,13 +274,23 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
     """Measure both sides in one run and return the results section."""
     stack.use_policy(reopen_seconds=REOPEN_SECONDS)
     rid = stack.run_id
-    async with side_by_side(stack, params.workers) as (client, bare_queue):
+    calibration: list[tuple[list[Slot], Shape]] = []
+
+    async def noted(client: Any) -> list[Slot]:
+        calibration.append(await calibrate(stack, client))
+        return calibration[0][0]
+
+    same = params.bare == "same"
+    async with side_by_side(stack, params.workers, noted if same else None) as (client, bare_queue):
         warm = bench_requests(1 if params.count < 20 else 3, f"lcw-{rid}")
         for req in warm:  # warm up and record the shape of one history
             await project_lifecycle(client, stack.task_queue, req)
         shapes = [await history_shape(client, workflow_id(r.request_id)) for r in warm]
-        phases, local_phases = shapes[0].activities, shapes[0].local_activities
-        await bare_lifecycle(client, bare_queue, f"bare-warm-{rid}", phases, local_phases)
+        # the bare baseline takes the shape of the lifecycle whose activities it repeats
+        shape = calibration[0][1] if same else shapes[0]
+        phases, local_phases = shape.activities, shape.local_activities
+        names = bench_names(calibration[0][0]) if same else None
+        await bare_lifecycle(client, bare_queue, f"bare-warm-{rid}", phases, local_phases, names)
 
         reqs = bench_requests(params.count, f"lc-{rid}")
         project_side, bare_side = Side("project"), Side("bare")
@@ -238,7 +300,7 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
 
         def bare_round(chunk: range) -> list[Any]:
             return [
-                bare_lifecycle(client, bare_queue, f"bare-{rid}-{i}", phases, local_phases)
+                bare_lifecycle(client, bare_queue, f"bare-{rid}-{i}", phases, local_phases, names)
                 for i in chunk
             ]
 
@@ -254,6 +316,7 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
             for r in reqs[: min(20, len(reqs))]
         ]
     typical, by_tasks = leanest(sample or shapes)
+    written = _audit_rows(stack, {"project": f"lc-{rid}-", "bare": f"bare-{rid}-"}, params.count)
     project_rate = params.count / project_side.wall
     bare_rate = params.count / bare_side.wall
     ratio = project_rate / bare_rate
@@ -294,6 +357,12 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
             "local_activities_per_lifecycle": sum(local_phases),
             "activity_phases": phases,
             "local_activity_phases": local_phases,
+            # the baseline's activities: the project's own (issue 24's baseline) or no-ops
+            "bare_activities": params.bare,
+            "bare_local_activities": names,
+            # audit-trail rows each side wrote per lifecycle (equal when the bare repeats
+            # the project's activities; 0 for a no-op baseline)
+            "audit_rows_per_lifecycle": written,
             "project_cpu_ms_per_lifecycle": project_cpu,
             "worker_cpu_ratio": worker_cpu_ratio,
             "bare_cpu_ms_per_lifecycle": bare_cpu,
@@ -309,6 +378,17 @@ async def run_lifecycle(stack: BenchStack, params: LifecycleParams) -> dict[str,
                 else {}
             ),
             "history_events": target(typical.events, HISTORY_EVENTS_TARGET, "<="),
+            **(
+                {
+                    "same_work": {
+                        "value": written["bare"],
+                        "target": f"== {written['project']}",
+                        "met": written["bare"] == written["project"],
+                    }
+                }
+                if same
+                else {}
+            ),
             "history_budget": {
                 "value": by_tasks,
                 "target": {tasks: f"<= {n}" for tasks, n in HISTORY_EVENTS_BUDGET.items()},

@@ -85,6 +85,22 @@ Topology = Annotated[
         "to NAME-cluster.json.",
     ),
 ]
+
+
+class BareName(StrEnum):
+    SAME = "same"
+    NOOP = "noop"
+
+
+Bare = Annotated[
+    BareName,
+    typer.Option(
+        "--bare",
+        help="The baseline's activities. same: the project's own, on the inputs of a "
+        "calibration lifecycle (issue 24's baseline: what the workflow costs beyond its "
+        "activities). noop: no-op activities (what workflow and activities cost together).",
+    ),
+]
 Rows = Annotated[int | None, typer.Option(help="Synthetic requests.")]
 PostgresUrl = Annotated[str | None, typer.Option(help="PostgreSQL URL (default: start one).")]
 
@@ -215,13 +231,14 @@ def lifecycle(
         ),
     ] = 0,
     topology: Topology = TopologyName.DEV,
+    bare: Bare = BareName.SAME,
     *,
     opts: Any,
 ) -> None:
     """Full lifecycles per second vs a bare workflow with the same activities (target >= 0.9)."""
     from tierflow_dev.bench.lifecycle import QUICK, LifecycleParams, run_lifecycle
 
-    sizes = replace(QUICK if quick else LifecycleParams(), workers=workers)
+    sizes = replace(QUICK if quick else LifecycleParams(), workers=workers, bare=bare.value)
     params = _sized(sizes, count=count, concurrency=concurrency)
     opts = replace(opts, topology=topology.value)
     _run("lifecycle", opts, quick, out, lambda stack: run_lifecycle(stack, params))
@@ -237,6 +254,7 @@ def lifecycle_workers(
         str, typer.Option(help="Worker processes per side, one run each (comma-separated).")
     ] = "1,2,4",
     topology: Topology = TopologyName.DEV,
+    bare: Bare = BareName.SAME,
     *,
     opts: Any,
 ) -> None:
@@ -252,7 +270,8 @@ def lifecycle_workers(
         raise typer.BadParameter(
             f"{workers!r}: positive counts, e.g. 1,2,4", param_hint="--workers"
         )
-    params = _sized(QUICK if quick else LifecycleParams(), count=count, concurrency=concurrency)
+    sizes = replace(QUICK if quick else LifecycleParams(), bare=bare.value)
+    params = _sized(sizes, count=count, concurrency=concurrency)
     opts = replace(opts, topology=topology.value)
     _run("lifecycle-workers", opts, quick, out, lambda stack: run_scaling(stack, params, counts))
 
