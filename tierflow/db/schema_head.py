@@ -3,13 +3,15 @@
 Revisions are files in ``migrations/versions`` whose names, like their revision ids, begin
 with their number (a linear history: ``tests/unit/test_schema_head.py`` checks both against
 Alembic), so the head is the highest number. Processes compare it with the number of the
-database's ``alembic_version``: the API's readiness, and the worker before it polls.
+database's ``alembic_version``: the API's readiness, and the worker, the ingress and the
+notifier before they start their work.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from functools import cache
 from importlib import resources
 
@@ -45,32 +47,59 @@ def revision_of(engine: Engine) -> str | None:
         raise
 
 
+def waiting_for(engine: Engine) -> str | None:
+    """Why a process of this release cannot write the database yet (None: it can)."""
+    try:
+        revision = revision_of(engine)
+    except OperationalError as exc:  # the database away: its writes wait for it anyway
+        return f"database unreachable ({type(exc.orig).__name__}): waiting for it"
+    if not behind(revision):
+        return None
+    return (
+        f"database schema at {revision or 'no revision'}, this release needs "
+        f"{schema_head()}: waiting for `tierflow db upgrade`"
+    )
+
+
+class _Patience:
+    """The pause before the next look (doubling to 30 s), and each new reason logged once."""
+
+    def __init__(self) -> None:
+        self.pause = 1.0
+        self.said = ""
+
+    def next_pause(self, why: str) -> float:
+        if why != self.said:
+            log.warning("%s", why)
+            self.said = why
+        pause, self.pause = self.pause, min(self.pause * 2, 30.0)
+        return pause
+
+
 async def wait_for_schema(engine: Engine, stop: asyncio.Event) -> bool:
     """Wait until the database's schema is this release's or newer (and the database answers);
     False if ``stop`` was set first. A process writing the read model waits here instead of
     failing every write on a column its release added (a migration not run, or failed
     midway): it is not ready, so a rolling update does not replace the processes of the
     release before with it."""
-    pause = 1.0
-    said = ""
+    patience = _Patience()
     while not stop.is_set():
+        why = await asyncio.to_thread(waiting_for, engine)
+        if why is None:
+            return True
         try:
-            revision = await asyncio.to_thread(revision_of, engine)
-        except OperationalError as exc:  # the database away: its writes wait for it anyway
-            why = f"database unreachable ({type(exc.orig).__name__}): waiting for it"
-        else:
-            if not behind(revision):
-                return True
-            why = (
-                f"database schema at {revision or 'no revision'}, this release needs "
-                f"{schema_head()}: waiting for `tierflow db upgrade`"
-            )
-        if why != said:
-            log.warning("%s", why)
-            said = why
-        try:
-            await asyncio.wait_for(stop.wait(), pause)  # a SIGTERM ends the wait at once
+            await asyncio.wait_for(stop.wait(), patience.next_pause(why))  # SIGTERM: at once
         except TimeoutError:
             pass
-        pause = min(pause * 2, 30.0)
+    return False
+
+
+def wait_for_schema_blocking(engine: Engine, stop: threading.Event) -> bool:
+    """``wait_for_schema`` for a process run on threads (the notifier)."""
+    patience = _Patience()
+    while not stop.is_set():
+        why = waiting_for(engine)
+        if why is None:
+            return True
+        stop.wait(patience.next_pause(why))
     return False

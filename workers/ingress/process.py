@@ -14,6 +14,7 @@ from tierflow.accounts_source import Account, RecordedAccounts
 from tierflow.checked_source import CheckedSource
 from tierflow.codec import warn_if_in_clear
 from tierflow.db.engine import make_engine
+from tierflow.db.schema_head import wait_for_schema
 from tierflow.directory import Directory, DirectoryWatch
 from tierflow.directory_source import RecordedDirectory
 from tierflow.health import serve_metrics_and_health
@@ -93,6 +94,10 @@ async def serve(settings: Settings | None = None) -> None:
         loop.add_signal_handler(sig, stop.set)
     engine = make_engine(settings.resolved_database_url)
     try:
+        # starting (not ready), consuming nothing, while the schema predates this release:
+        # its checks read the columns the release added
+        if not await wait_for_schema(engine, stop=stop):
+            return
         client = await connect_temporal(
             settings.temporal_address, settings.temporal_namespace, settings=settings
         )

@@ -1,7 +1,8 @@
 """``tierflow notifier``: the consumer and the dispatcher as one process; signals stop it.
 
-It serves /metrics and /healthz (``TIERFLOW_NOTIFIER_METRICS_PORT``; ``health``), waits for
-Kafka at start, and refuses to start with a rules file that does not validate.
+It serves /metrics and /healthz (``TIERFLOW_NOTIFIER_METRICS_PORT``; ``health``), waits at
+start for the database schema of its release (``tierflow db upgrade``) and for Kafka, and
+refuses to start with a rules file that does not validate.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from tierflow.db.engine import make_engine
+from tierflow.db.schema_head import wait_for_schema_blocking
 from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_connect import connect_kafka
 from tierflow.settings import Settings, get_settings
@@ -132,6 +134,9 @@ def serve(
         host=settings.metrics_host,
     )
     try:
+        # not ready, consuming and sending nothing, while the schema predates this release
+        if not wait_for_schema_blocking(engine, stop):
+            return
         producer = connect_kafka(settings.kafka_bootstrap_servers, settings=settings)
         hours = BusinessHours(enabled=settings.notifier_working_hours_only)
         planner = Planner(
