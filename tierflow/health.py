@@ -1,9 +1,14 @@
-"""/metrics and /healthz of the worker and ingress processes, on prometheus_client's server.
+"""/metrics, /healthz and /livez of the worker, ingress and notifier processes, on
+prometheus_client's server.
 
 ``/metrics`` is prometheus_client's own WSGI app (content negotiation for OpenMetrics, gzip);
-``/healthz`` answers from a check the process gives: a bool, or an object with ``status``
-(``"ok"`` answers 200, anything else 503) and optional per-part details. A check that raises
-answers 503 ``{"status": "error"}``; the exception goes to the log, never to the caller.
+``/healthz`` (ready: rollouts and readiness probes) answers from a check the process gives: a
+bool, or an object with ``status`` (``"ok"`` answers 200, anything else 503) and optional
+per-part details. A check that raises answers 503 ``{"status": "error"}``; the exception goes
+to the log, never to the caller. ``/livez`` (alive: liveness and startup probes) answers the
+same body, 200 also while the process is ``starting`` (it may wait for a migration or a
+server for minutes, which a restart would not shorten) and 503 when it is ``degraded`` (a
+stalled consumer, which a restart cures) or its check failed.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class HealthServer:
-    """A running /metrics + /healthz server; ``close()`` stops it and frees the port."""
+    """A running /metrics + /healthz + /livez server; ``close()`` stops it, freeing the port."""
 
     def __init__(self, host: str, port: int, registry: CollectorRegistry, check: Check) -> None:
         metrics = make_wsgi_app(registry)
@@ -40,6 +45,8 @@ class HealthServer:
                 return metrics(environ, start_response)
             if path == "/healthz":
                 code, body = _health(check)
+            elif path == "/livez":
+                code, body = _alive(check)
             else:
                 code, body = 404, {"error": "not found"}
             status = {200: "200 OK", 404: "404 Not Found", 503: "503 Service Unavailable"}[code]
@@ -84,10 +91,15 @@ def _health(check: Check) -> tuple[int, dict[str, Any]]:
     return (200 if body.get("status") == "ok" else 503), body
 
 
+def _alive(check: Check) -> tuple[int, dict[str, Any]]:
+    code, body = _health(check)
+    return (200 if code == 200 or body.get("status") == "starting" else 503), body
+
+
 def serve_metrics_and_health(
     port: int, registry: CollectorRegistry, check: Check, host: str = "127.0.0.1"
 ) -> HealthServer:
-    """Serve /metrics for ``registry`` and /healthz from ``check()`` in a thread.
+    """Serve /metrics for ``registry``, /healthz and /livez from ``check()`` in a thread.
 
     ``port=0`` picks a free port (read it from ``server.port``).
     """

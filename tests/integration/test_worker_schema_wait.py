@@ -30,9 +30,9 @@ from tierflow_dev.devstack.temporal import TemporalDevServer
 BEHIND = "0038_untimed_sign_fors"
 
 
-def _health(port: int) -> tuple[int, dict[str, object]]:
+def _health(port: int, path: str = "/healthz") -> tuple[int, dict[str, object]]:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as answer:
             return answer.status, json.loads(answer.read())
     except urllib.error.HTTPError as answer:
         return answer.code, json.loads(answer.read())
@@ -98,6 +98,7 @@ async def test_a_process_waits_for_the_schema_of_its_release(
         await eventually(waiting, timeout=60, what=f"the {command} to say it waits for the schema")
         status, _ = _health(port)
         assert status == 503  # not ready: a rolling update keeps the release before running
+        assert _health(port, "/livez")[0] == 200  # alive: no probe restarts it while it waits
         assert process.poll() is None and current_revision(url) == BEHIND  # it changed nothing
         upgrade(url)
         await eventually(lambda: _health(port)[0] == 200, timeout=90, what=f"the {command} at work")

@@ -401,7 +401,10 @@ def test_k8s_probes_each_process_on_its_healthz_port(k8s: list[tuple[str, dict[s
     for process in PROCESSES:
         where, dep = of_kind(k8s, "Deployment")[f"tierflow-{process}"]
         [container] = dep["spec"]["template"]["spec"]["containers"]
-        for probe in ("readinessProbe", "livenessProbe"):
+        # a process that waits at start (Temporal, Kafka, a migration) is alive meanwhile: its
+        # startup probe must not restart it
+        starts = ("startupProbe",) if process != "api" else ()
+        for probe in ("readinessProbe", "livenessProbe", *starts):
             get = container.get(probe, {}).get("httpGet", {})
             field = f"{where}: tierflow-{process} {container['name']}.{probe}.httpGet"
             wanted = (topology.probe_path(process, probe), ports[process])

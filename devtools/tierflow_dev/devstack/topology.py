@@ -35,16 +35,18 @@ TEMPORAL_SERVERS = 1
 # (Settings.ingress_group); the notifiers share theirs and claim each message before sending.
 REPLICAS = {"worker": 2, "ingress": 2, "api": 2, "notifier": 2}
 
-# Every process answers GET /healthz on its Settings port (the api on its HTTP port, the
-# others on their /metrics port). The API is probed apart: ready while its database answers
-# (/readyz: reads go on without Temporal), alive while it serves HTTP (/livez).
-PROBE_PATH = "/healthz"
+# Every process answers GET /healthz (ready) and /livez (alive) on its Settings port (the api
+# on its HTTP port, the others on their /metrics port). The others are alive while they wait
+# for Temporal, Kafka or a migration, not while a consumer is stalled (tierflow/health.py).
+# The API is probed apart: ready while its database answers (/readyz: reads go on without
+# Temporal), alive while it serves HTTP (/livez).
+PROBE_PATHS = {"readinessProbe": "/healthz", "livenessProbe": "/livez", "startupProbe": "/livez"}
 API_PROBE_PATHS = {"readinessProbe": "/readyz", "livenessProbe": "/livez"}
 
 
 def probe_path(process: str, probe: str = "readinessProbe") -> str:
     """The path a probe of ``process`` asks (a compose health check is its readiness)."""
-    return API_PROBE_PATHS[probe] if process == "api" else PROBE_PATH
+    return API_PROBE_PATHS[probe] if process == "api" else PROBE_PATHS[probe]
 
 
 PROBE_PORT_FIELDS = {
