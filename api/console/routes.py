@@ -80,6 +80,7 @@ from schemas.lifecycle import (
     SELF_SERVICE_ROLES,
     ActionKind,
     Awaiting,
+    EscalationReason,
     FollowUpOutcome,
     RatingStage,
     RequestSummary,
@@ -99,6 +100,7 @@ from tierflow.db.models import InstitutionRow
 from tierflow.directory_store import units_in_province, units_near
 from tierflow.i18n import LOCALES, N_, Said, formats, translations
 from tierflow.i18n.refusals import names_its_action
+from workflows import applications
 from workflows import views as workflow_views
 from workflows.follow_up import BAD_RATING
 
@@ -672,6 +674,10 @@ def _case(
         "bar_width": views.BAR_WIDTH,
         "actions": actions,
         "return_reasons": list(ReturnReason),
+        # a person's reasons: a breach's escalation is the engine's own
+        "escalation_reasons": [r for r in EscalationReason if r is not EscalationReason.SLA_BREACH],
+        # 退单, 延期, 挂起: asked, then decided by the tier above
+        "applications": {kind.value for kind in applications.NAMES},
         "suspend_reasons": list(SuspendReason),
         "follow_up_outcomes": list(FollowUpOutcome),
         "rating_stages": rating_stages(summary.state if summary else None),

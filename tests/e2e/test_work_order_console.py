@@ -134,7 +134,7 @@ async def test_an_extension_is_approved_only_once_the_desk_has_read_what_it_does
     await holder.locator("#d-request_extension").fill("3")
     async with holder.expect_navigation():
         await holder.locator("button[data-action='request_extension']").click()
-    await expect(holder.locator("#done")).to_have_text("✓ 已完成：申请延期。")
+    await expect(holder.locator("#done")).to_have_text("✓ 申请延期：已提交，等待审批。")
 
     desk = await signed_in(browser, console, "disp_city")
     await open_case(desk, console, rid)

@@ -27,7 +27,7 @@ from api.app import create_app
 from api.deps import ApiContext
 from schemas.domain import Category, Priority
 from schemas.lifecycle import RequestView, Wording
-from tests.fixtures.console import sign_in
+from tests.fixtures.console import page_csrf, sign_in
 from tests.utils.api_helpers import Users, asgi_client, make_users, request_body, serve_in_thread
 from tests.utils.factories import make_request
 from tests.utils.stack_helpers import eventually, forget_workflow
@@ -676,6 +676,32 @@ async def test_an_ended_request_past_retention_is_shown_from_the_read_model(
     assert "<dd>杭州市西湖区（330106）</dd>" in page.text  # the division by name, then its code
     assert "流程正在派单" not in page.text  # not "still routing"
     assert "在 Temporal 界面中打开流程" not in page.text  # nothing there to open
+
+
+async def test_a_console_escalation_carries_the_reason_chosen(api: Api, stack) -> None:
+    """The console's 提级 form offers the people's reasons (not the engine's breach), and the
+    one chosen reaches the escalation report: every console escalation counted as "other"."""
+    rid = await api.submit(make_request())
+    async with asgi_client(create_app(stack.settings, stack.client, stack.engine)) as client:
+        assert (await sign_in(client, api.users.tokens["cw_own"])).status_code == 303
+        page = await client.get(f"/console/requests/{rid}")
+        form = page.text[page.text.index('id="er-escalate"') :].split("</select>")[0]
+        assert 'value="complex_case"' in form and "疑难复杂" in form
+        assert 'value="sla_breach"' not in form  # the engine's own
+        csrf = await page_csrf(client)
+        done = await client.post(
+            f"/console/requests/{rid}/actions/escalate",
+            data={
+                "csrf_token": csrf,
+                "idempotency_key": f"console-{rid}",
+                "text": "涉及跨部门协调，需市级统筹",
+                "reason_code": "complex_case",
+            },
+        )
+    assert done.status_code == 303, done.text
+    escalations = (await api.get("/reports/escalations", "admin")).json()
+    codes = {(row["cause"], row["reason_code"]) for row in escalations["rows"]}
+    assert ("manual", "complex_case") in codes
 
 
 async def test_a_request_is_read_from_the_read_model_while_temporal_cannot_answer(

@@ -145,6 +145,9 @@ async def test_the_console_offers_the_list_and_says_the_case_is_followed(rig: Ri
     queue = await rig.client.get("/console/", params={"received": "true"})
     assert queue.status_code == 200
     assert "req-up" in queue.text and "req-home" not in queue.text
+    # held by the unit above, not co-handled: the row says so, not 协办
+    row = queue.text[queue.text.index("req-up") :].split("</tr>")[0]
+    assert "现由他单位办理" in row and "协办" not in row
     assert 'id="f-received"' in (await rig.client.get("/console/")).text
     case = await rig.client.get("/console/requests/req-up")
     assert case.status_code == 200
