@@ -105,8 +105,8 @@ def get_principal(
     ctx: Ctx,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """Resolve the bearer token to a principal, or answer 401 (429 to an address that sent
-    too many unknown tokens: it is not checked until its window frees)."""
+    """Resolve the bearer token to a principal, or answer 401 (429 while the address is
+    locked out for the refused tokens it sent: ``check_token``)."""
     if creds is None or creds.scheme.lower() != "bearer":
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -125,15 +125,16 @@ def get_principal(
 
 def check_token(ctx: ApiContext, address: str, token: str) -> Principal:
     """The principal of ``token``, sent from ``address`` (the API's bearer and the console's
-    sign-in): 429 (an HTTPException) while the address is locked out, before the token is
-    checked; ``TokenRefused`` for a refused token, an unknown one counted against the address."""
-    if (wait := ctx.sign_in_failures.locked_for(address)) is not None:
-        raise _too_many_guesses(wait)
+    sign-in). A refused token is counted against the address and raises ``TokenRefused``, or
+    429 (an HTTPException) while the address is locked out. A good token is answered even
+    then: others behind the same address (an office's NAT, a portal's host) are not locked
+    out by someone's guesses, and a token of 256 random bits is not found by guessing."""
     try:
         return resolve_token(ctx.engine, token, ctx.clock())
-    except TokenRefused as refused:
-        if refused.unknown:
-            _note_guess(ctx, address)
+    except TokenRefused:
+        if (wait := ctx.sign_in_failures.locked_for(address)) is not None:
+            raise _too_many_guesses(wait) from None
+        _note_guess(ctx, address)
         raise
 
 
@@ -143,15 +144,16 @@ def client_address(request: Request) -> str:
 
 
 def _note_guess(ctx: ApiContext, address: str) -> None:
-    """Count an unknown token against ``address``; once that locks it out, say so in the log
+    """Count a refused token against ``address``; once that locks it out, say so in the log
     and record it in the security audit log (a locked-out address is refused before it is
     counted again, so each lockout is recorded once).
 
-    Only unknown tokens count: a revoked or expired one is a real token (a script not yet
-    given its new one), and counting it would lock out every other client on its host."""
+    A revoked or expired token counts too: the lockout only refuses refused tokens, so a
+    script awaiting its new one locks out nobody else, and a leaver replaying an old token
+    at the console's sign-in stops filling the security audit log."""
     ctx.sign_in_failures.fail(address)
     if (wait := ctx.sign_in_failures.locked_for(address)) is not None:
-        log.warning("client %s sent too many unknown tokens; refused for a while", address)
+        log.warning("client %s sent too many refused tokens; refused for a while", address)
         limits = ctx.limits
         security_log.record(
             ctx.engine,
@@ -170,7 +172,7 @@ def _note_guess(ctx: ApiContext, address: str) -> None:
 def _too_many_guesses(wait: float) -> HTTPException:
     retry_after = max(1, math.ceil(wait))
     said = Said(
-        N_("too many unknown tokens from this address; retry in %(seconds)d s"),
+        N_("too many refused tokens from this address; retry in %(seconds)d s"),
         seconds=retry_after,
     )
     return HTTPException(

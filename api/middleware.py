@@ -15,6 +15,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from schemas.messages import N_, Said
 from tierflow.metrics import ApiMetrics
 
+# the methods counted by name; any other (the server accepts any token) counts as OTHER, so
+# that no caller adds label values to the metrics without end
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 
 class BodyTooLarge(HTTPException):
     """Raised while reading a body past the limit; answered as a 413 (a page on the
@@ -108,6 +112,7 @@ class HttpMetrics(_HttpMiddleware):
             route: Any = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "")
+            method = method if method in HTTP_METHODS else "OTHER"  # any name reaches here
             self.metrics.requests.labels(template, method, str(code)).inc()
             self.metrics.latency.labels(template, method).observe(time.perf_counter() - started)
 

@@ -332,7 +332,7 @@ async def login(request: Request, ctx: Ctx) -> Response:
         await run_in_threadpool(refused_sign_in, ctx.engine, unknown, address, ctx.clock())
         reason = unknown.said.text(gettext(request, None))
         return _login_page(request, next_url, reason, status.HTTP_401_UNAUTHORIZED)
-    except HTTPException as locked:  # too many unknown tokens from this address
+    except HTTPException as locked:  # too many refused tokens from this address
         said = locked.detail
         reason = said.text(gettext(request, None)) if isinstance(said, Said) else str(said)
         page = _login_page(request, next_url, reason, locked.status_code)
