@@ -54,17 +54,21 @@ def sees_contact(p: Principal, row: Held, *, co_handled: bool = False) -> bool:
     return holds(p, row) or (p.role is Role.CASEWORKER and co_handled)
 
 
-def prefills_contact(p: Principal, row: Held) -> bool:
+def prefills_contact(p: Principal, row: Held, *, registered_by: str | None) -> bool:
     """Return whether the walk-in form fills in the contact of the enterprise's earlier
     request ``row`` for the principal: only for the unit that held it, its caseworkers and
-    lead.
+    lead, and only a contact the enterprise gave online or through a system, or at this
+    unit's own window (``registered_by``: the unit that registered ``row``, None if none).
 
     The form is looked up by USCC, a public code: filling in the contact for every desk,
     supervisor or admin who may see a request of that enterprise would hand a region's
     contacts to anyone holding a list of codes. The unit that served the enterprise had its
-    contact on file already; everyone else asks the enterprise at the window.
+    contact on file already; everyone else asks the enterprise at the window. And any unit's
+    caseworker may register a walk-in for any USCC: a contact typed at another unit's window
+    would otherwise be filled in here, and the enterprise's next request sent to whoever
+    typed it.
     """
-    return holds(p, row)
+    return holds(p, row) and registered_by in (None, p.institution_id)
 
 
 def mask_name(name: str) -> str:

@@ -560,7 +560,7 @@ def last_seen_enterprise(ctx: ApiContext, principal: Principal, uscc: str) -> On
         last = session.exec(query).first()
     if last is None:
         return None
-    given = prefills_contact(principal, last)
+    given = prefills_contact(principal, last, registered_by=last.registered_by)
     contact = (last.contact_name, last.contact_phone, last.contact_email)
     return OnFile(
         request_id=last.request_id,

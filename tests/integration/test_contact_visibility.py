@@ -183,3 +183,29 @@ async def test_the_apis_answers_are_kept_out_of_caches(rig: Rig) -> None:
     assert detail.status_code == listing.status_code == 200 and refused.status_code == 401
     health = await rig.client.get("/healthz")  # not under /api/: as it was
     assert "cache-control" not in health.headers
+
+
+async def test_a_contact_typed_at_another_units_window_is_not_filled_in(sqlite_url: str) -> None:
+    """Any unit's caseworker may register a walk-in for any USCC (a public code): a contact
+    typed at another unit's window is not filled in for the unit that holds the request, or
+    the enterprise's next request would go to whoever typed it."""
+    engine = make_engine(sqlite_url)
+    writer = TransitionWriter(engine)
+    genuine = RecordFactory(make_request("req-genuine"), T0)
+    writer.persist([genuine.submitted(), genuine.assigned(HELD)])
+    planted = make_request("req-planted")
+    planted.enterprise.contact_phone = "13911112222"
+    planted.enterprise.contact_email = "evil@attacker.example"
+    planted.submitted_at = T0 + timedelta(days=1)  # the newest: the one the form reads
+    planted.submitted_by = planted.submitted_by.model_copy(
+        update={"id": "cw-elsewhere", "role": Role.CASEWORKER, "institution_id": CO_HANDLER}
+    )
+    later = RecordFactory(planted, T0 + timedelta(days=1))
+    writer.persist([later.submitted(), later.assigned(HELD)])
+    async with read_model_client(engine, sqlite_url) as (client, users):
+        rig = Rig(client, users)
+        await rig.signed_in("cw_own")
+        page = (await client.get("/console/submit", params={"uscc": enterprise_uscc("330106")}))
+    assert page.status_code == 200
+    assert "13911112222" not in page.text and "evil@attacker.example" not in page.text
+    assert "req-planted" in page.text and "联系人仅对承办该工单的单位带出" in page.text

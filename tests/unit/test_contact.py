@@ -120,10 +120,18 @@ def test_contact_is_a_grant_a_system_client_may_hold() -> None:
 
 
 def test_the_walk_in_form_fills_in_the_contact_for_the_holding_unit_only() -> None:
-    assert prefills_contact(CASEWORKER, Held()) and prefills_contact(LEAD, Held())
+    online = {"registered_by": None}
+    assert prefills_contact(CASEWORKER, Held(), **online) and prefills_contact(
+        LEAD, Held(), **online
+    )
     for who in (CITY_DESK, CITY_DISPATCH, CITY_SUPERVISOR, ADMIN, system("read", "contact")):
-        assert not prefills_contact(who, Held()), who
-    assert not prefills_contact(OTHER_CASEWORKER, Held())  # co-handling: not its request
+        assert not prefills_contact(who, Held(), **online), who
+    assert not prefills_contact(OTHER_CASEWORKER, Held(), **online)  # co-handling: not its own
+    # registered at the unit's own window: its contact; at another unit's: not (any unit may
+    # register a walk-in for any USCC, with any contact)
+    assert prefills_contact(CASEWORKER, Held(), registered_by=HELD)
+    assert not prefills_contact(CASEWORKER, Held(), registered_by="zj-330105-sme")
+    assert not prefills_contact(LEAD, Held(), registered_by="js-320102-sme")
 
 
 def _row(**contact: str | None) -> RequestRow:

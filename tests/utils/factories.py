@@ -143,7 +143,7 @@ class RecordFactory:
             policy_version=self.policy_version,
             sla_status=SlaStatus.ON_TRACK if running else SlaStatus.STOPPED,
             resolution_due_at=self.now + timedelta(days=3) if running else None,
-            submitted_at=T0,
+            submitted_at=req.submitted_at or T0,
             updated_at=self.now,
             resolved_at=self.resolved_at,
             closed_at=self.closed_at,
