@@ -205,7 +205,7 @@ async def test_a_contact_typed_at_another_units_window_is_not_filled_in(sqlite_u
     async with read_model_client(engine, sqlite_url) as (client, users):
         rig = Rig(client, users)
         await rig.signed_in("cw_own")
-        page = (await client.get("/console/submit", params={"uscc": enterprise_uscc("330106")}))
+        page = await client.get("/console/submit", params={"uscc": enterprise_uscc("330106")})
     assert page.status_code == 200
     assert "13911112222" not in page.text and "evil@attacker.example" not in page.text
     assert "req-planted" in page.text and "联系人仅对承办该工单的单位带出" in page.text
