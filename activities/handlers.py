@@ -27,21 +27,19 @@ class HandlerActivities:
 
 
 def refusal(user: ApiUser | None, check: HandlerCheck) -> Said | None:
-    """Why ``user`` may not handle a request ``check.institution_id`` holds; None if they may."""
-    name = check.handler_id
-    if user is None or user.disabled:
-        return Said(N_("handler_id: %(user)s is not an enabled user"), user=name)
-    if user.role not in HANDLER_ROLES:
+    """Why ``user`` may not handle a request ``check.institution_id`` holds; None if they may.
+
+    One answer whatever the account is (unknown, disabled, another role, another unit): the
+    one who names a handler learns nothing of other people's accounts by trying names."""
+    if (
+        user is None
+        or user.disabled
+        or user.role not in HANDLER_ROLES
+        or user.institution_id != check.institution_id
+    ):
         return Said(
-            N_("handler_id: %(user)s is a %(role)s, not a caseworker"),
-            user=name,
-            role=user.role.value,
-        )
-    if user.institution_id != check.institution_id:
-        return Said(
-            N_("handler_id: %(user)s works for %(institution)s, the request is held by %(holder)s"),
-            user=name,
-            institution=str(user.institution_id),
+            N_("handler_id: %(user)s is not an enabled caseworker or lead of %(holder)s"),
+            user=check.handler_id,
             holder=check.institution_id,
         )
     return None

@@ -95,7 +95,8 @@ async def test_sign_for_claims_and_transfer_moves_it_between_queues(api: Api, st
     stranger = await api.act(rid, "transfer", "cw_own", handler_id=api.users.ids["cw_other"])
     assert stranger.status_code == 422, stranger.text
     [problem] = stranger.json()["detail"]
-    assert problem["field"] == "handler_id" and "works for zj-330105-sme" in problem["msg"]
+    assert problem["field"] == "handler_id" and "zj-330105-sme" not in problem["msg"]  # theirs
+    assert "is not an enabled caseworker or lead of zj-330106-sme" in problem["msg"]
     moved = await api.act(rid, "transfer", "cw_own", handler_id=mate)
     assert moved.status_code == 200, moved.text
     await eventually(lambda: handled_by(mate), what="the colleague handles it")
@@ -768,7 +769,7 @@ async def test_a_request_outside_the_region_goes_to_another_citys_county_and_its
     async with asgi_client(app) as client:
         assert (await sign_in(client, api.users.tokens["sup_prov"])).status_code == 303
         page = (await client.get(f"/console/requests/{rid}")).text
-    offered = dict(re.findall(r'<option value="([^"]+)">([^<]+)</option>', page))
+    offered = _dispatch_choices(page)
     assert offered["zj-330212-sme"] == "宁波市鄞州区中小企业服务中心", sorted(offered)
     assert "zj-330105-sme" in offered and "zj-330100-sme" not in offered  # counties only
     moved = await api.act(
@@ -803,7 +804,7 @@ async def test_the_case_page_offers_the_citys_units_by_name_to_reassign_to(api: 
     assert 'name="institution_id"' in page and 'list="dispatch-choices"' in page
     # a supervisor's comment is an instruction (批示) the unit hears of: the form says so
     assert '<label for="t-comment">批示（承办单位的经办人会收到通知）</label>' in page
-    offered = dict(re.findall(r'<option value="([^"]+)">([^<]+)</option>', page))
+    offered = _dispatch_choices(page)
     assert offered["zj-330105-sme"] == "杭州市拱墅区中小企业服务中心"
     assert "zj-330100-sme" not in offered  # a municipal unit: the request is at the county tier
     assert "zj-330106-sme" not in offered  # its holder: nobody re-dispatches it there
@@ -814,5 +815,11 @@ async def test_the_case_page_offers_the_citys_units_by_name_to_reassign_to(api: 
     async with asgi_client(app) as client:
         assert (await sign_in(client, api.users.tokens["sup_city"])).status_code == 303
         page = (await client.get(f"/console/requests/{talent}")).text
-    offered = dict(re.findall(r'<option value="([^"]+)">([^<]+)</option>', page))
+    offered = _dispatch_choices(page)
     assert "zj-330105-sme" in offered and "zj-330110-fin" not in offered  # serves financing only
+
+
+def _dispatch_choices(page: str) -> dict[str, str]:
+    """The units the case page's 改派 and 退单 forms offer, by id (its other lists aside)."""
+    listed = page.split('<datalist id="dispatch-choices">')[1].split("</datalist>")[0]
+    return dict(re.findall(r'<option value="([^"]+)">([^<]+)</option>', listed))
