@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Path, Request, Response, status
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
+from api.auth import require
 from api.deps import Ctx, CurrentPrincipal
 from api.downloads import csv_attachment
 from api.errors import field_error, validation_http_error
@@ -115,6 +116,7 @@ async def run_whatif(
     """Replay the recorded requests in the period and scope under a candidate policy (a
     recorded version, or a TOML file) and optionally a calendar; save the run as the caller's.
     At most ``TIERFLOW_WHATIF_MAX_REQUESTS`` requests: larger runs belong to `tierflow whatif`."""
+    require(principal, "whatif")  # before reading a body of up to the upload limit
     ask = await _ask(request)
     return await service.run(ctx, principal, ask, language)
 

@@ -253,6 +253,9 @@ async def test_refusals_name_the_field(trail: Trail, site: Console) -> None:
 
         caseworker = await client.post(V1, headers=site.users.auth("cw_own"), json=outside)
         assert caseworker.status_code == 403
+        # refused before its body is read: not parsed (422) for someone who may not ask
+        bulky = await client.post(V1, headers=site.users.auth("cw_own"), content=b"[" * 1_000_000)
+        assert bulky.status_code == 403, bulky.text
         assert (await client.get(V1, headers=site.users.auth("cw_own"))).status_code == 403
         assert (await client.get(V1, headers=site.users.auth("sys_portal"))).status_code == 403
 
