@@ -364,18 +364,22 @@ class TierBar:
     notes: list[str] = field(default_factory=list)
 
 
-def _pauses(timeline: Sequence[TimelineEntry], end: datetime) -> list[tuple[datetime, datetime]]:
-    """Return the stretches the request spent awaiting the enterprise (clocks paused)."""
-    spans, start = [], None
+def _pauses(
+    timeline: Sequence[TimelineEntry], end: datetime
+) -> list[tuple[datetime, datetime, State]]:
+    """Return the stretches the clocks stood still, and why: awaiting the enterprise's
+    reply, or an approved suspension (挂起)."""
+    spans: list[tuple[datetime, datetime, State]] = []
+    start, why = None, None
     for entry in timeline:
-        waiting = entry.to_state is State.AWAITING_ENTERPRISE
-        if waiting and start is None:
-            start = entry.occurred_at
-        elif not waiting and start is not None:
-            spans.append((start, entry.occurred_at))
-            start = None
-    if start is not None:
-        spans.append((start, end))
+        pausing = entry.to_state if entry.to_state in PAUSES else None
+        if pausing is why:
+            continue
+        if start is not None and why is not None:
+            spans.append((start, entry.occurred_at, why))
+        start, why = (entry.occurred_at, pausing) if pausing is not None else (None, None)
+    if start is not None and why is not None:
+        spans.append((start, end, why))
     return spans
 
 
@@ -402,6 +406,8 @@ class _Layout:
 
 HELD = N_("held by %(unit)s from %(since)s to %(until)s")
 PAUSED = N_("paused (awaiting the enterprise) from %(since)s to %(until)s")
+SUSPENDED = N_("paused (suspended) from %(since)s to %(until)s")
+PAUSES = {State.AWAITING_ENTERPRISE: PAUSED, State.SUSPENDED: SUSPENDED}  # clocks stand still
 BREACHED = N_("SLA breached at %(when)s")
 PAUSED_FOR = N_("paused for %(span)s of business time")
 LEFT_BY = N_("left by: %(event)s")
@@ -437,7 +443,7 @@ def _hold_bar(
     layout: _Layout,
     hold: TierHold | TierHoldBase,
     end: datetime,
-    pauses: list[tuple[datetime, datetime]],
+    pauses: list[tuple[datetime, datetime, State]],
     breaches: list[tuple[datetime, Tier]],
     texts: Texts,
     cal: CalendarData | None,
@@ -452,10 +458,10 @@ def _hold_bar(
         "until": when(hold.until) if hold.until else t.gettext("now"),
     }
     bar.segments.append(layout.segment("held", hold.since, until, held))
-    for a, b in pauses:
+    for a, b, why in pauses:
         if b > hold.since and a < until:
             a, b = max(a, hold.since), min(b, until)
-            label = t.gettext(PAUSED) % {"since": when(a), "until": when(b)}
+            label = t.gettext(PAUSES[why]) % {"since": when(a), "until": when(b)}
             bar.segments.append(layout.segment("paused", a, b, label))
             bar.notes.append(label)
     for at, tier in breaches:
