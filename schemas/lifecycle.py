@@ -1057,6 +1057,11 @@ class RequestView(BaseModel):
         default=0, description="Older entries left out; the audit trail has the full timeline"
     )
     calendar_version: str | None = Field(default=None, description="The pinned calendar")
+    return_until: datetime | None = Field(
+        default=None,
+        description="退单: until when the holding unit may return the request (None: its "
+        "policy sets no return window)",
+    )
     calendar: CalendarData | None = Field(
         default=None,
         description="The pinned business calendar itself, so a countdown counts working time "

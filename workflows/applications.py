@@ -247,6 +247,15 @@ def _window_refusal(case: WorkflowState, since: datetime, now: datetime) -> str 
     return Said(N_("cannot return: the return window ended at %(at)s"), at=until.isoformat())
 
 
+def return_until(case: WorkflowState) -> datetime | None:
+    """Until when the holding unit may return the request (退单), for its page to say (None:
+    its policy sets no return window). A redo's return has a rule of its own."""
+    if case.policy is None or case.policy.return_window_seconds is None or not case.holds:
+        return None
+    window, cal = case.policy.return_window_seconds, case.policy.calendar
+    return add_business_seconds(case.holds[-1].since, window, cal)
+
+
 def stay_since(case: WorkflowState) -> datetime | None:
     """When the holding unit was given the request: its hold's start, or for a redo (重办)
     the start of the hold it concluded, before any redo of it (a redo is no new dispatch)."""

@@ -155,6 +155,7 @@ def request_view(case: WorkflowState, now: datetime) -> RequestView:
         applications=case.applications,
         enterprise_reply_due_at=pauses.enterprise_wait_ends(case),
         suspended_until=pauses.suspension_ends(case),
+        return_until=applications.return_until(case),
         parts=case.parts,
         chases=case.chases,
         follow_up_due_at=case.follow_up_due_at if follow_up.takes_calls(case) else None,

@@ -683,6 +683,8 @@ def _case(
         "rating_stages": rating_stages(summary.state if summary else None),
         "open_states": {state.value for state in OPEN_STATES},
         "role_kinds": allowed_kinds(user),
+        "return_until": return_until(view, user),
+        "return_open": ActionKind.RETURN in offered,
         # an operator's tool on an internal address: for administrators only
         "temporal_url": (
             views.temporal_ui_url(ctx.settings, workflow_id(detail.request_id))
@@ -785,6 +787,17 @@ def _dispatchable(unit: InstitutionRow, summary: RequestSummary) -> bool:
     """Whether a 改派 or an approved 退单 may send the request to ``unit``: one at its tier
     that serves its category (the workflow's directory check says the same)."""
     return unit.tier is summary.tier and unit.serves(summary.category)
+
+
+def return_until(view: RequestView | None, user: Principal) -> datetime | None:
+    """退单: until when the caller's unit may return the request, for the case page to say so,
+    or that it no longer may (the form is not offered then, and would not say why); None for
+    anyone but the holding unit's people, and for a request no longer open."""
+    if view is None or view.summary.state not in OPEN_STATES:
+        return None
+    if ActionKind.RETURN not in allowed_kinds(user):
+        return None
+    return view.return_until if user.institution_id == view.summary.institution_id else None
 
 
 def rating_stages(state: State | None) -> list[RatingStage]:
