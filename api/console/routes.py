@@ -26,6 +26,7 @@ from starlette.datastructures import FormData
 from api.auth import allowed_kinds, can, in_scope, region_prefix
 from api.console import forms, language, views
 from api.console.calendars import calendars
+from api.console.queue_csv import people_csv
 from api.console.session import (
     PRE_COOKIE,
     SESSION_COOKIE,
@@ -58,7 +59,6 @@ from api.service.requests import (
     get_request,
     last_seen_enterprise,
     list_requests,
-    requests_csv,
     submit_request,
 )
 from api.service.sessions import SessionPolicy, close_session, open_session, refused_sign_in
@@ -542,13 +542,15 @@ def _queue_url(query: dict[str, str], number: int) -> str:
 
 @router.get("/requests.csv")
 def queue_csv(request: Request, ctx: Ctx, user: User, query: QueueQuery) -> Response:
-    """The queue page's listing as CSV for Excel (UTF-8 with BOM, no contact details)."""
+    """The queue page's listing as CSV for Excel (UTF-8 with BOM, no contact details), headed
+    and labelled in the page's language."""
     where, order = query
     try:
         page = list_requests(ctx, user, where, CSV_ROWS, sort=order, count_limit=None)
     except HTTPException as exc:
         return error_page(request, user, exc)
-    return csv_attachment(requests_csv(page.items), "requests.csv", page.total)
+    texts = page_texts(request, user)
+    return csv_attachment(people_csv(page.items, texts), "requests.csv", page.total)
 
 
 @router.get("/overview")

@@ -285,7 +285,15 @@ async def test_console_queue_searches_and_exports(api: Api) -> None:
         assert odd.status_code == 200, (where, odd.status_code)
 
     lines = export.content.decode("utf-8-sig").splitlines()
-    assert lines[0].startswith("request_id,") and [x.split(",")[0] for x in lines[1:]] == [
+    # for people: headed and labelled in the page's language (the API's CSV keeps the codes)
+    assert lines[0].startswith("工单编号,提交时间,企业,统一社会信用代码,")
+    assert ",已派单," in lines[1] or ",已受理," in lines[1], lines[1]
+    assert "assigned" not in lines[1] and "county" not in lines[1]
+    english = await api.client.get(
+        "/console/requests.csv", params={"q": "启明"}, headers={"Accept-Language": "en"}
+    )
+    assert english.content.decode("utf-8-sig").startswith("Request number,Submitted at,")
+    assert [x.split(",")[0] for x in lines[1:]] == [
         "s-3",
         "s-1",
     ]
