@@ -12,7 +12,7 @@ and check one, not to reach the person.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from api import auth
 from api.auth import in_scope
@@ -54,21 +54,31 @@ def sees_contact(p: Principal, row: Held, *, co_handled: bool = False) -> bool:
     return holds(p, row) or (p.role is Role.CASEWORKER and co_handled)
 
 
-def prefills_contact(p: Principal, row: Held, *, registered_by: str | None) -> bool:
+class Submitter(NamedTuple):
+    """Who submitted a request: their role and unit (the audit trail's submitted row)."""
+
+    role: Role
+    institution_id: str | None
+
+
+def prefills_contact(p: Principal, row: Held, *, submitter: Submitter | None) -> bool:
     """Return whether the walk-in form fills in the contact of the enterprise's earlier
     request ``row`` for the principal: only for the unit that held it, its caseworkers and
-    lead, and only a contact the enterprise gave online or through a system, or at this
-    unit's own window (``registered_by``: the unit that registered ``row``, None if none).
+    lead, and only a contact the enterprise gave itself (online, through a system client) or
+    at this unit's own window (``submitter``: who submitted ``row``; None if unknown).
 
     The form is looked up by USCC, a public code: filling in the contact for every desk,
     supervisor or admin who may see a request of that enterprise would hand a region's
     contacts to anyone holding a list of codes. The unit that served the enterprise had its
     contact on file already; everyone else asks the enterprise at the window. And any unit's
-    caseworker may register a walk-in for any USCC: a contact typed at another unit's window
-    would otherwise be filled in here, and the enterprise's next request sent to whoever
-    typed it.
+    staff may register a request for any USCC: a contact typed elsewhere would otherwise be
+    filled in here, and the enterprise's next request sent to whoever typed it.
     """
-    return holds(p, row) and registered_by in (None, p.institution_id)
+    if submitter is None or not holds(p, row):
+        return False
+    if submitter.role in (Role.ENTERPRISE, Role.SYSTEM):
+        return True
+    return submitter.role in HANDLER_ROLES and submitter.institution_id == p.institution_id
 
 
 def mask_name(name: str) -> str:

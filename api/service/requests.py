@@ -25,7 +25,7 @@ from api.auth import (
     require,
     scope_conditions,
 )
-from api.contact import prefills_contact
+from api.contact import Submitter, prefills_contact
 from api.deps import ApiContext
 from api.errors import field_error
 from api.lookup import Sight, find_in_scope, read_row, to_row, whole_row
@@ -39,7 +39,7 @@ from api.models import (
 )
 from schemas.domain import TERMINAL_STATES, Category, Priority, Role, SlaStatus, State, Tier
 from schemas.edge import SEARCH_BYTES, check_text
-from schemas.lifecycle import Awaiting, TimelineEntry, timeline_facts
+from schemas.lifecycle import Awaiting, EventType, TimelineEntry, timeline_facts
 from schemas.messages import Said, TranslatableError
 from schemas.permissions import oversees, submit_refusal
 from schemas.request import RequestInput
@@ -48,7 +48,7 @@ from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 from tierflow.csv_text import to_csv
 from tierflow.db import repository
-from tierflow.db.models import RequestPart, ServiceRequest, TierHoldBase
+from tierflow.db.models import RequestPart, ServiceRequest, TierHoldBase, Transition
 from tierflow.db.search import search_condition
 from tierflow.grades import SHANGHAI
 from tierflow.submission import RequestFinished, SubmitConflict
@@ -558,9 +558,18 @@ def last_seen_enterprise(ctx: ApiContext, principal: Principal, uscc: str) -> On
     )
     with Session(ctx.engine) as session:
         last = session.exec(query).first()
+        submitted = None
+        if last is not None:
+            submitted = session.exec(
+                select(Transition.actor_role, Transition.actor_institution_id).where(
+                    Transition.request_id == last.request_id,
+                    Transition.event_type == EventType.SUBMITTED,
+                )
+            ).first()
     if last is None:
         return None
-    given = prefills_contact(principal, last, registered_by=last.registered_by)
+    submitter = Submitter(*submitted) if submitted is not None else None
+    given = prefills_contact(principal, last, submitter=submitter)
     contact = (last.contact_name, last.contact_phone, last.contact_email)
     return OnFile(
         request_id=last.request_id,

@@ -185,10 +185,16 @@ async def test_the_apis_answers_are_kept_out_of_caches(rig: Rig) -> None:
     assert "cache-control" not in health.headers
 
 
-async def test_a_contact_typed_at_another_units_window_is_not_filled_in(sqlite_url: str) -> None:
-    """Any unit's caseworker may register a walk-in for any USCC (a public code): a contact
-    typed at another unit's window is not filled in for the unit that holds the request, or
-    the enterprise's next request would go to whoever typed it."""
+@pytest.mark.parametrize(
+    ("role", "unit"),
+    [(Role.CASEWORKER, CO_HANDLER), (Role.DISPATCHER, "zj-330200-sme")],
+)
+async def test_a_contact_typed_elsewhere_is_not_filled_in(
+    sqlite_url: str, role: Role, unit: str
+) -> None:
+    """Any unit's staff may register a request for any USCC (a public code): a contact typed
+    at another unit's window or desk is not filled in for the unit that holds the request,
+    or the enterprise's next request would go to whoever typed it."""
     engine = make_engine(sqlite_url)
     writer = TransitionWriter(engine)
     genuine = RecordFactory(make_request("req-genuine"), T0)
@@ -198,7 +204,7 @@ async def test_a_contact_typed_at_another_units_window_is_not_filled_in(sqlite_u
     planted.enterprise.contact_email = "evil@attacker.example"
     planted.submitted_at = T0 + timedelta(days=1)  # the newest: the one the form reads
     planted.submitted_by = planted.submitted_by.model_copy(
-        update={"id": "cw-elsewhere", "role": Role.CASEWORKER, "institution_id": CO_HANDLER}
+        update={"id": "staff-elsewhere", "role": role, "institution_id": unit}
     )
     later = RecordFactory(planted, T0 + timedelta(days=1))
     writer.persist([later.submitted(), later.assigned(HELD)])

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from api.contact import (
+    Submitter,
     mask_email,
     mask_name,
     mask_phone,
@@ -120,18 +121,33 @@ def test_contact_is_a_grant_a_system_client_may_hold() -> None:
 
 
 def test_the_walk_in_form_fills_in_the_contact_for_the_holding_unit_only() -> None:
-    online = {"registered_by": None}
+    online = {"submitter": Submitter(Role.SYSTEM, None)}
     assert prefills_contact(CASEWORKER, Held(), **online) and prefills_contact(
         LEAD, Held(), **online
     )
     for who in (CITY_DESK, CITY_DISPATCH, CITY_SUPERVISOR, ADMIN, system("read", "contact")):
         assert not prefills_contact(who, Held(), **online), who
     assert not prefills_contact(OTHER_CASEWORKER, Held(), **online)  # co-handling: not its own
-    # registered at the unit's own window: its contact; at another unit's: not (any unit may
-    # register a walk-in for any USCC, with any contact)
-    assert prefills_contact(CASEWORKER, Held(), registered_by=HELD)
-    assert not prefills_contact(CASEWORKER, Held(), registered_by="zj-330105-sme")
-    assert not prefills_contact(LEAD, Held(), registered_by="js-320102-sme")
+
+
+@pytest.mark.parametrize(
+    ("submitter", "filled"),
+    [
+        (Submitter(Role.ENTERPRISE, None), True),  # the enterprise itself
+        (Submitter(Role.SYSTEM, None), True),  # through a system client
+        (Submitter(Role.CASEWORKER, HELD), True),  # at the unit's own window
+        (Submitter(Role.SUPERVISOR, HELD), True),
+        (Submitter(Role.CASEWORKER, "zj-330105-sme"), False),  # typed at another unit's
+        (Submitter(Role.DISPATCHER, "zj-330200-sme"), False),  # a desk anywhere
+        (Submitter(Role.FOLLOW_UP, "zj-330100-sme"), False),
+        (Submitter(Role.ADMIN, None), False),
+        (None, False),  # unknown: nothing filled in
+    ],
+)
+def test_only_a_contact_the_enterprise_or_the_unit_gave_is_filled_in(
+    submitter: Submitter | None, filled: bool
+) -> None:
+    assert prefills_contact(CASEWORKER, Held(), submitter=submitter) is filled
 
 
 def _row(**contact: str | None) -> RequestRow:
