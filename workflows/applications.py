@@ -249,11 +249,13 @@ def _window_refusal(case: WorkflowState, since: datetime, now: datetime) -> str 
 
 def return_until(case: WorkflowState) -> datetime | None:
     """Until when the holding unit may return the request (退单), for its page to say (None:
-    its policy sets no return window). A redo's return has a rule of its own."""
-    if case.policy is None or case.policy.return_window_seconds is None or not case.holds:
+    its policy sets no return window): the window from its stay's start, a redo's (重办)
+    from the dispatch it redoes, the earlier of the two ends the refusals check."""
+    since = stay_since(case)
+    if case.policy is None or case.policy.return_window_seconds is None or since is None:
         return None
     window, cal = case.policy.return_window_seconds, case.policy.calendar
-    return add_business_seconds(case.holds[-1].since, window, cal)
+    return add_business_seconds(since, window, cal)
 
 
 def stay_since(case: WorkflowState) -> datetime | None:

@@ -6,23 +6,42 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from api.console import language
+from api.console.calendars import DisplayCalendars
 from api.console.routes import return_until
+from api.console.views import Clockwork
 from schemas.domain import Role, State, Tier
 from schemas.lifecycle import ActionKind, Institution, TierHold
-from tests.unit.test_console_operator_badge import render
 from tests.utils.console_cases import case_page_context, county_case
 from tests.utils.factories import make_policy
 from tierflow.auth_store import Principal
 from workflows import applications, views
 from workflows.business_time import business_day_seconds
 
-NOW = datetime(2026, 3, 4, 3, 0, tzinfo=UTC)  # Wednesday 11:00 in Shanghai
+NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # Monday 11:00 in Shanghai
 COUNTY = Institution(
     id="county-330106", name="county centre", tier=Tier.COUNTY, division_code="330106"
 )
 HOLDER = Principal("cw-1", Role.CASEWORKER, COUNTY.id)
 OTHER = Principal("cw-2", Role.CASEWORKER, "county-330105")
 TWO_DAYS = 2 * business_day_seconds(make_policy().calendar)  # two working days
+
+
+def render(name: str, now: datetime = NOW, **context: object) -> str:
+    """The page as the console renders it at ``now``."""
+    env = language.BY_LOCALE["zh-CN"].env
+    clocks = Clockwork(env.globals["texts"], now, DisplayCalendars(None))  # type: ignore[arg-type]
+    return env.get_template(name).render(
+        user=Principal("cw-1", Role.CASEWORKER, COUNTY.id),
+        csrf="",
+        can_report=False,
+        can_submit=True,
+        now=now,
+        unit=lambda unit: unit or "",
+        clocks=clocks,
+        here="/console/",
+        **context,
+    )
 
 
 def held_case(since: datetime, state: State = State.ACKNOWLEDGED):  # type: ignore[no-untyped-def]
@@ -70,3 +89,32 @@ def test_the_page_says_until_when_or_that_the_window_ended() -> None:
     assert 'id="return-window"' in fresh and "前申请退单" in fresh
     late = _page(NOW - timedelta(days=7))
     assert 'id="return-window"' in late and "退单期限已于" in late and "改派" in late
+
+
+def test_a_redo_counts_the_window_from_the_dispatch_it_redoes() -> None:
+    monday = datetime(2026, 2, 23, 1, 0, tzinfo=UTC)  # a week before
+    case = held_case(monday)
+    first = case.holds[0].model_copy(update={"left_by": "resolved", "until": NOW})
+    redo = TierHold(tier=Tier.COUNTY, institution_id=COUNTY.id, since=NOW)
+    case.holds = [first, redo]  # 重办: sent back to the unit that concluded it
+    assert applications.return_until(case) == applications.return_until(held_case(monday))
+    view = views.request_view(case, NOW)
+    assert ActionKind.RETURN not in view.allowed_actions  # ended, as the page says
+    page = render(
+        "case.html",
+        **case_page_context(case, NOW, return_until=return_until(view, HOLDER), return_open=False),
+    )
+    assert "退单期限已于" in page
+
+
+def test_after_hours_past_the_end_still_offered_says_nothing_untrue() -> None:
+    """At 20:00 the window that ended at 17:30 has used no business time since: the return is
+    still offered until the next working morning, and the page names no past deadline."""
+    tuesday_evening = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)  # 20:00 in Shanghai
+    case = held_case(datetime(2026, 3, 2, 1, 0, tzinfo=UTC))
+    view = views.request_view(case, tuesday_evening)
+    assert ActionKind.RETURN in view.allowed_actions
+    context = case_page_context(
+        case, tuesday_evening, return_until=return_until(view, HOLDER), return_open=True
+    )
+    assert 'id="return-window"' not in render("case.html", tuesday_evening, **context)
