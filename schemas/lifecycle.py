@@ -147,6 +147,12 @@ class EscalationReason(StrEnum):
     OTHER = "other"  # 其他: see the text
 
 
+# the reasons a person escalates for (the console's choice); a breach's is the engine's own
+PEOPLES_ESCALATION_REASONS = tuple(
+    r for r in EscalationReason if r is not EscalationReason.SLA_BREACH
+)
+
+
 class ReturnReason(StrEnum):
     """Why a unit returns a request to the dispatcher (退单): reports count these codes."""
 
@@ -318,7 +324,7 @@ class ActionRequest(ActionFields, ReplaysAsAccepted):
                 N_("only for provide_info and resolve, not for %(kind)s"), kind=self.kind.value
             )
             raise TranslatableError(FIELD_REASON, field="attachments", reason=why)
-        if self.reason_code is EscalationReason.SLA_BREACH:
+        if self.reason_code is not None and self.reason_code not in PEOPLES_ESCALATION_REASONS:
             why = Said(N_("sla_breach is the engine's own; a person escalates for another reason"))
             raise TranslatableError(FIELD_VALUE_REASON, field="reason_code", reason=why)
         return self

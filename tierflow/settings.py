@@ -95,11 +95,11 @@ class Settings(BaseSettings):
     api_sign_in_failures: int = Field(
         default=10,
         ge=1,
-        description="Unknown tokens one client address may send per window (API and console "
-        "sign-in); past it the address is refused (429) until the window frees",
+        description="Refused tokens one client address may send per window (API and console "
+        "sign-in); past it its refused tokens get 429 until the window frees",
     )
     api_sign_in_failure_window_seconds: int = Field(
-        default=600, ge=1, description="The window unknown tokens are counted in, in seconds"
+        default=600, ge=1, description="The window refused tokens are counted in, in seconds"
     )
     worker_metrics_port: int = 9464
     worker_sdk_metrics_port: int = 9465

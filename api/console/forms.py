@@ -97,6 +97,7 @@ FIELD_NAMES = {
     "institution_id": N_("Institution id"),
     "handler_id": N_("Caseworker (user name)"),
     "return_reason": N_("Reason"),
+    "reason_code": N_("Reason"),
     "suspend_reason": N_("Reason"),
     "outcome": N_("Outcome"),
     "stage": N_("What is rated"),

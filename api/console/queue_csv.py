@@ -1,15 +1,16 @@
 """The console's queue export for people: the API's CSV columns (``requests_csv``), headed and
-labelled in the reader's language, as the page shows them. The API's CSV keeps the field
-names and codes, for programs."""
+labelled in the reader's language and units named, as the page shows them. The API's CSV
+keeps the field names, codes and ids, for programs."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 
 from api.console.views import Texts
 from api.models import RequestItem
-from api.service.requests import CSV_COLUMNS, SHANGHAI
+from api.service.requests import CSV_COLUMNS, csv_time
 from schemas.messages import N_
 from tierflow.csv_text import to_csv
 
@@ -38,16 +39,18 @@ HEADINGS = {
 }
 
 
-def people_csv(items: list[RequestItem], texts: Texts) -> str:
+def people_csv(items: list[RequestItem], texts: Texts, units: Mapping[str, str]) -> str:
     """Return the listed requests as CSV for a spreadsheet in ``texts``' language (UTF-8 with
-    BOM, times in China's)."""
+    BOM, times in China's), each holding unit by its name in ``units`` (else its id)."""
 
     def value(item: RequestItem, name: str) -> object:
         found = getattr(item, name)
+        if name == "institution_id" and found:
+            return units.get(found, found)
         if isinstance(found, list):  # awaiting: what, in words
             return texts.listed([texts.label(code) for code in found])
         if isinstance(found, datetime):
-            return found.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+            return csv_time(found)
         return texts.label(found) if isinstance(found, StrEnum) else found
 
     header = [texts.t.gettext(HEADINGS[name]) for name in CSV_COLUMNS]

@@ -77,10 +77,10 @@ from schemas.domain import (
 from schemas.edge import INSTITUTION_ID_PATTERN, SEARCH_BYTES, full_match
 from schemas.enterprise import registering_division, validate_uscc
 from schemas.lifecycle import (
+    PEOPLES_ESCALATION_REASONS,
     SELF_SERVICE_ROLES,
     ActionKind,
     Awaiting,
-    EscalationReason,
     FollowUpOutcome,
     RatingStage,
     RequestSummary,
@@ -97,7 +97,7 @@ from schemas.request import REQUEST_ID_PATTERN
 from tierflow.auth_store import Principal, TokenRefused, possible_handlers
 from tierflow.constants import workflow_id
 from tierflow.db.models import InstitutionRow
-from tierflow.directory_store import units_in_province, units_near
+from tierflow.directory_store import institution_names, units_in_province, units_near
 from tierflow.i18n import LOCALES, N_, Said, formats, translations
 from tierflow.i18n.refusals import names_its_action
 from workflows import applications
@@ -550,7 +550,12 @@ def queue_csv(request: Request, ctx: Ctx, user: User, query: QueueQuery) -> Resp
     except HTTPException as exc:
         return error_page(request, user, exc)
     texts = page_texts(request, user)
-    return csv_attachment(people_csv(page.items, texts), "requests.csv", page.total)
+    held_by = sorted({item.institution_id for item in page.items if item.institution_id})
+    try:
+        units = institution_names(ctx.engine, held_by)
+    except SQLAlchemyError:  # the file still comes, with the units' ids
+        units = {}
+    return csv_attachment(people_csv(page.items, texts, units), "requests.csv", page.total)
 
 
 @router.get("/overview")
@@ -676,8 +681,7 @@ def _case(
         "bar_width": views.BAR_WIDTH,
         "actions": actions,
         "return_reasons": list(ReturnReason),
-        # a person's reasons: a breach's escalation is the engine's own
-        "escalation_reasons": [r for r in EscalationReason if r is not EscalationReason.SLA_BREACH],
+        "escalation_reasons": PEOPLES_ESCALATION_REASONS,
         # 退单, 延期, 挂起: asked, then decided by the tier above
         "applications": {kind.value for kind in applications.NAMES},
         "suspend_reasons": list(SuspendReason),

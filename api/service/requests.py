@@ -467,6 +467,11 @@ CSV_COLUMNS = (
 )
 
 
+def csv_time(at: datetime) -> str:
+    """An instant as the CSV exports write it: China's local time, to the minute."""
+    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
 def requests_csv(items: list[RequestItem]) -> str:
     """Return the listed requests as CSV for spreadsheets (UTF-8 with BOM, local times)."""
 
@@ -475,7 +480,7 @@ def requests_csv(items: list[RequestItem]) -> str:
         if isinstance(found, list):  # awaiting: its codes
             return " ".join(str(code) for code in found)
         if isinstance(found, datetime):
-            return found.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+            return csv_time(found)
         return found.value if isinstance(found, StrEnum) else found
 
     return to_csv(CSV_COLUMNS, ([value(i, n) for n in CSV_COLUMNS] for i in items))

@@ -699,6 +699,7 @@ async def test_a_console_escalation_carries_the_reason_chosen(api: Api, stack) -
         form = page.text[page.text.index('id="er-escalate"') :].split("</select>")[0]
         assert 'value="complex_case"' in form and "疑难复杂" in form
         assert 'value="sla_breach"' not in form  # the engine's own
+        assert '<option value="" disabled selected>请选择…</option>' in form  # none by default
         assert "前申请退单" in page.text  # its unit is told until when it may return it
         csrf = await page_csrf(client)
         done = await client.post(

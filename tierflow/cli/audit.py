@@ -51,7 +51,7 @@ DETAIL = {
     "all_of_user": NC_("security", "with all of the user's tokens"),
     "reason": NC_("security", "reason"),
     "via": NC_("security", "via"),
-    "failures": NC_("security", "unknown tokens allowed"),
+    "failures": NC_("security", "refused tokens allowed"),
     "window_seconds": NC_("security", "counted over"),
     "retry_after_seconds": NC_("security", "refused for"),
     "noticed_at": NC_("security", "noticed"),
