@@ -129,6 +129,7 @@ class Ingress:
         self._own_producer = producer is None
         self._consumer_config = consumer_config or {}
         self._consumer: KafkaConsumer | None = None
+        self._started = False  # a consumer existed once: a missing one is lost, not starting
         self._dead_letters: DeadLetterQueue | None = None
         self.join_watch = JoinWatch()
         self.fetch_watch = FetchWatch(fetch_stall_seconds)
@@ -189,6 +190,7 @@ class Ingress:
             self._send_threads,
         )
         self._consumer = await self._kafka(self._new_consumer)
+        self._started = True
         log.info("ingress consuming %s as group %s", ", ".join(self.topics), self.group_id)
 
     def _new_consumer(self) -> KafkaConsumer:
@@ -415,10 +417,11 @@ class Ingress:
                 await self._kafka(self._poll, FINAL_COMMIT_POLL_SECONDS, None)  # fetch none
 
     def health(self) -> Health:
-        """``ok``; ``starting`` before the consumer exists; ``degraded`` while a partition has
-        records waiting but its commit has not moved for ``stall_seconds``."""
+        """``ok``; ``starting`` before the first consumer exists; ``degraded`` once one was
+        lost and not replaced yet, or while a partition has records waiting but its commit
+        has not moved for ``stall_seconds``."""
         if self._consumer is None:
-            return Health("starting")
+            return Health("degraded" if self._started else "starting")
         return self.partitions.health()
 
     # ------------------------------------------------------------------ kafka thread

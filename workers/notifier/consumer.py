@@ -136,6 +136,7 @@ class EventConsumer:
         self.max_records, self.retry_pause = max_records, retry_pause
         self.on_batch = on_batch
         self.stats = ConsumerStats()
+        self.started = False  # a consumer existed once: a missing one is lost, not starting
         self.consumer: KafkaConsumer | None = None
         self.partitions = Partitions(stall_seconds)
         metrics.partitions.partitions = self.partitions
@@ -148,15 +149,17 @@ class EventConsumer:
         return self.consumer is not None
 
     def health(self) -> Health:
-        """``starting`` before the consumer exists; ``degraded`` while a partition has events
-        waiting but its committed offset has not moved for ``stall_seconds``; else ``ok``."""
+        """``starting`` before the first consumer exists; ``degraded`` once one was lost and
+        not replaced, or while a partition has events waiting but its committed offset has
+        not moved for ``stall_seconds``; else ``ok``."""
         if self.consumer is None:
-            return Health("starting")
+            return Health("degraded" if self.started else "starting")
         return self.partitions.health()
 
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop`` is set, then commit what is done and leave the group."""
         self.consumer = self._new_consumer()
+        self.started = True
         try:
             while not stop.is_set():
                 try:

@@ -67,9 +67,12 @@ def check(
     engine: Engine,
     sender_idle: Callable[[], float],
     send_stall_seconds: float,
+    started: bool = False,
 ) -> NotifierHealth:
-    """Say how the consumer (``None``: not started) and the sender are doing; ``sender_idle``
-    gives the seconds since the sender last finished an attempt or found nothing due."""
+    """Say how the consumer (``None``: none now) and the sender are doing; ``sender_idle``
+    gives the seconds since the sender last finished an attempt or found nothing due.
+    ``started``: a consumer existed before, so one missing now was lost (``degraded``, which
+    the liveness probe restarts), not still starting (alive, waiting)."""
     idle = sender_idle()
     try:
         backlog = sender_backlog(engine)
@@ -83,8 +86,9 @@ def check(
         # as a stuck one does, not at once (a restart would not bring the database back)
         sender = {"database": "unreachable", "idle_seconds": idle}
         sender_stalled = idle > send_stall_seconds
-    if partitions is None:
-        return NotifierHealth("starting", sender=sender)
+    if partitions is None:  # no consumer: before the first, or one lost and not replaced yet
+        lost = sender_stalled or started
+        return NotifierHealth("degraded" if lost else "starting", sender=sender)
     consumer = partitions.health()
     status = "degraded" if sender_stalled or not consumer.ok else "ok"
     return NotifierHealth(status, consumer.partitions, sender)

@@ -130,6 +130,7 @@ def serve(
             engine,
             dispatcher.idle_seconds,
             settings.notifier_send_stall_seconds,
+            started=bool(running) and running[0].started,
         ),
         host=settings.metrics_host,
     )

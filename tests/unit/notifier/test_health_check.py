@@ -23,3 +23,16 @@ def test_a_database_outage_degrades_the_notifier_only_after_the_stall_time(
         engine.dispose()
     assert (short.status, short.sender["database"]) == ("ok", "unreachable")
     assert long.status == "degraded"
+
+
+def test_without_a_consumer_it_is_starting_until_one_was_lost(tmp_path: Path) -> None:
+    """No consumer yet: starting (alive: the liveness probe lets it wait for Kafka). One lost
+    and not replaced, or a stalled sender: degraded (the probe restarts it)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'n.db'}")
+    try:
+        first = check(None, engine, sender_idle=lambda: 1.0, send_stall_seconds=300)
+        lost = check(None, engine, lambda: 1.0, 300, started=True)
+        stalled = check(None, engine, sender_idle=lambda: 301.0, send_stall_seconds=300)
+    finally:
+        engine.dispose()
+    assert (first.status, lost.status, stalled.status) == ("starting", "degraded", "degraded")
