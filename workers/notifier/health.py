@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from tierflow.db.notification_models import DeliveryStatus, Notification
 from tierflow.metrics import read_model_up
-from tierflow.partition_progress import Partitions
+from tierflow.partition_progress import Health
 
 
 @dataclass(frozen=True)
@@ -63,16 +63,14 @@ class NotifierHealth:
 
 
 def check(
-    partitions: Partitions | None,
+    consumer: Health,
     engine: Engine,
     sender_idle: Callable[[], float],
     send_stall_seconds: float,
-    started: bool = False,
 ) -> NotifierHealth:
-    """Say how the consumer (``None``: none now) and the sender are doing; ``sender_idle``
-    gives the seconds since the sender last finished an attempt or found nothing due.
-    ``started``: a consumer existed before, so one missing now was lost (``degraded``, which
-    the liveness probe restarts), not still starting (alive, waiting)."""
+    """Say how the consumer (its own ``health()``: ``starting`` before the first one exists)
+    and the sender are doing; ``sender_idle`` gives the seconds since the sender last
+    finished an attempt or found nothing due."""
     idle = sender_idle()
     try:
         backlog = sender_backlog(engine)
@@ -86,10 +84,8 @@ def check(
         # as a stuck one does, not at once (a restart would not bring the database back)
         sender = {"database": "unreachable", "idle_seconds": idle}
         sender_stalled = idle > send_stall_seconds
-    if partitions is None:  # no consumer: before the first, or one lost and not replaced yet
-        lost = sender_stalled or started
-        return NotifierHealth("degraded" if lost else "starting", sender=sender)
-    consumer = partitions.health()
+    if consumer.status == "starting" and not sender_stalled:
+        return NotifierHealth("starting", sender=sender)
     status = "degraded" if sender_stalled or not consumer.ok else "ok"
     return NotifierHealth(status, consumer.partitions, sender)
 

@@ -19,6 +19,7 @@ from tierflow.db.engine import make_engine
 from tierflow.db.schema_head import wait_for_schema_blocking
 from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_connect import connect_kafka
+from tierflow.partition_progress import Health
 from tierflow.settings import Settings, get_settings
 from tierflow.tls import kafka_security_kwargs
 from workers.notifier.breaker import Breakers
@@ -126,11 +127,10 @@ def serve(
         settings.notifier_metrics_port,
         registry,
         lambda: check(
-            running[0].partitions if running and running[0].ready else None,
+            running[0].health() if running else Health("starting"),
             engine,
             dispatcher.idle_seconds,
             settings.notifier_send_stall_seconds,
-            started=bool(running) and running[0].started,
         ),
         host=settings.metrics_host,
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tierflow.db.engine import make_engine
-from tierflow.partition_progress import Partitions
+from tierflow.partition_progress import Health, Partitions
 from workers.notifier.health import check
 
 
@@ -17,8 +17,9 @@ def test_a_database_outage_degrades_the_notifier_only_after_the_stall_time(
     engine = make_engine(f"sqlite:///{tmp_path}")  # a directory: no database opens there
     partitions = Partitions(stall_seconds=60)  # nothing assigned: the consumer is fine
     try:
-        short = check(partitions, engine, sender_idle=lambda: 30.0, send_stall_seconds=300)
-        long = check(partitions, engine, sender_idle=lambda: 301.0, send_stall_seconds=300)
+        fine = partitions.health()
+        short = check(fine, engine, sender_idle=lambda: 30.0, send_stall_seconds=300)
+        long = check(fine, engine, sender_idle=lambda: 301.0, send_stall_seconds=300)
     finally:
         engine.dispose()
     assert (short.status, short.sender["database"]) == ("ok", "unreachable")
@@ -30,9 +31,10 @@ def test_without_a_consumer_it_is_starting_until_one_was_lost(tmp_path: Path) ->
     and not replaced, or a stalled sender: degraded (the probe restarts it)."""
     engine = make_engine(f"sqlite:///{tmp_path / 'n.db'}")
     try:
-        first = check(None, engine, sender_idle=lambda: 1.0, send_stall_seconds=300)
-        lost = check(None, engine, lambda: 1.0, 300, started=True)
-        stalled = check(None, engine, sender_idle=lambda: 301.0, send_stall_seconds=300)
+        starting, gone = Health("starting"), Health("degraded")  # as EventConsumer.health says
+        first = check(starting, engine, sender_idle=lambda: 1.0, send_stall_seconds=300)
+        lost = check(gone, engine, lambda: 1.0, 300)
+        stalled = check(starting, engine, sender_idle=lambda: 301.0, send_stall_seconds=300)
     finally:
         engine.dispose()
     assert (first.status, lost.status, stalled.status) == ("starting", "degraded", "degraded")
