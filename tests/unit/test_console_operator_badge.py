@@ -35,11 +35,12 @@ def held_case() -> WorkflowState:
     return case
 
 
-def render(name: str, **context: object) -> str:
+def render(name: str, now: datetime = NOW, **context: object) -> str:
+    """The page as the console renders it at ``now``."""
     user = Principal(user_id="ops", role=Role.ADMIN)
     env = language.BY_LOCALE["zh-CN"].env
-    clocks = Clockwork(env.globals["texts"], NOW, DisplayCalendars(None))  # type: ignore[arg-type]
-    base = {"user": user, "csrf": "", "can_report": True, "can_submit": True, "now": NOW}
+    clocks = Clockwork(env.globals["texts"], now, DisplayCalendars(None))  # type: ignore[arg-type]
+    base = {"user": user, "csrf": "", "can_report": True, "can_submit": True, "now": now}
     named = {"unit": lambda unit: unit or ""}  # no directory table here: ids as they are
     return env.get_template(name).render(
         **base, **named, clocks=clocks, here="/console/", **context

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from api.console import language
-from api.console.calendars import DisplayCalendars
 from api.console.routes import return_until
-from api.console.views import Clockwork
 from schemas.domain import Role, State, Tier
 from schemas.lifecycle import ActionKind, Institution, TierHold
+from tests.unit.test_console_operator_badge import render
 from tests.utils.console_cases import case_page_context, county_case
 from tests.utils.factories import make_policy
 from tierflow.auth_store import Principal
@@ -25,23 +23,6 @@ COUNTY = Institution(
 HOLDER = Principal("cw-1", Role.CASEWORKER, COUNTY.id)
 OTHER = Principal("cw-2", Role.CASEWORKER, "county-330105")
 TWO_DAYS = 2 * business_day_seconds(make_policy().calendar)  # two working days
-
-
-def render(name: str, now: datetime = NOW, **context: object) -> str:
-    """The page as the console renders it at ``now``."""
-    env = language.BY_LOCALE["zh-CN"].env
-    clocks = Clockwork(env.globals["texts"], now, DisplayCalendars(None))  # type: ignore[arg-type]
-    return env.get_template(name).render(
-        user=Principal("cw-1", Role.CASEWORKER, COUNTY.id),
-        csrf="",
-        can_report=False,
-        can_submit=True,
-        now=now,
-        unit=lambda unit: unit or "",
-        clocks=clocks,
-        here="/console/",
-        **context,
-    )
 
 
 def held_case(since: datetime, state: State = State.ACKNOWLEDGED):  # type: ignore[no-untyped-def]
