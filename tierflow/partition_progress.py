@@ -124,6 +124,13 @@ class Partitions:
             progress = self._progress[tp] = PartitionProgress(self._clock)
         return progress
 
+    def unfinished(self, tp: TopicPartition) -> int:
+        """Records taken on and not yet finished on ``tp`` as now assigned (0 if none are):
+        unlike :meth:`get`, reading it begins nothing, and a partition revoked and assigned
+        again (a replaced consumer) is read afresh."""
+        progress = self._progress.get(tp)
+        return 0 if progress is None else progress.unfinished
+
     def follow(
         self,
         assignment: set[TopicPartition],

@@ -141,3 +141,18 @@ def test_partition_gauges_read_the_partitions_at_scrape_time() -> None:
     assert registry.get_sample_value("tierflow_test_consumer_lag", own_of) == 2
     stalled = registry.get_sample_value("tierflow_test_partition_stalled_seconds", p0_of)
     assert stalled == 7
+
+
+def test_unfinished_reads_the_partition_as_now_assigned_and_begins_nothing() -> None:
+    partitions = Partitions(stall_seconds=60, clock=ManualClock())
+    p0 = TopicPartition("events", 0)
+    assert partitions.unfinished(p0) == 0
+    assert partitions.report() == {}  # reading began nothing
+    partitions.follow({p0}, {}, [p0])
+    partitions.get(p0).take(0)
+    partitions.get(p0).take(1)
+    assert partitions.unfinished(p0) == 2
+    partitions.follow(set(), {})  # a replaced consumer: revoked...
+    partitions.follow({p0}, {}, [p0])  # ...and assigned again, fetching from the commit
+    partitions.get(p0).take(0)
+    assert partitions.unfinished(p0) == 1
