@@ -84,6 +84,8 @@ class Held(Protocol):
     def division_code(self) -> str: ...
     @property
     def scope_division(self) -> str | None: ...
+    @property
+    def rectifying_unit(self) -> str | None: ...
 
 
 def in_scope(p: Principal, held: Held) -> bool:
@@ -117,6 +119,13 @@ def received_by(unit: str) -> Any:
     return or_(col(ServiceRequest.registered_by) == unit, col(ServiceRequest.first_holder) == unit)
 
 
+def rectifies(p: Principal, held: Held) -> bool:
+    """Whether the caller's unit (its caseworkers and its lead) owes a step of the request's
+    整改 (``ServiceRequest.rectifying_unit``): concluding it, appealing, a reply to its 督办."""
+    unit = receiving_unit(p)
+    return unit is not None and held.rectifying_unit == unit
+
+
 def scope_conditions(p: Principal, dialect: str = "") -> list[Any]:
     """Return SQL conditions on ``service_request`` that keep rows in the principal's scope
     (on PostgreSQL, ``dialect``, in a form its planner serves from indexes)."""
@@ -131,7 +140,8 @@ def scope_conditions(p: Principal, dialect: str = "") -> list[Any]:
             if dialect == "postgresql"
             else part_ids.in_(co_handled)
         )
-        return [or_(col(ServiceRequest.institution_id) == unit, theirs)]
+        held = col(ServiceRequest.institution_id) == unit
+        return [or_(held, col(ServiceRequest.rectifying_unit) == unit, theirs)]
     if p.role in permissions.REGIONAL_ROLES:
         tiers = [t.value for t in permissions.tiers_at_or_below(p.tier)]
         return [overseen_from(region_prefix(p)), col(ServiceRequest.tier).in_(tiers)]

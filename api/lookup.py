@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import co_handling, in_scope, receiving_unit
+from api.auth import co_handling, in_scope, receiving_unit, rectifies
 from api.contact import shown_to
 from api.deps import ApiContext
 from api.errors import TEMPORAL_NOT_NOW
@@ -69,6 +69,7 @@ class Sight(Enum):
     SCOPE = "scope"  # held in the caller's scope (api.auth.in_scope)
     CO_HANDLED = "co_handled"  # the caller's unit co-handles a part of it (协办)
     RECEIVED = "received"  # the caller's unit received it first and follows it (首问负责)
+    RECTIFYING = "rectifying"  # the caller's unit owes a step of its 整改 (api.auth.rectifies)
 
 
 @dataclass(frozen=True)
@@ -153,12 +154,14 @@ async def _row_and_view(ctx: ApiContext, request_id: str, row: ServiceRequest) -
 async def _check_scope(
     ctx: ApiContext, principal: Principal, request_id: str, held: ServiceRequest | RequestSummary
 ) -> Sight:
-    """404 unless the caller's scope holds the request, its unit co-handles a part, or its
-    unit received it first; return which."""
+    """404 unless the caller's scope holds the request, its unit co-handles a part, owes a
+    step of its 整改, or received it first; return which."""
     if in_scope(principal, held):
         return Sight.SCOPE
     if await run_in_threadpool(co_handles, ctx, principal, request_id):
         return Sight.CO_HANDLED
+    if rectifies(principal, held):
+        return Sight.RECTIFYING
     if isinstance(held, ServiceRequest) and received_first(principal, held):
         return Sight.RECEIVED
     raise not_found(request_id)

@@ -809,6 +809,9 @@ class RequestSummary(BaseModel):
     # the division whose supervisors and desks oversee the request when not the enterprise's:
     # the holding unit's, outside which the enterprise lies (schemas.permissions.scope_division)
     scope_division: str | None = None
+    # the unit a bad rating's 整改 is owed by while it owes a step of it (concluding it, its
+    # appeal's outcome, a reply to a 督办 of it): its scope, wherever the request has gone
+    rectifying_unit: str | None = None
 
     @property
     def overseen_division(self) -> str:

@@ -26,7 +26,7 @@ from schemas.lifecycle import (
     timeline_facts,
 )
 from schemas.request import Actor
-from workflows import clocks, follow_up, pauses
+from workflows import clocks, follow_up, pauses, rectification
 
 # Bounds on what the workflow keeps (its state is one payload, limit 2 MB; the query answer
 # travels in one gRPC message, limit 4 MiB). The read model keeps everything.
@@ -146,6 +146,7 @@ def summary(case: WorkflowState, now: datetime) -> RequestSummary:
         paused_until=pauses.pause_ends(case),
         rating=case.rating,
         scope_division=scope_division(case),
+        rectifying_unit=rectification.owing_unit(case),
     )
 
 
@@ -182,8 +183,13 @@ def awaiting(case: WorkflowState) -> list[Awaiting]:
     found += [code for kind, code in DECISIONS.items() if kind in pending]
     if case.rectification is not None and case.rectification.appeal_pending:
         found.append(Awaiting.APPEAL_DECISION)
-    # the holding unit's reply (a co-handler's for its part: the read model's request_part)
-    if any(s.awaiting_reply and part_unit(s.clock) is None for s in case.supervisions):
+    # the holding unit's reply (a co-handler's for its part: the read model's request_part; a
+    # rated unit's for its 整改 elsewhere: ``rectifying_unit``)
+    holder = case.institution.id if case.institution else None
+    if any(
+        s.awaiting_reply and s.institution_id == holder and part_unit(s.clock) is None
+        for s in case.supervisions
+    ):
         found.append(Awaiting.SUPERVISION_REPLY)
     return found
 

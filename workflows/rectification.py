@@ -113,6 +113,31 @@ def decided_above(
     return rated or tier, r.institution_id
 
 
+def rated_units_own_step(r: Rectification | None, actor: Actor, kind: ActionKind) -> bool:
+    """Whether ``kind`` is the rated unit's own step (concluding its 整改, appealing) and
+    ``actor`` is of that unit: its scope is the rectification, wherever the request has gone
+    since (a redo moved up, say), as a co-handler's is its part."""
+    return (
+        r is not None
+        and kind in UNIT_STEPS
+        and actor.institution_id is not None
+        and actor.institution_id == r.institution_id
+    )
+
+
+def owing_unit(case: WorkflowState) -> str | None:
+    """The rated unit while it owes a step of its 整改: concluding it, the outcome of its
+    appeal, or a written reply to a 督办 of it; None when it owes none (or there is none)."""
+    r = case.rectification
+    if r is None:
+        return None
+    replying = any(
+        s.institution_id == r.institution_id and s.clock == CLOCK and s.awaiting_reply
+        for s in case.supervisions
+    )
+    return r.institution_id if r.open or r.appeal_pending or replying else None
+
+
 def of_another_unit(r: Rectification, actor: Actor, kind: ActionKind) -> bool:
     """Whether a step of the unit's own (concluding the rectification, appealing) comes from
     someone of another unit."""

@@ -633,6 +633,10 @@ class ServiceRequestWorkflow:
             self.case.supervisions, action.actor
         ):  # a late part's co-handler replies to its supervision: that is its scope
             forbidden = permissions.kind_refusal(action.actor, action.kind)
+        elif rectification.rated_units_own_step(self.case.rectification, action.actor, action.kind):
+            # the rated unit's 整改 and 申诉 are its scope wherever the request is (accepting
+            # more than before: replay of what was accepted is unchanged)
+            forbidden = permissions.kind_refusal(action.actor, action.kind)
         else:
             forbidden = rules.forbidden_reason(
                 action,

@@ -89,6 +89,8 @@ def _actor_may(view: RequestView, actor: Actor, kind: ActionKind) -> bool:
         view.supervisions, actor
     ):
         return True  # the supervised unit's reply (a late part's co-handler: in that scope)
+    if rectification.rated_units_own_step(view.rectification, actor, kind):
+        return True  # the rated unit's 整改 and 申诉, wherever the request is
     s = view.summary
     if permissions.action_refusal(
         actor, kind, s.tier, s.institution_id, s.division_code, s.scope_division

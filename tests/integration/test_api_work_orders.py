@@ -823,3 +823,60 @@ def _dispatch_choices(page: str) -> dict[str, str]:
     """The units the case page's 改派 and 退单 forms offer, by id (its other lists aside)."""
     listed = page.split('<datalist id="dispatch-choices">')[1].split("</datalist>")[0]
     return dict(re.findall(r'<option value="([^"]+)">([^<]+)</option>', listed))
+
+
+async def test_the_rated_unit_rectifies_after_its_redo_went_up(api: Api, stack) -> None:
+    """整改 is the rated unit's wherever the request goes: the county's redo escalated to the
+    city, the county's caseworkers and lead still find the request (its contact masked), are
+    offered and take its appeal and its conclusion, and nothing else of the city's; once it
+    owes nothing, only its first-received sight is left."""
+    rid = await api.submit(make_request(), who="sys_portal")
+    portal = _portal(api, stack)
+    for who, kind, body in [
+        ("cw_own", "acknowledge", {}),
+        ("cw_own", "resolve", {"text": "已对接银行"}),
+        (portal, "rate", {"rating": 1, "text": "银行未放款"}),
+        ("desk_city", "follow_up", {"outcome": "unsatisfied", "text": "未放款"}),  # 重办
+        ("cw_own", "escalate", {"text": "需市级统筹", "reason_code": "needs_coordination"}),
+    ]:
+        done = await api.act(rid, kind, who, **body)
+        assert done.status_code == 200, (kind, done.text)
+
+    async def held_by_the_city() -> bool:
+        row = (await api.get(f"/requests/{rid}", "admin")).json()["request"]
+        return row["institution_id"] == "zj-330100-sme"
+
+    await eventually(held_by_the_city, what="the redo held by the city")
+    mate = await api.get(f"/requests/{rid}", "cw_mate")
+    assert mate.status_code == 200, mate.text
+    found = mate.json()
+    assert found["request"]["rectifying_unit"] == "zj-330106-sme"
+    assert not found["received_first"] and found["request"]["contact_phone"] != "13800000000"
+    assert {"appeal_rating", "conclude_rectification"} == set(found["allowed_actions"])
+    assert rid in [i["request_id"] for i in (await _queue(api, "cw_mate"))]
+    assert (await api.get(f"/requests/{rid}", "cw_other")).status_code == 404
+    assert (await api.act(rid, "comment", "cw_mate", text="补充")).status_code == 403
+    appealed = await api.act(rid, "appeal_rating", "cw_own", text="企业误评：评价对象为其他单位")
+    assert appealed.status_code == 200, appealed.text
+    concluded = await api.act(rid, "conclude_rectification", "sup_own", text="已开展培训")
+    assert concluded.status_code == 200, concluded.text
+    assert (await api.get(f"/requests/{rid}", "cw_mate")).status_code == 200  # its appeal waits
+    decided = await api.act(rid, "reject_appeal", "sup_city", text="评价属实")
+    assert decided.status_code == 200, decided.text
+
+    async def owes_nothing() -> bool:
+        row = (await api.get(f"/requests/{rid}", "admin")).json()["request"]
+        return row["rectifying_unit"] is None
+
+    await eventually(owes_nothing, what="the county owing nothing more")
+    after = await api.get(f"/requests/{rid}", "cw_mate")
+    assert after.status_code == 200 and after.json()["received_first"]  # 首问负责: read only
+    assert rid not in [i["request_id"] for i in (await _queue(api, "cw_mate"))]
+    refused = await api.act(rid, "comment", "cw_mate", text="补充")
+    assert refused.status_code == 403 and "received request" in refused.text
+
+
+async def _queue(api: Api, who: str) -> list[dict]:
+    page = await api.get("/requests", who, params={"limit": 500})
+    assert page.status_code == 200, page.text
+    return page.json()["items"]

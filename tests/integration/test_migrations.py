@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from tierflow.db import repository
 from tierflow.db.auth_models import ApiToken, ApiUser
 from tierflow.db.engine import make_engine
 from tierflow.db.migrate import alembic_config, current_revision, downgrade, upgrade
+from tierflow.db.rollout_fills import fill_after_rollout
 from tierflow.db.search import SEARCH_INDEXES, include_object
 from tierflow.db.types import UtcDateTime
 from tierflow_dev.devstack.postgres import PostgresServer
@@ -334,6 +336,64 @@ def test_parts_left_open_on_requests_that_ended_before_0034_are_closed(
         ("req-open", None, True),
         ("req-withdrawn", "withdrawn", False),
     ]
+
+
+def test_requests_rated_before_0040_name_the_unit_owing_their_rectification(
+    empty_db_url: str,
+) -> None:
+    """0040: a request whose latest 整改 is open, or whose appeal waits for a decision, names
+    the rated unit, from the audit trail; one concluded, or appealed and upheld, names none;
+    the fill after a rollout names again only what it must."""
+    upgrade(empty_db_url, "0039_business_calendar")
+    engine = make_engine(empty_db_url)
+    opened = ("rectification_opened", {"rectifying_institution": "county-a"})
+    trails = {
+        "req-open": [opened],
+        "req-appealed": [opened, ("rectification_concluded", {}), ("rating_appealed", {})],
+        "req-concluded": [opened, ("rectification_concluded", {})],
+        "req-upheld": [opened, ("rating_appealed", {}), ("appeal_upheld", {})],
+        "req-rejected": [opened, ("rating_appealed", {}), ("appeal_rejected", {})],
+        "req-again": [
+            opened,
+            ("rectification_concluded", {}),
+            ("rectification_opened", {"rectifying_institution": "city-b"}),
+        ],
+    }
+    try:
+        with engine.begin() as conn:
+            for rid, trail in trails.items():
+                _insert_request(conn, rid, "closed", "stopped")
+                for sequence, (event_type, details) in enumerate(trail, start=10):
+                    _insert(
+                        conn,
+                        "INSERT INTO transition (event_id, request_id, sequence, event_type, "
+                        "occurred_at, actor_id, actor_role, to_state, to_tier, "
+                        "policy_version, recorded_at, details) VALUES (:event_id, :rid, "
+                        ":sequence, :event_type, :at, 'x', 'caseworker', 'closed', 'county', "
+                        "'test-1', :at, :details)",
+                        event_id=f"{rid}:{sequence}",
+                        rid=rid,
+                        sequence=sequence,
+                        event_type=event_type,
+                        at=datetime(2026, 11, 1, tzinfo=UTC),
+                        details=json.dumps(details),
+                    )
+        upgrade(empty_db_url)
+        with engine.connect() as conn:
+            named = dict(
+                conn.execute(text("SELECT request_id, rectifying_unit FROM service_request")).all()
+            )
+        assert fill_after_rollout(engine)[-1][1] == 0  # nothing more to name
+    finally:
+        engine.dispose()
+    assert named == {
+        "req-open": "county-a",
+        "req-appealed": "county-a",
+        "req-concluded": None,
+        "req-upheld": None,
+        "req-rejected": "county-a",
+        "req-again": "city-b",
+    }
 
 
 def test_postgres_sessions_run_without_jit_and_open_rows_have_their_indexes(

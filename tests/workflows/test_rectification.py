@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from schemas.domain import Role, State, Tier
-from schemas.lifecycle import ActionKind, CalendarUpdate, FollowUpOutcome
+from schemas.lifecycle import ActionKind, Awaiting, CalendarUpdate, FollowUpOutcome
 from schemas.request import SYSTEM_ACTOR, Actor
 from tests.utils.factories import ENTERPRISE, action, caseworker, supervisor
 from tests.workflows.test_follow_up import DESK, _resolved
@@ -20,6 +20,7 @@ from tests.workflows.test_lifecycle import act, sleep_until, view
 from tests.workflows.test_operator import replay_and_maybe_record
 from tests.workflows.test_return_and_extension import refused
 from tests.workflows.test_sign_for import near, recorded, records
+from workflows import views
 from workflows.business_time import add_business_seconds, business_day_seconds
 from workflows.rectification import CLOCK
 from workflows.service_request import ServiceRequestWorkflow
@@ -293,12 +294,50 @@ async def test_a_rectification_is_the_rated_units_wherever_the_request_goes(
         assert supervision.details["supervised_institution"] != county
         return
     assert supervision.details["supervised_institution"] == county
+    supervised = (await view(handle)).summary
+    # the county owes the reply: it is in the county's scope, not the holder's worklist
+    assert supervised.rectifying_unit == county
+    assert Awaiting.SUPERVISION_REPLY not in supervised.awaiting
     worker = caseworker(county)
+    offered = views.offered_to(await view(handle), worker)
+    assert {ActionKind.REPLY_SUPERVISION, ActionKind.CONCLUDE_RECTIFICATION} <= set(offered)
     await act(handle, action(ActionKind.REPLY_SUPERVISION, worker, text="已制定整改方案"))
     supervisions = (await view(handle)).supervisions
     (replied,) = [s for s in supervisions if s.clock == CLOCK]
     assert replied.replied_by == worker.id and replied.institution_id == county
+    city_worker = caseworker(pulled.institution_id)
+    assert "belongs to" in await refused(
+        handle, action(ActionKind.CONCLUDE_RECTIFICATION, city_worker, text="代为整改")
+    )
+    await act(
+        handle, action(ActionKind.CONCLUDE_RECTIFICATION, worker, text="已对承办人员开展培训")
+    )
+    concluded = await view(handle)
+    assert concluded.rectification is not None and not concluded.rectification.open
+    assert concluded.summary.rectifying_unit is None  # it owes nothing more
     await replay_and_maybe_record(handle, "rectification-owned-by-rated-unit")
+
+
+async def test_the_rated_unit_appeals_after_the_redo_went_up(ts_worker, stand_ins) -> None:
+    """The county's redo was pulled up to the city the day after the bad rating: the county
+    still appeals the rating within its window, and its lead's scope holds the step too."""
+    req, handle, policy, due = await _rectifying_during_a_redo(ts_worker, stand_ins)
+    (opened,) = records(stand_ins, req, "rectification_opened")
+    county = str(opened.details["rectifying_institution"])
+    pulled = await act(handle, action(ActionKind.ESCALATE, CITY, text="市级统筹"))
+    assert pulled.institution_id != county
+    worker = caseworker(county)
+    before = await view(handle)
+    assert before.summary.rectifying_unit == county
+    assert ActionKind.APPEAL_RATING in views.offered_to(before, worker)
+    await act(handle, action(ActionKind.APPEAL_RATING, worker, text="企业误评：评价对象为其他单位"))
+    lead = supervisor(Tier.COUNTY, "330106", institution_id=county)
+    await act(handle, action(ActionKind.CONCLUDE_RECTIFICATION, lead, text="已对承办人员开展培训"))
+    pending = await view(handle)
+    assert pending.summary.rectifying_unit == county  # its appeal waits for a decision
+    await act(handle, action(ActionKind.REJECT_APPEAL, CITY, text="评价属实"))
+    assert (await view(handle)).summary.rectifying_unit is None
+    await replay_and_maybe_record(handle, "rated-unit-appeals-after-the-move")
 
 
 async def test_a_calendar_published_after_the_close_moves_the_rectifications_deadline(

@@ -66,6 +66,9 @@ class ServiceRequestBase(SQLModel):
     # the division its supervisors and desks oversee it from when not the enterprise's: the
     # holding unit's, outside which the enterprise lies (None: ``division_code``)
     scope_division: str | None = Field(default=None, sa_type=String(6))
+    # the rated unit while it owes a step of a bad rating's 整改 (its scope wherever the
+    # request is: ``api.auth.scope_conditions``); None when no unit owes one
+    rectifying_unit: str | None = Field(default=None, sa_type=String(64))
     last_sequence: int = 0
 
 
@@ -132,6 +135,12 @@ class ServiceRequest(ServiceRequestBase, table=True):
             "tier",
             postgresql_where=text("scope_division IS NOT NULL"),
             sqlite_where=text("scope_division IS NOT NULL"),
+        ),
+        Index(
+            "ix_service_request_rectifying_unit",
+            "rectifying_unit",
+            postgresql_where=text("rectifying_unit IS NOT NULL"),
+            sqlite_where=text("rectifying_unit IS NOT NULL"),
         ),
         Index("ix_service_request_submitted", "submitted_at", "request_id"),  # by date
         Index(

@@ -72,7 +72,7 @@ SUMMARY_COLUMNS = (
     "enterprise_name subject policy_version sla_status response_due_at resolution_due_at "
     "submitted_at updated_at resolved_at closed_at escalation_count needs_operator "
     "sign_for_due_at signed_for_at handler_id awaiting follow_up_due_at paused_until "
-    "rating scope_division last_sequence"
+    "rating scope_division rectifying_unit last_sequence"
 ).split()
 
 _tables = SQLModel.metadata.tables

@@ -43,6 +43,12 @@ def clear_untimed_sign_fors(engine: Engine) -> int:
         return int(_revision("0038_untimed_sign_fors").backfill(conn))
 
 
+def name_rectifying_units(engine: Engine) -> int:
+    """0040: name the rated unit on requests whose 整改 or appeal it owes."""
+    with begin_write(engine) as conn:
+        return int(_revision("0040_rectifying_unit").backfill(conn))
+
+
 # what ``fill-after-rollout`` runs, in order, each with what it puts right
 FILLS: tuple[tuple[str, Callable[[Engine], int]], ...] = (
     (N_("units that received a request first, filled (0030)"), fill_receivers),
@@ -50,6 +56,7 @@ FILLS: tuple[tuple[str, Callable[[Engine], int]], ...] = (
     (N_("co-handling parts of ended requests, closed (0034)"), close_ended_parts),
     (N_("intake ratings charged to the unit that answered (0026, 0036)"), charge_intake_ratings),
     (N_("sign-fors without a deadline, no longer measured (0038)"), clear_untimed_sign_fors),
+    (N_("units owing a bad rating's rectification, named (0040)"), name_rectifying_units),
 )
 
 
