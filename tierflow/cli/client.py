@@ -78,7 +78,7 @@ def state_words(summary: dict[str, Any]) -> str:
     if summary.get("state") == "assigned":
         if summary.get("signed_for_at"):
             said += _(", signed for")
-        elif summary.get("sign_for_due_at"):
+        else:  # its deadline missed too: it still waits for the unit to sign for it
             said += _(", awaiting sign-for")
     waiting = listed([words("awaiting", code) for code in summary.get("awaiting") or []], _t())
     if waiting:  # a desk's or a supervisor's turn: 待回访, 退单待决定 ...
