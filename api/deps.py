@@ -38,6 +38,8 @@ class ApiLimits:
     submit_burst: int
     actions_per_second: float
     actions_burst: int
+    reads_per_second: float
+    reads_burst: int
     max_body_bytes: int
     max_upload_bytes: int
     action_wait_seconds: float
@@ -71,11 +73,13 @@ class ApiContext:
     clock: Callable[[], datetime] = utc_now
     submit_limiter: RateLimiter = field(init=False)
     action_limiter: RateLimiter = field(init=False)
+    read_limiter: RateLimiter = field(init=False)
     sign_in_failures: FailureLimit = field(init=False)
 
     def __post_init__(self) -> None:
         self.submit_limiter = RateLimiter(self.limits.submit_per_second, self.limits.submit_burst)
         self.action_limiter = RateLimiter(self.limits.actions_per_second, self.limits.actions_burst)
+        self.read_limiter = RateLimiter(self.limits.reads_per_second, self.limits.reads_burst)
         self.sign_in_failures = FailureLimit(
             self.limits.sign_in_failures, self.limits.sign_in_failure_window_seconds
         )
@@ -209,3 +213,13 @@ def action_rate(ctx: Ctx, principal: CurrentPrincipal) -> Principal:
         ctx.action_limiter, principal, N_("rate limit for actions exceeded; retry in %(seconds)d s")
     )
     return principal
+
+
+def read_rate(ctx: Ctx, principal: CurrentPrincipal) -> Principal:
+    """Authenticate and take a token from the caller's bucket of request reads: each asks the
+    workflow for its view, a worker's task (a whole replay for an ended request)."""
+    _limit(ctx.read_limiter, principal, N_("rate limit for reads exceeded; retry in %(seconds)d s"))
+    return principal
+
+
+ReadingPrincipal = Annotated[Principal, Depends(read_rate)]

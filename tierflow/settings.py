@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="Actions a token may take per second (then 429)"
     )
     api_actions_burst: int = Field(default=50, ge=1, description="Actions a token may burst")
+    api_reads_per_second: float = Field(
+        default=10.0,
+        gt=0,
+        description="Reads of one request (its live view) a token may make per second (then 429)",
+    )
+    api_reads_burst: int = Field(default=100, ge=1, description="Request reads a token may burst")
     api_max_body_bytes: int = Field(
         default=256 * 1024, ge=1024, description="Largest request body the API reads (then 413)"
     )

@@ -45,6 +45,7 @@ from api.deps import (
     action_rate,
     check_token,
     client_address,
+    read_rate,
     submit_rate,
 )
 from api.downloads import csv_attachment
@@ -582,6 +583,7 @@ async def case_page(
 ) -> Response:
     """One request: details, SLA clock bar, audit timeline and forms for allowed actions."""
     try:
+        read_rate(ctx, user)
         detail = await get_request(ctx, user, _known_id(request_id))
     except HTTPException as exc:
         return error_page(request, user, exc)

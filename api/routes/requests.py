@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from api.deps import Ctx, CurrentPrincipal, submit_rate
+from api.deps import Ctx, CurrentPrincipal, ReadingPrincipal, submit_rate
 from api.downloads import csv_attachment
 from api.errors import refuse_unknown_fields
 from api.models import ErrorOut, QueuePage, RequestDetail, SubmitAccepted
@@ -197,8 +197,9 @@ def export_requests(
 async def get_request(
     request_id: Annotated[str, Path(pattern=REQUEST_ID_PATTERN, max_length=64)],
     ctx: Ctx,
-    principal: CurrentPrincipal,
+    principal: ReadingPrincipal,
 ) -> RequestDetail:
     """Return the read model row and the workflow's view (timeline, clocks, holds); the
-    enterprise's contact in full only to those who reach it, else masked (contact_masked)."""
+    enterprise's contact in full only to those who reach it, else masked (contact_masked).
+    Reads are rate-limited per token (429 with Retry-After)."""
     return await service.get_request(ctx, principal, request_id)

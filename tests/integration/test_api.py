@@ -345,6 +345,32 @@ async def test_error_codes(api: Api, stack) -> None:
         assert resp.status_code == 200
 
 
+async def test_reads_of_a_request_are_rate_limited_per_token(api: Api, stack) -> None:
+    """Each read of a request asks its workflow for the view (a whole replay once it ended):
+    a token past its read bucket gets 429 with Retry-After, on the API and the console's case
+    page; another token reads on, and lists (read model only) are not counted."""
+    rid = await api.submit(make_request())
+    tiny_bucket = {"api_reads_per_second": 0.01, "api_reads_burst": 2}
+    tight = create_app(stack.settings.model_copy(update=tiny_bucket), stack.client, stack.engine)
+    async with asgi_client(tight) as client:
+        reads = [
+            await client.get(V1 + f"/requests/{rid}", headers=api.users.auth("cw_own"))
+            for _ in range(3)
+        ]
+        assert [r.status_code for r in reads] == [200, 200, 429]
+        assert int(reads[-1].headers["Retry-After"]) >= 1
+        assert "rate limit for reads" in reads[-1].text
+        listed = await client.get(V1 + "/requests", headers=api.users.auth("cw_own"))
+        assert listed.status_code == 200
+        other = await client.get(V1 + f"/requests/{rid}", headers=api.users.auth("cw_mate"))
+        assert other.status_code == 200
+        assert (await sign_in(client, api.users.tokens["cw_mate"])).status_code == 303
+        # the console's session signed in with that token shares its bucket: one read left
+        pages = [await client.get(f"/console/requests/{rid}") for _ in range(2)]
+        assert [p.status_code for p in pages] == [200, 429]
+        assert "读取过于频繁" in pages[-1].text
+
+
 def _from(app: Any, address: str) -> httpx.AsyncClient:
     """A client of ``app`` calling from ``address``."""
     transport = httpx.ASGITransport(app=app, client=(address, 40000))
