@@ -94,6 +94,20 @@ def return_holds(case: WorkflowState, kind: ActionKind) -> str | None:
     )
 
 
+def return_first(case: WorkflowState, kind: ActionKind) -> str | None:
+    """Why approving a 挂起 waits while the unit's 退单 waits for its decision: a suspended
+    request is out of the held states in which the desk decides the return (asked before
+    the return, the suspension is decided after it; refusing it is not held up)."""
+    if kind is not ActionKind.APPROVE_SUSPENSION or pending(case, ActionKind.RETURN) is None:
+        return None
+    return Said(
+        N_(
+            "cannot approve the suspension: the unit's return (退单) waits for the dispatch "
+            "desk's decision, which comes first"
+        )
+    )
+
+
 def refusal(case: WorkflowState, action: ActionRequest, now: datetime) -> str | None:
     """Why this return, extension or decision cannot be taken now; None if it can."""
     kind = action.kind

@@ -151,6 +151,10 @@ NO_CALL_BACK = N_("cannot follow up: the request is closed and no bad rating wai
 # a reply deadline, parts, the follow-up, the windows, a rectification's); before, the
 # running clocks alone.
 CALENDAR_MOVES_DEADLINES_PATCH = "calendar-moves-deadlines"
+# A 挂起 asked before a 退单 was approved while the 退单 waited, which left the return waiting
+# in a state where it could not be decided; refused since, by validator and handler (a run
+# that approved one replays as it was)
+RETURN_FIRST_PATCH = "suspension-approved-after-return"
 # Who may take an action kind since a patch, and the patch: one such action the validator
 # accepted while the request was being routed was refused, by its role, in runs from before.
 GRANTED_SINCE = {
@@ -487,6 +491,7 @@ class ServiceRequestWorkflow:
             or self._repeat_supervision(action)
             or self._newer_rules_refusal(action)
             or self._oversight_refusal(action)
+            or self._return_first(action)
         )
         if late:
             raise late
@@ -532,6 +537,15 @@ class ServiceRequestWorkflow:
         above = self._oversight_refusal(action)
         if above and workflow.patched(OVERSIGHT_PATCH):
             raise above
+        first = self._return_first(action)
+        if first and workflow.patched(RETURN_FIRST_PATCH):
+            raise first
+
+    def _return_first(self, action: ActionRequest) -> ApplicationError | None:
+        """A 挂起 is approved only once the unit's waiting 退单 is decided
+        (``applications.return_first``)."""
+        first = applications.return_first(self.case, action.kind)
+        return refused(first, "InvalidTransition") if first else None
 
     def _newer_rules_refusal(self, action: ActionRequest) -> ApplicationError | None:
         """Rules added after the later ones: a decision (an application's, an appeal's) is a

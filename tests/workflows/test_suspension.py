@@ -7,11 +7,13 @@ the approved working days are up) or refuses; the policy caps the days (30 by de
 from __future__ import annotations
 
 from schemas.domain import SlaStatus, State, Tier
-from schemas.lifecycle import ActionKind, SuspendReason
+from schemas.lifecycle import ActionKind, ReturnReason, SuspendReason
 from tests.utils.factories import action, caseworker, make_request, supervisor
 from tests.workflows.test_lifecycle import act, sleep_until, view
+from tests.workflows.test_operator import replay_and_maybe_record
 from tests.workflows.test_return_and_extension import refused
 from tests.workflows.test_sign_for import near, pinned_submit, recorded, records
+from workflows import views
 from workflows.business_time import add_business_seconds, business_day_seconds
 
 CITY = supervisor(Tier.MUNICIPAL, "330106")
@@ -91,3 +93,29 @@ async def test_a_suspension_longer_than_the_policy_allows_is_refused(ts_worker, 
     assert policy.suspension_max_days == 30
     message = await refused(handle, asking(cw, 31))
     assert "cannot suspend for 31 working days: the policy allows 30 at most" in message
+
+
+async def test_a_suspension_asked_before_a_return_is_approved_only_after_it(
+    ts_worker, stand_ins
+) -> None:
+    """The unit asks 挂起, then 退单 (not its matter after all): the supervisor above may not
+    approve the 挂起 while the 退单 waits (a suspended request is out of the states the desk
+    decides a return in, which left it undecidable); refusing it is not held up; once the
+    desk refused the 退单, the 挂起 is approved."""
+    env, queue = ts_worker
+    req, handle, policy, cw = await _working(env, queue, stand_ins)
+    await act(handle, asking(cw, 5))
+    back = action(
+        ActionKind.RETURN, cw, text="企业注册地不在本区", return_reason=ReturnReason.OUTSIDE_REGION
+    )
+    await act(handle, back)
+    waiting = await view(handle)
+    assert ActionKind.APPROVE_SUSPENSION not in views.offered_to(waiting, CITY)
+    assert ActionKind.REFUSE_SUSPENSION in views.offered_to(waiting, CITY)
+    assert "waits for the dispatch desk's decision" in await refused(
+        handle, action(ActionKind.APPROVE_SUSPENSION, CITY)
+    )
+    await act(handle, action(ActionKind.REFUSE_RETURN, CITY, text="本单位职责范围内，请继续办理"))
+    answer = await act(handle, action(ActionKind.APPROVE_SUSPENSION, CITY))
+    assert answer.state is State.SUSPENDED
+    await replay_and_maybe_record(handle, "suspension-approved-after-return")
