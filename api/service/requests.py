@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from fastapi import HTTPException, status
-from sqlalchemy import and_, case, false, func, or_, union
+from sqlalchemy import and_, case, exists, false, func, literal, or_, union
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -39,6 +39,7 @@ from api.models import (
 )
 from schemas.domain import TERMINAL_STATES, Category, Priority, Role, SlaStatus, State, Tier
 from schemas.edge import SEARCH_BYTES, check_text
+from schemas.enterprise import NATIONAL_DIVISION
 from schemas.lifecycle import Awaiting, EventType, TimelineEntry, timeline_facts
 from schemas.messages import Said, TranslatableError
 from schemas.permissions import oversees, submit_refusal
@@ -48,6 +49,7 @@ from tierflow.auth_store import Principal
 from tierflow.constants import workflow_id
 from tierflow.csv_text import to_csv
 from tierflow.db import repository
+from tierflow.db.auth_models import ApiUser
 from tierflow.db.models import RequestPart, ServiceRequest, TierHoldBase, Transition
 from tierflow.db.search import search_condition
 from tierflow.grades import SHANGHAI
@@ -212,12 +214,49 @@ def _waits_for(principal: Principal, code: Awaiting) -> Any:
     if code is Awaiting.SUPERVISION_REPLY:
         return _replies_owed(principal)
     if code is Awaiting.FOLLOW_UP and principal.role is Role.FOLLOW_UP:
-        # 待回访 is the dispatching tier's desk's, the tier above the holder's (as the notifier
-        # tells it): a province's desk does not call the enterprises its cities' desks call
-        desk = principal.actor.tier
-        followed = [t.value for t in Tier if desk is not None and (t.next_up() or t) is desk]
-        return and_(waits, col(ServiceRequest.tier).in_(followed))
+        return and_(waits, _called_by(principal.actor.tier))
     return waits
+
+
+def _called_by(desk: Tier | None) -> Any:
+    """The requests a follow-up desk at ``desk`` calls about (待回访): the dispatching tier's
+    desk's, the tier above the holder's, or where that tier has no desk for the request's
+    region, the first tier above that has one, as the notifier tells it
+    (``workers.notifier.audience``): a province's desk does not call the enterprises its
+    cities' desks call, and does call those of a city without one."""
+    if desk is None:
+        return false()
+    region = func.coalesce(col(ServiceRequest.scope_division), col(ServiceRequest.division_code))
+    served = []
+    for held in Tier:
+        first = held.next_up() or held
+        if first.rank > desk.rank:
+            continue
+        skipped = [t for t in Tier if first.rank <= t.rank < desk.rank]
+        served.append(
+            and_(
+                col(ServiceRequest.tier) == held.value,
+                *(~exists(_desk_at(t, region)) for t in skipped),
+            )
+        )
+    return or_(*served) if served else false()
+
+
+def _desk_at(tier: Tier, region: Any) -> Any:
+    """An enabled follow-up desk at ``tier`` for the division ``region`` lies in (SQL, as
+    ``schemas.enterprise.division_for_tier``)."""
+    governing = {
+        Tier.NATIONAL: literal(NATIONAL_DIVISION),
+        Tier.PROVINCIAL: func.substr(region, 1, 2).concat("0000"),
+        Tier.MUNICIPAL: func.substr(region, 1, 4).concat("00"),
+        Tier.COUNTY: region,
+    }[tier]
+    return select(ApiUser.id).where(
+        ApiUser.role == Role.FOLLOW_UP,
+        col(ApiUser.disabled).is_(False),
+        ApiUser.tier == tier,
+        ApiUser.division_code == governing,
+    )
 
 
 def _replies_owed(principal: Principal) -> Any:

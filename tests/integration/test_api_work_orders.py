@@ -22,9 +22,10 @@ from tests.integration.test_api import Api
 from tests.utils.api_helpers import asgi_client, make_users
 from tests.utils.factories import make_request
 from tests.utils.stack_helpers import eventually
-from tierflow.auth_store import create_user, issue_token
+from tierflow.auth_store import create_user, issue_token, set_disabled
 from tierflow.constants import workflow_id
 from tierflow.db.models import Rating, ServiceRequest
+from tierflow.directory import Directory
 from tierflow.i18n import translations
 from tierflow.i18n.formats import when
 from tierflow.i18n.refusals import answer_text
@@ -880,3 +881,33 @@ async def _queue(api: Api, who: str) -> list[dict]:
     page = await api.get("/requests", who, params={"limit": 500})
     assert page.status_code == 200, page.text
     return page.json()["items"]
+
+
+def _user(api: Api, stack, key: str, role: Role, institution: str) -> str:
+    """A user made for one test, its key in ``api``."""
+    user_id = f"{key}-{uuid.uuid4().hex[:6]}"
+    create_user(stack.engine, user_id, role, institution, [], Directory.load())
+    api.users.tokens[key] = issue_token(stack.engine, user_id)
+    api.users.ids[key] = user_id
+    return user_id
+
+
+async def test_a_city_without_a_follow_up_desk_is_called_by_its_provinces(api: Api, stack) -> None:
+    """待回访 of a Wenzhou county's request, Wenzhou having no follow-up desk: the province's
+    desk, which the notifier tells of it, has it on its worklist (Hangzhou's does not); once
+    Wenzhou has a desk of its own, that desk has it and the province's no longer."""
+    rid = await api.submit(make_request(division_code="330302"), who="sys_portal")
+    _user(api, stack, "cw_wz", Role.CASEWORKER, "zj-330302-sme")
+    for kind, body in [("acknowledge", {}), ("resolve", {"text": "已对接银行"})]:
+        done = await api.act(rid, kind, "cw_wz", **body)
+        assert done.status_code == 200, (kind, done.text)
+    await _listed(api, "desk_prov", "follow_up", rid)
+    assert rid not in await _worklist(api, "desk_city", "follow_up")  # Hangzhou's desk
+    desk = _user(api, stack, "desk_wz", Role.FOLLOW_UP, "zj-330300-sme")
+    try:
+        assert rid in await _worklist(api, "desk_wz", "follow_up")
+        assert rid not in await _worklist(api, "desk_prov", "follow_up")
+        called = await api.act(rid, "follow_up", "desk_wz", outcome="satisfied")
+        assert called.status_code == 200 and called.json()["state"] == "closed", called.text
+    finally:  # the other tests' Wenzhou has no desk
+        set_disabled(stack.engine, desk, True)
