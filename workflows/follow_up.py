@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from schemas.domain import State
+from schemas.domain import Role, State, Tier
 from schemas.lifecycle import FollowUpOutcome, WorkflowState
 from schemas.messages import N_, Said
+from schemas.request import Actor
 from workflows.business_time import add_business_seconds, business_day_seconds
 
 BAD_RATING = 2  # 不满意 (2) and 非常不满意 (1): the follow-up is mandatory
@@ -46,6 +47,24 @@ def spacing_refusal(
         ),
         at=after.isoformat(),
         hours=f"{policy.follow_up_spacing_hours:g}",
+    )
+
+
+def own_unit_refusal(holder: str | None, tier: Tier, actor: Actor) -> str | None:
+    """Why a follow-up desk may not record the 回访 of its own unit's conclusion (``holder``,
+    at ``tier``): the call is the dispatching tier's check on the unit, and counts in its 回访率
+    and 解决率 (at the national tier, which has none above it, its own desk calls)."""
+    if actor.role is not Role.FOLLOW_UP or holder is None or tier.next_up() is None:
+        return None
+    if actor.institution_id != holder:
+        return None
+    return Said(
+        N_(
+            "follow-up desk %(actor)s may not follow up a conclusion of %(unit)s, its own "
+            "unit: the follow-up desk of the tier above calls"
+        ),
+        actor=actor.id,
+        unit=holder,
     )
 
 

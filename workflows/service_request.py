@@ -155,6 +155,9 @@ CALENDAR_MOVES_DEADLINES_PATCH = "calendar-moves-deadlines"
 # in a state where it could not be decided; refused since, by validator and handler (a run
 # that approved one replays as it was)
 RETURN_FIRST_PATCH = "suspension-approved-after-return"
+# A follow-up desk recorded the 回访 of its own unit's conclusion; refused since, by validator
+# and handler (a run that recorded one replays as it was)
+OWN_FOLLOW_UP_PATCH = "follow-up-not-of-own-unit"
 # Who may take an action kind since a patch, and the patch: one such action the validator
 # accepted while the request was being routed was refused, by its role, in runs from before.
 GRANTED_SINCE = {
@@ -492,6 +495,7 @@ class ServiceRequestWorkflow:
             or self._newer_rules_refusal(action)
             or self._oversight_refusal(action)
             or self._return_first(action)
+            or self._own_follow_up(action)
         )
         if late:
             raise late
@@ -540,6 +544,17 @@ class ServiceRequestWorkflow:
         first = self._return_first(action)
         if first and workflow.patched(RETURN_FIRST_PATCH):
             raise first
+        own = self._own_follow_up(action)
+        if own and workflow.patched(OWN_FOLLOW_UP_PATCH):
+            raise own
+
+    def _own_follow_up(self, action: ActionRequest) -> ApplicationError | None:
+        """回访 is the tier above's check on the unit: not its own desk's
+        (``follow_up.own_unit_refusal``)."""
+        if action.kind is not ActionKind.FOLLOW_UP:
+            return None
+        own = follow_up.own_unit_refusal(self._institution_id, self.case.tier, action.actor)
+        return refused(own, "Forbidden") if own else None
 
     def _return_first(self, action: ActionRequest) -> ApplicationError | None:
         """A 挂起 is approved only once the unit's waiting 退单 is decided

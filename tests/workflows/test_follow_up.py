@@ -12,11 +12,12 @@ from datetime import timedelta
 from schemas.domain import Role, State, Tier
 from schemas.lifecycle import ActionKind, Awaiting, FollowUpOutcome
 from schemas.request import Actor
-from tests.utils.factories import ENTERPRISE, action, caseworker, make_request
+from tests.utils.factories import ENTERPRISE, action, caseworker, make_request, supervisor
 from tests.workflows.test_lifecycle import act, sleep_until, view
 from tests.workflows.test_operator import replay_and_maybe_record
 from tests.workflows.test_return_and_extension import refused
 from tests.workflows.test_sign_for import pinned_submit, records
+from workflows import views
 from workflows.business_time import add_business_seconds, business_day_seconds
 
 DESK = Actor(
@@ -235,3 +236,42 @@ async def test_a_late_unreachable_call_moves_the_next_call_due(ts_worker, stand_
     assert state.follow_up_due_at is not None
     assert abs(state.follow_up_due_at - next_call) < timedelta(seconds=1)
     assert unanswered.summary.follow_up_due_at == state.follow_up_due_at
+
+
+async def test_a_desk_does_not_follow_up_its_own_units_conclusion(ts_worker, stand_ins) -> None:
+    """A request pulled up to the city and concluded there: the city's own follow-up desk (of
+    the institution that concluded it) is refused its 回访 and not offered it, the call being
+    the tier above's check on the unit; the province's desk records it."""
+    env, queue = ts_worker
+    handle, policy = await pinned_submit(env, queue, stand_ins, make_request())
+    city_boss = supervisor(Tier.MUNICIPAL, "330106")
+    pulled = await act(handle, action(ActionKind.ESCALATE, city_boss, text="市级统筹"))
+    city = pulled.institution_id or ""
+    worker = caseworker(city)
+    await act(handle, action(ActionKind.ACKNOWLEDGE, worker))
+    await act(handle, action(ActionKind.RESOLVE, worker, text="已对接银行授信"))
+    own = Actor(
+        id="desk-own",
+        role=Role.FOLLOW_UP,
+        institution_id=city,
+        tier=Tier.MUNICIPAL,
+        division_code="330100",
+    )
+    province = Actor(
+        id="desk-330000",
+        role=Role.FOLLOW_UP,
+        institution_id="zj-330000-sme",
+        tier=Tier.PROVINCIAL,
+        division_code="330000",
+    )
+    concluded = await view(handle)
+    assert ActionKind.FOLLOW_UP not in views.offered_to(concluded, own)
+    assert ActionKind.FOLLOW_UP in views.offered_to(concluded, province)
+    assert "its own unit" in await refused(
+        handle, action(ActionKind.FOLLOW_UP, own, outcome=FollowUpOutcome.SATISFIED)
+    )
+    closed = await act(
+        handle, action(ActionKind.FOLLOW_UP, province, outcome=FollowUpOutcome.SATISFIED)
+    )
+    assert closed.state is State.CLOSED
+    await replay_and_maybe_record(handle, "follow-up-not-of-own-unit")
