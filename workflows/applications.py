@@ -95,11 +95,23 @@ def return_holds(case: WorkflowState, kind: ActionKind) -> str | None:
 
 
 def return_first(case: WorkflowState, kind: ActionKind) -> str | None:
-    """Why approving a 挂起 waits while the unit's 退单 waits for its decision: a suspended
-    request is out of the held states in which the desk decides the return (asked before
-    the return, the suspension is decided after it; refusing it is not held up)."""
-    if kind is not ActionKind.APPROVE_SUSPENSION or pending(case, ActionKind.RETURN) is None:
+    """Why a step waits, or is the wrong one, while the unit's 退单 waits for its decision:
+    approving a 挂起 asked before it (a suspended request is out of the held states in which
+    the desk decides the return; refusing the 挂起 is not held up), and reassigning (改派),
+    which the return's approval does with its accounting (the stay ``returned``, counted in
+    考核), where a reassignment left the return to lapse."""
+    if kind not in (ActionKind.APPROVE_SUSPENSION, ActionKind.REASSIGN):
         return None
+    if pending(case, ActionKind.RETURN) is None:
+        return None
+    if kind is ActionKind.REASSIGN:
+        return Said(
+            N_(
+                "cannot reassign: the unit's return (退单) waits for a decision; approve it "
+                "naming the unit to send the request to (approve_return with institution_id), "
+                "or refuse it"
+            )
+        )
     return Said(
         N_(
             "cannot approve the suspension: the unit's return (退单) waits for the dispatch "

@@ -152,8 +152,8 @@ NO_CALL_BACK = N_("cannot follow up: the request is closed and no bad rating wai
 # running clocks alone.
 CALENDAR_MOVES_DEADLINES_PATCH = "calendar-moves-deadlines"
 # A 挂起 asked before a 退单 was approved while the 退单 waited, which left the return waiting
-# in a state where it could not be decided; refused since, by validator and handler (a run
-# that approved one replays as it was)
+# in a state where it could not be decided, and a reassignment let the return lapse uncounted;
+# both refused since, by validator and handler (a run that took one replays as it was)
 RETURN_FIRST_PATCH = "suspension-approved-after-return"
 # A follow-up desk recorded the 回访 of its own unit's conclusion; refused since, by validator
 # and handler (a run that recorded one replays as it was)
@@ -557,8 +557,8 @@ class ServiceRequestWorkflow:
         return refused(own, "Forbidden") if own else None
 
     def _return_first(self, action: ActionRequest) -> ApplicationError | None:
-        """A 挂起 is approved only once the unit's waiting 退单 is decided
-        (``applications.return_first``)."""
+        """A 挂起 is approved, and the request reassigned, only once the unit's waiting 退单
+        is decided (``applications.return_first``)."""
         first = applications.return_first(self.case, action.kind)
         return refused(first, "InvalidTransition") if first else None
 

@@ -54,7 +54,7 @@ def _possible(case: WorkflowState, kind: ActionKind, now: datetime) -> bool:
         return False  # 重办: the intake was rated or passed, the conclusion is not there yet
     if applications.return_holds(case, kind):  # no 补充材料 or 挂起 while a 退单 waits
         return False
-    if applications.return_first(case, kind):  # nor is a 挂起 asked before it approved
+    if applications.return_first(case, kind):  # nor a 挂起 approved, nor 改派 for its decision
         return False
     if kind in (ActionKind.RETURN, ActionKind.REQUEST_EXTENSION, ActionKind.SUSPEND):
         return applications.askable(case, kind, now)  # a window or a deadline not yet past

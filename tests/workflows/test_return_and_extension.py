@@ -29,6 +29,7 @@ from tests.workflows.test_sign_for import (
     records,
 )
 from workflows.business_time import add_business_seconds, business_day_seconds
+from workflows.views import offered_to
 
 DIVISION = "330106"
 CITY = supervisor(Tier.MUNICIPAL, DIVISION)
@@ -81,6 +82,11 @@ async def test_an_approved_return_reroutes_with_fresh_clocks(ts_worker, stand_in
     assert "a supervisor of a tier above does" in await refused(handle, approve)
     ghost = action(ActionKind.APPROVE_RETURN, CITY, institution_id="county-ghost")
     assert "not in the directory" in await refused(handle, ghost)
+    # 改派 meanwhile would let the return lapse, its approval's accounting lost: decide it
+    assert ActionKind.REASSIGN not in offered_to(pending, CITY)
+    assert ActionKind.APPROVE_RETURN in offered_to(pending, CITY)
+    reassign = action(ActionKind.REASSIGN, CITY, institution_id=OTHER_COUNTY.id, text="改派")
+    assert "approve it naming the unit" in await refused(handle, reassign)
 
     moved = await act(
         handle, action(ActionKind.APPROVE_RETURN, CITY, institution_id=OTHER_COUNTY.id)
