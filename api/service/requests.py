@@ -355,10 +355,12 @@ def _order(
         breached = case((held, breached), else_=part_due < now)
     first: list[Any] = []
     if principal.role is Role.FOLLOW_UP:
-        # 待回访: the desk's deadline is the follow-up's, once the unit's clocks have stopped
+        # 待回访: the desk's deadline is the follow-up's, once the unit's clocks have stopped,
+        # and the row late by it alone, as the queue shows it (``_follow_up_deadlines``)
         follow_up = col(ServiceRequest.follow_up_due_at)
+        calling = and_(follow_up.is_not(None), next_due.is_(None))
+        breached = case((calling, follow_up < now), else_=breached)
         next_due = func.coalesce(next_due, follow_up)
-        breached = or_(breached, follow_up < now)
         # a bad rating's callback first: every 差评 is called back (and rectified)
         first.append(case((col(ServiceRequest.rating) <= BAD_RATING, 0), else_=1))
     breached_first = case((breached, 0), else_=1)
