@@ -410,11 +410,17 @@ def decider_refusal(
     if actor.role in (Role.SUPERVISOR, Role.DISPATCHER) and actor.tier is not None:
         if permissions.oversees(actor.tier, tier):
             return None
-        return Said(
-            N_(
+        above = N_(
+            "cannot %(kind)s: a %(actor_tier)s %(role)s does not decide for the %(tier)s "
+            "tier; a supervisor of a tier above does"
+        )
+        if kind in permissions.DISPATCHER_ACTIONS:  # a return's or an extension's
+            above = N_(
                 "cannot %(kind)s: a %(actor_tier)s %(role)s does not decide for the %(tier)s "
-                "tier; a supervisor of a tier above does"
-            ),
+                "tier; a supervisor or the dispatch desk of a tier above does"
+            )
+        return Said(
+            above,
             kind=kind.value,
             actor_tier=actor.tier.value,
             role=actor.role.value,

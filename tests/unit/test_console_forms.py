@@ -30,6 +30,7 @@ from schemas.lifecycle import (
     TEXT_REQUIRED,
     ActionKind,
     ActionRequest,
+    Supervision,
     TargetAnswer,
     TargetCheck,
     WorkflowState,
@@ -41,7 +42,7 @@ from tierflow.directory import Directory
 from tierflow.i18n import translations
 from tierflow.i18n.refusals import refusal_text
 from tierflow.policy import load_policy_file
-from workflows import rules
+from workflows import chasing, rules
 from workflows import views as workflow_views
 from workflows.refusals import field_of, reason_of, refused
 
@@ -192,6 +193,15 @@ def test_a_refusal_reads_in_chinese_with_the_codes_in_chinese_words() -> None:
     listed = Said(N_("cannot resolve: co-handling parts are open: %(parts)s; the co-handler "
                      "concludes its part or a supervisor waives it"), parts=late)  # fmt: skip
     assert "14:30" in refusal_text(listed, EN) and "+00:00" not in refusal_text(listed, EN)
+    # a 督办's reply deadline (``due``) too
+    owed = Supervision(
+        opened_at=at, opened_by="sup-city", reason="x", clock=None,
+        institution_id="zj-330106-sme", reply_due_at=at,
+    )  # fmt: skip
+    again = chasing.repeat_refusal([owed], "zj-330106-sme")
+    assert isinstance(again, Said)
+    zh = refusal_text(again, ZH)
+    assert zh.count("2026年12月1日 14:30") == 2 and "+00:00" not in zh, zh
 
 
 def test_a_refusal_travels_from_the_workflow_to_the_console_as_its_message() -> None:

@@ -79,7 +79,7 @@ async def test_an_approved_return_reroutes_with_fresh_clocks(ts_worker, stand_in
     approve = action(
         ActionKind.APPROVE_RETURN, county_boss, institution_id=OTHER_COUNTY.id, text="转科技中心"
     )
-    assert "a supervisor of a tier above does" in await refused(handle, approve)
+    assert "the dispatch desk of a tier above does" in await refused(handle, approve)
     ghost = action(ActionKind.APPROVE_RETURN, CITY, institution_id="county-ghost")
     assert "not in the directory" in await refused(handle, ghost)
     # 改派 meanwhile would let the return lapse, its approval's accounting lost: decide it

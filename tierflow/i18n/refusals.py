@@ -43,9 +43,7 @@ def refusal_text(said: Said, catalog: NullTranslations) -> str:
     for name, enum in CODE_VALUES.items():
         if isinstance(code := values.get(name), str):
             values[name] = code_words(enum, code, catalog)
-    if isinstance(at := values.get("at"), str):
-        with contextlib.suppress(ValueError):  # not an instant: shown as it came
-            values["at"] = when(datetime.fromisoformat(at), catalog)
+    _instants_in_china(values, catalog)
     if isinstance(choices := values.get("choices"), str):  # codes a value must be one of
         values["choices"] = listed([code.strip() for code in choices.split(",")], catalog)
     if isinstance(states := values.get("states"), str):
@@ -60,10 +58,21 @@ def _instant_in_china(said: Said, catalog: NullTranslations) -> str:
         k: _instant_in_china(v, catalog) if isinstance(v, Said) else v
         for k, v in said.values.items()
     }
-    if isinstance(at := values.get("at"), str):
-        with contextlib.suppress(ValueError):  # not an instant: shown as it came
-            values["at"] = when(datetime.fromisoformat(at), catalog)
+    _instants_in_china(values, catalog)
     return str(Said(said.message, **values))
+
+
+# the values of a refusal that carry an instant (ISO 8601, UTC): when a thing happened, when
+# it is due
+INSTANTS = ("at", "due")
+
+
+def _instants_in_china(values: dict[str, object], catalog: NullTranslations) -> None:
+    """Put the instants among ``values`` in China's time, in ``catalog``'s words."""
+    for name in INSTANTS:
+        if isinstance(instant := values.get(name), str):
+            with contextlib.suppress(ValueError):  # not an instant: shown as it came
+                values[name] = when(datetime.fromisoformat(instant), catalog)
 
 
 def names_its_action(reason: object) -> bool:
