@@ -137,6 +137,7 @@ TEXT_LABELS = {
     ActionKind.EXTERNAL_STATUS: N_("Status note"),
     ActionKind.OPERATOR_RESOLVE: N_("What the operator did instead of the failed step"),
     ActionKind.RETURN: N_("Why the request is not this unit's business"),
+    ActionKind.APPROVE_RETURN: N_("Note for the unit it goes to (optional)"),
     ActionKind.REFUSE_RETURN: N_("Why the unit keeps the request"),
     ActionKind.REQUEST_EXTENSION: N_("Why more time is needed"),
     ActionKind.REFUSE_EXTENSION: N_("Why no more time is given"),
@@ -152,6 +153,8 @@ TEXT_LABELS = {
     ActionKind.UPHOLD_APPEAL: N_("Why the rating no longer counts"),
     ActionKind.REJECT_APPEAL: N_("Why the rating stands"),
 }
+# Forms whose text may be left out (the API takes the action without one)
+OPTIONAL_TEXT = frozenset({ActionKind.APPROVE_RETURN})
 # One-click decisions that take effect at once and cannot be taken back: their button sits
 # behind a <details> that says what it does (a mis-click on the case page no longer decides).
 CONFIRMATIONS = {
@@ -657,7 +660,8 @@ def _case(
             "dangerous": kind in DANGEROUS,
             "confirm": t.gettext(CONFIRMATIONS[kind]) if kind in CONFIRMATIONS else None,
             # a good rating needs no text (a bad one does: the API says so, naming the field)
-            "text_optional": kind is ActionKind.RATE and user.role in SELF_SERVICE_ROLES,
+            "text_optional": kind in OPTIONAL_TEXT
+            or (kind is ActionKind.RATE and user.role in SELF_SERVICE_ROLES),
             "key": failed_key if failed_key and kind is failed else f"console-{uuid.uuid4().hex}",
         }
         for kind in detail.allowed_actions

@@ -24,7 +24,7 @@ from tests.utils.factories import make_request
 from tests.utils.stack_helpers import eventually
 from tierflow.auth_store import create_user, issue_token, set_disabled
 from tierflow.constants import workflow_id
-from tierflow.db.models import Rating, ServiceRequest
+from tierflow.db.models import Rating, ServiceRequest, Transition
 from tierflow.directory import Directory
 from tierflow.i18n import translations
 from tierflow.i18n.formats import when
@@ -911,3 +911,38 @@ async def test_a_city_without_a_follow_up_desk_is_called_by_its_provinces(api: A
         assert called.status_code == 200 and called.json()["state"] == "closed", called.text
     finally:  # the other tests' Wenzhou has no desk
         set_disabled(stack.engine, desk, True)
+
+
+async def test_the_desk_approves_a_return_with_a_note_on_the_console(api: Api, stack) -> None:
+    """同意退单 on the case page: the note for the unit it goes to may be left out (the form
+    does not require it) or given, and then it is the approval's reason in the trail."""
+    rid = await api.submit(make_request(), who="sys_portal")
+    asked = await api.act(
+        rid, "return", "cw_own", text="非本单位业务", return_reason="not_our_remit"
+    )
+    assert asked.status_code == 200, asked.text
+    app = create_app(stack.settings, stack.client, stack.engine)
+    async with asgi_client(app) as client:
+        assert (await sign_in(client, api.users.tokens["disp_city"])).status_code == 303
+        case = (await client.get(f"/console/requests/{rid}")).text
+        form = case.split('action="/console/requests/' + rid + '/actions/approve_return"')[1]
+        form = form.split("</form>")[0]
+        assert "派往单位的说明（可不填）" in form
+        assert 'name="text"' in form and "required" not in form.split('name="text"')[1][:80]
+        sent = await client.post(
+            f"/console/requests/{rid}/actions/approve_return",
+            data={
+                "csrf_token": re.findall(r'name="csrf_token" value="([^"]+)"', case)[-1],
+                "idempotency_key": f"console-{uuid.uuid4().hex}",
+                "institution_id": "zj-330105-sme",
+                "text": "企业实际经营地在拱墅区",
+            },
+        )
+        assert sent.status_code == 303, sent.text
+    with Session(stack.engine) as session:
+        approved = session.exec(
+            select(Transition).where(
+                Transition.request_id == rid, Transition.event_type == "return_approved"
+            )
+        ).one()
+    assert approved.reason == "企业实际经营地在拱墅区"
