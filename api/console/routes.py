@@ -513,7 +513,8 @@ def queue(
             "category": list(Category),
             "priority": list(Priority),
             "sla_status": list(SlaStatus),
-            "awaiting": list(Awaiting),
+            # a desk's own worklists (it decides nothing else); everyone else's, all
+            "awaiting": list(DESK_WORKLISTS.get(user.role, Awaiting)),
         },
         "done": _done(done),
         "moved": _request_id(moved),

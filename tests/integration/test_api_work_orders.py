@@ -246,7 +246,9 @@ async def test_the_dispatch_desk_redispatches_returns_but_does_not_supervise(api
     assert (await api.get(f"/requests/{other_city}", "disp_city")).status_code == 404
 
 
-async def test_the_dispatch_desk_decides_extensions_as_the_networks_rules_say(api: Api) -> None:
+async def test_the_dispatch_desk_decides_extensions_as_the_networks_rules_say(
+    api: Api, stack
+) -> None:
     """延期申请: the unit asks, the dispatcher or a supervisor of the tier above approves; the
     desk finds it on its 延期待审批 worklist, and on the two it decides at once (退单 and 延期,
     its console queue's default). The unit's own lead may not supervise it."""
@@ -257,6 +259,11 @@ async def test_the_dispatch_desk_decides_extensions_as_the_networks_rules_say(ap
     await _listed(api, "disp_city", "extension_decision", rid)
     assert rid in await _worklist(api, "disp_city", ["return_decision", "extension_decision"])
     assert rid not in await _worklist(api, "disp_city", ["return_decision", "follow_up"])
+    # the console's worklist filter offers the desk its own two, no list it cannot decide
+    page = await _console_queue(stack, api, "disp_city")
+    offered = page.split('name="awaiting"')[1].split("</select>")[0]
+    assert 'value="extension_decision"' in offered and 'value="return_decision"' in offered
+    assert 'value="suspension_decision"' not in offered and 'value="follow_up"' not in offered
     approved = await api.act(rid, "approve_extension", "disp_city", text="同意延期")
     assert approved.status_code == 200, approved.text
     detail = (await api.get(f"/requests/{rid}", "cw_own")).json()

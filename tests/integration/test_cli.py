@@ -168,6 +168,15 @@ async def test_cli_full_lifecycle(
             assert "  诉求内容：需要500万元流动资金贷款" in shown
             assert f"待审批：申请延期（{name}）：waiting for the bank" in shown, shown
             assert "3 个工作日" in shown  # the days asked for, on its timeline entry
+
+            async def waiting(*lists: str) -> list[str]:
+                flags = [f for worklist in lists for f in ("--awaiting", worklist)]
+                page = json.loads(ok(await run(cli_env, "queue", *flags, "--json")))
+                return [item["request_id"] for item in page["items"]]
+
+            # several worklists at once (the dispatch desk's two), one alone
+            assert rid in await waiting("return_decision", "extension_decision")
+            assert rid not in await waiting("return_decision")
     concluded = ok(await run(cli_env | {"TIERFLOW_LANG": "zh-CN"}, "queue", "--search", rid))
     # no unit clock runs: the follow-up's deadline (待回访)
     assert re.search(r"回访 (\d{4}年)?\d+月\d+日", concluded), concluded

@@ -318,7 +318,8 @@ CATEGORY_HELP = (
 PRIORITY_HELP = "low, normal, high or urgent"
 AWAITING_HELP = (
     "Only a worklist: follow_up (待回访), return_decision (退单待决定), extension_decision, "
-    "suspension_decision, appeal_decision or supervision_reply"
+    "suspension_decision, appeal_decision or supervision_reply; repeat it for several (the "
+    "dispatch desk's: --awaiting return_decision --awaiting extension_decision)"
 )
 CHANNEL_HELP = (
     "How it came in: `walk-in` (at the service window; the default), `hotline` (a call), "
@@ -345,7 +346,7 @@ def queue(
     unsigned: bool = typer.Option(
         False, "--unsigned", help="Only those awaiting sign-for (待签收)"
     ),
-    awaiting: str | None = typer.Option(None, help=AWAITING_HELP),
+    awaiting: list[str] | None = typer.Option(None, help=AWAITING_HELP),
     escalated: bool = typer.Option(
         False, "--escalated", help="Only those escalated at least once (上报转入)"
     ),
@@ -374,7 +375,7 @@ def queue(
             "include_closed": include_closed or None,
             "mine": mine or None,
             "signed_for": False if unsigned else None,
-            "awaiting": awaiting,
+            "awaiting": awaiting or None,
             "escalated": escalated or None,
             "needs_operator": operator or None,
             "limit": limit,
