@@ -670,7 +670,7 @@ def _case(
     summary = view.summary if view else detail.request
     offered = set(detail.allowed_actions)
     picks = bool(UNIT_PICKS & offered)
-    units = _unit_choices(ctx, summary, _sent_outside(view, user)) if picks and summary else []
+    units = _unit_choices(ctx, summary, _above_the_city(user)) if picks and summary else []
     context = {
         "detail": detail,
         "row": detail.request,
@@ -766,15 +766,11 @@ UNIT_PICKS = frozenset(
 )
 
 
-def _sent_outside(view: RequestView | None, user: Principal) -> bool:
-    """Whether the user decides a 退单 for 非本辖区 from above the city: the unit to send it
-    to is in another city of the province."""
-    if view is None or user.tier not in (Tier.PROVINCIAL, Tier.NATIONAL):
-        return False
-    return any(
-        a.kind is ActionKind.RETURN and a.pending and a.return_reason is ReturnReason.OUTSIDE_REGION
-        for a in view.applications
-    )
+def _above_the_city(user: Principal) -> bool:
+    """Whether the user moves requests from above the city (a province's or the nation's
+    supervisor or desk): the unit to send one to may be in any city of its province (a
+    非本辖区 return, a 改派), as the workflow accepts."""
+    return user.tier in (Tier.PROVINCIAL, Tier.NATIONAL)
 
 
 def _unit_choices(
@@ -782,8 +778,8 @@ def _unit_choices(
 ) -> list[InstitutionRow]:
     """The units a supervisor picks from (the form still takes any id; the workflow checks
     it): the request's city's, province's or the national ones, by its tier (where it is
-    overseen from); for a 非本辖区 return decided from above, the province's at its tier
-    (``province_wide``); but its holder (no request is re-dispatched to, or co-handled by,
+    overseen from); for a user above the city, the province's at its tier that serve its
+    category (``province_wide``); but its holder (no request is re-dispatched to, or co-handled by,
     the unit that holds it)."""
     division = summary.overseen_division
     try:

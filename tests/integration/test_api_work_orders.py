@@ -825,6 +825,13 @@ async def test_the_case_page_offers_the_citys_units_by_name_to_reassign_to(api: 
         page = (await client.get(f"/console/requests/{talent}")).text
     offered = _dispatch_choices(page)
     assert "zj-330105-sme" in offered and "zj-330110-fin" not in offered  # serves financing only
+    # the province moves requests across its cities: it is offered theirs too
+    async with asgi_client(app) as client:
+        assert (await sign_in(client, api.users.tokens["sup_prov"])).status_code == 303
+        page = (await client.get(f"/console/requests/{rid}")).text
+    offered = _dispatch_choices(page)
+    assert {"zj-330105-sme", "zj-330203-sme", "zj-330302-sme"} <= set(offered)
+    assert "zj-330106-sme" not in offered and "zj-330200-sme" not in offered  # holder, tier
 
 
 def _dispatch_choices(page: str) -> dict[str, str]:
