@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -489,16 +489,23 @@ class ServiceRequestWorkflow:
         # The fields staff add (an administrator's withdrawal once needed no text), and the
         # rules below, are checked before acceptance, so that actions accepted before them
         # replay as they were.
-        late = (
-            self._later_rules_refusal(action)
-            or self._repeat_supervision(action)
-            or self._newer_rules_refusal(action)
-            or self._oversight_refusal(action)
-            or self._return_first(action)
-            or self._own_follow_up(action)
+        for check, _ in self._later_checks():
+            if late := check(action):
+                raise late
+
+    def _later_checks(
+        self,
+    ) -> tuple[tuple[Callable[[ActionRequest], ApplicationError | None], str], ...]:
+        """The rules added after the first runs, in order, each with the patch under which
+        the handler checks it again (``_recheck_later_rules``)."""
+        return (
+            (self._later_rules_refusal, LATER_RULES_RECHECKED_PATCH),
+            (self._repeat_supervision, ONE_SUPERVISION_PATCH),
+            (self._newer_rules_refusal, DECIDED_ABOVE_PATCH),
+            (self._oversight_refusal, OVERSIGHT_PATCH),
+            (self._return_first, RETURN_FIRST_PATCH),
+            (self._own_follow_up, OWN_FOLLOW_UP_PATCH),
         )
-        if late:
-            raise late
 
     def _later_rules_refusal(self, action: ActionRequest) -> ApplicationError | None:
         """Rules added after the first runs: the unit's own steps are its own (a reply to 督办
@@ -529,24 +536,10 @@ class ServiceRequestWorkflow:
         under the lock. Taken only when that refuses, so runs that applied such an action
         replay as they were. Not when nothing happened in between: a what-if, delivering the
         recorded actions one by one, does not judge who took them again (docs/whatif.md)."""
-        late = self._later_rules_refusal(action)
-        if late and workflow.patched(LATER_RULES_RECHECKED_PATCH):
-            raise late
-        repeat = self._repeat_supervision(action)
-        if repeat and workflow.patched(ONE_SUPERVISION_PATCH):
-            raise repeat
-        newer = self._newer_rules_refusal(action)
-        if newer and workflow.patched(DECIDED_ABOVE_PATCH):
-            raise newer
-        above = self._oversight_refusal(action)
-        if above and workflow.patched(OVERSIGHT_PATCH):
-            raise above
-        first = self._return_first(action)
-        if first and workflow.patched(RETURN_FIRST_PATCH):
-            raise first
-        own = self._own_follow_up(action)
-        if own and workflow.patched(OWN_FOLLOW_UP_PATCH):
-            raise own
+        for check, patch in self._later_checks():
+            refusal = check(action)
+            if refusal and workflow.patched(patch):
+                raise refusal
 
     def _own_follow_up(self, action: ActionRequest) -> ApplicationError | None:
         """回访 is the tier above's check on the unit: not its own desk's

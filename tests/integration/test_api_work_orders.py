@@ -47,10 +47,15 @@ async def _mine(api: Api, who: str) -> list[str]:
 
 async def _console_queue(stack, api: Api, who: str, **params: str) -> str:
     """The console's queue page as ``who`` sees it with ``params``."""
+    return await _console_page(stack, api, who, "/console/", **params)
+
+
+async def _console_page(stack, api: Api, who: str, path: str, **params: str) -> str:
+    """A console page as ``who`` sees it."""
     app = create_app(stack.settings, stack.client, stack.engine)
     async with asgi_client(app) as client:
         assert (await sign_in(client, api.users.tokens[who])).status_code == 303
-        page = await client.get("/console/", params=params)
+        page = await client.get(path, params=params)
         assert page.status_code == 200, page.text
         return page.text
 
@@ -387,10 +392,9 @@ async def test_the_unit_records_what_a_walk_in_enterprise_hands_in(api: Api, sta
     # the documents are in the audit trail, with the step that sent them
     [sent] = [e for e in detail["timeline"] if e["attachments"]]
     assert (sent["event_type"], sent["attachments"]) == ("info_provided", [report])
-    app = create_app(stack.settings, stack.client, stack.engine)
-    async with asgi_client(app) as client:  # the case page links them
-        assert (await sign_in(client, api.users.tokens["cw_own"])).status_code == 303
-        page = (await client.get(f"/console/requests/{rid}")).text
+    page = await _console_page(
+        stack, api, "cw_own", f"/console/requests/{rid}"
+    )  # the case page links them
     later = page.split('id="attachments-later"')[1].split("</dd>")[0]
     assert '<a href="https://files.example.gov.cn/zj/2025-report.pdf"' in later
     assert "2025年度财务报表.pdf" in later
@@ -458,10 +462,7 @@ async def test_a_co_handler_sees_the_request_and_concludes_its_part(api: Api, st
             "days": 2,
         }
         assert facts["part_concluded"] == {"co_handler": "zj-330105-sme", "part_due_at": due_at}
-    app = create_app(stack.settings, stack.client, stack.engine)
-    async with asgi_client(app) as client:
-        assert (await sign_in(client, api.users.tokens["cw_own"])).status_code == 303
-        page = (await client.get(f"/console/requests/{rid}")).text
+    page = await _console_page(stack, api, "cw_own", f"/console/requests/{rid}")
     shown = f"协办单位：杭州市拱墅区中小企业服务中心；协办期限：{due}；2 个工作日"
     assert f'<p class="ev-facts">{shown}</p>' in page, page
 
@@ -773,10 +774,7 @@ async def test_a_request_outside_the_region_goes_to_another_citys_county_and_its
         rid, "return", "cw_own", return_reason="outside_region", text="企业实际经营地在宁波鄞州"
     )
     assert back.status_code == 200, back.text
-    app = create_app(stack.settings, stack.client, stack.engine)
-    async with asgi_client(app) as client:
-        assert (await sign_in(client, api.users.tokens["sup_prov"])).status_code == 303
-        page = (await client.get(f"/console/requests/{rid}")).text
+    page = await _console_page(stack, api, "sup_prov", f"/console/requests/{rid}")
     offered = _dispatch_choices(page)
     assert offered["zj-330212-sme"] == "宁波市鄞州区中小企业服务中心", sorted(offered)
     assert "zj-330105-sme" in offered and "zj-330100-sme" not in offered  # counties only
@@ -793,9 +791,9 @@ async def test_a_request_outside_the_region_goes_to_another_citys_county_and_its
     assert not await overseen_by("sup_city")  # Hangzhou's no longer do
     row = (await api.get(f"/requests/{rid}", "sup_other")).json()["request"]
     assert (row["division_code"], row["scope_division"]) == ("330106", "330212")
-    async with asgi_client(app) as client:  # the case page says why Ningbo has it
-        assert (await sign_in(client, api.users.tokens["sup_other"])).status_code == 303
-        page = (await client.get(f"/console/requests/{rid}")).text
+    page = await _console_page(
+        stack, api, "sup_other", f"/console/requests/{rid}"
+    )  # the case page says why Ningbo has it
     overseen = page.split('id="overseen-from"')[1].split("</dd>")[0]
     assert "鄞州区" in overseen and "330212" in overseen, overseen
 
@@ -805,10 +803,7 @@ async def test_the_case_page_offers_the_citys_units_by_name_to_reassign_to(api: 
     city at its tier that serve its category (the field still takes any id; the workflow
     checks it)."""
     rid = await api.submit(make_request(), who="sys_portal")
-    app = create_app(stack.settings, stack.client, stack.engine)
-    async with asgi_client(app) as client:
-        assert (await sign_in(client, api.users.tokens["sup_city"])).status_code == 303
-        page = (await client.get(f"/console/requests/{rid}")).text
+    page = await _console_page(stack, api, "sup_city", f"/console/requests/{rid}")
     assert 'name="institution_id"' in page and 'list="dispatch-choices"' in page
     # a supervisor's comment is an instruction (批示) the unit hears of: the form says so
     assert '<label for="t-comment">批示（承办单位的经办人会收到通知）</label>' in page
@@ -820,15 +815,11 @@ async def test_the_case_page_offers_the_citys_units_by_name_to_reassign_to(api: 
     assert all(re.search(r"-3301\d\d", unit) for unit in offered), sorted(offered)
     assert "zj-330110-fin" in offered  # a financing service station, for a financing request
     talent = await api.submit(make_request(category=Category.TALENT), who="sys_portal")
-    async with asgi_client(app) as client:
-        assert (await sign_in(client, api.users.tokens["sup_city"])).status_code == 303
-        page = (await client.get(f"/console/requests/{talent}")).text
+    page = await _console_page(stack, api, "sup_city", f"/console/requests/{talent}")
     offered = _dispatch_choices(page)
     assert "zj-330105-sme" in offered and "zj-330110-fin" not in offered  # serves financing only
     # the province moves requests across its cities: it is offered theirs too
-    async with asgi_client(app) as client:
-        assert (await sign_in(client, api.users.tokens["sup_prov"])).status_code == 303
-        page = (await client.get(f"/console/requests/{rid}")).text
+    page = await _console_page(stack, api, "sup_prov", f"/console/requests/{rid}")
     offered = _dispatch_choices(page)
     assert {"zj-330105-sme", "zj-330203-sme", "zj-330302-sme"} <= set(offered)
     assert "zj-330106-sme" not in offered and "zj-330200-sme" not in offered  # holder, tier
