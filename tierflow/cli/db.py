@@ -135,7 +135,7 @@ def fill_ratings() -> None:
 def fill_after_rollout() -> None:
     """After a rolling upgrade: put right the rows workers of the release before wrote while it
     ran (every revision's fill: 首问负责's units, ratings, parts of ended requests, intake
-    charges, untimed sign-fors). Safe to run again."""
+    charges, untimed sign-fors, units owing a 整改). Safe to run again."""
     from tierflow.cli.database import database
     from tierflow.db.rollout_fills import fill_after_rollout as fill
 
