@@ -196,6 +196,9 @@ class Awaiting(StrEnum):
     SUSPENSION_DECISION = "suspension_decision"  # 挂起待审批: a supervisor of a tier above
     APPEAL_DECISION = "appeal_decision"  # 申诉待决定: a supervisor
     SUPERVISION_REPLY = "supervision_reply"  # 督办待回复: the unit's written reply
+    # 整改督办待回复: the rated unit's reply to a 督办 of its late 整改, another unit holding
+    # the request (``RequestSummary.rectifying_unit``); in the 督办待回复 worklist too
+    RECTIFICATION_REPLY = "rectification_reply"
 
 
 # What an action carries besides its id, kind and actor: one set of rules for the API's

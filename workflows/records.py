@@ -183,14 +183,18 @@ def awaiting(case: WorkflowState) -> list[Awaiting]:
     found += [code for kind, code in DECISIONS.items() if kind in pending]
     if case.rectification is not None and case.rectification.appeal_pending:
         found.append(Awaiting.APPEAL_DECISION)
-    # the holding unit's reply (a co-handler's for its part: the read model's request_part; a
-    # rated unit's for its 整改 elsewhere: ``rectifying_unit``)
+    # the holding unit's reply, or a rated unit's for its 整改 elsewhere (whose unit is the
+    # summary's ``rectifying_unit``); a co-handler's for its part: the read model's request_part
     holder = case.institution.id if case.institution else None
-    if any(
-        s.awaiting_reply and s.institution_id == holder and part_unit(s.clock) is None
+    owing = {
+        s.institution_id == holder
         for s in case.supervisions
-    ):
+        if s.awaiting_reply and part_unit(s.clock) is None
+    }
+    if True in owing:
         found.append(Awaiting.SUPERVISION_REPLY)
+    if False in owing:
+        found.append(Awaiting.RECTIFICATION_REPLY)
     return found
 
 

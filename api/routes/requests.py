@@ -98,8 +98,9 @@ def queue_filter(
             description="Worklists: what the request waits for besides its unit (follow_up "
             "待回访, return_decision 退单待决定, extension_decision 延期待审批, "
             "suspension_decision 挂起待审批, appeal_decision 申诉待决定, supervision_reply "
-            "督办待回复); repeated, any of them (the dispatch desk's: return_decision and "
-            "extension_decision)"
+            "督办待回复, which holds rectification_reply too: a rated unit's reply to the 督办 "
+            "of its 整改 where another unit holds the request); repeated, any of them (the "
+            "dispatch desk's: return_decision and extension_decision)"
         ),
     ] = None,
     escalated: Annotated[

@@ -86,7 +86,14 @@ class QueueFilter:
 
 
 # worklists whose requests may wait for someone after their close
-AFTER_CLOSE = frozenset({Awaiting.APPEAL_DECISION, Awaiting.SUPERVISION_REPLY, Awaiting.FOLLOW_UP})
+AFTER_CLOSE = frozenset(
+    {
+        Awaiting.APPEAL_DECISION,
+        Awaiting.SUPERVISION_REPLY,
+        Awaiting.RECTIFICATION_REPLY,
+        Awaiting.FOLLOW_UP,
+    }
+)
 
 
 class QueueSort(StrEnum):
@@ -213,6 +220,8 @@ def _waits_for(principal: Principal, code: Awaiting) -> Any:
         return and_(waits, col(ServiceRequest.tier).in_(mine))
     if code is Awaiting.SUPERVISION_REPLY:
         return _replies_owed(principal)
+    if code is Awaiting.RECTIFICATION_REPLY and principal.role is Role.CASEWORKER:
+        return and_(waits, col(ServiceRequest.rectifying_unit) == principal.institution_id)
     if code is Awaiting.FOLLOW_UP and principal.role is Role.FOLLOW_UP:
         return and_(waits, _called_by(principal.actor.tier))
     return waits
@@ -261,18 +270,25 @@ def _desk_at(tier: Tier, region: Any) -> Any:
 
 def _replies_owed(principal: Principal) -> Any:
     """督办待回复: the requests whose supervision waits for a written reply, the holding
-    unit's (the ``awaiting`` column) or a co-handler's for its late part (``request_part``).
-    A unit's caseworkers see the replies their unit owes, not another unit's; a supervisor
-    sees every reply owed in their scope. One list of ids from both (each found by its own
-    index), which the listing reads by primary key."""
+    unit's (the ``awaiting`` column), a rated unit's for its 整改 where another unit holds
+    the request (``awaiting`` and ``rectifying_unit``) or a co-handler's for its late part
+    (``request_part``). A unit's caseworkers see the replies their unit owes, not another
+    unit's; a supervisor sees every reply owed in their scope. One list of ids from all three
+    (each found by its own index), which the listing reads by primary key."""
     row = aliased(ServiceRequest)
+    rated = aliased(ServiceRequest)
     code = f" {Awaiting.SUPERVISION_REPLY.value} "
     holders = select(row.request_id).where(col(row.awaiting).contains(code, autoescape=True))
+    elsewhere = f" {Awaiting.RECTIFICATION_REPLY.value} "
+    rectifiers = select(rated.request_id).where(
+        col(rated.awaiting).contains(elsewhere, autoescape=True)
+    )
     parts = select(RequestPart.request_id).where(col(RequestPart.replies_owed) > 0)
     if principal.role is Role.CASEWORKER and principal.institution_id is not None:
         holders = holders.where(row.institution_id == principal.institution_id)
+        rectifiers = rectifiers.where(rated.rectifying_unit == principal.institution_id)
         parts = parts.where(RequestPart.institution_id == principal.institution_id)
-    return col(ServiceRequest.request_id).in_(union(holders, parts))
+    return col(ServiceRequest.request_id).in_(union(holders, rectifiers, parts))
 
 
 def _received(principal: Principal) -> list[Any]:

@@ -298,6 +298,7 @@ async def test_a_rectification_is_the_rated_units_wherever_the_request_goes(
     # the county owes the reply: it is in the county's scope, not the holder's worklist
     assert supervised.rectifying_unit == county
     assert Awaiting.SUPERVISION_REPLY not in supervised.awaiting
+    assert Awaiting.RECTIFICATION_REPLY in supervised.awaiting  # its worklist, by that unit
     worker = caseworker(county)
     offered = views.offered_to(await view(handle), worker)
     assert {ActionKind.REPLY_SUPERVISION, ActionKind.CONCLUDE_RECTIFICATION} <= set(offered)

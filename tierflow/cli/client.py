@@ -318,8 +318,9 @@ CATEGORY_HELP = (
 PRIORITY_HELP = "low, normal, high or urgent"
 AWAITING_HELP = (
     "Only a worklist: follow_up (待回访), return_decision (退单待决定), extension_decision, "
-    "suspension_decision, appeal_decision or supervision_reply; repeat it for several (the "
-    "dispatch desk's: --awaiting return_decision --awaiting extension_decision)"
+    "suspension_decision, appeal_decision, supervision_reply or rectification_reply; repeat "
+    "it for several (the dispatch desk's: --awaiting return_decision --awaiting "
+    "extension_decision)"
 )
 CHANNEL_HELP = (
     "How it came in: `walk-in` (at the service window; the default), `hotline` (a call), "
