@@ -116,3 +116,9 @@ def test_the_csv_export_names_what_each_request_waits_for() -> None:
     item = RequestItem(**records.summary(case, NOW).model_dump(), next_due_at=None)
     (row,) = csv.DictReader(io.StringIO(requests_csv([item]).lstrip("\ufeff")))
     assert row["awaiting"] == "supervision_reply"
+
+
+def test_a_code_of_a_newer_release_is_left_out_not_an_error() -> None:
+    """During a rolling upgrade a newer release's worker may write a code this one does not
+    know: reading the row leaves it out."""
+    assert awaiting_codes(" return_decision waiting_for_the_moon ") == [Awaiting.RETURN_DECISION]

@@ -79,8 +79,10 @@ def awaiting_text(codes: Sequence[Awaiting]) -> str | None:
 
 
 def awaiting_codes(text: str | None) -> list[Awaiting]:
-    """The codes the ``awaiting`` column holds."""
-    return [Awaiting(code) for code in (text or "").split()]
+    """The codes the ``awaiting`` column holds that this release knows: a newer release's
+    workers, during a rolling upgrade, may write one it does not (left out, not an error)."""
+    known = {code.value for code in Awaiting}
+    return [Awaiting(code) for code in (text or "").split() if code in known]
 
 
 # Rows not ended (``schemas.domain.TERMINAL_STATES``), as the queues filter them: a partial
