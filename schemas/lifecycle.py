@@ -9,7 +9,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Protocol, get_args
 
-from pydantic import BaseModel, Field, ModelWrapValidatorHandler, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ModelWrapValidatorHandler,
+    model_validator,
+)
 
 from schemas.domain import Category, ClockKind, Grade, Priority, Role, SlaStatus, State, Tier
 from schemas.edge import (
@@ -775,6 +781,20 @@ def next_due(request: RunningClocks) -> datetime | None:
     return min(running, default=None)
 
 
+def known_awaiting(codes: list[str]) -> list[str]:
+    """The worklist codes this release knows, of ``codes``: a newer release's worker may
+    write one it does not during a rolling upgrade (left out, not an error)."""
+    known = {code.value for code in Awaiting}
+    return [code for code in codes if code in known]
+
+
+def _known_awaiting(codes: object) -> object:
+    """``known_awaiting`` of a list of strings; anything else as it came (for the model)."""
+    if isinstance(codes, list) and all(isinstance(c, str) for c in codes):
+        return known_awaiting(codes)
+    return codes
+
+
 class RequestSummary(BaseModel):
     """The current state of one request, as the read model stores it."""
 
@@ -803,7 +823,11 @@ class RequestSummary(BaseModel):
     signed_for_at: datetime | None = None  # when the holding unit signed for it
     handler_id: str | None = None  # 承办人 in the holding unit
     co_handlers: list[str] = Field(default_factory=list)  # 协办 units with an open part
-    awaiting: list[Awaiting] = Field(default_factory=list)  # whose turn it is besides the unit
+    # whose turn it is besides the unit (a code this release does not know, from a newer
+    # one's worker during a rolling upgrade, is left out: ``known_awaiting``)
+    awaiting: Annotated[list[Awaiting], BeforeValidator(_known_awaiting)] = Field(
+        default_factory=list
+    )
     follow_up_due_at: datetime | None = None  # 待回访: when the follow-up desk is due to call
     paused_until: datetime | None = None  # 挂起, 待企业补充: when the pause ends at the latest
     # 好差评: the enterprise's rating of the conclusion (1-5), once given: the follow-up desk

@@ -11,7 +11,14 @@ from api.console.routes import queue_query
 from api.models import QueuePage, RequestItem
 from api.service.requests import requests_csv
 from schemas.domain import Role, State, Tier
-from schemas.lifecycle import ActionKind, ActionRequest, Awaiting, Institution, TierHold
+from schemas.lifecycle import (
+    ActionKind,
+    ActionRequest,
+    Awaiting,
+    Institution,
+    RequestSummary,
+    TierHold,
+)
 from schemas.request import Actor
 from tests.unit.test_console_operator_badge import render
 from tests.utils.console_cases import county_case
@@ -122,3 +129,12 @@ def test_a_code_of_a_newer_release_is_left_out_not_an_error() -> None:
     """During a rolling upgrade a newer release's worker may write a code this one does not
     know: reading the row leaves it out."""
     assert awaiting_codes(" return_decision waiting_for_the_moon ") == [Awaiting.RETURN_DECISION]
+
+
+def test_a_summary_of_a_newer_release_reads_without_its_unknown_code() -> None:
+    """An event a newer worker published during a rolling upgrade: the notifier and the
+    API read its summary, leaving out the worklist code they do not know."""
+    case = county_case(NOW, State.IN_PROGRESS, COUNTY)
+    sent = records.summary(case, NOW).model_dump(mode="json")
+    sent["awaiting"] = ["follow_up", "waiting_for_the_moon"]
+    assert RequestSummary.model_validate(sent).awaiting == [Awaiting.FOLLOW_UP]

@@ -18,7 +18,7 @@ from sqlmodel import Field, SQLModel, col
 
 from schemas.domain import Category, Grade, Priority, Role, SlaStatus, State, Tier
 from schemas.edge import CONTACT_NAME_BYTES, NAME_BYTES, SHORT_BYTES, SUBJECT_BYTES
-from schemas.lifecycle import Awaiting, EventType, RatingStage
+from schemas.lifecycle import Awaiting, EventType, RatingStage, known_awaiting
 from tierflow.db.types import EnumText, UtcDateTime
 
 
@@ -81,8 +81,7 @@ def awaiting_text(codes: Sequence[Awaiting]) -> str | None:
 def awaiting_codes(text: str | None) -> list[Awaiting]:
     """The codes the ``awaiting`` column holds that this release knows: a newer release's
     workers, during a rolling upgrade, may write one it does not (left out, not an error)."""
-    known = {code.value for code in Awaiting}
-    return [Awaiting(code) for code in (text or "").split() if code in known]
+    return [Awaiting(code) for code in known_awaiting((text or "").split())]
 
 
 # Rows not ended (``schemas.domain.TERMINAL_STATES``), as the queues filter them: a partial
