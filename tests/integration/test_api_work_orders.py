@@ -859,6 +859,9 @@ async def test_the_rated_unit_rectifies_after_its_redo_went_up(api: Api, stack) 
     assert found["request"]["rectifying_unit"] == "zj-330106-sme"
     assert not found["received_first"] and found["request"]["contact_phone"] != "13800000000"
     assert {"appeal_rating", "conclude_rectification"} == set(found["allowed_actions"])
+    page = await _console_page(stack, api, "cw_mate", f"/console/requests/{rid}")
+    assert f"/console/requests/{rid}/actions/conclude_rectification" in page
+    assert f"/console/requests/{rid}/actions/comment" not in page
     assert rid in [i["request_id"] for i in (await _queue(api, "cw_mate"))]
     assert (await api.get(f"/requests/{rid}", "cw_other")).status_code == 404
     assert (await api.act(rid, "comment", "cw_mate", text="补充")).status_code == 403
