@@ -158,6 +158,11 @@ RETURN_FIRST_PATCH = "suspension-approved-after-return"
 # A follow-up desk recorded the 回访 of its own unit's conclusion; refused since, by validator
 # and handler (a run that recorded one replays as it was)
 OWN_FOLLOW_UP_PATCH = "follow-up-not-of-own-unit"
+# The rated unit's 整改 and 申诉 were in the holding unit's scope only; they are the rated
+# unit's wherever the request is since. A step the validator accepted while the unit held the
+# request, then refused by the handler because it had moved, is refused so where the run
+# predates this
+RATED_UNIT_SCOPE_PATCH = "rated-unit-rectifies-anywhere"
 # Who may take an action kind since a patch, and the patch: one such action the validator
 # accepted while the request was being routed was refused, by its role, in runs from before.
 GRANTED_SINCE = {
@@ -430,6 +435,7 @@ class ServiceRequestWorkflow:
                 self._check_granted_since(action)
             self._check(action)
             self._check_wider_states(action)
+            self._check_rated_unit_scope(action)
             if routing:
                 self._check_unit_step(action)
             if self.case.sequence != judged_at:  # steps were taken since: judge it again
@@ -590,6 +596,24 @@ class ServiceRequestWorkflow:
         )
         return refused(owed, "InvalidTransition") if owed else None
 
+    def _check_rated_unit_scope(self, action: ActionRequest) -> None:
+        """The rated unit's 整改 and 申诉 out of the holder's scope, which ``_check`` accepts
+        since ``RATED_UNIT_SCOPE_PATCH``: the handler refuses it as before where the run
+        predates the patch."""
+        if not rectification.rated_units_own_step(
+            self.case.rectification, action.actor, action.kind
+        ):
+            return
+        before = rules.forbidden_reason(
+            action,
+            self.case.tier,
+            self._institution_id,
+            self.case.request.enterprise.division_code,
+            records.scope_division(self.case),
+        )
+        if before and not workflow.patched(RATED_UNIT_SCOPE_PATCH):
+            raise refused(before, "Forbidden")
+
     def _check_wider_states(self, action: ActionRequest) -> None:
         """A step allowed in more states since ``WIDER_STATES_PATCH``: the handler refuses it
         as before where the run predates the patch (a validator let it in, then the state
@@ -656,8 +680,8 @@ class ServiceRequestWorkflow:
         ):  # a late part's co-handler replies to its supervision: that is its scope
             forbidden = permissions.kind_refusal(action.actor, action.kind)
         elif rectification.rated_units_own_step(self.case.rectification, action.actor, action.kind):
-            # the rated unit's 整改 and 申诉 are its scope wherever the request is (accepting
-            # more than before: replay of what was accepted is unchanged)
+            # the rated unit's 整改 and 申诉 are its scope wherever the request is (the handler
+            # refuses as before in runs that predate it: ``_check_rated_unit_scope``)
             forbidden = permissions.kind_refusal(action.actor, action.kind)
         else:
             forbidden = rules.forbidden_reason(
