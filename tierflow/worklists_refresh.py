@@ -6,8 +6,11 @@ its follow-up falls due (``follow_up_due_at``) and when its pause ends (``paused
 its next transition. Rows written before migrations 0021, 0022 and 0023 have none until then,
 and a concluded request waiting for its follow-up, or a suspended one, may see no transition
 for days: it would be missing from the follow-up desk's worklist, or listed without its due
-time. This asks each open request's workflow (its ``view`` query) and writes the columns; a
-row a newer transition already wrote is left as it is.
+time; and a reply a rated unit owes for its 整改 on a request held elsewhere stays in the
+holding unit's 督办待回复 worklist (rows written before migration 0040). This
+asks each open request's workflow, and each closed one's with a bad rating (its 整改 may keep
+it running), for its ``view`` and writes the columns; a row a newer transition already wrote
+is left as it is.
 """
 
 from __future__ import annotations
@@ -15,16 +18,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine, and_, or_, update
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from schemas.domain import TERMINAL_STATES
+from schemas.domain import TERMINAL_STATES, State
 from schemas.lifecycle import RequestView
 from tierflow.constants import workflow_id
 from tierflow.db.engine import begin_write
 from tierflow.db.models import ServiceRequest, awaiting_text
+from workflows.follow_up import BAD_RATING
 
 QUERY_TIMEOUT = timedelta(seconds=10)
 _table = ServiceRequest.__table__  # type: ignore[attr-defined]
@@ -54,13 +58,21 @@ class RefreshReport:
 async def refresh_worklists(
     client: Client, engine: Engine, wait: timedelta = QUERY_TIMEOUT
 ) -> RefreshReport:
-    """Write each open request's ``awaiting`` and ``follow_up_due_at`` as its workflow
-    reports them now; ``wait``: how long each request's answer is waited for."""
+    """Write each open request's ``awaiting``, ``follow_up_due_at``, ``paused_until`` and
+    ``rectifying_unit`` as its workflow reports them now; ``wait``: how long each request's
+    answer is waited for."""
     report = RefreshReport()
     with Session(engine) as session:
         open_ids = session.exec(
             select(ServiceRequest.request_id).where(
-                col(ServiceRequest.state).not_in(sorted(TERMINAL_STATES))
+                or_(
+                    col(ServiceRequest.state).not_in(sorted(TERMINAL_STATES)),
+                    # closed, its workflow running on while a bad rating's 整改 is open
+                    and_(
+                        col(ServiceRequest.state) == State.CLOSED,
+                        col(ServiceRequest.rating) <= BAD_RATING,
+                    ),
+                )
             )
         ).all()
     for request_id in open_ids:
@@ -85,13 +97,14 @@ async def refresh_worklists(
 
 
 def _write(engine: Engine, request_id: str, view: RequestView) -> bool:
-    """Write the view's ``awaiting``, follow-up due time and pause end unless they are there
-    already or a transition newer than the view wrote the row; whether it wrote."""
+    """Write the view's ``awaiting``, follow-up due time, pause end and owing unit unless they
+    are there already or a transition newer than the view wrote the row; whether it wrote."""
     sequence = view.timeline[-1].sequence if view.timeline else 0
     values = {
         "awaiting": awaiting_text(view.summary.awaiting),
         "follow_up_due_at": view.summary.follow_up_due_at,
         "paused_until": view.summary.paused_until,
+        "rectifying_unit": view.summary.rectifying_unit,
     }
     statement = (
         update(_table)

@@ -146,7 +146,7 @@ def summary(case: WorkflowState, now: datetime) -> RequestSummary:
         paused_until=pauses.pause_ends(case),
         rating=case.rating,
         scope_division=scope_division(case),
-        rectifying_unit=rectification.owing_unit(case),
+        rectifying_unit=rectification.owing_unit(case, now),
     )
 
 
@@ -185,15 +185,14 @@ def awaiting(case: WorkflowState) -> list[Awaiting]:
         found.append(Awaiting.APPEAL_DECISION)
     # the holding unit's reply, or a rated unit's for its 整改 elsewhere (whose unit is the
     # summary's ``rectifying_unit``); a co-handler's for its part: the read model's request_part
-    holder = case.institution.id if case.institution else None
     owing = {
-        s.institution_id == holder
+        rectification.replies_elsewhere(case, s)
         for s in case.supervisions
         if s.awaiting_reply and part_unit(s.clock) is None
     }
-    if True in owing:
-        found.append(Awaiting.SUPERVISION_REPLY)
     if False in owing:
+        found.append(Awaiting.SUPERVISION_REPLY)
+    if True in owing:
         found.append(Awaiting.RECTIFICATION_REPLY)
     return found
 

@@ -19,6 +19,7 @@ from schemas.lifecycle import (
     ActionRequest,
     Actor,
     Rectification,
+    Supervision,
     TierHold,
     WorkflowState,
 )
@@ -125,17 +126,29 @@ def rated_units_own_step(r: Rectification | None, actor: Actor, kind: ActionKind
     )
 
 
-def owing_unit(case: WorkflowState) -> str | None:
-    """The rated unit while it owes a step of its 整改: concluding it, the outcome of its
-    appeal, or a written reply to a 督办 of it; None when it owes none (or there is none)."""
+def owing_unit(case: WorkflowState, now: datetime) -> str | None:
+    """The rated unit while it owes, or may still take, a step of its 整改: concluding it,
+    appealing the rating (its window open), the outcome of its appeal, or a written reply to
+    a 督办 of it; None when none is left (or there is no 整改). Judged at ``now``: a window
+    that ends between two steps of the request ends at the next."""
     r = case.rectification
     if r is None:
         return None
-    replying = any(
-        s.institution_id == r.institution_id and s.clock == CLOCK and s.awaiting_reply
-        for s in case.supervisions
-    )
-    return r.institution_id if r.open or r.appeal_pending or replying else None
+    appealable = r.appealed_at is None and now <= r.appeal_until
+    replying = any(_replies_for(r, s) for s in case.supervisions)
+    return r.institution_id if r.open or r.appeal_pending or appealable or replying else None
+
+
+def _replies_for(r: Rectification, s: Supervision) -> bool:
+    return s.awaiting_reply and s.clock == CLOCK and s.institution_id == r.institution_id
+
+
+def replies_elsewhere(case: WorkflowState, s: Supervision) -> bool:
+    """Whether ``s`` waits for the rated unit's reply to a 督办 of its 整改 where another
+    unit holds the request (整改督办待回复: that unit's worklist, not the holder's)."""
+    r = case.rectification
+    holder = case.institution.id if case.institution else None
+    return r is not None and _replies_for(r, s) and s.institution_id != holder
 
 
 def of_another_unit(r: Rectification, actor: Actor, kind: ActionKind) -> bool:

@@ -954,3 +954,38 @@ async def test_the_desk_approves_a_return_with_a_note_on_the_console(api: Api, s
             )
         ).one()
     assert approved.reason == "企业实际经营地在拱墅区"
+
+
+async def test_refresh_names_the_rectifying_unit_of_a_closed_badly_rated_request(
+    api: Api, stack
+) -> None:
+    """A closed request whose bad rating's 整改 is open (its workflow runs on): a row from
+    before migration 0040 names no unit; refresh-worklists asks the workflow and writes it."""
+    rid = await api.submit(make_request(), who="sys_portal")
+    portal = _portal(api, stack)
+    for who, kind, body in [
+        ("cw_own", "acknowledge", {}),
+        ("cw_own", "resolve", {"text": "已对接银行"}),
+        (portal, "rate", {"rating": 2, "text": "办理太慢"}),
+        ("desk_city", "follow_up", {"outcome": "satisfied"}),
+    ]:
+        done = await api.act(rid, kind, who, **body)
+        assert done.status_code == 200, (kind, done.text)
+
+    def row() -> ServiceRequest:
+        with Session(stack.engine) as session:
+            found = session.get(ServiceRequest, rid)
+            assert found is not None
+            return found
+
+    await eventually(lambda: row().state.value == "closed", what="the request closed")
+    assert row().rectifying_unit == "zj-330106-sme"
+    with Session(stack.engine) as session:  # as a row from before 0040
+        old = session.get(ServiceRequest, rid)
+        assert old is not None
+        old.rectifying_unit = None
+        session.add(old)
+        session.commit()
+    report = await refresh_worklists(stack.client, stack.engine)
+    assert rid in report.updated
+    assert row().rectifying_unit == "zj-330106-sme"

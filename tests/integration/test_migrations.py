@@ -341,12 +341,16 @@ def test_parts_left_open_on_requests_that_ended_before_0034_are_closed(
 def test_requests_rated_before_0040_name_the_unit_owing_their_rectification(
     empty_db_url: str,
 ) -> None:
-    """0040: a request whose latest 整改 is open, or whose appeal waits for a decision, names
-    the rated unit, from the audit trail; one concluded, or appealed and upheld, names none;
-    the fill after a rollout names again only what it must."""
+    """0040: a request whose latest 整改 is open, may still be appealed, has its appeal
+    waiting for a decision or a 督办 of it waiting for the reply names the rated unit, from
+    the audit trail; one concluded and done with, or appealed and upheld, names none; the
+    fill after a rollout names again only what it must."""
     upgrade(empty_db_url, "0039_business_calendar")
     engine = make_engine(empty_db_url)
     opened = ("rectification_opened", {"rectifying_institution": "county-a"})
+    chased = {"clock": "rectification", "supervised_institution": "county-a"}
+    supervised = ("supervision_opened", chased)
+    later = (datetime.now(UTC) + timedelta(days=3)).isoformat()
     trails = {
         "req-open": [opened],
         "req-appealed": [opened, ("rectification_concluded", {}), ("rating_appealed", {})],
@@ -357,6 +361,19 @@ def test_requests_rated_before_0040_name_the_unit_owing_their_rectification(
             opened,
             ("rectification_concluded", {}),
             ("rectification_opened", {"rectifying_institution": "city-b"}),
+        ],
+        # concluded, but a 督办 of the 整改 waits for the county's reply
+        "req-reply-owed": [opened, supervised, ("rectification_concluded", {})],
+        "req-replied": [
+            opened,
+            supervised,
+            ("supervision_replied", {"clock": "rectification"}),
+            ("rectification_concluded", {}),
+        ],
+        # concluded, and the appeal window still open
+        "req-may-appeal": [
+            ("rectification_opened", {"rectifying_institution": "county-a", "appeal_until": later}),
+            ("rectification_concluded", {}),
         ],
     }
     try:
@@ -393,6 +410,9 @@ def test_requests_rated_before_0040_name_the_unit_owing_their_rectification(
         "req-upheld": None,
         "req-rejected": "county-a",
         "req-again": "city-b",
+        "req-reply-owed": "county-a",
+        "req-replied": None,
+        "req-may-appeal": "county-a",
     }
 
 

@@ -341,6 +341,26 @@ async def test_the_rated_unit_appeals_after_the_redo_went_up(ts_worker, stand_in
     await replay_and_maybe_record(handle, "rated-unit-appeals-after-the-move")
 
 
+async def test_the_rated_unit_appeals_after_concluding_its_rectification_elsewhere(
+    ts_worker, stand_ins
+) -> None:
+    """The county concludes its 整改, then its redo goes up to the city: within the appeal
+    window the county may still appeal, so the request stays in its scope
+    (``rectifying_unit``) until its appeal is decided."""
+    req, handle, policy, due = await _rectifying_during_a_redo(ts_worker, stand_ins)
+    (opened,) = records(stand_ins, req, "rectification_opened")
+    county = str(opened.details["rectifying_institution"])
+    worker = caseworker(county)
+    await act(handle, action(ActionKind.CONCLUDE_RECTIFICATION, worker, text="已开展培训"))
+    await act(handle, action(ActionKind.ESCALATE, CITY, text="市级统筹"))
+    moved = await view(handle)
+    assert moved.summary.institution_id != county and moved.summary.rectifying_unit == county
+    assert ActionKind.APPEAL_RATING in views.offered_to(moved, worker)
+    await act(handle, action(ActionKind.APPEAL_RATING, worker, text="企业误评：评价对象为其他单位"))
+    await act(handle, action(ActionKind.REJECT_APPEAL, CITY, text="评价属实"))
+    assert (await view(handle)).summary.rectifying_unit is None  # nothing left to take
+
+
 async def test_a_calendar_published_after_the_close_moves_the_rectifications_deadline(
     ts_worker, stand_ins
 ) -> None:

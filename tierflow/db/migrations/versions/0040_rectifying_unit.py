@@ -5,7 +5,8 @@ to the city, say), but the unit's caseworkers saw only the requests their unit h
 co-handled: once the request moved, they could neither conclude the 整改, appeal the rating
 nor reply to the 督办 of the late 整改. The row now names the unit while it owes one of those
 steps, and its caseworkers' scope holds it. The rows of requests rated before are filled from
-the audit trail (``backfill``: an open 整改 or a pending appeal).
+the audit trail (``backfill``); ``tierflow db refresh-worklists`` then moves a reply the
+rated unit owes from the holding unit's 督办待回复 worklist to its own.
 
 Revision ID: 0040_rectifying_unit
 Revises: 0039_business_calendar
@@ -13,6 +14,7 @@ Create Date: 2026-12-07
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -45,6 +47,9 @@ _STEPS = (
     "rating_appealed",
     "appeal_upheld",
     "appeal_rejected",
+    "supervision_opened",
+    "supervision_replied",
+    "reprimanded",
 )
 
 
@@ -58,22 +63,35 @@ def upgrade() -> None:
     backfill(op.get_bind())
 
 
-def owing(steps: Sequence[tuple[str, dict | None]]) -> str | None:
-    """The unit owing a step of the request's latest 整改, from its audit rows in order: its
-    rated unit while the 整改 is open or its appeal undecided; None after."""
-    unit, open_, appealed = None, False, False
-    for event_type, details in steps:
+def owing(steps: Sequence[tuple[str, dict | None]], now: datetime) -> str | None:
+    """The unit owing, or free to take, a step of the request's latest 整改, from its audit
+    rows in order, at ``now`` (``workflows.rectification.owing_unit``): its rated unit while
+    the 整改 is open, its appeal window open and unused, its appeal undecided or a 督办 of
+    the 整改 unanswered; None after."""
+    unit, open_, appealed, appeal_until, replies = None, False, False, None, 0
+    for event_type, found in steps:
+        details = found or {}
+        rectifying = details.get("clock") == "rectification"
         if event_type == "rectification_opened":
-            unit = (details or {}).get("rectifying_institution")
-            open_, appealed = True, False
+            unit = details.get("rectifying_institution")
+            open_, appealed, replies = True, False, 0
+            until = details.get("appeal_until")
+            appeal_until = datetime.fromisoformat(until) if isinstance(until, str) else None
         elif event_type == "rectification_concluded":
             open_ = False
         elif event_type == "rating_appealed":
-            appealed = True
+            appealed, appeal_until = True, None
         elif event_type in ("appeal_upheld", "appeal_rejected"):
             appealed = False
             open_ = open_ and event_type == "appeal_rejected"
-    return unit if unit and (open_ or appealed) else None
+        elif event_type == "supervision_opened" and rectifying:
+            replies += details.get("supervised_institution") == unit
+        elif event_type == "reprimanded" and rectifying:
+            replies -= details.get("supervised_institution") == unit
+        elif event_type == "supervision_replied" and rectifying and not details.get("late"):
+            replies -= 1
+    appealable = appeal_until is not None and now <= appeal_until
+    return unit if unit and (open_ or appealed or appealable or replies > 0) else None
 
 
 def backfill(conn: sa.Connection) -> int:
@@ -88,9 +106,9 @@ def backfill(conn: sa.Connection) -> int:
     steps: dict[str, list[tuple[str, dict | None]]] = {}
     for request_id, event_type, details in rows:
         steps.setdefault(request_id, []).append((event_type, details))
-    named = 0
+    named, now = 0, datetime.now(UTC)
     for request_id, found in sorted(steps.items()):
-        unit = owing(found)
+        unit = owing(found, now)
         if unit is None:
             continue
         named += conn.execute(
