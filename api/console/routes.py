@@ -669,8 +669,12 @@ def _case(
     ]
     summary = view.summary if view else detail.request
     offered = set(detail.allowed_actions)
-    picks = bool(UNIT_PICKS & offered)
-    units = _unit_choices(ctx, summary, _above_the_city(user)) if picks and summary else []
+    moving = bool(offered & {ActionKind.REASSIGN, ActionKind.APPROVE_RETURN})
+    units = _unit_choices(ctx, summary) if summary and ActionKind.ADD_CO_HANDLER in offered else []
+    wide = _above_the_city(user)  # 改派, an approved 退单: from above the city, the province's
+    movable = (
+        _unit_choices(ctx, summary, wide) if summary and moving and (wide or not units) else units
+    )
     context = {
         "detail": detail,
         "row": detail.request,
@@ -713,9 +717,9 @@ def _case(
         "values": values or {},
         # the units each form names, for those offered: 协办 any nearby unit, 改派 and an
         # approved 退单 one at the request's tier serving its category, 免除 an open part's
-        "unit_choices": units if ActionKind.ADD_CO_HANDLER in offered else [],
-        "dispatch_choices": [u for u in units if summary and _dispatchable(u, summary)]
-        if offered & {ActionKind.REASSIGN, ActionKind.APPROVE_RETURN}
+        "unit_choices": units,
+        "dispatch_choices": [u for u in movable if summary and _dispatchable(u, summary)]
+        if moving
         else [],
         "part_choices": [p for p in view.parts if p.open]
         if view and ActionKind.WAIVE_PART in offered
@@ -753,17 +757,6 @@ def _bars(
         return []
     life = (detail.request.submitted_at, detail.request.closed_at)
     return views.hold_bars(detail.holds, detail.timeline, life, now, texts, cal)
-
-
-# Actions whose form names an institution: the page offers the nearby units by name.
-UNIT_PICKS = frozenset(
-    {
-        ActionKind.REASSIGN,
-        ActionKind.APPROVE_RETURN,
-        ActionKind.ADD_CO_HANDLER,
-        ActionKind.WAIVE_PART,
-    }
-)
 
 
 def _above_the_city(user: Principal) -> bool:

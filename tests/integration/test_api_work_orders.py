@@ -823,6 +823,13 @@ async def test_the_case_page_offers_the_citys_units_by_name_to_reassign_to(api: 
     offered = _dispatch_choices(page)
     assert {"zj-330105-sme", "zj-330203-sme", "zj-330302-sme"} <= set(offered)
     assert "zj-330106-sme" not in offered and "zj-330200-sme" not in offered  # holder, tier
+    # 协办 the holding unit asks of any unit of its city, whatever it serves
+    await api.act(talent, "acknowledge", "cw_own")
+    page = await _console_page(stack, api, "cw_own", f"/console/requests/{talent}")
+    listed = page.split('<datalist id="unit-choices">')[1].split("</datalist>")[0]
+    co_handlers = set(re.findall(r'<option value="([^"]+)">', listed))
+    assert {"zj-330105-sme", "zj-330110-fin", "zj-330100-digital"} <= co_handlers
+    assert not any(unit.startswith("zj-3302") for unit in co_handlers)
 
 
 def _dispatch_choices(page: str) -> dict[str, str]:
