@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from api.auth import allowed_kinds, can, in_scope, region_prefix
+from api.auth import allowed_kinds, can, in_scope, rectifies, region_prefix
 from api.console import forms, language, views
 from api.console.calendars import calendars
 from api.console.queue_csv import people_csv
@@ -893,11 +893,12 @@ async def sign_for_batch(request: Request, ctx: Ctx, user: User) -> Response:
 
 
 async def _still_in_scope(ctx: ApiContext, user: Principal, request_id: str) -> bool:
-    """Whether the request is still the user's after their action, from the read model,
-    which the action's own record wrote before the action answered: no query of the live
-    workflow, which may be taking other updates right then."""
+    """Whether the request is still the user's after their action (held in its scope, or a
+    整改 its unit still owes a step of), from the read model, which the action's own record
+    wrote before the action answered: no query of the live workflow, which may be taking
+    other updates right then."""
     row = await run_in_threadpool(read_row, ctx, request_id)
-    return row is not None and in_scope(user, row)
+    return row is not None and (in_scope(user, row) or rectifies(user, row))
 
 
 async def _refused(

@@ -872,8 +872,21 @@ async def test_the_rated_unit_rectifies_after_its_redo_went_up(api: Api, stack) 
     assert rid in [i["request_id"] for i in (await _queue(api, "cw_mate"))]
     assert (await api.get(f"/requests/{rid}", "cw_other")).status_code == 404
     assert (await api.act(rid, "comment", "cw_mate", text="补充")).status_code == 403
-    appealed = await api.act(rid, "appeal_rating", "cw_own", text="企业误评：评价对象为其他单位")
-    assert appealed.status_code == 200, appealed.text
+    # on the console: the appeal taken, its case page again (the request is still its)
+    app = create_app(stack.settings, stack.client, stack.engine)
+    async with asgi_client(app) as client:
+        assert (await sign_in(client, api.users.tokens["cw_own"])).status_code == 303
+        case = (await client.get(f"/console/requests/{rid}")).text
+        appealed = await client.post(
+            f"/console/requests/{rid}/actions/appeal_rating",
+            data={
+                "csrf_token": re.findall(r'name="csrf_token" value="([^"]+)"', case)[-1],
+                "idempotency_key": f"console-{uuid.uuid4().hex}",
+                "text": "企业误评：评价对象为其他单位",
+            },
+        )
+    assert appealed.status_code == 303, appealed.text
+    assert appealed.headers["location"] == f"/console/requests/{rid}?done=appeal_rating"
     concluded = await api.act(rid, "conclude_rectification", "sup_own", text="已开展培训")
     assert concluded.status_code == 200, concluded.text
     assert (await api.get(f"/requests/{rid}", "cw_mate")).status_code == 200  # its appeal waits
