@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from schemas.domain import Role, State, Tier
-from schemas.lifecycle import FollowUpOutcome, WorkflowState
+from schemas.lifecycle import ActionKind, FollowUpOutcome, WorkflowState
 from schemas.messages import N_, Said
 from schemas.request import Actor
 from workflows.business_time import add_business_seconds, business_day_seconds
@@ -50,20 +50,24 @@ def spacing_refusal(
     )
 
 
-def own_unit_refusal(holder: str | None, tier: Tier, actor: Actor) -> str | None:
+def own_unit_refusal(holder: str | None, tier: Tier, actor: Actor, kind: ActionKind) -> str | None:
     """Why a follow-up desk may not record the 回访 of its own unit's conclusion (``holder``,
-    at ``tier``): the call is the dispatching tier's check on the unit, and counts in its 回访率
-    and 解决率 (at the national tier, which has none above it, its own desk calls)."""
+    at ``tier``), nor the enterprise's rating of it: the call is the dispatching tier's check
+    on the unit, and both count in its 回访率, 解决率 and 满意率 (at the national tier, which
+    has none above it, its own desk calls)."""
+    if kind not in (ActionKind.FOLLOW_UP, ActionKind.RATE):
+        return None
     if actor.role is not Role.FOLLOW_UP or holder is None or tier.next_up() is None:
         return None
     if actor.institution_id != holder:
         return None
     return Said(
         N_(
-            "follow-up desk %(actor)s may not follow up a conclusion of %(unit)s, its own "
-            "unit: the follow-up desk of the tier above calls"
+            "follow-up desk %(actor)s may not %(kind)s a conclusion of %(unit)s, its own "
+            "unit: the follow-up desk of the tier above does"
         ),
         actor=actor.id,
+        kind=kind.value,
         unit=holder,
     )
 

@@ -548,11 +548,11 @@ class ServiceRequestWorkflow:
                 raise refusal
 
     def _own_follow_up(self, action: ActionRequest) -> ApplicationError | None:
-        """回访 is the tier above's check on the unit: not its own desk's
-        (``follow_up.own_unit_refusal``)."""
-        if action.kind is not ActionKind.FOLLOW_UP:
-            return None
-        own = follow_up.own_unit_refusal(self._institution_id, self.case.tier, action.actor)
+        """回访, and the rating a desk records, are the tier above's check on the unit: not
+        its own desk's (``follow_up.own_unit_refusal``)."""
+        own = follow_up.own_unit_refusal(
+            self._institution_id, self.case.tier, action.actor, action.kind
+        )
         return refused(own, "Forbidden") if own else None
 
     def _return_first(self, action: ActionRequest) -> ApplicationError | None:

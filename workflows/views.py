@@ -109,7 +109,7 @@ def _actor_may(view: RequestView, actor: Actor, kind: ActionKind) -> bool:
         return False  # 督办 is a higher tier's, one at a time
     if r is not None and rectification.of_another_unit(r, actor, kind):  # the unit's own step
         return False
-    if kind is ActionKind.FOLLOW_UP and follow_up.own_unit_refusal(s.institution_id, s.tier, actor):
+    if follow_up.own_unit_refusal(s.institution_id, s.tier, actor, kind):
         return False  # 回访 is the tier above's check on the unit, not its own desk's
     if permissions.unit_step_refusal(actor, kind, s.institution_id):
         return False  # the holding unit's own step

@@ -270,6 +270,10 @@ async def test_a_desk_does_not_follow_up_its_own_units_conclusion(ts_worker, sta
     assert "its own unit" in await refused(
         handle, action(ActionKind.FOLLOW_UP, own, outcome=FollowUpOutcome.SATISFIED)
     )
+    assert ActionKind.RATE not in views.offered_to(concluded, own)  # nor records its rating
+    assert "its own unit" in await refused(
+        handle, action(ActionKind.RATE, own, rating=5, text="电话回访时企业表示满意")
+    )
     closed = await act(
         handle, action(ActionKind.FOLLOW_UP, province, outcome=FollowUpOutcome.SATISFIED)
     )
