@@ -364,7 +364,7 @@ def missing_field(
 # before these rules replay, and simulate in a what-if, as they were.
 BAD_RATING_REASON = N_("why the service was rated 1 or 2 (a bad rating)")
 RECORDED_RATING = N_("how and when the enterprise gave the rating")
-BAD_RATING = 2  # 1 and 2 are bad ratings (差评)
+BAD_RATING = 2  # 1 and 2 are bad ratings (差评): a 整改 and a mandatory follow-up
 
 
 def rating_text_missing(kind: ActionKind, body: BaseModel, role: Role) -> tuple[str, Said] | None:

@@ -24,11 +24,10 @@ from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.domain import TERMINAL_STATES, State
-from schemas.lifecycle import RequestView
+from schemas.lifecycle import BAD_RATING, RequestView
 from tierflow.constants import workflow_id
 from tierflow.db.engine import begin_write
 from tierflow.db.models import ServiceRequest, awaiting_text
-from workflows.follow_up import BAD_RATING
 
 QUERY_TIMEOUT = timedelta(seconds=10)
 _table = ServiceRequest.__table__  # type: ignore[attr-defined]

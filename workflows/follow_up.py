@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from schemas.domain import Role, State, Tier
-from schemas.lifecycle import ActionKind, FollowUpOutcome, WorkflowState
+from schemas.lifecycle import BAD_RATING, ActionKind, FollowUpOutcome, WorkflowState
 from schemas.messages import N_, Said
 from schemas.request import Actor
 from workflows.business_time import add_business_seconds, business_day_seconds
-
-BAD_RATING = 2  # 不满意 (2) and 非常不满意 (1): the follow-up is mandatory
 
 
 def after_resolution(case: WorkflowState, now: datetime) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from schemas.domain import Tier
 from schemas.lifecycle import (
+    BAD_RATING,
     ActionKind,
     ActionRequest,
     Actor,
@@ -25,7 +26,6 @@ from schemas.lifecycle import (
 )
 from schemas.messages import N_, Said
 from workflows.business_time import add_business_seconds, business_day_seconds
-from workflows.follow_up import BAD_RATING
 
 CLOCK = "rectification"
 ACTIONS = frozenset(

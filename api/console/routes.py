@@ -78,6 +78,7 @@ from schemas.domain import (
 from schemas.edge import INSTITUTION_ID_PATTERN, SEARCH_BYTES, full_match
 from schemas.enterprise import registering_division, validate_uscc
 from schemas.lifecycle import (
+    BAD_RATING,
     PEOPLES_ESCALATION_REASONS,
     SELF_SERVICE_ROLES,
     ActionKind,
@@ -103,7 +104,6 @@ from tierflow.i18n import LOCALES, N_, Said, formats, translations
 from tierflow.i18n.refusals import names_its_action
 from workflows import applications
 from workflows import views as workflow_views
-from workflows.follow_up import BAD_RATING
 
 HERE = Path(__file__).parent
 CSV_ROWS = 10_000  # rows of the queue page's CSV export at most

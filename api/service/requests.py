@@ -40,7 +40,7 @@ from api.models import (
 from schemas.domain import TERMINAL_STATES, Category, Priority, Role, SlaStatus, State, Tier
 from schemas.edge import SEARCH_BYTES, check_text
 from schemas.enterprise import NATIONAL_DIVISION
-from schemas.lifecycle import Awaiting, EventType, TimelineEntry, timeline_facts
+from schemas.lifecycle import BAD_RATING, Awaiting, EventType, TimelineEntry, timeline_facts
 from schemas.messages import Said, TranslatableError
 from schemas.permissions import oversees, submit_refusal
 from schemas.request import RequestInput
@@ -55,7 +55,6 @@ from tierflow.db.search import search_condition
 from tierflow.grades import SHANGHAI
 from tierflow.submission import RequestFinished, SubmitConflict
 from workflows import views
-from workflows.follow_up import BAD_RATING
 from workflows.records import DECISIONS
 
 log = logging.getLogger("tierflow.api")
