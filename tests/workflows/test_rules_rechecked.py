@@ -14,12 +14,26 @@ import asyncio
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 
-from schemas.domain import Tier
-from schemas.lifecycle import ActionKind, Institution
+from schemas.domain import State, Tier
+from schemas.lifecycle import (
+    ActionKind,
+    FollowUpOutcome,
+    Institution,
+    ReturnReason,
+    SuspendReason,
+)
 from tests.utils.eventually import eventually
-from tests.utils.factories import action, dispatcher, make_policy, supervisor
+from tests.utils.factories import (
+    ENTERPRISE,
+    action,
+    caseworker,
+    dispatcher,
+    make_policy,
+    supervisor,
+)
 from tests.workflows.dev_server import let_in, replay_and_maybe_record, start_renewing
 from tests.workflows.harness import StandIns
+from tests.workflows.test_follow_up import DESK
 from workflows.service_request import ServiceRequestWorkflow
 
 OTHER = Institution(
@@ -123,3 +137,92 @@ async def test_the_old_units_lead_cannot_escalate_a_request_moved_meanwhile(
     assert after.summary.tier is Tier.COUNTY and after.summary.institution_id == OTHER.id
     await handle.terminate("test over")
     await replay_and_maybe_record(temporal_client, handle, "moved-from-above")
+
+
+async def _act(handle, sent):  # noqa: ANN001, ANN202
+    return await handle.execute_update(ServiceRequestWorkflow.act, sent, id=sent.update_id())
+
+
+async def test_a_suspension_let_in_before_a_return_is_refused_once_the_return_waits(
+    temporal_client: Client, task_queue: str
+) -> None:
+    """The unit asked 挂起; while its 协办 request held the lock (its target checked), it
+    returned the request (退单) and the city approved the 挂起, both validated with no 退单
+    waiting: the approval is refused when it is applied, the 退单 waiting by then, and the
+    history replays (``suspension-approved-after-return``)."""
+    stand_ins = StandIns(policy=make_policy(), extra_institutions=[OTHER])
+    async with stand_ins.worker(temporal_client, task_queue):
+        handle = await start_renewing(temporal_client, task_queue)
+        await eventually(lambda: "record_transitions done" in stand_ins.calls, what="routed")
+        view = await handle.query(ServiceRequestWorkflow.view)
+        holder, division = str(view.summary.institution_id), view.summary.division_code
+        worker = caseworker(holder)
+        await _act(handle, action(ActionKind.ACKNOWLEDGE, worker))
+        pause = action(
+            ActionKind.SUSPEND,
+            worker,
+            text="等待鉴定意见",
+            suspend_reason=SuspendReason.LEGAL_PROCEDURE,
+            days=5,
+        )
+        await _act(handle, pause)
+        gate = stand_ins.target_gate = asyncio.Event()
+        part = action(
+            ActionKind.ADD_CO_HANDLER, worker, institution_id=OTHER.id, text="协办", days=3
+        )
+        adding = asyncio.create_task(_act(handle, part))
+        await eventually(lambda: "check_target" in stand_ins.calls, what="the check held")
+        back = action(
+            ActionKind.RETURN, worker, text="非本单位职责", return_reason=ReturnReason.NOT_OUR_REMIT
+        )
+        returning = await let_in(handle, back)
+        city = supervisor(Tier.MUNICIPAL, division)
+        approving = await let_in(handle, action(ActionKind.APPROVE_SUSPENSION, city))
+        gate.set()
+        await adding
+        await returning.result()
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await approving.result()
+        after = await handle.query(ServiceRequestWorkflow.view)
+    assert "waits for the dispatch desk's decision" in str(refused.value.cause)
+    assert after.summary.state is not State.SUSPENDED
+    await handle.terminate("test over")
+    await replay_and_maybe_record(temporal_client, handle, "suspension-after-return-rechecked")
+
+
+async def test_the_rated_unit_concludes_its_rectification_let_in_before_a_move(
+    temporal_client: Client, task_queue: str
+) -> None:
+    """A redo after a bad rating: the county concludes its 整改 while the desk's reassignment
+    held the lock; applied after the move, it is still the rated unit's step and is taken (the
+    handler records ``rated-unit-rectifies-anywhere``; runs before it refused it there)."""
+    policy = make_policy().model_copy(update={"rectification_days": 15})
+    stand_ins = StandIns(policy=policy, extra_institutions=[OTHER])
+    async with stand_ins.worker(temporal_client, task_queue):
+        handle = await start_renewing(temporal_client, task_queue)
+        await eventually(lambda: "record_transitions done" in stand_ins.calls, what="routed")
+        view = await handle.query(ServiceRequestWorkflow.view)
+        holder, division = str(view.summary.institution_id), view.summary.division_code
+        worker = caseworker(holder)
+        for step in (
+            action(ActionKind.ACKNOWLEDGE, worker),
+            action(ActionKind.RESOLVE, worker, text="已对接银行"),
+            action(ActionKind.RATE, ENTERPRISE, rating=1, text="银行未放款"),
+            action(ActionKind.FOLLOW_UP, DESK, outcome=FollowUpOutcome.UNSATISFIED, text="未放款"),
+        ):
+            await _act(handle, step)
+        gate = stand_ins.target_gate = asyncio.Event()
+        desk = dispatcher(Tier.COUNTY, division)
+        move = action(ActionKind.REASSIGN, desk, institution_id=OTHER.id, text="改派")
+        reassigning = asyncio.create_task(_act(handle, move))
+        await eventually(lambda: "check_target" in stand_ins.calls, what="the check held")
+        done = action(ActionKind.CONCLUDE_RECTIFICATION, worker, text="已开展培训")
+        concluding = await let_in(handle, done)
+        gate.set()
+        moved = await reassigning
+        await concluding.result()
+        after = await handle.query(ServiceRequestWorkflow.view)
+    assert moved.institution_id == OTHER.id
+    assert after.rectification is not None and not after.rectification.open
+    await handle.terminate("test over")
+    await replay_and_maybe_record(temporal_client, handle, "rated-unit-rectifies-after-a-move")
