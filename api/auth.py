@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from fastapi import HTTPException, status
-from sqlalchemy import and_, any_, func, or_
+from sqlalchemy import and_, any_, false, func, or_
 from sqlmodel import col, select
 
 from schemas import permissions
@@ -126,9 +126,10 @@ def rectifies(p: Principal, held: Held) -> bool:
     return unit is not None and held.rectifying_unit == unit
 
 
-def scope_conditions(p: Principal, dialect: str = "") -> list[Any]:
+def scope_conditions(p: Principal, dialect: str = "", *, rectifying: bool = True) -> list[Any]:
     """Return SQL conditions on ``service_request`` that keep rows in the principal's scope
-    (on PostgreSQL, ``dialect``, in a form its planner serves from indexes)."""
+    (on PostgreSQL, ``dialect``, in a form its planner serves from indexes); ``rectifying``:
+    with the requests held elsewhere whose 整改 a caseworker's unit owes a step of."""
     if p.role is Role.CASEWORKER:
         unit = p.institution_id or "\x00"
         co_handled = select(RequestPart.request_id).where(co_handling(unit))
@@ -141,7 +142,8 @@ def scope_conditions(p: Principal, dialect: str = "") -> list[Any]:
             else part_ids.in_(co_handled)
         )
         held = col(ServiceRequest.institution_id) == unit
-        return [or_(held, col(ServiceRequest.rectifying_unit) == unit, theirs)]
+        owed = col(ServiceRequest.rectifying_unit) == unit if rectifying else false()
+        return [or_(held, owed, theirs)]
     if p.role in permissions.REGIONAL_ROLES:
         tiers = [t.value for t in permissions.tiers_at_or_below(p.tier)]
         return [overseen_from(region_prefix(p)), col(ServiceRequest.tier).in_(tiers)]

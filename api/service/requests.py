@@ -613,7 +613,12 @@ def last_seen_enterprise(ctx: ApiContext, principal: Principal, uscc: str) -> On
         return None
     query = (
         select(ServiceRequest)
-        .where(ServiceRequest.enterprise_uscc == uscc, *scope_conditions(principal))
+        # a 整改 its unit owes on a request held elsewhere is not where it serves the
+        # enterprise now: it gives no contact (``prefills_contact``), an earlier one may
+        .where(
+            ServiceRequest.enterprise_uscc == uscc,
+            *scope_conditions(principal, rectifying=False),
+        )
         .order_by(col(ServiceRequest.submitted_at).desc())
         .limit(1)
     )

@@ -6,6 +6,7 @@ their decisions, 回访 and 受理评价, each taken by the role the work-order 
 
 from __future__ import annotations
 
+import random
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -30,6 +31,7 @@ from tierflow.i18n import translations
 from tierflow.i18n.formats import when
 from tierflow.i18n.refusals import answer_text
 from tierflow.worklists_refresh import refresh_worklists
+from tierflow_dev.demo import make_uscc
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -843,7 +845,11 @@ async def test_the_rated_unit_rectifies_after_its_redo_went_up(api: Api, stack) 
     city, the county's caseworkers and lead still find the request (its contact masked), are
     offered and take its appeal and its conclusion, and nothing else of the city's; once it
     owes nothing, only its first-received sight is left."""
-    rid = await api.submit(make_request(), who="sys_portal")
+    uscc = make_uscc("330106", random.Random(uuid.uuid4().hex))
+    held_here = make_request(uscc=uscc)  # the enterprise's earlier request, still the unit's
+    held_rid = await api.submit(held_here, who="sys_portal")
+    request = make_request(uscc=uscc)
+    rid = await api.submit(request, who="sys_portal")
     portal = _portal(api, stack)
     for who, kind, body in [
         ("cw_own", "acknowledge", {}),
@@ -897,6 +903,10 @@ async def test_the_rated_unit_rectifies_after_its_redo_went_up(api: Api, stack) 
         row = (await api.get(f"/requests/{rid}", "admin")).json()["request"]
         return row["rectifying_unit"] is None
 
+    # the walk-in form fills the contact in from the request the unit holds, not from this
+    # one it only rectifies (held elsewhere: its contact is not the unit's to give)
+    form = await _walk_in_form(stack, api, "cw_mate", request.enterprise.uscc)
+    assert f'value="{held_here.enterprise.contact_phone}"' in form and held_rid in form
     await eventually(owes_nothing, what="the county owing nothing more")
     after = await api.get(f"/requests/{rid}", "cw_mate")
     assert after.status_code == 200 and after.json()["received_first"]  # 首问负责: read only
