@@ -877,6 +877,10 @@ async def test_the_rated_unit_rectifies_after_its_redo_went_up(api: Api, stack) 
     assert f"/console/requests/{rid}/actions/comment" not in page
     assert rid in [i["request_id"] for i in (await _queue(api, "cw_mate"))]
     assert (await api.get(f"/requests/{rid}", "cw_other")).status_code == 404
+    # the walk-in form fills the contact in from the request the unit holds, not from this
+    # one it only rectifies (held elsewhere: its contact is not the unit's to give)
+    form = await _walk_in_form(stack, api, "cw_mate", request.enterprise.uscc)
+    assert f'value="{held_here.enterprise.contact_phone}"' in form and held_rid in form
     assert (await api.act(rid, "comment", "cw_mate", text="补充")).status_code == 403
     # on the console: the appeal taken, its case page again (the request is still its)
     app = create_app(stack.settings, stack.client, stack.engine)
@@ -903,10 +907,6 @@ async def test_the_rated_unit_rectifies_after_its_redo_went_up(api: Api, stack) 
         row = (await api.get(f"/requests/{rid}", "admin")).json()["request"]
         return row["rectifying_unit"] is None
 
-    # the walk-in form fills the contact in from the request the unit holds, not from this
-    # one it only rectifies (held elsewhere: its contact is not the unit's to give)
-    form = await _walk_in_form(stack, api, "cw_mate", request.enterprise.uscc)
-    assert f'value="{held_here.enterprise.contact_phone}"' in form and held_rid in form
     await eventually(owes_nothing, what="the county owing nothing more")
     after = await api.get(f"/requests/{rid}", "cw_mate")
     assert after.status_code == 200 and after.json()["received_first"]  # 首问负责: read only
