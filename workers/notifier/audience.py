@@ -8,8 +8,10 @@ here: addresses are looked up again when a message is sent, and never stored wit
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, and_, exists, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -114,9 +116,7 @@ def _users(
             units = _named_units(audience, record.details)
             if not units:
                 return [], False
-            query = query.where(
-                ApiUser.role == Role.CASEWORKER, col(ApiUser.institution_id).in_(units)
-            )
+            query = query.where(_workers_of(units))
         elif audience in STAND_INS:
             if institution is None:
                 return [], False
@@ -128,9 +128,12 @@ def _users(
             if staffed is None:
                 query, _ = _climbing(session, STAND_INS[audience], tier.next_up(), record)
                 standing_in = True
+            elif audience is Audience.CASEWORKERS:
+                query = query.where(_workers_of([institution]))
             else:
-                role = Role.CASEWORKER if audience is Audience.CASEWORKERS else Role.SUPERVISOR
-                query = query.where(ApiUser.role == role, ApiUser.institution_id == institution)
+                query = query.where(
+                    ApiUser.role == Role.SUPERVISOR, ApiUser.institution_id == institution
+                )
         elif audience is Audience.PROVINCE_DISPATCH_DESK:
             start = max(Tier.PROVINCIAL, tier.next_up() or tier, key=lambda t: t.rank)
             query, standing_in = _climbing(session, Role.DISPATCHER, start, record)
@@ -141,6 +144,26 @@ def _users(
             query, standing_in = _climbing(session, role, start, record)
         query = query.where(col(ApiUser.id) != record.actor.id)  # nobody is told of their own
         return list(session.exec(query.order_by(col(ApiUser.id))).all()), standing_in
+
+
+def _workers_of(units: list[str]) -> Any:
+    """The enabled caseworkers of ``units``, and the lead of a unit that has none (a small
+    unit's one account: the lead counts as one of its caseworkers, docs/work-orders.md)."""
+    other = aliased(ApiUser)
+    has_caseworker = exists(
+        select(other.id).where(
+            other.institution_id == ApiUser.institution_id,
+            other.role == Role.CASEWORKER,
+            col(other.disabled).is_(False),
+        )
+    )
+    return and_(
+        col(ApiUser.institution_id).in_(units),
+        or_(
+            col(ApiUser.role) == Role.CASEWORKER,
+            and_(col(ApiUser.role) == Role.SUPERVISOR, ~has_caseworker),
+        ),
+    )
 
 
 def _climbing(

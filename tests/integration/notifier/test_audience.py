@@ -191,3 +191,27 @@ def test_a_reply_and_a_reprimand_reach_whoever_opened_the_supervision(engine: En
     assert users(Audience.SUPERVISION_OPENER, replied) == ["sup-prov"]
     assert users(Audience.SUPERVISORS_ABOVE, replied) == ["sup-hz"]
     assert users(Audience.SUPERVISION_OPENER, engine_opened) == []
+
+
+def test_a_unit_whose_one_account_is_its_lead_hears_its_caseworkers_messages(
+    engine: Engine,
+) -> None:
+    """A small unit with its lead as its only account (the lead counts as one of its
+    caseworkers): its new request, and a co-handling part it is asked for, reach the lead; a
+    unit with caseworkers keeps them for those messages."""
+    small, county = "zj-330108-sme", "zj-330106-sme"
+    create_user(engine, "lead-small", Role.SUPERVISOR, small)
+    create_user(engine, "cw-county", Role.CASEWORKER, county)
+    create_user(engine, "lead-county", Role.SUPERVISOR, county)
+    factory = RecordFactory(make_request(division_code="330108"))
+    sent = factory.assigned(small, Tier.COUNTY)
+    told = [r.user_id for r in recipients(engine, Audience.CASEWORKERS, sent, "zh-CN")]
+    assert told == ["lead-small"]
+    other = RecordFactory(make_request(division_code="330106"))
+    other.assigned(county, Tier.COUNTY)
+    asked = other.emit(EventType.CO_HANDLER_ADDED, details={"co_handler": small})
+    found = [r.user_id for r in recipients(engine, Audience.CO_HANDLERS, asked, "zh-CN")]
+    assert found == ["lead-small"]
+    own = [r.user_id for r in recipients(engine, Audience.CASEWORKERS, other.emit(
+        EventType.COMMENTED, actor=SYSTEM_ACTOR, reason="批示"), "zh-CN")]  # fmt: skip
+    assert own == ["cw-county"]
