@@ -1564,6 +1564,7 @@ class ServiceRequestWorkflow:
                 reasons.APPEAL_NOT_DECIDED,
                 appealed_at=_iso(appealed.appealed_at),
                 decide_by=_iso(appealed.appeal_decide_by),
+                rectifying_institution=appealed.institution_id,  # decided above it
             )
         if rectification.overdue(self.case, now):
             case = self.case.rectification

@@ -23,7 +23,7 @@ from schemas.lifecycle import TransitionRecord
 from schemas.permissions import HANDLER_ROLES
 from schemas.request import SYSTEM_ACTOR
 from tierflow.db.auth_models import ApiUser
-from tierflow.db.models import ServiceRequest
+from tierflow.db.models import InstitutionRow, ServiceRequest
 from tierflow.db.notification_models import Channel, NotificationPreference
 from workers.notifier.rules import Audience
 
@@ -97,11 +97,15 @@ def _users(
     holder = record.institution_id or record.summary.institution_id
     # a chasing event's unit: a late part's co-handler, a supervised unit the request left
     institution = charged_unit(record.event_type.value, record.details, holder)
-    tier = record.summary.tier
+    tier, region = record.summary.tier, record.summary.overseen_division
     enabled = select(ApiUser).where(col(ApiUser.disabled).is_(False))
     query = enabled
     standing_in = False
     with Session(engine) as session:
+        if institution != holder and (unit := session.get(InstitutionRow, institution or "")):
+            # about another unit than the holder (a 整改's rated unit, a late part's co-handler):
+            # the desks and supervisors above that unit, as the workflow's deciders are
+            tier, region = unit.tier, unit.division_code
         if audience is Audience.HANDLER:
             handler = record.details.get("handler_id")
             if not handler:
@@ -126,7 +130,7 @@ def _users(
                 ).limit(1)
             ).first()
             if staffed is None:
-                query, _ = _climbing(session, STAND_INS[audience], tier.next_up(), record)
+                query, _ = _climbing(session, STAND_INS[audience], tier.next_up(), region)
                 standing_in = True
             elif audience is Audience.CASEWORKERS:
                 query = query.where(_workers_of([institution]))
@@ -136,12 +140,12 @@ def _users(
                 )
         elif audience is Audience.PROVINCE_DISPATCH_DESK:
             start = max(Tier.PROVINCIAL, tier.next_up() or tier, key=lambda t: t.rank)
-            query, standing_in = _climbing(session, Role.DISPATCHER, start, record)
+            query, standing_in = _climbing(session, Role.DISPATCHER, start, region)
         else:
             above = audience is not Audience.TIER_SUPERVISORS  # the desks and supervisors above
             start = (tier.next_up() or tier) if above else tier
             role = DESK_ROLES.get(audience, Role.SUPERVISOR)
-            query, standing_in = _climbing(session, role, start, record)
+            query, standing_in = _climbing(session, role, start, region)
         query = query.where(col(ApiUser.id) != record.actor.id)  # nobody is told of their own
         return list(session.exec(query.order_by(col(ApiUser.id))).all()), standing_in
 
@@ -167,13 +171,12 @@ def _workers_of(units: list[str]) -> Any:
 
 
 def _climbing(
-    session: Session, role: Role, tier: Tier | None, record: TransitionRecord
+    session: Session, role: Role, tier: Tier | None, region_of: str
 ) -> tuple[SelectOfScalar[ApiUser], bool]:
-    """Users of ``role`` at ``tier`` for the request's region, or at the first tier above it
-    that has any (a region of placeholders has nobody until the province or the nation); and
-    whether it climbed. Someone who took the step counts: a tier whose only desk acted has
-    someone, who is not told of their own step."""
-    region_of = record.summary.overseen_division
+    """Users of ``role`` at ``tier`` for the region of the division ``region_of``, or at the
+    first tier above it that has any (a region of placeholders has nobody until the province
+    or the nation); and whether it climbed. Someone who took the step counts: a tier whose
+    only desk acted has someone, who is not told of their own step."""
     at, climbed = tier, False
     while at is not None:
         query = select(ApiUser).where(

@@ -15,6 +15,8 @@ from tests.utils.factories import RecordFactory, caseworker, make_request
 from tests.utils.notifier_helpers import project
 from tierflow.auth_store import create_user
 from tierflow.db.notification_models import Notification, NotificationPreference
+from tierflow.directory import Directory
+from tierflow.directory_store import fill_institutions
 from workers.notifier.audience import recipients
 from workers.notifier.dispatcher import address_at_send
 from workers.notifier.rules import Audience
@@ -215,3 +217,21 @@ def test_a_unit_whose_one_account_is_its_lead_hears_its_caseworkers_messages(
     own = [r.user_id for r in recipients(engine, Audience.CASEWORKERS, other.emit(
         EventType.COMMENTED, actor=SYSTEM_ACTOR, reason="批示"), "zh-CN")]  # fmt: skip
     assert own == ["cw-county"]
+
+
+def test_an_appeal_reaches_the_supervisors_above_the_rated_unit(engine: Engine) -> None:
+    """The county was rated 1 and its redo went up to the city: its appeal is decided above
+    the county (the workflow's rule), so the city's supervisors hear of it, not the
+    province's above the city that holds the request now."""
+    fill_institutions(engine, Directory.load())
+    county, city = "zj-330106-sme", "zj-330100-sme"
+    create_user(engine, "sup-hz", Role.SUPERVISOR, city)
+    create_user(engine, "sup-zj", Role.SUPERVISOR, "zj-330000-sme")
+    factory = RecordFactory(make_request(division_code="330106"))
+    factory.assigned(county, Tier.COUNTY)
+    factory.escalated(city, Tier.MUNICIPAL)
+    rated = {"rating": 1, "rectifying_institution": county}
+    for event in (EventType.RATING_APPEALED, EventType.APPEAL_DECISION_OVERDUE):
+        record = factory.emit(event, actor=caseworker(county), details=rated)
+        told = [r.user_id for r in recipients(engine, Audience.SUPERVISORS_ABOVE, record, "zh")]
+        assert told == ["sup-hz"], event
