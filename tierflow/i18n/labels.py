@@ -237,9 +237,7 @@ AWAITING = {
     Awaiting.SUSPENSION_DECISION: NC_("awaiting", "Suspension awaiting approval"),
     Awaiting.APPEAL_DECISION: NC_("awaiting", "Appeal awaiting a decision"),
     Awaiting.SUPERVISION_REPLY: NC_("awaiting", "Supervision awaiting the reply"),
-    Awaiting.RECTIFICATION_REPLY: NC_(
-        "awaiting", "Supervision of the rectification awaiting the rated unit's reply"
-    ),
+    Awaiting.RECTIFICATION_REPLY: NC_("awaiting", "Rectification reply owed"),
 }
 RATING_STAGE = {
     RatingStage.INTAKE: NC_("rating_stage", "Intake"),

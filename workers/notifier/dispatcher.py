@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from schemas.edge import is_email, sms_number
+from tierflow.db.auth_models import ApiUser
 from tierflow.db.engine import begin_write
 from tierflow.db.models import ServiceRequest
 from tierflow.db.notification_models import (
@@ -377,7 +378,9 @@ class Dispatcher:
 
 def address_at_send(engine: Engine, row: Notification, kind: str) -> str:
     """The address at send time (``kind``: email or phone): a user's preference or the
-    enterprise's contact, read now, so a changed address is the one used. A phone is the
+    enterprise's contact, read now, so a changed address is the one used, and a user who
+    turned the channel off, or whose account was disabled, since the message was planned (a
+    message held for working hours, a digest) is sent none. A phone is the
     number a text goes to, in E.164; a landline (the enterprise's, or a user's saved before
     preferences required a mobile) is none."""
     with Session(engine) as session:
@@ -387,8 +390,15 @@ def address_at_send(engine: Engine, row: Notification, kind: str) -> str:
                 (None, None) if request is None else (request.contact_email, request.contact_phone)
             )
         else:
+            user = session.get(ApiUser, row.user_id or "")
+            if user is None or user.disabled:  # a leaver is told nothing more, held mail too
+                raise _NoAddress("the account is disabled")
             pref = session.get(NotificationPreference, row.user_id or "")
             email, phone = (None, None) if pref is None else (pref.email, pref.phone)
+            if pref is not None and not (
+                pref.email_enabled if kind == "email" else pref.sms_enabled
+            ):
+                raise _NoAddress(f"{kind} turned off")  # since the message was planned
     value = email if kind == "email" else sms_number(phone)
     if not value:
         raise _NoAddress(f"no {kind} on file")

@@ -13,7 +13,7 @@ from schemas.lifecycle import EventType
 from schemas.request import SYSTEM_ACTOR, Actor
 from tests.utils.factories import RecordFactory, caseworker, make_request
 from tests.utils.notifier_helpers import project
-from tierflow.auth_store import create_user
+from tierflow.auth_store import create_user, set_disabled
 from tierflow.db.notification_models import Notification, NotificationPreference
 from tierflow.directory import Directory
 from tierflow.directory_store import fill_institutions
@@ -93,12 +93,20 @@ def test_a_text_goes_to_the_number_on_file_in_e164_and_never_to_a_landline(
     engine: Engine,
 ) -> None:
     """Read at send time: a user's mobile saved as typed before preferences kept E.164, and a
-    landline saved before preferences required a mobile (no number: the message is skipped)."""
+    landline saved before preferences required a mobile (no number: the message is skipped);
+    a user who turned texts off, or whose account was disabled, since the message was planned
+    (held for working hours) is sent none."""
     now = datetime.now(UTC)
+    users = {"u-mobile": "138 0000 0000", "u-landline": "057187654321", "u-off": "13900000000"}
     with Session(engine) as session:
-        for user, phone in (("u-mobile", "138 0000 0000"), ("u-landline", "057187654321")):
-            session.add(NotificationPreference(user_id=user, phone=phone, updated_at=now))
+        for user, phone in users.items():
+            on = user != "u-off"
+            pref = NotificationPreference(user_id=user, phone=phone, sms_enabled=on, updated_at=now)
+            session.add(pref)
         session.commit()
+    for user in (*users, "u-left"):
+        create_user(engine, user, Role.CASEWORKER, "zj-330106-sme")
+    set_disabled(engine, "u-left", True)
 
     def texted(user: str) -> str:
         row = Notification(recipient=f"user:{user}", user_id=user, request_id="req-1")
@@ -107,6 +115,10 @@ def test_a_text_goes_to_the_number_on_file_in_e164_and_never_to_a_landline(
     assert texted("u-mobile") == "+8613800000000"
     with pytest.raises(Exception, match="no phone on file"):
         texted("u-landline")
+    with pytest.raises(Exception, match="phone turned off"):
+        texted("u-off")
+    with pytest.raises(Exception, match="the account is disabled"):
+        texted("u-left")
 
 
 def test_nobody_is_told_of_their_own_step_and_a_named_handler_hears(engine: Engine) -> None:
