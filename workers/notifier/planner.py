@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel, select
 
 from schemas.events import CloudEvent
-from schemas.lifecycle import TransitionRecord
+from schemas.lifecycle import EventType, TransitionRecord
 from tierflow.db.engine import begin_write, conflict_insert
+from tierflow.db.models import Transition
 from tierflow.db.notification_models import Channel, DeliveryStatus, Notification
 from tierflow.directory_store import institution_names
 from workers.notifier.audience import recipients
@@ -76,9 +77,10 @@ class Planner:
         rows: list[dict[str, Any]] = []
         # read once, and only when a message names an institution (most name none)
         units = functools.cache(lambda: self._units(record))
+        accepted = functools.cache(lambda: self._accepted_before(record))
         for rule in self.rules.for_event(record.event_type):
             if rule.applies(record.details, record.actor.role):
-                rows += self._for_rule(rule, record, now, units)
+                rows += self._for_rule(rule, record, now, units, accepted)
         for hook in self.rules.webhooks_for(record.event_type, record.summary):
             payload = {
                 "type": event.type,
@@ -110,12 +112,26 @@ class Planner:
         named = [record.institution_id, *(record.details.get(key) for key in UNIT_DETAILS)]
         return institution_names(self.engine, sorted({u for u in named if isinstance(u, str)}))
 
+    def _accepted_before(self, record: TransitionRecord) -> bool:
+        """Whether a unit accepted (受理) the request before ``record``'s step: a refusal
+        after that ends the handling (终止办理), before it declines the request (未予受理)."""
+        with Session(self.engine) as session:
+            found = session.exec(
+                select(Transition.sequence).where(
+                    Transition.request_id == record.request_id,
+                    Transition.event_type == EventType.ACKNOWLEDGED,
+                    Transition.sequence < record.sequence,
+                )
+            ).first()
+        return found is not None
+
     def _for_rule(
         self,
         rule: Rule,
         record: TransitionRecord,
         now: datetime,
         units: Callable[[], dict[str, str]],
+        accepted: Callable[[], bool] = lambda: False,
     ) -> list[dict[str, Any]]:
         link = f"{self.console_url}/requests/{record.request_id}"
         portal = portal_link(self.portal_url, record.request_id)
@@ -123,7 +139,13 @@ class Planner:
         for send in rule.send:
             for person in recipients(self.engine, send.audience, record, self.rules.default_locale):
                 text = self.templates.render(
-                    rule.template, person.locale, record, link, units, portal=portal
+                    rule.template,
+                    person.locale,
+                    record,
+                    link,
+                    units,
+                    portal=portal,
+                    accepted_before=accepted,
                 )
                 for channel in send.channels:
                     if channel not in person.channels:

@@ -23,6 +23,7 @@ from jinja2.runtime import Context
 
 from schemas.domain import Category, Priority, Tier
 from schemas.lifecycle import ReturnReason, SuspendReason, TransitionRecord
+from schemas.request import SYSTEM_ACTOR
 from tierflow.i18n import formats, translations
 from tierflow.i18n.engine_reasons import clock_words, engine_reason
 from tierflow.i18n.labels import code_words
@@ -99,10 +100,12 @@ class Templates:
         link: str,
         units: Callable[[], Mapping[str, str]] | None = None,
         portal: str | None = None,
+        accepted_before: Callable[[], bool] | None = None,
     ) -> Rendered:
         """Return subject and body of ``name`` in ``locale`` for ``record``; ``units`` reads
         the names of the institutions it mentions, when a template first names one with
-        ``unit(id)`` (the id where it has none)."""
+        ``unit(id)`` (the id where it has none); ``accepted_before`` whether a unit accepted
+        (受理) the request before this step, when a template first asks."""
 
         def unit(institution: str | None) -> str:
             known = units() if units else {}
@@ -123,6 +126,9 @@ class Templates:
                     text, catalog, by=r["actor"]["id"], event_type=r["event_type"]
                 ),
                 "unit": unit,
+                "accepted_before": accepted_before or (lambda: False),
+                # the engine's own step (the request reached no unit), not a system client's
+                "by_engine": r["actor"]["id"] == SYSTEM_ACTOR.id,
                 "catalog": catalog,
             }
         )

@@ -118,7 +118,11 @@ def test_a_bad_intake_rating_goes_to_the_lead_not_to_the_follow_up_desk(engine: 
 
 
 def test_a_refusal_after_acceptance_is_not_worded_as_not_accepted(engine: Engine) -> None:
+    """未予受理 only for a request no unit accepted; 终止办理 after any unit did, also when
+    its move to another tier set it back to dispatched (已派单) before the refusal; a
+    regional system client's refusal (a hotline's) is a refusal, not "no unit serves it"."""
     at_intake, accepted = RecordFactory(make_request()), RecordFactory(make_request())
+    moved, hotline = RecordFactory(make_request()), RecordFactory(make_request())
     records = [at_intake.submitted(), at_intake.assigned(COUNTY)]
     records.append(
         at_intake.emit(EventType.REJECTED, State.REJECTED, actor=caseworker(COUNTY), reason="x")
@@ -130,12 +134,25 @@ def test_a_refusal_after_acceptance_is_not_worded_as_not_accepted(engine: Engine
     records.append(
         accepted.emit(EventType.REJECTED, State.REJECTED, actor=caseworker(COUNTY), reason="y")
     )
+    records += [moved.submitted(), moved.assigned(COUNTY)]
+    records.append(moved.emit(EventType.ACKNOWLEDGED, State.ACKNOWLEDGED, actor=caseworker(COUNTY)))
+    records.append(moved.escalated(CITY, Tier.MUNICIPAL))  # dispatched again, at the city
+    records.append(
+        moved.emit(EventType.REJECTED, State.REJECTED, actor=caseworker(CITY), reason="z")
+    )
+    records += [hotline.submitted(), hotline.assigned(COUNTY)]
+    zj = Actor(id="sys-zj-12345", role=Role.SYSTEM, division_code="330000")
+    records.append(hotline.emit(EventType.REJECTED, State.REJECTED, actor=zj, reason="重复工单"))
     _plan(engine, load_rules(), records)
     by_request = {row.request_id: row for row in rows(engine, rule="concluded", channel="email")}
     first = by_request[at_intake.request.request_id]
     second = by_request[accepted.request.request_id]
     assert first.subject.endswith("未予受理") and second.subject.endswith("终止办理")
     assert "如有异议" in first.body and "未予受理" not in second.body
+    assert by_request[moved.request.request_id].subject.endswith("终止办理")
+    refused = by_request[hotline.request.request_id]
+    assert refused.subject.endswith("未予受理") and "重复工单" in refused.body
+    assert "暂无可办理" not in refused.body
 
 
 def test_a_mobile_only_enterprise_is_texted_once_a_gateway_is_configured(
