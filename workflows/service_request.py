@@ -1053,6 +1053,7 @@ class ServiceRequestWorkflow:
                 "opened_at": _iso(waiting.opened_at),
                 "clock": waiting.clock,
                 "opened_by": waiting.opened_by,  # who is told of the reply
+                "supervised_institution": waiting.institution_id,  # whose reply it is
             }
             if waiting.reprimanded_at is not None:  # the reprimand stands; owed no more
                 details["late"] = True

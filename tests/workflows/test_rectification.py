@@ -306,6 +306,8 @@ async def test_a_rectification_is_the_rated_units_wherever_the_request_goes(
     supervisions = (await view(handle)).supervisions
     (replied,) = [s for s in supervisions if s.clock == CLOCK]
     assert replied.replied_by == worker.id and replied.institution_id == county
+    (reply,) = records(stand_ins, req, "supervision_replied")  # whose reply, for the notice
+    assert reply.details["supervised_institution"] == county
     city_worker = caseworker(pulled.institution_id)
     assert "belongs to" in await refused(
         handle, action(ActionKind.CONCLUDE_RECTIFICATION, city_worker, text="代为整改")

@@ -403,3 +403,23 @@ def test_the_conclusion_tells_when_the_request_closes_and_where_to_rate() -> Non
     message = TEMPLATES.render("concluded", "zh-CN", record, "https://console/x")
     assert "本服务请求将于 2026年12月10日 17:30 关闭；您可通过企业服务门户" in message.body
     assert mixed_punctuation(message.subject + "\n" + message.body) == []
+
+
+def test_a_supervision_reply_names_the_unit_that_replied() -> None:
+    """督办回复 of a late co-handling part: the supervisor who opened it reads that the
+    co-handler replied, not the holding unit."""
+    f = RecordFactory(make_request())
+    f.submitted()
+    f.assigned("zj-330106-sme")
+    talent = "zj-330105-sme"
+    record = f.emit(
+        EventType.SUPERVISION_REPLIED,
+        actor=caseworker(talent),
+        reason="已安排专人对接",
+        details={"clock": f"part:{talent}", "supervised_institution": talent},
+    )
+    names = {"zj-330106-sme": "西湖区中心", talent: "拱墅区中心"}
+    message = TEMPLATES.render(
+        "supervision_replied", "zh-CN", record, "https://console/x", lambda: names
+    )
+    assert message.body.startswith("拱墅区中心 已书面回复督办事项")
