@@ -423,3 +423,22 @@ def test_a_supervision_reply_names_the_unit_that_replied() -> None:
         "supervision_replied", "zh-CN", record, "https://console/x", lambda: names
     )
     assert message.body.startswith("拱墅区中心 已书面回复督办事项")
+
+
+def test_a_unit_left_with_its_rectification_is_not_told_it_has_nothing_more_to_do() -> None:
+    """The rated county's redo goes up to the city: the county hears the request moved, and
+    that its 整改 is still its own; a unit with none is told it has nothing more to do."""
+    f = RecordFactory(make_request())
+    f.submitted()
+    f.assigned("zj-330106-sme")
+    up = f.escalated("zj-330100-sme", Tier.MUNICIPAL)
+    moved = up.model_copy(
+        update={
+            "details": {**up.details, "from_institution": "zj-330106-sme"},
+            "summary": up.summary.model_copy(update={"rectifying_unit": "zj-330106-sme"}),
+        }
+    )
+    owed = TEMPLATES.render("moved_away", "zh-CN", moved, "https://console/x").body
+    assert "差评整改仍由贵单位负责完成" in owed and "贵单位无需继续办理。" not in owed
+    plain = up.model_copy(update={"details": {**up.details, "from_institution": "zj-330106-sme"}})
+    assert "贵单位无需继续办理。" in TEMPLATES.render("moved_away", "zh-CN", plain, "x").body
