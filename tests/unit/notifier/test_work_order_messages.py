@@ -442,3 +442,17 @@ def test_a_unit_left_with_its_rectification_is_not_told_it_has_nothing_more_to_d
     assert "差评整改仍由贵单位负责完成" in owed and "贵单位无需继续办理。" not in owed
     plain = up.model_copy(update={"details": {**up.details, "from_institution": "zj-330106-sme"}})
     assert "贵单位无需继续办理。" in TEMPLATES.render("moved_away", "zh-CN", plain, "x").body
+
+
+def test_a_waived_part_tells_its_co_handler() -> None:
+    """免除协办: the co-handling unit hears its part needs nothing more (the holder hears it
+    settled, as for a concluded part)."""
+    assert _rules_for(EventType.PART_WAIVED) == {"part_settled", "part_waived"}
+    (told,) = [r for r in RULES.for_event(EventType.PART_WAIVED) if r.name == "part_waived"]
+    assert [s.audience.value for s in told.send] == ["co_handlers"]
+    f = RecordFactory(make_request())
+    f.submitted()
+    f.assigned(COUNTY)
+    record = f.emit(EventType.PART_WAIVED, actor=SYSTEM_ACTOR, reason="已另行解决", details=PART)
+    body = TEMPLATES.render("part_waived", "zh-CN", record, "https://console/x").body
+    assert "贵单位的协办事项已经督办人员同意免除，无需继续办理" in body and "已另行解决" in body
