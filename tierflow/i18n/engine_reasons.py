@@ -37,10 +37,14 @@ FIXED = frozenset(
 Words = Callable[[dict[str, str], NullTranslations], dict[str, str]]
 
 
-def clock_words(code: str, catalog: NullTranslations) -> str:
-    """A late step's name: an SLA clock, the rectification, or a (unit's) co-handling part."""
+def clock_words(
+    code: str, catalog: NullTranslations, name: Callable[[str], str] | None = None
+) -> str:
+    """A late step's name: an SLA clock, the rectification, or a (unit's) co-handling part;
+    ``name`` gives a unit's name for its id (the id where none is given)."""
     if code.startswith("part:"):
-        return str(catalog.gettext(N_("co-handling part of %(unit)s"))) % {"unit": code[5:]}
+        unit = name(code[5:]) if name else code[5:]
+        return str(catalog.gettext(N_("co-handling part of %(unit)s"))) % {"unit": unit}
     if code == "part":
         return str(catalog.gettext(N_("co-handling part")))
     if code == "rectification":

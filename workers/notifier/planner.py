@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, select
 
+from schemas.chased import part_unit
 from schemas.events import CloudEvent
 from schemas.lifecycle import EventType, TransitionRecord
 from tierflow.db.engine import begin_write, conflict_insert
@@ -110,6 +111,7 @@ class Planner:
         """The directory's names of the institutions ``record`` names (its holder, a
         co-handler, a supervised or rectifying unit), read once for all its messages."""
         named = [record.institution_id, *(record.details.get(key) for key in UNIT_DETAILS)]
+        named.append(part_unit(str(record.details.get("clock") or "")))  # a late part's
         return institution_names(self.engine, sorted({u for u in named if isinstance(u, str)}))
 
     def _accepted_before(self, record: TransitionRecord) -> bool:

@@ -120,7 +120,7 @@ class Templates:
                 "s": r["summary"],
                 "link": link,
                 "portal": portal,  # the enterprise service portal's page of it (None: unknown)
-                "clock": clock_words(str(r["details"].get("clock") or ""), catalog),
+                "clock": clock_words(str(r["details"].get("clock") or ""), catalog, unit),
                 "word": lambda kind, code: _word(kind, code, catalog),
                 "why": lambda text: engine_reason(
                     text, catalog, by=r["actor"]["id"], event_type=r["event_type"]

@@ -456,3 +456,18 @@ def test_a_waived_part_tells_its_co_handler() -> None:
     record = f.emit(EventType.PART_WAIVED, actor=SYSTEM_ACTOR, reason="已另行解决", details=PART)
     body = TEMPLATES.render("part_waived", "zh-CN", record, "https://console/x").body
     assert "贵单位的协办事项已经督办人员同意免除，无需继续办理" in body and "已另行解决" in body
+
+
+def test_a_late_parts_chase_names_the_co_handler_by_its_name() -> None:
+    """催办 of a late co-handling part: the unit reads the co-handler's name, not its id."""
+    f = RecordFactory(make_request())
+    f.submitted()
+    f.assigned(COUNTY)
+    talent = "zj-330105-sme"
+    record = f.emit(
+        EventType.REMINDED,
+        details={"clock": f"part:{talent}", "late_since": "2026-12-04T09:30:00+00:00"},
+    )
+    names = {talent: "拱墅区中小企业服务中心"}
+    message = TEMPLATES.render("reminded", "zh-CN", record, "https://console/x", lambda: names)
+    assert "拱墅区中小企业服务中心" in message.subject and talent not in message.subject
