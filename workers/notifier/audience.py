@@ -23,7 +23,7 @@ from schemas.lifecycle import TransitionRecord
 from schemas.permissions import HANDLER_ROLES
 from schemas.request import SYSTEM_ACTOR
 from tierflow.db.auth_models import ApiUser
-from tierflow.db.models import InstitutionRow, ServiceRequest
+from tierflow.db.models import InstitutionRow, Rating, ServiceRequest
 from tierflow.db.notification_models import Channel, NotificationPreference
 from workers.notifier.rules import Audience
 
@@ -102,6 +102,11 @@ def _users(
     query = enabled
     standing_in = False
     with Session(engine) as session:
+        if record.details.get("stage") == "intake":  # 受理评价: the unit that did the 受理
+            intake = session.exec(
+                select(Rating.institution_id).where(Rating.event_id == record.event_id)
+            ).first()
+            institution = intake or institution
         if institution != holder and (unit := session.get(InstitutionRow, institution or "")):
             # about another unit than the holder (a 整改's rated unit, a late part's co-handler):
             # the desks and supervisors above that unit, as the workflow's deciders are

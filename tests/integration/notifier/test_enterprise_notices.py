@@ -117,6 +117,19 @@ def test_a_bad_intake_rating_goes_to_the_lead_not_to_the_follow_up_desk(engine: 
     assert rows(engine, rule="bad_rating_call_back") == []
 
 
+def test_a_bad_intake_rating_reaches_the_unit_that_did_the_intake(engine: Engine) -> None:
+    """The county accepted (受理) the request, then it went up to the city: the enterprise's
+    差评 of the 受理 is the county's (where 考核 charges it), so the county's lead hears."""
+    create_user(engine, "lead-county", Role.SUPERVISOR, COUNTY)
+    create_user(engine, "lead-city", Role.SUPERVISOR, CITY)
+    f = RecordFactory(make_request())
+    records = [f.submitted(), f.assigned(COUNTY)]
+    records.append(f.emit(EventType.ACKNOWLEDGED, State.ACKNOWLEDGED, actor=caseworker(COUNTY)))
+    records += [f.escalated(CITY, Tier.MUNICIPAL), f.rated(1, "受理态度差", stage="intake")]
+    _plan(engine, load_rules(), records)
+    assert [r.user_id for r in rows(engine, rule="bad_rating")] == ["lead-county"]
+
+
 def test_a_refusal_after_acceptance_is_not_worded_as_not_accepted(engine: Engine) -> None:
     """未予受理 only for a request no unit accepted; 终止办理 after any unit did, also when
     its move to another tier set it back to dispatched (已派单) before the refusal; a
