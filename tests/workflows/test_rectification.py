@@ -151,6 +151,7 @@ async def test_an_appeal_undecided_by_its_deadline_reminds_the_supervisors_once(
     assert overdue.details == {
         "appealed_at": appealed.occurred_at.isoformat(),
         "decide_by": decide_by.isoformat(),
+        "rectifying_institution": cw.institution_id,  # decided above the rated unit
     }
     assert overdue.actor.id == SYSTEM_ACTOR.id and overdue.to_state is State.CLOSED
     await sleep_until(env, add_business_seconds(decide_by, 2 * day, cal))
