@@ -25,7 +25,10 @@ def _rules_for(event: EventType, **details: object) -> set[str]:
 
 
 def test_a_close_for_no_reply_tells_the_enterprise_instead_of_asking_for_a_rating() -> None:
-    assert _rules_for(EventType.CLOSED, cause="no_reply") == {"closed_no_reply"}
+    assert _rules_for(EventType.CLOSED, cause="no_reply") == {
+        "closed_no_reply",
+        "closed_no_reply_unit",
+    }
     due = "2026-12-10T09:00:00+00:00"
     assert _rules_for(EventType.CLOSED, rating_due_at=due) == {"please_rate"}
     # no window in its policy, or rated already: nothing to ask (the close records no due)
@@ -471,3 +474,17 @@ def test_a_late_parts_chase_names_the_co_handler_by_its_name() -> None:
     names = {talent: "拱墅区中小企业服务中心"}
     message = TEMPLATES.render("reminded", "zh-CN", record, "https://console/x", lambda: names)
     assert "拱墅区中小企业服务中心" in message.subject and talent not in message.subject
+
+
+def test_a_close_for_no_reply_tells_the_unit_it_is_done() -> None:
+    """The enterprise sent nothing in time and the request closed: the holding unit hears
+    it has nothing more to do, as the enterprise hears its request closed."""
+    (told,) = [r for r in RULES.for_event(EventType.CLOSED) if r.name == "closed_no_reply_unit"]
+    assert [s.audience.value for s in told.send] == ["caseworkers"]
+    assert "closed_no_reply_unit" not in _rules_for(EventType.CLOSED, cause="followed_up")
+    f = RecordFactory(make_request())
+    f.submitted()
+    f.assigned(COUNTY)
+    record = f.emit(EventType.CLOSED, State.CLOSED, details={"cause": "no_reply"})
+    body = TEMPLATES.render("closed_no_reply_unit", "zh-CN", record, "https://console/x").body
+    assert "未收到企业补充的材料，已关闭，贵单位无需继续办理" in body
