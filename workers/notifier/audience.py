@@ -127,14 +127,17 @@ def _users(
                 return [], False
             query = query.where(_workers_of(units))
         elif audience in STAND_INS:
-            if institution is None:
-                return [], False
-            staffed = session.exec(
-                enabled.where(
-                    col(ApiUser.role).in_(HANDLER_ROLES), ApiUser.institution_id == institution
-                ).limit(1)
-            ).first()
-            if staffed is None:
+            # no unit yet (a request held before it was routed): as for a unit with nobody
+            staffed = (
+                institution is not None
+                and session.exec(
+                    enabled.where(
+                        col(ApiUser.role).in_(HANDLER_ROLES), ApiUser.institution_id == institution
+                    ).limit(1)
+                ).first()
+                is not None
+            )
+            if institution is None or not staffed:
                 query, _ = _climbing(session, STAND_INS[audience], tier.next_up(), region)
                 standing_in = True
             elif audience is Audience.CASEWORKERS:

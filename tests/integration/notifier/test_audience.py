@@ -247,3 +247,20 @@ def test_an_appeal_reaches_the_supervisors_above_the_rated_unit(engine: Engine) 
         record = factory.emit(event, actor=caseworker(county), details=rated)
         told = [r.user_id for r in recipients(engine, Audience.SUPERVISORS_ABOVE, record, "zh")]
         assert told == ["sup-hz"], event
+
+
+def test_a_request_held_before_it_reached_a_unit_is_told_to_the_supervisors_above(
+    engine: Engine,
+) -> None:
+    """A step failed before the request was routed (operator_needed, no unit yet): the
+    supervisors of the tier above the enterprise's county hear, as for a unit with nobody,
+    in their inbox."""
+    create_user(engine, "sup-hz", Role.SUPERVISOR, "zj-330100-sme")
+    factory = RecordFactory(make_request(division_code="330106"))
+    factory.submitted()
+    held = factory.emit(EventType.OPERATOR_NEEDED, details={"step": "resolve_institution"})
+    assert held.summary.institution_id is None
+    found = recipients(engine, Audience.INSTITUTION_LEAD, held, "zh-CN")
+    assert [(r.user_id, sorted(c.value for c in r.channels)) for r in found] == [
+        ("sup-hz", ["inbox"])
+    ]
