@@ -77,3 +77,15 @@ def test_a_supervisor_alert_names_the_tier_it_happened_at() -> None:
     assert "已无上级可升级" not in message.body
     english = TEMPLATES.render("supervisor_alert", "en", at_county, "https://console/x")
     assert "at the county tier" in english.subject
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+@pytest.mark.parametrize("template", sorted(_records()))
+def test_every_mail_to_the_enterprise_gives_its_page_on_the_portal(
+    template: str, locale: str
+) -> None:
+    """Every mail the enterprise gets links its request's page on the portal once the
+    portal's address is configured (a text carries no link)."""
+    page = "https://portal.example.gov.cn/requests/walkin-7f3a2c9b1d04"
+    message = TEMPLATES.render(template, locale, _records()[template], "x", portal=page)
+    assert page in message.body and page not in message.sms
