@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
+import httpx
 import pytest_asyncio
 from sqlmodel import Session, col, select
 
@@ -50,6 +51,23 @@ async def _mine(api: Api, who: str) -> list[str]:
 async def _console_queue(stack, api: Api, who: str, **params: str) -> str:
     """The console's queue page as ``who`` sees it with ``params``."""
     return await _console_page(stack, api, who, "/console/", **params)
+
+
+async def _console_act(
+    stack, api: Api, who: str, rid: str, kind: str, **fields: str
+) -> tuple[str, httpx.Response]:
+    """Open the request's case page as ``who`` and send its ``kind`` form with ``fields``:
+    the page as it offered the form, and the answer (a redirect when taken)."""
+    app = create_app(stack.settings, stack.client, stack.engine)
+    async with asgi_client(app) as client:
+        assert (await sign_in(client, api.users.tokens[who])).status_code == 303
+        case = (await client.get(f"/console/requests/{rid}")).text
+        form = {
+            "csrf_token": re.findall(r'name="csrf_token" value="([^"]+)"', case)[-1],
+            "idempotency_key": f"console-{uuid.uuid4().hex}",
+            **fields,
+        }
+        return case, await client.post(f"/console/requests/{rid}/actions/{kind}", data=form)
 
 
 async def _console_page(stack, api: Api, who: str, path: str, **params: str) -> str:
@@ -883,18 +901,9 @@ async def test_the_rated_unit_rectifies_after_its_redo_went_up(api: Api, stack) 
     assert f'value="{held_here.enterprise.contact_phone}"' in form and held_rid in form
     assert (await api.act(rid, "comment", "cw_mate", text="补充")).status_code == 403
     # on the console: the appeal taken, its case page again (the request is still its)
-    app = create_app(stack.settings, stack.client, stack.engine)
-    async with asgi_client(app) as client:
-        assert (await sign_in(client, api.users.tokens["cw_own"])).status_code == 303
-        case = (await client.get(f"/console/requests/{rid}")).text
-        appealed = await client.post(
-            f"/console/requests/{rid}/actions/appeal_rating",
-            data={
-                "csrf_token": re.findall(r'name="csrf_token" value="([^"]+)"', case)[-1],
-                "idempotency_key": f"console-{uuid.uuid4().hex}",
-                "text": "企业误评：评价对象为其他单位",
-            },
-        )
+    _, appealed = await _console_act(
+        stack, api, "cw_own", rid, "appeal_rating", text="企业误评：评价对象为其他单位"
+    )
     assert appealed.status_code == 303, appealed.text
     assert appealed.headers["location"] == f"/console/requests/{rid}?done=appeal_rating"
     concluded = await api.act(rid, "conclude_rectification", "sup_own", text="已开展培训")
@@ -959,24 +968,20 @@ async def test_the_desk_approves_a_return_with_a_note_on_the_console(api: Api, s
         rid, "return", "cw_own", text="非本单位业务", return_reason="not_our_remit"
     )
     assert asked.status_code == 200, asked.text
-    app = create_app(stack.settings, stack.client, stack.engine)
-    async with asgi_client(app) as client:
-        assert (await sign_in(client, api.users.tokens["disp_city"])).status_code == 303
-        case = (await client.get(f"/console/requests/{rid}")).text
-        form = case.split('action="/console/requests/' + rid + '/actions/approve_return"')[1]
-        form = form.split("</form>")[0]
-        assert "派往单位的说明（可不填）" in form
-        assert 'name="text"' in form and "required" not in form.split('name="text"')[1][:80]
-        sent = await client.post(
-            f"/console/requests/{rid}/actions/approve_return",
-            data={
-                "csrf_token": re.findall(r'name="csrf_token" value="([^"]+)"', case)[-1],
-                "idempotency_key": f"console-{uuid.uuid4().hex}",
-                "institution_id": "zj-330105-sme",
-                "text": "企业实际经营地在拱墅区",
-            },
-        )
-        assert sent.status_code == 303, sent.text
+    case, sent = await _console_act(
+        stack,
+        api,
+        "disp_city",
+        rid,
+        "approve_return",
+        institution_id="zj-330105-sme",
+        text="企业实际经营地在拱墅区",
+    )
+    form = case.split('action="/console/requests/' + rid + '/actions/approve_return"')[1]
+    form = form.split("</form>")[0]
+    assert "派往单位的说明（可不填）" in form
+    assert 'name="text"' in form and "required" not in form.split('name="text"')[1][:80]
+    assert sent.status_code == 303, sent.text
     with Session(stack.engine) as session:
         approved = session.exec(
             select(Transition).where(

@@ -45,10 +45,7 @@ async def _reassignment_held(client: Client, queue: str, stand_ins: StandIns):  
     """A routed request whose county lead's reassignment to OTHER holds the lock while its
     target check waits for ``gate``: return the handle, the holder, the division, the gate
     and the reassignment's task."""
-    handle = await start_renewing(client, queue)
-    await eventually(lambda: "record_transitions done" in stand_ins.calls, what="routed")
-    view = await handle.query(ServiceRequestWorkflow.view)
-    holder, division = str(view.summary.institution_id), view.summary.division_code
+    handle, holder, division = await _routed(client, queue, stand_ins)
     gate = stand_ins.target_gate = asyncio.Event()
     boss = dispatcher(Tier.COUNTY, division)
     reassign = action(ActionKind.REASSIGN, boss, institution_id=OTHER.id, text="改派")
@@ -139,6 +136,14 @@ async def test_the_old_units_lead_cannot_escalate_a_request_moved_meanwhile(
     await replay_and_maybe_record(temporal_client, handle, "moved-from-above")
 
 
+async def _routed(client: Client, queue: str, stand_ins: StandIns):  # noqa: ANN202
+    """A request started and routed: its handle, holder and division."""
+    handle = await start_renewing(client, queue)
+    await eventually(lambda: "record_transitions done" in stand_ins.calls, what="routed")
+    view = await handle.query(ServiceRequestWorkflow.view)
+    return handle, str(view.summary.institution_id), view.summary.division_code
+
+
 async def _act(handle, sent):  # noqa: ANN001, ANN202
     return await handle.execute_update(ServiceRequestWorkflow.act, sent, id=sent.update_id())
 
@@ -152,10 +157,7 @@ async def test_a_suspension_let_in_before_a_return_is_refused_once_the_return_wa
     history replays (``suspension-approved-after-return``)."""
     stand_ins = StandIns(policy=make_policy(), extra_institutions=[OTHER])
     async with stand_ins.worker(temporal_client, task_queue):
-        handle = await start_renewing(temporal_client, task_queue)
-        await eventually(lambda: "record_transitions done" in stand_ins.calls, what="routed")
-        view = await handle.query(ServiceRequestWorkflow.view)
-        holder, division = str(view.summary.institution_id), view.summary.division_code
+        handle, holder, division = await _routed(temporal_client, task_queue, stand_ins)
         worker = caseworker(holder)
         await _act(handle, action(ActionKind.ACKNOWLEDGE, worker))
         pause = action(
@@ -199,10 +201,7 @@ async def test_the_rated_unit_concludes_its_rectification_let_in_before_a_move(
     policy = make_policy().model_copy(update={"rectification_days": 15})
     stand_ins = StandIns(policy=policy, extra_institutions=[OTHER])
     async with stand_ins.worker(temporal_client, task_queue):
-        handle = await start_renewing(temporal_client, task_queue)
-        await eventually(lambda: "record_transitions done" in stand_ins.calls, what="routed")
-        view = await handle.query(ServiceRequestWorkflow.view)
-        holder, division = str(view.summary.institution_id), view.summary.division_code
+        handle, holder, division = await _routed(temporal_client, task_queue, stand_ins)
         worker = caseworker(holder)
         for step in (
             action(ActionKind.ACKNOWLEDGE, worker),
