@@ -291,3 +291,22 @@ def test_a_port_handed_out_is_not_handed_out_again_before_its_server_binds_it(
     os.utime(tmp_path / str(first), (old, old))  # a claim long past: taken over
     monkeypatch.setattr(procs, "_PICKER", Repeating(first))
     assert free_port() == first
+
+
+def test_a_temporal_service_port_is_reserved_as_the_other_picks_are(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A cluster's Temporal service ports come from a range the other picks share: a port
+    one took is skipped by the other, and the other way round (a member's "address already
+    in use" in a parallel run)."""
+    from tierflow_dev.devstack import temporal_server
+
+    monkeypatch.setattr(procs, "RESERVATIONS", tmp_path)
+    first = temporal_server.free_service_port(set())
+    assert (tmp_path / str(first)).exists()  # reserved on the host
+    monkeypatch.setattr(procs, "_PICKER", Repeating(first, first + 1))
+    monkeypatch.setattr(procs, "PICK_LOW", temporal_server.PORT_RANGE[0])
+    assert free_port() != first  # another process's pick skips it
+    picks = iter([first, first, temporal_server.PORT_RANGE[0] + 7])
+    monkeypatch.setattr(temporal_server.random, "randint", lambda *_: next(picks))
+    assert temporal_server.free_service_port(set()) == temporal_server.PORT_RANGE[0] + 7

@@ -73,7 +73,7 @@ RESERVATIONS = Path(tempfile.gettempdir()) / "tierflow-port-reservations"
 RESERVED_SECONDS = 15 * 60
 
 
-def _reserve(port: int) -> bool:
+def reserve_port(port: int) -> bool:
     """Claim ``port`` for a while on this host; False if another pick holds it still."""
     RESERVATIONS.mkdir(parents=True, exist_ok=True)
     claim = RESERVATIONS / str(port)
@@ -117,7 +117,7 @@ def free_port() -> int:
             except OSError:
                 continue
             found = int(sock.getsockname()[1])
-        if port == 0 or _reserve(found):  # 0: the kernel's own pick, no range to share
+        if port == 0 or reserve_port(found):  # 0: the kernel's own pick, no range to share
             return found
     raise StackError(f"no TCP port between {PICK_LOW} and {high} is free on every address")
 

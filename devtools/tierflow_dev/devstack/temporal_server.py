@@ -43,6 +43,7 @@ from tierflow_dev.devstack.procs import (
     cache_lock,
     ensure_port_free,
     free_port,
+    reserve_port,
     wait_until,
 )
 from tierflow_dev.devstack.temporal import run_async
@@ -150,7 +151,9 @@ def _build(go: Path, source_dir: Path, target: Path, timeout: float) -> None:
 
 def free_service_port(taken: set[int]) -> int:
     """Return a TCP port in PORT_RANGE, free on 127.0.0.1 right now and not in ``taken``
-    (which it joins)."""
+    (which it joins), reserved on the host as ``procs.free_port`` reserves its picks: the
+    range overlaps theirs, and another process's pick bound it first otherwise (a cluster
+    member's "address already in use" in a parallel test run)."""
     for _ in range(200):
         port = random.randint(*PORT_RANGE)
         if port in taken:
@@ -160,6 +163,8 @@ def free_service_port(taken: set[int]) -> int:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
+        if not reserve_port(port):
+            continue
         taken.add(port)
         return port
     raise StackError(f"no free TCP port found in {PORT_RANGE[0]}-{PORT_RANGE[1]}")
