@@ -1818,6 +1818,7 @@ class ServiceRequestWorkflow:
             SYSTEM_ACTOR,
             to_state=State.REJECTED,
             reason=reasons.unroutable(code, self.case.request.category.value),
+            details={"cause": "unroutable"},  # no unit serves it: the region's staff hear
         )
 
     def _current_clocks(self) -> list[SlaClock]:

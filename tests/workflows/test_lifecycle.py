@@ -390,3 +390,16 @@ async def test_hand_back_and_reassign_keep_per_tier_records(ts_worker, stand_ins
         "handed_back",
         "external_status",
     ]
+
+
+async def test_a_request_no_unit_serves_is_rejected_saying_so(ts_worker, stand_ins) -> None:
+    """No tier of the directory has a unit for it: the engine rejects it, and its record says
+    why (``cause`` ``unroutable``), for the notifier to tell the region's supervisors."""
+    env, queue = ts_worker
+    stand_ins.tiers_without_institution |= set(Tier)
+    req = make_request()
+    handle = await submit(env, queue, req)
+    summary = await handle.result()
+    assert summary.state is State.REJECTED
+    (rejected,) = [r for r in stand_ins.persisted if r.event_type.value == "rejected"]
+    assert rejected.details == {"cause": "unroutable"} and rejected.actor.id == "tierflow"

@@ -488,3 +488,23 @@ def test_a_close_for_no_reply_tells_the_unit_it_is_done() -> None:
     record = f.emit(EventType.CLOSED, State.CLOSED, details={"cause": "no_reply"})
     body = TEMPLATES.render("closed_no_reply_unit", "zh-CN", record, "https://console/x").body
     assert "未收到企业补充的材料，已关闭，贵单位无需继续办理" in body
+
+
+def test_a_request_no_unit_serves_tells_the_regions_supervisors() -> None:
+    """The engine's refusal of a request no unit serves reaches the supervisors above, to
+    check the directory (the enterprise is told as before); a unit's refusal does not."""
+    assert _rules_for(EventType.REJECTED, cause="unroutable") == {"concluded", "unroutable"}
+    assert _rules_for(EventType.REJECTED) == {"concluded"}
+    (told,) = [r for r in RULES.for_event(EventType.REJECTED) if r.name == "unroutable"]
+    assert [s.audience.value for s in told.send] == ["supervisors_above"]
+    f = RecordFactory(make_request())
+    f.submitted()
+    record = f.emit(
+        EventType.REJECTED,
+        State.REJECTED,
+        actor=SYSTEM_ACTOR,
+        reason="no institution serves division 330106 for financing at any tier",
+        details={"cause": "unroutable"},
+    )
+    body = TEMPLATES.render("unroutable", "zh-CN", record, "https://console/x").body
+    assert "在本地区找不到可办理的机构" in body and "330106" in body and "投融资" in body
