@@ -185,14 +185,11 @@ def awaiting(case: WorkflowState) -> list[Awaiting]:
         found.append(Awaiting.APPEAL_DECISION)
     # the holding unit's reply, or a rated unit's for its 整改 elsewhere (whose unit is the
     # summary's ``rectifying_unit``); a co-handler's for its part: the read model's request_part
-    owing = {
-        rectification.replies_elsewhere(case, s)
-        for s in case.supervisions
-        if s.awaiting_reply and part_unit(s.clock) is None
-    }
-    if False in owing:
+    waiting = [s for s in case.supervisions if s.awaiting_reply and part_unit(s.clock) is None]
+    elsewhere = [rectification.replies_elsewhere(case, s) for s in waiting]
+    if not all(elsewhere):
         found.append(Awaiting.SUPERVISION_REPLY)
-    if True in owing:
+    if any(elsewhere):
         found.append(Awaiting.RECTIFICATION_REPLY)
     return found
 

@@ -604,15 +604,20 @@ class ServiceRequestWorkflow:
             self.case.rectification, action.actor, action.kind
         ):
             return
-        before = rules.forbidden_reason(
+        before = self._holder_scope_refusal(action)
+        if before and not workflow.patched(RATED_UNIT_SCOPE_PATCH):
+            raise refused(before, "Forbidden")
+
+    def _holder_scope_refusal(self, action: ActionRequest) -> str | None:
+        """Why the actor may not take the action on the request where it is held now: role,
+        grants and scope (``rules.forbidden_reason``)."""
+        return rules.forbidden_reason(
             action,
             self.case.tier,
             self._institution_id,
             self.case.request.enterprise.division_code,
             records.scope_division(self.case),
         )
-        if before and not workflow.patched(RATED_UNIT_SCOPE_PATCH):
-            raise refused(before, "Forbidden")
 
     def _check_wider_states(self, action: ActionRequest) -> None:
         """A step allowed in more states since ``WIDER_STATES_PATCH``: the handler refuses it
@@ -684,13 +689,7 @@ class ServiceRequestWorkflow:
             # refuses as before in runs that predate it: ``_check_rated_unit_scope``)
             forbidden = permissions.kind_refusal(action.actor, action.kind)
         else:
-            forbidden = rules.forbidden_reason(
-                action,
-                self.case.tier,
-                self._institution_id,
-                self.case.request.enterprise.division_code,
-                records.scope_division(self.case),
-            )
+            forbidden = self._holder_scope_refusal(action)
         if forbidden:
             raise refused(forbidden, "Forbidden")
         refusal = rules.transition_refusal(

@@ -34,10 +34,14 @@ from tierflow.i18n.refusals import answer_text
 from tierflow.worklists_refresh import refresh_worklists
 from tierflow_dev.demo import make_uscc
 
+# the module's portal submits every request, and its readers poll: its per-token buckets
+# (tested in test_api.py) are wide enough for a module's worth at full speed
+ROOMY = {"api_submit_burst": 1000, "api_reads_burst": 1000, "api_actions_burst": 1000}
+
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def api(stack) -> AsyncIterator[Api]:
-    app = create_app(stack.settings, stack.client, stack.engine)
+    app = create_app(stack.settings.model_copy(update=ROOMY), stack.client, stack.engine)
     async with asgi_client(app) as client:
         yield Api(client, make_users(stack.engine))
 
@@ -663,6 +667,17 @@ async def test_refresh_writes_a_worklist_the_read_model_lacks(api: Api, stack) -
     assert rid not in again.updated  # its row holds what the workflow says
 
 
+def _as_written_before(stack, rid: str, **columns: object) -> None:
+    """Set ``columns`` of the request's row, as a revision before they were written left it."""
+    with Session(stack.engine) as session:
+        row = session.get(ServiceRequest, rid)
+        assert row is not None
+        for name, value in columns.items():
+            setattr(row, name, value)
+        session.add(row)
+        session.commit()
+
+
 async def test_refresh_writes_when_a_pause_ends_where_the_row_lacks_it(api: Api, stack) -> None:
     """A row from before migration 0023 has no ``paused_until``: refresh-worklists writes it."""
     rid = await api.submit(make_request(), who="sys_portal")
@@ -675,12 +690,7 @@ async def test_refresh_writes_when_a_pause_ends_where_the_row_lacks_it(api: Api,
             return row.paused_until if row is not None else None
 
     ends = await eventually(paused_until, what="the pause's end in the read model")
-    with Session(stack.engine) as session:  # as a row written before 0023 holds it
-        row = session.get(ServiceRequest, rid)
-        assert row is not None
-        row.paused_until = None
-        session.add(row)
-        session.commit()
+    _as_written_before(stack, rid, paused_until=None)  # as a row written before 0023 holds it
     report = await refresh_worklists(stack.client, stack.engine)
     assert rid in report.updated and paused_until() == ends
 
@@ -1015,12 +1025,7 @@ async def test_refresh_names_the_rectifying_unit_of_a_closed_badly_rated_request
 
     await eventually(lambda: row().state.value == "closed", what="the request closed")
     assert row().rectifying_unit == "zj-330106-sme"
-    with Session(stack.engine) as session:  # as a row from before 0040
-        old = session.get(ServiceRequest, rid)
-        assert old is not None
-        old.rectifying_unit = None
-        session.add(old)
-        session.commit()
+    _as_written_before(stack, rid, rectifying_unit=None)  # as a row from before 0040
     report = await refresh_worklists(stack.client, stack.engine)
     assert rid in report.updated
     assert row().rectifying_unit == "zj-330106-sme"

@@ -249,6 +249,13 @@ def dispatcher(tier: Tier, division_code: str, institution_id: str | None = None
     )
 
 
+def follow_up_desk(tier: Tier, division_code: str, institution_id: str | None = None) -> Actor:
+    """Return the follow-up desk (回访员) of the region of ``division_code`` at ``tier``."""
+    return dispatcher(tier, division_code, institution_id).model_copy(
+        update={"id": f"follow-up-{tier.value}-{division_code}", "role": Role.FOLLOW_UP}
+    )
+
+
 def system_client(name: str, *grants: str) -> Actor:
     """Return a system client holding ``grants``."""
     return Actor(id=name, role=Role.SYSTEM, grants=list(grants))

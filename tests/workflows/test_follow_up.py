@@ -12,7 +12,14 @@ from datetime import timedelta
 from schemas.domain import Role, State, Tier
 from schemas.lifecycle import ActionKind, Awaiting, FollowUpOutcome
 from schemas.request import Actor
-from tests.utils.factories import ENTERPRISE, action, caseworker, make_request, supervisor
+from tests.utils.factories import (
+    ENTERPRISE,
+    action,
+    caseworker,
+    follow_up_desk,
+    make_request,
+    supervisor,
+)
 from tests.workflows.test_lifecycle import act, sleep_until, view
 from tests.workflows.test_operator import replay_and_maybe_record
 from tests.workflows.test_return_and_extension import refused
@@ -250,20 +257,8 @@ async def test_a_desk_does_not_follow_up_its_own_units_conclusion(ts_worker, sta
     worker = caseworker(city)
     await act(handle, action(ActionKind.ACKNOWLEDGE, worker))
     await act(handle, action(ActionKind.RESOLVE, worker, text="已对接银行授信"))
-    own = Actor(
-        id="desk-own",
-        role=Role.FOLLOW_UP,
-        institution_id=city,
-        tier=Tier.MUNICIPAL,
-        division_code="330100",
-    )
-    province = Actor(
-        id="desk-330000",
-        role=Role.FOLLOW_UP,
-        institution_id="zj-330000-sme",
-        tier=Tier.PROVINCIAL,
-        division_code="330000",
-    )
+    own = follow_up_desk(Tier.MUNICIPAL, "330100", institution_id=city)
+    province = follow_up_desk(Tier.PROVINCIAL, "330000", institution_id="zj-330000-sme")
     concluded = await view(handle)
     assert ActionKind.FOLLOW_UP not in views.offered_to(concluded, own)
     assert ActionKind.FOLLOW_UP in views.offered_to(concluded, province)

@@ -8,7 +8,7 @@ from importlib import resources
 import pytest
 
 from schemas.domain import Role, State, Tier
-from schemas.lifecycle import EventType
+from schemas.lifecycle import EventType, TransitionRecord
 from schemas.request import SYSTEM_ACTOR
 from tests.utils.factories import ENTERPRISE, RecordFactory, caseworker, make_request
 from tests.utils.language import mixed_punctuation
@@ -381,17 +381,24 @@ def test_the_enterprise_hears_of_a_withdrawal_recorded_for_it_and_of_a_redo() ->
     assert mixed_punctuation(message.subject + "\n" + message.body) == []
 
 
-def test_a_request_no_unit_can_take_is_not_told_as_declined() -> None:
-    """The engine's 不予受理 of a request no institution serves: the enterprise reads that
-    nobody handles it yet, not a refusal naming a division code and an empty unit."""
+def _unroutable() -> TransitionRecord:
+    """The engine's rejection of a request no institution serves, as the workflow records
+    it."""
     f = RecordFactory(make_request())
     f.submitted()
-    record = f.emit(
+    return f.emit(
         EventType.REJECTED,
         State.REJECTED,
         actor=SYSTEM_ACTOR,
         reason="no institution serves division 330106 for financing at any tier",
+        details={"cause": "unroutable"},
     )
+
+
+def test_a_request_no_unit_can_take_is_not_told_as_declined() -> None:
+    """The engine's 不予受理 of a request no institution serves: the enterprise reads that
+    nobody handles it yet, not a refusal naming a division code and an empty unit."""
+    record = _unroutable()
     message = TEMPLATES.render("concluded", "zh-CN", record, "https://console/x")
     assert message.subject.endswith("暂无法办理") and "不予受理" not in message.subject
     assert "330106" not in message.body and "办理单位" not in message.body
@@ -497,14 +504,5 @@ def test_a_request_no_unit_serves_tells_the_regions_supervisors() -> None:
     assert _rules_for(EventType.REJECTED) == {"concluded"}
     (told,) = [r for r in RULES.for_event(EventType.REJECTED) if r.name == "unroutable"]
     assert [s.audience.value for s in told.send] == ["supervisors_above"]
-    f = RecordFactory(make_request())
-    f.submitted()
-    record = f.emit(
-        EventType.REJECTED,
-        State.REJECTED,
-        actor=SYSTEM_ACTOR,
-        reason="no institution serves division 330106 for financing at any tier",
-        details={"cause": "unroutable"},
-    )
-    body = TEMPLATES.render("unroutable", "zh-CN", record, "https://console/x").body
+    body = TEMPLATES.render("unroutable", "zh-CN", _unroutable(), "https://console/x").body
     assert "在本地区找不到可办理的机构" in body and "330106" in body and "投融资" in body
