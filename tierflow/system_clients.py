@@ -16,7 +16,7 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.divisions import check_known_division
 from schemas.domain import Role, Tier
@@ -41,6 +41,9 @@ class SystemClient(BaseModel):
     topic: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,249}$")
     grants: list[str] = Field(default_factory=list)
     act_for: list[Role] = Field(default_factory=list)
+    # false: it never acts in its own name; a command naming none of the people it acts for
+    # is refused (a portal that acts for enterprises would otherwise act on every one's)
+    acts_in_own_name: bool = True
     # the division (a province, city or county code) the people it acts for belong to;
     # none: anywhere. A supervisor it names must have a region inside it, a caseworker an
     # institution the directory places inside it.
@@ -79,6 +82,12 @@ class SystemClient(BaseModel):
         if bad:
             raise ValueError(f"a client may act for people only, not {', '.join(bad)}")
         return roles
+
+    @model_validator(mode="after")
+    def _acts_for_someone(self) -> SystemClient:
+        if not self.acts_in_own_name and not self.act_for:
+            raise ValueError("acts_in_own_name: false needs act_for, the people it acts for")
+        return self
 
 
 class SystemClients:

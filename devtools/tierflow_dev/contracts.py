@@ -295,6 +295,9 @@ def _examples() -> dict[str, dict]:
             "category": "financing",
             "priority": "normal",
             "subject": "Credit loan matching for a technology SME",
+            # the portal names the enterprise it acts for (by its USCC): it never acts in its
+            # own name
+            "submitted_by": {"id": enterprise["uscc"], "role": "enterprise"},
         },
     }
     provide_info = {  # the portal, for the enterprise: by its USCC, on its own request

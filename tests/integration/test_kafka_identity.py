@@ -79,7 +79,15 @@ SLOW = SystemClient(
     rate_per_second=4,
     burst=2,
 )
-CLIENTS = SystemClients([PORTAL, DESK, ZJ_DESK, JS_PORTAL, SLOW])
+NAMING_PORTAL = SystemClient(  # as packaged: it acts for the enterprise it names, never itself
+    id="naming-portal",
+    name="portal naming its enterprises",
+    sources=["/naming-portal-test"],
+    grants=["submit", "comment", "withdraw"],
+    act_for=[Role.ENTERPRISE],
+    acts_in_own_name=False,
+)
+CLIENTS = SystemClients([PORTAL, DESK, ZJ_DESK, JS_PORTAL, SLOW, NAMING_PORTAL])
 
 
 @asynccontextmanager
@@ -339,6 +347,60 @@ async def test_a_client_acts_for_a_person_only_with_a_grant_and_both_are_recorde
         ("commented", "portal", Role.SYSTEM, None),
         ("commented", "sup-zj", Role.SUPERVISOR, "zj-desk"),
     ]
+
+
+async def test_a_client_that_never_acts_in_its_own_name_must_name_the_enterprise(
+    stack, unique_topic
+) -> None:
+    commands, dlq_topic = command_topics(unique_topic, "naming")
+    req = make_request(division_code="330106")
+    rid, own = req.request_id, req.enterprise.uscc
+    source = "/naming-portal-test"
+    system = {"id": "naming-portal", "role": "system"}
+    sent = {
+        "submit-unnamed": command_event(
+            SUBMIT, req.model_dump(mode="json", exclude={"submitted_by"}), source, subject=rid
+        ),
+        "submit": command_event(
+            SUBMIT,
+            req.model_dump(mode="json") | {"submitted_by": {"id": own, "role": "enterprise"}},
+            source,
+            subject=rid,
+        ),
+        "comment-unnamed": command_event("comment", {"request_id": rid, "text": "谁?"}, source),
+        "withdraw-as-itself": command_event(
+            "withdraw", {"request_id": rid, "text": "撤回", "actor": system}, source
+        ),
+        "comment": command_event(
+            "comment",
+            {"request_id": rid, "text": "材料已上传", "actor": {"id": own, "role": "enterprise"}},
+            source,
+            subject=rid,
+        ),
+    }
+    stats, parked = await handle_all(stack, commands, dlq_topic, rid, list(sent.values()))
+    assert {name for name, event in sent.items() if event.id in parked} == {
+        "submit-unnamed",
+        "comment-unnamed",
+        "withdraw-as-itself",
+    }
+    reason, message = parked[sent["submit-unnamed"].id]
+    assert reason == "forbidden" and message.startswith("data.submitted_by: ")
+    assert "never in its own name" in message and "enterprise" in message
+    reason, message = parked[sent["withdraw-as-itself"].id]
+    assert reason == "forbidden" and message.startswith("data.actor: ")
+
+    def steps() -> list[tuple[str, str, str | None]]:
+        with Session(stack.engine) as session:
+            return [
+                (t.event_type.value, t.actor_id, t.actor_via)
+                for t in repository.transitions(session, rid)
+                if t.event_type.value in ("submitted", "commented", "withdrawn")
+            ]
+
+    recorded = await eventually(lambda: len(steps()) >= 2 and steps(), what="named steps")
+    assert recorded == [("submitted", own, "naming-portal"), ("commented", own, "naming-portal")]
+    assert stats.dead_lettered == 3
 
 
 async def test_a_person_named_by_an_account_is_who_the_account_says(stack, unique_topic) -> None:

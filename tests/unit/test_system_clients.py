@@ -26,6 +26,7 @@ def test_the_packaged_clients_are_valid_and_grant_little() -> None:
     clients = load_system_clients()
     portal = clients.by_source("/portal")
     assert portal is not None and portal.act_for == [Role.ENTERPRISE]
+    assert not portal.acts_in_own_name  # it names the enterprise in every command
     demo = clients.by_source("/tierflow/devstack")
     assert demo is not None and demo.grants == ["submit"] and demo.act_for == []
     assert clients.by_source("/anything-else") is None
@@ -50,6 +51,10 @@ def test_a_client_on_its_own_topic_is_found_by_the_topic() -> None:
         ('[[client]]\nid = "x"\n', "client[0].name: Field required"),
         ('[[client]]\nid = "x"\nname = "x"\nrate_per_second = 0\n', "client[0].rate_per_second"),
         ("[[client]\n", "not TOML"),
+        (
+            '[[client]]\nid = "x"\nname = "x"\nacts_in_own_name = false\n',
+            "acts_in_own_name: false needs act_for",
+        ),
     ],
 )
 def test_a_bad_file_is_refused_naming_the_field(text: str, error: str) -> None:

@@ -5,9 +5,11 @@ write there) or, on the shared commands topic, the one named by the CloudEvents 
 The command must be one of its grants. A command naming a person (``data.actor`` or
 ``data.submitted_by``) is taken as that person's only if the client may act for the role,
 and is then recorded as the person's via the client; otherwise (no person named, or a
-system actor named) the client itself acts. A client with a region acts only for people
-inside it: a supervisor whose region lies within it, a caseworker of an institution the
-directory places within it; itself, and the enterprises it acts for, on requests from it.
+system actor named) the client itself acts, unless it is configured never to act in its own
+name (``acts_in_own_name = false``: a portal acting for enterprises), which refuses that.
+A client with a region acts only for people inside it: a supervisor whose region lies
+within it, a caseworker of an institution the directory places within it; itself, and the
+enterprises it acts for, on requests from it.
 A person named by the name of one of tierflow's own accounts is who the account says (its
 role, institution and region) and acts only while the account is enabled: a client cannot
 lend a console user's name to someone else, nor act for a user an administrator disabled.
@@ -66,8 +68,15 @@ def authorize(
         id=client.id, role=Role.SYSTEM, grants=list(client.grants), division_code=client.region
     )
     claimed = cmd.claimed_actor
+    field = "data.submitted_by" if cmd.submit is not None else "data.actor"
+    if not client.acts_in_own_name and (claimed is None or claimed.role is Role.SYSTEM):
+        roles = " or ".join(role.value for role in client.act_for)
+        raise CommandError(
+            DeadLetterReason.FORBIDDEN,
+            f"{field}: system client {client.id} acts only for the people it names, never in "
+            f"its own name; name the {roles} it acts for",
+        )
     if claimed is not None and claimed.role is not Role.SYSTEM:  # a system claim: the client
-        field = "data.submitted_by" if cmd.submit is not None else "data.actor"
         if claimed.role not in client.act_for:
             raise CommandError(
                 DeadLetterReason.FORBIDDEN,
