@@ -444,8 +444,12 @@ def asyncapi() -> dict:
                 f"{constants.INGRESS_GROUP}); a message is at most {MAX_COMMAND_BYTES} bytes "
                 "(dead-lettered oversize beyond), a submit's fields all within their limits "
                 "included: link documents, do not list dozens of long links. The outcome of "
-                "a command is a lifecycle event whose data.action_id is its CloudEvent id, or "
-                "a dead letter whose tierflow_dlq_command_id is",
+                "an action is a lifecycle event whose data.action_id is its CloudEvent id, or "
+                "a dead letter whose tierflow_dlq_command_id is; of a submit, the submitted "
+                "event of its request id (the event's subject; its data.action_id is empty) "
+                "or such a dead letter. A submit repeating one already taken (the same "
+                "request id and content, whatever its CloudEvent id) adds nothing: read the "
+                "request's first submitted event",
                 "messages": {m["$ref"].rsplit("/", 1)[-1]: m for m in command_refs},
             },
             "events": {
