@@ -180,3 +180,18 @@ def test_sources_are_trusted_only_while_kafka_names_no_producer(
         kafka_sasl_password="secret",
     )
     assert trusts_sources(settings) is trusted
+
+
+def test_an_enterprise_named_by_a_portal_keeps_no_unit_or_tier_it_claims() -> None:
+    """Its claim of a unit and a tier would reach the audit trail as the actor's own."""
+    portal = SystemClient(
+        id="portal", name="portal", sources=["/desk"], grants=["comment"], act_for=[Role.ENTERPRISE]
+    )
+    code = "91330106MA2B3C4D5D"
+    cmd = _comment_as(
+        {"id": code, "role": "enterprise", "institution_id": "zj-330106-sme", "tier": "national"}
+    )
+    authorize(cmd, "tierflow.commands.v1", SystemClients([portal]))
+    assert cmd.action is not None
+    actor = cmd.action.actor
+    assert (actor.id, actor.institution_id, actor.tier, actor.via) == (code, None, None, "portal")

@@ -94,6 +94,7 @@ def authorize(
         if claimed.role is Role.ENTERPRISE:  # where it acts is the client's region, not its say
             vouched["division_code"] = client.region
             vouched["id"] = _enterprise_code(cmd, claimed, field)
+            vouched["institution_id"] = vouched["tier"] = None  # no unit's, whatever it says
         actor = claimed.model_copy(update=vouched)
     if cmd.action is not None:
         cmd.action = cmd.action.model_copy(update={"actor": actor})
