@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from pydantic import AwareDatetime
 
 from api.deps import Ctx, CurrentPrincipal, ReadingPrincipal, submit_rate
 from api.downloads import csv_attachment
@@ -128,6 +129,15 @@ def queue_filter(
             "(operator_retry or operator_resolve, admins)"
         ),
     ] = False,
+    updated_since: Annotated[
+        AwareDatetime | None,
+        Query(
+            description="Only requests whose last step was at or after this instant (RFC "
+            "3339 with its offset), closed ones too: a client polling for changes passes "
+            "the last updated_at it saw, with sort=updated (a request seen again at that "
+            "instant is seen twice, never missed)"
+        ),
+    ] = None,
 ) -> service.QueueFilter:
     """The filters a listing and its CSV export share."""
     return service.QueueFilter(
@@ -147,13 +157,17 @@ def queue_filter(
         received,
         uscc,
         needs_operator,
+        updated_since,
     )
 
 
 Filter = Annotated[service.QueueFilter, Depends(queue_filter)]
 Sort = Annotated[
     service.QueueSort,
-    Query(description="risk: breached first, then nearest deadline; newest/oldest: by submission"),
+    Query(
+        description="risk: breached first, then nearest deadline; newest/oldest: by "
+        "submission; updated: by the last step, earliest first (for polling)"
+    ),
 ]
 
 

@@ -82,6 +82,8 @@ class QueueFilter:
     received: bool = False
     uscc: str | None = None  # one enterprise's requests (a portal's "my requests")
     needs_operator: bool = False  # only those a permanently failed step holds for an operator
+    # only those whose last step was then or after, closed ones too (a client polling)
+    updated_since: datetime | None = None
 
 
 # worklists whose requests may wait for someone after their close
@@ -101,6 +103,7 @@ class QueueSort(StrEnum):
     RISK = "risk"  # breached first, then the nearest deadline (the queue's order)
     NEWEST = "newest"  # submitted, newest first
     OLDEST = "oldest"  # submitted, oldest first
+    UPDATED = "updated"  # the last step, earliest first: a client polling for changes
 
 
 ROUTING_WAIT_SECONDS = 10.0  # how long a submit that asks to wait waits for its routing
@@ -195,7 +198,9 @@ def _conditions(principal: Principal, where: QueueFilter, dialect: str, now: dat
     # a worklist of what may wait after the close (an appeal, a supervision's reply, a bad
     # rating's call back) holds closed requests too
     after_close = AFTER_CLOSE.intersection(where.awaiting)
-    if where.state is None and not where.include_closed and not after_close:
+    if where.updated_since is not None:  # a close is a change a poller must see
+        conditions.append(col(ServiceRequest.updated_at) >= where.updated_since)
+    elif where.state is None and not where.include_closed and not after_close:
         conditions.append(col(ServiceRequest.state).not_in(sorted(TERMINAL_STATES)))
     search = (where.search or "").strip()
     if search:
@@ -347,6 +352,8 @@ def _order(
         return [submitted.desc(), request_id.desc()]
     if sort is QueueSort.OLDEST:
         return [submitted, request_id]
+    if sort is QueueSort.UPDATED:
+        return [col(ServiceRequest.updated_at), request_id]
     next_due: Any = _earliest(  # schemas.lifecycle.next_due, in SQL
         col(ServiceRequest.sign_for_due_at),
         col(ServiceRequest.response_due_at),

@@ -341,7 +341,7 @@ def queue(
         "-s",
         help="Search: enterprise name or subject containing it, or a USCC or id prefix",
     ),
-    sort: str | None = typer.Option(None, help="risk (default), newest or oldest"),
+    sort: str | None = typer.Option(None, help="risk (default), newest, oldest or updated"),
     include_closed: bool = typer.Option(False, "--all", help="Closed requests too"),
     mine: bool = typer.Option(False, "--mine", help="Only those you handle (承办)"),
     unsigned: bool = typer.Option(

@@ -144,6 +144,7 @@ class ServiceRequest(ServiceRequestBase, table=True):
             sqlite_where=text("rectifying_unit IS NOT NULL"),
         ),
         Index("ix_service_request_submitted", "submitted_at", "request_id"),  # by date
+        Index("ix_service_request_updated", "updated_at", "request_id"),  # what changed since
         Index(
             "ix_service_request_needs_operator",
             "needs_operator",
