@@ -40,7 +40,7 @@ from api.routes import (
     requests,
     whatif,
 )
-from tierflow.metrics import ApiMetrics
+from tierflow.metrics import ApiMetrics, process_registry
 from tierflow.settings import Settings
 from tierflow.startup import DependencyUnavailable
 from tierflow.temporal_client import client_options, connect_temporal
@@ -78,7 +78,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app; with ``client=None`` it connects to Temporal in the background once it
     serves (``connect_when_up``)."""
-    registry = registry if registry is not None else CollectorRegistry()
+    registry = registry if registry is not None else process_registry()
     ctx = ApiContext(
         settings,
         client,

@@ -6,17 +6,18 @@ event for the first time, so activity retries and workflow replays never count t
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
-from schemas.domain import OPEN_STATES, TERMINAL_STATES, ClockKind, Tier
+from schemas.domain import OPEN_STATES, TERMINAL_STATES, Category, ClockKind, Priority, Tier
 from schemas.lifecycle import EventType, TransitionRecord
 from tierflow import assessment
 from tierflow.db.models import ServiceRequest
@@ -36,6 +37,17 @@ BUSINESS_SECONDS_BUCKETS = (
 )
 # The activities whose permanent failure holds a request for an operator.
 OPERATOR_STEPS = ("load_policy", "resolve_institution", "record_transitions")
+
+
+def process_registry() -> CollectorRegistry:
+    """A process's registry, with the process's own figures (``process_start_time_seconds``,
+    CPU, memory): a restart shows there even where the orchestrator's metrics are not
+    scraped, and a liveness restart resets the stall gauges an alert would have read."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    return registry
+
+
 OUTCOMES = {
     EventType.SUBMITTED: "submitted",
     EventType.RESOLVED: "resolved",
@@ -133,9 +145,13 @@ class WorkerMetrics:
         self._start_at_zero()
 
     def _start_at_zero(self) -> None:
-        """Create the SLA series at 0 so ``increase()`` sees the first breach after a restart."""
+        """Create the SLA series at 0 so ``increase()`` sees the first breach after a restart,
+        and the resolutions the breach share divides by (a new pod's first resolution of each
+        kind would be unseen, and its breaches a share of 100%)."""
         for step in OPERATOR_STEPS:
             self.operator_holds.labels(step)
+        for category, priority, tier in itertools.product(Category, Priority, Tier):
+            self.requests.labels("resolved", category.value, priority.value, tier.value)
         for tier in Tier:
             for clock in ClockKind:
                 self.sla_warnings.labels(clock.value, tier.value)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from kafka import KafkaProducer
-from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.converter import DataConverter
@@ -45,7 +44,12 @@ from tierflow.directory_store import (
 from tierflow.grades import GradeRegistry
 from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_connect import connect_kafka
-from tierflow.metrics import AssessmentCollector, ReadModelCollector, WorkerMetrics
+from tierflow.metrics import (
+    AssessmentCollector,
+    ReadModelCollector,
+    WorkerMetrics,
+    process_registry,
+)
 from tierflow.policy import load_policy_file
 from tierflow.policy_source import PolicySource, RecordedPolicy
 from tierflow.settings import Settings, get_settings
@@ -199,7 +203,7 @@ async def run(settings: Settings) -> None:
             )
         )
     )
-    registry = CollectorRegistry()
+    registry = process_registry()
     metrics = WorkerMetrics(registry)
     ready = False
     health = serve_metrics_and_health(

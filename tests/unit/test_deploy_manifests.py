@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry
 from temporalio.service import TLSConfig
 
 from tierflow import constants
@@ -48,6 +47,7 @@ README = ROOT / "README.md"
 # Temporal SDK (core) metric names, read from a worker's PrometheusConfig endpoint (SDK 1.35).
 TEMPORAL_SDK_METRICS = {
     "temporal_long_request",
+    "temporal_long_request_failure",  # once a poll fails (test_temporal_outage_metrics)
     "temporal_long_request_latency_bucket",
     "temporal_num_pollers",
     "temporal_request",
@@ -199,13 +199,18 @@ def families(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     from api.deps import ApiMetrics
     from tierflow.db.engine import make_engine
     from tierflow.db.migrate import upgrade
-    from tierflow.metrics import AssessmentCollector, ReadModelCollector, WorkerMetrics
+    from tierflow.metrics import (
+        AssessmentCollector,
+        ReadModelCollector,
+        WorkerMetrics,
+        process_registry,
+    )
     from workers.ingress.metrics import IngressMetrics
     from workers.notifier.metrics import NotifierMetrics
 
     url = f"sqlite:///{tmp_path_factory.mktemp('names') / 'names.db'}"
     upgrade(url)
-    registry = CollectorRegistry()
+    registry = process_registry()  # as every process's
     WorkerMetrics(registry)
     IngressMetrics(registry)
     NotifierMetrics(registry)
@@ -278,7 +283,7 @@ def test_runbooks_name_exported_metrics(known_metrics: set[str]) -> None:
 
 def test_readme_metrics_table_names_every_exported_metric(families: dict[str, str]) -> None:
     section = README.read_text().split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
-    documented = set(re.findall(r"`(tierflow_[a-z_]+)`", section))
+    documented = set(re.findall(r"`((?:tierflow|process)_[a-z_]+)`", section))
     exported = {f"{n}_total" if kind == "counter" else n for n, kind in families.items()}
     assert exported - documented == set(), "missing from the README's metrics table"
     assert documented - exported == set(), "in the README's metrics table, not exported"

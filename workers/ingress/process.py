@@ -7,7 +7,6 @@ import logging
 import signal
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from tierflow.accounts_source import Account, RecordedAccounts
@@ -19,6 +18,7 @@ from tierflow.directory import Directory, DirectoryWatch
 from tierflow.directory_source import RecordedDirectory
 from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_connect import connect_kafka
+from tierflow.metrics import process_registry
 from tierflow.partition_progress import Health
 from tierflow.settings import Settings, get_settings
 from tierflow.submission import read_model_holds
@@ -80,7 +80,7 @@ async def serve(settings: Settings | None = None) -> None:
     """Wait for Temporal and Kafka, then consume until SIGTERM or SIGINT."""
     settings = settings or get_settings()
     configure_logging()
-    registry = CollectorRegistry()
+    registry = process_registry()
     running: list[Ingress] = []
     health = serve_metrics_and_health(
         settings.ingress_metrics_port,

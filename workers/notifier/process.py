@@ -12,13 +12,13 @@ import signal
 import threading
 from types import FrameType
 
-from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from tierflow.db.engine import make_engine
 from tierflow.db.schema_head import wait_for_schema_blocking
 from tierflow.health import serve_metrics_and_health
 from tierflow.kafka_connect import connect_kafka
+from tierflow.metrics import process_registry
 from tierflow.partition_progress import Health
 from tierflow.settings import Settings, get_settings
 from tierflow.tls import kafka_security_kwargs
@@ -117,7 +117,7 @@ def serve(
         signal.signal(signal.SIGINT, on_signal)
     templates = Templates()
     rules = load_checked_rules(settings, templates)
-    registry = CollectorRegistry()
+    registry = process_registry()
     metrics = NotifierMetrics(registry)
     engine = make_engine(settings.resolved_database_url)
     metrics.backlog.engine = engine
