@@ -53,8 +53,9 @@ async def record(home: Path, count: int) -> tuple[str, datetime, dict[str, int]]
         return trail.url, trail.horizon, counts | refused
 
 
-def clone(source: Engine, target_url: str, count: int) -> int:
-    """Fill ``target_url`` with ``count`` requests copied from ``source``; return the events."""
+def clone(source: Engine, target_url: str, count: int) -> tuple[int, timedelta]:
+    """Fill ``target_url`` with ``count`` requests copied from ``source``; return the events
+    written and the latest copy's shift (its data stands for the recording's horizon plus it)."""
     with source.connect() as conn:
         requests = [dict(r._mapping) for r in conn.execute(select(ServiceRequest.__table__))]  # type: ignore[attr-defined]
         events = [dict(r._mapping) for r in conn.execute(select(Transition.__table__))]  # type: ignore[attr-defined]
@@ -64,13 +65,14 @@ def clone(source: Engine, target_url: str, count: int) -> int:
         by_request.setdefault(event["request_id"], []).append(event)
     upgrade(target_url)
     engine = make_engine(target_url)
-    written = 0
+    written, latest = 0, timedelta(0)
     try:
         with engine.begin() as conn:  # the calendar published midway, by version: as it is
             conn.execute(insert(BusinessCalendar.__table__), calendars)  # type: ignore[attr-defined]
         copy = 0
         while copy * len(requests) < count:
             shift = timedelta(weeks=copy % 52)
+            latest = max(latest, shift)
             rows, trail = [], []
             for row in requests[: count - copy * len(requests)]:
                 request_id = f"{row['request_id']}-c{copy}"
@@ -90,7 +92,7 @@ def clone(source: Engine, target_url: str, count: int) -> int:
             copy += 1
     finally:
         engine.dispose()
-    return written
+    return written, latest
 
 
 def _moved(row: dict[str, Any], shift: timedelta) -> dict[str, Any]:
@@ -108,13 +110,15 @@ def run_whatif_bench(home: Path, params: WhatIfParams) -> dict[str, Any]:
     bench = f"sqlite:///{home / 'bench.db'}"
     source = make_engine(corpus)
     try:
-        events = clone(source, bench, params.count)
+        events, latest = clone(source, bench, params.count)
     finally:
         source.dispose()
+    # the data stands for the latest copy's horizon: an earlier copy still open then keeps
+    # firing reminders a few weeks longer than its recording did, no more
     job = WhatIfJob(
         bench,
         Scope(),
-        horizon + timedelta(weeks=52),
+        horizon + latest,
         processes=params.processes,
         candidate=Candidate(scaled_policy("bench-x0.8", 0.8)),
     )
@@ -138,6 +142,7 @@ def run_whatif_bench(home: Path, params: WhatIfParams) -> dict[str, Any]:
                 "requests": report["requests"],
                 "events_in_trail": events,
                 "replays": 2 * report["requests"],
+                "as_of": (horizon + latest).isoformat(),
                 "processes": params.processes,
                 "seconds": round(simulate_s, 1),
                 "requests_per_minute": round(per_minute),
