@@ -9,7 +9,9 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
@@ -220,6 +222,37 @@ class ApiMetrics:
         )
 
 
+T = TypeVar("T")
+# How long a scrape waits for a database read: Prometheus gives up on a scrape after 10 s by
+# default and marks the whole process down, so a database that takes connections but never
+# answers must cost a scrape a few seconds, not two 10 s connect timeouts.
+SCRAPE_READ_SECONDS = 3.0
+
+
+class ScrapeRead(Generic[T]):
+    """One collector's database read, run on a thread of its own; a scrape waits at most
+    ``budget`` seconds for it (``TimeoutError`` past that). While a read has not returned,
+    the next scrape waits for that one rather than start another: reads of a hung database
+    never pile up, and one that returns late serves the scrape then."""
+
+    def __init__(self, read: Callable[[], T], budget: float = SCRAPE_READ_SECONDS) -> None:
+        self.read = read
+        self.budget = budget
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="scrape-read")
+        self._lock = threading.Lock()
+        self._running: Future[T] | None = None
+
+    def start(self) -> Future[T]:
+        """The read running now, started if none is."""
+        with self._lock:
+            if self._running is None or self._running.done():
+                self._running = self._pool.submit(self.read)
+            return self._running
+
+    def __call__(self) -> T:
+        return self.start().result(timeout=self.budget)
+
+
 def read_model_up(readable: bool) -> GaugeMetricFamily:
     """``tierflow_read_model_up``: whether the scrape could read the database its gauges come
     from. Without it an outage looks like an empty backlog, and the alerts on it resolve."""
@@ -236,8 +269,12 @@ class ReadModelCollector(Collector):
     """Gauges computed from the read model at scrape time: open, paused, on-hold and idle
     requests."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, budget: float = SCRAPE_READ_SECONDS) -> None:
         self.engine = engine
+        self._read = ScrapeRead(self._counts, budget)
+
+    def _counts(self) -> tuple[dict[tuple[str, str], int], dict[str, int], dict[str, datetime]]:
+        return open_counts(self.engine), operator_counts(self.engine), last_transitions(self.engine)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         open_requests = GaugeMetricFamily(
@@ -259,9 +296,7 @@ class ReadModelCollector(Collector):
             labels=["state"],
         )
         try:
-            counts = open_counts(self.engine)
-            holds = operator_counts(self.engine)
-            oldest = last_transitions(self.engine)
+            counts, holds, oldest = self._read()
         except Exception:  # noqa: BLE001 - a scrape must not fail because the DB blinked
             yield read_model_up(False)  # the gauges are absent: alerts on them would resolve
             return
@@ -302,6 +337,7 @@ class AssessmentCollector(Collector):
         window: timedelta = ASSESSMENT_WINDOW,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         refresh: timedelta = ASSESSMENT_REFRESH,
+        budget: float = SCRAPE_READ_SECONDS,
     ) -> None:
         self.engine = engine
         self.window = window
@@ -309,18 +345,28 @@ class AssessmentCollector(Collector):
         self.refresh = refresh
         self._lock = threading.Lock()
         self._tallied: tuple[datetime, Tallies, Tallies] | None = None
+        self._read = ScrapeRead(self._tally, budget)
+
+    def _tally(self) -> tuple[datetime, Tallies, Tallies]:
+        end = self.clock()
+        units = assessment.tally(self.engine, [], (end - self.window, end))
+        return end, units, assessment.regroup(self.engine, units, "tier")
 
     def _tallies(self) -> tuple[Tallies, Tallies]:
         """The window's tallies per institution and per tier, computed at most once per
         ``refresh``: over a month of a province they take most of a second, and a 30-day
-        figure barely moves in minutes, while every worker is scraped every 15 s."""
-        end = self.clock()
+        figure barely moves in minutes, while every worker is scraped every 15 s. A tally
+        that outlasts the scrape's budget serves the scrapes after it; meanwhile they show
+        the last one (none yet: no figures)."""
         with self._lock:
-            if self._tallied is None or end - self._tallied[0] >= self.refresh:
-                units = assessment.tally(self.engine, [], (end - self.window, end))
-                tiers = assessment.regroup(self.engine, units, "tier")
-                self._tallied = (end, units, tiers)
-            return self._tallied[1], self._tallied[2]
+            tallied = self._tallied
+            if tallied is None or self.clock() - tallied[0] >= self.refresh:
+                try:
+                    tallied = self._tallied = self._read()
+                except TimeoutError:
+                    if tallied is None:
+                        raise
+            return tallied[1], tallied[2]
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         days = f"{self.window.total_seconds() / 86_400:g}"

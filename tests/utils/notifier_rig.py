@@ -127,13 +127,14 @@ def metrics_text(settings: Settings) -> str:
 
 
 def metric_value(text: str, name: str, **labels: str) -> float:
-    """The value of one sample in Prometheus text (0 when absent)."""
-    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    """The value of one sample in Prometheus text (0 when absent), its labels in any order."""
+    want = {f'{k}="{v}"' for k, v in labels.items()}
     for line in text.splitlines():
         if line.startswith("#"):
             continue
         key, _, value = line.rpartition(" ")
-        if key == (f"{name}{{{want}}}" if want else name):
+        sample, _, given = key.partition("{")
+        if sample == name and set(filter(None, given.rstrip("}").split(","))) == want:
             return float(value)
     return 0.0
 

@@ -214,7 +214,6 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ one row
     def _deliver(self, row: Notification) -> None:
-        channel = Channel(row.channel)
         endpoint = self._endpoint(row)
         if self.breakers.is_open(endpoint):
             self._reschedule(row, self.breakers.wait_for(endpoint), "circuit breaker open")
@@ -223,20 +222,28 @@ class Dispatcher:
             self._with_quick_retries(lambda: self._send(row))
         except Permanent as exc:
             self.breakers.succeeded(endpoint)  # the endpoint answered: it is up
-            self.metrics.failed.labels(channel.value).inc()
+            self._count(row, "failed")
             self._give_up(row, str(exc))
             return
         except SendError as exc:
             self.breakers.failed(endpoint)
-            self.metrics.failed.labels(channel.value).inc()
+            self._count(row, "failed")
             self._reschedule(row, self.retry.delay(row.attempts + 1), str(exc), attempted=True)
             return
         except _NoAddress as exc:
             self._finish(row, DeliveryStatus.SKIPPED, str(exc))
             return
         self.breakers.succeeded(endpoint)
-        self.metrics.sent.labels(channel.value).inc()
+        self._count(row, "sent")
         self._finish(row, DeliveryStatus.SENT, None)
+
+    def _count(self, row: Notification, outcome: str) -> None:
+        """One send attempt of ``row``: by channel, and by webhook for a webhook's."""
+        counter = self.metrics.sent if outcome == "sent" else self.metrics.failed
+        counter.labels(row.channel).inc()
+        if row.channel == Channel.WEBHOOK:
+            webhook = row.recipient.removeprefix("webhook:")
+            self.metrics.webhook_sends.labels(webhook, outcome).inc()
 
     def _with_quick_retries(self, send: Callable[[], None]) -> None:
         Retrying(

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from tierflow.db.notification_models import DeliveryStatus, Notification
-from tierflow.metrics import read_model_up
+from tierflow.metrics import ScrapeRead, read_model_up
 from tierflow.partition_progress import Health
 
 
@@ -96,7 +96,12 @@ class BacklogGauges(Collector):
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.engine: Engine | None = None  # set by the process once it has one
+        self._read = ScrapeRead(self._backlog)
         registry.register(self)
+
+    def _backlog(self) -> Backlog:
+        assert self.engine is not None
+        return sender_backlog(self.engine)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         due = GaugeMetricFamily(
@@ -109,7 +114,7 @@ class BacklogGauges(Collector):
         )
         if self.engine is not None:
             try:
-                backlog = sender_backlog(self.engine)
+                backlog = self._read()
             except Exception:  # noqa: BLE001 - a scrape must not fail because the DB blinked
                 yield read_model_up(False)
                 return

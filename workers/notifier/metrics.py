@@ -1,9 +1,12 @@
 """Prometheus metrics of the notifier, on a registry the caller owns.
 
-Labels are channels, rules, reasons and outcomes: never a recipient or an address.
+Labels are channels, rules, webhooks' names, reasons and outcomes: never a recipient or an
+address.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter
 
@@ -26,7 +29,7 @@ class NotifierMetrics:
     """Events read, messages planned, sent, failed, retried and dead-lettered, by channel;
     the consumer's lag and stalls per partition; the sender's backlog."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, webhooks: Sequence[str] = ()) -> None:
         self.events = Counter(
             "tierflow_notifier_events_total",
             "Lifecycle events read, by outcome (planned, nothing_to_send, duplicate, "
@@ -70,6 +73,13 @@ class NotifierMetrics:
             ["channel"],
             registry=registry,
         )
+        self.webhook_sends = Counter(
+            "tierflow_notifier_webhook_sends_total",
+            "Send attempts per webhook of the rules file, by outcome (sent, failed): one "
+            "endpoint down shows here while the others carry the channel",
+            ["webhook", "outcome"],
+            registry=registry,
+        )
         self.partitions = PartitionGauges("tierflow_notifier", "events", registry)
         # from 0, so that increase() sees a pod's first failure, send or dead letter of a kind
         for channel in Channel:
@@ -77,4 +87,7 @@ class NotifierMetrics:
                 counter.labels(channel.value)
         for reason in NOTIFIER_REASONS:
             self.event_dead_letters.labels(reason.value)
+        for webhook in webhooks:  # the rules file's names: a bounded set
+            for outcome in ("sent", "failed"):
+                self.webhook_sends.labels(webhook, outcome)
         self.backlog = BacklogGauges(registry)

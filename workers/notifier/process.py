@@ -118,7 +118,7 @@ def serve(
     templates = Templates()
     rules = load_checked_rules(settings, templates)
     registry = process_registry()
-    metrics = NotifierMetrics(registry)
+    metrics = NotifierMetrics(registry, [webhook.name for webhook in rules.webhook])
     engine = make_engine(settings.resolved_database_url)
     metrics.backlog.engine = engine
     dispatcher = build_dispatcher(settings, engine, rules, metrics, clock)

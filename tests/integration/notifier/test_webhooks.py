@@ -117,8 +117,12 @@ async def test_a_receiver_down_for_two_minutes_gets_everything_afterwards(
         text = metrics_text(settings)
         assert metric_value(text, "tierflow_notifications_failed_total", channel="webhook") >= 9
         assert metric_value(text, "tierflow_notifications_retried_total", channel="webhook") >= 9
+        sends = "tierflow_notifier_webhook_sends_total"  # the webhook that failed, by name
+        assert metric_value(text, sends, webhook="crm", outcome="failed") >= 9
+        assert metric_value(text, sends, webhook="crm", outcome="sent") == 0
         receiver.start()
         await eventually(lambda: delivered(receiver, engine, 9), timeout=60)
+        assert metric_value(metrics_text(settings), sends, webhook="crm", outcome="sent") == 9
     ids = receiver.ids()
     assert receiver.refused == []
     assert len(ids) == len(set(ids)) == 9
