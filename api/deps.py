@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from api.errors import RETRY_AFTER_SECONDS
+from schemas.domain import Role
 from schemas.messages import N_, Said
 from tierflow import security_log
 from tierflow.auth_store import Principal, TokenRefused, resolve_token
@@ -29,7 +30,8 @@ log = logging.getLogger("tierflow.api")
 
 @dataclass(frozen=True)
 class ApiLimits:
-    """Per-token rate limits (a rate and the burst allowed), the request body size limits
+    """Per-token rate limits (a rate and the burst allowed; a system client's token gets
+    ``system_rate_factor`` times each: it serves many people), the request body size limits
     (``max_upload_bytes``: the console's directory import, a whole national directory), how
     long an action waits for its answer and a read for the workflow's view. Set through
     ``TIERFLOW_API_*`` (``Settings``)."""
@@ -40,6 +42,7 @@ class ApiLimits:
     actions_burst: int
     reads_per_second: float
     reads_burst: int
+    system_rate_factor: float
     max_body_bytes: int
     max_upload_bytes: int
     action_wait_seconds: float
@@ -187,9 +190,11 @@ def _too_many_guesses(wait: float) -> HTTPException:
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def _limit(limiter: RateLimiter, principal: Principal, over: str) -> None:
-    """429 when the caller is over ``limiter``'s rate; ``over`` says so (its seconds filled)."""
-    wait = limiter.take(principal.token_id)
+def _limit(ctx: ApiContext, limiter: RateLimiter, principal: Principal, over: str) -> None:
+    """429 when the caller is over ``limiter``'s rate; ``over`` says so (its seconds filled).
+    A system client's token has ``system_rate_factor`` times the rate and burst."""
+    factor = ctx.limits.system_rate_factor if principal.role is Role.SYSTEM else 1.0
+    wait = limiter.take(principal.token_id, factor)
     if wait is not None:
         retry_after = max(1, math.ceil(wait))  # whole seconds, as the header wants
         raise HTTPException(
@@ -202,7 +207,10 @@ def _limit(limiter: RateLimiter, principal: Principal, over: str) -> None:
 def submit_rate(ctx: Ctx, principal: CurrentPrincipal) -> Principal:
     """Authenticate and take a token from the caller's submit bucket."""
     _limit(
-        ctx.submit_limiter, principal, N_("rate limit for submit exceeded; retry in %(seconds)d s")
+        ctx,
+        ctx.submit_limiter,
+        principal,
+        N_("rate limit for submit exceeded; retry in %(seconds)d s"),
     )
     return principal
 
@@ -210,7 +218,10 @@ def submit_rate(ctx: Ctx, principal: CurrentPrincipal) -> Principal:
 def action_rate(ctx: Ctx, principal: CurrentPrincipal) -> Principal:
     """Authenticate and take a token from the caller's action bucket."""
     _limit(
-        ctx.action_limiter, principal, N_("rate limit for actions exceeded; retry in %(seconds)d s")
+        ctx,
+        ctx.action_limiter,
+        principal,
+        N_("rate limit for actions exceeded; retry in %(seconds)d s"),
     )
     return principal
 
@@ -218,7 +229,12 @@ def action_rate(ctx: Ctx, principal: CurrentPrincipal) -> Principal:
 def read_rate(ctx: Ctx, principal: CurrentPrincipal) -> Principal:
     """Authenticate and take a token from the caller's bucket of request reads: each asks the
     workflow for its view, a worker's task (a whole replay for an ended request)."""
-    _limit(ctx.read_limiter, principal, N_("rate limit for reads exceeded; retry in %(seconds)d s"))
+    _limit(
+        ctx,
+        ctx.read_limiter,
+        principal,
+        N_("rate limit for reads exceeded; retry in %(seconds)d s"),
+    )
     return principal
 
 

@@ -21,6 +21,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from schemas.events import UNKNOWN_FIELD
 from schemas.lifecycle import Wording
 from schemas.messages import N_, Said, TranslatableError, named_check, pydantic_reason
+from tierflow.i18n import from_accept_language, translations
+from tierflow.i18n.refusals import refusal_text
 
 log = logging.getLogger("tierflow.api")
 
@@ -167,13 +169,16 @@ class Refused(HTTPException):
 async def on_http_error(request: Request, exc: Exception) -> Response:
     """Answer an HTTP error as FastAPI does, adding ``reason`` (msgid and values) when its
     reason is worded as a catalog message (a refusal, a request not found): a client such as
-    the CLI then shows it in its reader's language."""
+    the CLI then shows it in its reader's language; ``text`` is it in the caller's
+    (``Accept-Language``, Chinese by default), for a client that shows it as it is."""
     assert isinstance(exc, StarletteHTTPException)
     said = exc.said if isinstance(exc, Refused) else exc.detail
     wording = Wording.of(said) if isinstance(said, Said) else None
     if wording is None:
         return await http_exception_handler(request, exc)
-    body = {"detail": exc.detail, "reason": wording.model_dump()}
+    language = from_accept_language(request.headers.get("accept-language")) or "zh-CN"
+    text = refusal_text(wording.as_said(), translations(language))
+    body = {"detail": exc.detail, "reason": wording.model_dump(), "text": text}
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 

@@ -53,12 +53,20 @@ class ErrorOut(BaseModel):
 
     detail: str
     reason: ReasonOut | None = None
+    text: str | None = Field(
+        default=None,
+        description="The reason in the caller's language (Accept-Language; Chinese by "
+        "default), where the server worded it as a catalog message (``reason``)",
+    )
 
 
 class SubmitAccepted(BaseModel):
     request_id: str
     workflow_id: str
-    status: str = Field(description="accepted: the workflow runs (new, or already running)")
+    status: str = Field(
+        description="accepted: this submit started the request's workflow; duplicate: the "
+        "same request (id and content) was submitted before, and this one changed nothing"
+    )
     tier: Tier | None = Field(
         default=None,
         description="Where it was routed, when the submit asked to wait for it (wait=true) and "

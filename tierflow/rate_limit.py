@@ -35,16 +35,25 @@ class SlidingWindow:
 class RateLimiter(SlidingWindow):
     """Per-key rate limits: ``burst`` hits are allowed per ``burst / per_second`` seconds (at
     least one second), so the long-run rate is ``per_second`` as with the token bucket this
-    replaces."""
+    replaces. A key may be given ``factor`` times both (a system client serving many)."""
 
     def __init__(self, per_second: float, burst: int) -> None:
         super().__init__(burst, max(1, math.ceil(burst / per_second)) if per_second > 0 else 3600)
+        self._scaled: dict[float, RateLimitItemPerSecond] = {1.0: self.item}
 
-    def take(self, key: object) -> float | None:
+    def _item(self, factor: float) -> RateLimitItemPerSecond:
+        if factor not in self._scaled:
+            amount = max(1, round(self.item.amount * factor))
+            self._scaled[factor] = RateLimitItemPerSecond(amount, self.item.multiples)
+        return self._scaled[factor]
+
+    def take(self, key: object, factor: float = 1.0) -> float | None:
         """Count one hit for ``key``; return None if allowed, else seconds until one is."""
-        if self.limiter.hit(self.item, str(key)):
+        item = self._item(factor)
+        if self.limiter.hit(item, str(key)):
             return None
-        return self.wait(str(key))
+        reset_at = self.limiter.get_window_stats(item, str(key)).reset_time
+        return max(0.0, reset_at - time.time())
 
 
 class FailureLimit(SlidingWindow):

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         description="Reads of one request (its live view) a token may make per second (then 429)",
     )
     api_reads_burst: int = Field(default=100, ge=1, description="Request reads a token may burst")
+    api_system_rate_factor: float = Field(
+        default=20.0,
+        ge=1,
+        description="A system client's token (a portal, a hotline serving many people) gets "
+        "this many times every per-token rate and burst",
+    )
     api_max_body_bytes: int = Field(
         default=256 * 1024, ge=1024, description="Largest request body the API reads (then 413)"
     )

@@ -32,7 +32,15 @@ CSV_MAX_ROWS = 10_000  # rows in one CSV export at most (page with offset for mo
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SubmitAccepted,
-    responses={**ERRORS, 409: {"model": ErrorOut}, 429: {"model": ErrorOut}},
+    responses={
+        **ERRORS,
+        409: {
+            "model": ErrorOut,
+            "description": "The request id was submitted before with other content, or its "
+            "request has ended (a new request takes a new id)",
+        },
+        429: {"model": ErrorOut, "description": "Over the token's submit rate (Retry-After)"},
+    },
 )
 async def submit_request(
     body: RequestInput,
@@ -207,7 +215,11 @@ def export_requests(
 @router.get(
     "/{request_id}",
     response_model=RequestDetail,
-    responses={**ERRORS, 404: {"model": ErrorOut, "description": "Unknown or out of scope"}},
+    responses={
+        **ERRORS,
+        404: {"model": ErrorOut, "description": "Unknown or out of scope"},
+        429: {"model": ErrorOut, "description": "Over the token's read rate (Retry-After)"},
+    },
 )
 async def get_request(
     request_id: Annotated[str, Path(pattern=REQUEST_ID_PATTERN, max_length=64)],

@@ -120,7 +120,7 @@ async def submit_request(
         raise HTTPException(status.HTTP_403_FORBIDDEN, refused)
     request = body.model_copy(update={"submitted_by": principal.actor})
     try:
-        await submission.submit_request(
+        started = await submission.submit_request(
             ctx.temporal,
             request,
             ctx.settings.task_queue,
@@ -131,7 +131,7 @@ async def submit_request(
     accepted = SubmitAccepted(
         request_id=request.request_id,
         workflow_id=workflow_id(request.request_id),
-        status="accepted",
+        status="duplicate" if started is submission.Submitted.DUPLICATE else "accepted",
     )
     row = await routed_row(ctx, request.request_id) if wait else None
     if row is not None:

@@ -292,6 +292,7 @@ async def test_error_codes(api: Api, stack) -> None:
     assert r.json() == {
         "detail": "request 'no-such-request' not found",
         "reason": {"message": "request %(id)r not found", "values": {"id": "no-such-request"}},
+        "text": "找不到工单 'no-such-request'（或不在您的办理范围内）",  # Chinese unless asked
     }
     r = await api.act("no-such-request", "comment", "admin", text="x")
     assert r.status_code == 404
@@ -348,9 +349,14 @@ async def test_error_codes(api: Api, stack) -> None:
 async def test_reads_of_a_request_are_rate_limited_per_token(api: Api, stack) -> None:
     """Each read of a request asks its workflow for the view (a whole replay once it ended):
     a token past its read bucket gets 429 with Retry-After, on the API and the console's case
-    page; another token reads on, and lists (read model only) are not counted."""
+    page; another token reads on, and lists (read model only) are not counted. A system
+    client's token serves many people: its bucket is larger."""
     rid = await api.submit(make_request())
-    tiny_bucket = {"api_reads_per_second": 0.01, "api_reads_burst": 2}
+    tiny_bucket = {
+        "api_reads_per_second": 0.01,
+        "api_reads_burst": 2,
+        "api_system_rate_factor": 3,
+    }
     tight = create_app(stack.settings.model_copy(update=tiny_bucket), stack.client, stack.engine)
     async with asgi_client(tight) as client:
         reads = [
@@ -369,6 +375,13 @@ async def test_reads_of_a_request_are_rate_limited_per_token(api: Api, stack) ->
         pages = [await client.get(f"/console/requests/{rid}") for _ in range(2)]
         assert [p.status_code for p in pages] == [200, 429]
         assert "读取过于频繁" in pages[-1].text
+        # a system client's token (a portal reading for many enterprises) has factor times
+        # the bucket: 3 x 2 reads here
+        portal = [
+            await client.get(V1 + f"/requests/{rid}", headers=api.users.auth("sys_portal"))
+            for _ in range(7)
+        ]
+        assert [r.status_code for r in portal] == [200] * 6 + [429]
 
 
 def _from(app: Any, address: str) -> httpx.AsyncClient:
@@ -618,6 +631,7 @@ async def test_a_submit_reusing_a_request_id_with_other_content_is_a_conflict(ap
     rid = await api.submit(req)
     again = await api.post("/requests", "admin", json=request_body(req))
     assert again.status_code == 202  # a retry of the same submit: the same request
+    assert again.json()["status"] == "duplicate"  # it changed nothing, and says so
     other = request_body(req.model_copy(update={"subject": "Something else entirely"}))
     r = await api.post("/requests", "admin", json=other)
     assert r.status_code == 409
@@ -625,6 +639,10 @@ async def test_a_submit_reusing_a_request_id_with_other_content_is_a_conflict(ap
     reason = Wording.model_validate(r.json()["reason"])  # for the CLI and console, in Chinese
     zh = refusal_text(reason.as_said(), translations("zh-CN"))
     assert zh == f"request_id：{rid!r} 此前已以不同内容提交"
+    assert r.json()["text"] == zh  # for a client that shows it as it is: Chinese by default
+    english = {"Accept-Language": "en-US,en;q=0.9"}
+    r = await api.post("/requests", "admin", json=other, headers=english)
+    assert r.json()["text"] == r.json()["detail"]  # in the caller's language
 
 
 async def test_a_submit_that_waits_says_where_the_request_went(api: Api) -> None:

@@ -198,7 +198,8 @@ async def test_a_walk_in_form_fills_in_an_enterprise_that_came_before(api: Api, 
     """带出企业信息: the USCC of an enterprise the unit served fills in its name, division and
     contact from its latest request the caseworker may see; another unit's caseworker, who
     may not see it, gets the registering division only; a bad USCC is named."""
-    before = make_request()
+    # an enterprise of its own: other tests may move the shared one's requests to cw_other
+    before = make_request(uscc=make_uscc("330106", random.Random(uuid.uuid4().hex)))
     rid = await api.submit(before, who="sys_portal")
     await eventually(lambda: _row_of(stack, rid), what=f"{rid} in the read model")
     page = await _walk_in_form(stack, api, "cw_own", before.enterprise.uscc.lower())
