@@ -150,9 +150,11 @@ def is_recorded(engine: Engine, version: str) -> bool:
 
 def record_file(engine: Engine, path: Path | None, imported_by: str) -> tuple[str, bool]:
     """Record the directory file (the packaged one when ``path`` is None) unless its version
-    is recorded; return (version, newly recorded). ``tierflow db seed`` calls it, so the
-    version workers start with is retrievable too. When it is now the newest version, the
-    ``institution`` table is made to match it, as an import does."""
+    is recorded; return (version, newly recorded). ``tierflow directory record`` and a
+    starting worker call it, so the version workers start with is retrievable too. When it
+    is now the newest version, the ``institution`` table is made to match it, as an import
+    does. A file without an import time (the packaged one) goes only into a database without
+    versions: stamped now, it would displace every import (DirectoryError)."""
     if path is None:
         text = resources.files("tierflow.data").joinpath(PACKAGED_DIRECTORY).read_text("utf-8")
         source = PACKAGED_DIRECTORY
@@ -164,6 +166,13 @@ def record_file(engine: Engine, path: Path | None, imported_by: str) -> tuple[st
     logged = [r for r in directory.imports_log() if r.version == directory.version]
     at = datetime.fromisoformat(logged[-1].at) if logged else None
     with Session(engine) as session:
+        newest = _newest(session)
+        if at is None and newest is not None:  # stamped now, it would displace the imports
+            raise DirectoryError(
+                f"{source}: version {directory.version} has no import time, and the database "
+                f"holds directory versions already (the newest: {newest}); recorded now, it "
+                "would replace them for routing. Import it instead (tierflow directory import)"
+            )
         record_version(
             session,
             text,

@@ -220,10 +220,13 @@ def promote(
     in force at an instant already gone never changes. A release not started yet is replaced
     by another from the same instant (the newer one is the release from then on).
 
+    A release may start before one not started yet (to correct the policy in force until
+    then); that one still starts at its own instant.
+
     Refused (``PolicyStoreError`` naming the field): a time without a zone or in the past
-    (beyond ``SKEW``), a version not recorded, a release from before a later one, or from the
-    instant of one already in force, the version already in force by the latest release, a
-    what-if run that is not recorded or tried another policy.
+    (beyond ``SKEW``), a version not recorded, a release from the instant of one already in
+    force, the version already in force from that instant, a what-if run that is not
+    recorded or tried another policy.
     """
     now = now or datetime.now(UTC)
     given = in_force_from
@@ -232,17 +235,10 @@ def promote(
     with Session(engine) as session:
         if engine.dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PROMOTION_LOCK})
-        latest = _latest(session)
-        if (
-            latest is not None
-            and (latest.version, latest.whatif_run_id)
-            == (
-                version,
-                whatif_run_id,
-            )
-            and latest.in_force_from == max(start, latest.promoted_at)
-        ):
-            return Release.of(latest)  # a retry of this very promotion: its answer again
+        for earlier in _promoted(session, version, whatif_run_id):
+            standing = _in_force_at(session, earlier.in_force_from)  # not replaced since
+            if earlier.in_force_from == max(start, earlier.promoted_at) and standing == earlier:
+                return Release.of(earlier)  # a retry of this very promotion: its answer again
         check_when(given, now)
         recorded = session.get(SlaPolicyVersion, version)
         if recorded is None:
@@ -251,7 +247,7 @@ def promote(
                 N_("version: %(version)s is not recorded; add it first (tierflow policy add)"),
                 version=version,
             )
-        _check_order(latest, version, in_force_from, now)
+        _check_order(_in_force_at(session, in_force_from), version, in_force_from, now)
         if whatif_run_id is not None:
             _check_run(session, whatif_run_id, recorded)
         row = SlaPolicyRelease(
@@ -268,11 +264,15 @@ def promote(
         return Release.of(row)
 
 
-def _latest(session: Session) -> SlaPolicyRelease | None:
-    query = select(SlaPolicyRelease).order_by(
-        col(SlaPolicyRelease.in_force_from).desc(), col(SlaPolicyRelease.id).desc()
+def _promoted(session: Session, version: str, whatif_run_id: str | None) -> list[SlaPolicyRelease]:
+    """The releases of ``version`` on ``whatif_run_id``'s evidence (a retry finds its own)."""
+    query = select(SlaPolicyRelease).where(
+        col(SlaPolicyRelease.version) == version,
+        col(SlaPolicyRelease.whatif_run_id) == whatif_run_id
+        if whatif_run_id is not None
+        else col(SlaPolicyRelease.whatif_run_id).is_(None),
     )
-    return session.exec(query.limit(1)).first()
+    return list(session.exec(query).all())
 
 
 def release_start(in_force_from: datetime) -> datetime:
@@ -289,8 +289,8 @@ def release_start(in_force_from: datetime) -> datetime:
 
 def check_when(in_force_from: datetime, now: datetime | None = None) -> None:
     """Refuse a start in the past, or so far ahead that it reads as a typo (2207 for 2027):
-    a release is never undone, and every later one must start after it. The refusal shows
-    the instant as it was given (in the admin's zone)."""
+    a release is never undone. The refusal shows the instant as it was given (in the admin's
+    zone)."""
     now = now or datetime.now(UTC)
     start = release_start(in_force_from)
     if start < now - SKEW:
@@ -311,30 +311,39 @@ def check_when(in_force_from: datetime, now: datetime | None = None) -> None:
         )
 
 
+def _in_force_at(session: Session, at: datetime) -> SlaPolicyRelease | None:
+    """The release in force at ``at`` (the latest from then or before; the newer of a tie)."""
+    query = (
+        select(SlaPolicyRelease)
+        .where(col(SlaPolicyRelease.in_force_from) <= at)
+        .order_by(col(SlaPolicyRelease.in_force_from).desc(), col(SlaPolicyRelease.id).desc())
+    )
+    return session.exec(query.limit(1)).first()
+
+
 def _check_order(
-    latest: SlaPolicyRelease | None, version: str, in_force_from: datetime, now: datetime
+    current: SlaPolicyRelease | None, version: str, in_force_from: datetime, now: datetime
 ) -> None:
-    """Refuse a release before the ``latest`` one, at the instant of one already in force,
-    or one that changes nothing. A release not started yet may be replaced from its instant."""
-    if latest is None:
+    """Refuse a release at the instant of one already in force, or one that changes nothing
+    (``current``: the release in force at ``in_force_from``). A release not started yet may
+    be replaced from its instant; one may start before it (to correct the policy in force
+    meanwhile), which still starts at its own instant."""
+    if current is None:
         return
-    pending = latest.in_force_from > now
-    if latest.in_force_from > in_force_from or (
-        latest.in_force_from == in_force_from and not pending
-    ):
+    if current.in_force_from == in_force_from and current.in_force_from <= now:
         raise PolicyStoreError(
             "in_force_from",
             N_(
                 "in_force_from: %(version)s is released from %(later)s; a release starts "
                 "after it, or at that instant to replace it before it starts"
             ),
-            version=latest.version,
-            later=latest.in_force_from.astimezone(SHANGHAI).isoformat(),
+            version=current.version,
+            later=current.in_force_from.astimezone(SHANGHAI).isoformat(),
         )
-    if latest.version == version:
+    if current.version == version:
         raise PolicyStoreError(
             "version",
-            N_("version: %(version)s is already the policy of the latest release"),
+            N_("version: %(version)s is already the policy in force from then"),
             version=version,
         )
 
@@ -349,7 +358,7 @@ def check_before_recording(
     check_when(in_force_from, now)
     with Session(engine) as session:
         start = max(release_start(in_force_from), now.astimezone(UTC))
-        _check_order(_latest(session), version, start, now)
+        _check_order(_in_force_at(session, start), version, start, now)
         _run_itself(session, whatif_run_id, version)
 
 

@@ -29,6 +29,7 @@ import typer.main
 from click.testing import Result
 from typer.testing import CliRunner
 
+from api.service.requests import QueueSort
 from schemas.domain import Category, Grade, Priority, Role, SlaStatus, Tier
 from schemas.lifecycle import ActionFields, ActionKind
 from schemas.permissions import SYSTEM_GRANTS
@@ -393,7 +394,7 @@ WIDE = {"COLUMNS": "250"}  # one line per option or command: a dev command's lin
 # options take (sorts, SLA statuses, actions and their fields) besides CODES.
 HELP_NAMES = {
     "shell", "kafka", "webhook", "excel", "cloudevent", "requestinput", "head", "base",
-    "risk", "newest", "oldest", "on_track", "days", "rating", "outcome", "stage",
+    "on_track", "days", "rating", "outcome", "stage", *(s.value for s in QueueSort),
     *(s.value for s in SlaStatus), *(p.value for p in Priority), *(a.value for a in ActionKind),
     *ActionFields.model_fields,
 }  # fmt: skip

@@ -154,6 +154,32 @@ def test_the_packaged_directory_is_recorded_once(db_engine: Engine) -> None:
     assert institution_ids(db_engine) == {e.id for e in PACKAGED.entries}
 
 
+def test_the_packaged_directory_never_displaces_an_import(sqlite_url: str, tmp_path: Path) -> None:
+    """Stamped with the time it is recorded, the packaged directory (no import time of its
+    own) would become the newest version and route every request by the demo's units: it
+    goes only into a database without versions, from the CLI as from a worker."""
+    engine = make_engine(sqlite_url)
+    try:
+        import_directory(NAMED + TIANHE, None, "v9", source="a", imported_by="a", engine=engine)
+        with pytest.raises(DirectoryError, match="Import it instead"):
+            record_file(engine, None, "cli:admin")
+        env = {**os.environ, "TIERFLOW_DATABASE_URL": sqlite_url, "TIERFLOW_HOME": str(tmp_path)}
+        env.pop("TIERFLOW_DIRECTORY_FILE", None)
+        refused = subprocess.run(
+            [sys.executable, "-m", "tierflow.cli", "directory", "record"],
+            env=env | {"TIERFLOW_LANG": "en"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert "Import it instead" in refused.stdout + refused.stderr
+        assert newest_version(engine) == "v9" and "gd-440106-sme" in institution_ids(engine)
+        assert recorded(engine) == ["v9"]
+    finally:
+        engine.dispose()
+
+
 def test_a_file_older_than_the_newest_import_leaves_the_institution_table(
     db_engine: Engine, tmp_path: Path
 ) -> None:

@@ -113,6 +113,7 @@ def test_a_candidate_must_validate_and_may_not_take_the_files_version(
 
 
 def test_promotions_move_forward_only_and_name_the_field(sqlite_engine: Engine) -> None:
+    """A release never changes the past; one not started may be replaced from its instant."""
     add_policy(sqlite_engine, V1, added_by="admin", configured=None)
     add_policy(sqlite_engine, V2, added_by="admin", configured=None)
     day = NOW + timedelta(days=1)
@@ -145,23 +146,24 @@ def test_promotions_move_forward_only_and_name_the_field(sqlite_engine: Engine) 
     assert (later.version, later.in_force_from, later.promoted_at) == ("v2", day, NOW)
     assert later.note == "夜间" and later.whatif_run_id is None
     earlier = day - timedelta(hours=2)
-    # shown in China time, as the admin reads it
-    assert "v2 is released from 2026-12-03T17:00:00+08:00; a release starts after it" in refused(
-        "in_force_from", promote, sqlite_engine, "v1", earlier, promoted_by="admin", now=NOW
+    # before v2 starts, v1 is in force: promoting it again from then changes nothing
+    assert "v1 is already the policy in force from then" in refused(
+        "version", promote, sqlite_engine, "v1", earlier, promoted_by="admin", now=NOW
     )
     refused("version", promote, sqlite_engine, "v2", day + timedelta(1), promoted_by="a", now=NOW)
     # v2 has not started: a release from its instant replaces it (a correction)
     replaced = promote(sqlite_engine, "v1", day, promoted_by="admin", now=NOW)
     assert policy_in_force(sqlite_engine, day).policy.version == "v1"
-    assert "v1 is released from" in refused(  # once started, never replaced
+    # shown in China time, as the admin reads it
+    assert "v1 is released from 2026-12-03T17:00:00+08:00; a release starts after" in refused(
         "in_force_from", promote, sqlite_engine, "v2", day, promoted_by="a", now=day
-    )
+    )  # once started, never replaced
     back = promote(sqlite_engine, "v2", day + timedelta(days=1), promoted_by="admin", now=NOW)
     assert [r.id for r in releases(sqlite_engine)] == [skewed.id, later.id, replaced.id, back.id]
     # a retry of the same promotion (its answer lost) is answered with the release made
     again = promote(sqlite_engine, "v2", day + timedelta(days=1), promoted_by="admin", now=NOW)
     assert again == back and len(releases(sqlite_engine)) == 4
-    # 2207 for 2027: a release cannot be undone, and every later one would have to follow it
+    # 2207 for 2027: a release cannot be undone
     typo = day.replace(year=day.year + 181)
     assert "more than 366 days ahead" in refused(
         "in_force_from", promote, sqlite_engine, "v2", typo, promoted_by="admin", now=NOW
@@ -235,3 +237,25 @@ def test_the_policy_in_force_is_the_latest_release_at_or_before_the_instant(
     assert in_second.release is not None and in_second.release.in_force_from == second
     assert load_version(sqlite_engine, "v2") is in_second.policy  # parsed once, then cached
     assert load_version(sqlite_engine, "v3") is None
+
+
+def test_a_release_may_correct_the_policy_in_force_before_a_scheduled_one(
+    sqlite_engine: Engine,
+) -> None:
+    """A mistake in force now is corrected from now although a release is scheduled after
+    it (from the new year): the scheduled one still starts at its instant."""
+    add_policy(sqlite_engine, V1, added_by="admin", configured=None)
+    add_policy(sqlite_engine, V2, added_by="admin", configured=None)
+    typo = promote(sqlite_engine, "v2", NOW, promoted_by="admin", now=NOW)
+    new_year = NOW + timedelta(days=30)
+    scheduled = promote(sqlite_engine, "v1", new_year, promoted_by="admin", now=NOW)
+    later = NOW + timedelta(hours=1)
+    fixed = promote(sqlite_engine, "v1", later, promoted_by="admin", note="纠错", now=later)
+    assert fixed.in_force_from == later
+    assert policy_in_force(sqlite_engine, NOW).policy.version == "v2"
+    assert policy_in_force(sqlite_engine, later).policy.version == "v1"
+    assert policy_in_force(sqlite_engine, new_year).policy.version == "v1"
+    assert [r.id for r in releases(sqlite_engine)] == [typo.id, fixed.id, scheduled.id]
+    # its answer lost, the correction retried: the release made, not another
+    again = promote(sqlite_engine, "v1", later, promoted_by="admin", note="纠错", now=later)
+    assert again == fixed and len(releases(sqlite_engine)) == 3
