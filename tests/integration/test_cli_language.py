@@ -27,17 +27,21 @@ import typer
 import typer.core
 import typer.main
 from click.testing import Result
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from activities.persistence import TransitionWriter
 from api.service.requests import QueueSort
 from schemas.domain import Category, Grade, Priority, Role, SlaStatus, Tier
 from schemas.lifecycle import ActionFields, ActionKind
 from schemas.permissions import SYSTEM_GRANTS
-from tests.utils.factories import GIANT, GRADE_LIST, SMALL
+from tests.utils.factories import GIANT, GRADE_LIST, SMALL, T0, RecordFactory, make_request
 from tests.utils.language import cli_english_words, language_env, mixed_punctuation
 from tierflow.cli import app as cli_app
 from tierflow.cli import events, plugins
+from tierflow.db.engine import make_engine
 from tierflow.db.grade_models import GradeLevel
+from tierflow.db.models import ServiceRequest
 
 LOCALES = [None, "en"]  # None: the default
 # Codes the commands show as they are: what their options take and scripts read.
@@ -130,6 +134,38 @@ def test_users_and_tokens(locale: str | None, env: dict[str, str | None]) -> Non
         Step(("users", "list"), 0, "ana\tcaseworker\tzj-330106-sme", "ana\tcaseworker"),
     ]
     check(locale, env, steps, "ana", "root", "bob", "boss", "nowhere", "fly", "tf")
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_leaver_disabled_with_requests_in_hand(
+    locale: str | None, env: dict[str, str | None], sqlite_url: str
+) -> None:
+    """Disabling a leaver names the requests they still handle, which nobody works until a
+    lead or an admin names another handler."""
+    engine = make_engine(sqlite_url)
+    held = RecordFactory(make_request("req-held"), T0)
+    done = RecordFactory(make_request("req-done"), T0)
+    writer = TransitionWriter(engine)
+    writer.persist([held.submitted(), held.assigned("zj-330106-sme")])
+    writer.persist([done.submitted(), done.assigned("zj-330106-sme"), done.resolved()])
+    writer.persist([done.closed()])
+    with Session(engine) as session:
+        for row in session.exec(select(ServiceRequest)).all():
+            row.handler_id = "ana"
+            session.add(row)
+        session.commit()
+    engine.dispose()
+    add = ("users", "add", "ana", "--role", "caseworker", "--institution", "zj-330106-sme")
+    steps = [
+        Step(add, 0, "已创建用户 ana", "user ana"),
+        Step(
+            ("users", "disable", "ana"),
+            0,
+            "ana 仍承办 1 件未办结的工单（req-held）",
+            "ana still handles 1 unfinished request (req-held)",
+        ),
+    ]
+    check(locale, env, steps, "ana", "req", "held", "tierflow", "act", "f", "handler_id")
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -394,7 +430,7 @@ WIDE = {"COLUMNS": "250"}  # one line per option or command: a dev command's lin
 # options take (sorts, SLA statuses, actions and their fields) besides CODES.
 HELP_NAMES = {
     "shell", "kafka", "webhook", "excel", "cloudevent", "requestinput", "head", "base",
-    "on_track", "days", "rating", "outcome", "stage", *(s.value for s in QueueSort),
+    "on_track", "days", "rating", "outcome", "stage", "now", *(s.value for s in QueueSort),
     *(s.value for s in SlaStatus), *(p.value for p in Priority), *(a.value for a in ActionKind),
     *ActionFields.model_fields,
 }  # fmt: skip

@@ -102,6 +102,8 @@ def test_refusals_name_the_field(db_url: str, tmp_path: Path) -> None:
     assert run_id.exit_code == 1 and "未发布：--whatif-run：" in run_id.output, run_id.output
     garbled = run(db_url, "policy", "promote", "2099.9", "--from", "next week")
     assert garbled.exit_code == 2 and "--from：'next week' 不是 ISO 8601 时间" in garbled.output
+    now = run(db_url, "policy", "promote", "2099.8", "--from", "now", "--note", "即时纠错")
+    assert now.exit_code == 0 and "时限规则 2099.8 自" in now.output, now.output
 
     broken = tmp_path / "broken.toml"
     broken.write_text('version = "2027.x"\n', encoding="utf-8")

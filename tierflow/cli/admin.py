@@ -118,6 +118,34 @@ def _set_disabled(name: str, disabled: bool) -> None:
     else:
         done = _("user %(user)s enabled") if changed else _("user %(user)s was enabled already")
     typer.echo(done % {"user": name})
+    if disabled:
+        _still_handles(name)
+
+
+def _still_handles(name: str) -> None:
+    """Name the unfinished requests a disabled user still handles: nobody works them until
+    their unit's lead or an admin names another handler."""
+    from sqlmodel import Session
+
+    from tierflow.db.repository import handled_by
+
+    with Session(open_engine()) as session:
+        count, ids = handled_by(session, name)
+    if not count:
+        return
+    shown = ", ".join(ids) + (" …" if count > len(ids) else "")
+    typer.echo(
+        ngettext(
+            "%(user)s still handles %(num)d unfinished request (%(ids)s): their unit's lead or "
+            "an admin names another handler (tierflow act <request> assign_handler -f "
+            "handler_id=<colleague>)",
+            "%(user)s still handles %(num)d unfinished requests (%(ids)s): their unit's lead "
+            "or an admin names another handler for each (tierflow act <request> "
+            "assign_handler -f handler_id=<colleague>)",
+            count,
+        )
+        % {"user": name, "num": count, "ids": shown}
+    )
 
 
 DURATION = re.compile(r"^([1-9][0-9]{0,4})([dh])$")

@@ -115,7 +115,7 @@ def promote(
         ...,
         "--from",
         help="From when new requests pin it: ISO 8601 with a time zone, e.g. "
-        "2027-01-01T00:00+08:00",
+        "2027-01-01T00:00+08:00, or now",
     ),
     whatif_run: str | None = typer.Option(
         None, "--whatif-run", help="The what-if run that justified it (its run id)"
@@ -127,7 +127,11 @@ def promote(
     from tierflow.policy_store import promote as promote_version
 
     try:
-        start = datetime.fromisoformat(in_force_from)
+        start = (
+            datetime.now(UTC)
+            if in_force_from.strip().lower() == "now"
+            else datetime.fromisoformat(in_force_from)
+        )
     except ValueError:
         fail(_("--from: %(text)r is not an ISO 8601 time") % {"text": in_force_from}, 2)
     with database() as engine:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from schemas.domain import State, Tier
+from schemas.domain import TERMINAL_STATES, State, Tier
 from tierflow.db.engine import conflict_insert
 from tierflow.db.models import (
     Comment,
@@ -84,6 +84,18 @@ def open_requests_by_tier(session: Session) -> dict[Tier, int]:
     for tier, count in session.exec(query).all():
         counts[Tier(tier)] = int(count)
     return counts
+
+
+def handled_by(session: Session, user_id: str, limit: int = 20) -> tuple[int, list[str]]:
+    """How many unfinished requests ``user_id`` handles (承办人), and the first ``limit``
+    ids: a leaver's, which their unit's lead or an admin gives to someone else."""
+    unfinished = (
+        col(ServiceRequest.handler_id) == user_id,
+        col(ServiceRequest.state).not_in(sorted(TERMINAL_STATES)),
+    )
+    count = session.exec(select(func.count()).where(*unfinished)).one()
+    ids = select(ServiceRequest.request_id).where(*unfinished).order_by(ServiceRequest.request_id)
+    return int(count), list(session.exec(ids.limit(limit)).all())
 
 
 def upsert_institutions(session: Session, institutions: Iterable[InstitutionCreate]) -> int:
