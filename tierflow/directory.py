@@ -208,7 +208,9 @@ class Directory:
     # ------------------------------------------------------------------ loading
     @classmethod
     def parse(cls, text: str, source: str = PACKAGED_DIRECTORY) -> Directory:
-        """Parse directory JSON; raise DirectoryError naming each bad field."""
+        """Parse directory JSON; raise DirectoryError naming each bad field. A division code
+        retired since the file was written is read as its successor: newer division data must
+        not lock out the versions recorded before it (a CSV import still refuses one)."""
         try:
             data: Any = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -223,6 +225,18 @@ class Directory:
             ]
             raise DirectoryError("\n".join(lines)) from None
         for i, entry in enumerate(doc.institutions):
+            successor = current_code(entry.division_code)
+            if entry.division_code not in DIVISION_INFO and successor != entry.division_code:
+                # retired since it was written (a merger in newer division data): the unit
+                # serves its successor, so a recorded version still loads (imports refuse it)
+                log.warning(
+                    "%s: %s's division %s is retired; read as its successor %s",
+                    source,
+                    entry.id,
+                    entry.division_code,
+                    successor,
+                )
+                entry = doc.institutions[i] = entry.model_copy(update={"division_code": successor})
             problem = unknown_division(entry)
             if problem is None and entry.id.startswith(GENERATED_PREFIX):
                 reserved = N_("id %(id)r: ids starting %(prefix)r are reserved")

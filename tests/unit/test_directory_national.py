@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from pathlib import Path
 
@@ -240,3 +241,23 @@ def test_the_cli_exports_lists_and_imports(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "未导入：" in bad.output
     assert "第 3 行，区划代码：区划代码 990101 不在 GB/T 2260 区划数据中" in bad.output
     assert Directory.load(target).version == "2026.12"  # the refused file changed nothing
+
+
+def test_a_recorded_directory_naming_a_retired_division_still_loads() -> None:
+    """A version recorded before newer division data retired a unit's code (a merger) loads
+    with the unit at the successor, where its requests route: otherwise the newest version,
+    the console and every worker would refuse it, and no import could replace it."""
+    entries = [e for e in DIRECTORY.entries if not e.generated and e.id != "zj-330105-sme"]
+    entries = [
+        e.model_copy(update={"division_code": "330103"}) if e.id == "zj-330106-sme" else e
+        for e in entries
+    ]
+    written = json.dumps(
+        {"version": "v-old", "institutions": [e.model_dump(mode="json") for e in entries]},
+        ensure_ascii=False,
+    )
+    loaded = Directory.parse(written, "recorded")
+    moved = loaded.get("zj-330106-sme")
+    assert moved is not None and moved.division_code == "330105"
+    found = loaded.route("330103", Category.TALENT, Tier.COUNTY)
+    assert found is not None and found.id == "zj-330106-sme"
