@@ -11,17 +11,19 @@ from click.testing import Result
 from sqlmodel import Session
 from typer.testing import CliRunner
 
+from schemas.domain import Role
 from tests.utils.fast_policy import Targets, policy_text
 from tests.utils.language import language_env
+from tierflow.auth_store import create_user
 from tierflow.cli import app as cli_app
 from tierflow.db.engine import make_engine
 from tierflow.db.models import WhatIfRun
 from tierflow.policy_store import releases
 
 
-def run(url: str, *args: str, locale: str | None = None) -> Result:
+def run(url: str, *args: str, locale: str | None = None, operator: str | None = None) -> Result:
     env = {"TIERFLOW_DATABASE_URL": url, "COLUMNS": "200"} | language_env(locale)
-    return CliRunner().invoke(cli_app, list(args), env=env)
+    return CliRunner().invoke(cli_app, list(args), env=env | {"TIERFLOW_OPERATOR": operator})
 
 
 def save_run(url: str, run_id: str, content: str) -> None:
@@ -110,3 +112,31 @@ def test_refusals_name_the_field(db_url: str, tmp_path: Path) -> None:
     refused = run(db_url, "policy", "add", str(broken))
     assert refused.exit_code == 1
     assert "未添加：时限规则：broken.toml：warning_thresholds：为必填项" in refused.output
+
+
+def test_an_admin_named_by_tierflow_operator_is_who_the_records_name(
+    db_url: str, tmp_path: Path
+) -> None:
+    """In a shared container every admin is the same system user: TIERFLOW_OPERATOR names
+    the admin account a change is recorded for, and only an enabled admin's name is taken."""
+    engine = make_engine(db_url)
+    try:
+        create_user(engine, "zhang.wei", Role.ADMIN)
+        create_user(engine, "ana", Role.CASEWORKER, "zj-330106-sme")
+    finally:
+        engine.dispose()
+    candidate = tmp_path / "candidate.toml"
+    candidate.write_text(policy_text(Targets(response=1800, version="2099.7")), encoding="utf-8")
+    assert run(db_url, "policy", "add", str(candidate)).exit_code == 0
+    later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    refused = run(db_url, "policy", "promote", "2099.7", "--from", later, operator="ana")
+    assert refused.exit_code == 1
+    assert "TIERFLOW_OPERATOR：ana 不是已启用的管理员用户" in refused.output, refused.output
+    done = run(db_url, "policy", "promote", "2099.7", "--from", later, operator="zhang.wei")
+    assert done.exit_code == 0, done.output
+    engine = make_engine(db_url)
+    try:
+        [release] = releases(engine)
+    finally:
+        engine.dispose()
+    assert release.promoted_by == "zhang.wei"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from tierflow.cli.database import open_engine, operator
+from tierflow.cli.database import admin_named, open_engine, operator
 from tierflow.cli.texts import _, fail, say
 
 app = typer.Typer(
@@ -78,7 +78,7 @@ def publish(
     _check_years(first_year, last_year)
     settings = get_settings()
     calendar = build_calendar(first_year, last_year)
-    publisher = _admin(admin) if admin else operator()
+    publisher = admin_named(admin, "--as") if admin else operator()
     engine = open_engine()  # recorded first: a what-if replays the publication from it
     try:
         record_calendar(engine, calendar, publisher)
@@ -117,26 +117,3 @@ def publish(
             raise typer.Exit(1)
 
     asyncio.run(run())
-
-
-def _admin(user_id: str) -> str:
-    """``user_id`` if it is an enabled admin in the user table; else fail naming why."""
-    from sqlalchemy.exc import SQLAlchemyError
-    from sqlmodel import Session
-
-    from schemas.domain import Role
-    from tierflow.cli.database import open_engine
-    from tierflow.db.auth_models import ApiUser
-    from tierflow.db.errors import describe_db_error
-
-    engine = open_engine()
-    try:
-        with Session(engine) as session:
-            user = session.get(ApiUser, user_id)
-    except SQLAlchemyError as exc:
-        fail(_("database: %(error)s") % {"error": describe_db_error(exc)})
-    finally:
-        engine.dispose()
-    if user is None or user.disabled or user.role is not Role.ADMIN:
-        fail(_("--as: %(user)s is not an enabled admin user") % {"user": user_id})
-    return user_id

@@ -8,6 +8,7 @@ made inside the functions, as in the command modules: ``tierflow --help`` stays 
 from __future__ import annotations
 
 import getpass
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -46,12 +47,46 @@ def database() -> Iterator[Engine]:
         engine.dispose()
 
 
+OPERATOR_ENV = "TIERFLOW_OPERATOR"
+
+
 def operator() -> str:
-    """Return who a command acts as in the records: ``cli:<the system user>``."""
+    """Return who a command acts as in the records: the admin account named by
+    ``TIERFLOW_OPERATOR`` (an enabled admin, else the command fails), or ``cli:<the system
+    user>``, which in a shared container is the same for every admin."""
+    named = os.environ.get(OPERATOR_ENV, "").strip()
+    if named:
+        return admin_named(named, OPERATOR_ENV)
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no user name for this uid
         return "cli"
+
+
+def admin_named(user_id: str, where: str) -> str:
+    """``user_id`` if it is an enabled admin in the user table; else fail naming ``where``
+    (the option or variable that named it) and why."""
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlmodel import Session
+
+    from schemas.domain import Role
+    from tierflow.db.auth_models import ApiUser
+    from tierflow.db.errors import describe_db_error
+
+    engine = open_engine()
+    try:
+        with Session(engine) as session:
+            user = session.get(ApiUser, user_id)
+    except SQLAlchemyError as exc:
+        fail(_("database: %(error)s") % {"error": describe_db_error(exc)})
+    finally:
+        engine.dispose()
+    if user is None or user.disabled or user.role is not Role.ADMIN:
+        fail(
+            _("%(where)s: %(user)s is not an enabled admin user")
+            % {"where": where, "user": user_id}
+        )
+    return user_id
 
 
 def command_failure(exc: BaseException) -> str | None:
