@@ -34,7 +34,13 @@ from schemas.domain import Category, State, Tier
 from schemas.enterprise import division_for_tier
 from schemas.permissions import division_prefix
 from tierflow.db.auth_models import ApiUser
-from tierflow.db.models import DirectoryVersion, InstitutionCreate, InstitutionRow, ServiceRequest
+from tierflow.db.models import (
+    DirectoryVersion,
+    InstitutionCreate,
+    InstitutionRow,
+    RequestPart,
+    ServiceRequest,
+)
 from tierflow.db.repository import upsert_institutions
 from tierflow.directory import (
     BAD_ID,
@@ -335,24 +341,37 @@ def refresh_institutions(session: Session, directory: Directory) -> tuple[int, i
 
 
 def removals_in_use(session: Session, directory: Directory) -> list[Problem]:
-    """The named institutions ``directory`` would remove that still hold requests not ended
-    or have enabled user accounts: removed, their requests would stay with an id nobody
-    routes to and their people could no longer be given accounts there."""
+    """The named institutions ``directory`` would remove that still have work on requests
+    (one they hold not ended, an open 协办 part or a 督办 reply it owes for one, a 整改 they
+    owe) or enabled user accounts: removed, that work would stay with an id nobody routes to
+    and their people could no longer be given accounts there."""
     keep = {entry.id for entry in directory.entries}
     rows = session.exec(select(InstitutionRow.id)).all()
     gone = [i for i in rows if i not in keep and not i.startswith(GENERATED_PREFIX)]
     if not gone:
         return []
     ended = [state.value for state in State if state.is_terminal]
-    requests = sa_select(col(ServiceRequest.institution_id), func.count()).where(
-        col(ServiceRequest.institution_id).in_(gone), col(ServiceRequest.state).not_in(ended)
-    )
+    holder, owing = col(ServiceRequest.institution_id), col(ServiceRequest.rectifying_unit)
+    part_unit = col(RequestPart.institution_id)
+    work = [
+        sa_select(holder, col(ServiceRequest.request_id)).where(
+            holder.in_(gone), col(ServiceRequest.state).not_in(ended)
+        ),
+        sa_select(owing, col(ServiceRequest.request_id)).where(owing.in_(gone)),
+        sa_select(part_unit, col(RequestPart.request_id)).where(
+            part_unit.in_(gone),
+            col(RequestPart.closed_at).is_(None) | (col(RequestPart.replies_owed) > 0),
+        ),
+    ]
+    on_requests: dict[str, set[str]] = {}
+    for query in work:
+        for unit, request_id in session.execute(query).all():
+            on_requests.setdefault(str(unit), set()).add(str(request_id))
+    held = {unit: len(ids) for unit, ids in on_requests.items()}
     people = sa_select(col(ApiUser.institution_id), func.count()).where(
         col(ApiUser.institution_id).in_(gone), col(ApiUser.disabled).is_(False)
     )
-    by_request = requests.group_by(col(ServiceRequest.institution_id))
     by_person = people.group_by(col(ApiUser.institution_id))
-    held = {str(unit): int(n) for unit, n in session.execute(by_request).all()}
     staffed = {str(unit): int(n) for unit, n in session.execute(by_person).all()}
     problems = []
     for unit in sorted(gone):

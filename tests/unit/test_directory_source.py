@@ -153,3 +153,58 @@ def test_an_import_leaving_out_a_unit_with_open_requests_is_refused_unless_allow
     assert newest_version(sqlite_engine) is None  # nothing recorded
     imported(allow_removal=True)
     assert newest_version(sqlite_engine) == "v-next"
+
+
+def test_an_import_leaving_out_a_unit_that_co_handles_or_owes_a_rectification_is_refused(
+    sqlite_engine: Engine,
+) -> None:
+    """Work a unit does on requests another unit holds counts too: an open 协办 part, a 督办
+    reply it owes for its part, a 整改 it owes; left out, nobody could do it."""
+    from sqlmodel import Session
+
+    from activities.persistence import TransitionWriter
+    from tests.utils.factories import T0, RecordFactory, make_request
+    from tierflow.db.models import RequestPart, ServiceRequest
+    from tierflow.directory import DirectoryError
+    from tierflow.directory_csv import export_csv
+    from tierflow.directory_store import fill_institutions, import_directory
+
+    packaged = Directory.load()
+    fill_institutions(sqlite_engine, packaged)
+    held = RecordFactory(make_request("req-held"))
+    rated = RecordFactory(make_request("req-rated"))
+    writer = TransitionWriter(sqlite_engine)
+    writer.persist([held.submitted(), held.assigned("zj-330106-sme")])
+    writer.persist([rated.submitted(), rated.assigned("zj-330106-sme")])
+    with Session(sqlite_engine) as session:
+        part = RequestPart(
+            request_id="req-held",
+            institution_id="zj-330100-digital",
+            opened_by="req-held:9",
+            added_at=T0,
+            due_at=T0,
+        )
+        owed = RequestPart(  # closed, but a reply to the 督办 of its late part is owed
+            request_id="req-rated",
+            institution_id="zj-330105-sme",
+            opened_by="req-rated:9",
+            added_at=T0,
+            due_at=T0,
+            closed_at=T0,
+            closed_by="concluded",
+            replies_owed=1,
+        )
+        row = session.get(ServiceRequest, "req-rated")
+        assert row is not None
+        row.rectifying_unit = "zj-330102-sme"
+        session.add_all([part, owed, row])
+        session.commit()
+    leaving = {"zj-330100-digital", "zj-330105-sme", "zj-330102-sme"}
+    body = export_csv(e for e in packaged.entries if e.id not in leaving and not e.generated)
+    with pytest.raises(DirectoryError) as refused:
+        import_directory(
+            body, None, "v-next", source="t.csv", imported_by="t", engine=sqlite_engine
+        )
+    for unit in sorted(leaving):
+        assert f"{unit}, which still holds 1 request(s) not ended" in str(refused.value)
+    assert newest_version(sqlite_engine) is None  # nothing recorded
