@@ -17,6 +17,7 @@ English as ``str()``, in the reader's language in the CLI).
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,8 @@ from tierflow.grades import SHANGHAI
 from tierflow.i18n import N_, TranslatableError
 from tierflow.policy import PolicyError, PolicyFile, load_policy_file, parse_policy
 from tierflow.recorded_versions import RecordedVersions
+
+log = logging.getLogger(__name__)
 
 # how far in the past a release may start: the clocks of the admin's host and the database's
 SKEW = timedelta(minutes=1)
@@ -456,7 +459,13 @@ def timeline(engine: Engine) -> list[tuple[Release, PolicyFile]]:
     for release in releases(engine):
         try:
             policy = load_version(engine, release.version)
-        except PolicyError:
+        except PolicyError as exc:  # a stricter check since: say so, never silently
+            log.error(
+                "release %s of policy %s no longer parses and is left out: %s",
+                release.id,
+                release.version,
+                exc,
+            )
             continue
         if policy is not None:
             found.append((release, policy))

@@ -17,7 +17,7 @@ from tests.utils.language import language_env
 from tierflow.auth_store import create_user
 from tierflow.cli import app as cli_app
 from tierflow.db.engine import make_engine
-from tierflow.db.models import WhatIfRun
+from tierflow.db.models import SlaPolicyVersion, WhatIfRun
 from tierflow.policy_store import releases
 
 
@@ -140,3 +140,30 @@ def test_an_admin_named_by_tierflow_operator_is_who_the_records_name(
     finally:
         engine.dispose()
     assert release.promoted_by == "zhang.wei"
+
+
+def test_a_release_whose_policy_no_longer_parses_is_listed_as_such(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A stricter check in a later release can make a recorded version unreadable: its
+    release is left out of the timeline (the one before it applies), and the listing says
+    so rather than dropping it."""
+    candidate = tmp_path / "candidate.toml"
+    candidate.write_text(policy_text(Targets(response=1800, version="2099.6")), encoding="utf-8")
+    assert run(db_url, "policy", "add", str(candidate)).exit_code == 0
+    assert run(db_url, "policy", "promote", "2099.6", "--from", "now").exit_code == 0
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as session:
+            stored = session.get(SlaPolicyVersion, "2099.6")
+            assert stored is not None
+            stored.content = stored.content.replace("warning_thresholds", "warning_levels")
+            session.add(stored)
+            session.commit()
+    finally:
+        engine.dispose()
+    listed = run(db_url, "policy", "list")
+    assert listed.exit_code == 0, listed.output
+    [line] = [x for x in listed.output.splitlines() if "\t2099.6\t" in x]
+    assert line.endswith("已无法解析：不计入，适用其前一次发布")
+    assert "当前生效：工作进程的时限规则文件（尚无发布）" in listed.output

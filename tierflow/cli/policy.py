@@ -73,20 +73,25 @@ def add(
 def list_policies() -> None:
     """List the recorded versions and the releases (the one in force now marked)."""
     from tierflow.i18n.formats import when
-    from tierflow.policy_store import in_force, policy_versions, timeline
+    from tierflow.policy_store import in_force, policy_versions, releases, timeline
 
     with database() as engine:
         versions = policy_versions(engine)
         known = timeline(engine)
+        every = releases(engine)
     t = catalog()
     now = in_force(known, datetime.now(UTC))
+    in_force_now = known[now][0].id if now is not None else None
+    parsed = {release.id for release, _policy in known}
     typer.echo(_("# versions: version, recorded, added by"))
     for info in versions:
         by = info.added_by or _("worker or db seed")
         typer.echo(f"{info.version}\t{when(info.loaded_at, t)}\t{by}")
     typer.echo(_("# releases: in force from, version, promoted by, promoted, what-if run, note"))
-    for index, (release, _policy) in enumerate(known):
-        mark = "\t" + _("in force now") if index == now else ""
+    for release in every:
+        mark = "\t" + _("in force now") if release.id == in_force_now else ""
+        if release.id not in parsed:  # a stricter check since it was released
+            mark = "\t" + _("does not parse any more: left out, the release before it applies")
         typer.echo(
             f"{_shown(release.in_force_from)}\t{release.version}\t{release.promoted_by}\t"
             f"{when(release.promoted_at, t)}\t{release.whatif_run_id or '—'}\t"
