@@ -97,9 +97,10 @@ MESSAGES = {
         "to whichever row comes first"
     ),
     "removes_in_use": N_(
-        "the import leaves out %(id)s, which still holds %(requests)s request(s) not ended "
-        "and has %(users)s user account(s): keep it in the file, or import again allowing "
-        "removals once its requests and people have moved"
+        "the import leaves out %(id)s, which still has work on %(requests)s request(s) (held "
+        "and not ended, co-handled, or a rectification it owes) and %(users)s user "
+        "account(s): keep it in the file, or import again allowing removals (--allow-removal, "
+        "or the console's box for it) once its work and people have moved"
     ),
     "retired_division": N_("division %(code)s is retired; use its successor %(successor)s"),
     "unknown_division": N_("division %(code)s is not in the GB/T 2260 division data"),

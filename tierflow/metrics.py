@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
@@ -233,24 +233,45 @@ class ScrapeRead(Generic[T]):
     """One collector's database read, run on a thread of its own; a scrape waits at most
     ``budget`` seconds for it (``TimeoutError`` past that). While a read has not returned,
     the next scrape waits for that one rather than start another: reads of a hung database
-    never pile up, and one that returns late serves the scrape then."""
+    never pile up. A read that returns after its scrape gave up serves the next scrape (a
+    slow database's figures arrive a scrape late, never not at all). The thread is a daemon:
+    a read hung on the database does not hold the process at exit."""
 
     def __init__(self, read: Callable[[], T], budget: float = SCRAPE_READ_SECONDS) -> None:
         self.read = read
         self.budget = budget
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="scrape-read")
         self._lock = threading.Lock()
         self._running: Future[T] | None = None
+        self._taken = True  # the last read's answer was served (or there was none)
 
     def start(self) -> Future[T]:
-        """The read running now, started if none is."""
+        """The read to serve: one running, or one done whose answer no scrape took yet;
+        else a new one."""
         with self._lock:
-            if self._running is None or self._running.done():
-                self._running = self._pool.submit(self.read)
+            if self._running is None or (self._running.done() and self._taken):
+                self._running, self._taken = self._spawn(), False
             return self._running
 
+    def _spawn(self) -> Future[T]:
+        future: Future[T] = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(self.read())
+            except BaseException as exc:  # noqa: BLE001 - handed to the scrape that takes it
+                future.set_exception(exc)
+
+        threading.Thread(target=run, name="scrape-read", daemon=True).start()
+        return future
+
     def __call__(self) -> T:
-        return self.start().result(timeout=self.budget)
+        running = self.start()
+        try:
+            return running.result(timeout=self.budget)
+        finally:
+            if running.done():
+                with self._lock:
+                    self._taken = True
 
 
 def read_model_up(readable: bool) -> GaugeMetricFamily:

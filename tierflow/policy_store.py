@@ -5,8 +5,9 @@ is validated like the worker's file and kept whole in ``sla_policy_version``; a 
 added once (the same content again changes nothing, other content under a taken version is
 refused). A promotion (``tierflow policy promote``, ``POST /api/v1/policies/{version}/promote``)
 adds a row of ``sla_policy_release``: from ``in_force_from`` on, new requests pin that version,
-until a later release. Releases only move forward (none in the past, none before one already
-made), so the policy in force at any past instant never changes; the release row, with who
+until a later release. Releases only move forward (none in the past; one may start before a
+release not started yet, to correct the policy in force until then), so the policy in force
+at any past instant never changes; the release row, with who
 promoted it and the what-if run that justified it, is the audit record of the change.
 Before the first release the worker's policy file (or the packaged one) is in force.
 
@@ -35,6 +36,7 @@ from tierflow.policy import PolicyError, PolicyFile, load_policy_file, parse_pol
 from tierflow.recorded_versions import RecordedVersions
 
 log = logging.getLogger(__name__)
+_UNPARSED: set[int] = set()  # releases logged as no longer parsing (once a process)
 
 # how far in the past a release may start: the clocks of the admin's host and the database's
 SKEW = timedelta(minutes=1)
@@ -238,11 +240,11 @@ def promote(
     with Session(engine) as session:
         if engine.dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PROMOTION_LOCK})
+        check_when(given, now)  # first: a mistyped past start is refused, never "retried"
         for earlier in _promoted(session, version, whatif_run_id):
             standing = _in_force_at(session, earlier.in_force_from)  # not replaced since
             if earlier.in_force_from == max(start, earlier.promoted_at) and standing == earlier:
                 return Release.of(earlier)  # a retry of this very promotion: its answer again
-        check_when(given, now)
         recorded = session.get(SlaPolicyVersion, version)
         if recorded is None:
             raise PolicyStoreError(
@@ -459,13 +461,15 @@ def timeline(engine: Engine) -> list[tuple[Release, PolicyFile]]:
     for release in releases(engine):
         try:
             policy = load_version(engine, release.version)
-        except PolicyError as exc:  # a stricter check since: say so, never silently
-            log.error(
-                "release %s of policy %s no longer parses and is left out: %s",
-                release.id,
-                release.version,
-                exc,
-            )
+        except PolicyError as exc:  # a stricter check since: say so (once), never silently
+            if release.id not in _UNPARSED:
+                _UNPARSED.add(release.id)
+                log.error(
+                    "release %s of policy %s no longer parses and is left out: %s",
+                    release.id,
+                    release.version,
+                    exc,
+                )
             continue
         if policy is not None:
             found.append((release, policy))

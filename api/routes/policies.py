@@ -105,5 +105,6 @@ async def promote_policy(
     language: Language = None,
 ) -> Release:
     """Make a recorded version the policy new requests pin from ``in_force_from`` (not in the
-    past, after the latest release); running requests keep the policy they pinned."""
+    past; before a release not started yet, that one still starts at its instant); running
+    requests keep the policy they pinned."""
     return await service.promote(ctx, principal, version, body, language)

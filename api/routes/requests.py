@@ -141,9 +141,10 @@ def queue_filter(
         AwareDatetime | None,
         Query(
             description="Only requests whose last step was at or after this instant (RFC "
-            "3339 with its offset), closed ones too: a client polling for changes passes "
-            "the last updated_at it saw, with sort=updated (a request seen again at that "
-            "instant is seen twice, never missed)"
+            "3339 with its offset), closed ones too. A step's row is written a moment after "
+            "the step, so a client polling for changes (sort=updated) passes the last "
+            "updated_at it saw less a margin (a minute) and skips the (request_id, "
+            "updated_at) it has seen"
         ),
     ] = None,
 ) -> service.QueueFilter:

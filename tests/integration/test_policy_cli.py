@@ -139,7 +139,7 @@ def test_an_admin_named_by_tierflow_operator_is_who_the_records_name(
         [release] = releases(engine)
     finally:
         engine.dispose()
-    assert release.promoted_by == "zhang.wei"
+    assert release.promoted_by.startswith("zhang.wei (cli")  # and the system user who said so
 
 
 def test_a_release_whose_policy_no_longer_parses_is_listed_as_such(
@@ -165,5 +165,5 @@ def test_a_release_whose_policy_no_longer_parses_is_listed_as_such(
     listed = run(db_url, "policy", "list")
     assert listed.exit_code == 0, listed.output
     [line] = [x for x in listed.output.splitlines() if "\t2099.6\t" in x]
-    assert line.endswith("已无法解析：不计入，适用其前一次发布")
+    assert line.endswith("已无法解析，已略过，改按前一次发布执行")
     assert "当前生效：工作进程的时限规则文件（尚无发布）" in listed.output

@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from tests.utils.eventually import eventually
 from tierflow.db.engine import make_engine
-from tierflow.metrics import AssessmentCollector, ReadModelCollector
+from tierflow.metrics import AssessmentCollector, ReadModelCollector, ScrapeRead
 from workers.notifier.health import BacklogGauges
 
 
@@ -76,3 +76,25 @@ async def test_a_hung_database_costs_each_scrape_its_budget_and_no_pile_of_reads
     finally:
         hole.close()
         engine.dispose()
+
+
+async def test_a_read_that_outlasts_its_scrape_serves_the_next_one() -> None:
+    """A slow database (a read of 5 s against a 3 s budget) still shows its figures, a
+    scrape late: a read finished after its scrape gave up is the next scrape's answer, not
+    thrown away for a new read that would time out in turn."""
+    slow = threading.Event()
+    reads: list[int] = []
+
+    def read() -> int:
+        reads.append(len(reads) + 1)
+        slow.wait(timeout=30)
+        return len(reads)
+
+    scrape = ScrapeRead(read, budget=0.05)
+    with pytest.raises(TimeoutError):
+        scrape()
+    running = scrape.start()
+    slow.set()  # the database answers, after the scrape gave up
+    await eventually(running.done, what="the slow read done")
+    assert scrape() == 1  # the next scrape takes its answer at once
+    assert scrape() == 2 and reads == [1, 2]  # and the one after reads again

@@ -149,7 +149,7 @@ def test_an_import_leaving_out_a_unit_with_open_requests_is_refused_unless_allow
 
     with pytest.raises(DirectoryError) as refused:
         imported()
-    assert "zj-330105-sme, which still holds 1 request(s) not ended" in str(refused.value)
+    assert "zj-330105-sme, which still has work on 1 request(s)" in str(refused.value)
     assert newest_version(sqlite_engine) is None  # nothing recorded
     imported(allow_removal=True)
     assert newest_version(sqlite_engine) == "v-next"
@@ -206,5 +206,5 @@ def test_an_import_leaving_out_a_unit_that_co_handles_or_owes_a_rectification_is
             body, None, "v-next", source="t.csv", imported_by="t", engine=sqlite_engine
         )
     for unit in sorted(leaving):
-        assert f"{unit}, which still holds 1 request(s) not ended" in str(refused.value)
+        assert f"{unit}, which still has work on 1 request(s)" in str(refused.value)
     assert newest_version(sqlite_engine) is None  # nothing recorded

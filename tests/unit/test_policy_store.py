@@ -259,3 +259,8 @@ def test_a_release_may_correct_the_policy_in_force_before_a_scheduled_one(
     # its answer lost, the correction retried: the release made, not another
     again = promote(sqlite_engine, "v1", later, promoted_by="admin", note="纠错", now=later)
     assert again == fixed and len(releases(sqlite_engine)) == 3
+    # a start mistyped months back is refused, not taken for a retry of an old release
+    typo_start = NOW - timedelta(days=90)
+    assert "is in the past" in refused(
+        "in_force_from", promote, sqlite_engine, "v2", typo_start, promoted_by="a", now=later
+    )

@@ -51,16 +51,19 @@ OPERATOR_ENV = "TIERFLOW_OPERATOR"
 
 
 def operator() -> str:
-    """Return who a command acts as in the records: the admin account named by
-    ``TIERFLOW_OPERATOR`` (an enabled admin, else the command fails), or ``cli:<the system
-    user>``, which in a shared container is the same for every admin."""
-    named = os.environ.get(OPERATOR_ENV, "").strip()
-    if named:
-        return admin_named(named, OPERATOR_ENV)
+    """Return who a command acts as in the records: ``cli:<the system user>``, which in a
+    shared container is the same for every admin, after the admin account named by
+    ``TIERFLOW_OPERATOR`` when set (an enabled admin, else the command fails): ``zhang.wei
+    (cli:tierflow)``. The name is the admin's say, not proof: whoever can run the CLI there
+    can name any admin."""
     try:
-        return f"cli:{getpass.getuser()}"
+        system = f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no user name for this uid
-        return "cli"
+        system = "cli"
+    named = os.environ.get(OPERATOR_ENV, "").strip()
+    if named:  # the admin's word: recorded beside the system user who gave it
+        return f"{admin_named(named, OPERATOR_ENV)} ({system})"
+    return system
 
 
 def admin_named(user_id: str, where: str) -> str:
