@@ -240,6 +240,12 @@ def test_the_cli_import_records_into_the_configured_database(
         env=language_env("en"),
     )
     assert file_only.exit_code == 0 and "no database" in file_only.output
+    named = runner.invoke(  # the admin's name is not checked where no database is used
+        cli,
+        ["directory", "import", str(csv_file), "--to", str(tmp_path / "named.json"), "--no-db"],
+        env=language_env("en") | {"TIERFLOW_OPERATOR": "zhang.wei"},
+    )
+    assert named.exit_code == 0, named.output
     assert recorded(db_engine) == ["2026.12"]
     assert Directory.load(target).version != "2026.12"
 

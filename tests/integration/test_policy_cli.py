@@ -165,5 +165,5 @@ def test_a_release_whose_policy_no_longer_parses_is_listed_as_such(
     listed = run(db_url, "policy", "list")
     assert listed.exit_code == 0, listed.output
     [line] = [x for x in listed.output.splitlines() if "\t2099.6\t" in x]
-    assert line.endswith("已无法解析，已略过，改按前一次发布执行")
-    assert "当前生效：工作进程的时限规则文件（尚无发布）" in listed.output
+    assert line.endswith("已无法解析，已略过")
+    assert "当前生效：工作进程的时限规则文件（没有生效的发布）" in listed.output

@@ -182,6 +182,7 @@ def import_(
     if version is not None and not re.fullmatch(VERSION_PATTERN, version):
         fail(_("--version: 1-64 letters, digits or _.:- (or leave it out)"), 2)
     stamp = version or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    by = operator(check=with_db)  # once, before anything is written
     engine = open_engine() if with_db else None
     try:
         done = import_directory(
@@ -189,7 +190,7 @@ def import_(
             target,
             stamp,
             source=csv_file.name,
-            imported_by=operator(),
+            imported_by=by,
             engine=engine,
             allow_removal=allow_removal,
         )
@@ -221,7 +222,7 @@ def import_(
         "named": len(found.entries) - len(found.generated()),
         "generated": len(found.generated()),
         "skipped": done.plan.skipped,
-        "by": operator(),
+        "by": by,
         "changed": done.changed,
         "removed": done.removed,
     }

@@ -91,13 +91,15 @@ def list_policies() -> None:
     for release in every:
         mark = "\t" + _("in force now") if release.id == in_force_now else ""
         if release.id not in parsed:  # a stricter check since it was released
-            mark = "\t" + _("does not parse any more: left out, the release before it applies")
+            mark = "\t" + _("does not parse any more: left out")
         typer.echo(
             f"{_shown(release.in_force_from)}\t{release.version}\t{release.promoted_by}\t"
             f"{when(release.promoted_at, t)}\t{release.whatif_run_id or '—'}\t"
             f"{release.note or '—'}{mark}"
         )
-    if now is None:
+    if now is None and len(every) > len(parsed):  # releases, none of them in force
+        typer.echo(_("# in force now: the worker's policy file (no release in force)"))
+    elif now is None:
         typer.echo(_("# in force now: the worker's policy file (no release yet)"))
 
 
