@@ -264,6 +264,17 @@ def revoke_token(
         return row
 
 
+def token_id_of(engine: Engine, token: str) -> int:
+    """The id of the token whose value is ``token`` (a leaked one, found by its digest)."""
+    with Session(engine) as session:
+        found = session.exec(
+            select(ApiToken.id).where(ApiToken.token_hash == hash_token(token.strip()))
+        ).first()
+    if found is None:
+        raise AuthStoreError(N_("token: no token has that value"))
+    return found
+
+
 def revoke_tokens(
     engine: Engine, user_id: str, now: datetime | None = None, *, actor: str = UNNAMED
 ) -> int:

@@ -95,6 +95,17 @@ async def test_the_cli_issues_lists_and_revokes_one_token(
     assert english[0] == "id\tprefix\tcreated\texpires\tlast used\tstatus"
     assert [line.rsplit("\t", 1)[1] for line in english[1:]] == ["revoked", "live"]
 
+    # a token found pasted in a chat: revoked by its value, read from standard input
+    env = {"TIERFLOW_DATABASE_URL": sqlite_url, "TIERFLOW_HOME": str(tmp_path / "home")}
+    leaked = CliRunner().invoke(
+        cli_app, ["tokens", "revoke", "--leaked"], input=second + "\n", env=env
+    )
+    assert leaked.exit_code == 0 and f"已吊销 ana 的令牌 {rows[1].id}" in leaked.output
+    assert second not in leaked.output  # the value is never echoed
+    assert (await get_queue(engine, sqlite_url, second, now))[0] == 401
+    unknown = CliRunner().invoke(cli_app, ["tokens", "revoke", "--leaked"], input="tf_x\n", env=env)
+    assert unknown.exit_code == 1 and "没有这个值的令牌" in unknown.output
+
 
 @pytest.mark.parametrize(
     ("args", "message", "english"),
@@ -110,7 +121,12 @@ async def test_the_cli_issues_lists_and_revokes_one_token(
             "at most 1095 days",
         ),
         (("tokens", "revoke", "999"), "没有编号为 999 的令牌", "token: no token with id 999"),
-        (("tokens", "revoke"), "请给出 TOKEN_ID 或 --all-of USER", "give a TOKEN_ID or --all-of"),
+        (
+            ("tokens", "revoke"),
+            "请给出 TOKEN_ID、--all-of USER 或 --leaked",
+            "give a TOKEN_ID, --all",
+        ),
+        (("tokens", "revoke", "3", "--leaked"), "三者选一", "(one of them)"),
         (("tokens", "list", "bob"), "用户 'bob' 不存在", "user: 'bob' does not exist"),
     ],
 )

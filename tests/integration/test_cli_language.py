@@ -129,7 +129,7 @@ def test_users_and_tokens(locale: str | None, env: dict[str, str | None]) -> Non
         Step(("tokens", "revoke", "1"), 0, "已吊销 ana 的令牌 1", "token 1 ("),
         Step(("tokens", "list", "ana"), 0, "\t已吊销", "\trevoked"),
         Step(("tokens", "revoke", "--all-of", "ana"), 0, "已吊销 ana 的 0 个令牌", "0 tokens"),
-        Step(("tokens", "revoke"), 2, "二者选一", "give a TOKEN_ID or --all-of USER"),
+        Step(("tokens", "revoke"), 2, "三者选一", "give a TOKEN_ID, --all-of USER or --leaked"),
         Step(("tokens", "revoke", "99"), 1, "没有编号为 99 的令牌", "no token with id 99"),
         Step(("users", "list"), 0, "ana\tcaseworker\tzj-330106-sme", "ana\tcaseworker"),
     ]

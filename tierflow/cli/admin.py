@@ -211,12 +211,24 @@ def tokens_list(user: str = typer.Argument(..., help="User name")) -> None:
 def tokens_revoke(
     token_id: int | None = typer.Argument(None, help="Token id (tierflow tokens list USER)"),
     all_of: str | None = typer.Option(None, "--all-of", help="Revoke every token of this user"),
+    leaked: bool = typer.Option(
+        False,
+        "--leaked",
+        help="Revoke the token whose value is read from standard input (a leaked token, "
+        "found by its value: never put it on the command line)",
+    ),
 ) -> None:
-    """Revoke one token by its id, or every token of a user with --all-of USER."""
-    from tierflow.auth_store import AuthStoreError, revoke_token, revoke_tokens
+    """Revoke one token by its id, every token of a user with --all-of USER, or a leaked
+    token by its value with --leaked."""
+    from tierflow.auth_store import AuthStoreError, revoke_token, revoke_tokens, token_id_of
 
-    if (token_id is None) == (all_of is None):
-        fail(_("give a TOKEN_ID or --all-of USER (one of them)"), 2)
+    if leaked and token_id is None and all_of is None:
+        try:
+            token_id = token_id_of(open_engine(), typer.get_text_stream("stdin").readline())
+        except AuthStoreError as exc:
+            fail(explain(exc))
+    elif leaked or (token_id is None) == (all_of is None):
+        fail(_("give a TOKEN_ID, --all-of USER or --leaked (one of them)"), 2)
     if all_of is not None:
         try:
             count = revoke_tokens(open_engine(), all_of, actor=operator())
