@@ -396,6 +396,7 @@ class ImportResult:
     # the newest recorded version, when the file names exactly its institutions: nothing
     # is recorded (a nightly re-import of the same sheet adds no version)
     unchanged_from: str | None = None
+    dry_run: bool = False  # nothing written: what an import would do
 
     @property
     def version(self) -> str:
@@ -436,6 +437,7 @@ def import_directory(
     engine: Engine | None,
     at: datetime | None = None,
     allow_removal: bool = False,
+    dry_run: bool = False,
 ) -> ImportResult:
     """Validate CSV ``text`` and make it directory ``version``: with an ``engine``, a
     ``directory_version`` row (the newest: workers route new requests by it from their next
@@ -447,7 +449,8 @@ def import_directory(
     still holds requests or people (``removals_in_use``) raises DirectoryError with its
     ``problems`` and changes nothing; the database
     transaction commits only after the file is replaced, and a failed commit puts the
-    previous file back.
+    previous file back. ``dry_run``: every check and the table's refresh run, in a
+    transaction rolled back, and nothing is written: the result says what an import would do.
     """
     if target is None and engine is None:
         raise ValueError("an import needs a database or a directory file to write")
@@ -460,7 +463,8 @@ def import_directory(
         directory = plan.directory()
         if engine is None:
             assert target is not None
-            replace_file(target, plan.body)
+            if not dry_run:
+                replace_file(target, plan.body)
             return ImportResult(plan, directory, False, 0, 0)
         if is_recorded(engine, version):  # before anything else: the name is taken
             raise version_taken(version)
@@ -477,6 +481,9 @@ def import_directory(
                 session.flush()
             except IntegrityError:  # the same version recorded meanwhile
                 raise version_taken(version) from None
+            if dry_run:
+                session.rollback()
+                return ImportResult(plan, directory, False, changed, removed, dry_run=True)
             if target is not None:
                 replace_file(target, plan.body)
             try:

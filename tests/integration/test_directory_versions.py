@@ -259,8 +259,15 @@ def test_the_cli_import_records_into_the_configured_database(
     assert "中的 65 个机构与已记录的最新版本" in same.output
     assert "未导入，也未新增版本" in same.output
     assert len(recorded(db_engine)) == 2
-    # no directory file: recorded in the database only, where the workers find it
+    # a dry run says what the import would change, and writes nothing
     csv_file.write_text(NAMED + TIANHE + PANYU, encoding="utf-8")
+    before = institution_ids(db_engine)
+    dry = runner.invoke(cli, ["directory", "import", str(csv_file), "--version", "d1", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "试运行：版本 " in dry.output and "（机构表写入 " in dry.output
+    assert "未写入任何内容" in dry.output
+    assert len(recorded(db_engine)) == 2 and institution_ids(db_engine) == before
+    # no directory file: recorded in the database only, where the workers find it
     only_db = runner.invoke(cli, ["directory", "import", str(csv_file), "--version", "2027.1"])
     assert only_db.exit_code == 0, only_db.output
     assert only_db.output.startswith("数据库：版本 2027.1：导入 ")

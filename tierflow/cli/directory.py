@@ -149,6 +149,11 @@ def import_(
         help="Import even when it leaves out institutions that still hold requests not ended "
         "or have user accounts (refused otherwise, naming them)",
     ),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Check the file and say what the import would change, writing nothing",
+    ),
 ) -> None:
     """Validate a CSV and make it the directory; workers pick it up within seconds.
 
@@ -193,6 +198,7 @@ def import_(
             imported_by=by,
             engine=engine,
             allow_removal=allow_removal,
+            dry_run=dry_run,
         )
     except DirectoryError as exc:
         fail(_("not imported: %(reason)s") % {"reason": _refusal(exc)})
@@ -215,6 +221,15 @@ def import_(
         )
         named = len(found.entries) - len(found.generated())
         typer.echo(unchanged % {"file": csv_file, "named": named, "version": done.unchanged_from})
+        return
+    if dry_run:
+        would = _(
+            "dry run: version %(version)s would import %(named)d institutions (%(changed)d rows "
+            "of the institution table written, %(removed)d removed); nothing was written"
+        )
+        named = len(found.entries) - len(found.generated())
+        said_dry = {"version": stamp, "named": named, "changed": done.changed}
+        typer.echo(would % (said_dry | {"removed": done.removed}))
         return
     said = {
         "file": target if target is not None else _("database"),
