@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, or_
+from sqlalchemy import Engine, delete, func, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
@@ -337,7 +337,24 @@ def refresh_institutions(session: Session, directory: Directory) -> tuple[int, i
     upsert_institutions(session, changed)
     if held:  # left the directory (or a placeholder now covered)
         session.execute(delete(table).where(table.c.id.in_(list(held))))
+    _follow_units(session, changed)
     return len(changed), len(held)
+
+
+def _follow_units(session: Session, changed: list[InstitutionCreate]) -> None:
+    """Give the accounts of a unit that moved (another tier or division) the unit's new
+    place: an account keeps its unit's tier and division, which a supervisor's region is, and
+    a supervisor of a unit moved from Suzhou to Wuxi would go on overseeing Suzhou."""
+    users = ApiUser.__table__  # type: ignore[attr-defined]
+    for row in changed:
+        session.execute(
+            update(users)
+            .where(
+                users.c.institution_id == row.id,
+                (users.c.tier != row.tier) | (users.c.division_code != row.division_code),
+            )
+            .values(tier=row.tier, division_code=row.division_code)
+        )
 
 
 def removals_in_use(session: Session, directory: Directory) -> list[Problem]:

@@ -16,9 +16,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from schemas.domain import Category, Tier
+from schemas.domain import Category, Role, Tier
 from tests.utils.language import language_env
+from tierflow.auth_store import create_user
 from tierflow.cli import app as cli
+from tierflow.db.auth_models import ApiUser
 from tierflow.db.engine import make_engine
 from tierflow.db.models import DirectoryVersion, InstitutionRow
 from tierflow.directory import Directory, DirectoryError
@@ -336,3 +338,24 @@ def test_the_cli_adds_users_of_the_imported_directory(sqlite_url: str, tmp_path:
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
     assert "gd-440106-sme" in added.stdout
+
+
+def test_the_accounts_of_a_unit_that_moved_follow_it(db_engine: Engine) -> None:
+    """A supervisor's region is its unit's division, copied onto the account when it was
+    made: once an import moves the unit, the account oversees the unit's new place, not the
+    old one; the accounts of units that stayed are left as they were."""
+    create_user(db_engine, "lead-sz", Role.SUPERVISOR, "js-320500-sme")
+    create_user(db_engine, "ana", Role.CASEWORKER, "zj-330106-sme")
+    import_directory(NAMED, None, "v1", source="a", imported_by="a", engine=db_engine)
+    moved = NAMED.replace(
+        "js-320500-sme,苏州市中小企业服务中心,municipal,320500,",
+        "js-320500-sme,苏州市中小企业服务中心,municipal,320600,",
+    )
+    assert moved != NAMED
+    import_directory(moved, None, "v2", source="b", imported_by="a", engine=db_engine)
+    with Session(db_engine) as session:
+        lead = session.get(ApiUser, "lead-sz")
+        caseworker = session.get(ApiUser, "ana")
+        assert lead is not None and caseworker is not None
+        assert (lead.tier, lead.division_code) == (Tier.MUNICIPAL, "320600")
+        assert (caseworker.tier, caseworker.division_code) == (Tier.COUNTY, "330106")
