@@ -43,6 +43,11 @@ class PolicyList(BaseModel):
     versions: list[VersionOut] = Field(description="The latest recorded first")
     releases: list[store.Release] = Field(description="The earliest in_force_from first")
     in_force: InForceOut = Field(description="The policy new requests pin now")
+    unparsed_releases: list[int] = Field(
+        default_factory=list,
+        description="Ids of releases whose policy no longer parses (a stricter check in a "
+        "later tierflow): left out of force, the release before each applies",
+    )
 
 
 class Added(BaseModel):
@@ -86,6 +91,7 @@ def configured_policy(ctx: ApiContext) -> PolicyFile:
 def _listing(ctx: ApiContext) -> PolicyList:
     versions = store.policy_versions(ctx.engine)
     known = store.timeline(ctx.engine)
+    every = store.releases(ctx.engine)  # those that no longer parse too, marked
     index = store.in_force(known, ctx.clock())
     now = (
         InForceOut(version=configured_policy(ctx).version, release_id=None)
@@ -97,8 +103,9 @@ def _listing(ctx: ApiContext) -> PolicyList:
             VersionOut(version=v.version, recorded_at=v.loaded_at, added_by=v.added_by)
             for v in versions
         ],
-        releases=[release for release, _ in known],
+        releases=every,
         in_force=now,
+        unparsed_releases=[r.id for r in every if r.id not in {k.id for k, _ in known}],
     )
 
 

@@ -20,7 +20,8 @@ from tests.utils.eventually import eventually
 from tests.utils.factories import make_request
 from tests.utils.fast_policy import Targets, policy_text, policy_worker
 from tests.utils.stack_helpers import start_request
-from tierflow.db.models import WhatIfRun
+from tierflow import policy_store
+from tierflow.db.models import SlaPolicyVersion, WhatIfRun
 from tierflow.metrics import WorkerMetrics
 from tierflow.policy import parse_policy
 from tierflow.policy_source import RecordedPolicy
@@ -142,6 +143,19 @@ async def test_a_promotion_reaches_new_requests_from_its_date(stack, console: Co
             assert found["in_force"] == {"version": "2027.1", "release_id": release["id"]}
             assert [r["version"] for r in found["releases"]] == ["2027.1", "2027.2"]
             assert found["releases"][1]["note"] == "第二步"
+            assert found["unparsed_releases"] == []
+            # a stricter check in a later tierflow: 2027.2's policy no longer parses
+            with Session(console.engine) as session:
+                stored = session.get(SlaPolicyVersion, "2027.2")
+                assert stored is not None
+                stored.content = stored.content.replace("warning_thresholds", "warning_levels")
+                session.add(stored)
+                session.commit()
+            policy_store._PARSED._found.clear()  # as a process of the later tierflow starts
+            listed = await client.get(V1 + "/policies", headers=console.users.auth("admin"))
+            found = listed.json()
+            assert [r["version"] for r in found["releases"]] == ["2027.1", "2027.2"]
+            assert found["unparsed_releases"] == [found["releases"][1]["id"]]
     finally:
         source.close()
     assert not source.failed
