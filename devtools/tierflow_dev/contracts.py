@@ -73,6 +73,18 @@ OPERATIONS = (
     ("publishEvent", "send", "events", "tierflow worker publishes each transition"),
     ("receiveEvent", "receive", "events", "Other systems follow requests"),
     ("deadLetter", "send", "deadLetters", "tierflow ingress parks a poison command"),
+    (
+        "sendClientCommand",
+        "send",
+        "clientCommands",
+        "A system client with Kafka authentication on sends on its own commands topic",
+    ),
+    (
+        "receiveClientDeadLetter",
+        "receive",
+        "clientDeadLetters",
+        "A system client reads its own refused commands",
+    ),
 )
 
 
@@ -325,7 +337,8 @@ def _headers(names: dict[str, str], required: list[str] | None = None) -> dict:
 
 
 def asyncapi() -> dict:
-    """The AsyncAPI 3.0 document of the three topics (payloads refer to schemas/json/*)."""
+    """The AsyncAPI 3.0 document of the topics, a system client's own two too (payloads refer
+    to schemas/json/*)."""
     examples = _examples()
     ce_headers = {
         "content-type": "application/cloudevents+json (structured mode)",
@@ -467,6 +480,29 @@ def asyncapi() -> dict:
                 "released the request; a rejected one may apply under a new id once the "
                 "request allows it); after a crash or a rebalance one may be refused twice: "
                 "dedupe by tierflow_dlq_command_id",
+                "messages": {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}},
+            },
+            "clientCommands": {
+                "address": "{topic}",
+                "description": "A system client's own commands topic (`topic` in the system "
+                "clients file, e.g. tierflow.commands.enterprise-portal.v1): the same commands "
+                "as on the shared topic; Kafka ACLs let only the client's SASL principal write "
+                "it, and the topic, not the record, names the client (docs/security.md)",
+                "parameters": {
+                    "topic": {"description": "The client's `topic` in the system clients file"}
+                },
+                "messages": {m["$ref"].rsplit("/", 1)[-1]: m for m in command_refs},
+            },
+            "clientDeadLetters": {
+                "address": "{deadLetterTopic}",
+                "description": "A system client's own dead-letter topic (`dead_letter_topic`, "
+                "e.g. tierflow.commands.dlq.enterprise-portal.v1): its refused commands, with "
+                "the headers of the shared dead-letter topic; only its principal reads it",
+                "parameters": {
+                    "deadLetterTopic": {
+                        "description": "The client's `dead_letter_topic` in the system clients file"
+                    }
+                },
                 "messages": {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}},
             },
         },

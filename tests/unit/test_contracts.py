@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -77,7 +78,16 @@ def test_asyncapi_structure_and_references() -> None:
         return node
 
     addresses = {c["address"] for c in doc["channels"].values()}
-    assert addresses == {"tierflow.commands.v1", "tierflow.events.v1", "tierflow.commands.dlq.v1"}
+    assert addresses == {
+        "tierflow.commands.v1",
+        "tierflow.events.v1",
+        "tierflow.commands.dlq.v1",
+        "{topic}",  # a system client's own commands topic, as its clients file names it
+        "{deadLetterTopic}",
+    }
+    for channel in doc["channels"].values():  # a parameter of the address is described
+        names = set(re.findall(r"\{(\w+)\}", channel["address"]))
+        assert names == set(channel.get("parameters", {})), channel["address"]
     for channel in doc["channels"].values():
         for message in channel["messages"].values():
             assert resolve(message["$ref"]) in components.values()
