@@ -329,30 +329,32 @@ def refresh_institutions(session: Session, directory: Directory) -> tuple[int, i
     """
     table = InstitutionRow.__table__  # type: ignore[attr-defined]
     held = {row.id: dict(row._mapping) for row in session.execute(sa_select(table))}
-    changed = [
-        row
-        for row in map(institution_of, directory.entries)
-        if held.pop(row.id, None) != row.model_dump()
-    ]
+    changed, moved = [], []
+    for row in map(institution_of, directory.entries):
+        before = held.pop(row.id, None)
+        if before != row.model_dump():
+            changed.append(row)
+        if before is not None and (before["tier"], before["division_code"]) != (
+            row.tier,
+            row.division_code,
+        ):
+            moved.append(row)
     upsert_institutions(session, changed)
     if held:  # left the directory (or a placeholder now covered)
         session.execute(delete(table).where(table.c.id.in_(list(held))))
-    _follow_units(session, changed)
+    _follow_units(session, moved)
     return len(changed), len(held)
 
 
-def _follow_units(session: Session, changed: list[InstitutionCreate]) -> None:
-    """Give the accounts of a unit that moved (another tier or division) the unit's new
+def _follow_units(session: Session, moved: list[InstitutionCreate]) -> None:
+    """Give the accounts of units that moved (another tier or division) their unit's new
     place: an account keeps its unit's tier and division, which a supervisor's region is, and
-    a supervisor of a unit moved from Suzhou to Wuxi would go on overseeing Suzhou."""
+    the supervisor of a unit moved to another city would go on overseeing the old one."""
     users = ApiUser.__table__  # type: ignore[attr-defined]
-    for row in changed:
+    for row in moved:
         session.execute(
             update(users)
-            .where(
-                users.c.institution_id == row.id,
-                (users.c.tier != row.tier) | (users.c.division_code != row.division_code),
-            )
+            .where(users.c.institution_id == row.id)
             .values(tier=row.tier, division_code=row.division_code)
         )
 
