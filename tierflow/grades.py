@@ -60,12 +60,15 @@ def highest(rows: Iterable[EnterpriseGradeBase]) -> Grade:
 WITHDRAWAL_FIELDS = frozenset({"withdrawn_on", "withdrawal_reason"})
 
 
-def upsert(session: Session, rows: Iterable[EnterpriseGradeBase], source: str) -> tuple[int, int]:
+def upsert(
+    session: Session, rows: Iterable[EnterpriseGradeBase], source: str, *, by: str | None = None
+) -> tuple[int, int]:
     """Insert or update recognitions by (uscc, grade, level, granted_on); caller commits.
 
     An update writes the row as the file has it (a corrected list may clear an end date it
     gave by mistake); a withdrawal already recorded stays unless the row brings one of its
-    own: the published list of grants does not undo a withdrawal. Returns (added, updated).
+    own: the published list of grants does not undo a withdrawal. ``by``: who imports it, kept
+    on each row it writes. Returns (added, updated).
     """
     added = updated = 0
     now = datetime.now(UTC)
@@ -83,19 +86,26 @@ def upsert(session: Session, rows: Iterable[EnterpriseGradeBase], source: str) -
         if found is not None and row.withdrawn_on is None:  # grants do not undo a withdrawal
             data = {k: v for k, v in data.items() if k not in WITHDRAWAL_FIELDS}
         if found is None:
-            session.add(EnterpriseGrade(**data, source=source, imported_at=now))
+            session.add(EnterpriseGrade(**data, source=source, imported_at=now, imported_by=by))
             added += 1
             continue
-        found.sqlmodel_update(data | {"source": source, "imported_at": now})
+        found.sqlmodel_update(data | {"source": source, "imported_at": now, "imported_by": by})
         session.add(found)
         updated += 1
     return added, updated
 
 
 def withdraw(
-    session: Session, uscc: str, reason: str, on: date, grade: Grade | None = None
+    session: Session,
+    uscc: str,
+    reason: str,
+    on: date,
+    grade: Grade | None = None,
+    *,
+    by: str | None = None,
 ) -> list[EnterpriseGrade]:
-    """Withdraw the enterprise's recognitions valid on ``on`` (one grade or all); caller commits."""
+    """Withdraw the enterprise's recognitions valid on ``on`` (one grade or all), recording
+    ``by`` as who did; caller commits."""
     if not reason.strip():
         raise GradeError(N_("reason: a withdrawal needs a reason"))
     rows = [r for r in recognitions(session, uscc, on) if grade is None or r.grade == grade]
@@ -113,6 +123,7 @@ def withdraw(
     now = datetime.now(UTC)
     for row in rows:
         row.withdrawn_on, row.withdrawal_reason, row.withdrawn_at = on, reason.strip(), now
+        row.withdrawn_by = by
         session.add(row)
     return rows
 

@@ -298,7 +298,8 @@ def test_grades(locale: str | None, env: dict[str, str | None], tmp_path: Path) 
             f"{GIANT}：专精特新“小巨人”企业（little_giant，国家级）自 2026-03-01 起撤销",
             f"{GIANT}: Little giant (little_giant, National) withdrawn from 2026-03-01",
         ),
-        Step(("grades", "show", GIANT), 0, "撤销（复核不合格）", "withdrawn 2026-03-01"),
+        # who recorded it: the system user, whose name is as the host has it
+        Step(("grades", "show", GIANT), 0, "撤销（复核不合格；由 cli:", "recorded by cli:", True),
         Step(("grades", "show", SMALL), 0, "有效期至 2028-02-29", "valid until 2028-02-29"),
         Step(
             ("grades", "withdraw", GIANT, "--reason", "x", *on),

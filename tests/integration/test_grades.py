@@ -41,7 +41,7 @@ def recognise(engine: Engine, code: str, grade: Grade, **dates: date | None) -> 
         **dates,
     )
     with Session(engine) as session:
-        grades.upsert(session, [row], source="test.csv")
+        grades.upsert(session, [row], source="test.csv", by="cli:li")
         session.commit()
 
 
@@ -123,9 +123,12 @@ async def test_withdrawn_little_giant_falls_back_to_the_grade_still_held(
     recognise(db_engine, code, Grade.SPECIALIZED_NEW, granted_on=date(2024, 7, 1))
     recognise(db_engine, code, Grade.LITTLE_GIANT, valid_until=date(2028, 6, 30))
     with Session(db_engine) as session:
-        [row] = grades.withdraw(session, code, "复核不合格", date(2026, 1, 15), Grade.LITTLE_GIANT)
+        [row] = grades.withdraw(
+            session, code, "复核不合格", date(2026, 1, 15), Grade.LITTLE_GIANT, by="cli:wang"
+        )
         session.commit()
-        assert row.withdrawn_at is not None
+        assert row.withdrawn_at is not None and row.withdrawn_by == "cli:wang"
+        assert row.imported_by == "cli:li"  # who imported it, kept beside who withdrew it
     pinned = await pin(db_engine, code, Grade.LITTLE_GIANT)
     assert pinned.targets == targets(Grade.SPECIALIZED_NEW).targets
     assert pinned.grade_applied is Grade.SPECIALIZED_NEW

@@ -19,7 +19,7 @@ from typing import Any
 import typer
 
 from schemas.domain import Grade, Tier
-from tierflow.cli.database import open_engine
+from tierflow.cli.database import open_engine, operator
 from tierflow.cli.texts import _, checked_uscc, explain, fail, ngettext, say, term
 
 app = typer.Typer(
@@ -70,8 +70,9 @@ def import_list(
         )
         typer.echo(checked % {"file": file, "num": len(rows)})
         return
+    by = operator()
     with Session(open_engine()) as session:
-        added, updated = grades.upsert(session, rows, source=file.name)
+        added, updated = grades.upsert(session, rows, source=file.name, by=by)
         session.commit()
     done = _("%(file)s: %(added)d added, %(updated)d updated")
     typer.echo(done % {"file": file, "added": added, "updated": updated})
@@ -99,9 +100,10 @@ def withdraw(
             _("--grade: unknown grade %(grade)r (%(known)s)") % {"grade": grade, "known": known},
             2,
         )
+    by = operator()
     with Session(open_engine()) as session:
         try:
-            rows = grades.withdraw(session, code, reason, day, only)
+            rows = grades.withdraw(session, code, reason, day, only, by=by)
         except grades.GradeError as exc:
             fail(explain(exc))
         session.commit()
@@ -148,8 +150,12 @@ def show(
         held = grades.highest(grades.recognitions(session, code, day))
     for r in rows:
         end = (
-            _("withdrawn %(day)s (%(reason)s)")
-            % {"day": r.withdrawn_on, "reason": r.withdrawal_reason}
+            _("withdrawn %(day)s (%(reason)s; recorded by %(who)s)")
+            % {
+                "day": r.withdrawn_on,
+                "reason": r.withdrawal_reason,
+                "who": r.withdrawn_by or _("unknown"),
+            }
             if r.withdrawn_on
             else (
                 _("valid until %(day)s") % {"day": r.valid_until}

@@ -57,6 +57,10 @@ class EnterpriseGrade(EnterpriseGradeBase, table=True):
     source: str | None = Field(default=None, sa_type=String(SOURCE_LENGTH))  # the file's name
     imported_at: datetime = Field(sa_type=UtcDateTime)
     withdrawn_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # when recorded
+    # who imported the row last and who recorded its withdrawal (``cli:<user>``, or the
+    # admin ``TIERFLOW_OPERATOR`` names): rows of before migration 0042 have none
+    imported_by: str | None = Field(default=None, sa_type=String(200))
+    withdrawn_by: str | None = Field(default=None, sa_type=String(200))
 
 
 class EnterpriseGradePublic(EnterpriseGradeBase):
