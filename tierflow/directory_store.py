@@ -415,7 +415,6 @@ class ImportResult:
     # the newest recorded version, when the file names exactly its institutions: nothing
     # is recorded (a nightly re-import of the same sheet adds no version)
     unchanged_from: str | None = None
-    dry_run: bool = False  # nothing written: what an import would do
 
     @property
     def version(self) -> str:
@@ -502,7 +501,7 @@ def import_directory(
                 raise version_taken(version) from None
             if dry_run:
                 session.rollback()
-                return ImportResult(plan, directory, False, changed, removed, dry_run=True)
+                return ImportResult(plan, directory, False, changed, removed)
             if target is not None:
                 replace_file(target, plan.body)
             try:

@@ -26,9 +26,9 @@ class SlidingWindow:
         self.storage = MemoryStorage()
         self.limiter = strategy(self.storage)
 
-    def wait(self, key: str) -> float:
-        """Seconds until ``key`` has a hit again."""
-        reset_at = self.limiter.get_window_stats(self.item, key).reset_time
+    def wait(self, key: str, item: RateLimitItemPerSecond | None = None) -> float:
+        """Seconds until ``key`` has a hit again (under ``item``: the window's own if None)."""
+        reset_at = self.limiter.get_window_stats(item or self.item, key).reset_time
         return max(0.0, reset_at - time.time())
 
 
@@ -52,8 +52,7 @@ class RateLimiter(SlidingWindow):
         item = self._item(factor)
         if self.limiter.hit(item, str(key)):
             return None
-        reset_at = self.limiter.get_window_stats(item, str(key)).reset_time
-        return max(0.0, reset_at - time.time())
+        return self.wait(str(key), item)
 
 
 class FailureLimit(SlidingWindow):

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import typer
 
 from schemas.domain import Role, Tier
-from tierflow.cli.database import open_engine, operator
+from tierflow.cli.database import database, open_engine, operator
 from tierflow.cli.texts import _, checked_choice, explain, fail, ngettext, term
 
 users_app = typer.Typer(help="API users (admin; talks to the database).", no_args_is_help=True)
@@ -129,7 +129,7 @@ def _still_handles(name: str) -> None:
 
     from tierflow.db.repository import handled_by
 
-    with Session(open_engine()) as session:
+    with database() as engine, Session(engine) as session:
         count, ids = handled_by(session, name)
     if not count:
         return

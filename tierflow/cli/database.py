@@ -70,21 +70,13 @@ def operator(*, check: bool = True) -> str:
 def admin_named(user_id: str, where: str) -> str:
     """``user_id`` if it is an enabled admin in the user table; else fail naming ``where``
     (the option or variable that named it) and why."""
-    from sqlalchemy.exc import SQLAlchemyError
     from sqlmodel import Session
 
     from schemas.domain import Role
     from tierflow.db.auth_models import ApiUser
-    from tierflow.db.errors import describe_db_error
 
-    engine = open_engine()
-    try:
-        with Session(engine) as session:
-            user = session.get(ApiUser, user_id)
-    except SQLAlchemyError as exc:
-        fail(_("database: %(error)s") % {"error": describe_db_error(exc)})
-    finally:
-        engine.dispose()
+    with database() as engine, Session(engine) as session:
+        user = session.get(ApiUser, user_id)
     if user is None or user.disabled or user.role is not Role.ADMIN:
         fail(
             _("%(where)s: %(user)s is not an enabled admin user")

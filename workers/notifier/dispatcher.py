@@ -37,7 +37,7 @@ from workers.notifier.channels import Permanent, SendError, Transient, email
 from workers.notifier.channels.http import post, webhook_id
 from workers.notifier.digest import digest_mail
 from workers.notifier.metrics import NotifierMetrics
-from workers.notifier.rules import Endpoint, Rules
+from workers.notifier.rules import Endpoint, Rules, Webhook
 
 log = logging.getLogger("tierflow.notifier")
 LEASE = timedelta(minutes=2)
@@ -202,8 +202,7 @@ class Dispatcher:
         so that no other notifier sends it again meanwhile."""
         endpoint: Endpoint | None = None
         if row.channel == Channel.WEBHOOK:
-            name = row.recipient.removeprefix("webhook:")
-            endpoint = next((w for w in self.rules.webhook if w.name == name), None)
+            endpoint = self._webhook(row)
         elif row.channel == Channel.SMS:
             endpoint = self.rules.sms
         if endpoint is None:
@@ -242,8 +241,12 @@ class Dispatcher:
         counter = self.metrics.sent if outcome == "sent" else self.metrics.failed
         counter.labels(row.channel).inc()
         if row.channel == Channel.WEBHOOK:
-            webhook = row.recipient.removeprefix("webhook:")
-            self.metrics.webhook_sends.labels(webhook, outcome).inc()
+            self.metrics.webhook_sends.labels(webhook_name(row), outcome).inc()
+
+    def _webhook(self, row: Notification) -> Webhook | None:
+        """The rules file's webhook a webhook row goes to (None: no longer configured)."""
+        name = webhook_name(row)
+        return next((w for w in self.rules.webhook if w.name == name), None)
 
     def _with_quick_retries(self, send: Callable[[], None]) -> None:
         Retrying(
@@ -269,8 +272,7 @@ class Dispatcher:
             to = address_at_send(self.engine, row, "email")
             email.send(self.smtp, email.for_notification(self.smtp, row, to))
         elif channel is Channel.WEBHOOK:
-            name = row.recipient.removeprefix("webhook:")
-            hook = next((w for w in self.rules.webhook if w.name == name), None)
+            name, hook = webhook_name(row), self._webhook(row)
             if hook is None:
                 raise Permanent(f"webhook {name} is no longer configured")
             post(self.http, name, hook.url, row.body.encode(), webhook_id(row.id),
@@ -381,6 +383,11 @@ class Dispatcher:
         for row in rows:
             self._finish(row, DeliveryStatus.SENT, None)
         return len(rows)
+
+
+def webhook_name(row: Notification) -> str:
+    """The rules file's name of a webhook row's endpoint (its recipient: ``webhook:<name>``)."""
+    return row.recipient.removeprefix("webhook:")
 
 
 def address_at_send(engine: Engine, row: Notification, kind: str) -> str:
